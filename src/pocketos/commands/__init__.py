@@ -1,0 +1,74 @@
+"""The userland: commands registered by name.
+
+A command is ``async def cmd(ctx: Context) -> int``; it reads ``ctx.stdin``, writes ``ctx.stdout``
+and ``ctx.stderr`` (bytes), reaches files only through ``ctx.fs`` and returns its exit status.
+Families live in one module each and register themselves with :func:`command`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pocketos.kernel.process import Context
+
+CommandFunc = Callable[["Context"], Awaitable[int]]
+
+__all__ = ["REGISTRY", "CommandFunc", "command", "get_command", "load_all"]
+
+#: name -> command function; filled by the family modules on import
+REGISTRY: dict[str, CommandFunc] = {}
+
+#: modules that define commands; each registers its commands when imported
+FAMILIES = [
+    "pocketos.commands.fileops",
+    "pocketos.commands.text",
+    "pocketos.commands.grep",
+    "pocketos.commands.sed",
+    "pocketos.commands.awk",
+    "pocketos.commands.data",
+    "pocketos.commands.archive",
+    "pocketos.commands.util",
+    "pocketos.commands.later",
+    "pocketos.shell.command",
+]
+
+_loaded = False
+
+#: family module -> error text, for families that failed to import (a test asserts it is empty)
+LOAD_ERRORS: dict[str, str] = {}
+
+
+def command(*names: str) -> Callable[[CommandFunc], CommandFunc]:
+    """Register a command under one or more names."""
+
+    def deco(fn: CommandFunc) -> CommandFunc:
+        for name in names:
+            REGISTRY[name] = fn
+        return fn
+
+    return deco
+
+
+def load_all() -> dict[str, CommandFunc]:
+    """Import every family module (missing ones are skipped) and return the registry."""
+    global _loaded
+    if not _loaded:
+        for mod in FAMILIES:
+            try:
+                importlib.import_module(mod)
+            except ModuleNotFoundError as exc:
+                if exc.name != mod:
+                    LOAD_ERRORS[mod] = f"{type(exc).__name__}: {exc}"
+            except Exception as exc:  # one broken family must not take the others down
+                LOAD_ERRORS[mod] = f"{type(exc).__name__}: {exc}"
+        _loaded = True
+    return REGISTRY
+
+
+def get_command(name: str) -> CommandFunc | None:
+    if not _loaded:
+        load_all()
+    return REGISTRY.get(name)

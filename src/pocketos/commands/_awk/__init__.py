@@ -1,0 +1,1 @@
+"""The awk language: lexer, parser, compiler to Python code and runtime support."""

@@ -1,0 +1,6 @@
+"""The text-processing family: importing this module registers every text command."""
+
+from __future__ import annotations
+
+from pocketos.commands import text_basic  # noqa: F401
+from pocketos.commands import text_sort  # noqa: F401

@@ -1,0 +1,188 @@
+"""Shared plumbing for the text commands: opening inputs, batched line reading, help text."""
+
+from __future__ import annotations
+
+import errno
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+from pocketos.kernel.streams import InputStream
+
+if TYPE_CHECKING:
+    from pocketos.kernel.process import Context
+
+__all__ = [
+    "CHUNK",
+    "FileInput",
+    "decode",
+    "encode",
+    "help_requested",
+    "line_batches",
+    "open_input",
+    "parse_int",
+    "read_all",
+    "split_lines",
+    "usage",
+]
+
+CHUNK = 64 * 1024
+
+
+def decode(b: bytes) -> str:
+    return b.decode("utf-8", "surrogateescape")
+
+
+def encode(s: str) -> bytes:
+    return s.encode("utf-8", "surrogateescape")
+
+
+class FileInput(InputStream):
+    """An input stream over an open VM file handle, read in chunks (works for endless
+    device files such as ``/dev/zero``)."""
+
+    def __init__(self, handle: Any) -> None:
+        self._h = handle
+        self._buf = bytearray()
+        self._eof = False
+        self._closed = False
+
+    def _fill(self) -> bool:
+        if self._eof:
+            return False
+        data = self._h.read(CHUNK)
+        if not data:
+            self._eof = True
+            return False
+        self._buf += data
+        return True
+
+    async def read(self, n: int = -1) -> bytes:
+        if n is None or n < 0:
+            while self._fill():
+                pass
+            data = bytes(self._buf)
+            self._buf.clear()
+            return data
+        if n == 0:
+            return b""
+        if not self._buf:
+            self._fill()
+        data = bytes(self._buf[:n])
+        del self._buf[:n]
+        return data
+
+    async def readuntil(self, sep: bytes) -> bytes:
+        start = 0
+        while True:
+            idx = self._buf.find(sep, start)
+            if idx >= 0:
+                end = idx + len(sep)
+                data = bytes(self._buf[:end])
+                del self._buf[:end]
+                return data
+            start = max(0, len(self._buf) - len(sep) + 1)
+            if not self._fill():
+                data = bytes(self._buf)
+                self._buf.clear()
+                return data
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            try:
+                self._h.close()
+            except Exception:
+                pass
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+
+def open_file(ctx: Context, name: str) -> InputStream:
+    """Open ``name`` (``-`` is stdin) for reading; raises OSError (EISDIR for directories)."""
+    if name == "-":
+        return ctx.stdin
+    st = ctx.fs.stat(name)
+    if st.is_dir():
+        raise IsADirectoryError(errno.EISDIR, "Is a directory", name)
+    return FileInput(ctx.fs.open(name, "rb"))
+
+
+async def open_input(ctx: Context, name: str, prefix: str = "") -> InputStream | None:
+    """Like :func:`open_file` but reports the error (``NAME: PREFIXfile: reason``) and
+    returns None."""
+    try:
+        return open_file(ctx, name)
+    except OSError as exc:
+        await ctx.err(f"{prefix}{name}: {exc.strerror or exc}")
+        return None
+
+
+def close_input(ctx: Context, stream: InputStream) -> None:
+    if stream is not ctx.stdin:
+        stream.close()
+
+
+async def read_all(ctx: Context, name: str) -> bytes:
+    """Whole contents of ``name`` (``-`` is stdin); raises OSError."""
+    stream = open_file(ctx, name)
+    try:
+        return await stream.read(-1)
+    finally:
+        close_input(ctx, stream)
+
+
+def split_lines(data: bytes, sep: bytes = b"\n") -> list[bytes]:
+    """Split into lines *without* terminators; a missing final terminator is tolerated."""
+    if not data:
+        return []
+    parts = data.split(sep)
+    if parts[-1] == b"":
+        parts.pop()
+    return parts
+
+
+async def line_batches(stream: InputStream, sep: bytes = b"\n",
+                       size: int = CHUNK) -> AsyncIterator[list[bytes]]:
+    """Yield lists of complete lines, each *with* its terminator; the final line may lack
+    it. Streams: each batch is what one read returned."""
+    rest = b""
+    while True:
+        data = await stream.read(size)
+        if not data:
+            break
+        if rest:
+            data = rest + data
+        cut = data.rfind(sep)
+        if cut < 0:
+            rest = data
+            continue
+        rest = data[cut + 1:]
+        body = data[:cut]
+        lines = body.split(sep)
+        yield [ln + sep for ln in lines]
+    if rest:
+        yield [rest]
+
+
+def parse_int(text: str) -> int | None:
+    try:
+        return int(text, 10)
+    except ValueError:
+        return None
+
+
+def help_requested(ctx: Context) -> bool:
+    args = ctx.argv[1:]
+    for a in args:
+        if a == "--":
+            return False
+        if a == "--help":
+            return True
+    return False
+
+
+async def usage(ctx: Context, text: str) -> int:
+    await ctx.stdout.write(encode(text.rstrip("\n") + "\n"))
+    return 0

@@ -1,0 +1,1 @@
+"""The kernel: filesystem, permissions, processes, limits and audit. Knows nothing of shells."""

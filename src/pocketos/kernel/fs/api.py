@@ -1,0 +1,186 @@
+"""The backend contract every filesystem and mount type implements.
+
+A backend sees absolute, normalized POSIX paths relative to its own root (``"/"`` is the root of
+the backend, whatever the mount point). The VFS (:mod:`pocketos.kernel.fs.vfs`) resolves
+symlinks and ``..`` itself and calls the backend with paths whose intermediate components are
+directories, so a backend never follows a symlink on its own; backends that front real host
+storage must still enforce that (a component may have been swapped for a link since).
+
+All methods raise ``OSError`` subclasses with real errno values (use
+:func:`pocketos.errors.fs_error`).
+"""
+
+from __future__ import annotations
+
+import stat as _stat
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+__all__ = ["Backend", "StatResult", "split_path", "join_path"]
+
+
+@dataclass(slots=True)
+class StatResult:
+    """Like ``os.stat_result``: ``st_mode`` carries the file type bits of :mod:`stat`."""
+
+    st_mode: int
+    st_ino: int
+    st_dev: int
+    st_nlink: int
+    st_uid: int
+    st_gid: int
+    st_size: int
+    st_atime_ns: int
+    st_mtime_ns: int
+    st_ctime_ns: int
+    st_birthtime_ns: int
+    st_rdev: int = 0
+
+    @property
+    def st_atime(self) -> float:
+        return self.st_atime_ns / 1e9
+
+    @property
+    def st_mtime(self) -> float:
+        return self.st_mtime_ns / 1e9
+
+    @property
+    def st_ctime(self) -> float:
+        return self.st_ctime_ns / 1e9
+
+    @property
+    def st_birthtime(self) -> float:
+        return self.st_birthtime_ns / 1e9
+
+    @property
+    def st_blocks(self) -> int:
+        return (self.st_size + 511) // 512
+
+    @property
+    def st_blksize(self) -> int:
+        return 4096
+
+    def is_dir(self) -> bool:
+        return _stat.S_ISDIR(self.st_mode)
+
+    def is_file(self) -> bool:
+        return _stat.S_ISREG(self.st_mode)
+
+    def is_symlink(self) -> bool:
+        return _stat.S_ISLNK(self.st_mode)
+
+    def is_chardev(self) -> bool:
+        return _stat.S_ISCHR(self.st_mode)
+
+    @property
+    def type_name(self) -> str:
+        """``file``, ``directory``, ``symlink``, ``chardev`` ..."""
+        m = self.st_mode
+        if _stat.S_ISREG(m):
+            return "file"
+        if _stat.S_ISDIR(m):
+            return "directory"
+        if _stat.S_ISLNK(m):
+            return "symlink"
+        if _stat.S_ISCHR(m):
+            return "chardev"
+        if _stat.S_ISFIFO(m):
+            return "fifo"
+        return "other"
+
+
+def split_path(path: str) -> list[str]:
+    """``"/a/b"`` -> ``["a", "b"]``; ``"/"`` -> ``[]``."""
+    return [p for p in path.split("/") if p]
+
+
+def join_path(parts: list[str] | tuple[str, ...]) -> str:
+    return "/" + "/".join(parts)
+
+
+class Backend(ABC):
+    """One filesystem: the contract shared by memory, overlay, host-dir and fsspec backends.
+
+    ``readonly`` backends raise EROFS from every mutating method.
+    """
+
+    readonly: bool = False
+    #: a short name for messages and ``df``/``mount`` output
+    kind: str = "backend"
+
+    # --- queries -------------------------------------------------------------------------
+    @abstractmethod
+    def lstat(self, path: str) -> StatResult:
+        """Stat ``path`` without following a final symlink."""
+
+    @abstractmethod
+    def listdir(self, path: str) -> list[str]:
+        """Names in directory ``path`` (no ``.``/``..``), in a stable order."""
+
+    @abstractmethod
+    def readlink(self, path: str) -> str:
+        """Target of symlink ``path`` (EINVAL if not a symlink)."""
+
+    @abstractmethod
+    def read(self, path: str, offset: int = 0, size: int = -1) -> bytes:
+        """Bytes of regular file ``path`` from ``offset``; ``size=-1`` to the end."""
+
+    # --- mutations -------------------------------------------------------------------------
+    @abstractmethod
+    def create(self, path: str, mode: int = 0o644, exclusive: bool = False,
+               truncate: bool = True) -> None:
+        """Create regular file ``path`` (parent must exist). If it exists: EEXIST when
+        ``exclusive``, else truncate it when ``truncate``."""
+
+    @abstractmethod
+    def write(self, path: str, data: bytes, offset: int | None = None) -> int:
+        """Write ``data`` into existing file ``path`` at ``offset`` (``None`` appends); returns
+        the byte count. Gaps are filled with NULs."""
+
+    @abstractmethod
+    def truncate(self, path: str, size: int) -> None:
+        ...
+
+    @abstractmethod
+    def mkdir(self, path: str, mode: int = 0o755) -> None:
+        ...
+
+    @abstractmethod
+    def rmdir(self, path: str) -> None:
+        ...
+
+    @abstractmethod
+    def unlink(self, path: str) -> None:
+        """Remove a non-directory entry."""
+
+    @abstractmethod
+    def rename(self, src: str, dst: str) -> None:
+        """POSIX rename within this backend (replaces a file or an empty directory)."""
+
+    @abstractmethod
+    def symlink(self, target: str, path: str) -> None:
+        ...
+
+    @abstractmethod
+    def link(self, src: str, dst: str) -> None:
+        """Hard link (EPERM for directories)."""
+
+    @abstractmethod
+    def chmod(self, path: str, mode: int) -> None:
+        """Set permission bits (``mode & 0o7777``) of ``path`` itself."""
+
+    @abstractmethod
+    def chown(self, path: str, uid: int, gid: int) -> None:
+        """Record owner ids (-1 keeps the current one)."""
+
+    @abstractmethod
+    def utimens(self, path: str, atime_ns: int | None, mtime_ns: int | None) -> None:
+        """Set access/modification times (``None`` keeps the current one)."""
+
+    # --- accounting ------------------------------------------------------------------------
+    def usage(self) -> tuple[int, int]:
+        """(bytes, inodes) this backend holds that count against the VM's limits."""
+        return (0, 0)
+
+    def close(self) -> None:
+        """Release resources (file descriptors, connections)."""

@@ -1,0 +1,412 @@
+"""The overlay backend: a writable upper layer over read-only lower layers.
+
+Semantics follow Linux overlayfs: lookups go top-down; a whiteout (a character device with
+``rdev == 0``) in a higher layer hides the name below; an opaque directory hides the lower
+directories of the same path; directories of several layers merge. Writes copy the file up
+into the upper layer first; deletions of lower entries leave a whiteout, so lower data is never
+touched. Lower layers may themselves contain whiteouts and opaque directories (a sealed upper
+layer of a forked VM), so layers stack to any depth.
+"""
+
+from __future__ import annotations
+
+import errno
+import stat as S
+import time
+
+from pocketos.errors import fs_error
+from pocketos.kernel.fs.api import Backend, StatResult
+from pocketos.kernel.fs.memory import MemoryBackend
+
+__all__ = ["OverlayBackend"]
+
+
+def _is_whiteout(st: StatResult) -> bool:
+    return S.S_ISCHR(st.st_mode) and st.st_rdev == 0
+
+
+def _parent_of(path: str) -> str:
+    head = path.rstrip("/").rpartition("/")[0]
+    return head or "/"
+
+
+def _join(path: str, name: str) -> str:
+    return (path.rstrip("/") + "/" + name) if path != "/" else "/" + name
+
+
+class OverlayBackend(Backend):
+    """``upper`` over ``lowers`` (highest first). ``readonly`` makes every write EROFS."""
+
+    kind = "overlay"
+
+    def __init__(self, lowers: list[Backend], upper: MemoryBackend | None = None, *,
+                 readonly: bool = False) -> None:
+        self.lowers = list(lowers)
+        self.upper = upper if upper is not None else MemoryBackend()
+        self.readonly = readonly
+
+    @property
+    def layers(self) -> list[Backend]:
+        return [self.upper, *self.lowers]
+
+    # --- lookup ------------------------------------------------------------------------------
+    def _find(self, path: str) -> list[tuple[Backend, StatResult]]:
+        """Layers providing ``path``: one entry for a non-directory, the merge stack for a
+        directory (top first). Raises ENOENT/ENOTDIR."""
+        layers: list[Backend] = [self.upper, *self.lowers]
+        if path == "/":
+            out: list[tuple[Backend, StatResult]] = []
+            for layer in layers:
+                out.append((layer, layer.lstat("/")))
+                if _opaque(layer, "/"):
+                    break
+            return out
+        parts = [p for p in path.split("/") if p]
+        cur = "/"
+        contributing = layers
+        result: list[tuple[Backend, StatResult]] = []
+        for i, name in enumerate(parts):
+            cur = _join(cur, name)
+            result = []
+            for layer in contributing:
+                try:
+                    st = layer.lstat(cur)
+                except (FileNotFoundError, NotADirectoryError):
+                    continue
+                if _is_whiteout(st):
+                    break
+                if not result:
+                    result.append((layer, st))
+                    if not S.S_ISDIR(st.st_mode):
+                        break
+                    if _opaque(layer, cur):
+                        break
+                else:
+                    if not S.S_ISDIR(st.st_mode):
+                        break
+                    result.append((layer, st))
+                    if _opaque(layer, cur):
+                        break
+            if not result:
+                raise fs_error(errno.ENOENT, path)
+            if i < len(parts) - 1:
+                if not S.S_ISDIR(result[0][1].st_mode):
+                    raise fs_error(errno.ENOTDIR, path)
+                contributing = [layer for layer, _ in result]
+        return result
+
+    def _top(self, path: str) -> tuple[Backend, StatResult]:
+        return self._find(path)[0]
+
+    def _exists(self, path: str) -> bool:
+        try:
+            self._find(path)
+            return True
+        except OSError:
+            return False
+
+    def _in_lower(self, path: str) -> bool:
+        """True if some lower layer would show ``path`` if the upper did not hide it."""
+        try:
+            found = self._find(path)
+        except OSError:
+            found = []
+        if any(layer is not self.upper for layer, _ in found):
+            return True
+        if found:
+            return False
+        # hidden by an upper whiteout or absent: ask the lowers as if the upper were empty
+        probe = OverlayBackend(self.lowers, MemoryBackend())
+        return probe._exists(path) if self.lowers else False
+
+    # --- queries -----------------------------------------------------------------------------
+    def lstat(self, path: str) -> StatResult:
+        layer, st = self._top(path)
+        return st
+
+    def listdir(self, path: str) -> list[str]:
+        stack = self._find(path)
+        if not S.S_ISDIR(stack[0][1].st_mode):
+            raise fs_error(errno.ENOTDIR, path)
+        seen: dict[str, bool] = {}
+        for layer, _ in stack:
+            for name in layer.listdir(path):
+                if name in seen:
+                    continue
+                try:
+                    st = layer.lstat(_join(path, name))
+                except OSError:
+                    continue
+                seen[name] = not _is_whiteout(st)
+        return [n for n, visible in seen.items() if visible]
+
+    def readlink(self, path: str) -> str:
+        layer, st = self._top(path)
+        return layer.readlink(path)
+
+    def read(self, path: str, offset: int = 0, size: int = -1) -> bytes:
+        layer, st = self._top(path)
+        if S.S_ISDIR(st.st_mode):
+            raise fs_error(errno.EISDIR, path)
+        return layer.read(path, offset, size)
+
+    def usage(self) -> tuple[int, int]:
+        return self.upper.usage()
+
+    # --- copy-up -----------------------------------------------------------------------------
+    def _ro(self, path: str) -> None:
+        if self.readonly:
+            raise fs_error(errno.EROFS, path)
+
+    def _upper_has(self, path: str) -> StatResult | None:
+        try:
+            return self.upper.lstat(path)
+        except OSError:
+            return None
+
+    def _copy_up_dir(self, path: str) -> None:
+        """Make sure directory ``path`` (visible in the merge) exists in the upper layer."""
+        if path == "/":
+            return
+        st = self._upper_has(path)
+        if st is not None and S.S_ISDIR(st.st_mode):
+            return
+        _, vst = self._top(path)
+        if not S.S_ISDIR(vst.st_mode):
+            raise fs_error(errno.ENOTDIR, path)
+        self._copy_up_dir(_parent_of(path))
+        if st is not None:  # a whiteout sits there (cannot happen if visible) - replace
+            self.upper.unlink(path)
+        self.upper.mkdir(path, vst.st_mode & 0o7777)
+        self.upper.chown(path, vst.st_uid, vst.st_gid)
+        self.upper.utimens(path, vst.st_atime_ns, vst.st_mtime_ns)
+
+    def _copy_up(self, path: str) -> StatResult:
+        """Bring ``path`` into the upper layer; returns its stat."""
+        layer, st = self._top(path)
+        if layer is self.upper:
+            return st
+        if S.S_ISDIR(st.st_mode):
+            self._copy_up_dir(path)
+            return self.upper.lstat(path)
+        self._copy_up_dir(_parent_of(path))
+        if S.S_ISLNK(st.st_mode):
+            self.upper.symlink(layer.readlink(path), path)
+        elif S.S_ISCHR(st.st_mode):
+            self.upper.mknod(path, st.st_mode & 0o7777, st.st_rdev)
+        else:
+            self.upper.create(path, st.st_mode & 0o7777, exclusive=True)
+            data = layer.read(path)
+            if data:
+                self.upper.write(path, data, 0)
+        if not S.S_ISLNK(st.st_mode):
+            self.upper.chmod(path, st.st_mode & 0o7777)
+        self.upper.chown(path, st.st_uid, st.st_gid)
+        if not S.S_ISLNK(st.st_mode):
+            self.upper.utimens(path, st.st_atime_ns, st.st_mtime_ns)
+        return self.upper.lstat(path)
+
+    def _prepare_new(self, path: str) -> bool:
+        """Get the parent into the upper layer and clear a whiteout at ``path``. Returns True
+        if a whiteout was removed (a new directory there must be opaque)."""
+        parent = _parent_of(path)
+        try:
+            _, pst = self._top(parent)
+        except FileNotFoundError:
+            raise fs_error(errno.ENOENT, path)
+        if not S.S_ISDIR(pst.st_mode):
+            raise fs_error(errno.ENOTDIR, path)
+        if self._exists(path):
+            raise fs_error(errno.EEXIST, path)
+        self._copy_up_dir(parent)
+        st = self._upper_has(path)
+        if st is not None and _is_whiteout(st):
+            self.upper.unlink(path)
+            return True
+        return False
+
+    def _whiteout(self, path: str) -> None:
+        self.upper.mknod(path, 0, 0)
+
+    # --- mutations ---------------------------------------------------------------------------
+    def create(self, path: str, mode: int = 0o644, exclusive: bool = False,
+               truncate: bool = True) -> None:
+        self._ro(path)
+        if self._exists(path):
+            if exclusive:
+                raise fs_error(errno.EEXIST, path)
+            layer, st = self._top(path)
+            if S.S_ISDIR(st.st_mode):
+                raise fs_error(errno.EISDIR, path)
+            if truncate and st.st_size:
+                if layer is not self.upper:
+                    self._copy_up_dir(_parent_of(path))
+                    self.upper.create(path, st.st_mode & 0o7777, exclusive=True)
+                    self.upper.chown(path, st.st_uid, st.st_gid)
+                else:
+                    self.upper.truncate(path, 0)
+            return
+        self._prepare_new(path)
+        self.upper.create(path, mode, exclusive=True)
+
+    def write(self, path: str, data: bytes, offset: int | None = None) -> int:
+        self._ro(path)
+        layer, st = self._top(path)
+        if S.S_ISCHR(st.st_mode):
+            return layer.write(path, data, offset) if layer is self.upper else len(data)
+        self._copy_up(path)
+        return self.upper.write(path, data, offset)
+
+    def truncate(self, path: str, size: int) -> None:
+        self._ro(path)
+        self._copy_up(path)
+        self.upper.truncate(path, size)
+
+    def mkdir(self, path: str, mode: int = 0o755) -> None:
+        self._ro(path)
+        was_whiteout = self._prepare_new(path)
+        self.upper.mkdir(path, mode)
+        if was_whiteout:
+            self.upper.set_opaque(path, True)
+
+    def rmdir(self, path: str) -> None:
+        self._ro(path)
+        layer, st = self._top(path)
+        if not S.S_ISDIR(st.st_mode):
+            raise fs_error(errno.ENOTDIR, path)
+        if self.listdir(path):
+            raise fs_error(errno.ENOTEMPTY, path)
+        lower = self._in_lower(path)
+        if self._upper_has(path) is not None:
+            self._remove_upper_tree(path)
+        if lower:
+            self._copy_up_dir(_parent_of(path))
+            self._whiteout(path)
+
+    def _remove_upper_tree(self, path: str) -> None:
+        st = self.upper.lstat(path)
+        if S.S_ISDIR(st.st_mode):
+            for name in self.upper.listdir(path):
+                self._remove_upper_tree(_join(path, name))
+            self.upper.rmdir(path)
+        else:
+            self.upper.unlink(path)
+
+    def unlink(self, path: str) -> None:
+        self._ro(path)
+        layer, st = self._top(path)
+        if S.S_ISDIR(st.st_mode):
+            raise fs_error(errno.EISDIR, path)
+        lower = self._in_lower(path)
+        if layer is self.upper:
+            self.upper.unlink(path)
+        if lower:
+            self._copy_up_dir(_parent_of(path))
+            self._whiteout(path)
+
+    def rename(self, src: str, dst: str) -> None:
+        self._ro(src)
+        layer, st = self._top(src)
+        if src == dst:
+            return
+        is_dir = S.S_ISDIR(st.st_mode)
+        if is_dir:
+            s_parts = [p for p in src.split("/") if p]
+            d_parts = [p for p in dst.split("/") if p]
+            if d_parts[:len(s_parts)] == s_parts:
+                raise fs_error(errno.EINVAL, src, path2=dst)
+        # validate the destination like POSIX rename
+        dst_exists = self._exists(dst)
+        if dst_exists:
+            _, dst_st = self._top(dst)
+            if is_dir and not S.S_ISDIR(dst_st.st_mode):
+                raise fs_error(errno.ENOTDIR, dst)
+            if not is_dir and S.S_ISDIR(dst_st.st_mode):
+                raise fs_error(errno.EISDIR, dst)
+            if S.S_ISDIR(dst_st.st_mode) and self.listdir(dst):
+                raise fs_error(errno.ENOTEMPTY, dst)
+        else:
+            parent = _parent_of(dst)
+            _, pst = self._top(parent)
+            if not S.S_ISDIR(pst.st_mode):
+                raise fs_error(errno.ENOTDIR, dst)
+        src_lower = self._in_lower(src)
+        if is_dir and (src_lower or layer is not self.upper):
+            # a directory with lower parts: copy the merged tree into the upper at dst
+            self._copy_tree_up(src)
+            self.upper.set_opaque(src, True)
+        else:
+            self._copy_up(src)
+        # clear the destination in the upper layer
+        dst_lower = self._in_lower(dst)
+        self._copy_up_dir(_parent_of(dst))
+        ust = self._upper_has(dst)
+        if ust is not None and (_is_whiteout(ust) or (S.S_ISDIR(ust.st_mode) and not is_dir)):
+            self._remove_upper_tree(dst)
+        elif ust is not None and S.S_ISDIR(ust.st_mode) and is_dir:
+            self._remove_upper_tree(dst)
+        self.upper.rename(src, dst)
+        if is_dir and dst_lower:
+            self.upper.set_opaque(dst, True)
+        if src_lower:
+            self._whiteout(src)
+
+    def _copy_tree_up(self, path: str) -> None:
+        st = self._copy_up(path)
+        if S.S_ISDIR(st.st_mode):
+            for name in self.listdir(path):
+                self._copy_tree_up(_join(path, name))
+
+    def symlink(self, target: str, path: str) -> None:
+        self._ro(path)
+        self._prepare_new(path)
+        self.upper.symlink(target, path)
+
+    def link(self, src: str, dst: str) -> None:
+        self._ro(dst)
+        _, st = self._top(src)
+        if S.S_ISDIR(st.st_mode):
+            raise fs_error(errno.EPERM, src, path2=dst)
+        self._prepare_new(dst)
+        self._copy_up(src)
+        self.upper.link(src, dst)
+
+    def chmod(self, path: str, mode: int) -> None:
+        self._ro(path)
+        self._copy_up(path)
+        self.upper.chmod(path, mode)
+
+    def chown(self, path: str, uid: int, gid: int) -> None:
+        self._ro(path)
+        self._copy_up(path)
+        self.upper.chown(path, uid, gid)
+
+    def utimens(self, path: str, atime_ns: int | None, mtime_ns: int | None) -> None:
+        self._ro(path)
+        self._copy_up(path)
+        self.upper.utimens(path, atime_ns, mtime_ns)
+
+    def mknod(self, path: str, mode: int, rdev: int) -> None:
+        self._ro(path)
+        self._prepare_new(path)
+        self.upper.mknod(path, mode, rdev)
+
+    # --- layering ----------------------------------------------------------------------------
+    def seal(self) -> MemoryBackend:
+        """Freeze the current upper layer and start a fresh one above it (for fork)."""
+        sealed = self.upper.freeze()
+        self.lowers.insert(0, sealed)
+        self.upper = MemoryBackend(max_bytes=sealed.max_bytes, max_inodes=sealed.max_inodes,
+                                   max_file_size=sealed.max_file_size)
+        # usage continues from the sealed layer so limits keep counting the VM's whole data
+        self.upper.bytes_used = sealed.bytes_used
+        self.upper.inodes_used = sealed.inodes_used
+        return sealed
+
+
+def _opaque(layer: Backend, path: str) -> bool:
+    fn = getattr(layer, "is_opaque", None)
+    return bool(fn(path)) if fn is not None else False
+
+
+_ = time

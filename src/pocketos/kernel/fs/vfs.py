@@ -1,0 +1,556 @@
+"""The VFS: mount table, path resolution and permission checks.
+
+Every path is resolved here, component by component: symlinks are followed inside the VM's
+namespace (an absolute target means the VM's root, never the host's), ``..`` never climbs
+above ``/``, and the loop limit gives ELOOP. Backends only ever see resolved paths, which is
+what keeps a host-directory mount from being escaped through links. Permission checks are made
+on the resolved path.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat as S
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from pocketos.errors import fs_error
+from pocketos.kernel.fs.api import Backend, StatResult
+from pocketos.kernel.fs.memory import DEV_FULL, DEV_NULL, DEV_URANDOM, DEV_ZERO
+
+__all__ = ["VFS", "FileHandle", "Mount", "MAX_SYMLINKS"]
+
+MAX_SYMLINKS = 40
+MAX_PATH = 4096
+_BAD_CHARS = {chr(c) for c in range(0, 32)} | {"\x7f"}
+
+#: check(operation, resolved_path) -> None or raise PermissionError
+Checker = Callable[[str, str], None]
+
+
+@dataclass
+class Mount:
+    path: str
+    parts: tuple[str, ...]
+    backend: Backend
+    readonly: bool
+    kind: str
+
+
+def validate_path(path: str) -> None:
+    if "\0" in path:
+        raise ValueError(f"path contains a NUL byte: {path!r}")
+    if len(path) > MAX_PATH:
+        raise fs_error(errno.ENAMETOOLONG, path[:64] + "...")
+
+
+class VFS:
+    """One VM's filesystem namespace."""
+
+    def __init__(self, root: Backend, *, checker: Checker | None = None,
+                 max_file_size: int | None = None, max_readdir_entries: int | None = None,
+                 root_readonly: bool = False) -> None:
+        self.mounts: list[Mount] = [Mount("/", (), root, root_readonly or root.readonly, root.kind)]
+        self.root = root
+        self.checker = checker
+        self.max_file_size = max_file_size
+        self.max_readdir_entries = max_readdir_entries
+
+    # --- mount table ---------------------------------------------------------------------
+    def mount(self, path: str, backend: Backend, *, readonly: bool = False,
+              kind: str | None = None) -> None:
+        parts = tuple(p for p in path.split("/") if p)
+        if not parts:
+            raise ValueError("cannot mount over /")
+        norm = "/" + "/".join(parts)
+        for m in self.mounts:
+            if m.path == norm:
+                raise fs_error(errno.EBUSY, norm, "Device or resource busy (already mounted)")
+        # the mount point must exist as a directory (create it in the parent fs if missing)
+        try:
+            st = self.stat(norm, check=False)
+            if not S.S_ISDIR(st.st_mode):
+                raise fs_error(errno.ENOTDIR, norm)
+        except FileNotFoundError:
+            self.mkdir(norm, parents=True, check=False, mount_point=True)
+        self.mounts.append(Mount(norm, parts, backend, readonly or backend.readonly,
+                                 kind or backend.kind))
+        self.mounts.sort(key=lambda m: len(m.parts), reverse=True)
+
+    def unmount(self, path: str) -> Backend:
+        parts = tuple(p for p in path.split("/") if p)
+        for i, m in enumerate(self.mounts):
+            if m.parts == parts and parts:
+                for other in self.mounts:
+                    if len(other.parts) > len(parts) and other.parts[:len(parts)] == parts:
+                        raise fs_error(errno.EBUSY, path, "Device or resource busy (nested mount)")
+                del self.mounts[i]
+                return m.backend
+        raise fs_error(errno.EINVAL, path, "Invalid argument (not a mount point)")
+
+    def _mount_for(self, parts: list[str]) -> tuple[Mount, str]:
+        mounts = self.mounts
+        if len(mounts) == 1:
+            m = mounts[0]
+            return m, "/" + "/".join(parts)
+        n = len(parts)
+        for m in mounts:
+            k = len(m.parts)
+            if k <= n and tuple(parts[:k]) == m.parts:
+                return m, "/" + "/".join(parts[k:])
+        raise AssertionError("root mount missing")
+
+    def mount_of(self, path: str) -> tuple[str, str, bool]:
+        m, _ = self._mount_for([p for p in path.split("/") if p])
+        return m.path, m.kind, m.readonly
+
+    # --- resolution ----------------------------------------------------------------------
+    def resolve(self, path: str, follow: bool = True, shown: str | None = None
+                ) -> tuple[list[str], Mount, str, StatResult | None]:
+        """Resolve absolute ``path``. Returns (resolved parts, mount, backend path, stat or None
+        if the final component does not exist). Intermediate components must exist."""
+        validate_path(path)
+        todo = [p for p in path.split("/") if p]
+        todo.reverse()
+        resolved: list[str] = []
+        links = 0
+        st: StatResult | None = None
+        if not todo:
+            m, bpath = self._mount_for(resolved)
+            return resolved, m, bpath, m.backend.lstat(bpath)
+        while todo:
+            name = todo.pop()
+            if name == ".":
+                if not todo:
+                    m, bpath = self._mount_for(resolved)
+                    return resolved, m, bpath, m.backend.lstat(bpath)
+                continue
+            if name == "..":
+                if resolved:
+                    resolved.pop()
+                if not todo:
+                    m, bpath = self._mount_for(resolved)
+                    return resolved, m, bpath, m.backend.lstat(bpath)
+                continue
+            resolved.append(name)
+            m, bpath = self._mount_for(resolved)
+            last = not todo
+            try:
+                st = m.backend.lstat(bpath)
+            except FileNotFoundError:
+                if last:
+                    return resolved, m, bpath, None
+                raise fs_error(errno.ENOENT, shown or path)
+            except NotADirectoryError:
+                raise fs_error(errno.ENOTDIR, shown or path)
+            mode = st.st_mode
+            if S.S_ISLNK(mode) and (follow or not last):
+                links += 1
+                if links > MAX_SYMLINKS:
+                    raise fs_error(errno.ELOOP, shown or path)
+                target = m.backend.readlink(bpath)
+                resolved.pop()
+                if target.startswith("/"):
+                    resolved = []
+                for part in reversed([p for p in target.split("/") if p]):
+                    todo.append(part)
+                if not todo:
+                    # link to "/" (or empty)
+                    m, bpath = self._mount_for(resolved)
+                    return resolved, m, bpath, m.backend.lstat(bpath)
+                continue
+            if not last and not S.S_ISDIR(mode):
+                raise fs_error(errno.ENOTDIR, shown or path)
+        m, bpath = self._mount_for(resolved)
+        return resolved, m, bpath, st
+
+    def _check(self, op: str, parts: list[str]) -> None:
+        if self.checker is not None:
+            self.checker(op, "/" + "/".join(parts))
+
+    def _writable(self, m: Mount, shown: str) -> None:
+        if m.readonly:
+            raise fs_error(errno.EROFS, shown)
+
+    def _existing(self, path: str, op: str, follow: bool, shown: str | None, check: bool = True
+                  ) -> tuple[list[str], Mount, str, StatResult]:
+        parts, m, bpath, st = self.resolve(path, follow, shown)
+        if check:
+            self._check(op, parts)
+        if st is None:
+            raise fs_error(errno.ENOENT, shown or path)
+        return parts, m, bpath, st
+
+    def _rename_err(self, exc: OSError, shown: str) -> OSError:
+        exc.filename = shown
+        return exc
+
+    # --- queries -------------------------------------------------------------------------
+    def stat(self, path: str, follow_symlinks: bool = True, shown: str | None = None,
+             check: bool = True) -> StatResult:
+        _, _, _, st = self._existing(path, "stat", follow_symlinks, shown, check)
+        return st
+
+    def listdir(self, path: str, shown: str | None = None) -> list[str]:
+        parts, m, bpath, st = self._existing(path, "readdir", True, shown)
+        if not S.S_ISDIR(st.st_mode):
+            raise fs_error(errno.ENOTDIR, shown or path)
+        names = m.backend.listdir(bpath)
+        # mount points appear in their parent directory
+        if len(self.mounts) > 1:
+            n = len(parts)
+            for mt in self.mounts:
+                if len(mt.parts) == n + 1 and list(mt.parts[:n]) == parts and \
+                        mt.parts[-1] not in names:
+                    names.append(mt.parts[-1])
+        lim = self.max_readdir_entries
+        if lim is not None and len(names) > lim:
+            raise fs_error(errno.EOVERFLOW, shown or path,
+                           f"Too many directory entries (max_readdir_entries={lim})")
+        return names
+
+    def readlink(self, path: str, shown: str | None = None) -> str:
+        parts, m, bpath, st = self._existing(path, "readlink", False, shown)
+        if not S.S_ISLNK(st.st_mode):
+            raise fs_error(errno.EINVAL, shown or path)
+        return m.backend.readlink(bpath)
+
+    def realpath(self, path: str, strict: bool = False, shown: str | None = None) -> str:
+        try:
+            parts, _, _, st = self.resolve(path, True, shown)
+        except FileNotFoundError:
+            if strict:
+                raise
+            # resolve what exists, append the rest lexically
+            head, _, tail = path.rstrip("/").rpartition("/")
+            base = self.realpath(head or "/", strict=False)
+            return (base.rstrip("/") + "/" + tail) if tail else base
+        if strict and st is None:
+            raise fs_error(errno.ENOENT, shown or path)
+        return "/" + "/".join(parts)
+
+    def read_file(self, path: str, shown: str | None = None) -> bytes:
+        parts, m, bpath, st = self._existing(path, "read", True, shown)
+        mode = st.st_mode
+        if S.S_ISDIR(mode):
+            raise fs_error(errno.EISDIR, shown or path)
+        if S.S_ISCHR(mode):
+            return _device_read(st.st_rdev, -1)
+        return m.backend.read(bpath)
+
+    # --- writes --------------------------------------------------------------------------
+    def _prepare_write(self, path: str, shown: str | None, *, create: bool, mode: int,
+                       exclusive: bool, truncate: bool) -> tuple[Mount, str, StatResult | None]:
+        parts, m, bpath, st = self.resolve(path, True, shown)
+        self._check("write", parts)
+        if st is not None:
+            if exclusive:
+                raise fs_error(errno.EEXIST, shown or path)
+            if S.S_ISDIR(st.st_mode):
+                raise fs_error(errno.EISDIR, shown or path)
+            if S.S_ISCHR(st.st_mode):
+                return m, bpath, st
+            self._writable(m, shown or path)
+            if truncate and st.st_size:
+                m.backend.truncate(bpath, 0)
+            return m, bpath, st
+        if not create:
+            raise fs_error(errno.ENOENT, shown or path)
+        self._writable(m, shown or path)
+        if bpath == "/":
+            raise fs_error(errno.EISDIR, shown or path)
+        m.backend.create(bpath, mode, exclusive=True)
+        return m, bpath, None
+
+    def write_file(self, path: str, data: bytes, *, append: bool = False, mode: int = 0o644,
+                   exclusive: bool = False, shown: str | None = None) -> None:
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise TypeError("data must be bytes")
+        m, bpath, st = self._prepare_write(path, shown, create=True, mode=mode,
+                                           exclusive=exclusive, truncate=not append)
+        if st is not None and S.S_ISCHR(st.st_mode):
+            _device_write(st.st_rdev, shown or path)
+            return
+        if self.max_file_size is not None:
+            size = (st.st_size if (st is not None and append) else 0) + len(data)
+            if size > self.max_file_size:
+                raise fs_error(errno.EFBIG, shown or path,
+                               f"File too large (max_file_size={self.max_file_size})")
+        if data:
+            m.backend.write(bpath, bytes(data), None if append else 0)
+
+    def open(self, path: str, mode: str = "rb", shown: str | None = None) -> FileHandle:
+        m_ = mode.replace("b", "").replace("t", "")
+        plus = "+" in m_
+        m_ = m_.replace("+", "")
+        if m_ not in ("r", "w", "a", "x"):
+            raise ValueError(f"invalid mode: {mode!r}")
+        if m_ == "r":
+            parts, m, bpath, st = self._existing(path, "read", True, shown)
+            if plus:
+                self._check("write", parts)
+                self._writable(m, shown or path)
+            if S.S_ISDIR(st.st_mode):
+                raise fs_error(errno.EISDIR, shown or path)
+            return FileHandle(self, m, bpath, st, readable=True, writable=plus, append=False,
+                              shown=shown or path)
+        mt, bpath, st2 = self._prepare_write(path, shown, create=True, mode=0o644,
+                                             exclusive=(m_ == "x"), truncate=(m_ == "w"))
+        st3 = st2 if st2 is not None and S.S_ISCHR(st2.st_mode) else mt.backend.lstat(bpath)
+        return FileHandle(self, mt, bpath, st3, readable=plus, writable=True,
+                          append=(m_ == "a"), shown=shown or path)
+
+    def mkdir(self, path: str, mode: int = 0o755, parents: bool = False,
+              exist_ok: bool = False, shown: str | None = None, check: bool = True,
+              mount_point: bool = False) -> None:
+        try:
+            parts, m, bpath, st = self.resolve(path, True, shown)
+        except FileNotFoundError:
+            if not parents:
+                raise
+            head = path.rstrip("/").rpartition("/")[0] or "/"
+            self.mkdir(head, 0o755, parents=True, exist_ok=True,
+                       check=check)
+            parts, m, bpath, st = self.resolve(path, True, shown)
+        if check:
+            self._check("create_dir", parts)
+        if st is not None:
+            if (parents or exist_ok) and S.S_ISDIR(st.st_mode):
+                return
+            raise fs_error(errno.EEXIST, shown or path)
+        if not mount_point:
+            self._writable(m, shown or path)
+        m.backend.mkdir(bpath, mode)
+
+    def rmdir(self, path: str, shown: str | None = None) -> None:
+        parts, m, bpath, st = self._existing(path, "rm", False, shown)
+        if not S.S_ISDIR(st.st_mode):
+            raise fs_error(errno.ENOTDIR, shown or path)
+        if bpath == "/":
+            raise fs_error(errno.EBUSY, shown or path)
+        self._writable(m, shown or path)
+        m.backend.rmdir(bpath)
+
+    def unlink(self, path: str, shown: str | None = None) -> None:
+        parts, m, bpath, st = self._existing(path, "rm", False, shown)
+        if S.S_ISDIR(st.st_mode):
+            raise fs_error(errno.EISDIR, shown or path)
+        self._writable(m, shown or path)
+        m.backend.unlink(bpath)
+
+    def remove_tree(self, path: str, shown: str | None = None) -> None:
+        parts, m, bpath, st = self._existing(path, "rm", False, shown)
+        if S.S_ISDIR(st.st_mode):
+            full = "/" + "/".join(parts)
+            for name in self.listdir(full):
+                self.remove_tree(full.rstrip("/") + "/" + name)
+            self.rmdir(full, shown=shown)
+        else:
+            self.unlink("/" + "/".join(parts), shown=shown)
+
+    def rename(self, src: str, dst: str, shown: str | None = None,
+               shown2: str | None = None) -> None:
+        sparts, sm, sbpath, sst = self._existing(src, "rename", False, shown)
+        dparts, dm, dbpath, dst_st = self.resolve(dst, False, shown2)
+        self._check("rename", dparts)
+        if sm is not dm:
+            raise fs_error(errno.EXDEV, shown or src, "Invalid cross-device link",
+                           path2=shown2 or dst)
+        self._writable(sm, shown or src)
+        if sbpath == "/" or dbpath == "/":
+            raise fs_error(errno.EBUSY, shown or src)
+        try:
+            sm.backend.rename(sbpath, dbpath)
+        except OSError as exc:
+            if exc.filename == dbpath:
+                exc.filename = shown2 or dst
+            elif exc.filename == sbpath:
+                exc.filename = shown or src
+            raise
+
+    def symlink(self, target: str, path: str, shown: str | None = None) -> None:
+        validate_path(target)
+        parts, m, bpath, st = self.resolve(path, False, shown)
+        self._check("symlink", parts)
+        if st is not None:
+            raise fs_error(errno.EEXIST, shown or path)
+        self._writable(m, shown or path)
+        m.backend.symlink(target, bpath)
+
+    def link(self, src: str, dst: str, shown: str | None = None,
+             shown2: str | None = None) -> None:
+        sparts, sm, sbpath, sst = self._existing(src, "read", False, shown)
+        dparts, dm, dbpath, dst_st = self.resolve(dst, False, shown2)
+        self._check("write", dparts)
+        if dst_st is not None:
+            raise fs_error(errno.EEXIST, shown2 or dst)
+        if sm is not dm:
+            raise fs_error(errno.EXDEV, shown or src, "Invalid cross-device link",
+                           path2=shown2 or dst)
+        self._writable(dm, shown2 or dst)
+        dm.backend.link(sbpath, dbpath)
+
+    def chmod(self, path: str, mode: int, follow_symlinks: bool = True,
+              shown: str | None = None) -> None:
+        parts, m, bpath, st = self._existing(path, "chmod", follow_symlinks, shown)
+        self._writable(m, shown or path)
+        m.backend.chmod(bpath, mode)
+
+    def chown(self, path: str, uid: int, gid: int, follow_symlinks: bool = True,
+              shown: str | None = None) -> None:
+        parts, m, bpath, st = self._existing(path, "chmod", follow_symlinks, shown)
+        self._writable(m, shown or path)
+        m.backend.chown(bpath, uid, gid)
+
+    def utime(self, path: str, ns: tuple[int | None, int | None] | None = None,
+              follow_symlinks: bool = True, shown: str | None = None) -> None:
+        parts, m, bpath, st = self._existing(path, "write", follow_symlinks, shown)
+        self._writable(m, shown or path)
+        if ns is None:
+            now = time.time_ns()
+            ns = (now, now)
+        m.backend.utimens(bpath, ns[0], ns[1])
+
+    def truncate(self, path: str, size: int, shown: str | None = None) -> None:
+        parts, m, bpath, st = self._existing(path, "truncate", True, shown)
+        if S.S_ISDIR(st.st_mode):
+            raise fs_error(errno.EISDIR, shown or path)
+        self._writable(m, shown or path)
+        if self.max_file_size is not None and size > self.max_file_size:
+            raise fs_error(errno.EFBIG, shown or path,
+                           f"File too large (max_file_size={self.max_file_size})")
+        m.backend.truncate(bpath, size)
+
+    def usage(self) -> tuple[int, int]:
+        b = i = 0
+        for m in self.mounts:
+            ub, ui = m.backend.usage()
+            b += ub
+            i += ui
+        return b, i
+
+
+def _device_read(rdev: int, size: int) -> bytes:
+    if rdev == DEV_ZERO or rdev == DEV_FULL:
+        return b"\0" * (size if size >= 0 else 65536)
+    if rdev == DEV_URANDOM:
+        return os.urandom(size if size >= 0 else 65536)
+    return b""
+
+
+def _device_write(rdev: int, shown: str) -> None:
+    if rdev == DEV_FULL:
+        raise fs_error(errno.ENOSPC, shown)
+
+
+class FileHandle:
+    """An open file: ``read``, ``write``, ``seek``, ``tell``, ``truncate``, ``close``."""
+
+    def __init__(self, vfs: VFS, mount: Mount, bpath: str, st: StatResult, *, readable: bool,
+                 writable: bool, append: bool, shown: str) -> None:
+        self.vfs = vfs
+        self.mount = mount
+        self.bpath = bpath
+        self.readable = readable
+        self.writable = writable
+        self.append = append
+        self.name = shown
+        self.pos = 0
+        self.closed = False
+        self.rdev = st.st_rdev if S.S_ISCHR(st.st_mode) else None
+
+    def __enter__(self) -> FileHandle:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _open(self) -> None:
+        if self.closed:
+            raise ValueError("I/O operation on closed file")
+
+    def read(self, size: int = -1) -> bytes:
+        self._open()
+        if not self.readable:
+            raise fs_error(errno.EBADF, self.name)
+        if self.rdev is not None:
+            return _device_read(self.rdev, size)
+        data = self.mount.backend.read(self.bpath, self.pos, size)
+        self.pos += len(data)
+        return data
+
+    def readline(self) -> bytes:
+        out = bytearray()
+        while True:
+            chunk = self.read(8192)
+            if not chunk:
+                break
+            idx = chunk.find(b"\n")
+            if idx >= 0:
+                out += chunk[:idx + 1]
+                self.pos -= len(chunk) - idx - 1
+                break
+            out += chunk
+        return bytes(out)
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        while True:
+            line = self.readline()
+            if not line:
+                return
+            yield line
+
+    def write(self, data: bytes) -> int:
+        self._open()
+        if not self.writable:
+            raise fs_error(errno.EBADF, self.name)
+        if self.rdev is not None:
+            _device_write(self.rdev, self.name)
+            return len(data)
+        backend = self.mount.backend
+        lim = self.vfs.max_file_size
+        if self.append:
+            if lim is not None and backend.lstat(self.bpath).st_size + len(data) > lim:
+                raise fs_error(errno.EFBIG, self.name,
+                               f"File too large (max_file_size={lim})")
+            n = backend.write(self.bpath, bytes(data), None)
+            self.pos = backend.lstat(self.bpath).st_size
+            return n
+        if lim is not None and self.pos + len(data) > lim:
+            raise fs_error(errno.EFBIG, self.name, f"File too large (max_file_size={lim})")
+        n = backend.write(self.bpath, bytes(data), self.pos)
+        self.pos += n
+        return n
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        self._open()
+        if whence == 0:
+            self.pos = offset
+        elif whence == 1:
+            self.pos += offset
+        else:
+            self.pos = self.size() + offset
+        self.pos = max(0, self.pos)
+        return self.pos
+
+    def tell(self) -> int:
+        return self.pos
+
+    def size(self) -> int:
+        if self.rdev is not None:
+            return 0
+        return self.mount.backend.lstat(self.bpath).st_size
+
+    def truncate(self, size: int | None = None) -> int:
+        self._open()
+        if not self.writable:
+            raise fs_error(errno.EBADF, self.name)
+        n = self.pos if size is None else size
+        if self.rdev is None:
+            self.mount.backend.truncate(self.bpath, n)
+        return n
+
+    def close(self) -> None:
+        self.closed = True

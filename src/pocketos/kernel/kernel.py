@@ -1,0 +1,303 @@
+"""The kernel of one VM: filesystem namespace, policy, audit, limits and the process table."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import itertools
+import stat as S
+import time
+from collections.abc import Callable
+from typing import Any
+
+from pocketos.commands import REGISTRY, CommandFunc, load_all
+from pocketos.errors import LimitExceeded, fs_error, permission_denied
+from pocketos.kernel.audit import AuditLog
+from pocketos.kernel.base import STUB_PREFIX
+from pocketos.kernel.budget import Budget
+from pocketos.kernel.fs.vfs import VFS
+from pocketos.kernel.limits import Limits
+from pocketos.kernel.permissions import PermissionRequest, Policy
+from pocketos.kernel.process import Context, ProcessInfo, ProcessKilled, signal_number
+from pocketos.kernel.streams import InputStream, OutputStream
+
+__all__ = ["Kernel"]
+
+_vm_ids = itertools.count(1)
+
+#: shebang interpreters we map onto registered commands
+_INTERPRETERS = {"sh", "bash", "dash", "python", "python3", "node", "js", "awk", "gawk",
+                 "env", "sed", "jq"}
+
+MAX_EXITED_KEPT = 256
+
+
+class Kernel:
+    """Everything below the public facade for one VM."""
+
+    def __init__(self, vfs_factory: Callable[[Kernel], VFS], *, policy: Policy,
+                 limits: Limits, env: dict[str, str], name: str | None = None,
+                 audit_maxlen: int = 10_000) -> None:
+        self.id = name or f"vm-{next(_vm_ids)}"
+        self.policy = policy
+        self.limits = limits
+        self.env = env
+        self._audit: AuditLog | None = None
+        self._audit_maxlen = audit_maxlen
+        self.procs: dict[int, ProcessInfo] = {}
+        self._next_pid = 1
+        self.vfs = vfs_factory(self)
+        self.extra_commands: dict[str, CommandFunc] = {}
+        self.tools: Any = None
+        self.network: Any = None
+        load_all()
+
+    # --- audit ---------------------------------------------------------------------------
+    @property
+    def audit(self) -> AuditLog:
+        if self._audit is None:
+            self._audit = AuditLog(self.id, self._audit_maxlen)
+        return self._audit
+
+    # --- permissions ---------------------------------------------------------------------
+    def fs_checker(self) -> Callable[[str, str], None] | None:
+        """The VFS hook, or None when the fs domain is a plain allow (fast path)."""
+        dp = self.policy.domains.get("fs")
+        if dp is not None and dp.default == "allow" and not dp.rules:
+            return None
+        return self._check_fs
+
+    def _check_fs(self, op: str, path: str) -> None:
+        self.check("fs", op, path)
+
+    def check(self, domain: str, op: str, resource: str, *, pid: int | None = None,
+              **extra: Any) -> None:
+        """Raise PermissionError unless the policy allows ``domain.op`` on ``resource``
+        (``ask`` consults the handler synchronously)."""
+        decision = self.policy.decide(domain, op, resource, extra)
+        if decision == "allow":
+            return
+        cap = f"{domain}.{op}"
+        if decision == "ask":
+            req = PermissionRequest(domain, op, resource, self.id, pid, dict(extra))
+            self.audit.record("permission", capability=cap, resource=resource, decision="ask",
+                              pid=pid)
+            if self.policy.ask(req):
+                self.audit.record("permission", capability=cap, resource=resource,
+                                  decision="allow", reason="granted by handler", pid=pid)
+                return
+            self.audit.record("permission", capability=cap, resource=resource, decision="deny",
+                              reason="refused by handler or no answer", pid=pid)
+            raise permission_denied(cap, resource, "not granted")
+        self.audit.record("permission", capability=cap, resource=resource, decision="deny",
+                          reason="policy", pid=pid)
+        raise permission_denied(cap, resource)
+
+    def allowed(self, domain: str, op: str, resource: str, **extra: Any) -> bool:
+        try:
+            self.check(domain, op, resource, **extra)
+            return True
+        except PermissionError:
+            return False
+
+    def filter_env(self, env: dict[str, str]) -> dict[str, str]:
+        dp = self.policy.domains.get("env")
+        if dp is not None and dp.default == "allow" and not dp.rules:
+            return dict(env)
+        return {k: v for k, v in env.items()
+                if self.policy.decide("env", "read", k) == "allow"}
+
+    # --- commands ------------------------------------------------------------------------
+    def lookup_command(self, name: str, env: dict[str, str] | None = None) -> CommandFunc | None:
+        fn = self.extra_commands.get(name)
+        if fn is not None:
+            return fn
+        return REGISTRY.get(name)
+
+    def find_command(self, name: str, env: dict[str, str] | None = None,
+                     cwd: str = "/") -> CommandFunc | None:
+        """The command ``name`` runs: registry first, then PATH in the VM filesystem.
+        A name with ``/`` is a path; its problems raise OSError (ENOENT, EACCES, EISDIR)."""
+        if "/" in name:
+            path = name if name.startswith("/") else cwd.rstrip("/") + "/" + name
+            return self._command_from_file(path, name)
+        fn = self.lookup_command(name, env)
+        if fn is not None:
+            return fn
+        path_var = (env or {}).get("PATH", "/usr/local/bin:/usr/bin:/bin")
+        for d in path_var.split(":"):
+            if not d:
+                continue
+            p = d.rstrip("/") + "/" + name
+            try:
+                st = self.vfs.stat(p)
+            except (OSError, ValueError):
+                continue
+            if S.S_ISREG(st.st_mode) and st.st_mode & 0o111:
+                try:
+                    return self._command_from_file(p, name)
+                except OSError:
+                    continue
+        return None
+
+    def _command_from_file(self, path: str, shown: str) -> CommandFunc:
+        st = self.vfs.stat(path, shown=shown)
+        if S.S_ISDIR(st.st_mode):
+            raise fs_error(errno.EISDIR, shown)
+        if not st.st_mode & 0o111:
+            raise fs_error(errno.EACCES, shown)
+        with self.vfs.open(path, "rb", shown=shown) as fh:
+            head = fh.read(256)
+        if head.startswith(STUB_PREFIX):
+            cmd = head[len(STUB_PREFIX):].split(b"\n", 1)[0].decode()
+            fn = self.lookup_command(cmd)
+            if fn is None:
+                raise fs_error(errno.ENOENT, shown)
+            return fn
+        interp = ["bash"]
+        if head.startswith(b"#!"):
+            line = head[2:].split(b"\n", 1)[0].decode("utf-8", "replace").strip()
+            words = line.split()
+            if words:
+                prog = words[0].rsplit("/", 1)[-1]
+                rest = words[1:]
+                if prog == "env" and rest:
+                    rest = [w for w in rest if not w.startswith("-")]
+                    prog, rest = rest[0], rest[1:]
+                interp = [prog, *rest]
+        if self.lookup_command(interp[0]) is None:
+            raise fs_error(errno.ENOENT, shown,
+                           f"bad interpreter: {interp[0]}: No such file or directory")
+        interp_fn = self.lookup_command(interp[0])
+        assert interp_fn is not None
+
+        async def run_script(ctx: Context) -> int:
+            ctx.argv = [*interp, path, *ctx.argv[1:]]
+            return await interp_fn(ctx)
+
+        return run_script
+
+    # --- processes -----------------------------------------------------------------------
+    def _alloc_pid(self) -> int:
+        pid = self._next_pid
+        self._next_pid += 1
+        return pid
+
+    def live_processes(self) -> int:
+        return sum(1 for p in self.procs.values() if p.status == "running")
+
+    def new_process(self, argv: list[str], *, env: dict[str, str], cwd: str, ppid: int
+                    ) -> ProcessInfo:
+        if self.live_processes() >= self.limits.max_processes:
+            raise LimitExceeded("max_processes",
+                                f"too many processes (max_processes={self.limits.max_processes})")
+        pid = self._alloc_pid()
+        info = ProcessInfo(pid, ppid, pid, list(argv), cwd, env)
+        self.procs[pid] = info
+        parent = self.procs.get(ppid)
+        if parent is not None:
+            parent.children.append(pid)
+        return info
+
+    def end_process(self, info: ProcessInfo, code: int, status: str = "exited") -> None:
+        info.status = status
+        info.exit_code = code
+        info.end_time = time.time()
+        if len(self.procs) > MAX_EXITED_KEPT * 2:
+            exited = [p for p, i in self.procs.items() if i.status != "running"]
+            for p in exited[:-MAX_EXITED_KEPT]:
+                del self.procs[p]
+
+    async def run_command(self, argv: list[str], *, stdin: InputStream, stdout: OutputStream,
+                          stderr: OutputStream, env: dict[str, str], cwd: str, ppid: int = 0,
+                          limits: Limits | None = None, budget: Budget | None = None,
+                          func: CommandFunc | None = None) -> int:
+        """Run one command as a process and return its exit status."""
+        name = argv[0] if argv else ""
+        lim = limits or self.limits
+        bud = budget if budget is not None else Budget(lim)
+        if func is None:
+            try:
+                func = self.find_command(name, env, cwd)
+            except OSError as exc:
+                await stderr.write(f"{name}: {exc.strerror}\n".encode("utf-8", "surrogateescape"))
+                return 126 if exc.errno in (errno.EACCES, errno.EISDIR) else 127
+            if func is None:
+                await stderr.write(f"{name}: command not found\n".encode("utf-8",
+                                                                         "surrogateescape"))
+                return 127
+        dp = self.policy.domains.get("child_process")
+        if not (dp is not None and dp.default == "allow" and not dp.rules):
+            try:
+                self.check("child_process", "spawn", name.rsplit("/", 1)[-1], pid=ppid)
+            except PermissionError as exc:
+                await stderr.write(f"{name}: {exc.strerror}\n".encode())
+                return 126
+        try:
+            info = self.new_process(argv, env=env, cwd=cwd, ppid=ppid)
+        except LimitExceeded as exc:
+            if bud.limit_hit is None:
+                bud.limit_hit = exc.limit
+            await stderr.write(f"{name}: cannot start process: {exc.message}\n".encode())
+            return 126
+        ctx = Context(self, list(argv), env=dict(env), cwd=cwd, stdin=stdin, stdout=stdout,
+                      stderr=stderr, pid=info.pid, ppid=ppid, limits=lim, info=info, budget=bud)
+        code = 0
+        status = "exited"
+        try:
+            code = await func(ctx)
+            if not isinstance(code, int):
+                code = 0 if code is None else 1
+            code &= 0xFF
+        except BrokenPipeError:
+            code, status = 141, "killed"
+        except ProcessKilled as exc:
+            code, status = 128 + exc.signum, "killed"
+        except (LimitExceeded, asyncio.CancelledError):
+            self.end_process(info, 137, "killed")
+            raise
+        except OSError as exc:
+            try:
+                await ctx.os_error(exc)
+            except Exception:
+                pass
+            code = 1
+        except RecursionError:
+            try:
+                await ctx.err("maximum recursion depth exceeded")
+            except Exception:
+                pass
+            code = 2
+        except Exception as exc:  # a bug in a command never escapes the VM
+            try:
+                await ctx.err(f"internal error: {type(exc).__name__}: {exc}")
+            except Exception:
+                pass
+            code = 2
+        self.end_process(info, code, status)
+        return code
+
+    def kill(self, pid: int, sig: int | str = "TERM") -> None:
+        info = self.procs.get(pid)
+        if info is None or info.status != "running":
+            raise ProcessLookupError(errno.ESRCH, f"No such process: {pid}")
+        num = signal_number(sig)
+        if num == 0:
+            return
+        info.pending_signal = num
+        for child in list(info.children):
+            try:
+                self.kill(child, num)
+            except ProcessLookupError:
+                pass
+        if info.task is not None and not info.task.done():
+            info.task.cancel()
+
+    def process_tree(self) -> list[dict[str, Any]]:
+        def node(pid: int) -> dict[str, Any]:
+            info = self.procs[pid]
+            d = info.to_dict()
+            d["children"] = [node(c) for c in info.children if c in self.procs]
+            return d
+
+        return [node(p) for p, i in self.procs.items() if i.ppid not in self.procs]

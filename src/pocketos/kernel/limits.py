@@ -1,0 +1,76 @@
+"""Resource limits: one object per VM, overridable per exec/spawn.
+
+Every limit has a default; hitting one ends the offending work with a clear message and the
+limit's name in ``ExecResult.limit_hit``, and the VM stays usable.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+__all__ = ["Limits"]
+
+MiB = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    #: wall-clock seconds for one exec/spawn (``None``: no limit)
+    timeout: float | None = 300.0
+    #: simple commands (builtins and programs) one exec may run
+    max_commands: int = 1_000_000
+    #: iterations of all loops in one exec
+    max_loop_iterations: int = 10_000_000
+    #: function/source/eval nesting depth
+    max_call_depth: int = 1000
+    #: bytes of script source accepted by the shell
+    max_source_bytes: int = 4 * MiB
+    #: bytes of stdout+stderr kept by exec() (the process is stopped past it)
+    max_output_bytes: int = 64 * MiB
+    #: capacity of one pipe buffer
+    pipe_buffer: int = 64 * 1024
+    #: live processes in one VM
+    max_processes: int = 512
+    #: open files per process (shell fds and files held by commands)
+    max_open_files: int = 1024
+    #: bytes stored in the VM's writable layers
+    max_fs_bytes: int = 1024 * MiB
+    #: inodes in the VM's writable layers
+    max_fs_inodes: int = 1_000_000
+    #: size of one file
+    max_file_size: int = 256 * MiB
+    #: entries one readdir may return
+    max_readdir_entries: int = 100_000
+    #: bytes of memory a wasm guest may use
+    wasm_memory: int = 512 * MiB
+    #: seconds a wasm guest may run (``None``: the exec timeout only)
+    wasm_deadline: float | None = None
+    #: wasm fuel (``None``: unmetered)
+    wasm_fuel: int | None = None
+    #: network requests per exec
+    max_network_requests: int = 1000
+    #: response bytes per exec
+    max_network_bytes: int = 256 * MiB
+
+    def merged(self, overrides: Limits | dict[str, Any] | None) -> Limits:
+        """A copy with ``overrides`` applied (a ``Limits`` replaces fields that differ from the
+        defaults; a dict names fields)."""
+        if overrides is None:
+            return self
+        if isinstance(overrides, Limits):
+            default = Limits()
+            changes = {f.name: getattr(overrides, f.name) for f in fields(Limits)
+                       if getattr(overrides, f.name) != getattr(default, f.name)}
+        else:
+            names = {f.name for f in fields(Limits)}
+            unknown = set(overrides) - names
+            if unknown:
+                raise ValueError(f"unknown limit(s): {', '.join(sorted(unknown))}; "
+                                 f"known: {', '.join(sorted(names))}")
+            changes = dict(overrides)
+        return replace(self, **changes)
+
+    @classmethod
+    def names(cls) -> list[str]:
+        return [f.name for f in fields(cls)]

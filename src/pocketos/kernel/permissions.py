@@ -1,0 +1,357 @@
+"""The permission policy: capability domains, ordered rules, last match wins.
+
+A policy maps domains (``fs``, ``network``, ``child_process``, ``env``, ``tool``, ``process``) to
+``"allow"``, ``"deny"`` or ``{"default": ..., "rules": [...]}``. A rule is
+``{"mode": "allow"|"deny"|"ask", "operations": [...], "paths": [...]}`` (``patterns`` is a synonym
+of ``paths``; network rules usually say ``patterns``/``hosts``). Rules are evaluated in order
+and the last one that matches decides; when none matches, the domain's default decides; a
+missing domain is denied. ``*`` matches inside one path segment, ``**`` across segments. Empty
+lists are rejected when the policy is created, because an empty list silently matching nothing
+(or everything) is a classic policy bug.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import inspect
+import re
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+__all__ = [
+    "DOMAINS",
+    "DEFAULT_POLICY",
+    "Decision",
+    "Policy",
+    "PermissionRequest",
+    "glob_to_regex",
+    "match_host_pattern",
+]
+
+DOMAINS: dict[str, tuple[str, ...]] = {
+    "fs": ("read", "write", "stat", "readdir", "create_dir", "rm", "rename", "symlink",
+           "readlink", "chmod", "truncate", "mount_sensitive"),
+    "network": ("fetch", "http", "dns", "listen"),
+    "child_process": ("spawn",),
+    "env": ("read", "write"),
+    "tool": ("invoke",),
+    "process": ("inspect",),
+}
+
+MODES = ("allow", "deny", "ask")
+Decision = str  # "allow" | "deny" | "ask"
+
+#: the defaults: the VM's own world is open, the host's is closed
+DEFAULT_POLICY: dict[str, Any] = {
+    "fs": "allow",
+    "child_process": "allow",
+    "env": "allow",
+    "process": "allow",
+    "tool": "deny",
+    "network": "deny",
+}
+
+
+@lru_cache(maxsize=1024)
+def glob_to_regex(pattern: str) -> re.Pattern[str]:
+    """``*`` = any run inside one segment, ``**`` = any run across segments (also zero
+    segments: ``/data/**`` matches ``/data``), ``?`` = one character inside a segment."""
+    i = 0
+    out = []
+    n = len(pattern)
+    while i < n:
+        c = pattern[i]
+        if c == "*":
+            if i + 1 < n and pattern[i + 1] == "*":
+                i += 2
+                if out and out[-1] == "/" and (i >= n or pattern[i] == "/"):
+                    # "/**" or "/**/": zero or more whole segments
+                    out.pop()
+                    if i < n:
+                        i += 1
+                        out.append("(?:/.*)?/")
+                    else:
+                        out.append("(?:/.*)?")
+                    continue
+                out.append(".*")
+                continue
+            out.append("[^/]*")
+        elif c == "?":
+            out.append("[^/]")
+        else:
+            out.append(re.escape(c))
+        i += 1
+    return re.compile("".join(out) + r"\Z", re.DOTALL)
+
+
+def match_host_pattern(pattern: str, host: str, port: int | None = None,
+                       url: str | None = None, scheme: str | None = None) -> bool:
+    """Match a network resource against what people write: ``api.openai.com``,
+    ``*.github.com``, ``host:port``, ``https://api.example.com/v1/`` (a URL prefix) or
+    ``tcp://host:port``."""
+    p = pattern.strip()
+    if p == "*":
+        return True
+    if "://" in p:
+        pscheme, _, rest = p.partition("://")
+        if pscheme == "tcp":
+            p = rest
+        else:
+            if url is None:
+                return False
+            if rest.find("/") < 0:
+                return _host_match(rest, host, port, scheme, pscheme)
+            hostpart, _, _path = rest.partition("/")
+            if not _host_match(hostpart, host, port, scheme, pscheme):
+                return False
+            u = url.split("://", 1)[-1]
+            upath = "/" + u.partition("/")[2]
+            return upath.startswith("/" + _path)
+    return _host_match(p, host, port, scheme, None)
+
+
+def _host_match(p: str, host: str, port: int | None, scheme: str | None,
+                pscheme: str | None) -> bool:
+    if pscheme is not None and scheme is not None and pscheme != scheme:
+        return False
+    hp, pport = p, None
+    if p.startswith("["):
+        end = p.find("]")
+        hp = p[1:end]
+        rest = p[end + 1:]
+        if rest.startswith(":"):
+            pport = rest[1:]
+    elif p.count(":") == 1:
+        hp, _, pport = p.partition(":")
+    host = host.lower().rstrip(".")
+    hp = hp.lower().rstrip(".")
+    if pport not in (None, "", "*"):
+        if port is None or str(port) != pport:
+            return False
+    if hp.startswith("*."):
+        suffix = hp[1:]
+        return host.endswith(suffix) and len(host) > len(suffix)
+    if "*" in hp:
+        return re.fullmatch(re.escape(hp).replace(r"\*", "[^.]*"), host) is not None
+    return host == hp
+
+
+@dataclass
+class Rule:
+    mode: str
+    operations: tuple[str, ...] | None
+    patterns: tuple[str, ...] | None
+
+    def matches(self, op: str, resource: str, domain: str, extra: Mapping[str, Any]) -> bool:
+        if self.operations is not None and op not in self.operations and "*" not in self.operations:
+            return False
+        if self.patterns is None:
+            return True
+        for p in self.patterns:
+            if domain == "network":
+                if match_host_pattern(p, extra.get("host", resource), extra.get("port"),
+                                      extra.get("url"), extra.get("scheme")):
+                    return True
+            elif domain == "fs":
+                if glob_to_regex(p).match(resource):
+                    return True
+            else:
+                if glob_to_regex(p).match(resource) or p == resource:
+                    return True
+        return False
+
+
+@dataclass
+class DomainPolicy:
+    default: str
+    rules: list[Rule] = field(default_factory=list)
+
+    def decide(self, domain: str, op: str, resource: str, extra: Mapping[str, Any]) -> str:
+        decision = self.default
+        for rule in self.rules:
+            if rule.matches(op, resource, domain, extra):
+                decision = rule.mode
+        return decision
+
+
+@dataclass
+class PermissionRequest:
+    """What an ``ask`` rule hands to the handler."""
+
+    domain: str
+    operation: str
+    resource: str
+    vm: str = ""
+    pid: int | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def capability(self) -> str:
+        return f"{self.domain}.{self.operation}"
+
+
+#: handler(request) -> "allow_once" | "allow_always" | "deny" (sync or async)
+PermissionHandler = Callable[[PermissionRequest], Any]
+
+
+def _parse_list(value: Any, what: str, domain: str) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, (list, tuple)):
+        raise ValueError(f"policy {domain}: '{what}' must be a list of strings")
+    if not value:
+        raise ValueError(f"policy {domain}: '{what}' is an empty list "
+                         f"(omit the key to match everything)")
+    for v in value:
+        if not isinstance(v, str) or not v:
+            raise ValueError(f"policy {domain}: '{what}' entries must be non-empty strings")
+    return tuple(value)
+
+
+class Policy:
+    """A parsed, validated permission policy."""
+
+    def __init__(self, spec: Mapping[str, Any] | None = None, *,
+                 handler: PermissionHandler | None = None, ask_timeout: float = 30.0) -> None:
+        spec = DEFAULT_POLICY if spec is None else spec
+        if not isinstance(spec, Mapping):
+            raise ValueError("policy must be a mapping of domain -> rule set")
+        self.spec = dict(spec)
+        self.domains: dict[str, DomainPolicy] = {}
+        for domain, value in spec.items():
+            if domain not in DOMAINS:
+                raise ValueError(f"unknown permission domain {domain!r}; "
+                                 f"known: {', '.join(DOMAINS)}")
+            self.domains[domain] = self._parse_domain(domain, value)
+        self.handler = handler
+        self.ask_timeout = ask_timeout
+        self._always: set[tuple[str, str, str]] = set()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _parse_domain(domain: str, value: Any) -> DomainPolicy:
+        if isinstance(value, str):
+            if value not in MODES:
+                raise ValueError(f"policy {domain}: mode must be allow, deny or ask, not {value!r}")
+            return DomainPolicy(value)
+        if not isinstance(value, Mapping):
+            raise ValueError(f"policy {domain}: expected 'allow', 'deny' or {{default, rules}}")
+        unknown = set(value) - {"default", "rules"}
+        if unknown:
+            raise ValueError(f"policy {domain}: unknown key(s) {', '.join(sorted(unknown))}")
+        default = value.get("default", "deny")
+        if default not in MODES:
+            raise ValueError(f"policy {domain}: default must be allow, deny or ask")
+        rules_spec = value.get("rules", None)
+        rules: list[Rule] = []
+        if rules_spec is not None:
+            if not isinstance(rules_spec, list):
+                raise ValueError(f"policy {domain}: rules must be a list")
+            if not rules_spec:
+                raise ValueError(f"policy {domain}: rules is an empty list")
+            for r in rules_spec:
+                if not isinstance(r, Mapping):
+                    raise ValueError(f"policy {domain}: each rule must be a mapping")
+                unknown = set(r) - {"mode", "operations", "paths", "patterns", "hosts"}
+                if unknown:
+                    raise ValueError(f"policy {domain}: unknown rule key(s) "
+                                     f"{', '.join(sorted(unknown))}")
+                mode = r.get("mode")
+                if mode not in MODES:
+                    raise ValueError(f"policy {domain}: rule mode must be allow, deny or ask")
+                ops = _parse_list(r.get("operations"), "operations", domain)
+                if ops is not None:
+                    bad = [o for o in ops if o != "*" and o not in DOMAINS[domain]]
+                    if bad:
+                        raise ValueError(f"policy {domain}: unknown operation(s) "
+                                         f"{', '.join(bad)}; known: {', '.join(DOMAINS[domain])}")
+                pats: tuple[str, ...] | None = None
+                for key in ("paths", "patterns", "hosts"):
+                    if key in r:
+                        got = _parse_list(r[key], key, domain)
+                        pats = (pats or ()) + (got or ())
+                rules.append(Rule(mode, ops, pats))
+        return DomainPolicy(default, rules)
+
+    @classmethod
+    def coerce(cls, value: Policy | Mapping[str, Any] | None,
+               handler: PermissionHandler | None = None) -> Policy:
+        if isinstance(value, Policy):
+            if handler is not None:
+                value.handler = handler
+            return value
+        if value is None and handler is None:
+            return _default_policy()
+        return cls(value, handler=handler)
+
+    def decide(self, domain: str, op: str, resource: str,
+               extra: Mapping[str, Any] | None = None) -> str:
+        """"allow", "deny" or "ask" — without consulting the handler."""
+        dp = self.domains.get(domain)
+        if dp is None:
+            return "deny"
+        if (domain, op, resource) in self._always:
+            return "allow"
+        return dp.decide(domain, op, resource, extra or {})
+
+    def ask(self, request: PermissionRequest) -> bool:
+        """Consult the handler for an ``ask`` decision from sync code (thread + timeout)."""
+        handler = self.handler
+        if handler is None:
+            return False
+
+        def call() -> Any:
+            res = handler(request)
+            if inspect.isawaitable(res):
+                async def wait() -> Any:
+                    return await res
+                return asyncio.run(wait())
+            return res
+
+        pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+        try:
+            fut = pool.submit(call)
+            answer = fut.result(timeout=self.ask_timeout)
+        except concurrent.futures.TimeoutError:
+            return False
+        except Exception:
+            return False
+        finally:
+            pool.shutdown(wait=False)
+        return self._record(request, answer)
+
+    async def ask_async(self, request: PermissionRequest) -> bool:
+        handler = self.handler
+        if handler is None:
+            return False
+        try:
+            res = handler(request)
+            if inspect.isawaitable(res):
+                res = await asyncio.wait_for(res, self.ask_timeout)
+        except (asyncio.TimeoutError, Exception):
+            return False
+        return self._record(request, res)
+
+    def _record(self, request: PermissionRequest, answer: Any) -> bool:
+        a = str(getattr(answer, "value", answer)).lower()
+        if a in ("allow_always", "always"):
+            with self._lock:
+                self._always.add((request.domain, request.operation, request.resource))
+            return True
+        return a in ("allow_once", "allow", "once", "true", "yes")
+
+
+_DEFAULT: Policy | None = None
+
+
+def _default_policy() -> Policy:
+    global _DEFAULT
+    if _DEFAULT is None:
+        _DEFAULT = Policy(DEFAULT_POLICY)
+    return _DEFAULT

@@ -1,0 +1,169 @@
+"""Processes: the process table, command contexts, signals and exit statuses.
+
+A process is an asyncio task running a registered command with a :class:`Context`. Commands
+never touch the host: they get byte streams, an environment, a cwd and a permission-checked
+:class:`~pocketos.kernel.fs.view.FsView`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal as _signal
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from pocketos.kernel.budget import Budget
+from pocketos.kernel.fs.view import FsView
+from pocketos.kernel.limits import Limits
+from pocketos.kernel.streams import InputStream, NullInput, NullOutput, OutputStream
+
+if TYPE_CHECKING:
+    from pocketos.kernel.kernel import Kernel
+
+__all__ = ["Context", "ProcessInfo", "ProcessKilled", "SIGNALS", "signal_number"]
+
+SIGNALS: dict[str, int] = {
+    "HUP": 1, "INT": 2, "QUIT": 3, "KILL": 9, "USR1": 10, "SEGV": 11, "USR2": 12, "PIPE": 13,
+    "ALRM": 14, "TERM": 15, "CHLD": 17, "CONT": 18, "STOP": 19, "TSTP": 20,
+}
+
+
+def signal_number(spec: str | int) -> int:
+    """``"TERM"``, ``"SIGTERM"``, ``"15"`` or ``15`` -> 15 (ValueError if unknown)."""
+    if isinstance(spec, int):
+        return spec
+    s = spec.upper()
+    if s.isdigit():
+        return int(s)
+    if s.startswith("SIG"):
+        s = s[3:]
+    if s not in SIGNALS:
+        raise ValueError(f"invalid signal specification: {spec}")
+    return SIGNALS[s]
+
+
+def signal_name(num: int) -> str:
+    for k, v in SIGNALS.items():
+        if v == num:
+            return k
+    try:
+        return _signal.Signals(num).name[3:]
+    except ValueError:
+        return str(num)
+
+
+class ProcessKilled(Exception):
+    """Raised inside a process's task when it is killed by a signal."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(f"killed by signal {signum}")
+        self.signum = signum
+
+
+@dataclass
+class ProcessInfo:
+    """One row of the process table."""
+
+    pid: int
+    ppid: int
+    pgid: int
+    argv: list[str]
+    cwd: str
+    env: dict[str, str]
+    status: str = "running"  # running | exited | killed
+    exit_code: int | None = None
+    start_time: float = field(default_factory=time.time)
+    end_time: float | None = None
+    task: asyncio.Task[int] | None = field(default=None, repr=False)
+    children: list[int] = field(default_factory=list)
+    pending_signal: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "pid": self.pid, "ppid": self.ppid, "pgid": self.pgid, "argv": list(self.argv),
+            "cwd": self.cwd, "status": self.status, "exit_code": self.exit_code,
+            "start_time": self.start_time, "end_time": self.end_time,
+        }
+
+
+class Context:
+    """What a running command receives.
+
+    Attributes: ``argv`` (argv[0] is the name it was called by), ``env`` (its own copy),
+    ``cwd``, ``stdin``/``stdout``/``stderr`` byte streams, ``fs`` (relative paths resolve
+    against ``cwd``), ``pid``, ``limits`` and ``kernel``.
+    """
+
+    __slots__ = ("argv", "env", "cwd", "stdin", "stdout", "stderr", "fs", "pid", "ppid",
+                 "kernel", "limits", "info", "shell_state", "budget")
+
+    def __init__(self, kernel: Kernel, argv: list[str], *, env: dict[str, str], cwd: str,
+                 stdin: InputStream | None = None, stdout: OutputStream | None = None,
+                 stderr: OutputStream | None = None, pid: int = 0, ppid: int = 0,
+                 limits: Limits | None = None, info: ProcessInfo | None = None,
+                 budget: Budget | None = None) -> None:
+        self.kernel = kernel
+        self.argv = argv
+        self.env = env
+        self.cwd = cwd
+        self.stdin: InputStream = stdin if stdin is not None else NullInput()
+        self.stdout: OutputStream = stdout if stdout is not None else NullOutput()
+        self.stderr: OutputStream = stderr if stderr is not None else NullOutput()
+        self.fs = FsView(kernel.vfs, cwd)
+        self.pid = pid
+        self.ppid = ppid
+        self.limits = limits if limits is not None else kernel.limits
+        self.info = info
+        #: counters shared by every process of this exec (commands, loops, deadline, output)
+        self.budget = budget if budget is not None else Budget(self.limits)
+        #: free slot for the shell (the interpreter keeps its state here for subprocesses)
+        self.shell_state: Any = None
+
+    @property
+    def name(self) -> str:
+        return self.argv[0].rsplit("/", 1)[-1] if self.argv else "?"
+
+    async def out(self, data: bytes | str) -> None:
+        """Write to stdout (str is UTF-8 encoded with surrogateescape)."""
+        if isinstance(data, str):
+            data = data.encode("utf-8", "surrogateescape")
+        await self.stdout.write(data)
+
+    async def err(self, message: str) -> None:
+        """Write ``"<name>: <message>\\n"`` to stderr."""
+        await self.stderr.write(f"{self.name}: {message}\n".encode("utf-8", "surrogateescape"))
+
+    async def os_error(self, exc: OSError, path: str | None = None) -> None:
+        """``"<name>: <path>: No such file or directory"`` for an OSError."""
+        shown = path if path is not None else (exc.filename if exc.filename else None)
+        text = exc.strerror or str(exc)
+        if shown is not None:
+            await self.err(f"{shown}: {text}")
+        else:
+            await self.err(text)
+
+    def check_killed(self) -> None:
+        """Raise :class:`ProcessKilled` if a signal is pending (long loops call this)."""
+        if self.info is not None and self.info.pending_signal is not None:
+            raise ProcessKilled(self.info.pending_signal)
+
+    async def run(self, argv: list[str], *, stdin: InputStream | None = None,
+                  stdout: OutputStream | None = None, stderr: OutputStream | None = None,
+                  env: dict[str, str] | None = None, cwd: str | None = None) -> int:
+        """Run another command as a child process and return its exit status
+        (127 and a message when it does not exist, 126 when denied)."""
+        return await self.kernel.run_command(
+            argv, stdin=self.stdin if stdin is None else stdin,
+            stdout=self.stdout if stdout is None else stdout,
+            stderr=self.stderr if stderr is None else stderr,
+            env=self.env if env is None else env, cwd=self.cwd if cwd is None else cwd,
+            ppid=self.pid, limits=self.limits, budget=self.budget)
+
+    def command_exists(self, name: str) -> bool:
+        return self.kernel.lookup_command(name, self.env) is not None
+
+
+def iter_env(env: dict[str, str]) -> Iterable[str]:
+    return (f"{k}={v}" for k, v in env.items())
