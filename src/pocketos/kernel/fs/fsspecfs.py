@@ -379,7 +379,7 @@ class FsspecBackend(Backend):
         if self.listdir(path):
             raise fs_error(errno.ENOTEMPTY, path)
         self._drop_dir(path)
-        self._touched(_parent_of(path))
+        self._remember_parent(path)
 
     def _drop_dir(self, path: str) -> None:
         try:

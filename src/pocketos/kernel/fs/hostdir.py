@@ -150,6 +150,15 @@ class HostDirBackend(Backend):
         with self._parent(path) as (pfd, name), self._errors(path):
             if not name:
                 raise OSError(errno.EISDIR, "")
+            # look first, so FIFOs and devices are never opened (opening has side effects);
+            # the checks are repeated on the descriptor in case the entry changes meanwhile
+            st = os.stat(name, dir_fd=pfd, follow_symlinks=False)
+            if S.S_ISLNK(st.st_mode):
+                raise OSError(errno.ELOOP, "")
+            if S.S_ISDIR(st.st_mode):
+                raise OSError(errno.EISDIR, "")
+            if not S.S_ISREG(st.st_mode):
+                raise OSError(errno.EINVAL, "")
             fd = os.open(name, flags | _NOFOLLOW | _NONBLOCK | _NOCTTY | _CLOEXEC, dir_fd=pfd)
             try:
                 st = os.fstat(fd)

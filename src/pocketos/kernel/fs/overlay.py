@@ -50,10 +50,14 @@ class OverlayBackend(Backend):
         return [self.upper, *self.lowers]
 
     # --- lookup ------------------------------------------------------------------------------
-    def _find(self, path: str) -> list[tuple[Backend, StatResult]]:
+    def _find(self, path: str, layers: list[Backend] | None = None
+              ) -> list[tuple[Backend, StatResult]]:
         """Layers providing ``path``: one entry for a non-directory, the merge stack for a
         directory (top first). Raises ENOENT/ENOTDIR."""
-        layers: list[Backend] = [self.upper, *self.lowers]
+        if layers is None:
+            layers = [self.upper, *self.lowers]
+        if not layers:
+            raise fs_error(errno.ENOENT, path)
         if path == "/":
             out: list[tuple[Backend, StatResult]] = []
             for layer in layers:
@@ -108,16 +112,10 @@ class OverlayBackend(Backend):
     def _in_lower(self, path: str) -> bool:
         """True if some lower layer would show ``path`` if the upper did not hide it."""
         try:
-            found = self._find(path)
-        except OSError:
-            found = []
-        if any(layer is not self.upper for layer, _ in found):
+            self._find(path, list(self.lowers))
             return True
-        if found:
+        except OSError:
             return False
-        # hidden by an upper whiteout or absent: ask the lowers as if the upper were empty
-        probe = OverlayBackend(self.lowers, MemoryBackend())
-        return probe._exists(path) if self.lowers else False
 
     # --- queries -----------------------------------------------------------------------------
     def lstat(self, path: str) -> StatResult:

@@ -74,7 +74,10 @@ class VFS:
             if not S.S_ISDIR(st.st_mode):
                 raise fs_error(errno.ENOTDIR, norm)
         except FileNotFoundError:
-            self.mkdir(norm, parents=True, check=False, mount_point=True)
+            try:
+                self.mkdir(norm, parents=True, check=False, mount_point=True)
+            except OSError:
+                pass  # read-only parent: the mount point is synthesized by resolve()
         self.mounts.append(Mount(norm, parts, backend, readonly or backend.readonly,
                                  kind or backend.kind))
         self.mounts.sort(key=lambda m: len(m.parts), reverse=True)
@@ -101,6 +104,17 @@ class VFS:
             if k <= n and tuple(parts[:k]) == m.parts:
                 return m, "/" + "/".join(parts[k:])
         raise AssertionError("root mount missing")
+
+    def _synthetic_dir(self, parts: list[str]) -> StatResult | None:
+        """A directory that exists only because a mount lies below it."""
+        if len(self.mounts) == 1:
+            return None
+        n = len(parts)
+        t = tuple(parts)
+        for m in self.mounts:
+            if len(m.parts) > n and m.parts[:n] == t:
+                return StatResult(S.S_IFDIR | 0o755, 0, 0, 2, 0, 0, 4096, 0, 0, 0, 0)
+        return None
 
     def mount_of(self, path: str) -> tuple[str, str, bool]:
         m, _ = self._mount_for([p for p in path.split("/") if p])
@@ -140,9 +154,11 @@ class VFS:
             try:
                 st = m.backend.lstat(bpath)
             except FileNotFoundError:
-                if last:
-                    return resolved, m, bpath, None
-                raise fs_error(errno.ENOENT, shown or path)
+                st = self._synthetic_dir(resolved)
+                if st is None:
+                    if last:
+                        return resolved, m, bpath, None
+                    raise fs_error(errno.ENOENT, shown or path)
             except NotADirectoryError:
                 raise fs_error(errno.ENOTDIR, shown or path)
             mode = st.st_mode

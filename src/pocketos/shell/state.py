@@ -1,0 +1,97 @@
+"""Shell variables, control-flow signals and small shared helpers."""
+
+from __future__ import annotations
+
+__all__ = [
+    "ATTR_ASSOC", "ATTR_ARRAY", "ATTR_EXPORT", "ATTR_INTEGER", "ATTR_LOWER", "ATTR_READONLY",
+    "ATTR_UPPER", "BreakLoop", "ContinueLoop", "ExitShell", "FatalError", "ReturnFn",
+    "ShellError", "Var", "quote_word",
+]
+
+ATTR_EXPORT = 1
+ATTR_READONLY = 2
+ATTR_INTEGER = 4
+ATTR_ARRAY = 8
+ATTR_ASSOC = 16
+ATTR_LOWER = 32
+ATTR_UPPER = 64
+ATTR_NAMEREF = 128
+
+
+class Var:
+    """A shell variable. ``value`` is a str (scalar), ``dict[int, str]`` (indexed array) or
+    ``dict[str, str]`` (associative array); ``None`` means declared but unset."""
+
+    __slots__ = ("value", "attrs")
+
+    def __init__(self, value: str | dict | None, attrs: int = 0) -> None:  # type: ignore[type-arg]
+        self.value = value
+        self.attrs = attrs
+
+    def copy(self) -> Var:
+        v = self.value
+        return Var(dict(v) if isinstance(v, dict) else v, self.attrs)
+
+
+class ShellError(Exception):
+    """An error that ends the current command with a message (status ``status``)."""
+
+    def __init__(self, message: str, status: int = 1) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+class FatalError(ShellError):
+    """An expansion error that ends a non-interactive shell (``${x:?}``, ``set -u``)."""
+
+
+class BreakLoop(Exception):
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+
+class ContinueLoop(Exception):
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+
+class ReturnFn(Exception):
+    def __init__(self, status: int) -> None:
+        self.status = status
+
+
+class ExitShell(Exception):
+    def __init__(self, status: int) -> None:
+        self.status = status
+
+
+_SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-+=./:,@%^")
+
+
+def quote_word(s: str) -> str:
+    """Quote like bash's ``set -x`` / ``declare -p`` / ``${x@Q}`` output."""
+    if s and all(c in _SAFE for c in s):
+        return s
+    if any(ord(c) < 32 or ord(c) == 127 for c in s):
+        out = []
+        for c in s:
+            o = ord(c)
+            if c == "\n":
+                out.append("\\n")
+            elif c == "\t":
+                out.append("\\t")
+            elif c == "\r":
+                out.append("\\r")
+            elif c == "\x1b":
+                out.append("\\E")
+            elif c == "'":
+                out.append("\\'")
+            elif c == "\\":
+                out.append("\\\\")
+            elif o < 32 or o == 127:
+                out.append(f"\\{o:03o}")
+            else:
+                out.append(c)
+        return "$'" + "".join(out) + "'"
+    return "'" + s.replace("'", "'\\''") + "'"
