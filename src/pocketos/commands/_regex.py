@@ -185,13 +185,15 @@ def _bracket(p: str, i: int, multiline: bool, escapes: bool) -> tuple[str, int]:
 
 
 def translate(pattern: str, *, ere: bool = False, icase: bool = False,
-              multiline: bool = False, escapes: bool = False, group_offset: int = 0) -> str:
+              multiline: bool = False, escapes: bool = False, group_offset: int = 0,
+              warnings: list[str] | None = None) -> str:
     """Translate a POSIX BRE (or ERE with ``ere=True``) into Python syntax.
 
     ``multiline``: ``^``/``$`` are line anchors (compile with ``re.MULTILINE``) and negated
     sets do not match a newline. ``escapes``: GNU sed escapes (``\\n``, ``\\t``, ``\\xHH`` ...)
     are recognised, also inside brackets. ``group_offset`` shifts back-references (for
-    patterns joined after others that have groups). Raises :class:`RegexError` on invalid input.
+    patterns joined after others that have groups). ``warnings`` collects GNU grep's
+    warnings (``* at start of expression``). Raises :class:`RegexError` on invalid input.
     """
     p = pattern
     n = len(p)
@@ -342,6 +344,8 @@ def translate(pattern: str, *, ere: bool = False, icase: bool = False,
             if at_start or atom < 0:
                 if not ere:
                     add_atom("\\*")
+                elif warnings is not None:
+                    warnings.append("* at start of expression")
                 continue
             add_quant("*")
             continue
@@ -365,9 +369,13 @@ def translate(pattern: str, *, ere: bool = False, icase: bool = False,
                 i += 1
                 if not (at_start or atom < 0):
                     add_quant(c)
+                elif warnings is not None:
+                    warnings.append(f"{c} at start of expression")
                 continue
             if c == "{":
                 got = interval(i + 1, "}")
+                if got is not None and (at_start or atom < 0) and warnings is not None:
+                    warnings.append("{...} at start of expression")
                 if got is None or at_start or atom < 0:
                     add_atom("\\{")
                     i += 1

@@ -1161,7 +1161,7 @@ async def _b64_encode(ctx: Context, name: str, wrap: int) -> None:
             await ctx.stdout.write(out)
     enc = _b64.b64encode(carry)
     out, col = _wrap(enc, wrap, col)
-    if col or (out and not out.endswith(b"\n")):
+    if wrap > 0 and col:
         out += b"\n"
     if out:
         await ctx.stdout.write(out)
@@ -2207,7 +2207,7 @@ class _SqliteRunner:
         sql += " ORDER BY tbl_name, type DESC, name" if False else " ORDER BY rowid"
         out = []
         for text, typ, name in self.shell.query(sql, params):
-            s = _dec(text) if isinstance(text, bytes) else str(text)
+            s = _if_not_exists(_dec(text) if isinstance(text, bytes) else str(text))
             if (_dec(typ) if isinstance(typ, bytes) else typ) == "view":
                 vname = _dec(name) if isinstance(name, bytes) else str(name)
                 cols = self.shell.query(f"PRAGMA table_info({_quote_ident(vname)})")
@@ -2248,9 +2248,7 @@ class _SqliteRunner:
             if sql.upper().startswith("CREATE VIRTUAL TABLE"):
                 out.append(_enc(sql) + b";\n")
                 continue
-            if sql.startswith("CREATE TABLE"):
-                sql = sql
-            out.append(_enc(sql) + b";\n")
+            out.append(_enc(_if_not_exists(sql)) + b";\n")
             cols = sh.query(f"PRAGMA table_info({_quote_ident(name)})")
             colnames = [_dec(c[1]) if isinstance(c[1], bytes) else str(c[1]) for c in cols]
             sel = ", ".join(f"typeof({_quote_ident(c)}), {_quote_ident(c)}" for c in colnames)
@@ -2357,6 +2355,13 @@ class _SqliteRunner:
         finally:
             sh.conn.execute("COMMIT")
         return True
+
+
+def _if_not_exists(sql: str) -> str:
+    """The shell shows tables with quoted names as ``CREATE TABLE IF NOT EXISTS``."""
+    if sql.startswith("CREATE TABLE ") and sql[13:14] in ("'", '"'):
+        return "CREATE TABLE IF NOT EXISTS " + sql[13:]
+    return sql
 
 
 def _view_col(name: str) -> str:
@@ -2493,16 +2498,16 @@ async def sqlite3_cmd(ctx: Context) -> int:
     conn = _sqlite.connect(":memory:", isolation_level=None, check_same_thread=False)
     try:
         conn.text_factory = bytes
-        conn.setlimit(_sqlite.SQLITE_LIMIT_ATTACHED, 0)
-        conn.set_authorizer(_deny_attach)
-        conn.set_progress_handler(_sqlite_progress(ctx), 10000)
-        conn.execute("PRAGMA temp_store=MEMORY")
         if original:
             try:
                 conn.deserialize(original)
             except _sqlite.Error as exc:
                 await ctx.stderr.write(_enc(f"Error: {exc}\n"))
                 return 1
+        conn.setlimit(_sqlite.SQLITE_LIMIT_ATTACHED, 0)
+        conn.set_authorizer(_deny_attach)
+        conn.set_progress_handler(_sqlite_progress(ctx), 10000)
+        conn.execute("PRAGMA temp_store=MEMORY")
         shell = _SqliteShell(ctx, conn)
         shell.mode = mode
         shell.bail = bail

@@ -11,7 +11,7 @@ import fnmatch
 import posixpath
 import re
 from collections import deque
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 from dataclasses import dataclass, field
 
 from pocketos.commands import command
@@ -189,7 +189,8 @@ class Matcher:
 
 
 def build_regex(patterns: list[str], mode: str, icase: bool, word: bool, line: bool,
-                multiline: bool = True) -> re.Pattern[str]:
+                multiline: bool = True, warnings: list[str] | None = None
+                ) -> re.Pattern[str]:
     """Compile grep patterns. ``mode``: G (BRE), E (ERE), F (fixed), P (Python)."""
     parts: list[str] = []
     groups = 0
@@ -199,7 +200,8 @@ def build_regex(patterns: list[str], mode: str, icase: bool, word: bool, line: b
         elif mode == "P":
             t = p
         else:
-            t = translate(p, ere=(mode == "E"), multiline=multiline, group_offset=groups)
+            t = translate(p, ere=(mode == "E"), multiline=multiline, group_offset=groups,
+                          warnings=warnings)
         if mode in "GE":
             try:
                 groups += re.compile(t).groups
@@ -275,7 +277,7 @@ def iter_selected(text: str, m: Matcher, eol: str, invert: bool) -> Iterator[tup
 
 
 async def _chunks_of_lines(source: AsyncIterator[bytes], eol: bytes
-                           ) -> AsyncIterator[tuple[bytes, bool]]:
+                           ) -> AsyncGenerator[tuple[bytes, bool], None]:
     """Whole-line chunks ending with ``eol``; (data, had_final_newline_missing)."""
     carry = b""
     async for chunk in source:
@@ -293,10 +295,19 @@ async def _chunks_of_lines(source: AsyncIterator[bytes], eol: bytes
 
 
 async def search_source(ctx: Context, cfg: Config, m: Matcher, name: str,
-                        source: AsyncIterator[bytes]) -> bool:
+                        source: AsyncGenerator[bytes, None]) -> bool:
     """Search one input; return True if some line was selected. Raise _Stop for -q."""
+    chunks = _chunks_of_lines(source, cfg.eol.encode())
+    try:
+        return await _search(ctx, cfg, m, name, chunks)
+    finally:
+        await chunks.aclose()
+        await source.aclose()
+
+
+async def _search(ctx: Context, cfg: Config, m: Matcher, name: str,
+                  chunks: AsyncIterator[tuple[bytes, bool]]) -> bool:
     eol = cfg.eol
-    beol = eol.encode()
     out_parts: list[str] = []
     prefix_name = ""
     if cfg.with_filename:
@@ -354,7 +365,7 @@ async def search_source(ctx: Context, cfg: Config, m: Matcher, name: str,
                 last_printed == 0 or first_ln > last_printed + 1):
             out_parts.append("--\n")
 
-    async for raw, _missing in _chunks_of_lines(source, beol):
+    async for raw, _missing in chunks:
         ctx.check_killed()
         if not binary and eol == "\n" and cfg.binary != "text" and b"\0" in raw:
             binary = True
@@ -480,7 +491,7 @@ async def search_source(ctx: Context, cfg: Config, m: Matcher, name: str,
     return nsel > 0
 
 
-async def _file_chunks(ctx: Context, path: str) -> AsyncIterator[bytes]:
+async def _file_chunks(ctx: Context, path: str) -> AsyncGenerator[bytes, None]:
     fh = ctx.fs.open(path, "rb")
     try:
         while True:
@@ -492,7 +503,7 @@ async def _file_chunks(ctx: Context, path: str) -> AsyncIterator[bytes]:
         fh.close()
 
 
-async def _stdin_chunks(ctx: Context) -> AsyncIterator[bytes]:
+async def _stdin_chunks(ctx: Context) -> AsyncGenerator[bytes, None]:
     async for chunk in ctx.stdin.chunks(CHUNK):
         yield chunk
 
@@ -830,15 +841,20 @@ async def grep(ctx: Context) -> int:
                                    b"Try 'grep --help' for more information.\n")
             return 2
         patterns = operands.pop(0).split("\n")
+    warnings: list[str] = []
     try:
         rx = build_regex(patterns, mode, icase, p.flag("word_regexp"), p.flag("line_regexp"),
-                         multiline=cfg.eol == "\n")
+                         multiline=cfg.eol == "\n", warnings=warnings)
+        for w in warnings:
+            await ctx.err(f"warning: {w}")
     except RegexError as exc:
         await ctx.err(str(exc))
         return 2
     except re.error as exc:
         await ctx.err(str(exc))
         return 2
+    if cfg.max_count == 0:
+        return 1
     implicit_dot = False
     if not operands:
         if cfg.recursive:

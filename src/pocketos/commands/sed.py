@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
 from pocketos.commands import command
-from pocketos.commands._args import Opt, UsageError, parse, report
+from pocketos.commands._args import Opt, UsageError, parse
 from pocketos.commands._regex import RegexError, translate
 from pocketos.kernel.process import Context
 from pocketos.kernel.streams import BytesSink, BytesSource
@@ -414,7 +414,7 @@ def parse_script(text: str, pieces: list[tuple[int, str]], ere: bool
             if s.peek().isdigit():
                 cmd.num = _read_number(s)
             if name in "qQ" and a2 is not None:
-                raise s.error(f"command only uses one address", start + 1)
+                raise s.error("command only uses one address", start + 1)
             _end_of_cmd(s)
         elif name in "aic":
             cmd.text = _parse_text(s, name)
@@ -434,8 +434,7 @@ def parse_script(text: str, pieces: list[tuple[int, str]], ere: bool
         elif name in "rRwW":
             cmd.text = _parse_filename(s)
             if name in "rR" and not cmd.text:
-                raise s.error(f"expected filename after `{name}'" if False else
-                              "missing filename in r/R/w/W commands")
+                raise s.error("missing filename in r/R/w/W commands")
             if name in "wW" and not cmd.text:
                 raise s.error("missing filename in r/R/w/W commands")
         elif name == "e":
@@ -447,6 +446,7 @@ def parse_script(text: str, pieces: list[tuple[int, str]], ere: bool
             continue
         elif name == "s":
             _parse_s(s, cmd)
+            cmd.pos = s.i
         elif name == "y":
             delim = s.get()
             if delim in ("", "\n", "\\"):
@@ -466,8 +466,7 @@ def parse_script(text: str, pieces: list[tuple[int, str]], ere: bool
     for idx, c in enumerate(cmds):
         if c.name == ":":
             if c.label in labels:
-                raise SedError(f"-e expression #1, char 0: duplicate label `{c.label}'"
-                               if False else f"duplicate label `{c.label}'")
+                raise SedError(f"duplicate label `{c.label}'")
             labels[c.label] = idx
     for c in cmds:
         if c.name in "btT":
@@ -483,6 +482,11 @@ def parse_script(text: str, pieces: list[tuple[int, str]], ere: bool
                 _compile(a.regex, ere, s)
         if c.regex is not None:
             _compile(c.regex, ere, s)
+            if c.regex.rx is not None:
+                top = max((int(v) for k, v in c.repl if k == "grp"  # type: ignore[call-overload]
+                           ), default=0)
+                if top > c.regex.rx.groups:
+                    raise s.error(f"invalid reference \\{top} on `s' command's RHS", c.pos)
     return cmds, quiet
 
 
@@ -781,6 +785,9 @@ class Runner:
         self.lineno = 0
         self.replacers: dict[int, Callable[[re.Match[str]], str]] = {}
         self.inplace_buf: list[str] | None = None
+        self.hs = ""
+        self.needs_last = any(a is not None and a.kind == "last"
+                              for c in cmds for a in (c.a1, c.a2))
 
     # -- output -------------------------------------------------------------------------
     def emit(self, text: str, newline: bool = True) -> None:
@@ -993,12 +1000,20 @@ class Runner:
         return sink.getvalue().decode(ENC, ERRS)
 
     # -- main loop ------------------------------------------------------------------------
-    async def run(self, inp: Input) -> None:
+    async def run_all(self, inp: Input) -> None:
+        if not self.separate:
+            await self.run(inp, True)
+            return
+        while not inp.exhausted:
+            inp.start_file_group()
+            self.lineno = 0
+            await self.run(inp, False)
+
+    async def run(self, inp: Input, cross: bool) -> None:
         cmds = self.cmds
         ncmds = len(cmds)
-        hs = ""
         self.reset_ranges()
-        cross = not self.separate
+        needs_last = self.needs_last
         while True:
             got = await inp.next_line(cross)
             if got is None:
@@ -1007,19 +1022,19 @@ class Runner:
             self.lineno += 1
             tflag = False
             pc = 0
-            restart = False
-            autoprint = not self.quiet
             while True:
-                last = (not had_nl) or await inp.is_last(cross)
-                end_cycle = False
+                autoprint = not self.quiet
+                restart = False
+                last = needs_last and await inp.is_last(cross)
                 while pc < ncmds:
                     c = cmds[pc]
                     pc += 1
-                    if c.a1 is not None and not self.selected(c, ps, last):
-                        if c.name == "{":
-                            pc = c.target
-                        continue
-                    if c.a1 is None and c.negate:
+                    if c.a1 is not None:
+                        if not self.selected(c, ps, last):
+                            if c.name == "{":
+                                pc = c.target
+                            continue
+                    elif c.negate:
                         if c.name == "{":
                             pc = c.target
                         continue
@@ -1035,23 +1050,19 @@ class Runner:
                                 self.emit(ps)
                             if c.wfile is not None:
                                 self.wfile(c.wfile, ps)
-                    elif nm == "{" or nm == ":":
+                    elif nm == "{" or nm == ":" or nm == "}":
                         pass
                     elif nm == "p":
                         self.emit(ps)
                     elif nm == "d":
-                        end_cycle = True
                         autoprint = False
                         break
                     elif nm == "D":
                         i = ps.find("\n")
-                        if i < 0:
-                            end_cycle = True
-                            autoprint = False
-                            break
-                        ps = ps[i + 1:]
-                        restart = True
                         autoprint = False
+                        if i >= 0:
+                            ps = ps[i + 1:]
+                            restart = True
                         break
                     elif nm == "b":
                         pc = c.target
@@ -1065,37 +1076,34 @@ class Runner:
                         else:
                             tflag = False
                     elif nm == "h":
-                        hs = ps
+                        self.hs = ps
                     elif nm == "H":
-                        hs = hs + "\n" + ps
+                        self.hs = self.hs + "\n" + ps
                     elif nm == "g":
-                        ps = hs
+                        ps = self.hs
                     elif nm == "G":
-                        ps = ps + "\n" + hs
+                        ps = ps + "\n" + self.hs
                     elif nm == "x":
-                        ps, hs = hs, ps
+                        ps, self.hs = self.hs, ps
                     elif nm == "n":
-                        if not self.posix and await inp.is_last(cross) and not inp.lines:
-                            # GNU: no next line -> print and quit
-                            if inp.exhausted or not cross or await inp.is_last(cross):
-                                end_cycle = True
-                                break
+                        if await inp.is_last(cross):
+                            if self.posix:
+                                autoprint = False
+                            pc = ncmds
+                            break
                         if not self.quiet:
                             self.emit(ps, had_nl)
                         self.dump_append()
                         got = await inp.next_line(cross)
-                        if got is None:
-                            autoprint = False
-                            end_cycle = True
-                            break
+                        assert got is not None
                         ps, had_nl = got
                         self.lineno += 1
-                        last = (not had_nl) or await inp.is_last(cross)
+                        last = needs_last and await inp.is_last(cross)
                     elif nm == "N":
                         if await inp.is_last(cross):
                             if self.posix:
                                 autoprint = False
-                            end_cycle = True
+                            pc = ncmds
                             break
                         self.dump_append()
                         got = await inp.next_line(cross)
@@ -1103,7 +1111,7 @@ class Runner:
                         ps = ps + "\n" + got[0]
                         had_nl = got[1]
                         self.lineno += 1
-                        last = (not had_nl) or await inp.is_last(cross)
+                        last = needs_last and await inp.is_last(cross)
                     elif nm == "P":
                         i = ps.find("\n")
                         self.emit(ps if i < 0 else ps[:i])
@@ -1116,14 +1124,11 @@ class Runner:
                     elif nm == "c":
                         if c.a2 is None or not c.active or c.negate:
                             self.emit(c.text)
-                        end_cycle = True
                         autoprint = False
                         break
                     elif nm == "l":
                         width = self.line_len if c.num is None else c.num
                         self.emit_raw(_escape_l(ps, width))
-                    elif nm == "L":
-                        pass
                     elif nm == "q":
                         if not self.quiet:
                             self.emit(ps, had_nl)
@@ -1154,50 +1159,44 @@ class Runner:
                             self.emit_raw(await self.shell(c.text))
                         else:
                             ps = (await self.shell(ps)).rstrip("\n")
-                    elif nm == "}":
-                        pass
                 if autoprint:
                     self.emit(ps, had_nl)
                 self.dump_append()
                 if self.out_size > 65536:
                     await self.flush()
                 self.ctx.check_killed()
-                if restart:
-                    restart = False
-                    pc = 0
-                    autoprint = not self.quiet
-                    tflag = False
-                    if ps == "":
-                        pass
-                    # D: restart without reading a new line
-                    continue
-                del end_cycle
-                break
-            if inp.exhausted and not inp.lines:
-                pass
+                if not restart:
+                    break
+                # D with a newline: run the script again without reading input
+                pc = 0
+                tflag = False
 
 
 # --- fast path -----------------------------------------------------------------------------
 
 
-def _fast_s_ok(cmds: list[Cmd], sep: str, ere: bool) -> bool:
+def _fast_s(cmds: list[Cmd], sep: str, ere: bool) -> re.Pattern[str] | None:
+    """The chunk filter for a script of one plain ``s`` command, or None."""
     if len(cmds) != 1 or sep != "\n":
-        return False
+        return None
     c = cmds[0]
     if c.name != "s" or c.a1 is not None or c.negate or c.eflag or c.wfile is not None:
-        return False
+        return None
     if c.regex is None or c.regex.rx is None or c.regex.mline:
-        return False
-    p = c.regex.rx.pattern
-    return "\\A" not in p and "\\Z" not in p or p.endswith("\\Z") and p.count("\\Z") == 1
+        return None
+    try:
+        ml = re.compile(translate(c.regex.source, ere=ere, multiline=True, escapes=True),
+                        re.MULTILINE | (re.IGNORECASE if c.regex.icase else 0))
+    except (RegexError, re.error):
+        return None
+    if "\\A" in ml.pattern or "\\Z" in ml.pattern:
+        return None
+    return ml
 
 
-async def run_fast_s(runner: Runner, inp: Input, ere: bool) -> None:
+async def run_fast_s(runner: Runner, inp: Input, ml: re.Pattern[str]) -> None:
     """``s/re/rep/[gpN I]`` alone: search whole chunks, touch matching lines only."""
     c = runner.cmds[0]
-    assert c.regex is not None and c.regex.rx is not None
-    ml = re.compile(translate(c.regex.source, ere=ere, multiline=True, escapes=True),
-                    re.MULTILINE | (re.IGNORECASE if c.regex.icase else 0))
     search = ml.search
     quiet = runner.quiet
     cross = not runner.separate
@@ -1350,15 +1349,16 @@ async def sed(ctx: Context) -> int:
         if in_place:
             if not operands:
                 await ctx.err("no input files")
-                return 1 if False else 4
+                return 1
             status = await _run_in_place(ctx, runner, files, ere)
         else:
             inp = Input(ctx, files, sep, runner)
             try:
-                if _fast_s_ok(cmds, sep, ere) and not runner.separate:
-                    await run_fast_s(runner, inp, ere)
+                fast = _fast_s(cmds, sep, ere)
+                if fast is not None and not runner.separate:
+                    await run_fast_s(runner, inp, fast)
                 else:
-                    await runner.run(inp)
+                    await runner.run_all(inp)
             except _Quit as q:
                 status = q.status
     except SedError as exc:
@@ -1397,7 +1397,7 @@ async def _run_in_place(ctx: Context, runner: Runner, files: list[str], ere: boo
         inp = Input(ctx, [name], runner.sep, runner)
         quit_status: int | None = None
         try:
-            await runner.run(inp)
+            await runner.run_all(inp)
         except _Quit as q:
             quit_status = q.status
         data = "".join(runner.inplace_buf).encode(ENC, ERRS)

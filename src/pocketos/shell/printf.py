@@ -737,8 +737,8 @@ def _convert(conv: str, flags: set[str], width: int, prec: int | None, pr: _Prin
         sign = b"-" if ld.neg else b"+" if "+" in flags else b" " if " " in flags else b""
         alt = "#" in flags
         if isinstance(ld.mag, str):
-            word = ld.mag.upper() if upper else ld.mag
-            return _pad_num(sign, b"", word.encode(), width, left, False)
+            special = ld.mag.upper() if upper else ld.mag
+            return _pad_num(sign, b"", special.encode(), width, left, False)
         p = 6 if prec is None else prec
         if conv in "fF":
             text = _fmt_f(ld.mag, p, alt)

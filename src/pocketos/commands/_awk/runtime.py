@@ -449,10 +449,8 @@ class Runtime:
                         continue
                     self.main_reader = self._file_reader(arg)
                 except OSError as exc:
-                    await self.warn(f"warning: cannot open file `{arg}' for reading: "
-                                    f"{exc.strerror or exc}")
-                    self.exit_code = 2
-                    continue
+                    raise AwkFatal(f"cannot open file `{arg}' for reading: "
+                                   f"{exc.strerror or exc}", False)
             G["V_FILENAME"] = arg
             G["V_FNR"] = 0.0
             if self.beginfile is not None:

@@ -16,6 +16,11 @@ __all__ = [
 class AwkFatal(Exception):
     """A runtime error: the program stops with status 2."""
 
+    def __init__(self, message: str, located: bool = True) -> None:
+        super().__init__(message)
+        self.message = message
+        self.located = located
+
 
 class StrNum(str):
     """A string that came from input (fields, getline, split, ARGV, ENVIRON, -v)."""

@@ -398,17 +398,11 @@ class HostDirBackend(Backend):
 
     def chmod(self, path: str, mode: int) -> None:
         self._ro(path)
-        with self._parent(path) as (pfd, name), self._errors(path):
-            fd = os.open(name or ".", (_PATH or os.O_RDONLY) | _NOFOLLOW | _CLOEXEC
-                         | (0 if _PATH else _NONBLOCK | _NOCTTY), dir_fd=pfd)
-            try:
-                st = os.fstat(fd)
-                if S.S_ISLNK(st.st_mode):
-                    # Linux has no way to change a symlink's own mode
-                    raise OSError(errno.EOPNOTSUPP, "")
-                _fchmod(fd, _safe_mode(st.st_mode, mode))
-            finally:
-                os.close(fd)
+        with self._inode(path) as (fd, st), self._errors(path):
+            if S.S_ISLNK(st.st_mode):
+                # Linux has no way to change a symlink's own mode
+                raise OSError(errno.EOPNOTSUPP, "")
+            _fchmod(fd, _safe_mode(st.st_mode, mode))
 
     def chown(self, path: str, uid: int, gid: int) -> None:
         self._ro(path)
@@ -420,15 +414,31 @@ class HostDirBackend(Backend):
 
     def utimens(self, path: str, atime_ns: int | None, mtime_ns: int | None) -> None:
         self._ro(path)
+        with self._inode(path) as (fd, st), self._errors(path):
+            ns = (st.st_atime_ns if atime_ns is None else atime_ns,
+                  st.st_mtime_ns if mtime_ns is None else mtime_ns)
+            if S.S_ISLNK(st.st_mode) or not _PATH:
+                with self._parent(path) as (pfd, name):
+                    os.utime(name or ".", ns=ns, dir_fd=pfd, follow_symlinks=False)
+            else:
+                os.utime(f"/proc/self/fd/{fd}", ns=ns)
+
+    @contextmanager
+    def _inode(self, path: str) -> Iterator[tuple[int, os.stat_result]]:
+        """A descriptor on the entry ``path`` itself (never through a symlink) and its stat,
+        for metadata changes. Non-directories with foreign hard links are refused, as their
+        metadata is shared with names outside the root."""
         with self._parent(path) as (pfd, name), self._errors(path):
-            target = name or "."
-            if atime_ns is None or mtime_ns is None:
-                st = os.stat(target, dir_fd=pfd, follow_symlinks=False)
-                if atime_ns is None:
-                    atime_ns = st.st_atime_ns
-                if mtime_ns is None:
-                    mtime_ns = st.st_mtime_ns
-            os.utime(target, ns=(atime_ns, mtime_ns), dir_fd=pfd, follow_symlinks=False)
+            flags = (_PATH or os.O_RDONLY | _NONBLOCK | _NOCTTY) | _NOFOLLOW | _CLOEXEC
+            fd = os.open(name or ".", flags, dir_fd=pfd)
+        try:
+            with self._errors(path):
+                st = os.fstat(fd)
+            if not S.S_ISDIR(st.st_mode):
+                self._check_writable_inode(st, path)
+            yield fd, st
+        finally:
+            os.close(fd)
 
     def usage(self) -> tuple[int, int]:
         """Host bytes do not count against the VM's limits."""

@@ -196,7 +196,11 @@ class OverlayBackend(Backend):
             self.upper.create(path, st.st_mode & 0o7777, exclusive=True)
             data = layer.read(path)
             if data:
-                self.upper.write(path, data, 0)
+                try:
+                    self.upper.write(path, data, 0)
+                except OSError:
+                    self.upper.unlink(path)  # a failed copy-up leaves the lower visible
+                    raise
         if not S.S_ISLNK(st.st_mode):
             self.upper.chmod(path, st.st_mode & 0o7777)
         self.upper.chown(path, st.st_uid, st.st_gid)

@@ -284,8 +284,10 @@ class VFS:
                    exclusive: bool = False, shown: str | None = None) -> None:
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise TypeError("data must be bytes")
+        # no truncation up front: the new bytes go over the old ones, then the tail is cut,
+        # so a write that fails (ENOSPC, EFBIG) leaves the old content intact
         m, bpath, st = self._prepare_write(path, shown, create=True, mode=mode,
-                                           exclusive=exclusive, truncate=not append)
+                                           exclusive=exclusive, truncate=False)
         if st is not None and S.S_ISCHR(st.st_mode):
             _device_write(st.st_rdev, shown or path)
             return
@@ -294,8 +296,14 @@ class VFS:
             if size > self.max_file_size:
                 raise fs_error(errno.EFBIG, shown or path,
                                f"File too large (max_file_size={self.max_file_size})")
+        if append:
+            if data:
+                m.backend.write(bpath, bytes(data), None)
+            return
         if data:
-            m.backend.write(bpath, bytes(data), None if append else 0)
+            m.backend.write(bpath, bytes(data), 0)
+        if st is not None and st.st_size > len(data):
+            m.backend.truncate(bpath, len(data))
 
     def open(self, path: str, mode: str = "rb", shown: str | None = None) -> FileHandle:
         m_ = mode.replace("b", "").replace("t", "")

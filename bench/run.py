@@ -1,0 +1,44 @@
+"""Run the benchmark suite: ``python -m bench.run [--quick] [--only GROUP ...] [--json FILE]``.
+
+Every group runs side by side with the alternatives in one process run and prints one
+Markdown table (medians, p95/p99, ratios).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+import time
+
+from bench.common import machine, table
+
+GROUPS = ["vm", "shell", "commands", "wasm", "sessions"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="pocketos bench")
+    ap.add_argument("--quick", action="store_true", help="fewer iterations")
+    ap.add_argument("--only", nargs="*", choices=GROUPS, help="groups to run")
+    ap.add_argument("--json", help="write raw results to this file")
+    args = ap.parse_args(argv)
+    results = []
+    for g in args.only or GROUPS:
+        try:
+            mod = importlib.import_module(f"bench.bench_{g}")
+        except ModuleNotFoundError:
+            continue
+        t = time.perf_counter()
+        results.extend(mod.run(quick=args.quick))
+        print(f"# {g}: {time.perf_counter() - t:.1f}s", file=sys.stderr)
+    print(f"Machine: {machine()}\n")
+    print(table(results))
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump([r.to_dict() for r in results], fh, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,107 @@
+"""The ``bash`` and ``sh`` commands: ``bash -c 'script' [name args...]``, ``bash file args``
+and ``bash`` reading its script from stdin."""
+
+from __future__ import annotations
+
+from pocketos.commands import command
+from pocketos.kernel.process import Context
+from pocketos.shell.interp import _OPTION_LETTERS, Shell, _strerror
+
+__all__ = ["bash_command"]
+
+USAGE = """Usage:\tbash [GNU long option] [option] ...
+\tbash [GNU long option] [option] script-file ...
+Shell options:
+\t-c command, -s, -e, -u, -x, -o option, --norc, --noprofile, --posix
+"""
+
+
+@command("bash", "sh")
+async def bash_command(ctx: Context) -> int:
+    name = ctx.name
+    args = ctx.argv[1:]
+    script: str | None = None
+    use_c = False
+    read_stdin = False
+    opts: dict[str, bool] = {}
+    i = 0
+    while i < len(args):
+        a = args[i]
+        if a == "--":
+            i += 1
+            break
+        if a in ("--help",):
+            await ctx.out(USAGE)
+            return 0
+        if a == "--version":
+            await ctx.out("GNU bash, version 5.2.15(1)-release (pocketos)\n")
+            return 0
+        if a in ("--norc", "--noprofile", "--posix", "--login", "-l", "-i", "--noediting",
+                 "-r", "--restricted"):
+            i += 1
+            continue
+        if a.startswith("--"):
+            await ctx.stderr.write(f"{name}: {a}: invalid option\n".encode())
+            await ctx.stderr.write(USAGE.encode())
+            return 2
+        if a in ("-o", "+o"):
+            if i + 1 < len(args):
+                opts[args[i + 1]] = a == "-o"
+                i += 2
+                continue
+            i += 1
+            continue
+        if len(a) > 1 and a[0] in "-+" :
+            for c in a[1:]:
+                if c == "c":
+                    use_c = True
+                elif c == "s":
+                    read_stdin = True
+                elif c in _OPTION_LETTERS:
+                    opts[_OPTION_LETTERS[c]] = a[0] == "-"
+                elif c in "ilr":
+                    pass
+                else:
+                    await ctx.stderr.write(f"{name}: -{c}: invalid option\n".encode())
+                    await ctx.stderr.write(USAGE.encode())
+                    return 2
+            i += 1
+            continue
+        break
+    rest = args[i:]
+    filename: str | None = None
+    argv0 = name
+    if use_c:
+        if not rest:
+            await ctx.stderr.write(f"{name}: -c: option requires an argument\n".encode())
+            return 2
+        script = rest[0]
+        if len(rest) > 1:
+            argv0 = rest[1]
+            params = rest[2:]
+        else:
+            params = []
+    elif rest and not read_stdin:
+        filename = rest[0]
+        params = rest[1:]
+        argv0 = filename
+        try:
+            data = ctx.fs.read_bytes(filename)
+        except OSError as exc:
+            await ctx.stderr.write(f"{name}: {filename}: {_strerror(exc)}\n".encode(
+                "utf-8", "surrogateescape"))
+            return 127
+        script = data.decode("utf-8", "surrogateescape")
+    else:
+        params = rest
+        data = await ctx.stdin.read()
+        script = data.decode("utf-8", "surrogateescape")
+    sh = Shell(ctx, argv0=argv0, args=params)
+    if not use_c and filename is None:
+        sh.argv0 = name
+    for k, v in opts.items():
+        if k in sh.opts:
+            sh.opts[k] = v
+    if not use_c and filename is None:
+        sh.script_name = None
+    return await sh.run(script, filename=filename)

@@ -1,0 +1,1850 @@
+"""The shell interpreter: runs a parsed :class:`~pocketos.shell.ast.Script` inside a process
+:class:`~pocketos.kernel.process.Context`.
+
+Builtins and functions run in-process; other commands run through the kernel as child
+processes. Pipelines run their stages concurrently as asyncio tasks connected by bounded pipes;
+subshells, command substitutions and pipeline stages run on a copy of the shell state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import os
+import random
+import time
+from typing import Any
+
+from pocketos.errors import LimitExceeded
+from pocketos.kernel.process import Context, ProcessKilled
+from pocketos.kernel.streams import (
+    BytesSink,
+    BytesSource,
+    InputStream,
+    NullInput,
+    NullOutput,
+    OutputStream,
+    Pipe,
+)
+from pocketos.shell import pattern as pat
+from pocketos.shell.arith import ArithError, evaluate
+from pocketos.shell.ast import (
+    AndOr,
+    ArithCmd,
+    ArithFor,
+    Assign,
+    Case,
+    CmdSub,
+    CondAnd,
+    CondBinary,
+    CondCmd,
+    CondExpr,
+    CondNot,
+    CondOr,
+    CondUnary,
+    CondWord,
+    For,
+    FuncDef,
+    Group,
+    If,
+    Pipeline,
+    ProcSub,
+    Redir,
+    Script,
+    Simple,
+    Subshell,
+    While,
+    Word,
+)
+from pocketos.shell.expand import Expander
+from pocketos.shell.parser import Parser, ShellSyntaxError, parse, parse_word_text
+from pocketos.shell.state import (
+    ATTR_ARRAY,
+    ATTR_ASSOC,
+    ATTR_EXPORT,
+    ATTR_INTEGER,
+    ATTR_LOWER,
+    ATTR_READONLY,
+    ATTR_UPPER,
+    BreakLoop,
+    ContinueLoop,
+    ExitShell,
+    FatalError,
+    ReturnFn,
+    ShellError,
+    Var,
+    quote_word,
+)
+
+__all__ = ["Shell", "run_script"]
+
+SHELL_VERSION = "5.2.15(1)-release"
+_DYNAMIC = frozenset(["RANDOM", "SECONDS", "LINENO", "BASHPID", "EPOCHSECONDS",
+                      "EPOCHREALTIME", "SRANDOM", "FUNCNAME", "PIPESTATUS", "BASH_SOURCE",
+                      "BASH_LINENO", "GROUPS"])
+_OPTION_LETTERS = {"e": "errexit", "u": "nounset", "x": "xtrace", "f": "noglob",
+                   "C": "noclobber", "a": "allexport", "n": "noexec", "v": "verbose",
+                   "h": "hashall", "B": "braceexpand", "b": "notify", "m": "monitor"}
+
+
+class FileOut(OutputStream):
+    """Output redirected to a file in the VM filesystem."""
+
+    def __init__(self, handle: Any) -> None:
+        self.handle = handle
+        self._closed = False
+
+    async def write(self, data: bytes) -> None:
+        if self._closed:
+            raise OSError(errno.EBADF, "Bad file descriptor")
+        self.handle.write(data)
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            try:
+                self.handle.close()
+            except OSError:
+                pass
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+
+class _Job:
+    __slots__ = ("id", "pid", "task", "text", "status")
+
+    def __init__(self, id: int, pid: int, task: asyncio.Task[int], text: str) -> None:
+        self.id = id
+        self.pid = pid
+        self.task = task
+        self.text = text
+        self.status: int | None = None
+
+
+class Shell(Expander):
+    """A bash-compatible shell bound to a process context."""
+
+    def __init__(self, ctx: Context, *, argv0: str = "bash", args: list[str] | None = None
+                 ) -> None:
+        self.ctx = ctx
+        self.fs = ctx.fs
+        self.cwd = ctx.cwd
+        self.argv0 = argv0
+        self.positional: list[str] = list(args or [])
+        self.vars: dict[str, Var] = {}
+        for k, v in ctx.env.items():
+            self.vars[k] = Var(v, ATTR_EXPORT)
+        self.dynamic = _DYNAMIC
+        home = self.vars.get("HOME")
+        if home is None:
+            self.vars["HOME"] = Var("/home/user", 0)
+        self.vars["PWD"] = Var(self.cwd, ATTR_EXPORT)
+        if "IFS" not in self.vars:
+            self.vars["IFS"] = Var(" \t\n")
+        for name, val in (("PS4", "+ "), ("OPTIND", "1"), ("BASH", "/bin/bash"),
+                          ("BASH_VERSION", SHELL_VERSION), ("HOSTNAME", "pocketos"),
+                          ("SHELL", "/bin/bash"), ("PPID", str(ctx.ppid)),
+                          ("UID", "1000"), ("EUID", "1000"), ("MACHTYPE", "x86_64-pc-linux-gnu"),
+                          ("OSTYPE", "linux-gnu"), ("HOSTTYPE", "x86_64"), ("SHLVL", "1"),
+                          ("OPTERR", "1"), ("PS1", "\\s-\\v\\$ "), ("PS2", "> ")):
+            if name not in self.vars:
+                self.vars[name] = Var(val)
+        self.vars["BASH_VERSINFO"] = Var({0: "5", 1: "2", 2: "15", 3: "1", 4: "release",
+                                          5: "x86_64-pc-linux-gnu"}, ATTR_ARRAY | ATTR_READONLY)
+        self.functions: dict[str, FuncDef] = {}
+        self.aliases: dict[str, str] = {}
+        self.opts: dict[str, bool] = {n: False for n in (
+            "errexit", "nounset", "xtrace", "noglob", "noclobber", "allexport", "pipefail",
+            "noexec", "verbose", "posix", "notify", "monitor", "ignoreeof", "nolog",
+            "functrace", "errtrace", "emacs", "vi", "onecmd", "physical", "privileged",
+            "keyword", "histexpand", "history", "interactive-comments")}
+        self.opts["hashall"] = True
+        self.opts["braceexpand"] = True
+        self.opts["interactive-comments"] = True
+        self.shopt: dict[str, bool] = {n: False for n in (
+            "extglob", "nullglob", "dotglob", "failglob", "globstar", "expand_aliases",
+            "nocaseglob", "nocasematch", "lastpipe", "inherit_errexit", "xpg_echo",
+            "extquote", "sourcepath", "globasciiranges", "cdspell", "checkwinsize",
+            "cmdhist", "histappend", "interactive_comments", "promptvars", "shift_verbose",
+            "login_shell", "progcomp", "hostcomplete", "complete_fullquote", "checkhash",
+            "assoc_expand_once", "autocd", "direxpand", "dirspell", "execfail", "extdebug",
+            "force_fignore", "gnu_errfmt", "huponexit", "lithist", "localvar_inherit",
+            "localvar_unset", "mailwarn", "no_empty_cmd_completion", "nocaseglob",
+            "patsub_replacement", "progcomp_alias", "varredir_close", "checkjobs",
+            "compat31", "compat32", "compat40", "compat41", "compat42", "compat43",
+            "compat44", "globskipdots", "noexpand_translation", "histreedit",
+            "histverify", "restricted_shell", "cdable_vars")}
+        for n in ("extquote", "sourcepath", "globasciiranges", "cmdhist", "checkwinsize",
+                  "interactive_comments", "promptvars", "progcomp", "hostcomplete",
+                  "complete_fullquote", "patsub_replacement", "progcomp_alias",
+                  "globskipdots"):
+            self.shopt[n] = True
+        self.fds: dict[int, Any] = {0: ctx.stdin, 1: ctx.stdout, 2: ctx.stderr}
+        self.traps: dict[str, str] = {}
+        self.frames: list[dict[str, Var | None]] = []
+        self.funcnames: list[str] = []
+        self.call_depth = 0
+        self.loop_depth = 0
+        self.errexit_suppressed = 0
+        self.last_status = 0
+        self.pipestatus: list[int] = [0]
+        self.lineno = 0
+        self.last_bg = ""
+        self.jobs: list[_Job] = []
+        self.job_counter = 0
+        self.subshell_level = 0
+        self.is_subshell = False
+        self.script_name: str | None = None
+        self.start_time = time.monotonic()
+        self.last_arg = ""
+        self.hash_table: dict[str, str] = {}
+        self.umask_value = 0o022
+        self._env_cache: dict[str, str] | None = None
+        self._rand = random.Random()
+        self.dirstack: list[str] = []
+        self.in_trap = False
+        self.getopts_state = (0, 0)
+        from pocketos.shell.builtins import BUILTINS, SPECIAL_BUILTINS
+        self.builtins = BUILTINS
+        self.special_builtins = SPECIAL_BUILTINS
+
+    # --- option shortcuts ---------------------------------------------------------------------
+    @property
+    def opt_nounset(self) -> bool:
+        return self.opts["nounset"]
+
+    @property
+    def opt_noglob(self) -> bool:
+        return self.opts["noglob"]
+
+    # --- public API ---------------------------------------------------------------------------
+    def exported_env(self) -> dict[str, str]:
+        env = self._env_cache
+        if env is None:
+            env = {k: v.value for k, v in self.vars.items()
+                   if v.attrs & ATTR_EXPORT and isinstance(v.value, str)}
+            self._env_cache = env
+        return env
+
+    async def run(self, source: str, *, filename: str | None = None) -> int:
+        """Run a script; returns its exit status. State persists across calls."""
+        if len(source) > self.ctx.limits.max_source_bytes:
+            raise LimitExceeded(
+                "max_source_bytes",
+                f"script too large (max_source_bytes={self.ctx.limits.max_source_bytes})")
+        if filename is not None:
+            self.script_name = filename
+        try:
+            try:
+                status = await self._run_source(source, top=True)
+            except ExitShell as e:
+                status = e.status
+            status = await self.run_exit_trap(status)
+        except (LimitExceeded, asyncio.CancelledError, ProcessKilled):
+            await self._cancel_jobs()
+            raise
+        except RecursionError:
+            await self.write_err(f"{self.argv0}: maximum recursion depth exceeded\n")
+            status = 2
+        except BrokenPipeError:
+            status = 141
+        except Exception as exc:  # a bug in the interpreter never escapes
+            try:
+                await self.write_err(f"{self.argv0}: internal error: {type(exc).__name__}: "
+                                     f"{exc}\n")
+            except Exception:
+                pass
+            status = 2
+        await self._cancel_jobs()
+        self.last_status = status & 0xFF
+        return self.last_status
+
+    async def run_exit_trap(self, status: int) -> int:
+        action = self.traps.pop("EXIT", None)
+        if action:
+            self.last_status = status
+            try:
+                await self._run_source(action, top=False)
+            except ExitShell as e:
+                return e.status
+        return status
+
+    async def _cancel_jobs(self) -> None:
+        if not self.jobs:
+            return
+        for _ in range(3):
+            if all(j.task.done() for j in self.jobs):
+                break
+            await asyncio.sleep(0)
+        for j in self.jobs:
+            if not j.task.done():
+                j.task.cancel()
+        for j in self.jobs:
+            try:
+                await j.task
+            except BaseException:
+                pass
+        self.jobs.clear()
+
+    # --- running source -----------------------------------------------------------------------
+    async def _run_source(self, source: str, *, top: bool) -> int:
+        try:
+            script = parse(source)
+        except ShellSyntaxError as err:
+            return await self._run_incremental(source, err)
+        return await self.run_toplevel(script)
+
+    async def run_toplevel(self, script: Script) -> int:
+        status = self.last_status
+        skip_line = -1
+        for item in script.items:
+            line = item.node.first.line
+            if line == skip_line:
+                continue
+            try:
+                status = await self.exec_item(item.node, item.background)
+            except FatalError as e:
+                await self.report(e)
+                raise ExitShell(e.status) from None
+            except ShellError as e:
+                await self.report(e)
+                status = self.last_status = e.status
+                skip_line = line
+        return status
+
+    async def _run_incremental(self, source: str, err: ShellSyntaxError) -> int:
+        """Run the complete commands before a syntax error, then report it (like bash,
+        which reads and runs its input one command at a time)."""
+        p = Parser(source)
+        status = self.last_status
+        while True:
+            try:
+                p.skip_newlines()
+                if p.peek().kind == "eof":
+                    break
+                node = p.parse_and_or()
+                t = p.peek()
+                bg = False
+                if t.kind == "op" and t.value in (";", "&"):
+                    p.take()
+                    bg = t.value == "&"
+                elif t.kind not in ("nl", "eof"):
+                    raise p.unexpected(t)
+                # a following command on the same line must parse before anything runs
+                items = [(node, bg)]
+                while p.peek().kind not in ("nl", "eof"):
+                    node2 = p.parse_and_or()
+                    t = p.peek()
+                    bg2 = False
+                    if t.kind == "op" and t.value in (";", "&"):
+                        p.take()
+                        bg2 = t.value == "&"
+                    elif t.kind not in ("nl", "eof"):
+                        raise p.unexpected(t)
+                    items.append((node2, bg2))
+                if p.pending and p.peek().kind == "nl":
+                    pass
+            except ShellSyntaxError as e:
+                await self.syntax_error(e)
+                self.last_status = 2
+                if self.is_subshell or not self.is_interactive_like():
+                    raise ExitShell(2) from None
+                return 2
+            for node, bg in items:
+                try:
+                    status = await self.exec_item(node, bg)
+                except FatalError as fe:
+                    await self.report(fe)
+                    raise ExitShell(fe.status) from None
+                except ShellError as se:
+                    await self.report(se)
+                    status = self.last_status = se.status
+                    break
+        return status
+
+    def is_interactive_like(self) -> bool:
+        return False
+
+    async def syntax_error(self, e: ShellSyntaxError) -> None:
+        where = self.script_name if self.script_name else f"{self.argv0}: -c"
+        msg = f"{where}: line {e.line}: {e.message}\n"
+        if e.source_line is not None:
+            msg += f"{where}: line {e.line}: `{e.source_line}'\n"
+        await self.write_err(msg)
+
+    def prefix(self) -> str:
+        name = self.script_name if self.script_name else self.argv0
+        return f"{name}: line {self.lineno}: "
+
+    async def report(self, e: ShellError) -> None:
+        if isinstance(e, FatalError) and "unbound variable" not in e.message:
+            await self.write_err(f"{self.script_name or self.argv0}: {e.message}\n")
+        elif e.message.startswith("command substitution:"):
+            await self.write_err(f"{self.argv0}: {e.message}\n")
+        else:
+            await self.write_err(f"{self.prefix()}{e.message}\n")
+
+    async def error(self, msg: str) -> None:
+        await self.write_err(f"{self.prefix()}{msg}\n")
+
+    async def write_err(self, s: str) -> None:
+        out = self.fds.get(2)
+        if out is None:
+            return
+        try:
+            await out.write(s.encode("utf-8", "surrogateescape"))
+        except (BrokenPipeError, ValueError, OSError):
+            pass
+
+    async def write_out(self, data: str | bytes) -> None:
+        if isinstance(data, str):
+            data = data.encode("utf-8", "surrogateescape")
+        out = self.fds.get(1)
+        if out is None:
+            raise OSError(errno.EBADF, "Bad file descriptor")
+        await out.write(data)
+
+    # --- execution ------------------------------------------------------------------------------
+    async def exec_script(self, script: Script) -> int:
+        status = self.last_status
+        for item in script.items:
+            status = await self.exec_item(item.node, item.background)
+        return status
+
+    async def exec_item(self, node: AndOr, background: bool) -> int:
+        if background:
+            return self.start_background(node)
+        return await self.exec_andor(node)
+
+    def start_background(self, node: AndOr) -> int:
+        sub = self.clone()
+        sub.errexit_suppressed = 0
+
+        async def runner() -> int:
+            try:
+                return await sub.exec_andor(node)
+            except ExitShell as e:
+                return e.status
+            except ShellError as e:
+                await sub.report(e)
+                return e.status
+            except BrokenPipeError:
+                return 141
+
+        task = asyncio.ensure_future(runner())
+        self.job_counter += 1
+        pid = self.ctx.pid * 1000 + self.job_counter if self.ctx.pid else 10000 + self.job_counter
+        self.jobs.append(_Job(self.job_counter, pid, task, _node_text(node)))
+        self.last_bg = str(pid)
+        self.last_status = 0
+        return 0
+
+    async def exec_andor(self, node: AndOr) -> int:
+        rest = node.rest
+        if not rest:
+            return await self.exec_pipeline(node.first, True)
+        self.errexit_suppressed += 1
+        try:
+            status = await self.exec_pipeline(node.first, False)
+        finally:
+            self.errexit_suppressed -= 1
+        n = len(rest)
+        for i, (op, pl) in enumerate(rest):
+            if (op == "&&") != (status == 0):
+                continue
+            last = i == n - 1
+            if last:
+                status = await self.exec_pipeline(pl, True)
+            else:
+                self.errexit_suppressed += 1
+                try:
+                    status = await self.exec_pipeline(pl, False)
+                finally:
+                    self.errexit_suppressed -= 1
+        return status
+
+    async def exec_pipeline(self, pl: Pipeline, check: bool) -> int:
+        cmds = pl.cmds
+        if pl.negate:
+            self.errexit_suppressed += 1
+        try:
+            if len(cmds) == 1:
+                status = await self.exec_cmd(cmds[0])
+                self.pipestatus = [status]
+            else:
+                status = await self._run_pipeline(pl)
+        finally:
+            if pl.negate:
+                self.errexit_suppressed -= 1
+        if pl.negate:
+            status = 0 if status else 1
+        self.last_status = status
+        if status and check and not pl.negate and self.errexit_suppressed == 0:
+            await self._failed(status)
+        return status
+
+    async def _failed(self, status: int) -> None:
+        if "ERR" in self.traps and not self.in_trap:
+            await self.run_trap("ERR")
+            self.last_status = status
+        if self.opts["errexit"]:
+            raise ExitShell(status)
+
+    async def run_trap(self, name: str) -> None:
+        action = self.traps.get(name)
+        if not action:
+            return
+        saved = self.last_status
+        self.in_trap = True
+        try:
+            await self._run_source(action, top=False)
+        finally:
+            self.in_trap = False
+            self.last_status = saved
+
+    async def _run_pipeline(self, pl: Pipeline) -> int:
+        cmds = pl.cmds
+        n = len(cmds)
+        cap = self.ctx.limits.pipe_buffer
+        pipes = [Pipe(capacity=cap) for _ in range(n - 1)]
+        tasks = []
+        for i, cmd in enumerate(cmds):
+            sub = self.clone()
+            if i > 0:
+                sub.fds[0] = pipes[i - 1].reader
+            if i < n - 1:
+                sub.fds[1] = pipes[i].writer
+                if pl.stderr_too and pl.stderr_too[i]:
+                    sub.fds[2] = pipes[i].writer
+            tasks.append(asyncio.ensure_future(self._stage(sub, cmd, i, n, pipes)))
+        try:
+            results = await asyncio.gather(*tasks)
+        except BaseException:
+            for t in tasks:
+                if not t.done():
+                    t.cancel()
+            raise
+        self.pipestatus = list(results)
+        if self.opts["pipefail"]:
+            for s in reversed(results):
+                if s:
+                    return s
+            return 0
+        return results[-1]
+
+    async def _stage(self, sub: Shell, cmd: Any, i: int, n: int, pipes: list[Pipe]) -> int:
+        try:
+            return await sub.exec_cmd(cmd)
+        except ExitShell as e:
+            return e.status
+        except BrokenPipeError:
+            return 141
+        except ShellError as e:
+            await sub.report(e)
+            return e.status
+        except (BreakLoop, ContinueLoop):
+            return 0
+        except ReturnFn as r:
+            return r.status
+        finally:
+            if i < n - 1:
+                pipes[i].writer.close()
+            if i > 0:
+                pipes[i - 1].reader.close()
+
+    async def exec_cmd(self, cmd: Any) -> int:
+        t = type(cmd)
+        if t is Simple:
+            return await self.exec_simple(cmd)
+        handler = _DISPATCH.get(t)
+        if handler is None:
+            raise ShellError(f"unsupported command {t.__name__}")
+        redirs = cmd.redirs if t is not FuncDef else None
+        if redirs:
+            saved = self.fds
+            opened: list[Any] = []
+            try:
+                self.fds = await self.apply_redirs(redirs, dict(saved), opened)
+            except ShellError as e:
+                self.fds = saved
+                _close_all(opened)
+                await self.error(e.message)
+                self.last_status = 1
+                return 1
+            try:
+                return await handler(self, cmd)
+            finally:
+                self.fds = saved
+                _close_all(opened)
+        return await handler(self, cmd)
+
+    # --- simple commands ------------------------------------------------------------------------
+    async def exec_simple(self, cmd: Simple) -> int:
+        self.ctx.budget.command()
+        self.lineno = cmd.line
+        words = cmd.words
+        if self.shopt["expand_aliases"] and words and self.aliases:
+            cmd = self._expand_alias(cmd)
+            words = cmd.words
+        try:
+            argv = await self.expand_words(words) if words else []
+        except FatalError:
+            raise
+        except ShellError as e:
+            if e.message.startswith("no match:"):
+                await self.error(e.message)
+                self.last_status = 1
+                return 1
+            raise
+        if not argv:
+            return await self._assign_only(cmd)
+        if self.opts["xtrace"]:
+            await self._trace(cmd, argv)
+        name = argv[0]
+        self.last_arg = argv[-1]
+        func = self.functions.get(name)
+        if func is not None and name not in self.special_builtins:
+            return await self._with_env(cmd, self.call_function, func, argv)
+        builtin = self.builtins.get(name)
+        if builtin is not None:
+            if name in ("command", "builtin") and len(argv) > 1:
+                pass
+            return await self._with_env(cmd, self._call_builtin, builtin, argv)
+        return await self._external(cmd, argv)
+
+    def _expand_alias(self, cmd: Simple) -> Simple:
+        first = cmd.words[0].simple
+        seen: set[str] = set()
+        while first is not None and first in self.aliases and first not in seen:
+            seen.add(first)
+            text = self.aliases[first]
+            try:
+                sub = parse(text + " ")
+            except ShellSyntaxError:
+                return cmd
+            if len(sub.items) != 1 or sub.items[0].node.rest or \
+                    len(sub.items[0].node.first.cmds) != 1:
+                return cmd
+            inner = sub.items[0].node.first.cmds[0]
+            if not isinstance(inner, Simple):
+                return cmd
+            cmd = Simple(cmd.assigns + inner.assigns, inner.words + cmd.words[1:],
+                         inner.redirs + cmd.redirs, cmd.line)
+            if not text.endswith(" ") or not cmd.words:
+                break
+            first = cmd.words[0].simple if cmd.words else None
+        return cmd
+
+    async def _trace(self, cmd: Simple | None, argv: list[str],
+                     assigns: list[str] | None = None) -> None:
+        ps4 = self.get_str("PS4")
+        ps4 = ps4 if ps4 is not None else "+ "
+        if ps4 and ("$" in ps4 or "`" in ps4):
+            try:
+                ps4 = await self.expand_str(parse_word_text(ps4))
+            except ShellError:
+                pass
+        if ps4:
+            ps4 = ps4[0] * (self.subshell_level) + ps4
+        lines = []
+        if assigns:
+            for a in assigns:
+                lines.append(ps4 + a + "\n")
+        if argv:
+            lines.append(ps4 + " ".join(quote_word(a) for a in argv) + "\n")
+        await self.write_err("".join(lines))
+
+    async def _assign_only(self, cmd: Simple) -> int:
+        status = 0
+        traced: list[str] = []
+        if cmd.redirs:
+            saved = self.fds
+            opened: list[Any] = []
+            try:
+                self.fds = await self.apply_redirs(cmd.redirs, dict(saved), opened)
+            except ShellError as e:
+                self.fds = saved
+                _close_all(opened)
+                await self.error(e.message)
+                self.last_status = 1
+                return 1
+            self.fds = saved
+            _close_all(opened)
+        self.last_status = 0
+        had_sub = False
+        for a in cmd.assigns:
+            try:
+                had_sub = had_sub or _has_cmdsub(a)
+                val = await self.do_assign(a)
+                if self.opts["xtrace"]:
+                    traced.append(f"{a.name}{'+' if a.append else ''}="
+                                  f"{quote_word(val) if isinstance(val, str) else val}")
+            except ShellError as e:
+                if isinstance(e, FatalError) or "readonly" not in e.message:
+                    if not isinstance(e, FatalError) and "readonly" not in e.message:
+                        raise
+                    raise
+                await self.error(e.message)
+                status = 1
+                self.last_status = 1
+                if not self.is_subshell:
+                    pass
+                return status
+        if traced:
+            await self._trace(None, [], traced)
+        if had_sub:
+            return self.last_status
+        return status
+
+    async def do_assign(self, a: Assign, local: bool = False) -> str:
+        if a.array is not None:
+            await self.assign_array(a.name, a.array, a.append, index=a.index)
+            return "(" + " ".join(x.text for x in a.array) + ")"
+        val = await self.expand_str(a.value, assign=True) if a.value is not None else ""
+        index = a.index
+        if index is not None:
+            if index in ("@", "*"):
+                raise ShellError(f"{a.name}[{index}]: bad array subscript")
+            index = await self.subscript_key(a.name, index)
+        self.assign_var(a.name, val, index=index, append=a.append)
+        return val
+
+    async def assign_array(self, name: str, elems: list[Any], append: bool,
+                           index: str | None = None) -> None:
+        var = self.vars.get(name)
+        if var is not None and var.attrs & ATTR_READONLY:
+            raise ShellError(f"{name}: readonly variable")
+        assoc = var is not None and bool(var.attrs & ATTR_ASSOC)
+        new: dict[Any, str] = {}
+        if append and var is not None:
+            if isinstance(var.value, dict):
+                new = dict(var.value)
+            elif var.value is not None:
+                new = {0: var.value}
+        nxt = (max(new) + 1) if (new and not assoc) else 0
+        for e in elems:
+            if isinstance(e, Assign):
+                key_text = e.index or ""
+                val = await self.expand_str(e.value, assign=True) if e.value is not None else ""
+                if assoc:
+                    key: Any = await self.expand_str(parse_word_text(key_text))
+                else:
+                    key = await self.arith_text(key_text)
+                    if key < 0:
+                        key += nxt
+                    nxt = key + 1
+                if e.append:
+                    val = new.get(key, "") + val
+                new[key] = self._coerce(var, val)
+            else:
+                if assoc:
+                    fields = await self.expand_word(e)
+                    for f in fields:
+                        new[f] = ""
+                    continue
+                for f in await self.expand_word(e):
+                    new[nxt] = self._coerce(var, f)
+                    nxt += 1
+        attrs = var.attrs if var is not None else 0
+        if not assoc:
+            attrs |= ATTR_ARRAY
+        self.set_var_obj(name, Var(new, attrs))
+
+    def _coerce(self, var: Var | None, val: str) -> str:
+        if var is None:
+            return val
+        a = var.attrs
+        if a & ATTR_INTEGER:
+            try:
+                val = str(evaluate(val, self)) if val.strip() else "0"
+            except ArithError as e:
+                raise ShellError(str(e)) from None
+        if a & ATTR_LOWER:
+            val = val.lower()
+        elif a & ATTR_UPPER:
+            val = val.upper()
+        return val
+
+    async def _with_env(self, cmd: Simple, fn: Any, target: Any, argv: list[str]) -> int:
+        """Run a builtin/function with the command's assignments (temporary) and redirections."""
+        saved_vars: list[tuple[str, Var | None]] = []
+        if cmd.assigns:
+            for a in cmd.assigns:
+                saved_vars.append((a.name, self.vars.get(a.name)))
+                val = await self.expand_str(a.value, assign=True) if a.value is not None else ""
+                old = self.vars.get(a.name)
+                attrs = (old.attrs if old is not None else 0) | ATTR_EXPORT
+                self.vars[a.name] = Var(val, attrs)
+            self._env_cache = None
+        saved_fds = self.fds
+        opened: list[Any] = []
+        try:
+            if cmd.redirs:
+                try:
+                    self.fds = await self.apply_redirs(cmd.redirs, dict(saved_fds), opened)
+                except ShellError as e:
+                    self.fds = saved_fds
+                    await self.error(e.message)
+                    self.last_status = 1
+                    return 1
+            status = await fn(target, argv)
+            self.last_status = status
+            return status
+        finally:
+            if self.fds is not saved_fds and not getattr(self, "_keep_fds", False):
+                self.fds = saved_fds
+            self._keep_fds = False
+            _close_all(opened)
+            if saved_vars:
+                special = argv[0] in self.special_builtins and self.builtins.get(argv[0]) is target
+                if not special:
+                    for name, old in reversed(saved_vars):
+                        if old is None:
+                            self.vars.pop(name, None)
+                        else:
+                            self.vars[name] = old
+                self._env_cache = None
+
+    async def _call_builtin(self, builtin: Any, argv: list[str]) -> int:
+        try:
+            return await builtin(self, argv)
+        except ShellError as e:
+            if isinstance(e, FatalError):
+                raise
+            await self.error(e.message)
+            return e.status
+
+    async def call_function(self, func: FuncDef, argv: list[str]) -> int:
+        self.call_depth += 1
+        self.ctx.budget.call_depth(self.call_depth)
+        saved_pos = self.positional
+        self.positional = argv[1:]
+        self.frames.append({})
+        self.funcnames.append(func.name)
+        try:
+            status = await self.exec_cmd(func.body)
+        except ReturnFn as r:
+            status = r.status
+        finally:
+            frame = self.frames.pop()
+            for name, old in frame.items():
+                if old is None:
+                    self.vars.pop(name, None)
+                else:
+                    self.vars[name] = old
+            if frame:
+                self._env_cache = None
+            self.positional = saved_pos
+            self.funcnames.pop()
+            self.call_depth -= 1
+        if "RETURN" in self.traps:
+            await self.run_trap("RETURN")
+        self.last_status = status
+        return status
+
+    async def _external(self, cmd: Simple, argv: list[str]) -> int:
+        name = argv[0]
+        env = self.exported_env()
+        if cmd.assigns:
+            env = dict(env)
+            for a in cmd.assigns:
+                env[a.name] = await self.expand_str(a.value, assign=True) \
+                    if a.value is not None else ""
+        kernel = self.ctx.kernel
+        try:
+            func = kernel.find_command(name, env, self.cwd)
+        except OSError as exc:
+            await self.error(f"{name}: {_strerror(exc)}")
+            status = 126 if exc.errno in (errno.EACCES, errno.EISDIR) else 127
+            self.last_status = status
+            return status
+        if func is None:
+            await self.error(f"{name}: command not found")
+            self.last_status = 127
+            return 127
+        saved_fds = self.fds
+        opened: list[Any] = []
+        if cmd.redirs:
+            try:
+                fds = await self.apply_redirs(cmd.redirs, dict(saved_fds), opened)
+            except ShellError as e:
+                _close_all(opened)
+                await self.error(e.message)
+                self.last_status = 1
+                return 1
+        else:
+            fds = saved_fds
+        try:
+            stdin = fds.get(0)
+            stdout = fds.get(1)
+            stderr = fds.get(2)
+            status = await kernel.run_command(
+                argv, stdin=stdin if isinstance(stdin, InputStream) else NullInput(),
+                stdout=stdout if isinstance(stdout, OutputStream) else _ClosedOut(),
+                stderr=stderr if isinstance(stderr, OutputStream) else NullOutput(),
+                env=env, cwd=self.cwd, ppid=self.ctx.pid, limits=self.ctx.limits,
+                budget=self.ctx.budget, func=func)
+        finally:
+            _close_all(opened)
+        self.last_status = status
+        if status == 141 and self.fds.get(1) is not None:
+            pass
+        return status
+
+    # --- redirections ---------------------------------------------------------------------------
+    async def apply_redirs(self, redirs: list[Redir], fds: dict[int, Any],
+                           opened: list[Any]) -> dict[int, Any]:
+        for r in redirs:
+            op = r.op
+            fd = r.fd
+            if r.heredoc is not None:
+                hd = r.heredoc
+                body = hd.body
+                text = "" if body is None else (
+                    body.simple if body.simple is not None else await self.expand_str(body))
+                fds[0 if fd is None else fd] = BytesSource(text.encode("utf-8",
+                                                                       "surrogateescape"))
+                continue
+            assert r.target is not None
+            if op == "<<<":
+                text = await self.expand_str(r.target)
+                fds[0 if fd is None else fd] = BytesSource(
+                    (text + "\n").encode("utf-8", "surrogateescape"))
+                continue
+            if op in (">&", "<&"):
+                target = await self.expand_str(r.target)
+                src_fd = (1 if op == ">&" else 0) if fd is None else fd
+                if target == "-":
+                    fds.pop(src_fd, None)
+                    continue
+                if target.endswith("-") and target[:-1].isdigit():
+                    n = int(target[:-1])
+                    if n not in fds:
+                        raise ShellError(f"{n}: Bad file descriptor")
+                    fds[src_fd] = fds[n]
+                    fds.pop(n, None)
+                    continue
+                if target.isdigit():
+                    n = int(target)
+                    if n not in fds:
+                        raise ShellError(f"{target}: Bad file descriptor")
+                    fds[src_fd] = fds[n]
+                    continue
+                if op == "<&":
+                    raise ShellError(f"{target}: ambiguous redirect")
+                if fd is not None:
+                    raise ShellError(f"{target}: ambiguous redirect")
+                op = "&>"
+            path = await self._redir_target(r.target)
+            if r.fdvar:
+                pass
+            if op in ("<", "<>"):
+                stream = self._open_in(path)
+                fds[0 if fd is None else fd] = stream
+            elif op in (">", ">|", ">>", "&>", "&>>"):
+                append = op in (">>", "&>>")
+                out = self._open_out(path, append, clobber=op == ">|")
+                if not isinstance(out, (NullOutput,)) and isinstance(out, FileOut):
+                    opened.append(out)
+                if op in ("&>", "&>>"):
+                    fds[1] = out
+                    fds[2] = out
+                else:
+                    fds[1 if fd is None else fd] = out
+        return fds
+
+    async def _redir_target(self, w: Word) -> str:
+        if w.simple is not None:
+            return w.simple
+        fields = await self.expand_word(w)
+        if len(fields) != 1:
+            raise ShellError(f"{w.text}: ambiguous redirect")
+        return fields[0]
+
+    def _special_stream(self, path: str) -> Any:
+        if path == "/dev/null":
+            return "null"
+        if path in ("/dev/stdin", "/dev/fd/0"):
+            return self.fds.get(0)
+        if path in ("/dev/stdout", "/dev/fd/1"):
+            return self.fds.get(1)
+        if path in ("/dev/stderr", "/dev/fd/2"):
+            return self.fds.get(2)
+        if path.startswith("/dev/fd/") and path[8:].isdigit():
+            return self.fds.get(int(path[8:]))
+        return None
+
+    def _open_in(self, path: str) -> InputStream:
+        sp = self._special_stream(path)
+        if sp == "null":
+            return NullInput()
+        if isinstance(sp, InputStream):
+            return sp
+        try:
+            data = self.fs.read_bytes(self._abs(path))
+        except OSError as exc:
+            raise ShellError(f"{path}: {_strerror(exc)}") from None
+        return BytesSource(data)
+
+    def _open_out(self, path: str, append: bool, clobber: bool) -> OutputStream:
+        sp = self._special_stream(path)
+        if sp == "null":
+            return NullOutput()
+        if isinstance(sp, OutputStream):
+            return sp
+        p = self._abs(path)
+        if self.opts["noclobber"] and not append and not clobber:
+            try:
+                st = self.fs.stat(p)
+                import stat as S
+                if S.S_ISREG(st.st_mode):
+                    raise ShellError(f"{path}: cannot overwrite existing file")
+            except FileNotFoundError:
+                pass
+            except OSError:
+                pass
+        try:
+            h = self.fs.open(p, "ab" if append else "wb")
+        except OSError as exc:
+            raise ShellError(f"{path}: {_strerror(exc)}") from None
+        return FileOut(h)
+
+    def _abs(self, path: str) -> str:
+        if path.startswith("/"):
+            return path
+        return self.cwd.rstrip("/") + "/" + path
+
+    # --- compound commands ----------------------------------------------------------------------
+    async def _exec_subshell(self, cmd: Subshell) -> int:
+        sub = self.clone()
+        self.lineno = cmd.line
+        try:
+            status = await sub.exec_script(cmd.body)
+        except ExitShell as e:
+            status = e.status
+        except (BreakLoop, ContinueLoop):
+            status = 0
+        except ReturnFn as r:
+            status = r.status
+        except ShellError as e:
+            if isinstance(e, FatalError):
+                await sub.report(e)
+                status = e.status
+            else:
+                await sub.report(e)
+                status = e.status
+        status = await sub.run_exit_trap(status)
+        self.last_status = status
+        return status
+
+    async def _exec_group(self, cmd: Group) -> int:
+        return await self.exec_script(cmd.body)
+
+    async def _exec_if(self, cmd: If) -> int:
+        for cond, body in cmd.clauses:
+            self.errexit_suppressed += 1
+            try:
+                st = await self.exec_script(cond)
+            finally:
+                self.errexit_suppressed -= 1
+            if st == 0:
+                return await self.exec_script(body)
+        if cmd.orelse is not None:
+            return await self.exec_script(cmd.orelse)
+        self.last_status = 0
+        return 0
+
+    async def _exec_while(self, cmd: While) -> int:
+        status = 0
+        budget = self.ctx.budget
+        self.loop_depth += 1
+        try:
+            while True:
+                budget.loop()
+                self.errexit_suppressed += 1
+                try:
+                    st = await self.exec_script(cmd.cond)
+                finally:
+                    self.errexit_suppressed -= 1
+                if (st == 0) == cmd.until:
+                    break
+                try:
+                    status = await self.exec_script(cmd.body)
+                except BreakLoop as b:
+                    if b.n > 1:
+                        b.n -= 1
+                        raise
+                    status = 0
+                    break
+                except ContinueLoop as c:
+                    if c.n > 1:
+                        c.n -= 1
+                        raise
+                    continue
+        finally:
+            self.loop_depth -= 1
+        self.last_status = status
+        return status
+
+    async def _exec_for(self, cmd: For) -> int:
+        self.lineno = cmd.line
+        if cmd.words is None:
+            items = list(self.positional)
+        else:
+            items = await self.expand_words(cmd.words)
+        if cmd.select:
+            return await self._exec_select(cmd, items)
+        status = 0
+        budget = self.ctx.budget
+        name = cmd.var
+        self.loop_depth += 1
+        try:
+            for it in items:
+                budget.loop()
+                self.assign_var(name, it)
+                try:
+                    status = await self.exec_script(cmd.body)
+                except BreakLoop as b:
+                    if b.n > 1:
+                        b.n -= 1
+                        raise
+                    status = 0
+                    break
+                except ContinueLoop as c:
+                    if c.n > 1:
+                        c.n -= 1
+                        raise
+                    continue
+        finally:
+            self.loop_depth -= 1
+        self.last_status = status
+        return status
+
+    async def _exec_select(self, cmd: For, items: list[str]) -> int:
+        status = 0
+        self.loop_depth += 1
+        try:
+            while True:
+                self.ctx.budget.loop()
+                menu = "".join(f"{i + 1}) {it}\n" for i, it in enumerate(items))
+                ps3 = self.get_str("PS3")
+                await self.write_err(menu + (ps3 if ps3 is not None else "#? "))
+                stdin = self.fds.get(0)
+                line = await stdin.readline() if isinstance(stdin, InputStream) else b""
+                if not line:
+                    await self.write_err("\n")
+                    status = 1
+                    break
+                reply = line.decode("utf-8", "surrogateescape").rstrip("\n")
+                self.assign_var("REPLY", reply)
+                if not reply.strip():
+                    continue
+                try:
+                    k = int(reply.strip())
+                    choice = items[k - 1] if 1 <= k <= len(items) else ""
+                except ValueError:
+                    choice = ""
+                self.assign_var(cmd.var, choice)
+                try:
+                    status = await self.exec_script(cmd.body)
+                except BreakLoop as b:
+                    if b.n > 1:
+                        b.n -= 1
+                        raise
+                    status = 0
+                    break
+                except ContinueLoop as c:
+                    if c.n > 1:
+                        c.n -= 1
+                        raise
+                    continue
+        finally:
+            self.loop_depth -= 1
+        return status
+
+    async def _exec_arith_for(self, cmd: ArithFor) -> int:
+        self.lineno = cmd.line
+        status = 0
+        budget = self.ctx.budget
+        init, cond, step = cmd.init, cmd.cond, cmd.step
+        plain = "$" not in init + cond + step and "`" not in init + cond + step
+        try:
+            if plain:
+                from pocketos.shell.arith import compile_expr
+                f_init, f_cond, f_step = compile_expr(init), compile_expr(cond.strip() or "1"), \
+                    compile_expr(step)
+                f_init(self)
+            else:
+                await self.arith_text(init)
+        except ArithError as e:
+            raise ShellError(f"((: {e}")
+        except ZeroDivisionError:
+            raise ShellError("division by 0") from None
+        self.loop_depth += 1
+        try:
+            while True:
+                budget.loop()
+                if plain:
+                    try:
+                        c = f_cond(self)
+                    except ZeroDivisionError:
+                        raise ShellError("division by 0") from None
+                else:
+                    c = await self.arith_text(cond) if cond.strip() else 1
+                if not c:
+                    break
+                try:
+                    status = await self.exec_script(cmd.body)
+                except BreakLoop as b:
+                    if b.n > 1:
+                        b.n -= 1
+                        raise
+                    status = 0
+                    break
+                except ContinueLoop as cl:
+                    if cl.n > 1:
+                        cl.n -= 1
+                        raise
+                if plain:
+                    f_step(self)
+                else:
+                    await self.arith_text(step)
+        finally:
+            self.loop_depth -= 1
+        self.last_status = status
+        return status
+
+    async def _exec_case(self, cmd: Case) -> int:
+        self.lineno = cmd.line
+        word = await self.expand_str(cmd.word)
+        status = 0
+        nocase = self.shopt["nocasematch"]
+        items = cmd.items
+        i = 0
+        n = len(items)
+        matched_any = False
+        while i < n:
+            item = items[i]
+            hit = False
+            for pw in item.patterns:
+                p = await self.expand_pattern(pw)
+                if pat.match(p, word, nocase):
+                    hit = True
+                    break
+            if not hit:
+                i += 1
+                continue
+            matched_any = True
+            status = await self.exec_script(item.body)
+            while item.term == ";&" and i + 1 < n:
+                i += 1
+                item = items[i]
+                status = await self.exec_script(item.body)
+            if item.term == ";;&":
+                i += 1
+                continue
+            break
+        if not matched_any:
+            status = 0
+        self.last_status = status
+        return status
+
+    async def _exec_funcdef(self, cmd: FuncDef) -> int:
+        self.functions[cmd.name] = cmd
+        self.last_status = 0
+        return 0
+
+    async def _exec_arith(self, cmd: ArithCmd) -> int:
+        self.ctx.budget.command()
+        self.lineno = cmd.line
+        if self.opts["xtrace"]:
+            await self.write_err(f"{self.get_str('PS4') or ''}(( {cmd.expr.strip()} ))\n")
+        try:
+            v = await self.arith_text(cmd.expr)
+        except ShellError as e:
+            await self.write_err(f"{self.prefix()}((: {e.message}\n")
+            self.last_status = 1
+            return 1
+        st = 0 if v else 1
+        self.last_status = st
+        return st
+
+    async def _exec_cond(self, cmd: CondCmd) -> int:
+        self.ctx.budget.command()
+        self.lineno = cmd.line
+        try:
+            r = await self.eval_cond(cmd.expr)
+        except ShellError as e:
+            if isinstance(e, FatalError):
+                raise
+            await self.error(e.message)
+            self.last_status = 2
+            return 2
+        st = 0 if r else 1
+        self.last_status = st
+        return st
+
+    async def eval_cond(self, e: CondExpr) -> bool:
+        t = type(e)
+        if t is CondAnd:
+            return await self.eval_cond(e.left) and await self.eval_cond(e.right)  # type: ignore[union-attr]
+        if t is CondOr:
+            return await self.eval_cond(e.left) or await self.eval_cond(e.right)  # type: ignore[union-attr]
+        if t is CondNot:
+            return not await self.eval_cond(e.expr)  # type: ignore[union-attr]
+        if t is CondWord:
+            return await self.expand_str(e.word) != ""  # type: ignore[union-attr]
+        if t is CondUnary:
+            op = e.op  # type: ignore[union-attr]
+            arg = await self.expand_str(e.arg)  # type: ignore[union-attr]
+            if op == "-v":
+                return self._var_isset(arg)
+            if op == "-z":
+                return arg == ""
+            if op == "-n":
+                return arg != ""
+            if op == "-o":
+                return self.opts.get(arg, False)
+            from pocketos.shell.testexpr import evaluate_test
+            st, err = evaluate_test([op, arg], self.fs.with_cwd(self.cwd))
+            if err:
+                raise ShellError(err)
+            return st == 0
+        assert isinstance(e, CondBinary)
+        op = e.op
+        left = await self.expand_str(e.left)
+        if op in ("==", "=", "!="):
+            p = await self.expand_pattern(e.right)
+            r = pat.match(p, left, self.shopt["nocasematch"])
+            return r if op != "!=" else not r
+        if op == "=~":
+            return await self._regex_match(left, e.right)
+        right = await self.expand_str(e.right)
+        if op == "<":
+            return left.encode("utf-8", "surrogateescape") < right.encode("utf-8",
+                                                                          "surrogateescape")
+        if op == ">":
+            return left.encode("utf-8", "surrogateescape") > right.encode("utf-8",
+                                                                          "surrogateescape")
+        if op in ("-eq", "-ne", "-lt", "-le", "-gt", "-ge"):
+            a = await self.arith_text(left) if left.strip() else 0
+            b = await self.arith_text(right) if right.strip() else 0
+            return {"-eq": a == b, "-ne": a != b, "-lt": a < b, "-le": a <= b, "-gt": a > b,
+                    "-ge": a >= b}[op]
+        from pocketos.shell.testexpr import evaluate_test
+        st, err = evaluate_test([left, op, right], self.fs.with_cwd(self.cwd))
+        if err:
+            raise ShellError(err)
+        return st == 0
+
+    async def _regex_match(self, left: str, w: Word) -> bool:
+        import re
+        # quoted parts match literally
+        from pocketos.shell.expand import _Fields
+        fb = _Fields()
+        await self._expand_parts(w.parts, fb, False)
+        rx_parts = []
+        for text, p in zip(fb.text, fb.pat, strict=False):
+            rx_parts.append(text if text == p else re.escape(text))
+        rx = "".join(rx_parts)
+        try:
+            flags = re.IGNORECASE if self.shopt["nocasematch"] else 0
+            m = re.search(_ere_to_py(rx), left, flags)
+        except re.error:
+            return False  # bash: status 2 for an invalid regex
+        if m is None:
+            self.set_var_obj("BASH_REMATCH", Var({}, ATTR_ARRAY))
+            return False
+        groups = {0: m.group(0)}
+        for i, g in enumerate(m.groups(), 1):
+            groups[i] = g if g is not None else ""
+        self.set_var_obj("BASH_REMATCH", Var(groups, ATTR_ARRAY))
+        return True
+
+    # --- substitutions ----------------------------------------------------------------------------
+    async def command_subst(self, p: CmdSub) -> str:
+        sink = BytesSink()
+        sub = self.clone()
+        sub.fds[1] = sink
+        if not self.shopt["inherit_errexit"]:
+            sub.opts["errexit"] = False
+        try:
+            status = await sub.exec_script(p.body)
+        except ExitShell as e:
+            status = e.status
+        except ShellError as e:
+            await sub.report(e)
+            status = e.status
+        except (BreakLoop, ContinueLoop):
+            status = 0
+        except ReturnFn as r:
+            status = r.status
+        status = await sub.run_exit_trap(status)
+        self.last_status = status
+        data = sink.getvalue()
+        out = data.decode("utf-8", "surrogateescape")
+        if "\x00" in out:
+            out = out.replace("\x00", "")
+        return out.rstrip("\n")
+
+    async def process_subst(self, p: ProcSub) -> str:
+        self.job_counter += 1
+        path = f"/tmp/.psub-{self.ctx.pid}-{self.job_counter}-{id(p) & 0xffff}"
+        sub = self.clone()
+        if p.direction == "<":
+            sink = BytesSink()
+            sub.fds[1] = sink
+            try:
+                await sub.exec_script(p.body)
+            except (ExitShell, ShellError):
+                pass
+            try:
+                self.fs.write_bytes(path, sink.getvalue())
+            except OSError as exc:
+                raise ShellError(f"process substitution: {_strerror(exc)}") from None
+            return path
+        # >( ): the command reads what was written once the current command finishes
+        try:
+            self.fs.write_bytes(path, b"")
+        except OSError as exc:
+            raise ShellError(f"process substitution: {_strerror(exc)}") from None
+        self._pending_psub.append((path, sub, p.body))
+        return path
+
+    # --- variables --------------------------------------------------------------------------------
+    def get_str(self, name: str) -> str | None:
+        v = self.vars.get(name)
+        if v is None:
+            if name in self.dynamic:
+                r = self.lookup(name, None)
+                return r if isinstance(r, str) else None
+            return None
+        val = v.value
+        if isinstance(val, dict):
+            return val.get(0) if not v.attrs & ATTR_ASSOC else val.get("0")
+        return val
+
+    def lookup(self, name: str, index: str | None) -> str | list[str] | None:
+        """Value of a parameter; a list for ``$@``, ``$*`` and ``a[@]``."""
+        v = self.vars.get(name)
+        if v is not None and name not in self.dynamic:
+            val = v.value
+            if val is None:
+                return None
+            if isinstance(val, dict):
+                if index is None:
+                    return val.get("0" if v.attrs & ATTR_ASSOC else 0)
+                if index in ("@", "*"):
+                    if v.attrs & ATTR_ASSOC:
+                        return list(val.values())
+                    return [val[k] for k in sorted(val)]
+                if v.attrs & ATTR_ASSOC:
+                    return val.get(index)
+                try:
+                    k = int(index)
+                except ValueError:
+                    return None
+                if k < 0:
+                    k += (max(val) + 1) if val else 0
+                return val.get(k)
+            if index is None or index == "0":
+                return val
+            if index in ("@", "*"):
+                return [val]
+            return None
+        if name.isdigit():
+            if name == "0":
+                return self.argv0
+            k = int(name)
+            return self.positional[k - 1] if k <= len(self.positional) else None
+        if name in ("@", "*"):
+            return list(self.positional)
+        if name == "#":
+            return str(len(self.positional))
+        if name == "?":
+            return str(self.last_status)
+        if name == "$":
+            return str(self.ctx.pid)
+        if name == "!":
+            return self.last_bg or None
+        if name == "-":
+            return self.flags_string()
+        if name == "_":
+            return self.last_arg
+        if name == "RANDOM":
+            return str(self._rand.randrange(32768))
+        if name == "SRANDOM":
+            return str(self._rand.getrandbits(32))
+        if name == "SECONDS":
+            return str(int(time.monotonic() - self.start_time))
+        if name == "LINENO":
+            return str(self.lineno)
+        if name == "BASHPID":
+            return str(self.ctx.pid)
+        if name == "EPOCHSECONDS":
+            return str(int(time.time()))
+        if name == "EPOCHREALTIME":
+            return f"{time.time():.6f}"
+        if name == "FUNCNAME":
+            names = list(reversed(self.funcnames))
+            if names:
+                names.append("main")
+            return self._index_list(names, index)
+        if name == "PIPESTATUS":
+            return self._index_list([str(s) for s in self.pipestatus], index)
+        if name == "BASH_SOURCE":
+            return self._index_list([self.script_name or ""] * (len(self.funcnames) + 1), index)
+        if name == "GROUPS":
+            return self._index_list(["1000"], index)
+        if v is not None:
+            val = v.value
+            if isinstance(val, dict):
+                return self.lookup_in(v, index)
+            return val
+        return None
+
+    def lookup_in(self, v: Var, index: str | None) -> str | list[str] | None:
+        val = v.value
+        assert isinstance(val, dict)
+        if index in ("@", "*"):
+            return [val[k] for k in self._sorted_keys(val)]
+        return val.get(index if v.attrs & ATTR_ASSOC else int(index or 0))
+
+    def _index_list(self, items: list[str], index: str | None) -> str | list[str] | None:
+        if index in ("@", "*"):
+            return items
+        try:
+            k = int(index or "0")
+        except ValueError:
+            return None
+        return items[k] if -len(items) <= k < len(items) else None
+
+    def _sorted_keys(self, d: dict[Any, str]) -> list[Any]:
+        keys = list(d)
+        if keys and isinstance(keys[0], int):
+            keys.sort()
+        return keys
+
+    def flags_string(self) -> str:
+        s = ""
+        for letter, name in (("a", "allexport"), ("e", "errexit"), ("f", "noglob"),
+                             ("h", "hashall"), ("n", "noexec"), ("u", "nounset"),
+                             ("v", "verbose"), ("x", "xtrace"), ("B", "braceexpand"),
+                             ("C", "noclobber")):
+            if self.opts.get(name):
+                s += letter
+        return s + "c" if not self.script_name else s
+
+    def _var_isset(self, arg: str) -> bool:
+        import re
+        m = re.fullmatch(r"([A-Za-z_][A-Za-z0-9_]*)(?:\[(.*)\])?", arg)
+        if not m:
+            if arg.isdigit():
+                return 0 < int(arg) <= len(self.positional)
+            return False
+        name, idx = m.group(1), m.group(2)
+        v = self.vars.get(name)
+        if v is None or v.value is None:
+            return name in self.dynamic and self.lookup(name, idx) is not None
+        if idx is None:
+            if isinstance(v.value, dict):
+                return (("0" if v.attrs & ATTR_ASSOC else 0) in v.value)
+            return True
+        if idx in ("@", "*"):
+            return bool(v.value) if isinstance(v.value, dict) else True
+        if isinstance(v.value, dict):
+            if v.attrs & ATTR_ASSOC:
+                return idx in v.value
+            try:
+                k = evaluate(idx, self)
+            except ArithError:
+                return False
+            if k < 0:
+                k += (max(v.value) + 1) if v.value else 0
+            return k in v.value
+        return idx == "0"
+
+    def set_var_obj(self, name: str, var: Var) -> None:
+        old = self.vars.get(name)
+        if old is not None and old.attrs & ATTR_EXPORT:
+            var.attrs |= ATTR_EXPORT
+        self.vars[name] = var
+        if var.attrs & ATTR_EXPORT:
+            self._env_cache = None
+
+    def assign_var(self, name: str, value: str, *, index: str | None = None,
+                   append: bool = False) -> None:
+        v = self.vars.get(name)
+        if v is None:
+            if name in ("RANDOM",):
+                try:
+                    self._rand.seed(int(value))
+                except ValueError:
+                    pass
+                return
+            if name == "SECONDS":
+                try:
+                    self.start_time = time.monotonic() - int(value)
+                except ValueError:
+                    pass
+                return
+            if index is not None:
+                self.vars[name] = Var({int(index): value}, ATTR_ARRAY)
+                return
+            attrs = ATTR_EXPORT if self.opts["allexport"] else 0
+            self.vars[name] = Var(value, attrs)
+            if attrs:
+                self._env_cache = None
+            return
+        a = v.attrs
+        if a & ATTR_READONLY:
+            raise ShellError(f"{name}: readonly variable")
+        if a & (ATTR_INTEGER | ATTR_LOWER | ATTR_UPPER):
+            if a & ATTR_INTEGER:
+                try:
+                    if append:
+                        cur = self.lookup(name, index)
+                        value = f"({cur if isinstance(cur, str) and cur else 0})+({value or 0})"
+                        append = False
+                    value = str(evaluate(value, self)) if value.strip() else "0"
+                except ArithError as e:
+                    raise ShellError(str(e)) from None
+            if a & ATTR_LOWER:
+                value = value.lower()
+            elif a & ATTR_UPPER:
+                value = value.upper()
+        cur_val = v.value
+        if isinstance(cur_val, dict):
+            if index is None:
+                index = "0"
+            key: Any = index if a & ATTR_ASSOC else int(index)
+            if not a & ATTR_ASSOC and key < 0:
+                key += (max(cur_val) + 1) if cur_val else 0
+                if key < 0:
+                    raise ShellError(f"{name}[{index}]: bad array subscript")
+            if append:
+                value = cur_val.get(key, "") + value
+            cur_val[key] = value
+            return
+        if index is not None and index != "0":
+            d: dict[Any, str] = {}
+            if cur_val is not None:
+                d[0] = cur_val
+            d[int(index)] = value
+            v.value = d
+            v.attrs |= ATTR_ARRAY
+            return
+        if append and cur_val is not None:
+            value = cur_val + value
+        v.value = value
+        if a & ATTR_EXPORT:
+            self._env_cache = None
+
+    def unset_var(self, name: str, index: str | None = None) -> None:
+        v = self.vars.get(name)
+        if v is None:
+            return
+        if v.attrs & ATTR_READONLY:
+            raise ShellError(f"{name}: cannot unset: readonly variable")
+        if index is not None and isinstance(v.value, dict):
+            key: Any = index if v.attrs & ATTR_ASSOC else int(index)
+            if not v.attrs & ATTR_ASSOC and key < 0:
+                key += (max(v.value) + 1) if v.value else 0
+            v.value.pop(key, None)
+            return
+        if self.frames:
+            # unset inside a function after local: keep the local slot but unset it
+            for frame in reversed(self.frames):
+                if name in frame:
+                    v.value = None
+                    if v.attrs & ATTR_EXPORT:
+                        self._env_cache = None
+                    return
+        del self.vars[name]
+        if v.attrs & ATTR_EXPORT:
+            self._env_cache = None
+
+    def declare_local(self, name: str) -> None:
+        frame = self.frames[-1]
+        if name not in frame:
+            old = self.vars.get(name)
+            frame[name] = old
+            if old is not None:
+                self.vars[name] = Var(None, old.attrs & ATTR_EXPORT)
+            self._env_cache = None
+
+    # arithmetic environment
+    def arith_get(self, name: str, index: str | None) -> int:
+        if index is None:
+            v = self.vars.get(name)
+            if v is not None and type(v.value) is str:
+                s = v.value
+            else:
+                r = self.lookup(name, None)
+                if r is None:
+                    if self.opts["nounset"]:
+                        raise FatalError(f"{name}: unbound variable", 127)
+                    return 0
+                s = r if isinstance(r, str) else ""
+        else:
+            key = self._arith_key(name, index)
+            r = self.lookup(name, key)
+            if r is None:
+                return 0
+            s = r if isinstance(r, str) else ""
+        if not s:
+            return 0
+        if s.isdigit():
+            return int(s) if s[0] != "0" or len(s) == 1 else evaluate(s, self)
+        return evaluate(s, self)
+
+    def _arith_key(self, name: str, index: str) -> str:
+        v = self.vars.get(name)
+        if v is not None and v.attrs & ATTR_ASSOC:
+            return index
+        if index in ("@", "*"):
+            return "0"
+        return str(evaluate(index, self))
+
+    def arith_set(self, name: str, index: str | None, value: int) -> None:
+        key = self._arith_key(name, index) if index is not None else None
+        self.assign_var(name, str(value), index=key)
+
+    # --- subshell state ---------------------------------------------------------------------------
+    def clone(self) -> Shell:
+        sub = Shell.__new__(Shell)
+        sub.__dict__.update(self.__dict__)
+        sub.vars = {k: v.copy() for k, v in self.vars.items()}
+        sub.functions = dict(self.functions)
+        sub.aliases = dict(self.aliases)
+        sub.positional = list(self.positional)
+        sub.opts = dict(self.opts)
+        sub.shopt = dict(self.shopt)
+        sub.fds = dict(self.fds)
+        sub.traps = {k: v for k, v in self.traps.items() if k != "EXIT" and v == ""}
+        sub.frames = [dict(f) for f in self.frames]
+        sub.funcnames = list(self.funcnames)
+        sub.jobs = []
+        sub.subshell_level = self.subshell_level + 1
+        sub.is_subshell = True
+        sub.dirstack = list(self.dirstack)
+        sub._pending_psub = []
+        return sub
+
+    _pending_psub: list[Any] = []
+    _keep_fds = False
+
+
+def _close_all(opened: list[Any]) -> None:
+    for s in opened:
+        try:
+            s.close()
+        except Exception:
+            pass
+
+
+class _ClosedOut(OutputStream):
+    async def write(self, data: bytes) -> None:
+        raise OSError(errno.EBADF, "Bad file descriptor")
+
+
+def _strerror(exc: OSError) -> str:
+    if exc.errno is not None:
+        try:
+            return os.strerror(exc.errno)
+        except ValueError:
+            pass
+    return exc.strerror or str(exc)
+
+
+def _has_cmdsub(a: Assign) -> bool:
+    if a.value is None:
+        return False
+    from pocketos.shell.ast import DQ as _DQ
+
+    def walk(parts: list[Any]) -> bool:
+        for p in parts:
+            if isinstance(p, CmdSub):
+                return True
+            if isinstance(p, _DQ) and walk(p.parts):
+                return True
+        return False
+    return walk(a.value.parts)
+
+
+def _node_text(node: AndOr) -> str:
+    def cmd_text(c: Any) -> str:
+        if isinstance(c, Simple):
+            return " ".join(w.text for w in c.words)
+        return type(c).__name__.lower()
+    return " | ".join(cmd_text(c) for c in node.first.cmds)
+
+
+def _ere_to_py(rx: str) -> str:
+    """POSIX ERE -> Python regex (bracket classes, literal braces)."""
+    out = []
+    i = 0
+    n = len(rx)
+    while i < n:
+        c = rx[i]
+        if c == "\\" and i + 1 < n:
+            out.append(rx[i:i + 2])
+            i += 2
+            continue
+        if c == "[":
+            j = i + 1
+            if j < n and rx[j] == "^":
+                j += 1
+            if j < n and rx[j] == "]":
+                j += 1
+            while j < n and rx[j] != "]":
+                if rx[j] == "[" and j + 1 < n and rx[j + 1] == ":":
+                    k = rx.find(":]", j + 2)
+                    if k > 0:
+                        j = k + 2
+                        continue
+                j += 1
+            body = rx[i + 1:j]
+            neg = body.startswith("^")
+            if neg:
+                body = body[1:]
+            conv = []
+            k = 0
+            while k < len(body):
+                if body.startswith("[:", k):
+                    e = body.find(":]", k)
+                    name = body[k + 2:e]
+                    conv.append(pat._CLASSES.get(name, ""))
+                    k = e + 2
+                    continue
+                ch = body[k]
+                conv.append("\\" + ch if ch in "\\[]^" else ch)
+                k += 1
+            out.append("[" + ("^" if neg else "") + "".join(conv) + "]")
+            i = j + 1
+            continue
+        out.append(c)
+        i += 1
+    return "".join(out)
+
+
+_DISPATCH: dict[type, Any] = {
+    Subshell: Shell._exec_subshell,
+    Group: Shell._exec_group,
+    If: Shell._exec_if,
+    While: Shell._exec_while,
+    For: Shell._exec_for,
+    ArithFor: Shell._exec_arith_for,
+    Case: Shell._exec_case,
+    FuncDef: Shell._exec_funcdef,
+    ArithCmd: Shell._exec_arith,
+    CondCmd: Shell._exec_cond,
+}
+
+
+async def run_script(ctx: Context, source: str, argv0: str = "bash",
+                     args: list[str] | None = None) -> int:
+    """Run ``source`` in a new shell bound to ``ctx``; returns the exit status."""
+    return await Shell(ctx, argv0=argv0, args=args).run(source)
