@@ -231,7 +231,8 @@ class Decoder:
                             raise NotFormat()
                         self.pending = buf
                         return
-                    if not buf.startswith(self.codec.magic):
+                    alone = self.codec is XZ and buf[0] == 0x5D and not self.members
+                    if not buf.startswith(self.codec.magic) and not alone:
                         if self.members:
                             self.trailing = True
                             return
@@ -444,7 +445,7 @@ async def compress_cmd(ctx: Context) -> int:
     files = p.operands or ["-"]
     msgs = _Msgs(ctx, tool, p.flag("quiet"))
     status = 0
-    list_rows: list[tuple[int, int, str]] = []
+    list_rows: list[tuple[int, int, str, int]] = []
     for f in files:
         ctx.check_killed()
         try:
@@ -559,7 +560,7 @@ async def _one_file(ctx: Context, tool: _Tool, f: str, decompress: bool, to_stdo
             await ctx.stdout.write(raw)
             return 0
         await msgs.not_format(shown)
-        return 1
+        return 2 if tool.name == "bzip2" else 1
     except TooLarge:
         await msgs.too_large(shown, limit)
         return 1
@@ -570,7 +571,7 @@ async def _one_file(ctx: Context, tool: _Tool, f: str, decompress: bool, to_stdo
                     else "unexpected end of file" if "end of file" in text
                     else "invalid compressed data--format violated")
         await msgs.corrupt(shown, text)
-        return 1
+        return 2 if tool.name == "bzip2" else 1
     rc = 0
     if dec.trailing:
         if tool.name == "gzip":
@@ -628,45 +629,41 @@ async def _write_output(ctx: Context, tool: _Tool, src: str, target: str, data: 
     return 0
 
 
-async def _gzip_list_one(ctx: Context, f: str, msgs: _Msgs) -> tuple[int, int, str] | None:
+async def _gzip_list_one(ctx: Context, f: str, msgs: _Msgs
+                         ) -> tuple[int, int, str, int] | None:
     try:
         raw = await _read_input(ctx, f)
     except OSError as exc:
         await msgs.missing(f, exc)
         return None
-    if not raw.startswith(GZIP.magic):
+    try:
+        hdr = _parse_gzip_header(raw)
+    except NotFormat:
+        hdr = None
+    if hdr is None:
         await msgs.not_format(f)
         return None
     usize = struct.unpack("<I", raw[-4:])[0] if len(raw) >= 18 else 0
-    if f == "-":
-        uname = ""
-    else:
-        uname = _strip_suffix(_GZ, f, None) or f
-    return len(raw), usize, uname
+    uname = "" if f == "-" else (_strip_suffix(_GZ, f, None) or f)
+    return len(raw), usize, uname, hdr[0] + 8
 
 
-async def _gzip_list_print(ctx: Context, rows: list[tuple[int, int, str]]) -> None:
+def _gzip_ratio(comp: int, uncomp: int, overhead: int) -> str:
+    if uncomp == 0:
+        return "  0.0%"
+    return f"{100.0 * (uncomp - (comp - overhead)) / uncomp:5.1f}%"
+
+
+async def _gzip_list_print(ctx: Context, rows: list[tuple[int, int, str, int]]) -> None:
     lines = ["         compressed        uncompressed  ratio uncompressed_name"]
-    for comp, uncomp, nm in rows:
-        lines.append(f"{comp:19d} {uncomp:19d} {_gzip_ratio(comp, uncomp)} {nm}")
+    for comp, uncomp, nm, over in rows:
+        lines.append(f"{comp:19d} {uncomp:19d} {_gzip_ratio(comp, uncomp, over)} {nm}")
     if len(rows) > 1:
         tc = sum(r[0] for r in rows)
         tu = sum(r[1] for r in rows)
-        lines.append(f"{tc:19d} {tu:19d} {_gzip_ratio(tc, tu)} (totals)")
+        # gzip subtracts the header size of the last file only
+        lines.append(f"{tc:19d} {tu:19d} {_gzip_ratio(tc, tu, rows[-1][3])} (totals)")
     await ctx.out("\n".join(lines) + "\n")
-
-
-def _gzip_ratio(comp: int, uncomp: int) -> str:
-    # gzip's ratio excludes the 18-byte minimal header/trailer overhead... it uses the
-    # compressed size minus header bytes; to stay exact we mirror its integer arithmetic
-    if uncomp == 0:
-        return "  0.0%"
-    num = uncomp - comp
-    # gzip prints with one decimal, truncating toward zero after rounding in per-mille
-    permille = (num * 1000) // uncomp if num >= 0 else -((-num * 1000) // uncomp)
-    sign = "-" if permille < 0 else ""
-    a = abs(permille)
-    return f"{sign}{a // 10}.{a % 10}%".rjust(6)
 
 
 # =============================================================================================
@@ -780,19 +777,17 @@ def _safe_member_name(name: str) -> tuple[str | None, str | None]:
 
 
 def _excluded(name: str, patterns: list[str]) -> bool:
+    """GNU's unanchored matching: a pattern may match any run of whole components."""
     if not patterns:
         return False
-    name = name.rstrip("/")
-    parts = name.split("/")
+    parts = name.rstrip("/").split("/")
+    n = len(parts)
     for pat in patterns:
         pat = pat.rstrip("/")
-        for i in range(len(parts)):
-            tail = "/".join(parts[i:])
-            if fnmatch.fnmatchcase(tail, pat):
-                return True
-            head = "/".join(parts[: i + 1])
-            if fnmatch.fnmatchcase(head, pat):
-                return True
+        for i in range(n):
+            for j in range(i + 1, n + 1):
+                if fnmatch.fnmatchcase("/".join(parts[i:j]), pat):
+                    return True
     return False
 
 
@@ -806,7 +801,7 @@ def _mode_string(mode: int, typ: bytes) -> str:
 @command("tar")
 async def tar_cmd(ctx: Context) -> int:
     try:
-        p = parse("tar", _expand_old_style(list(ctx.argv[1:])), _TAR_SPEC, status=2)
+        p = parse("tar", _expand_old_style(list(ctx.argv[1:])), _TAR_SPEC, status=64)
     except UsageError as e:
         return await report(ctx, e)
     if p.flag("help"):
@@ -815,6 +810,7 @@ async def tar_cmd(ctx: Context) -> int:
     if p.flag("version"):
         await ctx.out("tar (GNU tar) 1.34\n")
         return 0
+    _UGSWIDTH[0] = 19
     modes = [m for m in ("create", "extract", "list", "append") if p.flag(m)]
     err = _TarErr(ctx)
     if not modes:
@@ -1006,12 +1002,19 @@ def _tar_verbose_line(ti: tarfile.TarInfo, shown: str, p: Any) -> str:
     return _tar_long_line(ti, shown)
 
 
+# GNU tar widens the owner/size column as longer entries appear and keeps it wide
+_UGSWIDTH = [19]
+
+
 def _tar_long_line(ti: tarfile.TarInfo, name: str) -> str:
     mode = _mode_string(ti.mode, ti.type)
     owner = f"{ti.uname or ti.uid}/{ti.gname or ti.gid}"
     size = str(ti.size) if ti.type not in (tarfile.CHRTYPE, tarfile.BLKTYPE) \
         else f"{ti.devmajor},{ti.devminor}"
-    width = max(19 - len(owner), len(size))
+    pad = len(owner) + 1 + len(size)
+    if pad > _UGSWIDTH[0]:
+        _UGSWIDTH[0] = pad
+    width = _UGSWIDTH[0] - pad + len(size)
     when = time.strftime("%Y-%m-%d %H:%M", time.gmtime(ti.mtime))
     line = f"{mode} {owner} {size.rjust(width)} {when} {name}"
     if ti.type == tarfile.SYMTYPE:
@@ -1102,6 +1105,9 @@ async def _tar_read(ctx: Context, p: Any, err: _TarErr, archive: str, codec: Cod
             if _excluded(name, excludes) or not _member_selected(name, operands, used):
                 continue
             if mode == "list":
+                _, removed = _safe_member_name(name)
+                if removed:
+                    await err.once(f"Removing leading `{removed}' from member names")
                 if p.flag("verbose"):
                     await verbose_out.write(_enc(_tar_long_line(ti, shown_name) + "\n"))
                 else:
@@ -1732,11 +1738,11 @@ async def _unzip_extract(ctx: Context, zf: zipfile.ZipFile, zname: str,
         await ctx.out(f"Archive:  {zname}\n")
     if dest:
         try:
-            ctx.fs.mkdir(dest, parents=True, exist_ok=True)
+            ctx.fs.mkdir(dest, exist_ok=True)
         except OSError as exc:
             await ctx.stderr.write(_enc(f"checkdir:  cannot create extraction directory: "
                                         f"{dest}\n           {exc.strerror}\n"))
-            return 3
+            return 2
     never = bool(flags.get("n"))
     always = bool(flags.get("o"))
     for info in infos:

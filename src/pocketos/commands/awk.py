@@ -172,7 +172,7 @@ def _build_globals(rt: Runtime, cp: CompiledProgram, argv: list[str],
     G.update({
         "V_FS": " ", "V_OFS": " ", "V_ORS": "\n", "V_RS": "\n", "V_SUBSEP": "\x1c",
         "V_CONVFMT": "%.6g", "V_OFMT": "%.6g", "V_NR": 0.0, "V_FNR": 0.0, "V_FILENAME": "",
-        "V_RSTART": 0.0, "V_RLENGTH": -1.0, "V_RT": "", "V_ARGC": float(len(argv)),
+        "V_RSTART": 0.0, "V_RLENGTH": 0.0, "V_RT": "", "V_ARGC": float(len(argv)),
     })
     av = G["V_ARGV"] = AwkArray()
     for i, a in enumerate(argv):
@@ -194,7 +194,7 @@ def _reduce(fn: Any, args: tuple[float, ...]) -> int:
 
 
 def _syntax_message(name: str, exc: AwkSyntaxError, where: str) -> str:
-    if exc.source and exc.line:
+    if exc.source and exc.line and not exc.fatal:
         lines = exc.source.split("\n")
         text = lines[exc.line - 1] if exc.line - 1 < len(lines) else ""
         prefix = f"{name}: {where}:{exc.line}: "
@@ -209,7 +209,7 @@ def _syntax_message(name: str, exc: AwkSyntaxError, where: str) -> str:
 async def awk(ctx: Context) -> int:
     name = ctx.name
     try:
-        opts = parse(name, ctx.argv[1:], _SPEC, stop_at_operand=True, status=2)
+        opts = parse(name, ctx.argv[1:], _SPEC, stop_at_operand=True, status=1)
     except UsageError as e:
         e.message = e.message.split("\n")[0] + "\n" + USAGE.replace("awk", name).rstrip("\n")
         return await report(ctx, e)
@@ -240,7 +240,7 @@ async def awk(ctx: Context) -> int:
     if not sources:
         if not operands:
             await ctx.stderr.write(USAGE.replace("awk", name).encode())
-            return 2
+            return 1
         sources.append(operands.pop(0).encode("utf-8", "surrogateescape").decode("latin-1"))
     env = ctx.env
     loc = env.get("LC_ALL") or env.get("LC_CTYPE") or env.get("LANG") or ""
@@ -258,7 +258,7 @@ async def awk(ctx: Context) -> int:
         except AwkSyntaxError as exc:
             msg = _syntax_message(name, exc, where)
             await ctx.stderr.write(msg.encode(codec, "surrogateescape"))
-            return 2 if "not defined" in exc.message else 1
+            return 2 if exc.fatal else 1
         except RecursionError:
             await ctx.stderr.write(f"{name}: program too deeply nested\n".encode())
             return 2
@@ -269,6 +269,8 @@ async def awk(ctx: Context) -> int:
     def dec(s: str) -> str:
         return s.encode("utf-8", "surrogateescape").decode(codec, "surrogateescape")
 
+    for w in cp.warnings:
+        await ctx.stderr.write(f"{name}: {where}:1: {w}\n".encode(codec, "surrogateescape"))
     rt = Runtime(ctx, {}, codec, name)
     G = _build_globals(rt, cp, [name] + [dec(a) for a in operands],
                        {dec(k): dec(v) for k, v in env.items()})
@@ -279,16 +281,14 @@ async def awk(ctx: Context) -> int:
         fs = opts.str("F")
         if fs is not None:
             fs = dec(fs)
-            if fs == "t":
-                fs = "\t"
             rt.setsp("FS", unescape(fs))
         for assign in opts.list("v"):
             assign = dec(assign)
             if not _ASSIGN.match(assign):
                 await ctx.stderr.write(
-                    f"{name}: `{assign}' argument to `-v' not in `var=value' form\n".encode(
-                        codec, "surrogateescape"))
-                return 2
+                    f"{name}: `{assign}' argument to `-v' not in `var=value' form\n\n".encode(
+                        codec, "surrogateescape") + USAGE.replace("awk", name).encode())
+                return 1
             rt.assign_operand(assign)
     except AwkFatal as exc:
         await rt.warn(f"fatal: {exc.message}")
@@ -348,18 +348,36 @@ async def _main_loop(ctx: Context, rt: Runtime, G: dict[str, Any]) -> None:
     while True:
         r = rt.main_reader
         if r is not None and r.bi < len(r.batch) and G["V_RS"] == "\n":
-            rec = r.batch[r.bi]
-            r.bi += 1
-            G["V_NR"] += 1.0
-            G["V_FNR"] += 1.0
-            if uses_rt:
-                G["V_RT"] = "\n"
-        else:
-            rec2 = await rt.next_main()
-            if rec2 is None:
-                break
-            rec = rec2
-        rt.rec = rec
+            # fast path: a batch of newline-terminated records is already split
+            batch = r.batch
+            while r.bi < len(batch):
+                rec = batch[r.bi]
+                r.bi += 1
+                G["V_NR"] += 1.0
+                G["V_FNR"] += 1.0
+                if uses_rt:
+                    G["V_RT"] = "\n"
+                rt.rec = rec
+                rt.fields = None
+                rt.dirty = False
+                rt.split_fs = G["V_FS"]
+                try:
+                    await main()
+                except NextRecord:
+                    pass
+                except NextFile:
+                    await rt.skip_file()
+                    break
+                n += 1
+                if not n & 1023:
+                    await rt.tick()
+                if rt.main_reader is not r or G["V_RS"] != "\n" or r.batch is not batch:
+                    break
+            continue
+        rec2 = await rt.next_main()
+        if rec2 is None:
+            break
+        rt.rec = rec2
         rt.fields = None
         rt.dirty = False
         rt.split_fs = G["V_FS"]
@@ -372,4 +390,3 @@ async def _main_loop(ctx: Context, rt: Runtime, G: dict[str, Any]) -> None:
         n += 1
         if not n & 1023:
             await rt.tick()
-

@@ -1746,9 +1746,15 @@ class _SqliteShell:
             return str(v).encode()
         if isinstance(v, float):
             return _sql_real(v).encode()
-        if isinstance(v, str):
-            return _enc(v)
-        return bytes(v)
+        b = _enc(v) if isinstance(v, str) else bytes(v)
+        # the shell prints values as C strings: a NUL ends them
+        nul = b.find(b"\0")
+        return b if nul < 0 else b[:nul]
+
+    def full_text(self, v: Any) -> bytes:
+        if isinstance(v, (bytes, bytearray, memoryview)):
+            return bytes(v)
+        return self.text(v)
 
     def csv_field(self, v: Any) -> bytes:
         if v is None:
@@ -1796,7 +1802,7 @@ class _SqliteShell:
                     elif isinstance(v, (int, float)):
                         val = self.text(v)
                     else:
-                        val = _json_str(self.text(v))
+                        val = _json_str(self.full_text(v))
                     parts.append(_json_str(n) + b":" + val)
                 objs.append(b"{" + b",".join(parts) + b"}")
             out.append(b"[" + b",\n".join(objs) + b"]\n")
@@ -1845,8 +1851,9 @@ class _SqliteShell:
 
         mode = self.mode
         if mode == "column":
-            lines.append("  ".join(pad(n, widths[i]) for i, n in enumerate(names)))
-            lines.append("  ".join("-" * widths[i] for i in range(ncol)))
+            if self.headers:
+                lines.append("  ".join(pad(n, widths[i]) for i, n in enumerate(names)))
+                lines.append("  ".join("-" * widths[i] for i in range(ncol)))
             for r in cells:
                 lines.append("  ".join(pad(c, widths[i]) for i, c in enumerate(r)))
         elif mode == "markdown":
@@ -2102,6 +2109,8 @@ class _SqliteRunner:
                     self.status = 1
                     return False
                 sh.mode = m
+                if m == "column":
+                    sh.headers = True
                 if m == "csv":
                     sh.colsep, sh.rowsep = b",", b"\r\n"
                 elif m == "tabs":

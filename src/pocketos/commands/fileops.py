@@ -60,8 +60,20 @@ async def show_help(ctx: Context, text: str) -> int:
 HELP = Opt("", "help")
 
 
+def short_keys(spec: list[Opt]) -> list[Opt]:
+    """Options with a short letter are stored under that letter (``p.flag("a")``), long-only
+    options under their long name."""
+    return [Opt(o.short, o.long, o.arg, dest=o.dest or o.short or o.key(), multiple=o.multiple)
+            for o in spec]
+
+
+def parse_opts(name: str, args: list[str], spec: list[Opt], **kw: object) -> Parsed:
+    """:func:`parse` with :func:`short_keys` and ``--help`` added."""
+    return parse(name, args, short_keys([*spec, HELP]), **kw)  # type: ignore[arg-type]
+
+
 def _parse(ctx: Context, spec: list[Opt], **kw: object) -> Parsed:
-    return parse(ctx.name, ctx.argv[1:], [*spec, HELP], **kw)  # type: ignore[arg-type]
+    return parse_opts(ctx.name, ctx.argv[1:], spec, **kw)
 
 
 def missing_operand(ctx: Context, after: str | None = None) -> UsageError:
@@ -1707,7 +1719,7 @@ async def chmod(ctx: Context) -> int:
             Opt("", "preserve-root"), Opt("", "no-preserve-root")]
     args, dash_mode = _split_mode_args(ctx.argv[1:])
     try:
-        p = parse("chmod", args, [*spec, HELP])
+        p = parse_opts("chmod", args, spec)
     except UsageError as e:
         return await report(ctx, e)
     if p.flag("help"):
@@ -3815,7 +3827,7 @@ async def sync(ctx: Context) -> int:
 
 
 __all__ = [
-    "C_key", "apply_mode", "backslash_escapes", "canonicalize", "classify_bytes", "enc",
+    "C_key", "apply_mode", "parse_opts", "short_keys", "backslash_escapes", "canonicalize", "classify_bytes", "enc",
     "fmt_ts", "human_size", "mode_string", "parse_size", "q", "show_help", "strerror",
     "tz_from_env", "user_maps",
 ]

@@ -1267,10 +1267,11 @@ def _xargs_escape(text: str) -> bytes:
 @command("xargs")
 async def xargs(ctx: Context) -> int:
     from pocketos.commands._args import Opt, UsageError, parse, report
+    from pocketos.commands.fileops import short_keys
 
     spec = [Opt("0", "null"), Opt("a", "arg-file", "required"), Opt("d", "delimiter", "required"),
             Opt("E", "", "required", dest="eof"), Opt("e", "eof", "optional", dest="eof_old"),
-            Opt("I", "", "required", dest="replace_I"), Opt("i", "replace", "optional"),
+            Opt("I", "", "required", dest="replace_I"), Opt("i", "replace", "optional", dest="replace"),
             Opt("L", "max-lines", "required"), Opt("l", "", "optional", dest="l_old"),
             Opt("n", "max-args", "required"), Opt("P", "max-procs", "required"),
             Opt("r", "no-run-if-empty"), Opt("s", "max-chars", "required"),
@@ -1278,7 +1279,7 @@ async def xargs(ctx: Context) -> int:
             Opt("o", "open-tty"), Opt("", "process-slot-var", "required"),
             Opt("", "show-limits"), Opt("", "help")]
     try:
-        p = parse("xargs", ctx.argv[1:], spec, stop_at_operand=True)
+        p = parse("xargs", ctx.argv[1:], short_keys(spec), stop_at_operand=True)
     except UsageError as e:
         return await report(ctx, e)
     if p.flag("help"):

@@ -18,6 +18,7 @@ from pocketos.commands import command
 from pocketos.commands._args import Opt, UsageError, parse, report
 from pocketos.commands._regex import RegexError, translate
 from pocketos.kernel.process import Context
+from pocketos.kernel.streams import BytesSource, NullInput
 
 __all__ = ["grep", "rg"]
 
@@ -897,6 +898,16 @@ RG_OPTS = [
 ]
 
 
+def _stdin_has_data(ctx: Context) -> bool:
+    """rg searches stdin when it is not a terminal-like empty input."""
+    st = ctx.stdin
+    if isinstance(st, NullInput):
+        return False
+    if isinstance(st, BytesSource):
+        return bool(st._buf) and not st.closed
+    return True
+
+
 @command("rg")
 async def rg(ctx: Context) -> int:
     try:
@@ -909,7 +920,7 @@ async def rg(ctx: Context) -> int:
     if p.flag("version"):
         await ctx.out("ripgrep 14.1.0 (pocketos)\n")
         return 0
-    cfg = Config(name="rg", rg=True, recursive=True)
+    cfg = Config(name="rg", rg=True, recursive=True, label="<stdin>")
     try:
         cfg.invert = p.flag("invert_match")
         cfg.count = p.flag("count")
@@ -955,7 +966,8 @@ async def rg(ctx: Context) -> int:
         patterns = operands.pop(0).split("\n")
     implicit_dot = not operands
     if implicit_dot:
-        operands = ["."]
+        operands = ["-"] if _stdin_has_data(ctx) and not p.flag("files") else ["."]
+        implicit_dot = operands == ["."]
     if p.flag("files"):
         found = False
         for op in operands:
@@ -987,7 +999,7 @@ async def rg(ctx: Context) -> int:
     except re.error as exc:
         await ctx.stderr.write(f"rg: regex parse error:\n    {exc}\n".encode(ENC, ERRS))
         return 2
-    single_file = len(operands) == 1 and not ctx.fs.isdir(operands[0])
+    single_file = len(operands) == 1 and (operands[0] == "-" or not ctx.fs.isdir(operands[0]))
     cfg.with_filename = not single_file
     if p.flag("with_filename"):
         cfg.with_filename = True

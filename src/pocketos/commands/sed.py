@@ -61,6 +61,10 @@ class SedError(Exception):
     """A script error; ``str`` is the full message after ``sed: ``."""
 
 
+class SedPanic(SedError):
+    """An error GNU sed reports with exit status 4."""
+
+
 class _Quit(Exception):
     def __init__(self, status: int) -> None:
         super().__init__(status)
@@ -230,8 +234,6 @@ def _parse_text(s: _Src, name: str) -> str:
         s.i += 1
         if s.peek() == "\n":
             s.i += 1
-        else:
-            _skip_ws(s)
     elif s.eof() or s.peek() == "\n":
         raise s.error("expected \\ after `a', `c' or `i'")
     out: list[str] = []
@@ -261,10 +263,10 @@ def _parse_filename(s: _Src) -> str:
     return name
 
 
-def _parse_label(s: _Src) -> str:
+def _parse_label(s: _Src, stops: str = "\n;") -> str:
     _skip_ws(s)
     st = s.i
-    while not s.eof() and s.peek() not in ("\n", ";"):
+    while not s.eof() and s.peek() not in stops:
         s.i += 1
     return s.t[st:s.i].rstrip(" \t")
 
@@ -428,7 +430,7 @@ def parse_script(text: str, pieces: list[tuple[int, str]], ere: bool
             if s.peek() == ";":
                 s.i += 1
         elif name in "btT":
-            cmd.label = _parse_label(s)
+            cmd.label = _parse_label(s, "\n;}")
             if s.peek() == ";":
                 s.i += 1
         elif name in "rRwW":
@@ -472,15 +474,22 @@ def parse_script(text: str, pieces: list[tuple[int, str]], ere: bool
         if c.name in "btT":
             if c.label:
                 if c.label not in labels:
-                    raise SedError(f"can't find label for jump to `{c.label}'")
+                    raise SedPanic(f"can't find label for jump to `{c.label}'")
                 c.target = labels[c.label]
             else:
                 c.target = len(cmds)
+    seen_regex = False
     for c in cmds:
         for a in (c.a1, c.a2):
             if a is not None and a.regex is not None:
+                if a.regex.source == "" and not seen_regex:
+                    raise s.error("no previous regular expression", 0)
+                seen_regex = True
                 _compile(a.regex, ere, s)
         if c.regex is not None:
+            if c.regex.source == "" and not seen_regex:
+                raise s.error("no previous regular expression", 0)
+            seen_regex = True
             _compile(c.regex, ere, s)
             if c.regex.rx is not None:
                 top = max((int(v) for k, v in c.repl if k == "grp"  # type: ignore[call-overload]
@@ -527,8 +536,12 @@ def _parse_s(s: _Src, cmd: Cmd) -> None:
     while True:
         c = s.peek()
         if c == "g":
+            if cmd.gflag:
+                raise s.error("multiple `g' options to `s' command", s.i + 1)
             cmd.gflag = True
         elif c == "p":
+            if cmd.pflag:
+                raise s.error("multiple `p' options to `s' command", s.i + 1)
             cmd.pflag += 1
         elif c in ("i", "I"):
             rx.icase = True
@@ -1047,13 +1060,13 @@ class Runner:
                                 new = (await self.shell(new)).rstrip("\n")
                             ps = new
                             for _ in range(c.pflag):
-                                self.emit(ps)
+                                self.emit(ps, had_nl)
                             if c.wfile is not None:
                                 self.wfile(c.wfile, ps)
                     elif nm == "{" or nm == ":" or nm == "}":
                         pass
                     elif nm == "p":
-                        self.emit(ps)
+                        self.emit(ps, had_nl)
                     elif nm == "d":
                         autoprint = False
                         break
@@ -1324,7 +1337,7 @@ async def sed(ctx: Context) -> int:
         cmds, hash_n = parse_script(script, pieces, ere)
     except SedError as exc:
         await ctx.err(str(exc))
-        return 1
+        return 4 if isinstance(exc, SedPanic) else 1
     in_place = p.get("in_place") is not None
     suffix_v = p.get("in_place")
     suffix = suffix_v if isinstance(suffix_v, str) else None

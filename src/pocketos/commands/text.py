@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from pocketos.commands import text_basic  # noqa: F401
-from pocketos.commands import text_sort  # noqa: F401
-from pocketos.commands import text_cols  # noqa: F401
-from pocketos.commands import text_bin  # noqa: F401
-from pocketos.commands import text_fmt  # noqa: F401
+from pocketos.commands import (
+    diff,  # noqa: F401
+    text_basic,  # noqa: F401
+    text_bin,  # noqa: F401
+    text_cols,  # noqa: F401
+    text_fmt,  # noqa: F401
+    text_sort,  # noqa: F401
+)

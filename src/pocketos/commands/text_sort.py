@@ -232,7 +232,7 @@ def parse_keydef(text: str) -> Key:
     m = re.fullmatch(r"(\d+)(?:\.(\d+))?([A-Za-z]*)(?:,(\d+)(?:\.(\d+))?([A-Za-z]*))?", text)
     if not m:
         if re.match(r"\d+(\.\d+)?[A-Za-z]*,?$", text) and text.endswith(","):
-            raise ValueError(f"invalid number after ',': invalid count at start of ''")
+            raise ValueError("invalid number after ',': invalid count at start of ''")
         raise ValueError(f"invalid option -- invalid field specification '{text}'")
     sf, sc, sflags, ef, ec, eflags = m.groups()
     key = Key()

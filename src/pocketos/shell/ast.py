@@ -126,6 +126,7 @@ class Pipeline:
     negate: bool = False
     stderr_too: list[bool] = field(default_factory=list)  # |& after stage i
     line: int = 0
+    timed: bool = False
 
 
 @dataclass(slots=True)

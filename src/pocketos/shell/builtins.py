@@ -711,7 +711,7 @@ async def b_return(sh: Shell, argv: list[str]) -> int:
             status = 2
     if not sh.funcnames and not getattr(sh, "sourcing", 0):
         await _err(sh, "return: can only `return' from a function or sourced script")
-        return 1
+        return 2
     raise ReturnFn(status)
 
 
@@ -776,7 +776,8 @@ async def b_source(sh: Shell, argv: list[str]) -> int:
         found = None
         for d in (sh.get_str("PATH") or "").split(":"):
             cand = (d.rstrip("/") + "/" + name) if d else name
-            if sh.fs.isfile(cand if cand.startswith("/") else sh._abs(cand)):
+            absc = cand if cand.startswith("/") else sh._abs(cand)
+            if sh.fs.isfile(absc) and not _is_stub(sh, absc):
                 found = cand
                 break
         path = found or name
@@ -807,6 +808,15 @@ async def b_source(sh: Shell, argv: list[str]) -> int:
         sh.call_depth -= 1
         if len(argv) > 2:
             sh.positional = saved_pos
+
+
+def _is_stub(sh: Shell, path: str) -> bool:
+    from pocketos.kernel.base import STUB_PREFIX
+    try:
+        with sh.fs.open(path, "rb") as fh:
+            return bool(fh.read(len(STUB_PREFIX)) == STUB_PREFIX)
+    except OSError:
+        return False
 
 
 @builtin("exec")
@@ -1035,7 +1045,7 @@ async def b_trap(sh: Shell, argv: list[str]) -> int:
         args = args[1:]
     if not args or args == ["-p"]:
         for sig in sorted(sh.traps):
-            await sh.write_out(f"trap -- {quote_word(sh.traps[sig])} {sig}\n")
+            await sh.write_out(f"trap -- {_q(sh.traps[sig])} {_signame_shown(sig)}\n")
         return 0
     if args[0] == "-l":
         await sh.write_out(" 1) SIGHUP\t 2) SIGINT\t 3) SIGQUIT\t 9) SIGKILL\t15) SIGTERM\n")
@@ -1044,7 +1054,7 @@ async def b_trap(sh: Shell, argv: list[str]) -> int:
         for s in args[1:]:
             n = _sig_name(s)
             if n and n in sh.traps:
-                await sh.write_out(f"trap -- {quote_word(sh.traps[n])} {n}\n")
+                await sh.write_out(f"trap -- {_q(sh.traps[n])} {_signame_shown(n)}\n")
         return 0
     if len(args) == 1:
         action = "-"
@@ -1063,6 +1073,14 @@ async def b_trap(sh: Shell, argv: list[str]) -> int:
         else:
             sh.traps[n] = action
     return status
+
+
+def _q(s: str) -> str:
+    return "'" + s.replace("'", "'\\''") + "'"
+
+
+def _signame_shown(n: str) -> str:
+    return n if n in ("EXIT", "ERR", "DEBUG", "RETURN") else "SIG" + n
 
 
 def _find_job(sh: Shell, spec: str) -> Any:

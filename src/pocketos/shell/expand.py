@@ -26,18 +26,20 @@ class _Fields:
     """Builds fields: ``text`` is the value, ``pat`` the same with quoted characters
     escaped for globbing."""
 
-    __slots__ = ("out", "text", "pat", "has", "glob")
+    __slots__ = ("out", "text", "pat", "has", "glob", "qs")
 
     def __init__(self) -> None:
         self.out: list[tuple[str, str, bool]] = []
         self.text: list[str] = []
         self.pat: list[str] = []
+        self.qs: list[bool] = []
         self.has = False
         self.glob = False
 
     def lit(self, s: str) -> None:
         self.text.append(s)
         self.pat.append(s)
+        self.qs.append(False)
         if not self.glob and pat.has_glob(s):
             self.glob = True
         self.has = self.has or bool(s)
@@ -45,6 +47,7 @@ class _Fields:
     def quoted(self, s: str) -> None:
         self.text.append(s)
         self.pat.append(pat.escape(s))
+        self.qs.append(True)
         self.has = True
 
     def end(self, force: bool = False) -> None:
@@ -52,6 +55,7 @@ class _Fields:
             self.out.append(("".join(self.text), "".join(self.pat), self.glob))
         self.text = []
         self.pat = []
+        self.qs = []
         self.has = False
         self.glob = False
 
@@ -279,11 +283,13 @@ class Expander:
             t = type(p)
             if t is Lit:
                 text = p.text  # type: ignore[union-attr]
-                if first and text.startswith("~"):
+                if assign and "~" in text and (first or ":~" in text):
+                    fb.quoted(self._tilde_assign(text) if first else
+                              text.split(":", 1)[0] + ":" + self._tilde_assign(
+                                  text.split(":", 1)[1]) if ":" in text else text)
+                elif first and text.startswith("~"):
                     text = self._tilde(text, assign)
                     fb.quoted(text)
-                elif assign and ":~" in text:
-                    fb.lit(self._tilde_assign(text))
                 else:
                     fb.lit(text)
             elif t is Quoted:
@@ -450,16 +456,15 @@ class Expander:
         val = self.lookup(name, index) if name else None
         op = p.op
         if p.length:
-            if val is None:
-                if self.opt_nounset and name not in ("@", "*") and index not in ("@", "*"):
+            if val is None or (val == [] and name not in ("@", "*") and name not in self.vars):
+                if self.opt_nounset and name not in ("@", "*"):
                     raise FatalError(f"{name}: unbound variable", 127)
                 return "0"
             if isinstance(val, list):
                 return str(len(val))
             return str(len(val))
         if not op:
-            if val is None and self.opt_nounset and name not in ("@", "*") and \
-                    index not in ("@", "*"):
+            if val is None and self.opt_nounset and name not in ("@", "*"):
                 raise FatalError(f"{p.text[2:-1] if p.text.startswith('${') else name}: "
                                  f"unbound variable", 127)
             return val
@@ -489,7 +494,7 @@ class Expander:
             msg = await self.expand_str(p.arg) if p.arg is not None and p.arg.parts else ""
             if not msg:
                 msg = "parameter null or not set" if colon else "parameter not set"
-            raise FatalError(f"{name}: {msg}", 127)
+            raise FatalError(f"{name}: {msg}", 1)
         if val is None:
             if self.opt_nounset:
                 raise FatalError(f"{name}: unbound variable", 127)
@@ -527,8 +532,8 @@ class Expander:
             return _strip(v, pt, op)
         if op in ("/", "//", "/#", "/%"):
             pt = await self.expand_pattern(p.arg) if p.arg is not None else ""
-            rep = await self.expand_str(p.arg2) if p.arg2 is not None else ""
-            return _replace(v, pt, rep, op)
+            rep = await self.expand_pattern(p.arg2) if p.arg2 is not None else ""
+            return _replace(v, pt, rep, op, self.shopt["patsub_replacement"])
         if op in ("^", "^^", ",", ",,"):
             pt = await self.expand_pattern(p.arg) if p.arg is not None and p.arg.parts else ""
             upper = op[0] == "^"
@@ -586,7 +591,9 @@ class Expander:
 
     def _transform1(self: Shell, op: str, v: str, name: str) -> str:
         if op == "Q":
-            return quote_word(v) if v else "''"
+            if any(ord(c) < 32 or ord(c) == 127 for c in v):
+                return quote_word(v)
+            return "'" + v.replace("'", "'\\''") + "'"
         if op == "E":
             from pocketos.shell.parser import ansi_c_decode
             return ansi_c_decode(v)[0]
@@ -649,20 +656,40 @@ def _strip(v: str, p: str, op: str) -> str:
     return v
 
 
-def _replace(v: str, p: str, rep: str, op: str) -> str:
+def _rep(rep: str, matched: str, amp: bool) -> str:
+    if "\\" not in rep and (not amp or "&" not in rep):
+        return rep
+    out: list[str] = []
+    i = 0
+    while i < len(rep):
+        c = rep[i]
+        if c == "\\" and i + 1 < len(rep):
+            out.append(rep[i + 1])
+            i += 2
+            continue
+        out.append(matched if (c == "&" and amp) else c)
+        i += 1
+    return "".join(out)
+
+
+def _replace(v: str, p: str, rep: str, op: str, amp: bool = True) -> str:
+    n = len(v)
     if not p:
+        if op == "/#":
+            return _rep(rep, "", amp) + v
+        if op == "/%":
+            return v + _rep(rep, "", amp)
         return v
     rx = pat.compile_pattern(p)
-    n = len(v)
     if op == "/#":
         for i in range(n, -1, -1):
             if rx.fullmatch(v, 0, i):
-                return rep + v[i:]
+                return _rep(rep, v[:i], amp) + v[i:]
         return v
     if op == "/%":
         for i in range(0, n + 1):
             if rx.fullmatch(v, i, n):
-                return v[:i] + rep
+                return v[:i] + _rep(rep, v[i:], amp)
         return v
     out: list[str] = []
     i = 0
@@ -676,8 +703,8 @@ def _replace(v: str, p: str, rep: str, op: str) -> str:
             if rx.fullmatch(v, i, j):
                 m_end = j
                 break
-        if m_end >= 0 and not (m_end == i and False):
-            out.append(rep)
+        if m_end > i:
+            out.append(_rep(rep, v[i:m_end], amp))
             if m_end == i:
                 if i < n:
                     out.append(v[i])

@@ -307,7 +307,7 @@ class Shell(Expander):
                 status = await self.exec_item(item.node, item.background)
             except FatalError as e:
                 await self.report(e)
-                raise ExitShell(e.status) from None
+                raise ExitShell(e.status if self.is_subshell else 127) from None
             except ShellError as e:
                 await self.report(e)
                 status = self.last_status = e.status
@@ -466,6 +466,8 @@ class Shell(Expander):
         return status
 
     async def exec_pipeline(self, pl: Pipeline, check: bool) -> int:
+        if pl.timed:
+            return await self._timed(pl, check)
         cmds = pl.cmds
         if pl.negate:
             self.errexit_suppressed += 1
@@ -484,6 +486,21 @@ class Shell(Expander):
         if status and check and not pl.negate and self.errexit_suppressed == 0:
             await self._failed(status)
         return status
+
+    async def _timed(self, pl: Pipeline, check: bool) -> int:
+        start = time.perf_counter()
+        cpu = time.process_time()
+        inner = Pipeline(pl.cmds, pl.negate, pl.stderr_too, pl.line, False)
+        try:
+            return await self.exec_pipeline(inner, check)
+        finally:
+            real = time.perf_counter() - start
+            user = time.process_time() - cpu
+
+            def fmt(t: float) -> str:
+                m, sec = divmod(t, 60)
+                return f"{int(m)}m{sec:.3f}s"
+            await self.write_err(f"\nreal\t{fmt(real)}\nuser\t{fmt(user)}\nsys\t0m0.000s\n")
 
     async def _failed(self, status: int) -> None:
         if "ERR" in self.traps and not self.in_trap:
@@ -683,15 +700,10 @@ class Shell(Expander):
                                   f"{quote_word(val) if isinstance(val, str) else val}")
             except ShellError as e:
                 if isinstance(e, FatalError) or "readonly" not in e.message:
-                    if not isinstance(e, FatalError) and "readonly" not in e.message:
-                        raise
                     raise
                 await self.error(e.message)
-                status = 1
                 self.last_status = 1
-                if not self.is_subshell:
-                    pass
-                return status
+                raise ExitShell(1) from None
         if traced:
             await self._trace(None, [], traced)
         if had_sub:
@@ -793,10 +805,11 @@ class Shell(Expander):
             self.last_status = status
             return status
         finally:
-            if self.fds is not saved_fds and not getattr(self, "_keep_fds", False):
+            if self._keep_fds:
+                self._keep_fds = False
+            else:
                 self.fds = saved_fds
-            self._keep_fds = False
-            _close_all(opened)
+                _close_all(opened)
             if saved_vars:
                 special = argv[0] in self.special_builtins and self.builtins.get(argv[0]) is target
                 if not special:
@@ -815,6 +828,11 @@ class Shell(Expander):
                 raise
             await self.error(e.message)
             return e.status
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            await self.error(f"{argv[0]}: write error: {_strerror(exc)}")
+            return 1
 
     async def call_function(self, func: FuncDef, argv: list[str]) -> int:
         self.call_depth += 1
@@ -853,17 +871,6 @@ class Shell(Expander):
                 env[a.name] = await self.expand_str(a.value, assign=True) \
                     if a.value is not None else ""
         kernel = self.ctx.kernel
-        try:
-            func = kernel.find_command(name, env, self.cwd)
-        except OSError as exc:
-            await self.error(f"{name}: {_strerror(exc)}")
-            status = 126 if exc.errno in (errno.EACCES, errno.EISDIR) else 127
-            self.last_status = status
-            return status
-        if func is None:
-            await self.error(f"{name}: command not found")
-            self.last_status = 127
-            return 127
         saved_fds = self.fds
         opened: list[Any] = []
         if cmd.redirs:
@@ -876,6 +883,24 @@ class Shell(Expander):
                 return 1
         else:
             fds = saved_fds
+        try:
+            func = kernel.find_command(name, env, self.cwd)
+        except OSError as exc:
+            func = None
+            msg = f"{name}: {_strerror(exc)}"
+            status = 126 if exc.errno in (errno.EACCES, errno.EISDIR) else 127
+        else:
+            msg = f"{name}: command not found"
+            status = 127
+        if func is None:
+            self.fds = fds
+            try:
+                await self.error(msg)
+            finally:
+                self.fds = saved_fds
+                _close_all(opened)
+            self.last_status = status
+            return status
         try:
             stdin = fds.get(0)
             stdout = fds.get(1)
@@ -1346,8 +1371,8 @@ class Shell(Expander):
         fb = _Fields()
         await self._expand_parts(w.parts, fb, False)
         rx_parts = []
-        for text, p in zip(fb.text, fb.pat, strict=False):
-            rx_parts.append(text if text == p else re.escape(text))
+        for text, q in zip(fb.text, fb.qs, strict=False):
+            rx_parts.append(re.escape(text) if q else text)
         rx = "".join(rx_parts)
         try:
             flags = re.IGNORECASE if self.shopt["nocasematch"] else 0

@@ -765,7 +765,7 @@ class Parser:
                     buf.append("\\" + d) if not pattern else (_flush(buf, parts, True),
                                                                parts.append(Quoted(d)))
                     continue
-                _flush(buf, parts, in_dq)
+                _flush(buf, parts, in_dq and not pattern)
                 parts.append(Quoted(d))
                 continue
             if c == "'" and (not in_dq or pattern):
@@ -773,23 +773,23 @@ class Parser:
                 if end < 0:
                     raise self.error("unexpected EOF while looking for matching `''", n,
                                      show=False)
-                _flush(buf, parts, in_dq)
+                _flush(buf, parts, in_dq and not pattern)
                 parts.append(Quoted(src[self.pos + 1:end]))
                 self.pos = end + 1
                 continue
             if c == "$" and self.pos + 1 < n and src[self.pos + 1] == "'" and not in_dq:
                 end = self._find_ansi_end(self.pos + 2)
-                _flush(buf, parts, in_dq)
+                _flush(buf, parts, in_dq and not pattern)
                 parts.append(Quoted(ansi_c_decode(src[self.pos + 2:end])[0]))
                 self.pos = end + 1
                 continue
             if c == '"':
-                _flush(buf, parts, in_dq)
+                _flush(buf, parts, in_dq and not pattern)
                 self.pos += 1
                 parts.append(DQ(self.read_dq()))
                 continue
             if c == "`":
-                _flush(buf, parts, in_dq)
+                _flush(buf, parts, in_dq and not pattern)
                 parts.append(self.read_backtick())
                 continue
             if c == "$":
@@ -798,12 +798,12 @@ class Parser:
                     buf.append("$")
                     self.pos += 1
                 else:
-                    _flush(buf, parts, in_dq)
-                    parts.append(DQ([p]) if in_dq else p)
+                    _flush(buf, parts, in_dq and not pattern)
+                    parts.append(p)
                 continue
             buf.append(c)
             self.pos += 1
-        _flush(buf, parts, in_dq)
+        _flush(buf, parts, in_dq and not pattern)
         return _make_word(parts, src[start:self.pos])
 
     def parse_sub(self, close: str) -> Script:
@@ -891,6 +891,7 @@ class Parser:
 
     def parse_pipeline(self) -> Pipeline:
         negate = False
+        timed = False
         t = self.peek()
         line = self.line_at(t.start)
         while True:
@@ -899,6 +900,7 @@ class Parser:
                 negate = not negate
             elif self.is_word(t, "time"):
                 self.take()
+                timed = True
                 t2 = self.peek()
                 if self.is_word(t2, "-p"):
                     self.take()
@@ -916,7 +918,7 @@ class Parser:
                 cmds.append(self.parse_command())
             else:
                 break
-        return Pipeline(cmds, negate, errs, line)
+        return Pipeline(cmds, negate, errs, line, timed)
 
     def parse_command(self) -> Command:
         t = self.peek()

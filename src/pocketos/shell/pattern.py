@@ -27,9 +27,9 @@ _SPECIAL = frozenset("*?[\\")
 
 def escape(s: str) -> str:
     """Quote every pattern-special character of literal text."""
-    if not any(c in "*?[\\]()|@!+" for c in s):
+    if not any(c in "*?[\\]()|@!+&" for c in s):
         return s
-    return "".join("\\" + c if c in "*?[\\]()|@!+" else c for c in s)
+    return "".join("\\" + c if c in "*?[\\]()|@!+&" else c for c in s)
 
 
 def unescape(p: str) -> str:

@@ -39,6 +39,7 @@ class CompiledProgram:
         self.uses_rt = uses_rt
         self.has_beginfile = has_beginfile
         self.has_endfile = has_endfile
+        self.warnings: list[str] = []
 
 
 def _walk(node: Any) -> Any:
@@ -151,12 +152,12 @@ class Compiler:
                     self.uses_getline = True
         for fname in prog.functions:
             if fname in self.global_names or fname in self.global_arrays:
-                raise AwkSyntaxError(f"function name `{fname}' previously defined")
+                raise _fatal(f"function name `{fname}' previously defined")
         for name in self.global_names:
             if name == "NF" or name in SPECIAL_SET or name in ("FILENAME", "RSTART",
                                                                "RLENGTH", "ARGC", "RT"):
                 if name in self.global_arrays:
-                    raise AwkSyntaxError(f"attempt to use scalar `{name}' as array")
+                    raise _fatal(f"attempt to use scalar `{name}' as array")
         if "RT" in self.global_names:
             self.uses_rt = True
 
@@ -178,7 +179,7 @@ class Compiler:
                 try:
                     self.consts[name] = compile_ere(value, re.ASCII if self.byte_chars else 0)
                 except AwkRegexError as exc:
-                    raise AwkSyntaxError(f"invalid regexp: {exc}: /{value}/")
+                    raise _fatal(f"invalid regexp: {exc}: /{value}/")
         return name
 
     def is_local(self, name: str) -> bool:
@@ -191,7 +192,7 @@ class Compiler:
 
     def array_ref(self, name: str) -> str:
         if not self.is_array(name):
-            raise AwkSyntaxError(f"attempt to use scalar `{name}' as array")
+            raise _fatal(f"attempt to use scalar `{name}' as array")
         return ("L_" if self.is_local(name) else "V_") + name
 
     def var_ref(self, name: str) -> str:
@@ -246,7 +247,7 @@ class Compiler:
         if node[0] == "num":
             v = node[1]
             if v < 0:
-                raise AwkSyntaxError(f"attempt to access field {int(v)}")
+                raise _fatal(f"attempt to access field {int(v)}")
             return str(int(v))
         if node[0] == "paren":
             return self.fidx(node[1])
@@ -339,7 +340,7 @@ class Compiler:
     def x_var(self, node: Node) -> tuple[str, str]:
         name = node[1]
         if self.is_array(name):
-            raise AwkSyntaxError(f"attempt to use array `{name}' in a scalar context")
+            raise _fatal(f"attempt to use array `{name}' in a scalar context")
         if name == "NF" and not self.is_local(name):
             return "_getnf()", "num"
         return self.var_ref(name), "any"
@@ -396,7 +397,7 @@ class Compiler:
         if k == "var":
             name = lv[1]
             if self.is_array(name):
-                raise AwkSyntaxError(f"attempt to use array `{name}' in a scalar context")
+                raise _fatal(f"attempt to use array `{name}' in a scalar context")
             if self.is_local(name):
                 return f"(L_{name} := {val})"
             if name == "NF":
@@ -411,7 +412,7 @@ class Compiler:
             return f"_aset({self.array_ref(lv[1])}, {self.key(lv[2])}, {val})"
         if k == "paren":
             return self.assign_expr(lv[1], val)
-        raise AwkSyntaxError("assignment to non-lvalue")
+        raise _fatal("assignment to non-lvalue")
 
     def x_assign(self, node: Node) -> tuple[str, str]:
         op, lv, rhs = node[1], node[2], node[3]
@@ -468,7 +469,7 @@ class Compiler:
         name, args = node[1], node[2]
         f = self.prog.functions.get(name)
         if f is None:
-            raise AwkSyntaxError(f"function `{name}' not defined")
+            raise _fatal(f"function `{name}' not defined")
         if len(args) > len(f.params):
             raise AwkSyntaxError(
                 f"function `{name}' called with more arguments than declared")
@@ -507,12 +508,12 @@ class Compiler:
         name, args = node[1], node[2]
         meth = getattr(self, "b_" + name, None)
         if meth is None:
-            raise AwkSyntaxError(f"function `{name}' not supported")
+            raise _fatal(f"function `{name}' not supported")
         return meth(args)  # type: ignore[no-any-return]
 
     def _nargs(self, name: str, args: list[Node], lo: int, hi: int) -> None:
         if not lo <= len(args) <= hi:
-            raise AwkSyntaxError(f"{name}: called with {len(args)} arguments")
+            raise _fatal(f"{name}: called with {len(args)} arguments")
 
     def b_length(self, args: list[Node]) -> tuple[str, str]:
         self._nargs("length", args, 0, 1)
@@ -534,7 +535,7 @@ class Compiler:
 
     def _arr_arg(self, fn: str, a: Node) -> str:
         if a[0] != "var":
-            raise AwkSyntaxError(f"{fn}: second argument is not an array")
+            raise _fatal(f"{fn}: second argument is not an array")
         return self.array_ref(a[1])
 
     def b_split(self, args: list[Node]) -> tuple[str, str]:
@@ -623,7 +624,7 @@ class Compiler:
 
     def _bits(self, fn: str, args: list[Node]) -> tuple[str, str]:
         if len(args) < 2:
-            raise AwkSyntaxError(f"{fn}: called with less than two arguments")
+            raise _fatal(f"{fn}: called with less than two arguments")
         return f"_m_{fn}({', '.join(self.n(a) for a in args)})", "num"
 
     def b_and(self, args: list[Node]) -> tuple[str, str]:
@@ -933,7 +934,7 @@ class Compiler:
 
     def s_next(self, node: Node) -> None:
         if self.scope.kind in ("begin", "end"):
-            raise AwkSyntaxError(f"`next' used in {self.scope.kind.upper()} action")
+            raise _fatal(f"`next' used in {self.scope.kind.upper()} action")
         if self.scope.kind == "main":
             self.emit("return")
         else:
@@ -941,7 +942,7 @@ class Compiler:
 
     def s_nextfile(self, node: Node) -> None:
         if self.scope.kind in ("begin", "end"):
-            raise AwkSyntaxError(f"`nextfile' used in {self.scope.kind.upper()} action")
+            raise _fatal(f"`nextfile' used in {self.scope.kind.upper()} action")
         self.emit("raise _NextFile()")
 
     def s_exit(self, node: Node) -> None:
@@ -956,7 +957,7 @@ class Compiler:
         else:
             e = node[1]
             if e[0] == "var" and self.is_array(e[1]):
-                raise AwkSyntaxError(f"attempt to use array `{e[1]}' in a scalar context")
+                raise _fatal(f"attempt to use array `{e[1]}' in a scalar context")
             self.emit(f"return {self.ex(e)[0]}")
 
     def s_delete(self, node: Node) -> None:
@@ -1038,6 +1039,10 @@ class Compiler:
                                self.uses_rt, bool(prog.beginfile), bool(prog.endfile))
 
 
+def _fatal(msg: str) -> AwkSyntaxError:
+    return AwkSyntaxError(msg, fatal=True)
+
+
 def _numstr(v: float) -> str:
     if v.is_integer():
         return "%d" % v
@@ -1059,4 +1064,6 @@ def _arith(op: str, a: str, b: str) -> str:
 
 
 def compile_program(prog: Program, byte_chars: bool = True) -> CompiledProgram:
-    return Compiler(prog, byte_chars).compile()
+    cp = Compiler(prog, byte_chars).compile()
+    cp.warnings = list(prog.warnings)
+    return cp

@@ -96,7 +96,7 @@ def sprintf(fmt: str, args: list[Any], convfmt: str = "%.6g", byte_chars: bool =
         elif pr is not None:
             prec = int(pr) if pr else 0
         if conv == "%":
-            out.append(_pad("%", flags, width))
+            out.append("%")
             continue
         v = take()
         spec = "%" + flags + (str(width) if width is not None else "") + \
@@ -121,6 +121,14 @@ def sprintf(fmt: str, args: list[Any], convfmt: str = "%.6g", byte_chars: bool =
             if conv in "oxXu" and n < 0:
                 n += 1 << 64
             c = "d" if conv in "iu" else conv
+            if c == "o" and "#" in flags:
+                body = "%o" % n
+                if not body.startswith("0"):
+                    body = "0" + body
+                if prec is not None and len(body) < prec:
+                    body = body.zfill(prec)
+                out.append(_pad(body, flags, width))
+                continue
             out.append((spec + c) % n)
         elif conv in "eEfFgGa":
             x = num(v)

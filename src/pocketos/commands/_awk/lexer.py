@@ -9,8 +9,10 @@ __all__ = ["AwkSyntaxError", "BUILTINS", "KEYWORDS", "Lexer", "Token", "unescape
 
 
 class AwkSyntaxError(Exception):
-    def __init__(self, message: str, line: int = 0, col: int = 0, source: str = "") -> None:
+    def __init__(self, message: str, line: int = 0, col: int = 0, source: str = "",
+                 fatal: bool = False) -> None:
         super().__init__(message)
+        self.fatal = fatal
         self.message = message
         self.line = line
         self.col = col
@@ -45,11 +47,11 @@ _PUNCT2 = ("+=", "-=", "*=", "/=", "%=", "^=", "==", "<=", ">=", "!=", "++", "--
            ">>", "!~", "**")
 _PUNCT1 = "{}()[];,+-*/%^!<>|?:~$="
 
-_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", '"': '"', "/": "/", "a": "\x07",
+_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", '"': '"', "a": "\x07",
             "b": "\b", "f": "\f", "v": "\v"}
 
 
-def unescape(s: str) -> str:
+def unescape(s: str, warnings: list[str] | None = None) -> str:
     """Process awk string escapes (``\\n``, ``\\t``, octal ``\\101``, ``\\x41`` ...)."""
     if "\\" not in s:
         return s
@@ -79,6 +81,8 @@ def unescape(s: str) -> str:
             out.append(chr(int(s[i + 2:j], 16)))
             i = j
         else:
+            if warnings is not None and d != "&":
+                warnings.append(f"warning: escape sequence `\\{d}' treated as plain `{d}'")
             out.append("\\" + d if d == "&" else d)
             i += 2
     return "".join(out)
@@ -89,6 +93,7 @@ class Lexer:
         self.src = src
         self.pos = 0
         self.line = 1
+        self.warnings: list[str] = []
 
     def error(self, msg: str, pos: int | None = None) -> AwkSyntaxError:
         p = self.pos if pos is None else pos
@@ -208,7 +213,7 @@ class Lexer:
             buf.append(ch)
             j += 1
         self.pos = j + 1
-        return Token("STRING", unescape("".join(buf)), start, self.line)
+        return Token("STRING", unescape("".join(buf), self.warnings), start, self.line)
 
     def regex(self, start: int) -> Token:
         """Read a regular expression literal whose opening ``/`` is at ``start``."""

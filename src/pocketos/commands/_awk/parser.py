@@ -32,6 +32,7 @@ class Program:
     #: (pattern or None, second pattern for ranges or None, action block or None)
     rules: list[tuple[Node | None, Node | None, Node | None]] = field(default_factory=list)
     functions: dict[str, Function] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
 
 _ASSIGN_OPS = {"=", "+=", "-=", "*=", "/=", "%=", "^="}
@@ -648,4 +649,6 @@ class Parser:
 
 def parse_program(src: str) -> Program:
     p = Parser(src)
-    return p.program()
+    prog = p.program()
+    prog.warnings = p.lx.warnings
+    return prog

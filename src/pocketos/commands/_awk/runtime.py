@@ -225,6 +225,7 @@ class Runtime:
         self.beginfile: Callable[[], Awaitable[None]] | None = None
         self.endfile: Callable[[], Awaitable[None]] | None = None
         self.fnr_name = ""
+        self.pending: list[str] = []
 
     # --- conversions --------------------------------------------------------------------
     def tostr(self, v: Any) -> str:
@@ -252,7 +253,11 @@ class Runtime:
         self.split_fs = self.G["V_FS"]
 
     def split_record(self) -> list[str]:
-        f = self.split_with(self.rec, self.split_fs, self.para)
+        s = self.rec
+        if self.split_fs == " " and s.isascii() and _NOT_AWK_WS.search(s) is None:
+            f = s.split()
+        else:
+            f = self.split_with(s, self.split_fs, self.para)
         self.fields = f
         return f
 
@@ -518,7 +523,6 @@ class Runtime:
             self.G["V_RT"] = r.rt
         if into_record:
             self.set_record(rec)
-            self.G["V_NR"] += 0.0
         else:
             self.glv = StrNum(rec)
         return 1.0
@@ -543,7 +547,6 @@ class Runtime:
         rec = await r.next(self.G["V_RS"])
         if rec is None:
             return 0.0
-        self.G["V_NR"] += 1.0
         if self.uses_rt:
             self.G["V_RT"] = r.rt
         if into_record:
@@ -557,6 +560,11 @@ class Runtime:
         return s.encode(self.codec, "surrogateescape")
 
     async def flush(self) -> None:
+        if self.pending:
+            msgs = self.pending[:]
+            self.pending.clear()
+            for m in msgs:
+                await self.ctx.stderr.write(self.encode(f"{self.name}: cmd. line:1: {m}\n"))
         if self.ob:
             data = self.encode("".join(self.ob))
             self.ob.clear()
@@ -616,7 +624,6 @@ class Runtime:
         if o.kind == "pipe":
             data = self.encode("".join(o.pieces))
             o.pieces.clear()
-            await self.flush()
             status = await self.ctx.run(["sh", "-c", o.name], stdin=BytesSource(data))
             return status
         if o.kind == "stdout":
@@ -884,6 +891,8 @@ class Runtime:
         return prev
 
     def log(self, x: float) -> float:
+        if x < 0:
+            self.pending.append(f"warning: log: received negative argument {self.tostr(x)}")
         if x < 0 or x != x:
             return -math.nan if x == x else x
         if x == 0:
@@ -892,6 +901,7 @@ class Runtime:
 
     def sqrt(self, x: float) -> float:
         if x < 0:
+            self.pending.append(f"warning: sqrt: called with negative argument {self.tostr(x)}")
             return -math.nan
         return math.sqrt(x)
 

@@ -74,16 +74,26 @@ def num(v: Any) -> float:
     if v.__class__ is float:
         return v  # type: ignore[no-any-return]
     try:
-        return _numcache[v]
-    except KeyError:
+        r = float(v)
+    except ValueError:
         pass
     except TypeError:
         return float(v)
+    else:
+        if v[-1] in _DIGITS and "_" not in v:
+            return r
+    try:
+        return _numcache[v]
+    except KeyError:
+        pass
     r = _parse_num(v)
     if len(_numcache) > 50000:
         _numcache.clear()
     _numcache[v] = r
     return r
+
+
+_DIGITS = frozenset("0123456789.")
 
 
 def strnum_value(s: str) -> float | None:

@@ -393,6 +393,11 @@ class OverlayBackend(Backend):
         self._prepare_new(path)
         self.upper.mknod(path, mode, rdev)
 
+    def close(self) -> None:
+        for layer in self.lowers:
+            layer.close()
+        self.upper.close()
+
     # --- layering ----------------------------------------------------------------------------
     def seal(self) -> MemoryBackend:
         """Freeze the current upper layer and start a fresh one above it (for fork)."""
