@@ -717,6 +717,18 @@ class AsyncVM:
                   ) -> list[AuditEvent]:
         return self.kernel.audit.query(since, kind)
 
+    # --- interpreters --------------------------------------------------------------------
+    def python(self, *, cwd: str | None = None, env: Mapping[str, str] | None = None) -> Any:
+        """A persistent Python interpreter (CPython in wasm): ``await py.run(code)`` returns
+        stdout, stderr and the repr of the last expression, like a notebook cell."""
+        from pocketos.wasm.session import PythonSession
+
+        self._alive()
+        kw: dict[str, Any] = {"cwd": cwd or self.cwd}
+        if env is not None:
+            kw["env"] = dict(env)
+        return PythonSession.for_vm(self, **kw)
+
     # --- shells --------------------------------------------------------------------------
     def shell(self, *, env: Mapping[str, str] | None = None, cwd: str | None = None) -> Any:
         """A persistent shell: variables, functions, cwd, traps persist across ``run()``."""
@@ -791,10 +803,32 @@ class VM:
     def fork(self, **options: Any) -> VM:
         return VM(_async=self._vm.fork(**options))
 
+    def python(self, **kw: Any) -> SyncPython:
+        return SyncPython(self._vm.python(**kw))
+
     def shell(self, **kw: Any) -> Any:
         from pocketos.shell.session import SyncShellSession
 
         return SyncShellSession(self._vm.shell(**kw))
+
+
+class SyncPython:
+    """Sync wrapper of the persistent Python interpreter."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    def run(self, code: str) -> Any:
+        return run_sync(self.inner.run(code))
+
+    def close(self) -> None:
+        run_sync(self.inner.close())
+
+    def __enter__(self) -> SyncPython:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 @dataclass

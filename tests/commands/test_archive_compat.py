@@ -156,6 +156,17 @@ CASES: list[Case] = [
     Case(["gzip", "-c", "-d", "-f", "plain"], {"plain": b"plain text\n"}),
     Case(["gzip", "--bogus"]),
     Case(["gzip", "-dc", "d"], {"d/x": "1"}),
+    # compressed bytes are identical to the host tools (same deflate/bzip2/lzma settings)
+    Case(["gzip", "-c"], stdin=TEXT),
+    Case(["gzip", "-cn", "a"], {"a": BIN}),
+    Case(["gzip", "-c9n"], stdin=TEXT),
+    Case(["gzip", "-c1n"], stdin=TEXT),
+    Case(["gzip", "-cn", "--best"], stdin=BIN),
+    Case(["gzip", "-c"], stdin=b""),
+    Case(["xz", "-c"], stdin=TEXT),
+    Case(["xz", "-c9"], stdin=BIN),
+    Case(["xz", "-c0"], stdin=TEXT),
+    Case(["xz", "-c"], stdin=b""),
     # --- bzip2 family --------------------------------------------------------------------
     Case(["bzip2", "-dc", "a.bz2"], {"a.bz2": BZ}),
     Case(["bunzip2", "-c", "a.bz2"], {"a.bz2": BZ}),

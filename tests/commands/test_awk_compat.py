@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from tests.compat import Case, assert_same, have
@@ -337,6 +339,180 @@ CASES += [
     Case(["gawk", "-f", "nofile.awk"]),
     Case(["gawk", "{print FILENAME}", "d"], files={"d/x": "1\n"}),
 ]
+
+
+# programs run on a small mixed input (blank line, odd spacing, a non-numeric field)
+MIXED = "alice 30 paris\nbob 25 london\n carol  35 paris \n\ndave x berlin\n"
+MIXED_PROGS = [
+    'BEGIN { print ("a\\nb" ~ /a.b/), ("a\\nb" ~ /^b/), ("ab\\n" ~ /b$/) }',
+    'BEGIN { x = 5; x ^= 2; x %= 7; print x }',
+    'BEGIN { print 1e, 1e+ }',
+    '{ NF = 0; print length($0) "|" $0 "|" }',
+    'BEGIN { print index("abc", ""), length(""), toupper(123) }',
+    '{ gsub(/[[:space:]]+/, " "); sub(/^ /, ""); sub(/ $/, ""); print "[" $0 "]" }',
+    'BEGIN { printf "%z\\n" }',
+    'BEGIN { printf "%i|%5.2i|%-8.3x|%08.3f|%+s\\n", 3.9, 4, 255, 3.14159, "s" }',
+    '{ getline x; print $0 " + " x }',
+    '{ a[NR] = $0 } END { for (i = NR; i >= 1; i--) print a[i] }',
+    'BEGIN { $5 = "x"; print NF, "[" $0 "]" }',
+    'BEGIN { $0 = "1 2 3"; $2++; print; print $2 }',
+    'BEGIN { if ("0") print "string 0 true" }',
+    'BEGIN { print -0, 0 * -1, -0.0 }',
+    'BEGIN { print toupper(x) "|" tolower(1.5) }',
+    'BEGIN { PROCINFO["sorted_in"] = "@val_str_asc"; a["x"] = "b"; a["y"] = "a"; for (k in a) print k }',
+    '{ print $2 * 1, $2 + 0 }',
+    '{ words += NF; chars += length + 1 } END { print NR, words, chars }',
+    'BEGIN { printf "%5.3d|%-+5d|%x\\n", 7, 3, -1 }',
+    '{ print NR ": " (NF ? $NF : "(empty)") }',
+    'BEGIN { print and(5, 3), or(5, 3), xor(5, 3) }',
+    '{ print NR % 2 ? "odd" : "even" }',
+    'BEGIN { print "x" (1 > 0) "y" }',
+    '{ gsub(/[aeiou]/, "#", $1); print $1, NF }',
+    'BEGIN { print length(a b c) }',
+    '{ print length > 10 }',
+    '{ print index($0, "o"), substr($0, index($0, " ") + 1, 3) }',
+    'BEGIN { RS = "o" } { printf "%s|", $0 } END { print "" }',
+    'BEGIN { print .e1 }',
+    '{ $0 = ""; print NF }',
+    'BEGIN { printf "%s %d\\n", "only" }',
+    '{ $7 = "z"; print }',
+    '{ print $1 "" $2 }',
+    'BEGIN { s = "abc"; gsub(/$/, "X", s); print s }',
+    'BEGIN { v = "x"; v = v v v; print v }',
+    'BEGIN { x = 1; x = x "" ; print x + 1 }',
+    '{ printf "%s%s", sep, $1; sep = "," } END { print "" }',
+    'BEGIN { FS = "\\\\|" } { print NF }',
+    'BEGIN { printf "%s\\n", "\\xe9\\x41" }',
+    'BEGIN { $0 = "  a  b  "; print NF, "[" $1 "]"; $1 = $1; print "[" $0 "]" }',
+    'BEGIN { x = 5; print x " squared is " x * x }',
+    'BEGIN { SUBSEP = ":"; a[1,2]; for (k in a) print k }',
+    'BEGIN { print 010 + 0, "010" + 0 }',
+    'END { getline; print "end getline:", $0 }',
+    'BEGIN { printf "%#.3g %#x %#X\\n", 1, 255, 255 }',
+    'BEGIN { x = -0; print x, -0.0 "" }',
+    'BEGIN { s = "foo.bar"; n = split(s, p, "."); print n }',
+    'BEGIN { str = "a,b;c d"; n = split(str, p, /[,; ]/); for (i = 1; i <= n; i++) print i, p[i] }',
+    'NF { print $1 }',
+    'BEGIN { a = 1; b = 2; print a " " b, a + b "" }',
+    'BEGIN { print 0.1 * 3, 1e-300 * 1e-300 }',
+    'BEGIN { x = "A"; y = x++; print x, y }',
+    'BEGIN { print - - 1, + - 1, - + 1 }',
+    '$2 ~ /^[0-9]+$/ && $2 > 26 { c++ } END { print c + 0 }',
+    'BEGIN { print gensub(/b/, "[&]", "g", "abcb") }',
+    '{ sub(/ +$/, ""); print "[" $0 "]" }',
+    '{ for (i = 1; i <= NF; i++) c[$i]++ } END { print c["paris"], c["london"] }',
+    'BEGIN { print 1; fflush(); print 2; fflush("/dev/stdout") }',
+    'BEGIN { printf "%s|%s\\n", FILENAME, NR }',
+    '{ print $1 == "alice" ? "A" : "-" }',
+]
+CASES += [Case(["gawk", prog], stdin=MIXED) for prog in MIXED_PROGS]
+
+
+# gawk extensions, evaluation order, pipes, close() statuses and system()
+MORE_PROGS = [
+    'BEGIN { n = patsplit("ab12cd345ef", a, /[0-9]+/, s); print n, a[1], a[2], "[" s[0] "]", s[1], s[2] }',
+    'BEGINFILE { print "start", FILENAME } ENDFILE { print "end", FILENAME, FNR } { n++ } END { print n }',
+    'BEGIN { x = 1; x += x += 2; print x }',
+    'BEGIN { a["x"] = 1; for (k in a) { delete a; print k }; print length(a) }',
+    'BEGIN { printf "%s" }',
+    'BEGIN { n = split("a b c", arr); delete arr[2]; for (i = 1; i <= n; i++) print i, (i in arr) }',
+    '{ $0 = toupper($0) } /ALICE/',
+    '{ print $1 > "/dev/stdout"; print $2 }',
+    'BEGIN { if (substr("abc", 2) == "bc") print "ok" }',
+    'BEGIN { print length(sprintf("%c", 0)) }',
+    'BEGIN { print index("a.b", ".") }',
+    'BEGIN { print "A" < "a", "a" < "B", "abc" < "abcd", "" < "a" }',
+    'BEGIN { c = "cat >/dev/null; exit 3"; print "x" | c; print close(c) }',
+    'BEGIN { "exit 2" | getline; print close("exit 2") }',
+    'BEGIN { print system("exit 5"), system("true"), system("false") }',
+    'BEGIN { print "b" | "sort"; print "a" | "sort"; print "mid"; close("sort"); print "end" }',
+    '{ print $1 | "sort -r" } END { close("sort -r"); print "after close" }',
+    '{ print $1 | "tr a-z A-Z" }',
+    'BEGIN { while (("printf \'a b\\\\nc d\\\\n\'" | getline) > 0) print $2, NF }',
+    'BEGIN { cmd = "echo 1; echo 2"; cmd | getline a; cmd | getline b; print a + b; close(cmd); cmd | getline c; print c }',
+    'BEGIN { print "data" > "f.txt"; close("f.txt"); system("cat f.txt") }',
+    'BEGIN { printf "abc" | "wc -c"; close("wc -c") }',
+    '{ print | "cat" } END { print "total " NR }',
+    'BEGIN { print 1; system("echo 2"); print 3 }',
+    'BEGIN { print "to-stderr" | "cat 1>&2"; print "out" }',
+]
+CASES += [Case(["gawk", prog], stdin=MIXED) for prog in MORE_PROGS]
+CASES.append(Case(["gawk", "NR == FNR { a[$1] = $2; next } $1 in a { print $0, a[$1] }", "f1", "f2"],
+                  files={"f1": "bob 1\neve 2\n", "f2": "alice x\nbob y\neve z\n"}))
+
+
+# multi-line programs: newlines after operators, commas, else, do, comments, continuation
+MULTILINE_PROGS = [
+    'BEGIN { print 1 &&\n 0 }',
+    'BEGIN { x = (1 +\n 2); print x }',
+    'BEGIN { f = "x"; print (f == "x" ? "yes" :\n "no") }',
+    'BEGIN { print "a",\n "b" }',
+    'BEGIN { print 1 # comment\n}',
+    '# leading comment\nBEGIN { print "after comment" }',
+    'BEGIN { for (i = 0; i < 3; i++)\n  print i }',
+    'BEGIN { i = 0; while (i < 2)\n{ print i; i++ } }',
+    'function f(x)\n{\n  return x * 2\n}\nBEGIN { print f(4) }',
+    'BEGIN {\n  if (1)\n    print "a"\n  else\n    print "b"\n}',
+    'BEGIN {\n  x = 1\n  y = 2\n  print x +\n    y\n}',
+    '/alice/ {\n  print "found"\n}\n\n/bob/ { print "bob" }',
+    'BEGIN { printf "%s %s\\n",\n  "a",\n  "b"\n}',
+    'BEGIN { s = "a" \\\n  "b"; print s }',
+    'BEGIN { do\n  x++\nwhile (x < 3)\nprint x }',
+    'function g(a,\n  b) { return a + b }\nBEGIN { print g(1,\n  2) }',
+    'BEGIN { switch (2) {\ncase 1:\n  print "one"\n  break\ncase 2:\n  print "two"\n  break\ndefault:\n  print "other"\n} }',
+    '{\n  n++\n}\nEND {\n  print n\n}',
+    'BEGIN { a["x"]; for (k in a)\n  print k }',
+    'BEGIN {\n  x = 5;;\n  print x;\n}\n',
+]
+CASES += [Case(["gawk", prog], stdin="alice 30 paris\nbob 25 london\n", id=f"multiline-{i}")
+          for i, prog in enumerate(MULTILINE_PROGS)]
+
+
+# --- seeded random programs: operators, side effects, getline, sub/gsub, arrays -------------
+_ATOMS = ["$1", "$NF", "x", "a[1]", "a[x,1]", '"s"', "3", "0.5", "NR", "NF", "$0", "length",
+          "length(x)", "substr($0,2)", "split($0,b)", "f(x)", "x++", "--x", "(x)", "/re/",
+          '"a" "b"', "-x", "!x", "getline", "getline y", 'sprintf("%d%s",x,y)',
+          'index($0,"a")', "match($0,/b+/)", "toupper($1)", "int(x)", "x^2", 'gsub(/a/,"b")',
+          'sub(/x/,"&&",y)', "(1,2) in a"]
+_OPS = ["+", "-", "*", "/", "%", " ", "<", "==", "!=", "&&", "||", "~", "!~", "?:", "in",
+        "=", "+=", "^"]
+
+
+def _random_program(rng: random.Random) -> str:
+    def expr(d: int = 0) -> str:
+        if d > 3 or rng.random() < 0.3:
+            return rng.choice(_ATOMS)
+        op = rng.choice(_OPS)
+        left, right = expr(d + 1), expr(d + 1)
+        if op in ("=", "+="):
+            left = rng.choice(["x", "y", "a[2]", "$2", "NF", "z"])
+        if op == "?:":
+            return f"({left} ? 1 : {right})"
+        if op == "in":
+            return f"({left} in a && {right})"
+        return f"({left} {op} {right})"
+
+    def stmt(d: int = 0) -> str:
+        c = rng.random()
+        if d > 2 or c < 0.4:
+            return rng.choice(["print " + expr(), "x = " + expr(), 'printf "%s|", ' + expr(),
+                               expr(), "a[" + expr() + "]++"])
+        if c < 0.6:
+            return f"if ({expr()}) {{ {stmt(d + 1)} }} else {{ {stmt(d + 1)} }}"
+        if c < 0.75:
+            return f"for (i = 0; i < 3; i++) {{ {stmt(d + 1)} }}"
+        if c < 0.9:
+            return f"while (j++ < 3) {{ {stmt(d + 1)} }}"
+        return f"{{ {stmt(d + 1)}; {stmt(d + 1)} }}"
+
+    return (f'function f(p) {{ return p "" }} BEGIN {{ {stmt()} }} {{ {stmt()}; {stmt()} }} '
+            f"END {{ {stmt()} }}")
+
+
+_rng = random.Random(20240601)
+RANDOM_PROGS = [_random_program(_rng) for _ in range(30)]
+CASES += [Case(["gawk", prog], stdin="a b c\n1 2 3\nxyz\n\nlast 9", check_stderr=False,
+               id=f"random-{i}") for i, prog in enumerate(RANDOM_PROGS)]
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.name())

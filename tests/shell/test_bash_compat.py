@@ -18,6 +18,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -110,6 +111,14 @@ def _have_vm_shell() -> bool:
 CASES = load_cases()
 
 
+@pytest.fixture(scope="module")
+def bash_results() -> dict[str, Result]:
+    """Every case's bash result, computed up front in parallel (bash runs in subprocesses)."""
+    with ThreadPoolExecutor(max_workers=max(4, (os.cpu_count() or 1) * 2)) as pool:
+        results = pool.map(lambda c: run_bash(c.script), CASES)
+        return {c.id: r for c, r in zip(CASES, results, strict=True)}
+
+
 def test_cases_are_well_formed() -> None:
     ids = [c.id for c in load_cases(include_known=True)]
     assert len(ids) == len(set(ids)), "duplicate case names"
@@ -121,8 +130,8 @@ def test_cases_are_well_formed() -> None:
 @pytest.mark.skipif(shutil.which("bash") is None, reason="bash is not installed")
 @pytest.mark.skipif(not _have_vm_shell(), reason="the VM shell is not available")
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
-def test_same_as_bash(case: ShellCase) -> None:
-    want = run_bash(case.script)
+def test_same_as_bash(case: ShellCase, bash_results: dict[str, Result]) -> None:
+    want = bash_results[case.id]
     got = run_vm(case.script)
     detail = (f"\n--- script ---\n{case.script}\n--- bash ---\nstatus {want.status}\n"
               f"stdout {want.stdout!r}\nstderr {want.stderr!r}\n--- vm ---\n"

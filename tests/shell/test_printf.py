@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import re
+import shlex
 import shutil
 import subprocess
+import tempfile
+from pathlib import Path
 
 import pytest
 
 from pocketos.shell.printf import expand_b, format_printf, quote_q
 
 HAVE_BASH = shutil.which("bash") is not None
-PREFIX = b"bash: line 1: printf: "
+PREFIX = re.compile(rb"(?:^|\n)bash: line \d+: printf: ")
 
 # (format, args) pairs; every one is run in the C locale, the ones in UTF8 also in C.UTF-8
 CASES: list[tuple[str, list[str]]] = [
@@ -81,6 +85,12 @@ CASES: list[tuple[str, list[str]]] = [
     ("%.3e|%.3e|%.10g|%.17g\n", ["9.9995", "9.9994", "1.0000000001", "0.1"]),
     ("%f %e %g\n", ["123456789012345678901234567890", "1e300", "1e-320"]),
     ("%.15f\n", ["0.30000000000000004"]),
+    # the edges of the long double range, and very long operands
+    ("%g|%g|%e|%e\n", ["1.18973149535723176502e+4932", "1.18973149535723176508e+4932",
+                       "3.6e-4951", "1e-5000"]),
+    ("%d|%u|%f\n", ["9" * 5000, "7" * 5000, "1" * 5000]),
+    ("%f|%f\n", ["1e" + "9" * 50, "0." + "0" * 6000 + "1"]),
+    ("%.3000f|%.0e|%.4400e\n", ["1e4000", "1e4000", "2"]),
     # escapes in the format
     ("a\\tb\\nc\\\\d\\a\\b\\e\\E\\f\\r\\v|\n", []),
     ("\\'\\\"\\?\\q\\c|\n", []),
@@ -114,6 +124,10 @@ CASES: list[tuple[str, list[str]]] = [
     ("%y|%s", ["a"]),
 ]
 
+# every byte value through %q
+CASES.append(("%q\n", ["a" + (chr(c) if c < 128 else chr(0xDC00 + c)) + "b"
+                       for c in range(1, 256)]))
+
 # checked in both locales; these differ between C and UTF-8
 UTF8: list[tuple[str, list[str]]] = [
     ("%d|%d\n", ["'é", "\"€"]),
@@ -126,20 +140,48 @@ UTF8: list[tuple[str, list[str]]] = [
 IDS = [f"{i}:{fmt[:20]!r}" for i, (fmt, _) in enumerate(CASES)]
 
 
-def bash_printf(fmt: str, args: list[str], locale: str = "C") -> tuple[bytes, list[str], int]:
-    p = subprocess.run(
-        ["bash", "--norc", "--noprofile", "-c", 'printf "$@"', "bash", "--", fmt, *args],
-        capture_output=True, env={"LC_ALL": locale, "PATH": "/usr/bin:/bin"}, timeout=10)
+def bash_printf_many(calls: list[tuple[str, list[str]]], locale: str = "C"
+                     ) -> list[tuple[bytes, list[str], int]]:
+    """Run many printf calls in one bash process; each call's output goes to its own files."""
+    with tempfile.TemporaryDirectory() as tmp:
+        lines = []
+        for i, (fmt, args) in enumerate(calls):
+            words = " ".join(shlex.quote(a) for a in ["--", fmt, *args])
+            lines.append(f"printf {words} >{tmp}/o{i} 2>{tmp}/e{i}; echo $? >{tmp}/s{i}")
+        subprocess.run(["bash", "--norc", "--noprofile", "-c", "\n".join(lines)],
+                       env={"LC_ALL": locale, "PATH": "/usr/bin:/bin"}, timeout=60, check=True)
+        results = []
+        for i in range(len(calls)):
+            out = Path(tmp, f"o{i}").read_bytes()
+            err = Path(tmp, f"e{i}").read_bytes()
+            status = int(Path(tmp, f"s{i}").read_text())
+            results.append((out, _messages(err), status))
+        return results
+
+
+def _messages(stderr: bytes) -> list[str]:
     errors: list[str] = []
-    if p.stderr:
-        assert p.stderr.startswith(PREFIX) and p.stderr.endswith(b"\n"), p.stderr
-        for msg in p.stderr[len(PREFIX):-1].split(b"\n" + PREFIX):
-            errors.append(msg.decode("utf-8", "surrogateescape"))
-    return p.stdout, errors, p.returncode
+    if stderr:
+        m = PREFIX.match(stderr)
+        assert m and stderr.endswith(b"\n"), stderr
+        for msg in PREFIX.split(stderr[:-1])[1:]:
+            errors.append(msg.rstrip(b"\n").decode("utf-8", "surrogateescape"))
+    return errors
 
 
-def check(fmt: str, args: list[str], locale: str = "C") -> None:
-    want_out, want_err, want_rc = bash_printf(fmt, args, locale)
+_CACHE: dict[str, list[tuple[bytes, list[str], int]]] = {}
+
+
+def expected(index: int, locale: str = "C", table: str = "main") -> tuple[bytes, list[str], int]:
+    key = f"{table}/{locale}"
+    if key not in _CACHE:
+        _CACHE[key] = bash_printf_many(CASES if table == "main" else UTF8, locale)
+    return _CACHE[key][index]
+
+
+def check(index: int, locale: str = "C", table: str = "main") -> None:
+    fmt, args = (CASES if table == "main" else UTF8)[index]
+    want_out, want_err, want_rc = expected(index, locale, table)
     out, err, rc = format_printf(fmt, args, utf8=locale != "C")
     assert out.encode("utf-8", "surrogateescape") == want_out
     assert err == want_err
@@ -149,21 +191,15 @@ def check(fmt: str, args: list[str], locale: str = "C") -> None:
 pytestmark = pytest.mark.skipif(not HAVE_BASH, reason="bash is not installed")
 
 
-@pytest.mark.parametrize(("fmt", "args"), CASES, ids=IDS)
-def test_like_bash(fmt: str, args: list[str]) -> None:
-    check(fmt, args)
+@pytest.mark.parametrize("index", range(len(CASES)), ids=IDS)
+def test_like_bash(index: int) -> None:
+    check(index)
 
 
-@pytest.mark.parametrize(("fmt", "args"), UTF8, ids=[f"{i}" for i in range(len(UTF8))])
+@pytest.mark.parametrize("index", range(len(UTF8)), ids=[f"{i}" for i in range(len(UTF8))])
 @pytest.mark.parametrize("locale", ["C", "C.UTF-8"])
-def test_locales(fmt: str, args: list[str], locale: str) -> None:
-    check(fmt, args, locale)
-
-
-def test_every_byte_round_trips_through_q() -> None:
-    args = [chr(c) if c < 128 else chr(0xDC00 + c) for c in range(1, 256)]
-    args = ["a" + a + "b" for a in args]
-    check("%q\n", args)
+def test_locales(index: int, locale: str) -> None:
+    check(index, locale, "utf8")
 
 
 def test_invalid_utf8_and_nul_escape_pass_through() -> None:
@@ -171,6 +207,20 @@ def test_invalid_utf8_and_nul_escape_pass_through() -> None:
     out, err, rc = format_printf("%s|%b|\\0|%5s", [data, data, "ab"])
     assert out == data + "|" + data + "|\x00|   ab"
     assert (err, rc) == ([], 0)
+
+
+def test_huge_width_and_precision_never_raise() -> None:
+    for fmt in ["%" + "9" * 5000 + "d", "%." + "9" * 5000 + "f", "%.*s"]:
+        out, _, rc = format_printf(fmt, ["1", "2"])
+        assert rc == 0
+        assert len(out) <= 2 * (1 << 20) + 8
+
+
+def test_total_output_is_bounded() -> None:
+    out, err, rc = format_printf("%500000d", ["1"] * 1000, max_output=1 << 22)
+    assert rc == 1
+    assert err == ["output too large"]
+    assert len(out) <= (1 << 22)
 
 
 def test_huge_width_is_clamped() -> None:

@@ -33,6 +33,10 @@ FAMILIES = [
     "pocketos.commands.util",
     "pocketos.commands.later",
     "pocketos.shell.command",
+    # real implementations that replace the "not available yet" placeholders of `later`
+    "pocketos.wasm.commands",
+    "pocketos.net.commands",
+    "pocketos.tools.commands",
 ]
 
 _loaded = False

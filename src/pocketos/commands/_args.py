@@ -13,6 +13,7 @@ Errors raise :class:`UsageError` carrying the exact GNU message, e.g.::
 
 from __future__ import annotations
 
+import builtins
 from dataclasses import dataclass, field
 
 __all__ = ["Opt", "Parsed", "UsageError", "parse"]
@@ -72,7 +73,7 @@ class Parsed:
             return str(v[-1])
         return str(v)
 
-    def list(self, key: str) -> list[str]:
+    def list(self, key: str) -> builtins.list[str]:
         v = self.opts.get(key)
         if v is None:
             return []

@@ -176,6 +176,9 @@ def _bracket(p: str, i: int, multiline: bool, escapes: bool) -> tuple[str, int]:
             j = j2
             continue
         parts.append(text)
+    inner = p[i + 1:j - 1]
+    if len(inner) >= 2 and inner[0] == ":" and inner[-1] == ":":
+        raise RegexError("character class syntax is [[:space:]], not [:space:]")
     body = "".join(parts)
     if neg:
         return "[^" + body + ("\\n" if multiline else "") + "]", j
@@ -419,12 +422,14 @@ def translate(pattern: str, *, ere: bool = False, icase: bool = False,
 
 
 def bre_to_py(pattern: str, *, icase: bool = False, multiline: bool = False,
-              escapes: bool = False) -> str:
+              escapes: bool = False, warnings: list[str] | None = None) -> str:
     """Translate a POSIX basic regular expression (GNU flavour) into Python syntax."""
-    return translate(pattern, ere=False, icase=icase, multiline=multiline, escapes=escapes)
+    return translate(pattern, ere=False, icase=icase, multiline=multiline, escapes=escapes,
+                     warnings=warnings)
 
 
 def ere_to_py(pattern: str, *, icase: bool = False, multiline: bool = False,
-              escapes: bool = False) -> str:
+              escapes: bool = False, warnings: list[str] | None = None) -> str:
     """Translate a POSIX extended regular expression (GNU flavour) into Python syntax."""
-    return translate(pattern, ere=True, icase=icase, multiline=multiline, escapes=escapes)
+    return translate(pattern, ere=True, icase=icase, multiline=multiline, escapes=escapes,
+                     warnings=warnings)

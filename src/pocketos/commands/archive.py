@@ -473,6 +473,45 @@ async def _read_input(ctx: Context, f: str) -> bytes:
     return ctx.fs.read_bytes(f)
 
 
+async def _chunks(ctx: Context, f: str) -> AsyncIterator[bytes]:
+    """The input in chunks, as it arrives (stdin) or from the file."""
+    if f == "-":
+        async for chunk in ctx.stdin.chunks(CHUNK):
+            yield chunk
+        return
+    with ctx.fs.open(f, "rb") as fh:
+        while True:
+            data = fh.read(CHUNK)
+            if not data:
+                return
+            yield data
+
+
+class _Compressor:
+    """Incremental compression with the container framing (gzip header and trailer)."""
+
+    def __init__(self, codec: Codec, level: int, name: str | None, mtime: int) -> None:
+        self.codec = codec
+        self.obj = codec.compressor(level)
+        self.head = _gzip_header(name, mtime, level) if codec is GZIP else b""
+        self.crc = 0
+        self.size = 0
+
+    def feed(self, data: bytes) -> bytes:
+        if self.codec is GZIP:
+            self.crc = zlib.crc32(data, self.crc)
+            self.size += len(data)
+        out = self.head + self.obj.compress(data)
+        self.head = b""
+        return bytes(out)
+
+    def finish(self) -> bytes:
+        out = self.head + self.obj.flush()
+        if self.codec is GZIP:
+            out += struct.pack("<II", self.crc & 0xFFFFFFFF, self.size & 0xFFFFFFFF)
+        return bytes(out)
+
+
 async def _one_file(ctx: Context, tool: _Tool, f: str, decompress: bool, to_stdout: bool,
                     level: int, p: Any, msgs: _Msgs) -> int:
     name = ctx.name
@@ -511,27 +550,33 @@ async def _one_file(ctx: Context, tool: _Tool, f: str, decompress: bool, to_stdo
                 await ctx.stderr.write(_enc(f"{name}: {f}: File already has `{sfx}' suffix, "
                                             "skipping\n"))
                 return 2
-        try:
-            data = await _read_input(ctx, f)
-        except OSError as exc:
-            await msgs.missing(f, exc)
-            return 1
         keep_name = tool.codec is GZIP and not p.flag("no_name") and not is_stdin
         mtime = (st.st_mtime_ns // 10**9) if (st is not None and keep_name) else 0
         gzname = posixpath.basename(f) if keep_name else None
-        out = compress_bytes(tool.codec, data, level, gzname, mtime)
+        comp = _Compressor(tool.codec, level, gzname, mtime)
+        parts: list[bytes] = []
+        try:
+            async for chunk in _chunks(ctx, f):
+                ctx.check_killed()
+                out = comp.feed(chunk)
+                if to_stdout:
+                    if out:
+                        await ctx.stdout.write(out)
+                else:
+                    parts.append(out)
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            await msgs.missing(f, exc)
+            return 1
         if to_stdout:
-            await ctx.stdout.write(out)
+            await ctx.stdout.write(comp.finish())
             return 0
-        target = f + (p.str("suffix") or tool.codec.suffix)
-        return await _write_output(ctx, tool, f, target, out, st, p)
+        parts.append(comp.finish())
+        return await _write_output(ctx, tool, f, f + (p.str("suffix") or tool.codec.suffix),
+                                   b"".join(parts), st, p)
     # decompress / test
-    try:
-        raw = await _read_input(ctx, f)
-    except OSError as exc:
-        await msgs.missing(f, exc)
-        return 1
-    target = None
+    target: str | None = None
     if not to_stdout and not p.flag("test"):
         target = _strip_suffix(tool, f, p.str("suffix"))
         if target is None:
@@ -547,17 +592,34 @@ async def _one_file(ctx: Context, tool: _Tool, f: str, decompress: bool, to_stdo
                                             "skipping\n"))
                 return 1
     dec = Decoder(tool.codec, limit)
-    parts: list[bytes] = []
+    parts = []
+    head: list[bytes] = []  # input seen before the first member (for gzip -cdf passthrough)
+    testing = p.flag("test")
+    source = _chunks(ctx, f)
     try:
-        for chunk in dec.feed(raw):
-            if to_stdout and not p.flag("test"):
-                await ctx.stdout.write(chunk)
-            elif not p.flag("test"):
-                parts.append(chunk)
+        async for chunk in source:
+            ctx.check_killed()
+            if dec.members == 0 and not dec.in_member:
+                head.append(chunk)
+            for out in dec.feed(chunk):
+                if testing:
+                    continue
+                if to_stdout:
+                    await ctx.stdout.write(out)
+                else:
+                    parts.append(out)
+            if dec.in_member or dec.members:
+                head = []
+            if dec.trailing:
+                break
         dec.finish()
+    except BrokenPipeError:
+        raise
     except NotFormat:
-        if to_stdout and p.flag("force") and tool.name == "gzip" and not p.flag("test"):
-            await ctx.stdout.write(raw)
+        if to_stdout and p.flag("force") and tool.name == "gzip" and not testing:
+            await ctx.stdout.write(b"".join(head))
+            async for chunk in source:
+                await ctx.stdout.write(chunk)
             return 0
         await msgs.not_format(shown)
         return 2 if tool.name == "bzip2" else 1
@@ -572,6 +634,9 @@ async def _one_file(ctx: Context, tool: _Tool, f: str, decompress: bool, to_stdo
                     else "invalid compressed data--format violated")
         await msgs.corrupt(shown, text)
         return 2 if tool.name == "bzip2" else 1
+    except OSError as exc:
+        await msgs.missing(f, exc)
+        return 1
     rc = 0
     if dec.trailing:
         if tool.name == "gzip":
@@ -585,14 +650,13 @@ async def _one_file(ctx: Context, tool: _Tool, f: str, decompress: bool, to_stdo
         else:
             await msgs.corrupt(shown, "")
             return 1
-    if p.flag("test"):
+    if testing:
         if p.flag("verbose"):
             await ctx.stderr.write(_enc(f"{shown}:\t OK\n"))
         return rc
     if target is None:
         return rc
-    data = b"".join(parts)
-    wrc = await _write_output(ctx, tool, f, target, data, st, p, restore_mtime=True)
+    wrc = await _write_output(ctx, tool, f, target, b"".join(parts), st, p, restore_mtime=True)
     return wrc if wrc else rc
 
 
@@ -644,7 +708,7 @@ async def _gzip_list_one(ctx: Context, f: str, msgs: _Msgs
         await msgs.not_format(f)
         return None
     usize = struct.unpack("<I", raw[-4:])[0] if len(raw) >= 18 else 0
-    uname = "" if f == "-" else (_strip_suffix(_GZ, f, None) or f)
+    uname = "stdout" if f == "-" else (_strip_suffix(_GZ, f, None) or f)
     return len(raw), usize, uname, hdr[0] + 8
 
 
@@ -1370,6 +1434,7 @@ async def zip_cmd(ctx: Context) -> int:
     if not posixpath.basename(zname).count(".") and not ctx.fs.exists(zname):
         zname += ".zip"
     names = operands[1:]
+    zabs = ctx.fs.abspath(zname)
     quiet = bool(flags.get("q"))
     existing: dict[str, tuple[zipfile.ZipInfo, bytes]] = {}
     order: list[str] = []
@@ -1415,6 +1480,8 @@ async def zip_cmd(ctx: Context) -> int:
             continue
         for path, est in _zip_walk(ctx, n, st, bool(flags.get("r"))):
             ctx.check_killed()
+            if ctx.fs.abspath(path) == zabs:
+                continue
             arc = path.lstrip("/")
             while arc.startswith("./"):
                 arc = arc[2:]

@@ -29,6 +29,7 @@ from pocketos.commands._awk.values import (
     cmp_lt,
     cmp_ne,
     num,
+    strnum_value,
     truth,
 )
 from pocketos.kernel.process import Context
@@ -124,8 +125,6 @@ def _typeof(v: Any) -> str:
     if v.__class__ is float:
         return "number"
     if v.__class__ is StrNum:
-        from pocketos.commands._awk.values import strnum_value
-
         return "strnum" if strnum_value(v) is not None else "string"
     return "string"
 
@@ -143,12 +142,12 @@ def _build_globals(rt: Runtime, cp: CompiledProgram, argv: list[str],
         "_outs": rt.tostr_out, "_truth": truth, "_cmp_lt": cmp_lt, "_cmp_le": cmp_le,
         "_cmp_gt": cmp_gt, "_cmp_ge": cmp_ge, "_cmp_eq": cmp_eq, "_cmp_ne": cmp_ne,
         "_div": _div, "_mod": _mod, "_pow": _pow, "_INF": math.inf,
-        "_getf": rt.getf, "_getfs": rt.getfs, "_getnf": rt.getnf, "_setnf": rt.setnf,
+        "_getf": rt.getf, "_getfs": rt.getfs, "_getfn": rt.getfn, "_getnf": rt.getnf, "_setnf": rt.setnf,
         "_setf": rt.setf, "_rec": rt.get0, "_fidx": rt.fidx, "_setsp": rt.setsp,
-        "_incf": rt.incf, "_aset": _aset, "_inca": _inca, "_ob": rt.ob, "_flush": rt.flush,
+        "_incf": rt.incf, "_touchf": rt.touchf, "_aset": _aset, "_inca": _inca, "_ob": rt.ob, "_flush": rt.flush,
         "_redir": rt.redirect, "_tick": rt.tick, "_NextRecord": NextRecord,
-        "_NextFile": NextFile, "_Exit": _exit, "_dynre": rt.dynre, "_substr": rt.substr,
-        "_split": rt.split, "_subst": rt.subst, "_match": rt.match, "_sprintf": rt.sprintf,
+        "_NextFile": NextFile, "_Exit": _exit, "_dynre": rt.dynre, "_rmatch": rt.rmatch, "_substr": rt.substr,
+        "_split": rt.split, "_patsplit": rt.patsplit, "_fpat": rt.fpat, "_subst": rt.subst, "_match": rt.match, "_sprintf": rt.sprintf,
         "_gensub": rt.gensub, "_tolower": rt.tolower, "_toupper": rt.toupper,
         "_m_sin": math.sin, "_m_cos": math.cos, "_m_atan2": math.atan2, "_m_exp": rt.exp,
         "_m_log": rt.log, "_m_sqrt": rt.sqrt, "_m_int": _int,
@@ -236,7 +235,7 @@ async def awk(ctx: Context) -> int:
             return 2
         sources.append(data.decode("latin-1"))
         where = pf
-    sources += opts.list("e")
+    sources += [str(e).encode("utf-8", "surrogateescape").decode("latin-1") for e in opts.list("e")]
     if not sources:
         if not operands:
             await ctx.stderr.write(USAGE.replace("awk", name).encode())
@@ -259,8 +258,8 @@ async def awk(ctx: Context) -> int:
             msg = _syntax_message(name, exc, where)
             await ctx.stderr.write(msg.encode(codec, "surrogateescape"))
             return 2 if exc.fatal else 1
-        except RecursionError:
-            await ctx.stderr.write(f"{name}: program too deeply nested\n".encode())
+        except (RecursionError, SyntaxError, MemoryError, ValueError):
+            await ctx.stderr.write(f"{name}: fatal: program too deeply nested\n".encode())
             return 2
         if len(_code_cache) > 64:
             _code_cache.clear()
@@ -293,52 +292,67 @@ async def awk(ctx: Context) -> int:
     except AwkFatal as exc:
         await rt.warn(f"fatal: {exc.message}")
         return 2
-    return await _execute(ctx, cp, rt, G)
+    try:
+        return await _execute(ctx, cp, rt, G)
+    finally:
+        rt.cancel_children()
 
 
 async def _execute(ctx: Context, cp: CompiledProgram, rt: Runtime, G: dict[str, Any]) -> int:
     status = 0
     try:
         try:
-            try:
-                await G["_begin"]()
-                if cp.has_main or cp.has_end:
-                    if cp.has_beginfile:
-                        rt.beginfile = G["_beginfile"]
-                    if cp.has_endfile:
-                        rt.endfile = G["_endfile"]
-                    await _main_loop(ctx, rt, G)
-            except AwkExit as e:
-                if e.code is not None:
-                    rt.exit_code = e.code
-            try:
-                await G["_end"]()
-            except AwkExit as e:
-                if e.code is not None:
-                    rt.exit_code = e.code
-            status = rt.exit_code
-        except (NextRecord, NextFile):
-            raise AwkFatal("`next' called from BEGIN or END")
-        finally:
-            try:
-                await rt.close_all()
-            except AwkFatal:
-                pass
+            await G["_begin"]()
+            if cp.has_main or cp.has_end:
+                if cp.has_beginfile:
+                    rt.beginfile = G["_beginfile"]
+                if cp.has_endfile:
+                    rt.endfile = G["_endfile"]
+                await _main_loop(ctx, rt, G)
+        except AwkExit as e:
+            if e.code is not None:
+                rt.exit_code = e.code
+        try:
+            await G["_end"]()
+        except AwkExit as e:
+            if e.code is not None:
+                rt.exit_code = e.code
+        status = rt.exit_code
+    except (NextRecord, NextFile):
+        await _fatal(rt, G, AwkFatal("`next' called from BEGIN or END"))
+        status = 2
     except AwkFatal as exc:
-        if exc.located:
-            await rt.warn(f"cmd. line:1: fatal: {exc.message}")
-        else:
-            await rt.warn(f"fatal: {exc.message}")
+        await _fatal(rt, G, exc)
         status = 2
     except RecursionError:
-        await rt.warn("cmd. line:1: fatal: function call nesting too deep")
+        await _fatal(rt, G, AwkFatal("function call nesting too deep"))
         status = 2
     except OSError as exc:
         if isinstance(exc, BrokenPipeError):
             raise
-        await rt.warn(f"fatal: {exc.strerror or exc}")
+        await _fatal(rt, G, AwkFatal(exc.strerror or str(exc), False))
+        status = 2
+    except (TypeError, ValueError, KeyError, IndexError, AttributeError, ArithmeticError,
+            re.error) as exc:
+        await _fatal(rt, G, AwkFatal(f"internal error: {type(exc).__name__}: {exc}"))
+        status = 2
+    try:
+        await rt.close_all()
+    except AwkFatal as exc:
+        await _fatal(rt, G, exc)
         status = 2
     return status
+
+
+async def _fatal(rt: Runtime, G: dict[str, Any], exc: AwkFatal) -> None:
+    if not exc.located:
+        await rt.warn(f"fatal: {exc.message}")
+        return
+    where = ""
+    fnr = G.get("V_FNR", 0.0)
+    if isinstance(fnr, float) and fnr > 0:
+        where = f"(FILENAME={rt.tostr(G.get('V_FILENAME', ''))} FNR={rt.tostr(fnr)}) "
+    await rt.warn(f"cmd. line:1: {where}fatal: {exc.message}")
 
 
 async def _main_loop(ctx: Context, rt: Runtime, G: dict[str, Any]) -> None:

@@ -190,6 +190,9 @@ _JQ_PRELUDE = (
     "def halt_error: halt_error(5); "
     "def input_filename: $__pocketos_filename; "
     "def get_search_list: []; "
+    "def leaf_paths: paths(scalars); "
+    "def input_line_number: 0; "
+    "def recurse_down: recurse; "
     "def input: if ($__pocketos_inputs | length) > 0 then $__pocketos_inputs[0] "
     "else error(\"No more inputs\") end; "
     "def inputs: $__pocketos_inputs[]; "
@@ -250,7 +253,7 @@ class JqProgram:
         tail = " | _pocketos_sort" if opts.sort_keys else ""
         wrapped = _JQ_PRELUDE + "(" + source + "\n)" + tail + " | tojson"
         try:
-            self.prog = _jq.compile(wrapped, args=self.args)
+            self.prog = _compile_cached(wrapped, self.args)
         except ValueError:
             # compile the bare program to report the error at the user's line and column
             try:
@@ -272,6 +275,35 @@ class JqProgram:
                            + " | tojson", args=args)
 
 
+_COMPILED: dict[str, Any] = {}
+_COMPILED_MAX = 64
+
+
+def _compile_cached(text: str, args: dict[str, Any]) -> Any:
+    """Compile once per (program, arguments): compiling pulls in jq's whole builtin library."""
+    try:
+        key = text + "\0" + json.dumps(args, sort_keys=True, separators=(",", ":"))
+    except (TypeError, ValueError):
+        return _jq.compile(text, args=args)
+    prog = _COMPILED.get(key)
+    if prog is None:
+        prog = _jq.compile(text, args=args)
+        if len(_COMPILED) >= _COMPILED_MAX:
+            _COMPILED.pop(next(iter(_COMPILED)))
+        _COMPILED[key] = prog
+    return prog
+
+
+async def _in_thread(fn: Callable[..., Any], *args: Any) -> Any:
+    """Run one bounded slice of jq work.
+
+    libjq keeps the GIL while it evaluates, so a worker thread would not let the event loop
+    run any sooner; the work is done inline in slices (a batch of inputs, a few thousand
+    results) with the deadline and pending signals checked between slices.
+    """
+    return fn(*args)
+
+
 @dataclass
 class _Event:
     kind: str  # "out" | "err" | "halt"
@@ -279,30 +311,42 @@ class _Event:
     code: int = 0
 
 
-def _eval(prog: Any, text: str, limit: int, state: dict[str, Any]) -> tuple[list[_Event], bool]:
-    """Run ``prog`` on one input (or continue the pending iterator). Returns events and whether
-    the input is exhausted. Runs in a worker thread."""
+def _eval(prog: Any, items: list[tuple[str, str]], limit: int, state: dict[str, Any]
+          ) -> tuple[list[tuple[_Event, str]], bool]:
+    """Run ``prog`` over ``items`` (JSON text, location), resuming from ``state``.
+
+    Returns up to about ``limit`` events (each with its input's location) and whether all
+    items are done, so that the caller can write output and check limits in between.
+    """
+    events: list[tuple[_Event, str]] = []
+    i = state.get("i", 0)
     it = state.get("it")
-    if it is None:
-        it = iter(prog.input_text(text))
-        state["it"] = it
-    events: list[_Event] = []
-    while len(events) < limit:
-        try:
-            value = next(it)
-        except StopIteration:
-            state["it"] = None
-            return events, True
-        except ValueError as exc:
-            state["it"] = None
-            events.append(_error_event(str(exc)))
-            return events, True
-        except Exception as exc:  # defensive: the engine must not crash the command
-            state["it"] = None
-            events.append(_Event("err", f"jq: error: {exc}"))
-            return events, True
-        events.append(_Event("out", value))
-    return events, False
+    n = len(items)
+    while i < n and len(events) < limit:
+        text, where = items[i]
+        if it is None:
+            it = iter(prog.input_text(text))
+        while len(events) < limit:
+            try:
+                value = next(it)
+            except StopIteration:
+                it = None
+                i += 1
+                break
+            except ValueError as exc:
+                events.append((_error_event(str(exc)), where))
+                it = None
+                i += 1
+                break
+            except Exception as exc:  # defensive: the engine must not crash the command
+                events.append((_Event("err", f"{type(exc).__name__}: {exc}"), where))
+                it = None
+                i += 1
+                break
+            events.append((_Event("out", value), where))
+    state["i"] = i
+    state["it"] = it
+    return events, i >= n
 
 
 def _error_event(msg: str) -> _Event:
@@ -321,7 +365,18 @@ def _error_event(msg: str) -> _Event:
                 else:
                     text = json.dumps(value, separators=(",", ":"), ensure_ascii=False) + "\n"
             return _Event("halt", text, int(code) if isinstance(code, (int, float)) else 5)
+    if msg[:1] in ("{", "["):
+        # a non-string error value: jq prints it compactly with a note
+        try:
+            value = json.loads(msg)
+        except ValueError:
+            return _Event("err", msg)
+        return _Event("err", json.dumps(value, separators=(",", ":"), ensure_ascii=False),
+                      code=-1)
     return _Event("err", msg)
+
+
+_WS = re.compile(r"[ \t\r\n]*")
 
 
 class _JsonSplitter:
@@ -363,18 +418,22 @@ class _JsonSplitter:
         pos = 0
         n = len(buf)
         err: str | None = None
+        # newlines are counted incrementally: (position, lines before it)
+        seen_pos, seen_lines = 0, self.lines
+        ws = _WS.match
+        decode = self.decoder.raw_decode
         while True:
-            while pos < n and buf[pos] in " \t\r\n":
-                pos += 1
+            pos = ws(buf, pos).end()  # type: ignore[union-attr]
             if pos >= n:
                 break
             try:
-                _, end = self.decoder.raw_decode(buf, pos)
+                _, end = decode(buf, pos)
             except ValueError:
                 if not eof:
                     self.need = (n - pos) * 2
                     break
-                vals, err = self._fallback(buf[pos:], self.lines + buf.count("\n", 0, pos))
+                line0 = seen_lines + buf.count("\n", seen_pos, pos)
+                vals, err = self._fallback(buf[pos:], line0)
                 out.extend(vals)
                 pos = n
                 break
@@ -382,12 +441,12 @@ class _JsonSplitter:
             if end >= n and not eof and buf[end - 1] not in "}]\"el":
                 break
             self.need = 0
-            text = buf[pos:end]
-            line = self.lines + buf.count("\n", 0, end) + (1 if end < n and buf[end] == "\n"
-                                                            else 0)
-            out.append((text, line))
+            seen_lines += buf.count("\n", seen_pos, end)
+            seen_pos = end
+            line = seen_lines + (1 if end < n and buf[end] == "\n" else 0)
+            out.append((buf[pos:end], line))
             pos = end
-        self.lines += buf.count("\n", 0, pos)
+        self.lines = seen_lines + buf.count("\n", seen_pos, pos)
         self.buf = buf[pos:]
         if eof:
             self.buf = ""
@@ -494,19 +553,19 @@ def _parse_jq_argv(argv: list[str]) -> tuple[JqOptions, str | None, list[str], b
             elif name == "stream":
                 o.stream = True
             elif name == "arg":
-                k, v = need(2, "--arg")
-                o.named[k] = v
+                name_, v = need(2, "--arg")
+                o.named[name_] = v
                 i += 2
             elif name == "argjson":
-                k, v = need(2, "--argjson")
+                name_, v = need(2, "--argjson")
                 try:
-                    o.named[k] = json.loads(v)
+                    o.named[name_] = json.loads(v)
                 except ValueError:
                     raise JqError(f"jq: Invalid JSON text passed to --argjson\n{_JQ_TRY}", 2)
                 i += 2
             elif name in ("slurpfile", "rawfile"):
-                k, v = need(2, "--" + name)
-                o.named[k] = ("\0file", name, v)
+                name_, v = need(2, "--" + name)
+                o.named[name_] = ("\0file", name, v)
                 i += 2
             elif name == "args":
                 positional_mode = "str"
@@ -619,36 +678,36 @@ class _JqRunner:
         return body + b"\n"
 
     async def run_one(self, text: str, where: str, program: Any | None = None) -> None:
-        """Run the program on one input (JSON text) and write its results."""
+        await self.run_many([(text, where)], program)
+
+    async def run_many(self, items: list[tuple[str, str]], program: Any | None = None) -> None:
+        """Run the program on each input (JSON text, location) and write the results."""
+        if not items or self.halted:
+            return
         prog = program if program is not None else self.prog.prog
-        state: dict[str, Any] = {"it": None}
+        state: dict[str, Any] = {}
         done = False
-        first = True
+        limit = 256
         while not done:
             self.ctx.check_killed()
             self.ctx.budget.check_time()
-            if first:
-                events, done = await asyncio.to_thread(_eval, prog, text, 256, state)
-                first = False
-            else:
-                events, done = await asyncio.to_thread(_eval, prog, text, 4096, state)
+            events, done = await _in_thread(_eval, prog, items, limit, state)
+            limit = 8192
             out: list[bytes] = []
-            for ev in events:
+            for ev, where in events:
                 if ev.kind == "out":
                     self.last = ev.text
                     out.append(self.render(ev.text))
-                elif ev.kind == "err":
-                    if out:
-                        await self.ctx.stdout.write(b"".join(out))
-                        out = []
-                    msg = ev.text
+                    continue
+                if out:
+                    await self.ctx.stdout.write(b"".join(out))
+                    out = []
+                if ev.kind == "err":
+                    note = " (not a string)" if ev.code == -1 else ""
                     await self.ctx.stderr.write(
-                        _enc(f"jq: error (at {where}): {msg}\n"))
+                        _enc(f"jq: error (at {where}){note}: {ev.text}\n"))
                     self.status = 5
                 else:
-                    if out:
-                        await self.ctx.stdout.write(b"".join(out))
-                        out = []
                     if ev.text:
                         await self.ctx.stderr.write(_enc(ev.text))
                     self.status = ev.code
@@ -694,38 +753,38 @@ async def _jq_sources(ctx: Context, files: list[str]
         yield f, data, True, None
 
 
-async def _jq_collect_values(ctx: Context, files: list[str], runner: _JqRunner | None,
-                             opts: JqOptions) -> AsyncIterator[tuple[str, str]]:
-    """Yields (json_text, where) for every input value; reports read/parse errors."""
-    if opts.raw_input:
-        async for label, chunk, _eof, error in _jq_sources(ctx, files):
-            if error:
-                await ctx.stderr.write(_enc(error + "\n"))
-                if runner is not None:
-                    runner.status = 2
-                continue
-            if chunk is None:
-                continue
-            yield chunk.decode("latin-1"), label  # raw bytes, joined below
-        return
+async def _jq_raw_chunks(ctx: Context, files: list[str], runner: _JqRunner
+                         ) -> AsyncIterator[tuple[bytes, str]]:
+    """Raw input bytes chunk by chunk (for -R); reports files that cannot be read."""
+    async for label, chunk, _eof, error in _jq_sources(ctx, files):
+        if error:
+            await ctx.stderr.write(_enc(error + "\n"))
+            runner.status = 2
+            continue
+        if chunk:
+            yield chunk, label
+
+
+async def _jq_value_batches(ctx: Context, files: list[str], runner: _JqRunner
+                            ) -> AsyncIterator[list[tuple[str, str]]]:
+    """Batches of (json_text, location) as input arrives; reports read and parse errors
+    (a parse error ends the input, as in jq)."""
     splitter: _JsonSplitter | None = None
     current: str | None = None
     async for label, chunk, eof, error in _jq_sources(ctx, files):
         if error:
             await ctx.stderr.write(_enc(error + "\n"))
-            if runner is not None:
-                runner.status = 2
+            runner.status = 2
             continue
         if label != current or splitter is None:
             splitter = _JsonSplitter()
             current = label
         vals, err = splitter.feed(chunk or b"", eof)
-        for text, line in vals:
-            yield text, f"{label}:{line}"
+        if vals:
+            yield [(text, f"{label}:{line}") for text, line in vals]
         if err:
             await ctx.stderr.write(_enc(err + "\n"))
-            if runner is not None:
-                runner.status = 2
+            runner.status = 2
             raise _StopInput()
 
 
@@ -734,27 +793,30 @@ class _StopInput(Exception):
 
 
 async def _raw_lines(ctx: Context, files: list[str], runner: _JqRunner
-                     ) -> AsyncIterator[tuple[str, str]]:
-    """-R: each line as a JSON string text."""
+                     ) -> AsyncIterator[list[tuple[str, str]]]:
+    """-R: batches of lines, each as a JSON string text."""
     pending = b""
     count = 0
     label = "<stdin>"
-    async for latin, lab in _jq_collect_values(ctx, files, runner, runner.opts):
+    async for chunk, lab in _jq_raw_chunks(ctx, files, runner):
         label = lab
-        pending += latin.encode("latin-1")
+        pending += chunk
         *lines, pending = pending.split(b"\n")
+        batch = []
         for ln in lines:
             count += 1
-            yield json.dumps(ln.decode("utf-8", "replace")), f"{label}:{count}"
+            batch.append((json.dumps(ln.decode("utf-8", "replace")), f"{label}:{count}"))
+        if batch:
+            yield batch
     if pending:
         count += 1
-        yield json.dumps(pending.decode("utf-8", "replace")), f"{label}:{count}"
+        yield [(json.dumps(pending.decode("utf-8", "replace")), f"{label}:{count}")]
 
 
 async def _raw_all(ctx: Context, files: list[str], runner: _JqRunner) -> str:
     parts: list[bytes] = []
-    async for latin, _ in _jq_collect_values(ctx, files, runner, runner.opts):
-        parts.append(latin.encode("latin-1"))
+    async for chunk, _ in _jq_raw_chunks(ctx, files, runner):
+        parts.append(chunk)
     return json.dumps(b"".join(parts).decode("utf-8", "replace"))
 
 
@@ -796,28 +858,27 @@ async def run_jq(ctx: Context, runner: _JqRunner, files: list[str]) -> int:
     opts = runner.opts
     prog = runner.prog
 
-    async def values() -> AsyncIterator[tuple[str, str]]:
+    async def batches() -> AsyncIterator[list[tuple[str, str]]]:
         if opts.raw_input:
             if opts.slurp:
-                yield await _raw_all(ctx, files, runner), "<stdin>:0"
+                yield [(await _raw_all(ctx, files, runner), "<stdin>:0")]
             else:
-                async for v in _raw_lines(ctx, files, runner):
-                    yield v
+                async for b in _raw_lines(ctx, files, runner):
+                    yield b
             return
-        async for text, where in _jq_collect_values(ctx, files, runner, opts):
+        async for batch in _jq_value_batches(ctx, files, runner):
             if opts.stream:
-                for ev in _stream_events(text):
-                    yield ev, where
+                yield [(ev, where) for text, where in batch for ev in _stream_events(text)]
             else:
-                yield text, where
+                yield batch
 
     try:
         if opts.null_input or prog.uses_inputs or (opts.slurp and not opts.raw_input):
             collected: list[tuple[str, str]] = []
             if not opts.null_input or prog.uses_inputs:
                 try:
-                    async for v in values():
-                        collected.append(v)
+                    async for batch in batches():
+                        collected.extend(batch)
                 except _StopInput:
                     pass
             if opts.slurp and not opts.raw_input:
@@ -832,14 +893,12 @@ async def run_jq(ctx: Context, runner: _JqRunner, files: list[str]) -> int:
             program: Any = None
             if prog.uses_inputs:
                 parsed = [json.loads(t) for t, _ in rest]
-                program = await asyncio.to_thread(prog.with_inputs, parsed, None)
-                await runner.run_one(first_text, where, program)
-            else:
-                await runner.run_one(first_text, where)
+                program = await _in_thread(prog.with_inputs, parsed, None)
+            await runner.run_many([(first_text, where)], program)
             return runner.exit_code()
         try:
-            async for text, where in values():
-                await runner.run_one(text, where)
+            async for batch in batches():
+                await runner.run_many(batch)
                 if runner.halted:
                     break
         except _StopInput:
@@ -965,6 +1024,7 @@ async def yq_cmd(ctx: Context) -> int:
         return 0
     out_fmt = (p.str("output_format") or ("json" if p.flag("json") else "yaml")).lower()
     in_fmt = (p.str("input_format") or "yaml").lower()
+    out_fmt, in_fmt = out_fmt.removeprefix("="), in_fmt.removeprefix("=")
     if out_fmt in ("y",):
         out_fmt = "yaml"
     if out_fmt in ("j",):
@@ -997,7 +1057,7 @@ async def yq_cmd(ctx: Context) -> int:
             try:
                 data = await _read_operand(ctx, f)
             except OSError as exc:
-                await ctx.stderr.write(_enc(f"Error: open {f}: {exc.strerror.lower()}\n"))
+                await ctx.stderr.write(_enc(f"Error: open {f}: {(exc.strerror or '').lower()}\n"))
                 return 1
             text = data.decode("utf-8", "replace")
             try:
@@ -1035,12 +1095,13 @@ async def yq_cmd(ctx: Context) -> int:
         except ValueError as exc:
             await ctx.stderr.write(_enc(f"Error: {exc}\n"))
             return 1
-        state: dict[str, Any] = {"it": None}
+        state: dict[str, Any] = {}
         outs: list[Any] = []
         done = False
         while not done:
-            events, done = await asyncio.to_thread(_eval, prog.prog, text, 4096, state)
-            for ev in events:
+            ctx.budget.check_time()
+            events, done = await _in_thread(_eval, prog.prog, [(text, "")], 4096, state)
+            for ev, _ in events:
                 if ev.kind == "out":
                     outs.append(ev.text)
                 else:
@@ -1763,7 +1824,7 @@ class _SqliteShell:
             return self.text(v)
         b = self.text(v)
         sep = self.colsep
-        if b == b"" or any(c <= 0x20 or c >= 0x7F or c in (0x22, 0x2C) for c in b) \
+        if b == b"" or any(c <= 0x20 or c >= 0x7F or c in (0x22, 0x27, 0x2C) for c in b) \
                 or (sep and sep in b):
             return b'"' + b.replace(b'"', b'""') + b'"'
         return b
@@ -1799,7 +1860,9 @@ class _SqliteShell:
                 for n, v in zip(bnames, r, strict=False):
                     if v is None:
                         val = b"null"
-                    elif isinstance(v, (int, float)):
+                    elif isinstance(v, float):
+                        val = _sql_real(v, 20).encode()
+                    elif isinstance(v, int):
                         val = self.text(v)
                     else:
                         val = _json_str(self.full_text(v))
@@ -1811,8 +1874,8 @@ class _SqliteShell:
             for i, r in enumerate(rows):
                 if i:
                     out.append(self.rowsep)
-                for n, v in zip(names, r, strict=False):
-                    out.append(_enc(n.rjust(w)) + b" = " + self.text(v) + self.rowsep)
+                for col, v in zip(names, r, strict=False):
+                    out.append(_enc(col.rjust(w)) + b" = " + self.text(v) + self.rowsep)
         elif mode in ("quote", "insert"):
             sep = b"," if mode == "quote" else b","
             if self.headers and mode == "quote" and names:
@@ -2016,11 +2079,9 @@ class _SqliteRunner:
     def error_text(self, exc: _sqlite.Error, line: int | None, sql: str) -> tuple[str, int]:
         msg = str(exc)
         code = getattr(exc, "sqlite_errorcode", 1) or 1
-        if isinstance(exc, _sqlite.ProgrammingError) and code == 1:
-            code = 1
         if line is not None:
             return f"Parse error near line {line}: {msg}\n", 1
-        if (code & 0xFF) == 1:
+        if (code & 0xFF) in (1, 23):  # SQLITE_ERROR, SQLITE_AUTH: raised while preparing
             return f"Error: in prepare, {msg}\n", 1
         return f"Error: stepping, {msg} ({code & 0xFF})\n", code & 0xFF
 
@@ -2200,7 +2261,7 @@ class _SqliteRunner:
         nrow = (len(names) + ncol - 1) // ncol
         lines = []
         for i in range(nrow):
-            parts = []
+            parts: list[str] = []
             for j in range(i, len(names), nrow):
                 parts.append(("  " if parts else "") + names[j].ljust(maxlen))
             lines.append("".join(parts))
@@ -2281,7 +2342,7 @@ class _SqliteRunner:
                         vals.append(_dump_text(bytes(v) if isinstance(v, bytes) else _enc(v)))
                 out.append(b"INSERT INTO " + qname + b" VALUES(" + b",".join(vals) + b");\n")
             cur.close()
-        others = sh.query("SELECT sql FROM sqlite_schema WHERE type IN ('index','trigger',"
+        others = [] if table is not None else sh.query("SELECT sql FROM sqlite_schema WHERE type IN ('index','trigger',"
                           "'view') AND sql IS NOT NULL AND name NOT LIKE 'sqlite_%'" + cond
                           + " ORDER BY rowid", params)
         for (sql_b,) in others:

@@ -538,10 +538,9 @@ def _key(line: bytes, o: DiffOpts) -> bytes:
         k = body + (b"\n" if nl else b"")
     if o.ignore_case:
         k = k.lower()
-    if o.ignore_all_space or o.ignore_space_change:
-        # a missing final newline does not count as a difference in white space
-        if not k.endswith(b"\n"):
-            k += b"\n"
+    # a missing final newline does not count as a difference in white space
+    if (o.ignore_all_space or o.ignore_space_change) and not k.endswith(b"\n"):
+        k += b"\n"
     return k
 
 
@@ -584,19 +583,20 @@ class DiffRunner:
         if d0 and d1:
             await self.compare_dirs(p0, p1)
             return
-        if d0 != d1:
-            if not top:
-                a = "directory" if d0 else "regular file"
-                b = "directory" if d1 else "regular file"
-                await self.out(encode(f"File {p0} is a {a} while file {p1} is a {b}\n"))
-                self.status = max(self.status, 1)
-                return
+        if d0 != d1 and not top:
+            a = "directory" if d0 else "regular file"
+            b = "directory" if d1 else "regular file"
+            await self.out(encode(f"File {p0} is a {a} while file {p1} is a {b}\n"))
+            self.status = max(self.status, 1)
+            return
         exists0 = p0 == "-" or fs.exists(p0)
         exists1 = p1 == "-" or fs.exists(p1)
         data0 = data1 = b""
         if exists0:
             try:
                 data0 = await read_all(self.ctx, p0)
+            except BrokenPipeError:
+                raise
             except OSError as exc:
                 await self.trouble(f"{p0}: {exc.strerror}")
                 return
@@ -608,6 +608,8 @@ class DiffRunner:
         if exists1:
             try:
                 data1 = await read_all(self.ctx, p1)
+            except BrokenPipeError:
+                raise
             except OSError as exc:
                 await self.trouble(f"{p1}: {exc.strerror}")
                 return
@@ -697,11 +699,15 @@ class DiffRunner:
         fs = self.ctx.fs
         try:
             n0 = set(fs.listdir(d0))
+        except BrokenPipeError:
+            raise
         except OSError as exc:
             await self.trouble(f"{d0}: {exc.strerror}")
             return
         try:
             n1 = set(fs.listdir(d1))
+        except BrokenPipeError:
+            raise
         except OSError as exc:
             await self.trouble(f"{d1}: {exc.strerror}")
             return
@@ -747,7 +753,8 @@ class DiffRunner:
 
 
 _DIFF_SPEC = [
-    Opt("u"), Opt("U", "unified", "optional"), Opt("c"), Opt("C", "context", "optional"),
+    Opt("u"), Opt("", "unified", "optional"), Opt("U", arg="required", dest="unified"),
+    Opt("c"), Opt("", "context", "optional"), Opt("C", arg="required", dest="context"),
     Opt("", "normal"), Opt("q", "brief"), Opt("s", "report-identical-files"),
     Opt("i", "ignore-case"), Opt("w", "ignore-all-space"), Opt("b", "ignore-space-change"),
     Opt("B", "ignore-blank-lines"), Opt("Z", "ignore-trailing-space"),
@@ -805,12 +812,14 @@ async def diff(ctx: Context) -> int:
     o.labels = p.list("label")
     o.exclude = p.list("exclude")
     # the switches as written, for the "diff -r ..." lines of recursive comparisons
-    sw: list[str] = []
-    for a in args:
-        if a == "--":
-            break
-        if a.startswith("-") and a != "-":
-            sw.append(a)
+    sw = list(args)
+    if "--" in sw:
+        sw = sw[:sw.index("--")]
+    left = list(p.operands)
+    for idx in range(len(sw) - 1, -1, -1):
+        if left and sw[idx] == left[-1]:
+            left.pop()
+            del sw[idx]
     o.switches = "".join(" " + s for s in sw)
     ops = p.operands
     ff, tf = p.str("from_file"), p.str("to_file")
@@ -995,7 +1004,9 @@ def parse_patch(data: bytes) -> list[FilePatch]:
             hunk.old_start = s0 if op != b"a" else s0 + 1
             hunk.new_start = s1 if op != b"d" else s1 + 1
             if op == b"a":
-                hunk.old_start = s0 + 1
+                hunk.old_start = s0
+            if op == b"d":
+                hunk.new_start = s1
             normal.hunks.append(hunk)
             continue
         if ln.startswith(b"diff ") or ln.startswith(b"Index:") or ln.startswith(b"Only in"):
@@ -1129,6 +1140,8 @@ async def patch(ctx: Context) -> int:
     try:
         pdata = await read_all(ctx, pfile) if pfile is not None and pfile != "-" \
             else await ctx.stdin.read(-1)
+    except BrokenPipeError:
+        raise
     except OSError as exc:
         await ctx.err(f"Can't open patch file {pfile} : {exc.strerror}")
         return 2
@@ -1153,6 +1166,7 @@ async def patch(ctx: Context) -> int:
         if reverse:
             old_n, new_n = new_n, old_n
             creating, deleting = deleting, creating
+        name: str | None
         if target is not None:
             name = target
         else:
@@ -1172,6 +1186,8 @@ async def patch(ctx: Context) -> int:
         if exists:
             try:
                 data = fs.read_bytes(name)
+            except BrokenPipeError:
+                raise
             except OSError as exc:
                 await ctx.err(f"Can't open file {name} : {exc.strerror}")
                 status = 2
@@ -1185,10 +1201,10 @@ async def patch(ctx: Context) -> int:
             continue
         lines = _split_keep(data)
         verb = "checking" if dry else "patching"
-        shown = name if outname is None else f"{name} (read from {name})" if False else name
+        shown = name if outname is None else f"{outname} (read from {name})"
         if not silent:
             out_msgs.append(f"{verb} file {shown}\n")
-        result, failed, msgs, reversed_seen = _apply(lines, fp.hunks, reverse)
+        result, failed, msgs, reversed_seen, exact = _apply(lines, fp.hunks, reverse)
         if reversed_seen and not reverse:
             # every hunk would apply backwards: the patch was probably applied already
             if forward:
@@ -1201,7 +1217,7 @@ async def patch(ctx: Context) -> int:
                             f"{'s' if len(fp.hunks) != 1 else ''} ignored"
                             + (f" -- saving rejects to file {name}.rej\n" if not dry else "\n"))
             if not dry:
-                _write_rej(fs, p.str("reject_file") or name + ".rej", fp, fp.hunks)
+                _write_rej(fs, p.str("reject_file") or name + ".rej", fp, fp.hunks, name)
             status = max(status, 1)
             continue
         if not silent:
@@ -1214,14 +1230,21 @@ async def patch(ctx: Context) -> int:
                 out_msgs.append(msg + "\n")
             else:
                 out_msgs.append(msg + f" -- saving rejects to file {rej}\n")
-                _write_rej(fs, rej, fp, failed)
+                _write_rej(fs, rej, fp, failed, name)
             status = max(status, 1)
         if dry:
             continue
         payload = b"".join(result)
+        want_backup = p.flag("backup") or (not exact and exists and outname is None
+                                             and not p.flag("no_backup_if_mismatch"))
+        if want_backup:
+            try:
+                fs.write_bytes(name + ".orig", data)
+            except OSError:
+                pass
         try:
             if outname is not None:
-                fs.write_bytes(outname, payload, append=outname in getattr(ctx, "_seen", ()))
+                fs.write_bytes(outname, payload)
             elif deleting and not payload or not payload and p.flag("remove_empty_files"):
                 fs.unlink(name)
             else:
@@ -1234,6 +1257,8 @@ async def patch(ctx: Context) -> int:
                     if not fs.isdir(parent):
                         fs.mkdir(parent, parents=True, exist_ok=True)
                     fs.write_bytes(name, payload)
+        except BrokenPipeError:
+            raise
         except OSError as exc:
             await ctx.err(f"{name}: {exc.strerror}")
             status = 2
@@ -1242,44 +1267,49 @@ async def patch(ctx: Context) -> int:
 
 
 def _apply(lines: list[bytes], hunks: list[Hunk], reverse: bool
-           ) -> tuple[list[bytes], list[Hunk], list[str], bool]:
+           ) -> tuple[list[bytes], list[Hunk], list[str], bool, bool]:
+    """Apply hunks; returns (lines, failed hunks, messages, looks-reversed, exact)."""
     out = list(lines)
     failed: list[Hunk] = []
     msgs: list[str] = []
-    offset = 0
+    last_offset = 0
+    growth = 0
     lo = 0
     reversed_ok = 0
+    exact = True
     for num, h in enumerate(hunks, 1):
         old, new = (h.new_lines, h.old_lines) if reverse else (h.old_lines, h.new_lines)
-        start = (h.new_start if reverse else h.old_start)
-        where = max(start - 1, 0) if old else start
-        if not old and start == 0:
-            where = 0
-        where = max(0, min(where + offset, len(out)))
+        start = h.new_start if reverse else h.old_start
+        stated = max(start - 1, 0) if old else start
+        where = max(0, min(stated + last_offset + growth, len(out)))
         pos = _find_hunk(out, old, where, lo)
         if pos is None:
-            if _find_hunk(out, new, where, 0) is not None and new:
+            exact = False
+            if new and _find_hunk(out, new, where, 0) is not None:
                 reversed_ok += 1
             failed.append(h)
-            msgs.append(f"Hunk #{num} FAILED at {max(start, 1) if old else start}.\n")
+            msgs.append(f"Hunk #{num} FAILED at {start + last_offset}.\n")
             continue
         out[pos:pos + len(old)] = new
-        expected = where
-        if pos != expected:
-            delta = pos - (max(start - 1, 0) + offset if old else start + offset)
-            msgs.append(f"Hunk #{num} succeeded at {pos + 1 if old else pos} "
+        delta = pos - growth - stated
+        if delta:
+            exact = False
+            at = pos + 1 if old else pos + 1
+            msgs.append(f"Hunk #{num} succeeded at {at} "
                         f"(offset {delta} line{'s' if abs(delta) != 1 else ''}).\n")
-            offset += delta
-        offset += len(new) - len(old)
+        last_offset = delta
+        growth += len(new) - len(old)
         lo = pos + len(new)
     all_reversed = bool(hunks) and reversed_ok == len(hunks) and len(failed) == len(hunks)
-    return out, failed, msgs, all_reversed
+    return out, failed, msgs, all_reversed, exact
 
 
-def _write_rej(fs: object, path: str, fp: FilePatch, hunks: list[Hunk]) -> None:
-    parts: list[bytes] = list(fp.header) if fp.kind != "normal" else []
-    if fp.kind == "context":
-        parts = list(fp.header)
+def _write_rej(fs: object, path: str, fp: FilePatch, hunks: list[Hunk], name: str) -> None:
+    parts: list[bytes] = []
+    if fp.kind == "unified":
+        parts = [encode(f"--- {name}\n+++ {name}\n")]
+    elif fp.kind == "context":
+        parts = [encode(f"*** {name}\n--- {name}\n")]
     for h in hunks:
         parts.extend(h.text)
     try:
@@ -1344,6 +1374,8 @@ async def cmp(ctx: Context) -> int:
     for name in (n0, n1):
         try:
             datas.append(await read_all(ctx, name))
+        except BrokenPipeError:
+            raise
         except OSError as exc:
             await ctx.err(f"{name}: {exc.strerror}")
             return 2
@@ -1367,7 +1399,7 @@ async def cmp(ctx: Context) -> int:
         await ctx.stdout.write(encode("".join(diffs)))
         if len(a) != len(b):
             short = n0 if len(a) < len(b) else n1
-            await _eof(ctx, short, m, a if len(a) < len(b) else b)
+            await _eof(ctx, short, m, a if len(a) < len(b) else b, verbose=True)
             return 1
         return 1 if diffs else 0
     first = -1
@@ -1389,7 +1421,8 @@ async def cmp(ctx: Context) -> int:
     if first >= 0:
         if not quiet:
             line = a[:first].count(b"\n") + 1
-            msg = f"{n0} {n1} differ: byte {first + 1}, line {line}"
+            unit = "byte" if _localized(ctx) or p.flag("print_bytes") else "char"
+            msg = f"{n0} {n1} differ: {unit} {first + 1}, line {line}"
             if p.flag("print_bytes"):
                 msg += f" is {a[first]:3o} {_pb(a[first])} {b[first]:3o} {_pb(b[first])}"
             await ctx.stdout.write(encode(msg + "\n"))
@@ -1400,6 +1433,14 @@ async def cmp(ctx: Context) -> int:
             await _eof(ctx, short, m, a if len(a) < len(b) else b)
         return 1
     return 0
+
+
+def _localized(ctx: Context) -> bool:
+    """True under a real locale (e.g. en_US.UTF-8), where GNU cmp says "byte" rather than
+    the C locale's "char"."""
+    env = ctx.env
+    loc = env.get("LC_ALL") or env.get("LC_MESSAGES") or env.get("LANG") or "C"
+    return loc not in ("C", "POSIX") and not loc.startswith("C.")
 
 
 def _pb(c: int) -> str:
@@ -1415,13 +1456,16 @@ def _pb(c: int) -> str:
     return s + chr(c)
 
 
-async def _eof(ctx: Context, name: str, nbytes: int, data: bytes) -> None:
+async def _eof(ctx: Context, name: str, nbytes: int, data: bytes, verbose: bool = False
+               ) -> None:
     if nbytes == 0:
         await ctx.err(f"EOF on {name} which is empty")
         return
+    if verbose:
+        await ctx.err(f"EOF on {name} after byte {nbytes}")
+        return
     lines = data[:nbytes].count(b"\n")
-    extra = f", line {lines + 1}" if not data.endswith(b"\n") or True else ""
     if data[:nbytes].endswith(b"\n"):
         await ctx.err(f"EOF on {name} after byte {nbytes}, line {lines}")
     else:
-        await ctx.err(f"EOF on {name} after byte {nbytes}{extra}")
+        await ctx.err(f"EOF on {name} after byte {nbytes}, in line {lines + 1}")

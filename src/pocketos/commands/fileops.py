@@ -8,6 +8,7 @@ Everything goes through ``ctx.fs``; nothing here touches the host.
 from __future__ import annotations
 
 import errno
+import fnmatch
 import json
 import os
 import posixpath
@@ -271,7 +272,7 @@ def apply_mode(spec: str, cur: int, is_dir: bool, umask: int = UMASK,
                 mask |= 0o2070
             if "o" in who:
                 mask |= 0o1007
-        for op, perms in re.findall(r"([-+=])([rwxXst]*|[ugo])", m.group(2)):
+        for op, perms in re.findall(r"([-+=])([ugo]|[rwxXst]*)", m.group(2)):
             bits = 0
             if perms in ("u", "g", "o"):
                 src = {"u": (mode >> 6) & 7, "g": (mode >> 3) & 7, "o": mode & 7}[perms]
@@ -377,8 +378,13 @@ class _Ls:
     def __init__(self, ctx: Context, p: Parsed) -> None:
         self.ctx = ctx
         self.fs = ctx.fs
-        self.all = p.flag("a") or p.flag("f")
-        self.almost = p.flag("A")
+        self.all = False
+        self.almost = False
+        for key, _ in p.order:
+            if key in ("a", "f"):
+                self.all, self.almost = True, False
+            elif key == "A":
+                self.all, self.almost = False, True
         self.numeric = p.flag("n")
         self.no_owner = p.flag("g")
         self.no_group = p.flag("o")
@@ -618,7 +624,7 @@ async def ls(ctx: Context) -> int:
         await ctx.stderr.write(b"Valid arguments are:\n  - 'always', 'yes', 'force'\n"
                                b"  - 'never', 'no', 'none'\n  - 'auto', 'tty', 'if-tty'\n"
                                b"Try 'ls --help' for more information.\n")
-        return 2
+        return 1
     return await _Ls(ctx, p).run(p.operands)
 
 
@@ -641,6 +647,8 @@ Copy SOURCE to DEST, or multiple SOURCE(s) to DIRECTORY.
   -P, --no-dereference         never follow symbolic links in SOURCE
   -p                           preserve mode, ownership and timestamps
   -R, -r, --recursive          copy directories recursively
+  -s, --symbolic-link          make symbolic links instead of copying
+  -l, --link                   hard link files instead of copying
   -t, --target-directory=DIR   copy all SOURCE arguments into DIR
   -T, --no-target-directory    treat DEST as a normal file
   -u, --update                 copy only when SOURCE is newer than DEST or DEST is missing
@@ -863,13 +871,16 @@ async def cp(ctx: Context) -> int:
             Opt("R", "recursive", dest="r"), Opt("r", dest="r"),
             Opt("t", "target-directory", "required", dest="target_directory"),
             Opt("T", "no-target-directory", dest="no_target_directory"),
-            Opt("u", "update"), Opt("v", "verbose"), Opt("x", "one-file-system")]
+            Opt("u", "update"), Opt("v", "verbose"), Opt("x", "one-file-system"),
+            Opt("s", "symbolic-link"), Opt("l", "link")]
     try:
         p = _parse(ctx, spec)
     except UsageError as e:
         return await report(ctx, e)
     if p.flag("help"):
         return await show_help(ctx, CP_HELP)
+    if p.flag("s") or p.flag("l"):
+        return await _cp_links(ctx, p)
     recursive = p.flag("r") or p.flag("a")
     deref = "L" if not recursive else "P"
     for k, _ in p.order:
@@ -896,12 +907,57 @@ async def cp(ctx: Context) -> int:
                 no_clobber=no_clobber, force=p.flag("f"), interactive=interactive,
                 verbose=p.flag("v"), update=p.flag("u"))
     for src, dst in pairs:
-        if dst.endswith("/") and not ctx.fs.isdir(dst) and not ctx.fs.isdir(src):
+        if dst.endswith("/") and not ctx.fs.isdir(dst) and ctx.fs.exists(src) and \
+                not ctx.fs.isdir(src):
+            if c.verbose:
+                await ctx.out(f"{q(src)} -> {q(dst)}\n")
             await ctx.err(f"cannot create regular file {q(dst)}: Not a directory")
             c.status = 1
             continue
         await c.copy(src, dst)
     return c.status
+
+
+async def _cp_links(ctx: Context, p: Parsed) -> int:
+    """``cp -s`` / ``cp -l``: make links instead of copies."""
+    pairs, err = _targets(ctx, p)
+    if err:
+        return await _target_error(ctx, err)
+    fs = ctx.fs
+    status = 0
+    for src, dst in pairs:
+        try:
+            st = fs.lstat(src)
+        except OSError as exc:
+            await ctx.err(f"cannot stat {q(src)}: {strerror(exc)}")
+            status = 1
+            continue
+        if st.is_dir() and not (p.flag("r") or p.flag("a")):
+            await ctx.err(f"-r not specified; omitting directory {q(src)}")
+            status = 1
+            continue
+        if p.flag("s") and not src.startswith("/") and "/" in dst.rstrip("/"):
+            await ctx.err(f"{dst}: can make relative symbolic links only in current directory")
+            status = 1
+            continue
+        if p.flag("v"):
+            await ctx.out(f"{q(src)} -> {q(dst)}\n")
+        try:
+            if fs.lexists(dst):
+                if p.flag("n"):
+                    continue
+                if not p.flag("f"):
+                    raise FileExistsError(errno.EEXIST, "File exists", dst)
+                fs.unlink(dst)
+            if p.flag("s"):
+                fs.symlink(src, dst)
+            else:
+                fs.link(src, dst)
+        except OSError as exc:
+            kind = "symbolic link" if p.flag("s") else "hard link"
+            await ctx.err(f"cannot create {kind} {q(dst)} to {q(src)}: {strerror(exc)}")
+            status = 1
+    return status
 
 
 MV_HELP = """Usage: mv [OPTION]... SOURCE DEST
@@ -1302,28 +1358,27 @@ Create the DIRECTORY(ies), if they do not already exist.
 
 async def _mkdirs(ctx: Context, path: str, verbose: bool, mode: int = 0o777 & ~UMASK,
                   prefix: str = "mkdir: created directory ") -> None:
-    """``mkdir -p``: create missing parents (0755), then ``path`` with ``mode``."""
+    """``mkdir -p``: create missing parents (0755), then ``path`` with ``mode``.
+    Errors are OSErrors whose ``filename`` is the component that failed, as typed."""
     fs = ctx.fs
-    absp = fs.abspath(path)
-    parts = [x for x in absp.split("/") if x]
-    cur = ""
-    shown_parts = path.rstrip("/").split("/") if path.strip("/") else ["/"]
-    # the shown prefix mirrors what the user typed
-    shown_base_len = len(parts) - len([x for x in shown_parts if x not in ("",)])
-    for i, comp in enumerate(parts):
-        cur += "/" + comp
-        if fs.isdir(cur):
+    comps = [c for c in path.split("/") if c]
+    cur = "/" if path.startswith("/") else ""
+    for i, comp in enumerate(comps):
+        cur = (cur.rstrip("/") + "/" + comp) if cur else comp
+        if comp in (".", "..") or fs.isdir(cur):
             continue
-        last = i == len(parts) - 1
-        fs.mkdir(cur, mode=mode if last else 0o777 & ~UMASK | 0o300)
+        last = i == len(comps) - 1
+        if fs.lexists(cur):
+            code = errno.EEXIST if last else errno.ENOTDIR
+            raise OSError(code, os.strerror(code), cur)
+        try:
+            fs.mkdir(cur, mode=mode if last else 0o777 & ~UMASK | 0o300)
+        except OSError as exc:
+            raise OSError(exc.errno, strerror(exc), cur) from None
         if last and mode & ~(0o777 & ~UMASK):
             fs.chmod(cur, mode)
         if verbose:
-            k = i - shown_base_len
-            shown = "/".join(shown_parts[:k + 1]) if k >= 0 else cur
-            if path.startswith("/"):
-                shown = cur
-            await ctx.stdout.write(enc(f"{prefix}{q(shown)}\n"))
+            await ctx.stdout.write(enc(f"{prefix}{q(path if last else cur)}\n"))
 
 
 @command("mkdir")
@@ -1358,7 +1413,8 @@ async def mkdir(ctx: Context) -> int:
             if mspec is not None:
                 fs.chmod(d, mode)
         except OSError as exc:
-            await ctx.err(f"cannot create directory {q(d)}: {strerror(exc)}")
+            shown = exc.filename if p.flag("p") and isinstance(exc.filename, str) else d
+            await ctx.err(f"cannot create directory {q(shown)}: {strerror(exc)}")
             status = 1
             continue
         if p.flag("v"):
@@ -1761,6 +1817,8 @@ async def chmod(ctx: Context) -> int:
         except OSError as exc:
             if not quiet:
                 await ctx.err(f"cannot access {q(path)}: {strerror(exc)}")
+            if p.flag("v"):
+                await ctx.out(f"{q(path)} could not be accessed\n")
             status = 1
             return
         if lst.is_symlink() and not top:
@@ -2473,9 +2531,7 @@ def dir_name(name: str) -> str:
     if "/" not in s:
         return "."
     d = s.rsplit("/", 1)[0].rstrip("/")
-    if not d:
-        return "/" if not name.startswith("//") or s.startswith("///") else "//"
-    return d
+    return d or "/"
 
 
 @command("dirname")
@@ -2727,6 +2783,9 @@ async def df(ctx: Context) -> int:
         rows.append(row)
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     widths[0] = max(widths[0], 14)
+    first_num = 2 if p.flag("T") else 1
+    for i in range(first_num, first_num + 3):
+        widths[i] = max(widths[i], 5)
     lines = []
     for r in [header, *rows]:
         cells = []
@@ -2775,8 +2834,6 @@ async def tree(ctx: Context) -> int:
             await ctx.stderr.write(b"tree: Invalid level, must be greater than 0.\n")
             return 2
         level = int(lv)
-    import fnmatch
-
     ignore = p.list("I")
     pattern = p.list("P")
     fs = ctx.fs
@@ -3217,8 +3274,7 @@ async def mktemp(ctx: Context) -> int:
         template = base.rstrip("/") + "/" + template
     m = re.search(r"X{3,}$", template)
     if not m or "/" in template[m.start():]:
-        if not quiet:
-            await ctx.err(f"too few X's in template {q(template + suffix)}")
+        await ctx.err(f"too few X's in template {q(template + suffix)}")
         return 1
     head = template[:m.start()]
     nx = len(m.group(0))
@@ -3518,9 +3574,9 @@ async def split(ctx: Context) -> int:
         else:
             pieces = []
             for i in range(n):
-                a = i * (size // n)
-                b = size if i == n - 1 else (i + 1) * (size // n)
-                pieces.append(data[a:b])
+                lo = i * (size // n)
+                hi = size if i == n - 1 else (i + 1) * (size // n)
+                pieces.append(data[lo:hi])
         if kth is not None:
             k = int(kth)
             if k < 1 or k > n:

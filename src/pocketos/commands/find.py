@@ -17,19 +17,21 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from pocketos.commands import command
+from pocketos.commands._args import Opt, UsageError, parse, report
 from pocketos.commands.fileops import (
     C_key,
     apply_mode,
     backslash_escapes,
     mode_string,
     q,
+    short_keys,
     strerror,
     tz_from_env,
     user_maps,
 )
 from pocketos.kernel.fs.api import StatResult
 from pocketos.kernel.process import Context
-from pocketos.kernel.streams import NullInput
+from pocketos.kernel.streams import BytesSource, NullInput
 
 __all__ = ["glob_to_regex", "bre_to_regex", "find", "xargs"]
 
@@ -513,7 +515,7 @@ class _Find:
             if not m:
                 raise FindError(f"invalid -size type `{v[-1:]}'" if v and not v[-1].isdigit()
                                 else f"invalid argument `{v}' to `-size'")
-            sign, num, unit = m.group(1), int(m.group(2)), m.group(3) or "b"
+            sign, count, unit = m.group(1), int(m.group(2)), m.group(3) or "b"
             mult = {"b": 512, "c": 1, "w": 2, "k": 1024, "M": 1024 ** 2, "G": 1024 ** 3}[unit]
 
             def size_test(e: _Ent) -> bool:
@@ -522,10 +524,10 @@ class _Find:
                     return False
                 units = -(-st.st_size // mult)
                 if sign == "+":
-                    return units > num
+                    return units > count
                 if sign == "-":
-                    return units < num
-                return units == num
+                    return units < count
+                return units == count
             leaf.fn = size_test
         elif tok == "-empty":
             def empty(e: _Ent) -> bool:
@@ -708,6 +710,7 @@ class _Find:
             self.has_action = True
             target2 = self.arg(tok) if tok == "-fprintf" else None
             fmt = self.arg(tok)
+            self.check_format(fmt)
 
             async def do_printf(e: _Ent) -> bool:
                 text = self.printf(fmt, e)
@@ -794,6 +797,28 @@ class _Find:
                 raise FindError(f"unknown predicate `{tok}'")
             raise FindError(f"paths must precede expression: `{tok}'")
         return leaf
+
+    def check_format(self, fmt: str) -> None:
+        """Reject a -printf format GNU rejects; collect warnings for unknown sequences."""
+        i = 0
+        while i < len(fmt):
+            c = fmt[i]
+            if c == "\\" and i + 1 < len(fmt):
+                if fmt[i + 1] not in "abfnrtv\\c01234567":
+                    self.warnings.append(f"find: warning: unrecognized escape `\\{fmt[i + 1]}'")
+                i += 2
+                continue
+            if c == "%":
+                m = re.compile(r"%([-+ #0]*)(\d*)(?:\.(\d+))?([ACT].|[a-zA-Z%{}]|)").match(fmt, i)
+                assert m
+                d = m.group(4)
+                if not d:
+                    raise FindError("error: % at end of format string")
+                if d[0] not in "ACT" and d not in "%pfhPHdyYlsmMinkbugUGact":
+                    self.warnings.append(f"find: warning: unrecognized format directive `%{d}'")
+                i = m.end()
+                continue
+            i += 1
 
     # --- actions ---------------------------------------------------------------------------
     def _exec_path(self, e: _Ent, in_dir: bool) -> tuple[str, str]:
@@ -911,8 +936,12 @@ class _Find:
         if d == "p":
             return path
         if d == "f":
-            return "/" if path.rstrip("/") == "" else path.rstrip("/").rsplit("/", 1)[-1] \
-                if e.depth else e.name
+            if path.rstrip("/") == "":
+                return "/"
+            if e.depth:
+                return path.rstrip("/").rsplit("/", 1)[-1]
+            stripped = path.rstrip("/")
+            return path[len(stripped.rsplit("/", 1)[0]) + 1:] if "/" in stripped else path
         if d == "h":
             if "/" not in path.rstrip("/"):
                 return "."
@@ -1073,7 +1102,7 @@ class _Find:
             i += 1
         paths: list[str] = []
         while i < len(argv) and not (argv[i].startswith("-") and len(argv[i]) > 1) and \
-                argv[i] not in ("(", "!", ")", ","):
+                argv[i] not in ("(", "!"):
             paths.append(argv[i])
             i += 1
         expr = argv[i:]
@@ -1083,6 +1112,10 @@ class _Find:
             await self.ctx.err(str(exc))
             return 1
         for w in self.warnings:
+            # GNU warns about misplaced global options only when stdin is a terminal (never
+            # here) or with -warn
+            if "global option" in w and "-warn" not in expr:
+                continue
             await self.ctx.stderr.write((w + "\n").encode())
         if node is None:
             node = _Node("leaf", fn=lambda e: True, name="-true")
@@ -1195,6 +1228,11 @@ async def _xargs_items(ctx: Context, source: object, mode: str, delim: bytes,
         raw = await stream.readline()  # type: ignore[attr-defined]
         if not raw:
             return
+        while mode == "ws" and re.search(rb"(?<!\\)(?:\\\\)*\\\n$", raw):
+            more = await stream.readline()  # type: ignore[attr-defined]
+            if not more:
+                break
+            raw += more
         line = raw.decode("utf-8", "surrogateescape")
         if line.endswith("\n"):
             line = line[:-1]
@@ -1266,9 +1304,6 @@ def _xargs_escape(text: str) -> bytes:
 
 @command("xargs")
 async def xargs(ctx: Context) -> int:
-    from pocketos.commands._args import Opt, UsageError, parse, report
-    from pocketos.commands.fileops import short_keys
-
     spec = [Opt("0", "null"), Opt("a", "arg-file", "required"), Opt("d", "delimiter", "required"),
             Opt("E", "", "required", dest="eof"), Opt("e", "eof", "optional", dest="eof_old"),
             Opt("I", "", "required", dest="replace_I"), Opt("i", "replace", "optional", dest="replace"),
@@ -1340,6 +1375,12 @@ async def xargs(ctx: Context) -> int:
         await ctx.err(str(exc))
         return 1
     if replace is not None:
+        keys = [k for k, _ in p.order]
+        last_r = max(i for i, k in enumerate(keys) if k in ("replace_I", "replace"))
+        for key, long in (("n", "--max-args"), ("L", "--max-lines")):
+            if key in keys[:last_r]:
+                await ctx.err(f"warning: options {long} and --replace/-I/-i are mutually "
+                              f"exclusive, ignoring previous {long} value")
         if mode == "ws":
             mode = "lines"
         max_lines = 1
@@ -1347,8 +1388,6 @@ async def xargs(ctx: Context) -> int:
     source: object = ctx.stdin
     argfile = p.str("a")
     if argfile is not None:
-        from pocketos.kernel.streams import BytesSource
-
         try:
             source = BytesSource(ctx.fs.read_bytes(argfile))
         except OSError as exc:
@@ -1402,10 +1441,14 @@ async def xargs(ctx: Context) -> int:
     try:
         async for item, ends_line in _xargs_items(ctx, source, mode, delim, eof):
             ctx.check_killed()
+            if replace is None and base_len + len(item) + 1 > max_chars:
+                if batch:
+                    await launch(batch)
+                for t in list(running):
+                    _account(await t)
+                await ctx.err("argument line too long")
+                return 1
             if replace is None and chars + len(item) + 1 > max_chars and batch:
-                if p.flag("x"):
-                    await ctx.err("argument line too long")
-                    return 1
                 await launch(batch)
                 ran = True
                 batch, lines_in_batch, chars = [], 0, base_len

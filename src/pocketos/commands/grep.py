@@ -75,6 +75,9 @@ Context control:
   -A, --after-context=NUM   print NUM lines of trailing context
   -C, --context=NUM         print NUM lines of output context
   -NUM                      same as --context=NUM
+      --group-separator=SEP  print SEP on line between matches with context
+      --no-group-separator  do not print separator for matches with context
+  -d, --directories=ACTION  read (report), skip or recurse into directories
       --color[=WHEN]        accepted; output is never coloured
 
 Exit status is 0 if any line is selected, 1 otherwise;
@@ -152,6 +155,9 @@ class Config:
     max_count: int | None = None
     before: int = 0
     after: int = 0
+    context_opt: bool = False  # -A/-B/-C given (even 0): groups get separators
+    group_sep: str | None = "--"
+    skip_dirs: bool = False
     null_name: bool = False
     initial_tab: bool = False
     eol: str = "\n"
@@ -184,6 +190,8 @@ class Matcher:
     def __init__(self, rx: re.Pattern[str]) -> None:
         self.rx = rx
         self.search = rx.search
+        #: ``\``` / ``\'`` anchor to the whole subject: such patterns go line by line
+        self.per_line = "\\A" in rx.pattern or "\\Z" in rx.pattern
 
     def line_matches(self, line: str) -> bool:
         return self.rx.search(line) is not None
@@ -319,8 +327,8 @@ async def _search(ctx: Context, cfg: Config, m: Matcher, name: str,
     binary = False
     max_count = cfg.max_count
     listing = cfg.count or cfg.files_with or cfg.files_without or cfg.quiet
-    context = bool(cfg.before or cfg.after) and not listing
-    per_line = context or eol != "\n"
+    context = cfg.context_opt and not listing
+    per_line = context or eol != "\n" or m.per_line
     before: deque[tuple[int, int, str]] = deque(maxlen=cfg.before or 1)
     after_left = 0
     last_printed = 0
@@ -362,9 +370,9 @@ async def _search(ctx: Context, cfg: Config, m: Matcher, name: str,
             out_parts.append(prefix(ln, o, ":") + line[s:e] + eol)
 
     def separator(first_ln: int) -> None:
-        if (cfg.before or cfg.after) and cfg.printed_group and (
+        if cfg.group_sep is not None and cfg.printed_group and (
                 last_printed == 0 or first_ln > last_printed + 1):
-            out_parts.append("--\n")
+            out_parts.append(cfg.group_sep + "\n")
 
     async for raw, _missing in chunks:
         ctx.check_killed()
@@ -573,9 +581,20 @@ def _dir_wanted(cfg: Config, path: str) -> bool:
                 and _glob_match(base, cfg.exclude_dirs))
 
 
-def walk_files(ctx: Context, cfg: Config, top: str) -> Iterator[tuple[str, OSError | None]]:
-    """Files under directory ``top`` in sorted order (errors are yielded as (path, exc))."""
+def walk_files(ctx: Context, cfg: Config, top: str,
+               seen: set[tuple[int, int]] | None = None
+               ) -> Iterator[tuple[str, OSError | None]]:
+    """Files under directory ``top`` in sorted order (errors are yielded as (path, exc)).
+    ``seen`` holds the (device, inode) of the directories being walked, to stop loops."""
+    if seen is None:
+        seen = set()
     try:
+        st_top = ctx.fs.stat(top)
+        key = (st_top.st_dev, st_top.st_ino)
+        if key in seen:
+            yield top, OSError(40, "warning: recursive directory loop", top)
+            return
+        seen = seen | {key}
         names = sorted(ctx.fs.listdir(top))
     except OSError as exc:
         yield top, exc
@@ -600,7 +619,7 @@ def walk_files(ctx: Context, cfg: Config, top: str) -> Iterator[tuple[str, OSErr
                 continue
         if st.is_dir():
             if _dir_wanted(cfg, path):
-                yield from walk_files(ctx, cfg, path)
+                yield from walk_files(ctx, cfg, path, seen)
         elif st.is_file() and _grep_file_wanted(cfg, path, False):
             yield path, None
 
@@ -652,6 +671,8 @@ async def _run_search(ctx: Context, cfg: Config, m: Matcher, operands: list[str]
                 cfg.error = True
                 continue
             if st.is_dir():
+                if cfg.skip_dirs:
+                    continue
                 if not cfg.recursive:
                     if not cfg.no_messages:
                         await ctx.err(f"{op}: Is a directory")
@@ -659,13 +680,14 @@ async def _run_search(ctx: Context, cfg: Config, m: Matcher, operands: list[str]
                     continue
                 if not cfg.rg and not _dir_wanted(cfg, op):
                     continue
-                for path, exc in walk_files(ctx, cfg, op):
+                for path, werr in walk_files(ctx, cfg, op):
                     ctx.check_killed()
                     shown = _display(path, implicit_dot)
-                    if exc is not None:
+                    if werr is not None:
                         if not cfg.no_messages:
-                            await ctx.os_error(exc, shown)
-                        cfg.error = True
+                            await ctx.os_error(werr, shown)
+                        if not str(werr.strerror).startswith("warning"):
+                            cfg.error = True
                         continue
                     await one(path, shown)
                 continue
@@ -679,14 +701,24 @@ async def _run_search(ctx: Context, cfg: Config, m: Matcher, operands: list[str]
     return 0 if matched else 1
 
 
+_VALUE_SHORTS = set("efmABCd")
+_VALUE_LONGS = ("--regexp", "--file", "--max-count", "--after-context", "--before-context",
+                "--context", "--label", "--include", "--exclude", "--exclude-dir",
+                "--binary-files", "--directories", "--devices", "--group-separator")
+
+
 def _preprocess_numeric(args: list[str]) -> list[str]:
-    """``-5`` -> ``--context=5`` (before ``--``)."""
+    """``-5`` -> ``--context=5`` (before ``--``, and not as the value of an option)."""
     out: list[str] = []
     for i, a in enumerate(args):
         if a == "--":
             out.extend(args[i:])
             break
-        if len(a) > 1 and a[0] == "-" and a[1:].isdigit():
+        prev = args[i - 1] if i else ""
+        takes_value = (len(prev) == 2 and prev[0] == "-" and prev[1] in _VALUE_SHORTS) or (
+            prev.startswith("--") and "=" not in prev
+            and any(o.startswith(prev) for o in _VALUE_LONGS) and len(prev) > 2)
+        if not takes_value and len(a) > 1 and a[0] == "-" and a[1:].isdigit():
             out.append(f"--context={a[1:]}")
         else:
             out.append(a)
@@ -714,7 +746,9 @@ GREP_OPTS = [
     Opt("A", "after-context", "required"), Opt("B", "before-context", "required"),
     Opt("C", "context", "required"), Opt("U", "binary"), Opt("", "line-buffered"),
     Opt("V", "version"), Opt("", "help"), Opt("u", "unix-byte-offsets"),
-    Opt("", "no-line-number"),
+    Opt("", "no-line-number"), Opt("", "group-separator", "required"),
+    Opt("", "no-group-separator"), Opt("d", "directories", "required"),
+    Opt("D", "devices", "required"),
 ]
 
 
@@ -788,7 +822,11 @@ async def grep(ctx: Context) -> int:
         if p.flag("null_data"):
             cfg.eol = "\0"
         if p.get("max_count") is not None:
-            cfg.max_count = _num("grep", p.str("max_count") or "", "max count")
+            mc = p.str("max_count") or ""
+            if mc.startswith("-") and mc[1:].isdigit():
+                cfg.max_count = None  # GNU: a negative count means no limit
+            else:
+                cfg.max_count = _num("grep", mc, "max count")
         ctxn = p.str("context")
         if ctxn is not None:
             cfg.before = cfg.after = _num("grep", ctxn, "context length")
@@ -809,7 +847,21 @@ async def grep(ctx: Context) -> int:
             cfg.binary = "text"
         if p.flag("binary_nomatch"):
             cfg.binary = "without-match"
-        cfg.recursive = p.flag("recursive") or p.flag("dereference_recursive")
+        cfg.context_opt = any(p.get(k) is not None
+                              for k in ("context", "after_context", "before_context"))
+        if p.get("group_separator") is not None:
+            cfg.group_sep = p.str("group_separator")
+        if p.flag("no_group_separator"):
+            cfg.group_sep = None
+        dirs = p.str("directories")
+        if dirs is not None and dirs not in ("read", "skip", "recurse"):
+            raise UsageError(f"grep: invalid argument '{dirs}' for '--directories'\n"
+                             "Valid arguments are:\n  - 'read'\n  - 'recurse'\n  - 'skip'\n"
+                             "Usage: grep [OPTION]... PATTERNS [FILE]...\n"
+                             "Try 'grep --help' for more information.", 2)
+        cfg.skip_dirs = dirs == "skip"
+        cfg.recursive = (p.flag("recursive") or p.flag("dereference_recursive")
+                         or dirs == "recurse")
         cfg.deref = p.flag("dereference_recursive")
         cfg.includes = p.list("include")
         cfg.excludes = p.list("exclude")
@@ -952,13 +1004,14 @@ async def rg(ctx: Context) -> int:
             cfg.after = _num("rg", p.str("after_context") or "", "context")
         if p.get("before_context") is not None:
             cfg.before = _num("rg", p.str("before_context") or "", "context")
+        cfg.context_opt = bool(cfg.before or cfg.after)
     except UsageError as e:
         return await report(ctx, e)
     operands = list(p.operands)
     patterns: list[str] = []
     if p.get("regexp") is not None:
-        for v in p.list("regexp"):
-            patterns.extend(v.split("\n"))
+        for pat in p.list("regexp"):
+            patterns.extend(str(pat).split("\n"))
     elif not p.flag("files"):
         if not operands:
             await ctx.stderr.write(b"rg: no pattern given\n")

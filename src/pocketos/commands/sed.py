@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pocketos.commands import command
 from pocketos.commands._args import Opt, UsageError, parse
 from pocketos.commands._regex import RegexError, translate
+from pocketos.commands.grep import Matcher, iter_selected
 from pocketos.kernel.process import Context
 from pocketos.kernel.streams import BytesSink, BytesSource
 
@@ -173,6 +174,9 @@ def _read_delimited(s: _Src, delim: str, what: str, regex: bool) -> str:
         c = s.get()
         if c == delim:
             return "".join(out)
+        if c == "[" and regex:
+            out.append(_read_bracket(s))
+            continue
         if c == "\\":
             if s.eof():
                 raise s.error(f"unterminated {what}")
@@ -190,6 +194,33 @@ def _read_delimited(s: _Src, delim: str, what: str, regex: bool) -> str:
                 continue
             raise s.error(f"unterminated {what}")
         out.append(c)
+
+
+def _read_bracket(s: _Src) -> str:
+    """A bracket expression inside a regex (after its ``[``), copied verbatim: the
+    delimiter does not end the regex inside it."""
+    st = s.i - 1
+    j = s.i
+    t = s.t
+    n = s.n
+    if j < n and t[j] == "^":
+        j += 1
+    if j < n and t[j] == "]":
+        j += 1
+    while j < n and t[j] != "]":
+        if t[j] == "[" and j + 1 < n and t[j + 1] in ":=.":
+            end = t.find(t[j + 1] + "]", j + 2)
+            if end < 0:
+                break
+            j = end + 2
+            continue
+        if t[j] == "\n":
+            break
+        j += 1
+    if j >= n or t[j] != "]":
+        return "["  # not a complete bracket: let the regex compiler report it
+    s.i = j + 1
+    return t[st:j + 1]
 
 
 def _parse_regex_addr(s: _Src, delim: str) -> Regex:
@@ -228,12 +259,15 @@ def _parse_addr(s: _Src) -> Addr | None:
 
 
 def _parse_text(s: _Src, name: str) -> str:
-    """Text of a/i/c in the one-liner or classic form."""
+    """Text of a/i/c in the one-liner or classic form, with its final newline
+    (empty when ``a\\`` ends the script)."""
     _skip_ws(s)
     if s.peek() == "\\":
         s.i += 1
         if s.peek() == "\n":
             s.i += 1
+        if s.eof():
+            return ""
     elif s.eof() or s.peek() == "\n":
         raise s.error("expected \\ after `a', `c' or `i'")
     out: list[str] = []
@@ -249,7 +283,7 @@ def _parse_text(s: _Src, name: str) -> str:
             out.append(esc.get(d, d))
             continue
         out.append(c)
-    return "".join(out)
+    return "".join(out) + "\n"
 
 
 def _parse_filename(s: _Src) -> str:
@@ -365,6 +399,8 @@ def parse_script(text: str, pieces: list[tuple[int, str]], ere: bool
             continue
         a1 = _parse_addr(s)
         a2 = None
+        if a1 is not None:
+            _skip_ws(s)
         if a1 is not None and s.peek() == ",":
             s.i += 1
             _skip_ws(s)
@@ -465,37 +501,37 @@ def parse_script(text: str, pieces: list[tuple[int, str]], ere: bool
     if blocks:
         raise s.error("unmatched `{'", 0)
     labels: dict[str, int] = {}
-    for idx, c in enumerate(cmds):
-        if c.name == ":":
-            if c.label in labels:
-                raise SedError(f"duplicate label `{c.label}'")
-            labels[c.label] = idx
-    for c in cmds:
-        if c.name in "btT":
-            if c.label:
-                if c.label not in labels:
-                    raise SedPanic(f"can't find label for jump to `{c.label}'")
-                c.target = labels[c.label]
+    for idx, cm in enumerate(cmds):
+        if cm.name == ":":
+            if cm.label in labels:
+                raise SedError(f"duplicate label `{cm.label}'")
+            labels[cm.label] = idx
+    for cm in cmds:
+        if cm.name in "btT":
+            if cm.label:
+                if cm.label not in labels:
+                    raise SedPanic(f"can't find label for jump to `{cm.label}'")
+                cm.target = labels[cm.label]
             else:
-                c.target = len(cmds)
+                cm.target = len(cmds)
     seen_regex = False
-    for c in cmds:
-        for a in (c.a1, c.a2):
+    for cm in cmds:
+        for a in (cm.a1, cm.a2):
             if a is not None and a.regex is not None:
                 if a.regex.source == "" and not seen_regex:
                     raise s.error("no previous regular expression", 0)
                 seen_regex = True
                 _compile(a.regex, ere, s)
-        if c.regex is not None:
-            if c.regex.source == "" and not seen_regex:
+        if cm.regex is not None:
+            if cm.regex.source == "" and not seen_regex:
                 raise s.error("no previous regular expression", 0)
             seen_regex = True
-            _compile(c.regex, ere, s)
-            if c.regex.rx is not None:
-                top = max((int(v) for k, v in c.repl if k == "grp"  # type: ignore[call-overload]
-                           ), default=0)
-                if top > c.regex.rx.groups:
-                    raise s.error(f"invalid reference \\{top} on `s' command's RHS", c.pos)
+            _compile(cm.regex, ere, s)
+            if cm.regex.rx is not None:
+                top = max((v for k, v in cm.repl if k == "grp" and isinstance(v, int)),
+                          default=0)
+                if top > cm.regex.rx.groups:
+                    raise s.error(f"invalid reference \\{top} on `s' command's RHS", cm.pos)
     return cmds, quiet
 
 
@@ -507,6 +543,8 @@ def _compile(rx: Regex, ere: bool, s: _Src) -> None:
         rx.rx = re.compile(pat, (re.IGNORECASE if rx.icase else 0)
                            | (re.MULTILINE if rx.mline else 0))
     except RegexError as exc:
+        if str(exc).startswith("character class syntax"):
+            raise SedPanic(str(exc))  # GNU reports this one without a location, status 4
         raise s.error(str(exc))
     except re.error as exc:
         raise s.error(str(exc))
@@ -705,8 +743,8 @@ def _escape_l(text: str, width: int) -> str:
         else:
             for b in ch.encode(ENC, ERRS):
                 pieces.append(f"\\{b:03o}")
-    if width <= 1:
-        return "".join(pieces) + "$\n"
+    if width <= 0:
+        return "".join(pieces) + "$"
     out: list[str] = []
     col = 0
     for p in pieces:
@@ -715,7 +753,7 @@ def _escape_l(text: str, width: int) -> str:
             col = 0
         out.append(p)
         col += len(p)
-    return "".join(out) + "$\n"
+    return "".join(out) + "$"
 
 
 def _case(s: str, mode: str) -> str:
@@ -772,6 +810,30 @@ def make_replacer(parts: list[tuple[str, object]], ngroups: int
     return with_case
 
 
+_ASSERTIONS = ("\\b", "\\B", "(?=", "(?!", "(?<=", "(?<!")
+
+
+def _may_match_empty(rx: re.Pattern[str]) -> bool:
+    """True unless ``rx`` can never produce an empty match (no lookaround, and no empty
+    match on the empty string)."""
+    if any(t in rx.pattern for t in _ASSERTIONS):
+        return True
+    return rx.search("") is not None
+
+
+def _template(parts: list[tuple[str, object]]) -> str | None:
+    """The replacement as a Python ``re`` template, or None if it needs case conversion."""
+    out: list[str] = []
+    for k, v in parts:
+        if k == "case":
+            return None
+        if k == "grp":
+            out.append(f"\\g<{v}>")
+        else:
+            out.append(str(v).replace("\\", "\\\\"))
+    return "".join(out)
+
+
 class Runner:
     def __init__(self, ctx: Context, cmds: list[Cmd], quiet: bool, sep: str,
                  line_len: int, ere: bool, separate: bool, in_place: bool,
@@ -796,9 +858,11 @@ class Runner:
         self.last_rx: re.Pattern[str] | None = None
         self.append_q: list[tuple[str, str]] = []  # ("text"|"file"|"line", value)
         self.lineno = 0
-        self.replacers: dict[int, Callable[[re.Match[str]], str]] = {}
+        self.replacers: dict[tuple[int, int], Callable[[re.Match[str]], str]] = {}
+        self.gsubs: dict[tuple[int, int], str | Callable[[re.Match[str]], str] | None] = {}
         self.inplace_buf: list[str] | None = None
         self.hs = ""
+        self.hs_nl = True  # whether the hold space's text ended with a newline
         self.needs_last = any(a is not None and a.kind == "last"
                               for c in cmds for a in (c.a1, c.a2))
 
@@ -881,7 +945,7 @@ class Runner:
     def dump_append(self) -> None:
         for kind, val in self.append_q:
             if kind == "text":
-                self.emit(val)
+                self.emit_raw(val)
             elif kind == "file":
                 data = self.read_rfile(val)
                 if data:
@@ -961,7 +1025,7 @@ class Runner:
             c.end_line = ln + a2.n
             c.active = a2.n > 0
         elif a2.kind == "tilde":
-            c.active = not (a2.n <= 0 or ln % a2.n == 0)
+            c.active = a2.n > 0
         elif a2.kind == "last":
             c.active = not last
         else:
@@ -975,10 +1039,20 @@ class Runner:
     def substitute(self, c: Cmd, ps: str) -> tuple[str, bool]:
         assert c.regex is not None
         rx = self.regex(c.regex)
-        rep = self.replacers.get(id(rx) ^ id(c))
+        key = (id(rx), id(c))
+        rep = self.replacers.get(key)
         if rep is None:
             rep = make_replacer(c.repl, rx.groups)
-            self.replacers[id(rx) ^ id(c)] = rep
+            self.replacers[key] = rep
+            # s///g with an expression that never matches empty: Python's sub agrees with
+            # GNU, so let it do the loop
+            self.gsubs[key] = (_template(c.repl) or rep) if (
+                c.gflag and c.nth == 1 and not _may_match_empty(rx)) else None
+        if c.gflag and c.nth == 1:
+            g = self.gsubs[key]
+            if g is not None:
+                new, k = rx.subn(g, ps)
+                return new, k > 0
         if c.nth == 1 and not c.gflag:
             m = rx.search(ps)
             if m is None:
@@ -1090,14 +1164,19 @@ class Runner:
                             tflag = False
                     elif nm == "h":
                         self.hs = ps
+                        self.hs_nl = had_nl
                     elif nm == "H":
                         self.hs = self.hs + "\n" + ps
+                        self.hs_nl = had_nl
                     elif nm == "g":
                         ps = self.hs
+                        had_nl = self.hs_nl
                     elif nm == "G":
                         ps = ps + "\n" + self.hs
+                        had_nl = self.hs_nl
                     elif nm == "x":
                         ps, self.hs = self.hs, ps
+                        had_nl, self.hs_nl = self.hs_nl, had_nl
                     elif nm == "n":
                         if await inp.is_last(cross):
                             if self.posix:
@@ -1129,19 +1208,19 @@ class Runner:
                         i = ps.find("\n")
                         self.emit(ps if i < 0 else ps[:i])
                     elif nm == "=":
-                        self.emit_raw(f"{self.lineno}\n")
+                        self.emit(str(self.lineno))
                     elif nm == "a":
                         self.append_q.append(("text", c.text))
                     elif nm == "i":
-                        self.emit(c.text)
+                        self.emit_raw(c.text)
                     elif nm == "c":
                         if c.a2 is None or not c.active or c.negate:
-                            self.emit(c.text)
+                            self.emit_raw(c.text)
                         autoprint = False
                         break
                     elif nm == "l":
                         width = self.line_len if c.num is None else c.num
-                        self.emit_raw(_escape_l(ps, width))
+                        self.emit(_escape_l(ps, width))
                     elif nm == "q":
                         if not self.quiet:
                             self.emit(ps, had_nl)
@@ -1224,6 +1303,8 @@ async def run_fast_s(runner: Runner, inp: Input, ml: re.Pattern[str]) -> None:
         n = len(text)
         runner.lineno += len(lines)
         out: list[str] = []
+        printed: list[str] = []
+        last_final = False
         pos = 0
         while pos <= n:
             m = search(text, pos)
@@ -1238,30 +1319,97 @@ async def run_fast_s(runner: Runner, inp: Input, ml: re.Pattern[str]) -> None:
                 le = n
             line = text[ls:le]
             new, did = runner.substitute(c, line)
-            if not quiet:
+            if quiet:
+                if did and c.pflag:
+                    printed.append(new)
+                    last_final = le >= n
+            else:
                 out.append(text[pos:ls])
                 out.append(new)
-            if did:
-                for _ in range(c.pflag):
-                    if quiet:
-                        out.append(new + "\n")
-                    else:
-                        out.append("\n" + new)
-            if not quiet:
+                if did and c.pflag:
+                    out.append("\n" + new)
                 out.append(text[le:le + 1])
             pos = le + 1
-        if not quiet:
-            out.append(text[pos:])
-        if not quiet or out:
-            chunk = "".join(out)
-            if not quiet:
-                if runner.missing_nl:
-                    runner.emit_raw("")
-                runner.emit_raw(chunk)
-                if final_missing:
+        if quiet:
+            if printed:
+                runner.emit_raw("\n".join(printed))
+                if last_final and final_missing:
                     runner.missing_nl = True
                 else:
                     runner.emit_raw("\n")
+        else:
+            out.append(text[pos:])
+            runner.emit_raw("".join(out))
+            if final_missing:
+                runner.missing_nl = True
+            else:
+                runner.emit_raw("\n")
+        await runner.flush()
+        runner.ctx.check_killed()
+
+
+def _fast_filter(cmds: list[Cmd], sep: str, ere: bool) -> re.Pattern[str] | None:
+    """The chunk regex for a script of one ``/re/p`` or ``/re/d`` (``!`` allowed), or None."""
+    if len(cmds) != 1 or sep != "\n":
+        return None
+    c = cmds[0]
+    if c.name not in ("p", "d") or c.a1 is None or c.a2 is not None or c.a1.kind != "re":
+        return None
+    rx = c.a1.regex
+    if rx is None or rx.rx is None or rx.mline:
+        return None
+    try:
+        ml = re.compile(translate(rx.source, ere=ere, multiline=True, escapes=True),
+                        re.MULTILINE | (re.IGNORECASE if rx.icase else 0))
+    except (RegexError, re.error):
+        return None
+    if "\\A" in ml.pattern or "\\Z" in ml.pattern:
+        return None
+    return ml
+
+
+async def run_fast_filter(runner: Runner, inp: Input, ml: re.Pattern[str]) -> None:
+    """``/re/p`` or ``/re/d`` alone: find the selected lines with one search per chunk."""
+    c = runner.cmds[0]
+    assert c.a1 is not None and c.a1.regex is not None and c.a1.regex.rx is not None
+    matcher = Matcher(ml)
+    # a chunk match is confirmed on its own line with the exact (non-multiline) expression
+    line_rx = c.a1.regex.rx
+    matcher.line_matches = lambda line: line_rx.search(line) is not None  # type: ignore[method-assign]
+    quiet = runner.quiet
+    cross = not runner.separate
+    while True:
+        if not inp.lines and not await inp._fill(cross):
+            return
+        lines = list(inp.lines)
+        inp.lines.clear()
+        final_missing = inp.src_done and inp.last_missing
+        text = "\n".join(lines) + "\n"
+        n = len(text)
+        out: list[str] = []
+        last_end = -1
+        if c.name == "p":
+            if quiet:
+                for ls, le in iter_selected(text, matcher, "\n", c.negate):
+                    out.append(text[ls:le + 1])
+                    last_end = le + 1
+            else:
+                pos = 0
+                for ls, le in iter_selected(text, matcher, "\n", c.negate):
+                    out.append(text[pos:le + 1])
+                    out.append(text[ls:le + 1])
+                    pos = le + 1
+                out.append(text[pos:])
+                last_end = n
+        elif not quiet:
+            for ls, le in iter_selected(text, matcher, "\n", not c.negate):
+                out.append(text[ls:le + 1])
+                last_end = le + 1
+        if out:
+            chunk = "".join(out)
+            if final_missing and last_end == n:
+                runner.emit_raw(chunk[:-1])
+                runner.missing_nl = True
             else:
                 runner.emit_raw(chunk)
         await runner.flush()
@@ -1368,8 +1516,11 @@ async def sed(ctx: Context) -> int:
             inp = Input(ctx, files, sep, runner)
             try:
                 fast = _fast_s(cmds, sep, ere)
+                ffilter = _fast_filter(cmds, sep, ere)
                 if fast is not None and not runner.separate:
                     await run_fast_s(runner, inp, fast)
+                elif ffilter is not None and not runner.separate:
+                    await run_fast_filter(runner, inp, ffilter)
                 else:
                     await runner.run_all(inp)
             except _Quit as q:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections import deque
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pocketos.commands import command
 from pocketos.commands._args import Opt, UsageError, parse, report
@@ -43,9 +43,6 @@ def parse_size(text: str) -> int | None:
     if suf in ("c", "w"):
         return n * (1 if suf == "c" else 2)
     letter, rest = suf[0], suf[1:]
-    if letter not in _POW or letter in ("k",) and rest == "iB":
-        if not (letter == "k" and rest == ""):
-            pass
     if letter not in _POW:
         return None
     p = _POW[letter]
@@ -142,9 +139,12 @@ async def cat(ctx: Context) -> int:
                     if at_start and number and not (nonblank and not body):
                         lineno += 1
                         parts.append(b"%6d\t" % lineno)
+                    cr = ends and has_nl and body.endswith(b"\r") and not nonprint
+                    if cr:
+                        body = body[:-1]
                     if table is not None:
                         body = b"".join([table[c] for c in body])
-                    parts.append(body)
+                    parts.append(body + b"^M" if cr else body)
                     if has_nl:
                         parts.append(b"$\n" if ends else b"\n")
                     at_start = has_nl
@@ -153,6 +153,8 @@ async def cat(ctx: Context) -> int:
         except IsADirectoryError:
             await ctx.err(f"{name}: Is a directory")
             status = 1
+        except BrokenPipeError:
+            raise
         except OSError as exc:
             await ctx.err(f"{name}: {exc.strerror}")
             status = 1
@@ -247,6 +249,8 @@ async def head(ctx: Context) -> int:
             await ctx.err(f"error reading '{name}': Is a directory")
             status = 1
             continue
+        except BrokenPipeError:
+            raise
         except OSError as exc:
             await ctx.err(f"cannot open '{name}' for reading: {exc.strerror}")
             status = 1
@@ -269,7 +273,7 @@ async def _head_bytes(ctx: Context, stream: InputStream, n: int, all_but: bool) 
     if not all_but:
         left = n
         while left > 0:
-            data = await stream.read(min(left, 65536))
+            data = (await stream.read(min(left, 65536)))[:left]
             if not data:
                 break
             left -= len(data)
@@ -359,6 +363,8 @@ async def tail(ctx: Context) -> int:
             await ctx.err(f"error reading '{name}': Is a directory")
             status = 1
             continue
+        except BrokenPipeError:
+            raise
         except OSError as exc:
             await ctx.err(f"cannot open '{name}' for reading: {exc.strerror}")
             status = 1
@@ -450,6 +456,8 @@ async def wc(ctx: Context) -> int:
         try:
             from pocketos.commands.text_common import read_all
             raw = await read_all(ctx, f0)
+        except BrokenPipeError:
+            raise
         except OSError as exc:
             await ctx.err(f"cannot open '{f0}' for reading: {exc.strerror}")
             return 1
@@ -476,6 +484,7 @@ async def wc(ctx: Context) -> int:
             else:
                 minw = 7
         width = max(len(str(regular)), minw)
+    utf8 = utf8_locale(ctx.env)
     need_words = sel[1]
     need_chars = sel[2] or sel[4]
     totals = [0, 0, 0, 0, 0]
@@ -520,19 +529,21 @@ async def wc(ctx: Context) -> int:
                     cut = pending.rfind(b"\n")
                     if cut >= 0:
                         chunk, pending = pending[:cut + 1], pending[cut + 1:]
-                        c, m = _char_stats(chunk, sel[4])
+                        c, m = _char_stats(chunk, sel[4], utf8)
                         chars += c
                         maxlen = max(maxlen, m)
         except IsADirectoryError:
             await ctx.err(f"{name}: Is a directory")
             status = 1
+        except BrokenPipeError:
+            raise
         except OSError as exc:
             await ctx.err(f"{name}: {exc.strerror}")
             status = 1
         finally:
             close_input(ctx, stream)
         if pending:
-            c, m = _char_stats(pending, sel[4])
+            c, m = _char_stats(pending, sel[4], utf8)
             chars += c
             maxlen = max(maxlen, m)
         vals = [lines, words, chars, nbytes, maxlen]
@@ -549,8 +560,26 @@ async def wc(ctx: Context) -> int:
     return status
 
 
-def _char_stats(chunk: bytes, want_len: bool) -> tuple[int, int]:
+def utf8_locale(env: dict[str, str]) -> bool:
+    """Whether the environment selects a UTF-8 locale (otherwise: the C locale, bytes)."""
+    loc = env.get("LC_ALL") or env.get("LC_CTYPE") or env.get("LANG") or "C"
+    return "utf-8" in loc.lower() or "utf8" in loc.lower()
+
+
+def _char_stats(chunk: bytes, want_len: bool, utf8: bool = True) -> tuple[int, int]:
     """(characters, longest line width) of whole lines; invalid bytes are not characters."""
+    if not utf8:
+        best = 0
+        if want_len:
+            for line in re.split(rb"[\n\r\f]", chunk):
+                col = 0
+                for c in line:
+                    if c == 9:
+                        col = (col // 8 + 1) * 8
+                    elif 32 <= c < 127:
+                        col += 1
+                best = max(best, col)
+        return len(chunk), best
     text = chunk.decode("utf-8", "surrogateescape")
     chars = len(text) - sum(1 for ch in text if "\udc80" <= ch <= "\udcff") \
         if any("\udc80" <= ch <= "\udcff" for ch in text) else len(text)
@@ -581,13 +610,15 @@ async def tee(ctx: Context) -> int:
                            "  -a, --append  append to the given FILEs, do not overwrite")
     mode = "ab" if p.flag("append") else "wb"
     status = 0
-    handles = []
+    handles: list[tuple[str, Any]] = []
     for name in p.operands:
         if name == "-":
             handles.append((name, None))
             continue
         try:
             handles.append((name, ctx.fs.open(name, mode)))
+        except BrokenPipeError:
+            raise
         except OSError as exc:
             await ctx.err(f"{name}: {exc.strerror}")
             status = 1
@@ -602,6 +633,8 @@ async def tee(ctx: Context) -> int:
                     continue
                 try:
                     h.write(data)
+                except BrokenPipeError:
+                    raise
                 except OSError as exc:
                     await ctx.err(f"{name}: {exc.strerror}")
                     status = 1
@@ -642,6 +675,8 @@ async def rev(ctx: Context) -> int:
                     body = line[:-1] if has else line
                     outp.append(encode(decode(body)[::-1]) + (sep if has else b""))
                 await ctx.stdout.write(b"".join(outp))
+        except BrokenPipeError:
+            raise
         except OSError as exc:
             await ctx.err(f"{name}: {exc.strerror}")
             status = 1
@@ -672,6 +707,8 @@ async def tac(ctx: Context) -> int:
             stream = open_file(ctx, name)
             data = await stream.read(-1)
             close_input(ctx, stream)
+        except BrokenPipeError:
+            raise
         except OSError as exc:
             if isinstance(exc, IsADirectoryError):
                 await ctx.err(f"{name}: read error: Is a directory")

@@ -28,6 +28,8 @@ async def _read_inputs(ctx: Context, names: list[str], skip: int = 0,
     for name in names:
         try:
             stream = open_file(ctx, name)
+        except BrokenPipeError:
+            raise
         except OSError as exc:
             await ctx.err(f"{name}: {exc.strerror}")
             ok = False
@@ -46,6 +48,8 @@ async def _read_inputs(ctx: Context, names: list[str], skip: int = 0,
                     data = data[skip:]
                     skip = 0
                 out += data
+        except BrokenPipeError:
+            raise
         except OSError as exc:
             await ctx.err(f"{name}: {exc.strerror}")
             ok = False
@@ -99,6 +103,8 @@ async def strings(ctx: Context) -> int:
             stream = open_file(ctx, name)
             data = await stream.read(-1)
             close_input(ctx, stream)
+        except BrokenPipeError:
+            raise
         except OSError as exc:
             await ctx.stderr.write(encode(f"strings: '{name}': {exc.strerror}\n"))
             status = 1
@@ -146,13 +152,13 @@ def _float_text(v: float, size: int) -> str:
     if v in (float("inf"), float("-inf")):
         return "inf" if v > 0 else "-inf"
     for prec in range(1, 18):
-        s = "%.*g" % (prec, v)
+        s = f"{v:.{prec}g}"
         if size == 4:
             if struct.unpack("<f", struct.pack("<f", float(s)))[0] == v:
                 return s
         elif float(s) == v:
             return s
-    return "%.17g" % v
+    return f"{v:.17g}"
 
 
 def _od_spec(text: str) -> list[OdSpec] | str:
@@ -338,8 +344,8 @@ async def od(ctx: Context) -> int:
             continue
         starred = False
         prev = block
-        for k, s in enumerate(specs):
-            head = addr(skip + off) if k == 0 else " " * awidth
+        for si, s in enumerate(specs):
+            head = addr(skip + off) if si == 0 else " " * awidth
             body = _od_fields(s, block, width // s.size)
             if s.zflag:
                 full = per_block
@@ -410,6 +416,8 @@ async def xxd(ctx: Context) -> int:
     else:
         try:
             raw = ctx.fs.read_bytes(inname)
+        except BrokenPipeError:
+            raise
         except OSError as exc:
             await ctx.stderr.write(encode(f"xxd: {inname}: {exc.strerror}\n"))
             return 2
@@ -491,6 +499,8 @@ async def _xxd_emit(ctx: Context, data: bytes, outname: str | None) -> int:
         return 0
     try:
         ctx.fs.write_bytes(outname, data)
+    except BrokenPipeError:
+        raise
     except OSError as exc:
         await ctx.stderr.write(encode(f"xxd: {outname}: {exc.strerror}\n"))
         return 2

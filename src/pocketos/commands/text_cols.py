@@ -178,6 +178,8 @@ async def cut(ctx: Context) -> int:
                     if r is not None:
                         out.append(r + sep)
                 await ctx.stdout.write(b"".join(out))
+        except BrokenPipeError:
+            raise
         except OSError as exc:
             await ctx.err(f"{name}: {exc.strerror}")
             status = 1
@@ -452,7 +454,7 @@ async def nl(ctx: Context) -> int:
                            "Write each FILE to standard output, with line numbers added.\n"
                            "  -b STYLE -h STYLE -f STYLE -n ln|rn|rz -w N -s STR -v N -i N "
                            "-l N -d CC -p")
-    styles = {}
+    styles: dict[str, tuple[str, re.Pattern[bytes] | None]] = {}
     for key, default in (("body_numbering", "t"), ("header_numbering", "n"),
                          ("footer_numbering", "n")):
         st = p.str(key, default) or default
@@ -541,11 +543,13 @@ async def nl(ctx: Context) -> int:
                     else:
                         assert rx is not None
                         number = rx.search(body) is not None
+                    if not line.endswith(b"\n"):
+                        line += b"\n"
                     if number:
                         out.append(numtxt(lineno) + sep + line)
                         lineno += incr
                     else:
-                        out.append(pad + line if body else pad + line)
+                        out.append(pad + line)
                 await ctx.stdout.write(b"".join(out))
         finally:
             close_input(ctx, stream)
@@ -597,6 +601,8 @@ async def paste(ctx: Context) -> int:
     for name in names:
         try:
             streams.append(open_file(ctx, name))
+        except BrokenPipeError:
+            raise
         except OSError as exc:
             await ctx.err(f"{name}: {exc.strerror}")
             return 1

@@ -21,6 +21,7 @@ __all__ = [
     "open_input",
     "parse_int",
     "read_all",
+    "read_prefix",
     "split_lines",
     "usage",
 ]
@@ -114,6 +115,8 @@ async def open_input(ctx: Context, name: str, prefix: str = "") -> InputStream |
     returns None."""
     try:
         return open_file(ctx, name)
+    except BrokenPipeError:
+        raise
     except OSError as exc:
         await ctx.err(f"{prefix}{name}: {exc.strerror or exc}")
         return None
@@ -129,6 +132,21 @@ async def read_all(ctx: Context, name: str) -> bytes:
     stream = open_file(ctx, name)
     try:
         return await stream.read(-1)
+    finally:
+        close_input(ctx, stream)
+
+
+async def read_prefix(ctx: Context, name: str, limit: int) -> bytes:
+    """At most ``limit`` bytes from the start of ``name`` (safe on endless devices)."""
+    stream = open_file(ctx, name)
+    try:
+        out = bytearray()
+        while len(out) < limit:
+            data = await stream.read(min(65536, limit - len(out)))
+            if not data:
+                break
+            out += data
+        return bytes(out)
     finally:
         close_input(ctx, stream)
 

@@ -52,6 +52,8 @@ async def column(ctx: Context) -> int:
             stream = open_file(ctx, name)
             data = await stream.read(-1)
             close_input(ctx, stream)
+        except BrokenPipeError:
+            raise
         except OSError as exc:
             await ctx.stderr.write(encode(f"column: cannot open {name}: {exc.strerror}\n"))
             status = 1
@@ -353,6 +355,8 @@ async def fmt(ctx: Context) -> int:
             stream = open_file(ctx, name)
             data = await stream.read(-1)
             close_input(ctx, stream)
+        except BrokenPipeError:
+            raise
         except OSError as exc:
             await ctx.err(f"cannot open '{name}' for reading: {exc.strerror}")
             status = 1

@@ -20,6 +20,7 @@ from pocketos.commands.text_common import (
     line_batches,
     open_file,
     read_all,
+    read_prefix,
     split_lines,
     usage,
 )
@@ -353,11 +354,12 @@ def make_keyfunc(key: Key, tab: int | None, whole: bool, salt: bytes
                  ) -> Callable[[bytes], Any]:
     """A function line -> comparable value for one key."""
 
-    def extract(line: bytes) -> bytes:
+    def extract_any(line: bytes) -> bytes:
         if whole:
             return line.lstrip(BLANKS) if key.skipsblanks else line
         return key_span(line, key, tab)
 
+    extract: Callable[[bytes], bytes] = extract_any
     if not whole and tab is None:
         extract = _blank_extractor(key)
 
@@ -442,7 +444,7 @@ _SORT_SPEC = [
     Opt("g", "general-numeric-sort"), Opt("i", "ignore-nonprinting"), Opt("M", "month-sort"),
     Opt("h", "human-numeric-sort"), Opt("n", "numeric-sort"), Opt("R", "random-sort"),
     Opt("", "random-source", "required"), Opt("r", "reverse"), Opt("", "sort", "required"),
-    Opt("V", "version-sort"), Opt("c", "check", "optional"), Opt("C"),
+    Opt("V", "version-sort"), Opt("c", dest="check"), Opt("", "check", "optional"), Opt("C"),
     Opt("", "compress-program", "required"), Opt("", "debug"),
     Opt("", "files0-from", "required"), Opt("k", "key", "required", multiple=True),
     Opt("m", "merge"), Opt("o", "output", "required"), Opt("s", "stable"),
@@ -506,9 +508,9 @@ async def sort(ctx: Context) -> int:
             return 2
         tab = tb[0]
     keys: list[Key] = []
-    for kd in p.list("key"):
+    for kdef in p.list("key"):
         try:
-            keys.append(parse_keydef(kd))
+            keys.append(parse_keydef(kdef))
         except ValueError as exc:
             await ctx.err(str(exc))
             return 2
@@ -517,7 +519,9 @@ async def sort(ctx: Context) -> int:
         src = p.str("random_source")
         if src is not None:
             try:
-                salt = (await read_all(ctx, src))[:64]
+                salt = await read_prefix(ctx, src, 64)
+            except BrokenPipeError:
+                raise
             except OSError as exc:
                 await ctx.err(f"{src}: {exc.strerror}")
                 return 2
@@ -533,13 +537,13 @@ async def sort(ctx: Context) -> int:
         else:
             passes.append((_IDENT, gkey.reverse))
     else:
-        for k in keys:
-            if not k.has_flags():
+        for kd in keys:
+            if not kd.has_flags():
                 for attr in ("skipsblanks", "skipeblanks", "fold", "dictionary", "ignore_np",
                              "numeric", "general", "human", "month", "version", "rand",
                              "reverse"):
-                    setattr(k, attr, getattr(gkey, attr))
-            passes.append((make_keyfunc(k, tab, False, salt), k.reverse))
+                    setattr(kd, attr, getattr(gkey, attr))
+            passes.append((make_keyfunc(kd, tab, False, salt), kd.reverse))
     stable = p.flag("stable")
     unique = p.flag("unique")
     plan = SortPlan(passes, last_resort=not stable, reverse=gkey.reverse)
@@ -549,6 +553,8 @@ async def sort(ctx: Context) -> int:
     if f0 is not None:
         try:
             raw = await read_all(ctx, f0)
+        except BrokenPipeError:
+            raise
         except OSError as exc:
             await ctx.err(f"cannot open '{f0}' for reading: {exc.strerror}")
             return 2
@@ -567,6 +573,8 @@ async def sort(ctx: Context) -> int:
             return 2
         try:
             data = await read_all(ctx, files[0])
+        except BrokenPipeError:
+            raise
         except OSError as exc:
             await ctx.err(f"cannot read: {files[0]}: {exc.strerror}")
             return 2
@@ -584,6 +592,8 @@ async def sort(ctx: Context) -> int:
     for name in files:
         try:
             data = await read_all(ctx, name)
+        except BrokenPipeError:
+            raise
         except OSError as exc:
             if isinstance(exc, IsADirectoryError):
                 await ctx.err(f"read failed: {name}: Is a directory")
@@ -602,6 +612,8 @@ async def sort(ctx: Context) -> int:
     if outname is not None:
         try:
             ctx.fs.write_bytes(outname, payload)
+        except BrokenPipeError:
+            raise
         except OSError as exc:
             await ctx.err(f"open failed: {outname}: {exc.strerror}")
             return 2
@@ -690,6 +702,8 @@ async def uniq(ctx: Context) -> int:
     inname = ops[0] if ops else "-"
     try:
         stream = open_file(ctx, inname)
+    except BrokenPipeError:
+        raise
     except OSError as exc:
         await ctx.err(f"{inname}: {exc.strerror}")
         return 1
@@ -716,10 +730,14 @@ async def uniq(ctx: Context) -> int:
     first_group = True
     out = ctx.stdout
 
+    # only -D/--all-repeated and --group need every line of a group; the rest count
+    keep_all = method is not None or gmethod is not None
+    group_count = 0
+
     def flush_group() -> list[bytes]:
         nonlocal first_group
         res: list[bytes] = []
-        n = len(group_lines)
+        n = len(group_lines) if keep_all else (group_count if group_lines else 0)
         if not n:
             return res
         if gmethod is not None:
@@ -751,10 +769,14 @@ async def uniq(ctx: Context) -> int:
             for line in batch:
                 k = keyof(line)
                 if group_key is not None and k == group_key:
-                    group_lines.append(line)
+                    if keep_all:
+                        group_lines.append(line)
+                    else:
+                        group_count += 1
                     continue
                 emit.extend(flush_group())
                 group_lines = [line]
+                group_count = 1
                 group_key = k
             if emit:
                 if outname is None:
@@ -768,6 +790,8 @@ async def uniq(ctx: Context) -> int:
             await out.write(b"".join(tail))
         else:
             outbuf.extend(tail)
+    except BrokenPipeError:
+        raise
     except OSError as exc:
         await ctx.err(f"{inname}: {exc.strerror}")
         return 1
@@ -776,6 +800,8 @@ async def uniq(ctx: Context) -> int:
     if outname is not None:
         try:
             ctx.fs.write_bytes(outname, b"".join(outbuf))
+        except BrokenPipeError:
+            raise
         except OSError as exc:
             await ctx.err(f"{outname}: {exc.strerror}")
             return 1
@@ -815,6 +841,8 @@ async def comm(ctx: Context) -> int:
     for name in ops:
         try:
             datas.append(split_lines(await read_all(ctx, name), sep))
+        except BrokenPipeError:
+            raise
         except OSError as exc:
             await ctx.err(f"{name}: {exc.strerror}")
             return 1
@@ -969,7 +997,7 @@ async def join(ctx: Context) -> int:
     if olist:
         fmt = []
         for spec_s in olist:
-            for item in re.split(r"[ ,]+", spec_s.strip()):
+            for item in re.split(r"[ ,]+", str(spec_s).strip()):
                 if item == "auto" and len(olist) == 1:
                     auto = True
                     continue
@@ -989,6 +1017,8 @@ async def join(ctx: Context) -> int:
     for name in ops:
         try:
             datas.append(split_lines(await read_all(ctx, name), sep))
+        except BrokenPipeError:
+            raise
         except OSError as exc:
             await ctx.err(f"{name}: {exc.strerror}")
             return 1
@@ -1104,7 +1134,9 @@ async def shuf(ctx: Context) -> int:
     src = p.str("random_source")
     if src is not None:
         try:
-            seed = await read_all(ctx, src)
+            seed = await read_prefix(ctx, src, 1 << 16)
+        except BrokenPipeError:
+            raise
         except OSError as exc:
             await ctx.err(f"{src}: {exc.strerror}")
             return 1
@@ -1133,6 +1165,8 @@ async def shuf(ctx: Context) -> int:
         name = p.operands[0] if p.operands else "-"
         try:
             items = split_lines(await read_all(ctx, name), sep)
+        except BrokenPipeError:
+            raise
         except OSError as exc:
             await ctx.err(f"{name}: {exc.strerror}")
             return 1
@@ -1175,6 +1209,8 @@ async def shuf(ctx: Context) -> int:
     if outname is not None:
         try:
             ctx.fs.write_bytes(outname, payload)
+        except BrokenPipeError:
+            raise
         except OSError as exc:
             await ctx.err(f"{outname}: {exc.strerror}")
             return 1

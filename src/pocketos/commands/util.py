@@ -14,7 +14,6 @@ from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 
 from pocketos.commands import command
-from pocketos.commands import find as _find  # noqa: F401 - registers find and xargs
 from pocketos.commands._args import Opt, Parsed, UsageError, report
 from pocketos.commands._args import parse as _raw_parse
 from pocketos.commands.fileops import (
@@ -26,7 +25,10 @@ from pocketos.commands.fileops import (
     tz_from_env,
     user_maps,
 )
+from pocketos.commands.find import bre_to_regex  # importing find registers find and xargs
 from pocketos.kernel.process import Context, signal_name, signal_number
+from pocketos.shell.printf import format_printf
+from pocketos.shell.testexpr import evaluate_test
 
 __all__ = ["parse_date", "parse_duration", "strftime_gnu"]
 
@@ -125,12 +127,13 @@ async def env_cmd(ctx: Context) -> int:
     if split is not None:
         ops = _split_string(split) + ops
     env: dict[str, str] = {} if p.flag("i") else dict(ctx.env)
-    for name in p.list("u"):
+    unset: list[str] = [str(x) for x in (p.opts.get("u") or [])]  # type: ignore[attr-defined]
+    for name in unset:
         if not name or "=" in name:
             await ctx.err(f"cannot unset {q(name)}: Invalid argument")
             return 125
         env.pop(name, None)
-    while ops and "=" in ops[0] and not ops[0].startswith("="):
+    while ops and "=" in ops[0]:
         k, _, v = ops.pop(0).partition("=")
         env.pop(k, None)
         env[k] = v
@@ -281,8 +284,7 @@ def parse_date(text: str, tz: tzinfo, now: float | None = None) -> float:
 
     Understood: ``@N``, ISO 8601 dates and times (``2024-01-02``, ``2024-01-02T03:04:05Z``,
     ``... +02:00``), ``HH:MM[:SS]``, ``Jan 2 2024``, ``2 Jan 2024``, RFC 2822 dates,
-    ``MM/DD[/YYYY]``, ``YYYYMMDD``, ``now``, ``today``, ``yesterday``, ``tomorrow``, ``noon``,
-    ``midnight``, weekday names with ``next``/``last``, and relative items such as
+    ``MM/DD[/YYYY]``, ``YYYYMMDD``, ``now``, ``today``, ``yesterday``, ``tomorrow``, weekday names with ``next``/``last``, and relative items such as
     ``3 days ago``, ``+1 week``, ``next month``, ``-2 hours``.
     """
     now_ts = time.time() if now is None else now
@@ -293,6 +295,9 @@ def parse_date(text: str, tz: tzinfo, now: float | None = None) -> float:
             raise ValueError(text)
         return float(m.group(1))
     base = datetime.fromtimestamp(now_ts, tz)
+    if not s:
+        # an empty string means the start of today
+        return base.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
     y, mo, d = base.year, base.month, base.day
     hh, mi, ss = base.hour, base.minute, base.second
     frac = now_ts - math.floor(now_ts)
@@ -316,7 +321,7 @@ def parse_date(text: str, tz: tzinfo, now: float | None = None) -> float:
         eat(r"[\s,]+")
         if pos >= n:
             break
-        m = eat(r"(\d{4})-(\d{1,2})-(\d{1,2})(?:(?:t|\s+)(\d{1,2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?)?"
+        m = eat(r"(\d{4})-(\d{1,2})-(\d{1,2})(?:t(\d{1,2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?)?"
                 r"(?![\d])")
         if m:
             y, mo, d = int(m.group(1)), int(m.group(2)), int(m.group(3))
@@ -346,11 +351,13 @@ def parse_date(text: str, tz: tzinfo, now: float | None = None) -> float:
             frac = 0.0
             time_set = True
             continue
-        m = eat(r"(z|utc|gmt|ut)(?![a-z])([+-]\d{1,2}(?::?\d{2})?)?|([+-]\d{2}):?(\d{2})(?![\d])")
-        if m and (time_set or date_set or m.group(1)):
+        m = eat(r"(z|utc|gmt|ut)(?![a-z])([+-]\d{1,2}(?::?\d{2})?)?|([+-])(\d{1,2})(?::?(\d{2}))?"
+                r"(?![\d])")
+        if m and (time_set or m.group(1)):
             if m.group(3):
-                sign = 1 if m.group(3)[0] == "+" else -1
-                secs = int(m.group(3)[1:]) * 3600 + int(m.group(4)) * 60
+                # like GNU, a signed number right after a time is a UTC offset
+                sign = 1 if m.group(3) == "+" else -1
+                secs = int(m.group(4)) * 3600 + int(m.group(5) or 0) * 60
                 zone = timezone(timedelta(seconds=sign * secs))
             else:
                 zone = _tz_offset_text((m.group(1) or "") + (m.group(2) or ""))
@@ -395,13 +402,6 @@ def parse_date(text: str, tz: tzinfo, now: float | None = None) -> float:
         m = eat(r"(yesterday|tomorrow)(?![a-z])")
         if m:
             rel["days"] += -1 if m.group(1) == "yesterday" else 1
-            continue
-        m = eat(r"(noon|midnight)(?![a-z])")
-        if m:
-            hh = 12 if m.group(1) == "noon" else 0
-            mi = ss = 0
-            frac = 0.0
-            time_set = True
             continue
         m = eat(r"(?:(next|last|this)\s+)?" + _DAY_RE + r"(?![a-z])")
         if m:
@@ -480,7 +480,7 @@ def parse_date(text: str, tz: tzinfo, now: float | None = None) -> float:
 _NUM_PAD = {"d": (2, "0"), "e": (2, " "), "H": (2, "0"), "I": (2, "0"), "k": (2, " "),
             "l": (2, " "), "m": (2, "0"), "M": (2, "0"), "S": (2, "0"), "j": (3, "0"),
             "y": (2, "0"), "C": (2, "0"), "g": (2, "0"), "U": (2, "0"), "V": (2, "0"),
-            "W": (2, "0"), "u": (1, "0"), "w": (1, "0"), "G": (1, "0"), "Y": (1, "0"),
+            "W": (2, "0"), "u": (1, "0"), "w": (1, "0"), "q": (1, "0"), "G": (1, "0"), "Y": (1, "0"),
             "s": (1, "0")}
 
 
@@ -516,7 +516,7 @@ def strftime_gnu(fmt: str, dt: datetime, ns: int = 0) -> str:
             out.append(c)
             i += 1
             continue
-        m = re.compile(r"%([-_0^#]*)(\d*)(:{0,3})([a-zA-Z%+])?").match(fmt, i)
+        m = re.compile(r"%([-_0^#]*)(\d*)(:{0,3})[EO]?([a-zA-Z%+])?").match(fmt, i)
         assert m
         flags, width, colons, d = m.groups()
         i = m.end()
@@ -606,6 +606,8 @@ def strftime_gnu(fmt: str, dt: datetime, ns: int = 0) -> str:
                 num = (dt.timetuple().tm_yday + 6 - (dt.weekday() + 1) % 7) // 7
             elif d == "W":
                 num = (dt.timetuple().tm_yday + 6 - dt.weekday()) // 7
+            elif d == "q":
+                num = (dt.month - 1) // 3 + 1
             elif d == "s":
                 num = int(dt.timestamp())
             else:
@@ -627,7 +629,7 @@ def strftime_gnu(fmt: str, dt: datetime, ns: int = 0) -> str:
                 else:
                     val = (sign + body).rjust(w)
                 width = ""
-        if "^" in flags:
+        if "^" in flags and d != "P":
             val = val.upper()
         elif "#" in flags and not numeric:
             val = val.lower() if d in ("Z", "p") else val.upper()
@@ -718,7 +720,7 @@ async def date_cmd(ctx: Context) -> int:
         fmt = "%a, %d %b %Y %H:%M:%S %z"
     if fmt is None:
         fmt = "%a %b %e %H:%M:%S %Z %Y"
-    stamps: list[float | None] = []
+    stamps: list[float | Decimal | None] = []
     ref = p.str("r")
     dstr = p.str("d")
     dfile = p.str("f")
@@ -745,7 +747,8 @@ async def date_cmd(ctx: Context) -> int:
                 status = 1
     elif dstr is not None:
         try:
-            stamps.append(parse_date(dstr, tz))
+            exact = re.fullmatch(r"\s*@\s*([+-]?\d+(?:\.\d*)?)\s*", dstr)
+            stamps.append(Decimal(exact.group(1)) if exact else parse_date(dstr, tz))
         except (ValueError, OverflowError, OSError):
             await ctx.err(f"invalid date {q(dstr)}")
             return 1
@@ -756,7 +759,8 @@ async def date_cmd(ctx: Context) -> int:
         if ts is None:
             continue
         whole = math.floor(ts)
-        ns = int(round((ts - whole) * 1e9))
+        ns = int((ts - whole) * 1_000_000_000) if isinstance(ts, Decimal) else int(
+            round((ts - whole) * 1e9))
         if ns >= 1_000_000_000:
             whole, ns = whole + 1, ns - 1_000_000_000
         try:
@@ -793,8 +797,9 @@ async def sleep(ctx: Context) -> int:
                                     "(the default),\n'm' for minutes, 'h' for hours or 'd' for "
                                     "days. NUMBER may be a fraction.\nGiven two or more "
                                     "arguments, pause for the sum of their values.\n")
-    if args[:1] == ["--"]:
-        args = args[1:]
+    if "--" in args:
+        i = args.index("--")
+        args = args[:i] + args[i + 1:]
     if not args:
         return await report(ctx, UsageError(f"sleep: missing operand\n{_try('sleep')}"))
     total = 0.0
@@ -910,8 +915,9 @@ async def timeout(ctx: Context) -> int:
         if cur is not None and cur.cancelling():
             raise
         code = None
-    if p.flag("preserve_status"):
-        return code if code is not None else 128 + signum
+    if p.flag("preserve_status") or signum == 9:
+        # KILL also ends GNU timeout itself, so its status is 137 like the command's
+        return code if code is not None and signum != 9 else 128 + signum
     return 124
 
 
@@ -954,10 +960,15 @@ def _seq_num(text: str) -> tuple[Decimal, int]:
 async def seq(ctx: Context) -> int:
     spec = [Opt("f", "format", "required"), Opt("s", "separator", "required"),
             Opt("w", "equal-width"), HELP]
+    # negative numbers are operands, not options
+    raw = ctx.argv[1:]
+    negs = {f"\0neg{i}": a for i, a in enumerate(raw) if re.fullmatch(r"-\.?\d.*", a)}
+    args = [next((k for k, v in negs.items() if v is a), a) for a in raw]
     try:
-        p = parse("seq", ctx.argv[1:], spec, allow_numeric=True)
+        p = parse("seq", args, spec)
     except UsageError as e:
         return await report(ctx, e)
+    p.operands = [negs.get(o, o) for o in p.operands]
     if p.flag("help"):
         return await show_help(ctx, SEQ_HELP)
     ops = p.operands
@@ -1236,6 +1247,10 @@ class _Expr:
             return v
         if tok == ")":
             raise _ExprError("syntax error: unexpected ')'")
+        need = {"+": 1, "length": 1, "match": 2, "index": 2, "substr": 3}.get(tok)
+        if need is not None and self.pos + need >= len(self.args):
+            last = self.args[-1]
+            raise _ExprError(f"syntax error: missing argument after {q(last)}")
         if tok == "+" and self.pos + 1 < len(self.args):
             self.take()
             return self.take()
@@ -1271,8 +1286,6 @@ class _Expr:
 
 
 def _expr_match(s: str, pattern: str) -> str | int:
-    from pocketos.commands.find import bre_to_regex
-
     try:
         rx = re.compile(bre_to_regex(pattern, "basic"), re.DOTALL)
     except re.error as exc:
@@ -1531,9 +1544,8 @@ def _numfmt_render(val: float, unit: str, rnd: str, to_unit: int) -> str:
         r = _round(val, rnd)
         return str(int(r))
     base = 1000 if unit == "si" else 1024
-    if abs(val) < base:
-        r = _round(val, rnd)
-        return str(int(r))
+    if abs(val) < base and abs(_round(val, rnd)) < base:
+        return str(int(_round(val, rnd)))
     power = 0
     x = abs(val)
     while x >= base and power < len(_SUFFIX_LETTERS):
@@ -1630,8 +1642,9 @@ async def numfmt(ctx: Context) -> int:
             body = body.rjust(padding) if padding > 0 else body.ljust(-padding)
         return body
 
-    async def handle(line: str) -> None:
+    async def handle(line: str, from_stdin: bool = True) -> None:
         nonlocal status
+        lead = ""
         if delim is not None:
             parts = line.split(delim)
             seps = [delim] * (len(parts) - 1)
@@ -1649,7 +1662,20 @@ async def numfmt(ctx: Context) -> int:
         idx = field_n - 1
         if idx < len(parts):
             try:
-                parts[idx] = convert(parts[idx])
+                old = parts[idx]
+                parts[idx] = convert(old)
+                before = (seps[idx - 1] if idx > 0 and idx - 1 < len(seps) else
+                          lead if idx == 0 else "") if delim is None else ""
+                if from_stdin and before and not padding and fmt is None:
+                    # a field after blanks keeps the width of blanks + field, right-aligned
+                    new = parts[idx].rjust(len(before) + len(old))
+                    if idx > 0 and not new.startswith(" "):
+                        new = " " + new
+                    parts[idx] = new
+                    if idx == 0:
+                        lead = ""
+                    else:
+                        seps[idx - 1] = ""
             except _NumfmtError as exc:
                 if invalid == "abort":
                     raise
@@ -1667,7 +1693,7 @@ async def numfmt(ctx: Context) -> int:
     try:
         if p.operands:
             for tok in p.operands:
-                await handle(tok)
+                await handle(tok, False)
         else:
             header = p.get("header")
             skip = 0
@@ -1926,8 +1952,6 @@ Strings: -n -z = == != < >; integers: -eq -ne -lt -le -gt -ge; ! -a -o ( ).
 
 
 async def _test_common(ctx: Context, bracket: bool) -> int:
-    from pocketos.shell.testexpr import evaluate_test
-
     args = list(ctx.argv[1:])
     if bracket and args == ["--help"]:
         return await show_help(ctx, TEST_HELP)
@@ -1941,6 +1965,8 @@ async def _test_common(ctx: Context, bracket: bool) -> int:
         return 2
     if message:
         text = message if message.startswith(f"{name}:") else f"{name}: {message}"
+        # coreutils quotes like 'this', bash like `this'
+        text = re.sub(r"`([^`']*)'", r"'\1'", text)
         await ctx.stderr.write((text + "\n").encode("utf-8", "surrogateescape"))
     return status
 
@@ -2023,8 +2049,6 @@ async def clear(ctx: Context) -> int:
 
 @command("printf")
 async def printf_cmd(ctx: Context) -> int:
-    from pocketos.shell.printf import format_printf
-
     args = ctx.argv[1:]
     if args == ["--help"]:
         return await show_help(ctx, "Usage: printf FORMAT [ARGUMENT]...\n"

@@ -48,6 +48,10 @@ class InputStream:
     def closed(self) -> bool:
         return False
 
+    def isatty(self) -> bool:
+        """True for an interactive terminal (never, for pipes and values)."""
+        return False
+
     async def __aiter__(self) -> AsyncIterator[bytes]:
         while True:
             line = await self.readline()

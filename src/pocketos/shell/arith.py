@@ -370,8 +370,9 @@ class _Compiler:
                 raise _Syntax("syntax error: `)' expected", self.peek().pos)
             self.next()
             return f
-        if t.kind == "eof":
-            raise _Syntax("syntax error: operand expected", t.pos)
+        prev = self.toks[self.i - 2] if self.i >= 2 else t
+        if t.kind == "eof" or t.kind == "op":
+            raise _Syntax("syntax error: operand expected", prev.pos if t.kind == "eof" else t.pos)
         raise _Syntax("syntax error: operand expected", t.pos)
 
 

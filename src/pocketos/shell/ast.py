@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Union
 
 # --- word parts ---------------------------------------------------------------------------
 
@@ -69,7 +68,7 @@ class BadSub:
     text: str
 
 
-Part = Union[Lit, Quoted, DQ, Param, CmdSub, ArithSub, ProcSub, BadSub]
+Part = Lit | Quoted | DQ | Param | CmdSub | ArithSub | ProcSub | BadSub
 
 
 @dataclass(slots=True)
@@ -93,6 +92,8 @@ class Assign:
     array: list[Word | Assign] | None = None
     append: bool = False
     text: str = ""
+    #: cached: does the value contain a command substitution (sets $?)
+    cmdsub: bool | None = None
 
 
 @dataclass(slots=True)
@@ -144,6 +145,7 @@ class ListItem:
 @dataclass(slots=True)
 class Script:
     items: list[ListItem]
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -217,6 +219,7 @@ class FuncDef:
     name: str
     body: Command
     line: int = 0
+    source: str = ""
 
 
 @dataclass(slots=True)
@@ -262,7 +265,7 @@ class CondOr:
     right: CondExpr
 
 
-CondExpr = Union[CondWord, CondUnary, CondBinary, CondNot, CondAnd, CondOr]
+CondExpr = CondWord | CondUnary | CondBinary | CondNot | CondAnd | CondOr
 
 
 @dataclass(slots=True)
@@ -272,5 +275,5 @@ class CondCmd:
     line: int = 0
 
 
-Command = Union[Simple, Subshell, Group, If, While, For, ArithFor, Case, FuncDef, ArithCmd,
-                CondCmd]
+Command = (Simple | Subshell | Group | If | While | For | ArithFor | Case | FuncDef | ArithCmd
+           | CondCmd)

@@ -17,6 +17,7 @@ from pocketos.shell.state import (
     ATTR_EXPORT,
     ATTR_INTEGER,
     ATTR_LOWER,
+    ATTR_NAMEREF,
     ATTR_READONLY,
     ATTR_UPPER,
     BreakLoop,
@@ -144,7 +145,7 @@ async def b_printf(sh: Shell, argv: list[str]) -> int:
         await sh.write_err("printf: usage: printf [-v var] format [arguments]\n")
         return 2
     if not args:
-        await _err(sh, "printf: usage: printf [-v var] format [arguments]")
+        await sh.write_err("printf: usage: printf [-v var] format [arguments]\n")
         return 2
     out, errors, status = format_printf(args[0], args[1:])
     for e in errors:
@@ -281,7 +282,7 @@ async def _declare(sh: Shell, argv: list[str], cmd: str) -> int:
     global_ = False
     i = 0
     letters = {"x": ATTR_EXPORT, "r": ATTR_READONLY, "i": ATTR_INTEGER, "a": ATTR_ARRAY,
-               "A": ATTR_ASSOC, "l": ATTR_LOWER, "u": ATTR_UPPER}
+               "A": ATTR_ASSOC, "l": ATTR_LOWER, "u": ATTR_UPPER, "n": ATTR_NAMEREF}
     while i < len(args):
         a = args[i]
         if a == "--":
@@ -302,7 +303,7 @@ async def _declare(sh: Shell, argv: list[str], cmd: str) -> int:
                     func_names = True
                 elif c == "g":
                     global_ = True
-                elif c in "nt":
+                elif c == "t":
                     pass
                 else:
                     await _err(sh, f"{cmd}: -{c}: invalid option")
@@ -330,7 +331,7 @@ async def _declare(sh: Shell, argv: list[str], cmd: str) -> int:
                 status = 1
                 continue
             if func_names:
-                await sh.write_out(f"declare -f {n}\n")
+                await sh.write_out(f"{n}\n" if names else f"declare -f {n}\n")
             else:
                 await sh.write_out(_func_text(f) + "\n")
         return status
@@ -353,6 +354,11 @@ async def _declare(sh: Shell, argv: list[str], cmd: str) -> int:
     status = 0
     local = (cmd in ("local", "declare", "typeset")) and bool(sh.frames) and not global_
     for arg in names:
+        if arg == "-" and local:
+            frame = sh.frames[-1]
+            if "-" not in frame:
+                frame["-"] = Var(dict(sh.opts))
+            continue
         name, idx, value, append = _split_assign(arg)
         if not NAME_RE.match(name):
             await _err(sh, f"{cmd}: `{arg}': not a valid identifier")
@@ -400,6 +406,7 @@ async def _declare(sh: Shell, argv: list[str], cmd: str) -> int:
                     status = 1
         elif v.value is None and (on & ATTR_ARRAY):
             v.value = {}
+        v = sh.vars.get(name, v)
         if on & ATTR_READONLY:
             v.attrs |= ATTR_READONLY
         if (on | off) & ATTR_EXPORT or v.attrs & ATTR_EXPORT:
@@ -415,7 +422,8 @@ async def _assign_array_text(sh: Shell, name: str, inner: str, append: bool) -> 
 
 
 def _func_text(f: Any) -> str:
-    return f"{f.name} () \n{{ \n    :\n}}" if not getattr(f, "source", "") else f.source
+    from pocketos.shell.printer import format_function
+    return format_function(f)
 
 
 def _declare_line(name: str, v: Var) -> str:
@@ -444,7 +452,7 @@ async def _print_vars(sh: Shell, cmd: str, on: int, print_mode: bool) -> None:
     lines = []
     for name in sorted(sh.vars):
         v = sh.vars[name]
-        if on and not (v.attrs & on) == on:
+        if on and (v.attrs & on) != on:
             continue
         if cmd == "export" or (cmd == "declare" and on == ATTR_EXPORT):
             if not v.attrs & ATTR_EXPORT:
@@ -517,8 +525,11 @@ async def b_unset(sh: Shell, argv: list[str]) -> int:
     for a in args:
         m = re.fullmatch(r"([A-Za-z_][A-Za-z0-9_]*)(?:\[(.*)\])?", a)
         if not m:
-            await _err(sh, f"unset: `{a}': not a valid identifier")
-            status = 1
+            if mode == "v" or not a or "=" in a:
+                await _err(sh, f"unset: `{a}': not a valid identifier")
+                status = 1
+            else:
+                sh.functions.pop(a, None)
             continue
         name, idx = m.group(1), m.group(2)
         if mode == "f":
@@ -618,17 +629,25 @@ async def b_set(sh: Shell, argv: list[str]) -> int:
             i += 2
             continue
         if len(a) > 1 and a[0] in "-+":
+            takes_o = False
             for c in a[1:]:
                 if c == "o":
+                    takes_o = True
                     continue
-                name = _OPTION_LETTERS.get(c)
-                if name is None:
+                oname = _OPTION_LETTERS.get(c)
+                if oname is None:
                     await _err(sh, f"set: {a[0]}{c}: invalid option")
                     await sh.write_err("set: usage: set [-abefhkmnptuvxBCEHPT] [-o option-name]"
                                        " [--] [-] [arg ...]\n")
                     return 2
-                sh.opts[name] = a[0] == "-"
+                sh.opts[oname] = a[0] == "-"
             i += 1
+            if takes_o and i < len(args):
+                if args[i] not in sh.opts:
+                    await _err(sh, f"set: {args[i]}: invalid option name")
+                    return 2
+                sh.opts[args[i]] = a[0] == "-"
+                i += 1
             continue
         sh.positional = args[i:]
         return 0
@@ -641,6 +660,7 @@ async def b_shopt(sh: Shell, argv: list[str]) -> int:
     mode = ""
     quiet = False
     o_mode = False
+    pmode = False
     while args and args[0].startswith("-") and len(args[0]) > 1:
         for c in args[0][1:]:
             if c in "su":
@@ -648,7 +668,7 @@ async def b_shopt(sh: Shell, argv: list[str]) -> int:
             elif c == "q":
                 quiet = True
             elif c == "p":
-                pass
+                pmode = True
             elif c == "o":
                 o_mode = True
             else:
@@ -663,7 +683,8 @@ async def b_shopt(sh: Shell, argv: list[str]) -> int:
             if mode == "s" and not val or mode == "u" and val:
                 continue
             if not quiet:
-                await sh.write_out(f"{name:<20}\t{'on' if val else 'off'}\n" if not mode else
+                await sh.write_out(f"{name:<15}\t{'on' if val else 'off'}\n"
+                                   if not (mode or pmode) else
                                    f"shopt -{'s' if val else 'u'} {name}\n")
         return 0
     status = 0
@@ -680,7 +701,8 @@ async def b_shopt(sh: Shell, argv: list[str]) -> int:
             if not table[name]:
                 status = 1
             if not quiet:
-                await sh.write_out(f"{name:<20}\t{'on' if table[name] else 'off'}\n")
+                await sh.write_out(f"shopt -{'s' if table[name] else 'u'} {name}\n" if pmode
+                                   else f"{name:<15}\t{'on' if table[name] else 'off'}\n")
     return status
 
 
@@ -709,7 +731,7 @@ async def b_return(sh: Shell, argv: list[str]) -> int:
         except ValueError:
             await _err(sh, f"return: {argv[1]}: numeric argument required")
             status = 2
-    if not sh.funcnames and not getattr(sh, "sourcing", 0):
+    if not sh.funcnames and not sh.sourcing:
         await _err(sh, "return: can only `return' from a function or sourced script")
         return 2
     raise ReturnFn(status)
@@ -725,6 +747,8 @@ async def _loop_ctl(sh: Shell, argv: list[str], exc: type[Exception]) -> int:
             return 1
         if n < 1:
             await _err(sh, f"{argv[0]}: {argv[1]}: loop count out of range")
+            if sh.loop_depth:
+                raise BreakLoop(1, 1)
             return 1
     if sh.loop_depth == 0:
         await _err(sh, f"{argv[0]}: only meaningful in a `for', `while', or `until' loop")
@@ -750,7 +774,7 @@ async def b_eval(sh: Shell, argv: list[str]) -> int:
     if not src.strip():
         return 0
     try:
-        script = parse(src)
+        script = parse(src, sh.shopt["extglob"])
     except ShellSyntaxError as e:
         await sh.write_err(f"{sh.argv0}: eval: line {sh.lineno}: {e.message}\n")
         if e.source_line is not None:
@@ -789,7 +813,7 @@ async def b_source(sh: Shell, argv: list[str]) -> int:
         return 1
     src = data.decode("utf-8", "surrogateescape")
     try:
-        script = parse(src)
+        script = parse(src, sh.shopt["extglob"])
     except ShellSyntaxError as e:
         await sh.write_err(f"{name}: line {e.line}: {e.message}\n")
         return 2
@@ -797,7 +821,7 @@ async def b_source(sh: Shell, argv: list[str]) -> int:
     if len(argv) > 2:
         sh.positional = argv[2:]
     sh.call_depth += 1
-    sh.sourcing = getattr(sh, "sourcing", 0) + 1
+    sh.sourcing += 1
     try:
         sh.ctx.budget.call_depth(sh.call_depth)
         return await sh.exec_script(script)
@@ -890,7 +914,7 @@ async def b_command(sh: Shell, argv: list[str]) -> int:
 
 def _classify(sh: Shell, name: str) -> tuple[str | None, str]:
     if name in sh.aliases:
-        return "alias", f"alias {name}={quote_word(sh.aliases[name])}"
+        return "alias", f"alias {name}={_q(sh.aliases[name])}"
     if name in KEYWORDS:
         return "keyword", ""
     if name in sh.functions:
@@ -914,7 +938,7 @@ def _classify(sh: Shell, name: str) -> tuple[str | None, str]:
 
 def _describe(name: str, kind: str, info: str) -> str:
     if kind == "alias":
-        return f"{name} is aliased to `{info.split('=', 1)[1][1:-1] if info else ''}'"
+        return f"{name} is aliased to `{info.split('=', 1)[1][1:-1].replace(chr(39) + chr(92) + chr(39) * 2, chr(39)) if info else ''}'"
     if kind == "keyword":
         return f"{name} is a shell keyword"
     if kind == "function":
@@ -928,14 +952,11 @@ def _describe(name: str, kind: str, info: str) -> str:
 async def b_type(sh: Shell, argv: list[str]) -> int:
     args = argv[1:]
     flag = ""
-    all_ = False
     while args and args[0].startswith("-") and len(args[0]) > 1:
         for c in args[0][1:]:
             if c in "tpP":
                 flag = c
-            elif c == "a":
-                all_ = True
-            elif c == "f":
+            elif c in "af":
                 pass
             else:
                 await _err(sh, f"type: -{c}: invalid option")
@@ -960,8 +981,6 @@ async def b_type(sh: Shell, argv: list[str]) -> int:
             if kind == "function":
                 text += "\n" + _func_text(sh.functions[name])
             await sh.write_out(text + "\n")
-        del all_
-        all_ = False
     return status
 
 
@@ -992,7 +1011,7 @@ async def b_alias(sh: Shell, argv: list[str]) -> int:
     args = [a for a in argv[1:] if a != "-p"]
     if not args:
         for k in sorted(sh.aliases):
-            await sh.write_out(f"alias {k}={quote_word(sh.aliases[k])}\n")
+            await sh.write_out(f"alias {k}={_q(sh.aliases[k])}\n")
         return 0
     status = 0
     for a in args:
@@ -1000,7 +1019,7 @@ async def b_alias(sh: Shell, argv: list[str]) -> int:
             k, _, v = a.partition("=")
             sh.aliases[k] = v
         elif a in sh.aliases:
-            await sh.write_out(f"alias {a}={quote_word(sh.aliases[a])}\n")
+            await sh.write_out(f"alias {a}={_q(sh.aliases[a])}\n")
         else:
             await _err(sh, f"alias: {a}: not found")
             status = 1
@@ -1199,6 +1218,16 @@ async def b_kill(sh: Shell, argv: list[str]) -> int:
         return 2
     status = 0
     for a in args:
+        if a == str(sh.ctx.pid) or a == str(sh.bashpid):
+            name = signal_name(sig)
+            if sig == 0:
+                continue
+            if name in sh.traps:
+                if sh.traps[name]:
+                    await sh.run_trap(name)
+                continue
+            from pocketos.shell.state import ExitShell as _Exit
+            raise _Exit(128 + sig)
         j = _find_job(sh, a)
         if j is not None:
             if not j.task.done() and sig != 0:
@@ -1230,6 +1259,8 @@ async def b_read(sh: Shell, argv: list[str]) -> int:
     exact = False
     fd = 0
     silent_ = False
+    timeout_zero = False
+    timeout: float | None = None
     i = 0
     while i < len(args):
         a = args[i]
@@ -1241,7 +1272,7 @@ async def b_read(sh: Shell, argv: list[str]) -> int:
         j = 1
         while j < len(a):
             c = a[j]
-            if c in "adpntu":
+            if c in "adpntuN":
                 val = a[j + 1:]
                 if not val:
                     i += 1
@@ -1266,7 +1297,12 @@ async def b_read(sh: Shell, argv: list[str]) -> int:
                         return 1
                     exact = c == "N"
                 elif c == "t":
-                    pass
+                    try:
+                        timeout = float(val)
+                        timeout_zero = timeout == 0
+                    except ValueError:
+                        await _err(sh, f"read: {val}: invalid timeout specification")
+                        return 1
                 elif c == "u":
                     try:
                         fd = int(val)
@@ -1300,8 +1336,21 @@ async def b_read(sh: Shell, argv: list[str]) -> int:
     if not isinstance(stream, InputStream):
         await _err(sh, f"read: {fd}: invalid file descriptor: Bad file descriptor")
         return 1
-    if prompt:
+    if prompt and getattr(stream, "isatty", lambda: False)():
         await sh.write_err(prompt)
+    if timeout_zero:
+        return 0
+    if timeout is not None:
+        try:
+            return await asyncio.wait_for(
+                _read_body(sh, stream, raw, array, delim, nchars, exact, names), timeout)
+        except TimeoutError:
+            return 142
+    return await _read_body(sh, stream, raw, array, delim, nchars, exact, names)
+
+
+async def _read_body(sh: Shell, stream: InputStream, raw: bool, array: str | None, delim: str,
+                     nchars: int, exact: bool, names: list[str]) -> int:
     dbytes = delim.encode("utf-8", "surrogateescape") or b"\x00"
     eof = False
     if nchars >= 0:
@@ -1606,11 +1655,33 @@ async def b_umask(sh: Shell, argv: list[str]) -> int:
         else:
             await sh.write_out(f"{sh.umask_value:04o}\n")
         return 0
-    try:
-        sh.umask_value = int(args[0], 8) & 0o777
-    except ValueError:
-        await _err(sh, f"umask: {args[0]}: octal number out of range")
-        return 1
+    spec = args[0]
+    if spec and spec[0].isdigit():
+        try:
+            sh.umask_value = int(spec, 8) & 0o777
+        except ValueError:
+            await _err(sh, f"umask: {spec}: octal number out of range")
+            return 1
+        return 0
+    mode_bits = ~sh.umask_value & 0o777
+    for clause in spec.split(","):
+        m = re.fullmatch(r"([ugoa]*)([=+-])([rwx]*)", clause)
+        if not m:
+            await _err(sh, f"umask: `{clause[-1:] or spec}': invalid symbolic mode operator")
+            return 1
+        who = m.group(1) or "a"
+        bits = (4 if "r" in m.group(3) else 0) | (2 if "w" in m.group(3) else 0) | \
+            (1 if "x" in m.group(3) else 0)
+        for w, shift in (("u", 6), ("g", 3), ("o", 0)):
+            if w in who or "a" in who:
+                mask = 7 << shift
+                if m.group(2) == "=":
+                    mode_bits = (mode_bits & ~mask) | (bits << shift)
+                elif m.group(2) == "+":
+                    mode_bits |= bits << shift
+                else:
+                    mode_bits &= ~(bits << shift)
+    sh.umask_value = ~mode_bits & 0o777
     return 0
 
 

@@ -1,3 +1,4 @@
+# mypy: disable-error-code="misc"
 """Word expansion: brace, tilde, parameter, command and arithmetic substitution, IFS field
 splitting, pathname expansion and quote removal.
 
@@ -176,7 +177,9 @@ def _brace_items(items: list[tuple[str, Any]]) -> list[list[tuple[str, Any]]]:
                 if seq is not None:
                     res = []
                     for s in seq:
-                        res.extend(_brace_items(pre + [("c", c) for c in s] + post))
+                        mid: list[tuple[str, Any]] = [("c", c) for c in s] if s else \
+                            [("p", Quoted(""))]
+                        res.extend(_brace_items(pre + mid + post))
                     return res
             # not an expansion: keep the brace literal, continue after it
             rest = _brace_items(items[i + 1:])
@@ -206,7 +209,7 @@ def _sequence(s: str) -> list[str] | None:
     if len(a) == 1 and len(b) == 1 and not a.isdigit() and not b.isdigit():
         x, y = ord(a), ord(b)
         rng = range(x, y + 1, step) if x <= y else range(x, y - 1, -step)
-        return [chr(v) for v in rng]
+        return ["" if v == 92 else chr(v) for v in rng]
     return None
 
 
@@ -238,14 +241,20 @@ class Expander:
         noglob = self.opt_noglob
         for text, p, g in fields:
             if g and not noglob:
-                matches = pat.glob(self.fs, p, dotglob=self.shopt["dotglob"],
-                                   globstar=self.shopt["globstar"], extglob=True,
+                gi = self.get_str("GLOBIGNORE")
+                matches = pat.glob(self.fs, p, dotglob=self.shopt["dotglob"] or bool(gi),
+                                   globstar=self.shopt["globstar"],
+                                   extglob=self.shopt["extglob"],
                                    nocase=self.shopt["nocaseglob"])
+                if gi and matches:
+                    ignore = [x for x in gi.split(":") if x]
+                    matches = [m for m in matches
+                               if not any(pat.match(x, m) for x in ignore)]
                 if matches:
                     out.extend(matches)
                     continue
                 if self.shopt["failglob"]:
-                    raise ShellError(f"no match: {text}")
+                    raise ShellError(f"no match: {pat.unescape(p)}")
                 if self.shopt["nullglob"]:
                     continue
                 out.append(pat.unescape(p))
@@ -257,9 +266,12 @@ class Expander:
         """Expand without splitting or globbing (assignments, here-strings, case words)."""
         s = w.simple
         if s is not None:
-            if assign and s.startswith("~"):
+            if assign and "~" in s:
                 return self._tilde_assign(s)
             return s
+        parts = w.parts
+        if len(parts) == 1 and type(parts[0]) is ArithSub:
+            return str(await self.arith_text(parts[0].expr))
         fb = _Fields()
         await self._expand_parts(w.parts, fb, False, assign=assign)
         return "".join(fb.text)
@@ -420,7 +432,8 @@ class Expander:
         if not p.op and p.index is None and not p.length and not p.indirect and \
                 not p.prefix_list and not p.keys:
             v = self.vars.get(name)
-            if v is not None and type(v.value) is str and name not in self.dynamic:
+            if v is not None and type(v.value) is str and not v.attrs & 128 and \
+                    name not in self.dynamic:
                 return v.value
             val = self.lookup(name, None)
             if val is None and self.opt_nounset and name not in ("@", "*"):
@@ -436,6 +449,9 @@ class Expander:
             return [str(k) for k in self._sorted_keys(var.value)]
         index = p.index
         if p.indirect:
+            nv = self.vars.get(name)
+            if nv is not None and nv.attrs & 128 and index is None:
+                return nv.value if isinstance(nv.value, str) else None
             ref = self.lookup(name, index if index is not None else None)
             if isinstance(ref, list):
                 ref = " ".join(ref)
@@ -458,7 +474,8 @@ class Expander:
         if p.length:
             if val is None or (val == [] and name not in ("@", "*") and name not in self.vars):
                 if self.opt_nounset and name not in ("@", "*"):
-                    raise FatalError(f"{name}: unbound variable", 127)
+                    raise FatalError(f"{name}: unbound variable",
+                                     1 if index in ("@", "*") else 127)
                 return "0"
             if isinstance(val, list):
                 return str(len(val))
@@ -494,14 +511,14 @@ class Expander:
             msg = await self.expand_str(p.arg) if p.arg is not None and p.arg.parts else ""
             if not msg:
                 msg = "parameter null or not set" if colon else "parameter not set"
-            raise FatalError(f"{name}: {msg}", 1)
+            err = FatalError(f"{name}: {msg}", 127)
+            err.sub_status = 1
+            raise err
         if val is None:
+            if op == "@" and p.arg is not None and p.arg.simple == "a" and name in self.vars:
+                return self._attr_letters(name)
             if self.opt_nounset:
                 raise FatalError(f"{name}: unbound variable", 127)
-            if op in (":", "@"):
-                if op == "@" and p.arg is not None and p.arg.simple in ("a",):
-                    return ""
-                return None
             return None
         if op == ":":
             return await self._substring(p, val, name, index)
@@ -515,7 +532,15 @@ class Expander:
         if w is None:
             return ""
         if in_dq:
-            return await self.expand_str(w)
+            if not any(isinstance(x, (Param, DQ)) for x in w.parts):
+                return await self.expand_str(w)
+            fb = _Fields()
+            await self._expand_dq(w.parts, fb, True)
+            fb.end()
+            vals = [t for t, _, _ in fb.out]
+            if len(vals) == 1:
+                return vals[0]
+            return vals if vals else ""
         fields = []
         fb = _Fields()
         await self._expand_parts(w.parts, fb, True)
@@ -529,19 +554,23 @@ class Expander:
         op = p.op
         if op in ("#", "##", "%", "%%"):
             pt = await self.expand_pattern(p.arg) if p.arg is not None else ""
-            return _strip(v, pt, op)
+            return _strip(v, pt, op, self.shopt["extglob"])
         if op in ("/", "//", "/#", "/%"):
             pt = await self.expand_pattern(p.arg) if p.arg is not None else ""
             rep = await self.expand_pattern(p.arg2) if p.arg2 is not None else ""
-            return _replace(v, pt, rep, op, self.shopt["patsub_replacement"])
-        if op in ("^", "^^", ",", ",,"):
+            return _replace(v, pt, rep, op, self.shopt["patsub_replacement"],
+                            self.shopt["extglob"])
+        if op in ("^", "^^", ",", ",,", "~", "~~"):
             pt = await self.expand_pattern(p.arg) if p.arg is not None and p.arg.parts else ""
             upper = op[0] == "^"
             allc = len(op) == 2
             out = []
             for i, c in enumerate(v):
                 if (allc or i == 0) and (not pt or pat.match(pt, c)):
-                    out.append(c.upper() if upper else c.lower())
+                    if op[0] == "~":
+                        out.append(c.lower() if c.isupper() else c.upper())
+                    else:
+                        out.append(c.upper() if upper else c.lower())
                 else:
                     out.append(c)
             return "".join(out)
@@ -586,6 +615,11 @@ class Expander:
         if isinstance(val, list):
             if op == "a":
                 return self._attr_letters(name)
+            if op == "K":
+                var = self.vars.get(name)
+                if var is not None and isinstance(var.value, dict):
+                    return " ".join(f"{k} {_dquote(x)}" for k, x in
+                                    ((k, var.value[k]) for k in self._sorted_keys(var.value)))
             return [self._transform1(op or "", v, name) for v in val]
         return self._transform1(op or "", val, name)
 
@@ -608,7 +642,12 @@ class Expander:
         if op == "P":
             return v
         if op == "A":
-            return f"{name}={quote_word(v)}"
+            var = self.vars.get(name)
+            q = "'" + v.replace("'", "'\\''") + "'"
+            flags = self._attr_letters(name) if var is not None else ""
+            if flags:
+                return f"declare -{flags} {name}={q}"
+            return f"{name}={q}"
         if op == "K":
             return quote_word(v)
         raise FatalError(f"${{{name}@{op}}}: bad substitution", 1)
@@ -621,21 +660,28 @@ class Expander:
     async def subscript_key(self: Shell, name: str, index: str) -> str:
         var = self.vars.get(name)
         if var is not None and var.attrs & ATTR_ASSOC:
-            return await self.expand_str(parse_word_text(index)) if ("$" in index or "`" in index
-                                                                        or "\\" in index) else index
+            if any(c in index for c in "$`\\'\""):
+                from pocketos.shell.parser import parse_subscript
+                return await self.expand_str(parse_subscript(index))
+            return index
         v = await self.arith_text(index)
         return str(v)
 
 
-def _strip(v: str, p: str, op: str) -> str:
+def _dquote(s: str) -> str:
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$").replace(
+        "`", "\\`") + '"'
+
+
+def _strip(v: str, p: str, op: str, extglob: bool = True) -> str:
     if not p:
         return v
-    if not pat.has_glob(p):
+    if not pat.has_glob(p, extglob):
         lit = pat.unescape(p)
         if op[0] == "#":
             return v[len(lit):] if v.startswith(lit) else v
         return v[:len(v) - len(lit)] if lit and v.endswith(lit) else v
-    rx = pat.compile_pattern(p)
+    rx = pat.compile_pattern(p, extglob=extglob)
     n = len(v)
     if op == "#":
         for i in range(0, n + 1):
@@ -672,7 +718,8 @@ def _rep(rep: str, matched: str, amp: bool) -> str:
     return "".join(out)
 
 
-def _replace(v: str, p: str, rep: str, op: str, amp: bool = True) -> str:
+def _replace(v: str, p: str, rep: str, op: str, amp: bool = True, extglob: bool = True
+             ) -> str:
     n = len(v)
     if not p:
         if op == "/#":
@@ -680,7 +727,7 @@ def _replace(v: str, p: str, rep: str, op: str, amp: bool = True) -> str:
         if op == "/%":
             return v + _rep(rep, "", amp)
         return v
-    rx = pat.compile_pattern(p)
+    rx = pat.compile_pattern(p, extglob=extglob)
     if op == "/#":
         for i in range(n, -1, -1):
             if rx.fullmatch(v, 0, i):

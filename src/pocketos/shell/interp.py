@@ -64,6 +64,7 @@ from pocketos.shell.state import (
     ATTR_EXPORT,
     ATTR_INTEGER,
     ATTR_LOWER,
+    ATTR_NAMEREF,
     ATTR_READONLY,
     ATTR_UPPER,
     BreakLoop,
@@ -79,12 +80,43 @@ from pocketos.shell.state import (
 __all__ = ["Shell", "run_script"]
 
 SHELL_VERSION = "5.2.15(1)-release"
-_DYNAMIC = frozenset(["RANDOM", "SECONDS", "LINENO", "BASHPID", "EPOCHSECONDS",
+_DYNAMIC = frozenset(["RANDOM", "SECONDS", "LINENO", "BASHPID", "EPOCHSECONDS", "SHELLOPTS",
+                      "BASH_SUBSHELL",
                       "EPOCHREALTIME", "SRANDOM", "FUNCNAME", "PIPESTATUS", "BASH_SOURCE",
                       "BASH_LINENO", "GROUPS"])
 _OPTION_LETTERS = {"e": "errexit", "u": "nounset", "x": "xtrace", "f": "noglob",
                    "C": "noclobber", "a": "allexport", "n": "noexec", "v": "verbose",
-                   "h": "hashall", "B": "braceexpand", "b": "notify", "m": "monitor"}
+                   "h": "hashall", "B": "braceexpand", "b": "notify", "m": "monitor",
+                   "E": "errtrace", "T": "functrace", "H": "histexpand", "P": "physical",
+                   "p": "privileged", "k": "keyword", "t": "onecmd"}
+
+
+_DEFAULT_OPTS: dict[str, bool] = {n: False for n in (
+    "errexit", "nounset", "xtrace", "noglob", "noclobber", "allexport", "pipefail",
+    "noexec", "verbose", "posix", "notify", "monitor", "ignoreeof", "nolog",
+    "functrace", "errtrace", "emacs", "vi", "onecmd", "physical", "privileged",
+    "keyword", "histexpand", "history", "interactive-comments")}
+_DEFAULT_OPTS["hashall"] = True
+_DEFAULT_OPTS["braceexpand"] = True
+_DEFAULT_OPTS["interactive-comments"] = True
+_DEFAULT_SHOPT: dict[str, bool] = {n: False for n in (
+    "extglob", "nullglob", "dotglob", "failglob", "globstar", "expand_aliases",
+    "nocaseglob", "nocasematch", "lastpipe", "inherit_errexit", "xpg_echo",
+    "extquote", "sourcepath", "globasciiranges", "cdspell", "checkwinsize",
+    "cmdhist", "histappend", "interactive_comments", "promptvars", "shift_verbose",
+    "login_shell", "progcomp", "hostcomplete", "complete_fullquote", "checkhash",
+    "assoc_expand_once", "autocd", "direxpand", "dirspell", "execfail", "extdebug",
+    "force_fignore", "gnu_errfmt", "huponexit", "lithist", "localvar_inherit",
+    "localvar_unset", "mailwarn", "no_empty_cmd_completion", "nocaseglob",
+    "patsub_replacement", "progcomp_alias", "varredir_close", "checkjobs",
+    "compat31", "compat32", "compat40", "compat41", "compat42", "compat43",
+    "compat44", "globskipdots", "noexpand_translation", "histreedit",
+    "histverify", "restricted_shell", "cdable_vars")}
+for _n in ("extquote", "sourcepath", "globasciiranges", "cmdhist", "checkwinsize",
+          "interactive_comments", "promptvars", "progcomp", "hostcomplete",
+          "complete_fullquote", "patsub_replacement", "progcomp_alias",
+          "globskipdots"):
+    _DEFAULT_SHOPT[_n] = True
 
 
 class FileOut(OutputStream):
@@ -110,6 +142,23 @@ class FileOut(OutputStream):
     @property
     def closed(self) -> bool:
         return self._closed
+
+
+class FileRW(FileOut, InputStream):
+    """A file opened with ``<>``: readable and writable."""
+
+    async def read(self, n: int = -1) -> bytes:
+        return bytes(self.handle.read(n))
+
+    async def readuntil(self, sep: bytes) -> bytes:
+        out = bytearray()
+        while True:
+            c = self.handle.read(1)
+            if not c:
+                return bytes(out)
+            out += c
+            if out.endswith(sep):
+                return bytes(out)
 
 
 class _Job:
@@ -155,32 +204,8 @@ class Shell(Expander):
                                           5: "x86_64-pc-linux-gnu"}, ATTR_ARRAY | ATTR_READONLY)
         self.functions: dict[str, FuncDef] = {}
         self.aliases: dict[str, str] = {}
-        self.opts: dict[str, bool] = {n: False for n in (
-            "errexit", "nounset", "xtrace", "noglob", "noclobber", "allexport", "pipefail",
-            "noexec", "verbose", "posix", "notify", "monitor", "ignoreeof", "nolog",
-            "functrace", "errtrace", "emacs", "vi", "onecmd", "physical", "privileged",
-            "keyword", "histexpand", "history", "interactive-comments")}
-        self.opts["hashall"] = True
-        self.opts["braceexpand"] = True
-        self.opts["interactive-comments"] = True
-        self.shopt: dict[str, bool] = {n: False for n in (
-            "extglob", "nullglob", "dotglob", "failglob", "globstar", "expand_aliases",
-            "nocaseglob", "nocasematch", "lastpipe", "inherit_errexit", "xpg_echo",
-            "extquote", "sourcepath", "globasciiranges", "cdspell", "checkwinsize",
-            "cmdhist", "histappend", "interactive_comments", "promptvars", "shift_verbose",
-            "login_shell", "progcomp", "hostcomplete", "complete_fullquote", "checkhash",
-            "assoc_expand_once", "autocd", "direxpand", "dirspell", "execfail", "extdebug",
-            "force_fignore", "gnu_errfmt", "huponexit", "lithist", "localvar_inherit",
-            "localvar_unset", "mailwarn", "no_empty_cmd_completion", "nocaseglob",
-            "patsub_replacement", "progcomp_alias", "varredir_close", "checkjobs",
-            "compat31", "compat32", "compat40", "compat41", "compat42", "compat43",
-            "compat44", "globskipdots", "noexpand_translation", "histreedit",
-            "histverify", "restricted_shell", "cdable_vars")}
-        for n in ("extquote", "sourcepath", "globasciiranges", "cmdhist", "checkwinsize",
-                  "interactive_comments", "promptvars", "progcomp", "hostcomplete",
-                  "complete_fullquote", "patsub_replacement", "progcomp_alias",
-                  "globskipdots"):
-            self.shopt[n] = True
+        self.opts: dict[str, bool] = dict(_DEFAULT_OPTS)
+        self.shopt: dict[str, bool] = dict(_DEFAULT_SHOPT)
         self.fds: dict[int, Any] = {0: ctx.stdin, 1: ctx.stdout, 2: ctx.stderr}
         self.traps: dict[str, str] = {}
         self.frames: list[dict[str, Var | None]] = []
@@ -195,6 +220,7 @@ class Shell(Expander):
         self.jobs: list[_Job] = []
         self.job_counter = 0
         self.subshell_level = 0
+        self.trace_level = 0
         self.is_subshell = False
         self.script_name: str | None = None
         self.start_time = time.monotonic()
@@ -202,13 +228,22 @@ class Shell(Expander):
         self.hash_table: dict[str, str] = {}
         self.umask_value = 0o022
         self._env_cache: dict[str, str] | None = None
-        self._rand = random.Random()
+        self._rand_obj: random.Random | None = None
         self.dirstack: list[str] = []
         self.in_trap = False
         self.getopts_state = (0, 0)
-        from pocketos.shell.builtins import BUILTINS, SPECIAL_BUILTINS
-        self.builtins = BUILTINS
-        self.special_builtins = SPECIAL_BUILTINS
+        self._pending_psub: list[Any] = []
+        self.active_aliases: dict[str, str] = {}
+        self.sourcing = 0
+        self.bashpid = ctx.pid
+        self.builtins = _builtins()[0]
+        self.special_builtins = _builtins()[1]
+
+    @property
+    def _rand(self) -> random.Random:
+        if self._rand_obj is None:
+            self._rand_obj = random.Random()
+        return self._rand_obj
 
     # --- option shortcuts ---------------------------------------------------------------------
     @property
@@ -242,9 +277,13 @@ class Shell(Expander):
             except ExitShell as e:
                 status = e.status
             status = await self.run_exit_trap(status)
-        except (LimitExceeded, asyncio.CancelledError, ProcessKilled):
+        except (LimitExceeded, asyncio.CancelledError):
             await self._cancel_jobs()
             raise
+        except ProcessKilled as pk:
+            await self._cancel_jobs()
+            self.last_status = (128 + pk.signum) & 0xFF
+            return self.last_status
         except RecursionError:
             await self.write_err(f"{self.argv0}: maximum recursion depth exceeded\n")
             status = 2
@@ -291,7 +330,7 @@ class Shell(Expander):
     # --- running source -----------------------------------------------------------------------
     async def _run_source(self, source: str, *, top: bool) -> int:
         try:
-            script = parse(source)
+            script = parse(source, self.shopt["extglob"])
         except ShellSyntaxError as err:
             return await self._run_incremental(source, err)
         return await self.run_toplevel(script)
@@ -299,15 +338,22 @@ class Shell(Expander):
     async def run_toplevel(self, script: Script) -> int:
         status = self.last_status
         skip_line = -1
+        cur_line = -1
+        for w in script.warnings:
+            await self.write_err(f"{self.argv0}: {w}\n")
         for item in script.items:
             line = item.node.first.line
             if line == skip_line:
                 continue
+            if line != cur_line:
+                cur_line = line
+                self.active_aliases = dict(self.aliases) if self.aliases else {}
             try:
                 status = await self.exec_item(item.node, item.background)
             except FatalError as e:
                 await self.report(e)
-                raise ExitShell(e.status if self.is_subshell else 127) from None
+                raise ExitShell(e.sub_status if self.is_subshell and e.sub_status is not None
+                                else e.status) from None
             except ShellError as e:
                 await self.report(e)
                 status = self.last_status = e.status
@@ -317,9 +363,10 @@ class Shell(Expander):
     async def _run_incremental(self, source: str, err: ShellSyntaxError) -> int:
         """Run the complete commands before a syntax error, then report it (like bash,
         which reads and runs its input one command at a time)."""
-        p = Parser(source)
+        p = Parser(source, self.shopt["extglob"])
         status = self.last_status
         while True:
+            p.extglob = self.shopt["extglob"]
             try:
                 p.skip_newlines()
                 if p.peek().kind == "eof":
@@ -379,9 +426,7 @@ class Shell(Expander):
         return f"{name}: line {self.lineno}: "
 
     async def report(self, e: ShellError) -> None:
-        if isinstance(e, FatalError) and "unbound variable" not in e.message:
-            await self.write_err(f"{self.script_name or self.argv0}: {e.message}\n")
-        elif e.message.startswith("command substitution:"):
+        if e.message.startswith("command substitution:"):
             await self.write_err(f"{self.argv0}: {e.message}\n")
         else:
             await self.write_err(f"{self.prefix()}{e.message}\n")
@@ -410,7 +455,20 @@ class Shell(Expander):
     async def exec_script(self, script: Script) -> int:
         status = self.last_status
         for item in script.items:
-            status = await self.exec_item(item.node, item.background)
+            node = item.node
+            if item.background:
+                status = self.start_background(node)
+                continue
+            pl = node.first
+            if node.rest or pl.negate or pl.timed or len(pl.cmds) != 1:
+                status = await self.exec_andor(node)
+                continue
+            # the common case: one command, no pipeline, no && / ||
+            status = await self.exec_cmd(pl.cmds[0])
+            self.pipestatus = [status]
+            self.last_status = status
+            if status and self.errexit_suppressed == 0:
+                await self._failed(status)
         return status
 
     async def exec_item(self, node: AndOr, background: bool) -> int:
@@ -436,7 +494,8 @@ class Shell(Expander):
         task = asyncio.ensure_future(runner())
         self.job_counter += 1
         pid = self.ctx.pid * 1000 + self.job_counter if self.ctx.pid else 10000 + self.job_counter
-        self.jobs.append(_Job(self.job_counter, pid, task, _node_text(node)))
+        job_id = max(j.id for j in self.jobs) + 1 if self.jobs else 1
+        self.jobs.append(_Job(job_id, pid, task, _node_text(node)))
         self.last_bg = str(pid)
         self.last_status = 0
         return 0
@@ -502,8 +561,14 @@ class Shell(Expander):
                 return f"{int(m)}m{sec:.3f}s"
             await self.write_err(f"\nreal\t{fmt(real)}\nuser\t{fmt(user)}\nsys\t0m0.000s\n")
 
+    async def _yield(self) -> None:
+        """Let other tasks (background jobs, pipeline stages) run during long loops."""
+        self.ctx.check_killed()
+        await asyncio.sleep(0)
+
     async def _failed(self, status: int) -> None:
-        if "ERR" in self.traps and not self.in_trap:
+        if "ERR" in self.traps and not self.in_trap and (
+                not self.funcnames or self.opts["errtrace"]):
             await self.run_trap("ERR")
             self.last_status = status
         if self.opts["errexit"]:
@@ -527,7 +592,11 @@ class Shell(Expander):
         cap = self.ctx.limits.pipe_buffer
         pipes = [Pipe(capacity=cap) for _ in range(n - 1)]
         tasks = []
+        lastpipe = self.shopt["lastpipe"]
         for i, cmd in enumerate(cmds):
+            if lastpipe and i == n - 1:
+                tasks.append(asyncio.ensure_future(self._last_stage(cmd, pipes[i - 1])))
+                continue
             sub = self.clone()
             if i > 0:
                 sub.fds[0] = pipes[i - 1].reader
@@ -551,6 +620,16 @@ class Shell(Expander):
             return 0
         return results[-1]
 
+    async def _last_stage(self, cmd: Any, pipe: Pipe) -> int:
+        saved = self.fds
+        self.fds = dict(saved)
+        self.fds[0] = pipe.reader
+        try:
+            return await self.exec_cmd(cmd)
+        finally:
+            self.fds = saved
+            pipe.reader.close()
+
     async def _stage(self, sub: Shell, cmd: Any, i: int, n: int, pipes: list[Pipe]) -> int:
         try:
             return await sub.exec_cmd(cmd)
@@ -560,7 +639,7 @@ class Shell(Expander):
             return 141
         except ShellError as e:
             await sub.report(e)
-            return e.status
+            return _err_status(e)
         except (BreakLoop, ContinueLoop):
             return 0
         except ReturnFn as r:
@@ -574,7 +653,12 @@ class Shell(Expander):
     async def exec_cmd(self, cmd: Any) -> int:
         t = type(cmd)
         if t is Simple:
-            return await self.exec_simple(cmd)
+            if self._pending_psub:
+                return await self._simple_with_psub(cmd)
+            st = await self.exec_simple(cmd)
+            if self._pending_psub:
+                await self._flush_psub()
+            return st
         handler = _DISPATCH.get(t)
         if handler is None:
             raise ShellError(f"unsupported command {t.__name__}")
@@ -597,24 +681,44 @@ class Shell(Expander):
                 _close_all(opened)
         return await handler(self, cmd)
 
+    async def _simple_with_psub(self, cmd: Simple) -> int:
+        outer = self._pending_psub
+        self._pending_psub = []
+        try:
+            st = await self.exec_simple(cmd)
+            await self._flush_psub()
+        finally:
+            self._pending_psub = outer
+        return st
+
+    async def _flush_psub(self) -> None:
+        """Feed what was written to each ``>( )`` file to its command."""
+        pending, self._pending_psub = self._pending_psub, []
+        for path, sub, body in pending:
+            try:
+                data = self.fs.read_bytes(path)
+            except OSError:
+                data = b""
+            sub.fds[0] = BytesSource(data)
+            try:
+                await sub.exec_script(body)
+            except (ExitShell, ShellError, BreakLoop, ContinueLoop, ReturnFn):
+                pass
+            try:
+                self.fs.unlink(path)
+            except OSError:
+                pass
+        self.last_status = self.last_status
+
     # --- simple commands ------------------------------------------------------------------------
     async def exec_simple(self, cmd: Simple) -> int:
         self.ctx.budget.command()
         self.lineno = cmd.line
         words = cmd.words
-        if self.shopt["expand_aliases"] and words and self.aliases:
+        if self.shopt["expand_aliases"] and words and self.active_aliases:
             cmd = self._expand_alias(cmd)
             words = cmd.words
-        try:
-            argv = await self.expand_words(words) if words else []
-        except FatalError:
-            raise
-        except ShellError as e:
-            if e.message.startswith("no match:"):
-                await self.error(e.message)
-                self.last_status = 1
-                return 1
-            raise
+        argv = await self.expand_words(words) if words else []
         if not argv:
             return await self._assign_only(cmd)
         if self.opts["xtrace"]:
@@ -634,11 +738,12 @@ class Shell(Expander):
     def _expand_alias(self, cmd: Simple) -> Simple:
         first = cmd.words[0].simple
         seen: set[str] = set()
-        while first is not None and first in self.aliases and first not in seen:
+        aliases = self.active_aliases
+        while first is not None and first in aliases and first not in seen:
             seen.add(first)
-            text = self.aliases[first]
+            text = aliases[first]
             try:
-                sub = parse(text + " ")
+                sub = parse(text + " ", self.shopt["extglob"])
             except ShellSyntaxError:
                 return cmd
             if len(sub.items) != 1 or sub.items[0].node.rest or \
@@ -647,16 +752,42 @@ class Shell(Expander):
             inner = sub.items[0].node.first.cmds[0]
             if not isinstance(inner, Simple):
                 return cmd
-            cmd = Simple(cmd.assigns + inner.assigns, inner.words + cmd.words[1:],
+            rest = cmd.words[1:]
+            if text.endswith(" ") and rest:
+                rest = self._alias_next(rest, aliases, seen)
+            cmd = Simple(cmd.assigns + inner.assigns, inner.words + rest,
                          inner.redirs + cmd.redirs, cmd.line)
-            if not text.endswith(" ") or not cmd.words:
-                break
             first = cmd.words[0].simple if cmd.words else None
+            if inner.words and inner.words[0].simple == first and first in seen:
+                break
         return cmd
 
+    def _alias_next(self, words: list[Word], aliases: dict[str, str], seen: set[str]
+                    ) -> list[Word]:
+        """After an alias ending in a blank, the next word is alias-expanded too."""
+        w = words[0].simple
+        if w is None or w not in aliases or w in seen:
+            return words
+        seen.add(w)
+        text = aliases[w]
+        try:
+            sub = parse(text + " ", self.shopt["extglob"])
+        except ShellSyntaxError:
+            return words
+        if len(sub.items) != 1 or sub.items[0].node.rest or \
+                len(sub.items[0].node.first.cmds) != 1:
+            return words
+        inner = sub.items[0].node.first.cmds[0]
+        if not isinstance(inner, Simple) or inner.assigns or inner.redirs:
+            return words
+        rest = words[1:]
+        if text.endswith(" ") and rest:
+            rest = self._alias_next(rest, aliases, seen)
+        return inner.words + rest
+
     async def _trace(self, cmd: Simple | None, argv: list[str],
-                     assigns: list[str] | None = None) -> None:
-        ps4 = self.get_str("PS4")
+                     assigns: list[str] | None = None, ps4_before: str | None = None) -> None:
+        ps4 = self.get_str("PS4") if ps4_before is None else ps4_before
         ps4 = ps4 if ps4 is not None else "+ "
         if ps4 and ("$" in ps4 or "`" in ps4):
             try:
@@ -664,7 +795,7 @@ class Shell(Expander):
             except ShellError:
                 pass
         if ps4:
-            ps4 = ps4[0] * (self.subshell_level) + ps4
+            ps4 = ps4[0] * self.trace_level + ps4
         lines = []
         if assigns:
             for a in assigns:
@@ -691,9 +822,13 @@ class Shell(Expander):
             _close_all(opened)
         self.last_status = 0
         had_sub = False
+        ps4_before = self.get_str("PS4") if self.opts["xtrace"] else None
         for a in cmd.assigns:
             try:
-                had_sub = had_sub or _has_cmdsub(a)
+                cs = a.cmdsub
+                if cs is None:
+                    cs = a.cmdsub = _has_cmdsub(a)
+                had_sub = had_sub or cs
                 val = await self.do_assign(a)
                 if self.opts["xtrace"]:
                     traced.append(f"{a.name}{'+' if a.append else ''}="
@@ -705,7 +840,7 @@ class Shell(Expander):
                 self.last_status = 1
                 raise ExitShell(1) from None
         if traced:
-            await self._trace(None, [], traced)
+            await self._trace(None, [], traced, ps4_before)
         if had_sub:
             return self.last_status
         return status
@@ -841,14 +976,20 @@ class Shell(Expander):
         self.positional = argv[1:]
         self.frames.append({})
         self.funcnames.append(func.name)
+        saved_loops = self.loop_depth
+        self.loop_depth = 0
         try:
             status = await self.exec_cmd(func.body)
         except ReturnFn as r:
             status = r.status
         finally:
+            self.loop_depth = saved_loops
             frame = self.frames.pop()
             for name, old in frame.items():
-                if old is None:
+                if name == "-":
+                    if old is not None and isinstance(old.value, dict):
+                        self.opts = dict(old.value)
+                elif old is None:
                     self.vars.pop(name, None)
                 else:
                     self.vars[name] = old
@@ -965,9 +1106,13 @@ class Shell(Expander):
             path = await self._redir_target(r.target)
             if r.fdvar:
                 pass
-            if op in ("<", "<>"):
+            if op == "<":
                 stream = self._open_in(path)
                 fds[0 if fd is None else fd] = stream
+            elif op == "<>":
+                rw = self._open_rw(path)
+                opened.append(rw)
+                fds[0 if fd is None else fd] = rw
             elif op in (">", ">|", ">>", "&>", "&>>"):
                 append = op in (">>", "&>>")
                 out = self._open_out(path, append, clobber=op == ">|")
@@ -1009,9 +1154,20 @@ class Shell(Expander):
             return sp
         try:
             data = self.fs.read_bytes(self._abs(path))
+        except IsADirectoryError:
+            return _DirInput()
         except OSError as exc:
             raise ShellError(f"{path}: {_strerror(exc)}") from None
         return BytesSource(data)
+
+    def _open_rw(self, path: str) -> FileRW:
+        p = self._abs(path)
+        try:
+            if not self.fs.exists(p):
+                self.fs.write_bytes(p, b"")
+            return FileRW(self.fs.open(p, "r+b"))
+        except OSError as exc:
+            raise ShellError(f"{path}: {_strerror(exc)}") from None
 
     def _open_out(self, path: str, append: bool, clobber: bool) -> OutputStream:
         sp = self._special_stream(path)
@@ -1044,6 +1200,7 @@ class Shell(Expander):
     # --- compound commands ----------------------------------------------------------------------
     async def _exec_subshell(self, cmd: Subshell) -> int:
         sub = self.clone()
+        sub.subshell_level += 1
         self.lineno = cmd.line
         try:
             status = await sub.exec_script(cmd.body)
@@ -1054,12 +1211,8 @@ class Shell(Expander):
         except ReturnFn as r:
             status = r.status
         except ShellError as e:
-            if isinstance(e, FatalError):
-                await sub.report(e)
-                status = e.status
-            else:
-                await sub.report(e)
-                status = e.status
+            await sub.report(e)
+            status = _err_status(e)
         status = await sub.run_exit_trap(status)
         self.last_status = status
         return status
@@ -1089,6 +1242,8 @@ class Shell(Expander):
             while True:
                 budget.loop()
                 self.errexit_suppressed += 1
+                if not budget.loop_iterations & 0xFF:
+                    await self._yield()
                 try:
                     st = await self.exec_script(cmd.cond)
                 finally:
@@ -1101,7 +1256,7 @@ class Shell(Expander):
                     if b.n > 1:
                         b.n -= 1
                         raise
-                    status = 0
+                    status = b.status
                     break
                 except ContinueLoop as c:
                     if c.n > 1:
@@ -1128,6 +1283,8 @@ class Shell(Expander):
         try:
             for it in items:
                 budget.loop()
+                if not budget.loop_iterations & 0xFF:
+                    await self._yield()
                 self.assign_var(name, it)
                 try:
                     status = await self.exec_script(cmd.body)
@@ -1135,7 +1292,7 @@ class Shell(Expander):
                     if b.n > 1:
                         b.n -= 1
                         raise
-                    status = 0
+                    status = b.status
                     break
                 except ContinueLoop as c:
                     if c.n > 1:
@@ -1159,7 +1316,7 @@ class Shell(Expander):
                 stdin = self.fds.get(0)
                 line = await stdin.readline() if isinstance(stdin, InputStream) else b""
                 if not line:
-                    await self.write_err("\n")
+                    await self.write_out("\n")
                     status = 1
                     break
                 reply = line.decode("utf-8", "surrogateescape").rstrip("\n")
@@ -1178,7 +1335,7 @@ class Shell(Expander):
                     if b.n > 1:
                         b.n -= 1
                         raise
-                    status = 0
+                    status = b.status
                     break
                 except ContinueLoop as c:
                     if c.n > 1:
@@ -1211,6 +1368,8 @@ class Shell(Expander):
         try:
             while True:
                 budget.loop()
+                if not budget.loop_iterations & 0xFF:
+                    await self._yield()
                 if plain:
                     try:
                         c = f_cond(self)
@@ -1226,7 +1385,7 @@ class Shell(Expander):
                     if b.n > 1:
                         b.n -= 1
                         raise
-                    status = 0
+                    status = b.status
                     break
                 except ContinueLoop as cl:
                     if cl.n > 1:
@@ -1312,18 +1471,17 @@ class Shell(Expander):
         return st
 
     async def eval_cond(self, e: CondExpr) -> bool:
-        t = type(e)
-        if t is CondAnd:
-            return await self.eval_cond(e.left) and await self.eval_cond(e.right)  # type: ignore[union-attr]
-        if t is CondOr:
-            return await self.eval_cond(e.left) or await self.eval_cond(e.right)  # type: ignore[union-attr]
-        if t is CondNot:
-            return not await self.eval_cond(e.expr)  # type: ignore[union-attr]
-        if t is CondWord:
-            return await self.expand_str(e.word) != ""  # type: ignore[union-attr]
-        if t is CondUnary:
-            op = e.op  # type: ignore[union-attr]
-            arg = await self.expand_str(e.arg)  # type: ignore[union-attr]
+        if isinstance(e, CondAnd):
+            return await self.eval_cond(e.left) and await self.eval_cond(e.right)
+        if isinstance(e, CondOr):
+            return await self.eval_cond(e.left) or await self.eval_cond(e.right)
+        if isinstance(e, CondNot):
+            return not await self.eval_cond(e.expr)
+        if isinstance(e, CondWord):
+            return await self.expand_str(e.word) != ""
+        if isinstance(e, CondUnary):
+            op = e.op
+            arg = await self.expand_str(e.arg)
             if op == "-v":
                 return self._var_isset(arg)
             if op == "-z":
@@ -1366,6 +1524,7 @@ class Shell(Expander):
 
     async def _regex_match(self, left: str, w: Word) -> bool:
         import re
+
         # quoted parts match literally
         from pocketos.shell.expand import _Fields
         fb = _Fields()
@@ -1390,8 +1549,27 @@ class Shell(Expander):
 
     # --- substitutions ----------------------------------------------------------------------------
     async def command_subst(self, p: CmdSub) -> str:
-        sink = BytesSink()
+        items = p.body.items
+        if len(items) == 1 and not items[0].background and not items[0].node.rest:
+            cmds = items[0].node.first.cmds
+            c0 = cmds[0]
+            if len(cmds) == 1 and isinstance(c0, Simple) and not c0.words and \
+                    not c0.assigns and len(c0.redirs) == 1 and c0.redirs[0].op == "<" and \
+                    c0.redirs[0].target is not None:
+                path = await self._redir_target(c0.redirs[0].target)
+                try:
+                    stream = self._open_in(path)
+                except ShellError as e:
+                    await self.error(e.message)
+                    self.last_status = 1
+                    return ""
+                data = await stream.read()
+                self.last_status = 0
+                return data.decode("utf-8", "surrogateescape").replace("\x00", "").rstrip("\n")
+        sink = _SubstSink()
         sub = self.clone()
+        sub.trace_level += 1
+        sub.subshell_level += 1
         sub.fds[1] = sink
         if not self.shopt["inherit_errexit"]:
             sub.opts["errexit"] = False
@@ -1401,7 +1579,7 @@ class Shell(Expander):
             status = e.status
         except ShellError as e:
             await sub.report(e)
-            status = e.status
+            status = _err_status(e)
         except (BreakLoop, ContinueLoop):
             status = 0
         except ReturnFn as r:
@@ -1412,6 +1590,7 @@ class Shell(Expander):
         out = data.decode("utf-8", "surrogateescape")
         if "\x00" in out:
             out = out.replace("\x00", "")
+            await self.error("warning: command substitution: ignored null byte in input")
         return out.rstrip("\n")
 
     async def process_subst(self, p: ProcSub) -> str:
@@ -1454,6 +1633,8 @@ class Shell(Expander):
     def lookup(self, name: str, index: str | None) -> str | list[str] | None:
         """Value of a parameter; a list for ``$@``, ``$*`` and ``a[@]``."""
         v = self.vars.get(name)
+        if v is not None and v.attrs & ATTR_NAMEREF and isinstance(v.value, str) and v.value:
+            return self.lookup(v.value, index)
         if v is not None and name not in self.dynamic:
             val = v.value
             if val is None:
@@ -1507,14 +1688,18 @@ class Shell(Expander):
         if name == "LINENO":
             return str(self.lineno)
         if name == "BASHPID":
-            return str(self.ctx.pid)
+            return str(self.bashpid)
+        if name == "BASH_SUBSHELL":
+            return str(self.subshell_level)
+        if name == "SHELLOPTS":
+            return ":".join(k for k in sorted(self.opts) if self.opts[k])
         if name == "EPOCHSECONDS":
             return str(int(time.time()))
         if name == "EPOCHREALTIME":
             return f"{time.time():.6f}"
         if name == "FUNCNAME":
             names = list(reversed(self.funcnames))
-            if names:
+            if names and self.script_name:
                 names.append("main")
             return self._index_list(names, index)
         if name == "PIPESTATUS":
@@ -1624,6 +1809,9 @@ class Shell(Expander):
                 self._env_cache = None
             return
         a = v.attrs
+        if a & ATTR_NAMEREF and isinstance(v.value, str) and v.value and v.value != name:
+            self.assign_var(v.value, value, index=index, append=append)
+            return
         if a & ATTR_READONLY:
             raise ShellError(f"{name}: readonly variable")
         if a & (ATTR_INTEGER | ATTR_LOWER | ATTR_UPPER):
@@ -1704,8 +1892,10 @@ class Shell(Expander):
     def arith_get(self, name: str, index: str | None) -> int:
         if index is None:
             v = self.vars.get(name)
-            if v is not None and type(v.value) is str:
+            if v is not None and type(v.value) is str and name not in _DYNAMIC:
                 s = v.value
+                if s.isdigit() and (s[0] != "0" or len(s) == 1):
+                    return int(s)
             else:
                 r = self.lookup(name, None)
                 if r is None:
@@ -1752,14 +1942,32 @@ class Shell(Expander):
         sub.frames = [dict(f) for f in self.frames]
         sub.funcnames = list(self.funcnames)
         sub.jobs = []
-        sub.subshell_level = self.subshell_level + 1
+        Shell._bashpid_seq += 1
+        sub.bashpid = self.ctx.pid * 100 + Shell._bashpid_seq
         sub.is_subshell = True
         sub.dirstack = list(self.dirstack)
         sub._pending_psub = []
         return sub
 
-    _pending_psub: list[Any] = []
     _keep_fds = False
+    _bashpid_seq = 0
+
+
+_BUILTINS_CACHE: tuple[dict[str, Any], frozenset[str]] | None = None
+
+
+def _builtins() -> tuple[dict[str, Any], frozenset[str]]:
+    global _BUILTINS_CACHE
+    if _BUILTINS_CACHE is None:
+        from pocketos.shell.builtins import BUILTINS, SPECIAL_BUILTINS
+        _BUILTINS_CACHE = (BUILTINS, SPECIAL_BUILTINS)
+    return _BUILTINS_CACHE
+
+
+def _err_status(e: ShellError) -> int:
+    if isinstance(e, FatalError) and e.sub_status is not None:
+        return e.sub_status
+    return e.status
 
 
 def _close_all(opened: list[Any]) -> None:
@@ -1768,6 +1976,31 @@ def _close_all(opened: list[Any]) -> None:
             s.close()
         except Exception:
             pass
+
+
+class _DirInput(InputStream):
+    """A directory opened for reading: opening works, reading fails (like on Linux)."""
+
+    async def read(self, n: int = -1) -> bytes:
+        raise IsADirectoryError(errno.EISDIR, "Is a directory")
+
+    async def readuntil(self, sep: bytes) -> bytes:
+        raise IsADirectoryError(errno.EISDIR, "Is a directory")
+
+
+class _SubstSink(BytesSink):
+    """Collects command-substitution output; yields now and then so timeouts can act."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._since = 0
+
+    async def write(self, data: bytes) -> None:
+        self.buffer += data
+        self._since += len(data)
+        if self._since >= 65536:
+            self._since = 0
+            await asyncio.sleep(0)
 
 
 class _ClosedOut(OutputStream):

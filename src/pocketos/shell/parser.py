@@ -64,6 +64,8 @@ class ShellSyntaxError(Exception):
 
 
 META = frozenset(" \t\n;&|<>()")
+_PLAIN_RUN = re.compile(r"[^ \t\n;&|<>()\\'\"`$]+")
+_FDVAR_RE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}(?=[<>])")
 RESERVED = frozenset(["if", "then", "else", "elif", "fi", "do", "done", "case", "esac", "while",
                       "until", "for", "in", "function", "select", "{", "}", "!", "[[", "]]",
                       "time"])
@@ -109,6 +111,8 @@ def ansi_c_decode(s: str, echo_mode: bool = False) -> tuple[str, bool]:
             while k < n and k - j < maxlen and s[k] in "01234567":
                 k += 1
             val = int(s[j:k], 8) if k > j else 0
+            if val & 0xFF == 0 and not echo_mode:
+                return "".join(out), True
             out.append(_byte_char(val & 0xFF))
             i = k
         elif d == "x":
@@ -118,7 +122,10 @@ def ansi_c_decode(s: str, echo_mode: bool = False) -> tuple[str, bool]:
             if k == i:
                 out.append("\\x")
             else:
-                out.append(_byte_char(int(s[i:k], 16)))
+                v = int(s[i:k], 16)
+                if v == 0 and not echo_mode:
+                    return "".join(out), True
+                out.append(_byte_char(v))
             i = k
         elif d in "uU":
             k = i
@@ -157,13 +164,18 @@ class _Tok:
 
 
 class Parser:
-    def __init__(self, src: str) -> None:
+    def __init__(self, src: str, extglob: bool = True) -> None:
         self.src = src
+        #: accept extglob patterns in words (bash: only when ``shopt extglob`` was on
+        #: before the line was read; always inside ``[[ ]]``)
+        self.extglob = extglob
+        self.in_cond = False
         self.n = len(src)
         self.pos = 0
         self.tok: _Tok | None = None
         self.pending: list[HereDoc] = []
         self._nl: list[int] | None = None
+        self.warnings: list[str] = []
 
     # --- positions / errors -------------------------------------------------------------------
     def line_at(self, pos: int) -> int:
@@ -235,7 +247,7 @@ class Parser:
                         self.pos = q + len(op)
                         return _Tok("redir", op, p, fd=int(src[p:q]))
         if c == "{" :
-            m = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}(?=[<>])").match(src, p)
+            m = _FDVAR_RE.match(src, p)
             if m:
                 q = m.end()
                 for op in REDIR_OPS:
@@ -256,6 +268,9 @@ class Parser:
                     return _Tok("op", op, p)
         w = self.read_word()
         return _Tok("word", w.text, p, word=w)
+
+    def _here(self) -> int:
+        return self.tok.start if self.tok is not None else self.pos
 
     def is_word(self, tok: _Tok, value: str) -> bool:
         return tok.kind == "word" and tok.value == value and tok.word is not None and \
@@ -373,10 +388,18 @@ class Parser:
         parts: list[Part] = []
         buf: list[str] = []
         depth = 0  # extglob / regex parentheses
+        plain = _PLAIN_RUN.match
         while self.pos < n:
+            m = plain(src, self.pos)
+            if m is not None:
+                buf.append(m.group())
+                self.pos = m.end()
+                if self.pos >= n:
+                    break
             c = src[self.pos]
             if c in META:
-                if c == "(" and (regex or (buf and buf[-1] in "?*+@!")):
+                if c == "(" and (regex or (buf and buf[-1][-1:] in ("?", "*", "+", "@", "!")
+                                           and (self.extglob or self.in_cond))):
                     depth += 1
                     buf.append(c)
                     self.pos += 1
@@ -395,8 +418,8 @@ class Parser:
                     buf.append(c)
                     self.pos += 1
                     continue
-                if c in "<>" and self.pos + 1 < n and src[self.pos + 1] == "(" and \
-                        not buf and not parts:
+                if c in "<>" and self.pos + 1 < n and src[self.pos + 1] == "(" and not regex:
+                    _flush(buf, parts)
                     self.pos += 2
                     body = self.parse_sub(")")
                     parts.append(ProcSub(c, body))
@@ -542,7 +565,7 @@ class Parser:
         self.pos = p + 1
         inner = "".join(out)
         try:
-            body = parse(inner)
+            body = parse(inner, self.extglob)
         except ShellSyntaxError as e:
             return BadSub("`" + inner + "`: " + e.message)
         return CmdSub(body, inner)
@@ -618,7 +641,7 @@ class Parser:
             # ${#name}
             par.length = True
             p += 1
-        elif c == "!" and p + 1 < n and src[p + 1] != "}":
+        elif c == "!" and p + 1 < n and (src[p + 1].isalnum() or src[p + 1] in "_@*#$!?"):
             par.indirect = True
             p += 1
         m = NAME_RE.match(src, p)
@@ -666,8 +689,8 @@ class Parser:
         if par.length:
             self.pos = end + 1
             return BadSub(whole)
-        for op in (":-", ":=", ":+", ":?", "##", "%%", "//", "/#", "/%", "^^", ",,", "-", "=",
-                   "+", "?", "#", "%", "/", "^", ",", ":", "@"):
+        for op in (":-", ":=", ":+", ":?", "##", "%%", "//", "/#", "/%", "^^", ",,", "~~", "-",
+                   "=", "+", "?", "#", "%", "/", "^", ",", "~", ":", "@"):
             if src.startswith(op, p):
                 par.op = op
                 p += len(op)
@@ -679,6 +702,9 @@ class Parser:
         op = par.op
         if op == ":":
             a, b = self._raw_until(":}"), None
+            if not a.strip() and self.pos < n and src[self.pos] == "}":
+                self.pos = end + 1
+                return BadSub(whole)
             if self.pos < n and src[self.pos] == ":":
                 self.pos += 1
                 b = self._raw_until("}")
@@ -693,9 +719,9 @@ class Parser:
             par.arg = self._param_word("/}", in_dq, pattern=True)
             if self.pos < n and src[self.pos] == "/":
                 self.pos += 1
-                par.arg2 = self._param_word("}", in_dq, pattern=False)
+                par.arg2 = self._param_word("}", in_dq, pattern=True)
         else:
-            pattern = op in ("#", "##", "%", "%%", "^", "^^", ",", ",,")
+            pattern = op in ("#", "##", "%", "%%", "^", "^^", ",", ",,", "~", "~~")
             par.arg = self._param_word("}", in_dq, pattern=pattern)
         if self.pos >= n or src[self.pos] != "}":
             raise self.error("unexpected EOF while looking for matching `}'", n, show=False)
@@ -703,18 +729,22 @@ class Parser:
         return par
 
     def _brace_end(self, p: int) -> int:
+        """Index of the ``}`` closing a ``${`` whose body starts at ``p`` (quote-aware)."""
         src, n = self.src, self.n
         depth = 0
+        in_dq = False
         while p < n:
             c = src[p]
             if c == "\\":
                 p += 2
                 continue
-            if c == "'" :
+            if c == '"':
+                in_dq = not in_dq
+            elif c == "'" and not in_dq:
                 q = src.find("'", p + 1)
                 p = (q if q >= 0 else n) + 1
                 continue
-            if c == "{":
+            elif c == "{":
                 depth += 1
             elif c == "}":
                 if depth == 0:
@@ -750,8 +780,7 @@ class Parser:
         while self.pos < n:
             c = src[self.pos]
             if c in stops and depth == 0:
-                if not (c == "/" and self.pos == start and stops == "/}"):
-                    break
+                break
             if c == "{":
                 depth += 1
             elif c == "}":
@@ -762,8 +791,11 @@ class Parser:
                 if d == "\n":
                     continue
                 if in_dq and d not in "$`\\\"}":
-                    buf.append("\\" + d) if not pattern else (_flush(buf, parts, True),
-                                                               parts.append(Quoted(d)))
+                    if not pattern:
+                        buf.append("\\" + d)
+                    else:
+                        _flush(buf, parts, False)
+                        parts.append(Quoted(d))
                     continue
                 _flush(buf, parts, in_dq and not pattern)
                 parts.append(Quoted(d))
@@ -777,7 +809,7 @@ class Parser:
                 parts.append(Quoted(src[self.pos + 1:end]))
                 self.pos = end + 1
                 continue
-            if c == "$" and self.pos + 1 < n and src[self.pos + 1] == "'" and not in_dq:
+            if c == "$" and self.pos + 1 < n and src[self.pos + 1] == "'":
                 end = self._find_ansi_end(self.pos + 2)
                 _flush(buf, parts, in_dq and not pattern)
                 parts.append(Quoted(ansi_c_decode(src[self.pos + 2:end])[0]))
@@ -827,6 +859,8 @@ class Parser:
         src = self.src
         for hd in pending:
             lines: list[str] = []
+            start_line = self.line_at(max(self.pos - 1, 0))
+            found = False
             while self.pos < self.n:
                 e = src.find("\n", self.pos)
                 if e < 0:
@@ -837,8 +871,13 @@ class Parser:
                 if hd.strip_tabs:
                     line = line.lstrip("\t")
                 if line == hd.delimiter:
+                    found = True
                     break
                 lines.append(line + "\n")
+            if not found:
+                self.warnings.append(
+                    f"line {self.line_at(self.n)}: warning: here-document at line {start_line} "
+                    f"delimited by end-of-file (wanted `{hd.delimiter}')")
             body = "".join(lines)
             if hd.quoted:
                 hd.body = Word([Quoted(body)], body, body)
@@ -960,12 +999,19 @@ class Parser:
                         if t3.kind != "op" or t3.value != ")":
                             raise self.unexpected(t3)
                     self.skip_newlines()
-                    return FuncDef(name, self.parse_command(), line)
+                    fd = FuncDef(name, self.parse_command(), line)
+                    fd.source = self.src[t.start:self._here()].rstrip()
+                    return fd
                 elif v == "[[":
                     self.take()
-                    cmd = CondCmd(self.parse_cond(), line=line)
+                    self.in_cond = True
+                    try:
+                        cmd = CondCmd(self.parse_cond(), line=line)
+                    finally:
+                        self.in_cond = False
                 else:
                     raise self.unexpected(t)
+                assert not isinstance(cmd, FuncDef)
                 self.parse_redirs(cmd.redirs)
                 return cmd
             return self.parse_simple()
@@ -1307,7 +1353,9 @@ class Parser:
                         raise self.unexpected(t3)
                     self.skip_newlines()
                     body = self.parse_command()
-                    return FuncDef(w.simple, body, line)
+                    fd = FuncDef(w.simple, body, line)
+                    fd.source = self.src[t.start:self._here()].rstrip()
+                    return fd
         if not assigns and not words and not redirs:
             raise self.unexpected(self.peek())
         return Simple(assigns, words, redirs, line)
@@ -1326,7 +1374,7 @@ def _flush(buf: list[str], parts: list[Part], quoted: bool = False) -> None:
         buf.clear()
 
 
-_PLAIN_RE = re.compile(r"[^*?\[{~][^*?\[{]*|")
+_PLAIN_RE = re.compile(r"[^*?\[{~(][^*?\[{(]*|")
 
 
 def _make_word(parts: list[Part], text: str) -> Word:
@@ -1334,7 +1382,7 @@ def _make_word(parts: list[Part], text: str) -> Word:
     if len(parts) == 1:
         p = parts[0]
         if isinstance(p, Lit):
-            if _PLAIN_RE.fullmatch(p.text) and not ("{" in p.text):
+            if _PLAIN_RE.fullmatch(p.text) and "{" not in p.text:
                 simple = p.text
         elif isinstance(p, Quoted):
             simple = p.text
@@ -1361,25 +1409,28 @@ def _split_arith_for(inner: str) -> list[str]:
     return out
 
 
-_CACHE: OrderedDict[str, Script] = OrderedDict()
+_CACHE: OrderedDict[tuple[str, bool], Script] = OrderedDict()
 _CACHE_MAX = 512
 
 
-def parse(source: str) -> Script:
-    """Parse a whole script (cached by source text)."""
-    s = _CACHE.get(source)
+def parse(source: str, extglob: bool = True) -> Script:
+    """Parse a whole script (cached by source text). ``extglob``: accept extglob patterns
+    outside ``[[ ]]`` (the state of ``shopt extglob`` when the text is read)."""
+    key = (source, extglob)
+    s = _CACHE.get(key)
     if s is not None:
         return s
-    p = Parser(source)
+    p = Parser(source, extglob)
     script = p.parse_list()
     t = p.peek()
     if t.kind != "eof":
         raise p.unexpected(t)
     if p.pending:
         p.read_heredocs()
+    script.warnings = p.warnings
     if len(_CACHE) >= _CACHE_MAX:
         _CACHE.popitem(last=False)
-    _CACHE[source] = script
+    _CACHE[key] = script
     return script
 
 
@@ -1400,3 +1451,9 @@ def parse_word_text(text: str) -> Word:
             _WORD_CACHE.clear()
         _WORD_CACHE[text] = w
     return w
+
+
+def parse_subscript(text: str) -> Word:
+    """Parse an associative-array subscript (quotes and expansions, spaces allowed)."""
+    p = Parser(text)
+    return p._param_word("", False, False)

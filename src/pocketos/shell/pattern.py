@@ -48,7 +48,14 @@ def unescape(p: str) -> str:
     return "".join(out)
 
 
+_MAYBE_GLOB = re.compile(r"[*?\[]|[+@!]\(")
+
+
 def has_glob(p: str, extglob: bool = True) -> bool:
+    if _MAYBE_GLOB.search(p) is None:
+        return False
+    if "\\" not in p and ("*" in p or "?" in p):
+        return True
     i = 0
     n = len(p)
     while i < n:
@@ -226,12 +233,12 @@ def _split_alts(s: str) -> list[str]:
     return out
 
 
-_CACHE: dict[tuple[str, bool, bool], re.Pattern[str]] = {}
+_CACHE: dict[tuple[str, bool, bool, bool], re.Pattern[str]] = {}
 
 
 def compile_pattern(p: str, *, pathname: bool = False, extglob: bool = True,
                     nocase: bool = False) -> re.Pattern[str]:
-    key = (p, pathname, nocase)
+    key = (p, pathname, nocase, extglob)
     r = _CACHE.get(key)
     if r is None:
         flags = re.DOTALL | (re.IGNORECASE if nocase else 0)
@@ -245,12 +252,12 @@ def compile_pattern(p: str, *, pathname: bool = False, extglob: bool = True,
     return r
 
 
-def match(p: str, s: str, nocase: bool = False) -> bool:
+def match(p: str, s: str, nocase: bool = False, extglob: bool = True) -> bool:
     """Does the whole of ``s`` match pattern ``p``?"""
-    if not has_glob(p):
+    if not has_glob(p, extglob):
         u = unescape(p)
         return u == s if not nocase else u.lower() == s.lower()
-    return compile_pattern(p, nocase=nocase).fullmatch(s) is not None
+    return compile_pattern(p, nocase=nocase, extglob=extglob).fullmatch(s) is not None
 
 
 def _split_path(p: str) -> list[str]:
@@ -317,8 +324,6 @@ def glob(fs: FsView, pattern: str, *, dotglob: bool = False, globstar: bool = Fa
             except OSError:
                 continue
             names = sorted(names)
-            if explicit_dot:
-                names = [".", ".."] + names
             for nm in names:
                 if nm.startswith(".") and not explicit_dot and (not dotglob or nm in (".", "..")):
                     continue

@@ -13,6 +13,8 @@ produce the same digits as bash on x86-64 Linux.
 
 from __future__ import annotations
 
+import decimal
+import math
 import time
 from dataclasses import dataclass
 from fractions import Fraction
@@ -27,6 +29,8 @@ _INT_MAX = (1 << 31) - 1
 _INT_MIN = -(1 << 31)
 #: widths and precisions beyond this are clamped (bash would try to print gigabytes)
 MAX_FIELD = 1 << 20
+#: default bound on one call's output; past it printf stops with status 1
+MAX_OUTPUT = 64 << 20
 
 _FLAG_CHARS = b"#'-+ 0"
 _LENMODS = b"hjlLtzZ"
@@ -47,6 +51,26 @@ class _Stop(Exception):
 
 class _Fatal(Exception):
     """A bad directive: bash stops at once with status 1."""
+
+
+def _int(digits: bytes | bytearray, base: int = 10) -> int:
+    """int() without Python's limit on long decimal strings."""
+    if base != 10 or len(digits) <= 4000:
+        return int(digits, base)
+    return int(decimal.Decimal(digits.decode("ascii")))
+
+
+def _str(n: int) -> str:
+    """str() without Python's limit on long decimal strings."""
+    if n.bit_length() <= 13000:
+        return str(n)
+    return str(decimal.Decimal(n))
+
+
+def _clamped(digits: bytes, limit: int) -> int:
+    """A run of decimal digits as an int, at most ``limit``."""
+    digits = digits.lstrip(b"0") or b"0"
+    return limit if len(digits) > 12 else min(int(digits), limit)
 
 
 def _b(s: str) -> bytes:
@@ -261,17 +285,17 @@ def _strtoint(word: bytes) -> tuple[int, int]:
         j = i + 2
         while j < n and word[j] in _HEX:
             j += 1
-        value = int(word[i + 2:j], 16)
+        value = _int(word[i + 2:j], 16)
     elif i < n and word[i] == ord("0"):
         j = i + 1
         while j < n and word[j] in _OCT:
             j += 1
-        value = int(word[i:j], 8)
+        value = _int(word[i:j], 8)
     elif i < n and word[i] in _DIGITS:
         j = i
         while j < n and word[j] in _DIGITS:
             j += 1
-        value = int(word[i:j])
+        value = _int(word[i:j])
     else:
         return 0, 0
     return (-value if neg else value), j
@@ -437,7 +461,7 @@ def _strtold(word: bytes) -> tuple[_LD, int]:
                 s = k
                 while k < n and word[k] in _DIGITS:
                     k += 1
-                exp += sign * min(int(word[s:k]), 100000)
+                exp += sign * _clamped(word[s:k], 100000)
                 j = k
         return _round_ld(neg, Fraction(mant) * Fraction(2) ** exp), j
     j = i
@@ -467,9 +491,9 @@ def _strtold(word: bytes) -> tuple[_LD, int]:
             s = k
             while k < n and word[k] in _DIGITS:
                 k += 1
-            exp += sign * min(int(word[s:k]), 100000)
+            exp += sign * _clamped(word[s:k], 100000)
             j = k
-    mant = int(digits)
+    mant = _int(digits)
     if mant == 0:
         return _LD(neg, Fraction(0)), j
     # values far outside the long double range: skip the exact arithmetic
@@ -486,7 +510,7 @@ def _round_half_even(x: Fraction) -> int:
 
 
 def _fmt_f(mag: Fraction, prec: int, alt: bool) -> str:
-    digits = str(_round_half_even(mag * 10 ** prec))
+    digits = _str(_round_half_even(mag * 10 ** prec))
     if prec == 0:
         return digits + ("." if alt else "")
     digits = digits.rjust(prec + 1, "0")
@@ -495,7 +519,7 @@ def _fmt_f(mag: Fraction, prec: int, alt: bool) -> str:
 
 def _exp10(mag: Fraction) -> int:
     """floor(log10(mag)) for mag > 0."""
-    e = len(str(mag.numerator)) - len(str(mag.denominator))
+    e = math.floor((mag.numerator.bit_length() - mag.denominator.bit_length()) * 0.30103)
     while Fraction(10) ** e > mag:
         e -= 1
     while Fraction(10) ** (e + 1) <= mag:
@@ -511,7 +535,7 @@ def _e_parts(mag: Fraction, prec: int) -> tuple[str, int]:
     if digits >= 10 ** (prec + 1):
         e += 1
         digits = _round_half_even(mag * Fraction(10) ** (prec - e))
-    return str(digits), e
+    return _str(digits), e
 
 
 def _fmt_e(mag: Fraction, prec: int, alt: bool, upper: bool) -> str:
@@ -591,13 +615,14 @@ def _pad_num(sign: bytes, prefix: bytes, digits: bytes, width: int, left: bool,
     return b" " * (width - body_len) + sign + prefix + digits
 
 
-def format_printf(fmt: str, args: list[str], *, utf8: bool = False
-                  ) -> tuple[str, list[str], int]:
+def format_printf(fmt: str, args: list[str], *, utf8: bool = False,
+                  max_output: int = MAX_OUTPUT) -> tuple[str, list[str], int]:
     """Run bash's ``printf FORMAT ARGS...``: (output, error messages, exit status).
 
     ``utf8`` selects the behaviour of a UTF-8 locale (``\\u`` escapes, ``'c`` constants and
     ``%q``); the default is the C locale. ``%n`` is accepted and ignored (it consumes its
-    operand); ``-v`` and ``--`` are for the caller.
+    operand); ``-v`` and ``--`` are for the caller. Output beyond ``max_output`` bytes stops
+    printf with status 1 (``output too large``).
     """
     fmtb = _b(fmt)
     pr = _Printer([_b(a) for a in args], utf8)
@@ -605,7 +630,7 @@ def format_printf(fmt: str, args: list[str], *, utf8: bool = False
     try:
         while True:
             start_pos = pr.args.pos
-            _one_pass(fmtb, pr, out)
+            _one_pass(fmtb, pr, out, max_output)
             if not pr.args.more() or pr.args.pos == start_pos:
                 break
     except _Stop as stop:
@@ -617,10 +642,14 @@ def format_printf(fmt: str, args: list[str], *, utf8: bool = False
     return _s(bytes(out)), pr.errors, pr.status
 
 
-def _one_pass(fmt: bytes, pr: _Printer, out: bytearray) -> None:
+def _one_pass(fmt: bytes, pr: _Printer, out: bytearray, max_output: int) -> None:
     n = len(fmt)
     i = 0
     while i < n:
+        if len(out) > max_output:
+            del out[max_output:]
+            pr.errors.append("output too large")
+            raise _Fatal
         c = fmt[i]
         if c == 0x5C:  # backslash
             piece, i = _escape(fmt, i + 1, False, pr.utf8, pr.errors)
@@ -655,7 +684,7 @@ def _one_pass(fmt: bytes, pr: _Printer, out: bytearray) -> None:
             while i < n and fmt[i] in _DIGITS:
                 i += 1
             if i > s:
-                width = int(fmt[s:i])
+                width = _clamped(fmt[s:i], MAX_FIELD)
         prec: int | None = None
         if i < n and fmt[i] == ord("."):
             i += 1
@@ -668,7 +697,7 @@ def _one_pass(fmt: bytes, pr: _Printer, out: bytearray) -> None:
                 s = i
                 while i < n and fmt[i] in _DIGITS:
                     i += 1
-                prec = int(fmt[s:i]) if i > s else 0
+                prec = _clamped(fmt[s:i], MAX_FIELD) if i > s else 0
         while i < n and fmt[i] in _LENMODS:
             i += 1
         if i >= n:
@@ -711,7 +740,7 @@ def _convert(conv: str, flags: set[str], width: int, prec: int | None, pr: _Prin
     if conv in "di":
         v = pr.get_int()
         sign = b"-" if v < 0 else b"+" if "+" in flags else b" " if " " in flags else b""
-        digits = str(abs(v)).encode()
+        digits = _str(abs(v)).encode()
         if prec is not None:
             digits = b"" if (prec == 0 and v == 0) else digits.rjust(prec, b"0")
         return _pad_num(sign, b"", digits, width, left, "0" in flags and prec is None)

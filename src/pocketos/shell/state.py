@@ -4,7 +4,7 @@ from __future__ import annotations
 
 __all__ = [
     "ATTR_ASSOC", "ATTR_ARRAY", "ATTR_EXPORT", "ATTR_INTEGER", "ATTR_LOWER", "ATTR_READONLY",
-    "ATTR_UPPER", "BreakLoop", "ContinueLoop", "ExitShell", "FatalError", "ReturnFn",
+    "ATTR_NAMEREF", "ATTR_UPPER", "BreakLoop", "ContinueLoop", "ExitShell", "FatalError", "ReturnFn",
     "ShellError", "Var", "quote_word",
 ]
 
@@ -45,10 +45,13 @@ class ShellError(Exception):
 class FatalError(ShellError):
     """An expansion error that ends a non-interactive shell (``${x:?}``, ``set -u``)."""
 
+    sub_status: int | None = None
+
 
 class BreakLoop(Exception):
-    def __init__(self, n: int) -> None:
+    def __init__(self, n: int, status: int = 0) -> None:
         self.n = n
+        self.status = status
 
 
 class ContinueLoop(Exception):

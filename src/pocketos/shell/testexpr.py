@@ -50,6 +50,8 @@ def parse_integer(text: str) -> int | None:
     body = s[1:] if s[0] in "+-" else s
     if not body or not body.isascii() or not body.isdigit():
         return None
+    if len(body.lstrip("0")) > 19:
+        return None
     value = int(s)
     if value > _INTMAX or value < _INTMIN:
         return None
@@ -136,19 +138,20 @@ class _Evaluator:
         return self.or_()
 
     def or_(self) -> bool:
+        # bash recurses to the right; every operand is evaluated either way
         value = self.and_()
-        if self.pos < self.argc and self.argv[self.pos] == "-o":
+        while self.pos < self.argc and self.argv[self.pos] == "-o":
             self.advance(False)
-            right = self.or_()
-            return value or right
+            right = self.and_()
+            value = value or right
         return value
 
     def and_(self) -> bool:
         value = self.term()
-        if self.pos < self.argc and self.argv[self.pos] == "-a":
+        while self.pos < self.argc and self.argv[self.pos] == "-a":
             self.advance(False)
-            right = self.and_()
-            return value and right
+            right = self.term()
+            value = value and right
         return value
 
     def term(self) -> bool:

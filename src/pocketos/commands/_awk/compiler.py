@@ -11,6 +11,7 @@ from typing import Any
 from pocketos.commands._awk.lexer import AwkSyntaxError
 from pocketos.commands._awk.parser import Node, Program
 from pocketos.commands._awk.regex import AwkRegexError, compile_ere
+from pocketos.commands._awk.values import fmt_special
 
 __all__ = ["CompiledProgram", "compile_program"]
 
@@ -153,11 +154,10 @@ class Compiler:
         for fname in prog.functions:
             if fname in self.global_names or fname in self.global_arrays:
                 raise _fatal(f"function name `{fname}' previously defined")
+        scalars = SPECIAL_SET | {"NF", "FILENAME", "RSTART", "RLENGTH", "ARGC", "RT"}
         for name in self.global_names:
-            if name == "NF" or name in SPECIAL_SET or name in ("FILENAME", "RSTART",
-                                                               "RLENGTH", "ARGC", "RT"):
-                if name in self.global_arrays:
-                    raise _fatal(f"attempt to use scalar `{name}' as array")
+            if name in scalars and name in self.global_arrays:
+                raise _fatal(f"attempt to use scalar `{name}' as array")
         if "RT" in self.global_names:
             self.uses_rt = True
 
@@ -208,7 +208,7 @@ class Compiler:
             return f"_getfs({self.fidx(node[1])})"
         if k == "paren":
             return self.s(node[1])
-        if k == "num":
+        if k == "num" and node[1].is_integer():
             return repr(_numstr(node[1]))
         code, t = self.ex(node)
         if t == "str":
@@ -219,7 +219,7 @@ class Compiler:
         """Code for the numeric value of ``node``."""
         k = node[0]
         if k == "field":
-            return f"_num(_getfs({self.fidx(node[1])}))"
+            return f"_getfn({self.fidx(node[1])})"
         if k == "paren":
             return self.n(node[1])
         code, t = self.ex(node)
@@ -237,7 +237,7 @@ class Compiler:
         if k == "num":
             v = node[1]
             if v.is_integer():
-                return repr("%d" % v)
+                return repr("%d" % v)  # noqa: UP031
         code, t = self.ex(node)
         if t == "str":
             return code
@@ -256,7 +256,7 @@ class Compiler:
     def key(self, subs: list[Node]) -> str:
         parts = []
         for e in subs:
-            if e[0] == "num":
+            if e[0] == "num" and e[1].is_integer():
                 parts.append(repr(_numstr(e[1])))
             else:
                 parts.append(self.s(e))
@@ -288,7 +288,12 @@ class Compiler:
         if k == "regex":
             return f"({self.const('re', node[1])}.search(_rec()) is not None)"
         if k == "match":
-            r = f"({self.regex_of(node[3])}.search({self.s(node[2])}) is not None)"
+            rx = node[3]
+            if rx[0] in ("regex", "str"):
+                r = f"({self.regex_of(rx)}.search({self.s(node[2])}) is not None)"
+            else:
+                # the left operand is evaluated first
+                r = f"_rmatch({self.s(node[2])}, {self.s(rx)})"
             return f"(not {r})" if node[1] else r
         if k == "in":
             return f"({self.key(node[1])} in {self.array_ref(node[2])})"
@@ -432,6 +437,10 @@ class Compiler:
             new = _arith(bop, f"_num(_getfs({t}))", self.n(rhs))
             return f"_setf(({t} := {self.fidx(lv[1])}), {new})", "num"
         cur = self.n(lv)
+        if _side_effects(rhs):
+            t = self.tmp()
+            value = f"({t} := {self.n(rhs)})"
+            return f"({value}, {self.assign_expr(lv, _arith(bop, cur, t))})[1]", "num"
         return self.assign_expr(lv, _arith(bop, cur, self.n(rhs))), "num"
 
     def x_preinc(self, node: Node) -> tuple[str, str]:
@@ -491,8 +500,6 @@ class Compiler:
         kind, var, src = node[1], node[2], node[3]
         into = var is None
         if kind == "simple":
-            if self.scope.kind in ("end",) and False:
-                pass
             call = f"(await _gl_main({into}))"
         elif kind == "file":
             call = f"(await _gl_file({self.s(src)}, {into}))"
@@ -559,7 +566,8 @@ class Compiler:
         if target[0] not in ("var", "field", "index"):
             return f"{call}[0]", "num"
         assign = self.assign_expr(target, f"{t}[1]")
-        return f"(({assign}, {t}[0])[1] if {call}[0] else 0.0)", "num"
+        other = f"_touchf({self.fidx(target[1])})" if target[0] == "field" else "0.0"
+        return f"(({assign}, {t}[0])[1] if {call}[0] else {other})", "num"
 
     def b_sub(self, args: list[Node]) -> tuple[str, str]:
         return self._subgsub(args, False)
@@ -699,6 +707,13 @@ class Compiler:
         dest = self._arr_arg(fn, args[1]) if len(args) >= 2 else "None"
         return f"_asort({src}, {dest}, {by_index})", "num"
 
+    def b_patsplit(self, args: list[Node]) -> tuple[str, str]:
+        self._nargs("patsplit", args, 2, 4)
+        arr = self._arr_arg("patsplit", args[1])
+        pat = self.regex_of(args[2]) if len(args) >= 3 else "_dynre(_fpat())"
+        seps = self._arr_arg("patsplit", args[3]) if len(args) == 4 else "None"
+        return f"_patsplit({self.s(args[0])}, {arr}, {pat}, {seps})", "num"
+
     def b_asort(self, args: list[Node]) -> tuple[str, str]:
         return self._asort(args, False)
 
@@ -744,6 +759,10 @@ class Compiler:
             if k == "assign":
                 bop = e[1][0]
                 rhs = self.n(e[3])
+                if _side_effects(e[3]):
+                    t = self.tmp()
+                    self.emit(f"{t} = {rhs}")
+                    rhs = t
             else:
                 bop = "+" if e[1] == "++" else "-"
                 rhs = "1.0"
@@ -856,9 +875,6 @@ class Compiler:
         return node[1], "any"
 
     def s_break(self, node: Node) -> None:
-        if self.scope.loops and self.scope.loops[-1][0] == "switch":
-            self.emit("break")
-            return
         self.emit("break")
 
     def s_continue(self, node: Node) -> None:
@@ -1039,18 +1055,28 @@ class Compiler:
                                self.uses_rt, bool(prog.beginfile), bool(prog.endfile))
 
 
+_EFFECTS = {"assign", "preinc", "postinc", "call", "getline"}
+
+
+def _side_effects(node: Node) -> bool:
+    """Whether evaluating ``node`` may change variables."""
+    for n in _walk(node):
+        if n[0] in _EFFECTS or (n[0] == "builtin" and n[1] in ("sub", "gsub", "split",
+                                                               "match", "srand")):
+            return True
+    return False
+
+
 def _fatal(msg: str) -> AwkSyntaxError:
     return AwkSyntaxError(msg, fatal=True)
 
 
 def _numstr(v: float) -> str:
     if v.is_integer():
-        return "%d" % v
+        return "%d" % v  # noqa: UP031
     if v != v or math.isinf(v):
-        from pocketos.commands._awk.values import fmt_special
-
         return fmt_special(v)
-    return "%.6g" % v
+    return "%.6g" % v  # noqa: UP031
 
 
 def _arith(op: str, a: str, b: str) -> str:

@@ -6,7 +6,15 @@ import math
 import re
 from typing import Any
 
-from pocketos.commands._awk.values import AwkFatal, fmt_number, fmt_special, num
+from pocketos.commands._awk import values as _values
+from pocketos.commands._awk.values import (
+    UNINIT,
+    AwkFatal,
+    fmt_number,
+    fmt_special,
+    num,
+    numval,
+)
 
 __all__ = ["sprintf"]
 
@@ -105,11 +113,15 @@ def sprintf(fmt: str, args: list[Any], convfmt: str = "%.6g", byte_chars: bool =
             s = v if v.__class__ is not float else fmt_number(v, convfmt)
             out.append((spec + "s") % s)
         elif conv == "c":
+            if v.__class__ is not float and v is not UNINIT:
+                x = numval(v)
+                if x is not None:
+                    v = x
             if v.__class__ is float:
                 n = int(v) if math.isfinite(v) else 0
                 ch = chr(n & 0xFF) if byte_chars else (chr(n) if 0 <= n < 0x110000 else "")
             else:
-                ch = v[:1]
+                ch = v[:1] or "\0"
             out.append(_pad(ch, flags, width))
         elif conv in "dioxXu":
             x = num(v)
@@ -121,8 +133,13 @@ def sprintf(fmt: str, args: list[Any], convfmt: str = "%.6g", byte_chars: bool =
             if conv in "oxXu" and n < 0:
                 n += 1 << 64
             c = "d" if conv in "iu" else conv
+            if n == 0 and prec == 0:
+                sign = "+" if "+" in flags and c == "d" else (" " if " " in flags and c == "d"
+                                                              else "")
+                out.append(_pad(sign, flags, width))
+                continue
             if c == "o" and "#" in flags:
-                body = "%o" % n
+                body = "%o" % n  # noqa: UP031
                 if not body.startswith("0"):
                     body = "0" + body
                 if prec is not None and len(body) < prec:
@@ -146,3 +163,6 @@ def sprintf(fmt: str, args: list[Any], convfmt: str = "%.6g", byte_chars: bool =
     if ai < nargs:
         pass
     return "".join(out)
+
+
+_values.FORMATTER = sprintf

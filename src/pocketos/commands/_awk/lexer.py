@@ -130,7 +130,7 @@ class Lexer:
             return Token("NEWLINE", "\n", start, self.line - 1)
         if c.isdigit() or (c == "." and start + 1 < n and src[start + 1].isdigit()):
             return self._number(start)
-        if c.isalpha() or c == "_":
+        if (c.isalpha() and c.isascii()) or c == "_":
             j = start
             while j < n and (src[j].isalnum() or src[j] == "_") and src[j].isascii():
                 j += 1

@@ -39,7 +39,7 @@ _ASSIGN_OPS = {"=", "+=", "-=", "*=", "/=", "%=", "^="}
 _CMP_OPS = {"<", "<=", "==", "!=", ">", ">="}
 #: tokens that may start an operand of implicit concatenation
 _CONCAT_START = {"NUMBER", "STRING", "ERE", "NAME", "FUNC_NAME", "BUILTIN", "$", "(", "!",
-                 "++", "--", "-", "+", "/"}
+                 "++", "--", "getline"}
 
 
 class Parser:
@@ -50,7 +50,6 @@ class Parser:
         self.loop_depth = 0
         # print argument context: '>' is a redirection, not a comparison
         self.no_gt = 0
-        self.no_in = 0
 
     # --- token helpers --------------------------------------------------------------------
     def advance(self) -> Token:
@@ -251,7 +250,7 @@ class Parser:
             name = self.advance().value
             if self.at("["):
                 self.advance()
-                subs = self.expr_list("]")
+                subs = self.expr_list()
                 self.expect("]")
                 self.end_simple()
                 return ("delete", name, subs)
@@ -355,7 +354,7 @@ class Parser:
         self.no_gt += 1
         try:
             if not self.at(";", "NEWLINE", "}", ">", ">>", "|", "EOF"):
-                args = self.expr_list(None)
+                args = self.expr_list()
         finally:
             self.no_gt -= 1
         if len(args) == 1 and args[0][0] == "group":
@@ -366,14 +365,14 @@ class Parser:
             redir = self.advance().kind
             self.no_gt += 1
             try:
-                target = self.concat(no_in=True)
+                target = self.concat()
             finally:
                 self.no_gt -= 1
         if kind == "printf" and not args:
             raise self.error()
         return (kind, args, redir, target)
 
-    def expr_list(self, closer: str | None) -> list[Node]:
+    def expr_list(self) -> list[Node]:
         items = [self.expr()]
         while self.at(","):
             self.advance()
@@ -427,7 +426,7 @@ class Parser:
 
     def in_expr(self) -> Node:
         left = self.match_expr()
-        while self.at("in") and not self.no_in:
+        while self.at("in"):
             self.advance()
             name = self.expect("NAME").value
             subs = list(left[1]) if left[0] == "group" else [left]
@@ -451,7 +450,7 @@ class Parser:
             return ("cmp", k, left, right)
         return left
 
-    def concat(self, no_in: bool = False) -> Node:
+    def concat(self) -> Node:
         left = self.additive()
         parts = [left]
         while True:
@@ -468,10 +467,9 @@ class Parser:
                     continue
                 self.lx.pos, self.lx.line, self.tok = save
                 break
-            if k in _CONCAT_START and not (k == "in") and k not in ("-", "+", "/"):
-                if k == "(" or k != "!":
-                    parts.append(self.additive())
-                    continue
+            if k in _CONCAT_START:
+                parts.append(self.additive())
+                continue
             break
         if len(parts) == 1:
             return parts[0]
@@ -531,7 +529,7 @@ class Parser:
             name = self.advance().value
             if self.at("["):
                 self.advance()
-                subs = self.expr_list("]")
+                subs = self.expr_list()
                 self.expect("]")
                 return ("index", name, subs)
             return ("var", name)
@@ -574,18 +572,22 @@ class Parser:
             return ("preinc", k, lv)
         if k == "(":
             self.advance()
-            self.no_gt_saved = self.no_gt
             saved = self.no_gt
             self.no_gt = 0
             try:
                 self.opt_newlines()
-                items = self.expr_list(")")
+                items = self.expr_list()
                 self.opt_newlines()
                 self.expect(")")
             finally:
                 self.no_gt = saved
             if len(items) > 1:
-                if not self.at("in") and not self.no_gt:
+                if self.at("in"):
+                    # (i, j) in array binds like a primary
+                    self.advance()
+                    name = self.expect("NAME").value
+                    return ("in", items, name)
+                if not self.no_gt:
                     raise self.error()
                 return ("group", items)
             return ("paren", items[0])
@@ -593,7 +595,7 @@ class Parser:
             self.advance()
             if self.at("["):
                 self.advance()
-                subs = self.expr_list("]")
+                subs = self.expr_list()
                 self.expect("]")
                 return ("index", t.value, subs)
             return ("var", t.value)
@@ -603,7 +605,7 @@ class Parser:
             self.opt_newlines()
             args: list[Node] = []
             if not self.at(")"):
-                args = self.expr_list(")")
+                args = self.expr_list()
             self.opt_newlines()
             self.expect(")")
             return ("call", t.value, args)
@@ -614,7 +616,7 @@ class Parser:
                 self.opt_newlines()
                 args = []
                 if not self.at(")"):
-                    args = self.expr_list(")")
+                    args = self.expr_list()
                 self.opt_newlines()
                 self.expect(")")
                 return ("builtin", t.value, args)
@@ -641,10 +643,13 @@ class Parser:
         raise self.error()
 
     def getline_source(self) -> Node:
-        if self.at("$"):
-            self.advance()
-            return ("field", self.field_operand())
-        return self.primary()
+        # a non-concatenated expression: ``getline < dir "/" f`` reads from ``dir``
+        saved = self.no_gt
+        self.no_gt = 1
+        try:
+            return self.additive()
+        finally:
+            self.no_gt = saved
 
 
 def parse_program(src: str) -> Program:

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from pocketos.commands._awk.format import sprintf
+from pocketos.commands._awk.lexer import unescape
 from pocketos.commands._awk.regex import AwkRegexError, compile_ere
 from pocketos.commands._awk.values import (
     EMPTY,
@@ -22,8 +23,10 @@ from pocketos.commands._awk.values import (
     StrNum,
     fmt_number,
     num,
+    numval,
+    strnum_value,
 )
-from pocketos.kernel.streams import BytesSink, BytesSource
+from pocketos.kernel.streams import Pipe
 
 if TYPE_CHECKING:
     from pocketos.kernel.process import Context
@@ -49,6 +52,7 @@ _NOT_AWK_WS = re.compile(r"[\r\x0b\x0c\x1c-\x1f]")
 _AWK_FIELDS = re.compile(r"[^ \t\n]+")
 _AWK_FIELDS_PARA = re.compile(r"[^ \t\n]+")
 _ASSIGN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=", re.DOTALL)
+_DIGITS = frozenset("0123456789.")
 _UPPER = {i: i - 32 for i in range(ord("a"), ord("z") + 1)}
 _LOWER = {i: i + 32 for i in range(ord("A"), ord("Z") + 1)}
 CHUNK = 65536
@@ -59,22 +63,35 @@ ReadFn = Callable[[], Awaitable[bytes]]
 class Reader:
     """Splits a byte source into records according to RS."""
 
-    __slots__ = ("read", "decoder", "buf", "eof", "batch", "bi", "rt", "closed")
+    __slots__ = ("read", "decoder", "buf", "pos", "eof", "batch", "bi", "rt", "closed", "closer")
 
     def __init__(self, read: ReadFn, codec: str) -> None:
         self.read = read
         self.decoder = codecs.getincrementaldecoder(codec)("surrogateescape")
         self.buf = ""
+        self.pos = 0
         self.eof = False
         self.batch: list[str] = []
         self.bi = 0
         self.rt = "\n"
         self.closed = False
+        self.closer: Callable[[], Any] | None = None
+
+    def close(self) -> None:
+        if self.closer is not None and not self.closed:
+            self.closed = True
+            try:
+                self.closer()
+            except OSError:
+                pass
 
     async def _fill(self) -> bool:
         if self.eof:
             return False
         data = await self.read()
+        if self.pos:
+            self.buf = self.buf[self.pos:]
+            self.pos = 0
         if not data:
             self.eof = True
             tail = self.decoder.decode(b"", True)
@@ -86,9 +103,18 @@ class Reader:
 
     def _unbatch(self) -> None:
         if self.bi < len(self.batch):
-            self.buf = "\n".join(self.batch[self.bi:]) + "\n" + self.buf
+            self.buf = "\n".join(self.batch[self.bi:]) + "\n" + self.buf[self.pos:]
+            self.pos = 0
         self.batch = []
         self.bi = 0
+
+    def _rest(self) -> str | None:
+        """The unterminated last record at end of input."""
+        r = self.buf[self.pos:]
+        self.buf = ""
+        self.pos = 0
+        self.rt = ""
+        return r if r else None
 
     async def next(self, rs: str) -> str | None:
         """The next record (None at end of input); ``self.rt`` is its terminator."""
@@ -100,81 +126,67 @@ class Reader:
                 self.rt = "\n"
                 return r
             while True:
-                i = self.buf.rfind("\n")
+                i = self.buf.rfind("\n", self.pos)
                 if i >= 0:
-                    self.batch = b = self.buf[:i].split("\n")
+                    self.batch = b = self.buf[self.pos:i].split("\n")
                     self.buf = self.buf[i + 1:]
+                    self.pos = 0
                     self.bi = 1
                     self.rt = "\n"
                     return b[0]
                 if not await self._fill():
-                    if self.buf:
-                        r = self.buf
-                        self.buf = ""
-                        self.rt = ""
-                        return r
-                    return None
+                    return self._rest()
         self._unbatch()
         if rs == "":
             return await self._paragraph()
         if len(rs) == 1:
             while True:
-                i = self.buf.find(rs)
+                i = self.buf.find(rs, self.pos)
                 if i >= 0:
-                    r = self.buf[:i]
-                    self.buf = self.buf[i + 1:]
+                    r = self.buf[self.pos:i]
+                    self.pos = i + 1
                     self.rt = rs
                     return r
                 if not await self._fill():
-                    if self.buf:
-                        r = self.buf
-                        self.buf = ""
-                        self.rt = ""
-                        return r
-                    return None
+                    return self._rest()
         pat = compile_ere(rs)
         while True:
-            m = pat.search(self.buf)
+            m = pat.search(self.buf, self.pos)
             if m is not None and m.end() > m.start() and (m.end() < len(self.buf) or self.eof):
-                r = self.buf[:m.start()]
+                r = self.buf[self.pos:m.start()]
                 self.rt = m.group()
-                self.buf = self.buf[m.end():]
+                self.pos = m.end()
                 return r
             if not await self._fill():
                 if m is not None and m.end() > m.start():
                     continue
-                if self.buf:
-                    r = self.buf
-                    self.buf = ""
-                    self.rt = ""
-                    return r
-                return None
+                return self._rest()
 
     async def _paragraph(self) -> str | None:
         # skip leading newlines
         while True:
-            s = self.buf.lstrip("\n")
-            if s or self.eof:
-                self.buf = s
-                if s:
-                    break
-                return None
-            self.buf = ""
+            n = len(self.buf)
+            p = self.pos
+            while p < n and self.buf[p] == "\n":
+                p += 1
+            self.pos = p
+            if p < n:
+                break
             if not await self._fill():
                 return None
-        pat = re.compile(r"\n\n+")
         while True:
-            m = pat.search(self.buf)
+            m = _PARA_SEP.search(self.buf, self.pos)
             if m is not None and (m.end() < len(self.buf) or self.eof):
-                r = self.buf[:m.start()]
+                r = self.buf[self.pos:m.start()]
                 self.rt = m.group()
-                self.buf = self.buf[m.end():]
+                self.pos = m.end()
                 return r
             if not await self._fill():
                 if m is not None:
                     continue
-                r = self.buf
+                r = self.buf[self.pos:]
                 self.buf = ""
+                self.pos = 0
                 if r.endswith("\n"):
                     self.rt = "\n"
                     r = r[:-1]
@@ -183,16 +195,41 @@ class Reader:
                 return r if r else None
 
 
+_PARA_SEP = re.compile(r"\n\n+")
+
+
 class Output:
     """An output redirection target."""
 
-    __slots__ = ("kind", "name", "handle", "pieces")
+    __slots__ = ("kind", "name", "handle", "pieces", "task", "broken")
 
     def __init__(self, kind: str, name: str, handle: Any = None) -> None:
         self.kind = kind  # file | pipe | stdout | stderr
         self.name = name
+        #: a file handle, or for pipes the write end feeding the command
         self.handle = handle
         self.pieces: list[str] = []
+        #: for pipes: the task running the command (its result is the exit status)
+        self.task: asyncio.Task[int] | None = None
+        self.broken = False
+
+
+class InputCommand:
+    """A command whose output ``getline`` reads while it runs."""
+
+    __slots__ = ("reader", "pipe", "task")
+
+    def __init__(self, reader: Reader, pipe: Pipe, task: asyncio.Task[int]) -> None:
+        self.reader = reader
+        self.pipe = pipe
+        self.task = task
+
+    async def close(self) -> int:
+        self.pipe.reader.close()
+        try:
+            return await self.task
+        except BrokenPipeError:
+            return 141
 
 
 class Runtime:
@@ -214,7 +251,7 @@ class Runtime:
         self.inputs_done = False
         self.outputs: dict[str, Output] = {}
         self.in_files: dict[str, Reader] = {}
-        self.in_cmds: dict[str, tuple[Reader, int]] = {}
+        self.in_cmds: dict[str, InputCommand] = {}
         self.glv: Any = UNINIT
         self.rng = random.Random(0)
         self.seed = 0.0
@@ -231,14 +268,14 @@ class Runtime:
     def tostr(self, v: Any) -> str:
         if v.__class__ is float:
             if v.is_integer():
-                return "%d" % v
+                return "%d" % v  # noqa: UP031
             return fmt_number(v, self.G["V_CONVFMT"])
         return v  # type: ignore[no-any-return]
 
     def tostr_out(self, v: Any) -> str:
         if v.__class__ is float:
             if v.is_integer():
-                return "%d" % v
+                return "%d" % v  # noqa: UP031
             return fmt_number(v, self.G["V_OFMT"])
         return v  # type: ignore[no-any-return]
 
@@ -254,7 +291,8 @@ class Runtime:
 
     def split_record(self) -> list[str]:
         s = self.rec
-        if self.split_fs == " " and s.isascii() and _NOT_AWK_WS.search(s) is None:
+        if self.split_fs == " " and s.isascii() and (
+                s.isprintable() or _NOT_AWK_WS.search(s) is None):
             f = s.split()
         else:
             f = self.split_with(s, self.split_fs, self.para)
@@ -275,8 +313,7 @@ class Runtime:
                 pat = re.compile("(?:" + self.regex_src(fs) + ")|\n", re.DOTALL)
             return pat.split(s)
         if len(fs) == 1 and fs != "\\":
-            if fs == "\t" or not fs.isalpha():
-                return s.split(fs)
+            return s.split(fs)
         if fs == "":
             return list(s)
         cached = self.fs_cache
@@ -334,6 +371,26 @@ class Runtime:
             raise AwkFatal(f"attempt to access field {i}")
         return ""
 
+    def getfn(self, i: int) -> float:
+        """Numeric value of field ``i``."""
+        if i == 0:
+            return num(self.get0())
+        f = self.fields
+        if f is None:
+            f = self.split_record()
+        if 0 < i <= len(f):
+            v = f[i - 1]
+            try:
+                r = float(v)
+            except ValueError:
+                return num(v)
+            if v[-1] in _DIGITS and "_" not in v:
+                return r
+            return num(v)
+        if i < 0:
+            raise AwkFatal(f"attempt to access field {i}")
+        return 0.0
+
     def fidx(self, v: Any) -> int:
         x = num(v)
         if x < 0:
@@ -354,6 +411,15 @@ class Runtime:
         f[i - 1] = self.tostr(v)
         self.dirty = True
         return v
+
+    def touchf(self, i: int) -> float:
+        """Make field ``i`` exist without rebuilding $0 (a sub/gsub target that did not change)."""
+        f = self.fields
+        if f is None:
+            f = self.split_record()
+        if i > len(f):
+            f.extend([""] * (i - len(f)))
+        return 0.0
 
     def getnf(self) -> float:
         f = self.fields
@@ -396,11 +462,25 @@ class Runtime:
     # --- input --------------------------------------------------------------------------
     def _file_reader(self, path: str) -> Reader:
         h = self.ctx.fs.open(path, "rb")
+        done = False
+
+        def close() -> None:
+            nonlocal done
+            if not done:
+                done = True
+                h.close()
 
         async def read() -> bytes:
-            return h.read(CHUNK)  # type: ignore[no-any-return]
+            if done:
+                return b""
+            data: bytes = h.read(CHUNK)
+            if not data:
+                close()
+            return data
 
-        return Reader(read, self.codec)
+        r = Reader(read, self.codec)
+        r.closer = close
+        return r
 
     def _stdin_reader(self) -> Reader:
         stdin = self.ctx.stdin
@@ -411,8 +491,6 @@ class Runtime:
         return Reader(read, self.codec)
 
     def assign_operand(self, arg: str) -> None:
-        from pocketos.commands._awk.lexer import unescape
-
         name, _, value = arg.partition("=")
         key = "V_" + name
         if isinstance(self.G.get(key), dict):
@@ -433,6 +511,9 @@ class Runtime:
                 self.used_file = True
                 self.main_reader = self._stdin_reader()
                 G["V_FNR"] = 0.0
+                G["V_FILENAME"] = "-"
+                if self.beginfile is not None:
+                    await self.beginfile()
                 return True
             argv = G["V_ARGV"]
             key = str(self.argi)
@@ -483,6 +564,8 @@ class Runtime:
             await self.end_file()
 
     async def end_file(self) -> None:
+        if self.main_reader is not None:
+            self.main_reader.close()
         self.main_reader = None
         if self.endfile is not None:
             await self.endfile()
@@ -503,6 +586,8 @@ class Runtime:
 
     async def getline_file(self, name: Any, into_record: bool) -> float:
         name = self.tostr(name)
+        if name == "":
+            raise AwkFatal("expression for `<' redirection has null string value")
         r = self.in_files.get(name)
         if r is None:
             try:
@@ -529,21 +614,26 @@ class Runtime:
 
     async def getline_cmd(self, cmd: Any, into_record: bool) -> float:
         cmd = self.tostr(cmd)
+        if cmd == "":
+            raise AwkFatal("expression for `|' redirection has null string value")
         ent = self.in_cmds.get(cmd)
         if ent is None:
             await self.flush_all()
-            sink = BytesSink()
-            status = await self.ctx.run(["sh", "-c", cmd], stdout=sink)
-            data = [sink.getvalue()]
+            pipe = Pipe(self.ctx.limits.pipe_buffer)
+            ctx = self.ctx
+
+            async def child() -> int:
+                try:
+                    return await ctx.run(["sh", "-c", cmd], stdout=pipe.writer)
+                finally:
+                    pipe.writer.close()
 
             async def read() -> bytes:
-                if data:
-                    return data.pop()
-                return b""
+                return await pipe.reader.read(CHUNK)
 
-            ent = (Reader(read, self.codec), status)
+            ent = InputCommand(Reader(read, self.codec), pipe, asyncio.ensure_future(child()))
             self.in_cmds[cmd] = ent
-        r = ent[0]
+        r = ent.reader
         rec = await r.next(self.G["V_RS"])
         if rec is None:
             return 0.0
@@ -557,7 +647,10 @@ class Runtime:
 
     # --- output -------------------------------------------------------------------------
     def encode(self, s: str) -> bytes:
-        return s.encode(self.codec, "surrogateescape")
+        try:
+            return s.encode(self.codec, "surrogateescape")
+        except UnicodeEncodeError:
+            return s.encode("utf-8", "surrogateescape")
 
     async def flush(self) -> None:
         if self.pending:
@@ -578,6 +671,8 @@ class Runtime:
         name = self.tostr(target)
         o = self.outputs.get(name)
         if o is None:
+            if name == "":
+                raise AwkFatal(f"expression for `{kind}' redirection has null string value")
             o = await self.open_output(kind, name)
         if o.kind == "stdout":
             self.ob.append(s)
@@ -588,6 +683,8 @@ class Runtime:
             await self.ctx.stderr.write(self.encode(s))
         elif o.kind == "pipe":
             o.pieces.append(s)
+            if len(o.pieces) > 512:
+                await self._feed(o)
         else:
             o.pieces.append(s)
             if len(o.pieces) > 512:
@@ -596,7 +693,17 @@ class Runtime:
     async def open_output(self, kind: str, name: str) -> Output:
         if kind == "|":
             await self.flush()
-            o = Output("pipe", name)
+            pipe = Pipe(self.ctx.limits.pipe_buffer)
+            ctx = self.ctx
+
+            async def child() -> int:
+                try:
+                    return await ctx.run(["sh", "-c", name], stdin=pipe.reader)
+                finally:
+                    pipe.reader.close()
+
+            o = Output("pipe", name, pipe.writer)
+            o.task = asyncio.ensure_future(child())
         elif name in ("/dev/stdout", "-"):
             o = Output("stdout", name)
         elif name == "/dev/stderr":
@@ -610,6 +717,17 @@ class Runtime:
         self.outputs[name] = o
         return o
 
+    async def _feed(self, o: Output) -> None:
+        """Write what was printed to a pipe into it (dropped once the command stopped reading)."""
+        if o.pieces:
+            data = self.encode("".join(o.pieces))
+            o.pieces.clear()
+            if not o.broken:
+                try:
+                    await o.handle.write(data)
+                except BrokenPipeError:
+                    o.broken = True
+
     def _flush_file(self, o: Output) -> None:
         if o.pieces:
             data = self.encode("".join(o.pieces))
@@ -622,10 +740,10 @@ class Runtime:
             o.handle.close()
             return 0
         if o.kind == "pipe":
-            data = self.encode("".join(o.pieces))
-            o.pieces.clear()
-            status = await self.ctx.run(["sh", "-c", o.name], stdin=BytesSource(data))
-            return status
+            await self._feed(o)
+            o.handle.close()
+            assert o.task is not None
+            return await o.task
         if o.kind == "stdout":
             await self.flush()
         return 0
@@ -635,13 +753,16 @@ class Runtime:
         result = -1.0
         o = self.outputs.pop(name, None)
         if o is not None:
+            if o.kind == "pipe":
+                await self.flush()
             result = float(await self._close_output(o))
         r = self.in_files.pop(name, None)
         if r is not None:
+            r.close()
             result = 0.0
         ent = self.in_cmds.pop(name, None)
         if ent is not None:
-            result = float(ent[1])
+            result = float(await ent.close())
         return result
 
     async def fflush(self, name: Any = None) -> float:
@@ -657,15 +778,30 @@ class Runtime:
             return -1.0
         if o.kind == "file":
             self._flush_file(o)
+        elif o.kind == "pipe":
+            await self._feed(o)
         elif o.kind == "stdout":
             await self.flush()
         return 0.0
 
     async def flush_all(self) -> None:
         await self.flush()
-        for o in self.outputs.values():
+        for o in list(self.outputs.values()):
             if o.kind == "file":
                 self._flush_file(o)
+            elif o.kind == "pipe":
+                await self._feed(o)
+
+    def cancel_children(self) -> None:
+        """Stop commands still attached to pipes (the program is being aborted)."""
+        for ent in self.in_cmds.values():
+            ent.pipe.reader.close()
+            if not ent.task.done():
+                ent.task.cancel()
+        for o in self.outputs.values():
+            if o.task is not None and not o.task.done():
+                o.handle.close()
+                o.task.cancel()
 
     async def system(self, cmd: Any) -> float:
         await self.flush_all()
@@ -673,10 +809,16 @@ class Runtime:
         return float(status)
 
     async def close_all(self) -> None:
+        for r in self.in_files.values():
+            r.close()
+        self.in_files.clear()
+        if self.main_reader is not None:
+            self.main_reader.close()
+        for name in list(self.in_cmds):
+            await self.in_cmds.pop(name).close()
         for name in list(self.outputs):
-            o = self.outputs.pop(name)
-            if o.kind == "pipe":
-                await self._close_output(o)
+            if self.outputs[name].kind == "pipe":
+                await self._close_output(self.outputs.pop(name))
         await self.flush()
         for name in list(self.outputs):
             o = self.outputs.pop(name)
@@ -748,6 +890,31 @@ class Runtime:
         for i, p in enumerate(parts):
             arr[str(i + 1)] = StrNum(p)
         return float(len(parts))
+
+    def patsplit(self, s: str, arr: AwkArray, pat: re.Pattern[str],
+                 seps: AwkArray | None = None) -> float:
+        arr.clear()
+        if seps is not None:
+            seps.clear()
+        pos = 0
+        n = 0
+        for m in pat.finditer(s):
+            if m.end() == m.start():
+                continue
+            if seps is not None:
+                seps[str(n)] = StrNum(s[pos:m.start()])
+            n += 1
+            arr[str(n)] = StrNum(m.group())
+            pos = m.end()
+        if seps is not None:
+            seps[str(n)] = StrNum(s[pos:])
+        return float(n)
+
+    def fpat(self) -> str:
+        return self.tostr(self.G.get("V_FPAT", "[^[:space:]]+"))
+
+    def rmatch(self, s: str, pattern: str) -> bool:
+        return self.regex(pattern).search(s) is not None
 
     def dynre(self, v: Any) -> re.Pattern[str]:
         if isinstance(v, re.Pattern):
@@ -974,8 +1141,6 @@ class Runtime:
 
 
 def _index_key(k: str) -> tuple[int, float, str]:
-    from pocketos.commands._awk.values import strnum_value
-
     x = strnum_value(k)
     if x is not None:
         return (0, x, k)
@@ -983,8 +1148,6 @@ def _index_key(k: str) -> tuple[int, float, str]:
 
 
 def _value_key(v: Any) -> tuple[int, float, str]:
-    from pocketos.commands._awk.values import numval
-
     if isinstance(v, dict):
         return (2, 0.0, "")
     x = numval(v)

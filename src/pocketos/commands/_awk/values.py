@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from typing import Any
 
 __all__ = [
@@ -50,6 +51,9 @@ _LEAD = re.compile(r"[ \t\n\r\f\v]*([-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]
 _FULL = re.compile(
     r"[ \t\n\r\f\v]*([-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?)[ \t\n\r\f\v]*\Z")
 _SPECIAL = re.compile(r"[ \t\n\r\f\v]*([-+])(inf|nan)", re.IGNORECASE)
+
+#: the printf implementation, installed by the format module (it imports this one)
+FORMATTER: Callable[[str, list[Any]], str] | None = None
 
 _numcache: dict[str, float] = {}
 _svcache: dict[str, float | None] = {}
@@ -147,15 +151,15 @@ def fmt_special(v: float) -> str:
 def fmt_number(v: float, fmt: str) -> str:
     """Number to string with CONVFMT/OFMT ``fmt`` (integers print as integers)."""
     if v.is_integer():
-        return "%d" % v
+        return "%d" % v  # noqa: UP031
     if v != v or v in (math.inf, -math.inf):
         return fmt_special(v)
     try:
         return fmt % v
     except (TypeError, ValueError):
-        from pocketos.commands._awk.format import sprintf
-
-        return sprintf(fmt, [v], fmt)
+        if FORMATTER is None:
+            return "%.6g" % v  # noqa: UP031
+        return FORMATTER(fmt, [v])
 
 
 def _cmp_prep(a: Any, b: Any, conv: str) -> tuple[Any, Any]:

@@ -1,0 +1,104 @@
+"""Python and JavaScript in the VM (wasm): warm runs, first use in a new process, numpy import,
+memory per running interpreter. Needs the module cache warm (``pocketos warmup``)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from bench.common import Result, timeit
+
+FIRST_USE = """
+import time
+from pocketos.commands import REGISTRY, load_all
+load_all()
+from pocketos.wasm import commands as wc
+REGISTRY.update({{"python3": wc.python_cmd, "node": wc.node_cmd}})
+from pocketos import VM
+vm = VM()
+t = time.perf_counter()
+r = vm.run({argv!r}, stdin=b"")
+assert r.exit_code == 0, r.stderr
+print(time.perf_counter() - t)
+"""
+
+SESSION_RSS = """
+import asyncio, gc
+from bench.common import rss_bytes
+from pocketos.vm import AsyncVM
+from pocketos.wasm import PythonSession
+
+async def main():
+    vm = AsyncVM()
+    warm = PythonSession.for_vm(vm)
+    await warm.run("1")  # the runtime loaded once: its code is shared by every interpreter
+    gc.collect()
+    before = rss_bytes()
+    keep = []
+    for _ in range({count}):
+        s = PythonSession.for_vm(vm)
+        await s.run("x = 1")
+        keep.append(s)
+    gc.collect()
+    print((rss_bytes() - before) / {count})
+    for s in keep + [warm]:
+        await s.close()
+
+asyncio.run(main())
+"""
+
+
+def _fresh(code: str) -> float:
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=900)
+    if p.returncode != 0:
+        raise RuntimeError(p.stderr)
+    return float(p.stdout.strip().splitlines()[-1])
+
+
+def run(quick: bool = False) -> list[Result]:
+    from pocketos.commands import REGISTRY, load_all
+    from pocketos.wasm import cache
+
+    load_all()
+    from pocketos.wasm import commands as wc
+
+    REGISTRY.update({"python3": wc.python_cmd, "python": wc.python_cmd, "node": wc.node_cmd,
+                     "js": wc.node_cmd})
+    from pocketos import VM
+
+    out: list[Result] = []
+    n = 10 if quick else 50
+    if not cache.python_is_cached() or not cache.js_available():
+        cache.warmup()
+    with VM() as vm:
+
+        def py() -> None:
+            r = vm.run(["python3", "-c", "print(1)"], stdin=b"")
+            assert r.exit_code == 0, r.stderr
+
+        def node() -> None:
+            r = vm.run(["node", "-e", "console.log(1)"], stdin=b"")
+            assert r.exit_code == 0, r.stderr
+
+        def numpy() -> None:
+            r = vm.run(["python3", "-c", "import numpy"], stdin=b"")
+            assert r.exit_code == 0, r.stderr
+
+        out.append(Result("wasm", "python3 -c 'print(1)' (warm VM)", "pocketos", "s",
+                          timeit(py, n, warmup=3), note="target < 40 ms"))
+        out.append(Result("wasm", "python3 -c 'import numpy'", "pocketos", "s",
+                          timeit(numpy, max(3, n // 5), warmup=1)))
+        out.append(Result("wasm", "node -e 'console.log(1)' (warm VM)", "pocketos", "s",
+                          timeit(node, n, warmup=3)))
+    reps = 1 if quick else 3
+    out.append(Result("wasm", "python3 first use, new process, warm cache", "pocketos", "s",
+                      [_fresh(FIRST_USE.format(argv=["python3", "-c", "print(1)"]))
+                       for _ in range(reps)], note="target < 1 s"))
+    out.append(Result("wasm", "node first use, new process, warm cache", "pocketos", "s",
+                      [_fresh(FIRST_USE.format(argv=["node", "-e", "console.log(1)"]))
+                       for _ in range(reps)]))
+    count = 2 if quick else 4
+    out.append(Result("wasm", "memory per running Python interpreter", "pocketos", "bytes",
+                      value=_fresh(SESSION_RSS.format(count=count)),
+                      note=f"RSS delta over {count} open PythonSessions"))
+    return out
