@@ -211,6 +211,8 @@ SQLITE: list[Case] = [
     Case(["sqlite3", ":memory:", ".read s.sql"], {"s.sql": "create table a(x);\n"
                                                    "insert into a values(4);\nselect * from a;\n"}),
     Case(["sqlite3", ":memory:", "create table a(x)", ".dump"]),
+    Case(["sqlite3", ":memory:", ".mode insert t", "select 1 as a, 'x''y' as b, null, 1.5"]),
+    Case(["sqlite3", ":memory:", ".mode quote", "select 1 as a, 'x''y' as b, null, x'0a'"]),
     Case(["sqlite3", ":memory:", "create table a(x, y)", "insert into a values(1.0, 'q''r')",
           "insert into a values(-0.5, x'0a')", ".dump"]),
 ]

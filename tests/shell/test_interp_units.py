@@ -162,6 +162,22 @@ def test_shell_state_persists_across_runs(vm: VM) -> None:
     assert (env["A"], env["B"], env["PWD"]) == ("1", "2", "/tmp")
 
 
+def test_keep_alive_defers_exit_trap(vm: VM) -> None:
+    out = BytesSink()
+    ctx = Context(vm.kernel, ["bash"], env={}, cwd="/", stdin=BytesSource(b""), stdout=out,
+                  stderr=BytesSink())
+    shell = Shell(ctx)
+    shell.keep_alive = True
+
+    async def go() -> int:
+        await shell.run("trap 'echo bye' EXIT; echo one")
+        await shell.run("echo two")
+        return await shell.close()
+
+    assert run_sync(go()) == 0
+    assert out.getvalue() == b"one\ntwo\nbye\n"
+
+
 def test_internal_error_becomes_status_2(vm: VM, monkeypatch: pytest.MonkeyPatch) -> None:
     from pocketos.shell import builtins
 

@@ -1196,11 +1196,18 @@ async def _tar_read(ctx: Context, p: Any, err: _TarErr, archive: str, codec: Cod
                 await out.write(_enc(line + "\n"))
             if p.flag("to_stdout"):
                 if ti.isfile():
-                    fh = tf.extractfile(ti)
-                    if fh is not None:
-                        await ctx.stdout.write(fh.read())
+                    try:
+                        fh = tf.extractfile(ti)
+                        data = fh.read() if fh is not None else b""
+                    except (tarfile.TarError, EOFError, ValueError, OSError) as exc:
+                        await err.fail(f"{name}: Cannot read: {exc}")
+                        continue
+                    await ctx.stdout.write(data)
                 continue
-            await _tar_extract_member(ctx, fs, tf, ti, safe, p, err, dir_times, limit)
+            try:
+                await _tar_extract_member(ctx, fs, tf, ti, safe, p, err, dir_times, limit)
+            except (tarfile.TarError, EOFError, ValueError, zlib.error) as exc:
+                await err.fail(f"{name}: Cannot extract: {exc}")
     finally:
         tf.close()
     for path, atime, mtime in reversed(dir_times):
@@ -1351,6 +1358,12 @@ class _Capture:
 # zip / unzip
 # =============================================================================================
 
+# what a damaged zip file can raise while it is read
+_ZIP_ERRORS: tuple[type[BaseException], ...] = (
+    zipfile.BadZipFile, zlib.error, lzma.LZMAError, ValueError, NotImplementedError,
+    RuntimeError, EOFError, struct.error, OSError)
+_ZIP_ERRORS_OR_LIMIT: tuple[type[BaseException], ...] = (TooLarge, *_ZIP_ERRORS)
+
 _ZIP_USAGE = """Usage: zip [-options] zipfile list
   -r   recurse into directories     -j   junk (don't record) directory names
   -q   quiet operation              -0   store only
@@ -1447,7 +1460,7 @@ async def zip_cmd(ctx: Context) -> int:
                                                if info.file_size <= ctx.limits.max_file_size
                                                else b"")
                     order.append(info.filename)
-        except (OSError, zipfile.BadZipFile, EOFError):
+        except _ZIP_ERRORS:
             await ctx.stderr.write(_enc(f"\nzip error: Zip file structure invalid ({zname})\n"))
             return 3
     if flags.get("d"):
@@ -1688,7 +1701,7 @@ async def unzip_cmd(ctx: Context) -> int:
         return 9
     try:
         zf = zipfile.ZipFile(io.BytesIO(raw))
-    except (zipfile.BadZipFile, OSError, EOFError):
+    except _ZIP_ERRORS:
         await ctx.out(f"Archive:  {zname}\n")
         await ctx.stderr.write(_enc(
             "  End-of-central-directory signature not found.  Either this file is not\n"
@@ -1729,7 +1742,7 @@ async def unzip_cmd(ctx: Context) -> int:
                         f"unzip: {info.filename}: exceeds the file size limit "
                         f"({ctx.limits.max_file_size} bytes)\n"))
                     status = 2
-                except (zipfile.BadZipFile, zlib.error, OSError) as exc:
+                except _ZIP_ERRORS as exc:
                     await ctx.stderr.write(_enc(f"unzip: {info.filename}: {exc}\n"))
                     status = 2
         elif flags.get("t"):
@@ -1742,7 +1755,7 @@ async def unzip_cmd(ctx: Context) -> int:
                         pass
                     if not quiet:
                         await ctx.out(f"    testing: {info.filename.ljust(22)}   OK\n")
-                except (TooLarge, zipfile.BadZipFile, zlib.error, OSError):
+                except _ZIP_ERRORS_OR_LIMIT:
                     bad += 1
                     await ctx.out(f"    testing: {info.filename.ljust(22)}  bad CRC\n")
             if bad:
@@ -1876,7 +1889,7 @@ async def _unzip_extract(ctx: Context, zf: zipfile.ZipFile, zname: str,
             await ctx.stderr.write(_enc(f"error: {shown}: exceeds the file size limit "
                                         f"({ctx.limits.max_file_size} bytes)\n"))
             status = 2
-        except (zipfile.BadZipFile, zlib.error) as exc:
+        except _ZIP_ERRORS[:-1] as exc:
             await ctx.stderr.write(_enc(f"error: {shown}: {exc}\n"))
             status = 2
         except OSError as exc:

@@ -9,7 +9,6 @@ in-memory connection and written back only when the database changed.
 
 from __future__ import annotations
 
-import asyncio
 import base64 as _b64
 import binascii
 import csv
@@ -294,7 +293,7 @@ def _compile_cached(text: str, args: dict[str, Any]) -> Any:
     return prog
 
 
-async def _in_thread(fn: Callable[..., Any], *args: Any) -> Any:
+async def _jq_slice(fn: Callable[..., Any], *args: Any) -> Any:
     """Run one bounded slice of jq work.
 
     libjq keeps the GIL while it evaluates, so a worker thread would not let the event loop
@@ -691,7 +690,7 @@ class _JqRunner:
         while not done:
             self.ctx.check_killed()
             self.ctx.budget.check_time()
-            events, done = await _in_thread(_eval, prog, items, limit, state)
+            events, done = await _jq_slice(_eval, prog, items, limit, state)
             limit = 8192
             out: list[bytes] = []
             for ev, where in events:
@@ -893,7 +892,7 @@ async def run_jq(ctx: Context, runner: _JqRunner, files: list[str]) -> int:
             program: Any = None
             if prog.uses_inputs:
                 parsed = [json.loads(t) for t, _ in rest]
-                program = await _in_thread(prog.with_inputs, parsed, None)
+                program = await _jq_slice(prog.with_inputs, parsed, None)
             await runner.run_many([(first_text, where)], program)
             return runner.exit_code()
         try:
@@ -1100,7 +1099,7 @@ async def yq_cmd(ctx: Context) -> int:
         done = False
         while not done:
             ctx.budget.check_time()
-            events, done = await _in_thread(_eval, prog.prog, [(text, "")], 4096, state)
+            events, done = await _jq_slice(_eval, prog.prog, [(text, "")], 4096, state)
             for ev, _ in events:
                 if ev.kind == "out":
                     outs.append(ev.text)
@@ -1772,6 +1771,10 @@ def _sql_quote_text(b: bytes) -> bytes:
     return b"'" + b.replace(b"'", b"''") + b"'"
 
 
+class _SqlText(bytes):
+    """TEXT values (BLOBs arrive as plain ``bytes``)."""
+
+
 class _SqlExit(Exception):
     def __init__(self, code: int) -> None:
         super().__init__(code)
@@ -1789,6 +1792,7 @@ class _SqliteShell:
         self.nullvalue = b""
         self.bail = False
         self.echo = False
+        self.insert_table = "table"
         self.out: list[bytes] = []
 
     # --- output ---------------------------------------------------------------------------
@@ -1829,17 +1833,18 @@ class _SqliteShell:
             return b'"' + b.replace(b'"', b'""') + b'"'
         return b
 
-    def quote_value(self, v: Any, dump: bool = False) -> bytes:
+    def quote_value(self, v: Any) -> bytes:
         if v is None:
             return b"NULL"
         if isinstance(v, int):
             return str(v).encode()
         if isinstance(v, float):
-            return _sql_real(v, 20 if dump else 15).encode()
-        b = self.text(v)
-        return _sql_quote_text(b)
+            return _sql_real(v, 20).encode()
+        if isinstance(v, (bytes, bytearray, memoryview)) and not isinstance(v, _SqlText):
+            return b"X'" + bytes(v).hex().encode() + b"'"
+        return _sql_quote_text(self.full_text(v))
 
-    def render(self, names: list[str], rows: list[tuple[Any, ...]], table: str = "") -> None:
+    def render(self, names: list[str], rows: list[tuple[Any, ...]]) -> None:
         mode = self.mode
         bnames = [_enc(n) for n in names]
         out = self.out
@@ -1877,14 +1882,15 @@ class _SqliteShell:
                 for col, v in zip(names, r, strict=False):
                     out.append(_enc(col.rjust(w)) + b" = " + self.text(v) + self.rowsep)
         elif mode in ("quote", "insert"):
-            sep = b"," if mode == "quote" else b","
+            sep = b","
             if self.headers and mode == "quote" and names:
                 out.append(b",".join(_sql_quote_text(n) for n in bnames) + self.rowsep)
             for r in rows:
                 vals = sep.join(self.quote_value(v) for v in r)
                 if mode == "insert":
-                    t = table or "table"
-                    out.append(b"INSERT INTO " + _enc(_quote_ident(t)) + b" VALUES("
+                    t = self.insert_table
+                    qt = _quote_ident(t) if t != "table" else '"table"'
+                    out.append(b"INSERT INTO " + _enc(qt) + b" VALUES("
                                + vals + b");" + self.rowsep)
                 else:
                     out.append(vals + self.rowsep)
@@ -2180,9 +2186,8 @@ class _SqliteRunner:
                     sh.colsep, sh.rowsep = b"|", b"\n"
                 elif m == "line":
                     sh.rowsep = b"\n"
-                if m == "insert" and len(rest) > 1:
-                    sh.out.append(b"")
-                    self._insert_table = rest[1]
+                if m == "insert":
+                    sh.insert_table = rest[1] if len(rest) > 1 else "table"
                 return True
             if cmd == "separator":
                 if not rest:
@@ -2567,7 +2572,7 @@ async def sqlite3_cmd(ctx: Context) -> int:
             return 1
     conn = _sqlite.connect(":memory:", isolation_level=None, check_same_thread=False)
     try:
-        conn.text_factory = bytes
+        conn.text_factory = _SqlText
         if original:
             try:
                 conn.deserialize(original)

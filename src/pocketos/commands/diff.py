@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from pocketos.commands import command
 from pocketos.commands._args import Opt, UsageError, parse, report
-from pocketos.commands.text_common import decode, encode, read_all, usage
+from pocketos.commands.text_common import decode, encode, read_all, read_prefix, usage
 
 if TYPE_CHECKING:
     from pocketos.kernel.process import Context
@@ -1371,9 +1371,12 @@ async def cmp(ctx: Context) -> int:
         await ctx.err("options -l and -s are incompatible")
         return 2
     datas = []
-    for name in (n0, n1):
+    for k, name in enumerate((n0, n1)):
         try:
-            datas.append(await read_all(ctx, name))
+            if limit is not None:
+                datas.append(await read_prefix(ctx, name, skips[k] + limit))
+            else:
+                datas.append(await read_all(ctx, name))
         except BrokenPipeError:
             raise
         except OSError as exc:

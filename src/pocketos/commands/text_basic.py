@@ -612,9 +612,6 @@ async def tee(ctx: Context) -> int:
     status = 0
     handles: list[tuple[str, Any]] = []
     for name in p.operands:
-        if name == "-":
-            handles.append((name, None))
-            continue
         try:
             handles.append((name, ctx.fs.open(name, mode)))
         except BrokenPipeError:

@@ -411,16 +411,31 @@ async def xxd(ctx: Context) -> int:
     ops = p.operands
     inname = ops[0] if ops else "-"
     outname = ops[1] if len(ops) > 1 else None
-    if inname == "-":
-        raw = await ctx.stdin.read(-1)
-    else:
-        try:
-            raw = ctx.fs.read_bytes(inname)
-        except BrokenPipeError:
-            raise
-        except OSError as exc:
-            await ctx.stderr.write(encode(f"xxd: {inname}: {exc.strerror}\n"))
-            return 2
+    bound: int | None = None
+    ls0, ss0 = p.str("len"), p.str("seek")
+    if ls0 is not None and not p.flag("revert") and (ss0 is None or not ss0.startswith("-")):
+        n_len = _parse_num(ls0)
+        n_seek = _parse_num(ss0.lstrip("+")) if ss0 is not None else 0
+        if n_len is not None and n_seek is not None:
+            bound = n_len + n_seek
+    try:
+        stream = open_file(ctx, inname)
+    except OSError as exc:
+        await ctx.stderr.write(encode(f"xxd: {inname}: {exc.strerror}\n"))
+        return 2
+    try:
+        if bound is None:
+            raw = await stream.read(-1)
+        else:
+            chunks = bytearray()
+            while len(chunks) < bound:
+                piece = await stream.read(min(65536, bound - len(chunks)))
+                if not piece:
+                    break
+                chunks += piece
+            raw = bytes(chunks)
+    finally:
+        close_input(ctx, stream)
     cols_s = p.str("cols")
     if p.flag("revert"):
         out = _xxd_revert(raw, plain)

@@ -200,6 +200,9 @@ class Kernel:
         return info
 
     def end_process(self, info: ProcessInfo, code: int, status: str = "exited") -> None:
+        if info.status == "running" and self._audit is not None:
+            self._audit.record("process", capability="exit", resource=info.argv[0] if info.argv
+                               else "", decision=status, pid=info.pid, exit_code=code)
         info.status = status
         info.exit_code = code
         info.end_time = time.time()
@@ -240,6 +243,9 @@ class Kernel:
                 bud.limit_hit = exc.limit
             await stderr.write(f"{name}: cannot start process: {exc.message}\n".encode())
             return 126
+        audit = self.audit
+        audit.record("process", capability="child_process.spawn", resource=name,
+                     decision="allow", pid=info.pid, ppid=ppid, argv=list(argv[:16]))
         ctx = Context(self, list(argv), env=dict(env), cwd=cwd, stdin=stdin, stdout=stdout,
                       stderr=stderr, pid=info.pid, ppid=ppid, limits=lim, info=info, budget=bud)
         code = 0

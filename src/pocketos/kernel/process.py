@@ -79,6 +79,9 @@ class ProcessInfo:
     task: asyncio.Task[int] | None = field(default=None, repr=False)
     children: list[int] = field(default_factory=list)
     pending_signal: int | None = None
+    open_files: int = 0
+    max_open_files: int = 1024
+    budget: Any = field(default=None, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -111,13 +114,16 @@ class Context:
         self.stdin: InputStream = stdin if stdin is not None else NullInput()
         self.stdout: OutputStream = stdout if stdout is not None else NullOutput()
         self.stderr: OutputStream = stderr if stderr is not None else NullOutput()
-        self.fs = FsView(kernel.vfs, cwd)
         self.pid = pid
         self.ppid = ppid
         self.limits = limits if limits is not None else kernel.limits
         self.info = info
         #: counters shared by every process of this exec (commands, loops, deadline, output)
         self.budget = budget if budget is not None else Budget(self.limits)
+        if info is not None:
+            info.max_open_files = self.limits.max_open_files
+            info.budget = self.budget
+        self.fs = FsView(kernel.vfs, cwd, info)
         #: free slot for the shell (the interpreter keeps its state here for subprocesses)
         self.shell_state: Any = None
 

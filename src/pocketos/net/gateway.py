@@ -253,7 +253,10 @@ class Gateway:
                     if match_host_pattern(p, ip, port, ip_url, scheme)]
             if hits:
                 verdict = (rule.mode, any(_pattern_names_host(p) for p in hits))
-        return verdict is not None and verdict[0] == "allow" and verdict[1]
+        if verdict is None or not verdict[1]:
+            return False
+        # an ``ask`` rule naming the address was answered when the URL was authorized
+        return verdict[0] == "allow" or (verdict[0] == "ask" and (parts.hostname or "") == ip)
 
     def _deny(self, op: str, url: str, method: str, pid: int | None, reason: str) -> None:
         self.audit.record("network", capability=f"network.{op}", resource=_safe_url(url),
@@ -512,13 +515,23 @@ class Gateway:
         return asyncio.run(self.request(method, url, **kw))
 
 
-def _reason(exc: Exception | None) -> str:
+def _reason(exc: BaseException | None) -> str:
     if exc is None:
         return "no address"
+    seen = 0
+    e: BaseException | None = exc
+    while e is not None and seen < 10:
+        if isinstance(e, ConnectionRefusedError):
+            return "Connection refused"
+        if isinstance(e, OSError) and e.strerror:
+            return e.strerror
+        e = e.__cause__ or e.__context__
+        seen += 1
     text = str(exc)
     if "refused" in text.lower():
         return "Connection refused"
-    return text or type(exc).__name__
+    return "Couldn't connect to server" if "connection attempts failed" in text else (
+        text or type(exc).__name__)
 
 
 def _safe_url(url: str) -> str:

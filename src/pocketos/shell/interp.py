@@ -235,6 +235,10 @@ class Shell(Expander):
         self._pending_psub: list[Any] = []
         self.active_aliases: dict[str, str] = {}
         self.sourcing = 0
+        #: a persistent (session) shell: ``run()`` keeps jobs and the EXIT trap for ``close()``
+        self.keep_alive = False
+        #: ``exit`` was run
+        self.exited = False
         self.bashpid = ctx.pid
         self.builtins = _builtins()[0]
         self.special_builtins = _builtins()[1]
@@ -272,11 +276,15 @@ class Shell(Expander):
         if filename is not None:
             self.script_name = filename
         try:
+            exited = False
             try:
                 status = await self._run_source(source, top=True)
             except ExitShell as e:
                 status = e.status
-            status = await self.run_exit_trap(status)
+                exited = True
+            if exited or not self.keep_alive:
+                status = await self.run_exit_trap(status)
+                self.exited = self.exited or exited
         except (LimitExceeded, asyncio.CancelledError):
             await self._cancel_jobs()
             raise
@@ -296,9 +304,22 @@ class Shell(Expander):
             except Exception:
                 pass
             status = 2
-        await self._cancel_jobs()
+        if not self.keep_alive or self.exited:
+            await self._cancel_jobs()
         self.last_status = status & 0xFF
         return self.last_status
+
+    async def close(self) -> int:
+        """End a kept-alive shell: run the EXIT trap and cancel leftover jobs."""
+        status = self.last_status
+        if not self.exited:
+            try:
+                status = await self.run_exit_trap(status)
+            except Exception:
+                pass
+            self.exited = True
+        await self._cancel_jobs()
+        return status
 
     async def run_exit_trap(self, status: int) -> int:
         action = self.traps.pop("EXIT", None)

@@ -270,7 +270,7 @@ def parse_tool_argv(tool: Tool, argv: list[str]) -> ParsedArgs:
         elif spec.array:
             flags.setdefault(spec.key, []).append(val)
         else:
-            if spec.key in given:
+            if spec.key in given and spec.kind != "boolean":
                 raise ArgumentError(f"flag {shown} given more than once")
             flags[spec.key] = val
         given.add(spec.key)

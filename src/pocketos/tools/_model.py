@@ -124,6 +124,9 @@ def _arguments_model(func: Callable[..., Any], name: str) -> tuple[type[BaseMode
         if p.kind is p.POSITIONAL_ONLY:
             raise ValueError(f"tool {name!r}: positional-only parameter {p.name!r} is not "
                              f"supported")
+        if p.name.replace("_", "-") in ("help", "json", "json-file"):
+            raise ValueError(f"tool {name!r}: argument name {p.name!r} is reserved (it would "
+                             f"clash with --{p.name.replace('_', '-')})")
         if p.name not in hints:
             raise ValueError(f"tool {name!r}: parameter {p.name!r} has no type hint")
         default = ... if p.default is p.empty else p.default

@@ -14,6 +14,7 @@ import os
 import stat as S
 import time
 from collections.abc import Callable
+from typing import Any
 from dataclasses import dataclass
 
 from pocketos.errors import fs_error
@@ -483,6 +484,8 @@ class FileHandle:
         self.name = shown
         self.pos = 0
         self.closed = False
+        #: the process charged for this open file (see FsView.open)
+        self.owner: Any = None
         self.rdev = st.st_rdev if S.S_ISCHR(st.st_mode) else None
 
     def __enter__(self) -> FileHandle:
@@ -577,4 +580,11 @@ class FileHandle:
         return n
 
     def close(self) -> None:
+        if not self.closed and self.owner is not None:
+            self.owner.open_files -= 1
+            self.owner = None
         self.closed = True
+
+    def __del__(self) -> None:
+        if not self.closed and self.owner is not None:
+            self.owner.open_files -= 1

@@ -3,9 +3,12 @@ checked against the VM's permission policy (through the VFS)."""
 
 from __future__ import annotations
 
+import errno
 import posixpath
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from pocketos.errors import fs_error
 
 from pocketos.kernel.fs.api import StatResult
 
@@ -22,11 +25,13 @@ class FsView:
     as given, so ``f"{name}: {path}: {exc.strerror}"`` reads like coreutils.
     """
 
-    __slots__ = ("vfs", "cwd")
+    __slots__ = ("vfs", "cwd", "owner")
 
-    def __init__(self, vfs: VFS, cwd: str = "/") -> None:
+    def __init__(self, vfs: VFS, cwd: str = "/", owner: Any = None) -> None:
         self.vfs = vfs
         self.cwd = cwd
+        #: the process whose open files are counted (``open_files``/``max_open_files``)
+        self.owner = owner
 
     def abspath(self, path: str) -> str:
         """Absolute, normalized (``.``/``..`` folded lexically, symlinks untouched) path."""
@@ -35,7 +40,7 @@ class FsView:
         return posixpath.normpath(path).replace("//", "/") if path != "/" else "/"
 
     def with_cwd(self, cwd: str) -> FsView:
-        return FsView(self.vfs, cwd)
+        return FsView(self.vfs, cwd, self.owner)
 
     # --- queries ----------------------------------------------------------------------------
     def stat(self, path: str, follow_symlinks: bool = True) -> StatResult:
@@ -130,7 +135,18 @@ class FsView:
         """Open for streaming: modes ``rb``, ``wb``, ``ab``, ``r+b``, ``w+b``, ``xb``.
         The handle has ``read(n=-1)``, ``write(b)``, ``seek``, ``tell``, ``truncate``, ``close``
         and is a context manager."""
-        return self.vfs.open(self.abspath(path), mode, shown=path)
+        owner = self.owner
+        if owner is not None and owner.open_files >= owner.max_open_files:
+            budget = getattr(owner, "budget", None)
+            if budget is not None and budget.limit_hit is None:
+                budget.limit_hit = "max_open_files"
+            raise fs_error(errno.EMFILE, path,
+                           f"Too many open files (max_open_files={owner.max_open_files})")
+        handle = self.vfs.open(self.abspath(path), mode, shown=path)
+        if owner is not None:
+            owner.open_files += 1
+            handle.owner = owner
+        return handle
 
     # --- mutations --------------------------------------------------------------------------
     def mkdir(self, path: str, mode: int = 0o755, parents: bool = False,

@@ -1,0 +1,863 @@
+"""Agent sessions: the VM is the ACP client. It starts the agent (in-process for the
+built-in one, a host subprocess for external ones), serves ``fs/*`` and ``terminal/*`` from
+the VM, routes permission requests, sequences and persists every event."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import time
+import uuid
+import weakref
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pocketos.errors import PocketOSError
+from pocketos.kernel.permissions import PermissionRequest
+from pocketos.sessions.agents import AgentSpec, find_executable, resolve_agent
+from pocketos.sessions.events import Event, EventLog
+from pocketos.sessions.instructions import host_tools, os_instructions
+from pocketos.sessions.permissions import PermissionRouter
+from pocketos.sessions.terminals import Terminal, TerminalManager
+from pocketos.store import Store
+
+__all__ = ["Session", "SessionError", "AgentCrashed", "PromptResult", "create_session",
+           "resume_session", "list_sessions", "default_store"]
+
+_DUMP = {"mode": "json", "by_alias": True, "exclude_none": True}
+STDERR_TAIL = 8192
+
+
+class SessionError(PocketOSError):
+    """A session could not start, or the agent answered with an error."""
+
+
+class AgentCrashed(SessionError):
+    """The agent process ended while the session was open."""
+
+
+@dataclass
+class PromptResult:
+    """What :meth:`Session.prompt` returns."""
+
+    stop_reason: str
+    text: str
+    prompt: int
+    usage: dict[str, Any] | None = None
+    cost: float | None = None
+    events: list[Event] = field(default_factory=list)
+
+
+_default_store: Store | None = None
+
+
+def default_store() -> Store:
+    """The store sessions use when none is given: ``$POCKETOS_STORE`` when set, else one
+    in-memory store for the whole process."""
+    global _default_store
+    if _default_store is None or _default_store.closed:
+        _default_store = Store(os.environ["POCKETOS_STORE"]) if os.environ.get(
+            "POCKETOS_STORE") else Store(":memory:")
+    return _default_store
+
+
+def _coerce_store(store: Store | str | bool | None) -> Store:
+    if isinstance(store, Store):
+        return store
+    if store is True or store == "default":
+        return Store()
+    if isinstance(store, str):
+        return Store(store)
+    return default_store()
+
+
+#: live sessions per VM (weakly keyed: a dropped VM drops its entry)
+_LIVE: weakref.WeakKeyDictionary[Any, dict[str, Session]] = weakref.WeakKeyDictionary()
+
+
+def _dump(model: Any) -> dict[str, Any]:
+    if hasattr(model, "model_dump"):
+        return dict(model.model_dump(**_DUMP))
+    return dict(model)
+
+
+def _blocks(content: str | Sequence[Any]) -> list[dict[str, Any]]:
+    if isinstance(content, str):
+        return [{"type": "text", "text": content}]
+    out: list[dict[str, Any]] = []
+    for block in content:
+        if isinstance(block, str):
+            out.append({"type": "text", "text": block})
+        else:
+            out.append(_dump(block))
+    return out
+
+
+def _mcp_servers(servers: Sequence[Any] | None) -> list[Any]:
+    out: list[Any] = []
+    for s in servers or []:
+        if isinstance(s, Mapping):
+            d = dict(s)
+            if "command" in d:
+                env = d.get("env") or {}
+                if isinstance(env, Mapping):
+                    env = [{"name": k, "value": v} for k, v in env.items()]
+                d["env"] = env
+                d.setdefault("args", [])
+            elif "headers" in d and isinstance(d["headers"], Mapping):
+                d["headers"] = [{"name": k, "value": v} for k, v in d["headers"].items()]
+            elif "url" in d:
+                d.setdefault("headers", [])
+                d.setdefault("type", "http")
+            out.append(d)
+        else:
+            out.append(s)
+    return out
+
+
+def _vm_async(vm: Any) -> Any:
+    """The AsyncVM behind a sync VM facade (or the VM itself)."""
+    return getattr(vm, "async_vm", vm)
+
+
+class _VMClient:
+    """The ACP client methods, served from the VM for one session."""
+
+    def __init__(self, session: Session) -> None:
+        self.s = session
+
+    # -- notifications ---------------------------------------------------------------------
+    async def session_update(self, session_id: str, update: Any, **kwargs: Any) -> None:
+        self.s._on_update(_dump(update))
+
+    # -- files -------------------------------------------------------------------------------
+    def _path(self, path: str) -> str:
+        from acp import RequestError
+
+        if not isinstance(path, str) or not path.startswith("/"):
+            raise RequestError.invalid_params({"path": path, "details": "path must be absolute"})
+        return path
+
+    def _os_error(self, exc: Exception, path: str) -> Exception:
+        from acp import RequestError
+
+        if isinstance(exc, FileNotFoundError):
+            return RequestError(-32002, f"Resource not found: {path}",
+                                {"path": path, "error": "No such file or directory"})
+        if isinstance(exc, OSError):
+            msg = exc.strerror or str(exc)
+            return RequestError(-32603, f"{msg}: {path}", {"path": path, "errno": exc.errno,
+                                                             "error": msg})
+        return RequestError(-32603, f"{exc}: {path}", {"path": path, "error": str(exc)})
+
+    async def read_text_file(self, session_id: str, path: str, line: int | None = None,
+                             limit: int | None = None, **kwargs: Any) -> Any:
+        from acp.schema import ReadTextFileResponse
+
+        p = self._path(path)
+        try:
+            data = self.s.vm.read_file(p)
+        except (OSError, ValueError) as exc:
+            self.s.events.emit("fs.read", {"path": p, "ok": False, "error": str(exc)})
+            raise self._os_error(exc, p)
+        text = data.decode("utf-8", "replace")
+        if line is not None or limit is not None:
+            lines = text.splitlines(keepends=True)
+            start = max(0, (line or 1) - 1)
+            end = len(lines) if limit is None else start + max(0, limit)
+            text = "".join(lines[start:end])
+        self.s.events.emit("fs.read", {"path": p, "ok": True, "line": line, "limit": limit,
+                                       "bytes": len(text.encode())})
+        return ReadTextFileResponse(content=text)
+
+    async def write_text_file(self, session_id: str, path: str, content: str,
+                              **kwargs: Any) -> Any:
+        from acp.schema import WriteTextFileResponse
+
+        p = self._path(path)
+        try:
+            self.s.vm.write_file(p, content.encode("utf-8", "surrogateescape"), parents=True)
+        except (OSError, ValueError) as exc:
+            self.s.events.emit("fs.write", {"path": p, "ok": False, "error": str(exc)})
+            raise self._os_error(exc, p)
+        self.s.events.emit("fs.write", {"path": p, "ok": True,
+                                        "bytes": len(content.encode("utf-8", "replace"))})
+        return WriteTextFileResponse()
+
+    # -- terminals ---------------------------------------------------------------------------
+    def _term(self, terminal_id: str) -> Terminal:
+        from acp import RequestError
+
+        try:
+            return self.s.terminals.get(terminal_id)
+        except KeyError:
+            raise RequestError.invalid_params({"terminalId": terminal_id,
+                                               "details": "unknown terminal"})
+
+    async def create_terminal(self, session_id: str, command: str, args: list[str] | None = None,
+                              env: list[Any] | None = None, cwd: str | None = None,
+                              output_byte_limit: int | None = None, **kwargs: Any) -> Any:
+        from acp.schema import CreateTerminalResponse
+
+        envd = {}
+        for e in env or []:
+            d = _dump(e)
+            envd[str(d["name"])] = str(d["value"])
+        term = await self.s.terminals.create(command, args, envd, cwd, output_byte_limit)
+        self.s.events.emit("terminal.created", {"terminalId": term.id, "command": term.command,
+                                                "cwd": cwd or self.s.cwd})
+        if term.done.is_set():
+            self.s._terminal_exited(term)
+        else:
+            asyncio.ensure_future(self._watch(term))
+        return CreateTerminalResponse(terminal_id=term.id)
+
+    async def _watch(self, term: Terminal) -> None:
+        await term.done.wait()
+        self.s._terminal_exited(term)
+
+    async def terminal_output(self, session_id: str, terminal_id: str, **kwargs: Any) -> Any:
+        from acp.schema import TerminalExitStatus, TerminalOutputResponse
+
+        term = self._term(terminal_id)
+        st = term.exit_status()
+        return TerminalOutputResponse(
+            output=term.text(), truncated=term.truncated,
+            exit_status=TerminalExitStatus(exit_code=st["exitCode"], signal=st["signal"])
+            if st else None)
+
+    async def wait_for_terminal_exit(self, session_id: str, terminal_id: str,
+                                     **kwargs: Any) -> Any:
+        from acp.schema import WaitForTerminalExitResponse
+
+        st = await self._term(terminal_id).wait()
+        return WaitForTerminalExitResponse(exit_code=st["exitCode"], signal=st["signal"])
+
+    async def kill_terminal(self, session_id: str, terminal_id: str, **kwargs: Any) -> Any:
+        from acp.schema import KillTerminalResponse
+
+        self._term(terminal_id).kill()
+        return KillTerminalResponse()
+
+    async def release_terminal(self, session_id: str, terminal_id: str, **kwargs: Any) -> Any:
+        from acp.schema import ReleaseTerminalResponse
+
+        self._term(terminal_id)
+        self.s.terminals.release(terminal_id)
+        self.s.events.emit("terminal.released", {"terminalId": terminal_id})
+        return ReleaseTerminalResponse()
+
+    # -- permissions -------------------------------------------------------------------------
+    async def request_permission(self, session_id: str, tool_call: Any, options: list[Any],
+                                 **kwargs: Any) -> Any:
+        return await self.s._request_permission(_dump(tool_call), [_dump(o) for o in options])
+
+    # -- extensions --------------------------------------------------------------------------
+    async def ext_method(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        from acp import RequestError
+
+        raise RequestError.method_not_found(f"_{method}")
+
+    async def ext_notification(self, method: str, params: dict[str, Any]) -> None:
+        return None
+
+
+class Session:
+    """One agent session in a VM. Create with :func:`create_session`."""
+
+    def __init__(self, vm: Any, spec: AgentSpec, *, session_id: str | None = None,
+                 cwd: str = "/home/user", env: Mapping[str, str] | None = None,
+                 mcp_servers: Sequence[Any] | None = None, instructions: str | None = None,
+                 permission_handler: Callable[[PermissionRequest], Any] | None = None,
+                 permission_timeout: float = 60.0, permission_default: str = "reject",
+                 store: Store, start_seq: int = 0) -> None:
+        self.vm = _vm_async(vm)
+        self.spec = spec
+        self.id = session_id or f"ses-{uuid.uuid4().hex[:16]}"
+        self.cwd = cwd
+        self.env = dict(env or {})
+        self.mcp_servers = list(mcp_servers or [])
+        self.extra_instructions = instructions
+        self.store = store
+        self.agent_session_id: str | None = None
+        self.agent_info: dict[str, Any] | None = None
+        self.capabilities: dict[str, Any] = {}
+        self.auth_methods: list[dict[str, Any]] = []
+        self.modes: dict[str, Any] | None = None
+        self.config_options: list[dict[str, Any]] = []
+        self.status = "starting"
+        self.error: str | None = None
+        self.usage_totals: dict[str, Any] = {"input_tokens": 0, "output_tokens": 0,
+                                             "cost": 0.0}
+        self.events = EventLog(self.id, start_seq=start_seq, persist=self._persist)
+        self.permissions = PermissionRouter(self.vm, handler=permission_handler,
+                                            timeout=permission_timeout,
+                                            default=permission_default)
+        self.terminals = TerminalManager(self.vm, default_cwd=cwd,
+                                         on_output=self._terminal_output)
+        self.instructions = ""
+        self._conn: Any = None
+        self._agent_conn: Any = None
+        self._proc: asyncio.subprocess.Process | None = None
+        self._stderr = bytearray()
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._prompt_lock = asyncio.Lock()
+        self._pending_permissions: set[asyncio.Future[Any]] = set()
+        self._closing = False
+        self._crash: str | None = None
+        self._replaying = False
+        self._instructions_sent = False
+        self._last_cost: float | None = None
+
+    # --- events -------------------------------------------------------------------------
+    def _persist(self, ev: Event) -> None:
+        if not self._replaying:
+            self.store.append_event(self.id, ev.seq, ev.time, ev.kind, ev.data)
+
+    def _on_update(self, update: dict[str, Any]) -> None:
+        if self._replaying:
+            return
+        kind = update.get("sessionUpdate")
+        if kind == "current_mode_update" and self.modes is not None:
+            self.modes["currentModeId"] = update.get("currentModeId")
+        elif kind == "config_option_update":
+            self.config_options = list(update.get("configOptions") or [])
+        elif kind == "usage_update" and update.get("cost"):
+            self._last_cost = float(update["cost"].get("amount", 0.0))
+        elif kind == "session_info_update" and update.get("title"):
+            with contextlib.suppress(Exception):
+                self.store.update_session(self.id, title=str(update["title"]))
+        self.events.emit("update", update)
+
+    def _terminal_output(self, term: Terminal, data: bytes) -> None:
+        self.events.emit("terminal.output", {"terminalId": term.id,
+                                             "text": data.decode("utf-8", "replace")})
+
+    def _terminal_exited(self, term: Terminal) -> None:
+        self.events.emit("terminal.exited", {"terminalId": term.id, "exitCode": term.exit_code,
+                                             "signal": term.signal,
+                                             "truncated": term.truncated})
+
+    def subscribe(self, *, since: int = 0, backlog: bool = True) -> AsyncIterator[Event]:
+        """Async iterator over events (the backlog first, then live ones until close)."""
+        return self.events.subscribe(since=since, backlog=backlog)
+
+    def on_event(self, callback: Callable[[Event], Any], *, backlog: bool = True
+                 ) -> Callable[[], None]:
+        return self.events.on_event(callback, backlog=backlog)
+
+    # --- start --------------------------------------------------------------------------
+    async def _connect(self) -> None:
+        from acp.client.connection import ClientSideConnection
+
+        client = _VMClient(self)
+        if self.spec.builtin:
+            from acp._transport import memory_transport_pair
+            from acp.agent.connection import AgentSideConnection
+
+            from pocketos.agent.acp_agent import PocketAgent
+
+            left, right = memory_transport_pair()
+            config = dict(self.spec.config or {})
+            config.setdefault("env", self.env)
+            self._agent_conn = AgentSideConnection(
+                lambda conn: PocketAgent(conn, config=config, store=self.store), right)
+            self._conn = ClientSideConnection(lambda conn: client, left)
+            return
+        assert self.spec.argv is not None
+        exe = find_executable(self.spec.argv)
+        from acp.transports import default_environment
+
+        env = default_environment()
+        env.update(self.env)
+        self._proc = await asyncio.create_subprocess_exec(
+            exe, *self.spec.argv[1:], stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env,
+            limit=50 * 1024 * 1024)
+        assert self._proc.stdin is not None and self._proc.stdout is not None
+        self._conn = ClientSideConnection(lambda conn: client, self._proc.stdin,
+                                          self._proc.stdout)
+        self._tasks.append(asyncio.ensure_future(self._drain_stderr()))
+        self._tasks.append(asyncio.ensure_future(self._watch_process()))
+
+    async def _drain_stderr(self) -> None:
+        assert self._proc is not None and self._proc.stderr is not None
+        while True:
+            data = await self._proc.stderr.read(65536)
+            if not data:
+                return
+            self._stderr += data
+            if len(self._stderr) > STDERR_TAIL:
+                del self._stderr[: len(self._stderr) - STDERR_TAIL]
+
+    async def _watch_process(self) -> None:
+        assert self._proc is not None
+        code = await self._proc.wait()
+        if self._closing:
+            return
+        await asyncio.sleep(0)  # let the stderr reader take the last bytes
+        tail = bytes(self._stderr).decode("utf-8", "replace").strip()
+        msg = f"agent process {self.spec.name!r} exited unexpectedly with status {code}"
+        if tail:
+            msg += ": " + tail.splitlines()[-1][:500]
+        self._crash = msg
+        self._fail(msg, stderr=tail[-2000:], exit_code=code)
+
+    def _fail(self, message: str, **detail: Any) -> None:
+        self.status = "crashed"
+        self.error = message
+        self.events.emit("session.error", {"message": message, **detail})
+        with contextlib.suppress(Exception):
+            self.store.update_session(self.id, status="crashed", error=message)
+        for fut in list(self._pending_permissions):
+            if not fut.done():
+                fut.cancel()
+        self.events.close()
+        asyncio.ensure_future(self._shutdown())
+
+    async def _initialize(self) -> None:
+        from acp import PROTOCOL_VERSION
+        from acp.schema import ClientCapabilities, FileSystemCapabilities, Implementation
+
+        from pocketos import __version__
+
+        resp = await self._call(self._conn.initialize(
+            protocol_version=PROTOCOL_VERSION,
+            client_capabilities=ClientCapabilities(
+                fs=FileSystemCapabilities(read_text_file=True, write_text_file=True),
+                terminal=True),
+            client_info=Implementation(name="pocketos", title="pocketos VM",
+                                       version=__version__)))
+        d = _dump(resp)
+        self.agent_info = d.get("agentInfo")
+        self.capabilities = d.get("agentCapabilities") or {}
+        self.auth_methods = d.get("authMethods") or []
+        self.instructions = os_instructions(self.vm, cwd=self.cwd,
+                                            extra=self.extra_instructions)
+
+    def _meta(self) -> dict[str, Any]:
+        return {"pocketos": {"instructions": self.instructions, "tools": host_tools(self.vm),
+                             "vm": self.vm.id, "session": self.id}}
+
+    async def _new(self) -> None:
+        resp = await self._call(self._conn.new_session(
+            cwd=self.cwd, mcp_servers=_mcp_servers(self.mcp_servers), **self._meta()))
+        d = _dump(resp)
+        self.agent_session_id = str(d["sessionId"])
+        self.modes = d.get("modes")
+        self.config_options = list(d.get("configOptions") or [])
+
+    async def _load(self, agent_session_id: str) -> None:
+        self.agent_session_id = agent_session_id
+        self._replaying = True
+        try:
+            resp = await self._call(self._conn.load_session(
+                cwd=self.cwd, session_id=agent_session_id,
+                mcp_servers=_mcp_servers(self.mcp_servers), **self._meta()))
+            # the agent replays its history as notifications; let them drain
+            await self._conn._session_updates.wait(agent_session_id)
+        finally:
+            self._replaying = False
+        d = _dump(resp) if resp is not None else {}
+        self.modes = d.get("modes")
+        self.config_options = list(d.get("configOptions") or [])
+
+    async def _call(self, coro: Any) -> Any:
+        """Await an agent request; map protocol errors and crashes to SessionError."""
+        from acp import RequestError
+
+        try:
+            return await coro
+        except RequestError as exc:
+            detail = exc.data.get("details") if isinstance(exc.data, dict) else exc.data
+            raise SessionError(f"agent error {exc.code}: {exc}" +
+                               (f" ({detail})" if detail else ""))
+        except (ConnectionError, BrokenPipeError) as exc:
+            if self._proc is not None and self._crash is None:
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(self._proc.wait()), 5.0)
+                for _ in range(3):
+                    await asyncio.sleep(0)
+            if self._crash is not None:
+                raise AgentCrashed(self._crash)
+            raise SessionError(f"connection to the agent closed: {exc}")
+
+    def _record(self) -> dict[str, Any]:
+        return {"agent_info": self.agent_info, "capabilities": self.capabilities,
+                "modes": self.modes, "config_options": self.config_options}
+
+    # --- public API -----------------------------------------------------------------------
+    @property
+    def agent(self) -> str:
+        return self.spec.name
+
+    @property
+    def can_load(self) -> bool:
+        return bool(self.capabilities.get("loadSession"))
+
+    def info(self) -> dict[str, Any]:
+        return {"id": self.id, "agent": self.agent, "agent_session_id": self.agent_session_id,
+                "vm": self.vm.id, "cwd": self.cwd, "status": self.status,
+                "agent_info": self.agent_info, "capabilities": self.capabilities,
+                "modes": self.modes, "config_options": self.config_options,
+                "usage": dict(self.usage_totals), "last_seq": self.events.seq}
+
+    def _alive(self) -> None:
+        if self._crash is not None:
+            raise AgentCrashed(self._crash)
+        if self.status in ("closed", "crashed"):
+            raise SessionError(f"session {self.id} is {self.status}")
+
+    async def prompt(self, content: str | Sequence[Any]) -> PromptResult:
+        """Send a prompt (text or ACP content blocks) and wait for the turn to end."""
+        self._alive()
+        blocks = _blocks(content)
+        async with self._prompt_lock:
+            self._alive()
+            sent = list(blocks)
+            if not self.spec.builtin and not self._instructions_sent and self.instructions:
+                sent.insert(0, {"type": "text", "text": self.instructions})
+                self._instructions_sent = True
+            n = self.store.start_prompt(self.id, blocks)
+            start_ev = self.events.emit("prompt.started", {"prompt": n, "content": blocks})
+            self.status = "prompting"
+            self._last_cost = None
+            try:
+                resp = await self._call(self._conn.prompt(session_id=self.agent_session_id,
+                                                          prompt=sent))
+            except SessionError as exc:
+                self.store.end_prompt(self.id, n, None, str(exc))
+                if self.status == "prompting":
+                    self.status = "ready"
+                    self.events.emit("prompt.ended", {"prompt": n, "stopReason": None,
+                                                      "error": str(exc)})
+                raise
+            d = _dump(resp)
+            stop = str(d.get("stopReason"))
+            usage = d.get("usage")
+            cost = self._record_usage(n, usage)
+            self.store.end_prompt(self.id, n, stop)
+            self.status = "ready"
+            end_ev = self.events.emit("prompt.ended", {"prompt": n, "stopReason": stop,
+                                                       "usage": usage, "cost": cost})
+            evs = [e for e in self.events.events if start_ev.seq <= e.seq <= end_ev.seq]
+            text = "".join(
+                str(e.data.get("content", {}).get("text", "")) for e in evs
+                if e.kind == "update" and e.data.get("sessionUpdate") == "agent_message_chunk"
+                and e.data.get("content", {}).get("type") == "text")
+            return PromptResult(stop, text, n, usage, cost, evs)
+
+    def _record_usage(self, n: int, usage: dict[str, Any] | None) -> float | None:
+        if not usage:
+            return None
+        meta = (usage.get("_meta") or {}).get("pocketos", {}) if isinstance(
+            usage.get("_meta"), dict) else {}
+        cost = meta.get("cost", self._last_cost)
+        inp = int(usage.get("inputTokens") or 0)
+        out = int(usage.get("outputTokens") or 0)
+        cached = int(usage.get("cachedReadTokens") or 0)
+        self.store.record_usage(self.id, prompt=n, model=meta.get("model"), input_tokens=inp,
+                                output_tokens=out, cached_tokens=cached,
+                                cost=float(cost) if cost is not None else None,
+                                currency=meta.get("currency", "USD") if cost is not None
+                                else None)
+        self.usage_totals["input_tokens"] += inp
+        self.usage_totals["output_tokens"] += out
+        if cost is not None:
+            self.usage_totals["cost"] += float(cost)
+        self.events.emit("usage", {"prompt": n, "inputTokens": inp, "outputTokens": out,
+                                   "cachedReadTokens": cached, "cost": cost,
+                                   "model": meta.get("model")})
+        return float(cost) if cost is not None else None
+
+    async def cancel(self) -> None:
+        """Ask the agent to stop the current turn; pending permission requests are
+        answered "cancelled". The running ``prompt()`` returns with stop reason
+        ``cancelled``."""
+        self._alive()
+        for fut in list(self._pending_permissions):
+            if not fut.done():
+                fut.cancel()
+        with contextlib.suppress(ConnectionError):
+            await self._conn.cancel(session_id=self.agent_session_id)
+
+    async def set_mode(self, mode_id: str) -> None:
+        self._alive()
+        await self._call(self._conn.set_session_mode(mode_id=mode_id,
+                                                     session_id=self.agent_session_id))
+        if self.modes is not None:
+            self.modes["currentModeId"] = mode_id
+        self.events.emit("update", {"sessionUpdate": "current_mode_update",
+                                    "currentModeId": mode_id, "_meta": {"source": "client"}})
+
+    async def set_config_option(self, config_id: str, value: str | bool) -> list[dict[str, Any]]:
+        self._alive()
+        resp = await self._call(self._conn.set_config_option(
+            config_id=config_id, session_id=self.agent_session_id, value=value))
+        d = _dump(resp) if resp is not None else {}
+        if "configOptions" in d:
+            self.config_options = list(d["configOptions"])
+        return self.config_options
+
+    async def set_model(self, model_id: str) -> None:
+        """Switch the model: through the agent's ``model`` config option when it has one,
+        else the ``session/set_model`` request some agents support."""
+        self._alive()
+        for opt in self.config_options:
+            if opt.get("category") == "model" or opt.get("id") == "model":
+                await self.set_config_option(str(opt["id"]), model_id)
+                return
+        try:
+            await self._call(self._conn._conn.send_request(
+                "session/set_model", {"sessionId": self.agent_session_id, "modelId": model_id}))
+        except SessionError as exc:
+            raise SessionError(f"agent {self.agent!r} cannot switch models: {exc}")
+
+    async def _request_permission(self, tool_call: dict[str, Any],
+                                  options: list[dict[str, Any]]) -> Any:
+        from acp.schema import AllowedOutcome, DeniedOutcome, RequestPermissionResponse
+
+        asked = self.events.emit("permission.asked", {"toolCall": tool_call, "options": options})
+        task = asyncio.ensure_future(self.permissions.decide(self.agent_session_id or "",
+                                                             tool_call, options))
+        self._pending_permissions.add(task)
+        try:
+            answer, req = await task
+        except asyncio.CancelledError:
+            if not task.cancelled():
+                raise
+            answer, req = None, None
+        finally:
+            self._pending_permissions.discard(task)
+        if answer is None or answer.option_id is None:
+            decision = "cancelled" if answer is None else answer.decision
+            source = "cancelled" if answer is None else answer.source
+            self.events.emit("permission.answered", {"askedSeq": asked.seq, "decision": decision,
+                                                     "optionId": None, "source": source})
+            self._store_permission(asked.seq, req, tool_call, decision, None, source)
+            return RequestPermissionResponse(outcome=DeniedOutcome(outcome="cancelled"))
+        self.events.emit("permission.answered", {"askedSeq": asked.seq,
+                                                 "decision": answer.decision,
+                                                 "optionId": answer.option_id,
+                                                 "source": answer.source,
+                                                 "capability": req.capability,
+                                                 "resource": req.resource})
+        self._store_permission(asked.seq, req, tool_call, answer.decision, answer.option_id,
+                               answer.source)
+        return RequestPermissionResponse(outcome=AllowedOutcome(outcome="selected",
+                                                                option_id=answer.option_id))
+
+    def _store_permission(self, seq: int, req: PermissionRequest | None,
+                          tool_call: dict[str, Any], decision: str, option_id: str | None,
+                          source: str) -> None:
+        from pocketos.sessions.permissions import capability_for
+
+        if req is None:
+            d, o, r = capability_for(tool_call)
+            cap, res = f"{d}.{o}", r
+        else:
+            cap, res = req.capability, req.resource
+        with contextlib.suppress(Exception):
+            self.store.record_permission(self.id, seq, capability=cap, resource=res,
+                                         title=tool_call.get("title"), decision=decision,
+                                         option_id=option_id, source=source)
+
+    async def _shutdown(self) -> None:
+        await self.terminals.close()
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                await conn.close()
+        aconn, self._agent_conn = self._agent_conn, None
+        if aconn is not None:
+            with contextlib.suppress(Exception):
+                await aconn.close()
+        proc = self._proc
+        if proc is not None and proc.returncode is None:
+            self._closing = True
+            with contextlib.suppress(Exception):
+                if proc.stdin is not None:
+                    proc.stdin.close()
+            try:
+                await asyncio.wait_for(proc.wait(), 2.0)
+            except asyncio.TimeoutError:
+                with contextlib.suppress(ProcessLookupError):
+                    proc.kill()
+                await proc.wait()
+        for t in self._tasks:
+            if not t.done():
+                t.cancel()
+        self._tasks.clear()
+
+    async def close(self) -> None:
+        """End the session: the agent is asked to close it (when it can), terminals are
+        killed, the agent process ends. The transcript stays in the store."""
+        if self.status in ("closed",):
+            return
+        live = _LIVE.get(self.vm)
+        if live is not None:
+            live.pop(self.id, None)
+        crashed = self.status == "crashed"
+        self._closing = True
+        if not crashed:
+            if (self.capabilities.get("sessionCapabilities") or {}).get("close") is not None \
+                    and self._conn is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(
+                        self._conn.close_session(session_id=self.agent_session_id), 2.0)
+            self.status = "closed"
+            self.events.emit("session.closed", {})
+            with contextlib.suppress(Exception):
+                self.store.update_session(self.id, status="closed")
+            self.events.close()
+        await self._shutdown()
+
+    async def destroy(self) -> None:
+        """Close the session and delete its transcript from the store."""
+        await self.close()
+        self.store.delete_session(self.id)
+
+    def transcript(self) -> str:
+        """The session's transcript as JSONL (see docs/sessions.md)."""
+        return self.store.export_jsonl(self.id)
+
+    async def __aenter__(self) -> Session:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def __repr__(self) -> str:
+        return f"<Session {self.id} agent={self.agent} status={self.status}>"
+
+
+async def _start(session: Session, load: str | None) -> Session:
+    try:
+        await session._connect()
+        await session._initialize()
+        if load is None:
+            await session._new()
+        else:
+            if not session.spec.builtin and not session.can_load:
+                raise SessionError(f"agent {session.agent!r} does not support session/load; "
+                                   f"session {session.id} cannot be resumed")
+            await session._load(load)
+    except BaseException as exc:
+        session._closing = True
+        session.status = "crashed" if session._crash else "failed"
+        msg = session._crash or str(exc)
+        session.error = msg
+        with contextlib.suppress(Exception):
+            session.store.update_session(session.id, status=session.status, error=msg)
+        session.events.emit("session.error", {"message": msg})
+        session.events.close()
+        await session._shutdown()
+        if isinstance(exc, (SessionError, asyncio.CancelledError)):
+            raise
+        if isinstance(exc, FileNotFoundError):
+            raise SessionError(str(exc)) from exc
+        raise SessionError(f"cannot start agent {session.agent!r}: {exc}") from exc
+    session.status = "ready"
+    session.store.update_session(session.id, status="ready",
+                                 agent_session_id=session.agent_session_id,
+                                 info=session._record())
+    session.events.emit("session.resumed" if load else "session.started", {
+        "agent": session.agent, "agentSessionId": session.agent_session_id,
+        "agentInfo": session.agent_info, "capabilities": session.capabilities,
+        "modes": session.modes, "configOptions": session.config_options, "cwd": session.cwd})
+    _LIVE.setdefault(session.vm, {})[session.id] = session
+    return session
+
+
+async def create_session(vm: Any, agent: str | Sequence[str] | AgentSpec = "pocketos", *,
+                         cwd: str = "/home/user", env: Mapping[str, str] | None = None,
+                         mcp_servers: Sequence[Any] | None = None,
+                         instructions: str | None = None,
+                         permission_handler: Callable[[PermissionRequest], Any] | None = None,
+                         store: Store | str | bool | None = None,
+                         permission_timeout: float = 60.0,
+                         permission_default: str = "reject",
+                         agent_config: Mapping[str, Any] | None = None) -> Session:
+    """Start ``agent`` in ``vm`` and open an ACP session (initialize + session/new).
+
+    ``agent``: ``"pocketos"`` (built-in, in-process), a known name (``claude-code``,
+    ``codex``, ``gemini``, ``opencode``, ``goose``) or an argv list of any ACP agent.
+    ``env`` is the agent process's environment (for the built-in agent: its provider
+    settings, e.g. ``POCKETOS_API_KEY``). ``agent_config`` configures the built-in agent
+    (provider, model, base_url, api_key, max_turns, max_tokens, prices ...).
+    """
+    avm = _vm_async(vm)
+    if getattr(avm, "closed", False):
+        raise SessionError("VM is closed")
+    spec = resolve_agent(agent, dict(agent_config) if agent_config else None)
+    st = _coerce_store(store)
+    session = Session(avm, spec, cwd=cwd, env=env, mcp_servers=mcp_servers,
+                      instructions=instructions, permission_handler=permission_handler,
+                      permission_timeout=permission_timeout,
+                      permission_default=permission_default, store=st)
+    st.create_session(session.id, agent=spec.name, agent_argv=spec.argv, vm=avm.id, cwd=cwd,
+                      info={"agent_config": {k: v for k, v in (spec.config or {}).items()
+                                             if k != "api_key"}})
+    return await _start(session, None)
+
+
+async def resume_session(vm: Any, session_id: str, *,
+                         store: Store | str | bool | None = None,
+                         env: Mapping[str, str] | None = None,
+                         mcp_servers: Sequence[Any] | None = None,
+                         permission_handler: Callable[[PermissionRequest], Any] | None = None,
+                         permission_timeout: float = 60.0,
+                         permission_default: str = "reject",
+                         agent_config: Mapping[str, Any] | None = None) -> Session:
+    """Reopen a stored session after a restart: the agent is started again and asked to
+    load its session (ACP session/load). The built-in agent always can; an external agent
+    must advertise ``loadSession``. Event numbering continues where it stopped."""
+    avm = _vm_async(vm)
+    st = _coerce_store(store)
+    rec = st.get_session(session_id)
+    if rec is None:
+        raise SessionError(f"no such session: {session_id} (in {st.path})")
+    live = _LIVE.get(avm, {}).get(session_id)
+    if live is not None and live.status not in ("closed", "crashed"):
+        return live
+    if not rec.get("agent_session_id"):
+        raise SessionError(f"session {session_id} never started; nothing to resume")
+    stored_cfg = dict((rec.get("info") or {}).get("agent_config") or {})
+    stored_cfg.update(agent_config or {})
+    spec = AgentSpec(rec["agent"], rec["agent_argv"], stored_cfg or None)
+    session = Session(avm, spec, session_id=session_id, cwd=rec["cwd"] or "/home/user",
+                      env=env, mcp_servers=mcp_servers, permission_handler=permission_handler,
+                      permission_timeout=permission_timeout,
+                      permission_default=permission_default, store=st,
+                      start_seq=st.last_seq(session_id))
+    for ev in st.events(session_id):
+        session.events.events.append(Event(ev["seq"], ev["time"], session_id, ev["kind"],
+                                           ev["data"]))
+    session._instructions_sent = True
+    st.update_session(session_id, status="resuming", vm=avm.id)
+    return await _start(session, str(rec["agent_session_id"]))
+
+
+def list_sessions(vm: Any | None = None, *, store: Store | str | bool | None = None
+                  ) -> list[dict[str, Any]]:
+    """Stored sessions (newest first) with totals; ``vm`` limits them to one VM. Live
+    sessions carry ``"live": True``."""
+    st = _coerce_store(store)
+    avm = _vm_async(vm) if vm is not None else None
+    rows = st.list_sessions(vm=avm.id if avm is not None else None)
+    live_ids: set[str] = set()
+    for sessions in list(_LIVE.values()):
+        live_ids.update(sessions)
+    for r in rows:
+        r["live"] = r["id"] in live_ids
+    return rows
+
+
+def live_sessions(vm: Any) -> list[Session]:
+    return list(_LIVE.get(_vm_async(vm), {}).values())
+
+
+def _now() -> float:
+    return time.time()
