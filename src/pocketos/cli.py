@@ -412,8 +412,7 @@ class InteractiveShell:
         self.exited = False
         self._out = _writer(sys.stdout)
         self._err = _writer(sys.stderr)
-        if interactive:
-            self._quiet(_EXIT_HOOK)
+        self._quiet(_EXIT_HOOK)
 
     def _quiet(self, script: str) -> ExecResult:
         return self.loop.run_until_complete(self.session.run(script))
@@ -469,9 +468,8 @@ class InteractiveShell:
 
     def execute(self, source: str) -> int:
         self.status = self.loop.run_until_complete(self._run(source))
-        if self.interactive:
-            probe = self._quiet(f'printf %s "${{{_EXIT_VAR}-}}"; {_EXIT_VAR}=')
-            self.exited = probe.stdout == "1"
+        probe = self._quiet(f'printf %s "${{{_EXIT_VAR}-}}"; {_EXIT_VAR}=; (exit {self.status})')
+        self.exited = probe.stdout == "1"
         return self.status
 
     def _setup_readline(self) -> None:

@@ -456,7 +456,8 @@ def vm():  # type: ignore[no-untyped-def]
 
 @pytest.mark.parametrize("script", SCRIPTS, ids=lambda s: s[:60])
 def test_same_as_bash(vm, script: str) -> None:  # type: ignore[no-untyped-def]
-    vm.exec("rm -rf /work; mkdir /work")
+    if vm.exists("/work"):
+        vm.delete("/work", recursive=True)
     host = host_bash(script)
     got = vm_bash(vm, script)
     assert got[1] == host[1], f"stdout differs\nhost: {host!r}\nvm:   {got!r}"

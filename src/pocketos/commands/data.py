@@ -2347,9 +2347,10 @@ class _SqliteRunner:
                         vals.append(_dump_text(bytes(v) if isinstance(v, bytes) else _enc(v)))
                 out.append(b"INSERT INTO " + qname + b" VALUES(" + b",".join(vals) + b");\n")
             cur.close()
-        others = [] if table is not None else sh.query("SELECT sql FROM sqlite_schema WHERE type IN ('index','trigger',"
-                          "'view') AND sql IS NOT NULL AND name NOT LIKE 'sqlite_%'" + cond
-                          + " ORDER BY rowid", params)
+        others_sql = ("SELECT sql FROM sqlite_schema WHERE type IN ('index','trigger','view') "
+                      "AND sql IS NOT NULL AND name NOT LIKE 'sqlite_%' ORDER BY rowid")
+        # with a table pattern the shell dumps only the tables themselves
+        others = [] if table is not None else sh.query(others_sql)
         for (sql_b,) in others:
             out.append((bytes(sql_b) if isinstance(sql_b, bytes) else _enc(sql_b)) + b";\n")
         out.append(b"COMMIT;\n")

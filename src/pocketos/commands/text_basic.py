@@ -174,8 +174,6 @@ def _legacy_count(args: list[str], allow_plus: bool) -> list[str]:
     if not m or (m.group(1) == "+" and not allow_plus):
         return args
     sign, num, unit, extra = m.groups()
-    if sign == "+" and not allow_plus:
-        return args
     val = ("+" if sign == "+" else "") + num
     if unit == "c":
         new = ["-c", val]
@@ -226,7 +224,7 @@ async def head(ctx: Context) -> int:
         elif k == "lines":
             mode, val = "n", str(v)
     parsed = _count(val)
-    if parsed is None or parsed[0] == "+" and False:
+    if parsed is None:
         what = "bytes" if mode == "c" else "lines"
         await ctx.err(f"invalid number of {what}: '{val}'")
         return 1

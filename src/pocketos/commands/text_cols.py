@@ -137,7 +137,6 @@ async def cut(ctx: Context) -> int:
         outdelim = b""
     sep = b"\0" if p.flag("zero_terminated") else b"\n"
     only = p.flag("only_delimited")
-    big = 1 << 62
 
     def cut_line(body: bytes) -> bytes | None:
         if kind == "fields":
@@ -161,7 +160,6 @@ async def cut(ctx: Context) -> int:
             return b"".join(pieces)
         return outdelim.join(pieces)
 
-    _ = big
     status = 0
     for name in p.operands or ["-"]:
         stream = await open_input(ctx, name)
@@ -537,7 +535,7 @@ async def nl(ctx: Context) -> int:
                             blanks = 0
                             number = True
                     elif style == "t":
-                        number = body.strip(b" \t") != b"" if False else body != b""
+                        number = body != b""
                     elif style == "n":
                         number = False
                     else:

@@ -51,6 +51,7 @@ class ShellSession:
         self.ctx = vm._root_ctx(env=env, cwd=cwd, stdin=self._in, stdout=self._out,
                                 stderr=self._err, budget=self.budget, argv=["bash"])
         self.shell = Shell(self.ctx, argv0="bash")
+        self.shell.keep_alive = True  # the EXIT trap and job cleanup wait for close()
         self.closed = False
 
     @property
@@ -81,11 +82,19 @@ class ShellSession:
         code, hit = await self.vm._run_with_limits(self.shell.run(script), b, t, err, None)
         return ExecResult(code, out.getvalue(), err.getvalue(), time.perf_counter() - start, hit)
 
-    def close(self) -> None:
+    async def aclose(self) -> None:
+        if self.closed:
+            return
         self.closed = True
-        info = self.ctx.info
-        if info is not None and info.status == "running":
-            self.vm.kernel.end_process(info, 0)
+        try:
+            await self.shell.close()
+        finally:
+            info = self.ctx.info
+            if info is not None and info.status == "running":
+                self.vm.kernel.end_process(info, 0)
+
+    def close(self) -> None:
+        run_sync(self.aclose())
 
 
 class SyncShellSession:
@@ -100,7 +109,7 @@ class SyncShellSession:
         return run_sync(self.inner.run(script, **kw))
 
     def close(self) -> None:
-        self.inner.close()
+        run_sync(self.inner.aclose())
 
     def __enter__(self) -> SyncShellSession:
         return self
