@@ -51,10 +51,6 @@ MOUNT_MODES = ("ro", "rw", "overlay")
 _VM_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([kKmMgGtT])(?:i?[bB])?")
 _SIZE_UNITS = {"k": 1024, "m": 1024 ** 2, "g": 1024 ** 3, "t": 1024 ** 4}
-#: set by the ``exit`` wrapper the interactive shell defines (see ``_EXIT_HOOK``)
-_EXIT_VAR = "__POCKETOS_EXIT"
-_EXIT_HOOK = (f"exit() {{ local __s=$?; {_EXIT_VAR}=1; "
-              f"if (($#)); then builtin exit \"$@\"; else builtin exit $__s; fi; }}")
 
 
 class CLIError(Exception):
@@ -412,10 +408,6 @@ class InteractiveShell:
         self.exited = False
         self._out = _writer(sys.stdout)
         self._err = _writer(sys.stderr)
-        self._quiet(_EXIT_HOOK)
-
-    def _quiet(self, script: str) -> ExecResult:
-        return self.loop.run_until_complete(self.session.run(script))
 
     def prompt(self) -> str:
         env = self.vm.env
@@ -468,8 +460,10 @@ class InteractiveShell:
 
     def execute(self, source: str) -> int:
         self.status = self.loop.run_until_complete(self._run(source))
-        probe = self._quiet(f'printf %s "${{{_EXIT_VAR}-}}"; {_EXIT_VAR}=; (exit {self.status})')
-        self.exited = probe.stdout == "1"
+        exited = getattr(self.session, "exited", None)
+        if exited is None:
+            exited = getattr(self.session.shell, "exited", False)
+        self.exited = bool(exited)
         return self.status
 
     def _setup_readline(self) -> None:
@@ -547,7 +541,11 @@ class InteractiveShell:
 
     def close(self) -> None:
         with contextlib.suppress(Exception):
-            self.session.close()
+            closer = getattr(self.session, "aclose", None)
+            if closer is not None:
+                self.loop.run_until_complete(closer())
+            else:
+                self.session.close()
         with contextlib.suppress(Exception):
             self.loop.run_until_complete(self.vm.aclose())
         self.loop.close()
@@ -733,16 +731,21 @@ def _source_tree() -> Path | None:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
+    root = _source_tree()
+    if root is None:
+        raise CLIError("the benchmark suite is not installed: it lives in the source tree "
+                       "(bench/); run 'python -m bench.run' from a checkout")
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    loaded = sys.modules.get("bench")
+    if loaded is not None and not str(getattr(loaded, "__file__", "") or "").startswith(
+            str(root)):
+        for name in [m for m in sys.modules if m == "bench" or m.startswith("bench.")]:
+            del sys.modules[name]
     try:
         mod = importlib.import_module("bench.run")
-    except ModuleNotFoundError:
-        root = _source_tree()
-        if root is None:
-            raise CLIError("the benchmark suite is not installed: it lives in the source tree "
-                           "(bench/); run 'python -m bench.run' from a checkout")
-        sys.path.insert(0, str(root))
-        sys.modules.pop("bench", None)
-        mod = importlib.import_module("bench.run")
+    except ImportError as exc:
+        raise CLIError(f"cannot load the benchmark suite from {root / 'bench'}: {exc}")
     argv = list(args.bench_args)
     if argv[:1] == ["--"]:
         argv = argv[1:]
@@ -909,6 +912,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args_list = _split_script_args(args_list)
         ap = build_parser()
+        rest = [a for a in args_list if a != "--debug"]
+        if rest and rest[0] in ("bench", "agent"):
+            # everything after the name belongs to the delegate, options included
+            i = args_list.index(rest[0])
+            ns = argparse.Namespace(debug=debug, bench_args=args_list[i + 1:],
+                                    agent_args=args_list[i + 1:])
+            return cmd_bench(ns) if rest[0] == "bench" else cmd_agent(ns)
         args = ap.parse_args(args_list)
         if args.version:
             return cmd_version(args)

@@ -119,7 +119,7 @@ class Snapshot:
         """Read a snapshot from bytes or a host file path."""
         data = src if isinstance(src, bytes) else Path(src).read_bytes()
         try:
-            tar = tarfile.open(fileobj=io.BytesIO(data), mode="r:")
+            tar = tarfile.open(fileobj=io.BytesIO(data), mode="r:")  # noqa: SIM115
         except tarfile.TarError as exc:
             raise ValueError(f"not a pocketos snapshot: {exc}") from None
         with tar:

@@ -575,7 +575,7 @@ class AsyncVM:
             ctx.info.task = task
         try:
             code = await asyncio.wait_for(task, timeout) if timeout is not None else await task
-        except asyncio.TimeoutError:
+        except TimeoutError:
             budget.limit_hit = budget.limit_hit or "timeout"
             stderr.buffer += f"bash: timed out after {timeout:g}s\n".encode()
             code = TIMEOUT_STATUS

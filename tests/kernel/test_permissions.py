@@ -132,7 +132,7 @@ def test_ask_mode_allow_once_and_always() -> None:
     seen: list[str] = []
 
     def handler(req: object) -> str:
-        seen.append(getattr(req, "resource"))
+        seen.append(req.resource)
         return next(answers)
 
     vm = VM(policy={"fs": {"default": "allow", "rules": [

@@ -86,10 +86,6 @@ def test_every_client_method(env: tuple[AsyncVM, Session, Store],
         assert k in kinds
 
 
-def test_fs_denied_by_policy(loop: asyncio.AbstractEventLoop) -> None:
-    pass  # covered by test_policy_denies_files (in-process, faster)
-
-
 @pytest.mark.parametrize("answer,expected,source", [
     ("allow_once", "selected:a1", "handler"),
     ("reject_once", "selected:r1", "handler"),
@@ -122,16 +118,19 @@ def test_allow_always_is_remembered(env: tuple[AsyncVM, Session, Store],
     assert ans.data["source"] == "remembered"
 
 
-def test_policy_answers_without_handler(env: tuple[AsyncVM, Session, Store],
-                                        loop: asyncio.AbstractEventLoop) -> None:
+def test_policy_denial_skips_the_handler(env: tuple[AsyncVM, Session, Store],
+                                         loop: asyncio.AbstractEventLoop) -> None:
     vm, s, store = env
-    # default policy: fs allowed -> answered by policy; network denied -> rejected by policy
+    # default policy: fs allowed -> the handler decides; network denied -> rejected by policy
+    ANSWERS[:] = ["allow_once"]
     r = loop.run_until_complete(s.prompt("permission read /work/a.txt"))
     assert r.text == "selected:a1"
+    assert (ASKED[-1].capability, ASKED[-1].resource) == ("fs.read", "/work/a.txt")
     r = loop.run_until_complete(s.prompt("permission fetch https://example.com"))
     assert r.text == "selected:r1"
+    assert ANSWERS == []
     srcs = [e.data["source"] for e in s.events.events if e.kind == "permission.answered"]
-    assert srcs[-2:] == ["policy", "policy"]
+    assert srcs[-2:] == ["handler", "policy"]
 
 
 def test_tool_calls_usage_mode_model(env: tuple[AsyncVM, Session, Store],

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from enum import Enum
+from enum import StrEnum
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -29,7 +29,7 @@ def create_issue(repo: str, title: str, body: str = "", labels: list[str] | None
             "draft": draft, "meta": meta}
 
 
-class State(str, Enum):
+class State(StrEnum):
     open = "open"
     closed = "closed"
 

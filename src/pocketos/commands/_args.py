@@ -73,7 +73,7 @@ class Parsed:
             return str(v[-1])
         return str(v)
 
-    def list(self, key: str) -> builtins.list[str]:
+    def list(self, key: builtins.str) -> builtins.list[builtins.str]:
         v = self.opts.get(key)
         if v is None:
             return []

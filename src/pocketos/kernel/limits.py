@@ -6,6 +6,7 @@ limit's name in ``ExecResult.limit_hit``, and the VM stays usable.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
@@ -53,7 +54,7 @@ class Limits:
     #: response bytes per exec
     max_network_bytes: int = 256 * MiB
 
-    def merged(self, overrides: Limits | dict[str, Any] | None) -> Limits:
+    def merged(self, overrides: Limits | Mapping[str, Any] | None) -> Limits:
         """A copy with ``overrides`` applied (a ``Limits`` replaces fields that differ from the
         defaults; a dict names fields)."""
         if overrides is None:

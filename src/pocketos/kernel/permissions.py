@@ -61,7 +61,7 @@ def glob_to_regex(pattern: str) -> re.Pattern[str]:
     """``*`` = any run inside one segment, ``**`` = any run across segments (also zero
     segments: ``/data/**`` matches ``/data``), ``?`` = one character inside a segment."""
     i = 0
-    out = []
+    out: list[str] = []
     n = len(pattern)
     while i < n:
         c = pattern[i]
@@ -129,9 +129,8 @@ def _host_match(p: str, host: str, port: int | None, scheme: str | None,
         hp, _, pport = p.partition(":")
     host = host.lower().rstrip(".")
     hp = hp.lower().rstrip(".")
-    if pport not in (None, "", "*"):
-        if port is None or str(port) != pport:
-            return False
+    if pport not in (None, "", "*") and (port is None or str(port) != pport):
+        return False
     if hp.startswith("*."):
         suffix = hp[1:]
         return host.endswith(suffix) and len(host) > len(suffix)
@@ -334,7 +333,7 @@ class Policy:
             res = handler(request)
             if inspect.isawaitable(res):
                 res = await asyncio.wait_for(res, self.ask_timeout)
-        except (asyncio.TimeoutError, Exception):
+        except (TimeoutError, Exception):
             return False
         return self._record(request, res)
 

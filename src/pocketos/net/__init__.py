@@ -54,6 +54,8 @@ def install(kernel: Kernel, network: Mapping[str, Any] | Gateway | None = None) 
                      vm_id=kernel.id, timeout=opts.get("timeout", DEFAULT_TIMEOUT),
                      max_redirects=int(opts.get("max_redirects", DEFAULT_MAX_REDIRECTS)),
                      max_response_bytes=opts.get("max_response_bytes"))
+        #: the options it was built from (a forked VM builds its own gateway from them)
+        gw.options = opts
     kernel.network = gw
     return gw
 

@@ -101,6 +101,23 @@ def _curl_usage_error(exc: UsageError) -> str:
     return msg
 
 
+def _num(p: Any, key: str, kind: Any) -> Any:
+    """A numeric option value or None (ValueError when it is not a number)."""
+    v = p.opts.get(key)
+    if v is None:
+        return None
+    if isinstance(v, list):
+        v = v[-1]
+    return kind(str(v))
+
+
+def _strings(p: Any, key: str) -> list[str]:
+    v = p.opts.get(key)
+    if v is None:
+        return []
+    return [str(x) for x in v] if isinstance(v, list) else [str(v)]
+
+
 class _CurlFail(Exception):
     def __init__(self, code: int, message: str) -> None:
         super().__init__(message)
@@ -114,7 +131,7 @@ async def _read_source(ctx: Context, spec: str) -> bytes:
     try:
         return ctx.fs.read_bytes(spec)
     except OSError:
-        raise _CurlFail(26, f"Failed to open/read local data from file/application")
+        raise _CurlFail(26, "Failed to open/read local data from file/application")
 
 
 async def _collect_data(ctx: Context, p: Any) -> tuple[bytes | None, str | None]:
@@ -227,7 +244,7 @@ def _write_out(fmt: str, resp: Response | None, url: str, elapsed: float,
         if var == "url":
             return url
         if var == "size_download":
-            return str(len(resp.body)) if resp else "0"
+            return str(resp.size) if resp else "0"
         if var == "content_type":
             return (resp.header("content-type") or "") if resp else ""
         if var == "num_redirects":
@@ -290,9 +307,9 @@ async def curl(ctx: Context) -> int:
                                b"'curl --manual' for more information\n")
         return 2
     try:
-        max_time = float(p.str("max_time")) if p.str("max_time") else None
-        max_redirs = int(p.str("max_redirs")) if p.str("max_redirs") else None
-        max_size = int(p.str("max_filesize")) if p.str("max_filesize") else None
+        max_time = _num(p, "max_time", float)
+        max_redirs = _num(p, "max_redirs", int)
+        max_size = _num(p, "max_filesize", int)
     except ValueError:
         await ctx.stderr.write(b"curl: option: expected a proper numerical parameter\n"
                                b"curl: try 'curl --help' or 'curl --manual' for more "
@@ -340,7 +357,7 @@ async def curl(ctx: Context) -> int:
     if p.list("json_data"):
         headers.append(("Accept", "application/json"))
         headers = [(k, v) for k, v in headers if not (k == "Accept" and v == "*/*")]
-    for h in p.list("header"):
+    for h in _strings(p, "header"):
         name, colon, value = h.partition(":")
         name = name.strip()
         if not colon:
@@ -371,15 +388,17 @@ async def curl(ctx: Context) -> int:
                 continue
         if verbose:
             await _verbose_request(ctx, method, url, headers)
-
+        xfer = _Transfer(ctx, p, out_path, verbose)
         start = time.monotonic()
         try:
             resp = await gateway.request(
                 method, url, headers, body, timeout=_remaining_time(ctx, max_time),
                 follow_redirects=p.flag("location"), max_redirects=max_redirs,
                 max_bytes=max_size, budget=ctx.budget, pid=ctx.pid,
-                decode=p.flag("compressed"), verify=not p.flag("insecure"))
+                decode=p.flag("compressed"), verify=not p.flag("insecure"),
+                on_head=xfer.head, on_data=xfer.data)
         except NetworkError as exc:
+            xfer.close()
             msg = exc.message
             if exc.kind == "blocked":
                 msg = f"Failed to connect: {msg}"
@@ -388,40 +407,73 @@ async def curl(ctx: Context) -> int:
                 await ctx.out(_write_out(str(p.str("write_out")), None, url,
                                          time.monotonic() - start, []))
             continue
+        except BrokenPipeError:
+            xfer.close()
+            raise
+        except OSError as exc:
+            xfer.close()
+            status = await fail(23, f"Failure writing output to destination "
+                                    f"({out_path}: {exc.strerror})")
+            continue
+        xfer.close()
         elapsed = time.monotonic() - start
-        if verbose:
-            for r in [*resp.history, resp]:
-                await ctx.stderr.write(b"".join(b"< " + ln + b"\r\n" for ln in
-                                                _header_block(r).split(b"\r\n")[:-2])
-                                       + b"< \r\n")
-        failed = (p.flag("fail") or p.flag("fail_with_body")) and resp.status >= 400
-        data = b""
-        if p.flag("include") or p.flag("head"):
-            data += b"".join(_header_block(r) for r in resp.history) if p.flag("location") \
-                else b""
-            data += _header_block(resp)
-        if not p.flag("head"):
-            data += resp.body
-        if failed and not p.flag("fail_with_body"):
-            data = b""
-        if out_path is not None and out_path != "-" and not (failed and not data):
-            try:
-                ctx.fs.write_bytes(out_path, data)
-            except OSError as exc:
-                status = await fail(23, f"Failure writing output to destination "
-                                        f"({out_path}: {exc.strerror})")
-                continue
-        elif data:
-            await ctx.stdout.write(data)
         if p.str("write_out"):
             warn: list[str] = []
             text = _write_out(str(p.str("write_out")), resp, url, elapsed, warn)
             for w in warn:
                 await ctx.stderr.write(f"curl: unknown --write-out variable: '{w}'\n".encode())
             await ctx.out(text)
-        if failed:
+        if xfer.failed:
             status = await fail(22, f"The requested URL returned error: {resp.status}")
     return status
+
+
+class _Transfer:
+    """Where one curl transfer writes: headers (``-i``/``-I``) then the body, streamed to
+    stdout or to the ``-o`` file as it arrives."""
+
+    def __init__(self, ctx: Context, p: Any, out_path: str | None, verbose: bool) -> None:
+        self.ctx = ctx
+        self.p = p
+        self.out_path = out_path
+        self.verbose = verbose
+        self.failed = False
+        self.skip = False
+        self.fh: Any = None
+
+    async def head(self, resp: Response) -> None:
+        p = self.p
+        if self.verbose:
+            for r in [*resp.history, resp]:
+                await self.ctx.stderr.write(
+                    b"".join(b"< " + ln + b"\r\n" for ln in _header_block(r).split(b"\r\n")[:-2])
+                    + b"< \r\n")
+        self.failed = (p.flag("fail") or p.flag("fail_with_body")) and resp.status >= 400
+        if self.failed and not p.flag("fail_with_body"):
+            self.skip = True
+            return
+        data = b""
+        if p.flag("include") or p.flag("head"):
+            if p.flag("location"):
+                data += b"".join(_header_block(r) for r in resp.history)
+            data += _header_block(resp)
+        if self.out_path is not None and self.out_path != "-":
+            self.fh = self.ctx.fs.open(self.out_path, "wb")
+        await self.data(data, headers=True)
+
+    async def data(self, chunk: bytes, headers: bool = False) -> None:
+        if self.skip or (self.p.flag("head") and not headers):
+            return
+        self.ctx.check_killed()
+        if self.fh is not None:
+            self.fh.write(chunk)
+        elif chunk:
+            await self.ctx.stdout.write(chunk)
+
+    def close(self) -> None:
+        if self.fh is not None:
+            self.fh.close()
+            self.fh = None
 
 
 async def _verbose_request(ctx: Context, method: str, url: str,
@@ -502,14 +554,16 @@ async def wget(ctx: Context) -> int:
     quiet = p.flag("quiet")
     brief = p.flag("no_verbose")
     try:
-        timeout = float(p.str("timeout")) if p.str("timeout") else None
-        max_redirect = int(p.str("max_redirect")) if p.str("max_redirect") else 20
+        timeout = _num(p, "timeout", float)
+        max_redirect = _num(p, "max_redirect", int)
+        if max_redirect is None:
+            max_redirect = 20
     except ValueError:
         await ctx.stderr.write(b"wget: Invalid number.\n")
         return 2
     headers: list[tuple[str, str]] = [("User-Agent", p.str("user_agent") or "Wget/1.21"),
                                       ("Accept", "*/*")]
-    for h in p.list("header"):
+    for h in _strings(p, "header"):
         name, colon, value = h.partition(":")
         if colon:
             headers = [(k, v) for k, v in headers if k.lower() != name.strip().lower()]

@@ -116,6 +116,8 @@ class Response:
     history: list[Response] = field(default_factory=list)
     elapsed: float = 0.0
     remote_ip: str = ""
+    #: bytes of body received (also when the body was streamed to a callback)
+    size: int = 0
 
     def header(self, name: str, default: str | None = None) -> str | None:
         low = name.lower()
@@ -207,6 +209,8 @@ class Gateway:
         self.timeout = timeout
         self.max_redirects = max_redirects
         self.max_response_bytes = max_response_bytes
+        #: the ``network=`` options this gateway was built from (see ``pocketos.net.install``)
+        self.options: dict[str, Any] = {}
         #: the event loop the gateway serves (for request_sync from worker threads)
         self.loop: asyncio.AbstractEventLoop | None = None
 
@@ -233,7 +237,7 @@ class Gateway:
             raise NetworkError("blocked", f"blocked by policy ({cap} on {host})")
 
     def _ip_explicitly_allowed(self, op: str, ip: str, port: int, url: str,
-                               scheme: str) -> bool:
+                               scheme: str, method: str = "GET") -> bool:
         dp = self.policy.domains.get("network")
         if dp is None:
             return False
@@ -245,6 +249,9 @@ class Gateway:
         for rule in dp.rules:
             if (rule.operations is not None and op not in rule.operations
                     and "*" not in rule.operations):
+                continue
+            methods = getattr(rule, "methods", None)
+            if methods is not None and method.upper() not in methods:
                 continue
             if rule.patterns is None:
                 verdict = (rule.mode, False)
@@ -290,7 +297,7 @@ class Gateway:
         addrs = await self._resolve(host, port)
         for a in addrs:
             if is_private_address(a) and not self._ip_explicitly_allowed(
-                    op, a, port, url, parts.scheme):
+                    op, a, port, url, parts.scheme, method):
                 self._deny(op, url, method, pid, f"private address {a}")
                 raise NetworkError(
                     "blocked", f"blocked by policy (network.{op} on {host}: address {a} is "
@@ -315,8 +322,13 @@ class Gateway:
                       max_bytes: int | None = None, budget: Budget | None = None,
                       pid: int | None = None, operation: str = "fetch", decode: bool = False,
                       verify: bool = True,
-                      on_redirect: Callable[[Response], Any] | None = None) -> Response:
+                      on_head: Callable[[Response], Awaitable[None]] | None = None,
+                      on_data: Callable[[bytes], Awaitable[None]] | None = None) -> Response:
         """Send one request (following redirects when asked) and return the response.
+
+        Streaming: ``on_head`` receives the final response before its body arrives (its
+        ``history`` already set, ``body`` empty) and ``on_data`` receives the body chunk by
+        chunk; the returned response then has an empty ``body`` (``size`` counts the bytes).
 
         Raises :class:`NetworkError` (policy, DNS, connect, timeout, size, redirects) or
         :class:`~pocketos.errors.LimitExceeded` (the exec's request/byte budget)."""
@@ -327,11 +339,11 @@ class Gateway:
             if t is None:
                 return await self._request(method, url, headers, body, follow_redirects,
                                            max_redirects, max_bytes, budget, pid, operation,
-                                           decode, verify, on_redirect)
+                                           decode, verify, on_head, on_data)
             async with asyncio.timeout(t):
                 return await self._request(method, url, headers, body, follow_redirects,
                                            max_redirects, max_bytes, budget, pid, operation,
-                                           decode, verify, on_redirect)
+                                           decode, verify, on_head, on_data)
         except TimeoutError:
             raise NetworkError("timeout", f"Operation timed out after {t:g} seconds")
 
@@ -340,7 +352,8 @@ class Gateway:
                        body: bytes | None, follow: bool, max_redirects: int | None,
                        max_bytes: int | None, budget: Budget | None, pid: int | None,
                        op: str, decode: bool, verify: bool,
-                       on_redirect: Callable[[Response], Any] | None) -> Response:
+                       on_head: Callable[[Response], Awaitable[None]] | None,
+                       on_data: Callable[[bytes], Awaitable[None]] | None) -> Response:
         hdrs = list(headers.items() if isinstance(headers, Mapping) else (headers or []))
         method = method.upper()
         history: list[Response] = []
@@ -354,9 +367,8 @@ class Gateway:
             self._count_request(budget)
             remaining = self._remaining_bytes(budget, max_bytes, total)
             resp = await self._send(method, url, hdrs, body, addrs, remaining, budget, pid, op,
-                                    decode, verify)
-            total += len(resp.body)
-            resp.history = history
+                                    decode, verify, follow, history, on_head, on_data)
+            total += resp.size
             loc = resp.header("location")
             if not (follow and resp.status in REDIRECT_CODES and loc):
                 resp.elapsed = time.perf_counter() - start
@@ -364,9 +376,7 @@ class Gateway:
             if len(history) >= limit_redirects:
                 raise NetworkError("redirects",
                                    f"Maximum ({limit_redirects}) redirects followed")
-            history.append(resp)
-            if on_redirect is not None:
-                on_redirect(resp)
+            history = [*history, resp]
             new_url = urljoin(url, loc)
             if urlsplit(new_url).scheme not in ("http", "https"):
                 raise NetworkError("protocol", f'Protocol "{urlsplit(new_url).scheme}" not '
@@ -406,7 +416,9 @@ class Gateway:
     async def _send(self, method: str, url: str, hdrs: list[tuple[str, str]],
                     body: bytes | None, addrs: list[str], cap: int | None,
                     budget: Budget | None, pid: int | None, op: str, decode: bool,
-                    verify: bool) -> Response:
+                    verify: bool, follow: bool = False, history: list[Response] | None = None,
+                    on_head: Callable[[Response], Awaitable[None]] | None = None,
+                    on_data: Callable[[bytes], Awaitable[None]] | None = None) -> Response:
         parts = urlsplit(url)
         host = parts.hostname or ""
         guest = list(hdrs)
@@ -444,7 +456,20 @@ class Gateway:
                     except httpx.ConnectError as exc:
                         last_exc = exc
                         continue
+                    status_for_audit = r.status_code
+                    head = Response(
+                        status=r.status_code, reason=r.reason_phrase,
+                        http_version=r.http_version,
+                        headers=[(k.decode("latin-1"), v.decode("latin-1"))
+                                 for k, v in r.headers.raw],
+                        body=b"", url=url, method=method, request_headers=guest,
+                        history=list(history or []), remote_ip=ip)
+                    final = not (follow and r.status_code in REDIRECT_CODES
+                                 and head.header("location"))
                     try:
+                        if final and on_head is not None:
+                            await on_head(head)
+                        sink = on_data if final else None
                         chunks: list[bytes] = []
                         it = r.aiter_bytes() if decode else r.aiter_raw()
                         async for chunk in it:
@@ -454,18 +479,15 @@ class Gateway:
                                                    f"Exceeded the maximum allowed file size "
                                                    f"({cap}) with {size} bytes")
                             self._count_bytes(budget, len(chunk))
-                            chunks.append(chunk)
+                            if sink is not None:
+                                await sink(chunk)
+                            else:
+                                chunks.append(chunk)
                     finally:
                         await r.aclose()
-                    status_for_audit = r.status_code
-                    return Response(
-                        status=r.status_code,
-                        reason=r.reason_phrase,
-                        http_version=r.http_version,
-                        headers=[(k.decode("latin-1"), v.decode("latin-1"))
-                                 for k, v in r.headers.raw],
-                        body=b"".join(chunks), url=url, method=method,
-                        request_headers=guest, remote_ip=ip)
+                    head.body = b"".join(chunks)
+                    head.size = size
+                    return head
                 finally:
                     await client.aclose()
             raise NetworkError("connect", f"Failed to connect to {host} port "

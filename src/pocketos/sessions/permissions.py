@@ -5,13 +5,15 @@ The agent's tool call is mapped to a capability by its kind (``read`` -> ``fs.re
 ``fetch`` -> ``network.fetch``, anything else -> ``tool.invoke``) and its first location (or
 title) as the resource. The policy decides:
 
-- ``allow``: answered "allow once" without asking anyone (source ``policy``);
-- ``deny``: answered "reject once" (source ``policy``);
-- ``ask``, or a tool call the policy does not cover: the session's handler is asked, else the
-  policy's handler. The handler returns ``"allow_once"``, ``"allow_always"``,
+- ``deny``: answered "reject once" without asking anyone (source ``policy``);
+- ``allow``, ``ask``, or a tool call the policy does not cover: the session's handler is
+  asked, else the policy's handler (the agent asked on purpose, so a person or control plane
+  that listens gets the question). The handler returns ``"allow_once"``, ``"allow_always"``,
   ``"reject_once"``, ``"reject_always"`` (or ``True``/``False``, or an option id). No answer
-  within the timeout rejects (source ``timeout``); no handler at all applies the session's
-  ``permission_default`` (``"reject"`` unless set, source ``default``).
+  within the timeout rejects (source ``timeout``), so does a handler that raises (source
+  ``error``). With no handler at all, ``allow`` is answered "allow once" (source
+  ``policy``) and everything else gets the session's ``permission_default`` (``"reject"``
+  unless set, source ``default``).
 
 "Allow always" and "reject always" are remembered for the rest of the session, keyed by
 capability and resource.
@@ -138,13 +140,13 @@ class PermissionRouter:
             kind = "allow_once" if d.startswith("allow") else "reject_once"
             return PermissionAnswer(d, _pick(options, kind, d), "remembered"), req
         decision = self._policy_decision(domain, op, resource)
-        if decision == "allow":
-            return PermissionAnswer("allow_once", _pick(options, "allow_once", "allow_always"),
-                                    "policy"), req
         if decision == "deny":
             return PermissionAnswer("reject_once", _pick(options, "reject_once",
                                                          "reject_always"), "policy"), req
         handler = self.handler or getattr(self.vm.policy, "handler", None)
+        if handler is None and decision == "allow":
+            return PermissionAnswer("allow_once", _pick(options, "allow_once", "allow_always"),
+                                    "policy"), req
         if handler is None:
             d, oid = _normalize(self.default, options)
             return PermissionAnswer(d, oid, "default"), req

@@ -12,6 +12,7 @@ import asyncio
 import errno
 import os
 import random
+import sys
 import time
 from typing import Any
 
@@ -269,6 +270,7 @@ class Shell(Expander):
 
     async def run(self, source: str, *, filename: str | None = None) -> int:
         """Run a script; returns its exit status. State persists across calls."""
+        _ensure_recursion_limit()
         if len(source) > self.ctx.limits.max_source_bytes:
             raise LimitExceeded(
                 "max_source_bytes",
@@ -306,8 +308,17 @@ class Shell(Expander):
             status = 2
         if not self.keep_alive or self.exited:
             await self._cancel_jobs()
+            self._close_fds()
         self.last_status = status & 0xFF
         return self.last_status
+
+    def _close_fds(self) -> None:
+        """Close files that ``exec`` redirections left open."""
+        for fd, stream in list(self.fds.items()):
+            if isinstance(stream, FileOut):
+                stream.close()
+                if fd > 2:
+                    del self.fds[fd]
 
     async def close(self) -> int:
         """End a kept-alive shell: run the EXIT trap and cancel leftover jobs."""
@@ -319,6 +330,7 @@ class Shell(Expander):
                 pass
             self.exited = True
         await self._cancel_jobs()
+        self._close_fds()
         return status
 
     async def run_exit_trap(self, status: int) -> int:
@@ -748,6 +760,10 @@ class Shell(Expander):
         self.last_arg = argv[-1]
         func = self.functions.get(name)
         if func is not None and name not in self.special_builtins:
+            if not cmd.assigns and not cmd.redirs:
+                st = await self.call_function(func, argv)
+                self.last_status = st
+                return st
             return await self._with_env(cmd, self.call_function, func, argv)
         builtin = self.builtins.get(name)
         if builtin is not None:
@@ -999,8 +1015,12 @@ class Shell(Expander):
         self.funcnames.append(func.name)
         saved_loops = self.loop_depth
         self.loop_depth = 0
+        body = func.body
         try:
-            status = await self.exec_cmd(func.body)
+            if type(body) is Group and not body.redirs:
+                status = await self.exec_script(body.body)
+            else:
+                status = await self.exec_cmd(body)
         except ReturnFn as r:
             status = r.status
         finally:
@@ -1972,6 +1992,16 @@ class Shell(Expander):
 
     _keep_fds = False
     _bashpid_seq = 0
+
+
+#: Python frames a deeply recursive shell function needs: about 7 per shell call level, so
+#: the default max_call_depth (1000) fits; measured safe on an 8 MiB C stack
+RECURSION_LIMIT = 10_000
+
+
+def _ensure_recursion_limit() -> None:
+    if sys.getrecursionlimit() < RECURSION_LIMIT:
+        sys.setrecursionlimit(RECURSION_LIMIT)
 
 
 _BUILTINS_CACHE: tuple[dict[str, Any], frozenset[str]] | None = None

@@ -83,8 +83,8 @@ class Tool:
 
     @property
     def is_async(self) -> bool:
-        return inspect.iscoroutinefunction(self.func) or inspect.iscoroutinefunction(
-            getattr(self.func, "__call__", None))
+        call = self.func if inspect.isroutine(self.func) else type(self.func).__call__
+        return inspect.iscoroutinefunction(self.func) or inspect.iscoroutinefunction(call)
 
     def input_schema(self) -> dict[str, Any]:
         """The JSON schema of the arguments (an object schema)."""

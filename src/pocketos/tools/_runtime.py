@@ -133,7 +133,7 @@ class ToolHost:
                 coro = asyncio.get_running_loop().run_in_executor(None, call)
             try:
                 result = await asyncio.wait_for(coro, tool.timeout)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 reason = "timeout"
                 raise ToolTimeout(f"timed out after {tool.timeout:g}s")
             if asyncio.iscoroutine(result):  # a sync wrapper that returned a coroutine

@@ -182,5 +182,5 @@ class Backend(ABC):
         """(bytes, inodes) this backend holds that count against the VM's limits."""
         return (0, 0)
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook, most backends hold nothing
         """Release resources (file descriptors, connections)."""

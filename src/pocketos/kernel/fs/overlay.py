@@ -343,9 +343,7 @@ class OverlayBackend(Backend):
         dst_lower = self._in_lower(dst)
         self._copy_up_dir(_parent_of(dst))
         ust = self._upper_has(dst)
-        if ust is not None and (_is_whiteout(ust) or (S.S_ISDIR(ust.st_mode) and not is_dir)):
-            self._remove_upper_tree(dst)
-        elif ust is not None and S.S_ISDIR(ust.st_mode) and is_dir:
+        if ust is not None and (_is_whiteout(ust) or (S.S_ISDIR(ust.st_mode) and not is_dir)) or ust is not None and S.S_ISDIR(ust.st_mode) and is_dir:
             self._remove_upper_tree(dst)
         self.upper.rename(src, dst)
         if is_dir and dst_lower:

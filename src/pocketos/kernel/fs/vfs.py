@@ -14,12 +14,12 @@ import os
 import stat as S
 import time
 from collections.abc import Callable
-from typing import Any
 from dataclasses import dataclass
+from typing import Any
 
 from pocketos.errors import fs_error
 from pocketos.kernel.fs.api import Backend, StatResult
-from pocketos.kernel.fs.memory import DEV_FULL, DEV_NULL, DEV_URANDOM, DEV_ZERO
+from pocketos.kernel.fs.memory import DEV_FULL, DEV_URANDOM, DEV_ZERO
 
 __all__ = ["VFS", "FileHandle", "Mount", "MAX_SYMLINKS"]
 
@@ -458,7 +458,7 @@ class VFS:
 
 
 def _device_read(rdev: int, size: int) -> bytes:
-    if rdev == DEV_ZERO or rdev == DEV_FULL:
+    if rdev in (DEV_ZERO, DEV_FULL):
         return b"\0" * (size if size >= 0 else 65536)
     if rdev == DEV_URANDOM:
         return os.urandom(size if size >= 0 else 65536)

@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from pocketos.errors import fs_error
-
 from pocketos.kernel.fs.api import StatResult
 
 if TYPE_CHECKING:

@@ -1,0 +1,102 @@
+"""Events, permission routing, instructions and the agent table (no agent process)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from pocketos import AsyncVM
+from pocketos.sessions import (
+    EventLog,
+    PermissionRouter,
+    capability_for,
+    os_instructions,
+    resolve_agent,
+)
+
+OPTS = [{"optionId": "a", "kind": "allow_once"}, {"optionId": "A", "kind": "allow_always"},
+        {"optionId": "r", "kind": "reject_once"}]
+
+
+def test_event_order_backlog_and_close() -> None:
+    async def go() -> tuple[list[int], list[int]]:
+        log = EventLog("s")
+        log.emit("a")
+        log.emit("b")
+        early: list[int] = []
+
+        async def consume() -> None:
+            async for ev in log.subscribe():
+                early.append(ev.seq)
+
+        t = asyncio.ensure_future(consume())
+        await asyncio.sleep(0)
+        log.emit("c")
+        log.close()
+        await t
+        late = [ev.seq async for ev in log.subscribe(since=1)]
+        return early, late
+
+    assert asyncio.run(go()) == ([1, 2, 3], [2, 3])
+
+
+def test_on_event_and_persist() -> None:
+    stored: list[int] = []
+    log = EventLog("s", start_seq=10, persist=lambda e: stored.append(e.seq))
+    log.emit("x")
+    seen: list[str] = []
+    unsub = log.on_event(lambda e: seen.append(e.kind))
+    log.emit("y")
+    unsub()
+    log.emit("z")
+    assert (stored, seen) == ([11, 12, 13], ["x", "y"])
+
+
+def test_capability_mapping() -> None:
+    assert capability_for({"kind": "edit", "locations": [{"path": "/a/b"}]}) == \
+        ("fs", "write", "/a/b")
+    assert capability_for({"kind": "execute", "rawInput": {"command": "/bin/rm -rf /"}}) == \
+        ("child_process", "spawn", "rm")
+    assert capability_for({"kind": "fetch", "title": "https://x.org"}) == \
+        ("network", "fetch", "https://x.org")
+    assert capability_for({"title": "deploy"}) == ("tool", "invoke", "deploy")
+
+
+@pytest.mark.parametrize("policy,handler,default,expected", [
+    (None, None, "reject", ("allow_once", "a", "policy")),
+    ({"fs": "deny"}, lambda r: "allow_once", "reject", ("reject_once", "r", "policy")),
+    ({"fs": "ask"}, None, "reject", ("reject_once", "r", "default")),
+    ({"fs": "ask"}, None, "allow_always", ("allow_always", "A", "default")),
+    ({"fs": "ask"}, lambda r: True, "reject", ("allow_once", "a", "handler")),
+    ({"fs": "ask"}, lambda r: "A", "reject", ("allow_always", "A", "handler")),
+    ({"fs": "ask"}, lambda r: 1 / 0, "reject", ("reject_once", "r", "error")),
+])
+def test_router(policy: Any, handler: Any, default: str, expected: tuple[str, str, str]
+                ) -> None:
+    vm = AsyncVM(policy=policy) if policy else AsyncVM()
+    router = PermissionRouter(vm, handler=handler, timeout=1, default=default)
+    ans, req = asyncio.run(router.decide("s", {"kind": "read", "locations": [{"path": "/x"}]},
+                                         OPTS))
+    assert (ans.decision, ans.option_id, ans.source) == expected
+    assert req.capability == "fs.read"
+
+
+def test_instructions_describe_the_vm() -> None:
+    vm = AsyncVM(policy={"fs": "allow", "network": {"default": "deny", "rules": [
+        {"mode": "allow", "patterns": ["api.github.com"]}]}})
+    text = os_instructions(vm, cwd="/work", extra="Be brief.")
+    assert text.startswith("# Your environment: a pocketos VM\n")
+    assert "- Working directory: `/work`" in text
+    assert "`grep`" in text and "`sed`" in text
+    assert "- network: denied by default; allowed: all operations on api.github.com" in text
+    assert "- child_process: denied (not granted)" in text
+    assert text.endswith("## Instructions from the operator\n\nBe brief.\n")
+
+
+def test_agent_table() -> None:
+    assert resolve_agent("pocketos").builtin
+    assert resolve_agent("gemini").argv == ["gemini", "--experimental-acp"]
+    assert resolve_agent("goose").argv == ["goose", "acp"]
+    assert resolve_agent(["/x/my-agent", "--acp"]).name == "my-agent"
