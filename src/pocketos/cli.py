@@ -288,18 +288,33 @@ def _stdin_bytes() -> bytes:
         return b""
 
 
-def _writer(stream: IO[str]) -> Callable[[bytes], None]:
+class _Writer:
+    """Writes a VM's output through to a host stream as it comes, counting the bytes."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.stream = stream
+        self.written = 0
+
+    def __call__(self, data: bytes) -> None:
+        self.written += len(data)
+        _write_bytes(self.stream, data)
+
+    def rest(self, full: bytes) -> None:
+        """Write what ``full`` holds beyond the streamed part (messages the VM adds at the
+        end, like a timeout notice, do not pass through the callbacks)."""
+        if len(full) > self.written:
+            self(full[self.written:])
+
+
+def _write_bytes(stream: IO[str], data: bytes) -> None:
     out = getattr(stream, "buffer", None)
-
-    def write(data: bytes) -> None:
-        if out is not None:
-            out.write(data)
-            out.flush()
-        else:
-            stream.write(data.decode("utf-8", "replace"))
-            stream.flush()
-
-    return write
+    if out is not None:
+        stream.flush()
+        out.write(data)
+        out.flush()
+    else:
+        stream.write(data.decode("utf-8", "replace"))
+        stream.flush()
 
 
 def _run_script(args: argparse.Namespace, script: str, script_args: list[str]) -> int:
@@ -311,12 +326,15 @@ def _run_script(args: argparse.Namespace, script: str, script_args: list[str]) -
         kw: dict[str, Any] = {"stdin": stdin, "timeout": args.timeout}
         if script_args:
             kw["args"] = script_args
+        out, err = _Writer(sys.stdout), _Writer(sys.stderr)
         if not args.json:
-            kw["on_stdout"] = _writer(sys.stdout)
-            kw["on_stderr"] = _writer(sys.stderr)
+            kw["on_stdout"], kw["on_stderr"] = out, err
         r: ExecResult = loop.run_until_complete(vm.exec(script, **kw))
         if args.json:
             print(json.dumps(r.to_dict(), indent=2))
+        else:
+            out.rest(r.stdout_bytes)
+            err.rest(r.stderr_bytes)
         if args.snapshot_out:
             _save_snapshot(vm, args.snapshot_out)
         return r.exit_code
@@ -406,8 +424,6 @@ class InteractiveShell:
         self.session = vm.shell()
         self.status = 0
         self.exited = False
-        self._out = _writer(sys.stdout)
-        self._err = _writer(sys.stderr)
 
     def prompt(self) -> str:
         env = self.vm.env
@@ -424,8 +440,9 @@ class InteractiveShell:
         return f"{user}@{host}:{shown}{'#' if user == 'root' else '$'} "
 
     async def _run(self, source: str) -> int:
+        out, err = _Writer(sys.stdout), _Writer(sys.stderr)
         task = asyncio.ensure_future(self.session.run(
-            source, timeout=self.timeout, on_stdout=self._out, on_stderr=self._err))
+            source, timeout=self.timeout, on_stdout=out, on_stderr=err))
         loop = asyncio.get_running_loop()
         interrupts = 0
         shell_info = self.session.ctx.info
@@ -447,6 +464,8 @@ class InteractiveShell:
         try:
             r = await task
             status = r.exit_code
+            out.rest(r.stdout_bytes)
+            err.rest(r.stderr_bytes)
         except asyncio.CancelledError:
             status = 130
         finally:
@@ -455,7 +474,7 @@ class InteractiveShell:
             if shell_info is not None:
                 shell_info.pending_signal = None
         if interrupts:
-            self._out(b"\n")
+            _write_bytes(sys.stdout, b"\n")
         return status
 
     def execute(self, source: str) -> int:
@@ -587,9 +606,10 @@ def cmd_snapshot_export(args: argparse.Namespace) -> int:
     try:
         status = 0
         if args.exec is not None:
+            log = _Writer(sys.stderr)
             r = loop.run_until_complete(vm.exec(args.exec, timeout=args.timeout,
-                                                on_stdout=_writer(sys.stderr),
-                                                on_stderr=_writer(sys.stderr)))
+                                                on_stdout=log, on_stderr=log))
+            log.rest(r.stdout_bytes + r.stderr_bytes)
             status = r.exit_code
             if status != 0 and not args.force:
                 raise CLIError(f"the --exec script failed with status {status}; "

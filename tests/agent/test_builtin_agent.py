@@ -224,3 +224,58 @@ def test_edit_uniqueness_modes_and_policy() -> None:
             await s.close()
 
     asyncio.run(go())
+
+
+def test_builtin_agent_as_subprocess(tmp_path: Any) -> None:
+    """``python -m pocketos.agent`` over stdio: same tools, same VM callbacks."""
+    import sys
+
+    async def go() -> None:
+        replies = [openai_tool("bash", {"command": "echo hi > out.txt"}, "c1"),
+                   openai_text("ok")]
+        async with FakeServer(replies) as srv:
+            vm = AsyncVM()
+            s = await create_session(
+                vm, [sys.executable, "-m", "pocketos.agent", "--store",
+                     str(tmp_path / "agent.db")],
+                store=Store(":memory:"),
+                env={"POCKETOS_API_KEY": "k", "POCKETOS_BASE_URL": srv.url + "/v1",
+                     "POCKETOS_MODEL": "gpt-4.1-mini"})
+            assert s.agent_info is not None and s.agent_info["name"] == "pocketos-agent"
+            r = await s.prompt("write out.txt")
+            assert r.text == "ok"
+            assert vm.read_file("/home/user/out.txt") == b"hi\n"
+            assert srv.requests[-1]["json"]["messages"][-1]["content"] == "[exit status 0]"
+            await s.close()
+            await vm.aclose()
+
+    asyncio.run(go())
+
+
+def test_host_tools_are_agent_tools() -> None:
+    from pocketos.tools import Toolkit, install
+
+    kit = Toolkit("math", "Math tools")
+
+    @kit.tool()
+    def add(a: int, b: int) -> int:
+        """Add two numbers."""
+        return a + b
+
+    async def go() -> None:
+        async with FakeServer([openai_tool("math_add", {"a": 1, "b": 2}),
+                               openai_text("3")]) as srv:
+            vm = AsyncVM(policy={"fs": "allow", "child_process": "allow", "tool": "allow"})
+            install(vm.kernel, [kit])
+            s = await create_session(vm, "pocketos", store=Store(":memory:"),
+                                     agent_config=cfg(srv))
+            assert "`pocketos-math add`" in s.instructions
+            r = await s.prompt("add 1 and 2")
+            assert r.text == "3"
+            names = [t["function"]["name"] for t in srv.requests[0]["json"]["tools"]]
+            assert names[-1] == "math_add"
+            assert srv.requests[-1]["json"]["messages"][-1]["content"] == \
+                '{"ok": true, "result": 3}\n'
+            await s.close()
+
+    asyncio.run(go())

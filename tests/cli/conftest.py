@@ -39,20 +39,21 @@ class _Std(io.TextIOWrapper):
         return False
 
 
-def call(argv: list[str], stdin: bytes = b"", monkeypatch: pytest.MonkeyPatch | None = None
-         ) -> Ran:
+def call(argv: list[str], stdin: bytes = b"") -> Ran:
     """Run the CLI in this process with ``stdin`` and capture its output as bytes."""
     out, err = io.BytesIO(), io.BytesIO()
     saved = sys.stdin, sys.stdout, sys.stderr
-    sys.stdin = _Std(io.BytesIO(stdin), encoding="utf-8")
-    sys.stdout = _Std(out, encoding="utf-8", write_through=True)
-    sys.stderr = _Std(err, encoding="utf-8", write_through=True)
+    streams = (_Std(io.BytesIO(stdin), encoding="utf-8"),
+               _Std(out, encoding="utf-8", write_through=True),
+               _Std(err, encoding="utf-8", write_through=True))
+    sys.stdin, sys.stdout, sys.stderr = streams
     try:
         status = cli.main(argv)
-        sys.stdout.flush()
-        sys.stderr.flush()
     finally:
         sys.stdin, sys.stdout, sys.stderr = saved
+        for s in streams:
+            s.flush()
+            s.detach()
     return Ran(status, out.getvalue(), err.getvalue())
 
 

@@ -197,6 +197,14 @@ DU_ETC = [
 ]
 
 EXTRA = [
+    C("dd", "if=a.txt", "bs=5"), C("dd", "if=a.txt", "bs=5", "count=2", "status=none"),
+    C("dd", "if=a.txt", "ibs=5", "obs=3", "status=noxfer"),
+    C("dd", "bs=4", "status=noxfer", "iflag=fullblock", stdin=b"abcdefghij"),
+    C("dd", "if=a.txt", "iflag=count_bytes", "count=7", "status=none"),
+    C("dd", "if=a.txt", "of=o", "seek=2", "bs=1", "status=none"),
+    C("dd", "if=a.txt", "bs=5", "conv=sync,ucase", "status=none"),
+    C("dd", "if=a.txt", "conv=swab", "status=none"), C("dd", "if=a.txt", "of=a.txt", "conv=excl"),
+    C("dd", "if=a.txt", "of=new", "conv=nocreat"), C("dd", "if=a.txt", "skip=100", "status=noxfer"),
     C("ls", "-1a", "sub"),
     C("ls", "-dF", "sub", "a.txt"),
     C("ls", "-Fd", "."),

@@ -367,6 +367,9 @@ def test_reading_10mb_does_not_leak_fds(root: Path, outside: Path) -> None:
     data = bytes(range(256)) * 4096 * 10
     (root / "big").write_bytes(data)
     (root / "loop").symlink_to(outside)
+    import gc
+
+    gc.collect()  # descriptors of earlier tests' garbage must not close during the count
     before = fd_count()
     b = HostDirBackend(str(root), writable=True)
     for _ in range(3):
@@ -387,9 +390,10 @@ def test_reading_10mb_does_not_leak_fds(root: Path, outside: Path) -> None:
         b.mkdir("/t")
         b.rename("/t", "/u")
         b.rmdir("/u")
-    assert fd_count() == before + 1  # the root descriptor
+    gc.collect()
+    assert fd_count() <= before + 1  # the root descriptor
     b.close()
-    assert fd_count() == before
+    assert fd_count() <= before
     untouched(outside)
 
 

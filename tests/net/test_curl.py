@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from typing import Any
 
 import pytest
 
@@ -35,8 +36,8 @@ def test_loopback_needs_an_explicit_rule(http_server: Server) -> None:
         r = vm.exec(f"curl -sS {http_server.url('/hello')}")
     assert r.exit_code == 7
     assert r.stderr == ("curl: (7) Failed to connect: blocked by policy (network.fetch on "
-                        "127.0.0.1: address 127.0.0.1 is private; allow it by naming it in a "
-                        "rule)\n")
+                        "127.0.0.1: address 127.0.0.1 is private; allow it by naming the host "
+                        "or the address in a rule)\n")
     assert http_server.requests == []
 
 
@@ -263,3 +264,33 @@ def test_same_as_host_curl(args: str, http_server: Server) -> None:
     with make_vm(allow("127.0.0.1")) as vm:
         r = vm.exec(cmd)
     assert (r.exit_code, r.stdout_bytes) == (host.returncode, host.stdout)
+
+
+def test_streams_to_a_closed_pipe_and_to_files(vm, http_server: Server) -> None:  # type: ignore[no-untyped-def]
+    r = vm.exec(f"curl -s {http_server.url('/big/50000000')} | head -c 5; echo; "
+                f"curl -s -o /tmp/big {http_server.url('/big/300000')}; wc -c < /tmp/big")
+    assert (r.exit_code, r.stdout) == (0, "xxxxx\n300000\n")
+
+
+def test_dns_rebinding_through_the_system_resolver(http_server: Server,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+
+    real = socket.getaddrinfo
+    asked: list[str] = []
+
+    def fake(host: Any, *args: Any, **kw: Any) -> Any:
+        if host == "rebind.example.com":
+            asked.append(host)
+            return real("127.0.0.1", *args, **kw)
+        return real(host, *args, **kw)
+
+    monkeypatch.setattr(socket, "getaddrinfo", fake)
+    with make_vm(allow("*.example.com"), default="allow") as vm:
+        r = vm.exec(f"curl -sS http://rebind.example.com:{http_server.port}/hello")
+    assert asked == ["rebind.example.com"]
+    assert r.exit_code == 7
+    assert r.stderr == ("curl: (7) Failed to connect: blocked by policy (network.fetch on "
+                        "rebind.example.com: address 127.0.0.1 is private; allow it by naming "
+                        "the host or the address in a rule)\n")
+    assert http_server.requests == []

@@ -69,16 +69,17 @@ def test_wildcard_policy_does_not_open_loopback(http_server: Server) -> None:
     assert http_server.requests == []
 
 
-def test_name_allowed_but_resolving_to_loopback_is_refused(http_server: Server) -> None:
-    # "localhost" is named, but the address it resolves to is not
-    gw = gateway(allow("localhost"))
-    with pytest.raises(NetworkError) as ei:
-        run(gw.request("GET", f"http://localhost:{http_server.port}/hello"))
-    assert "is private" in str(ei.value)
-    gw = gateway(allow("localhost", "127.0.0.1"))
+def test_explicitly_named_host_reaches_its_private_address(http_server: Server) -> None:
+    # "localhost" named literally: its loopback address is reachable, Host keeps the name
+    gw = gateway(allow(f"localhost:{http_server.port}"))
     r = run(gw.request("GET", f"http://localhost:{http_server.port}/hello"))
     assert r.body == b"hello\n"
     assert http_server.requests[-1]["headers"]["Host"] == f"localhost:{http_server.port}"
+    # a wildcard naming no host does not
+    gw = gateway(allow("*.localhost", "local*"))
+    with pytest.raises(NetworkError) as ei:
+        run(gw.request("GET", f"http://localhost:{http_server.port}/hello"))
+    assert "address 127.0.0.1 is private" in str(ei.value)
 
 
 def test_later_deny_rule_wins(http_server: Server) -> None:
@@ -99,12 +100,13 @@ def test_dns_rebinding_is_refused(http_server: Server) -> None:
         run(gw.request("GET", f"http://api.example.com:{http_server.port}/hello"))
     assert answers == ["api.example.com"]
     assert str(ei.value) == ("blocked by policy (network.fetch on api.example.com: address "
-                             "127.0.0.1 is private; allow it by naming it in a rule)")
+                             "127.0.0.1 is private; allow it by naming the host or the "
+                             "address in a rule)")
     assert http_server.requests == []
 
 
 def test_every_address_is_checked(http_server: Server) -> None:
-    gw = gateway(allow("api.example.com"), resolver=lambda h, p: ["93.184.216.34", "10.0.0.7"])
+    gw = gateway(allow("*.example.com"), resolver=lambda h, p: ["93.184.216.34", "10.0.0.7"])
     with pytest.raises(NetworkError) as ei:
         run(gw.request("GET", "http://api.example.com/"))
     assert "10.0.0.7 is private" in str(ei.value)
@@ -118,7 +120,7 @@ def test_connects_to_the_checked_address(http_server: Server) -> None:
         calls.append(host)
         return ["127.0.0.1"]
 
-    gw = gateway(allow("svc.internal", "127.0.0.1"), resolver=resolver)
+    gw = gateway(allow("svc.internal"), resolver=resolver)
     r = run(gw.request("GET", f"http://svc.internal:{http_server.port}/hello"))
     assert r.body == b"hello\n"
     assert calls == ["svc.internal"]

@@ -308,3 +308,10 @@ def test_async_vm_tool_host_invoke(vm: VM) -> None:
         return await host.invoke("math", "add", {"a": 1, "b": 2})
 
     assert asyncio.run(main()) == 3.0
+
+
+def test_endless_stdin_is_bounded(vm: VM) -> None:
+    r = vm.exec("yes | pocketos-math add")
+    assert (r.exit_code, r.stderr) == (1, "pocketos-math add: stdin holds more than 16777216 "
+                                          "bytes of JSON\nTry 'pocketos-math add --help' for "
+                                          "more information.\n")

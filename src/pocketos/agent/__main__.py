@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from typing import Any
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -21,7 +22,8 @@ def main(argv: list[str] | None = None) -> int:
         from pocketos.store import Store
 
         store = Store(args.store) if args.store else None
-        await acp.run_agent(PocketAgent(store=store))
+        agent: Any = PocketAgent(store=store)
+        await acp.run_agent(agent)
 
     asyncio.run(run())
     return 0

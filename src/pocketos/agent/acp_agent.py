@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from pocketos.agent.config import AgentConfig, ConfigError
 from pocketos.agent.pricing import estimate_cost
@@ -298,7 +298,7 @@ class PocketAgent:
             await self.conn.session_update(session_id=session_id, update=UsageUpdate(
                 session_update="usage_update", used=st.last_context,
                 size=self.config().context_window, cost=Cost(amount=st.cost, currency="USD")))
-        return PromptResponse(stop_reason=stop, usage=Usage(
+        return PromptResponse(stop_reason=cast(Any, stop), usage=Usage(
             input_tokens=inp, output_tokens=out, total_tokens=inp + out,
             cached_read_tokens=cached or None,
             field_meta={"pocketos": {"cost": round(cost, 8), "model": st.model,
@@ -390,11 +390,11 @@ class PocketAgent:
                 locs = [ToolCallLocation(path=runner.path(args["path"]))]
         tcid = call["id"] or "call-" + uuid.uuid4().hex[:8]
         await self.conn.session_update(session_id=st.id, update=start_tool_call(
-            tcid, title, kind=kind, status="pending", locations=locs, raw_input=args))
+            tcid, title, kind=cast(Any, kind), status="pending", locations=locs, raw_input=args))
         if spec is not None and spec.mutates and st.mode == "ask":
             resp = await self.conn.request_permission(
                 session_id=st.id,
-                tool_call=ToolCallUpdate(tool_call_id=tcid, title=title, kind=kind,
+                tool_call=ToolCallUpdate(tool_call_id=tcid, title=title, kind=cast(Any, kind),
                                          locations=locs, raw_input=args),
                 options=[PermissionOption(option_id="allow", name="Allow", kind="allow_once"),
                          PermissionOption(option_id="always", name="Always allow",

@@ -45,7 +45,8 @@ class Completion:
 
 async def _sse(resp: httpx.Response) -> AsyncIterator[tuple[str, str]]:
     """(event, data) pairs of a server-sent event stream."""
-    event, data = "", []
+    event: str = ""
+    data: list[str] = []
     async for line in resp.aiter_lines():
         if not line:
             if data:

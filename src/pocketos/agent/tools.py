@@ -144,7 +144,7 @@ class ToolRunner:
                 w = await asyncio.wait_for(
                     c.wait_for_terminal_exit(session_id=self.sid, terminal_id=tid), timeout)
                 code = w.exit_code
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 timed_out = True
                 await c.kill_terminal(session_id=self.sid, terminal_id=tid)
                 code = None

@@ -3766,96 +3766,118 @@ async def dd(ctx: Context) -> int:
     t0 = time.monotonic()
     skip_bytes = skip if "skip_bytes" in iflag else skip * ibs
     seek_bytes = seek if "seek_bytes" in oflag else seek * obs
-    # input
-    data_in: bytes
     infile = opts.get("if")
+    outfile = opts.get("of")
+    fh = None
     try:
         if infile is not None:
             fh = fs.open(infile, "rb")
-            try:
-                if skip_bytes:
-                    fh.seek(skip_bytes)
-                if count is None:
-                    data_in = fh.read()
-                elif "count_bytes" in iflag:
-                    data_in = fh.read(count)
-                else:
-                    data_in = fh.read(count * ibs)
-            finally:
-                fh.close()
-        else:
             if skip_bytes:
-                left = skip_bytes
-                while left > 0:
-                    chunk = await ctx.stdin.read(min(left, 65536))
-                    if not chunk:
-                        break
-                    left -= len(chunk)
-            if count is None:
-                data_in = await ctx.stdin.read()
-            else:
-                want = count if "count_bytes" in iflag else count * ibs
-                parts: list[bytes] = []
-                got = 0
-                while got < want:
-                    chunk = await ctx.stdin.read(min(want - got, 65536))
-                    if not chunk:
-                        break
-                    parts.append(chunk)
-                    got += len(chunk)
-                data_in = b"".join(parts)
-    except OSError as exc:
-        await ctx.err(f"failed to open {q(infile or '-')}: {strerror(exc)}")
-        return 1
-    full_in, part_in = divmod(len(data_in), ibs)
-    if "sync" in conv and part_in:
-        data_in += b"\0" * (ibs - part_in)
-    if "swab" in conv:
-        b = bytearray(data_in)
-        for i in range(0, len(b) - 1, 2):
-            b[i], b[i + 1] = b[i + 1], b[i]
-        data_in = bytes(b)
-    if "ucase" in conv:
-        data_in = data_in.upper()
-    elif "lcase" in conv:
-        data_in = data_in.lower()
-    full_out, part_out = divmod(len(data_in), obs)
-    outfile = opts.get("of")
-    try:
+                fh.seek(skip_bytes)
+        elif skip_bytes:
+            left = skip_bytes
+            while left > 0:
+                chunk = await ctx.stdin.read(min(left, 65536))
+                if not chunk:
+                    break
+                left -= len(chunk)
         if outfile is not None:
             exists = fs.exists(outfile)
             if "excl" in conv and exists:
-                await ctx.err(f"failed to open {q(outfile)}: File exists")
-                return 1
+                raise FileExistsError(errno.EEXIST, "File exists", outfile)
             if "nocreat" in conv and not exists:
-                await ctx.err(f"failed to open {q(outfile)}: No such file or directory")
-                return 1
-            if "append" in oflag:
-                fs.write_bytes(outfile, data_in, append=True)
-            else:
-                old = fs.read_bytes(outfile) if exists else b""
-                if "notrunc" in conv:
-                    head = old[:seek_bytes].ljust(seek_bytes, b"\0")
-                    tail = old[seek_bytes + len(data_in):]
-                    new = head + data_in + tail
-                else:
-                    new = old[:seek_bytes].ljust(seek_bytes, b"\0") + data_in
-                fs.write_bytes(outfile, new)
-        else:
-            if seek_bytes:
-                await ctx.stdout.write(b"\0" * 0)
-            if data_in:
-                for i in range(0, len(data_in), max(obs, 65536)):
-                    await ctx.stdout.write(data_in[i:i + max(obs, 65536)])
+                raise FileNotFoundError(errno.ENOENT, "No such file or directory", outfile)
     except OSError as exc:
-        await ctx.err(f"failed to open {q(outfile or '-')}: {strerror(exc)}")
+        if fh is not None:
+            fh.close()
+        await ctx.err(f"failed to open {q(exc.filename or infile or outfile or '-')}: "
+                      f"{strerror(exc)}")
         return 1
+
+    async def read_block(size: int) -> bytes:
+        if fh is not None:
+            return fh.read(size)
+        data = await ctx.stdin.read(size)
+        if "fullblock" in iflag:
+            while data and len(data) < size:
+                more = await ctx.stdin.read(size - len(data))
+                if not more:
+                    break
+                data += more
+        return data
+
+    full_in = part_in = 0
+    total_in = 0
+    total_out = 0
+    out_parts: list[bytes] = []
+    pending = b""
+    try:
+        while True:
+            ctx.check_killed()
+            if count is not None:
+                if "count_bytes" in iflag:
+                    if total_in >= count:
+                        break
+                    want = min(ibs, count - total_in)
+                elif full_in + part_in >= count:
+                    break
+                else:
+                    want = ibs
+            else:
+                want = ibs
+            block = await read_block(want)
+            if not block:
+                break
+            total_in += len(block)
+            if len(block) == ibs:
+                full_in += 1
+            else:
+                part_in += 1
+                if "sync" in conv:
+                    block += b"\0" * (ibs - len(block))
+            if "swab" in conv:
+                b = bytearray(block)
+                for i in range(0, len(b) - 1, 2):
+                    b[i], b[i + 1] = b[i + 1], b[i]
+                block = bytes(b)
+            if "ucase" in conv:
+                block = block.upper()
+            elif "lcase" in conv:
+                block = block.lower()
+            total_out += len(block)
+            if outfile is None:
+                pending += block
+                if len(pending) >= obs:
+                    cut = len(pending) - len(pending) % obs
+                    await ctx.stdout.write(pending[:cut])
+                    pending = pending[cut:]
+            else:
+                out_parts.append(block)
+        if outfile is None:
+            if pending:
+                await ctx.stdout.write(pending)
+        else:
+            data_out = b"".join(out_parts)
+            if "append" in oflag:
+                fs.write_bytes(outfile, data_out, append=True)
+            else:
+                old = fs.read_bytes(outfile) if fs.exists(outfile) else b""
+                head = old[:seek_bytes].ljust(seek_bytes, b"\0")
+                tail = old[seek_bytes + len(data_out):] if "notrunc" in conv else b""
+                fs.write_bytes(outfile, head + data_out + tail)
+    except OSError as exc:
+        await ctx.err(f"{q(exc.filename or outfile or infile or '-')}: {strerror(exc)}")
+        return 1
+    finally:
+        if fh is not None:
+            fh.close()
+    full_out, part_out = divmod(total_out, obs)
     if status_level != "none":
         elapsed = max(time.monotonic() - t0, 1e-6)
-        msg = (f"{full_in}+{1 if part_in else 0} records in\n"
+        msg = (f"{full_in}+{part_in} records in\n"
                f"{full_out}+{1 if part_out else 0} records out\n")
         if status_level != "noxfer":
-            n = len(data_in)
+            n = total_out
             msg += f"{_dd_amount(n)} copied, {elapsed:.6g} s, {_dd_rate(n, elapsed)}\n"
         await ctx.stderr.write(msg.encode())
     return 0

@@ -2132,3 +2132,32 @@ async def echo(ctx: Context) -> int:
         data = enc(text)
     await ctx.stdout.write(data + (b"\n" if newline else b""))
     return 0
+
+
+@command("pwd")
+async def pwd_cmd(ctx: Context) -> int:
+    """``/bin/pwd``: -L (default: $PWD when it names the cwd) and -P (resolve symlinks)."""
+    physical = False
+    for a in ctx.argv[1:]:
+        if a == "--help":
+            return await show_help(ctx, "Usage: pwd [-LP]\nPrint the full filename of the "
+                                        "current working directory.\n")
+        if a in ("-P", "--physical"):
+            physical = True
+        elif a in ("-L", "--logical"):
+            physical = False
+        elif a.startswith("-"):
+            await ctx.stderr.write(f"pwd: invalid option -- '{a[1:2]}'\n"
+                                   "Try 'pwd --help' for more information.\n".encode())
+            return 1
+        else:
+            await ctx.err("ignoring non-option arguments")
+    cwd = ctx.cwd
+    if physical:
+        try:
+            cwd = ctx.fs.realpath(cwd, strict=True)
+        except OSError as exc:
+            await ctx.os_error(exc, cwd)
+            return 1
+    await ctx.out(cwd + "\n")
+    return 0

@@ -11,21 +11,19 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from pocketos.net.gateway import (
-    DEFAULT_MAX_REDIRECTS,
-    DEFAULT_TIMEOUT,
-    Gateway,
-    NetworkError,
-    Response,
-    Transform,
-    is_private_address,
-)
-
 if TYPE_CHECKING:
     from pocketos.kernel.kernel import Kernel
+    from pocketos.net.gateway import (
+        Gateway,
+        NetworkError,
+        Response,
+        Transform,
+        is_private_address,
+    )
 
 __all__ = ["Gateway", "NetworkError", "Response", "Transform", "is_private_address",
            "install", "get_gateway", "NETWORK_OPTIONS"]
@@ -35,9 +33,21 @@ NETWORK_OPTIONS = ("transforms", "timeout", "max_redirects", "max_response_bytes
                    "transport")
 
 
+_LAZY = ("Gateway", "NetworkError", "Response", "Transform", "is_private_address")
+
+
+def __getattr__(name: str) -> Any:
+    # the gateway (and httpx) load on first use, not when the commands are registered
+    if name in _LAZY:
+        return getattr(importlib.import_module("pocketos.net.gateway"), name)
+    raise AttributeError(f"module 'pocketos.net' has no attribute {name!r}")
+
+
 def install(kernel: Kernel, network: Mapping[str, Any] | Gateway | None = None) -> Gateway:
     """Create the VM's gateway from its ``network=`` option and store it in ``kernel.network``.
     Unknown keys and bad transforms raise ValueError."""
+    from pocketos.net.gateway import DEFAULT_MAX_REDIRECTS, DEFAULT_TIMEOUT, Gateway
+
     if isinstance(network, Gateway):
         gw = network
     else:
@@ -63,6 +73,8 @@ def install(kernel: Kernel, network: Mapping[str, Any] | Gateway | None = None) 
 def get_gateway(kernel: Kernel) -> Gateway:
     """The VM's gateway; a VM created without ``network=`` gets a default one (the policy
     still decides, and it denies the network by default)."""
+    from pocketos.net.gateway import Gateway
+
     gw = getattr(kernel, "network", None)
     if isinstance(gw, Gateway):
         return gw

@@ -12,14 +12,16 @@ import posixpath
 import re
 import secrets
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
 from pocketos.commands import command
 from pocketos.commands._args import Opt, UsageError, parse
 from pocketos.kernel.process import Context
 from pocketos.net import get_gateway
-from pocketos.net.gateway import NetworkError, Response
+
+if TYPE_CHECKING:
+    from pocketos.net.gateway import Response
 
 __all__ = ["curl", "wget"]
 
@@ -369,6 +371,8 @@ async def curl(ctx: Context) -> int:
         headers = [(k, v) for k, v in headers if k.lower() != name.lower()]
         if value:
             headers.append((name, value))
+    from pocketos.net.gateway import NetworkError
+
     outputs = p.list("output")
     remote_names = p.count("remote_name") if p.get("remote_name") else 0
     gateway = get_gateway(ctx.kernel)
@@ -590,6 +594,8 @@ async def wget(ctx: Context) -> int:
             body = str(p.str("body_data")).encode("utf-8", "surrogateescape")
     if body is not None and not any(k.lower() == "content-type" for k, _ in headers):
         headers.append(("Content-Type", "application/x-www-form-urlencoded"))
+    from pocketos.net.gateway import NetworkError
+
     gateway = get_gateway(ctx.kernel)
     status = 0
     doc = p.str("output_document")

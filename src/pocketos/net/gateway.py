@@ -4,7 +4,8 @@ Every request (and every redirect hop) is checked against the VM's ``network`` p
 name is resolved here (``getaddrinfo`` in a worker thread) and every address it answers is
 checked before the connection is made to that very address, so a DNS answer cannot change
 between the check and the connect. Private, loopback, link-local and unspecified addresses are
-refused unless a rule names that address literally. Credentials are injected by header
+refused unless a rule names that address or that host literally (a wildcard pattern or a
+default allow never reaches them, which is what stops DNS rebinding). Credentials are injected by header
 transforms at this layer and never enter the VM. Sizes, times and request counts are bounded;
 each request leaves one ``network`` audit event.
 """
@@ -236,15 +237,13 @@ class Gateway:
             self._deny(op, url, method, pid, "policy")
             raise NetworkError("blocked", f"blocked by policy ({cap} on {host})")
 
-    def _ip_explicitly_allowed(self, op: str, ip: str, port: int, url: str,
-                               scheme: str, method: str = "GET") -> bool:
+    def _named_explicitly(self, op: str, name: str, port: int, url: str, scheme: str,
+                          method: str, asked_for: str) -> bool:
+        """Whether the rule deciding for ``name`` (an IP or a host name) is an allow (or an
+        answered ask) whose matching pattern names ``name`` literally, without wildcards."""
         dp = self.policy.domains.get("network")
         if dp is None:
             return False
-        parts = urlsplit(url)
-        host_in_url = f"[{ip}]" if ":" in ip else ip
-        netloc = host_in_url + (f":{parts.port}" if parts.port else "")
-        ip_url = urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
         verdict: tuple[str, bool] | None = None
         for rule in dp.rules:
             if (rule.operations is not None and op not in rule.operations
@@ -257,13 +256,25 @@ class Gateway:
                 verdict = (rule.mode, False)
                 continue
             hits = [p for p in rule.patterns
-                    if match_host_pattern(p, ip, port, ip_url, scheme)]
+                    if match_host_pattern(p, name, port, url, scheme)]
             if hits:
                 verdict = (rule.mode, any(_pattern_names_host(p) for p in hits))
         if verdict is None or not verdict[1]:
             return False
-        # an ``ask`` rule naming the address was answered when the URL was authorized
-        return verdict[0] == "allow" or (verdict[0] == "ask" and (parts.hostname or "") == ip)
+        # an ``ask`` rule was answered when the URL was authorized (for its host)
+        return verdict[0] == "allow" or (verdict[0] == "ask" and name == asked_for)
+
+    def _private_allowed(self, op: str, ip: str, host: str, port: int, url: str,
+                         scheme: str, method: str) -> bool:
+        """A private address is reachable only through a rule naming the address itself or
+        naming the host literally (a wildcard or a default allow never reaches it)."""
+        parts = urlsplit(url)
+        host_in_url = f"[{ip}]" if ":" in ip else ip
+        netloc = host_in_url + (f":{parts.port}" if parts.port else "")
+        ip_url = urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
+        if self._named_explicitly(op, ip, port, ip_url, scheme, method, host):
+            return True
+        return host != ip and self._named_explicitly(op, host, port, url, scheme, method, host)
 
     def _deny(self, op: str, url: str, method: str, pid: int | None, reason: str) -> None:
         self.audit.record("network", capability=f"network.{op}", resource=_safe_url(url),
@@ -296,12 +307,12 @@ class Gateway:
         port = parts.port or _default_port(parts.scheme)
         addrs = await self._resolve(host, port)
         for a in addrs:
-            if is_private_address(a) and not self._ip_explicitly_allowed(
-                    op, a, port, url, parts.scheme, method):
+            if is_private_address(a) and not self._private_allowed(
+                    op, a, host, port, url, parts.scheme, method):
                 self._deny(op, url, method, pid, f"private address {a}")
                 raise NetworkError(
                     "blocked", f"blocked by policy (network.{op} on {host}: address {a} is "
-                               f"private; allow it by naming it in a rule)")
+                               f"private; allow it by naming the host or the address in a rule)")
         return addrs
 
     # --- requests ------------------------------------------------------------------------

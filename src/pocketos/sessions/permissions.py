@@ -154,7 +154,7 @@ class PermissionRouter:
             res = handler(req)
             if inspect.isawaitable(res):
                 res = await asyncio.wait_for(res, self.timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return PermissionAnswer("reject_once", _pick(options, "reject_once",
                                                          "reject_always"), "timeout"), req
         except Exception:

@@ -12,7 +12,7 @@ import uuid
 import weakref
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from pocketos.errors import PocketOSError
 from pocketos.kernel.permissions import PermissionRequest
@@ -23,7 +23,7 @@ from pocketos.sessions.permissions import PermissionRouter
 from pocketos.sessions.terminals import Terminal, TerminalManager
 from pocketos.store import Store
 
-__all__ = ["Session", "SessionError", "AgentCrashed", "PromptResult", "create_session",
+__all__ = ["Session", "SyncSession", "SessionError", "AgentCrashed", "PromptResult", "create_session",
            "resume_session", "list_sessions", "default_store"]
 
 _DUMP = {"mode": "json", "by_alias": True, "exclude_none": True}
@@ -211,7 +211,9 @@ class _VMClient:
         if term.done.is_set():
             self.s._terminal_exited(term)
         else:
-            asyncio.ensure_future(self._watch(term))
+            watcher = asyncio.ensure_future(self._watch(term))
+            self.s._watchers.add(watcher)
+            watcher.add_done_callback(self.s._watchers.discard)
         return CreateTerminalResponse(terminal_id=term.id)
 
     async def _watch(self, term: Terminal) -> None:
@@ -303,6 +305,8 @@ class Session:
         self._proc: asyncio.subprocess.Process | None = None
         self._stderr = bytearray()
         self._tasks: list[asyncio.Task[Any]] = []
+        self._watchers: set[asyncio.Future[Any]] = set()
+        self._term_bytes: dict[str, int] = {}
         self._prompt_lock = asyncio.Lock()
         self._pending_permissions: set[asyncio.Future[Any]] = set()
         self._closing = False
@@ -332,8 +336,18 @@ class Session:
         self.events.emit("update", update)
 
     def _terminal_output(self, term: Terminal, data: bytes) -> None:
-        self.events.emit("terminal.output", {"terminalId": term.id,
-                                             "text": data.decode("utf-8", "replace")})
+        # the transcript keeps at most the terminal's byte limit of output per terminal
+        sent = self._term_bytes.get(term.id, 0)
+        room = term.limit - sent
+        if room <= 0:
+            return
+        chunk = data[:room]
+        self._term_bytes[term.id] = sent + len(chunk)
+        ev: dict[str, Any] = {"terminalId": term.id,
+                              "text": chunk.decode("utf-8", "replace")}
+        if len(chunk) < len(data):
+            ev["truncated"] = True
+        self.events.emit("terminal.output", ev)
 
     def _terminal_exited(self, term: Terminal) -> None:
         self.events.emit("terminal.exited", {"terminalId": term.id, "exitCode": term.exit_code,
@@ -363,8 +377,8 @@ class Session:
             config = dict(self.spec.config or {})
             config.setdefault("env", self.env)
             self._agent_conn = AgentSideConnection(
-                lambda conn: PocketAgent(conn, config=config, store=self.store), right)
-            self._conn = ClientSideConnection(lambda conn: client, left)
+                lambda conn: cast(Any, PocketAgent(conn, config=config, store=self.store)), right)
+            self._conn = ClientSideConnection(lambda conn: cast(Any, client), left)
             return
         assert self.spec.argv is not None
         exe = find_executable(self.spec.argv)
@@ -377,7 +391,7 @@ class Session:
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env,
             limit=50 * 1024 * 1024)
         assert self._proc.stdin is not None and self._proc.stdout is not None
-        self._conn = ClientSideConnection(lambda conn: client, self._proc.stdin,
+        self._conn = ClientSideConnection(lambda conn: cast(Any, client), self._proc.stdin,
                                           self._proc.stdout)
         self._tasks.append(asyncio.ensure_future(self._drain_stderr()))
         self._tasks.append(asyncio.ensure_future(self._watch_process()))
@@ -397,7 +411,10 @@ class Session:
         code = await self._proc.wait()
         if self._closing:
             return
-        await asyncio.sleep(0)  # let the stderr reader take the last bytes
+        drain = self._tasks[0] if self._tasks else None
+        if drain is not None:  # let the stderr reader take the last bytes
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.shield(drain), 1.0)
         tail = bytes(self._stderr).decode("utf-8", "replace").strip()
         msg = f"agent process {self.spec.name!r} exited unexpectedly with status {code}"
         if tail:
@@ -517,7 +534,9 @@ class Session:
         async with self._prompt_lock:
             self._alive()
             sent = list(blocks)
-            if not self.spec.builtin and not self._instructions_sent and self.instructions:
+            takes_meta = (self.agent_info or {}).get("name") == "pocketos-agent"
+            if not self.spec.builtin and not takes_meta and not self._instructions_sent \
+                    and self.instructions:
                 sent.insert(0, {"type": "text", "text": self.instructions})
                 self._instructions_sent = True
             n = self.store.start_prompt(self.id, blocks)
@@ -638,6 +657,7 @@ class Session:
                                                      "optionId": None, "source": source})
             self._store_permission(asked.seq, req, tool_call, decision, None, source)
             return RequestPermissionResponse(outcome=DeniedOutcome(outcome="cancelled"))
+        assert req is not None
         self.events.emit("permission.answered", {"askedSeq": asked.seq,
                                                  "decision": answer.decision,
                                                  "optionId": answer.option_id,
@@ -682,14 +702,15 @@ class Session:
                     proc.stdin.close()
             try:
                 await asyncio.wait_for(proc.wait(), 2.0)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 with contextlib.suppress(ProcessLookupError):
                     proc.kill()
                 await proc.wait()
-        for t in self._tasks:
+        for t in [*self._tasks, *self._watchers]:
             if not t.done():
                 t.cancel()
         self._tasks.clear()
+        self._watchers.clear()
 
     async def close(self) -> None:
         """End the session: the agent is asked to close it (when it can), terminals are
@@ -861,3 +882,55 @@ def live_sessions(vm: Any) -> list[Session]:
 
 def _now() -> float:
     return time.time()
+
+
+class SyncSession:
+    """The sync twin of :class:`Session` for the sync ``VM`` facade: same methods, no
+    ``await``. Background work (agent output, terminals) advances while a call runs."""
+
+    def __init__(self, inner: Session) -> None:
+        self.inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def prompt(self, content: str | Sequence[Any]) -> PromptResult:
+        from pocketos._loop import run_sync
+
+        return run_sync(self.inner.prompt(content))
+
+    def set_mode(self, mode_id: str) -> None:
+        from pocketos._loop import run_sync
+
+        run_sync(self.inner.set_mode(mode_id))
+
+    def set_model(self, model_id: str) -> None:
+        from pocketos._loop import run_sync
+
+        run_sync(self.inner.set_model(model_id))
+
+    def set_config_option(self, config_id: str, value: str | bool) -> list[dict[str, Any]]:
+        from pocketos._loop import run_sync
+
+        return run_sync(self.inner.set_config_option(config_id, value))
+
+    def cancel(self) -> None:
+        from pocketos._loop import run_sync
+
+        run_sync(self.inner.cancel())
+
+    def close(self) -> None:
+        from pocketos._loop import run_sync
+
+        run_sync(self.inner.close())
+
+    def destroy(self) -> None:
+        from pocketos._loop import run_sync
+
+        run_sync(self.inner.destroy())
+
+    def __enter__(self) -> SyncSession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

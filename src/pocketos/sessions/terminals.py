@@ -162,5 +162,5 @@ class TerminalManager:
             if term._task is not None:
                 try:
                     await asyncio.wait_for(term._task, 2.0)
-                except (asyncio.TimeoutError, asyncio.CancelledError, Exception):
+                except (TimeoutError, asyncio.CancelledError, Exception):
                     term._task.cancel()

@@ -14,20 +14,39 @@ reference and over MCP.
 
 from __future__ import annotations
 
-from typing import Any
+import importlib
+from typing import TYPE_CHECKING, Any
 
-from pocketos.tools._model import DEFAULT_TIMEOUT, Tool, Toolkit, toolkit
-from pocketos.tools._reference import reference_markdown
-from pocketos.tools._runtime import (
-    ToolArgumentsInvalid,
-    ToolCallError,
-    ToolDenied,
-    ToolFailed,
-    ToolHost,
-    ToolTimeout,
-    get_host,
-    install,
-)
+if TYPE_CHECKING:
+    from pocketos.tools._model import DEFAULT_TIMEOUT, Tool, Toolkit, toolkit
+    from pocketos.tools._reference import reference_markdown
+    from pocketos.tools._runtime import (
+        ToolArgumentsInvalid,
+        ToolCallError,
+        ToolDenied,
+        ToolFailed,
+        ToolHost,
+        ToolTimeout,
+        get_host,
+        install,
+    )
+
+#: public name -> module; loaded on first use, so registering the commands stays cheap
+_LAZY = {
+    "DEFAULT_TIMEOUT": "_model", "Tool": "_model", "Toolkit": "_model", "toolkit": "_model",
+    "reference_markdown": "_reference",
+    "ToolArgumentsInvalid": "_runtime", "ToolCallError": "_runtime", "ToolDenied": "_runtime",
+    "ToolFailed": "_runtime", "ToolHost": "_runtime", "ToolTimeout": "_runtime",
+    "get_host": "_runtime", "install": "_runtime",
+}
+
+
+def __getattr__(name: str) -> Any:
+    mod = _LAZY.get(name)
+    if mod is None:
+        raise AttributeError(f"module 'pocketos.tools' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"pocketos.tools.{mod}"), name)
+
 
 __all__ = [
     "DEFAULT_TIMEOUT",

@@ -9,23 +9,24 @@ list instead of "command not found".
 from __future__ import annotations
 
 import json
-from typing import Any
-
-from pydantic import ValidationError
+from typing import TYPE_CHECKING, Any
 
 from pocketos.commands import CommandFunc, command
 from pocketos.kernel.process import Context
-from pocketos.tools._cli import (
-    ArgumentError,
-    dump_json,
-    finish_args,
-    flag_specs,
-    format_validation_error,
-    parse_tool_argv,
-    tool_help,
-)
-from pocketos.tools._model import Tool, Toolkit
-from pocketos.tools._runtime import ToolCallError, ToolDenied, ToolHost, get_host
+
+if TYPE_CHECKING:
+    from pocketos.kernel.kernel import Kernel
+    from pocketos.tools._model import Tool, Toolkit
+    from pocketos.tools._runtime import ToolHost
+
+
+def get_host(kernel: Kernel) -> ToolHost | None:
+    # pydantic and the tool machinery load only when a VM has toolkits
+    if getattr(kernel, "tools", None) is None:
+        return None
+    from pocketos.tools._runtime import get_host as real
+
+    return real(kernel)
 
 __all__ = ["kit_command", "master_command", "run_tool"]
 
@@ -38,15 +39,27 @@ async def _fail(ctx: Context, prog: str, message: str, *, hint: bool = False) ->
     return 1
 
 
+#: the most JSON a tool command reads from stdin
+MAX_STDIN_JSON = 16 * 1024 * 1024
+
+
 async def _read_stdin(ctx: Context) -> bytes:
+    from pocketos.tools._cli import ArgumentError
+
     parts = []
+    total = 0
     async for chunk in ctx.stdin.chunks():
         parts.append(chunk)
+        total += len(chunk)
+        if total > MAX_STDIN_JSON:
+            raise ArgumentError(f"stdin holds more than {MAX_STDIN_JSON} bytes of JSON")
         ctx.check_killed()
     return b"".join(parts)
 
 
 def _object_from(data: bytes, what: str) -> dict[str, Any]:
+    from pocketos.tools._cli import ArgumentError
+
     text = data.decode("utf-8", "surrogateescape")
     try:
         val = json.loads(text)
@@ -60,6 +73,19 @@ def _object_from(data: bytes, what: str) -> dict[str, Any]:
 
 async def run_tool(ctx: Context, host: ToolHost, tool: Tool, argv: list[str], prog: str) -> int:
     """Parse ``argv`` for ``tool``, call it through the host and print the JSON result."""
+    from pydantic import ValidationError
+
+    from pocketos.tools._cli import (
+        ArgumentError,
+        dump_json,
+        finish_args,
+        flag_specs,
+        format_validation_error,
+        parse_tool_argv,
+        tool_help,
+    )
+    from pocketos.tools._runtime import ToolCallError, ToolDenied
+
     try:
         parsed = parse_tool_argv(tool, argv)
     except ArgumentError as exc:

@@ -181,6 +181,9 @@ class VFS:
             if not last and not S.S_ISDIR(mode):
                 raise fs_error(errno.ENOTDIR, shown or path)
         m, bpath = self._mount_for(resolved)
+        if st is not None and path.endswith("/") and not S.S_ISDIR(st.st_mode) and \
+                not (S.S_ISLNK(st.st_mode) and not follow):
+            raise fs_error(errno.ENOTDIR, shown or path)
         return resolved, m, bpath, st
 
     def _check(self, op: str, parts: list[str]) -> None:
@@ -262,6 +265,11 @@ class VFS:
                        exclusive: bool, truncate: bool) -> tuple[Mount, str, StatResult | None]:
         parts, m, bpath, st = self.resolve(path, True, shown)
         self._check("write", parts)
+        if path.endswith("/") and path != "/":
+            # "name/" names a directory: creating a file there is EISDIR, a file is ENOTDIR
+            if st is None or S.S_ISDIR(st.st_mode):
+                raise fs_error(errno.EISDIR, shown or path)
+            raise fs_error(errno.ENOTDIR, shown or path)
         if st is not None:
             if exclusive:
                 raise fs_error(errno.EEXIST, shown or path)

@@ -36,7 +36,13 @@ class FsView:
         """Absolute, normalized (``.``/``..`` folded lexically, symlinks untouched) path."""
         if not path.startswith("/"):
             path = self.cwd.rstrip("/") + "/" + path
-        return posixpath.normpath(path).replace("//", "/") if path != "/" else "/"
+        if path == "/":
+            return "/"
+        norm = posixpath.normpath(path).replace("//", "/")
+        # a trailing slash means "a directory": keep it so the VFS can say ENOTDIR/EISDIR
+        if path.endswith("/") and norm != "/":
+            norm += "/"
+        return norm
 
     def with_cwd(self, cwd: str) -> FsView:
         return FsView(self.vfs, cwd, self.owner)
