@@ -4,6 +4,7 @@ from pocketos.errors import LimitExceeded, PocketOSError
 from pocketos.kernel.fs.api import Backend, StatResult
 from pocketos.kernel.limits import Limits
 from pocketos.kernel.permissions import PermissionRequest, Policy
+from pocketos.store import Store
 from pocketos.vm import VM, AsyncVM, ExecResult, Process
 
 __version__ = "0.1.0"
@@ -19,6 +20,7 @@ __all__ = [
     "Policy",
     "Process",
     "StatResult",
+    "Store",
     "VM",
     "__version__",
 ]

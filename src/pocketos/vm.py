@@ -191,6 +191,9 @@ class AsyncVM:
                  env: Mapping[str, str] | None = None, cwd: str = "/home/user",
                  root: str = "memory", snapshots: Iterable[Any] | None = None,
                  mounts: Mapping[str, Any] | None = None, name: str | None = None,
+                 toolkits: Iterable[Any] | None = None,
+                 network: Mapping[str, Any] | Any | None = None,
+                 store: Any = None,
                  _lowers: list[Backend] | None = None,
                  _upper: MemoryBackend | None = None) -> None:
         self.limits = Limits().merged(limits) if not isinstance(limits, Limits) else limits
@@ -224,6 +227,18 @@ class AsyncVM:
         self.vfs = self.kernel.vfs
         self.closed = False
         self._tasks: set[asyncio.Task[Any]] = set()
+        self.store = store
+        if store is not None:
+            # the audit log is persisted in the store as it is written
+            self.kernel.audit.sinks.append(lambda ev: store.append_audit(ev.to_dict()))
+        if toolkits is not None:
+            from pocketos.tools import install as install_tools
+
+            install_tools(self.kernel, list(toolkits))
+        if network is not None:
+            from pocketos.net import install as install_network
+
+            install_network(self.kernel, network)
         if mounts:
             for path, spec in mounts.items():
                 self._mount_spec(path, spec)
@@ -524,6 +539,10 @@ class AsyncVM:
         upper.bytes_used, upper.inodes_used = self._root.upper.usage()
         kwargs: dict[str, Any] = dict(policy=self.kernel.policy, limits=self.limits,
                                       env=dict(self.kernel.env), cwd=self.cwd)
+        if self.kernel.tools is not None:
+            kwargs["toolkits"] = list(self.kernel.tools.kits.values())
+        if self.kernel.network is not None:
+            kwargs["network"] = getattr(self.kernel.network, "options", None)
         kwargs.update(options)
         child = type(self)(_lowers=lowers, _upper=upper, **kwargs)
         for m in self.vfs.mounts:
@@ -717,6 +736,27 @@ class AsyncVM:
                   ) -> list[AuditEvent]:
         return self.kernel.audit.query(since, kind)
 
+    # --- agent sessions ------------------------------------------------------------------
+    async def create_session(self, agent: Any = "pocketos", **options: Any) -> Any:
+        """Start an agent speaking ACP against this VM (``"pocketos"``, a known agent name
+        or an argv list) and run initialize + session/new. See docs/sessions.md."""
+        from pocketos.sessions import create_session
+
+        self._alive()
+        return await create_session(self, agent, **options)
+
+    async def resume_session(self, session_id: str, **options: Any) -> Any:
+        """Reopen a stored session (ACP session/load, or the built-in agent's own history)."""
+        from pocketos.sessions import resume_session
+
+        self._alive()
+        return await resume_session(self, session_id, **options)
+
+    def list_sessions(self, *, store: Any = None) -> list[dict[str, Any]]:
+        from pocketos.sessions import list_sessions
+
+        return list_sessions(self, store=store)
+
     # --- interpreters --------------------------------------------------------------------
     def python(self, *, cwd: str | None = None, env: Mapping[str, str] | None = None) -> Any:
         """A persistent Python interpreter (CPython in wasm): ``await py.run(code)`` returns
@@ -802,6 +842,16 @@ class VM:
 
     def fork(self, **options: Any) -> VM:
         return VM(_async=self._vm.fork(**options))
+
+    def create_session(self, agent: Any = "pocketos", **options: Any) -> Any:
+        from pocketos.sessions import SyncSession
+
+        return SyncSession(run_sync(self._vm.create_session(agent, **options)))
+
+    def resume_session(self, session_id: str, **options: Any) -> Any:
+        from pocketos.sessions import SyncSession
+
+        return SyncSession(run_sync(self._vm.resume_session(session_id, **options)))
 
     def python(self, **kw: Any) -> SyncPython:
         return SyncPython(self._vm.python(**kw))

@@ -53,7 +53,8 @@ def test_simple_word_fast_path() -> None:
 @pytest.mark.parametrize("src,msg,line", [
     ("if true; then echo; fi fi", "syntax error near unexpected token `fi'", 1),
     ("echo (", "syntax error near unexpected token `newline'", 1),
-    ("if true; then", "syntax error: unexpected end of file", 1),
+    ("if true; then", "syntax error: unexpected end of file", 2),
+    ("echo a\nif\n", "syntax error: unexpected end of file", 3),
     ('echo "abc', "unexpected EOF while looking for matching `\"'", 1),
     ("a=(1 2; echo", "syntax error near unexpected token `;'", 1),
     ("echo ok\n)", "syntax error near unexpected token `)'", 2),
@@ -67,7 +68,7 @@ def test_syntax_errors(src: str, msg: str, line: int) -> None:
 
 def test_syntax_error_message_and_status(vm: VM) -> None:
     assert sh(vm, "echo a\nif") == (
-        2, "a\n", "bash: -c: line 2: syntax error: unexpected end of file\n")
+        2, "a\n", "bash: -c: line 3: syntax error: unexpected end of file\n")
     assert sh(vm, "echo a; fi") == (
         2, "", "bash: -c: line 1: syntax error near unexpected token `fi'\n"
                "bash: -c: line 1: `echo a; fi'\n")

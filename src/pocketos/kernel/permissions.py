@@ -144,9 +144,12 @@ class Rule:
     mode: str
     operations: tuple[str, ...] | None
     patterns: tuple[str, ...] | None
+    methods: tuple[str, ...] | None = None
 
     def matches(self, op: str, resource: str, domain: str, extra: Mapping[str, Any]) -> bool:
         if self.operations is not None and op not in self.operations and "*" not in self.operations:
+            return False
+        if self.methods is not None and str(extra.get("method", "")).upper() not in self.methods:
             return False
         if self.patterns is None:
             return True
@@ -257,7 +260,8 @@ class Policy:
             for r in rules_spec:
                 if not isinstance(r, Mapping):
                     raise ValueError(f"policy {domain}: each rule must be a mapping")
-                unknown = set(r) - {"mode", "operations", "paths", "patterns", "hosts"}
+                unknown = set(r) - {"mode", "operations", "paths", "patterns", "hosts",
+                                    "methods"}
                 if unknown:
                     raise ValueError(f"policy {domain}: unknown rule key(s) "
                                      f"{', '.join(sorted(unknown))}")
@@ -275,7 +279,12 @@ class Policy:
                     if key in r:
                         got = _parse_list(r[key], key, domain)
                         pats = (pats or ()) + (got or ())
-                rules.append(Rule(mode, ops, pats))
+                methods = _parse_list(r.get("methods"), "methods", domain)
+                if methods is not None:
+                    if domain != "network":
+                        raise ValueError(f"policy {domain}: 'methods' applies to network rules")
+                    methods = tuple(m.upper() for m in methods)
+                rules.append(Rule(mode, ops, pats, methods))
         return DomainPolicy(default, rules)
 
     @classmethod

@@ -812,11 +812,12 @@ async def b_source(sh: Shell, argv: list[str]) -> int:
         await _err(sh, f"{name}: {_strerror(exc)}")
         return 1
     src = data.decode("utf-8", "surrogateescape")
+    script = None
+    err = None
     try:
         script = parse(src, sh.shopt["extglob"])
     except ShellSyntaxError as e:
-        await sh.write_err(f"{name}: line {e.line}: {e.message}\n")
-        return 2
+        err = e
     saved_pos = sh.positional
     if len(argv) > 2:
         sh.positional = argv[2:]
@@ -824,6 +825,9 @@ async def b_source(sh: Shell, argv: list[str]) -> int:
     sh.sourcing += 1
     try:
         sh.ctx.budget.call_depth(sh.call_depth)
+        if script is None:
+            assert err is not None
+            return await sh._run_incremental(src, err, where=name, fatal=False)
         return await sh.exec_script(script)
     except ReturnFn as r:
         return r.status

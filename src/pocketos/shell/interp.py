@@ -393,7 +393,8 @@ class Shell(Expander):
                 skip_line = line
         return status
 
-    async def _run_incremental(self, source: str, err: ShellSyntaxError) -> int:
+    async def _run_incremental(self, source: str, err: ShellSyntaxError,
+                               where: str | None = None, fatal: bool = True) -> int:
         """Run the complete commands before a syntax error, then report it (like bash,
         which reads and runs its input one command at a time)."""
         p = Parser(source, self.shopt["extglob"])
@@ -427,9 +428,9 @@ class Shell(Expander):
                 if p.pending and p.peek().kind == "nl":
                     pass
             except ShellSyntaxError as e:
-                await self.syntax_error(e)
+                await self.syntax_error(e, where)
                 self.last_status = 2
-                if self.is_subshell or not self.is_interactive_like():
+                if fatal:
                     raise ExitShell(2) from None
                 return 2
             for node, bg in items:
@@ -444,11 +445,9 @@ class Shell(Expander):
                     break
         return status
 
-    def is_interactive_like(self) -> bool:
-        return False
-
-    async def syntax_error(self, e: ShellSyntaxError) -> None:
-        where = self.script_name if self.script_name else f"{self.argv0}: -c"
+    async def syntax_error(self, e: ShellSyntaxError, where: str | None = None) -> None:
+        if where is None:
+            where = self.script_name if self.script_name else f"{self.argv0}: -c"
         msg = f"{where}: line {e.line}: {e.message}\n"
         if e.source_line is not None:
             msg += f"{where}: line {e.line}: `{e.source_line}'\n"

@@ -194,7 +194,10 @@ class Parser:
 
     def unexpected(self, tok: _Tok) -> ShellSyntaxError:
         if tok.kind == "eof":
-            return self.error("syntax error: unexpected end of file", self.n, show=False)
+            err = self.error("syntax error: unexpected end of file", self.n, show=False)
+            if not self.src.endswith("\n"):
+                err.line += 1
+            return err
         shown = "newline" if tok.kind == "nl" else tok.value
         return self.error(f"syntax error near unexpected token `{shown}'", tok.start)
 

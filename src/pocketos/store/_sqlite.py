@@ -79,6 +79,20 @@ CREATE TABLE IF NOT EXISTS agent_state (
     updated REAL NOT NULL,
     state TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS audit (
+    vm TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    time REAL NOT NULL,
+    kind TEXT NOT NULL,
+    capability TEXT,
+    resource TEXT,
+    decision TEXT,
+    reason TEXT,
+    pid INTEGER,
+    actor TEXT,
+    detail TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX IF NOT EXISTS audit_vm ON audit (vm, time);
 CREATE INDEX IF NOT EXISTS usage_session ON usage (session_id);
 CREATE INDEX IF NOT EXISTS permissions_session ON permissions (session_id);
 """
@@ -323,6 +337,35 @@ class Store:
                "permissions": self.permissions(session_id),
                "usage": self.usage(session_id),
                "totals": self.usage_totals(session_id)}
+
+    # --- audit -------------------------------------------------------------------------------
+    def append_audit(self, event: Mapping[str, Any]) -> None:
+        """Persist one audit event (a ``pocketos.kernel.audit.AuditEvent.to_dict()``)."""
+        self._exec("INSERT INTO audit VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                   (event["vm"], event["seq"], event["time"], event["kind"],
+                    event.get("capability"), event.get("resource"), event.get("decision"),
+                    event.get("reason"), event.get("pid"), event.get("actor"),
+                    _dumps(event.get("detail") or {})))
+
+    def audit_events(self, vm: str | None = None, *, since: float | None = None,
+                     kind: str | None = None) -> list[dict[str, Any]]:
+        sql = "SELECT * FROM audit WHERE 1=1"
+        args: list[Any] = []
+        if vm is not None:
+            sql += " AND vm = ?"
+            args.append(vm)
+        if since is not None:
+            sql += " AND time >= ?"
+            args.append(since)
+        if kind is not None:
+            sql += " AND kind = ?"
+            args.append(kind)
+        out = []
+        for row in self._rows(sql + " ORDER BY time, seq", tuple(args)):
+            d = dict(row)
+            d["detail"] = json.loads(d["detail"])
+            out.append(d)
+        return out
 
     def export_jsonl(self, session_id: str) -> str:
         return "".join(_dumps(rec) + "\n" for rec in self.transcript(session_id))
