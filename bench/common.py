@@ -22,6 +22,10 @@ class Result:
     value: float | None = None  # for single measurements (memory, throughput)
     note: str = ""
 
+    def tail(self, p: float) -> float:
+        """The slow-end percentile: p95 of a time, the 5th percentile of a rate."""
+        return self.pct(100 - p) if self.unit == "MB/s" else self.pct(p)
+
     def pct(self, p: float) -> float:
         if not self.samples:
             return self.value or 0.0
@@ -37,7 +41,7 @@ class Result:
 
     def to_dict(self) -> dict[str, Any]:
         return {"group": self.group, "name": self.name, "system": self.system, "unit": self.unit,
-                "median": self.median, "p95": self.pct(95), "p99": self.pct(99),
+                "median": self.median, "p95": self.tail(95), "p99": self.tail(99),
                 "n": len(self.samples) or 1, "note": self.note}
 
 
@@ -118,20 +122,117 @@ def table(results: list[Result], baseline: str = "pocketos") -> str:
         b = base.get((r.group, r.name))
         ratio = ""
         if b and r.system != baseline and r.median:
-            if r.unit == "MB/s":
-                ratio = f"{b / r.median:.1f}× faster" if b >= r.median else \
-                    f"{r.median / b:.1f}× slower"
-            else:
-                ratio = f"{r.median / b:.1f}× slower" if r.median >= b else \
-                    f"{b / r.median:.1f}× faster"
-            ratio = ratio.replace("slower", "more").replace("faster", "less") \
-                if r.unit == "bytes" else ratio
-            # phrase it from pocketos' point of view
-            ratio = "pocketos " + {"slower": "faster", "faster": "slower", "more": "smaller",
-                                   "less": "larger"}[ratio.split()[-1]] + " " + ratio.split()[0]
-        p95 = fmt_value(r, r.pct(95)) if r.samples else "—"
-        p99 = fmt_value(r, r.pct(99)) if r.samples else "—"
+            # higher is better for a rate, lower for a time or a size
+            better = b >= r.median if r.unit == "MB/s" else b <= r.median
+            factor = max(b, r.median) / min(b, r.median)
+            good, bad = ("smaller", "larger") if r.unit == "bytes" else ("faster", "slower")
+            ratio = f"pocketos {good if better else bad} {factor:.1f}×"
+        p95 = fmt_value(r, r.tail(95)) if r.samples else "—"
+        p99 = fmt_value(r, r.tail(99)) if r.samples else "—"
         note = f" ({r.note})" if r.note else ""
-        lines.append(f"| {r.group}: {r.name}{note} | {r.system} | {fmt_value(r, r.median)} | "
+        label = f"{r.group}: {r.name}{note}".replace("|", "\\|")
+        lines.append(f"| {label} | {r.system} | {fmt_value(r, r.median)} | "
                      f"{p95} | {p99} | {ratio} |")
     return "\n".join(lines)
+
+
+# --- inputs and the other systems (shared by bench_shell and bench_commands) ------------------
+MB = 1024 * 1024
+_WORDS = ["alpha", "beta", "gamma", "delta", "foo", "omega", "sigma", "kappa", "lambda", "theta"]
+
+
+def text_data(size: int, seed: int = 1) -> bytes:
+    """``size`` bytes (rounded up to a line) of deterministic text lines; one line in ten
+    holds ``foo`` as its first word (so ``grep foo`` matches about 19% of the lines)."""
+    import random
+
+    rnd = random.Random(seed)
+    out: list[str] = []
+    n = 0
+    while n < size:
+        line = (f"{rnd.choice(_WORDS)} {rnd.randrange(1_000_000)} {rnd.choice(_WORDS)}"
+                f"{rnd.randrange(100)} lorem ipsum dolor\n")
+        out.append(line)
+        n += len(line)
+    return "".join(out).encode()
+
+
+def json_data(size: int, seed: int = 1) -> bytes:
+    """A JSON array of small objects, about ``size`` bytes."""
+    import json
+    import random
+
+    rnd = random.Random(seed)
+    items: list[dict[str, Any]] = []
+    n = 2
+    while n < size:
+        item = {"id": len(items), "name": rnd.choice(_WORDS[:5]), "n": rnd.randrange(1000),
+                "tags": [rnd.choice(_WORDS) for _ in range(3)]}
+        n += len(json.dumps(item)) + 2
+        items.append(item)
+    return json.dumps(items).encode()
+
+
+def have_just_bash() -> bool:
+    try:
+        import just_bash  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def just_bash(files: dict[str, bytes] | None = None) -> Any:
+    """A just-bash shell with its loop/command limits raised out of the way (its defaults stop
+    a 10,000-iteration loop)."""
+    from just_bash import Bash, ExecutionLimits
+
+    big = 10 ** 9
+    lim = ExecutionLimits(max_call_depth=1000, max_command_count=big, max_loop_iterations=big,
+                          max_awk_iterations=big, max_sed_iterations=big)
+    return Bash(files=dict(files or {}), limits=lim)
+
+
+BWRAP = ["/usr/bin/bwrap", "--ro-bind", "/usr", "/usr", "--ro-bind", "/bin", "/bin",
+         "--ro-bind", "/lib", "/lib", "--ro-bind-try", "/lib64", "/lib64", "--proc", "/proc",
+         "--dev", "/dev", "--tmpfs", "/tmp", "--unshare-all", "--die-with-parent"]
+
+
+def have_bwrap() -> bool:
+    import subprocess
+
+    if not os.path.exists(BWRAP[0]):
+        return False
+    try:
+        p = subprocess.run([*BWRAP, "/bin/true"], capture_output=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return p.returncode == 0
+
+
+def host_bash(script: str, cwd: str | None = None, sandbox: bool = False) -> bytes:
+    """Run ``script`` with the host's ``bash -c`` (optionally inside bubblewrap)."""
+    import subprocess
+
+    argv = ["/bin/bash", "-c", script]
+    if sandbox:
+        argv = [*BWRAP, *(["--ro-bind", cwd, cwd, "--chdir", cwd] if cwd else []), *argv]
+    p = subprocess.run(argv, capture_output=True, cwd=cwd, timeout=600,
+                       env={"PATH": "/usr/bin:/bin", "LC_ALL": "C", "HOME": "/tmp"})
+    if p.returncode != 0:
+        raise RuntimeError(f"bash -c {script!r} failed: {p.stderr.decode(errors='replace')}")
+    return p.stdout
+
+
+def once(fn: Callable[[], Any]) -> float:
+    """Wall time of one call."""
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t
+
+
+def load_average() -> str:
+    try:
+        one, five, fifteen = os.getloadavg()
+    except OSError:
+        return "unknown"
+    return f"{one:.2f} {five:.2f} {fifteen:.2f} (1/5/15 min, {os.cpu_count()} cores)"

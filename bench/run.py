@@ -12,7 +12,7 @@ import json
 import sys
 import time
 
-from bench.common import machine, table
+from bench.common import load_average, machine, table
 
 GROUPS = ["vm", "shell", "commands", "wasm", "sessions"]
 
@@ -24,20 +24,32 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", help="write raw results to this file")
     args = ap.parse_args(argv)
     results = []
+    failed = []
+    load_before = load_average()
     for g in args.only or GROUPS:
         try:
             mod = importlib.import_module(f"bench.bench_{g}")
-        except ModuleNotFoundError:
+        except ModuleNotFoundError as exc:
+            if exc.name != f"bench.bench_{g}":
+                raise
             continue
         t = time.perf_counter()
-        results.extend(mod.run(quick=args.quick))
+        try:
+            results.extend(mod.run(quick=args.quick))
+        except Exception as exc:  # one broken group must not lose the others' results
+            failed.append(g)
+            print(f"# {g}: FAILED: {type(exc).__name__}: {exc}", file=sys.stderr)
+            continue
         print(f"# {g}: {time.perf_counter() - t:.1f}s", file=sys.stderr)
-    print(f"Machine: {machine()}\n")
+    print(f"Machine: {machine()}")
+    print(f"Load average: {load_before} before, {load_average()} after")
+    print(f"Command: python -m bench.run{' --quick' if args.quick else ''}"
+          f"{' --only ' + ' '.join(args.only) if args.only else ''}\n")
     print(table(results))
     if args.json:
         with open(args.json, "w") as fh:
             json.dump([r.to_dict() for r in results], fh, indent=2)
-    return 0
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

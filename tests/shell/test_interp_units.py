@@ -302,6 +302,11 @@ def test_set_x_trace(vm: VM) -> None:
         0, "a b c\n", "+ echo 'a b' c\n++ echo hi\n+ y=hi\n+ PS4='> '\n> : hi\n")
 
 
+def test_set_x_traces_conditionals(vm: VM) -> None:
+    assert sh(vm, "set -x; x='a b'; [[ $x == a* && -n $x ]]; [[ ! -z x ]]; (( 1 + 2 ))") == (
+        0, "", "+ x='a b'\n+ [[ a b == a* ]]\n+ [[ -n a b ]]\n+ [[ ! -z x ]]\n+ (( 1 + 2 ))\n")
+
+
 def test_read_variants(vm: VM) -> None:
     assert sh(vm, "printf 'k=v\\n' | { IFS== read -r k v; echo $k $v; }; "
                   "read -N 2 two <<< abc; echo $two; read -t 1 -s -p '' q <<< quiet; echo $q; "

@@ -824,6 +824,13 @@ class _Copier:
                 pass
 
 
+def _is_link(fs: FsView, path: str) -> bool:
+    try:
+        return fs.lstat(path).is_symlink()
+    except OSError:
+        return False
+
+
 def _targets(ctx: Context, p: Parsed, need: int = 2) -> tuple[list[tuple[str, str]], str | None]:
     """Pair each source with its destination path; returns (pairs, error message)."""
     fs = ctx.fs
@@ -1007,6 +1014,11 @@ async def mv(ctx: Context) -> int:
             sst = fs.lstat(src)
         except OSError as exc:
             await ctx.err(f"cannot stat {q(src)}: {strerror(exc)}")
+            status = 1
+            continue
+        if dst.endswith("/") and not (sst.is_dir() and not _is_link(fs, dst.rstrip("/"))):
+            # "DEST/" names a directory: a file (or a link) there cannot take its place
+            await ctx.err(f"cannot move {q(src)} to {q(dst)}: Not a directory")
             status = 1
             continue
         try:
@@ -3853,6 +3865,9 @@ async def dd(ctx: Context) -> int:
                     pending = pending[cut:]
             else:
                 out_parts.append(block)
+                if seek_bytes + total_out > ctx.limits.max_file_size:
+                    # the output is assembled in memory: bound it like the file it becomes
+                    raise OSError(errno.EFBIG, "File too large", outfile)
         if outfile is None:
             if pending:
                 await ctx.stdout.write(pending)
@@ -3866,7 +3881,9 @@ async def dd(ctx: Context) -> int:
                 tail = old[seek_bytes + len(data_out):] if "notrunc" in conv else b""
                 fs.write_bytes(outfile, head + data_out + tail)
     except OSError as exc:
-        await ctx.err(f"{q(exc.filename or outfile or infile or '-')}: {strerror(exc)}")
+        what = "error writing" if exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT) \
+            else "failed to open"
+        await ctx.err(f"{what} {q(exc.filename or outfile or infile or '-')}: {strerror(exc)}")
         return 1
     finally:
         if fh is not None:

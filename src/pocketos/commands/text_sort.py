@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import operator
 import random
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
+from itertools import repeat
 from typing import TYPE_CHECKING, Any
 
 from pocketos.commands import command
@@ -26,8 +29,6 @@ from pocketos.commands.text_common import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from pocketos.kernel.process import Context
 
 HELP = Opt("", "help")
@@ -392,20 +393,141 @@ def make_keyfunc(key: Key, tab: int | None, whole: bool, salt: bytes
     return text
 
 
+# --------------------------------------------------------------------- batch key extraction
+#
+# The per-line key functions above are exact but cost a few Python calls per line. For the
+# common key shapes (whole line or whole fields, plain/folded text or ``-n``) the keys of all
+# lines are computed at once: the lines are joined with ``\n`` and one MULTILINE expression
+# yields one capture per line (``findall``), so the work per line happens in C.
+
+BatchFn = Callable[[list[bytes]], list[Any]]
+
+_NUM_CAPTURE = rb"[ \t]*+(-?\d*+(?:\.\d*+)?+)"
+_NUM_UNSAFE_TABS = b" \t\n-.0123456789"
+
+
+def _num_from_prefix(p: bytes) -> Decimal | int:
+    """``num_key`` of a captured numeric prefix (0 for none: equal to ``num_key``'s zero)."""
+    if p.isdigit():
+        return int(p)
+    if not p or p == b"-":
+        return 0
+    return num_key(p)
+
+
+def _key_regex(key: Key, tab: int | None, whole: bool) -> re.Pattern[bytes] | None:
+    """A MULTILINE expression whose single group captures, at each line start, exactly what
+    the line's key function would compare (the numeric prefix for ``-n``); None when the key
+    has a shape this does not cover."""
+    numeric = key.numeric
+    if whole:
+        if numeric:
+            return re.compile(rb"^" + _NUM_CAPTURE, re.MULTILINE)
+        return None
+    if key.schar or key.echar:
+        return None
+    if key.eword >= 0 and key.eword < key.sword:
+        return None
+    nfields = None if key.eword < 0 else key.eword - key.sword + 1
+    if tab is None:
+        field = rb"[ \t]*+[^ \t\n]*+"
+        head = rb"^(?:%s){%d}+" % (field, key.sword)
+        if numeric:
+            return re.compile(head + _NUM_CAPTURE, re.MULTILINE)
+        lead = rb"[ \t]*+" if key.skipsblanks else b""
+        body = rb"[^\n]*+" if nfields is None else rb"(?:%s){%d}+" % (field, nfields)
+        return re.compile(head + lead + b"(" + body + b")", re.MULTILINE)
+    if tab == 10 or (numeric and tab in _NUM_UNSAFE_TABS) or (
+            key.skipsblanks and not numeric):
+        return None
+    t = re.escape(bytes([tab]))
+    field = rb"[^%s\n]*+" % t
+    head = rb"(?:%s%s){%d}+" % (field, t, key.sword)
+    if numeric:
+        return re.compile(rb"^(?:" + head + _NUM_CAPTURE + rb")?", re.MULTILINE)
+    body = rb"[^\n]*+" if nfields is None else field + rb"(?:%s%s){0,%d}+" % (
+        t, field, nfields - 1)
+    return re.compile(rb"^(?:" + head + b"(" + body + rb"))?", re.MULTILINE)
+
+
+def make_batch(key: Key, tab: int | None, whole: bool) -> BatchFn | None:
+    """Keys of many lines at once (the same values as the per-line key function), or None
+    when the key needs the per-line path."""
+    if (key.general or key.human or key.month or key.version or key.rand or key.dictionary
+            or key.ignore_np):
+        return None
+    if whole and not key.numeric:
+        if key.skipsblanks:
+            return None
+        if key.fold:
+            return lambda lines: list(map(bytes.upper, lines))
+        return None
+    rx = _key_regex(key, tab, whole)
+    if rx is None:
+        return None
+    numeric, fold = key.numeric, key.fold
+
+    def batch(lines: list[bytes]) -> list[Any]:
+        found = rx.findall(b"\n".join(lines))
+        if numeric:
+            try:
+                return list(map(int, found))
+            except ValueError:
+                return list(map(_num_from_prefix, found))
+        if fold:
+            return list(map(bytes.upper, found))
+        return found
+
+    return batch
+
+
 @dataclass
 class SortPlan:
     passes: list[tuple[Callable[[bytes], Any], bool]]  # most significant first
     last_resort: bool
     reverse: bool
+    #: per pass, a function computing the keys of all lines at once (or None)
+    batches: list[BatchFn | None] | None = None
+    #: per pass, True when its keys are substrings of the line (possibly case-folded)
+    text_keys: list[bool] | None = None
 
 
-def sort_lines(lines: list[bytes], plan: SortPlan, unique: bool) -> list[bytes]:
+def _pass_keys(lines: list[bytes], fn: Callable[[bytes], Any], batch: BatchFn | None,
+               newline_free: bool) -> list[Any]:
+    if batch is not None and newline_free:
+        return batch(lines)
+    return [fn(ln) for ln in lines]
+
+
+def sort_lines(lines: list[bytes], plan: SortPlan, unique: bool, sep: bytes = b"\n"
+               ) -> list[bytes]:
     passes = plan.passes
     if len(passes) == 1 and not unique:
         fn, rev = passes[0]
         if fn is _IDENT:
             return sorted(lines, reverse=rev)
-    keys = [[fn(ln) for ln in lines] for fn, _ in passes]
+    batches = plan.batches or [None] * len(passes)
+    # batch extraction joins lines with newlines, so no line may contain one
+    newline_free = sep == b"\n" or not any(b is not None for b in batches) or all(
+        b"\n" not in ln for ln in lines)
+    if len(passes) == 1 and not unique:
+        (fn, rev), batch = passes[0], batches[0]
+        if (plan.last_resort and rev == plan.reverse and plan.text_keys
+                and plan.text_keys[0] and b"\0" not in b"".join(lines)):
+            # one text key, ties broken by the whole line in the same direction: a single
+            # sort of "key NUL line" strings orders exactly like (key, line) pairs
+            kv = _pass_keys(lines, fn, batch, newline_free)
+            joined = list(map(b"\0".join, zip(kv, lines, strict=True)))
+            joined.sort(reverse=rev)
+            return list(map(_third, map(bytes.partition, joined, repeat(b"\0"))))
+        # ties by whole line first, then a stable sort on the precomputed keys (the key
+        # "function" hands out the keys in list order, as list.sort asks for them)
+        ordered = sorted(lines, reverse=plan.reverse) if plan.last_resort else list(lines)
+        kv = _pass_keys(ordered, fn, batch, newline_free)
+        ordered.sort(key=functools.partial(next, iter(kv)), reverse=rev)
+        return ordered
+    keys = [_pass_keys(lines, fn, b, newline_free)
+            for (fn, _), b in zip(passes, batches, strict=True)]
     idx = list(range(len(lines)))
     if plan.last_resort and not unique:
         idx.sort(key=lines.__getitem__, reverse=plan.reverse)
@@ -420,7 +542,10 @@ def sort_lines(lines: list[bytes], plan: SortPlan, unique: bool) -> list[bytes]:
                 out.append(lines[i])
                 prev = cur
         return out
-    return [lines[i] for i in idx]
+    return list(map(lines.__getitem__, idx))
+
+
+_third = operator.itemgetter(2)
 
 
 def _IDENT(ln: bytes) -> bytes:  # noqa: N802
@@ -528,14 +653,23 @@ async def sort(ctx: Context) -> int:
         else:
             salt = secrets.token_bytes(16)
     passes: list[tuple[Callable[[bytes], Any], bool]] = []
+    batches: list[BatchFn | None] = []
+    text_keys: list[bool] = []
+
+    def is_text(k: Key) -> bool:
+        return not (k.numeric or k.general or k.human or k.month or k.version or k.rand)
+
     if not keys:
         only_reverse = gkey.has_flags() and not any((
             gkey.skipsblanks, gkey.dictionary, gkey.ignore_np, gkey.fold, gkey.numeric,
             gkey.general, gkey.human, gkey.month, gkey.version, gkey.rand))
         if gkey.has_flags() and not only_reverse:
             passes.append((make_keyfunc(gkey, tab, True, salt), gkey.reverse))
+            batches.append(make_batch(gkey, tab, True))
         else:
             passes.append((_IDENT, gkey.reverse))
+            batches.append(None)
+        text_keys.append(is_text(gkey))
     else:
         for kd in keys:
             if not kd.has_flags():
@@ -544,9 +678,12 @@ async def sort(ctx: Context) -> int:
                              "reverse"):
                     setattr(kd, attr, getattr(gkey, attr))
             passes.append((make_keyfunc(kd, tab, False, salt), kd.reverse))
+            batches.append(make_batch(kd, tab, False))
+            text_keys.append(is_text(kd))
     stable = p.flag("stable")
     unique = p.flag("unique")
-    plan = SortPlan(passes, last_resort=not stable, reverse=gkey.reverse)
+    plan = SortPlan(passes, last_resort=not stable, reverse=gkey.reverse, batches=batches,
+                    text_keys=text_keys)
     sep = b"\0" if p.flag("zero_terminated") else b"\n"
     files = list(p.operands)
     f0 = p.str("files0_from")
@@ -605,7 +742,7 @@ async def sort(ctx: Context) -> int:
         chunks.append(data)
     lines = split_lines(b"".join(chunks), sep)
     ctx.check_killed()
-    result = sort_lines(lines, plan, unique)
+    result = sort_lines(lines, plan, unique, sep)
     ctx.check_killed()
     payload = sep.join(result) + sep if result else b""
     outname = p.str("output")

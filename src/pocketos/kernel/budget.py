@@ -16,7 +16,7 @@ __all__ = ["Budget"]
 
 
 class Budget:
-    __slots__ = ("limits", "commands", "loop_iterations", "deadline", "output_bytes",
+    __slots__ = ("limits", "commands", "loop_iterations", "deadline", "output_bytes", "timeout",
                  "network_requests", "network_bytes", "limit_hit")
 
     def __init__(self, limits: Limits, timeout: float | None = None) -> None:
@@ -27,6 +27,7 @@ class Budget:
         self.network_requests = 0
         self.network_bytes = 0
         t = limits.timeout if timeout is None else timeout
+        self.timeout = t
         self.deadline = (time.monotonic() + t) if t is not None else None
         #: name of the first limit hit, if any
         self.limit_hit: str | None = None
@@ -58,7 +59,8 @@ class Budget:
 
     def check_time(self) -> None:
         if self.deadline is not None and time.monotonic() > self.deadline:
-            raise self._hit("timeout", "timed out")
+            raise self._hit("timeout", f"timed out after {self.timeout:g}s"
+                            if self.timeout is not None else "timed out")
 
     def output(self, n: int) -> None:
         self.output_bytes += n

@@ -46,6 +46,7 @@ class Kernel:
         self._audit_maxlen = audit_maxlen
         self.procs: dict[int, ProcessInfo] = {}
         self._next_pid = 1
+        self._live = 0
         self.vfs = vfs_factory(self)
         self.extra_commands: dict[str, CommandFunc] = {}
         self.tools: Any = None
@@ -135,7 +136,7 @@ class Kernel:
                 continue
             if S.S_ISREG(st.st_mode) and st.st_mode & 0o111:
                 try:
-                    return self._command_from_file(p, name)
+                    return self._command_from_file(p, p)  # found in PATH: $0 is the full path
                 except OSError:
                     continue
         return None
@@ -172,7 +173,8 @@ class Kernel:
         assert interp_fn is not None
 
         async def run_script(ctx: Context) -> int:
-            ctx.argv = [*interp, path, *ctx.argv[1:]]
+            # $0 is the name as typed (./s.sh), like the kernel's execve in bash
+            ctx.argv = [*interp, shown, *ctx.argv[1:]]
             return await interp_fn(ctx)
 
         return run_script
@@ -184,7 +186,7 @@ class Kernel:
         return pid
 
     def live_processes(self) -> int:
-        return sum(1 for p in self.procs.values() if p.status == "running")
+        return self._live
 
     def new_process(self, argv: list[str], *, env: dict[str, str], cwd: str, ppid: int
                     ) -> ProcessInfo:
@@ -194,15 +196,19 @@ class Kernel:
         pid = self._alloc_pid()
         info = ProcessInfo(pid, ppid, pid, list(argv), cwd, env)
         self.procs[pid] = info
+        self._live += 1
         parent = self.procs.get(ppid)
         if parent is not None:
             parent.children.append(pid)
         return info
 
     def end_process(self, info: ProcessInfo, code: int, status: str = "exited") -> None:
-        if info.status == "running" and self._audit is not None:
-            self._audit.record("process", capability="exit", resource=info.argv[0] if info.argv
-                               else "", decision=status, pid=info.pid, exit_code=code)
+        if info.status == "running":
+            self._live -= 1
+            if self._audit is not None:
+                self._audit.record("process", capability="exit",
+                                   resource=info.argv[0] if info.argv else "", decision=status,
+                                   pid=info.pid, exit_code=code)
         info.status = status
         info.exit_code = code
         info.end_time = time.time()

@@ -496,7 +496,7 @@ class Expander:
             base = op[-1]
             if base == "+":
                 if null:
-                    return ""
+                    return [] if (name in ("@", "*") or index in ("@", "*")) else ""
                 return await self._param_arg(p.arg, in_dq)
             if not null:
                 return val

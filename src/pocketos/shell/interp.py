@@ -1510,18 +1510,30 @@ class Shell(Expander):
         self.last_status = st
         return st
 
-    async def eval_cond(self, e: CondExpr) -> bool:
+    async def _trace_cond(self, prefix: str, text: str) -> None:
+        ps4 = self.get_str("PS4")
+        ps4 = "+ " if ps4 is None else ps4
+        if ps4:
+            ps4 = ps4[0] * self.trace_level + ps4
+        await self.write_err(f"{ps4}[[ {prefix}{text} ]]\n")
+
+    async def eval_cond(self, e: CondExpr, prefix: str = "") -> bool:
         if isinstance(e, CondAnd):
-            return await self.eval_cond(e.left) and await self.eval_cond(e.right)
+            return await self.eval_cond(e.left, prefix) and await self.eval_cond(e.right)
         if isinstance(e, CondOr):
-            return await self.eval_cond(e.left) or await self.eval_cond(e.right)
+            return await self.eval_cond(e.left, prefix) or await self.eval_cond(e.right)
         if isinstance(e, CondNot):
-            return not await self.eval_cond(e.expr)
+            return not await self.eval_cond(e.expr, prefix + "! ")
         if isinstance(e, CondWord):
-            return await self.expand_str(e.word) != ""
+            w = await self.expand_str(e.word)
+            if self.opts["xtrace"]:
+                await self._trace_cond(prefix, w)
+            return w != ""
         if isinstance(e, CondUnary):
             op = e.op
             arg = await self.expand_str(e.arg)
+            if self.opts["xtrace"]:
+                await self._trace_cond(prefix, f"{op} {arg}")
             if op == "-v":
                 return self._var_isset(arg)
             if op == "-z":
@@ -1538,6 +1550,8 @@ class Shell(Expander):
         assert isinstance(e, CondBinary)
         op = e.op
         left = await self.expand_str(e.left)
+        if self.opts["xtrace"]:
+            await self._trace_cond(prefix, f"{left} {op} {await self.expand_str(e.right)}")
         if op in ("==", "=", "!="):
             p = await self.expand_pattern(e.right)
             r = pat.match(p, left, self.shopt["nocasematch"])

@@ -74,6 +74,7 @@ class ShellSession:
         b.commands = b.loop_iterations = b.output_bytes = 0
         b.network_requests = b.network_bytes = 0
         b.deadline = fresh.deadline
+        b.timeout = fresh.timeout
         b.limit_hit = None
         out, err = self.vm._sinks(b, on_stdout, on_stderr)
         self._out.target, self._err.target = out, err

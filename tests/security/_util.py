@@ -1,0 +1,45 @@
+"""Shared pieces of the security suite: markers, host-tree digests and output checks."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Any
+
+#: text that must never appear in anything a VM prints
+HOST_MARKER = "HOSTMARK-7c1e9a52"
+SECRET_MARKER = "POLICYSECRET-3b8f04d1"
+
+#: words that betray an escaped Python exception
+CRASH_WORDS = ("Traceback (most recent call last)", "internal error")
+
+
+def tree_digest(root: Path) -> dict[str, str]:
+    """Every entry below ``root`` (without following links) -> a digest of what it is."""
+    out: dict[str, str] = {}
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        for name in sorted(dirnames + filenames):
+            p = os.path.join(dirpath, name)
+            rel = os.path.relpath(p, root)
+            st = os.lstat(p)
+            if os.path.islink(p):
+                out[rel] = "link:" + os.readlink(p)
+            elif os.path.isdir(p):
+                out[rel] = f"dir:{st.st_mode:o}"
+            else:
+                with open(p, "rb") as fh:
+                    out[rel] = f"file:{st.st_mode:o}:" + hashlib.sha256(fh.read()).hexdigest()
+    return out
+
+
+def text_of(r: Any) -> str:
+    return r.stdout_bytes.decode("utf-8", "replace") + r.stderr_bytes.decode("utf-8", "replace")
+
+
+def assert_no_crash(r: Any) -> None:
+    """The run ended with an int status and no Python exception text."""
+    assert isinstance(r.exit_code, int)
+    err = r.stderr_bytes.decode("utf-8", "replace")
+    for word in CRASH_WORDS:
+        assert word not in err, err[-2000:]
