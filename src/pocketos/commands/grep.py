@@ -13,6 +13,8 @@ import re
 from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 from dataclasses import dataclass, field
+from itertools import compress, filterfalse, islice
+from operator import not_
 
 from pocketos.commands import command
 from pocketos.commands._args import Opt, UsageError, parse, report
@@ -337,6 +339,11 @@ async def _search(ctx: Context, cfg: Config, m: Matcher, name: str,
     only = cfg.only
     want_lineno = cfg.line_number or context
     write = ctx.stdout.write
+    # the dense path (see below) handles the plain output forms and -c
+    dense_ok = not per_line and not only and not cfg.byte_offset and not (
+        listing and not cfg.count)
+    dense = False
+    line_search = m.rx.search
 
     def prefix(ln: int, off: int, sep: str) -> str:
         pre = ""
@@ -381,6 +388,42 @@ async def _search(ctx: Context, cfg: Config, m: Matcher, name: str,
             if cfg.binary == "without-match":
                 return False
         text = raw.decode(ENC, ERRS)
+        if not per_line and dense and not binary:
+            # most lines are selected: test each line with one C-level pass (split + filter)
+            # and write the selected lines of the chunk at once
+            lines = text.split("\n")
+            lines.pop()  # the chunk ends with a newline
+            nl = len(lines)
+            left = None if max_count is None else max_count - nsel
+            if cfg.line_number:
+                flags = map(line_search, lines)
+                idxs = list(compress(range(nl), map(not_, flags) if invert else flags))
+                if left is not None:
+                    del idxs[left:]
+                k = len(idxs)
+                if not listing and k:
+                    base = lineno + 1
+                    out_parts.extend([prefix(base + i, 0, ":") + lines[i] + "\n"
+                                      for i in idxs])
+            else:
+                it = (filterfalse if invert else filter)(line_search, lines)
+                sel = list(it if left is None else islice(it, left))
+                k = len(sel)
+                if not listing and k:
+                    pre = prefix(0, 0, ":")
+                    if pre:
+                        out_parts.append(pre + ("\n" + pre).join(sel) + "\n")
+                    else:
+                        out_parts.append("\n".join(sel) + "\n")
+            nsel += k
+            lineno += nl
+            await flush()
+            if left is not None and k >= left:
+                break
+            if k * 8 < nl:
+                dense = False
+            continue
+        nsel_before = nsel
         if not per_line:
             pos_ln = 0  # position up to which line numbers were counted
             pos_b = 0
@@ -418,6 +461,8 @@ async def _search(ctx: Context, cfg: Config, m: Matcher, name: str,
                 if cfg.byte_offset:
                     byteno += len(text[pos_b:].encode(ENC, ERRS))
                 await flush()
+                if dense_ok and (nsel - nsel_before) * 4 > text.count(eol):
+                    dense = True
                 continue
             # max count reached
             await flush()

@@ -509,12 +509,28 @@ def _round_half_even(x: Fraction) -> int:
     return round(x)
 
 
+def _exact_places(mag: Fraction) -> int | None:
+    """Decimal places after which ``mag`` has only zeros (its denominator is 2**k: k places),
+    or None when the expansion does not end."""
+    d = mag.denominator
+    if d & (d - 1) == 0:
+        return d.bit_length() - 1
+    return None
+
+
 def _fmt_f(mag: Fraction, prec: int, alt: bool) -> str:
+    # a binary fraction has at most k decimal places: compute those, pad the rest with zeros
+    # (a precision of a million digits must not cost a million-digit multiplication)
+    k = _exact_places(mag)
+    pad = 0
+    if k is not None and prec > k:
+        pad, prec = prec - k, k
     digits = _str(_round_half_even(mag * 10 ** prec))
     if prec == 0:
-        return digits + ("." if alt else "")
+        out = digits + ("." if alt or pad else "")
+        return out + "0" * pad
     digits = digits.rjust(prec + 1, "0")
-    return digits[:-prec] + "." + digits[-prec:]
+    return digits[:-prec] + "." + digits[-prec:] + "0" * pad
 
 
 def _exp10(mag: Fraction) -> int:
@@ -531,11 +547,17 @@ def _e_parts(mag: Fraction, prec: int) -> tuple[str, int]:
     if mag == 0:
         return "0" * (prec + 1), 0
     e = _exp10(mag)
+    k = _exact_places(mag)
+    pad = 0
+    if k is not None and prec - e > k + 1:
+        # digits past the exact expansion are zeros
+        pad = prec - e - (k + 1)
+        prec -= pad
     digits = _round_half_even(mag * Fraction(10) ** (prec - e))
     if digits >= 10 ** (prec + 1):
         e += 1
         digits = _round_half_even(mag * Fraction(10) ** (prec - e))
-    return _str(digits), e
+    return _str(digits) + "0" * pad, e
 
 
 def _fmt_e(mag: Fraction, prec: int, alt: bool, upper: bool) -> str:
