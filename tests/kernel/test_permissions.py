@@ -199,3 +199,15 @@ def test_child_process_policy() -> None:
     r = vm.run(["cat", "/a"])
     assert r.exit_code == 126
     assert "child_process.spawn" in r.stderr
+
+
+def test_denied_paths_do_not_reveal_existence() -> None:
+    vm = _vm_with({"fs": {"default": "allow", "rules": [
+        {"mode": "deny", "paths": ["/secret/**"]}]}})
+    for path in ("/secret/missing", "/secret/a/b/c"):
+        with pytest.raises(PermissionError):
+            vm.read_file(path)
+        with pytest.raises(PermissionError):
+            vm.write_file(path, b"x")
+    with pytest.raises(PermissionError):
+        vm.mkdir("/secret/new", parents=True)

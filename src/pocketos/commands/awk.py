@@ -357,11 +357,19 @@ async def _fatal(rt: Runtime, G: dict[str, Any], exc: AwkFatal) -> None:
 
 async def _main_loop(ctx: Context, rt: Runtime, G: dict[str, Any]) -> None:
     main = G["_main"]
+    batch_main = G.get("_main_batch")
     uses_rt = rt.uses_rt
     n = 0
     while True:
         r = rt.main_reader
         if r is not None and r.bi < len(r.batch) and G["V_RS"] == "\n":
+            if batch_main is not None:
+                # the compiled loop over the whole batch (see Compiler.batch_function)
+                try:
+                    await batch_main(r, r.batch, rt)
+                except NextFile:
+                    await rt.skip_file()
+                continue
             # fast path: a batch of newline-terminated records is already split
             batch = r.batch
             while r.bi < len(batch):

@@ -1029,6 +1029,55 @@ class Compiler:
                 self.stmt(action)
             self.ind -= 1
 
+    def batch_function(self, main: list[str]) -> list[str]:
+        """``_main_batch(_r, _batch, _rt)``: the main rules run over the records of one
+        input batch in a loop, so a record costs no coroutine and no driver round trip.
+        Built from the lines of ``_main``: its ``next`` (a bare ``return``) becomes
+        ``raise _NextRecord()``, caught per record. It stops, like the generic driver, when
+        the reader, its batch or RS changes."""
+        names = {"V_NR", "V_FNR"} | ({"V_RT"} if self.uses_rt else set())
+        body: list[str] = []
+        for line in main[1:]:
+            stripped = line.strip()
+            if line.startswith("    global "):
+                names.update(n.strip() for n in line[len("    global "):].split(","))
+                continue
+            if line == "    _tk = 0":
+                continue
+            if stripped == "return":
+                line = line[:len(line) - len(stripped)] + "raise _NextRecord()"
+            body.append("            " + line[4:])
+        if not body:
+            body.append("            pass")
+        head = [
+            "async def _main_batch(_r, _batch, _rt):",
+            "    global " + ", ".join(sorted(names)),
+            "    _tk = 0",
+            "    _n = 0",
+            "    while _r.bi < len(_batch):",
+            "        _rt.rec = _batch[_r.bi]",
+            "        _r.bi += 1",
+            "        V_NR += 1.0",
+            "        V_FNR += 1.0",
+        ]
+        if self.uses_rt:
+            head.append("        V_RT = '\\n'")
+        head += [
+            "        _rt.fields = None",
+            "        _rt.dirty = False",
+            "        _rt.split_fs = V_FS",
+            "        try:",
+        ]
+        tail = [
+            "        except _NextRecord:",
+            "            pass",
+            "        _n += 1",
+            "        if not _n & 1023: await _tick()",
+            "        if _rt.main_reader is not _r or V_RS != '\\n' or _r.batch is not _batch:",
+            "            break",
+        ]
+        return head + body + tail
+
     def compile(self) -> CompiledProgram:
         self.analyze()
         prog = self.prog
@@ -1042,7 +1091,10 @@ class Compiler:
                         if p in self.local_arrays[f.name]]
             out += self.function(f"F_{f.name}", scope, f.body[1], params, prologue)
         out += self.function("_begin", _Scope("begin"), [s for b in prog.begin for s in b[1]])
-        out += self.function("_main", _Scope("main"), None, rules=True)
+        main = self.function("_main", _Scope("main"), None, rules=True)
+        out += main
+        if prog.rules and not self.uses_getline:
+            out += self.batch_function(main)
         out += self.function("_end", _Scope("end"), [s for b in prog.end for s in b[1]])
         out += self.function("_beginfile", _Scope("beginfile"),
                              [s for b in prog.beginfile for s in b[1]])

@@ -194,9 +194,20 @@ class VFS:
         if m.readonly:
             raise fs_error(errno.EROFS, shown)
 
+    def _resolve_for(self, path: str, op: str, follow: bool, shown: str | None, check: bool
+                     ) -> tuple[list[str], Mount, str, StatResult | None]:
+        """resolve(), but a path the policy denies is EACCES even when it does not exist, so a
+        denial never reveals whether something is there."""
+        try:
+            return self.resolve(path, follow, shown)
+        except (FileNotFoundError, NotADirectoryError):
+            if check and self.checker is not None:
+                self.checker(op, path.rstrip("/") or "/")
+            raise
+
     def _existing(self, path: str, op: str, follow: bool, shown: str | None, check: bool = True
                   ) -> tuple[list[str], Mount, str, StatResult]:
-        parts, m, bpath, st = self.resolve(path, follow, shown)
+        parts, m, bpath, st = self._resolve_for(path, op, follow, shown, check)
         if check:
             self._check(op, parts)
         if st is None:
@@ -263,7 +274,7 @@ class VFS:
     # --- writes --------------------------------------------------------------------------
     def _prepare_write(self, path: str, shown: str | None, *, create: bool, mode: int,
                        exclusive: bool, truncate: bool) -> tuple[Mount, str, StatResult | None]:
-        parts, m, bpath, st = self.resolve(path, True, shown)
+        parts, m, bpath, st = self._resolve_for(path, "write", True, shown, True)
         self._check("write", parts)
         if path.endswith("/") and path != "/":
             # "name/" names a directory: creating a file there is EISDIR, a file is ENOTDIR
@@ -339,7 +350,7 @@ class VFS:
               exist_ok: bool = False, shown: str | None = None, check: bool = True,
               mount_point: bool = False) -> None:
         try:
-            parts, m, bpath, st = self.resolve(path, True, shown)
+            parts, m, bpath, st = self._resolve_for(path, "create_dir", True, shown, check)
         except FileNotFoundError:
             if not parents:
                 raise
