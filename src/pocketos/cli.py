@@ -317,13 +317,14 @@ def _write_bytes(stream: IO[str], data: bytes) -> None:
         stream.flush()
 
 
-def _run_script(args: argparse.Namespace, script: str, script_args: list[str]) -> int:
+def _run_script(args: argparse.Namespace, script: str, script_args: list[str],
+                argv0: str = "bash") -> int:
     """Run ``script`` in a fresh VM; stream or JSON-print the result; save a snapshot."""
     vm = _make_vm(args)
     stdin = _stdin_bytes()
     loop = asyncio.new_event_loop()
     try:
-        kw: dict[str, Any] = {"stdin": stdin, "timeout": args.timeout}
+        kw: dict[str, Any] = {"stdin": stdin, "timeout": args.timeout, "argv0": argv0}
         if script_args:
             kw["args"] = script_args
         out, err = _Writer(sys.stdout), _Writer(sys.stderr)
@@ -368,7 +369,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise CLIError(f"cannot read {args.file}: {exc.strerror}")
     text = raw.decode("utf-8", "surrogateescape")
-    return _run_script(args, text, list(args.args))
+    return _run_script(args, text, list(args.args), argv0=args.file)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

@@ -613,8 +613,8 @@ class AsyncVM:
                    timeout: float | None = None, on_stdout: Callable[[bytes], Any] | None = None,
                    on_stderr: Callable[[bytes], Any] | None = None,
                    limits: Limits | Mapping[str, Any] | None = None,
-                   args: list[str] | None = None) -> ExecResult:
-        """Run ``script`` in a fresh shell, like ``bash -c``."""
+                   args: list[str] | None = None, argv0: str = "bash") -> ExecResult:
+        """Run ``script`` in a fresh shell, like ``bash -c script argv0 args...``."""
         self._alive()
         from pocketos.shell.interp import Shell
 
@@ -626,7 +626,7 @@ class AsyncVM:
         start = time.perf_counter()
         ctx = self._root_ctx(env=env, cwd=cwd, stdin=src, stdout=out, stderr=err, budget=budget,
                              argv=["bash", "-c", script])
-        shell = Shell(ctx, argv0="bash", args=args)
+        shell = Shell(ctx, argv0=argv0, args=args)
         code, hit = await self._run_with_limits(shell.run(script), budget, t, err, ctx)
         return ExecResult(code, out.getvalue(), err.getvalue(), time.perf_counter() - start, hit)
 

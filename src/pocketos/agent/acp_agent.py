@@ -422,7 +422,8 @@ class PocketAgent:
             msg = str(exc)
             data = getattr(exc, "data", None)
             if isinstance(data, dict) and data.get("error"):
-                msg = f"{data['error']}: {data.get('path', '')}".rstrip(": ")
+                err, path = str(data["error"]), str(data.get("path") or "")
+                msg = err if not path or path in err else f"{err}: {path}"
             result, is_error = f"error: {msg}", True
         shown = result if len(result) <= 4000 else result[:4000] + "\n[...]"
         await self.conn.session_update(session_id=st.id, update=update_tool_call(

@@ -17,6 +17,9 @@ __all__ = ["ToolSpec", "ToolError", "BUILTIN_TOOLS", "ToolRunner", "tool_specs"]
 
 OUTPUT_LIMIT = 64 * 1024
 
+#: the client's persistent-interpreter extension method (sent as ``_pocketos/python``)
+PYTHON_EXTENSION = "pocketos/python"
+
 
 class ToolError(Exception):
     """A tool failed in a way the model should see (bad arguments, missing file ...)."""
@@ -68,8 +71,10 @@ BUILTIN_TOOLS: list[ToolSpec] = [
     ToolSpec("grep", "Search file contents with an extended regular expression; prints "
              "file:line:text.", _obj({"pattern": _S, "path": _S, "glob": _S,
                                       "ignore_case": _B}, ["pattern"]), "search", False),
-    ToolSpec("python", "Run Python 3 code in the VM (`python3 -c`; each call is a fresh "
-             "interpreter) and return its output.", _obj({"code": _S}, ["code"]),
+    ToolSpec("python", "Run Python 3 code in a persistent interpreter in the VM, like a "
+             "notebook cell: variables, imports and functions stay defined for later calls. "
+             "Returns what it printed and the repr of a final expression. `reset: true` starts "
+             "a fresh interpreter first.", _obj({"code": _S, "reset": _B}, ["code"]),
              "execute", True),
 ]
 
@@ -126,6 +131,8 @@ class ToolRunner:
         self.sid = session_id
         self.cwd = cwd
         self.specs = {s.name: s for s in specs}
+        #: use the client's persistent interpreter (until it says it has none)
+        self.persistent_python = True
 
     def path(self, p: Any) -> str:
         if not isinstance(p, str) or not p:
@@ -250,9 +257,46 @@ class ToolRunner:
 
     async def _python(self, args: dict[str, Any]) -> str:
         code_text = str(self._req(args, "code"))
+        if self.persistent_python:
+            from acp import RequestError
+
+            try:
+                r = await self.conn.ext_method(PYTHON_EXTENSION, {
+                    "sessionId": self.sid, "code": code_text, "reset": bool(args.get("reset"))})
+            except RequestError as exc:
+                if exc.code != -32601:
+                    data = exc.data if isinstance(exc.data, dict) else {}
+                    raise ToolError(str(data.get("error") or exc))
+                # a client without the extension: one python3 process per call
+                self.persistent_python = False
+            else:
+                return _python_result(r if isinstance(r, dict) else {})
         out, code, _ = await self.terminal("python3", ["-c", code_text], 300.0)
         return f"{out}[exit status {code}]" if out.endswith("\n") or not out else \
             f"{out}\n[exit status {code}]"
+
+
+def _python_result(r: dict[str, Any]) -> str:
+    """The model's view of one interpreter cell: output, the final value, the error."""
+    parts: list[str] = []
+    if r.get("restarted"):
+        parts.append("[the interpreter had stopped and was restarted: earlier variables are "
+                     "gone]\n")
+    for key in ("stdout", "stderr"):
+        text = str(r.get(key) or "")
+        if text:
+            parts.append(text if text.endswith("\n") else text + "\n")
+    if r.get("value") is not None:
+        parts.append(f"{r['value']}\n")
+    text = "".join(parts)
+    error = r.get("error")
+    if error:
+        if str(error) not in text:
+            text += f"{error}\n"
+        if r.get("ended"):
+            text += "[the interpreter stopped; the next call starts a fresh one]\n"
+        raise ToolError(text.rstrip("\n"))
+    return text or "[no output]\n"
 
 
 def describe_call(spec: ToolSpec | None, name: str, args: dict[str, Any]) -> str:

@@ -1957,7 +1957,7 @@ class _SqliteShell:
     def run_sql(self, sql: str) -> None:
         cur = self.conn.cursor()
         try:
-            cur.execute(sql)
+            cur.execute(_sql_str(sql))
             if cur.description is None:
                 cur.fetchall()
                 return
@@ -1978,6 +1978,19 @@ class _SqliteShell:
             return cur.fetchall()
         finally:
             cur.close()
+
+
+def _sql_str(text: str) -> str:
+    """SQL text sqlite can take: bytes that are not UTF-8 (kept as lone surrogates after
+    decoding) become U+FFFD, so they reach the parser as an unknown token, not a crash; a NUL
+    ends the text, as it does for sqlite's C interface."""
+    if "\0" in text:
+        text = text[:text.index("\0")]
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def _disp_len(s: str) -> int:
@@ -2029,7 +2042,7 @@ def _split_sql(text: str) -> Iterator[tuple[str, int]]:
             continue
         if c == ";":
             piece = text[start:i + 1]
-            if _sqlite.complete_statement(piece):
+            if _sqlite.complete_statement(_sql_str(piece)):
                 if piece.strip(" \t\r\n;"):
                     yield piece, start_line
                 start = i + 1
@@ -2131,7 +2144,7 @@ class _SqliteRunner:
                 buf_line = lineno
             buf.append(ln)
             joined = "\n".join(buf)
-            if _sqlite.complete_statement(joined):
+            if _sqlite.complete_statement(_sql_str(joined)):
                 buf = []
                 if not await self.sql(joined, buf_line):
                     ok = False

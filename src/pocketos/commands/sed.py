@@ -8,11 +8,13 @@ chunks of lines and only lines that match are touched from Python.
 
 from __future__ import annotations
 
+import functools
 import posixpath
 import re
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from operator import is_not
 
 from pocketos.commands import command
 from pocketos.commands._args import Opt, UsageError, parse
@@ -1292,6 +1294,9 @@ async def run_fast_s(runner: Runner, inp: Input, ml: re.Pattern[str]) -> None:
     search = ml.search
     quiet = runner.quiet
     cross = not runner.separate
+    # when most lines match, substitute line by line in one C-level pass instead
+    line_sub = None if quiet or c.pflag else _line_sub(c)
+    dense = False
     while True:
         if not inp.lines and not await inp._fill(cross):
             return
@@ -1299,9 +1304,25 @@ async def run_fast_s(runner: Runner, inp: Input, ml: re.Pattern[str]) -> None:
         inp.lines.clear()
         final_missing = inp.src_done and inp.last_missing
         inp.cur_name = inp.filename
+        runner.lineno += len(lines)
+        if dense and line_sub is not None:
+            assert c.regex is not None
+            runner.last_rx = c.regex.rx
+            new_lines = list(map(line_sub, lines))
+            runner.emit_raw("\n".join(new_lines))
+            if final_missing:
+                runner.missing_nl = True
+            else:
+                runner.emit_raw("\n")
+            # unchanged lines come back as the same object: count the changed ones
+            if sum(map(is_not, new_lines, lines)) * 8 < len(lines):
+                dense = False
+            await runner.flush()
+            runner.ctx.check_killed()
+            continue
         text = "\n".join(lines)
         n = len(text)
-        runner.lineno += len(lines)
+        nmatched = 0
         out: list[str] = []
         printed: list[str] = []
         last_final = False
@@ -1318,6 +1339,7 @@ async def run_fast_s(runner: Runner, inp: Input, ml: re.Pattern[str]) -> None:
             if le < 0:
                 le = n
             line = text[ls:le]
+            nmatched += 1
             new, did = runner.substitute(c, line)
             if quiet:
                 if did and c.pflag:
@@ -1344,6 +1366,65 @@ async def run_fast_s(runner: Runner, inp: Input, ml: re.Pattern[str]) -> None:
                 runner.missing_nl = True
             else:
                 runner.emit_raw("\n")
+        if nmatched * 4 > len(lines):
+            dense = True
+        await runner.flush()
+        runner.ctx.check_killed()
+
+
+def _line_sub(c: Cmd) -> Callable[[str], str] | None:
+    """``line -> substituted line`` for a plain ``s`` (first match, or ``g`` with an
+    expression that never matches empty, where Python's ``sub`` agrees with GNU); None for
+    the other forms."""
+    if c.regex is None or c.regex.rx is None or c.nth != 1:
+        return None
+    rx = c.regex.rx
+    try:
+        rep = make_replacer(c.repl, rx.groups)
+    except SedError:
+        return None
+    repl: str | Callable[[re.Match[str]], str] = _template(c.repl) or rep
+    if c.gflag:
+        if _may_match_empty(rx):
+            return None
+        return functools.partial(rx.sub, repl)
+    return functools.partial(rx.sub, repl, count=1)
+
+
+def _fast_y(cmds: list[Cmd], sep: str, quiet: bool) -> list[dict[int, str]] | None:
+    """The translation tables of a script made only of ``y`` commands without addresses
+    (none mapping the line separator), or None."""
+    if quiet or sep != "\n" or not cmds:
+        return None
+    maps: list[dict[int, str]] = []
+    for c in cmds:
+        if c.name != "y" or c.a1 is not None or c.negate or c.ymap is None:
+            return None
+        if 10 in c.ymap:
+            return None
+        maps.append(c.ymap)
+    return maps
+
+
+async def run_fast_y(runner: Runner, inp: Input, maps: list[dict[int, str]]) -> None:
+    """``y/abc/xyz/`` alone: translate whole chunks at once."""
+    cross = not runner.separate
+    while True:
+        if not inp.lines and not await inp._fill(cross):
+            return
+        lines = list(inp.lines)
+        inp.lines.clear()
+        final_missing = inp.src_done and inp.last_missing
+        inp.cur_name = inp.filename
+        runner.lineno += len(lines)
+        text = "\n".join(lines)
+        for table in maps:
+            text = text.translate(table)
+        runner.emit_raw(text)
+        if final_missing:
+            runner.missing_nl = True
+        else:
+            runner.emit_raw("\n")
         await runner.flush()
         runner.ctx.check_killed()
 
@@ -1517,8 +1598,11 @@ async def sed(ctx: Context) -> int:
             try:
                 fast = _fast_s(cmds, sep, ere)
                 ffilter = _fast_filter(cmds, sep, ere)
+                fast_y = _fast_y(cmds, sep, runner.quiet)
                 if fast is not None and not runner.separate:
                     await run_fast_s(runner, inp, fast)
+                elif fast_y is not None and not runner.separate:
+                    await run_fast_y(runner, inp, fast_y)
                 elif ffilter is not None and not runner.separate:
                     await run_fast_filter(runner, inp, ffilter)
                 else:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from pocketos.commands import command
 from pocketos.commands._args import Opt, UsageError, parse, report
 from pocketos.commands.text_common import (
+    CHUNK,
     close_input,
     encode,
     line_batches,
@@ -17,6 +18,8 @@ from pocketos.commands.text_common import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
     from pocketos.kernel.process import Context
     from pocketos.kernel.streams import InputStream
 
@@ -160,6 +163,9 @@ async def cut(ctx: Context) -> int:
             return b"".join(pieces)
         return outdelim.join(pieces)
 
+    fast = None
+    if len(ranges) == 1 and sep == b"\n" and not only and delim != sep:
+        fast = _cut_regex(kind, ranges[0], delim)
     status = 0
     for name in p.operands or ["-"]:
         stream = await open_input(ctx, name)
@@ -167,6 +173,16 @@ async def cut(ctx: Context) -> int:
             status = 1
             continue
         try:
+            if fast is not None:
+                od = outdelim if kind == "fields" and outdelim not in (None, delim) else None
+                async for block in line_blocks(stream, sep):
+                    ctx.check_killed()
+                    # one capture per line: the selected part (see _cut_regex)
+                    data = b"\n".join(fast.findall(block, 0, len(block) - 1)) + b"\n"
+                    if od is not None:
+                        data = data.replace(delim, od)
+                    await ctx.stdout.write(data)
+                continue
             async for batch in line_batches(stream, sep):
                 ctx.check_killed()
                 out: list[bytes] = []
@@ -184,6 +200,54 @@ async def cut(ctx: Context) -> int:
         finally:
             close_input(ctx, stream)
     return status
+
+
+_MAX_FAST_REPEAT = 65535
+
+
+def _cut_regex(kind: str, rng: tuple[int, int], delim: bytes) -> re.Pattern[bytes] | None:
+    """For one range of fields or bytes: a MULTILINE expression matching once at each line
+    start, whose only group captures what cut prints for that line. None when the range is
+    too large for the expression engine.
+
+    Fields ``lo-hi``: with at least lo-1 delimiters, fields lo..hi; else, when the line has a
+    delimiter, nothing; else the whole line."""
+    lo, hi = rng
+    big = hi >= (1 << 62)
+    if lo - 1 > _MAX_FAST_REPEAT or (not big and hi - lo > _MAX_FAST_REPEAT):
+        return None
+    if kind != "fields":
+        body = rb"[^\n]*+" if big else rb"[^\n]{0,%d}+" % (hi - lo + 1)
+        return re.compile(rb"^[^\n]{0,%d}+(%s)" % (lo - 1, body), re.MULTILINE)
+    d = re.escape(delim)
+    field = rb"[^%s\n]*+" % d
+    if big:
+        body = rb"[^\n]*+"
+    else:
+        body = field + rb"(?:%s%s){0,%d}+" % (d, field, hi - lo)
+    if lo == 1:
+        return re.compile(rb"^(%s)" % body, re.MULTILINE)
+    skip = rb"(?:%s%s){%d}+" % (field, d, lo - 1)
+    return re.compile(rb"^(?:%s|(?=%s%s)[^\n]*+|)(%s)" % (skip, field, d, body), re.MULTILINE)
+
+
+async def line_blocks(stream: InputStream, sep: bytes) -> AsyncIterator[bytes]:
+    """Runs of whole lines, each run ending with ``sep`` (a missing final one is added)."""
+    rest = b""
+    while True:
+        data = await stream.read(CHUNK)
+        if not data:
+            break
+        if rest:
+            data = rest + data
+        cut = data.rfind(sep)
+        if cut < 0:
+            rest = data
+            continue
+        rest = data[cut + 1:]
+        yield data[:cut + 1]
+    if rest:
+        yield rest + sep
 
 
 # ----------------------------------------------------------------------------------------- tr

@@ -11,7 +11,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from itertools import repeat
+from itertools import compress, islice, repeat
 from typing import TYPE_CHECKING, Any
 
 from pocketos.commands import command
@@ -899,9 +899,21 @@ async def uniq(ctx: Context) -> int:
             res.append(norm(group_lines[0]))
         return res
 
+    # without per-line key options, whole lines are compared: find group boundaries of a
+    # batch with C-level passes (see _uniq_fast)
+    fast = not (skip_f or skip_c or width is not None or fold or keep_all)
+    carry: list[Any] = [None, 0]  # the open group: first line, count so far
     try:
         async for batch in line_batches(stream, sep):
             ctx.check_killed()
+            if fast:
+                fout = _uniq_fast(batch, sep, carry, count, repeated, uniq_only, False)
+                if fout:
+                    if outname is None:
+                        await out.write(b"".join(fout))
+                    else:
+                        outbuf.extend(fout)
+                continue
             emit: list[bytes] = []
             for line in batch:
                 k = keyof(line)
@@ -920,7 +932,8 @@ async def uniq(ctx: Context) -> int:
                     await out.write(b"".join(emit))
                 else:
                     outbuf.extend(emit)
-        tail = flush_group()
+        tail = (_uniq_fast([], sep, carry, count, repeated, uniq_only, True) if fast
+                else flush_group())
         if gmethod in ("append", "both") and not first_group:
             tail.append(sep)
         if outname is None:
@@ -943,6 +956,47 @@ async def uniq(ctx: Context) -> int:
             await ctx.err(f"{outname}: {exc.strerror}")
             return 1
     return 0
+
+
+def _uniq_fast(batch: list[bytes], sep: bytes, carry: list[Any], count: bool,
+               repeated: bool, uniq_only: bool, final: bool) -> list[bytes]:
+    """Plain ``uniq`` (with -c/-d/-u) over one batch of lines. ``carry`` holds the group
+    still open from earlier batches ([first line, count]); the batch's last group stays open
+    unless ``final``. Returns the output lines."""
+    if batch and not batch[-1].endswith(sep):
+        batch[-1] += sep  # a missing final terminator compares (and prints) as present
+    prev, prev_n = carry
+    seq = batch if prev is None else [prev, *batch]
+    extra = 0 if prev is None else prev_n - 1
+    m = len(seq)
+    if not m:
+        return []
+    starts = [0]
+    starts.extend(compress(range(1, m), map(operator.ne, islice(seq, 1, None), seq)))
+    if final:
+        closed = starts
+        ends = [*starts[1:], m]
+    else:
+        closed = starts[:-1]
+        ends = starts[1:]
+        last = starts[-1]
+        carry[0] = seq[last]
+        carry[1] = m - last + (extra if last == 0 else 0)
+    if not closed:
+        return []
+    firsts = list(map(seq.__getitem__, closed))
+    if not (count or repeated or uniq_only):
+        return firsts
+    counts = list(map(operator.sub, ends, closed))
+    counts[0] += extra
+    if repeated or uniq_only:
+        keep = [(n > 1 if repeated else True) and (n == 1 if uniq_only else True)
+                for n in counts]
+        firsts = list(compress(firsts, keep))
+        counts = list(compress(counts, keep))
+    if count:
+        return list(map(operator.add, map(b"%7d ".__mod__, counts), firsts))
+    return firsts
 
 
 # --------------------------------------------------------------------------------------- comm

@@ -21,6 +21,7 @@ EVENT_KINDS = (
     "permission.asked", "permission.answered",
     "fs.read", "fs.write",
     "terminal.created", "terminal.output", "terminal.exited", "terminal.released",
+    "python.run",
     "usage",
 )
 
@@ -65,23 +66,41 @@ class EventLog:
 
     def emit(self, kind: str, data: dict[str, Any] | None = None) -> Event:
         self.seq += 1
-        ev = Event(self.seq, time.time(), self.session_id, kind, dict(data or {}))
-        self.events.append(ev)
-        if len(self.events) > self.maxlen:
-            del self.events[: len(self.events) - self.maxlen]
+        ev = Event(self.seq, time.time(), self.session_id, kind,
+                   {} if data is None else dict(data))
+        events = self.events
+        events.append(ev)
+        if len(events) > self.maxlen:
+            # trim in blocks, so a full log does not shift the list on every event
+            del events[: len(events) - self.maxlen + self.maxlen // 10]
         if self._persist is not None:
             try:
                 self._persist(ev)
             except Exception:  # a failing store never stops the session
                 pass
-        for q in self._queues:
-            q.put_nowait(ev)
-        for cb in list(self._callbacks):
-            try:
-                cb(ev)
-            except Exception:
-                pass
+        if self._queues:
+            for q in self._queues:
+                q.put_nowait(ev)
+        if self._callbacks:
+            for cb in list(self._callbacks):
+                try:
+                    cb(ev)
+                except Exception:
+                    pass
         return ev
+
+    def since(self, after: int, until: int | None = None) -> list[Event]:
+        """The kept events with ``after < seq <= until`` in order (found from the end, so a
+        recent range costs only its own length)."""
+        evs = self.events
+        i = len(evs)
+        while i > 0 and evs[i - 1].seq > after:
+            i -= 1
+        out = evs[i:]
+        if until is not None:
+            while out and out[-1].seq > until:
+                out.pop()
+        return out
 
     def on_event(self, callback: Callable[[Event], Any], *, backlog: bool = True
                  ) -> Callable[[], None]:

@@ -128,28 +128,51 @@ class PermissionRouter:
         except Exception:
             return "ask"
 
-    async def decide(self, session_id: str, tool_call: dict[str, Any],
-                     options: list[dict[str, Any]]) -> tuple[PermissionAnswer, PermissionRequest]:
+    def _request(self, session_id: str, tool_call: dict[str, Any],
+                 options: list[dict[str, Any]]) -> PermissionRequest:
         domain, op, resource = capability_for(tool_call)
-        key = (domain, op, resource)
-        req = PermissionRequest(domain, op, resource, getattr(self.vm, "id", ""), None,
-                                {"session_id": session_id, "tool_call": tool_call,
-                                 "options": options, "title": tool_call.get("title")})
+        return PermissionRequest(domain, op, resource, getattr(self.vm, "id", ""), None,
+                                 {"session_id": session_id, "tool_call": tool_call,
+                                  "options": options, "title": tool_call.get("title")})
+
+    def _settled(self, req: PermissionRequest, options: list[dict[str, Any]]
+                 ) -> tuple[PermissionAnswer | None, Callable[[PermissionRequest], Any] | None]:
+        """The answer when no handler needs asking, else (None, the handler)."""
+        key = (req.domain, req.operation, req.resource)
         if key in self.remembered:
             d = self.remembered[key]
             kind = "allow_once" if d.startswith("allow") else "reject_once"
-            return PermissionAnswer(d, _pick(options, kind, d), "remembered"), req
-        decision = self._policy_decision(domain, op, resource)
+            return PermissionAnswer(d, _pick(options, kind, d), "remembered"), None
+        decision = self._policy_decision(req.domain, req.operation, req.resource)
         if decision == "deny":
             return PermissionAnswer("reject_once", _pick(options, "reject_once",
-                                                         "reject_always"), "policy"), req
+                                                         "reject_always"), "policy"), None
         handler = self.handler or getattr(self.vm.policy, "handler", None)
         if handler is None and decision == "allow":
             return PermissionAnswer("allow_once", _pick(options, "allow_once", "allow_always"),
-                                    "policy"), req
+                                    "policy"), None
         if handler is None:
             d, oid = _normalize(self.default, options)
-            return PermissionAnswer(d, oid, "default"), req
+            return PermissionAnswer(d, oid, "default"), None
+        return None, handler
+
+    def decide_now(self, session_id: str, tool_call: dict[str, Any],
+                   options: list[dict[str, Any]]
+                   ) -> tuple[PermissionAnswer, PermissionRequest] | None:
+        """The answer when it needs nobody (remembered, policy, default); ``None`` when the
+        handler must be asked (then use :meth:`decide`)."""
+        req = self._request(session_id, tool_call, options)
+        answer, _ = self._settled(req, options)
+        return None if answer is None else (answer, req)
+
+    async def decide(self, session_id: str, tool_call: dict[str, Any],
+                     options: list[dict[str, Any]]) -> tuple[PermissionAnswer, PermissionRequest]:
+        req = self._request(session_id, tool_call, options)
+        key = (req.domain, req.operation, req.resource)
+        answer, handler = self._settled(req, options)
+        if answer is not None or handler is None:
+            assert answer is not None
+            return answer, req
         try:
             res = handler(req)
             if inspect.isawaitable(res):

@@ -19,7 +19,7 @@ from pocketos.kernel.permissions import PermissionRequest
 from pocketos.sessions.agents import AgentSpec, find_executable, resolve_agent
 from pocketos.sessions.events import Event, EventLog
 from pocketos.sessions.instructions import host_tools, os_instructions
-from pocketos.sessions.permissions import PermissionRouter
+from pocketos.sessions.permissions import PermissionAnswer, PermissionRouter
 from pocketos.sessions.terminals import Terminal, TerminalManager
 from pocketos.store import Store
 
@@ -122,22 +122,85 @@ def _vm_async(vm: Any) -> Any:
     return getattr(vm, "async_vm", vm)
 
 
+#: the ACP extension method serving the built-in agent's persistent Python interpreter
+PYTHON_METHOD = "_pocketos/python"
+
+
+def _bad(details: str, **data: Any) -> Exception:
+    from acp import RequestError
+
+    return RequestError.invalid_params({**data, "details": details})
+
+
+def _want_str(params: dict[str, Any], key: str) -> str:
+    value = params.get(key)
+    if not isinstance(value, str):
+        raise _bad(f"{key} must be a string", **{key: value})
+    return value
+
+
+def _want_int(params: dict[str, Any], key: str) -> int | None:
+    value = params.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise _bad(f"{key} must be a non-negative integer", **{key: value})
+    return value
+
+
 class _VMClient:
-    """The ACP client methods, served from the VM for one session."""
+    """The ACP client methods, served from the VM for one session.
+
+    The hot methods work on the raw JSON-RPC params and return plain dicts (see
+    :meth:`handler`): they check the params themselves, which costs a fraction of building
+    and dumping the pydantic request and response models. The typed methods below are the
+    same handlers for the library's router (used for everything else)."""
 
     def __init__(self, session: Session) -> None:
         self.s = session
+        self._raw: dict[str, Callable[[dict[str, Any]], Any]] = {
+            "fs/read_text_file": self.raw_read_text_file,
+            "fs/write_text_file": self.raw_write_text_file,
+            "terminal/create": self.raw_create_terminal,
+            "terminal/output": self.raw_terminal_output,
+            "terminal/wait_for_exit": self.raw_wait_for_terminal_exit,
+            "terminal/kill": self.raw_kill_terminal,
+            "terminal/release": self.raw_release_terminal,
+            "session/request_permission": self.raw_request_permission,
+            PYTHON_METHOD: self.raw_python,
+        }
+
+    def handler(self, router: Any, tracker: Any) -> Callable[..., Any]:
+        """A JSON-RPC method handler: the raw fast path for the client methods and
+        ``session/update``, the library's router for the rest."""
+        raw = self._raw
+
+        async def handle(method: str, params: Any, is_notification: bool) -> Any:
+            if isinstance(params, dict):
+                if is_notification:
+                    if method == "session/update":
+                        sid = params.get("sessionId")
+                        update = params.get("update")
+                        if isinstance(sid, str) and isinstance(update, dict) and isinstance(
+                                update.get("sessionUpdate"), str):
+                            await tracker.session_update(session_id=sid, update=update)
+                            return None
+                else:
+                    fn = raw.get(method)
+                    if fn is not None:
+                        return await fn(params)
+            return await router(method, params, is_notification)
+
+        return handle
 
     # -- notifications ---------------------------------------------------------------------
     async def session_update(self, session_id: str, update: Any, **kwargs: Any) -> None:
-        self.s._on_update(_dump(update))
+        self.s._on_update(update if type(update) is dict else _dump(update))
 
     # -- files -------------------------------------------------------------------------------
-    def _path(self, path: str) -> str:
-        from acp import RequestError
-
+    def _path(self, path: Any) -> str:
         if not isinstance(path, str) or not path.startswith("/"):
-            raise RequestError.invalid_params({"path": path, "details": "path must be absolute"})
+            raise _bad("path must be absolute", path=path)
         return path
 
     def _os_error(self, exc: Exception, path: str) -> Exception:
@@ -148,118 +211,167 @@ class _VMClient:
                                 {"path": path, "error": "No such file or directory"})
         if isinstance(exc, OSError):
             msg = exc.strerror or str(exc)
-            return RequestError(-32603, f"{msg}: {path}", {"path": path, "errno": exc.errno,
-                                                             "error": msg})
+            # "Permission denied: fs.read on /p" names the path already
+            text = msg if path in msg else f"{msg}: {path}"
+            return RequestError(-32603, text, {"path": path, "errno": exc.errno,
+                                               "error": msg})
         return RequestError(-32603, f"{exc}: {path}", {"path": path, "error": str(exc)})
 
-    async def read_text_file(self, session_id: str, path: str, line: int | None = None,
-                             limit: int | None = None, **kwargs: Any) -> Any:
-        from acp.schema import ReadTextFileResponse
-
-        p = self._path(path)
+    async def raw_read_text_file(self, params: dict[str, Any]) -> dict[str, Any]:
+        p = self._path(params.get("path"))
+        line = _want_int(params, "line")
+        limit = _want_int(params, "limit")
+        events = self.s.events
         try:
             data = self.s.vm.read_file(p)
         except (OSError, ValueError) as exc:
-            self.s.events.emit("fs.read", {"path": p, "ok": False, "error": str(exc)})
+            events.emit("fs.read", {"path": p, "ok": False, "error": str(exc)})
             raise self._os_error(exc, p)
         text = data.decode("utf-8", "replace")
+        size = len(data)
         if line is not None or limit is not None:
             lines = text.splitlines(keepends=True)
             start = max(0, (line or 1) - 1)
-            end = len(lines) if limit is None else start + max(0, limit)
+            end = len(lines) if limit is None else start + limit
             text = "".join(lines[start:end])
-        self.s.events.emit("fs.read", {"path": p, "ok": True, "line": line, "limit": limit,
-                                       "bytes": len(text.encode())})
-        return ReadTextFileResponse(content=text)
+            size = len(text.encode("utf-8", "surrogateescape"))
+        events.emit("fs.read", {"path": p, "ok": True, "line": line, "limit": limit,
+                                "bytes": size})
+        return {"content": text}
 
-    async def write_text_file(self, session_id: str, path: str, content: str,
-                              **kwargs: Any) -> Any:
-        from acp.schema import WriteTextFileResponse
-
-        p = self._path(path)
+    async def raw_write_text_file(self, params: dict[str, Any]) -> dict[str, Any]:
+        p = self._path(params.get("path"))
+        content = _want_str(params, "content")
+        data = content.encode("utf-8", "surrogateescape")
+        vm = self.s.vm
         try:
-            self.s.vm.write_file(p, content.encode("utf-8", "surrogateescape"), parents=True)
+            try:
+                vm.write_file(p, data)
+            except FileNotFoundError:  # a missing parent: create the directories
+                vm.write_file(p, data, parents=True)
         except (OSError, ValueError) as exc:
             self.s.events.emit("fs.write", {"path": p, "ok": False, "error": str(exc)})
             raise self._os_error(exc, p)
-        self.s.events.emit("fs.write", {"path": p, "ok": True,
-                                        "bytes": len(content.encode("utf-8", "replace"))})
-        return WriteTextFileResponse()
+        self.s.events.emit("fs.write", {"path": p, "ok": True, "bytes": len(data)})
+        return {}
+
+    async def read_text_file(self, session_id: str, path: str, line: int | None = None,
+                             limit: int | None = None, **kwargs: Any) -> Any:
+        return await self.raw_read_text_file({"sessionId": session_id, "path": path,
+                                              "line": line, "limit": limit})
+
+    async def write_text_file(self, session_id: str, path: str, content: str,
+                              **kwargs: Any) -> Any:
+        return await self.raw_write_text_file({"sessionId": session_id, "path": path,
+                                               "content": content})
 
     # -- terminals ---------------------------------------------------------------------------
-    def _term(self, terminal_id: str) -> Terminal:
-        from acp import RequestError
-
+    def _term(self, params: dict[str, Any]) -> Terminal:
+        terminal_id = params.get("terminalId")
         try:
-            return self.s.terminals.get(terminal_id)
-        except KeyError:
-            raise RequestError.invalid_params({"terminalId": terminal_id,
-                                               "details": "unknown terminal"})
+            return self.s.terminals.get(terminal_id)  # type: ignore[arg-type]
+        except (KeyError, TypeError):
+            raise _bad("unknown terminal", terminalId=terminal_id)
+
+    async def raw_create_terminal(self, params: dict[str, Any]) -> dict[str, Any]:
+        command = _want_str(params, "command")
+        args = params.get("args")
+        if args is not None and (not isinstance(args, list)
+                                 or not all(isinstance(a, str) for a in args)):
+            raise _bad("args must be a list of strings", args=args)
+        envd: dict[str, str] = {}
+        env = params.get("env")
+        if env is not None:
+            if not isinstance(env, list):
+                raise _bad("env must be a list of {name, value}", env=env)
+            for e in env:
+                d = e if isinstance(e, dict) else _dump(e)
+                if not isinstance(d.get("name"), str) or not isinstance(d.get("value"), str):
+                    raise _bad("env entries need a string name and value", env=env)
+                envd[d["name"]] = d["value"]
+        cwd = params.get("cwd")
+        if cwd is not None and not isinstance(cwd, str):
+            raise _bad("cwd must be a string", cwd=cwd)
+        limit = _want_int(params, "outputByteLimit")
+        s = self.s
+        term = await s.terminals.create(command, args, envd, cwd, limit)
+        s.events.emit("terminal.created", {"terminalId": term.id, "command": term.command,
+                                           "cwd": cwd or s.cwd})
+        if term.done.is_set():
+            s._terminal_exited(term)
+        else:
+            term.on_exit = s._terminal_exited
+        return {"terminalId": term.id}
+
+    async def raw_terminal_output(self, params: dict[str, Any]) -> dict[str, Any]:
+        term = self._term(params)
+        out: dict[str, Any] = {"output": term.text(), "truncated": term.truncated}
+        if term.done.is_set():
+            out["exitStatus"] = term.exit_json()
+        return out
+
+    async def raw_wait_for_terminal_exit(self, params: dict[str, Any]) -> dict[str, Any]:
+        term = self._term(params)
+        if not term.done.is_set():
+            await term.done.wait()
+        return term.exit_json()
+
+    async def raw_kill_terminal(self, params: dict[str, Any]) -> dict[str, Any]:
+        self._term(params).kill()
+        return {}
+
+    async def raw_release_terminal(self, params: dict[str, Any]) -> dict[str, Any]:
+        term = self._term(params)
+        self.s.terminals.release(term.id)
+        self.s.events.emit("terminal.released", {"terminalId": term.id})
+        return {}
 
     async def create_terminal(self, session_id: str, command: str, args: list[str] | None = None,
                               env: list[Any] | None = None, cwd: str | None = None,
                               output_byte_limit: int | None = None, **kwargs: Any) -> Any:
-        from acp.schema import CreateTerminalResponse
-
-        envd = {}
-        for e in env or []:
-            d = _dump(e)
-            envd[str(d["name"])] = str(d["value"])
-        term = await self.s.terminals.create(command, args, envd, cwd, output_byte_limit)
-        self.s.events.emit("terminal.created", {"terminalId": term.id, "command": term.command,
-                                                "cwd": cwd or self.s.cwd})
-        if term.done.is_set():
-            self.s._terminal_exited(term)
-        else:
-            watcher = asyncio.ensure_future(self._watch(term))
-            self.s._watchers.add(watcher)
-            watcher.add_done_callback(self.s._watchers.discard)
-        return CreateTerminalResponse(terminal_id=term.id)
-
-    async def _watch(self, term: Terminal) -> None:
-        await term.done.wait()
-        self.s._terminal_exited(term)
+        return await self.raw_create_terminal({
+            "sessionId": session_id, "command": command, "args": args,
+            "env": [_dump(e) for e in env] if env is not None else None, "cwd": cwd,
+            "outputByteLimit": output_byte_limit})
 
     async def terminal_output(self, session_id: str, terminal_id: str, **kwargs: Any) -> Any:
-        from acp.schema import TerminalExitStatus, TerminalOutputResponse
-
-        term = self._term(terminal_id)
-        st = term.exit_status()
-        return TerminalOutputResponse(
-            output=term.text(), truncated=term.truncated,
-            exit_status=TerminalExitStatus(exit_code=st["exitCode"], signal=st["signal"])
-            if st else None)
+        return await self.raw_terminal_output({"terminalId": terminal_id})
 
     async def wait_for_terminal_exit(self, session_id: str, terminal_id: str,
                                      **kwargs: Any) -> Any:
-        from acp.schema import WaitForTerminalExitResponse
-
-        st = await self._term(terminal_id).wait()
-        return WaitForTerminalExitResponse(exit_code=st["exitCode"], signal=st["signal"])
+        return await self.raw_wait_for_terminal_exit({"terminalId": terminal_id})
 
     async def kill_terminal(self, session_id: str, terminal_id: str, **kwargs: Any) -> Any:
-        from acp.schema import KillTerminalResponse
-
-        self._term(terminal_id).kill()
-        return KillTerminalResponse()
+        return await self.raw_kill_terminal({"terminalId": terminal_id})
 
     async def release_terminal(self, session_id: str, terminal_id: str, **kwargs: Any) -> Any:
-        from acp.schema import ReleaseTerminalResponse
-
-        self._term(terminal_id)
-        self.s.terminals.release(terminal_id)
-        self.s.events.emit("terminal.released", {"terminalId": terminal_id})
-        return ReleaseTerminalResponse()
+        return await self.raw_release_terminal({"terminalId": terminal_id})
 
     # -- permissions -------------------------------------------------------------------------
+    async def raw_request_permission(self, params: dict[str, Any]) -> dict[str, Any]:
+        tool_call = params.get("toolCall")
+        options = params.get("options")
+        if not isinstance(tool_call, dict):
+            raise _bad("toolCall must be an object")
+        if not isinstance(options, list) or not all(isinstance(o, dict) for o in options):
+            raise _bad("options must be a list of permission options")
+        return await self.s._request_permission(tool_call, options)
+
     async def request_permission(self, session_id: str, tool_call: Any, options: list[Any],
                                  **kwargs: Any) -> Any:
         return await self.s._request_permission(_dump(tool_call), [_dump(o) for o in options])
+
+    # -- the persistent Python interpreter (an ACP extension) ------------------------------
+    async def raw_python(self, params: dict[str, Any]) -> dict[str, Any]:
+        code = _want_str(params, "code")
+        return await self.s._run_python(code, reset=bool(params.get("reset")))
 
     # -- extensions --------------------------------------------------------------------------
     async def ext_method(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
         from acp import RequestError
 
+        if "_" + method == PYTHON_METHOD:
+            return await self.raw_python(params)
         raise RequestError.method_not_found(f"_{method}")
 
     async def ext_notification(self, method: str, params: dict[str, Any]) -> None:
@@ -314,8 +426,15 @@ class Session:
         self._replaying = False
         self._instructions_sent = False
         self._last_cost: float | None = None
+        self._python: Any = None
+        self._python_lock = asyncio.Lock()
 
     # --- events -------------------------------------------------------------------------
+    def _flush(self) -> None:
+        """Commit the queued store writes (one transaction per prompt)."""
+        with contextlib.suppress(Exception):
+            self.store.flush()
+
     def _persist(self, ev: Event) -> None:
         if not self._replaying:
             self.store.append_event(self.id, ev.seq, ev.time, ev.kind, ev.data)
@@ -379,6 +498,7 @@ class Session:
             self._agent_conn = AgentSideConnection(
                 lambda conn: cast(Any, PocketAgent(conn, config=config, store=self.store)), right)
             self._conn = ClientSideConnection(lambda conn: cast(Any, client), left)
+            self._install_fast_path(client)
             return
         assert self.spec.argv is not None
         exe = find_executable(self.spec.argv)
@@ -393,8 +513,19 @@ class Session:
         assert self._proc.stdin is not None and self._proc.stdout is not None
         self._conn = ClientSideConnection(lambda conn: cast(Any, client), self._proc.stdin,
                                           self._proc.stdout)
+        self._install_fast_path(client)
         self._tasks.append(asyncio.ensure_future(self._drain_stderr()))
         self._tasks.append(asyncio.ensure_future(self._watch_process()))
+
+    def _install_fast_path(self, client: _VMClient) -> None:
+        """Serve the client methods from raw JSON (see :meth:`_VMClient.handler`); when the
+        protocol library's layout is not the one expected, its router stays in charge."""
+        inner = getattr(self._conn, "_conn", None)
+        router = getattr(inner, "_handler", None)
+        tracker = getattr(self._conn, "_session_updates", None)
+        if router is not None and tracker is not None and callable(
+                getattr(tracker, "session_update", None)):
+            inner._handler = client.handler(router, tracker)
 
     async def _drain_stderr(self) -> None:
         assert self._proc is not None and self._proc.stderr is not None
@@ -432,6 +563,7 @@ class Session:
             if not fut.done():
                 fut.cancel()
         self.events.close()
+        self._flush()
         asyncio.ensure_future(self._shutdown())
 
     async def _initialize(self) -> None:
@@ -552,6 +684,7 @@ class Session:
                     self.status = "ready"
                     self.events.emit("prompt.ended", {"prompt": n, "stopReason": None,
                                                       "error": str(exc)})
+                self._flush()
                 raise
             d = _dump(resp)
             stop = str(d.get("stopReason"))
@@ -561,12 +694,15 @@ class Session:
             self.status = "ready"
             end_ev = self.events.emit("prompt.ended", {"prompt": n, "stopReason": stop,
                                                        "usage": usage, "cost": cost})
-            evs = [e for e in self.events.events if start_ev.seq <= e.seq <= end_ev.seq]
-            text = "".join(
-                str(e.data.get("content", {}).get("text", "")) for e in evs
-                if e.kind == "update" and e.data.get("sessionUpdate") == "agent_message_chunk"
-                and e.data.get("content", {}).get("type") == "text")
-            return PromptResult(stop, text, n, usage, cost, evs)
+            self._flush()
+            evs = self.events.since(start_ev.seq - 1, end_ev.seq)
+            parts: list[str] = []
+            for e in evs:
+                if e.kind == "update" and e.data.get("sessionUpdate") == "agent_message_chunk":
+                    block = e.data.get("content")
+                    if isinstance(block, dict) and block.get("type") == "text":
+                        parts.append(str(block.get("text", "")))
+            return PromptResult(stop, "".join(parts), n, usage, cost, evs)
 
     def _record_usage(self, n: int, usage: dict[str, Any] | None) -> float | None:
         if not usage:
@@ -635,28 +771,32 @@ class Session:
             raise SessionError(f"agent {self.agent!r} cannot switch models: {exc}")
 
     async def _request_permission(self, tool_call: dict[str, Any],
-                                  options: list[dict[str, Any]]) -> Any:
-        from acp.schema import AllowedOutcome, DeniedOutcome, RequestPermissionResponse
-
+                                  options: list[dict[str, Any]]) -> dict[str, Any]:
         asked = self.events.emit("permission.asked", {"toolCall": tool_call, "options": options})
-        task = asyncio.ensure_future(self.permissions.decide(self.agent_session_id or "",
-                                                             tool_call, options))
-        self._pending_permissions.add(task)
-        try:
-            answer, req = await task
-        except asyncio.CancelledError:
-            if not task.cancelled():
-                raise
-            answer, req = None, None
-        finally:
-            self._pending_permissions.discard(task)
+        sid = self.agent_session_id or ""
+        quick = self.permissions.decide_now(sid, tool_call, options)
+        answer: PermissionAnswer | None
+        req: PermissionRequest | None
+        if quick is not None:
+            answer, req = quick
+        else:
+            task = asyncio.ensure_future(self.permissions.decide(sid, tool_call, options))
+            self._pending_permissions.add(task)
+            try:
+                answer, req = await task
+            except asyncio.CancelledError:
+                if not task.cancelled():
+                    raise
+                answer, req = None, None
+            finally:
+                self._pending_permissions.discard(task)
         if answer is None or answer.option_id is None:
             decision = "cancelled" if answer is None else answer.decision
             source = "cancelled" if answer is None else answer.source
             self.events.emit("permission.answered", {"askedSeq": asked.seq, "decision": decision,
                                                      "optionId": None, "source": source})
             self._store_permission(asked.seq, req, tool_call, decision, None, source)
-            return RequestPermissionResponse(outcome=DeniedOutcome(outcome="cancelled"))
+            return {"outcome": {"outcome": "cancelled"}}
         assert req is not None
         self.events.emit("permission.answered", {"askedSeq": asked.seq,
                                                  "decision": answer.decision,
@@ -666,8 +806,7 @@ class Session:
                                                  "resource": req.resource})
         self._store_permission(asked.seq, req, tool_call, answer.decision, answer.option_id,
                                answer.source)
-        return RequestPermissionResponse(outcome=AllowedOutcome(outcome="selected",
-                                                                option_id=answer.option_id))
+        return {"outcome": {"outcome": "selected", "optionId": answer.option_id}}
 
     def _store_permission(self, seq: int, req: PermissionRequest | None,
                           tool_call: dict[str, Any], decision: str, option_id: str | None,
@@ -684,7 +823,47 @@ class Session:
                                          title=tool_call.get("title"), decision=decision,
                                          option_id=option_id, source=source)
 
+    async def _run_python(self, code: str, *, reset: bool = False) -> dict[str, Any]:
+        """One cell in the session's persistent interpreter (``vm.python()``, started on
+        first use, closed with the session). Running it is checked like the ``python3``
+        command (``child_process.spawn``), and the interpreter works under the VM's limits
+        and filesystem policy."""
+        from acp import RequestError
+
+        try:
+            self.vm.kernel.check("child_process", "spawn", "python3")
+        except PermissionError as exc:
+            msg = f"python3: {exc.strerror or exc}"
+            self.events.emit("python.run", {"code": code, "ok": False, "error": msg})
+            raise RequestError(-32603, msg, {"error": msg})
+        async with self._python_lock:
+            restarted = False
+            py = self._python
+            if py is not None and (reset or py.closed):
+                restarted = not reset
+                self._python = None
+                with contextlib.suppress(Exception):
+                    await py.close()
+            if self._python is None:
+                self._python = self.vm.python(cwd=self.cwd)
+            try:
+                r = await self._python.run(code)
+            except Exception as exc:  # the runtime is missing or the interpreter failed
+                msg = f"python: {exc}"
+                self.events.emit("python.run", {"code": code, "ok": False, "error": msg})
+                raise RequestError(-32603, msg, {"error": msg})
+        out: dict[str, Any] = {"stdout": r.stdout, "stderr": r.stderr, "value": r.value,
+                               "error": r.error, "restarted": restarted,
+                               "ended": bool(self._python.closed)}
+        self.events.emit("python.run", {"code": code, "ok": r.error is None, "error": r.error,
+                                        "value": r.value, "restarted": restarted})
+        return out
+
     async def _shutdown(self) -> None:
+        py, self._python = self._python, None
+        if py is not None:
+            with contextlib.suppress(Exception):
+                await py.close()
         await self.terminals.close()
         conn, self._conn = self._conn, None
         if conn is not None:
@@ -733,6 +912,7 @@ class Session:
             with contextlib.suppress(Exception):
                 self.store.update_session(self.id, status="closed")
             self.events.close()
+        self._flush()
         await self._shutdown()
 
     async def destroy(self) -> None:
@@ -774,6 +954,7 @@ async def _start(session: Session, load: str | None) -> Session:
             session.store.update_session(session.id, status=session.status, error=msg)
         session.events.emit("session.error", {"message": msg})
         session.events.close()
+        session._flush()
         await session._shutdown()
         if isinstance(exc, (SessionError, asyncio.CancelledError)):
             raise
@@ -788,6 +969,7 @@ async def _start(session: Session, load: str | None) -> Session:
         "agent": session.agent, "agentSessionId": session.agent_session_id,
         "agentInfo": session.agent_info, "capabilities": session.capabilities,
         "modes": session.modes, "configOptions": session.config_options, "cwd": session.cwd})
+    session._flush()
     _LIVE.setdefault(session.vm, {})[session.id] = session
     return session
 

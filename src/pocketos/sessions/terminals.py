@@ -10,6 +10,8 @@ import shlex
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from pocketos.errors import LimitExceeded
+
 __all__ = ["Terminal", "TerminalManager", "DEFAULT_OUTPUT_LIMIT"]
 
 #: bytes of output kept per terminal when the agent gives no ``outputByteLimit``
@@ -18,6 +20,10 @@ DEFAULT_OUTPUT_LIMIT = 1024 * 1024
 _SIGNALS = {9: "SIGKILL", 15: "SIGTERM", 2: "SIGINT", 1: "SIGHUP", 13: "SIGPIPE"}
 
 _ids = itertools.count(1)
+
+#: exit statuses of a command a VM limit stopped (as ``pocketos.vm`` reports them)
+TIMEOUT_STATUS = 124
+LIMIT_STATUS = 125
 
 
 def _trim_front(buf: bytearray, limit: int) -> bool:
@@ -46,6 +52,8 @@ class Terminal:
         self.proc: Any = None
         self.done = asyncio.Event()
         self._on_output = on_output
+        #: called once when the command has ended (not for a terminal that failed to start)
+        self.on_exit: Callable[[Terminal], None] | None = None
         self._task: asyncio.Task[None] | None = None
 
     def _append(self, data: bytes) -> None:
@@ -65,10 +73,19 @@ class Terminal:
     async def _run(self) -> None:
         proc = self.proc
         try:
-            await asyncio.gather(self._pump(proc.stdout), self._pump(proc.stderr))
+            err = asyncio.ensure_future(self._pump(proc.stderr))
+            try:
+                await self._pump(proc.stdout)
+                await err
+            finally:
+                if not err.done():
+                    err.cancel()
             code = await proc.wait()
         except asyncio.CancelledError:
             code = 128 + (self.killed_with or 9)
+        except LimitExceeded as exc:  # a VM limit stopped the command
+            self._append(f"bash: {exc.message}\n".encode())
+            code = TIMEOUT_STATUS if exc.limit == "timeout" else LIMIT_STATUS
         except Exception as exc:  # the process machinery failed: report, do not raise
             self._append(f"terminal error: {exc}\n".encode())
             code = 1
@@ -78,6 +95,11 @@ class Terminal:
         else:
             self.exit_code = code
         self.done.set()
+        if self.on_exit is not None:
+            try:
+                self.on_exit(self)
+            except Exception:  # a listener never breaks the terminal
+                pass
 
     def start_failed(self, message: str, code: int) -> None:
         self._append(message.encode("utf-8", "surrogateescape"))
@@ -91,6 +113,15 @@ class Terminal:
         if not self.done.is_set():
             return None
         return {"exitCode": self.exit_code, "signal": self.signal}
+
+    def exit_json(self) -> dict[str, Any]:
+        """The ACP exit status (``exitCode``, ``signal``; unset ones left out)."""
+        out: dict[str, Any] = {}
+        if self.exit_code is not None:
+            out["exitCode"] = self.exit_code
+        if self.signal is not None:
+            out["signal"] = self.signal
+        return out
 
     async def wait(self) -> dict[str, Any]:
         await self.done.wait()
@@ -125,7 +156,8 @@ class TerminalManager:
             script = shlex.join([command, *args])
         else:
             script = command
-        argv = ["bash", "-c", script]
+        # one output stream, like a terminal: stderr joins stdout in the order written
+        argv = ["bash", "-c", "exec 2>&1; " + script]
         tid = f"term-{next(_ids)}"
         limit = DEFAULT_OUTPUT_LIMIT if output_byte_limit is None else int(output_byte_limit)
         term = Terminal(tid, argv, script, limit, self._on_output)

@@ -486,7 +486,11 @@ class Shell(Expander):
     # --- execution ------------------------------------------------------------------------------
     async def exec_script(self, script: Script) -> int:
         status = self.last_status
+        info = self.ctx.info
         for item in script.items:
+            if info is not None and info.pending_signal is not None:
+                # the shell itself was signalled (Ctrl-C): the rest of the line does not run
+                return 128 + info.pending_signal
             node = item.node
             if item.background:
                 status = self.start_background(node)

@@ -58,6 +58,11 @@ class ShellSession:
     def cwd(self) -> str:
         return str(getattr(self.shell, "cwd", self.ctx.cwd))
 
+    @property
+    def exited(self) -> bool:
+        """True once the script ran ``exit`` (the shell is over)."""
+        return bool(getattr(self.shell, "exited", False))
+
     async def run(self, script: str, *, stdin: str | bytes | None = None,
                   timeout: float | None = None,
                   on_stdout: Callable[[bytes], Any] | None = None,

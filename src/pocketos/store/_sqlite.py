@@ -1,13 +1,23 @@
 """The SQLite store. Every method is synchronous and short; one connection per store, guarded
-by a lock so the store may be shared between an event loop and worker threads."""
+by a lock so the store may be shared between an event loop and worker threads.
+
+Writes are batched: the hot ones (events, permission decisions, usage, prompt ends, session
+updates, the agent's state, audit events) are queued and written together in one
+transaction with ``executemany``: when :meth:`Store.flush` is called (sessions call it at the
+end of every prompt), when ``write_delay`` seconds have passed (a timer on the running event
+loop), when the queue is long, before any read, and on :meth:`Store.close` or interpreter
+exit. Outside an event loop, or with ``write_delay=0``, every write is committed at once."""
 
 from __future__ import annotations
 
+import asyncio
+import atexit
 import json
 import os
 import sqlite3
 import threading
 import time
+import weakref
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -109,14 +119,37 @@ def default_store_path() -> str:
     return os.path.join(base, "pocketos", "sessions.db")
 
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str)
+
+
 def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+    return _ENCODER.encode(value)
+
+
+#: queued writes that force a flush
+MAX_PENDING = 2000
+
+_SQL_EVENT = "INSERT OR REPLACE INTO events VALUES (?, ?, ?, ?, ?)"
+_SQL_STATE = "INSERT OR REPLACE INTO agent_state VALUES (?, ?, ?)"
+
+#: open stores, flushed when the interpreter exits
+_OPEN: weakref.WeakSet[Store] = weakref.WeakSet()
+
+
+@atexit.register
+def _flush_all() -> None:
+    for st in list(_OPEN):
+        try:
+            st.flush()
+        except Exception:
+            pass
 
 
 class Store:
     """A session store in one SQLite file (``":memory:"`` for a throwaway one)."""
 
-    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+    def __init__(self, path: str | os.PathLike[str] | None = None, *,
+                 write_delay: float = 0.1) -> None:
         p = os.fspath(path) if path is not None else default_store_path()
         if p != ":memory:":
             parent = os.path.dirname(os.path.abspath(p))
@@ -125,6 +158,12 @@ class Store:
         self._lock = threading.RLock()
         self._db = sqlite3.connect(p, check_same_thread=False, isolation_level=None)
         self._db.row_factory = sqlite3.Row
+        #: seconds a queued write may wait for company (0: write at once)
+        self.write_delay = write_delay
+        self._pending: list[tuple[str, tuple[Any, ...]]] = []
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_loop: asyncio.AbstractEventLoop | None = None
+        self._prompt_n: dict[str, int] = {}
         with self._lock:
             if p != ":memory:":
                 self._db.execute("PRAGMA journal_mode=WAL")
@@ -133,13 +172,79 @@ class Store:
             self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)",
                              (str(SCHEMA_VERSION),))
         self.closed = False
+        _OPEN.add(self)
 
     # --- lifecycle -----------------------------------------------------------------------
     def close(self) -> None:
         if not self.closed:
-            self.closed = True
             with self._lock:
+                self._flush_locked()
+                self.closed = True
                 self._db.close()
+            _OPEN.discard(self)
+
+    # --- batched writes ------------------------------------------------------------------
+    def _defer(self, sql: str, args: tuple[Any, ...]) -> None:
+        """Queue one write; it is committed with the next flush."""
+        with self._lock:
+            if self.closed:
+                raise sqlite3.ProgrammingError("Cannot operate on a closed database.")
+            self._pending.append((sql, args))
+            n = len(self._pending)
+            if n >= MAX_PENDING or self.write_delay <= 0:
+                self._flush_locked()
+                return
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:  # no event loop here: nobody would flush later
+                self._flush_locked()
+                return
+            if self._timer is not None and self._timer_loop is loop:
+                return
+            self._timer = loop.call_later(self.write_delay, self.flush)
+            self._timer_loop = loop
+
+    def flush(self) -> None:
+        """Commit every queued write (one transaction)."""
+        with self._lock:
+            self._flush_locked()
+
+    @property
+    def pending(self) -> int:
+        """Writes queued and not yet committed."""
+        return len(self._pending)
+
+    def _flush_locked(self) -> None:
+        timer, self._timer = self._timer, None
+        if timer is not None:
+            timer.cancel()
+        if not self._pending or self.closed:
+            return
+        batch, self._pending = self._pending, []
+        db = self._db
+        try:
+            db.execute("BEGIN")
+            i = 0
+            while i < len(batch):
+                sql = batch[i][0]
+                j = i + 1
+                while j < len(batch) and batch[j][0] == sql:
+                    j += 1
+                if j - i == 1:
+                    db.execute(sql, batch[i][1])
+                else:
+                    db.executemany(sql, [a for _, a in batch[i:j]])
+                i = j
+            db.execute("COMMIT")
+        except sqlite3.Error:
+            # one bad row must not lose the others: write them one by one
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            for sql, args in batch:
+                try:
+                    db.execute(sql, args)
+                except sqlite3.Error:
+                    pass
 
     def __enter__(self) -> Store:
         return self
@@ -152,20 +257,22 @@ class Store:
 
     def _exec(self, sql: str, args: tuple[Any, ...] = ()) -> sqlite3.Cursor:
         with self._lock:
+            self._flush_locked()
             return self._db.execute(sql, args)
 
     def _rows(self, sql: str, args: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
         with self._lock:
+            self._flush_locked()
             return list(self._db.execute(sql, args).fetchall())
 
     # --- sessions ------------------------------------------------------------------------
     def create_session(self, session_id: str, *, agent: str, agent_argv: list[str] | None,
                        vm: str, cwd: str, info: Mapping[str, Any] | None = None) -> None:
         now = time.time()
-        self._exec("INSERT INTO sessions (id, agent, agent_argv, agent_session_id, vm, cwd, "
-                   "status, created, updated, info) VALUES (?, ?, ?, NULL, ?, ?, 'starting', ?, "
-                   "?, ?)", (session_id, agent, _dumps(agent_argv) if agent_argv else None,
-                             vm, cwd, now, now, _dumps(dict(info or {}))))
+        self._defer("INSERT INTO sessions (id, agent, agent_argv, agent_session_id, vm, cwd, "
+                    "status, created, updated, info) VALUES (?, ?, ?, NULL, ?, ?, 'starting', ?,"
+                    " ?, ?)", (session_id, agent, _dumps(agent_argv) if agent_argv else None,
+                               vm, cwd, now, now, _dumps(dict(info or {}))))
 
     def update_session(self, session_id: str, **fields: Any) -> None:
         """Update ``agent_session_id``, ``status``, ``title``, ``error``, ``cwd``, ``vm`` or
@@ -181,6 +288,7 @@ class Store:
             args.append(value)
         with self._lock:
             if info:
+                self._flush_locked()
                 row = self._db.execute("SELECT info FROM sessions WHERE id = ?",
                                        (session_id,)).fetchone()
                 merged = json.loads(row["info"]) if row else {}
@@ -189,8 +297,8 @@ class Store:
                 args.append(_dumps(merged))
             sets.append("updated = ?")
             args.append(time.time())
-            self._db.execute(f"UPDATE sessions SET {', '.join(sets)} WHERE id = ?",
-                             (*args, session_id))
+            self._defer(f"UPDATE sessions SET {', '.join(sets)} WHERE id = ?",
+                        (*args, session_id))
 
     @staticmethod
     def _session_dict(row: sqlite3.Row) -> dict[str, Any]:
@@ -229,6 +337,7 @@ class Store:
 
     def delete_session(self, session_id: str) -> None:
         with self._lock:
+            self._flush_locked()
             row = self._db.execute("SELECT agent_session_id FROM sessions WHERE id = ?",
                                    (session_id,)).fetchone()
             for table in ("events", "prompts", "permissions", "usage"):
@@ -237,12 +346,13 @@ class Store:
                 self._db.execute("DELETE FROM agent_state WHERE agent_session_id = ?",
                                  (row["agent_session_id"],))
             self._db.execute("DELETE FROM sessions WHERE id = ?", (session_id,))
+            self._prompt_n.pop(session_id, None)
 
     # --- events --------------------------------------------------------------------------
     def append_event(self, session_id: str, seq: int, time_: float, kind: str,
                      data: Mapping[str, Any]) -> None:
-        self._exec("INSERT OR REPLACE INTO events VALUES (?, ?, ?, ?, ?)",
-                   (session_id, seq, time_, kind, _dumps(dict(data))))
+        self._defer(_SQL_EVENT, (session_id, seq, time_, kind,
+                                _dumps(data if isinstance(data, dict) else dict(data))))
 
     def last_seq(self, session_id: str) -> int:
         rows = self._rows("SELECT COALESCE(MAX(seq), 0) AS m FROM events WHERE session_id = ?",
@@ -260,17 +370,22 @@ class Store:
     # --- prompts, permissions, usage ----------------------------------------------------
     def start_prompt(self, session_id: str, content: list[dict[str, Any]]) -> int:
         with self._lock:
-            row = self._db.execute("SELECT COALESCE(MAX(n), 0) AS m FROM prompts WHERE "
-                                   "session_id = ?", (session_id,)).fetchone()
-            n = int(row["m"]) + 1
-            self._db.execute("INSERT INTO prompts (session_id, n, started, content) VALUES "
-                             "(?, ?, ?, ?)", (session_id, n, time.time(), _dumps(content)))
+            last = self._prompt_n.get(session_id)
+            if last is None:
+                self._flush_locked()
+                row = self._db.execute("SELECT COALESCE(MAX(n), 0) AS m FROM prompts WHERE "
+                                       "session_id = ?", (session_id,)).fetchone()
+                last = int(row["m"])
+            n = last + 1
+            self._prompt_n[session_id] = n
+            self._defer("INSERT INTO prompts (session_id, n, started, content) VALUES "
+                        "(?, ?, ?, ?)", (session_id, n, time.time(), _dumps(content)))
         return n
 
     def end_prompt(self, session_id: str, n: int, stop_reason: str | None,
                    error: str | None = None) -> None:
-        self._exec("UPDATE prompts SET ended = ?, stop_reason = ?, error = ? WHERE "
-                   "session_id = ? AND n = ?", (time.time(), stop_reason, error, session_id, n))
+        self._defer("UPDATE prompts SET ended = ?, stop_reason = ?, error = ? WHERE "
+                    "session_id = ? AND n = ?", (time.time(), stop_reason, error, session_id, n))
 
     def prompts(self, session_id: str) -> list[dict[str, Any]]:
         out = []
@@ -284,9 +399,9 @@ class Store:
     def record_permission(self, session_id: str, seq: int, *, capability: str, resource: str,
                           title: str | None, decision: str, option_id: str | None,
                           source: str) -> None:
-        self._exec("INSERT INTO permissions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                   (session_id, seq, time.time(), capability, resource, title, decision,
-                    option_id, source))
+        self._defer("INSERT INTO permissions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (session_id, seq, time.time(), capability, resource, title, decision,
+                     option_id, source))
 
     def permissions(self, session_id: str) -> list[dict[str, Any]]:
         return [dict(r) for r in self._rows("SELECT * FROM permissions WHERE session_id = ? "
@@ -295,9 +410,9 @@ class Store:
     def record_usage(self, session_id: str, *, prompt: int | None, model: str | None,
                      input_tokens: int, output_tokens: int, cached_tokens: int = 0,
                      cost: float | None = None, currency: str | None = None) -> None:
-        self._exec("INSERT INTO usage VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                   (session_id, prompt, time.time(), model, int(input_tokens),
-                    int(output_tokens), int(cached_tokens), cost, currency))
+        self._defer("INSERT INTO usage VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (session_id, prompt, time.time(), model, int(input_tokens),
+                     int(output_tokens), int(cached_tokens), cost, currency))
 
     def usage(self, session_id: str) -> list[dict[str, Any]]:
         return [dict(r) for r in self._rows("SELECT * FROM usage WHERE session_id = ? "
@@ -313,8 +428,7 @@ class Store:
 
     # --- the built-in agent's own state --------------------------------------------------
     def save_agent_state(self, agent_session_id: str, state: Mapping[str, Any]) -> None:
-        self._exec("INSERT OR REPLACE INTO agent_state VALUES (?, ?, ?)",
-                   (agent_session_id, time.time(), _dumps(dict(state))))
+        self._defer(_SQL_STATE, (agent_session_id, time.time(), _dumps(dict(state))))
 
     def load_agent_state(self, agent_session_id: str) -> dict[str, Any] | None:
         rows = self._rows("SELECT state FROM agent_state WHERE agent_session_id = ?",
@@ -341,7 +455,7 @@ class Store:
     # --- audit -------------------------------------------------------------------------------
     def append_audit(self, event: Mapping[str, Any]) -> None:
         """Persist one audit event (a ``pocketos.kernel.audit.AuditEvent.to_dict()``)."""
-        self._exec("INSERT INTO audit VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+        self._defer("INSERT INTO audit VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                    (event["vm"], event["seq"], event["time"], event["kind"],
                     event.get("capability"), event.get("resource"), event.get("decision"),
                     event.get("reason"), event.get("pid"), event.get("actor"),

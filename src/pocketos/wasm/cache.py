@@ -230,6 +230,9 @@ def warmup(python: bool = True, js: bool = True, fuel: bool = False,
                 if r.exit_code != 0:
                     raise RuntimeError(f"the Python runtime failed to start: {r.trapped or ''}"
                                        f"{r.stderr.decode(errors='replace')}")
+            from pocketos.wasm import firstuse
+
+            firstuse.prepare()  # the stdlib folder and digests kept for later processes
             done["python"] = True
         else:
             done["python"] = False

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from pocketos.wasm import cache
 from pocketos.wasm.bridge import LoopBridge, OutputSink
+from pocketos.wasm.door import http_exchange
 from pocketos.wasm.python import (
     GuestLimits,
     _Tail,
@@ -347,7 +348,18 @@ async def run_js(ctx: Context) -> int:
     err_sink.write = err_write  # type: ignore[method-assign]
     gl = guest_limits(ctx)
     env = guest_env(ctx)
-    host = WasiHost(ctx.fs, bridge, ctx.stdin, out_sink, err_sink, env, cancel)
+    limit_hit: list[BaseException] = []
+
+    def on_limit(exc: BaseException) -> None:
+        limit_hit.append(exc)
+        cancel.set()
+
+    def door(frame: bytes) -> bytes:
+        if frame[:1] != b"h":
+            return b'{"error": "unknown request", "kind": "protocol"}\n'
+        return http_exchange(ctx, bridge, cancel, frame[1:], on_limit)
+
+    host = WasiHost(ctx.fs, bridge, ctx.stdin, out_sink, err_sink, env, cancel, door=door)
     argv = ["qjs", "-m", "-e", prelude(), mode if mode != "stdin" else "stdin", target or "",
             *rest]
     metered = gl.fuel is not None
@@ -368,6 +380,8 @@ async def run_js(ctx: Context) -> int:
                 ctx.fs.unlink(target)
             except OSError:
                 pass
+    if limit_hit:
+        raise limit_hit[0]
     for sink in (out_sink, err_sink):
         if sink.error is not None:
             raise sink.error

@@ -326,6 +326,97 @@ if (typeof globalThis.TextEncoder === "undefined") {
   globalThis.TextDecoder = class { decode(b) { if (!b) return ""; const u = b instanceof Uint8Array ? b : new Uint8Array(b.buffer || b); let s = ""; for (let i = 0; i < u.length; i += 8192) s += String.fromCharCode(...u.subarray(i, i + 8192)); try { return decodeURIComponent(escape(s)); } catch (e) { return s; } } };
 }
 
+// ---- fetch (through the VM's network gateway: the host answers requests written to a device) --
+class Headers {
+  constructor(init) {
+    this._h = [];
+    if (init instanceof Headers) init = init._h;
+    if (Array.isArray(init)) for (const [k, v] of init) this.append(k, v);
+    else if (init && typeof init === "object") for (const k of Object.keys(init)) this.append(k, init[k]);
+  }
+  append(k, v) { this._h.push([String(k), String(v)]); }
+  set(k, v) { this.delete(k); this.append(k, v); }
+  delete(k) { const l = String(k).toLowerCase(); this._h = this._h.filter(([n]) => n.toLowerCase() !== l); }
+  get(k) { const l = String(k).toLowerCase(); const v = this._h.filter(([n]) => n.toLowerCase() === l).map(([, x]) => x); return v.length ? v.join(", ") : null; }
+  has(k) { return this.get(k) !== null; }
+  forEach(fn, self) { for (const [k, v] of this.entries()) fn.call(self, v, k, this); }
+  *entries() { const seen = new Map(); for (const [k] of this._h) { const l = k.toLowerCase(); if (!seen.has(l)) seen.set(l, this.get(l)); } yield* [...seen].sort(); }
+  *keys() { for (const [k] of this.entries()) yield k; }
+  *values() { for (const [, v] of this.entries()) yield v; }
+  [Symbol.iterator]() { return this.entries(); }
+}
+class Response {
+  constructor(body, init = {}) {
+    this._body = body instanceof Uint8Array ? body : new TextEncoder().encode(body == null ? "" : String(body));
+    this.status = init.status === undefined ? 200 : init.status;
+    this.statusText = init.statusText || "";
+    this.headers = init.headers instanceof Headers ? init.headers : new Headers(init.headers);
+    this.url = init.url || "";
+    this.redirected = !!init.redirected;
+    this.ok = this.status >= 200 && this.status < 300;
+    this.type = "basic";
+    this.bodyUsed = false;
+  }
+  _take() { if (this.bodyUsed) throw new TypeError("Body is unusable: Body has already been read"); this.bodyUsed = true; return this._body; }
+  async arrayBuffer() { const b = this._take(); return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength); }
+  async bytes() { return new Uint8Array(await this.arrayBuffer()); }
+  async text() { return new TextDecoder().decode(this._take()); }
+  async json() { return JSON.parse(await this.text()); }
+  clone() { return new Response(this._body.slice(), this); }
+}
+function bodyBytes(body) {
+  if (body == null) return new Uint8Array(0);
+  if (typeof body === "string") return new TextEncoder().encode(body);
+  if (body instanceof ArrayBuffer) return new Uint8Array(body);
+  if (ArrayBuffer.isView(body)) return new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
+  return new TextEncoder().encode(String(body));
+}
+function fetchSync(input, init) {
+  const url = typeof input === "string" ? input : (input && input.url) || String(input);
+  const method = String(init.method || (input && input.method) || "GET").toUpperCase();
+  const headers = new Headers(init.headers || (input && input.headers));
+  if (typeof init.body === "string" && !headers.has("content-type")) headers.set("Content-Type", "text/plain;charset=UTF-8");
+  const body = bodyBytes(init.body);
+  const meta = { method, url, headers: headers._h, timeout: null,
+                 follow: (init.redirect || "follow") === "follow", decode: true,
+                 has_body: init.body != null };
+  const head = new TextEncoder().encode("h" + JSON.stringify(meta) + "\n");
+  const req = new Uint8Array(head.length + body.length);
+  req.set(head, 0); req.set(body, head.length);
+  const fd = os.open("/dev/pocketos-fetch", os.O_RDWR);
+  if (fd < 0) throw new TypeError("fetch failed: the network door is not available");
+  const chunks = [];
+  let total = 0;
+  try {
+    if (req.length && os.write(fd, req.buffer, 0, req.length) !== req.length) throw new TypeError("fetch failed: write error");
+    for (;;) {
+      const buf = new ArrayBuffer(65536);
+      const n = os.read(fd, buf, 0, 65536);
+      if (n < 0) throw new TypeError("fetch failed: read error");
+      if (n === 0) break;
+      chunks.push(new Uint8Array(buf, 0, n));
+      total += n;
+    }
+  } finally {
+    os.close(fd);
+  }
+  const all = new Uint8Array(total);
+  let off = 0;
+  for (const c of chunks) { all.set(c, off); off += c.length; }
+  const nl = all.indexOf(10);
+  const info = JSON.parse(new TextDecoder().decode(all.subarray(0, nl < 0 ? all.length : nl)));
+  if (info.error !== undefined) {
+    const e = new TypeError("fetch failed: " + info.error);
+    e.cause = Object.assign(new Error(info.error), { code: info.kind });
+    throw e;
+  }
+  return new Response(nl < 0 ? new Uint8Array(0) : all.slice(nl + 1),
+    { status: info.status, statusText: info.reason, headers: info.headers, url: info.url, redirected: info.redirected });
+}
+globalThis.Headers = Headers;
+globalThis.Response = Response;
+globalThis.fetch = (input, init = {}) => Promise.resolve().then(() => fetchSync(input, init || {}));
+
 // ---- run the program ------------------------------------------------------------------
 try {
   if (mode === "eval") {
@@ -338,9 +429,11 @@ try {
   } else {
     await import(path.resolve(target));
   }
-  if (live.size > 0) await new Promise((r) => { idleResolve = r; checkIdle(); });
-  else await new Promise((r) => os.setTimeout(r, 0));
-  while (live.size > 0) await new Promise((r) => { idleResolve = r; checkIdle(); });
+  // settle: timers, and promise chains (a few rounds: the engine may run timers between jobs)
+  for (let quiet = 0; quiet < 4; ) {
+    if (live.size > 0) { quiet = 0; await new Promise((r) => { idleResolve = r; checkIdle(); }); }
+    else { quiet++; await new Promise((r) => os.setTimeout(r, 0)); }
+  }
 } catch (e) {
   fatal(e);
 }

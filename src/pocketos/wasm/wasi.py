@@ -27,6 +27,9 @@ if TYPE_CHECKING:
 __all__ = ["WasiHost", "GuestExit", "GuestStop"]
 
 # WASI preview1 errno numbers
+#: the device a guest writes an HTTP request to and reads the answer from (see door.py)
+DOOR_PATH = "/dev/pocketos-fetch"
+
 W_SUCCESS, W_2BIG, W_ACCES, W_BADF, W_EXIST, W_FAULT, W_INVAL, W_IO = 0, 1, 2, 8, 20, 21, 28, 29
 W_ISDIR, W_LOOP, W_NAMETOOLONG, W_NOENT, W_NOSPC, W_NOSYS = 31, 32, 37, 44, 51, 52
 W_NOTDIR, W_NOTEMPTY, W_NOTSUP, W_PERM, W_PIPE, W_ROFS, W_SPIPE, W_XDEV = 54, 55, 58, 63, 64, 69, 70, 75
@@ -88,7 +91,7 @@ def _filetype(mode: int) -> int:
 
 @dataclass
 class _Fd:
-    kind: str  # "dir", "file", "stdin", "stdout", "stderr"
+    kind: str  # "dir", "file", "stdin", "stdout", "stderr", "door"
     path: str = "/"
     handle: Any = None
     readable: bool = True
@@ -103,8 +106,11 @@ class WasiHost:
 
     def __init__(self, fs: FsView, bridge: LoopBridge, stdin: InputStream, stdout: OutputSink,
                  stderr: OutputSink, env: dict[str, str], cancel: threading.Event,
-                 stdin_data: bytes | None = None) -> None:
+                 stdin_data: bytes | None = None,
+                 door: Callable[[bytes], bytes] | None = None) -> None:
         self.fs = fs
+        #: answers the requests a guest writes to :data:`DOOR_PATH` (HTTP through the gateway)
+        self.door = door
         self.bridge = bridge
         self.stdin = stdin
         self.stdin_buf = b""
@@ -271,6 +277,16 @@ class WasiHost:
         data, self.stdin_buf = self.stdin_buf[:want], self.stdin_buf[want:]
         return data
 
+    def _door_read(self, f: _Fd, want: int) -> bytes:
+        if f.extra["answer"] is None:
+            assert self.door is not None
+            f.extra["answer"] = self.door(bytes(f.extra["request"]))
+            f.extra["pos"] = 0
+        pos = f.extra["pos"]
+        data = f.extra["answer"][pos:pos + want]
+        f.extra["pos"] = pos + len(data)
+        return bytes(data)
+
     def fd_read(self, fd: int, iovs: int, n: int, nread: int) -> int:
         f = self.fds.get(fd)
         if f is None or not f.readable or f.kind in ("stdout", "stderr"):
@@ -283,6 +299,8 @@ class WasiHost:
                 continue
             if f.kind == "stdin":
                 data = self._read_stdin(length)
+            elif f.kind == "door":
+                data = self._door_read(f, length)
             else:
                 data = self._fs(f.handle.read, length)
             self._write(ptr, data)
@@ -301,6 +319,10 @@ class WasiHost:
             self.out.write(data)
         elif f.kind == "stderr":
             self.err.write(data)
+        elif f.kind == "door":
+            if f.extra["answer"] is not None:
+                return W_INVAL
+            f.extra["request"] += data
         else:
             h = f.handle
             if f.append:
@@ -384,6 +406,13 @@ class WasiHost:
         path = self._path(dirfd, ptr, n)
         if len(self.fds) >= self.max_fds:
             return 33  # EMFILE
+        if path == DOOR_PATH and self.door is not None:
+            fd = self.next_fd
+            self.next_fd += 1
+            self.fds[fd] = _Fd("door", path, writable=True, extra={"request": bytearray(),
+                                                                   "answer": None})
+            self._u32(out, fd)
+            return W_SUCCESS
         want_read = bool(rights & R_FD_READ) or not rights & R_FD_WRITE
         want_write = bool(rights & R_FD_WRITE)
         if oflags & (O_CREAT | O_TRUNC):

@@ -1054,9 +1054,12 @@ class Compiler:
             "    global " + ", ".join(sorted(names)),
             "    _tk = 0",
             "    _n = 0",
-            "    while _r.bi < len(_batch):",
-            "        _rt.rec = _batch[_r.bi]",
-            "        _r.bi += 1",
+            "    _i = _r.bi",
+            "    _len = len(_batch)",
+            "    while _i < _len:",
+            "        _rt.rec = _batch[_i]",
+            "        _i += 1",
+            "        _r.bi = _i",
             "        V_NR += 1.0",
             "        V_FNR += 1.0",
         ]
@@ -1075,6 +1078,7 @@ class Compiler:
             "        if not _n & 1023: await _tick()",
             "        if _rt.main_reader is not _r or V_RS != '\\n' or _r.batch is not _batch:",
             "            break",
+            "        _i = _r.bi",
         ]
         return head + body + tail
 
@@ -1093,7 +1097,7 @@ class Compiler:
         out += self.function("_begin", _Scope("begin"), [s for b in prog.begin for s in b[1]])
         main = self.function("_main", _Scope("main"), None, rules=True)
         out += main
-        if prog.rules and not self.uses_getline:
+        if not self.uses_getline:
             out += self.batch_function(main)
         out += self.function("_end", _Scope("end"), [s for b in prog.end for s in b[1]])
         out += self.function("_beginfile", _Scope("beginfile"),

@@ -291,11 +291,17 @@ class Runtime:
 
     def split_record(self) -> list[str]:
         s = self.rec
-        if self.split_fs == " " and s.isascii() and (
-                s.isprintable() or _NOT_AWK_WS.search(s) is None):
-            f = s.split()
+        fs = self.split_fs
+        if fs == " ":
+            if s.isascii() and (s.isprintable() or _NOT_AWK_WS.search(s) is None):
+                f = s.split()
+            else:
+                f = self.split_with(s, fs, self.para)
+        elif len(fs) == 1 and fs != "\\" and not self.para:
+            # a single-character FS splits literally (as split_with does)
+            f = s.split(fs) if s else []
         else:
-            f = self.split_with(s, self.split_fs, self.para)
+            f = self.split_with(s, fs, self.para)
         self.fields = f
         return f
 
@@ -358,27 +364,29 @@ class Runtime:
         return EMPTY
 
     def getfs(self, i: int) -> str:
-        if i == 0:
-            if self.dirty:
-                self.rebuild()
-            return self.rec
+        if i <= 0:
+            if i == 0:
+                if self.dirty:
+                    self.rebuild()
+                return self.rec
+            raise AwkFatal(f"attempt to access field {i}")
         f = self.fields
         if f is None:
             f = self.split_record()
-        if 0 < i <= len(f):
+        if i <= len(f):
             return f[i - 1]
-        if i < 0:
-            raise AwkFatal(f"attempt to access field {i}")
         return ""
 
     def getfn(self, i: int) -> float:
         """Numeric value of field ``i``."""
-        if i == 0:
-            return num(self.get0())
+        if i <= 0:
+            if i == 0:
+                return num(self.get0())
+            raise AwkFatal(f"attempt to access field {i}")
         f = self.fields
         if f is None:
             f = self.split_record()
-        if 0 < i <= len(f):
+        if i <= len(f):
             v = f[i - 1]
             try:
                 r = float(v)
@@ -387,8 +395,6 @@ class Runtime:
             if v[-1] in _DIGITS and "_" not in v:
                 return r
             return num(v)
-        if i < 0:
-            raise AwkFatal(f"attempt to access field {i}")
         return 0.0
 
     def fidx(self, v: Any) -> int:
