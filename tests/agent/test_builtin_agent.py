@@ -205,9 +205,13 @@ def test_edit_uniqueness_modes_and_policy() -> None:
                  "paths": ["/etc/**"]}]}, "child_process": "allow"})
             vm.write_file("/home/user/f.txt", "a\na\nc\n")
             asked: list[Any] = []
+
+            def refuse(req: Any) -> str:
+                asked.append(req)
+                return "reject"
+
             s = await create_session(vm, "pocketos", store=Store(":memory:"),
-                                     agent_config=cfg(srv),
-                                     permission_handler=lambda r: asked.append(r) or "reject")
+                                     agent_config=cfg(srv), permission_handler=refuse)
             r = await s.prompt("edit it")
             assert r.text == "done"
             res = [m["content"] for m in srv.requests[3]["json"]["messages"]

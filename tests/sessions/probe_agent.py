@@ -55,4 +55,4 @@ class ProbeAgent:
 
 
 if __name__ == "__main__":
-    asyncio.run(acp.run_agent(ProbeAgent()))
+    asyncio.run(acp.run_agent(ProbeAgent()))  # type: ignore[arg-type]

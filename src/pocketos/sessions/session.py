@@ -520,7 +520,7 @@ class Session:
     def _install_fast_path(self, client: _VMClient) -> None:
         """Serve the client methods from raw JSON (see :meth:`_VMClient.handler`); when the
         protocol library's layout is not the one expected, its router stays in charge."""
-        inner = getattr(self._conn, "_conn", None)
+        inner: Any = getattr(self._conn, "_conn", None)
         router = getattr(inner, "_handler", None)
         tracker = getattr(self._conn, "_session_updates", None)
         if router is not None and tracker is not None and callable(
