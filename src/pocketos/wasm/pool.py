@@ -112,6 +112,11 @@ def _at_exit() -> None:
     """Close the idle interpreters and wait for pending closes before wasmtime goes away."""
     global _size
     _size = 0
+    # a refill thread still opening an interpreter must finish before wasmtime is torn down:
+    # a daemon thread killed inside wasmtime aborts the whole process
+    filler = _filler
+    if filler is not None and filler.is_alive():
+        filler.join(timeout=60)
     with _lock:
         idle = list(_idle)
         _idle.clear()
@@ -166,6 +171,7 @@ _ready = threading.Condition(_lock)
 _closers: set[threading.Thread] = set()
 _idle: list[Interpreter] = []
 _filling = False
+_filler: threading.Thread | None = None
 _size: int | None = None
 
 
@@ -236,12 +242,14 @@ def take(key: PoolKey) -> Interpreter | None:
 
 
 def _refill(key: PoolKey) -> None:
-    global _filling
+    global _filling, _filler
     with _lock:
         if _filling or len(_idle) >= pool_size():
             return
         _filling = True
-    threading.Thread(target=_fill, args=(key,), daemon=True, name="pocketos-py-pool").start()
+    t = threading.Thread(target=_fill, args=(key,), daemon=True, name="pocketos-py-pool")
+    _filler = t
+    t.start()
 
 
 def _fill(key: PoolKey) -> None:
