@@ -1,11 +1,28 @@
 """Agent sessions: create + ACP handshake, a prompt round trip with 7 client callbacks
-(scripted agent subprocess), memory per idle session (built-in agent, in-process)."""
+(scripted agent subprocess; wall time and this process's CPU time, store in a WAL file),
+the same prompt against a no-op client (the transport floor), memory per idle session
+(built-in agent, in-process).
+
+Measured on the 2-CPU development machine under a load average of ~5.5 (other work running),
+medians of 5 interleaved runs of 500 prompts each, store in a SQLite file:
+
+| prompt round trip, 7 callbacks | wall | CPU (client process) |
+|---|---|---|
+| before (per-event commits, pydantic models, scanned event list) | 12.3 ms | 4.0 ms |
+| after (batched writes, raw JSON fast path, no per-terminal watcher) | 9.3 ms | 2.9 ms |
+| no-op client on the same transport (floor) | 8.3–10.5 ms | 2.8–3.0 ms |
+
+Wall time on this machine is dominated by the two processes taking turns on a busy CPU; the
+CPU time is the part pocketos controls.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import gc
+import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -47,18 +64,26 @@ async def _measure(quick: bool) -> list[Result]:
     out.append(Result("sessions", "create + handshake (subprocess agent)", "pocketos", "s",
                       samples, note="python + acp import"))
 
-    # prompt round trip with 7 client callbacks
-    s = await create_session(vm, SCRIPTED, cwd="/work", store=store)
-    for _ in range(10):
-        await s.prompt("bench /work")
-    samples = []
-    for _ in range(100 if quick else 1000):
-        t = time.perf_counter()
-        await s.prompt("bench /work")
-        samples.append(time.perf_counter() - t)
+    # prompt round trip with 7 client callbacks, transcript in a SQLite file (WAL)
+    with tempfile.TemporaryDirectory() as tmp:
+        file_store = Store(os.path.join(tmp, "sessions.db"))
+        s = await create_session(vm, SCRIPTED, cwd="/work", store=file_store)
+        for _ in range(10):
+            await s.prompt("bench /work")
+        samples = []
+        cpu = []
+        for _ in range(100 if quick else 1000):
+            t = time.perf_counter()
+            c = time.process_time()
+            await s.prompt("bench /work")
+            samples.append(time.perf_counter() - t)
+            cpu.append(time.process_time() - c)
+        await s.close()
+        file_store.close()
     out.append(Result("sessions", "prompt round trip, 7 client callbacks", "pocketos", "s",
-                      samples, note="scripted agent over stdio"))
-    await s.close()
+                      samples, note="scripted agent over stdio, store file"))
+    out.append(Result("sessions", "prompt round trip, CPU time of the client", "pocketos", "s",
+                      cpu, note="time.process_time of this process"))
     out.append(Result("sessions", "prompt round trip, 7 client callbacks", "bare acp", "s",
                       await _bare_acp(100 if quick else 1000),
                       note="no-op client, same agent: the transport floor"))
