@@ -3,14 +3,14 @@
 the same prompt against a no-op client (the transport floor), memory per idle session
 (built-in agent, in-process).
 
-Measured on the 2-CPU development machine under a load average of ~5.5 (other work running),
-medians of 5 interleaved runs of 500 prompts each, store in a SQLite file:
+Measured on the 2-CPU development machine while other work was running; medians of 5
+interleaved runs of 500 prompts each, store in a SQLite file (details in docs/sessions.md):
 
-| prompt round trip, 7 callbacks | wall | CPU (client process) |
+| prompt round trip, 7 callbacks | wall (load ~5.5 / ~3) | CPU of the client (load ~5.5 / ~3) |
 |---|---|---|
-| before (per-event commits, pydantic models, scanned event list) | 12.3 ms | 4.0 ms |
-| after (batched writes, raw JSON fast path, no per-terminal watcher) | 9.3 ms | 2.9 ms |
-| no-op client on the same transport (floor) | 8.3–10.5 ms | 2.8–3.0 ms |
+| before (per-event commits, pydantic models, scanned event list) | 15.5 / 6.8 ms | 5.3 / 4.3 ms |
+| after (batched writes, raw JSON fast path, no per-terminal watcher) | 9.4 / 5.3 ms | 3.2 / 2.9 ms |
+| no-op client on the same transport (floor) | 5.4–10.5 / 4.8–6.2 ms | ~3.0 / 2.2–2.5 ms |
 
 Wall time on this machine is dominated by the two processes taking turns on a busy CPU; the
 CPU time is the part pocketos controls.

@@ -678,12 +678,14 @@ class AsyncVM:
         func = kernel.find_command(argv[0], e, cwd or self.cwd)
         if func is None:
             raise FileNotFoundError(errno.ENOENT, f"command not found: {argv[0]}", argv[0])
+        kernel.check("child_process", "spawn", argv[0].rsplit("/", 1)[-1])
         info = kernel.new_process(list(argv), env=e, cwd=cwd or self.cwd, ppid=0)
         info_holder["i"] = info
 
         async def main() -> int:
             ctx = Context(kernel, list(argv), env=e, cwd=cwd or self.cwd, stdin=src, stdout=out,
                           stderr=err, pid=info.pid, limits=lim, info=info, budget=budget)
+            code, status = 1, "exited"
             try:
                 code = await func(ctx)
                 code = (code or 0) & 0xFF
@@ -694,16 +696,17 @@ class AsyncVM:
                 sig = info.pending_signal or 9
                 code, status = 128 + sig, "killed"
             except LimitExceeded as exc:
-                await err.write(f"{argv[0]}: {exc.message}\n".encode())
+                # the message bypasses the (possibly exhausted) output budget
+                err.buf += f"{argv[0]}: {exc.message}\n".encode()
                 code, status = (TIMEOUT_STATUS if exc.limit == "timeout" else LIMIT_STATUS), \
                     "killed"
             except Exception as exc:
-                await err.write(f"{argv[0]}: internal error: {exc}\n".encode())
+                err.buf += f"{argv[0]}: internal error: {exc}\n".encode()
                 code, status = 2, "exited"
             finally:
                 out.close()
                 err.close()
-            kernel.end_process(info, code, status)
+                kernel.end_process(info, code, status)
             return code
 
         task = asyncio.ensure_future(main())

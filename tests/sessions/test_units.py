@@ -100,3 +100,27 @@ def test_agent_table() -> None:
     assert resolve_agent("gemini").argv == ["gemini", "--experimental-acp"]
     assert resolve_agent("goose").argv == ["goose", "acp"]
     assert resolve_agent(["/x/my-agent", "--acp"]).name == "my-agent"
+
+
+def test_event_ranges_and_trimming() -> None:
+    log = EventLog("s", maxlen=10)
+    for i in range(25):
+        log.emit("e", {"i": i})
+    assert 9 <= len(log.events) <= 10 and log.events[-1].seq == 25
+    assert [e.seq for e in log.since(20)] == [21, 22, 23, 24, 25]
+    assert [e.seq for e in log.since(20, 23)] == [21, 22, 23]
+    assert log.since(25) == []
+
+
+def test_terminal_shell_is_policy_checked() -> None:
+    from pocketos.sessions.terminals import TerminalManager
+
+    async def go() -> tuple[str, dict[str, Any]]:
+        vm = AsyncVM(policy={"fs": "allow", "child_process": {"default": "allow", "rules": [
+            {"mode": "deny", "operations": ["spawn"], "paths": ["bash"]}]}})
+        tm = TerminalManager(vm, default_cwd="/")
+        term = await tm.create("echo hi")
+        return term.text(), await term.wait()
+
+    assert asyncio.run(go()) == ("bash: Permission denied: child_process.spawn on bash\n",
+                                 {"exitCode": 126, "signal": None})

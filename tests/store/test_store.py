@@ -61,3 +61,41 @@ def test_errors_and_default_path(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("POCKETOS_STORE")
     monkeypatch.setenv("XDG_DATA_HOME", "/data")
     assert default_store_path() == "/data/pocketos/sessions.db"
+
+
+def test_writes_are_batched_inside_an_event_loop(tmp_path: Any) -> None:
+    import asyncio
+    import sqlite3
+
+    path = str(tmp_path / "b.db")
+
+    def seen() -> int:
+        with sqlite3.connect(path) as other:
+            return int(other.execute("SELECT COUNT(*) FROM events").fetchone()[0])
+
+    async def go() -> None:
+        st = Store(path)
+        st.create_session("s1", agent="x", agent_argv=None, vm="v", cwd="/")
+        for i in range(1, 6):
+            st.append_event("s1", i, float(i), "update", {"i": i})
+        # queued, not yet visible to another connection
+        assert (st.pending, seen()) == (6, 0)
+        st.flush()
+        assert (st.pending, seen()) == (0, 5)
+        st.append_event("s1", 6, 6.0, "update", {"i": 6})
+        # a read through the store commits what is queued first
+        assert [e["seq"] for e in st.events("s1")] == [1, 2, 3, 4, 5, 6]
+        # one bad row does not lose the rest of its batch
+        st.append_event("s1", 7, 7.0, "update", {})
+        st.record_permission("s1", 7, capability=None, resource="r",  # type: ignore[arg-type]
+                             title=None, decision="d", option_id=None, source="s")
+        st.append_event("s1", 8, 8.0, "update", {})
+        st.close()  # close commits the queue
+        assert seen() == 8
+
+    asyncio.run(go())
+    # outside an event loop every write is committed at once
+    st = Store(path)
+    st.append_event("s1", 9, 9.0, "update", {})
+    assert (st.pending, seen()) == (0, 9)
+    st.close()

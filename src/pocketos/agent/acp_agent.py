@@ -234,9 +234,14 @@ class PocketAgent:
         return None
 
     def _save(self, st: _State) -> None:
+        """Persist the conversation now (once per model call or state change): a resume
+        after a crash continues from the last completed step."""
         if self.store is not None:
             with contextlib.suppress(Exception):
                 self.store.save_agent_state(st.id, st.to_dict())
+                flush = getattr(self.store, "flush", None)
+                if flush is not None:
+                    flush()
 
     # --- ACP: prompt ----------------------------------------------------------------------
     @staticmethod

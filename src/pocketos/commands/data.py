@@ -468,6 +468,26 @@ class _JsonSplitter:
         return vals, None
 
 
+# options that only turn settings on: long name -> the JqOptions fields they set
+_JQ_SWITCHES: dict[str, tuple[str, ...]] = {
+    "raw-output": ("raw",), "raw-output0": ("raw", "nul"), "join-output": ("raw", "join"),
+    "ascii-output": ("ascii",), "compact-output": ("compact",), "slurp": ("slurp",),
+    "null-input": ("null_input",), "raw-input": ("raw_input",),
+    "exit-status": ("exit_status",), "sort-keys": ("sort_keys",),
+    "color-output": (), "monochrome-output": (), "unbuffered": (),
+}
+_JQ_SHORT_SWITCHES = {
+    "r": "raw-output", "j": "join-output", "a": "ascii-output", "c": "compact-output",
+    "s": "slurp", "n": "null-input", "R": "raw-input", "e": "exit-status", "S": "sort-keys",
+    "C": "color-output", "M": "monochrome-output",
+}
+
+
+def _jq_switch(o: JqOptions, name: str) -> None:
+    for attr in _JQ_SWITCHES[name]:
+        setattr(o, attr, True)
+
+
 def _parse_jq_argv(argv: list[str]) -> tuple[JqOptions, str | None, list[str], bool, str | None]:
     """Returns (options, filter, files, help, from_file). Raises JqError for usage errors."""
     o = JqOptions()
@@ -513,28 +533,8 @@ def _parse_jq_argv(argv: list[str]) -> tuple[JqOptions, str | None, list[str], b
             continue
         if a.startswith("--"):
             name = a[2:]
-            if name in ("raw-output",):
-                o.raw = True
-            elif name == "raw-output0":
-                o.raw = o.nul = True
-            elif name == "join-output":
-                o.raw = o.join = True
-            elif name == "ascii-output":
-                o.ascii = True
-            elif name == "compact-output":
-                o.compact = True
-            elif name == "slurp":
-                o.slurp = True
-            elif name == "null-input":
-                o.null_input = True
-            elif name == "raw-input":
-                o.raw_input = True
-            elif name == "exit-status":
-                o.exit_status = True
-            elif name == "sort-keys":
-                o.sort_keys = True
-            elif name in ("color-output", "monochrome-output", "unbuffered"):
-                pass
+            if name in _JQ_SWITCHES:
+                _jq_switch(o, name)
             elif name == "tab":
                 o.indent = "\t"
             elif name == "indent":
@@ -584,26 +584,8 @@ def _parse_jq_argv(argv: list[str]) -> tuple[JqOptions, str | None, list[str], b
             continue
         # short options, possibly clustered
         for c in a[1:]:
-            if c == "r":
-                o.raw = True
-            elif c == "j":
-                o.raw = o.join = True
-            elif c == "a":
-                o.ascii = True
-            elif c == "c":
-                o.compact = True
-            elif c == "s":
-                o.slurp = True
-            elif c == "n":
-                o.null_input = True
-            elif c == "R":
-                o.raw_input = True
-            elif c == "e":
-                o.exit_status = True
-            elif c == "S":
-                o.sort_keys = True
-            elif c in "CM":
-                pass
+            if c in _JQ_SHORT_SWITCHES:
+                _jq_switch(o, _JQ_SHORT_SWITCHES[c])
             elif c == "h":
                 want_help = True
             elif c == "V":

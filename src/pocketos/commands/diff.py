@@ -20,6 +20,8 @@ from pocketos.commands._args import Opt, UsageError, parse, report
 from pocketos.commands.text_common import decode, encode, read_all, read_prefix, usage
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from pocketos.kernel.process import Context
 
 HELP = Opt("", "help")
@@ -418,6 +420,19 @@ def _group(changes: list[Change], context: int, n0: int) -> list[list[Change]]:
     return groups
 
 
+def _hunks(changes: list[Change], context: int,
+           len0: int) -> Iterator[tuple[list[Change], int, int, int, int]]:
+    """Each group of changes with its span in both files, context lines included:
+    (group, start0, end0, start1, end1), ends exclusive."""
+    for grp in _group(changes, context, len0):
+        first, last = grp[0], grp[-1]
+        s0 = max(0, first.line0 - context)
+        e0 = min(len0, last.line0 + last.deleted + context)
+        s1 = first.line1 - (first.line0 - s0)
+        e1 = last.line1 + last.inserted + (e0 - (last.line0 + last.deleted))
+        yield grp, s0, e0, s1, e1
+
+
 def _uni_range(start: int, count: int) -> str:
     if count == 0:
         return f"{start},0"
@@ -429,12 +444,7 @@ def _uni_range(start: int, count: int) -> str:
 def format_unified(a: list[bytes], b: list[bytes], changes: list[Change], context: int,
                    head0: str, head1: str) -> bytes:
     out: list[bytes] = [encode(f"--- {head0}\n+++ {head1}\n")]
-    for grp in _group(changes, context, len(a)):
-        first, last = grp[0], grp[-1]
-        s0 = max(0, first.line0 - context)
-        e0 = min(len(a), last.line0 + last.deleted + context)
-        s1 = first.line1 - (first.line0 - s0)
-        e1 = last.line1 + last.inserted + (e0 - (last.line0 + last.deleted))
+    for grp, s0, e0, s1, e1 in _hunks(changes, context, len(a)):
         out.append(f"@@ -{_uni_range(s0, e0 - s0)} +{_uni_range(s1, e1 - s1)} @@\n".encode())
         i = s0
         for c in grp:
@@ -460,38 +470,33 @@ def _ctx_range(start: int, end: int) -> str:
 def format_context(a: list[bytes], b: list[bytes], changes: list[Change], context: int,
                    head0: str, head1: str) -> bytes:
     out: list[bytes] = [encode(f"*** {head0}\n--- {head1}\n")]
-    for grp in _group(changes, context, len(a)):
-        first, last = grp[0], grp[-1]
-        s0 = max(0, first.line0 - context)
-        e0 = min(len(a), last.line0 + last.deleted + context)
-        s1 = first.line1 - (first.line0 - s0)
-        e1 = last.line1 + last.inserted + (e0 - (last.line0 + last.deleted))
+    for grp, s0, e0, s1, e1 in _hunks(changes, context, len(a)):
         out.append(b"***************\n")
         out.append(f"*** {_ctx_range(s0, e0)} ****\n".encode())
         if any(c.deleted for c in grp):
-            i = s0
-            for c in grp:
-                for k in range(i, c.line0):
-                    out.append(_emit(b"  ", a[k]))
-                mark = b"! " if c.inserted else b"- "
-                for k in range(c.deleted):
-                    out.append(_emit(mark, a[c.line0 + k]))
-                i = c.line0 + c.deleted
-            for k in range(i, e0):
-                out.append(_emit(b"  ", a[k]))
+            _context_side(out, a, grp, s0, e0, True)
         out.append(f"--- {_ctx_range(s1, e1)} ----\n".encode())
         if any(c.inserted for c in grp):
-            j = s1
-            for c in grp:
-                for k in range(j, c.line1):
-                    out.append(_emit(b"  ", b[k]))
-                mark = b"! " if c.deleted else b"+ "
-                for k in range(c.inserted):
-                    out.append(_emit(mark, b[c.line1 + k]))
-                j = c.line1 + c.inserted
-            for k in range(j, e1):
-                out.append(_emit(b"  ", b[k]))
+            _context_side(out, b, grp, s1, e1, False)
     return b"".join(out)
+
+
+def _context_side(out: list[bytes], lines: list[bytes], grp: list[Change], start: int,
+                  end: int, old: bool) -> None:
+    """One side of a context-format hunk: lines [start, end) of the old (or new) file,
+    changed ones marked ``- `` (``+ ``), or ``! `` when the other side changed too."""
+    i = start
+    for c in grp:
+        pos, count, other = (c.line0, c.deleted, c.inserted) if old else \
+            (c.line1, c.inserted, c.deleted)
+        for k in range(i, pos):
+            out.append(_emit(b"  ", lines[k]))
+        mark = b"! " if other else (b"- " if old else b"+ ")
+        for k in range(count):
+            out.append(_emit(mark, lines[pos + k]))
+        i = pos + count
+    for k in range(i, end):
+        out.append(_emit(b"  ", lines[k]))
 
 
 # ------------------------------------------------------------------------------------- diff

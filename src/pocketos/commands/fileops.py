@@ -16,7 +16,7 @@ import re
 import secrets
 import stat as S
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 
 from pocketos.commands import command
@@ -53,6 +53,32 @@ def C_key(name: str) -> bytes:  # noqa: N802 - named after the locale
     return enc(name)
 
 
+def child_path(parent: str, name: str) -> str:
+    """``parent/name`` with a single slash (``/`` + ``a`` is ``/a``)."""
+    return parent.rstrip("/") + "/" + name
+
+
+async def read_dir_sorted(ctx: Context, path: str) -> list[str] | None:
+    """The entries of directory ``path`` in C order, or None once the error is reported."""
+    try:
+        return sorted(ctx.fs.listdir(path), key=C_key)
+    except OSError as exc:
+        await ctx.err(f"cannot read directory {q(path)}: {strerror(exc)}")
+        return None
+
+
+async def visit_children(ctx: Context, path: str,
+                         visit: Callable[[str, bool], Awaitable[None]]) -> bool:
+    """``await visit(child, False)`` for each entry of directory ``path`` in C order;
+    False when the directory cannot be read (reported)."""
+    names = await read_dir_sorted(ctx, path)
+    if names is None:
+        return False
+    for n in names:
+        await visit(child_path(path, n), False)
+    return True
+
+
 async def show_help(ctx: Context, text: str) -> int:
     await ctx.out(text if text.endswith("\n") else text + "\n")
     return 0
@@ -75,6 +101,21 @@ def parse_opts(name: str, args: list[str], spec: list[Opt], **kw: object) -> Par
 
 def _parse(ctx: Context, spec: list[Opt], **kw: object) -> Parsed:
     return parse_opts(ctx.name, ctx.argv[1:], spec, **kw)
+
+
+async def _start(ctx: Context, spec: list[Opt], help_text: str, need_operand: bool = False,
+                 **kw: object) -> Parsed | int:
+    """Parse the options (:func:`_parse`); the exit status instead once a usage error, the
+    help text or (with ``need_operand``) a missing operand has been printed."""
+    try:
+        p = _parse(ctx, spec, **kw)
+    except UsageError as e:
+        return await report(ctx, e)
+    if p.flag("help"):
+        return await show_help(ctx, help_text)
+    if need_operand and not p.operands:
+        return await report(ctx, missing_operand(ctx))
+    return p
 
 
 def missing_operand(ctx: Context, after: str | None = None) -> UsageError:
@@ -143,21 +184,20 @@ def mode_string(mode: int) -> str:
     return t + "".join(chars)
 
 
+_GNU_TYPE_NAMES = {"directory": "directory", "symlink": "symbolic link",
+                   "chardev": "character special file", "fifo": "fifo"}
+
+
 def file_type_name(st: StatResult) -> str:
-    m = st.st_mode
-    if S.S_ISREG(m):
+    """The file type as coreutils words it (``stat %F``, ``rm -i``)."""
+    kind = st.type_name
+    if kind == "file":
         return "regular empty file" if st.st_size == 0 else "regular file"
-    if S.S_ISDIR(m):
-        return "directory"
-    if S.S_ISLNK(m):
-        return "symbolic link"
-    if S.S_ISCHR(m):
-        return "character special file"
-    if S.S_ISBLK(m):
+    if kind in _GNU_TYPE_NAMES:
+        return _GNU_TYPE_NAMES[kind]
+    if S.S_ISBLK(st.st_mode):
         return "block special file"
-    if S.S_ISFIFO(m):
-        return "fifo"
-    if S.S_ISSOCK(m):
+    if S.S_ISSOCK(st.st_mode):
         return "socket"
     return "weird file"
 
@@ -537,7 +577,7 @@ class _Ls:
             names = [n for n in names if n not in (".", "..")]
         ents: list[_LsEnt] = []
         for n in names:
-            p = path.rstrip("/") + "/" + n if path != "/" else "/" + n
+            p = child_path(path, n)
             try:
                 st = self.fs.stat(p, follow_symlinks=self.deref) if n not in (".", "..") else \
                     self.fs.stat(p)
@@ -611,12 +651,9 @@ async def ls(ctx: Context) -> int:
         Opt("", "group-directories-first")]
     # keys for short options are the letters themselves
     spec = [Opt(o.short, o.long, o.arg, dest=o.short or o.key()) for o in spec]
-    try:
-        p = _parse(ctx, spec, status=2)
-    except UsageError as e:
-        return await report(ctx, e)
-    if p.flag("help"):
-        return await show_help(ctx, LS_HELP)
+    p = await _start(ctx, spec, LS_HELP, status=2)
+    if isinstance(p, int):
+        return p
     color = p.get("color")
     if isinstance(color, str) and color not in ("never", "no", "none", "auto", "tty",
                                                   "if-tty", "always", "yes", "force"):
@@ -880,12 +917,9 @@ async def cp(ctx: Context) -> int:
             Opt("T", "no-target-directory", dest="no_target_directory"),
             Opt("u", "update"), Opt("v", "verbose"), Opt("x", "one-file-system"),
             Opt("s", "symbolic-link"), Opt("l", "link")]
-    try:
-        p = _parse(ctx, spec)
-    except UsageError as e:
-        return await report(ctx, e)
-    if p.flag("help"):
-        return await show_help(ctx, CP_HELP)
+    p = await _start(ctx, spec, CP_HELP)
+    if isinstance(p, int):
+        return p
     if p.flag("s") or p.flag("l"):
         return await _cp_links(ctx, p)
     recursive = p.flag("r") or p.flag("a")
@@ -988,12 +1022,9 @@ async def mv(ctx: Context) -> int:
             Opt("t", "target-directory", "required", dest="target_directory"),
             Opt("T", "no-target-directory", dest="no_target_directory"),
             Opt("u", "update"), Opt("v", "verbose"), Opt("b", "backup", "optional")]
-    try:
-        p = _parse(ctx, spec)
-    except UsageError as e:
-        return await report(ctx, e)
-    if p.flag("help"):
-        return await show_help(ctx, MV_HELP)
+    p = await _start(ctx, spec, MV_HELP)
+    if isinstance(p, int):
+        return p
     interactive = False
     no_clobber = False
     for k, _ in p.order:
@@ -1122,12 +1153,9 @@ async def install(ctx: Context) -> int:
             Opt("t", "target-directory", "required", dest="target_directory"),
             Opt("T", "no-target-directory", dest="no_target_directory"),
             Opt("v", "verbose")]
-    try:
-        p = _parse(ctx, spec)
-    except UsageError as e:
-        return await report(ctx, e)
-    if p.flag("help"):
-        return await show_help(ctx, INSTALL_HELP)
+    p = await _start(ctx, spec, INSTALL_HELP)
+    if isinstance(p, int):
+        return p
     fs = ctx.fs
     mode_spec = p.str("m")
     try:
@@ -1249,17 +1277,7 @@ class _Rm:
         if st.is_dir():
             if not self.recursive:
                 if self.dir:
-                    if self.interactive and not await prompt_yes(
-                            self.ctx, f"remove directory {q(path)}? "):
-                        return False
-                    try:
-                        fs.rmdir(path)
-                    except OSError as exc:
-                        await self.fail(path, exc)
-                        return False
-                    if self.verbose:
-                        await self.ctx.out(f"removed directory {q(path)}\n")
-                    return True
+                    return await self.finish(path, "directory", "removed directory", fs.rmdir)
                 await self.fail(path, "Is a directory")
                 return False
             try:
@@ -1272,7 +1290,7 @@ class _Rm:
                 return False
             ok = True
             for n in names:
-                child = path.rstrip("/") + "/" + n if path != "/" else "/" + n
+                child = child_path(path, n)
                 try:
                     cst = fs.lstat(child)
                 except OSError as exc:
@@ -1282,28 +1300,22 @@ class _Rm:
                 ok = await self.remove(child, cst) and ok
             if not ok:
                 return False
-            if self.interactive and not await prompt_yes(
-                    self.ctx, f"remove directory {q(path)}? "):
-                return False
-            try:
-                fs.rmdir(path)
-            except OSError as exc:
-                await self.fail(path, exc)
-                return False
-            if self.verbose:
-                await self.ctx.out(f"removed directory {q(path)}\n")
-            return True
-        if self.interactive:
-            kind = file_type_name(st)
-            if not await prompt_yes(self.ctx, f"remove {kind} {q(path)}? "):
-                return False
+            return await self.finish(path, "directory", "removed directory", fs.rmdir)
+        return await self.finish(path, file_type_name(st), "removed", fs.unlink)
+
+    async def finish(self, path: str, kind: str, done: str,
+                     op: Callable[[str], None]) -> bool:
+        """Ask ``remove KIND PATH?`` (with -i), then ``op(path)`` and say ``DONE PATH``
+        (with -v)."""
+        if self.interactive and not await prompt_yes(self.ctx, f"remove {kind} {q(path)}? "):
+            return False
         try:
-            fs.unlink(path)
+            op(path)
         except OSError as exc:
             await self.fail(path, exc)
             return False
         if self.verbose:
-            await self.ctx.out(f"removed {q(path)}\n")
+            await self.ctx.out(f"{done} {q(path)}\n")
         return True
 
 
@@ -1313,12 +1325,9 @@ async def rm(ctx: Context) -> int:
             Opt("r", "recursive", dest="r"), Opt("R", dest="r"), Opt("d", "dir"),
             Opt("v", "verbose"), Opt("", "preserve-root", "optional"),
             Opt("", "no-preserve-root"), Opt("", "one-file-system")]
-    try:
-        p = _parse(ctx, spec)
-    except UsageError as e:
-        return await report(ctx, e)
-    if p.flag("help"):
-        return await show_help(ctx, RM_HELP)
+    p = await _start(ctx, spec, RM_HELP)
+    if isinstance(p, int):
+        return p
     inter = p.get("interactive")
     if isinstance(inter, str):
         if inter in ("always", "yes"):
@@ -1397,14 +1406,9 @@ async def _mkdirs(ctx: Context, path: str, verbose: bool, mode: int = 0o777 & ~U
 async def mkdir(ctx: Context) -> int:
     spec = [Opt("m", "mode", "required"), Opt("p", "parents"), Opt("v", "verbose"),
             Opt("Z")]
-    try:
-        p = _parse(ctx, spec)
-    except UsageError as e:
-        return await report(ctx, e)
-    if p.flag("help"):
-        return await show_help(ctx, MKDIR_HELP)
-    if not p.operands:
-        return await report(ctx, missing_operand(ctx))
+    p = await _start(ctx, spec, MKDIR_HELP, need_operand=True)
+    if isinstance(p, int):
+        return p
     mode = 0o777 & ~UMASK
     mspec = p.str("m")
     if mspec is not None:
@@ -1446,14 +1450,9 @@ Remove the DIRECTORY(ies), if they are empty.
 @command("rmdir")
 async def rmdir(ctx: Context) -> int:
     spec = [Opt("", "ignore-fail-on-non-empty"), Opt("p", "parents"), Opt("v", "verbose")]
-    try:
-        p = _parse(ctx, spec)
-    except UsageError as e:
-        return await report(ctx, e)
-    if p.flag("help"):
-        return await show_help(ctx, RMDIR_HELP)
-    if not p.operands:
-        return await report(ctx, missing_operand(ctx))
+    p = await _start(ctx, spec, RMDIR_HELP, need_operand=True)
+    if isinstance(p, int):
+        return p
     ignore = p.flag("ignore_fail_on_non_empty")
     status = 0
 
@@ -1533,12 +1532,9 @@ async def touch(ctx: Context) -> int:
     spec = [Opt("a"), Opt("c", "no-create"), Opt("d", "date", "required"),
             Opt("h", "no-dereference"), Opt("m"), Opt("r", "reference", "required"),
             Opt("t", "", "required", dest="stamp"), Opt("f"), Opt("", "time", "required")]
-    try:
-        p = _parse(ctx, spec)
-    except UsageError as e:
-        return await report(ctx, e)
-    if p.flag("help"):
-        return await show_help(ctx, TOUCH_HELP)
+    p = await _start(ctx, spec, TOUCH_HELP)
+    if isinstance(p, int):
+        return p
     if not p.operands:
         return await report(ctx, UsageError(
             "touch: missing file operand\nTry 'touch --help' for more information."))
@@ -1630,12 +1626,9 @@ async def ln(ctx: Context) -> int:
             Opt("P", "physical"), Opt("b", "backup", "optional"),
             Opt("t", "target-directory", "required", dest="target_directory"),
             Opt("T", "no-target-directory", dest="no_target_directory"), Opt("v", "verbose")]
-    try:
-        p = _parse(ctx, spec)
-    except UsageError as e:
-        return await report(ctx, e)
-    if p.flag("help"):
-        return await show_help(ctx, LN_HELP)
+    p = await _start(ctx, spec, LN_HELP)
+    if isinstance(p, int):
+        return p
     fs = ctx.fs
     ops = p.operands
     tdir = p.str("target_directory")
@@ -1859,15 +1852,9 @@ async def chmod(ctx: Context) -> int:
                           f"{_octal_desc(full_new)}\n")
         elif p.flag("v"):
             await ctx.out(f"mode of {q(path)} retained as {_octal_desc(st.st_mode)}\n")
-        if p.flag("R") and st.is_dir() and not lst.is_symlink():
-            try:
-                names = sorted(fs.listdir(path), key=C_key)
-            except OSError as exc:
-                await ctx.err(f"cannot read directory {q(path)}: {strerror(exc)}")
-                status = 1
-                return
-            for n in names:
-                await one(path.rstrip("/") + "/" + n, False)
+        if (p.flag("R") and st.is_dir() and not lst.is_symlink()
+                and not await visit_children(ctx, path, one)):
+            status = 1
 
     for path in ops:
         await one(path, True)
@@ -1905,12 +1892,9 @@ async def _chown_common(ctx: Context, is_chgrp: bool) -> int:
             Opt("R", "recursive"), Opt("", "reference", "required"), Opt("H"), Opt("L"),
             Opt("P"), Opt("", "from", "required"), Opt("", "preserve-root"),
             Opt("", "no-preserve-root")]
-    try:
-        p = _parse(ctx, spec)
-    except UsageError as e:
-        return await report(ctx, e)
-    if p.flag("help"):
-        return await show_help(ctx, CHGRP_HELP if is_chgrp else CHOWN_HELP)
+    p = await _start(ctx, spec, CHGRP_HELP if is_chgrp else CHOWN_HELP)
+    if isinstance(p, int):
+        return p
     fs = ctx.fs
     uids, unames, gids, gnames = user_maps(fs)
     ops = list(p.operands)
@@ -2019,15 +2003,8 @@ async def _chown_common(ctx: Context, is_chgrp: bool) -> int:
                     await ctx.out(f"changed ownership of {q(path)} from {old} to {new}\n")
                 else:
                     await ctx.out(f"ownership of {q(path)} retained as {new}\n")
-        if p.flag("R") and lst.is_dir():
-            try:
-                names = sorted(fs.listdir(path), key=C_key)
-            except OSError as exc:
-                await ctx.err(f"cannot read directory {q(path)}: {strerror(exc)}")
-                status = 1
-                return
-            for n in names:
-                await one(path.rstrip("/") + "/" + n, False)
+        if p.flag("R") and lst.is_dir() and not await visit_children(ctx, path, one):
+            status = 1
 
     for path in ops:
         await one(path, True)
@@ -2243,14 +2220,9 @@ def stat_format(fmt: str, name: str, st: StatResult, fs: FsView, tz: tzinfo,
 async def stat_cmd(ctx: Context) -> int:
     spec = [Opt("L", "dereference"), Opt("c", "format", "required"),
             Opt("", "printf", "required"), Opt("t", "terse"), Opt("f", "file-system")]
-    try:
-        p = _parse(ctx, spec)
-    except UsageError as e:
-        return await report(ctx, e)
-    if p.flag("help"):
-        return await show_help(ctx, STAT_HELP)
-    if not p.operands:
-        return await report(ctx, missing_operand(ctx))
+    p = await _start(ctx, spec, STAT_HELP, need_operand=True)
+    if isinstance(p, int):
+        return p
     fs = ctx.fs
     tz = tz_from_env(ctx.env)
     maps = user_maps(fs)
@@ -2368,14 +2340,9 @@ async def readlink(ctx: Context) -> int:
     spec = [Opt("f", "canonicalize"), Opt("e", "canonicalize-existing"),
             Opt("m", "canonicalize-missing"), Opt("n", "no-newline"), Opt("q", "quiet"),
             Opt("s", "silent"), Opt("v", "verbose"), Opt("z", "zero")]
-    try:
-        p = _parse(ctx, spec)
-    except UsageError as e:
-        return await report(ctx, e)
-    if p.flag("help"):
-        return await show_help(ctx, READLINK_HELP)
-    if not p.operands:
-        return await report(ctx, missing_operand(ctx))
+    p = await _start(ctx, spec, READLINK_HELP, need_operand=True)
+    if isinstance(p, int):
+        return p
     mode = ""
     for k, _ in p.order:
         if k in ("f", "e", "m"):
@@ -2421,14 +2388,9 @@ async def realpath(ctx: Context) -> int:
             Opt("q", "quiet"), Opt("", "relative-to", "required"),
             Opt("", "relative-base", "required"), Opt("s", "strip"),
             Opt("", "no-symlinks", dest="s"), Opt("z", "zero")]
-    try:
-        p = _parse(ctx, spec)
-    except UsageError as e:
-        return await report(ctx, e)
-    if p.flag("help"):
-        return await show_help(ctx, REALPATH_HELP)
-    if not p.operands:
-        return await report(ctx, missing_operand(ctx))
+    p = await _start(ctx, spec, REALPATH_HELP, need_operand=True)
+    if isinstance(p, int):
+        return p
     mode = "f"
     for k, _ in p.order:
         if k in ("e", "m"):
@@ -2504,12 +2466,9 @@ def base_name(name: str, suffix: str = "") -> str:
 @command("basename")
 async def basename(ctx: Context) -> int:
     spec = [Opt("a", "multiple"), Opt("s", "suffix", "required"), Opt("z", "zero")]
-    try:
-        p = _parse(ctx, spec)
-    except UsageError as e:
-        return await report(ctx, e)
-    if p.flag("help"):
-        return await show_help(ctx, BASENAME_HELP)
+    p = await _start(ctx, spec, BASENAME_HELP)
+    if isinstance(p, int):
+        return p
     ops = p.operands
     if not ops:
         return await report(ctx, missing_operand(ctx))
@@ -2588,12 +2547,9 @@ async def du(ctx: Context) -> int:
             Opt("d", "max-depth", "required"), Opt("h", "human-readable"), Opt("k"),
             Opt("m"), Opt("s", "summarize"), Opt("L", "dereference"), Opt("x"),
             Opt("0", "null"), Opt("", "si"), Opt("B", "block-size", "required")]
-    try:
-        p = _parse(ctx, spec)
-    except UsageError as e:
-        return await report(ctx, e)
-    if p.flag("help"):
-        return await show_help(ctx, DU_HELP)
+    p = await _start(ctx, spec, DU_HELP)
+    if isinstance(p, int):
+        return p
     fs = ctx.fs
     apparent = p.flag("apparent_size") or p.flag("b")
     unit = 1024
@@ -2655,15 +2611,12 @@ async def du(ctx: Context) -> int:
             seen.add(key)
         total = size_of(st)
         if st.is_dir():
-            try:
-                names = sorted(fs.listdir(path), key=C_key)
-            except OSError as exc:
-                await ctx.err(f"cannot read directory {q(path)}: {strerror(exc)}")
+            names = await read_dir_sorted(ctx, path)
+            if names is None:
                 status = 1
                 names = []
             for n in names:
-                total += await walk(path.rstrip("/") + "/" + n if path != "/" else "/" + n,
-                                    depth + 1, False)
+                total += await walk(child_path(path, n), depth + 1, False)
             if max_depth is None or depth <= max_depth:
                 await ctx.out(f"{fmt(total)}\t{path}{end}")
         elif top or (show_all and (max_depth is None or depth <= max_depth)):
@@ -2741,12 +2694,9 @@ async def df(ctx: Context) -> int:
             Opt("i", "inodes"), Opt("a", "all"), Opt("l", "local"), Opt("P", "portability"),
             Opt("t", "type", "required", multiple=True), Opt("x", "exclude-type", "required",
                                                             multiple=True)]
-    try:
-        p = _parse(ctx, spec)
-    except UsageError as e:
-        return await report(ctx, e)
-    if p.flag("help"):
-        return await show_help(ctx, DF_HELP)
+    p = await _start(ctx, spec, DF_HELP)
+    if isinstance(p, int):
+        return p
     mounts = _mount_list(ctx)
     if p.operands:
         sel = []
@@ -2833,12 +2783,9 @@ async def tree(ctx: Context) -> int:
     spec = [Opt("a"), Opt("d"), Opt("f"), Opt("L", "", "required"), Opt("C"), Opt("n"),
             Opt("", "noreport"), Opt("", "dirsfirst"), Opt("l"), Opt("r"),
             Opt("I", "", "required", multiple=True), Opt("P", "", "required", multiple=True)]
-    try:
-        p = _parse(ctx, spec, status=2)
-    except UsageError as e:
-        return await report(ctx, e)
-    if p.flag("help"):
-        return await show_help(ctx, TREE_HELP)
+    p = await _start(ctx, spec, TREE_HELP, status=2)
+    if isinstance(p, int):
+        return p
     level: int | None = None
     lv = p.str("L")
     if lv is not None:
@@ -2868,7 +2815,7 @@ async def tree(ctx: Context) -> int:
             names = [n for n in names if not n.startswith(".")]
         ents = []
         for n in names:
-            child = path.rstrip("/") + "/" + n if path != "/" else "/" + n
+            child = child_path(path, n)
             try:
                 lst = fs.lstat(child)
             except OSError:
@@ -3111,12 +3058,9 @@ async def file_cmd(ctx: Context) -> int:
             Opt("", "mime-encoding"), Opt("L", "dereference"), Opt("h", "no-dereference"),
             Opt("N", "no-pad"), Opt("0", "print0"), Opt("z", "uncompress"),
             Opt("f", "files-from", "required"), Opt("E")]
-    try:
-        p = _parse(ctx, spec)
-    except UsageError as e:
-        return await report(ctx, e)
-    if p.flag("help"):
-        return await show_help(ctx, FILE_HELP)
+    p = await _start(ctx, spec, FILE_HELP)
+    if isinstance(p, int):
+        return p
     fs = ctx.fs
     names = list(p.operands)
     ff = p.str("f")
@@ -3237,12 +3181,9 @@ async def mktemp(ctx: Context) -> int:
     spec = [Opt("d", "directory"), Opt("u", "dry-run"), Opt("q", "quiet"),
             Opt("", "suffix", "required"), Opt("p", "", "required", dest="tmpdir_p"),
             Opt("", "tmpdir", "optional"), Opt("t")]
-    try:
-        p = _parse(ctx, spec)
-    except UsageError as e:
-        return await report(ctx, e)
-    if p.flag("help"):
-        return await show_help(ctx, MKTEMP_HELP)
+    p = await _start(ctx, spec, MKTEMP_HELP)
+    if isinstance(p, int):
+        return p
     if len(p.operands) > 1:
         return await report(ctx, UsageError(
             "mktemp: too many templates\nTry 'mktemp --help' for more information."))
@@ -3345,12 +3286,9 @@ KB, MB, GB (1000).
 async def truncate(ctx: Context) -> int:
     spec = [Opt("c", "no-create"), Opt("o", "io-blocks"), Opt("r", "reference", "required"),
             Opt("s", "size", "required")]
-    try:
-        p = _parse(ctx, spec)
-    except UsageError as e:
-        return await report(ctx, e)
-    if p.flag("help"):
-        return await show_help(ctx, TRUNCATE_HELP)
+    p = await _start(ctx, spec, TRUNCATE_HELP)
+    if isinstance(p, int):
+        return p
     size_s = p.str("s")
     ref = p.str("r")
     if size_s is None and ref is None:
@@ -3471,12 +3409,9 @@ async def split(ctx: Context) -> int:
             Opt("e", "elide-empty-files"), Opt("l", "lines", "required"),
             Opt("n", "number", "required"), Opt("", "verbose"), Opt("t", "separator", "required"),
             Opt("u", "unbuffered")]
-    try:
-        p = _parse(ctx, spec)
-    except UsageError as e:
-        return await report(ctx, e)
-    if p.flag("help"):
-        return await show_help(ctx, SPLIT_HELP)
+    p = await _start(ctx, spec, SPLIT_HELP)
+    if isinstance(p, int):
+        return p
     ops = p.operands
     if len(ops) > 2:
         return await report(ctx, UsageError(

@@ -116,6 +116,32 @@ def _bracket_body(body: str) -> str:
     return "".join(out)
 
 
+def _bracket_close(pat: str, i: int) -> int:
+    """Index of the ``]`` closing the bracket expression opened at ``pat[i]``, or
+    ``len(pat)`` when it is unterminated."""
+    n = len(pat)
+    j = i + 1
+    if j < n and pat[j] == "^":
+        j += 1
+    if j < n and pat[j] == "]":
+        j += 1
+    while j < n and pat[j] != "]":
+        if pat[j] == "[" and j + 1 < n and pat[j + 1] in ":.=":
+            k = pat.find(pat[j + 1] + "]", j + 2)
+            j = k + 2 if k >= 0 else j + 1
+            continue
+        j += 1
+    return j
+
+
+def _bracket(body: str) -> str:
+    """A POSIX bracket expression (what stands between ``[`` and ``]``) in Python syntax."""
+    neg = body.startswith("^")
+    if neg:
+        body = body[1:]
+    return f"[{'^' if neg else ''}{_bracket_body(body)}]"
+
+
 def bre_to_regex(pat: str, flavor: str = "basic") -> str:
     """Translate a POSIX basic (``basic``), GNU emacs (``emacs``) or extended (``extended``)
     regular expression into Python syntax."""
@@ -145,26 +171,12 @@ def bre_to_regex(pat: str, flavor: str = "basic") -> str:
                 out.append(re.escape(d))
             continue
         if c == "[":
-            j = i + 1
-            if j < n and pat[j] == "^":
-                j += 1
-            if j < n and pat[j] == "]":
-                j += 1
-            while j < n and pat[j] != "]":
-                if pat[j] == "[" and j + 1 < n and pat[j + 1] in ":.=":
-                    k = pat.find(pat[j + 1] + "]", j + 2)
-                    j = k + 2 if k >= 0 else j + 1
-                    continue
-                j += 1
+            j = _bracket_close(pat, i)
             if j >= n:
                 out.append(re.escape(c))
                 i += 1
                 continue
-            body = pat[i + 1:j]
-            neg = body.startswith("^")
-            if neg:
-                body = body[1:]
-            out.append(f"[{'^' if neg else ''}{_bracket_body(body)}]")
+            out.append(_bracket(pat[i + 1:j]))
             i = j + 1
             continue
         if c in "(){}|" or c in "+?" and flavor == "basic":
@@ -194,23 +206,9 @@ def _ere_fix(pat: str) -> str:
             i += 2
             continue
         if c == "[":
-            j = i + 1
-            if j < n and pat[j] == "^":
-                j += 1
-            if j < n and pat[j] == "]":
-                j += 1
-            while j < n and pat[j] != "]":
-                if pat[j] == "[" and j + 1 < n and pat[j + 1] in ":.=":
-                    k = pat.find(pat[j + 1] + "]", j + 2)
-                    j = k + 2 if k >= 0 else j + 1
-                    continue
-                j += 1
+            j = _bracket_close(pat, i)
             if j < n:
-                body = pat[i + 1:j]
-                neg = body.startswith("^")
-                if neg:
-                    body = body[1:]
-                out.append(f"[{'^' if neg else ''}{_bracket_body(body)}]")
+                out.append(_bracket(pat[i + 1:j]))
                 i = j + 1
                 continue
         out.append(c)
@@ -276,6 +274,18 @@ class _Ent:
 
 
 Pred = Callable[["_Ent"], "asyncio.Future[bool] | bool"]
+
+
+def _stat_compare(attr: str, sign: str, num: float) -> Callable[[_Ent], bool]:
+    """A test of the stat field ``attr`` against ``num``: more than (sign ``+``), less
+    than (``-``) or equal; false when the entry cannot be stat'ed."""
+    def test(e: _Ent) -> bool:
+        st = e.stat()
+        if st is None:
+            return False
+        x = getattr(st, attr)
+        return bool(x > num if sign == "+" else x < num if sign == "-" else x == num)
+    return test
 
 
 @dataclass
@@ -616,15 +626,7 @@ class _Find:
             _, unames, _, gnames = self.maps
             if tok in ("-uid", "-gid"):
                 sign, num = self._numarg(tok, v)
-                attr = "st_uid" if tok == "-uid" else "st_gid"
-
-                def idnum(e: _Ent) -> bool:
-                    st = e.stat()
-                    if st is None:
-                        return False
-                    x = getattr(st, attr)
-                    return x > num if sign == "+" else x < num if sign == "-" else x == num
-                leaf.fn = idnum
+                leaf.fn = _stat_compare("st_uid" if tok == "-uid" else "st_gid", sign, num)
             else:
                 names = unames if tok == "-user" else gnames
                 if v in names:
@@ -652,15 +654,7 @@ class _Find:
         elif tok in ("-links", "-inum"):
             v = self.arg(tok)
             sign, num = self._numarg(tok, v)
-            attr = "st_nlink" if tok == "-links" else "st_ino"
-
-            def numtest(e: _Ent) -> bool:
-                st = e.stat()
-                if st is None:
-                    return False
-                x = getattr(st, attr)
-                return x > num if sign == "+" else x < num if sign == "-" else x == num
-            leaf.fn = numtest
+            leaf.fn = _stat_compare("st_nlink" if tok == "-links" else "st_ino", sign, num)
         elif tok == "-samefile":
             v = self.arg(tok)
             try:

@@ -7,7 +7,8 @@ from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from pocketos.commands import command
-from pocketos.commands._args import Opt, UsageError, parse, report
+from pocketos.commands._args import Opt, Parsed, UsageError, parse, report
+from pocketos.commands._common import filter_lines
 from pocketos.commands.text_common import (
     close_input,
     decode,
@@ -15,6 +16,7 @@ from pocketos.commands.text_common import (
     line_batches,
     open_file,
     open_input,
+    read_all,
     usage,
 )
 
@@ -203,6 +205,53 @@ async def _header(ctx: Context, name: str, first: bool) -> None:
     await ctx.stdout.write(encode(("" if first else "\n") + f"==> {shown} <==\n"))
 
 
+async def _count_option(ctx: Context, p: Parsed) -> tuple[str, str, int] | None:
+    """The last of -c/-n (default ``-n 10``) as (``c`` or ``n``, sign, count); None once
+    an invalid count is reported."""
+    mode = "n"
+    val = "10"
+    for k, v in p.order:
+        if k == "bytes":
+            mode, val = "c", str(v)
+        elif k == "lines":
+            mode, val = "n", str(v)
+    parsed = _count(val)
+    if parsed is None:
+        what = "bytes" if mode == "c" else "lines"
+        await ctx.err(f"invalid number of {what}: '{val}'")
+        return None
+    return mode, parsed[0], parsed[1]
+
+
+def _want_headers(p: Parsed, files: list[str]) -> bool:
+    """Whether ``==> NAME <==`` headers are printed (the last of -q/-v wins)."""
+    if p.flag("verbose") and p.flag("quiet"):
+        return [k for k, _ in p.order if k in ("quiet", "verbose")][-1] == "verbose"
+    return (len(files) > 1 or p.flag("verbose")) and not p.flag("quiet")
+
+
+async def _open_with_header(ctx: Context, name: str, headers: bool,
+                            first: bool) -> tuple[InputStream | None, bool]:
+    """Open ``name`` for head/tail, printing its header when ``headers``; returns the
+    stream (None once the error is reported) and the new value of ``first``."""
+    try:
+        stream = open_file(ctx, name)
+    except IsADirectoryError:
+        if headers:
+            await _header(ctx, name, first)
+            first = False
+        await ctx.err(f"error reading '{name}': Is a directory")
+        return None, first
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        await ctx.err(f"cannot open '{name}' for reading: {exc.strerror}")
+        return None, first
+    if headers:
+        await _header(ctx, name, first)
+    return stream, False
+
+
 @command("head")
 async def head(ctx: Context) -> int:
     spec = [Opt("c", "bytes", "required"), Opt("n", "lines", "required"), Opt("q", "quiet"),
@@ -216,46 +265,21 @@ async def head(ctx: Context) -> int:
         return await usage(ctx, "Usage: head [OPTION]... [FILE]...\n"
                            "Print the first 10 lines of each FILE to standard output.\n"
                            "  -c [-]NUM  -n [-]NUM  -q  -v  -z")
-    mode = "n"
-    val = "10"
-    for k, v in p.order:
-        if k == "bytes":
-            mode, val = "c", str(v)
-        elif k == "lines":
-            mode, val = "n", str(v)
-    parsed = _count(val)
-    if parsed is None:
-        what = "bytes" if mode == "c" else "lines"
-        await ctx.err(f"invalid number of {what}: '{val}'")
+    counted = await _count_option(ctx, p)
+    if counted is None:
         return 1
-    sign, n = parsed
+    mode, sign, n = counted
     all_but = sign == "-"
     sep = b"\0" if p.flag("zero_terminated") else b"\n"
     files = p.operands or ["-"]
-    headers = (len(files) > 1 or p.flag("verbose")) and not p.flag("quiet")
-    if p.flag("verbose") and p.flag("quiet"):
-        headers = [k for k, _ in p.order if k in ("quiet", "verbose")][-1] == "verbose"
+    headers = _want_headers(p, files)
     status = 0
     first = True
     for name in files:
-        try:
-            stream = open_file(ctx, name)
-        except IsADirectoryError:
-            if headers:
-                await _header(ctx, name, first)
-                first = False
-            await ctx.err(f"error reading '{name}': Is a directory")
+        stream, first = await _open_with_header(ctx, name, headers, first)
+        if stream is None:
             status = 1
             continue
-        except BrokenPipeError:
-            raise
-        except OSError as exc:
-            await ctx.err(f"cannot open '{name}' for reading: {exc.strerror}")
-            status = 1
-            continue
-        if headers:
-            await _header(ctx, name, first)
-        first = False
         try:
             if mode == "c":
                 await _head_bytes(ctx, stream, n, all_but)
@@ -329,47 +353,22 @@ async def tail(ctx: Context) -> int:
     if p.flag("follow") or p.flag("F"):
         await ctx.err("option --follow (-f) is not supported in this environment")
         return 1
-    mode = "n"
-    val = "10"
-    for k, v in p.order:
-        if k == "bytes":
-            mode, val = "c", str(v)
-        elif k == "lines":
-            mode, val = "n", str(v)
-    parsed = _count(val)
-    if parsed is None:
-        what = "bytes" if mode == "c" else "lines"
-        await ctx.err(f"invalid number of {what}: '{val}'")
+    counted = await _count_option(ctx, p)
+    if counted is None:
         return 1
-    sign, n = parsed
+    mode, sign, n = counted
     from_start = sign == "+"
     sep = b"\0" if p.flag("zero_terminated") else b"\n"
     files = p.operands or ["-"]
-    headers = (len(files) > 1 or p.flag("verbose")) and not p.flag("quiet")
-    if p.flag("verbose") and p.flag("quiet"):
-        headers = [k for k, _ in p.order if k in ("quiet", "verbose")][-1] == "verbose"
+    headers = _want_headers(p, files)
     status = 0
     first = True
     out = ctx.stdout
     for name in files:
-        try:
-            stream = open_file(ctx, name)
-        except IsADirectoryError:
-            if headers:
-                await _header(ctx, name, first)
-                first = False
-            await ctx.err(f"error reading '{name}': Is a directory")
+        stream, first = await _open_with_header(ctx, name, headers, first)
+        if stream is None:
             status = 1
             continue
-        except BrokenPipeError:
-            raise
-        except OSError as exc:
-            await ctx.err(f"cannot open '{name}' for reading: {exc.strerror}")
-            status = 1
-            continue
-        if headers:
-            await _header(ctx, name, first)
-        first = False
         try:
             if mode == "c":
                 if from_start:
@@ -655,29 +654,14 @@ async def rev(ctx: Context) -> int:
         return await usage(ctx, "Usage: rev [options] [file ...]\n"
                            "Reverse lines characterwise.\n  -0, --zero  zero termination")
     sep = b"\0" if p.flag("zero") else b"\n"
-    status = 0
-    for name in p.operands or ["-"]:
-        stream = await open_input(ctx, name, prefix="cannot open ")
-        if stream is None:
-            status = 1
-            continue
-        try:
-            async for batch in line_batches(stream, sep):
-                ctx.check_killed()
-                outp = []
-                for line in batch:
-                    has = line.endswith(sep)
-                    body = line[:-1] if has else line
-                    outp.append(encode(decode(body)[::-1]) + (sep if has else b""))
-                await ctx.stdout.write(b"".join(outp))
-        except BrokenPipeError:
-            raise
-        except OSError as exc:
-            await ctx.err(f"{name}: {exc.strerror}")
-            status = 1
-        finally:
-            close_input(ctx, stream)
-    return status
+
+    def reverse(line: bytes) -> bytes:
+        has = line.endswith(sep)
+        body = line[:-1] if has else line
+        return encode(decode(body)[::-1]) + (sep if has else b"")
+
+    return await filter_lines(ctx, p.operands, reverse, sep, open_prefix="cannot open ",
+                              read_errors=True)
 
 
 @command("tac")
@@ -699,9 +683,7 @@ async def tac(ctx: Context) -> int:
     status = 0
     for name in p.operands or ["-"]:
         try:
-            stream = open_file(ctx, name)
-            data = await stream.read(-1)
-            close_input(ctx, stream)
+            data = await read_all(ctx, name)
         except BrokenPipeError:
             raise
         except OSError as exc:

@@ -9,11 +9,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from pocketos.commands import command
-from pocketos.commands._args import Opt, UsageError, parse, report
+from pocketos.commands._args import Opt, Parsed, UsageError, parse, report
+from pocketos.commands._common import leading_number_option
 from pocketos.commands.text_basic import parse_size
-from pocketos.commands.text_common import close_input, encode, open_file, usage
+from pocketos.commands.text_common import close_input, encode, open_file, read_all, usage
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from pocketos.kernel.process import Context
 
 HELP = Opt("", "help")
@@ -68,9 +71,7 @@ async def strings(ctx: Context) -> int:
             Opt("t", "radix", "required"), Opt("o"), Opt("e", "encoding", "required"),
             Opt("w", "include-all-whitespace"), Opt("f", "print-file-name"),
             Opt("s", "output-separator", "required"), HELP]
-    args = list(ctx.argv[1:])
-    if args and re.fullmatch(r"-\d+", args[0]):
-        args = ["-n", args[0][1:]] + args[1:]
+    args = leading_number_option(ctx.argv[1:], "n")
     try:
         p = parse("strings", args, spec)
     except UsageError as e:
@@ -100,9 +101,7 @@ async def strings(ctx: Context) -> int:
     names = p.operands or ["-"]
     for name in names:
         try:
-            stream = open_file(ctx, name)
-            data = await stream.read(-1)
-            close_input(ctx, stream)
+            data = await read_all(ctx, name)
         except BrokenPipeError:
             raise
         except OSError as exc:
@@ -285,20 +284,13 @@ async def od(ctx: Context) -> int:
         await ctx.err(f"invalid output address radix '{radix}'; it must be one character "
                       "from [doxn]")
         return 1
-    skip = 0
-    limit: int | None = None
-    for key in ("skip_bytes", "read_bytes"):
-        v = p.str(key)
-        if v is None:
-            continue
-        num = _parse_num(v)
-        if num is None:
-            await ctx.err(f"invalid {'-j' if key == 'skip_bytes' else '-N'} argument '{v}'")
-            return 1
-        if key == "skip_bytes":
-            skip = num
-        else:
-            limit = num
+    span = _skip_and_limit(p, "skip_bytes", "read_bytes")
+    if isinstance(span, tuple):
+        skip, limit = span
+    else:
+        key, v = span
+        await ctx.err(f"invalid {'-j' if key == 'skip_bytes' else '-N'} argument '{v}'")
+        return 1
     width = 16
     w = p.get("width")
     if w is not None:
@@ -332,18 +324,7 @@ async def od(ctx: Context) -> int:
 
     awidth = len(addr(0))
     lines: list[str] = []
-    prev: bytes | None = None
-    starred = False
-    for off in range(0, len(data), width):
-        block = data[off:off + width]
-        if not p.flag("output_duplicates") and prev is not None and block == prev and \
-                len(block) == width:
-            if not starred:
-                lines.append("*\n")
-                starred = True
-            continue
-        starred = False
-        prev = block
+    for off, block in _squeezed_blocks(data, width, not p.flag("output_duplicates"), lines):
         for si, s in enumerate(specs):
             head = addr(skip + off) if si == 0 else " " * awidth
             body = _od_fields(s, block, width // s.size)
@@ -373,6 +354,44 @@ def _parse_num(text: str) -> int | None:
     except ValueError:
         return None
     return parse_size(t)
+
+
+def _squeezed_blocks(data: bytes, width: int, squeeze: bool,
+                     lines: list[str]) -> Iterator[tuple[int, bytes]]:
+    """(offset, block) for each ``width``-byte block of ``data``; with ``squeeze``, a run of
+    full blocks equal to the one before is skipped and shown as one ``*`` line in ``lines``."""
+    prev: bytes | None = None
+    starred = False
+    for off in range(0, len(data), width):
+        block = data[off:off + width]
+        if squeeze and prev is not None and block == prev and len(block) == width:
+            if not starred:
+                lines.append("*\n")
+                starred = True
+            continue
+        starred = False
+        prev = block
+        yield off, block
+
+
+def _skip_and_limit(p: Parsed, skip_key: str,
+                    limit_key: str) -> tuple[int, int | None] | list[str]:
+    """The byte offset to start at and the byte count to read at most (None: all), or
+    ``[key, value]`` for the first option whose value is not a number."""
+    skip = 0
+    limit: int | None = None
+    for key in (skip_key, limit_key):
+        v = p.str(key)
+        if v is None:
+            continue
+        num = _parse_num(v)
+        if num is None:
+            return [key, v]
+        if key == skip_key:
+            skip = num
+        else:
+            limit = num
+    return skip, limit
 
 
 # ---------------------------------------------------------------------------------------- xxd
@@ -564,20 +583,13 @@ async def hexdump(ctx: Context) -> int:
                            "Display file contents in hexadecimal, decimal, octal, or ascii.\n"
                            "  -C -b -c -d -o -x -n LENGTH -s OFFSET -v")
     canonical = p.flag("canonical") or ctx.name == "hd"
-    skip = 0
-    limit: int | None = None
-    for key in ("skip", "length"):
-        v = p.str(key)
-        if v is None:
-            continue
-        num = _parse_num(v)
-        if num is None:
-            await ctx.stderr.write(encode(f"hexdump: invalid {key} argument: '{v}'\n"))
-            return 1
-        if key == "skip":
-            skip = num
-        else:
-            limit = num
+    span = _skip_and_limit(p, "skip", "length")
+    if isinstance(span, tuple):
+        skip, limit = span
+    else:
+        key, v = span
+        await ctx.stderr.write(encode(f"hexdump: invalid {key} argument: '{v}'\n"))
+        return 1
     data, ok = await _read_inputs(ctx, p.operands or ["-"], skip, limit)
     squeeze = not p.flag("no_squeezing")
     mode = "C" if canonical else "x2"
@@ -585,17 +597,7 @@ async def hexdump(ctx: Context) -> int:
         if k in ("x", "d", "o", "b", "c"):
             mode = k
     lines: list[str] = []
-    prev: bytes | None = None
-    starred = False
-    for off in range(0, len(data), 16):
-        block = data[off:off + 16]
-        if squeeze and prev is not None and block == prev and len(block) == 16:
-            if not starred:
-                lines.append("*\n")
-                starred = True
-            continue
-        starred = False
-        prev = block
+    for off, block in _squeezed_blocks(data, 16, squeeze, lines):
         addr = skip + off
         if mode == "C":
             left = " ".join(f"{c:02x}" for c in block[:8])

@@ -6,7 +6,12 @@ import re
 from typing import TYPE_CHECKING
 
 from pocketos.commands import command
-from pocketos.commands._args import Opt, UsageError, parse, report
+from pocketos.commands._args import Opt, Parsed, UsageError, parse, report
+from pocketos.commands._common import (
+    filter_batches,
+    filter_lines,
+    leading_number_option,
+)
 from pocketos.commands.text_common import (
     CHUNK,
     close_input,
@@ -569,53 +574,45 @@ async def nl(ctx: Context) -> int:
             return s.rjust(width, "0").encode()
         return s.rjust(width).encode()
 
-    status = 0
-    for name in p.operands or ["-"]:
-        stream = await open_input(ctx, name)
-        if stream is None:
-            status = 1
-            continue
-        try:
-            async for batch in line_batches(stream):
-                ctx.check_killed()
-                out: list[bytes] = []
-                for line in batch:
-                    body = line[:-1] if line.endswith(b"\n") else line
-                    if delim and body in (delim * 3, delim * 2, delim):
-                        section = {3: "header_numbering", 2: "body_numbering",
-                                   1: "footer_numbering"}[len(body) // len(delim)]
-                        if section == "header_numbering" and not no_renumber:
-                            lineno = start
-                        out.append(b"\n")
-                        continue
-                    style, rx = styles[section]
-                    if style == "a":
-                        if body == b"":
-                            blanks += 1
-                            number = blanks >= blank_join
-                            if number:
-                                blanks = 0
-                        else:
-                            blanks = 0
-                            number = True
-                    elif style == "t":
-                        number = body != b""
-                    elif style == "n":
-                        number = False
-                    else:
-                        assert rx is not None
-                        number = rx.search(body) is not None
-                    if not line.endswith(b"\n"):
-                        line += b"\n"
+    def number_batch(batch: list[bytes]) -> bytes:
+        nonlocal lineno, blanks, section
+        out: list[bytes] = []
+        for line in batch:
+            body = line[:-1] if line.endswith(b"\n") else line
+            if delim and body in (delim * 3, delim * 2, delim):
+                section = {3: "header_numbering", 2: "body_numbering",
+                           1: "footer_numbering"}[len(body) // len(delim)]
+                if section == "header_numbering" and not no_renumber:
+                    lineno = start
+                out.append(b"\n")
+                continue
+            style, rx = styles[section]
+            if style == "a":
+                if body == b"":
+                    blanks += 1
+                    number = blanks >= blank_join
                     if number:
-                        out.append(numtxt(lineno) + sep + line)
-                        lineno += incr
-                    else:
-                        out.append(pad + line)
-                await ctx.stdout.write(b"".join(out))
-        finally:
-            close_input(ctx, stream)
-    return status
+                        blanks = 0
+                else:
+                    blanks = 0
+                    number = True
+            elif style == "t":
+                number = body != b""
+            elif style == "n":
+                number = False
+            else:
+                assert rx is not None
+                number = rx.search(body) is not None
+            if not line.endswith(b"\n"):
+                line += b"\n"
+            if number:
+                out.append(numtxt(lineno) + sep + line)
+                lineno += incr
+            else:
+                out.append(pad + line)
+        return b"".join(out)
+
+    return await filter_batches(ctx, p.operands, number_batch)
 
 
 # ------------------------------------------------------------------------------------- paste
@@ -721,9 +718,7 @@ async def paste(ctx: Context) -> int:
 async def fold(ctx: Context) -> int:
     spec = [Opt("b", "bytes"), Opt("c", "characters"), Opt("s", "spaces"),
             Opt("w", "width", "required"), HELP]
-    args = list(ctx.argv[1:])
-    if args and re.fullmatch(r"-\d+", args[0]):
-        args = ["-w", args[0][1:]] + args[1:]
+    args = leading_number_option(ctx.argv[1:], "w")
     try:
         p = parse("fold", args, spec)
     except UsageError as e:
@@ -789,19 +784,7 @@ async def fold(ctx: Context) -> int:
             out += b"\n"
         return bytes(out)
 
-    status = 0
-    for name in p.operands or ["-"]:
-        stream = await open_input(ctx, name)
-        if stream is None:
-            status = 1
-            continue
-        try:
-            async for batch in line_batches(stream):
-                ctx.check_killed()
-                await ctx.stdout.write(b"".join(fold_line(ln) for ln in batch))
-        finally:
-            close_input(ctx, stream)
-    return status
+    return await filter_lines(ctx, p.operands, fold_line)
 
 
 # --------------------------------------------------------------------------- expand/unexpand
@@ -847,21 +830,32 @@ def _tab_args(argv: list[str]) -> list[str]:
     return out
 
 
-@command("expand")
-async def expand(ctx: Context) -> int:
-    spec = [Opt("i", "initial"), Opt("t", "tabs", "required", multiple=True), HELP]
+async def _tab_command(ctx: Context, name: str, spec: list[Opt],
+                       help_text: str) -> tuple[Parsed, list[int], int] | int:
+    """Parse expand/unexpand options (``spec`` plus -t and --help): (parsed options, tab
+    stops, repeat increment), or the exit status once help or an error is printed."""
     try:
-        p = parse("expand", _tab_args(ctx.argv[1:]), spec)
+        p = parse(name, _tab_args(ctx.argv[1:]),
+                  [*spec, Opt("t", "tabs", "required", multiple=True), HELP])
     except UsageError as e:
         return await report(ctx, e)
     if p.flag("help"):
-        return await usage(ctx, "Usage: expand [OPTION]... [FILE]...\n"
-                           "Convert tabs in each FILE to spaces.\n  -i -t N|LIST")
+        return await usage(ctx, help_text)
     parsed = _parse_tabs(p.list("tabs"))
     if isinstance(parsed, str):
         await ctx.err(parsed)
         return 1
-    stops, inc = parsed
+    return p, parsed[0], parsed[1]
+
+
+@command("expand")
+async def expand(ctx: Context) -> int:
+    got = await _tab_command(ctx, "expand", [Opt("i", "initial")],
+                             "Usage: expand [OPTION]... [FILE]...\n"
+                             "Convert tabs in each FILE to spaces.\n  -i -t N|LIST")
+    if isinstance(got, int):
+        return got
+    p, stops, inc = got
     initial = p.flag("initial")
 
     def conv(line: bytes) -> bytes:
@@ -888,37 +882,18 @@ async def expand(ctx: Context) -> int:
             out.append(c)
         return bytes(out)
 
-    status = 0
-    for name in p.operands or ["-"]:
-        stream = await open_input(ctx, name)
-        if stream is None:
-            status = 1
-            continue
-        try:
-            async for batch in line_batches(stream):
-                ctx.check_killed()
-                await ctx.stdout.write(b"".join(conv(ln) for ln in batch))
-        finally:
-            close_input(ctx, stream)
-    return status
+    return await filter_lines(ctx, p.operands, conv)
 
 
 @command("unexpand")
 async def unexpand(ctx: Context) -> int:
-    spec = [Opt("a", "all"), Opt("", "first-only"), Opt("t", "tabs", "required",
-                                                         multiple=True), HELP]
-    try:
-        p = parse("unexpand", _tab_args(ctx.argv[1:]), spec)
-    except UsageError as e:
-        return await report(ctx, e)
-    if p.flag("help"):
-        return await usage(ctx, "Usage: unexpand [OPTION]... [FILE]...\n"
-                           "Convert blanks in each FILE to tabs.\n  -a --first-only -t N|LIST")
-    parsed = _parse_tabs(p.list("tabs"))
-    if isinstance(parsed, str):
-        await ctx.err(parsed)
-        return 1
-    stops, inc = parsed
+    got = await _tab_command(ctx, "unexpand", [Opt("a", "all"), Opt("", "first-only")],
+                             "Usage: unexpand [OPTION]... [FILE]...\n"
+                             "Convert blanks in each FILE to tabs.\n"
+                             "  -a --first-only -t N|LIST")
+    if isinstance(got, int):
+        return got
+    p, stops, inc = got
     all_blanks = (p.flag("all") or bool(p.list("tabs"))) and not p.flag("first_only")
 
     def run_out(start: int, end: int, only_spaces: bool, raw: bytes) -> bytes:
@@ -971,16 +946,4 @@ async def unexpand(ctx: Context) -> int:
             i += 1
         return bytes(out)
 
-    status = 0
-    for name in p.operands or ["-"]:
-        stream = await open_input(ctx, name)
-        if stream is None:
-            status = 1
-            continue
-        try:
-            async for batch in line_batches(stream):
-                ctx.check_killed()
-                await ctx.stdout.write(b"".join(conv(ln) for ln in batch))
-        finally:
-            close_input(ctx, stream)
-    return status
+    return await filter_lines(ctx, p.operands, conv)

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING
 
 from pocketos.commands import command
 from pocketos.commands._args import Opt, UsageError, parse, report
-from pocketos.commands.text_common import close_input, decode, encode, open_file, usage
+from pocketos.commands._common import leading_number_option
+from pocketos.commands.text_common import decode, encode, read_all, usage
 
 if TYPE_CHECKING:
     from pocketos.kernel.process import Context
@@ -49,9 +50,7 @@ async def column(ctx: Context) -> int:
     status = 0
     for name in p.operands or ["-"]:
         try:
-            stream = open_file(ctx, name)
-            data = await stream.read(-1)
-            close_input(ctx, stream)
+            data = await read_all(ctx, name)
         except BrokenPipeError:
             raise
         except OSError as exc:
@@ -313,9 +312,7 @@ async def fmt(ctx: Context) -> int:
             Opt("s", "split-only"), Opt("t", "tagged-paragraph"),
             Opt("u", "uniform-spacing"), Opt("w", "width", "required"),
             Opt("g", "goal", "required"), HELP]
-    args = list(ctx.argv[1:])
-    if args and re.fullmatch(r"-\d+", args[0]):
-        args = ["-w", args[0][1:]] + args[1:]
+    args = leading_number_option(ctx.argv[1:], "w")
     try:
         p = parse("fmt", args, spec)
     except UsageError as e:
@@ -352,9 +349,7 @@ async def fmt(ctx: Context) -> int:
     status = 0
     for name in p.operands or ["-"]:
         try:
-            stream = open_file(ctx, name)
-            data = await stream.read(-1)
-            close_input(ctx, stream)
+            data = await read_all(ctx, name)
         except BrokenPipeError:
             raise
         except OSError as exc:

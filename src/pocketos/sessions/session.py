@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import os
 import time
 import uuid
@@ -443,15 +444,17 @@ class Session:
         if self._replaying:
             return
         kind = update.get("sessionUpdate")
-        if kind == "current_mode_update" and self.modes is not None:
-            self.modes["currentModeId"] = update.get("currentModeId")
-        elif kind == "config_option_update":
-            self.config_options = list(update.get("configOptions") or [])
-        elif kind == "usage_update" and update.get("cost"):
-            self._last_cost = float(update["cost"].get("amount", 0.0))
-        elif kind == "session_info_update" and update.get("title"):
-            with contextlib.suppress(Exception):
+        try:
+            if kind == "current_mode_update" and self.modes is not None:
+                self.modes["currentModeId"] = update.get("currentModeId")
+            elif kind == "config_option_update":
+                self.config_options = list(update.get("configOptions") or [])
+            elif kind == "usage_update" and update.get("cost"):
+                self._last_cost = float(update["cost"].get("amount", 0.0))
+            elif kind == "session_info_update" and update.get("title"):
                 self.store.update_session(self.id, title=str(update["title"]))
+        except Exception:  # a malformed update is still recorded, just not interpreted
+            pass
         self.events.emit("update", update)
 
     def _terminal_output(self, term: Terminal, data: bytes) -> None:
@@ -968,7 +971,8 @@ async def _start(session: Session, load: str | None) -> Session:
     session.events.emit("session.resumed" if load else "session.started", {
         "agent": session.agent, "agentSessionId": session.agent_session_id,
         "agentInfo": session.agent_info, "capabilities": session.capabilities,
-        "modes": session.modes, "configOptions": session.config_options, "cwd": session.cwd})
+        "modes": copy.deepcopy(session.modes), "configOptions": list(session.config_options),
+        "cwd": session.cwd})
     session._flush()
     _LIVE.setdefault(session.vm, {})[session.id] = session
     return session

@@ -163,6 +163,12 @@ class TerminalManager:
         term = Terminal(tid, argv, script, limit, self._on_output)
         self.terminals[tid] = term
         try:
+            # the shell itself is a command the policy may refuse (vm.spawn does not ask)
+            self.vm.kernel.check("child_process", "spawn", "bash")
+        except PermissionError as exc:
+            term.start_failed(f"bash: {exc.strerror or exc}\n", 126)
+            return term
+        try:
             term.proc = await self.vm.spawn(argv, stdin=b"", env=dict(env or {}) or None,
                                             cwd=cwd or self.default_cwd)
         except FileNotFoundError as exc:

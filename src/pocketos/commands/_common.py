@@ -1,0 +1,58 @@
+"""Loops shared by several command modules."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from pocketos.commands.text_common import close_input, line_batches, open_input
+
+if TYPE_CHECKING:
+    from pocketos.kernel.process import Context
+
+__all__ = ["filter_batches", "filter_lines", "leading_number_option"]
+
+
+def leading_number_option(args: list[str], letter: str) -> list[str]:
+    """Rewrite an obsolete ``-NUM`` first argument as ``-LETTER NUM`` (``fold -40``)."""
+    if args and re.fullmatch(r"-\d+", args[0]):
+        return [f"-{letter}", args[0][1:], *args[1:]]
+    return list(args)
+
+
+async def filter_batches(ctx: Context, names: list[str], fn: Callable[[list[bytes]], bytes],
+                         sep: bytes = b"\n", *, open_prefix: str = "",
+                         read_errors: bool = False) -> int:
+    """Stream each input (``-`` is stdin, none means stdin) through ``fn``, one batch of
+    lines (each with its terminator) at a time, writing what it returns to stdout.
+    Inputs that cannot be opened are reported (``NAME: OPEN_PREFIXfile: reason``) and make
+    the status 1; so do errors while reading when ``read_errors`` (else they propagate)."""
+    status = 0
+    for name in names or ["-"]:
+        stream = await open_input(ctx, name, prefix=open_prefix)
+        if stream is None:
+            status = 1
+            continue
+        try:
+            async for batch in line_batches(stream, sep):
+                ctx.check_killed()
+                await ctx.stdout.write(fn(batch))
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            if not read_errors:
+                raise
+            await ctx.err(f"{name}: {exc.strerror}")
+            status = 1
+        finally:
+            close_input(ctx, stream)
+    return status
+
+
+async def filter_lines(ctx: Context, names: list[str], fn: Callable[[bytes], bytes],
+                       sep: bytes = b"\n", *, open_prefix: str = "",
+                       read_errors: bool = False) -> int:
+    """:func:`filter_batches` with ``fn`` applied to each line."""
+    return await filter_batches(ctx, names, lambda batch: b"".join(map(fn, batch)), sep,
+                                open_prefix=open_prefix, read_errors=read_errors)
