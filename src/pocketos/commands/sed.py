@@ -853,6 +853,7 @@ class Runner:
         self.status = 0
         self.out: list[str] = []
         self.out_size = 0
+        self.jumps = 0
         self.missing_nl = False
         self.wfiles: dict[str, list[str]] = {}
         self.wmissing: dict[str, bool] = {}
@@ -1098,6 +1099,18 @@ class Runner:
             self.lineno = 0
             await self.run(inp, False)
 
+    def jumped(self, ps: str) -> None:
+        """Called on every taken branch: a script that loops within one cycle (``:a;ba``)
+        never reaches the per-line checks, so the deadline, signals and the size of the
+        pattern space are checked here."""
+        self.jumps += 1
+        if self.jumps & 0xFF == 0:
+            self.ctx.budget.check_time()
+            self.ctx.check_killed()
+        if len(ps) > self.ctx.limits.max_file_size:
+            raise SedPanic(f"pattern space exceeds the file size limit "
+                           f"({self.ctx.limits.max_file_size} bytes)")
+
     async def run(self, inp: Input, cross: bool) -> None:
         cmds = self.cmds
         ncmds = len(cmds)
@@ -1155,13 +1168,16 @@ class Runner:
                         break
                     elif nm == "b":
                         pc = c.target
+                        self.jumped(ps)
                     elif nm == "t":
                         if tflag:
                             tflag = False
                             pc = c.target
+                            self.jumped(ps)
                     elif nm == "T":
                         if not tflag:
                             pc = c.target
+                            self.jumped(ps)
                         else:
                             tflag = False
                     elif nm == "h":
