@@ -4,14 +4,24 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from pocketos.commands.text_common import close_input, line_batches, open_input
 
 if TYPE_CHECKING:
     from pocketos.kernel.process import Context
 
-__all__ = ["filter_batches", "filter_lines", "leading_number_option"]
+__all__ = ["drop_front", "filter_batches", "filter_lines", "leading_number_option"]
+
+_Seq = TypeVar("_Seq", bytes, list[bytes])
+
+
+def drop_front(items: _Seq, skip: int) -> tuple[_Seq, int]:
+    """Drop up to ``skip`` items from the front of ``items``: (what is kept, how many are
+    still to skip after it)."""
+    if len(items) <= skip:
+        return items[:0], skip - len(items)
+    return items[skip:], 0
 
 
 def leading_number_option(args: list[str], letter: str) -> list[str]:

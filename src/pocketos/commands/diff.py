@@ -8,6 +8,7 @@ GNU diff puts them.
 
 from __future__ import annotations
 
+import errno
 import posixpath
 import re
 import stat as _stat
@@ -22,6 +23,7 @@ from pocketos.commands.text_common import decode, encode, read_all, read_prefix,
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+    from pocketos.kernel.fs.view import FsView
     from pocketos.kernel.process import Context
 
 HELP = Opt("", "help")
@@ -594,8 +596,13 @@ class DiffRunner:
             await self.out(encode(f"File {p0} is a {a} while file {p1} is a {b}\n"))
             self.status = max(self.status, 1)
             return
-        exists0 = p0 == "-" or fs.exists(p0)
-        exists1 = p1 == "-" or fs.exists(p1)
+        exists0, err0 = _probe(fs, p0)
+        exists1, err1 = _probe(fs, p1)
+        for p, err in ((p0, err0), (p1, err1)):
+            if err is not None:
+                # anything but "missing" (a denied path, a link loop) is trouble even with -N
+                await self.trouble(f"{p}: {err.strerror}")
+                return
         data0 = data1 = b""
         if exists0:
             try:
@@ -892,10 +899,36 @@ def _hdr_name(line: bytes) -> str:
     return name
 
 
+def _take_normal(lines: list[bytes], i: int, count: int, mark: bytes, dest: list[bytes],
+                 text: list[bytes]) -> int:
+    """Read up to ``count`` normal-format lines marked ``< `` or ``> `` from ``lines[i:]``
+    into ``dest`` (mark removed) and ``text`` (as is), with any ``\\ No newline`` marker;
+    returns the index after them."""
+    n = len(lines)
+    for _ in range(count):
+        if i < n and lines[i].startswith(mark):
+            dest.append(lines[i][2:])
+            text.append(lines[i])
+            i += 1
+            if i < n and lines[i].startswith(b"\\"):
+                _strip_nl_marker(dest)
+                text.append(lines[i])
+                i += 1
+    return i
+
+
 def _strip_nl_marker(lines: list[bytes]) -> None:
     """Apply a ``\\ No newline at end of file`` marker to the last line in place."""
     if lines and lines[-1].endswith(b"\n"):
         lines[-1] = lines[-1][:-1]
+
+
+class PatchError(ValueError):
+    """A patch that cannot be read; GNU patch reports it as ``**** MESSAGE``, status 2."""
+
+
+def _show_line(line: bytes) -> str:
+    return line.decode("utf-8", "surrogateescape").rstrip("\n")
 
 
 def parse_patch(data: bytes) -> list[FilePatch]:
@@ -918,9 +951,14 @@ def parse_patch(data: bytes) -> list[FilePatch]:
                 if not m:
                     break
                 os_, oc, ns, nc = m.groups()
+                for num in (os_, oc, ns, nc):
+                    if num is not None and len(num.lstrip(b"0")) > 18:
+                        raise PatchError(f"line number {num.decode()} is too large at line "
+                                         f"{i + 1}: {_show_line(lines[i])}")
                 ocount = int(oc) if oc is not None else 1
                 ncount = int(nc) if nc is not None else 1
                 hunk = Hunk(int(os_), [], int(ns), [], [lines[i]])
+                hunk_line = i
                 i += 1
                 o_left, n_left = ocount, ncount
                 while i < n and (o_left > 0 or n_left > 0):
@@ -959,6 +997,10 @@ def parse_patch(data: bytes) -> list[FilePatch]:
                             tg, bl = hunk.body[-1]
                             hunk.body[-1] = (tg, bl[:-1] if bl.endswith(b"\n") else bl)
                         i += 1
+                if o_left > 0 or n_left > 0:
+                    at = min(i, n - 1) if i < n else hunk_line
+                    raise PatchError(f"malformed patch at line {at + 1}: "
+                                     f"{_show_line(lines[at]) if i < n else ''}")
                 fp.hunks.append(hunk)
             continue
         if ln.startswith(b"*** ") and i + 1 < n and lines[i + 1].startswith(b"--- ") and \
@@ -984,28 +1026,12 @@ def parse_patch(data: bytes) -> list[FilePatch]:
             hunk = Hunk(0, [], 0, [], [ln], kind="normal")
             i += 1
             if op in (b"c", b"d"):
-                for _ in range(e0 - s0 + 1):
-                    if i < n and lines[i].startswith(b"< "):
-                        hunk.old_lines.append(lines[i][2:])
-                        hunk.text.append(lines[i])
-                        i += 1
-                        if i < n and lines[i].startswith(b"\\"):
-                            _strip_nl_marker(hunk.old_lines)
-                            hunk.text.append(lines[i])
-                            i += 1
+                i = _take_normal(lines, i, e0 - s0 + 1, b"< ", hunk.old_lines, hunk.text)
                 if op == b"c" and i < n and lines[i].startswith(b"---"):
                     hunk.text.append(lines[i])
                     i += 1
             if op in (b"c", b"a"):
-                for _ in range(e1 - s1 + 1):
-                    if i < n and lines[i].startswith(b"> "):
-                        hunk.new_lines.append(lines[i][2:])
-                        hunk.text.append(lines[i])
-                        i += 1
-                        if i < n and lines[i].startswith(b"\\"):
-                            _strip_nl_marker(hunk.new_lines)
-                            hunk.text.append(lines[i])
-                            i += 1
+                i = _take_normal(lines, i, e1 - s1 + 1, b"> ", hunk.new_lines, hunk.text)
             hunk.old_start = s0 if op != b"a" else s0 + 1
             hunk.new_start = s1 if op != b"d" else s1 + 1
             if op == b"a":
@@ -1150,7 +1176,11 @@ async def patch(ctx: Context) -> int:
     except OSError as exc:
         await ctx.err(f"Can't open patch file {pfile} : {exc.strerror}")
         return 2
-    patches = parse_patch(pdata)
+    try:
+        patches = parse_patch(pdata)
+    except PatchError as exc:
+        await ctx.err(f"**** {exc}")
+        return 2
     silent = p.flag("silent")
     dry = p.flag("dry_run")
     reverse = p.flag("reverse")
@@ -1158,7 +1188,7 @@ async def patch(ctx: Context) -> int:
     outname = p.str("output")
     out_msgs: list[str] = []
     status = 0
-    if not patches:
+    if not any(fp.hunks for fp in patches):
         await ctx.err("**** Only garbage was found in the patch input.")
         return 2
     for fp in patches:
@@ -1477,3 +1507,16 @@ async def _eof(ctx: Context, name: str, nbytes: int, data: bytes, verbose: bool 
         await ctx.err(f"EOF on {name} after byte {nbytes}, line {lines}")
     else:
         await ctx.err(f"EOF on {name} after byte {nbytes}, in line {lines + 1}")
+
+
+def _probe(fs: FsView, path: str) -> tuple[bool, OSError | None]:
+    """Whether ``path`` exists, and the error when it cannot be told apart from "missing"."""
+    if path == "-":
+        return True, None
+    try:
+        fs.stat(path)
+        return True, None
+    except OSError as exc:
+        if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+            return False, None
+        return False, exc

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from pocketos.commands import command
 from pocketos.commands._args import Opt, Parsed, UsageError, parse, report
-from pocketos.commands._common import filter_lines
+from pocketos.commands._common import drop_front, filter_lines
 from pocketos.commands.text_common import (
     close_input,
     decode,
@@ -378,11 +378,9 @@ async def tail(ctx: Context) -> int:
                         if not data:
                             break
                         if skip:
-                            if len(data) <= skip:
-                                skip -= len(data)
+                            data, skip = drop_front(data, skip)
+                            if not data:
                                 continue
-                            data = data[skip:]
-                            skip = 0
                         await out.write(data)
                 else:
                     data = await stream.read(-1)
@@ -393,11 +391,9 @@ async def tail(ctx: Context) -> int:
                 async for batch in line_batches(stream, sep):
                     ctx.check_killed()
                     if skip:
-                        if len(batch) <= skip:
-                            skip -= len(batch)
+                        batch, skip = drop_front(batch, skip)
+                        if not batch:
                             continue
-                        batch = batch[skip:]
-                        skip = 0
                     await out.write(b"".join(batch))
             else:
                 ring: deque[bytes] = deque(maxlen=n) if n else deque(maxlen=0)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from pocketos.commands import command
 from pocketos.commands._args import Opt, Parsed, UsageError, parse, report
-from pocketos.commands._common import leading_number_option
+from pocketos.commands._common import drop_front, leading_number_option
 from pocketos.commands.text_basic import parse_size
 from pocketos.commands.text_common import close_input, encode, open_file, read_all, usage
 
@@ -45,11 +45,9 @@ async def _read_inputs(ctx: Context, names: list[str], skip: int = 0,
                 if not data:
                     break
                 if skip:
-                    if len(data) <= skip:
-                        skip -= len(data)
+                    data, skip = drop_front(data, skip)
+                    if not data:
                         continue
-                    data = data[skip:]
-                    skip = 0
                 out += data
         except BrokenPipeError:
             raise

@@ -57,8 +57,9 @@ def num_key(s: bytes) -> Decimal | int:
     sign, ip, fp = m.groups()
     if not ip and not fp:
         return _ZERO
-    if not fp or not fp.strip(b"0"):
+    if (not fp or not fp.strip(b"0")) and len(ip) <= 4000:
         return -int(ip or b"0") if sign else int(ip or b"0")
+    # Decimal holds any number of digits (int() refuses more than 4,300)
     return Decimal((sign or b"").decode() + (ip or b"0").decode() + "." + (fp or b"0").decode())
 
 
@@ -408,7 +409,7 @@ _NUM_UNSAFE_TABS = b" \t\n-.0123456789"
 
 def _num_from_prefix(p: bytes) -> Decimal | int:
     """``num_key`` of a captured numeric prefix (0 for none: equal to ``num_key``'s zero)."""
-    if p.isdigit():
+    if p.isdigit() and len(p) <= 4000:
         return int(p)
     if not p or p == b"-":
         return 0

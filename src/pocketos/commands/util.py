@@ -1328,10 +1328,15 @@ async def expr(ctx: Context) -> int:
         return await report(ctx, UsageError(f"expr: missing operand\n{_try('expr')}", 2))
     try:
         v = _Expr(args).run()
+        text = f"{v}\n"
     except _ExprError as exc:
         await ctx.err(str(exc))
         return exc.status
-    await ctx.out(f"{v}\n")
+    except ValueError:
+        # Python refuses int <-> str conversions past 4,300 digits
+        await ctx.err("number too large (more than 4300 digits)")
+        return 3
+    await ctx.out(text)
     return 1 if _is_null(v) else 0
 
 
