@@ -224,3 +224,58 @@ def test_truncated_context_patch(vm: VM) -> None:
     r = vm.run(["patch", "-p0", "-f", "a"], stdin=b"*** a\n--- b\n***************\n*** 1,3 ****\n",
                cwd="/work", timeout=5)
     assert (r.exit_code, r.stderr) == (2, "patch: **** unexpected end of file in patch\n")
+
+
+# --- numbers: huge values must neither crash nor make one step run away --------------------
+
+BIG = "9" * 5000  # past Python's 4,300-digit int() limit
+
+HUGE_ARGS: list[tuple[list[str], int, str, str]] = [
+    (["head", "-n", BIG], 0, "one\ntwo\n", ""),
+    (["tail", "-n", BIG], 0, "one\ntwo\n", ""),
+    (["uniq", "-f", BIG], 0, "one\n", ""),
+    (["uniq", "-f", "99999999999999"], 0, "one\n", ""),
+    (["xargs", "-n", BIG], 0, "one two\n", ""),
+    (["fold", "-w", BIG], 1, "", f"fold: invalid number of columns: '{BIG}'\n"),
+    (["nl", "-w", "999999999"], 1, "", "nl: invalid line number field width: '999999999'\n"),
+    (["numfmt", "--padding=999999999", "1"], 1, "", "numfmt: invalid padding value "
+                                                    "'999999999'\n"),
+    (["split", "-n", "r/99999999999", "a.txt"], 1, "",
+     "split: invalid number of chunks: 'r/99999999999'\n"),
+    (["split", "-n", "99999999999", "a.txt"], 1, "",
+     "split: invalid number of chunks: '99999999999'\n"),
+    (["split", "-a", "99999999", "a.txt"], 1, "", "split: invalid suffix length: '99999999'\n"),
+    (["split", "--numeric-suffixes=99999999999999", "a.txt"], 1, "",
+     "split: output file suffixes exhausted\n"),
+]
+
+
+@pytest.mark.parametrize(("argv", "status", "stdout", "stderr"), HUGE_ARGS,
+                         ids=[" ".join(a)[:30] for a, _, _, _ in HUGE_ARGS])
+def test_huge_numeric_argument(vm: VM, argv: list[str], status: int, stdout: str,
+                               stderr: str) -> None:
+    vm.write_file("/work/a.txt", b"one\ntwo\n")
+    r = vm.run(argv, stdin=b"one\ntwo\n" if argv[0] != "uniq" else b"one\none\n", cwd="/work",
+               timeout=5)
+    assert (r.exit_code, r.stdout, r.stderr) == (status, stdout, stderr)
+
+
+def test_sort_n_with_numbers_past_the_int_limit(vm: VM) -> None:
+    data = f"{BIG}\n5\n-{BIG}\n1{'0' * 4999}\n".encode()
+    r = vm.run(["sort", "-n"], stdin=data)
+    assert (r.exit_code, r.stderr) == (0, "")
+    assert r.stdout_bytes == f"-{BIG}\n5\n1{'0' * 4999}\n{BIG}\n".encode()
+
+
+#: commands still reporting "internal error" for a 5,000-digit argument
+BIG_CRASHES = [
+    ["seq", BIG, BIG], ["shuf", "-i", f"1-{BIG}", "-n", "1"], ["od", "-j", BIG],
+    ["date", "-d", f"@{BIG}"], ["numfmt", BIG], ["yq", "-n", BIG], ["expand", "-t", BIG],
+    ["column", "-c", BIG], ["fmt", "-w", BIG], ["nl", "-v", BIG],
+]
+
+
+@pytest.mark.parametrize("argv", BIG_CRASHES, ids=[a[0] for a in BIG_CRASHES])
+def test_five_thousand_digit_argument(vm: VM, argv: list[str]) -> None:
+    r = vm.run(argv, stdin=b"1\n", cwd="/work", timeout=5)
+    assert_no_crash(r)

@@ -1100,7 +1100,12 @@ async def yq_cmd(ctx: Context) -> int:
                     ind = None if p.flag("compact") else " " * indent
                     chunks.append(format_json(t, ind) + "\n")
             else:
-                chunks.append(_to_yaml(json.loads(t), indent, unwrap))
+                try:
+                    value = json.loads(t)
+                except ValueError:
+                    await ctx.err("Error: a number has more than 4300 digits")
+                    return 1
+                chunks.append(_to_yaml(value, indent, unwrap))
         if out_fmt == "yaml" and n_doc < len(results) - 1 and outs \
                 and any(results[n_doc + 1:]):
             chunks.append("---\n")

@@ -3377,7 +3377,7 @@ PREFIX is 'x'. With no FILE, or when FILE is -, read standard input.
 """
 
 
-def _suffixes(length: int | None, alphabet: str) -> Iterator[str]:
+def _suffixes(length: int | None, alphabet: str, start: int = 0) -> Iterator[str]:
     """Output file suffixes. With no fixed length they widen like GNU: aa..yz, zaaa..zyzz, ..."""
     n = len(alphabet)
 
@@ -3389,7 +3389,7 @@ def _suffixes(length: int | None, alphabet: str) -> Iterator[str]:
         return "".join(reversed(chars))
 
     if length is not None:
-        for i in range(n ** length):
+        for i in range(start, n ** length):
             yield word(i, length)
         return
     k = 0
@@ -3422,7 +3422,8 @@ async def split(ctx: Context) -> int:
     alen: int | None = None
     if p.str("a") is not None:
         a = p.str("a") or ""
-        if not a.isdigit():
+        # a file name holds at most 255 bytes: a longer suffix could never be created
+        if not a.isdigit() or len(a) > 4 or int(a) > 255:
             await ctx.err(f"invalid suffix length: {q(a)}")
             return 1
         alen = int(a)
@@ -3467,9 +3468,10 @@ async def split(ctx: Context) -> int:
             chunks = int(m0.group(1)) if m0 else 1
             while len(alphabet) ** alen < chunks + start:
                 alen += 1
-    sfx = _suffixes(alen, alphabet)
-    for _ in range(start):
-        next(sfx, None)
+    if alen is not None:
+        sfx = _suffixes(alen, alphabet, start)
+    else:
+        sfx = _suffixes(alen, alphabet)
     created: list[str] = []
 
     async def new_name() -> str | None:
@@ -3494,7 +3496,9 @@ async def split(ctx: Context) -> int:
     pieces: list[bytes] = []
     if number is not None:
         m = re.fullmatch(r"(?:(l|r)/)?(?:(\d+)/)?(\d+)", number)
-        if not m or int(m.group(3)) == 0:
+        if not m or len(m.group(3)) > 18 or int(m.group(3)) == 0 \
+                or int(m.group(3)) > ctx.limits.max_fs_inodes:
+            # each chunk is a file: more chunks than the VM has inodes can never be written
             await ctx.err(f"invalid number of chunks: {q(number)}")
             return 1
         kind, kth, n = m.group(1), m.group(2), int(m.group(3))

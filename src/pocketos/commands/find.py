@@ -1335,7 +1335,8 @@ async def xargs(ctx: Context) -> int:
         if v is not None and not re.fullmatch(r"\d+", v):
             return await bad_num(opt, v)
     if p.str("n") is not None:
-        max_args = int(p.str("n") or 0)
+        n_text = (p.str("n") or "0").lstrip("0") or "0"
+        max_args = int(n_text) if len(n_text) <= 4000 else (1 << 63) - 1
         if max_args < 1:
             await ctx.err(f"value {max_args} for -n option should be >= 1")
             return 1

@@ -36,7 +36,9 @@ def parse_size(text: str) -> int | None:
     m = _SIZE_RE.match(text)
     if not m:
         return None
-    n = int(m.group(1))
+    digits = m.group(1).lstrip("0")
+    # past 4,000 digits int() refuses the text; such a count is "more than anything"
+    n = int(digits or "0") if len(digits) <= 4000 else (1 << 63) - 1
     suf = m.group(2)
     if not suf:
         return n

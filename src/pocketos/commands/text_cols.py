@@ -546,7 +546,8 @@ async def nl(ctx: Context) -> int:
                                 ("starting_line_number", "1", "starting line number"),
                                 ("join_blank_lines", "1", "line number of blank lines")):
         v = p.str(key, default) or default
-        if not re.fullmatch(r"-?\d+", v) or (key == "number_width" and int(v) < 1):
+        if not re.fullmatch(r"-?\d{1,4000}", v) or (key == "number_width" and not (
+                0 < int(v) <= ctx.limits.max_output_bytes)):
             await ctx.err(f"invalid {label}: '{v}'")
             return 1
         nums[key] = int(v)
@@ -728,7 +729,7 @@ async def fold(ctx: Context) -> int:
                            "Wrap input lines in each FILE, writing to standard output.\n"
                            "  -b -s -w WIDTH")
     ws = p.str("width", "80") or "80"
-    if not ws.isdigit() or int(ws) < 1:
+    if not ws.isdigit() or len(ws) > 4000 or int(ws) < 1:
         await ctx.err(f"invalid number of columns: '{ws}'")
         return 1
     width = int(ws)
@@ -798,6 +799,8 @@ def _parse_tabs(specs: list[str]) -> tuple[list[int], int] | str:
                 continue
             if not part.isdigit():
                 return f"tab size contains invalid character(s): '{part}'"
+            if len(part) > 18:
+                return f"tab stop is too large '{part}'"
             stops.append(int(part))
     if not stops:
         return [], 8

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import errno
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
@@ -37,6 +38,11 @@ def encode(s: str) -> bytes:
     return s.encode("utf-8", "surrogateescape")
 
 
+#: the longest line (or whole input) a command holds in memory: past it the read fails with
+#: EFBIG instead of growing without bound (e.g. a line-based tool on /dev/zero)
+MAX_LINE = 256 * 1024 * 1024
+
+
 class FileInput(InputStream):
     """An input stream over an open VM file handle, read in chunks (works for endless
     device files such as ``/dev/zero``)."""
@@ -58,9 +64,14 @@ class FileInput(InputStream):
         return True
 
     async def read(self, n: int = -1) -> bytes:
+        # a file read never suspends by itself: yield to the loop so that a timeout or a kill
+        # can end a command reading an endless device such as /dev/zero
+        await asyncio.sleep(0)
         if n is None or n < 0:
             while self._fill():
-                pass
+                if len(self._buf) > MAX_LINE:
+                    raise OSError(errno.EFBIG, "input too large to hold in memory")
+                await asyncio.sleep(0)
             data = bytes(self._buf)
             self._buf.clear()
             return data
@@ -82,6 +93,9 @@ class FileInput(InputStream):
                 del self._buf[:end]
                 return data
             start = max(0, len(self._buf) - len(sep) + 1)
+            if len(self._buf) > MAX_LINE:
+                raise OSError(errno.EFBIG, "line too long to hold in memory")
+            await asyncio.sleep(0)
             if not self._fill():
                 data = bytes(self._buf)
                 self._buf.clear()
@@ -165,23 +179,29 @@ async def line_batches(stream: InputStream, sep: bytes = b"\n",
                        size: int = CHUNK) -> AsyncIterator[list[bytes]]:
     """Yield lists of complete lines, each *with* its terminator; the final line may lack
     it. Streams: each batch is what one read returned."""
-    rest = b""
+    pending = bytearray()
     while True:
         data = await stream.read(size)
         if not data:
             break
-        if rest:
-            data = rest + data
         cut = data.rfind(sep)
         if cut < 0:
-            rest = data
+            # no line end yet: keep accumulating (without quadratic copies), but bounded
+            pending += data
+            if len(pending) > MAX_LINE:
+                raise OSError(errno.EFBIG, "line too long to hold in memory")
             continue
-        rest = data[cut + 1:]
-        body = data[:cut]
+        if pending:
+            pending += data[:cut]
+            body = bytes(pending)
+            pending.clear()
+        else:
+            body = data[:cut]
+        pending += data[cut + 1:]
         lines = body.split(sep)
         yield [ln + sep for ln in lines]
-    if rest:
-        yield [rest]
+    if pending:
+        yield [bytes(pending)]
 
 
 def parse_int(text: str) -> int | None:

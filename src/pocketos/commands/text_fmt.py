@@ -42,7 +42,7 @@ async def column(ctx: Context) -> int:
     width = 80
     cw = p.str("output_width") or ctx.env.get("COLUMNS")
     if cw is not None:
-        if not cw.isdigit():
+        if not cw.isdigit() or len(cw) > 18:
             await ctx.stderr.write(encode(f"column: invalid columns argument: '{cw}'\n"))
             return 1
         width = int(cw)
@@ -324,7 +324,7 @@ async def fmt(ctx: Context) -> int:
     ws_ = p.str("width")
     max_width = 75
     if ws_ is not None:
-        if not ws_.isdigit() or int(ws_) > 2500:
+        if not ws_.isdigit() or len(ws_) > 4 or int(ws_) > 2500:
             await ctx.err(f"invalid width: '{ws_}'")
             return 1
         max_width = int(ws_)

@@ -766,6 +766,8 @@ def _skip_fields(line: bytes, n: int) -> bytes:
     ptr = 0
     lim = len(line)
     for _ in range(n):
+        if ptr >= lim:
+            break  # nothing left to skip: a huge count must not spin
         while ptr < lim and line[ptr] in BLANKS:
             ptr += 1
         while ptr < lim and line[ptr] not in BLANKS:
@@ -799,7 +801,7 @@ async def uniq(ctx: Context) -> int:
         if not v.isdigit():
             await ctx.err(f"{v}: invalid {label}")
             return 1
-        nums[key] = int(v)
+        nums[key] = int(v) if len(v) <= 4000 else (1 << 63) - 1
     skip_f = nums["skip_fields"] or 0
     skip_c = nums["skip_chars"] or 0
     width = nums["check_chars"]
@@ -1339,7 +1341,8 @@ async def shuf(ctx: Context) -> int:
     items: list[bytes] | range
     if rng_range is not None:
         m = re.fullmatch(r"(\d+)-(\d+)", rng_range)
-        if not m or int(m.group(2)) + 1 < int(m.group(1)):
+        if not m or max(len(m.group(1)), len(m.group(2))) > 4000 \
+                or int(m.group(2)) + 1 < int(m.group(1)):
             await ctx.err(f"invalid input range: '{rng_range}'")
             return 1
         if p.operands:

@@ -766,7 +766,8 @@ async def date_cmd(ctx: Context) -> int:
         try:
             dt = datetime.fromtimestamp(whole, tz)
         except (OverflowError, ValueError, OSError):
-            await ctx.err(f"time {whole} is out of range")
+            await ctx.err(f"time {whole if whole.bit_length() < 10_000 else 'value'} is out of "
+                          "range")
             return 1
         out.append(strftime_gnu(fmt, dt, ns) + "\n")
     await ctx.out("".join(out))
@@ -1049,6 +1050,10 @@ async def seq(ctx: Context) -> int:
     i = 0
     first_out = True
     infinite = b.is_infinite()
+    if all_int and not infinite and fmt is None and not width and max(
+            abs(a), abs(b)).adjusted() >= 4000:
+        await ctx.err("number too large (more than 4000 digits)")
+        return 1
     if all_int and not infinite and fmt is None and not width:
         # fast path: plain integers
         ia, iinc, ib = int(a), int(inc), int(b)
@@ -1610,6 +1615,8 @@ async def numfmt(ctx: Context) -> int:
             padding = int(p.str("padding") or "")
         except ValueError:
             padding = 0
+        if abs(padding) > ctx.limits.max_output_bytes:
+            padding = 0  # every line would be past the output limit: refuse it up front
         if padding == 0:
             await ctx.err(f"invalid padding value {q(p.str('padding') or '')}")
             return 1
@@ -1668,7 +1675,10 @@ async def numfmt(ctx: Context) -> int:
         if idx < len(parts):
             try:
                 old = parts[idx]
-                parts[idx] = convert(old)
+                try:
+                    parts[idx] = convert(old)
+                except (OverflowError, ValueError) as exc:
+                    raise _NumfmtError(f"value too large to be converted: {q(old)}") from exc
                 before = (seps[idx - 1] if idx > 0 and idx - 1 < len(seps) else
                           lead if idx == 0 else "") if delim is None else ""
                 if from_stdin and before and not padding and fmt is None:
