@@ -588,7 +588,8 @@ class AsyncVM:
         return BytesSink(counter(on_stdout)), BytesSink(counter(on_stderr))
 
     async def _run_with_limits(self, coro: Any, budget: Budget, timeout: float | None,
-                               stderr: BytesSink, ctx: Context | None) -> tuple[int, str | None]:
+                               stderr: BytesSink, ctx: Context | None, who: str = "bash"
+                               ) -> tuple[int, str | None]:
         task = asyncio.ensure_future(coro)
         if ctx is not None and ctx.info is not None:
             ctx.info.task = task
@@ -596,10 +597,10 @@ class AsyncVM:
             code = await asyncio.wait_for(task, timeout) if timeout is not None else await task
         except TimeoutError:
             budget.limit_hit = budget.limit_hit or "timeout"
-            stderr.buffer += f"bash: timed out after {timeout:g}s\n".encode()
+            stderr.buffer += f"{who}: timed out after {timeout:g}s\n".encode()
             code = TIMEOUT_STATUS
         except LimitExceeded as exc:
-            stderr.buffer += f"bash: {exc.message}\n".encode()
+            stderr.buffer += f"{who}: {exc.message}\n".encode()
             code = TIMEOUT_STATUS if exc.limit == "timeout" else LIMIT_STATUS
             if budget.limit_hit is None:
                 budget.limit_hit = exc.limit
@@ -650,7 +651,7 @@ class AsyncVM:
         start = time.perf_counter()
         coro = self.kernel.run_command(list(argv), stdin=src, stdout=out, stderr=err, env=e,
                                        cwd=cwd or self.cwd, ppid=0, limits=lim, budget=budget)
-        code, hit = await self._run_with_limits(coro, budget, t, err, None)
+        code, hit = await self._run_with_limits(coro, budget, t, err, None, who=argv[0])
         return ExecResult(code, out.getvalue(), err.getvalue(), time.perf_counter() - start, hit)
 
     async def spawn(self, argv: list[str], *, stdin: str | bytes | None = None,

@@ -364,8 +364,6 @@ def test_trailing_slash_resolves_a_dangling_link() -> None:
             2, "", f"ls: cannot access '/tmp/rl/': {ENOENT}\n")
 
 
-@pytest.mark.xfail(strict=True, reason="VFS: rename(file, 'link/') replaces the symlink with "
-                   "the file; Linux refuses with ENOTDIR")
 def test_rename_onto_link_with_trailing_slash_is_refused() -> None:
     with VM() as vm:
         vm.write_file("/tmp/a.txt", b"A\n")

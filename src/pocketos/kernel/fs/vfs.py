@@ -397,6 +397,9 @@ class VFS:
     def rename(self, src: str, dst: str, shown: str | None = None,
                shown2: str | None = None) -> None:
         sparts, sm, sbpath, sst = self._existing(src, "rename", False, shown)
+        if dst.endswith("/") and not S.S_ISDIR(sst.st_mode):
+            # "x/" names a directory: a non-directory cannot be renamed onto it
+            raise fs_error(errno.ENOTDIR, shown2 or dst)
         dparts, dm, dbpath, dst_st = self.resolve(dst, False, shown2)
         self._check("rename", dparts)
         if sm is not dm:

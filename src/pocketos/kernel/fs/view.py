@@ -34,6 +34,9 @@ class FsView:
 
     def abspath(self, path: str) -> str:
         """Absolute, normalized (``.``/``..`` folded lexically, symlinks untouched) path."""
+        if "\0" in path:
+            # commands get an OSError like any other bad path (the public API raises ValueError)
+            raise fs_error(errno.EINVAL, path, "Invalid argument (path contains a NUL byte)")
         if not path.startswith("/"):
             path = self.cwd.rstrip("/") + "/" + path
         if path == "/":
