@@ -26,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import Result, rss_bytes
+from bench.common import Result
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPTED = [sys.executable, str(ROOT / "tests" / "fixtures" / "scripted_agent.py")]
@@ -89,15 +89,21 @@ async def _measure(quick: bool) -> list[Result]:
                       note="no-op client, same agent: the transport floor"))
 
     # memory per idle session (built-in agent)
+    # (traced allocations, not RSS: this heap is warm from the runs above, so freed memory
+    # would be reused and an RSS delta would read as zero)
+    import tracemalloc
+
     count = 50 if quick else 200
     gc.collect()
-    before = rss_bytes()
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
     keep = [await create_session(vm, "pocketos", store=store, agent_config=BUILTIN_CFG)
             for _ in range(count)]
     gc.collect()
-    per = (rss_bytes() - before) / count
+    per = (tracemalloc.get_traced_memory()[0] - before) / count
+    tracemalloc.stop()
     out.append(Result("sessions", "memory per idle session (built-in agent)", "pocketos",
-                      "bytes", value=per))
+                      "bytes", value=per, note=f"traced allocations over {count} sessions"))
     for k in keep:
         await k.close()
     await vm.aclose()
