@@ -3,6 +3,8 @@ and ``bash`` reading its script from stdin."""
 
 from __future__ import annotations
 
+import errno
+
 from pocketos.commands import command
 from pocketos.kernel.process import Context
 from pocketos.shell.interp import _OPTION_LETTERS, Shell, _strerror
@@ -90,7 +92,8 @@ async def bash_command(ctx: Context) -> int:
         except OSError as exc:
             await ctx.stderr.write(f"{name}: {filename}: {_strerror(exc)}\n".encode(
                 "utf-8", "surrogateescape"))
-            return 127
+            # like bash: a script that exists but cannot be read (denied, a directory) is 126
+            return 126 if exc.errno in (errno.EACCES, errno.EPERM, errno.EISDIR) else 127
         script = data.decode("utf-8", "surrogateescape")
     else:
         params = rest
