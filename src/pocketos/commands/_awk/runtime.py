@@ -580,15 +580,19 @@ class Runtime:
         if self.main_reader is not None:
             await self.end_file()
 
-    async def getline_main(self, into_record: bool) -> float:
-        rec = await self.next_main()
-        if rec is None:
-            return 0.0
+    def _got(self, rec: str, into_record: bool) -> float:
+        """A record read by getline: into $0 (and NF) or into the target variable."""
         if into_record:
             self.set_record(rec)
         else:
             self.glv = StrNum(rec)
         return 1.0
+
+    async def getline_main(self, into_record: bool) -> float:
+        rec = await self.next_main()
+        if rec is None:
+            return 0.0
+        return self._got(rec, into_record)
 
     async def getline_file(self, name: Any, into_record: bool) -> float:
         name = self.tostr(name)
@@ -612,11 +616,7 @@ class Runtime:
             return 0.0
         if self.uses_rt:
             self.G["V_RT"] = r.rt
-        if into_record:
-            self.set_record(rec)
-        else:
-            self.glv = StrNum(rec)
-        return 1.0
+        return self._got(rec, into_record)
 
     async def getline_cmd(self, cmd: Any, into_record: bool) -> float:
         cmd = self.tostr(cmd)
@@ -645,11 +645,7 @@ class Runtime:
             return 0.0
         if self.uses_rt:
             self.G["V_RT"] = r.rt
-        if into_record:
-            self.set_record(rec)
-        else:
-            self.glv = StrNum(rec)
-        return 1.0
+        return self._got(rec, into_record)
 
     # --- output -------------------------------------------------------------------------
     def encode(self, s: str) -> bytes:
