@@ -29,8 +29,11 @@ CASES: dict[str, tuple[str, str, bool]] = {
     "sed s/foo/bar/g": ("sed 's/foo/bar/g' big.txt > /dev/null", "big.txt", False),
     "awk sum of a column": ("awk '{s+=$2} END {print s}' big.txt", "big.txt", True),
     "sort": ("sort big.txt > /dev/null", "big.txt", False),
-    "jq select + add": ("jq '[.[] | select(.name == \"foo\") | .n] | add' big.json", "big.json",
-                        True),
+    "jq select + add": (
+        "jq '[.[] | select(.name == \"foo\") | .n] | add' big.json",
+        "big.json",
+        True,
+    ),
 }
 
 
@@ -52,21 +55,32 @@ def run(quick: bool = False) -> list[Result]:
         host: list[Result] = []
         for label, (script, src, _check) in CASES.items():
             expected[label] = host_bash(script, cwd=d)
-            host.append(Result(G, f"{label}, 10 MB", "bash -c (GNU)", "MB/s",
-                               _rate(len(inputs[src]), lambda s=script: host_bash(s, cwd=d),
-                                     reps)))
+            host.append(
+                Result(
+                    G,
+                    f"{label}, 10 MB",
+                    "bash -c (GNU)",
+                    "MB/s",
+                    _rate(len(inputs[src]), lambda s=script: host_bash(s, cwd=d), reps),
+                )
+            )
 
     with VM(cwd="/data") as vm:
         for name, data in inputs.items():
             vm.write_file(f"/data/{name}", data, parents=True)
         for label, (script, src, check) in CASES.items():
+
             def pocket(s: str = script, lab: str = label, c: bool = check) -> None:
                 r = vm.exec(s)
                 assert r.exit_code == 0, r.stderr
                 assert not c or r.stdout_bytes == expected[lab], (r.stdout, expected[lab])
+
             pocket()
-            out.append(Result(G, f"{label}, 10 MB", "pocketos", "MB/s",
-                              _rate(len(inputs[src]), pocket, reps)))
+            out.append(
+                Result(
+                    G, f"{label}, 10 MB", "pocketos", "MB/s", _rate(len(inputs[src]), pocket, reps)
+                )
+            )
 
     if have_just_bash():
         out.extend(_just_bash(inputs, quick, reps))
@@ -82,29 +96,49 @@ def _just_bash(inputs: dict[str, bytes], quick: bool, reps: int) -> list[Result]
     full run when the estimate is under 20 s; otherwise report the 2 MB rate."""
     import math
 
-    sizes = {1: {"big.txt": text_data(MB), "big.json": json_data(MB)},
-             2: {"big.txt": text_data(2 * MB), "big.json": json_data(2 * MB)}}
-    shells = {k: just_bash({f"/data/{n}": v for n, v in files.items()})
-              for k, files in sizes.items()}
+    sizes = {
+        1: {"big.txt": text_data(MB), "big.json": json_data(MB)},
+        2: {"big.txt": text_data(2 * MB), "big.json": json_data(2 * MB)},
+    }
+    shells = {
+        k: just_bash({f"/data/{n}": v for n, v in files.items()}) for k, files in sizes.items()
+    }
     big = None
     out: list[Result] = []
     for label, (script, src, _check) in CASES.items():
+
         def jb_run(shell: Any, s: str = script) -> None:
             r = shell.run(s, cwd="/data")
             assert r.exit_code == 0, r.stderr
+
         t1 = once(lambda: jb_run(shells[1]))
         t2 = once(lambda: jb_run(shells[2]))
         growth = min(2.0, max(1.0, math.log2(max(t2, 1e-9) / max(t1, 1e-9))))
-        estimate = t1 * 10 ** growth
+        estimate = t1 * 10**growth
         name = f"{label}, 10 MB"
         if not quick and estimate < 20:
             if big is None:
                 big = just_bash({f"/data/{n}": v for n, v in inputs.items()})
             shell = big
             k = reps if estimate < 5 else 1
-            out.append(Result(G, name, "just-bash", "MB/s",
-                              _rate(len(inputs[src]), lambda sh=shell: jb_run(sh), k)))
+            out.append(
+                Result(
+                    G,
+                    name,
+                    "just-bash",
+                    "MB/s",
+                    _rate(len(inputs[src]), lambda sh=shell: jb_run(sh), k),
+                )
+            )
         else:
-            out.append(Result(G, name, "just-bash", "MB/s", [len(sizes[2][src]) / MB / t2],
-                              note=f"2 MB input; 10 MB estimated at {estimate:.0f} s"))
+            out.append(
+                Result(
+                    G,
+                    name,
+                    "just-bash",
+                    "MB/s",
+                    [len(sizes[2][src]) / MB / t2],
+                    note=f"2 MB input; 10 MB estimated at {estimate:.0f} s",
+                )
+            )
     return out

@@ -51,8 +51,7 @@ async def _measure(quick: bool) -> list[Result]:
         s = await create_session(vm, "pocketos", store=store, agent_config=BUILTIN_CFG)
         samples.append(time.perf_counter() - t)
         await s.close()
-    out.append(Result("sessions", "create + handshake (built-in agent)", "pocketos", "s",
-                      samples))
+    out.append(Result("sessions", "create + handshake (built-in agent)", "pocketos", "s", samples))
 
     # create + handshake, external agent process (includes the interpreter start)
     samples = []
@@ -61,8 +60,16 @@ async def _measure(quick: bool) -> list[Result]:
         s = await create_session(vm, SCRIPTED, cwd="/work", store=store)
         samples.append(time.perf_counter() - t)
         await s.close()
-    out.append(Result("sessions", "create + handshake (subprocess agent)", "pocketos", "s",
-                      samples, note="python + acp import"))
+    out.append(
+        Result(
+            "sessions",
+            "create + handshake (subprocess agent)",
+            "pocketos",
+            "s",
+            samples,
+            note="python + acp import",
+        )
+    )
 
     # prompt round trip with 7 client callbacks, transcript in a SQLite file (WAL)
     with tempfile.TemporaryDirectory() as tmp:
@@ -80,13 +87,36 @@ async def _measure(quick: bool) -> list[Result]:
             cpu.append(time.process_time() - c)
         await s.close()
         file_store.close()
-    out.append(Result("sessions", "prompt round trip, 7 client callbacks", "pocketos", "s",
-                      samples, note="scripted agent over stdio, store file"))
-    out.append(Result("sessions", "prompt round trip, CPU time of the client", "pocketos", "s",
-                      cpu, note="time.process_time of this process"))
-    out.append(Result("sessions", "prompt round trip, 7 client callbacks", "bare acp", "s",
-                      await _bare_acp(100 if quick else 1000),
-                      note="no-op client, same agent: the transport floor"))
+    out.append(
+        Result(
+            "sessions",
+            "prompt round trip, 7 client callbacks",
+            "pocketos",
+            "s",
+            samples,
+            note="scripted agent over stdio, store file",
+        )
+    )
+    out.append(
+        Result(
+            "sessions",
+            "prompt round trip, CPU time of the client",
+            "pocketos",
+            "s",
+            cpu,
+            note="time.process_time of this process",
+        )
+    )
+    out.append(
+        Result(
+            "sessions",
+            "prompt round trip, 7 client callbacks",
+            "bare acp",
+            "s",
+            await _bare_acp(100 if quick else 1000),
+            note="no-op client, same agent: the transport floor",
+        )
+    )
 
     # memory per idle session (built-in agent)
     # (traced allocations, not RSS: this heap is warm from the runs above, so freed memory
@@ -97,13 +127,23 @@ async def _measure(quick: bool) -> list[Result]:
     gc.collect()
     tracemalloc.start()
     before = tracemalloc.get_traced_memory()[0]
-    keep = [await create_session(vm, "pocketos", store=store, agent_config=BUILTIN_CFG)
-            for _ in range(count)]
+    keep = [
+        await create_session(vm, "pocketos", store=store, agent_config=BUILTIN_CFG)
+        for _ in range(count)
+    ]
     gc.collect()
     per = (tracemalloc.get_traced_memory()[0] - before) / count
     tracemalloc.stop()
-    out.append(Result("sessions", "memory per idle session (built-in agent)", "pocketos",
-                      "bytes", value=per, note=f"traced allocations over {count} sessions"))
+    out.append(
+        Result(
+            "sessions",
+            "memory per idle session (built-in agent)",
+            "pocketos",
+            "bytes",
+            value=per,
+            note=f"traced allocations over {count} sessions",
+        )
+    )
     for k in keep:
         await k.close()
     await vm.aclose()
@@ -124,15 +164,13 @@ async def _bare_acp(n: int) -> list[float]:
         async def read_text_file(self, session_id: str, path: str, **k: Any) -> Any:
             return S.ReadTextFileResponse(content="x")
 
-        async def write_text_file(self, session_id: str, path: str, content: str,
-                                  **k: Any) -> Any:
+        async def write_text_file(self, session_id: str, path: str, content: str, **k: Any) -> Any:
             return S.WriteTextFileResponse()
 
         async def create_terminal(self, session_id: str, command: str, **k: Any) -> Any:
             return S.CreateTerminalResponse(terminal_id="t")
 
-        async def wait_for_terminal_exit(self, session_id: str, terminal_id: str,
-                                         **k: Any) -> Any:
+        async def wait_for_terminal_exit(self, session_id: str, terminal_id: str, **k: Any) -> Any:
             return S.WaitForTerminalExitResponse(exit_code=0)
 
         async def terminal_output(self, session_id: str, terminal_id: str, **k: Any) -> Any:
@@ -141,13 +179,16 @@ async def _bare_acp(n: int) -> list[float]:
         async def release_terminal(self, session_id: str, terminal_id: str, **k: Any) -> Any:
             return S.ReleaseTerminalResponse()
 
-        async def request_permission(self, session_id: str, tool_call: Any, options: Any,
-                                     **k: Any) -> Any:
-            return S.RequestPermissionResponse(outcome=S.AllowedOutcome(outcome="selected",
-                                                                        option_id="y"))
+        async def request_permission(
+            self, session_id: str, tool_call: Any, options: Any, **k: Any
+        ) -> Any:
+            return S.RequestPermissionResponse(
+                outcome=S.AllowedOutcome(outcome="selected", option_id="y")
+            )
 
-    proc = await asyncio.create_subprocess_exec(*SCRIPTED, stdin=asyncio.subprocess.PIPE,
-                                                stdout=asyncio.subprocess.PIPE, limit=2 ** 24)
+    proc = await asyncio.create_subprocess_exec(
+        *SCRIPTED, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, limit=2**24
+    )
     assert proc.stdin is not None and proc.stdout is not None
     conn = connect_to_agent(Noop(), proc.stdin, proc.stdout)  # type: ignore[arg-type]
     await conn.initialize(protocol_version=PROTOCOL_VERSION)

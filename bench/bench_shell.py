@@ -46,11 +46,25 @@ def _cold(out: list[Result], quick: bool) -> None:
             assert r.stdout == "hello\n"
 
         out.append(Result(G, name, "just-bash", "s", timeit(jb, max(100, n // 10))))
-    out.append(Result(G, name, "bash -c (subprocess)", "s",
-                      timeit(lambda: host_bash("echo hello"), sub, warmup=3)))
+    out.append(
+        Result(
+            G,
+            name,
+            "bash -c (subprocess)",
+            "s",
+            timeit(lambda: host_bash("echo hello"), sub, warmup=3),
+        )
+    )
     if have_bwrap():
-        out.append(Result(G, name, "bwrap + bash -c", "s",
-                          timeit(lambda: host_bash("echo hello", sandbox=True), sub, warmup=3)))
+        out.append(
+            Result(
+                G,
+                name,
+                "bwrap + bash -c",
+                "s",
+                timeit(lambda: host_bash("echo hello", sandbox=True), sub, warmup=3),
+            )
+        )
 
 
 def _warm(out: list[Result], quick: bool) -> None:
@@ -62,8 +76,11 @@ def _warm(out: list[Result], quick: bool) -> None:
         out.append(Result(G, name, "pocketos", "s", timeit(lambda: vm.exec("echo hello"), n)))
     if have_just_bash():
         b = just_bash()
-        out.append(Result(G, name, "just-bash", "s",
-                          timeit(lambda: b.run("echo hello"), max(100, n // 10))))
+        out.append(
+            Result(
+                G, name, "just-bash", "s", timeit(lambda: b.run("echo hello"), max(100, n // 10))
+            )
+        )
 
 
 def _loop(out: list[Result], quick: bool) -> None:
@@ -77,22 +94,25 @@ def _loop(out: list[Result], quick: bool) -> None:
         return [once(run) / LOOP_N for _ in range(k)]
 
     with VM() as vm:
+
         def pocket() -> None:
             r = vm.exec(LOOP)
             assert r.stdout == expect, r.stderr
+
         pocket()
-        out.append(Result(G, name, "pocketos", "s", per_iter(pocket, reps),
-                          note="target < 15 µs"))
+        out.append(Result(G, name, "pocketos", "s", per_iter(pocket, reps), note="target < 15 µs"))
     if have_just_bash():
         b = just_bash()
 
         def jb() -> None:
             r = b.run(LOOP)
             assert r.stdout == expect, r.stderr
+
         out.append(Result(G, name, "just-bash", "s", per_iter(jb, max(1, reps // 2))))
 
     def bash() -> None:
         assert host_bash(LOOP).decode() == expect
+
     out.append(Result(G, name, "bash -c (subprocess)", "s", per_iter(bash, reps)))
 
 
@@ -112,8 +132,12 @@ def _pipeline(out: list[Result], quick: bool) -> None:
         def pocket() -> None:
             r = vm.exec(PIPE)
             assert r.stdout == expect, r.stderr
-        out.append(Result(G, name, "pocketos", "s", [once(pocket) for _ in range(reps)],
-                          note="target < 0.5 s"))
+
+        out.append(
+            Result(
+                G, name, "pocketos", "s", [once(pocket) for _ in range(reps)], note="target < 0.5 s"
+            )
+        )
     if have_just_bash():
         # just-bash is slow here (about a minute for 10 MB): measure 1 MB, and 10 MB only
         # in a full run when 1 MB was quick enough
@@ -125,6 +149,7 @@ def _pipeline(out: list[Result], quick: bool) -> None:
         def jb_small() -> None:
             nonlocal r
             r = b.run(PIPE, cwd="/data")
+
         t1 = once(jb_small)
         assert r is not None and r.stdout == small_expect, r
         if not quick and t1 < 10:
@@ -133,18 +158,27 @@ def _pipeline(out: list[Result], quick: bool) -> None:
             def jb_big() -> None:
                 res = big.run(PIPE, cwd="/data")
                 assert res.stdout == expect
+
             out.append(Result(G, name, "just-bash", "s", [once(jb_big)], note="1 run"))
         else:
-            out.append(Result(G, name, "just-bash", "s", [t1 * 10],
-                              note="measured on 1 MB, ×10 (its real 10 MB time is longer)"))
+            out.append(
+                Result(
+                    G,
+                    name,
+                    "just-bash",
+                    "s",
+                    [t1 * 10],
+                    note="measured on 1 MB, ×10 (its real 10 MB time is longer)",
+                )
+            )
     with tempfile.TemporaryDirectory() as d:
         Path(d, "big.txt").write_bytes(data)
         host_bash(PIPE, cwd=d)
 
         def bash() -> None:
             assert host_bash(PIPE, cwd=d).decode().strip() == expect.strip()
-        out.append(Result(G, name, "bash -c (subprocess)", "s",
-                          [once(bash) for _ in range(reps)]))
+
+        out.append(Result(G, name, "bash -c (subprocess)", "s", [once(bash) for _ in range(reps)]))
 
 
 POCKET_MEM = """
@@ -170,16 +204,32 @@ def _memory(out: list[Result], quick: bool) -> None:
     count = 1000 if quick else 5000
     try:
         per = staircase(POCKET_MEM, "mk()", count)
-        out.append(Result(G, name, "pocketos", "bytes", value=per,
-                          note=f"RSS delta over {count} VMs, fresh process"))
+        out.append(
+            Result(
+                G,
+                name,
+                "pocketos",
+                "bytes",
+                value=per,
+                note=f"RSS delta over {count} VMs, fresh process",
+            )
+        )
     except RuntimeError:
         pass
     if have_just_bash():
         jcount = count // 5
         try:
             per = staircase(JB_MEM, "mk()", jcount)
-            out.append(Result(G, name, "just-bash", "bytes", value=per,
-                              note=f"RSS delta over {jcount} shells, fresh process"))
+            out.append(
+                Result(
+                    G,
+                    name,
+                    "just-bash",
+                    "bytes",
+                    value=per,
+                    note=f"RSS delta over {jcount} shells, fresh process",
+                )
+            )
         except RuntimeError:
             pass
 

@@ -57,6 +57,14 @@ def run(quick: bool = False) -> list[Result]:
             per = staircase(setup, factory, count)
         except RuntimeError:
             continue
-        out.append(Result("vm", "memory per idle VM", system, "bytes", value=per,
-                          note=f"RSS delta over {count} VMs, fresh process"))
+        out.append(
+            Result(
+                "vm",
+                "memory per idle VM",
+                system,
+                "bytes",
+                value=per,
+                note=f"RSS delta over {count} VMs, fresh process",
+            )
+        )
     return out

@@ -82,8 +82,9 @@ def run(quick: bool = False) -> list[Result]:
     load_all()
     from pocketos.wasm import commands as wc
 
-    REGISTRY.update({"python3": wc.python_cmd, "python": wc.python_cmd, "node": wc.node_cmd,
-                     "js": wc.node_cmd})
+    REGISTRY.update(
+        {"python3": wc.python_cmd, "python": wc.python_cmd, "node": wc.node_cmd, "js": wc.node_cmd}
+    )
     from pocketos import VM
 
     out: list[Result] = []
@@ -108,27 +109,83 @@ def run(quick: bool = False) -> list[Result]:
             time.sleep(0.15)  # an agent's pace: the pool has refilled between commands
             py()
 
-        out.append(Result("wasm", "python3 -c 'print(1)' (warm VM, paced)", "pocketos", "s",
-                          [t - 0.15 for t in timeit(py_paced, max(5, n // 2), warmup=2)],
-                          note="target < 40 ms"))
-        out.append(Result("wasm", "python3 -c 'print(1)' (warm VM, back to back)", "pocketos",
-                          "s", timeit(py, n, warmup=3), note="the pool refills meanwhile"))
-        out.append(Result("wasm", "python3 -c 'import numpy'", "pocketos", "s",
-                          timeit(numpy, max(3, n // 5), warmup=1)))
-        out.append(Result("wasm", "node -e 'console.log(1)' (warm VM)", "pocketos", "s",
-                          timeit(node, n, warmup=3)))
+        out.append(
+            Result(
+                "wasm",
+                "python3 -c 'print(1)' (warm VM, paced)",
+                "pocketos",
+                "s",
+                [t - 0.15 for t in timeit(py_paced, max(5, n // 2), warmup=2)],
+                note="target < 40 ms",
+            )
+        )
+        out.append(
+            Result(
+                "wasm",
+                "python3 -c 'print(1)' (warm VM, back to back)",
+                "pocketos",
+                "s",
+                timeit(py, n, warmup=3),
+                note="the pool refills meanwhile",
+            )
+        )
+        out.append(
+            Result(
+                "wasm",
+                "python3 -c 'import numpy'",
+                "pocketos",
+                "s",
+                timeit(numpy, max(3, n // 5), warmup=1),
+            )
+        )
+        out.append(
+            Result(
+                "wasm",
+                "node -e 'console.log(1)' (warm VM)",
+                "pocketos",
+                "s",
+                timeit(node, n, warmup=3),
+            )
+        )
     reps = 1 if quick else 3
-    out.append(Result("wasm", "python3 first use, new process, warm cache", "pocketos", "s",
-                      [_fresh(FIRST_USE.format(argv=["python3", "-c", "print(1)"]))
-                       for _ in range(reps)], note="target < 1 s"))
-    out.append(Result("wasm", "node first use, new process, warm cache", "pocketos", "s",
-                      [_fresh(FIRST_USE.format(argv=["node", "-e", "console.log(1)"]))
-                       for _ in range(reps)]))
+    out.append(
+        Result(
+            "wasm",
+            "python3 first use, new process, warm cache",
+            "pocketos",
+            "s",
+            [_fresh(FIRST_USE.format(argv=["python3", "-c", "print(1)"])) for _ in range(reps)],
+            note="target < 1 s",
+        )
+    )
+    out.append(
+        Result(
+            "wasm",
+            "node first use, new process, warm cache",
+            "pocketos",
+            "s",
+            [_fresh(FIRST_USE.format(argv=["node", "-e", "console.log(1)"])) for _ in range(reps)],
+        )
+    )
     count = 2 if quick else 4
-    out.append(Result("wasm", "memory per pooled (pre-started) interpreter", "pocketos", "bytes",
-                      value=_fresh(POOL_RSS.format(count=count)),
-                      note=f"RSS delta over {count} warm, never-used interpreters"))
-    out.append(Result("wasm", "memory per running Python interpreter", "pocketos", "bytes",
-                      value=_fresh(SESSION_RSS.format(count=count)),
-                      note=f"RSS delta over {count} open PythonSessions"))
+    out.append(
+        Result(
+            "wasm",
+            "memory per pooled (pre-started) interpreter",
+            "pocketos",
+            "bytes",
+            value=_fresh(POOL_RSS.format(count=count)),
+            note=f"RSS delta over {count} warm, never-used interpreters",
+        )
+    )
+    out.append(
+        Result(
+            "wasm",
+            "memory per running Python interpreter",
+            "pocketos",
+            "bytes",
+            value=_fresh(SESSION_RSS.format(count=count)),
+            note=f"RSS delta over {count} open PythonSessions",
+        )
+    )
     return out

@@ -40,9 +40,17 @@ class Result:
         return statistics.median(self.samples)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"group": self.group, "name": self.name, "system": self.system, "unit": self.unit,
-                "median": self.median, "p95": self.tail(95), "p99": self.tail(99),
-                "n": len(self.samples) or 1, "note": self.note}
+        return {
+            "group": self.group,
+            "name": self.name,
+            "system": self.system,
+            "unit": self.unit,
+            "median": self.median,
+            "p95": self.tail(95),
+            "p99": self.tail(99),
+            "n": len(self.samples) or 1,
+            "note": self.note,
+        }
 
 
 def timeit(fn: Callable[[], Any], n: int, warmup: int = 10) -> list[float]:
@@ -83,8 +91,10 @@ def machine() -> str:
                     break
     except OSError:
         pass
-    return (f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores, {cpu}, "
-            f"Python {platform.python_version()}")
+    return (
+        f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores, {cpu}, "
+        f"Python {platform.python_version()}"
+    )
 
 
 def fmt_time(seconds: float) -> str:
@@ -112,8 +122,10 @@ def fmt_value(r: Result, v: float) -> str:
 def table(results: list[Result], baseline: str = "pocketos") -> str:
     """Markdown table: one row per (group, name, system) with median/p95/p99 and the ratio
     to pocketos for the same benchmark."""
-    lines = ["| benchmark | system | median | p95 | p99 | vs pocketos |",
-             "|---|---|---|---|---|---|"]
+    lines = [
+        "| benchmark | system | median | p95 | p99 | vs pocketos |",
+        "|---|---|---|---|---|---|",
+    ]
     base: dict[tuple[str, str], float] = {}
     for r in results:
         if r.system == baseline:
@@ -131,8 +143,9 @@ def table(results: list[Result], baseline: str = "pocketos") -> str:
         p99 = fmt_value(r, r.tail(99)) if r.samples else "—"
         note = f" ({r.note})" if r.note else ""
         label = f"{r.group}: {r.name}{note}".replace("|", "\\|")
-        lines.append(f"| {label} | {r.system} | {fmt_value(r, r.median)} | "
-                     f"{p95} | {p99} | {ratio} |")
+        lines.append(
+            f"| {label} | {r.system} | {fmt_value(r, r.median)} | {p95} | {p99} | {ratio} |"
+        )
     return "\n".join(lines)
 
 
@@ -150,8 +163,10 @@ def text_data(size: int, seed: int = 1) -> bytes:
     out: list[str] = []
     n = 0
     while n < size:
-        line = (f"{rnd.choice(_WORDS)} {rnd.randrange(1_000_000)} {rnd.choice(_WORDS)}"
-                f"{rnd.randrange(100)} lorem ipsum dolor\n")
+        line = (
+            f"{rnd.choice(_WORDS)} {rnd.randrange(1_000_000)} {rnd.choice(_WORDS)}"
+            f"{rnd.randrange(100)} lorem ipsum dolor\n"
+        )
         out.append(line)
         n += len(line)
     return "".join(out).encode()
@@ -166,8 +181,12 @@ def json_data(size: int, seed: int = 1) -> bytes:
     items: list[dict[str, Any]] = []
     n = 2
     while n < size:
-        item = {"id": len(items), "name": rnd.choice(_WORDS[:5]), "n": rnd.randrange(1000),
-                "tags": [rnd.choice(_WORDS) for _ in range(3)]}
+        item = {
+            "id": len(items),
+            "name": rnd.choice(_WORDS[:5]),
+            "n": rnd.randrange(1000),
+            "tags": [rnd.choice(_WORDS) for _ in range(3)],
+        }
         n += len(json.dumps(item)) + 2
         items.append(item)
     return json.dumps(items).encode()
@@ -186,15 +205,40 @@ def just_bash(files: dict[str, bytes] | None = None) -> Any:
     a 10,000-iteration loop)."""
     from just_bash import Bash, ExecutionLimits
 
-    big = 10 ** 9
-    lim = ExecutionLimits(max_call_depth=1000, max_command_count=big, max_loop_iterations=big,
-                          max_awk_iterations=big, max_sed_iterations=big)
+    big = 10**9
+    lim = ExecutionLimits(
+        max_call_depth=1000,
+        max_command_count=big,
+        max_loop_iterations=big,
+        max_awk_iterations=big,
+        max_sed_iterations=big,
+    )
     return Bash(files=dict(files or {}), limits=lim)
 
 
-BWRAP = ["/usr/bin/bwrap", "--ro-bind", "/usr", "/usr", "--ro-bind", "/bin", "/bin",
-         "--ro-bind", "/lib", "/lib", "--ro-bind-try", "/lib64", "/lib64", "--proc", "/proc",
-         "--dev", "/dev", "--tmpfs", "/tmp", "--unshare-all", "--die-with-parent"]
+BWRAP = [
+    "/usr/bin/bwrap",
+    "--ro-bind",
+    "/usr",
+    "/usr",
+    "--ro-bind",
+    "/bin",
+    "/bin",
+    "--ro-bind",
+    "/lib",
+    "/lib",
+    "--ro-bind-try",
+    "/lib64",
+    "/lib64",
+    "--proc",
+    "/proc",
+    "--dev",
+    "/dev",
+    "--tmpfs",
+    "/tmp",
+    "--unshare-all",
+    "--die-with-parent",
+]
 
 
 def have_bwrap() -> bool:
@@ -216,8 +260,13 @@ def host_bash(script: str, cwd: str | None = None, sandbox: bool = False) -> byt
     argv = ["/bin/bash", "-c", script]
     if sandbox:
         argv = [*BWRAP, *(["--ro-bind", cwd, cwd, "--chdir", cwd] if cwd else []), *argv]
-    p = subprocess.run(argv, capture_output=True, cwd=cwd, timeout=600,
-                       env={"PATH": "/usr/bin:/bin", "LC_ALL": "C", "HOME": "/tmp"})
+    p = subprocess.run(
+        argv,
+        capture_output=True,
+        cwd=cwd,
+        timeout=600,
+        env={"PATH": "/usr/bin:/bin", "LC_ALL": "C", "HOME": "/tmp"},
+    )
     if p.returncode != 0:
         raise RuntimeError(f"bash -c {script!r} failed: {p.stderr.decode(errors='replace')}")
     return p.stdout

@@ -43,8 +43,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"# {g}: {time.perf_counter() - t:.1f}s", file=sys.stderr)
     print(f"Machine: {machine()}")
     print(f"Load average: {load_before} before, {load_average()} after")
-    print(f"Command: python -m bench.run{' --quick' if args.quick else ''}"
-          f"{' --only ' + ' '.join(args.only) if args.only else ''}\n")
+    print(
+        f"Command: python -m bench.run{' --quick' if args.quick else ''}"
+        f"{' --only ' + ' '.join(args.only) if args.only else ''}\n"
+    )
     print(table(results))
     if args.json:
         with open(args.json, "w") as fh:

@@ -58,8 +58,14 @@ def run_host(case: Case, timeout: float = 20) -> Outcome:
             os.makedirs(os.path.dirname(path), exist_ok=True)
             with open(path, "wb") as fh:
                 fh.write(_b(data))
-        p = subprocess.run(case.argv, cwd=tmp, input=_b(case.stdin), capture_output=True,
-                           env=HOST_ENV, timeout=timeout)
+        p = subprocess.run(
+            case.argv,
+            cwd=tmp,
+            input=_b(case.stdin),
+            capture_output=True,
+            env=HOST_ENV,
+            timeout=timeout,
+        )
         return Outcome(p.returncode, p.stdout, p.stderr)
 
 
@@ -84,10 +90,13 @@ def assert_same(case: Case) -> None:
     vm = run_vm(case)
     assert vm.stdout == host.stdout, (
         f"stdout differs for {case.argv!r}\nhost: {host.stdout!r}\nvm:   {vm.stdout!r}\n"
-        f"vm stderr: {vm.stderr!r}")
+        f"vm stderr: {vm.stderr!r}"
+    )
     assert vm.exit_code == host.exit_code, (
         f"exit status differs for {case.argv!r}: host {host.exit_code}, vm {vm.exit_code}\n"
-        f"host stderr: {host.stderr!r}\nvm stderr: {vm.stderr!r}")
+        f"host stderr: {host.stderr!r}\nvm stderr: {vm.stderr!r}"
+    )
     if case.check_stderr:
         assert bool(vm.stderr) == bool(host.stderr), (
-            f"stderr presence differs for {case.argv!r}\nhost: {host.stderr!r}\nvm: {vm.stderr!r}")
+            f"stderr presence differs for {case.argv!r}\nhost: {host.stderr!r}\nvm: {vm.stderr!r}"
+        )

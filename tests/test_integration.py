@@ -19,13 +19,16 @@ def add(a: int, b: int) -> int:
 
 
 def test_toolkits_option_installs_commands() -> None:
-    with VM(toolkits=[kit], policy={"fs": "allow", "child_process": "allow", "env": "allow",
-                                    "tool": "allow"}) as vm:
+    with VM(
+        toolkits=[kit],
+        policy={"fs": "allow", "child_process": "allow", "env": "allow", "tool": "allow"},
+    ) as vm:
         r = vm.exec("pocketos-calc add --a 2 --b 40 | jq .result")
         assert (r.exit_code, r.stdout) == (0, "42\n")
         child = vm.fork()
-        assert child.exec("pocketos calc add --a 1 --b 1").stdout.strip() == \
-            json.dumps({"ok": True, "result": 2})
+        assert child.exec("pocketos calc add --a 1 --b 1").stdout.strip() == json.dumps(
+            {"ok": True, "result": 2}
+        )
         child.close()
 
 
@@ -42,12 +45,24 @@ def test_network_option_validated() -> None:
 
 
 def test_network_rules_accept_methods() -> None:
-    p = Policy({"network": {"default": "deny", "rules": [
-        {"mode": "allow", "patterns": ["api.example.com"], "methods": ["get"]}]}})
-    assert p.decide("network", "http", "api.example.com",
-                    {"host": "api.example.com", "method": "GET"}) == "allow"
-    assert p.decide("network", "http", "api.example.com",
-                    {"host": "api.example.com", "method": "POST"}) == "deny"
+    p = Policy(
+        {
+            "network": {
+                "default": "deny",
+                "rules": [{"mode": "allow", "patterns": ["api.example.com"], "methods": ["get"]}],
+            }
+        }
+    )
+    assert (
+        p.decide("network", "http", "api.example.com", {"host": "api.example.com", "method": "GET"})
+        == "allow"
+    )
+    assert (
+        p.decide(
+            "network", "http", "api.example.com", {"host": "api.example.com", "method": "POST"}
+        )
+        == "deny"
+    )
     with pytest.raises(ValueError, match="methods"):
         Policy({"fs": {"default": "deny", "rules": [{"mode": "allow", "methods": ["GET"]}]}})
 
@@ -55,9 +70,18 @@ def test_network_rules_accept_methods() -> None:
 def test_audit_log_persisted_in_store(tmp_path) -> None:  # type: ignore[no-untyped-def]
     path = tmp_path / "vm.db"
     store = Store(path)
-    with VM(store=store, name="persisted", policy={"fs": {"default": "allow", "rules": [
-            {"mode": "deny", "operations": ["read"], "paths": ["/etc/passwd"]}]},
-            "child_process": "allow", "env": "allow"}) as vm:
+    with VM(
+        store=store,
+        name="persisted",
+        policy={
+            "fs": {
+                "default": "allow",
+                "rules": [{"mode": "deny", "operations": ["read"], "paths": ["/etc/passwd"]}],
+            },
+            "child_process": "allow",
+            "env": "allow",
+        },
+    ) as vm:
         vm.exec("cat /etc/passwd; echo hi | cat")
     store.close()
     again = Store(path)
@@ -66,6 +90,9 @@ def test_audit_log_persisted_in_store(tmp_path) -> None:  # type: ignore[no-unty
     assert {"permission", "process"} <= kinds
     denial = [e for e in events if e["kind"] == "permission"][0]
     assert (denial["capability"], denial["resource"], denial["decision"]) == (
-        "fs.read", "/etc/passwd", "deny")
+        "fs.read",
+        "/etc/passwd",
+        "deny",
+    )
     assert again.audit_events("persisted", kind="permission") == [denial]
     again.close()

@@ -31,8 +31,15 @@ from typing import IO, TYPE_CHECKING, Any, NoReturn
 if TYPE_CHECKING:
     from pocketos.vm import AsyncVM, ExecResult
 
-__all__ = ["main", "CLIError", "build_parser", "parse_mount", "parse_limit", "load_policy",
-           "vm_store_dir"]
+__all__ = [
+    "main",
+    "CLIError",
+    "build_parser",
+    "parse_mount",
+    "parse_limit",
+    "load_policy",
+    "vm_store_dir",
+]
 
 PROG = "pocketos"
 
@@ -52,7 +59,7 @@ python3 -c 'import statistics, sys; n = [int(l.split()[1]) for l in open("fruit.
 MOUNT_MODES = ("ro", "rw", "overlay")
 _VM_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([kKmMgGtT])(?:i?[bB])?")
-_SIZE_UNITS = {"k": 1024, "m": 1024 ** 2, "g": 1024 ** 3, "t": 1024 ** 4}
+_SIZE_UNITS = {"k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
 
 
 class CLIError(Exception):
@@ -79,8 +86,7 @@ def parse_mount(spec: str) -> tuple[str, str, str]:
     if len(parts) >= 3 and parts[-1] in MOUNT_MODES:
         mode = parts.pop()
     elif len(parts) >= 3 and not parts[-1].startswith("/"):
-        raise CLIError(f"bad mount spec {spec!r}: mode must be one of "
-                       f"{', '.join(MOUNT_MODES)}", 2)
+        raise CLIError(f"bad mount spec {spec!r}: mode must be one of {', '.join(MOUNT_MODES)}", 2)
     if len(parts) < 2:
         raise CLIError(f"bad mount spec {spec!r}: expected HOST:GUEST[:ro|rw|overlay]", 2)
     host, guest = ":".join(parts[:-1]), parts[-1]
@@ -208,17 +214,42 @@ def _save_snapshot(vm: AsyncVM, path: str | Path, root: str = "/") -> None:
 # --- VM construction -------------------------------------------------------------------------
 def _add_vm_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("VM options")
-    g.add_argument("--mount", action="append", default=[], metavar="HOST:GUEST[:MODE]",
-                   help="mount a host directory (MODE ro (default), rw or overlay)")
-    g.add_argument("--allow-net", action="append", default=[], metavar="PATTERN",
-                   help="allow network access to PATTERN (host, *.domain, host:port, URL)")
-    g.add_argument("--env", action="append", default=[], metavar="K=V",
-                   help="set an environment variable (K alone copies the host value)")
+    g.add_argument(
+        "--mount",
+        action="append",
+        default=[],
+        metavar="HOST:GUEST[:MODE]",
+        help="mount a host directory (MODE ro (default), rw or overlay)",
+    )
+    g.add_argument(
+        "--allow-net",
+        action="append",
+        default=[],
+        metavar="PATTERN",
+        help="allow network access to PATTERN (host, *.domain, host:port, URL)",
+    )
+    g.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="K=V",
+        help="set an environment variable (K alone copies the host value)",
+    )
     g.add_argument("--policy", metavar="FILE", help="permission policy file (TOML or JSON)")
-    g.add_argument("--limit", action="append", default=[], metavar="NAME=VALUE",
-                   help="set a resource limit (e.g. max_commands=1000, max_fs_bytes=64M)")
-    g.add_argument("--from-snapshot", action="append", default=[], metavar="FILE",
-                   help="start from a snapshot (repeatable; later ones lie on top)")
+    g.add_argument(
+        "--limit",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="set a resource limit (e.g. max_commands=1000, max_fs_bytes=64M)",
+    )
+    g.add_argument(
+        "--from-snapshot",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="start from a snapshot (repeatable; later ones lie on top)",
+    )
     g.add_argument("--snapshot-out", metavar="FILE", help="save a snapshot of / when done")
     g.add_argument("--cwd", metavar="DIR", help="working directory in the VM (created)")
     g.add_argument("--timeout", type=float, metavar="SECONDS", help="time limit per script")
@@ -238,8 +269,9 @@ def _make_vm(args: argparse.Namespace, extra_snapshots: Sequence[str] = ()) -> A
         raise CLIError(f"--cwd {args.cwd!r}: the path must be absolute", 2)
     spec: dict[str, Any] | None = load_policy(args.policy) if args.policy else None
     if args.allow_net:
-        spec = _with_network_rules(spec if spec is not None else dict(DEFAULT_POLICY),
-                                   args.allow_net)
+        spec = _with_network_rules(
+            spec if spec is not None else dict(DEFAULT_POLICY), args.allow_net
+        )
     snaps: list[Snapshot] = []
     for path in [*extra_snapshots, *args.from_snapshot]:
         try:
@@ -255,8 +287,13 @@ def _make_vm(args: argparse.Namespace, extra_snapshots: Sequence[str] = ()) -> A
             what = "not a directory" if os.path.exists(host) else "no such directory"
             raise CLIError(f"cannot mount {host}: {what}")
     try:
-        vm = AsyncVM(policy=spec, limits=limits or None, env=env or None,
-                     cwd=args.cwd or "/home/user", snapshots=snaps or None)
+        vm = AsyncVM(
+            policy=spec,
+            limits=limits or None,
+            env=env or None,
+            cwd=args.cwd or "/home/user",
+            snapshots=snaps or None,
+        )
     except ValueError as exc:
         what = "policy" if spec is not None else "VM options"
         raise CLIError(f"invalid {what}: {exc}")
@@ -305,7 +342,7 @@ class _Writer:
         """Write what ``full`` holds beyond the streamed part (messages the VM adds at the
         end, like a timeout notice, do not pass through the callbacks)."""
         if len(full) > self.written:
-            self(full[self.written:])
+            self(full[self.written :])
 
 
 def _write_bytes(stream: IO[str], data: bytes) -> None:
@@ -319,8 +356,9 @@ def _write_bytes(stream: IO[str], data: bytes) -> None:
         stream.flush()
 
 
-def _run_script(args: argparse.Namespace, script: str, script_args: list[str],
-                argv0: str = "bash") -> int:
+def _run_script(
+    args: argparse.Namespace, script: str, script_args: list[str], argv0: str = "bash"
+) -> int:
     """Run ``script`` in a fresh VM; stream or JSON-print the result; save a snapshot."""
     vm = _make_vm(args)
     stdin = _stdin_bytes()
@@ -417,8 +455,14 @@ class InteractiveShell:
     abandons the line); Ctrl-C at the prompt discards the line; Ctrl-D exits.
     """
 
-    def __init__(self, vm: AsyncVM, *, interactive: bool, timeout: float | None = None,
-                 history: Path | None = None) -> None:
+    def __init__(
+        self,
+        vm: AsyncVM,
+        *,
+        interactive: bool,
+        timeout: float | None = None,
+        history: Path | None = None,
+    ) -> None:
         self.vm = vm
         self.interactive = interactive
         self.timeout = timeout
@@ -435,7 +479,7 @@ class InteractiveShell:
         if cwd == home:
             shown = "~"
         elif cwd.startswith(home.rstrip("/") + "/"):
-            shown = "~" + cwd[len(home.rstrip("/")):]
+            shown = "~" + cwd[len(home.rstrip("/")) :]
         else:
             shown = cwd
         user = env.get("USER", "user")
@@ -444,8 +488,9 @@ class InteractiveShell:
 
     async def _run(self, source: str) -> int:
         out, err = _Writer(sys.stdout), _Writer(sys.stderr)
-        task = asyncio.ensure_future(self.session.run(
-            source, timeout=self.timeout, on_stdout=out, on_stderr=err))
+        task = asyncio.ensure_future(
+            self.session.run(source, timeout=self.timeout, on_stdout=out, on_stderr=err)
+        )
         loop = asyncio.get_running_loop()
         interrupts = 0
         shell_info = self.session.ctx.info
@@ -610,13 +655,16 @@ def cmd_snapshot_export(args: argparse.Namespace) -> int:
         status = 0
         if args.exec is not None:
             log = _Writer(sys.stderr)
-            r = loop.run_until_complete(vm.exec(args.exec, timeout=args.timeout,
-                                                on_stdout=log, on_stderr=log))
+            r = loop.run_until_complete(
+                vm.exec(args.exec, timeout=args.timeout, on_stdout=log, on_stderr=log)
+            )
             log.rest(r.stdout_bytes + r.stderr_bytes)
             status = r.exit_code
             if status != 0 and not args.force:
-                raise CLIError(f"the --exec script failed with status {status}; "
-                               f"no snapshot written (use --force to write it anyway)")
+                raise CLIError(
+                    f"the --exec script failed with status {status}; "
+                    f"no snapshot written (use --force to write it anyway)"
+                )
         if not args.path.startswith("/"):
             raise CLIError(f"--path {args.path!r}: the path must be absolute", 2)
         try:
@@ -665,8 +713,14 @@ def cmd_snapshot_import(args: argparse.Namespace) -> int:
                 st = vm.lstat(path)
             except OSError as exc:
                 raise CLIError(f"import check failed: {path}: {_os_text(exc)}")
-            rows.append({"path": path, "type": e["type"], "mode": f"{st.st_mode & 0o7777:04o}",
-                         "size": st.st_size if e["type"] in ("file", "hardlink") else 0})
+            rows.append(
+                {
+                    "path": path,
+                    "type": e["type"],
+                    "mode": f"{st.st_mode & 0o7777:04o}",
+                    "size": st.st_size if e["type"] in ("file", "hardlink") else 0,
+                }
+            )
         if args.json:
             print(json.dumps({"file": args.file, "root": snap.root, "entries": rows}, indent=2))
         else:
@@ -731,13 +785,17 @@ def cmd_warmup(args: argparse.Namespace) -> int:
     try:
         if console is not None:
             with console.status("pocketos: warming up the wasm runtimes...") as status:
+
                 def show(line: str) -> None:
                     console.log(line)
                     status.update(f"pocketos: {line}")
+
                 done = warmup(progress=_ProgressSink(show), **kw)  # type: ignore[arg-type]
         else:
+
             def plain(line: str) -> None:
                 print(f"pocketos: {line}", file=sys.stderr, flush=True)
+
             done = warmup(progress=_ProgressSink(plain), **kw)  # type: ignore[arg-type]
     except RuntimeError as exc:
         raise CLIError(f"warmup failed: {exc}")
@@ -756,13 +814,14 @@ def _source_tree() -> Path | None:
 def cmd_bench(args: argparse.Namespace) -> int:
     root = _source_tree()
     if root is None:
-        raise CLIError("the benchmark suite is not installed: it lives in the source tree "
-                       "(bench/); run 'python -m bench.run' from a checkout")
+        raise CLIError(
+            "the benchmark suite is not installed: it lives in the source tree "
+            "(bench/); run 'python -m bench.run' from a checkout"
+        )
     if str(root) not in sys.path:
         sys.path.insert(0, str(root))
     loaded = sys.modules.get("bench")
-    if loaded is not None and not str(getattr(loaded, "__file__", "") or "").startswith(
-            str(root)):
+    if loaded is not None and not str(getattr(loaded, "__file__", "") or "").startswith(str(root)):
         for name in [m for m in sys.modules if m == "bench" or m.startswith("bench.")]:
             del sys.modules[name]
     try:
@@ -784,8 +843,10 @@ def cmd_agent(args: argparse.Namespace) -> int:
     except ModuleNotFoundError:
         spec = None
     if spec is None:
-        raise CLIError("the pocketos agent is not available in this installation "
-                       "(pocketos.agent.cli is missing)")
+        raise CLIError(
+            "the pocketos agent is not available in this installation "
+            "(pocketos.agent.cli is missing)"
+        )
     mod = importlib.import_module("pocketos.agent.cli")
     argv = list(args.agent_args)
     if argv[:1] == ["--"]:
@@ -798,56 +859,81 @@ def cmd_agent(args: argparse.Namespace) -> int:
 
 # --- parser ----------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
-    ap = _Parser(prog=PROG, description="pocketos: an operating system for AI agents, "
-                                        "in-process. Each command runs in a fresh VM.")
+    ap = _Parser(
+        prog=PROG,
+        description="pocketos: an operating system for AI agents, "
+        "in-process. Each command runs in a fresh VM.",
+    )
     ap.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
     ap.add_argument("--version", action="store_true", help="print the version and exit")
     sub = ap.add_subparsers(dest="cmd", metavar="COMMAND", parser_class=_Parser)
 
-    p = sub.add_parser("shell", help="an interactive shell in a VM",
-                       description="An interactive bash-compatible shell in a VM. Ctrl-C "
-                                   "interrupts the running command, Ctrl-D exits.")
-    p.add_argument("--persist", metavar="FILE",
-                   help="load the VM from FILE if it exists and save it there on exit")
-    p.add_argument("--vm", metavar="NAME", help="a named VM kept under "
-                                                "~/.local/share/pocketos/vms/NAME.snap")
+    p = sub.add_parser(
+        "shell",
+        help="an interactive shell in a VM",
+        description="An interactive bash-compatible shell in a VM. Ctrl-C "
+        "interrupts the running command, Ctrl-D exits.",
+    )
+    p.add_argument(
+        "--persist",
+        metavar="FILE",
+        help="load the VM from FILE if it exists and save it there on exit",
+    )
+    p.add_argument(
+        "--vm", metavar="NAME", help="a named VM kept under ~/.local/share/pocketos/vms/NAME.snap"
+    )
     mode = p.add_mutually_exclusive_group()
-    mode.add_argument("-i", "--interactive", dest="interactive", action="store_true",
-                      default=None, help="prompt and line editing even if stdin is not a tty")
-    mode.add_argument("--batch", dest="interactive", action="store_false",
-                      help="read commands from stdin without prompts")
+    mode.add_argument(
+        "-i",
+        "--interactive",
+        dest="interactive",
+        action="store_true",
+        default=None,
+        help="prompt and line editing even if stdin is not a tty",
+    )
+    mode.add_argument(
+        "--batch",
+        dest="interactive",
+        action="store_false",
+        help="read commands from stdin without prompts",
+    )
     p.add_argument("--no-history", action="store_true", help="do not load or save history")
     _add_vm_options(p)
     p.set_defaults(func=cmd_shell)
 
-    p = sub.add_parser("exec", help="run a bash script in a fresh VM",
-                       description="Run SCRIPT (bash) in a fresh VM; ARGs become $1...; '-' "
-                                   "reads the script from stdin. stdout, stderr and the exit "
-                                   "status pass through.")
+    p = sub.add_parser(
+        "exec",
+        help="run a bash script in a fresh VM",
+        description="Run SCRIPT (bash) in a fresh VM; ARGs become $1...; '-' "
+        "reads the script from stdin. stdout, stderr and the exit "
+        "status pass through.",
+    )
     p.add_argument("script", metavar="SCRIPT")
     p.add_argument("args", nargs="*", metavar="ARG")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     _add_vm_options(p)
     p.set_defaults(func=cmd_exec)
 
-    p = sub.add_parser("run", help="run a host script file in a fresh VM",
-                       description="Run the host file FILE (bash) in a fresh VM with ARGs "
-                                   "as $1...")
+    p = sub.add_parser(
+        "run",
+        help="run a host script file in a fresh VM",
+        description="Run the host file FILE (bash) in a fresh VM with ARGs as $1...",
+    )
     p.add_argument("file", metavar="FILE")
     p.add_argument("args", nargs="*", metavar="ARG")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     _add_vm_options(p)
     p.set_defaults(func=cmd_run)
 
-    p = sub.add_parser("snapshot", help="export, import or inspect snapshots",
-                       description="Snapshots: a deterministic, content-addressed file "
-                                   "holding a VM's tree.")
-    ssub = p.add_subparsers(dest="snapcmd", metavar="ACTION", parser_class=_Parser,
-                            required=True)
+    p = sub.add_parser(
+        "snapshot",
+        help="export, import or inspect snapshots",
+        description="Snapshots: a deterministic, content-addressed file holding a VM's tree.",
+    )
+    ssub = p.add_subparsers(dest="snapcmd", metavar="ACTION", parser_class=_Parser, required=True)
     s = ssub.add_parser("export", help="write a snapshot of a fresh VM (after --exec)")
     s.add_argument("output", metavar="OUT")
-    s.add_argument("--exec", metavar="SCRIPT", help="run SCRIPT first (its output goes to "
-                                                    "stderr)")
+    s.add_argument("--exec", metavar="SCRIPT", help="run SCRIPT first (its output goes to stderr)")
     s.add_argument("--path", default="/", help="the subtree to export (default /)")
     s.add_argument("--force", action="store_true", help="write even if --exec fails")
     _add_vm_options(s)
@@ -861,17 +947,19 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true", help="print JSON instead of text")
     s.set_defaults(func=cmd_snapshot_inspect)
 
-    p = sub.add_parser("warmup", help="precompile the Python and JavaScript runtimes",
-                       description="Compile the wasm runtimes into the module cache so that "
-                                   "a first python3/node run is fast.")
+    p = sub.add_parser(
+        "warmup",
+        help="precompile the Python and JavaScript runtimes",
+        description="Compile the wasm runtimes into the module cache so that "
+        "a first python3/node run is fast.",
+    )
     p.add_argument("--no-python", action="store_true", help="skip the Python runtime")
     p.add_argument("--no-js", action="store_true", help="skip the JavaScript runtime")
     p.add_argument("--fuel", action="store_true", help="also build the fuel-metered variants")
     p.add_argument("--plain", action="store_true", help="plain progress lines, no spinner")
     p.set_defaults(func=cmd_warmup)
 
-    p = sub.add_parser("bench", help="run the benchmark suite (source tree only)",
-                       add_help=False)
+    p = sub.add_parser("bench", help="run the benchmark suite (source tree only)", add_help=False)
     p.add_argument("bench_args", nargs=argparse.REMAINDER)
     p.set_defaults(func=cmd_bench)
 
@@ -887,8 +975,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 #: options of ``exec``/``run`` that take a value (to find where SCRIPT/FILE starts)
-_VALUE_OPTS = frozenset(["--mount", "--allow-net", "--env", "--policy", "--limit",
-                         "--from-snapshot", "--snapshot-out", "--cwd", "--timeout"])
+_VALUE_OPTS = frozenset(
+    [
+        "--mount",
+        "--allow-net",
+        "--env",
+        "--policy",
+        "--limit",
+        "--from-snapshot",
+        "--snapshot-out",
+        "--cwd",
+        "--timeout",
+    ]
+)
 
 
 def _split_script_args(argv: list[str]) -> list[str]:
@@ -921,8 +1020,7 @@ def _split_script_args(argv: list[str]) -> list[str]:
         if a.startswith("--"):
             raise CLIError(f"{name}: unrecognized option '{a}' (see '{PROG} {name} --help')", 2)
         if a.startswith("-") and a != "-":
-            raise CLIError(f"{name}: invalid option -- '{a[1:2]}' "
-                           f"(see '{PROG} {name} --help')", 2)
+            raise CLIError(f"{name}: invalid option -- '{a[1:2]}' (see '{PROG} {name} --help')", 2)
         return argv[:j] + ["--"] + argv[j:]
     what = "SCRIPT" if name == "exec" else "FILE"
     raise CLIError(f"{name}: missing {what} (see '{PROG} {name} --help')", 2)
@@ -930,8 +1028,11 @@ def _split_script_args(argv: list[str]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
-    debug = "--debug" in args_list[:args_list.index("--")] if "--" in args_list \
+    debug = (
+        "--debug" in args_list[: args_list.index("--")]
+        if "--" in args_list
         else "--debug" in args_list
+    )
     try:
         args_list = _split_script_args(args_list)
         ap = build_parser()
@@ -939,8 +1040,9 @@ def main(argv: list[str] | None = None) -> int:
         if rest and rest[0] in ("bench", "agent"):
             # everything after the name belongs to the delegate, options included
             i = args_list.index(rest[0])
-            ns = argparse.Namespace(debug=debug, bench_args=args_list[i + 1:],
-                                    agent_args=args_list[i + 1:])
+            ns = argparse.Namespace(
+                debug=debug, bench_args=args_list[i + 1 :], agent_args=args_list[i + 1 :]
+            )
             return cmd_bench(ns) if rest[0] == "bench" else cmd_agent(ns)
         args = ap.parse_args(args_list)
         if args.version:
@@ -965,8 +1067,10 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:
         if debug:
             traceback.print_exc()
-        _error(f"{type(exc).__name__}: {exc}" + ("" if debug else
-                                                 " (run with --debug for the traceback)"))
+        _error(
+            f"{type(exc).__name__}: {exc}"
+            + ("" if debug else " (run with --debug for the traceback)")
+        )
         return 1
 
 

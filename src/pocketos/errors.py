@@ -42,8 +42,9 @@ _ERRNO_CLASSES: dict[int, type[OSError]] = {
 }
 
 
-def fs_error(code: int, path: str | None = None, message: str | None = None,
-             path2: str | None = None) -> OSError:
+def fs_error(
+    code: int, path: str | None = None, message: str | None = None, path2: str | None = None
+) -> OSError:
     """Return the OSError subclass for ``code`` (``FileNotFoundError`` for ENOENT ...)."""
     cls = _ERRNO_CLASSES.get(code, OSError)
     text = message or os.strerror(code)

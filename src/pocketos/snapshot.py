@@ -52,9 +52,14 @@ class Snapshot:
 
         def add(abs_path: str, rel: str) -> None:
             st = vfs.stat(abs_path, follow_symlinks=False)
-            e: dict[str, Any] = {"path": rel, "mode": S.S_IMODE(st.st_mode), "uid": st.st_uid,
-                                 "gid": st.st_gid, "atime_ns": st.st_atime_ns,
-                                 "mtime_ns": st.st_mtime_ns}
+            e: dict[str, Any] = {
+                "path": rel,
+                "mode": S.S_IMODE(st.st_mode),
+                "uid": st.st_uid,
+                "gid": st.st_gid,
+                "atime_ns": st.st_atime_ns,
+                "mtime_ns": st.st_mtime_ns,
+            }
             m = st.st_mode
             if S.S_ISDIR(m):
                 e["type"] = "dir"
@@ -130,8 +135,10 @@ class Snapshot:
             if man.get("format") != FORMAT:
                 raise ValueError("not a pocketos snapshot: wrong format tag")
             if man.get("version") != VERSION:
-                raise ValueError(f"unsupported snapshot version {man.get('version')} "
-                                 f"(this pocketos reads version {VERSION})")
+                raise ValueError(
+                    f"unsupported snapshot version {man.get('version')} "
+                    f"(this pocketos reads version {VERSION})"
+                )
             blobs: dict[str, bytes] = {}
             for m in tar.getmembers():
                 if m.name.startswith("blobs/") and m.isfile():
@@ -156,9 +163,15 @@ class Snapshot:
         types: dict[str, int] = {}
         for e in self.entries:
             types[e["type"]] = types.get(e["type"], 0) + 1
-        return {"format": FORMAT, "version": VERSION, "root": self.root,
-                "entries": len(self.entries), "types": types, "blobs": len(self.blobs),
-                "bytes": sum(len(b) for b in self.blobs.values())}
+        return {
+            "format": FORMAT,
+            "version": VERSION,
+            "root": self.root,
+            "entries": len(self.entries),
+            "types": types,
+            "blobs": len(self.blobs),
+            "bytes": sum(len(b) for b in self.blobs.values()),
+        }
 
     # --- import --------------------------------------------------------------------------
     def to_backend(self) -> MemoryBackend:

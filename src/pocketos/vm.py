@@ -66,8 +66,13 @@ class ExecResult:
         return self.exit_code == 0
 
     def to_dict(self) -> dict[str, Any]:
-        return {"exit_code": self.exit_code, "stdout": self.stdout, "stderr": self.stderr,
-                "duration": self.duration, "limit_hit": self.limit_hit}
+        return {
+            "exit_code": self.exit_code,
+            "stdout": self.stdout,
+            "stderr": self.stderr,
+            "duration": self.duration,
+            "limit_hit": self.limit_hit,
+        }
 
 
 def _check_abs(path: str) -> str:
@@ -129,8 +134,8 @@ class _StreamBuffer(OutputStream, InputStream):
         while True:
             i = self.buf.find(sep)
             if i >= 0:
-                data = bytes(self.buf[:i + len(sep)])
-                del self.buf[:i + len(sep)]
+                data = bytes(self.buf[: i + len(sep)])
+                del self.buf[: i + len(sep)]
                 return data
             if self.eof:
                 data = bytes(self.buf)
@@ -143,8 +148,15 @@ class _StreamBuffer(OutputStream, InputStream):
 class Process:
     """A process started with ``spawn``: write its stdin, read its output, wait or kill it."""
 
-    def __init__(self, vm: AsyncVM, info: ProcessInfo, stdin: Pipe | None,
-                 stdout: _StreamBuffer, stderr: _StreamBuffer, task: asyncio.Task[int]) -> None:
+    def __init__(
+        self,
+        vm: AsyncVM,
+        info: ProcessInfo,
+        stdin: Pipe | None,
+        stdout: _StreamBuffer,
+        stderr: _StreamBuffer,
+        task: asyncio.Task[int],
+    ) -> None:
         self.vm = vm
         self.info = info
         self.pid = info.pid
@@ -184,18 +196,25 @@ class AsyncVM:
     manager or call ``close()``.
     """
 
-    def __init__(self, *, policy: Policy | Mapping[str, Any] | None = None,
-                 permissions: Policy | Mapping[str, Any] | None = None,
-                 permission_handler: PermissionHandler | None = None,
-                 limits: Limits | Mapping[str, Any] | None = None,
-                 env: Mapping[str, str] | None = None, cwd: str = "/home/user",
-                 root: str = "memory", snapshots: Iterable[Any] | None = None,
-                 mounts: Mapping[str, Any] | None = None, name: str | None = None,
-                 toolkits: Iterable[Any] | None = None,
-                 network: Mapping[str, Any] | Any | None = None,
-                 store: Any = None,
-                 _lowers: list[Backend] | None = None,
-                 _upper: MemoryBackend | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        policy: Policy | Mapping[str, Any] | None = None,
+        permissions: Policy | Mapping[str, Any] | None = None,
+        permission_handler: PermissionHandler | None = None,
+        limits: Limits | Mapping[str, Any] | None = None,
+        env: Mapping[str, str] | None = None,
+        cwd: str = "/home/user",
+        root: str = "memory",
+        snapshots: Iterable[Any] | None = None,
+        mounts: Mapping[str, Any] | None = None,
+        name: str | None = None,
+        toolkits: Iterable[Any] | None = None,
+        network: Mapping[str, Any] | Any | None = None,
+        store: Any = None,
+        _lowers: list[Backend] | None = None,
+        _upper: MemoryBackend | None = None,
+    ) -> None:
         self.limits = Limits().merged(limits) if not isinstance(limits, Limits) else limits
         pol = Policy.coerce(policy if policy is not None else permissions, permission_handler)
         base_env = dict(DEFAULT_ENV)
@@ -214,14 +233,21 @@ class AsyncVM:
                 for snap in snapshots:
                     s = snap if isinstance(snap, Snapshot) else Snapshot.load(snap)
                     lowers.insert(0, s.to_backend())
-        upper = _upper or MemoryBackend(max_bytes=lim.max_fs_bytes, max_inodes=lim.max_fs_inodes,
-                                        max_file_size=lim.max_file_size)
+        upper = _upper or MemoryBackend(
+            max_bytes=lim.max_fs_bytes,
+            max_inodes=lim.max_fs_inodes,
+            max_file_size=lim.max_file_size,
+        )
         self._root = OverlayBackend(lowers, upper, readonly=(root == "read-only"))
 
         def make_vfs(k: Kernel) -> VFS:
-            return VFS(self._root, checker=k.fs_checker(), max_file_size=lim.max_file_size,
-                       max_readdir_entries=lim.max_readdir_entries,
-                       root_readonly=(root == "read-only"))
+            return VFS(
+                self._root,
+                checker=k.fs_checker(),
+                max_file_size=lim.max_file_size,
+                max_readdir_entries=lim.max_readdir_entries,
+                root_readonly=(root == "read-only"),
+            )
 
         self.kernel = Kernel(make_vfs, policy=pol, limits=lim, env=base_env, name=name)
         self.vfs = self.kernel.vfs
@@ -297,8 +323,15 @@ class AsyncVM:
     def read_text(self, path: str) -> str:
         return self.read_file(path).decode("utf-8", "replace")
 
-    def write_file(self, path: str, data: str | bytes, *, parents: bool = False,
-                   mode: int | None = None, append: bool = False) -> None:
+    def write_file(
+        self,
+        path: str,
+        data: str | bytes,
+        *,
+        parents: bool = False,
+        mode: int | None = None,
+        append: bool = False,
+    ) -> None:
         self._alive()
         p = _check_abs(path)
         if parents:
@@ -309,8 +342,9 @@ class AsyncVM:
         if mode is not None:
             self.vfs.chmod(p, mode)
 
-    def write_files(self, files: Mapping[str, str | bytes] | Iterable[tuple[str, str | bytes]]
-                    ) -> list[dict[str, Any]]:
+    def write_files(
+        self, files: Mapping[str, str | bytes] | Iterable[tuple[str, str | bytes]]
+    ) -> list[dict[str, Any]]:
         """Write many files (parents created). Returns one result per entry:
         ``{"path", "ok", "error"}``; a failure does not stop the batch."""
         items = files.items() if isinstance(files, Mapping) else files
@@ -328,15 +362,16 @@ class AsyncVM:
         out: list[dict[str, Any]] = []
         for path in paths:
             try:
-                out.append({"path": path, "ok": True, "content": self.read_file(path),
-                            "error": None})
+                out.append(
+                    {"path": path, "ok": True, "content": self.read_file(path), "error": None}
+                )
             except (OSError, ValueError, TypeError) as exc:
-                out.append({"path": path, "ok": False, "content": None,
-                            "error": _err_text(exc)})
+                out.append({"path": path, "ok": False, "content": None, "error": _err_text(exc)})
         return out
 
-    def mkdir(self, path: str, *, parents: bool = False, exist_ok: bool = False,
-              mode: int = 0o755) -> None:
+    def mkdir(
+        self, path: str, *, parents: bool = False, exist_ok: bool = False, mode: int = 0o755
+    ) -> None:
         self._alive()
         self.vfs.mkdir(_check_abs(path), mode, parents=parents, exist_ok=exist_ok)
 
@@ -344,8 +379,9 @@ class AsyncVM:
         self._alive()
         return sorted(self.vfs.listdir(_check_abs(path)))
 
-    def readdir_recursive(self, path: str, *, max_depth: int | None = None,
-                          exclude: Iterable[str] = ()) -> list[dict[str, Any]]:
+    def readdir_recursive(
+        self, path: str, *, max_depth: int | None = None, exclude: Iterable[str] = ()
+    ) -> list[dict[str, Any]]:
         """Entries below ``path``: ``{"path", "type", "size"}``, depth first, sorted; names
         in ``exclude`` (glob patterns of one name, like ``node_modules`` or ``*.pyc``) are
         skipped with their subtrees."""
@@ -360,7 +396,7 @@ class AsyncVM:
             for name in sorted(self.vfs.listdir(d)):
                 if any(fnmatch.fnmatchcase(name, e) for e in excl):
                     continue
-                p = (d.rstrip("/") + "/" + name)
+                p = d.rstrip("/") + "/" + name
                 try:
                     st = self.vfs.stat(p, follow_symlinks=False)
                 except OSError:
@@ -417,8 +453,7 @@ class AsyncVM:
                 raise fs_error(errno.EISDIR, src, "Is a directory (use recursive=True)")
             self.vfs.mkdir(d, st.st_mode & 0o7777, exist_ok=True)
             for name in sorted(self.vfs.listdir(s)):
-                self.copy(s.rstrip("/") + "/" + name, d.rstrip("/") + "/" + name,
-                          recursive=True)
+                self.copy(s.rstrip("/") + "/" + name, d.rstrip("/") + "/" + name, recursive=True)
         elif S.S_ISLNK(st.st_mode):
             self.vfs.symlink(self.vfs.readlink(s), d)
         else:
@@ -454,9 +489,18 @@ class AsyncVM:
         return self.vfs.usage()
 
     # --- mounts ------------------------------------------------------------------------
-    def mount(self, path: str, backend: Backend | None = None, *, host: str | None = None,
-              mode: str = "ro", memory: bool = False, fsspec: Any = None, root: str = "",
-              readonly: bool = False) -> None:
+    def mount(
+        self,
+        path: str,
+        backend: Backend | None = None,
+        *,
+        host: str | None = None,
+        mode: str = "ro",
+        memory: bool = False,
+        fsspec: Any = None,
+        root: str = "",
+        readonly: bool = False,
+    ) -> None:
         """Mount a filesystem at ``path``.
 
         ``host="/dir"`` with ``mode`` ``"ro"`` (default), ``"rw"`` (writes reach the host) or
@@ -474,9 +518,14 @@ class AsyncVM:
             hb = HostDirBackend(host, writable=(mode == "rw"))
             if mode == "overlay":
                 lim = self.limits
-                backend = OverlayBackend([hb], MemoryBackend(
-                    max_bytes=lim.max_fs_bytes, max_inodes=lim.max_fs_inodes,
-                    max_file_size=lim.max_file_size))
+                backend = OverlayBackend(
+                    [hb],
+                    MemoryBackend(
+                        max_bytes=lim.max_fs_bytes,
+                        max_inodes=lim.max_fs_inodes,
+                        max_file_size=lim.max_file_size,
+                    ),
+                )
                 kind = "overlay-hostdir"
             else:
                 backend = hb
@@ -484,8 +533,11 @@ class AsyncVM:
                 readonly = readonly or mode == "ro"
         elif memory:
             lim = self.limits
-            backend = MemoryBackend(max_bytes=lim.max_fs_bytes, max_inodes=lim.max_fs_inodes,
-                                    max_file_size=lim.max_file_size)
+            backend = MemoryBackend(
+                max_bytes=lim.max_fs_bytes,
+                max_inodes=lim.max_fs_inodes,
+                max_file_size=lim.max_file_size,
+            )
         elif fsspec is not None:
             from pocketos.kernel.fs.fsspecfs import FsspecBackend
 
@@ -494,8 +546,14 @@ class AsyncVM:
         if backend is None:
             raise ValueError("mount needs a backend, host=, memory=True or fsspec=")
         self.vfs.mount(p, backend, readonly=readonly, kind=kind)
-        self.kernel.audit.record("mount", capability="fs.mount", resource=p, decision="allow",
-                                 kind_=kind or backend.kind, readonly=readonly)
+        self.kernel.audit.record(
+            "mount",
+            capability="fs.mount",
+            resource=p,
+            decision="allow",
+            kind_=kind or backend.kind,
+            readonly=readonly,
+        )
 
     def _mount_spec(self, path: str, spec: Any) -> None:
         if isinstance(spec, Backend):
@@ -515,8 +573,10 @@ class AsyncVM:
         backend.close()
 
     def mounts(self) -> list[dict[str, Any]]:
-        return [{"path": m.path, "kind": m.kind, "readonly": m.readonly}
-                for m in sorted(self.vfs.mounts, key=lambda m: m.path)]
+        return [
+            {"path": m.path, "kind": m.kind, "readonly": m.readonly}
+            for m in sorted(self.vfs.mounts, key=lambda m: m.path)
+        ]
 
     # --- snapshots and fork --------------------------------------------------------------
     def snapshot(self, path: str = "/") -> Any:
@@ -534,11 +594,15 @@ class AsyncVM:
         _ = sealed
         lowers = list(self._root.lowers)
         lim = self.limits
-        upper = MemoryBackend(max_bytes=lim.max_fs_bytes, max_inodes=lim.max_fs_inodes,
-                              max_file_size=lim.max_file_size)
+        upper = MemoryBackend(
+            max_bytes=lim.max_fs_bytes,
+            max_inodes=lim.max_fs_inodes,
+            max_file_size=lim.max_file_size,
+        )
         upper.bytes_used, upper.inodes_used = self._root.upper.usage()
-        kwargs: dict[str, Any] = dict(policy=self.kernel.policy, limits=self.limits,
-                                      env=dict(self.kernel.env), cwd=self.cwd)
+        kwargs: dict[str, Any] = dict(
+            policy=self.kernel.policy, limits=self.limits, env=dict(self.kernel.env), cwd=self.cwd
+        )
         if self.kernel.tools is not None:
             kwargs["toolkits"] = list(self.kernel.tools.kits.values())
         if self.kernel.network is not None:
@@ -557,39 +621,73 @@ class AsyncVM:
                 b = OverlayBackend([frozen], MemoryBackend())
                 # the parent continues on its own overlay over the same frozen layer
                 self.vfs.unmount(m.path)
-                self.vfs.mount(m.path, OverlayBackend([frozen.freeze()], MemoryBackend()),
-                               readonly=m.readonly, kind=m.kind)
+                self.vfs.mount(
+                    m.path,
+                    OverlayBackend([frozen.freeze()], MemoryBackend()),
+                    readonly=m.readonly,
+                    kind=m.kind,
+                )
             child.vfs.mount(m.path, b, readonly=m.readonly, kind=m.kind)
         return child
 
     # --- processes ---------------------------------------------------------------------
-    def _root_ctx(self, *, env: Mapping[str, str] | None, cwd: str | None,
-                  stdin: InputStream, stdout: OutputStream, stderr: OutputStream,
-                  budget: Budget, argv: list[str]) -> Context:
+    def _root_ctx(
+        self,
+        *,
+        env: Mapping[str, str] | None,
+        cwd: str | None,
+        stdin: InputStream,
+        stdout: OutputStream,
+        stderr: OutputStream,
+        budget: Budget,
+        argv: list[str],
+    ) -> Context:
         e = dict(self.kernel.env)
         if env:
             e.update(env)
         e = self.kernel.filter_env(e)
         c = cwd or self.cwd
         info = self.kernel.new_process(argv, env=e, cwd=c, ppid=0)
-        return Context(self.kernel, argv, env=e, cwd=c, stdin=stdin, stdout=stdout,
-                       stderr=stderr, pid=info.pid, ppid=0, limits=budget.limits, info=info,
-                       budget=budget)
+        return Context(
+            self.kernel,
+            argv,
+            env=e,
+            cwd=c,
+            stdin=stdin,
+            stdout=stdout,
+            stderr=stderr,
+            pid=info.pid,
+            ppid=0,
+            limits=budget.limits,
+            info=info,
+            budget=budget,
+        )
 
-    def _sinks(self, budget: Budget, on_stdout: Callable[[bytes], Any] | None,
-               on_stderr: Callable[[bytes], Any] | None) -> tuple[BytesSink, BytesSink]:
+    def _sinks(
+        self,
+        budget: Budget,
+        on_stdout: Callable[[bytes], Any] | None,
+        on_stderr: Callable[[bytes], Any] | None,
+    ) -> tuple[BytesSink, BytesSink]:
         def counter(cb: Callable[[bytes], Any] | None) -> Callable[[bytes], None]:
             def on_write(data: bytes) -> None:
                 budget.output(len(data))
                 if cb is not None:
                     cb(data)
+
             return on_write
 
         return BytesSink(counter(on_stdout)), BytesSink(counter(on_stderr))
 
-    async def _run_with_limits(self, coro: Any, budget: Budget, timeout: float | None,
-                               stderr: BytesSink, ctx: Context | None, who: str = "bash"
-                               ) -> tuple[int, str | None]:
+    async def _run_with_limits(
+        self,
+        coro: Any,
+        budget: Budget,
+        timeout: float | None,
+        stderr: BytesSink,
+        ctx: Context | None,
+        who: str = "bash",
+    ) -> tuple[int, str | None]:
         task = asyncio.ensure_future(coro)
         if ctx is not None and ctx.info is not None:
             ctx.info.task = task
@@ -609,12 +707,20 @@ class AsyncVM:
                 self.kernel.end_process(ctx.info, 0)
         return code, budget.limit_hit
 
-    async def exec(self, script: str, *, env: Mapping[str, str] | None = None,
-                   cwd: str | None = None, stdin: str | bytes | None = None,
-                   timeout: float | None = None, on_stdout: Callable[[bytes], Any] | None = None,
-                   on_stderr: Callable[[bytes], Any] | None = None,
-                   limits: Limits | Mapping[str, Any] | None = None,
-                   args: list[str] | None = None, argv0: str = "bash") -> ExecResult:
+    async def exec(
+        self,
+        script: str,
+        *,
+        env: Mapping[str, str] | None = None,
+        cwd: str | None = None,
+        stdin: str | bytes | None = None,
+        timeout: float | None = None,
+        on_stdout: Callable[[bytes], Any] | None = None,
+        on_stderr: Callable[[bytes], Any] | None = None,
+        limits: Limits | Mapping[str, Any] | None = None,
+        args: list[str] | None = None,
+        argv0: str = "bash",
+    ) -> ExecResult:
         """Run ``script`` in a fresh shell, like ``bash -c script argv0 args...``."""
         self._alive()
         from pocketos.shell.interp import Shell
@@ -625,16 +731,29 @@ class AsyncVM:
         out, err = self._sinks(budget, on_stdout, on_stderr)
         src = BytesSource(_b(stdin)) if stdin is not None else BytesSource(b"")
         start = time.perf_counter()
-        ctx = self._root_ctx(env=env, cwd=cwd, stdin=src, stdout=out, stderr=err, budget=budget,
-                             argv=["bash", "-c", script])
+        ctx = self._root_ctx(
+            env=env,
+            cwd=cwd,
+            stdin=src,
+            stdout=out,
+            stderr=err,
+            budget=budget,
+            argv=["bash", "-c", script],
+        )
         shell = Shell(ctx, argv0=argv0, args=args)
         code, hit = await self._run_with_limits(shell.run(script), budget, t, err, ctx)
         return ExecResult(code, out.getvalue(), err.getvalue(), time.perf_counter() - start, hit)
 
-    async def run(self, argv: list[str], *, stdin: str | bytes | None = None,
-                  env: Mapping[str, str] | None = None, cwd: str | None = None,
-                  timeout: float | None = None,
-                  limits: Limits | Mapping[str, Any] | None = None) -> ExecResult:
+    async def run(
+        self,
+        argv: list[str],
+        *,
+        stdin: str | bytes | None = None,
+        env: Mapping[str, str] | None = None,
+        cwd: str | None = None,
+        timeout: float | None = None,
+        limits: Limits | Mapping[str, Any] | None = None,
+    ) -> ExecResult:
         """Run one command (no shell) and collect its output."""
         self._alive()
         if not argv:
@@ -649,14 +768,29 @@ class AsyncVM:
             e.update(env)
         e = self.kernel.filter_env(e)
         start = time.perf_counter()
-        coro = self.kernel.run_command(list(argv), stdin=src, stdout=out, stderr=err, env=e,
-                                       cwd=cwd or self.cwd, ppid=0, limits=lim, budget=budget)
+        coro = self.kernel.run_command(
+            list(argv),
+            stdin=src,
+            stdout=out,
+            stderr=err,
+            env=e,
+            cwd=cwd or self.cwd,
+            ppid=0,
+            limits=lim,
+            budget=budget,
+        )
         code, hit = await self._run_with_limits(coro, budget, t, err, None, who=argv[0])
         return ExecResult(code, out.getvalue(), err.getvalue(), time.perf_counter() - start, hit)
 
-    async def spawn(self, argv: list[str], *, stdin: str | bytes | None = None,
-                    env: Mapping[str, str] | None = None, cwd: str | None = None,
-                    limits: Limits | Mapping[str, Any] | None = None) -> Process:
+    async def spawn(
+        self,
+        argv: list[str],
+        *,
+        stdin: str | bytes | None = None,
+        env: Mapping[str, str] | None = None,
+        cwd: str | None = None,
+        limits: Limits | Mapping[str, Any] | None = None,
+    ) -> Process:
         """Start a command in the background. ``stdin=None`` gives a writable pipe
         (``await proc.write(...)``, ``proc.close_stdin()``)."""
         self._alive()
@@ -684,8 +818,19 @@ class AsyncVM:
         info_holder["i"] = info
 
         async def main() -> int:
-            ctx = Context(kernel, list(argv), env=e, cwd=cwd or self.cwd, stdin=src, stdout=out,
-                          stderr=err, pid=info.pid, limits=lim, info=info, budget=budget)
+            ctx = Context(
+                kernel,
+                list(argv),
+                env=e,
+                cwd=cwd or self.cwd,
+                stdin=src,
+                stdout=out,
+                stderr=err,
+                pid=info.pid,
+                limits=lim,
+                info=info,
+                budget=budget,
+            )
             code, status = 1, "exited"
             try:
                 code = await func(ctx)
@@ -699,8 +844,10 @@ class AsyncVM:
             except LimitExceeded as exc:
                 # the message bypasses the (possibly exhausted) output budget
                 err.buf += f"{argv[0]}: {exc.message}\n".encode()
-                code, status = (TIMEOUT_STATUS if exc.limit == "timeout" else LIMIT_STATUS), \
-                    "killed"
+                code, status = (
+                    (TIMEOUT_STATUS if exc.limit == "timeout" else LIMIT_STATUS),
+                    "killed",
+                )
             except Exception as exc:
                 err.buf += f"{argv[0]}: internal error: {exc}\n".encode()
                 code, status = 2, "exited"
@@ -736,8 +883,7 @@ class AsyncVM:
     def process_tree(self) -> list[dict[str, Any]]:
         return self.kernel.process_tree()
 
-    def audit_log(self, since: float | None = None, kind: str | None = None
-                  ) -> list[AuditEvent]:
+    def audit_log(self, since: float | None = None, kind: str | None = None) -> list[AuditEvent]:
         return self.kernel.audit.query(since, kind)
 
     # --- agent sessions ------------------------------------------------------------------

@@ -33,59 +33,148 @@ def openai_text(text: str, usage: tuple[int, int] = (10, 5)) -> Reply:
         if piece:
             chunks.append((None, {"choices": [{"index": 0, "delta": {"content": piece}}]}))
     chunks.append((None, {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}))
-    chunks.append((None, {"choices": [], "usage": {"prompt_tokens": usage[0],
-                                                   "completion_tokens": usage[1]}}))
+    chunks.append(
+        (None, {"choices": [], "usage": {"prompt_tokens": usage[0], "completion_tokens": usage[1]}})
+    )
     chunks.append((None, "[DONE]"))
     return Reply(body=_sse(chunks), headers={"content-type": "text/event-stream"})
 
 
-def openai_tool(name: str, args: dict[str, Any], call_id: str = "call_1",
-                usage: tuple[int, int] = (10, 5)) -> Reply:
+def openai_tool(
+    name: str, args: dict[str, Any], call_id: str = "call_1", usage: tuple[int, int] = (10, 5)
+) -> Reply:
     raw = json.dumps(args)
     half = len(raw) // 2
     chunks: list[tuple[str | None, Any]] = [
-        (None, {"choices": [{"index": 0, "delta": {"tool_calls": [
-            {"index": 0, "id": call_id, "type": "function",
-             "function": {"name": name, "arguments": raw[:half]}}]}}]}),
-        (None, {"choices": [{"index": 0, "delta": {"tool_calls": [
-            {"index": 0, "function": {"arguments": raw[half:]}}]}}]}),
+        (
+            None,
+            {
+                "choices": [
+                    {
+                        "index": 0,
+                        "delta": {
+                            "tool_calls": [
+                                {
+                                    "index": 0,
+                                    "id": call_id,
+                                    "type": "function",
+                                    "function": {"name": name, "arguments": raw[:half]},
+                                }
+                            ]
+                        },
+                    }
+                ]
+            },
+        ),
+        (
+            None,
+            {
+                "choices": [
+                    {
+                        "index": 0,
+                        "delta": {
+                            "tool_calls": [{"index": 0, "function": {"arguments": raw[half:]}}]
+                        },
+                    }
+                ]
+            },
+        ),
         (None, {"choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]}),
-        (None, {"choices": [], "usage": {"prompt_tokens": usage[0],
-                                         "completion_tokens": usage[1]}}),
+        (
+            None,
+            {"choices": [], "usage": {"prompt_tokens": usage[0], "completion_tokens": usage[1]}},
+        ),
         (None, "[DONE]"),
     ]
     return Reply(body=_sse(chunks), headers={"content-type": "text/event-stream"})
 
 
-def anthropic_events(blocks: list[dict[str, Any]], stop: str,
-                     usage: tuple[int, int] = (10, 5)) -> Reply:
-    ev: list[tuple[str | None, Any]] = [("message_start", {
-        "type": "message_start", "message": {"id": "msg_1", "role": "assistant",
-                                             "usage": {"input_tokens": usage[0],
-                                                       "output_tokens": 1}}})]
+def anthropic_events(
+    blocks: list[dict[str, Any]], stop: str, usage: tuple[int, int] = (10, 5)
+) -> Reply:
+    ev: list[tuple[str | None, Any]] = [
+        (
+            "message_start",
+            {
+                "type": "message_start",
+                "message": {
+                    "id": "msg_1",
+                    "role": "assistant",
+                    "usage": {"input_tokens": usage[0], "output_tokens": 1},
+                },
+            },
+        )
+    ]
     for i, b in enumerate(blocks):
         if b["type"] == "text":
-            ev.append(("content_block_start", {"type": "content_block_start", "index": i,
-                                               "content_block": {"type": "text", "text": ""}}))
-            ev.append(("content_block_delta", {"type": "content_block_delta", "index": i,
-                                               "delta": {"type": "text_delta",
-                                                         "text": b["text"]}}))
+            ev.append(
+                (
+                    "content_block_start",
+                    {
+                        "type": "content_block_start",
+                        "index": i,
+                        "content_block": {"type": "text", "text": ""},
+                    },
+                )
+            )
+            ev.append(
+                (
+                    "content_block_delta",
+                    {
+                        "type": "content_block_delta",
+                        "index": i,
+                        "delta": {"type": "text_delta", "text": b["text"]},
+                    },
+                )
+            )
         else:
-            ev.append(("content_block_start", {"type": "content_block_start", "index": i,
-                                               "content_block": {"type": "tool_use",
-                                                                 "id": b["id"],
-                                                                 "name": b["name"],
-                                                                 "input": {}}}))
+            ev.append(
+                (
+                    "content_block_start",
+                    {
+                        "type": "content_block_start",
+                        "index": i,
+                        "content_block": {
+                            "type": "tool_use",
+                            "id": b["id"],
+                            "name": b["name"],
+                            "input": {},
+                        },
+                    },
+                )
+            )
             raw = json.dumps(b["input"])
-            ev.append(("content_block_delta", {"type": "content_block_delta", "index": i,
-                                               "delta": {"type": "input_json_delta",
-                                                         "partial_json": raw[:3]}}))
-            ev.append(("content_block_delta", {"type": "content_block_delta", "index": i,
-                                               "delta": {"type": "input_json_delta",
-                                                         "partial_json": raw[3:]}}))
+            ev.append(
+                (
+                    "content_block_delta",
+                    {
+                        "type": "content_block_delta",
+                        "index": i,
+                        "delta": {"type": "input_json_delta", "partial_json": raw[:3]},
+                    },
+                )
+            )
+            ev.append(
+                (
+                    "content_block_delta",
+                    {
+                        "type": "content_block_delta",
+                        "index": i,
+                        "delta": {"type": "input_json_delta", "partial_json": raw[3:]},
+                    },
+                )
+            )
         ev.append(("content_block_stop", {"type": "content_block_stop", "index": i}))
-    ev.append(("message_delta", {"type": "message_delta", "delta": {"stop_reason": stop},
-                                 "usage": {"output_tokens": usage[1]}}))
+    ev.append(
+        (
+            "message_delta",
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": stop},
+                "usage": {"output_tokens": usage[1]},
+            },
+        )
+    )
     ev.append(("message_stop", {"type": "message_stop"}))
     return Reply(body=_sse(ev), headers={"content-type": "text/event-stream"})
 
@@ -94,11 +183,17 @@ def anthropic_text(text: str, usage: tuple[int, int] = (10, 5)) -> Reply:
     return anthropic_events([{"type": "text", "text": text}], "end_turn", usage)
 
 
-def anthropic_tool(name: str, args: dict[str, Any], call_id: str = "toolu_1",
-                   usage: tuple[int, int] = (10, 5)) -> Reply:
-    return anthropic_events([{"type": "text", "text": "Working. "},
-                             {"type": "tool_use", "id": call_id, "name": name, "input": args}],
-                            "tool_use", usage)
+def anthropic_tool(
+    name: str, args: dict[str, Any], call_id: str = "toolu_1", usage: tuple[int, int] = (10, 5)
+) -> Reply:
+    return anthropic_events(
+        [
+            {"type": "text", "text": "Working. "},
+            {"type": "tool_use", "id": call_id, "name": name, "input": args},
+        ],
+        "tool_use",
+        usage,
+    )
 
 
 class FakeServer:
@@ -132,16 +227,29 @@ class FakeServer:
                     k, v = ln.split(":", 1)
                     headers[k.strip().lower()] = v.strip()
             body = await reader.readexactly(int(headers.get("content-length", "0")))
-            self.requests.append({"method": method, "path": path, "headers": headers,
-                                  "json": json.loads(body) if body else None})
+            self.requests.append(
+                {
+                    "method": method,
+                    "path": path,
+                    "headers": headers,
+                    "json": json.loads(body) if body else None,
+                }
+            )
             self.received.set()
             reply = self.replies.pop(0) if self.replies else Reply(500, b'{"error": "no more"}')
             if reply.hold is not None:
                 await reply.hold.wait()
-            hdrs = {"content-type": "application/json", **reply.headers,
-                    "content-length": str(len(reply.body)), "connection": "close"}
-            out = f"HTTP/1.1 {reply.status} X\r\n" + "".join(
-                f"{k}: {v}\r\n" for k, v in hdrs.items()) + "\r\n"
+            hdrs = {
+                "content-type": "application/json",
+                **reply.headers,
+                "content-length": str(len(reply.body)),
+                "connection": "close",
+            }
+            out = (
+                f"HTTP/1.1 {reply.status} X\r\n"
+                + "".join(f"{k}: {v}\r\n" for k, v in hdrs.items())
+                + "\r\n"
+            )
             writer.write(out.encode() + reply.body)
             await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError):

@@ -26,17 +26,25 @@ from tests.agent.fake_llm import (
 def cfg(srv: FakeServer, provider: str = "openai", **kw: Any) -> dict[str, Any]:
     base = srv.url + ("/v1" if provider == "openai" else "")
     model = "gpt-4.1-mini" if provider == "openai" else "claude-sonnet-4-5"
-    return {"provider": provider, "base_url": base, "api_key": "test-key", "model": model,
-            "backoff": 0, **kw}
+    return {
+        "provider": provider,
+        "base_url": base,
+        "api_key": "test-key",
+        "model": model,
+        "backoff": 0,
+        **kw,
+    }
 
 
 def script(provider: str) -> list[Reply]:
     tool = openai_tool if provider == "openai" else anthropic_tool
     text = openai_text if provider == "openai" else anthropic_text
-    return [tool("write", {"path": "hello.txt", "content": "hi\n"}, "c1", (100, 10)),
-            tool("bash", {"command": "cat hello.txt; echo done"}, "c2", (200, 20)),
-            tool("read", {"path": "/work/hello.txt"}, "c3", (300, 30)),
-            text("The file says hi.", (400, 40))]
+    return [
+        tool("write", {"path": "hello.txt", "content": "hi\n"}, "c1", (100, 10)),
+        tool("bash", {"command": "cat hello.txt; echo done"}, "c2", (200, 20)),
+        tool("read", {"path": "/work/hello.txt"}, "c3", (300, 30)),
+        text("The file says hi.", (400, 40)),
+    ]
 
 
 def tool_results(req: dict[str, Any], provider: str) -> list[str]:
@@ -58,15 +66,22 @@ def test_end_to_end_and_resume(provider: str, tmp_path: Any) -> None:
             vm.mkdir("/work")
             db = str(tmp_path / "s.db")
             store = Store(db)
-            s = await create_session(vm, "pocketos", cwd="/work", store=store,
-                                     agent_config=cfg(srv, provider))
+            s = await create_session(
+                vm, "pocketos", cwd="/work", store=store, agent_config=cfg(srv, provider)
+            )
             r = await s.prompt("Create hello.txt containing hi, run it, and tell me.")
-            assert (r.stop_reason, r.text) == ("end_turn", "Working. " * 3 + "The file says hi."
-                                               if provider == "anthropic"
-                                               else "The file says hi.")
+            assert (r.stop_reason, r.text) == (
+                "end_turn",
+                "Working. " * 3 + "The file says hi."
+                if provider == "anthropic"
+                else "The file says hi.",
+            )
             assert vm.read_file("/work/hello.txt") == b"hi\n"
             assert tool_results(srv.requests[-1], provider) == [
-                "wrote 3 bytes to /work/hello.txt", "hi\ndone\n[exit status 0]", "hi\n"]
+                "wrote 3 bytes to /work/hello.txt",
+                "hi\ndone\n[exit status 0]",
+                "hi\n",
+            ]
             req = srv.requests[0]
             if provider == "openai":
                 assert req["path"] == "/v1/chat/completions"
@@ -95,14 +110,20 @@ def test_end_to_end_and_resume(provider: str, tmp_path: Any) -> None:
             store.close()
 
         # a restart: new store object, new VM, new server; the conversation continues
-        second = [openai_text("You asked for hello.txt.") if provider == "openai"
-                  else anthropic_text("You asked for hello.txt.")]
+        second = [
+            openai_text("You asked for hello.txt.")
+            if provider == "openai"
+            else anthropic_text("You asked for hello.txt.")
+        ]
         async with FakeServer(second) as srv2:
             store2 = Store(db)
             vm2 = AsyncVM()
-            s2 = await resume_session(vm2, s.id, store=store2,
-                                      agent_config={"base_url": cfg(srv2, provider)["base_url"],
-                                                    "api_key": "test-key"})
+            s2 = await resume_session(
+                vm2,
+                s.id,
+                store=store2,
+                agent_config={"base_url": cfg(srv2, provider)["base_url"], "api_key": "test-key"},
+            )
             assert s2.agent_session_id == agent_sid
             r2 = await s2.prompt("What did I ask before?")
             assert r2.text == "You asked for hello.txt."
@@ -122,12 +143,14 @@ def test_end_to_end_and_resume(provider: str, tmp_path: Any) -> None:
 
 def test_retry_on_429_and_500() -> None:
     async def go() -> None:
-        replies = [Reply(429, b'{"error": {"message": "slow down"}}'),
-                   Reply(503, b"busy"), openai_text("fine")]
+        replies = [
+            Reply(429, b'{"error": {"message": "slow down"}}'),
+            Reply(503, b"busy"),
+            openai_text("fine"),
+        ]
         async with FakeServer(replies) as srv:
             vm = AsyncVM()
-            s = await create_session(vm, "pocketos", store=Store(":memory:"),
-                                     agent_config=cfg(srv))
+            s = await create_session(vm, "pocketos", store=Store(":memory:"), agent_config=cfg(srv))
             r = await s.prompt("hi")
             assert r.text == "fine" and len(srv.requests) == 3
             await s.close()
@@ -139,8 +162,7 @@ def test_provider_error_is_reported() -> None:
     async def go() -> None:
         async with FakeServer([Reply(401, b'{"error": {"message": "bad key"}}')]) as srv:
             vm = AsyncVM()
-            s = await create_session(vm, "pocketos", store=Store(":memory:"),
-                                     agent_config=cfg(srv))
+            s = await create_session(vm, "pocketos", store=Store(":memory:"), agent_config=cfg(srv))
             with pytest.raises(SessionError, match="openai API error 401: bad key"):
                 await s.prompt("hi")
             # the session survives a failed prompt
@@ -156,8 +178,11 @@ def test_missing_key_names_the_variables(monkeypatch: pytest.MonkeyPatch) -> Non
 
     async def go() -> None:
         vm = AsyncVM()
-        with pytest.raises(SessionError, match="set POCKETOS_API_KEY \\(or OPENAI_API_KEY\\); "
-                                               "optionally POCKETOS_BASE_URL, POCKETOS_MODEL"):
+        with pytest.raises(
+            SessionError,
+            match="set POCKETOS_API_KEY \\(or OPENAI_API_KEY\\); "
+            "optionally POCKETOS_BASE_URL, POCKETOS_MODEL",
+        ):
             await create_session(vm, "pocketos", store=Store(":memory:"))
 
     asyncio.run(go())
@@ -172,8 +197,7 @@ def test_cancel_mid_turn_then_continue() -> None:
         first.hold = hold
         async with FakeServer([first, openai_text("back")]) as srv:
             vm = AsyncVM()
-            s = await create_session(vm, "pocketos", store=Store(":memory:"),
-                                     agent_config=cfg(srv))
+            s = await create_session(vm, "pocketos", store=Store(":memory:"), agent_config=cfg(srv))
             task = asyncio.ensure_future(s.prompt("long job"))
             await srv.received.wait()
             await s.cancel()
@@ -191,18 +215,30 @@ def test_cancel_mid_turn_then_continue() -> None:
 
 def test_edit_uniqueness_modes_and_policy() -> None:
     async def go() -> None:
-        replies = [openai_tool("edit", {"path": "f.txt", "old_string": "a",
-                                        "new_string": "b"}, "e1"),
-                   openai_tool("edit", {"path": "f.txt", "old_string": "a\nc",
-                                        "new_string": "X"}, "e2"),
-                   openai_tool("write", {"path": "/etc/x", "content": "no"}, "w1"),
-                   openai_text("done"),
-                   openai_tool("write", {"path": "g.txt", "content": "x"}, "w2"),
-                   openai_text("refused")]
+        replies = [
+            openai_tool("edit", {"path": "f.txt", "old_string": "a", "new_string": "b"}, "e1"),
+            openai_tool("edit", {"path": "f.txt", "old_string": "a\nc", "new_string": "X"}, "e2"),
+            openai_tool("write", {"path": "/etc/x", "content": "no"}, "w1"),
+            openai_text("done"),
+            openai_tool("write", {"path": "g.txt", "content": "x"}, "w2"),
+            openai_text("refused"),
+        ]
         async with FakeServer(replies) as srv:
-            vm = AsyncVM(policy={"fs": {"default": "allow", "rules": [
-                {"mode": "deny", "operations": ["write", "create_dir"],
-                 "paths": ["/etc/**"]}]}, "child_process": "allow"})
+            vm = AsyncVM(
+                policy={
+                    "fs": {
+                        "default": "allow",
+                        "rules": [
+                            {
+                                "mode": "deny",
+                                "operations": ["write", "create_dir"],
+                                "paths": ["/etc/**"],
+                            }
+                        ],
+                    },
+                    "child_process": "allow",
+                }
+            )
             vm.write_file("/home/user/f.txt", "a\na\nc\n")
             asked: list[Any] = []
 
@@ -210,14 +246,20 @@ def test_edit_uniqueness_modes_and_policy() -> None:
                 asked.append(req)
                 return "reject"
 
-            s = await create_session(vm, "pocketos", store=Store(":memory:"),
-                                     agent_config=cfg(srv), permission_handler=refuse)
+            s = await create_session(
+                vm,
+                "pocketos",
+                store=Store(":memory:"),
+                agent_config=cfg(srv),
+                permission_handler=refuse,
+            )
             r = await s.prompt("edit it")
             assert r.text == "done"
-            res = [m["content"] for m in srv.requests[3]["json"]["messages"]
-                   if m["role"] == "tool"]
-            assert res[0] == ("error: old_string occurs 2 times in /home/user/f.txt; add "
-                              "surrounding context to make it unique, or set replace_all")
+            res = [m["content"] for m in srv.requests[3]["json"]["messages"] if m["role"] == "tool"]
+            assert res[0] == (
+                "error: old_string occurs 2 times in /home/user/f.txt; add "
+                "surrounding context to make it unique, or set replace_all"
+            )
             assert res[1] == "replaced 1 occurrence(s) in /home/user/f.txt"
             assert res[2].startswith("error: Permission denied")
             assert vm.read_file("/home/user/f.txt") == b"a\nX\n"
@@ -235,16 +277,19 @@ def test_builtin_agent_as_subprocess(tmp_path: Any) -> None:
     import sys
 
     async def go() -> None:
-        replies = [openai_tool("bash", {"command": "echo hi > out.txt"}, "c1"),
-                   openai_text("ok")]
+        replies = [openai_tool("bash", {"command": "echo hi > out.txt"}, "c1"), openai_text("ok")]
         async with FakeServer(replies) as srv:
             vm = AsyncVM()
             s = await create_session(
-                vm, [sys.executable, "-m", "pocketos.agent", "--store",
-                     str(tmp_path / "agent.db")],
+                vm,
+                [sys.executable, "-m", "pocketos.agent", "--store", str(tmp_path / "agent.db")],
                 store=Store(":memory:"),
-                env={"POCKETOS_API_KEY": "k", "POCKETOS_BASE_URL": srv.url + "/v1",
-                     "POCKETOS_MODEL": "gpt-4.1-mini"})
+                env={
+                    "POCKETOS_API_KEY": "k",
+                    "POCKETOS_BASE_URL": srv.url + "/v1",
+                    "POCKETOS_MODEL": "gpt-4.1-mini",
+                },
+            )
             assert s.agent_info is not None and s.agent_info["name"] == "pocketos-agent"
             r = await s.prompt("write out.txt")
             assert r.text == "ok"
@@ -267,19 +312,18 @@ def test_host_tools_are_agent_tools() -> None:
         return a + b
 
     async def go() -> None:
-        async with FakeServer([openai_tool("math_add", {"a": 1, "b": 2}),
-                               openai_text("3")]) as srv:
+        async with FakeServer([openai_tool("math_add", {"a": 1, "b": 2}), openai_text("3")]) as srv:
             vm = AsyncVM(policy={"fs": "allow", "child_process": "allow", "tool": "allow"})
             install(vm.kernel, [kit])
-            s = await create_session(vm, "pocketos", store=Store(":memory:"),
-                                     agent_config=cfg(srv))
+            s = await create_session(vm, "pocketos", store=Store(":memory:"), agent_config=cfg(srv))
             assert "`pocketos-math add`" in s.instructions
             r = await s.prompt("add 1 and 2")
             assert r.text == "3"
             names = [t["function"]["name"] for t in srv.requests[0]["json"]["tools"]]
             assert names[-1] == "math_add"
-            assert srv.requests[-1]["json"]["messages"][-1]["content"] == \
-                '{"ok": true, "result": 3}\n'
+            assert (
+                srv.requests[-1]["json"]["messages"][-1]["content"] == '{"ok": true, "result": 3}\n'
+            )
             await s.close()
 
     asyncio.run(go())

@@ -18,12 +18,17 @@ def test_cli_streams_and_prints_usage(monkeypatch: pytest.MonkeyPatch) -> None:
 
     def serve() -> None:
         async def go() -> None:
-            async with FakeServer([openai_tool("write", {"path": "a.txt", "content": "x"}),
-                                   openai_text("All done.", (50, 5))]) as srv:
+            async with FakeServer(
+                [
+                    openai_tool("write", {"path": "a.txt", "content": "x"}),
+                    openai_text("All done.", (50, 5)),
+                ]
+            ) as srv:
                 result["url"] = srv.url
                 ready.set()
                 while not stop.is_set():
                     await asyncio.sleep(0.01)
+
         asyncio.run(go())
 
     t = threading.Thread(target=serve, daemon=True)
@@ -31,16 +36,20 @@ def test_cli_streams_and_prints_usage(monkeypatch: pytest.MonkeyPatch) -> None:
     ready.wait(10)
     monkeypatch.setenv("POCKETOS_API_KEY", "k")
     out, err = io.StringIO(), io.StringIO()
-    code = main(["--base-url", result["url"] + "/v1", "--model", "gpt-4.1-mini", "--yes",
-                 "make", "a.txt"], stdout=out, stderr=err)
+    code = main(
+        ["--base-url", result["url"] + "/v1", "--model", "gpt-4.1-mini", "--yes", "make", "a.txt"],
+        stdout=out,
+        stderr=err,
+    )
     stop.set()
     t.join(5)
     assert code == 0
     assert out.getvalue() == "All done.\n"
     lines = err.getvalue().splitlines()
     assert lines[:2] == ["[tool] write a.txt", "[tool] completed"]
-    assert lines[2].startswith("[usage] 60 input + 10 output tokens, cost $0.0000; "
-                               "stop: end_turn; session ses-")
+    assert lines[2].startswith(
+        "[usage] 60 input + 10 output tokens, cost $0.0000; stop: end_turn; session ses-"
+    )
 
 
 def test_cli_without_key(monkeypatch: pytest.MonkeyPatch) -> None:

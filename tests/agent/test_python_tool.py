@@ -19,28 +19,35 @@ from tests.agent.fake_llm import FakeServer, openai_text, openai_tool
 
 
 def cfg(srv: FakeServer) -> dict[str, Any]:
-    return {"provider": "openai", "base_url": srv.url + "/v1", "api_key": "k",
-            "model": "gpt-4.1-mini", "backoff": 0}
+    return {
+        "provider": "openai",
+        "base_url": srv.url + "/v1",
+        "api_key": "k",
+        "model": "gpt-4.1-mini",
+        "backoff": 0,
+    }
 
 
 def tool_results(req: dict[str, Any]) -> list[str]:
     return [m["content"] for m in req["json"]["messages"] if m["role"] == "tool"]
 
 
-@pytest.mark.skipif(not python_available(), reason="the wasm Python runtime is not installed "
-                                                   "(pocketos warmup)")
+@pytest.mark.skipif(
+    not python_available(), reason="the wasm Python runtime is not installed (pocketos warmup)"
+)
 def test_python_state_persists_across_calls_and_prompts() -> None:
     async def go() -> None:
-        replies = [openai_tool("python", {"code": "x = 41"}, "p1"),
-                   openai_tool("python", {"code": "x + 1"}, "p2"),
-                   openai_text("42"),
-                   openai_tool("python", {"code": "print(x * 2)\nx = 0"}, "p3"),
-                   openai_tool("python", {"code": "x", "reset": True}, "p4"),
-                   openai_text("reset")]
+        replies = [
+            openai_tool("python", {"code": "x = 41"}, "p1"),
+            openai_tool("python", {"code": "x + 1"}, "p2"),
+            openai_text("42"),
+            openai_tool("python", {"code": "print(x * 2)\nx = 0"}, "p3"),
+            openai_tool("python", {"code": "x", "reset": True}, "p4"),
+            openai_text("reset"),
+        ]
         async with FakeServer(replies) as srv:
             vm = AsyncVM()
-            s = await create_session(vm, "pocketos", store=Store(":memory:"),
-                                     agent_config=cfg(srv))
+            s = await create_session(vm, "pocketos", store=Store(":memory:"), agent_config=cfg(srv))
             r = await s.prompt("set x to 41, then add one")
             assert r.text == "42"
             assert tool_results(srv.requests[2]) == ["[no output]\n", "42\n"]
@@ -49,12 +56,17 @@ def test_python_state_persists_across_calls_and_prompts() -> None:
             assert tool_results(srv.requests[5])[2:] == [
                 "82\n",
                 "error: Traceback (most recent call last):\n"
-                "  File \"<cell-1>\", line 1, in <module>\n"
+                '  File "<cell-1>", line 1, in <module>\n'
                 "    x\n"
-                "NameError: name 'x' is not defined"]
+                "NameError: name 'x' is not defined",
+            ]
             runs = [e.data for e in s.events.events if e.kind == "python.run"]
             assert [(d["code"], d["ok"]) for d in runs] == [
-                ("x = 41", True), ("x + 1", True), ("print(x * 2)\nx = 0", True), ("x", False)]
+                ("x = 41", True),
+                ("x + 1", True),
+                ("print(x * 2)\nx = 0", True),
+                ("x", False),
+            ]
             py = s._python
             assert py is not None and not py.closed
             await s.close()
@@ -66,22 +78,36 @@ def test_python_state_persists_across_calls_and_prompts() -> None:
 
 def test_tools_are_checked_by_the_vm_policy() -> None:
     async def go() -> None:
-        replies = [openai_tool("read", {"path": "/secret/key.txt"}, "r1"),
-                   openai_tool("bash", {"command": "cat /secret/key.txt"}, "b1"),
-                   openai_tool("python", {"code": "1"}, "p1"),
-                   openai_tool("write", {"path": "/secret/x", "content": "x"}, "w1"),
-                   openai_text("all refused")]
+        replies = [
+            openai_tool("read", {"path": "/secret/key.txt"}, "r1"),
+            openai_tool("bash", {"command": "cat /secret/key.txt"}, "b1"),
+            openai_tool("python", {"code": "1"}, "p1"),
+            openai_tool("write", {"path": "/secret/x", "content": "x"}, "w1"),
+            openai_text("all refused"),
+        ]
         async with FakeServer(replies) as srv:
             seed = AsyncVM()
             seed.write_file("/secret/key.txt", b"k\n", parents=True)
-            vm = AsyncVM(snapshots=[seed.snapshot()], policy={
-                "fs": {"default": "allow", "rules": [
-                    {"mode": "deny", "operations": ["read", "write"],
-                     "paths": ["/secret/**"]}]},
-                "child_process": {"default": "allow", "rules": [
-                    {"mode": "deny", "operations": ["spawn"], "paths": ["python3"]}]}})
-            s = await create_session(vm, "pocketos", store=Store(":memory:"),
-                                     agent_config=cfg(srv))
+            vm = AsyncVM(
+                snapshots=[seed.snapshot()],
+                policy={
+                    "fs": {
+                        "default": "allow",
+                        "rules": [
+                            {
+                                "mode": "deny",
+                                "operations": ["read", "write"],
+                                "paths": ["/secret/**"],
+                            }
+                        ],
+                    },
+                    "child_process": {
+                        "default": "allow",
+                        "rules": [{"mode": "deny", "operations": ["spawn"], "paths": ["python3"]}],
+                    },
+                },
+            )
+            s = await create_session(vm, "pocketos", store=Store(":memory:"), agent_config=cfg(srv))
             r = await s.prompt("read the key")
             assert r.text == "all refused"
             assert tool_results(srv.requests[-1]) == [
@@ -89,7 +115,8 @@ def test_tools_are_checked_by_the_vm_policy() -> None:
                 "cat: /secret/key.txt: Permission denied: fs.read on /secret/key.txt\n"
                 "[exit status 1]",
                 "error: python3: Permission denied: child_process.spawn on python3",
-                "error: Permission denied: fs.write on /secret/x"]
+                "error: Permission denied: fs.write on /secret/x",
+            ]
             assert not vm.exists("/secret/x")
             await s.close()
             await vm.aclose()
@@ -108,8 +135,9 @@ class _NoExtensionClient:
 
         raise RequestError.method_not_found("_" + method)
 
-    async def create_terminal(self, *, command: str, args: list[str] | None = None,
-                              **kw: Any) -> Any:
+    async def create_terminal(
+        self, *, command: str, args: list[str] | None = None, **kw: Any
+    ) -> Any:
         self.commands.append((command, args))
         return SimpleNamespace(terminal_id="t1")
 
@@ -134,13 +162,24 @@ def test_python_falls_back_to_a_process_per_call() -> None:
 
 def test_python_result_text() -> None:
     assert _python_result({"stdout": "a", "stderr": "", "value": "3", "error": None}) == "a\n3\n"
-    assert _python_result({"stdout": "", "stderr": "", "value": None, "error": None}) == \
-        "[no output]\n"
-    assert _python_result({"stdout": "x\n", "value": None, "error": None,
-                           "restarted": True}) == (
-        "[the interpreter had stopped and was restarted: earlier variables are gone]\nx\n")
+    assert (
+        _python_result({"stdout": "", "stderr": "", "value": None, "error": None})
+        == "[no output]\n"
+    )
+    assert _python_result({"stdout": "x\n", "value": None, "error": None, "restarted": True}) == (
+        "[the interpreter had stopped and was restarted: earlier variables are gone]\nx\n"
+    )
     with pytest.raises(ToolError) as info:
-        _python_result({"stdout": "", "stderr": "", "value": None,
-                        "error": "LimitExceeded: time limit exceeded", "ended": True})
-    assert str(info.value) == ("LimitExceeded: time limit exceeded\n"
-                               "[the interpreter stopped; the next call starts a fresh one]")
+        _python_result(
+            {
+                "stdout": "",
+                "stderr": "",
+                "value": None,
+                "error": "LimitExceeded: time limit exceeded",
+                "ended": True,
+            }
+        )
+    assert str(info.value) == (
+        "LimitExceeded: time limit exceeded\n"
+        "[the interpreter stopped; the next call starts a fresh one]"
+    )

@@ -43,9 +43,11 @@ def call(argv: list[str], stdin: bytes = b"") -> Ran:
     """Run the CLI in this process with ``stdin`` and capture its output as bytes."""
     out, err = io.BytesIO(), io.BytesIO()
     saved = sys.stdin, sys.stdout, sys.stderr
-    streams = (_Std(io.BytesIO(stdin), encoding="utf-8"),
-               _Std(out, encoding="utf-8", write_through=True),
-               _Std(err, encoding="utf-8", write_through=True))
+    streams = (
+        _Std(io.BytesIO(stdin), encoding="utf-8"),
+        _Std(out, encoding="utf-8", write_through=True),
+        _Std(err, encoding="utf-8", write_through=True),
+    )
     sys.stdin, sys.stdout, sys.stderr = streams
     try:
         status = cli.main(argv)
@@ -66,12 +68,18 @@ def child_env(home: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-def spawn(args: list[str], home: Path, stdin: bytes | None = b"", cwd: Path | None = None
-          ) -> subprocess.Popen[bytes]:
+def spawn(
+    args: list[str], home: Path, stdin: bytes | None = b"", cwd: Path | None = None
+) -> subprocess.Popen[bytes]:
     """Start ``python -m pocketos ARGS``; read it with ``finish``."""
-    return subprocess.Popen([sys.executable, "-m", "pocketos", *args], cwd=cwd or home,
-                            env=child_env(home), stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return subprocess.Popen(
+        [sys.executable, "-m", "pocketos", *args],
+        cwd=cwd or home,
+        env=child_env(home),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
 
 
 @pytest.fixture

@@ -20,9 +20,22 @@ def test_version() -> None:
     assert call(["--version"]).stdout == f"pocketos {__version__}\n"
 
 
-@pytest.mark.parametrize("sub", [[], ["shell"], ["exec"], ["run"], ["snapshot"],
-                                 ["snapshot", "export"], ["snapshot", "import"],
-                                 ["snapshot", "inspect"], ["warmup"], ["demo"], ["version"]])
+@pytest.mark.parametrize(
+    "sub",
+    [
+        [],
+        ["shell"],
+        ["exec"],
+        ["run"],
+        ["snapshot"],
+        ["snapshot", "export"],
+        ["snapshot", "import"],
+        ["snapshot", "inspect"],
+        ["warmup"],
+        ["demo"],
+        ["version"],
+    ],
+)
 def test_help(sub: list[str]) -> None:
     with pytest.raises(SystemExit) as exc:
         call([*sub, "--help"])
@@ -35,39 +48,71 @@ def test_no_command_prints_help() -> None:
     assert r.stderr.startswith("usage: pocketos")
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["frob"], "pocketos: error: argument COMMAND: invalid choice: 'frob' (choose from "
-               "'shell', 'exec', 'run', 'snapshot', 'warmup', 'bench', 'agent', 'demo', "
-               "'version') (see 'pocketos --help')\n"),
-    (["exec"], "pocketos: error: exec: missing SCRIPT (see 'pocketos exec --help')\n"),
-    (["run"], "pocketos: error: run: missing FILE (see 'pocketos run --help')\n"),
-    (["exec", "--zz", "true"],
-     "pocketos: error: exec: unrecognized option '--zz' (see 'pocketos exec --help')\n"),
-    (["exec", "-z", "true"],
-     "pocketos: error: exec: invalid option -- 'z' (see 'pocketos exec --help')\n"),
-    (["shell", "--zz"],
-     "pocketos: error: unrecognized arguments: --zz (see 'pocketos --help')\n"),
-    (["exec", "--mount", "nocolon", "true"],
-     "pocketos: error: bad mount spec 'nocolon': expected HOST:GUEST[:ro|rw|overlay]\n"),
-    (["exec", "--mount", "/tmp:rel", "true"],
-     "pocketos: error: bad mount spec '/tmp:rel': the guest path must be absolute\n"),
-    (["exec", "--mount", "/tmp:/x:rx", "true"],
-     "pocketos: error: bad mount spec '/tmp:/x:rx': mode must be one of ro, rw, overlay\n"),
-    (["exec", "--limit", "max_commands", "true"],
-     "pocketos: error: bad limit 'max_commands': expected NAME=VALUE\n"),
-    (["exec", "--limit", "max_commands=lots", "true"],
-     "pocketos: error: bad limit 'max_commands=lots': 'lots' is not a number\n"),
-    (["exec", "--env", "1X=2", "true"],
-     "pocketos: error: bad --env '1X=2': expected NAME=VALUE\n"),
-    (["exec", "--timeout", "0", "true"],
-     "pocketos: error: --timeout must be a positive number of seconds\n"),
-    (["exec", "--cwd", "rel", "true"],
-     "pocketos: error: --cwd 'rel': the path must be absolute\n"),
-    (["shell", "--vm", "../x"],
-     "pocketos: error: bad VM name '../x': use letters, digits, '.', '_' and '-'\n"),
-    (["shell", "--vm", "a", "--persist", "f"],
-     "pocketos: error: --vm and --persist cannot be used together\n"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (
+            ["frob"],
+            "pocketos: error: argument COMMAND: invalid choice: 'frob' (choose from "
+            "'shell', 'exec', 'run', 'snapshot', 'warmup', 'bench', 'agent', 'demo', "
+            "'version') (see 'pocketos --help')\n",
+        ),
+        (["exec"], "pocketos: error: exec: missing SCRIPT (see 'pocketos exec --help')\n"),
+        (["run"], "pocketos: error: run: missing FILE (see 'pocketos run --help')\n"),
+        (
+            ["exec", "--zz", "true"],
+            "pocketos: error: exec: unrecognized option '--zz' (see 'pocketos exec --help')\n",
+        ),
+        (
+            ["exec", "-z", "true"],
+            "pocketos: error: exec: invalid option -- 'z' (see 'pocketos exec --help')\n",
+        ),
+        (
+            ["shell", "--zz"],
+            "pocketos: error: unrecognized arguments: --zz (see 'pocketos --help')\n",
+        ),
+        (
+            ["exec", "--mount", "nocolon", "true"],
+            "pocketos: error: bad mount spec 'nocolon': expected HOST:GUEST[:ro|rw|overlay]\n",
+        ),
+        (
+            ["exec", "--mount", "/tmp:rel", "true"],
+            "pocketos: error: bad mount spec '/tmp:rel': the guest path must be absolute\n",
+        ),
+        (
+            ["exec", "--mount", "/tmp:/x:rx", "true"],
+            "pocketos: error: bad mount spec '/tmp:/x:rx': mode must be one of ro, rw, overlay\n",
+        ),
+        (
+            ["exec", "--limit", "max_commands", "true"],
+            "pocketos: error: bad limit 'max_commands': expected NAME=VALUE\n",
+        ),
+        (
+            ["exec", "--limit", "max_commands=lots", "true"],
+            "pocketos: error: bad limit 'max_commands=lots': 'lots' is not a number\n",
+        ),
+        (
+            ["exec", "--env", "1X=2", "true"],
+            "pocketos: error: bad --env '1X=2': expected NAME=VALUE\n",
+        ),
+        (
+            ["exec", "--timeout", "0", "true"],
+            "pocketos: error: --timeout must be a positive number of seconds\n",
+        ),
+        (
+            ["exec", "--cwd", "rel", "true"],
+            "pocketos: error: --cwd 'rel': the path must be absolute\n",
+        ),
+        (
+            ["shell", "--vm", "../x"],
+            "pocketos: error: bad VM name '../x': use letters, digits, '.', '_' and '-'\n",
+        ),
+        (
+            ["shell", "--vm", "a", "--persist", "f"],
+            "pocketos: error: --vm and --persist cannot be used together\n",
+        ),
+    ],
+)
 def test_usage_errors(argv: list[str], message: str) -> None:
     r = call(argv)
     assert (r.status, r.stdout, r.stderr) == (2, "", message)
@@ -76,15 +121,18 @@ def test_usage_errors(argv: list[str], message: str) -> None:
 def test_unknown_limit_lists_the_known_ones() -> None:
     r = call(["exec", "--limit", "max_bogus=1", "true"])
     assert r.status == 2
-    assert r.stderr.startswith("pocketos: error: unknown limit 'max_bogus' (known: timeout, "
-                               "max_commands, ")
+    assert r.stderr.startswith(
+        "pocketos: error: unknown limit 'max_bogus' (known: timeout, max_commands, "
+    )
     assert r.stderr.count("\n") == 1
 
 
 def test_missing_policy_file(tmp_path: Path) -> None:
     r = call(["exec", "--policy", str(tmp_path / "nope.toml"), "true"])
-    assert (r.status, r.stderr) == (1, f"pocketos: error: policy file not found: "
-                                       f"{tmp_path / 'nope.toml'}\n")
+    assert (r.status, r.stderr) == (
+        1,
+        f"pocketos: error: policy file not found: {tmp_path / 'nope.toml'}\n",
+    )
 
 
 def test_bad_policy_content(tmp_path: Path) -> None:
@@ -92,8 +140,10 @@ def test_bad_policy_content(tmp_path: Path) -> None:
     p.write_text('{"fs": "maybe"}')
     r = call(["exec", "--policy", str(p), "true"])
     assert (r.status, r.stderr) == (
-        1, "pocketos: error: invalid policy: policy fs: mode must be allow, deny or ask, "
-           "not 'maybe'\n")
+        1,
+        "pocketos: error: invalid policy: policy fs: mode must be allow, deny or ask, "
+        "not 'maybe'\n",
+    )
     p.write_text("{not json")
     r = call(["exec", "--policy", str(p), "true"])
     assert r.status == 1 and r.stderr.startswith(f"pocketos: error: invalid policy file {p}: ")
@@ -101,8 +151,10 @@ def test_bad_policy_content(tmp_path: Path) -> None:
 
 def test_missing_mount_dir(tmp_path: Path) -> None:
     r = call(["exec", "--mount", f"{tmp_path}/none:/x", "true"])
-    assert (r.status, r.stderr) == (1, f"pocketos: error: cannot mount {tmp_path}/none: "
-                                       f"no such directory\n")
+    assert (r.status, r.stderr) == (
+        1,
+        f"pocketos: error: cannot mount {tmp_path}/none: no such directory\n",
+    )
 
 
 # --- exec and run ------------------------------------------------------------------------------
@@ -138,8 +190,20 @@ def test_exec_json() -> None:
 
 def test_exec_env_and_cwd(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("POCKETOS_TEST_HOSTVAR", "from-host")
-    r = call(["exec", "--env", "A=1", "--env", "B=x=y", "--env", "POCKETOS_TEST_HOSTVAR",
-              "--cwd", "/work/dir", 'echo "$A $B $POCKETOS_TEST_HOSTVAR"; pwd'])
+    r = call(
+        [
+            "exec",
+            "--env",
+            "A=1",
+            "--env",
+            "B=x=y",
+            "--env",
+            "POCKETOS_TEST_HOSTVAR",
+            "--cwd",
+            "/work/dir",
+            'echo "$A $B $POCKETOS_TEST_HOSTVAR"; pwd',
+        ]
+    )
     assert (r.status, r.stdout) == (0, "1 x=y from-host\n/work/dir\n")
 
 
@@ -155,8 +219,9 @@ def test_exec_timeout() -> None:
 
 
 def test_exec_limit() -> None:
-    r = call(["exec", "--json", "--limit", "max_commands=5", "for i in 1 2 3 4 5 6 7 8; do "
-              "true; done"])
+    r = call(
+        ["exec", "--json", "--limit", "max_commands=5", "for i in 1 2 3 4 5 6 7 8; do true; done"]
+    )
     d = json.loads(r.stdout)
     assert (r.status, d["exit_code"], d["limit_hit"]) == (125, 125, "max_commands")
 
@@ -175,8 +240,7 @@ def test_mount_modes(tmp_path: Path) -> None:
     (d / "a.txt").write_text("hello\n")
     r = call(["exec", "--mount", f"{d}:/proj", "cat /proj/a.txt; echo x > /proj/b"])
     assert (r.status, r.stdout) == (1, "hello\n")
-    assert r.stderr.startswith("bash: ") and r.stderr.endswith(
-        "/proj/b: Read-only file system\n")
+    assert r.stderr.startswith("bash: ") and r.stderr.endswith("/proj/b: Read-only file system\n")
     r = call(["exec", "--mount", f"{d}:/proj:overlay", "echo x > /proj/b; cat /proj/b"])
     assert (r.status, r.stdout) == (0, "x\n")
     assert not (d / "b").exists()
@@ -193,9 +257,11 @@ def test_parse_mount() -> None:
 
 def test_policy_toml_denies(tmp_path: Path) -> None:
     p = tmp_path / "policy.toml"
-    p.write_text('child_process = "allow"\nenv = "allow"\n[fs]\ndefault = "allow"\n'
-                 '[[fs.rules]]\nmode = "deny"\noperations = ["read"]\n'
-                 'paths = ["/home/user/secret*"]\n')
+    p.write_text(
+        'child_process = "allow"\nenv = "allow"\n[fs]\ndefault = "allow"\n'
+        '[[fs.rules]]\nmode = "deny"\noperations = ["read"]\n'
+        'paths = ["/home/user/secret*"]\n'
+    )
     r = call(["exec", "--policy", str(p), "echo k > secret; cat secret"])
     assert r.status == 1
     assert r.stderr.startswith("cat: secret: Permission denied")
@@ -203,8 +269,19 @@ def test_policy_toml_denies(tmp_path: Path) -> None:
 
 def test_policy_json_wrapped(tmp_path: Path) -> None:
     p = tmp_path / "policy.json"
-    p.write_text(json.dumps({"policy": {"fs": "allow", "child_process": {
-        "default": "allow", "rules": [{"mode": "deny", "paths": ["wc"]}]}}}))
+    p.write_text(
+        json.dumps(
+            {
+                "policy": {
+                    "fs": "allow",
+                    "child_process": {
+                        "default": "allow",
+                        "rules": [{"mode": "deny", "paths": ["wc"]}],
+                    },
+                }
+            }
+        )
+    )
     r = call(["exec", "--policy", str(p), "echo a | wc -l; echo $?"])
     assert r.stdout == "126\n"
     assert r.stderr.startswith("wc: ")
@@ -212,13 +289,21 @@ def test_policy_json_wrapped(tmp_path: Path) -> None:
 
 def test_allow_net_adds_a_rule() -> None:
     spec = cli._with_network_rules({"network": "deny", "fs": "allow"}, ["api.example.com"])
-    assert spec == {"fs": "allow", "network": {"default": "deny", "rules": [
-        {"mode": "allow", "patterns": ["api.example.com"]}]}}
+    assert spec == {
+        "fs": "allow",
+        "network": {
+            "default": "deny",
+            "rules": [{"mode": "allow", "patterns": ["api.example.com"]}],
+        },
+    }
     spec = cli._with_network_rules(
         {"network": {"default": "deny", "rules": [{"mode": "deny", "hosts": ["a.b"]}]}},
-        ["*.github.com", "localhost:8080"])
-    assert spec["network"]["rules"][-1] == {"mode": "allow",
-                                            "patterns": ["*.github.com", "localhost:8080"]}
+        ["*.github.com", "localhost:8080"],
+    )
+    assert spec["network"]["rules"][-1] == {
+        "mode": "allow",
+        "patterns": ["*.github.com", "localhost:8080"],
+    }
 
 
 def test_allow_net_reaches_a_local_server() -> None:
@@ -267,8 +352,10 @@ def test_run_json(tmp_path: Path) -> None:
 
 def test_run_missing_file(tmp_path: Path) -> None:
     r = call(["run", str(tmp_path / "none.sh")])
-    assert (r.status, r.stderr) == (1, f"pocketos: error: script not found: "
-                                       f"{tmp_path / 'none.sh'}\n")
+    assert (r.status, r.stderr) == (
+        1,
+        f"pocketos: error: script not found: {tmp_path / 'none.sh'}\n",
+    )
     r = call(["run", str(tmp_path)])
     assert (r.status, r.stderr) == (1, f"pocketos: error: {tmp_path}: is a directory\n")
 
@@ -286,8 +373,10 @@ def test_snapshot_out_and_from_snapshot(tmp_path: Path) -> None:
 
 def test_from_snapshot_errors(tmp_path: Path) -> None:
     r = call(["exec", "--from-snapshot", str(tmp_path / "none"), "true"])
-    assert (r.status, r.stderr) == (1, f"pocketos: error: snapshot not found: "
-                                       f"{tmp_path / 'none'}\n")
+    assert (r.status, r.stderr) == (
+        1,
+        f"pocketos: error: snapshot not found: {tmp_path / 'none'}\n",
+    )
     bad = tmp_path / "bad.snap"
     bad.write_bytes(b"garbage")
     r = call(["exec", "--from-snapshot", str(bad), "true"])
@@ -296,8 +385,17 @@ def test_from_snapshot_errors(tmp_path: Path) -> None:
 
 def _export(tmp_path: Path) -> Path:
     out = tmp_path / "p.snap"
-    r = call(["snapshot", "export", str(out), "--path", "/home/user", "--exec",
-              "mkdir p; printf hi > p/a.txt; ln -s a.txt p/l; echo noise"])
+    r = call(
+        [
+            "snapshot",
+            "export",
+            str(out),
+            "--path",
+            "/home/user",
+            "--exec",
+            "mkdir p; printf hi > p/a.txt; ln -s a.txt p/l; echo noise",
+        ]
+    )
     assert (r.status, r.stdout, r.stderr) == (0, "", "noise\n")
     return out
 
@@ -308,8 +406,17 @@ def test_snapshot_export_is_deterministic(tmp_path: Path) -> None:
     assert snap.root == "/home/user"
     assert [e["path"] for e in snap.entries] == ["", "p", "p/a.txt", "p/l"]
     again = tmp_path / "again.snap"
-    r = call(["snapshot", "export", str(again), "--path", "/home/user", "--exec",
-              "mkdir p; printf hi > p/a.txt; ln -s a.txt p/l"])
+    r = call(
+        [
+            "snapshot",
+            "export",
+            str(again),
+            "--path",
+            "/home/user",
+            "--exec",
+            "mkdir p; printf hi > p/a.txt; ln -s a.txt p/l",
+        ]
+    )
     assert r.status == 0
     # timestamps differ between runs, the structure does not
     assert [e["path"] for e in Snapshot.load(again).entries] == [e["path"] for e in snap.entries]
@@ -318,9 +425,12 @@ def test_snapshot_export_is_deterministic(tmp_path: Path) -> None:
 def test_snapshot_export_failing_exec(tmp_path: Path) -> None:
     out = tmp_path / "x.snap"
     r = call(["snapshot", "export", str(out), "--exec", "exit 3"])
-    assert (r.status, r.stderr) == (1, "pocketos: error: the --exec script failed with status "
-                                       "3; no snapshot written (use --force to write it "
-                                       "anyway)\n")
+    assert (r.status, r.stderr) == (
+        1,
+        "pocketos: error: the --exec script failed with status "
+        "3; no snapshot written (use --force to write it "
+        "anyway)\n",
+    )
     assert not out.exists()
     r = call(["snapshot", "export", str(out), "--force", "--exec", "exit 3"])
     assert r.status == 0 and out.exists()
@@ -328,36 +438,54 @@ def test_snapshot_export_failing_exec(tmp_path: Path) -> None:
 
 def test_snapshot_export_missing_path(tmp_path: Path) -> None:
     r = call(["snapshot", "export", str(tmp_path / "x"), "--path", "/nope"])
-    assert (r.status, r.stderr) == (1, "pocketos: error: cannot snapshot /nope: /nope: No such "
-                                       "file or directory\n")
+    assert (r.status, r.stderr) == (
+        1,
+        "pocketos: error: cannot snapshot /nope: /nope: No such file or directory\n",
+    )
 
 
 def test_snapshot_inspect(tmp_path: Path) -> None:
     out = _export(tmp_path)
     digest = Snapshot.load(out).digest
     r = call(["snapshot", "inspect", str(out)])
-    assert (r.status, r.stdout) == (0, "format: pocketos-snapshot\nversion: 1\n"
-                                       "root: /home/user\nentries: 4\nblobs: 1\nbytes: 2\n"
-                                       f"digest: {digest}\ntypes: dir=2, file=1, symlink=1\n")
+    assert (r.status, r.stdout) == (
+        0,
+        "format: pocketos-snapshot\nversion: 1\n"
+        "root: /home/user\nentries: 4\nblobs: 1\nbytes: 2\n"
+        f"digest: {digest}\ntypes: dir=2, file=1, symlink=1\n",
+    )
     r = call(["snapshot", "inspect", "--json", str(out)])
-    assert json.loads(r.stdout) == {"format": "pocketos-snapshot", "version": 1,
-                                    "root": "/home/user", "entries": 4, "blobs": 1, "bytes": 2,
-                                    "types": {"dir": 2, "file": 1, "symlink": 1},
-                                    "digest": digest}
+    assert json.loads(r.stdout) == {
+        "format": "pocketos-snapshot",
+        "version": 1,
+        "root": "/home/user",
+        "entries": 4,
+        "blobs": 1,
+        "bytes": 2,
+        "types": {"dir": 2, "file": 1, "symlink": 1},
+        "digest": digest,
+    }
 
 
 def test_snapshot_import(tmp_path: Path) -> None:
     out = _export(tmp_path)
     r = call(["snapshot", "import", str(out)])
-    assert (r.status, r.stdout) == (0, "dir      0755          0 /home/user\n"
-                                       "dir      0755          0 /home/user/p\n"
-                                       "file     0644          2 /home/user/p/a.txt\n"
-                                       "symlink  0777          0 /home/user/p/l\n")
+    assert (r.status, r.stdout) == (
+        0,
+        "dir      0755          0 /home/user\n"
+        "dir      0755          0 /home/user/p\n"
+        "file     0644          2 /home/user/p/a.txt\n"
+        "symlink  0777          0 /home/user/p/l\n",
+    )
     r = call(["snapshot", "import", "--json", str(out)])
     d = json.loads(r.stdout)
     assert d["root"] == "/home/user"
-    assert d["entries"][2] == {"path": "/home/user/p/a.txt", "type": "file", "mode": "0644",
-                               "size": 2}
+    assert d["entries"][2] == {
+        "path": "/home/user/p/a.txt",
+        "type": "file",
+        "mode": "0644",
+        "size": 2,
+    }
 
 
 def test_snapshot_errors(tmp_path: Path) -> None:
@@ -367,8 +495,10 @@ def test_snapshot_errors(tmp_path: Path) -> None:
     assert r.status == 1
     assert r.stderr.startswith(f"pocketos: error: bad snapshot {bad}: not a pocketos snapshot: ")
     r = call(["snapshot", "import", str(tmp_path / "none")])
-    assert (r.status, r.stderr) == (1, f"pocketos: error: snapshot not found: "
-                                       f"{tmp_path / 'none'}\n")
+    assert (r.status, r.stderr) == (
+        1,
+        f"pocketos: error: snapshot not found: {tmp_path / 'none'}\n",
+    )
 
 
 # --- demo, agent, bench, warmup, internal errors -----------------------------------------------
@@ -378,9 +508,11 @@ def test_demo() -> None:
     from pocketos.wasm import python_available
 
     r = call(["demo"])
-    head = ("== totals per fruit\napple 5\nbanana 7\ncherry 5\n"
-            "== the biggest\nbanana 7\n== files\n-rw-r--r-- 34 fruit.txt\n"
-            "== python3 in WebAssembly (the first use compiles the runtime once, 1-2 minutes)\n")
+    head = (
+        "== totals per fruit\napple 5\nbanana 7\ncherry 5\n"
+        "== the biggest\nbanana 7\n== files\n-rw-r--r-- 34 fruit.txt\n"
+        "== python3 in WebAssembly (the first use compiles the runtime once, 1-2 minutes)\n"
+    )
     if not python_available():
         assert r.stdout.startswith(head)
         return
@@ -391,11 +523,17 @@ def test_agent_missing(monkeypatch: pytest.MonkeyPatch) -> None:
     import importlib.util
 
     real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec",
-                        lambda name, *a: None if name == "pocketos.agent.cli" else real(name, *a))
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "pocketos.agent.cli" else real(name, *a),
+    )
     r = call(["agent", "hello"])
-    assert (r.status, r.stderr) == (1, "pocketos: error: the pocketos agent is not available in "
-                                       "this installation (pocketos.agent.cli is missing)\n")
+    assert (r.status, r.stderr) == (
+        1,
+        "pocketos: error: the pocketos agent is not available in "
+        "this installation (pocketos.agent.cli is missing)\n",
+    )
 
 
 def test_agent_delegates(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -425,15 +563,18 @@ def test_bench_outside_a_checkout(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(cli, "_source_tree", lambda: None)
     r = call(["bench"])
     assert r.status == 1
-    assert r.stderr == ("pocketos: error: the benchmark suite is not installed: it lives in the "
-                        "source tree (bench/); run 'python -m bench.run' from a checkout\n")
+    assert r.stderr == (
+        "pocketos: error: the benchmark suite is not installed: it lives in the "
+        "source tree (bench/); run 'python -m bench.run' from a checkout\n"
+    )
 
 
 def test_warmup_reports(monkeypatch: pytest.MonkeyPatch) -> None:
     import pocketos.wasm as wasm
 
-    def fake(python: bool = True, js: bool = True, fuel: bool = False, progress: object = None
-             ) -> dict[str, bool]:
+    def fake(
+        python: bool = True, js: bool = True, fuel: bool = False, progress: object = None
+    ) -> dict[str, bool]:
         assert progress is not None
         progress.write("js: compiling\n")  # type: ignore[attr-defined]
         return {"js": True, "python": False} if python else {"js": True}
@@ -441,8 +582,10 @@ def test_warmup_reports(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(wasm, "warmup", fake)
     r = call(["warmup", "--plain"])
     assert (r.status, r.stdout, r.stderr) == (
-        1, "node: ready\npython3: not available (package not installed)\n",
-        "pocketos: js: compiling\n")
+        1,
+        "node: ready\npython3: not available (package not installed)\n",
+        "pocketos: js: compiling\n",
+    )
     r = call(["warmup", "--no-python"])
     assert (r.status, r.stdout) == (0, "node: ready\n")
     r = call(["warmup", "--no-python", "--no-js"])
@@ -455,8 +598,10 @@ def test_internal_error_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(cli, "cmd_version", boom)
     r = call(["version"])
-    assert (r.status, r.stderr) == (1, "pocketos: error: RuntimeError: kaboom (run with --debug "
-                                       "for the traceback)\n")
+    assert (r.status, r.stderr) == (
+        1,
+        "pocketos: error: RuntimeError: kaboom (run with --debug for the traceback)\n",
+    )
     r = call(["--debug", "version"])
     assert r.status == 1
     assert r.stderr.startswith("Traceback (most recent call last):")
@@ -505,8 +650,10 @@ def test_shell_named_vm(home: Path) -> None:
 
 def test_shell_snapshot_out_and_options(tmp_path: Path) -> None:
     out = tmp_path / "s.snap"
-    r = call(["shell", "--snapshot-out", str(out), "--env", "Q=9", "--cwd", "/w"],
-             stdin=b"echo $Q > here; pwd\n")
+    r = call(
+        ["shell", "--snapshot-out", str(out), "--env", "Q=9", "--cwd", "/w"],
+        stdin=b"echo $Q > here; pwd\n",
+    )
     assert (r.status, r.stdout) == (0, "/w\n")
     r = call(["exec", "--from-snapshot", str(out), "cat /w/here"])
     assert r.stdout == "9\n"

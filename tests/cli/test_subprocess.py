@@ -32,12 +32,24 @@ def _cases(tmp: Path) -> dict[str, tuple[list[str], bytes]]:
     policy.write_text('fs = "allow"\nchild_process = "deny"\n')
     return {
         "version": (["version"], b""),
-        "exec": (["exec", "--env", "A=1", "--cwd", "/w",
-                  'echo "$A $1 $(pwd)"; cat; echo e >&2; exit 3', "arg1"], b"in\n"),
+        "exec": (
+            [
+                "exec",
+                "--env",
+                "A=1",
+                "--cwd",
+                "/w",
+                'echo "$A $1 $(pwd)"; cat; echo e >&2; exit 3',
+                "arg1",
+            ],
+            b"in\n",
+        ),
         "run": (["run", "--mount", f"{proj}:/proj", str(script), "X"], b""),
         "bad-mount": (["exec", "--mount", "x", "true"], b""),
-        "export": (["snapshot", "export", str(tmp / "s.snap"), "--exec",
-                    "echo kept > /tmp/k"], b""),
+        "export": (
+            ["snapshot", "export", str(tmp / "s.snap"), "--exec", "echo kept > /tmp/k"],
+            b"",
+        ),
         "shell": (["shell", "--persist", str(tmp / "sh.snap")], b"cd /tmp\nx=4\necho $x $PWD\n"),
         "agent": (["agent", "--help"], b""),
         "bench": (["bench", "--help"], b""),
@@ -87,12 +99,23 @@ def test_run_with_mount(done: dict[str, Done]) -> None:
     assert (d.status, d.out, d.err) == (6, b"job X\n2\n", b"oops\n")
 
 
-@pytest.mark.parametrize("name, status, err", [
-    ("bad-mount", 2, b"pocketos: error: bad mount spec 'x': expected HOST:GUEST[:ro|rw|overlay]\n"),
-    ("unknown", 2, b"pocketos: error: argument COMMAND: invalid choice: 'nope' (choose from "
-                   b"'shell', 'exec', 'run', 'snapshot', 'warmup', 'bench', 'agent', 'demo', "
-                   b"'version') (see 'pocketos --help')\n"),
-])
+@pytest.mark.parametrize(
+    "name, status, err",
+    [
+        (
+            "bad-mount",
+            2,
+            b"pocketos: error: bad mount spec 'x': expected HOST:GUEST[:ro|rw|overlay]\n",
+        ),
+        (
+            "unknown",
+            2,
+            b"pocketos: error: argument COMMAND: invalid choice: 'nope' (choose from "
+            b"'shell', 'exec', 'run', 'snapshot', 'warmup', 'bench', 'agent', 'demo', "
+            b"'version') (see 'pocketos --help')\n",
+        ),
+    ],
+)
 def test_errors_are_one_line(done: dict[str, Done], name: str, status: int, err: bytes) -> None:
     d = done[name]
     assert (d.status, d.out, d.err) == (status, b"", err)
@@ -119,7 +142,10 @@ def test_agent(done: dict[str, Done]) -> None:
     d = done["agent"]
     assert b"Traceback" not in d.err
     if importlib.util.find_spec("pocketos.agent.cli") is None:
-        assert (d.status, d.err) == (1, b"pocketos: error: the pocketos agent is not available "
-                                        b"in this installation (pocketos.agent.cli is missing)\n")
+        assert (d.status, d.err) == (
+            1,
+            b"pocketos: error: the pocketos agent is not available "
+            b"in this installation (pocketos.agent.cli is missing)\n",
+        )
     else:  # delegated: the agent's own help
         assert d.status == 0 and d.out

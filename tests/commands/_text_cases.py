@@ -41,8 +41,9 @@ FILES: dict[str, str | bytes] = {
 }
 
 
-def C(*argv: str, stdin: str | bytes = "", id: str = "",
-      files: dict[str, str | bytes] | None = None) -> Case:
+def C(
+    *argv: str, stdin: str | bytes = "", id: str = "", files: dict[str, str | bytes] | None = None
+) -> Case:
     if files is None:
         # only the files the command names: keeps each case cheap to set up
         files = {k: v for k, v in FILES.items() if k in argv}
@@ -59,11 +60,13 @@ def check(case: Case, vm: Any) -> None:
     got = run_vm(case, vm)
     assert got.stdout == host.stdout, (
         f"stdout differs for {case.argv!r}\nhost: {host.stdout!r}\nvm:   {got.stdout!r}\n"
-        f"vm stderr: {got.stderr!r}")
+        f"vm stderr: {got.stderr!r}"
+    )
     assert got.exit_code == host.exit_code, (
         f"exit status differs for {case.argv!r}: host {host.exit_code}, vm {got.exit_code}\n"
-        f"host stderr: {host.stderr!r}\nvm stderr: {got.stderr!r}")
+        f"host stderr: {host.stderr!r}\nvm stderr: {got.stderr!r}"
+    )
     if case.check_stderr:
         assert bool(got.stderr) == bool(host.stderr), (
-            f"stderr presence differs for {case.argv!r}\nhost: {host.stderr!r}\n"
-            f"vm: {got.stderr!r}")
+            f"stderr presence differs for {case.argv!r}\nhost: {host.stderr!r}\nvm: {got.stderr!r}"
+        )

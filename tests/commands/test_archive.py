@@ -26,8 +26,9 @@ def vm() -> Iterator[VM]:
         yield v
 
 
-def run(vm: VM, argv: list[str], stdin: bytes | str = b"", **kw: object
-        ) -> tuple[int, bytes, bytes]:
+def run(
+    vm: VM, argv: list[str], stdin: bytes | str = b"", **kw: object
+) -> tuple[int, bytes, bytes]:
     r = vm.run(argv, stdin=stdin, cwd="/work", env={"TZ": "UTC"}, **kw)
     return r.exit_code, r.stdout_bytes, r.stderr_bytes
 
@@ -39,8 +40,12 @@ def make_tree(vm: VM) -> None:
     vm.chmod("/work/proj/sub/run.sh", 0o755)
     vm.symlink("a.txt", "/work/proj/link")
     vm.write_file("/work/proj/empty", b"")
-    for p in ("/work/proj/a.txt", "/work/proj/sub/bin.dat", "/work/proj/sub/run.sh",
-              "/work/proj/empty"):
+    for p in (
+        "/work/proj/a.txt",
+        "/work/proj/sub/bin.dat",
+        "/work/proj/sub/run.sh",
+        "/work/proj/empty",
+    ):
         vm.kernel.vfs.utime(p, (MTIME_NS, MTIME_NS))
 
 
@@ -51,17 +56,30 @@ def open_tar(data: bytes) -> tarfile.TarFile:
     return tarfile.open(fileobj=io.BytesIO(data), mode="r:")  # noqa: SIM115
 
 
-@pytest.mark.parametrize(("flag", "decomp"), [
-    ("", lambda b: b), ("z", gzip.decompress), ("j", bz2.decompress), ("J", lzma.decompress),
-])
+@pytest.mark.parametrize(
+    ("flag", "decomp"),
+    [
+        ("", lambda b: b),
+        ("z", gzip.decompress),
+        ("j", bz2.decompress),
+        ("J", lzma.decompress),
+    ],
+)
 def test_tar_created_in_vm_reads_on_host(vm: VM, flag: str, decomp: object) -> None:
     make_tree(vm)
     code, out, err = run(vm, ["tar", f"c{flag}f", "out.tar", "proj"])
     assert (code, out, err) == (0, b"", b"")
     tf = open_tar(decomp(vm.read_file("/work/out.tar")))  # type: ignore[operator]
     names = tf.getnames()
-    assert names == ["proj", "proj/a.txt", "proj/empty", "proj/link", "proj/sub",
-                     "proj/sub/bin.dat", "proj/sub/run.sh"]
+    assert names == [
+        "proj",
+        "proj/a.txt",
+        "proj/empty",
+        "proj/link",
+        "proj/sub",
+        "proj/sub/bin.dat",
+        "proj/sub/run.sh",
+    ]
     assert tf.extractfile("proj/sub/bin.dat").read() == bytes(range(256)) * 8
     assert tf.getmember("proj/link").issym() and tf.getmember("proj/link").linkname == "a.txt"
     assert tf.getmember("proj/sub/run.sh").mode == 0o755
@@ -101,13 +119,13 @@ def test_tar_verbose_and_stdout(vm: VM) -> None:
     code, out, err = run(vm, ["tar", "cvf", "-", "proj/sub"])
     assert code == 0
     assert err == b"proj/sub/\nproj/sub/bin.dat\nproj/sub/run.sh\n"
-    assert open_tar(out).getnames() == [
-        "proj/sub", "proj/sub/bin.dat", "proj/sub/run.sh"]
+    assert open_tar(out).getnames() == ["proj/sub", "proj/sub/bin.dat", "proj/sub/run.sh"]
     vm.write_file("/work/s.tar", out)
     code, out, _ = run(vm, ["tar", "tvf", "s.tar"])
     lines = out.decode().splitlines()
     assert lines[1].startswith("-rw-r--r-- ") and lines[1].endswith(
-        " 2048 2023-11-14 22:13 proj/sub/bin.dat")
+        " 2048 2023-11-14 22:13 proj/sub/bin.dat"
+    )
 
 
 def test_tar_strips_leading_slash_when_creating(vm: VM) -> None:
@@ -130,11 +148,16 @@ def _evil_tar(entries: list[tarfile.TarInfo], data: dict[str, bytes]) -> bytes:
 
 def test_tar_refuses_dotdot_and_strips_absolute(vm: VM) -> None:
     entries = [tarfile.TarInfo(n) for n in ("../../escape.txt", "/abs/file.txt", "ok.txt")]
-    vm.write_file("/work/sub/e.tar", _evil_tar(entries, {"../../escape.txt": b"bad",
-                                                        "/abs/file.txt": b"abs",
-                                                        "ok.txt": b"ok"}), parents=True)
-    code, _, err = vm.run(["tar", "xf", "e.tar"], cwd="/work/sub").exit_code, b"", \
-        vm.run(["tar", "xf", "e.tar"], cwd="/work/sub").stderr_bytes
+    vm.write_file(
+        "/work/sub/e.tar",
+        _evil_tar(entries, {"../../escape.txt": b"bad", "/abs/file.txt": b"abs", "ok.txt": b"ok"}),
+        parents=True,
+    )
+    code, _, err = (
+        vm.run(["tar", "xf", "e.tar"], cwd="/work/sub").exit_code,
+        b"",
+        vm.run(["tar", "xf", "e.tar"], cwd="/work/sub").stderr_bytes,
+    )
     assert code == 2
     assert b"Member name contains '..'" in err
     assert not vm.exists("/escape.txt") and not vm.exists("/work/escape.txt")
@@ -159,8 +182,10 @@ def test_tar_strip_components_exclude_and_to_stdout(vm: VM) -> None:
     vm.mkdir("/work/o")
     assert run(vm, ["tar", "xf", "a.tar", "-C", "o", "--strip-components=2"])[0] == 0
     assert sorted(vm.readdir("/work/o")) == ["bin.dat", "run.sh"]
-    assert run(vm, ["tar", "tf", "a.tar", "--exclude=sub"])[1] == \
-        b"proj/\nproj/a.txt\nproj/empty\nproj/link\n"
+    assert (
+        run(vm, ["tar", "tf", "a.tar", "--exclude=sub"])[1]
+        == b"proj/\nproj/a.txt\nproj/empty\nproj/link\n"
+    )
     assert run(vm, ["tar", "xOf", "a.tar", "proj/a.txt"])[1] == b"alpha\n"
 
 
@@ -222,9 +247,14 @@ def test_gzip_file_round_trip_keeps_name_mtime_and_mode(vm: VM) -> None:
     assert vm.stat("/work/notes.txt").st_mtime_ns == MTIME_NS
 
 
-@pytest.mark.parametrize(("cmd", "sfx", "decomp"), [
-    ("gzip", ".gz", gzip.decompress), ("bzip2", ".bz2", bz2.decompress),
-    ("xz", ".xz", lzma.decompress)])
+@pytest.mark.parametrize(
+    ("cmd", "sfx", "decomp"),
+    [
+        ("gzip", ".gz", gzip.decompress),
+        ("bzip2", ".bz2", bz2.decompress),
+        ("xz", ".xz", lzma.decompress),
+    ],
+)
 def test_compressors_host_readable(vm: VM, cmd: str, sfx: str, decomp: object) -> None:
     data = bytes(range(256)) * 100 + b"\x00\xff"
     vm.write_file("/work/f", data)
@@ -235,16 +265,19 @@ def test_compressors_host_readable(vm: VM, cmd: str, sfx: str, decomp: object) -
     assert (code, out) == (0, data)
 
 
-@pytest.mark.parametrize(("cmd", "comp"), [
-    ("zcat", lambda b: gzip.compress(b)), ("bzcat", bz2.compress), ("xzcat", lzma.compress)])
+@pytest.mark.parametrize(
+    ("cmd", "comp"),
+    [("zcat", lambda b: gzip.compress(b)), ("bzcat", bz2.compress), ("xzcat", lzma.compress)],
+)
 def test_decompression_bomb_stops_at_the_limit(cmd: str, comp: object) -> None:
     payload = b"\x00" * (4 * 1024 * 1024)
     with VM(limits={"max_file_size": 1024 * 1024}) as small:
         small.write_file("/work/bomb", comp(payload), parents=True)  # type: ignore[operator]
         r = small.run([cmd, "bomb"], cwd="/work")
         assert r.exit_code == 1
-        assert r.stderr_bytes.endswith(b"decompressed data exceeds the file size limit "
-                                       b"(1048576 bytes)\n")
+        assert r.stderr_bytes.endswith(
+            b"decompressed data exceeds the file size limit (1048576 bytes)\n"
+        )
         assert len(r.stdout_bytes) <= 1024 * 1024 + 1024 * 1024
 
 
@@ -312,14 +345,17 @@ def test_zip_is_deterministic(vm: VM) -> None:
 
 def test_zip_update_junk_and_missing(vm: VM) -> None:
     make_tree(vm)
-    assert run(vm, ["zip", "-j", "a.zip", "proj/sub/run.sh"])[1] == \
-        b"  adding: run.sh (stored 0%)\n"
+    assert (
+        run(vm, ["zip", "-j", "a.zip", "proj/sub/run.sh"])[1] == b"  adding: run.sh (stored 0%)\n"
+    )
     assert run(vm, ["zip", "a.zip", "proj/a.txt"])[1] == b"  adding: proj/a.txt (stored 0%)\n"
     assert run(vm, ["zip", "a.zip", "proj/a.txt"])[1] == b"updating: proj/a.txt (stored 0%)\n"
     code, _, err = run(vm, ["zip", "a.zip", "nope"])
     assert code == 12 and b"name not matched: nope" in err
     assert sorted(zipfile.ZipFile(io.BytesIO(vm.read_file("/work/a.zip"))).namelist()) == [
-        "proj/a.txt", "run.sh"]
+        "proj/a.txt",
+        "run.sh",
+    ]
     assert run(vm, ["zip", "-d", "a.zip", "run.sh"])[0] == 0
     assert zipfile.ZipFile(io.BytesIO(vm.read_file("/work/a.zip"))).namelist() == ["proj/a.txt"]
 
@@ -377,8 +413,23 @@ def test_unzip_existing_file_without_overwrite(vm: VM) -> None:
     assert vm.read_file("/work/a.txt") == b"new"
 
 
-@pytest.mark.parametrize("cmd", ["tar", "gzip", "gunzip", "zcat", "bzip2", "bunzip2", "bzcat",
-                                 "xz", "unxz", "xzcat", "zip", "unzip"])
+@pytest.mark.parametrize(
+    "cmd",
+    [
+        "tar",
+        "gzip",
+        "gunzip",
+        "zcat",
+        "bzip2",
+        "bunzip2",
+        "bzcat",
+        "xz",
+        "unxz",
+        "xzcat",
+        "zip",
+        "unzip",
+    ],
+)
 def test_help(vm: VM, cmd: str) -> None:
     code, out, _ = run(vm, [cmd, "--help"])
     assert code == 0 and out

@@ -19,8 +19,7 @@ TEXT = "".join(f"line {i}\n" for i in range(200))
 BIN = bytes(range(256)) * 16
 
 
-def make_tar(entries: list[tuple[str, bytes | None, str]], fmt: int = tarfile.GNU_FORMAT
-             ) -> bytes:
+def make_tar(entries: list[tuple[str, bytes | None, str]], fmt: int = tarfile.GNU_FORMAT) -> bytes:
     """entries: (name, data or None for a directory, kind: file|dir|sym:TARGET|link:TARGET)"""
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w", format=fmt) as tf:
@@ -66,12 +65,12 @@ TAR_USTAR = make_tar([e for e in TREE if len(e[0]) < 100], tarfile.USTAR_FORMAT)
 TGZ = gzip.compress(TAR, mtime=0)
 TBZ = bz2.compress(TAR)
 TXZ = lzma.compress(TAR)
-EVIL = make_tar([("../evil.txt", b"x", "file"), ("/abs.txt", b"y", "file"),
-                 ("good.txt", b"z", "file")])
+EVIL = make_tar(
+    [("../evil.txt", b"x", "file"), ("/abs.txt", b"y", "file"), ("good.txt", b"z", "file")]
+)
 
 
-def make_zip(entries: list[tuple[str, bytes | None]], method: int = zipfile.ZIP_DEFLATED
-             ) -> bytes:
+def make_zip(entries: list[tuple[str, bytes | None]], method: int = zipfile.ZIP_DEFLATED) -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
         for name, data in entries:
@@ -87,8 +86,16 @@ def make_zip(entries: list[tuple[str, bytes | None]], method: int = zipfile.ZIP_
     return buf.getvalue()
 
 
-ZIP = make_zip([("d/", None), ("d/a.txt", b"hello\n"), ("d/big.txt", TEXT.encode()),
-                ("empty.txt", b""), ("sp ace.txt", b"x\n"), ("bin.dat", BIN)])
+ZIP = make_zip(
+    [
+        ("d/", None),
+        ("d/a.txt", b"hello\n"),
+        ("d/big.txt", TEXT.encode()),
+        ("empty.txt", b""),
+        ("sp ace.txt", b"x\n"),
+        ("bin.dat", BIN),
+    ]
+)
 ZIP_STORED = make_zip([("a.txt", b"hello\n"), ("b.txt", TEXT.encode())], zipfile.ZIP_STORED)
 
 GZ = gzip.compress(TEXT.encode(), mtime=0)
@@ -211,15 +218,27 @@ CASES: list[Case] = [
 # Commands whose results are files: run in the VM, then compare a listing/cat made by a
 # second, read-only command in both worlds.
 PAIRS: list[tuple[list[str], list[str], dict[str, bytes | str], bytes]] = [
-    (["tar", "xf", "a.tar"], ["cat", "proj/a.txt", "proj/sub/b.txt", "proj/hard"],
-     {"a.tar": TAR}, b""),
+    (
+        ["tar", "xf", "a.tar"],
+        ["cat", "proj/a.txt", "proj/sub/b.txt", "proj/hard"],
+        {"a.tar": TAR},
+        b"",
+    ),
     (["tar", "xzf", "a.tgz"], ["cat", "proj/bin.dat"], {"a.tgz": TGZ}, b""),
     (["tar", "xjf", "a.tbz"], ["cat", "proj/sub/run.sh"], {"a.tbz": TBZ}, b""),
     (["tar", "xJf", "a.txz"], ["readlink", "proj/link"], {"a.txz": TXZ}, b""),
-    (["tar", "-xf", "a.tar", "--strip-components=1"], ["cat", "a.txt", "sub/b.txt"],
-     {"a.tar": TAR}, b""),
-    (["tar", "-xf", "a.tar", "-C", "dest"], ["cat", "dest/proj/a.txt"],
-     {"a.tar": TAR, "dest/.keep": ""}, b""),
+    (
+        ["tar", "-xf", "a.tar", "--strip-components=1"],
+        ["cat", "a.txt", "sub/b.txt"],
+        {"a.tar": TAR},
+        b"",
+    ),
+    (
+        ["tar", "-xf", "a.tar", "-C", "dest"],
+        ["cat", "dest/proj/a.txt"],
+        {"a.tar": TAR, "dest/.keep": ""},
+        b"",
+    ),
     (["tar", "-x", "-f", "a.tar", "proj/sub"], ["ls", "-R", "proj"], {"a.tar": TAR}, b""),
     (["tar", "-xf", "a.tar", "--exclude=*.dat"], ["ls", "proj"], {"a.tar": TAR}, b""),
     (["tar", "xf", "e.tar"], ["ls"], {"e.tar": EVIL}, b""),
@@ -245,10 +264,19 @@ PAIRS: list[tuple[list[str], list[str], dict[str, bytes | str], bytes]] = [
 ]
 
 
-def _pair_case(first: list[str], second: list[str], files: dict[str, bytes | str],
-               stdin: bytes) -> Case:
-    return Case(["sh", "-c", " ".join(_q(a) for a in first) + " >/dev/null 2>&1; "
-                 + " ".join(_q(a) for a in second)], files, stdin, check_stderr=False)
+def _pair_case(
+    first: list[str], second: list[str], files: dict[str, bytes | str], stdin: bytes
+) -> Case:
+    return Case(
+        [
+            "sh",
+            "-c",
+            " ".join(_q(a) for a in first) + " >/dev/null 2>&1; " + " ".join(_q(a) for a in second),
+        ],
+        files,
+        stdin,
+        check_stderr=False,
+    )
 
 
 def _q(a: str) -> str:
@@ -257,7 +285,8 @@ def _q(a: str) -> str:
 
 need_tools = pytest.mark.skipif(
     not all(have(t) for t in ("tar", "gzip", "bzip2", "xz", "unzip")),
-    reason="host archive tools missing")
+    reason="host archive tools missing",
+)
 
 
 @need_tools
@@ -278,8 +307,7 @@ def _vm_has_shell() -> bool:
 
 @need_tools
 @pytest.mark.parametrize("pair", PAIRS, ids=lambda p: " ".join(p[0]) + " ; " + " ".join(p[1]))
-def test_archive_effects(pair: tuple[list[str], list[str], dict[str, bytes | str], bytes]
-                         ) -> None:
+def test_archive_effects(pair: tuple[list[str], list[str], dict[str, bytes | str], bytes]) -> None:
     first, second, files, stdin = pair
     from tests.compat import HOST_ENV, Outcome, run_host, run_vm
 

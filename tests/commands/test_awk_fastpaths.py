@@ -19,13 +19,20 @@ pytestmark = pytest.mark.skipif(not have("gawk"), reason="gawk is not installed 
 
 def _rows(seed: int, n: int) -> bytes:
     rnd = random.Random(seed)
-    return "".join(f"k{rnd.randint(0, 20)} {rnd.randint(-500, 500)} {rnd.random():.3f},"
-                   f"{rnd.choice(['a', 'b', ''])},x\n" for _ in range(n)).encode()
+    return "".join(
+        f"k{rnd.randint(0, 20)} {rnd.randint(-500, 500)} {rnd.random():.3f},"
+        f"{rnd.choice(['a', 'b', ''])},x\n"
+        for _ in range(n)
+    ).encode()
 
 
 ROWS = _rows(1, 30000)
-FILES: dict[str, bytes | str] = {"rows": ROWS, "nonl": b"a 1\nb 2\nc 3", "small": "x 1\ny 2\n",
-                                  "odd": b"\n \t\nA\x00B 5\r\n\xff 7\n" * 1000 + b"z 9"}
+FILES: dict[str, bytes | str] = {
+    "rows": ROWS,
+    "nonl": b"a 1\nb 2\nc 3",
+    "small": "x 1\ny 2\n",
+    "odd": b"\n \t\nA\x00B 5\r\n\xff 7\n" * 1000 + b"z 9",
+}
 
 
 def A(*argv: str) -> Case:
@@ -33,18 +40,25 @@ def A(*argv: str) -> Case:
 
 
 CASES = [
-    A("{s+=$2} END{print s, NR}", "rows"), A("-F,", "{print $1}", "rows"),
-    A("-F,", "{print $2 \"|\" NF}", "rows"), A("END{print NR, $0}", "rows"),
+    A("{s+=$2} END{print s, NR}", "rows"),
+    A("-F,", "{print $1}", "rows"),
+    A("-F,", '{print $2 "|" NF}', "rows"),
+    A("END{print NR, $0}", "rows"),
     A("NR%3==0{next} {n++} END{print n}", "rows"),
     A("{print FNR, FILENAME; nextfile}", "rows", "small"),
     A("FNR==2{nextfile} {print}", "nonl", "small", "rows"),
-    A("{print $1; FS=\",\"}", "small", "rows"), A("NR==5{exit} {print}", "rows"),
-    A("NR==100{RS=\",\"} NR>100 && NR<110{print \"[\" $0 \"]\"}", "rows"),
-    A("{$2=$2*2; print}", "rows"), A("{print NR \": \" $0}", "nonl"),
-    A("{c[$1]++} END{for (k in c) n++; print n}", "rows"), A("{print length($0)}", "odd"),
-    A("{print $2}", "odd"), A("{t += NF} END{print t}", "odd"),
-    A("BEGIN{getline; print \"first\", $0} {print}", "small"),
-    A("{getline x; print x}", "rows"), A("/k1[0-9]/,/k2/{n++} END{print n}", "rows"),
+    A('{print $1; FS=","}', "small", "rows"),
+    A("NR==5{exit} {print}", "rows"),
+    A('NR==100{RS=","} NR>100 && NR<110{print "[" $0 "]"}', "rows"),
+    A("{$2=$2*2; print}", "rows"),
+    A('{print NR ": " $0}', "nonl"),
+    A("{c[$1]++} END{for (k in c) n++; print n}", "rows"),
+    A("{print length($0)}", "odd"),
+    A("{print $2}", "odd"),
+    A("{t += NF} END{print t}", "odd"),
+    A('BEGIN{getline; print "first", $0} {print}', "small"),
+    A("{getline x; print x}", "rows"),
+    A("/k1[0-9]/,/k2/{n++} END{print n}", "rows"),
     A("{print RT}", "nonl"),
 ]
 

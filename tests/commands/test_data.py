@@ -21,7 +21,9 @@ def vm() -> Iterator[VM]:
         yield v
 
 
-def run(vm: VM, argv: list[str], stdin: bytes | str = b"", **kw: object) -> tuple[int, bytes, bytes]:
+def run(
+    vm: VM, argv: list[str], stdin: bytes | str = b"", **kw: object
+) -> tuple[int, bytes, bytes]:
     r = vm.run(argv, stdin=stdin, cwd="/work", env={"HOME": "/home/user", "ONLY": "vm"}, **kw)
     return r.exit_code, r.stdout_bytes, r.stderr_bytes
 
@@ -30,28 +32,34 @@ def run(vm: VM, argv: list[str], stdin: bytes | str = b"", **kw: object) -> tupl
 
 
 def test_jq_pretty_output_keeps_key_order_and_number_text(vm: VM) -> None:
-    code, out, err = run(vm, ["jq", "."], '{"z":1,"a":[1.0,1e2,100000000000000000000000001],'
-                                         '"e":{},"l":[]}')
+    code, out, err = run(
+        vm, ["jq", "."], '{"z":1,"a":[1.0,1e2,100000000000000000000000001],"e":{},"l":[]}'
+    )
     assert (code, err) == (0, b"")
     # number literals keep their text, as jq 1.7+ prints them
-    assert out == (b'{\n  "z": 1,\n  "a": [\n    1.0,\n    1E+2,\n'
-                   b'    100000000000000000000000001\n  ],\n  "e": {},\n  "l": []\n}\n')
+    assert out == (
+        b'{\n  "z": 1,\n  "a": [\n    1.0,\n    1E+2,\n'
+        b'    100000000000000000000000001\n  ],\n  "e": {},\n  "l": []\n}\n'
+    )
 
 
-@pytest.mark.parametrize(("argv", "stdin", "status"), [
-    (["jq", "-e", ".a"], '{"a":false}', 1),
-    (["jq", "-e", ".a"], '{"a":null}', 1),
-    (["jq", "-e", ".a"], '{"a":0}', 0),
-    (["jq", "-e", "empty"], "1", 4),
-    (["jq", ".a |"], "1", 3),
-    (["jq", ".a"], "1", 5),
-    (["jq", "."], "{", 2),
-    (["jq", "--indent", "9", "."], "1", 2),
-    (["jq", "--nope"], "", 2),
-    (["jq", "-n", "error(\"x\")"], "", 5),
-    (["jq", "-n", "\"x\\n\" | halt_error(7)"], "", 7),
-    (["jq", "-n", "halt"], "", 0),
-])
+@pytest.mark.parametrize(
+    ("argv", "stdin", "status"),
+    [
+        (["jq", "-e", ".a"], '{"a":false}', 1),
+        (["jq", "-e", ".a"], '{"a":null}', 1),
+        (["jq", "-e", ".a"], '{"a":0}', 0),
+        (["jq", "-e", "empty"], "1", 4),
+        (["jq", ".a |"], "1", 3),
+        (["jq", ".a"], "1", 5),
+        (["jq", "."], "{", 2),
+        (["jq", "--indent", "9", "."], "1", 2),
+        (["jq", "--nope"], "", 2),
+        (["jq", "-n", 'error("x")'], "", 5),
+        (["jq", "-n", '"x\\n" | halt_error(7)'], "", 7),
+        (["jq", "-n", "halt"], "", 0),
+    ],
+)
 def test_jq_exit_statuses(vm: VM, argv: list[str], stdin: str, status: int) -> None:
     assert run(vm, argv, stdin)[0] == status
 
@@ -64,7 +72,10 @@ def test_jq_error_messages(vm: VM) -> None:
     assert (code, out) == (5, b"1\n3\n") or (code, out) == (5, b"1\n")
     assert err.startswith(b"jq: error (at <stdin>:0): Cannot index number")
     code, out, err = run(vm, ["jq", ".", "missing.json"])
-    assert (code, err) == (2, b"jq: error: Could not open missing.json: No such file or directory\n")
+    assert (code, err) == (
+        2,
+        b"jq: error: Could not open missing.json: No such file or directory\n",
+    )
 
 
 def test_jq_runtime_error_continues_with_next_input(vm: VM) -> None:
@@ -73,10 +84,11 @@ def test_jq_runtime_error_continues_with_next_input(vm: VM) -> None:
 
 
 def test_jq_sees_only_the_vm_environment(vm: VM) -> None:
-    code, out, _ = run(vm, ["jq", "-c", "-n", "[env.ONLY, $ENV.ONLY, (env|has(\"PYENV_ROOT\"))]"])
+    code, out, _ = run(vm, ["jq", "-c", "-n", '[env.ONLY, $ENV.ONLY, (env|has("PYENV_ROOT"))]'])
     assert (code, out) == (0, b'["vm","vm",false]\n')
-    assert "PATH" not in json.loads(run(vm, ["jq", "-n", "env"])[1]) or \
-        json.loads(run(vm, ["jq", "-n", "env"])[1])["PATH"] != os.environ.get("PATH")
+    assert "PATH" not in json.loads(run(vm, ["jq", "-n", "env"])[1]) or json.loads(
+        run(vm, ["jq", "-n", "env"])[1]
+    )["PATH"] != os.environ.get("PATH")
 
 
 def test_jq_modules_are_refused(vm: VM) -> None:
@@ -110,7 +122,7 @@ def test_jq_sort_keys_recursively(vm: VM) -> None:
 
 
 def test_jq_inputs_and_slurp(vm: VM) -> None:
-    assert run(vm, ["jq", "-c", "-n", "[inputs]"], "1 [2] {\"a\":3}")[1] == b'[1,[2],{"a":3}]\n'
+    assert run(vm, ["jq", "-c", "-n", "[inputs]"], '1 [2] {"a":3}')[1] == b'[1,[2],{"a":3}]\n'
     assert run(vm, ["jq", "-c", "-s", "."], "1\n2\n")[1] == b"[1,2]\n"
     assert run(vm, ["jq", "-c", "[., inputs]"], "1 2 3")[1] == b"[1,2,3]\n"
 
@@ -184,8 +196,10 @@ def test_yq_reads_yaml_and_writes_yaml(vm: VM) -> None:
 
 def test_yq_json_output(vm: VM) -> None:
     vm.write_file("/work/c.yaml", YAML)
-    assert run(vm, ["yq", "-o", "json", ".nested", "c.yaml"])[1] == \
-        b'{\n  "key": "value",\n  "n": 1.5\n}\n'
+    assert (
+        run(vm, ["yq", "-o", "json", ".nested", "c.yaml"])[1]
+        == b'{\n  "key": "value",\n  "n": 1.5\n}\n'
+    )
     assert run(vm, ["yq", "-o=json", "-c", ".items[1]", "c.yaml"])[1] == b'{"id":2,"tags":[]}\n'
     assert run(vm, ["yq", "-j", ".name", "c.yaml"])[1] == b'"demo"\n'
 
@@ -209,8 +223,11 @@ def test_yq_in_place(vm: VM) -> None:
 
 
 def test_sqlite_database_file_persists_in_the_vm(vm: VM) -> None:
-    assert run(vm, ["sqlite3", "app.db", "create table t(a, b); insert into t values(1,'x')"]) \
-        == (0, b"", b"")
+    assert run(vm, ["sqlite3", "app.db", "create table t(a, b); insert into t values(1,'x')"]) == (
+        0,
+        b"",
+        b"",
+    )
     data = vm.read_file("/work/app.db")
     assert data.startswith(b"SQLite format 3\x00")
     assert run(vm, ["sqlite3", "app.db", "select * from t"])[1] == b"1|x\n"
@@ -250,12 +267,13 @@ def test_sqlite_refuses_host_files(vm: VM, tmp_path: object) -> None:
 
 def test_sqlite_stdin_dot_commands(vm: VM) -> None:
     vm.write_file("/work/in.csv", "name,qty\napple,3\npear,5\n")
-    script = (".import --csv in.csv fruit\n.mode json\nselect * from fruit order by name;\n"
-              ".mode csv\n.headers on\nselect name from fruit where qty > 4;\n")
+    script = (
+        ".import --csv in.csv fruit\n.mode json\nselect * from fruit order by name;\n"
+        ".mode csv\n.headers on\nselect name from fruit where qty > 4;\n"
+    )
     code, out, err = run(vm, ["sqlite3", "f.db"], script)
     assert (code, err) == (0, b"")
-    assert out == (b'[{"name":"apple","qty":"3"},\n{"name":"pear","qty":"5"}]\n'
-                   b"name\r\npear\r\n")
+    assert out == (b'[{"name":"apple","qty":"3"},\n{"name":"pear","qty":"5"}]\nname\r\npear\r\n')
     assert run(vm, ["sqlite3", "f.db", ".tables"])[1] == b"fruit\n"
 
 
@@ -275,8 +293,15 @@ def test_sqlite_bail_stops_stdin(vm: VM) -> None:
 
 
 def test_sqlite_runaway_query_hits_the_deadline(vm: VM) -> None:
-    r = vm.run(["sqlite3", ":memory:", "with recursive c(x) as (select 1 union all "
-                "select x+1 from c) select count(*) from c"], timeout=0.5, cwd="/work")
+    r = vm.run(
+        [
+            "sqlite3",
+            ":memory:",
+            "with recursive c(x) as (select 1 union all select x+1 from c) select count(*) from c",
+        ],
+        timeout=0.5,
+        cwd="/work",
+    )
     assert r.exit_code != 0
 
 
@@ -300,9 +325,15 @@ def test_base64_stream_through_pipe(vm: VM) -> None:
 def test_checksums_match_hashlib(vm: VM) -> None:
     data = b"\x00binary\xff\n" * 1000
     vm.write_file("/work/f", data)
-    for cmd, algo in (("md5sum", "md5"), ("sha1sum", "sha1"), ("sha224sum", "sha224"),
-                      ("sha256sum", "sha256"), ("sha384sum", "sha384"),
-                      ("sha512sum", "sha512"), ("b2sum", "blake2b")):
+    for cmd, algo in (
+        ("md5sum", "md5"),
+        ("sha1sum", "sha1"),
+        ("sha224sum", "sha224"),
+        ("sha256sum", "sha256"),
+        ("sha384sum", "sha384"),
+        ("sha512sum", "sha512"),
+        ("b2sum", "blake2b"),
+    ):
         digest = hashlib.new(algo, data).hexdigest()
         assert run(vm, [cmd, "f"])[1] == f"{digest}  f\n".encode()
         assert run(vm, [cmd], data)[1] == f"{digest}  -\n".encode()
@@ -328,8 +359,9 @@ def test_cksum_crc_known_values(vm: VM) -> None:
     assert run(vm, ["cksum"], b"")[1] == b"4294967295 0\n"
 
 
-@pytest.mark.parametrize("cmd", ["jq", "yq", "sqlite3", "base64", "md5sum", "sha256sum",
-                                 "cksum", "b2sum"])
+@pytest.mark.parametrize(
+    "cmd", ["jq", "yq", "sqlite3", "base64", "md5sum", "sha256sum", "cksum", "b2sum"]
+)
 def test_help_exits_zero(vm: VM, cmd: str) -> None:
     code, out, _ = run(vm, [cmd, "--help"] if cmd != "sqlite3" else [cmd, "-help"])
     assert code == 0 and out

@@ -53,7 +53,8 @@ def test_unified_header_uses_mtime(vm: Any) -> None:
         "@@ -1,2 +1,2 @@\n"
         " one\n"
         "-two\n"
-        "+2\n")
+        "+2\n"
+    )
 
 
 def test_context_header_uses_mtime(vm: Any) -> None:
@@ -66,14 +67,14 @@ def test_context_header_uses_mtime(vm: Any) -> None:
         "*** 1 ****\n"
         "! x\n"
         "--- 1 ----\n"
-        "! y\n")
+        "! y\n"
+    )
 
 
 def test_normal_format_and_no_newline(vm: Any) -> None:
     put(vm, {"a": "1\n2\n3", "b": "1\n3\n4\n"})
     r = run(vm, "diff", "a", "b")
-    assert r.stdout == ("2,3c2,3\n< 2\n< 3\n\\ No newline at end of file\n---\n> 3\n"
-                        "> 4\n")
+    assert r.stdout == ("2,3c2,3\n< 2\n< 3\n\\ No newline at end of file\n---\n> 3\n> 4\n")
 
 
 def test_exit_statuses(vm: Any) -> None:
@@ -88,22 +89,27 @@ def test_exit_statuses(vm: Any) -> None:
 def test_recursive_and_new_file(vm: Any) -> None:
     put(vm, {"l/f": "a\n", "r/f": "b\n", "l/gone": "g\n", "r/sub/new": "n\n"})
     r = run(vm, "diff", "-r", "l", "r")
-    assert r.stdout == ("diff -r l/f r/f\n1c1\n< a\n---\n> b\n"
-                        "Only in l: gone\nOnly in r: sub\n")
+    assert r.stdout == ("diff -r l/f r/f\n1c1\n< a\n---\n> b\nOnly in l: gone\nOnly in r: sub\n")
     r = run(vm, "diff", "-rN", "l", "r")
-    assert r.stdout == ("diff -rN l/f r/f\n1c1\n< a\n---\n> b\n"
-                        "diff -rN l/gone r/gone\n1d0\n< g\n"
-                        "diff -rN l/sub/new r/sub/new\n0a1\n> n\n")
-    assert run(vm, "diff", "-qr", "l", "r").stdout == \
-        "Files l/f and r/f differ\nOnly in l: gone\nOnly in r: sub\n"
+    assert r.stdout == (
+        "diff -rN l/f r/f\n1c1\n< a\n---\n> b\n"
+        "diff -rN l/gone r/gone\n1d0\n< g\n"
+        "diff -rN l/sub/new r/sub/new\n0a1\n> n\n"
+    )
+    assert (
+        run(vm, "diff", "-qr", "l", "r").stdout
+        == "Files l/f and r/f differ\nOnly in l: gone\nOnly in r: sub\n"
+    )
 
 
 def test_ignore_options(vm: Any) -> None:
     put(vm, {"a": "Hello  World\n\nend\n", "b": "hello world\nend\n"})
     assert run(vm, "diff", "-i", "-b", "-B", "a", "b").exit_code == 0
     assert run(vm, "diff", "-i", "-w", "-B", "a", "b").stdout == ""
-    assert run(vm, "diff", "-i", "-B", "a", "b").stdout == \
-        "1,2c1\n< Hello  World\n< \n---\n> hello world\n"
+    assert (
+        run(vm, "diff", "-i", "-B", "a", "b").stdout
+        == "1,2c1\n< Hello  World\n< \n---\n> hello world\n"
+    )
 
 
 def test_labels(vm: Any) -> None:
@@ -130,8 +136,10 @@ def test_patch_failure_writes_reject(vm: Any) -> None:
     patch = "--- f\n+++ f\n@@ -1,3 +1,3 @@\n a\n-x\n+y\n c\n"
     r = run(vm, "patch", "-p0", stdin=patch)
     assert r.exit_code == 1
-    assert r.stdout == ("patching file f\nHunk #1 FAILED at 1.\n"
-                        "1 out of 1 hunk FAILED -- saving rejects to file f.rej\n")
+    assert r.stdout == (
+        "patching file f\nHunk #1 FAILED at 1.\n"
+        "1 out of 1 hunk FAILED -- saving rejects to file f.rej\n"
+    )
     assert vm.read_file("/work/f.rej") == b"--- f\n+++ f\n@@ -1,3 +1,3 @@\n a\n-x\n+y\n c\n"
     assert vm.read_file("/work/f") == b"a\nb\nc\n"
 

@@ -18,8 +18,9 @@ import pytest
 from tests.commands._text_cases import check
 from tests.compat import HOST_ENV, Case, have
 
-pytestmark = pytest.mark.skipif(not have("diff") or not have("cmp"),
-                                reason="GNU diffutils not installed on the host")
+pytestmark = pytest.mark.skipif(
+    not have("diff") or not have("cmp"), reason="GNU diffutils not installed on the host"
+)
 
 L = ["--label", "A", "--label", "B"]
 
@@ -45,8 +46,11 @@ F: dict[str, str | bytes] = {
 }
 
 LONG_A = "".join(f"line {i}\n" for i in range(1, 41))
-LONG_B = (LONG_A.replace("line 5\n", "line five\n").replace("line 20\n", "")
-          .replace("line 33\n", "line 33\nnew a\nnew b\n"))
+LONG_B = (
+    LONG_A.replace("line 5\n", "line five\n")
+    .replace("line 20\n", "")
+    .replace("line 33\n", "line 33\nnew a\nnew b\n")
+)
 
 
 def D(*argv: str, stdin: str = "", files: dict[str, str | bytes] | None = None) -> Case:
@@ -167,7 +171,9 @@ def test_same_as_gnu(case: Case, vm: Any) -> None:
     check(case, vm)
 
 
-@pytest.mark.parametrize("case", RANDOM, ids=lambda c: f"{c.name()} {hash(str(c.files)) & 0xffff:04x}")
+@pytest.mark.parametrize(
+    "case", RANDOM, ids=lambda c: f"{c.name()} {hash(str(c.files)) & 0xFFFF:04x}"
+)
 def test_random_same_as_gnu(case: Case, vm: Any) -> None:
     check(case, vm)
 
@@ -183,12 +189,14 @@ def _host_diff(a: str, b: str, *opts: str) -> bytes:
         for name, text in (("x", a), ("y", b)):
             with open(os.path.join(tmp, name), "w") as fh:
                 fh.write(text)
-        return subprocess.run(["diff", *opts, "x", "y"], cwd=tmp, capture_output=True,
-                              env=HOST_ENV).stdout
+        return subprocess.run(
+            ["diff", *opts, "x", "y"], cwd=tmp, capture_output=True, env=HOST_ENV
+        ).stdout
 
 
-def _host_patch(argv: list[str], files: dict[str, str], stdin: bytes
-                ) -> tuple[int, bytes, dict[str, bytes]]:
+def _host_patch(
+    argv: list[str], files: dict[str, str], stdin: bytes
+) -> tuple[int, bytes, dict[str, bytes]]:
     with tempfile.TemporaryDirectory() as tmp:
         for name, text in files.items():
             with open(os.path.join(tmp, name), "w") as fh:
@@ -203,8 +211,9 @@ def _host_patch(argv: list[str], files: dict[str, str], stdin: bytes
         return p.returncode, p.stdout, result
 
 
-def _vm_patch(vm: Any, argv: list[str], files: dict[str, str], stdin: bytes
-              ) -> tuple[int, bytes, dict[str, bytes]]:
+def _vm_patch(
+    vm: Any, argv: list[str], files: dict[str, str], stdin: bytes
+) -> tuple[int, bytes, dict[str, bytes]]:
     try:
         vm.delete("/work", recursive=True)
     except OSError:
@@ -234,18 +243,15 @@ def _patch_cases() -> list[Any]:
     ctx = _host_diff(ORIG, NEW, "-c", "--label", "f.txt", "--label", "f.txt")
     shifted = "head\nhead2\n" + ORIG
     bad = ORIG.replace("line 15\n", "LINE 15\n")
-    create = _host_diff("", "hello\nworld\n", "-u", "--label", "/dev/null",
-                        "--label", "b/new.txt")
+    create = _host_diff("", "hello\nworld\n", "-u", "--label", "/dev/null", "--label", "b/new.txt")
     delete = _host_diff("bye\n", "", "-u", "--label", "a/old.txt", "--label", "/dev/null")
     nonl = _host_diff("a\nb", "a\nc", "-u", "--label", "g", "--label", "g")
-    two = up + _host_diff("x\ny\n", "x\nz\n", "-u", "--label", "a/h.txt",
-                          "--label", "b/h.txt")
+    two = up + _host_diff("x\ny\n", "x\nz\n", "-u", "--label", "a/h.txt", "--label", "b/h.txt")
     cases = [
         ("unified -p1", ["patch", "-p1"], {"f.txt": ORIG}, up),
         ("unified no -p", ["patch"], {"f.txt": ORIG}, up0),
         ("unified -p0", ["patch", "-p0"], {"f.txt": ORIG}, up0),
-        ("-i file", ["patch", "-p1", "-i", "p.diff"], {"f.txt": ORIG, "p.diff": up.decode()},
-         b""),
+        ("-i file", ["patch", "-p1", "-i", "p.diff"], {"f.txt": ORIG, "p.diff": up.decode()}, b""),
         ("dry run", ["patch", "-p1", "--dry-run"], {"f.txt": ORIG}, up),
         ("-o", ["patch", "-p1", "-o", "out.txt"], {"f.txt": ORIG}, up),
         ("offset", ["patch", "-p1"], {"f.txt": shifted}, up),
@@ -268,8 +274,7 @@ def _patch_cases() -> list[Any]:
 
 @pytest.mark.skipif(not have("patch"), reason="GNU patch not installed on the host")
 @pytest.mark.parametrize(("argv", "files", "stdin"), _patch_cases() if have("patch") else [])
-def test_patch_same_as_gnu(argv: list[str], files: dict[str, str], stdin: bytes,
-                           vm: Any) -> None:
+def test_patch_same_as_gnu(argv: list[str], files: dict[str, str], stdin: bytes, vm: Any) -> None:
     host = _host_patch(argv, files, stdin)
     got = _vm_patch(vm, argv, files, stdin)
     assert got[1] == host[1]

@@ -28,22 +28,36 @@ def run(vm: VM, *argv: str, stdin: bytes = b"") -> tuple[int, str, str]:
 
 def fix_times(vm: VM) -> None:
     """Give every test file the same old timestamp, so dates print as ``Jan  2  2020``."""
-    code, _, err = run(vm, "touch", "-d", "2020-01-02 03:04:05", "a.txt", "b.log", "sub",
-                       "sub/c.txt", "sub/deep", "sub/deep/d.md", ".")
+    code, _, err = run(
+        vm,
+        "touch",
+        "-d",
+        "2020-01-02 03:04:05",
+        "a.txt",
+        "b.log",
+        "sub",
+        "sub/c.txt",
+        "sub/deep",
+        "sub/deep/d.md",
+        ".",
+    )
     assert code == 0, err
 
 
 # --- ls ---------------------------------------------------------------------------------------
+
 
 def test_ls_long_format(vm: VM) -> None:
     fix_times(vm)
     run(vm, "chown", "user:user", "b.log")
     code, out, err = run(vm, "ls", "-l")
     assert (code, err) == (0, "")
-    assert out == ("total 6\n"
-                   "-rw-r--r-- 1 root root   12 Jan  2  2020 a.txt\n"
-                   "-rw-r--r-- 1 user user    2 Jan  2  2020 b.log\n"
-                   "drwxr-xr-x 3 root root 4096 Jan  2  2020 sub\n")
+    assert out == (
+        "total 6\n"
+        "-rw-r--r-- 1 root root   12 Jan  2  2020 a.txt\n"
+        "-rw-r--r-- 1 user user    2 Jan  2  2020 b.log\n"
+        "drwxr-xr-x 3 root root 4096 Jan  2  2020 sub\n"
+    )
 
 
 def test_ls_long_numeric_human_and_symlink(vm: VM) -> None:
@@ -53,15 +67,15 @@ def test_ls_long_numeric_human_and_symlink(vm: VM) -> None:
     run(vm, "touch", "-d", "2020-01-02 03:04:05", "big")
     code, out, _ = run(vm, "ls", "-lnh", "big", "lnk")
     assert code == 0
-    assert out == ("-rw-r--r-- 1 0 0 1.5K Jan  2  2020 big\n"
-                   "lrwxrwxrwx 1 0 0    5 Jan  2  2020 lnk -> a.txt\n")
+    assert out == (
+        "-rw-r--r-- 1 0 0 1.5K Jan  2  2020 big\nlrwxrwxrwx 1 0 0    5 Jan  2  2020 lnk -> a.txt\n"
+    )
 
 
 def test_ls_recent_date_uses_time(vm: VM) -> None:
     code, out, _ = run(vm, "ls", "-l", "a.txt")
     assert code == 0
-    assert re.fullmatch(r"-rw-r--r-- 1 root root 12 [A-Z][a-z]{2} [ \d]\d \d\d:\d\d a\.txt\n",
-                        out)
+    assert re.fullmatch(r"-rw-r--r-- 1 root root 12 [A-Z][a-z]{2} [ \d]\d \d\d:\d\d a\.txt\n", out)
 
 
 def test_ls_sort_by_time_and_size(vm: VM) -> None:
@@ -83,15 +97,17 @@ def test_ls_inode_and_classify(vm: VM) -> None:
 
 def test_ls_recursive_and_missing(vm: VM) -> None:
     assert run(vm, "ls", "-R", "sub") == (0, "sub:\nc.txt\ndeep\n\nsub/deep:\nd.md\n", "")
-    assert run(vm, "ls", "nope") == (
-        2, "", "ls: cannot access 'nope': No such file or directory\n")
+    assert run(vm, "ls", "nope") == (2, "", "ls: cannot access 'nope': No such file or directory\n")
 
 
 def test_ls_help_and_bad_option(vm: VM) -> None:
     code, out, _ = run(vm, "ls", "--help")
     assert code == 0 and out.startswith("Usage: ls")
-    assert run(vm, "ls", "-y") == (2, "", "ls: invalid option -- 'y'\n"
-                                         "Try 'ls --help' for more information.\n")
+    assert run(vm, "ls", "-y") == (
+        2,
+        "",
+        "ls: invalid option -- 'y'\nTry 'ls --help' for more information.\n",
+    )
 
 
 def test_ls_c_locale_order(vm: VM) -> None:
@@ -101,6 +117,7 @@ def test_ls_c_locale_order(vm: VM) -> None:
 
 
 # --- cp / mv / rm -----------------------------------------------------------------------------
+
 
 def test_cp_recursive_copies_tree_and_binary(vm: VM) -> None:
     data = bytes(range(256)) * 3 + b"\xff\xfe\x00"
@@ -134,8 +151,7 @@ def test_cp_interactive_reads_answer(vm: VM) -> None:
 
 def test_mv_renames_and_across_mounts(vm: VM) -> None:
     vm.mount("/mnt/m", memory=True)
-    assert run(vm, "mv", "-v", "sub", "/mnt/m/sub") == (
-        0, "renamed 'sub' -> '/mnt/m/sub'\n", "")
+    assert run(vm, "mv", "-v", "sub", "/mnt/m/sub") == (0, "renamed 'sub' -> '/mnt/m/sub'\n", "")
     assert not vm.exists("/work/sub")
     assert vm.read_file("/mnt/m/sub/deep/d.md") == b"# d\n"
     assert run(vm, "mv", "a.txt", "/mnt/m/") == (0, "", "")
@@ -146,8 +162,10 @@ def test_mv_renames_and_across_mounts(vm: VM) -> None:
 def test_rm_recursive_and_interactive(vm: VM) -> None:
     code, out, err = run(vm, "rm", "-ri", "sub", stdin=b"y\ny\nn\ny\n")
     assert out == ""
-    assert err == ("rm: descend into directory 'sub'? rm: remove regular file 'sub/c.txt'? "
-                   "rm: descend into directory 'sub/deep'? ")
+    assert err == (
+        "rm: descend into directory 'sub'? rm: remove regular file 'sub/c.txt'? "
+        "rm: descend into directory 'sub/deep'? "
+    )
     assert vm.exists("/work/sub/deep/d.md") and not vm.exists("/work/sub/c.txt")
     assert code == 0
     assert run(vm, "rm", "-rf", "sub") == (0, "", "")
@@ -157,11 +175,14 @@ def test_rm_recursive_and_interactive(vm: VM) -> None:
 def test_rm_refuses_root(vm: VM) -> None:
     code, _, err = run(vm, "rm", "-rf", "/")
     assert code == 1
-    assert err == ("rm: it is dangerous to operate recursively on '/'\n"
-                   "rm: use --no-preserve-root to override this failsafe\n")
+    assert err == (
+        "rm: it is dangerous to operate recursively on '/'\n"
+        "rm: use --no-preserve-root to override this failsafe\n"
+    )
 
 
 # --- mkdir / touch / ln / chmod / chown -------------------------------------------------------
+
 
 def test_mkdir_mode_and_parents(vm: VM) -> None:
     assert run(vm, "mkdir", "-p", "-m", "700", "x/y") == (0, "", "")
@@ -195,12 +216,18 @@ def test_ln_hard_and_relative(vm: VM) -> None:
 def test_chmod_recursive_and_symbolic(vm: VM) -> None:
     assert run(vm, "chmod", "-R", "u=rwX,go=", "sub") == (0, "", "")
     assert run(vm, "stat", "-c", "%a %n", "sub", "sub/c.txt", "sub/deep") == (
-        0, "700 sub\n600 sub/c.txt\n700 sub/deep\n", "")
+        0,
+        "700 sub\n600 sub/c.txt\n700 sub/deep\n",
+        "",
+    )
 
 
 def test_chown_chgrp(vm: VM) -> None:
     assert run(vm, "chown", "-v", "user:user", "a.txt") == (
-        0, "changed ownership of 'a.txt' from root:root to user:user\n", "")
+        0,
+        "changed ownership of 'a.txt' from root:root to user:user\n",
+        "",
+    )
     assert run(vm, "chgrp", "0", "a.txt") == (0, "", "")
     assert run(vm, "stat", "-c", "%U:%G %u:%g", "a.txt") == (0, "user:root 1000:0\n", "")
     assert run(vm, "chown", "-R", "1000", "sub") == (0, "", "")
@@ -209,6 +236,7 @@ def test_chown_chgrp(vm: VM) -> None:
 
 
 # --- stat / readlink / realpath ---------------------------------------------------------------
+
 
 def test_stat_default_format(vm: VM) -> None:
     run(vm, "touch", "-d", "2020-01-02 03:04:05.5", "a.txt")
@@ -239,16 +267,23 @@ def test_readlink_and_realpath(vm: VM) -> None:
     assert run(vm, "readlink", "-m", "dl/x/../y") == (0, "/work/sub/deep/y\n", "")
     assert run(vm, "realpath", "dl", "a.txt") == (0, "/work/sub/deep\n/work/a.txt\n", "")
     assert run(vm, "realpath", "-s", "dl") == (0, "/work/dl\n", "")
-    assert run(vm, "realpath", "loop") == (1, "", "realpath: loop: Too many levels of "
-                                                   "symbolic links\n")
+    assert run(vm, "realpath", "loop") == (
+        1,
+        "",
+        "realpath: loop: Too many levels of symbolic links\n",
+    )
     assert run(vm, "readlink", "-n", "dl") == (0, "sub/deep", "")
 
 
 # --- du / df / tree / file / mktemp -----------------------------------------------------------
 
+
 def test_du(vm: VM) -> None:
     assert run(vm, "du", "-ab", "sub") == (
-        0, "2\tsub/c.txt\n4\tsub/deep/d.md\n4100\tsub/deep\n8198\tsub\n", "")
+        0,
+        "2\tsub/c.txt\n4\tsub/deep/d.md\n4100\tsub/deep\n8198\tsub\n",
+        "",
+    )
     assert run(vm, "du", "-sh", "sub") == (0, "9.0K\tsub\n", "")
     assert run(vm, "du", "-b", "--max-depth=0", "sub") == (0, "8198\tsub\n", "")
     assert run(vm, "du", "-cb", "a.txt", "b.log") == (0, "12\ta.txt\n2\tb.log\n14\ttotal\n", "")
@@ -269,39 +304,56 @@ def test_df(vm: VM) -> None:
 
 def test_tree(vm: VM) -> None:
     run(vm, "ln", "-s", "a.txt", "l")
-    assert run(vm, "tree") == (0, ".\n├── a.txt\n├── b.log\n├── l -> a.txt\n└── sub\n"
-                                  "    ├── c.txt\n    └── deep\n        └── d.md\n\n"
-                                  "2 directories, 5 files\n", "")
+    assert run(vm, "tree") == (
+        0,
+        ".\n├── a.txt\n├── b.log\n├── l -> a.txt\n└── sub\n"
+        "    ├── c.txt\n    └── deep\n        └── d.md\n\n"
+        "2 directories, 5 files\n",
+        "",
+    )
     assert run(vm, "tree", "-L", "1", "--noreport", "sub") == (0, "sub\n├── c.txt\n└── deep\n", "")
     assert run(vm, "tree", "-d", "sub") == (0, "sub\n└── deep\n\n1 directory\n", "")
-    assert run(vm, "tree", "-f", "sub/deep") == (0, "sub/deep\n└── sub/deep/d.md\n\n"
-                                                    "0 directories, 1 file\n", "")
-    assert run(vm, "tree", "nope") == (2, "nope  [error opening dir]\n\n"
-                                          "0 directories, 0 files\n", "")
+    assert run(vm, "tree", "-f", "sub/deep") == (
+        0,
+        "sub/deep\n└── sub/deep/d.md\n\n0 directories, 1 file\n",
+        "",
+    )
+    assert run(vm, "tree", "nope") == (
+        2,
+        "nope  [error opening dir]\n\n0 directories, 0 files\n",
+        "",
+    )
 
 
 def test_file_magic(vm: VM) -> None:
     vm.write_file("/work/t.tar", b"\0" * 257 + b"ustar\x0000" + b"\0" * 250)
     vm.write_file("/work/z.zip", b"PK\x03\x04\x14\x00" + b"\0" * 30)
-    vm.write_file("/work/e.elf", b"\x7fELF\x02\x01\x01" + b"\0" * 9 + b"\x02\x00\x3e\x00" + b"\0" * 40)
+    vm.write_file(
+        "/work/e.elf", b"\x7fELF\x02\x01\x01" + b"\0" * 9 + b"\x02\x00\x3e\x00" + b"\0" * 40
+    )
     vm.write_file("/work/p.pdf", b"%PDF-1.7\n%...")
     vm.write_file("/work/x.xz", b"\xfd7zXZ\x00\x00")
     vm.write_file("/work/bz", b"BZh91AY&SY")
     vm.write_file("/work/j.jpg", b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01")
     code, out, _ = run(vm, "file", "t.tar", "z.zip", "e.elf", "p.pdf", "x.xz", "bz", "j.jpg")
     assert code == 0
-    assert out == ("t.tar: POSIX tar archive\n"
-                   "z.zip: Zip archive data, at least v2.0 to extract\n"
-                   "e.elf: ELF 64-bit LSB executable, x86-64\n"
-                   "p.pdf: PDF document, version 1.7\n"
-                   "x.xz:  XZ compressed data\n"
-                   "bz:    bzip2 compressed data, block size = 900k\n"
-                   "j.jpg: JPEG image data, JFIF standard 1.01\n")
+    assert out == (
+        "t.tar: POSIX tar archive\n"
+        "z.zip: Zip archive data, at least v2.0 to extract\n"
+        "e.elf: ELF 64-bit LSB executable, x86-64\n"
+        "p.pdf: PDF document, version 1.7\n"
+        "x.xz:  XZ compressed data\n"
+        "bz:    bzip2 compressed data, block size = 900k\n"
+        "j.jpg: JPEG image data, JFIF standard 1.01\n"
+    )
     run(vm, "ln", "-s", "a.txt", "l")
     assert run(vm, "file", "l") == (0, "l: symbolic link to a.txt\n", "")
     assert run(vm, "file", "-L", "l") == (0, "l: ASCII text\n", "")
     assert run(vm, "file", "-", stdin=b"%PDF-1.4") == (
-        0, "/dev/stdin: PDF document, version 1.4\n", "")
+        0,
+        "/dev/stdin: PDF document, version 1.4\n",
+        "",
+    )
 
 
 def test_mktemp(vm: VM) -> None:
@@ -321,10 +373,18 @@ def test_mktemp(vm: VM) -> None:
 
 # --- truncate / split / dd / install ----------------------------------------------------------
 
+
 def test_truncate_forms(vm: VM) -> None:
-    for args, size in ((["-s", "1K"], 1024), (["-s", "+10"], 1034), (["-s", "-1000"], 34),
-                       (["-s", "%16"], 48), (["-s", "/10"], 40), (["-s", "<5"], 5),
-                       (["-s", ">8"], 8), (["-s", "0"], 0)):
+    for args, size in (
+        (["-s", "1K"], 1024),
+        (["-s", "+10"], 1034),
+        (["-s", "-1000"], 34),
+        (["-s", "%16"], 48),
+        (["-s", "/10"], 40),
+        (["-s", "<5"], 5),
+        (["-s", ">8"], 8),
+        (["-s", "0"], 0),
+    ):
         assert run(vm, "truncate", *args, "a.txt") == (0, "", "")
         assert vm.stat("/work/a.txt").st_size == size, args
     assert run(vm, "truncate", "-s", "3", "new") == (0, "", "")
@@ -336,7 +396,10 @@ def test_split_binary_and_suffixes(vm: VM) -> None:
     vm.write_file("/work/bin", data)
     assert run(vm, "split", "-b", "100", "bin", "part.") == (0, "", "")
     assert [vm.read_file(f"/work/part.{s}") for s in ("aa", "ab", "ac")] == [
-        data[:100], data[100:200], data[200:]]
+        data[:100],
+        data[100:200],
+        data[200:],
+    ]
     vm.write_file("/work/many", b"".join(b"%d\n" % i for i in range(700)))
     assert run(vm, "split", "-l", "1", "many") == (0, "", "")
     assert vm.read_file("/work/xyz") == b"649\n"
@@ -356,7 +419,10 @@ def test_dd_binary_and_conversions(vm: VM) -> None:
     run(vm, "dd", "of=tgt", "bs=1", "seek=3", "conv=notrunc", "status=none", stdin=b"XY")
     assert vm.read_file("/work/tgt") == b"012XY56789"
     assert run(vm, "dd", "if=a.txt", "of=/dev/null", "status=noxfer") == (
-        0, "", "0+1 records in\n0+1 records out\n")
+        0,
+        "",
+        "0+1 records in\n0+1 records out\n",
+    )
 
 
 def test_install_modes(vm: VM) -> None:
@@ -369,9 +435,34 @@ def test_install_modes(vm: VM) -> None:
 
 
 def test_every_command_has_help(vm: VM) -> None:
-    names = ["ls", "cp", "mv", "rm", "mkdir", "rmdir", "touch", "ln", "chmod", "chown", "chgrp",
-             "stat", "readlink", "realpath", "basename", "dirname", "du", "df", "tree", "file",
-             "mktemp", "truncate", "split", "dd", "install", "sync"]
+    names = [
+        "ls",
+        "cp",
+        "mv",
+        "rm",
+        "mkdir",
+        "rmdir",
+        "touch",
+        "ln",
+        "chmod",
+        "chown",
+        "chgrp",
+        "stat",
+        "readlink",
+        "realpath",
+        "basename",
+        "dirname",
+        "du",
+        "df",
+        "tree",
+        "file",
+        "mktemp",
+        "truncate",
+        "split",
+        "dd",
+        "install",
+        "sync",
+    ]
     for name in names:
         code, out, _ = run(vm, name, "--help")
         assert code == 0 and out.lower().startswith("usage"), name

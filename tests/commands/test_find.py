@@ -27,12 +27,21 @@ def run(vm: VM, *argv: str, stdin: bytes = b"") -> tuple[int, str, str]:
 
 
 def test_find_walks_in_sorted_order(vm: VM) -> None:
-    assert run(vm, "find") == (0, ".\n./a.txt\n./b.log\n./sub\n./sub/c.txt\n./sub/deep\n"
-                                  "./sub/deep/d.md\n", "")
-    assert run(vm, "find", ".", "-depth") == (0, "./a.txt\n./b.log\n./sub/c.txt\n"
-                                                 "./sub/deep/d.md\n./sub/deep\n./sub\n.\n", "")
+    assert run(vm, "find") == (
+        0,
+        ".\n./a.txt\n./b.log\n./sub\n./sub/c.txt\n./sub/deep\n./sub/deep/d.md\n",
+        "",
+    )
+    assert run(vm, "find", ".", "-depth") == (
+        0,
+        "./a.txt\n./b.log\n./sub/c.txt\n./sub/deep/d.md\n./sub/deep\n./sub\n.\n",
+        "",
+    )
     assert run(vm, "find", "/work/sub", "-type", "f") == (
-        0, "/work/sub/c.txt\n/work/sub/deep/d.md\n", "")
+        0,
+        "/work/sub/c.txt\n/work/sub/deep/d.md\n",
+        "",
+    )
 
 
 def test_find_size_units(vm: VM) -> None:
@@ -40,7 +49,10 @@ def test_find_size_units(vm: VM) -> None:
     assert run(vm, "find", ".", "-size", "3k") == (0, "./sub/c.txt\n", "")
     assert run(vm, "find", ".", "-type", "f", "-size", "-1k") == (0, "", "")
     assert run(vm, "find", ".", "-type", "f", "-size", "1") == (
-        0, "./a.txt\n./b.log\n./sub/deep/d.md\n", "")
+        0,
+        "./a.txt\n./b.log\n./sub/deep/d.md\n",
+        "",
+    )
 
 
 def test_find_times_and_newer(vm: VM) -> None:
@@ -48,14 +60,26 @@ def test_find_times_and_newer(vm: VM) -> None:
     run(vm, "touch", "-d", "2021-01-01", "b.log")
     assert run(vm, "find", ".", "-type", "f", "-mtime", "+30") == (0, "./a.txt\n./b.log\n", "")
     assert run(vm, "find", ".", "-type", "f", "-newer", "a.txt", "-name", "*.*") == (
-        0, "./b.log\n./sub/c.txt\n./sub/deep/d.md\n", "")
+        0,
+        "./b.log\n./sub/c.txt\n./sub/deep/d.md\n",
+        "",
+    )
     assert run(vm, "find", ".", "-type", "f", "-mmin", "-10") == (
-        0, "./sub/c.txt\n./sub/deep/d.md\n", "")
+        0,
+        "./sub/c.txt\n./sub/deep/d.md\n",
+        "",
+    )
     assert run(vm, "find", "a.txt", "-printf", "%t|%TY-%Tm-%Td|%T@|%A+\\n") == (
-        0, "Wed Jan  1 00:00:00.0000000000 2020|2020-01-01|1577836800.0000000000|"
-           "2020-01-01+00:00:00.0000000000\n", "")
+        0,
+        "Wed Jan  1 00:00:00.0000000000 2020|2020-01-01|1577836800.0000000000|"
+        "2020-01-01+00:00:00.0000000000\n",
+        "",
+    )
     assert run(vm, "find", ".", "-newermt", "2020-06-01", "-name", "?.*") == (
-        0, "./b.log\n./sub/c.txt\n./sub/deep/d.md\n", "")
+        0,
+        "./b.log\n./sub/c.txt\n./sub/deep/d.md\n",
+        "",
+    )
 
 
 def test_find_symlinks(vm: VM) -> None:
@@ -65,26 +89,58 @@ def test_find_symlinks(vm: VM) -> None:
     assert run(vm, "find", "lnk") == (0, "lnk\n", "")
     assert run(vm, "find", "-H", "lnk", "-name", "*.md") == (0, "lnk/deep/d.md\n", "")
     assert run(vm, "find", "-L", ".", "-name", "d.md") == (
-        0, "./lnk/deep/d.md\n./sub/deep/d.md\n", "")
+        0,
+        "./lnk/deep/d.md\n./sub/deep/d.md\n",
+        "",
+    )
     assert run(vm, "find", ".", "-xtype", "d", "-name", "l*") == (0, "./lnk\n", "")
     assert run(vm, "find", ".", "-lname", "sub", "-printf", "%p %l %y %Y\\n") == (
-        0, "./lnk sub l d\n", "")
+        0,
+        "./lnk sub l d\n",
+        "",
+    )
 
 
 def test_find_exec_batches_and_execdir(vm: VM) -> None:
     assert run(vm, "find", ".", "-type", "f", "-exec", "echo", "{}", "+") == (
-        0, "./a.txt ./b.log ./sub/c.txt ./sub/deep/d.md\n", "")
+        0,
+        "./a.txt ./b.log ./sub/c.txt ./sub/deep/d.md\n",
+        "",
+    )
     assert run(vm, "find", "sub", "-type", "f", "-execdir", "echo", "in", "{}", ";") == (
-        0, "in ./c.txt\nin ./d.md\n", "")
+        0,
+        "in ./c.txt\nin ./d.md\n",
+        "",
+    )
     assert run(vm, "find", ".", "-name", "*.md", "-exec", "cat", "{}", ";", "-print") == (
-        0, "# d\n./sub/deep/d.md\n", "")
-    assert run(vm, "find", ".", "-name", "a.txt", "-exec", "sh", "-c", "exit 1", ";",
-               "-o", "-name", "a.txt", "-print") == (0, "./a.txt\n", "")
+        0,
+        "# d\n./sub/deep/d.md\n",
+        "",
+    )
+    assert run(
+        vm,
+        "find",
+        ".",
+        "-name",
+        "a.txt",
+        "-exec",
+        "sh",
+        "-c",
+        "exit 1",
+        ";",
+        "-o",
+        "-name",
+        "a.txt",
+        "-print",
+    ) == (0, "./a.txt\n", "")
 
 
 def test_find_delete_prune_quit(vm: VM) -> None:
     assert run(vm, "find", ".", "-name", "deep", "-prune", "-o", "-type", "f", "-print") == (
-        0, "./a.txt\n./b.log\n./sub/c.txt\n", "")
+        0,
+        "./a.txt\n./b.log\n./sub/c.txt\n",
+        "",
+    )
     assert run(vm, "find", ".", "-type", "f", "-print", "-quit") == (0, "./a.txt\n", "")
     assert run(vm, "find", "sub", "-delete") == (0, "", "")
     assert not vm.exists("/work/sub")
@@ -92,8 +148,9 @@ def test_find_delete_prune_quit(vm: VM) -> None:
 
 
 def test_find_ok_prompts(vm: VM) -> None:
-    code, out, err = run(vm, "find", ".", "-name", "*.txt", "-ok", "echo", "X", "{}", ";",
-                         stdin=b"y\nn\n")
+    code, out, err = run(
+        vm, "find", ".", "-name", "*.txt", "-ok", "echo", "X", "{}", ";", stdin=b"y\nn\n"
+    )
     assert (code, out) == (0, "X ./a.txt\n")
     assert err == "< echo X ./a.txt ... ./a.txt > ? < echo X ./sub/c.txt ... ./sub/c.txt > ? "
 
@@ -106,22 +163,37 @@ def test_find_errors(vm: VM) -> None:
 
 def test_find_printf_fields(vm: VM) -> None:
     run(vm, "chmod", "640", "a.txt")
-    assert run(vm, "find", "a.txt", "sub", "-maxdepth", "0",
-               "-printf", "%f|%h|%m|%M|%u:%g|%U:%G|%n|%y|%H\\0") == (
-        0, "a.txt|.|640|-rw-r-----|root:root|0:0|1|f|a.txt\0"
-           "sub|.|755|drwxr-xr-x|root:root|0:0|3|d|sub\0", "")
+    assert run(
+        vm,
+        "find",
+        "a.txt",
+        "sub",
+        "-maxdepth",
+        "0",
+        "-printf",
+        "%f|%h|%m|%M|%u:%g|%U:%G|%n|%y|%H\\0",
+    ) == (
+        0,
+        "a.txt|.|640|-rw-r-----|root:root|0:0|1|f|a.txt\0"
+        "sub|.|755|drwxr-xr-x|root:root|0:0|3|d|sub\0",
+        "",
+    )
 
 
 def test_find_printf_width_flags(vm: VM) -> None:
     assert run(vm, "find", "a.txt", "-printf", "[%10p][%-6s][%3d]\\n") == (
-        0, "[     a.txt][6     ][  0]\n", "")
+        0,
+        "[     a.txt][6     ][  0]\n",
+        "",
+    )
 
 
 def test_find_ls_action(vm: VM) -> None:
     code, out, _ = run(vm, "find", "a.txt", "-ls")
     assert code == 0
-    assert re.fullmatch(r" *\d+ +1 -rw-r--r-- +1 root +root +6 \w{3} [ \d]\d \d\d:\d\d a\.txt\n",
-                        out)
+    assert re.fullmatch(
+        r" *\d+ +1 -rw-r--r-- +1 root +root +6 \w{3} [ \d]\d \d\d:\d\d a\.txt\n", out
+    )
 
 
 def test_find_large_tree_head(vm: VM) -> None:
@@ -146,6 +218,7 @@ def test_glob_and_regex_translation() -> None:
 
 # --- xargs ------------------------------------------------------------------------------------
 
+
 def test_xargs_parallel_runs_everything(vm: VM) -> None:
     code, out, _ = run(vm, "xargs", "-P", "3", "-n", "1", "echo", stdin=b"1 2 3 4 5 6\n")
     assert code == 0
@@ -154,7 +227,10 @@ def test_xargs_parallel_runs_everything(vm: VM) -> None:
 
 def test_xargs_statuses(vm: VM) -> None:
     assert run(vm, "xargs", "sh", "-c", "exit 255", stdin=b"a\nb\n") == (
-        124, "", "xargs: sh: exited with status 255; aborting\n")
+        124,
+        "",
+        "xargs: sh: exited with status 255; aborting\n",
+    )
     assert run(vm, "xargs", "-n1", "sh", "-c", "exit $0", stdin=b"0 3 0\n") == (123, "", "")
 
 

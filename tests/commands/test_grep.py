@@ -49,12 +49,14 @@ def run(vm: VM, *argv: str, stdin: bytes = b"") -> tuple[int, bytes, bytes]:
 def test_recursive_is_sorted_and_relative(vm: VM) -> None:
     rc, out, err = run(vm, "grep", "-r", "hello")
     assert (rc, err) == (0, b"grep: data.bin: binary file matches\n")
-    assert out == (b".hidden/h.txt:hello hidden\n"
-                   b"docs/readme.md:hello again\n"
-                   b"src/main.py:print('hello')\n"
-                   b"src/sub/deep.txt:hello deep\n"
-                   b"src/util.py:def hello():\n"
-                   b"top.txt:hello top\n")
+    assert out == (
+        b".hidden/h.txt:hello hidden\n"
+        b"docs/readme.md:hello again\n"
+        b"src/main.py:print('hello')\n"
+        b"src/sub/deep.txt:hello deep\n"
+        b"src/util.py:def hello():\n"
+        b"top.txt:hello top\n"
+    )
 
 
 def test_recursive_with_dot_operand(vm: VM) -> None:
@@ -64,16 +66,20 @@ def test_recursive_with_dot_operand(vm: VM) -> None:
 
 def test_recursive_count_and_no_filename(vm: VM) -> None:
     assert run(vm, "grep", "-rc", "hello", "src")[1] == (
-        b"src/main.py:1\nsrc/sub/deep.txt:1\nsrc/sub/other.md:0\nsrc/util.py:1\n")
+        b"src/main.py:1\nsrc/sub/deep.txt:1\nsrc/sub/other.md:0\nsrc/util.py:1\n"
+    )
     assert run(vm, "grep", "-rh", "hello", "src")[1] == (
-        b"print('hello')\nhello deep\ndef hello():\n")
+        b"print('hello')\nhello deep\ndef hello():\n"
+    )
 
 
 def test_include_exclude(vm: VM) -> None:
     assert run(vm, "grep", "-rl", "--include=*.md", "e", ".")[1] == (
-        b"./docs/readme.md\n./src/sub/other.md\n")
+        b"./docs/readme.md\n./src/sub/other.md\n"
+    )
     assert run(vm, "grep", "-l", "--exclude=*.txt", "hello", "top.txt", "src/main.py")[1] == (
-        b"src/main.py\n")
+        b"src/main.py\n"
+    )
 
 
 def test_directory_without_recursion(vm: VM) -> None:
@@ -85,12 +91,16 @@ def test_help_and_usage(vm: VM) -> None:
     assert rc == 0 and out.startswith(b"Usage: grep [OPTION]... PATTERNS [FILE]...\n")
     assert err == b""
     assert run(vm, "grep", "--nope", "x") == (
-        2, b"", b"grep: unrecognized option '--nope'\n"
-                b"Usage: grep [OPTION]... PATTERNS [FILE]...\n"
-                b"Try 'grep --help' for more information.\n")
+        2,
+        b"",
+        b"grep: unrecognized option '--nope'\n"
+        b"Usage: grep [OPTION]... PATTERNS [FILE]...\n"
+        b"Try 'grep --help' for more information.\n",
+    )
     assert run(vm, "grep", "-j", "x")[2] == (
         b"grep: invalid option -- 'j'\nUsage: grep [OPTION]... PATTERNS [FILE]...\n"
-        b"Try 'grep --help' for more information.\n")
+        b"Try 'grep --help' for more information.\n"
+    )
     assert run(vm, "egrep", "--help")[0] == 0
     assert run(vm, "rg", "--help")[0] == 0
 
@@ -98,18 +108,21 @@ def test_help_and_usage(vm: VM) -> None:
 def test_regex_error_message(vm: VM) -> None:
     assert run(vm, "grep", "a\\(", stdin=b"a\n") == (2, b"", b"grep: Unmatched ( or \\(\n")
     assert run(vm, "grep", "-E", "*x", stdin=b"x\n") == (
-        0, b"x\n", b"grep: warning: * at start of expression\n")
+        0,
+        b"x\n",
+        b"grep: warning: * at start of expression\n",
+    )
 
 
 def test_null_names_and_initial_tab(vm: VM) -> None:
     assert run(vm, "grep", "-lZ", "hello", "top.txt", "src/main.py")[1] == (
-        b"top.txt\x00src/main.py\x00")
+        b"top.txt\x00src/main.py\x00"
+    )
     assert run(vm, "grep", "-nT", "b", stdin=b"a\nb\n")[1] == b"2:\tb\n"
 
 
 def test_perl_mode_uses_python_syntax(vm: VM) -> None:
-    assert run(vm, "grep", "-P", "-o", r"\d+(?=px)", stdin=b"10px 20em 30px\n")[1] == (
-        b"10\n30\n")
+    assert run(vm, "grep", "-P", "-o", r"\d+(?=px)", stdin=b"10px 20em 30px\n")[1] == (b"10\n30\n")
 
 
 def test_binary_and_invalid_utf8(vm: VM) -> None:
@@ -131,7 +144,8 @@ def test_big_input_counts(vm: VM) -> None:
     assert run(vm, "grep", "-c", "7$", stdin=data)[1] == b"20000\n"
     assert run(vm, "grep", "-n", "^line 199999$", stdin=data)[1] == b"200000:line 199999\n"
     assert run(vm, "grep", "-vc", "1", stdin=data)[1] == b"%d\n" % sum(
-        1 for i in range(200000) if "1" not in str(i))
+        1 for i in range(200000) if "1" not in str(i)
+    )
 
 
 def test_streaming_stops_early(vm: VM) -> None:
@@ -149,21 +163,25 @@ def test_streaming_stops_early(vm: VM) -> None:
 def test_rg_defaults(vm: VM) -> None:
     rc, out, err = run(vm, "rg", "hello")
     assert (rc, err) == (0, b"")
-    assert out == (b"docs/readme.md:hello again\n"
-                   b"src/main.py:print('hello')\n"
-                   b"src/sub/deep.txt:hello deep\n"
-                   b"src/util.py:def hello():\n"
-                   b"top.txt:hello top\n")
+    assert out == (
+        b"docs/readme.md:hello again\n"
+        b"src/main.py:print('hello')\n"
+        b"src/sub/deep.txt:hello deep\n"
+        b"src/util.py:def hello():\n"
+        b"top.txt:hello top\n"
+    )
 
 
 def test_rg_flags(vm: VM) -> None:
     assert run(vm, "rg", "-n", "-i", "HELLO", "docs")[1] == (
-        b"docs/readme.md:1:Hello docs\ndocs/readme.md:2:hello again\n")
+        b"docs/readme.md:1:Hello docs\ndocs/readme.md:2:hello again\n"
+    )
     assert run(vm, "rg", "--hidden", "-l", "hidden")[1] == b".hidden/h.txt\n"
     assert run(vm, "rg", "-t", "py", "-c", "hello")[1] == b"src/main.py:1\nsrc/util.py:1\n"
     assert run(vm, "rg", "-g", "*.md", "-l", "e")[1] == b"docs/readme.md\nsrc/sub/other.md\n"
     assert run(vm, "rg", "-g", "!*.py", "-l", "hello")[1] == (
-        b"docs/readme.md\nsrc/sub/deep.txt\ntop.txt\n")
+        b"docs/readme.md\nsrc/sub/deep.txt\ntop.txt\n"
+    )
     assert run(vm, "rg", "-o", "-w", "hel+o", "top.txt")[1] == b"hello\n"
     assert run(vm, "rg", "-F", "hello()", "src")[1] == b"src/util.py:def hello():\n"
     assert run(vm, "rg", "-v", "-N", "import", "src/main.py")[1] == b"print('hello')\n"
@@ -174,7 +192,8 @@ def test_rg_flags(vm: VM) -> None:
 
 def test_rg_files_and_status(vm: VM) -> None:
     assert run(vm, "rg", "--files", "src")[1] == (
-        b"src/main.py\nsrc/sub/deep.txt\nsrc/sub/other.md\nsrc/util.py\n")
+        b"src/main.py\nsrc/sub/deep.txt\nsrc/sub/other.md\nsrc/util.py\n"
+    )
     assert run(vm, "rg", "zzz")[0] == 1
     rc, _, err = run(vm, "rg", "x", "missing")
     assert rc == 2 and err
@@ -195,6 +214,8 @@ def test_symlinks_and_loops() -> None:
         v.symlink("a.txt", "/work/d/link.txt")
         assert run(v, "grep", "-r", "hi", "d") == (0, b"d/a.txt:hi\n", b"")
         assert run(v, "grep", "-R", "hi", "d") == (
-            0, b"d/a.txt:hi\nd/link.txt:hi\n",
-            b"grep: d/loop: warning: recursive directory loop\n")
+            0,
+            b"d/a.txt:hi\nd/link.txt:hi\n",
+            b"grep: d/loop: warning: recursive directory loop\n",
+        )
         assert run(v, "grep", "-r", "hi", "d/link.txt") == (0, b"hi\n", b"")

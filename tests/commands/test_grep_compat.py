@@ -46,8 +46,9 @@ TREE = {
 }
 
 
-def C(*argv: str, files: dict[str, str | bytes] | None = None, stdin: str | bytes = "",
-      id: str = "") -> Case:
+def C(
+    *argv: str, files: dict[str, str | bytes] | None = None, stdin: str | bytes = "", id: str = ""
+) -> Case:
     return Case(list(argv), dict(FILES if files is None else files), stdin, id=id)
 
 

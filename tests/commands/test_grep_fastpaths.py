@@ -32,8 +32,14 @@ EDGES += BIG[:300000] + b"foo last"
 NUL = BIG[:1000] + b"foo\0bar\n" + BIG[1000:600000]
 SPARSE_THEN_DENSE = _big(2, 12000, rare=0.9) + _big(3, 12000, rare=0.0) + _big(4, 12000, 0.9)
 
-FILES: dict[str, bytes | str] = {"big": BIG, "nonl": BIG_NONL, "edges": EDGES, "nul": NUL,
-                                  "mix": SPARSE_THEN_DENSE, "small": "foo\nbar\n"}
+FILES: dict[str, bytes | str] = {
+    "big": BIG,
+    "nonl": BIG_NONL,
+    "edges": EDGES,
+    "nul": NUL,
+    "mix": SPARSE_THEN_DENSE,
+    "small": "foo\nbar\n",
+}
 
 
 def G(*argv: str, stdin: bytes = b"") -> Case:
@@ -42,17 +48,37 @@ def G(*argv: str, stdin: bytes = b"") -> Case:
 
 
 CASES = [
-    G("foo", "big"), G("foo", "nonl"), G("foo", "edges"), G("-v", "bar", "big"),
-    G("-v", "bar", "nonl"), G("-c", "foo", "big"), G("-c", "-v", "bar", "mix"),
-    G("-n", "foo", "big"), G("-n", "-v", "bar", "mix"), G("foo", "mix"),
-    G("-m", "20000", "foo", "big"), G("-m", "9000", "-n", "foo", "mix"),
-    G("-m", "25000", "-c", "foo", "big"), G("-H", "foo", "big"), G("foo", "big", "small"),
-    G("-h", "-n", "foo", "big", "nonl"), G("o", "nul"), G("-a", "o", "nul"),
-    G("-c", "o", "nul"), G("-i", "FOO", "big"), G("-x", "foo", "edges"),
-    G("-w", "foo", "edges"), G("-E", "^foo[0-9]+ 1", "big"), G("-v", "^$", "edges"),
-    G("-Z", "-H", "foo", "small"), G("-Z", "-H", "-n", "foo", "mix"),
-    G("foo", stdin=BIG_NONL), G("-v", "x", stdin=EDGES), G("-q", "foo", "big"),
-    G("-l", "foo", "big", "small"), G("-L", "zzz", "big"),
+    G("foo", "big"),
+    G("foo", "nonl"),
+    G("foo", "edges"),
+    G("-v", "bar", "big"),
+    G("-v", "bar", "nonl"),
+    G("-c", "foo", "big"),
+    G("-c", "-v", "bar", "mix"),
+    G("-n", "foo", "big"),
+    G("-n", "-v", "bar", "mix"),
+    G("foo", "mix"),
+    G("-m", "20000", "foo", "big"),
+    G("-m", "9000", "-n", "foo", "mix"),
+    G("-m", "25000", "-c", "foo", "big"),
+    G("-H", "foo", "big"),
+    G("foo", "big", "small"),
+    G("-h", "-n", "foo", "big", "nonl"),
+    G("o", "nul"),
+    G("-a", "o", "nul"),
+    G("-c", "o", "nul"),
+    G("-i", "FOO", "big"),
+    G("-x", "foo", "edges"),
+    G("-w", "foo", "edges"),
+    G("-E", "^foo[0-9]+ 1", "big"),
+    G("-v", "^$", "edges"),
+    G("-Z", "-H", "foo", "small"),
+    G("-Z", "-H", "-n", "foo", "mix"),
+    G("foo", stdin=BIG_NONL),
+    G("-v", "x", stdin=EDGES),
+    G("-q", "foo", "big"),
+    G("-l", "foo", "big", "small"),
+    G("-L", "zzz", "big"),
 ]
 
 

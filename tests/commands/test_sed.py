@@ -79,15 +79,23 @@ def test_quit_status(vm: VM) -> None:
 
 def test_error_messages(vm: VM) -> None:
     assert run(vm, "sed", "s/a/b", "a.txt") == (
-        1, b"", b"sed: -e expression #1, char 5: unterminated `s' command\n")
+        1,
+        b"",
+        b"sed: -e expression #1, char 5: unterminated `s' command\n",
+    )
     assert run(vm, "sed", "-e", "p", "-e", "k", "a.txt") == (
-        1, b"", b"sed: -e expression #2, char 1: unknown command: `k'\n")
-    assert run(vm, "sed", "b x", "a.txt") == (
-        4, b"", b"sed: can't find label for jump to `x'\n")
-    assert run(vm, "sed", "--nope") [0] == 1
+        1,
+        b"",
+        b"sed: -e expression #2, char 1: unknown command: `k'\n",
+    )
+    assert run(vm, "sed", "b x", "a.txt") == (4, b"", b"sed: can't find label for jump to `x'\n")
+    assert run(vm, "sed", "--nope")[0] == 1
     vm.write_file("/work/bad.sed", b"p\ns/x/\n")
     assert run(vm, "sed", "-f", "bad.sed", "a.txt") == (
-        1, b"", b"sed: file bad.sed line 2: unterminated `s' command\n")
+        1,
+        b"",
+        b"sed: file bad.sed line 2: unterminated `s' command\n",
+    )
 
 
 def test_help(vm: VM) -> None:
@@ -122,8 +130,7 @@ def test_special_cases(vm: VM) -> None:
     assert run(vm, "sed", "2,3c\\\nX", "a.txt")[1] == b"one\nX\n"
     assert run(vm, "sed", "2,3!c\\\nX", "a.txt")[1] == b"X\ntwo\nthree\n"
     assert run(vm, "sed", "s/e/[&]/2", "a.txt")[1] == b"one\ntwo\nthre[e]\n"
-    assert run(vm, "sed", "-E", "s/(t)(w)?/<\\2\\1>/g", "a.txt")[1] == (
-        b"one\n<wt>o\n<t>hree\n")
+    assert run(vm, "sed", "-E", "s/(t)(w)?/<\\2\\1>/g", "a.txt")[1] == (b"one\n<wt>o\n<t>hree\n")
     assert run(vm, "sed", "-n", "/one/,/two/{=}", "a.txt")[1] == b"1\n2\n"
     assert run(vm, "sed", "0~2s/^/#/", "a.txt")[1] == b"one\n#two\nthree\n"
     assert run(vm, "sed", "2,+0d", "a.txt")[1] == b"one\nthree\n"
@@ -135,14 +142,30 @@ def test_special_cases(vm: VM) -> None:
 
 def test_fast_path_matches_general_path(vm: VM) -> None:
     data = b"".join(b"row %d val %d\n" % (i, i * 7) for i in range(5000)) + b"tail 77"
-    for script in ["s/7/S/", "s/7/S/g", "s/7/S/2", "s/^row/R/", "s/[0-9]$/E/",
-                   "s/val \\(.*\\)/\\1=v/", "s/a*/-/g"]:
+    for script in [
+        "s/7/S/",
+        "s/7/S/g",
+        "s/7/S/2",
+        "s/^row/R/",
+        "s/[0-9]$/E/",
+        "s/val \\(.*\\)/\\1=v/",
+        "s/a*/-/g",
+    ]:
         fast = run(vm, "sed", script, stdin=data)
         slow = run(vm, "sed", "-e", script, "-e", "s/$//", stdin=data)
         assert fast == slow, script
     assert run(vm, "sed", "-n", "s/77$/X/p", stdin=data)[1].endswith(b"tail X")
-    for args in (["-n", "/7/p"], ["/7/d"], ["/7/p"], ["-n", "/7/!p"], ["/7$/!d"],
-                 ["-n", "/^$/p"], ["-n", "/77$/p"], ["/tail/d"], ["-n", "/[^0-9]$/p"]):
+    for args in (
+        ["-n", "/7/p"],
+        ["/7/d"],
+        ["/7/p"],
+        ["-n", "/7/!p"],
+        ["/7$/!d"],
+        ["-n", "/^$/p"],
+        ["-n", "/77$/p"],
+        ["/tail/d"],
+        ["-n", "/[^0-9]$/p"],
+    ):
         fast = run(vm, "sed", *args, stdin=data)
         slow = run(vm, "sed", "-e", args[-1], "-e", "s/$//", *args[:-1], stdin=data)
         assert fast == slow, args

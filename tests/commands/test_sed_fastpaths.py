@@ -27,8 +27,13 @@ def _text(seed: int, n: int, rare: float) -> bytes:
 DENSE = _text(1, 40000, 0.05)
 MIXED = _text(2, 15000, 0.95) + _text(3, 15000, 0.0) + _text(4, 15000, 0.95)
 ODD = (b"hello\n\nabc\r\n\xff\xfeabc\x00e\n" + b"e" * 200000 + b"\n") * 3 + b"tail e"
-FILES: dict[str, bytes | str] = {"dense": DENSE, "mixed": MIXED, "odd": ODD,
-                                  "nonl": b"abc\nlast e", "two": b"eee\n"}
+FILES: dict[str, bytes | str] = {
+    "dense": DENSE,
+    "mixed": MIXED,
+    "odd": ODD,
+    "nonl": b"abc\nlast e",
+    "two": b"eee\n",
+}
 
 
 def S(*argv: str) -> Case:
@@ -36,15 +41,30 @@ def S(*argv: str) -> Case:
 
 
 CASES = [
-    S("s/e/E/g", "dense"), S("s/e/E/", "dense"), S("s/l\\+/L/g", "dense"),
-    S("s/\\(h\\)e/\\1X\\1/g", "dense"), S("-E", "s/(a)(b)?c/[\\2\\1]/g", "dense"),
-    S("s/e/E/g", "mixed"), S("s/e*/-/g", "nonl", "two"), S("s/^/> /", "dense"),
-    S("s/$/ <", "mixed"), S("s/e/\\n/g", "dense"), S("s/E/x/gI", "dense"),
-    S("s/e/E/2", "dense"), S("s/e/E/gp", "dense"), S("-n", "s/e/E/gp", "dense"),
-    S("s/e/E/g", "odd"), S("s/c/C/g", "nonl", "two"), S("s/x/&&/", "nonl", "dense"),
-    S("y/abc/xyz/", "dense"), S("y/abc/xyz/", "odd"), S("y/e/\\n/", "dense"),
-    S("y/abc/bca/;y/xyz/XYZ/", "mixed"), S("y/ce/ec/", "nonl", "two"),
-    S("-n", "y/abc/xyz/", "dense"), S("-s", "y/abc/xyz/", "nonl", "two"),
+    S("s/e/E/g", "dense"),
+    S("s/e/E/", "dense"),
+    S("s/l\\+/L/g", "dense"),
+    S("s/\\(h\\)e/\\1X\\1/g", "dense"),
+    S("-E", "s/(a)(b)?c/[\\2\\1]/g", "dense"),
+    S("s/e/E/g", "mixed"),
+    S("s/e*/-/g", "nonl", "two"),
+    S("s/^/> /", "dense"),
+    S("s/$/ <", "mixed"),
+    S("s/e/\\n/g", "dense"),
+    S("s/E/x/gI", "dense"),
+    S("s/e/E/2", "dense"),
+    S("s/e/E/gp", "dense"),
+    S("-n", "s/e/E/gp", "dense"),
+    S("s/e/E/g", "odd"),
+    S("s/c/C/g", "nonl", "two"),
+    S("s/x/&&/", "nonl", "dense"),
+    S("y/abc/xyz/", "dense"),
+    S("y/abc/xyz/", "odd"),
+    S("y/e/\\n/", "dense"),
+    S("y/abc/bca/;y/xyz/XYZ/", "mixed"),
+    S("y/ce/ec/", "nonl", "two"),
+    S("-n", "y/abc/xyz/", "dense"),
+    S("-s", "y/abc/xyz/", "nonl", "two"),
     S("s/\\u\\(h\\)/\\U&x/g", "dense"),
 ]
 

@@ -14,9 +14,36 @@ from pocketos.commands import get_command
 from pocketos.kernel.process import Context
 from pocketos.kernel.streams import BytesSink, InputStream, Pipe
 
-TEXT_COMMANDS = ["cat", "head", "tail", "wc", "sort", "uniq", "cut", "tr", "tee", "nl", "paste",
-                 "join", "comm", "column", "fold", "fmt", "expand", "unexpand", "rev", "tac",
-                 "shuf", "strings", "od", "xxd", "hexdump", "diff", "patch", "cmp"]
+TEXT_COMMANDS = [
+    "cat",
+    "head",
+    "tail",
+    "wc",
+    "sort",
+    "uniq",
+    "cut",
+    "tr",
+    "tee",
+    "nl",
+    "paste",
+    "join",
+    "comm",
+    "column",
+    "fold",
+    "fmt",
+    "expand",
+    "unexpand",
+    "rev",
+    "tac",
+    "shuf",
+    "strings",
+    "od",
+    "xxd",
+    "hexdump",
+    "diff",
+    "patch",
+    "cmp",
+]
 
 
 @pytest.fixture(scope="module")
@@ -29,14 +56,16 @@ def vm() -> Iterator[Any]:
     v.close()
 
 
-def run(vm: Any, *argv: str, stdin: bytes | str = b"",
-        files: dict[str, bytes | str] | None = None) -> Any:
+def run(
+    vm: Any, *argv: str, stdin: bytes | str = b"", files: dict[str, bytes | str] | None = None
+) -> Any:
     for name, data in (files or {}).items():
         vm.write_file("/work/" + name, data, parents=True)
     return vm.run(list(argv), stdin=stdin, cwd="/work", env={"LC_ALL": "C"})
 
 
 # ------------------------------------------------------------------------------ help / usage
+
 
 @pytest.mark.parametrize("name", TEXT_COMMANDS)
 def test_help_prints_usage_and_exits_zero(vm: Any, name: str) -> None:
@@ -50,9 +79,10 @@ def test_help_prints_usage_and_exits_zero(vm: Any, name: str) -> None:
 def test_unknown_long_option(vm: Any, name: str) -> None:
     r = run(vm, name, "--no-such-option")
     assert r.exit_code in (1, 2)
-    assert r.stderr == (f"{name}: unrecognized option '--no-such-option'\n"
-                        f"Try '{name} --help' for more information.\n") or \
-        r.stderr.startswith(f"{name}: unrecognized option")
+    assert r.stderr == (
+        f"{name}: unrecognized option '--no-such-option'\n"
+        f"Try '{name} --help' for more information.\n"
+    ) or r.stderr.startswith(f"{name}: unrecognized option")
     assert r.stdout == ""
 
 
@@ -67,6 +97,7 @@ def test_exit_status_for_usage_errors_follows_gnu(vm: Any) -> None:
 
 
 # ------------------------------------------------------------------------------ whole outputs
+
 
 def test_cat_numbering_and_missing_file(vm: Any) -> None:
     r = run(vm, "cat", "-n", "x", "nope", "x", files={"x": "a\n\nb\n"})
@@ -88,10 +119,8 @@ def test_cat_directory(vm: Any) -> None:
 
 def test_head_tail_headers(vm: Any) -> None:
     files = {"p": "1\n2\n3\n", "q": "x\n"}
-    assert run(vm, "head", "-n1", "p", "q", files=files).stdout == \
-        "==> p <==\n1\n\n==> q <==\nx\n"
-    assert run(vm, "tail", "-n1", "p", "q", files=files).stdout == \
-        "==> p <==\n3\n\n==> q <==\nx\n"
+    assert run(vm, "head", "-n1", "p", "q", files=files).stdout == "==> p <==\n1\n\n==> q <==\nx\n"
+    assert run(vm, "tail", "-n1", "p", "q", files=files).stdout == "==> p <==\n3\n\n==> q <==\nx\n"
     assert run(vm, "tail", "-n", "+2", "p", files=files).stdout == "2\n3\n"
     assert run(vm, "head", "-c", "-2", "p", files=files).stdout == "1\n2\n"
     assert run(vm, "head", "-5", stdin="a\nb\n").stdout == "a\nb\n"
@@ -110,8 +139,7 @@ def test_head_bad_count(vm: Any) -> None:
 
 def test_wc_columns(vm: Any) -> None:
     files = {"p": "a b\nc\n", "q": "hello world foo\n"}
-    assert run(vm, "wc", "p", "q", files=files).stdout == \
-        " 2  3  6 p\n 1  3 16 q\n 3  6 22 total\n"
+    assert run(vm, "wc", "p", "q", files=files).stdout == " 2  3  6 p\n 1  3 16 q\n 3  6 22 total\n"
     assert run(vm, "wc", stdin="x y\n").stdout == "      1       2       4\n"
     assert run(vm, "wc", "-l", "p", files=files).stdout == "2 p\n"
 
@@ -191,13 +219,17 @@ def test_column_and_fmt(vm: Any) -> None:
 
 def test_od_xxd_hexdump(vm: Any) -> None:
     assert run(vm, "od", "-c", stdin=b"a\0").stdout == "0000000   a  \\0\n0000002\n"
-    assert run(vm, "xxd", stdin=b"hi\n").stdout == \
-        "00000000: 6869 0a                                  hi.\n"
+    assert (
+        run(vm, "xxd", stdin=b"hi\n").stdout
+        == "00000000: 6869 0a                                  hi.\n"
+    )
     assert run(vm, "xxd", "-p", stdin=b"hi").stdout == "6869\n"
     r = run(vm, "xxd", "-r", "-p", stdin="6869\n")
     assert r.stdout_bytes == b"hi"
-    assert run(vm, "hexdump", "-C", stdin=b"AB").stdout == \
-        "00000000  41 42                                             |AB|\n00000002\n"
+    assert (
+        run(vm, "hexdump", "-C", stdin=b"AB").stdout
+        == "00000000  41 42                                             |AB|\n00000002\n"
+    )
 
 
 def test_xxd_round_trip(vm: Any) -> None:
@@ -215,23 +247,26 @@ def test_strings(vm: Any) -> None:
 NASTY = b"nul\x00byte\nbad\xff\xfeutf8\r\nno newline"
 
 
-@pytest.mark.parametrize(("argv", "expected"), [
-    (["cat"], NASTY),
-    (["head", "-n", "2"], b"nul\x00byte\nbad\xff\xfeutf8\r\n"),
-    (["tail", "-n", "1"], b"no newline"),
-    (["tac"], b"no newlinebad\xff\xfeutf8\r\nnul\x00byte\n"),
-    (["sort"], b"bad\xff\xfeutf8\r\nno newline\nnul\x00byte\n"),
-    (["uniq"], NASTY + b"\n"),
-    (["cut", "-c", "1-4"], b"nul\x00\nbad\xff\nno n\n"),
-    (["tr", "a-z", "A-Z"], b"NUL\x00BYTE\nBAD\xff\xfeUTF8\r\nNO NEWLINE"),
-    (["nl", "-ba"], b"     1\tnul\x00byte\n     2\tbad\xff\xfeutf8\r\n     3\tno newline\n"),
-    (["paste", "-s", "-d", ","], b"nul\x00byte,bad\xff\xfeutf8\r,no newline\n"),
-    (["fold", "-w", "5"], b"nul\x00b\nyte\nbad\xff\xfe\nutf8\r\nno ne\nwline"),
-    (["rev"], b"etyb\x00lun\n\r8ftu\xfe\xffdab\nenilwen on"),
-    (["expand"], NASTY),
-    (["wc", "-c"], b"30\n"),
-    (["tee"], NASTY),
-])
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["cat"], NASTY),
+        (["head", "-n", "2"], b"nul\x00byte\nbad\xff\xfeutf8\r\n"),
+        (["tail", "-n", "1"], b"no newline"),
+        (["tac"], b"no newlinebad\xff\xfeutf8\r\nnul\x00byte\n"),
+        (["sort"], b"bad\xff\xfeutf8\r\nno newline\nnul\x00byte\n"),
+        (["uniq"], NASTY + b"\n"),
+        (["cut", "-c", "1-4"], b"nul\x00\nbad\xff\nno n\n"),
+        (["tr", "a-z", "A-Z"], b"NUL\x00BYTE\nBAD\xff\xfeUTF8\r\nNO NEWLINE"),
+        (["nl", "-ba"], b"     1\tnul\x00byte\n     2\tbad\xff\xfeutf8\r\n     3\tno newline\n"),
+        (["paste", "-s", "-d", ","], b"nul\x00byte,bad\xff\xfeutf8\r,no newline\n"),
+        (["fold", "-w", "5"], b"nul\x00b\nyte\nbad\xff\xfe\nutf8\r\nno ne\nwline"),
+        (["rev"], b"etyb\x00lun\n\r8ftu\xfe\xffdab\nenilwen on"),
+        (["expand"], NASTY),
+        (["wc", "-c"], b"30\n"),
+        (["tee"], NASTY),
+    ],
+)
 def test_binary_safe(vm: Any, argv: list[str], expected: bytes) -> None:
     r = vm.run(argv, stdin=NASTY, env={"LC_ALL": "C"})
     assert r.stdout_bytes == expected
@@ -245,6 +280,7 @@ def test_cmp_and_diff_binary(vm: Any) -> None:
 
 
 # --------------------------------------------------------------------------------- streaming
+
 
 class Endless(InputStream):
     """An input that never ends: the same two lines over and over."""
@@ -278,11 +314,13 @@ class Endless(InputStream):
         return data
 
 
-def _run_direct(vm: Any, argv: list[str], stdin: InputStream, stdout: Any = None
-                ) -> tuple[int, bytes]:
+def _run_direct(
+    vm: Any, argv: list[str], stdin: InputStream, stdout: Any = None
+) -> tuple[int, bytes]:
     sink = stdout if stdout is not None else BytesSink()
-    ctx = Context(vm.kernel, argv, env={"LC_ALL": "C"}, cwd="/", stdin=stdin, stdout=sink,
-                  stderr=BytesSink())
+    ctx = Context(
+        vm.kernel, argv, env={"LC_ALL": "C"}, cwd="/", stdin=stdin, stdout=sink, stderr=BytesSink()
+    )
     fn = get_command(argv[0])
     assert fn is not None
 
@@ -293,10 +331,13 @@ def _run_direct(vm: Any, argv: list[str], stdin: InputStream, stdout: Any = None
     return code, sink.getvalue() if isinstance(sink, BytesSink) else b""
 
 
-@pytest.mark.parametrize(("argv", "expected"), [
-    (["head", "-n", "3"], b"a\nb\na\n"),
-    (["head", "-c", "5"], b"a\nb\na"),
-])
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["head", "-n", "3"], b"a\nb\na\n"),
+        (["head", "-c", "5"], b"a\nb\na"),
+    ],
+)
 def test_head_on_endless_input_returns(vm: Any, argv: list[str], expected: bytes) -> None:
     src = Endless()
     code, out = _run_direct(vm, argv, src)
@@ -304,17 +345,37 @@ def test_head_on_endless_input_returns(vm: Any, argv: list[str], expected: bytes
     assert src.served < 1_000_000
 
 
-@pytest.mark.parametrize("argv", [
-    ["cat"], ["cat", "-n"], ["tr", "y", "n"], ["cut", "-c1"], ["uniq"], ["nl"], ["fold", "-w3"],
-    ["rev"], ["tee"], ["expand"], ["tail", "-n", "+2"], ["cat", "-A"],
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["cat"],
+        ["cat", "-n"],
+        ["tr", "y", "n"],
+        ["cut", "-c1"],
+        ["uniq"],
+        ["nl"],
+        ["fold", "-w3"],
+        ["rev"],
+        ["tee"],
+        ["expand"],
+        ["tail", "-n", "+2"],
+        ["cat", "-A"],
+    ],
+)
 def test_streaming_filters_stop_on_closed_pipe(vm: Any, argv: list[str]) -> None:
     """A streaming filter on endless input ends with EPIPE once its reader goes away."""
     pipe = Pipe()
 
     async def go() -> tuple[BaseException | int, bytes]:
-        ctx = Context(vm.kernel, argv, env={"LC_ALL": "C"}, cwd="/", stdin=Endless(),
-                      stdout=pipe.writer, stderr=BytesSink())
+        ctx = Context(
+            vm.kernel,
+            argv,
+            env={"LC_ALL": "C"},
+            cwd="/",
+            stdin=Endless(),
+            stdout=pipe.writer,
+            stderr=BytesSink(),
+        )
         fn = get_command(argv[0])
         assert fn is not None
         task = asyncio.ensure_future(fn(ctx))
@@ -338,10 +399,13 @@ def test_pipeline_head_ends_at_once(vm: Any) -> None:
 
 # ------------------------------------------------------------------------------- performance
 
+
 def test_sort_ten_megabytes_quickly(vm: Any) -> None:
     rnd = random.Random(7)
-    data = "".join(f"{rnd.randrange(10**12)} {rnd.random():.16f} word{rnd.randrange(99999)}\n"
-                   for _ in range(200_000)).encode()
+    data = "".join(
+        f"{rnd.randrange(10**12)} {rnd.random():.16f} word{rnd.randrange(99999)}\n"
+        for _ in range(200_000)
+    ).encode()
     assert len(data) > 8_000_000
     start = time.perf_counter()
     r = vm.run(["sort"], stdin=data, env={"LC_ALL": "C"})

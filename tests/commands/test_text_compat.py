@@ -304,8 +304,18 @@ JOIN = [
     C("join", "-v2", "j1", "j2"),
     C("join", "-o", "1.2,2.2", "j1", "j2"),
     C("join", "-a1", "-e", "NA", "-o", "0,1.2,2.2", "j1", "j2"),
-    C("join", "-t,", "-o", "auto", "-a1", "-e", "-", stdin="", id="join -t, auto",
-      files={"x": "a,1\nb,2\nc,3\n", "y": "a,x\nc,y\nd,z\n"}),
+    C(
+        "join",
+        "-t,",
+        "-o",
+        "auto",
+        "-a1",
+        "-e",
+        "-",
+        stdin="",
+        id="join -t, auto",
+        files={"x": "a,1\nb,2\nc,3\n", "y": "a,x\nc,y\nd,z\n"},
+    ),
     C("join", "-t,", "x", "y", files={"x": "a,1\nb,2\nc,3\n", "y": "a,x\nc,y\nd,z\n"}),
     C("join", "-i", "x", "y", files={"x": "A 1\nb 2\n", "y": "a x\nB y\n"}),
     C("join", "--header", "x", "y", files={"x": "ID N\n1 A\n", "y": "ID Age\n1 30\n"}),
@@ -435,8 +445,28 @@ def _with_tool(cases: list[Case], tool: str) -> list[Any]:
 
 
 PARAMS = (
-    _with_tool(CAT + HEAD + TAIL + WC + SORT + UNIQ + CUT + TR + NL + PASTE + FOLD + EXPAND
-               + REV_TAC[3:] + COMM + JOIN + FMT + SHUF + TEE + ERRORS, "sort")
+    _with_tool(
+        CAT
+        + HEAD
+        + TAIL
+        + WC
+        + SORT
+        + UNIQ
+        + CUT
+        + TR
+        + NL
+        + PASTE
+        + FOLD
+        + EXPAND
+        + REV_TAC[3:]
+        + COMM
+        + JOIN
+        + FMT
+        + SHUF
+        + TEE
+        + ERRORS,
+        "sort",
+    )
     + _with_tool(REV_TAC[:3], "rev")
     + _with_tool(COLUMN, "column")
     + _with_tool([c for c in BIN if c.argv[0] == "od"], "od")

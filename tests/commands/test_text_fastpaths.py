@@ -13,11 +13,40 @@ from pocketos.commands.text_sort import Key, make_batch, make_keyfunc, parse_key
 from tests.compat import Case, have, run_host, run_vm
 
 LINES = [
-    b"", b" ", b"\t", b"a", b"  a b  c ", b"b\ta\tc", b"x,y,z", b",,", b"1,2,3", b"-5 x",
-    b" -0.5 y", b"+3 z", b"007 q", b"1e3 w", b"-", b"-.", b".5", b"3.", b"12.50 a",
-    b"99999999999999999999999 big", b"\x00nul 5", b"caf\xc3\xa9 9", b"\xff\xfe 1",
-    b"a  b", b"a , b , c", b"10\t20\t30", b"CRLF 4\r", b"x" * 5000 + b" 7",
-    b"k1 k2 k3 k4 k5", b"1,,3", b"  42", b"\t-17\tz", b"3-4", b"1.2.3 v",
+    b"",
+    b" ",
+    b"\t",
+    b"a",
+    b"  a b  c ",
+    b"b\ta\tc",
+    b"x,y,z",
+    b",,",
+    b"1,2,3",
+    b"-5 x",
+    b" -0.5 y",
+    b"+3 z",
+    b"007 q",
+    b"1e3 w",
+    b"-",
+    b"-.",
+    b".5",
+    b"3.",
+    b"12.50 a",
+    b"99999999999999999999999 big",
+    b"\x00nul 5",
+    b"caf\xc3\xa9 9",
+    b"\xff\xfe 1",
+    b"a  b",
+    b"a , b , c",
+    b"10\t20\t30",
+    b"CRLF 4\r",
+    b"x" * 5000 + b" 7",
+    b"k1 k2 k3 k4 k5",
+    b"1,,3",
+    b"  42",
+    b"\t-17\tz",
+    b"3-4",
+    b"1.2.3 v",
 ]
 
 
@@ -27,8 +56,31 @@ def _random_lines(n: int) -> list[bytes]:
     return [b"".join(rnd.choice(alphabet) for _ in range(rnd.randint(0, 12))) for _ in range(n)]
 
 
-SPECS = ["1", "2", "3", "1,1", "2,2", "2,3", "3,3", "1,2", "5", "2b", "2,2b", "1n", "2n",
-         "2,2n", "3,3n", "1,1f", "2f", "2,2f", "4,4n", "2,2r", "2nr", "1b,1", "3b,4"]
+SPECS = [
+    "1",
+    "2",
+    "3",
+    "1,1",
+    "2,2",
+    "2,3",
+    "3,3",
+    "1,2",
+    "5",
+    "2b",
+    "2,2b",
+    "1n",
+    "2n",
+    "2,2n",
+    "3,3n",
+    "1,1f",
+    "2f",
+    "2,2f",
+    "4,4n",
+    "2,2r",
+    "2nr",
+    "1b,1",
+    "3b,4",
+]
 
 
 @pytest.mark.parametrize("tab", [None, ord(","), ord("\t"), ord(" "), ord("-"), ord(":")])
@@ -89,16 +141,16 @@ def check_big(case: Case, vm: Any) -> None:
     got = run_vm(case, vm)
     if got.stdout != host.stdout:
         pairs = zip(got.stdout, host.stdout, strict=False)
-        i = next((k for k, (a, b) in enumerate(pairs) if a != b),
-                 min(len(got.stdout), len(host.stdout)))
+        i = next(
+            (k for k, (a, b) in enumerate(pairs) if a != b), min(len(got.stdout), len(host.stdout))
+        )
         raise AssertionError(
             f"stdout differs for {case.argv!r} at byte {i} (vm {len(got.stdout)} bytes, "
-            f"host {len(host.stdout)}): vm {got.stdout[i - 40:i + 40]!r} "
-            f"host {host.stdout[i - 40:i + 40]!r}; vm stderr {got.stderr[:200]!r}")
+            f"host {len(host.stdout)}): vm {got.stdout[i - 40 : i + 40]!r} "
+            f"host {host.stdout[i - 40 : i + 40]!r}; vm stderr {got.stderr[:200]!r}"
+        )
     assert got.exit_code == host.exit_code, (case.argv, got.stderr[:200], host.stderr[:200])
-    assert bool(got.stderr) == bool(host.stderr), (case.argv, got.stderr[:200],
-                                                   host.stderr[:200])
-
+    assert bool(got.stderr) == bool(host.stderr), (case.argv, got.stderr[:200], host.stderr[:200])
 
 
 def _rows(seed: int, n: int) -> bytes:
@@ -106,8 +158,10 @@ def _rows(seed: int, n: int) -> bytes:
     words = ["alpha", "beta", "Gamma", "delta", "", "x y", "-3", "007", "1.5", "-0.25"]
     out = []
     for _ in range(n):
-        out.append(f"{rnd.choice(words)}{rnd.randint(0, 50)} {rnd.randint(-999, 999)} "
-                   f"{rnd.choice(words)},{rnd.randint(0, 9)},{rnd.choice(words)}\n")
+        out.append(
+            f"{rnd.choice(words)}{rnd.randint(0, 50)} {rnd.randint(-999, 999)} "
+            f"{rnd.choice(words)},{rnd.randint(0, 9)},{rnd.choice(words)}\n"
+        )
     return "".join(out).encode()
 
 
@@ -122,11 +176,20 @@ def _runs(seed: int, n: int) -> bytes:
 
 
 ROWS = _rows(5, 40000)
-ODD = (b"b 2\n\n  a 1\n\tz -5\r\nnodelim\n,,\n" + b"k" * 100000 + b" 3\n"
-       + b"x\0y 4\n" + b"\xff\xfe 9\n") * 5 + b"last 0"
+ODD = (
+    b"b 2\n\n  a 1\n\tz -5\r\nnodelim\n,,\n"
+    + b"k" * 100000
+    + b" 3\n"
+    + b"x\0y 4\n"
+    + b"\xff\xfe 9\n"
+) * 5 + b"last 0"
 RUNS = _runs(6, 400)
-TFILES: dict[str, bytes | str] = {"rows": ROWS, "odd": ODD, "runs": RUNS,
-                                   "runs_nonl": RUNS + b"line 1"}
+TFILES: dict[str, bytes | str] = {
+    "rows": ROWS,
+    "odd": ODD,
+    "runs": RUNS,
+    "runs_nonl": RUNS + b"line 1",
+}
 
 
 def T(*argv: str) -> Case:
@@ -134,22 +197,44 @@ def T(*argv: str) -> Case:
 
 
 TEXT_CASES = [
-    T("sort", "-n", "rows"), T("sort", "-k2,2n", "rows"), T("sort", "-k3", "rows"),
-    T("sort", "-t,", "-k2,2", "rows"), T("sort", "-t,", "-k2,2n", "rows"),
-    T("sort", "-k2,2nr", "rows"), T("sort", "-r", "-k3", "rows"),
-    T("sort", "-k3r", "rows"), T("sort", "-s", "-k2,2n", "rows"),
-    T("sort", "-u", "-k1,1", "rows"), T("sort", "-f", "-k3,3", "rows"),
-    T("sort", "-t,", "-k3", "rows"), T("sort", "-b", "-k2", "rows"),
-    T("sort", "-n", "odd"), T("sort", "-k2,2n", "odd"), T("sort", "-k2", "odd"),
-    T("sort", "-t,", "-k2,3", "odd"), T("sort", "-rn", "odd"),
-    T("cut", "-d,", "-f1", "rows"), T("cut", "-d,", "-f2", "rows"),
-    T("cut", "-d,", "-f2-", "rows"), T("cut", "-d", " ", "-f2-3", "rows"),
-    T("cut", "-d,", "-f3", "--output-delimiter=::", "rows"), T("cut", "-c2-5", "rows"),
-    T("cut", "-d,", "-f2", "odd"), T("cut", "-d", " ", "-f1", "odd"), T("cut", "-c3-", "odd"),
-    T("cut", "-b1", "odd"), T("cut", "-d,", "-f1-2", "--output-delimiter=|", "odd"),
-    T("uniq", "runs"), T("uniq", "-c", "runs"), T("uniq", "-d", "runs"),
-    T("uniq", "-u", "runs"), T("uniq", "-c", "-d", "runs"), T("uniq", "runs_nonl"),
-    T("uniq", "-c", "runs_nonl"), T("uniq", "odd"), T("uniq", "-c", "odd"),
+    T("sort", "-n", "rows"),
+    T("sort", "-k2,2n", "rows"),
+    T("sort", "-k3", "rows"),
+    T("sort", "-t,", "-k2,2", "rows"),
+    T("sort", "-t,", "-k2,2n", "rows"),
+    T("sort", "-k2,2nr", "rows"),
+    T("sort", "-r", "-k3", "rows"),
+    T("sort", "-k3r", "rows"),
+    T("sort", "-s", "-k2,2n", "rows"),
+    T("sort", "-u", "-k1,1", "rows"),
+    T("sort", "-f", "-k3,3", "rows"),
+    T("sort", "-t,", "-k3", "rows"),
+    T("sort", "-b", "-k2", "rows"),
+    T("sort", "-n", "odd"),
+    T("sort", "-k2,2n", "odd"),
+    T("sort", "-k2", "odd"),
+    T("sort", "-t,", "-k2,3", "odd"),
+    T("sort", "-rn", "odd"),
+    T("cut", "-d,", "-f1", "rows"),
+    T("cut", "-d,", "-f2", "rows"),
+    T("cut", "-d,", "-f2-", "rows"),
+    T("cut", "-d", " ", "-f2-3", "rows"),
+    T("cut", "-d,", "-f3", "--output-delimiter=::", "rows"),
+    T("cut", "-c2-5", "rows"),
+    T("cut", "-d,", "-f2", "odd"),
+    T("cut", "-d", " ", "-f1", "odd"),
+    T("cut", "-c3-", "odd"),
+    T("cut", "-b1", "odd"),
+    T("cut", "-d,", "-f1-2", "--output-delimiter=|", "odd"),
+    T("uniq", "runs"),
+    T("uniq", "-c", "runs"),
+    T("uniq", "-d", "runs"),
+    T("uniq", "-u", "runs"),
+    T("uniq", "-c", "-d", "runs"),
+    T("uniq", "runs_nonl"),
+    T("uniq", "-c", "runs_nonl"),
+    T("uniq", "odd"),
+    T("uniq", "-c", "odd"),
 ]
 
 

@@ -21,13 +21,15 @@ def vm() -> Iterator[VM]:
         yield v
 
 
-def run(vm: VM, *argv: str, stdin: bytes = b"", env: dict[str, str] | None = None
-        ) -> tuple[int, str, str]:
+def run(
+    vm: VM, *argv: str, stdin: bytes = b"", env: dict[str, str] | None = None
+) -> tuple[int, str, str]:
     r = vm.run(list(argv), cwd="/work", stdin=stdin, env=env)
     return r.exit_code, r.stdout, r.stderr
 
 
 # --- streaming --------------------------------------------------------------------------------
+
 
 def test_yes_stops_on_closed_pipe(vm: VM) -> None:
     """``yes`` writing into a pipe whose reader is gone ends with BrokenPipeError (SIGPIPE)."""
@@ -36,8 +38,15 @@ def test_yes_stops_on_closed_pipe(vm: VM) -> None:
 
     async def main() -> bytes:
         pipe = Pipe(capacity=64)
-        ctx = Context(vm.kernel, ["yes"], env={}, cwd="/", stdin=NullInput(),
-                      stdout=pipe.writer, stderr=BytesSink())
+        ctx = Context(
+            vm.kernel,
+            ["yes"],
+            env={},
+            cwd="/",
+            stdin=NullInput(),
+            stdout=pipe.writer,
+            stderr=BytesSink(),
+        )
         task = asyncio.ensure_future(yes(ctx))
         first = await pipe.reader.read(10)
         pipe.reader.close()
@@ -50,8 +59,10 @@ def test_yes_stops_on_closed_pipe(vm: VM) -> None:
 
 def test_streaming_pipelines_end_at_once(vm: VM) -> None:
     t0 = time.monotonic()
-    r = vm.exec("yes | head -n 3; seq 1 1000000000 | head -n 1; seq 1 1e9 | head -n 2; "
-                "yes abc | head -c 8; find / | head -n 2")
+    r = vm.exec(
+        "yes | head -n 3; seq 1 1000000000 | head -n 1; seq 1 1e9 | head -n 2; "
+        "yes abc | head -c 8; find / | head -n 2"
+    )
     assert r.stdout == "y\ny\ny\n1\n1\n2\nabc\nabc\n/\n/bin\n"
     assert time.monotonic() - t0 < 10
 
@@ -63,10 +74,10 @@ def test_xargs_streams_input(vm: VM) -> None:
 
 # --- env / which / identity -------------------------------------------------------------------
 
+
 def test_env_runs_command_with_changes(vm: VM) -> None:
     env = {"PATH": "/usr/bin:/bin", "A": "1", "B": "2"}
-    assert run(vm, "env", "-u", "A", "C=3", "printenv", "A", "B", "C", env=env) == (
-        1, "2\n3\n", "")
+    assert run(vm, "env", "-u", "A", "C=3", "printenv", "A", "B", "C", env=env) == (1, "2\n3\n", "")
     assert run(vm, "env", "-i", "PATH=/bin", "A=1", "B=2") == (0, "PATH=/bin\nA=1\nB=2\n", "")
     assert run(vm, "env", "-C", "/tmp", "sh", "-c", "pwd", env=env) == (0, "/tmp\n", "")
     assert run(vm, "env", "-S", "printf %s-%s\\n x y", env=env) == (0, "x-y\n", "")
@@ -85,7 +96,10 @@ def test_which(vm: VM) -> None:
 def test_identity_commands(vm: VM) -> None:
     env = {"USER": "user"}
     assert run(vm, "uname", "-a") == (
-        0, "Linux pocketos 6.1.0-pocketos #1 SMP PREEMPT_DYNAMIC pocketos x86_64 GNU/Linux\n", "")
+        0,
+        "Linux pocketos 6.1.0-pocketos #1 SMP PREEMPT_DYNAMIC pocketos x86_64 GNU/Linux\n",
+        "",
+    )
     assert run(vm, "uname", "-snrm") == (0, "Linux pocketos 6.1.0-pocketos x86_64\n", "")
     assert run(vm, "hostname") == (0, "pocketos\n", "")
     vm.write_file("/etc/hostname", b"box.example.com\n")
@@ -121,39 +135,55 @@ def test_later_commands(vm: VM) -> None:
 
     async def call(argv: list[str]) -> tuple[int, bytes, bytes]:
         out, err = BytesSink(), BytesSink()
-        ctx = Context(vm.kernel, argv, env={}, cwd="/", stdin=NullInput(), stdout=out,
-                      stderr=err)
+        ctx = Context(vm.kernel, argv, env={}, cwd="/", stdin=NullInput(), stdout=out, stderr=err)
         code = await _pending(ctx)
         return code, out.getvalue(), err.getvalue()
 
-    assert set(PENDING) == {"curl", "wget", "python", "python3", "pip", "pip3", "node", "js",
-                            "git"}
-    for name, reason in (("curl", "network gateway not installed"),
-                         ("python3", "Python runtime not installed"),
-                         ("node", "JavaScript runtime not installed"),
-                         ("git", "git is not installed")):
+    assert set(PENDING) == {"curl", "wget", "python", "python3", "pip", "pip3", "node", "js", "git"}
+    for name, reason in (
+        ("curl", "network gateway not installed"),
+        ("python3", "Python runtime not installed"),
+        ("node", "JavaScript runtime not installed"),
+        ("git", "git is not installed"),
+    ):
         assert asyncio.run(call([name, "x"])) == (
-            1, b"", f"{name}: not available yet in this VM ({reason})\n".encode())
+            1,
+            b"",
+            f"{name}: not available yet in this VM ({reason})\n".encode(),
+        )
         assert asyncio.run(call([name, "--help"]))[0] == 0
 
 
 # --- date / sleep / timeout -------------------------------------------------------------------
 
+
 def test_date_timezones(vm: VM) -> None:
     assert run(vm, "date", "-d", "@0", env={"TZ": "EST5"}) == (
-        0, "Wed Dec 31 19:00:00 EST 1969\n", "")
+        0,
+        "Wed Dec 31 19:00:00 EST 1969\n",
+        "",
+    )
     assert run(vm, "date", "-d", "@0", "+%H:%M %Z %z", env={"TZ": "<+0530>-5:30"}) == (
-        0, "05:30 +0530 +0530\n", "")
+        0,
+        "05:30 +0530 +0530\n",
+        "",
+    )
     assert run(vm, "date", "-u", "-d", "@0", "+%H %Z", env={"TZ": "EST5"}) == (0, "00 UTC\n", "")
     assert run(vm, "date", "-d", "2024-01-01 12:00", "+%s", env={"TZ": "EST5"}) == (
-        0, "1704128400\n", "")
+        0,
+        "1704128400\n",
+        "",
+    )
 
 
 def test_date_reference_and_set(vm: VM) -> None:
     run(vm, "touch", "-d", "2021-05-06 07:08:09", "a.txt")
     assert run(vm, "date", "-r", "a.txt", "+%F %T") == (0, "2021-05-06 07:08:09\n", "")
     assert run(vm, "date", "-s", "2020-01-01") == (
-        1, "", "date: cannot set date: Operation not permitted\n")
+        1,
+        "",
+        "date: cannot set date: Operation not permitted\n",
+    )
 
 
 def test_parse_date_relative_forms() -> None:
@@ -176,7 +206,8 @@ def test_strftime_gnu_flags() -> None:
 
     dt = datetime(2024, 3, 5, 7, 8, 9, tzinfo=timezone(timedelta(hours=-3), "XYZ"))
     assert strftime_gnu("%-m/%-d %_H %3N %:z %::z %Z %^b %10s|", dt, 123456789) == (
-        "3/5  7 123 -03:00 -03:00:00 XYZ MAR " + str(int(dt.timestamp())).rjust(10) + "|")
+        "3/5  7 123 -03:00 -03:00:00 XYZ MAR " + str(int(dt.timestamp())).rjust(10) + "|"
+    )
 
 
 def test_parse_duration() -> None:
@@ -193,7 +224,10 @@ def test_sleep_is_interruptible(vm: VM) -> None:
     assert run(vm, "timeout", "0.1", "sleep", "30") == (124, "", "")
     assert run(vm, "timeout", "-s", "KILL", "0.1", "sleep", "30") == (137, "", "")
     assert run(vm, "timeout", "-v", "0.1", "sleep", "30") == (
-        124, "", "timeout: sending signal TERM to command 'sleep'\n")
+        124,
+        "",
+        "timeout: sending signal TERM to command 'sleep'\n",
+    )
     assert time.monotonic() - t0 < 5
 
 
@@ -203,9 +237,13 @@ def test_timeout_passes_status_and_output(vm: VM) -> None:
 
 # --- seq / expr / factor / numfmt -------------------------------------------------------------
 
+
 def test_seq_large_and_float_formats(vm: VM) -> None:
     assert run(vm, "seq", "-s", " ", "99999999999999999998", "100000000000000000000") == (
-        0, "99999999999999999998 99999999999999999999 100000000000000000000\n", "")
+        0,
+        "99999999999999999998 99999999999999999999 100000000000000000000\n",
+        "",
+    )
     assert run(vm, "seq", "-f", "%e", "1", "2") == (0, "1.000000e+00\n2.000000e+00\n", "")
     code, out, _ = run(vm, "seq", "100000")
     assert code == 0 and out.count("\n") == 100000 and out.endswith("99999\n100000\n")
@@ -220,18 +258,20 @@ def test_expr_regex_and_status(vm: VM) -> None:
 
 def test_factor_big_and_stdin(vm: VM) -> None:
     assert run(vm, "factor", "1000000016000000063") == (
-        0, "1000000016000000063: 1000000007 1000000009\n", "")
+        0,
+        "1000000016000000063: 1000000007 1000000009\n",
+        "",
+    )
     assert run(vm, "factor", stdin=b"10\n  21 \n") == (0, "10: 2 5\n21: 3 7\n", "")
 
 
 def test_numfmt_invalid_modes(vm: VM) -> None:
-    assert run(vm, "numfmt", "--invalid=ignore", "x", "2000", "--to=si") == (
-        0, "x\n2.0K\n", "")
-    assert run(vm, "numfmt", "--invalid=warn", "x") == (
-        0, "x\n", "numfmt: invalid number: 'x'\n")
+    assert run(vm, "numfmt", "--invalid=ignore", "x", "2000", "--to=si") == (0, "x\n2.0K\n", "")
+    assert run(vm, "numfmt", "--invalid=warn", "x") == (0, "x\n", "numfmt: invalid number: 'x'\n")
 
 
 # --- test / printf / echo ---------------------------------------------------------------------
+
 
 def test_test_and_bracket(vm: VM) -> None:
     vm.write_file("/work/ex", b"#!/bin/sh\n")
@@ -251,9 +291,32 @@ def test_echo_binary_safe(vm: VM) -> None:
 
 
 def test_every_command_has_help(vm: VM) -> None:
-    names = ["env", "printenv", "which", "date", "sleep", "timeout", "seq", "yes", "expr",
-             "factor", "numfmt", "uname", "hostname", "whoami", "id", "nproc", "true", "[",
-             "tput", "clear", "printf", "echo", "find", "xargs"]
+    names = [
+        "env",
+        "printenv",
+        "which",
+        "date",
+        "sleep",
+        "timeout",
+        "seq",
+        "yes",
+        "expr",
+        "factor",
+        "numfmt",
+        "uname",
+        "hostname",
+        "whoami",
+        "id",
+        "nproc",
+        "true",
+        "[",
+        "tput",
+        "clear",
+        "printf",
+        "echo",
+        "find",
+        "xargs",
+    ]
     for name in names:
         code, out, _ = run(vm, name, "--help")
         assert code == 0 and out.lower().startswith("usage"), name

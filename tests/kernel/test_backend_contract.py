@@ -34,7 +34,8 @@ def expect_errno(code: int, fn: Callable[..., Any], *args: Any) -> OSError:
         fn(*args)
     assert info.value.errno == code, (
         f"expected {errno.errorcode[code]}, got "
-        f"{errno.errorcode.get(info.value.errno or 0, info.value.errno)}: {info.value!r}")
+        f"{errno.errorcode.get(info.value.errno or 0, info.value.errno)}: {info.value!r}"
+    )
     return info.value
 
 
@@ -214,7 +215,8 @@ class BackendContract:
         for i in range(20):
             backend.mkdir(f"/many/dir-{i:02d}")
         assert sorted(backend.listdir("/many")) == sorted(
-            names + [f"dir-{i:02d}" for i in range(20)])
+            names + [f"dir-{i:02d}" for i in range(20)]
+        )
 
     def test_unicode_and_odd_names(self, backend: Backend) -> None:
         names = ["café", "spaced name", "日本語.txt", "dash-", "a=b,c", "emoji-🙂"]
@@ -437,8 +439,7 @@ class BackendContract:
         assert f.st_ino == backend.lstat("/f").st_ino
         assert f.st_ino != d.st_ino
         for st in (f, d):
-            for value in (st.st_atime_ns, st.st_mtime_ns, st.st_ctime_ns,
-                          st.st_birthtime_ns):
+            for value in (st.st_atime_ns, st.st_mtime_ns, st.st_ctime_ns, st.st_birthtime_ns):
                 assert isinstance(value, int) and value > 0
             assert isinstance(st.st_uid, int) and isinstance(st.st_gid, int)
 
@@ -460,6 +461,7 @@ class BackendContract:
 
 
 # --- the backends under test ------------------------------------------------------------------
+
 
 def _memory(tmp: Path) -> Backend:
     return MemoryBackend()
@@ -517,6 +519,7 @@ class TestBackendContract(BackendContract):
 
 
 # --- a few checks specific to composed mounts ------------------------------------------------
+
 
 def test_overlay_over_hostdir_never_writes_the_host(tmp_path: Path) -> None:
     root = tmp_path / "lower"

@@ -77,8 +77,8 @@ def fd_count() -> int:
 
 # --- symlinks placed on the host ----------------------------------------------------------------
 
-def test_absolute_symlink_pointing_outside(rw: HostDirBackend, root: Path,
-                                           outside: Path) -> None:
+
+def test_absolute_symlink_pointing_outside(rw: HostDirBackend, root: Path, outside: Path) -> None:
     (root / "abs").symlink_to(outside / "secret.txt")
     st = rw.lstat("/abs")
     assert st.is_symlink()
@@ -89,8 +89,7 @@ def test_absolute_symlink_pointing_outside(rw: HostDirBackend, root: Path,
     untouched(outside)
 
 
-def test_relative_symlink_pointing_outside(rw: HostDirBackend, root: Path,
-                                           outside: Path) -> None:
+def test_relative_symlink_pointing_outside(rw: HostDirBackend, root: Path, outside: Path) -> None:
     (root / "rel").symlink_to("../outside/secret.txt")
     (root / "d" / "passwd").symlink_to("../../etc/passwd")
     assert rw.readlink("/rel") == "../outside/secret.txt"
@@ -102,8 +101,7 @@ def test_relative_symlink_pointing_outside(rw: HostDirBackend, root: Path,
     untouched(outside)
 
 
-def test_symlinked_root_directory_of_outside(rw: HostDirBackend, root: Path,
-                                             outside: Path) -> None:
+def test_symlinked_root_directory_of_outside(rw: HostDirBackend, root: Path, outside: Path) -> None:
     (root / "up").symlink_to("..")
     (root / "top").symlink_to("/")
     for p in ("/up/outside/secret.txt", "/top/etc/passwd", "/up/root/f.txt"):
@@ -131,8 +129,7 @@ def test_dotdot_in_paths(rw: HostDirBackend, root: Path, outside: Path) -> None:
     assert sorted(p.name for p in root.iterdir()) == ["d", "f.txt"]
 
 
-def test_intermediate_symlinked_directory(rw: HostDirBackend, root: Path,
-                                          outside: Path) -> None:
+def test_intermediate_symlinked_directory(rw: HostDirBackend, root: Path, outside: Path) -> None:
     (root / "linkdir").symlink_to(outside)
     (root / "rellink").symlink_to("../outside")
     for base in ("/linkdir", "/rellink"):
@@ -179,7 +176,8 @@ def test_hard_link_to_outside_file(rw: HostDirBackend, root: Path, outside: Path
 
 
 def test_own_hard_links_stay_writable_until_the_host_adds_one(
-        rw: HostDirBackend, root: Path, outside: Path) -> None:
+    rw: HostDirBackend, root: Path, outside: Path
+) -> None:
     rw.link("/f.txt", "/f2.txt")
     rw.write("/f2.txt", b"I", 0)
     assert rw.read("/f.txt") == b"Inside\n"
@@ -192,8 +190,10 @@ def test_own_hard_links_stay_writable_until_the_host_adds_one(
 
 # --- races ---------------------------------------------------------------------------------------
 
-def test_directory_swapped_for_symlink_between_calls(rw: HostDirBackend, root: Path,
-                                                     outside: Path) -> None:
+
+def test_directory_swapped_for_symlink_between_calls(
+    rw: HostDirBackend, root: Path, outside: Path
+) -> None:
     assert rw.lstat("/d").is_dir()
     assert rw.read("/d/g.txt") == b"g\n"
     (root / "d").rename(root / "d.orig")
@@ -219,8 +219,7 @@ class _SwappingOs(SimpleNamespace):
     def __getattr__(self, name: str) -> Any:
         return getattr(self._real, name)
 
-    def open(self, name: Any, flags: int, mode: int = 0o777, *, dir_fd: int | None = None
-             ) -> int:
+    def open(self, name: Any, flags: int, mode: int = 0o777, *, dir_fd: int | None = None) -> int:
         if not self.swapped and name == self._victim.name:
             self.swapped = True
             self._victim.rename(self._victim.with_name(self._victim.name + ".orig"))
@@ -229,22 +228,27 @@ class _SwappingOs(SimpleNamespace):
 
 
 @pytest.mark.parametrize("op", ["read", "write", "create", "listdir", "truncate"])
-def test_directory_swapped_during_the_walk(monkeypatch: pytest.MonkeyPatch, rw: HostDirBackend,
-                                           root: Path, outside: Path, op: str) -> None:
+def test_directory_swapped_during_the_walk(
+    monkeypatch: pytest.MonkeyPatch, rw: HostDirBackend, root: Path, outside: Path, op: str
+) -> None:
     fake = _SwappingOs(os, root / "d", outside)
     monkeypatch.setattr(hostdir_mod, "os", fake)
     path = "/d/secret.txt" if op != "listdir" else "/d"
     args: dict[str, tuple[Any, ...]] = {
-        "read": (path,), "write": (path, b"pwned", 0), "create": (path,),
-        "listdir": (path,), "truncate": (path, 0)}
+        "read": (path,),
+        "write": (path, b"pwned", 0),
+        "create": (path,),
+        "listdir": (path,),
+        "truncate": (path, 0),
+    }
     refused(getattr(rw, op), *args[op])
     assert fake.swapped
     untouched(outside)
 
 
-def test_file_swapped_for_symlink_before_open(monkeypatch: pytest.MonkeyPatch,
-                                              rw: HostDirBackend, root: Path,
-                                              outside: Path) -> None:
+def test_file_swapped_for_symlink_before_open(
+    monkeypatch: pytest.MonkeyPatch, rw: HostDirBackend, root: Path, outside: Path
+) -> None:
     assert rw.lstat("/f.txt").is_file()
     fake = _SwappingOs(os, root / "f.txt", outside / "secret.txt")
     monkeypatch.setattr(hostdir_mod, "os", fake)
@@ -255,15 +259,24 @@ def test_file_swapped_for_symlink_before_open(monkeypatch: pytest.MonkeyPatch,
 
 # --- writes ----------------------------------------------------------------------------------
 
+
 def test_read_only_by_default(ro: HostDirBackend, root: Path) -> None:
     assert ro.readonly
     assert ro.read("/f.txt") == b"inside\n"
     calls: list[tuple[Any, ...]] = [
-        (ro.create, "/new"), (ro.write, "/f.txt", b"x", 0), (ro.truncate, "/f.txt", 0),
-        (ro.mkdir, "/nd"), (ro.rmdir, "/d"), (ro.unlink, "/f.txt"),
-        (ro.rename, "/f.txt", "/g"), (ro.symlink, "x", "/l"), (ro.link, "/f.txt", "/h"),
-        (ro.chmod, "/f.txt", 0o777), (ro.chown, "/f.txt", 0, 0),
-        (ro.utimens, "/f.txt", 0, 0)]
+        (ro.create, "/new"),
+        (ro.write, "/f.txt", b"x", 0),
+        (ro.truncate, "/f.txt", 0),
+        (ro.mkdir, "/nd"),
+        (ro.rmdir, "/d"),
+        (ro.unlink, "/f.txt"),
+        (ro.rename, "/f.txt", "/g"),
+        (ro.symlink, "x", "/l"),
+        (ro.link, "/f.txt", "/h"),
+        (ro.chmod, "/f.txt", 0o777),
+        (ro.chown, "/f.txt", 0, 0),
+        (ro.utimens, "/f.txt", 0, 0),
+    ]
     for fn, *args in calls:
         refused(fn, *args, codes=(errno.EROFS,))
     assert sorted(p.name for p in root.iterdir()) == ["d", "f.txt"]
@@ -271,8 +284,9 @@ def test_read_only_by_default(ro: HostDirBackend, root: Path) -> None:
     assert stat.S_IMODE((root / "f.txt").stat().st_mode) != 0o777
 
 
-def test_symlink_created_then_written_through(rw: HostDirBackend, root: Path,
-                                              outside: Path) -> None:
+def test_symlink_created_then_written_through(
+    rw: HostDirBackend, root: Path, outside: Path
+) -> None:
     rw.symlink(str(outside / "secret.txt"), "/abs")
     rw.symlink("../outside/secret.txt", "/rel")
     rw.symlink(str(outside / "created-through-link"), "/dangling")
@@ -305,6 +319,7 @@ def test_owner_change_refused(rw: HostDirBackend, root: Path) -> None:
 
 # --- odd targets and paths -------------------------------------------------------------------------
 
+
 def test_proc_self_root_style_targets(rw: HostDirBackend, root: Path, outside: Path) -> None:
     (root / "pr").symlink_to("/proc/self/root" + str(outside / "secret.txt"))
     (root / "cwd").symlink_to("/proc/self/cwd")
@@ -336,10 +351,16 @@ def test_very_long_paths(rw: HostDirBackend, root: Path) -> None:
 
 
 def test_nul_bytes_in_paths(rw: HostDirBackend, root: Path) -> None:
-    for fn, args in ((rw.read, ("/f.txt\0/etc/passwd",)), (rw.lstat, ("/f\0",)),
-                     (rw.create, ("/new\0x",)), (rw.mkdir, ("/\0",)),
-                     (rw.listdir, ("/d\0",)), (rw.unlink, ("/f.txt\0",)),
-                     (rw.symlink, ("tar\0get", "/l")), (rw.rename, ("/f.txt", "/a\0b"))):
+    for fn, args in (
+        (rw.read, ("/f.txt\0/etc/passwd",)),
+        (rw.lstat, ("/f\0",)),
+        (rw.create, ("/new\0x",)),
+        (rw.mkdir, ("/\0",)),
+        (rw.listdir, ("/d\0",)),
+        (rw.unlink, ("/f.txt\0",)),
+        (rw.symlink, ("tar\0get", "/l")),
+        (rw.rename, ("/f.txt", "/a\0b")),
+    ):
         assert refused(fn, *args, codes=(errno.EINVAL,)) == errno.EINVAL
     with pytest.raises(OSError) as info:
         HostDirBackend(str(root) + "\0/etc")
@@ -362,6 +383,7 @@ def test_device_nodes_are_not_opened(rw: HostDirBackend, root: Path) -> None:
 
 
 # --- descriptors ---------------------------------------------------------------------------------
+
 
 def test_reading_10mb_does_not_leak_fds(root: Path, outside: Path) -> None:
     data = bytes(range(256)) * 4096 * 10
@@ -405,6 +427,7 @@ def test_closed_backend_refuses_calls(root: Path) -> None:
 
 
 # --- through a VM: the VFS resolves host symlinks inside the VM, never on the host -----------
+
 
 def test_vm_mount_resolves_host_symlinks_inside_the_vm(root: Path, outside: Path) -> None:
     from pocketos import VM

@@ -36,8 +36,9 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("limit, override, script, status", CASES,
-                         ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)])
+@pytest.mark.parametrize(
+    "limit, override, script, status", CASES, ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)]
+)
 def test_shell_limits(limit: str, override: dict, script: str, status: int) -> None:
     with VM(limits=override) as vm:
         r = vm.exec(script)

@@ -10,8 +10,14 @@ from pocketos import VM
 
 WATCHED = ("open", "os.", "shutil.", "subprocess.", "socket.", "pty.", "ctypes.")
 # events that touch no host resource
-HARMLESS = {"os.urandom", "os.putenv", "os.unsetenv", "object.__getattr__", "object.__setattr__",
-            "object.__delattr__"}
+HARMLESS = {
+    "os.urandom",
+    "os.putenv",
+    "os.unsetenv",
+    "object.__getattr__",
+    "object.__setattr__",
+    "object.__delattr__",
+}
 
 _recording: list[tuple[str, tuple]] = []
 _active = threading.local()
@@ -68,8 +74,18 @@ def test_vm_workload_touches_nothing_on_the_host() -> None:
         finally:
             _active.on = False
     # imports triggered lazily inside the VM read .py files of pocketos itself; allow those
-    bad = [(e, a) for e, a in _recording
-           if not (e == "open" and a and isinstance(a[0], str) and
-                   (a[0].endswith((".py", ".pyc", ".so")) or "/site-packages/" in a[0]
-                    or "/lib/python3" in a[0]))]
+    bad = [
+        (e, a)
+        for e, a in _recording
+        if not (
+            e == "open"
+            and a
+            and isinstance(a[0], str)
+            and (
+                a[0].endswith((".py", ".pyc", ".so"))
+                or "/site-packages/" in a[0]
+                or "/lib/python3" in a[0]
+            )
+        )
+    ]
     assert bad == []

@@ -18,11 +18,18 @@ def test_missing_domain_is_denied() -> None:
 
 
 def test_last_match_wins() -> None:
-    p = Policy({"fs": {"default": "deny", "rules": [
-        {"mode": "allow", "paths": ["/data/**"]},
-        {"mode": "deny", "paths": ["/data/secret/**"]},
-        {"mode": "allow", "operations": ["stat"], "paths": ["/data/secret/**"]},
-    ]}})
+    p = Policy(
+        {
+            "fs": {
+                "default": "deny",
+                "rules": [
+                    {"mode": "allow", "paths": ["/data/**"]},
+                    {"mode": "deny", "paths": ["/data/secret/**"]},
+                    {"mode": "allow", "operations": ["stat"], "paths": ["/data/secret/**"]},
+                ],
+            }
+        }
+    )
     assert p.decide("fs", "read", "/data/x") == "allow"
     assert p.decide("fs", "read", "/data/secret/k") == "deny"
     assert p.decide("fs", "stat", "/data/secret/k") == "allow"
@@ -53,18 +60,27 @@ def test_glob_details() -> None:
     assert not glob_to_regex("/a/?").match("/a/bc")
 
 
-@pytest.mark.parametrize("spec, message", [
-    ({"fs": {"default": "deny", "rules": []}}, "rules is an empty list"),
-    ({"fs": {"default": "deny", "rules": [{"mode": "allow", "paths": []}]}},
-     "'paths' is an empty list"),
-    ({"fs": {"default": "deny", "rules": [{"mode": "allow", "operations": []}]}},
-     "'operations' is an empty list"),
-    ({"fs": {"default": "deny", "rules": [{"mode": "maybe"}]}}, "rule mode"),
-    ({"fs": {"default": "deny", "rules": [{"mode": "allow", "operations": ["fly"]}]}},
-     "unknown operation"),
-    ({"filesystem": "allow"}, "unknown permission domain"),
-    ({"fs": "sometimes"}, "mode must be"),
-])
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        ({"fs": {"default": "deny", "rules": []}}, "rules is an empty list"),
+        (
+            {"fs": {"default": "deny", "rules": [{"mode": "allow", "paths": []}]}},
+            "'paths' is an empty list",
+        ),
+        (
+            {"fs": {"default": "deny", "rules": [{"mode": "allow", "operations": []}]}},
+            "'operations' is an empty list",
+        ),
+        ({"fs": {"default": "deny", "rules": [{"mode": "maybe"}]}}, "rule mode"),
+        (
+            {"fs": {"default": "deny", "rules": [{"mode": "allow", "operations": ["fly"]}]}},
+            "unknown operation",
+        ),
+        ({"filesystem": "allow"}, "unknown permission domain"),
+        ({"fs": "sometimes"}, "mode must be"),
+    ],
+)
 def test_bad_policies_rejected_at_create(spec: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         Policy(spec)
@@ -72,23 +88,42 @@ def test_bad_policies_rejected_at_create(spec: dict, message: str) -> None:
         VM(policy=spec)
 
 
-@pytest.mark.parametrize("pattern, host, port, url, expected", [
-    ("api.openai.com", "api.openai.com", 443, None, True),
-    ("api.openai.com", "evil.com", 443, None, False),
-    ("*.github.com", "api.github.com", 443, None, True),
-    ("*.github.com", "github.com", 443, None, False),
-    ("localhost:8080", "localhost", 8080, None, True),
-    ("localhost:8080", "localhost", 8081, None, False),
-    ("tcp://localhost:8080", "localhost", 8080, None, True),
-    ("https://api.example.com/v1/", "api.example.com", 443,
-     "https://api.example.com/v1/models", True),
-    ("https://api.example.com/v1/", "api.example.com", 443,
-     "https://api.example.com/v2/models", False),
-    ("https://api.example.com/v1/", "api.example.com", 80,
-     "http://api.example.com/v1/models", False),
-])
-def test_network_patterns(pattern: str, host: str, port: int, url: str | None,
-                          expected: bool) -> None:
+@pytest.mark.parametrize(
+    "pattern, host, port, url, expected",
+    [
+        ("api.openai.com", "api.openai.com", 443, None, True),
+        ("api.openai.com", "evil.com", 443, None, False),
+        ("*.github.com", "api.github.com", 443, None, True),
+        ("*.github.com", "github.com", 443, None, False),
+        ("localhost:8080", "localhost", 8080, None, True),
+        ("localhost:8080", "localhost", 8081, None, False),
+        ("tcp://localhost:8080", "localhost", 8080, None, True),
+        (
+            "https://api.example.com/v1/",
+            "api.example.com",
+            443,
+            "https://api.example.com/v1/models",
+            True,
+        ),
+        (
+            "https://api.example.com/v1/",
+            "api.example.com",
+            443,
+            "https://api.example.com/v2/models",
+            False,
+        ),
+        (
+            "https://api.example.com/v1/",
+            "api.example.com",
+            80,
+            "http://api.example.com/v1/models",
+            False,
+        ),
+    ],
+)
+def test_network_patterns(
+    pattern: str, host: str, port: int, url: str | None, expected: bool
+) -> None:
     scheme = url.split("://")[0] if url else None
     assert match_host_pattern(pattern, host, port, url, scheme) is expected
 
@@ -102,9 +137,15 @@ def test_denied_read_raises_permission_error_naming_capability() -> None:
     with VM() as setup:
         setup.write_file("/secret/key", b"k", parents=True)
         snap = setup.snapshot("/secret")
-    vm = _vm_with({"fs": {"default": "allow", "rules": [
-        {"mode": "deny", "operations": ["read"], "paths": ["/secret/**"]}]}},
-        snapshots=[snap])
+    vm = _vm_with(
+        {
+            "fs": {
+                "default": "allow",
+                "rules": [{"mode": "deny", "operations": ["read"], "paths": ["/secret/**"]}],
+            }
+        },
+        snapshots=[snap],
+    )
     with pytest.raises(PermissionError) as exc:
         vm.read_file("/secret/key")
     assert exc.value.errno == errno.EACCES
@@ -116,8 +157,14 @@ def test_denied_read_raises_permission_error_naming_capability() -> None:
 
 
 def test_checks_use_the_resolved_path() -> None:
-    vm = _vm_with({"fs": {"default": "allow", "rules": [
-        {"mode": "deny", "operations": ["read"], "paths": ["/secret/**"]}]}})
+    vm = _vm_with(
+        {
+            "fs": {
+                "default": "allow",
+                "rules": [{"mode": "deny", "operations": ["read"], "paths": ["/secret/**"]}],
+            }
+        }
+    )
     vm.write_file("/secret/key", b"k", parents=True)
     vm.symlink("/secret/key", "/tmp/innocent")
     with pytest.raises(PermissionError):
@@ -135,9 +182,15 @@ def test_ask_mode_allow_once_and_always() -> None:
         seen.append(req.resource)
         return next(answers)
 
-    vm = VM(policy={"fs": {"default": "allow", "rules": [
-        {"mode": "ask", "operations": ["write"], "paths": ["/guarded/**"]}]}},
-        permission_handler=handler)
+    vm = VM(
+        policy={
+            "fs": {
+                "default": "allow",
+                "rules": [{"mode": "ask", "operations": ["write"], "paths": ["/guarded/**"]}],
+            }
+        },
+        permission_handler=handler,
+    )
     vm.mkdir("/guarded")
     vm.write_file("/guarded/a", b"1")
     with pytest.raises(PermissionError):
@@ -152,9 +205,15 @@ def test_ask_mode_async_handler() -> None:
     async def handler(req: object) -> str:
         return "allow_once"
 
-    vm = VM(policy={"fs": {"default": "allow", "rules": [
-        {"mode": "ask", "operations": ["write"], "paths": ["/g/**"]}]}},
-        permission_handler=handler)
+    vm = VM(
+        policy={
+            "fs": {
+                "default": "allow",
+                "rules": [{"mode": "ask", "operations": ["write"], "paths": ["/g/**"]}],
+            }
+        },
+        permission_handler=handler,
+    )
     vm.write_file("/g/a", b"1", parents=True)
     assert vm.read_file("/g/a") == b"1"
 
@@ -164,9 +223,16 @@ def test_ask_mode_timeout_denies() -> None:
         time.sleep(2)
         return "allow_once"
 
-    policy = Policy({"fs": {"default": "allow", "rules": [
-        {"mode": "ask", "operations": ["write"], "paths": ["/g/**"]}]}},
-        handler=slow, ask_timeout=0.2)
+    policy = Policy(
+        {
+            "fs": {
+                "default": "allow",
+                "rules": [{"mode": "ask", "operations": ["write"], "paths": ["/g/**"]}],
+            }
+        },
+        handler=slow,
+        ask_timeout=0.2,
+    )
     vm = VM(policy=policy)
     vm.mkdir("/g")
     start = time.monotonic()
@@ -176,25 +242,36 @@ def test_ask_mode_timeout_denies() -> None:
 
 
 def test_ask_without_handler_denies() -> None:
-    vm = VM(policy={"fs": {"default": "allow", "rules": [
-        {"mode": "ask", "paths": ["/g/**"]}]}})
+    vm = VM(policy={"fs": {"default": "allow", "rules": [{"mode": "ask", "paths": ["/g/**"]}]}})
     with pytest.raises(PermissionError):
         vm.mkdir("/g/x", parents=True)
 
 
 def test_env_filtering() -> None:
-    vm = VM(env={"API_TOKEN": "s3cret", "VISIBLE": "yes"},
-            policy={"fs": "allow", "child_process": "allow",
-                    "env": {"default": "allow", "rules": [
-                        {"mode": "deny", "operations": ["read"], "paths": ["*TOKEN*"]}]}})
+    vm = VM(
+        env={"API_TOKEN": "s3cret", "VISIBLE": "yes"},
+        policy={
+            "fs": "allow",
+            "child_process": "allow",
+            "env": {
+                "default": "allow",
+                "rules": [{"mode": "deny", "operations": ["read"], "paths": ["*TOKEN*"]}],
+            },
+        },
+    )
     r = vm.run(["printenv"])
     assert "VISIBLE=yes" in r.stdout.splitlines()
     assert "s3cret" not in r.stdout
 
 
 def test_child_process_policy() -> None:
-    vm = VM(policy={"fs": "allow", "env": "allow", "child_process": {
-        "default": "allow", "rules": [{"mode": "deny", "paths": ["cat"]}]}})
+    vm = VM(
+        policy={
+            "fs": "allow",
+            "env": "allow",
+            "child_process": {"default": "allow", "rules": [{"mode": "deny", "paths": ["cat"]}]},
+        }
+    )
     vm.write_file("/a", b"x")
     r = vm.run(["cat", "/a"])
     assert r.exit_code == 126
@@ -202,8 +279,9 @@ def test_child_process_policy() -> None:
 
 
 def test_denied_paths_do_not_reveal_existence() -> None:
-    vm = _vm_with({"fs": {"default": "allow", "rules": [
-        {"mode": "deny", "paths": ["/secret/**"]}]}})
+    vm = _vm_with(
+        {"fs": {"default": "allow", "rules": [{"mode": "deny", "paths": ["/secret/**"]}]}}
+    )
     for path in ("/secret/missing", "/secret/a/b/c"):
         with pytest.raises(PermissionError):
             vm.read_file(path)

@@ -50,10 +50,17 @@ def test_pipe_backpressure_and_epipe() -> None:
             pipe = Pipe(capacity=4096)
             out = BytesSink()
             k = vm.kernel
-            prod = k.run_command(["forever"], stdin=BytesSource(), stdout=pipe.writer,
-                                 stderr=BytesSink(), env={}, cwd="/")
-            cons = k.run_command(["one"], stdin=pipe.reader, stdout=out, stderr=BytesSink(),
-                                 env={}, cwd="/")
+            prod = k.run_command(
+                ["forever"],
+                stdin=BytesSource(),
+                stdout=pipe.writer,
+                stderr=BytesSink(),
+                env={},
+                cwd="/",
+            )
+            cons = k.run_command(
+                ["one"], stdin=pipe.reader, stdout=out, stderr=BytesSink(), env={}, cwd="/"
+            )
 
             async def closing(coro):  # type: ignore[no-untyped-def]
                 try:
@@ -157,8 +164,9 @@ def test_timeout_kills_and_returns_124() -> None:
         r = vm.run(["sleeper"], timeout=0.2)
         assert r.exit_code == 124
         assert r.limit_hit == "timeout"
-        assert vm.run(["true"] if vm.kernel.lookup_command("true") else ["sleeper"],
-                      timeout=0.1).exit_code in (0, 124)
+        assert vm.run(
+            ["true"] if vm.kernel.lookup_command("true") else ["sleeper"], timeout=0.1
+        ).exit_code in (0, 124)
 
 
 def test_output_limit() -> None:
@@ -176,8 +184,9 @@ def test_process_tree() -> None:
 
     async def child(ctx: Context) -> int:
         tree = ctx.kernel.process_tree()
-        await ctx.stdout.write(repr([(n["argv"][0], [c["argv"][0] for c in n["children"]])
-                                     for n in tree]).encode())
+        await ctx.stdout.write(
+            repr([(n["argv"][0], [c["argv"][0] for c in n["children"]]) for n in tree]).encode()
+        )
         return 0
 
     with VM() as vm:

@@ -24,8 +24,11 @@ from pocketos.kernel.fs.fsspecfs import FsspecBackend  # noqa: E402
 from tests.kernel.test_backend_contract import BackendContract, expect_errno  # noqa: E402
 
 BUCKET = "pocketos-contract"
-CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing",
-               "region_name": "us-east-1"}
+CREDENTIALS = {
+    "aws_access_key_id": "testing",
+    "aws_secret_access_key": "testing",
+    "region_name": "us-east-1",
+}
 
 
 def _free_port() -> int:
@@ -45,8 +48,9 @@ def _server_command(port: int) -> list[str]:
 def s3_endpoint() -> Iterator[str]:
     port = _free_port()
     env = dict(os.environ, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing")
-    proc = subprocess.Popen(_server_command(port), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, env=env)
+    proc = subprocess.Popen(
+        _server_command(port), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         for _ in range(300):  # up to ~15 s
@@ -76,9 +80,13 @@ def s3_endpoint() -> Iterator[str]:
 @pytest.fixture(scope="module")
 def s3(s3_endpoint: str) -> Any:
     return s3fs.S3FileSystem(
-        key="testing", secret="testing", endpoint_url=s3_endpoint,
-        client_kwargs={"region_name": "us-east-1"}, skip_instance_cache=True,
-        use_listings_cache=False)
+        key="testing",
+        secret="testing",
+        endpoint_url=s3_endpoint,
+        client_kwargs={"region_name": "us-east-1"},
+        skip_instance_cache=True,
+        use_listings_cache=False,
+    )
 
 
 @pytest.fixture

@@ -158,11 +158,24 @@ def test_readonly_mount_and_unmount(vm: VM) -> None:
 
 
 def test_base_layer_tree(vm: VM) -> None:
-    for p in ("/etc/passwd", "/etc/group", "/etc/hostname", "/home/user", "/tmp",
-              "/dev/null", "/dev/zero", "/dev/urandom", "/dev/stdin", "/dev/stdout",
-              "/dev/stderr"):
-        assert vm.lexists(p) if hasattr(vm, "lexists") else vm.kernel.vfs.stat(
-            p, follow_symlinks=False), p
+    for p in (
+        "/etc/passwd",
+        "/etc/group",
+        "/etc/hostname",
+        "/home/user",
+        "/tmp",
+        "/dev/null",
+        "/dev/zero",
+        "/dev/urandom",
+        "/dev/stdin",
+        "/dev/stdout",
+        "/dev/stderr",
+    ):
+        assert (
+            vm.lexists(p)
+            if hasattr(vm, "lexists")
+            else vm.kernel.vfs.stat(p, follow_symlinks=False)
+        ), p
     assert vm.read_file("/dev/null") == b""
     assert vm.read_file("/dev/zero")[:4] == b"\0\0\0\0"
     vm.write_file("/dev/null", b"discarded")

@@ -44,8 +44,13 @@ def _handler(server: Server) -> type[BaseHTTPRequestHandler]:
         def log_message(self, *args: Any) -> None:
             pass
 
-        def _reply(self, status: int, body: bytes, headers: dict[str, str] | None = None,
-                   ctype: str = "text/plain") -> None:
+        def _reply(
+            self,
+            status: int,
+            body: bytes,
+            headers: dict[str, str] | None = None,
+            ctype: str = "text/plain",
+        ) -> None:
             self.send_response_only(status)
             self.send_header("Content-Type", ctype)
             for k, v in (headers or {}).items():
@@ -62,24 +67,30 @@ def _handler(server: Server) -> type[BaseHTTPRequestHandler]:
             n = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(n) if n else b""
             parts = urlsplit(self.path)
-            server.requests.append({"method": self.command, "path": self.path,
-                                    "headers": dict(self.headers.items()), "body": body})
+            server.requests.append(
+                {
+                    "method": self.command,
+                    "path": self.path,
+                    "headers": dict(self.headers.items()),
+                    "body": body,
+                }
+            )
             path = parts.path
             q = parse_qs(parts.query)
             if path == "/hello":
                 self._reply(200, b"hello\n")
             elif path == "/headers":
                 hdrs = {k.lower(): v for k, v in self.headers.items()}
-                self._reply(200, json.dumps(hdrs, sort_keys=True).encode() + b"\n",
-                            ctype="application/json")
+                self._reply(
+                    200, json.dumps(hdrs, sort_keys=True).encode() + b"\n", ctype="application/json"
+                )
             elif path == "/echo":
                 self._reply(200, f"{self.command} {body.decode('latin-1')}\n".encode())
             elif path.startswith("/status/"):
                 code = int(path.rsplit("/", 1)[1])
                 self._reply(code, f"status {code}\n".encode())
             elif path == "/redirect":
-                self._reply(int(q.get("code", ["302"])[0]), b"",
-                            {"Location": q["to"][0]})
+                self._reply(int(q.get("code", ["302"])[0]), b"", {"Location": q["to"][0]})
             elif path.startswith("/chain/"):
                 k = int(path.rsplit("/", 1)[1])
                 if k == 0:
@@ -89,8 +100,9 @@ def _handler(server: Server) -> type[BaseHTTPRequestHandler]:
             elif path.startswith("/big/"):
                 self._reply(200, b"x" * int(path.rsplit("/", 1)[1]))
             elif path == "/gzip":
-                self._reply(200, gzip.compress(b"unzipped\n", mtime=0),
-                            {"Content-Encoding": "gzip"})
+                self._reply(
+                    200, gzip.compress(b"unzipped\n", mtime=0), {"Content-Encoding": "gzip"}
+                )
             elif path == "/hang":
                 server.release.wait(10)
                 self._reply(200, b"late\n")
@@ -131,8 +143,12 @@ def allow(*hosts: str) -> dict[str, Any]:
     return {"mode": "allow", "hosts": list(hosts)}
 
 
-def make_vm(*rules: dict[str, Any], network: dict[str, Any] | None = None,
-            default: str = "deny", **options: Any) -> VM:
+def make_vm(
+    *rules: dict[str, Any],
+    network: dict[str, Any] | None = None,
+    default: str = "deny",
+    **options: Any,
+) -> VM:
     vm = VM(policy=policy(*rules, default=default), **options)
     install(vm.kernel, network)
     return vm

@@ -16,8 +16,10 @@ SECRET = "Bearer tok-9f8e7d6c5b4a"
 
 @pytest.fixture
 def vm(http_server: Server):  # type: ignore[no-untyped-def]
-    v = make_vm(allow(f"127.0.0.1:{http_server.port}"), network={"transforms": [
-        {"match": "127.0.0.1", "headers": {"Authorization": SECRET}}]})
+    v = make_vm(
+        allow(f"127.0.0.1:{http_server.port}"),
+        network={"transforms": [{"match": "127.0.0.1", "headers": {"Authorization": SECRET}}]},
+    )
     yield v
     v.close()
 
@@ -26,8 +28,9 @@ def test_denied_by_default(http_server: Server) -> None:
     with make_vm() as vm:
         r = vm.exec(f"curl {http_server.url('/hello')}")
     assert (r.exit_code, r.stdout) == (7, "")
-    assert r.stderr == ("curl: (7) Failed to connect: blocked by policy (network.fetch on "
-                        "127.0.0.1)\n")
+    assert r.stderr == (
+        "curl: (7) Failed to connect: blocked by policy (network.fetch on 127.0.0.1)\n"
+    )
     assert http_server.requests == []
 
 
@@ -35,9 +38,11 @@ def test_loopback_needs_an_explicit_rule(http_server: Server) -> None:
     with make_vm(default="allow") as vm:
         r = vm.exec(f"curl -sS {http_server.url('/hello')}")
     assert r.exit_code == 7
-    assert r.stderr == ("curl: (7) Failed to connect: blocked by policy (network.fetch on "
-                        "127.0.0.1: address 127.0.0.1 is private; allow it by naming the host "
-                        "or the address in a rule)\n")
+    assert r.stderr == (
+        "curl: (7) Failed to connect: blocked by policy (network.fetch on "
+        "127.0.0.1: address 127.0.0.1 is private; allow it by naming the host "
+        "or the address in a rule)\n"
+    )
     assert http_server.requests == []
 
 
@@ -54,9 +59,11 @@ def test_silent_hides_errors_show_error_shows_them(vm, http_server: Server) -> N
 
 
 def test_secret_header_reaches_server_but_never_the_vm(vm, http_server: Server) -> None:  # type: ignore[no-untyped-def]
-    r = vm.exec(f"curl -s {http_server.url('/headers')} > /tmp/h.json; jq -r .authorization "
-                f"/tmp/h.json >/dev/null; env; cat /proc/self/environ 2>/dev/null; "
-                f"curl -sv {http_server.url('/hello')} 2>&1; set")
+    r = vm.exec(
+        f"curl -s {http_server.url('/headers')} > /tmp/h.json; jq -r .authorization "
+        f"/tmp/h.json >/dev/null; env; cat /proc/self/environ 2>/dev/null; "
+        f"curl -sv {http_server.url('/hello')} 2>&1; set"
+    )
     assert r.exit_code == 0
     assert http_server.requests[0]["headers"]["Authorization"] == SECRET
     assert SECRET not in r.stdout and SECRET not in r.stderr
@@ -73,30 +80,36 @@ def test_guest_cannot_override_injected_header(vm, http_server: Server) -> None:
 
 def test_include_and_head(vm, http_server: Server) -> None:  # type: ignore[no-untyped-def]
     r = vm.exec(f"curl -si {http_server.url('/hello')}")
-    assert r.stdout_bytes == (b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n"
-                              b"Content-Length: 6\r\n\r\nhello\n")
+    assert r.stdout_bytes == (
+        b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 6\r\n\r\nhello\n"
+    )
     r = vm.exec(f"curl -sI {http_server.url('/hello')}")
-    assert r.stdout_bytes == (b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n"
-                              b"Content-Length: 6\r\n\r\n")
+    assert r.stdout_bytes == (
+        b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 6\r\n\r\n"
+    )
     assert http_server.requests[-1]["method"] == "HEAD"
 
 
 def test_fail_and_write_out(vm, http_server: Server) -> None:  # type: ignore[no-untyped-def]
-    r = vm.exec(f"curl -s -f {http_server.url('/status/404')}; echo \" $?\"")
+    r = vm.exec(f'curl -s -f {http_server.url("/status/404")}; echo " $?"')
     assert (r.stdout, r.stderr) == (" 22\n", "")
     r = vm.exec(f"curl -sS -f {http_server.url('/status/500')}")
     assert (r.exit_code, r.stdout) == (22, "")
     assert r.stderr == "curl: (22) The requested URL returned error: 500\n"
     r = vm.exec(f"curl -sS --fail-with-body {http_server.url('/status/404')}")
     assert (r.exit_code, r.stdout) == (22, "status 404\n")
-    r = vm.exec(f"curl -s -o /dev/null -w '%{{http_code}} %{{size_download}}\\n' "
-                f"{http_server.url('/status/404')}")
+    r = vm.exec(
+        f"curl -s -o /dev/null -w '%{{http_code}} %{{size_download}}\\n' "
+        f"{http_server.url('/status/404')}"
+    )
     assert (r.exit_code, r.stdout) == (0, "404 11\n")
 
 
 def test_output_files(vm, http_server: Server) -> None:  # type: ignore[no-untyped-def]
-    r = vm.exec(f"cd /tmp && curl -s -o a.txt {http_server.url('/hello')} && "
-                f"curl -sO {http_server.url('/hello')} && cat a.txt hello")
+    r = vm.exec(
+        f"cd /tmp && curl -s -o a.txt {http_server.url('/hello')} && "
+        f"curl -sO {http_server.url('/hello')} && cat a.txt hello"
+    )
     assert (r.exit_code, r.stdout) == (0, "hello\nhello\n")
     r = vm.exec(f"curl -sS -O {http_server.base}/")
     assert (r.exit_code, r.stderr) == (23, "curl: (23) Remote file name has no length\n")
@@ -130,11 +143,12 @@ def test_multipart_form(vm, http_server: Server) -> None:  # type: ignore[no-unt
     ctype = req["headers"]["Content-Type"]
     assert ctype.startswith("multipart/form-data; boundary=")
     boundary = ctype.split("=", 1)[1].encode()
-    assert req["body"] == (b"--" + boundary + b'\r\nContent-Disposition: form-data; name="name"'
-                           b"\r\n\r\njoe\r\n--" + boundary + b'\r\nContent-Disposition: '
-                           b'form-data; name="file"; filename="up.bin"\r\nContent-Type: '
-                           b"application/octet-stream\r\n\r\n\x00\x01data\r\n--" + boundary
-                           + b"--\r\n")
+    assert req["body"] == (
+        b"--" + boundary + b'\r\nContent-Disposition: form-data; name="name"'
+        b"\r\n\r\njoe\r\n--" + boundary + b"\r\nContent-Disposition: "
+        b'form-data; name="file"; filename="up.bin"\r\nContent-Type: '
+        b"application/octet-stream\r\n\r\n\x00\x01data\r\n--" + boundary + b"--\r\n"
+    )
 
 
 def test_user_and_get(vm, http_server: Server) -> None:  # type: ignore[no-untyped-def]
@@ -145,17 +159,21 @@ def test_user_and_get(vm, http_server: Server) -> None:  # type: ignore[no-untyp
 
 
 def test_redirects(vm, http_server: Server) -> None:  # type: ignore[no-untyped-def]
-    r = vm.exec(f"curl -s {http_server.url('/chain/2')}; echo; curl -sL "
-                f"{http_server.url('/chain/2')}")
+    r = vm.exec(
+        f"curl -s {http_server.url('/chain/2')}; echo; curl -sL {http_server.url('/chain/2')}"
+    )
     assert r.stdout == "\nend of chain\n"
     r = vm.exec(f"curl -sSL --max-redirs 1 {http_server.url('/chain/2')}")
     assert (r.exit_code, r.stderr) == (47, "curl: (47) Maximum (1) redirects followed\n")
     r = vm.exec(f"curl -sSL '{http_server.url('/redirect?to=http://169.254.169.254/latest')}'")
     assert r.exit_code == 7
-    assert r.stderr == ("curl: (7) Failed to connect: blocked by policy (network.fetch on "
-                        "169.254.169.254)\n")
-    r = vm.exec(f"curl -sL -w '%{{num_redirects}} %{{url_effective}}' -o /dev/null "
-                f"{http_server.url('/chain/2')}")
+    assert r.stderr == (
+        "curl: (7) Failed to connect: blocked by policy (network.fetch on 169.254.169.254)\n"
+    )
+    r = vm.exec(
+        f"curl -sL -w '%{{num_redirects}} %{{url_effective}}' -o /dev/null "
+        f"{http_server.url('/chain/2')}"
+    )
     assert r.stdout == f"2 {http_server.url('/chain/0')}"
 
 
@@ -167,8 +185,7 @@ def test_max_time(vm, http_server: Server) -> None:  # type: ignore[no-untyped-d
 def test_max_filesize(vm, http_server: Server) -> None:  # type: ignore[no-untyped-def]
     r = vm.exec(f"curl -sS --max-filesize 100 {http_server.url('/big/101')}")
     assert r.exit_code == 63
-    assert r.stderr == ("curl: (63) Exceeded the maximum allowed file size (100) with 101 "
-                        "bytes\n")
+    assert r.stderr == ("curl: (63) Exceeded the maximum allowed file size (100) with 101 bytes\n")
 
 
 def test_exec_budget_limits(http_server: Server) -> None:
@@ -188,8 +205,11 @@ def test_compressed(vm, http_server: Server) -> None:  # type: ignore[no-untyped
 
 def test_usage_errors(vm) -> None:  # type: ignore[no-untyped-def]
     r = vm.exec("curl --zz")
-    assert (r.exit_code, r.stderr) == (2, "curl: option --zz: is unknown\ncurl: try 'curl "
-                                          "--help' or 'curl --manual' for more information\n")
+    assert (r.exit_code, r.stderr) == (
+        2,
+        "curl: option --zz: is unknown\ncurl: try 'curl "
+        "--help' or 'curl --manual' for more information\n",
+    )
     r = vm.exec("curl -z x")
     assert (r.exit_code, r.stderr.splitlines()[0]) == (2, "curl: option -z: is unknown")
     r = vm.exec("curl")
@@ -203,20 +223,23 @@ def test_usage_errors(vm) -> None:  # type: ignore[no-untyped-def]
 def test_verbose_shows_guest_headers_only(vm, http_server: Server) -> None:  # type: ignore[no-untyped-def]
     r = vm.exec(f"curl -sv {http_server.url('/hello')}")
     assert r.stdout == "hello\n"
-    assert r.stderr == (f"> GET /hello HTTP/1.1\r\n> Host: 127.0.0.1:{http_server.port}\r\n"
-                        "> User-Agent: curl/8.5.0\r\n> Accept: */*\r\n> \r\n"
-                        "< HTTP/1.0 200 OK\r\n< Content-Type: text/plain\r\n"
-                        "< Content-Length: 6\r\n< \r\n")
+    assert r.stderr == (
+        f"> GET /hello HTTP/1.1\r\n> Host: 127.0.0.1:{http_server.port}\r\n"
+        "> User-Agent: curl/8.5.0\r\n> Accept: */*\r\n> \r\n"
+        "< HTTP/1.0 200 OK\r\n< Content-Type: text/plain\r\n"
+        "< Content-Length: 6\r\n< \r\n"
+    )
 
 
 def test_wget(vm, http_server: Server) -> None:  # type: ignore[no-untyped-def]
     r = vm.exec(f"wget -q -O - {http_server.url('/hello')}")
     assert (r.exit_code, r.stdout, r.stderr) == (0, "hello\n", "")
-    r = vm.exec(f"cd /tmp && wget -q {http_server.url('/hello')} {http_server.url('/hello')} "
-                f"&& ls hello* && cat hello")
+    r = vm.exec(
+        f"cd /tmp && wget -q {http_server.url('/hello')} {http_server.url('/hello')} "
+        f"&& ls hello* && cat hello"
+    )
     assert r.stdout == "hello\nhello.1\nhello\n"
-    r = vm.exec(f"cd /tmp && wget -q -O out {http_server.url('/status/404')}; echo $?; "
-                f"wc -c < out")
+    r = vm.exec(f"cd /tmp && wget -q -O out {http_server.url('/status/404')}; echo $?; wc -c < out")
     assert r.stdout == "8\n0\n"
     r = vm.exec(f"wget -q -O - --post-data 'a=1' {http_server.url('/echo')}")
     assert r.stdout == "POST a=1\n"
@@ -227,9 +250,12 @@ def test_wget(vm, http_server: Server) -> None:  # type: ignore[no-untyped-def]
     r = vm.exec(f"wget -qO- {http_server.url('/chain/1')}")
     assert r.stdout == "end of chain\n"
     r = vm.exec("wget --zz")
-    assert (r.exit_code, r.stderr) == (2, "wget: unrecognized option '--zz'\nUsage: wget "
-                                          "[OPTION]... [URL]...\n\nTry `wget --help' for more "
-                                          "options.\n")
+    assert (r.exit_code, r.stderr) == (
+        2,
+        "wget: unrecognized option '--zz'\nUsage: wget "
+        "[OPTION]... [URL]...\n\nTry `wget --help' for more "
+        "options.\n",
+    )
 
 
 def test_secret_not_in_wget_server_response_log(vm, http_server: Server) -> None:  # type: ignore[no-untyped-def]
@@ -267,13 +293,16 @@ def test_same_as_host_curl(args: str, http_server: Server) -> None:
 
 
 def test_streams_to_a_closed_pipe_and_to_files(vm, http_server: Server) -> None:  # type: ignore[no-untyped-def]
-    r = vm.exec(f"curl -s {http_server.url('/big/50000000')} | head -c 5; echo; "
-                f"curl -s -o /tmp/big {http_server.url('/big/300000')}; wc -c < /tmp/big")
+    r = vm.exec(
+        f"curl -s {http_server.url('/big/50000000')} | head -c 5; echo; "
+        f"curl -s -o /tmp/big {http_server.url('/big/300000')}; wc -c < /tmp/big"
+    )
     assert (r.exit_code, r.stdout) == (0, "xxxxx\n300000\n")
 
 
-def test_dns_rebinding_through_the_system_resolver(http_server: Server,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_dns_rebinding_through_the_system_resolver(
+    http_server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import socket
 
     real = socket.getaddrinfo
@@ -290,7 +319,9 @@ def test_dns_rebinding_through_the_system_resolver(http_server: Server,
         r = vm.exec(f"curl -sS http://rebind.example.com:{http_server.port}/hello")
     assert asked == ["rebind.example.com"]
     assert r.exit_code == 7
-    assert r.stderr == ("curl: (7) Failed to connect: blocked by policy (network.fetch on "
-                        "rebind.example.com: address 127.0.0.1 is private; allow it by naming "
-                        "the host or the address in a rule)\n")
+    assert r.stderr == (
+        "curl: (7) Failed to connect: blocked by policy (network.fetch on "
+        "rebind.example.com: address 127.0.0.1 is private; allow it by naming "
+        "the host or the address in a rule)\n"
+    )
     assert http_server.requests == []

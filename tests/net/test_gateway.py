@@ -25,16 +25,35 @@ def run(coro: Any) -> Any:
     return asyncio.run(coro)
 
 
-@pytest.mark.parametrize("ip", ["127.0.0.1", "127.1.2.3", "10.1.2.3", "172.16.0.1",
-                                "172.31.255.255", "192.168.1.1", "169.254.169.254",
-                                "0.0.0.0", "0.1.2.3", "::1", "fc00::1", "fd12::1", "fe80::1",
-                                "::ffff:127.0.0.1", "::ffff:10.0.0.1", "100.64.0.1", "::"])
+@pytest.mark.parametrize(
+    "ip",
+    [
+        "127.0.0.1",
+        "127.1.2.3",
+        "10.1.2.3",
+        "172.16.0.1",
+        "172.31.255.255",
+        "192.168.1.1",
+        "169.254.169.254",
+        "0.0.0.0",
+        "0.1.2.3",
+        "::1",
+        "fc00::1",
+        "fd12::1",
+        "fe80::1",
+        "::ffff:127.0.0.1",
+        "::ffff:10.0.0.1",
+        "100.64.0.1",
+        "::",
+    ],
+)
 def test_private_addresses(ip: str) -> None:
     assert is_private_address(ip)
 
 
-@pytest.mark.parametrize("ip", ["93.184.216.34", "8.8.8.8", "2606:2800:220:1::1",
-                                "172.32.0.1", "::ffff:8.8.8.8"])
+@pytest.mark.parametrize(
+    "ip", ["93.184.216.34", "8.8.8.8", "2606:2800:220:1::1", "172.32.0.1", "::ffff:8.8.8.8"]
+)
 def test_public_addresses(ip: str) -> None:
     assert not is_private_address(ip)
 
@@ -99,9 +118,11 @@ def test_dns_rebinding_is_refused(http_server: Server) -> None:
     with pytest.raises(NetworkError) as ei:
         run(gw.request("GET", f"http://api.example.com:{http_server.port}/hello"))
     assert answers == ["api.example.com"]
-    assert str(ei.value) == ("blocked by policy (network.fetch on api.example.com: address "
-                             "127.0.0.1 is private; allow it by naming the host or the "
-                             "address in a rule)")
+    assert str(ei.value) == (
+        "blocked by policy (network.fetch on api.example.com: address "
+        "127.0.0.1 is private; allow it by naming the host or the "
+        "address in a rule)"
+    )
     assert http_server.requests == []
 
 
@@ -140,12 +161,10 @@ def test_redirect_to_denied_host_is_refused(http_server: Server) -> None:
     gw = gateway(allow("127.0.0.1"))
     target = "http://10.9.9.9/secret"
     with pytest.raises(NetworkError) as ei:
-        run(gw.request("GET", http_server.url(f"/redirect?to={target}"),
-                       follow_redirects=True))
+        run(gw.request("GET", http_server.url(f"/redirect?to={target}"), follow_redirects=True))
     assert ei.value.kind == "blocked"
     events = [(e.decision, e.resource) for e in gw.audit.query(kind="network")]
-    assert events == [("allow", http_server.url(f"/redirect?to={target}")),
-                      ("deny", target)]
+    assert events == [("allow", http_server.url(f"/redirect?to={target}")), ("deny", target)]
 
 
 def test_redirect_not_followed_unless_asked(http_server: Server) -> None:
@@ -160,19 +179,35 @@ def test_redirect_not_followed_unless_asked(http_server: Server) -> None:
 def test_too_many_redirects(http_server: Server) -> None:
     gw = gateway(allow("127.0.0.1"))
     with pytest.raises(NetworkError) as ei:
-        run(gw.request("GET", http_server.url("/chain/5"), follow_redirects=True,
-                       max_redirects=3))
+        run(gw.request("GET", http_server.url("/chain/5"), follow_redirects=True, max_redirects=3))
     assert (ei.value.kind, ei.value.curl_code, str(ei.value)) == (
-        "redirects", 47, "Maximum (3) redirects followed")
+        "redirects",
+        47,
+        "Maximum (3) redirects followed",
+    )
 
 
 def test_post_becomes_get_on_303(http_server: Server) -> None:
     gw = gateway(allow("127.0.0.1"))
-    r = run(gw.request("POST", http_server.url("/redirect?code=303&to=/echo"),
-                       [("Content-Type", "text/plain")], b"data", follow_redirects=True))
+    r = run(
+        gw.request(
+            "POST",
+            http_server.url("/redirect?code=303&to=/echo"),
+            [("Content-Type", "text/plain")],
+            b"data",
+            follow_redirects=True,
+        )
+    )
     assert r.body == b"GET \n"
-    r = run(gw.request("POST", http_server.url("/redirect?code=307&to=/echo"),
-                       [("Content-Type", "text/plain")], b"data", follow_redirects=True))
+    r = run(
+        gw.request(
+            "POST",
+            http_server.url("/redirect?code=307&to=/echo"),
+            [("Content-Type", "text/plain")],
+            b"data",
+            follow_redirects=True,
+        )
+    )
     assert r.body == b"POST data\n"
 
 
@@ -228,8 +263,10 @@ def test_unsupported_scheme_and_bad_url() -> None:
 
 
 def test_transform_injects_header_only_for_matching_host(http_server: Server) -> None:
-    gw = gateway(allow("127.0.0.1", "localhost"), transforms=[
-        {"match": "127.0.0.1", "headers": {"Authorization": "Bearer s3cret"}}])
+    gw = gateway(
+        allow("127.0.0.1", "localhost"),
+        transforms=[{"match": "127.0.0.1", "headers": {"Authorization": "Bearer s3cret"}}],
+    )
     gw.resolver = lambda h, p: ["127.0.0.1"]
     run(gw.request("GET", http_server.url("/hello"), [("Authorization", "guest")]))
     assert http_server.requests[-1]["headers"]["Authorization"] == "Bearer s3cret"
@@ -239,12 +276,15 @@ def test_transform_injects_header_only_for_matching_host(http_server: Server) ->
     assert all("s3cret" not in repr(e.to_dict()) for e in events)
 
 
-@pytest.mark.parametrize("bad, message", [
-    ({"match": "", "headers": {"A": "b"}}, "'match' must be a non-empty host pattern"),
-    ({"match": "x.com"}, "'headers' must be a non-empty mapping"),
-    ({"match": "x.com", "headers": {"A": 1}}, "header names and values must be strings"),
-    ({"match": "x.com", "headers": {"A": "b"}, "when": 1}, "unknown key(s) when"),
-])
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        ({"match": "", "headers": {"A": "b"}}, "'match' must be a non-empty host pattern"),
+        ({"match": "x.com"}, "'headers' must be a non-empty mapping"),
+        ({"match": "x.com", "headers": {"A": 1}}, "header names and values must be strings"),
+        ({"match": "x.com", "headers": {"A": "b"}, "when": 1}, "unknown key(s) when"),
+    ],
+)
 def test_bad_transforms(bad: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError) as ei:
         gateway(transforms=[bad])

@@ -61,8 +61,11 @@ def test_proc_self_environ_holds_no_host_data(vm: VM) -> None:
 
 def test_python_and_javascript_see_only_the_vm_environment(vm: VM) -> None:
     with vm:
-        r = vm.exec("python3 -c 'import os; print(sorted(os.environ))'; "
-                    "node -e 'console.log(typeof process)' 2>&1", timeout=120)
+        r = vm.exec(
+            "python3 -c 'import os; print(sorted(os.environ))'; "
+            "node -e 'console.log(typeof process)' 2>&1",
+            timeout=120,
+        )
     assert HOST_ENV_MARKER not in text_of(r)
     assert "SECRET_TOKEN" not in text_of(r)
     assert_no_crash(r)

@@ -36,45 +36,72 @@ def refused(vm: VM, argv: list[str], stdin: bytes = b"{}\n") -> tuple[int, str]:
 
 
 BAD_PROGRAMS: list[tuple[list[str], int, str]] = [
-    (["jq", ".["], 3, "jq: error: syntax error, unexpected end of file at <top-level>, line 1, "
-                      "column 2:\n    .[\n     ^\njq: 1 compile error\n"),
-    (["jq", "$undefined"], 3, "jq: error: $undefined is not defined at <top-level>, line 1, "
-                              "column 1:\n    $undefined\n    ^^^^^^^^^^\njq: 1 compile error\n"),
+    (
+        ["jq", ".["],
+        3,
+        "jq: error: syntax error, unexpected end of file at <top-level>, line 1, "
+        "column 2:\n    .[\n     ^\njq: 1 compile error\n",
+    ),
+    (
+        ["jq", "$undefined"],
+        3,
+        "jq: error: $undefined is not defined at <top-level>, line 1, "
+        "column 1:\n    $undefined\n    ^^^^^^^^^^\njq: 1 compile error\n",
+    ),
     (["jq", "@bogus"], 5, "jq: error (at <stdin>:1): bogus is not a valid format\n"),
-    (["jq", ".[1e400]"], 5, "jq: error (at <stdin>:1): Cannot index object with number "
-                            "(1E+400)\n"),
+    (["jq", ".[1e400]"], 5, "jq: error (at <stdin>:1): Cannot index object with number (1E+400)\n"),
     (["sqlite3", ":memory:", "select from"], 1, 'Error: in prepare, near "from": syntax error\n'),
     (["sqlite3", ":memory:", "create table ("], 1, 'Error: in prepare, near "(": syntax error\n'),
-    (["sqlite3", ":memory:", ".bogus"], 1, 'Error: unknown command or invalid arguments:  '
-                                           '"bogus". Enter ".help" for help\n'),
-    (["awk", "BEGIN {"], 1, "awk: cmd. line:1: BEGIN {\nawk: cmd. line:1:        ^ syntax "
-                            "error\n"),
+    (
+        ["sqlite3", ":memory:", ".bogus"],
+        1,
+        'Error: unknown command or invalid arguments:  "bogus". Enter ".help" for help\n',
+    ),
+    (["awk", "BEGIN {"], 1, "awk: cmd. line:1: BEGIN {\nawk: cmd. line:1:        ^ syntax error\n"),
     (["awk", "/[/"], 1, "awk: cmd. line:1: /[/\nawk: cmd. line:1: ^ unterminated regexp\n"),
-    (["awk", "{ print $(-1) }"], 2, "awk: cmd. line:1: (FILENAME=- FNR=1) fatal: attempt to "
-                                    "access field -1\n"),
-    (["awk", "function f(a) { return f(a) } BEGIN { f(1) }"], 2,
-     "awk: cmd. line:1: fatal: function call nesting too deep\n"),
+    (
+        ["awk", "{ print $(-1) }"],
+        2,
+        "awk: cmd. line:1: (FILENAME=- FNR=1) fatal: attempt to access field -1\n",
+    ),
+    (
+        ["awk", "function f(a) { return f(a) } BEGIN { f(1) }"],
+        2,
+        "awk: cmd. line:1: fatal: function call nesting too deep\n",
+    ),
     (["sed", "s/a"], 1, "sed: -e expression #1, char 3: unterminated `s' command\n"),
-    (["sed", "y/ab/c/"], 1, "sed: -e expression #1, char 7: strings for `y' command are "
-                            "different lengths\n"),
+    (
+        ["sed", "y/ab/c/"],
+        1,
+        "sed: -e expression #1, char 7: strings for `y' command are different lengths\n",
+    ),
     (["sed", "{"], 1, "sed: -e expression #1, char 0: unmatched `{'\n"),
     (["sed", "s/\\(/x/"], 1, "sed: -e expression #1, char 7: Unmatched ( or \\(\n"),
     (["printf", "%"], 1, "printf: `%': missing format character\n"),
     (["printf", "%d", "zz"], 1, "printf: zz: invalid number\n"),
     (["date", "-d", "garbage"], 1, "date: invalid date 'garbage'\n"),
-    (["date", "-d", "@99999999999999999999"], 1,
-     "date: time 99999999999999999999 is out of range\n"),
+    (
+        ["date", "-d", "@99999999999999999999"],
+        1,
+        "date: time 99999999999999999999 is out of range\n",
+    ),
     (["find", "/", "-name"], 1, "find: missing argument to `-name'\n"),
     (["find", "("], 1, "find: expected an expression\n"),
     (["find", "-mtime", "x"], 1, "find: invalid argument `x' to `-mtime'\n"),
-    (["find", "/", "-maxdepth", "-1"], 1,
-     "find: Expected a positive decimal integer argument to -maxdepth, but got `-1'\n"),
+    (
+        ["find", "/", "-maxdepth", "-1"],
+        1,
+        "find: Expected a positive decimal integer argument to -maxdepth, but got `-1'\n",
+    ),
     (["expr", "1", "/", "0"], 2, "expr: division by zero\n"),
     (["expr", "("], 2, "expr: syntax error: missing argument after '('\n"),
     (["expr", "a", ":", "\\("], 2, "expr: Unmatched ( or \\(\n"),
     (["expr", "9" * 5000, "*", "2"], 3, "expr: number too large (more than 4300 digits)\n"),
-    (["seq", "0", "0", "1"], 1, "seq: invalid Zero increment value: '0'\n"
-                               "Try 'seq --help' for more information.\n"),
+    (
+        ["seq", "0", "0", "1"],
+        1,
+        "seq: invalid Zero increment value: '0'\nTry 'seq --help' for more information.\n",
+    ),
     (["numfmt", "--to=si", "1e4000"], 2, "numfmt: invalid number: '1e4000'\n"),
     (["head", "-c", "1e99"], 1, "head: invalid number of bytes: '1e99'\n"),
     (["dd", "count=-1"], 1, "dd: invalid number: '-1'\n"),
@@ -82,15 +109,23 @@ BAD_PROGRAMS: list[tuple[list[str], int, str]] = [
 ]
 
 
-@pytest.mark.parametrize(("argv", "status", "stderr"), BAD_PROGRAMS,
-                         ids=[" ".join(a)[:40] for a, _, _ in BAD_PROGRAMS])
+@pytest.mark.parametrize(
+    ("argv", "status", "stderr"), BAD_PROGRAMS, ids=[" ".join(a)[:40] for a, _, _ in BAD_PROGRAMS]
+)
 def test_bad_program_is_reported(vm: VM, argv: list[str], status: int, stderr: str) -> None:
     assert refused(vm, argv) == (status, stderr)
 
 
 def test_sqlite_runaway_query_is_interrupted(vm: VM) -> None:
-    r = vm.run(["sqlite3", ":memory:", "with recursive r(i) as (select 1 union all "
-                "select i + 1 from r) select count(*) from r"], timeout=0.5)
+    r = vm.run(
+        [
+            "sqlite3",
+            ":memory:",
+            "with recursive r(i) as (select 1 union all "
+            "select i + 1 from r) select count(*) from r",
+        ],
+        timeout=0.5,
+    )
     assert (r.exit_code, r.stdout, r.stderr) == (9, "", "Error: stepping, interrupted (9)\n")
 
 
@@ -109,18 +144,25 @@ def test_sed_endless_branch_times_out(vm: VM) -> None:
 def test_sed_growing_pattern_space_is_bounded(vm: VM) -> None:
     r = vm.run(["sed", ":a;s/x*/&&/;ba"], stdin=b"x\n", timeout=10)
     assert (r.exit_code, r.stdout, r.stderr) == (
-        4, "", "sed: pattern space exceeds the file size limit (4194304 bytes)\n")
+        4,
+        "",
+        "sed: pattern space exceeds the file size limit (4194304 bytes)\n",
+    )
 
 
-@pytest.mark.xfail(strict=True, reason="jq runs in libjq, one C call holding the GIL: a long "
-                   "evaluation overruns the timeout (and `def f: f; f` never returns, which "
-                   "cannot be tested without hanging the suite)")
+@pytest.mark.xfail(
+    strict=True,
+    reason="jq runs in libjq, one C call holding the GIL: a long "
+    "evaluation overruns the timeout (and `def f: f; f` never returns, which "
+    "cannot be tested without hanging the suite)",
+)
 def test_jq_long_evaluation_is_stopped_by_the_timeout(vm: VM) -> None:
     r = vm.run(["jq", "-n", "last(range(5e5))"], timeout=0.05)
     assert (r.exit_code, r.limit_hit) == (124, "timeout")
 
 
 # --- archives -----------------------------------------------------------------------------------
+
 
 def _tar_bytes() -> bytes:
     buf = io.BytesIO()
@@ -160,9 +202,13 @@ READERS = {
 
 def _variants(data: bytes) -> list[tuple[str, bytes]]:
     rng = random.Random(len(data))
-    out = [("empty", b""), ("random", bytes(rng.randrange(256) for _ in range(700))),
-           ("half", data[:len(data) // 2]), ("head", data[:12]),
-           ("no-tail", data[:-8])]
+    out = [
+        ("empty", b""),
+        ("random", bytes(rng.randrange(256) for _ in range(700))),
+        ("half", data[: len(data) // 2]),
+        ("head", data[:12]),
+        ("no-tail", data[:-8]),
+    ]
     flipped = bytearray(data)
     for _ in range(6):
         flipped[rng.randrange(len(flipped))] ^= 0xFF
@@ -170,12 +216,19 @@ def _variants(data: bytes) -> list[tuple[str, bytes]]:
     return out
 
 
-ARCHIVE_CASES = [(name, label, argv) for name, cmds in READERS.items()
-                 for label, _ in _variants(GOOD[name]) for argv in cmds]
+ARCHIVE_CASES = [
+    (name, label, argv)
+    for name, cmds in READERS.items()
+    for label, _ in _variants(GOOD[name])
+    for argv in cmds
+]
 
 
-@pytest.mark.parametrize(("name", "label", "argv"), ARCHIVE_CASES,
-                         ids=[f"{' '.join(a[:2])}-{lab}" for _, lab, a in ARCHIVE_CASES])
+@pytest.mark.parametrize(
+    ("name", "label", "argv"),
+    ARCHIVE_CASES,
+    ids=[f"{' '.join(a[:2])}-{lab}" for _, lab, a in ARCHIVE_CASES],
+)
 def test_damaged_archive(vm: VM, name: str, label: str, argv: list[str]) -> None:
     data = dict(_variants(GOOD[name]))[label]
     vm.write_file(f"/work/{name}", data)
@@ -191,10 +244,16 @@ def test_damaged_archive(vm: VM, name: str, label: str, argv: list[str]) -> None
 def test_good_archives_still_read(vm: VM) -> None:
     for name, data in GOOD.items():
         vm.write_file(f"/work/{name}", data)
-    r = vm.exec("tar tf a.tar; unzip -p a.zip d/f2.txt | uniq; gunzip -c a.gz | wc -l; "
-                "bunzip2 -c a.bz2 | wc -l; xz -dc a.xz | wc -l", cwd="/work")
+    r = vm.exec(
+        "tar tf a.tar; unzip -p a.zip d/f2.txt | uniq; gunzip -c a.gz | wc -l; "
+        "bunzip2 -c a.bz2 | wc -l; xz -dc a.xz | wc -l",
+        cwd="/work",
+    )
     assert (r.exit_code, r.stdout, r.stderr) == (
-        0, "d/f0.txt\nd/f1.txt\nd/f2.txt\nfile 2\n200\n200\n200\n", "")
+        0,
+        "d/f0.txt\nd/f1.txt\nd/f2.txt\nfile 2\n200\n200\n200\n",
+        "",
+    )
 
 
 # --- patch files ----------------------------------------------------------------------------
@@ -217,12 +276,19 @@ def test_bad_patch(vm: VM, patch: bytes) -> None:
     assert vm.read_file("/work/a") == b"x\n"
 
 
-@pytest.mark.xfail(strict=True, reason="patch: a context diff cut inside a hunk is accepted; GNU "
-                   "patch reports 'unexpected end of file in patch' (status 2)")
+@pytest.mark.xfail(
+    strict=True,
+    reason="patch: a context diff cut inside a hunk is accepted; GNU "
+    "patch reports 'unexpected end of file in patch' (status 2)",
+)
 def test_truncated_context_patch(vm: VM) -> None:
     vm.write_file("/work/a", b"x\n")
-    r = vm.run(["patch", "-p0", "-f", "a"], stdin=b"*** a\n--- b\n***************\n*** 1,3 ****\n",
-               cwd="/work", timeout=5)
+    r = vm.run(
+        ["patch", "-p0", "-f", "a"],
+        stdin=b"*** a\n--- b\n***************\n*** 1,3 ****\n",
+        cwd="/work",
+        timeout=5,
+    )
     assert (r.exit_code, r.stderr) == (2, "patch: **** unexpected end of file in patch\n")
 
 
@@ -238,25 +304,41 @@ HUGE_ARGS: list[tuple[list[str], int, str, str]] = [
     (["xargs", "-n", BIG], 0, "one two\n", ""),
     (["fold", "-w", BIG], 1, "", f"fold: invalid number of columns: '{BIG}'\n"),
     (["nl", "-w", "999999999"], 1, "", "nl: invalid line number field width: '999999999'\n"),
-    (["numfmt", "--padding=999999999", "1"], 1, "", "numfmt: invalid padding value "
-                                                    "'999999999'\n"),
-    (["split", "-n", "r/99999999999", "a.txt"], 1, "",
-     "split: invalid number of chunks: 'r/99999999999'\n"),
-    (["split", "-n", "99999999999", "a.txt"], 1, "",
-     "split: invalid number of chunks: '99999999999'\n"),
+    (["numfmt", "--padding=999999999", "1"], 1, "", "numfmt: invalid padding value '999999999'\n"),
+    (
+        ["split", "-n", "r/99999999999", "a.txt"],
+        1,
+        "",
+        "split: invalid number of chunks: 'r/99999999999'\n",
+    ),
+    (
+        ["split", "-n", "99999999999", "a.txt"],
+        1,
+        "",
+        "split: invalid number of chunks: '99999999999'\n",
+    ),
     (["split", "-a", "99999999", "a.txt"], 1, "", "split: invalid suffix length: '99999999'\n"),
-    (["split", "--numeric-suffixes=99999999999999", "a.txt"], 1, "",
-     "split: output file suffixes exhausted\n"),
+    (
+        ["split", "--numeric-suffixes=99999999999999", "a.txt"],
+        1,
+        "",
+        "split: output file suffixes exhausted\n",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("argv", "status", "stdout", "stderr"), HUGE_ARGS,
-                         ids=[" ".join(a)[:30] for a, _, _, _ in HUGE_ARGS])
-def test_huge_numeric_argument(vm: VM, argv: list[str], status: int, stdout: str,
-                               stderr: str) -> None:
+@pytest.mark.parametrize(
+    ("argv", "status", "stdout", "stderr"),
+    HUGE_ARGS,
+    ids=[" ".join(a)[:30] for a, _, _, _ in HUGE_ARGS],
+)
+def test_huge_numeric_argument(
+    vm: VM, argv: list[str], status: int, stdout: str, stderr: str
+) -> None:
     vm.write_file("/work/a.txt", b"one\ntwo\n")
-    r = vm.run(argv, stdin=b"one\ntwo\n" if argv[0] != "uniq" else b"one\none\n", cwd="/work",
-               timeout=5)
+    r = vm.run(
+        argv, stdin=b"one\ntwo\n" if argv[0] != "uniq" else b"one\none\n", cwd="/work", timeout=5
+    )
     assert (r.exit_code, r.stdout, r.stderr) == (status, stdout, stderr)
 
 
@@ -269,9 +351,16 @@ def test_sort_n_with_numbers_past_the_int_limit(vm: VM) -> None:
 
 #: commands still reporting "internal error" for a 5,000-digit argument
 BIG_CRASHES = [
-    ["seq", BIG, BIG], ["shuf", "-i", f"1-{BIG}", "-n", "1"], ["od", "-j", BIG],
-    ["date", "-d", f"@{BIG}"], ["numfmt", BIG], ["yq", "-n", BIG], ["expand", "-t", BIG],
-    ["column", "-c", BIG], ["fmt", "-w", BIG], ["nl", "-v", BIG],
+    ["seq", BIG, BIG],
+    ["shuf", "-i", f"1-{BIG}", "-n", "1"],
+    ["od", "-j", BIG],
+    ["date", "-d", f"@{BIG}"],
+    ["numfmt", BIG],
+    ["yq", "-n", BIG],
+    ["expand", "-t", BIG],
+    ["column", "-c", BIG],
+    ["fmt", "-w", BIG],
+    ["nl", "-v", BIG],
 ]
 
 

@@ -45,55 +45,89 @@ def no_sockets() -> Iterator[None]:
     assert _events == []
 
 
-@pytest.mark.parametrize(("script", "status", "stderr"), [
-    (f"curl {URL}", 7,
-     "curl: (7) Failed to connect: blocked by policy (network.fetch on example.com)\n"),
-    ("curl -sS -o /tmp/x https://10.0.0.1:8443/admin", 7,
-     "curl: (7) Failed to connect: blocked by policy (network.fetch on 10.0.0.1)\n"),
-    ("curl -sS http://169.254.169.254/latest/meta-data/", 7,
-     "curl: (7) Failed to connect: blocked by policy (network.fetch on 169.254.169.254)\n"),
-    ("curl -sS http://localhost:22/", 7,
-     "curl: (7) Failed to connect: blocked by policy (network.fetch on localhost)\n"),
-    (f"wget -nv -O - {URL}", 4, "wget: blocked by policy (network.fetch on example.com)\n"),
-], ids=["curl", "curl-private", "curl-metadata", "curl-localhost", "wget"])
-def test_http_clients_are_blocked(vm: VM, no_sockets: None, script: str, status: int,
-                                  stderr: str) -> None:
+@pytest.mark.parametrize(
+    ("script", "status", "stderr"),
+    [
+        (
+            f"curl {URL}",
+            7,
+            "curl: (7) Failed to connect: blocked by policy (network.fetch on example.com)\n",
+        ),
+        (
+            "curl -sS -o /tmp/x https://10.0.0.1:8443/admin",
+            7,
+            "curl: (7) Failed to connect: blocked by policy (network.fetch on 10.0.0.1)\n",
+        ),
+        (
+            "curl -sS http://169.254.169.254/latest/meta-data/",
+            7,
+            "curl: (7) Failed to connect: blocked by policy (network.fetch on 169.254.169.254)\n",
+        ),
+        (
+            "curl -sS http://localhost:22/",
+            7,
+            "curl: (7) Failed to connect: blocked by policy (network.fetch on localhost)\n",
+        ),
+        (f"wget -nv -O - {URL}", 4, "wget: blocked by policy (network.fetch on example.com)\n"),
+    ],
+    ids=["curl", "curl-private", "curl-metadata", "curl-localhost", "wget"],
+)
+def test_http_clients_are_blocked(
+    vm: VM, no_sockets: None, script: str, status: int, stderr: str
+) -> None:
     r = vm.exec(script)
     assert (r.exit_code, r.stdout, r.stderr) == (status, "", stderr)
 
 
 def test_curl_file_and_other_schemes_do_not_reach_the_host(vm: VM, no_sockets: None) -> None:
-    r = vm.exec("curl -sS file:///etc/shadow; curl -sS gopher://example.com/; "
-                "curl -sS ftp://example.com/")
-    assert (r.exit_code, r.stdout, r.stderr) == (1, "", "".join(
-        f'curl: (1) Protocol "{p}" not supported\n' for p in ("file", "gopher", "ftp")))
+    r = vm.exec(
+        "curl -sS file:///etc/shadow; curl -sS gopher://example.com/; curl -sS ftp://example.com/"
+    )
+    assert (r.exit_code, r.stdout, r.stderr) == (
+        1,
+        "",
+        "".join(f'curl: (1) Protocol "{p}" not supported\n' for p in ("file", "gopher", "ftp")),
+    )
 
 
 def test_python_urllib_has_no_network(vm: VM, no_sockets: None) -> None:
-    r = vm.exec("python3 -c 'import urllib.request as u; u.urlopen(\"http://example.com/\")' "
-                "2>&1 | tail -n 1", timeout=120)
-    assert r.stdout == ("urllib.error.URLError: <urlopen error blocked by policy (network.fetch on "
-                        "example.com)>\n")
+    r = vm.exec(
+        "python3 -c 'import urllib.request as u; u.urlopen(\"http://example.com/\")' "
+        "2>&1 | tail -n 1",
+        timeout=120,
+    )
+    assert r.stdout == (
+        "urllib.error.URLError: <urlopen error blocked by policy (network.fetch on example.com)>\n"
+    )
 
 
 def test_python_raw_socket_has_no_network(vm: VM, no_sockets: None) -> None:
-    r = vm.exec("python3 -c 'import socket; s = socket.socket(); "
-                "s.connect((\"93.184.216.34\", 80))' 2>&1 | tail -n 1", timeout=120)
+    r = vm.exec(
+        "python3 -c 'import socket; s = socket.socket(); "
+        's.connect(("93.184.216.34", 80))\' 2>&1 | tail -n 1',
+        timeout=120,
+    )
     assert r.stdout.startswith("OSError: ")
     assert r.exit_code == 0
 
 
 def test_node_fetch_is_blocked(vm: VM, no_sockets: None) -> None:
-    r = vm.exec("node -e 'fetch(\"http://example.com/\").catch(e => console.log(String(e)))'",
-                timeout=60)
+    r = vm.exec(
+        "node -e 'fetch(\"http://example.com/\").catch(e => console.log(String(e)))'", timeout=60
+    )
     assert_no_crash(r)
-    assert r.stdout == ("TypeError: fetch failed: blocked by policy (network.fetch on example.com)\n")
+    assert r.stdout == (
+        "TypeError: fetch failed: blocked by policy (network.fetch on example.com)\n"
+    )
 
 
 def test_bash_dev_tcp_is_not_a_socket(vm: VM, no_sockets: None) -> None:
     r = vm.exec("exec 3<>/dev/tcp/example.com/80; echo $?")
     assert (r.exit_code, r.stdout, r.stderr) == (
-        0, "1\n", "bash: line 1: /dev/tcp/example.com/80: No such file or directory\n")
+        0,
+        "1\n",
+        "bash: line 1: /dev/tcp/example.com/80: No such file or directory\n",
+    )
 
 
 def test_policy_denials_are_audited(no_sockets: None) -> None:

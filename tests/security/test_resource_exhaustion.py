@@ -35,11 +35,15 @@ def vm() -> Iterator[VM]:
 
 # --- filling the filesystem ---------------------------------------------------------------------
 
+
 def test_yes_into_a_file_stops_at_max_fs_bytes() -> None:
     with VM(limits={"max_fs_bytes": MiB}) as v:
         r = v.exec("yes > /tmp/f; echo $?; wc -c < /tmp/f")
         assert (r.exit_code, r.stdout, r.stderr) == (
-            0, f"1\n{MiB}\n", "yes: /tmp/f: No space left on device\n")
+            0,
+            f"1\n{MiB}\n",
+            "yes: /tmp/f: No space left on device\n",
+        )
         v.exec("rm /tmp/f")
         usable(v)
 
@@ -47,7 +51,10 @@ def test_yes_into_a_file_stops_at_max_fs_bytes() -> None:
 def test_dd_from_dev_zero_stops_at_max_file_size(vm: VM) -> None:
     r = vm.exec("dd if=/dev/zero of=/tmp/f bs=64k; echo $?; ls /tmp", timeout=10)
     assert (r.exit_code, r.stdout, r.stderr) == (
-        0, "1\n", "dd: error writing '/tmp/f': File too large\n")
+        0,
+        "1\n",
+        "dd: error writing '/tmp/f': File too large\n",
+    )
     usable(vm)
 
 
@@ -59,12 +66,17 @@ def test_cp_of_dev_zero_stops_at_max_file_size(vm: VM) -> None:
 
 # --- endless producers ------------------------------------------------------------------------
 
+
 def test_seq_to_1e12_into_sort_times_out(vm: VM) -> None:
     start = time.monotonic()
     r = vm.exec("seq 1 1e12 | sort", timeout=0.5)
     assert time.monotonic() - start < 3
     assert (r.exit_code, r.stdout, r.stderr, r.limit_hit) == (
-        124, "", "bash: timed out after 0.5s\n", "timeout")
+        124,
+        "",
+        "bash: timed out after 0.5s\n",
+        "timeout",
+    )
     usable(vm)
 
 
@@ -90,18 +102,23 @@ def test_output_flood_stops_at_max_output_bytes(vm: VM) -> None:
 ZEROS = b"\0" * (8 * MiB)
 
 
-@pytest.mark.parametrize(("name", "data", "cmd"), [
-    ("bomb.gz", gzip.compress(ZEROS), "gunzip"),
-    ("bomb.bz2", bz2.compress(ZEROS), "bunzip2"),
-    ("bomb.xz", lzma.compress(ZEROS), "unxz"),
-])
-def test_decompression_bomb_stops_at_max_file_size(vm: VM, name: str, data: bytes,
-                                                   cmd: str) -> None:
+@pytest.mark.parametrize(
+    ("name", "data", "cmd"),
+    [
+        ("bomb.gz", gzip.compress(ZEROS), "gunzip"),
+        ("bomb.bz2", bz2.compress(ZEROS), "bunzip2"),
+        ("bomb.xz", lzma.compress(ZEROS), "unxz"),
+    ],
+)
+def test_decompression_bomb_stops_at_max_file_size(
+    vm: VM, name: str, data: bytes, cmd: str
+) -> None:
     vm.write_file(f"/tmp/{name}", data)
     r = vm.exec(f"{cmd} /tmp/{name}; echo $?; ls /tmp; rm /tmp/{name}")
     assert (r.exit_code, r.stdout) == (0, f"1\n{name}\n")
-    assert r.stderr == (f"{cmd}: /tmp/{name}: decompressed data exceeds the file size limit "
-                        f"({MiB} bytes)\n")
+    assert r.stderr == (
+        f"{cmd}: /tmp/{name}: decompressed data exceeds the file size limit ({MiB} bytes)\n"
+    )
     usable(vm)
 
 
@@ -109,8 +126,10 @@ def test_zcat_bomb_into_a_pipe_is_bounded(vm: VM) -> None:
     vm.write_file("/tmp/b.gz", gzip.compress(ZEROS))
     r = vm.exec("zcat /tmp/b.gz | wc -c; rm /tmp/b.gz")
     assert (r.exit_code, r.stdout, r.stderr) == (
-        0, f"{MiB}\n", f"zcat: /tmp/b.gz: decompressed data exceeds the file size limit "
-                       f"({MiB} bytes)\n")
+        0,
+        f"{MiB}\n",
+        f"zcat: /tmp/b.gz: decompressed data exceeds the file size limit ({MiB} bytes)\n",
+    )
 
 
 def test_zip_bomb_stops_at_max_file_size(vm: VM) -> None:
@@ -119,8 +138,10 @@ def test_zip_bomb_stops_at_max_file_size(vm: VM) -> None:
         zf.writestr("a", ZEROS)
         zf.writestr("b", ZEROS)
     vm.write_file("/tmp/bomb.zip", buf.getvalue())
-    r = vm.exec("mkdir -p /tmp/u && cd /tmp/u && unzip -q /tmp/bomb.zip; echo $?; ls /tmp/u; "
-                "rm -r /tmp/u /tmp/bomb.zip")
+    r = vm.exec(
+        "mkdir -p /tmp/u && cd /tmp/u && unzip -q /tmp/bomb.zip; echo $?; ls /tmp/u; "
+        "rm -r /tmp/u /tmp/bomb.zip"
+    )
     assert_no_crash(r)
     assert r.stdout.splitlines()[0] != "0"
     assert "/tmp/u" not in r.stdout
@@ -137,14 +158,16 @@ def test_tar_of_a_bomb_is_bounded(vm: VM) -> None:
         info.size = len(ZEROS)
         tf.addfile(info, io.BytesIO(ZEROS))
     vm.write_file("/tmp/bomb.tgz", buf.getvalue())
-    r = vm.exec("mkdir -p /tmp/t && tar xzf /tmp/bomb.tgz -C /tmp/t; echo $?; "
-                "rm -r /tmp/t /tmp/bomb.tgz")
+    r = vm.exec(
+        "mkdir -p /tmp/t && tar xzf /tmp/bomb.tgz -C /tmp/t; echo $?; rm -r /tmp/t /tmp/bomb.tgz"
+    )
     assert_no_crash(r)
     assert r.stdout == "2\n"
     usable(vm)
 
 
 # --- CPU loops, recursion, process storms -----------------------------------------------------
+
 
 def test_awk_endless_loop_times_out(vm: VM) -> None:
     r = vm.exec("awk 'BEGIN { while (1) a[i++] = i }'", timeout=0.5)
@@ -156,7 +179,11 @@ def test_awk_endless_loop_times_out(vm: VM) -> None:
 def test_shell_recursion_stops_at_max_call_depth(vm: VM) -> None:
     r = vm.exec("f() { f; }; f", timeout=10)
     assert (r.exit_code, r.stdout, r.stderr, r.limit_hit) == (
-        125, "", "bash: maximum call depth exceeded (max_call_depth=1000)\n", "max_call_depth")
+        125,
+        "",
+        "bash: maximum call depth exceeded (max_call_depth=1000)\n",
+        "max_call_depth",
+    )
     usable(vm)
 
 
@@ -168,9 +195,12 @@ def test_fork_bomb_is_bounded(vm: VM) -> None:
     usable(vm)
 
 
-@pytest.mark.xfail(strict=True, reason="shell: pipeline stages of functions are tasks that "
-                   "max_processes does not count, so `b | b` recursion grows until the timeout, "
-                   "and cancelling the task tree then takes ~15x the timeout")
+@pytest.mark.xfail(
+    strict=True,
+    reason="shell: pipeline stages of functions are tasks that "
+    "max_processes does not count, so `b | b` recursion grows until the timeout, "
+    "and cancelling the task tree then takes ~15x the timeout",
+)
 def test_fork_bomb_in_foreground_is_bounded(vm: VM) -> None:
     start = time.monotonic()
     r = vm.exec("b() { b | b; }; b", timeout=0.1, limits={"max_processes": 16})
@@ -205,15 +235,20 @@ def test_xargs_spawning_storm_times_out(vm: VM) -> None:
 
 # --- regular expressions ----------------------------------------------------------------------
 
+
 def test_nested_quantifier_on_a_short_line_completes(vm: VM) -> None:
     vm.write_file("/tmp/a", b"a" * 16 + b"\n")
-    r = vm.exec("sed -E 's/(a*)*b/X/' /tmp/a; grep -cE '(a*)*b' /tmp/a; "
-                "awk '/(a*)*b/' /tmp/a", timeout=10)
+    r = vm.exec(
+        "sed -E 's/(a*)*b/X/' /tmp/a; grep -cE '(a*)*b' /tmp/a; awk '/(a*)*b/' /tmp/a", timeout=10
+    )
     assert (r.exit_code, r.stdout, r.stderr) == (0, "a" * 16 + "\n0\n", "")
 
 
-@pytest.mark.xfail(strict=True, reason="commands use Python's re, whose backtracking runs in one "
-                   "C call holding the GIL: a catastrophic pattern overruns the exec timeout")
+@pytest.mark.xfail(
+    strict=True,
+    reason="commands use Python's re, whose backtracking runs in one "
+    "C call holding the GIL: a catastrophic pattern overruns the exec timeout",
+)
 def test_catastrophic_regex_is_stopped_by_the_timeout(vm: VM) -> None:
     vm.write_file("/tmp/a", b"a" * 21 + b"\n")
     start = time.monotonic()
@@ -222,9 +257,12 @@ def test_catastrophic_regex_is_stopped_by_the_timeout(vm: VM) -> None:
     assert time.monotonic() - start < 0.3
 
 
-@pytest.mark.xfail(strict=True, reason="shell: no limit on the size of a variable, and the "
-                   "deadline is checked every 1,024 loop iterations only, so doubling a string "
-                   "23 times (8 MiB) overruns a 0.1 s timeout")
+@pytest.mark.xfail(
+    strict=True,
+    reason="shell: no limit on the size of a variable, and the "
+    "deadline is checked every 1,024 loop iterations only, so doubling a string "
+    "23 times (8 MiB) overruns a 0.1 s timeout",
+)
 def test_string_doubling_is_stopped(vm: VM) -> None:
     r = vm.exec("a=x; for i in $(seq 23); do a=$a$a; done; echo ${#a}", timeout=0.1)
     assert r.limit_hit is not None
@@ -235,15 +273,19 @@ def test_string_doubling_is_stopped(vm: VM) -> None:
 LONG = b"x" * (10 * MiB)
 
 
-@pytest.mark.parametrize(("script", "out"), [
-    ("grep -c x /tmp/long", "1\n"),
-    ("sed 's/x/y/' /tmp/long | wc -c", f"{10 * MiB}\n"),
-    ("awk '{ print length }' /tmp/long", f"{10 * MiB}\n"),
-    ("cut -c1-3 /tmp/long", "xxx\n"),
-    ("sort /tmp/long | wc -c", f"{10 * MiB + 1}\n"),
-    ("uniq /tmp/long | wc -c", f"{10 * MiB + 1}\n"),
-    ("tr x y < /tmp/long | tail -c 3", "yyy"),
-], ids=["grep", "sed", "awk", "cut", "sort", "uniq", "tr"])
+@pytest.mark.parametrize(
+    ("script", "out"),
+    [
+        ("grep -c x /tmp/long", "1\n"),
+        ("sed 's/x/y/' /tmp/long | wc -c", f"{10 * MiB}\n"),
+        ("awk '{ print length }' /tmp/long", f"{10 * MiB}\n"),
+        ("cut -c1-3 /tmp/long", "xxx\n"),
+        ("sort /tmp/long | wc -c", f"{10 * MiB + 1}\n"),
+        ("uniq /tmp/long | wc -c", f"{10 * MiB + 1}\n"),
+        ("tr x y < /tmp/long | tail -c 3", "yyy"),
+    ],
+    ids=["grep", "sed", "awk", "cut", "sort", "uniq", "tr"],
+)
 def test_ten_megabyte_line_without_newline(script: str, out: str) -> None:
     with VM() as v:
         v.write_file("/tmp/long", LONG)
@@ -252,16 +294,67 @@ def test_ten_megabyte_line_without_newline(script: str, out: str) -> None:
 
 
 TEXT_COMMANDS = [
-    "cat -A", "tac", "rev", "head -n 3", "tail -n 3", "wc", "sort", "sort -n", "sort -u",
-    "uniq -c", "cut -c1-5", "cut -d: -f2", "tr a-z A-Z", "tr -d '\\0'", "fold -w 7", "fmt",
-    "nl", "paste - -", "expand", "unexpand -a", "column -t", "comm - /etc/hostname",
-    "join - /etc/hostname", "grep -a x", "grep -c .", "grep -E '(x|y)+'", "sed 's/a/b/g'",
-    "sed -n '$='", "awk '{ n += NF } END { print n }'", "awk -F: '{ print $1 }'",
-    "od -c", "xxd", "hexdump -C", "strings", "base64", "base64 -d", "md5sum", "sha256sum",
-    "cksum", "gzip -c", "gunzip -c", "bzip2 -dc", "xz -dc", "tar tf -", "jq .", "yq .",
-    "sqlite3", "patch --dry-run", "diff - /etc/hostname", "cmp - /etc/hostname",
-    "file -", "numfmt", "expr 1 + 1", "xargs -0 echo", "shuf -n 3 --random-source=/dev/zero",
-    "tee /dev/null", "dd status=none", "split -b 1000 - /tmp/sp.", "sha1sum", "b2sum", "tail -c 5",
+    "cat -A",
+    "tac",
+    "rev",
+    "head -n 3",
+    "tail -n 3",
+    "wc",
+    "sort",
+    "sort -n",
+    "sort -u",
+    "uniq -c",
+    "cut -c1-5",
+    "cut -d: -f2",
+    "tr a-z A-Z",
+    "tr -d '\\0'",
+    "fold -w 7",
+    "fmt",
+    "nl",
+    "paste - -",
+    "expand",
+    "unexpand -a",
+    "column -t",
+    "comm - /etc/hostname",
+    "join - /etc/hostname",
+    "grep -a x",
+    "grep -c .",
+    "grep -E '(x|y)+'",
+    "sed 's/a/b/g'",
+    "sed -n '$='",
+    "awk '{ n += NF } END { print n }'",
+    "awk -F: '{ print $1 }'",
+    "od -c",
+    "xxd",
+    "hexdump -C",
+    "strings",
+    "base64",
+    "base64 -d",
+    "md5sum",
+    "sha256sum",
+    "cksum",
+    "gzip -c",
+    "gunzip -c",
+    "bzip2 -dc",
+    "xz -dc",
+    "tar tf -",
+    "jq .",
+    "yq .",
+    "sqlite3",
+    "patch --dry-run",
+    "diff - /etc/hostname",
+    "cmp - /etc/hostname",
+    "file -",
+    "numfmt",
+    "expr 1 + 1",
+    "xargs -0 echo",
+    "shuf -n 3 --random-source=/dev/zero",
+    "tee /dev/null",
+    "dd status=none",
+    "split -b 1000 - /tmp/sp.",
+    "sha1sum",
+    "b2sum",
+    "tail -c 5",
 ]
 
 

@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 
-SCRIPTED = [sys.executable, str(Path(__file__).resolve().parents[1] / "fixtures" /
-                                 "scripted_agent.py")]
+SCRIPTED = [
+    sys.executable,
+    str(Path(__file__).resolve().parents[1] / "fixtures" / "scripted_agent.py"),
+]
 
 
 @pytest.fixture(scope="module")

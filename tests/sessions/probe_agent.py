@@ -25,14 +25,20 @@ class ProbeAgent:
     def on_connect(self, conn: Any) -> None:
         self.conn = conn
 
-    async def initialize(self, protocol_version: int, client_capabilities: Any = None,
-                         client_info: Any = None, **kw: Any) -> InitializeResponse:
-        return InitializeResponse(protocol_version=acp.PROTOCOL_VERSION,
-                                  agent_capabilities=AgentCapabilities(),
-                                  agent_info=Implementation(name="probe", version="1"))
+    async def initialize(
+        self,
+        protocol_version: int,
+        client_capabilities: Any = None,
+        client_info: Any = None,
+        **kw: Any,
+    ) -> InitializeResponse:
+        return InitializeResponse(
+            protocol_version=acp.PROTOCOL_VERSION,
+            agent_capabilities=AgentCapabilities(),
+            agent_info=Implementation(name="probe", version="1"),
+        )
 
-    async def new_session(self, cwd: str, mcp_servers: Any = None, **kw: Any
-                          ) -> NewSessionResponse:
+    async def new_session(self, cwd: str, mcp_servers: Any = None, **kw: Any) -> NewSessionResponse:
         return NewSessionResponse(session_id="p-" + uuid.uuid4().hex[:8])
 
     async def cancel(self, session_id: str, **kw: Any) -> None:
@@ -47,10 +53,11 @@ class ProbeAgent:
             try:
                 out.append({"result": await self.conn._conn.send_request(method, params)})
             except acp.RequestError as exc:
-                out.append({"error": {"code": exc.code, "message": str(exc),
-                                      "data": exc.data}})
-        await self.conn.session_update(session_id=session_id, update=update_agent_message_text(
-            "\n".join(json.dumps(o, sort_keys=True) for o in out)))
+                out.append({"error": {"code": exc.code, "message": str(exc), "data": exc.data}})
+        await self.conn.session_update(
+            session_id=session_id,
+            update=update_agent_message_text("\n".join(json.dumps(o, sort_keys=True) for o in out)),
+        )
         return PromptResponse(stop_reason="end_turn")
 
 

@@ -28,14 +28,22 @@ async def handler(req: PermissionRequest) -> Any:
 
 
 @pytest.fixture(scope="module")
-def env(loop: asyncio.AbstractEventLoop, tmp_path_factory: pytest.TempPathFactory
-        ) -> Iterator[tuple[AsyncVM, Session, Store]]:
+def env(
+    loop: asyncio.AbstractEventLoop, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[AsyncVM, Session, Store]]:
     vm = AsyncVM()
     vm.mkdir("/work")
     store = Store(str(tmp_path_factory.mktemp("st") / "s.db"))
-    sess = loop.run_until_complete(create_session(
-        vm, SCRIPTED, cwd="/work", store=store, permission_handler=handler,
-        permission_timeout=0.2))
+    sess = loop.run_until_complete(
+        create_session(
+            vm,
+            SCRIPTED,
+            cwd="/work",
+            store=store,
+            permission_handler=handler,
+            permission_timeout=0.2,
+        )
+    )
     yield vm, sess, store
     loop.run_until_complete(sess.close())
     loop.run_until_complete(vm.aclose())
@@ -53,8 +61,9 @@ def test_handshake(env: tuple[AsyncVM, Session, Store]) -> None:
     assert s.events.events[0].kind == "session.started"
 
 
-def test_echo_and_instructions(env: tuple[AsyncVM, Session, Store],
-                               loop: asyncio.AbstractEventLoop) -> None:
+def test_echo_and_instructions(
+    env: tuple[AsyncVM, Session, Store], loop: asyncio.AbstractEventLoop
+) -> None:
     vm, s, store = env
     r = loop.run_until_complete(s.prompt("echo hello"))
     assert (r.stop_reason, r.text) == ("end_turn", "hello")
@@ -64,8 +73,9 @@ def test_echo_and_instructions(env: tuple[AsyncVM, Session, Store],
     assert seqs == list(range(seqs[0], seqs[0] + 3))
 
 
-def test_every_client_method(env: tuple[AsyncVM, Session, Store],
-                             loop: asyncio.AbstractEventLoop) -> None:
+def test_every_client_method(
+    env: tuple[AsyncVM, Session, Store], loop: asyncio.AbstractEventLoop
+) -> None:
     vm, s, store = env
     r = loop.run_until_complete(s.prompt("callbacks /work"))
     out = json.loads(r.text)
@@ -81,20 +91,33 @@ def test_every_client_method(env: tuple[AsyncVM, Session, Store],
     }
     assert vm.read_file("/work/a.txt") == b"one\ntwo\nthree\n"
     kinds = [e.kind for e in r.events]
-    for k in ("fs.write", "fs.read", "terminal.created", "terminal.output", "terminal.exited",
-              "terminal.released"):
+    for k in (
+        "fs.write",
+        "fs.read",
+        "terminal.created",
+        "terminal.output",
+        "terminal.exited",
+        "terminal.released",
+    ):
         assert k in kinds
 
 
-@pytest.mark.parametrize("answer,expected,source", [
-    ("allow_once", "selected:a1", "handler"),
-    ("reject_once", "selected:r1", "handler"),
-    ("hang", "selected:r1", "timeout"),
-    ("allow_always", "selected:aa", "handler"),
-])
-def test_permission_outcomes(env: tuple[AsyncVM, Session, Store],
-                             loop: asyncio.AbstractEventLoop, answer: str, expected: str,
-                             source: str) -> None:
+@pytest.mark.parametrize(
+    "answer,expected,source",
+    [
+        ("allow_once", "selected:a1", "handler"),
+        ("reject_once", "selected:r1", "handler"),
+        ("hang", "selected:r1", "timeout"),
+        ("allow_always", "selected:aa", "handler"),
+    ],
+)
+def test_permission_outcomes(
+    env: tuple[AsyncVM, Session, Store],
+    loop: asyncio.AbstractEventLoop,
+    answer: str,
+    expected: str,
+    source: str,
+) -> None:
     vm, s, store = env
     ANSWERS[:] = [answer]
     title = "deploy-" + answer
@@ -105,11 +128,13 @@ def test_permission_outcomes(env: tuple[AsyncVM, Session, Store],
     assert ASKED[-1].domain == "tool" and ASKED[-1].resource == title
     rows = [p for p in store.permissions(s.id) if p["resource"] == title]
     assert [(p["decision"], p["source"]) for p in rows] == [
-        ("reject_once" if answer == "hang" else answer, source)]
+        ("reject_once" if answer == "hang" else answer, source)
+    ]
 
 
-def test_allow_always_is_remembered(env: tuple[AsyncVM, Session, Store],
-                                    loop: asyncio.AbstractEventLoop) -> None:
+def test_allow_always_is_remembered(
+    env: tuple[AsyncVM, Session, Store], loop: asyncio.AbstractEventLoop
+) -> None:
     vm, s, store = env
     ANSWERS[:] = []
     r = loop.run_until_complete(s.prompt("permission other deploy-allow_always"))
@@ -118,8 +143,9 @@ def test_allow_always_is_remembered(env: tuple[AsyncVM, Session, Store],
     assert ans.data["source"] == "remembered"
 
 
-def test_policy_denial_skips_the_handler(env: tuple[AsyncVM, Session, Store],
-                                         loop: asyncio.AbstractEventLoop) -> None:
+def test_policy_denial_skips_the_handler(
+    env: tuple[AsyncVM, Session, Store], loop: asyncio.AbstractEventLoop
+) -> None:
     vm, s, store = env
     # default policy: fs allowed -> the handler decides; network denied -> rejected by policy
     ANSWERS[:] = ["allow_once"]
@@ -133,8 +159,9 @@ def test_policy_denial_skips_the_handler(env: tuple[AsyncVM, Session, Store],
     assert srcs[-2:] == ["handler", "policy"]
 
 
-def test_tool_calls_usage_mode_model(env: tuple[AsyncVM, Session, Store],
-                                     loop: asyncio.AbstractEventLoop) -> None:
+def test_tool_calls_usage_mode_model(
+    env: tuple[AsyncVM, Session, Store], loop: asyncio.AbstractEventLoop
+) -> None:
     vm, s, store = env
     r = loop.run_until_complete(s.prompt("tool"))
     ups = [e.data["sessionUpdate"] for e in r.events if e.kind == "update"]
@@ -144,8 +171,12 @@ def test_tool_calls_usage_mode_model(env: tuple[AsyncVM, Session, Store],
     r = loop.run_until_complete(s.prompt("usage"))
     assert r.cost == 0.25 and r.usage is not None and r.usage["inputTokens"] == 100
     u = store.usage(s.id)[-1]
-    assert (u["input_tokens"], u["output_tokens"], u["cost"], u["model"]) == (100, 20, 0.25,
-                                                                              "large")
+    assert (u["input_tokens"], u["output_tokens"], u["cost"], u["model"]) == (
+        100,
+        20,
+        0.25,
+        "large",
+    )
     loop.run_until_complete(s.set_mode("plan"))
     assert s.modes is not None and s.modes["currentModeId"] == "plan"
 
@@ -165,8 +196,9 @@ def test_cancel(env: tuple[AsyncVM, Session, Store], loop: asyncio.AbstractEvent
     assert loop.run_until_complete(go()) == "cancelled"
 
 
-def test_late_subscriber_gets_backlog(env: tuple[AsyncVM, Session, Store],
-                                      loop: asyncio.AbstractEventLoop) -> None:
+def test_late_subscriber_gets_backlog(
+    env: tuple[AsyncVM, Session, Store], loop: asyncio.AbstractEventLoop
+) -> None:
     vm, s, store = env
 
     async def go() -> list[int]:
@@ -192,8 +224,10 @@ def test_crash_and_resume(loop: asyncio.AbstractEventLoop, tmp_path: Any) -> Non
         a = await create_session(vm, SCRIPTED, cwd="/work", store=store, env=env)
         b = await create_session(vm, SCRIPTED, cwd="/work", store=store, env=env)
         assert (await a.prompt("echo one")).text == "one"
-        with pytest.raises(AgentCrashed, match="exited unexpectedly with status 3: scripted "
-                                               "agent: crashing on purpose"):
+        with pytest.raises(
+            AgentCrashed,
+            match="exited unexpectedly with status 3: scripted agent: crashing on purpose",
+        ):
             await a.prompt("crash")
         assert a.status == "crashed"
         err = [e for e in a.events.events if e.kind == "session.error"]
@@ -224,10 +258,12 @@ def test_crash_and_resume(loop: asyncio.AbstractEventLoop, tmp_path: Any) -> Non
 
 def test_unknown_agent_and_missing_command(loop: asyncio.AbstractEventLoop) -> None:
     vm = AsyncVM()
-    with pytest.raises(ValueError, match="unknown agent 'nope'; known agents: pocketos, "
-                                         "claude-code, claude-code-acp, codex, codex-acp, "
-                                         "gemini, goose, opencode"):
+    with pytest.raises(
+        ValueError,
+        match="unknown agent 'nope'; known agents: pocketos, "
+        "claude-code, claude-code-acp, codex, codex-acp, "
+        "gemini, goose, opencode",
+    ):
         loop.run_until_complete(create_session(vm, "nope", store=Store(":memory:")))
     with pytest.raises(SessionError, match="not installed on the host"):
-        loop.run_until_complete(create_session(vm, ["no-such-agent-xyz"],
-                                               store=Store(":memory:")))
+        loop.run_until_complete(create_session(vm, ["no-such-agent-xyz"], store=Store(":memory:")))

@@ -16,8 +16,11 @@ from pocketos.sessions import (
     resolve_agent,
 )
 
-OPTS = [{"optionId": "a", "kind": "allow_once"}, {"optionId": "A", "kind": "allow_always"},
-        {"optionId": "r", "kind": "reject_once"}]
+OPTS = [
+    {"optionId": "a", "kind": "allow_once"},
+    {"optionId": "A", "kind": "allow_always"},
+    {"optionId": "r", "kind": "reject_once"},
+]
 
 
 def test_event_order_backlog_and_close() -> None:
@@ -55,37 +58,56 @@ def test_on_event_and_persist() -> None:
 
 
 def test_capability_mapping() -> None:
-    assert capability_for({"kind": "edit", "locations": [{"path": "/a/b"}]}) == \
-        ("fs", "write", "/a/b")
-    assert capability_for({"kind": "execute", "rawInput": {"command": "/bin/rm -rf /"}}) == \
-        ("child_process", "spawn", "rm")
-    assert capability_for({"kind": "fetch", "title": "https://x.org"}) == \
-        ("network", "fetch", "https://x.org")
+    assert capability_for({"kind": "edit", "locations": [{"path": "/a/b"}]}) == (
+        "fs",
+        "write",
+        "/a/b",
+    )
+    assert capability_for({"kind": "execute", "rawInput": {"command": "/bin/rm -rf /"}}) == (
+        "child_process",
+        "spawn",
+        "rm",
+    )
+    assert capability_for({"kind": "fetch", "title": "https://x.org"}) == (
+        "network",
+        "fetch",
+        "https://x.org",
+    )
     assert capability_for({"title": "deploy"}) == ("tool", "invoke", "deploy")
 
 
-@pytest.mark.parametrize("policy,handler,default,expected", [
-    (None, None, "reject", ("allow_once", "a", "policy")),
-    ({"fs": "deny"}, lambda r: "allow_once", "reject", ("reject_once", "r", "policy")),
-    ({"fs": "ask"}, None, "reject", ("reject_once", "r", "default")),
-    ({"fs": "ask"}, None, "allow_always", ("allow_always", "A", "default")),
-    ({"fs": "ask"}, lambda r: True, "reject", ("allow_once", "a", "handler")),
-    ({"fs": "ask"}, lambda r: "A", "reject", ("allow_always", "A", "handler")),
-    ({"fs": "ask"}, lambda r: 1 / 0, "reject", ("reject_once", "r", "error")),
-])
-def test_router(policy: Any, handler: Any, default: str, expected: tuple[str, str, str]
-                ) -> None:
+@pytest.mark.parametrize(
+    "policy,handler,default,expected",
+    [
+        (None, None, "reject", ("allow_once", "a", "policy")),
+        ({"fs": "deny"}, lambda r: "allow_once", "reject", ("reject_once", "r", "policy")),
+        ({"fs": "ask"}, None, "reject", ("reject_once", "r", "default")),
+        ({"fs": "ask"}, None, "allow_always", ("allow_always", "A", "default")),
+        ({"fs": "ask"}, lambda r: True, "reject", ("allow_once", "a", "handler")),
+        ({"fs": "ask"}, lambda r: "A", "reject", ("allow_always", "A", "handler")),
+        ({"fs": "ask"}, lambda r: 1 / 0, "reject", ("reject_once", "r", "error")),
+    ],
+)
+def test_router(policy: Any, handler: Any, default: str, expected: tuple[str, str, str]) -> None:
     vm = AsyncVM(policy=policy) if policy else AsyncVM()
     router = PermissionRouter(vm, handler=handler, timeout=1, default=default)
-    ans, req = asyncio.run(router.decide("s", {"kind": "read", "locations": [{"path": "/x"}]},
-                                         OPTS))
+    ans, req = asyncio.run(
+        router.decide("s", {"kind": "read", "locations": [{"path": "/x"}]}, OPTS)
+    )
     assert (ans.decision, ans.option_id, ans.source) == expected
     assert req.capability == "fs.read"
 
 
 def test_instructions_describe_the_vm() -> None:
-    vm = AsyncVM(policy={"fs": "allow", "network": {"default": "deny", "rules": [
-        {"mode": "allow", "patterns": ["api.github.com"]}]}})
+    vm = AsyncVM(
+        policy={
+            "fs": "allow",
+            "network": {
+                "default": "deny",
+                "rules": [{"mode": "allow", "patterns": ["api.github.com"]}],
+            },
+        }
+    )
     text = os_instructions(vm, cwd="/work", extra="Be brief.")
     assert text.startswith("# Your environment: a pocketos VM\n")
     assert "- Working directory: `/work`" in text
@@ -116,11 +138,20 @@ def test_terminal_shell_is_policy_checked() -> None:
     from pocketos.sessions.terminals import TerminalManager
 
     async def go() -> tuple[str, dict[str, Any]]:
-        vm = AsyncVM(policy={"fs": "allow", "child_process": {"default": "allow", "rules": [
-            {"mode": "deny", "operations": ["spawn"], "paths": ["bash"]}]}})
+        vm = AsyncVM(
+            policy={
+                "fs": "allow",
+                "child_process": {
+                    "default": "allow",
+                    "rules": [{"mode": "deny", "operations": ["spawn"], "paths": ["bash"]}],
+                },
+            }
+        )
         tm = TerminalManager(vm, default_cwd="/")
         term = await tm.create("echo hi")
         return term.text(), await term.wait()
 
-    assert asyncio.run(go()) == ("bash: Permission denied: child_process.spawn on bash\n",
-                                 {"exitCode": 126, "signal": None})
+    assert asyncio.run(go()) == (
+        "bash: Permission denied: child_process.spawn on bash\n",
+        {"exitCode": 126, "signal": None},
+    )

@@ -80,9 +80,14 @@ def env_for(home: str) -> dict[str, str]:
 
 def run_bash(script: str) -> Result:
     with tempfile.TemporaryDirectory() as tmp:
-        p = subprocess.run(["bash", "--norc", "--noprofile", "-c", script], cwd=tmp,
-                           env=env_for(tmp), capture_output=True, stdin=subprocess.DEVNULL,
-                           timeout=TIMEOUT)
+        p = subprocess.run(
+            ["bash", "--norc", "--noprofile", "-c", script],
+            cwd=tmp,
+            env=env_for(tmp),
+            capture_output=True,
+            stdin=subprocess.DEVNULL,
+            timeout=TIMEOUT,
+        )
         return Result(p.returncode, p.stdout, p.stderr)
 
 
@@ -133,9 +138,11 @@ def test_cases_are_well_formed() -> None:
 def test_same_as_bash(case: ShellCase, bash_results: dict[str, Result]) -> None:
     want = bash_results[case.id]
     got = run_vm(case.script)
-    detail = (f"\n--- script ---\n{case.script}\n--- bash ---\nstatus {want.status}\n"
-              f"stdout {want.stdout!r}\nstderr {want.stderr!r}\n--- vm ---\n"
-              f"status {got.status}\nstdout {got.stdout!r}\nstderr {got.stderr!r}")
+    detail = (
+        f"\n--- script ---\n{case.script}\n--- bash ---\nstatus {want.status}\n"
+        f"stdout {want.stdout!r}\nstderr {want.stderr!r}\n--- vm ---\n"
+        f"status {got.status}\nstdout {got.stdout!r}\nstderr {got.stderr!r}"
+    )
     assert got.stdout == want.stdout, "stdout differs" + detail
     assert got.status == want.status, "exit status differs" + detail
     assert first_words(got.stderr) == first_words(want.stderr), "stderr differs" + detail
@@ -152,16 +159,21 @@ def main(argv: list[str]) -> int:
             continue
         a, b = run_bash(case.script), run_bash(case.script)
         # temp dir names differ between runs; anything depending on them is a bad case
-        if (a.status, a.stdout, first_words(a.stderr)) != (b.status, b.stdout,
-                                                           first_words(b.stderr)):
+        if (a.status, a.stdout, first_words(a.stderr)) != (
+            b.status,
+            b.stdout,
+            first_words(b.stderr),
+        ):
             bad += 1
             print(f"NONDETERMINISTIC {case.id}")
         if b"/tmp" in a.stdout:
             bad += 1
             print(f"HOST PATH IN OUTPUT {case.id}")
         if show:
-            print(f"=== {case.id} status={a.status}\n{a.stdout.decode(errors='replace')}"
-                  f"--- stderr: {a.stderr.decode(errors='replace')}")
+            print(
+                f"=== {case.id} status={a.status}\n{a.stdout.decode(errors='replace')}"
+                f"--- stderr: {a.stderr.decode(errors='replace')}"
+            )
     print(f"{len(cases)} cases, {bad} problems", file=sys.stderr)
     return 1 if bad else 0
 

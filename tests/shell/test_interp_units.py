@@ -35,7 +35,9 @@ def sh(vm: VM, script: str, **kw: object) -> tuple[int, str, str]:
 
 # --- parser ----------------------------------------------------------------------------------
 def test_parse_builds_typed_nodes() -> None:
-    s = parse("if a; then b; fi\nf() { :; }\ncase x in y) z;; esac\nfor ((i=0;i<2;i++)); do :; done")
+    s = parse(
+        "if a; then b; fi\nf() { :; }\ncase x in y) z;; esac\nfor ((i=0;i<2;i++)); do :; done"
+    )
     kinds = [type(item.node.first.cmds[0]) for item in s.items]
     assert kinds == [If, FuncDef, Case, ArithFor]
 
@@ -50,15 +52,18 @@ def test_simple_word_fast_path() -> None:
     assert [w.simple for w in cmd.words] == ["echo", "hello"]
 
 
-@pytest.mark.parametrize("src,msg,line", [
-    ("if true; then echo; fi fi", "syntax error near unexpected token `fi'", 1),
-    ("echo (", "syntax error near unexpected token `newline'", 1),
-    ("if true; then", "syntax error: unexpected end of file", 2),
-    ("echo a\nif\n", "syntax error: unexpected end of file", 3),
-    ('echo "abc', "unexpected EOF while looking for matching `\"'", 1),
-    ("a=(1 2; echo", "syntax error near unexpected token `;'", 1),
-    ("echo ok\n)", "syntax error near unexpected token `)'", 2),
-])
+@pytest.mark.parametrize(
+    "src,msg,line",
+    [
+        ("if true; then echo; fi fi", "syntax error near unexpected token `fi'", 1),
+        ("echo (", "syntax error near unexpected token `newline'", 1),
+        ("if true; then", "syntax error: unexpected end of file", 2),
+        ("echo a\nif\n", "syntax error: unexpected end of file", 3),
+        ('echo "abc', "unexpected EOF while looking for matching `\"'", 1),
+        ("a=(1 2; echo", "syntax error near unexpected token `;'", 1),
+        ("echo ok\n)", "syntax error near unexpected token `)'", 2),
+    ],
+)
 def test_syntax_errors(src: str, msg: str, line: int) -> None:
     with pytest.raises(ShellSyntaxError) as ei:
         parse(src)
@@ -68,10 +73,16 @@ def test_syntax_errors(src: str, msg: str, line: int) -> None:
 
 def test_syntax_error_message_and_status(vm: VM) -> None:
     assert sh(vm, "echo a\nif") == (
-        2, "a\n", "bash: -c: line 3: syntax error: unexpected end of file\n")
+        2,
+        "a\n",
+        "bash: -c: line 3: syntax error: unexpected end of file\n",
+    )
     assert sh(vm, "echo a; fi") == (
-        2, "", "bash: -c: line 1: syntax error near unexpected token `fi'\n"
-               "bash: -c: line 1: `echo a; fi'\n")
+        2,
+        "",
+        "bash: -c: line 1: syntax error near unexpected token `fi'\n"
+        "bash: -c: line 1: `echo a; fi'\n",
+    )
 
 
 # --- arithmetic --------------------------------------------------------------------------------
@@ -86,13 +97,34 @@ class _Env:
         self.vars[name] = value
 
 
-@pytest.mark.parametrize("expr,value", [
-    ("1+2*3", 7), ("(1+2)*3", 9), ("2**62", 2 ** 62), ("2**63", -(2 ** 63)),
-    ("9223372036854775807+1", -(2 ** 63)), ("-7/2", -3), ("-7%2", -1), ("7%-2", 1),
-    ("16#ff", 255), ("0x1F", 31), ("017", 15), ("2#1010", 10), ("64#@", 62), ("64#_", 63),
-    ("1<<70", 64), ("~0", -1), ("!5", 0), ("3>2 && 2>3", 0), ("0 || 7", 1),
-    ("1 ? 2 : 3", 2), ("0 ? 2 : 3", 3), ("1, 2, 3", 3), ("5 & 3 | 8 ^ 1", 9),
-])
+@pytest.mark.parametrize(
+    "expr,value",
+    [
+        ("1+2*3", 7),
+        ("(1+2)*3", 9),
+        ("2**62", 2**62),
+        ("2**63", -(2**63)),
+        ("9223372036854775807+1", -(2**63)),
+        ("-7/2", -3),
+        ("-7%2", -1),
+        ("7%-2", 1),
+        ("16#ff", 255),
+        ("0x1F", 31),
+        ("017", 15),
+        ("2#1010", 10),
+        ("64#@", 62),
+        ("64#_", 63),
+        ("1<<70", 64),
+        ("~0", -1),
+        ("!5", 0),
+        ("3>2 && 2>3", 0),
+        ("0 || 7", 1),
+        ("1 ? 2 : 3", 2),
+        ("0 ? 2 : 3", 3),
+        ("1, 2, 3", 3),
+        ("5 & 3 | 8 ^ 1", 9),
+    ],
+)
 def test_arith_values(expr: str, value: int) -> None:
     assert evaluate(expr, _Env()) == value
 
@@ -103,11 +135,14 @@ def test_arith_assignment_operators() -> None:
     assert env.vars["x"] == 23
 
 
-@pytest.mark.parametrize("expr,msg", [
-    ("1+", '1+: syntax error: operand expected (error token is "+")'),
-    ("1/0", '1/0: division by 0 (error token is "0")'),
-    ("08", "08: value too great for base (error token is \"08\")"),
-])
+@pytest.mark.parametrize(
+    "expr,msg",
+    [
+        ("1+", '1+: syntax error: operand expected (error token is "+")'),
+        ("1/0", '1/0: division by 0 (error token is "0")'),
+        ("08", '08: value too great for base (error token is "08")'),
+    ],
+)
 def test_arith_errors(expr: str, msg: str) -> None:
     with pytest.raises(ArithError) as ei:
         evaluate(expr, _Env())
@@ -115,39 +150,67 @@ def test_arith_errors(expr: str, msg: str) -> None:
 
 
 # --- patterns ----------------------------------------------------------------------------------
-@pytest.mark.parametrize("pat,text,ok", [
-    ("*.txt", "a.txt", True), ("*.txt", "a.md", False), ("?", "x", True), ("[a-c]x", "bx", True),
-    ("[!a-c]x", "bx", False), ("[[:digit:]]*", "1abc", True), ("\\*", "*", True),
-    ("\\*", "a", False), ("@(a|b)c", "bc", True), ("!(*.txt)", "a.md", True),
-    ("!(*.txt)", "a.txt", False), ("+(ab)", "abab", True), ("*(x)y", "y", True),
-    ("?(a)b", "ab", True), ("[]]", "]", True),
-])
+@pytest.mark.parametrize(
+    "pat,text,ok",
+    [
+        ("*.txt", "a.txt", True),
+        ("*.txt", "a.md", False),
+        ("?", "x", True),
+        ("[a-c]x", "bx", True),
+        ("[!a-c]x", "bx", False),
+        ("[[:digit:]]*", "1abc", True),
+        ("\\*", "*", True),
+        ("\\*", "a", False),
+        ("@(a|b)c", "bc", True),
+        ("!(*.txt)", "a.md", True),
+        ("!(*.txt)", "a.txt", False),
+        ("+(ab)", "abab", True),
+        ("*(x)y", "y", True),
+        ("?(a)b", "ab", True),
+        ("[]]", "]", True),
+    ],
+)
 def test_pattern_match(pat: str, text: str, ok: bool) -> None:
     assert pattern.match(pat, text) is ok
 
 
 def test_glob_sorted_and_hidden(vm: VM) -> None:
-    assert sh(vm, "mkdir -p g && cd g && touch b a .h C && echo * && echo .* && "
-                  "shopt -s dotglob && echo *") == (0, "C a b\n.h\n.h C a b\n", "")
+    assert sh(
+        vm,
+        "mkdir -p g && cd g && touch b a .h C && echo * && echo .* && shopt -s dotglob && echo *",
+    ) == (0, "C a b\n.h\n.h C a b\n", "")
 
 
 def test_globstar(vm: VM) -> None:
     vm.write_file("/work/gs/x/y/f.sh", b"", parents=True)
     vm.write_file("/work/gs/top.sh", b"", parents=True)
     assert sh(vm, "cd gs; shopt -s globstar; echo **/*.sh; echo **") == (
-        0, "top.sh x/y/f.sh\ntop.sh x x/y x/y/f.sh\n", "")
+        0,
+        "top.sh x/y/f.sh\ntop.sh x x/y x/y/f.sh\n",
+        "",
+    )
 
 
 def test_failglob(vm: VM) -> None:
     assert sh(vm, "shopt -s failglob; echo *.none; echo $?\necho next $?") == (
-        0, "next 1\n", "bash: line 1: no match: *.none\n")
+        0,
+        "next 1\n",
+        "bash: line 1: no match: *.none\n",
+    )
 
 
 # --- the Shell API -------------------------------------------------------------------------------
 def test_shell_state_persists_across_runs(vm: VM) -> None:
     out = BytesSink()
-    ctx = Context(vm.kernel, ["bash"], env={"HOME": "/home/user", "A": "1"}, cwd="/",
-                  stdin=BytesSource(b""), stdout=out, stderr=BytesSink())
+    ctx = Context(
+        vm.kernel,
+        ["bash"],
+        env={"HOME": "/home/user", "A": "1"},
+        cwd="/",
+        stdin=BytesSource(b""),
+        stdout=out,
+        stderr=BytesSink(),
+    )
     shell = Shell(ctx)
 
     async def go() -> tuple[int, int]:
@@ -165,8 +228,9 @@ def test_shell_state_persists_across_runs(vm: VM) -> None:
 
 def test_keep_alive_defers_exit_trap(vm: VM) -> None:
     out = BytesSink()
-    ctx = Context(vm.kernel, ["bash"], env={}, cwd="/", stdin=BytesSource(b""), stdout=out,
-                  stderr=BytesSink())
+    ctx = Context(
+        vm.kernel, ["bash"], env={}, cwd="/", stdin=BytesSource(b""), stdout=out, stderr=BytesSink()
+    )
     shell = Shell(ctx)
     shell.keep_alive = True
 
@@ -231,27 +295,36 @@ def test_pipelines_stream(vm: VM) -> None:
 
 def test_builtin_loop_into_closed_pipe_ends(vm: VM) -> None:
     assert sh(vm, "while true; do echo x; done | head -n 1; echo ${PIPESTATUS[@]}") == (
-        0, "x\n141 0\n", "")
+        0,
+        "x\n141 0\n",
+        "",
+    )
 
 
 # --- commands, files and fds ----------------------------------------------------------------------
 def test_command_errors(vm: VM) -> None:
     vm.write_file("/work/noexec.sh", b"echo hi\n")
     vm.mkdir("/work/adir", exist_ok=True)
-    code, out, err = sh(vm, "nope; echo $?; ./missing; echo $?; ./noexec.sh; echo $?; "
-                            "./adir; echo $?")
+    code, out, err = sh(
+        vm, "nope; echo $?; ./missing; echo $?; ./noexec.sh; echo $?; ./adir; echo $?"
+    )
     assert out == "127\n127\n126\n126\n"
-    assert err == ("bash: line 1: nope: command not found\n"
-                   "bash: line 1: ./missing: No such file or directory\n"
-                   "bash: line 1: ./noexec.sh: Permission denied\n"
-                   "bash: line 1: ./adir: Is a directory\n")
+    assert err == (
+        "bash: line 1: nope: command not found\n"
+        "bash: line 1: ./missing: No such file or directory\n"
+        "bash: line 1: ./noexec.sh: Permission denied\n"
+        "bash: line 1: ./adir: Is a directory\n"
+    )
 
 
 def test_script_files_and_shebang(vm: VM) -> None:
-    vm.write_file("/work/s.sh", b"#!/bin/bash\necho \"$0 $# $1\"\nexit 3\n")
+    vm.write_file("/work/s.sh", b'#!/bin/bash\necho "$0 $# $1"\nexit 3\n')
     vm.chmod("/work/s.sh", 0o755)
     assert sh(vm, "/work/s.sh a b; echo $?; bash s.sh x") == (
-        3, "/work/s.sh 2 a\n3\ns.sh 1 x\n", "")
+        3,
+        "/work/s.sh 2 a\n3\ns.sh 1 x\n",
+        "",
+    )
 
 
 def test_bash_command_modes(vm: VM) -> None:
@@ -272,23 +345,35 @@ def test_bash_command_modes(vm: VM) -> None:
 
 
 def test_exec_redirections_persist(vm: VM) -> None:
-    assert sh(vm, "exec 3>fd3.txt; echo one >&3; echo two >&3; exec 3>&-; cat fd3.txt; "
-                  "exec 4<fd3.txt; read -u 4 l; echo got $l") == (0, "one\ntwo\ngot one\n", "")
+    assert sh(
+        vm,
+        "exec 3>fd3.txt; echo one >&3; echo two >&3; exec 3>&-; cat fd3.txt; "
+        "exec 4<fd3.txt; read -u 4 l; echo got $l",
+    ) == (0, "one\ntwo\ngot one\n", "")
 
 
 def test_dev_files(vm: VM) -> None:
-    assert sh(vm, "echo in | { read l < /dev/stdin; echo $l; }; echo err > /dev/stderr; "
-                  "echo x > /dev/null; cat < /dev/null") == (0, "in\n", "err\n")
+    assert sh(
+        vm,
+        "echo in | { read l < /dev/stdin; echo $l; }; echo err > /dev/stderr; "
+        "echo x > /dev/null; cat < /dev/null",
+    ) == (0, "in\n", "err\n")
 
 
 def test_process_substitution(vm: VM) -> None:
-    assert sh(vm, "diff <(printf 'a\\nb\\n') <(printf 'a\\nc\\n') > /dev/null; echo $?; "
-                  "echo hello > >(tr a-z A-Z)") == (0, "1\nHELLO\n", "")
+    assert sh(
+        vm,
+        "diff <(printf 'a\\nb\\n') <(printf 'a\\nc\\n') > /dev/null; echo $?; "
+        "echo hello > >(tr a-z A-Z)",
+    ) == (0, "1\nHELLO\n", "")
 
 
 def test_background_jobs(vm: VM) -> None:
-    assert sh(vm, "f() { echo bg; return 4; }; f & wait $!; echo $?; g() { return 5; }; g & "
-                  "wait %1; echo $?; wait; echo done") == (0, "bg\n4\n5\ndone\n", "")
+    assert sh(
+        vm,
+        "f() { echo bg; return 4; }; f & wait $!; echo $?; g() { return 5; }; g & "
+        "wait %1; echo $?; wait; echo done",
+    ) == (0, "bg\n4\n5\ndone\n", "")
 
 
 def test_leftover_jobs_are_cancelled(vm: VM) -> None:
@@ -299,43 +384,62 @@ def test_leftover_jobs_are_cancelled(vm: VM) -> None:
 
 def test_set_x_trace(vm: VM) -> None:
     assert sh(vm, "set -x; echo 'a b' c; y=$(echo hi); PS4='> '; : $y") == (
-        0, "a b c\n", "+ echo 'a b' c\n++ echo hi\n+ y=hi\n+ PS4='> '\n> : hi\n")
+        0,
+        "a b c\n",
+        "+ echo 'a b' c\n++ echo hi\n+ y=hi\n+ PS4='> '\n> : hi\n",
+    )
 
 
 def test_set_x_traces_conditionals(vm: VM) -> None:
     assert sh(vm, "set -x; x='a b'; [[ $x == a* && -n $x ]]; [[ ! -z x ]]; (( 1 + 2 ))") == (
-        0, "", "+ x='a b'\n+ [[ a b == a* ]]\n+ [[ -n a b ]]\n+ [[ ! -z x ]]\n+ (( 1 + 2 ))\n")
+        0,
+        "",
+        "+ x='a b'\n+ [[ a b == a* ]]\n+ [[ -n a b ]]\n+ [[ ! -z x ]]\n+ (( 1 + 2 ))\n",
+    )
 
 
 def test_read_variants(vm: VM) -> None:
-    assert sh(vm, "printf 'k=v\\n' | { IFS== read -r k v; echo $k $v; }; "
-                  "read -N 2 two <<< abc; echo $two; read -t 1 -s -p '' q <<< quiet; echo $q; "
-                  "printf 'a b\\0c d\\0' | { read -d '' x; echo $x; }") == (
-        0, "k v\nab\nquiet\na b\n", "")
+    assert sh(
+        vm,
+        "printf 'k=v\\n' | { IFS== read -r k v; echo $k $v; }; "
+        "read -N 2 two <<< abc; echo $two; read -t 1 -s -p '' q <<< quiet; echo $q; "
+        "printf 'a b\\0c d\\0' | { read -d '' x; echo $x; }",
+    ) == (0, "k v\nab\nquiet\na b\n", "")
 
 
 def test_mapfile_and_printf_v(vm: VM) -> None:
-    assert sh(vm, "mapfile -t -s 1 -n 2 a < <(seq 5); declare -p a; printf -v 'b[2]' %03d 7; "
-                  "echo ${b[2]}") == (0, 'declare -a a=([0]="2" [1]="3")\n007\n', "")
+    assert sh(
+        vm, "mapfile -t -s 1 -n 2 a < <(seq 5); declare -p a; printf -v 'b[2]' %03d 7; echo ${b[2]}"
+    ) == (0, 'declare -a a=([0]="2" [1]="3")\n007\n', "")
 
 
 def test_special_parameters(vm: VM) -> None:
-    code, out, _ = sh(vm, "echo $#; set -- a b; echo $# $@ $*; true & echo ${!:+bg}; "
-                          "echo $LINENO; f() { echo $FUNCNAME; }; f; echo ${PIPESTATUS[0]}; "
-                          "[[ $$ =~ ^[0-9]+$ ]] && echo pid")
+    code, out, _ = sh(
+        vm,
+        "echo $#; set -- a b; echo $# $@ $*; true & echo ${!:+bg}; "
+        "echo $LINENO; f() { echo $FUNCNAME; }; f; echo ${PIPESTATUS[0]}; "
+        "[[ $$ =~ ^[0-9]+$ ]] && echo pid",
+    )
     assert out == "0\n2 a b a b\nbg\n1\nf\n0\npid\n"
 
 
 def test_getopts_errors(vm: VM) -> None:
     assert sh(vm, "while getopts ':a:' o -x -a; do echo \"$o $OPTARG\"; done") == (
-        0, "? x\n: a\n", "")
+        0,
+        "? x\n: a\n",
+        "",
+    )
 
 
 def test_select(vm: VM) -> None:
-    assert sh(vm, "select v in x y; do echo \"$REPLY:$v\"; break; done", stdin="2\n") == (
-        0, "2:y\n", "1) x\n2) y\n#? ")
+    assert sh(vm, 'select v in x y; do echo "$REPLY:$v"; break; done', stdin="2\n") == (
+        0,
+        "2:y\n",
+        "1) x\n2) y\n#? ",
+    )
 
 
 def test_umask_and_type(vm: VM) -> None:
-    assert sh(vm, "umask 027; umask; type -t cat; type -t cd; type -t f; f() { :; }; "
-                  "type -t f") == (0, "0027\nfile\nbuiltin\nfunction\n", "")
+    assert sh(
+        vm, "umask 027; umask; type -t cat; type -t cd; type -t f; f() { :; }; type -t f"
+    ) == (0, "0027\nfile\nbuiltin\nfunction\n", "")

@@ -29,7 +29,7 @@ CASES: list[tuple[str, list[str]]] = [
     ("%%|%5%|", []),
     # integers
     ("%d %i %u\n", ["42", "-7", "9"]),
-    ("%d\n", ["0x1f", "010", " 12", "+5", "-0x10", "0X1F", "'a", "\"b", "'", ""]),
+    ("%d\n", ["0x1f", "010", " 12", "+5", "-0x10", "0X1F", "'a", '"b', "'", ""]),
     ("%d\n", ["12abc"]),
     ("%d\n", ["12 "]),
     ("%d\n", ["08"]),
@@ -63,8 +63,24 @@ CASES: list[tuple[str, list[str]]] = [
     ("%c|%c|", [""]),
     ("%05s|%05c|%05b|%05q|\n", ["a", "b", "c", "d"]),
     # floats
-    ("%f|", ["1e3", "0x1p3", "inf", "nan", "-inf", "'a", "", "010", " 2.5", "infinity",
-             "-nan", "0x.8", "-0"]),
+    (
+        "%f|",
+        [
+            "1e3",
+            "0x1p3",
+            "inf",
+            "nan",
+            "-inf",
+            "'a",
+            "",
+            "010",
+            " 2.5",
+            "infinity",
+            "-nan",
+            "0x.8",
+            "-0",
+        ],
+    ),
     ("%f|%f\n", ["1.5abc", "2"]),
     ("%f\n", ["1e5000"]),
     ("%f\n", ["1e-5000"]),
@@ -72,22 +88,48 @@ CASES: list[tuple[str, list[str]]] = [
     ("%f\n", ["."]),
     ("%.20f|%.25f|%.30e\n", ["0.1", "1.1", "3.3"]),
     ("%.0f %.0f %.0f %.0f %.2f %.1f\n", ["0.5", "1.5", "2.5", "3.5", "0.125", "0.25"]),
-    ("%g|", ["100000", "1000000", "0.0001", "0.00001", "1.5", "123456789", "0", "-0",
-             "1e-300", "1e100", "123456", "0.0001234", "99950", "100000.5", "nan"]),
+    (
+        "%g|",
+        [
+            "100000",
+            "1000000",
+            "0.0001",
+            "0.00001",
+            "1.5",
+            "123456789",
+            "0",
+            "-0",
+            "1e-300",
+            "1e100",
+            "123456",
+            "0.0001234",
+            "99950",
+            "100000.5",
+            "nan",
+        ],
+    ),
     ("%e|%E|%G|%F|%a|%A\n", ["12345.678", "0.000123", "1e-10", "inf", "2.5", "-0.75"]),
-    ("%#g|%#.3g|%+.2e|%08.3f|%-8.2f|%.0g|%.1g|%.3g|%#.0e|%#.0f\n",
-     ["1", "1", "5", "-3.14159", "2.5", "12", "0.05", "99950", "25", "3"]),
-    ("%a|%a|%a|%a|%A|%#a|%.2a|%.0a|%.1a|%.20a\n",
-     ["1", "0.1", "0", "-0", "255", "1", "1", "1.5", "1.03125", "3"]),
-    ("%05f|%05e|%010a|%5F|%-+6.1f|%+f|% f|%010.3f|%-10e|\n",
-     ["inf", "-nan", "1", "nan", "2", "1", "1", "-2.5", "7"]),
+    (
+        "%#g|%#.3g|%+.2e|%08.3f|%-8.2f|%.0g|%.1g|%.3g|%#.0e|%#.0f\n",
+        ["1", "1", "5", "-3.14159", "2.5", "12", "0.05", "99950", "25", "3"],
+    ),
+    (
+        "%a|%a|%a|%a|%A|%#a|%.2a|%.0a|%.1a|%.20a\n",
+        ["1", "0.1", "0", "-0", "255", "1", "1", "1.5", "1.03125", "3"],
+    ),
+    (
+        "%05f|%05e|%010a|%5F|%-+6.1f|%+f|% f|%010.3f|%-10e|\n",
+        ["inf", "-nan", "1", "nan", "2", "1", "1", "-2.5", "7"],
+    ),
     ("%'d|%'f\n", ["1234567", "1234.5"]),
     ("%.3e|%.3e|%.10g|%.17g\n", ["9.9995", "9.9994", "1.0000000001", "0.1"]),
     ("%f %e %g\n", ["123456789012345678901234567890", "1e300", "1e-320"]),
     ("%.15f\n", ["0.30000000000000004"]),
     # the edges of the long double range, and very long operands
-    ("%g|%g|%e|%e\n", ["1.18973149535723176502e+4932", "1.18973149535723176508e+4932",
-                       "3.6e-4951", "1e-5000"]),
+    (
+        "%g|%g|%e|%e\n",
+        ["1.18973149535723176502e+4932", "1.18973149535723176508e+4932", "3.6e-4951", "1e-5000"],
+    ),
     ("%d|%u|%f\n", ["9" * 5000, "7" * 5000, "1" * 5000]),
     ("%f|%f\n", ["1e" + "9" * 50, "0." + "0" * 6000 + "1"]),
     ("%.3000f|%.0e|%.4400e\n", ["1e4000", "1e4000", "2"]),
@@ -101,17 +143,61 @@ CASES: list[tuple[str, list[str]]] = [
     ("\\u|\\Uzz\n", []),
     ("trailing\\", []),
     # %b
-    ("[%b]\n", ["\\0101", "\\101", "\\1011", "\\0", "\\00041", "\\8", "\\x", "\\x4142", "a\\",
-                "\\", "\\xffz", "\\'\\\"\\?\\q\\e\\\\", "a\\tb\\n"]),
+    (
+        "[%b]\n",
+        [
+            "\\0101",
+            "\\101",
+            "\\1011",
+            "\\0",
+            "\\00041",
+            "\\8",
+            "\\x",
+            "\\x4142",
+            "a\\",
+            "\\",
+            "\\xffz",
+            "\\'\\\"\\?\\q\\e\\\\",
+            "a\\tb\\n",
+        ],
+    ),
     ("%b|%s\n", ["a\\cb", "c"]),
     ("%d|%b|%d\n", ["x", "a\\c", "3"]),
     ("%5b|%-5b|%.2b|\n", ["\\t", "x", "abc"]),
     ("%b\n", ["\\u00e9\\U0010FFFF\\uD800"]),
     ("%b\n", ["\\u"]),
     # %q and %Q
-    ("%q|", ["a b", "", "~x", "a~", "#a", "a#", "a\tb", "a\nb", "a'b", "a\\b", "\x1b", "\t",
-             " ", "!", "\x7f", "a=b", "x:~", "=~", "{a}", "a,b", "'", '"', "a b\x01", "~",
-             "plain", "a-b_c.d/e+f@g%h"]),
+    (
+        "%q|",
+        [
+            "a b",
+            "",
+            "~x",
+            "a~",
+            "#a",
+            "a#",
+            "a\tb",
+            "a\nb",
+            "a'b",
+            "a\\b",
+            "\x1b",
+            "\t",
+            " ",
+            "!",
+            "\x7f",
+            "a=b",
+            "x:~",
+            "=~",
+            "{a}",
+            "a,b",
+            "'",
+            '"',
+            "a b\x01",
+            "~",
+            "plain",
+            "a-b_c.d/e+f@g%h",
+        ],
+    ),
     ("%q|%.2q|%Q|%.2Q|%10q|%-6q|\n", ["a b", "a b", "a b", "a b", "x y", "q"]),
     # bad directives
     ("%z\n", []),
@@ -125,12 +211,13 @@ CASES: list[tuple[str, list[str]]] = [
 ]
 
 # every byte value through %q
-CASES.append(("%q\n", ["a" + (chr(c) if c < 128 else chr(0xDC00 + c)) + "b"
-                       for c in range(1, 256)]))
+CASES.append(
+    ("%q\n", ["a" + (chr(c) if c < 128 else chr(0xDC00 + c)) + "b" for c in range(1, 256)])
+)
 
 # checked in both locales; these differ between C and UTF-8
 UTF8: list[tuple[str, list[str]]] = [
-    ("%d|%d\n", ["'é", "\"€"]),
+    ("%d|%d\n", ["'é", '"€']),
     ("%c|%.1s|%3s|%q\n", ["é", "é", "é", "é"]),
     ("%q|%q|%q\n", ["a\x80 b", "é b", "\u00a0x"]),
     ("\\u00e9|\\U0001F600|\\u20ac|%b\n", ["\\u00e9\\U0010FFFF\\uD800"]),
@@ -140,16 +227,21 @@ UTF8: list[tuple[str, list[str]]] = [
 IDS = [f"{i}:{fmt[:20]!r}" for i, (fmt, _) in enumerate(CASES)]
 
 
-def bash_printf_many(calls: list[tuple[str, list[str]]], locale: str = "C"
-                     ) -> list[tuple[bytes, list[str], int]]:
+def bash_printf_many(
+    calls: list[tuple[str, list[str]]], locale: str = "C"
+) -> list[tuple[bytes, list[str], int]]:
     """Run many printf calls in one bash process; each call's output goes to its own files."""
     with tempfile.TemporaryDirectory() as tmp:
         lines = []
         for i, (fmt, args) in enumerate(calls):
             words = " ".join(shlex.quote(a) for a in ["--", fmt, *args])
             lines.append(f"printf {words} >{tmp}/o{i} 2>{tmp}/e{i}; echo $? >{tmp}/s{i}")
-        subprocess.run(["bash", "--norc", "--noprofile", "-c", "\n".join(lines)],
-                       env={"LC_ALL": locale, "PATH": "/usr/bin:/bin"}, timeout=60, check=True)
+        subprocess.run(
+            ["bash", "--norc", "--noprofile", "-c", "\n".join(lines)],
+            env={"LC_ALL": locale, "PATH": "/usr/bin:/bin"},
+            timeout=60,
+            check=True,
+        )
         results = []
         for i in range(len(calls)):
             out = Path(tmp, f"o{i}").read_bytes()

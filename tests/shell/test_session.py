@@ -21,7 +21,7 @@ def test_state_persists_across_runs() -> None:
 def test_exec_does_not_carry_state_but_files_do() -> None:
     with VM() as vm:
         assert vm.exec("X=1; cd /tmp; echo hi > f").exit_code == 0
-        r = vm.exec("echo \"[$X]\" $PWD; cat /tmp/f")
+        r = vm.exec('echo "[$X]" $PWD; cat /tmp/f')
         assert r.stdout == "[] /home/user\nhi\n"
 
 
@@ -38,7 +38,7 @@ def test_each_run_has_its_own_output_and_status() -> None:
 def test_stdin_per_run_and_limits_reset() -> None:
     with VM(limits={"max_loop_iterations": 100}) as vm:
         sh = vm.shell()
-        assert sh.run("read line; echo \"got $line\"", stdin="hello\n").stdout == "got hello\n"
+        assert sh.run('read line; echo "got $line"', stdin="hello\n").stdout == "got hello\n"
         r = sh.run("while :; do :; done")
         assert r.limit_hit == "max_loop_iterations"
         r = sh.run("for i in 1 2 3; do echo $i; done")

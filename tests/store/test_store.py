@@ -12,14 +12,28 @@ def fill(st: Store) -> None:
     st.create_session("s1", agent="pocketos", agent_argv=None, vm="vm-1", cwd="/work")
     st.update_session("s1", status="ready", agent_session_id="a1", info={"x": 1})
     st.append_event("s1", 1, 10.0, "session.started", {"agent": "pocketos"})
-    st.append_event("s1", 2, 11.0, "update", {"sessionUpdate": "agent_message_chunk",
-                                              "content": {"type": "text", "text": "hé\0"}})
+    st.append_event(
+        "s1",
+        2,
+        11.0,
+        "update",
+        {"sessionUpdate": "agent_message_chunk", "content": {"type": "text", "text": "hé\0"}},
+    )
     n = st.start_prompt("s1", [{"type": "text", "text": "hi"}])
     st.end_prompt("s1", n, "end_turn")
-    st.record_permission("s1", 2, capability="fs.write", resource="/a", title="write a",
-                         decision="allow_once", option_id="o1", source="handler")
-    st.record_usage("s1", prompt=n, model="m", input_tokens=10, output_tokens=2, cost=0.5,
-                    currency="USD")
+    st.record_permission(
+        "s1",
+        2,
+        capability="fs.write",
+        resource="/a",
+        title="write a",
+        decision="allow_once",
+        option_id="o1",
+        source="handler",
+    )
+    st.record_usage(
+        "s1", prompt=n, model="m", input_tokens=10, output_tokens=2, cost=0.5, currency="USD"
+    )
     st.record_usage("s1", prompt=n, model="m", input_tokens=5, output_tokens=1)
 
 
@@ -34,8 +48,12 @@ def test_roundtrip_and_transcript(tmp_path: Any) -> None:
         assert [e["seq"] for e in st.events("s1")] == [1, 2]
         assert st.events("s1", since=1)[0]["data"]["content"]["text"] == "hé\0"
         assert st.last_seq("s1") == 2
-        assert st.usage_totals("s1") == {"input_tokens": 15, "output_tokens": 3,
-                                         "cached_tokens": 0, "cost": 0.5}
+        assert st.usage_totals("s1") == {
+            "input_tokens": 15,
+            "output_tokens": 3,
+            "cached_tokens": 0,
+            "cost": 0.5,
+        }
         rows = st.list_sessions()
         assert [(r["id"], r["prompts"], r["last_seq"]) for r in rows] == [("s1", 1, 2)]
         lines = [json.loads(x) for x in st.export_jsonl("s1").splitlines()]
@@ -87,8 +105,16 @@ def test_writes_are_batched_inside_an_event_loop(tmp_path: Any) -> None:
         assert [e["seq"] for e in st.events("s1")] == [1, 2, 3, 4, 5, 6]
         # one bad row does not lose the rest of its batch
         st.append_event("s1", 7, 7.0, "update", {})
-        st.record_permission("s1", 7, capability=None, resource="r",  # type: ignore[arg-type]
-                             title=None, decision="d", option_id=None, source="s")
+        st.record_permission(
+            "s1",
+            7,
+            capability=None,
+            resource="r",  # type: ignore[arg-type]
+            title=None,
+            decision="d",
+            option_id=None,
+            source="s",
+        )
         st.append_event("s1", 8, 8.0, "update", {})
         st.close()  # close commits the queue
         assert seen() == 8

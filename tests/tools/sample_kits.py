@@ -19,14 +19,26 @@ class Meta(BaseModel):
 
 
 @github.tool(examples=["pocketos-github create-issue --repo a/b --title 'Crash' --labels bug"])
-def create_issue(repo: str, title: str, body: str = "", labels: list[str] | None = None,
-                 draft: bool = False, meta: Meta | None = None) -> dict[str, object]:
+def create_issue(
+    repo: str,
+    title: str,
+    body: str = "",
+    labels: list[str] | None = None,
+    draft: bool = False,
+    meta: Meta | None = None,
+) -> dict[str, object]:
     """Create an issue in a repository.
 
     The rest of the docstring is not part of the description.
     """
-    return {"repo": repo, "title": title, "body": body, "labels": labels or [],
-            "draft": draft, "meta": meta}
+    return {
+        "repo": repo,
+        "title": title,
+        "body": body,
+        "labels": labels or [],
+        "draft": draft,
+        "meta": meta,
+    }
 
 
 class State(StrEnum):
@@ -35,9 +47,11 @@ class State(StrEnum):
 
 
 @github.tool()
-def list_issues(repo: str, state: State = State.open,
-                limit: int = Field(10, ge=1, le=100, description="How many to return")
-                ) -> list[dict[str, object]]:
+def list_issues(
+    repo: str,
+    state: State = State.open,
+    limit: int = Field(10, ge=1, le=100, description="How many to return"),
+) -> list[dict[str, object]]:
     """List issues."""
     return [{"repo": repo, "state": state.value, "n": i} for i in range(min(limit, 3))]
 
@@ -65,8 +79,9 @@ def add(args: AddArgs) -> float:
     return args.a + args.b
 
 
-def scale(values: list[int], factor: float = 1.0, mode: Literal["up", "down"] = "up"
-          ) -> list[float]:
+def scale(
+    values: list[int], factor: float = 1.0, mode: Literal["up", "down"] = "up"
+) -> list[float]:
     """Scale numbers."""
     return [v * factor if mode == "up" else v / factor for v in values]
 

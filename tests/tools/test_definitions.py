@@ -35,21 +35,36 @@ def f_ok(x: int) -> int:
     return x
 
 
-@pytest.mark.parametrize("build, message", [
-    (lambda: Toolkit("GitHub", "d"), "invalid toolkit name 'GitHub': use lowercase letters, "
-                                     "digits and dashes, starting with a letter"),
-    (lambda: Toolkit("git_hub", "d"), "invalid toolkit name 'git_hub': use lowercase letters, "
-                                      "digits and dashes, starting with a letter"),
-    (lambda: Toolkit("list-tools", "d"), "toolkit name 'list-tools' is reserved"),
-    (lambda: Toolkit("kit", ""), "toolkit 'kit' needs a description"),
-    (lambda: toolkit("kit", [f_ok, f_ok], description="d"),
-     "toolkit 'kit': duplicate tool name 'f-ok'"),
-    (lambda: Tool.from_function(lambda x: x, name="l", description="d"),
-     "tool 'l': parameter 'x' has no type hint"),
-    (lambda: Tool.from_function(f_ok, name="Bad Name"),
-     "invalid tool name 'Bad Name': use lowercase letters, digits and dashes, starting with a "
-     "letter"),
-])
+@pytest.mark.parametrize(
+    "build, message",
+    [
+        (
+            lambda: Toolkit("GitHub", "d"),
+            "invalid toolkit name 'GitHub': use lowercase letters, "
+            "digits and dashes, starting with a letter",
+        ),
+        (
+            lambda: Toolkit("git_hub", "d"),
+            "invalid toolkit name 'git_hub': use lowercase letters, "
+            "digits and dashes, starting with a letter",
+        ),
+        (lambda: Toolkit("list-tools", "d"), "toolkit name 'list-tools' is reserved"),
+        (lambda: Toolkit("kit", ""), "toolkit 'kit' needs a description"),
+        (
+            lambda: toolkit("kit", [f_ok, f_ok], description="d"),
+            "toolkit 'kit': duplicate tool name 'f-ok'",
+        ),
+        (
+            lambda: Tool.from_function(lambda x: x, name="l", description="d"),
+            "tool 'l': parameter 'x' has no type hint",
+        ),
+        (
+            lambda: Tool.from_function(f_ok, name="Bad Name"),
+            "invalid tool name 'Bad Name': use lowercase letters, digits and dashes, starting with a "
+            "letter",
+        ),
+    ],
+)
 def test_definition_errors(build: Any, message: str) -> None:
     with pytest.raises(ValueError) as ei:
         build()
@@ -62,8 +77,9 @@ def test_description_required_and_reserved_arguments() -> None:
 
     with pytest.raises(ValueError) as ei:
         Tool.from_function(nodoc)
-    assert str(ei.value) == ("tool 'nodoc' needs a description (pass description=... or give "
-                             "the function a docstring)")
+    assert str(ei.value) == (
+        "tool 'nodoc' needs a description (pass description=... or give the function a docstring)"
+    )
     assert Tool.from_function(nodoc, description="Explicit.").description == "Explicit."
 
     def clash(json: str) -> str:
@@ -72,8 +88,10 @@ def test_description_required_and_reserved_arguments() -> None:
 
     with pytest.raises(ValueError) as ei:
         Tool.from_function(clash)
-    assert str(ei.value) == "tool 'clash': argument name 'json' is reserved (it would clash " \
-                            "with --json)"
+    assert (
+        str(ei.value) == "tool 'clash': argument name 'json' is reserved (it would clash "
+        "with --json)"
+    )
 
 
 class Args(BaseModel):
@@ -108,6 +126,7 @@ def test_install_registers_commands() -> None:
         assert vm.kernel.tools is host
         assert {"pocketos", "pocketos-github", "pocketos-math"} <= set(vm.kernel.extra_commands)
         assert vm.exec("which pocketos-github pocketos-math").stdout == (
-            "/usr/bin/pocketos-github\n/usr/bin/pocketos-math\n")
+            "/usr/bin/pocketos-github\n/usr/bin/pocketos-math\n"
+        )
     with VM() as other:
         assert other.exec("pocketos-github --help").exit_code == 127

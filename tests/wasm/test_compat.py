@@ -16,9 +16,16 @@ PY_CASES = [
     Case(["python3", "-m", "json.tool"], stdin='{"k": [1, {"z": null}]}'),
     Case(["python3", "s.py", "x"], files={"s.py": "import sys\nprint('script', sys.argv)\n"}),
     Case(["python3", "-c", "print(open('d.txt').read().split())"], files={"d.txt": "a b\nc\n"}),
-    Case(["python3", "-c", "import os; print(sorted(os.listdir('.')))"],
-         files={"a": "", "b/c": ""}),
-    Case(["python3", "-c", "import json; print(json.dumps({'b': 1, 'a': [1.5, None, True]}, sort_keys=True))"]),
+    Case(
+        ["python3", "-c", "import os; print(sorted(os.listdir('.')))"], files={"a": "", "b/c": ""}
+    ),
+    Case(
+        [
+            "python3",
+            "-c",
+            "import json; print(json.dumps({'b': 1, 'a': [1.5, None, True]}, sort_keys=True))",
+        ]
+    ),
     Case(["python3", "-"], stdin="print('stdin program')\n"),
 ]
 
@@ -27,9 +34,14 @@ JS_CASES = [
     Case(["node", "-e", "console.log(JSON.stringify({a: [1, 2], b: 'c'}))"]),
     Case(["node", "-e", "process.exit(5)"]),
     Case(["node", "-e", "console.log(process.argv.slice(1))", "a", "b"]),
-    Case(["node", "s.js", "q"], files={"s.js": "console.log(process.argv.slice(2), typeof require)\n"}),
-    Case(["node", "-e", "console.log(require('fs').readFileSync('d.txt', 'utf8').length)"],
-         files={"d.txt": "hello\n"}),
+    Case(
+        ["node", "s.js", "q"],
+        files={"s.js": "console.log(process.argv.slice(2), typeof require)\n"},
+    ),
+    Case(
+        ["node", "-e", "console.log(require('fs').readFileSync('d.txt', 'utf8').length)"],
+        files={"d.txt": "hello\n"},
+    ),
     Case(["node", "-e", "setTimeout(() => console.log('b'), 0); console.log('a')"]),
 ]
 

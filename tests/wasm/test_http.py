@@ -38,9 +38,14 @@ class _Handler(BaseHTTPRequestHandler):
         n = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(n) if n else b""
         parts = urlsplit(self.path)
-        self.seen.append({"method": self.command, "path": self.path,
-                          "headers": {k.lower(): v for k, v in self.headers.items()},
-                          "body": body})
+        self.seen.append(
+            {
+                "method": self.command,
+                "path": self.path,
+                "headers": {k.lower(): v for k, v in self.headers.items()},
+                "body": body,
+            }
+        )
         q = parse_qs(parts.query)
         if parts.path == "/hello":
             self._reply(200, b"hello\n", {"X-Test": "yes"})
@@ -85,8 +90,14 @@ def _vm(port: int, *, allow: bool = True, **kw: Any) -> Any:
 
 @pytest.fixture(scope="module")
 def net_vm(server: tuple[str, int]) -> Iterator[Any]:
-    vm = _vm(server[1], network={"transforms": [
-        {"match": f"127.0.0.1:{server[1]}", "headers": {"Authorization": SECRET}}]})
+    vm = _vm(
+        server[1],
+        network={
+            "transforms": [
+                {"match": f"127.0.0.1:{server[1]}", "headers": {"Authorization": SECRET}}
+            ]
+        },
+    )
     with vm:
         yield vm
 
@@ -125,11 +136,11 @@ def test_python_urlopen_status_headers_post(net_vm: Any, server: tuple[str, int]
         "try:\n"
         f"    urllib.request.urlopen({base + '/missing'!r})\n"
         "except urllib.error.HTTPError as e:\n"
-        "    print('HTTPError', e.code, e.read())\n")
+        "    print('HTTPError', e.code, e.read())\n"
+    )
     r = py(net_vm, code)
     assert (r.exit_code, r.stderr) == (0, "")
-    assert r.stdout == (f"200 yes {base}/hello\nPUT payload\n"
-                        "HTTPError 404 b'no such thing\\n'\n")
+    assert r.stdout == (f"200 yes {base}/hello\nPUT payload\nHTTPError 404 b'no such thing\\n'\n")
 
 
 def test_python_http_client(net_vm: Any, server: tuple[str, int]) -> None:
@@ -141,7 +152,8 @@ def test_python_http_client(net_vm: Any, server: tuple[str, int]) -> None:
         "r = c.getresponse()\n"
         "print(r.status, r.reason, r.getheader('content-length'), r.read())\n"
         "c.request('GET', '/hello')\n"
-        "print(c.getresponse().read())\n")
+        "print(c.getresponse().read())\n"
+    )
     r = py(net_vm, code)
     assert (r.exit_code, r.stdout, r.stderr) == (0, "200 OK 8 b'POST abc'\nb'hello\\n'\n", "")
 
@@ -156,11 +168,14 @@ def test_python_pocketos_http(net_vm: Any, server: tuple[str, int]) -> None:
         f"r = h.post({base + '/echo'!r}, json={{'k': 1}})\n"
         "print(r.text)\n"
         f"r = h.request('GET', {base + '/missing'!r})\n"
-        "print(r.status, r.ok, r.body)\n")
+        "print(r.status, r.ok, r.body)\n"
+    )
     r = py(net_vm, code)
     assert (r.exit_code, r.stderr) == (0, "")
-    assert r.stdout == ("200 True application/json {'a': [1, 2], 'b': 'x'}\n"
-                        'POST {"k": 1}\n404 False b\'no such thing\\n\'\n')
+    assert r.stdout == (
+        "200 True application/json {'a': [1, 2], 'b': 'x'}\n"
+        "POST {\"k\": 1}\n404 False b'no such thing\\n'\n"
+    )
 
 
 def test_python_denied_by_default(closed_vm: Any, server: tuple[str, int]) -> None:
@@ -176,15 +191,21 @@ def test_python_denied_by_default(closed_vm: Any, server: tuple[str, int]) -> No
         "try:\n"
         f"    pocketos_http.get({url!r})\n"
         "except PermissionError as e:\n"
-        "    print(type(e).__name__, e)\n")
+        "    print(type(e).__name__, e)\n"
+    )
     before = len(_Handler.seen)
     r = py(closed_vm, code)
     assert (r.exit_code, r.stderr) == (0, "")
-    assert r.stdout == ("URLError blocked by policy (network.fetch on 127.0.0.1)\n"
-                        "Blocked blocked by policy (network.fetch on 127.0.0.1)\n")
+    assert r.stdout == (
+        "URLError blocked by policy (network.fetch on 127.0.0.1)\n"
+        "Blocked blocked by policy (network.fetch on 127.0.0.1)\n"
+    )
     assert len(_Handler.seen) == before
-    denials = [e for e in closed_vm.audit(kind="network") if e.data.get("decision") == "deny"] \
-        if hasattr(closed_vm, "audit") and callable(closed_vm.audit) else None
+    denials = (
+        [e for e in closed_vm.audit(kind="network") if e.data.get("decision") == "deny"]
+        if hasattr(closed_vm, "audit") and callable(closed_vm.audit)
+        else None
+    )
     if denials is not None:
         assert denials
 
@@ -202,22 +223,27 @@ def test_python_redirect_to_denied_host(net_vm: Any, server: tuple[str, int]) ->
         "try:\n"
         f"    pocketos_http.get({base + '/redirect?to=' + target!r})\n"
         "except OSError as e:\n"
-        "    print(type(e).__name__, e)\n")
+        "    print(type(e).__name__, e)\n"
+    )
     r = py(net_vm, code)
     assert (r.exit_code, r.stderr) == (0, "")
-    assert r.stdout == ("URLError blocked by policy (network.fetch on example.invalid)\n"
-                        "Blocked blocked by policy (network.fetch on example.invalid)\n")
+    assert r.stdout == (
+        "URLError blocked by policy (network.fetch on example.invalid)\n"
+        "Blocked blocked by policy (network.fetch on example.invalid)\n"
+    )
 
 
-def test_python_secret_header_reaches_server_not_guest(net_vm: Any,
-                                                       server: tuple[str, int]) -> None:
+def test_python_secret_header_reaches_server_not_guest(
+    net_vm: Any, server: tuple[str, int]
+) -> None:
     need_python()
     base = f"http://127.0.0.1:{server[1]}"
     code = (
         "import os, urllib.request, pocketos_http\n"
         f"print(urllib.request.urlopen({base + '/auth'!r}).read().decode())\n"
         f"r = pocketos_http.get({base + '/hello'!r})\n"
-        "print('Authorization' in r.headers, 's3cr3t' in repr(dict(os.environ)))\n")
+        "print('Authorization' in r.headers, 's3cr3t' in repr(dict(os.environ)))\n"
+    )
     _Handler.seen.clear()
     r = py(net_vm, code)
     assert (r.exit_code, r.stderr) == (0, "")
@@ -231,8 +257,10 @@ def test_python_request_limit(server: tuple[str, int]) -> None:
     need_python()
     url = f"http://127.0.0.1:{server[1]}/hello"
     with _vm(server[1], limits={"max_network_requests": 2}) as vm:
-        code = ("import pocketos_http\n"
-                f"for i in range(5):\n    pocketos_http.get({url!r})\n    print(i, flush=True)\n")
+        code = (
+            "import pocketos_http\n"
+            f"for i in range(5):\n    pocketos_http.get({url!r})\n    print(i, flush=True)\n"
+        )
         r = py(vm, code)
         assert r.limit_hit == "max_network_requests"
         assert r.stdout == "0\n1\n"
@@ -251,22 +279,23 @@ def test_js_fetch(net_vm: Any, server: tuple[str, int]) -> None:
         "{method: 'POST', headers: {'X-A': '1'}, body: 'hi'});\n"
         "console.log(await p.text());\n"
         f"const m = await fetch({json.dumps(base + '/missing')});\n"
-        "console.log(m.status, m.ok);\n")
+        "console.log(m.status, m.ok);\n"
+    )
     r = net_vm.run(["node", "--input-type=module", "-e", code], stdin=b"", cwd="/work")
     assert (r.exit_code, r.stderr) == (0, "")
-    assert r.stdout == ('200 true application/json\n{"a":[1,2],"b":"x"}\nPOST hi\n'
-                        "404 false\n")
+    assert r.stdout == ('200 true application/json\n{"a":[1,2],"b":"x"}\nPOST hi\n404 false\n')
 
 
 def test_js_fetch_denied(closed_vm: Any, server: tuple[str, int]) -> None:
     need_js()
     url = f"http://127.0.0.1:{server[1]}/hello"
-    code = (f"fetch({json.dumps(url)}).then(() => console.log('ok'), "
-            "(e) => console.log(e.name + ': ' + e.message))")
+    code = (
+        f"fetch({json.dumps(url)}).then(() => console.log('ok'), "
+        "(e) => console.log(e.name + ': ' + e.message))"
+    )
     r = js(closed_vm, code)
     assert (r.exit_code, r.stderr) == (0, "")
-    assert r.stdout == ("TypeError: fetch failed: blocked by policy "
-                        "(network.fetch on 127.0.0.1)\n")
+    assert r.stdout == ("TypeError: fetch failed: blocked by policy (network.fetch on 127.0.0.1)\n")
 
 
 def test_js_fetch_secret_header(net_vm: Any, server: tuple[str, int]) -> None:
@@ -280,23 +309,27 @@ def test_js_fetch_secret_header(net_vm: Any, server: tuple[str, int]) -> None:
 
 def test_python_https_handler_present(closed_vm: Any) -> None:
     need_python()
-    code = ("import http.client, urllib.request\n"
-            "print(hasattr(urllib.request, 'HTTPSHandler'), http.client.HTTPSConnection.default_port)\n"
-            "try:\n"
-            "    urllib.request.urlopen('https://example.com/')\n"
-            "except urllib.error.URLError as e:\n"
-            "    print(e.reason)\n")
+    code = (
+        "import http.client, urllib.request\n"
+        "print(hasattr(urllib.request, 'HTTPSHandler'), http.client.HTTPSConnection.default_port)\n"
+        "try:\n"
+        "    urllib.request.urlopen('https://example.com/')\n"
+        "except urllib.error.URLError as e:\n"
+        "    print(e.reason)\n"
+    )
     r = py(closed_vm, code)
     assert (r.exit_code, r.stdout, r.stderr) == (
-        0, "True 443\nblocked by policy (network.fetch on example.com)\n", "")
+        0,
+        "True 443\nblocked by policy (network.fetch on example.com)\n",
+        "",
+    )
 
 
 def test_js_fetch_request_limit(server: tuple[str, int]) -> None:
     need_js()
     url = f"http://127.0.0.1:{server[1]}/hello"
     with _vm(server[1], limits={"max_network_requests": 1}) as vm:
-        code = (f"for (let i = 0; i < 3; i++) {{ await fetch({json.dumps(url)}); "
-                "console.log(i); }")
+        code = f"for (let i = 0; i < 3; i++) {{ await fetch({json.dumps(url)}); console.log(i); }}"
         r = vm.run(["node", "--input-type=module", "-e", code], stdin=b"", cwd="/work")
         assert r.limit_hit == "max_network_requests"
         assert r.stdout == "0\n"

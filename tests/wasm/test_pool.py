@@ -29,19 +29,30 @@ def two_vms() -> Iterator[tuple[Any, Any]]:
 def test_each_invocation_binds_its_own_vm(two_vms: tuple[Any, Any]) -> None:
     """Alternating VMs, cwds, envs and argvs: each run sees only its own."""
     a, b = two_vms
-    code = ("import os, sys; print(open('who.txt').read().strip(), os.getcwd(), "
-            "os.environ.get('TAG'), sys.argv[1:])")
+    code = (
+        "import os, sys; print(open('who.txt').read().strip(), os.getcwd(), "
+        "os.environ.get('TAG'), sys.argv[1:])"
+    )
     for i in range(3):
         for vm, tag in ((a, "A"), (b, "B")):
-            r = vm.run(["python3", "-c", code, str(i)], stdin=b"", cwd="/work/sub",
-                       env={"TAG": tag + str(i)})
+            r = vm.run(
+                ["python3", "-c", code, str(i)],
+                stdin=b"",
+                cwd="/work/sub",
+                env={"TAG": tag + str(i)},
+            )
             assert (r.exit_code, r.stdout, r.stderr) == (
-                0, f"{tag} /work/sub {tag}{i} ['{i}']\n", "")
+                0,
+                f"{tag} /work/sub {tag}{i} ['{i}']\n",
+                "",
+            )
 
 
 def test_never_reused(vm: Any) -> None:
-    code = ("import builtins, sys; print(hasattr(builtins, 'mark'), 'fractions' in sys.modules); "
-            "builtins.mark = 1; import fractions")
+    code = (
+        "import builtins, sys; print(hasattr(builtins, 'mark'), 'fractions' in sys.modules); "
+        "builtins.mark = 1; import fractions"
+    )
     outs = [vm.run(["python3", "-c", code], stdin=b"").stdout for _ in range(4)]
     assert outs == ["False False\n"] * 4
 
@@ -73,8 +84,10 @@ def test_stdin_streams(vm: Any) -> None:
 
 
 def test_unclosed_file_and_atexit(vm: Any) -> None:
-    code = ("import atexit; atexit.register(lambda: print('bye'))\n"
-            "f = open('/work/unclosed.txt', 'w'); f.write('kept')\n")
+    code = (
+        "import atexit; atexit.register(lambda: print('bye'))\n"
+        "f = open('/work/unclosed.txt', 'w'); f.write('kept')\n"
+    )
     r = vm.run(["python3", "-c", code], stdin=b"")
     assert (r.exit_code, r.stdout, r.stderr) == (0, "bye\n", "")
     assert vm.read_file("/work/unclosed.txt") == b"kept"
@@ -82,8 +95,10 @@ def test_unclosed_file_and_atexit(vm: Any) -> None:
 
 def test_door_is_not_a_file(vm: Any) -> None:
     """The guest cannot reach the host through the door beyond stdin and HTTP."""
-    code = ("import _host\n"
-            "try:\n    _host.call(b'x')\nexcept OSError as e:\n    print(type(e).__name__)\n")
+    code = (
+        "import _host\n"
+        "try:\n    _host.call(b'x')\nexcept OSError as e:\n    print(type(e).__name__)\n"
+    )
     r = vm.run(["python3", "-c", code], stdin=b"")
     assert (r.exit_code, r.stdout) == (0, "OSError\n")
 
@@ -110,8 +125,11 @@ def test_sys_path0_like_cpython(vm: Any) -> None:
     vm.write_file("/work/app/main.py", b"import helper, sys; print(helper.X, sys.path[0])\n")
     r = vm.run(["python3", "app/main.py"], stdin=b"", cwd="/work")
     assert (r.exit_code, r.stdout) == (0, "5 /work/app\n")
-    r = vm.run(["python3", "-c", "import helper, sys; print(helper.X, repr(sys.path[0]))"],
-               stdin=b"", cwd="/work/app")
+    r = vm.run(
+        ["python3", "-c", "import helper, sys; print(helper.X, repr(sys.path[0]))"],
+        stdin=b"",
+        cwd="/work/app",
+    )
     assert (r.exit_code, r.stdout) == (0, "5 ''\n")
     r = vm.run(["python3", "-m", "helper"], stdin=b"", cwd="/work/app")
     assert (r.exit_code, r.stderr) == (0, "")

@@ -43,8 +43,11 @@ def test_traceback(vm):
 
 
 def test_stdin(vm):
-    r = run(vm, ["python3", "-c", "import sys; print(sys.stdin.read().upper(), end='')"],
-            stdin=b"abc\ndef\n")
+    r = run(
+        vm,
+        ["python3", "-c", "import sys; print(sys.stdin.read().upper(), end='')"],
+        stdin=b"abc\ndef\n",
+    )
     assert r.stdout == "ABC\nDEF\n"
 
 
@@ -67,8 +70,12 @@ def test_unbuffered_flag(vm):
 
 def test_cwd_and_env(vm):
     vm.mkdir("/work/sub", parents=True, exist_ok=True)
-    r = run(vm, ["python3", "-c", "import os; print(os.getcwd()); print(os.environ['FOO'])"],
-            cwd="/work/sub", env={"FOO": "bar", "HOME": "/home/user"})
+    r = run(
+        vm,
+        ["python3", "-c", "import os; print(os.getcwd()); print(os.environ['FOO'])"],
+        cwd="/work/sub",
+        env={"FOO": "bar", "HOME": "/home/user"},
+    )
     assert r.stdout == "/work/sub\nbar\n"
 
 
@@ -88,8 +95,14 @@ def test_file_round_trip_api(vm):
 def test_binary_bytes_pass_through(vm):
     data = bytes(range(256))
     vm.write_file("/work/bin.dat", data)
-    r = run(vm, ["python3", "-c",
-                 "import sys; d = open('bin.dat', 'rb').read(); sys.stdout.buffer.write(d[::-1])"])
+    r = run(
+        vm,
+        [
+            "python3",
+            "-c",
+            "import sys; d = open('bin.dat', 'rb').read(); sys.stdout.buffer.write(d[::-1])",
+        ],
+    )
     assert r.stdout_bytes == data[::-1]
 
 
@@ -107,12 +120,14 @@ def test_etc_passwd_is_the_vms(vm):
 
 def test_dotdot_cannot_leave(vm):
     # inside the VM ".." works; above "/" the runtime refuses (EPERM), it never reaches the host
-    code = ("import os\n"
-            "print(open('/work/../etc/hostname').read() == open('/etc/hostname').read())\n"
-            "try:\n"
-            "    os.listdir('/work/../../..')\n"
-            "except PermissionError:\n"
-            "    print('refused')\n")
+    code = (
+        "import os\n"
+        "print(open('/work/../etc/hostname').read() == open('/etc/hostname').read())\n"
+        "try:\n"
+        "    os.listdir('/work/../../..')\n"
+        "except PermissionError:\n"
+        "    print('refused')\n"
+    )
     r = run(vm, ["python3", "-c", code])
     assert r.stdout == "True\nrefused\n"
 
@@ -121,8 +136,15 @@ def test_symlink_stays_in_vm(vm):
     vm.write_file("/work/inside.txt", b"vm file\n")
     vm.symlink("/work/inside.txt", "/work/link")
     vm.symlink("/etc/hostname", "/work/host_link")
-    r = run(vm, ["python3", "-c", "print(open('link').read(), end=''); "
-                 "print(open('host_link').read() == open('/etc/hostname').read())"])
+    r = run(
+        vm,
+        [
+            "python3",
+            "-c",
+            "print(open('link').read(), end=''); "
+            "print(open('host_link').read() == open('/etc/hostname').read())",
+        ],
+    )
     assert r.stdout == "vm file\nTrue\n"
     r = run(vm, ["python3", "-c", "print(open('/etc/hostname').read(), end='')"])
     assert r.stdout_bytes == vm.read_file("/etc/hostname")
@@ -130,19 +152,27 @@ def test_symlink_stays_in_vm(vm):
 
 def test_pythonpath_package(vm):
     vm.write_file("/work/lib/mypkg/__init__.py", b"VALUE = 'from the vm'\n", parents=True)
-    r = run(vm, ["python3", "-c", "import mypkg; print(mypkg.VALUE)"],
-            env={"PYTHONPATH": "/work/lib", "HOME": "/home/user"})
+    r = run(
+        vm,
+        ["python3", "-c", "import mypkg; print(mypkg.VALUE)"],
+        env={"PYTHONPATH": "/work/lib", "HOME": "/home/user"},
+    )
     assert (r.exit_code, r.stdout) == (0, "from the vm\n")
 
 
 def test_numpy_builtin(vm):
-    r = run(vm, ["python3", "-c", "import numpy as np; print(np.arange(6).reshape(2, 3).sum(axis=0))"])
+    r = run(
+        vm, ["python3", "-c", "import numpy as np; print(np.arange(6).reshape(2, 3).sum(axis=0))"]
+    )
     assert (r.exit_code, r.stdout) == (0, "[3 5 7]\n")
 
 
 def test_pip_message(vm):
-    for argv in (["pip", "install", "requests"], ["pip3", "install", "x"],
-                 ["python3", "-m", "pip", "install", "x"]):
+    for argv in (
+        ["pip", "install", "requests"],
+        ["pip3", "install", "x"],
+        ["python3", "-m", "pip", "install", "x"],
+    ):
         r = run(vm, argv)
         assert r.exit_code == 1
         assert "not available in this VM" in r.stderr
@@ -151,22 +181,27 @@ def test_pip_message(vm):
 
 
 def test_denied_path_is_permission_error(secret_vm):
-    code = ("import os\n"
-            "for f in (lambda: open('/secret/key.txt').read(), lambda: os.listdir('/secret'),\n"
-            "          lambda: open('/secret/new.txt', 'w').write('x')):\n"
-            "    try:\n"
-            "        f(); print('allowed')\n"
-            "    except PermissionError:\n"
-            "        print('PermissionError')\n"
-            "    except OSError as e:\n"
-            "        print(type(e).__name__)\n")
+    code = (
+        "import os\n"
+        "for f in (lambda: open('/secret/key.txt').read(), lambda: os.listdir('/secret'),\n"
+        "          lambda: open('/secret/new.txt', 'w').write('x')):\n"
+        "    try:\n"
+        "        f(); print('allowed')\n"
+        "    except PermissionError:\n"
+        "        print('PermissionError')\n"
+        "    except OSError as e:\n"
+        "        print(type(e).__name__)\n"
+    )
     r = secret_vm.run(["python3", "-c", code], stdin=b"", cwd="/work")
     assert r.stdout == "PermissionError\nPermissionError\nPermissionError\n"
 
 
 def test_memory_bomb_contained(vm):
-    r = run(vm, ["python3", "-c", "a = []\nwhile True: a.append(bytearray(10**7))"],
-            limits={"wasm_memory": 64 * 1024 * 1024})
+    r = run(
+        vm,
+        ["python3", "-c", "a = []\nwhile True: a.append(bytearray(10**7))"],
+        limits={"wasm_memory": 64 * 1024 * 1024},
+    )
     assert r.exit_code == 137
     assert r.stderr.splitlines()[-1] == "python3: memory limit exceeded (wasm_memory=67108864)"
     assert run(vm, ["python3", "-c", "print('still fine')"]).stdout == "still fine\n"
@@ -181,9 +216,11 @@ def test_infinite_loop_contained(vm):
 def test_unknown_option(vm):
     r = run(vm, ["python3", "-Z"])
     assert r.exit_code == 2
-    assert r.stderr == ("Unknown option: -Z\n"
-                        "usage: python3 [option] ... [-c cmd | -m mod | file | -] [arg] ...\n"
-                        "Try `python -h' for more information.\n")
+    assert r.stderr == (
+        "Unknown option: -Z\n"
+        "usage: python3 [option] ... [-c cmd | -m mod | file | -] [arg] ...\n"
+        "Try `python -h' for more information.\n"
+    )
 
 
 def test_help(vm):
@@ -195,13 +232,16 @@ def test_help(vm):
 def test_missing_script(vm):
     r = run(vm, ["python3", "nope.py"])
     assert r.exit_code == 2
-    assert r.stderr == ("python3: can't open file '/work/nope.py': "
-                        "[Errno 2] No such file or directory\n")
+    assert r.stderr == (
+        "python3: can't open file '/work/nope.py': [Errno 2] No such file or directory\n"
+    )
 
 
 @pytest.mark.parametrize("limit", [None])
 def test_shebang_script(vm, limit):
-    vm.write_file("/work/tool.py", b"#!/usr/bin/env python3\nimport sys\nprint('tool', sys.argv[1:])\n")
+    vm.write_file(
+        "/work/tool.py", b"#!/usr/bin/env python3\nimport sys\nprint('tool', sys.argv[1:])\n"
+    )
     vm.chmod("/work/tool.py", 0o755)
     r = vm.exec("./tool.py a b", cwd="/work")
     assert (r.exit_code, r.stdout) == (0, "tool ['a', 'b']\n")

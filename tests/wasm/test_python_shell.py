@@ -13,15 +13,17 @@ def test_shell_python_round_trip(vm):
 
 
 def test_python_then_shell(vm):
-    r = vm.exec("cd /work && python3 -c 'open(\"g\", \"w\").write(\"from py\\n\")' && cat g")
+    r = vm.exec('cd /work && python3 -c \'open("g", "w").write("from py\\n")\' && cat g')
     assert (r.exit_code, r.stdout) == (0, "from py\n")
 
 
 def test_pandas_pipeline(vm):
     vm.write_file("/work/data.csv", b"name,score\nbob,3\nann,5\ncid,4\n")
-    code = ("import sys, pandas as pd\n"
-            "df = pd.read_csv(sys.stdin)\n"
-            "for n, s in zip(df.name, df.score * 2): print(n, s)\n")
+    code = (
+        "import sys, pandas as pd\n"
+        "df = pd.read_csv(sys.stdin)\n"
+        "for n, s in zip(df.name, df.score * 2): print(n, s)\n"
+    )
     r = vm.exec(f"cd /work && cat data.csv | python3 -c '{code}' | sort")
     assert (r.exit_code, r.stdout) == (0, "ann 10\nbob 6\ncid 8\n")
 
@@ -37,7 +39,9 @@ def test_exit_status_in_shell(vm):
 
 
 def test_python_to_python_pipe(vm):
-    r = vm.exec("python3 -c 'for i in range(3): print(i)' | python3 -c 'import sys; print(sum(int(x) for x in sys.stdin))'")
+    r = vm.exec(
+        "python3 -c 'for i in range(3): print(i)' | python3 -c 'import sys; print(sum(int(x) for x in sys.stdin))'"
+    )
     assert (r.exit_code, r.stdout) == (0, "3\n")
 
 

@@ -22,8 +22,15 @@ def test_turns_share_state():
         vm.kernel.vfs.write_file("/work/d.txt", b"data\n")
         out = []
         async with PythonSession(FsView(vm.kernel.vfs, "/work")) as s:
-            for code in ("x = 41", "x + 1", "print('hi'); open('d.txt').read()", "1/0",
-                         "open('o.txt', 'w').write('z')", "None", "import os; os.getcwd()"):
+            for code in (
+                "x = 41",
+                "x + 1",
+                "print('hi'); open('d.txt').read()",
+                "1/0",
+                "open('o.txt', 'w').write('z')",
+                "None",
+                "import os; os.getcwd()",
+            ):
                 out.append(await s.run(code))
         assert vm.kernel.vfs.read_file("/work/o.txt") == b"z"
         return out
@@ -50,8 +57,10 @@ def test_session_policy_applies():
         vm = AsyncVM(policy=DENY_SECRET)
         s = PythonSession.for_vm(vm, cwd="/")
         try:
-            r = await s.run("import os\ntry:\n    os.listdir('/secret')\nexcept PermissionError:\n"
-                            "    print('denied')")
+            r = await s.run(
+                "import os\ntry:\n    os.listdir('/secret')\nexcept PermissionError:\n"
+                "    print('denied')"
+            )
             return r.stdout
         finally:
             await s.close()

@@ -9,10 +9,13 @@ from typing import Any
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m pocketos.agent",
-                                 description="Run the pocketos agent as an ACP agent on stdio.")
-    ap.add_argument("--store", help="SQLite file keeping conversations (enables session/load "
-                    "after a restart)")
+    ap = argparse.ArgumentParser(
+        prog="python -m pocketos.agent",
+        description="Run the pocketos agent as an ACP agent on stdio.",
+    )
+    ap.add_argument(
+        "--store", help="SQLite file keeping conversations (enables session/load after a restart)"
+    )
     args = ap.parse_args(argv)
 
     async def run() -> None:

@@ -22,9 +22,11 @@ tools: bash, read, write, edit, ls, glob, grep, python and any host tools listed
 check your work (run it, read it back). Keep answers short; say plainly what you did and what
 failed. Never claim to have done something a tool did not confirm."""
 
-MODES = [("default", "Default", "Use every tool; the VM policy decides what is allowed."),
-         ("ask", "Ask", "Ask for permission before any tool that changes something."),
-         ("read-only", "Read only", "Only tools that read; nothing is changed.")]
+MODES = [
+    ("default", "Default", "Use every tool; the VM policy decides what is allowed."),
+    ("ask", "Ask", "Ask for permission before any tool that changes something."),
+    ("read-only", "Read only", "Only tools that read; nothing is changed."),
+]
 
 
 @dataclass
@@ -44,11 +46,18 @@ class _State:
     last_context: int = 0
 
     def to_dict(self) -> dict[str, Any]:
-        return {"cwd": self.cwd, "model": self.model, "mode": self.mode,
-                "messages": self.messages, "instructions": self.instructions,
-                "host_tools": self.host_tools, "input_tokens": self.input_tokens,
-                "output_tokens": self.output_tokens, "cached_tokens": self.cached_tokens,
-                "cost": self.cost}
+        return {
+            "cwd": self.cwd,
+            "model": self.model,
+            "mode": self.mode,
+            "messages": self.messages,
+            "instructions": self.instructions,
+            "host_tools": self.host_tools,
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "cached_tokens": self.cached_tokens,
+            "cost": self.cost,
+        }
 
 
 class PocketAgent:
@@ -56,8 +65,14 @@ class PocketAgent:
     :meth:`AgentConfig.resolve` (its ``env`` key is the session environment). ``store``
     persists conversations so ``session/load`` works after a restart."""
 
-    def __init__(self, conn: Any = None, *, config: AgentConfig | dict[str, Any] | None = None,
-                 store: Any = None, provider: Provider | None = None) -> None:
+    def __init__(
+        self,
+        conn: Any = None,
+        *,
+        config: AgentConfig | dict[str, Any] | None = None,
+        store: Any = None,
+        provider: Provider | None = None,
+    ) -> None:
         self.conn = conn
         self._config_in = config
         self.store = store
@@ -71,8 +86,9 @@ class PocketAgent:
     # --- configuration -------------------------------------------------------------------
     def config(self) -> AgentConfig:
         if self._config is None:
-            raw = dict(self._config_in or {}) if not isinstance(self._config_in,
-                                                                AgentConfig) else {}
+            raw = (
+                dict(self._config_in or {}) if not isinstance(self._config_in, AgentConfig) else {}
+            )
             env = raw.pop("env", None)
             self._config = AgentConfig.resolve(raw, env)
         return self._config
@@ -91,8 +107,13 @@ class PocketAgent:
             raise RequestError.auth_required({"details": str(exc)})
 
     # --- ACP: setup -----------------------------------------------------------------------
-    async def initialize(self, protocol_version: int, client_capabilities: Any = None,
-                         client_info: Any = None, **kw: Any) -> Any:
+    async def initialize(
+        self,
+        protocol_version: int,
+        client_capabilities: Any = None,
+        client_info: Any = None,
+        **kw: Any,
+    ) -> Any:
         from acp import PROTOCOL_VERSION
         from acp.schema import (
             AgentCapabilities,
@@ -107,24 +128,37 @@ class PocketAgent:
             protocol_version=PROTOCOL_VERSION,
             agent_capabilities=AgentCapabilities(
                 load_session=True,
-                prompt_capabilities=PromptCapabilities(image=False, audio=False,
-                                                       embedded_context=True)),
-            agent_info=Implementation(name="pocketos-agent", title="pocketos agent",
-                                      version=__version__))
+                prompt_capabilities=PromptCapabilities(
+                    image=False, audio=False, embedded_context=True
+                ),
+            ),
+            agent_info=Implementation(
+                name="pocketos-agent", title="pocketos agent", version=__version__
+            ),
+        )
 
     def _modes(self, st: _State) -> Any:
         from acp.schema import SessionMode, SessionModeState
 
-        return SessionModeState(current_mode_id=st.mode, available_modes=[
-            SessionMode(id=i, name=n, description=d) for i, n, d in MODES])
+        return SessionModeState(
+            current_mode_id=st.mode,
+            available_modes=[SessionMode(id=i, name=n, description=d) for i, n, d in MODES],
+        )
 
     def _config_options(self, st: _State) -> list[Any]:
         from acp.schema import SessionConfigOptionSelect, SessionConfigSelectOption
 
         models = list(dict.fromkeys([st.model, self.config().model, *self.config().models]))
-        return [SessionConfigOptionSelect(
-            type="select", id="model", name="Model", category="model", current_value=st.model,
-            options=[SessionConfigSelectOption(value=m, name=m) for m in models])]
+        return [
+            SessionConfigOptionSelect(
+                type="select",
+                id="model",
+                name="Model",
+                category="model",
+                current_value=st.model,
+                options=[SessionConfigSelectOption(value=m, name=m) for m in models],
+            )
+        ]
 
     @staticmethod
     def _meta(kw: dict[str, Any]) -> dict[str, Any]:
@@ -139,16 +173,22 @@ class PocketAgent:
         self._check_config()
         meta = self._meta(kw)
         sid = "pa-" + uuid.uuid4().hex[:16]
-        st = _State(sid, cwd, self.config().model, instructions=str(meta.get("instructions")
-                                                                     or ""),
-                    host_tools=list(meta.get("tools") or []))
+        st = _State(
+            sid,
+            cwd,
+            self.config().model,
+            instructions=str(meta.get("instructions") or ""),
+            host_tools=list(meta.get("tools") or []),
+        )
         self.sessions[sid] = st
         self._save(st)
-        return NewSessionResponse(session_id=sid, modes=self._modes(st),
-                                  config_options=self._config_options(st))
+        return NewSessionResponse(
+            session_id=sid, modes=self._modes(st), config_options=self._config_options(st)
+        )
 
-    async def load_session(self, cwd: str, session_id: str, mcp_servers: Any = None,
-                           **kw: Any) -> Any:
+    async def load_session(
+        self, cwd: str, session_id: str, mcp_servers: Any = None, **kw: Any
+    ) -> Any:
         from acp import RequestError, update_agent_message_text, update_user_message_text
         from acp.schema import LoadSessionResponse
 
@@ -158,16 +198,19 @@ class PocketAgent:
             saved = self.store.load_agent_state(session_id) if self.store is not None else None
             if saved is None:
                 raise RequestError.resource_not_found(f"session:{session_id}")
-            st = _State(session_id, saved.get("cwd") or cwd,
-                        saved.get("model") or self.config().model,
-                        mode=saved.get("mode") or "default",
-                        messages=list(saved.get("messages") or []),
-                        instructions=saved.get("instructions") or "",
-                        host_tools=list(saved.get("host_tools") or []),
-                        input_tokens=int(saved.get("input_tokens") or 0),
-                        output_tokens=int(saved.get("output_tokens") or 0),
-                        cached_tokens=int(saved.get("cached_tokens") or 0),
-                        cost=float(saved.get("cost") or 0.0))
+            st = _State(
+                session_id,
+                saved.get("cwd") or cwd,
+                saved.get("model") or self.config().model,
+                mode=saved.get("mode") or "default",
+                messages=list(saved.get("messages") or []),
+                instructions=saved.get("instructions") or "",
+                host_tools=list(saved.get("host_tools") or []),
+                input_tokens=int(saved.get("input_tokens") or 0),
+                output_tokens=int(saved.get("output_tokens") or 0),
+                cached_tokens=int(saved.get("cached_tokens") or 0),
+                cost=float(saved.get("cost") or 0.0),
+            )
             self.sessions[session_id] = st
         meta = self._meta(kw)
         if meta.get("instructions"):
@@ -176,11 +219,13 @@ class PocketAgent:
             st.host_tools = list(meta["tools"])
         for m in st.messages:
             if m["role"] == "user" and m.get("content"):
-                await self.conn.session_update(session_id=session_id,
-                                               update=update_user_message_text(m["content"]))
+                await self.conn.session_update(
+                    session_id=session_id, update=update_user_message_text(m["content"])
+                )
             elif m["role"] == "assistant" and m.get("content"):
-                await self.conn.session_update(session_id=session_id,
-                                               update=update_agent_message_text(m["content"]))
+                await self.conn.session_update(
+                    session_id=session_id, update=update_agent_message_text(m["content"])
+                )
         return LoadSessionResponse(modes=self._modes(st), config_options=self._config_options(st))
 
     def _state(self, session_id: str) -> _State:
@@ -188,8 +233,9 @@ class PocketAgent:
 
         st = self.sessions.get(session_id)
         if st is None:
-            raise RequestError.invalid_params({"sessionId": session_id,
-                                               "details": "unknown session"})
+            raise RequestError.invalid_params(
+                {"sessionId": session_id, "details": "unknown session"}
+            )
         return st
 
     async def set_session_mode(self, session_id: str, mode_id: str, **kw: Any) -> Any:
@@ -201,12 +247,15 @@ class PocketAgent:
             raise RequestError.invalid_params({"details": f"unknown mode {mode_id!r}"})
         st.mode = mode_id
         self._save(st)
-        await self.conn.session_update(session_id=session_id, update=CurrentModeUpdate(
-            session_update="current_mode_update", current_mode_id=mode_id))
+        await self.conn.session_update(
+            session_id=session_id,
+            update=CurrentModeUpdate(session_update="current_mode_update", current_mode_id=mode_id),
+        )
         return SetSessionModeResponse()
 
-    async def set_config_option(self, config_id: str, session_id: str, value: Any,
-                                **kw: Any) -> Any:
+    async def set_config_option(
+        self, config_id: str, session_id: str, value: Any, **kw: Any
+    ) -> Any:
         from acp import RequestError
         from acp.schema import SetSessionConfigOptionResponse
 
@@ -288,9 +337,9 @@ class PocketAgent:
             self._close_dangling(st, "the model request failed")
             self._save(st)
             with contextlib.suppress(Exception):
-                await self.conn.session_update(session_id=session_id,
-                                               update=update_agent_message_text(
-                                                   f"[error] {exc}"))
+                await self.conn.session_update(
+                    session_id=session_id, update=update_agent_message_text(f"[error] {exc}")
+                )
             raise RequestError.internal_error({"details": str(exc)})
         finally:
             st.task = None
@@ -300,14 +349,27 @@ class PocketAgent:
         cached = st.cached_tokens - before[2]
         cost = st.cost - before[3]
         with contextlib.suppress(Exception):
-            await self.conn.session_update(session_id=session_id, update=UsageUpdate(
-                session_update="usage_update", used=st.last_context,
-                size=self.config().context_window, cost=Cost(amount=st.cost, currency="USD")))
-        return PromptResponse(stop_reason=cast(Any, stop), usage=Usage(
-            input_tokens=inp, output_tokens=out, total_tokens=inp + out,
-            cached_read_tokens=cached or None,
-            field_meta={"pocketos": {"cost": round(cost, 8), "model": st.model,
-                                     "currency": "USD"}}))
+            await self.conn.session_update(
+                session_id=session_id,
+                update=UsageUpdate(
+                    session_update="usage_update",
+                    used=st.last_context,
+                    size=self.config().context_window,
+                    cost=Cost(amount=st.cost, currency="USD"),
+                ),
+            )
+        return PromptResponse(
+            stop_reason=cast(Any, stop),
+            usage=Usage(
+                input_tokens=inp,
+                output_tokens=out,
+                total_tokens=inp + out,
+                cached_read_tokens=cached or None,
+                field_meta={
+                    "pocketos": {"cost": round(cost, 8), "model": st.model, "currency": "USD"}
+                },
+            ),
+        )
 
     @staticmethod
     def _close_dangling(st: _State, why: str) -> None:
@@ -316,13 +378,20 @@ class PocketAgent:
         for i in range(len(st.messages) - 1, -1, -1):
             m = st.messages[i]
             if m["role"] == "assistant":
-                answered = {x.get("tool_call_id") for x in st.messages[i + 1:]
-                            if x["role"] == "tool"}
+                answered = {
+                    x.get("tool_call_id") for x in st.messages[i + 1 :] if x["role"] == "tool"
+                }
                 for c in m.get("tool_calls") or []:
                     if c["id"] not in answered:
-                        st.messages.append({"role": "tool", "tool_call_id": c["id"],
-                                            "name": c["name"], "content": f"[{why}]",
-                                            "is_error": True})
+                        st.messages.append(
+                            {
+                                "role": "tool",
+                                "tool_call_id": c["id"],
+                                "name": c["name"],
+                                "content": f"[{why}]",
+                                "is_error": True,
+                            }
+                        )
                 return
             if m["role"] == "user":
                 return
@@ -349,18 +418,21 @@ class PocketAgent:
         schemas = [s.schema() for s in specs]
 
         async def on_text(piece: str) -> None:
-            await self.conn.session_update(session_id=st.id,
-                                           update=update_agent_message_text(piece))
+            await self.conn.session_update(
+                session_id=st.id, update=update_agent_message_text(piece)
+            )
 
         for _turn in range(max(1, cfg.max_turns)):
-            comp: Completion = await provider.complete(system, st.messages, schemas,
-                                                       model=st.model, on_text=on_text)
+            comp: Completion = await provider.complete(
+                system, st.messages, schemas, model=st.model, on_text=on_text
+            )
             st.input_tokens += comp.input_tokens
             st.output_tokens += comp.output_tokens
             st.cached_tokens += comp.cached_tokens
             st.last_context = comp.input_tokens + comp.output_tokens
-            c = estimate_cost(st.model, comp.input_tokens, comp.output_tokens,
-                              comp.cached_tokens, cfg.prices)
+            c = estimate_cost(
+                st.model, comp.input_tokens, comp.output_tokens, comp.cached_tokens, cfg.prices
+            )
             if c is not None:
                 st.cost += c
             msg: dict[str, Any] = {"role": "assistant", "content": comp.text}
@@ -369,18 +441,28 @@ class PocketAgent:
             st.messages.append(msg)
             self._save(st)
             if not comp.tool_calls:
-                return "max_tokens" if comp.stop_reason == "max_tokens" else (
-                    "refusal" if comp.stop_reason == "refusal" else "end_turn")
+                return (
+                    "max_tokens"
+                    if comp.stop_reason == "max_tokens"
+                    else ("refusal" if comp.stop_reason == "refusal" else "end_turn")
+                )
             for call in comp.tool_calls:
                 result, is_error = await self._run_tool(st, runner, call)
-                st.messages.append({"role": "tool", "tool_call_id": call["id"],
-                                    "name": call["name"], "content": result,
-                                    "is_error": is_error})
+                st.messages.append(
+                    {
+                        "role": "tool",
+                        "tool_call_id": call["id"],
+                        "name": call["name"],
+                        "content": result,
+                        "is_error": is_error,
+                    }
+                )
             self._save(st)
         return "max_turn_requests"
 
-    async def _run_tool(self, st: _State, runner: ToolRunner, call: dict[str, Any]
-                        ) -> tuple[str, bool]:
+    async def _run_tool(
+        self, st: _State, runner: ToolRunner, call: dict[str, Any]
+    ) -> tuple[str, bool]:
         from acp import start_tool_call, text_block, tool_content, update_tool_call
         from acp.schema import PermissionOption, ToolCallLocation, ToolCallUpdate
 
@@ -394,34 +476,54 @@ class PocketAgent:
             with contextlib.suppress(ToolError):
                 locs = [ToolCallLocation(path=runner.path(args["path"]))]
         tcid = call["id"] or "call-" + uuid.uuid4().hex[:8]
-        await self.conn.session_update(session_id=st.id, update=start_tool_call(
-            tcid, title, kind=cast(Any, kind), status="pending", locations=locs, raw_input=args))
+        await self.conn.session_update(
+            session_id=st.id,
+            update=start_tool_call(
+                tcid, title, kind=cast(Any, kind), status="pending", locations=locs, raw_input=args
+            ),
+        )
         if spec is not None and spec.mutates and st.mode == "ask":
             resp = await self.conn.request_permission(
                 session_id=st.id,
-                tool_call=ToolCallUpdate(tool_call_id=tcid, title=title, kind=cast(Any, kind),
-                                         locations=locs, raw_input=args),
-                options=[PermissionOption(option_id="allow", name="Allow", kind="allow_once"),
-                         PermissionOption(option_id="always", name="Always allow",
-                                          kind="allow_always"),
-                         PermissionOption(option_id="reject", name="Reject",
-                                          kind="reject_once")])
+                tool_call=ToolCallUpdate(
+                    tool_call_id=tcid,
+                    title=title,
+                    kind=cast(Any, kind),
+                    locations=locs,
+                    raw_input=args,
+                ),
+                options=[
+                    PermissionOption(option_id="allow", name="Allow", kind="allow_once"),
+                    PermissionOption(option_id="always", name="Always allow", kind="allow_always"),
+                    PermissionOption(option_id="reject", name="Reject", kind="reject_once"),
+                ],
+            )
             oc = resp.outcome
             if oc.outcome != "selected" or oc.option_id not in ("allow", "always"):
-                await self.conn.session_update(session_id=st.id, update=update_tool_call(
-                    tcid, status="failed", raw_output={"error": "permission refused"}))
+                await self.conn.session_update(
+                    session_id=st.id,
+                    update=update_tool_call(
+                        tcid, status="failed", raw_output={"error": "permission refused"}
+                    ),
+                )
                 return "[permission refused by the user; do not retry this action]", True
-        await self.conn.session_update(session_id=st.id,
-                                       update=update_tool_call(tcid, status="in_progress"))
+        await self.conn.session_update(
+            session_id=st.id, update=update_tool_call(tcid, status="in_progress")
+        )
         is_error = False
         try:
             result = await runner.run(name, args)
         except ToolError as exc:
             result, is_error = f"error: {exc}", True
         except asyncio.CancelledError:
-            await asyncio.shield(self.conn.session_update(
-                session_id=st.id, update=update_tool_call(tcid, status="failed",
-                                                          raw_output={"error": "cancelled"})))
+            await asyncio.shield(
+                self.conn.session_update(
+                    session_id=st.id,
+                    update=update_tool_call(
+                        tcid, status="failed", raw_output={"error": "cancelled"}
+                    ),
+                )
+            )
             raise
         except Exception as exc:
             msg = str(exc)
@@ -431,8 +533,13 @@ class PocketAgent:
                 msg = err if not path or path in err else f"{err}: {path}"
             result, is_error = f"error: {msg}", True
         shown = result if len(result) <= 4000 else result[:4000] + "\n[...]"
-        await self.conn.session_update(session_id=st.id, update=update_tool_call(
-            tcid, status="failed" if is_error else "completed",
-            content=[tool_content(text_block(shown))],
-            raw_output={"output": shown, "error": is_error}))
+        await self.conn.session_update(
+            session_id=st.id,
+            update=update_tool_call(
+                tcid,
+                status="failed" if is_error else "completed",
+                content=[tool_content(text_block(shown))],
+                raw_output={"output": shown, "error": is_error},
+            ),
+        )
         return result, is_error

@@ -14,17 +14,22 @@ __all__ = ["main"]
 
 
 def _parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="pocketos agent",
-                                 description="Run the pocketos agent on a prompt in a VM.")
+    ap = argparse.ArgumentParser(
+        prog="pocketos agent", description="Run the pocketos agent on a prompt in a VM."
+    )
     ap.add_argument("prompt", nargs="*", help="the prompt (read from stdin when omitted)")
     ap.add_argument("--provider", choices=["openai", "anthropic"])
     ap.add_argument("--model")
     ap.add_argument("--base-url")
     ap.add_argument("--max-turns", type=int)
     ap.add_argument("--cwd", default="/home/user", help="working directory in the VM")
-    ap.add_argument("--mount", action="append", default=[], metavar="HOSTDIR:VMPATH",
-                    help="mount a host directory as an overlay (reads the host, writes stay "
-                         "in the VM)")
+    ap.add_argument(
+        "--mount",
+        action="append",
+        default=[],
+        metavar="HOSTDIR:VMPATH",
+        help="mount a host directory as an overlay (reads the host, writes stay in the VM)",
+    )
     ap.add_argument("--mode", choices=["default", "ask", "read-only"], default="default")
     ap.add_argument("--yes", action="store_true", help="allow every permission request")
     ap.add_argument("--store", help="SQLite file for the transcript (default: in memory)")
@@ -89,8 +94,12 @@ async def _run(args: argparse.Namespace, prompt: str, out: TextIO, err: TextIO) 
                 return ""
 
         answer = await asyncio.to_thread(read)
-        return {"y": "allow_once", "yes": "allow_once", "a": "allow_always",
-                "always": "allow_always"}.get(answer, "reject_once")
+        return {
+            "y": "allow_once",
+            "yes": "allow_once",
+            "a": "allow_always",
+            "always": "allow_always",
+        }.get(answer, "reject_once")
 
     config: dict[str, Any] = {}
     for key in ("provider", "model", "base_url", "max_turns"):
@@ -111,12 +120,24 @@ async def _run(args: argparse.Namespace, prompt: str, out: TextIO, err: TextIO) 
     try:
         vm.mkdir(args.cwd, parents=True, exist_ok=True)
         if args.resume:
-            session = await resume_session(vm, args.resume, store=store, permission_handler=ask,
-                                           agent_config=config or None, permission_timeout=3600)
+            session = await resume_session(
+                vm,
+                args.resume,
+                store=store,
+                permission_handler=ask,
+                agent_config=config or None,
+                permission_timeout=3600,
+            )
         else:
-            session = await create_session(vm, "pocketos", cwd=args.cwd, store=store,
-                                           permission_handler=ask, agent_config=config or None,
-                                           permission_timeout=3600)
+            session = await create_session(
+                vm,
+                "pocketos",
+                cwd=args.cwd,
+                store=store,
+                permission_handler=ask,
+                agent_config=config or None,
+                permission_timeout=3600,
+            )
         session.on_event(printer, backlog=False)
         if args.mode != "default":
             await session.set_mode(args.mode)
@@ -129,8 +150,10 @@ async def _run(args: argparse.Namespace, prompt: str, out: TextIO, err: TextIO) 
             out.write("\n")
         u = session.usage_totals
         cost = f", cost ${u['cost']:.4f}" if u.get("cost") else ""
-        err.write(f"[usage] {u['input_tokens']} input + {u['output_tokens']} output "
-                  f"tokens{cost}; stop: {result.stop_reason}; session {session.id}\n")
+        err.write(
+            f"[usage] {u['input_tokens']} input + {u['output_tokens']} output "
+            f"tokens{cost}; stop: {result.stop_reason}; session {session.id}\n"
+        )
         code = 0 if result.stop_reason in ("end_turn", "max_turn_requests") else 1
         await session.close()
     except SessionError as exc:
@@ -142,8 +165,9 @@ async def _run(args: argparse.Namespace, prompt: str, out: TextIO, err: TextIO) 
     return code
 
 
-def main(argv: list[str] | None = None, *, stdout: TextIO | None = None,
-         stderr: TextIO | None = None) -> int:
+def main(
+    argv: list[str] | None = None, *, stdout: TextIO | None = None, stderr: TextIO | None = None
+) -> int:
     """Entry point of ``pocketos agent``; returns the exit status."""
     out = stdout or sys.stdout
     err = stderr or sys.stderr

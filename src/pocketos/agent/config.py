@@ -11,8 +11,16 @@ from typing import Any
 __all__ = ["AgentConfig", "ConfigError", "ENV_VARS"]
 
 #: every environment variable the built-in agent reads
-ENV_VARS = ("POCKETOS_PROVIDER", "POCKETOS_API_KEY", "OPENAI_API_KEY", "ANTHROPIC_API_KEY",
-            "POCKETOS_BASE_URL", "POCKETOS_MODEL", "POCKETOS_MAX_TURNS", "POCKETOS_MAX_TOKENS")
+ENV_VARS = (
+    "POCKETOS_PROVIDER",
+    "POCKETOS_API_KEY",
+    "OPENAI_API_KEY",
+    "ANTHROPIC_API_KEY",
+    "POCKETOS_BASE_URL",
+    "POCKETOS_MODEL",
+    "POCKETOS_MAX_TURNS",
+    "POCKETOS_MAX_TOKENS",
+)
 
 DEFAULT_MODELS = {"openai": "gpt-4.1-mini", "anthropic": "claude-sonnet-4-5"}
 DEFAULT_URLS = {"openai": "https://api.openai.com/v1", "anthropic": "https://api.anthropic.com"}
@@ -40,8 +48,9 @@ class AgentConfig:
     system_prompt: str | None = None
 
     @classmethod
-    def resolve(cls, config: Mapping[str, Any] | None = None,
-                env: Mapping[str, str] | None = None) -> AgentConfig:
+    def resolve(
+        cls, config: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None
+    ) -> AgentConfig:
         """Explicit ``config`` keys win, then ``env``, then the host environment."""
         cfg = dict(config or {})
         senv = dict(env or {})
@@ -58,21 +67,35 @@ class AgentConfig:
             provider = "anthropic" if get("ANTHROPIC_API_KEY") and not has_openai else "openai"
         provider = str(provider).lower()
         if provider not in ("openai", "anthropic"):
-            raise ConfigError(f"unknown provider {provider!r}: use 'openai' (any "
-                              f"OpenAI-compatible Chat Completions endpoint) or 'anthropic'")
-        key = cfg.get("api_key") or get("POCKETOS_API_KEY") or get(
-            "ANTHROPIC_API_KEY" if provider == "anthropic" else "OPENAI_API_KEY")
-        out = cls(provider=provider,
-                  model=str(cfg.get("model") or get("POCKETOS_MODEL") or DEFAULT_MODELS[provider]),
-                  base_url=str(cfg.get("base_url") or get("POCKETOS_BASE_URL")
-                               or DEFAULT_URLS[provider]),
-                  api_key=key)
+            raise ConfigError(
+                f"unknown provider {provider!r}: use 'openai' (any "
+                f"OpenAI-compatible Chat Completions endpoint) or 'anthropic'"
+            )
+        key = (
+            cfg.get("api_key")
+            or get("POCKETOS_API_KEY")
+            or get("ANTHROPIC_API_KEY" if provider == "anthropic" else "OPENAI_API_KEY")
+        )
+        out = cls(
+            provider=provider,
+            model=str(cfg.get("model") or get("POCKETOS_MODEL") or DEFAULT_MODELS[provider]),
+            base_url=str(cfg.get("base_url") or get("POCKETOS_BASE_URL") or DEFAULT_URLS[provider]),
+            api_key=key,
+        )
         for name in ("max_turns", "max_tokens"):
             v = cfg.get(name) or get(f"POCKETOS_{name.upper()}")
             if v is not None:
                 setattr(out, name, int(v))
-        for name in ("temperature", "retries", "backoff", "request_timeout", "context_window",
-                     "models", "prices", "system_prompt"):
+        for name in (
+            "temperature",
+            "retries",
+            "backoff",
+            "request_timeout",
+            "context_window",
+            "models",
+            "prices",
+            "system_prompt",
+        ):
             if cfg.get(name) is not None:
                 setattr(out, name, cfg[name])
         return out
@@ -83,5 +106,6 @@ class AgentConfig:
             raise ConfigError(
                 f"no API key configured for the built-in agent ({self.provider} provider): "
                 f"set POCKETOS_API_KEY (or {which}); optionally POCKETOS_BASE_URL, "
-                f"POCKETOS_MODEL and POCKETOS_PROVIDER=openai|anthropic")
+                f"POCKETOS_MODEL and POCKETOS_PROVIDER=openai|anthropic"
+            )
         return self.api_key

@@ -30,8 +30,9 @@ PRICES: dict[str, tuple[float, float]] = {
 CACHED_FACTOR = 0.1
 
 
-def price_for(model: str, prices: Mapping[str, tuple[float, float]] | None = None
-              ) -> tuple[float, float] | None:
+def price_for(
+    model: str, prices: Mapping[str, tuple[float, float]] | None = None
+) -> tuple[float, float] | None:
     table = dict(PRICES)
     if prices:
         table.update({k: (float(v[0]), float(v[1])) for k, v in prices.items()})
@@ -42,8 +43,13 @@ def price_for(model: str, prices: Mapping[str, tuple[float, float]] | None = Non
     return table[best] if best is not None else None
 
 
-def estimate_cost(model: str, input_tokens: int, output_tokens: int, cached_tokens: int = 0,
-                  prices: Mapping[str, tuple[float, float]] | None = None) -> float | None:
+def estimate_cost(
+    model: str,
+    input_tokens: int,
+    output_tokens: int,
+    cached_tokens: int = 0,
+    prices: Mapping[str, tuple[float, float]] | None = None,
+) -> float | None:
     """USD for one call, or None when the model is not in the table."""
     p = price_for(model, prices)
     if p is None:

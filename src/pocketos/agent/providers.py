@@ -20,8 +20,14 @@ import httpx
 
 from pocketos.agent.config import AgentConfig
 
-__all__ = ["Completion", "Provider", "ProviderError", "OpenAIProvider", "AnthropicProvider",
-           "make_provider"]
+__all__ = [
+    "Completion",
+    "Provider",
+    "ProviderError",
+    "OpenAIProvider",
+    "AnthropicProvider",
+    "make_provider",
+]
 
 OnText = Callable[[str], Awaitable[None]]
 RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504, 529}
@@ -85,8 +91,9 @@ class Provider:
     @property
     def client(self) -> httpx.AsyncClient:
         if self._client is None:
-            self._client = httpx.AsyncClient(timeout=httpx.Timeout(self.config.request_timeout,
-                                                                   connect=30.0))
+            self._client = httpx.AsyncClient(
+                timeout=httpx.Timeout(self.config.request_timeout, connect=30.0)
+            )
         return self._client
 
     async def aclose(self) -> None:
@@ -94,16 +101,23 @@ class Provider:
             await self._client.aclose()
             self._client = None
 
-    def request(self, system: str, messages: list[dict[str, Any]], tools: list[dict[str, Any]],
-                model: str) -> tuple[str, dict[str, str], dict[str, Any]]:
+    def request(
+        self, system: str, messages: list[dict[str, Any]], tools: list[dict[str, Any]], model: str
+    ) -> tuple[str, dict[str, str], dict[str, Any]]:
         raise NotImplementedError
 
     async def parse(self, resp: httpx.Response, on_text: OnText | None) -> Completion:
         raise NotImplementedError
 
-    async def complete(self, system: str, messages: list[dict[str, Any]],
-                       tools: list[dict[str, Any]], *, model: str | None = None,
-                       on_text: OnText | None = None) -> Completion:
+    async def complete(
+        self,
+        system: str,
+        messages: list[dict[str, Any]],
+        tools: list[dict[str, Any]],
+        *,
+        model: str | None = None,
+        on_text: OnText | None = None,
+    ) -> Completion:
         url, headers, body = self.request(system, messages, tools, model or self.config.model)
         attempt = 0
         while True:
@@ -116,8 +130,10 @@ class Provider:
                             attempt += 1
                             await asyncio.sleep(delay)
                             continue
-                        raise ProviderError(f"{self.name} API error {resp.status_code}: "
-                                            f"{self._error_text(raw)}", resp.status_code)
+                        raise ProviderError(
+                            f"{self.name} API error {resp.status_code}: {self._error_text(raw)}",
+                            resp.status_code,
+                        )
                     return await self.parse(resp, on_text)
             except (httpx.TransportError, httpx.StreamError) as exc:
                 if attempt < self.config.retries:
@@ -132,7 +148,7 @@ class Provider:
                 return min(float(retry_after), 60.0)
             except ValueError:
                 pass
-        return float(self.config.backoff) * (2 ** attempt)
+        return float(self.config.backoff) * (2**attempt)
 
     @staticmethod
     def _error_text(raw: str) -> str:
@@ -150,8 +166,9 @@ class OpenAIProvider(Provider):
 
     name = "openai"
 
-    def request(self, system: str, messages: list[dict[str, Any]], tools: list[dict[str, Any]],
-                model: str) -> tuple[str, dict[str, str], dict[str, Any]]:
+    def request(
+        self, system: str, messages: list[dict[str, Any]], tools: list[dict[str, Any]], model: str
+    ) -> tuple[str, dict[str, str], dict[str, Any]]:
         msgs: list[dict[str, Any]] = []
         if system:
             msgs.append({"role": "system", "content": system})
@@ -159,26 +176,49 @@ class OpenAIProvider(Provider):
             if m["role"] == "assistant":
                 d: dict[str, Any] = {"role": "assistant", "content": m.get("content") or None}
                 if m.get("tool_calls"):
-                    d["tool_calls"] = [{"id": c["id"], "type": "function", "function": {
-                        "name": c["name"], "arguments": json.dumps(c["arguments"])}}
-                        for c in m["tool_calls"]]
+                    d["tool_calls"] = [
+                        {
+                            "id": c["id"],
+                            "type": "function",
+                            "function": {
+                                "name": c["name"],
+                                "arguments": json.dumps(c["arguments"]),
+                            },
+                        }
+                        for c in m["tool_calls"]
+                    ]
                 msgs.append(d)
             elif m["role"] == "tool":
-                msgs.append({"role": "tool", "tool_call_id": m["tool_call_id"],
-                             "content": m["content"]})
+                msgs.append(
+                    {"role": "tool", "tool_call_id": m["tool_call_id"], "content": m["content"]}
+                )
             else:
                 msgs.append({"role": "user", "content": m["content"]})
-        body: dict[str, Any] = {"model": model, "messages": msgs, "stream": True,
-                                "stream_options": {"include_usage": True},
-                                "max_tokens": self.config.max_tokens}
+        body: dict[str, Any] = {
+            "model": model,
+            "messages": msgs,
+            "stream": True,
+            "stream_options": {"include_usage": True},
+            "max_tokens": self.config.max_tokens,
+        }
         if tools:
-            body["tools"] = [{"type": "function", "function": {
-                "name": t["name"], "description": t["description"],
-                "parameters": t["input_schema"]}} for t in tools]
+            body["tools"] = [
+                {
+                    "type": "function",
+                    "function": {
+                        "name": t["name"],
+                        "description": t["description"],
+                        "parameters": t["input_schema"],
+                    },
+                }
+                for t in tools
+            ]
         if self.config.temperature is not None:
             body["temperature"] = self.config.temperature
-        headers = {"Authorization": f"Bearer {self.config.require_key()}",
-                   "Content-Type": "application/json"}
+        headers = {
+            "Authorization": f"Bearer {self.config.require_key()}",
+            "Content-Type": "application/json",
+        }
         return self.config.base_url.rstrip("/") + "/chat/completions", headers, body
 
     async def parse(self, resp: httpx.Response, on_text: OnText | None) -> Completion:
@@ -206,8 +246,9 @@ class OpenAIProvider(Provider):
                     if on_text is not None:
                         await on_text(piece)
                 for tc in delta.get("tool_calls") or []:
-                    slot = calls.setdefault(int(tc.get("index", 0)),
-                                            {"id": "", "name": "", "arguments": ""})
+                    slot = calls.setdefault(
+                        int(tc.get("index", 0)), {"id": "", "name": "", "arguments": ""}
+                    )
                     if tc.get("id"):
                         slot["id"] = tc["id"]
                     fn = tc.get("function") or {}
@@ -220,10 +261,18 @@ class OpenAIProvider(Provider):
         out.text = "".join(text)
         for i in sorted(calls):
             c = calls[i]
-            out.tool_calls.append({"id": c["id"] or f"call_{i}", "name": c["name"],
-                                   "arguments": _loads(c["arguments"])})
-        out.stop_reason = {"length": "max_tokens", "content_filter": "refusal",
-                           "tool_calls": "tool_use"}.get(str(finish), "end_turn")
+            out.tool_calls.append(
+                {
+                    "id": c["id"] or f"call_{i}",
+                    "name": c["name"],
+                    "arguments": _loads(c["arguments"]),
+                }
+            )
+        out.stop_reason = {
+            "length": "max_tokens",
+            "content_filter": "refusal",
+            "tool_calls": "tool_use",
+        }.get(str(finish), "end_turn")
         if out.tool_calls:
             out.stop_reason = "tool_use"
         return out
@@ -234,8 +283,9 @@ class AnthropicProvider(Provider):
 
     name = "anthropic"
 
-    def request(self, system: str, messages: list[dict[str, Any]], tools: list[dict[str, Any]],
-                model: str) -> tuple[str, dict[str, str], dict[str, Any]]:
+    def request(
+        self, system: str, messages: list[dict[str, Any]], tools: list[dict[str, Any]], model: str
+    ) -> tuple[str, dict[str, str], dict[str, Any]]:
         msgs: list[dict[str, Any]] = []
         for m in messages:
             if m["role"] == "assistant":
@@ -243,13 +293,24 @@ class AnthropicProvider(Provider):
                 if m.get("content"):
                     blocks.append({"type": "text", "text": m["content"]})
                 for c in m.get("tool_calls") or []:
-                    blocks.append({"type": "tool_use", "id": c["id"], "name": c["name"],
-                                   "input": c["arguments"]})
-                msgs.append({"role": "assistant", "content": blocks or [{"type": "text",
-                                                                          "text": ""}]})
+                    blocks.append(
+                        {
+                            "type": "tool_use",
+                            "id": c["id"],
+                            "name": c["name"],
+                            "input": c["arguments"],
+                        }
+                    )
+                msgs.append(
+                    {"role": "assistant", "content": blocks or [{"type": "text", "text": ""}]}
+                )
             elif m["role"] == "tool":
-                block = {"type": "tool_result", "tool_use_id": m["tool_call_id"],
-                         "content": m["content"], "is_error": bool(m.get("is_error"))}
+                block = {
+                    "type": "tool_result",
+                    "tool_use_id": m["tool_call_id"],
+                    "content": m["content"],
+                    "is_error": bool(m.get("is_error")),
+                }
                 if msgs and msgs[-1]["role"] == "user" and isinstance(msgs[-1]["content"], list):
                     msgs[-1]["content"].append(block)
                 else:
@@ -258,19 +319,33 @@ class AnthropicProvider(Provider):
                 if msgs and msgs[-1]["role"] == "user" and isinstance(msgs[-1]["content"], list):
                     msgs[-1]["content"].append({"type": "text", "text": m["content"]})
                 else:
-                    msgs.append({"role": "user", "content": [{"type": "text",
-                                                              "text": m["content"]}]})
-        body: dict[str, Any] = {"model": model, "messages": msgs, "stream": True,
-                                "max_tokens": self.config.max_tokens}
+                    msgs.append(
+                        {"role": "user", "content": [{"type": "text", "text": m["content"]}]}
+                    )
+        body: dict[str, Any] = {
+            "model": model,
+            "messages": msgs,
+            "stream": True,
+            "max_tokens": self.config.max_tokens,
+        }
         if system:
             body["system"] = system
         if tools:
-            body["tools"] = [{"name": t["name"], "description": t["description"],
-                              "input_schema": t["input_schema"]} for t in tools]
+            body["tools"] = [
+                {
+                    "name": t["name"],
+                    "description": t["description"],
+                    "input_schema": t["input_schema"],
+                }
+                for t in tools
+            ]
         if self.config.temperature is not None:
             body["temperature"] = self.config.temperature
-        headers = {"x-api-key": self.config.require_key(), "anthropic-version": "2023-06-01",
-                   "content-type": "application/json"}
+        headers = {
+            "x-api-key": self.config.require_key(),
+            "anthropic-version": "2023-06-01",
+            "content-type": "application/json",
+        }
         base = self.config.base_url.rstrip("/")
         url = base + ("/messages" if base.endswith("/v1") else "/v1/messages")
         return url, headers, body
@@ -288,13 +363,18 @@ class AnthropicProvider(Provider):
             if kind == "message_start":
                 usage = (d.get("message") or {}).get("usage") or {}
                 out.input_tokens = int(usage.get("input_tokens") or 0) + int(
-                    usage.get("cache_read_input_tokens") or 0)
+                    usage.get("cache_read_input_tokens") or 0
+                )
                 out.cached_tokens = int(usage.get("cache_read_input_tokens") or 0)
                 out.output_tokens = int(usage.get("output_tokens") or 0)
             elif kind == "content_block_start":
                 cb = d.get("content_block") or {}
-                blocks[int(d.get("index", 0))] = {"type": cb.get("type"), "id": cb.get("id"),
-                                                  "name": cb.get("name"), "json": ""}
+                blocks[int(d.get("index", 0))] = {
+                    "type": cb.get("type"),
+                    "id": cb.get("id"),
+                    "name": cb.get("name"),
+                    "json": "",
+                }
             elif kind == "content_block_delta":
                 delta = d.get("delta") or {}
                 slot = blocks.setdefault(int(d.get("index", 0)), {"type": "text", "json": ""})
@@ -316,11 +396,18 @@ class AnthropicProvider(Provider):
         for i in sorted(blocks):
             b = blocks[i]
             if b.get("type") == "tool_use":
-                out.tool_calls.append({"id": b.get("id") or f"toolu_{i}",
-                                       "name": b.get("name") or "",
-                                       "arguments": _loads(b["json"])})
-        out.stop_reason = {"max_tokens": "max_tokens", "refusal": "refusal",
-                           "tool_use": "tool_use"}.get(str(stop), "end_turn")
+                out.tool_calls.append(
+                    {
+                        "id": b.get("id") or f"toolu_{i}",
+                        "name": b.get("name") or "",
+                        "arguments": _loads(b["json"]),
+                    }
+                )
+        out.stop_reason = {
+            "max_tokens": "max_tokens",
+            "refusal": "refusal",
+            "tool_use": "tool_use",
+        }.get(str(stop), "end_turn")
         if out.tool_calls:
             out.stop_reason = "tool_use"
         return out

@@ -35,13 +35,20 @@ class ToolSpec:
     host_command: list[str] | None = None
 
     def schema(self) -> dict[str, Any]:
-        return {"name": self.name, "description": self.description,
-                "input_schema": self.input_schema}
+        return {
+            "name": self.name,
+            "description": self.description,
+            "input_schema": self.input_schema,
+        }
 
 
 def _obj(props: dict[str, Any], required: list[str]) -> dict[str, Any]:
-    return {"type": "object", "properties": props, "required": required,
-            "additionalProperties": False}
+    return {
+        "type": "object",
+        "properties": props,
+        "required": required,
+        "additionalProperties": False,
+    }
 
 
 _S = {"type": "string"}
@@ -49,33 +56,74 @@ _I = {"type": "integer"}
 _B = {"type": "boolean"}
 
 BUILTIN_TOOLS: list[ToolSpec] = [
-    ToolSpec("bash", "Run a bash command in the VM (cwd = the session's working directory). "
-             "Returns combined stdout/stderr and the exit status.",
-             _obj({"command": _S, "timeout": {"type": "number",
-                                              "description": "seconds (default 120)"}},
-                  ["command"]), "execute", True),
-    ToolSpec("read", "Read a text file. `offset` is the first line (1-based), `limit` the "
-             "number of lines.", _obj({"path": _S, "offset": _I, "limit": _I}, ["path"]),
-             "read", False),
-    ToolSpec("write", "Create or overwrite a file with `content` (parent directories are "
-             "created).", _obj({"path": _S, "content": _S}, ["path", "content"]), "edit", True),
-    ToolSpec("edit", "Replace `old_string` with `new_string` in a file. `old_string` must "
-             "occur exactly once unless `replace_all` is true.",
-             _obj({"path": _S, "old_string": _S, "new_string": _S, "replace_all": _B},
-                  ["path", "old_string", "new_string"]), "edit", True),
-    ToolSpec("ls", "List a directory (long format, hidden files included).",
-             _obj({"path": _S}, []), "read", False),
-    ToolSpec("glob", "Find files whose path (relative to `path`) matches a glob pattern; "
-             "`**` crosses directories, e.g. `**/*.py`.", _obj({"pattern": _S, "path": _S},
-                                                               ["pattern"]), "search", False),
-    ToolSpec("grep", "Search file contents with an extended regular expression; prints "
-             "file:line:text.", _obj({"pattern": _S, "path": _S, "glob": _S,
-                                      "ignore_case": _B}, ["pattern"]), "search", False),
-    ToolSpec("python", "Run Python 3 code in a persistent interpreter in the VM, like a "
-             "notebook cell: variables, imports and functions stay defined for later calls. "
-             "Returns what it printed and the repr of a final expression. `reset: true` starts "
-             "a fresh interpreter first.", _obj({"code": _S, "reset": _B}, ["code"]),
-             "execute", True),
+    ToolSpec(
+        "bash",
+        "Run a bash command in the VM (cwd = the session's working directory). "
+        "Returns combined stdout/stderr and the exit status.",
+        _obj(
+            {"command": _S, "timeout": {"type": "number", "description": "seconds (default 120)"}},
+            ["command"],
+        ),
+        "execute",
+        True,
+    ),
+    ToolSpec(
+        "read",
+        "Read a text file. `offset` is the first line (1-based), `limit` the number of lines.",
+        _obj({"path": _S, "offset": _I, "limit": _I}, ["path"]),
+        "read",
+        False,
+    ),
+    ToolSpec(
+        "write",
+        "Create or overwrite a file with `content` (parent directories are created).",
+        _obj({"path": _S, "content": _S}, ["path", "content"]),
+        "edit",
+        True,
+    ),
+    ToolSpec(
+        "edit",
+        "Replace `old_string` with `new_string` in a file. `old_string` must "
+        "occur exactly once unless `replace_all` is true.",
+        _obj(
+            {"path": _S, "old_string": _S, "new_string": _S, "replace_all": _B},
+            ["path", "old_string", "new_string"],
+        ),
+        "edit",
+        True,
+    ),
+    ToolSpec(
+        "ls",
+        "List a directory (long format, hidden files included).",
+        _obj({"path": _S}, []),
+        "read",
+        False,
+    ),
+    ToolSpec(
+        "glob",
+        "Find files whose path (relative to `path`) matches a glob pattern; "
+        "`**` crosses directories, e.g. `**/*.py`.",
+        _obj({"pattern": _S, "path": _S}, ["pattern"]),
+        "search",
+        False,
+    ),
+    ToolSpec(
+        "grep",
+        "Search file contents with an extended regular expression; prints file:line:text.",
+        _obj({"pattern": _S, "path": _S, "glob": _S, "ignore_case": _B}, ["pattern"]),
+        "search",
+        False,
+    ),
+    ToolSpec(
+        "python",
+        "Run Python 3 code in a persistent interpreter in the VM, like a "
+        "notebook cell: variables, imports and functions stay defined for later calls. "
+        "Returns what it printed and the repr of a final expression. `reset: true` starts "
+        "a fresh interpreter first.",
+        _obj({"code": _S, "reset": _B}, ["code"]),
+        "execute",
+        True,
+    ),
 ]
 
 _NAME_OK = re.compile(r"[^a-zA-Z0-9_-]")
@@ -93,9 +141,16 @@ def tool_specs(host_tools: list[dict[str, Any]] | None) -> list[ToolSpec]:
         schema = dict(t.get("input_schema") or {"type": "object", "properties": {}})
         schema.pop("title", None)
         schema.setdefault("type", "object")
-        specs.append(ToolSpec(name, f"Host tool {t['kit']}:{t['name']}: "
-                              f"{t.get('description', '')}", schema, "other", True,
-                              list(t.get("command") or [f"pocketos-{t['kit']}", t["name"]])))
+        specs.append(
+            ToolSpec(
+                name,
+                f"Host tool {t['kit']}:{t['name']}: {t.get('description', '')}",
+                schema,
+                "other",
+                True,
+                list(t.get("command") or [f"pocketos-{t['kit']}", t["name"]]),
+            )
+        )
     return specs
 
 
@@ -125,8 +180,7 @@ def _glob_regex(pattern: str) -> re.Pattern[str]:
 class ToolRunner:
     """Runs tools for one agent session through its ACP connection."""
 
-    def __init__(self, conn: Any, session_id: str, cwd: str,
-                 specs: list[ToolSpec]) -> None:
+    def __init__(self, conn: Any, session_id: str, cwd: str, specs: list[ToolSpec]) -> None:
         self.conn = conn
         self.sid = session_id
         self.cwd = cwd
@@ -139,17 +193,24 @@ class ToolRunner:
             raise ToolError("path must be a non-empty string")
         return posixpath.normpath(p if p.startswith("/") else posixpath.join(self.cwd, p))
 
-    async def terminal(self, command: str, args: list[str] | None = None,
-                       timeout: float = 120.0) -> tuple[str, int | None, bool]:
+    async def terminal(
+        self, command: str, args: list[str] | None = None, timeout: float = 120.0
+    ) -> tuple[str, int | None, bool]:
         c = self.conn
-        t = await c.create_terminal(session_id=self.sid, command=command, args=args,
-                                    cwd=self.cwd, output_byte_limit=OUTPUT_LIMIT)
+        t = await c.create_terminal(
+            session_id=self.sid,
+            command=command,
+            args=args,
+            cwd=self.cwd,
+            output_byte_limit=OUTPUT_LIMIT,
+        )
         tid = t.terminal_id
         timed_out = False
         try:
             try:
                 w = await asyncio.wait_for(
-                    c.wait_for_terminal_exit(session_id=self.sid, terminal_id=tid), timeout)
+                    c.wait_for_terminal_exit(session_id=self.sid, terminal_id=tid), timeout
+                )
                 code = w.exit_code
             except TimeoutError:
                 timed_out = True
@@ -173,9 +234,9 @@ class ToolRunner:
         if spec is None:
             raise ToolError(f"unknown tool {name!r}; tools: {', '.join(self.specs)}")
         if spec.host_command is not None:
-            out, code, _ = await self.terminal(spec.host_command[0],
-                                               [*spec.host_command[1:], "--json",
-                                                json.dumps(args)])
+            out, code, _ = await self.terminal(
+                spec.host_command[0], [*spec.host_command[1:], "--json", json.dumps(args)]
+            )
             return out if code == 0 else f"{out}\n[exit status {code}]"
         fn: Callable[[dict[str, Any]], Awaitable[str]] = getattr(self, "_" + name)
         return await fn(args)
@@ -188,13 +249,17 @@ class ToolRunner:
     async def _bash(self, args: dict[str, Any]) -> str:
         cmd = self._req(args, "command")
         out, code, _ = await self.terminal(str(cmd), None, float(args.get("timeout") or 120))
-        return f"{out}[exit status {code}]" if out.endswith("\n") or not out else \
-            f"{out}\n[exit status {code}]"
+        return (
+            f"{out}[exit status {code}]"
+            if out.endswith("\n") or not out
+            else f"{out}\n[exit status {code}]"
+        )
 
     async def _read(self, args: dict[str, Any]) -> str:
         p = self.path(self._req(args, "path"))
-        r = await self.conn.read_text_file(session_id=self.sid, path=p,
-                                           line=args.get("offset"), limit=args.get("limit"))
+        r = await self.conn.read_text_file(
+            session_id=self.sid, path=p, line=args.get("offset"), limit=args.get("limit")
+        )
         return str(r.content)
 
     async def _write(self, args: dict[str, Any]) -> str:
@@ -215,8 +280,10 @@ class ToolRunner:
         if n == 0:
             raise ToolError(f"old_string not found in {p}")
         if n > 1 and not args.get("replace_all"):
-            raise ToolError(f"old_string occurs {n} times in {p}; add surrounding context to "
-                            f"make it unique, or set replace_all")
+            raise ToolError(
+                f"old_string occurs {n} times in {p}; add surrounding context to "
+                f"make it unique, or set replace_all"
+            )
         text = text.replace(old, new) if args.get("replace_all") else text.replace(old, new, 1)
         await self.conn.write_text_file(session_id=self.sid, path=p, content=text)
         return f"replaced {n if args.get('replace_all') else 1} occurrence(s) in {p}"
@@ -232,8 +299,11 @@ class ToolRunner:
         out, code, _ = await self.terminal("find", [base, "-type", "f"])
         if code != 0:
             return f"{out}[exit status {code}]"
-        rx = _glob_regex(pattern.lstrip("/") if not pattern.startswith(base) else
-                         pattern[len(base):].lstrip("/"))
+        rx = _glob_regex(
+            pattern.lstrip("/")
+            if not pattern.startswith(base)
+            else pattern[len(base) :].lstrip("/")
+        )
         hits = []
         for line in out.splitlines():
             rel = posixpath.relpath(line, base)
@@ -261,8 +331,10 @@ class ToolRunner:
             from acp import RequestError
 
             try:
-                r = await self.conn.ext_method(PYTHON_EXTENSION, {
-                    "sessionId": self.sid, "code": code_text, "reset": bool(args.get("reset"))})
+                r = await self.conn.ext_method(
+                    PYTHON_EXTENSION,
+                    {"sessionId": self.sid, "code": code_text, "reset": bool(args.get("reset"))},
+                )
             except RequestError as exc:
                 if exc.code != -32601:
                     data = exc.data if isinstance(exc.data, dict) else {}
@@ -272,16 +344,20 @@ class ToolRunner:
             else:
                 return _python_result(r if isinstance(r, dict) else {})
         out, code, _ = await self.terminal("python3", ["-c", code_text], 300.0)
-        return f"{out}[exit status {code}]" if out.endswith("\n") or not out else \
-            f"{out}\n[exit status {code}]"
+        return (
+            f"{out}[exit status {code}]"
+            if out.endswith("\n") or not out
+            else f"{out}\n[exit status {code}]"
+        )
 
 
 def _python_result(r: dict[str, Any]) -> str:
     """The model's view of one interpreter cell: output, the final value, the error."""
     parts: list[str] = []
     if r.get("restarted"):
-        parts.append("[the interpreter had stopped and was restarted: earlier variables are "
-                     "gone]\n")
+        parts.append(
+            "[the interpreter had stopped and was restarted: earlier variables are gone]\n"
+        )
     for key in ("stdout", "stderr"):
         text = str(r.get(key) or "")
         if text:

@@ -86,8 +86,15 @@ def _try(name: str) -> str:
     return f"Try '{name} --help' for more information."
 
 
-def parse(name: str, args: list[str], spec: list[Opt], *, stop_at_operand: bool = False,
-          status: int = 1, allow_numeric: bool = False) -> Parsed:
+def parse(
+    name: str,
+    args: list[str],
+    spec: list[Opt],
+    *,
+    stop_at_operand: bool = False,
+    status: int = 1,
+    allow_numeric: bool = False,
+) -> Parsed:
     """Parse ``args`` (argv without argv[0]). ``status`` is the exit status for usage errors.
 
     ``allow_numeric``: treat ``-5`` style words as operands (``head -5`` is handled by callers).
@@ -116,7 +123,7 @@ def parse(name: str, args: list[str], spec: list[Opt], *, stop_at_operand: bool 
     while i < n:
         a = args[i]
         if a == "--":
-            out.operands.extend(args[i + 1:])
+            out.operands.extend(args[i + 1 :])
             break
         if a.startswith("--") and len(a) > 2:
             body = a[2:]
@@ -130,14 +137,16 @@ def parse(name: str, args: list[str], spec: list[Opt], *, stop_at_operand: bool 
                     opts = " ".join(f"'--{c}'" for c in sorted(cands))
                     raise UsageError(
                         f"{name}: option '--{nm}' is ambiguous; possibilities: {opts}\n{_try(name)}",
-                        status)
+                        status,
+                    )
                 else:
                     raise UsageError(f"{name}: unrecognized option '--{nm}'\n{_try(name)}", status)
             if o.arg == "none":
                 if eq:
                     raise UsageError(
                         f"{name}: option '--{o.long}' doesn't allow an argument\n{_try(name)}",
-                        status)
+                        status,
+                    )
                 store(o, True)
             elif o.arg == "optional":
                 store(o, val if eq else True)
@@ -149,7 +158,8 @@ def parse(name: str, args: list[str], spec: list[Opt], *, stop_at_operand: bool 
                     store(o, args[i])
                 else:
                     raise UsageError(
-                        f"{name}: option '--{o.long}' requires an argument\n{_try(name)}", status)
+                        f"{name}: option '--{o.long}' requires an argument\n{_try(name)}", status
+                    )
             i += 1
             continue
         if a.startswith("-") and len(a) > 1 and not (allow_numeric and a[1:].isdigit()):
@@ -163,7 +173,7 @@ def parse(name: str, args: list[str], spec: list[Opt], *, stop_at_operand: bool 
                     store(o, True)
                     j += 1
                     continue
-                rest = a[j + 1:]
+                rest = a[j + 1 :]
                 if rest:
                     store(o, rest)
                 elif o.arg == "optional":
@@ -173,13 +183,14 @@ def parse(name: str, args: list[str], spec: list[Opt], *, stop_at_operand: bool 
                     store(o, args[i])
                 else:
                     raise UsageError(
-                        f"{name}: option requires an argument -- '{c}'\n{_try(name)}", status)
+                        f"{name}: option requires an argument -- '{c}'\n{_try(name)}", status
+                    )
                 break
             i += 1
             continue
         out.operands.append(a)
         if stop_at_operand:
-            out.operands.extend(args[i + 1:])
+            out.operands.extend(args[i + 1 :])
             break
         i += 1
     return out

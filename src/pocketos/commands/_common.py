@@ -31,9 +31,15 @@ def leading_number_option(args: list[str], letter: str) -> list[str]:
     return list(args)
 
 
-async def filter_batches(ctx: Context, names: list[str], fn: Callable[[list[bytes]], bytes],
-                         sep: bytes = b"\n", *, open_prefix: str = "",
-                         read_errors: bool = False) -> int:
+async def filter_batches(
+    ctx: Context,
+    names: list[str],
+    fn: Callable[[list[bytes]], bytes],
+    sep: bytes = b"\n",
+    *,
+    open_prefix: str = "",
+    read_errors: bool = False,
+) -> int:
     """Stream each input (``-`` is stdin, none means stdin) through ``fn``, one batch of
     lines (each with its terminator) at a time, writing what it returns to stdout.
     Inputs that cannot be opened are reported (``NAME: OPEN_PREFIXfile: reason``) and make
@@ -60,9 +66,21 @@ async def filter_batches(ctx: Context, names: list[str], fn: Callable[[list[byte
     return status
 
 
-async def filter_lines(ctx: Context, names: list[str], fn: Callable[[bytes], bytes],
-                       sep: bytes = b"\n", *, open_prefix: str = "",
-                       read_errors: bool = False) -> int:
+async def filter_lines(
+    ctx: Context,
+    names: list[str],
+    fn: Callable[[bytes], bytes],
+    sep: bytes = b"\n",
+    *,
+    open_prefix: str = "",
+    read_errors: bool = False,
+) -> int:
     """:func:`filter_batches` with ``fn`` applied to each line."""
-    return await filter_batches(ctx, names, lambda batch: b"".join(map(fn, batch)), sep,
-                                open_prefix=open_prefix, read_errors=read_errors)
+    return await filter_batches(
+        ctx,
+        names,
+        lambda batch: b"".join(map(fn, batch)),
+        sep,
+        open_prefix=open_prefix,
+        read_errors=read_errors,
+    )

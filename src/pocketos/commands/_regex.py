@@ -99,15 +99,15 @@ def _escape_value(p: str, j: int) -> tuple[str, int] | None:
     if c in _SED_ESCAPES:
         return _SED_ESCAPES[c], j + 1
     if c == "d":
-        m = re.match(r"[0-9]{1,3}", p[j + 1:])
+        m = re.match(r"[0-9]{1,3}", p[j + 1 :])
         if m:
             return chr(int(m.group()) & 0xFF), j + 1 + m.end()
     elif c == "o":
-        m = re.match(r"[0-7]{1,3}", p[j + 1:])
+        m = re.match(r"[0-7]{1,3}", p[j + 1 :])
         if m:
             return chr(int(m.group(), 8) & 0xFF), j + 1 + m.end()
     elif c == "x":
-        m = re.match(r"[0-9a-fA-F]{1,2}", p[j + 1:])
+        m = re.match(r"[0-9a-fA-F]{1,2}", p[j + 1 :])
         if m:
             return chr(int(m.group(), 16)), j + 1 + m.end()
     elif c == "c" and j + 1 < len(p):
@@ -135,7 +135,7 @@ def _bracket(p: str, i: int, multiline: bool, escapes: bool) -> tuple[str, int]:
             end = p.find(kind + "]", k + 2)
             if end < 0:
                 raise RegexError(unmatched)
-            name = p[k + 2:end]
+            name = p[k + 2 : end]
             nxt = end + 2
             if kind == ":":
                 body = POSIX_CLASSES.get(name)
@@ -176,7 +176,7 @@ def _bracket(p: str, i: int, multiline: bool, escapes: bool) -> tuple[str, int]:
             j = j2
             continue
         parts.append(text)
-    inner = p[i + 1:j - 1]
+    inner = p[i + 1 : j - 1]
     if len(inner) >= 2 and inner[0] == ":" and inner[-1] == ":":
         raise RegexError("character class syntax is [[:space:]], not [:space:]")
     body = "".join(parts)
@@ -187,9 +187,16 @@ def _bracket(p: str, i: int, multiline: bool, escapes: bool) -> tuple[str, int]:
     return "[" + body + "]", j
 
 
-def translate(pattern: str, *, ere: bool = False, icase: bool = False,
-              multiline: bool = False, escapes: bool = False, group_offset: int = 0,
-              warnings: list[str] | None = None) -> str:
+def translate(
+    pattern: str,
+    *,
+    ere: bool = False,
+    icase: bool = False,
+    multiline: bool = False,
+    escapes: bool = False,
+    group_offset: int = 0,
+    warnings: list[str] | None = None,
+) -> str:
     """Translate a POSIX BRE (or ERE with ``ere=True``) into Python syntax.
 
     ``multiline``: ``^``/``$`` are line anchors (compile with ``re.MULTILINE``) and negated
@@ -421,15 +428,29 @@ def translate(pattern: str, *, ere: bool = False, icase: bool = False,
     return res
 
 
-def bre_to_py(pattern: str, *, icase: bool = False, multiline: bool = False,
-              escapes: bool = False, warnings: list[str] | None = None) -> str:
+def bre_to_py(
+    pattern: str,
+    *,
+    icase: bool = False,
+    multiline: bool = False,
+    escapes: bool = False,
+    warnings: list[str] | None = None,
+) -> str:
     """Translate a POSIX basic regular expression (GNU flavour) into Python syntax."""
-    return translate(pattern, ere=False, icase=icase, multiline=multiline, escapes=escapes,
-                     warnings=warnings)
+    return translate(
+        pattern, ere=False, icase=icase, multiline=multiline, escapes=escapes, warnings=warnings
+    )
 
 
-def ere_to_py(pattern: str, *, icase: bool = False, multiline: bool = False,
-              escapes: bool = False, warnings: list[str] | None = None) -> str:
+def ere_to_py(
+    pattern: str,
+    *,
+    icase: bool = False,
+    multiline: bool = False,
+    escapes: bool = False,
+    warnings: list[str] | None = None,
+) -> str:
     """Translate a POSIX extended regular expression (GNU flavour) into Python syntax."""
-    return translate(pattern, ere=True, icase=icase, multiline=multiline, escapes=escapes,
-                     warnings=warnings)
+    return translate(
+        pattern, ere=True, icase=icase, multiline=multiline, escapes=escapes, warnings=warnings
+    )

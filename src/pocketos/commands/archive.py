@@ -71,8 +71,7 @@ class Codec:
             return zlib.compressobj(level, zlib.DEFLATED, -15, 8)
         if self.name == "bzip2":
             return bz2.BZ2Compressor(level)
-        return lzma.LZMACompressor(format=lzma.FORMAT_XZ, check=lzma.CHECK_CRC64,
-                                   preset=level)
+        return lzma.LZMACompressor(format=lzma.FORMAT_XZ, check=lzma.CHECK_CRC64, preset=level)
 
 
 GZIP = Codec("gzip", ".gz", b"\x1f\x8b")
@@ -83,15 +82,17 @@ XZ = Codec("xz", ".xz", b"\xfd7zXZ\x00")
 def _gzip_header(name: str | None, mtime: int, level: int) -> bytes:
     flags = 0x08 if name else 0
     xfl = 2 if level == 9 else 4 if level == 1 else 0
-    head = b"\x1f\x8b\x08" + bytes([flags]) + struct.pack("<I", mtime & 0xFFFFFFFF) \
-        + bytes([xfl, 3])
+    head = (
+        b"\x1f\x8b\x08" + bytes([flags]) + struct.pack("<I", mtime & 0xFFFFFFFF) + bytes([xfl, 3])
+    )
     if name:
         head += name.encode("latin-1", "replace") + b"\0"
     return head
 
 
-def compress_iter(codec: Codec, chunks: Iterator[bytes], level: int, name: str | None = None,
-                  mtime: int = 0) -> Iterator[bytes]:
+def compress_iter(
+    codec: Codec, chunks: Iterator[bytes], level: int, name: str | None = None, mtime: int = 0
+) -> Iterator[bytes]:
     """Compress a stream of chunks; yields compressed chunks."""
     comp = codec.compressor(level)
     if codec is GZIP:
@@ -114,8 +115,9 @@ def compress_iter(codec: Codec, chunks: Iterator[bytes], level: int, name: str |
     yield comp.flush()
 
 
-def compress_bytes(codec: Codec, data: bytes, level: int, name: str | None = None,
-                   mtime: int = 0) -> bytes:
+def compress_bytes(
+    codec: Codec, data: bytes, level: int, name: str | None = None, mtime: int = 0
+) -> bytes:
     return b"".join(compress_iter(codec, iter([data]), level, name, mtime))
 
 
@@ -139,7 +141,7 @@ def _parse_gzip_header(buf: bytes) -> tuple[int, _GzMember] | None:
     if flags & 0x04:
         if len(buf) < pos + 2:
             return None
-        xlen = struct.unpack("<H", buf[pos:pos + 2])[0]
+        xlen = struct.unpack("<H", buf[pos : pos + 2])[0]
         pos += 2 + xlen
     name = None
     for bit in (0x08, 0x10):
@@ -334,43 +336,67 @@ def _strip_suffix(tool: _Tool, name: str, suffix: str | None) -> str | None:
 
 def _usage(tool: _Tool) -> str:
     n = tool.name
-    return (f"Usage: {n} [OPTION]... [FILE]...\n"
-            f"Compress or uncompress FILEs (by default, compress FILES in-place).\n\n"
-            "  -c, --stdout      write on standard output, keep original files unchanged\n"
-            "  -d, --decompress  decompress\n"
-            "  -f, --force       force overwrite of output file\n"
-            "  -k, --keep        keep (don't delete) input files\n"
-            "  -l, --list        list compressed file contents\n"
-            "  -n, --no-name     do not save or restore the original name and timestamp\n"
-            "  -N, --name        save or restore the original name and timestamp\n"
-            "  -q, --quiet       suppress all warnings\n"
-            "  -S, --suffix=SUF  use suffix SUF on compressed files\n"
-            "  -t, --test        test compressed file integrity\n"
-            "  -v, --verbose     verbose mode\n"
-            "  -1, --fast        compress faster\n"
-            "  -9, --best        compress better\n"
-            "      --help        display this help and exit\n")
+    return (
+        f"Usage: {n} [OPTION]... [FILE]...\n"
+        f"Compress or uncompress FILEs (by default, compress FILES in-place).\n\n"
+        "  -c, --stdout      write on standard output, keep original files unchanged\n"
+        "  -d, --decompress  decompress\n"
+        "  -f, --force       force overwrite of output file\n"
+        "  -k, --keep        keep (don't delete) input files\n"
+        "  -l, --list        list compressed file contents\n"
+        "  -n, --no-name     do not save or restore the original name and timestamp\n"
+        "  -N, --name        save or restore the original name and timestamp\n"
+        "  -q, --quiet       suppress all warnings\n"
+        "  -S, --suffix=SUF  use suffix SUF on compressed files\n"
+        "  -t, --test        test compressed file integrity\n"
+        "  -v, --verbose     verbose mode\n"
+        "  -1, --fast        compress faster\n"
+        "  -9, --best        compress better\n"
+        "      --help        display this help and exit\n"
+    )
 
 
 _COMP_SPEC = [
-    Opt("c", "stdout"), Opt("d", "decompress"), Opt("z", "compress"), Opt("f", "force"),
-    Opt("k", "keep"), Opt("l", "list"), Opt("n", "no-name"), Opt("N", "name"),
-    Opt("q", "quiet"), Opt("S", "suffix", "required"), Opt("t", "test"), Opt("v", "verbose"),
-    Opt("r", "recursive"), Opt("T", "threads", "required"), Opt("e", "extreme"),
-    Opt("F", "format", "required"), Opt("s", "small"), Opt("", "fast", dest="fast"),
-    Opt("", "best", dest="best"), Opt("", "help"), Opt("V", "version"),
-    Opt("", "uncompress", dest="decompress"), Opt("", "to-stdout", dest="stdout"),
+    Opt("c", "stdout"),
+    Opt("d", "decompress"),
+    Opt("z", "compress"),
+    Opt("f", "force"),
+    Opt("k", "keep"),
+    Opt("l", "list"),
+    Opt("n", "no-name"),
+    Opt("N", "name"),
+    Opt("q", "quiet"),
+    Opt("S", "suffix", "required"),
+    Opt("t", "test"),
+    Opt("v", "verbose"),
+    Opt("r", "recursive"),
+    Opt("T", "threads", "required"),
+    Opt("e", "extreme"),
+    Opt("F", "format", "required"),
+    Opt("s", "small"),
+    Opt("", "fast", dest="fast"),
+    Opt("", "best", dest="best"),
+    Opt("", "help"),
+    Opt("V", "version"),
+    Opt("", "uncompress", dest="decompress"),
+    Opt("", "to-stdout", dest="stdout"),
 ] + [Opt(str(d), "", dest=f"level{d}") for d in range(10)]
 
 
 def _tool_for(name: str) -> tuple[_Tool, bool, bool]:
     """(tool, decompress, to_stdout) implied by the command name."""
     return {
-        "gzip": (_GZ, False, False), "gunzip": (_GZ, True, False), "zcat": (_GZ, True, True),
-        "bzip2": (_BZ, False, False), "bunzip2": (_BZ, True, False),
+        "gzip": (_GZ, False, False),
+        "gunzip": (_GZ, True, False),
+        "zcat": (_GZ, True, True),
+        "bzip2": (_BZ, False, False),
+        "bunzip2": (_BZ, True, False),
         "bzcat": (_BZ, True, True),
-        "xz": (_XZT, False, False), "unxz": (_XZT, True, False), "xzcat": (_XZT, True, True),
-        "lzma": (_XZT, False, False), "unlzma": (_XZT, True, False),
+        "xz": (_XZT, False, False),
+        "unxz": (_XZT, True, False),
+        "xzcat": (_XZT, True, True),
+        "lzma": (_XZT, False, False),
+        "unlzma": (_XZT, True, False),
     }.get(name, (_GZ, False, False))
 
 
@@ -384,8 +410,9 @@ class _Msgs:
 
     async def missing(self, f: str, exc: OSError) -> None:
         if self.tool.name == "bzip2":
-            await self.ctx.stderr.write(_enc(
-                f"{self.ctx.name}: Can't open input file {f}: {exc.strerror}.\n"))
+            await self.ctx.stderr.write(
+                _enc(f"{self.ctx.name}: Can't open input file {f}: {exc.strerror}.\n")
+            )
         else:
             await self.ctx.stderr.write(_enc(f"{self.ctx.name}: {f}: {exc.strerror}\n"))
 
@@ -403,16 +430,22 @@ class _Msgs:
         if self.tool.name == "gzip":
             await self.ctx.stderr.write(_enc(f"{n}: {f}: {detail}\n"))
         elif self.tool.name == "bzip2":
-            await self.ctx.stderr.write(_enc(
-                f"{n}: Data integrity error when decompressing.\n\tInput file = {f}, "
-                f"output file = (stdout)\n"))
+            await self.ctx.stderr.write(
+                _enc(
+                    f"{n}: Data integrity error when decompressing.\n\tInput file = {f}, "
+                    f"output file = (stdout)\n"
+                )
+            )
         else:
             await self.ctx.stderr.write(_enc(f"{n}: {f}: Compressed data is corrupt\n"))
 
     async def too_large(self, f: str, limit: int) -> None:
-        await self.ctx.stderr.write(_enc(
-            f"{self.ctx.name}: {f}: decompressed data exceeds the file size limit "
-            f"({limit} bytes)\n"))
+        await self.ctx.stderr.write(
+            _enc(
+                f"{self.ctx.name}: {f}: decompressed data exceeds the file size limit "
+                f"({limit} bytes)\n"
+            )
+        )
 
 
 @command("gzip", "gunzip", "zcat", "bzip2", "bunzip2", "bzcat", "xz", "unxz", "xzcat")
@@ -512,8 +545,16 @@ class _Compressor:
         return bytes(out)
 
 
-async def _one_file(ctx: Context, tool: _Tool, f: str, decompress: bool, to_stdout: bool,
-                    level: int, p: Any, msgs: _Msgs) -> int:
+async def _one_file(
+    ctx: Context,
+    tool: _Tool,
+    f: str,
+    decompress: bool,
+    to_stdout: bool,
+    level: int,
+    p: Any,
+    msgs: _Msgs,
+) -> int:
     name = ctx.name
     is_stdin = f == "-"
     to_stdout = to_stdout or is_stdin
@@ -540,15 +581,18 @@ async def _one_file(ctx: Context, tool: _Tool, f: str, decompress: bool, to_stdo
             sfx = p.str("suffix") or tool.codec.suffix
             if f.endswith(sfx) or (tool.name == "gzip" and _strip_suffix(tool, f, None)):
                 if tool.name == "gzip":
-                    await ctx.stderr.write(_enc(f"{name}: {f} already has {sfx} suffix -- "
-                                                "unchanged\n"))
+                    await ctx.stderr.write(
+                        _enc(f"{name}: {f} already has {sfx} suffix -- unchanged\n")
+                    )
                     return 2
                 if tool.name == "bzip2":
-                    await ctx.stderr.write(_enc(
-                        f"{name}: Input file {f} already has {sfx} suffix.\n"))
+                    await ctx.stderr.write(
+                        _enc(f"{name}: Input file {f} already has {sfx} suffix.\n")
+                    )
                     return 1
-                await ctx.stderr.write(_enc(f"{name}: {f}: File already has `{sfx}' suffix, "
-                                            "skipping\n"))
+                await ctx.stderr.write(
+                    _enc(f"{name}: {f}: File already has `{sfx}' suffix, skipping\n")
+                )
                 return 2
         keep_name = tool.codec is GZIP and not p.flag("no_name") and not is_stdin
         mtime = (st.st_mtime_ns // 10**9) if (st is not None and keep_name) else 0
@@ -573,8 +617,9 @@ async def _one_file(ctx: Context, tool: _Tool, f: str, decompress: bool, to_stdo
             await ctx.stdout.write(comp.finish())
             return 0
         parts.append(comp.finish())
-        return await _write_output(ctx, tool, f, f + (p.str("suffix") or tool.codec.suffix),
-                                   b"".join(parts), st, p)
+        return await _write_output(
+            ctx, tool, f, f + (p.str("suffix") or tool.codec.suffix), b"".join(parts), st, p
+        )
     # decompress / test
     target: str | None = None
     if not to_stdout and not p.flag("test"):
@@ -582,14 +627,16 @@ async def _one_file(ctx: Context, tool: _Tool, f: str, decompress: bool, to_stdo
         if target is None:
             if tool.name == "bzip2":
                 target = f + ".out"
-                await ctx.stderr.write(_enc(f"{name}: Can't guess original name for {f} -- "
-                                            f"using {target}\n"))
+                await ctx.stderr.write(
+                    _enc(f"{name}: Can't guess original name for {f} -- using {target}\n")
+                )
             elif tool.name == "gzip":
                 await ctx.stderr.write(_enc(f"{name}: {f}: unknown suffix -- ignored\n"))
                 return 2
             else:
-                await ctx.stderr.write(_enc(f"{name}: {f}: Filename has an unknown suffix, "
-                                            "skipping\n"))
+                await ctx.stderr.write(
+                    _enc(f"{name}: {f}: Filename has an unknown suffix, skipping\n")
+                )
                 return 1
     dec = Decoder(tool.codec, limit)
     parts = []
@@ -629,9 +676,13 @@ async def _one_file(ctx: Context, tool: _Tool, f: str, decompress: bool, to_stdo
     except ValueError as exc:
         text = str(exc)
         if tool.name == "gzip":
-            text = ("invalid compressed data--crc error" if "crc" in text
-                    else "unexpected end of file" if "end of file" in text
-                    else "invalid compressed data--format violated")
+            text = (
+                "invalid compressed data--crc error"
+                if "crc" in text
+                else "unexpected end of file"
+                if "end of file" in text
+                else "invalid compressed data--format violated"
+            )
         await msgs.corrupt(shown, text)
         return 2 if tool.name == "bzip2" else 1
     except OSError as exc:
@@ -641,12 +692,12 @@ async def _one_file(ctx: Context, tool: _Tool, f: str, decompress: bool, to_stdo
     if dec.trailing:
         if tool.name == "gzip":
             if not p.flag("quiet"):
-                await ctx.stderr.write(_enc(
-                    f"{name}: {shown}: decompression OK, trailing garbage ignored\n"))
+                await ctx.stderr.write(
+                    _enc(f"{name}: {shown}: decompression OK, trailing garbage ignored\n")
+                )
             rc = 2
         elif tool.name == "bzip2":
-            await ctx.stderr.write(_enc(f"{name}: {shown}: trailing garbage after EOF "
-                                        "ignored\n"))
+            await ctx.stderr.write(_enc(f"{name}: {shown}: trailing garbage after EOF ignored\n"))
         else:
             await msgs.corrupt(shown, "")
             return 1
@@ -660,8 +711,16 @@ async def _one_file(ctx: Context, tool: _Tool, f: str, decompress: bool, to_stdo
     return wrc if wrc else rc
 
 
-async def _write_output(ctx: Context, tool: _Tool, src: str, target: str, data: bytes,
-                        st: Any, p: Any, restore_mtime: bool = True) -> int:
+async def _write_output(
+    ctx: Context,
+    tool: _Tool,
+    src: str,
+    target: str,
+    data: bytes,
+    st: Any,
+    p: Any,
+    restore_mtime: bool = True,
+) -> int:
     name = ctx.name
     if ctx.fs.lexists(target) and not p.flag("force"):
         if tool.name == "gzip":
@@ -693,8 +752,7 @@ async def _write_output(ctx: Context, tool: _Tool, src: str, target: str, data: 
     return 0
 
 
-async def _gzip_list_one(ctx: Context, f: str, msgs: _Msgs
-                         ) -> tuple[int, int, str, int] | None:
+async def _gzip_list_one(ctx: Context, f: str, msgs: _Msgs) -> tuple[int, int, str, int] | None:
     try:
         raw = await _read_input(ctx, f)
     except OSError as exc:
@@ -757,22 +815,49 @@ Create, list or extract tar archives.
 """
 
 _TAR_SPEC = [
-    Opt("c", "create"), Opt("x", "extract"), Opt("", "get", dest="extract"), Opt("t", "list"),
-    Opt("r", "append"), Opt("u", "update", dest="append"),
-    Opt("f", "file", "required"), Opt("C", "directory", "required", multiple=True),
-    Opt("v", "verbose"), Opt("z", "gzip"), Opt("", "gunzip", dest="gzip"),
-    Opt("", "ungzip", dest="gzip"), Opt("j", "bzip2"), Opt("J", "xz"),
-    Opt("a", "auto-compress"), Opt("O", "to-stdout"), Opt("p", "preserve-permissions"),
+    Opt("c", "create"),
+    Opt("x", "extract"),
+    Opt("", "get", dest="extract"),
+    Opt("t", "list"),
+    Opt("r", "append"),
+    Opt("u", "update", dest="append"),
+    Opt("f", "file", "required"),
+    Opt("C", "directory", "required", multiple=True),
+    Opt("v", "verbose"),
+    Opt("z", "gzip"),
+    Opt("", "gunzip", dest="gzip"),
+    Opt("", "ungzip", dest="gzip"),
+    Opt("j", "bzip2"),
+    Opt("J", "xz"),
+    Opt("a", "auto-compress"),
+    Opt("O", "to-stdout"),
+    Opt("p", "preserve-permissions"),
     Opt("", "same-permissions", dest="preserve_permissions"),
-    Opt("k", "keep-old-files"), Opt("", "overwrite"), Opt("", "skip-old-files"),
-    Opt("", "strip-components", "required"), Opt("", "exclude", "required", multiple=True),
-    Opt("T", "files-from", "required"), Opt("m", "touch"), Opt("h", "dereference"),
-    Opt("", "no-same-owner"), Opt("", "same-owner"), Opt("", "numeric-owner"),
-    Opt("", "owner", "required"), Opt("", "group", "required"), Opt("", "mode", "required"),
-    Opt("", "mtime", "required"), Opt("", "sort", "required"), Opt("", "help"),
-    Opt("", "version"), Opt("o", "", dest="no_same_owner"), Opt("", "wildcards"),
-    Opt("", "no-recursion"), Opt("P", "absolute-names"), Opt("", "totals"),
-    Opt("", "format", "required"), Opt("H", "", "required", dest="format"),
+    Opt("k", "keep-old-files"),
+    Opt("", "overwrite"),
+    Opt("", "skip-old-files"),
+    Opt("", "strip-components", "required"),
+    Opt("", "exclude", "required", multiple=True),
+    Opt("T", "files-from", "required"),
+    Opt("m", "touch"),
+    Opt("h", "dereference"),
+    Opt("", "no-same-owner"),
+    Opt("", "same-owner"),
+    Opt("", "numeric-owner"),
+    Opt("", "owner", "required"),
+    Opt("", "group", "required"),
+    Opt("", "mode", "required"),
+    Opt("", "mtime", "required"),
+    Opt("", "sort", "required"),
+    Opt("", "help"),
+    Opt("", "version"),
+    Opt("o", "", dest="no_same_owner"),
+    Opt("", "wildcards"),
+    Opt("", "no-recursion"),
+    Opt("P", "absolute-names"),
+    Opt("", "totals"),
+    Opt("", "format", "required"),
+    Opt("H", "", "required", dest="format"),
 ]
 _TAR_ARG_LETTERS = set("fCTXbNKgLVH")
 
@@ -856,8 +941,14 @@ def _excluded(name: str, patterns: list[str]) -> bool:
 
 
 def _mode_string(mode: int, typ: bytes) -> str:
-    kind = {tarfile.DIRTYPE: "d", tarfile.SYMTYPE: "l", tarfile.LNKTYPE: "h",
-            tarfile.CHRTYPE: "c", tarfile.BLKTYPE: "b", tarfile.FIFOTYPE: "p"}.get(typ, "-")
+    kind = {
+        tarfile.DIRTYPE: "d",
+        tarfile.SYMTYPE: "l",
+        tarfile.LNKTYPE: "h",
+        tarfile.CHRTYPE: "c",
+        tarfile.BLKTYPE: "b",
+        tarfile.FIFOTYPE: "p",
+    }.get(typ, "-")
     s = _stat.filemode(mode)[1:]
     return kind + s
 
@@ -878,13 +969,17 @@ async def tar_cmd(ctx: Context) -> int:
     modes = [m for m in ("create", "extract", "list", "append") if p.flag(m)]
     err = _TarErr(ctx)
     if not modes:
-        await err.say("You must specify one of the '-Acdtrux', '--delete' or '--test-label'"
-                      " options\nTry 'tar --help' or 'tar --usage' for more information.")
+        await err.say(
+            "You must specify one of the '-Acdtrux', '--delete' or '--test-label'"
+            " options\nTry 'tar --help' or 'tar --usage' for more information."
+        )
         return 2
     if len(modes) > 1:
-        await err.say("You may not specify more than one '-Acdtrux', '--delete' or  "
-                      "'--test-label' option\nTry 'tar --help' or 'tar --usage' for more "
-                      "information.")
+        await err.say(
+            "You may not specify more than one '-Acdtrux', '--delete' or  "
+            "'--test-label' option\nTry 'tar --help' or 'tar --usage' for more "
+            "information."
+        )
         return 2
     mode = modes[0]
     archive = p.str("file") or "-"
@@ -906,9 +1001,16 @@ async def tar_cmd(ctx: Context) -> int:
     elif p.flag("xz"):
         codec = XZ
     elif p.flag("auto_compress"):
-        for sfx, c in ((".tgz", GZIP), (".tar.gz", GZIP), (".gz", GZIP),
-                       (".tbz2", BZIP2), (".tbz", BZIP2), (".bz2", BZIP2),
-                       (".txz", XZ), (".xz", XZ)):
+        for sfx, c in (
+            (".tgz", GZIP),
+            (".tar.gz", GZIP),
+            (".gz", GZIP),
+            (".tbz2", BZIP2),
+            (".tbz", BZIP2),
+            (".bz2", BZIP2),
+            (".txz", XZ),
+            (".xz", XZ),
+        ):
             if archive.endswith(sfx):
                 codec = c
                 break
@@ -938,8 +1040,15 @@ class _TarFatal(Exception):
     pass
 
 
-def _tar_info_for(ctx: Context, fs_path: str, arcname: str, st: Any,
-                  users: dict[int, str], groups: dict[int, str], p: Any) -> tarfile.TarInfo:
+def _tar_info_for(
+    ctx: Context,
+    fs_path: str,
+    arcname: str,
+    st: Any,
+    users: dict[int, str],
+    groups: dict[int, str],
+    p: Any,
+) -> tarfile.TarInfo:
     ti = tarfile.TarInfo(arcname)
     ti.mode = _stat.S_IMODE(st.st_mode)
     ti.mtime = st.st_mtime_ns // 10**9
@@ -954,11 +1063,20 @@ def _tar_info_for(ctx: Context, fs_path: str, arcname: str, st: Any,
     return ti
 
 
-async def _tar_create(ctx: Context, p: Any, err: _TarErr, archive: str, codec: Codec | None,
-                      operands: list[str], base: str) -> None:
+async def _tar_create(
+    ctx: Context,
+    p: Any,
+    err: _TarErr,
+    archive: str,
+    codec: Codec | None,
+    operands: list[str],
+    base: str,
+) -> None:
     if not operands:
-        await err.say("Cowardly refusing to create an empty archive\n"
-                      "Try 'tar --help' or 'tar --usage' for more information.")
+        await err.say(
+            "Cowardly refusing to create an empty archive\n"
+            "Try 'tar --help' or 'tar --usage' for more information."
+        )
         raise _TarFatal()
     fs = ctx.fs.with_cwd(ctx.fs.abspath(base))
     users, groups = _lookup_names(ctx)
@@ -982,7 +1100,7 @@ async def _tar_create(ctx: Context, p: Any, err: _TarErr, archive: str, codec: C
                 last = len(parts) - 1 - parts[::-1].index("..")
                 prefix = "/".join(parts[: last + 1]) + "/"
                 await err.once(f"Removing leading `{prefix}' from member names")
-                arc = "/".join(parts[last + 1:])
+                arc = "/".join(parts[last + 1 :])
             try:
                 st = fs.stat(op, follow_symlinks=p.flag("dereference"))
             except OSError as exc:
@@ -1039,8 +1157,7 @@ async def _tar_create(ctx: Context, p: Any, err: _TarErr, archive: str, codec: C
             raise _TarFatal() from None
 
 
-def _walk_for_tar(fs: Any, path: str, arc: str, st: Any, p: Any
-                  ) -> Iterator[tuple[str, str, Any]]:
+def _walk_for_tar(fs: Any, path: str, arc: str, st: Any, p: Any) -> Iterator[tuple[str, str, Any]]:
     yield path, arc, st
     if not st.is_dir() or p.flag("no_recursion"):
         return
@@ -1073,8 +1190,11 @@ _UGSWIDTH = [19]
 def _tar_long_line(ti: tarfile.TarInfo, name: str) -> str:
     mode = _mode_string(ti.mode, ti.type)
     owner = f"{ti.uname or ti.uid}/{ti.gname or ti.gid}"
-    size = str(ti.size) if ti.type not in (tarfile.CHRTYPE, tarfile.BLKTYPE) \
+    size = (
+        str(ti.size)
+        if ti.type not in (tarfile.CHRTYPE, tarfile.BLKTYPE)
         else f"{ti.devmajor},{ti.devminor}"
+    )
     pad = len(owner) + 1 + len(size)
     if pad > _UGSWIDTH[0]:
         _UGSWIDTH[0] = pad
@@ -1104,8 +1224,10 @@ async def _tar_load(ctx: Context, err: _TarErr, archive: str, codec: Codec | Non
         try:
             raw = decompress_all(use, raw, ctx.limits.max_fs_bytes)
         except TooLarge:
-            await err.say(f"{archive}: decompressed archive exceeds the filesystem limit "
-                          f"({ctx.limits.max_fs_bytes} bytes)")
+            await err.say(
+                f"{archive}: decompressed archive exceeds the filesystem limit "
+                f"({ctx.limits.max_fs_bytes} bytes)"
+            )
             raise _TarFatal() from None
         except (NotFormat, ValueError):
             await err.say("Child returned status 1")
@@ -1120,15 +1242,27 @@ def _member_selected(name: str, operands: list[str], used: set[str]) -> bool:
     n = name.rstrip("/")
     for op in operands:
         o = op.rstrip("/")
-        if n == o or n.startswith(o + "/") or (any(ch in o for ch in "*?[")
-                                                and fnmatch.fnmatchcase(n, o)):
+        if (
+            n == o
+            or n.startswith(o + "/")
+            or (any(ch in o for ch in "*?[") and fnmatch.fnmatchcase(n, o))
+        ):
             used.add(op)
             return True
     return False
 
 
-async def _tar_read(ctx: Context, p: Any, err: _TarErr, archive: str, codec: Codec | None,
-                    operands: list[str], base: str, mode: str, strip: int) -> None:
+async def _tar_read(
+    ctx: Context,
+    p: Any,
+    err: _TarErr,
+    archive: str,
+    codec: Codec | None,
+    operands: list[str],
+    base: str,
+    mode: str,
+    strip: int,
+) -> None:
     raw = await _tar_load(ctx, err, archive, codec)
     try:
         tf = tarfile.open(fileobj=io.BytesIO(raw), mode="r:")  # noqa: SIM115
@@ -1235,13 +1369,20 @@ def _through_symlink(fs: Any, path: str) -> bool:
     return False
 
 
-async def _tar_extract_member(ctx: Context, fs: Any, tf: tarfile.TarFile, ti: tarfile.TarInfo,
-                              path: str, p: Any, err: _TarErr,
-                              dir_times: list[tuple[str, int, int]], limit: int) -> None:
+async def _tar_extract_member(
+    ctx: Context,
+    fs: Any,
+    tf: tarfile.TarFile,
+    ti: tarfile.TarInfo,
+    path: str,
+    p: Any,
+    err: _TarErr,
+    dir_times: list[tuple[str, int, int]],
+    limit: int,
+) -> None:
     path = path.rstrip("/") or path
     if _through_symlink(fs, path):
-        await err.fail(f"{path}: Cannot open: Not a directory (refusing to follow a symbolic"
-                       " link)")
+        await err.fail(f"{path}: Cannot open: Not a directory (refusing to follow a symbolic link)")
         return
     parent = posixpath.dirname(path)
     try:
@@ -1303,8 +1444,9 @@ async def _tar_extract_member(ctx: Context, fs: Any, tf: tarfile.TarFile, ti: ta
         await err.fail(f"{path}: Cannot open: {exc.strerror}")
 
 
-async def _tar_append(ctx: Context, p: Any, err: _TarErr, archive: str, operands: list[str],
-                      base: str) -> None:
+async def _tar_append(
+    ctx: Context, p: Any, err: _TarErr, archive: str, operands: list[str], base: str
+) -> None:
     if archive == "-":
         await err.say("Options '-Aru' are incompatible with '-f -'")
         raise _TarFatal()
@@ -1360,8 +1502,16 @@ class _Capture:
 
 # what a damaged zip file can raise while it is read
 _ZIP_ERRORS: tuple[type[BaseException], ...] = (
-    zipfile.BadZipFile, zlib.error, lzma.LZMAError, ValueError, NotImplementedError,
-    RuntimeError, EOFError, struct.error, OSError)
+    zipfile.BadZipFile,
+    zlib.error,
+    lzma.LZMAError,
+    ValueError,
+    NotImplementedError,
+    RuntimeError,
+    EOFError,
+    struct.error,
+    OSError,
+)
 _ZIP_ERRORS_OR_LIMIT: tuple[type[BaseException], ...] = (TooLarge, *_ZIP_ERRORS)
 
 _ZIP_USAGE = """Usage: zip [-options] zipfile list
@@ -1404,12 +1554,21 @@ def _zip_args(argv: list[str]) -> tuple[dict[str, Any], list[str], list[str]]:
         if a == "--help":
             flags["help"] = True
         elif a.startswith("--"):
-            long = {"--recurse-paths": "r", "--quiet": "q", "--junk-paths": "j",
-                    "--delete": "d", "--move": "m", "--no-dir-entries": "D",
-                    "--symlinks": "y", "--test": "T"}.get(a)
+            long = {
+                "--recurse-paths": "r",
+                "--quiet": "q",
+                "--junk-paths": "j",
+                "--delete": "d",
+                "--move": "m",
+                "--no-dir-entries": "D",
+                "--symlinks": "y",
+                "--test": "T",
+            }.get(a)
             if long is None:
-                raise UsageError(f"zip error: Invalid command arguments (long option '{a[2:]}'"
-                                 " not supported)", 16)
+                raise UsageError(
+                    f"zip error: Invalid command arguments (long option '{a[2:]}' not supported)",
+                    16,
+                )
             flags[long] = True
         elif a.startswith("-") and len(a) > 1:
             for c in a[1:]:
@@ -1420,8 +1579,10 @@ def _zip_args(argv: list[str]) -> tuple[dict[str, Any], list[str], list[str]]:
                 elif c == "x":
                     in_x = True
                 else:
-                    raise UsageError(f"zip error: Invalid command arguments (short option "
-                                     f"'{c}' not supported)", 16)
+                    raise UsageError(
+                        f"zip error: Invalid command arguments (short option '{c}' not supported)",
+                        16,
+                    )
             in_x = in_x and a.endswith("x")
         else:
             operands.append(a)
@@ -1456,9 +1617,10 @@ async def zip_cmd(ctx: Context) -> int:
             raw = ctx.fs.read_bytes(zname)
             with zipfile.ZipFile(io.BytesIO(raw)) as zf:
                 for info in zf.infolist():
-                    existing[info.filename] = (info, zf.read(info)
-                                               if info.file_size <= ctx.limits.max_file_size
-                                               else b"")
+                    existing[info.filename] = (
+                        info,
+                        zf.read(info) if info.file_size <= ctx.limits.max_file_size else b"",
+                    )
                     order.append(info.filename)
         except _ZIP_ERRORS:
             await ctx.stderr.write(_enc(f"\nzip error: Zip file structure invalid ({zname})\n"))
@@ -1483,7 +1645,7 @@ async def zip_cmd(ctx: Context) -> int:
         if n == "-":
             data = await ctx.stdin.read()
             zi = zipfile.ZipInfo("-", _dos_time(time.time_ns()))
-            zi.external_attr = (0o100644 << 16)
+            zi.external_attr = 0o100644 << 16
             added["-"] = (zi, data)
             continue
         try:
@@ -1508,8 +1670,7 @@ async def zip_cmd(ctx: Context) -> int:
                 arc = arc.rstrip("/") + "/"
             if not arc or arc == "/":
                 continue
-            if any(fnmatch.fnmatchcase(arc, x) or fnmatch.fnmatchcase(path, x)
-                   for x in excludes):
+            if any(fnmatch.fnmatchcase(arc, x) or fnmatch.fnmatchcase(path, x) for x in excludes):
                 continue
             zi = zipfile.ZipInfo(arc, _dos_time(est.st_mtime_ns))
             zi.create_system = 3
@@ -1521,8 +1682,9 @@ async def zip_cmd(ctx: Context) -> int:
                 try:
                     data = ctx.fs.read_bytes(path)
                 except OSError as exc:
-                    await ctx.stderr.write(_enc(f"\tzip warning: could not open for reading: "
-                                                f"{path}: {exc.strerror}\n"))
+                    await ctx.stderr.write(
+                        _enc(f"\tzip warning: could not open for reading: {path}: {exc.strerror}\n")
+                    )
                     continue
             added[arc] = (zi, data)
             to_move.append(path)
@@ -1585,8 +1747,14 @@ def _zip_walk(ctx: Context, path: str, st: Any, recurse: bool) -> Iterator[tuple
         yield from _zip_walk(ctx, child, cst, recurse)
 
 
-async def _zip_write(ctx: Context, zname: str, entries: dict[str, tuple[zipfile.ZipInfo, bytes]],
-                     order: list[str], _unused: dict[str, Any], level: int = 6) -> int:
+async def _zip_write(
+    ctx: Context,
+    zname: str,
+    entries: dict[str, tuple[zipfile.ZipInfo, bytes]],
+    order: list[str],
+    _unused: dict[str, Any],
+    level: int = 6,
+) -> int:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
         for name in order:
@@ -1594,15 +1762,18 @@ async def _zip_write(ctx: Context, zname: str, entries: dict[str, tuple[zipfile.
                 continue
             zi, data = entries[name]
             if zi.compress_type == zipfile.ZIP_DEFLATED:
-                zf.writestr(zi, data, compress_type=zipfile.ZIP_DEFLATED,
-                            compresslevel=level or 6)
+                zf.writestr(zi, data, compress_type=zipfile.ZIP_DEFLATED, compresslevel=level or 6)
             else:
                 zf.writestr(zi, data, compress_type=zipfile.ZIP_STORED)
     try:
         ctx.fs.write_bytes(zname, buf.getvalue())
     except OSError as exc:
-        await ctx.stderr.write(_enc(f"zip I/O error: {exc.strerror}\nzip error: Could not "
-                                    f"create output file ({zname})\n"))
+        await ctx.stderr.write(
+            _enc(
+                f"zip I/O error: {exc.strerror}\nzip error: Could not "
+                f"create output file ({zname})\n"
+            )
+        )
         return 15
     return 0
 
@@ -1631,15 +1802,16 @@ def _unzip_args(argv: list[str]) -> tuple[dict[str, Any], list[str], list[str]]:
             while j < len(a):
                 c = a[j]
                 if c == "d":
-                    rest = a[j + 1:]
+                    rest = a[j + 1 :]
                     if rest:
                         flags["d"] = rest
                     elif i + 1 < len(argv):
                         i += 1
                         flags["d"] = argv[i]
                     else:
-                        raise UsageError("error:  must specify directory to which to extract "
-                                         "with -d option", 10)
+                        raise UsageError(
+                            "error:  must specify directory to which to extract with -d option", 10
+                        )
                     break
                 if c == "x":
                     in_x = True
@@ -1668,7 +1840,7 @@ def _zip_sanitize(name: str) -> tuple[str, list[str]]:
         n = n.lstrip("/")
     parts = n.split("/")
     if ".." in parts:
-        warnings.append(f"warning:  skipped \"../\" path component(s) in {name}")
+        warnings.append(f'warning:  skipped "../" path component(s) in {name}')
         parts = [x for x in parts if x != ".."]
         n = "/".join(parts)
     return n, warnings
@@ -1696,19 +1868,23 @@ async def unzip_cmd(ctx: Context) -> int:
         except OSError:
             continue
     if raw is None:
-        await ctx.stderr.write(_enc(f"unzip:  cannot find or open {zname}, {zname}.zip or "
-                                    f"{zname}.ZIP.\n"))
+        await ctx.stderr.write(
+            _enc(f"unzip:  cannot find or open {zname}, {zname}.zip or {zname}.ZIP.\n")
+        )
         return 9
     try:
         zf = zipfile.ZipFile(io.BytesIO(raw))
     except _ZIP_ERRORS:
         await ctx.out(f"Archive:  {zname}\n")
-        await ctx.stderr.write(_enc(
-            "  End-of-central-directory signature not found.  Either this file is not\n"
-            "  a zipfile, or it constitutes one disk of a multi-part archive.  In the\n"
-            "  latter case the central directory and zipfile comment will be found on\n"
-            f"  the last disk(s) of this archive.\nunzip:  cannot find zipfile directory in "
-            f"one of {zname} or\n        {zname}.zip, and cannot find {zname}.ZIP, period.\n"))
+        await ctx.stderr.write(
+            _enc(
+                "  End-of-central-directory signature not found.  Either this file is not\n"
+                "  a zipfile, or it constitutes one disk of a multi-part archive.  In the\n"
+                "  latter case the central directory and zipfile comment will be found on\n"
+                f"  the last disk(s) of this archive.\nunzip:  cannot find zipfile directory in "
+                f"one of {zname} or\n        {zname}.zip, and cannot find {zname}.ZIP, period.\n"
+            )
+        )
         return 9
     quiet = int(flags.get("q", 0))
     infos = zf.infolist()
@@ -1738,9 +1914,12 @@ async def unzip_cmd(ctx: Context) -> int:
                     async for chunk in _zip_read(ctx, zf, info):
                         await ctx.stdout.write(chunk)
                 except TooLarge:
-                    await ctx.stderr.write(_enc(
-                        f"unzip: {info.filename}: exceeds the file size limit "
-                        f"({ctx.limits.max_file_size} bytes)\n"))
+                    await ctx.stderr.write(
+                        _enc(
+                            f"unzip: {info.filename}: exceeds the file size limit "
+                            f"({ctx.limits.max_file_size} bytes)\n"
+                        )
+                    )
                     status = 2
                 except _ZIP_ERRORS as exc:
                     await ctx.stderr.write(_enc(f"unzip: {info.filename}: {exc}\n"))
@@ -1772,8 +1951,9 @@ async def unzip_cmd(ctx: Context) -> int:
     return status
 
 
-async def _zip_read(ctx: Context, zf: zipfile.ZipFile, info: zipfile.ZipInfo
-                    ) -> AsyncIterator[bytes]:
+async def _zip_read(
+    ctx: Context, zf: zipfile.ZipFile, info: zipfile.ZipInfo
+) -> AsyncIterator[bytes]:
     limit = ctx.limits.max_file_size
     if info.file_size > limit:
         raise TooLarge()
@@ -1790,8 +1970,7 @@ async def _zip_read(ctx: Context, zf: zipfile.ZipFile, info: zipfile.ZipInfo
             yield chunk
 
 
-async def _unzip_list(ctx: Context, zname: str, infos: list[zipfile.ZipInfo], quiet: int
-                      ) -> None:
+async def _unzip_list(ctx: Context, zname: str, infos: list[zipfile.ZipInfo], quiet: int) -> None:
     lines: list[str] = []
     if not quiet:
         lines.append(f"Archive:  {zname}")
@@ -1801,16 +1980,21 @@ async def _unzip_list(ctx: Context, zname: str, infos: list[zipfile.ZipInfo], qu
     for i in infos:
         y, mo, d, h, mi, _s = i.date_time
         total += i.file_size
-        lines.append(f"{i.file_size:9d}  {y:04d}-{mo:02d}-{d:02d} {h:02d}:{mi:02d}   "
-                     f"{i.filename}")
+        lines.append(f"{i.file_size:9d}  {y:04d}-{mo:02d}-{d:02d} {h:02d}:{mi:02d}   {i.filename}")
     lines.append("---------                     -------")
     n = len(infos)
     lines.append(f"{total:9d}                     {n} file{'s' if n != 1 else ''}")
     await ctx.out("\n".join(lines) + "\n")
 
 
-async def _unzip_extract(ctx: Context, zf: zipfile.ZipFile, zname: str,
-                         infos: list[zipfile.ZipInfo], flags: dict[str, Any], quiet: int) -> int:
+async def _unzip_extract(
+    ctx: Context,
+    zf: zipfile.ZipFile,
+    zname: str,
+    infos: list[zipfile.ZipInfo],
+    flags: dict[str, Any],
+    quiet: int,
+) -> int:
     dest = flags.get("d")
     out: list[str] = []
     status = 0
@@ -1820,8 +2004,12 @@ async def _unzip_extract(ctx: Context, zf: zipfile.ZipFile, zname: str,
         try:
             ctx.fs.mkdir(dest, exist_ok=True)
         except OSError as exc:
-            await ctx.stderr.write(_enc(f"checkdir:  cannot create extraction directory: "
-                                        f"{dest}\n           {exc.strerror}\n"))
+            await ctx.stderr.write(
+                _enc(
+                    f"checkdir:  cannot create extraction directory: "
+                    f"{dest}\n           {exc.strerror}\n"
+                )
+            )
             return 2
     never = bool(flags.get("n"))
     always = bool(flags.get("o"))
@@ -1840,8 +2028,9 @@ async def _unzip_extract(ctx: Context, zf: zipfile.ZipFile, zname: str,
         path = posixpath.join(dest, name) if dest else name
         shown = path
         if _through_symlink(ctx.fs, path.rstrip("/")):
-            await ctx.stderr.write(_enc(f"error:  cannot create {shown}\n        refusing to "
-                                        "follow a symbolic link\n"))
+            await ctx.stderr.write(
+                _enc(f"error:  cannot create {shown}\n        refusing to follow a symbolic link\n")
+            )
             status = max(status, 1)
             continue
         try:
@@ -1859,9 +2048,12 @@ async def _unzip_extract(ctx: Context, zf: zipfile.ZipFile, zname: str,
             if ctx.fs.lexists(path) and not always:
                 if never:
                     continue
-                await ctx.stderr.write(_enc(
-                    f"replace {shown}? [y]es, [n]o, [A]ll, [N]one, [r]ename:  NULL\n"
-                    "(EOF or read error, treating as \"[N]one\" ...)\n"))
+                await ctx.stderr.write(
+                    _enc(
+                        f"replace {shown}? [y]es, [n]o, [A]ll, [N]one, [r]ename:  NULL\n"
+                        '(EOF or read error, treating as "[N]one" ...)\n'
+                    )
+                )
                 never = True
                 status = max(status, 1)
                 continue
@@ -1881,20 +2073,22 @@ async def _unzip_extract(ctx: Context, zf: zipfile.ZipFile, zname: str,
             except (OSError, OverflowError, ValueError):
                 pass
             if not quiet:
-                label = " extracting" if info.compress_type == zipfile.ZIP_STORED else \
-                    "  inflating"
+                label = " extracting" if info.compress_type == zipfile.ZIP_STORED else "  inflating"
                 out.append(f"{label}: {shown.ljust(22)}  \n")
                 await ctx.out(out.pop())
         except TooLarge:
-            await ctx.stderr.write(_enc(f"error: {shown}: exceeds the file size limit "
-                                        f"({ctx.limits.max_file_size} bytes)\n"))
+            await ctx.stderr.write(
+                _enc(
+                    f"error: {shown}: exceeds the file size limit "
+                    f"({ctx.limits.max_file_size} bytes)\n"
+                )
+            )
             status = 2
         except _ZIP_ERRORS[:-1] as exc:
             await ctx.stderr.write(_enc(f"error: {shown}: {exc}\n"))
             status = 2
         except OSError as exc:
-            await ctx.stderr.write(_enc(f"error:  cannot create {shown}\n        "
-                                        f"{exc.strerror}\n"))
+            await ctx.stderr.write(_enc(f"error:  cannot create {shown}\n        {exc.strerror}\n"))
             status = 2
     return status
 
@@ -1903,4 +2097,3 @@ def _utc_from_dos(dt: tuple[int, int, int, int, int, int]) -> float:
     import calendar
 
     return calendar.timegm((*dt, 0, 0, 0))
-

@@ -135,44 +135,112 @@ def _exit(code: float | None) -> AwkExit:
     return AwkExit(int(code) & 0xFF if math.isfinite(code) else 0)
 
 
-def _build_globals(rt: Runtime, cp: CompiledProgram, argv: list[str],
-                   env: dict[str, str]) -> dict[str, Any]:
+def _build_globals(
+    rt: Runtime, cp: CompiledProgram, argv: list[str], env: dict[str, str]
+) -> dict[str, Any]:
     G: dict[str, Any] = {
-        "_U": UNINIT, "_SN": StrNum, "_Arr": AwkArray, "_num": num, "_str": rt.tostr,
-        "_outs": rt.tostr_out, "_truth": truth, "_cmp_lt": cmp_lt, "_cmp_le": cmp_le,
-        "_cmp_gt": cmp_gt, "_cmp_ge": cmp_ge, "_cmp_eq": cmp_eq, "_cmp_ne": cmp_ne,
-        "_div": _div, "_mod": _mod, "_pow": _pow, "_INF": math.inf,
-        "_getf": rt.getf, "_getfs": rt.getfs, "_getfn": rt.getfn, "_getnf": rt.getnf, "_setnf": rt.setnf,
-        "_setf": rt.setf, "_rec": rt.get0, "_fidx": rt.fidx, "_setsp": rt.setsp,
-        "_incf": rt.incf, "_touchf": rt.touchf, "_aset": _aset, "_inca": _inca, "_ob": rt.ob, "_flush": rt.flush,
-        "_redir": rt.redirect, "_tick": rt.tick, "_NextRecord": NextRecord,
-        "_NextFile": NextFile, "_Exit": _exit, "_dynre": rt.dynre, "_rmatch": rt.rmatch, "_substr": rt.substr,
-        "_split": rt.split, "_patsplit": rt.patsplit, "_fpat": rt.fpat, "_subst": rt.subst, "_match": rt.match, "_sprintf": rt.sprintf,
-        "_gensub": rt.gensub, "_tolower": rt.tolower, "_toupper": rt.toupper,
-        "_m_sin": math.sin, "_m_cos": math.cos, "_m_atan2": math.atan2, "_m_exp": rt.exp,
-        "_m_log": rt.log, "_m_sqrt": rt.sqrt, "_m_int": _int,
+        "_U": UNINIT,
+        "_SN": StrNum,
+        "_Arr": AwkArray,
+        "_num": num,
+        "_str": rt.tostr,
+        "_outs": rt.tostr_out,
+        "_truth": truth,
+        "_cmp_lt": cmp_lt,
+        "_cmp_le": cmp_le,
+        "_cmp_gt": cmp_gt,
+        "_cmp_ge": cmp_ge,
+        "_cmp_eq": cmp_eq,
+        "_cmp_ne": cmp_ne,
+        "_div": _div,
+        "_mod": _mod,
+        "_pow": _pow,
+        "_INF": math.inf,
+        "_getf": rt.getf,
+        "_getfs": rt.getfs,
+        "_getfn": rt.getfn,
+        "_getnf": rt.getnf,
+        "_setnf": rt.setnf,
+        "_setf": rt.setf,
+        "_rec": rt.get0,
+        "_fidx": rt.fidx,
+        "_setsp": rt.setsp,
+        "_incf": rt.incf,
+        "_touchf": rt.touchf,
+        "_aset": _aset,
+        "_inca": _inca,
+        "_ob": rt.ob,
+        "_flush": rt.flush,
+        "_redir": rt.redirect,
+        "_tick": rt.tick,
+        "_NextRecord": NextRecord,
+        "_NextFile": NextFile,
+        "_Exit": _exit,
+        "_dynre": rt.dynre,
+        "_rmatch": rt.rmatch,
+        "_substr": rt.substr,
+        "_split": rt.split,
+        "_patsplit": rt.patsplit,
+        "_fpat": rt.fpat,
+        "_subst": rt.subst,
+        "_match": rt.match,
+        "_sprintf": rt.sprintf,
+        "_gensub": rt.gensub,
+        "_tolower": rt.tolower,
+        "_toupper": rt.toupper,
+        "_m_sin": math.sin,
+        "_m_cos": math.cos,
+        "_m_atan2": math.atan2,
+        "_m_exp": rt.exp,
+        "_m_log": rt.log,
+        "_m_sqrt": rt.sqrt,
+        "_m_int": _int,
         "_m_compl": lambda x: float(~_toint(x) & 0x1FFFFFFFFFFFFF),
         "_m_and": lambda *a: float(_reduce(lambda x, y: x & y, a)),
         "_m_or": lambda *a: float(_reduce(lambda x, y: x | y, a)),
         "_m_xor": lambda *a: float(_reduce(lambda x, y: x ^ y, a)),
         "_m_lshift": lambda a, b: float(_toint(a) << _toint(b)),
         "_m_rshift": lambda a, b: float(_toint(a) >> _toint(b)),
-        "_rand": rt.rand, "_srand": rt.srand, "_systime": rt.systime, "_mktime": rt.mktime,
-        "_strftime": rt.strftime, "_strtonum": rt.strtonum, "_close": rt.close,
-        "_fflush": rt.fflush, "_system": rt.system, "_typeof": _typeof, "_asort": rt.asort,
-        "_keys": rt.keys, "_glv": lambda: rt.glv, "_gl_main": rt.getline_main,
-        "_gl_file": rt.getline_file, "_gl_cmd": rt.getline_cmd,
+        "_rand": rt.rand,
+        "_srand": rt.srand,
+        "_systime": rt.systime,
+        "_mktime": rt.mktime,
+        "_strftime": rt.strftime,
+        "_strtonum": rt.strtonum,
+        "_close": rt.close,
+        "_fflush": rt.fflush,
+        "_system": rt.system,
+        "_typeof": _typeof,
+        "_asort": rt.asort,
+        "_keys": rt.keys,
+        "_glv": lambda: rt.glv,
+        "_gl_main": rt.getline_main,
+        "_gl_file": rt.getline_file,
+        "_gl_cmd": rt.getline_cmd,
     }
     G.update(cp.consts)
     for name in cp.global_names:
         G["V_" + name] = AwkArray() if name in cp.global_arrays else UNINIT
     for name in cp.global_arrays:
         G.setdefault("V_" + name, AwkArray())
-    G.update({
-        "V_FS": " ", "V_OFS": " ", "V_ORS": "\n", "V_RS": "\n", "V_SUBSEP": "\x1c",
-        "V_CONVFMT": "%.6g", "V_OFMT": "%.6g", "V_NR": 0.0, "V_FNR": 0.0, "V_FILENAME": "",
-        "V_RSTART": 0.0, "V_RLENGTH": 0.0, "V_RT": "", "V_ARGC": float(len(argv)),
-    })
+    G.update(
+        {
+            "V_FS": " ",
+            "V_OFS": " ",
+            "V_ORS": "\n",
+            "V_RS": "\n",
+            "V_SUBSEP": "\x1c",
+            "V_CONVFMT": "%.6g",
+            "V_OFMT": "%.6g",
+            "V_NR": 0.0,
+            "V_FNR": 0.0,
+            "V_FILENAME": "",
+            "V_RSTART": 0.0,
+            "V_RLENGTH": 0.0,
+            "V_RT": "",
+            "V_ARGC": float(len(argv)),
+        }
+    )
     av = G["V_ARGV"] = AwkArray()
     for i, a in enumerate(argv):
         av[str(i)] = StrNum(a)
@@ -231,7 +299,8 @@ async def awk(ctx: Context) -> int:
         except OSError as exc:
             await ctx.stderr.write(
                 f"{name}: fatal: can't open source file `{pf}' for reading: "
-                f"{exc.strerror or exc}\n".encode("utf-8", "surrogateescape"))
+                f"{exc.strerror or exc}\n".encode("utf-8", "surrogateescape")
+            )
             return 2
         sources.append(data.decode("latin-1"))
         where = pf
@@ -271,8 +340,9 @@ async def awk(ctx: Context) -> int:
     for w in cp.warnings:
         await ctx.stderr.write(f"{name}: {where}:1: {w}\n".encode(codec, "surrogateescape"))
     rt = Runtime(ctx, {}, codec, name)
-    G = _build_globals(rt, cp, [name] + [dec(a) for a in operands],
-                       {dec(k): dec(v) for k, v in env.items()})
+    G = _build_globals(
+        rt, cp, [name] + [dec(a) for a in operands], {dec(k): dec(v) for k, v in env.items()}
+    )
     rt.G = G
     rt.uses_rt = cp.uses_rt
     exec(cp.code, G)
@@ -286,7 +356,10 @@ async def awk(ctx: Context) -> int:
             if not _ASSIGN.match(assign):
                 await ctx.stderr.write(
                     f"{name}: `{assign}' argument to `-v' not in `var=value' form\n\n".encode(
-                        codec, "surrogateescape") + USAGE.replace("awk", name).encode())
+                        codec, "surrogateescape"
+                    )
+                    + USAGE.replace("awk", name).encode()
+                )
                 return 1
             rt.assign_operand(assign)
     except AwkFatal as exc:
@@ -332,8 +405,15 @@ async def _execute(ctx: Context, cp: CompiledProgram, rt: Runtime, G: dict[str, 
             raise
         await _fatal(rt, G, AwkFatal(exc.strerror or str(exc), False))
         status = 2
-    except (TypeError, ValueError, KeyError, IndexError, AttributeError, ArithmeticError,
-            re.error) as exc:
+    except (
+        TypeError,
+        ValueError,
+        KeyError,
+        IndexError,
+        AttributeError,
+        ArithmeticError,
+        re.error,
+    ) as exc:
         await _fatal(rt, G, AwkFatal(f"internal error: {type(exc).__name__}: {exc}"))
         status = 2
     try:

@@ -176,8 +176,10 @@ Command options:
   --                        terminates argument processing;
 """
 
-_JQ_TRY = ("Use jq --help for help with command-line options,\n"
-           "or see the jq manpage, or online docs  at https://jqlang.org")
+_JQ_TRY = (
+    "Use jq --help for help with command-line options,\n"
+    "or see the jq manpage, or online docs  at https://jqlang.org"
+)
 
 # Definitions placed in front of every program: the VM's environment instead of the host's,
 # $ARGS, input/inputs over the collected inputs, and halt/halt_error reported back to us.
@@ -193,11 +195,11 @@ _JQ_PRELUDE = (
     "def input_line_number: 0; "
     "def recurse_down: recurse; "
     "def input: if ($__pocketos_inputs | length) > 0 then $__pocketos_inputs[0] "
-    "else error(\"No more inputs\") end; "
+    'else error("No more inputs") end; '
     "def inputs: $__pocketos_inputs[]; "
-    "def _pocketos_sort: if type == \"object\" then to_entries | sort_by(.key) "
+    'def _pocketos_sort: if type == "object" then to_entries | sort_by(.key) '
     "| map(.value |= _pocketos_sort) | from_entries "
-    "elif type == \"array\" then map(_pocketos_sort) else . end; "
+    'elif type == "array" then map(_pocketos_sort) else . end; '
 )
 _INPUTS_RE = re.compile(r"(?<![.$\w])inputs?\b")
 _MODULE_RE = re.compile(r"(?<![.$\w])(import|include|modulemeta)\b")
@@ -240,13 +242,16 @@ class JqProgram:
         self.opts = opts
         code = _STRIP_STRINGS.sub('""', source)
         if _MODULE_RE.search(code):
-            raise JqError("jq: error: modules are not available in this environment\n"
-                          "jq: 1 compile error", 3)
+            raise JqError(
+                "jq: error: modules are not available in this environment\njq: 1 compile error", 3
+            )
         self.uses_inputs = bool(_INPUTS_RE.search(code))
         self.args: dict[str, Any] = dict(opts.named)
         self.args["__pocketos_env"] = dict(env)
-        self.args["__pocketos_args"] = {"positional": list(opts.positional),
-                                        "named": dict(opts.named)}
+        self.args["__pocketos_args"] = {
+            "positional": list(opts.positional),
+            "named": dict(opts.named),
+        }
         self.args["__pocketos_inputs"] = []
         self.args["__pocketos_filename"] = None
         tail = " | _pocketos_sort" if opts.sort_keys else ""
@@ -269,9 +274,15 @@ class JqProgram:
         args = dict(self.args)
         args["__pocketos_inputs"] = inputs
         args["__pocketos_filename"] = filename
-        return _jq.compile(_JQ_PRELUDE + "(" + self.source + "\n)"
-                           + (" | _pocketos_sort" if self.opts.sort_keys else "")
-                           + " | tojson", args=args)
+        return _jq.compile(
+            _JQ_PRELUDE
+            + "("
+            + self.source
+            + "\n)"
+            + (" | _pocketos_sort" if self.opts.sort_keys else "")
+            + " | tojson",
+            args=args,
+        )
 
 
 _COMPILED: dict[str, Any] = {}
@@ -310,8 +321,9 @@ class _Event:
     code: int = 0
 
 
-def _eval(prog: Any, items: list[tuple[str, str]], limit: int, state: dict[str, Any]
-          ) -> tuple[list[tuple[_Event, str]], bool]:
+def _eval(
+    prog: Any, items: list[tuple[str, str]], limit: int, state: dict[str, Any]
+) -> tuple[list[tuple[_Event, str]], bool]:
     """Run ``prog`` over ``items`` (JSON text, location), resuming from ``state``.
 
     Returns up to about ``limit`` events (each with its input's location) and whether all
@@ -370,8 +382,7 @@ def _error_event(msg: str) -> _Event:
             value = json.loads(msg)
         except ValueError:
             return _Event("err", msg)
-        return _Event("err", json.dumps(value, separators=(",", ":"), ensure_ascii=False),
-                      code=-1)
+        return _Event("err", json.dumps(value, separators=(",", ":"), ensure_ascii=False), code=-1)
     return _Event("err", msg)
 
 
@@ -437,7 +448,7 @@ class _JsonSplitter:
                 pos = n
                 break
             # a number at the very end of a chunk may continue in the next one
-            if end >= n and not eof and buf[end - 1] not in "}]\"el":
+            if end >= n and not eof and buf[end - 1] not in '}]"el':
                 break
             self.need = 0
             seen_lines += buf.count("\n", seen_pos, end)
@@ -470,16 +481,32 @@ class _JsonSplitter:
 
 # options that only turn settings on: long name -> the JqOptions fields they set
 _JQ_SWITCHES: dict[str, tuple[str, ...]] = {
-    "raw-output": ("raw",), "raw-output0": ("raw", "nul"), "join-output": ("raw", "join"),
-    "ascii-output": ("ascii",), "compact-output": ("compact",), "slurp": ("slurp",),
-    "null-input": ("null_input",), "raw-input": ("raw_input",),
-    "exit-status": ("exit_status",), "sort-keys": ("sort_keys",),
-    "color-output": (), "monochrome-output": (), "unbuffered": (),
+    "raw-output": ("raw",),
+    "raw-output0": ("raw", "nul"),
+    "join-output": ("raw", "join"),
+    "ascii-output": ("ascii",),
+    "compact-output": ("compact",),
+    "slurp": ("slurp",),
+    "null-input": ("null_input",),
+    "raw-input": ("raw_input",),
+    "exit-status": ("exit_status",),
+    "sort-keys": ("sort_keys",),
+    "color-output": (),
+    "monochrome-output": (),
+    "unbuffered": (),
 }
 _JQ_SHORT_SWITCHES = {
-    "r": "raw-output", "j": "join-output", "a": "ascii-output", "c": "compact-output",
-    "s": "slurp", "n": "null-input", "R": "raw-input", "e": "exit-status", "S": "sort-keys",
-    "C": "color-output", "M": "monochrome-output",
+    "r": "raw-output",
+    "j": "join-output",
+    "a": "ascii-output",
+    "c": "compact-output",
+    "s": "slurp",
+    "n": "null-input",
+    "R": "raw-input",
+    "e": "exit-status",
+    "S": "sort-keys",
+    "C": "color-output",
+    "M": "monochrome-output",
 }
 
 
@@ -502,10 +529,12 @@ def _parse_jq_argv(argv: list[str]) -> tuple[JqOptions, str | None, list[str], b
 
     def need(k: int, what: str) -> list[str]:
         if i + k >= n:
-            raise JqError(f"jq: error: {what} takes {'two parameters' if k == 2 else 'a parameter'}"
-                          f" (e.g. {what} {'varname value' if k == 2 else 'value'})\n{_JQ_TRY}",
-                          2)
-        return argv[i + 1:i + 1 + k]
+            raise JqError(
+                f"jq: error: {what} takes {'two parameters' if k == 2 else 'a parameter'}"
+                f" (e.g. {what} {'varname value' if k == 2 else 'value'})\n{_JQ_TRY}",
+                2,
+            )
+        return argv[i + 1 : i + 1 + k]
 
     def add_positional(a: str) -> None:
         if positional_mode == "json":
@@ -596,8 +625,9 @@ def _parse_jq_argv(argv: list[str]) -> tuple[JqOptions, str | None, list[str], b
                 i += 1
                 break
             elif c == "L":
-                raise JqError(f"jq: error: modules are not available in this environment\n"
-                              f"{_JQ_TRY}", 2)
+                raise JqError(
+                    f"jq: error: modules are not available in this environment\n{_JQ_TRY}", 2
+                )
             else:
                 raise JqError(f"jq: Unknown option: {a}\n{_JQ_TRY}", 2)
         i += 1
@@ -685,8 +715,7 @@ class _JqRunner:
                     out = []
                 if ev.kind == "err":
                     note = " (not a string)" if ev.code == -1 else ""
-                    await self.ctx.stderr.write(
-                        _enc(f"jq: error (at {where}){note}: {ev.text}\n"))
+                    await self.ctx.stderr.write(_enc(f"jq: error (at {where}){note}: {ev.text}\n"))
                     self.status = 5
                 else:
                     if ev.text:
@@ -710,8 +739,9 @@ class _JqRunner:
         return 0
 
 
-async def _jq_sources(ctx: Context, files: list[str]
-                      ) -> AsyncIterator[tuple[str, bytes | None, bool, str | None]]:
+async def _jq_sources(
+    ctx: Context, files: list[str]
+) -> AsyncIterator[tuple[str, bytes | None, bool, str | None]]:
     """Yields (label, chunk, eof, error). error is a message for a file that failed."""
     if not files:
         async for chunk in ctx.stdin.chunks(CHUNK):
@@ -734,8 +764,9 @@ async def _jq_sources(ctx: Context, files: list[str]
         yield f, data, True, None
 
 
-async def _jq_raw_chunks(ctx: Context, files: list[str], runner: _JqRunner
-                         ) -> AsyncIterator[tuple[bytes, str]]:
+async def _jq_raw_chunks(
+    ctx: Context, files: list[str], runner: _JqRunner
+) -> AsyncIterator[tuple[bytes, str]]:
     """Raw input bytes chunk by chunk (for -R); reports files that cannot be read."""
     async for label, chunk, _eof, error in _jq_sources(ctx, files):
         if error:
@@ -746,8 +777,9 @@ async def _jq_raw_chunks(ctx: Context, files: list[str], runner: _JqRunner
             yield chunk, label
 
 
-async def _jq_value_batches(ctx: Context, files: list[str], runner: _JqRunner
-                            ) -> AsyncIterator[list[tuple[str, str]]]:
+async def _jq_value_batches(
+    ctx: Context, files: list[str], runner: _JqRunner
+) -> AsyncIterator[list[tuple[str, str]]]:
     """Batches of (json_text, location) as input arrives; reports read and parse errors
     (a parse error ends the input, as in jq)."""
     splitter: _JsonSplitter | None = None
@@ -773,8 +805,9 @@ class _StopInput(Exception):
     pass
 
 
-async def _raw_lines(ctx: Context, files: list[str], runner: _JqRunner
-                     ) -> AsyncIterator[list[tuple[str, str]]]:
+async def _raw_lines(
+    ctx: Context, files: list[str], runner: _JqRunner
+) -> AsyncIterator[list[tuple[str, str]]]:
     """-R: batches of lines, each as a JSON string text."""
     pending = b""
     count = 0
@@ -951,8 +984,15 @@ def _to_yaml(value: Any, indent: int, unwrap: bool) -> str:
         return _yaml_scalar(value) + "\n"
     if isinstance(value, (dict, list)) and not value:
         return ("{}" if isinstance(value, dict) else "[]") + "\n"
-    text = yaml.dump(value, Dumper=_YqDumper, sort_keys=False, default_flow_style=False,
-                     allow_unicode=True, indent=indent, width=10**9)
+    text = yaml.dump(
+        value,
+        Dumper=_YqDumper,
+        sort_keys=False,
+        default_flow_style=False,
+        allow_unicode=True,
+        indent=indent,
+        width=10**9,
+    )
     if text.endswith("\n...\n"):
         text = text[:-4]
     return text
@@ -971,13 +1011,22 @@ def _yaml_default(o: Any) -> Any:
 @command("yq")
 async def yq_cmd(ctx: Context) -> int:
     spec = [
-        Opt("o", "output-format", "required"), Opt("p", "input-format", "required"),
-        Opt("j", "", dest="json"), Opt("I", "indent", "required"),
-        Opt("r", "unwrapScalar", "optional", dest="unwrap"), Opt("c", "", dest="compact"),
-        Opt("n", "null-input"), Opt("e", "exit-status"), Opt("i", "inplace"),
-        Opt("s", "slurp"), Opt("", "arg", "required", multiple=True),
-        Opt("P", "prettyPrint"), Opt("M", "no-colors"), Opt("C", "colors"),
-        Opt("h", "help"), Opt("V", "version"),
+        Opt("o", "output-format", "required"),
+        Opt("p", "input-format", "required"),
+        Opt("j", "", dest="json"),
+        Opt("I", "indent", "required"),
+        Opt("r", "unwrapScalar", "optional", dest="unwrap"),
+        Opt("c", "", dest="compact"),
+        Opt("n", "null-input"),
+        Opt("e", "exit-status"),
+        Opt("i", "inplace"),
+        Opt("s", "slurp"),
+        Opt("", "arg", "required", multiple=True),
+        Opt("P", "prettyPrint"),
+        Opt("M", "no-colors"),
+        Opt("C", "colors"),
+        Opt("h", "help"),
+        Opt("V", "version"),
     ]
     args = list(ctx.argv[1:])
     named: dict[str, Any] = {}
@@ -1027,8 +1076,12 @@ async def yq_cmd(ctx: Context) -> int:
     files: list[str] = []
     if ops:
         first = ops[0]
-        if len(ops) == 1 and not p.flag("null_input") and ctx.fs.isfile(first) \
-                and not first.startswith("."):
+        if (
+            len(ops) == 1
+            and not p.flag("null_input")
+            and ctx.fs.isfile(first)
+            and not first.startswith(".")
+        ):
             files = [first]
         else:
             expr, files = first, ops[1:]
@@ -1063,8 +1116,9 @@ async def yq_cmd(ctx: Context) -> int:
     try:
         prog = JqProgram(expr, opts, ctx.env)
     except JqError as exc:
-        await ctx.stderr.write(_enc("Error: " + exc.message.split("\n")[0].removeprefix(
-            "jq: error: ") + "\n"))
+        await ctx.stderr.write(
+            _enc("Error: " + exc.message.split("\n")[0].removeprefix("jq: error: ") + "\n")
+        )
         return 1
     unwrap = p.get("unwrap", True) not in ("false",)
     results: list[list[Any]] = []
@@ -1106,8 +1160,7 @@ async def yq_cmd(ctx: Context) -> int:
                     await ctx.err("Error: a number has more than 4300 digits")
                     return 1
                 chunks.append(_to_yaml(value, indent, unwrap))
-        if out_fmt == "yaml" and n_doc < len(results) - 1 and outs \
-                and any(results[n_doc + 1:]):
+        if out_fmt == "yaml" and n_doc < len(results) - 1 and outs and any(results[n_doc + 1 :]):
             chunks.append("---\n")
     output = "".join(chunks)
     if p.flag("inplace") and files:
@@ -1162,8 +1215,12 @@ def _b64_group(group: bytes) -> bytes | None:
 
 @command("base64")
 async def base64_cmd(ctx: Context) -> int:
-    spec = [Opt("d", "decode"), Opt("i", "ignore-garbage"), Opt("w", "wrap", "required"),
-            Opt("", "help")]
+    spec = [
+        Opt("d", "decode"),
+        Opt("i", "ignore-garbage"),
+        Opt("w", "wrap", "required"),
+        Opt("", "help"),
+    ]
     try:
         p = parse("base64", ctx.argv[1:], spec)
     except UsageError as e:
@@ -1179,8 +1236,7 @@ async def base64_cmd(ctx: Context) -> int:
             return 1
         wrap = int(w)
     if len(p.operands) > 1:
-        await ctx.err(f"extra operand '{p.operands[1]}'\nTry 'base64 --help' for more "
-                      "information.")
+        await ctx.err(f"extra operand '{p.operands[1]}'\nTry 'base64 --help' for more information.")
         return 1
     name = p.operands[0] if p.operands else "-"
     try:
@@ -1221,7 +1277,7 @@ def _wrap(enc: bytes, wrap: int, col: int) -> tuple[bytes, int]:
     i = 0
     while i < len(enc):
         take = min(wrap - col, len(enc) - i)
-        parts.append(enc[i:i + take])
+        parts.append(enc[i : i + take])
         i += take
         col += take
         if col == wrap:
@@ -1265,7 +1321,7 @@ def _b64_decode_groups(data: bytes) -> tuple[bytes, bool]:
             pass
     out: list[bytes] = []
     for i in range(0, len(data), 4):
-        group = data[i:i + 4]
+        group = data[i : i + 4]
         dec = _b64_group(group)
         if dec is None:
             # GNU decodes as much of a short or broken group as it can
@@ -1297,9 +1353,13 @@ _DIGESTS: dict[str, tuple[str, str]] = {
     "b2sum": ("blake2b", "BLAKE2b"),
 }
 _CKSUM_ALGOS = {
-    "md5": ("md5", "MD5"), "sha1": ("sha1", "SHA1"), "sha224": ("sha224", "SHA224"),
-    "sha256": ("sha256", "SHA256"), "sha384": ("sha384", "SHA384"),
-    "sha512": ("sha512", "SHA512"), "blake2b": ("blake2b", "BLAKE2b"),
+    "md5": ("md5", "MD5"),
+    "sha1": ("sha1", "SHA1"),
+    "sha224": ("sha224", "SHA224"),
+    "sha256": ("sha256", "SHA256"),
+    "sha384": ("sha384", "SHA384"),
+    "sha512": ("sha512", "SHA512"),
+    "blake2b": ("blake2b", "BLAKE2b"),
 }
 
 
@@ -1353,26 +1413,37 @@ class _SumOpts:
 
 def _sum_usage(name: str) -> str:
     algo = _DIGESTS.get(name, ("", "CRC"))[1]
-    return (f"Usage: {name} [OPTION]... [FILE]...\n"
-            f"Print or check {algo} checksums.\n\n"
-            "With no FILE, or when FILE is -, read standard input.\n"
-            "  -b, --binary          read in binary mode\n"
-            "  -c, --check           read checksums from the FILEs and check them\n"
-            "      --tag             create a BSD-style checksum\n"
-            "  -t, --text            read in text mode (default)\n"
-            "  -z, --zero            end each output line with NUL, not newline\n"
-            "      --ignore-missing  don't fail or report status for missing files\n"
-            "      --quiet           don't print OK for each successfully verified file\n"
-            "      --status          don't output anything, status code shows success\n"
-            "      --strict          exit non-zero for improperly formatted checksum lines\n"
-            "  -w, --warn            warn about improperly formatted checksum lines\n"
-            "      --help            display this help and exit\n")
+    return (
+        f"Usage: {name} [OPTION]... [FILE]...\n"
+        f"Print or check {algo} checksums.\n\n"
+        "With no FILE, or when FILE is -, read standard input.\n"
+        "  -b, --binary          read in binary mode\n"
+        "  -c, --check           read checksums from the FILEs and check them\n"
+        "      --tag             create a BSD-style checksum\n"
+        "  -t, --text            read in text mode (default)\n"
+        "  -z, --zero            end each output line with NUL, not newline\n"
+        "      --ignore-missing  don't fail or report status for missing files\n"
+        "      --quiet           don't print OK for each successfully verified file\n"
+        "      --status          don't output anything, status code shows success\n"
+        "      --strict          exit non-zero for improperly formatted checksum lines\n"
+        "  -w, --warn            warn about improperly formatted checksum lines\n"
+        "      --help            display this help and exit\n"
+    )
 
 
 _SUM_SPEC = [
-    Opt("b", "binary"), Opt("t", "text"), Opt("c", "check"), Opt("", "tag"),
-    Opt("z", "zero"), Opt("", "quiet"), Opt("", "status"), Opt("", "strict"),
-    Opt("w", "warn"), Opt("", "ignore-missing"), Opt("", "help"), Opt("", "version"),
+    Opt("b", "binary"),
+    Opt("t", "text"),
+    Opt("c", "check"),
+    Opt("", "tag"),
+    Opt("z", "zero"),
+    Opt("", "quiet"),
+    Opt("", "status"),
+    Opt("", "strict"),
+    Opt("w", "warn"),
+    Opt("", "ignore-missing"),
+    Opt("", "help"),
+    Opt("", "version"),
 ]
 
 
@@ -1393,10 +1464,17 @@ async def digest_cmd(ctx: Context) -> int:
         await ctx.out(f"{name} (pocketos coreutils) 9.1\n")
         return 0
     algo, tag = _DIGESTS[name]
-    so = _SumOpts(binary=p.flag("binary") and not _last_is(p, "text"), tag=p.flag("tag"),
-                  zero=p.flag("zero"), check=p.flag("check"), quiet=p.flag("quiet"),
-                  status=p.flag("status"), strict=p.flag("strict"), warn=p.flag("warn"),
-                  ignore_missing=p.flag("ignore_missing"))
+    so = _SumOpts(
+        binary=p.flag("binary") and not _last_is(p, "text"),
+        tag=p.flag("tag"),
+        zero=p.flag("zero"),
+        check=p.flag("check"),
+        quiet=p.flag("quiet"),
+        status=p.flag("status"),
+        strict=p.flag("strict"),
+        warn=p.flag("warn"),
+        ignore_missing=p.flag("ignore_missing"),
+    )
     if name == "b2sum" and p.get("length") is not None:
         ln = p.str("length") or ""
         if not ln.isdigit() or int(ln) % 8 or int(ln) > 512 or int(ln) == 0:
@@ -1410,8 +1488,10 @@ async def digest_cmd(ctx: Context) -> int:
     if not so.check:
         bad = _check_only_opts(p)
         if bad:
-            await ctx.err(f"the {bad} option is meaningful only when verifying checksums\n"
-                          f"Try '{name} --help' for more information.")
+            await ctx.err(
+                f"the {bad} option is meaningful only when verifying checksums\n"
+                f"Try '{name} --help' for more information."
+            )
             return 1
     files = p.operands or ["-"]
     if so.check:
@@ -1425,15 +1505,21 @@ def _last_is(p: Any, key: str) -> bool:
 
 
 def _check_only_opts(p: Any) -> str | None:
-    for key, opt in (("ignore_missing", "--ignore-missing"), ("status", "--status"),
-                     ("quiet", "--quiet"), ("strict", "--strict"), ("warn", "--warn")):
+    for key, opt in (
+        ("ignore_missing", "--ignore-missing"),
+        ("status", "--status"),
+        ("quiet", "--quiet"),
+        ("strict", "--strict"),
+        ("warn", "--warn"),
+    ):
         if p.flag(key):
             return opt
     return None
 
 
-async def _print_sums(ctx: Context, files: list[str], algo: str, tag: str, so: _SumOpts,
-                      untagged_ok: bool = True) -> int:
+async def _print_sums(
+    ctx: Context, files: list[str], algo: str, tag: str, so: _SumOpts, untagged_ok: bool = True
+) -> int:
     status = 0
     end = "\0" if so.zero else "\n"
     for f in files:
@@ -1463,8 +1549,14 @@ def _plural(n: int, one: str, many: str) -> str:
     return one if n == 1 else many
 
 
-async def _verify(ctx: Context, name: str, files: list[str], algo: str, so: _SumOpts,
-                  algos_by_tag: dict[str, tuple[str, int]]) -> int:
+async def _verify(
+    ctx: Context,
+    name: str,
+    files: list[str],
+    algo: str,
+    so: _SumOpts,
+    algos_by_tag: dict[str, tuple[str, int]],
+) -> int:
     status = 0
     hexlen = _new_hash(algo, so.bits).digest_size * 2
     for f in files:
@@ -1514,8 +1606,10 @@ async def _verify(ctx: Context, name: str, files: list[str], algo: str, so: _Sum
             if target is None or len(expected) != exp_len:
                 bad_lines += 1
                 if so.warn:
-                    await ctx.err(f"{shown_file}: {lineno}: improperly formatted "
-                                  f"{_DIGESTS.get(name, ('', 'checksum'))[1]} checksum line")
+                    await ctx.err(
+                        f"{shown_file}: {lineno}: improperly formatted "
+                        f"{_DIGESTS.get(name, ('', 'checksum'))[1]} checksum line"
+                    )
                 continue
             if escaped:
                 target = _unescape_name(target)
@@ -1548,15 +1642,36 @@ async def _verify(ctx: Context, name: str, files: list[str], algo: str, so: _Sum
             continue
         if not so.status:
             if bad_lines:
-                await ctx.err("WARNING: " + str(bad_lines) + " " + _plural(
-                    bad_lines, "line is improperly formatted", "lines are improperly formatted"))
+                await ctx.err(
+                    "WARNING: "
+                    + str(bad_lines)
+                    + " "
+                    + _plural(
+                        bad_lines, "line is improperly formatted", "lines are improperly formatted"
+                    )
+                )
             if unreadable:
-                await ctx.err("WARNING: " + str(unreadable) + " " + _plural(
-                    unreadable, "listed file could not be read", "listed files could not be read"))
+                await ctx.err(
+                    "WARNING: "
+                    + str(unreadable)
+                    + " "
+                    + _plural(
+                        unreadable,
+                        "listed file could not be read",
+                        "listed files could not be read",
+                    )
+                )
             if mismatched:
-                await ctx.err("WARNING: " + str(mismatched) + " " + _plural(
-                    mismatched, "computed checksum did NOT match",
-                    "computed checksums did NOT match"))
+                await ctx.err(
+                    "WARNING: "
+                    + str(mismatched)
+                    + " "
+                    + _plural(
+                        mismatched,
+                        "computed checksum did NOT match",
+                        "computed checksums did NOT match",
+                    )
+                )
         if mismatched or unreadable or (so.strict and bad_lines):
             status = 1
     return status
@@ -1595,8 +1710,12 @@ class _PosixCrc:
 
 @command("cksum")
 async def cksum_cmd(ctx: Context) -> int:
-    spec = list(_SUM_SPEC) + [Opt("a", "algorithm", "required"), Opt("", "untagged"),
-                              Opt("l", "length", "required"), Opt("", "debug")]
+    spec = list(_SUM_SPEC) + [
+        Opt("a", "algorithm", "required"),
+        Opt("", "untagged"),
+        Opt("l", "length", "required"),
+        Opt("", "debug"),
+    ]
     try:
         p = parse("cksum", ctx.argv[1:], spec)
     except UsageError as e:
@@ -1607,15 +1726,24 @@ async def cksum_cmd(ctx: Context) -> int:
     algo = (p.str("algorithm") or "crc").lower()
     names = ["sysv", "bsd", "crc", *_CKSUM_ALGOS]
     if algo not in names:
-        await ctx.err(f"invalid argument '{algo}' for '--algorithm'\nValid arguments are:\n"
-                      + "".join(f"  - '{n}'\n" for n in names)
-                      + "Try 'cksum --help' for more information.")
+        await ctx.err(
+            f"invalid argument '{algo}' for '--algorithm'\nValid arguments are:\n"
+            + "".join(f"  - '{n}'\n" for n in names)
+            + "Try 'cksum --help' for more information."
+        )
         return 1
     files = p.operands or ["-"]
-    so = _SumOpts(binary=False, tag=not p.flag("untagged"), zero=p.flag("zero"),
-                  check=p.flag("check"), quiet=p.flag("quiet"), status=p.flag("status"),
-                  strict=p.flag("strict"), warn=p.flag("warn"),
-                  ignore_missing=p.flag("ignore_missing"))
+    so = _SumOpts(
+        binary=False,
+        tag=not p.flag("untagged"),
+        zero=p.flag("zero"),
+        check=p.flag("check"),
+        quiet=p.flag("quiet"),
+        status=p.flag("status"),
+        strict=p.flag("strict"),
+        warn=p.flag("warn"),
+        ignore_missing=p.flag("ignore_missing"),
+    )
     if p.get("length") is not None:
         ln = p.str("length") or ""
         if algo != "blake2b" or not ln.isdigit() or int(ln) % 8 or not 0 < int(ln) <= 512:
@@ -1674,10 +1802,36 @@ async def cksum_cmd(ctx: Context) -> int:
 # sqlite3
 # =============================================================================================
 
-_SQLITE_MODES = ("ascii", "box", "column", "csv", "html", "insert", "json", "line", "list",
-                 "markdown", "qbox", "quote", "table", "tabs", "tcl")
-_SQLITE_SUPPORTED = ("box", "column", "csv", "json", "line", "list", "markdown", "quote",
-                     "table", "tabs", "insert")
+_SQLITE_MODES = (
+    "ascii",
+    "box",
+    "column",
+    "csv",
+    "html",
+    "insert",
+    "json",
+    "line",
+    "list",
+    "markdown",
+    "qbox",
+    "quote",
+    "table",
+    "tabs",
+    "tcl",
+)
+_SQLITE_SUPPORTED = (
+    "box",
+    "column",
+    "csv",
+    "json",
+    "line",
+    "list",
+    "markdown",
+    "quote",
+    "table",
+    "tabs",
+    "insert",
+)
 _SQLITE_USAGE = """Usage: sqlite3 [OPTIONS] FILENAME [SQL...]
 FILENAME is the name of an SQLite database. A new database is created
 if the file does not previously exist. Defaults to :memory:.
@@ -1815,8 +1969,11 @@ class _SqliteShell:
             return self.text(v)
         b = self.text(v)
         sep = self.colsep
-        if b == b"" or any(c <= 0x20 or c >= 0x7F or c in (0x22, 0x27, 0x2C) for c in b) \
-                or (sep and sep in b):
+        if (
+            b == b""
+            or any(c <= 0x20 or c >= 0x7F or c in (0x22, 0x27, 0x2C) for c in b)
+            or (sep and sep in b)
+        ):
             return b'"' + b.replace(b'"', b'""') + b'"'
         return b
 
@@ -1877,8 +2034,9 @@ class _SqliteShell:
                 if mode == "insert":
                     t = self.insert_table
                     qt = _quote_ident(t) if t != "table" else '"table"'
-                    out.append(b"INSERT INTO " + _enc(qt) + b" VALUES("
-                               + vals + b");" + self.rowsep)
+                    out.append(
+                        b"INSERT INTO " + _enc(qt) + b" VALUES(" + vals + b");" + self.rowsep
+                    )
                 else:
                     out.append(vals + self.rowsep)
         else:
@@ -1913,12 +2071,12 @@ class _SqliteShell:
             for r in cells:
                 lines.append("  ".join(pad(c, widths[i]) for i, c in enumerate(r)))
         elif mode == "markdown":
-            lines.append("| " + " | ".join(center(n, widths[i]) for i, n in enumerate(names))
-                         + " |")
+            lines.append(
+                "| " + " | ".join(center(n, widths[i]) for i, n in enumerate(names)) + " |"
+            )
             lines.append("|" + "|".join("-" * (w + 2) for w in widths) + "|")
             for r in cells:
-                lines.append("| " + " | ".join(pad(c, widths[i]) for i, c in enumerate(r))
-                             + " |")
+                lines.append("| " + " | ".join(pad(c, widths[i]) for i, c in enumerate(r)) + " |")
         else:
             if mode == "box":
                 h, v = "─", "│"
@@ -1931,12 +2089,14 @@ class _SqliteShell:
                 return p[0] + p[1].join(h * (w + 2) for w in widths) + p[2]
 
             lines.append(rule(top))
-            lines.append(v + " " + f" {v} ".join(center(n, widths[i])
-                                                  for i, n in enumerate(names)) + " " + v)
+            lines.append(
+                v + " " + f" {v} ".join(center(n, widths[i]) for i, n in enumerate(names)) + " " + v
+            )
             lines.append(rule(mid))
             for r in cells:
-                lines.append(v + " " + f" {v} ".join(pad(c, widths[i])
-                                                      for i, c in enumerate(r)) + " " + v)
+                lines.append(
+                    v + " " + f" {v} ".join(pad(c, widths[i]) for i, c in enumerate(r)) + " " + v
+                )
             lines.append(rule(bot))
         self.out.append(("\n".join(lines) + "\n").encode("utf-8", "surrogateescape"))
 
@@ -1972,7 +2132,7 @@ def _sql_str(text: str) -> str:
     decoding) become U+FFFD, so they reach the parser as an unknown token, not a crash; a NUL
     ends the text, as it does for sqlite's C interface."""
     if "\0" in text:
-        text = text[:text.index("\0")]
+        text = text[: text.index("\0")]
     try:
         text.encode("utf-8")
         return text
@@ -2028,7 +2188,7 @@ def _split_sql(text: str) -> Iterator[tuple[str, int]]:
             i = j
             continue
         if c == ";":
-            piece = text[start:i + 1]
+            piece = text[start : i + 1]
             if _sqlite.complete_statement(_sql_str(piece)):
                 if piece.strip(" \t\r\n;"):
                     yield piece, start_line
@@ -2101,7 +2261,8 @@ class _SqliteRunner:
                 await self.shell.flush()
                 if isinstance(exc, _sqlite.Error):
                     msg, code = self.error_text(
-                        exc, None if line_base is None else line_base + line - 1, stmt)
+                        exc, None if line_base is None else line_base + line - 1, stmt
+                    )
                 else:
                     msg, code = f"Error: {exc}\n", 1
                 await self.ctx.stderr.write(_enc(msg))
@@ -2167,8 +2328,8 @@ class _SqliteRunner:
                     m = "tabs"
                 if m not in _SQLITE_MODES:
                     await self.ctx.stderr.write(
-                        b"Error: mode should be one of: " + " ".join(_SQLITE_MODES).encode()
-                        + b"\n")
+                        b"Error: mode should be one of: " + " ".join(_SQLITE_MODES).encode() + b"\n"
+                    )
                     self.status = 1
                     return False
                 if m not in _SQLITE_SUPPORTED:
@@ -2202,8 +2363,17 @@ class _SqliteRunner:
             if cmd == "bail":
                 sh.bail = bool(rest) and rest[0].lower() in ("on", "yes", "1")
                 return True
-            if cmd in ("timer", "echo", "changes", "width", "eqp", "stats", "prompt",
-                       "output", "once"):
+            if cmd in (
+                "timer",
+                "echo",
+                "changes",
+                "width",
+                "eqp",
+                "stats",
+                "prompt",
+                "output",
+                "once",
+            ):
                 if cmd in ("output", "once") and rest:
                     await self.ctx.stderr.write(b"Error: .output/.once are not supported\n")
                     self.status = 1
@@ -2233,7 +2403,7 @@ class _SqliteRunner:
                 try:
                     text = _dec(ctx_read(self.ctx, rest[0]))
                 except OSError:
-                    await self.ctx.stderr.write(_enc(f"Error: cannot open \"{rest[0]}\"\n"))
+                    await self.ctx.stderr.write(_enc(f'Error: cannot open "{rest[0]}"\n'))
                     self.status = 1
                     return False
                 return await self.script(text)
@@ -2248,16 +2418,20 @@ class _SqliteRunner:
 
     async def bad(self, line: str) -> bool:
         word = line[1:].split()[0] if line[1:].split() else ""
-        await self.ctx.stderr.write(_enc(
-            f'Error: unknown command or invalid arguments:  "{word}". '
-            'Enter ".help" for help\n'))
+        await self.ctx.stderr.write(
+            _enc(
+                f'Error: unknown command or invalid arguments:  "{word}". Enter ".help" for help\n'
+            )
+        )
         self.status = 1
         return False
 
     async def tables(self, pattern: str) -> None:
         rows = self.shell.query(
             "SELECT name FROM sqlite_schema WHERE type IN ('table','view') "
-            "AND name NOT LIKE 'sqlite_%' AND name LIKE ?1 ORDER BY 1", (pattern,))
+            "AND name NOT LIKE 'sqlite_%' AND name LIKE ?1 ORDER BY 1",
+            (pattern,),
+        )
         names = [_dec(r[0]) if isinstance(r[0], bytes) else str(r[0]) for r in rows]
         if not names:
             return
@@ -2273,8 +2447,10 @@ class _SqliteRunner:
         await self.ctx.out("\n".join(lines) + "\n")
 
     async def schema(self, pattern: str | None) -> None:
-        sql = ("SELECT sql, type, name FROM sqlite_schema WHERE sql IS NOT NULL "
-               "AND name NOT LIKE 'sqlite_%'")
+        sql = (
+            "SELECT sql, type, name FROM sqlite_schema WHERE sql IS NOT NULL "
+            "AND name NOT LIKE 'sqlite_%'"
+        )
         params: tuple[Any, ...] = ()
         if pattern is not None:
             sql += " AND (tbl_name LIKE ?1 OR name LIKE ?1)"
@@ -2287,15 +2463,14 @@ class _SqliteRunner:
                 vname = _dec(name) if isinstance(name, bytes) else str(name)
                 cols = self.shell.query(f"PRAGMA table_info({_quote_ident(vname)})")
                 colnames = ",".join(
-                    _view_col(_dec(c[1]) if isinstance(c[1], bytes) else str(c[1]))
-                    for c in cols)
+                    _view_col(_dec(c[1]) if isinstance(c[1], bytes) else str(c[1])) for c in cols
+                )
                 s += f"\n/* {_quote_ident(vname)}({colnames}) */"
             out.append(s + ";\n")
         await self.ctx.out("".join(out))
 
     async def indexes(self, table: str | None) -> None:
-        sql = ("SELECT name FROM sqlite_schema WHERE type='index' "
-               "AND name NOT LIKE 'sqlite_%'")
+        sql = "SELECT name FROM sqlite_schema WHERE type='index' AND name NOT LIKE 'sqlite_%'"
         params: tuple[Any, ...] = ()
         if table is not None:
             sql += " AND tbl_name LIKE ?1"
@@ -2313,9 +2488,11 @@ class _SqliteRunner:
         if table is not None:
             cond = " AND tbl_name LIKE ?1"
             params = (table,)
-        tables = sh.query("SELECT name, sql FROM sqlite_schema WHERE type='table' "
-                          "AND sql IS NOT NULL AND name NOT LIKE 'sqlite_%'" + cond
-                          + " ORDER BY rowid", params)
+        tables = sh.query(
+            "SELECT name, sql FROM sqlite_schema WHERE type='table' "
+            "AND sql IS NOT NULL AND name NOT LIKE 'sqlite_%'" + cond + " ORDER BY rowid",
+            params,
+        )
         for name_b, sql_b in tables:
             self.ctx.check_killed()
             name = _dec(name_b) if isinstance(name_b, bytes) else str(name_b)
@@ -2347,8 +2524,10 @@ class _SqliteRunner:
                         vals.append(_dump_text(bytes(v) if isinstance(v, bytes) else _enc(v)))
                 out.append(b"INSERT INTO " + qname + b" VALUES(" + b",".join(vals) + b");\n")
             cur.close()
-        others_sql = ("SELECT sql FROM sqlite_schema WHERE type IN ('index','trigger','view') "
-                      "AND sql IS NOT NULL AND name NOT LIKE 'sqlite_%' ORDER BY rowid")
+        others_sql = (
+            "SELECT sql FROM sqlite_schema WHERE type IN ('index','trigger','view') "
+            "AND sql IS NOT NULL AND name NOT LIKE 'sqlite_%' ORDER BY rowid"
+        )
         # with a table pattern the shell dumps only the tables themselves
         others = [] if table is not None else sh.query(others_sql)
         for (sql_b,) in others:
@@ -2385,7 +2564,7 @@ class _SqliteRunner:
         try:
             data = ctx_read(self.ctx, fname)
         except OSError:
-            await self.ctx.stderr.write(_enc(f"Error: cannot open \"{fname}\"\n"))
+            await self.ctx.stderr.write(_enc(f'Error: cannot open "{fname}"\n'))
             self.status = 1
             return False
         sh = self.shell
@@ -2403,29 +2582,39 @@ class _SqliteRunner:
         records = records[skip:]
         if not records:
             return True
-        exists = sh.query("SELECT 1 FROM sqlite_schema WHERE type IN ('table','view') "
-                          "AND name = ?1", (table,))
+        exists = sh.query(
+            "SELECT 1 FROM sqlite_schema WHERE type IN ('table','view') AND name = ?1", (table,)
+        )
         qt = _quote_ident(table)
         if not exists:
             header = records[0]
             records = records[1:]
             cols = ", ".join('"' + h.replace('"', '""') + '" TEXT' for h in header)
-            sh.conn.execute(f'CREATE TABLE IF NOT EXISTS "{table}"(\n{cols})'
-                            if not _IDENT.match(table) or True else "")
+            sh.conn.execute(
+                f'CREATE TABLE IF NOT EXISTS "{table}"(\n{cols})'
+                if not _IDENT.match(table) or True
+                else ""
+            )
         ncols = len(sh.query(f"PRAGMA table_info({qt})"))
         ph = ",".join("?" * ncols)
         sh.conn.execute("BEGIN")
         try:
             for lineno, rec in enumerate(records, 2 + skip):
                 if len(rec) < ncols:
-                    await self.ctx.stderr.write(_enc(
-                        f"{fname}:{lineno}: expected {ncols} columns but found {len(rec)}"
-                        " - filling the rest with NULL\n"))
+                    await self.ctx.stderr.write(
+                        _enc(
+                            f"{fname}:{lineno}: expected {ncols} columns but found {len(rec)}"
+                            " - filling the rest with NULL\n"
+                        )
+                    )
                     rec = rec + [None] * (ncols - len(rec))  # type: ignore[list-item]
                 elif len(rec) > ncols:
-                    await self.ctx.stderr.write(_enc(
-                        f"{fname}:{lineno}: expected {ncols} columns but found {len(rec)}"
-                        " - extras ignored\n"))
+                    await self.ctx.stderr.write(
+                        _enc(
+                            f"{fname}:{lineno}: expected {ncols} columns but found {len(rec)}"
+                            " - extras ignored\n"
+                        )
+                    )
                     rec = rec[:ncols]
                 sh.conn.execute(f"INSERT INTO {qt} VALUES({ph})", rec)
         finally:
@@ -2507,8 +2696,18 @@ async def sqlite3_cmd(ctx: Context) -> int:
         a = argv[i]
         if a.startswith("-") and len(a) > 1 and (db is None or not sql_args):
             o = a.lstrip("-")
-            if o in ("box", "column", "csv", "json", "line", "list", "markdown", "table",
-                     "tabs", "quote"):
+            if o in (
+                "box",
+                "column",
+                "csv",
+                "json",
+                "line",
+                "list",
+                "markdown",
+                "table",
+                "tabs",
+                "quote",
+            ):
                 mode = o
             elif o == "header" or o == "headers":
                 headers = True
@@ -2529,8 +2728,7 @@ async def sqlite3_cmd(ctx: Context) -> int:
                 bail = True
             elif o == "readonly":
                 readonly = True
-            elif o in ("batch", "interactive", "echo", "safe", "nofollow", "memtrace",
-                       "stats"):
+            elif o in ("batch", "interactive", "echo", "safe", "nofollow", "memtrace", "stats"):
                 pass
             elif o == "version":
                 await ctx.out(_sqlite.sqlite_version + "\n")
@@ -2542,8 +2740,9 @@ async def sqlite3_cmd(ctx: Context) -> int:
                 await ctx.stderr.write(_enc(f"sqlite3: Error: missing argument to {a}\n"))
                 return 1
             else:
-                await ctx.stderr.write(_enc(f"sqlite3: Error: unknown option: {a}\n"
-                                            "Use -help for a list of options.\n"))
+                await ctx.stderr.write(
+                    _enc(f"sqlite3: Error: unknown option: {a}\nUse -help for a list of options.\n")
+                )
                 return 1
             i += 1
             continue
@@ -2560,16 +2759,18 @@ async def sqlite3_cmd(ctx: Context) -> int:
         try:
             st = ctx.fs.stat(name)
             if st.is_dir():
-                await ctx.stderr.write(_enc(f'Error: unable to open database "{name}": '
-                                            "unable to open database file\n"))
+                await ctx.stderr.write(
+                    _enc(f'Error: unable to open database "{name}": unable to open database file\n')
+                )
                 return 1
             original = ctx.fs.read_bytes(name)
             existed = True
         except FileNotFoundError:
             existed = False
         except OSError as exc:
-            await ctx.stderr.write(_enc(f'Error: unable to open database "{name}": '
-                                        f"{exc.strerror}\n"))
+            await ctx.stderr.write(
+                _enc(f'Error: unable to open database "{name}": {exc.strerror}\n')
+            )
             return 1
     conn = _sqlite.connect(":memory:", isolation_level=None, check_same_thread=False)
     try:
@@ -2632,8 +2833,9 @@ async def sqlite3_cmd(ctx: Context) -> int:
                 try:
                     ctx.fs.write_bytes(name, new)
                 except OSError as exc:
-                    await ctx.stderr.write(_enc(f"Error: unable to write database \"{name}\": "
-                                                f"{exc.strerror}\n"))
+                    await ctx.stderr.write(
+                        _enc(f'Error: unable to write database "{name}": {exc.strerror}\n')
+                    )
                     return 1
         return status
     finally:

@@ -292,14 +292,21 @@ class Change:
     inserted: int
 
 
-def compute_changes(keys0: list[bytes], keys1: list[bytes], minimal: bool = False,
-                    raw0: list[bytes] | None = None, raw1: list[bytes] | None = None,
-                    horizon: int = 0) -> list[Change]:
+def compute_changes(
+    keys0: list[bytes],
+    keys1: list[bytes],
+    minimal: bool = False,
+    raw0: list[bytes] | None = None,
+    raw1: list[bytes] | None = None,
+    horizon: int = 0,
+) -> list[Change]:
     """Changes turning ``keys0`` into ``keys1``. ``raw0``/``raw1`` (the lines as read) decide
     the identical prefix and suffix when the keys are normalised copies."""
     classes: dict[bytes, int] = {}
-    eqs: list[list[int]] = [[classes.setdefault(k, len(classes)) for k in keys0],
-                            [classes.setdefault(k, len(classes)) for k in keys1]]
+    eqs: list[list[int]] = [
+        [classes.setdefault(k, len(classes)) for k in keys0],
+        [classes.setdefault(k, len(classes)) for k in keys1],
+    ]
     r0 = raw0 if raw0 is not None else keys0
     r1 = raw1 if raw1 is not None else keys1
     n0, n1 = len(eqs[0]), len(eqs[1])
@@ -313,7 +320,7 @@ def compute_changes(keys0: list[bytes], keys1: list[bytes], minimal: bool = Fals
     # lines kept around the change for context still take part, as GNU diff does
     pre = max(0, pre - horizon)
     suf = max(0, suf - horizon)
-    mid = [eqs[0][pre:n0 - suf], eqs[1][pre:n1 - suf]]
+    mid = [eqs[0][pre : n0 - suf], eqs[1][pre : n1 - suf]]
     m0, m1 = len(mid[0]), len(mid[1])
     mchanged = [[0] * (m0 + 2), [0] * (m1 + 2)]
     if mid[0] or mid[1]:
@@ -340,8 +347,10 @@ def compute_changes(keys0: list[bytes], keys1: list[bytes], minimal: bool = Fals
             if c:
                 mchanged[1][real[1][j] + 1] = 1
         _shift_boundaries(mid, mchanged)
-    changed = [[0] * (pre + 1) + mchanged[0][1:m0 + 1] + [0] * (suf + 1),
-               [0] * (pre + 1) + mchanged[1][1:m1 + 1] + [0] * (suf + 1)]
+    changed = [
+        [0] * (pre + 1) + mchanged[0][1 : m0 + 1] + [0] * (suf + 1),
+        [0] * (pre + 1) + mchanged[1][1 : m1 + 1] + [0] * (suf + 1),
+    ]
     out: list[Change] = []
     i = j = 0
     c0, c1 = changed
@@ -359,6 +368,7 @@ def compute_changes(keys0: list[bytes], keys1: list[bytes], minimal: bool = Fals
 
 
 # ------------------------------------------------------------------------------- formatting
+
 
 def _split_keep(data: bytes) -> list[bytes]:
     if not data:
@@ -422,8 +432,9 @@ def _group(changes: list[Change], context: int, n0: int) -> list[list[Change]]:
     return groups
 
 
-def _hunks(changes: list[Change], context: int,
-           len0: int) -> Iterator[tuple[list[Change], int, int, int, int]]:
+def _hunks(
+    changes: list[Change], context: int, len0: int
+) -> Iterator[tuple[list[Change], int, int, int, int]]:
     """Each group of changes with its span in both files, context lines included:
     (group, start0, end0, start1, end1), ends exclusive."""
     for grp in _group(changes, context, len0):
@@ -443,8 +454,9 @@ def _uni_range(start: int, count: int) -> str:
     return f"{start + 1},{count}"
 
 
-def format_unified(a: list[bytes], b: list[bytes], changes: list[Change], context: int,
-                   head0: str, head1: str) -> bytes:
+def format_unified(
+    a: list[bytes], b: list[bytes], changes: list[Change], context: int, head0: str, head1: str
+) -> bytes:
     out: list[bytes] = [encode(f"--- {head0}\n+++ {head1}\n")]
     for grp, s0, e0, s1, e1 in _hunks(changes, context, len(a)):
         out.append(f"@@ -{_uni_range(s0, e0 - s0)} +{_uni_range(s1, e1 - s1)} @@\n".encode())
@@ -469,8 +481,9 @@ def _ctx_range(start: int, end: int) -> str:
     return f"{start + 1},{end}"
 
 
-def format_context(a: list[bytes], b: list[bytes], changes: list[Change], context: int,
-                   head0: str, head1: str) -> bytes:
+def format_context(
+    a: list[bytes], b: list[bytes], changes: list[Change], context: int, head0: str, head1: str
+) -> bytes:
     out: list[bytes] = [encode(f"*** {head0}\n--- {head1}\n")]
     for grp, s0, e0, s1, e1 in _hunks(changes, context, len(a)):
         out.append(b"***************\n")
@@ -483,14 +496,16 @@ def format_context(a: list[bytes], b: list[bytes], changes: list[Change], contex
     return b"".join(out)
 
 
-def _context_side(out: list[bytes], lines: list[bytes], grp: list[Change], start: int,
-                  end: int, old: bool) -> None:
+def _context_side(
+    out: list[bytes], lines: list[bytes], grp: list[Change], start: int, end: int, old: bool
+) -> None:
     """One side of a context-format hunk: lines [start, end) of the old (or new) file,
     changed ones marked ``- `` (``+ ``), or ``! `` when the other side changed too."""
     i = start
     for c in grp:
-        pos, count, other = (c.line0, c.deleted, c.inserted) if old else \
-            (c.line1, c.inserted, c.deleted)
+        pos, count, other = (
+            (c.line0, c.deleted, c.inserted) if old else (c.line1, c.inserted, c.deleted)
+        )
         for k in range(i, pos):
             out.append(_emit(b"  ", lines[k]))
         mark = b"! " if other else (b"- " if old else b"+ ")
@@ -502,6 +517,7 @@ def _context_side(out: list[bytes], lines: list[bytes], grp: list[Change], start
 
 
 # ------------------------------------------------------------------------------------- diff
+
 
 @dataclass
 class DiffOpts:
@@ -630,8 +646,9 @@ class DiffRunner:
             return
         await self.compare_data(p0, p1, data0, data1, exists0, exists1, top)
 
-    async def compare_data(self, p0: str, p1: str, data0: bytes, data1: bytes,
-                           exists0: bool, exists1: bool, top: bool) -> None:
+    async def compare_data(
+        self, p0: str, p1: str, data0: bytes, data1: bytes, exists0: bool, exists1: bool, top: bool
+    ) -> None:
         o = self.o
         if data0 == data1:
             if o.report_identical:
@@ -661,10 +678,8 @@ class DiffRunner:
         if o.fmt == "normal":
             await self.out(format_normal(a, b, changes))
             return
-        h0 = o.labels[0] if len(o.labels) > 0 else \
-            f"{p0}\t{self._stamp(p0, exists0)}"
-        h1 = o.labels[1] if len(o.labels) > 1 else \
-            f"{p1}\t{self._stamp(p1, exists1)}"
+        h0 = o.labels[0] if len(o.labels) > 0 else f"{p0}\t{self._stamp(p0, exists0)}"
+        h1 = o.labels[1] if len(o.labels) > 1 else f"{p1}\t{self._stamp(p1, exists1)}"
         if o.fmt == "unified":
             await self.out(format_unified(a, b, changes, o.context, h0, h1))
         else:
@@ -676,14 +691,19 @@ class DiffRunner:
         if path == "-":
             ns = time.time_ns()
             secs, frac = divmod(ns, 1_000_000_000)
-            return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(secs)) + \
-                f".{frac:09d} +0000"
+            return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(secs)) + f".{frac:09d} +0000"
         return _timestamp(self.ctx, path)
 
     def _relaxed(self) -> bool:
         o = self.o
-        return (o.ignore_case or o.ignore_all_space or o.ignore_space_change
-                or o.ignore_blank_lines or o.ignore_trailing_space or o.strip_cr)
+        return (
+            o.ignore_case
+            or o.ignore_all_space
+            or o.ignore_space_change
+            or o.ignore_blank_lines
+            or o.ignore_trailing_space
+            or o.strip_cr
+        )
 
     def _changes(self, a: list[bytes], b: list[bytes]) -> list[Change]:
         o = self.o
@@ -695,16 +715,27 @@ class DiffRunner:
         horizon = o.context if o.fmt != "normal" else 0
         changes = compute_changes(ka, kb, o.minimal, a, b, horizon)
         if o.ignore_blank_lines:
+
             def blank(line: bytes) -> bool:
-                return line.strip(b" \t\r\n\v\f") == b"" if o.ignore_all_space or \
-                    o.ignore_space_change else line in (b"\n", b"")
-            changes = [c for c in changes
-                       if not (all(blank(x) for x in a[c.line0:c.line0 + c.deleted])
-                               and all(blank(x) for x in b[c.line1:c.line1 + c.inserted]))]
+                return (
+                    line.strip(b" \t\r\n\v\f") == b""
+                    if o.ignore_all_space or o.ignore_space_change
+                    else line in (b"\n", b"")
+                )
+
+            changes = [
+                c
+                for c in changes
+                if not (
+                    all(blank(x) for x in a[c.line0 : c.line0 + c.deleted])
+                    and all(blank(x) for x in b[c.line1 : c.line1 + c.inserted])
+                )
+            ]
         return changes
 
     def _excluded(self, name: str) -> bool:
         import fnmatch
+
         return any(fnmatch.fnmatchcase(name, pat) for pat in self.o.exclude)
 
     async def compare_dirs(self, d0: str, d1: str) -> None:
@@ -760,22 +791,40 @@ class DiffRunner:
         fs = self.ctx.fs
         base = p0 if left else p1
         for name in sorted(fs.listdir(base)):
-            await self.compare_paths(posixpath.join(p0, name), posixpath.join(p1, name),
-                                     top=False)
+            await self.compare_paths(posixpath.join(p0, name), posixpath.join(p1, name), top=False)
 
 
 _DIFF_SPEC = [
-    Opt("u"), Opt("", "unified", "optional"), Opt("U", arg="required", dest="unified"),
-    Opt("c"), Opt("", "context", "optional"), Opt("C", arg="required", dest="context"),
-    Opt("", "normal"), Opt("q", "brief"), Opt("s", "report-identical-files"),
-    Opt("i", "ignore-case"), Opt("w", "ignore-all-space"), Opt("b", "ignore-space-change"),
-    Opt("B", "ignore-blank-lines"), Opt("Z", "ignore-trailing-space"),
-    Opt("", "strip-trailing-cr"), Opt("a", "text"), Opt("N", "new-file"),
-    Opt("r", "recursive"), Opt("d", "minimal"), Opt("", "label", "required", multiple=True),
-    Opt("L", dest="label", arg="required", multiple=True), Opt("", "color", "optional"),
-    Opt("p", "show-c-function"), Opt("x", "exclude", "required", multiple=True),
-    Opt("", "no-dereference"), Opt("", "speed-large-files"), Opt("H"),
-    Opt("", "from-file", "required"), Opt("", "to-file", "required"), HELP,
+    Opt("u"),
+    Opt("", "unified", "optional"),
+    Opt("U", arg="required", dest="unified"),
+    Opt("c"),
+    Opt("", "context", "optional"),
+    Opt("C", arg="required", dest="context"),
+    Opt("", "normal"),
+    Opt("q", "brief"),
+    Opt("s", "report-identical-files"),
+    Opt("i", "ignore-case"),
+    Opt("w", "ignore-all-space"),
+    Opt("b", "ignore-space-change"),
+    Opt("B", "ignore-blank-lines"),
+    Opt("Z", "ignore-trailing-space"),
+    Opt("", "strip-trailing-cr"),
+    Opt("a", "text"),
+    Opt("N", "new-file"),
+    Opt("r", "recursive"),
+    Opt("d", "minimal"),
+    Opt("", "label", "required", multiple=True),
+    Opt("L", dest="label", arg="required", multiple=True),
+    Opt("", "color", "optional"),
+    Opt("p", "show-c-function"),
+    Opt("x", "exclude", "required", multiple=True),
+    Opt("", "no-dereference"),
+    Opt("", "speed-large-files"),
+    Opt("H"),
+    Opt("", "from-file", "required"),
+    Opt("", "to-file", "required"),
+    HELP,
 ]
 
 
@@ -788,10 +837,13 @@ async def diff(ctx: Context) -> int:
     except UsageError as e:
         return await report(ctx, e)
     if p.flag("help"):
-        return await usage(ctx, "Usage: diff [OPTION]... FILES\n"
-                           "Compare FILES line by line.\n"
-                           "  -u -U N -c -C N -q -s -r -N -i -w -b -B -a --label LABEL "
-                           "--normal -x PAT")
+        return await usage(
+            ctx,
+            "Usage: diff [OPTION]... FILES\n"
+            "Compare FILES line by line.\n"
+            "  -u -U N -c -C N -q -s -r -N -i -w -b -B -a --label LABEL "
+            "--normal -x PAT",
+        )
     o = DiffOpts()
     for k, v in p.order:
         if k == "u":
@@ -826,7 +878,7 @@ async def diff(ctx: Context) -> int:
     # the switches as written, for the "diff -r ..." lines of recursive comparisons
     sw = list(args)
     if "--" in sw:
-        sw = sw[:sw.index("--")]
+        sw = sw[: sw.index("--")]
     left = list(p.operands)
     for idx in range(len(sw) - 1, -1, -1):
         if left and sw[idx] == left[-1]:
@@ -860,6 +912,7 @@ async def diff(ctx: Context) -> int:
 
 
 # ------------------------------------------------------------------------------------ patch
+
 
 @dataclass
 class Hunk:
@@ -899,8 +952,9 @@ def _hdr_name(line: bytes) -> str:
     return name
 
 
-def _take_normal(lines: list[bytes], i: int, count: int, mark: bytes, dest: list[bytes],
-                 text: list[bytes]) -> int:
+def _take_normal(
+    lines: list[bytes], i: int, count: int, mark: bytes, dest: list[bytes], text: list[bytes]
+) -> int:
     """Read up to ``count`` normal-format lines marked ``< `` or ``> `` from ``lines[i:]``
     into ``dest`` (mark removed) and ``text`` (as is), with any ``\\ No newline`` marker;
     returns the index after them."""
@@ -953,8 +1007,10 @@ def parse_patch(data: bytes) -> list[FilePatch]:
                 os_, oc, ns, nc = m.groups()
                 for num in (os_, oc, ns, nc):
                     if num is not None and len(num.lstrip(b"0")) > 18:
-                        raise PatchError(f"line number {num.decode()} is too large at line "
-                                         f"{i + 1}: {_show_line(lines[i])}")
+                        raise PatchError(
+                            f"line number {num.decode()} is too large at line "
+                            f"{i + 1}: {_show_line(lines[i])}"
+                        )
                 ocount = int(oc) if oc is not None else 1
                 ncount = int(nc) if nc is not None else 1
                 hunk = Hunk(int(os_), [], int(ns), [], [lines[i]])
@@ -999,14 +1055,21 @@ def parse_patch(data: bytes) -> list[FilePatch]:
                         i += 1
                 if o_left > 0 or n_left > 0:
                     at = min(i, n - 1) if i < n else hunk_line
-                    raise PatchError(f"malformed patch at line {at + 1}: "
-                                     f"{_show_line(lines[at]) if i < n else ''}")
+                    raise PatchError(
+                        f"malformed patch at line {at + 1}: "
+                        f"{_show_line(lines[at]) if i < n else ''}"
+                    )
                 fp.hunks.append(hunk)
             continue
-        if ln.startswith(b"*** ") and i + 1 < n and lines[i + 1].startswith(b"--- ") and \
-                not _CTX_OLD.match(ln):
-            fp = FilePatch(_hdr_name(ln), _hdr_name(lines[i + 1]), [ln, lines[i + 1]],
-                           kind="context")
+        if (
+            ln.startswith(b"*** ")
+            and i + 1 < n
+            and lines[i + 1].startswith(b"--- ")
+            and not _CTX_OLD.match(ln)
+        ):
+            fp = FilePatch(
+                _hdr_name(ln), _hdr_name(lines[i + 1]), [ln, lines[i + 1]], kind="context"
+            )
             patches.append(fp)
             normal = None
             i += 2
@@ -1121,7 +1184,7 @@ def _find_hunk(lines: list[bytes], old: list[bytes], where: int, lo: int) -> int
     maxoff = max(where - lo, n - where) + 1
 
     def ok(pos: int) -> bool:
-        return lo <= pos and pos + k <= n and lines[pos:pos + k] == old
+        return lo <= pos and pos + k <= n and lines[pos : pos + k] == old
 
     if ok(where):
         return where
@@ -1135,22 +1198,41 @@ def _find_hunk(lines: list[bytes], old: list[bytes], where: int, lo: int) -> int
 
 @command("patch")
 async def patch(ctx: Context) -> int:
-    spec = [Opt("p", "strip", "required"), Opt("R", "reverse"), Opt("i", "input", "required"),
-            Opt("o", "output", "required"), Opt("", "dry-run"), Opt("N", "forward"),
-            Opt("s", "silent"), Opt("", "quiet", dest="silent"), Opt("f", "force"),
-            Opt("t", "batch"), Opt("E", "remove-empty-files"), Opt("b", "backup"),
-            Opt("r", "reject-file", "required"), Opt("d", "directory", "required"),
-            Opt("u", "unified"), Opt("n", "normal"), Opt("c", "context"),
-            Opt("F", "fuzz", "required"), Opt("l", "ignore-whitespace"),
-            Opt("", "no-backup-if-mismatch"), Opt("", "verbose"), HELP]
+    spec = [
+        Opt("p", "strip", "required"),
+        Opt("R", "reverse"),
+        Opt("i", "input", "required"),
+        Opt("o", "output", "required"),
+        Opt("", "dry-run"),
+        Opt("N", "forward"),
+        Opt("s", "silent"),
+        Opt("", "quiet", dest="silent"),
+        Opt("f", "force"),
+        Opt("t", "batch"),
+        Opt("E", "remove-empty-files"),
+        Opt("b", "backup"),
+        Opt("r", "reject-file", "required"),
+        Opt("d", "directory", "required"),
+        Opt("u", "unified"),
+        Opt("n", "normal"),
+        Opt("c", "context"),
+        Opt("F", "fuzz", "required"),
+        Opt("l", "ignore-whitespace"),
+        Opt("", "no-backup-if-mismatch"),
+        Opt("", "verbose"),
+        HELP,
+    ]
     try:
         p = parse("patch", ctx.argv[1:], spec, status=2)
     except UsageError as e:
         return await report(ctx, e)
     if p.flag("help"):
-        return await usage(ctx, "Usage: patch [OPTION]... [ORIGFILE [PATCHFILE]]\n"
-                           "  -p NUM -R -i PATCHFILE -o FILE --dry-run -N -s -E -r FILE "
-                           "-d DIR")
+        return await usage(
+            ctx,
+            "Usage: patch [OPTION]... [ORIGFILE [PATCHFILE]]\n"
+            "  -p NUM -R -i PATCHFILE -o FILE --dry-run -N -s -E -r FILE "
+            "-d DIR",
+        )
     strip: int | None = None
     ps = p.str("strip")
     if ps is not None:
@@ -1169,8 +1251,11 @@ async def patch(ctx: Context) -> int:
             return 2
         fs = fs.with_cwd(fs.abspath(workdir))
     try:
-        pdata = await read_all(ctx, pfile) if pfile is not None and pfile != "-" \
+        pdata = (
+            await read_all(ctx, pfile)
+            if pfile is not None and pfile != "-"
             else await ctx.stdin.read(-1)
+        )
     except BrokenPipeError:
         raise
     except OSError as exc:
@@ -1196,7 +1281,8 @@ async def patch(ctx: Context) -> int:
         old_n = _strip_path(fp.old_name, strip)
         new_n = _strip_path(fp.new_name, strip)
         creating = fp.old_name == "/dev/null" or (
-            fp.hunks and all(h.old_start == 0 and not h.old_lines for h in fp.hunks))
+            fp.hunks and all(h.old_start == 0 and not h.old_lines for h in fp.hunks)
+        )
         deleting = fp.new_name == "/dev/null"
         if reverse:
             old_n, new_n = new_n, old_n
@@ -1213,8 +1299,9 @@ async def patch(ctx: Context) -> int:
                 elif cands:
                     name = cands[0]
         if name is None:
-            await ctx.stdout.write(b"can't find file to patch at input line 1\n"
-                                   b"No file to patch.  Skipping patch.\n")
+            await ctx.stdout.write(
+                b"can't find file to patch at input line 1\nNo file to patch.  Skipping patch.\n"
+            )
             status = 1
             continue
         exists = fs.exists(name)
@@ -1230,8 +1317,12 @@ async def patch(ctx: Context) -> int:
         elif creating:
             data = b""
         else:
-            await ctx.stdout.write(encode(f"can't find file to patch at input line 1\n"
-                                          f"No such file: {name}\nSkipping patch.\n"))
+            await ctx.stdout.write(
+                encode(
+                    f"can't find file to patch at input line 1\n"
+                    f"No such file: {name}\nSkipping patch.\n"
+                )
+            )
             status = 1
             continue
         lines = _split_keep(data)
@@ -1243,14 +1334,19 @@ async def patch(ctx: Context) -> int:
         if reversed_seen and not reverse:
             # every hunk would apply backwards: the patch was probably applied already
             if forward:
-                out_msgs.append("Reversed (or previously applied) patch detected!  "
-                                "Skipping patch.\n")
+                out_msgs.append(
+                    "Reversed (or previously applied) patch detected!  Skipping patch.\n"
+                )
             else:
-                out_msgs.append("Reversed (or previously applied) patch detected!  "
-                                "Assume -R? [n] \nApply anyway? [n] \nSkipping patch.\n")
-            out_msgs.append(f"{len(fp.hunks)} out of {len(fp.hunks)} hunk"
-                            f"{'s' if len(fp.hunks) != 1 else ''} ignored"
-                            + (f" -- saving rejects to file {name}.rej\n" if not dry else "\n"))
+                out_msgs.append(
+                    "Reversed (or previously applied) patch detected!  "
+                    "Assume -R? [n] \nApply anyway? [n] \nSkipping patch.\n"
+                )
+            out_msgs.append(
+                f"{len(fp.hunks)} out of {len(fp.hunks)} hunk"
+                f"{'s' if len(fp.hunks) != 1 else ''} ignored"
+                + (f" -- saving rejects to file {name}.rej\n" if not dry else "\n")
+            )
             if not dry:
                 _write_rej(fs, p.str("reject_file") or name + ".rej", fp, fp.hunks, name)
             status = max(status, 1)
@@ -1270,8 +1366,9 @@ async def patch(ctx: Context) -> int:
         if dry:
             continue
         payload = b"".join(result)
-        want_backup = p.flag("backup") or (not exact and exists and outname is None
-                                             and not p.flag("no_backup_if_mismatch"))
+        want_backup = p.flag("backup") or (
+            not exact and exists and outname is None and not p.flag("no_backup_if_mismatch")
+        )
         if want_backup:
             try:
                 fs.write_bytes(name + ".orig", data)
@@ -1301,8 +1398,9 @@ async def patch(ctx: Context) -> int:
     return status
 
 
-def _apply(lines: list[bytes], hunks: list[Hunk], reverse: bool
-           ) -> tuple[list[bytes], list[Hunk], list[str], bool, bool]:
+def _apply(
+    lines: list[bytes], hunks: list[Hunk], reverse: bool
+) -> tuple[list[bytes], list[Hunk], list[str], bool, bool]:
     """Apply hunks; returns (lines, failed hunks, messages, looks-reversed, exact)."""
     out = list(lines)
     failed: list[Hunk] = []
@@ -1325,13 +1423,15 @@ def _apply(lines: list[bytes], hunks: list[Hunk], reverse: bool
             failed.append(h)
             msgs.append(f"Hunk #{num} FAILED at {start + last_offset}.\n")
             continue
-        out[pos:pos + len(old)] = new
+        out[pos : pos + len(old)] = new
         delta = pos - growth - stated
         if delta:
             exact = False
             at = pos + 1 if old else pos + 1
-            msgs.append(f"Hunk #{num} succeeded at {at} "
-                        f"(offset {delta} line{'s' if abs(delta) != 1 else ''}).\n")
+            msgs.append(
+                f"Hunk #{num} succeeded at {at} "
+                f"(offset {delta} line{'s' if abs(delta) != 1 else ''}).\n"
+            )
         last_offset = delta
         growth += len(new) - len(old)
         lo = pos + len(new)
@@ -1355,18 +1455,28 @@ def _write_rej(fs: object, path: str, fp: FilePatch, hunks: list[Hunk], name: st
 
 # -------------------------------------------------------------------------------------- cmp
 
+
 @command("cmp")
 async def cmp(ctx: Context) -> int:
-    spec = [Opt("b", "print-bytes"), Opt("i", "ignore-initial", "required"),
-            Opt("l", "verbose"), Opt("n", "bytes", "required"), Opt("s", "quiet"),
-            Opt("", "silent", dest="quiet"), HELP]
+    spec = [
+        Opt("b", "print-bytes"),
+        Opt("i", "ignore-initial", "required"),
+        Opt("l", "verbose"),
+        Opt("n", "bytes", "required"),
+        Opt("s", "quiet"),
+        Opt("", "silent", dest="quiet"),
+        HELP,
+    ]
     try:
         p = parse("cmp", ctx.argv[1:], spec, status=2)
     except UsageError as e:
         return await report(ctx, e)
     if p.flag("help"):
-        return await usage(ctx, "Usage: cmp [OPTION]... FILE1 [FILE2 [SKIP1 [SKIP2]]]\n"
-                           "Compare two files byte by byte.\n  -b -i SKIP -l -n LIMIT -s")
+        return await usage(
+            ctx,
+            "Usage: cmp [OPTION]... FILE1 [FILE2 [SKIP1 [SKIP2]]]\n"
+            "Compare two files byte by byte.\n  -b -i SKIP -l -n LIMIT -s",
+        )
     ops = p.operands
     if not ops:
         await ctx.err("missing operand after 'cmp'")
@@ -1381,6 +1491,7 @@ async def cmp(ctx: Context) -> int:
     skips = [0, 0]
     ig = p.str("ignore_initial")
     from pocketos.commands.text_bin import _parse_num
+
     if ig is not None:
         parts = ig.split(":", 1)
         vals = [_parse_num(x) for x in parts]
@@ -1417,8 +1528,8 @@ async def cmp(ctx: Context) -> int:
         except OSError as exc:
             await ctx.err(f"{name}: {exc.strerror}")
             return 2
-    a = datas[0][skips[0]:]
-    b = datas[1][skips[1]:]
+    a = datas[0][skips[0] :]
+    b = datas[1][skips[1] :]
     if limit is not None:
         a, b = a[:limit], b[:limit]
     if n0 == n1 and n0 != "-" and skips[0] == skips[1]:
@@ -1430,8 +1541,9 @@ async def cmp(ctx: Context) -> int:
         for i in range(m):
             if a[i] != b[i]:
                 if p.flag("print_bytes"):
-                    diffs.append(f"{i + 1:>{width}} {a[i]:3o} {_pb(a[i]):<4} {b[i]:3o} "
-                                 f"{_pb(b[i])}\n")
+                    diffs.append(
+                        f"{i + 1:>{width}} {a[i]:3o} {_pb(a[i]):<4} {b[i]:3o} {_pb(b[i])}\n"
+                    )
                 else:
                     diffs.append(f"{i + 1:>{width}} {a[i]:3o} {b[i]:3o}\n")
         await ctx.stdout.write(encode("".join(diffs)))
@@ -1494,8 +1606,7 @@ def _pb(c: int) -> str:
     return s + chr(c)
 
 
-async def _eof(ctx: Context, name: str, nbytes: int, data: bytes, verbose: bool = False
-               ) -> None:
+async def _eof(ctx: Context, name: str, nbytes: int, data: bytes, verbose: bool = False) -> None:
     if nbytes == 0:
         await ctx.err(f"EOF on {name} which is empty")
         return

@@ -67,8 +67,9 @@ async def read_dir_sorted(ctx: Context, path: str) -> list[str] | None:
         return None
 
 
-async def visit_children(ctx: Context, path: str,
-                         visit: Callable[[str, bool], Awaitable[None]]) -> bool:
+async def visit_children(
+    ctx: Context, path: str, visit: Callable[[str, bool], Awaitable[None]]
+) -> bool:
     """``await visit(child, False)`` for each entry of directory ``path`` in C order;
     False when the directory cannot be read (reported)."""
     names = await read_dir_sorted(ctx, path)
@@ -90,8 +91,10 @@ HELP = Opt("", "help")
 def short_keys(spec: list[Opt]) -> list[Opt]:
     """Options with a short letter are stored under that letter (``p.flag("a")``), long-only
     options under their long name."""
-    return [Opt(o.short, o.long, o.arg, dest=o.dest or o.short or o.key(), multiple=o.multiple)
-            for o in spec]
+    return [
+        Opt(o.short, o.long, o.arg, dest=o.dest or o.short or o.key(), multiple=o.multiple)
+        for o in spec
+    ]
 
 
 def parse_opts(name: str, args: list[str], spec: list[Opt], **kw: object) -> Parsed:
@@ -103,8 +106,9 @@ def _parse(ctx: Context, spec: list[Opt], **kw: object) -> Parsed:
     return parse_opts(ctx.name, ctx.argv[1:], spec, **kw)
 
 
-async def _start(ctx: Context, spec: list[Opt], help_text: str, need_operand: bool = False,
-                 **kw: object) -> Parsed | int:
+async def _start(
+    ctx: Context, spec: list[Opt], help_text: str, need_operand: bool = False, **kw: object
+) -> Parsed | int:
     """Parse the options (:func:`_parse`); the exit status instead once a usage error, the
     help text or (with ``need_operand``) a missing operand has been printed."""
     try:
@@ -170,10 +174,13 @@ def mode_string(mode: int) -> str:
     else:
         t = "-"
     chars = []
-    for who, (r, w, x, special, sch) in enumerate((
+    for who, (r, w, x, special, sch) in enumerate(
+        (
             (S.S_IRUSR, S.S_IWUSR, S.S_IXUSR, S.S_ISUID, "s"),
             (S.S_IRGRP, S.S_IWGRP, S.S_IXGRP, S.S_ISGID, "s"),
-            (S.S_IROTH, S.S_IWOTH, S.S_IXOTH, S.S_ISVTX, "t"))):
+            (S.S_IROTH, S.S_IWOTH, S.S_IXOTH, S.S_ISVTX, "t"),
+        )
+    ):
         del who
         chars.append("r" if mode & r else "-")
         chars.append("w" if mode & w else "-")
@@ -184,8 +191,12 @@ def mode_string(mode: int) -> str:
     return t + "".join(chars)
 
 
-_GNU_TYPE_NAMES = {"directory": "directory", "symlink": "symbolic link",
-                   "chardev": "character special file", "fifo": "fifo"}
+_GNU_TYPE_NAMES = {
+    "directory": "directory",
+    "symlink": "symbolic link",
+    "chardev": "character special file",
+    "fifo": "fifo",
+}
 
 
 def file_type_name(st: StatResult) -> str:
@@ -238,8 +249,11 @@ def tz_from_env(env: dict[str, str]) -> tzinfo:
     off = m.group(3)
     sign = -1 if not off.startswith("-") else 1  # POSIX: EST5 means UTC-5
     parts = off.lstrip("+-").split(":")
-    secs = int(parts[0]) * 3600 + (int(parts[1]) * 60 if len(parts) > 1 else 0) + (
-        int(parts[2]) if len(parts) > 2 else 0)
+    secs = (
+        int(parts[0]) * 3600
+        + (int(parts[1]) * 60 if len(parts) > 1 else 0)
+        + (int(parts[2]) if len(parts) > 2 else 0)
+    )
     return timezone(timedelta(seconds=sign * secs), name)
 
 
@@ -279,14 +293,15 @@ def parse_size(text: str, *, allow_b: bool = True) -> int:
     power = letters.index(head) + 1
     rest = suf[1:]
     if rest in ("", "iB"):
-        return n * 1024 ** power
+        return n * 1024**power
     if rest == "B":
-        return n * 1000 ** power
+        return n * 1000**power
     raise ValueError(text)
 
 
-def apply_mode(spec: str, cur: int, is_dir: bool, umask: int = UMASK,
-               base_umask: bool = True) -> int:
+def apply_mode(
+    spec: str, cur: int, is_dir: bool, umask: int = UMASK, base_umask: bool = True
+) -> int:
     """Apply an octal or symbolic mode ``spec`` to permission bits ``cur``; ValueError if bad."""
     if spec and all(c in "01234567" for c in spec):
         if len(spec) > 5:
@@ -386,8 +401,14 @@ Entries are sorted in the C locale unless -t, -S or -U is given.
 class _LsEnt:
     __slots__ = ("name", "path", "st", "target", "target_st")
 
-    def __init__(self, name: str, path: str, st: StatResult, target: str | None = None,
-                 target_st: StatResult | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        path: str,
+        st: StatResult,
+        target: str | None = None,
+        target_st: StatResult | None = None,
+    ) -> None:
         self.name = name
         self.path = path
         self.st = st
@@ -449,7 +470,9 @@ class _Ls:
         self.status = 0
         self.tz = tz_from_env(ctx.env)
         self.now = time.time()
-        self._maps: tuple[dict[int, str], dict[str, int], dict[int, str], dict[str, int]] | None = None
+        self._maps: tuple[dict[int, str], dict[str, int], dict[int, str], dict[str, int]] | None = (
+            None
+        )
         self.first = True
 
     @property
@@ -524,9 +547,19 @@ class _Ls:
                 st = e.st
                 owner = str(st.st_uid) if self.numeric else uids.get(st.st_uid, str(st.st_uid))
                 group = str(st.st_gid) if self.numeric else gids.get(st.st_gid, str(st.st_gid))
-                rows.append((str(st.st_ino), self.blocks_text(st), mode_string(st.st_mode),
-                             str(st.st_nlink), owner, group, self.size_text(st), self.date(st),
-                             self.name_text(e)))
+                rows.append(
+                    (
+                        str(st.st_ino),
+                        self.blocks_text(st),
+                        mode_string(st.st_mode),
+                        str(st.st_nlink),
+                        owner,
+                        group,
+                        self.size_text(st),
+                        self.date(st),
+                        self.name_text(e),
+                    )
+                )
             if rows:
                 w = [max(len(r[i]) for r in rows) for i in range(8)]
                 for r in rows:
@@ -579,8 +612,11 @@ class _Ls:
         for n in names:
             p = child_path(path, n)
             try:
-                st = self.fs.stat(p, follow_symlinks=self.deref) if n not in (".", "..") else \
-                    self.fs.stat(p)
+                st = (
+                    self.fs.stat(p, follow_symlinks=self.deref)
+                    if n not in (".", "..")
+                    else self.fs.stat(p)
+                )
             except OSError:
                 try:
                     st = self.fs.lstat(p)
@@ -644,23 +680,44 @@ class _Ls:
 @command("ls", "dir")
 async def ls(ctx: Context) -> int:
     spec = [Opt(c) for c in "aAdFphilnLrRsStU1goCxf"] + [
-        Opt("a", "all"), Opt("A", "almost-all"), Opt("d", "directory"), Opt("F", "classify"),
-        Opt("h", "human-readable"), Opt("i", "inode"), Opt("n", "numeric-uid-gid"),
-        Opt("L", "dereference"), Opt("r", "reverse"), Opt("R", "recursive"), Opt("s", "size"),
-        Opt("", "color", "optional"), Opt("", "colour", "optional", dest="color"),
-        Opt("", "group-directories-first")]
+        Opt("a", "all"),
+        Opt("A", "almost-all"),
+        Opt("d", "directory"),
+        Opt("F", "classify"),
+        Opt("h", "human-readable"),
+        Opt("i", "inode"),
+        Opt("n", "numeric-uid-gid"),
+        Opt("L", "dereference"),
+        Opt("r", "reverse"),
+        Opt("R", "recursive"),
+        Opt("s", "size"),
+        Opt("", "color", "optional"),
+        Opt("", "colour", "optional", dest="color"),
+        Opt("", "group-directories-first"),
+    ]
     # keys for short options are the letters themselves
     spec = [Opt(o.short, o.long, o.arg, dest=o.short or o.key()) for o in spec]
     p = await _start(ctx, spec, LS_HELP, status=2)
     if isinstance(p, int):
         return p
     color = p.get("color")
-    if isinstance(color, str) and color not in ("never", "no", "none", "auto", "tty",
-                                                  "if-tty", "always", "yes", "force"):
+    if isinstance(color, str) and color not in (
+        "never",
+        "no",
+        "none",
+        "auto",
+        "tty",
+        "if-tty",
+        "always",
+        "yes",
+        "force",
+    ):
         await ctx.err(f"invalid argument {q(color)} for '--color'")
-        await ctx.stderr.write(b"Valid arguments are:\n  - 'always', 'yes', 'force'\n"
-                               b"  - 'never', 'no', 'none'\n  - 'auto', 'tty', 'if-tty'\n"
-                               b"Try 'ls --help' for more information.\n")
+        await ctx.stderr.write(
+            b"Valid arguments are:\n  - 'always', 'yes', 'force'\n"
+            b"  - 'never', 'no', 'none'\n  - 'auto', 'tty', 'if-tty'\n"
+            b"Try 'ls --help' for more information.\n"
+        )
         return 1
     return await _Ls(ctx, p).run(p.operands)
 
@@ -712,10 +769,21 @@ def _same(a: StatResult, b: StatResult) -> bool:
 
 
 class _Copier:
-    def __init__(self, ctx: Context, *, recursive: bool, deref: str, preserve: bool,
-                 no_clobber: bool = False, force: bool = False, interactive: bool = False,
-                 verbose: bool = False, update: bool = False, name: str = "cp",
-                 quiet_verbose: bool = False) -> None:
+    def __init__(
+        self,
+        ctx: Context,
+        *,
+        recursive: bool,
+        deref: str,
+        preserve: bool,
+        no_clobber: bool = False,
+        force: bool = False,
+        interactive: bool = False,
+        verbose: bool = False,
+        update: bool = False,
+        name: str = "cp",
+        quiet_verbose: bool = False,
+    ) -> None:
         self.ctx = ctx
         self.fs = ctx.fs
         self.recursive = recursive
@@ -775,11 +843,11 @@ class _Copier:
             if not self.recursive:
                 return await self.fail(f"-r not specified; omitting directory {q(src)}")
             if _inside(fs, src, dst):
-                return await self.fail(
-                    f"cannot copy a directory, {q(src)}, into itself, {q(dst)}")
+                return await self.fail(f"cannot copy a directory, {q(src)}, into itself, {q(dst)}")
             if dst_st is not None and not dst_st.is_dir():
                 return await self.fail(
-                    f"cannot overwrite non-directory {q(dst)} with directory {q(src)}")
+                    f"cannot overwrite non-directory {q(dst)} with directory {q(src)}"
+                )
             if dst_st is None:
                 try:
                     fs.mkdir(dst, mode=(st.st_mode & 0o7777) & ~UMASK | 0o700)
@@ -793,16 +861,17 @@ class _Copier:
                 return await self.fail(f"cannot access {q(src)}: {strerror(exc)}")
             ok = True
             for n in names:
-                ok = await self.copy(posixpath.join(src, n), posixpath.join(dst, n),
-                                     top=False) and ok
+                ok = (
+                    await self.copy(posixpath.join(src, n), posixpath.join(dst, n), top=False)
+                    and ok
+                )
             if self.preserve:
                 self._attrs(st, dst)
             return ok
         # non-directories
         if dst_lst is not None:
             if dst_st is not None and dst_st.is_dir():
-                return await self.fail(
-                    f"cannot overwrite directory {q(dst)} with non-directory")
+                return await self.fail(f"cannot overwrite directory {q(dst)} with non-directory")
             if self.no_clobber:
                 return True
             if self.update and dst_st is not None and dst_st.st_mtime_ns >= st.st_mtime_ns:
@@ -839,7 +908,8 @@ class _Copier:
                         self._write(dst, data, st, existed=False)
                     except OSError as exc2:
                         return await self.fail(
-                            f"cannot create regular file {q(dst)}: {strerror(exc2)}")
+                            f"cannot create regular file {q(dst)}: {strerror(exc2)}"
+                        )
                 else:
                     verb = "cannot create regular file" if dst_lst is None else "cannot open"
                     tail = "" if dst_lst is None else " for writing"
@@ -881,7 +951,9 @@ def _targets(ctx: Context, p: Parsed, need: int = 2) -> tuple[list[tuple[str, st
             if not fs.exists(tdir):
                 return [], f"target directory {q(tdir)}: No such file or directory"  # noqa: E501
             return [], f"target {q(tdir)} is not a directory"
-        return [(s, posixpath.join(tdir, posixpath.basename(s.rstrip("/")) or s)) for s in ops], None
+        return [
+            (s, posixpath.join(tdir, posixpath.basename(s.rstrip("/")) or s)) for s in ops
+        ], None
     if not ops:
         return [], "missing file operand"
     if len(ops) == 1:
@@ -892,8 +964,9 @@ def _targets(ctx: Context, p: Parsed, need: int = 2) -> tuple[list[tuple[str, st
         return [(ops[0], ops[1])], None
     dest = ops[-1]
     if fs.isdir(dest):
-        return [(s, posixpath.join(dest, posixpath.basename(s.rstrip("/")) or s))
-                for s in ops[:-1]], None
+        return [
+            (s, posixpath.join(dest, posixpath.basename(s.rstrip("/")) or s)) for s in ops[:-1]
+        ], None
     if len(ops) > 2:
         return [], f"target {q(dest)} is not a directory"
     return [(ops[0], dest)], None
@@ -901,22 +974,36 @@ def _targets(ctx: Context, p: Parsed, need: int = 2) -> tuple[list[tuple[str, st
 
 async def _target_error(ctx: Context, msg: str) -> int:
     if msg.startswith("missing"):
-        return await report(ctx, UsageError(
-            f"{ctx.name}: {msg}\nTry '{ctx.name} --help' for more information."))
+        return await report(
+            ctx, UsageError(f"{ctx.name}: {msg}\nTry '{ctx.name} --help' for more information.")
+        )
     await ctx.err(msg)
     return 1
 
 
 @command("cp")
 async def cp(ctx: Context) -> int:
-    spec = [Opt("a", "archive"), Opt("d"), Opt("f", "force"), Opt("i", "interactive"),
-            Opt("H"), Opt("L", "dereference"), Opt("n", "no-clobber"),
-            Opt("P", "no-dereference"), Opt("p"), Opt("", "preserve", "optional"),
-            Opt("R", "recursive", dest="r"), Opt("r", dest="r"),
-            Opt("t", "target-directory", "required", dest="target_directory"),
-            Opt("T", "no-target-directory", dest="no_target_directory"),
-            Opt("u", "update"), Opt("v", "verbose"), Opt("x", "one-file-system"),
-            Opt("s", "symbolic-link"), Opt("l", "link")]
+    spec = [
+        Opt("a", "archive"),
+        Opt("d"),
+        Opt("f", "force"),
+        Opt("i", "interactive"),
+        Opt("H"),
+        Opt("L", "dereference"),
+        Opt("n", "no-clobber"),
+        Opt("P", "no-dereference"),
+        Opt("p"),
+        Opt("", "preserve", "optional"),
+        Opt("R", "recursive", dest="r"),
+        Opt("r", dest="r"),
+        Opt("t", "target-directory", "required", dest="target_directory"),
+        Opt("T", "no-target-directory", dest="no_target_directory"),
+        Opt("u", "update"),
+        Opt("v", "verbose"),
+        Opt("x", "one-file-system"),
+        Opt("s", "symbolic-link"),
+        Opt("l", "link"),
+    ]
     p = await _start(ctx, spec, CP_HELP)
     if isinstance(p, int):
         return p
@@ -943,13 +1030,24 @@ async def cp(ctx: Context) -> int:
     pairs, err = _targets(ctx, p)
     if err:
         return await _target_error(ctx, err)
-    c = _Copier(ctx, recursive=recursive, deref=deref,
-                preserve=p.flag("a") or p.flag("p") or p.get("preserve") is not None,
-                no_clobber=no_clobber, force=p.flag("f"), interactive=interactive,
-                verbose=p.flag("v"), update=p.flag("u"))
+    c = _Copier(
+        ctx,
+        recursive=recursive,
+        deref=deref,
+        preserve=p.flag("a") or p.flag("p") or p.get("preserve") is not None,
+        no_clobber=no_clobber,
+        force=p.flag("f"),
+        interactive=interactive,
+        verbose=p.flag("v"),
+        update=p.flag("u"),
+    )
     for src, dst in pairs:
-        if dst.endswith("/") and not ctx.fs.isdir(dst) and ctx.fs.exists(src) and \
-                not ctx.fs.isdir(src):
+        if (
+            dst.endswith("/")
+            and not ctx.fs.isdir(dst)
+            and ctx.fs.exists(src)
+            and not ctx.fs.isdir(src)
+        ):
             if c.verbose:
                 await ctx.out(f"{q(src)} -> {q(dst)}\n")
             await ctx.err(f"cannot create regular file {q(dst)}: Not a directory")
@@ -1018,10 +1116,16 @@ Rename SOURCE to DEST, or move SOURCE(s) to DIRECTORY.
 
 @command("mv")
 async def mv(ctx: Context) -> int:
-    spec = [Opt("f", "force"), Opt("i", "interactive"), Opt("n", "no-clobber"),
-            Opt("t", "target-directory", "required", dest="target_directory"),
-            Opt("T", "no-target-directory", dest="no_target_directory"),
-            Opt("u", "update"), Opt("v", "verbose"), Opt("b", "backup", "optional")]
+    spec = [
+        Opt("f", "force"),
+        Opt("i", "interactive"),
+        Opt("n", "no-clobber"),
+        Opt("t", "target-directory", "required", dest="target_directory"),
+        Opt("T", "no-target-directory", dest="no_target_directory"),
+        Opt("u", "update"),
+        Opt("v", "verbose"),
+        Opt("b", "backup", "optional"),
+    ]
     p = await _start(ctx, spec, MV_HELP)
     if isinstance(p, int):
         return p
@@ -1100,8 +1204,9 @@ async def mv(ctx: Context) -> int:
     return status
 
 
-async def _move_across(ctx: Context, src: str, dst: str, sst: StatResult,
-                       dst_lst: StatResult | None) -> bool:
+async def _move_across(
+    ctx: Context, src: str, dst: str, sst: StatResult, dst_lst: StatResult | None
+) -> bool:
     """rename() failed with EXDEV: copy everything, keeping attributes, then delete ``src``."""
     fs = ctx.fs
     if dst_lst is not None:
@@ -1146,13 +1251,20 @@ Copy files and set attributes (mode 0755 unless -m is given).
 
 @command("install")
 async def install(ctx: Context) -> int:
-    spec = [Opt("d", "directory"), Opt("D"), Opt("m", "mode", "required"),
-            Opt("o", "owner", "required"), Opt("g", "group", "required"),
-            Opt("p", "preserve-timestamps"), Opt("s", "strip"), Opt("c"),
-            Opt("C", "compare"),
-            Opt("t", "target-directory", "required", dest="target_directory"),
-            Opt("T", "no-target-directory", dest="no_target_directory"),
-            Opt("v", "verbose")]
+    spec = [
+        Opt("d", "directory"),
+        Opt("D"),
+        Opt("m", "mode", "required"),
+        Opt("o", "owner", "required"),
+        Opt("g", "group", "required"),
+        Opt("p", "preserve-timestamps"),
+        Opt("s", "strip"),
+        Opt("c"),
+        Opt("C", "compare"),
+        Opt("t", "target-directory", "required", dest="target_directory"),
+        Opt("T", "no-target-directory", dest="no_target_directory"),
+        Opt("v", "verbose"),
+    ]
     p = await _start(ctx, spec, INSTALL_HELP)
     if isinstance(p, int):
         return p
@@ -1195,8 +1307,9 @@ async def install(ctx: Context) -> int:
         parent = posixpath.dirname(p.operands[-1].rstrip("/"))
         if parent and not fs.isdir(parent):
             try:
-                await _mkdirs(ctx, parent, verbose=p.flag("v"),
-                              prefix="install: creating directory ")
+                await _mkdirs(
+                    ctx, parent, verbose=p.flag("v"), prefix="install: creating directory "
+                )
             except OSError as exc:
                 await ctx.err(f"cannot create directory {q(parent)}: {strerror(exc)}")
                 return 1
@@ -1285,8 +1398,11 @@ class _Rm:
             except OSError as exc:
                 await self.fail(path, exc)
                 return False
-            if self.interactive and names and not await prompt_yes(
-                    self.ctx, f"descend into directory {q(path)}? "):
+            if (
+                self.interactive
+                and names
+                and not await prompt_yes(self.ctx, f"descend into directory {q(path)}? ")
+            ):
                 return False
             ok = True
             for n in names:
@@ -1303,8 +1419,7 @@ class _Rm:
             return await self.finish(path, "directory", "removed directory", fs.rmdir)
         return await self.finish(path, file_type_name(st), "removed", fs.unlink)
 
-    async def finish(self, path: str, kind: str, done: str,
-                     op: Callable[[str], None]) -> bool:
+    async def finish(self, path: str, kind: str, done: str, op: Callable[[str], None]) -> bool:
         """Ask ``remove KIND PATH?`` (with -i), then ``op(path)`` and say ``DONE PATH``
         (with -v)."""
         if self.interactive and not await prompt_yes(self.ctx, f"remove {kind} {q(path)}? "):
@@ -1321,10 +1436,19 @@ class _Rm:
 
 @command("rm")
 async def rm(ctx: Context) -> int:
-    spec = [Opt("f", "force"), Opt("i"), Opt("I"), Opt("", "interactive", "optional"),
-            Opt("r", "recursive", dest="r"), Opt("R", dest="r"), Opt("d", "dir"),
-            Opt("v", "verbose"), Opt("", "preserve-root", "optional"),
-            Opt("", "no-preserve-root"), Opt("", "one-file-system")]
+    spec = [
+        Opt("f", "force"),
+        Opt("i"),
+        Opt("I"),
+        Opt("", "interactive", "optional"),
+        Opt("r", "recursive", dest="r"),
+        Opt("R", dest="r"),
+        Opt("d", "dir"),
+        Opt("v", "verbose"),
+        Opt("", "preserve-root", "optional"),
+        Opt("", "no-preserve-root"),
+        Opt("", "one-file-system"),
+    ]
     p = await _start(ctx, spec, RM_HELP)
     if isinstance(p, int):
         return p
@@ -1377,8 +1501,13 @@ Create the DIRECTORY(ies), if they do not already exist.
 """
 
 
-async def _mkdirs(ctx: Context, path: str, verbose: bool, mode: int = 0o777 & ~UMASK,
-                  prefix: str = "mkdir: created directory ") -> None:
+async def _mkdirs(
+    ctx: Context,
+    path: str,
+    verbose: bool,
+    mode: int = 0o777 & ~UMASK,
+    prefix: str = "mkdir: created directory ",
+) -> None:
     """``mkdir -p``: create missing parents (0755), then ``path`` with ``mode``.
     Errors are OSErrors whose ``filename`` is the component that failed, as typed."""
     fs = ctx.fs
@@ -1404,8 +1533,7 @@ async def _mkdirs(ctx: Context, path: str, verbose: bool, mode: int = 0o777 & ~U
 
 @command("mkdir")
 async def mkdir(ctx: Context) -> int:
-    spec = [Opt("m", "mode", "required"), Opt("p", "parents"), Opt("v", "verbose"),
-            Opt("Z")]
+    spec = [Opt("m", "mode", "required"), Opt("p", "parents"), Opt("v", "verbose"), Opt("Z")]
     p = await _start(ctx, spec, MKDIR_HELP, need_operand=True)
     if isinstance(p, int):
         return p
@@ -1522,22 +1650,38 @@ def parse_touch_stamp(stamp: str, tz: tzinfo) -> int:
         digits = digits[2:]
     else:
         year = now.year
-    dt = datetime(year, int(digits[0:2]), int(digits[2:4]), int(digits[4:6]), int(digits[6:8]),
-                  min(sec, 59), tzinfo=tz)
+    dt = datetime(
+        year,
+        int(digits[0:2]),
+        int(digits[2:4]),
+        int(digits[4:6]),
+        int(digits[6:8]),
+        min(sec, 59),
+        tzinfo=tz,
+    )
     return int(dt.timestamp()) * 1_000_000_000 + (sec - min(sec, 59)) * 1_000_000_000
 
 
 @command("touch")
 async def touch(ctx: Context) -> int:
-    spec = [Opt("a"), Opt("c", "no-create"), Opt("d", "date", "required"),
-            Opt("h", "no-dereference"), Opt("m"), Opt("r", "reference", "required"),
-            Opt("t", "", "required", dest="stamp"), Opt("f"), Opt("", "time", "required")]
+    spec = [
+        Opt("a"),
+        Opt("c", "no-create"),
+        Opt("d", "date", "required"),
+        Opt("h", "no-dereference"),
+        Opt("m"),
+        Opt("r", "reference", "required"),
+        Opt("t", "", "required", dest="stamp"),
+        Opt("f"),
+        Opt("", "time", "required"),
+    ]
     p = await _start(ctx, spec, TOUCH_HELP)
     if isinstance(p, int):
         return p
     if not p.operands:
-        return await report(ctx, UsageError(
-            "touch: missing file operand\nTry 'touch --help' for more information."))
+        return await report(
+            ctx, UsageError("touch: missing file operand\nTry 'touch --help' for more information.")
+        )
     fs = ctx.fs
     tz = tz_from_env(ctx.env)
     atime: int | None = None
@@ -1621,11 +1765,19 @@ Create links (hard links by default, symbolic links with --symbolic).
 
 @command("ln")
 async def ln(ctx: Context) -> int:
-    spec = [Opt("f", "force"), Opt("n", "no-dereference"), Opt("s", "symbolic"),
-            Opt("r", "relative"), Opt("i", "interactive"), Opt("L", "logical"),
-            Opt("P", "physical"), Opt("b", "backup", "optional"),
-            Opt("t", "target-directory", "required", dest="target_directory"),
-            Opt("T", "no-target-directory", dest="no_target_directory"), Opt("v", "verbose")]
+    spec = [
+        Opt("f", "force"),
+        Opt("n", "no-dereference"),
+        Opt("s", "symbolic"),
+        Opt("r", "relative"),
+        Opt("i", "interactive"),
+        Opt("L", "logical"),
+        Opt("P", "physical"),
+        Opt("b", "backup", "optional"),
+        Opt("t", "target-directory", "required", dest="target_directory"),
+        Opt("T", "no-target-directory", dest="no_target_directory"),
+        Opt("v", "verbose"),
+    ]
     p = await _start(ctx, spec, LN_HELP)
     if isinstance(p, int):
         return p
@@ -1642,25 +1794,28 @@ async def ln(ctx: Context) -> int:
     pairs: list[tuple[str, str]] = []
     if tdir is not None:
         if not ops:
-            return await report(ctx, UsageError(
-                "ln: missing file operand\nTry 'ln --help' for more information."))
+            return await report(
+                ctx, UsageError("ln: missing file operand\nTry 'ln --help' for more information.")
+            )
         if not fs.isdir(tdir):
             await ctx.err(f"target {q(tdir)} is not a directory")
             return 1
         pairs = [(t, posixpath.join(tdir, posixpath.basename(t.rstrip("/")))) for t in ops]
     elif not ops:
-        return await report(ctx, UsageError(
-            "ln: missing file operand\nTry 'ln --help' for more information."))
+        return await report(
+            ctx, UsageError("ln: missing file operand\nTry 'ln --help' for more information.")
+        )
     elif len(ops) == 1:
         pairs = [(ops[0], posixpath.basename(ops[0].rstrip("/")) or ops[0])]
     elif p.flag("no_target_directory"):
         if len(ops) > 2:
-            return await report(ctx, UsageError(
-                f"ln: extra operand {q(ops[2])}\nTry 'ln --help' for more information."))
+            return await report(
+                ctx,
+                UsageError(f"ln: extra operand {q(ops[2])}\nTry 'ln --help' for more information."),
+            )
         pairs = [(ops[0], ops[1])]
     elif is_dir_dest(ops[-1]):
-        pairs = [(t, posixpath.join(ops[-1], posixpath.basename(t.rstrip("/"))))
-                 for t in ops[:-1]]
+        pairs = [(t, posixpath.join(ops[-1], posixpath.basename(t.rstrip("/")))) for t in ops[:-1]]
     elif len(ops) > 2:
         await ctx.err(f"target {q(ops[-1])} is not a directory")
         return 1
@@ -1775,9 +1930,16 @@ def _octal_desc(mode: int) -> str:
 
 @command("chmod")
 async def chmod(ctx: Context) -> int:
-    spec = [Opt("c", "changes"), Opt("f", "silent"), Opt("", "quiet", dest="f"),
-            Opt("v", "verbose"), Opt("R", "recursive"), Opt("", "reference", "required"),
-            Opt("", "preserve-root"), Opt("", "no-preserve-root")]
+    spec = [
+        Opt("c", "changes"),
+        Opt("f", "silent"),
+        Opt("", "quiet", dest="f"),
+        Opt("v", "verbose"),
+        Opt("R", "recursive"),
+        Opt("", "reference", "required"),
+        Opt("", "preserve-root"),
+        Opt("", "no-preserve-root"),
+    ]
     args, dash_mode = _split_mode_args(ctx.argv[1:])
     try:
         p = parse_opts("chmod", args, spec)
@@ -1802,8 +1964,12 @@ async def chmod(ctx: Context) -> int:
         mode_spec = ops.pop(0)
     if not ops:
         after = mode_spec if mode_spec is not None else ""
-        return await report(ctx, UsageError(
-            f"chmod: missing operand after {q(after)}\nTry 'chmod --help' for more information."))
+        return await report(
+            ctx,
+            UsageError(
+                f"chmod: missing operand after {q(after)}\nTry 'chmod --help' for more information."
+            ),
+        )
     if mode_spec is not None:
         try:
             apply_mode(mode_spec, 0o644, False)
@@ -1848,12 +2014,18 @@ async def chmod(ctx: Context) -> int:
             return
         full_new = (st.st_mode & ~0o7777) | new
         if new != old and (p.flag("v") or p.flag("c")):
-            await ctx.out(f"mode of {q(path)} changed from {_octal_desc(st.st_mode)} to "
-                          f"{_octal_desc(full_new)}\n")
+            await ctx.out(
+                f"mode of {q(path)} changed from {_octal_desc(st.st_mode)} to "
+                f"{_octal_desc(full_new)}\n"
+            )
         elif p.flag("v"):
             await ctx.out(f"mode of {q(path)} retained as {_octal_desc(st.st_mode)}\n")
-        if (p.flag("R") and st.is_dir() and not lst.is_symlink()
-                and not await visit_children(ctx, path, one)):
+        if (
+            p.flag("R")
+            and st.is_dir()
+            and not lst.is_symlink()
+            and not await visit_children(ctx, path, one)
+        ):
             status = 1
 
     for path in ops:
@@ -1887,11 +2059,22 @@ Change the group of each FILE to GROUP.
 
 async def _chown_common(ctx: Context, is_chgrp: bool) -> int:
     name = "chgrp" if is_chgrp else "chown"
-    spec = [Opt("c", "changes"), Opt("f", "silent"), Opt("", "quiet", dest="f"),
-            Opt("v", "verbose"), Opt("h", "no-dereference"), Opt("", "dereference"),
-            Opt("R", "recursive"), Opt("", "reference", "required"), Opt("H"), Opt("L"),
-            Opt("P"), Opt("", "from", "required"), Opt("", "preserve-root"),
-            Opt("", "no-preserve-root")]
+    spec = [
+        Opt("c", "changes"),
+        Opt("f", "silent"),
+        Opt("", "quiet", dest="f"),
+        Opt("v", "verbose"),
+        Opt("h", "no-dereference"),
+        Opt("", "dereference"),
+        Opt("R", "recursive"),
+        Opt("", "reference", "required"),
+        Opt("H"),
+        Opt("L"),
+        Opt("P"),
+        Opt("", "from", "required"),
+        Opt("", "preserve-root"),
+        Opt("", "no-preserve-root"),
+    ]
     p = await _start(ctx, spec, CHGRP_HELP if is_chgrp else CHOWN_HELP)
     if isinstance(p, int):
         return p
@@ -1954,9 +2137,13 @@ async def _chown_common(ctx: Context, is_chgrp: bool) -> int:
                     pass
     if not ops:
         after = spec_text or (ref or "")
-        return await report(ctx, UsageError(
-            f"{name}: missing operand after {q(after)}\n"
-            f"Try '{name} --help' for more information."))
+        return await report(
+            ctx,
+            UsageError(
+                f"{name}: missing operand after {q(after)}\n"
+                f"Try '{name} --help' for more information."
+            ),
+        )
     follow = not p.flag("h")
     status = 0
     quiet = p.flag("f")
@@ -1992,8 +2179,9 @@ async def _chown_common(ctx: Context, is_chgrp: bool) -> int:
         if p.flag("v") or (p.flag("c") and changed):
             if is_chgrp:
                 if changed:
-                    await ctx.out(f"changed group of {q(path)} from {gname(st.st_gid)} to "
-                                  f"{gname(new_gid)}\n")
+                    await ctx.out(
+                        f"changed group of {q(path)} from {gname(st.st_gid)} to {gname(new_gid)}\n"
+                    )
                 else:
                     await ctx.out(f"group of {q(path)} retained as {gname(st.st_gid)}\n")
             else:
@@ -2039,18 +2227,32 @@ Sequences: %a %A %b %B %d %D %f %F %g %G %h %i %m %n %N %o %s %t %T %u %U %w %W 
 %z %Z %%
 """
 
-STAT_DEFAULT = ("  File: %N\n  Size: %-10s\tBlocks: %-10b IO Block: %-6o %F\n"
-                "Device: %Hd,%Ld\tInode: %-10i  Links: %h\n"
-                "Access: (%04a/%10.10A)  Uid: (%5u/%8U)   Gid: (%5g/%8G)\n"
-                "Access: %x\nModify: %y\nChange: %z\n Birth: %w\n")
-STAT_DEFAULT_DEV = ("  File: %N\n  Size: %-10s\tBlocks: %-10b IO Block: %-6o %F\n"
-                    "Device: %Hd,%Ld\tInode: %-10i  Links: %-5h Device type: %Hr,%Lr\n"
-                    "Access: (%04a/%10.10A)  Uid: (%5u/%8U)   Gid: (%5g/%8G)\n"
-                    "Access: %x\nModify: %y\nChange: %z\n Birth: %w\n")
+STAT_DEFAULT = (
+    "  File: %N\n  Size: %-10s\tBlocks: %-10b IO Block: %-6o %F\n"
+    "Device: %Hd,%Ld\tInode: %-10i  Links: %h\n"
+    "Access: (%04a/%10.10A)  Uid: (%5u/%8U)   Gid: (%5g/%8G)\n"
+    "Access: %x\nModify: %y\nChange: %z\n Birth: %w\n"
+)
+STAT_DEFAULT_DEV = (
+    "  File: %N\n  Size: %-10s\tBlocks: %-10b IO Block: %-6o %F\n"
+    "Device: %Hd,%Ld\tInode: %-10i  Links: %-5h Device type: %Hr,%Lr\n"
+    "Access: (%04a/%10.10A)  Uid: (%5u/%8U)   Gid: (%5g/%8G)\n"
+    "Access: %x\nModify: %y\nChange: %z\n Birth: %w\n"
+)
 STAT_TERSE = "%n %s %b %f %u %g %D %i %h %t %T %X %Y %Z %W %o\n"
 
-_ESCAPES = {"n": "\n", "t": "\t", "\\": "\\", "a": "\a", "b": "\b", "f": "\f", "r": "\r",
-            "v": "\v", '"': '"', "e": "\x1b"}
+_ESCAPES = {
+    "n": "\n",
+    "t": "\t",
+    "\\": "\\",
+    "a": "\a",
+    "b": "\b",
+    "f": "\f",
+    "r": "\r",
+    "v": "\v",
+    '"': '"',
+    "e": "\x1b",
+}
 
 
 def backslash_escapes(s: str) -> str:
@@ -2068,12 +2270,12 @@ def backslash_escapes(s: str) -> str:
             out.append(_ESCAPES[n])
             i += 2
         elif n in "01234567":
-            m = re.match(r"[0-7]{1,3}", s[i + 1:])
+            m = re.match(r"[0-7]{1,3}", s[i + 1 :])
             assert m
             out.append(chr(int(m.group(0), 8) & 0xFF))
             i += 1 + len(m.group(0))
-        elif n == "x" and re.match(r"[0-9a-fA-F]", s[i + 2:i + 3]):
-            m = re.match(r"[0-9a-fA-F]{1,2}", s[i + 2:])
+        elif n == "x" and re.match(r"[0-9a-fA-F]", s[i + 2 : i + 3]):
+            m = re.match(r"[0-9a-fA-F]{1,2}", s[i + 2 :])
             assert m
             out.append(chr(int(m.group(0), 16)))
             i += 2 + len(m.group(0))
@@ -2096,15 +2298,20 @@ def _pct_fmt(flags: str, width: str, prec: str, value: object) -> str:
         return format(value, spec)
     s = str(value)
     if prec:
-        s = s[:int(prec[1:] or 0)]
+        s = s[: int(prec[1:] or 0)]
     if width:
         s = s.ljust(int(width)) if "-" in flags else s.rjust(int(width))
     return s
 
 
-def stat_format(fmt: str, name: str, st: StatResult, fs: FsView, tz: tzinfo,
-                maps: tuple[dict[int, str], dict[str, int], dict[int, str], dict[str, int]]
-                ) -> str:
+def stat_format(
+    fmt: str,
+    name: str,
+    st: StatResult,
+    fs: FsView,
+    tz: tzinfo,
+    maps: tuple[dict[int, str], dict[str, int], dict[int, str], dict[str, int]],
+) -> str:
     uids, _, gids, _ = maps
     out: list[str] = []
     i = 0
@@ -2191,8 +2398,12 @@ def stat_format(fmt: str, name: str, st: StatResult, fs: FsView, tz: tzinfo,
             except (OSError, AttributeError):
                 val = "/"
         elif d in "xyzw":
-            ns = {"x": st.st_atime_ns, "y": st.st_mtime_ns, "z": st.st_ctime_ns,
-                  "w": st.st_birthtime_ns}[d]
+            ns = {
+                "x": st.st_atime_ns,
+                "y": st.st_mtime_ns,
+                "z": st.st_ctime_ns,
+                "w": st.st_birthtime_ns,
+            }[d]
             if d == "w" and not ns:
                 val = "-"
             else:
@@ -2200,8 +2411,12 @@ def stat_format(fmt: str, name: str, st: StatResult, fs: FsView, tz: tzinfo,
                 val = fmt_ts(ns, tz, digits)
                 prec = ""
         elif d in "XYZW":
-            ns = {"X": st.st_atime_ns, "Y": st.st_mtime_ns, "Z": st.st_ctime_ns,
-                  "W": st.st_birthtime_ns}[d]
+            ns = {
+                "X": st.st_atime_ns,
+                "Y": st.st_mtime_ns,
+                "Z": st.st_ctime_ns,
+                "W": st.st_birthtime_ns,
+            }[d]
             if prec:
                 digits = min(9, int(prec[1:] or 0))
                 whole = f"{ns // 1_000_000_000}"
@@ -2218,8 +2433,13 @@ def stat_format(fmt: str, name: str, st: StatResult, fs: FsView, tz: tzinfo,
 
 @command("stat")
 async def stat_cmd(ctx: Context) -> int:
-    spec = [Opt("L", "dereference"), Opt("c", "format", "required"),
-            Opt("", "printf", "required"), Opt("t", "terse"), Opt("f", "file-system")]
+    spec = [
+        Opt("L", "dereference"),
+        Opt("c", "format", "required"),
+        Opt("", "printf", "required"),
+        Opt("t", "terse"),
+        Opt("f", "file-system"),
+    ]
     p = await _start(ctx, spec, STAT_HELP, need_operand=True)
     if isinstance(p, int):
         return p
@@ -2246,8 +2466,10 @@ async def stat_cmd(ctx: Context) -> int:
                 kind = fs.mount_of(name)[1]
             except (OSError, AttributeError):
                 kind = "memory"
-            text = (f"  File: \"{name}\"\n    ID: 0        Namelen: 255     Type: {kind}\n"
-                    f"Block size: 4096       Fundamental block size: 4096\n")
+            text = (
+                f'  File: "{name}"\n    ID: 0        Namelen: 255     Type: {kind}\n'
+                f"Block size: 4096       Fundamental block size: 4096\n"
+            )
             await ctx.out(text)
             continue
         f = fmt
@@ -2337,9 +2559,16 @@ Print value of a symbolic link or canonical file name.
 
 @command("readlink")
 async def readlink(ctx: Context) -> int:
-    spec = [Opt("f", "canonicalize"), Opt("e", "canonicalize-existing"),
-            Opt("m", "canonicalize-missing"), Opt("n", "no-newline"), Opt("q", "quiet"),
-            Opt("s", "silent"), Opt("v", "verbose"), Opt("z", "zero")]
+    spec = [
+        Opt("f", "canonicalize"),
+        Opt("e", "canonicalize-existing"),
+        Opt("m", "canonicalize-missing"),
+        Opt("n", "no-newline"),
+        Opt("q", "quiet"),
+        Opt("s", "silent"),
+        Opt("v", "verbose"),
+        Opt("z", "zero"),
+    ]
     p = await _start(ctx, spec, READLINK_HELP, need_operand=True)
     if isinstance(p, int):
         return p
@@ -2383,11 +2612,19 @@ Print the resolved absolute file name; all but the last component must exist.
 
 @command("realpath")
 async def realpath(ctx: Context) -> int:
-    spec = [Opt("e", "canonicalize-existing"), Opt("m", "canonicalize-missing"),
-            Opt("E", "canonicalize"), Opt("L", "logical"), Opt("P", "physical"),
-            Opt("q", "quiet"), Opt("", "relative-to", "required"),
-            Opt("", "relative-base", "required"), Opt("s", "strip"),
-            Opt("", "no-symlinks", dest="s"), Opt("z", "zero")]
+    spec = [
+        Opt("e", "canonicalize-existing"),
+        Opt("m", "canonicalize-missing"),
+        Opt("E", "canonicalize"),
+        Opt("L", "logical"),
+        Opt("P", "physical"),
+        Opt("q", "quiet"),
+        Opt("", "relative-to", "required"),
+        Opt("", "relative-base", "required"),
+        Opt("s", "strip"),
+        Opt("", "no-symlinks", dest="s"),
+        Opt("z", "zero"),
+    ]
     p = await _start(ctx, spec, REALPATH_HELP, need_operand=True)
     if isinstance(p, int):
         return p
@@ -2419,7 +2656,9 @@ async def realpath(ctx: Context) -> int:
         return 1
     if rb is not None and rt is None:
         rt = rb
-    elif rb is not None and rt is not None and not (rt == rb or rt.startswith(rb.rstrip("/") + "/")):
+    elif (
+        rb is not None and rt is not None and not (rt == rb or rt.startswith(rb.rstrip("/") + "/"))
+    ):
         rt = None
         rb = None
     end = "\0" if p.flag("z") else "\n"
@@ -2477,9 +2716,13 @@ async def basename(ctx: Context) -> int:
     end = "\0" if p.flag("z") else "\n"
     if not multiple:
         if len(ops) > 2:
-            return await report(ctx, UsageError(
-                f"basename: extra operand {q(ops[2])}\nTry 'basename --help' for more "
-                "information."))
+            return await report(
+                ctx,
+                UsageError(
+                    f"basename: extra operand {q(ops[2])}\nTry 'basename --help' for more "
+                    "information."
+                ),
+            )
         if len(ops) == 2:
             suffix = ops[1]
         ops = ops[:1]
@@ -2543,10 +2786,22 @@ Summarize disk usage of the set of FILEs, recursively for directories.
 
 @command("du")
 async def du(ctx: Context) -> int:
-    spec = [Opt("a", "all"), Opt("", "apparent-size"), Opt("b", "bytes"), Opt("c", "total"),
-            Opt("d", "max-depth", "required"), Opt("h", "human-readable"), Opt("k"),
-            Opt("m"), Opt("s", "summarize"), Opt("L", "dereference"), Opt("x"),
-            Opt("0", "null"), Opt("", "si"), Opt("B", "block-size", "required")]
+    spec = [
+        Opt("a", "all"),
+        Opt("", "apparent-size"),
+        Opt("b", "bytes"),
+        Opt("c", "total"),
+        Opt("d", "max-depth", "required"),
+        Opt("h", "human-readable"),
+        Opt("k"),
+        Opt("m"),
+        Opt("s", "summarize"),
+        Opt("L", "dereference"),
+        Opt("x"),
+        Opt("0", "null"),
+        Opt("", "si"),
+        Opt("B", "block-size", "required"),
+    ]
     p = await _start(ctx, spec, DU_HELP)
     if isinstance(p, int):
         return p
@@ -2653,8 +2908,13 @@ def _mount_list(ctx: Context) -> list[tuple[str, str, bool]]:
     except Exception:  # noqa: BLE001 - any shape we do not know falls back to "/"
         points = []
     for mp in points:
-        point = mp if isinstance(mp, str) else getattr(mp, "path", None) or getattr(
-            mp, "mount_point", None) or (mp[0] if isinstance(mp, tuple) else None)
+        point = (
+            mp
+            if isinstance(mp, str)
+            else getattr(mp, "path", None)
+            or getattr(mp, "mount_point", None)
+            or (mp[0] if isinstance(mp, tuple) else None)
+        )
         if not isinstance(point, str):
             continue
         try:
@@ -2690,10 +2950,18 @@ def _vm_usage(ctx: Context) -> tuple[int, int]:
 
 @command("df")
 async def df(ctx: Context) -> int:
-    spec = [Opt("h", "human-readable"), Opt("H", "si"), Opt("k"), Opt("T", "print-type"),
-            Opt("i", "inodes"), Opt("a", "all"), Opt("l", "local"), Opt("P", "portability"),
-            Opt("t", "type", "required", multiple=True), Opt("x", "exclude-type", "required",
-                                                            multiple=True)]
+    spec = [
+        Opt("h", "human-readable"),
+        Opt("H", "si"),
+        Opt("k"),
+        Opt("T", "print-type"),
+        Opt("i", "inodes"),
+        Opt("a", "all"),
+        Opt("l", "local"),
+        Opt("P", "portability"),
+        Opt("t", "type", "required", multiple=True),
+        Opt("x", "exclude-type", "required", multiple=True),
+    ]
     p = await _start(ctx, spec, DF_HELP)
     if isinstance(p, int):
         return p
@@ -2780,9 +3048,20 @@ TREE_HELP = """usage: tree [-adfC] [-L level] [--noreport] [--dirsfirst] [<direc
 
 @command("tree")
 async def tree(ctx: Context) -> int:
-    spec = [Opt("a"), Opt("d"), Opt("f"), Opt("L", "", "required"), Opt("C"), Opt("n"),
-            Opt("", "noreport"), Opt("", "dirsfirst"), Opt("l"), Opt("r"),
-            Opt("I", "", "required", multiple=True), Opt("P", "", "required", multiple=True)]
+    spec = [
+        Opt("a"),
+        Opt("d"),
+        Opt("f"),
+        Opt("L", "", "required"),
+        Opt("C"),
+        Opt("n"),
+        Opt("", "noreport"),
+        Opt("", "dirsfirst"),
+        Opt("l"),
+        Opt("r"),
+        Opt("I", "", "required", multiple=True),
+        Opt("P", "", "required", multiple=True),
+    ]
     p = await _start(ctx, spec, TREE_HELP, status=2)
     if isinstance(p, int):
         return p
@@ -2846,8 +3125,7 @@ async def tree(ctx: Context) -> int:
             lines.append(prefix + ("└── " if last else "├── ") + shown)
             if is_dir:
                 ndirs += 1
-                if (not lst.is_symlink() or p.flag("l")) and (
-                        level is None or depth + 1 < level):
+                if (not lst.is_symlink() or p.flag("l")) and (level is None or depth + 1 < level):
                     walk(child, prefix + ("    " if last else "│   "), depth + 1)
             else:
                 nfiles += 1
@@ -2950,22 +3228,38 @@ def classify_bytes(data: bytes, size: int) -> tuple[str, str]:
         bits = "64-bit" if data[4] == 2 else "32-bit"
         endian = "LSB" if data[5] == 1 else "MSB"
         etype = int.from_bytes(data[16:18], "little" if data[5] == 1 else "big")
-        kind = {1: "relocatable", 2: "executable", 3: "pie executable" if True else "",
-                4: "core file"}.get(etype, "unknown type")
+        kind = {
+            1: "relocatable",
+            2: "executable",
+            3: "pie executable" if True else "",
+            4: "core file",
+        }.get(etype, "unknown type")
         machine = int.from_bytes(data[18:20], "little" if data[5] == 1 else "big")
-        arch = {0x3E: "x86-64", 0x03: "Intel 80386", 0xB7: "ARM aarch64", 0x28: "ARM",
-                0xF3: "UCB RISC-V"}.get(machine, "unknown arch")
-        mime = {1: "application/x-object", 2: "application/x-executable",
-                3: "application/x-pie-executable", 4: "application/x-coredump"}.get(
-            etype, "application/octet-stream")
+        arch = {
+            0x3E: "x86-64",
+            0x03: "Intel 80386",
+            0xB7: "ARM aarch64",
+            0x28: "ARM",
+            0xF3: "UCB RISC-V",
+        }.get(machine, "unknown arch")
+        mime = {
+            1: "application/x-object",
+            2: "application/x-executable",
+            3: "application/x-pie-executable",
+            4: "application/x-coredump",
+        }.get(etype, "application/octet-stream")
         return f"ELF {bits} {endian} {kind}, {arch}", mime + "; charset=binary"
     if data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) >= 26 and data[12:16] == b"IHDR":
         w = int.from_bytes(data[16:20], "big")
         h = int.from_bytes(data[20:24], "big")
         depth = data[24]
-        ctype = {0: f"{depth}-bit grayscale", 2: f"{depth}-bit/color RGB",
-                 3: f"{depth}-bit colormap", 4: f"{depth}-bit gray+alpha",
-                 6: f"{depth}-bit/color RGBA"}.get(data[25], f"{depth}-bit")
+        ctype = {
+            0: f"{depth}-bit grayscale",
+            2: f"{depth}-bit/color RGB",
+            3: f"{depth}-bit colormap",
+            4: f"{depth}-bit gray+alpha",
+            6: f"{depth}-bit/color RGBA",
+        }.get(data[25], f"{depth}-bit")
         inter = "interlaced" if len(data) > 28 and data[28] else "non-interlaced"
         return f"PNG image data, {w} x {h}, {ctype}, {inter}", "image/png; charset=binary"
     if data.startswith(b"\x89PNG"):
@@ -2980,8 +3274,9 @@ def classify_bytes(data: bytes, size: int) -> tuple[str, str]:
     if data[:6] in (b"GIF87a", b"GIF89a"):
         desc = f"GIF image data, version {data[3:6].decode()}"
         if len(data) >= 10:
-            desc += (f", {int.from_bytes(data[6:8], 'little')} x "
-                     f"{int.from_bytes(data[8:10], 'little')}")
+            desc += (
+                f", {int.from_bytes(data[6:8], 'little')} x {int.from_bytes(data[8:10], 'little')}"
+            )
         return desc, "image/gif; charset=binary"
     if data.startswith(b"%PDF-"):
         m = re.match(rb"%PDF-(\d+\.\d+)", data)
@@ -2990,8 +3285,10 @@ def classify_bytes(data: bytes, size: int) -> tuple[str, str]:
     if data.startswith(b"\x1f\x8b"):
         return "gzip compressed data", "application/gzip; charset=binary"
     if data.startswith(b"BZh") and len(data) > 3 and 0x31 <= data[3] <= 0x39:
-        return (f"bzip2 compressed data, block size = {chr(data[3])}00k",
-                "application/x-bzip2; charset=binary")
+        return (
+            f"bzip2 compressed data, block size = {chr(data[3])}00k",
+            "application/x-bzip2; charset=binary",
+        )
     if data.startswith(b"\xfd7zXZ\x00"):
         return "XZ compressed data", "application/x-xz; charset=binary"
     if data.startswith(b"(\xb5/\xfd"):
@@ -3000,8 +3297,10 @@ def classify_bytes(data: bytes, size: int) -> tuple[str, str]:
         return "7-zip archive data", "application/x-7z-compressed; charset=binary"
     if data.startswith(b"PK\x03\x04") and len(data) >= 6:
         v = int.from_bytes(data[4:6], "little")
-        return (f"Zip archive data, at least v{v // 10}.{v % 10} to extract",
-                "application/zip; charset=binary")
+        return (
+            f"Zip archive data, at least v{v // 10}.{v % 10} to extract",
+            "application/zip; charset=binary",
+        )
     if data.startswith(b"PK\x05\x06"):
         return "Zip archive data (empty)", "application/zip; charset=binary"
     if len(data) >= 262 and data[257:262] == b"ustar":
@@ -3025,16 +3324,21 @@ def classify_bytes(data: bytes, size: int) -> tuple[str, str]:
         if first:
             interp = first[0].rsplit("/", 1)[-1]
             if interp == "env" and len(first) > 1:
-                interp = [a for a in first[1:] if not a.startswith("-")][0] if any(
-                    not a.startswith("-") for a in first[1:]) else ""
+                interp = (
+                    [a for a in first[1:] if not a.startswith("-")][0]
+                    if any(not a.startswith("-") for a in first[1:])
+                    else ""
+                )
         name = re.sub(r"\d+(\.\d+)*$", "", interp) if interp not in _INTERPRETERS else interp
         if interp in _INTERPRETERS or name in _INTERPRETERS:
             kind, mime = _INTERPRETERS.get(interp) or _INTERPRETERS[name]
             if kind.startswith("Node.js"):
                 return f"{kind} executable, {desc}{notes}", f"{mime}; charset={charset}"
             return f"{kind}, {desc} executable{notes}", f"{mime}; charset={charset}"
-        return (f"a {' '.join(first)} script, {desc} executable{notes}",
-                f"text/plain; charset={charset}")
+        return (
+            f"a {' '.join(first)} script, {desc} executable{notes}",
+            f"text/plain; charset={charset}",
+        )
     stripped = data.lstrip()
     low = stripped[:256].lower()
     if low.startswith(b"<?xml"):
@@ -3054,10 +3358,19 @@ def classify_bytes(data: bytes, size: int) -> tuple[str, str]:
 
 @command("file")
 async def file_cmd(ctx: Context) -> int:
-    spec = [Opt("b", "brief"), Opt("i", "mime"), Opt("", "mime-type"),
-            Opt("", "mime-encoding"), Opt("L", "dereference"), Opt("h", "no-dereference"),
-            Opt("N", "no-pad"), Opt("0", "print0"), Opt("z", "uncompress"),
-            Opt("f", "files-from", "required"), Opt("E")]
+    spec = [
+        Opt("b", "brief"),
+        Opt("i", "mime"),
+        Opt("", "mime-type"),
+        Opt("", "mime-encoding"),
+        Opt("L", "dereference"),
+        Opt("h", "no-dereference"),
+        Opt("N", "no-pad"),
+        Opt("0", "print0"),
+        Opt("z", "uncompress"),
+        Opt("f", "files-from", "required"),
+        Opt("E"),
+    ]
     p = await _start(ctx, spec, FILE_HELP)
     if isinstance(p, int):
         return p
@@ -3072,12 +3385,14 @@ async def file_cmd(ctx: Context) -> int:
             return 1
         names += [ln.decode("utf-8", "surrogateescape") for ln in data.splitlines() if ln]
     if not names:
-        await ctx.stderr.write(b"Usage: file [-bcCdEhikLlNnprsSvzZ0] [--apple] "
-                               b"[--extension] [--mime-encoding]\n"
-                               b"            [--mime-type] [-e <testname>] [-F <separator>] "
-                               b" [-f <namefile>]\n            [-m <magicfiles>] [-P <parameter=value>] "
-                               b"[--exclude-quiet]\n            <file> ...\n"
-                               b"       file -C [-m <magicfiles>]\n       file [--help]\n")
+        await ctx.stderr.write(
+            b"Usage: file [-bcCdEhikLlNnprsSvzZ0] [--apple] "
+            b"[--extension] [--mime-encoding]\n"
+            b"            [--mime-type] [-e <testname>] [-F <separator>] "
+            b" [-f <namefile>]\n            [-m <magicfiles>] [-P <parameter=value>] "
+            b"[--exclude-quiet]\n            <file> ...\n"
+            b"       file -C [-m <magicfiles>]\n       file [--help]\n"
+        )
         return 1
     follow = False
     for k, _ in p.order:
@@ -3085,8 +3400,15 @@ async def file_cmd(ctx: Context) -> int:
             follow = True
         elif k == "h":
             follow = False
-    mime_mode = "full" if p.flag("i") else "type" if p.flag("mime_type") else \
-        "enc" if p.flag("mime_encoding") else ""
+    mime_mode = (
+        "full"
+        if p.flag("i")
+        else "type"
+        if p.flag("mime_type")
+        else "enc"
+        if p.flag("mime_encoding")
+        else ""
+    )
     results: list[tuple[str, str]] = []
     status = 0
     for name in names:
@@ -3178,15 +3500,22 @@ _ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 
 @command("mktemp")
 async def mktemp(ctx: Context) -> int:
-    spec = [Opt("d", "directory"), Opt("u", "dry-run"), Opt("q", "quiet"),
-            Opt("", "suffix", "required"), Opt("p", "", "required", dest="tmpdir_p"),
-            Opt("", "tmpdir", "optional"), Opt("t")]
+    spec = [
+        Opt("d", "directory"),
+        Opt("u", "dry-run"),
+        Opt("q", "quiet"),
+        Opt("", "suffix", "required"),
+        Opt("p", "", "required", dest="tmpdir_p"),
+        Opt("", "tmpdir", "optional"),
+        Opt("t"),
+    ]
     p = await _start(ctx, spec, MKTEMP_HELP)
     if isinstance(p, int):
         return p
     if len(p.operands) > 1:
-        return await report(ctx, UsageError(
-            "mktemp: too many templates\nTry 'mktemp --help' for more information."))
+        return await report(
+            ctx, UsageError("mktemp: too many templates\nTry 'mktemp --help' for more information.")
+        )
     quiet = p.flag("q")
     template = p.operands[0] if p.operands else None
     tmpdir_opt = p.get("tmpdir")
@@ -3212,24 +3541,26 @@ async def mktemp(ctx: Context) -> int:
         if not tail_x:
             # GNU: X's must end the template unless --suffix is given
             idx = template.rfind("X")
-            if idx >= 0 and template[:idx + 1].endswith("XXX"):
-                suffix = template[idx + 1:]
-                template = template[:idx + 1]
+            if idx >= 0 and template[: idx + 1].endswith("XXX"):
+                suffix = template[idx + 1 :]
+                template = template[: idx + 1]
     if use_dir is not None:
-        if "/" in template and template.startswith("/") and (
-                p.flag("t") or pdir is not None or tmpdir_opt is not None):
-            await ctx.err(f"invalid template, {q(template)}; with --tmpdir, it may not be "
-                          "absolute")
+        if (
+            "/" in template
+            and template.startswith("/")
+            and (p.flag("t") or pdir is not None or tmpdir_opt is not None)
+        ):
+            await ctx.err(f"invalid template, {q(template)}; with --tmpdir, it may not be absolute")
             return 1
         base = use_dir or ctx.env.get("TMPDIR") or "/tmp"
         if p.flag("t") and pdir is None and not isinstance(tmpdir_opt, str):
             base = ctx.env.get("TMPDIR") or "/tmp"
         template = base.rstrip("/") + "/" + template
     m = re.search(r"X{3,}$", template)
-    if not m or "/" in template[m.start():]:
+    if not m or "/" in template[m.start() :]:
         await ctx.err(f"too few X's in template {q(template + suffix)}")
         return 1
-    head = template[:m.start()]
+    head = template[: m.start()]
     nx = len(m.group(0))
     fs = ctx.fs
     for _ in range(100):
@@ -3249,8 +3580,10 @@ async def mktemp(ctx: Context) -> int:
         except OSError as exc:
             if not quiet:
                 what = "directory" if p.flag("d") else "file"
-                await ctx.err(f"failed to create {what} via template "
-                              f"{q(head + 'X' * nx + suffix)}: {strerror(exc)}")
+                await ctx.err(
+                    f"failed to create {what} via template "
+                    f"{q(head + 'X' * nx + suffix)}: {strerror(exc)}"
+                )
             return 1
         try:
             fs.chmod(name, 0o700 if p.flag("d") else 0o600)
@@ -3284,20 +3617,32 @@ KB, MB, GB (1000).
 
 @command("truncate")
 async def truncate(ctx: Context) -> int:
-    spec = [Opt("c", "no-create"), Opt("o", "io-blocks"), Opt("r", "reference", "required"),
-            Opt("s", "size", "required")]
+    spec = [
+        Opt("c", "no-create"),
+        Opt("o", "io-blocks"),
+        Opt("r", "reference", "required"),
+        Opt("s", "size", "required"),
+    ]
     p = await _start(ctx, spec, TRUNCATE_HELP)
     if isinstance(p, int):
         return p
     size_s = p.str("s")
     ref = p.str("r")
     if size_s is None and ref is None:
-        return await report(ctx, UsageError(
-            "truncate: you must specify either '--size' or '--reference'\n"
-            "Try 'truncate --help' for more information."))
+        return await report(
+            ctx,
+            UsageError(
+                "truncate: you must specify either '--size' or '--reference'\n"
+                "Try 'truncate --help' for more information."
+            ),
+        )
     if not p.operands:
-        return await report(ctx, UsageError(
-            "truncate: missing file operand\nTry 'truncate --help' for more information."))
+        return await report(
+            ctx,
+            UsageError(
+                "truncate: missing file operand\nTry 'truncate --help' for more information."
+            ),
+        )
     fs = ctx.fs
     op = ""
     amount = 0
@@ -3389,7 +3734,7 @@ def _suffixes(length: int | None, alphabet: str, start: int = 0) -> Iterator[str
         return "".join(reversed(chars))
 
     if length is not None:
-        for i in range(start, n ** length):
+        for i in range(start, n**length):
             yield word(i, length)
         return
     k = 0
@@ -3402,20 +3747,33 @@ def _suffixes(length: int | None, alphabet: str, start: int = 0) -> Iterator[str
 
 @command("split")
 async def split(ctx: Context) -> int:
-    spec = [Opt("a", "suffix-length", "required"), Opt("", "additional-suffix", "required"),
-            Opt("b", "bytes", "required"), Opt("C", "line-bytes", "required"),
-            Opt("d", "", "optional", dest="d"), Opt("", "numeric-suffixes", "optional", dest="d"),
-            Opt("x", "", "optional", dest="x"), Opt("", "hex-suffixes", "optional", dest="x"),
-            Opt("e", "elide-empty-files"), Opt("l", "lines", "required"),
-            Opt("n", "number", "required"), Opt("", "verbose"), Opt("t", "separator", "required"),
-            Opt("u", "unbuffered")]
+    spec = [
+        Opt("a", "suffix-length", "required"),
+        Opt("", "additional-suffix", "required"),
+        Opt("b", "bytes", "required"),
+        Opt("C", "line-bytes", "required"),
+        Opt("d", "", "optional", dest="d"),
+        Opt("", "numeric-suffixes", "optional", dest="d"),
+        Opt("x", "", "optional", dest="x"),
+        Opt("", "hex-suffixes", "optional", dest="x"),
+        Opt("e", "elide-empty-files"),
+        Opt("l", "lines", "required"),
+        Opt("n", "number", "required"),
+        Opt("", "verbose"),
+        Opt("t", "separator", "required"),
+        Opt("u", "unbuffered"),
+    ]
     p = await _start(ctx, spec, SPLIT_HELP)
     if isinstance(p, int):
         return p
     ops = p.operands
     if len(ops) > 2:
-        return await report(ctx, UsageError(
-            f"split: extra operand {q(ops[2])}\nTry 'split --help' for more information."))
+        return await report(
+            ctx,
+            UsageError(
+                f"split: extra operand {q(ops[2])}\nTry 'split --help' for more information."
+            ),
+        )
     infile = ops[0] if ops else "-"
     prefix = ops[1] if len(ops) > 1 else "x"
     extra = p.str("additional_suffix") or ""
@@ -3453,8 +3811,11 @@ async def split(ctx: Context) -> int:
             mode, amount = "C", parse_size(p.str("C") or "")
     except ValueError:
         bad = p.str("l") or p.str("b") or p.str("C") or ""
-        await ctx.err(f"invalid number of lines: {q(bad)}" if mode == "l" else
-                      f"invalid number of bytes: {q(bad)}")
+        await ctx.err(
+            f"invalid number of lines: {q(bad)}"
+            if mode == "l"
+            else f"invalid number of bytes: {q(bad)}"
+        )
         return 1
     number = p.str("n")
     if amount <= 0:
@@ -3496,8 +3857,12 @@ async def split(ctx: Context) -> int:
     pieces: list[bytes] = []
     if number is not None:
         m = re.fullmatch(r"(?:(l|r)/)?(?:(\d+)/)?(\d+)", number)
-        if not m or len(m.group(3)) > 18 or int(m.group(3)) == 0 \
-                or int(m.group(3)) > ctx.limits.max_fs_inodes:
+        if (
+            not m
+            or len(m.group(3)) > 18
+            or int(m.group(3)) == 0
+            or int(m.group(3)) > ctx.limits.max_fs_inodes
+        ):
             # each chunk is a file: more chunks than the VM has inodes can never be written
             await ctx.err(f"invalid number of chunks: {q(number)}")
             return 1
@@ -3544,10 +3909,10 @@ async def split(ctx: Context) -> int:
             fs.write_bytes(name, piece)
         return 0
     if mode == "b":
-        pieces = [data[i:i + amount] for i in range(0, len(data), amount)]
+        pieces = [data[i : i + amount] for i in range(0, len(data), amount)]
     elif mode == "l":
         recs = _records(data, sep)
-        pieces = [b"".join(recs[i:i + amount]) for i in range(0, len(recs), amount)]
+        pieces = [b"".join(recs[i : i + amount]) for i in range(0, len(recs), amount)]
     else:
         recs = _records(data, sep)
         cur = b""
@@ -3619,10 +3984,25 @@ def _dd_number(text: str) -> int:
             raise ValueError(text)
         n = int(m.group(1))
         suf = m.group(2) or ""
-        mult = {"": 1, "c": 1, "w": 2, "b": 512, "kB": 1000, "K": 1024, "k": 1024,
-                "KiB": 1024, "MB": 1000 ** 2, "M": 1024 ** 2, "MiB": 1024 ** 2,
-                "GB": 1000 ** 3, "G": 1024 ** 3, "GiB": 1024 ** 3, "TB": 1000 ** 4,
-                "T": 1024 ** 4, "TiB": 1024 ** 4}[suf]
+        mult = {
+            "": 1,
+            "c": 1,
+            "w": 2,
+            "b": 512,
+            "kB": 1000,
+            "K": 1024,
+            "k": 1024,
+            "KiB": 1024,
+            "MB": 1000**2,
+            "M": 1024**2,
+            "MiB": 1024**2,
+            "GB": 1000**3,
+            "G": 1024**3,
+            "GiB": 1024**3,
+            "TB": 1000**4,
+            "T": 1024**4,
+            "TiB": 1024**4,
+        }[suf]
         total *= n * mult
     return total
 
@@ -3633,7 +4013,7 @@ def _dd_rate(nbytes: int, secs: float) -> str:
     rate = nbytes / secs
     for unit in ("B", "kB", "MB", "GB", "TB"):
         if rate < 1000 or unit == "TB":
-            return (f"{rate:.3g} {unit}/s")
+            return f"{rate:.3g} {unit}/s"
         rate /= 1000
     return ""  # pragma: no cover
 
@@ -3680,8 +4060,23 @@ async def dd(ctx: Context) -> int:
                 msg = f"dd: invalid option -- '{a[1:2]}'"
             return await report(ctx, UsageError(msg + "\nTry 'dd --help' for more information."))
         k, eq, v = a.partition("=")
-        if not eq or k not in ("if", "of", "bs", "ibs", "obs", "cbs", "count", "skip", "seek",
-                               "conv", "status", "iflag", "oflag", "iseek", "oseek"):
+        if not eq or k not in (
+            "if",
+            "of",
+            "bs",
+            "ibs",
+            "obs",
+            "cbs",
+            "count",
+            "skip",
+            "seek",
+            "conv",
+            "status",
+            "iflag",
+            "oflag",
+            "iseek",
+            "oseek",
+        ):
             await ctx.err(f"unrecognized operand {q(a)}")
             await ctx.stderr.write(b"Try 'dd --help' for more information.\n")
             return 1
@@ -3703,8 +4098,19 @@ async def dd(ctx: Context) -> int:
     conv = set(filter(None, opts.get("conv", "").split(",")))
     iflag = set(filter(None, opts.get("iflag", "").split(",")))
     oflag = set(filter(None, opts.get("oflag", "").split(",")))
-    bad = conv - {"notrunc", "ucase", "lcase", "sync", "noerror", "fsync", "fdatasync", "excl",
-                  "nocreat", "swab", "sparse"}
+    bad = conv - {
+        "notrunc",
+        "ucase",
+        "lcase",
+        "sync",
+        "noerror",
+        "fsync",
+        "fdatasync",
+        "excl",
+        "nocreat",
+        "swab",
+        "sparse",
+    }
     if bad:
         await ctx.err(f"invalid conversion: {q(sorted(bad)[0])}")
         await ctx.stderr.write(b"Try 'dd --help' for more information.\n")
@@ -3741,8 +4147,9 @@ async def dd(ctx: Context) -> int:
     except OSError as exc:
         if fh is not None:
             fh.close()
-        await ctx.err(f"failed to open {q(exc.filename or infile or outfile or '-')}: "
-                      f"{strerror(exc)}")
+        await ctx.err(
+            f"failed to open {q(exc.filename or infile or outfile or '-')}: {strerror(exc)}"
+        )
         return 1
 
     async def read_block(size: int) -> bytes:
@@ -3817,11 +4224,14 @@ async def dd(ctx: Context) -> int:
             else:
                 old = fs.read_bytes(outfile) if fs.exists(outfile) else b""
                 head = old[:seek_bytes].ljust(seek_bytes, b"\0")
-                tail = old[seek_bytes + len(data_out):] if "notrunc" in conv else b""
+                tail = old[seek_bytes + len(data_out) :] if "notrunc" in conv else b""
                 fs.write_bytes(outfile, head + data_out + tail)
     except OSError as exc:
-        what = "error writing" if exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT) \
+        what = (
+            "error writing"
+            if exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
             else "failed to open"
+        )
         await ctx.err(f"{what} {q(exc.filename or outfile or infile or '-')}: {strerror(exc)}")
         return 1
     finally:
@@ -3830,8 +4240,7 @@ async def dd(ctx: Context) -> int:
     full_out, part_out = divmod(total_out, obs)
     if status_level != "none":
         elapsed = max(time.monotonic() - t0, 1e-6)
-        msg = (f"{full_in}+{part_in} records in\n"
-               f"{full_out}+{1 if part_out else 0} records out\n")
+        msg = f"{full_in}+{part_in} records in\n{full_out}+{1 if part_out else 0} records out\n"
         if status_level != "noxfer":
             n = total_out
             msg += f"{_dd_amount(n)} copied, {elapsed:.6g} s, {_dd_rate(n, elapsed)}\n"
@@ -3851,8 +4260,9 @@ async def sync(ctx: Context) -> int:
     except UsageError as e:
         return await report(ctx, e)
     if p.flag("help"):
-        return await show_help(ctx, "Usage: sync [OPTION] [FILE]...\n"
-                                    "Synchronize cached writes (a no-op in the VM).\n")
+        return await show_help(
+            ctx, "Usage: sync [OPTION] [FILE]...\nSynchronize cached writes (a no-op in the VM).\n"
+        )
     for f in p.operands:
         if not ctx.fs.exists(f):
             await ctx.err(f"error opening {q(f)}: No such file or directory")
@@ -3861,7 +4271,21 @@ async def sync(ctx: Context) -> int:
 
 
 __all__ = [
-    "C_key", "apply_mode", "parse_opts", "short_keys", "backslash_escapes", "canonicalize", "classify_bytes", "enc",
-    "fmt_ts", "human_size", "mode_string", "parse_size", "q", "show_help", "strerror",
-    "tz_from_env", "user_maps",
+    "C_key",
+    "apply_mode",
+    "parse_opts",
+    "short_keys",
+    "backslash_escapes",
+    "canonicalize",
+    "classify_bytes",
+    "enc",
+    "fmt_ts",
+    "human_size",
+    "mode_string",
+    "parse_size",
+    "q",
+    "show_help",
+    "strerror",
+    "tz_from_env",
+    "user_maps",
 ]

@@ -71,7 +71,7 @@ def glob_to_regex(pat: str, icase: bool = False) -> re.Pattern[str]:
             if j >= n:
                 out.append(re.escape(c))
             else:
-                body = pat[i + 1:j]
+                body = pat[i + 1 : j]
                 neg = body[:1] in ("!", "^")
                 if neg:
                     body = body[1:]
@@ -86,9 +86,19 @@ def glob_to_regex(pat: str, icase: bool = False) -> re.Pattern[str]:
 
 
 _CLASSES = {
-    "alpha": "a-zA-Z", "digit": "0-9", "alnum": "a-zA-Z0-9", "upper": "A-Z", "lower": "a-z",
-    "space": r" \t\n\r\f\v", "blank": r" \t", "punct": r"!-/:-@\[-`{-~", "xdigit": "0-9A-Fa-f",
-    "cntrl": r"\x00-\x1f\x7f", "print": r" -~", "graph": r"!-~", "word": r"\w",
+    "alpha": "a-zA-Z",
+    "digit": "0-9",
+    "alnum": "a-zA-Z0-9",
+    "upper": "A-Z",
+    "lower": "a-z",
+    "space": r" \t\n\r\f\v",
+    "blank": r" \t",
+    "punct": r"!-/:-@\[-`{-~",
+    "xdigit": "0-9A-Fa-f",
+    "cntrl": r"\x00-\x1f\x7f",
+    "print": r" -~",
+    "graph": r"!-~",
+    "word": r"\w",
 }
 
 
@@ -97,10 +107,10 @@ def _bracket_body(body: str) -> str:
     i = 0
     while i < len(body):
         c = body[i]
-        if c == "[" and body[i + 1:i + 2] == ":":
+        if c == "[" and body[i + 1 : i + 2] == ":":
             k = body.find(":]", i + 2)
             if k >= 0:
-                out.append(_CLASSES.get(body[i + 2:k], ""))
+                out.append(_CLASSES.get(body[i + 2 : k], ""))
                 i = k + 2
                 continue
         if c == "\\" and i + 1 < len(body):
@@ -176,7 +186,7 @@ def bre_to_regex(pat: str, flavor: str = "basic") -> str:
                 out.append(re.escape(c))
                 i += 1
                 continue
-            out.append(_bracket(pat[i + 1:j]))
+            out.append(_bracket(pat[i + 1 : j]))
             i = j + 1
             continue
         if c in "(){}|" or c in "+?" and flavor == "basic":
@@ -185,8 +195,13 @@ def bre_to_regex(pat: str, flavor: str = "basic") -> str:
             out.append(r"\*")
         elif c == "^" and out and flavor == "basic" and out[-1] not in ("(", "|"):
             out.append(r"\^")
-        elif c == "$" and flavor == "basic" and i + 1 < n and not pat.startswith("\\)", i + 1) \
-                and not pat.startswith("\\|", i + 1):
+        elif (
+            c == "$"
+            and flavor == "basic"
+            and i + 1 < n
+            and not pat.startswith("\\)", i + 1)
+            and not pat.startswith("\\|", i + 1)
+        ):
             out.append(r"\$")
         else:
             out.append(c)
@@ -202,13 +217,13 @@ def _ere_fix(pat: str) -> str:
     while i < n:
         c = pat[i]
         if c == "\\" and i + 1 < n:
-            out.append(pat[i:i + 2])
+            out.append(pat[i : i + 2])
             i += 2
             continue
         if c == "[":
             j = _bracket_close(pat, i)
             if j < n:
-                out.append(_bracket(pat[i + 1:j]))
+                out.append(_bracket(pat[i + 1 : j]))
                 i = j + 1
                 continue
         out.append(c)
@@ -279,12 +294,14 @@ Pred = Callable[["_Ent"], "asyncio.Future[bool] | bool"]
 def _stat_compare(attr: str, sign: str, num: float) -> Callable[[_Ent], bool]:
     """A test of the stat field ``attr`` against ``num``: more than (sign ``+``), less
     than (``-``) or equal; false when the entry cannot be stat'ed."""
+
     def test(e: _Ent) -> bool:
         st = e.stat()
         if st is None:
             return False
         x = getattr(st, attr)
         return bool(x > num if sign == "+" else x < num if sign == "-" else x == num)
+
     return test
 
 
@@ -313,7 +330,9 @@ class _Find:
         self.daystart = False
         self.batches: list[_Batch] = []
         self.tz = tz_from_env(ctx.env)
-        self._maps: tuple[dict[int, str], dict[str, int], dict[int, str], dict[str, int]] | None = None
+        self._maps: tuple[dict[int, str], dict[str, int], dict[int, str], dict[str, int]] | None = (
+            None
+        )
         self.out_buf: list[bytes] = []
         self.seen_non_option = ""
         self.warnings: list[str] = []
@@ -402,8 +421,10 @@ class _Find:
                 raise FindError("invalid expression; empty parentheses are not allowed.")
             inner = self.p_comma()
             if self.peek() != ")":
-                raise FindError("invalid expression; I was expecting to find a ')' somewhere "
-                                "but did not see one.")
+                raise FindError(
+                    "invalid expression; I was expecting to find a ')' somewhere "
+                    "but did not see one."
+                )
             self.take()
             return inner
         if tok == ")":
@@ -420,22 +441,42 @@ class _Find:
         tok = self.take()
         leaf = _Node("leaf", name=tok)
         fs = self.fs
-        global_opts = {"-maxdepth", "-mindepth", "-depth", "-d", "-xdev", "-mount",
-                       "-noleaf", "-follow", "-regextype", "-daystart",
-                       "-ignore_readdir_race", "-noignore_readdir_race", "-warn", "-nowarn"}
+        global_opts = {
+            "-maxdepth",
+            "-mindepth",
+            "-depth",
+            "-d",
+            "-xdev",
+            "-mount",
+            "-noleaf",
+            "-follow",
+            "-regextype",
+            "-daystart",
+            "-ignore_readdir_race",
+            "-noignore_readdir_race",
+            "-warn",
+            "-nowarn",
+        }
         if tok in global_opts:
-            if self.seen_non_option and tok not in ("-daystart", "-follow", "-regextype",
-                                                    "-warn", "-nowarn"):
+            if self.seen_non_option and tok not in (
+                "-daystart",
+                "-follow",
+                "-regextype",
+                "-warn",
+                "-nowarn",
+            ):
                 self.warnings.append(
                     f"find: warning: you have specified the global option {tok} after the "
                     f"argument {self.seen_non_option}, but global options are not positional, "
                     f"i.e., {tok} affects tests specified before it as well as those specified "
-                    "after it.  Please specify global options before other arguments.")
+                    "after it.  Please specify global options before other arguments."
+                )
             if tok in ("-maxdepth", "-mindepth"):
                 v = self.arg(tok)
                 if not re.fullmatch(r"\+?\d+", v):
-                    raise FindError(f"Expected a positive decimal integer argument to {tok}, "
-                                    f"but got `{v}'")
+                    raise FindError(
+                        f"Expected a positive decimal integer argument to {tok}, but got `{v}'"
+                    )
                 if tok == "-maxdepth":
                     self.maxdepth = int(v)
                 else:
@@ -446,13 +487,26 @@ class _Find:
                 self.follow = "L"
             elif tok == "-regextype":
                 v = self.arg(tok)
-                if v not in ("emacs", "posix-basic", "posix-extended", "posix-egrep", "egrep",
-                             "findutils-default", "grep", "posix-awk", "awk", "gnu-awk",
-                             "sed", "ed"):
-                    raise FindError(f"Unknown regular expression type `{v}'; valid types are "
-                                    "`findutils-default', `ed', `emacs', `gnu-awk', `grep', "
-                                    "`posix-awk', `awk', `posix-basic', `posix-egrep', "
-                                    "`egrep', `posix-extended', `sed'.")
+                if v not in (
+                    "emacs",
+                    "posix-basic",
+                    "posix-extended",
+                    "posix-egrep",
+                    "egrep",
+                    "findutils-default",
+                    "grep",
+                    "posix-awk",
+                    "awk",
+                    "gnu-awk",
+                    "sed",
+                    "ed",
+                ):
+                    raise FindError(
+                        f"Unknown regular expression type `{v}'; valid types are "
+                        "`findutils-default', `ed', `emacs', `gnu-awk', `grep', "
+                        "`posix-awk', `awk', `posix-basic', `posix-egrep', "
+                        "`egrep', `posix-extended', `sed'."
+                    )
                 self.regextype = v
             elif tok == "-daystart":
                 self.daystart = True
@@ -480,15 +534,23 @@ class _Find:
                     return bool(rx.match(fs.readlink(e.path)))
                 except OSError:
                     return False
+
             leaf.fn = lname
         elif tok in ("-regex", "-iregex"):
             pat = self.arg(tok)
-            flavor = {"emacs": "emacs", "findutils-default": "emacs", "posix-basic": "basic",
-                      "grep": "basic", "sed": "basic", "ed": "basic"}.get(self.regextype,
-                                                                         "extended")
+            flavor = {
+                "emacs": "emacs",
+                "findutils-default": "emacs",
+                "posix-basic": "basic",
+                "grep": "basic",
+                "sed": "basic",
+                "ed": "basic",
+            }.get(self.regextype, "extended")
             try:
-                rx2 = re.compile(bre_to_regex(pat, flavor),
-                                 re.DOTALL | (re.IGNORECASE if tok == "-iregex" else 0))
+                rx2 = re.compile(
+                    bre_to_regex(pat, flavor),
+                    re.DOTALL | (re.IGNORECASE if tok == "-iregex" else 0),
+                )
             except re.error as exc:
                 raise FindError(f"invalid regular expression {q(pat)}: {exc}") from None
             leaf.fn = lambda e: bool(rx2.fullmatch(e.path))
@@ -500,8 +562,16 @@ class _Find:
                     if not k:
                         raise FindError(f"Arguments to {tok} should contain at least one letter")
                     raise FindError(f"Unknown argument to {tok}: {k}")
-            checks = {"f": S.S_ISREG, "d": S.S_ISDIR, "l": S.S_ISLNK, "p": S.S_ISFIFO,
-                      "s": S.S_ISSOCK, "c": S.S_ISCHR, "b": S.S_ISBLK, "D": lambda m: False}
+            checks = {
+                "f": S.S_ISREG,
+                "d": S.S_ISDIR,
+                "l": S.S_ISLNK,
+                "p": S.S_ISFIFO,
+                "s": S.S_ISSOCK,
+                "c": S.S_ISCHR,
+                "b": S.S_ISBLK,
+                "D": lambda m: False,
+            }
             xt = tok == "-xtype"
 
             def type_test(e: _Ent) -> bool:
@@ -518,15 +588,19 @@ class _Find:
                 if st is None:
                     return False
                 return any(checks[k](st.st_mode) for k in kinds)
+
             leaf.fn = type_test
         elif tok == "-size":
             v = self.arg(tok)
             m = re.fullmatch(r"([+-]?)(\d+)([bcwkMG]?)", v)
             if not m:
-                raise FindError(f"invalid -size type `{v[-1:]}'" if v and not v[-1].isdigit()
-                                else f"invalid argument `{v}' to `-size'")
+                raise FindError(
+                    f"invalid -size type `{v[-1:]}'"
+                    if v and not v[-1].isdigit()
+                    else f"invalid argument `{v}' to `-size'"
+                )
             sign, count, unit = m.group(1), int(m.group(2)), m.group(3) or "b"
-            mult = {"b": 512, "c": 1, "w": 2, "k": 1024, "M": 1024 ** 2, "G": 1024 ** 3}[unit]
+            mult = {"b": 512, "c": 1, "w": 2, "k": 1024, "M": 1024**2, "G": 1024**3}[unit]
 
             def size_test(e: _Ent) -> bool:
                 st = e.stat()
@@ -538,8 +612,10 @@ class _Find:
                 if sign == "-":
                     return units < count
                 return units == count
+
             leaf.fn = size_test
         elif tok == "-empty":
+
             def empty(e: _Ent) -> bool:
                 st = e.stat()
                 if st is None:
@@ -550,6 +626,7 @@ class _Find:
                     except OSError:
                         return False
                 return st.is_file() and st.st_size == 0
+
             leaf.fn = empty
         elif tok in ("-mtime", "-atime", "-ctime", "-mmin", "-amin", "-cmin"):
             v = self.arg(tok)
@@ -564,29 +641,34 @@ class _Find:
                 ref = self.now
                 if self.daystart and unit == 86400.0:
                     dt = datetime.fromtimestamp(self.now, self.tz)
-                    ref = dt.replace(hour=0, minute=0, second=0, microsecond=0).timestamp() \
-                        + 86400
+                    ref = dt.replace(hour=0, minute=0, second=0, microsecond=0).timestamp() + 86400
                 delta = math.floor((ref - getattr(st, attr) / 1e9) / unit)
                 if sign == "+":
                     return delta > num
                 if sign == "-":
                     return delta < num
                 return delta == num
+
             leaf.fn = time_test
         elif tok in ("-newer", "-anewer", "-cnewer") or re.fullmatch(r"-newer[amcB][amcBt]", tok):
             v = self.arg(tok)
             mine = {"-newer": "m", "-anewer": "a", "-cnewer": "c"}.get(tok, tok[6:7])
             theirs = "m" if len(tok) != 8 else tok[7]
-            attrs = {"m": "st_mtime_ns", "a": "st_atime_ns", "c": "st_ctime_ns",
-                     "B": "st_birthtime_ns"}
+            attrs = {
+                "m": "st_mtime_ns",
+                "a": "st_atime_ns",
+                "c": "st_ctime_ns",
+                "B": "st_birthtime_ns",
+            }
             if theirs == "t":
                 from pocketos.commands.util import parse_date
 
                 try:
                     ref_ns = int(parse_date(v, self.tz) * 1e9)
                 except ValueError:
-                    raise FindError(f"I cannot figure out how to interpret `{v}' as a date "
-                                    "or time") from None
+                    raise FindError(
+                        f"I cannot figure out how to interpret `{v}' as a date or time"
+                    ) from None
             else:
                 try:
                     rst = fs.stat(v) if self.follow != "P" else fs.lstat(v)
@@ -598,6 +680,7 @@ class _Find:
             def newer(e: _Ent) -> bool:
                 st = e.stat()
                 return st is not None and getattr(st, a) > ref_ns
+
             leaf.fn = newer
         elif tok == "-perm":
             v = self.arg(tok)
@@ -620,6 +703,7 @@ class _Find:
                 if kind in "/+" and kind:
                     return want == 0 or bool(have & want)
                 return have == want
+
             leaf.fn = perm
         elif tok in ("-user", "-group", "-uid", "-gid"):
             v = self.arg(tok)
@@ -641,6 +725,7 @@ class _Find:
                 def idtest(e: _Ent) -> bool:
                     st = e.stat()
                     return st is not None and getattr(st, attr) == ident
+
                 leaf.fn = idtest
         elif tok in ("-nouser", "-nogroup"):
             uids, _, gids, _ = self.maps
@@ -650,6 +735,7 @@ class _Find:
             def noid(e: _Ent) -> bool:
                 st = e.stat()
                 return st is not None and getattr(st, attr) not in table
+
             leaf.fn = noid
         elif tok in ("-links", "-inum"):
             v = self.arg(tok)
@@ -665,6 +751,7 @@ class _Find:
             def same(e: _Ent) -> bool:
                 st = e.stat()
                 return st is not None and (st.st_ino, st.st_dev) == (ref.st_ino, ref.st_dev)
+
             leaf.fn = same
         elif tok in ("-readable", "-writable", "-executable"):
             bit = {"-readable": 0o444, "-writable": 0o222, "-executable": 0o111}[tok]
@@ -672,6 +759,7 @@ class _Find:
             def access(e: _Ent) -> bool:
                 st = e.stat()
                 return st is not None and bool(st.st_mode & bit & 0o700)
+
             leaf.fn = access
         elif tok == "-true":
             leaf.fn = lambda e: True
@@ -688,9 +776,11 @@ class _Find:
                     raise FindError(f"{target}: {strerror(exc)}") from None
 
                 def fprint(e: _Ent) -> bool:
-                    fs.write_bytes(target, (e.path + sep).encode("utf-8", "surrogateescape"),
-                                   append=True)
+                    fs.write_bytes(
+                        target, (e.path + sep).encode("utf-8", "surrogateescape"), append=True
+                    )
                     return True
+
                 leaf.fn = fprint
             else:
                 sep = "\0" if tok == "-print0" else "\n"
@@ -698,6 +788,7 @@ class _Find:
                 async def do_print(e: _Ent) -> bool:
                     await self.write(e.path + sep)
                     return True
+
                 leaf.fn = do_print
                 leaf.is_async = True
         elif tok in ("-printf", "-fprintf"):
@@ -713,6 +804,7 @@ class _Find:
                 else:
                     await self.write(text)
                 return True
+
             leaf.fn = do_printf
             leaf.is_async = True
         elif tok == "-ls":
@@ -721,6 +813,7 @@ class _Find:
             async def do_ls(e: _Ent) -> bool:
                 await self.write(self.ls_line(e))
                 return True
+
             leaf.fn = do_ls
             leaf.is_async = True
         elif tok == "-delete":
@@ -741,18 +834,23 @@ class _Find:
                     self.status = 1
                     return False
                 return True
+
             leaf.fn = do_delete
             leaf.is_async = True
         elif tok == "-prune":
+
             def prune(e: _Ent) -> bool:
                 if not self.depth_first:
                     e.err = _PRUNE
                 return True
+
             leaf.fn = prune
         elif tok == "-quit":
+
             def do_quit(e: _Ent) -> bool:
                 self.quit = True
                 return True
+
             leaf.fn = do_quit
         elif tok in ("-exec", "-execdir", "-ok", "-okdir"):
             self.has_action = True
@@ -778,12 +876,14 @@ class _Find:
                 async def do_batch(e: _Ent) -> bool:
                     await self.add_to_batch(batch, e)
                     return True
+
                 leaf.fn = do_batch
             else:
                 ask = tok.startswith("-ok")
 
                 async def do_exec(e: _Ent) -> bool:
                     return await self.exec_one(cmd, e, in_dir, ask)
+
                 leaf.fn = do_exec
             leaf.is_async = True
         else:
@@ -829,8 +929,8 @@ class _Find:
         argv = [c.replace("{}", arg) for c in cmd]
         if ask:
             await self.ctx.stderr.write(
-                ("< " + " ".join(argv) + " ... " + arg + " > ? ").encode("utf-8",
-                                                                       "surrogateescape"))
+                ("< " + " ".join(argv) + " ... " + arg + " > ? ").encode("utf-8", "surrogateescape")
+            )
             line = await self.ctx.stdin.readline()
             if line[:1] not in (b"y", b"Y"):
                 return False
@@ -865,8 +965,11 @@ class _Find:
         uids, _, gids, _ = self.maps
         dt = datetime.fromtimestamp(st.st_mtime_ns // 1_000_000_000, self.tz)
         recent = self.now - 15778476 < st.st_mtime <= self.now + 1
-        when = dt.strftime("%b ") + f"{dt.day:>2} " + (dt.strftime("%H:%M") if recent
-                                                       else f" {dt.year}")
+        when = (
+            dt.strftime("%b ")
+            + f"{dt.day:>2} "
+            + (dt.strftime("%H:%M") if recent else f" {dt.year}")
+        )
         name = e.path
         if st.is_symlink():
             try:
@@ -874,9 +977,11 @@ class _Find:
             except OSError:
                 pass
         kb = -(-st.st_blocks * 512 // 1024)
-        return (f"{st.st_ino:>9} {kb:>6} {mode_string(st.st_mode)} {st.st_nlink:>3} "
-                f"{uids.get(st.st_uid, str(st.st_uid)):<8} {gids.get(st.st_gid, str(st.st_gid)):<8} "
-                f"{st.st_size:>8} {when} {name}\n")
+        return (
+            f"{st.st_ino:>9} {kb:>6} {mode_string(st.st_mode)} {st.st_nlink:>3} "
+            f"{uids.get(st.st_uid, str(st.st_uid)):<8} {gids.get(st.st_gid, str(st.st_gid)):<8} "
+            f"{st.st_size:>8} {when} {name}\n"
+        )
 
     def printf(self, fmt: str, e: _Ent) -> str:
         out: list[str] = []
@@ -917,8 +1022,11 @@ class _Find:
             s = str(val)
             if width:
                 w = int(width)
-                s = s.ljust(w) if "-" in flags else (s.rjust(w, "0") if "0" in flags and
-                                                     isinstance(val, int) else s.rjust(w))
+                s = (
+                    s.ljust(w)
+                    if "-" in flags
+                    else (s.rjust(w, "0") if "0" in flags and isinstance(val, int) else s.rjust(w))
+                )
             out.append(s)
         return "".join(out)
 
@@ -935,7 +1043,7 @@ class _Find:
             if e.depth:
                 return path.rstrip("/").rsplit("/", 1)[-1]
             stripped = path.rstrip("/")
-            return path[len(stripped.rsplit("/", 1)[0]) + 1:] if "/" in stripped else path
+            return path[len(stripped.rsplit("/", 1)[0]) + 1 :] if "/" in stripped else path
         if d == "h":
             if "/" not in path.rstrip("/"):
                 return "."
@@ -945,7 +1053,7 @@ class _Find:
             start = e.start
             if path == start:
                 return ""
-            rest = path[len(start):]
+            rest = path[len(start) :]
             return rest.lstrip("/") if not start.endswith("/") else rest
         if d == "H":
             return e.start
@@ -988,15 +1096,23 @@ class _Find:
             return st.st_blocks
         if d in ("u", "g"):
             uids, _, gids, _ = self.maps
-            return uids.get(st.st_uid, str(st.st_uid)) if d == "u" else gids.get(
-                st.st_gid, str(st.st_gid))
+            return (
+                uids.get(st.st_uid, str(st.st_uid))
+                if d == "u"
+                else gids.get(st.st_gid, str(st.st_gid))
+            )
         if d in ("U", "G"):
             return st.st_uid if d == "U" else st.st_gid
         if d in ("a", "c", "t"):
             ns = {"a": st.st_atime_ns, "c": st.st_ctime_ns, "t": st.st_mtime_ns}[d]
             dt = datetime.fromtimestamp(ns // 1_000_000_000, self.tz)
-            return (dt.strftime("%a %b ") + f"{dt.day:>2}" + dt.strftime(" %H:%M:%S") +
-                    f".{ns % 1_000_000_000:09d}0" + dt.strftime(" %Y"))
+            return (
+                dt.strftime("%a %b ")
+                + f"{dt.day:>2}"
+                + dt.strftime(" %H:%M:%S")
+                + f".{ns % 1_000_000_000:09d}0"
+                + dt.strftime(" %Y")
+            )
         if d[0] in "ACT" and len(d) == 2:
             ns = {"A": st.st_atime_ns, "C": st.st_ctime_ns, "T": st.st_mtime_ns}[d[0]]
             k = d[1]
@@ -1025,17 +1141,20 @@ class _Find:
             return bool(r)
         if node.kind == "and":
             return await self.evaluate(node.children[0], e) and await self.evaluate(
-                node.children[1], e)
+                node.children[1], e
+            )
         if node.kind == "or":
             return await self.evaluate(node.children[0], e) or await self.evaluate(
-                node.children[1], e)
+                node.children[1], e
+            )
         if node.kind == "not":
             return not await self.evaluate(node.children[0], e)
         await self.evaluate(node.children[0], e)
         return await self.evaluate(node.children[1], e)
 
-    async def visit(self, node: _Node, path: str, name: str, depth: int, start: str,
-                    follow: bool) -> None:
+    async def visit(
+        self, node: _Node, path: str, name: str, depth: int, start: str, follow: bool
+    ) -> None:
         if self.quit:
             return
         self.ctx.check_killed()
@@ -1054,9 +1173,11 @@ class _Find:
             # loop detection for -L: compare with ancestors
             key = (st.st_dev, st.st_ino) if st else None
             if key in self._ancestors:
-                await self.ctx.err(f"File system loop detected; {q(path)} is part of the same "
-                                   "file system loop as "
-                                   f"{q(self._ancestors[key])}.")
+                await self.ctx.err(
+                    f"File system loop detected; {q(path)} is part of the same "
+                    "file system loop as "
+                    f"{q(self._ancestors[key])}."
+                )
                 self.status = 1
                 return
         in_range = depth >= self.mindepth
@@ -1076,8 +1197,7 @@ class _Find:
             self._ancestors[key2] = path
             for n in names:
                 child = path + n if path.endswith("/") else path + "/" + n
-                await self.visit(node, child, n, depth + 1, start,
-                                 self.follow == "L")
+                await self.visit(node, child, n, depth + 1, start, self.follow == "L")
                 if self.quit:
                     break
             self._ancestors.pop(key2, None)
@@ -1095,8 +1215,11 @@ class _Find:
                 i += 1
             i += 1
         paths: list[str] = []
-        while i < len(argv) and not (argv[i].startswith("-") and len(argv[i]) > 1) and \
-                argv[i] not in ("(", "!"):
+        while (
+            i < len(argv)
+            and not (argv[i].startswith("-") and len(argv[i]) > 1)
+            and argv[i] not in ("(", "!")
+        ):
             paths.append(argv[i])
             i += 1
         expr = argv[i:]
@@ -1119,6 +1242,7 @@ class _Find:
             async def do_print(e: _Ent) -> bool:
                 await self.write(e.path + "\n")
                 return True
+
             printer.fn = do_print
             node = _Node("and", [node, printer])
         for p in paths or ["."]:
@@ -1153,9 +1277,15 @@ def _type_letter(st: StatResult | None) -> str:
     if st is None:
         return "N"
     m = st.st_mode
-    for test, letter in ((S.S_ISREG, "f"), (S.S_ISDIR, "d"), (S.S_ISLNK, "l"),
-                         (S.S_ISFIFO, "p"), (S.S_ISSOCK, "s"), (S.S_ISCHR, "c"),
-                         (S.S_ISBLK, "b")):
+    for test, letter in (
+        (S.S_ISREG, "f"),
+        (S.S_ISDIR, "d"),
+        (S.S_ISLNK, "l"),
+        (S.S_ISFIFO, "p"),
+        (S.S_ISSOCK, "s"),
+        (S.S_ISCHR, "c"),
+        (S.S_ISBLK, "b"),
+    ):
         if test(m):
             return letter
     return "U"
@@ -1200,8 +1330,9 @@ class XargsError(Exception):
     pass
 
 
-async def _xargs_items(ctx: Context, source: object, mode: str, delim: bytes,
-                       eof: str | None) -> AsyncIterator[tuple[str, bool]]:
+async def _xargs_items(
+    ctx: Context, source: object, mode: str, delim: bytes, eof: str | None
+) -> AsyncIterator[tuple[str, bool]]:
     """Yield (item, ends_line) from the input. ``mode``: "ws" (quotes and backslashes),
     "delim" (split on ``delim``) or "lines" (for -I: whole lines, leading blanks dropped)."""
     stream = source
@@ -1256,9 +1387,11 @@ async def _xargs_items(ctx: Context, source: object, mode: str, delim: bytes,
                 j = line.find(c, i + 1)
                 if j < 0:
                     kind = "single" if c == "'" else "double"
-                    raise XargsError(f"unmatched {kind} quote; by default quotes are special "
-                                     "to xargs unless you use the -0 option")
-                cur.append(line[i + 1:j])
+                    raise XargsError(
+                        f"unmatched {kind} quote; by default quotes are special "
+                        "to xargs unless you use the -0 option"
+                    )
+                cur.append(line[i + 1 : j])
                 have = True
                 i = j + 1
                 continue
@@ -1290,23 +1423,47 @@ def _xargs_escape(text: str) -> bytes:
         if m.group(2):
             return bytes([int(m.group(2), 16)])
         ch = m.group(3)
-        return {"n": b"\n", "t": b"\t", "r": b"\r", "0": b"\0", "\\": b"\\", "a": b"\a",
-                "b": b"\b", "f": b"\f", "v": b"\v"}.get(ch, ch.encode())
-    raise XargsError(f"invalid input delimiter specification {text}: the delimiter must be "
-                     "either a single character or an escape sequence starting with \\.")
+        return {
+            "n": b"\n",
+            "t": b"\t",
+            "r": b"\r",
+            "0": b"\0",
+            "\\": b"\\",
+            "a": b"\a",
+            "b": b"\b",
+            "f": b"\f",
+            "v": b"\v",
+        }.get(ch, ch.encode())
+    raise XargsError(
+        f"invalid input delimiter specification {text}: the delimiter must be "
+        "either a single character or an escape sequence starting with \\."
+    )
 
 
 @command("xargs")
 async def xargs(ctx: Context) -> int:
-    spec = [Opt("0", "null"), Opt("a", "arg-file", "required"), Opt("d", "delimiter", "required"),
-            Opt("E", "", "required", dest="eof"), Opt("e", "eof", "optional", dest="eof_old"),
-            Opt("I", "", "required", dest="replace_I"), Opt("i", "replace", "optional", dest="replace"),
-            Opt("L", "max-lines", "required"), Opt("l", "", "optional", dest="l_old"),
-            Opt("n", "max-args", "required"), Opt("P", "max-procs", "required"),
-            Opt("r", "no-run-if-empty"), Opt("s", "max-chars", "required"),
-            Opt("t", "verbose"), Opt("x", "exit"), Opt("p", "interactive"),
-            Opt("o", "open-tty"), Opt("", "process-slot-var", "required"),
-            Opt("", "show-limits"), Opt("", "help")]
+    spec = [
+        Opt("0", "null"),
+        Opt("a", "arg-file", "required"),
+        Opt("d", "delimiter", "required"),
+        Opt("E", "", "required", dest="eof"),
+        Opt("e", "eof", "optional", dest="eof_old"),
+        Opt("I", "", "required", dest="replace_I"),
+        Opt("i", "replace", "optional", dest="replace"),
+        Opt("L", "max-lines", "required"),
+        Opt("l", "", "optional", dest="l_old"),
+        Opt("n", "max-args", "required"),
+        Opt("P", "max-procs", "required"),
+        Opt("r", "no-run-if-empty"),
+        Opt("s", "max-chars", "required"),
+        Opt("t", "verbose"),
+        Opt("x", "exit"),
+        Opt("p", "interactive"),
+        Opt("o", "open-tty"),
+        Opt("", "process-slot-var", "required"),
+        Opt("", "show-limits"),
+        Opt("", "help"),
+    ]
     try:
         p = parse("xargs", ctx.argv[1:], short_keys(spec), stop_at_operand=True)
     except UsageError as e:
@@ -1327,7 +1484,7 @@ async def xargs(ctx: Context) -> int:
     max_lines: int | None = None
 
     async def bad_num(opt: str, v: str) -> int:
-        await ctx.err(f"invalid number \"{v}\" for -{opt} option")
+        await ctx.err(f'invalid number "{v}" for -{opt} option')
         return 1
 
     for key, opt in (("n", "n"), ("L", "L"), ("P", "P"), ("s", "s")):
@@ -1374,8 +1531,10 @@ async def xargs(ctx: Context) -> int:
         last_r = max(i for i, k in enumerate(keys) if k in ("replace_I", "replace"))
         for key, long in (("n", "--max-args"), ("L", "--max-lines")):
             if key in keys[:last_r]:
-                await ctx.err(f"warning: options {long} and --replace/-I/-i are mutually "
-                              f"exclusive, ignoring previous {long} value")
+                await ctx.err(
+                    f"warning: options {long} and --replace/-I/-i are mutually "
+                    f"exclusive, ignoring previous {long} value"
+                )
         if mode == "ws":
             mode = "lines"
         max_lines = 1
@@ -1454,7 +1613,8 @@ async def xargs(ctx: Context) -> int:
             if ends_line:
                 lines_in_batch += 1
             full = (max_args is not None and len(batch) >= max_args) or (
-                max_lines is not None and lines_in_batch >= max_lines)
+                max_lines is not None and lines_in_batch >= max_lines
+            )
             if full:
                 await launch(batch)
                 ran = True

@@ -123,18 +123,38 @@ Hidden files and directories are skipped unless --hidden is given.
 """
 
 RG_TYPES: dict[str, list[str]] = {
-    "py": ["*.py", "*.pyi"], "python": ["*.py", "*.pyi"],
-    "js": ["*.js", "*.jsx", "*.mjs", "*.cjs"], "ts": ["*.ts", "*.tsx", "*.mts", "*.cts"],
-    "rust": ["*.rs"], "rs": ["*.rs"], "go": ["*.go"], "c": ["*.c", "*.h"],
+    "py": ["*.py", "*.pyi"],
+    "python": ["*.py", "*.pyi"],
+    "js": ["*.js", "*.jsx", "*.mjs", "*.cjs"],
+    "ts": ["*.ts", "*.tsx", "*.mts", "*.cts"],
+    "rust": ["*.rs"],
+    "rs": ["*.rs"],
+    "go": ["*.go"],
+    "c": ["*.c", "*.h"],
     "cpp": ["*.cpp", "*.cc", "*.cxx", "*.hpp", "*.hh", "*.hxx", "*.h"],
-    "java": ["*.java"], "kotlin": ["*.kt", "*.kts"], "rb": ["*.rb"], "ruby": ["*.rb"],
-    "php": ["*.php"], "sh": ["*.sh", "*.bash", "*.zsh"], "md": ["*.md", "*.markdown"],
-    "markdown": ["*.md", "*.markdown"], "json": ["*.json", "*.jsonl"],
-    "yaml": ["*.yaml", "*.yml"], "toml": ["*.toml"], "html": ["*.html", "*.htm"],
-    "css": ["*.css", "*.scss", "*.sass", "*.less"], "txt": ["*.txt"], "sql": ["*.sql"],
-    "xml": ["*.xml"], "csv": ["*.csv"], "swift": ["*.swift"], "cs": ["*.cs"],
-    "lua": ["*.lua"], "make": ["Makefile", "makefile", "GNUmakefile", "*.mk"],
-    "docker": ["Dockerfile", "*.dockerfile"], "ini": ["*.ini", "*.cfg"],
+    "java": ["*.java"],
+    "kotlin": ["*.kt", "*.kts"],
+    "rb": ["*.rb"],
+    "ruby": ["*.rb"],
+    "php": ["*.php"],
+    "sh": ["*.sh", "*.bash", "*.zsh"],
+    "md": ["*.md", "*.markdown"],
+    "markdown": ["*.md", "*.markdown"],
+    "json": ["*.json", "*.jsonl"],
+    "yaml": ["*.yaml", "*.yml"],
+    "toml": ["*.toml"],
+    "html": ["*.html", "*.htm"],
+    "css": ["*.css", "*.scss", "*.sass", "*.less"],
+    "txt": ["*.txt"],
+    "sql": ["*.sql"],
+    "xml": ["*.xml"],
+    "csv": ["*.csv"],
+    "swift": ["*.swift"],
+    "cs": ["*.cs"],
+    "lua": ["*.lua"],
+    "make": ["Makefile", "makefile", "GNUmakefile", "*.mk"],
+    "docker": ["Dockerfile", "*.dockerfile"],
+    "ini": ["*.ini", "*.cfg"],
 }
 
 
@@ -199,9 +219,15 @@ class Matcher:
         return self.rx.search(line) is not None
 
 
-def build_regex(patterns: list[str], mode: str, icase: bool, word: bool, line: bool,
-                multiline: bool = True, warnings: list[str] | None = None
-                ) -> re.Pattern[str]:
+def build_regex(
+    patterns: list[str],
+    mode: str,
+    icase: bool,
+    word: bool,
+    line: bool,
+    multiline: bool = True,
+    warnings: list[str] | None = None,
+) -> re.Pattern[str]:
     """Compile grep patterns. ``mode``: G (BRE), E (ERE), F (fixed), P (Python)."""
     parts: list[str] = []
     groups = 0
@@ -211,8 +237,9 @@ def build_regex(patterns: list[str], mode: str, icase: bool, word: bool, line: b
         elif mode == "P":
             t = p
         else:
-            t = translate(p, ere=(mode == "E"), multiline=multiline, group_offset=groups,
-                          warnings=warnings)
+            t = translate(
+                p, ere=(mode == "E"), multiline=multiline, group_offset=groups, warnings=warnings
+            )
         if mode in "GE":
             try:
                 groups += re.compile(t).groups
@@ -287,8 +314,9 @@ def iter_selected(text: str, m: Matcher, eol: str, invert: bool) -> Iterator[tup
 # --- per-file search ---------------------------------------------------------------------
 
 
-async def _chunks_of_lines(source: AsyncIterator[bytes], eol: bytes
-                           ) -> AsyncGenerator[tuple[bytes, bool], None]:
+async def _chunks_of_lines(
+    source: AsyncIterator[bytes], eol: bytes
+) -> AsyncGenerator[tuple[bytes, bool], None]:
     """Whole-line chunks ending with ``eol``; (data, had_final_newline_missing)."""
     carry = b""
     async for chunk in source:
@@ -299,14 +327,15 @@ async def _chunks_of_lines(source: AsyncIterator[bytes], eol: bytes
         if cut < 0:
             carry = data
             continue
-        carry = data[cut + 1:]
-        yield data[:cut + 1], False
+        carry = data[cut + 1 :]
+        yield data[: cut + 1], False
     if carry:
         yield carry + eol, True
 
 
-async def search_source(ctx: Context, cfg: Config, m: Matcher, name: str,
-                        source: AsyncGenerator[bytes, None]) -> bool:
+async def search_source(
+    ctx: Context, cfg: Config, m: Matcher, name: str, source: AsyncGenerator[bytes, None]
+) -> bool:
     """Search one input; return True if some line was selected. Raise _Stop for -q."""
     chunks = _chunks_of_lines(source, cfg.eol.encode())
     try:
@@ -316,8 +345,9 @@ async def search_source(ctx: Context, cfg: Config, m: Matcher, name: str,
         await source.aclose()
 
 
-async def _search(ctx: Context, cfg: Config, m: Matcher, name: str,
-                  chunks: AsyncIterator[tuple[bytes, bool]]) -> bool:
+async def _search(
+    ctx: Context, cfg: Config, m: Matcher, name: str, chunks: AsyncIterator[tuple[bytes, bool]]
+) -> bool:
     eol = cfg.eol
     out_parts: list[str] = []
     prefix_name = ""
@@ -340,8 +370,7 @@ async def _search(ctx: Context, cfg: Config, m: Matcher, name: str,
     want_lineno = cfg.line_number or context
     write = ctx.stdout.write
     # the dense path (see below) handles the plain output forms and -c
-    dense_ok = not per_line and not only and not cfg.byte_offset and not (
-        listing and not cfg.count)
+    dense_ok = not per_line and not only and not cfg.byte_offset and not (listing and not cfg.count)
     dense = False
     line_search = m.rx.search
 
@@ -377,8 +406,11 @@ async def _search(ctx: Context, cfg: Config, m: Matcher, name: str,
             out_parts.append(prefix(ln, o, ":") + line[s:e] + eol)
 
     def separator(first_ln: int) -> None:
-        if cfg.group_sep is not None and cfg.printed_group and (
-                last_printed == 0 or first_ln > last_printed + 1):
+        if (
+            cfg.group_sep is not None
+            and cfg.printed_group
+            and (last_printed == 0 or first_ln > last_printed + 1)
+        ):
             out_parts.append(cfg.group_sep + "\n")
 
     async for raw, _missing in chunks:
@@ -403,8 +435,7 @@ async def _search(ctx: Context, cfg: Config, m: Matcher, name: str,
                 k = len(idxs)
                 if not listing and k:
                     base = lineno + 1
-                    out_parts.extend([prefix(base + i, 0, ":") + lines[i] + "\n"
-                                      for i in idxs])
+                    out_parts.extend([prefix(base + i, 0, ":") + lines[i] + "\n" for i in idxs])
             else:
                 it = (filterfalse if invert else filter)(line_search, lines)
                 sel = list(it if left is None else islice(it, left))
@@ -440,7 +471,8 @@ async def _search(ctx: Context, cfg: Config, m: Matcher, name: str,
                 if binary:
                     await flush()
                     await ctx.stderr.write(
-                        f"{cfg.name}: {name}: binary file matches\n".encode(ENC, ERRS))
+                        f"{cfg.name}: {name}: binary file matches\n".encode(ENC, ERRS)
+                    )
                     return True
                 if want_lineno:
                     lineno += text.count(eol, pos_ln, ls)
@@ -493,15 +525,19 @@ async def _search(ctx: Context, cfg: Config, m: Matcher, name: str,
                 if listing:
                     if cfg.quiet:
                         raise _Stop()
-                    if cfg.files_with or cfg.files_without or (
-                            max_count is not None and nsel >= max_count):
+                    if (
+                        cfg.files_with
+                        or cfg.files_without
+                        or (max_count is not None and nsel >= max_count)
+                    ):
                         done = True
                         break
                     continue
                 if binary:
                     await flush()
                     await ctx.stderr.write(
-                        f"{cfg.name}: {name}: binary file matches\n".encode(ENC, ERRS))
+                        f"{cfg.name}: {name}: binary file matches\n".encode(ENC, ERRS)
+                    )
                     return True
                 first = before[0][0] if before and cfg.before else lineno
                 separator(first)
@@ -573,8 +609,9 @@ def _grep_file_wanted(cfg: Config, path: str, command_line: bool) -> bool:
     base = posixpath.basename(path.rstrip("/")) or path
     if cfg.rg:
         return _rg_file_wanted(cfg, path, command_line)
-    if cfg.excludes and (_glob_match(base, cfg.excludes)
-                         or (command_line and _glob_match(path, cfg.excludes))):
+    if cfg.excludes and (
+        _glob_match(base, cfg.excludes) or (command_line and _glob_match(path, cfg.excludes))
+    ):
         return False
     return not (cfg.includes and not _glob_match(base, cfg.includes))
 
@@ -622,13 +659,14 @@ def _dir_wanted(cfg: Config, path: str) -> bool:
             if g.startswith("!") and fnmatch.fnmatchcase(base, g[1:].rstrip("/")):
                 return False
         return True
-    return not (cfg.exclude_dirs and base not in (".", "..")
-                and _glob_match(base, cfg.exclude_dirs))
+    return not (
+        cfg.exclude_dirs and base not in (".", "..") and _glob_match(base, cfg.exclude_dirs)
+    )
 
 
-def walk_files(ctx: Context, cfg: Config, top: str,
-               seen: set[tuple[int, int]] | None = None
-               ) -> Iterator[tuple[str, OSError | None]]:
+def walk_files(
+    ctx: Context, cfg: Config, top: str, seen: set[tuple[int, int]] | None = None
+) -> Iterator[tuple[str, OSError | None]]:
     """Files under directory ``top`` in sorted order (errors are yielded as (path, exc)).
     ``seen`` holds the (device, inode) of the directories being walked, to stop loops."""
     if seen is None:
@@ -678,8 +716,9 @@ def _display(path: str, implicit_dot: bool) -> str:
 # --- drivers -----------------------------------------------------------------------------
 
 
-async def _run_search(ctx: Context, cfg: Config, m: Matcher, operands: list[str],
-                      implicit_dot: bool) -> int:
+async def _run_search(
+    ctx: Context, cfg: Config, m: Matcher, operands: list[str], implicit_dot: bool
+) -> int:
     matched = False
 
     async def one(path: str, shown: str) -> None:
@@ -747,9 +786,22 @@ async def _run_search(ctx: Context, cfg: Config, m: Matcher, operands: list[str]
 
 
 _VALUE_SHORTS = set("efmABCd")
-_VALUE_LONGS = ("--regexp", "--file", "--max-count", "--after-context", "--before-context",
-                "--context", "--label", "--include", "--exclude", "--exclude-dir",
-                "--binary-files", "--directories", "--devices", "--group-separator")
+_VALUE_LONGS = (
+    "--regexp",
+    "--file",
+    "--max-count",
+    "--after-context",
+    "--before-context",
+    "--context",
+    "--label",
+    "--include",
+    "--exclude",
+    "--exclude-dir",
+    "--binary-files",
+    "--directories",
+    "--devices",
+    "--group-separator",
+)
 
 
 def _preprocess_numeric(args: list[str]) -> list[str]:
@@ -761,8 +813,11 @@ def _preprocess_numeric(args: list[str]) -> list[str]:
             break
         prev = args[i - 1] if i else ""
         takes_value = (len(prev) == 2 and prev[0] == "-" and prev[1] in _VALUE_SHORTS) or (
-            prev.startswith("--") and "=" not in prev
-            and any(o.startswith(prev) for o in _VALUE_LONGS) and len(prev) > 2)
+            prev.startswith("--")
+            and "=" not in prev
+            and any(o.startswith(prev) for o in _VALUE_LONGS)
+            and len(prev) > 2
+        )
         if not takes_value and len(a) > 1 and a[0] == "-" and a[1:].isdigit():
             out.append(f"--context={a[1:]}")
         else:
@@ -771,28 +826,56 @@ def _preprocess_numeric(args: list[str]) -> list[str]:
 
 
 GREP_OPTS = [
-    Opt("E", "extended-regexp", dest="mode_E"), Opt("F", "fixed-strings", dest="mode_F"),
-    Opt("G", "basic-regexp", dest="mode_G"), Opt("P", "perl-regexp", dest="mode_P"),
+    Opt("E", "extended-regexp", dest="mode_E"),
+    Opt("F", "fixed-strings", dest="mode_F"),
+    Opt("G", "basic-regexp", dest="mode_G"),
+    Opt("P", "perl-regexp", dest="mode_P"),
     Opt("e", "regexp", "required", dest="regexp", multiple=True),
     Opt("f", "file", "required", dest="file", multiple=True),
-    Opt("i", "ignore-case"), Opt("y", "", dest="ignore_case"), Opt("", "no-ignore-case"),
-    Opt("v", "invert-match"), Opt("w", "word-regexp"), Opt("x", "line-regexp"),
-    Opt("c", "count"), Opt("", "color", "optional"), Opt("", "colour", "optional", dest="color"),
-    Opt("L", "files-without-match"), Opt("l", "files-with-matches"),
-    Opt("m", "max-count", "required"), Opt("o", "only-matching"),
-    Opt("q", "quiet"), Opt("", "silent", dest="quiet"), Opt("s", "no-messages"),
-    Opt("b", "byte-offset"), Opt("H", "with-filename"), Opt("h", "no-filename"),
-    Opt("", "label", "required"), Opt("n", "line-number"), Opt("T", "initial-tab"),
-    Opt("Z", "null"), Opt("z", "null-data"), Opt("a", "text"), Opt("I", "", dest="binary_nomatch"),
-    Opt("", "binary-files", "required"), Opt("r", "recursive"),
+    Opt("i", "ignore-case"),
+    Opt("y", "", dest="ignore_case"),
+    Opt("", "no-ignore-case"),
+    Opt("v", "invert-match"),
+    Opt("w", "word-regexp"),
+    Opt("x", "line-regexp"),
+    Opt("c", "count"),
+    Opt("", "color", "optional"),
+    Opt("", "colour", "optional", dest="color"),
+    Opt("L", "files-without-match"),
+    Opt("l", "files-with-matches"),
+    Opt("m", "max-count", "required"),
+    Opt("o", "only-matching"),
+    Opt("q", "quiet"),
+    Opt("", "silent", dest="quiet"),
+    Opt("s", "no-messages"),
+    Opt("b", "byte-offset"),
+    Opt("H", "with-filename"),
+    Opt("h", "no-filename"),
+    Opt("", "label", "required"),
+    Opt("n", "line-number"),
+    Opt("T", "initial-tab"),
+    Opt("Z", "null"),
+    Opt("z", "null-data"),
+    Opt("a", "text"),
+    Opt("I", "", dest="binary_nomatch"),
+    Opt("", "binary-files", "required"),
+    Opt("r", "recursive"),
     Opt("R", "dereference-recursive"),
-    Opt("", "include", "required", multiple=True), Opt("", "exclude", "required", multiple=True),
+    Opt("", "include", "required", multiple=True),
+    Opt("", "exclude", "required", multiple=True),
     Opt("", "exclude-dir", "required", multiple=True),
-    Opt("A", "after-context", "required"), Opt("B", "before-context", "required"),
-    Opt("C", "context", "required"), Opt("U", "binary"), Opt("", "line-buffered"),
-    Opt("V", "version"), Opt("", "help"), Opt("u", "unix-byte-offsets"),
-    Opt("", "no-line-number"), Opt("", "group-separator", "required"),
-    Opt("", "no-group-separator"), Opt("d", "directories", "required"),
+    Opt("A", "after-context", "required"),
+    Opt("B", "before-context", "required"),
+    Opt("C", "context", "required"),
+    Opt("U", "binary"),
+    Opt("", "line-buffered"),
+    Opt("V", "version"),
+    Opt("", "help"),
+    Opt("u", "unix-byte-offsets"),
+    Opt("", "no-line-number"),
+    Opt("", "group-separator", "required"),
+    Opt("", "no-group-separator"),
+    Opt("d", "directories", "required"),
     Opt("D", "devices", "required"),
 ]
 
@@ -882,31 +965,37 @@ async def grep(ctx: Context) -> int:
         bf = p.str("binary_files")
         if bf is not None:
             if bf not in ("binary", "text", "without-match"):
-                raise UsageError("grep: invalid argument '" + bf + "' for '--binary-files'\n"
-                                 "Valid arguments are:\n  - 'binary'\n  - 'text'\n"
-                                 "  - 'without-match'\n"
-                                 "Usage: grep [OPTION]... PATTERNS [FILE]...\n"
-                                 "Try 'grep --help' for more information.", 2)
+                raise UsageError(
+                    "grep: invalid argument '" + bf + "' for '--binary-files'\n"
+                    "Valid arguments are:\n  - 'binary'\n  - 'text'\n"
+                    "  - 'without-match'\n"
+                    "Usage: grep [OPTION]... PATTERNS [FILE]...\n"
+                    "Try 'grep --help' for more information.",
+                    2,
+                )
             cfg.binary = bf
         if p.flag("text"):
             cfg.binary = "text"
         if p.flag("binary_nomatch"):
             cfg.binary = "without-match"
-        cfg.context_opt = any(p.get(k) is not None
-                              for k in ("context", "after_context", "before_context"))
+        cfg.context_opt = any(
+            p.get(k) is not None for k in ("context", "after_context", "before_context")
+        )
         if p.get("group_separator") is not None:
             cfg.group_sep = p.str("group_separator")
         if p.flag("no_group_separator"):
             cfg.group_sep = None
         dirs = p.str("directories")
         if dirs is not None and dirs not in ("read", "skip", "recurse"):
-            raise UsageError(f"grep: invalid argument '{dirs}' for '--directories'\n"
-                             "Valid arguments are:\n  - 'read'\n  - 'recurse'\n  - 'skip'\n"
-                             "Usage: grep [OPTION]... PATTERNS [FILE]...\n"
-                             "Try 'grep --help' for more information.", 2)
+            raise UsageError(
+                f"grep: invalid argument '{dirs}' for '--directories'\n"
+                "Valid arguments are:\n  - 'read'\n  - 'recurse'\n  - 'skip'\n"
+                "Usage: grep [OPTION]... PATTERNS [FILE]...\n"
+                "Try 'grep --help' for more information.",
+                2,
+            )
         cfg.skip_dirs = dirs == "skip"
-        cfg.recursive = (p.flag("recursive") or p.flag("dereference_recursive")
-                         or dirs == "recurse")
+        cfg.recursive = p.flag("recursive") or p.flag("dereference_recursive") or dirs == "recurse"
         cfg.deref = p.flag("dereference_recursive")
         cfg.includes = p.list("include")
         cfg.excludes = p.list("exclude")
@@ -935,14 +1024,23 @@ async def grep(ctx: Context) -> int:
                 return 2
     if not have_patterns:
         if not operands:
-            await ctx.stderr.write(b"Usage: grep [OPTION]... PATTERNS [FILE]...\n"
-                                   b"Try 'grep --help' for more information.\n")
+            await ctx.stderr.write(
+                b"Usage: grep [OPTION]... PATTERNS [FILE]...\n"
+                b"Try 'grep --help' for more information.\n"
+            )
             return 2
         patterns = operands.pop(0).split("\n")
     warnings: list[str] = []
     try:
-        rx = build_regex(patterns, mode, icase, p.flag("word_regexp"), p.flag("line_regexp"),
-                         multiline=cfg.eol == "\n", warnings=warnings)
+        rx = build_regex(
+            patterns,
+            mode,
+            icase,
+            p.flag("word_regexp"),
+            p.flag("line_regexp"),
+            multiline=cfg.eol == "\n",
+            warnings=warnings,
+        )
         for w in warnings:
             await ctx.err(f"warning: {w}")
     except RegexError as exc:
@@ -969,29 +1067,58 @@ async def grep(ctx: Context) -> int:
                 cfg.with_filename = False
     else:
         cfg.with_filename = len(operands) > 1 or (
-            cfg.recursive and (implicit_dot or ctx.fs.isdir(operands[0])))
+            cfg.recursive and (implicit_dot or ctx.fs.isdir(operands[0]))
+        )
     return await _run_search(ctx, cfg, Matcher(rx), operands, implicit_dot)
 
 
 # --- rg ----------------------------------------------------------------------------------
 
 RG_OPTS = [
-    Opt("e", "regexp", "required", multiple=True), Opt("F", "fixed-strings"),
-    Opt("i", "ignore-case"), Opt("s", "case-sensitive"), Opt("S", "smart-case"),
-    Opt("v", "invert-match"), Opt("w", "word-regexp"), Opt("x", "line-regexp"),
-    Opt("n", "line-number"), Opt("N", "no-line-number"), Opt("H", "with-filename"),
-    Opt("I", "no-filename"), Opt("l", "files-with-matches"), Opt("", "files-without-match"),
-    Opt("c", "count"), Opt("o", "only-matching"), Opt("m", "max-count", "required"),
-    Opt("q", "quiet"), Opt("A", "after-context", "required"),
-    Opt("B", "before-context", "required"), Opt("C", "context", "required"),
-    Opt("g", "glob", "required", multiple=True), Opt("t", "type", "required", multiple=True),
-    Opt("T", "type-not", "required", multiple=True), Opt(".", "hidden"),
-    Opt("L", "follow"), Opt("a", "text"), Opt("u", "unrestricted"), Opt("", "files"),
-    Opt("", "no-heading"), Opt("", "heading"), Opt("", "color", "required"),
-    Opt("", "colour", "required", dest="color"), Opt("", "sort", "required"),
-    Opt("", "no-ignore"), Opt("", "help"), Opt("V", "version"), Opt("0", "null"),
-    Opt("z", "search-zip"), Opt("", "no-messages"), Opt("b", "byte-offset"),
-    Opt("", "column"), Opt("", "vimgrep"), Opt("P", "pcre2"),
+    Opt("e", "regexp", "required", multiple=True),
+    Opt("F", "fixed-strings"),
+    Opt("i", "ignore-case"),
+    Opt("s", "case-sensitive"),
+    Opt("S", "smart-case"),
+    Opt("v", "invert-match"),
+    Opt("w", "word-regexp"),
+    Opt("x", "line-regexp"),
+    Opt("n", "line-number"),
+    Opt("N", "no-line-number"),
+    Opt("H", "with-filename"),
+    Opt("I", "no-filename"),
+    Opt("l", "files-with-matches"),
+    Opt("", "files-without-match"),
+    Opt("c", "count"),
+    Opt("o", "only-matching"),
+    Opt("m", "max-count", "required"),
+    Opt("q", "quiet"),
+    Opt("A", "after-context", "required"),
+    Opt("B", "before-context", "required"),
+    Opt("C", "context", "required"),
+    Opt("g", "glob", "required", multiple=True),
+    Opt("t", "type", "required", multiple=True),
+    Opt("T", "type-not", "required", multiple=True),
+    Opt(".", "hidden"),
+    Opt("L", "follow"),
+    Opt("a", "text"),
+    Opt("u", "unrestricted"),
+    Opt("", "files"),
+    Opt("", "no-heading"),
+    Opt("", "heading"),
+    Opt("", "color", "required"),
+    Opt("", "colour", "required", dest="color"),
+    Opt("", "sort", "required"),
+    Opt("", "no-ignore"),
+    Opt("", "help"),
+    Opt("V", "version"),
+    Opt("0", "null"),
+    Opt("z", "search-zip"),
+    Opt("", "no-messages"),
+    Opt("b", "byte-offset"),
+    Opt("", "column"),
+    Opt("", "vimgrep"),
+    Opt("P", "pcre2"),
 ]
 
 
@@ -1108,4 +1235,3 @@ async def rg(ctx: Context) -> int:
         cfg.line_number = True
         cfg.with_filename = True
     return await _run_search(ctx, cfg, Matcher(rx), operands, implicit_dot)
-

@@ -164,7 +164,7 @@ def _read_number(s: _Src) -> int:
     st = s.i
     while s.peek().isdigit():
         s.i += 1
-    return int(s.t[st:s.i])
+    return int(s.t[st : s.i])
 
 
 def _read_delimited(s: _Src, delim: str, what: str, regex: bool) -> str:
@@ -222,7 +222,7 @@ def _read_bracket(s: _Src) -> str:
     if j >= n or t[j] != "]":
         return "["  # not a complete bracket: let the regex compiler report it
     s.i = j + 1
-    return t[st:j + 1]
+    return t[st : j + 1]
 
 
 def _parse_regex_addr(s: _Src, delim: str) -> Regex:
@@ -293,7 +293,7 @@ def _parse_filename(s: _Src) -> str:
     st = s.i
     while not s.eof() and s.peek() != "\n":
         s.i += 1
-    name = s.t[st:s.i]
+    name = s.t[st : s.i]
     if not s.eof():
         s.i += 1
     return name
@@ -304,7 +304,7 @@ def _parse_label(s: _Src, stops: str = "\n;") -> str:
     st = s.i
     while not s.eof() and s.peek() not in stops:
         s.i += 1
-    return s.t[st:s.i].rstrip(" \t")
+    return s.t[st : s.i].rstrip(" \t")
 
 
 _REPL_ESC = {"n": "\n", "t": "\t", "a": "\a", "f": "\f", "v": "\v", "r": "\r"}
@@ -374,8 +374,11 @@ def _y_string(text: str) -> list[str]:
         c = text[i]
         if c == "\\" and i + 1 < len(text):
             d = text[i + 1]
-            out.append({"n": "\n", "t": "\t", "r": "\r", "\\": "\\"}.get(d, "\\" + d)
-                       if d in "ntr\\" else d)
+            out.append(
+                {"n": "\n", "t": "\t", "r": "\r", "\\": "\\"}.get(d, "\\" + d)
+                if d in "ntr\\"
+                else d
+            )
             i += 2
             continue
         out.append(c)
@@ -383,8 +386,7 @@ def _y_string(text: str) -> list[str]:
     return out
 
 
-def parse_script(text: str, pieces: list[tuple[int, str]], ere: bool
-                 ) -> tuple[list[Cmd], bool]:
+def parse_script(text: str, pieces: list[tuple[int, str]], ere: bool) -> tuple[list[Cmd], bool]:
     """Parse a script into commands; returns (commands, '#n' seen on the first line)."""
     s = _Src(text, pieces)
     cmds: list[Cmd] = []
@@ -463,7 +465,7 @@ def parse_script(text: str, pieces: list[tuple[int, str]], ere: bool
                 raise s.error(": doesn't want any addresses")
             lab = _parse_label(s)
             if not lab:
-                raise s.error("\":\" lacks a label")
+                raise s.error('":" lacks a label')
             cmd.label = lab
             if s.peek() == ";":
                 s.i += 1
@@ -530,8 +532,7 @@ def parse_script(text: str, pieces: list[tuple[int, str]], ere: bool
             seen_regex = True
             _compile(cm.regex, ere, s)
             if cm.regex.rx is not None:
-                top = max((v for k, v in cm.repl if k == "grp" and isinstance(v, int)),
-                          default=0)
+                top = max((v for k, v in cm.repl if k == "grp" and isinstance(v, int)), default=0)
                 if top > cm.regex.rx.groups:
                     raise s.error(f"invalid reference \\{top} on `s' command's RHS", cm.pos)
     return cmds, quiet
@@ -542,8 +543,9 @@ def _compile(rx: Regex, ere: bool, s: _Src) -> None:
         return
     try:
         pat = translate(rx.source, ere=ere, multiline=rx.mline, escapes=True)
-        rx.rx = re.compile(pat, (re.IGNORECASE if rx.icase else 0)
-                           | (re.MULTILINE if rx.mline else 0))
+        rx.rx = re.compile(
+            pat, (re.IGNORECASE if rx.icase else 0) | (re.MULTILINE if rx.mline else 0)
+        )
     except RegexError as exc:
         if str(exc).startswith("character class syntax"):
             raise SedPanic(str(exc))  # GNU reports this one without a location, status 4
@@ -646,9 +648,11 @@ class Input:
             try:
                 st = self.ctx.fs.stat(name)
                 if st.is_dir():
-                    await self.ctx.err(f"couldn't edit {name}: not a regular file"
-                                       if self.runner.in_place else
-                                       f"read error on {name}: Is a directory")
+                    await self.ctx.err(
+                        f"couldn't edit {name}: not a regular file"
+                        if self.runner.in_place
+                        else f"read error on {name}: Is a directory"
+                    )
                     self.runner.status = 2
                     continue
                 fh = self.ctx.fs.open(name, "rb")
@@ -706,7 +710,7 @@ class Input:
             if cut < 0:
                 self.carry = data
                 continue
-            self.carry = data[cut + 1:]
+            self.carry = data[cut + 1 :]
             self.lines.extend(data[:cut].decode(ENC, ERRS).split(self.sep))
             self.last_missing = False
         return True
@@ -766,8 +770,7 @@ def _case(s: str, mode: str) -> str:
     return s
 
 
-def make_replacer(parts: list[tuple[str, object]], ngroups: int
-                  ) -> Callable[[re.Match[str]], str]:
+def make_replacer(parts: list[tuple[str, object]], ngroups: int) -> Callable[[re.Match[str]], str]:
     has_case = any(k == "case" for k, _ in parts)
     for k, v in parts:
         if k == "grp" and isinstance(v, int) and v > ngroups:
@@ -776,8 +779,10 @@ def make_replacer(parts: list[tuple[str, object]], ngroups: int
         if all(k == "lit" for k, _ in parts):
             lit = "".join(str(v) for _, v in parts)
             return lambda m: lit
-        items: list[str | int] = [v if k == "grp" else str(v)  # type: ignore[misc]
-                                  for k, v in parts]
+        items: list[str | int] = [
+            v if k == "grp" else str(v)  # type: ignore[misc]
+            for k, v in parts
+        ]
 
         def simple(m: re.Match[str]) -> str:
             return "".join(x if isinstance(x, str) else (m.group(x) or "") for x in items)
@@ -837,9 +842,19 @@ def _template(parts: list[tuple[str, object]]) -> str | None:
 
 
 class Runner:
-    def __init__(self, ctx: Context, cmds: list[Cmd], quiet: bool, sep: str,
-                 line_len: int, ere: bool, separate: bool, in_place: bool,
-                 suffix: str | None, posix: bool) -> None:
+    def __init__(
+        self,
+        ctx: Context,
+        cmds: list[Cmd],
+        quiet: bool,
+        sep: str,
+        line_len: int,
+        ere: bool,
+        separate: bool,
+        in_place: bool,
+        suffix: str | None,
+        posix: bool,
+    ) -> None:
         self.ctx = ctx
         self.cmds = cmds
         self.quiet = quiet
@@ -866,8 +881,9 @@ class Runner:
         self.inplace_buf: list[str] | None = None
         self.hs = ""
         self.hs_nl = True  # whether the hold space's text ended with a newline
-        self.needs_last = any(a is not None and a.kind == "last"
-                              for c in cmds for a in (c.a1, c.a2))
+        self.needs_last = any(
+            a is not None and a.kind == "last" for c in cmds for a in (c.a1, c.a2)
+        )
 
     # -- output -------------------------------------------------------------------------
     def emit(self, text: str, newline: bool = True) -> None:
@@ -965,9 +981,12 @@ class Runner:
             if self.last_rx is None:
                 raise SedError("no previous regular expression")
             if r.icase or r.mline:
-                return re.compile(self.last_rx.pattern,
-                                  self.last_rx.flags | (re.IGNORECASE if r.icase else 0)
-                                  | (re.MULTILINE if r.mline else 0))
+                return re.compile(
+                    self.last_rx.pattern,
+                    self.last_rx.flags
+                    | (re.IGNORECASE if r.icase else 0)
+                    | (re.MULTILINE if r.mline else 0),
+                )
             return self.last_rx
         self.last_rx = r.rx
         return r.rx
@@ -1049,8 +1068,11 @@ class Runner:
             self.replacers[key] = rep
             # s///g with an expression that never matches empty: Python's sub agrees with
             # GNU, so let it do the loop
-            self.gsubs[key] = (_template(c.repl) or rep) if (
-                c.gflag and c.nth == 1 and not _may_match_empty(rx)) else None
+            self.gsubs[key] = (
+                (_template(c.repl) or rep)
+                if (c.gflag and c.nth == 1 and not _may_match_empty(rx))
+                else None
+            )
         if c.gflag and c.nth == 1:
             g = self.gsubs[key]
             if g is not None:
@@ -1060,7 +1082,7 @@ class Runner:
             m = rx.search(ps)
             if m is None:
                 return ps, False
-            return ps[:m.start()] + rep(m) + ps[m.end():], True
+            return ps[: m.start()] + rep(m) + ps[m.end() :], True
         out: list[str] = []
         pos = 0
         count = 0
@@ -1108,8 +1130,9 @@ class Runner:
             self.ctx.budget.check_time()
             self.ctx.check_killed()
         if len(ps) > self.ctx.limits.max_file_size:
-            raise SedPanic(f"pattern space exceeds the file size limit "
-                           f"({self.ctx.limits.max_file_size} bytes)")
+            raise SedPanic(
+                f"pattern space exceeds the file size limit ({self.ctx.limits.max_file_size} bytes)"
+            )
 
     async def run(self, inp: Input, cross: bool) -> None:
         cmds = self.cmds
@@ -1163,7 +1186,7 @@ class Runner:
                         i = ps.find("\n")
                         autoprint = False
                         if i >= 0:
-                            ps = ps[i + 1:]
+                            ps = ps[i + 1 :]
                             restart = True
                         break
                     elif nm == "b":
@@ -1295,8 +1318,10 @@ def _fast_s(cmds: list[Cmd], sep: str, ere: bool) -> re.Pattern[str] | None:
     if c.regex is None or c.regex.rx is None or c.regex.mline:
         return None
     try:
-        ml = re.compile(translate(c.regex.source, ere=ere, multiline=True, escapes=True),
-                        re.MULTILINE | (re.IGNORECASE if c.regex.icase else 0))
+        ml = re.compile(
+            translate(c.regex.source, ere=ere, multiline=True, escapes=True),
+            re.MULTILINE | (re.IGNORECASE if c.regex.icase else 0),
+        )
     except (RegexError, re.error):
         return None
     if "\\A" in ml.pattern or "\\Z" in ml.pattern:
@@ -1366,7 +1391,7 @@ async def run_fast_s(runner: Runner, inp: Input, ml: re.Pattern[str]) -> None:
                 out.append(new)
                 if did and c.pflag:
                     out.append("\n" + new)
-                out.append(text[le:le + 1])
+                out.append(text[le : le + 1])
             pos = le + 1
         if quiet:
             if printed:
@@ -1456,8 +1481,10 @@ def _fast_filter(cmds: list[Cmd], sep: str, ere: bool) -> re.Pattern[str] | None
     if rx is None or rx.rx is None or rx.mline:
         return None
     try:
-        ml = re.compile(translate(rx.source, ere=ere, multiline=True, escapes=True),
-                        re.MULTILINE | (re.IGNORECASE if rx.icase else 0))
+        ml = re.compile(
+            translate(rx.source, ere=ere, multiline=True, escapes=True),
+            re.MULTILINE | (re.IGNORECASE if rx.icase else 0),
+        )
     except (RegexError, re.error):
         return None
     if "\\A" in ml.pattern or "\\Z" in ml.pattern:
@@ -1488,19 +1515,19 @@ async def run_fast_filter(runner: Runner, inp: Input, ml: re.Pattern[str]) -> No
         if c.name == "p":
             if quiet:
                 for ls, le in iter_selected(text, matcher, "\n", c.negate):
-                    out.append(text[ls:le + 1])
+                    out.append(text[ls : le + 1])
                     last_end = le + 1
             else:
                 pos = 0
                 for ls, le in iter_selected(text, matcher, "\n", c.negate):
-                    out.append(text[pos:le + 1])
-                    out.append(text[ls:le + 1])
+                    out.append(text[pos : le + 1])
+                    out.append(text[ls : le + 1])
                     pos = le + 1
                 out.append(text[pos:])
                 last_end = n
         elif not quiet:
             for ls, le in iter_selected(text, matcher, "\n", not c.negate):
-                out.append(text[ls:le + 1])
+                out.append(text[ls : le + 1])
                 last_end = le + 1
         if out:
             chunk = "".join(out)
@@ -1516,14 +1543,24 @@ async def run_fast_filter(runner: Runner, inp: Input, ml: re.Pattern[str]) -> No
 # --- command -------------------------------------------------------------------------------
 
 OPTS = [
-    Opt("n", "quiet"), Opt("", "silent", dest="quiet"),
+    Opt("n", "quiet"),
+    Opt("", "silent", dest="quiet"),
     Opt("e", "expression", "required", dest="expr", multiple=True),
     Opt("f", "file", "required", dest="file", multiple=True),
-    Opt("i", "in-place", "optional"), Opt("l", "line-length", "required"),
-    Opt("", "posix"), Opt("E", "regexp-extended"), Opt("r", "", dest="regexp_extended"),
-    Opt("s", "separate"), Opt("z", "null-data"), Opt("u", "unbuffered"),
-    Opt("", "debug"), Opt("", "sandbox"), Opt("", "follow-symlinks"),
-    Opt("b", "binary"), Opt("", "help"), Opt("", "version"),
+    Opt("i", "in-place", "optional"),
+    Opt("l", "line-length", "required"),
+    Opt("", "posix"),
+    Opt("E", "regexp-extended"),
+    Opt("r", "", dest="regexp_extended"),
+    Opt("s", "separate"),
+    Opt("z", "null-data"),
+    Opt("u", "unbuffered"),
+    Opt("", "debug"),
+    Opt("", "sandbox"),
+    Opt("", "follow-symlinks"),
+    Opt("b", "binary"),
+    Opt("", "help"),
+    Opt("", "version"),
 ]
 
 
@@ -1594,8 +1631,18 @@ async def sed(ctx: Context) -> int:
             await ctx.err(f"invalid line length: {p.str('line_length')}")
             return 1
     sep = "\0" if p.flag("null_data") else "\n"
-    runner = Runner(ctx, cmds, p.flag("quiet") or hash_n, sep, line_len, ere,
-                    p.flag("separate"), in_place, suffix, p.flag("posix"))
+    runner = Runner(
+        ctx,
+        cmds,
+        p.flag("quiet") or hash_n,
+        sep,
+        line_len,
+        ere,
+        p.flag("separate"),
+        in_place,
+        suffix,
+        p.flag("posix"),
+    )
     for c in cmds:
         if c.name in "wW" and c.text not in ("/dev/stdout", "/dev/stderr"):
             runner.wfiles.setdefault(c.text, [])

@@ -27,8 +27,23 @@ if TYPE_CHECKING:
 HELP = Opt("", "help")
 
 _SIZE_RE = re.compile(r"^(\d+)([A-Za-z]*)$")
-_POW = {"": 0, "K": 1, "k": 1, "M": 2, "m": 2, "G": 3, "g": 3, "T": 4, "t": 4, "P": 5,
-        "E": 6, "Z": 7, "Y": 8, "R": 9, "Q": 10}
+_POW = {
+    "": 0,
+    "K": 1,
+    "k": 1,
+    "M": 2,
+    "m": 2,
+    "G": 3,
+    "g": 3,
+    "T": 4,
+    "t": 4,
+    "P": 5,
+    "E": 6,
+    "Z": 7,
+    "Y": 8,
+    "R": 9,
+    "Q": 10,
+}
 
 
 def parse_size(text: str) -> int | None:
@@ -51,15 +66,16 @@ def parse_size(text: str) -> int | None:
         return None
     p = _POW[letter]
     if rest == "":
-        return n * 1024 ** p
+        return n * 1024**p
     if rest == "B":
-        return n * 1000 ** p
+        return n * 1000**p
     if rest == "iB":
-        return n * 1024 ** p
+        return n * 1024**p
     return None
 
 
 # --------------------------------------------------------------------------------------- cat
+
 
 def _make_vis(show_nonprinting: bool, show_tabs: bool) -> list[bytes]:
     table: list[bytes] = []
@@ -89,17 +105,30 @@ def _make_vis(show_nonprinting: bool, show_tabs: bool) -> list[bytes]:
 
 @command("cat")
 async def cat(ctx: Context) -> int:
-    spec = [Opt("A", "show-all"), Opt("b", "number-nonblank"), Opt("e"),
-            Opt("E", "show-ends"), Opt("n", "number"), Opt("s", "squeeze-blank"), Opt("t"),
-            Opt("T", "show-tabs"), Opt("u"), Opt("v", "show-nonprinting"), HELP]
+    spec = [
+        Opt("A", "show-all"),
+        Opt("b", "number-nonblank"),
+        Opt("e"),
+        Opt("E", "show-ends"),
+        Opt("n", "number"),
+        Opt("s", "squeeze-blank"),
+        Opt("t"),
+        Opt("T", "show-tabs"),
+        Opt("u"),
+        Opt("v", "show-nonprinting"),
+        HELP,
+    ]
     try:
         p = parse("cat", ctx.argv[1:], spec)
     except UsageError as e:
         return await report(ctx, e)
     if p.flag("help"):
-        return await usage(ctx, "Usage: cat [OPTION]... [FILE]...\n"
-                           "Concatenate FILE(s) to standard output.\n"
-                           "  -A, -b, -e, -E, -n, -s, -t, -T, -u, -v as in GNU cat")
+        return await usage(
+            ctx,
+            "Usage: cat [OPTION]... [FILE]...\n"
+            "Concatenate FILE(s) to standard output.\n"
+            "  -A, -b, -e, -E, -n, -s, -t, -T, -u, -v as in GNU cat",
+        )
     show_all = p.flag("show_all")
     nonprint = show_all or p.flag("e") or p.flag("t") or p.flag("show_nonprinting")
     ends = show_all or p.flag("e") or p.flag("show_ends")
@@ -169,6 +198,7 @@ async def cat(ctx: Context) -> int:
 
 # ---------------------------------------------------------------------------------- head/tail
 
+
 def _legacy_count(args: list[str], allow_plus: bool) -> list[str]:
     """Rewrite ``-5``/``-5c``/``+5`` (first argument only) into ``-n``/``-c`` options."""
     if not args:
@@ -232,8 +262,9 @@ def _want_headers(p: Parsed, files: list[str]) -> bool:
     return (len(files) > 1 or p.flag("verbose")) and not p.flag("quiet")
 
 
-async def _open_with_header(ctx: Context, name: str, headers: bool,
-                            first: bool) -> tuple[InputStream | None, bool]:
+async def _open_with_header(
+    ctx: Context, name: str, headers: bool, first: bool
+) -> tuple[InputStream | None, bool]:
     """Open ``name`` for head/tail, printing its header when ``headers``; returns the
     stream (None once the error is reported) and the new value of ``first``."""
     try:
@@ -256,17 +287,26 @@ async def _open_with_header(ctx: Context, name: str, headers: bool,
 
 @command("head")
 async def head(ctx: Context) -> int:
-    spec = [Opt("c", "bytes", "required"), Opt("n", "lines", "required"), Opt("q", "quiet"),
-            Opt("", "silent", dest="quiet"), Opt("v", "verbose"), Opt("z", "zero-terminated"),
-            HELP]
+    spec = [
+        Opt("c", "bytes", "required"),
+        Opt("n", "lines", "required"),
+        Opt("q", "quiet"),
+        Opt("", "silent", dest="quiet"),
+        Opt("v", "verbose"),
+        Opt("z", "zero-terminated"),
+        HELP,
+    ]
     try:
         p = parse("head", _legacy_count(ctx.argv[1:], False), spec)
     except UsageError as e:
         return await report(ctx, e)
     if p.flag("help"):
-        return await usage(ctx, "Usage: head [OPTION]... [FILE]...\n"
-                           "Print the first 10 lines of each FILE to standard output.\n"
-                           "  -c [-]NUM  -n [-]NUM  -q  -v  -z")
+        return await usage(
+            ctx,
+            "Usage: head [OPTION]... [FILE]...\n"
+            "Print the first 10 lines of each FILE to standard output.\n"
+            "  -c [-]NUM  -n [-]NUM  -q  -v  -z",
+        )
     counted = await _count_option(ctx, p)
     if counted is None:
         return 1
@@ -315,8 +355,7 @@ async def _head_bytes(ctx: Context, stream: InputStream, n: int, all_but: bool) 
             del held[:cut]
 
 
-async def _head_lines(ctx: Context, stream: InputStream, n: int, all_but: bool,
-                      sep: bytes) -> None:
+async def _head_lines(ctx: Context, stream: InputStream, n: int, all_but: bool, sep: bytes) -> None:
     out = ctx.stdout
     if not all_but:
         left = n
@@ -340,18 +379,31 @@ async def _head_lines(ctx: Context, stream: InputStream, n: int, all_but: bool,
 
 @command("tail")
 async def tail(ctx: Context) -> int:
-    spec = [Opt("c", "bytes", "required"), Opt("n", "lines", "required"), Opt("q", "quiet"),
-            Opt("", "silent", dest="quiet"), Opt("v", "verbose"), Opt("z", "zero-terminated"),
-            Opt("f", "follow", "optional"), Opt("F"), Opt("s", "sleep-interval", "required"),
-            Opt("", "pid", "required"), Opt("", "retry"), HELP]
+    spec = [
+        Opt("c", "bytes", "required"),
+        Opt("n", "lines", "required"),
+        Opt("q", "quiet"),
+        Opt("", "silent", dest="quiet"),
+        Opt("v", "verbose"),
+        Opt("z", "zero-terminated"),
+        Opt("f", "follow", "optional"),
+        Opt("F"),
+        Opt("s", "sleep-interval", "required"),
+        Opt("", "pid", "required"),
+        Opt("", "retry"),
+        HELP,
+    ]
     try:
         p = parse("tail", _legacy_count(ctx.argv[1:], True), spec)
     except UsageError as e:
         return await report(ctx, e)
     if p.flag("help"):
-        return await usage(ctx, "Usage: tail [OPTION]... [FILE]...\n"
-                           "Print the last 10 lines of each FILE to standard output.\n"
-                           "  -c [+]NUM  -n [+]NUM  -q  -v  -z  (-f is not supported)")
+        return await usage(
+            ctx,
+            "Usage: tail [OPTION]... [FILE]...\n"
+            "Print the last 10 lines of each FILE to standard output.\n"
+            "  -c [+]NUM  -n [+]NUM  -q  -v  -z  (-f is not supported)",
+        )
     if p.flag("follow") or p.flag("F"):
         await ctx.err("option --follow (-f) is not supported in this environment")
         return 1
@@ -410,6 +462,7 @@ async def tail(ctx: Context) -> int:
 
 # ----------------------------------------------------------------------------------------- wc
 
+
 def _display_width(text: str) -> int:
     """Columns for -L: tabs to the next multiple of 8; printable chars count 1."""
     col = 0
@@ -426,19 +479,34 @@ _WS = b" \t\n\v\f\r"
 
 @command("wc")
 async def wc(ctx: Context) -> int:
-    spec = [Opt("c", "bytes"), Opt("m", "chars"), Opt("l", "lines"), Opt("w", "words"),
-            Opt("L", "max-line-length"), Opt("", "total", "required"),
-            Opt("", "files0-from", "required"), HELP]
+    spec = [
+        Opt("c", "bytes"),
+        Opt("m", "chars"),
+        Opt("l", "lines"),
+        Opt("w", "words"),
+        Opt("L", "max-line-length"),
+        Opt("", "total", "required"),
+        Opt("", "files0-from", "required"),
+        HELP,
+    ]
     try:
         p = parse("wc", ctx.argv[1:], spec)
     except UsageError as e:
         return await report(ctx, e)
     if p.flag("help"):
-        return await usage(ctx, "Usage: wc [OPTION]... [FILE]...\n"
-                           "Print newline, word, and byte counts for each FILE.\n"
-                           "  -c -m -l -w -L --total=auto|always|only|never")
-    sel = [p.flag("lines"), p.flag("words"), p.flag("chars"), p.flag("bytes"),
-           p.flag("max_line_length")]
+        return await usage(
+            ctx,
+            "Usage: wc [OPTION]... [FILE]...\n"
+            "Print newline, word, and byte counts for each FILE.\n"
+            "  -c -m -l -w -L --total=auto|always|only|never",
+        )
+    sel = [
+        p.flag("lines"),
+        p.flag("words"),
+        p.flag("chars"),
+        p.flag("bytes"),
+        p.flag("max_line_length"),
+    ]
     if not any(sel):
         sel = [True, True, False, True, False]
     total_mode = p.str("total", "auto")
@@ -450,6 +518,7 @@ async def wc(ctx: Context) -> int:
     if f0 is not None:
         try:
             from pocketos.commands.text_common import read_all
+
             raw = await read_all(ctx, f0)
         except BrokenPipeError:
             raise
@@ -523,7 +592,7 @@ async def wc(ctx: Context) -> int:
                     pending += data
                     cut = pending.rfind(b"\n")
                     if cut >= 0:
-                        chunk, pending = pending[:cut + 1], pending[cut + 1:]
+                        chunk, pending = pending[: cut + 1], pending[cut + 1 :]
                         c, m = _char_stats(chunk, sel[4], utf8)
                         chars += c
                         maxlen = max(maxlen, m)
@@ -576,14 +645,20 @@ def _char_stats(chunk: bytes, want_len: bool, utf8: bool = True) -> tuple[int, i
                 best = max(best, col)
         return len(chunk), best
     text = chunk.decode("utf-8", "surrogateescape")
-    chars = len(text) - sum(1 for ch in text if "\udc80" <= ch <= "\udcff") \
-        if any("\udc80" <= ch <= "\udcff" for ch in text) else len(text)
+    chars = (
+        len(text) - sum(1 for ch in text if "\udc80" <= ch <= "\udcff")
+        if any("\udc80" <= ch <= "\udcff" for ch in text)
+        else len(text)
+    )
     if not want_len:
         return chars, 0
     best = 0
     for line in re.split(r"[\n\r\f]", text):
-        w = _display_width(line) if not line.isascii() or "\t" in line else \
-            sum(1 for ch in line if ch.isprintable())
+        w = (
+            _display_width(line)
+            if not line.isascii() or "\t" in line
+            else sum(1 for ch in line if ch.isprintable())
+        )
         if w > best:
             best = w
     return chars, best
@@ -591,18 +666,27 @@ def _char_stats(chunk: bytes, want_len: bool, utf8: bool = True) -> tuple[int, i
 
 # ---------------------------------------------------------------------------------------- tee
 
+
 @command("tee")
 async def tee(ctx: Context) -> int:
-    spec = [Opt("a", "append"), Opt("i", "ignore-interrupts"), Opt("p"),
-            Opt("", "output-error", "optional"), HELP]
+    spec = [
+        Opt("a", "append"),
+        Opt("i", "ignore-interrupts"),
+        Opt("p"),
+        Opt("", "output-error", "optional"),
+        HELP,
+    ]
     try:
         p = parse("tee", ctx.argv[1:], spec)
     except UsageError as e:
         return await report(ctx, e)
     if p.flag("help"):
-        return await usage(ctx, "Usage: tee [OPTION]... [FILE]...\n"
-                           "Copy standard input to each FILE, and also to standard output.\n"
-                           "  -a, --append  append to the given FILEs, do not overwrite")
+        return await usage(
+            ctx,
+            "Usage: tee [OPTION]... [FILE]...\n"
+            "Copy standard input to each FILE, and also to standard output.\n"
+            "  -a, --append  append to the given FILEs, do not overwrite",
+        )
     mode = "ab" if p.flag("append") else "wb"
     status = 0
     handles: list[tuple[str, Any]] = []
@@ -642,6 +726,7 @@ async def tee(ctx: Context) -> int:
 
 # ------------------------------------------------------------------------------------ rev/tac
 
+
 @command("rev")
 async def rev(ctx: Context) -> int:
     try:
@@ -649,8 +734,11 @@ async def rev(ctx: Context) -> int:
     except UsageError as e:
         return await report(ctx, e)
     if p.flag("help"):
-        return await usage(ctx, "Usage: rev [options] [file ...]\n"
-                           "Reverse lines characterwise.\n  -0, --zero  zero termination")
+        return await usage(
+            ctx,
+            "Usage: rev [options] [file ...]\n"
+            "Reverse lines characterwise.\n  -0, --zero  zero termination",
+        )
     sep = b"\0" if p.flag("zero") else b"\n"
 
     def reverse(line: bytes) -> bytes:
@@ -658,8 +746,9 @@ async def rev(ctx: Context) -> int:
         body = line[:-1] if has else line
         return encode(decode(body)[::-1]) + (sep if has else b"")
 
-    return await filter_lines(ctx, p.operands, reverse, sep, open_prefix="cannot open ",
-                              read_errors=True)
+    return await filter_lines(
+        ctx, p.operands, reverse, sep, open_prefix="cannot open ", read_errors=True
+    )
 
 
 @command("tac")
@@ -670,9 +759,12 @@ async def tac(ctx: Context) -> int:
     except UsageError as e:
         return await report(ctx, e)
     if p.flag("help"):
-        return await usage(ctx, "Usage: tac [OPTION]... [FILE]...\n"
-                           "Write each FILE to standard output, last line first.\n"
-                           "  -b  -r  -s STRING")
+        return await usage(
+            ctx,
+            "Usage: tac [OPTION]... [FILE]...\n"
+            "Write each FILE to standard output, last line first.\n"
+            "  -b  -r  -s STRING",
+        )
     sep_s = p.str("separator", "\n") or ""
     if sep_s == "":
         sep_s = "\0"
@@ -727,10 +819,10 @@ def _split_regex(data: bytes, rx: re.Pattern[bytes], before: bool) -> list[bytes
             continue
         if before:
             if m.start() > pos or out or pos:
-                out.append(data[pos:m.start()])
+                out.append(data[pos : m.start()])
             pos = m.start()
         else:
-            out.append(data[pos:m.end()])
+            out.append(data[pos : m.end()])
             pos = m.end()
     if pos < len(data):
         out.append(data[pos:])

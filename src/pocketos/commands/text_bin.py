@@ -22,8 +22,9 @@ if TYPE_CHECKING:
 HELP = Opt("", "help")
 
 
-async def _read_inputs(ctx: Context, names: list[str], skip: int = 0,
-                       limit: int | None = None) -> tuple[bytes, bool]:
+async def _read_inputs(
+    ctx: Context, names: list[str], skip: int = 0, limit: int | None = None
+) -> tuple[bytes, bool]:
     """Concatenate inputs, skipping ``skip`` bytes and keeping at most ``limit``.
     Returns (data, ok); errors are reported as ``NAME: file: reason``."""
     out = bytearray()
@@ -63,21 +64,33 @@ async def _read_inputs(ctx: Context, names: list[str], skip: int = 0,
 
 # ------------------------------------------------------------------------------------ strings
 
+
 @command("strings")
 async def strings(ctx: Context) -> int:
-    spec = [Opt("a", "all"), Opt("d", "data"), Opt("n", "bytes", "required"),
-            Opt("t", "radix", "required"), Opt("o"), Opt("e", "encoding", "required"),
-            Opt("w", "include-all-whitespace"), Opt("f", "print-file-name"),
-            Opt("s", "output-separator", "required"), HELP]
+    spec = [
+        Opt("a", "all"),
+        Opt("d", "data"),
+        Opt("n", "bytes", "required"),
+        Opt("t", "radix", "required"),
+        Opt("o"),
+        Opt("e", "encoding", "required"),
+        Opt("w", "include-all-whitespace"),
+        Opt("f", "print-file-name"),
+        Opt("s", "output-separator", "required"),
+        HELP,
+    ]
     args = leading_number_option(ctx.argv[1:], "n")
     try:
         p = parse("strings", args, spec)
     except UsageError as e:
         return await report(ctx, e)
     if p.flag("help"):
-        return await usage(ctx, "Usage: strings [option(s)] [file(s)]\n"
-                           " Display printable strings in [file(s)] (stdin by default)\n"
-                           "  -a -n MIN -t {o,d,x} -w -f -s SEP")
+        return await usage(
+            ctx,
+            "Usage: strings [option(s)] [file(s)]\n"
+            " Display printable strings in [file(s)] (stdin by default)\n"
+            "  -a -n MIN -t {o,d,x} -w -f -s SEP",
+        )
     ns = p.str("bytes", "4") or "4"
     if not ns.isdigit() or int(ns) < 1:
         await ctx.stderr.write(encode(f"strings: invalid minimum string length {ns}\n"))
@@ -127,11 +140,42 @@ _DEC_W = {1: 4, 2: 6, 4: 11, 8: 20}
 _UNS_W = {1: 3, 2: 5, 4: 10, 8: 20}
 _HEX_W = {1: 2, 2: 4, 4: 8, 8: 16}
 _FLT_W = {4: 15, 8: 24}
-_NAMES = ["nul", "soh", "stx", "etx", "eot", "enq", "ack", "bel", "bs", "ht", "nl", "vt",
-          "ff", "cr", "so", "si", "dle", "dc1", "dc2", "dc3", "dc4", "nak", "syn", "etb",
-          "can", "em", "sub", "esc", "fs", "gs", "rs", "us", "sp"]
-_C_ESC = {0: "\\0", 7: "\\a", 8: "\\b", 12: "\\f", 10: "\\n", 13: "\\r", 9: "\\t",
-          11: "\\v"}
+_NAMES = [
+    "nul",
+    "soh",
+    "stx",
+    "etx",
+    "eot",
+    "enq",
+    "ack",
+    "bel",
+    "bs",
+    "ht",
+    "nl",
+    "vt",
+    "ff",
+    "cr",
+    "so",
+    "si",
+    "dle",
+    "dc1",
+    "dc2",
+    "dc3",
+    "dc4",
+    "nak",
+    "syn",
+    "etb",
+    "can",
+    "em",
+    "sub",
+    "esc",
+    "fs",
+    "gs",
+    "rs",
+    "us",
+    "sp",
+]
+_C_ESC = {0: "\\0", 7: "\\a", 8: "\\b", 12: "\\f", 10: "\\n", 13: "\\r", 9: "\\t", 11: "\\v"}
 
 
 @dataclass
@@ -179,8 +223,10 @@ def _od_spec(text: str) -> list[OdSpec] | str:
                 size = sizes[text[i]]
                 i += 1
             if size not in (1, 2, 4, 8):
-                return f"invalid type string '{text}';\nthis system doesn't provide a " \
-                       f"{size}-byte integral type"
+                return (
+                    f"invalid type string '{text}';\nthis system doesn't provide a "
+                    f"{size}-byte integral type"
+                )
             w = {"d": _DEC_W, "o": _OCT_W, "u": _UNS_W, "x": _HEX_W}[k][size]
             out.append(OdSpec(k, size, w))
         elif k == "f":
@@ -193,8 +239,10 @@ def _od_spec(text: str) -> list[OdSpec] | str:
                 size = {"F": 4, "D": 8, "L": 8}[text[i]]
                 i += 1
             if size not in (4, 8):
-                return f"invalid type string '{text}';\nthis system doesn't provide a " \
-                       f"{size}-byte floating point type"
+                return (
+                    f"invalid type string '{text}';\nthis system doesn't provide a "
+                    f"{size}-byte floating point type"
+                )
             out.append(OdSpec("f", size, _FLT_W[size]))
         else:
             return f"invalid character '{k}' in type string '{text}'"
@@ -217,7 +265,7 @@ def _od_fields(spec: OdSpec, block: bytes, nfields: int) -> str:
         next_pad = spec.pad * (i - 1) // fields
         w = pad_remaining - next_pad + spec.width
         pad_remaining = next_pad
-        chunk = block[idx * size:(idx + 1) * size]
+        chunk = block[idx * size : (idx + 1) * size]
         if spec.kind in "doux":
             val = int.from_bytes(chunk, "little", signed=spec.kind == "d")
             if spec.kind == "o":
@@ -246,25 +294,71 @@ def _od_fields(spec: OdSpec, block: bytes, nfields: int) -> str:
 
 @command("od")
 async def od(ctx: Context) -> int:
-    spec = [Opt("A", "address-radix", "required"), Opt("j", "skip-bytes", "required"),
-            Opt("N", "read-bytes", "required"), Opt("t", "format", "required", multiple=True),
-            Opt("v", "output-duplicates"), Opt("w", "width", "optional"),
-            Opt("", "endian", "required"), Opt("S", "strings", "optional"),
-            Opt("a"), Opt("b"), Opt("c"), Opt("d"), Opt("f"), Opt("i"), Opt("l"), Opt("o"),
-            Opt("s"), Opt("x"), Opt("D"), Opt("O"), Opt("X"), Opt("e"), Opt("F"), Opt("h"),
-            Opt("B"), Opt("H"), Opt("I"), Opt("L"), HELP]
+    spec = [
+        Opt("A", "address-radix", "required"),
+        Opt("j", "skip-bytes", "required"),
+        Opt("N", "read-bytes", "required"),
+        Opt("t", "format", "required", multiple=True),
+        Opt("v", "output-duplicates"),
+        Opt("w", "width", "optional"),
+        Opt("", "endian", "required"),
+        Opt("S", "strings", "optional"),
+        Opt("a"),
+        Opt("b"),
+        Opt("c"),
+        Opt("d"),
+        Opt("f"),
+        Opt("i"),
+        Opt("l"),
+        Opt("o"),
+        Opt("s"),
+        Opt("x"),
+        Opt("D"),
+        Opt("O"),
+        Opt("X"),
+        Opt("e"),
+        Opt("F"),
+        Opt("h"),
+        Opt("B"),
+        Opt("H"),
+        Opt("I"),
+        Opt("L"),
+        HELP,
+    ]
     try:
         p = parse("od", ctx.argv[1:], spec)
     except UsageError as e:
         return await report(ctx, e)
     if p.flag("help"):
-        return await usage(ctx, "Usage: od [OPTION]... [FILE]...\n"
-                           "Write an unambiguous representation, octal bytes by default, of "
-                           "FILE to standard output.\n"
-                           "  -A RADIX -j BYTES -N BYTES -t TYPE -v -w[BYTES]")
-    short = {"a": "a", "b": "o1", "c": "c", "d": "u2", "f": "fF", "i": "dI", "l": "dL",
-             "o": "o2", "s": "d2", "x": "x2", "D": "u4", "O": "o4", "X": "x4", "e": "fD",
-             "F": "fD", "h": "x2", "B": "o2", "H": "x4", "I": "dL", "L": "dL"}
+        return await usage(
+            ctx,
+            "Usage: od [OPTION]... [FILE]...\n"
+            "Write an unambiguous representation, octal bytes by default, of "
+            "FILE to standard output.\n"
+            "  -A RADIX -j BYTES -N BYTES -t TYPE -v -w[BYTES]",
+        )
+    short = {
+        "a": "a",
+        "b": "o1",
+        "c": "c",
+        "d": "u2",
+        "f": "fF",
+        "i": "dI",
+        "l": "dL",
+        "o": "o2",
+        "s": "d2",
+        "x": "x2",
+        "D": "u4",
+        "O": "o4",
+        "X": "x4",
+        "e": "fD",
+        "F": "fD",
+        "h": "x2",
+        "B": "o2",
+        "H": "x4",
+        "I": "dL",
+        "L": "dL",
+    }
     specs: list[OdSpec] = []
     for k, v in p.order:
         text = str(v) if k == "format" else short.get(k)
@@ -279,8 +373,9 @@ async def od(ctx: Context) -> int:
         specs = [OdSpec("o", 2, 6)]
     radix = p.str("address_radix", "o") or "o"
     if radix not in ("o", "d", "x", "n"):
-        await ctx.err(f"invalid output address radix '{radix}'; it must be one character "
-                      "from [doxn]")
+        await ctx.err(
+            f"invalid output address radix '{radix}'; it must be one character from [doxn]"
+        )
         return 1
     span = _skip_and_limit(p, "skip_bytes", "read_bytes")
     if isinstance(span, tuple):
@@ -354,14 +449,15 @@ def _parse_num(text: str) -> int | None:
     return parse_size(t)
 
 
-def _squeezed_blocks(data: bytes, width: int, squeeze: bool,
-                     lines: list[str]) -> Iterator[tuple[int, bytes]]:
+def _squeezed_blocks(
+    data: bytes, width: int, squeeze: bool, lines: list[str]
+) -> Iterator[tuple[int, bytes]]:
     """(offset, block) for each ``width``-byte block of ``data``; with ``squeeze``, a run of
     full blocks equal to the one before is skipped and shown as one ``*`` line in ``lines``."""
     prev: bytes | None = None
     starred = False
     for off in range(0, len(data), width):
-        block = data[off:off + width]
+        block = data[off : off + width]
         if squeeze and prev is not None and block == prev and len(block) == width:
             if not starred:
                 lines.append("*\n")
@@ -372,8 +468,7 @@ def _squeezed_blocks(data: bytes, width: int, squeeze: bool,
         yield off, block
 
 
-def _skip_and_limit(p: Parsed, skip_key: str,
-                    limit_key: str) -> tuple[int, int | None] | list[str]:
+def _skip_and_limit(p: Parsed, skip_key: str, limit_key: str) -> tuple[int, int | None] | list[str]:
     """The byte offset to start at and the byte count to read at most (None: all), or
     ``[key, value]`` for the first option whose value is not a number."""
     skip = 0
@@ -394,23 +489,42 @@ def _skip_and_limit(p: Parsed, skip_key: str,
 
 # ---------------------------------------------------------------------------------------- xxd
 
+
 def _printable(c: int) -> str:
     return chr(c) if 32 <= c < 127 else "."
 
 
 @command("xxd")
 async def xxd(ctx: Context) -> int:
-    spec = [Opt("p", "ps"), Opt("r", "revert"), Opt("l", "len", "required"),
-            Opt("s", "seek", "required"), Opt("c", "cols", "required"),
-            Opt("g", "groupsize", "required"), Opt("u", "uppercase"), Opt("i", "include"),
-            Opt("", "postscript", dest="ps"), Opt("", "plain", dest="ps"),
-            Opt("o", "offset", "required"), HELP]
+    spec = [
+        Opt("p", "ps"),
+        Opt("r", "revert"),
+        Opt("l", "len", "required"),
+        Opt("s", "seek", "required"),
+        Opt("c", "cols", "required"),
+        Opt("g", "groupsize", "required"),
+        Opt("u", "uppercase"),
+        Opt("i", "include"),
+        Opt("", "postscript", dest="ps"),
+        Opt("", "plain", dest="ps"),
+        Opt("o", "offset", "required"),
+        HELP,
+    ]
     args = []
     for a in ctx.argv[1:]:
         # xxd accepts single-dash long names such as -ps, -len, -seek, -cols
-        alias = {"-ps": "-p", "-plain": "-p", "-postscript": "-p", "-len": "-l",
-                 "-seek": "-s", "-cols": "-c", "-groupsize": "-g", "-revert": "-r",
-                 "-include": "-i", "-uppercase": "-u"}.get(a)
+        alias = {
+            "-ps": "-p",
+            "-plain": "-p",
+            "-postscript": "-p",
+            "-len": "-l",
+            "-seek": "-s",
+            "-cols": "-c",
+            "-groupsize": "-g",
+            "-revert": "-r",
+            "-include": "-i",
+            "-uppercase": "-u",
+        }.get(a)
         args.append(alias or a)
     try:
         p = parse("xxd", args, spec)
@@ -419,10 +533,13 @@ async def xxd(ctx: Context) -> int:
         await ctx.stderr.write(encode(msg + "\nUsage:\n       xxd [options] [infile [outfile]]\n"))
         return 1
     if p.flag("help"):
-        return await usage(ctx, "Usage:\n       xxd [options] [infile [outfile]]\n"
-                           "    or\n       xxd -r [-s [-]offset] [-c cols] [-ps] "
-                           "[infile [outfile]]\n"
-                           "Options: -c cols -g bytes -l len -p -r -s seek -u -i")
+        return await usage(
+            ctx,
+            "Usage:\n       xxd [options] [infile [outfile]]\n"
+            "    or\n       xxd -r [-s [-]offset] [-c cols] [-ps] "
+            "[infile [outfile]]\n"
+            "Options: -c cols -g bytes -l len -p -r -s seek -u -i",
+        )
     plain = p.flag("ps")
     upper = p.flag("uppercase")
     ops = p.operands
@@ -484,7 +601,7 @@ async def xxd(ctx: Context) -> int:
             lines.append(f"unsigned char {name}[] = {{\n")
         hexfmt = "0x%02X" if upper else "0x%02x"
         for off in range(0, len(data), cols):
-            chunk = data[off:off + cols]
+            chunk = data[off : off + cols]
             sep = "," if off + cols < len(data) else ""
             lines.append("  " + ", ".join(hexfmt % c for c in chunk) + sep + "\n")
         if name:
@@ -496,8 +613,9 @@ async def xxd(ctx: Context) -> int:
         if cols <= 0:
             text = "".join(fmt % c for c in data)
             return await _xxd_emit(ctx, encode(text + "\n" if text else ""), outname)
-        lines = ["".join(fmt % c for c in data[o:o + cols]) + "\n"
-                 for o in range(0, len(data), cols)]
+        lines = [
+            "".join(fmt % c for c in data[o : o + cols]) + "\n" for o in range(0, len(data), cols)
+        ]
         return await _xxd_emit(ctx, encode("".join(lines)), outname)
     cols = 16
     if cols_s is not None:
@@ -517,9 +635,10 @@ async def xxd(ctx: Context) -> int:
     hexw = cols * 2 + ngroups - 1
     out_lines = []
     for off in range(0, len(data), cols):
-        chunk = data[off:off + cols]
+        chunk = data[off : off + cols]
         groups = [
-            "".join(fmt % c for c in chunk[g:g + group]) for g in range(0, len(chunk), group)]
+            "".join(fmt % c for c in chunk[g : g + group]) for g in range(0, len(chunk), group)
+        ]
         hx = " ".join(groups).ljust(hexw)
         out_lines.append(f"{base + off:08x}: {hx}  {''.join(_printable(c) for c in chunk)}\n")
     return await _xxd_emit(ctx, encode("".join(out_lines)), outname)
@@ -561,25 +680,38 @@ def _xxd_revert(raw: bytes, plain: bool) -> bytes:
         chunk = bytes.fromhex(digits)
         if off > len(out):
             out += b"\0" * (off - len(out))
-        out[off:off + len(chunk)] = chunk
+        out[off : off + len(chunk)] = chunk
     return bytes(out)
 
 
 # ------------------------------------------------------------------------------------ hexdump
 
+
 @command("hexdump", "hd")
 async def hexdump(ctx: Context) -> int:
-    spec = [Opt("C", "canonical"), Opt("n", "length", "required"),
-            Opt("s", "skip", "required"), Opt("v", "no-squeezing"), Opt("x"), Opt("d"),
-            Opt("o"), Opt("b"), Opt("c"), HELP]
+    spec = [
+        Opt("C", "canonical"),
+        Opt("n", "length", "required"),
+        Opt("s", "skip", "required"),
+        Opt("v", "no-squeezing"),
+        Opt("x"),
+        Opt("d"),
+        Opt("o"),
+        Opt("b"),
+        Opt("c"),
+        HELP,
+    ]
     try:
         p = parse("hexdump", ctx.argv[1:], spec)
     except UsageError as e:
         return await report(ctx, e)
     if p.flag("help"):
-        return await usage(ctx, "Usage:\n hexdump [options] <file>...\n"
-                           "Display file contents in hexadecimal, decimal, octal, or ascii.\n"
-                           "  -C -b -c -d -o -x -n LENGTH -s OFFSET -v")
+        return await usage(
+            ctx,
+            "Usage:\n hexdump [options] <file>...\n"
+            "Display file contents in hexadecimal, decimal, octal, or ascii.\n"
+            "  -C -b -c -d -o -x -n LENGTH -s OFFSET -v",
+        )
     canonical = p.flag("canonical") or ctx.name == "hd"
     span = _skip_and_limit(p, "skip", "length")
     if isinstance(span, tuple):
@@ -641,8 +773,16 @@ def _hd_row(mode: str, block: bytes) -> str:
             if mode == "b":
                 cells.append(f" {c:03o}")
             else:
-                esc = {0: "\\0", 7: "\\a", 8: "\\b", 12: "\\f", 10: "\\n", 13: "\\r",
-                       9: "\\t", 11: "\\v"}
+                esc = {
+                    0: "\\0",
+                    7: "\\a",
+                    8: "\\b",
+                    12: "\\f",
+                    10: "\\n",
+                    13: "\\r",
+                    9: "\\t",
+                    11: "\\v",
+                }
                 if c in esc:
                     cells.append(f"  {esc[c]}")
                 elif 32 <= c < 127:

@@ -37,6 +37,7 @@ async def _try_help(ctx: Context, name: str) -> None:
 
 # ---------------------------------------------------------------------------------------- cut
 
+
 def parse_list(text: str) -> list[tuple[int, int]]:
     """``1,3-5,7-`` -> merged, sorted 1-based inclusive ranges (end 0 = to the end)."""
     ranges: list[tuple[int, int]] = []
@@ -88,19 +89,30 @@ def _complement(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
 
 @command("cut")
 async def cut(ctx: Context) -> int:
-    spec = [Opt("b", "bytes", "required"), Opt("c", "characters", "required"),
-            Opt("d", "delimiter", "required"), Opt("f", "fields", "required"),
-            Opt("n"), Opt("", "complement"), Opt("s", "only-delimited"),
-            Opt("", "output-delimiter", "required"), Opt("z", "zero-terminated"), HELP]
+    spec = [
+        Opt("b", "bytes", "required"),
+        Opt("c", "characters", "required"),
+        Opt("d", "delimiter", "required"),
+        Opt("f", "fields", "required"),
+        Opt("n"),
+        Opt("", "complement"),
+        Opt("s", "only-delimited"),
+        Opt("", "output-delimiter", "required"),
+        Opt("z", "zero-terminated"),
+        HELP,
+    ]
     try:
         p = parse("cut", ctx.argv[1:], spec)
     except UsageError as e:
         return await report(ctx, e)
     if p.flag("help"):
-        return await usage(ctx, "Usage: cut OPTION... [FILE]...\n"
-                           "Print selected parts of lines from each FILE to standard output.\n"
-                           "  -b LIST -c LIST -f LIST -d DELIM -s --complement "
-                           "--output-delimiter=STRING -z")
+        return await usage(
+            ctx,
+            "Usage: cut OPTION... [FILE]...\n"
+            "Print selected parts of lines from each FILE to standard output.\n"
+            "  -b LIST -c LIST -f LIST -d DELIM -s --complement "
+            "--output-delimiter=STRING -z",
+        )
     kinds = [k for k in ("bytes", "characters", "fields") if p.get(k) is not None]
     if len(kinds) > 1:
         await ctx.err("only one type of list may be specified")
@@ -126,8 +138,9 @@ async def cut(ctx: Context) -> int:
             await _try_help(ctx, "cut")
             return 1
         if p.flag("only_delimited"):
-            await ctx.err("suppressing non-delimited lines makes sense\n"
-                          "\tonly when operating on fields")
+            await ctx.err(
+                "suppressing non-delimited lines makes sense\n\tonly when operating on fields"
+            )
             await _try_help(ctx, "cut")
             return 1
     delim = b"\t"
@@ -156,14 +169,14 @@ async def cut(ctx: Context) -> int:
             for lo, hi in ranges:
                 if lo > nf:
                     break
-                picked.extend(fields[lo - 1:min(hi, nf)])
+                picked.extend(fields[lo - 1 : min(hi, nf)])
             return (outdelim if outdelim is not None else delim).join(picked)
         pieces = []
         n = len(body)
         for lo, hi in ranges:
             if lo > n:
                 break
-            pieces.append(body[lo - 1:min(hi, n)])
+            pieces.append(body[lo - 1 : min(hi, n)])
         if outdelim is None:
             return b"".join(pieces)
         return outdelim.join(pieces)
@@ -249,8 +262,8 @@ async def line_blocks(stream: InputStream, sep: bytes) -> AsyncIterator[bytes]:
         if cut < 0:
             rest = data
             continue
-        rest = data[cut + 1:]
-        yield data[:cut + 1]
+        rest = data[cut + 1 :]
+        yield data[: cut + 1]
     if rest:
         yield rest + sep
 
@@ -313,7 +326,7 @@ def parse_set(spec: bytes, is_set2: bool) -> tuple[list[int | tuple[str, int | N
             if spec[i + 1] == 58:  # [:
                 end = spec.find(b":]", i + 2)
                 if end >= 0:
-                    name = spec[i + 2:end].decode("latin-1")
+                    name = spec[i + 2 : end].decode("latin-1")
                     if name not in _CLASSES:
                         raise TrError(f"invalid character class '{name}'")
                     classes.append(name)
@@ -333,11 +346,10 @@ def parse_set(spec: bytes, is_set2: bool) -> tuple[list[int | tuple[str, int | N
                 if j < n and spec[j] == 42:  # '*'
                     end = spec.find(b"]", j + 1)
                     if end >= 0:
-                        num = spec[j + 1:end].decode("latin-1")
+                        num = spec[j + 1 : end].decode("latin-1")
                         if re.fullmatch(r"\d*", num):
                             if not is_set2:
-                                raise TrError(
-                                    "the [c*] repeat construct may not appear in string1")
+                                raise TrError("the [c*] repeat construct may not appear in string1")
                             if num:
                                 cnt = int(num, 8) if num.startswith("0") else int(num)
                             else:
@@ -352,7 +364,8 @@ def parse_set(spec: bytes, is_set2: bool) -> tuple[list[int | tuple[str, int | N
             if hi < c:
                 raise TrError(
                     f"range-endpoints of '{chr(c)}-{chr(hi)}' are in reverse collating "
-                    "sequence order")
+                    "sequence order"
+                )
             out.extend(range(c, hi + 1))
             i = k
             continue
@@ -401,16 +414,25 @@ def _expand_fills(items: list[int | tuple[str, int | None]], target: int) -> lis
 
 @command("tr")
 async def tr(ctx: Context) -> int:
-    spec = [Opt("c", "complement"), Opt("C", dest="complement"), Opt("d", "delete"),
-            Opt("s", "squeeze-repeats"), Opt("t", "truncate-set1"), HELP]
+    spec = [
+        Opt("c", "complement"),
+        Opt("C", dest="complement"),
+        Opt("d", "delete"),
+        Opt("s", "squeeze-repeats"),
+        Opt("t", "truncate-set1"),
+        HELP,
+    ]
     try:
         p = parse("tr", ctx.argv[1:], spec)
     except UsageError as e:
         return await report(ctx, e)
     if p.flag("help"):
-        return await usage(ctx, "Usage: tr [OPTION]... STRING1 [STRING2]\n"
-                           "Translate, squeeze, and/or delete characters from standard input.\n"
-                           "  -c -C -d -s -t; sets take ranges, \\NNN, [:class:], [c*n]")
+        return await usage(
+            ctx,
+            "Usage: tr [OPTION]... STRING1 [STRING2]\n"
+            "Translate, squeeze, and/or delete characters from standard input.\n"
+            "  -c -C -d -s -t; sets take ranges, \\NNN, [:class:], [c*n]",
+        )
     ops = p.operands
     delete = p.flag("delete")
     squeeze = p.flag("squeeze_repeats")
@@ -420,20 +442,24 @@ async def tr(ctx: Context) -> int:
         if not ops:
             await ctx.err("missing operand")
         elif need == 2 and not delete and not squeeze:
-            await ctx.err(f"missing operand after '{ops[0]}'\n"
-                          "Two strings must be given when translating.")
+            await ctx.err(
+                f"missing operand after '{ops[0]}'\nTwo strings must be given when translating."
+            )
         else:
-            await ctx.err(f"missing operand after '{ops[0]}'\n"
-                          "Two strings must be given when both deleting and squeezing "
-                          "repeats.")
+            await ctx.err(
+                f"missing operand after '{ops[0]}'\n"
+                "Two strings must be given when both deleting and squeezing "
+                "repeats."
+            )
         await _try_help(ctx, "tr")
         return 1
     maxops = 2 if not delete or squeeze else 1
     if len(ops) > maxops:
         await ctx.err(f"extra operand '{ops[maxops]}'")
         if delete and not squeeze:
-            await ctx.stderr.write(b"Only one string may be given when deleting without "
-                                   b"squeezing repeats.\n")
+            await ctx.stderr.write(
+                b"Only one string may be given when deleting without squeezing repeats.\n"
+            )
         await _try_help(ctx, "tr")
         return 1
     try:
@@ -457,13 +483,15 @@ async def tr(ctx: Context) -> int:
             await ctx.err("when not truncating set1, string2 must be non-empty")
             return 1
         if p.flag("truncate_set1"):
-            s1 = s1[:len(s2)]
+            s1 = s1[: len(s2)]
         elif len(s2) < len(s1):
             s2 = s2 + [s2[-1]] * (len(s1) - len(s2))
         bad = [c for c in cls2 if c not in ("upper", "lower")]
         if bad:
-            await ctx.err("when translating, the only character classes that may appear in\n"
-                          "string2 are 'upper' and 'lower'")
+            await ctx.err(
+                "when translating, the only character classes that may appear in\n"
+                "string2 are 'upper' and 'lower'"
+            )
             return 1
         tbl = list(range(256))
         if cls2 and cls1 and not comp and len(cls1) == len(cls2):
@@ -503,27 +531,41 @@ async def tr(ctx: Context) -> int:
 
 # ---------------------------------------------------------------------------------------- nl
 
+
 @command("nl")
 async def nl(ctx: Context) -> int:
-    spec = [Opt("b", "body-numbering", "required"), Opt("d", "section-delimiter", "required"),
-            Opt("f", "footer-numbering", "required"), Opt("h", "header-numbering", "required"),
-            Opt("i", "line-increment", "required"), Opt("l", "join-blank-lines", "required"),
-            Opt("n", "number-format", "required"), Opt("p", "no-renumber"),
-            Opt("s", "number-separator", "required"), Opt("v", "starting-line-number",
-                                                          "required"),
-            Opt("w", "number-width", "required"), HELP]
+    spec = [
+        Opt("b", "body-numbering", "required"),
+        Opt("d", "section-delimiter", "required"),
+        Opt("f", "footer-numbering", "required"),
+        Opt("h", "header-numbering", "required"),
+        Opt("i", "line-increment", "required"),
+        Opt("l", "join-blank-lines", "required"),
+        Opt("n", "number-format", "required"),
+        Opt("p", "no-renumber"),
+        Opt("s", "number-separator", "required"),
+        Opt("v", "starting-line-number", "required"),
+        Opt("w", "number-width", "required"),
+        HELP,
+    ]
     try:
         p = parse("nl", ctx.argv[1:], spec)
     except UsageError as e:
         return await report(ctx, e)
     if p.flag("help"):
-        return await usage(ctx, "Usage: nl [OPTION]... [FILE]...\n"
-                           "Write each FILE to standard output, with line numbers added.\n"
-                           "  -b STYLE -h STYLE -f STYLE -n ln|rn|rz -w N -s STR -v N -i N "
-                           "-l N -d CC -p")
+        return await usage(
+            ctx,
+            "Usage: nl [OPTION]... [FILE]...\n"
+            "Write each FILE to standard output, with line numbers added.\n"
+            "  -b STYLE -h STYLE -f STYLE -n ln|rn|rz -w N -s STR -v N -i N "
+            "-l N -d CC -p",
+        )
     styles: dict[str, tuple[str, re.Pattern[bytes] | None]] = {}
-    for key, default in (("body_numbering", "t"), ("header_numbering", "n"),
-                         ("footer_numbering", "n")):
+    for key, default in (
+        ("body_numbering", "t"),
+        ("header_numbering", "n"),
+        ("footer_numbering", "n"),
+    ):
         st = p.str(key, default) or default
         if st not in ("a", "t", "n") and not st.startswith("p"):
             await ctx.err(f"invalid {key.split('_')[0]} numbering style: '{st}'")
@@ -541,13 +583,16 @@ async def nl(ctx: Context) -> int:
         await ctx.err(f"invalid line numbering format: '{fmt}'")
         return 1
     nums = {}
-    for key, default, label in (("number_width", "6", "line number field width"),
-                                ("line_increment", "1", "line number increment"),
-                                ("starting_line_number", "1", "starting line number"),
-                                ("join_blank_lines", "1", "line number of blank lines")):
+    for key, default, label in (
+        ("number_width", "6", "line number field width"),
+        ("line_increment", "1", "line number increment"),
+        ("starting_line_number", "1", "starting line number"),
+        ("join_blank_lines", "1", "line number of blank lines"),
+    ):
         v = p.str(key, default) or default
-        if not re.fullmatch(r"-?\d{1,4000}", v) or (key == "number_width" and not (
-                0 < int(v) <= ctx.limits.max_output_bytes)):
+        if not re.fullmatch(r"-?\d{1,4000}", v) or (
+            key == "number_width" and not (0 < int(v) <= ctx.limits.max_output_bytes)
+        ):
             await ctx.err(f"invalid {label}: '{v}'")
             return 1
         nums[key] = int(v)
@@ -581,8 +626,9 @@ async def nl(ctx: Context) -> int:
         for line in batch:
             body = line[:-1] if line.endswith(b"\n") else line
             if delim and body in (delim * 3, delim * 2, delim):
-                section = {3: "header_numbering", 2: "body_numbering",
-                           1: "footer_numbering"}[len(body) // len(delim)]
+                section = {3: "header_numbering", 2: "body_numbering", 1: "footer_numbering"}[
+                    len(body) // len(delim)
+                ]
                 if section == "header_numbering" and not no_renumber:
                     lineno = start
                 out.append(b"\n")
@@ -618,6 +664,7 @@ async def nl(ctx: Context) -> int:
 
 # ------------------------------------------------------------------------------------- paste
 
+
 def _paste_delims(text: str) -> list[bytes]:
     out: list[bytes] = []
     b = encode(text)
@@ -626,8 +673,18 @@ def _paste_delims(text: str) -> list[bytes]:
         c = b[i]
         if c == 92 and i + 1 < len(b):
             n = chr(b[i + 1])
-            out.append({"n": b"\n", "t": b"\t", "\\": b"\\", "0": b"", "b": b"\b",
-                        "f": b"\f", "r": b"\r", "v": b"\v"}.get(n, bytes([b[i + 1]])))
+            out.append(
+                {
+                    "n": b"\n",
+                    "t": b"\t",
+                    "\\": b"\\",
+                    "0": b"",
+                    "b": b"\b",
+                    "f": b"\f",
+                    "r": b"\r",
+                    "v": b"\v",
+                }.get(n, bytes([b[i + 1]]))
+            )
             i += 2
             continue
         out.append(bytes([c]))
@@ -637,16 +694,23 @@ def _paste_delims(text: str) -> list[bytes]:
 
 @command("paste")
 async def paste(ctx: Context) -> int:
-    spec = [Opt("d", "delimiters", "required"), Opt("s", "serial"),
-            Opt("z", "zero-terminated"), HELP]
+    spec = [
+        Opt("d", "delimiters", "required"),
+        Opt("s", "serial"),
+        Opt("z", "zero-terminated"),
+        HELP,
+    ]
     try:
         p = parse("paste", ctx.argv[1:], spec)
     except UsageError as e:
         return await report(ctx, e)
     if p.flag("help"):
-        return await usage(ctx, "Usage: paste [OPTION]... [FILE]...\n"
-                           "Write lines consisting of the sequentially corresponding lines "
-                           "from each FILE.\n  -d LIST -s -z")
+        return await usage(
+            ctx,
+            "Usage: paste [OPTION]... [FILE]...\n"
+            "Write lines consisting of the sequentially corresponding lines "
+            "from each FILE.\n  -d LIST -s -z",
+        )
     dl = p.str("delimiters")
     delims = _paste_delims(dl) if dl is not None else [b"\t"]
     if dl is not None and dl.endswith("\\") and not dl.endswith("\\\\"):
@@ -715,19 +779,28 @@ async def paste(ctx: Context) -> int:
 
 # -------------------------------------------------------------------------------------- fold
 
+
 @command("fold")
 async def fold(ctx: Context) -> int:
-    spec = [Opt("b", "bytes"), Opt("c", "characters"), Opt("s", "spaces"),
-            Opt("w", "width", "required"), HELP]
+    spec = [
+        Opt("b", "bytes"),
+        Opt("c", "characters"),
+        Opt("s", "spaces"),
+        Opt("w", "width", "required"),
+        HELP,
+    ]
     args = leading_number_option(ctx.argv[1:], "w")
     try:
         p = parse("fold", args, spec)
     except UsageError as e:
         return await report(ctx, e)
     if p.flag("help"):
-        return await usage(ctx, "Usage: fold [OPTION]... [FILE]...\n"
-                           "Wrap input lines in each FILE, writing to standard output.\n"
-                           "  -b -s -w WIDTH")
+        return await usage(
+            ctx,
+            "Usage: fold [OPTION]... [FILE]...\n"
+            "Wrap input lines in each FILE, writing to standard output.\n"
+            "  -b -s -w WIDTH",
+        )
     ws = p.str("width", "80") or "80"
     if not ws.isdigit() or len(ws) > 4000 or int(ws) < 1:
         await ctx.err(f"invalid number of columns: '{ws}'")
@@ -763,8 +836,8 @@ async def fold(ctx: Context) -> int:
                             idx = k
                             break
                     if idx >= 0:
-                        out += buf[:idx + 1] + b"\n"
-                        buf = buf[idx + 1:]
+                        out += buf[: idx + 1] + b"\n"
+                        buf = buf[idx + 1 :]
                         col = 0
                         for b2 in buf:
                             col = adv(col, b2)
@@ -789,6 +862,7 @@ async def fold(ctx: Context) -> int:
 
 
 # --------------------------------------------------------------------------- expand/unexpand
+
 
 def _parse_tabs(specs: list[str]) -> tuple[list[int], int] | str:
     """Returns (explicit stops, repeat increment) or an error message."""
@@ -833,13 +907,17 @@ def _tab_args(argv: list[str]) -> list[str]:
     return out
 
 
-async def _tab_command(ctx: Context, name: str, spec: list[Opt],
-                       help_text: str) -> tuple[Parsed, list[int], int] | int:
+async def _tab_command(
+    ctx: Context, name: str, spec: list[Opt], help_text: str
+) -> tuple[Parsed, list[int], int] | int:
     """Parse expand/unexpand options (``spec`` plus -t and --help): (parsed options, tab
     stops, repeat increment), or the exit status once help or an error is printed."""
     try:
-        p = parse(name, _tab_args(ctx.argv[1:]),
-                  [*spec, Opt("t", "tabs", "required", multiple=True), HELP])
+        p = parse(
+            name,
+            _tab_args(ctx.argv[1:]),
+            [*spec, Opt("t", "tabs", "required", multiple=True), HELP],
+        )
     except UsageError as e:
         return await report(ctx, e)
     if p.flag("help"):
@@ -853,9 +931,12 @@ async def _tab_command(ctx: Context, name: str, spec: list[Opt],
 
 @command("expand")
 async def expand(ctx: Context) -> int:
-    got = await _tab_command(ctx, "expand", [Opt("i", "initial")],
-                             "Usage: expand [OPTION]... [FILE]...\n"
-                             "Convert tabs in each FILE to spaces.\n  -i -t N|LIST")
+    got = await _tab_command(
+        ctx,
+        "expand",
+        [Opt("i", "initial")],
+        "Usage: expand [OPTION]... [FILE]...\nConvert tabs in each FILE to spaces.\n  -i -t N|LIST",
+    )
     if isinstance(got, int):
         return got
     p, stops, inc = got
@@ -890,10 +971,14 @@ async def expand(ctx: Context) -> int:
 
 @command("unexpand")
 async def unexpand(ctx: Context) -> int:
-    got = await _tab_command(ctx, "unexpand", [Opt("a", "all"), Opt("", "first-only")],
-                             "Usage: unexpand [OPTION]... [FILE]...\n"
-                             "Convert blanks in each FILE to tabs.\n"
-                             "  -a --first-only -t N|LIST")
+    got = await _tab_command(
+        ctx,
+        "unexpand",
+        [Opt("a", "all"), Opt("", "first-only")],
+        "Usage: unexpand [OPTION]... [FILE]...\n"
+        "Convert blanks in each FILE to tabs.\n"
+        "  -a --first-only -t N|LIST",
+    )
     if isinstance(got, int):
         return got
     p, stops, inc = got

@@ -175,8 +175,9 @@ def split_lines(data: bytes, sep: bytes = b"\n") -> list[bytes]:
     return parts
 
 
-async def line_batches(stream: InputStream, sep: bytes = b"\n",
-                       size: int = CHUNK) -> AsyncIterator[list[bytes]]:
+async def line_batches(
+    stream: InputStream, sep: bytes = b"\n", size: int = CHUNK
+) -> AsyncIterator[list[bytes]]:
     """Yield lists of complete lines, each *with* its terminator; the final line may lack
     it. Streams: each batch is what one read returned."""
     pending = bytearray()
@@ -197,7 +198,7 @@ async def line_batches(stream: InputStream, sep: bytes = b"\n",
             pending.clear()
         else:
             body = data[:cut]
-        pending += data[cut + 1:]
+        pending += data[cut + 1 :]
         lines = body.split(sep)
         yield [ln + sep for ln in lines]
     if pending:

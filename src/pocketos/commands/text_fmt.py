@@ -23,22 +23,35 @@ def _width(s: str) -> int:
 
 # ------------------------------------------------------------------------------------- column
 
+
 @command("column")
 async def column(ctx: Context) -> int:
-    spec = [Opt("t", "table"), Opt("s", "separator", "required"),
-            Opt("o", "output-separator", "required"), Opt("c", "output-width", "required"),
-            Opt("x", "fillrows"), Opt("N", "table-columns", "required"),
-            Opt("R", "table-right", "required"), Opt("L", "keep-empty-lines"),
-            Opt("n", "table-name", "required"), Opt("e", "table-header-repeat"),
-            Opt("H", "table-hide", "required"), Opt("d", "table-noheadings"), HELP]
+    spec = [
+        Opt("t", "table"),
+        Opt("s", "separator", "required"),
+        Opt("o", "output-separator", "required"),
+        Opt("c", "output-width", "required"),
+        Opt("x", "fillrows"),
+        Opt("N", "table-columns", "required"),
+        Opt("R", "table-right", "required"),
+        Opt("L", "keep-empty-lines"),
+        Opt("n", "table-name", "required"),
+        Opt("e", "table-header-repeat"),
+        Opt("H", "table-hide", "required"),
+        Opt("d", "table-noheadings"),
+        HELP,
+    ]
     try:
         p = parse("column", ctx.argv[1:], spec)
     except UsageError as e:
         return await report(ctx, e)
     if p.flag("help"):
-        return await usage(ctx, "Usage:\n column [options] [<file>...]\n\n"
-                           "Columnate lists.\n"
-                           "  -t -s SEP -o SEP -c WIDTH -x -N NAMES -R COLS -H COLS -d -L")
+        return await usage(
+            ctx,
+            "Usage:\n column [options] [<file>...]\n\n"
+            "Columnate lists.\n"
+            "  -t -s SEP -o SEP -c WIDTH -x -N NAMES -R COLS -H COLS -d -L",
+        )
     width = 80
     cw = p.str("output_width") or ctx.env.get("COLUMNS")
     if cw is not None:
@@ -168,6 +181,7 @@ async def column(ctx: Context) -> int:
 
 # ---------------------------------------------------------------------------------------- fmt
 
+
 @dataclass
 class _Word:
     text: str
@@ -237,8 +251,9 @@ def _words_of(lines: list[str], uniform: bool) -> list[_Word]:
     return words
 
 
-def _fmt_paragraph(words: list[_Word], first_indent: int, other_indent: int,
-                   max_width: int, goal_width: int) -> list[list[_Word]]:
+def _fmt_paragraph(
+    words: list[_Word], first_indent: int, other_indent: int, max_width: int, goal_width: int
+) -> list[list[_Word]]:
     n = len(words)
     sentinel = _Word("", max_width)
     ws = words + [sentinel]
@@ -308,19 +323,28 @@ def _indent_of(line: str) -> int:
 
 @command("fmt")
 async def fmt(ctx: Context) -> int:
-    spec = [Opt("c", "crown-margin"), Opt("p", "prefix", "required"),
-            Opt("s", "split-only"), Opt("t", "tagged-paragraph"),
-            Opt("u", "uniform-spacing"), Opt("w", "width", "required"),
-            Opt("g", "goal", "required"), HELP]
+    spec = [
+        Opt("c", "crown-margin"),
+        Opt("p", "prefix", "required"),
+        Opt("s", "split-only"),
+        Opt("t", "tagged-paragraph"),
+        Opt("u", "uniform-spacing"),
+        Opt("w", "width", "required"),
+        Opt("g", "goal", "required"),
+        HELP,
+    ]
     args = leading_number_option(ctx.argv[1:], "w")
     try:
         p = parse("fmt", args, spec)
     except UsageError as e:
         return await report(ctx, e)
     if p.flag("help"):
-        return await usage(ctx, "Usage: fmt [-WIDTH] [OPTION]... [FILE]...\n"
-                           "Reformat each paragraph in the FILE(s), writing to standard output.\n"
-                           "  -c -p PREFIX -s -t -u -w WIDTH -g GOAL")
+        return await usage(
+            ctx,
+            "Usage: fmt [-WIDTH] [OPTION]... [FILE]...\n"
+            "Reformat each paragraph in the FILE(s), writing to standard output.\n"
+            "  -c -p PREFIX -s -t -u -w WIDTH -g GOAL",
+        )
     ws_ = p.str("width")
     max_width = 75
     if ws_ is not None:
@@ -369,7 +393,7 @@ async def fmt(ctx: Context) -> int:
             st = ln.lstrip(" \t") if prefix else ln
             if prefix and not st.startswith(prefix):
                 return None
-            return st[len(prefix):] if prefix else ln
+            return st[len(prefix) :] if prefix else ln
 
         while i < n:
             ctx.check_killed()
@@ -386,15 +410,17 @@ async def fmt(ctx: Context) -> int:
                 if crown or tagged:
                     if j < n:
                         nb = body(lines[j])
-                        if nb is not None and nb.strip() and (
-                                not tagged or _indent_of(nb) != first_indent):
+                        if (
+                            nb is not None
+                            and nb.strip()
+                            and (not tagged or _indent_of(nb) != first_indent)
+                        ):
                             other_indent = _indent_of(nb)
                             para.append(nb)
                             j += 1
                             while j < n:
                                 nb = body(lines[j])
-                                if nb is None or not nb.strip() or \
-                                        _indent_of(nb) != other_indent:
+                                if nb is None or not nb.strip() or _indent_of(nb) != other_indent:
                                     break
                                 para.append(nb)
                                 j += 1
@@ -408,11 +434,17 @@ async def fmt(ctx: Context) -> int:
             words = _words_of([x.strip(" \t") for x in para], uniform)
             pre = ""
             if prefix:
-                lead = lines[i][:len(lines[i]) - len(lines[i].lstrip(" \t"))]
+                lead = lines[i][: len(lines[i]) - len(lines[i].lstrip(" \t"))]
                 pre = lead + prefix
             for k, line_words in enumerate(
-                    _fmt_paragraph(words, first_indent, other_indent, max_width - len(pre),
-                                   goal - len(pre) if goal > len(pre) else goal)):
+                _fmt_paragraph(
+                    words,
+                    first_indent,
+                    other_indent,
+                    max_width - len(pre),
+                    goal - len(pre) if goal > len(pre) else goal,
+                )
+            ):
                 ind = first_indent if k == 0 else other_indent
                 parts = [" " * ind]
                 for m, w in enumerate(line_words):

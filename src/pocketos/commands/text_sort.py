@@ -41,12 +41,42 @@ _NUM_RE = re.compile(rb"[ \t]*(-?)(\d*)(?:\.(\d*))?")
 _HUM_RE = re.compile(rb"[ \t]*(-?)(\d*)(?:\.(\d*))?([KMGTPEZYRQk]?)")
 _GEN_RE = re.compile(
     rb"\s*([-+]?(?:inf(?:inity)?|nan|0[xX][0-9a-fA-F]*\.?[0-9a-fA-F]*(?:[pP][-+]?\d+)?|"
-    rb"(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?))", re.IGNORECASE)
-_MONTHS = {m: i + 1 for i, m in enumerate(
-    [b"JAN", b"FEB", b"MAR", b"APR", b"MAY", b"JUN", b"JUL", b"AUG", b"SEP", b"OCT", b"NOV",
-     b"DEC"])}
-_SUFFIX = {b"": 0, b"k": 1, b"K": 1, b"M": 2, b"G": 3, b"T": 4, b"P": 5, b"E": 6, b"Z": 7,
-           b"Y": 8, b"R": 9, b"Q": 10}
+    rb"(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?))",
+    re.IGNORECASE,
+)
+_MONTHS = {
+    m: i + 1
+    for i, m in enumerate(
+        [
+            b"JAN",
+            b"FEB",
+            b"MAR",
+            b"APR",
+            b"MAY",
+            b"JUN",
+            b"JUL",
+            b"AUG",
+            b"SEP",
+            b"OCT",
+            b"NOV",
+            b"DEC",
+        ]
+    )
+}
+_SUFFIX = {
+    b"": 0,
+    b"k": 1,
+    b"K": 1,
+    b"M": 2,
+    b"G": 3,
+    b"T": 4,
+    b"P": 5,
+    b"E": 6,
+    b"Z": 7,
+    b"Y": 8,
+    b"R": 9,
+    b"Q": 10,
+}
 _ZERO = Decimal(0)
 
 
@@ -174,6 +204,7 @@ def filevercmp(a: bytes, b: bytes) -> int:
 
 # ------------------------------------------------------------------------------- key specs
 
+
 @dataclass
 class Key:
     sword: int = 0
@@ -194,9 +225,22 @@ class Key:
     reverse: bool = False
 
     def has_flags(self) -> bool:
-        return any((self.skipsblanks, self.skipeblanks, self.fold, self.dictionary,
-                    self.ignore_np, self.numeric, self.general, self.human, self.month,
-                    self.version, self.rand, self.reverse))
+        return any(
+            (
+                self.skipsblanks,
+                self.skipeblanks,
+                self.fold,
+                self.dictionary,
+                self.ignore_np,
+                self.numeric,
+                self.general,
+                self.human,
+                self.month,
+                self.version,
+                self.rand,
+                self.reverse,
+            )
+        )
 
 
 def _apply_flags(key: Key, flags: str, where: str) -> None:
@@ -324,8 +368,11 @@ def _blank_extractor(key: Key) -> Callable[[bytes], bytes]:
     schar, echar = key.schar, key.echar
     sb, eb = key.skipsblanks, key.skipeblanks
     to_eol = key.eword < 0
-    re_end = None if to_eol else re.compile(
-        rb"(?:[ \t]*[^ \t]*){%d}" % (key.eword + (1 if echar == 0 else 0)))
+    re_end = (
+        None
+        if to_eol
+        else re.compile(rb"(?:[ \t]*[^ \t]*){%d}" % (key.eword + (1 if echar == 0 else 0)))
+    )
     blank = _BLANK_RUN
 
     def extract(line: bytes) -> bytes:
@@ -352,8 +399,7 @@ _NOT_DICT = re.compile(rb"[^ \t0-9A-Za-z]")
 _NOT_PRINT = re.compile(rb"[^\x20-\x7e]")
 
 
-def make_keyfunc(key: Key, tab: int | None, whole: bool, salt: bytes
-                 ) -> Callable[[bytes], Any]:
+def make_keyfunc(key: Key, tab: int | None, whole: bool, salt: bytes) -> Callable[[bytes], Any]:
     """A function line -> comparable value for one key."""
 
     def extract_any(line: bytes) -> bytes:
@@ -438,24 +484,29 @@ def _key_regex(key: Key, tab: int | None, whole: bool) -> re.Pattern[bytes] | No
         lead = rb"[ \t]*+" if key.skipsblanks else b""
         body = rb"[^\n]*+" if nfields is None else rb"(?:%s){%d}+" % (field, nfields)
         return re.compile(head + lead + b"(" + body + b")", re.MULTILINE)
-    if tab == 10 or (numeric and tab in _NUM_UNSAFE_TABS) or (
-            key.skipsblanks and not numeric):
+    if tab == 10 or (numeric and tab in _NUM_UNSAFE_TABS) or (key.skipsblanks and not numeric):
         return None
     t = re.escape(bytes([tab]))
     field = rb"[^%s\n]*+" % t
     head = rb"(?:%s%s){%d}+" % (field, t, key.sword)
     if numeric:
         return re.compile(rb"^(?:" + head + _NUM_CAPTURE + rb")?", re.MULTILINE)
-    body = rb"[^\n]*+" if nfields is None else field + rb"(?:%s%s){0,%d}+" % (
-        t, field, nfields - 1)
+    body = rb"[^\n]*+" if nfields is None else field + rb"(?:%s%s){0,%d}+" % (t, field, nfields - 1)
     return re.compile(rb"^(?:" + head + b"(" + body + rb"))?", re.MULTILINE)
 
 
 def make_batch(key: Key, tab: int | None, whole: bool) -> BatchFn | None:
     """Keys of many lines at once (the same values as the per-line key function), or None
     when the key needs the per-line path."""
-    if (key.general or key.human or key.month or key.version or key.rand or key.dictionary
-            or key.ignore_np):
+    if (
+        key.general
+        or key.human
+        or key.month
+        or key.version
+        or key.rand
+        or key.dictionary
+        or key.ignore_np
+    ):
         return None
     if whole and not key.numeric:
         if key.skipsblanks:
@@ -493,15 +544,15 @@ class SortPlan:
     text_keys: list[bool] | None = None
 
 
-def _pass_keys(lines: list[bytes], fn: Callable[[bytes], Any], batch: BatchFn | None,
-               newline_free: bool) -> list[Any]:
+def _pass_keys(
+    lines: list[bytes], fn: Callable[[bytes], Any], batch: BatchFn | None, newline_free: bool
+) -> list[Any]:
     if batch is not None and newline_free:
         return batch(lines)
     return [fn(ln) for ln in lines]
 
 
-def sort_lines(lines: list[bytes], plan: SortPlan, unique: bool, sep: bytes = b"\n"
-               ) -> list[bytes]:
+def sort_lines(lines: list[bytes], plan: SortPlan, unique: bool, sep: bytes = b"\n") -> list[bytes]:
     passes = plan.passes
     if len(passes) == 1 and not unique:
         fn, rev = passes[0]
@@ -509,12 +560,20 @@ def sort_lines(lines: list[bytes], plan: SortPlan, unique: bool, sep: bytes = b"
             return sorted(lines, reverse=rev)
     batches = plan.batches or [None] * len(passes)
     # batch extraction joins lines with newlines, so no line may contain one
-    newline_free = sep == b"\n" or not any(b is not None for b in batches) or all(
-        b"\n" not in ln for ln in lines)
+    newline_free = (
+        sep == b"\n"
+        or not any(b is not None for b in batches)
+        or all(b"\n" not in ln for ln in lines)
+    )
     if len(passes) == 1 and not unique:
         (fn, rev), batch = passes[0], batches[0]
-        if (plan.last_resort and rev == plan.reverse and plan.text_keys
-                and plan.text_keys[0] and b"\0" not in b"".join(lines)):
+        if (
+            plan.last_resort
+            and rev == plan.reverse
+            and plan.text_keys
+            and plan.text_keys[0]
+            and b"\0" not in b"".join(lines)
+        ):
             # one text key, ties broken by the whole line in the same direction: a single
             # sort of "key NUL line" strings orders exactly like (key, line) pairs
             kv = _pass_keys(lines, fn, batch, newline_free)
@@ -527,8 +586,9 @@ def sort_lines(lines: list[bytes], plan: SortPlan, unique: bool, sep: bytes = b"
         kv = _pass_keys(ordered, fn, batch, newline_free)
         ordered.sort(key=functools.partial(next, iter(kv)), reverse=rev)
         return ordered
-    keys = [_pass_keys(lines, fn, b, newline_free)
-            for (fn, _), b in zip(passes, batches, strict=True)]
+    keys = [
+        _pass_keys(lines, fn, b, newline_free) for (fn, _), b in zip(passes, batches, strict=True)
+    ]
     idx = list(range(len(lines)))
     if plan.last_resort and not unique:
         idx.sort(key=lines.__getitem__, reverse=plan.reverse)
@@ -566,21 +626,46 @@ def compare_lines(a: bytes, b: bytes, plan: SortPlan, unique: bool) -> int:
 
 
 _SORT_SPEC = [
-    Opt("b", "ignore-leading-blanks"), Opt("d", "dictionary-order"), Opt("f", "ignore-case"),
-    Opt("g", "general-numeric-sort"), Opt("i", "ignore-nonprinting"), Opt("M", "month-sort"),
-    Opt("h", "human-numeric-sort"), Opt("n", "numeric-sort"), Opt("R", "random-sort"),
-    Opt("", "random-source", "required"), Opt("r", "reverse"), Opt("", "sort", "required"),
-    Opt("V", "version-sort"), Opt("c", dest="check"), Opt("", "check", "optional"), Opt("C"),
-    Opt("", "compress-program", "required"), Opt("", "debug"),
-    Opt("", "files0-from", "required"), Opt("k", "key", "required", multiple=True),
-    Opt("m", "merge"), Opt("o", "output", "required"), Opt("s", "stable"),
-    Opt("S", "buffer-size", "required"), Opt("t", "field-separator", "required"),
-    Opt("T", "temporary-directory", "required"), Opt("", "parallel", "required"),
-    Opt("u", "unique"), Opt("z", "zero-terminated"), HELP,
+    Opt("b", "ignore-leading-blanks"),
+    Opt("d", "dictionary-order"),
+    Opt("f", "ignore-case"),
+    Opt("g", "general-numeric-sort"),
+    Opt("i", "ignore-nonprinting"),
+    Opt("M", "month-sort"),
+    Opt("h", "human-numeric-sort"),
+    Opt("n", "numeric-sort"),
+    Opt("R", "random-sort"),
+    Opt("", "random-source", "required"),
+    Opt("r", "reverse"),
+    Opt("", "sort", "required"),
+    Opt("V", "version-sort"),
+    Opt("c", dest="check"),
+    Opt("", "check", "optional"),
+    Opt("C"),
+    Opt("", "compress-program", "required"),
+    Opt("", "debug"),
+    Opt("", "files0-from", "required"),
+    Opt("k", "key", "required", multiple=True),
+    Opt("m", "merge"),
+    Opt("o", "output", "required"),
+    Opt("s", "stable"),
+    Opt("S", "buffer-size", "required"),
+    Opt("t", "field-separator", "required"),
+    Opt("T", "temporary-directory", "required"),
+    Opt("", "parallel", "required"),
+    Opt("u", "unique"),
+    Opt("z", "zero-terminated"),
+    HELP,
 ]
 
-_SORT_WORDS = {"general-numeric": "g", "human-numeric": "h", "month": "M", "numeric": "n",
-               "random": "R", "version": "V"}
+_SORT_WORDS = {
+    "general-numeric": "g",
+    "human-numeric": "h",
+    "month": "M",
+    "numeric": "n",
+    "random": "R",
+    "version": "V",
+}
 
 
 @command("sort")
@@ -590,15 +675,27 @@ async def sort(ctx: Context) -> int:
     except UsageError as e:
         return await report(ctx, e)
     if p.flag("help"):
-        return await usage(ctx, "Usage: sort [OPTION]... [FILE]...\n"
-                           "Write sorted concatenation of all FILE(s) to standard output.\n"
-                           "  -b -d -f -g -h -i -M -n -R -r -V -k KEYDEF -t SEP -u -s -o FILE\n"
-                           "  -c -C -z -m --random-source=FILE")
+        return await usage(
+            ctx,
+            "Usage: sort [OPTION]... [FILE]...\n"
+            "Write sorted concatenation of all FILE(s) to standard output.\n"
+            "  -b -d -f -g -h -i -M -n -R -r -V -k KEYDEF -t SEP -u -s -o FILE\n"
+            "  -c -C -z -m --random-source=FILE",
+        )
     gkey = Key()
-    flagmap = {"ignore_leading_blanks": "b", "dictionary_order": "d", "ignore_case": "f",
-               "general_numeric_sort": "g", "ignore_nonprinting": "i", "month_sort": "M",
-               "human_numeric_sort": "h", "numeric_sort": "n", "random_sort": "R",
-               "reverse": "r", "version_sort": "V"}
+    flagmap = {
+        "ignore_leading_blanks": "b",
+        "dictionary_order": "d",
+        "ignore_case": "f",
+        "general_numeric_sort": "g",
+        "ignore_nonprinting": "i",
+        "month_sort": "M",
+        "human_numeric_sort": "h",
+        "numeric_sort": "n",
+        "random_sort": "R",
+        "reverse": "r",
+        "version_sort": "V",
+    }
     for k, v in p.order:
         if k in flagmap:
             ch = flagmap[k]
@@ -608,11 +705,14 @@ async def sort(ctx: Context) -> int:
         elif k == "sort":
             word = str(v)
             if word not in _SORT_WORDS:
-                await ctx.stderr.write(encode(
-                    f"sort: invalid argument '{word}' for '--sort'\n"
-                    "Valid arguments are:\n  - 'general-numeric'\n  - 'human-numeric'\n"
-                    "  - 'month'\n  - 'numeric'\n  - 'random'\n  - 'version'\n"
-                    "Try 'sort --help' for more information.\n"))
+                await ctx.stderr.write(
+                    encode(
+                        f"sort: invalid argument '{word}' for '--sort'\n"
+                        "Valid arguments are:\n  - 'general-numeric'\n  - 'human-numeric'\n"
+                        "  - 'month'\n  - 'numeric'\n  - 'random'\n  - 'version'\n"
+                        "Try 'sort --help' for more information.\n"
+                    )
+                )
                 return 2
             _apply_flags(gkey, _SORT_WORDS[word], "s")
     ordering = [gkey.numeric, gkey.general, gkey.human, gkey.month, gkey.version, gkey.rand]
@@ -661,9 +761,20 @@ async def sort(ctx: Context) -> int:
         return not (k.numeric or k.general or k.human or k.month or k.version or k.rand)
 
     if not keys:
-        only_reverse = gkey.has_flags() and not any((
-            gkey.skipsblanks, gkey.dictionary, gkey.ignore_np, gkey.fold, gkey.numeric,
-            gkey.general, gkey.human, gkey.month, gkey.version, gkey.rand))
+        only_reverse = gkey.has_flags() and not any(
+            (
+                gkey.skipsblanks,
+                gkey.dictionary,
+                gkey.ignore_np,
+                gkey.fold,
+                gkey.numeric,
+                gkey.general,
+                gkey.human,
+                gkey.month,
+                gkey.version,
+                gkey.rand,
+            )
+        )
         if gkey.has_flags() and not only_reverse:
             passes.append((make_keyfunc(gkey, tab, True, salt), gkey.reverse))
             batches.append(make_batch(gkey, tab, True))
@@ -674,17 +785,29 @@ async def sort(ctx: Context) -> int:
     else:
         for kd in keys:
             if not kd.has_flags():
-                for attr in ("skipsblanks", "skipeblanks", "fold", "dictionary", "ignore_np",
-                             "numeric", "general", "human", "month", "version", "rand",
-                             "reverse"):
+                for attr in (
+                    "skipsblanks",
+                    "skipeblanks",
+                    "fold",
+                    "dictionary",
+                    "ignore_np",
+                    "numeric",
+                    "general",
+                    "human",
+                    "month",
+                    "version",
+                    "rand",
+                    "reverse",
+                ):
                     setattr(kd, attr, getattr(gkey, attr))
             passes.append((make_keyfunc(kd, tab, False, salt), kd.reverse))
             batches.append(make_batch(kd, tab, False))
             text_keys.append(is_text(kd))
     stable = p.flag("stable")
     unique = p.flag("unique")
-    plan = SortPlan(passes, last_resort=not stable, reverse=gkey.reverse, batches=batches,
-                    text_keys=text_keys)
+    plan = SortPlan(
+        passes, last_resort=not stable, reverse=gkey.reverse, batches=batches, text_keys=text_keys
+    )
     sep = b"\0" if p.flag("zero_terminated") else b"\n"
     files = list(p.operands)
     f0 = p.str("files0_from")
@@ -762,6 +885,7 @@ async def sort(ctx: Context) -> int:
 
 # --------------------------------------------------------------------------------------- uniq
 
+
 def _skip_fields(line: bytes, n: int) -> bytes:
     ptr = 0
     lim = len(line)
@@ -777,23 +901,37 @@ def _skip_fields(line: bytes, n: int) -> bytes:
 
 @command("uniq")
 async def uniq(ctx: Context) -> int:
-    spec = [Opt("c", "count"), Opt("d", "repeated"), Opt("D", "", "none", dest="all_rep"),
-            Opt("", "all-repeated", "optional"), Opt("f", "skip-fields", "required"),
-            Opt("", "group", "optional"), Opt("i", "ignore-case"),
-            Opt("s", "skip-chars", "required"), Opt("u", "unique"),
-            Opt("z", "zero-terminated"), Opt("w", "check-chars", "required"), HELP]
+    spec = [
+        Opt("c", "count"),
+        Opt("d", "repeated"),
+        Opt("D", "", "none", dest="all_rep"),
+        Opt("", "all-repeated", "optional"),
+        Opt("f", "skip-fields", "required"),
+        Opt("", "group", "optional"),
+        Opt("i", "ignore-case"),
+        Opt("s", "skip-chars", "required"),
+        Opt("u", "unique"),
+        Opt("z", "zero-terminated"),
+        Opt("w", "check-chars", "required"),
+        HELP,
+    ]
     try:
         p = parse("uniq", ctx.argv[1:], spec)
     except UsageError as e:
         return await report(ctx, e)
     if p.flag("help"):
-        return await usage(ctx, "Usage: uniq [OPTION]... [INPUT [OUTPUT]]\n"
-                           "Filter adjacent matching lines from INPUT.\n"
-                           "  -c -d -D -u -i -f N -s N -w N -z --group")
+        return await usage(
+            ctx,
+            "Usage: uniq [OPTION]... [INPUT [OUTPUT]]\n"
+            "Filter adjacent matching lines from INPUT.\n"
+            "  -c -d -D -u -i -f N -s N -w N -z --group",
+        )
     nums: dict[str, int | None] = {}
-    for key, label in (("skip_fields", "number of fields to skip"),
-                       ("skip_chars", "number of bytes to skip"),
-                       ("check_chars", "number of bytes to compare")):
+    for key, label in (
+        ("skip_fields", "number of fields to skip"),
+        ("skip_chars", "number of bytes to skip"),
+        ("check_chars", "number of bytes to compare"),
+    ):
         v = p.str(key)
         if v is None:
             nums[key] = None
@@ -881,8 +1019,9 @@ async def uniq(ctx: Context) -> int:
         if not n:
             return res
         if gmethod is not None:
-            if gmethod in ("prepend", "both") or (not first_group and gmethod in
-                                                  ("separate", "append")):
+            if gmethod in ("prepend", "both") or (
+                not first_group and gmethod in ("separate", "append")
+            ):
                 res.append(sep)
             res.extend(norm(x) for x in group_lines)
             first_group = False
@@ -935,8 +1074,9 @@ async def uniq(ctx: Context) -> int:
                     await out.write(b"".join(emit))
                 else:
                     outbuf.extend(emit)
-        tail = (_uniq_fast([], sep, carry, count, repeated, uniq_only, True) if fast
-                else flush_group())
+        tail = (
+            _uniq_fast([], sep, carry, count, repeated, uniq_only, True) if fast else flush_group()
+        )
         if gmethod in ("append", "both") and not first_group:
             tail.append(sep)
         if outname is None:
@@ -961,8 +1101,15 @@ async def uniq(ctx: Context) -> int:
     return 0
 
 
-def _uniq_fast(batch: list[bytes], sep: bytes, carry: list[Any], count: bool,
-               repeated: bool, uniq_only: bool, final: bool) -> list[bytes]:
+def _uniq_fast(
+    batch: list[bytes],
+    sep: bytes,
+    carry: list[Any],
+    count: bool,
+    repeated: bool,
+    uniq_only: bool,
+    final: bool,
+) -> list[bytes]:
     """Plain ``uniq`` (with -c/-d/-u) over one batch of lines. ``carry`` holds the group
     still open from earlier batches ([first line, count]); the batch's last group stays open
     unless ``final``. Returns the output lines."""
@@ -993,8 +1140,7 @@ def _uniq_fast(batch: list[bytes], sep: bytes, carry: list[Any], count: bool,
     counts = list(map(operator.sub, ends, closed))
     counts[0] += extra
     if repeated or uniq_only:
-        keep = [(n > 1 if repeated else True) and (n == 1 if uniq_only else True)
-                for n in counts]
+        keep = [(n > 1 if repeated else True) and (n == 1 if uniq_only else True) for n in counts]
         firsts = list(compress(firsts, keep))
         counts = list(compress(counts, keep))
     if count:
@@ -1004,20 +1150,32 @@ def _uniq_fast(batch: list[bytes], sep: bytes, carry: list[Any], count: bool,
 
 # --------------------------------------------------------------------------------------- comm
 
+
 @command("comm")
 async def comm(ctx: Context) -> int:
-    spec = [Opt("1"), Opt("2"), Opt("3"), Opt("", "check-order"), Opt("", "nocheck-order"),
-            Opt("", "output-delimiter", "required"), Opt("", "total"),
-            Opt("z", "zero-terminated"), HELP]
+    spec = [
+        Opt("1"),
+        Opt("2"),
+        Opt("3"),
+        Opt("", "check-order"),
+        Opt("", "nocheck-order"),
+        Opt("", "output-delimiter", "required"),
+        Opt("", "total"),
+        Opt("z", "zero-terminated"),
+        HELP,
+    ]
     try:
         p = parse("comm", ctx.argv[1:], spec)
     except UsageError as e:
         return await report(ctx, e)
     if p.flag("help"):
-        return await usage(ctx, "Usage: comm [OPTION]... FILE1 FILE2\n"
-                           "Compare sorted files FILE1 and FILE2 line by line.\n"
-                           "  -1 -2 -3 --check-order --nocheck-order --output-delimiter=STR "
-                           "--total -z")
+        return await usage(
+            ctx,
+            "Usage: comm [OPTION]... FILE1 FILE2\n"
+            "Compare sorted files FILE1 and FILE2 line by line.\n"
+            "  -1 -2 -3 --check-order --nocheck-order --output-delimiter=STR "
+            "--total -z",
+        )
     ops = p.operands
     if len(ops) < 2:
         if not ops:
@@ -1109,8 +1267,16 @@ async def comm(ctx: Context) -> int:
     if status:
         return 1
     if p.flag("total"):
-        out.append(encode(f"{counts[0]}") + delim + encode(f"{counts[1]}") + delim
-                   + encode(f"{counts[2]}") + delim + b"total" + sep)
+        out.append(
+            encode(f"{counts[0]}")
+            + delim
+            + encode(f"{counts[1]}")
+            + delim
+            + encode(f"{counts[2]}")
+            + delim
+            + b"total"
+            + sep
+        )
     await ctx.stdout.write(b"".join(out))
     if warned[0] or warned[1]:
         await ctx.err("input is not in sorted order")
@@ -1120,6 +1286,7 @@ async def comm(ctx: Context) -> int:
 
 # --------------------------------------------------------------------------------------- join
 
+
 def _join_fields(line: bytes, tab: bytes | None) -> list[bytes]:
     if tab is not None:
         return line.split(tab)
@@ -1128,23 +1295,35 @@ def _join_fields(line: bytes, tab: bytes | None) -> list[bytes]:
 
 @command("join")
 async def join(ctx: Context) -> int:
-    spec = [Opt("a", "", "required", multiple=True), Opt("e", "", "required"),
-            Opt("i", "ignore-case"), Opt("j", "", "required"), Opt("o", "", "required",
-                                                                    multiple=True),
-            Opt("t", "", "required"), Opt("v", "", "required", multiple=True),
-            Opt("1", "", "required", dest="f1"), Opt("2", "", "required", dest="f2"),
-            Opt("", "check-order"), Opt("", "nocheck-order"), Opt("", "header"),
-            Opt("z", "zero-terminated"), HELP]
+    spec = [
+        Opt("a", "", "required", multiple=True),
+        Opt("e", "", "required"),
+        Opt("i", "ignore-case"),
+        Opt("j", "", "required"),
+        Opt("o", "", "required", multiple=True),
+        Opt("t", "", "required"),
+        Opt("v", "", "required", multiple=True),
+        Opt("1", "", "required", dest="f1"),
+        Opt("2", "", "required", dest="f2"),
+        Opt("", "check-order"),
+        Opt("", "nocheck-order"),
+        Opt("", "header"),
+        Opt("z", "zero-terminated"),
+        HELP,
+    ]
     try:
         p = parse("join", ctx.argv[1:], spec)
     except UsageError as e:
         return await report(ctx, e)
     if p.flag("help"):
-        return await usage(ctx, "Usage: join [OPTION]... FILE1 FILE2\n"
-                           "For each pair of input lines with identical join fields, write a "
-                           "line to standard output.\n"
-                           "  -a FILENUM -e EMPTY -i -j FIELD -o FORMAT -t CHAR -v FILENUM "
-                           "-1 FIELD -2 FIELD --header -z")
+        return await usage(
+            ctx,
+            "Usage: join [OPTION]... FILE1 FILE2\n"
+            "For each pair of input lines with identical join fields, write a "
+            "line to standard output.\n"
+            "  -a FILENUM -e EMPTY -i -j FIELD -o FORMAT -t CHAR -v FILENUM "
+            "-1 FIELD -2 FIELD --header -z",
+        )
     ops = p.operands
     if len(ops) != 2:
         if len(ops) < 2:
@@ -1301,22 +1480,32 @@ async def join(ctx: Context) -> int:
 
 # --------------------------------------------------------------------------------------- shuf
 
+
 @command("shuf")
 async def shuf(ctx: Context) -> int:
-    spec = [Opt("e", "echo"), Opt("i", "input-range", "required"),
-            Opt("n", "head-count", "required"), Opt("o", "output", "required"),
-            Opt("", "random-source", "required"), Opt("r", "repeat"),
-            Opt("z", "zero-terminated"), HELP]
+    spec = [
+        Opt("e", "echo"),
+        Opt("i", "input-range", "required"),
+        Opt("n", "head-count", "required"),
+        Opt("o", "output", "required"),
+        Opt("", "random-source", "required"),
+        Opt("r", "repeat"),
+        Opt("z", "zero-terminated"),
+        HELP,
+    ]
     try:
         p = parse("shuf", ctx.argv[1:], spec)
     except UsageError as e:
         return await report(ctx, e)
     if p.flag("help"):
-        return await usage(ctx, "Usage: shuf [OPTION]... [FILE]\n"
-                           "  or:  shuf -e [OPTION]... [ARG]...\n"
-                           "  or:  shuf -i LO-HI [OPTION]...\n"
-                           "Write a random permutation of the input lines to standard output.\n"
-                           "  -n COUNT -o FILE -r --random-source=FILE -z")
+        return await usage(
+            ctx,
+            "Usage: shuf [OPTION]... [FILE]\n"
+            "  or:  shuf -e [OPTION]... [ARG]...\n"
+            "  or:  shuf -i LO-HI [OPTION]...\n"
+            "Write a random permutation of the input lines to standard output.\n"
+            "  -n COUNT -o FILE -r --random-source=FILE -z",
+        )
     sep = b"\0" if p.flag("zero_terminated") else b"\n"
     limit: int | None = None
     if p.str("head_count") is not None:
@@ -1341,8 +1530,11 @@ async def shuf(ctx: Context) -> int:
     items: list[bytes] | range
     if rng_range is not None:
         m = re.fullmatch(r"(\d+)-(\d+)", rng_range)
-        if not m or max(len(m.group(1)), len(m.group(2))) > 4000 \
-                or int(m.group(2)) + 1 < int(m.group(1)):
+        if (
+            not m
+            or max(len(m.group(1)), len(m.group(2))) > 4000
+            or int(m.group(2)) + 1 < int(m.group(1))
+        ):
             await ctx.err(f"invalid input range: '{rng_range}'")
             return 1
         if p.operands:
@@ -1412,4 +1604,3 @@ async def shuf(ctx: Context) -> int:
         return 0
     await ctx.stdout.write(payload)
     return 0
-

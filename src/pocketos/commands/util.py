@@ -76,7 +76,7 @@ def _split_string(s: str) -> list[str]:
         elif c == "'":
             j = s.find("'", i + 1)
             j = len(s) if j < 0 else j
-            cur.append(s[i + 1:j])
+            cur.append(s[i + 1 : j])
             have = True
             i = j
         elif c == '"':
@@ -108,9 +108,15 @@ def _split_string(s: str) -> list[str]:
 @command("env")
 async def env_cmd(ctx: Context) -> int:
     args = list(ctx.argv[1:])
-    spec = [Opt("i", "ignore-environment"), Opt("0", "null"),
-            Opt("u", "unset", "required", multiple=True), Opt("C", "chdir", "required"),
-            Opt("S", "split-string", "required"), Opt("v", "debug"), HELP]
+    spec = [
+        Opt("i", "ignore-environment"),
+        Opt("0", "null"),
+        Opt("u", "unset", "required", multiple=True),
+        Opt("C", "chdir", "required"),
+        Opt("S", "split-string", "required"),
+        Opt("v", "debug"),
+        HELP,
+    ]
     # a lone "-" means -i
     args = ["-i" if a == "-" else a for a in args[:1]] + args[1:] if args[:1] == ["-"] else args
     try:
@@ -178,11 +184,14 @@ async def printenv(ctx: Context) -> int:
     except UsageError as e:
         return await report(ctx, e)
     if p.flag("help"):
-        return await show_help(ctx, "Usage: printenv [OPTION]... [VARIABLE]...\n"
-                                    "Print the values of the specified environment VARIABLE(s).\n"
-                                    "If no VARIABLE is specified, print name and value pairs for "
-                                    "them all.\n\n  -0, --null     end each output line with "
-                                    "NUL, not newline\n")
+        return await show_help(
+            ctx,
+            "Usage: printenv [OPTION]... [VARIABLE]...\n"
+            "Print the values of the specified environment VARIABLE(s).\n"
+            "If no VARIABLE is specified, print name and value pairs for "
+            "them all.\n\n  -0, --null     end each output line with "
+            "NUL, not newline\n",
+        )
     end = "\0" if p.flag("0") else "\n"
     if not p.operands:
         await ctx.out("".join(f"{k}={v}{end}" for k, v in ctx.env.items()))
@@ -210,10 +219,13 @@ async def which(ctx: Context) -> int:
     except UsageError as e:
         return await report(ctx, e)
     if p.flag("help"):
-        return await show_help(ctx, "Usage: which [-as] COMMAND...\n"
-                                    "Print the full path of each COMMAND found in PATH.\n\n"
-                                    "  -a     print all matching pathnames of each argument\n"
-                                    "  -s     silently return 0 if all found, 1 otherwise\n")
+        return await show_help(
+            ctx,
+            "Usage: which [-as] COMMAND...\n"
+            "Print the full path of each COMMAND found in PATH.\n\n"
+            "  -a     print all matching pathnames of each argument\n"
+            "  -s     silently return 0 if all found, 1 otherwise\n",
+        )
     if not p.operands:
         return 1
     fs = ctx.fs
@@ -258,13 +270,34 @@ async def which(ctx: Context) -> int:
 # --------------------------------------------------------------------------------------------
 
 _DAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
-_MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August",
-           "September", "October", "November", "December"]
+_MONTHS = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+]
 _MON_RE = r"(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?"
 _DAY_RE = r"(mon|tue|wed|thu|fri|sat|sun)[a-z]*\.?"
-_UNITS = {"year": "years", "month": "months", "fortnight": "fortnights", "week": "weeks",
-          "day": "days", "hour": "hours", "minute": "minutes", "min": "minutes",
-          "second": "seconds", "sec": "seconds"}
+_UNITS = {
+    "year": "years",
+    "month": "months",
+    "fortnight": "fortnights",
+    "week": "weeks",
+    "day": "days",
+    "hour": "hours",
+    "minute": "minutes",
+    "min": "minutes",
+    "second": "seconds",
+    "sec": "seconds",
+}
 
 
 def _tz_offset_text(text: str) -> timezone | None:
@@ -303,8 +336,7 @@ def parse_date(text: str, tz: tzinfo, now: float | None = None) -> float:
     frac = now_ts - math.floor(now_ts)
     date_set = time_set = False
     zone: tzinfo | None = None
-    rel = {"years": 0, "months": 0, "days": 0.0, "hours": 0.0, "minutes": 0.0,
-           "seconds": 0.0}
+    rel = {"years": 0, "months": 0, "days": 0.0, "hours": 0.0, "minutes": 0.0, "seconds": 0.0}
     weekday: tuple[int, int] | None = None  # (weekday, ordinal)
     pos = 0
     n = len(s)
@@ -321,8 +353,10 @@ def parse_date(text: str, tz: tzinfo, now: float | None = None) -> float:
         eat(r"[\s,]+")
         if pos >= n:
             break
-        m = eat(r"(\d{4})-(\d{1,2})-(\d{1,2})(?:t(\d{1,2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?)?"
-                r"(?![\d])")
+        m = eat(
+            r"(\d{4})-(\d{1,2})-(\d{1,2})(?:t(\d{1,2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?)?"
+            r"(?![\d])"
+        )
         if m:
             y, mo, d = int(m.group(1)), int(m.group(2)), int(m.group(3))
             date_set = True
@@ -351,8 +385,10 @@ def parse_date(text: str, tz: tzinfo, now: float | None = None) -> float:
             frac = 0.0
             time_set = True
             continue
-        m = eat(r"(z|utc|gmt|ut)(?![a-z])([+-]\d{1,2}(?::?\d{2})?)?|([+-])(\d{1,2})(?::?(\d{2}))?"
-                r"(?![\d])")
+        m = eat(
+            r"(z|utc|gmt|ut)(?![a-z])([+-]\d{1,2}(?::?\d{2})?)?|([+-])(\d{1,2})(?::?(\d{2}))?"
+            r"(?![\d])"
+        )
         if m and (time_set or m.group(1)):
             if m.group(3):
                 # like GNU, a signed number right after a time is a UTC offset
@@ -366,8 +402,20 @@ def parse_date(text: str, tz: tzinfo, now: float | None = None) -> float:
             pos = m.start()
         m = eat(_MON_RE + r"\s+(\d{1,2})(?:(?:st|nd|rd|th))?(?:,?\s+(\d{4}))?(?![\d:])")
         if m:
-            mo = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov",
-                  "dec"].index(m.group(1)) + 1
+            mo = [
+                "jan",
+                "feb",
+                "mar",
+                "apr",
+                "may",
+                "jun",
+                "jul",
+                "aug",
+                "sep",
+                "oct",
+                "nov",
+                "dec",
+            ].index(m.group(1)) + 1
             d = int(m.group(2))
             if m.group(3):
                 y = int(m.group(3))
@@ -376,8 +424,20 @@ def parse_date(text: str, tz: tzinfo, now: float | None = None) -> float:
         m = eat(r"(\d{1,2})(?:st|nd|rd|th)?[\s-]+" + _MON_RE + r"(?:[\s-]+(\d{4}|\d{2}))?(?![\d:])")
         if m:
             d = int(m.group(1))
-            mo = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov",
-                  "dec"].index(m.group(2)) + 1
+            mo = [
+                "jan",
+                "feb",
+                "mar",
+                "apr",
+                "may",
+                "jun",
+                "jul",
+                "aug",
+                "sep",
+                "oct",
+                "nov",
+                "dec",
+            ].index(m.group(2)) + 1
             if m.group(3):
                 yy = int(m.group(3))
                 y = yy if len(m.group(3)) == 4 else (1900 + yy if yy >= 69 else 2000 + yy)
@@ -410,8 +470,10 @@ def parse_date(text: str, tz: tzinfo, now: float | None = None) -> float:
             if not date_set:
                 weekday = (wd, ordinal)
             continue
-        m = eat(r"(?:([+-]?\s*\d+)|(next|last|this|a|an))?\s*(year|month|fortnight|week|day|"
-                r"hour|minute|min|second|sec)s?(?![a-z])")
+        m = eat(
+            r"(?:([+-]?\s*\d+)|(next|last|this|a|an))?\s*(year|month|fortnight|week|day|"
+            r"hour|minute|min|second|sec)s?(?![a-z])"
+        )
         if m:
             if m.group(1) is not None:
                 amount = int(m.group(1).replace(" ", ""))
@@ -472,16 +534,36 @@ def parse_date(text: str, tz: tzinfo, now: float | None = None) -> float:
         except ValueError:
             raise ValueError(text) from None
     aware = naive.replace(tzinfo=zone or tz)
-    result = aware + timedelta(days=rel["days"], hours=rel["hours"], minutes=rel["minutes"],
-                               seconds=rel["seconds"])
+    result = aware + timedelta(
+        days=rel["days"], hours=rel["hours"], minutes=rel["minutes"], seconds=rel["seconds"]
+    )
     return result.timestamp() + frac
 
 
-_NUM_PAD = {"d": (2, "0"), "e": (2, " "), "H": (2, "0"), "I": (2, "0"), "k": (2, " "),
-            "l": (2, " "), "m": (2, "0"), "M": (2, "0"), "S": (2, "0"), "j": (3, "0"),
-            "y": (2, "0"), "C": (2, "0"), "g": (2, "0"), "U": (2, "0"), "V": (2, "0"),
-            "W": (2, "0"), "u": (1, "0"), "w": (1, "0"), "q": (1, "0"), "G": (1, "0"), "Y": (1, "0"),
-            "s": (1, "0")}
+_NUM_PAD = {
+    "d": (2, "0"),
+    "e": (2, " "),
+    "H": (2, "0"),
+    "I": (2, "0"),
+    "k": (2, " "),
+    "l": (2, " "),
+    "m": (2, "0"),
+    "M": (2, "0"),
+    "S": (2, "0"),
+    "j": (3, "0"),
+    "y": (2, "0"),
+    "C": (2, "0"),
+    "g": (2, "0"),
+    "U": (2, "0"),
+    "V": (2, "0"),
+    "W": (2, "0"),
+    "u": (1, "0"),
+    "w": (1, "0"),
+    "q": (1, "0"),
+    "G": (1, "0"),
+    "Y": (1, "0"),
+    "s": (1, "0"),
+}
 
 
 def _zone_text(dt: datetime, colons: int) -> str:
@@ -658,12 +740,21 @@ Display the current time in the given FORMAT (UTC unless TZ names a fixed offset
 
 @command("date")
 async def date_cmd(ctx: Context) -> int:
-    spec = [Opt("d", "date", "required"), Opt("f", "file", "required"),
-            Opt("I", "iso-8601", "optional"), Opt("R", "rfc-email"),
-            Opt("", "rfc-822", dest="R"), Opt("", "rfc-2822", dest="R"),
-            Opt("", "rfc-3339", "required"), Opt("r", "reference", "required"),
-            Opt("u", "utc"), Opt("", "universal", dest="u"), Opt("s", "set", "required"),
-            Opt("", "debug"), HELP]
+    spec = [
+        Opt("d", "date", "required"),
+        Opt("f", "file", "required"),
+        Opt("I", "iso-8601", "optional"),
+        Opt("R", "rfc-email"),
+        Opt("", "rfc-822", dest="R"),
+        Opt("", "rfc-2822", dest="R"),
+        Opt("", "rfc-3339", "required"),
+        Opt("r", "reference", "required"),
+        Opt("u", "utc"),
+        Opt("", "universal", dest="u"),
+        Opt("s", "set", "required"),
+        Opt("", "debug"),
+        HELP,
+    ]
     try:
         p = parse("date", ctx.argv[1:], spec)
     except UsageError as e:
@@ -678,10 +769,14 @@ async def date_cmd(ctx: Context) -> int:
     if ops:
         if not ops[0].startswith("+"):
             if p.get("d") is not None or p.get("f") is not None:
-                return await report(ctx, UsageError(
-                    f"date: the argument {q(ops[0])} lacks a leading '+';\nwhen using an "
-                    f"option to specify date(s), any non-option\nargument must be a format "
-                    f"string beginning with '+'\n{_try('date')}"))
+                return await report(
+                    ctx,
+                    UsageError(
+                        f"date: the argument {q(ops[0])} lacks a leading '+';\nwhen using an "
+                        f"option to specify date(s), any non-option\nargument must be a format "
+                        f"string beginning with '+'\n{_try('date')}"
+                    ),
+                )
             await ctx.err("cannot set date: Operation not permitted")
             return 1
         fmt = ops[0][1:]
@@ -695,25 +790,36 @@ async def date_cmd(ctx: Context) -> int:
         return 1
     if iso is not None:
         kind = iso if isinstance(iso, str) else "date"
-        table = {"date": "%Y-%m-%d", "hours": "%Y-%m-%dT%H%:z", "minutes": "%Y-%m-%dT%H:%M%:z",
-                 "seconds": "%Y-%m-%dT%H:%M:%S%:z", "ns": "%Y-%m-%dT%H:%M:%S,%N%:z"}
+        table = {
+            "date": "%Y-%m-%d",
+            "hours": "%Y-%m-%dT%H%:z",
+            "minutes": "%Y-%m-%dT%H:%M%:z",
+            "seconds": "%Y-%m-%dT%H:%M:%S%:z",
+            "ns": "%Y-%m-%dT%H:%M:%S,%N%:z",
+        }
         match = [k for k in table if k.startswith(kind)] if kind else ["date"]
         if len(match) != 1:
             await ctx.err(f"invalid argument {q(kind)} for '--iso-8601'")
-            await ctx.stderr.write(b"Valid arguments are:\n  - 'hours'\n  - 'minutes'\n"
-                                   b"  - 'date'\n  - 'seconds'\n  - 'ns'\n"
-                                   + (_try("date") + "\n").encode())
+            await ctx.stderr.write(
+                b"Valid arguments are:\n  - 'hours'\n  - 'minutes'\n"
+                b"  - 'date'\n  - 'seconds'\n  - 'ns'\n" + (_try("date") + "\n").encode()
+            )
             return 1
         fmt = table[match[0]]
     rfc = p.str("rfc_3339")
     if rfc is not None:
-        table = {"date": "%Y-%m-%d", "seconds": "%Y-%m-%d %H:%M:%S%:z",
-                 "ns": "%Y-%m-%d %H:%M:%S.%N%:z"}
+        table = {
+            "date": "%Y-%m-%d",
+            "seconds": "%Y-%m-%d %H:%M:%S%:z",
+            "ns": "%Y-%m-%d %H:%M:%S.%N%:z",
+        }
         match = [k for k in table if k.startswith(rfc)] if rfc else []
         if len(match) != 1:
             await ctx.err(f"invalid argument {q(rfc)} for '--rfc-3339'")
-            await ctx.stderr.write(b"Valid arguments are:\n  - 'date'\n  - 'seconds'\n"
-                                   b"  - 'ns'\n" + (_try("date") + "\n").encode())
+            await ctx.stderr.write(
+                b"Valid arguments are:\n  - 'date'\n  - 'seconds'\n"
+                b"  - 'ns'\n" + (_try("date") + "\n").encode()
+            )
             return 1
         fmt = table[match[0]]
     if p.flag("R"):
@@ -759,15 +865,19 @@ async def date_cmd(ctx: Context) -> int:
         if ts is None:
             continue
         whole = math.floor(ts)
-        ns = int((ts - whole) * 1_000_000_000) if isinstance(ts, Decimal) else int(
-            round((ts - whole) * 1e9))
+        ns = (
+            int((ts - whole) * 1_000_000_000)
+            if isinstance(ts, Decimal)
+            else int(round((ts - whole) * 1e9))
+        )
         if ns >= 1_000_000_000:
             whole, ns = whole + 1, ns - 1_000_000_000
         try:
             dt = datetime.fromtimestamp(whole, tz)
         except (OverflowError, ValueError, OSError):
-            await ctx.err(f"time {whole if whole.bit_length() < 10_000 else 'value'} is out of "
-                          "range")
+            await ctx.err(
+                f"time {whole if whole.bit_length() < 10_000 else 'value'} is out of range"
+            )
             return 1
         out.append(strftime_gnu(fmt, dt, ns) + "\n")
     await ctx.out("".join(out))
@@ -781,8 +891,9 @@ async def date_cmd(ctx: Context) -> int:
 
 def parse_duration(text: str) -> float:
     """``1.5``, ``2s``, ``3m``, ``1h``, ``1d``, ``inf`` -> seconds (ValueError if invalid)."""
-    m = re.fullmatch(r"\s*([+]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|inf(?:inity)?)([smhd]?)",
-                     text, re.IGNORECASE)
+    m = re.fullmatch(
+        r"\s*([+]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|inf(?:inity)?)([smhd]?)", text, re.IGNORECASE
+    )
     if not m:
         raise ValueError(text)
     value = float(m.group(1))
@@ -793,23 +904,31 @@ def parse_duration(text: str) -> float:
 async def sleep(ctx: Context) -> int:
     args = ctx.argv[1:]
     if args[:1] == ["--help"]:
-        return await show_help(ctx, "Usage: sleep NUMBER[SUFFIX]...\n"
-                                    "Pause for NUMBER seconds. SUFFIX may be 's' for seconds "
-                                    "(the default),\n'm' for minutes, 'h' for hours or 'd' for "
-                                    "days. NUMBER may be a fraction.\nGiven two or more "
-                                    "arguments, pause for the sum of their values.\n")
+        return await show_help(
+            ctx,
+            "Usage: sleep NUMBER[SUFFIX]...\n"
+            "Pause for NUMBER seconds. SUFFIX may be 's' for seconds "
+            "(the default),\n'm' for minutes, 'h' for hours or 'd' for "
+            "days. NUMBER may be a fraction.\nGiven two or more "
+            "arguments, pause for the sum of their values.\n",
+        )
     if "--" in args:
         i = args.index("--")
-        args = args[:i] + args[i + 1:]
+        args = args[:i] + args[i + 1 :]
     if not args:
         return await report(ctx, UsageError(f"sleep: missing operand\n{_try('sleep')}"))
     total = 0.0
     bad = False
     for a in args:
         if a.startswith("-") and len(a) > 1 and not re.fullmatch(r"-[\d.]+", a):
-            return await report(ctx, UsageError(
-                f"sleep: invalid option -- '{a[1]}'\n{_try('sleep')}" if not a.startswith("--")
-                else f"sleep: unrecognized option '{a}'\n{_try('sleep')}"))
+            return await report(
+                ctx,
+                UsageError(
+                    f"sleep: invalid option -- '{a[1]}'\n{_try('sleep')}"
+                    if not a.startswith("--")
+                    else f"sleep: unrecognized option '{a}'\n{_try('sleep')}"
+                ),
+            )
         try:
             total += parse_duration(a)
         except ValueError:
@@ -856,9 +975,14 @@ If the command times out, and --preserve-status is not set, then exit with statu
 
 @command("timeout")
 async def timeout(ctx: Context) -> int:
-    spec = [Opt("", "preserve-status"), Opt("", "foreground"),
-            Opt("k", "kill-after", "required"), Opt("s", "signal", "required"),
-            Opt("v", "verbose"), HELP]
+    spec = [
+        Opt("", "preserve-status"),
+        Opt("", "foreground"),
+        Opt("k", "kill-after", "required"),
+        Opt("s", "signal", "required"),
+        Opt("v", "verbose"),
+        HELP,
+    ]
     try:
         p = parse("timeout", ctx.argv[1:], spec, stop_at_operand=True, status=125)
     except UsageError as e:
@@ -940,8 +1064,9 @@ Print numbers from FIRST to LAST, in steps of INCREMENT.
 def _seq_num(text: str) -> tuple[Decimal, int]:
     """(value, precision) of a seq operand; ValueError if it is not a number."""
     t = text.strip()
-    if not re.fullmatch(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|[+-]?(inf|infinity|nan)", t,
-                        re.IGNORECASE):
+    if not re.fullmatch(
+        r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|[+-]?(inf|infinity|nan)", t, re.IGNORECASE
+    ):
         if re.fullmatch(r"[+-]?0[xX][0-9a-fA-F]+", t):
             return Decimal(int(t, 16)), 0
         raise ValueError(text)
@@ -959,8 +1084,12 @@ def _seq_num(text: str) -> tuple[Decimal, int]:
 
 @command("seq")
 async def seq(ctx: Context) -> int:
-    spec = [Opt("f", "format", "required"), Opt("s", "separator", "required"),
-            Opt("w", "equal-width"), HELP]
+    spec = [
+        Opt("f", "format", "required"),
+        Opt("s", "separator", "required"),
+        Opt("w", "equal-width"),
+        HELP,
+    ]
     # negative numbers are operands, not options
     raw = ctx.argv[1:]
     negs = {f"\0neg{i}": a for i, a in enumerate(raw) if re.fullmatch(r"-\.?\d.*", a)}
@@ -1006,21 +1135,27 @@ async def seq(ctx: Context) -> int:
         await ctx.stderr.write((_try("seq") + "\n").encode())
         return 1
     prec = max(first[1], step[1])
-    all_int = all(v[0] == v[0].to_integral_value() and v[1] == 0 for v in (first, step)) and \
-        prec == 0
+    all_int = (
+        all(v[0] == v[0].to_integral_value() and v[1] == 0 for v in (first, step)) and prec == 0
+    )
     a, inc, b = first[0], step[0], last[0]
     if fmt is not None:
         if len(re.findall(r"%[^%]", fmt.replace("%%", ""))) != 1 or not re.search(
-                r"%[-+ #0']*\d*(?:\.\d*)?[eEfgGaA]", fmt):
+            r"%[-+ #0']*\d*(?:\.\d*)?[eEfgGaA]", fmt
+        ):
             bad = "no %% directive" if "%" not in fmt.replace("%%", "") else "invalid"
-            await ctx.err(f"format {q(fmt)} has {bad}" if bad.startswith("no") else
-                          f"format {q(fmt)} has unknown %{fmt.split('%')[-1][:1]} directive")
+            await ctx.err(
+                f"format {q(fmt)} has {bad}"
+                if bad.startswith("no")
+                else f"format {q(fmt)} has unknown %{fmt.split('%')[-1][:1]} directive"
+            )
             return 1
         pyfmt = fmt.replace("'", "")
 
         def render(x: Decimal) -> str:
             return pyfmt % float(x)
     elif all_int:
+
         def render(x: Decimal) -> str:
             return str(int(x))
     else:
@@ -1029,12 +1164,18 @@ async def seq(ctx: Context) -> int:
         def render(x: Decimal) -> str:
             if x.is_infinite():
                 return "inf" if x > 0 else "-inf"
-            return str(x.quantize(quant, rounding=ROUND_HALF_EVEN)) if prec else str(
-                x.to_integral_value(rounding=ROUND_HALF_EVEN))
+            return (
+                str(x.quantize(quant, rounding=ROUND_HALF_EVEN))
+                if prec
+                else str(x.to_integral_value(rounding=ROUND_HALF_EVEN))
+            )
+
     width = 0
     if p.flag("w") and not (a.is_infinite() or b.is_infinite()):
-        width = max(len(render(a)), len(render(b) if (b - a) % inc == 0 or all_int else
-                                             render(a + inc * ((b - a) // inc))))
+        width = max(
+            len(render(a)),
+            len(render(b) if (b - a) % inc == 0 or all_int else render(a + inc * ((b - a) // inc))),
+        )
 
     def pad(s: str) -> str:
         if not width or len(s) >= width:
@@ -1050,8 +1191,13 @@ async def seq(ctx: Context) -> int:
     i = 0
     first_out = True
     infinite = b.is_infinite()
-    if all_int and not infinite and fmt is None and not width and max(
-            abs(a), abs(b)).adjusted() >= 4000:
+    if (
+        all_int
+        and not infinite
+        and fmt is None
+        and not width
+        and max(abs(a), abs(b)).adjusted() >= 4000
+    ):
         await ctx.err("number too large (more than 4000 digits)")
         return 1
     if all_int and not infinite and fmt is None and not width:
@@ -1098,16 +1244,24 @@ async def seq(ctx: Context) -> int:
 async def yes(ctx: Context) -> int:
     args = ctx.argv[1:]
     if args[:1] == ["--help"]:
-        return await show_help(ctx, "Usage: yes [STRING]...\n"
-                                    "Repeatedly output a line with all specified STRING(s), "
-                                    "or 'y'.\n")
+        return await show_help(
+            ctx,
+            "Usage: yes [STRING]...\n"
+            "Repeatedly output a line with all specified STRING(s), "
+            "or 'y'.\n",
+        )
     if args[:1] == ["--"]:
         args = args[1:]
     elif args and args[0].startswith("-") and len(args[0]) > 1:
         a = args[0]
-        return await report(ctx, UsageError(
-            f"yes: unrecognized option '{a}'\n{_try('yes')}" if a.startswith("--") else
-            f"yes: invalid option -- '{a[1]}'\n{_try('yes')}"))
+        return await report(
+            ctx,
+            UsageError(
+                f"yes: unrecognized option '{a}'\n{_try('yes')}"
+                if a.startswith("--")
+                else f"yes: invalid option -- '{a[1]}'\n{_try('yes')}"
+            ),
+        )
     line = enc(" ".join(args) if args else "y") + b"\n"
     block = line * max(1, 8192 // len(line))
     while True:
@@ -1191,8 +1345,15 @@ class _Expr:
                 b: object = int(rs)
             else:
                 a, b = enc(ls), enc(rs)
-            res = {"<": a < b, "<=": a <= b, "=": a == b, "==": a == b,  # type: ignore[operator]
-                   "!=": a != b, ">=": a >= b, ">": a > b}[op]  # type: ignore[operator]
+            res = {
+                "<": a < b,
+                "<=": a <= b,
+                "=": a == b,
+                "==": a == b,  # type: ignore[operator]
+                "!=": a != b,
+                ">=": a >= b,
+                ">": a > b,
+            }[op]  # type: ignore[operator]
             left = 1 if res else 0
         return left
 
@@ -1245,8 +1406,9 @@ class _Expr:
             v = self.or_()
             if self.peek() != ")":
                 if self.peek() is None:
-                    raise _ExprError(f"syntax error: expecting ')' after "
-                                     f"{q(self.args[self.pos - 1])}")
+                    raise _ExprError(
+                        f"syntax error: expecting ')' after {q(self.args[self.pos - 1])}"
+                    )
                 raise _ExprError(f"syntax error: expecting ')' instead of {q(self.args[self.pos])}")
             self.take()
             return v
@@ -1285,7 +1447,7 @@ class _Expr:
             start, length = int(pos_s), int(len_s)
             if start < 1 or length < 1 or start > len(s):
                 return ""
-            return s[start - 1:start - 1 + length]
+            return s[start - 1 : start - 1 + length]
         self.take()
         return tok
 
@@ -1318,15 +1480,18 @@ def _regex_message(exc: re.error) -> str:
 async def expr(ctx: Context) -> int:
     args = ctx.argv[1:]
     if args == ["--help"]:
-        return await show_help(ctx, "Usage: expr EXPRESSION\n"
-                                    "Print the value of EXPRESSION to standard output.\n\n"
-                                    "  ARG1 | ARG2, ARG1 & ARG2, ARG1 < <= = != >= > ARG2,\n"
-                                    "  ARG1 + - * / % ARG2, STRING : REGEXP,\n"
-                                    "  match STRING REGEXP, substr STRING POS LENGTH,\n"
-                                    "  index STRING CHARS, length STRING, + TOKEN, ( EXPR )\n\n"
-                                    "Exit status is 0 if EXPRESSION is neither null nor 0, "
-                                    "1 if it is null or 0,\n2 if it is syntactically invalid, "
-                                    "and 3 if an error occurred.\n")
+        return await show_help(
+            ctx,
+            "Usage: expr EXPRESSION\n"
+            "Print the value of EXPRESSION to standard output.\n\n"
+            "  ARG1 | ARG2, ARG1 & ARG2, ARG1 < <= = != >= > ARG2,\n"
+            "  ARG1 + - * / % ARG2, STRING : REGEXP,\n"
+            "  match STRING REGEXP, substr STRING POS LENGTH,\n"
+            "  index STRING CHARS, length STRING, + TOKEN, ( EXPR )\n\n"
+            "Exit status is 0 if EXPRESSION is neither null nor 0, "
+            "1 if it is null or 0,\n2 if it is syntactically invalid, "
+            "and 3 if an error occurred.\n",
+        )
     if args[:1] == ["--"]:
         args = args[1:]
     if not args:
@@ -1423,20 +1588,28 @@ def factorize(n: int) -> list[int]:
 async def factor(ctx: Context) -> int:
     args = ctx.argv[1:]
     if args[:1] == ["--help"]:
-        return await show_help(ctx, "Usage: factor [OPTION] [NUMBER]...\n"
-                                    "Print the prime factors of each specified integer NUMBER.  "
-                                    "If none\nare specified on the command line, read them "
-                                    "from standard input.\n\n  -h, --exponents   print "
-                                    "repeated factors in form p^e unless e is 1\n")
+        return await show_help(
+            ctx,
+            "Usage: factor [OPTION] [NUMBER]...\n"
+            "Print the prime factors of each specified integer NUMBER.  "
+            "If none\nare specified on the command line, read them "
+            "from standard input.\n\n  -h, --exponents   print "
+            "repeated factors in form p^e unless e is 1\n",
+        )
     exponents = False
     nums: list[str] = []
     for a in args:
         if a in ("-h", "--exponents"):
             exponents = True
         elif a.startswith("-") and len(a) > 1 and not a[1:].isdigit():
-            return await report(ctx, UsageError(
-                f"factor: unrecognized option '{a}'\n{_try('factor')}" if a.startswith("--")
-                else f"factor: invalid option -- '{a[1]}'\n{_try('factor')}"))
+            return await report(
+                ctx,
+                UsageError(
+                    f"factor: unrecognized option '{a}'\n{_try('factor')}"
+                    if a.startswith("--")
+                    else f"factor: invalid option -- '{a[1]}'\n{_try('factor')}"
+                ),
+            )
         else:
             nums.append(a)
     status = 0
@@ -1545,7 +1718,7 @@ def _numfmt_parse(tok: str, unit: str, suffix: str, from_unit: int) -> float:
         base = 1024
     else:  # auto
         base = 1024 if len(suf) == 2 else 1000
-    return val * base ** power * from_unit
+    return val * base**power * from_unit
 
 
 def _numfmt_render(val: float, unit: str, rnd: str, to_unit: int) -> str:
@@ -1582,13 +1755,23 @@ def _numfmt_render(val: float, unit: str, rnd: str, to_unit: int) -> str:
 
 @command("numfmt")
 async def numfmt(ctx: Context) -> int:
-    spec = [Opt("d", "delimiter", "required"), Opt("", "field", "required"),
-            Opt("", "format", "required"), Opt("", "from", "required"),
-            Opt("", "from-unit", "required"), Opt("", "grouping"),
-            Opt("", "header", "optional"), Opt("", "invalid", "required"),
-            Opt("", "padding", "required"), Opt("", "round", "required"),
-            Opt("", "suffix", "required"), Opt("", "to", "required"),
-            Opt("", "to-unit", "required"), Opt("z", "zero-terminated"), HELP]
+    spec = [
+        Opt("d", "delimiter", "required"),
+        Opt("", "field", "required"),
+        Opt("", "format", "required"),
+        Opt("", "from", "required"),
+        Opt("", "from-unit", "required"),
+        Opt("", "grouping"),
+        Opt("", "header", "optional"),
+        Opt("", "invalid", "required"),
+        Opt("", "padding", "required"),
+        Opt("", "round", "required"),
+        Opt("", "suffix", "required"),
+        Opt("", "to", "required"),
+        Opt("", "to-unit", "required"),
+        Opt("z", "zero-terminated"),
+        HELP,
+    ]
     try:
         p = parse("numfmt", ctx.argv[1:], spec, allow_numeric=True)
     except UsageError as e:
@@ -1601,8 +1784,10 @@ async def numfmt(ctx: Context) -> int:
     for opt, val in (("from", from_u), ("to", to_u)):
         if val not in units or (opt == "to" and val == "auto"):
             await ctx.err(f"invalid argument {q(val)} for '--{opt}'")
-            await ctx.stderr.write(b"Valid arguments are:\n  - 'none'\n  - 'auto'\n  - 'si'\n"
-                                   b"  - 'iec'\n  - 'iec-i'\n" + (_try("numfmt") + "\n").encode())
+            await ctx.stderr.write(
+                b"Valid arguments are:\n  - 'none'\n  - 'auto'\n  - 'si'\n"
+                b"  - 'iec'\n  - 'iec-i'\n" + (_try("numfmt") + "\n").encode()
+            )
             return 1
     rnd = p.str("round") or "from-zero"
     if rnd not in ("up", "down", "from-zero", "towards-zero", "nearest"):
@@ -1646,8 +1831,11 @@ async def numfmt(ctx: Context) -> int:
                 body = _numfmt_render(val, to_u, rnd, to_unit)
             body += suffix
             if width:
-                body = body.ljust(int(width)) if "-" in flags else body.rjust(
-                    int(width), "0" if "0" in flags and body[:1].isdigit() else " ")
+                body = (
+                    body.ljust(int(width))
+                    if "-" in flags
+                    else body.rjust(int(width), "0" if "0" in flags and body[:1].isdigit() else " ")
+                )
             return pre + body + post
         body = _numfmt_render(val, to_u, rnd, to_unit) + suffix
         if padding:
@@ -1679,8 +1867,11 @@ async def numfmt(ctx: Context) -> int:
                     parts[idx] = convert(old)
                 except (OverflowError, ValueError) as exc:
                     raise _NumfmtError(f"value too large to be converted: {q(old)}") from exc
-                before = (seps[idx - 1] if idx > 0 and idx - 1 < len(seps) else
-                          lead if idx == 0 else "") if delim is None else ""
+                before = (
+                    (seps[idx - 1] if idx > 0 and idx - 1 < len(seps) else lead if idx == 0 else "")
+                    if delim is None
+                    else ""
+                )
                 if from_stdin and before and not padding and fmt is None:
                     # a field after blanks keeps the width of blanks + field, right-aligned
                     new = parts[idx].rjust(len(before) + len(old))
@@ -1747,24 +1938,43 @@ def _hostname(ctx: Context) -> str:
 
 @command("uname")
 async def uname(ctx: Context) -> int:
-    spec = [Opt("a", "all"), Opt("s", "kernel-name"), Opt("n", "nodename"),
-            Opt("r", "kernel-release"), Opt("v", "kernel-version"), Opt("m", "machine"),
-            Opt("p", "processor"), Opt("i", "hardware-platform"), Opt("o", "operating-system"),
-            HELP]
+    spec = [
+        Opt("a", "all"),
+        Opt("s", "kernel-name"),
+        Opt("n", "nodename"),
+        Opt("r", "kernel-release"),
+        Opt("v", "kernel-version"),
+        Opt("m", "machine"),
+        Opt("p", "processor"),
+        Opt("i", "hardware-platform"),
+        Opt("o", "operating-system"),
+        HELP,
+    ]
     try:
         p = parse("uname", ctx.argv[1:], spec)
     except UsageError as e:
         return await report(ctx, e)
     if p.flag("help"):
-        return await show_help(ctx, "Usage: uname [OPTION]...\nPrint certain system "
-                                    "information.  With no OPTION, same as -s.\n\n"
-                                    "  -a, --all  -s  -n  -r  -v  -m  -p  -i  -o\n")
+        return await show_help(
+            ctx,
+            "Usage: uname [OPTION]...\nPrint certain system "
+            "information.  With no OPTION, same as -s.\n\n"
+            "  -a, --all  -s  -n  -r  -v  -m  -p  -i  -o\n",
+        )
     if p.operands:
-        return await report(ctx, UsageError(
-            f"uname: extra operand {q(p.operands[0])}\n{_try('uname')}"))
-    fields = [("s", "Linux"), ("n", _hostname(ctx)), ("r", KERNEL_RELEASE),
-              ("v", KERNEL_VERSION), ("m", MACHINE), ("p", MACHINE), ("i", MACHINE),
-              ("o", "GNU/Linux")]
+        return await report(
+            ctx, UsageError(f"uname: extra operand {q(p.operands[0])}\n{_try('uname')}")
+        )
+    fields = [
+        ("s", "Linux"),
+        ("n", _hostname(ctx)),
+        ("r", KERNEL_RELEASE),
+        ("v", KERNEL_VERSION),
+        ("m", MACHINE),
+        ("p", MACHINE),
+        ("i", MACHINE),
+        ("o", "GNU/Linux"),
+    ]
     if p.flag("a"):
         chosen = [v for k, v in fields if k not in ("p", "i")]
     else:
@@ -1777,15 +1987,23 @@ async def uname(ctx: Context) -> int:
 
 @command("hostname")
 async def hostname(ctx: Context) -> int:
-    spec = [Opt("s", "short"), Opt("f", "fqdn"), Opt("", "long", dest="f"),
-            Opt("i", "ip-address"), Opt("I", "all-ip-addresses"), Opt("d", "domain"), HELP]
+    spec = [
+        Opt("s", "short"),
+        Opt("f", "fqdn"),
+        Opt("", "long", dest="f"),
+        Opt("i", "ip-address"),
+        Opt("I", "all-ip-addresses"),
+        Opt("d", "domain"),
+        HELP,
+    ]
     try:
         p = parse("hostname", ctx.argv[1:], spec)
     except UsageError as e:
         return await report(ctx, e)
     if p.flag("help"):
-        return await show_help(ctx, "Usage: hostname [-s|-f|-i|-I|-d]\n"
-                                    "Show the VM's host name (from /etc/hostname).\n")
+        return await show_help(
+            ctx, "Usage: hostname [-s|-f|-i|-I|-d]\nShow the VM's host name (from /etc/hostname).\n"
+        )
     if p.operands:
         await ctx.err("you must be root to change the host name")
         return 1
@@ -1830,26 +2048,37 @@ async def whoami(ctx: Context) -> int:
     if p.flag("help"):
         return await show_help(ctx, "Usage: whoami\nPrint the user name of the current user.\n")
     if p.operands:
-        return await report(ctx, UsageError(
-            f"whoami: extra operand {q(p.operands[0])}\n{_try('whoami')}"))
+        return await report(
+            ctx, UsageError(f"whoami: extra operand {q(p.operands[0])}\n{_try('whoami')}")
+        )
     await ctx.out(_identity(ctx)[0] + "\n")
     return 0
 
 
 @command("id")
 async def id_cmd(ctx: Context) -> int:
-    spec = [Opt("u", "user"), Opt("g", "group"), Opt("G", "groups"), Opt("n", "name"),
-            Opt("r", "real"), Opt("z", "zero"), HELP]
+    spec = [
+        Opt("u", "user"),
+        Opt("g", "group"),
+        Opt("G", "groups"),
+        Opt("n", "name"),
+        Opt("r", "real"),
+        Opt("z", "zero"),
+        HELP,
+    ]
     try:
         p = parse("id", ctx.argv[1:], spec)
     except UsageError as e:
         return await report(ctx, e)
     if p.flag("help"):
-        return await show_help(ctx, "Usage: id [OPTION]... [USER]...\n"
-                                    "Print user and group information for each specified USER,\n"
-                                    "or (when USER omitted) for the current user.\n\n"
-                                    "  -g, --group  -G, --groups  -n, --name  -r, --real  "
-                                    "-u, --user\n")
+        return await show_help(
+            ctx,
+            "Usage: id [OPTION]... [USER]...\n"
+            "Print user and group information for each specified USER,\n"
+            "or (when USER omitted) for the current user.\n\n"
+            "  -g, --group  -G, --groups  -n, --name  -r, --real  "
+            "-u, --user\n",
+        )
     uids, unames, gids, _ = user_maps(ctx.fs)
     targets: list[tuple[str, int, int]] = []
     if p.operands:
@@ -1874,7 +2103,7 @@ async def id_cmd(ctx: Context) -> int:
         targets.append(_identity(ctx))
     modes = sum(p.flag(k) for k in ("u", "g", "G"))
     if modes > 1:
-        await ctx.err("cannot print \"only\" of more than one choice")
+        await ctx.err('cannot print "only" of more than one choice')
         return 1
     if (p.flag("n") or p.flag("r")) and not modes:
         await ctx.err("cannot print only names or real IDs in default format")
@@ -1897,12 +2126,10 @@ async def id_cmd(ctx: Context) -> int:
             lines.append(gids.get(gid, str(gid)) if p.flag("n") else str(gid))
         elif p.flag("G"):
             sep = "\0" if p.flag("z") else " "
-            lines.append(sep.join(gids.get(g, str(g)) if p.flag("n") else str(g)
-                                  for g in groups))
+            lines.append(sep.join(gids.get(g, str(g)) if p.flag("n") else str(g) for g in groups))
         else:
             gtext = ",".join(f"{g}({gids.get(g, str(g))})" for g in groups)
-            lines.append(f"uid={uid}({name}) gid={gid}({gids.get(gid, str(gid))}) "
-                         f"groups={gtext}")
+            lines.append(f"uid={uid}({name}) gid={gid}({gids.get(gid, str(gid))}) groups={gtext}")
     end = "\0" if p.flag("z") else "\n"
     await ctx.out("".join(line + end for line in lines))
     return 0
@@ -1915,14 +2142,18 @@ async def nproc(ctx: Context) -> int:
     except UsageError as e:
         return await report(ctx, e)
     if p.flag("help"):
-        return await show_help(ctx, "Usage: nproc [OPTION]...\nPrint the number of processing "
-                                    f"units available (always {NPROC} in the VM).\n\n"
-                                    "      --all       print the number of installed "
-                                    "processors\n      --ignore=N  if possible, exclude N "
-                                    "processing units\n")
+        return await show_help(
+            ctx,
+            "Usage: nproc [OPTION]...\nPrint the number of processing "
+            f"units available (always {NPROC} in the VM).\n\n"
+            "      --all       print the number of installed "
+            "processors\n      --ignore=N  if possible, exclude N "
+            "processing units\n",
+        )
     if p.operands:
-        return await report(ctx, UsageError(
-            f"nproc: extra operand {q(p.operands[0])}\n{_try('nproc')}"))
+        return await report(
+            ctx, UsageError(f"nproc: extra operand {q(p.operands[0])}\n{_try('nproc')}")
+        )
     n = NPROC
     ign = p.str("ignore")
     if ign is not None:
@@ -1942,16 +2173,22 @@ async def nproc(ctx: Context) -> int:
 @command("true")
 async def true_cmd(ctx: Context) -> int:
     if ctx.argv[1:] == ["--help"]:
-        return await show_help(ctx, "Usage: true [ignored command line arguments]\n"
-                                    "Exit with a status code indicating success.\n")
+        return await show_help(
+            ctx,
+            "Usage: true [ignored command line arguments]\n"
+            "Exit with a status code indicating success.\n",
+        )
     return 0
 
 
 @command("false")
 async def false_cmd(ctx: Context) -> int:
     if ctx.argv[1:] == ["--help"]:
-        await show_help(ctx, "Usage: false [ignored command line arguments]\n"
-                             "Exit with a status code indicating failure.\n")
+        await show_help(
+            ctx,
+            "Usage: false [ignored command line arguments]\n"
+            "Exit with a status code indicating failure.\n",
+        )
         return 1
     return 1
 
@@ -1973,8 +2210,9 @@ async def _test_common(ctx: Context, bracket: bool) -> int:
     name = "[" if bracket else "test"
     _, uid, gid = _identity(ctx)
     try:
-        status, message = evaluate_test(args, ctx.fs, name=name, uid=uid, gid=gid,
-                                        is_set=lambda v: v in ctx.env)
+        status, message = evaluate_test(
+            args, ctx.fs, name=name, uid=uid, gid=gid, is_set=lambda v: v in ctx.env
+        )
     except Exception as exc:  # noqa: BLE001 - never let a bad expression escape
         await ctx.stderr.write(f"{name}: {exc}\n".encode("utf-8", "surrogateescape"))
         return 2
@@ -2001,29 +2239,74 @@ async def bracket_cmd(ctx: Context) -> int:
 # --------------------------------------------------------------------------------------------
 
 _TPUT_NUMBERS = {"cols": 80, "columns": 80, "lines": 24, "colors": 8, "it": 8, "pairs": 64}
-_TPUT_STRINGS = {"sgr0", "bold", "dim", "smul", "rmul", "rev", "blink", "smso", "rmso",
-                 "setaf", "setab", "setf", "setb", "clear", "cup", "civis", "cnorm", "cvvis",
-                 "el", "ed", "el1", "home", "smcup", "rmcup", "sc", "rc", "cuu1", "cud1",
-                 "cub1", "cuf1", "cuu", "cud", "cub", "cuf", "hpa", "vpa", "op", "bel",
-                 "reset", "init", "smam", "rmam", "ritm", "sitm", "hs", "longname"}
+_TPUT_STRINGS = {
+    "sgr0",
+    "bold",
+    "dim",
+    "smul",
+    "rmul",
+    "rev",
+    "blink",
+    "smso",
+    "rmso",
+    "setaf",
+    "setab",
+    "setf",
+    "setb",
+    "clear",
+    "cup",
+    "civis",
+    "cnorm",
+    "cvvis",
+    "el",
+    "ed",
+    "el1",
+    "home",
+    "smcup",
+    "rmcup",
+    "sc",
+    "rc",
+    "cuu1",
+    "cud1",
+    "cub1",
+    "cuf1",
+    "cuu",
+    "cud",
+    "cub",
+    "cuf",
+    "hpa",
+    "vpa",
+    "op",
+    "bel",
+    "reset",
+    "init",
+    "smam",
+    "rmam",
+    "ritm",
+    "sitm",
+    "hs",
+    "longname",
+}
 
 
 @command("tput")
 async def tput(ctx: Context) -> int:
     args = ctx.argv[1:]
     if args[:1] == ["--help"]:
-        return await show_help(ctx, "Usage: tput [-T TERM] CAPNAME [PARAMETERS...]\n"
-                                    "Terminal capabilities for a fixed 80x24, 8-colour terminal;"
-                                    "\nstring capabilities print nothing (output is not a "
-                                    "terminal).\n")
+        return await show_help(
+            ctx,
+            "Usage: tput [-T TERM] CAPNAME [PARAMETERS...]\n"
+            "Terminal capabilities for a fixed 80x24, 8-colour terminal;"
+            "\nstring capabilities print nothing (output is not a "
+            "terminal).\n",
+        )
     if args[:1] == ["-T"]:
         args = args[2:]
     elif args[:1] and args[0].startswith("-T"):
         args = args[1:]
     if args[:1] == ["-S"]:
         data = await ctx.stdin.read()
-        caps = [ln.split()[0] for ln in data.decode("utf-8", "replace").splitlines()
-                if ln.split()]
+        caps = [ln.split()[0] for ln in data.decode("utf-8", "replace").splitlines() if ln.split()]
         status = 0
         for cap in caps:
             if cap in _TPUT_NUMBERS:
@@ -2052,8 +2335,11 @@ async def tput(ctx: Context) -> int:
 @command("clear")
 async def clear(ctx: Context) -> int:
     if ctx.argv[1:] == ["--help"]:
-        return await show_help(ctx, "Usage: clear\nClear the screen (prints nothing: the VM's "
-                                    "output is never a terminal).\n")
+        return await show_help(
+            ctx,
+            "Usage: clear\nClear the screen (prints nothing: the VM's "
+            "output is never a terminal).\n",
+        )
     return 0
 
 
@@ -2066,9 +2352,12 @@ async def clear(ctx: Context) -> int:
 async def printf_cmd(ctx: Context) -> int:
     args = ctx.argv[1:]
     if args == ["--help"]:
-        return await show_help(ctx, "Usage: printf FORMAT [ARGUMENT]...\n"
-                                    "Print ARGUMENT(s) according to FORMAT, like the C "
-                                    "function.\n")
+        return await show_help(
+            ctx,
+            "Usage: printf FORMAT [ARGUMENT]...\n"
+            "Print ARGUMENT(s) according to FORMAT, like the C "
+            "function.\n",
+        )
     if args[:1] == ["--"]:
         args = args[1:]
     if not args:
@@ -2080,8 +2369,17 @@ async def printf_cmd(ctx: Context) -> int:
     return status
 
 
-_ECHO_ESC = {"\\": "\\", "a": "\a", "b": "\b", "e": "\x1b", "f": "\f", "n": "\n", "r": "\r",
-             "t": "\t", "v": "\v"}
+_ECHO_ESC = {
+    "\\": "\\",
+    "a": "\a",
+    "b": "\b",
+    "e": "\x1b",
+    "f": "\f",
+    "n": "\n",
+    "r": "\r",
+    "t": "\t",
+    "v": "\v",
+}
 
 
 def echo_escapes(s: str) -> tuple[bytes, bool]:
@@ -2100,13 +2398,13 @@ def echo_escapes(s: str) -> tuple[bytes, bool]:
             if d == "c":
                 return bytes(out), True
             if d == "0":
-                m = re.match(r"[0-7]{0,3}", s[i + 2:])
+                m = re.match(r"[0-7]{0,3}", s[i + 2 :])
                 digits = m.group(0) if m else ""
                 out.append(int(digits or "0", 8) & 0xFF)
                 i += 2 + len(digits)
                 continue
             if d == "x":
-                m = re.match(r"[0-9a-fA-F]{1,2}", s[i + 2:])
+                m = re.match(r"[0-9a-fA-F]{1,2}", s[i + 2 :])
                 if m:
                     out.append(int(m.group(0), 16))
                     i += 2 + len(m.group(0))
@@ -2120,12 +2418,15 @@ def echo_escapes(s: str) -> tuple[bytes, bool]:
 async def echo(ctx: Context) -> int:
     args = ctx.argv[1:]
     if args == ["--help"]:
-        return await show_help(ctx, "Usage: echo [SHORT-OPTION]... [STRING]...\n"
-                                    "Echo the STRING(s) to standard output.\n\n"
-                                    "  -n     do not output the trailing newline\n"
-                                    "  -e     enable interpretation of backslash escapes\n"
-                                    "  -E     disable interpretation of backslash escapes "
-                                    "(default)\n")
+        return await show_help(
+            ctx,
+            "Usage: echo [SHORT-OPTION]... [STRING]...\n"
+            "Echo the STRING(s) to standard output.\n\n"
+            "  -n     do not output the trailing newline\n"
+            "  -e     enable interpretation of backslash escapes\n"
+            "  -E     disable interpretation of backslash escapes "
+            "(default)\n",
+        )
     newline = True
     escapes = False
     while args and re.fullmatch(r"-[neE]+", args[0]):
@@ -2155,15 +2456,18 @@ async def pwd_cmd(ctx: Context) -> int:
     physical = False
     for a in ctx.argv[1:]:
         if a == "--help":
-            return await show_help(ctx, "Usage: pwd [-LP]\nPrint the full filename of the "
-                                        "current working directory.\n")
+            return await show_help(
+                ctx, "Usage: pwd [-LP]\nPrint the full filename of the current working directory.\n"
+            )
         if a in ("-P", "--physical"):
             physical = True
         elif a in ("-L", "--logical"):
             physical = False
         elif a.startswith("-"):
-            await ctx.stderr.write(f"pwd: invalid option -- '{a[1:2]}'\n"
-                                   "Try 'pwd --help' for more information.\n".encode())
+            await ctx.stderr.write(
+                f"pwd: invalid option -- '{a[1:2]}'\n"
+                "Try 'pwd --help' for more information.\n".encode()
+            )
             return 1
         else:
             await ctx.err("ignoring non-option arguments")

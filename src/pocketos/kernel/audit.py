@@ -37,12 +37,32 @@ class AuditLog:
         self.seq = 0
         self.sinks: list[Callable[[AuditEvent], None]] = []
 
-    def record(self, kind: str, *, capability: str = "", resource: str = "", decision: str = "",
-               reason: str = "", pid: int | None = None, actor: str = "",
-               **detail: Any) -> AuditEvent:
+    def record(
+        self,
+        kind: str,
+        *,
+        capability: str = "",
+        resource: str = "",
+        decision: str = "",
+        reason: str = "",
+        pid: int | None = None,
+        actor: str = "",
+        **detail: Any,
+    ) -> AuditEvent:
         self.seq += 1
-        ev = AuditEvent(self.seq, time.time(), self.vm, kind, capability, resource, decision,
-                        reason, pid, actor, detail)
+        ev = AuditEvent(
+            self.seq,
+            time.time(),
+            self.vm,
+            kind,
+            capability,
+            resource,
+            decision,
+            reason,
+            pid,
+            actor,
+            detail,
+        )
         self.events.append(ev)
         for sink in self.sinks:
             try:
@@ -51,8 +71,7 @@ class AuditLog:
                 pass
         return ev
 
-    def query(self, since: float | int | None = None, kind: str | None = None
-              ) -> list[AuditEvent]:
+    def query(self, since: float | int | None = None, kind: str | None = None) -> list[AuditEvent]:
         out = []
         for ev in self.events:
             if kind is not None and ev.kind != kind:

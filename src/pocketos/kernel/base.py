@@ -21,18 +21,8 @@ PASSWD = (
     "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"
     f"user:x:{USER_UID}:{USER_GID}:user:/home/user:/bin/bash\n"
 )
-GROUP = (
-    "root:x:0:\n"
-    "daemon:x:1:\n"
-    "nogroup:x:65534:\n"
-    f"user:x:{USER_GID}:\n"
-)
-OS_RELEASE = (
-    'PRETTY_NAME="pocketos"\n'
-    "NAME=pocketos\n"
-    "ID=pocketos\n"
-    "ID_LIKE=debian\n"
-)
+GROUP = f"root:x:0:\ndaemon:x:1:\nnogroup:x:65534:\nuser:x:{USER_GID}:\n"
+OS_RELEASE = 'PRETTY_NAME="pocketos"\nNAME=pocketos\nID=pocketos\nID_LIKE=debian\n'
 
 _BASE: MemoryBackend | None = None
 _BASE_COMMANDS: frozenset[str] = frozenset()
@@ -42,8 +32,9 @@ def stub_for(name: str) -> bytes:
     return STUB_PREFIX + name.encode() + b"\nexec " + name.encode() + b' "$@"\n'
 
 
-def _file(fs: MemoryBackend, path: str, data: str | bytes, mode: int = 0o644,
-          uid: int = 0, gid: int = 0) -> None:
+def _file(
+    fs: MemoryBackend, path: str, data: str | bytes, mode: int = 0o644, uid: int = 0, gid: int = 0
+) -> None:
     fs.create(path, mode)
     fs.write(path, data.encode() if isinstance(data, str) else data, 0)
     fs.chmod(path, mode)
@@ -52,9 +43,29 @@ def _file(fs: MemoryBackend, path: str, data: str | bytes, mode: int = 0o644,
 
 def build_base(commands: list[str]) -> MemoryBackend:
     fs = MemoryBackend()
-    for d in ("/usr", "/usr/bin", "/usr/sbin", "/usr/local", "/usr/local/bin", "/usr/lib",
-              "/usr/share", "/etc", "/home", "/root", "/tmp", "/var", "/var/tmp", "/var/log",
-              "/dev", "/proc", "/proc/self", "/opt", "/mnt", "/srv", "/run"):
+    for d in (
+        "/usr",
+        "/usr/bin",
+        "/usr/sbin",
+        "/usr/local",
+        "/usr/local/bin",
+        "/usr/lib",
+        "/usr/share",
+        "/etc",
+        "/home",
+        "/root",
+        "/tmp",
+        "/var",
+        "/var/tmp",
+        "/var/log",
+        "/dev",
+        "/proc",
+        "/proc/self",
+        "/opt",
+        "/mnt",
+        "/srv",
+        "/run",
+    ):
         fs.mkdir(d, 0o755)
     fs.chmod("/tmp", 0o1777)
     fs.chmod("/var/tmp", 0o1777)
@@ -76,8 +87,13 @@ def build_base(commands: list[str]) -> MemoryBackend:
     _file(fs, "/etc/shells", "/bin/sh\n/bin/bash\n")
     _file(fs, "/proc/version", "Linux version 6.1.0-pocketos (pocketos) #1 SMP\n")
     _file(fs, "/proc/self/cmdline", b"bash\0")
-    for name, rdev in (("null", DEV_NULL), ("zero", DEV_ZERO), ("urandom", DEV_URANDOM),
-                       ("random", DEV_URANDOM), ("full", DEV_FULL)):
+    for name, rdev in (
+        ("null", DEV_NULL),
+        ("zero", DEV_ZERO),
+        ("urandom", DEV_URANDOM),
+        ("random", DEV_URANDOM),
+        ("full", DEV_FULL),
+    ):
         fs.mknod("/dev/" + name, 0o666, rdev)
     fs.mkdir("/dev/fd", 0o755)
     for i, name in enumerate(("stdin", "stdout", "stderr")):

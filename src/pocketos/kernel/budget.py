@@ -16,8 +16,17 @@ __all__ = ["Budget"]
 
 
 class Budget:
-    __slots__ = ("limits", "commands", "loop_iterations", "deadline", "output_bytes", "timeout",
-                 "network_requests", "network_bytes", "limit_hit")
+    __slots__ = (
+        "limits",
+        "commands",
+        "loop_iterations",
+        "deadline",
+        "output_bytes",
+        "timeout",
+        "network_requests",
+        "network_bytes",
+        "limit_hit",
+    )
 
     def __init__(self, limits: Limits, timeout: float | None = None) -> None:
         self.limits = limits
@@ -40,30 +49,39 @@ class Budget:
     def command(self) -> None:
         self.commands += 1
         if self.commands > self.limits.max_commands:
-            raise self._hit("max_commands",
-                            f"too many commands executed (max_commands={self.limits.max_commands})")
+            raise self._hit(
+                "max_commands",
+                f"too many commands executed (max_commands={self.limits.max_commands})",
+            )
 
     def loop(self) -> None:
         self.loop_iterations += 1
         if self.loop_iterations > self.limits.max_loop_iterations:
             raise self._hit(
                 "max_loop_iterations",
-                f"too many loop iterations (max_loop_iterations={self.limits.max_loop_iterations})")
+                f"too many loop iterations (max_loop_iterations={self.limits.max_loop_iterations})",
+            )
         if self.loop_iterations & 0x3FF == 0:
             self.check_time()
 
     def call_depth(self, depth: int) -> None:
         if depth > self.limits.max_call_depth:
-            raise self._hit("max_call_depth",
-                            f"maximum call depth exceeded (max_call_depth={self.limits.max_call_depth})")
+            raise self._hit(
+                "max_call_depth",
+                f"maximum call depth exceeded (max_call_depth={self.limits.max_call_depth})",
+            )
 
     def check_time(self) -> None:
         if self.deadline is not None and time.monotonic() > self.deadline:
-            raise self._hit("timeout", f"timed out after {self.timeout:g}s"
-                            if self.timeout is not None else "timed out")
+            raise self._hit(
+                "timeout",
+                f"timed out after {self.timeout:g}s" if self.timeout is not None else "timed out",
+            )
 
     def output(self, n: int) -> None:
         self.output_bytes += n
         if self.output_bytes > self.limits.max_output_bytes:
-            raise self._hit("max_output_bytes",
-                            f"output limit exceeded (max_output_bytes={self.limits.max_output_bytes})")
+            raise self._hit(
+                "max_output_bytes",
+                f"output limit exceeded (max_output_bytes={self.limits.max_output_bytes})",
+            )

@@ -26,8 +26,20 @@ __all__ = ["Kernel"]
 _vm_ids = itertools.count(1)
 
 #: shebang interpreters we map onto registered commands
-_INTERPRETERS = {"sh", "bash", "dash", "python", "python3", "node", "js", "awk", "gawk",
-                 "env", "sed", "jq"}
+_INTERPRETERS = {
+    "sh",
+    "bash",
+    "dash",
+    "python",
+    "python3",
+    "node",
+    "js",
+    "awk",
+    "gawk",
+    "env",
+    "sed",
+    "jq",
+}
 
 MAX_EXITED_KEPT = 256
 
@@ -35,9 +47,16 @@ MAX_EXITED_KEPT = 256
 class Kernel:
     """Everything below the public facade for one VM."""
 
-    def __init__(self, vfs_factory: Callable[[Kernel], VFS], *, policy: Policy,
-                 limits: Limits, env: dict[str, str], name: str | None = None,
-                 audit_maxlen: int = 10_000) -> None:
+    def __init__(
+        self,
+        vfs_factory: Callable[[Kernel], VFS],
+        *,
+        policy: Policy,
+        limits: Limits,
+        env: dict[str, str],
+        name: str | None = None,
+        audit_maxlen: int = 10_000,
+    ) -> None:
         self.id = name or f"vm-{next(_vm_ids)}"
         self.policy = policy
         self.limits = limits
@@ -71,8 +90,9 @@ class Kernel:
     def _check_fs(self, op: str, path: str) -> None:
         self.check("fs", op, path)
 
-    def check(self, domain: str, op: str, resource: str, *, pid: int | None = None,
-              **extra: Any) -> None:
+    def check(
+        self, domain: str, op: str, resource: str, *, pid: int | None = None, **extra: Any
+    ) -> None:
         """Raise PermissionError unless the policy allows ``domain.op`` on ``resource``
         (``ask`` consults the handler synchronously)."""
         decision = self.policy.decide(domain, op, resource, extra)
@@ -81,17 +101,36 @@ class Kernel:
         cap = f"{domain}.{op}"
         if decision == "ask":
             req = PermissionRequest(domain, op, resource, self.id, pid, dict(extra))
-            self.audit.record("permission", capability=cap, resource=resource, decision="ask",
-                              pid=pid)
+            self.audit.record(
+                "permission", capability=cap, resource=resource, decision="ask", pid=pid
+            )
             if self.policy.ask(req):
-                self.audit.record("permission", capability=cap, resource=resource,
-                                  decision="allow", reason="granted by handler", pid=pid)
+                self.audit.record(
+                    "permission",
+                    capability=cap,
+                    resource=resource,
+                    decision="allow",
+                    reason="granted by handler",
+                    pid=pid,
+                )
                 return
-            self.audit.record("permission", capability=cap, resource=resource, decision="deny",
-                              reason="refused by handler or no answer", pid=pid)
+            self.audit.record(
+                "permission",
+                capability=cap,
+                resource=resource,
+                decision="deny",
+                reason="refused by handler or no answer",
+                pid=pid,
+            )
             raise permission_denied(cap, resource, "not granted")
-        self.audit.record("permission", capability=cap, resource=resource, decision="deny",
-                          reason="policy", pid=pid)
+        self.audit.record(
+            "permission",
+            capability=cap,
+            resource=resource,
+            decision="deny",
+            reason="policy",
+            pid=pid,
+        )
         raise permission_denied(cap, resource)
 
     def allowed(self, domain: str, op: str, resource: str, **extra: Any) -> bool:
@@ -105,8 +144,7 @@ class Kernel:
         dp = self.policy.domains.get("env")
         if dp is not None and dp.default == "allow" and not dp.rules:
             return dict(env)
-        return {k: v for k, v in env.items()
-                if self.policy.decide("env", "read", k) == "allow"}
+        return {k: v for k, v in env.items() if self.policy.decide("env", "read", k) == "allow"}
 
     # --- commands ------------------------------------------------------------------------
     def lookup_command(self, name: str, env: dict[str, str] | None = None) -> CommandFunc | None:
@@ -115,8 +153,9 @@ class Kernel:
             return fn
         return REGISTRY.get(name)
 
-    def find_command(self, name: str, env: dict[str, str] | None = None,
-                     cwd: str = "/") -> CommandFunc | None:
+    def find_command(
+        self, name: str, env: dict[str, str] | None = None, cwd: str = "/"
+    ) -> CommandFunc | None:
         """The command ``name`` runs: registry first, then PATH in the VM filesystem.
         A name with ``/`` is a path; its problems raise OSError (ENOENT, EACCES, EISDIR)."""
         if "/" in name:
@@ -150,7 +189,7 @@ class Kernel:
         with self.vfs.open(path, "rb", shown=shown) as fh:
             head = fh.read(256)
         if head.startswith(STUB_PREFIX):
-            cmd = head[len(STUB_PREFIX):].split(b"\n", 1)[0].decode()
+            cmd = head[len(STUB_PREFIX) :].split(b"\n", 1)[0].decode()
             fn = self.lookup_command(cmd)
             if fn is None:
                 raise fs_error(errno.ENOENT, shown)
@@ -167,8 +206,9 @@ class Kernel:
                     prog, rest = rest[0], rest[1:]
                 interp = [prog, *rest]
         if self.lookup_command(interp[0]) is None:
-            raise fs_error(errno.ENOENT, shown,
-                           f"bad interpreter: {interp[0]}: No such file or directory")
+            raise fs_error(
+                errno.ENOENT, shown, f"bad interpreter: {interp[0]}: No such file or directory"
+            )
         interp_fn = self.lookup_command(interp[0])
         assert interp_fn is not None
 
@@ -188,11 +228,13 @@ class Kernel:
     def live_processes(self) -> int:
         return self._live
 
-    def new_process(self, argv: list[str], *, env: dict[str, str], cwd: str, ppid: int
-                    ) -> ProcessInfo:
+    def new_process(
+        self, argv: list[str], *, env: dict[str, str], cwd: str, ppid: int
+    ) -> ProcessInfo:
         if self.live_processes() >= self.limits.max_processes:
-            raise LimitExceeded("max_processes",
-                                f"too many processes (max_processes={self.limits.max_processes})")
+            raise LimitExceeded(
+                "max_processes", f"too many processes (max_processes={self.limits.max_processes})"
+            )
         pid = self._alloc_pid()
         info = ProcessInfo(pid, ppid, pid, list(argv), cwd, env)
         self.procs[pid] = info
@@ -206,9 +248,14 @@ class Kernel:
         if info.status == "running":
             self._live -= 1
             if self._audit is not None:
-                self._audit.record("process", capability="exit",
-                                   resource=info.argv[0] if info.argv else "", decision=status,
-                                   pid=info.pid, exit_code=code)
+                self._audit.record(
+                    "process",
+                    capability="exit",
+                    resource=info.argv[0] if info.argv else "",
+                    decision=status,
+                    pid=info.pid,
+                    exit_code=code,
+                )
         info.status = status
         info.exit_code = code
         info.end_time = time.time()
@@ -217,10 +264,20 @@ class Kernel:
             for p in exited[:-MAX_EXITED_KEPT]:
                 del self.procs[p]
 
-    async def run_command(self, argv: list[str], *, stdin: InputStream, stdout: OutputStream,
-                          stderr: OutputStream, env: dict[str, str], cwd: str, ppid: int = 0,
-                          limits: Limits | None = None, budget: Budget | None = None,
-                          func: CommandFunc | None = None) -> int:
+    async def run_command(
+        self,
+        argv: list[str],
+        *,
+        stdin: InputStream,
+        stdout: OutputStream,
+        stderr: OutputStream,
+        env: dict[str, str],
+        cwd: str,
+        ppid: int = 0,
+        limits: Limits | None = None,
+        budget: Budget | None = None,
+        func: CommandFunc | None = None,
+    ) -> int:
         """Run one command as a process and return its exit status."""
         name = argv[0] if argv else ""
         lim = limits or self.limits
@@ -232,8 +289,9 @@ class Kernel:
                 await stderr.write(f"{name}: {exc.strerror}\n".encode("utf-8", "surrogateescape"))
                 return 126 if exc.errno in (errno.EACCES, errno.EISDIR) else 127
             if func is None:
-                await stderr.write(f"{name}: command not found\n".encode("utf-8",
-                                                                         "surrogateescape"))
+                await stderr.write(
+                    f"{name}: command not found\n".encode("utf-8", "surrogateescape")
+                )
                 return 127
         dp = self.policy.domains.get("child_process")
         if not (dp is not None and dp.default == "allow" and not dp.rules):
@@ -250,10 +308,29 @@ class Kernel:
             await stderr.write(f"{name}: cannot start process: {exc.message}\n".encode())
             return 126
         audit = self.audit
-        audit.record("process", capability="child_process.spawn", resource=name,
-                     decision="allow", pid=info.pid, ppid=ppid, argv=list(argv[:16]))
-        ctx = Context(self, list(argv), env=dict(env), cwd=cwd, stdin=stdin, stdout=stdout,
-                      stderr=stderr, pid=info.pid, ppid=ppid, limits=lim, info=info, budget=bud)
+        audit.record(
+            "process",
+            capability="child_process.spawn",
+            resource=name,
+            decision="allow",
+            pid=info.pid,
+            ppid=ppid,
+            argv=list(argv[:16]),
+        )
+        ctx = Context(
+            self,
+            list(argv),
+            env=dict(env),
+            cwd=cwd,
+            stdin=stdin,
+            stdout=stdout,
+            stderr=stderr,
+            pid=info.pid,
+            ppid=ppid,
+            limits=lim,
+            info=info,
+            budget=bud,
+        )
         code = 0
         status = "exited"
         try:

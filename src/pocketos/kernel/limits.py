@@ -61,14 +61,19 @@ class Limits:
             return self
         if isinstance(overrides, Limits):
             default = Limits()
-            changes = {f.name: getattr(overrides, f.name) for f in fields(Limits)
-                       if getattr(overrides, f.name) != getattr(default, f.name)}
+            changes = {
+                f.name: getattr(overrides, f.name)
+                for f in fields(Limits)
+                if getattr(overrides, f.name) != getattr(default, f.name)
+            }
         else:
             names = {f.name for f in fields(Limits)}
             unknown = set(overrides) - names
             if unknown:
-                raise ValueError(f"unknown limit(s): {', '.join(sorted(unknown))}; "
-                                 f"known: {', '.join(sorted(names))}")
+                raise ValueError(
+                    f"unknown limit(s): {', '.join(sorted(unknown))}; "
+                    f"known: {', '.join(sorted(names))}"
+                )
             changes = dict(overrides)
         return replace(self, **changes)
 

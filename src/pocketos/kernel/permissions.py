@@ -33,8 +33,20 @@ __all__ = [
 ]
 
 DOMAINS: dict[str, tuple[str, ...]] = {
-    "fs": ("read", "write", "stat", "readdir", "create_dir", "rm", "rename", "symlink",
-           "readlink", "chmod", "truncate", "mount_sensitive"),
+    "fs": (
+        "read",
+        "write",
+        "stat",
+        "readdir",
+        "create_dir",
+        "rm",
+        "rename",
+        "symlink",
+        "readlink",
+        "chmod",
+        "truncate",
+        "mount_sensitive",
+    ),
     "network": ("fetch", "http", "dns", "listen"),
     "child_process": ("spawn",),
     "env": ("read", "write"),
@@ -88,8 +100,13 @@ def glob_to_regex(pattern: str) -> re.Pattern[str]:
     return re.compile("".join(out) + r"\Z", re.DOTALL)
 
 
-def match_host_pattern(pattern: str, host: str, port: int | None = None,
-                       url: str | None = None, scheme: str | None = None) -> bool:
+def match_host_pattern(
+    pattern: str,
+    host: str,
+    port: int | None = None,
+    url: str | None = None,
+    scheme: str | None = None,
+) -> bool:
     """Match a network resource against what people write: ``api.openai.com``,
     ``*.github.com``, ``host:port``, ``https://api.example.com/v1/`` (a URL prefix) or
     ``tcp://host:port``."""
@@ -114,15 +131,16 @@ def match_host_pattern(pattern: str, host: str, port: int | None = None,
     return _host_match(p, host, port, scheme, None)
 
 
-def _host_match(p: str, host: str, port: int | None, scheme: str | None,
-                pscheme: str | None) -> bool:
+def _host_match(
+    p: str, host: str, port: int | None, scheme: str | None, pscheme: str | None
+) -> bool:
     if pscheme is not None and scheme is not None and pscheme != scheme:
         return False
     hp, pport = p, None
     if p.startswith("["):
         end = p.find("]")
         hp = p[1:end]
-        rest = p[end + 1:]
+        rest = p[end + 1 :]
         if rest.startswith(":"):
             pport = rest[1:]
     elif p.count(":") == 1:
@@ -155,8 +173,13 @@ class Rule:
             return True
         for p in self.patterns:
             if domain == "network":
-                if match_host_pattern(p, extra.get("host", resource), extra.get("port"),
-                                      extra.get("url"), extra.get("scheme")):
+                if match_host_pattern(
+                    p,
+                    extra.get("host", resource),
+                    extra.get("port"),
+                    extra.get("url"),
+                    extra.get("scheme"),
+                ):
                     return True
             elif domain == "fs":
                 if glob_to_regex(p).match(resource):
@@ -208,8 +231,9 @@ def _parse_list(value: Any, what: str, domain: str) -> tuple[str, ...] | None:
     if not isinstance(value, (list, tuple)):
         raise ValueError(f"policy {domain}: '{what}' must be a list of strings")
     if not value:
-        raise ValueError(f"policy {domain}: '{what}' is an empty list "
-                         f"(omit the key to match everything)")
+        raise ValueError(
+            f"policy {domain}: '{what}' is an empty list (omit the key to match everything)"
+        )
     for v in value:
         if not isinstance(v, str) or not v:
             raise ValueError(f"policy {domain}: '{what}' entries must be non-empty strings")
@@ -219,8 +243,13 @@ def _parse_list(value: Any, what: str, domain: str) -> tuple[str, ...] | None:
 class Policy:
     """A parsed, validated permission policy."""
 
-    def __init__(self, spec: Mapping[str, Any] | None = None, *,
-                 handler: PermissionHandler | None = None, ask_timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        spec: Mapping[str, Any] | None = None,
+        *,
+        handler: PermissionHandler | None = None,
+        ask_timeout: float = 30.0,
+    ) -> None:
         spec = DEFAULT_POLICY if spec is None else spec
         if not isinstance(spec, Mapping):
             raise ValueError("policy must be a mapping of domain -> rule set")
@@ -228,8 +257,9 @@ class Policy:
         self.domains: dict[str, DomainPolicy] = {}
         for domain, value in spec.items():
             if domain not in DOMAINS:
-                raise ValueError(f"unknown permission domain {domain!r}; "
-                                 f"known: {', '.join(DOMAINS)}")
+                raise ValueError(
+                    f"unknown permission domain {domain!r}; known: {', '.join(DOMAINS)}"
+                )
             self.domains[domain] = self._parse_domain(domain, value)
         self.handler = handler
         self.ask_timeout = ask_timeout
@@ -260,11 +290,11 @@ class Policy:
             for r in rules_spec:
                 if not isinstance(r, Mapping):
                     raise ValueError(f"policy {domain}: each rule must be a mapping")
-                unknown = set(r) - {"mode", "operations", "paths", "patterns", "hosts",
-                                    "methods"}
+                unknown = set(r) - {"mode", "operations", "paths", "patterns", "hosts", "methods"}
                 if unknown:
-                    raise ValueError(f"policy {domain}: unknown rule key(s) "
-                                     f"{', '.join(sorted(unknown))}")
+                    raise ValueError(
+                        f"policy {domain}: unknown rule key(s) {', '.join(sorted(unknown))}"
+                    )
                 mode = r.get("mode")
                 if mode not in MODES:
                     raise ValueError(f"policy {domain}: rule mode must be allow, deny or ask")
@@ -272,8 +302,10 @@ class Policy:
                 if ops is not None:
                     bad = [o for o in ops if o != "*" and o not in DOMAINS[domain]]
                     if bad:
-                        raise ValueError(f"policy {domain}: unknown operation(s) "
-                                         f"{', '.join(bad)}; known: {', '.join(DOMAINS[domain])}")
+                        raise ValueError(
+                            f"policy {domain}: unknown operation(s) "
+                            f"{', '.join(bad)}; known: {', '.join(DOMAINS[domain])}"
+                        )
                 pats: tuple[str, ...] | None = None
                 for key in ("paths", "patterns", "hosts"):
                     if key in r:
@@ -288,8 +320,9 @@ class Policy:
         return DomainPolicy(default, rules)
 
     @classmethod
-    def coerce(cls, value: Policy | Mapping[str, Any] | None,
-               handler: PermissionHandler | None = None) -> Policy:
+    def coerce(
+        cls, value: Policy | Mapping[str, Any] | None, handler: PermissionHandler | None = None
+    ) -> Policy:
         if isinstance(value, Policy):
             if handler is not None:
                 value.handler = handler
@@ -298,9 +331,10 @@ class Policy:
             return _default_policy()
         return cls(value, handler=handler)
 
-    def decide(self, domain: str, op: str, resource: str,
-               extra: Mapping[str, Any] | None = None) -> str:
-        """"allow", "deny" or "ask" — without consulting the handler."""
+    def decide(
+        self, domain: str, op: str, resource: str, extra: Mapping[str, Any] | None = None
+    ) -> str:
+        """ "allow", "deny" or "ask" — without consulting the handler."""
         dp = self.domains.get(domain)
         if dp is None:
             return "deny"
@@ -317,8 +351,10 @@ class Policy:
         def call() -> Any:
             res = handler(request)
             if inspect.isawaitable(res):
+
                 async def wait() -> Any:
                     return await res
+
                 return asyncio.run(wait())
             return res
 

@@ -25,8 +25,20 @@ if TYPE_CHECKING:
 __all__ = ["Context", "ProcessInfo", "ProcessKilled", "SIGNALS", "signal_number"]
 
 SIGNALS: dict[str, int] = {
-    "HUP": 1, "INT": 2, "QUIT": 3, "KILL": 9, "USR1": 10, "SEGV": 11, "USR2": 12, "PIPE": 13,
-    "ALRM": 14, "TERM": 15, "CHLD": 17, "CONT": 18, "STOP": 19, "TSTP": 20,
+    "HUP": 1,
+    "INT": 2,
+    "QUIT": 3,
+    "KILL": 9,
+    "USR1": 10,
+    "SEGV": 11,
+    "USR2": 12,
+    "PIPE": 13,
+    "ALRM": 14,
+    "TERM": 15,
+    "CHLD": 17,
+    "CONT": 18,
+    "STOP": 19,
+    "TSTP": 20,
 }
 
 
@@ -85,9 +97,15 @@ class ProcessInfo:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "pid": self.pid, "ppid": self.ppid, "pgid": self.pgid, "argv": list(self.argv),
-            "cwd": self.cwd, "status": self.status, "exit_code": self.exit_code,
-            "start_time": self.start_time, "end_time": self.end_time,
+            "pid": self.pid,
+            "ppid": self.ppid,
+            "pgid": self.pgid,
+            "argv": list(self.argv),
+            "cwd": self.cwd,
+            "status": self.status,
+            "exit_code": self.exit_code,
+            "start_time": self.start_time,
+            "end_time": self.end_time,
         }
 
 
@@ -99,14 +117,39 @@ class Context:
     against ``cwd``), ``pid``, ``limits`` and ``kernel``.
     """
 
-    __slots__ = ("argv", "env", "cwd", "stdin", "stdout", "stderr", "fs", "pid", "ppid",
-                 "kernel", "limits", "info", "shell_state", "budget")
+    __slots__ = (
+        "argv",
+        "env",
+        "cwd",
+        "stdin",
+        "stdout",
+        "stderr",
+        "fs",
+        "pid",
+        "ppid",
+        "kernel",
+        "limits",
+        "info",
+        "shell_state",
+        "budget",
+    )
 
-    def __init__(self, kernel: Kernel, argv: list[str], *, env: dict[str, str], cwd: str,
-                 stdin: InputStream | None = None, stdout: OutputStream | None = None,
-                 stderr: OutputStream | None = None, pid: int = 0, ppid: int = 0,
-                 limits: Limits | None = None, info: ProcessInfo | None = None,
-                 budget: Budget | None = None) -> None:
+    def __init__(
+        self,
+        kernel: Kernel,
+        argv: list[str],
+        *,
+        env: dict[str, str],
+        cwd: str,
+        stdin: InputStream | None = None,
+        stdout: OutputStream | None = None,
+        stderr: OutputStream | None = None,
+        pid: int = 0,
+        ppid: int = 0,
+        limits: Limits | None = None,
+        info: ProcessInfo | None = None,
+        budget: Budget | None = None,
+    ) -> None:
         self.kernel = kernel
         self.argv = argv
         self.env = env
@@ -155,17 +198,29 @@ class Context:
         if self.info is not None and self.info.pending_signal is not None:
             raise ProcessKilled(self.info.pending_signal)
 
-    async def run(self, argv: list[str], *, stdin: InputStream | None = None,
-                  stdout: OutputStream | None = None, stderr: OutputStream | None = None,
-                  env: dict[str, str] | None = None, cwd: str | None = None) -> int:
+    async def run(
+        self,
+        argv: list[str],
+        *,
+        stdin: InputStream | None = None,
+        stdout: OutputStream | None = None,
+        stderr: OutputStream | None = None,
+        env: dict[str, str] | None = None,
+        cwd: str | None = None,
+    ) -> int:
         """Run another command as a child process and return its exit status
         (127 and a message when it does not exist, 126 when denied)."""
         return await self.kernel.run_command(
-            argv, stdin=self.stdin if stdin is None else stdin,
+            argv,
+            stdin=self.stdin if stdin is None else stdin,
             stdout=self.stdout if stdout is None else stdout,
             stderr=self.stderr if stderr is None else stderr,
-            env=self.env if env is None else env, cwd=self.cwd if cwd is None else cwd,
-            ppid=self.pid, limits=self.limits, budget=self.budget)
+            env=self.env if env is None else env,
+            cwd=self.cwd if cwd is None else cwd,
+            ppid=self.pid,
+            limits=self.limits,
+            budget=self.budget,
+        )
 
     def command_exists(self, name: str) -> bool:
         return self.kernel.lookup_command(name, self.env) is not None

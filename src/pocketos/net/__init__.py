@@ -25,12 +25,26 @@ if TYPE_CHECKING:
         is_private_address,
     )
 
-__all__ = ["Gateway", "NetworkError", "Response", "Transform", "is_private_address",
-           "install", "get_gateway", "NETWORK_OPTIONS"]
+__all__ = [
+    "Gateway",
+    "NetworkError",
+    "Response",
+    "Transform",
+    "is_private_address",
+    "install",
+    "get_gateway",
+    "NETWORK_OPTIONS",
+]
 
 #: keys accepted by ``VM(network={...})``
-NETWORK_OPTIONS = ("transforms", "timeout", "max_redirects", "max_response_bytes", "resolver",
-                   "transport")
+NETWORK_OPTIONS = (
+    "transforms",
+    "timeout",
+    "max_redirects",
+    "max_response_bytes",
+    "resolver",
+    "transport",
+)
 
 
 _LAZY = ("Gateway", "NetworkError", "Response", "Transform", "is_private_address")
@@ -54,16 +68,25 @@ def install(kernel: Kernel, network: Mapping[str, Any] | Gateway | None = None) 
         opts = dict(network or {})
         unknown = set(opts) - set(NETWORK_OPTIONS)
         if unknown:
-            raise ValueError(f"unknown network option(s): {', '.join(sorted(unknown))}; "
-                             f"known: {', '.join(NETWORK_OPTIONS)}")
+            raise ValueError(
+                f"unknown network option(s): {', '.join(sorted(unknown))}; "
+                f"known: {', '.join(NETWORK_OPTIONS)}"
+            )
         transforms = opts.get("transforms") or []
         if not isinstance(transforms, (list, tuple)):
             raise ValueError("network transforms must be a list of {match, headers}")
-        gw = Gateway(kernel.policy, kernel.audit, transforms=transforms, limits=kernel.limits,
-                     resolver=opts.get("resolver"), transport=opts.get("transport"),
-                     vm_id=kernel.id, timeout=opts.get("timeout", DEFAULT_TIMEOUT),
-                     max_redirects=int(opts.get("max_redirects", DEFAULT_MAX_REDIRECTS)),
-                     max_response_bytes=opts.get("max_response_bytes"))
+        gw = Gateway(
+            kernel.policy,
+            kernel.audit,
+            transforms=transforms,
+            limits=kernel.limits,
+            resolver=opts.get("resolver"),
+            transport=opts.get("transport"),
+            vm_id=kernel.id,
+            timeout=opts.get("timeout", DEFAULT_TIMEOUT),
+            max_redirects=int(opts.get("max_redirects", DEFAULT_MAX_REDIRECTS)),
+            max_response_bytes=opts.get("max_response_bytes"),
+        )
         #: the options it was built from (a forked VM builds its own gateway from them)
         gw.options = opts
     kernel.network = gw

@@ -29,9 +29,14 @@ CURL_VERSION = "8.5.0"
 USER_AGENT = f"curl/{CURL_VERSION}"
 
 CURL_OPTS = [
-    Opt("s", "silent"), Opt("S", "show-error"), Opt("f", "fail"), Opt("", "fail-with-body"),
-    Opt("L", "location"), Opt("o", "output", "required", multiple=True),
-    Opt("O", "remote-name", dest="remote_name"), Opt("X", "request", "required"),
+    Opt("s", "silent"),
+    Opt("S", "show-error"),
+    Opt("f", "fail"),
+    Opt("", "fail-with-body"),
+    Opt("L", "location"),
+    Opt("o", "output", "required", multiple=True),
+    Opt("O", "remote-name", dest="remote_name"),
+    Opt("X", "request", "required"),
     Opt("H", "header", "required", multiple=True),
     Opt("d", "data", "required", dest="data", multiple=True),
     Opt("", "data-ascii", "required", dest="data", multiple=True),
@@ -39,15 +44,28 @@ CURL_OPTS = [
     Opt("", "data-raw", "required", dest="data_raw", multiple=True),
     Opt("", "data-urlencode", "required", dest="data_urlencode", multiple=True),
     Opt("", "json", "required", dest="json_data", multiple=True),
-    Opt("F", "form", "required", multiple=True), Opt("u", "user", "required"),
-    Opt("I", "head"), Opt("i", "include"), Opt("w", "write-out", "required"),
-    Opt("m", "max-time", "required"), Opt("", "connect-timeout", "required"),
-    Opt("v", "verbose"), Opt("A", "user-agent", "required"), Opt("e", "referer", "required"),
-    Opt("G", "get"), Opt("k", "insecure"), Opt("", "compressed"),
-    Opt("", "max-redirs", "required"), Opt("", "max-filesize", "required"),
-    Opt("", "url", "required", multiple=True), Opt("N", "no-buffer"),
-    Opt("#", "progress-bar"), Opt("", "no-progress-meter"), Opt("", "retry", "required"),
-    Opt("h", "help"), Opt("V", "version"),
+    Opt("F", "form", "required", multiple=True),
+    Opt("u", "user", "required"),
+    Opt("I", "head"),
+    Opt("i", "include"),
+    Opt("w", "write-out", "required"),
+    Opt("m", "max-time", "required"),
+    Opt("", "connect-timeout", "required"),
+    Opt("v", "verbose"),
+    Opt("A", "user-agent", "required"),
+    Opt("e", "referer", "required"),
+    Opt("G", "get"),
+    Opt("k", "insecure"),
+    Opt("", "compressed"),
+    Opt("", "max-redirs", "required"),
+    Opt("", "max-filesize", "required"),
+    Opt("", "url", "required", multiple=True),
+    Opt("N", "no-buffer"),
+    Opt("#", "progress-bar"),
+    Opt("", "no-progress-meter"),
+    Opt("", "retry", "required"),
+    Opt("h", "help"),
+    Opt("V", "version"),
 ]
 
 CURL_HELP = """\
@@ -194,14 +212,16 @@ async def _multipart(ctx: Context, forms: list[str]) -> tuple[bytes, str]:
         m = re.search(r";type=([^;]+)$", value)
         if m:
             ctype = m.group(1)
-            value = value[:m.start()]
+            value = value[: m.start()]
         out += f"--{boundary}\r\n".encode()
         if value.startswith("@"):
             path = value[1:]
             data = await _read_source(ctx, path)
             fname = posixpath.basename(path) if path != "-" else "-"
-            out += (f'Content-Disposition: form-data; name="{name}"; filename="{fname}"\r\n'
-                    f"Content-Type: {ctype or 'application/octet-stream'}\r\n\r\n").encode()
+            out += (
+                f'Content-Disposition: form-data; name="{name}"; filename="{fname}"\r\n'
+                f"Content-Type: {ctype or 'application/octet-stream'}\r\n\r\n"
+            ).encode()
             out += data
         else:
             if value.startswith("<"):
@@ -230,8 +250,7 @@ def _header_block(resp: Response) -> bytes:
 _WRITE_OUT = re.compile(r"%\{([a-z_]+)\}|%%|\\[ntr\\]")
 
 
-def _write_out(fmt: str, resp: Response | None, url: str, elapsed: float,
-               warn: list[str]) -> str:
+def _write_out(fmt: str, resp: Response | None, url: str, elapsed: float, warn: list[str]) -> str:
     def sub(m: re.Match[str]) -> str:
         tok = m.group(0)
         if tok == "%%":
@@ -285,15 +304,18 @@ async def curl(ctx: Context) -> int:
     try:
         p = parse("curl", ctx.argv[1:], CURL_OPTS, status=2)
     except UsageError as exc:
-        await ctx.stderr.write((_curl_usage_error(exc) + "\ncurl: try 'curl --help' or "
-                                "'curl --manual' for more information\n").encode())
+        await ctx.stderr.write(
+            (
+                _curl_usage_error(exc) + "\ncurl: try 'curl --help' or "
+                "'curl --manual' for more information\n"
+            ).encode()
+        )
         return 2
     if p.flag("help"):
         await ctx.out(CURL_HELP)
         return 0
     if p.flag("version"):
-        await ctx.out(f"curl {CURL_VERSION} (pocketos) network gateway\n"
-                      "Protocols: http https\n")
+        await ctx.out(f"curl {CURL_VERSION} (pocketos) network gateway\nProtocols: http https\n")
         return 0
     silent = p.flag("silent")
     show_err = p.flag("show_error") or not silent
@@ -305,26 +327,32 @@ async def curl(ctx: Context) -> int:
 
     urls = p.operands + p.list("url")
     if not urls:
-        await ctx.stderr.write(b"curl: no URL specified\ncurl: try 'curl --help' or "
-                               b"'curl --manual' for more information\n")
+        await ctx.stderr.write(
+            b"curl: no URL specified\ncurl: try 'curl --help' or "
+            b"'curl --manual' for more information\n"
+        )
         return 2
     try:
         max_time = _num(p, "max_time", float)
         max_redirs = _num(p, "max_redirs", int)
         max_size = _num(p, "max_filesize", int)
     except ValueError:
-        await ctx.stderr.write(b"curl: option: expected a proper numerical parameter\n"
-                               b"curl: try 'curl --help' or 'curl --manual' for more "
-                               b"information\n")
+        await ctx.stderr.write(
+            b"curl: option: expected a proper numerical parameter\n"
+            b"curl: try 'curl --help' or 'curl --manual' for more "
+            b"information\n"
+        )
         return 2
     try:
         body, ctype = await _collect_data(ctx, p)
         forms = p.list("form")
         if forms:
             if body is not None:
-                await ctx.stderr.write(b"Warning: You can only select one HTTP request "
-                                       b"method! You asked for both POST\nWarning: "
-                                       b"(-d, --data) and multipart formpost (-F, --form).\n")
+                await ctx.stderr.write(
+                    b"Warning: You can only select one HTTP request "
+                    b"method! You asked for both POST\nWarning: "
+                    b"(-d, --data) and multipart formpost (-F, --form).\n"
+                )
                 return 2
             body, ctype = await _multipart(ctx, forms)
     except _CurlFail as exc:
@@ -341,8 +369,10 @@ async def curl(ctx: Context) -> int:
         method = "HEAD" if p.flag("head") else "GET"
     if p.str("request"):
         method = str(p.str("request"))
-    headers: list[tuple[str, str]] = [("User-Agent", p.str("user_agent") or USER_AGENT),
-                                      ("Accept", "*/*")]
+    headers: list[tuple[str, str]] = [
+        ("User-Agent", p.str("user_agent") or USER_AGENT),
+        ("Accept", "*/*"),
+    ]
     if p.str("referer"):
         headers.append(("Referer", str(p.str("referer"))))
     if p.str("user"):
@@ -351,9 +381,12 @@ async def curl(ctx: Context) -> int:
         user = str(p.str("user"))
         if ":" not in user:
             user += ":"
-        headers.append(("Authorization",
-                        "Basic " + base64.b64encode(user.encode("utf-8",
-                                                                "surrogateescape")).decode()))
+        headers.append(
+            (
+                "Authorization",
+                "Basic " + base64.b64encode(user.encode("utf-8", "surrogateescape")).decode(),
+            )
+        )
     if ctype is not None:
         headers.append(("Content-Type", ctype))
     if p.list("json_data"):
@@ -396,11 +429,21 @@ async def curl(ctx: Context) -> int:
         start = time.monotonic()
         try:
             resp = await gateway.request(
-                method, url, headers, body, timeout=_remaining_time(ctx, max_time),
-                follow_redirects=p.flag("location"), max_redirects=max_redirs,
-                max_bytes=max_size, budget=ctx.budget, pid=ctx.pid,
-                decode=p.flag("compressed"), verify=not p.flag("insecure"),
-                on_head=xfer.head, on_data=xfer.data)
+                method,
+                url,
+                headers,
+                body,
+                timeout=_remaining_time(ctx, max_time),
+                follow_redirects=p.flag("location"),
+                max_redirects=max_redirs,
+                max_bytes=max_size,
+                budget=ctx.budget,
+                pid=ctx.pid,
+                decode=p.flag("compressed"),
+                verify=not p.flag("insecure"),
+                on_head=xfer.head,
+                on_data=xfer.data,
+            )
         except NetworkError as exc:
             xfer.close()
             msg = exc.message
@@ -408,16 +451,18 @@ async def curl(ctx: Context) -> int:
                 msg = f"Failed to connect: {msg}"
             status = await fail(exc.curl_code, msg)
             if p.str("write_out"):
-                await ctx.out(_write_out(str(p.str("write_out")), None, url,
-                                         time.monotonic() - start, []))
+                await ctx.out(
+                    _write_out(str(p.str("write_out")), None, url, time.monotonic() - start, [])
+                )
             continue
         except BrokenPipeError:
             xfer.close()
             raise
         except OSError as exc:
             xfer.close()
-            status = await fail(23, f"Failure writing output to destination "
-                                    f"({out_path}: {exc.strerror})")
+            status = await fail(
+                23, f"Failure writing output to destination ({out_path}: {exc.strerror})"
+            )
             continue
         xfer.close()
         elapsed = time.monotonic() - start
@@ -451,7 +496,8 @@ class _Transfer:
             for r in [*resp.history, resp]:
                 await self.ctx.stderr.write(
                     b"".join(b"< " + ln + b"\r\n" for ln in _header_block(r).split(b"\r\n")[:-2])
-                    + b"< \r\n")
+                    + b"< \r\n"
+                )
         self.failed = (p.flag("fail") or p.flag("fail_with_body")) and resp.status >= 400
         if self.failed and not p.flag("fail_with_body"):
             self.skip = True
@@ -480,8 +526,9 @@ class _Transfer:
             self.fh = None
 
 
-async def _verbose_request(ctx: Context, method: str, url: str,
-                           headers: list[tuple[str, str]]) -> None:
+async def _verbose_request(
+    ctx: Context, method: str, url: str, headers: list[tuple[str, str]]
+) -> None:
     parts = urlsplit(url)
     path = parts.path or "/"
     if parts.query:
@@ -497,15 +544,26 @@ async def _verbose_request(ctx: Context, method: str, url: str,
 # --------------------------------------------------------------------------------------------
 
 WGET_OPTS = [
-    Opt("q", "quiet"), Opt("", "no-verbose", dest="no_verbose"), Opt("v", "verbose"),
-    Opt("O", "output-document", "required"), Opt("S", "server-response"),
-    Opt("", "header", "required", multiple=True), Opt("", "post-data", "required"),
-    Opt("", "post-file", "required"), Opt("", "method", "required"),
-    Opt("", "body-data", "required"), Opt("T", "timeout", "required"),
-    Opt("", "max-redirect", "required"), Opt("U", "user-agent", "required"),
-    Opt("", "no-check-certificate"), Opt("P", "directory-prefix", "required"),
-    Opt("", "user", "required"), Opt("", "password", "required"),
-    Opt("t", "tries", "required"), Opt("", "content-on-error"), Opt("h", "help"),
+    Opt("q", "quiet"),
+    Opt("", "no-verbose", dest="no_verbose"),
+    Opt("v", "verbose"),
+    Opt("O", "output-document", "required"),
+    Opt("S", "server-response"),
+    Opt("", "header", "required", multiple=True),
+    Opt("", "post-data", "required"),
+    Opt("", "post-file", "required"),
+    Opt("", "method", "required"),
+    Opt("", "body-data", "required"),
+    Opt("T", "timeout", "required"),
+    Opt("", "max-redirect", "required"),
+    Opt("U", "user-agent", "required"),
+    Opt("", "no-check-certificate"),
+    Opt("P", "directory-prefix", "required"),
+    Opt("", "user", "required"),
+    Opt("", "password", "required"),
+    Opt("t", "tries", "required"),
+    Opt("", "content-on-error"),
+    Opt("h", "help"),
     Opt("V", "version"),
 ]
 
@@ -552,8 +610,10 @@ async def wget(ctx: Context) -> int:
         await ctx.out("GNU Wget 1.21 (pocketos network gateway)\n")
         return 0
     if not p.operands:
-        await ctx.stderr.write(b"wget: missing URL\nUsage: wget [OPTION]... [URL]...\n\n"
-                               b"Try `wget --help' for more options.\n")
+        await ctx.stderr.write(
+            b"wget: missing URL\nUsage: wget [OPTION]... [URL]...\n\n"
+            b"Try `wget --help' for more options.\n"
+        )
         return 1
     quiet = p.flag("quiet")
     brief = p.flag("no_verbose")
@@ -565,8 +625,10 @@ async def wget(ctx: Context) -> int:
     except ValueError:
         await ctx.stderr.write(b"wget: Invalid number.\n")
         return 2
-    headers: list[tuple[str, str]] = [("User-Agent", p.str("user_agent") or "Wget/1.21"),
-                                      ("Accept", "*/*")]
+    headers: list[tuple[str, str]] = [
+        ("User-Agent", p.str("user_agent") or "Wget/1.21"),
+        ("Accept", "*/*"),
+    ]
     for h in _strings(p, "header"):
         name, colon, value = h.partition(":")
         if colon:
@@ -614,11 +676,18 @@ async def wget(ctx: Context) -> int:
         if not brief:
             await log(f"--{stamp}--  {url}\n")
         try:
-            resp = await gateway.request(method, url, headers, body,
-                                         timeout=_remaining_time(ctx, timeout),
-                                         follow_redirects=True, max_redirects=max_redirect,
-                                         budget=ctx.budget, pid=ctx.pid,
-                                         verify=not p.flag("no_check_certificate"))
+            resp = await gateway.request(
+                method,
+                url,
+                headers,
+                body,
+                timeout=_remaining_time(ctx, timeout),
+                follow_redirects=True,
+                max_redirects=max_redirect,
+                budget=ctx.budget,
+                pid=ctx.pid,
+                verify=not p.flag("no_check_certificate"),
+            )
         except NetworkError as exc:
             if exc.kind == "resolve":
                 host = urlsplit(url).hostname or url
@@ -637,8 +706,7 @@ async def wget(ctx: Context) -> int:
                 await log("".join(f"  {ln}\n" for ln in block))
         if resp.status >= 400:
             if not brief:
-                await log(f"HTTP request sent, awaiting response... {resp.status} "
-                          f"{resp.reason}\n")
+                await log(f"HTTP request sent, awaiting response... {resp.status} {resp.reason}\n")
             await log(f"{stamp} ERROR {resp.status}: {resp.reason}.\n")
             status = 8
             if not p.flag("content_on_error"):
@@ -673,11 +741,13 @@ async def wget(ctx: Context) -> int:
                 continue
         n = len(resp.body)
         if brief:
-            await log(f"{stamp} URL:{resp.url} [{n}/{n}] -> \"{target}\" [1]\n")
+            await log(f'{stamp} URL:{resp.url} [{n}/{n}] -> "{target}" [1]\n')
         else:
             ctype = resp.header("content-type")
-            await log(f"Length: {n}" + (f" [{ctype}]" if ctype else "") + "\n"
-                      f"Saving to: '{target}'\n\n{stamp} - '{target}' saved [{n}/{n}]\n\n")
+            await log(
+                f"Length: {n}" + (f" [{ctype}]" if ctype else "") + "\n"
+                f"Saving to: '{target}'\n\n{stamp} - '{target}' saved [{n}/{n}]\n\n"
+            )
     return status
 
 

@@ -31,8 +31,15 @@ from pocketos.kernel.budget import Budget
 from pocketos.kernel.limits import Limits
 from pocketos.kernel.permissions import PermissionRequest, Policy, match_host_pattern
 
-__all__ = ["Gateway", "Response", "NetworkError", "Transform", "is_private_address",
-           "DEFAULT_TIMEOUT", "DEFAULT_MAX_REDIRECTS"]
+__all__ = [
+    "Gateway",
+    "Response",
+    "NetworkError",
+    "Transform",
+    "is_private_address",
+    "DEFAULT_TIMEOUT",
+    "DEFAULT_MAX_REDIRECTS",
+]
 
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_MAX_REDIRECTS = 20
@@ -61,8 +68,18 @@ class NetworkError(PocketOSError):
     ``connect``, ``timeout``, ``too_large``, ``redirects``, ``url``, ``protocol``, ``tls``,
     ``read``; ``curl_code`` is the matching curl exit status."""
 
-    CODES = {"blocked": 7, "resolve": 6, "connect": 7, "timeout": 28, "too_large": 63,
-             "redirects": 47, "url": 3, "protocol": 1, "tls": 35, "read": 56}
+    CODES = {
+        "blocked": 7,
+        "resolve": 6,
+        "connect": 7,
+        "timeout": 28,
+        "too_large": 63,
+        "redirects": 47,
+        "url": 3,
+        "protocol": 1,
+        "tls": 35,
+        "read": 56,
+    }
 
     def __init__(self, kind: str, message: str) -> None:
         super().__init__(message)
@@ -145,7 +162,8 @@ def is_private_address(ip: str) -> bool:
     carrier-grade NAT addresses (IPv4-mapped IPv6 is judged by its IPv4 address)."""
     try:
         addr: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.ip_address(
-            ip.split("%", 1)[0])
+            ip.split("%", 1)[0]
+        )
     except ValueError:
         return True
     if isinstance(addr, ipaddress.IPv6Address):
@@ -154,8 +172,14 @@ def is_private_address(ip: str) -> bool:
             addr = mapped
         elif addr.teredo is not None:
             addr = addr.teredo[1]
-    bad = (addr.is_private or addr.is_loopback or addr.is_link_local or addr.is_unspecified
-           or addr.is_reserved or addr.is_multicast)
+    bad = (
+        addr.is_private
+        or addr.is_loopback
+        or addr.is_link_local
+        or addr.is_unspecified
+        or addr.is_reserved
+        or addr.is_multicast
+    )
     if isinstance(addr, ipaddress.IPv6Address):
         bad = bad or addr.is_site_local
     if bad:
@@ -180,8 +204,7 @@ def _default_port(scheme: str) -> int:
 
 async def _system_resolve(host: str, port: int) -> list[str]:
     loop = asyncio.get_running_loop()
-    infos = await loop.run_in_executor(None, socket.getaddrinfo, host, port, 0,
-                                       socket.SOCK_STREAM)
+    infos = await loop.run_in_executor(None, socket.getaddrinfo, host, port, 0, socket.SOCK_STREAM)
     out: list[str] = []
     for info in infos:
         addr = str(info[4][0]).split("%", 1)[0]
@@ -193,13 +216,20 @@ async def _system_resolve(host: str, port: int) -> list[str]:
 class Gateway:
     """The network gateway of one VM (``kernel.network``)."""
 
-    def __init__(self, policy: Policy, audit: AuditLog, *,
-                 transforms: Iterable[Transform | Mapping[str, Any]] = (),
-                 limits: Limits | None = None, resolver: Resolver | None = None,
-                 transport: httpx.AsyncBaseTransport | None = None, vm_id: str = "",
-                 timeout: float | None = DEFAULT_TIMEOUT,
-                 max_redirects: int = DEFAULT_MAX_REDIRECTS,
-                 max_response_bytes: int | None = None) -> None:
+    def __init__(
+        self,
+        policy: Policy,
+        audit: AuditLog,
+        *,
+        transforms: Iterable[Transform | Mapping[str, Any]] = (),
+        limits: Limits | None = None,
+        resolver: Resolver | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        vm_id: str = "",
+        timeout: float | None = DEFAULT_TIMEOUT,
+        max_redirects: int = DEFAULT_MAX_REDIRECTS,
+        max_response_bytes: int | None = None,
+    ) -> None:
         self.policy = policy
         self.audit = audit
         self.transforms = [Transform.coerce(t) for t in transforms]
@@ -220,15 +250,21 @@ class Gateway:
         parts = urlsplit(url)
         host = (parts.hostname or "").lower()
         port = parts.port or _default_port(parts.scheme)
-        extra = {"host": host, "port": port, "url": url, "scheme": parts.scheme,
-                 "method": method}
+        extra = {"host": host, "port": port, "url": url, "scheme": parts.scheme, "method": method}
         decision = self.policy.decide("network", op, host, extra)
         cap = f"network.{op}"
         if decision == "ask":
-            self.audit.record("permission", capability=cap, resource=host, decision="ask",
-                              pid=pid, url=_safe_url(url))
-            req = PermissionRequest("network", op, host, self.vm_id, pid,
-                                    {**extra, "url": _safe_url(url)})
+            self.audit.record(
+                "permission",
+                capability=cap,
+                resource=host,
+                decision="ask",
+                pid=pid,
+                url=_safe_url(url),
+            )
+            req = PermissionRequest(
+                "network", op, host, self.vm_id, pid, {**extra, "url": _safe_url(url)}
+            )
             if await self.policy.ask_async(req):
                 return
             self._deny(op, url, method, pid, "refused by handler or no answer")
@@ -237,8 +273,9 @@ class Gateway:
             self._deny(op, url, method, pid, "policy")
             raise NetworkError("blocked", f"blocked by policy ({cap} on {host})")
 
-    def _named_explicitly(self, op: str, name: str, port: int, url: str, scheme: str,
-                          method: str, asked_for: str) -> bool:
+    def _named_explicitly(
+        self, op: str, name: str, port: int, url: str, scheme: str, method: str, asked_for: str
+    ) -> bool:
         """Whether the rule deciding for ``name`` (an IP or a host name) is an allow (or an
         answered ask) whose matching pattern names ``name`` literally, without wildcards."""
         dp = self.policy.domains.get("network")
@@ -246,8 +283,11 @@ class Gateway:
             return False
         verdict: tuple[str, bool] | None = None
         for rule in dp.rules:
-            if (rule.operations is not None and op not in rule.operations
-                    and "*" not in rule.operations):
+            if (
+                rule.operations is not None
+                and op not in rule.operations
+                and "*" not in rule.operations
+            ):
                 continue
             methods = getattr(rule, "methods", None)
             if methods is not None and method.upper() not in methods:
@@ -255,8 +295,7 @@ class Gateway:
             if rule.patterns is None:
                 verdict = (rule.mode, False)
                 continue
-            hits = [p for p in rule.patterns
-                    if match_host_pattern(p, name, port, url, scheme)]
+            hits = [p for p in rule.patterns if match_host_pattern(p, name, port, url, scheme)]
             if hits:
                 verdict = (rule.mode, any(_pattern_names_host(p) for p in hits))
         if verdict is None or not verdict[1]:
@@ -264,8 +303,9 @@ class Gateway:
         # an ``ask`` rule was answered when the URL was authorized (for its host)
         return verdict[0] == "allow" or (verdict[0] == "ask" and name == asked_for)
 
-    def _private_allowed(self, op: str, ip: str, host: str, port: int, url: str,
-                         scheme: str, method: str) -> bool:
+    def _private_allowed(
+        self, op: str, ip: str, host: str, port: int, url: str, scheme: str, method: str
+    ) -> bool:
         """A private address is reachable only through a rule naming the address itself or
         naming the host literally (a wildcard or a default allow never reaches it)."""
         parts = urlsplit(url)
@@ -277,8 +317,15 @@ class Gateway:
         return host != ip and self._named_explicitly(op, host, port, url, scheme, method, host)
 
     def _deny(self, op: str, url: str, method: str, pid: int | None, reason: str) -> None:
-        self.audit.record("network", capability=f"network.{op}", resource=_safe_url(url),
-                          decision="deny", reason=reason, pid=pid, method=method)
+        self.audit.record(
+            "network",
+            capability=f"network.{op}",
+            resource=_safe_url(url),
+            decision="deny",
+            reason=reason,
+            pid=pid,
+            method=method,
+        )
 
     async def _resolve(self, host: str, port: int) -> list[str]:
         try:
@@ -300,19 +347,23 @@ class Gateway:
             raise NetworkError("resolve", f"Could not resolve host: {host}")
         return addrs
 
-    async def _checked_addresses(self, op: str, url: str, method: str,
-                                 pid: int | None) -> list[str]:
+    async def _checked_addresses(
+        self, op: str, url: str, method: str, pid: int | None
+    ) -> list[str]:
         parts = urlsplit(url)
         host = (parts.hostname or "").lower()
         port = parts.port or _default_port(parts.scheme)
         addrs = await self._resolve(host, port)
         for a in addrs:
             if is_private_address(a) and not self._private_allowed(
-                    op, a, host, port, url, parts.scheme, method):
+                op, a, host, port, url, parts.scheme, method
+            ):
                 self._deny(op, url, method, pid, f"private address {a}")
                 raise NetworkError(
-                    "blocked", f"blocked by policy (network.{op} on {host}: address {a} is "
-                               f"private; allow it by naming the host or the address in a rule)")
+                    "blocked",
+                    f"blocked by policy (network.{op} on {host}: address {a} is "
+                    f"private; allow it by naming the host or the address in a rule)",
+                )
         return addrs
 
     # --- requests ------------------------------------------------------------------------
@@ -326,15 +377,25 @@ class Gateway:
                 out.update(t.headers)
         return out
 
-    async def request(self, method: str, url: str,
-                      headers: Iterable[tuple[str, str]] | Mapping[str, str] | None = None,
-                      body: bytes | None = None, *, timeout: float | None = None,
-                      follow_redirects: bool = False, max_redirects: int | None = None,
-                      max_bytes: int | None = None, budget: Budget | None = None,
-                      pid: int | None = None, operation: str = "fetch", decode: bool = False,
-                      verify: bool = True,
-                      on_head: Callable[[Response], Awaitable[None]] | None = None,
-                      on_data: Callable[[bytes], Awaitable[None]] | None = None) -> Response:
+    async def request(
+        self,
+        method: str,
+        url: str,
+        headers: Iterable[tuple[str, str]] | Mapping[str, str] | None = None,
+        body: bytes | None = None,
+        *,
+        timeout: float | None = None,
+        follow_redirects: bool = False,
+        max_redirects: int | None = None,
+        max_bytes: int | None = None,
+        budget: Budget | None = None,
+        pid: int | None = None,
+        operation: str = "fetch",
+        decode: bool = False,
+        verify: bool = True,
+        on_head: Callable[[Response], Awaitable[None]] | None = None,
+        on_data: Callable[[bytes], Awaitable[None]] | None = None,
+    ) -> Response:
         """Send one request (following redirects when asked) and return the response.
 
         Streaming: ``on_head`` receives the final response before its body arrives (its
@@ -348,23 +409,59 @@ class Gateway:
         t = timeout if timeout is not None else self.timeout
         try:
             if t is None:
-                return await self._request(method, url, headers, body, follow_redirects,
-                                           max_redirects, max_bytes, budget, pid, operation,
-                                           decode, verify, on_head, on_data)
+                return await self._request(
+                    method,
+                    url,
+                    headers,
+                    body,
+                    follow_redirects,
+                    max_redirects,
+                    max_bytes,
+                    budget,
+                    pid,
+                    operation,
+                    decode,
+                    verify,
+                    on_head,
+                    on_data,
+                )
             async with asyncio.timeout(t):
-                return await self._request(method, url, headers, body, follow_redirects,
-                                           max_redirects, max_bytes, budget, pid, operation,
-                                           decode, verify, on_head, on_data)
+                return await self._request(
+                    method,
+                    url,
+                    headers,
+                    body,
+                    follow_redirects,
+                    max_redirects,
+                    max_bytes,
+                    budget,
+                    pid,
+                    operation,
+                    decode,
+                    verify,
+                    on_head,
+                    on_data,
+                )
         except TimeoutError:
             raise NetworkError("timeout", f"Operation timed out after {t:g} seconds")
 
-    async def _request(self, method: str, url: str,
-                       headers: Iterable[tuple[str, str]] | Mapping[str, str] | None,
-                       body: bytes | None, follow: bool, max_redirects: int | None,
-                       max_bytes: int | None, budget: Budget | None, pid: int | None,
-                       op: str, decode: bool, verify: bool,
-                       on_head: Callable[[Response], Awaitable[None]] | None,
-                       on_data: Callable[[bytes], Awaitable[None]] | None) -> Response:
+    async def _request(
+        self,
+        method: str,
+        url: str,
+        headers: Iterable[tuple[str, str]] | Mapping[str, str] | None,
+        body: bytes | None,
+        follow: bool,
+        max_redirects: int | None,
+        max_bytes: int | None,
+        budget: Budget | None,
+        pid: int | None,
+        op: str,
+        decode: bool,
+        verify: bool,
+        on_head: Callable[[Response], Awaitable[None]] | None,
+        on_data: Callable[[bytes], Awaitable[None]] | None,
+    ) -> Response:
         hdrs = list(headers.items() if isinstance(headers, Mapping) else (headers or []))
         method = method.upper()
         history: list[Response] = []
@@ -377,31 +474,51 @@ class Gateway:
             addrs = await self._checked_addresses(op, url, method, pid)
             self._count_request(budget)
             remaining = self._remaining_bytes(budget, max_bytes, total)
-            resp = await self._send(method, url, hdrs, body, addrs, remaining, budget, pid, op,
-                                    decode, verify, follow, history, on_head, on_data)
+            resp = await self._send(
+                method,
+                url,
+                hdrs,
+                body,
+                addrs,
+                remaining,
+                budget,
+                pid,
+                op,
+                decode,
+                verify,
+                follow,
+                history,
+                on_head,
+                on_data,
+            )
             total += resp.size
             loc = resp.header("location")
             if not (follow and resp.status in REDIRECT_CODES and loc):
                 resp.elapsed = time.perf_counter() - start
                 return resp
             if len(history) >= limit_redirects:
-                raise NetworkError("redirects",
-                                   f"Maximum ({limit_redirects}) redirects followed")
+                raise NetworkError("redirects", f"Maximum ({limit_redirects}) redirects followed")
             history = [*history, resp]
             new_url = urljoin(url, loc)
             if urlsplit(new_url).scheme not in ("http", "https"):
-                raise NetworkError("protocol", f'Protocol "{urlsplit(new_url).scheme}" not '
-                                               f"supported")
-            if resp.status == 303 and method != "HEAD" or (
-                    resp.status in (301, 302) and method == "POST"):
+                raise NetworkError(
+                    "protocol", f'Protocol "{urlsplit(new_url).scheme}" not supported'
+                )
+            if (
+                resp.status == 303
+                and method != "HEAD"
+                or (resp.status in (301, 302) and method == "POST")
+            ):
                 method = "GET"
                 body = None
-                hdrs = [(k, v) for k, v in hdrs
-                        if k.lower() not in ("content-type", "content-length")]
+                hdrs = [
+                    (k, v) for k, v in hdrs if k.lower() not in ("content-type", "content-length")
+                ]
             old_host = urlsplit(url).hostname
             if urlsplit(new_url).hostname != old_host:
-                hdrs = [(k, v) for k, v in hdrs
-                        if k.lower() not in ("authorization", "cookie", "host")]
+                hdrs = [
+                    (k, v) for k, v in hdrs if k.lower() not in ("authorization", "cookie", "host")
+                ]
             url = new_url
 
     def _count_request(self, budget: Budget | None) -> None:
@@ -412,11 +529,13 @@ class Gateway:
         if budget.network_requests > lim:
             if budget.limit_hit is None:
                 budget.limit_hit = "max_network_requests"
-            raise LimitExceeded("max_network_requests",
-                                f"too many network requests (max_network_requests={lim})")
+            raise LimitExceeded(
+                "max_network_requests", f"too many network requests (max_network_requests={lim})"
+            )
 
-    def _remaining_bytes(self, budget: Budget | None, max_bytes: int | None,
-                         used: int) -> int | None:
+    def _remaining_bytes(
+        self, budget: Budget | None, max_bytes: int | None, used: int
+    ) -> int | None:
         caps = []
         if max_bytes is not None:
             caps.append(max_bytes - used)
@@ -424,19 +543,30 @@ class Gateway:
             caps.append(self.max_response_bytes)
         return min(caps) if caps else None
 
-    async def _send(self, method: str, url: str, hdrs: list[tuple[str, str]],
-                    body: bytes | None, addrs: list[str], cap: int | None,
-                    budget: Budget | None, pid: int | None, op: str, decode: bool,
-                    verify: bool, follow: bool = False, history: list[Response] | None = None,
-                    on_head: Callable[[Response], Awaitable[None]] | None = None,
-                    on_data: Callable[[bytes], Awaitable[None]] | None = None) -> Response:
+    async def _send(
+        self,
+        method: str,
+        url: str,
+        hdrs: list[tuple[str, str]],
+        body: bytes | None,
+        addrs: list[str],
+        cap: int | None,
+        budget: Budget | None,
+        pid: int | None,
+        op: str,
+        decode: bool,
+        verify: bool,
+        follow: bool = False,
+        history: list[Response] | None = None,
+        on_head: Callable[[Response], Awaitable[None]] | None = None,
+        on_data: Callable[[bytes], Awaitable[None]] | None = None,
+    ) -> Response:
         parts = urlsplit(url)
         host = parts.hostname or ""
         guest = list(hdrs)
         names = {k.lower() for k, _ in guest}
         injected = self._transform_headers(url)
-        send_headers = [(k, v) for k, v in guest
-                        if k.lower() not in {n.lower() for n in injected}]
+        send_headers = [(k, v) for k, v in guest if k.lower() not in {n.lower() for n in injected}]
         send_headers += list(injected.items())
         if "host" not in names:
             send_headers.insert(0, ("Host", parts.netloc.rpartition("@")[2]))
@@ -450,15 +580,19 @@ class Gateway:
                 if self.transport is None:
                     target = target.copy_with(host=ip)
                 ext = {"sni_hostname": host} if parts.scheme == "https" else {}
-                client = httpx.AsyncClient(verify=_ssl_context(verify), trust_env=False,
-                                           follow_redirects=False, timeout=None,
-                                           transport=self.transport)
+                client = httpx.AsyncClient(
+                    verify=_ssl_context(verify),
+                    trust_env=False,
+                    follow_redirects=False,
+                    timeout=None,
+                    transport=self.transport,
+                )
                 try:
-                    req = client.build_request(method, target, headers=send_headers,
-                                               content=body, extensions=ext)
+                    req = client.build_request(
+                        method, target, headers=send_headers, content=body, extensions=ext
+                    )
                     for default in ("accept", "accept-encoding", "connection", "user-agent"):
-                        if default not in names and default not in {
-                                n.lower() for n in injected}:
+                        if default not in names and default not in {n.lower() for n in injected}:
                             del req.headers[default]
                     if decode and "accept-encoding" not in names:
                         req.headers["Accept-Encoding"] = "gzip, deflate"
@@ -469,14 +603,22 @@ class Gateway:
                         continue
                     status_for_audit = r.status_code
                     head = Response(
-                        status=r.status_code, reason=r.reason_phrase,
+                        status=r.status_code,
+                        reason=r.reason_phrase,
                         http_version=r.http_version,
-                        headers=[(k.decode("latin-1"), v.decode("latin-1"))
-                                 for k, v in r.headers.raw],
-                        body=b"", url=url, method=method, request_headers=guest,
-                        history=list(history or []), remote_ip=ip)
-                    final = not (follow and r.status_code in REDIRECT_CODES
-                                 and head.header("location"))
+                        headers=[
+                            (k.decode("latin-1"), v.decode("latin-1")) for k, v in r.headers.raw
+                        ],
+                        body=b"",
+                        url=url,
+                        method=method,
+                        request_headers=guest,
+                        history=list(history or []),
+                        remote_ip=ip,
+                    )
+                    final = not (
+                        follow and r.status_code in REDIRECT_CODES and head.header("location")
+                    )
                     try:
                         if final and on_head is not None:
                             await on_head(head)
@@ -486,9 +628,11 @@ class Gateway:
                         async for chunk in it:
                             size += len(chunk)
                             if cap is not None and size > cap:
-                                raise NetworkError("too_large",
-                                                   f"Exceeded the maximum allowed file size "
-                                                   f"({cap}) with {size} bytes")
+                                raise NetworkError(
+                                    "too_large",
+                                    f"Exceeded the maximum allowed file size "
+                                    f"({cap}) with {size} bytes",
+                                )
                             self._count_bytes(budget, len(chunk))
                             if sink is not None:
                                 await sink(chunk)
@@ -501,9 +645,12 @@ class Gateway:
                     return head
                 finally:
                     await client.aclose()
-            raise NetworkError("connect", f"Failed to connect to {host} port "
-                                          f"{parts.port or _default_port(parts.scheme)}: "
-                                          f"{_reason(last_exc)}")
+            raise NetworkError(
+                "connect",
+                f"Failed to connect to {host} port "
+                f"{parts.port or _default_port(parts.scheme)}: "
+                f"{_reason(last_exc)}",
+            )
         except httpx.TimeoutException:
             raise NetworkError("timeout", "Operation timed out")
         except httpx.RemoteProtocolError as exc:
@@ -514,10 +661,17 @@ class Gateway:
                 raise NetworkError("tls", f"SSL connect error: {text}")
             raise NetworkError("read", text or type(exc).__name__)
         finally:
-            self.audit.record("network", capability=f"network.{op}", resource=_safe_url(url),
-                              decision="allow", pid=pid, method=method,
-                              status=status_for_audit, bytes=size,
-                              duration=round(time.perf_counter() - start, 6))
+            self.audit.record(
+                "network",
+                capability=f"network.{op}",
+                resource=_safe_url(url),
+                decision="allow",
+                pid=pid,
+                method=method,
+                status=status_for_audit,
+                bytes=size,
+                duration=round(time.perf_counter() - start, 6),
+            )
 
     def _count_bytes(self, budget: Budget | None, n: int) -> None:
         if budget is None:
@@ -527,8 +681,9 @@ class Gateway:
         if budget.network_bytes > lim:
             if budget.limit_hit is None:
                 budget.limit_hit = "max_network_bytes"
-            raise LimitExceeded("max_network_bytes",
-                                f"network byte limit exceeded (max_network_bytes={lim})")
+            raise LimitExceeded(
+                "max_network_bytes", f"network byte limit exceeded (max_network_bytes={lim})"
+            )
 
     def request_sync(self, method: str, url: str, **kw: Any) -> Response:
         """:meth:`request` for a worker thread (the wasm runtimes' HTTP door). Runs on the
@@ -539,8 +694,9 @@ class Gateway:
         except RuntimeError:
             pass
         else:
-            raise RuntimeError("request_sync() called from a running event loop; "
-                               "use 'await gateway.request(...)'")
+            raise RuntimeError(
+                "request_sync() called from a running event loop; use 'await gateway.request(...)'"
+            )
         loop = self.loop
         if loop is not None and loop.is_running():
             fut = asyncio.run_coroutine_threadsafe(self.request(method, url, **kw), loop)
@@ -563,8 +719,11 @@ def _reason(exc: BaseException | None) -> str:
     text = str(exc)
     if "refused" in text.lower():
         return "Connection refused"
-    return "Couldn't connect to server" if "connection attempts failed" in text else (
-        text or type(exc).__name__)
+    return (
+        "Couldn't connect to server"
+        if "connection attempts failed" in text
+        else (text or type(exc).__name__)
+    )
 
 
 def _safe_url(url: str) -> str:

@@ -40,8 +40,9 @@ class AgentSpec:
         return self.argv is None
 
 
-def resolve_agent(agent: str | Sequence[str] | AgentSpec,
-                  config: dict[str, Any] | None = None) -> AgentSpec:
+def resolve_agent(
+    agent: str | Sequence[str] | AgentSpec, config: dict[str, Any] | None = None
+) -> AgentSpec:
     """``"pocketos"`` (in-process built-in agent), a name from :data:`KNOWN_AGENTS`, or an
     argv list (any ACP agent command)."""
     if isinstance(agent, AgentSpec):
@@ -52,8 +53,10 @@ def resolve_agent(agent: str | Sequence[str] | AgentSpec,
         if agent in KNOWN_AGENTS:
             return AgentSpec(agent, list(KNOWN_AGENTS[agent]), config)
         known = ", ".join([BUILTIN, *sorted(KNOWN_AGENTS)])
-        raise UnknownAgent(f"unknown agent {agent!r}; known agents: {known} "
-                           f"(or pass an argv list to run any ACP agent command)")
+        raise UnknownAgent(
+            f"unknown agent {agent!r}; known agents: {known} "
+            f"(or pass an argv list to run any ACP agent command)"
+        )
     argv = [str(a) for a in agent]
     if not argv:
         raise UnknownAgent("agent argv is empty")
@@ -67,6 +70,7 @@ def find_executable(argv: list[str]) -> str:
         return exe
     found = shutil.which(exe)
     if found is None:
-        raise FileNotFoundError(f"agent command {exe!r} is not installed on the host "
-                                f"(not found on PATH)")
+        raise FileNotFoundError(
+            f"agent command {exe!r} is not installed on the host (not found on PATH)"
+        )
     return found

@@ -15,12 +15,21 @@ __all__ = ["Event", "EventLog", "EVENT_KINDS"]
 
 #: every kind of event a session emits (``update`` carries the agent's session/update)
 EVENT_KINDS = (
-    "session.started", "session.resumed", "session.closed", "session.error",
-    "prompt.started", "prompt.ended",
+    "session.started",
+    "session.resumed",
+    "session.closed",
+    "session.error",
+    "prompt.started",
+    "prompt.ended",
     "update",
-    "permission.asked", "permission.answered",
-    "fs.read", "fs.write",
-    "terminal.created", "terminal.output", "terminal.exited", "terminal.released",
+    "permission.asked",
+    "permission.answered",
+    "fs.read",
+    "fs.write",
+    "terminal.created",
+    "terminal.output",
+    "terminal.exited",
+    "terminal.released",
     "python.run",
     "usage",
 )
@@ -43,8 +52,13 @@ class Event:
         return str(t) if t is not None else None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"seq": self.seq, "time": self.time, "session_id": self.session_id,
-                "kind": self.kind, "data": self.data}
+        return {
+            "seq": self.seq,
+            "time": self.time,
+            "session_id": self.session_id,
+            "kind": self.kind,
+            "data": self.data,
+        }
 
 
 _CLOSE = object()
@@ -53,8 +67,14 @@ _CLOSE = object()
 class EventLog:
     """The ordered events of one session, kept in memory (bounded) and fanned out."""
 
-    def __init__(self, session_id: str, *, start_seq: int = 0, maxlen: int = 100_000,
-                 persist: Callable[[Event], None] | None = None) -> None:
+    def __init__(
+        self,
+        session_id: str,
+        *,
+        start_seq: int = 0,
+        maxlen: int = 100_000,
+        persist: Callable[[Event], None] | None = None,
+    ) -> None:
         self.session_id = session_id
         self.seq = start_seq
         self.events: list[Event] = []
@@ -66,8 +86,7 @@ class EventLog:
 
     def emit(self, kind: str, data: dict[str, Any] | None = None) -> Event:
         self.seq += 1
-        ev = Event(self.seq, time.time(), self.session_id, kind,
-                   {} if data is None else dict(data))
+        ev = Event(self.seq, time.time(), self.session_id, kind, {} if data is None else dict(data))
         events = self.events
         events.append(ev)
         if len(events) > self.maxlen:
@@ -102,8 +121,9 @@ class EventLog:
                 out.pop()
         return out
 
-    def on_event(self, callback: Callable[[Event], Any], *, backlog: bool = True
-                 ) -> Callable[[], None]:
+    def on_event(
+        self, callback: Callable[[Event], Any], *, backlog: bool = True
+    ) -> Callable[[], None]:
         """Call ``callback(event)`` for every event (the backlog first); returns an
         unsubscribe function."""
         if backlog:

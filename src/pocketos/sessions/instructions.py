@@ -46,9 +46,15 @@ def host_tools(vm: Any) -> list[dict[str, Any]]:
                 schema = tool.input_schema()
             except Exception:
                 schema = {"type": "object", "properties": {}}
-            out.append({"kit": kit.name, "name": tool.name, "description": tool.description,
-                        "input_schema": schema,
-                        "command": [f"pocketos-{kit.name}", tool.name]})
+            out.append(
+                {
+                    "kit": kit.name,
+                    "name": tool.name,
+                    "description": tool.description,
+                    "input_schema": schema,
+                    "command": [f"pocketos-{kit.name}", tool.name],
+                }
+            )
     return out
 
 
@@ -109,15 +115,20 @@ def os_instructions(vm: Any, *, cwd: str = "/home/user", extra: str | None = Non
         "",
         "## Permissions",
         "",
-        "What the policy lets this VM do (a denied operation fails with \"Permission "
-        "denied\"; do not retry it, report it):",
+        'What the policy lets this VM do (a denied operation fails with "Permission '
+        'denied"; do not retry it, report it):',
         "",
         *policy_summary(vm.policy),
     ]
     ref = host_tool_reference(vm)
     if ref:
-        out += ["", ref.rstrip("\n").replace("# Host tools", "## Host tools", 1)
-                .replace("\n## ", "\n### ").replace("\n### `", "\n#### `")]
+        out += [
+            "",
+            ref.rstrip("\n")
+            .replace("# Host tools", "## Host tools", 1)
+            .replace("\n## ", "\n### ")
+            .replace("\n### `", "\n#### `"),
+        ]
     else:
         out += ["", "## Host tools", "", "No host tools are installed in this VM."]
     if extra:

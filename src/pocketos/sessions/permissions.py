@@ -89,10 +89,19 @@ def _normalize(answer: Any, options: list[dict[str, Any]]) -> tuple[str, str | N
     ids = {str(o.get("optionId")): str(o.get("kind")) for o in options}
     if str(value) in ids:
         return ids[str(value)], str(value)
-    aliases = {"allow": "allow_once", "once": "allow_once", "yes": "allow_once",
-               "always": "allow_always", "true": "allow_once",
-               "reject": "reject_once", "deny": "reject_once", "no": "reject_once",
-               "false": "reject_once", "never": "reject_always", "deny_always": "reject_always"}
+    aliases = {
+        "allow": "allow_once",
+        "once": "allow_once",
+        "yes": "allow_once",
+        "always": "allow_always",
+        "true": "allow_once",
+        "reject": "reject_once",
+        "deny": "reject_once",
+        "no": "reject_once",
+        "false": "reject_once",
+        "never": "reject_always",
+        "deny_always": "reject_always",
+    }
     decision = aliases.get(text, text)
     if decision not in ("allow_once", "allow_always", "reject_once", "reject_always"):
         decision = "reject_once"
@@ -108,8 +117,14 @@ def _normalize(answer: Any, options: list[dict[str, Any]]) -> tuple[str, str | N
 
 
 class PermissionRouter:
-    def __init__(self, vm: Any, *, handler: Callable[[PermissionRequest], Any] | None,
-                 timeout: float = 60.0, default: str = "reject") -> None:
+    def __init__(
+        self,
+        vm: Any,
+        *,
+        handler: Callable[[PermissionRequest], Any] | None,
+        timeout: float = 60.0,
+        default: str = "reject",
+    ) -> None:
         self.vm = vm
         self.handler = handler
         self.timeout = timeout
@@ -128,15 +143,27 @@ class PermissionRouter:
         except Exception:
             return "ask"
 
-    def _request(self, session_id: str, tool_call: dict[str, Any],
-                 options: list[dict[str, Any]]) -> PermissionRequest:
+    def _request(
+        self, session_id: str, tool_call: dict[str, Any], options: list[dict[str, Any]]
+    ) -> PermissionRequest:
         domain, op, resource = capability_for(tool_call)
-        return PermissionRequest(domain, op, resource, getattr(self.vm, "id", ""), None,
-                                 {"session_id": session_id, "tool_call": tool_call,
-                                  "options": options, "title": tool_call.get("title")})
+        return PermissionRequest(
+            domain,
+            op,
+            resource,
+            getattr(self.vm, "id", ""),
+            None,
+            {
+                "session_id": session_id,
+                "tool_call": tool_call,
+                "options": options,
+                "title": tool_call.get("title"),
+            },
+        )
 
-    def _settled(self, req: PermissionRequest, options: list[dict[str, Any]]
-                 ) -> tuple[PermissionAnswer | None, Callable[[PermissionRequest], Any] | None]:
+    def _settled(
+        self, req: PermissionRequest, options: list[dict[str, Any]]
+    ) -> tuple[PermissionAnswer | None, Callable[[PermissionRequest], Any] | None]:
         """The answer when no handler needs asking, else (None, the handler)."""
         key = (req.domain, req.operation, req.resource)
         if key in self.remembered:
@@ -145,28 +172,31 @@ class PermissionRouter:
             return PermissionAnswer(d, _pick(options, kind, d), "remembered"), None
         decision = self._policy_decision(req.domain, req.operation, req.resource)
         if decision == "deny":
-            return PermissionAnswer("reject_once", _pick(options, "reject_once",
-                                                         "reject_always"), "policy"), None
+            return PermissionAnswer(
+                "reject_once", _pick(options, "reject_once", "reject_always"), "policy"
+            ), None
         handler = self.handler or getattr(self.vm.policy, "handler", None)
         if handler is None and decision == "allow":
-            return PermissionAnswer("allow_once", _pick(options, "allow_once", "allow_always"),
-                                    "policy"), None
+            return PermissionAnswer(
+                "allow_once", _pick(options, "allow_once", "allow_always"), "policy"
+            ), None
         if handler is None:
             d, oid = _normalize(self.default, options)
             return PermissionAnswer(d, oid, "default"), None
         return None, handler
 
-    def decide_now(self, session_id: str, tool_call: dict[str, Any],
-                   options: list[dict[str, Any]]
-                   ) -> tuple[PermissionAnswer, PermissionRequest] | None:
+    def decide_now(
+        self, session_id: str, tool_call: dict[str, Any], options: list[dict[str, Any]]
+    ) -> tuple[PermissionAnswer, PermissionRequest] | None:
         """The answer when it needs nobody (remembered, policy, default); ``None`` when the
         handler must be asked (then use :meth:`decide`)."""
         req = self._request(session_id, tool_call, options)
         answer, _ = self._settled(req, options)
         return None if answer is None else (answer, req)
 
-    async def decide(self, session_id: str, tool_call: dict[str, Any],
-                     options: list[dict[str, Any]]) -> tuple[PermissionAnswer, PermissionRequest]:
+    async def decide(
+        self, session_id: str, tool_call: dict[str, Any], options: list[dict[str, Any]]
+    ) -> tuple[PermissionAnswer, PermissionRequest]:
         req = self._request(session_id, tool_call, options)
         key = (req.domain, req.operation, req.resource)
         answer, handler = self._settled(req, options)
@@ -178,11 +208,13 @@ class PermissionRouter:
             if inspect.isawaitable(res):
                 res = await asyncio.wait_for(res, self.timeout)
         except TimeoutError:
-            return PermissionAnswer("reject_once", _pick(options, "reject_once",
-                                                         "reject_always"), "timeout"), req
+            return PermissionAnswer(
+                "reject_once", _pick(options, "reject_once", "reject_always"), "timeout"
+            ), req
         except Exception:
-            return PermissionAnswer("reject_once", _pick(options, "reject_once",
-                                                         "reject_always"), "error"), req
+            return PermissionAnswer(
+                "reject_once", _pick(options, "reject_once", "reject_always"), "error"
+            ), req
         d, oid = _normalize(res, options)
         if d in ("allow_always", "reject_always"):
             self.remembered[key] = d

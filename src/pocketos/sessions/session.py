@@ -24,8 +24,17 @@ from pocketos.sessions.permissions import PermissionAnswer, PermissionRouter
 from pocketos.sessions.terminals import Terminal, TerminalManager
 from pocketos.store import Store
 
-__all__ = ["Session", "SyncSession", "SessionError", "AgentCrashed", "PromptResult", "create_session",
-           "resume_session", "list_sessions", "default_store"]
+__all__ = [
+    "Session",
+    "SyncSession",
+    "SessionError",
+    "AgentCrashed",
+    "PromptResult",
+    "create_session",
+    "resume_session",
+    "list_sessions",
+    "default_store",
+]
 
 _DUMP = {"mode": "json", "by_alias": True, "exclude_none": True}
 STDERR_TAIL = 8192
@@ -59,8 +68,11 @@ def default_store() -> Store:
     in-memory store for the whole process."""
     global _default_store
     if _default_store is None or _default_store.closed:
-        _default_store = Store(os.environ["POCKETOS_STORE"]) if os.environ.get(
-            "POCKETOS_STORE") else Store(":memory:")
+        _default_store = (
+            Store(os.environ["POCKETOS_STORE"])
+            if os.environ.get("POCKETOS_STORE")
+            else Store(":memory:")
+        )
     return _default_store
 
 
@@ -182,8 +194,11 @@ class _VMClient:
                     if method == "session/update":
                         sid = params.get("sessionId")
                         update = params.get("update")
-                        if isinstance(sid, str) and isinstance(update, dict) and isinstance(
-                                update.get("sessionUpdate"), str):
+                        if (
+                            isinstance(sid, str)
+                            and isinstance(update, dict)
+                            and isinstance(update.get("sessionUpdate"), str)
+                        ):
                             await tracker.session_update(session_id=sid, update=update)
                             return None
                 else:
@@ -208,14 +223,16 @@ class _VMClient:
         from acp import RequestError
 
         if isinstance(exc, FileNotFoundError):
-            return RequestError(-32002, f"Resource not found: {path}",
-                                {"path": path, "error": "No such file or directory"})
+            return RequestError(
+                -32002,
+                f"Resource not found: {path}",
+                {"path": path, "error": "No such file or directory"},
+            )
         if isinstance(exc, OSError):
             msg = exc.strerror or str(exc)
             # "Permission denied: fs.read on /p" names the path already
             text = msg if path in msg else f"{msg}: {path}"
-            return RequestError(-32603, text, {"path": path, "errno": exc.errno,
-                                               "error": msg})
+            return RequestError(-32603, text, {"path": path, "errno": exc.errno, "error": msg})
         return RequestError(-32603, f"{exc}: {path}", {"path": path, "error": str(exc)})
 
     async def raw_read_text_file(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -236,8 +253,7 @@ class _VMClient:
             end = len(lines) if limit is None else start + limit
             text = "".join(lines[start:end])
             size = len(text.encode("utf-8", "surrogateescape"))
-        events.emit("fs.read", {"path": p, "ok": True, "line": line, "limit": limit,
-                                "bytes": size})
+        events.emit("fs.read", {"path": p, "ok": True, "line": line, "limit": limit, "bytes": size})
         return {"content": text}
 
     async def raw_write_text_file(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -256,15 +272,22 @@ class _VMClient:
         self.s.events.emit("fs.write", {"path": p, "ok": True, "bytes": len(data)})
         return {}
 
-    async def read_text_file(self, session_id: str, path: str, line: int | None = None,
-                             limit: int | None = None, **kwargs: Any) -> Any:
-        return await self.raw_read_text_file({"sessionId": session_id, "path": path,
-                                              "line": line, "limit": limit})
+    async def read_text_file(
+        self,
+        session_id: str,
+        path: str,
+        line: int | None = None,
+        limit: int | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        return await self.raw_read_text_file(
+            {"sessionId": session_id, "path": path, "line": line, "limit": limit}
+        )
 
-    async def write_text_file(self, session_id: str, path: str, content: str,
-                              **kwargs: Any) -> Any:
-        return await self.raw_write_text_file({"sessionId": session_id, "path": path,
-                                               "content": content})
+    async def write_text_file(self, session_id: str, path: str, content: str, **kwargs: Any) -> Any:
+        return await self.raw_write_text_file(
+            {"sessionId": session_id, "path": path, "content": content}
+        )
 
     # -- terminals ---------------------------------------------------------------------------
     def _term(self, params: dict[str, Any]) -> Terminal:
@@ -277,8 +300,9 @@ class _VMClient:
     async def raw_create_terminal(self, params: dict[str, Any]) -> dict[str, Any]:
         command = _want_str(params, "command")
         args = params.get("args")
-        if args is not None and (not isinstance(args, list)
-                                 or not all(isinstance(a, str) for a in args)):
+        if args is not None and (
+            not isinstance(args, list) or not all(isinstance(a, str) for a in args)
+        ):
             raise _bad("args must be a list of strings", args=args)
         envd: dict[str, str] = {}
         env = params.get("env")
@@ -296,8 +320,10 @@ class _VMClient:
         limit = _want_int(params, "outputByteLimit")
         s = self.s
         term = await s.terminals.create(command, args, envd, cwd, limit)
-        s.events.emit("terminal.created", {"terminalId": term.id, "command": term.command,
-                                           "cwd": cwd or s.cwd})
+        s.events.emit(
+            "terminal.created",
+            {"terminalId": term.id, "command": term.command, "cwd": cwd or s.cwd},
+        )
         if term.done.is_set():
             s._terminal_exited(term)
         else:
@@ -327,19 +353,31 @@ class _VMClient:
         self.s.events.emit("terminal.released", {"terminalId": term.id})
         return {}
 
-    async def create_terminal(self, session_id: str, command: str, args: list[str] | None = None,
-                              env: list[Any] | None = None, cwd: str | None = None,
-                              output_byte_limit: int | None = None, **kwargs: Any) -> Any:
-        return await self.raw_create_terminal({
-            "sessionId": session_id, "command": command, "args": args,
-            "env": [_dump(e) for e in env] if env is not None else None, "cwd": cwd,
-            "outputByteLimit": output_byte_limit})
+    async def create_terminal(
+        self,
+        session_id: str,
+        command: str,
+        args: list[str] | None = None,
+        env: list[Any] | None = None,
+        cwd: str | None = None,
+        output_byte_limit: int | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        return await self.raw_create_terminal(
+            {
+                "sessionId": session_id,
+                "command": command,
+                "args": args,
+                "env": [_dump(e) for e in env] if env is not None else None,
+                "cwd": cwd,
+                "outputByteLimit": output_byte_limit,
+            }
+        )
 
     async def terminal_output(self, session_id: str, terminal_id: str, **kwargs: Any) -> Any:
         return await self.raw_terminal_output({"terminalId": terminal_id})
 
-    async def wait_for_terminal_exit(self, session_id: str, terminal_id: str,
-                                     **kwargs: Any) -> Any:
+    async def wait_for_terminal_exit(self, session_id: str, terminal_id: str, **kwargs: Any) -> Any:
         return await self.raw_wait_for_terminal_exit({"terminalId": terminal_id})
 
     async def kill_terminal(self, session_id: str, terminal_id: str, **kwargs: Any) -> Any:
@@ -358,8 +396,9 @@ class _VMClient:
             raise _bad("options must be a list of permission options")
         return await self.s._request_permission(tool_call, options)
 
-    async def request_permission(self, session_id: str, tool_call: Any, options: list[Any],
-                                 **kwargs: Any) -> Any:
+    async def request_permission(
+        self, session_id: str, tool_call: Any, options: list[Any], **kwargs: Any
+    ) -> Any:
         return await self.s._request_permission(_dump(tool_call), [_dump(o) for o in options])
 
     # -- the persistent Python interpreter (an ACP extension) ------------------------------
@@ -382,12 +421,22 @@ class _VMClient:
 class Session:
     """One agent session in a VM. Create with :func:`create_session`."""
 
-    def __init__(self, vm: Any, spec: AgentSpec, *, session_id: str | None = None,
-                 cwd: str = "/home/user", env: Mapping[str, str] | None = None,
-                 mcp_servers: Sequence[Any] | None = None, instructions: str | None = None,
-                 permission_handler: Callable[[PermissionRequest], Any] | None = None,
-                 permission_timeout: float = 60.0, permission_default: str = "reject",
-                 store: Store, start_seq: int = 0) -> None:
+    def __init__(
+        self,
+        vm: Any,
+        spec: AgentSpec,
+        *,
+        session_id: str | None = None,
+        cwd: str = "/home/user",
+        env: Mapping[str, str] | None = None,
+        mcp_servers: Sequence[Any] | None = None,
+        instructions: str | None = None,
+        permission_handler: Callable[[PermissionRequest], Any] | None = None,
+        permission_timeout: float = 60.0,
+        permission_default: str = "reject",
+        store: Store,
+        start_seq: int = 0,
+    ) -> None:
         self.vm = _vm_async(vm)
         self.spec = spec
         self.id = session_id or f"ses-{uuid.uuid4().hex[:16]}"
@@ -404,14 +453,15 @@ class Session:
         self.config_options: list[dict[str, Any]] = []
         self.status = "starting"
         self.error: str | None = None
-        self.usage_totals: dict[str, Any] = {"input_tokens": 0, "output_tokens": 0,
-                                             "cost": 0.0}
+        self.usage_totals: dict[str, Any] = {"input_tokens": 0, "output_tokens": 0, "cost": 0.0}
         self.events = EventLog(self.id, start_seq=start_seq, persist=self._persist)
-        self.permissions = PermissionRouter(self.vm, handler=permission_handler,
-                                            timeout=permission_timeout,
-                                            default=permission_default)
-        self.terminals = TerminalManager(self.vm, default_cwd=cwd,
-                                         on_output=self._terminal_output)
+        self.permissions = PermissionRouter(
+            self.vm,
+            handler=permission_handler,
+            timeout=permission_timeout,
+            default=permission_default,
+        )
+        self.terminals = TerminalManager(self.vm, default_cwd=cwd, on_output=self._terminal_output)
         self.instructions = ""
         self._conn: Any = None
         self._agent_conn: Any = None
@@ -465,23 +515,29 @@ class Session:
             return
         chunk = data[:room]
         self._term_bytes[term.id] = sent + len(chunk)
-        ev: dict[str, Any] = {"terminalId": term.id,
-                              "text": chunk.decode("utf-8", "replace")}
+        ev: dict[str, Any] = {"terminalId": term.id, "text": chunk.decode("utf-8", "replace")}
         if len(chunk) < len(data):
             ev["truncated"] = True
         self.events.emit("terminal.output", ev)
 
     def _terminal_exited(self, term: Terminal) -> None:
-        self.events.emit("terminal.exited", {"terminalId": term.id, "exitCode": term.exit_code,
-                                             "signal": term.signal,
-                                             "truncated": term.truncated})
+        self.events.emit(
+            "terminal.exited",
+            {
+                "terminalId": term.id,
+                "exitCode": term.exit_code,
+                "signal": term.signal,
+                "truncated": term.truncated,
+            },
+        )
 
     def subscribe(self, *, since: int = 0, backlog: bool = True) -> AsyncIterator[Event]:
         """Async iterator over events (the backlog first, then live ones until close)."""
         return self.events.subscribe(since=since, backlog=backlog)
 
-    def on_event(self, callback: Callable[[Event], Any], *, backlog: bool = True
-                 ) -> Callable[[], None]:
+    def on_event(
+        self, callback: Callable[[Event], Any], *, backlog: bool = True
+    ) -> Callable[[], None]:
         return self.events.on_event(callback, backlog=backlog)
 
     # --- start --------------------------------------------------------------------------
@@ -499,7 +555,8 @@ class Session:
             config = dict(self.spec.config or {})
             config.setdefault("env", self.env)
             self._agent_conn = AgentSideConnection(
-                lambda conn: cast(Any, PocketAgent(conn, config=config, store=self.store)), right)
+                lambda conn: cast(Any, PocketAgent(conn, config=config, store=self.store)), right
+            )
             self._conn = ClientSideConnection(lambda conn: cast(Any, client), left)
             self._install_fast_path(client)
             return
@@ -510,12 +567,18 @@ class Session:
         env = default_environment()
         env.update(self.env)
         self._proc = await asyncio.create_subprocess_exec(
-            exe, *self.spec.argv[1:], stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env,
-            limit=50 * 1024 * 1024)
+            exe,
+            *self.spec.argv[1:],
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env=env,
+            limit=50 * 1024 * 1024,
+        )
         assert self._proc.stdin is not None and self._proc.stdout is not None
-        self._conn = ClientSideConnection(lambda conn: cast(Any, client), self._proc.stdin,
-                                          self._proc.stdout)
+        self._conn = ClientSideConnection(
+            lambda conn: cast(Any, client), self._proc.stdin, self._proc.stdout
+        )
         self._install_fast_path(client)
         self._tasks.append(asyncio.ensure_future(self._drain_stderr()))
         self._tasks.append(asyncio.ensure_future(self._watch_process()))
@@ -526,8 +589,11 @@ class Session:
         inner: Any = getattr(self._conn, "_conn", None)
         router = getattr(inner, "_handler", None)
         tracker = getattr(self._conn, "_session_updates", None)
-        if router is not None and tracker is not None and callable(
-                getattr(tracker, "session_update", None)):
+        if (
+            router is not None
+            and tracker is not None
+            and callable(getattr(tracker, "session_update", None))
+        ):
             inner._handler = client.handler(router, tracker)
 
     async def _drain_stderr(self) -> None:
@@ -575,27 +641,40 @@ class Session:
 
         from pocketos import __version__
 
-        resp = await self._call(self._conn.initialize(
-            protocol_version=PROTOCOL_VERSION,
-            client_capabilities=ClientCapabilities(
-                fs=FileSystemCapabilities(read_text_file=True, write_text_file=True),
-                terminal=True),
-            client_info=Implementation(name="pocketos", title="pocketos VM",
-                                       version=__version__)))
+        resp = await self._call(
+            self._conn.initialize(
+                protocol_version=PROTOCOL_VERSION,
+                client_capabilities=ClientCapabilities(
+                    fs=FileSystemCapabilities(read_text_file=True, write_text_file=True),
+                    terminal=True,
+                ),
+                client_info=Implementation(
+                    name="pocketos", title="pocketos VM", version=__version__
+                ),
+            )
+        )
         d = _dump(resp)
         self.agent_info = d.get("agentInfo")
         self.capabilities = d.get("agentCapabilities") or {}
         self.auth_methods = d.get("authMethods") or []
-        self.instructions = os_instructions(self.vm, cwd=self.cwd,
-                                            extra=self.extra_instructions)
+        self.instructions = os_instructions(self.vm, cwd=self.cwd, extra=self.extra_instructions)
 
     def _meta(self) -> dict[str, Any]:
-        return {"pocketos": {"instructions": self.instructions, "tools": host_tools(self.vm),
-                             "vm": self.vm.id, "session": self.id}}
+        return {
+            "pocketos": {
+                "instructions": self.instructions,
+                "tools": host_tools(self.vm),
+                "vm": self.vm.id,
+                "session": self.id,
+            }
+        }
 
     async def _new(self) -> None:
-        resp = await self._call(self._conn.new_session(
-            cwd=self.cwd, mcp_servers=_mcp_servers(self.mcp_servers), **self._meta()))
+        resp = await self._call(
+            self._conn.new_session(
+                cwd=self.cwd, mcp_servers=_mcp_servers(self.mcp_servers), **self._meta()
+            )
+        )
         d = _dump(resp)
         self.agent_session_id = str(d["sessionId"])
         self.modes = d.get("modes")
@@ -605,9 +684,14 @@ class Session:
         self.agent_session_id = agent_session_id
         self._replaying = True
         try:
-            resp = await self._call(self._conn.load_session(
-                cwd=self.cwd, session_id=agent_session_id,
-                mcp_servers=_mcp_servers(self.mcp_servers), **self._meta()))
+            resp = await self._call(
+                self._conn.load_session(
+                    cwd=self.cwd,
+                    session_id=agent_session_id,
+                    mcp_servers=_mcp_servers(self.mcp_servers),
+                    **self._meta(),
+                )
+            )
             # the agent replays its history as notifications; let them drain
             await self._conn._session_updates.wait(agent_session_id)
         finally:
@@ -624,8 +708,9 @@ class Session:
             return await coro
         except RequestError as exc:
             detail = exc.data.get("details") if isinstance(exc.data, dict) else exc.data
-            raise SessionError(f"agent error {exc.code}: {exc}" +
-                               (f" ({detail})" if detail else ""))
+            raise SessionError(
+                f"agent error {exc.code}: {exc}" + (f" ({detail})" if detail else "")
+            )
         except (ConnectionError, BrokenPipeError) as exc:
             if self._proc is not None and self._crash is None:
                 with contextlib.suppress(asyncio.TimeoutError):
@@ -637,8 +722,12 @@ class Session:
             raise SessionError(f"connection to the agent closed: {exc}")
 
     def _record(self) -> dict[str, Any]:
-        return {"agent_info": self.agent_info, "capabilities": self.capabilities,
-                "modes": self.modes, "config_options": self.config_options}
+        return {
+            "agent_info": self.agent_info,
+            "capabilities": self.capabilities,
+            "modes": self.modes,
+            "config_options": self.config_options,
+        }
 
     # --- public API -----------------------------------------------------------------------
     @property
@@ -650,11 +739,20 @@ class Session:
         return bool(self.capabilities.get("loadSession"))
 
     def info(self) -> dict[str, Any]:
-        return {"id": self.id, "agent": self.agent, "agent_session_id": self.agent_session_id,
-                "vm": self.vm.id, "cwd": self.cwd, "status": self.status,
-                "agent_info": self.agent_info, "capabilities": self.capabilities,
-                "modes": self.modes, "config_options": self.config_options,
-                "usage": dict(self.usage_totals), "last_seq": self.events.seq}
+        return {
+            "id": self.id,
+            "agent": self.agent,
+            "agent_session_id": self.agent_session_id,
+            "vm": self.vm.id,
+            "cwd": self.cwd,
+            "status": self.status,
+            "agent_info": self.agent_info,
+            "capabilities": self.capabilities,
+            "modes": self.modes,
+            "config_options": self.config_options,
+            "usage": dict(self.usage_totals),
+            "last_seq": self.events.seq,
+        }
 
     def _alive(self) -> None:
         if self._crash is not None:
@@ -670,8 +768,12 @@ class Session:
             self._alive()
             sent = list(blocks)
             takes_meta = (self.agent_info or {}).get("name") == "pocketos-agent"
-            if not self.spec.builtin and not takes_meta and not self._instructions_sent \
-                    and self.instructions:
+            if (
+                not self.spec.builtin
+                and not takes_meta
+                and not self._instructions_sent
+                and self.instructions
+            ):
                 sent.insert(0, {"type": "text", "text": self.instructions})
                 self._instructions_sent = True
             n = self.store.start_prompt(self.id, blocks)
@@ -679,14 +781,16 @@ class Session:
             self.status = "prompting"
             self._last_cost = None
             try:
-                resp = await self._call(self._conn.prompt(session_id=self.agent_session_id,
-                                                          prompt=sent))
+                resp = await self._call(
+                    self._conn.prompt(session_id=self.agent_session_id, prompt=sent)
+                )
             except SessionError as exc:
                 self.store.end_prompt(self.id, n, None, str(exc))
                 if self.status == "prompting":
                     self.status = "ready"
-                    self.events.emit("prompt.ended", {"prompt": n, "stopReason": None,
-                                                      "error": str(exc)})
+                    self.events.emit(
+                        "prompt.ended", {"prompt": n, "stopReason": None, "error": str(exc)}
+                    )
                 self._flush()
                 raise
             d = _dump(resp)
@@ -695,8 +799,9 @@ class Session:
             cost = self._record_usage(n, usage)
             self.store.end_prompt(self.id, n, stop)
             self.status = "ready"
-            end_ev = self.events.emit("prompt.ended", {"prompt": n, "stopReason": stop,
-                                                       "usage": usage, "cost": cost})
+            end_ev = self.events.emit(
+                "prompt.ended", {"prompt": n, "stopReason": stop, "usage": usage, "cost": cost}
+            )
             self._flush()
             evs = self.events.since(start_ev.seq - 1, end_ev.seq)
             parts: list[str] = []
@@ -710,24 +815,40 @@ class Session:
     def _record_usage(self, n: int, usage: dict[str, Any] | None) -> float | None:
         if not usage:
             return None
-        meta = (usage.get("_meta") or {}).get("pocketos", {}) if isinstance(
-            usage.get("_meta"), dict) else {}
+        meta = (
+            (usage.get("_meta") or {}).get("pocketos", {})
+            if isinstance(usage.get("_meta"), dict)
+            else {}
+        )
         cost = meta.get("cost", self._last_cost)
         inp = int(usage.get("inputTokens") or 0)
         out = int(usage.get("outputTokens") or 0)
         cached = int(usage.get("cachedReadTokens") or 0)
-        self.store.record_usage(self.id, prompt=n, model=meta.get("model"), input_tokens=inp,
-                                output_tokens=out, cached_tokens=cached,
-                                cost=float(cost) if cost is not None else None,
-                                currency=meta.get("currency", "USD") if cost is not None
-                                else None)
+        self.store.record_usage(
+            self.id,
+            prompt=n,
+            model=meta.get("model"),
+            input_tokens=inp,
+            output_tokens=out,
+            cached_tokens=cached,
+            cost=float(cost) if cost is not None else None,
+            currency=meta.get("currency", "USD") if cost is not None else None,
+        )
         self.usage_totals["input_tokens"] += inp
         self.usage_totals["output_tokens"] += out
         if cost is not None:
             self.usage_totals["cost"] += float(cost)
-        self.events.emit("usage", {"prompt": n, "inputTokens": inp, "outputTokens": out,
-                                   "cachedReadTokens": cached, "cost": cost,
-                                   "model": meta.get("model")})
+        self.events.emit(
+            "usage",
+            {
+                "prompt": n,
+                "inputTokens": inp,
+                "outputTokens": out,
+                "cachedReadTokens": cached,
+                "cost": cost,
+                "model": meta.get("model"),
+            },
+        )
         return float(cost) if cost is not None else None
 
     async def cancel(self) -> None:
@@ -743,17 +864,27 @@ class Session:
 
     async def set_mode(self, mode_id: str) -> None:
         self._alive()
-        await self._call(self._conn.set_session_mode(mode_id=mode_id,
-                                                     session_id=self.agent_session_id))
+        await self._call(
+            self._conn.set_session_mode(mode_id=mode_id, session_id=self.agent_session_id)
+        )
         if self.modes is not None:
             self.modes["currentModeId"] = mode_id
-        self.events.emit("update", {"sessionUpdate": "current_mode_update",
-                                    "currentModeId": mode_id, "_meta": {"source": "client"}})
+        self.events.emit(
+            "update",
+            {
+                "sessionUpdate": "current_mode_update",
+                "currentModeId": mode_id,
+                "_meta": {"source": "client"},
+            },
+        )
 
     async def set_config_option(self, config_id: str, value: str | bool) -> list[dict[str, Any]]:
         self._alive()
-        resp = await self._call(self._conn.set_config_option(
-            config_id=config_id, session_id=self.agent_session_id, value=value))
+        resp = await self._call(
+            self._conn.set_config_option(
+                config_id=config_id, session_id=self.agent_session_id, value=value
+            )
+        )
         d = _dump(resp) if resp is not None else {}
         if "configOptions" in d:
             self.config_options = list(d["configOptions"])
@@ -768,13 +899,17 @@ class Session:
                 await self.set_config_option(str(opt["id"]), model_id)
                 return
         try:
-            await self._call(self._conn._conn.send_request(
-                "session/set_model", {"sessionId": self.agent_session_id, "modelId": model_id}))
+            await self._call(
+                self._conn._conn.send_request(
+                    "session/set_model", {"sessionId": self.agent_session_id, "modelId": model_id}
+                )
+            )
         except SessionError as exc:
             raise SessionError(f"agent {self.agent!r} cannot switch models: {exc}")
 
-    async def _request_permission(self, tool_call: dict[str, Any],
-                                  options: list[dict[str, Any]]) -> dict[str, Any]:
+    async def _request_permission(
+        self, tool_call: dict[str, Any], options: list[dict[str, Any]]
+    ) -> dict[str, Any]:
         asked = self.events.emit("permission.asked", {"toolCall": tool_call, "options": options})
         sid = self.agent_session_id or ""
         quick = self.permissions.decide_now(sid, tool_call, options)
@@ -796,24 +931,38 @@ class Session:
         if answer is None or answer.option_id is None:
             decision = "cancelled" if answer is None else answer.decision
             source = "cancelled" if answer is None else answer.source
-            self.events.emit("permission.answered", {"askedSeq": asked.seq, "decision": decision,
-                                                     "optionId": None, "source": source})
+            self.events.emit(
+                "permission.answered",
+                {"askedSeq": asked.seq, "decision": decision, "optionId": None, "source": source},
+            )
             self._store_permission(asked.seq, req, tool_call, decision, None, source)
             return {"outcome": {"outcome": "cancelled"}}
         assert req is not None
-        self.events.emit("permission.answered", {"askedSeq": asked.seq,
-                                                 "decision": answer.decision,
-                                                 "optionId": answer.option_id,
-                                                 "source": answer.source,
-                                                 "capability": req.capability,
-                                                 "resource": req.resource})
-        self._store_permission(asked.seq, req, tool_call, answer.decision, answer.option_id,
-                               answer.source)
+        self.events.emit(
+            "permission.answered",
+            {
+                "askedSeq": asked.seq,
+                "decision": answer.decision,
+                "optionId": answer.option_id,
+                "source": answer.source,
+                "capability": req.capability,
+                "resource": req.resource,
+            },
+        )
+        self._store_permission(
+            asked.seq, req, tool_call, answer.decision, answer.option_id, answer.source
+        )
         return {"outcome": {"outcome": "selected", "optionId": answer.option_id}}
 
-    def _store_permission(self, seq: int, req: PermissionRequest | None,
-                          tool_call: dict[str, Any], decision: str, option_id: str | None,
-                          source: str) -> None:
+    def _store_permission(
+        self,
+        seq: int,
+        req: PermissionRequest | None,
+        tool_call: dict[str, Any],
+        decision: str,
+        option_id: str | None,
+        source: str,
+    ) -> None:
         from pocketos.sessions.permissions import capability_for
 
         if req is None:
@@ -822,9 +971,16 @@ class Session:
         else:
             cap, res = req.capability, req.resource
         with contextlib.suppress(Exception):
-            self.store.record_permission(self.id, seq, capability=cap, resource=res,
-                                         title=tool_call.get("title"), decision=decision,
-                                         option_id=option_id, source=source)
+            self.store.record_permission(
+                self.id,
+                seq,
+                capability=cap,
+                resource=res,
+                title=tool_call.get("title"),
+                decision=decision,
+                option_id=option_id,
+                source=source,
+            )
 
     async def _run_python(self, code: str, *, reset: bool = False) -> dict[str, Any]:
         """One cell in the session's persistent interpreter (``vm.python()``, started on
@@ -855,11 +1011,24 @@ class Session:
                 msg = f"python: {exc}"
                 self.events.emit("python.run", {"code": code, "ok": False, "error": msg})
                 raise RequestError(-32603, msg, {"error": msg})
-        out: dict[str, Any] = {"stdout": r.stdout, "stderr": r.stderr, "value": r.value,
-                               "error": r.error, "restarted": restarted,
-                               "ended": bool(self._python.closed)}
-        self.events.emit("python.run", {"code": code, "ok": r.error is None, "error": r.error,
-                                        "value": r.value, "restarted": restarted})
+        out: dict[str, Any] = {
+            "stdout": r.stdout,
+            "stderr": r.stderr,
+            "value": r.value,
+            "error": r.error,
+            "restarted": restarted,
+            "ended": bool(self._python.closed),
+        }
+        self.events.emit(
+            "python.run",
+            {
+                "code": code,
+                "ok": r.error is None,
+                "error": r.error,
+                "value": r.value,
+                "restarted": restarted,
+            },
+        )
         return out
 
     async def _shutdown(self) -> None:
@@ -905,11 +1074,13 @@ class Session:
         crashed = self.status == "crashed"
         self._closing = True
         if not crashed:
-            if (self.capabilities.get("sessionCapabilities") or {}).get("close") is not None \
-                    and self._conn is not None:
+            if (self.capabilities.get("sessionCapabilities") or {}).get(
+                "close"
+            ) is not None and self._conn is not None:
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(
-                        self._conn.close_session(session_id=self.agent_session_id), 2.0)
+                        self._conn.close_session(session_id=self.agent_session_id), 2.0
+                    )
             self.status = "closed"
             self.events.emit("session.closed", {})
             with contextlib.suppress(Exception):
@@ -945,8 +1116,10 @@ async def _start(session: Session, load: str | None) -> Session:
             await session._new()
         else:
             if not session.spec.builtin and not session.can_load:
-                raise SessionError(f"agent {session.agent!r} does not support session/load; "
-                                   f"session {session.id} cannot be resumed")
+                raise SessionError(
+                    f"agent {session.agent!r} does not support session/load; "
+                    f"session {session.id} cannot be resumed"
+                )
             await session._load(load)
     except BaseException as exc:
         session._closing = True
@@ -965,28 +1138,43 @@ async def _start(session: Session, load: str | None) -> Session:
             raise SessionError(str(exc)) from exc
         raise SessionError(f"cannot start agent {session.agent!r}: {exc}") from exc
     session.status = "ready"
-    session.store.update_session(session.id, status="ready",
-                                 agent_session_id=session.agent_session_id,
-                                 info=session._record())
-    session.events.emit("session.resumed" if load else "session.started", {
-        "agent": session.agent, "agentSessionId": session.agent_session_id,
-        "agentInfo": session.agent_info, "capabilities": session.capabilities,
-        "modes": copy.deepcopy(session.modes), "configOptions": list(session.config_options),
-        "cwd": session.cwd})
+    session.store.update_session(
+        session.id,
+        status="ready",
+        agent_session_id=session.agent_session_id,
+        info=session._record(),
+    )
+    session.events.emit(
+        "session.resumed" if load else "session.started",
+        {
+            "agent": session.agent,
+            "agentSessionId": session.agent_session_id,
+            "agentInfo": session.agent_info,
+            "capabilities": session.capabilities,
+            "modes": copy.deepcopy(session.modes),
+            "configOptions": list(session.config_options),
+            "cwd": session.cwd,
+        },
+    )
     session._flush()
     _LIVE.setdefault(session.vm, {})[session.id] = session
     return session
 
 
-async def create_session(vm: Any, agent: str | Sequence[str] | AgentSpec = "pocketos", *,
-                         cwd: str = "/home/user", env: Mapping[str, str] | None = None,
-                         mcp_servers: Sequence[Any] | None = None,
-                         instructions: str | None = None,
-                         permission_handler: Callable[[PermissionRequest], Any] | None = None,
-                         store: Store | str | bool | None = None,
-                         permission_timeout: float = 60.0,
-                         permission_default: str = "reject",
-                         agent_config: Mapping[str, Any] | None = None) -> Session:
+async def create_session(
+    vm: Any,
+    agent: str | Sequence[str] | AgentSpec = "pocketos",
+    *,
+    cwd: str = "/home/user",
+    env: Mapping[str, str] | None = None,
+    mcp_servers: Sequence[Any] | None = None,
+    instructions: str | None = None,
+    permission_handler: Callable[[PermissionRequest], Any] | None = None,
+    store: Store | str | bool | None = None,
+    permission_timeout: float = 60.0,
+    permission_default: str = "reject",
+    agent_config: Mapping[str, Any] | None = None,
+) -> Session:
     """Start ``agent`` in ``vm`` and open an ACP session (initialize + session/new).
 
     ``agent``: ``"pocketos"`` (built-in, in-process), a known name (``claude-code``,
@@ -1000,24 +1188,41 @@ async def create_session(vm: Any, agent: str | Sequence[str] | AgentSpec = "pock
         raise SessionError("VM is closed")
     spec = resolve_agent(agent, dict(agent_config) if agent_config else None)
     st = _coerce_store(store)
-    session = Session(avm, spec, cwd=cwd, env=env, mcp_servers=mcp_servers,
-                      instructions=instructions, permission_handler=permission_handler,
-                      permission_timeout=permission_timeout,
-                      permission_default=permission_default, store=st)
-    st.create_session(session.id, agent=spec.name, agent_argv=spec.argv, vm=avm.id, cwd=cwd,
-                      info={"agent_config": {k: v for k, v in (spec.config or {}).items()
-                                             if k != "api_key"}})
+    session = Session(
+        avm,
+        spec,
+        cwd=cwd,
+        env=env,
+        mcp_servers=mcp_servers,
+        instructions=instructions,
+        permission_handler=permission_handler,
+        permission_timeout=permission_timeout,
+        permission_default=permission_default,
+        store=st,
+    )
+    st.create_session(
+        session.id,
+        agent=spec.name,
+        agent_argv=spec.argv,
+        vm=avm.id,
+        cwd=cwd,
+        info={"agent_config": {k: v for k, v in (spec.config or {}).items() if k != "api_key"}},
+    )
     return await _start(session, None)
 
 
-async def resume_session(vm: Any, session_id: str, *,
-                         store: Store | str | bool | None = None,
-                         env: Mapping[str, str] | None = None,
-                         mcp_servers: Sequence[Any] | None = None,
-                         permission_handler: Callable[[PermissionRequest], Any] | None = None,
-                         permission_timeout: float = 60.0,
-                         permission_default: str = "reject",
-                         agent_config: Mapping[str, Any] | None = None) -> Session:
+async def resume_session(
+    vm: Any,
+    session_id: str,
+    *,
+    store: Store | str | bool | None = None,
+    env: Mapping[str, str] | None = None,
+    mcp_servers: Sequence[Any] | None = None,
+    permission_handler: Callable[[PermissionRequest], Any] | None = None,
+    permission_timeout: float = 60.0,
+    permission_default: str = "reject",
+    agent_config: Mapping[str, Any] | None = None,
+) -> Session:
     """Reopen a stored session after a restart: the agent is started again and asked to
     load its session (ACP session/load). The built-in agent always can; an external agent
     must advertise ``loadSession``. Event numbering continues where it stopped."""
@@ -1034,21 +1239,31 @@ async def resume_session(vm: Any, session_id: str, *,
     stored_cfg = dict((rec.get("info") or {}).get("agent_config") or {})
     stored_cfg.update(agent_config or {})
     spec = AgentSpec(rec["agent"], rec["agent_argv"], stored_cfg or None)
-    session = Session(avm, spec, session_id=session_id, cwd=rec["cwd"] or "/home/user",
-                      env=env, mcp_servers=mcp_servers, permission_handler=permission_handler,
-                      permission_timeout=permission_timeout,
-                      permission_default=permission_default, store=st,
-                      start_seq=st.last_seq(session_id))
+    session = Session(
+        avm,
+        spec,
+        session_id=session_id,
+        cwd=rec["cwd"] or "/home/user",
+        env=env,
+        mcp_servers=mcp_servers,
+        permission_handler=permission_handler,
+        permission_timeout=permission_timeout,
+        permission_default=permission_default,
+        store=st,
+        start_seq=st.last_seq(session_id),
+    )
     for ev in st.events(session_id):
-        session.events.events.append(Event(ev["seq"], ev["time"], session_id, ev["kind"],
-                                           ev["data"]))
+        session.events.events.append(
+            Event(ev["seq"], ev["time"], session_id, ev["kind"], ev["data"])
+        )
     session._instructions_sent = True
     st.update_session(session_id, status="resuming", vm=avm.id)
     return await _start(session, str(rec["agent_session_id"]))
 
 
-def list_sessions(vm: Any | None = None, *, store: Store | str | bool | None = None
-                  ) -> list[dict[str, Any]]:
+def list_sessions(
+    vm: Any | None = None, *, store: Store | str | bool | None = None
+) -> list[dict[str, Any]]:
     """Stored sessions (newest first) with totals; ``vm`` limits them to one VM. Live
     sessions carry ``"live": True``."""
     st = _coerce_store(store)

@@ -38,8 +38,14 @@ def _trim_front(buf: bytearray, limit: int) -> bool:
 
 
 class Terminal:
-    def __init__(self, terminal_id: str, argv: list[str], display: str, limit: int,
-                 on_output: Callable[[Terminal, bytes], None] | None = None) -> None:
+    def __init__(
+        self,
+        terminal_id: str,
+        argv: list[str],
+        display: str,
+        limit: int,
+        on_output: Callable[[Terminal, bytes], None] | None = None,
+    ) -> None:
         self.id = terminal_id
         self.argv = argv
         self.command = display
@@ -142,16 +148,26 @@ class Terminal:
 class TerminalManager:
     """The terminals of one session."""
 
-    def __init__(self, vm: Any, *, default_cwd: str,
-                 on_output: Callable[[Terminal, bytes], None] | None = None) -> None:
+    def __init__(
+        self,
+        vm: Any,
+        *,
+        default_cwd: str,
+        on_output: Callable[[Terminal, bytes], None] | None = None,
+    ) -> None:
         self.vm = vm
         self.default_cwd = default_cwd
         self.terminals: dict[str, Terminal] = {}
         self._on_output = on_output
 
-    async def create(self, command: str, args: list[str] | None = None,
-                     env: Mapping[str, str] | None = None, cwd: str | None = None,
-                     output_byte_limit: int | None = None) -> Terminal:
+    async def create(
+        self,
+        command: str,
+        args: list[str] | None = None,
+        env: Mapping[str, str] | None = None,
+        cwd: str | None = None,
+        output_byte_limit: int | None = None,
+    ) -> Terminal:
         if args:
             script = shlex.join([command, *args])
         else:
@@ -169,8 +185,9 @@ class TerminalManager:
             term.start_failed(f"bash: {exc.strerror or exc}\n", 126)
             return term
         try:
-            term.proc = await self.vm.spawn(argv, stdin=b"", env=dict(env or {}) or None,
-                                            cwd=cwd or self.default_cwd)
+            term.proc = await self.vm.spawn(
+                argv, stdin=b"", env=dict(env or {}) or None, cwd=cwd or self.default_cwd
+            )
         except FileNotFoundError as exc:
             term.start_failed(f"bash: {exc.strerror or exc}\n", 127)
             return term

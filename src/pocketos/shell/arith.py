@@ -37,13 +37,16 @@ def wrap(v: int) -> int:
     return v - (1 << 64) if v & _SIGN else v
 
 
-_TOKEN_RE = re.compile(r"""
+_TOKEN_RE = re.compile(
+    r"""
     (?P<ws>\s+)
   | (?P<num>[0-9][0-9A-Za-z_@#]*)
   | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
   | (?P<op>\*\*=|<<=|>>=|\+\+|--|\*\*|<<|>>|<=|>=|==|!=|&&|\|\||\+=|-=|\*=|/=|%=|&=|\^=|\|=
           |[-+*/%<>=!~&^|?:,()\[\]])
-""", re.VERBOSE)
+""",
+    re.VERBOSE,
+)
 
 _DIGITS = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ@_"
 
@@ -133,7 +136,7 @@ def _mod(a: int, b: int) -> int:
 def _pow(a: int, b: int) -> int:
     if b < 0:
         raise ArithError("exponent less than 0")
-    return wrap(pow(a, b, 1 << 64)) if b > 64 else wrap(a ** b)
+    return wrap(pow(a, b, 1 << 64)) if b > 64 else wrap(a**b)
 
 
 def _shl(a: int, b: int) -> int:
@@ -145,16 +148,34 @@ def _shr(a: int, b: int) -> int:
 
 
 _OPS: dict[str, Callable[[int, int], int]] = {
-    "+": lambda a, b: wrap(a + b), "-": lambda a, b: wrap(a - b),
-    "*": lambda a, b: wrap(a * b), "/": _div, "%": _mod, "**": _pow,
-    "<<": _shl, ">>": _shr, "&": lambda a, b: a & b, "|": lambda a, b: a | b,
+    "+": lambda a, b: wrap(a + b),
+    "-": lambda a, b: wrap(a - b),
+    "*": lambda a, b: wrap(a * b),
+    "/": _div,
+    "%": _mod,
+    "**": _pow,
+    "<<": _shl,
+    ">>": _shr,
+    "&": lambda a, b: a & b,
+    "|": lambda a, b: a | b,
     "^": lambda a, b: a ^ b,
-    "<": lambda a, b: int(a < b), ">": lambda a, b: int(a > b),
-    "<=": lambda a, b: int(a <= b), ">=": lambda a, b: int(a >= b),
-    "==": lambda a, b: int(a == b), "!=": lambda a, b: int(a != b),
+    "<": lambda a, b: int(a < b),
+    ">": lambda a, b: int(a > b),
+    "<=": lambda a, b: int(a <= b),
+    ">=": lambda a, b: int(a >= b),
+    "==": lambda a, b: int(a == b),
+    "!=": lambda a, b: int(a != b),
 }
-_PREC = [("|",), ("^",), ("&",), ("==", "!="), ("<", ">", "<=", ">="), ("<<", ">>"),
-         ("+", "-"), ("*", "/", "%")]
+_PREC = [
+    ("|",),
+    ("^",),
+    ("&",),
+    ("==", "!="),
+    ("<", ">", "<=", ">="),
+    ("<<", ">>"),
+    ("+", "-"),
+    ("*", "/", "%"),
+]
 _LEVEL = {op: i for i, ops in enumerate(_PREC) for op in ops}
 _ASSIGN_OPS = {"=", "+=", "-=", "*=", "/=", "%=", "<<=", ">>=", "&=", "^=", "|=", "**="}
 
@@ -209,10 +230,12 @@ class _Compiler:
                 rhs = self.assign()
                 name, index = lv.name, lv.index
                 if op.val == "=":
+
                     def f(env: Any) -> int:
                         v = rhs(env)
                         env.arith_set(name, index, v)
                         return v
+
                     return f
                 fn = _OPS[op.val[:-1]]
 
@@ -220,6 +243,7 @@ class _Compiler:
                     v = fn(env.arith_get(name, index), rhs(env))
                     env.arith_set(name, index, v)
                     return v
+
                 return g
             self.i = start
         return self.ternary()
@@ -240,7 +264,7 @@ class _Compiler:
                     depth -= 1
                     if depth == 0:
                         break
-            index = self.text[open_tok.pos + 1:u.pos]
+            index = self.text[open_tok.pos + 1 : u.pos]
         return _Lvalue(t.val, index)
 
     def ternary(self) -> Fn:
@@ -249,8 +273,9 @@ class _Compiler:
             self.next()
             a = self.assign_or_comma_in_ternary()
             if self.peek().val != ":":
-                raise _Syntax("syntax error: `:' expected for conditional expression",
-                              self.peek().pos)
+                raise _Syntax(
+                    "syntax error: `:' expected for conditional expression", self.peek().pos
+                )
             self.next()
             b = self.ternary_rhs()
             return lambda env: a(env) if cond(env) else b(env)
@@ -323,6 +348,7 @@ class _Compiler:
                     v = wrap(env.arith_get(name, index) + d)
                     env.arith_set(name, index, v)
                     return v
+
                 return pre
             if t.val in ("-", "+", "!", "~"):
                 self.next()
@@ -350,6 +376,7 @@ class _Compiler:
                     v = env.arith_get(name, index)
                     env.arith_set(name, index, wrap(v + d))
                     return v
+
                 return post
             if index is None:
                 return lambda env: env.arith_get(name, None)
@@ -386,8 +413,8 @@ def compile_expr(text: str) -> Fn:
     try:
         f = _Compiler(text).compile()
     except _Syntax as e:
-        rest = text[e.pos:]
-        msg = f"{text}: {e.msg} (error token is \"{rest}\")"
+        rest = text[e.pos :]
+        msg = f'{text}: {e.msg} (error token is "{rest}")'
         raise ArithError(msg) from None
     if len(_CACHE) > 8192:
         _CACHE.clear()
@@ -401,8 +428,9 @@ def evaluate(text: str, env: Any) -> int:
     try:
         return f(env)
     except ZeroDivisionError:
-        raise ArithError(f"{text.strip()}: division by 0 (error token is \"{_last_operand(text)}\")"
-                         ) from None
+        raise ArithError(
+            f'{text.strip()}: division by 0 (error token is "{_last_operand(text)}")'
+        ) from None
     except RecursionError:
         raise ArithError(f"{text}: expression recursion level exceeded") from None
 

@@ -33,15 +33,15 @@ class Param:
     """``$name`` / ``${...}``. ``op`` is "" for a plain reference."""
 
     name: str
-    index: str | None = None       # raw subscript text ("@", "*", "0", "i+1" ...)
-    op: str = ""                   # ":-" "#" "//" "^^" "@" ":" (substring) ...
+    index: str | None = None  # raw subscript text ("@", "*", "0", "i+1" ...)
+    op: str = ""  # ":-" "#" "//" "^^" "@" ":" (substring) ...
     arg: Word | None = None
-    arg2: Word | None = None       # replacement for / forms, length for substrings
-    length: bool = False           # ${#x}
-    indirect: bool = False         # ${!x}
-    prefix_list: str = ""          # ${!pre*} / ${!pre@}
-    keys: bool = False             # ${!a[@]}
-    text: str = ""                 # source text (for messages)
+    arg2: Word | None = None  # replacement for / forms, length for substrings
+    length: bool = False  # ${#x}
+    indirect: bool = False  # ${!x}
+    prefix_list: str = ""  # ${!pre*} / ${!pre@}
+    keys: bool = False  # ${!a[@]}
+    text: str = ""  # source text (for messages)
 
 
 @dataclass(slots=True)
@@ -107,7 +107,7 @@ class HereDoc:
 @dataclass(slots=True)
 class Redir:
     fd: int | None
-    op: str                # < > >> >| <> <& >& &> &>> << <<- <<<
+    op: str  # < > >> >| <> <& >& &> &>> << <<- <<<
     target: Word | None = None
     heredoc: HereDoc | None = None
     fdvar: str | None = None
@@ -275,5 +275,6 @@ class CondCmd:
     line: int = 0
 
 
-Command = (Simple | Subshell | Group | If | While | For | ArithFor | Case | FuncDef | ArithCmd
-           | CondCmd)
+Command = (
+    Simple | Subshell | Group | If | While | For | ArithFor | Case | FuncDef | ArithCmd | CondCmd
+)

@@ -34,11 +34,51 @@ if TYPE_CHECKING:
 
 Builtin = Callable[["Shell", list[str]], Awaitable[int]]
 BUILTINS: dict[str, Builtin] = {}
-SPECIAL_BUILTINS = frozenset(["break", ":", ".", "continue", "eval", "exec", "exit", "export",
-                              "readonly", "return", "set", "shift", "trap", "unset", "source"])
-KEYWORDS = frozenset(["if", "then", "else", "elif", "fi", "case", "esac", "for", "select",
-                      "while", "until", "do", "done", "in", "function", "time", "{", "}", "!",
-                      "[[", "]]", "coproc"])
+SPECIAL_BUILTINS = frozenset(
+    [
+        "break",
+        ":",
+        ".",
+        "continue",
+        "eval",
+        "exec",
+        "exit",
+        "export",
+        "readonly",
+        "return",
+        "set",
+        "shift",
+        "trap",
+        "unset",
+        "source",
+    ]
+)
+KEYWORDS = frozenset(
+    [
+        "if",
+        "then",
+        "else",
+        "elif",
+        "fi",
+        "case",
+        "esac",
+        "for",
+        "select",
+        "while",
+        "until",
+        "do",
+        "done",
+        "in",
+        "function",
+        "time",
+        "{",
+        "}",
+        "!",
+        "[[",
+        "]]",
+        "coproc",
+    ]
+)
 NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -47,6 +87,7 @@ def builtin(*names: str) -> Callable[[Builtin], Builtin]:
         for n in names:
             BUILTINS[n] = fn
         return fn
+
     return deco
 
 
@@ -121,6 +162,7 @@ async def b_echo(sh: Shell, argv: list[str]) -> int:
 @builtin("printf")
 async def b_printf(sh: Shell, argv: list[str]) -> int:
     from pocketos.shell.printf import format_printf
+
     args = argv[1:]
     var = None
     if args and args[0] == "--help":
@@ -221,11 +263,13 @@ async def b_cd(sh: Shell, argv: list[str]) -> int:
     try:
         st = sh.fs.stat(norm)
         import stat as S
+
         if not S.S_ISDIR(st.st_mode):
             await _err(sh, f"cd: {target}: Not a directory")
             return 1
     except OSError as exc:
         from pocketos.shell.interp import _strerror
+
         await _err(sh, f"cd: {target}: {_strerror(exc)}")
         return 1
     old = sh.cwd
@@ -281,8 +325,16 @@ async def _declare(sh: Shell, argv: list[str], cmd: str) -> int:
     func_names = False
     global_ = False
     i = 0
-    letters = {"x": ATTR_EXPORT, "r": ATTR_READONLY, "i": ATTR_INTEGER, "a": ATTR_ARRAY,
-               "A": ATTR_ASSOC, "l": ATTR_LOWER, "u": ATTR_UPPER, "n": ATTR_NAMEREF}
+    letters = {
+        "x": ATTR_EXPORT,
+        "r": ATTR_READONLY,
+        "i": ATTR_INTEGER,
+        "a": ATTR_ARRAY,
+        "A": ATTR_ASSOC,
+        "l": ATTR_LOWER,
+        "u": ATTR_UPPER,
+        "n": ATTR_NAMEREF,
+    }
     while i < len(args):
         a = args[i]
         if a == "--":
@@ -307,9 +359,11 @@ async def _declare(sh: Shell, argv: list[str], cmd: str) -> int:
                     pass
                 else:
                     await _err(sh, f"{cmd}: -{c}: invalid option")
-                    await sh.write_err(f"{cmd}: usage: {cmd} [-aAfFgiIlnrtux] [name[=value] ...]"
-                                       "\n" if cmd != "local" else
-                                       "local: usage: local [option] name[=value] ...\n")
+                    await sh.write_err(
+                        f"{cmd}: usage: {cmd} [-aAfFgiIlnrtux] [name[=value] ...]\n"
+                        if cmd != "local"
+                        else "local: usage: local [option] name[=value] ...\n"
+                    )
                     return 2
             i += 1
             continue
@@ -336,8 +390,11 @@ async def _declare(sh: Shell, argv: list[str], cmd: str) -> int:
                 await sh.write_out(_func_text(f) + "\n")
         return status
     if not names:
-        if print_mode or cmd in ("declare", "typeset", "readonly", "export") or (
-                on and cmd != "local"):
+        if (
+            print_mode
+            or cmd in ("declare", "typeset", "readonly", "export")
+            or (on and cmd != "local")
+        ):
             await _print_vars(sh, cmd, on, print_mode)
             return 0
         return 0
@@ -368,8 +425,12 @@ async def _declare(sh: Shell, argv: list[str], cmd: str) -> int:
             sh.declare_local(name)
         v = sh.vars.get(name)
         if v is not None and v.attrs & ATTR_READONLY and (value is not None or off & ATTR_READONLY):
-            await _err(sh, f"{cmd}: {name}: readonly variable" if value is not None else
-                       f"{cmd}: {name}: readonly variable")
+            await _err(
+                sh,
+                f"{cmd}: {name}: readonly variable"
+                if value is not None
+                else f"{cmd}: {name}: readonly variable",
+            )
             status = 1
             continue
         if v is None:
@@ -389,9 +450,16 @@ async def _declare(sh: Shell, argv: list[str], cmd: str) -> int:
         if on & ATTR_UPPER:
             v.attrs &= ~ATTR_LOWER
         if value is not None:
-            if value.startswith("(") and value.endswith(")") and idx is None and \
-                    (v.attrs & (ATTR_ARRAY | ATTR_ASSOC) or isinstance(v.value, dict)
-                     or cmd in ("declare", "typeset", "local")):
+            if (
+                value.startswith("(")
+                and value.endswith(")")
+                and idx is None
+                and (
+                    v.attrs & (ATTR_ARRAY | ATTR_ASSOC)
+                    or isinstance(v.value, dict)
+                    or cmd in ("declare", "typeset", "local")
+                )
+            ):
                 try:
                     await _assign_array_text(sh, name, value[1:-1], append)
                 except ShellError as e:
@@ -416,6 +484,7 @@ async def _declare(sh: Shell, argv: list[str], cmd: str) -> int:
 
 async def _assign_array_text(sh: Shell, name: str, inner: str, append: bool) -> None:
     from pocketos.shell.parser import Parser
+
     p = Parser(inner + ")")
     elems = p.read_array_elems()
     await sh.assign_array(name, elems, append)
@@ -423,6 +492,7 @@ async def _assign_array_text(sh: Shell, name: str, inner: str, append: bool) -> 
 
 def _func_text(f: Any) -> str:
     from pocketos.shell.printer import format_function
+
     return format_function(f)
 
 
@@ -433,8 +503,10 @@ def _declare_line(name: str, v: Var) -> str:
         return f"declare -{flags} {name}"
     if isinstance(val, dict):
         if v.attrs & ATTR_ASSOC:
-            body = "".join(f"[{quote_word(str(k)) if not re.fullmatch(r'[A-Za-z0-9_]+', str(k)) else k}]={_dq(x)} "
-                           for k, x in val.items())
+            body = "".join(
+                f"[{quote_word(str(k)) if not re.fullmatch(r'[A-Za-z0-9_]+', str(k)) else k}]={_dq(x)} "
+                for k, x in val.items()
+            )
             return f"declare -{flags} {name}=({body})"
         body = " ".join(f"[{k}]={_dq(val[k])}" for k in sorted(val))
         return f"declare -{flags} {name}=({body})"
@@ -444,8 +516,11 @@ def _declare_line(name: str, v: Var) -> str:
 def _dq(s: str) -> str:
     if any(ord(c) < 32 for c in s) and s != "":
         return quote_word(s)
-    return '"' + s.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$").replace(
-        "`", "\\`") + '"'
+    return (
+        '"'
+        + s.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$").replace("`", "\\`")
+        + '"'
+    )
 
 
 async def _print_vars(sh: Shell, cmd: str, on: int, print_mode: bool) -> None:
@@ -466,8 +541,11 @@ async def _print_vars(sh: Shell, cmd: str, on: int, print_mode: bool) -> None:
             if v.value is None:
                 continue
             if isinstance(v.value, dict):
-                lines.append(_declare_line(name, v)[len("declare -" + (
-                    attr_letters(v.attrs, v.value) or "-") + " "):])
+                lines.append(
+                    _declare_line(name, v)[
+                        len("declare -" + (attr_letters(v.attrs, v.value) or "-") + " ") :
+                    ]
+                )
             else:
                 lines.append(f"{name}={quote_word(v.value) if v.value else ''}")
             continue
@@ -590,6 +668,7 @@ async def b_shift(sh: Shell, argv: list[str]) -> int:
 @builtin("set")
 async def b_set(sh: Shell, argv: list[str]) -> int:
     from pocketos.shell.interp import _OPTION_LETTERS
+
     args = argv[1:]
     if not args:
         for name in sorted(sh.vars):
@@ -605,13 +684,13 @@ async def b_set(sh: Shell, argv: list[str]) -> int:
     while i < len(args):
         a = args[i]
         if a == "--":
-            sh.positional = args[i + 1:]
+            sh.positional = args[i + 1 :]
             return 0
         if a == "-":
             sh.opts["xtrace"] = False
             sh.opts["verbose"] = False
             if i + 1 < len(args):
-                sh.positional = args[i + 1:]
+                sh.positional = args[i + 1 :]
             return 0
         if a in ("-o", "+o"):
             if i + 1 >= len(args):
@@ -637,8 +716,10 @@ async def b_set(sh: Shell, argv: list[str]) -> int:
                 oname = _OPTION_LETTERS.get(c)
                 if oname is None:
                     await _err(sh, f"set: {a[0]}{c}: invalid option")
-                    await sh.write_err("set: usage: set [-abefhkmnptuvxBCEHPT] [-o option-name]"
-                                       " [--] [-] [arg ...]\n")
+                    await sh.write_err(
+                        "set: usage: set [-abefhkmnptuvxBCEHPT] [-o option-name]"
+                        " [--] [-] [arg ...]\n"
+                    )
                     return 2
                 sh.opts[oname] = a[0] == "-"
             i += 1
@@ -683,9 +764,11 @@ async def b_shopt(sh: Shell, argv: list[str]) -> int:
             if mode == "s" and not val or mode == "u" and val:
                 continue
             if not quiet:
-                await sh.write_out(f"{name:<15}\t{'on' if val else 'off'}\n"
-                                   if not (mode or pmode) else
-                                   f"shopt -{'s' if val else 'u'} {name}\n")
+                await sh.write_out(
+                    f"{name:<15}\t{'on' if val else 'off'}\n"
+                    if not (mode or pmode)
+                    else f"shopt -{'s' if val else 'u'} {name}\n"
+                )
         return 0
     status = 0
     for name in args:
@@ -701,8 +784,11 @@ async def b_shopt(sh: Shell, argv: list[str]) -> int:
             if not table[name]:
                 status = 1
             if not quiet:
-                await sh.write_out(f"shopt -{'s' if table[name] else 'u'} {name}\n" if pmode
-                                   else f"{name:<15}\t{'on' if table[name] else 'off'}\n")
+                await sh.write_out(
+                    f"shopt -{'s' if table[name] else 'u'} {name}\n"
+                    if pmode
+                    else f"{name:<15}\t{'on' if table[name] else 'off'}\n"
+                )
     return status
 
 
@@ -809,6 +895,7 @@ async def b_source(sh: Shell, argv: list[str]) -> int:
         data = sh.fs.read_bytes(sh._abs(path))
     except OSError as exc:
         from pocketos.shell.interp import _strerror
+
         await _err(sh, f"{name}: {_strerror(exc)}")
         return 1
     src = data.decode("utf-8", "surrogateescape")
@@ -840,6 +927,7 @@ async def b_source(sh: Shell, argv: list[str]) -> int:
 
 def _is_stub(sh: Shell, path: str) -> bool:
     from pocketos.kernel.base import STUB_PREFIX
+
     try:
         with sh.fs.open(path, "rb") as fh:
             return bool(fh.read(len(STUB_PREFIX)) == STUB_PREFIX)
@@ -859,6 +947,7 @@ async def b_exec(sh: Shell, argv: list[str]) -> int:
         sh._keep_fds = True
         return 0
     from pocketos.shell.ast import Simple, Word
+
     words = [Word([], a, a) for a in args]
     status = await sh._external(Simple([], words, [], sh.lineno), args)
     raise ExitShell(status)
@@ -913,6 +1002,7 @@ async def b_command(sh: Shell, argv: list[str]) -> int:
     if fn is not None:
         return await fn(sh, args)
     from pocketos.shell.ast import Simple, Word
+
     return await sh._external(Simple([], [Word([], a, a) for a in args], [], sh.lineno), args)
 
 
@@ -1045,8 +1135,18 @@ async def b_unalias(sh: Shell, argv: list[str]) -> int:
 
 
 # --- traps, jobs ------------------------------------------------------------------------------
-_SIGNAMES = {"0": "EXIT", "1": "HUP", "2": "INT", "3": "QUIT", "9": "KILL", "13": "PIPE",
-             "14": "ALRM", "15": "TERM", "10": "USR1", "12": "USR2"}
+_SIGNAMES = {
+    "0": "EXIT",
+    "1": "HUP",
+    "2": "INT",
+    "3": "QUIT",
+    "9": "KILL",
+    "13": "PIPE",
+    "14": "ALRM",
+    "15": "TERM",
+    "10": "USR1",
+    "12": "USR2",
+}
 
 
 def _sig_name(s: str) -> str | None:
@@ -1055,8 +1155,11 @@ def _sig_name(s: str) -> str | None:
         u = u[3:]
     if u in _SIGNAMES:
         return _SIGNAMES[u]
-    if u in ("EXIT", "ERR", "DEBUG", "RETURN") or u in _SIGNAMES.values() or u in (
-            "CHLD", "CONT", "STOP", "TSTP", "WINCH", "SEGV", "TTIN", "TTOU", "URG"):
+    if (
+        u in ("EXIT", "ERR", "DEBUG", "RETURN")
+        or u in _SIGNAMES.values()
+        or u in ("CHLD", "CONT", "STOP", "TSTP", "WINCH", "SEGV", "TTIN", "TTOU", "URG")
+    ):
         return u
     return None
 
@@ -1141,8 +1244,7 @@ async def b_wait(sh: Shell, argv: list[str]) -> int:
         pending = [j for j in sh.jobs if not j.task.done()] or sh.jobs
         if not pending:
             return 127
-        done, _ = await asyncio.wait([j.task for j in pending],
-                                     return_when=asyncio.FIRST_COMPLETED)
+        done, _ = await asyncio.wait([j.task for j in pending], return_when=asyncio.FIRST_COMPLETED)
         for j in pending:
             if j.task in done:
                 sh.jobs.remove(j)
@@ -1187,6 +1289,7 @@ async def b_jobs(sh: Shell, argv: list[str]) -> int:
 @builtin("kill")
 async def b_kill(sh: Shell, argv: list[str]) -> int:
     from pocketos.kernel.process import SIGNALS, signal_name, signal_number
+
     args = argv[1:]
     sig = 15
     if args and args[0] == "-l":
@@ -1217,8 +1320,10 @@ async def b_kill(sh: Shell, argv: list[str]) -> int:
     if args and args[0] == "--":
         args = args[1:]
     if not args:
-        await sh.write_err("kill: usage: kill [-s sigspec | -n signum | -sigspec] pid | jobspec"
-                           " ... or kill -l [sigspec]\n")
+        await sh.write_err(
+            "kill: usage: kill [-s sigspec | -n signum | -sigspec] pid | jobspec"
+            " ... or kill -l [sigspec]\n"
+        )
         return 2
     status = 0
     for a in args:
@@ -1231,6 +1336,7 @@ async def b_kill(sh: Shell, argv: list[str]) -> int:
                     await sh.run_trap(name)
                 continue
             from pocketos.shell.state import ExitShell as _Exit
+
             raise _Exit(128 + sig)
         j = _find_job(sh, a)
         if j is not None:
@@ -1277,14 +1383,16 @@ async def b_read(sh: Shell, argv: list[str]) -> int:
         while j < len(a):
             c = a[j]
             if c in "adpntuN":
-                val = a[j + 1:]
+                val = a[j + 1 :]
                 if not val:
                     i += 1
                     if i >= len(args):
                         await _err(sh, f"read: -{c}: option requires an argument")
-                        await sh.write_err("read: usage: read [-ers] [-a array] [-d delim] "
-                                           "[-i text] [-n nchars] [-N nchars] [-p prompt] "
-                                           "[-t timeout] [-u fd] [name ...]\n")
+                        await sh.write_err(
+                            "read: usage: read [-ers] [-a array] [-d delim] "
+                            "[-i text] [-n nchars] [-N nchars] [-p prompt] "
+                            "[-t timeout] [-u fd] [name ...]\n"
+                        )
                         return 2
                     val = args[i]
                 if c == "a":
@@ -1324,9 +1432,11 @@ async def b_read(sh: Shell, argv: list[str]) -> int:
                 pass
             else:
                 await _err(sh, f"read: -{c}: invalid option")
-                await sh.write_err("read: usage: read [-ers] [-a array] [-d delim] [-i text] "
-                                   "[-n nchars] [-N nchars] [-p prompt] [-t timeout] [-u fd] "
-                                   "[name ...]\n")
+                await sh.write_err(
+                    "read: usage: read [-ers] [-a array] [-d delim] [-i text] "
+                    "[-n nchars] [-N nchars] [-p prompt] [-t timeout] [-u fd] "
+                    "[name ...]\n"
+                )
                 return 2
             j += 1
         i += 1
@@ -1347,14 +1457,23 @@ async def b_read(sh: Shell, argv: list[str]) -> int:
     if timeout is not None:
         try:
             return await asyncio.wait_for(
-                _read_body(sh, stream, raw, array, delim, nchars, exact, names), timeout)
+                _read_body(sh, stream, raw, array, delim, nchars, exact, names), timeout
+            )
         except TimeoutError:
             return 142
     return await _read_body(sh, stream, raw, array, delim, nchars, exact, names)
 
 
-async def _read_body(sh: Shell, stream: InputStream, raw: bool, array: str | None, delim: str,
-                     nchars: int, exact: bool, names: list[str]) -> int:
+async def _read_body(
+    sh: Shell,
+    stream: InputStream,
+    raw: bool,
+    array: str | None,
+    delim: str,
+    nchars: int,
+    exact: bool,
+    names: list[str],
+) -> int:
     dbytes = delim.encode("utf-8", "surrogateescape") or b"\x00"
     eof = False
     if nchars >= 0:
@@ -1382,7 +1501,7 @@ async def _read_body(sh: Shell, stream: InputStream, raw: bool, array: str | Non
                 eof = True
                 parts += chunk
                 break
-            body = chunk[:-len(dbytes)]
+            body = chunk[: -len(dbytes)]
             if not raw and dbytes == b"\n" and _ends_with_odd_backslash(body):
                 parts += body[:-1]
                 continue
@@ -1395,8 +1514,9 @@ async def _read_body(sh: Shell, stream: InputStream, raw: bool, array: str | Non
     ifs = sh.ifs()
     if array is not None:
         fields = _read_split(text, ifs, 0) if text else []
-        sh.unset_var(array) if array in sh.vars and not sh.vars[array].attrs & ATTR_READONLY \
-            else None
+        sh.unset_var(array) if array in sh.vars and not sh.vars[
+            array
+        ].attrs & ATTR_READONLY else None
         sh.vars[array] = Var({k: v for k, v in enumerate(fields)}, ATTR_ARRAY)
     elif not names:
         sh.assign_var("REPLY", text if nchars >= 0 else text)
@@ -1454,8 +1574,12 @@ def _read_split(s: str, ifs: str, n: int) -> list[str]:
             fields.append(rest.rstrip(ws) if ws else rest)
             last = fields[-1]
             nws = [c for c in ifs if c not in " \t\n"]
-            if last and last[-1] in nws and (len(last) < 2 or last[-2] not in nws) and \
-                    not any(c in nws for c in last[:-1]):
+            if (
+                last
+                and last[-1] in nws
+                and (len(last) < 2 or last[-2] not in nws)
+                and not any(c in nws for c in last[:-1])
+            ):
                 fields[-1] = last[:-1].rstrip(ws) if ws else last[:-1]
             return fields
         j = i
@@ -1631,8 +1755,14 @@ async def b_getopts(sh: Shell, argv: list[str]) -> int:
 @builtin("test", "[")
 async def b_test(sh: Shell, argv: list[str]) -> int:
     from pocketos.shell.testexpr import evaluate_test
-    st, err = evaluate_test(argv[1:], sh.fs.with_cwd(sh.cwd), name=argv[0],
-                            is_set=sh._var_isset, option_on=lambda o: sh.opts.get(o, False))
+
+    st, err = evaluate_test(
+        argv[1:],
+        sh.fs.with_cwd(sh.cwd),
+        name=argv[0],
+        is_set=sh._var_isset,
+        option_on=lambda o: sh.opts.get(o, False),
+    )
     if err:
         await _err(sh, err)
     return st
@@ -1653,8 +1783,13 @@ async def b_umask(sh: Shell, argv: list[str]) -> int:
             perms = []
             for who, shift in (("u", 6), ("g", 3), ("o", 0)):
                 bits = (~sh.umask_value >> shift) & 7
-                perms.append(who + "=" + ("r" if bits & 4 else "") + ("w" if bits & 2 else "")
-                             + ("x" if bits & 1 else ""))
+                perms.append(
+                    who
+                    + "="
+                    + ("r" if bits & 4 else "")
+                    + ("w" if bits & 2 else "")
+                    + ("x" if bits & 1 else "")
+                )
             await sh.write_out(",".join(perms) + "\n")
         else:
             await sh.write_out(f"{sh.umask_value:04o}\n")
@@ -1674,8 +1809,11 @@ async def b_umask(sh: Shell, argv: list[str]) -> int:
             await _err(sh, f"umask: `{clause[-1:] or spec}': invalid symbolic mode operator")
             return 1
         who = m.group(1) or "a"
-        bits = (4 if "r" in m.group(3) else 0) | (2 if "w" in m.group(3) else 0) | \
-            (1 if "x" in m.group(3) else 0)
+        bits = (
+            (4 if "r" in m.group(3) else 0)
+            | (2 if "w" in m.group(3) else 0)
+            | (1 if "x" in m.group(3) else 0)
+        )
         for w, shift in (("u", 6), ("g", 3), ("o", 0)):
             if w in who or "a" in who:
                 mask = 7 << shift
@@ -1703,14 +1841,18 @@ async def b_help(sh: Shell, argv: list[str]) -> int:
     if len(argv) > 1:
         found = [n for n in argv[1:] if n in BUILTINS]
         if not found:
-            await _err(sh, f"help: no help topics match `{argv[1]}'.  Try `help help' or "
-                       f"`man -k {argv[1]}' or `info {argv[1]}'.")
+            await _err(
+                sh,
+                f"help: no help topics match `{argv[1]}'.  Try `help help' or "
+                f"`man -k {argv[1]}' or `info {argv[1]}'.",
+            )
             return 1
         for n in found:
             await sh.write_out(f"{n}: {n} [args]\n    Shell builtin.\n")
         return 0
-    await sh.write_out("pocketos bash-compatible shell. Builtins:\n" +
-                       "".join(f"  {n}\n" for n in names))
+    await sh.write_out(
+        "pocketos bash-compatible shell. Builtins:\n" + "".join(f"  {n}\n" for n in names)
+    )
     return 0
 
 
@@ -1751,8 +1893,22 @@ async def b_dirs(sh: Shell, argv: list[str]) -> int:
     return 0
 
 
-@builtin("enable", "disown", "suspend", "logout", "fc", "history", "bind", "complete",
-         "compgen", "compopt", "ulimit", "caller", "fg", "bg")
+@builtin(
+    "enable",
+    "disown",
+    "suspend",
+    "logout",
+    "fc",
+    "history",
+    "bind",
+    "complete",
+    "compgen",
+    "compopt",
+    "ulimit",
+    "caller",
+    "fg",
+    "bg",
+)
 async def b_misc(sh: Shell, argv: list[str]) -> int:
     if argv[0] == "ulimit":
         await sh.write_out("unlimited\n")

@@ -38,8 +38,17 @@ async def bash_command(ctx: Context) -> int:
         if a == "--version":
             await ctx.out("GNU bash, version 5.2.15(1)-release (pocketos)\n")
             return 0
-        if a in ("--norc", "--noprofile", "--posix", "--login", "-l", "-i", "--noediting",
-                 "-r", "--restricted"):
+        if a in (
+            "--norc",
+            "--noprofile",
+            "--posix",
+            "--login",
+            "-l",
+            "-i",
+            "--noediting",
+            "-r",
+            "--restricted",
+        ):
             i += 1
             continue
         if a.startswith("--"):
@@ -53,7 +62,7 @@ async def bash_command(ctx: Context) -> int:
                 continue
             i += 1
             continue
-        if len(a) > 1 and a[0] in "-+" :
+        if len(a) > 1 and a[0] in "-+":
             for c in a[1:]:
                 if c == "c":
                     use_c = True
@@ -90,8 +99,9 @@ async def bash_command(ctx: Context) -> int:
         try:
             data = ctx.fs.read_bytes(filename)
         except OSError as exc:
-            await ctx.stderr.write(f"{name}: {filename}: {_strerror(exc)}\n".encode(
-                "utf-8", "surrogateescape"))
+            await ctx.stderr.write(
+                f"{name}: {filename}: {_strerror(exc)}\n".encode("utf-8", "surrogateescape")
+            )
             # like bash: a script that exists but cannot be read (denied, a directory) is 126
             return 126 if exc.errno in (errno.EACCES, errno.EPERM, errno.EISDIR) else 127
         script = data.decode("utf-8", "surrogateescape")

@@ -159,7 +159,7 @@ def _brace_items(items: list[tuple[str, Any]]) -> list[list[tuple[str, Any]]]:
             if close < 0:
                 return [items]
             pre = items[:i]
-            post = items[close + 1:]
+            post = items[close + 1 :]
             if commas:
                 alts: list[list[tuple[str, Any]]] = []
                 start = i + 1
@@ -171,19 +171,20 @@ def _brace_items(items: list[tuple[str, Any]]) -> list[list[tuple[str, Any]]]:
                     for x in _brace_items(pre + a + post):
                         res.append(x)
                 return res
-            inner = items[i + 1:close]
+            inner = items[i + 1 : close]
             if all(k == "c" for k, _ in inner):
                 seq = _sequence("".join(v for _, v in inner))
                 if seq is not None:
                     res = []
                     for s in seq:
-                        mid: list[tuple[str, Any]] = [("c", c) for c in s] if s else \
-                            [("p", Quoted(""))]
+                        mid: list[tuple[str, Any]] = (
+                            [("c", c) for c in s] if s else [("p", Quoted(""))]
+                        )
                         res.extend(_brace_items(pre + mid + post))
                     return res
             # not an expansion: keep the brace literal, continue after it
-            rest = _brace_items(items[i + 1:])
-            return [items[:i + 1] + r for r in rest]
+            rest = _brace_items(items[i + 1 :])
+            return [items[: i + 1] + r for r in rest]
         i += 1
     return [items]
 
@@ -199,8 +200,9 @@ def _sequence(s: str) -> list[str] | None:
     if a.lstrip("-").isdigit() and b.lstrip("-").isdigit():
         x, y = int(a), int(b)
         width = 0
-        if (len(a.lstrip("-")) > 1 and a.lstrip("-").startswith("0")) or \
-                (len(b.lstrip("-")) > 1 and b.lstrip("-").startswith("0")):
+        if (len(a.lstrip("-")) > 1 and a.lstrip("-").startswith("0")) or (
+            len(b.lstrip("-")) > 1 and b.lstrip("-").startswith("0")
+        ):
             width = max(len(a), len(b))
         rng = range(x, y + 1, step) if x <= y else range(x, y - 1, -step)
         if width:
@@ -242,14 +244,17 @@ class Expander:
         for text, p, g in fields:
             if g and not noglob:
                 gi = self.get_str("GLOBIGNORE")
-                matches = pat.glob(self.fs, p, dotglob=self.shopt["dotglob"] or bool(gi),
-                                   globstar=self.shopt["globstar"],
-                                   extglob=self.shopt["extglob"],
-                                   nocase=self.shopt["nocaseglob"])
+                matches = pat.glob(
+                    self.fs,
+                    p,
+                    dotglob=self.shopt["dotglob"] or bool(gi),
+                    globstar=self.shopt["globstar"],
+                    extglob=self.shopt["extglob"],
+                    nocase=self.shopt["nocaseglob"],
+                )
                 if gi and matches:
                     ignore = [x for x in gi.split(":") if x]
-                    matches = [m for m in matches
-                               if not any(pat.match(x, m) for x in ignore)]
+                    matches = [m for m in matches if not any(pat.match(x, m) for x in ignore)]
                 if matches:
                     out.extend(matches)
                     continue
@@ -288,17 +293,22 @@ class Expander:
         return "".join(fb.pat)
 
     # --- parts -------------------------------------------------------------------------------
-    async def _expand_parts(self: Shell, parts: list[Part], fb: _Fields, split: bool,
-                            assign: bool = False) -> None:
+    async def _expand_parts(
+        self: Shell, parts: list[Part], fb: _Fields, split: bool, assign: bool = False
+    ) -> None:
         first = True
         for p in parts:
             t = type(p)
             if t is Lit:
                 text = p.text  # type: ignore[union-attr]
                 if assign and "~" in text and (first or ":~" in text):
-                    fb.quoted(self._tilde_assign(text) if first else
-                              text.split(":", 1)[0] + ":" + self._tilde_assign(
-                                  text.split(":", 1)[1]) if ":" in text else text)
+                    fb.quoted(
+                        self._tilde_assign(text)
+                        if first
+                        else text.split(":", 1)[0] + ":" + self._tilde_assign(text.split(":", 1)[1])
+                        if ":" in text
+                        else text
+                    )
                 elif first and text.startswith("~"):
                     text = self._tilde(text, assign)
                     fb.quoted(text)
@@ -318,8 +328,11 @@ class Expander:
                                 fb.end()
                             fb.split(v, ifs)
                     else:
-                        fb.lit(" ".join(val) if p.name != "*" and p.index != "*"  # type: ignore[union-attr]
-                               else self.ifs()[:1].join(val))
+                        fb.lit(
+                            " ".join(val)
+                            if p.name != "*" and p.index != "*"  # type: ignore[union-attr]
+                            else self.ifs()[:1].join(val)
+                        )
                 elif val is not None:
                     if split:
                         fb.split(val, self.ifs())
@@ -429,19 +442,30 @@ class Expander:
     async def param_value(self: Shell, p: Param, in_dq: bool) -> str | list[str] | None:
         name = p.name
         # fast path: plain $name
-        if not p.op and p.index is None and not p.length and not p.indirect and \
-                not p.prefix_list and not p.keys:
+        if (
+            not p.op
+            and p.index is None
+            and not p.length
+            and not p.indirect
+            and not p.prefix_list
+            and not p.keys
+        ):
             v = self.vars.get(name)
-            if v is not None and type(v.value) is str and not v.attrs & 128 and \
-                    name not in self.dynamic:
+            if (
+                v is not None
+                and type(v.value) is str
+                and not v.attrs & 128
+                and name not in self.dynamic
+            ):
                 return v.value
             val = self.lookup(name, None)
             if val is None and self.opt_nounset and name not in ("@", "*"):
                 raise FatalError(f"{name}: unbound variable", 127)
             return val
         if p.prefix_list:
-            return sorted(k for k, v in self.vars.items() if k.startswith(name) and
-                          v.value is not None)
+            return sorted(
+                k for k, v in self.vars.items() if k.startswith(name) and v.value is not None
+            )
         if p.keys:
             var = self.vars.get(name)
             if var is None or not isinstance(var.value, dict):
@@ -474,16 +498,16 @@ class Expander:
         if p.length:
             if val is None or (val == [] and name not in ("@", "*") and name not in self.vars):
                 if self.opt_nounset and name not in ("@", "*"):
-                    raise FatalError(f"{name}: unbound variable",
-                                     1 if index in ("@", "*") else 127)
+                    raise FatalError(f"{name}: unbound variable", 1 if index in ("@", "*") else 127)
                 return "0"
             if isinstance(val, list):
                 return str(len(val))
             return str(len(val))
         if not op:
             if val is None and self.opt_nounset and name not in ("@", "*"):
-                raise FatalError(f"{p.text[2:-1] if p.text.startswith('${') else name}: "
-                                 f"unbound variable", 127)
+                raise FatalError(
+                    f"{p.text[2:-1] if p.text.startswith('${') else name}: unbound variable", 127
+                )
             return val
         if op in ("-", ":-", "=", ":=", "+", ":+", "?", ":?"):
             colon = op[0] == ":"
@@ -558,8 +582,7 @@ class Expander:
         if op in ("/", "//", "/#", "/%"):
             pt = await self.expand_pattern(p.arg) if p.arg is not None else ""
             rep = await self.expand_pattern(p.arg2) if p.arg2 is not None else ""
-            return _replace(v, pt, rep, op, self.shopt["patsub_replacement"],
-                            self.shopt["extglob"])
+            return _replace(v, pt, rep, op, self.shopt["patsub_replacement"], self.shopt["extglob"])
         if op in ("^", "^^", ",", ",,", "~", "~~"):
             pt = await self.expand_pattern(p.arg) if p.arg is not None and p.arg.parts else ""
             upper = op[0] == "^"
@@ -576,8 +599,9 @@ class Expander:
             return "".join(out)
         raise FatalError(f"{p.text}: bad substitution", 1)
 
-    async def _substring(self: Shell, p: Param, val: str | list[str], name: str,
-                         index: str | None) -> str | list[str]:
+    async def _substring(
+        self: Shell, p: Param, val: str | list[str], name: str, index: str | None
+    ) -> str | list[str]:
         off_text = p.arg.simple if p.arg is not None else "0"
         off = await self.arith_text(off_text or "0")
         length: int | None = None
@@ -608,7 +632,7 @@ class Expander:
             if end < off:
                 raise FatalError(f"{p.arg2.simple if p.arg2 else ''}: substring expression < 0")
             return val[off:end]
-        return val[off:off + length]
+        return val[off : off + length]
 
     def _transform(self: Shell, p: Param, val: str | list[str], name: str) -> str | list[str]:
         op = p.arg.simple if p.arg is not None else ""
@@ -618,8 +642,10 @@ class Expander:
             if op == "K":
                 var = self.vars.get(name)
                 if var is not None and isinstance(var.value, dict):
-                    return " ".join(f"{k} {_dquote(x)}" for k, x in
-                                    ((k, var.value[k]) for k in self._sorted_keys(var.value)))
+                    return " ".join(
+                        f"{k} {_dquote(x)}"
+                        for k, x in ((k, var.value[k]) for k in self._sorted_keys(var.value))
+                    )
             return [self._transform1(op or "", v, name) for v in val]
         return self._transform1(op or "", val, name)
 
@@ -630,6 +656,7 @@ class Expander:
             return "'" + v.replace("'", "'\\''") + "'"
         if op == "E":
             from pocketos.shell.parser import ansi_c_decode
+
             return ansi_c_decode(v)[0]
         if op == "U":
             return v.upper()
@@ -654,6 +681,7 @@ class Expander:
 
     def _attr_letters(self: Shell, name: str) -> str:
         from pocketos.shell.builtins import attr_letters
+
         var = self.vars.get(name)
         return attr_letters(var.attrs, var.value) if var is not None else ""
 
@@ -662,6 +690,7 @@ class Expander:
         if var is not None and var.attrs & ATTR_ASSOC:
             if any(c in index for c in "$`\\'\""):
                 from pocketos.shell.parser import parse_subscript
+
                 return await self.expand_str(parse_subscript(index))
             return index
         v = await self.arith_text(index)
@@ -669,8 +698,11 @@ class Expander:
 
 
 def _dquote(s: str) -> str:
-    return '"' + s.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$").replace(
-        "`", "\\`") + '"'
+    return (
+        '"'
+        + s.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$").replace("`", "\\`")
+        + '"'
+    )
 
 
 def _strip(v: str, p: str, op: str, extglob: bool = True) -> str:
@@ -679,8 +711,8 @@ def _strip(v: str, p: str, op: str, extglob: bool = True) -> str:
     if not pat.has_glob(p, extglob):
         lit = pat.unescape(p)
         if op[0] == "#":
-            return v[len(lit):] if v.startswith(lit) else v
-        return v[:len(v) - len(lit)] if lit and v.endswith(lit) else v
+            return v[len(lit) :] if v.startswith(lit) else v
+        return v[: len(v) - len(lit)] if lit and v.endswith(lit) else v
     rx = pat.compile_pattern(p, extglob=extglob)
     n = len(v)
     if op == "#":
@@ -718,8 +750,7 @@ def _rep(rep: str, matched: str, amp: bool) -> str:
     return "".join(out)
 
 
-def _replace(v: str, p: str, rep: str, op: str, amp: bool = True, extglob: bool = True
-             ) -> str:
+def _replace(v: str, p: str, rep: str, op: str, amp: bool = True, extglob: bool = True) -> str:
     n = len(v)
     if not p:
         if op == "/#":

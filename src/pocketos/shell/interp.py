@@ -81,42 +81,158 @@ from pocketos.shell.state import (
 __all__ = ["Shell", "run_script"]
 
 SHELL_VERSION = "5.2.15(1)-release"
-_DYNAMIC = frozenset(["RANDOM", "SECONDS", "LINENO", "BASHPID", "EPOCHSECONDS", "SHELLOPTS",
-                      "BASH_SUBSHELL",
-                      "EPOCHREALTIME", "SRANDOM", "FUNCNAME", "PIPESTATUS", "BASH_SOURCE",
-                      "BASH_LINENO", "GROUPS"])
-_OPTION_LETTERS = {"e": "errexit", "u": "nounset", "x": "xtrace", "f": "noglob",
-                   "C": "noclobber", "a": "allexport", "n": "noexec", "v": "verbose",
-                   "h": "hashall", "B": "braceexpand", "b": "notify", "m": "monitor",
-                   "E": "errtrace", "T": "functrace", "H": "histexpand", "P": "physical",
-                   "p": "privileged", "k": "keyword", "t": "onecmd"}
+_DYNAMIC = frozenset(
+    [
+        "RANDOM",
+        "SECONDS",
+        "LINENO",
+        "BASHPID",
+        "EPOCHSECONDS",
+        "SHELLOPTS",
+        "BASH_SUBSHELL",
+        "EPOCHREALTIME",
+        "SRANDOM",
+        "FUNCNAME",
+        "PIPESTATUS",
+        "BASH_SOURCE",
+        "BASH_LINENO",
+        "GROUPS",
+    ]
+)
+_OPTION_LETTERS = {
+    "e": "errexit",
+    "u": "nounset",
+    "x": "xtrace",
+    "f": "noglob",
+    "C": "noclobber",
+    "a": "allexport",
+    "n": "noexec",
+    "v": "verbose",
+    "h": "hashall",
+    "B": "braceexpand",
+    "b": "notify",
+    "m": "monitor",
+    "E": "errtrace",
+    "T": "functrace",
+    "H": "histexpand",
+    "P": "physical",
+    "p": "privileged",
+    "k": "keyword",
+    "t": "onecmd",
+}
 
 
-_DEFAULT_OPTS: dict[str, bool] = {n: False for n in (
-    "errexit", "nounset", "xtrace", "noglob", "noclobber", "allexport", "pipefail",
-    "noexec", "verbose", "posix", "notify", "monitor", "ignoreeof", "nolog",
-    "functrace", "errtrace", "emacs", "vi", "onecmd", "physical", "privileged",
-    "keyword", "histexpand", "history", "interactive-comments")}
+_DEFAULT_OPTS: dict[str, bool] = {
+    n: False
+    for n in (
+        "errexit",
+        "nounset",
+        "xtrace",
+        "noglob",
+        "noclobber",
+        "allexport",
+        "pipefail",
+        "noexec",
+        "verbose",
+        "posix",
+        "notify",
+        "monitor",
+        "ignoreeof",
+        "nolog",
+        "functrace",
+        "errtrace",
+        "emacs",
+        "vi",
+        "onecmd",
+        "physical",
+        "privileged",
+        "keyword",
+        "histexpand",
+        "history",
+        "interactive-comments",
+    )
+}
 _DEFAULT_OPTS["hashall"] = True
 _DEFAULT_OPTS["braceexpand"] = True
 _DEFAULT_OPTS["interactive-comments"] = True
-_DEFAULT_SHOPT: dict[str, bool] = {n: False for n in (
-    "extglob", "nullglob", "dotglob", "failglob", "globstar", "expand_aliases",
-    "nocaseglob", "nocasematch", "lastpipe", "inherit_errexit", "xpg_echo",
-    "extquote", "sourcepath", "globasciiranges", "cdspell", "checkwinsize",
-    "cmdhist", "histappend", "interactive_comments", "promptvars", "shift_verbose",
-    "login_shell", "progcomp", "hostcomplete", "complete_fullquote", "checkhash",
-    "assoc_expand_once", "autocd", "direxpand", "dirspell", "execfail", "extdebug",
-    "force_fignore", "gnu_errfmt", "huponexit", "lithist", "localvar_inherit",
-    "localvar_unset", "mailwarn", "no_empty_cmd_completion", "nocaseglob",
-    "patsub_replacement", "progcomp_alias", "varredir_close", "checkjobs",
-    "compat31", "compat32", "compat40", "compat41", "compat42", "compat43",
-    "compat44", "globskipdots", "noexpand_translation", "histreedit",
-    "histverify", "restricted_shell", "cdable_vars")}
-for _n in ("extquote", "sourcepath", "globasciiranges", "cmdhist", "checkwinsize",
-          "interactive_comments", "promptvars", "progcomp", "hostcomplete",
-          "complete_fullquote", "patsub_replacement", "progcomp_alias",
-          "globskipdots"):
+_DEFAULT_SHOPT: dict[str, bool] = {
+    n: False
+    for n in (
+        "extglob",
+        "nullglob",
+        "dotglob",
+        "failglob",
+        "globstar",
+        "expand_aliases",
+        "nocaseglob",
+        "nocasematch",
+        "lastpipe",
+        "inherit_errexit",
+        "xpg_echo",
+        "extquote",
+        "sourcepath",
+        "globasciiranges",
+        "cdspell",
+        "checkwinsize",
+        "cmdhist",
+        "histappend",
+        "interactive_comments",
+        "promptvars",
+        "shift_verbose",
+        "login_shell",
+        "progcomp",
+        "hostcomplete",
+        "complete_fullquote",
+        "checkhash",
+        "assoc_expand_once",
+        "autocd",
+        "direxpand",
+        "dirspell",
+        "execfail",
+        "extdebug",
+        "force_fignore",
+        "gnu_errfmt",
+        "huponexit",
+        "lithist",
+        "localvar_inherit",
+        "localvar_unset",
+        "mailwarn",
+        "no_empty_cmd_completion",
+        "nocaseglob",
+        "patsub_replacement",
+        "progcomp_alias",
+        "varredir_close",
+        "checkjobs",
+        "compat31",
+        "compat32",
+        "compat40",
+        "compat41",
+        "compat42",
+        "compat43",
+        "compat44",
+        "globskipdots",
+        "noexpand_translation",
+        "histreedit",
+        "histverify",
+        "restricted_shell",
+        "cdable_vars",
+    )
+}
+for _n in (
+    "extquote",
+    "sourcepath",
+    "globasciiranges",
+    "cmdhist",
+    "checkwinsize",
+    "interactive_comments",
+    "promptvars",
+    "progcomp",
+    "hostcomplete",
+    "complete_fullquote",
+    "patsub_replacement",
+    "progcomp_alias",
+    "globskipdots",
+):
     _DEFAULT_SHOPT[_n] = True
 
 
@@ -176,8 +292,7 @@ class _Job:
 class Shell(Expander):
     """A bash-compatible shell bound to a process context."""
 
-    def __init__(self, ctx: Context, *, argv0: str = "bash", args: list[str] | None = None
-                 ) -> None:
+    def __init__(self, ctx: Context, *, argv0: str = "bash", args: list[str] | None = None) -> None:
         self.ctx = ctx
         self.fs = ctx.fs
         self.cwd = ctx.cwd
@@ -193,16 +308,30 @@ class Shell(Expander):
         self.vars["PWD"] = Var(self.cwd, ATTR_EXPORT)
         if "IFS" not in self.vars:
             self.vars["IFS"] = Var(" \t\n")
-        for name, val in (("PS4", "+ "), ("OPTIND", "1"), ("BASH", "/bin/bash"),
-                          ("BASH_VERSION", SHELL_VERSION), ("HOSTNAME", "pocketos"),
-                          ("SHELL", "/bin/bash"), ("PPID", str(ctx.ppid)),
-                          ("UID", "1000"), ("EUID", "1000"), ("MACHTYPE", "x86_64-pc-linux-gnu"),
-                          ("OSTYPE", "linux-gnu"), ("HOSTTYPE", "x86_64"), ("SHLVL", "1"),
-                          ("OPTERR", "1"), ("PS1", "\\s-\\v\\$ "), ("PS2", "> ")):
+        for name, val in (
+            ("PS4", "+ "),
+            ("OPTIND", "1"),
+            ("BASH", "/bin/bash"),
+            ("BASH_VERSION", SHELL_VERSION),
+            ("HOSTNAME", "pocketos"),
+            ("SHELL", "/bin/bash"),
+            ("PPID", str(ctx.ppid)),
+            ("UID", "1000"),
+            ("EUID", "1000"),
+            ("MACHTYPE", "x86_64-pc-linux-gnu"),
+            ("OSTYPE", "linux-gnu"),
+            ("HOSTTYPE", "x86_64"),
+            ("SHLVL", "1"),
+            ("OPTERR", "1"),
+            ("PS1", "\\s-\\v\\$ "),
+            ("PS2", "> "),
+        ):
             if name not in self.vars:
                 self.vars[name] = Var(val)
-        self.vars["BASH_VERSINFO"] = Var({0: "5", 1: "2", 2: "15", 3: "1", 4: "release",
-                                          5: "x86_64-pc-linux-gnu"}, ATTR_ARRAY | ATTR_READONLY)
+        self.vars["BASH_VERSINFO"] = Var(
+            {0: "5", 1: "2", 2: "15", 3: "1", 4: "release", 5: "x86_64-pc-linux-gnu"},
+            ATTR_ARRAY | ATTR_READONLY,
+        )
         self.functions: dict[str, FuncDef] = {}
         self.aliases: dict[str, str] = {}
         self.opts: dict[str, bool] = dict(_DEFAULT_OPTS)
@@ -263,8 +392,11 @@ class Shell(Expander):
     def exported_env(self) -> dict[str, str]:
         env = self._env_cache
         if env is None:
-            env = {k: v.value for k, v in self.vars.items()
-                   if v.attrs & ATTR_EXPORT and isinstance(v.value, str)}
+            env = {
+                k: v.value
+                for k, v in self.vars.items()
+                if v.attrs & ATTR_EXPORT and isinstance(v.value, str)
+            }
             self._env_cache = env
         return env
 
@@ -274,7 +406,8 @@ class Shell(Expander):
         if len(source) > self.ctx.limits.max_source_bytes:
             raise LimitExceeded(
                 "max_source_bytes",
-                f"script too large (max_source_bytes={self.ctx.limits.max_source_bytes})")
+                f"script too large (max_source_bytes={self.ctx.limits.max_source_bytes})",
+            )
         if filename is not None:
             self.script_name = filename
         try:
@@ -301,8 +434,7 @@ class Shell(Expander):
             status = 141
         except Exception as exc:  # a bug in the interpreter never escapes
             try:
-                await self.write_err(f"{self.argv0}: internal error: {type(exc).__name__}: "
-                                     f"{exc}\n")
+                await self.write_err(f"{self.argv0}: internal error: {type(exc).__name__}: {exc}\n")
             except Exception:
                 pass
             status = 2
@@ -385,16 +517,18 @@ class Shell(Expander):
                 status = await self.exec_item(item.node, item.background)
             except FatalError as e:
                 await self.report(e)
-                raise ExitShell(e.sub_status if self.is_subshell and e.sub_status is not None
-                                else e.status) from None
+                raise ExitShell(
+                    e.sub_status if self.is_subshell and e.sub_status is not None else e.status
+                ) from None
             except ShellError as e:
                 await self.report(e)
                 status = self.last_status = e.status
                 skip_line = line
         return status
 
-    async def _run_incremental(self, source: str, err: ShellSyntaxError,
-                               where: str | None = None, fatal: bool = True) -> int:
+    async def _run_incremental(
+        self, source: str, err: ShellSyntaxError, where: str | None = None, fatal: bool = True
+    ) -> int:
         """Run the complete commands before a syntax error, then report it (like bash,
         which reads and runs its input one command at a time)."""
         p = Parser(source, self.shopt["extglob"])
@@ -595,6 +729,7 @@ class Shell(Expander):
             def fmt(t: float) -> str:
                 m, sec = divmod(t, 60)
                 return f"{int(m)}m{sec:.3f}s"
+
             await self.write_err(f"\nreal\t{fmt(real)}\nuser\t{fmt(user)}\nsys\t0m0.000s\n")
 
     async def _yield(self) -> None:
@@ -603,8 +738,11 @@ class Shell(Expander):
         await asyncio.sleep(0)
 
     async def _failed(self, status: int) -> None:
-        if "ERR" in self.traps and not self.in_trap and (
-                not self.funcnames or self.opts["errtrace"]):
+        if (
+            "ERR" in self.traps
+            and not self.in_trap
+            and (not self.funcnames or self.opts["errtrace"])
+        ):
             await self.run_trap("ERR")
             self.last_status = status
         if self.opts["errexit"]:
@@ -786,8 +924,11 @@ class Shell(Expander):
                 sub = parse(text + " ", self.shopt["extglob"])
             except ShellSyntaxError:
                 return cmd
-            if len(sub.items) != 1 or sub.items[0].node.rest or \
-                    len(sub.items[0].node.first.cmds) != 1:
+            if (
+                len(sub.items) != 1
+                or sub.items[0].node.rest
+                or len(sub.items[0].node.first.cmds) != 1
+            ):
                 return cmd
             inner = sub.items[0].node.first.cmds[0]
             if not isinstance(inner, Simple):
@@ -795,15 +936,15 @@ class Shell(Expander):
             rest = cmd.words[1:]
             if text.endswith(" ") and rest:
                 rest = self._alias_next(rest, aliases, seen)
-            cmd = Simple(cmd.assigns + inner.assigns, inner.words + rest,
-                         inner.redirs + cmd.redirs, cmd.line)
+            cmd = Simple(
+                cmd.assigns + inner.assigns, inner.words + rest, inner.redirs + cmd.redirs, cmd.line
+            )
             first = cmd.words[0].simple if cmd.words else None
             if inner.words and inner.words[0].simple == first and first in seen:
                 break
         return cmd
 
-    def _alias_next(self, words: list[Word], aliases: dict[str, str], seen: set[str]
-                    ) -> list[Word]:
+    def _alias_next(self, words: list[Word], aliases: dict[str, str], seen: set[str]) -> list[Word]:
         """After an alias ending in a blank, the next word is alias-expanded too."""
         w = words[0].simple
         if w is None or w not in aliases or w in seen:
@@ -814,8 +955,7 @@ class Shell(Expander):
             sub = parse(text + " ", self.shopt["extglob"])
         except ShellSyntaxError:
             return words
-        if len(sub.items) != 1 or sub.items[0].node.rest or \
-                len(sub.items[0].node.first.cmds) != 1:
+        if len(sub.items) != 1 or sub.items[0].node.rest or len(sub.items[0].node.first.cmds) != 1:
             return words
         inner = sub.items[0].node.first.cmds[0]
         if not isinstance(inner, Simple) or inner.assigns or inner.redirs:
@@ -825,8 +965,13 @@ class Shell(Expander):
             rest = self._alias_next(rest, aliases, seen)
         return inner.words + rest
 
-    async def _trace(self, cmd: Simple | None, argv: list[str],
-                     assigns: list[str] | None = None, ps4_before: str | None = None) -> None:
+    async def _trace(
+        self,
+        cmd: Simple | None,
+        argv: list[str],
+        assigns: list[str] | None = None,
+        ps4_before: str | None = None,
+    ) -> None:
         ps4 = self.get_str("PS4") if ps4_before is None else ps4_before
         ps4 = ps4 if ps4 is not None else "+ "
         if ps4 and ("$" in ps4 or "`" in ps4):
@@ -871,8 +1016,10 @@ class Shell(Expander):
                 had_sub = had_sub or cs
                 val = await self.do_assign(a)
                 if self.opts["xtrace"]:
-                    traced.append(f"{a.name}{'+' if a.append else ''}="
-                                  f"{quote_word(val) if isinstance(val, str) else val}")
+                    traced.append(
+                        f"{a.name}{'+' if a.append else ''}="
+                        f"{quote_word(val) if isinstance(val, str) else val}"
+                    )
             except ShellError as e:
                 if isinstance(e, FatalError) or "readonly" not in e.message:
                     raise
@@ -898,8 +1045,9 @@ class Shell(Expander):
         self.assign_var(a.name, val, index=index, append=a.append)
         return val
 
-    async def assign_array(self, name: str, elems: list[Any], append: bool,
-                           index: str | None = None) -> None:
+    async def assign_array(
+        self, name: str, elems: list[Any], append: bool, index: str | None = None
+    ) -> None:
         var = self.vars.get(name)
         if var is not None and var.attrs & ATTR_READONLY:
             raise ShellError(f"{name}: readonly variable")
@@ -1053,8 +1201,9 @@ class Shell(Expander):
         if cmd.assigns:
             env = dict(env)
             for a in cmd.assigns:
-                env[a.name] = await self.expand_str(a.value, assign=True) \
-                    if a.value is not None else ""
+                env[a.name] = (
+                    await self.expand_str(a.value, assign=True) if a.value is not None else ""
+                )
         kernel = self.ctx.kernel
         saved_fds = self.fds
         opened: list[Any] = []
@@ -1091,11 +1240,17 @@ class Shell(Expander):
             stdout = fds.get(1)
             stderr = fds.get(2)
             status = await kernel.run_command(
-                argv, stdin=stdin if isinstance(stdin, InputStream) else NullInput(),
+                argv,
+                stdin=stdin if isinstance(stdin, InputStream) else NullInput(),
                 stdout=stdout if isinstance(stdout, OutputStream) else _ClosedOut(),
                 stderr=stderr if isinstance(stderr, OutputStream) else NullOutput(),
-                env=env, cwd=self.cwd, ppid=self.ctx.pid, limits=self.ctx.limits,
-                budget=self.ctx.budget, func=func)
+                env=env,
+                cwd=self.cwd,
+                ppid=self.ctx.pid,
+                limits=self.ctx.limits,
+                budget=self.ctx.budget,
+                func=func,
+            )
         finally:
             _close_all(opened)
         self.last_status = status
@@ -1104,24 +1259,28 @@ class Shell(Expander):
         return status
 
     # --- redirections ---------------------------------------------------------------------------
-    async def apply_redirs(self, redirs: list[Redir], fds: dict[int, Any],
-                           opened: list[Any]) -> dict[int, Any]:
+    async def apply_redirs(
+        self, redirs: list[Redir], fds: dict[int, Any], opened: list[Any]
+    ) -> dict[int, Any]:
         for r in redirs:
             op = r.op
             fd = r.fd
             if r.heredoc is not None:
                 hd = r.heredoc
                 body = hd.body
-                text = "" if body is None else (
-                    body.simple if body.simple is not None else await self.expand_str(body))
-                fds[0 if fd is None else fd] = BytesSource(text.encode("utf-8",
-                                                                       "surrogateescape"))
+                text = (
+                    ""
+                    if body is None
+                    else (body.simple if body.simple is not None else await self.expand_str(body))
+                )
+                fds[0 if fd is None else fd] = BytesSource(text.encode("utf-8", "surrogateescape"))
                 continue
             assert r.target is not None
             if op == "<<<":
                 text = await self.expand_str(r.target)
                 fds[0 if fd is None else fd] = BytesSource(
-                    (text + "\n").encode("utf-8", "surrogateescape"))
+                    (text + "\n").encode("utf-8", "surrogateescape")
+                )
                 continue
             if op in (">&", "<&"):
                 target = await self.expand_str(r.target)
@@ -1224,6 +1383,7 @@ class Shell(Expander):
             try:
                 st = self.fs.stat(p)
                 import stat as S
+
                 if S.S_ISREG(st.st_mode):
                     raise ShellError(f"{path}: cannot overwrite existing file")
             except FileNotFoundError:
@@ -1399,8 +1559,12 @@ class Shell(Expander):
         try:
             if plain:
                 from pocketos.shell.arith import compile_expr
-                f_init, f_cond, f_step = compile_expr(init), compile_expr(cond.strip() or "1"), \
-                    compile_expr(step)
+
+                f_init, f_cond, f_step = (
+                    compile_expr(init),
+                    compile_expr(cond.strip() or "1"),
+                    compile_expr(step),
+                )
                 f_init(self)
             else:
                 await self.arith_text(init)
@@ -1547,6 +1711,7 @@ class Shell(Expander):
             if op == "-o":
                 return self.opts.get(arg, False)
             from pocketos.shell.testexpr import evaluate_test
+
             st, err = evaluate_test([op, arg], self.fs.with_cwd(self.cwd))
             if err:
                 raise ShellError(err)
@@ -1564,17 +1729,26 @@ class Shell(Expander):
             return await self._regex_match(left, e.right)
         right = await self.expand_str(e.right)
         if op == "<":
-            return left.encode("utf-8", "surrogateescape") < right.encode("utf-8",
-                                                                          "surrogateescape")
+            return left.encode("utf-8", "surrogateescape") < right.encode(
+                "utf-8", "surrogateescape"
+            )
         if op == ">":
-            return left.encode("utf-8", "surrogateescape") > right.encode("utf-8",
-                                                                          "surrogateescape")
+            return left.encode("utf-8", "surrogateescape") > right.encode(
+                "utf-8", "surrogateescape"
+            )
         if op in ("-eq", "-ne", "-lt", "-le", "-gt", "-ge"):
             a = await self.arith_text(left) if left.strip() else 0
             b = await self.arith_text(right) if right.strip() else 0
-            return {"-eq": a == b, "-ne": a != b, "-lt": a < b, "-le": a <= b, "-gt": a > b,
-                    "-ge": a >= b}[op]
+            return {
+                "-eq": a == b,
+                "-ne": a != b,
+                "-lt": a < b,
+                "-le": a <= b,
+                "-gt": a > b,
+                "-ge": a >= b,
+            }[op]
         from pocketos.shell.testexpr import evaluate_test
+
         st, err = evaluate_test([left, op, right], self.fs.with_cwd(self.cwd))
         if err:
             raise ShellError(err)
@@ -1585,6 +1759,7 @@ class Shell(Expander):
 
         # quoted parts match literally
         from pocketos.shell.expand import _Fields
+
         fb = _Fields()
         await self._expand_parts(w.parts, fb, False)
         rx_parts = []
@@ -1611,9 +1786,15 @@ class Shell(Expander):
         if len(items) == 1 and not items[0].background and not items[0].node.rest:
             cmds = items[0].node.first.cmds
             c0 = cmds[0]
-            if len(cmds) == 1 and isinstance(c0, Simple) and not c0.words and \
-                    not c0.assigns and len(c0.redirs) == 1 and c0.redirs[0].op == "<" and \
-                    c0.redirs[0].target is not None:
+            if (
+                len(cmds) == 1
+                and isinstance(c0, Simple)
+                and not c0.words
+                and not c0.assigns
+                and len(c0.redirs) == 1
+                and c0.redirs[0].op == "<"
+                and c0.redirs[0].target is not None
+            ):
                 path = await self._redir_target(c0.redirs[0].target)
                 try:
                     stream = self._open_in(path)
@@ -1653,7 +1834,7 @@ class Shell(Expander):
 
     async def process_subst(self, p: ProcSub) -> str:
         self.job_counter += 1
-        path = f"/tmp/.psub-{self.ctx.pid}-{self.job_counter}-{id(p) & 0xffff}"
+        path = f"/tmp/.psub-{self.ctx.pid}-{self.job_counter}-{id(p) & 0xFFFF}"
         sub = self.clone()
         if p.direction == "<":
             sink = BytesSink()
@@ -1797,16 +1978,25 @@ class Shell(Expander):
 
     def flags_string(self) -> str:
         s = ""
-        for letter, name in (("a", "allexport"), ("e", "errexit"), ("f", "noglob"),
-                             ("h", "hashall"), ("n", "noexec"), ("u", "nounset"),
-                             ("v", "verbose"), ("x", "xtrace"), ("B", "braceexpand"),
-                             ("C", "noclobber")):
+        for letter, name in (
+            ("a", "allexport"),
+            ("e", "errexit"),
+            ("f", "noglob"),
+            ("h", "hashall"),
+            ("n", "noexec"),
+            ("u", "nounset"),
+            ("v", "verbose"),
+            ("x", "xtrace"),
+            ("B", "braceexpand"),
+            ("C", "noclobber"),
+        ):
             if self.opts.get(name):
                 s += letter
         return s + "c" if not self.script_name else s
 
     def _var_isset(self, arg: str) -> bool:
         import re
+
         m = re.fullmatch(r"([A-Za-z_][A-Za-z0-9_]*)(?:\[(.*)\])?", arg)
         if not m:
             if arg.isdigit():
@@ -1818,7 +2008,7 @@ class Shell(Expander):
             return name in self.dynamic and self.lookup(name, idx) is not None
         if idx is None:
             if isinstance(v.value, dict):
-                return (("0" if v.attrs & ATTR_ASSOC else 0) in v.value)
+                return ("0" if v.attrs & ATTR_ASSOC else 0) in v.value
             return True
         if idx in ("@", "*"):
             return bool(v.value) if isinstance(v.value, dict) else True
@@ -1842,8 +2032,9 @@ class Shell(Expander):
         if var.attrs & ATTR_EXPORT:
             self._env_cache = None
 
-    def assign_var(self, name: str, value: str, *, index: str | None = None,
-                   append: bool = False) -> None:
+    def assign_var(
+        self, name: str, value: str, *, index: str | None = None, append: bool = False
+    ) -> None:
         v = self.vars.get(name)
         if v is None:
             if name in ("RANDOM",):
@@ -2028,6 +2219,7 @@ def _builtins() -> tuple[dict[str, Any], frozenset[str]]:
     global _BUILTINS_CACHE
     if _BUILTINS_CACHE is None:
         from pocketos.shell.builtins import BUILTINS, SPECIAL_BUILTINS
+
         _BUILTINS_CACHE = (BUILTINS, SPECIAL_BUILTINS)
     return _BUILTINS_CACHE
 
@@ -2097,6 +2289,7 @@ def _has_cmdsub(a: Assign) -> bool:
             if isinstance(p, _DQ) and walk(p.parts):
                 return True
         return False
+
     return walk(a.value.parts)
 
 
@@ -2105,6 +2298,7 @@ def _node_text(node: AndOr) -> str:
         if isinstance(c, Simple):
             return " ".join(w.text for w in c.words)
         return type(c).__name__.lower()
+
     return " | ".join(cmd_text(c) for c in node.first.cmds)
 
 
@@ -2116,7 +2310,7 @@ def _ere_to_py(rx: str) -> str:
     while i < n:
         c = rx[i]
         if c == "\\" and i + 1 < n:
-            out.append(rx[i:i + 2])
+            out.append(rx[i : i + 2])
             i += 2
             continue
         if c == "[":
@@ -2132,7 +2326,7 @@ def _ere_to_py(rx: str) -> str:
                         j = k + 2
                         continue
                 j += 1
-            body = rx[i + 1:j]
+            body = rx[i + 1 : j]
             neg = body.startswith("^")
             if neg:
                 body = body[1:]
@@ -2141,7 +2335,7 @@ def _ere_to_py(rx: str) -> str:
             while k < len(body):
                 if body.startswith("[:", k):
                     e = body.find(":]", k)
-                    name = body[k + 2:e]
+                    name = body[k + 2 : e]
                     conv.append(pat._CLASSES.get(name, ""))
                     k = e + 2
                     continue
@@ -2170,7 +2364,8 @@ _DISPATCH: dict[type, Any] = {
 }
 
 
-async def run_script(ctx: Context, source: str, argv0: str = "bash",
-                     args: list[str] | None = None) -> int:
+async def run_script(
+    ctx: Context, source: str, argv0: str = "bash", args: list[str] | None = None
+) -> int:
     """Run ``source`` in a new shell bound to ``ctx``; returns the exit status."""
     return await Shell(ctx, argv0=argv0, args=args).run(source)

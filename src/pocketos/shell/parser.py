@@ -66,9 +66,31 @@ class ShellSyntaxError(Exception):
 META = frozenset(" \t\n;&|<>()")
 _PLAIN_RUN = re.compile(r"[^ \t\n;&|<>()\\'\"`$]+")
 _FDVAR_RE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}(?=[<>])")
-RESERVED = frozenset(["if", "then", "else", "elif", "fi", "do", "done", "case", "esac", "while",
-                      "until", "for", "in", "function", "select", "{", "}", "!", "[[", "]]",
-                      "time"])
+RESERVED = frozenset(
+    [
+        "if",
+        "then",
+        "else",
+        "elif",
+        "fi",
+        "do",
+        "done",
+        "case",
+        "esac",
+        "while",
+        "until",
+        "for",
+        "in",
+        "function",
+        "select",
+        "{",
+        "}",
+        "!",
+        "[[",
+        "]]",
+        "time",
+    ]
+)
 STOP_WORDS = frozenset(["then", "else", "elif", "fi", "do", "done", "esac", "}"])
 NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 ASSIGN_RE = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)(\[)?")
@@ -76,8 +98,21 @@ SPECIAL_PARAMS = "@*#?-$!0"
 REDIR_OPS = ("&>>", "<<<", "<<-", "&>", "<<", ">>", "<&", ">&", "<>", ">|", "<", ">")
 CTRL_OPS = (";;&", ";;", ";&", "&&", "||", "|&", ";", "&", "|", "(", ")")
 
-_ESC = {"a": "\a", "b": "\b", "e": "\x1b", "E": "\x1b", "f": "\f", "n": "\n", "r": "\r",
-        "t": "\t", "v": "\v", "\\": "\\", "'": "'", '"': '"', "?": "?"}
+_ESC = {
+    "a": "\a",
+    "b": "\b",
+    "e": "\x1b",
+    "E": "\x1b",
+    "f": "\f",
+    "n": "\n",
+    "r": "\r",
+    "t": "\t",
+    "v": "\v",
+    "\\": "\\",
+    "'": "'",
+    '"': '"',
+    "?": "?",
+}
 
 
 def ansi_c_decode(s: str, echo_mode: bool = False) -> tuple[str, bool]:
@@ -154,9 +189,10 @@ def _byte_char(v: int) -> str:
 class _Tok:
     __slots__ = ("kind", "value", "word", "start", "fd")
 
-    def __init__(self, kind: str, value: str, start: int, word: Word | None = None,
-                 fd: int | None = None) -> None:
-        self.kind = kind    # word | op | redir | nl | eof
+    def __init__(
+        self, kind: str, value: str, start: int, word: Word | None = None, fd: int | None = None
+    ) -> None:
+        self.kind = kind  # word | op | redir | nl | eof
         self.value = value
         self.start = start
         self.word = word
@@ -249,7 +285,7 @@ class Parser:
                     if src.startswith(op, q) and op[0] != "&":
                         self.pos = q + len(op)
                         return _Tok("redir", op, p, fd=int(src[p:q]))
-        if c == "{" :
+        if c == "{":
             m = _FDVAR_RE.match(src, p)
             if m:
                 q = m.end()
@@ -276,8 +312,12 @@ class Parser:
         return self.tok.start if self.tok is not None else self.pos
 
     def is_word(self, tok: _Tok, value: str) -> bool:
-        return tok.kind == "word" and tok.value == value and tok.word is not None and \
-            _bare(tok.word) == value
+        return (
+            tok.kind == "word"
+            and tok.value == value
+            and tok.word is not None
+            and _bare(tok.word) == value
+        )
 
     def skip_newlines(self) -> None:
         while self.peek().kind == "nl":
@@ -287,7 +327,7 @@ class Parser:
     def read_word(self, *, regex: bool = False) -> Word:
         start = self.pos
         parts = self.read_parts(regex=regex)
-        text = self.src[start:self.pos]
+        text = self.src[start : self.pos]
         w = _make_word(parts, text)
         m = ASSIGN_RE.match(text)
         if m and not regex:
@@ -310,7 +350,7 @@ class Parser:
                 j += 1
             if depth:
                 return
-            index = text[i:j - 1]
+            index = text[i : j - 1]
             i = j
         append = False
         if text.startswith("+=", i):
@@ -325,7 +365,7 @@ class Parser:
         if i == len(text) and end < self.n and self.src[end] == "(":
             self.pos = end + 1
             elems = self.read_array_elems()
-            w.text = self.src[start:self.pos]
+            w.text = self.src[start : self.pos]
             w.parts = [Lit(w.text)]
             w.simple = None
             w.assign = Assign(name, index, None, elems, append, w.text)
@@ -334,8 +374,9 @@ class Parser:
         self.pos = vstart
         vparts = self.read_parts(assign=True)
         self.pos = save
-        w.assign = Assign(name, index, _make_word(vparts, self.src[vstart:save]), None, append,
-                          text)
+        w.assign = Assign(
+            name, index, _make_word(vparts, self.src[vstart:save]), None, append, text
+        )
 
     def read_array_elems(self) -> list[Word | Assign]:
         elems: list[Word | Assign] = []
@@ -347,8 +388,9 @@ class Parser:
                     self.read_heredocs()
                 continue
             if self.pos >= self.n:
-                raise self.error("unexpected EOF while looking for matching `)'", self.n,
-                                 show=False)
+                raise self.error(
+                    "unexpected EOF while looking for matching `)'", self.n, show=False
+                )
             c = self.src[self.pos]
             if c == ")":
                 self.pos += 1
@@ -372,18 +414,26 @@ class Parser:
                         if depth == 0:
                             break
                     j += 1
-                rest = self.src[j + 1:j + 3]
+                rest = self.src[j + 1 : j + 3]
                 if j < self.n and (rest.startswith("=") or rest.startswith("+=")):
-                    key = self.src[self.pos + 1:j]
+                    key = self.src[self.pos + 1 : j]
                     app = rest.startswith("+=")
                     self.pos = j + (3 if app else 2)
                     vstart = self.pos
                     vparts = self.read_parts(assign=True)
-                    elems.append(Assign("", key, _make_word(vparts, self.src[vstart:self.pos]),
-                                        None, app, self.src[start:self.pos]))
+                    elems.append(
+                        Assign(
+                            "",
+                            key,
+                            _make_word(vparts, self.src[vstart : self.pos]),
+                            None,
+                            app,
+                            self.src[start : self.pos],
+                        )
+                    )
                     continue
             parts = self.read_parts()
-            elems.append(_make_word(parts, self.src[start:self.pos]))
+            elems.append(_make_word(parts, self.src[start : self.pos]))
 
     def read_parts(self, *, regex: bool = False, assign: bool = False) -> list[Part]:
         """Read one word's parts at ``pos`` (stops at an unquoted metacharacter)."""
@@ -401,8 +451,14 @@ class Parser:
                     break
             c = src[self.pos]
             if c in META:
-                if c == "(" and (regex or (buf and buf[-1][-1:] in ("?", "*", "+", "@", "!")
-                                           and (self.extglob or self.in_cond))):
+                if c == "(" and (
+                    regex
+                    or (
+                        buf
+                        and buf[-1][-1:] in ("?", "*", "+", "@", "!")
+                        and (self.extglob or self.in_cond)
+                    )
+                ):
                     depth += 1
                     buf.append(c)
                     self.pos += 1
@@ -413,7 +469,7 @@ class Parser:
                     buf.append(c)
                     self.pos += 1
                     continue
-                if regex and c in "|<>" :
+                if regex and c in "|<>":
                     buf.append(c)
                     self.pos += 1
                     continue
@@ -443,10 +499,9 @@ class Parser:
             if c == "'":
                 end = src.find("'", self.pos + 1)
                 if end < 0:
-                    raise self.error("unexpected EOF while looking for matching `''", n,
-                                     show=False)
+                    raise self.error("unexpected EOF while looking for matching `''", n, show=False)
                 _flush(buf, parts)
-                parts.append(Quoted(src[self.pos + 1:end]))
+                parts.append(Quoted(src[self.pos + 1 : end]))
                 self.pos = end + 1
                 continue
             if c == '"':
@@ -462,7 +517,7 @@ class Parser:
                 if self.pos + 1 < n and src[self.pos + 1] == "'":
                     end = self._find_ansi_end(self.pos + 2)
                     _flush(buf, parts)
-                    parts.append(Quoted(ansi_c_decode(src[self.pos + 2:end])[0]))
+                    parts.append(Quoted(ansi_c_decode(src[self.pos + 2 : end])[0]))
                     self.pos = end + 1
                     continue
                 if self.pos + 1 < n and src[self.pos + 1] == '"':
@@ -507,8 +562,7 @@ class Parser:
             if self.pos >= n:
                 if heredoc:
                     break
-                raise self.error("unexpected EOF while looking for matching `\"'", n,
-                                 show=False)
+                raise self.error("unexpected EOF while looking for matching `\"'", n, show=False)
             c = src[self.pos]
             if c == stop and not heredoc:
                 self.pos += 1
@@ -522,7 +576,7 @@ class Parser:
                 if d == "\n":
                     self.pos += 2
                     continue
-                if d and d in ("$`\\\"" if not heredoc else "$`\\"):
+                if d and d in ('$`\\"' if not heredoc else "$`\\"):
                     buf.append(d)
                     self.pos += 2
                 else:
@@ -584,16 +638,16 @@ class Parser:
                 end = self._arith_end(p + 2)
                 if end is not None:
                     self.pos = end + 2
-                    return ArithSub(src[p + 2:end])
+                    return ArithSub(src[p + 2 : end])
             self.pos = p + 1
             start = self.pos
             body = self.parse_sub(")")
-            return CmdSub(body, src[start:self.pos - 1])
+            return CmdSub(body, src[start : self.pos - 1])
         if c == "[":
             end = src.find("]", p)
             if end > 0:
                 self.pos = end + 1
-                return ArithSub(src[p + 1:end])
+                return ArithSub(src[p + 1 : end])
             return None
         if c == "{":
             return self.read_brace_param(in_dq)
@@ -634,13 +688,18 @@ class Parser:
         p = self.pos + 2
         # find the closing brace to have the text for messages
         end = self._brace_end(p)
-        whole = src[start:end + 1]
+        whole = src[start : end + 1]
         self.pos = p
         par = Param("", text=whole)
         c = src[p] if p < n else ""
-        if c == "#" and p + 1 < n and src[p + 1] != "}" and not (
-                src[p + 1] in "-=?+:" and p + 2 < n and src[p + 2] != "}"
-                and src[p + 1] != ":"):
+        if (
+            c == "#"
+            and p + 1 < n
+            and src[p + 1] != "}"
+            and not (
+                src[p + 1] in "-=?+:" and p + 2 < n and src[p + 2] != "}" and src[p + 1] != ":"
+            )
+        ):
             # ${#name}
             par.length = True
             p += 1
@@ -672,7 +731,7 @@ class Parser:
                 elif src[q] == "]":
                     depth -= 1
                 q += 1
-            par.index = src[p + 1:q - 1]
+            par.index = src[p + 1 : q - 1]
             p = q
         if par.indirect and p < n and src[p] in "*@" and src.startswith("}", p + 1):
             par.prefix_list = src[p]
@@ -692,8 +751,32 @@ class Parser:
         if par.length:
             self.pos = end + 1
             return BadSub(whole)
-        for op in (":-", ":=", ":+", ":?", "##", "%%", "//", "/#", "/%", "^^", ",,", "~~", "-",
-                   "=", "+", "?", "#", "%", "/", "^", ",", "~", ":", "@"):
+        for op in (
+            ":-",
+            ":=",
+            ":+",
+            ":?",
+            "##",
+            "%%",
+            "//",
+            "/#",
+            "/%",
+            "^^",
+            ",,",
+            "~~",
+            "-",
+            "=",
+            "+",
+            "?",
+            "#",
+            "%",
+            "/",
+            "^",
+            ",",
+            "~",
+            ":",
+            "@",
+        ):
             if src.startswith(op, p):
                 par.op = op
                 p += len(op)
@@ -769,7 +852,7 @@ class Parser:
             elif c in stops and depth == 0:
                 break
             p += 1
-        text = src[self.pos:p]
+        text = src[self.pos : p]
         self.pos = p
         return text
 
@@ -793,7 +876,7 @@ class Parser:
                 self.pos += 2
                 if d == "\n":
                     continue
-                if in_dq and d not in "$`\\\"}":
+                if in_dq and d not in '$`\\"}':
                     if not pattern:
                         buf.append("\\" + d)
                     else:
@@ -806,16 +889,15 @@ class Parser:
             if c == "'" and (not in_dq or pattern):
                 end = src.find("'", self.pos + 1)
                 if end < 0:
-                    raise self.error("unexpected EOF while looking for matching `''", n,
-                                     show=False)
+                    raise self.error("unexpected EOF while looking for matching `''", n, show=False)
                 _flush(buf, parts, in_dq and not pattern)
-                parts.append(Quoted(src[self.pos + 1:end]))
+                parts.append(Quoted(src[self.pos + 1 : end]))
                 self.pos = end + 1
                 continue
             if c == "$" and self.pos + 1 < n and src[self.pos + 1] == "'":
                 end = self._find_ansi_end(self.pos + 2)
                 _flush(buf, parts, in_dq and not pattern)
-                parts.append(Quoted(ansi_c_decode(src[self.pos + 2:end])[0]))
+                parts.append(Quoted(ansi_c_decode(src[self.pos + 2 : end])[0]))
                 self.pos = end + 1
                 continue
             if c == '"':
@@ -839,7 +921,7 @@ class Parser:
             buf.append(c)
             self.pos += 1
         _flush(buf, parts, in_dq and not pattern)
-        return _make_word(parts, src[start:self.pos])
+        return _make_word(parts, src[start : self.pos])
 
     def parse_sub(self, close: str) -> Script:
         """Parse a nested list up to ``close`` (for ``$( )`` and ``<( )``)."""
@@ -849,8 +931,9 @@ class Parser:
         t = self.peek()
         if t.kind != "op" or t.value != ")":
             if t.kind == "eof":
-                raise self.error("unexpected EOF while looking for matching `)'", self.n,
-                                 show=False)
+                raise self.error(
+                    "unexpected EOF while looking for matching `)'", self.n, show=False
+                )
             raise self.unexpected(t)
         self.tok = None
         self.tok = saved_tok
@@ -867,9 +950,9 @@ class Parser:
             while self.pos < self.n:
                 e = src.find("\n", self.pos)
                 if e < 0:
-                    line, nxt = src[self.pos:], self.n
+                    line, nxt = src[self.pos :], self.n
                 else:
-                    line, nxt = src[self.pos:e], e + 1
+                    line, nxt = src[self.pos : e], e + 1
                 self.pos = nxt
                 if hd.strip_tabs:
                     line = line.lstrip("\t")
@@ -880,7 +963,8 @@ class Parser:
             if not found:
                 self.warnings.append(
                     f"line {self.line_at(self.n)}: warning: here-document at line {start_line} "
-                    f"delimited by end-of-file (wanted `{hd.delimiter}')")
+                    f"delimited by end-of-file (wanted `{hd.delimiter}')"
+                )
             body = "".join(lines)
             if hd.quoted:
                 hd.body = Word([Quoted(body)], body, body)
@@ -892,8 +976,9 @@ class Parser:
                     hd.body.simple = ""
 
     # --- grammar ------------------------------------------------------------------------------
-    def parse_list(self, stop_ops: tuple[str, ...] = (),
-                   stop_words: frozenset[str] = frozenset()) -> Script:
+    def parse_list(
+        self, stop_ops: tuple[str, ...] = (), stop_words: frozenset[str] = frozenset()
+    ) -> Script:
         items: list[ListItem] = []
         self.skip_newlines()
         while True:
@@ -902,8 +987,12 @@ class Parser:
                 break
             if t.kind == "op" and t.value in stop_ops:
                 break
-            if t.kind == "word" and t.value in stop_words and t.word is not None and \
-                    _bare(t.word) == t.value:
+            if (
+                t.kind == "word"
+                and t.value in stop_words
+                and t.word is not None
+                and _bare(t.word) == t.value
+            ):
                 break
             ao = self.parse_and_or()
             t = self.peek()
@@ -1003,7 +1092,7 @@ class Parser:
                             raise self.unexpected(t3)
                     self.skip_newlines()
                     fd = FuncDef(name, self.parse_command(), line)
-                    fd.source = self.src[t.start:self._here()].rstrip()
+                    fd.source = self.src[t.start : self._here()].rstrip()
                     return fd
                 elif v == "[[":
                     self.take()
@@ -1025,7 +1114,7 @@ class Parser:
                 if end is not None:
                     self.tok = None
                     self.pos = end + 2
-                    ac = ArithCmd(self.src[t.start + 2:end], line=line)
+                    ac = ArithCmd(self.src[t.start + 2 : end], line=line)
                     self.parse_redirs(ac.redirs)
                     return ac
             self.take()
@@ -1077,15 +1166,16 @@ class Parser:
 
     def parse_for(self, select: bool, line: int) -> Command:
         self.take()
-        if self.src.startswith("((", self.pos) or (self.peek().kind == "op" and
-                                                    self.src.startswith("((", self.peek().start)):
+        if self.src.startswith("((", self.pos) or (
+            self.peek().kind == "op" and self.src.startswith("((", self.peek().start)
+        ):
             t = self.peek()
             start = t.start if t.kind == "op" else self.pos
             end = self._arith_end(start + 2)
             if end is None:
                 raise self.error("syntax error near unexpected token `('", start)
             self.tok = None
-            inner = self.src[start + 2:end]
+            inner = self.src[start + 2 : end]
             self.pos = end + 2
             pieces = _split_arith_for(inner)
             if len(pieces) != 3:
@@ -1264,13 +1354,22 @@ class Parser:
     def _cond_primary(self) -> CondExpr:
         w1 = self._cond_word()
         s1 = w1.simple
-        if s1 is not None and len(s1) == 2 and s1[0] == "-" and s1[1] in "abcdefghkprstuwxGLNOSvzno" \
-                and self._cond_tok() not in ("&&", "||", "]]", ")"):
+        if (
+            s1 is not None
+            and len(s1) == 2
+            and s1[0] == "-"
+            and s1[1] in "abcdefghkprstuwxGLNOSvzno"
+            and self._cond_tok() not in ("&&", "||", "]]", ")")
+        ):
             save = self.pos
             self.skip_blank_nl()
-            nxt = self.src[self.pos:self.pos + 3]
-            if not (nxt.startswith("==") or nxt.startswith("!=") or nxt.startswith("=~") or
-                    (nxt.startswith("=") and nxt[1:2] in " \t")):
+            nxt = self.src[self.pos : self.pos + 3]
+            if not (
+                nxt.startswith("==")
+                or nxt.startswith("!=")
+                or nxt.startswith("=~")
+                or (nxt.startswith("=") and nxt[1:2] in " \t")
+            ):
                 return CondUnary(s1, self._cond_word())
             self.pos = save
         if self._cond_tok() in ("&&", "||", "]]", ")"):
@@ -1278,8 +1377,22 @@ class Parser:
         self.skip_blank_nl()
         opw = self._cond_word()
         op = opw.text
-        if op in ("==", "=", "!=", "<", ">", "-eq", "-ne", "-lt", "-le", "-gt", "-ge", "-nt",
-                  "-ot", "-ef"):
+        if op in (
+            "==",
+            "=",
+            "!=",
+            "<",
+            ">",
+            "-eq",
+            "-ne",
+            "-lt",
+            "-le",
+            "-gt",
+            "-ge",
+            "-nt",
+            "-ot",
+            "-ef",
+        ):
             return CondBinary(op, w1, self._cond_word())
         if op == "=~":
             return CondBinary(op, w1, self._cond_word(regex=True))
@@ -1340,8 +1453,12 @@ class Parser:
                 self.take()
                 assigns.append(w.assign)
                 continue
-            if words and w.assign is not None and w.assign.array is not None and \
-                    words[0].simple not in ("declare", "typeset", "local", "readonly", "export"):
+            if (
+                words
+                and w.assign is not None
+                and w.assign.array is not None
+                and words[0].simple not in ("declare", "typeset", "local", "readonly", "export")
+            ):
                 raise self.error("syntax error near unexpected token `('", t.start)
             self.take()
             words.append(w)
@@ -1357,7 +1474,7 @@ class Parser:
                     self.skip_newlines()
                     body = self.parse_command()
                     fd = FuncDef(w.simple, body, line)
-                    fd.source = self.src[t.start:self._here()].rstrip()
+                    fd.source = self.src[t.start : self._here()].rstrip()
                     return fd
         if not assigns and not words and not redirs:
             raise self.unexpected(self.peek())

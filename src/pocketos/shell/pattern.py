@@ -16,10 +16,19 @@ if TYPE_CHECKING:
 __all__ = ["compile_pattern", "escape", "glob", "has_glob", "match", "to_regex", "unescape"]
 
 _CLASSES = {
-    "alpha": "a-zA-Z", "digit": "0-9", "alnum": "a-zA-Z0-9", "upper": "A-Z", "lower": "a-z",
-    "space": " \\t\\n\\r\\f\\v", "blank": " \\t", "punct": re.escape("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"),
-    "xdigit": "0-9A-Fa-f", "word": "a-zA-Z0-9_", "cntrl": "\\x00-\\x1f\\x7f",
-    "print": "\\x20-\\x7e", "graph": "\\x21-\\x7e",
+    "alpha": "a-zA-Z",
+    "digit": "0-9",
+    "alnum": "a-zA-Z0-9",
+    "upper": "A-Z",
+    "lower": "a-z",
+    "space": " \\t\\n\\r\\f\\v",
+    "blank": " \\t",
+    "punct": re.escape("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"),
+    "xdigit": "0-9A-Fa-f",
+    "word": "a-zA-Z0-9_",
+    "cntrl": "\\x00-\\x1f\\x7f",
+    "print": "\\x20-\\x7e",
+    "graph": "\\x21-\\x7e",
 }
 
 _SPECIAL = frozenset("*?[\\")
@@ -112,7 +121,7 @@ def _bracket(p: str, i: int, end: int) -> str:
         first = False
         if c == "[" and j + 1 < end and p[j + 1] == ":":
             k = p.find(":]", j + 2)
-            name = p[j + 2:k]
+            name = p[j + 2 : k]
             items.append(_CLASSES.get(name, ""))
             j = k + 2
             continue
@@ -155,7 +164,7 @@ def to_regex(p: str, *, pathname: bool = False, extglob: bool = True) -> str:
         if extglob and c in "?*+@!" and i + 1 < n and p[i + 1] == "(":
             close = _paren_end(p, i + 1)
             if close > 0:
-                alts = _split_alts(p[i + 2:close])
+                alts = _split_alts(p[i + 2 : close])
                 inner = "|".join(to_regex(a, pathname=pathname, extglob=extglob) for a in alts)
                 if c == "?":
                     out.append(f"(?:{inner})?")
@@ -166,7 +175,7 @@ def to_regex(p: str, *, pathname: bool = False, extglob: bool = True) -> str:
                 elif c == "@":
                     out.append(f"(?:{inner})")
                 else:
-                    rest = to_regex(p[close + 1:], pathname=pathname, extglob=extglob)
+                    rest = to_regex(p[close + 1 :], pathname=pathname, extglob=extglob)
                     out.append(f"(?:(?!(?:{inner}){rest}$){star})")
                 i = close + 1
                 continue
@@ -216,7 +225,7 @@ def _split_alts(s: str) -> list[str]:
     while i < len(s):
         c = s[i]
         if c == "\\" and i + 1 < len(s):
-            cur.append(s[i:i + 2])
+            cur.append(s[i : i + 2])
             i += 2
             continue
         if c == "(":
@@ -236,8 +245,9 @@ def _split_alts(s: str) -> list[str]:
 _CACHE: dict[tuple[str, bool, bool, bool], re.Pattern[str]] = {}
 
 
-def compile_pattern(p: str, *, pathname: bool = False, extglob: bool = True,
-                    nocase: bool = False) -> re.Pattern[str]:
+def compile_pattern(
+    p: str, *, pathname: bool = False, extglob: bool = True, nocase: bool = False
+) -> re.Pattern[str]:
     key = (p, pathname, nocase, extglob)
     r = _CACHE.get(key)
     if r is None:
@@ -268,7 +278,7 @@ def _split_path(p: str) -> list[str]:
     while i < len(p):
         c = p[i]
         if c == "\\" and i + 1 < len(p):
-            cur.append(p[i:i + 2])
+            cur.append(p[i : i + 2])
             i += 2
             continue
         if c == "(":
@@ -285,8 +295,15 @@ def _split_path(p: str) -> list[str]:
     return parts
 
 
-def glob(fs: FsView, pattern: str, *, dotglob: bool = False, globstar: bool = False,
-         extglob: bool = True, nocase: bool = False) -> list[str]:
+def glob(
+    fs: FsView,
+    pattern: str,
+    *,
+    dotglob: bool = False,
+    globstar: bool = False,
+    extglob: bool = True,
+    nocase: bool = False,
+) -> list[str]:
     """Expand a pathname pattern; returns matches sorted like bash in the C locale."""
     comps = _split_path(pattern)
     absolute = pattern.startswith("/")
@@ -299,8 +316,11 @@ def glob(fs: FsView, pattern: str, *, dotglob: bool = False, globstar: bool = Fa
         last = k == len(comps) - 1
         if comp == "":
             if last:
-                bases = [b + "/" if b and not b.endswith("/") else b for b in bases
-                         if b == "" or fs.isdir(b)]
+                bases = [
+                    b + "/" if b and not b.endswith("/") else b
+                    for b in bases
+                    if b == "" or fs.isdir(b)
+                ]
             continue
         new: list[str] = []
         if globstar and comp == "**":
@@ -312,7 +332,7 @@ def glob(fs: FsView, pattern: str, *, dotglob: bool = False, globstar: bool = Fa
             lit = unescape(comp)
             for b in bases:
                 path = _join(b, lit)
-                if (fs.lexists(path) if last else fs.isdir(path)):
+                if fs.lexists(path) if last else fs.isdir(path):
                     new.append(path)
             bases = new
             continue

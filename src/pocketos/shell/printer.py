@@ -110,25 +110,32 @@ class _Printer:
         if isinstance(c, FuncDef):
             return self.function(c, level)
         if isinstance(c, Group):
-            return "{ \n" + self.lines(c.body, level + 1, False) + f"\n{pad}}}" + \
-                self.redirs(c.redirs)
+            return (
+                "{ \n" + self.lines(c.body, level + 1, False) + f"\n{pad}}}" + self.redirs(c.redirs)
+            )
         if isinstance(c, Subshell):
             return "( " + self.inline(c.body, level) + " )" + self.redirs(c.redirs)
         if isinstance(c, If):
             return self.if_(c.clauses, c.orelse, level) + self.redirs(c.redirs)
         if isinstance(c, While):
             kw = "until" if c.until else "while"
-            return (f"{kw} {self.inline(c.cond, level)}; do\n"
-                    f"{self.lines(c.body, level + 1, True)}\n{pad}done" + self.redirs(c.redirs))
+            return (
+                f"{kw} {self.inline(c.cond, level)}; do\n"
+                f"{self.lines(c.body, level + 1, True)}\n{pad}done" + self.redirs(c.redirs)
+            )
         if isinstance(c, For):
             kw = "select" if c.select else "for"
             wtext = " ".join(w.text for w in c.words) if c.words is not None else '"$@"'
-            return (f"{kw} {c.var} in {wtext};\n{pad}do\n"
-                    f"{self.lines(c.body, level + 1, True)}\n{pad}done" + self.redirs(c.redirs))
+            return (
+                f"{kw} {c.var} in {wtext};\n{pad}do\n"
+                f"{self.lines(c.body, level + 1, True)}\n{pad}done" + self.redirs(c.redirs)
+            )
         if isinstance(c, ArithFor):
             head = "; ".join(x.strip() for x in (c.init, c.cond, c.step))
-            return (f"for (({head}))\n{pad}do\n"
-                    f"{self.lines(c.body, level + 1, True)}\n{pad}done" + self.redirs(c.redirs))
+            return (
+                f"for (({head}))\n{pad}do\n"
+                f"{self.lines(c.body, level + 1, True)}\n{pad}done" + self.redirs(c.redirs)
+            )
         if isinstance(c, Case):
             out = [f"case {c.word.text} in "]
             for item in c.items:
@@ -145,12 +152,10 @@ class _Printer:
             return f"[[ {self.cond(c.expr)} ]]" + self.redirs(c.redirs)
         return ""
 
-    def if_(self, clauses: list[tuple[Script, Script]], orelse: Script | None, level: int
-            ) -> str:
+    def if_(self, clauses: list[tuple[Script, Script]], orelse: Script | None, level: int) -> str:
         pad = IND * level
         cond, body = clauses[0]
-        text = (f"if {self.inline(cond, level)}; then\n"
-                f"{self.lines(body, level + 1, True)}\n")
+        text = f"if {self.inline(cond, level)}; then\n{self.lines(body, level + 1, True)}\n"
         if len(clauses) > 1:
             text += f"{pad}else\n{pad}{IND}" + self.if_(clauses[1:], orelse, level + 1) + ";\n"
         elif orelse is not None:

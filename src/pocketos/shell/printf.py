@@ -36,8 +36,15 @@ _FLAG_CHARS = b"#'-+ 0"
 _LENMODS = b"hjlLtzZ"
 _SPACES = b" \t\n\v\f\r"
 _SIMPLE_ESC = {
-    ord("a"): b"\x07", ord("b"): b"\x08", ord("e"): b"\x1b", ord("E"): b"\x1b",
-    ord("f"): b"\x0c", ord("n"): b"\n", ord("r"): b"\r", ord("t"): b"\t", ord("v"): b"\x0b",
+    ord("a"): b"\x07",
+    ord("b"): b"\x08",
+    ord("e"): b"\x1b",
+    ord("E"): b"\x1b",
+    ord("f"): b"\x0c",
+    ord("n"): b"\n",
+    ord("r"): b"\r",
+    ord("t"): b"\t",
+    ord("v"): b"\x0b",
     ord("\\"): b"\\",
 }
 _HEX = b"0123456789abcdefABCDEF"
@@ -90,17 +97,32 @@ def _utf8_encode(cp: int) -> bytes:
     if cp < 0x10000:
         return bytes([0xE0 | cp >> 12, 0x80 | cp >> 6 & 0x3F, 0x80 | cp & 0x3F])
     if cp < 0x200000:
-        return bytes([0xF0 | cp >> 18, 0x80 | cp >> 12 & 0x3F, 0x80 | cp >> 6 & 0x3F,
-                      0x80 | cp & 0x3F])
+        return bytes(
+            [0xF0 | cp >> 18, 0x80 | cp >> 12 & 0x3F, 0x80 | cp >> 6 & 0x3F, 0x80 | cp & 0x3F]
+        )
     if cp < 0x4000000:
-        return bytes([0xF8 | cp >> 24, 0x80 | cp >> 18 & 0x3F, 0x80 | cp >> 12 & 0x3F,
-                      0x80 | cp >> 6 & 0x3F, 0x80 | cp & 0x3F])
-    return bytes([0xFC | cp >> 30 & 0x01, 0x80 | cp >> 24 & 0x3F, 0x80 | cp >> 18 & 0x3F,
-                  0x80 | cp >> 12 & 0x3F, 0x80 | cp >> 6 & 0x3F, 0x80 | cp & 0x3F])
+        return bytes(
+            [
+                0xF8 | cp >> 24,
+                0x80 | cp >> 18 & 0x3F,
+                0x80 | cp >> 12 & 0x3F,
+                0x80 | cp >> 6 & 0x3F,
+                0x80 | cp & 0x3F,
+            ]
+        )
+    return bytes(
+        [
+            0xFC | cp >> 30 & 0x01,
+            0x80 | cp >> 24 & 0x3F,
+            0x80 | cp >> 18 & 0x3F,
+            0x80 | cp >> 12 & 0x3F,
+            0x80 | cp >> 6 & 0x3F,
+            0x80 | cp & 0x3F,
+        ]
+    )
 
 
-def _escape(data: bytes, i: int, in_b: bool, utf8: bool, errors: list[str]
-            ) -> tuple[bytes, int]:
+def _escape(data: bytes, i: int, in_b: bool, utf8: bool, errors: list[str]) -> tuple[bytes, int]:
     """Decode the escape whose backslash is at ``data[i - 1]``; ``data[i]`` is the next byte.
 
     Returns (bytes to emit, index of the next unread byte). ``in_b`` selects the ``%b`` rules.
@@ -224,8 +246,11 @@ def _quote_bytes(data: bytes, utf8: bool) -> bytes:
         return bytes(out)
     out = bytearray()
     for k, byte in enumerate(data):
-        if byte in _BACKSLASH_CHARS or (byte == ord("#") and k == 0) or (
-                byte == ord("~") and (k == 0 or data[k - 1] in b":=")):
+        if (
+            byte in _BACKSLASH_CHARS
+            or (byte == ord("#") and k == 0)
+            or (byte == ord("~") and (k == 0 or data[k - 1] in b":="))
+        ):
             out += b"\\"
         out.append(byte)
     return bytes(out)
@@ -280,12 +305,17 @@ def _strtoint(word: bytes) -> tuple[int, int]:
     if i < n and word[i] in b"+-":
         neg = word[i] == ord("-")
         i += 1
-    if i + 1 < n and word[i] == ord("0") and word[i + 1] in b"xX" and i + 2 < n \
-            and word[i + 2] in _HEX:
+    if (
+        i + 1 < n
+        and word[i] == ord("0")
+        and word[i + 1] in b"xX"
+        and i + 2 < n
+        and word[i + 2] in _HEX
+    ):
         j = i + 2
         while j < n and word[j] in _HEX:
             j += 1
-        value = _int(word[i + 2:j], 16)
+        value = _int(word[i + 2 : j], 16)
     elif i < n and word[i] == ord("0"):
         j = i + 1
         while j < n and word[j] in _OCT:
@@ -436,9 +466,11 @@ def _strtold(word: bytes) -> tuple[_LD, int]:
             if k < n and word[k] == ord(")"):
                 j = k + 1
         return _LD(neg, "nan"), j
-    if low[:2] == b"0x" and (low[2:3].isdigit() or low[2:3] in (b"a", b"b", b"c", b"d", b"e",
-                                                                  b"f")
-                             or (low[2:3] == b"." and low[3:4] != b"" and low[3] in _HEX)):
+    if low[:2] == b"0x" and (
+        low[2:3].isdigit()
+        or low[2:3] in (b"a", b"b", b"c", b"d", b"e", b"f")
+        or (low[2:3] == b"." and low[3:4] != b"" and low[3] in _HEX)
+    ):
         j = i + 2
         mant = 0
         exp = 0
@@ -525,7 +557,7 @@ def _fmt_f(mag: Fraction, prec: int, alt: bool) -> str:
     pad = 0
     if k is not None and prec > k:
         pad, prec = prec - k, k
-    digits = _str(_round_half_even(mag * 10 ** prec))
+    digits = _str(_round_half_even(mag * 10**prec))
     if prec == 0:
         out = digits + ("." if alt or pad else "")
         return out + "0" * pad
@@ -625,8 +657,9 @@ def _pad(body: bytes, width: int, left: bool) -> bytes:
     return body + fill if left else fill + body
 
 
-def _pad_num(sign: bytes, prefix: bytes, digits: bytes, width: int, left: bool,
-             zero: bool) -> bytes:
+def _pad_num(
+    sign: bytes, prefix: bytes, digits: bytes, width: int, left: bool, zero: bool
+) -> bytes:
     body_len = len(sign) + len(prefix) + len(digits)
     if width <= body_len:
         return sign + prefix + digits
@@ -637,8 +670,9 @@ def _pad_num(sign: bytes, prefix: bytes, digits: bytes, width: int, left: bool,
     return b" " * (width - body_len) + sign + prefix + digits
 
 
-def format_printf(fmt: str, args: list[str], *, utf8: bool = False,
-                  max_output: int = MAX_OUTPUT) -> tuple[str, list[str], int]:
+def format_printf(
+    fmt: str, args: list[str], *, utf8: bool = False, max_output: int = MAX_OUTPUT
+) -> tuple[str, list[str], int]:
     """Run bash's ``printf FORMAT ARGS...``: (output, error messages, exit status).
 
     ``utf8`` selects the behaviour of a UTF-8 locale (``\\u`` escapes, ``'c`` constants and

@@ -39,8 +39,9 @@ class _SwitchIn(InputStream):
 
 
 class ShellSession:
-    def __init__(self, vm: AsyncVM, *, env: Mapping[str, str] | None = None,
-                 cwd: str | None = None) -> None:
+    def __init__(
+        self, vm: AsyncVM, *, env: Mapping[str, str] | None = None, cwd: str | None = None
+    ) -> None:
         from pocketos.shell.interp import Shell
 
         self.vm = vm
@@ -48,8 +49,15 @@ class ShellSession:
         self._err = _SwitchOut()
         self._in = _SwitchIn()
         self.budget = Budget(vm.limits)
-        self.ctx = vm._root_ctx(env=env, cwd=cwd, stdin=self._in, stdout=self._out,
-                                stderr=self._err, budget=self.budget, argv=["bash"])
+        self.ctx = vm._root_ctx(
+            env=env,
+            cwd=cwd,
+            stdin=self._in,
+            stdout=self._out,
+            stderr=self._err,
+            budget=self.budget,
+            argv=["bash"],
+        )
         self.shell = Shell(self.ctx, argv0="bash")
         self.shell.keep_alive = True  # the EXIT trap and job cleanup wait for close()
         self.closed = False
@@ -63,10 +71,15 @@ class ShellSession:
         """True once the script ran ``exit`` (the shell is over)."""
         return bool(getattr(self.shell, "exited", False))
 
-    async def run(self, script: str, *, stdin: str | bytes | None = None,
-                  timeout: float | None = None,
-                  on_stdout: Callable[[bytes], Any] | None = None,
-                  on_stderr: Callable[[bytes], Any] | None = None) -> ExecResult:
+    async def run(
+        self,
+        script: str,
+        *,
+        stdin: str | bytes | None = None,
+        timeout: float | None = None,
+        on_stdout: Callable[[bytes], Any] | None = None,
+        on_stderr: Callable[[bytes], Any] | None = None,
+    ) -> ExecResult:
         from pocketos.vm import ExecResult, _b
 
         if self.closed:

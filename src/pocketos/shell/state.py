@@ -3,9 +3,22 @@
 from __future__ import annotations
 
 __all__ = [
-    "ATTR_ASSOC", "ATTR_ARRAY", "ATTR_EXPORT", "ATTR_INTEGER", "ATTR_LOWER", "ATTR_READONLY",
-    "ATTR_NAMEREF", "ATTR_UPPER", "BreakLoop", "ContinueLoop", "ExitShell", "FatalError", "ReturnFn",
-    "ShellError", "Var", "quote_word",
+    "ATTR_ASSOC",
+    "ATTR_ARRAY",
+    "ATTR_EXPORT",
+    "ATTR_INTEGER",
+    "ATTR_LOWER",
+    "ATTR_READONLY",
+    "ATTR_NAMEREF",
+    "ATTR_UPPER",
+    "BreakLoop",
+    "ContinueLoop",
+    "ExitShell",
+    "FatalError",
+    "ReturnFn",
+    "ShellError",
+    "Var",
+    "quote_word",
 ]
 
 ATTR_EXPORT = 1

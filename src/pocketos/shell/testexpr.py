@@ -22,13 +22,17 @@ if TYPE_CHECKING:
 
 __all__ = ["evaluate_test", "UNARY_OPS", "BINARY_OPS", "TestSyntaxError"]
 
-UNARY_OPS = frozenset(
-    f"-{c}" for c in "abcdefghknoprstuvwxzGLNORS")
+UNARY_OPS = frozenset(f"-{c}" for c in "abcdefghknoprstuvwxzGLNORS")
 BINARY_OPS = frozenset(
-    ["=", "==", "!=", "<", ">", "-nt", "-ot", "-ef", "-eq", "-ne", "-lt", "-le", "-gt", "-ge"])
+    ["=", "==", "!=", "<", ">", "-nt", "-ot", "-ef", "-eq", "-ne", "-lt", "-le", "-gt", "-ge"]
+)
 _INT_OPS = {
-    "-eq": lambda a, b: a == b, "-ne": lambda a, b: a != b, "-lt": lambda a, b: a < b,
-    "-le": lambda a, b: a <= b, "-gt": lambda a, b: a > b, "-ge": lambda a, b: a >= b,
+    "-eq": lambda a, b: a == b,
+    "-ne": lambda a, b: a != b,
+    "-lt": lambda a, b: a < b,
+    "-le": lambda a, b: a <= b,
+    "-gt": lambda a, b: a > b,
+    "-ge": lambda a, b: a >= b,
 }
 _INTMAX = (1 << 63) - 1
 _INTMIN = -(1 << 63)
@@ -59,11 +63,18 @@ def parse_integer(text: str) -> int | None:
 
 
 class _Evaluator:
-    def __init__(self, args: list[str], fs: FsView, *, uid: int | None, gid: int | None,
-                 is_set: Callable[[str], bool] | None,
-                 option_on: Callable[[str], bool] | None,
-                 is_nameref: Callable[[str], bool] | None,
-                 isatty: Callable[[int], bool] | None) -> None:
+    def __init__(
+        self,
+        args: list[str],
+        fs: FsView,
+        *,
+        uid: int | None,
+        gid: int | None,
+        is_set: Callable[[str], bool] | None,
+        option_on: Callable[[str], bool] | None,
+        is_nameref: Callable[[str], bool] | None,
+        isatty: Callable[[int], bool] | None,
+    ) -> None:
         self.argv = args
         self.argc = len(args)
         self.pos = 0
@@ -207,8 +218,12 @@ class _Evaluator:
             return bool(_INT_OPS[op](a, b))
         if op == "-ef":
             s1, s2 = self._stat(left), self._stat(right)
-            return (s1 is not None and s2 is not None and s1.st_dev == s2.st_dev
-                    and s1.st_ino == s2.st_ino)
+            return (
+                s1 is not None
+                and s2 is not None
+                and s1.st_dev == s2.st_dev
+                and s1.st_ino == s2.st_ino
+            )
         s1, s2 = self._stat(left), self._stat(right)
         if op == "-nt":
             if s1 is None:
@@ -328,12 +343,18 @@ def _key(s: str) -> bytes:
     return s.encode("utf-8", "surrogateescape")
 
 
-def evaluate_test(args: list[str], fs: FsView, *, name: str = "test",
-                  uid: int | None = None, gid: int | None = None,
-                  is_set: Callable[[str], bool] | None = None,
-                  option_on: Callable[[str], bool] | None = None,
-                  is_nameref: Callable[[str], bool] | None = None,
-                  isatty: Callable[[int], bool] | None = None) -> tuple[int, str | None]:
+def evaluate_test(
+    args: list[str],
+    fs: FsView,
+    *,
+    name: str = "test",
+    uid: int | None = None,
+    gid: int | None = None,
+    is_set: Callable[[str], bool] | None = None,
+    option_on: Callable[[str], bool] | None = None,
+    is_nameref: Callable[[str], bool] | None = None,
+    isatty: Callable[[int], bool] | None = None,
+) -> tuple[int, str | None]:
     """Evaluate ``test ARGS`` (or ``[ ARGS ]`` when ``name == "["``; ``args`` then ends with
     ``]``, which is checked and removed here).
 
@@ -347,8 +368,16 @@ def evaluate_test(args: list[str], fs: FsView, *, name: str = "test",
         if not args or args[-1] != "]":
             return 2, "[: missing `]'"
         args = args[:-1]
-    ev = _Evaluator(list(args), fs, uid=uid, gid=gid, is_set=is_set, option_on=option_on,
-                    is_nameref=is_nameref, isatty=isatty)
+    ev = _Evaluator(
+        list(args),
+        fs,
+        uid=uid,
+        gid=gid,
+        is_set=is_set,
+        option_on=option_on,
+        is_nameref=is_nameref,
+        isatty=isatty,
+    )
     ev.bracket = name == "["
     try:
         value = ev.run()

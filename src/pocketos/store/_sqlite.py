@@ -114,8 +114,9 @@ def default_store_path() -> str:
     explicit = os.environ.get(DEFAULT_PATH_ENV)
     if explicit:
         return explicit
-    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local",
-                                                            "share")
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(
+        os.path.expanduser("~"), ".local", "share"
+    )
     return os.path.join(base, "pocketos", "sessions.db")
 
 
@@ -148,8 +149,9 @@ def _flush_all() -> None:
 class Store:
     """A session store in one SQLite file (``":memory:"`` for a throwaway one)."""
 
-    def __init__(self, path: str | os.PathLike[str] | None = None, *,
-                 write_delay: float = 0.1) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str] | None = None, *, write_delay: float = 0.1
+    ) -> None:
         p = os.fspath(path) if path is not None else default_store_path()
         if p != ":memory:":
             parent = os.path.dirname(os.path.abspath(p))
@@ -169,8 +171,9 @@ class Store:
                 self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
-            self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)",
-                             (str(SCHEMA_VERSION),))
+            self._db.execute(
+                "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+            )
         self.closed = False
         _OPEN.add(self)
 
@@ -266,13 +269,32 @@ class Store:
             return list(self._db.execute(sql, args).fetchall())
 
     # --- sessions ------------------------------------------------------------------------
-    def create_session(self, session_id: str, *, agent: str, agent_argv: list[str] | None,
-                       vm: str, cwd: str, info: Mapping[str, Any] | None = None) -> None:
+    def create_session(
+        self,
+        session_id: str,
+        *,
+        agent: str,
+        agent_argv: list[str] | None,
+        vm: str,
+        cwd: str,
+        info: Mapping[str, Any] | None = None,
+    ) -> None:
         now = time.time()
-        self._defer("INSERT INTO sessions (id, agent, agent_argv, agent_session_id, vm, cwd, "
-                    "status, created, updated, info) VALUES (?, ?, ?, NULL, ?, ?, 'starting', ?,"
-                    " ?, ?)", (session_id, agent, _dumps(agent_argv) if agent_argv else None,
-                               vm, cwd, now, now, _dumps(dict(info or {}))))
+        self._defer(
+            "INSERT INTO sessions (id, agent, agent_argv, agent_session_id, vm, cwd, "
+            "status, created, updated, info) VALUES (?, ?, ?, NULL, ?, ?, 'starting', ?,"
+            " ?, ?)",
+            (
+                session_id,
+                agent,
+                _dumps(agent_argv) if agent_argv else None,
+                vm,
+                cwd,
+                now,
+                now,
+                _dumps(dict(info or {})),
+            ),
+        )
 
     def update_session(self, session_id: str, **fields: Any) -> None:
         """Update ``agent_session_id``, ``status``, ``title``, ``error``, ``cwd``, ``vm`` or
@@ -289,16 +311,16 @@ class Store:
         with self._lock:
             if info:
                 self._flush_locked()
-                row = self._db.execute("SELECT info FROM sessions WHERE id = ?",
-                                       (session_id,)).fetchone()
+                row = self._db.execute(
+                    "SELECT info FROM sessions WHERE id = ?", (session_id,)
+                ).fetchone()
                 merged = json.loads(row["info"]) if row else {}
                 merged.update(info)
                 sets.append("info = ?")
                 args.append(_dumps(merged))
             sets.append("updated = ?")
             args.append(time.time())
-            self._defer(f"UPDATE sessions SET {', '.join(sets)} WHERE id = ?",
-                        (*args, session_id))
+            self._defer(f"UPDATE sessions SET {', '.join(sets)} WHERE id = ?", (*args, session_id))
 
     @staticmethod
     def _session_dict(row: sqlite3.Row) -> dict[str, Any]:
@@ -311,12 +333,15 @@ class Store:
         rows = self._rows("SELECT * FROM sessions WHERE id = ?", (session_id,))
         return self._session_dict(rows[0]) if rows else None
 
-    def list_sessions(self, *, vm: str | None = None, status: str | None = None
-                      ) -> list[dict[str, Any]]:
+    def list_sessions(
+        self, *, vm: str | None = None, status: str | None = None
+    ) -> list[dict[str, Any]]:
         """Sessions, newest first, with their totals (events, prompts, tokens, cost)."""
-        sql = ("SELECT s.*, (SELECT COUNT(*) FROM prompts p WHERE p.session_id = s.id) AS "
-               "prompts, (SELECT COALESCE(MAX(seq), 0) FROM events e WHERE e.session_id = s.id)"
-               " AS last_seq FROM sessions s")
+        sql = (
+            "SELECT s.*, (SELECT COUNT(*) FROM prompts p WHERE p.session_id = s.id) AS "
+            "prompts, (SELECT COALESCE(MAX(seq), 0) FROM events e WHERE e.session_id = s.id)"
+            " AS last_seq FROM sessions s"
+        )
         where: list[str] = []
         args: list[Any] = []
         if vm is not None:
@@ -338,34 +363,43 @@ class Store:
     def delete_session(self, session_id: str) -> None:
         with self._lock:
             self._flush_locked()
-            row = self._db.execute("SELECT agent_session_id FROM sessions WHERE id = ?",
-                                   (session_id,)).fetchone()
+            row = self._db.execute(
+                "SELECT agent_session_id FROM sessions WHERE id = ?", (session_id,)
+            ).fetchone()
             for table in ("events", "prompts", "permissions", "usage"):
                 self._db.execute(f"DELETE FROM {table} WHERE session_id = ?", (session_id,))
             if row and row["agent_session_id"]:
-                self._db.execute("DELETE FROM agent_state WHERE agent_session_id = ?",
-                                 (row["agent_session_id"],))
+                self._db.execute(
+                    "DELETE FROM agent_state WHERE agent_session_id = ?", (row["agent_session_id"],)
+                )
             self._db.execute("DELETE FROM sessions WHERE id = ?", (session_id,))
             self._prompt_n.pop(session_id, None)
 
     # --- events --------------------------------------------------------------------------
-    def append_event(self, session_id: str, seq: int, time_: float, kind: str,
-                     data: Mapping[str, Any]) -> None:
-        self._defer(_SQL_EVENT, (session_id, seq, time_, kind,
-                                _dumps(data if isinstance(data, dict) else dict(data))))
+    def append_event(
+        self, session_id: str, seq: int, time_: float, kind: str, data: Mapping[str, Any]
+    ) -> None:
+        self._defer(
+            _SQL_EVENT,
+            (session_id, seq, time_, kind, _dumps(data if isinstance(data, dict) else dict(data))),
+        )
 
     def last_seq(self, session_id: str) -> int:
-        rows = self._rows("SELECT COALESCE(MAX(seq), 0) AS m FROM events WHERE session_id = ?",
-                          (session_id,))
+        rows = self._rows(
+            "SELECT COALESCE(MAX(seq), 0) AS m FROM events WHERE session_id = ?", (session_id,)
+        )
         return int(rows[0]["m"])
 
     def events(self, session_id: str, since: int = 0) -> list[dict[str, Any]]:
         """Events with ``seq > since`` in order: ``{"seq", "time", "kind", "data"}``."""
-        return [{"seq": r["seq"], "time": r["time"], "kind": r["kind"],
-                 "data": json.loads(r["data"])}
-                for r in self._rows("SELECT seq, time, kind, data FROM events WHERE "
-                                    "session_id = ? AND seq > ? ORDER BY seq",
-                                    (session_id, since))]
+        return [
+            {"seq": r["seq"], "time": r["time"], "kind": r["kind"], "data": json.loads(r["data"])}
+            for r in self._rows(
+                "SELECT seq, time, kind, data FROM events WHERE "
+                "session_id = ? AND seq > ? ORDER BY seq",
+                (session_id, since),
+            )
+        ]
 
     # --- prompts, permissions, usage ----------------------------------------------------
     def start_prompt(self, session_id: str, content: list[dict[str, Any]]) -> int:
@@ -373,66 +407,128 @@ class Store:
             last = self._prompt_n.get(session_id)
             if last is None:
                 self._flush_locked()
-                row = self._db.execute("SELECT COALESCE(MAX(n), 0) AS m FROM prompts WHERE "
-                                       "session_id = ?", (session_id,)).fetchone()
+                row = self._db.execute(
+                    "SELECT COALESCE(MAX(n), 0) AS m FROM prompts WHERE session_id = ?",
+                    (session_id,),
+                ).fetchone()
                 last = int(row["m"])
             n = last + 1
             self._prompt_n[session_id] = n
-            self._defer("INSERT INTO prompts (session_id, n, started, content) VALUES "
-                        "(?, ?, ?, ?)", (session_id, n, time.time(), _dumps(content)))
+            self._defer(
+                "INSERT INTO prompts (session_id, n, started, content) VALUES (?, ?, ?, ?)",
+                (session_id, n, time.time(), _dumps(content)),
+            )
         return n
 
-    def end_prompt(self, session_id: str, n: int, stop_reason: str | None,
-                   error: str | None = None) -> None:
-        self._defer("UPDATE prompts SET ended = ?, stop_reason = ?, error = ? WHERE "
-                    "session_id = ? AND n = ?", (time.time(), stop_reason, error, session_id, n))
+    def end_prompt(
+        self, session_id: str, n: int, stop_reason: str | None, error: str | None = None
+    ) -> None:
+        self._defer(
+            "UPDATE prompts SET ended = ?, stop_reason = ?, error = ? WHERE "
+            "session_id = ? AND n = ?",
+            (time.time(), stop_reason, error, session_id, n),
+        )
 
     def prompts(self, session_id: str) -> list[dict[str, Any]]:
         out = []
-        for r in self._rows("SELECT * FROM prompts WHERE session_id = ? ORDER BY n",
-                            (session_id,)):
+        for r in self._rows("SELECT * FROM prompts WHERE session_id = ? ORDER BY n", (session_id,)):
             d = dict(r)
             d["content"] = json.loads(d["content"])
             out.append(d)
         return out
 
-    def record_permission(self, session_id: str, seq: int, *, capability: str, resource: str,
-                          title: str | None, decision: str, option_id: str | None,
-                          source: str) -> None:
-        self._defer("INSERT INTO permissions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (session_id, seq, time.time(), capability, resource, title, decision,
-                     option_id, source))
+    def record_permission(
+        self,
+        session_id: str,
+        seq: int,
+        *,
+        capability: str,
+        resource: str,
+        title: str | None,
+        decision: str,
+        option_id: str | None,
+        source: str,
+    ) -> None:
+        self._defer(
+            "INSERT INTO permissions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                session_id,
+                seq,
+                time.time(),
+                capability,
+                resource,
+                title,
+                decision,
+                option_id,
+                source,
+            ),
+        )
 
     def permissions(self, session_id: str) -> list[dict[str, Any]]:
-        return [dict(r) for r in self._rows("SELECT * FROM permissions WHERE session_id = ? "
-                                            "ORDER BY rowid", (session_id,))]
+        return [
+            dict(r)
+            for r in self._rows(
+                "SELECT * FROM permissions WHERE session_id = ? ORDER BY rowid", (session_id,)
+            )
+        ]
 
-    def record_usage(self, session_id: str, *, prompt: int | None, model: str | None,
-                     input_tokens: int, output_tokens: int, cached_tokens: int = 0,
-                     cost: float | None = None, currency: str | None = None) -> None:
-        self._defer("INSERT INTO usage VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (session_id, prompt, time.time(), model, int(input_tokens),
-                     int(output_tokens), int(cached_tokens), cost, currency))
+    def record_usage(
+        self,
+        session_id: str,
+        *,
+        prompt: int | None,
+        model: str | None,
+        input_tokens: int,
+        output_tokens: int,
+        cached_tokens: int = 0,
+        cost: float | None = None,
+        currency: str | None = None,
+    ) -> None:
+        self._defer(
+            "INSERT INTO usage VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                session_id,
+                prompt,
+                time.time(),
+                model,
+                int(input_tokens),
+                int(output_tokens),
+                int(cached_tokens),
+                cost,
+                currency,
+            ),
+        )
 
     def usage(self, session_id: str) -> list[dict[str, Any]]:
-        return [dict(r) for r in self._rows("SELECT * FROM usage WHERE session_id = ? "
-                                            "ORDER BY rowid", (session_id,))]
+        return [
+            dict(r)
+            for r in self._rows(
+                "SELECT * FROM usage WHERE session_id = ? ORDER BY rowid", (session_id,)
+            )
+        ]
 
     def usage_totals(self, session_id: str) -> dict[str, Any]:
-        r = self._rows("SELECT COALESCE(SUM(input_tokens), 0) AS i, COALESCE(SUM(output_tokens),"
-                       " 0) AS o, COALESCE(SUM(cached_tokens), 0) AS c, SUM(cost) AS cost FROM "
-                       "usage WHERE session_id = ?", (session_id,))[0]
-        return {"input_tokens": int(r["i"]), "output_tokens": int(r["o"]),
-                "cached_tokens": int(r["c"]),
-                "cost": float(r["cost"]) if r["cost"] is not None else None}
+        r = self._rows(
+            "SELECT COALESCE(SUM(input_tokens), 0) AS i, COALESCE(SUM(output_tokens),"
+            " 0) AS o, COALESCE(SUM(cached_tokens), 0) AS c, SUM(cost) AS cost FROM "
+            "usage WHERE session_id = ?",
+            (session_id,),
+        )[0]
+        return {
+            "input_tokens": int(r["i"]),
+            "output_tokens": int(r["o"]),
+            "cached_tokens": int(r["c"]),
+            "cost": float(r["cost"]) if r["cost"] is not None else None,
+        }
 
     # --- the built-in agent's own state --------------------------------------------------
     def save_agent_state(self, agent_session_id: str, state: Mapping[str, Any]) -> None:
         self._defer(_SQL_STATE, (agent_session_id, time.time(), _dumps(dict(state))))
 
     def load_agent_state(self, agent_session_id: str) -> dict[str, Any] | None:
-        rows = self._rows("SELECT state FROM agent_state WHERE agent_session_id = ?",
-                          (agent_session_id,))
+        rows = self._rows(
+            "SELECT state FROM agent_state WHERE agent_session_id = ?", (agent_session_id,)
+        )
         return json.loads(rows[0]["state"]) if rows else None
 
     # --- the transcript ------------------------------------------------------------------
@@ -446,23 +542,38 @@ class Store:
         yield {"type": "session", "format": "pocketos.transcript/1", **sess}
         for ev in self.events(session_id):
             yield {"type": "event", **ev}
-        yield {"type": "summary", "session_id": session_id,
-               "prompts": self.prompts(session_id),
-               "permissions": self.permissions(session_id),
-               "usage": self.usage(session_id),
-               "totals": self.usage_totals(session_id)}
+        yield {
+            "type": "summary",
+            "session_id": session_id,
+            "prompts": self.prompts(session_id),
+            "permissions": self.permissions(session_id),
+            "usage": self.usage(session_id),
+            "totals": self.usage_totals(session_id),
+        }
 
     # --- audit -------------------------------------------------------------------------------
     def append_audit(self, event: Mapping[str, Any]) -> None:
         """Persist one audit event (a ``pocketos.kernel.audit.AuditEvent.to_dict()``)."""
-        self._defer("INSERT INTO audit VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                   (event["vm"], event["seq"], event["time"], event["kind"],
-                    event.get("capability"), event.get("resource"), event.get("decision"),
-                    event.get("reason"), event.get("pid"), event.get("actor"),
-                    _dumps(event.get("detail") or {})))
+        self._defer(
+            "INSERT INTO audit VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                event["vm"],
+                event["seq"],
+                event["time"],
+                event["kind"],
+                event.get("capability"),
+                event.get("resource"),
+                event.get("decision"),
+                event.get("reason"),
+                event.get("pid"),
+                event.get("actor"),
+                _dumps(event.get("detail") or {}),
+            ),
+        )
 
-    def audit_events(self, vm: str | None = None, *, since: float | None = None,
-                     kind: str | None = None) -> list[dict[str, Any]]:
+    def audit_events(
+        self, vm: str | None = None, *, since: float | None = None, kind: str | None = None
+    ) -> list[dict[str, Any]]:
         sql = "SELECT * FROM audit WHERE 1=1"
         args: list[Any] = []
         if vm is not None:

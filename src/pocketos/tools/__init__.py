@@ -33,11 +33,19 @@ if TYPE_CHECKING:
 
 #: public name -> module; loaded on first use, so registering the commands stays cheap
 _LAZY = {
-    "DEFAULT_TIMEOUT": "_model", "Tool": "_model", "Toolkit": "_model", "toolkit": "_model",
+    "DEFAULT_TIMEOUT": "_model",
+    "Tool": "_model",
+    "Toolkit": "_model",
+    "toolkit": "_model",
     "reference_markdown": "_reference",
-    "ToolArgumentsInvalid": "_runtime", "ToolCallError": "_runtime", "ToolDenied": "_runtime",
-    "ToolFailed": "_runtime", "ToolHost": "_runtime", "ToolTimeout": "_runtime",
-    "get_host": "_runtime", "install": "_runtime",
+    "ToolArgumentsInvalid": "_runtime",
+    "ToolCallError": "_runtime",
+    "ToolDenied": "_runtime",
+    "ToolFailed": "_runtime",
+    "ToolHost": "_runtime",
+    "ToolTimeout": "_runtime",
+    "get_host": "_runtime",
+    "install": "_runtime",
 }
 
 

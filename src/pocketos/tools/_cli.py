@@ -18,8 +18,16 @@ from pydantic_core import to_jsonable_python
 
 from pocketos.tools._model import Tool
 
-__all__ = ["ArgumentError", "FlagSpec", "flag_specs", "parse_tool_argv", "tool_help",
-           "format_validation_error", "dump_json", "RESERVED_FLAGS"]
+__all__ = [
+    "ArgumentError",
+    "FlagSpec",
+    "flag_specs",
+    "parse_tool_argv",
+    "tool_help",
+    "format_validation_error",
+    "dump_json",
+    "RESERVED_FLAGS",
+]
 
 #: flags every tool command understands itself
 RESERVED_FLAGS = frozenset({"help", "json", "json-file"})
@@ -31,9 +39,9 @@ class ArgumentError(Exception):
 
 @dataclass
 class FlagSpec:
-    key: str            # the property name in the arguments object
-    flag: str           # the flag name without dashes
-    kind: str           # boolean | integer | number | string | json
+    key: str  # the property name in the arguments object
+    flag: str  # the flag name without dashes
+    kind: str  # boolean | integer | number | string | json
     array: bool = False
     required: bool = False
     description: str = ""
@@ -47,7 +55,8 @@ class FlagSpec:
         if self.choices:
             return "{" + ",".join(str(c) for c in self.choices) + "}"
         return {"integer": "INT", "number": "NUM", "string": "TEXT", "json": "JSON"}.get(
-            self.kind, "VALUE")
+            self.kind, "VALUE"
+        )
 
 
 def _resolve(schema: dict[str, Any], root: dict[str, Any]) -> dict[str, Any]:
@@ -110,9 +119,20 @@ def flag_specs(tool: Tool) -> list[FlagSpec]:
     for key, prop in schema.get("properties", {}).items():
         kind, array, choices, nullable = _kind(prop, schema)
         desc = prop.get("description") or _resolve(prop, schema).get("description", "")
-        out.append(FlagSpec(key, key.replace("_", "-"), kind, array, key in required,
-                            " ".join(str(desc).split()), prop.get("default"), "default" in prop,
-                            choices, nullable))
+        out.append(
+            FlagSpec(
+                key,
+                key.replace("_", "-"),
+                kind,
+                array,
+                key in required,
+                " ".join(str(desc).split()),
+                prop.get("default"),
+                "default" in prop,
+                choices,
+                nullable,
+            )
+        )
     return out
 
 
@@ -139,23 +159,27 @@ def _convert(spec: FlagSpec, raw: str, shown: str) -> Any:
             return True
         if low in ("false", "no", "0", "off"):
             return False
-        raise ArgumentError(f"invalid value for {shown}: {raw!r} is not a boolean "
-                            f"(use true or false)")
+        raise ArgumentError(
+            f"invalid value for {shown}: {raw!r} is not a boolean (use true or false)"
+        )
     if kind == "string":
         return raw
     try:
         return json.loads(raw)
     except json.JSONDecodeError as exc:
-        raise ArgumentError(f"invalid value for {shown}: not valid JSON ({exc.msg} at "
-                            f"line {exc.lineno} column {exc.colno})")
+        raise ArgumentError(
+            f"invalid value for {shown}: not valid JSON ({exc.msg} at "
+            f"line {exc.lineno} column {exc.colno})"
+        )
 
 
 def _parse_json_object(text: str, what: str) -> dict[str, Any]:
     try:
         val = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ArgumentError(f"invalid JSON in {what}: {exc.msg} at line {exc.lineno} "
-                            f"column {exc.colno}")
+        raise ArgumentError(
+            f"invalid JSON in {what}: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        )
     if not isinstance(val, dict):
         raise ArgumentError(f"{what} must be a JSON object, not {_json_type(val)}")
     return val
@@ -204,14 +228,14 @@ def parse_tool_argv(tool: Tool, argv: list[str]) -> ParsedArgs:
         i += 1
         if a == "--":
             if i < n:
-                raise ArgumentError(f"unexpected argument {argv[i]!r} (tool arguments are "
-                                    f"given as --flags)")
+                raise ArgumentError(
+                    f"unexpected argument {argv[i]!r} (tool arguments are given as --flags)"
+                )
             break
         if not a.startswith("--") or a == "--":
             if a.startswith("-") and len(a) > 1:
                 raise ArgumentError(f"unknown flag {a!r} (tool flags are long: --name VALUE)")
-            raise ArgumentError(f"unexpected argument {a!r} (tool arguments are given as "
-                                f"--flags)")
+            raise ArgumentError(f"unexpected argument {a!r} (tool arguments are given as --flags)")
         name, eq, value = a[2:].partition("=")
         if name == "help":
             res.help = True
@@ -317,14 +341,19 @@ def format_validation_error(tool: Tool, exc: ValidationError) -> str:
 
 
 def dump_json(value: Any, indent: int | None = None) -> str:
-    return json.dumps(to_jsonable_python(value, fallback=str), ensure_ascii=False,
-                      indent=indent)
+    return json.dumps(to_jsonable_python(value, fallback=str), ensure_ascii=False, indent=indent)
 
 
 def tool_help(tool: Tool, prog: str) -> str:
     specs = flag_specs(tool)
-    lines = [f"Usage: {prog} [FLAGS]", f"       {prog} --json '{{...}}'",
-             f"       {prog} --json-file FILE   (- reads stdin)", "", tool.description, ""]
+    lines = [
+        f"Usage: {prog} [FLAGS]",
+        f"       {prog} --json '{{...}}'",
+        f"       {prog} --json-file FILE   (- reads stdin)",
+        "",
+        tool.description,
+        "",
+    ]
     if specs:
         lines.append("Flags:")
         rows = []
@@ -341,8 +370,9 @@ def tool_help(tool: Tool, prog: str) -> str:
             elif s.has_default:
                 notes.append(f"(default: {json.dumps(s.default)})")
             if s.array:
-                notes.append("(repeat the flag for each value)" if s.kind != "json"
-                             else "(a JSON array)")
+                notes.append(
+                    "(repeat the flag for each value)" if s.kind != "json" else "(a JSON array)"
+                )
             rows.append((left, " ".join(notes)))
         width = min(max(len(r[0]) for r in rows), 34)
         for left, right in rows:
@@ -354,9 +384,13 @@ def tool_help(tool: Tool, prog: str) -> str:
                 lines.append(f"  {left:{width}}  {right}".rstrip())
     else:
         lines.append("This tool takes no arguments.")
-    lines += ["", "Output: {\"ok\": true, \"result\": ...} on stdout, exit status 0; errors go",
-              "to stderr with exit status 1. '--help --json' prints the JSON schema.", "",
-              "Examples:"]
+    lines += [
+        "",
+        'Output: {"ok": true, "result": ...} on stdout, exit status 0; errors go',
+        "to stderr with exit status 1. '--help --json' prints the JSON schema.",
+        "",
+        "Examples:",
+    ]
     examples = list(tool.examples) or [_example(prog, specs)]
     lines += [f"  {e}" for e in examples]
     return "\n".join(lines) + "\n"

@@ -11,8 +11,16 @@ from typing import Any, get_type_hints
 
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 
-__all__ = ["Tool", "Toolkit", "toolkit", "tool_name", "NAME_RE", "RESERVED_KITS",
-           "DEFAULT_TIMEOUT", "ValidationError"]
+__all__ = [
+    "Tool",
+    "Toolkit",
+    "toolkit",
+    "tool_name",
+    "NAME_RE",
+    "RESERVED_KITS",
+    "DEFAULT_TIMEOUT",
+    "ValidationError",
+]
 
 #: tool and toolkit names: lowercase letters, digits and dashes, starting with a letter
 NAME_RE = re.compile(r"[a-z][a-z0-9-]*\Z")
@@ -29,8 +37,10 @@ def tool_name(fn: Callable[..., Any]) -> str:
 
 def _check_name(name: str, what: str) -> str:
     if not isinstance(name, str) or not NAME_RE.match(name):
-        raise ValueError(f"invalid {what} name {name!r}: use lowercase letters, digits and "
-                         f"dashes, starting with a letter")
+        raise ValueError(
+            f"invalid {what} name {name!r}: use lowercase letters, digits and "
+            f"dashes, starting with a letter"
+        )
     return name
 
 
@@ -57,24 +67,34 @@ class Tool:
     kit: str = ""
 
     @classmethod
-    def from_function(cls, func: Callable[..., Any], *, name: str | None = None,
-                      description: str | None = None, timeout: float | None = DEFAULT_TIMEOUT,
-                      examples: Iterable[str] = ()) -> Tool:
+    def from_function(
+        cls,
+        func: Callable[..., Any],
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        timeout: float | None = DEFAULT_TIMEOUT,
+        examples: Iterable[str] = (),
+    ) -> Tool:
         if not callable(func):
             raise TypeError(f"a tool must be a function, not {type(func).__name__}")
         nm = _check_name(name if name is not None else tool_name(func), "tool")
         desc = description if description is not None else _first_line(func.__doc__)
         desc = " ".join(desc.split()) if desc else ""
         if not desc:
-            raise ValueError(f"tool {nm!r} needs a description (pass description=... or give "
-                             f"the function a docstring)")
+            raise ValueError(
+                f"tool {nm!r} needs a description (pass description=... or give "
+                f"the function a docstring)"
+            )
         if timeout is not None and timeout <= 0:
             raise ValueError(f"tool {nm!r}: timeout must be positive")
         model, takes_model = _arguments_model(func, nm)
         for key in model.model_json_schema().get("properties", {}):
             if key.replace("_", "-") in ("help", "json", "json-file"):
-                raise ValueError(f"tool {nm!r}: argument name {key!r} is reserved (it would "
-                                 f"clash with --{key.replace('_', '-')})")
+                raise ValueError(
+                    f"tool {nm!r}: argument name {key!r} is reserved (it would "
+                    f"clash with --{key.replace('_', '-')})"
+                )
         return cls(nm, func, desc, model, takes_model, timeout, list(examples))
 
     @property
@@ -103,8 +123,13 @@ class Tool:
         return (), {k: getattr(validated, k) for k in type(validated).model_fields}
 
     def describe(self) -> dict[str, Any]:
-        return {"kit": self.kit, "name": self.name, "description": self.description,
-                "timeout": self.timeout, "input_schema": self.input_schema()}
+        return {
+            "kit": self.kit,
+            "name": self.name,
+            "description": self.description,
+            "timeout": self.timeout,
+            "input_schema": self.input_schema(),
+        }
 
 
 def _arguments_model(func: Callable[..., Any], name: str) -> tuple[type[BaseModel], bool]:
@@ -113,8 +138,7 @@ def _arguments_model(func: Callable[..., Any], name: str) -> tuple[type[BaseMode
         hints = get_type_hints(func)
     except Exception as exc:
         raise ValueError(f"tool {name!r}: cannot read its type hints: {exc}") from exc
-    params = [p for p in sig.parameters.values()
-              if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    params = [p for p in sig.parameters.values() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
     if len(params) == 1:
         ann = hints.get(params[0].name)
         if isinstance(ann, type) and issubclass(ann, BaseModel):
@@ -122,11 +146,14 @@ def _arguments_model(func: Callable[..., Any], name: str) -> tuple[type[BaseMode
     fields: dict[str, Any] = {}
     for p in params:
         if p.kind is p.POSITIONAL_ONLY:
-            raise ValueError(f"tool {name!r}: positional-only parameter {p.name!r} is not "
-                             f"supported")
+            raise ValueError(
+                f"tool {name!r}: positional-only parameter {p.name!r} is not supported"
+            )
         if p.name.replace("_", "-") in ("help", "json", "json-file"):
-            raise ValueError(f"tool {name!r}: argument name {p.name!r} is reserved (it would "
-                             f"clash with --{p.name.replace('_', '-')})")
+            raise ValueError(
+                f"tool {name!r}: argument name {p.name!r} is reserved (it would "
+                f"clash with --{p.name.replace('_', '-')})"
+            )
         if p.name not in hints:
             raise ValueError(f"tool {name!r}: parameter {p.name!r} has no type hint")
         default = ... if p.default is p.empty else p.default
@@ -151,21 +178,37 @@ class Toolkit:
         for t in tools:
             self.add(t)
 
-    def add(self, func: Callable[..., Any] | Tool, *, name: str | None = None,
-            description: str | None = None, timeout: float | None = DEFAULT_TIMEOUT,
-            examples: Iterable[str] = ()) -> Tool:
+    def add(
+        self,
+        func: Callable[..., Any] | Tool,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        timeout: float | None = DEFAULT_TIMEOUT,
+        examples: Iterable[str] = (),
+    ) -> Tool:
         """Add a function (or a ready :class:`Tool`); duplicate names raise ValueError."""
-        t = func if isinstance(func, Tool) else Tool.from_function(
-            func, name=name, description=description, timeout=timeout, examples=examples)
+        t = (
+            func
+            if isinstance(func, Tool)
+            else Tool.from_function(
+                func, name=name, description=description, timeout=timeout, examples=examples
+            )
+        )
         if t.name in self.tools:
             raise ValueError(f"toolkit {self.name!r}: duplicate tool name {t.name!r}")
         t.kit = self.name
         self.tools[t.name] = t
         return t
 
-    def tool(self, name: str | Callable[..., Any] | None = None, *, description: str | None = None,
-             timeout: float | None = DEFAULT_TIMEOUT,
-             examples: Iterable[str] = ()) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def tool(
+        self,
+        name: str | Callable[..., Any] | None = None,
+        *,
+        description: str | None = None,
+        timeout: float | None = DEFAULT_TIMEOUT,
+        examples: Iterable[str] = (),
+    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         """Decorator: register the function as a tool and return it unchanged."""
         if callable(name):  # used bare: @kit.tool
             fn = name
@@ -174,8 +217,7 @@ class Toolkit:
         assert name is None or isinstance(name, str)
 
         def deco(fn: Callable[..., Any]) -> Callable[..., Any]:
-            self.add(fn, name=name, description=description, timeout=timeout,
-                     examples=examples)
+            self.add(fn, name=name, description=description, timeout=timeout, examples=examples)
             return fn
 
         return deco
@@ -190,7 +232,6 @@ class Toolkit:
         return f"Toolkit({self.name!r}, tools={sorted(self.tools)})"
 
 
-def toolkit(name: str, tools: Iterable[Callable[..., Any] | Tool], *,
-            description: str) -> Toolkit:
+def toolkit(name: str, tools: Iterable[Callable[..., Any] | Tool], *, description: str) -> Toolkit:
     """A toolkit from a list of functions."""
     return Toolkit(name, description, tools)

@@ -28,14 +28,18 @@ def reference_markdown(toolkits: Iterable[Toolkit] | Any, *, schemas: bool = Fal
     """Markdown describing every tool of ``toolkits`` (a list of toolkits, a VM or a tool host).
     ``schemas=True`` adds each tool's JSON schema."""
     kits = _kits(toolkits)
-    out = ["# Host tools", "",
-           "Call a tool from the shell as `pocketos-<kit> <tool> --flag value` (or "
-           "`pocketos <kit> <tool> ...`). Flags are the arguments in kebab-case; booleans are "
-           "`--x` / `--no-x`; repeat a flag to give a list; pass objects as JSON. The whole "
-           "arguments object can be given as `--json '{...}'`, `--json-file FILE` or "
-           "`--json-file -` (stdin). Success prints `{\"ok\": true, \"result\": ...}` and exits "
-           "0; errors go to stderr with exit status 1. `pocketos list-tools` lists every tool; "
-           "`<command> --help` explains one.", ""]
+    out = [
+        "# Host tools",
+        "",
+        "Call a tool from the shell as `pocketos-<kit> <tool> --flag value` (or "
+        "`pocketos <kit> <tool> ...`). Flags are the arguments in kebab-case; booleans are "
+        "`--x` / `--no-x`; repeat a flag to give a list; pass objects as JSON. The whole "
+        "arguments object can be given as `--json '{...}'`, `--json-file FILE` or "
+        '`--json-file -` (stdin). Success prints `{"ok": true, "result": ...}` and exits '
+        "0; errors go to stderr with exit status 1. `pocketos list-tools` lists every tool; "
+        "`<command> --help` explains one.",
+        "",
+    ]
     if not kits:
         out.append("No toolkits are installed.")
     for kit in kits:
@@ -49,10 +53,14 @@ def reference_markdown(toolkits: Iterable[Toolkit] | Any, *, schemas: bool = Fal
                     typ = s.kind + ("[]" if s.array else "")
                     if s.choices:
                         typ += " (" + ", ".join(str(c) for c in s.choices) + ")"
-                    flag = f"`--{s.flag}`" + (f" / `--no-{s.flag}`"
-                                              if s.kind == "boolean" and not s.array else "")
-                    req = "yes" if s.required else (
-                        f"no (default `{json.dumps(s.default)}`)" if s.has_default else "no")
+                    flag = f"`--{s.flag}`" + (
+                        f" / `--no-{s.flag}`" if s.kind == "boolean" and not s.array else ""
+                    )
+                    req = (
+                        "yes"
+                        if s.required
+                        else (f"no (default `{json.dumps(s.default)}`)" if s.has_default else "no")
+                    )
                     desc = s.description.replace("|", "\\|")
                     out.append(f"| {flag} | {typ} | {req} | {desc} |")
                 out.append("")

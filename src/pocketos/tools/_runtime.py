@@ -19,8 +19,16 @@ from pocketos.tools._model import Tool, Toolkit
 if TYPE_CHECKING:
     from pocketos.kernel.kernel import Kernel
 
-__all__ = ["ToolHost", "ToolCallError", "ToolDenied", "ToolTimeout", "ToolFailed",
-           "ToolArgumentsInvalid", "install", "get_host"]
+__all__ = [
+    "ToolHost",
+    "ToolCallError",
+    "ToolDenied",
+    "ToolTimeout",
+    "ToolFailed",
+    "ToolArgumentsInvalid",
+    "install",
+    "get_host",
+]
 
 
 class ToolCallError(Exception):
@@ -60,8 +68,10 @@ class ToolHost:
 
     def add(self, kit: Toolkit) -> None:
         if not isinstance(kit, Toolkit):
-            raise TypeError(f"expected a Toolkit, not {type(kit).__name__} (build one with "
-                            f"pocketos.tools.toolkit(name, [functions], description=...))")
+            raise TypeError(
+                f"expected a Toolkit, not {type(kit).__name__} (build one with "
+                f"pocketos.tools.toolkit(name, [functions], description=...))"
+            )
         if kit.name in self.kits:
             raise ValueError(f"duplicate toolkit name {kit.name!r}")
         self.kits[kit.name] = kit
@@ -77,29 +87,60 @@ class ToolHost:
         """Raise :class:`ToolDenied` unless the policy lets this VM call ``tool``."""
         kernel = self.kernel
         resource = tool.full_name
-        decision = kernel.policy.decide("tool", "invoke", resource,
-                                        {"kit": tool.kit, "tool": tool.name})
+        decision = kernel.policy.decide(
+            "tool", "invoke", resource, {"kit": tool.kit, "tool": tool.name}
+        )
         if decision == "allow":
             return
         if decision == "ask":
-            req = PermissionRequest("tool", "invoke", resource, kernel.id, pid,
-                                    {"kit": tool.kit, "tool": tool.name})
-            kernel.audit.record("permission", capability="tool.invoke", resource=resource,
-                                decision="ask", pid=pid)
+            req = PermissionRequest(
+                "tool", "invoke", resource, kernel.id, pid, {"kit": tool.kit, "tool": tool.name}
+            )
+            kernel.audit.record(
+                "permission", capability="tool.invoke", resource=resource, decision="ask", pid=pid
+            )
             if await kernel.policy.ask_async(req):
-                kernel.audit.record("permission", capability="tool.invoke", resource=resource,
-                                    decision="allow", reason="granted by handler", pid=pid)
+                kernel.audit.record(
+                    "permission",
+                    capability="tool.invoke",
+                    resource=resource,
+                    decision="allow",
+                    reason="granted by handler",
+                    pid=pid,
+                )
                 return
-            kernel.audit.record("tool", capability="tool.invoke", resource=resource,
-                                decision="deny", reason="refused by handler or no answer",
-                                pid=pid, duration=0.0, ok=False)
+            kernel.audit.record(
+                "tool",
+                capability="tool.invoke",
+                resource=resource,
+                decision="deny",
+                reason="refused by handler or no answer",
+                pid=pid,
+                duration=0.0,
+                ok=False,
+            )
             raise ToolDenied(f"permission denied: tool.invoke on {resource} (not granted)")
-        kernel.audit.record("tool", capability="tool.invoke", resource=resource,
-                            decision="deny", reason="policy", pid=pid, duration=0.0, ok=False)
+        kernel.audit.record(
+            "tool",
+            capability="tool.invoke",
+            resource=resource,
+            decision="deny",
+            reason="policy",
+            pid=pid,
+            duration=0.0,
+            ok=False,
+        )
         raise ToolDenied(f"permission denied: tool.invoke on {resource}")
 
-    async def invoke(self, kit: str, name: str, args: dict[str, Any] | None = None, *,
-                     pid: int | None = None, actor: str = "") -> Any:
+    async def invoke(
+        self,
+        kit: str,
+        name: str,
+        args: dict[str, Any] | None = None,
+        *,
+        pid: int | None = None,
+        actor: str = "",
+    ) -> Any:
         """Call a tool with an arguments object and return its result.
 
         Raises :class:`ToolDenied`, :class:`ToolArgumentsInvalid`, :class:`ToolTimeout`,
@@ -117,8 +158,9 @@ class ToolHost:
             raise ToolArgumentsInvalid(str(exc), exc)
         return await self.call_validated(tool, validated, pid=pid, actor=actor)
 
-    async def call_validated(self, tool: Tool, validated: Any, *, pid: int | None = None,
-                             actor: str = "") -> Any:
+    async def call_validated(
+        self, tool: Tool, validated: Any, *, pid: int | None = None, actor: str = ""
+    ) -> Any:
         """Run an authorized tool on validated arguments, with its timeout, and audit it."""
         cargs, kwargs = tool.call_args(validated)
         start = time.perf_counter()
@@ -147,12 +189,21 @@ class ToolHost:
             raise
         except Exception as exc:
             reason = f"{type(exc).__name__}: {exc}"
-            raise ToolFailed(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__,
-                             exc)
+            raise ToolFailed(
+                f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__, exc
+            )
         finally:
-            self.kernel.audit.record("tool", capability="tool.invoke", resource=tool.full_name,
-                                     decision="allow", reason=reason, pid=pid, actor=actor,
-                                     duration=round(time.perf_counter() - start, 6), ok=ok)
+            self.kernel.audit.record(
+                "tool",
+                capability="tool.invoke",
+                resource=tool.full_name,
+                decision="allow",
+                reason=reason,
+                pid=pid,
+                actor=actor,
+                duration=round(time.perf_counter() - start, 6),
+                ok=ok,
+            )
 
 
 def get_host(kernel: Kernel) -> ToolHost | None:

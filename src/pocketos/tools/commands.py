@@ -28,6 +28,7 @@ def get_host(kernel: Kernel) -> ToolHost | None:
 
     return real(kernel)
 
+
 __all__ = ["kit_command", "master_command", "run_tool"]
 
 
@@ -64,8 +65,9 @@ def _object_from(data: bytes, what: str) -> dict[str, Any]:
     try:
         val = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ArgumentError(f"invalid JSON in {what}: {exc.msg} at line {exc.lineno} "
-                            f"column {exc.colno}")
+        raise ArgumentError(
+            f"invalid JSON in {what}: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        )
     if not isinstance(val, dict):
         raise ArgumentError(f"{what} must hold a JSON object")
     return val
@@ -147,26 +149,26 @@ def _kit_help(kit: Toolkit, prog: str) -> str:
         lines.append(f"  {t.name:{width}}  {t.description}")
     if not kit.tools:
         lines.append("  (none)")
-    lines += ["", f"Run '{prog} TOOL --help' for the flags of one tool, "
-                  f"'{prog} --help --json' for every schema."]
+    lines += [
+        "",
+        f"Run '{prog} TOOL --help' for the flags of one tool, "
+        f"'{prog} --help --json' for every schema.",
+    ]
     return "\n".join(lines) + "\n"
 
 
-async def _run_kit(ctx: Context, host: ToolHost, kit: Toolkit, argv: list[str],
-                   prog: str) -> int:
+async def _run_kit(ctx: Context, host: ToolHost, kit: Toolkit, argv: list[str], prog: str) -> int:
     if not argv:
         return await _fail(ctx, prog, "missing tool name", hint=True)
     first = argv[0]
     if first in ("--help", "-h", "help"):
         if "--json" in argv[1:]:
-            await ctx.out(json.dumps([t.describe() for t in kit.tools.values()], indent=2)
-                          + "\n")
+            await ctx.out(json.dumps([t.describe() for t in kit.tools.values()], indent=2) + "\n")
         else:
             await ctx.out(_kit_help(kit, prog))
         return 0
     if first.startswith("-"):
-        return await _fail(ctx, prog, f"unknown flag {first!r} (expected a tool name)",
-                           hint=True)
+        return await _fail(ctx, prog, f"unknown flag {first!r} (expected a tool name)", hint=True)
     tool = kit.tools.get(first)
     if tool is None:
         names = ", ".join(kit.tools) or "none"
@@ -204,8 +206,9 @@ async def master_command(ctx: Context) -> int:
     argv = ctx.argv[1:]
     host = get_host(ctx.kernel)
     if not argv:
-        return await _fail(ctx, "pocketos", "missing command (list-tools or a toolkit name)",
-                           hint=True)
+        return await _fail(
+            ctx, "pocketos", "missing command (list-tools or a toolkit name)", hint=True
+        )
     first = argv[0]
     if first in ("--help", "-h", "help"):
         await ctx.out(MASTER_HELP)
@@ -214,8 +217,9 @@ async def master_command(ctx: Context) -> int:
         rest = argv[1:]
         bad = [a for a in rest if a != "--json"]
         if bad:
-            return await _fail(ctx, "pocketos list-tools", f"unexpected argument {bad[0]!r}",
-                               hint=False)
+            return await _fail(
+                ctx, "pocketos list-tools", f"unexpected argument {bad[0]!r}", hint=False
+            )
         tools = host.all_tools() if host is not None else []
         if "--json" in rest:
             await ctx.out(json.dumps([t.describe() for t in tools], indent=2) + "\n")
@@ -227,6 +231,7 @@ async def master_command(ctx: Context) -> int:
     kit = host.kits.get(first) if host is not None else None
     if host is None or kit is None:
         names = ", ".join(host.kits) if host is not None and host.kits else "none installed"
-        return await _fail(ctx, "pocketos", f"unknown toolkit {first!r} (toolkits: {names})",
-                           hint=True)
+        return await _fail(
+            ctx, "pocketos", f"unknown toolkit {first!r} (toolkits: {names})", hint=True
+        )
     return await _run_kit(ctx, host, kit, argv[1:], f"pocketos {first}")

@@ -49,8 +49,11 @@ def _wrapper(host: ToolHost, tool: Tool) -> Any:
     params = []
     for name, info in tool.model.model_fields.items():
         default: Any = inspect.Parameter.empty if info.is_required() else info
-        params.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY,
-                                        annotation=info.annotation, default=default))
+        params.append(
+            inspect.Parameter(
+                name, inspect.Parameter.KEYWORD_ONLY, annotation=info.annotation, default=default
+            )
+        )
 
     async def call(**kwargs: Any) -> Any:
         try:
@@ -74,8 +77,12 @@ def build_server(vm: Any, *, name: str = "pocketos") -> MCPServer:
     if host is None:
         return server
     for tool in host.all_tools():
-        server.add_tool(_wrapper(host, tool), name=mcp_tool_name(tool),
-                        description=tool.description, structured_output=False)
+        server.add_tool(
+            _wrapper(host, tool),
+            name=mcp_tool_name(tool),
+            description=tool.description,
+            structured_output=False,
+        )
     return server
 
 
@@ -100,13 +107,22 @@ def load_toolkits(spec: str) -> list[Toolkit]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m pocketos.tools.mcp",
-                                 description="Serve pocketos toolkits over MCP (stdio).")
-    ap.add_argument("--module", action="append", required=True, metavar="MODULE:ATTR",
-                    help="where the toolkits are (repeatable)")
-    ap.add_argument("--policy", metavar="FILE",
-                    help="a JSON permission policy for the VM (default: allow every tool "
-                         "of the given toolkits, deny everything of the host)")
+    ap = argparse.ArgumentParser(
+        prog="python -m pocketos.tools.mcp", description="Serve pocketos toolkits over MCP (stdio)."
+    )
+    ap.add_argument(
+        "--module",
+        action="append",
+        required=True,
+        metavar="MODULE:ATTR",
+        help="where the toolkits are (repeatable)",
+    )
+    ap.add_argument(
+        "--policy",
+        metavar="FILE",
+        help="a JSON permission policy for the VM (default: allow every tool "
+        "of the given toolkits, deny everything of the host)",
+    )
     ap.add_argument("--name", default="pocketos", help="server name")
     ns = ap.parse_args(list(argv) if argv is not None else None)
     from pocketos.kernel.permissions import DEFAULT_POLICY

@@ -18,8 +18,7 @@ from pocketos.wasm.cache import cache_dir, js_available, python_available, warmu
 if TYPE_CHECKING:
     from pocketos.wasm.session import PyResult, PythonSession
 
-__all__ = ["PyResult", "PythonSession", "cache_dir", "js_available", "python_available",
-           "warmup"]
+__all__ = ["PyResult", "PythonSession", "cache_dir", "js_available", "python_available", "warmup"]
 
 
 def __getattr__(name: str) -> Any:

@@ -54,9 +54,13 @@ class OutputSink:
     later writes are dropped.
     """
 
-    def __init__(self, bridge: LoopBridge, stream: OutputStream,
-                 on_broken: Callable[[], None] | None = None,
-                 on_write: Callable[[int], None] | None = None) -> None:
+    def __init__(
+        self,
+        bridge: LoopBridge,
+        stream: OutputStream,
+        on_broken: Callable[[], None] | None = None,
+        on_write: Callable[[int], None] | None = None,
+    ) -> None:
         self.bridge = bridge
         self.stream = stream
         self.on_broken = on_broken

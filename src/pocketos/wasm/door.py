@@ -62,8 +62,9 @@ def _answer_error(kind: str, message: str) -> bytes:
     return json.dumps({"error": message, "kind": kind}).encode() + b"\n"
 
 
-def http_exchange(ctx: Context, bridge: LoopBridge, cancel: threading.Event,
-                  payload: bytes, on_limit: Any) -> bytes:
+def http_exchange(
+    ctx: Context, bridge: LoopBridge, cancel: threading.Event, payload: bytes, on_limit: Any
+) -> bytes:
     """One HTTP request frame (without its operation byte) answered through the gateway."""
     from pocketos.net import get_gateway
     from pocketos.net.gateway import NetworkError
@@ -87,10 +88,21 @@ def http_exchange(ctx: Context, bridge: LoopBridge, cancel: threading.Event,
     send_body = body if (body or meta.get("has_body")) else None
     try:
         gateway = get_gateway(ctx.kernel)
-        resp = wait_for(bridge, gateway.request(
-            method, url, headers, send_body, timeout=timeout,
-            follow_redirects=bool(meta.get("follow")), budget=ctx.budget, pid=ctx.pid,
-            decode=bool(meta.get("decode"))), cancel)
+        resp = wait_for(
+            bridge,
+            gateway.request(
+                method,
+                url,
+                headers,
+                send_body,
+                timeout=timeout,
+                follow_redirects=bool(meta.get("follow")),
+                budget=ctx.budget,
+                pid=ctx.pid,
+                decode=bool(meta.get("decode")),
+            ),
+            cancel,
+        )
     except NetworkError as exc:
         return _answer_error(exc.kind, exc.message)
     except LimitExceeded as exc:
@@ -103,8 +115,13 @@ def http_exchange(ctx: Context, bridge: LoopBridge, cancel: threading.Event,
     pairs = [[k, v] for k, v in resp.headers]
     if meta.get("decode"):
         pairs = [[k, v] for k, v in pairs if k.lower() != "content-encoding"]
-    info = {"status": resp.status, "reason": resp.reason, "headers": pairs, "url": resp.url,
-            "redirected": bool(resp.history)}
+    info = {
+        "status": resp.status,
+        "reason": resp.reason,
+        "headers": pairs,
+        "url": resp.url,
+        "redirected": bool(resp.history),
+    }
     return json.dumps(info).encode() + b"\n" + resp.body
 
 

@@ -151,8 +151,11 @@ def _prepare() -> None:
         _build(found, want, name, folder)
     rec = json.loads(record_path.read_text())
     stamp = tuple(rec["stamp"])
-    data = {k: (None if v is None else tuple(v)) for k, v in rec["data"].items()} \
-        if rec.get("data") is not None else None
+    data = (
+        {k: (None if v is None else tuple(v)) for k, v in rec["data"].items()}
+        if rec.get("data") is not None
+        else None
+    )
     with p.zip_lock:
         if want not in p.zips:
             p.zips[want] = [_Kept(folder), stamp, data]

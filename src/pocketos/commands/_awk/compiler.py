@@ -19,16 +19,55 @@ SPECIAL_SET = {"FS", "OFS", "ORS", "RS", "SUBSEP", "CONVFMT", "OFMT", "NR", "FNR
 BUILTIN_ARRAYS = {"ENVIRON", "ARGV", "PROCINFO"}
 _PYOP = {"<": "<", "<=": "<=", ">": ">", ">=": ">=", "==": "==", "!=": "!="}
 _CMPNAME = {"<": "lt", "<=": "le", ">": "gt", ">=": "ge", "==": "eq", "!=": "ne"}
-_NUM_BUILTINS = {"length", "index", "split", "sub", "gsub", "match", "int", "sin", "cos",
-                 "atan2", "exp", "log", "sqrt", "rand", "srand", "close", "system", "fflush",
-                 "systime", "mktime", "and", "or", "xor", "lshift", "rshift", "compl",
-                 "strtonum", "isarray", "asort", "asorti", "patsplit"}
+_NUM_BUILTINS = {
+    "length",
+    "index",
+    "split",
+    "sub",
+    "gsub",
+    "match",
+    "int",
+    "sin",
+    "cos",
+    "atan2",
+    "exp",
+    "log",
+    "sqrt",
+    "rand",
+    "srand",
+    "close",
+    "system",
+    "fflush",
+    "systime",
+    "mktime",
+    "and",
+    "or",
+    "xor",
+    "lshift",
+    "rshift",
+    "compl",
+    "strtonum",
+    "isarray",
+    "asort",
+    "asorti",
+    "patsplit",
+}
 
 
 class CompiledProgram:
-    def __init__(self, source: str, consts: dict[str, Any], global_names: set[str],
-                 global_arrays: set[str], has_main: bool, has_end: bool, uses_getline: bool,
-                 uses_rt: bool, has_beginfile: bool, has_endfile: bool) -> None:
+    def __init__(
+        self,
+        source: str,
+        consts: dict[str, Any],
+        global_names: set[str],
+        global_arrays: set[str],
+        has_main: bool,
+        has_end: bool,
+        uses_getline: bool,
+        uses_rt: bool,
+        has_beginfile: bool,
+        has_endfile: bool,
+    ) -> None:
         self.source = source
         self.code = compile(source, "<awk>", "exec")
         self.consts = consts
@@ -85,9 +124,13 @@ class Compiler:
     # --- analysis -------------------------------------------------------------------------
     def analyze(self) -> None:
         prog = self.prog
-        scopes: list[tuple[str | None, Any]] = [(None, prog.begin), (None, prog.end),
-                                                (None, prog.rules), (None, prog.beginfile),
-                                                (None, prog.endfile)]
+        scopes: list[tuple[str | None, Any]] = [
+            (None, prog.begin),
+            (None, prog.end),
+            (None, prog.rules),
+            (None, prog.beginfile),
+            (None, prog.endfile),
+        ]
         for f in prog.functions.values():
             scopes.append((f.name, f.body))
         changed = True
@@ -117,8 +160,13 @@ class Compiler:
                         mark(fname, n[2])
                     elif k == "builtin":
                         name, args = n[1], n[2]
-                        pos = {"split": (1, 3), "match": (2,), "asort": (0, 1),
-                               "asorti": (0, 1), "patsplit": (1, 3)}.get(name, ())
+                        pos = {
+                            "split": (1, 3),
+                            "match": (2,),
+                            "asort": (0, 1),
+                            "asorti": (0, 1),
+                            "patsplit": (1, 3),
+                        }.get(name, ())
                         for p in pos:
                             if p < len(args) and args[p][0] == "var":
                                 mark(fname, args[p][1])
@@ -127,17 +175,24 @@ class Compiler:
                         if callee is None:
                             continue
                         for i, a in enumerate(n[2]):
-                            if i < len(callee.params) and a[0] == "var" and \
-                                    callee.params[i] in self.local_arrays[callee.name]:
+                            if (
+                                i < len(callee.params)
+                                and a[0] == "var"
+                                and callee.params[i] in self.local_arrays[callee.name]
+                            ):
                                 mark(fname, a[1])
                             # an array passed in makes the callee's parameter an array
                             if i < len(callee.params) and a[0] == "var":
                                 an = a[1]
-                                is_arr = (an in self.local_arrays[fname]) if (
-                                    fname is not None and an in prog.functions[fname].params
-                                ) else (an in self.global_arrays)
-                                if is_arr and callee.params[i] not in \
-                                        self.local_arrays[callee.name]:
+                                is_arr = (
+                                    (an in self.local_arrays[fname])
+                                    if (fname is not None and an in prog.functions[fname].params)
+                                    else (an in self.global_arrays)
+                                )
+                                if (
+                                    is_arr
+                                    and callee.params[i] not in self.local_arrays[callee.name]
+                                ):
                                     self.local_arrays[callee.name].add(callee.params[i])
                                     changed = True
         for fname, body in scopes:
@@ -446,8 +501,11 @@ class Compiler:
     def x_preinc(self, node: Node) -> tuple[str, str]:
         d = "1.0" if node[1] == "++" else "-1.0"
         lv = node[2]
-        if lv[0] == "var" or (lv[0] == "field" and lv[1][0] == "num") or (
-                lv[0] == "index" and all(e[0] in ("num", "str") for e in lv[2])):
+        if (
+            lv[0] == "var"
+            or (lv[0] == "field" and lv[1][0] == "num")
+            or (lv[0] == "index" and all(e[0] in ("num", "str") for e in lv[2]))
+        ):
             return self.assign_expr(lv, f"({self.n(lv)} + {d})"), "num"
         return self._incdec(lv, d, False), "num"
 
@@ -480,15 +538,15 @@ class Compiler:
         if f is None:
             raise _fatal(f"function `{name}' not defined")
         if len(args) > len(f.params):
-            raise AwkSyntaxError(
-                f"function `{name}' called with more arguments than declared")
+            raise AwkSyntaxError(f"function `{name}' called with more arguments than declared")
         codes = []
         for i, a in enumerate(args):
             p = f.params[i]
             if p in self.local_arrays[name]:
                 if a[0] != "var" or not self.is_array(a[1]):
                     raise AwkSyntaxError(
-                        f"function `{name}': argument #{i + 1}: attempt to use scalar as array")
+                        f"function `{name}': argument #{i + 1}: attempt to use scalar as array"
+                    )
                 codes.append(self.array_ref(a[1]))
             elif a[0] == "var" and self.is_array(a[1]):
                 codes.append(self.array_ref(a[1]))
@@ -584,8 +642,7 @@ class Compiler:
         self._nargs("gensub", args, 3, 4)
         target = self.s(args[3]) if len(args) == 4 else "_rec()"
         how = self.ex(args[2])[0]
-        return (f"_gensub({self.regex_of(args[0])}, {self.s(args[1])}, {how}, {target})",
-                "str")
+        return (f"_gensub({self.regex_of(args[0])}, {self.s(args[1])}, {how}, {target})", "str")
 
     def b_sprintf(self, args: list[Node]) -> tuple[str, str]:
         if not args:
@@ -739,8 +796,12 @@ class Compiler:
         k = e[0]
         if k == "assign" and e[1] == "=":
             lv = e[2]
-            if lv[0] == "var" and not self.is_array(lv[1]) and lv[1] != "NF" and \
-                    lv[1] not in SPECIAL_SET:
+            if (
+                lv[0] == "var"
+                and not self.is_array(lv[1])
+                and lv[1] != "NF"
+                and lv[1] not in SPECIAL_SET
+            ):
                 code, _ = self.ex(e[3])
                 name = lv[1]
                 if self.is_local(name):
@@ -753,8 +814,9 @@ class Compiler:
                 code, _ = self.ex(e[3])
                 self.emit(f"{self.array_ref(lv[1])}[{self.key(lv[2])}] = {code}")
                 return
-        if k in ("postinc", "preinc") or (k == "assign" and e[1] in ("+=", "-=", "*=", "/=",
-                                                                      "%=", "^=")):
+        if k in ("postinc", "preinc") or (
+            k == "assign" and e[1] in ("+=", "-=", "*=", "/=", "%=", "^=")
+        ):
             lv = e[2]
             if k == "assign":
                 bop = e[1][0]
@@ -775,8 +837,12 @@ class Compiler:
                     kc = t
                 self.emit(f"{arr}[{kc}] = {_arith(bop, f'_num({arr}[{kc}])', rhs)}")
                 return
-            if lv[0] == "var" and not self.is_array(lv[1]) and lv[1] != "NF" and \
-                    lv[1] not in SPECIAL_SET:
+            if (
+                lv[0] == "var"
+                and not self.is_array(lv[1])
+                and lv[1] != "NF"
+                and lv[1] not in SPECIAL_SET
+            ):
                 name = lv[1]
                 ref = self.var_ref(name)
                 if not self.is_local(name):
@@ -984,9 +1050,15 @@ class Compiler:
             self.emit(f"{arr}.pop({self.key(node[2])}, None)")
 
     # --- program ---------------------------------------------------------------------------
-    def function(self, name: str, scope: _Scope, body: list[Node] | None,
-                 params: str = "", prologue: list[str] | None = None,
-                 rules: bool = False) -> list[str]:
+    def function(
+        self,
+        name: str,
+        scope: _Scope,
+        body: list[Node] | None,
+        params: str = "",
+        prologue: list[str] | None = None,
+        rules: bool = False,
+    ) -> list[str]:
         self.scope = scope
         saved = self.lines
         self.lines = []
@@ -1040,12 +1112,12 @@ class Compiler:
         for line in main[1:]:
             stripped = line.strip()
             if line.startswith("    global "):
-                names.update(n.strip() for n in line[len("    global "):].split(","))
+                names.update(n.strip() for n in line[len("    global ") :].split(","))
                 continue
             if line == "    _tk = 0":
                 continue
             if stripped == "return":
-                line = line[:len(line) - len(stripped)] + "raise _NextRecord()"
+                line = line[: len(line) - len(stripped)] + "raise _NextRecord()"
             body.append("            " + line[4:])
         if not body:
             body.append("            pass")
@@ -1089,10 +1161,13 @@ class Compiler:
         for f in prog.functions.values():
             scope = _Scope("func", f.params, f.name)
             params = ", ".join(
-                f"L_{p}=None" if p in self.local_arrays[f.name] else f"L_{p}=_U"
-                for p in f.params)
-            prologue = [f"if L_{p} is None: L_{p} = _Arr()" for p in f.params
-                        if p in self.local_arrays[f.name]]
+                f"L_{p}=None" if p in self.local_arrays[f.name] else f"L_{p}=_U" for p in f.params
+            )
+            prologue = [
+                f"if L_{p} is None: L_{p} = _Arr()"
+                for p in f.params
+                if p in self.local_arrays[f.name]
+            ]
             out += self.function(f"F_{f.name}", scope, f.body[1], params, prologue)
         out += self.function("_begin", _Scope("begin"), [s for b in prog.begin for s in b[1]])
         main = self.function("_main", _Scope("main"), None, rules=True)
@@ -1100,15 +1175,24 @@ class Compiler:
         if not self.uses_getline:
             out += self.batch_function(main)
         out += self.function("_end", _Scope("end"), [s for b in prog.end for s in b[1]])
-        out += self.function("_beginfile", _Scope("beginfile"),
-                             [s for b in prog.beginfile for s in b[1]])
-        out += self.function("_endfile", _Scope("endfile"),
-                             [s for b in prog.endfile for s in b[1]])
+        out += self.function(
+            "_beginfile", _Scope("beginfile"), [s for b in prog.beginfile for s in b[1]]
+        )
+        out += self.function("_endfile", _Scope("endfile"), [s for b in prog.endfile for s in b[1]])
         out.append(f"_rng = [False] * {self.nrange}")
         source = "\n".join(out) + "\n"
-        return CompiledProgram(source, self.consts, self.global_names, self.global_arrays,
-                               bool(prog.rules), bool(prog.end), self.uses_getline,
-                               self.uses_rt, bool(prog.beginfile), bool(prog.endfile))
+        return CompiledProgram(
+            source,
+            self.consts,
+            self.global_names,
+            self.global_arrays,
+            bool(prog.rules),
+            bool(prog.end),
+            self.uses_getline,
+            self.uses_rt,
+            bool(prog.beginfile),
+            bool(prog.endfile),
+        )
 
 
 _EFFECTS = {"assign", "preinc", "postinc", "call", "getline"}
@@ -1117,8 +1201,9 @@ _EFFECTS = {"assign", "preinc", "postinc", "call", "getline"}
 def _side_effects(node: Node) -> bool:
     """Whether evaluating ``node`` may change variables."""
     for n in _walk(node):
-        if n[0] in _EFFECTS or (n[0] == "builtin" and n[1] in ("sub", "gsub", "split",
-                                                               "match", "srand")):
+        if n[0] in _EFFECTS or (
+            n[0] == "builtin" and n[1] in ("sub", "gsub", "split", "match", "srand")
+        ):
             return True
     return False
 

@@ -46,7 +46,7 @@ def _parse(fmt: str) -> list[_Piece]:
             pos = m.end()
             continue
         if conv == "" or conv not in "cdiouxXeEfFgGsa%":
-            lit.append(fmt[j:m.end()])
+            lit.append(fmt[j : m.end()])
             pos = m.end()
             continue
         if lit:
@@ -107,8 +107,12 @@ def sprintf(fmt: str, args: list[Any], convfmt: str = "%.6g", byte_chars: bool =
             out.append("%")
             continue
         v = take()
-        spec = "%" + flags + (str(width) if width is not None else "") + \
-            ("." + str(prec) if prec is not None else "")
+        spec = (
+            "%"
+            + flags
+            + (str(width) if width is not None else "")
+            + ("." + str(prec) if prec is not None else "")
+        )
         if conv == "s":
             s = v if v.__class__ is not float else fmt_number(v, convfmt)
             out.append((spec + "s") % s)
@@ -134,8 +138,9 @@ def sprintf(fmt: str, args: list[Any], convfmt: str = "%.6g", byte_chars: bool =
                 n += 1 << 64
             c = "d" if conv in "iu" else conv
             if n == 0 and prec == 0:
-                sign = "+" if "+" in flags and c == "d" else (" " if " " in flags and c == "d"
-                                                              else "")
+                sign = (
+                    "+" if "+" in flags and c == "d" else (" " if " " in flags and c == "d" else "")
+                )
                 out.append(_pad(sign, flags, width))
                 continue
             if c == "o" and "#" in flags:

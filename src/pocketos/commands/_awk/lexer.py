@@ -9,8 +9,9 @@ __all__ = ["AwkSyntaxError", "BUILTINS", "KEYWORDS", "Lexer", "Token", "unescape
 
 
 class AwkSyntaxError(Exception):
-    def __init__(self, message: str, line: int = 0, col: int = 0, source: str = "",
-                 fatal: bool = False) -> None:
+    def __init__(
+        self, message: str, line: int = 0, col: int = 0, source: str = "", fatal: bool = False
+    ) -> None:
         super().__init__(message)
         self.fatal = fatal
         self.message = message
@@ -20,16 +21,72 @@ class AwkSyntaxError(Exception):
 
 
 KEYWORDS = {
-    "BEGIN", "END", "BEGINFILE", "ENDFILE", "function", "func", "if", "else", "while", "for",
-    "do", "break", "continue", "next", "nextfile", "exit", "return", "delete", "in", "getline",
-    "print", "printf", "switch", "case", "default",
+    "BEGIN",
+    "END",
+    "BEGINFILE",
+    "ENDFILE",
+    "function",
+    "func",
+    "if",
+    "else",
+    "while",
+    "for",
+    "do",
+    "break",
+    "continue",
+    "next",
+    "nextfile",
+    "exit",
+    "return",
+    "delete",
+    "in",
+    "getline",
+    "print",
+    "printf",
+    "switch",
+    "case",
+    "default",
 }
 
 BUILTINS = {
-    "length", "substr", "index", "split", "sub", "gsub", "match", "sprintf", "tolower",
-    "toupper", "gensub", "strftime", "systime", "sin", "cos", "atan2", "exp", "log", "sqrt",
-    "int", "rand", "srand", "close", "fflush", "system", "mktime", "and", "or", "xor",
-    "lshift", "rshift", "compl", "strtonum", "isarray", "typeof", "asort", "asorti", "patsplit",
+    "length",
+    "substr",
+    "index",
+    "split",
+    "sub",
+    "gsub",
+    "match",
+    "sprintf",
+    "tolower",
+    "toupper",
+    "gensub",
+    "strftime",
+    "systime",
+    "sin",
+    "cos",
+    "atan2",
+    "exp",
+    "log",
+    "sqrt",
+    "int",
+    "rand",
+    "srand",
+    "close",
+    "fflush",
+    "system",
+    "mktime",
+    "and",
+    "or",
+    "xor",
+    "lshift",
+    "rshift",
+    "compl",
+    "strtonum",
+    "isarray",
+    "typeof",
+    "asort",
+    "asorti",
+    "patsplit",
 }
 
 
@@ -43,12 +100,38 @@ class Token:
 
 
 _PUNCT3 = ("**=",)
-_PUNCT2 = ("+=", "-=", "*=", "/=", "%=", "^=", "==", "<=", ">=", "!=", "++", "--", "&&", "||",
-           ">>", "!~", "**")
+_PUNCT2 = (
+    "+=",
+    "-=",
+    "*=",
+    "/=",
+    "%=",
+    "^=",
+    "==",
+    "<=",
+    ">=",
+    "!=",
+    "++",
+    "--",
+    "&&",
+    "||",
+    ">>",
+    "!~",
+    "**",
+)
 _PUNCT1 = "{}()[];,+-*/%^!<>|?:~$="
 
-_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", '"': '"', "a": "\x07",
-            "b": "\b", "f": "\f", "v": "\v"}
+_ESCAPES = {
+    "n": "\n",
+    "t": "\t",
+    "r": "\r",
+    "\\": "\\",
+    '"': '"',
+    "a": "\x07",
+    "b": "\b",
+    "f": "\f",
+    "v": "\v",
+}
 
 
 def unescape(s: str, warnings: list[str] | None = None) -> str:
@@ -72,13 +155,13 @@ def unescape(s: str, warnings: list[str] | None = None) -> str:
             j = i + 1
             while j < n and j < i + 4 and s[j] in "01234567":
                 j += 1
-            out.append(chr(int(s[i + 1:j], 8) & 0xFF))
+            out.append(chr(int(s[i + 1 : j], 8) & 0xFF))
             i = j
         elif d == "x" and i + 2 < n and s[i + 2] in "0123456789abcdefABCDEF":
             j = i + 2
             while j < n and j < i + 4 and s[j] in "0123456789abcdefABCDEF":
                 j += 1
-            out.append(chr(int(s[i + 2:j], 16)))
+            out.append(chr(int(s[i + 2 : j], 16)))
             i = j
         else:
             if warnings is not None and d != "&":
@@ -150,7 +233,7 @@ class Lexer:
             if src.startswith(p, start):
                 self.pos = start + 3
                 return Token("^=", "^=", start, self.line)
-        two = src[start:start + 2]
+        two = src[start : start + 2]
         if two in _PUNCT2:
             self.pos = start + 2
             if two == "**":
@@ -165,8 +248,11 @@ class Lexer:
         src = self.src
         n = len(src)
         j = start
-        if src.startswith(("0x", "0X"), start) and start + 2 < n and \
-                src[start + 2] in "0123456789abcdefABCDEF":
+        if (
+            src.startswith(("0x", "0X"), start)
+            and start + 2 < n
+            and src[start + 2] in "0123456789abcdefABCDEF"
+        ):
             j = start + 2
             while j < n and src[j] in "0123456789abcdefABCDEF":
                 j += 1
@@ -188,7 +274,12 @@ class Lexer:
                 j = k
         text = src[start:j]
         self.pos = j
-        if len(text) > 1 and text[0] == "0" and text.isdigit() and all(ch in "01234567" for ch in text):
+        if (
+            len(text) > 1
+            and text[0] == "0"
+            and text.isdigit()
+            and all(ch in "01234567" for ch in text)
+        ):
             return Token("NUMBER", text, start, self.line, float(int(text, 8)))
         return Token("NUMBER", text, start, self.line, float(text))
 
@@ -207,7 +298,7 @@ class Lexer:
                 if src[j + 1] == "\n":
                     j += 2
                     continue
-                buf.append(src[j:j + 2])
+                buf.append(src[j : j + 2])
                 j += 2
                 continue
             buf.append(ch)
@@ -232,11 +323,11 @@ class Lexer:
                 elif src[j + 1] == "\n":
                     pass
                 else:
-                    buf.append(src[j:j + 2])
+                    buf.append(src[j : j + 2])
                 j += 2
                 continue
             if in_bracket:
-                if ch == "]" and not (src[j - 1] == "[" or src[j - 2:j] == "[^"):
+                if ch == "]" and not (src[j - 1] == "[" or src[j - 2 : j] == "[^"):
                     in_bracket = False
             elif ch == "[":
                 in_bracket = True

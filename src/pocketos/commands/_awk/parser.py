@@ -38,8 +38,20 @@ class Program:
 _ASSIGN_OPS = {"=", "+=", "-=", "*=", "/=", "%=", "^="}
 _CMP_OPS = {"<", "<=", "==", "!=", ">", ">="}
 #: tokens that may start an operand of implicit concatenation
-_CONCAT_START = {"NUMBER", "STRING", "ERE", "NAME", "FUNC_NAME", "BUILTIN", "$", "(", "!",
-                 "++", "--", "getline"}
+_CONCAT_START = {
+    "NUMBER",
+    "STRING",
+    "ERE",
+    "NAME",
+    "FUNC_NAME",
+    "BUILTIN",
+    "$",
+    "(",
+    "!",
+    "++",
+    "--",
+    "getline",
+}
 
 
 class Parser:
@@ -94,8 +106,12 @@ class Parser:
             if not self.at("{"):
                 raise self.error(msg=f"{t.kind} blocks must have an action part")
             body = self.block()
-            {"BEGIN": prog.begin, "END": prog.end, "BEGINFILE": prog.beginfile,
-             "ENDFILE": prog.endfile}[t.kind].append(body)
+            {
+                "BEGIN": prog.begin,
+                "END": prog.end,
+                "BEGINFILE": prog.beginfile,
+                "ENDFILE": prog.endfile,
+            }[t.kind].append(body)
             return
         if t.kind == "func":
             self.function(prog)
@@ -395,7 +411,7 @@ class Parser:
             self.opt_newlines()
             b = self.ternary()
             return ("cond", cond, a, b)
-        if self.tok.kind in _ASSIGN_OPS or (self.tok.kind == "/=" ):
+        if self.tok.kind in _ASSIGN_OPS or (self.tok.kind == "/="):
             op = self.tok.kind
             if cond[0] in ("var", "field", "index"):
                 self.advance()
@@ -455,7 +471,7 @@ class Parser:
         parts = [left]
         while True:
             k = self.tok.kind
-            if k == "|" :
+            if k == "|":
                 # cmd | getline [var]
                 save = (self.lx.pos, self.lx.line, self.tok)
                 self.advance()

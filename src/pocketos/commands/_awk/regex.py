@@ -28,10 +28,25 @@ _CLASSES = {
 }
 
 _SIMPLE_ESC = {
-    "n": "\\n", "t": "\\t", "r": "\\r", "f": "\\f", "v": "\\v", "a": "\\x07", "b": "\\x08",
-    "/": "/", '"': '"',
-    "y": "\\b", "B": "\\B", "<": "\\b(?=\\w)", ">": "\\b(?<=\\w)", "s": "\\s", "S": "\\S",
-    "w": "\\w", "W": "\\W", "`": "\\A", "'": "\\Z",
+    "n": "\\n",
+    "t": "\\t",
+    "r": "\\r",
+    "f": "\\f",
+    "v": "\\v",
+    "a": "\\x07",
+    "b": "\\x08",
+    "/": "/",
+    '"': '"',
+    "y": "\\b",
+    "B": "\\B",
+    "<": "\\b(?=\\w)",
+    ">": "\\b(?<=\\w)",
+    "s": "\\s",
+    "S": "\\S",
+    "w": "\\w",
+    "W": "\\W",
+    "`": "\\A",
+    "'": "\\Z",
 }
 
 
@@ -57,7 +72,7 @@ def _bracket(pat: str, i: int) -> tuple[str, int]:
             end = pat.find(kind + "]", j + 2)
             if end < 0:
                 raise AwkRegexError("unterminated character class")
-            name = pat[j + 2:end]
+            name = pat[j + 2 : end]
             if kind == ":":
                 if name not in _CLASSES:
                     raise AwkRegexError("invalid character class")
@@ -74,8 +89,9 @@ def _bracket(pat: str, i: int) -> tuple[str, int]:
                 out.append(re.escape(d) if not d.isalnum() else d)
             j += 2
             continue
-        if c in "[&~|-" and not (c == "-" and out[-1] not in ("[", "^")
-                                 and j + 1 < n and pat[j + 1] != "]"):
+        if c in "[&~|-" and not (
+            c == "-" and out[-1] not in ("[", "^") and j + 1 < n and pat[j + 1] != "]"
+        ):
             out.append("\\" + c)
         elif c == "\\":
             out.append("\\\\")
@@ -136,7 +152,7 @@ def translate(pat: str) -> str:
                 k = i
                 while k < n and k < i + 2 and pat[k] in "01234567":
                     k += 1
-                atom(re.escape(chr(int(pat[i - 1:k], 8) & 0xFF)))
+                atom(re.escape(chr(int(pat[i - 1 : k], 8) & 0xFF)))
                 i = k
             else:
                 atom(re.escape(d))

@@ -90,7 +90,7 @@ class Reader:
             return False
         data = await self.read()
         if self.pos:
-            self.buf = self.buf[self.pos:]
+            self.buf = self.buf[self.pos :]
             self.pos = 0
         if not data:
             self.eof = True
@@ -103,14 +103,14 @@ class Reader:
 
     def _unbatch(self) -> None:
         if self.bi < len(self.batch):
-            self.buf = "\n".join(self.batch[self.bi:]) + "\n" + self.buf[self.pos:]
+            self.buf = "\n".join(self.batch[self.bi :]) + "\n" + self.buf[self.pos :]
             self.pos = 0
         self.batch = []
         self.bi = 0
 
     def _rest(self) -> str | None:
         """The unterminated last record at end of input."""
-        r = self.buf[self.pos:]
+        r = self.buf[self.pos :]
         self.buf = ""
         self.pos = 0
         self.rt = ""
@@ -128,8 +128,8 @@ class Reader:
             while True:
                 i = self.buf.rfind("\n", self.pos)
                 if i >= 0:
-                    self.batch = b = self.buf[self.pos:i].split("\n")
-                    self.buf = self.buf[i + 1:]
+                    self.batch = b = self.buf[self.pos : i].split("\n")
+                    self.buf = self.buf[i + 1 :]
                     self.pos = 0
                     self.bi = 1
                     self.rt = "\n"
@@ -143,7 +143,7 @@ class Reader:
             while True:
                 i = self.buf.find(rs, self.pos)
                 if i >= 0:
-                    r = self.buf[self.pos:i]
+                    r = self.buf[self.pos : i]
                     self.pos = i + 1
                     self.rt = rs
                     return r
@@ -153,7 +153,7 @@ class Reader:
         while True:
             m = pat.search(self.buf, self.pos)
             if m is not None and m.end() > m.start() and (m.end() < len(self.buf) or self.eof):
-                r = self.buf[self.pos:m.start()]
+                r = self.buf[self.pos : m.start()]
                 self.rt = m.group()
                 self.pos = m.end()
                 return r
@@ -177,14 +177,14 @@ class Reader:
         while True:
             m = _PARA_SEP.search(self.buf, self.pos)
             if m is not None and (m.end() < len(self.buf) or self.eof):
-                r = self.buf[self.pos:m.start()]
+                r = self.buf[self.pos : m.start()]
                 self.rt = m.group()
                 self.pos = m.end()
                 return r
             if not await self._fill():
                 if m is not None:
                     continue
-                r = self.buf[self.pos:]
+                r = self.buf[self.pos :]
                 self.buf = ""
                 self.pos = 0
                 if r.endswith("\n"):
@@ -537,12 +537,15 @@ class Runtime:
                 try:
                     st = self.ctx.fs.stat(arg)
                     if st.is_dir():
-                        await self.warn(f"warning: command line argument `{arg}' is a directory: skipped")
+                        await self.warn(
+                            f"warning: command line argument `{arg}' is a directory: skipped"
+                        )
                         continue
                     self.main_reader = self._file_reader(arg)
                 except OSError as exc:
-                    raise AwkFatal(f"cannot open file `{arg}' for reading: "
-                                   f"{exc.strerror or exc}", False)
+                    raise AwkFatal(
+                        f"cannot open file `{arg}' for reading: {exc.strerror or exc}", False
+                    )
             G["V_FILENAME"] = arg
             G["V_FNR"] = 0.0
             if self.beginfile is not None:
@@ -853,7 +856,7 @@ class Runtime:
             end = length
         if end < start:
             return ""
-        return s[start - 1:end]
+        return s[start - 1 : end]
 
     def split(self, s: str, arr: AwkArray, fs: Any = None, seps: AwkArray | None = None) -> float:
         arr.clear()
@@ -864,8 +867,11 @@ class Runtime:
         if isinstance(fs, re.Pattern):
             if not s:
                 return 0.0
-            parts = fs.split(s) if fs.groups == 0 else re.compile(
-                "(?:" + fs.pattern + ")", fs.flags).split(s)
+            parts = (
+                fs.split(s)
+                if fs.groups == 0
+                else re.compile("(?:" + fs.pattern + ")", fs.flags).split(s)
+            )
             if seps is not None:
                 for i, m in enumerate(fs.finditer(s)):
                     seps[str(i + 1)] = StrNum(m.group())
@@ -874,8 +880,8 @@ class Runtime:
             if seps is not None and s:
                 if fs == " ":
                     t = s.strip(" \t\n")
-                    lead = s[:len(s) - len(s.lstrip(" \t\n"))]
-                    trail = s[len(s.rstrip(" \t\n")):]
+                    lead = s[: len(s) - len(s.lstrip(" \t\n"))]
+                    trail = s[len(s.rstrip(" \t\n")) :]
                     if lead:
                         seps["0"] = StrNum(lead)
                     for i, m in enumerate(re.finditer(r"[ \t\n]+", t)):
@@ -893,8 +899,9 @@ class Runtime:
             arr[str(i + 1)] = StrNum(p)
         return float(len(parts))
 
-    def patsplit(self, s: str, arr: AwkArray, pat: re.Pattern[str],
-                 seps: AwkArray | None = None) -> float:
+    def patsplit(
+        self, s: str, arr: AwkArray, pat: re.Pattern[str], seps: AwkArray | None = None
+    ) -> float:
         arr.clear()
         if seps is not None:
             seps.clear()
@@ -904,7 +911,7 @@ class Runtime:
             if m.end() == m.start():
                 continue
             if seps is not None:
-                seps[str(n)] = StrNum(s[pos:m.start()])
+                seps[str(n)] = StrNum(s[pos : m.start()])
             n += 1
             arr[str(n)] = StrNum(m.group())
             pos = m.end()

@@ -9,8 +9,21 @@ from collections.abc import Callable
 from typing import Any
 
 __all__ = [
-    "AwkArray", "AwkFatal", "StrNum", "UNINIT", "EMPTY", "num", "numval", "truth",
-    "fmt_number", "cmp_lt", "cmp_le", "cmp_gt", "cmp_ge", "cmp_eq", "cmp_ne",
+    "AwkArray",
+    "AwkFatal",
+    "StrNum",
+    "UNINIT",
+    "EMPTY",
+    "num",
+    "numval",
+    "truth",
+    "fmt_number",
+    "cmp_lt",
+    "cmp_le",
+    "cmp_gt",
+    "cmp_ge",
+    "cmp_eq",
+    "cmp_ne",
 ]
 
 
@@ -49,7 +62,8 @@ class AwkArray(dict):  # type: ignore[type-arg]
 
 _LEAD = re.compile(r"[ \t\n\r\f\v]*([-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?)")
 _FULL = re.compile(
-    r"[ \t\n\r\f\v]*([-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?)[ \t\n\r\f\v]*\Z")
+    r"[ \t\n\r\f\v]*([-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?)[ \t\n\r\f\v]*\Z"
+)
 _SPECIAL = re.compile(r"[ \t\n\r\f\v]*([-+])(inf|nan)", re.IGNORECASE)
 
 #: the printf implementation, installed by the format module (it imports this one)

@@ -127,8 +127,9 @@ class Backend(ABC):
 
     # --- mutations -------------------------------------------------------------------------
     @abstractmethod
-    def create(self, path: str, mode: int = 0o644, exclusive: bool = False,
-               truncate: bool = True) -> None:
+    def create(
+        self, path: str, mode: int = 0o644, exclusive: bool = False, truncate: bool = True
+    ) -> None:
         """Create regular file ``path`` (parent must exist). If it exists: EEXIST when
         ``exclusive``, else truncate it when ``truncate``."""
 
@@ -138,16 +139,13 @@ class Backend(ABC):
         the byte count. Gaps are filled with NULs."""
 
     @abstractmethod
-    def truncate(self, path: str, size: int) -> None:
-        ...
+    def truncate(self, path: str, size: int) -> None: ...
 
     @abstractmethod
-    def mkdir(self, path: str, mode: int = 0o755) -> None:
-        ...
+    def mkdir(self, path: str, mode: int = 0o755) -> None: ...
 
     @abstractmethod
-    def rmdir(self, path: str) -> None:
-        ...
+    def rmdir(self, path: str) -> None: ...
 
     @abstractmethod
     def unlink(self, path: str) -> None:
@@ -158,8 +156,7 @@ class Backend(ABC):
         """POSIX rename within this backend (replaces a file or an empty directory)."""
 
     @abstractmethod
-    def symlink(self, target: str, path: str) -> None:
-        ...
+    def symlink(self, target: str, path: str) -> None: ...
 
     @abstractmethod
     def link(self, src: str, dst: str) -> None:

@@ -38,8 +38,17 @@ __all__ = ["FsspecBackend"]
 T = TypeVar("T")
 
 _dev_counter = itertools.count(0x5000)
-_TIME_KEYS = ("mtime", "LastModified", "last_modified", "modified", "updated", "mtime_ns",
-              "created", "ctime", "time")
+_TIME_KEYS = (
+    "mtime",
+    "LastModified",
+    "last_modified",
+    "modified",
+    "updated",
+    "mtime_ns",
+    "created",
+    "ctime",
+    "time",
+)
 
 
 def _to_ns(value: Any) -> int | None:
@@ -59,8 +68,10 @@ def _to_ns(value: Any) -> int | None:
         if isinstance(value, float):
             return int(value * 1_000_000) * 1000
         if isinstance(value, str) and value:
-            return int(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-                       * 1_000_000) * 1000
+            return (
+                int(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp() * 1_000_000)
+                * 1000
+            )
     except (ValueError, OverflowError, OSError):
         return None
     return None
@@ -83,8 +94,9 @@ class FsspecBackend(Backend):
     supports_chmod = False
     supports_chown = False
 
-    def __init__(self, fs: Any, root: str = "", *, readonly: bool = False,
-                 uid: int = 0, gid: int = 0) -> None:
+    def __init__(
+        self, fs: Any, root: str = "", *, readonly: bool = False, uid: int = 0, gid: int = 0
+    ) -> None:
         if "\0" in root:
             raise fs_error(errno.EINVAL, root.replace("\0", "\\0"))
         self.fs = fs
@@ -118,8 +130,9 @@ class FsspecBackend(Backend):
     @staticmethod
     def _check(path: str) -> str:
         if "\0" in path:
-            raise fs_error(errno.EINVAL, path.replace("\0", "\\0"),
-                           "Invalid argument (NUL byte in path)")
+            raise fs_error(
+                errno.EINVAL, path.replace("\0", "\\0"), "Invalid argument (NUL byte in path)"
+            )
         parts = [p for p in path.split("/") if p and p != "."]
         if ".." in parts:
             raise fs_error(errno.EINVAL, path, "Invalid argument ('..' in a backend path)")
@@ -136,14 +149,18 @@ class FsspecBackend(Backend):
         except LookupError:
             raise fs_error(errno.ENOENT, path, None, path2) from None
         except NotImplementedError:
-            raise fs_error(errno.EOPNOTSUPP, path,
-                           f"Operation not supported by the {self.protocol} filesystem",
-                           path2) from None
+            raise fs_error(
+                errno.EOPNOTSUPP,
+                path,
+                f"Operation not supported by the {self.protocol} filesystem",
+                path2,
+            ) from None
         except ValueError as e:
             raise fs_error(errno.EINVAL, path, f"Invalid argument ({e})", path2) from None
         except Exception as e:  # network and service errors of the store
-            raise fs_error(errno.EIO, path, f"Input/output error ({type(e).__name__}: {e})",
-                           path2) from None
+            raise fs_error(
+                errno.EIO, path, f"Input/output error ({type(e).__name__}: {e})", path2
+            ) from None
 
     def _call(self, path: str, fn: Callable[[], T], path2: str | None = None) -> T:
         with self._errors(path, path2):
@@ -229,8 +246,7 @@ class FsspecBackend(Backend):
         if isinstance(mode, int) and mode & 0o170000:
             st_mode = mode
         else:
-            perm = mode & 0o7777 if isinstance(mode, int) and mode else (
-                0o755 if is_dir else 0o644)
+            perm = mode & 0o7777 if isinstance(mode, int) and mode else (0o755 if is_dir else 0o644)
             st_mode = (S.S_IFDIR if is_dir else S.S_IFREG) | perm
         mtime: int | None = None
         for key in _TIME_KEYS:
@@ -245,11 +261,23 @@ class FsspecBackend(Backend):
         if path in self._times:
             atime, mtime = self._times[path]
         size = 4096 if is_dir else int(info.get("size") or 0)
-        digest = hashlib.blake2b(self._full(path).encode("utf-8", "surrogateescape"),
-                                 digest_size=7).digest()
+        digest = hashlib.blake2b(
+            self._full(path).encode("utf-8", "surrogateescape"), digest_size=7
+        ).digest()
         ino = int.from_bytes(digest, "big") or 1
-        return StatResult(st_mode, ino, self.dev, 2 if is_dir else 1, self.uid, self.gid, size,
-                          atime, mtime, ctime, min(mtime, ctime))
+        return StatResult(
+            st_mode,
+            ino,
+            self.dev,
+            2 if is_dir else 1,
+            self.uid,
+            self.gid,
+            size,
+            atime,
+            mtime,
+            ctime,
+            min(mtime, ctime),
+        )
 
     def listdir(self, path: str) -> list[str]:
         path = self._check(path)
@@ -273,8 +301,8 @@ class FsspecBackend(Backend):
                 names.add(base)
         prefix = path.rstrip("/") + "/"
         for d in self._dirs:
-            if d.startswith(prefix) and "/" not in d[len(prefix):]:
-                names.add(d[len(prefix):])
+            if d.startswith(prefix) and "/" not in d[len(prefix) :]:
+                names.add(d[len(prefix) :])
         return sorted(names)
 
     def readlink(self, path: str) -> str:
@@ -295,13 +323,13 @@ class FsspecBackend(Backend):
         end = total if size < 0 else min(total, offset + size)
         if offset == 0 and end == total:
             return self._read_all(path, info)
-        data = self._call(path, lambda: self.fs.cat_file(self._full(path), start=offset,
-                                                         end=end))
+        data = self._call(path, lambda: self.fs.cat_file(self._full(path), start=offset, end=end))
         return bytes(data)
 
     # --- mutations ---------------------------------------------------------------------------
-    def create(self, path: str, mode: int = 0o644, exclusive: bool = False,
-               truncate: bool = True) -> None:
+    def create(
+        self, path: str, mode: int = 0o644, exclusive: bool = False, truncate: bool = True
+    ) -> None:
         path = self._check(path)
         self._ro(path)
         if path == "/":
@@ -334,7 +362,7 @@ class FsspecBackend(Backend):
             buf = bytearray(old)
             if offset > len(buf):
                 buf += b"\0" * (offset - len(buf))
-            buf[offset:offset + len(data)] = data
+            buf[offset : offset + len(data)] = data
             new = bytes(buf)
         self._put(path, new)
         return len(data)
@@ -462,15 +490,21 @@ class FsspecBackend(Backend):
     def symlink(self, target: str, path: str) -> None:
         path = self._check(path)
         self._ro(path)
-        raise fs_error(errno.EPERM, path,
-                       f"Operation not permitted (no symbolic links on {self.protocol} storage)")
+        raise fs_error(
+            errno.EPERM,
+            path,
+            f"Operation not permitted (no symbolic links on {self.protocol} storage)",
+        )
 
     def link(self, src: str, dst: str) -> None:
         dst = self._check(dst)
         self._ro(dst)
-        raise fs_error(errno.EPERM, src,
-                       f"Operation not permitted (no hard links on {self.protocol} storage)",
-                       dst)
+        raise fs_error(
+            errno.EPERM,
+            src,
+            f"Operation not permitted (no hard links on {self.protocol} storage)",
+            dst,
+        )
 
     def chmod(self, path: str, mode: int) -> None:
         path = self._check(path)
@@ -478,9 +512,11 @@ class FsspecBackend(Backend):
         st = self.lstat(path)
         if (st.st_mode & 0o7777) == (mode & 0o7777):
             return
-        raise fs_error(errno.EOPNOTSUPP, path,
-                       f"Operation not supported (no permission bits on {self.protocol} "
-                       "storage)")
+        raise fs_error(
+            errno.EOPNOTSUPP,
+            path,
+            f"Operation not supported (no permission bits on {self.protocol} storage)",
+        )
 
     def chown(self, path: str, uid: int, gid: int) -> None:
         path = self._check(path)
@@ -488,15 +524,18 @@ class FsspecBackend(Backend):
         self._need(path)
         if uid in (-1, self.uid) and gid in (-1, self.gid):
             return
-        raise fs_error(errno.EPERM, path,
-                       f"Operation not permitted (no owners on {self.protocol} storage)")
+        raise fs_error(
+            errno.EPERM, path, f"Operation not permitted (no owners on {self.protocol} storage)"
+        )
 
     def utimens(self, path: str, atime_ns: int | None, mtime_ns: int | None) -> None:
         path = self._check(path)
         self._ro(path)
         st = self.lstat(path)
-        self._times[path] = (st.st_atime_ns if atime_ns is None else atime_ns,
-                             st.st_mtime_ns if mtime_ns is None else mtime_ns)
+        self._times[path] = (
+            st.st_atime_ns if atime_ns is None else atime_ns,
+            st.st_mtime_ns if mtime_ns is None else mtime_ns,
+        )
         self._touched(path)
 
     def usage(self) -> tuple[int, int]:

@@ -43,7 +43,9 @@ _CHUNK = 1 << 20
 def _check_path(path: str) -> list[str]:
     """Components of backend path ``path``; refuses NUL bytes and ``..``."""
     if "\0" in path:
-        raise fs_error(errno.EINVAL, path.replace("\0", "\\0"), "Invalid argument (NUL byte in path)")
+        raise fs_error(
+            errno.EINVAL, path.replace("\0", "\\0"), "Invalid argument (NUL byte in path)"
+        )
     parts: list[str] = []
     for part in path.split("/"):
         if not part or part == ".":
@@ -173,8 +175,9 @@ class HostDirBackend(Backend):
 
     def _check_writable_inode(self, st: os.stat_result, path: str) -> None:
         if st.st_nlink > 1 and self._own_links.get((st.st_dev, st.st_ino), 1) < st.st_nlink:
-            raise fs_error(errno.EPERM, path,
-                           "Operation not permitted (file has other hard links on the host)")
+            raise fs_error(
+                errno.EPERM, path, "Operation not permitted (file has other hard links on the host)"
+            )
 
     def _open_for_write(self, path: str) -> int:
         self._ro(path)
@@ -191,9 +194,20 @@ class HostDirBackend(Backend):
         birth = getattr(st, "st_birthtime_ns", None)
         if birth is None:
             birth = min(st.st_ctime_ns, st.st_mtime_ns)
-        return StatResult(st.st_mode, st.st_ino, st.st_dev, st.st_nlink, st.st_uid, st.st_gid,
-                          st.st_size, st.st_atime_ns, st.st_mtime_ns, st.st_ctime_ns, birth,
-                          st.st_rdev)
+        return StatResult(
+            st.st_mode,
+            st.st_ino,
+            st.st_dev,
+            st.st_nlink,
+            st.st_uid,
+            st.st_gid,
+            st.st_size,
+            st.st_atime_ns,
+            st.st_mtime_ns,
+            st.st_ctime_ns,
+            birth,
+            st.st_rdev,
+        )
 
     def _lstat_host(self, path: str) -> os.stat_result:
         with self._parent(path) as (pfd, name), self._errors(path):
@@ -248,8 +262,9 @@ class HostDirBackend(Backend):
             os.close(fd)
 
     # --- mutations ---------------------------------------------------------------------------
-    def create(self, path: str, mode: int = 0o644, exclusive: bool = False,
-               truncate: bool = True) -> None:
+    def create(
+        self, path: str, mode: int = 0o644, exclusive: bool = False, truncate: bool = True
+    ) -> None:
         self._ro(path)
         perm = _safe_mode(S.S_IFREG, mode)
         for _ in range(8):  # retry if the entry appears/disappears under us
@@ -258,8 +273,9 @@ class HostDirBackend(Backend):
                     raise OSError(errno.EEXIST if exclusive else errno.EISDIR, "")
                 flags = _NOFOLLOW | _NONBLOCK | _NOCTTY | _CLOEXEC
                 try:
-                    fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | flags, perm,
-                                 dir_fd=pfd)
+                    fd = os.open(
+                        name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | flags, perm, dir_fd=pfd
+                    )
                 except FileExistsError:
                     if exclusive:
                         raise
@@ -300,7 +316,7 @@ class HostDirBackend(Backend):
                 view = memoryview(data)
                 done = 0
                 while done < len(view):
-                    n = os.pwrite(fd, view[done:done + _CHUNK], pos + done)
+                    n = os.pwrite(fd, view[done : done + _CHUNK], pos + done)
                     if n <= 0:
                         raise OSError(errno.EIO, "")
                     done += n
@@ -350,8 +366,11 @@ class HostDirBackend(Backend):
 
     def rename(self, src: str, dst: str) -> None:
         self._ro(src)
-        with self._parent(src, dst) as (sfd, sname), \
-                self._parent(dst, src) as (dfd, dname), self._errors(src, dst):
+        with (
+            self._parent(src, dst) as (sfd, sname),
+            self._parent(dst, src) as (dfd, dname),
+            self._errors(src, dst),
+        ):
             if not sname or not dname:
                 raise OSError(errno.EBUSY, "")
             try:
@@ -373,8 +392,11 @@ class HostDirBackend(Backend):
 
     def link(self, src: str, dst: str) -> None:
         self._ro(dst)
-        with self._parent(src, dst) as (sfd, sname), \
-                self._parent(dst, src) as (dfd, dname), self._errors(src, dst):
+        with (
+            self._parent(src, dst) as (sfd, sname),
+            self._parent(dst, src) as (dfd, dname),
+            self._errors(src, dst),
+        ):
             if not sname:
                 raise OSError(errno.EPERM, "")
             if not dname:
@@ -409,14 +431,17 @@ class HostDirBackend(Backend):
         st = self._lstat_host(path)
         if (uid in (-1, st.st_uid)) and (gid in (-1, st.st_gid)):
             return
-        raise fs_error(errno.EPERM, path,
-                       "Operation not permitted (cannot change owners of host files)")
+        raise fs_error(
+            errno.EPERM, path, "Operation not permitted (cannot change owners of host files)"
+        )
 
     def utimens(self, path: str, atime_ns: int | None, mtime_ns: int | None) -> None:
         self._ro(path)
         with self._inode(path) as (fd, st), self._errors(path):
-            ns = (st.st_atime_ns if atime_ns is None else atime_ns,
-                  st.st_mtime_ns if mtime_ns is None else mtime_ns)
+            ns = (
+                st.st_atime_ns if atime_ns is None else atime_ns,
+                st.st_mtime_ns if mtime_ns is None else mtime_ns,
+            )
             if S.S_ISLNK(st.st_mode) or not _PATH:
                 with self._parent(path) as (pfd, name):
                     os.utime(name or ".", ns=ns, dir_fd=pfd, follow_symlinks=False)

@@ -27,8 +27,22 @@ DEV_URANDOM = (1 << 8) | 9
 
 
 class Inode:
-    __slots__ = ("ino", "mode", "uid", "gid", "nlink", "atime", "mtime", "ctime", "btime",
-                 "data", "entries", "target", "rdev", "opaque")
+    __slots__ = (
+        "ino",
+        "mode",
+        "uid",
+        "gid",
+        "nlink",
+        "atime",
+        "mtime",
+        "ctime",
+        "btime",
+        "data",
+        "entries",
+        "target",
+        "rdev",
+        "opaque",
+    )
 
     def __init__(self, mode: int, uid: int = 0, gid: int = 0, now: int | None = None) -> None:
         t = time.time_ns() if now is None else now
@@ -63,9 +77,17 @@ class MemoryBackend(Backend):
 
     kind = "memory"
 
-    def __init__(self, *, readonly: bool = False, max_bytes: int | None = None,
-                 max_inodes: int | None = None, max_file_size: int | None = None,
-                 uid: int = 0, gid: int = 0, root_mode: int = 0o755) -> None:
+    def __init__(
+        self,
+        *,
+        readonly: bool = False,
+        max_bytes: int | None = None,
+        max_inodes: int | None = None,
+        max_file_size: int | None = None,
+        uid: int = 0,
+        gid: int = 0,
+        root_mode: int = 0o755,
+    ) -> None:
         self.readonly = readonly
         self.max_bytes = max_bytes
         self.max_inodes = max_inodes
@@ -138,14 +160,38 @@ class MemoryBackend(Backend):
 
     @staticmethod
     def stat_of(node: Inode, dev: int = 0) -> StatResult:
-        return StatResult(node.mode, node.ino, dev, node.nlink, node.uid, node.gid, node.size(),
-                          node.atime, node.mtime, node.ctime, node.btime, node.rdev)
+        return StatResult(
+            node.mode,
+            node.ino,
+            dev,
+            node.nlink,
+            node.uid,
+            node.gid,
+            node.size(),
+            node.atime,
+            node.mtime,
+            node.ctime,
+            node.btime,
+            node.rdev,
+        )
 
     # --- queries -------------------------------------------------------------------------
     def lstat(self, path: str) -> StatResult:
         n = self._get(path)
-        return StatResult(n.mode, n.ino, self.dev, n.nlink, n.uid, n.gid, n.size(),
-                          n.atime, n.mtime, n.ctime, n.btime, n.rdev)
+        return StatResult(
+            n.mode,
+            n.ino,
+            self.dev,
+            n.nlink,
+            n.uid,
+            n.gid,
+            n.size(),
+            n.atime,
+            n.mtime,
+            n.ctime,
+            n.btime,
+            n.rdev,
+        )
 
     def listdir(self, path: str) -> list[str]:
         n = self._get(path)
@@ -180,8 +226,9 @@ class MemoryBackend(Backend):
         return (self.bytes_used, self.inodes_used)
 
     # --- mutations -----------------------------------------------------------------------
-    def create(self, path: str, mode: int = 0o644, exclusive: bool = False,
-               truncate: bool = True) -> None:
+    def create(
+        self, path: str, mode: int = 0o644, exclusive: bool = False, truncate: bool = True
+    ) -> None:
         self._ro(path)
         parent, name = self._parent(path)
         assert parent.entries is not None
@@ -298,7 +345,7 @@ class MemoryBackend(Backend):
             # moving a directory into its own subtree is EINVAL
             s_parts = [p for p in src.split("/") if p]
             d_parts = [p for p in dst.split("/") if p]
-            if d_parts[:len(s_parts)] == s_parts and len(d_parts) > len(s_parts):
+            if d_parts[: len(s_parts)] == s_parts and len(d_parts) > len(s_parts):
                 raise fs_error(errno.EINVAL, src, path2=dst)
         target = dparent.entries.get(dname)
         if target is node:

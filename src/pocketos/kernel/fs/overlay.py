@@ -39,8 +39,9 @@ class OverlayBackend(Backend):
 
     kind = "overlay"
 
-    def __init__(self, lowers: list[Backend], upper: MemoryBackend | None = None, *,
-                 readonly: bool = False) -> None:
+    def __init__(
+        self, lowers: list[Backend], upper: MemoryBackend | None = None, *, readonly: bool = False
+    ) -> None:
         self.lowers = list(lowers)
         self.upper = upper if upper is not None else MemoryBackend()
         self.readonly = readonly
@@ -50,8 +51,9 @@ class OverlayBackend(Backend):
         return [self.upper, *self.lowers]
 
     # --- lookup ------------------------------------------------------------------------------
-    def _find(self, path: str, layers: list[Backend] | None = None
-              ) -> list[tuple[Backend, StatResult]]:
+    def _find(
+        self, path: str, layers: list[Backend] | None = None
+    ) -> list[tuple[Backend, StatResult]]:
         """Layers providing ``path``: one entry for a non-directory, the merge stack for a
         directory (top first). Raises ENOENT/ENOTDIR."""
         if layers is None:
@@ -231,8 +233,9 @@ class OverlayBackend(Backend):
         self.upper.mknod(path, 0, 0)
 
     # --- mutations ---------------------------------------------------------------------------
-    def create(self, path: str, mode: int = 0o644, exclusive: bool = False,
-               truncate: bool = True) -> None:
+    def create(
+        self, path: str, mode: int = 0o644, exclusive: bool = False, truncate: bool = True
+    ) -> None:
         self._ro(path)
         if self._exists(path):
             if exclusive:
@@ -315,7 +318,7 @@ class OverlayBackend(Backend):
         if is_dir:
             s_parts = [p for p in src.split("/") if p]
             d_parts = [p for p in dst.split("/") if p]
-            if d_parts[:len(s_parts)] == s_parts:
+            if d_parts[: len(s_parts)] == s_parts:
                 raise fs_error(errno.EINVAL, src, path2=dst)
         # validate the destination like POSIX rename
         dst_exists = self._exists(dst)
@@ -343,7 +346,13 @@ class OverlayBackend(Backend):
         dst_lower = self._in_lower(dst)
         self._copy_up_dir(_parent_of(dst))
         ust = self._upper_has(dst)
-        if ust is not None and (_is_whiteout(ust) or (S.S_ISDIR(ust.st_mode) and not is_dir)) or ust is not None and S.S_ISDIR(ust.st_mode) and is_dir:
+        if (
+            ust is not None
+            and (_is_whiteout(ust) or (S.S_ISDIR(ust.st_mode) and not is_dir))
+            or ust is not None
+            and S.S_ISDIR(ust.st_mode)
+            and is_dir
+        ):
             self._remove_upper_tree(dst)
         self.upper.rename(src, dst)
         if is_dir and dst_lower:
@@ -401,8 +410,11 @@ class OverlayBackend(Backend):
         """Freeze the current upper layer and start a fresh one above it (for fork)."""
         sealed = self.upper.freeze()
         self.lowers.insert(0, sealed)
-        self.upper = MemoryBackend(max_bytes=sealed.max_bytes, max_inodes=sealed.max_inodes,
-                                   max_file_size=sealed.max_file_size)
+        self.upper = MemoryBackend(
+            max_bytes=sealed.max_bytes,
+            max_inodes=sealed.max_inodes,
+            max_file_size=sealed.max_file_size,
+        )
         # usage continues from the sealed layer so limits keep counting the VM's whole data
         self.upper.bytes_used = sealed.bytes_used
         self.upper.inodes_used = sealed.inodes_used

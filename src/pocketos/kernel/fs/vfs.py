@@ -50,9 +50,15 @@ def validate_path(path: str) -> None:
 class VFS:
     """One VM's filesystem namespace."""
 
-    def __init__(self, root: Backend, *, checker: Checker | None = None,
-                 max_file_size: int | None = None, max_readdir_entries: int | None = None,
-                 root_readonly: bool = False) -> None:
+    def __init__(
+        self,
+        root: Backend,
+        *,
+        checker: Checker | None = None,
+        max_file_size: int | None = None,
+        max_readdir_entries: int | None = None,
+        root_readonly: bool = False,
+    ) -> None:
         self.mounts: list[Mount] = [Mount("/", (), root, root_readonly or root.readonly, root.kind)]
         self.root = root
         self.checker = checker
@@ -60,8 +66,9 @@ class VFS:
         self.max_readdir_entries = max_readdir_entries
 
     # --- mount table ---------------------------------------------------------------------
-    def mount(self, path: str, backend: Backend, *, readonly: bool = False,
-              kind: str | None = None) -> None:
+    def mount(
+        self, path: str, backend: Backend, *, readonly: bool = False, kind: str | None = None
+    ) -> None:
         parts = tuple(p for p in path.split("/") if p)
         if not parts:
             raise ValueError("cannot mount over /")
@@ -79,8 +86,9 @@ class VFS:
                 self.mkdir(norm, parents=True, check=False, mount_point=True)
             except OSError:
                 pass  # read-only parent: the mount point is synthesized by resolve()
-        self.mounts.append(Mount(norm, parts, backend, readonly or backend.readonly,
-                                 kind or backend.kind))
+        self.mounts.append(
+            Mount(norm, parts, backend, readonly or backend.readonly, kind or backend.kind)
+        )
         self.mounts.sort(key=lambda m: len(m.parts), reverse=True)
 
     def unmount(self, path: str) -> Backend:
@@ -88,7 +96,7 @@ class VFS:
         for i, m in enumerate(self.mounts):
             if m.parts == parts and parts:
                 for other in self.mounts:
-                    if len(other.parts) > len(parts) and other.parts[:len(parts)] == parts:
+                    if len(other.parts) > len(parts) and other.parts[: len(parts)] == parts:
                         raise fs_error(errno.EBUSY, path, "Device or resource busy (nested mount)")
                 del self.mounts[i]
                 return m.backend
@@ -122,8 +130,9 @@ class VFS:
         return m.path, m.kind, m.readonly
 
     # --- resolution ----------------------------------------------------------------------
-    def resolve(self, path: str, follow: bool = True, shown: str | None = None
-                ) -> tuple[list[str], Mount, str, StatResult | None]:
+    def resolve(
+        self, path: str, follow: bool = True, shown: str | None = None
+    ) -> tuple[list[str], Mount, str, StatResult | None]:
         """Resolve absolute ``path``. Returns (resolved parts, mount, backend path, stat or None
         if the final component does not exist). Intermediate components must exist."""
         validate_path(path)
@@ -181,8 +190,12 @@ class VFS:
             if not last and not S.S_ISDIR(mode):
                 raise fs_error(errno.ENOTDIR, shown or path)
         m, bpath = self._mount_for(resolved)
-        if st is not None and path.endswith("/") and not S.S_ISDIR(st.st_mode) and \
-                not (S.S_ISLNK(st.st_mode) and not follow):
+        if (
+            st is not None
+            and path.endswith("/")
+            and not S.S_ISDIR(st.st_mode)
+            and not (S.S_ISLNK(st.st_mode) and not follow)
+        ):
             raise fs_error(errno.ENOTDIR, shown or path)
         return resolved, m, bpath, st
 
@@ -194,8 +207,9 @@ class VFS:
         if m.readonly:
             raise fs_error(errno.EROFS, shown)
 
-    def _resolve_for(self, path: str, op: str, follow: bool, shown: str | None, check: bool
-                     ) -> tuple[list[str], Mount, str, StatResult | None]:
+    def _resolve_for(
+        self, path: str, op: str, follow: bool, shown: str | None, check: bool
+    ) -> tuple[list[str], Mount, str, StatResult | None]:
         """resolve(), but a path the policy denies is EACCES even when it does not exist, so a
         denial never reveals whether something is there."""
         try:
@@ -205,8 +219,9 @@ class VFS:
                 self.checker(op, path.rstrip("/") or "/")
             raise
 
-    def _existing(self, path: str, op: str, follow: bool, shown: str | None, check: bool = True
-                  ) -> tuple[list[str], Mount, str, StatResult]:
+    def _existing(
+        self, path: str, op: str, follow: bool, shown: str | None, check: bool = True
+    ) -> tuple[list[str], Mount, str, StatResult]:
         parts, m, bpath, st = self._resolve_for(path, op, follow, shown, check)
         if check:
             self._check(op, parts)
@@ -219,8 +234,9 @@ class VFS:
         return exc
 
     # --- queries -------------------------------------------------------------------------
-    def stat(self, path: str, follow_symlinks: bool = True, shown: str | None = None,
-             check: bool = True) -> StatResult:
+    def stat(
+        self, path: str, follow_symlinks: bool = True, shown: str | None = None, check: bool = True
+    ) -> StatResult:
         _, _, _, st = self._existing(path, "stat", follow_symlinks, shown, check)
         return st
 
@@ -233,13 +249,19 @@ class VFS:
         if len(self.mounts) > 1:
             n = len(parts)
             for mt in self.mounts:
-                if len(mt.parts) == n + 1 and list(mt.parts[:n]) == parts and \
-                        mt.parts[-1] not in names:
+                if (
+                    len(mt.parts) == n + 1
+                    and list(mt.parts[:n]) == parts
+                    and mt.parts[-1] not in names
+                ):
                     names.append(mt.parts[-1])
         lim = self.max_readdir_entries
         if lim is not None and len(names) > lim:
-            raise fs_error(errno.EOVERFLOW, shown or path,
-                           f"Too many directory entries (max_readdir_entries={lim})")
+            raise fs_error(
+                errno.EOVERFLOW,
+                shown or path,
+                f"Too many directory entries (max_readdir_entries={lim})",
+            )
         return names
 
     def readlink(self, path: str, shown: str | None = None) -> str:
@@ -272,8 +294,16 @@ class VFS:
         return m.backend.read(bpath)
 
     # --- writes --------------------------------------------------------------------------
-    def _prepare_write(self, path: str, shown: str | None, *, create: bool, mode: int,
-                       exclusive: bool, truncate: bool) -> tuple[Mount, str, StatResult | None]:
+    def _prepare_write(
+        self,
+        path: str,
+        shown: str | None,
+        *,
+        create: bool,
+        mode: int,
+        exclusive: bool,
+        truncate: bool,
+    ) -> tuple[Mount, str, StatResult | None]:
         parts, m, bpath, st = self._resolve_for(path, "write", True, shown, True)
         self._check("write", parts)
         if path.endswith("/") and path != "/":
@@ -300,22 +330,34 @@ class VFS:
         m.backend.create(bpath, mode, exclusive=True)
         return m, bpath, None
 
-    def write_file(self, path: str, data: bytes, *, append: bool = False, mode: int = 0o644,
-                   exclusive: bool = False, shown: str | None = None) -> None:
+    def write_file(
+        self,
+        path: str,
+        data: bytes,
+        *,
+        append: bool = False,
+        mode: int = 0o644,
+        exclusive: bool = False,
+        shown: str | None = None,
+    ) -> None:
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise TypeError("data must be bytes")
         # no truncation up front: the new bytes go over the old ones, then the tail is cut,
         # so a write that fails (ENOSPC, EFBIG) leaves the old content intact
-        m, bpath, st = self._prepare_write(path, shown, create=True, mode=mode,
-                                           exclusive=exclusive, truncate=False)
+        m, bpath, st = self._prepare_write(
+            path, shown, create=True, mode=mode, exclusive=exclusive, truncate=False
+        )
         if st is not None and S.S_ISCHR(st.st_mode):
             _device_write(st.st_rdev, shown or path)
             return
         if self.max_file_size is not None:
             size = (st.st_size if (st is not None and append) else 0) + len(data)
             if size > self.max_file_size:
-                raise fs_error(errno.EFBIG, shown or path,
-                               f"File too large (max_file_size={self.max_file_size})")
+                raise fs_error(
+                    errno.EFBIG,
+                    shown or path,
+                    f"File too large (max_file_size={self.max_file_size})",
+                )
         if append:
             if data:
                 m.backend.write(bpath, bytes(data), None)
@@ -338,25 +380,41 @@ class VFS:
                 self._writable(m, shown or path)
             if S.S_ISDIR(st.st_mode):
                 raise fs_error(errno.EISDIR, shown or path)
-            return FileHandle(self, m, bpath, st, readable=True, writable=plus, append=False,
-                              shown=shown or path)
-        mt, bpath, st2 = self._prepare_write(path, shown, create=True, mode=0o644,
-                                             exclusive=(m_ == "x"), truncate=(m_ == "w"))
+            return FileHandle(
+                self, m, bpath, st, readable=True, writable=plus, append=False, shown=shown or path
+            )
+        mt, bpath, st2 = self._prepare_write(
+            path, shown, create=True, mode=0o644, exclusive=(m_ == "x"), truncate=(m_ == "w")
+        )
         st3 = st2 if st2 is not None and S.S_ISCHR(st2.st_mode) else mt.backend.lstat(bpath)
-        return FileHandle(self, mt, bpath, st3, readable=plus, writable=True,
-                          append=(m_ == "a"), shown=shown or path)
+        return FileHandle(
+            self,
+            mt,
+            bpath,
+            st3,
+            readable=plus,
+            writable=True,
+            append=(m_ == "a"),
+            shown=shown or path,
+        )
 
-    def mkdir(self, path: str, mode: int = 0o755, parents: bool = False,
-              exist_ok: bool = False, shown: str | None = None, check: bool = True,
-              mount_point: bool = False) -> None:
+    def mkdir(
+        self,
+        path: str,
+        mode: int = 0o755,
+        parents: bool = False,
+        exist_ok: bool = False,
+        shown: str | None = None,
+        check: bool = True,
+        mount_point: bool = False,
+    ) -> None:
         try:
             parts, m, bpath, st = self._resolve_for(path, "create_dir", True, shown, check)
         except FileNotFoundError:
             if not parents:
                 raise
             head = path.rstrip("/").rpartition("/")[0] or "/"
-            self.mkdir(head, 0o755, parents=True, exist_ok=True,
-                       check=check)
+            self.mkdir(head, 0o755, parents=True, exist_ok=True, check=check)
             parts, m, bpath, st = self.resolve(path, True, shown)
         if check:
             self._check("create_dir", parts)
@@ -394,8 +452,9 @@ class VFS:
         else:
             self.unlink("/" + "/".join(parts), shown=shown)
 
-    def rename(self, src: str, dst: str, shown: str | None = None,
-               shown2: str | None = None) -> None:
+    def rename(
+        self, src: str, dst: str, shown: str | None = None, shown2: str | None = None
+    ) -> None:
         sparts, sm, sbpath, sst = self._existing(src, "rename", False, shown)
         if dst.endswith("/") and not S.S_ISDIR(sst.st_mode):
             # "x/" names a directory: a non-directory cannot be renamed onto it
@@ -403,8 +462,9 @@ class VFS:
         dparts, dm, dbpath, dst_st = self.resolve(dst, False, shown2)
         self._check("rename", dparts)
         if sm is not dm:
-            raise fs_error(errno.EXDEV, shown or src, "Invalid cross-device link",
-                           path2=shown2 or dst)
+            raise fs_error(
+                errno.EXDEV, shown or src, "Invalid cross-device link", path2=shown2 or dst
+            )
         self._writable(sm, shown or src)
         if sbpath == "/" or dbpath == "/":
             raise fs_error(errno.EBUSY, shown or src)
@@ -426,33 +486,40 @@ class VFS:
         self._writable(m, shown or path)
         m.backend.symlink(target, bpath)
 
-    def link(self, src: str, dst: str, shown: str | None = None,
-             shown2: str | None = None) -> None:
+    def link(self, src: str, dst: str, shown: str | None = None, shown2: str | None = None) -> None:
         sparts, sm, sbpath, sst = self._existing(src, "read", False, shown)
         dparts, dm, dbpath, dst_st = self.resolve(dst, False, shown2)
         self._check("write", dparts)
         if dst_st is not None:
             raise fs_error(errno.EEXIST, shown2 or dst)
         if sm is not dm:
-            raise fs_error(errno.EXDEV, shown or src, "Invalid cross-device link",
-                           path2=shown2 or dst)
+            raise fs_error(
+                errno.EXDEV, shown or src, "Invalid cross-device link", path2=shown2 or dst
+            )
         self._writable(dm, shown2 or dst)
         dm.backend.link(sbpath, dbpath)
 
-    def chmod(self, path: str, mode: int, follow_symlinks: bool = True,
-              shown: str | None = None) -> None:
+    def chmod(
+        self, path: str, mode: int, follow_symlinks: bool = True, shown: str | None = None
+    ) -> None:
         parts, m, bpath, st = self._existing(path, "chmod", follow_symlinks, shown)
         self._writable(m, shown or path)
         m.backend.chmod(bpath, mode)
 
-    def chown(self, path: str, uid: int, gid: int, follow_symlinks: bool = True,
-              shown: str | None = None) -> None:
+    def chown(
+        self, path: str, uid: int, gid: int, follow_symlinks: bool = True, shown: str | None = None
+    ) -> None:
         parts, m, bpath, st = self._existing(path, "chmod", follow_symlinks, shown)
         self._writable(m, shown or path)
         m.backend.chown(bpath, uid, gid)
 
-    def utime(self, path: str, ns: tuple[int | None, int | None] | None = None,
-              follow_symlinks: bool = True, shown: str | None = None) -> None:
+    def utime(
+        self,
+        path: str,
+        ns: tuple[int | None, int | None] | None = None,
+        follow_symlinks: bool = True,
+        shown: str | None = None,
+    ) -> None:
         parts, m, bpath, st = self._existing(path, "write", follow_symlinks, shown)
         self._writable(m, shown or path)
         if ns is None:
@@ -466,8 +533,9 @@ class VFS:
             raise fs_error(errno.EISDIR, shown or path)
         self._writable(m, shown or path)
         if self.max_file_size is not None and size > self.max_file_size:
-            raise fs_error(errno.EFBIG, shown or path,
-                           f"File too large (max_file_size={self.max_file_size})")
+            raise fs_error(
+                errno.EFBIG, shown or path, f"File too large (max_file_size={self.max_file_size})"
+            )
         m.backend.truncate(bpath, size)
 
     def usage(self) -> tuple[int, int]:
@@ -495,8 +563,18 @@ def _device_write(rdev: int, shown: str) -> None:
 class FileHandle:
     """An open file: ``read``, ``write``, ``seek``, ``tell``, ``truncate``, ``close``."""
 
-    def __init__(self, vfs: VFS, mount: Mount, bpath: str, st: StatResult, *, readable: bool,
-                 writable: bool, append: bool, shown: str) -> None:
+    def __init__(
+        self,
+        vfs: VFS,
+        mount: Mount,
+        bpath: str,
+        st: StatResult,
+        *,
+        readable: bool,
+        writable: bool,
+        append: bool,
+        shown: str,
+    ) -> None:
         self.vfs = vfs
         self.mount = mount
         self.bpath = bpath
@@ -538,7 +616,7 @@ class FileHandle:
                 break
             idx = chunk.find(b"\n")
             if idx >= 0:
-                out += chunk[:idx + 1]
+                out += chunk[: idx + 1]
                 self.pos -= len(chunk) - idx - 1
                 break
             out += chunk
@@ -562,8 +640,7 @@ class FileHandle:
         lim = self.vfs.max_file_size
         if self.append:
             if lim is not None and backend.lstat(self.bpath).st_size + len(data) > lim:
-                raise fs_error(errno.EFBIG, self.name,
-                               f"File too large (max_file_size={lim})")
+                raise fs_error(errno.EFBIG, self.name, f"File too large (max_file_size={lim})")
             n = backend.write(self.bpath, bytes(data), None)
             self.pos = backend.lstat(self.bpath).st_size
             return n

@@ -100,8 +100,9 @@ class FsView:
         """Resolve every symlink. ``strict``: raise when a component is missing."""
         return self.vfs.realpath(self.abspath(path), strict=strict, shown=path)
 
-    def walk(self, top: str, topdown: bool = True, follow_symlinks: bool = False
-             ) -> Iterator[tuple[str, list[str], list[str]]]:
+    def walk(
+        self, top: str, topdown: bool = True, follow_symlinks: bool = False
+    ) -> Iterator[tuple[str, list[str], list[str]]]:
         """Like ``os.walk`` (errors on subdirectories are skipped)."""
         try:
             names = sorted(self.listdir(top))
@@ -131,10 +132,18 @@ class FsView:
     def read_text(self, path: str) -> str:
         return self.read_bytes(path).decode("utf-8", "surrogateescape")
 
-    def write_bytes(self, path: str, data: bytes, *, append: bool = False,
-                    mode: int = 0o644, exclusive: bool = False) -> None:
-        self.vfs.write_file(self.abspath(path), data, append=append, mode=mode,
-                            exclusive=exclusive, shown=path)
+    def write_bytes(
+        self,
+        path: str,
+        data: bytes,
+        *,
+        append: bool = False,
+        mode: int = 0o644,
+        exclusive: bool = False,
+    ) -> None:
+        self.vfs.write_file(
+            self.abspath(path), data, append=append, mode=mode, exclusive=exclusive, shown=path
+        )
 
     def write_text(self, path: str, text: str, *, append: bool = False) -> None:
         self.write_bytes(path, text.encode("utf-8", "surrogateescape"), append=append)
@@ -148,8 +157,9 @@ class FsView:
             budget = getattr(owner, "budget", None)
             if budget is not None and budget.limit_hit is None:
                 budget.limit_hit = "max_open_files"
-            raise fs_error(errno.EMFILE, path,
-                           f"Too many open files (max_open_files={owner.max_open_files})")
+            raise fs_error(
+                errno.EMFILE, path, f"Too many open files (max_open_files={owner.max_open_files})"
+            )
         handle = self.vfs.open(self.abspath(path), mode, shown=path)
         if owner is not None:
             owner.open_files += 1
@@ -157,10 +167,12 @@ class FsView:
         return handle
 
     # --- mutations --------------------------------------------------------------------------
-    def mkdir(self, path: str, mode: int = 0o755, parents: bool = False,
-              exist_ok: bool = False) -> None:
-        self.vfs.mkdir(self.abspath(path), mode=mode, parents=parents, exist_ok=exist_ok,
-                       shown=path)
+    def mkdir(
+        self, path: str, mode: int = 0o755, parents: bool = False, exist_ok: bool = False
+    ) -> None:
+        self.vfs.mkdir(
+            self.abspath(path), mode=mode, parents=parents, exist_ok=exist_ok, shown=path
+        )
 
     def rmdir(self, path: str) -> None:
         self.vfs.rmdir(self.abspath(path), shown=path)
@@ -183,11 +195,14 @@ class FsView:
         self.vfs.chmod(self.abspath(path), mode, follow_symlinks=follow_symlinks, shown=path)
 
     def chown(self, path: str, uid: int, gid: int, follow_symlinks: bool = True) -> None:
-        self.vfs.chown(self.abspath(path), uid, gid, follow_symlinks=follow_symlinks,
-                       shown=path)
+        self.vfs.chown(self.abspath(path), uid, gid, follow_symlinks=follow_symlinks, shown=path)
 
-    def utime(self, path: str, ns: tuple[int | None, int | None] | None = None,
-              follow_symlinks: bool = True) -> None:
+    def utime(
+        self,
+        path: str,
+        ns: tuple[int | None, int | None] | None = None,
+        follow_symlinks: bool = True,
+    ) -> None:
         """Set (atime_ns, mtime_ns); ``None`` sets both to now, a ``None`` member keeps it."""
         self.vfs.utime(self.abspath(path), ns, follow_symlinks=follow_symlinks, shown=path)
 
