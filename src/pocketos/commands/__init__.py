@@ -23,7 +23,21 @@ REGISTRY: dict[str, CommandFunc] = {}
 
 #: modules that define commands; each registers its commands when imported
 FAMILIES = [
-    "pocketos.commands.fileops",
+    "pocketos.commands.ls",
+    "pocketos.commands.cp",
+    "pocketos.commands.rm",
+    "pocketos.commands.touch",
+    "pocketos.commands.ln",
+    "pocketos.commands.chmod",
+    "pocketos.commands.stat_cmd",
+    "pocketos.commands.paths",
+    "pocketos.commands.du",
+    "pocketos.commands.tree",
+    "pocketos.commands.file_cmd",
+    "pocketos.commands.mktemp",
+    "pocketos.commands.truncate",
+    "pocketos.commands.split",
+    "pocketos.commands.dd",
     "pocketos.commands.text",
     "pocketos.commands.grep",
     "pocketos.commands.sed",

@@ -18,10 +18,9 @@ from datetime import datetime
 
 from pocketos.commands import command
 from pocketos.commands._args import Opt, UsageError, parse, report
-from pocketos.commands.fileops import (
+from pocketos.commands._fs import (
     C_key,
     apply_mode,
-    backslash_escapes,
     mode_string,
     q,
     short_keys,
@@ -29,6 +28,7 @@ from pocketos.commands.fileops import (
     tz_from_env,
     user_maps,
 )
+from pocketos.commands.stat_cmd import backslash_escapes
 from pocketos.kernel.fs.api import StatResult
 from pocketos.kernel.process import Context
 from pocketos.kernel.streams import BytesSource, NullInput

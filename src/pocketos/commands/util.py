@@ -16,7 +16,7 @@ from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from pocketos.commands import command
 from pocketos.commands._args import Opt, Parsed, UsageError, report
 from pocketos.commands._args import parse as _raw_parse
-from pocketos.commands.fileops import (
+from pocketos.commands._fs import (
     enc,
     q,
     short_keys,
