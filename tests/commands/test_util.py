@@ -10,7 +10,8 @@ from datetime import UTC, timedelta, timezone
 import pytest
 
 from pocketos import VM
-from pocketos.commands.util import parse_date, parse_duration, strftime_gnu
+from pocketos.commands.date import parse_date, strftime_gnu
+from pocketos.commands.sleep import parse_duration
 from pocketos.kernel.streams import BytesSink, NullInput, Pipe
 
 
@@ -33,7 +34,7 @@ def run(
 
 def test_yes_stops_on_closed_pipe(vm: VM) -> None:
     """``yes`` writing into a pipe whose reader is gone ends with BrokenPipeError (SIGPIPE)."""
-    from pocketos.commands.util import yes
+    from pocketos.commands.seq import yes
     from pocketos.kernel.process import Context
 
     async def main() -> bytes:

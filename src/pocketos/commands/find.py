@@ -661,7 +661,7 @@ class _Find:
                 "B": "st_birthtime_ns",
             }
             if theirs == "t":
-                from pocketos.commands.util import parse_date
+                from pocketos.commands.date import parse_date
 
                 try:
                     ref_ns = int(parse_date(v, self.tz) * 1e9)
@@ -1126,7 +1126,7 @@ class _Find:
                 return dt.strftime("%S") + "." + frac
             if k == "T":
                 return dt.strftime("%H:%M:%S") + "." + frac
-            from pocketos.commands.util import strftime_gnu
+            from pocketos.commands.date import strftime_gnu
 
             return strftime_gnu("%" + k, dt, ns % 1_000_000_000)
         return None

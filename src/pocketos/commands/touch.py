@@ -90,7 +90,7 @@ async def touch(ctx: Context) -> int:
         given = True
     dstr = p.str("d")
     if dstr is not None:
-        from pocketos.commands.util import parse_date
+        from pocketos.commands.date import parse_date
 
         base = (mtime / 1e9) if mtime is not None else None
         try:

@@ -1,0 +1,822 @@
+"""jq on the jq library, with the GNU-style command line of jq 1.7."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import jq as _jq
+
+from pocketos.commands import command
+
+if TYPE_CHECKING:
+    from pocketos.kernel.process import Context
+
+from pocketos.commands._data import _NON_ASCII, CHUNK, _ascii_escape, _dec, _enc, format_json
+
+_JQ_VERSION = "jq-1.8.2"
+_JQ_USAGE = """Usage:\tjq [OPTIONS] FILTER [FILES...]
+\tjq [OPTIONS] --args FILTER [ARGUMENTS...]
+\tjq [OPTIONS] --jsonargs FILTER [JSON_VALUES...]
+
+jq is a tool for processing JSON inputs, applying the given filter to
+its JSON text inputs and producing the filter's results as JSON on
+standard output.
+
+Example:
+
+\t$ echo '{"foo": 0}' | jq .
+\t{
+\t  "foo": 0
+\t}
+
+Command options:
+  -n, --null-input          use `null` as the single input value;
+  -R, --raw-input           read each line as string instead of JSON;
+  -s, --slurp               read all inputs into an array and use it as
+                            the single input value;
+  -c, --compact-output      compact instead of pretty-printed output;
+  -r, --raw-output          output strings without escapes and quotes;
+      --raw-output0         implies -r and output NUL after each output;
+  -j, --join-output         implies -r and output without newline after
+                            each output;
+  -a, --ascii-output        output strings by only ASCII characters
+                            using escape sequences;
+  -S, --sort-keys           sort keys of each object on output;
+  -C, --color-output        accepted; output is never colored;
+  -M, --monochrome-output   disable colored output;
+      --tab                 use tabs for indentation;
+      --indent n            use n spaces for indentation (max 7 spaces);
+      --seq                 output with RS (0x1E) before each value;
+      --stream              parse the input in streaming fashion;
+  -f, --from-file file      load filter from the file;
+      --arg name value      set $name to the string value;
+      --argjson name value  set $name to the JSON value;
+      --slurpfile name file set $name to an array of JSON values read
+                            from the file;
+      --rawfile name file   set $name to string contents of file;
+      --args                consume remaining arguments as positional
+                            string values;
+      --jsonargs            consume remaining arguments as positional
+                            JSON values;
+  -e, --exit-status         set exit status code based on the output;
+  -V, --version             show the version;
+  -h, --help                show the help;
+  --                        terminates argument processing;
+"""
+
+_JQ_TRY = (
+    "Use jq --help for help with command-line options,\n"
+    "or see the jq manpage, or online docs  at https://jqlang.org"
+)
+
+# Definitions placed in front of every program: the VM's environment instead of the host's,
+# $ARGS, input/inputs over the collected inputs, and halt/halt_error reported back to us.
+_JQ_PRELUDE = (
+    "$__pocketos_env as $ENV | $__pocketos_args as $ARGS | "
+    "def env: $ENV; "
+    "def halt: error({__pocketos_halt: 0, value: null, raw: false}); "
+    "def halt_error($c): error({__pocketos_halt: $c, value: ., raw: true}); "
+    "def halt_error: halt_error(5); "
+    "def input_filename: $__pocketos_filename; "
+    "def get_search_list: []; "
+    "def leaf_paths: paths(scalars); "
+    "def input_line_number: 0; "
+    "def recurse_down: recurse; "
+    "def input: if ($__pocketos_inputs | length) > 0 then $__pocketos_inputs[0] "
+    'else error("No more inputs") end; '
+    "def inputs: $__pocketos_inputs[]; "
+    'def _pocketos_sort: if type == "object" then to_entries | sort_by(.key) '
+    "| map(.value |= _pocketos_sort) | from_entries "
+    'elif type == "array" then map(_pocketos_sort) else . end; '
+)
+_INPUTS_RE = re.compile(r"(?<![.$\w])inputs?\b")
+_MODULE_RE = re.compile(r"(?<![.$\w])(import|include|modulemeta)\b")
+_STRIP_STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"|#[^\n]*')
+
+
+class JqError(Exception):
+    """A jq-level failure with its exit status (message already formatted)."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+@dataclass
+class JqOptions:
+    raw: bool = False
+    join: bool = False
+    nul: bool = False
+    ascii: bool = False
+    compact: bool = False
+    slurp: bool = False
+    null_input: bool = False
+    raw_input: bool = False
+    exit_status: bool = False
+    sort_keys: bool = False
+    seq: bool = False
+    stream: bool = False
+    indent: str | None = "  "
+    named: dict[str, Any] = field(default_factory=dict)
+    positional: list[Any] = field(default_factory=list)
+
+
+class JqProgram:
+    """A compiled jq program bound to the VM environment."""
+
+    def __init__(self, source: str, opts: JqOptions, env: dict[str, str]) -> None:
+        self.source = source
+        self.opts = opts
+        code = _STRIP_STRINGS.sub('""', source)
+        if _MODULE_RE.search(code):
+            raise JqError(
+                "jq: error: modules are not available in this environment\njq: 1 compile error", 3
+            )
+        self.uses_inputs = bool(_INPUTS_RE.search(code))
+        self.args: dict[str, Any] = dict(opts.named)
+        self.args["__pocketos_env"] = dict(env)
+        self.args["__pocketos_args"] = {
+            "positional": list(opts.positional),
+            "named": dict(opts.named),
+        }
+        self.args["__pocketos_inputs"] = []
+        self.args["__pocketos_filename"] = None
+        tail = " | _pocketos_sort" if opts.sort_keys else ""
+        wrapped = _JQ_PRELUDE + "(" + source + "\n)" + tail + " | tojson"
+        try:
+            self.prog = _compile_cached(wrapped, self.args)
+        except ValueError:
+            # compile the bare program to report the error at the user's line and column
+            try:
+                _jq.compile(source, args=self.args)
+            except ValueError as exc:
+                raise JqError(str(exc), 3) from None
+            except Exception as exc:  # pragma: no cover - defensive
+                raise JqError(f"jq: error: {exc}\njq: 1 compile error", 3) from None
+            raise JqError("jq: error: cannot compile program\njq: 1 compile error", 3) from None
+
+    def with_inputs(self, inputs: list[Any], filename: str | None) -> Any:
+        if not inputs and filename is None:
+            return self.prog
+        args = dict(self.args)
+        args["__pocketos_inputs"] = inputs
+        args["__pocketos_filename"] = filename
+        return _jq.compile(
+            _JQ_PRELUDE
+            + "("
+            + self.source
+            + "\n)"
+            + (" | _pocketos_sort" if self.opts.sort_keys else "")
+            + " | tojson",
+            args=args,
+        )
+
+
+_COMPILED: dict[str, Any] = {}
+_COMPILED_MAX = 64
+
+
+def _compile_cached(text: str, args: dict[str, Any]) -> Any:
+    """Compile once per (program, arguments): compiling pulls in jq's whole builtin library."""
+    try:
+        key = text + "\0" + json.dumps(args, sort_keys=True, separators=(",", ":"))
+    except (TypeError, ValueError):
+        return _jq.compile(text, args=args)
+    prog = _COMPILED.get(key)
+    if prog is None:
+        prog = _jq.compile(text, args=args)
+        if len(_COMPILED) >= _COMPILED_MAX:
+            _COMPILED.pop(next(iter(_COMPILED)))
+        _COMPILED[key] = prog
+    return prog
+
+
+async def _jq_slice(fn: Callable[..., Any], *args: Any) -> Any:
+    """Run one bounded slice of jq work.
+
+    libjq keeps the GIL while it evaluates, so a worker thread would not let the event loop
+    run any sooner; the work is done inline in slices (a batch of inputs, a few thousand
+    results) with the deadline and pending signals checked between slices.
+    """
+    return fn(*args)
+
+
+@dataclass
+class _Event:
+    kind: str  # "out" | "err" | "halt"
+    text: str = ""
+    code: int = 0
+
+
+def _eval(
+    prog: Any, items: list[tuple[str, str]], limit: int, state: dict[str, Any]
+) -> tuple[list[tuple[_Event, str]], bool]:
+    """Run ``prog`` over ``items`` (JSON text, location), resuming from ``state``.
+
+    Returns up to about ``limit`` events (each with its input's location) and whether all
+    items are done, so that the caller can write output and check limits in between.
+    """
+    events: list[tuple[_Event, str]] = []
+    i = state.get("i", 0)
+    it = state.get("it")
+    n = len(items)
+    while i < n and len(events) < limit:
+        text, where = items[i]
+        if it is None:
+            it = iter(prog.input_text(text))
+        while len(events) < limit:
+            try:
+                value = next(it)
+            except StopIteration:
+                it = None
+                i += 1
+                break
+            except ValueError as exc:
+                events.append((_error_event(str(exc)), where))
+                it = None
+                i += 1
+                break
+            except Exception as exc:  # defensive: the engine must not crash the command
+                events.append((_Event("err", f"{type(exc).__name__}: {exc}"), where))
+                it = None
+                i += 1
+                break
+            events.append((_Event("out", value), where))
+    state["i"] = i
+    state["it"] = it
+    return events, i >= n
+
+
+def _error_event(msg: str) -> _Event:
+    if msg.startswith("{") and "__pocketos_halt" in msg:
+        try:
+            obj = json.loads(msg)
+        except ValueError:
+            obj = None
+        if isinstance(obj, dict) and "__pocketos_halt" in obj:
+            code = obj.get("__pocketos_halt")
+            value = obj.get("value")
+            text = ""
+            if obj.get("raw"):
+                if isinstance(value, str):
+                    text = value
+                else:
+                    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False) + "\n"
+            return _Event("halt", text, int(code) if isinstance(code, (int, float)) else 5)
+    if msg[:1] in ("{", "["):
+        # a non-string error value: jq prints it compactly with a note
+        try:
+            value = json.loads(msg)
+        except ValueError:
+            return _Event("err", msg)
+        return _Event("err", json.dumps(value, separators=(",", ":"), ensure_ascii=False), code=-1)
+    return _Event("err", msg)
+
+
+_WS = re.compile(r"[ \t\r\n]*")
+
+
+class _JsonSplitter:
+    """Splits a byte stream into JSON texts, one per top-level value."""
+
+    def __init__(self) -> None:
+        self.buf = ""
+        self.pending = b""
+        self.lines = 0
+        self.need = 0
+        self.decoder = json.JSONDecoder()
+
+    def feed(self, data: bytes, eof: bool) -> tuple[list[tuple[str, int]], str | None]:
+        """Returns (values as (text, line)), and a parse error message (only at EOF)."""
+        data = self.pending + data
+        if not eof:
+            # keep an incomplete UTF-8 sequence for the next chunk
+            cut = len(data)
+            for back in range(1, 4):
+                if cut - back < 0:
+                    break
+                b = data[cut - back]
+                if b & 0xC0 == 0xC0:
+                    width = 2 if b < 0xE0 else 3 if b < 0xF0 else 4
+                    if back < width:
+                        cut -= back
+                    break
+                if b & 0x80 == 0:
+                    break
+            self.pending = data[cut:]
+            data = data[:cut]
+        else:
+            self.pending = b""
+        self.buf += data.decode("utf-8", "replace")
+        if not eof and len(self.buf) < self.need:
+            return [], None
+        out: list[tuple[str, int]] = []
+        buf = self.buf
+        pos = 0
+        n = len(buf)
+        err: str | None = None
+        # newlines are counted incrementally: (position, lines before it)
+        seen_pos, seen_lines = 0, self.lines
+        ws = _WS.match
+        decode = self.decoder.raw_decode
+        while True:
+            pos = ws(buf, pos).end()  # type: ignore[union-attr]
+            if pos >= n:
+                break
+            try:
+                _, end = decode(buf, pos)
+            except ValueError:
+                if not eof:
+                    self.need = (n - pos) * 2
+                    break
+                line0 = seen_lines + buf.count("\n", seen_pos, pos)
+                vals, err = self._fallback(buf[pos:], line0)
+                out.extend(vals)
+                pos = n
+                break
+            # a number at the very end of a chunk may continue in the next one
+            if end >= n and not eof and buf[end - 1] not in '}]"el':
+                break
+            self.need = 0
+            seen_lines += buf.count("\n", seen_pos, end)
+            seen_pos = end
+            line = seen_lines + (1 if end < n and buf[end] == "\n" else 0)
+            out.append((buf[pos:end], line))
+            pos = end
+        self.lines = seen_lines + buf.count("\n", seen_pos, pos)
+        self.buf = buf[pos:]
+        if eof:
+            self.buf = ""
+        return out, err
+
+    @staticmethod
+    def _fallback(text: str, line0: int) -> tuple[list[tuple[str, int]], str | None]:
+        """Let jq's own parser read what Python's refused (``nan``, odd numbers, errors)."""
+        vals: list[tuple[str, int]] = []
+        try:
+            for v in _jq.compile("tojson").input_text(text):
+                vals.append((v, line0))
+        except ValueError as exc:
+            msg = str(exc)
+
+            def shift(m: re.Match[str]) -> str:
+                return f"at line {int(m.group(1)) + line0}, column"
+
+            return vals, re.sub(r"at line (\d+), column", shift, msg, count=1)
+        return vals, None
+
+
+# options that only turn settings on: long name -> the JqOptions fields they set
+_JQ_SWITCHES: dict[str, tuple[str, ...]] = {
+    "raw-output": ("raw",),
+    "raw-output0": ("raw", "nul"),
+    "join-output": ("raw", "join"),
+    "ascii-output": ("ascii",),
+    "compact-output": ("compact",),
+    "slurp": ("slurp",),
+    "null-input": ("null_input",),
+    "raw-input": ("raw_input",),
+    "exit-status": ("exit_status",),
+    "sort-keys": ("sort_keys",),
+    "color-output": (),
+    "monochrome-output": (),
+    "unbuffered": (),
+}
+_JQ_SHORT_SWITCHES = {
+    "r": "raw-output",
+    "j": "join-output",
+    "a": "ascii-output",
+    "c": "compact-output",
+    "s": "slurp",
+    "n": "null-input",
+    "R": "raw-input",
+    "e": "exit-status",
+    "S": "sort-keys",
+    "C": "color-output",
+    "M": "monochrome-output",
+}
+
+
+def _jq_switch(o: JqOptions, name: str) -> None:
+    for attr in _JQ_SWITCHES[name]:
+        setattr(o, attr, True)
+
+
+def _parse_jq_argv(argv: list[str]) -> tuple[JqOptions, str | None, list[str], bool, str | None]:
+    """Returns (options, filter, files, help, from_file). Raises JqError for usage errors."""
+    o = JqOptions()
+    program: str | None = None
+    files: list[str] = []
+    from_file: str | None = None
+    positional_mode: str | None = None
+    want_help = False
+    i = 0
+    n = len(argv)
+    no_more_opts = False
+
+    def need(k: int, what: str) -> list[str]:
+        if i + k >= n:
+            raise JqError(
+                f"jq: error: {what} takes {'two parameters' if k == 2 else 'a parameter'}"
+                f" (e.g. {what} {'varname value' if k == 2 else 'value'})\n{_JQ_TRY}",
+                2,
+            )
+        return argv[i + 1 : i + 1 + k]
+
+    def add_positional(a: str) -> None:
+        if positional_mode == "json":
+            try:
+                o.positional.append(json.loads(a))
+            except ValueError:
+                raise JqError(f"jq: Invalid JSON text passed to --jsonargs\n{_JQ_TRY}", 2)
+        else:
+            o.positional.append(a)
+
+    while i < n:
+        a = argv[i]
+        if no_more_opts or not a.startswith("-") or a == "-":
+            if program is None and from_file is None:
+                program = a
+            elif positional_mode is not None:
+                add_positional(a)
+            else:
+                files.append(a)
+            i += 1
+            continue
+        if a == "--":
+            no_more_opts = True
+            i += 1
+            continue
+        if a.startswith("--"):
+            name = a[2:]
+            if name in _JQ_SWITCHES:
+                _jq_switch(o, name)
+            elif name == "tab":
+                o.indent = "\t"
+            elif name == "indent":
+                (v,) = need(1, "--indent")
+                try:
+                    k = int(v)
+                except ValueError:
+                    raise JqError(f"jq: --indent takes a number\n{_JQ_TRY}", 2)
+                if k < -1 or k > 7:
+                    raise JqError(f"jq: Cannot indent more than 7 characters\n{_JQ_TRY}", 2)
+                o.indent = None if k <= 0 else " " * k
+                i += 1
+            elif name == "seq":
+                o.seq = True
+            elif name == "stream":
+                o.stream = True
+            elif name == "arg":
+                name_, v = need(2, "--arg")
+                o.named[name_] = v
+                i += 2
+            elif name == "argjson":
+                name_, v = need(2, "--argjson")
+                try:
+                    o.named[name_] = json.loads(v)
+                except ValueError:
+                    raise JqError(f"jq: Invalid JSON text passed to --argjson\n{_JQ_TRY}", 2)
+                i += 2
+            elif name in ("slurpfile", "rawfile"):
+                name_, v = need(2, "--" + name)
+                o.named[name_] = ("\0file", name, v)
+                i += 2
+            elif name == "args":
+                positional_mode = "str"
+            elif name == "jsonargs":
+                positional_mode = "json"
+            elif name == "from-file":
+                (v,) = need(1, "-f")
+                from_file = v
+                i += 1
+            elif name == "help":
+                want_help = True
+            elif name == "version":
+                raise JqError("\0version", 0)
+            else:
+                raise JqError(f"jq: Unknown option: {a}\n{_JQ_TRY}", 2)
+            i += 1
+            continue
+        # short options, possibly clustered
+        for c in a[1:]:
+            if c in _JQ_SHORT_SWITCHES:
+                _jq_switch(o, _JQ_SHORT_SWITCHES[c])
+            elif c == "h":
+                want_help = True
+            elif c == "V":
+                raise JqError("\0version", 0)
+            elif c == "f":
+                (v,) = need(1, "-f")
+                from_file = v
+                i += 1
+                break
+            elif c == "L":
+                raise JqError(
+                    f"jq: error: modules are not available in this environment\n{_JQ_TRY}", 2
+                )
+            else:
+                raise JqError(f"jq: Unknown option: {a}\n{_JQ_TRY}", 2)
+        i += 1
+    if from_file is not None and program is not None:
+        # with -f the first operand is a file, not the program
+        files.insert(0, program)
+        program = None
+    return o, program, files, want_help, from_file
+
+
+async def _load_named_files(ctx: Context, opts: JqOptions) -> None:
+    for k, v in list(opts.named.items()):
+        if isinstance(v, tuple) and len(v) == 3 and v[0] == "\0file":
+            kind, path = v[1], v[2]
+            try:
+                data = ctx.fs.read_bytes(path)
+            except OSError as exc:
+                raise JqError(f"jq: error: Could not open {path}: {exc.strerror}", 2)
+            if kind == "rawfile":
+                opts.named[k] = data.decode("utf-8", "replace")
+            else:
+                sp = _JsonSplitter()
+                vals, err = sp.feed(data, True)
+                if err:
+                    raise JqError(f"jq: Bad JSON in --slurpfile {k} {path}: {err}", 2)
+                opts.named[k] = [json.loads(t) for t, _ in vals]
+
+
+class _JqRunner:
+    """Feeds inputs to a program and writes results; tracks the exit status."""
+
+    def __init__(self, ctx: Context, prog: JqProgram, opts: JqOptions) -> None:
+        self.ctx = ctx
+        self.prog = prog
+        self.opts = opts
+        self.status = 0
+        self.last: str | None = None
+        self.halted = False
+        self.indent = None if opts.compact else opts.indent
+
+    def render(self, text: str) -> bytes:
+        o = self.opts
+        if o.raw and text.startswith('"'):
+            try:
+                s = json.loads(text)
+            except ValueError:
+                s = text
+            if o.ascii:
+                s = _NON_ASCII.sub(_ascii_escape, s)
+            body = s.encode("utf-8", "replace")
+        else:
+            body = format_json(text, self.indent, o.ascii).encode("utf-8", "replace")
+        if o.seq:
+            body = b"\x1e" + body
+        if o.nul:
+            return body + b"\0"
+        if o.join:
+            return body
+        return body + b"\n"
+
+    async def run_one(self, text: str, where: str, program: Any | None = None) -> None:
+        await self.run_many([(text, where)], program)
+
+    async def run_many(self, items: list[tuple[str, str]], program: Any | None = None) -> None:
+        """Run the program on each input (JSON text, location) and write the results."""
+        if not items or self.halted:
+            return
+        prog = program if program is not None else self.prog.prog
+        state: dict[str, Any] = {}
+        done = False
+        limit = 256
+        while not done:
+            self.ctx.check_killed()
+            self.ctx.budget.check_time()
+            events, done = await _jq_slice(_eval, prog, items, limit, state)
+            limit = 8192
+            out: list[bytes] = []
+            for ev, where in events:
+                if ev.kind == "out":
+                    self.last = ev.text
+                    out.append(self.render(ev.text))
+                    continue
+                if out:
+                    await self.ctx.stdout.write(b"".join(out))
+                    out = []
+                if ev.kind == "err":
+                    note = " (not a string)" if ev.code == -1 else ""
+                    await self.ctx.stderr.write(_enc(f"jq: error (at {where}){note}: {ev.text}\n"))
+                    self.status = 5
+                else:
+                    if ev.text:
+                        await self.ctx.stderr.write(_enc(ev.text))
+                    self.status = ev.code
+                    self.halted = True
+                    return
+            if out:
+                await self.ctx.stdout.write(b"".join(out))
+
+    def exit_code(self) -> int:
+        if self.halted:
+            return self.status
+        if self.status:
+            return self.status
+        if self.opts.exit_status:
+            if self.last is None:
+                return 4
+            if self.last in ("null", "false"):
+                return 1
+        return 0
+
+
+async def _jq_sources(
+    ctx: Context, files: list[str]
+) -> AsyncIterator[tuple[str, bytes | None, bool, str | None]]:
+    """Yields (label, chunk, eof, error). error is a message for a file that failed."""
+    if not files:
+        async for chunk in ctx.stdin.chunks(CHUNK):
+            yield "<stdin>", chunk, False, None
+        yield "<stdin>", b"", True, None
+        return
+    for f in files:
+        if f == "-":
+            async for chunk in ctx.stdin.chunks(CHUNK):
+                yield "<stdin>", chunk, False, None
+            yield "<stdin>", b"", True, None
+            continue
+        try:
+            if ctx.fs.isdir(f):
+                raise IsADirectoryError(21, "Is a directory", f)
+            data = ctx.fs.read_bytes(f)
+        except OSError as exc:
+            yield f, None, True, f"jq: error: Could not open {f}: {exc.strerror}"
+            continue
+        yield f, data, True, None
+
+
+async def _jq_raw_chunks(
+    ctx: Context, files: list[str], runner: _JqRunner
+) -> AsyncIterator[tuple[bytes, str]]:
+    """Raw input bytes chunk by chunk (for -R); reports files that cannot be read."""
+    async for label, chunk, _eof, error in _jq_sources(ctx, files):
+        if error:
+            await ctx.stderr.write(_enc(error + "\n"))
+            runner.status = 2
+            continue
+        if chunk:
+            yield chunk, label
+
+
+async def _jq_value_batches(
+    ctx: Context, files: list[str], runner: _JqRunner
+) -> AsyncIterator[list[tuple[str, str]]]:
+    """Batches of (json_text, location) as input arrives; reports read and parse errors
+    (a parse error ends the input, as in jq)."""
+    splitter: _JsonSplitter | None = None
+    current: str | None = None
+    async for label, chunk, eof, error in _jq_sources(ctx, files):
+        if error:
+            await ctx.stderr.write(_enc(error + "\n"))
+            runner.status = 2
+            continue
+        if label != current or splitter is None:
+            splitter = _JsonSplitter()
+            current = label
+        vals, err = splitter.feed(chunk or b"", eof)
+        if vals:
+            yield [(text, f"{label}:{line}") for text, line in vals]
+        if err:
+            await ctx.stderr.write(_enc(err + "\n"))
+            runner.status = 2
+            raise _StopInput()
+
+
+class _StopInput(Exception):
+    pass
+
+
+async def _raw_lines(
+    ctx: Context, files: list[str], runner: _JqRunner
+) -> AsyncIterator[list[tuple[str, str]]]:
+    """-R: batches of lines, each as a JSON string text."""
+    pending = b""
+    count = 0
+    label = "<stdin>"
+    async for chunk, lab in _jq_raw_chunks(ctx, files, runner):
+        label = lab
+        pending += chunk
+        *lines, pending = pending.split(b"\n")
+        batch = []
+        for ln in lines:
+            count += 1
+            batch.append((json.dumps(ln.decode("utf-8", "replace")), f"{label}:{count}"))
+        if batch:
+            yield batch
+    if pending:
+        count += 1
+        yield [(json.dumps(pending.decode("utf-8", "replace")), f"{label}:{count}")]
+
+
+async def _raw_all(ctx: Context, files: list[str], runner: _JqRunner) -> str:
+    parts: list[bytes] = []
+    async for chunk, _ in _jq_raw_chunks(ctx, files, runner):
+        parts.append(chunk)
+    return json.dumps(b"".join(parts).decode("utf-8", "replace"))
+
+
+def _stream_events(text: str) -> list[str]:
+    return list(_jq.compile("tostream | tojson").input_text(text))
+
+
+@command("jq")
+async def jq_cmd(ctx: Context) -> int:
+    try:
+        opts, program, files, want_help, from_file = _parse_jq_argv(ctx.argv[1:])
+    except JqError as exc:
+        if exc.message == "\0version":
+            await ctx.out(_JQ_VERSION + "\n")
+            return 0
+        await ctx.stderr.write(_enc(exc.message + "\n"))
+        return exc.status
+    if want_help:
+        await ctx.out(_JQ_USAGE)
+        return 0
+    try:
+        if from_file is not None:
+            try:
+                program = _dec(ctx.fs.read_bytes(from_file))
+            except OSError as exc:
+                raise JqError(f"jq: error: Could not open {from_file}: {exc.strerror}", 2)
+        if program is None:
+            program = "."
+        await _load_named_files(ctx, opts)
+        prog = JqProgram(program, opts, ctx.env)
+    except JqError as exc:
+        await ctx.stderr.write(_enc(exc.message + "\n"))
+        return exc.status
+    runner = _JqRunner(ctx, prog, opts)
+    return await run_jq(ctx, runner, files)
+
+
+async def run_jq(ctx: Context, runner: _JqRunner, files: list[str]) -> int:
+    opts = runner.opts
+    prog = runner.prog
+
+    async def batches() -> AsyncIterator[list[tuple[str, str]]]:
+        if opts.raw_input:
+            if opts.slurp:
+                yield [(await _raw_all(ctx, files, runner), "<stdin>:0")]
+            else:
+                async for b in _raw_lines(ctx, files, runner):
+                    yield b
+            return
+        async for batch in _jq_value_batches(ctx, files, runner):
+            if opts.stream:
+                yield [(ev, where) for text, where in batch for ev in _stream_events(text)]
+            else:
+                yield batch
+
+    try:
+        if opts.null_input or prog.uses_inputs or (opts.slurp and not opts.raw_input):
+            collected: list[tuple[str, str]] = []
+            if not opts.null_input or prog.uses_inputs:
+                try:
+                    async for batch in batches():
+                        collected.extend(batch)
+                except _StopInput:
+                    pass
+            if opts.slurp and not opts.raw_input:
+                collected = [("[" + ",".join(t for t, _ in collected) + "]", "<stdin>:0")]
+            if opts.null_input:
+                first_text, where = "null", "<unknown>"
+                rest = collected
+            elif collected:
+                (first_text, where), rest = collected[0], collected[1:]
+            else:
+                return runner.exit_code() if runner.status else _empty_status(runner)
+            program: Any = None
+            if prog.uses_inputs:
+                parsed = [json.loads(t) for t, _ in rest]
+                program = await _jq_slice(prog.with_inputs, parsed, None)
+            await runner.run_many([(first_text, where)], program)
+            return runner.exit_code()
+        try:
+            async for batch in batches():
+                await runner.run_many(batch)
+                if runner.halted:
+                    break
+        except _StopInput:
+            pass
+        return runner.exit_code()
+    except ValueError as exc:
+        await ctx.stderr.write(_enc(f"jq: error: {exc}\n"))
+        return 2
+
+
+def _empty_status(runner: _JqRunner) -> int:
+    return 4 if runner.opts.exit_status else 0
+
+
+__all__ = ["JqOptions"]

@@ -1,0 +1,265 @@
+"""yq (mikefarah yq v4 flavour on top of the jq engine)."""
+
+from __future__ import annotations
+
+import base64 as _b64
+import json
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+from pocketos.commands import command
+from pocketos.commands._args import Opt, UsageError, parse
+
+if TYPE_CHECKING:
+    from pocketos.kernel.process import Context
+
+from pocketos.commands._data import _enc, _read_operand, format_json
+from pocketos.commands.jq import JqError, JqOptions, JqProgram, _eval, _jq_slice, _JsonSplitter
+
+_YQ_USAGE = """Usage: yq [flags] [EXPRESSION] [FILE...]
+
+Process YAML (or JSON) with jq expressions; output is YAML unless asked otherwise.
+
+Flags:
+  -o, --output-format FMT   yaml (default), json
+  -p, --input-format FMT    yaml (default), json
+  -j                        same as -o json
+  -I, --indent N            indentation (default 2)
+  -r, --unwrapScalar        print string scalars without quotes (default on)
+  -c                        compact JSON output (with -o json)
+  -n, --null-input          don't read input, start with null
+  -e, --exit-status         exit 1 when the last result is false or null
+  -i, --inplace             update the first file in place
+  -s, --slurp               read all documents into one array
+  --arg NAME VALUE          set $NAME
+  -h, --help                show this help
+"""
+
+
+class _YqDumper(yaml.SafeDumper):
+    def increase_indent(self, flow: bool = False, indentless: bool = False) -> Any:
+        return super().increase_indent(flow, False)
+
+
+def _yaml_str_presenter(dumper: yaml.SafeDumper, data: str) -> yaml.Node:
+    if "\n" in data:
+        return dumper.represent_scalar("tag:yaml.org,2002:str", data, style="|")
+    return dumper.represent_scalar("tag:yaml.org,2002:str", data)
+
+
+_YqDumper.add_representer(str, _yaml_str_presenter)
+
+
+def _yaml_scalar(v: Any) -> str:
+    if v is None:
+        return "null"
+    if v is True:
+        return "true"
+    if v is False:
+        return "false"
+    if isinstance(v, (int, float)):
+        return json.dumps(v)
+    return ""
+
+
+def _to_yaml(value: Any, indent: int, unwrap: bool) -> str:
+    if isinstance(value, str) and unwrap:
+        return value + "\n"
+    if value is None or isinstance(value, (bool, int, float)):
+        return _yaml_scalar(value) + "\n"
+    if isinstance(value, (dict, list)) and not value:
+        return ("{}" if isinstance(value, dict) else "[]") + "\n"
+    text = yaml.dump(
+        value,
+        Dumper=_YqDumper,
+        sort_keys=False,
+        default_flow_style=False,
+        allow_unicode=True,
+        indent=indent,
+        width=10**9,
+    )
+    if text.endswith("\n...\n"):
+        text = text[:-4]
+    return text
+
+
+def _yaml_default(o: Any) -> Any:
+    import datetime
+
+    if isinstance(o, (datetime.date, datetime.datetime)):
+        return o.isoformat()
+    if isinstance(o, bytes):
+        return _b64.b64encode(o).decode()
+    return str(o)
+
+
+@command("yq")
+async def yq_cmd(ctx: Context) -> int:
+    spec = [
+        Opt("o", "output-format", "required"),
+        Opt("p", "input-format", "required"),
+        Opt("j", "", dest="json"),
+        Opt("I", "indent", "required"),
+        Opt("r", "unwrapScalar", "optional", dest="unwrap"),
+        Opt("c", "", dest="compact"),
+        Opt("n", "null-input"),
+        Opt("e", "exit-status"),
+        Opt("i", "inplace"),
+        Opt("s", "slurp"),
+        Opt("", "arg", "required", multiple=True),
+        Opt("P", "prettyPrint"),
+        Opt("M", "no-colors"),
+        Opt("C", "colors"),
+        Opt("h", "help"),
+        Opt("V", "version"),
+    ]
+    args = list(ctx.argv[1:])
+    named: dict[str, Any] = {}
+    # --arg takes two values: pull them out before the generic parser sees them
+    rest: list[str] = []
+    k = 0
+    while k < len(args):
+        if args[k] == "--arg" and k + 2 < len(args):
+            named[args[k + 1]] = args[k + 2]
+            k += 3
+            continue
+        rest.append(args[k])
+        k += 1
+    try:
+        p = parse("yq", rest, spec)
+    except UsageError as e:
+        msg = e.message.splitlines()[0].replace("yq: ", "Error: ")
+        await ctx.stderr.write(_enc(msg + "\n"))
+        return 1
+    if p.flag("help"):
+        await ctx.out(_YQ_USAGE)
+        return 0
+    if p.flag("version"):
+        await ctx.out("yq (pocketos) version v4-compatible\n")
+        return 0
+    out_fmt = (p.str("output_format") or ("json" if p.flag("json") else "yaml")).lower()
+    in_fmt = (p.str("input_format") or "yaml").lower()
+    out_fmt, in_fmt = out_fmt.removeprefix("="), in_fmt.removeprefix("=")
+    if out_fmt in ("y",):
+        out_fmt = "yaml"
+    if out_fmt in ("j",):
+        out_fmt = "json"
+    if in_fmt in ("y", "yml"):
+        in_fmt = "yaml"
+    if in_fmt in ("j",):
+        in_fmt = "json"
+    if out_fmt not in ("yaml", "json") or in_fmt not in ("yaml", "json"):
+        await ctx.stderr.write(b"Error: unknown format (supported: yaml, json)\n")
+        return 1
+    try:
+        indent = int(p.str("indent") or "2")
+    except ValueError:
+        await ctx.stderr.write(b"Error: invalid indent\n")
+        return 1
+    ops = p.operands
+    expr = "."
+    files: list[str] = []
+    if ops:
+        first = ops[0]
+        if (
+            len(ops) == 1
+            and not p.flag("null_input")
+            and ctx.fs.isfile(first)
+            and not first.startswith(".")
+        ):
+            files = [first]
+        else:
+            expr, files = first, ops[1:]
+    docs: list[Any] = []
+    if not p.flag("null_input"):
+        for f in files or ["-"]:
+            try:
+                data = await _read_operand(ctx, f)
+            except OSError as exc:
+                await ctx.stderr.write(_enc(f"Error: open {f}: {(exc.strerror or '').lower()}\n"))
+                return 1
+            text = data.decode("utf-8", "replace")
+            try:
+                if in_fmt == "json":
+                    sp = _JsonSplitter()
+                    vals, err = sp.feed(data, True)
+                    if err:
+                        raise ValueError(err)
+                    docs.extend(json.loads(t) for t, _ in vals)
+                else:
+                    docs.extend(d for d in yaml.safe_load_all(text))
+            except (yaml.YAMLError, ValueError) as exc:
+                await ctx.stderr.write(_enc(f"Error: bad file '{f}': {exc}\n"))
+                return 1
+        if not docs:
+            docs = [None]
+    if p.flag("slurp"):
+        docs = [docs]
+    if p.flag("null_input"):
+        docs = [None]
+    opts = JqOptions(named=named)
+    try:
+        prog = JqProgram(expr, opts, ctx.env)
+    except JqError as exc:
+        await ctx.stderr.write(
+            _enc("Error: " + exc.message.split("\n")[0].removeprefix("jq: error: ") + "\n")
+        )
+        return 1
+    unwrap = p.get("unwrap", True) not in ("false",)
+    results: list[list[Any]] = []
+    last: Any = _NOTHING
+    for doc in docs:
+        ctx.check_killed()
+        try:
+            text = json.dumps(doc, default=_yaml_default, ensure_ascii=False)
+        except ValueError as exc:
+            await ctx.stderr.write(_enc(f"Error: {exc}\n"))
+            return 1
+        state: dict[str, Any] = {}
+        outs: list[Any] = []
+        done = False
+        while not done:
+            ctx.budget.check_time()
+            events, done = await _jq_slice(_eval, prog.prog, [(text, "")], 4096, state)
+            for ev, _ in events:
+                if ev.kind == "out":
+                    outs.append(ev.text)
+                else:
+                    await ctx.stderr.write(_enc(f"Error: {ev.text}\n"))
+                    return 1
+        results.append(outs)
+    chunks: list[str] = []
+    for n_doc, outs in enumerate(results):
+        for t in outs:
+            last = t
+            if out_fmt == "json":
+                if unwrap and p.get("unwrap") is not None and t.startswith('"'):
+                    chunks.append(json.loads(t) + "\n")
+                else:
+                    ind = None if p.flag("compact") else " " * indent
+                    chunks.append(format_json(t, ind) + "\n")
+            else:
+                try:
+                    value = json.loads(t)
+                except ValueError:
+                    await ctx.err("Error: a number has more than 4300 digits")
+                    return 1
+                chunks.append(_to_yaml(value, indent, unwrap))
+        if out_fmt == "yaml" and n_doc < len(results) - 1 and outs and any(results[n_doc + 1 :]):
+            chunks.append("---\n")
+    output = "".join(chunks)
+    if p.flag("inplace") and files:
+        try:
+            ctx.fs.write_bytes(files[0], _enc(output))
+        except OSError as exc:
+            await ctx.os_error(exc)
+            return 1
+    else:
+        await ctx.out(output)
+    if p.flag("exit_status") and (last is _NOTHING or last in ("null", "false")):
+        return 1
+    return 0
+
+
+_NOTHING: Any = object()
