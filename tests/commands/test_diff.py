@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from pocketos.commands.diff import Change, compute_changes
+from pocketos.commands._diff import Change, compute_changes
 from pocketos.kernel.fs.view import FsView
 
 JAN_2024_NS = 1_704_067_200 * 10**9  # 2024-01-01 00:00:00 UTC

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from pocketos import VM
-from pocketos.commands.find import bre_to_regex, glob_to_regex
+from pocketos.commands._posixpat import bre_to_regex, glob_to_regex
 
 
 @pytest.fixture()

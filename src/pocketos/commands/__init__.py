@@ -63,6 +63,7 @@ FAMILIES = [
     "pocketos.commands.tput",
     "pocketos.commands.echo",
     "pocketos.commands.find",
+    "pocketos.commands.xargs",
     "pocketos.commands.later",
     "pocketos.shell.command",
     # real implementations that replace the "not available yet" placeholders of `later`

@@ -11,8 +11,8 @@ from pocketos.commands._fs import (
     q,
     show_help,
 )
+from pocketos.commands._posixpat import bre_to_regex
 from pocketos.commands._util import _try
-from pocketos.commands.find import bre_to_regex
 from pocketos.kernel.process import Context
 
 

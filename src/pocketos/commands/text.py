@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from pocketos.commands import (
+    cmp,  # noqa: F401
     diff,  # noqa: F401
+    patch,  # noqa: F401
     text_basic,  # noqa: F401
     text_bin,  # noqa: F401
     text_cols,  # noqa: F401

@@ -1,0 +1,1 @@
+"""The parts of sed: the script model and parser, the runner and its fast paths."""
