@@ -83,19 +83,20 @@ class _Expr:
             right = self.add()
             ls, rs = str(left), str(right)
             if _INT_RE.fullmatch(ls) and _INT_RE.fullmatch(rs):
-                a: object = int(ls)
-                b: object = int(rs)
+                ai, bi = int(ls), int(rs)
+                c = (ai > bi) - (ai < bi)
             else:
-                a, b = enc(ls), enc(rs)
+                ab, bb = enc(ls), enc(rs)
+                c = (ab > bb) - (ab < bb)
             res = {
-                "<": a < b,
-                "<=": a <= b,
-                "=": a == b,
-                "==": a == b,  # type: ignore[operator]
-                "!=": a != b,
-                ">=": a >= b,
-                ">": a > b,
-            }[op]  # type: ignore[operator]
+                "<": c < 0,
+                "<=": c <= 0,
+                "=": c == 0,
+                "==": c == 0,
+                "!=": c != 0,
+                ">=": c >= 0,
+                ">": c > 0,
+            }[op]
             left = 1 if res else 0
         return left
 
