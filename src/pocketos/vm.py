@@ -253,6 +253,7 @@ class AsyncVM:
         self.vfs = self.kernel.vfs
         self.closed = False
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._durable: Any = None  # set by AsyncVM.open (pocketos.workspaces.durable)
         self.store = store
         if store is not None:
             # the audit log is persisted in the store as it is written
@@ -272,6 +273,25 @@ class AsyncVM:
     @classmethod
     async def create(cls, **options: Any) -> AsyncVM:
         return cls(**options)
+
+    @classmethod
+    def open(
+        cls, name: str, *, store: Any = None, autosave: bool = True, **options: Any
+    ) -> AsyncVM:
+        """A durable VM: its files, env and cwd live in workspace ``name`` of ``store`` (a
+        WorkspaceStore, directory or fsspec URL; default ``~/.local/share/pocketos/workspaces``)
+        and come back on the next ``open``. ``save()`` commits; closing saves unless
+        ``autosave=False``. See docs/workspaces.md."""
+        from pocketos.workspaces.durable import open_durable
+
+        return open_durable(cls, name, store=store, autosave=autosave, **options)
+
+    def save(self, message: str = "") -> Any:
+        """Commit a durable VM's changes as a run of its workspace (None if nothing changed)."""
+        self._alive()
+        if self._durable is None:
+            raise PocketOSError("not a durable VM: open it with VM.open(name, store=...)")
+        return self._durable.save(self, message)
 
     @property
     def id(self) -> str:
@@ -304,6 +324,8 @@ class AsyncVM:
     def close(self) -> None:
         if self.closed:
             return
+        if self._durable is not None and self._durable.autosave:
+            self._durable.save(self, "autosave on close")
         self.closed = True
         for m in self.vfs.mounts:
             try:
@@ -943,6 +965,11 @@ class VM:
     @classmethod
     def create(cls, **options: Any) -> VM:
         return cls(**options)
+
+    @classmethod
+    def open(cls, name: str, *, store: Any = None, autosave: bool = True, **options: Any) -> VM:
+        """A durable VM (see :meth:`AsyncVM.open`)."""
+        return cls(_async=AsyncVM.open(name, store=store, autosave=autosave, **options))
 
     def __enter__(self) -> VM:
         return self
