@@ -244,6 +244,7 @@ class AsyncVM:
             return VFS(
                 self._root,
                 checker=k.fs_checker(),
+                guard=k.fs_guard(),
                 max_file_size=lim.max_file_size,
                 max_readdir_entries=lim.max_readdir_entries,
                 root_readonly=(root == "read-only"),
@@ -664,10 +665,7 @@ class AsyncVM:
         budget: Budget,
         argv: list[str],
     ) -> Context:
-        e = dict(self.kernel.env)
-        if env:
-            e.update(env)
-        e = self.kernel.filter_env(e)
+        e = self.kernel.environ(env)
         c = cwd or self.cwd
         info = self.kernel.new_process(argv, env=e, cwd=c, ppid=0)
         return Context(
@@ -785,10 +783,7 @@ class AsyncVM:
         budget = Budget(lim, t)
         out, err = self._sinks(budget, None, None)
         src = BytesSource(_b(stdin)) if stdin is not None else BytesSource(b"")
-        e = dict(self.kernel.env)
-        if env:
-            e.update(env)
-        e = self.kernel.filter_env(e)
+        e = self.kernel.environ(env)
         start = time.perf_counter()
         coro = self.kernel.run_command(
             list(argv),
@@ -826,10 +821,7 @@ class AsyncVM:
         else:
             src = BytesSource(_b(stdin))
         out, err = _StreamBuffer(budget), _StreamBuffer(budget)
-        e = dict(self.kernel.env)
-        if env:
-            e.update(env)
-        e = self.kernel.filter_env(e)
+        e = self.kernel.environ(env)
         info_holder: dict[str, ProcessInfo] = {}
         kernel = self.kernel
         func = kernel.find_command(argv[0], e, cwd or self.cwd)

@@ -186,12 +186,12 @@ def test_ask_mode_allow_once_and_always() -> None:
         policy={
             "fs": {
                 "default": "allow",
-                "rules": [{"mode": "ask", "operations": ["write"], "paths": ["/guarded/**"]}],
+                "rules": [{"mode": "ask", "operations": ["write"], "paths": ["/guarded/*"]}],
             }
         },
         permission_handler=handler,
     )
-    vm.mkdir("/guarded")
+    vm.mkdir("/guarded")  # "/guarded/*" is what is below, not the directory itself
     vm.write_file("/guarded/a", b"1")
     with pytest.raises(PermissionError):
         vm.write_file("/guarded/a", b"2")
@@ -227,7 +227,7 @@ def test_ask_mode_timeout_denies() -> None:
         {
             "fs": {
                 "default": "allow",
-                "rules": [{"mode": "ask", "operations": ["write"], "paths": ["/g/**"]}],
+                "rules": [{"mode": "ask", "operations": ["write"], "paths": ["/g/*"]}],
             }
         },
         handler=slow,

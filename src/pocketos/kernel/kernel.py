@@ -7,7 +7,7 @@ import errno
 import itertools
 import stat as S
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from pocketos.commands import REGISTRY, CommandFunc, load_all
@@ -16,6 +16,7 @@ from pocketos.kernel.audit import AuditLog
 from pocketos.kernel.base import STUB_PREFIX
 from pocketos.kernel.budget import Budget
 from pocketos.kernel.fs.vfs import VFS
+from pocketos.kernel.fsguard import FsGuard
 from pocketos.kernel.limits import Limits
 from pocketos.kernel.permissions import PermissionRequest, Policy
 from pocketos.kernel.process import Context, ProcessInfo, ProcessKilled, signal_number
@@ -87,6 +88,11 @@ class Kernel:
             return None
         return self._check_fs
 
+    def fs_guard(self) -> FsGuard | None:
+        """The rename/link judge, or None when the fs domain is a plain allow."""
+        checker = self.fs_checker()
+        return None if checker is None else FsGuard(self.policy, checker)
+
     def _check_fs(self, op: str, path: str) -> None:
         self.check("fs", op, path)
 
@@ -139,6 +145,15 @@ class Kernel:
             return True
         except PermissionError:
             return False
+
+    def environ(self, overrides: Mapping[str, str] | None = None) -> dict[str, str]:
+        """The environment a new process, interpreter or service of this VM sees: the VM's
+        variables, then ``overrides``, minus what ``env.read`` denies. Everything that hands
+        an environment to guest code goes through here."""
+        e = dict(self.env)
+        if overrides:
+            e.update(overrides)
+        return self.filter_env(e)
 
     def filter_env(self, env: dict[str, str]) -> dict[str, str]:
         dp = self.policy.domains.get("env")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import difflib
 import inspect
 import re
 import threading
@@ -21,15 +22,26 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
+from urllib.parse import urlsplit
+
+from pocketos.kernel.policyspec import (
+    canonical_url,
+    check_fs_pattern,
+    check_network_pattern,
+    path_prefix_matches,
+)
 
 __all__ = [
     "DOMAINS",
+    "DOMAIN_ALIASES",
     "DEFAULT_POLICY",
+    "OP_GROUPS",
     "Decision",
     "Policy",
     "PermissionRequest",
     "glob_to_regex",
     "match_host_pattern",
+    "network_resource",
 ]
 
 DOMAINS: dict[str, tuple[str, ...]] = {
@@ -42,6 +54,7 @@ DOMAINS: dict[str, tuple[str, ...]] = {
         "rm",
         "rename",
         "symlink",
+        "link",
         "readlink",
         "chmod",
         "truncate",
@@ -53,6 +66,28 @@ DOMAINS: dict[str, tuple[str, ...]] = {
     "tool": ("invoke",),
     "process": ("inspect",),
 }
+
+#: operations a rule's ``write`` / ``read`` stand for: ``write`` is every mutation (a rule naming
+#: ``write`` cannot leave ``truncate`` or ``rename`` open by accident), ``read`` is every way to
+#: see contents (of a file, a directory listing, a link target); ``stat`` stays separate
+OP_GROUPS: dict[str, dict[str, tuple[str, ...]]] = {
+    "fs": {
+        "write": (
+            "write",
+            "truncate",
+            "chmod",
+            "rm",
+            "rename",
+            "symlink",
+            "link",
+            "create_dir",
+        ),
+        "read": ("read", "readdir", "readlink"),
+    },
+}
+
+#: accepted spellings of domain names (agentOS writes ``childProcess``)
+DOMAIN_ALIASES = {"childProcess": "child_process"}
 
 MODES = ("allow", "deny", "ask")
 Decision = str  # "allow" | "deny" | "ask"
@@ -125,9 +160,11 @@ def match_host_pattern(
             hostpart, _, _path = rest.partition("/")
             if not _host_match(hostpart, host, port, scheme, pscheme):
                 return False
-            u = url.split("://", 1)[-1]
-            upath = "/" + u.partition("/")[2]
-            return upath.startswith("/" + _path)
+            try:
+                sent = canonical_url(url)
+            except ValueError:
+                return False
+            return path_prefix_matches("/" + _path, sent)
     return _host_match(p, host, port, scheme, None)
 
 
@@ -155,6 +192,24 @@ def _host_match(
     if "*" in hp:
         return re.fullmatch(re.escape(hp).replace(r"\*", "[^.]*"), host) is not None
     return host == hp
+
+
+def network_resource(url: str) -> tuple[str, dict[str, Any]]:
+    """(host, match details) of ``url`` as it will be sent: what network rules are matched
+    against, by the gateway and by every other place that decides on a URL."""
+    if "://" not in url:
+        return url, {"host": url}
+    try:
+        sent = canonical_url(url)
+        parts = urlsplit(sent)
+        port = parts.port
+    except ValueError:
+        return url, {"host": url, "url": None}
+    scheme = parts.scheme
+    host = parts.hostname or ""
+    if port is None:
+        port = {"http": 80, "https": 443, "ws": 80, "wss": 443}.get(scheme)
+    return host, {"host": host, "port": port, "url": sent, "scheme": scheme}
 
 
 @dataclass
@@ -223,6 +278,17 @@ class PermissionRequest:
 PermissionHandler = Callable[[PermissionRequest], Any]
 
 
+def expand_operations(domain: str, ops: tuple[str, ...]) -> tuple[str, ...]:
+    """``ops`` with each group name (``write``, ``read``) replaced by what it stands for."""
+    groups = OP_GROUPS.get(domain, {})
+    out: list[str] = []
+    for op in ops:
+        for o in groups.get(op, (op,)):
+            if o not in out:
+                out.append(o)
+    return tuple(out)
+
+
 def _parse_list(value: Any, what: str, domain: str) -> tuple[str, ...] | None:
     if value is None:
         return None
@@ -255,10 +321,16 @@ class Policy:
             raise ValueError("policy must be a mapping of domain -> rule set")
         self.spec = dict(spec)
         self.domains: dict[str, DomainPolicy] = {}
-        for domain, value in spec.items():
+        for key, value in spec.items():
+            domain = DOMAIN_ALIASES.get(key, key) if isinstance(key, str) else key
             if domain not in DOMAINS:
                 raise ValueError(
-                    f"unknown permission domain {domain!r}; known: {', '.join(DOMAINS)}"
+                    f"unknown permission domain {key!r}; known: {', '.join(DOMAINS)}"
+                    + " (childProcess is accepted for child_process)"
+                )
+            if domain in self.domains:
+                raise ValueError(
+                    f"policy: both {domain!r} and its alias are given; keep one of them"
                 )
             self.domains[domain] = self._parse_domain(domain, value)
         self.handler = handler
@@ -290,10 +362,18 @@ class Policy:
             for r in rules_spec:
                 if not isinstance(r, Mapping):
                     raise ValueError(f"policy {domain}: each rule must be a mapping")
-                unknown = set(r) - {"mode", "operations", "paths", "patterns", "hosts", "methods"}
+                known = ("mode", "operations", "paths", "patterns", "hosts", "methods")
+                unknown = set(r) - set(known)
                 if unknown:
+                    hints = [
+                        f"{k!r} -> {m[0]!r}"
+                        for k in sorted(map(str, unknown))
+                        if (m := difflib.get_close_matches(k, known, 1))
+                    ]
                     raise ValueError(
-                        f"policy {domain}: unknown rule key(s) {', '.join(sorted(unknown))}"
+                        f"policy {domain}: unknown rule key(s) "
+                        f"{', '.join(sorted(map(str, unknown)))}; known: {', '.join(known)}"
+                        + (f" (did you mean {', '.join(hints)}?)" if hints else "")
                     )
                 mode = r.get("mode")
                 if mode not in MODES:
@@ -306,11 +386,17 @@ class Policy:
                             f"policy {domain}: unknown operation(s) "
                             f"{', '.join(bad)}; known: {', '.join(DOMAINS[domain])}"
                         )
+                    ops = expand_operations(domain, ops)
                 pats: tuple[str, ...] | None = None
                 for key in ("paths", "patterns", "hosts"):
                     if key in r:
                         got = _parse_list(r[key], key, domain)
                         pats = (pats or ()) + (got or ())
+                for pat in pats or ():
+                    if domain == "fs":
+                        check_fs_pattern(pat)
+                    elif domain == "network":
+                        check_network_pattern(pat)
                 methods = _parse_list(r.get("methods"), "methods", domain)
                 if methods is not None:
                     if domain != "network":

@@ -30,6 +30,7 @@ from pocketos.kernel.audit import AuditLog
 from pocketos.kernel.budget import Budget
 from pocketos.kernel.limits import Limits
 from pocketos.kernel.permissions import PermissionRequest, Policy, match_host_pattern
+from pocketos.kernel.policyspec import canonical_url
 
 __all__ = [
     "Gateway",
@@ -737,7 +738,8 @@ def _safe_url(url: str) -> str:
 
 
 def _normalize(url: str, hdrs: list[tuple[str, str]]) -> tuple[str, list[tuple[str, str]]]:
-    """Check the URL; turn ``user:pass@`` into a Basic Authorization header."""
+    """Check the URL; turn ``user:pass@`` into a Basic Authorization header; return the URL
+    in its canonical form (see :func:`pocketos.kernel.policyspec.canonical_url`)."""
     try:
         p = urlsplit(url)
         p.port  # noqa: B018 - raises ValueError on a bad port
@@ -755,9 +757,6 @@ def _normalize(url: str, hdrs: list[tuple[str, str]]) -> tuple[str, list[tuple[s
 
             token = base64.b64encode(f"{unquote(user)}:{unquote(pw)}".encode()).decode()
             hdrs = [*hdrs, ("Authorization", f"Basic {token}")]
-        url = _safe_url(url) + (f"#{p.fragment}" if p.fragment else "")
-    if p.fragment:
-        url = url.split("#", 1)[0]
-    if not p.path and not p.query:
-        url = url + "/"
-    return url, hdrs
+    # the one spelling policy rules and header transforms are matched against, and the one
+    # sent: dot segments removed as the HTTP client would, no user info, no fragment
+    return canonical_url(url), hdrs

@@ -23,11 +23,12 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import posixpath
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from pocketos.kernel.permissions import PermissionRequest
+from pocketos.kernel.permissions import PermissionRequest, network_resource
 
 __all__ = ["PermissionRouter", "PermissionAnswer", "capability_for"]
 
@@ -139,6 +140,12 @@ class PermissionRouter:
             # an agent-side tool the VM policy knows nothing about
             return "ask"
         try:
+            if domain == "network":
+                # decided on the URL as the gateway would send it, like the gateway does
+                host, extra = network_resource(resource)
+                return str(policy.decide(domain, op, host, extra))
+            if domain == "fs" and resource.startswith("/"):
+                resource = posixpath.normpath(resource).replace("//", "/")
             return str(policy.decide(domain, op, resource))
         except Exception:
             return "ask"

@@ -116,7 +116,8 @@ class PythonSession:
 
         inner = getattr(vm, "_vm", None) or getattr(vm, "async_vm", None) or vm
         kernel = inner.kernel
-        kw.setdefault("env", dict(kernel.env))
+        # the VM's one env filter: what env.read denies never reaches the interpreter
+        kw["env"] = kernel.environ(kw.get("env"))
         kw.setdefault("limits", getattr(inner, "limits", None))
         return cls(FsView(kernel.vfs, kw.pop("cwd", None) or "/"), **kw)
 

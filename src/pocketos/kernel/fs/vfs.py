@@ -15,11 +15,14 @@ import stat as S
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pocketos.errors import fs_error
 from pocketos.kernel.fs.api import Backend, StatResult
 from pocketos.kernel.fs.memory import DEV_FULL, DEV_URANDOM, DEV_ZERO
+
+if TYPE_CHECKING:
+    from pocketos.kernel.fsguard import FsGuard
 
 __all__ = ["VFS", "FileHandle", "Mount", "MAX_SYMLINKS"]
 
@@ -58,10 +61,13 @@ class VFS:
         max_file_size: int | None = None,
         max_readdir_entries: int | None = None,
         root_readonly: bool = False,
+        guard: FsGuard | None = None,
     ) -> None:
         self.mounts: list[Mount] = [Mount("/", (), root, root_readonly or root.readonly, root.kind)]
         self.root = root
         self.checker = checker
+        #: judges renames and hard links on every object they give a new path
+        self.guard = guard
         self.max_file_size = max_file_size
         self.max_readdir_entries = max_readdir_entries
 
@@ -468,6 +474,12 @@ class VFS:
         self._writable(sm, shown or src)
         if sbpath == "/" or dbpath == "/":
             raise fs_error(errno.EBUSY, shown or src)
+        if len(self.mounts) > 1 and S.S_ISDIR(sst.st_mode):
+            n = len(sparts)
+            if any(len(m.parts) > n and list(m.parts[:n]) == sparts for m in self.mounts):
+                raise fs_error(errno.EBUSY, shown or src, "Device or resource busy (mount below)")
+        if self.guard is not None:
+            self.guard.check_rename(sm.backend, sbpath, sparts, dparts, S.S_ISDIR(sst.st_mode))
         try:
             sm.backend.rename(sbpath, dbpath)
         except OSError as exc:
@@ -489,7 +501,7 @@ class VFS:
     def link(self, src: str, dst: str, shown: str | None = None, shown2: str | None = None) -> None:
         sparts, sm, sbpath, sst = self._existing(src, "read", False, shown)
         dparts, dm, dbpath, dst_st = self.resolve(dst, False, shown2)
-        self._check("write", dparts)
+        self._check("link", dparts)
         if dst_st is not None:
             raise fs_error(errno.EEXIST, shown2 or dst)
         if sm is not dm:
@@ -497,6 +509,8 @@ class VFS:
                 errno.EXDEV, shown or src, "Invalid cross-device link", path2=shown2 or dst
             )
         self._writable(dm, shown2 or dst)
+        if self.guard is not None:
+            self.guard.check_link(sparts, dparts)
         dm.backend.link(sbpath, dbpath)
 
     def chmod(
