@@ -717,6 +717,14 @@ class AsyncVM:
             budget.limit_hit = budget.limit_hit or "timeout"
             stderr.buffer += f"{who}: timed out after {timeout:g}s\n".encode()
             code = TIMEOUT_STATUS
+        except asyncio.CancelledError:
+            # the guest's process was killed by a signal (``kill``): a status, not an exception
+            # for our caller, unless our caller itself is being cancelled
+            me = asyncio.current_task()
+            info = ctx.info if ctx is not None else None
+            if (me is not None and me.cancelling()) or info is None or not task.cancelled():
+                raise
+            code = 128 + (info.pending_signal or 9)
         except LimitExceeded as exc:
             stderr.buffer += f"{who}: {exc.message}\n".encode()
             code = TIMEOUT_STATUS if exc.limit == "timeout" else LIMIT_STATUS

@@ -388,14 +388,20 @@ class Kernel:
         num = signal_number(sig)
         if num == 0:
             return
+        if num in info.caught and num not in (9, 19):
+            info.pending_traps.append(num)
+            return
         info.pending_signal = num
         for child in list(info.children):
             try:
                 self.kill(child, num)
             except ProcessLookupError:
                 pass
-        if info.task is not None and not info.task.done():
-            info.task.cancel()
+        task = info.task
+        if task is not None and not task.done() and task is not asyncio.current_task():
+            # a process signalling itself (or its own ancestor running in the same task) sees
+            # ``pending_signal`` at its next check instead of a cancellation it would swallow
+            task.cancel()
 
     def process_tree(self) -> list[dict[str, Any]]:
         def node(pid: int) -> dict[str, Any]:

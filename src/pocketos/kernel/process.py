@@ -91,6 +91,10 @@ class ProcessInfo:
     task: asyncio.Task[int] | None = field(default=None, repr=False)
     children: list[int] = field(default_factory=list)
     pending_signal: int | None = None
+    #: signals the process catches or ignores (a shell's ``trap``): ``kill`` queues them in
+    #: ``pending_traps`` instead of ending the process
+    caught: frozenset[int] = frozenset()
+    pending_traps: list[int] = field(default_factory=list)
     open_files: int = 0
     max_open_files: int = 1024
     budget: Any = field(default=None, repr=False)

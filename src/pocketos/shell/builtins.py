@@ -23,6 +23,7 @@ from pocketos.shell.state import (
     BreakLoop,
     ContinueLoop,
     ExitShell,
+    FatalError,
     ReturnFn,
     ShellError,
     Var,
@@ -829,8 +830,11 @@ async def _loop_ctl(sh: Shell, argv: list[str], exc: type[Exception]) -> int:
         try:
             n = int(argv[1])
         except ValueError:
-            await _err(sh, f"{argv[0]}: {argv[1]}: numeric argument required")
-            return 1
+            # bash ends a non-interactive shell here (status 128); going on would turn
+            # `break $x` into an endless loop
+            raise FatalError(f"{argv[0]}: {argv[1]}: numeric argument required", 128) from None
+        if len(argv) > 2:
+            raise FatalError(f"{argv[0]}: too many arguments", 1)
         if n < 1:
             await _err(sh, f"{argv[0]}: {argv[1]}: loop count out of range")
             if sh.loop_depth:
@@ -1198,6 +1202,7 @@ async def b_trap(sh: Shell, argv: list[str]) -> int:
             sh.traps.pop(n, None)
         else:
             sh.traps[n] = action
+    sh.sync_caught_signals()
     return status
 
 

@@ -17,7 +17,7 @@ import time
 from typing import Any
 
 from pocketos.errors import LimitExceeded
-from pocketos.kernel.process import Context, ProcessKilled
+from pocketos.kernel.process import SIGNALS, Context, ProcessKilled
 from pocketos.kernel.streams import (
     BytesSink,
     BytesSource,
@@ -81,6 +81,8 @@ from pocketos.shell.state import (
 __all__ = ["Shell", "run_script"]
 
 SHELL_VERSION = "5.2.15(1)-release"
+#: trap names of the signals a trap can catch
+_SIGNUMS = {k: v for k, v in SIGNALS.items() if k not in ("KILL", "STOP")}
 _DYNAMIC = frozenset(
     [
         "RANDOM",
@@ -420,12 +422,26 @@ class Shell(Expander):
             if exited or not self.keep_alive:
                 status = await self.run_exit_trap(status)
                 self.exited = self.exited or exited
-        except (LimitExceeded, asyncio.CancelledError):
+        except LimitExceeded:
             await self._cancel_jobs()
             raise
+        except asyncio.CancelledError:
+            await self._cancel_jobs()
+            info = self.ctx.info
+            if info is None or info.pending_signal is None:
+                raise
+            # a signal sent to this shell by another process (``kill $$`` from a child):
+            # the shell ends with 128+signal, like bash killed by it
+            task = asyncio.current_task()
+            if task is not None:
+                task.uncancel()
+            self.last_status = (128 + info.pending_signal) & 0xFF
+            return self.last_status
         except ProcessKilled as pk:
             await self._cancel_jobs()
             self.last_status = (128 + pk.signum) & 0xFF
+            if not self.is_subshell and pk.signum != 9:
+                await self._exit_trap_after_signal()
             return self.last_status
         except RecursionError:
             await self.write_err(f"{self.argv0}: maximum recursion depth exceeded\n")
@@ -474,6 +490,22 @@ class Shell(Expander):
             except ExitShell as e:
                 return e.status
         return status
+
+    async def _exit_trap_after_signal(self) -> None:
+        """A shell ended by a signal still runs its EXIT trap, like bash."""
+        info = self.ctx.info
+        if "EXIT" not in self.traps or info is None:
+            return
+        sig = info.pending_signal
+        status = self.last_status
+        info.pending_signal = None
+        try:
+            await self.run_exit_trap(status)
+        except (ShellError, ExitShell, ProcessKilled):
+            pass
+        finally:
+            info.pending_signal = sig
+            self.last_status = status
 
     async def _cancel_jobs(self) -> None:
         if not self.jobs:
@@ -637,6 +669,8 @@ class Shell(Expander):
             status = await self.exec_cmd(pl.cmds[0])
             self.pipestatus = [status]
             self.last_status = status
+            if info is not None and (info.pending_traps or info.pending_signal is not None):
+                await self.deliver_traps()
             if status and self.errexit_suppressed == 0:
                 await self._failed(status)
         return status
@@ -712,6 +746,9 @@ class Shell(Expander):
         if pl.negate:
             status = 0 if status else 1
         self.last_status = status
+        info = self.ctx.info
+        if info is not None and (info.pending_traps or info.pending_signal is not None):
+            await self.deliver_traps()
         if status and check and not pl.negate and self.errexit_suppressed == 0:
             await self._failed(status)
         return status
@@ -747,6 +784,35 @@ class Shell(Expander):
             self.last_status = status
         if self.opts["errexit"]:
             raise ExitShell(status)
+
+    def sync_caught_signals(self) -> None:
+        """Tell the kernel which signals this shell traps, so that ``kill`` queues them."""
+        info = self.ctx.info
+        if info is None or self.is_subshell:
+            return
+        caught: set[int] = set()
+        for name in self.traps:
+            num = _SIGNUMS.get(name)
+            if num is not None:
+                caught.add(num)
+        info.caught = frozenset(caught)
+
+    async def deliver_traps(self) -> None:
+        """Run the traps of signals that arrived while a command ran (bash runs them
+        once the foreground command has finished); end the shell if it was killed."""
+        info = self.ctx.info
+        if info is None:
+            return
+        if info.pending_signal is not None:
+            raise ProcessKilled(info.pending_signal)
+        if self.in_trap:
+            return
+        while info.pending_traps:
+            num = info.pending_traps.pop(0)
+            for name, n in _SIGNUMS.items():
+                if n == num and self.traps.get(name):
+                    await self.run_trap(name)
+                    break
 
     async def run_trap(self, name: str) -> None:
         action = self.traps.get(name)
@@ -1449,12 +1515,12 @@ class Shell(Expander):
                 if not budget.loop_iterations & 0xFF:
                     await self._yield()
                 try:
-                    st = await self.exec_script(cmd.cond)
-                finally:
-                    self.errexit_suppressed -= 1
-                if (st == 0) == cmd.until:
-                    break
-                try:
+                    try:
+                        st = await self.exec_script(cmd.cond)
+                    finally:
+                        self.errexit_suppressed -= 1
+                    if (st == 0) == cmd.until:
+                        break
                     status = await self.exec_script(cmd.body)
                 except BreakLoop as b:
                     if b.n > 1:
