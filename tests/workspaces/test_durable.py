@@ -1,0 +1,91 @@
+"""Durable VMs: ``VM.open(name, store=…)`` keeps files, env and cwd across host processes."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from pocketos import VM, AsyncVM
+from pocketos.errors import PocketOSError
+from pocketos.workspaces import WorkspaceStore
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_files_survive_a_host_restart(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    script = textwrap.dedent(
+        """
+        import sys
+        from pocketos import VM
+        with VM.open("dev", store=sys.argv[1]) as vm:
+            r = vm.exec("mkdir -p /home/user/proj && echo 'int main;' > /home/user/proj/m.c"
+                        " && rm /etc/hostname && cd /home/user/proj")
+            assert r.exit_code == 0, r.stderr
+            vm.env["BUILD"] = "release"
+            vm.async_vm.cwd = "/home/user/proj"
+        """
+    )
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
+    subprocess.run([sys.executable, "-c", script, str(store)], check=True, env=env)
+    with VM.open("dev", store=store) as vm:
+        r = vm.exec("pwd; echo $BUILD; cat m.c; test -e /etc/hostname; echo $?; ls /usr/bin/ls")
+        assert r.stdout == "/home/user/proj\nrelease\nint main;\n1\n/usr/bin/ls\n"
+    log = WorkspaceStore(store).log("dev")
+    assert [(r.n, r.author, r.message) for r in log] == [(1, "vm:dev", "autosave on close")]
+
+
+def test_save_and_autosave(tmp_path: Path) -> None:
+    store = WorkspaceStore(tmp_path)
+    vm = VM.open("box", store=store, autosave=False)
+    vm.write_file("/tmp/a", "a\n")
+    run = vm.save("first")
+    assert run is not None and run.n == 1 and run.message == "first"
+    assert vm.save() is None  # nothing changed since
+    vm.write_file("/tmp/b", "b\n")
+    vm.close()  # autosave is off: /tmp/b is dropped
+    with VM.open("box", store=store) as vm2:
+        assert vm2.exec("ls /tmp").stdout == "a\n"
+        vm2.exec("rm /tmp/a")
+    with VM.open("box", store=store) as vm3:
+        assert vm3.exec("ls /tmp").stdout == ""
+    assert [r.message for r in store.log("box")] == ["first", "autosave on close"]
+
+
+def test_options_override_what_was_saved(tmp_path: Path) -> None:
+    with VM.open("o", store=tmp_path, env={"A": "1"}, cwd="/tmp") as vm:
+        vm.exec("true")
+    with VM.open("o", store=tmp_path, cwd="/") as vm:
+        assert vm.exec("pwd; echo $A").stdout == "/\n1\n"
+
+
+def test_save_needs_a_durable_vm(tmp_path: Path) -> None:
+    with VM() as vm, pytest.raises(PocketOSError, match="not a durable VM"):
+        vm.save()
+    store = WorkspaceStore(tmp_path)
+    store.create("tree-ws")
+    with pytest.raises(ValueError, match="tree workspace"):
+        VM.open("tree-ws", store=store)
+    with VM() as vm, pytest.raises(ValueError, match="whole VM root"):
+        store.create("root-ws", kind="root")
+        store.open("root-ws", vm, "/w")
+
+
+def test_async_vm_open(tmp_path: Path) -> None:
+    async def main() -> str:
+        vm = AsyncVM.open("a", store=tmp_path)
+        r = await vm.exec("echo hi > /root/x")
+        assert r.exit_code == 0
+        await vm.aclose()
+        vm2 = AsyncVM.open("a", store=tmp_path)
+        out = (await vm2.exec("cat /root/x")).stdout
+        await vm2.aclose()
+        return out
+
+    assert asyncio.run(main()) == "hi\n"
