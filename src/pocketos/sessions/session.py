@@ -1222,10 +1222,12 @@ async def resume_session(
     permission_timeout: float = 60.0,
     permission_default: str = "reject",
     agent_config: Mapping[str, Any] | None = None,
+    instructions: str | None = None,
 ) -> Session:
     """Reopen a stored session after a restart: the agent is started again and asked to
     load its session (ACP session/load). The built-in agent always can; an external agent
-    must advertise ``loadSession``. Event numbering continues where it stopped."""
+    must advertise ``loadSession``. Event numbering continues where it stopped.
+    ``instructions`` are added to the OS instructions, as in :func:`create_session`."""
     avm = _vm_async(vm)
     st = _coerce_store(store)
     rec = st.get_session(session_id)
@@ -1246,6 +1248,7 @@ async def resume_session(
         cwd=rec["cwd"] or "/home/user",
         env=env,
         mcp_servers=mcp_servers,
+        instructions=instructions,
         permission_handler=permission_handler,
         permission_timeout=permission_timeout,
         permission_default=permission_default,
