@@ -959,6 +959,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plain", action="store_true", help="plain progress lines, no spinner")
     p.set_defaults(func=cmd_warmup)
 
+    from pocketos.cli_workspace import add_workspace_parser
+
+    add_workspace_parser(sub, _Parser)
+
     p = sub.add_parser("bench", help="run the benchmark suite (source tree only)", add_help=False)
     p.add_argument("bench_args", nargs=argparse.REMAINDER)
     p.set_defaults(func=cmd_bench)

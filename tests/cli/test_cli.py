@@ -54,8 +54,8 @@ def test_no_command_prints_help() -> None:
         (
             ["frob"],
             "pocketos: error: argument COMMAND: invalid choice: 'frob' (choose from "
-            "'shell', 'exec', 'run', 'snapshot', 'warmup', 'bench', 'agent', 'demo', "
-            "'version') (see 'pocketos --help')\n",
+            "'shell', 'exec', 'run', 'snapshot', 'warmup', 'workspace', 'bench', 'agent', "
+            "'demo', 'version') (see 'pocketos --help')\n",
         ),
         (["exec"], "pocketos: error: exec: missing SCRIPT (see 'pocketos exec --help')\n"),
         (["run"], "pocketos: error: run: missing FILE (see 'pocketos run --help')\n"),
