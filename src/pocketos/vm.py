@@ -193,12 +193,22 @@ class AsyncVM:
     """One VM: its filesystem, processes, shells, permissions and limits.
 
     Create with ``AsyncVM()`` (or ``await AsyncVM.create(...)``); use as an async context
-    manager or call ``close()``.
+    manager or call ``close()``. ``isolation="process"`` builds the same VM in a sandboxed
+    worker process instead (:class:`pocketos.isolation.AsyncProcessVM`, docs/isolation.md).
     """
+
+    def __new__(cls, *args: Any, **options: Any) -> Any:
+        isolation = options.get("isolation", "in-process")
+        if isolation == "process" and cls is AsyncVM and "_lowers" not in options:
+            from pocketos.isolation import AsyncProcessVM
+
+            return AsyncProcessVM(**options)
+        return super().__new__(cls)
 
     def __init__(
         self,
         *,
+        isolation: str = "in-process",
         policy: Policy | Mapping[str, Any] | None = None,
         permissions: Policy | Mapping[str, Any] | None = None,
         permission_handler: PermissionHandler | None = None,
@@ -215,6 +225,8 @@ class AsyncVM:
         _lowers: list[Backend] | None = None,
         _upper: MemoryBackend | None = None,
     ) -> None:
+        if isolation != "in-process":
+            raise ValueError(f"isolation must be 'in-process' or 'process', not {isolation!r}")
         self.limits = Limits().merged(limits) if not isinstance(limits, Limits) else limits
         pol = Policy.coerce(policy if policy is not None else permissions, permission_handler)
         base_env = dict(DEFAULT_ENV)

@@ -1,0 +1,247 @@
+"""The host's handle on one worker process: start it, talk to it, kill it, say why it died."""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from pocketos.isolation import protocol
+
+__all__ = ["WorkerLimits", "WorkerProcess", "WorkerDied"]
+
+MiB = 1024 * 1024
+
+_BOOT = (
+    "import sys; sys.path.insert(0, sys.argv.pop(1)); "
+    "from pocketos.isolation.worker import main; main()"
+)
+
+
+@dataclass(frozen=True)
+class WorkerLimits:
+    """Hard limits the kernel enforces on a worker process (not on one exec).
+
+    ``memory``: bytes of heap and anonymous memory (``RLIMIT_DATA``); ``cpu_seconds``: CPU time
+    over the worker's life (``RLIMIT_CPU``; the worker is replaced when it is hit);
+    ``open_files``: ``RLIMIT_NOFILE``; ``file_size``: largest host file the worker may write
+    (``RLIMIT_FSIZE``); ``grace``: seconds past an exec's timeout before the host kills a worker
+    that has not answered (the wall-clock kill); ``start_timeout``: seconds a new worker has to
+    say hello; ``seccomp``: install the syscall filter. ``None`` means no limit.
+    """
+
+    memory: int | None = 2048 * MiB
+    cpu_seconds: int | None = None
+    open_files: int | None = 1024
+    file_size: int | None = None
+    grace: float = 2.0
+    start_timeout: float = 120.0
+    seccomp: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("memory", "cpu_seconds", "open_files", "file_size"):
+            v = getattr(self, name)
+            if v is not None and (type(v) is not int or v <= 0):
+                raise ValueError(f"worker limit {name} must be a positive int or None, not {v!r}")
+        for name in ("grace", "start_timeout"):
+            v = getattr(self, name)
+            if not isinstance(v, (int, float)) or not v >= 0 or v == float("inf"):
+                raise ValueError(f"worker limit {name} must be a finite number >= 0, not {v!r}")
+
+    @classmethod
+    def coerce(cls, value: WorkerLimits | dict[str, Any] | None) -> WorkerLimits:
+        if value is None:
+            return cls()
+        if isinstance(value, cls):
+            return value
+        if isinstance(value, dict):
+            known = set(asdict(cls()))
+            unknown = set(value) - known
+            if unknown:
+                raise ValueError(
+                    f"unknown worker limit(s): {', '.join(sorted(unknown))}; "
+                    f"known: {', '.join(sorted(known))}"
+                )
+            return cls(**value)
+        raise TypeError(f"worker_limits must be WorkerLimits or a dict, not {type(value).__name__}")
+
+
+class WorkerDied(Exception):
+    """The worker is gone. ``limit`` says why, in ``ExecResult.limit_hit`` terms:
+    ``timeout`` (killed by the wall clock), ``cpu``, ``memory``, ``crash`` or ``killed``."""
+
+    def __init__(self, limit: str, message: str, status: int) -> None:
+        super().__init__(message)
+        self.limit = limit
+        self.message = message
+        self.status = status
+
+
+def _signame(sig: int) -> str:
+    try:
+        return signal.Signals(sig).name
+    except ValueError:
+        return f"signal {sig}"
+
+
+class WorkerProcess:
+    """One started worker. Not thread-safe by itself: callers hold :attr:`lock`."""
+
+    def __init__(self, limits: WorkerLimits) -> None:
+        from pocketos.wasm.cache import cache_dir
+
+        self.limits = limits
+        self.lock = threading.Lock()
+        self.kill_reason: str | None = None
+        self.vms = 0
+        src = str(Path(__file__).resolve().parents[2])
+        config = {
+            "memory": limits.memory,
+            "cpu_seconds": limits.cpu_seconds,
+            "open_files": limits.open_files,
+            "file_size": limits.file_size,
+            "seccomp": limits.seccomp,
+            "cache": str(cache_dir()),
+            "host_pid": os.getpid(),
+        }
+        self.proc = subprocess.Popen(
+            [sys.executable, "-I", "-X", "utf8", "-c", _BOOT, src, json.dumps(config)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env={},
+            close_fds=True,
+            start_new_session=True,
+            cwd="/",
+        )
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.wfd = self.proc.stdin.fileno()
+        self.rfd = self.proc.stdout.fileno()
+        self.pid = self.proc.pid
+        self.sandbox: list[str] = []
+        self._hello = False
+
+    # --- lifecycle -------------------------------------------------------------------
+    def wait_ready(self) -> None:
+        """Wait for the hello frame (raises WorkerDied if the worker cannot start)."""
+        if self._hello:
+            return
+        msg = self._recv(time.monotonic() + self.limits.start_timeout)
+        if msg.get("op") != "hello":
+            self.kill("protocol")
+            raise WorkerDied("crash", "worker process sent no hello", 1)
+        notes = msg.get("sandbox")
+        self.sandbox = [str(n) for n in notes] if isinstance(notes, list) else []
+        self._hello = True
+
+    @property
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def kill(self, reason: str) -> None:
+        if self.kill_reason is None:
+            self.kill_reason = reason
+        try:
+            self.proc.kill()
+        except ProcessLookupError:
+            pass
+
+    def close(self) -> None:
+        """Ask the worker to exit; kill it if it does not."""
+        if self.alive:
+            try:
+                protocol.write_frame(self.wfd, {"op": "exit"})
+            except OSError:
+                pass
+        for f in (self.proc.stdin, self.proc.stdout):
+            try:
+                if f is not None:
+                    f.close()
+            except OSError:
+                pass
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.kill("closed")
+            self.proc.wait()
+
+    def death(self) -> WorkerDied:
+        """Reap the worker and say why it ended."""
+        if self.alive:
+            self.kill("protocol")
+        status = self.proc.wait()
+        reason = self.kill_reason
+        if reason == "timeout":
+            return WorkerDied("timeout", "the worker did not answer in time and was killed", 124)
+        if status < 0:
+            sig = -status
+            if sig == signal.SIGXCPU:
+                return WorkerDied("cpu", "the worker used up its CPU time limit", 125)
+            if sig == signal.SIGKILL and reason is None:
+                return WorkerDied("killed", "the worker was killed (SIGKILL)", 128 + sig)
+            if sig in (signal.SIGSEGV, signal.SIGBUS, signal.SIGABRT, signal.SIGILL, signal.SIGFPE):
+                return WorkerDied("crash", f"the worker crashed ({_signame(sig)})", 128 + sig)
+            return WorkerDied(
+                reason or "killed", f"the worker was killed ({_signame(sig)})", 128 + sig
+            )
+        from pocketos.isolation.worker import EXIT_MEMORY
+
+        if status == EXIT_MEMORY:
+            return WorkerDied("memory", "the worker ran out of memory", 125)
+        if reason == "protocol":
+            return WorkerDied("crash", "the worker broke the protocol and was killed", 2)
+        return WorkerDied("crash", f"the worker exited unexpectedly (status {status})", 2)
+
+    # --- messages --------------------------------------------------------------------
+    def _recv(self, deadline: float | None) -> dict[str, Any]:
+        poller = select.poll()
+        poller.register(self.rfd, select.POLLIN | select.POLLHUP | select.POLLERR)
+        while True:
+            wait_ms = None
+            if deadline is not None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    self.kill("timeout")
+                    raise self.death()
+                wait_ms = max(1, int(left * 1000))
+            if poller.poll(wait_ms):
+                break
+        try:
+            return protocol.read_frame(self.rfd)
+        except EOFError:
+            raise self.death() from None
+        except protocol.ProtocolError:
+            self.kill("protocol")
+            raise self.death() from None
+
+    def request(
+        self,
+        msg: dict[str, Any],
+        deadline: float | None,
+        on_event: Callable[[str, bytes], None] | None = None,
+    ) -> dict[str, Any]:
+        """Send one request and return its reply; events before it go to ``on_event``."""
+        try:
+            protocol.write_frame(self.wfd, msg)
+        except (BrokenPipeError, ConnectionResetError):
+            raise self.death() from None
+        while True:
+            reply = self._recv(deadline)
+            if "event" in reply:
+                data = reply.get("data")
+                if on_event is not None and isinstance(data, bytes):
+                    on_event(str(reply["event"]), data)
+                continue
+            if reply.get("id") != msg.get("id"):
+                self.kill("protocol")
+                raise self.death()
+            return reply

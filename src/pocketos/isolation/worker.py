@@ -1,0 +1,272 @@
+"""The worker process: hosts one or more in-process VMs and serves the protocol.
+
+Started by :mod:`pocketos.isolation.client` as ``python -I -c <boot> <config-json>`` with an
+empty environment and only the two protocol pipes (stdin: requests, stdout: replies); it moves
+those to private descriptors and points 0/1 at /dev/null so nothing printed by accident can
+corrupt a frame. It hardens itself (:mod:`pocketos.isolation.sandbox`), says hello, then
+answers requests one at a time until its input closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import os
+import sys
+from typing import Any
+
+from pocketos.isolation import protocol
+from pocketos.isolation import state as vmstate
+
+__all__ = ["main", "EXIT_MEMORY"]
+
+#: exit status of an exec stopped by a limit (as in the in-process VM)
+LIMIT_STATUS = 125
+
+#: exit status of a worker that ran out of memory outside any guest's error handling
+EXIT_MEMORY = 3
+
+#: VM methods a host may call (everything else is refused)
+CALLS = frozenset(
+    {
+        "read_file",
+        "write_file",
+        "write_files",
+        "read_files",
+        "mkdir",
+        "readdir",
+        "readdir_recursive",
+        "stat",
+        "lstat",
+        "exists",
+        "move",
+        "rename",
+        "copy",
+        "delete",
+        "chmod",
+        "symlink",
+        "readlink",
+        "disk_usage",
+        "mount",
+        "unmount",
+        "mounts",
+        "snapshot",
+        "audit_log",
+        "list_processes",
+        "process_tree",
+        "kill",
+        "env",
+        "policy_spec",
+    }
+)
+
+
+def _wire(value: Any) -> Any:
+    """Make a method's result JSON-able (dataclasses, snapshots, audit events)."""
+    from pocketos.snapshot import Snapshot
+
+    if isinstance(value, Snapshot):
+        return {"$snapshot": value.to_bytes()}
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _wire(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        return {str(k): _wire(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_wire(v) for v in value]
+    return value
+
+
+class Worker:
+    def __init__(self, in_fd: int, out_fd: int) -> None:
+        self.in_fd = in_fd
+        self.out_fd = out_fd
+        self.vms: dict[str, Any] = {}
+        self.prints: dict[str, str] = {}
+        self.loop = asyncio.new_event_loop()
+
+    def send(self, msg: dict[str, Any]) -> None:
+        protocol.write_frame(self.out_fd, msg)
+
+    # --- requests --------------------------------------------------------------------
+    def open(self, handle: str, options: dict[str, Any], state: Any) -> None:
+        from pocketos.kernel.fs.memory import MemoryBackend
+        from pocketos.kernel.limits import Limits
+        from pocketos.snapshot import Snapshot
+        from pocketos.vm import AsyncVM
+
+        if handle in self.vms:
+            raise ValueError(f"VM {handle} is already open in this worker")
+        opts = dict(options)
+        lim = Limits().merged(opts.pop("limits", None))
+        snaps = [Snapshot.load(s) for s in opts.pop("snapshots", None) or []]
+        fs_limits = {
+            "max_bytes": lim.max_fs_bytes,
+            "max_inodes": lim.max_fs_inodes,
+            "max_file_size": lim.max_file_size,
+        }
+        upper: MemoryBackend | None = None
+        if state is not None:
+            upper = vmstate.restore(state, **fs_limits)
+        vm = AsyncVM(limits=lim, snapshots=snaps or None, _upper=upper, **opts)
+        self.vms[handle] = vm
+        self.prints[handle] = vmstate.fingerprint(vm._root.upper)
+
+    def changed_state(self, handle: str, force: bool = False) -> Any:
+        vm = self.vms.get(handle)
+        if vm is None:
+            return None
+        fp = vmstate.fingerprint(vm._root.upper)
+        if fp == self.prints.get(handle) and not force:
+            return None
+        self.prints[handle] = fp
+        return vmstate.capture(vm._root.upper)
+
+    def call(self, vm: Any, method: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
+        if method not in CALLS:
+            raise NotImplementedError(f"{method} is not available on a process-isolated VM")
+        if method == "env":
+            return dict(vm.env)
+        if method == "policy_spec":
+            return vm.policy.spec
+        if method == "audit_log":
+            return [e.to_dict() for e in vm.audit_log(*args, **kwargs)]
+        if method == "stat" or method == "lstat":
+            return dataclasses.asdict(getattr(vm, method)(*args, **kwargs))
+        return _wire(getattr(vm, method)(*args, **kwargs))
+
+    def exec(self, rid: int, vm: Any, msg: dict[str, Any]) -> Any:
+        kwargs = dict(msg.get("kwargs") or {})
+        if msg.get("stream"):
+
+            def emitter(kind: str) -> Any:
+                def emit(data: bytes) -> None:
+                    self.send({"id": rid, "event": kind, "data": data})
+
+                return emit
+
+            kwargs["on_stdout"] = emitter("stdout")
+            kwargs["on_stderr"] = emitter("stderr")
+        if "argv" in msg:
+            coro = vm.run(list(msg["argv"]), **kwargs)
+        else:
+            coro = vm.exec(str(msg["script"]), **kwargs)
+        result = self.loop.run_until_complete(coro)
+        if (
+            result.limit_hit is None
+            and result.exit_code == 2
+            and b": internal error: MemoryError" in result.stderr_bytes
+        ):
+            # the worker's memory limit (RLIMIT_DATA) surfaced as a command's MemoryError
+            result.limit_hit = "memory"
+            result.exit_code = LIMIT_STATUS
+        return _wire(result)
+
+    def handle(self, msg: dict[str, Any]) -> None:
+        rid = msg.get("id")
+        op = msg.get("op")
+        handle = str(msg.get("vm", ""))
+        reply: dict[str, Any] = {"id": rid, "ok": True, "value": None}
+        try:
+            if op == "ping":
+                reply["value"] = os.getpid()
+            elif op == "open":
+                self.open(handle, msg.get("options") or {}, msg.get("state"))
+            elif op == "close":
+                vm = self.vms.pop(handle, None)
+                self.prints.pop(handle, None)
+                if vm is not None:
+                    self.loop.run_until_complete(vm.aclose())
+            else:
+                vm = self.vms.get(handle)
+                if vm is None:
+                    raise ValueError(f"no VM {handle!r} in this worker")
+                if op == "exec":
+                    reply["value"] = self.exec(rid if isinstance(rid, int) else 0, vm, msg)
+                elif op == "call":
+                    reply["value"] = self.call(
+                        vm,
+                        str(msg.get("method")),
+                        list(msg.get("args") or []),
+                        dict(msg.get("kwargs") or {}),
+                    )
+                elif op == "commit":
+                    reply["state"] = self.changed_state(handle, bool(msg.get("force")))
+                    self.send(reply)
+                    return
+                else:
+                    raise ValueError(f"unknown operation {op!r}")
+        except MemoryError:
+            raise
+        except Exception as exc:
+            reply = {"id": rid, "ok": False, "error": protocol.error_to_wire(exc)}
+        if op in ("exec", "call", "open") and handle in self.vms:
+            st = self.changed_state(handle)
+            if st is not None:
+                reply["state"] = st
+        self.send(reply)
+
+    def serve(self) -> None:
+        while True:
+            try:
+                msg = protocol.read_frame(self.in_fd)
+            except EOFError:
+                return
+            if msg.get("op") == "exit":
+                return
+            self.handle(msg)
+
+
+def _private_pipes() -> tuple[int, int]:
+    """Move the protocol pipes off 0 and 1 and close every other inherited descriptor."""
+    in_fd = os.dup(0)
+    out_fd = os.dup(1)
+    null = os.open(os.devnull, os.O_RDWR)
+    os.dup2(null, 0)
+    os.dup2(null, 1)
+    os.close(null)
+    keep = {0, 1, 2, in_fd, out_fd}
+    try:
+        fds = [int(n) for n in os.listdir("/proc/self/fd")]
+    except OSError:
+        fds = list(range(3, 256))
+    for fd in fds:
+        if fd not in keep:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+    os.set_inheritable(in_fd, False)
+    os.set_inheritable(out_fd, False)
+    return in_fd, out_fd
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else argv
+    config: dict[str, Any] = json.loads(args[0]) if args else {}
+    if config.get("cache"):
+        os.environ["POCKETOS_CACHE"] = str(config["cache"])
+    in_fd, out_fd = _private_pipes()
+    from pocketos.isolation.sandbox import apply_base
+
+    notes = apply_base(config)
+    # warm the imports and the shared base layer so opening a VM is cheap
+    import pocketos.shell.interp  # noqa: F401
+    import pocketos.vm
+    from pocketos.kernel.base import base_layer
+
+    base_layer()
+    _ = pocketos.vm
+    if config.get("seccomp", True):
+        from pocketos.isolation.seccomp import install
+
+        notes.append(install())
+    worker = Worker(in_fd, out_fd)
+    worker.send({"op": "hello", "pid": os.getpid(), "sandbox": notes})
+    try:
+        worker.serve()
+    except MemoryError:
+        os._exit(EXIT_MEMORY)
+    except (BrokenPipeError, protocol.ProtocolError):
+        os._exit(1)
+    os._exit(0)
