@@ -21,9 +21,9 @@ from pocketos.kernel.fs.memory import MemoryBackend
 from pocketos.kernel.fs.overlay import OverlayBackend
 from pocketos.kernel.fs.vfs import VFS
 from pocketos.kernel.kernel import Kernel
-from pocketos.kernel.limits import Limits
+from pocketos.kernel.limits import Limits, check_seconds
 from pocketos.kernel.permissions import PermissionHandler, Policy
-from pocketos.kernel.process import Context, ProcessInfo
+from pocketos.kernel.process import Context, ProcessInfo, signal_number
 from pocketos.kernel.streams import BytesSink, BytesSource, InputStream, OutputStream, Pipe
 
 __all__ = ["AsyncVM", "VM", "ExecResult", "Process", "DEFAULT_ENV"]
@@ -93,6 +93,9 @@ def _check_abs(path: str) -> str:
 def _b(data: str | bytes | bytearray) -> bytes:
     if isinstance(data, str):
         return data.encode("utf-8", "surrogateescape")
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        # bytes(123) would be 123 zero bytes
+        raise TypeError(f"data must be str or bytes, not {type(data).__name__}")
     return bytes(data)
 
 
@@ -175,7 +178,7 @@ class Process:
             self._stdin.writer.close()
 
     async def wait(self, timeout: float | None = None) -> int:
-        return await asyncio.wait_for(asyncio.shield(self.task), timeout)
+        return await asyncio.wait_for(asyncio.shield(self.task), check_seconds(timeout))
 
     @property
     def exit_code(self) -> int | None:
@@ -186,7 +189,7 @@ class Process:
         return self.exit_code
 
     def kill(self, sig: int | str = "KILL") -> None:
-        self.vm.kernel.kill(self.pid, sig)
+        self.vm.kill(self.pid, sig)
 
 
 class AsyncVM:
@@ -419,10 +422,15 @@ class AsyncVM:
     ) -> list[dict[str, Any]]:
         """Entries below ``path``: ``{"path", "type", "size"}``, depth first, sorted; names
         in ``exclude`` (glob patterns of one name, like ``node_modules`` or ``*.pyc``) are
-        skipped with their subtrees."""
+        skipped with their subtrees. ``max_depth`` counts levels of recursion, as agentOS
+        does: 0 lists only the immediate children, 1 also their children, and so on."""
         import fnmatch
 
         self._alive()
+        if max_depth is not None and (
+            isinstance(max_depth, bool) or not isinstance(max_depth, int) or max_depth < 0
+        ):
+            raise ValueError(f"max_depth must be a non-negative int or None, not {max_depth!r}")
         root = _check_abs(path)
         excl = list(exclude)
         out: list[dict[str, Any]] = []
@@ -440,7 +448,7 @@ class AsyncVM:
                 if S.S_ISDIR(st.st_mode) and (max_depth is None or depth < max_depth):
                     walk(p, depth + 1)
 
-        walk(root, 1)
+        walk(root, 0)
         return out
 
     def stat(self, path: str) -> StatResult:
@@ -452,12 +460,11 @@ class AsyncVM:
         return self.vfs.stat(_check_abs(path), follow_symlinks=False)
 
     def exists(self, path: str) -> bool:
+        """Like ``os.path.exists``: False also when the policy hides the path."""
         try:
             self.stat(path)
             return True
-        except FileNotFoundError:
-            return False
-        except NotADirectoryError:
+        except (FileNotFoundError, NotADirectoryError, PermissionError):
             return False
 
     def move(self, src: str, dst: str, *, overwrite: bool = True) -> None:
@@ -666,6 +673,17 @@ class AsyncVM:
         return child
 
     # --- processes ---------------------------------------------------------------------
+    def _cwd(self, cwd: str | None) -> str:
+        """The working directory for a new process: an explicit ``cwd`` must be an existing
+        directory (like ``subprocess``), never silently a path that is not there."""
+        if cwd is None:
+            return self.cwd
+        c = _check_abs(cwd)
+        st = self.vfs.stat(c)
+        if not S.S_ISDIR(st.st_mode):
+            raise fs_error(errno.ENOTDIR, c)
+        return c
+
     def _root_ctx(
         self,
         *,
@@ -678,7 +696,7 @@ class AsyncVM:
         argv: list[str],
     ) -> Context:
         e = self.kernel.environ(env)
-        c = cwd or self.cwd
+        c = self._cwd(cwd)
         info = self.kernel.new_process(argv, env=e, cwd=c, ppid=0)
         return Context(
             self.kernel,
@@ -766,7 +784,7 @@ class AsyncVM:
         from pocketos.shell.interp import Shell
 
         lim = self.limits.merged(limits)
-        t = timeout if timeout is not None else lim.timeout
+        t = check_seconds(timeout) if timeout is not None else lim.timeout
         budget = Budget(lim, t)
         out, err = self._sinks(budget, on_stdout, on_stderr)
         src = BytesSource(_b(stdin)) if stdin is not None else BytesSource(b"")
@@ -799,7 +817,7 @@ class AsyncVM:
         if not argv:
             raise ValueError("argv must not be empty")
         lim = self.limits.merged(limits)
-        t = timeout if timeout is not None else lim.timeout
+        t = check_seconds(timeout) if timeout is not None else lim.timeout
         budget = Budget(lim, t)
         out, err = self._sinks(budget, None, None)
         src = BytesSource(_b(stdin)) if stdin is not None else BytesSource(b"")
@@ -811,7 +829,7 @@ class AsyncVM:
             stdout=out,
             stderr=err,
             env=e,
-            cwd=cwd or self.cwd,
+            cwd=self._cwd(cwd),
             ppid=0,
             limits=lim,
             budget=budget,
@@ -848,7 +866,7 @@ class AsyncVM:
         if func is None:
             raise FileNotFoundError(errno.ENOENT, f"command not found: {argv[0]}", argv[0])
         kernel.check("child_process", "spawn", argv[0].rsplit("/", 1)[-1])
-        info = kernel.new_process(list(argv), env=e, cwd=cwd or self.cwd, ppid=0)
+        info = kernel.new_process(list(argv), env=e, cwd=self._cwd(cwd), ppid=0)
         info_holder["i"] = info
 
         async def main() -> int:
@@ -898,6 +916,12 @@ class AsyncVM:
         return Process(self, info, pipe, out, err, task)
 
     def kill(self, pid: int, sig: int | str = "TERM") -> None:
+        """Signal process ``pid``; a process that has exited but is still listed is left
+        alone (no error), an unknown pid is ProcessLookupError."""
+        info = self.kernel.procs.get(pid)
+        if info is not None and info.status != "running":
+            signal_number(sig)  # a bad signal is still an error
+            return
         self.kernel.kill(pid, sig)
 
     async def wait(self, pid: int, timeout: float | None = None) -> int:
@@ -906,7 +930,7 @@ class AsyncVM:
             raise ProcessLookupError(errno.ESRCH, f"No such process: {pid}")
         if info.task is not None:
             try:
-                await asyncio.wait_for(asyncio.shield(info.task), timeout)
+                await asyncio.wait_for(asyncio.shield(info.task), check_seconds(timeout))
             except asyncio.CancelledError:
                 pass
         return info.exit_code if info.exit_code is not None else -1

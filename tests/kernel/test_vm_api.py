@@ -73,10 +73,19 @@ def test_mkdir_readdir_recursive(vm: VM) -> None:
         {"path": "/r/a/b", "type": "directory", "size": 4096},
         {"path": "/r/a/b/f.txt", "type": "file", "size": 3},
     ]
-    assert vm.readdir_recursive("/r", max_depth=1) == [
+    assert vm.readdir_recursive("/r", max_depth=0) == [
         {"path": "/r/a", "type": "directory", "size": 4096},
         {"path": "/r/node_modules", "type": "directory", "size": 4096},
     ]
+    assert vm.readdir_recursive("/r", max_depth=1) == [
+        {"path": "/r/a", "type": "directory", "size": 4096},
+        {"path": "/r/a/b", "type": "directory", "size": 4096},
+        {"path": "/r/a/skip.pyc", "type": "file", "size": 0},
+        {"path": "/r/node_modules", "type": "directory", "size": 4096},
+        {"path": "/r/node_modules/pkg", "type": "directory", "size": 4096},
+    ]
+    with pytest.raises(ValueError, match="max_depth"):
+        vm.readdir_recursive("/r", max_depth=-1)
 
 
 def test_stat_fields(vm: VM) -> None:

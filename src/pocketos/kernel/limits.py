@@ -6,13 +6,32 @@ limit's name in ``ExecResult.limit_hit``, and the VM stays usable.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
-__all__ = ["Limits"]
+__all__ = ["Limits", "check_seconds"]
 
 MiB = 1024 * 1024
+
+
+#: the limits counted in seconds (a float; every other limit is a count of something)
+_SECONDS = ("timeout", "wasm_deadline")
+
+
+def check_seconds(value: Any, name: str = "timeout") -> float | None:
+    """``value`` as a number of seconds, or a clear error: NaN would silently disable a
+    ``wait_for`` and a negative time makes no sense."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a number of seconds, not {type(value).__name__}")
+    if math.isnan(value):
+        raise ValueError(f"{name} must be a number of seconds, not NaN")
+    if value < 0:
+        raise ValueError(f"{name} must not be negative, got {value}")
+    return float(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +72,18 @@ class Limits:
     max_network_requests: int = 1000
     #: response bytes per exec
     max_network_bytes: int = 256 * MiB
+
+    def __post_init__(self) -> None:
+        for f in fields(Limits):
+            value = getattr(self, f.name)
+            if value is None and "None" in str(f.type):
+                continue
+            if f.name in _SECONDS:
+                check_seconds(value, f.name)
+            elif isinstance(value, bool) or not isinstance(value, int):
+                raise TypeError(f"limit {f.name} must be an int, not {type(value).__name__}")
+            elif value < 0:
+                raise ValueError(f"limit {f.name} must not be negative, got {value}")
 
     def merged(self, overrides: Limits | Mapping[str, Any] | None) -> Limits:
         """A copy with ``overrides`` applied (a ``Limits`` replaces fields that differ from the

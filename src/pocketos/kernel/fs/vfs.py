@@ -68,6 +68,9 @@ class VFS:
         self.checker = checker
         #: judges renames and hard links on every object they give a new path
         self.guard = guard
+        #: directories of the root filesystem that are read-only whatever the mount says
+        #: (the kernel's own ``/proc``, like Linux's procfs)
+        self.readonly_dirs: tuple[str, ...] = ("/proc",)
         self.max_file_size = max_file_size
         self.max_readdir_entries = max_readdir_entries
 
@@ -209,9 +212,13 @@ class VFS:
         if self.checker is not None:
             self.checker(op, "/" + "/".join(parts))
 
-    def _writable(self, m: Mount, shown: str) -> None:
+    def _writable(self, m: Mount, shown: str, bpath: str | None = None) -> None:
         if m.readonly:
             raise fs_error(errno.EROFS, shown)
+        if not m.parts and bpath is not None and self.readonly_dirs:
+            for d in self.readonly_dirs:
+                if bpath == d or bpath.startswith(d + "/"):
+                    raise fs_error(errno.EROFS, shown)
 
     def _resolve_for(
         self, path: str, op: str, follow: bool, shown: str | None, check: bool
@@ -324,13 +331,13 @@ class VFS:
                 raise fs_error(errno.EISDIR, shown or path)
             if S.S_ISCHR(st.st_mode):
                 return m, bpath, st
-            self._writable(m, shown or path)
+            self._writable(m, shown or path, bpath)
             if truncate and st.st_size:
                 m.backend.truncate(bpath, 0)
             return m, bpath, st
         if not create:
             raise fs_error(errno.ENOENT, shown or path)
-        self._writable(m, shown or path)
+        self._writable(m, shown or path, bpath)
         if bpath == "/":
             raise fs_error(errno.EISDIR, shown or path)
         m.backend.create(bpath, mode, exclusive=True)
@@ -383,7 +390,7 @@ class VFS:
             parts, m, bpath, st = self._existing(path, "read", True, shown)
             if plus:
                 self._check("write", parts)
-                self._writable(m, shown or path)
+                self._writable(m, shown or path, bpath)
             if S.S_ISDIR(st.st_mode):
                 raise fs_error(errno.EISDIR, shown or path)
             return FileHandle(
@@ -429,7 +436,7 @@ class VFS:
                 return
             raise fs_error(errno.EEXIST, shown or path)
         if not mount_point:
-            self._writable(m, shown or path)
+            self._writable(m, shown or path, bpath)
         m.backend.mkdir(bpath, mode)
 
     def rmdir(self, path: str, shown: str | None = None) -> None:
@@ -438,14 +445,14 @@ class VFS:
             raise fs_error(errno.ENOTDIR, shown or path)
         if bpath == "/":
             raise fs_error(errno.EBUSY, shown or path)
-        self._writable(m, shown or path)
+        self._writable(m, shown or path, bpath)
         m.backend.rmdir(bpath)
 
     def unlink(self, path: str, shown: str | None = None) -> None:
         parts, m, bpath, st = self._existing(path, "rm", False, shown)
         if S.S_ISDIR(st.st_mode):
             raise fs_error(errno.EISDIR, shown or path)
-        self._writable(m, shown or path)
+        self._writable(m, shown or path, bpath)
         m.backend.unlink(bpath)
 
     def remove_tree(self, path: str, shown: str | None = None) -> None:
@@ -471,7 +478,8 @@ class VFS:
             raise fs_error(
                 errno.EXDEV, shown or src, "Invalid cross-device link", path2=shown2 or dst
             )
-        self._writable(sm, shown or src)
+        self._writable(sm, shown or src, sbpath)
+        self._writable(dm, shown2 or dst, dbpath)
         if sbpath == "/" or dbpath == "/":
             raise fs_error(errno.EBUSY, shown or src)
         if len(self.mounts) > 1 and S.S_ISDIR(sst.st_mode):
@@ -495,7 +503,7 @@ class VFS:
         self._check("symlink", parts)
         if st is not None:
             raise fs_error(errno.EEXIST, shown or path)
-        self._writable(m, shown or path)
+        self._writable(m, shown or path, bpath)
         m.backend.symlink(target, bpath)
 
     def link(self, src: str, dst: str, shown: str | None = None, shown2: str | None = None) -> None:
@@ -508,7 +516,8 @@ class VFS:
             raise fs_error(
                 errno.EXDEV, shown or src, "Invalid cross-device link", path2=shown2 or dst
             )
-        self._writable(dm, shown2 or dst)
+        self._writable(dm, shown2 or dst, dbpath)
+        self._writable(sm, shown or src, sbpath)  # an alias would make it writable
         if self.guard is not None:
             self.guard.check_link(sparts, dparts)
         dm.backend.link(sbpath, dbpath)
@@ -517,14 +526,14 @@ class VFS:
         self, path: str, mode: int, follow_symlinks: bool = True, shown: str | None = None
     ) -> None:
         parts, m, bpath, st = self._existing(path, "chmod", follow_symlinks, shown)
-        self._writable(m, shown or path)
+        self._writable(m, shown or path, bpath)
         m.backend.chmod(bpath, mode)
 
     def chown(
         self, path: str, uid: int, gid: int, follow_symlinks: bool = True, shown: str | None = None
     ) -> None:
         parts, m, bpath, st = self._existing(path, "chmod", follow_symlinks, shown)
-        self._writable(m, shown or path)
+        self._writable(m, shown or path, bpath)
         m.backend.chown(bpath, uid, gid)
 
     def utime(
@@ -535,7 +544,7 @@ class VFS:
         shown: str | None = None,
     ) -> None:
         parts, m, bpath, st = self._existing(path, "write", follow_symlinks, shown)
-        self._writable(m, shown or path)
+        self._writable(m, shown or path, bpath)
         if ns is None:
             now = time.time_ns()
             ns = (now, now)
@@ -545,7 +554,7 @@ class VFS:
         parts, m, bpath, st = self._existing(path, "truncate", True, shown)
         if S.S_ISDIR(st.st_mode):
             raise fs_error(errno.EISDIR, shown or path)
-        self._writable(m, shown or path)
+        self._writable(m, shown or path, bpath)
         if self.max_file_size is not None and size > self.max_file_size:
             raise fs_error(
                 errno.EFBIG, shown or path, f"File too large (max_file_size={self.max_file_size})"
