@@ -92,7 +92,7 @@ def test_parse_config_keys_and_errors() -> None:
         ({"workspacePath": "/"}, "workspacePath: the VM root cannot be the workspace"),
         ({"agent": "claude"}, "agent: expected 'pocketos' or 'acp', not 'claude'"),
         ({"agent": "acp"}, "acpCommand: agent 'acp' needs the command of an ACP agent"),
-        ({"isolation": "vm"}, "isolation: expected one of inprocess, process, not 'vm'"),
+        ({"isolation": "vm"}, "isolation: expected one of in-process, process, not 'vm'"),
         ({"maxTurns": "x"}, "maxTurns: expected a whole number, not 'x'"),
         ({"env": []}, "env: expected an object of NAME: value"),
         ({"stateDir": "rel"}, "stateDir: 'rel' is not an absolute host path"),

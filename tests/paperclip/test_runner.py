@@ -274,3 +274,16 @@ def test_sigterm_stops_the_agent_and_still_saves_the_workspace(tmp_path: Path) -
         fm.rules[:] = rules2
         lines2, _ = run(envelope(fm, api, tmp_path))
         assert of(lines2, "tool_result")[0]["content"] == "kept\n"
+
+
+def test_an_isolation_that_cannot_carry_the_run_is_a_clear_failure(tmp_path: Path) -> None:
+    with FakeModel([Rule("Write hello.txt", [], done="ok")]) as fm, FakeAPI() as api:
+        lines, p = run(envelope(fm, api, tmp_path, config={"isolation": "process"}))
+        res = lines[-1]
+        if res["exitCode"] == 0:  # process-isolated VMs carry sessions and host tools now
+            assert of(lines, "assistant")[-1]["text"] == "ok"
+            return
+        assert res["errorMessage"].startswith(
+            "invalid pocketos_local configuration: isolation: 'process' cannot run this agent: "
+        ), res
+        assert fm.requests == []

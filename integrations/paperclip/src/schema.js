@@ -82,9 +82,9 @@ export function getConfigSchema() {
         key: "isolation",
         label: "Isolation",
         type: "select",
-        default: "inprocess",
+        default: "in-process",
         options: [
-          { label: "In-process VM", value: "inprocess" },
+          { label: "In-process VM", value: "in-process" },
           { label: "Process-isolated VM", value: "process" },
         ],
         group: "Advanced",

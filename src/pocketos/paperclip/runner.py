@@ -80,18 +80,21 @@ def state_dir_for(cfg: RunConfig, context: Mapping[str, Any]) -> Path:
 
 
 def _make_vm(cfg: RunConfig, **options: Any) -> Any:
+    """The run's VM, isolated as the config says; an isolation that cannot carry this run
+    (agent session, host tools) is a ConfigError naming why."""
     from pocketos import AsyncVM
 
-    if cfg.isolation != "inprocess":
-        import inspect
-
-        if "isolation" not in inspect.signature(AsyncVM).parameters:
-            raise ConfigError(
-                f"isolation: {cfg.isolation!r} is not available in this pocketos version; "
-                f"use 'inprocess'"
-            )
-        options["isolation"] = cfg.isolation
-    return AsyncVM(**options)
+    try:
+        vm = AsyncVM(isolation=cfg.isolation, **options)
+    except (NotImplementedError, TypeError) as exc:
+        raise ConfigError(f"isolation: {cfg.isolation!r} cannot run this agent: {exc}") from None
+    if not hasattr(vm, "kernel"):
+        vm.close()
+        raise ConfigError(
+            f"isolation: {cfg.isolation!r} cannot run this agent: agent sessions are not "
+            f"available in that VM yet; use 'in-process'"
+        )
+    return vm
 
 
 def _agent_config(cfg: RunConfig) -> dict[str, Any]:
