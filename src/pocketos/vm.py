@@ -345,7 +345,7 @@ class AsyncVM:
         self.closed = True
         for m in self.vfs.mounts:
             try:
-                m.backend.close()
+                m.backend.release()
             except Exception:
                 pass
 
@@ -612,7 +612,7 @@ class AsyncVM:
         p = _check_abs(path)
         backend = self.vfs.unmount(p)
         self.kernel.audit.record("mount", capability="fs.unmount", resource=p, decision="allow")
-        backend.close()
+        backend.release()
 
     def mounts(self) -> list[dict[str, Any]]:
         return [
@@ -634,7 +634,9 @@ class AsyncVM:
         self._alive()
         sealed = self._root.seal()
         _ = sealed
-        lowers = list(self._root.lowers)
+        # the child uses the same lower layers and host mounts: each is shared, so closing one
+        # VM releases its use without closing what the other still reads
+        lowers = [layer.share() for layer in self._root.lowers]
         lim = self.limits
         upper = MemoryBackend(
             max_bytes=lim.max_fs_bytes,
@@ -657,10 +659,11 @@ class AsyncVM:
             b = m.backend
             if isinstance(b, OverlayBackend):
                 b.seal()
-                b = OverlayBackend(list(b.lowers), MemoryBackend(), readonly=b.readonly)
+                lw = [layer.share() for layer in b.lowers]
+                b = OverlayBackend(lw, MemoryBackend(), readonly=b.readonly)
             elif isinstance(b, MemoryBackend):
                 frozen = b
-                b = OverlayBackend([frozen], MemoryBackend())
+                b = OverlayBackend([frozen.share()], MemoryBackend())
                 # the parent continues on its own overlay over the same frozen layer
                 self.vfs.unmount(m.path)
                 self.vfs.mount(
@@ -669,6 +672,8 @@ class AsyncVM:
                     readonly=m.readonly,
                     kind=m.kind,
                 )
+            else:
+                b = b.share()
             child.vfs.mount(m.path, b, readonly=m.readonly, kind=m.kind)
         return child
 

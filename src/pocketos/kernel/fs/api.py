@@ -181,3 +181,18 @@ class Backend(ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook, most backends hold nothing
         """Release resources (file descriptors, connections)."""
+
+    #: users beyond the first (a forked VM shares its parent's host mounts and lower layers)
+    _shares: int = 0
+
+    def share(self) -> Backend:
+        """Count one more user of this backend: ``release()`` closes it only for the last."""
+        self._shares += 1
+        return self
+
+    def release(self) -> None:
+        """One user is done: close the backend when nobody else uses it."""
+        if self._shares > 0:
+            self._shares -= 1
+            return
+        self.close()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import errno
 import stat as S
 import time
+import weakref
 
 from pocketos.errors import fs_error
 from pocketos.kernel.fs.api import Backend, StatResult
@@ -208,7 +209,25 @@ class OverlayBackend(Backend):
         self.upper.chown(path, st.st_uid, st.st_gid)
         if not S.S_ISLNK(st.st_mode):
             self.upper.utimens(path, st.st_atime_ns, st.st_mtime_ns)
+        if S.S_ISREG(st.st_mode) and st.st_nlink > 1:
+            self._copy_up_aliases(layer, st.st_ino, path)
         return self.upper.lstat(path)
+
+    def _copy_up_aliases(self, layer: Backend, ino: int, path: str) -> None:
+        """The other names of a hard-linked file come up with it, as links to the one new
+        upper inode, so writing through one name still changes what the others show (a forked
+        VM, or one started from a snapshot, keeps its hard links)."""
+        for other in _aliases(layer, ino):
+            if other == path or self._upper_has(other) is not None:
+                continue
+            try:
+                olayer, ost = self._top(other)
+            except OSError:
+                continue
+            if olayer is not layer or ost.st_ino != ino:
+                continue
+            self._copy_up_dir(_parent_of(other))
+            self.upper.link(path, other)
 
     def _prepare_new(self, path: str) -> bool:
         """Get the parent into the upper layer and clear a whiteout at ``path``. Returns True
@@ -402,8 +421,8 @@ class OverlayBackend(Backend):
 
     def close(self) -> None:
         for layer in self.lowers:
-            layer.close()
-        self.upper.close()
+            layer.release()
+        self.upper.release()
 
     # --- layering ----------------------------------------------------------------------------
     def seal(self) -> MemoryBackend:
@@ -419,6 +438,38 @@ class OverlayBackend(Backend):
         self.upper.bytes_used = sealed.bytes_used
         self.upper.inodes_used = sealed.inodes_used
         return sealed
+
+
+#: per immutable layer: inode number -> every path naming it (built on first need; a
+#: read-only layer never changes, so the index stays true)
+_ALIASES: weakref.WeakKeyDictionary[Backend, dict[int, list[str]]] = weakref.WeakKeyDictionary()
+
+
+def _aliases(layer: Backend, ino: int) -> list[str]:
+    if not (isinstance(layer, MemoryBackend) and layer.readonly):
+        return []  # only frozen memory layers are known never to change
+    index = _ALIASES.get(layer)
+    if index is None:
+        index = {}
+        stack = ["/"]
+        while stack:
+            d = stack.pop()
+            try:
+                names = layer.listdir(d)
+            except OSError:
+                continue
+            for name in names:
+                p = _join(d, name)
+                try:
+                    st = layer.lstat(p)
+                except OSError:
+                    continue
+                if S.S_ISDIR(st.st_mode):
+                    stack.append(p)
+                elif S.S_ISREG(st.st_mode) and st.st_nlink > 1:
+                    index.setdefault(st.st_ino, []).append(p)
+        _ALIASES[layer] = index
+    return index.get(ino, [])
 
 
 def _opaque(layer: Backend, path: str) -> bool:
