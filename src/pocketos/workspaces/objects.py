@@ -48,7 +48,7 @@ class ObjectStore:
         d = digest or digest_of(data)
         if d in self._known:
             return d
-        if self.storage.create(_key(d), data):  # False: already stored - same bytes
+        if self.storage.put_object(_key(d), data):  # False: already stored - same bytes
             self.bytes_written += len(data)
         self._known.add(d)
         return d

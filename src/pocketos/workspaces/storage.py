@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any
@@ -35,6 +34,18 @@ class Storage(ABC):
     @abstractmethod
     def create(self, key: str, data: bytes) -> bool:
         """Store ``data`` only if ``key`` is absent; False if it already existed."""
+
+    def put_object(self, key: str, data: bytes) -> bool:
+        """Store immutable content-addressed ``data`` unless ``key`` exists. Two writers of
+        the same key write the same bytes, so a replace is harmless; the object is durable
+        once :meth:`barrier` returns. False if it was already there."""
+        if self.exists(key):
+            return False
+        self.write(key, data)
+        return True
+
+    def barrier(self) -> None:  # noqa: B027 - object stores are durable at each put
+        """Make every :meth:`put_object` so far durable (before they are referenced)."""
 
     @abstractmethod
     def exists(self, key: str) -> bool: ...
@@ -62,12 +73,17 @@ def _check_key(key: str) -> None:
 
 
 class LocalStorage(Storage):
-    """A directory on the host."""
+    """A directory on the host. ``fsync=False`` skips the flushes to disk: every write is
+    still atomic (a killed process leaves the old state), but a power loss may lose the last
+    commits — git's default trade-off for its object files."""
 
-    def __init__(self, root: str | os.PathLike[str]) -> None:
+    def __init__(self, root: str | os.PathLike[str], *, fsync: bool = True) -> None:
         self.root = Path(root).expanduser().absolute()
         self.url = str(self.root)
+        self.fsync = fsync
         self.root.mkdir(parents=True, exist_ok=True)
+        self._dirty_dirs: set[Path] = set()
+        self._seq = 0
 
     def _path(self, key: str) -> Path:
         _check_key(key)
@@ -77,13 +93,23 @@ class LocalStorage(Storage):
         return self._path(key).read_bytes()
 
     def _tmp(self, path: Path, data: bytes) -> str:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+        self._seq += 1
+        tmp = str(path.parent / f".tmp-{os.getpid()}-{self._seq}-{path.name[:16]}")
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+        try:
+            fd = os.open(tmp, flags, 0o644)
+        except FileNotFoundError:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(tmp, flags, 0o644)
+        except FileExistsError:  # left by a killed process that had our pid
+            os.unlink(tmp)
+            fd = os.open(tmp, flags, 0o644)
         try:
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
+                if self.fsync:
+                    f.flush()
+                    os.fsync(f.fileno())
         except BaseException:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
@@ -91,6 +117,8 @@ class LocalStorage(Storage):
         return tmp
 
     def _sync_dir(self, path: Path) -> None:
+        if not self.fsync:
+            return
         fd = os.open(path, os.O_RDONLY)
         try:
             os.fsync(fd)
@@ -114,6 +142,19 @@ class LocalStorage(Storage):
             os.unlink(tmp)
         self._sync_dir(path.parent)
         return True
+
+    def put_object(self, key: str, data: bytes) -> bool:
+        path = self._path(key)
+        if path.exists():
+            return False
+        os.replace(self._tmp(path, data), path)
+        self._dirty_dirs.add(path.parent)
+        return True
+
+    def barrier(self) -> None:
+        dirs, self._dirty_dirs = self._dirty_dirs, set()
+        for d in sorted(dirs):
+            self._sync_dir(d)
 
     def exists(self, key: str) -> bool:
         return self._path(key).exists()
@@ -219,13 +260,15 @@ class FsspecStorage(Storage):
         return int(self._info(key).get("size") or 0)
 
 
-def open_storage(url: str | os.PathLike[str] | Storage, **storage_options: Any) -> Storage:
+def open_storage(
+    url: str | os.PathLike[str] | Storage, *, fsync: bool = True, **storage_options: Any
+) -> Storage:
     """A local directory for a path or ``file://`` URL, fsspec for any other URL."""
     if isinstance(url, Storage):
         return url
     s = os.fspath(url)
     if s.startswith("file://"):
-        return LocalStorage(s[len("file://") :])
+        return LocalStorage(s[len("file://") :], fsync=fsync)
     if "://" in s:
         return FsspecStorage(s, **storage_options)
-    return LocalStorage(s)
+    return LocalStorage(s, fsync=fsync)

@@ -111,11 +111,12 @@ class WorkspaceStore:
         *,
         lock_timeout: float = 30.0,
         stale_after: float = 600.0,
+        fsync: bool = True,
         **storage_options: Any,
     ) -> None:
         if url is None:
             url = default_store_dir()
-        self.storage = open_storage(url, **storage_options)
+        self.storage = open_storage(url, fsync=fsync, **storage_options)
         self.objects = ObjectStore(self.storage)
         self.lock_timeout = lock_timeout
         self.stale_after = stale_after
@@ -214,6 +215,7 @@ class WorkspaceStore:
         for d, data in (blobs or {}).items():
             self.objects.put(data, d)
         tid = self.objects.put_doc(tree)
+        self.storage.barrier()
         doc = {"name": name, "tree": tid, "created": time.time(), "source": source}
         if not self.storage.create(f"bases/{name}.json", _dumps(doc)):
             raise WorkspaceExistsError(f"a base named {name!r} already exists")
@@ -246,6 +248,7 @@ class WorkspaceStore:
         base_tree = (
             self.base(base)["tree"] if base is not None else self.objects.put_doc(EMPTY_TREE)
         )
+        self.storage.barrier()
         head: dict[str, Any] = {
             "name": name,
             "kind": kind,
@@ -441,6 +444,7 @@ class WorkspaceStore:
             stats["bytes_written"] = self.bytes_written - before
             doc["stats"] = stats
             rid = self.objects.put_doc(doc)
+            self.storage.barrier()  # everything the head will reference is on disk
             head = dict(head, runs=[*head["runs"], rid])
             self._write_head(head)  # the commit point
         info = RunInfo(n + 1, rid, doc["time"], author, message, stats, doc["meta"])
@@ -549,6 +553,7 @@ class WorkspaceStore:
             doc = dict(self.run_doc(runs[first - 1]))
             doc["checkpoint"] = self.objects.put_doc(tree)
             rid = self.objects.put_doc(doc)
+            self.storage.barrier()
             new_runs = [rid, *runs[first:]]
             pruned = head.get("pruned", 0) + first - 1
             self._write_head(dict(head, runs=new_runs, pruned=pruned))
