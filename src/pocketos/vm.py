@@ -15,7 +15,7 @@ from pocketos._loop import run_sync
 from pocketos.errors import LimitExceeded, PocketOSError, fs_error
 from pocketos.kernel.audit import AuditEvent
 from pocketos.kernel.base import HOSTNAME, base_layer
-from pocketos.kernel.budget import Budget
+from pocketos.kernel.budget import Budget, use_budget
 from pocketos.kernel.fs.api import Backend, StatResult
 from pocketos.kernel.fs.memory import MemoryBackend
 from pocketos.kernel.fs.overlay import OverlayBackend
@@ -743,7 +743,15 @@ class AsyncVM:
         ctx: Context | None,
         who: str = "bash",
     ) -> tuple[int, str | None]:
-        task = asyncio.ensure_future(coro)
+        if budget.pool is None:
+            budget.pool = self.kernel.memory
+
+        async def bounded() -> int:
+            # the shell itself and every process it starts find the budget from here
+            use_budget(budget)
+            return int(await coro)
+
+        task = asyncio.ensure_future(bounded())
         if ctx is not None and ctx.info is not None:
             ctx.info.task = task
         try:
@@ -766,6 +774,7 @@ class AsyncVM:
             if budget.limit_hit is None:
                 budget.limit_hit = exc.limit
         finally:
+            budget.reset_memory()
             if ctx is not None and ctx.info is not None and ctx.info.status == "running":
                 self.kernel.end_process(ctx.info, 0)
         return code, budget.limit_hit

@@ -49,6 +49,7 @@ async def _read_inputs(
                     data, skip = drop_front(data, skip)
                     if not data:
                         continue
+                ctx.budget.check_alloc(len(out) + len(data), ctx.name)
                 out += data
         except BrokenPipeError:
             raise

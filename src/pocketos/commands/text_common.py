@@ -7,6 +7,7 @@ import errno
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
+from pocketos.kernel.budget import check_alloc
 from pocketos.kernel.streams import InputStream
 
 if TYPE_CHECKING:
@@ -42,6 +43,9 @@ def encode(s: str) -> bytes:
 #: EFBIG instead of growing without bound (e.g. a line-based tool on /dev/zero)
 MAX_LINE = 256 * 1024 * 1024
 
+#: host bytes one line costs when a command keeps it as an object in a list
+LINE_OVERHEAD = 48
+
 
 class FileInput(InputStream):
     """An input stream over an open VM file handle, read in chunks (works for endless
@@ -71,6 +75,7 @@ class FileInput(InputStream):
             while self._fill():
                 if len(self._buf) > MAX_LINE:
                     raise OSError(errno.EFBIG, "input too large to hold in memory")
+                check_alloc(len(self._buf), "input")
                 await asyncio.sleep(0)
             data = bytes(self._buf)
             self._buf.clear()
@@ -95,6 +100,8 @@ class FileInput(InputStream):
             start = max(0, len(self._buf) - len(sep) + 1)
             if len(self._buf) > MAX_LINE:
                 raise OSError(errno.EFBIG, "line too long to hold in memory")
+            if start > CHUNK:
+                check_alloc(start, "line")
             await asyncio.sleep(0)
             if not self._fill():
                 data = bytes(self._buf)
@@ -145,9 +152,13 @@ async def read_all(ctx: Context, name: str) -> bytes:
     """Whole contents of ``name`` (``-`` is stdin); raises OSError."""
     stream = open_file(ctx, name)
     try:
-        return await stream.read(-1)
+        data = await stream.read(-1)
     finally:
         close_input(ctx, stream)
+    # the caller keeps it, and usually a list of its lines (an object each): charge both for
+    # the process's life
+    ctx.charge(len(data) + data.count(b"\n") * LINE_OVERHEAD)
+    return data
 
 
 async def read_prefix(ctx: Context, name: str, limit: int) -> bytes:

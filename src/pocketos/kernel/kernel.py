@@ -14,7 +14,7 @@ from pocketos.commands import REGISTRY, CommandFunc, load_all
 from pocketos.errors import LimitExceeded, fs_error, permission_denied
 from pocketos.kernel.audit import AuditLog
 from pocketos.kernel.base import STUB_PREFIX
-from pocketos.kernel.budget import Budget
+from pocketos.kernel.budget import Budget, MemoryPool, current_budget, reset_budget, use_budget
 from pocketos.kernel.fs.vfs import VFS
 from pocketos.kernel.fsguard import FsGuard
 from pocketos.kernel.limits import Limits
@@ -68,6 +68,8 @@ class Kernel:
         self._next_pid = 1
         self._live = 0
         self.vfs = vfs_factory(self)
+        #: memory held by the buffers of all running execs (``max_vm_memory``)
+        self.memory = MemoryPool(limits.max_vm_memory)
         self.extra_commands: dict[str, CommandFunc] = {}
         self.tools: Any = None
         self.network: Any = None
@@ -297,6 +299,8 @@ class Kernel:
         name = argv[0] if argv else ""
         lim = limits or self.limits
         bud = budget if budget is not None else Budget(lim)
+        if bud.pool is None:
+            bud.pool = self.memory
         if func is None:
             try:
                 func = self.find_command(name, env, cwd)
@@ -348,6 +352,7 @@ class Kernel:
         )
         code = 0
         status = "exited"
+        token = use_budget(bud) if current_budget() is not bud else None
         try:
             code = await func(ctx)
             if not isinstance(code, int):
@@ -378,6 +383,10 @@ class Kernel:
             except Exception:
                 pass
             code = 2
+        finally:
+            ctx.release_memory()
+            if token is not None:
+                reset_budget(token)
         self.end_process(info, code, status)
         return code
 

@@ -48,6 +48,11 @@ class Limits:
     max_source_bytes: int = 4 * MiB
     #: bytes of stdout+stderr kept by exec() (the process is stopped past it)
     max_output_bytes: int = 64 * MiB
+    #: bytes of memory the buffers of one exec may hold (sorted lines, captures, awk/jq/sqlite
+    #: data, ...)
+    max_memory: int = 256 * MiB
+    #: bytes of memory all running execs of one VM may hold together
+    max_vm_memory: int = 512 * MiB
     #: capacity of one pipe buffer
     pipe_buffer: int = 64 * 1024
     #: live processes in one VM

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from pocketos.kernel.budget import Budget
+from pocketos.kernel.budget import Budget, Held
 from pocketos.kernel.fs.view import FsView
 from pocketos.kernel.limits import Limits
 from pocketos.kernel.streams import InputStream, NullInput, NullOutput, OutputStream
@@ -136,6 +136,7 @@ class Context:
         "info",
         "shell_state",
         "budget",
+        "held",
     )
 
     def __init__(
@@ -173,6 +174,22 @@ class Context:
         self.fs = FsView(kernel.vfs, cwd, info)
         #: free slot for the shell (the interpreter keeps its state here for subprocesses)
         self.shell_state: Any = None
+        #: memory this process holds (released by the kernel when the process ends)
+        self.held: Held | None = None
+
+    def charge(self, n: int, what: str | None = None) -> None:
+        """Charge ``n`` bytes this process keeps (input it holds, lines it sorts ...) to the
+        exec's memory budget until the process ends; raises ``LimitExceeded`` past
+        ``max_memory``."""
+        if self.held is None:
+            self.held = self.budget.hold(what or self.name)
+        if what is not None and what != self.held.what:
+            self.held.what = what
+        self.held.add(n)
+
+    def release_memory(self) -> None:
+        if self.held is not None:
+            self.held.close()
 
     @property
     def name(self) -> str:

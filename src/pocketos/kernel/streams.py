@@ -12,10 +12,14 @@ from __future__ import annotations
 import asyncio
 import errno
 from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from pocketos.kernel.budget import check_alloc, pace
 
 __all__ = [
     "BytesSink",
     "BytesSource",
+    "HandleInput",
     "InputStream",
     "NullInput",
     "NullOutput",
@@ -97,7 +101,7 @@ class _BufferedInput(InputStream):
     async def read(self, n: int = -1) -> bytes:
         if n is None or n < 0:
             while await self._fill():
-                pass
+                check_alloc(len(self._buf), "input")
             data = bytes(self._buf)
             self._buf.clear()
             return data
@@ -119,6 +123,8 @@ class _BufferedInput(InputStream):
                 del self._buf[:end]
                 return data
             start = max(0, len(self._buf) - len(sep) + 1)
+            if start > 65536:
+                check_alloc(start, "line")
             if not await self._fill():
                 data = bytes(self._buf)
                 self._buf.clear()
@@ -148,11 +154,46 @@ class NullInput(BytesSource):
     """``/dev/null`` as input: always EOF."""
 
 
+class HandleInput(_BufferedInput):
+    """An input stream over an open file handle read in chunks, for files that never end
+    (``/dev/zero``, ``/dev/urandom`` as ``< /dev/zero``). Each read checks the deadline and
+    lets other tasks run now and then."""
+
+    def __init__(self, handle: Any) -> None:
+        self._h = handle
+        self._buf = bytearray()
+        self._closed = False
+
+    async def _fill(self) -> bool:
+        if self._closed:
+            return False
+        await pace()
+        data = self._h.read(READ_CHUNK)
+        if not data:
+            return False
+        self._buf += data
+        return True
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._buf.clear()
+            try:
+                self._h.close()
+            except OSError:
+                pass
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+
 class NullOutput(OutputStream):
     """``/dev/null`` as output: discards everything."""
 
     async def write(self, data: bytes) -> None:
-        return None
+        # nothing here ever waits: check the deadline and let other tasks run now and then
+        await pace()
 
 
 class BytesSink(OutputStream):
@@ -167,6 +208,8 @@ class BytesSink(OutputStream):
     async def write(self, data: bytes) -> None:
         if self.on_write is not None:
             self.on_write(data)
+        if len(data) > 4096 or len(self.buffer) > 65536:
+            check_alloc(len(self.buffer) + len(data), "output buffer")
         self.buffer += data
 
     def getvalue(self) -> bytes:

@@ -17,10 +17,12 @@ import time
 from typing import Any
 
 from pocketos.errors import LimitExceeded
+from pocketos.kernel.budget import check_alloc, pace
 from pocketos.kernel.process import SIGNALS, Context, ProcessKilled
 from pocketos.kernel.streams import (
     BytesSink,
     BytesSource,
+    HandleInput,
     InputStream,
     NullInput,
     NullOutput,
@@ -249,6 +251,7 @@ class FileOut(OutputStream):
         if self._closed:
             raise OSError(errno.EBADF, "Bad file descriptor")
         self.handle.write(data)
+        await pace()
 
     def close(self) -> None:
         if not self._closed:
@@ -1422,7 +1425,10 @@ class Shell(Expander):
         if isinstance(sp, InputStream):
             return sp
         try:
-            data = self.fs.read_bytes(self._abs(path))
+            p = self._abs(path)
+            if self.fs.stat(p).is_chardev():
+                return HandleInput(self.fs.open(p, "rb"))
+            data = self.fs.read_bytes(p)
         except IsADirectoryError:
             return _DirInput()
         except OSError as exc:
@@ -2326,6 +2332,7 @@ class _SubstSink(BytesSink):
         self._since += len(data)
         if self._since >= 65536:
             self._since = 0
+            check_alloc(len(self.buffer), "command substitution")
             await asyncio.sleep(0)
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pocketos.errors import fs_error
+from pocketos.kernel.budget import check_time
 from pocketos.kernel.fs.api import Backend, StatResult
 from pocketos.kernel.fs.memory import DEV_FULL, DEV_URANDOM, DEV_ZERO
 
@@ -626,6 +627,8 @@ class FileHandle:
         if not self.readable:
             raise fs_error(errno.EBADF, self.name)
         if self.rdev is not None:
+            # an endless device: a loop reading it must still meet the exec's deadline
+            check_time()
             return _device_read(self.rdev, size)
         data = self.mount.backend.read(self.bpath, self.pos, size)
         self.pos += len(data)
@@ -657,6 +660,7 @@ class FileHandle:
         if not self.writable:
             raise fs_error(errno.EBADF, self.name)
         if self.rdev is not None:
+            check_time()
             _device_write(self.rdev, self.name)
             return len(data)
         backend = self.mount.backend

@@ -1,0 +1,127 @@
+"""Commands are bounded by construction: every attack below used to hang the host thread past
+the exec's timeout or grow the host by gigabytes. Each now ends with the limit's status and
+name, within the timeout plus a generous margin, while the host's traced allocations stay under
+the exec's memory limit plus a fixed overhead.
+
+The margins here are deliberately loose (machines differ); bench/attacks.py measures the exact
+"timeout + 0.5 s" claim."""
+
+from __future__ import annotations
+
+import time
+import tracemalloc
+from collections.abc import Iterator
+
+import pytest
+
+from pocketos import VM
+from tests.security._util import assert_no_crash
+
+MiB = 1024 * 1024
+
+#: the memory limit the memory attacks run under
+MEM = 16 * MiB
+#: what the host may allocate beyond the limit: the VM itself, a copy while a buffer is
+#: checked, interpreter caches
+OVERHEAD = 48 * MiB
+#: slack on top of a timeout (a loaded CI machine); the exact bound is measured in bench/
+SLACK = 5.0
+
+
+@pytest.fixture(scope="module")
+def vm() -> Iterator[VM]:
+    with VM() as v:
+        yield v
+
+
+def run_traced(vm: VM, script: str, **kw: object) -> tuple[object, float, int]:
+    tracemalloc.start()
+    try:
+        start = time.monotonic()
+        r = vm.exec(script, **kw)  # type: ignore[arg-type]
+        took = time.monotonic() - start
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert_no_crash(r)
+    return r, took, peak
+
+
+def usable(vm: VM) -> None:
+    r = vm.exec("echo ok")
+    assert (r.exit_code, r.stdout) == (0, "ok\n")
+    assert [p for p in vm.list_processes() if p["status"] == "running"] == []
+
+
+# --- loops whose I/O never waits ----------------------------------------------------------------
+
+ENDLESS = [
+    "yes > /dev/null",
+    "seq 1 1e9 > /dev/null",
+    "sha256sum /dev/zero",
+    "md5sum /dev/zero",
+    "gzip < /dev/zero > /dev/null",
+    "gzip -c /dev/zero > /dev/null",
+    "grep x /dev/zero",
+    "awk 1 /dev/zero",
+    "tr -d x < /dev/zero > /dev/null",
+    "cat /dev/zero > /dev/null",
+    "yes > /tmp/y.txt",
+]
+
+
+@pytest.mark.parametrize("script", ENDLESS)
+def test_endless_command_meets_the_timeout(vm: VM, script: str) -> None:
+    timeout = 0.5
+    r, took, peak = run_traced(vm, script, timeout=timeout, limits={"max_memory": MEM})
+    assert r.exit_code in (124, 125), r  # type: ignore[attr-defined]
+    assert r.limit_hit in ("timeout", "max_memory"), r  # type: ignore[attr-defined]
+    assert took < timeout + SLACK
+    assert peak < MEM + OVERHEAD
+    vm.exec("rm -f /tmp/y.txt")
+    usable(vm)
+
+
+def test_input_redirected_from_dev_zero_is_endless(vm: VM) -> None:
+    r = vm.exec("head -c 200000 < /dev/zero | wc -c")
+    assert (r.exit_code, r.stdout, r.stderr) == (0, "200000\n", "")
+
+
+# --- commands that accumulate what they read --------------------------------------------------
+
+ACCUMULATE = [
+    "yes | sort",
+    "yes | tac",
+    "yes | shuf",
+    "yes | sort -u",
+    "od /dev/zero > /dev/null",
+    "x=$(yes)",
+    "mapfile < <(yes)",
+    "diff <(yes) <(yes n)",
+]
+
+
+@pytest.mark.parametrize("script", ACCUMULATE)
+def test_accumulating_command_stops_at_max_memory(vm: VM, script: str) -> None:
+    # the timeout only backs up the test: the memory limit must end the work first
+    r, took, peak = run_traced(vm, script, timeout=60, limits={"max_memory": MEM})
+    assert (r.exit_code, r.limit_hit) == (125, "max_memory"), r  # type: ignore[attr-defined]
+    assert "memory limit exceeded (max_memory=16 MiB)" in r.stderr  # type: ignore[attr-defined]
+    assert peak < MEM + OVERHEAD
+    usable(vm)
+
+
+def test_memory_is_given_back_when_the_exec_ends(vm: VM) -> None:
+    r = vm.exec("seq 100000 | sort -n | tail -n1")
+    assert (r.exit_code, r.stdout) == (0, "100000\n")
+    assert vm.kernel.memory.used == 0  # type: ignore[attr-defined]
+
+
+def test_vm_memory_cap_covers_all_execs_together() -> None:
+    with VM(limits={"max_vm_memory": 8 * MiB}) as v:
+        r = v.exec("yes | sort")
+        assert (r.exit_code, r.limit_hit) == (125, "max_vm_memory")
+        assert "VM memory limit exceeded (max_vm_memory=8 MiB)" in r.stderr
+        assert v.kernel.memory.used == 0  # type: ignore[attr-defined]
+        r = v.exec("seq 3 | sort -r")
+        assert (r.exit_code, r.stdout) == (0, "3\n2\n1\n")
