@@ -851,6 +851,50 @@ class AsyncVM:
         code, hit = await self._run_with_limits(coro, budget, t, err, None, who=argv[0])
         return ExecResult(code, out.getvalue(), err.getvalue(), time.perf_counter() - start, hit)
 
+    async def sandbox_run(
+        self,
+        argv: list[str],
+        *,
+        cwd: str | None = None,
+        env: Mapping[str, str] | None = None,
+        stdin: str | bytes | None = None,
+        timeout: float | None = None,
+        on_stdout: Callable[[bytes], Any] | None = None,
+        on_stderr: Callable[[bytes], Any] | None = None,
+        **options: Any,
+    ) -> ExecResult:
+        """Run a real host program in the heavy sandbox over this VM's files, policy and
+        network (needs ``sandbox.run``; ``options``: memory, max_processes, expose, ports).
+        See docs/sandbox.md."""
+        self._alive()
+        from pocketos.sandbox import SandboxOptions, sandbox_run
+
+        opts = SandboxOptions(timeout=timeout if timeout is not None else self.limits.timeout)
+        for k, v in options.items():
+            if not hasattr(opts, k):
+                raise TypeError(f"sandbox_run() got an unexpected keyword argument {k!r}")
+            setattr(opts, k, tuple(v) if k in ("expose", "ports") else v)
+        out, err = self._sinks(Budget(self.limits), on_stdout, on_stderr)
+        start = time.perf_counter()
+        hit: str | None = None
+        try:
+            code = await sandbox_run(
+                self.kernel,
+                list(argv),
+                cwd=cwd or self.cwd,
+                env={**self.kernel.env, **(env or {})},
+                stdin=_b(stdin) if stdin is not None else None,
+                stdout=out.write,
+                stderr=err.write,
+                options=opts,
+            )
+        except LimitExceeded as exc:
+            err.buffer += f"sandbox: {exc.message}\n".encode()
+            code, hit = LIMIT_STATUS, exc.limit
+        if code == TIMEOUT_STATUS and opts.timeout is not None:
+            hit = "timeout"
+        return ExecResult(code, out.getvalue(), err.getvalue(), time.perf_counter() - start, hit)
+
     async def spawn(
         self,
         argv: list[str],
@@ -1060,6 +1104,9 @@ class VM:
 
     def run(self, argv: list[str], **kw: Any) -> ExecResult:
         return run_sync(self._vm.run(argv, **kw))
+
+    def sandbox_run(self, argv: list[str], **kw: Any) -> ExecResult:
+        return run_sync(self._vm.sandbox_run(argv, **kw))
 
     def spawn(self, argv: list[str], **kw: Any) -> SyncProcess:
         return SyncProcess(run_sync(self._vm.spawn(argv, **kw)))

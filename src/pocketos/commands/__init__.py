@@ -70,6 +70,7 @@ FAMILIES = [
     "pocketos.wasm.commands",
     "pocketos.net.commands",
     "pocketos.tools.commands",
+    "pocketos.sandbox.command",
 ]
 
 _loaded = False

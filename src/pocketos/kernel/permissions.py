@@ -65,6 +65,7 @@ DOMAINS: dict[str, tuple[str, ...]] = {
     "env": ("read", "write"),
     "tool": ("invoke",),
     "process": ("inspect",),
+    "sandbox": ("run",),
 }
 
 #: operations a rule's ``write`` / ``read`` stand for: ``write`` is every mutation (a rule naming
@@ -100,6 +101,7 @@ DEFAULT_POLICY: dict[str, Any] = {
     "process": "allow",
     "tool": "deny",
     "network": "deny",
+    "sandbox": "deny",
 }
 
 
