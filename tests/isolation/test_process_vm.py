@@ -18,6 +18,12 @@ from pocketos.isolation import state as vmstate
 from pocketos.kernel.fs.memory import MemoryBackend
 
 
+def inner(vm: VM) -> AsyncProcessVM:
+    a = vm.async_vm
+    assert isinstance(a, AsyncProcessVM)
+    return a
+
+
 @pytest.fixture(scope="module")
 def pool() -> Iterator[WorkerPool]:
     with WorkerPool(1) as p:
@@ -114,13 +120,13 @@ def test_streaming_callbacks_and_stdin(vm: VM) -> None:
 def test_state_survives_the_death_of_the_worker(vm: VM) -> None:
     vm.write_file("/data/kept", "one\n", parents=True)
     assert vm.exec("echo two >> /data/kept").ok
-    w = vm.async_vm._worker
+    w = inner(vm)._worker
     assert w is not None
     os.kill(w.pid, signal.SIGKILL)
     w.proc.wait()
     # the next request starts a new worker from the last commit
     assert vm.exec("cat /data/kept").stdout == "one\ntwo\n"
-    assert vm.async_vm.restarts == 1
+    assert inner(vm).restarts == 1
     assert vm.pid != w.pid
 
 
@@ -139,7 +145,7 @@ def test_an_exec_that_kills_its_worker_is_not_committed() -> None:
         assert (r.exit_code, r.limit_hit) == (125, "cpu")
         assert "CPU time" in r.stderr
         assert vm.exec("cat /before; ls /after").stdout == "kept"
-        assert vm.async_vm.restarts == 1
+        assert inner(vm).restarts == 1
 
 
 def test_wall_clock_kill_of_a_worker_stuck_in_a_native_call(vm: VM) -> None:
@@ -153,7 +159,7 @@ def test_wall_clock_kill_of_a_worker_stuck_in_a_native_call(vm: VM) -> None:
 
 def test_close_ends_the_worker(pool: WorkerPool) -> None:
     vm = VM(isolation="process", pool=pool)
-    w = vm.async_vm._worker
+    w = inner(vm)._worker
     assert w is not None
     vm.close()
     assert w.proc.wait() == 0

@@ -128,6 +128,8 @@ class WorkerProcess:
         self.rfd = self.proc.stdout.fileno()
         self.pid = self.proc.pid
         self.sandbox: list[str] = []
+        self.inherited_env: list[str] = []
+        self.open_fds: dict[str, str] = {}
         self._hello = False
 
     # --- lifecycle -------------------------------------------------------------------
@@ -141,6 +143,11 @@ class WorkerProcess:
             raise WorkerDied("crash", "worker process sent no hello", 1)
         notes = msg.get("sandbox")
         self.sandbox = [str(n) for n in notes] if isinstance(notes, list) else []
+        env, fds = msg.get("environ"), msg.get("fds")
+        #: names of the environment variables the worker started with (should be none)
+        self.inherited_env = [str(e) for e in env] if isinstance(env, list) else []
+        #: the worker's open descriptors when it became ready: {fd: what it points at}
+        self.open_fds = {str(k): str(v) for k, v in fds.items()} if isinstance(fds, dict) else {}
         self._hello = True
 
     @property
@@ -176,12 +183,18 @@ class WorkerProcess:
 
     def death(self) -> WorkerDied:
         """Reap the worker and say why it ended."""
-        if self.alive:
-            self.kill("protocol")
+        if self.alive and self.kill_reason is None:
+            # its pipe closed: it is on its way out; one that lingers is killed
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.kill("protocol")
         status = self.proc.wait()
         reason = self.kill_reason
         if reason == "timeout":
             return WorkerDied("timeout", "the worker did not answer in time and was killed", 124)
+        if reason == "protocol":
+            return WorkerDied("crash", "the worker broke the protocol and was killed", 2)
         if status < 0:
             sig = -status
             if sig == signal.SIGXCPU:
@@ -197,8 +210,6 @@ class WorkerProcess:
 
         if status == EXIT_MEMORY:
             return WorkerDied("memory", "the worker ran out of memory", 125)
-        if reason == "protocol":
-            return WorkerDied("crash", "the worker broke the protocol and was killed", 2)
         return WorkerDied("crash", f"the worker exited unexpectedly (status {status})", 2)
 
     # --- messages --------------------------------------------------------------------

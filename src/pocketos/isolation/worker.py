@@ -27,6 +27,12 @@ LIMIT_STATUS = 125
 #: exit status of a worker that ran out of memory outside any guest's error handling
 EXIT_MEMORY = 3
 
+#: how an allocation refused by the worker's memory limit shows in an exec's stderr
+_OUT_OF_MEMORY = (
+    b": internal error: MemoryError",
+    b"internal error: RuntimeError: can't start new thread",
+)
+
 #: VM methods a host may call (everything else is refused)
 CALLS = frozenset(
     {
@@ -154,10 +160,10 @@ class Worker:
         result = self.loop.run_until_complete(coro)
         if (
             result.limit_hit is None
-            and result.exit_code == 2
-            and b": internal error: MemoryError" in result.stderr_bytes
+            and result.exit_code != 0
+            and any(sign in result.stderr_bytes for sign in _OUT_OF_MEMORY)
         ):
-            # the worker's memory limit (RLIMIT_DATA) surfaced as a command's MemoryError
+            # the worker's memory limit (RLIMIT_DATA) surfaced as an allocation failure
             result.limit_hit = "memory"
             result.exit_code = LIMIT_STATUS
         return _wire(result)
@@ -241,9 +247,25 @@ def _private_pipes() -> tuple[int, int]:
     return in_fd, out_fd
 
 
+def _open_fds() -> dict[str, str]:
+    """What this process holds open (reported to the host, which tests it)."""
+    out: dict[str, str] = {}
+    try:
+        names = os.listdir("/proc/self/fd")
+    except OSError:
+        return out
+    for name in names:
+        try:
+            out[name] = os.readlink(f"/proc/self/fd/{name}")
+        except OSError:
+            pass
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     config: dict[str, Any] = json.loads(args[0]) if args else {}
+    inherited_env = sorted(os.environ)
     if config.get("cache"):
         os.environ["POCKETOS_CACHE"] = str(config["cache"])
     in_fd, out_fd = _private_pipes()
@@ -262,7 +284,15 @@ def main(argv: list[str] | None = None) -> None:
 
         notes.append(install())
     worker = Worker(in_fd, out_fd)
-    worker.send({"op": "hello", "pid": os.getpid(), "sandbox": notes})
+    worker.send(
+        {
+            "op": "hello",
+            "pid": os.getpid(),
+            "sandbox": notes,
+            "environ": inherited_env,
+            "fds": _open_fds(),
+        }
+    )
     try:
         worker.serve()
     except MemoryError:
