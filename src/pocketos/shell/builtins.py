@@ -873,7 +873,7 @@ async def b_eval(sh: Shell, argv: list[str]) -> int:
     sh.call_depth += 1
     try:
         sh.ctx.budget.call_depth(sh.call_depth)
-        return await sh.exec_script(script)
+        return await sh.nested(sh.exec_script(script))
     finally:
         sh.call_depth -= 1
 
@@ -918,15 +918,19 @@ async def b_source(sh: Shell, argv: list[str]) -> int:
         sh.ctx.budget.call_depth(sh.call_depth)
         if script is None:
             assert err is not None
-            return await sh._run_incremental(src, err, where=name, fatal=False)
-        return await sh.exec_script(script)
+            status = await sh._run_incremental(src, err, where=name, fatal=False)
+        else:
+            status = await sh.nested(sh.exec_script(script))
     except ReturnFn as r:
-        return r.status
+        status = r.status
     finally:
         sh.sourcing -= 1
         sh.call_depth -= 1
         if len(argv) > 2:
             sh.positional = saved_pos
+    if sh.traps.get("RETURN") and not sh.in_trap and (not sh.funcnames or sh.opts["functrace"]):
+        await sh.run_trap("RETURN")
+    return status
 
 
 def _is_stub(sh: Shell, path: str) -> bool:
@@ -1202,6 +1206,8 @@ async def b_trap(sh: Shell, argv: list[str]) -> int:
             sh.traps.pop(n, None)
         else:
             sh.traps[n] = action
+            if n == "RETURN":
+                sh.return_trap_sets += 1
     sh.sync_caught_signals()
     return status
 

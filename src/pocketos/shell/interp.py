@@ -12,9 +12,9 @@ import asyncio
 import errno
 import os
 import random
-import sys
 import time
-from typing import Any
+from collections.abc import Coroutine
+from typing import Any, TypeVar
 
 from pocketos.errors import LimitExceeded
 from pocketos.kernel.budget import check_alloc, pace
@@ -77,6 +77,7 @@ from pocketos.shell.state import (
     ReturnFn,
     ShellError,
     Var,
+    encode_text,
     quote_word,
 )
 
@@ -84,6 +85,11 @@ __all__ = ["Shell", "run_script"]
 
 SHELL_VERSION = "5.2.15(1)-release"
 #: trap names of the signals a trap can catch
+#: nesting levels run on one Python stack before ``Shell.nested`` starts a fresh one
+HOP_EVERY = 8
+_T = TypeVar("_T")
+#: longest chain of namerefs bash follows
+NAMEREF_MAX = 8
 _SIGNUMS = {k: v for k, v in SIGNALS.items() if k not in ("KILL", "STOP")}
 _DYNAMIC = frozenset(
     [
@@ -366,6 +372,12 @@ class Shell(Expander):
         self._rand_obj: random.Random | None = None
         self.dirstack: list[str] = []
         self.in_trap = False
+        #: nesting of functions, eval, source, substitutions and traps (see ``nested``)
+        self.nest = 0
+        #: messages from synchronous code (nameref cycles), written after the expansion
+        self.warnings: list[str] = []
+        #: times ``trap ... RETURN`` was run (a function that sets it gets it on return)
+        self.return_trap_sets = 0
         self.getopts_state = (0, 0)
         self._pending_psub: list[Any] = []
         self.active_aliases: dict[str, str] = {}
@@ -407,7 +419,6 @@ class Shell(Expander):
 
     async def run(self, source: str, *, filename: str | None = None) -> int:
         """Run a script; returns its exit status. State persists across calls."""
-        _ensure_recursion_limit()
         if len(source) > self.ctx.limits.max_source_bytes:
             raise LimitExceeded(
                 "max_source_bytes",
@@ -640,13 +651,13 @@ class Shell(Expander):
         if out is None:
             return
         try:
-            await out.write(s.encode("utf-8", "surrogateescape"))
+            await out.write(encode_text(s))
         except (BrokenPipeError, ValueError, OSError):
             pass
 
     async def write_out(self, data: str | bytes) -> None:
         if isinstance(data, str):
-            data = data.encode("utf-8", "surrogateescape")
+            data = encode_text(data)
         out = self.fds.get(1)
         if out is None:
             raise OSError(errno.EBADF, "Bad file descriptor")
@@ -824,7 +835,7 @@ class Shell(Expander):
         saved = self.last_status
         self.in_trap = True
         try:
-            await self._run_source(action, top=False)
+            await self.nested(self._run_source(action, top=False))
         finally:
             self.in_trap = False
             self.last_status = saved
@@ -962,6 +973,8 @@ class Shell(Expander):
             cmd = self._expand_alias(cmd)
             words = cmd.words
         argv = await self.expand_words(words) if words else []
+        if self.warnings:
+            await self.flush_warnings()
         if not argv:
             return await self._assign_only(cmd)
         if self.opts["xtrace"]:
@@ -1044,10 +1057,7 @@ class Shell(Expander):
         ps4 = self.get_str("PS4") if ps4_before is None else ps4_before
         ps4 = ps4 if ps4 is not None else "+ "
         if ps4 and ("$" in ps4 or "`" in ps4):
-            try:
-                ps4 = await self.expand_str(parse_word_text(ps4))
-            except ShellError:
-                pass
+            ps4 = await self._expand_ps4(ps4)
         if ps4:
             ps4 = ps4[0] * self.trace_level + ps4
         lines = []
@@ -1057,6 +1067,23 @@ class Shell(Expander):
         if argv:
             lines.append(ps4 + " ".join(quote_word(a) for a in argv) + "\n")
         await self.write_err("".join(lines))
+
+    async def _expand_ps4(self, ps4: str) -> str:
+        """PS4 expanded with tracing off (a ``$(...)`` in it is not traced, and does not
+        expand PS4 again); a malformed PS4 is reported and used as it is, like bash."""
+        opts = self.opts
+        if not opts["xtrace"]:
+            return ps4
+        opts["xtrace"] = False
+        try:
+            return await self.expand_str(parse_word_text(ps4))
+        except ShellSyntaxError:
+            await self.write_err(f"{self.argv0}: {ps4}: bad substitution\n")
+        except ShellError:
+            pass
+        finally:
+            opts["xtrace"] = True
+        return ps4
 
     async def _assign_only(self, cmd: Simple) -> int:
         status = 0
@@ -1226,7 +1253,30 @@ class Shell(Expander):
             await self.error(f"{argv[0]}: write error: {_strerror(exc)}")
             return 1
 
+    async def nested(self, coro: Coroutine[Any, Any, _T]) -> _T:
+        """Await ``coro``, one level deeper in the script's nesting (functions, eval, source,
+        command substitutions, traps). Every ``HOP_EVERY`` levels it runs in a task of its own,
+        which starts on a fresh Python stack: deep shell recursion is bounded by
+        ``max_call_depth``, never by the host's recursion limit, which is left alone. The task
+        is awaited at once, so a cancellation reaches it and it never outlives its caller."""
+        try:
+            self.ctx.budget.call_depth(self.nest + 1)
+        except LimitExceeded:
+            coro.close()
+            raise
+        self.nest += 1
+        try:
+            if self.nest % HOP_EVERY:
+                return await coro
+            return await asyncio.ensure_future(coro)
+        finally:
+            self.nest -= 1
+
     async def call_function(self, func: FuncDef, argv: list[str]) -> int:
+        return await self.nested(self._call_function(func, argv))
+
+    async def _call_function(self, func: FuncDef, argv: list[str]) -> int:
+        return_trap_sets = self.return_trap_sets
         self.call_depth += 1
         self.ctx.budget.call_depth(self.call_depth)
         saved_pos = self.positional
@@ -1259,7 +1309,13 @@ class Shell(Expander):
             self.positional = saved_pos
             self.funcnames.pop()
             self.call_depth -= 1
-        if "RETURN" in self.traps:
+        action = self.traps.get("RETURN")
+        if (
+            action
+            and not self.in_trap
+            and (self.return_trap_sets != return_trap_sets or self.opts["functrace"])
+        ):
+            # like bash: functions do not inherit the RETURN trap unless functrace is on
             await self.run_trap("RETURN")
         self.last_status = status
         return status
@@ -1885,7 +1941,7 @@ class Shell(Expander):
         if not self.shopt["inherit_errexit"]:
             sub.opts["errexit"] = False
         try:
-            status = await sub.exec_script(p.body)
+            status = await sub.nested(sub.exec_script(p.body))
         except ExitShell as e:
             status = e.status
         except ShellError as e:
@@ -1941,11 +1997,38 @@ class Shell(Expander):
             return val.get(0) if not v.attrs & ATTR_ASSOC else val.get("0")
         return val
 
+    def resolve_nameref(self, name: str) -> str | None:
+        """The variable a chain of namerefs starting at ``name`` ends at; ``None`` (and a
+        warning for a cycle) when it loops or is longer than bash's limit of 8."""
+        seen = {name}
+        cur = name
+        for _ in range(NAMEREF_MAX + 1):
+            v = self.vars.get(cur)
+            if v is None or not v.attrs & ATTR_NAMEREF:
+                return cur
+            nxt = v.value
+            if not isinstance(nxt, str) or not nxt:
+                return cur
+            if nxt in seen:
+                self.warnings.append(f"warning: {name}: circular name reference")
+                return None
+            seen.add(nxt)
+            cur = nxt
+        return None
+
+    async def flush_warnings(self) -> None:
+        msgs, self.warnings = self.warnings, []
+        for m in msgs:
+            await self.error(m)
+
     def lookup(self, name: str, index: str | None) -> str | list[str] | None:
         """Value of a parameter; a list for ``$@``, ``$*`` and ``a[@]``."""
         v = self.vars.get(name)
         if v is not None and v.attrs & ATTR_NAMEREF and isinstance(v.value, str) and v.value:
-            return self.lookup(v.value, index)
+            target = self.resolve_nameref(name)
+            if target is None or target == name:
+                return None
+            return self.lookup(target, index)
         if v is not None and name not in self.dynamic:
             val = v.value
             if val is None:
@@ -2131,8 +2214,13 @@ class Shell(Expander):
             return
         a = v.attrs
         if a & ATTR_NAMEREF and isinstance(v.value, str) and v.value and v.value != name:
-            self.assign_var(v.value, value, index=index, append=append)
-            return
+            target = self.resolve_nameref(name)
+            if target is None:
+                self.warnings.clear()
+                raise ShellError(f"warning: {name}: circular name reference")
+            if target != name:
+                self.assign_var(target, value, index=index, append=append)
+                return
         if a & ATTR_READONLY:
             raise ShellError(f"{name}: readonly variable")
         if a & (ATTR_INTEGER | ATTR_LOWER | ATTR_UPPER):
@@ -2276,12 +2364,6 @@ class Shell(Expander):
 
 #: Python frames a deeply recursive shell function needs: about 7 per shell call level, so
 #: the default max_call_depth (1000) fits; measured safe on an 8 MiB C stack
-RECURSION_LIMIT = 10_000
-
-
-def _ensure_recursion_limit() -> None:
-    if sys.getrecursionlimit() < RECURSION_LIMIT:
-        sys.setrecursionlimit(RECURSION_LIMIT)
 
 
 _BUILTINS_CACHE: tuple[dict[str, Any], frozenset[str]] | None = None

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import codecs
+
 __all__ = [
+    "encode_text",
     "ATTR_ASSOC",
     "ATTR_ARRAY",
     "ATTR_EXPORT",
@@ -44,6 +47,28 @@ class Var:
     def copy(self) -> Var:
         v = self.value
         return Var(dict(v) if isinstance(v, dict) else v, self.attrs)
+
+
+def _lone_surrogates(exc: UnicodeError) -> tuple[bytes, int]:
+    if not isinstance(exc, UnicodeEncodeError):
+        raise exc
+    out = bytearray()
+    for ch in exc.object[exc.start : exc.end]:
+        cp = ord(ch)
+        if 0xDC80 <= cp <= 0xDCFF:
+            out.append(cp - 0xDC00)  # a raw byte carried through str (surrogateescape)
+        else:  # a code point like ``$'\udc00'``: its UTF-8 form, as bash writes it
+            out += bytes([0xE0 | cp >> 12, 0x80 | (cp >> 6) & 0x3F, 0x80 | cp & 0x3F])
+    return bytes(out), exc.end
+
+
+codecs.register_error("pocketos.shell", _lone_surrogates)
+
+
+def encode_text(s: str) -> bytes:
+    """Text -> bytes for output: raw bytes come back as they were read, and a lone
+    surrogate never raises."""
+    return s.encode("utf-8", "pocketos.shell")
 
 
 class ShellError(Exception):

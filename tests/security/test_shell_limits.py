@@ -1,0 +1,92 @@
+"""Attacks on the shell interpreter itself: each one must end with a bash-like error or a named
+limit, never an exception out of exec(), Python's recursion error, or a change to the host
+process (such as its recursion limit)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+
+import pytest
+
+from pocketos import VM
+from tests.security._util import assert_no_crash
+
+
+@pytest.fixture(scope="module")
+def vm() -> Iterator[VM]:
+    with VM() as v:
+        yield v
+
+
+@pytest.fixture
+def low_recursion_limit() -> Iterator[int]:
+    saved = sys.getrecursionlimit()
+    sys.setrecursionlimit(1000)
+    try:
+        yield 1000
+    finally:
+        sys.setrecursionlimit(saved)
+
+
+def test_deep_recursion_leaves_the_host_recursion_limit_alone(
+    vm: VM, low_recursion_limit: int
+) -> None:
+    script = "f() { if [ $1 -lt 990 ]; then f $(($1 + 1)); else echo deep $1; fi; }; f 0"
+    r = vm.exec(script)
+    assert (r.exit_code, r.stdout, r.stderr) == (0, "deep 990\n", "")
+    assert sys.getrecursionlimit() == low_recursion_limit
+
+
+@pytest.mark.parametrize(
+    "script",
+    [
+        "f() { x=$(f); }; f",
+        "f() { eval f; }; f",
+        "f() { f; }; f",
+        "echo '. ./s.sh' > s.sh; . ./s.sh",
+        'trap "kill -USR1 \\$\\$" USR1; kill -USR1 $$',
+        "set -T; f() { :; }; g() { f; }; trap g RETURN; f; echo ok",
+    ],
+)
+def test_runaway_nesting_stops_at_max_call_depth(
+    vm: VM, script: str, low_recursion_limit: int
+) -> None:
+    r = vm.exec(f"cd /tmp; {script}", timeout=60)
+    assert_no_crash(r)
+    assert "recursion" not in r.stderr
+    if r.limit_hit is not None:
+        assert r.limit_hit == "max_call_depth"
+    assert sys.getrecursionlimit() == low_recursion_limit
+
+
+@pytest.mark.parametrize(
+    "script",
+    [
+        "declare -n a=b b=a; echo $a",
+        "declare -n a=a 2>/dev/null; echo $a",
+        "set -x; PS4='+$(echo t) '; echo hi",
+        "set -x; PS4='+${x'; echo hi",
+        "f() { :; }; trap f RETURN; f",
+        "echo -e '\\udc00'",
+        "while break; do :; done",
+    ],
+)
+def test_no_internal_error(vm: VM, script: str, low_recursion_limit: int) -> None:
+    r = vm.exec(script, timeout=60)
+    assert_no_crash(r)
+    assert "recursion" not in r.stderr
+    assert r.exit_code == 0
+
+
+@pytest.mark.parametrize("sig", ["TERM", "USR1", "INT", "HUP"])
+def test_a_child_killing_its_shell_is_a_status_not_an_exception(vm: VM, sig: str) -> None:
+    r = vm.exec(f'sh -c "kill -{sig} $$"; echo never')
+    assert_no_crash(r)
+    assert r.stdout == ""
+    assert r.exit_code == 128 + {"TERM": 15, "USR1": 10, "INT": 2, "HUP": 1}[sig]
+
+
+def test_break_with_a_word_does_not_loop_forever(vm: VM) -> None:
+    r = vm.exec("x=oops; while true; do break $x; done; echo never", timeout=60)
+    assert (r.exit_code, r.stdout, r.limit_hit) == (128, "", None)
