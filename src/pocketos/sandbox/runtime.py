@@ -35,7 +35,14 @@ from pocketos.sandbox.cgroup import Cgroup
 from pocketos.sandbox.fuse import FuseServer, fuse_available
 from pocketos.sandbox.netproxy import NetBridge, loopback_ports
 
-__all__ = ["SandboxOptions", "SandboxUnavailable", "run_sandboxed", "bwrap_path", "SYSTEM_DIRS"]
+__all__ = [
+    "SYSTEM_DIRS",
+    "SandboxOptions",
+    "SandboxProcess",
+    "SandboxUnavailable",
+    "bwrap_path",
+    "run_sandboxed",
+]
 
 #: host directories visible read-only (those that exist)
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
@@ -213,6 +220,147 @@ def _kill(pid: int | None) -> None:
 Writer = Callable[[bytes], Awaitable[None]]
 
 
+class SandboxProcess:
+    """One live sandboxed program: ``proc`` is its bwrap process (stdin, stdout and stderr
+    are pipes); :meth:`close` ends every process of the sandbox and removes what it used."""
+
+    def __init__(
+        self,
+        kernel: Any,
+        argv: list[str],
+        *,
+        cwd: str,
+        env: Mapping[str, str],
+        options: SandboxOptions,
+        pid: int | None = None,
+        stdin: bool = True,
+    ) -> None:
+        self.kernel = kernel
+        self.argv = list(argv)
+        self.cwd = cwd
+        self.env = dict(env)
+        self.options = options
+        self.pid = pid
+        self.want_stdin = stdin
+        self.proc: asyncio.subprocess.Process | None = None
+        self.init_pid: int | None = None
+        #: seconds from the call to start() to the program being let go
+        self.start_time = 0.0
+        self._workdir: str | None = None
+        self._server: FuseServer | None = None
+        self._bridge: NetBridge | None = None
+        self._cgroup: Cgroup | None = None
+        self._closed = False
+
+    async def start(self) -> SandboxProcess:
+        reason = unavailable_reason()
+        if reason is not None:
+            raise SandboxUnavailable(f"sandbox unavailable: {reason}")
+        if not self.argv:
+            raise ValueError("sandbox needs a program to run")
+        t0 = time.perf_counter()
+        kernel, cwd, options = self.kernel, self.cwd, self.options
+        vfs = kernel.vfs
+        st = vfs.stat(cwd)  # the cwd must exist in the VM: it is the same path inside
+        if (st.st_mode & 0o170000) != 0o040000:
+            raise NotADirectoryError(errno.ENOTDIR, f"Not a directory: {cwd}", cwd)
+        vm_dirs = sorted(
+            n
+            for n in vfs.listdir("/")
+            if n not in VM_SKIPPED
+            and n not in VM_SKIPPED_ALWAYS
+            and (vfs.stat("/" + n).st_mode & 0o170000) == 0o040000
+        )
+        top = cwd.strip("/").split("/", 1)[0]
+        if top and top not in vm_dirs:
+            raise ValueError(f"the sandbox cannot start in {cwd}: /{top} is the host's there")
+        hostname = kernel.env.get("HOSTNAME", "pocketos")
+        ports = list(dict.fromkeys([*options.ports, *loopback_ports(kernel.policy)]))
+        self._workdir = workdir = tempfile.mkdtemp(prefix="pocketos-sandbox-")
+        os.chmod(workdir, 0o700)
+        root = os.path.join(workdir, "root")
+        os.mkdir(root, 0o700)
+        hosts_file = os.path.join(workdir, "hosts")
+        with open(hosts_file, "w") as fh:
+            fh.write(f"127.0.0.1\tlocalhost {hostname}\n::1\tlocalhost ip6-localhost\n")
+        self._server = FuseServer(vfs, root, uid=os.geteuid(), gid=os.getegid())
+        self._bridge = NetBridge(kernel, self.pid)
+        info_r, info_w = os.pipe()
+        block_r, block_w = os.pipe()
+        try:
+            self._server.start()
+            proxy_port = next(p for p in range(3128, 65536) if p not in ports)
+            run_env = dict(self.env)
+            run_env.update(proxy_env(f"http://127.0.0.1:{proxy_port}"))
+            run_env.update(options.env)
+            etc = [n for n in ("passwd", "group", "hostname") if _is_file(vfs, "/etc/" + n)]
+            cmd = build_argv(
+                self.argv,
+                root=root,
+                vm_dirs=vm_dirs,
+                vm_etc_names=etc,
+                cwd=cwd,
+                env=run_env,
+                hostname=hostname,
+                expose=options.expose,
+                info_fd=info_w,
+                block_fd=block_r,
+                hosts_file=hosts_file,
+            )
+            self.proc = await asyncio.create_subprocess_exec(
+                *cmd,
+                stdin=asyncio.subprocess.PIPE if self.want_stdin else asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                pass_fds=(info_w, block_r),
+                start_new_session=True,
+                limit=64 * 1024 * 1024,
+            )
+            os.close(info_w)
+            info_w = -1
+            self.init_pid = await _read_info(info_r)
+            await self._bridge.start(self.init_pid, proxy_port, ports)
+            self._cgroup = Cgroup.create(kernel.id, options.memory, options.max_processes)
+            if self._cgroup is not None:
+                self._cgroup.add(self.init_pid)
+            else:
+                _rlimits(self.init_pid, options)
+            os.write(block_w, b"go")  # bwrap lets the program start
+            self.start_time = time.perf_counter() - t0
+        except BaseException:
+            await self.close()
+            raise
+        finally:
+            for fd in (info_r, info_w, block_r, block_w):
+                if fd >= 0:
+                    with contextlib.suppress(OSError):
+                        os.close(fd)
+        return self
+
+    def kill(self) -> None:
+        """SIGKILL the sandbox's init: the kernel then ends every process of its namespace."""
+        _kill(self.init_pid)
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self.kill()
+        proc = self.proc
+        if proc is not None and proc.returncode is None:
+            _kill(proc.pid)
+            with contextlib.suppress(ProcessLookupError):
+                await proc.wait()
+        if self._bridge is not None:
+            await self._bridge.close()
+        if self._cgroup is not None:
+            await self._cgroup.remove()
+        if self._server is not None:
+            self._server.close()
+        if self._workdir is not None:
+            shutil.rmtree(self._workdir, ignore_errors=True)
+
+
 async def run_sandboxed(
     kernel: Any,
     argv: list[str],
@@ -228,104 +376,17 @@ async def run_sandboxed(
 ) -> int:
     """Run ``argv`` in a sandbox over ``kernel``'s filesystem; return its exit status
     (124 when the wall time ran out, 128+N when killed by signal N)."""
-    reason = unavailable_reason()
-    if reason is not None:
-        raise SandboxUnavailable(f"sandbox unavailable: {reason}")
-    if not argv:
-        raise ValueError("sandbox needs a program to run")
-    vfs = kernel.vfs
-    st = vfs.stat(cwd)  # the cwd must exist in the VM: it is the same path inside
-    if not (st.st_mode & 0o170000) == 0o040000:
-        raise NotADirectoryError(errno.ENOTDIR, f"Not a directory: {cwd}", cwd)
-    vm_dirs = sorted(
-        n
-        for n in vfs.listdir("/")
-        if n not in VM_SKIPPED
-        and n not in VM_SKIPPED_ALWAYS
-        and (vfs.stat("/" + n).st_mode & 0o170000) == 0o040000
+    sp = SandboxProcess(
+        kernel, argv, cwd=cwd, env=env, options=options, pid=pid, stdin=stdin is not None
     )
-    top = cwd.strip("/").split("/", 1)[0]
-    if top and top not in vm_dirs:
-        raise ValueError(f"the sandbox cannot start in {cwd}: /{top} is the host's there")
-    hostname = kernel.env.get("HOSTNAME", "pocketos")
-    ports = list(dict.fromkeys([*options.ports, *loopback_ports(kernel.policy)]))
-
-    workdir = tempfile.mkdtemp(prefix="pocketos-sandbox-")
-    os.chmod(workdir, 0o700)
-    root = os.path.join(workdir, "root")
-    os.mkdir(root, 0o700)
-    hosts_file = os.path.join(workdir, "hosts")
-    with open(hosts_file, "w") as fh:
-        fh.write(f"127.0.0.1\tlocalhost {hostname}\n::1\tlocalhost ip6-localhost\n")
-    server = FuseServer(vfs, root, uid=os.geteuid(), gid=os.getegid())
-    bridge = NetBridge(kernel, pid)
-    cgroup: Cgroup | None = None
-    proc: asyncio.subprocess.Process | None = None
-    init_pid: int | None = None
-    info_r, info_w = os.pipe()
-    block_r, block_w = os.pipe()
     try:
-        server.start()
-        proxy_port = next(p for p in range(3128, 65536) if p not in ports)
-        proxy = f"http://127.0.0.1:{proxy_port}"
-        run_env = dict(env)
-        run_env.update(proxy_env(proxy))
-        run_env.update(options.env)
-        cmd = build_argv(
-            argv,
-            root=root,
-            vm_dirs=vm_dirs,
-            vm_etc_names=[n for n in ("passwd", "group", "hostname") if _is_file(vfs, "/etc/" + n)],
-            cwd=cwd,
-            env=run_env,
-            hostname=hostname,
-            expose=options.expose,
-            info_fd=info_w,
-            block_fd=block_r,
-            hosts_file=hosts_file,
-        )
-        t0 = time.perf_counter()
-        proc, init_pid = await _start(cmd, info_r, info_w, block_r, stdin)
-        await bridge.start(init_pid, proxy_port, ports)
-        cgroup = Cgroup.create(kernel.id, options.memory, options.max_processes)
-        if cgroup is not None:
-            cgroup.add(init_pid)
-        else:
-            _rlimits(init_pid, options)
-        os.write(block_w, b"go")  # bwrap lets the program start
+        await sp.start()
         if on_start is not None:
-            on_start(time.perf_counter() - t0)
-        return await _supervise(proc, init_pid, stdin, stdout, stderr, options)
+            on_start(sp.start_time)
+        assert sp.proc is not None and sp.init_pid is not None
+        return await _supervise(sp.proc, sp.init_pid, stdin, stdout, stderr, options)
     finally:
-        for fd in (info_r, info_w, block_r, block_w):
-            with contextlib.suppress(OSError):
-                os.close(fd)
-        _kill(init_pid)
-        if proc is not None and proc.returncode is None:
-            _kill(proc.pid)
-            with contextlib.suppress(ProcessLookupError):
-                await proc.wait()
-        await bridge.close()
-        if cgroup is not None:
-            await cgroup.remove()
-        server.close()
-        shutil.rmtree(workdir, ignore_errors=True)
-
-
-async def _start(
-    cmd: list[str], info_r: int, info_w: int, block_r: int, stdin: InputStream | bytes | None
-) -> tuple[asyncio.subprocess.Process, int]:
-    proc = await asyncio.create_subprocess_exec(
-        *cmd,
-        stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        pass_fds=(info_w, block_r),
-        start_new_session=True,
-    )
-    os.close(info_w)
-    init_pid = await _read_info(info_r)
-    return proc, init_pid
+        await sp.close()
 
 
 def proxy_env(proxy: str) -> dict[str, str]:
