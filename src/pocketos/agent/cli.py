@@ -7,8 +7,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 from typing import Any, TextIO
+
+from pocketos.workspaces.hostsync import HostFolder
 
 __all__ = ["main"]
 
@@ -28,8 +31,16 @@ def _parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="HOSTDIR:VMPATH",
-        help="mount a host directory as an overlay (reads the host, writes stay in the VM)",
+        help="mount a host directory as an overlay (reads the host, writes stay in the VM); "
+        "its changes are listed at the end",
     )
+    ap.add_argument(
+        "--apply",
+        action="store_true",
+        help="write the changes made in --mount folders back to the host (refused for any "
+        "host file changed meanwhile)",
+    )
+    ap.add_argument("--diff", action="store_true", help="print the changes as a unified diff")
     ap.add_argument("--mode", choices=["default", "ask", "read-only"], default="default")
     ap.add_argument("--yes", action="store_true", help="allow every permission request")
     ap.add_argument("--store", help="SQLite file for the transcript (default: in memory)")
@@ -112,11 +123,15 @@ async def _run(args: argparse.Namespace, prompt: str, out: TextIO, err: TextIO) 
         if not host or not path.startswith("/"):
             err.write(f"pocketos agent: bad --mount {spec!r} (want HOSTDIR:/vm/path)\n")
             return 2
-        mounts[path] = {"host": host, "mode": "overlay"}
+        if not os.path.isdir(host):
+            err.write(f"pocketos agent: --mount {spec!r}: {host} is not a directory\n")
+            return 2
+        mounts[path] = host
     store = Store(args.store) if args.store else Store(":memory:")
-    vm = AsyncVM(mounts=mounts or None)
+    vm = AsyncVM()
     printer = _Printer(out, err, args.json)
     code = 0
+    folders = [HostFolder.mount(vm, host, path) for path, host in mounts.items()]
     try:
         vm.mkdir(args.cwd, parents=True, exist_ok=True)
         if args.resume:
@@ -156,6 +171,8 @@ async def _run(args: argparse.Namespace, prompt: str, out: TextIO, err: TextIO) 
         )
         code = 0 if result.stop_reason in ("end_turn", "max_turn_requests") else 1
         await session.close()
+        if folders and _hand_back(args, folders, out, err) != 0:
+            code = 1
     except SessionError as exc:
         err.write(f"pocketos agent: {exc}\n")
         code = 1
@@ -163,6 +180,43 @@ async def _run(args: argparse.Namespace, prompt: str, out: TextIO, err: TextIO) 
         await vm.aclose()
         store.close()
     return code
+
+
+def _hand_back(args: argparse.Namespace, folders: list[Any], out: TextIO, err: TextIO) -> int:
+    """Show what the agent changed in the mounted host folders and apply it on request."""
+    from pocketos.workspaces.hostsync import HostConflictError
+
+    status = 0
+    for folder in folders:
+        changes = folder.changes()
+        if not changes:
+            err.write(f"[changes] {folder.host}: none\n")
+            continue
+        err.write(f"[changes] {folder.host}: {len(changes)} path(s)\n")
+        for c in changes:
+            err.write(f"  {c.status[0].upper()} {c.path}\n")
+        if args.diff:
+            out.write("".join(c.patch for c in changes))
+            out.flush()
+        apply = args.apply
+        if not apply and not args.json and sys.stdin is not None and sys.stdin.isatty():
+            err.write(f"Apply these changes to {folder.host}? [y/N] ")
+            err.flush()
+            try:
+                apply = input().strip().lower() in ("y", "yes")
+            except EOFError:
+                apply = False
+        if not apply:
+            err.write("[changes] not applied (use --apply to write them to the host)\n")
+            continue
+        try:
+            folder.apply()
+        except HostConflictError as exc:
+            err.write(f"pocketos agent: {exc}\n")
+            status = 1
+            continue
+        err.write(f"[changes] applied to {folder.host}\n")
+    return status
 
 
 def main(

@@ -21,6 +21,7 @@ from pocketos.workspaces.errors import (
     WorkspaceLockedError,
     WorkspaceNotFoundError,
 )
+from pocketos.workspaces.hostsync import HostConflictError, HostFolder
 from pocketos.workspaces.storage import FsspecStorage, LocalStorage, Storage, open_storage
 from pocketos.workspaces.store import CHECKPOINT_EVERY, FORMAT, VERSION, Change, RunInfo
 from pocketos.workspaces.store import WorkspaceStore as _Store
@@ -28,6 +29,8 @@ from pocketos.workspaces.store import WorkspaceStore as _Store
 __all__ = [
     "WorkspaceStore",
     "Checkout",
+    "HostFolder",
+    "HostConflictError",
     "Change",
     "RunInfo",
     "Storage",
