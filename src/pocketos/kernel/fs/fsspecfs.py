@@ -457,11 +457,18 @@ class FsspecBackend(Backend):
         if src_dir:
             self._move_tree(src, dst)
         else:
-            self._call(src, lambda: self.fs.mv(self._full(src), self._full(dst)), dst)
+            self._call(src, lambda: self._move_file(src, dst), dst)
             self._move_meta(src, dst)
         self._remember_parent(src)
         self._touched(_parent_of(dst))
         self._touched(dst)
+
+    def _move_file(self, src: str, dst: str) -> None:
+        """Copy then delete one object by its exact name. fsspec's ``mv``/``rm``/``copy``
+        expand glob characters, so a file named ``*`` would take the whole folder along;
+        ``cp_file``/``rm_file`` never expand."""
+        self.fs.cp_file(self._full(src), self._full(dst))
+        self.fs.rm_file(self._full(src))
 
     def _move_meta(self, src: str, dst: str) -> None:
         if src in self._times:
@@ -483,7 +490,7 @@ class FsspecBackend(Backend):
                 self._move_tree(s, d)
             else:
                 with self._errors(s, d):
-                    self.fs.mv(self._full(s), self._full(d))
+                    self._move_file(s, d)
                 self._move_meta(s, d)
         self._drop_dir(src)
 
