@@ -119,7 +119,8 @@ def test_instructions_describe_the_vm() -> None:
 
 def test_agent_table() -> None:
     assert resolve_agent("pocketos").builtin
-    assert resolve_agent("gemini").argv == ["gemini", "--experimental-acp"]
+    assert resolve_agent("gemini").argv == ["gemini", "--acp"]
+    assert resolve_agent("pi").argv == ["pi-acp"]
     assert resolve_agent("goose").argv == ["goose", "acp"]
     assert resolve_agent(["/x/my-agent", "--acp"]).name == "my-agent"
 

@@ -14,6 +14,7 @@ from typing import Any
 from pocketos.kernel.streams import InputStream
 from pocketos.sandbox.runtime import (
     SandboxOptions,
+    SandboxProcess,
     SandboxUnavailable,
     run_sandboxed,
     unavailable_reason,
@@ -21,6 +22,7 @@ from pocketos.sandbox.runtime import (
 
 __all__ = [
     "SandboxOptions",
+    "SandboxProcess",
     "SandboxUnavailable",
     "check_sandbox",
     "run_sandboxed",

@@ -15,7 +15,9 @@ KNOWN_AGENTS: dict[str, list[str]] = {
     "claude-code-acp": ["claude-code-acp"],
     "codex": ["codex-acp"],
     "codex-acp": ["codex-acp"],
-    "gemini": ["gemini", "--experimental-acp"],
+    "gemini": ["gemini", "--acp"],
+    "pi": ["pi-acp"],
+    "pi-acp": ["pi-acp"],
     "opencode": ["opencode", "acp"],
     "goose": ["goose", "acp"],
 }

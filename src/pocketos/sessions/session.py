@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import copy
 import os
+import signal
 import time
 import uuid
 import weakref
@@ -436,8 +437,12 @@ class Session:
         permission_default: str = "reject",
         store: Store,
         start_seq: int = 0,
+        sandbox: Any = None,
     ) -> None:
         self.vm = _vm_async(vm)
+        #: SandboxOptions when the agent process runs in the heavy sandbox (see docs/sandbox.md)
+        self.sandbox = _sandbox_options(sandbox)
+        self._sandbox: Any = None
         self.spec = spec
         self.id = session_id or f"ses-{uuid.uuid4().hex[:16]}"
         self.cwd = cwd
@@ -564,17 +569,35 @@ class Session:
         exe = find_executable(self.spec.argv)
         from acp.transports import default_environment
 
-        env = default_environment()
-        env.update(self.env)
-        self._proc = await asyncio.create_subprocess_exec(
-            exe,
-            *self.spec.argv[1:],
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            env=env,
-            limit=50 * 1024 * 1024,
-        )
+        if self.sandbox is not None:
+            # the agent itself runs in the sandbox: its own writes and commands are the VM's
+            from pocketos.sandbox import SandboxProcess, check_sandbox
+
+            kernel = self.vm.kernel
+            check_sandbox(kernel, self.spec.argv)
+            sp = SandboxProcess(
+                kernel,
+                [exe, *self.spec.argv[1:]],
+                cwd=self.cwd,
+                env=kernel.filter_env({**kernel.env, **self.env}),
+                options=self.sandbox,
+            )
+            self._sandbox = await sp.start()
+            assert sp.proc is not None
+            self._proc = sp.proc
+        else:
+            env = default_environment()
+            env.update(self.env)
+            self._proc = await asyncio.create_subprocess_exec(
+                exe,
+                *self.spec.argv[1:],
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                env=env,
+                limit=50 * 1024 * 1024,
+                start_new_session=True,  # its own process group: close() ends all of it
+            )
         assert self._proc.stdin is not None and self._proc.stdout is not None
         self._conn = ClientSideConnection(
             lambda conn: cast(Any, client), self._proc.stdin, self._proc.stdout
@@ -1054,9 +1077,21 @@ class Session:
             try:
                 await asyncio.wait_for(proc.wait(), 2.0)
             except TimeoutError:
+                # the whole group: a launcher's child holding the pipes would hang the wait
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(proc.pid, signal.SIGKILL)
                 with contextlib.suppress(ProcessLookupError):
                     proc.kill()
-                await proc.wait()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(proc.wait(), 5.0)
+        if proc is not None and self._sandbox is None:
+            # children left in the agent's group once it has exited
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
+        sandbox, self._sandbox = self._sandbox, None
+        if sandbox is not None:
+            with contextlib.suppress(Exception):
+                await sandbox.close()
         for t in [*self._tasks, *self._watchers]:
             if not t.done():
                 t.cancel()
@@ -1161,6 +1196,25 @@ async def _start(session: Session, load: str | None) -> Session:
     return session
 
 
+def _sandbox_options(value: Any) -> Any:
+    if value is None or value is False:
+        return None
+    from pocketos.sandbox import SandboxOptions
+
+    if value is True:
+        return SandboxOptions()
+    if isinstance(value, SandboxOptions):
+        return value
+    if isinstance(value, Mapping):
+        opts = SandboxOptions()
+        for k, v in value.items():
+            if not hasattr(opts, k):
+                raise ValueError(f"unknown sandbox option {k!r}")
+            setattr(opts, k, tuple(v) if k in ("expose", "ports") else v)
+        return opts
+    raise TypeError("sandbox must be True, False or a dict of sandbox options")
+
+
 async def create_session(
     vm: Any,
     agent: str | Sequence[str] | AgentSpec = "pocketos",
@@ -1174,8 +1228,13 @@ async def create_session(
     permission_timeout: float = 60.0,
     permission_default: str = "reject",
     agent_config: Mapping[str, Any] | None = None,
+    sandbox: Any = None,
 ) -> Session:
     """Start ``agent`` in ``vm`` and open an ACP session (initialize + session/new).
+
+    ``sandbox=True`` (or a dict of sandbox options: memory, max_processes, expose, ports,
+    timeout) runs an external agent's process in the heavy sandbox over the VM's files,
+    policy and network; it needs the ``sandbox.run`` permission (see docs/sandbox.md).
 
     ``agent``: ``"pocketos"`` (built-in, in-process), a known name (``claude-code``,
     ``codex``, ``gemini``, ``opencode``, ``goose``) or an argv list of any ACP agent.
@@ -1199,7 +1258,12 @@ async def create_session(
         permission_timeout=permission_timeout,
         permission_default=permission_default,
         store=st,
+        sandbox=sandbox,
     )
+    if session.sandbox is not None and spec.builtin:
+        raise SessionError(
+            "sandbox=True runs an external agent process; 'pocketos' runs in-process"
+        )
     st.create_session(
         session.id,
         agent=spec.name,
