@@ -28,6 +28,8 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, NoReturn
 
+from pocketos.errors import PocketOSError
+
 if TYPE_CHECKING:
     from pocketos.vm import AsyncVM, ExecResult
 
@@ -255,7 +257,9 @@ def _add_vm_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--timeout", type=float, metavar="SECONDS", help="time limit per script")
 
 
-def _make_vm(args: argparse.Namespace, extra_snapshots: Sequence[str] = ()) -> AsyncVM:
+def _make_vm(
+    args: argparse.Namespace, extra_snapshots: Sequence[str] = (), durable: str | None = None
+) -> AsyncVM:
     from pocketos.kernel.permissions import DEFAULT_POLICY
     from pocketos.snapshot import Snapshot
     from pocketos.vm import AsyncVM
@@ -287,13 +291,24 @@ def _make_vm(args: argparse.Namespace, extra_snapshots: Sequence[str] = ()) -> A
             what = "not a directory" if os.path.exists(host) else "no such directory"
             raise CLIError(f"cannot mount {host}: {what}")
     try:
-        vm = AsyncVM(
-            policy=spec,
-            limits=limits or None,
-            env=env or None,
-            cwd=args.cwd or "/home/user",
-            snapshots=snaps or None,
-        )
+        if durable is not None:
+            if snaps:
+                raise CLIError("--vm cannot be combined with --from-snapshot", 2)
+            # a durable VM keeps its saved env and cwd unless they are given again
+            kw: dict[str, Any] = {"policy": spec, "limits": limits or None}
+            if env:
+                kw["env"] = env
+            if args.cwd:
+                kw["cwd"] = args.cwd
+            vm = AsyncVM.open(durable, store=getattr(args, "store", None), **kw)
+        else:
+            vm = AsyncVM(
+                policy=spec,
+                limits=limits or None,
+                env=env or None,
+                cwd=args.cwd or "/home/user",
+                snapshots=snaps or None,
+            )
     except ValueError as exc:
         what = "policy" if spec is not None else "VM options"
         raise CLIError(f"invalid {what}: {exc}")
@@ -625,11 +640,15 @@ def cmd_shell(args: argparse.Namespace) -> int:
     if args.vm:
         if not _VM_NAME.fullmatch(args.vm):
             raise CLIError(f"bad VM name {args.vm!r}: use letters, digits, '.', '_' and '-'", 2)
-        store = str(vm_store_dir() / f"{args.vm}.snap")
+    elif args.store:
+        raise CLIError("--store needs --vm NAME", 2)
     elif args.persist:
         store = args.persist
     extra = [store] if store and os.path.exists(store) else []
-    vm = _make_vm(args, extra)
+    try:
+        vm = _make_vm(args, extra, durable=args.vm)
+    except (OSError, PocketOSError) as exc:
+        raise CLIError(f"cannot open VM {args.vm}: {exc}")
     stdin_tty = sys.stdin is not None and sys.stdin.isatty()
     interactive = stdin_tty if args.interactive is None else args.interactive
     history = None
@@ -638,6 +657,13 @@ def cmd_shell(args: argparse.Namespace) -> int:
     sh = InteractiveShell(vm, interactive=interactive, timeout=args.timeout, history=history)
     try:
         status = sh.loop_forever()
+        if args.vm:
+            with contextlib.suppress(Exception):
+                vm.cwd = str(sh.session.cwd)  # the shell's cwd comes back next time
+            try:
+                vm.save("shell session")
+            except (OSError, PocketOSError) as exc:
+                raise CLIError(f"cannot save VM {args.vm}: {exc}")
         if store:
             _save_snapshot(vm, store)
         if args.snapshot_out:
@@ -880,7 +906,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="load the VM from FILE if it exists and save it there on exit",
     )
     p.add_argument(
-        "--vm", metavar="NAME", help="a named VM kept under ~/.local/share/pocketos/vms/NAME.snap"
+        "--vm",
+        metavar="NAME",
+        help="a durable VM: its files, env and cwd are kept in a workspace store",
+    )
+    p.add_argument(
+        "--store",
+        metavar="URL",
+        help="the workspace store of --vm (default $POCKETOS_WORKSPACES or "
+        "~/.local/share/pocketos/workspaces)",
     )
     mode = p.add_mutually_exclusive_group()
     mode.add_argument(

@@ -639,11 +639,11 @@ def test_shell_persist(tmp_path: Path) -> None:
 
 
 def test_shell_named_vm(home: Path) -> None:
-    r = call(["shell", "--vm", "work"], stdin=b"echo 1 > /tmp/n\n")
+    r = call(["shell", "--vm", "work"], stdin=b"echo 1 > /tmp/n; cd /srv; export X=2\n")
     assert r.status == 0
-    assert (home / ".local/share/pocketos/vms/work.snap").exists()
-    r = call(["shell", "--vm", "work"], stdin=b"cat /tmp/n\n")
-    assert r.stdout == "1\n"
+    assert (home / ".local/share/pocketos/workspaces/workspaces/work/head.json").exists()
+    r = call(["shell", "--vm", "work"], stdin=b"cat /tmp/n; pwd\n")
+    assert r.stdout == "1\n/srv\n"
     r = call(["shell", "--vm", "other"], stdin=b"cat /tmp/n\n")
     assert r.status == 1 and r.stdout == ""
 
