@@ -180,6 +180,8 @@ class AsyncProcessVM:
             self.last_death = exc
             self.pool.discard(w)
             raise PocketOSError(f"could not start the VM's worker: {exc.message}") from None
+        finally:
+            self.pool.replenish()
         if not reply.get("ok"):
             self.pool.release(w)
             raise protocol.error_from_wire(reply.get("error"))

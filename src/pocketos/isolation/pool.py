@@ -90,7 +90,6 @@ class WorkerPool:
                     w_opt = cand
                     break
                 self._all.discard(cand)
-            self._wake.notify_all()
         w = w_opt if w_opt is not None else self._start()
         w.wait_ready()
         w.vms = 1
@@ -98,6 +97,12 @@ class WorkerPool:
             with self._lock:
                 self._shared.append(w)
         return w
+
+    def replenish(self) -> None:
+        """Start replacements for the workers handed out (called once a VM is open, so
+        starting them does not slow that VM's creation down)."""
+        with self._lock:
+            self._wake.notify_all()
 
     def release(self, worker: WorkerProcess) -> None:
         """A VM is done with ``worker``: the worker ends when no VM uses it any more."""

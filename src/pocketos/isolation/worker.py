@@ -94,6 +94,15 @@ class Worker:
     def send(self, msg: dict[str, Any]) -> None:
         protocol.write_frame(self.out_fd, msg)
 
+    def warm(self) -> None:
+        """Do once, before any VM is asked for, what the first VM would otherwise pay for:
+        imports, the shared base layer, the first shell run and the first commit check."""
+        self.open("warm", {}, None)
+        self.loop.run_until_complete(self.vms["warm"].exec("true"))
+        self.changed_state("warm")
+        self.loop.run_until_complete(self.vms.pop("warm").aclose())
+        self.prints.pop("warm", None)
+
     # --- requests --------------------------------------------------------------------
     def open(self, handle: str, options: dict[str, Any], state: Any) -> None:
         from pocketos.kernel.fs.memory import MemoryBackend
@@ -272,18 +281,12 @@ def main(argv: list[str] | None = None) -> None:
     from pocketos.isolation.sandbox import apply_base
 
     notes = apply_base(config)
-    # warm the imports and the shared base layer so opening a VM is cheap
-    import pocketos.shell.interp  # noqa: F401
-    import pocketos.vm
-    from pocketos.kernel.base import base_layer
-
-    base_layer()
-    _ = pocketos.vm
+    worker = Worker(in_fd, out_fd)
+    worker.warm()
     if config.get("seccomp", True):
         from pocketos.isolation.seccomp import install
 
         notes.append(install())
-    worker = Worker(in_fd, out_fd)
     worker.send(
         {
             "op": "hello",
