@@ -201,13 +201,22 @@ def test_unsupported_options_are_refused_clearly(pool: WorkerPool) -> None:
 
 def test_host_mounts_cross_into_the_worker(tmp_path: Path, pool: WorkerPool) -> None:
     (tmp_path / "in.txt").write_text("from host\n")
-    with VM(isolation="process", pool=pool, mounts={"/h": str(tmp_path)}) as vm:
+    mounts = {"/h": str(tmp_path), "/rw": {"host": str(tmp_path), "mode": "rw"}}
+    with VM(isolation="process", pool=pool, mounts=mounts) as vm:
         assert vm.exec("cat /h/in.txt").stdout == "from host\n"
         assert vm.exec("echo x > /h/new").exit_code != 0  # read-only by default
-        vm.mount("/rw", host=str(tmp_path), mode="rw")
         assert vm.exec("echo y > /rw/new").ok
         assert (tmp_path / "new").read_text() == "y\n"
-        assert [m["path"] for m in vm.mounts()] == ["/", "/h", "/rw"]
+        vm.mount("/mem", memory=True)
+        vm.write_file("/mem/f", "m")
+        assert vm.exec("cat /mem/f").stdout == "m"
+        # a restarted worker mounts the same things again (memory mounts start empty)
+        w = inner(vm)._worker
+        assert w is not None
+        os.kill(w.pid, signal.SIGKILL)
+        w.proc.wait()
+        assert vm.exec("cat /rw/new; ls /mem").stdout == "y\n"
+        assert [m["path"] for m in vm.mounts()] == ["/", "/h", "/mem", "/rw"]
 
 
 def test_committed_state_round_trips_links_whiteouts_and_modes() -> None:

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from pocketos import VM
-from pocketos.isolation import WorkerLimits, WorkerPool
+from pocketos.isolation import WorkerLimits, WorkerPool, landlock
 from pocketos.isolation.process import WorkerProcess
 from pocketos.wasm import python_available
 from tests.security._util import SECRET_MARKER
@@ -242,3 +242,31 @@ def test_a_worker_sending_garbage_is_killed_and_reported() -> None:
         w.close()
     assert getattr(info.value, "limit", None) == "crash"
     assert "protocol" in str(info.value)
+
+
+@pytest.mark.skipif(landlock.abi() < 1, reason="the kernel has no Landlock")
+@pytest.mark.parametrize("confined", [True, False])
+def test_landlock_confines_the_worker_to_the_mounts_it_was_opened_with(
+    tmp_path: Path, confined: bool
+) -> None:
+    given, later = tmp_path / "given", tmp_path / "later"
+    given.mkdir()
+    later.mkdir()
+    (given / "f").write_text("given\n")
+    (later / "g").write_text(SECRET_MARKER)
+    limits = WorkerLimits(landlock=confined)
+    with (
+        WorkerPool(0, limits=limits) as pool,
+        VM(isolation="process", pool=pool, mounts={"/given": str(given)}) as vm,
+    ):
+        assert any(n.startswith("landlock (") for n in vm.sandbox) == confined
+        assert vm.exec("cat /given/f").stdout == "given\n"
+        # a path the worker was not opened with: the kernel itself refuses it, whatever
+        # pocketos would allow (the positive control reads it)
+        vm.mount("/later", host=str(later))
+        r = vm.exec("cat /later/g")
+        if confined:
+            assert (r.exit_code, r.stdout) == (1, "")
+            assert "Permission denied" in r.stderr
+        else:
+            assert r.stdout == SECRET_MARKER

@@ -173,6 +173,7 @@ class AsyncProcessVM:
                         "vm": self._handle,
                         "options": opts,
                         "state": self._state,
+                        "landlock": w.limits.landlock and self.pool.vms_per_worker == 1,
                     },
                     time.monotonic() + w.limits.start_timeout,
                 )
@@ -185,6 +186,9 @@ class AsyncProcessVM:
         if not reply.get("ok"):
             self.pool.release(w)
             raise protocol.error_from_wire(reply.get("error"))
+        notes = reply.get("value")
+        if isinstance(notes, list):
+            w.sandbox.extend(str(n) for n in notes)
         self._worker = w
         return w
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import os
 import select
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -36,7 +38,8 @@ class WorkerLimits:
     ``open_files``: ``RLIMIT_NOFILE``; ``file_size``: largest host file the worker may write
     (``RLIMIT_FSIZE``); ``grace``: seconds past an exec's timeout before the host kills a worker
     that has not answered (the wall-clock kill); ``start_timeout``: seconds a new worker has to
-    say hello; ``seccomp``: install the syscall filter. ``None`` means no limit.
+    say hello; ``seccomp``: install the syscall filter; ``landlock``: restrict the
+    worker's host paths when it opens its VM (one VM per worker only). ``None``: no limit.
     """
 
     memory: int | None = 2048 * MiB
@@ -46,6 +49,7 @@ class WorkerLimits:
     grace: float = 2.0
     start_timeout: float = 120.0
     seccomp: bool = True
+    landlock: bool = True
 
     def __post_init__(self) -> None:
         for name in ("memory", "cpu_seconds", "open_files", "file_size"):
@@ -104,6 +108,8 @@ class WorkerProcess:
         self.kill_reason: str | None = None
         self.vms = 0
         src = str(Path(__file__).resolve().parents[2])
+        #: the worker's private temporary directory (removed when the worker is reaped)
+        self.tmpdir = tempfile.mkdtemp(prefix="pocketos-worker-")
         config = {
             "memory": limits.memory,
             "cpu_seconds": limits.cpu_seconds,
@@ -112,6 +118,7 @@ class WorkerProcess:
             "seccomp": limits.seccomp,
             "cache": str(cache_dir()),
             "host_pid": os.getpid(),
+            "tmpdir": self.tmpdir,
         }
         self.proc = subprocess.Popen(
             [sys.executable, "-I", "-X", "utf8", "-c", _BOOT, src, json.dumps(config)],
@@ -180,6 +187,10 @@ class WorkerProcess:
         except subprocess.TimeoutExpired:
             self.kill("closed")
             self.proc.wait()
+        self._cleanup()
+
+    def _cleanup(self) -> None:
+        shutil.rmtree(self.tmpdir, ignore_errors=True)
 
     def death(self) -> WorkerDied:
         """Reap the worker and say why it ended."""
@@ -190,6 +201,7 @@ class WorkerProcess:
             except subprocess.TimeoutExpired:
                 self.kill("protocol")
         status = self.proc.wait()
+        self._cleanup()
         reason = self.kill_reason
         if reason == "timeout":
             return WorkerDied("timeout", "the worker did not answer in time and was killed", 124)

@@ -89,6 +89,7 @@ class Worker:
         self.out_fd = out_fd
         self.vms: dict[str, Any] = {}
         self.prints: dict[str, str] = {}
+        self.landlocked = False
         self.loop = asyncio.new_event_loop()
 
     def send(self, msg: dict[str, Any]) -> None:
@@ -104,7 +105,23 @@ class Worker:
         self.prints.pop("warm", None)
 
     # --- requests --------------------------------------------------------------------
-    def open(self, handle: str, options: dict[str, Any], state: Any) -> None:
+    def apply_landlock(self, opts: dict[str, Any]) -> str:
+        import tempfile
+
+        from pocketos.isolation.landlock import restrict
+        from pocketos.wasm.cache import cache_dir
+
+        reads: list[str] = []
+        writes: list[str] = [str(cache_dir()), tempfile.gettempdir()]
+        for spec in (opts.get("mounts") or {}).values():
+            if isinstance(spec, dict) and isinstance(spec.get("host"), str):
+                (writes if spec.get("mode") == "rw" else reads).append(spec["host"])
+        self.landlocked = True
+        return restrict(reads, writes, network=opts.get("network") is not None)
+
+    def open(
+        self, handle: str, options: dict[str, Any], state: Any, landlock: bool = False
+    ) -> list[str]:
         from pocketos.kernel.fs.memory import MemoryBackend
         from pocketos.kernel.limits import Limits
         from pocketos.snapshot import Snapshot
@@ -113,6 +130,9 @@ class Worker:
         if handle in self.vms:
             raise ValueError(f"VM {handle} is already open in this worker")
         opts = dict(options)
+        notes: list[str] = []
+        if landlock and not self.landlocked:
+            notes.append(self.apply_landlock(opts))
         lim = Limits().merged(opts.pop("limits", None))
         snaps = [Snapshot.load(s) for s in opts.pop("snapshots", None) or []]
         fs_limits = {
@@ -126,6 +146,7 @@ class Worker:
         vm = AsyncVM(limits=lim, snapshots=snaps or None, _upper=upper, **opts)
         self.vms[handle] = vm
         self.prints[handle] = vmstate.fingerprint(vm._root.upper)
+        return notes
 
     def changed_state(self, handle: str, force: bool = False) -> Any:
         vm = self.vms.get(handle)
@@ -186,7 +207,9 @@ class Worker:
             if op == "ping":
                 reply["value"] = os.getpid()
             elif op == "open":
-                self.open(handle, msg.get("options") or {}, msg.get("state"))
+                reply["value"] = self.open(
+                    handle, msg.get("options") or {}, msg.get("state"), bool(msg.get("landlock"))
+                )
             elif op == "close":
                 vm = self.vms.pop(handle, None)
                 self.prints.pop(handle, None)
@@ -275,6 +298,10 @@ def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     config: dict[str, Any] = json.loads(args[0]) if args else {}
     inherited_env = sorted(os.environ)
+    if config.get("tmpdir"):
+        import tempfile
+
+        os.environ["TMPDIR"] = tempfile.tempdir = str(config["tmpdir"])
     if config.get("cache"):
         os.environ["POCKETOS_CACHE"] = str(config["cache"])
     in_fd, out_fd = _private_pipes()
