@@ -148,12 +148,10 @@ globalThis.clearImmediate = cancelTimer;
 if (typeof globalThis.queueMicrotask !== "function") globalThis.queueMicrotask = (fn) => Promise.resolve().then(fn);
 
 // ---- process --------------------------------------------------------------------------
-class ExitSignal { constructor(code) { this.code = code; } }
 const env = std.getenviron();
 function flushAll() { std.out.flush(); std.err.flush(); }
 function exitNow(code) { flushAll(); std.exit(code & 255); }
 function fatal(e) {
-  if (e instanceof ExitSignal) exitNow(e.code);
   if (e instanceof Error) {
     const frames = String(e.stack || "").split("\n").filter((l) => l && !l.includes("<cmdline>") && !l.includes("evalScript (native)"));
     write(std.err, `Uncaught ${e.name}: ${e.message}\n${frames.join("\n")}`.trimEnd() + "\n");
@@ -170,7 +168,8 @@ globalThis.process = {
   argv0: "node", execArgv: [], env, exitCode: undefined, pid: 1, ppid: 0,
   platform: "linux", arch: "wasm32", version: "v20.0.0-quickjs", versions: { quickjs: "ng" },
   release: { name: "quickjs-ng" },
-  exit(code) { throw new ExitSignal(code === undefined ? (process.exitCode || 0) : code); },
+  // exits at once, like node: no catch block, finally or promise rejection can intercept it
+  exit(code) { exitNow(code === undefined ? (process.exitCode || 0) : Number(code) | 0); },
   cwd: () => os.getcwd()[0],
   chdir: (d) => { if (os.chdir(d) !== 0) throw new Error(`ENOENT: no such file or directory, chdir '${d}'`); },
   nextTick: (fn, ...a) => queueMicrotask(() => fn(...a)),
@@ -185,15 +184,16 @@ globalThis.process = {
 // ---- CommonJS: require('fs' | 'path' | 'util' | 'os' | './file.js' | './data.json') ----------
 function errnoError(code, syscall, p) {
   const msgs = { ENOENT: "no such file or directory", EACCES: "permission denied", EEXIST: "file already exists",
-    ENOTDIR: "not a directory", EISDIR: "illegal operation on a directory", ENOTEMPTY: "directory not empty", EROFS: "read-only file system" };
+    ENOTDIR: "not a directory", EISDIR: "illegal operation on a directory", ENOTEMPTY: "directory not empty", EROFS: "read-only file system",
+    ENOSPC: "no space left on device", EFBIG: "file too large", EIO: "i/o error" };
   const e = new Error(`${code}: ${msgs[code] || "error"}, ${syscall} '${p}'`);
   e.code = code; e.syscall = syscall; e.path = p;
   return e;
 }
-const ERRNO_NAMES = { 2: "ENOENT", 13: "EACCES", 17: "EEXIST", 20: "ENOTDIR", 21: "EISDIR", 39: "ENOTEMPTY", 30: "EROFS", 1: "EPERM", 18: "EXDEV" };
+const ERRNO_NAMES = { 2: "ENOENT", 13: "EACCES", 17: "EEXIST", 20: "ENOTDIR", 21: "EISDIR", 39: "ENOTEMPTY", 30: "EROFS", 1: "EPERM", 18: "EXDEV", 27: "EFBIG", 28: "ENOSPC", 5: "EIO" };
 function errName(n) {
   const s = std.strerror(n);
-  const byText = { "No such file or directory": "ENOENT", "Permission denied": "EACCES", "File exists": "EEXIST", "Not a directory": "ENOTDIR", "Is a directory": "EISDIR", "Directory not empty": "ENOTEMPTY", "Read-only file system": "EROFS", "Operation not permitted": "EPERM" };
+  const byText = { "No such file or directory": "ENOENT", "Permission denied": "EACCES", "File exists": "EEXIST", "Not a directory": "ENOTDIR", "Is a directory": "EISDIR", "Directory not empty": "ENOTEMPTY", "Read-only file system": "EROFS", "Operation not permitted": "EPERM", "File too large": "EFBIG", "No space left on device": "ENOSPC", "I/O error": "EIO" };
   return byText[s] || ERRNO_NAMES[n] || "EIO";
 }
 const path = {
@@ -225,6 +225,28 @@ function statObj(st) {
   return { size: st.size, mode: st.mode, mtimeMs: st.mtime, atimeMs: st.atime, ctimeMs: st.ctime, mtime: new Date(st.mtime), ino: st.ino, nlink: st.nlink,
     isFile: () => isFile, isDirectory: () => isDir, isSymbolicLink: () => isLink };
 }
+function utf8(s) {
+  const n = s.length, out = new Uint8Array(n * 3);
+  let j = 0;
+  for (let i = 0; i < n; i++) {
+    let c = s.charCodeAt(i);
+    if (c < 0x80) { out[j++] = c; continue; }
+    if (c < 0x800) { out[j++] = 0xc0 | (c >> 6); out[j++] = 0x80 | (c & 63); continue; }
+    if (c >= 0xd800 && c < 0xe000) {
+      const d = c < 0xdc00 && i + 1 < n ? s.charCodeAt(i + 1) : 0;
+      if (d >= 0xdc00 && d < 0xe000) {
+        i++;
+        c = 0x10000 + ((c - 0xd800) << 10) + (d - 0xdc00);
+        out[j++] = 0xf0 | (c >> 18); out[j++] = 0x80 | ((c >> 12) & 63);
+        out[j++] = 0x80 | ((c >> 6) & 63); out[j++] = 0x80 | (c & 63);
+        continue;
+      }
+      c = 0xfffd;  // a lone surrogate, as node's encoder writes it
+    }
+    out[j++] = 0xe0 | (c >> 12); out[j++] = 0x80 | ((c >> 6) & 63); out[j++] = 0x80 | (c & 63);
+  }
+  return out.subarray(0, j);
+}
 const fs = {
   readFileSync(p, opts) {
     p = String(p);
@@ -239,11 +261,33 @@ const fs = {
   writeFileSync(p, data, opts) { fs._write(String(p), data, opts && opts.flag === "a" ? "ab" : "wb"); },
   appendFileSync(p, data) { fs._write(String(p), data, "ab"); },
   _write(p, data, mode) {
-    const errObj = {};
-    const f = std.open(p, mode, errObj);
-    if (!f) throw errnoError(errName(errObj.errno), "open", p);
-    if (typeof data === "string") f.puts(data); else { const u = new Uint8Array(data.buffer || data); f.write(u.buffer, u.byteOffset, u.byteLength); }
-    f.close();
+    // os.* calls return -errno, so a refused write (EACCES, ENOSPC, EFBIG, EROFS) is thrown
+    // like node throws it instead of vanishing in a stdio buffer
+    const flags = os.O_WRONLY | os.O_CREAT | (mode === "ab" ? os.O_APPEND : os.O_TRUNC);
+    const fd = os.open(p, flags, 0o666);
+    if (fd < 0) throw errnoError(errName(-fd), "open", p);
+    if (typeof data === "string" && data.length > 65536) {
+      // long text: the native stdio encoder (a JS loop is ~1 us per character here); a
+      // failure is still reported, as EIO when stdio does not say which
+      const f = std.fdopen(fd, mode === "ab" ? "a" : "w");
+      f.puts(data);
+      f.flush();
+      const failed = f.error();
+      const rc = f.close();
+      if (failed || rc < 0) throw errnoError(rc < 0 ? errName(-rc) : "EIO", "write", p);
+      return;
+    }
+    const u = typeof data === "string" ? utf8(data)
+      : data instanceof ArrayBuffer ? new Uint8Array(data)
+      : new Uint8Array(data.buffer || data, data.byteOffset || 0, data.byteLength);
+    let off = 0;
+    while (off < u.byteLength) {
+      const n = os.write(fd, u.buffer, u.byteOffset + off, u.byteLength - off);
+      if (n <= 0) { os.close(fd); throw errnoError(n < 0 ? errName(-n) : "EIO", "write", p); }
+      off += n;
+    }
+    const rc = os.close(fd);
+    if (rc < 0) throw errnoError(errName(-rc), "close", p);
   },
   existsSync(p) { return os.stat(String(p))[1] === 0; },
   statSync(p, o) { const [st, err] = os.stat(String(p)); if (err) { if (o && o.throwIfNoEntry === false) return undefined; throw errnoError(errName(err), "stat", p); } return statObj(st); },
