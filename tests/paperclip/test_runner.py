@@ -287,3 +287,82 @@ def test_an_isolation_that_cannot_carry_the_run_is_a_clear_failure(tmp_path: Pat
             "invalid pocketos_local configuration: isolation: 'process' cannot run this agent: "
         ), res
         assert fm.requests == []
+
+
+def drive(spec: dict[str, Any], tmp_path: Path) -> list[dict[str, Any]]:
+    """Run the adapter's execute() in Node against the real runner (drive_execute.mjs)."""
+    import shutil
+
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed: execute() cannot be driven")
+    path = tmp_path / "spec.json"
+    path.write_text(json.dumps(spec))
+    drv = Path(__file__).resolve().parent / "drive_execute.mjs"
+    p = subprocess.run(
+        [node, str(drv), str(path)], capture_output=True, text=True, timeout=600, env=os.environ
+    )
+    assert p.returncode == 0, p.stderr[-3000:]
+    return [json.loads(x) for x in p.stdout.splitlines()]
+
+
+@pytest.mark.parametrize("warm", [True, False])
+def test_execute_through_node_runs_the_runner(tmp_path: Path, warm: bool) -> None:
+    rules = [Rule("Write hello.txt", [tool("write", {"path": "n.txt", "content": "x"})], done="ok")]
+    with FakeModel(rules) as fm, FakeAPI(issues={"i1": {"id": "i1"}}) as api:
+        env = envelope(fm, api, tmp_path)
+        cfg = {
+            **env["config"],
+            "command": sys.executable,
+            "warmRunner": warm,
+            "env": {**env["config"]["env"], "PYTHONPATH": SRC},
+        }
+        ctx = {
+            "runId": "run-1",
+            "agent": env["agent"],
+            "config": cfg,
+            "context": env["context"],
+            "runtime": {},
+            "authToken": api.token,
+        }
+        # the API base the adapter hands the runner comes from the server's environment
+        os.environ["PAPERCLIP_API_URL"] = api.url
+        try:
+            out = drive({"ctx": ctx, "runs": 2}, tmp_path)
+        finally:
+            del os.environ["PAPERCLIP_API_URL"]
+        assert len(out) == 2
+        for rec in out:
+            res = rec["result"]
+            assert res["exitCode"] == 0 and res["timedOut"] is False, rec
+            assert res["summary"] == "ok" and res["usageBasis"] == "per_run"
+            lines = [json.loads(c) for s, c in rec["log"] if s == "stdout" and c.startswith("{")]
+            assert [x["type"] for x in lines][:3] == ["init", "tool_call", "tool_result"]
+        stderr = "".join(c for rec in out for s, c in rec["log"] if s == "stderr")
+        assert "warm runner unavailable" not in stderr
+
+
+@pytest.mark.parametrize("warm", [True, False])
+def test_cancel_through_node_stops_the_run_and_saves_the_workspace(
+    tmp_path: Path, warm: bool
+) -> None:
+    loop = {"command": "while :; do :; done"}
+    rules = [
+        Rule(
+            "Write hello.txt",
+            [tool("write", {"path": "kept.txt", "content": "kept\n"}), tool("bash", loop)],
+        )
+    ]
+    with FakeModel(rules) as fm, FakeAPI(issues={"i1": {"id": "i1"}}) as api:
+        env = envelope(fm, api, tmp_path)
+        cfg = {
+            **env["config"],
+            "command": sys.executable,
+            "warmRunner": warm,
+            "env": {**env["config"]["env"], "PYTHONPATH": SRC},
+        }
+        ctx = {"runId": "r", "agent": env["agent"], "config": cfg, "context": env["context"]}
+        (rec,) = drive({"ctx": ctx, "runs": 1, "abortOn": "while :; do :; done"}, tmp_path)
+        res = rec["result"]
+        assert res["errorCode"] == "cancelled" and res["exitCode"] == 1, res
+        assert res["resultJson"]["workspace"]["files"] == 1

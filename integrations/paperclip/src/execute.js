@@ -1,5 +1,6 @@
 // execute(ctx): one Paperclip heartbeat run of a pocketos_local agent.
 import { pythonCommand, redactEnv, runnerEnv, signalGroup, startRunner } from "./runner.js";
+import { runOnWarm, warmServer } from "./warm.js";
 
 const DEFAULT_GRACE_SEC = 20;
 
@@ -24,6 +25,14 @@ export function buildEnvelope(ctx, env = process.env) {
     apiUrl: apiBaseUrl(env),
     authToken: ctx.authToken || "",
   };
+}
+
+function signalPid(pid, sig) {
+  try {
+    process.kill(-pid, sig);
+  } catch {
+    // already gone
+  }
 }
 
 function seconds(value, fallback) {
@@ -54,38 +63,54 @@ export async function execute(ctx) {
   }
   let result = null;
   let stderrTail = "";
-  const { child, done } = startRunner({
-    command,
-    args,
-    env,
-    input: JSON.stringify(envelope),
-    onLine(line) {
-      push("stdout", line + "\n");
-      if (line.startsWith("{")) {
-        try {
-          const obj = JSON.parse(line);
-          if (obj && obj.type === "result") result = obj;
-        } catch {
-          // plain text from the runner: logged as is
-        }
+  const onLine = (line) => {
+    push("stdout", line + "\n");
+    if (line.startsWith("{")) {
+      try {
+        const obj = JSON.parse(line);
+        if (obj && obj.type === "result") result = obj;
+      } catch {
+        // plain text from the runner: logged as is
       }
-    },
-    onStderr(text) {
-      stderrTail = (stderrTail + text).slice(-4000);
-      push("stderr", text);
-    },
-  });
-  if (child.pid !== undefined && ctx.onSpawn) {
-    await ctx.onSpawn({ pid: child.pid, processGroupId: child.pid, startedAt: new Date().toISOString() });
+    }
+  };
+  // a warm runner (forked per run) unless the config says no; the direct start otherwise
+  let run = null;
+  if (config.warmRunner !== false) {
+    try {
+      const entry = await warmServer(command, env);
+      const started = await runOnWarm(entry, envelope, env, { onLine });
+      run = { pid: started.pid, done: started.done, signal: (sig) => signalPid(started.pid, sig) };
+    } catch (e) {
+      push("stderr", `[pocketos] warm runner unavailable (${e.message}); starting the runner directly\n`);
+      run = null;
+    }
+  }
+  if (run === null) {
+    const { child, done } = startRunner({
+      command,
+      args,
+      env,
+      input: JSON.stringify(envelope),
+      onLine,
+      onStderr(text) {
+        stderrTail = (stderrTail + text).slice(-4000);
+        push("stderr", text);
+      },
+    });
+    run = { pid: child.pid, done, signal: (sig) => signalGroup(child, sig) };
+  }
+  if (run.pid !== undefined && ctx.onSpawn) {
+    await ctx.onSpawn({ pid: run.pid, processGroupId: run.pid, startedAt: new Date().toISOString() });
   }
   let timedOut = false;
   let cancelled = false;
   let killTimer = null;
   const stop = () => {
-    signalGroup(child, "SIGTERM");
+    run.signal("SIGTERM");
     if (!killTimer) {
       const grace = seconds(config.graceSec, DEFAULT_GRACE_SEC) * 1000;
-      killTimer = setTimeout(() => signalGroup(child, "SIGKILL"), grace);
+      killTimer = setTimeout(() => run.signal("SIGKILL"), grace);
     }
   };
   const timeoutSec = seconds(config.timeoutSec, 0);
@@ -105,7 +130,7 @@ export async function execute(ctx) {
     if (ctx.signal.aborted) onAbort();
     else ctx.signal.addEventListener("abort", onAbort, { once: true });
   }
-  const { code, signal, spawnError } = await done;
+  const { code, signal, spawnError } = await run.done;
   if (timer) clearTimeout(timer);
   if (killTimer) clearTimeout(killTimer);
   if (ctx.signal) ctx.signal.removeEventListener("abort", onAbort);

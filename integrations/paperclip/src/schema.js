@@ -79,6 +79,14 @@ export function getConfigSchema() {
         group: "Advanced",
       },
       {
+        key: "warmRunner",
+        label: "Warm runner",
+        type: "toggle",
+        default: true,
+        hint: "Keep a Python runner with pocketos loaded and fork it per run (skips start-up).",
+        group: "Advanced",
+      },
+      {
         key: "isolation",
         label: "Isolation",
         type: "select",
@@ -121,6 +129,7 @@ VM. The agent is told to comment on what it did and to set the issue to \`done\`
 - \`allowedHosts\` — hosts the VM may reach (one per line); the network is closed otherwise.
 - \`agent\` — \`pocketos\` (built-in agent, default) or \`acp\` with \`acpCommand\`.
 - \`maxTurns\`, \`instructions\` (extra text for the agent), \`stateDir\`, \`isolation\`.
+- \`warmRunner\` — keep a runner with pocketos loaded and fork it per run (default true).
 
 ## Example policy
 

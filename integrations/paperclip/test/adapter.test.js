@@ -29,7 +29,7 @@ function ctxFor(command, extra = {}) {
   const ctx = {
     runId: "run-1",
     agent: { id: "a1", companyId: "c1", name: "bot", adapterConfig: {} },
-    config: { command, env: { POCKETOS_API_KEY: "secret", POCKETOS_MODEL: "m" }, ...extra },
+    config: { command, warmRunner: false, env: { POCKETOS_API_KEY: "secret", POCKETOS_MODEL: "m" }, ...extra },
     context: { issueId: "i1" },
     runtime: { sessionParams: { sessionId: "ses-1" } },
     authToken: "jwt",

@@ -411,11 +411,19 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if args and args[0] in ("-h", "--help"):
         print(
-            "usage: python -m pocketos.paperclip [check]\n\n"
+            "usage: python -m pocketos.paperclip [check | serve SOCKET]\n\n"
             "Run one Paperclip heartbeat: a JSON envelope on stdin, JSON lines on stdout.\n"
-            "'check' validates the adapterConfig given on stdin and prints a JSON report."
+            "'check' validates the adapterConfig given on stdin and prints a JSON report.\n"
+            "'serve' keeps a warm runner on a Unix socket, forking one child per run."
         )
         return 0
+    if args and args[0] == "serve":
+        if len(args) != 2:
+            print("usage: python -m pocketos.paperclip serve SOCKET", file=sys.stderr)
+            return 2
+        from pocketos.paperclip.server import serve
+
+        return serve(args[1])
     raw = sys.stdin.read()
     try:
         envelope = json.loads(raw) if raw.strip() else {}

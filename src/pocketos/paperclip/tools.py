@@ -41,7 +41,9 @@ class PaperclipAPI:
         import httpx
 
         if self._client is None:
-            self._client = httpx.AsyncClient(timeout=self.timeout)
+            from pocketos.agent.providers import tls_context
+
+            self._client = httpx.AsyncClient(timeout=self.timeout, verify=tls_context())
         url = self.base_url + path
         try:
             resp = await self._client.request(method, url, json=body, headers=self._headers())
