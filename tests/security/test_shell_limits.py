@@ -90,3 +90,22 @@ def test_a_child_killing_its_shell_is_a_status_not_an_exception(vm: VM, sig: str
 def test_break_with_a_word_does_not_loop_forever(vm: VM) -> None:
     r = vm.exec("x=oops; while true; do break $x; done; echo never", timeout=60)
     assert (r.exit_code, r.stdout, r.limit_hit) == (128, "", None)
+
+
+def test_function_pipeline_stages_count_as_processes(vm: VM) -> None:
+    # two pipelines of functions nested 20 deep need ~40 processes
+    script = "f() { if [ $1 -lt 20 ]; then f $(($1 + 1)) | cat; else echo bottom; fi; }; f 0"
+    r = vm.exec(script, limits={"max_processes": 8})
+    assert_no_crash(r)
+    assert r.limit_hit == "max_processes"
+    r = vm.exec(script)
+    assert (r.exit_code, r.stdout, r.limit_hit) == (0, "bottom\n", None)
+    assert [p for p in vm.list_processes() if p["status"] == "running"] == []
+
+
+def test_background_bomb_in_subshells_leaves_nothing_running(vm: VM) -> None:
+    r = vm.exec("b() { b | b & }; b; wait", timeout=30, limits={"max_processes": 16})
+    assert_no_crash(r)
+    assert [p for p in vm.list_processes() if p["status"] == "running"] == []
+    r = vm.exec("echo ok")
+    assert r.stdout == "ok\n"

@@ -246,12 +246,21 @@ class Kernel:
         return self._live
 
     def new_process(
-        self, argv: list[str], *, env: dict[str, str], cwd: str, ppid: int
+        self,
+        argv: list[str],
+        *,
+        env: dict[str, str],
+        cwd: str,
+        ppid: int,
+        max_processes: int | None = None,
     ) -> ProcessInfo:
-        if self.live_processes() >= self.limits.max_processes:
-            raise LimitExceeded(
-                "max_processes", f"too many processes (max_processes={self.limits.max_processes})"
-            )
+        """A new row in the process table; ``max_processes`` (an exec's own limit) can only
+        lower the VM's."""
+        cap = self.limits.max_processes
+        if max_processes is not None and max_processes < cap:
+            cap = max_processes
+        if self.live_processes() >= cap:
+            raise LimitExceeded("max_processes", f"too many processes (max_processes={cap})")
         pid = self._alloc_pid()
         info = ProcessInfo(pid, ppid, pid, list(argv), cwd, env)
         self.procs[pid] = info
@@ -320,7 +329,9 @@ class Kernel:
                 await stderr.write(f"{name}: {exc.strerror}\n".encode())
                 return 126
         try:
-            info = self.new_process(argv, env=env, cwd=cwd, ppid=ppid)
+            info = self.new_process(
+                argv, env=env, cwd=cwd, ppid=ppid, max_processes=lim.max_processes
+            )
         except LimitExceeded as exc:
             if bud.limit_hit is None:
                 bud.limit_hit = exc.limit

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 from pocketos.errors import LimitExceeded
 from pocketos.kernel.budget import check_alloc, pace
-from pocketos.kernel.process import SIGNALS, Context, ProcessKilled
+from pocketos.kernel.process import SIGNALS, Context, ProcessInfo, ProcessKilled
 from pocketos.kernel.streams import (
     BytesSink,
     BytesSource,
@@ -359,6 +359,8 @@ class Shell(Expander):
         self.lineno = 0
         self.last_bg = ""
         self.jobs: list[_Job] = []
+        #: background jobs started by subshells (shared by every clone of this shell)
+        self.orphans: list[asyncio.Task[int]] = []
         self.job_counter = 0
         self.subshell_level = 0
         self.trace_level = 0
@@ -522,6 +524,13 @@ class Shell(Expander):
             self.last_status = status
 
     async def _cancel_jobs(self) -> None:
+        if not self.is_subshell and self.orphans:
+            orphans = [t for t in self.orphans if not t.done()]
+            self.orphans.clear()
+            for t in orphans:
+                t.cancel()
+            if orphans:
+                await asyncio.wait(orphans)
         if not self.jobs:
             return
         for _ in range(3):
@@ -708,12 +717,20 @@ class Shell(Expander):
                 return e.status
             except BrokenPipeError:
                 return 141
+            except LimitExceeded as e:
+                budget = sub.ctx.budget
+                budget.limit_hit = budget.limit_hit or e.limit
+                await sub.write_err(f"{sub.argv0}: {e.message}\n")
+                return 126
 
         task = asyncio.ensure_future(runner())
         self.job_counter += 1
         pid = self.ctx.pid * 1000 + self.job_counter if self.ctx.pid else 10000 + self.job_counter
         job_id = max(j.id for j in self.jobs) + 1 if self.jobs else 1
         self.jobs.append(_Job(job_id, pid, task, _node_text(node)))
+        if self.is_subshell:
+            # a subshell's jobs outlive it; the top shell ends them when it ends
+            self.orphans.append(task)
         self.last_bg = str(pid)
         self.last_status = 0
         return 0
@@ -847,25 +864,39 @@ class Shell(Expander):
         pipes = [Pipe(capacity=cap) for _ in range(n - 1)]
         tasks = []
         lastpipe = self.shopt["lastpipe"]
-        for i, cmd in enumerate(cmds):
-            if lastpipe and i == n - 1:
-                tasks.append(asyncio.ensure_future(self._last_stage(cmd, pipes[i - 1])))
-                continue
-            sub = self.clone()
-            if i > 0:
-                sub.fds[0] = pipes[i - 1].reader
-            if i < n - 1:
-                sub.fds[1] = pipes[i].writer
-                if pl.stderr_too and pl.stderr_too[i]:
-                    sub.fds[2] = pipes[i].writer
-            tasks.append(asyncio.ensure_future(self._stage(sub, cmd, i, n, pipes)))
+        procs: list[ProcessInfo] = []
         try:
+            for i, cmd in enumerate(cmds):
+                if lastpipe and i == n - 1:
+                    tasks.append(asyncio.ensure_future(self._last_stage(cmd, pipes[i - 1])))
+                    continue
+                sub = self.clone()
+                info = self._stage_process(cmd)
+                if info is not None:
+                    procs.append(info)
+                    sub.bashpid = info.pid
+                if i > 0:
+                    sub.fds[0] = pipes[i - 1].reader
+                if i < n - 1:
+                    sub.fds[1] = pipes[i].writer
+                    if pl.stderr_too and pl.stderr_too[i]:
+                        sub.fds[2] = pipes[i].writer
+                task = asyncio.ensure_future(self._stage(sub, cmd, i, n, pipes))
+                if info is not None:
+                    info.task = task
+                tasks.append(task)
             results = await asyncio.gather(*tasks)
-        except BaseException:
+        except (Exception, asyncio.CancelledError):
             for t in tasks:
                 if not t.done():
                     t.cancel()
+            if tasks:
+                await asyncio.wait(tasks)
             raise
+        finally:
+            kernel = self.ctx.kernel
+            for info in procs:
+                kernel.end_process(info, 0)
         self.pipestatus = list(results)
         if self.opts["pipefail"]:
             for s in reversed(results):
@@ -873,6 +904,26 @@ class Shell(Expander):
                     return s
             return 0
         return results[-1]
+
+    def _stage_process(self, cmd: Any) -> ProcessInfo | None:
+        """A process-table entry for a pipeline stage the shell runs itself (a function,
+        a compound command: bash forks a subshell for it), so that ``max_processes`` bounds
+        recursion through pipelines. A stage that is a plain command needs none: the
+        command gets its own process."""
+        if type(cmd) is Simple:
+            words = cmd.words
+            if not words:
+                return None
+            first = words[0].simple
+            if first is not None and first not in self.functions and "=" not in first:
+                return None
+        return self.ctx.kernel.new_process(
+            ["bash"],
+            env=self.exported_env(),
+            cwd=self.cwd,
+            ppid=self.ctx.pid,
+            max_processes=self.ctx.limits.max_processes,
+        )
 
     async def _last_stage(self, cmd: Any, pipe: Pipe) -> int:
         saved = self.fds
