@@ -125,3 +125,41 @@ def test_vm_memory_cap_covers_all_execs_together() -> None:
         assert v.kernel.memory.used == 0  # type: ignore[attr-defined]
         r = v.exec("seq 3 | sort -r")
         assert (r.exit_code, r.stdout) == (0, "3\n2\n1\n")
+
+
+# --- regular expressions that backtrack ---------------------------------------------------------
+
+REGEX = [
+    "grep -c 'x.*x.*y' /tmp/long",
+    "grep -o 'x.*x.*y' /tmp/long",
+    "grep -cE '(x|xx)+y' /tmp/long",
+    "sed -E 's/(x|xx)+y/Z/' /tmp/long > /dev/null",
+    "sed -n '/x.*x.*y/p' /tmp/long",
+]
+
+
+@pytest.mark.parametrize("script", REGEX)
+def test_backtracking_regex_meets_the_timeout(vm: VM, script: str) -> None:
+    vm.write_file("/tmp/long", b"x" * 300_000 + b"\n")
+    timeout = 0.5
+    r, took, peak = run_traced(vm, script, timeout=timeout)
+    assert r.limit_hit in ("timeout", "max_regex_time"), r  # type: ignore[attr-defined]
+    assert r.exit_code in (124, 125)  # type: ignore[attr-defined]
+    assert took < timeout + SLACK
+    assert peak < OVERHEAD
+    usable(vm)
+
+
+def test_regex_on_the_event_loop_is_capped_by_max_regex_time(vm: VM) -> None:
+    vm.write_file("/tmp/long", b"x" * 300_000 + b"\n")
+    r = vm.exec("sed 's/x.*x.*y/Z/' /tmp/long", timeout=60, limits={"max_regex_time": 0.2})
+    assert (r.exit_code, r.limit_hit) == (125, "max_regex_time")
+    assert r.stderr == "bash: regular expression too slow (over max_regex_time=0.2s)\n"
+
+
+def test_backtracking_patterns_still_match_like_re(vm: VM) -> None:
+    vm.write_file("/tmp/m", b"x" * 5000 + b"y\nab\n" + b"a" * 30 + b"b\n")
+    r = vm.exec(
+        "grep -c 'x.*y' /tmp/m; grep -cE '(a*)*b' /tmp/m; sed -E 's/(a|b)+$/Z/' /tmp/m | tail -n2"
+    )
+    assert (r.exit_code, r.stdout) == (0, "1\n2\nZ\nZ\n")

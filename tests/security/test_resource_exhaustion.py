@@ -238,17 +238,14 @@ def test_nested_quantifier_on_a_short_line_completes(vm: VM) -> None:
     assert (r.exit_code, r.stdout, r.stderr) == (0, "a" * 16 + "\n0\n", "")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="commands use Python's re, whose backtracking runs in one "
-    "C call holding the GIL: a catastrophic pattern overruns the exec timeout",
-)
 def test_catastrophic_regex_is_stopped_by_the_timeout(vm: VM) -> None:
-    vm.write_file("/tmp/a", b"a" * 21 + b"\n")
+    # cubic for a backtracking matcher: hours on Python's re
+    vm.write_file("/tmp/a", b"a" * 300_000 + b"\n")
     start = time.monotonic()
-    r = vm.exec("sed -E 's/(a*)*b/X/' /tmp/a", timeout=0.05)
+    r = vm.exec("sed -E 's/a.*a.*b/X/' /tmp/a", timeout=0.05)
     assert (r.exit_code, r.limit_hit) == (124, "timeout")
-    assert time.monotonic() - start < 0.3
+    # generous: a loaded machine; bench/attacks.py measures the exact bound
+    assert time.monotonic() - start < 5
 
 
 @pytest.mark.xfail(

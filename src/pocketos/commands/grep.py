@@ -21,6 +21,8 @@ from pocketos.commands._args import Opt, UsageError, parse, report
 from pocketos.commands._regex import RegexError, translate
 from pocketos.kernel.process import Context
 from pocketos.kernel.streams import BytesSource, NullInput
+from pocketos.lib import safe_regex
+from pocketos.lib.safe_regex import RegexSliceExceeded, SafePattern
 
 __all__ = ["grep", "rg"]
 
@@ -209,7 +211,7 @@ class Matcher:
     """Compiled patterns. ``search(text, pos)`` works on a chunk of lines (MULTILINE);
     ``line(text)`` tells whether one line (without terminator) matches."""
 
-    def __init__(self, rx: re.Pattern[str]) -> None:
+    def __init__(self, rx: SafePattern) -> None:
         self.rx = rx
         self.search = rx.search
         #: ``\``` / ``\'`` anchor to the whole subject: such patterns go line by line
@@ -227,7 +229,7 @@ def build_regex(
     line: bool,
     multiline: bool = True,
     warnings: list[str] | None = None,
-) -> re.Pattern[str]:
+) -> SafePattern:
     """Compile grep patterns. ``mode``: G (BRE), E (ERE), F (fixed), P (Python)."""
     parts: list[str] = []
     groups = 0
@@ -259,7 +261,7 @@ def build_regex(
     flags = re.MULTILINE if multiline else 0
     if icase:
         flags |= re.IGNORECASE
-    return re.compile(body, flags)
+    return safe_regex.compile(body, flags)
 
 
 def iter_matching(text: str, m: Matcher, eol: str) -> Iterator[tuple[int, int]]:
@@ -345,6 +347,14 @@ async def search_source(
         await source.aclose()
 
 
+async def _selected_lines(text: str, m: Matcher, eol: str, invert: bool) -> list[tuple[int, int]]:
+    try:
+        with safe_regex.movable():
+            return list(iter_selected(text, m, eol, invert))
+    except RegexSliceExceeded:
+        return await safe_regex.in_worker(lambda: list(iter_selected(text, m, eol, invert)))
+
+
 async def _search(
     ctx: Context, cfg: Config, m: Matcher, name: str, chunks: AsyncIterator[tuple[bytes, bool]]
 ) -> bool:
@@ -420,7 +430,12 @@ async def _search(
             if cfg.binary == "without-match":
                 return False
         text = raw.decode(ENC, ERRS)
-        if not per_line and dense and not binary:
+        # a pattern that could backtrack for long on a chunk this size: select its lines first,
+        # moving to a worker thread if that takes more than a slice of the event loop
+        risky = not per_line and len(text) > m.rx.safe_len
+        if risky:
+            chosen = await _selected_lines(text, m, eol, invert)
+        if not per_line and dense and not binary and not risky:
             # most lines are selected: test each line with one C-level pass (split + filter)
             # and write the selected lines of the chunk at once
             lines = text.split("\n")
@@ -458,7 +473,7 @@ async def _search(
         if not per_line:
             pos_ln = 0  # position up to which line numbers were counted
             pos_b = 0
-            for ls, le in iter_selected(text, m, eol, invert):
+            for ls, le in chosen if risky else iter_selected(text, m, eol, invert):
                 nsel += 1
                 if listing:
                     if cfg.quiet:

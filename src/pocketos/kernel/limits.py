@@ -17,7 +17,7 @@ MiB = 1024 * 1024
 
 
 #: the limits counted in seconds (a float; every other limit is a count of something)
-_SECONDS = ("timeout", "wasm_deadline")
+_SECONDS = ("timeout", "wasm_deadline", "max_regex_time")
 
 
 def check_seconds(value: Any, name: str = "timeout") -> float | None:
@@ -53,6 +53,9 @@ class Limits:
     max_memory: int = 256 * MiB
     #: bytes of memory all running execs of one VM may hold together
     max_vm_memory: int = 512 * MiB
+    #: seconds one regular-expression match may hold the event loop when it cannot move to a
+    #: worker thread (see pocketos.lib.safe_regex)
+    max_regex_time: float = 1.0
     #: capacity of one pipe buffer
     pipe_buffer: int = 64 * 1024
     #: live processes in one VM

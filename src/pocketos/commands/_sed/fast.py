@@ -13,9 +13,11 @@ from pocketos.commands._regex import RegexError, translate
 from pocketos.commands._sed.runner import Input, Runner, _may_match_empty, _template, make_replacer
 from pocketos.commands._sed.script import Cmd, SedError
 from pocketos.commands.grep import Matcher, iter_selected
+from pocketos.lib import safe_regex
+from pocketos.lib.safe_regex import SafePattern
 
 
-def _fast_s(cmds: list[Cmd], sep: str, ere: bool) -> re.Pattern[str] | None:
+def _fast_s(cmds: list[Cmd], sep: str, ere: bool) -> SafePattern | None:
     """The chunk filter for a script of one plain ``s`` command, or None."""
     if len(cmds) != 1 or sep != "\n":
         return None
@@ -25,7 +27,7 @@ def _fast_s(cmds: list[Cmd], sep: str, ere: bool) -> re.Pattern[str] | None:
     if c.regex is None or c.regex.rx is None or c.regex.mline:
         return None
     try:
-        ml = re.compile(
+        ml = safe_regex.compile(
             translate(c.regex.source, ere=ere, multiline=True, escapes=True),
             re.MULTILINE | (re.IGNORECASE if c.regex.icase else 0),
         )
@@ -36,7 +38,7 @@ def _fast_s(cmds: list[Cmd], sep: str, ere: bool) -> re.Pattern[str] | None:
     return ml
 
 
-async def run_fast_s(runner: Runner, inp: Input, ml: re.Pattern[str]) -> None:
+async def run_fast_s(runner: Runner, inp: Input, ml: SafePattern) -> None:
     """``s/re/rep/[gpN I]`` alone: search whole chunks, touch matching lines only."""
     c = runner.cmds[0]
     search = ml.search
@@ -177,7 +179,7 @@ async def run_fast_y(runner: Runner, inp: Input, maps: list[dict[int, str]]) -> 
         runner.ctx.check_killed()
 
 
-def _fast_filter(cmds: list[Cmd], sep: str, ere: bool) -> re.Pattern[str] | None:
+def _fast_filter(cmds: list[Cmd], sep: str, ere: bool) -> SafePattern | None:
     """The chunk regex for a script of one ``/re/p`` or ``/re/d`` (``!`` allowed), or None."""
     if len(cmds) != 1 or sep != "\n":
         return None
@@ -188,7 +190,7 @@ def _fast_filter(cmds: list[Cmd], sep: str, ere: bool) -> re.Pattern[str] | None
     if rx is None or rx.rx is None or rx.mline:
         return None
     try:
-        ml = re.compile(
+        ml = safe_regex.compile(
             translate(rx.source, ere=ere, multiline=True, escapes=True),
             re.MULTILINE | (re.IGNORECASE if rx.icase else 0),
         )
@@ -199,7 +201,7 @@ def _fast_filter(cmds: list[Cmd], sep: str, ere: bool) -> re.Pattern[str] | None
     return ml
 
 
-async def run_fast_filter(runner: Runner, inp: Input, ml: re.Pattern[str]) -> None:
+async def run_fast_filter(runner: Runner, inp: Input, ml: SafePattern) -> None:
     """``/re/p`` or ``/re/d`` alone: find the selected lines with one search per chunk."""
     c = runner.cmds[0]
     assert c.a1 is not None and c.a1.regex is not None and c.a1.regex.rx is not None

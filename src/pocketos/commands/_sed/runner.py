@@ -22,6 +22,8 @@ from pocketos.commands._sed.script import (
 )
 from pocketos.kernel.process import Context
 from pocketos.kernel.streams import BytesSink, BytesSource
+from pocketos.lib import safe_regex
+from pocketos.lib.safe_regex import SafePattern
 
 
 class Input:
@@ -223,7 +225,7 @@ def make_replacer(parts: list[tuple[str, object]], ngroups: int) -> Callable[[re
 _ASSERTIONS = ("\\b", "\\B", "(?=", "(?!", "(?<=", "(?<!")
 
 
-def _may_match_empty(rx: re.Pattern[str]) -> bool:
+def _may_match_empty(rx: SafePattern) -> bool:
     """True unless ``rx`` can never produce an empty match (no lookaround, and no empty
     match on the empty string)."""
     if any(t in rx.pattern for t in _ASSERTIONS):
@@ -276,7 +278,7 @@ class Runner:
         self.wfiles: dict[str, list[str]] = {}
         self.wmissing: dict[str, bool] = {}
         self.rfiles: dict[str, deque[str] | None] = {}
-        self.last_rx: re.Pattern[str] | None = None
+        self.last_rx: SafePattern | None = None
         self.append_q: list[tuple[str, str]] = []  # ("text"|"file"|"line", value)
         self.lineno = 0
         self.replacers: dict[tuple[int, int], Callable[[re.Match[str]], str]] = {}
@@ -379,12 +381,12 @@ class Runner:
         self.append_q.clear()
 
     # -- matching -----------------------------------------------------------------------
-    def regex(self, r: Regex) -> re.Pattern[str]:
+    def regex(self, r: Regex) -> SafePattern:
         if r.rx is None:
             if self.last_rx is None:
                 raise SedError("no previous regular expression")
             if r.icase or r.mline:
-                return re.compile(
+                return safe_regex.compile(
                     self.last_rx.pattern,
                     self.last_rx.flags
                     | (re.IGNORECASE if r.icase else 0)

@@ -9,6 +9,8 @@ import re
 from dataclasses import dataclass, field
 
 from pocketos.commands._regex import RegexError, translate
+from pocketos.lib import safe_regex
+from pocketos.lib.safe_regex import SafePattern
 
 ENC = "utf-8"
 ERRS = "surrogateescape"
@@ -36,7 +38,7 @@ class Regex:
     source: str
     icase: bool = False
     mline: bool = False
-    rx: re.Pattern[str] | None = None
+    rx: SafePattern | None = None
 
 
 @dataclass
@@ -495,7 +497,7 @@ def _compile(rx: Regex, ere: bool, s: _Src) -> None:
         return
     try:
         pat = translate(rx.source, ere=ere, multiline=rx.mline, escapes=True)
-        rx.rx = re.compile(
+        rx.rx = safe_regex.compile(
             pat, (re.IGNORECASE if rx.icase else 0) | (re.MULTILINE if rx.mline else 0)
         )
     except RegexError as exc:

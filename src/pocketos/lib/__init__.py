@@ -1,0 +1,1 @@
+"""Shared library for commands: pieces every command family uses."""
