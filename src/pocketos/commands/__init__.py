@@ -71,6 +71,7 @@ FAMILIES = [
     "pocketos.net.commands",
     "pocketos.tools.commands",
     "pocketos.sandbox.command",
+    "pocketos.git.command",
 ]
 
 _loaded = False

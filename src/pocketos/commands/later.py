@@ -1,4 +1,4 @@
-"""Commands whose real implementations come later (network, language runtimes, git).
+"""Commands whose real implementations come later (network, language runtimes).
 
 Each exists so that scripts get a clear message instead of "command not found": it prints
 ``NAME: not available yet in this VM (REASON)`` on stderr and exits with status 1.
@@ -21,7 +21,6 @@ PENDING: dict[str, str] = {
     "pip3": "Python runtime not installed",
     "node": "JavaScript runtime not installed",
     "js": "JavaScript runtime not installed",
-    "git": "git is not installed",
 }
 
 
