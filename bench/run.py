@@ -14,7 +14,7 @@ import time
 
 from bench.common import load_average, machine, table
 
-GROUPS = ["vm", "shell", "commands", "wasm", "sessions", "workspaces", "isolation", "paperclip"]
+GROUPS = ["vm", "shell", "commands", "wasm", "sessions", "workspaces", "isolation", "paperclip", "git"]
 
 
 def main(argv: list[str] | None = None) -> int:
