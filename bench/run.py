@@ -14,7 +14,17 @@ import time
 
 from bench.common import load_average, machine, table
 
-GROUPS = ["vm", "shell", "commands", "wasm", "sessions", "workspaces", "isolation", "paperclip", "git"]
+GROUPS = [
+    "vm",
+    "shell",
+    "commands",
+    "wasm",
+    "sessions",
+    "workspaces",
+    "isolation",
+    "paperclip",
+    "git",
+]
 
 
 def main(argv: list[str] | None = None) -> int:
