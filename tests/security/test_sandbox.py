@@ -18,18 +18,35 @@ pytestmark = needs_sandbox
 PY = "/usr/bin/python3"
 
 
-def _pocketos_sandboxes() -> list[str]:
-    """Processes on the host started by a sandbox of this test process."""
+def _pocketos_sandboxes() -> list[int]:
+    """Processes descended from this test process that are bwrap or live in another pid
+    namespace (a sandbox's); other test runs on the same host are not counted."""
+    parents: dict[int, int] = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as fh:
+                stat = fh.read()
+        except OSError:
+            continue
+        parents[int(name)] = int(stat.rsplit(b")", 1)[1].split()[1])
+    me = os.getpid()
+    own_ns = os.readlink("/proc/self/ns/pid")
     out = []
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
+    for pid in parents:
+        p, seen = pid, 0
+        while p in parents and p != me and seen < 64:
+            p, seen = parents[p], seen + 1
+        if p != me or pid == me:
             continue
         try:
             with open(f"/proc/{pid}/cmdline", "rb") as fh:
                 cmd = fh.read()
+            ns = os.readlink(f"/proc/{pid}/ns/pid")
         except OSError:
             continue
-        if b"pocketos-sandbox-" in cmd and b"bwrap" in cmd:
+        if b"bwrap" in cmd or ns != own_ns:
             out.append(pid)
     return out
 
