@@ -257,6 +257,16 @@ def _add_vm_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--timeout", type=float, metavar="SECONDS", help="time limit per script")
 
 
+def _add_isolation_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--isolation",
+        choices=["in-process", "process"],
+        default="in-process",
+        help="run the VM in this process (default) or in a sandboxed worker process "
+        "with hard memory, CPU and wall-clock limits (see docs/isolation.md)",
+    )
+
+
 def _make_vm(
     args: argparse.Namespace, extra_snapshots: Sequence[str] = (), durable: str | None = None
 ) -> AsyncVM:
@@ -290,6 +300,7 @@ def _make_vm(
         if not os.path.isdir(host):
             what = "not a directory" if os.path.exists(host) else "no such directory"
             raise CLIError(f"cannot mount {host}: {what}")
+    process = getattr(args, "isolation", "in-process") == "process"
     try:
         if durable is not None:
             if snaps:
@@ -301,6 +312,21 @@ def _make_vm(
             if args.cwd:
                 kw["cwd"] = args.cwd
             vm = AsyncVM.open(durable, store=getattr(args, "store", None), **kw)
+        elif process:
+            # host mounts are given at creation: the worker is confined to them
+            vm = AsyncVM(
+                isolation="process",
+                policy=spec,
+                limits=limits or None,
+                env=env or None,
+                cwd=args.cwd or "/home/user",
+                snapshots=snaps or None,
+                mounts={
+                    guest: {"host": os.path.abspath(host), "mode": mode}
+                    for host, guest, mode in mounts
+                },
+            )
+            mounts = []
         else:
             vm = AsyncVM(
                 policy=spec,
@@ -312,6 +338,8 @@ def _make_vm(
     except ValueError as exc:
         what = "policy" if spec is not None else "VM options"
         raise CLIError(f"invalid {what}: {exc}")
+    except PocketOSError as exc:
+        raise CLIError(f"cannot start the VM: {exc}")
     try:
         for host, guest, mode in mounts:
             vm.mount(guest, host=os.path.abspath(host), mode=mode)
@@ -946,6 +974,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("args", nargs="*", metavar="ARG")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     _add_vm_options(p)
+    _add_isolation_option(p)
     p.set_defaults(func=cmd_exec)
 
     p = sub.add_parser(
@@ -957,6 +986,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("args", nargs="*", metavar="ARG")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     _add_vm_options(p)
+    _add_isolation_option(p)
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser(
@@ -1024,6 +1054,7 @@ _VALUE_OPTS = frozenset(
         "--snapshot-out",
         "--cwd",
         "--timeout",
+        "--isolation",
     ]
 )
 
