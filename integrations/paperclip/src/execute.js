@@ -65,14 +65,18 @@ export async function execute(ctx) {
   let stderrTail = "";
   const onLine = (line) => {
     push("stdout", line + "\n");
+    let parsed = false;
     if (line.startsWith("{")) {
       try {
         const obj = JSON.parse(line);
+        parsed = true;
         if (obj && obj.type === "result") result = obj;
       } catch {
         // plain text from the runner: logged as is
       }
     }
+    // a warm runner's stderr arrives in this stream: keep its tail for the error message
+    if (!parsed) stderrTail = (stderrTail + line + "\n").slice(-4000);
   };
   // a warm runner (forked per run) unless the config says no; the direct start otherwise
   let run = null;
