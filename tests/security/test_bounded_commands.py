@@ -140,7 +140,9 @@ REGEX = [
 
 @pytest.mark.parametrize("script", REGEX)
 def test_backtracking_regex_meets_the_timeout(vm: VM, script: str) -> None:
-    vm.write_file("/tmp/long", b"x" * 300_000 + b"\n")
+    # 100,000 characters: long enough to take hours on re; the backtracking stack of the
+    # exponential ones stays within the budget
+    vm.write_file("/tmp/long", b"x" * 100_000 + b"\n")
     timeout = 0.5
     r, took, peak = run_traced(vm, script, timeout=timeout)
     assert r.limit_hit in ("timeout", "max_regex_time"), r  # type: ignore[attr-defined]
@@ -148,6 +150,16 @@ def test_backtracking_regex_meets_the_timeout(vm: VM, script: str) -> None:
     assert took < timeout + SLACK
     assert peak < OVERHEAD
     usable(vm)
+
+
+def test_backtracking_stack_is_charged_before_the_match(vm: VM) -> None:
+    vm.write_file("/tmp/long", b"x" * 1_000_000 + b"\n")
+    r, took, peak = run_traced(
+        vm, "sed -E 's/(x|xx)+y/Z/' /tmp/long", timeout=60, limits={"max_memory": MEM}
+    )
+    assert (r.exit_code, r.limit_hit) == (125, "max_memory"), r  # type: ignore[attr-defined]
+    assert "regex: memory limit exceeded" in r.stderr  # type: ignore[attr-defined]
+    assert peak < OVERHEAD
 
 
 def test_regex_on_the_event_loop_is_capped_by_max_regex_time(vm: VM) -> None:

@@ -201,6 +201,11 @@ class SafePattern:
                     fl |= b
             self._slow = _regex.compile(self.pattern, fl)
         budget = current_budget()
+        if budget is not None and self.safe_len == TINY:
+            # exponential shapes keep a backtracking stack of ~170 bytes per character
+            budget.check_alloc(
+                len(args[1] if method in ("sub", "subn") else args[0]) * 128, "regex"
+            )
         deadline = budget.deadline if budget is not None else None
         now = time.monotonic()
         remaining = None if deadline is None else max(0.0, deadline - now)
