@@ -270,6 +270,7 @@ class AsyncVM:
         self.closed = False
         self._tasks: set[asyncio.Task[Any]] = set()
         self._durable: Any = None  # set by AsyncVM.open (pocketos.workspaces.durable)
+        self._cron: Any = None  # a pocketos.cron.Scheduler once something is scheduled
         self.store = store
         if store is not None:
             # the audit log is persisted in the store as it is written
@@ -301,6 +302,48 @@ class AsyncVM:
         from pocketos.workspaces.durable import open_durable
 
         return open_durable(cls, name, store=store, autosave=autosave, **options)
+
+    # --- cron --------------------------------------------------------------------------------
+    def schedule(self, cron: str | None = None, **options: Any) -> Any:
+        """Run ``exec=`` a script, ``prompt=`` an agent prompt or ``callback=`` a function on a
+        cron expression (or ``at=`` a time), with ``overlap`` skip|queue|allow. Inside a
+        running event loop the schedules start running at once; otherwise call
+        :meth:`run_schedules`. See :mod:`pocketos.cron`."""
+        from pocketos.cron import Scheduler
+
+        self._alive()
+        if self._cron is None:
+            self._cron = Scheduler(self)
+        job = self._cron.add(cron, **options)
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return job
+        if not any(t.get_name() == "pocketos-cron" for t in self._tasks):
+            task = asyncio.get_running_loop().create_task(self._cron.run(), name="pocketos-cron")
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        return job
+
+    def unschedule(self, job_id: str) -> None:
+        if self._cron is None:
+            raise KeyError(f"no schedule {job_id!r}")
+        self._cron.remove(job_id)
+
+    def schedules(self) -> list[dict[str, Any]]:
+        if self._cron is None:
+            return []
+        return [
+            {**j.to_dict(), "next_run": j.next_run, "runs": j.runs, "running": j.running}
+            for j in self._cron.jobs.values()
+        ]
+
+    async def run_schedules(self, *, until: float | None = None) -> None:
+        """Run scheduled jobs as they come due, until ``until`` (a ``time.time()`` value) or
+        forever."""
+        self._alive()
+        if self._cron is not None:
+            await self._cron.run(until=until)
 
     def save(self, message: str = "") -> Any:
         """Commit a durable VM's changes as a run of its workspace (None if nothing changed)."""
@@ -1116,6 +1159,9 @@ class VM:
 
     def fork(self, **options: Any) -> VM:
         return VM(_async=self._vm.fork(**options))
+
+    def run_schedules(self, *, until: float | None = None) -> None:
+        run_sync(self._vm.run_schedules(until=until))
 
     def create_session(self, agent: Any = "pocketos", **options: Any) -> Any:
         from pocketos.sessions import SyncSession

@@ -44,7 +44,9 @@ class Durable:
         return self.checkout.name
 
     def save(self, vm: Any, message: str = "") -> RunInfo | None:
-        meta = {"env": dict(vm.kernel.env), "cwd": vm.cwd}
+        meta: dict[str, Any] = {"env": dict(vm.kernel.env), "cwd": vm.cwd}
+        if vm._cron is not None and vm._cron.saved():
+            meta["schedules"] = vm._cron.saved()
         same = meta == self.meta
         info = self.checkout.commit(
             message or "save", author=f"vm:{self.name}", meta=meta, allow_empty=not same
@@ -84,4 +86,7 @@ def open_durable(
     opts.update(options)
     vm = cls(_lowers=[layer, base_layer()], **opts)
     vm._durable = Durable(Checkout(st, name, vm._root, layer, len(head["runs"])), meta, autosave)
+    for job in meta.get("schedules") or []:
+        kw = {k: job[k] for k in ("exec", "prompt", "overlap", "agent", "id") if job.get(k)}
+        vm.schedule(job.get("cron"), at=job.get("at"), **kw)
     return vm
