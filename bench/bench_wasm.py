@@ -11,10 +11,6 @@ from bench.common import Result, timeit
 
 FIRST_USE = """
 import time
-from pocketos.commands import REGISTRY, load_all
-load_all()
-from pocketos.wasm import commands as wc
-REGISTRY.update({{"python3": wc.python_cmd, "node": wc.node_cmd}})
 from pocketos import VM
 vm = VM()
 t = time.perf_counter()
@@ -76,16 +72,8 @@ def _fresh(code: str) -> float:
 
 
 def run(quick: bool = False) -> list[Result]:
-    from pocketos.commands import REGISTRY, load_all
-    from pocketos.wasm import cache
-
-    load_all()
-    from pocketos.wasm import commands as wc
-
-    REGISTRY.update(
-        {"python3": wc.python_cmd, "python": wc.python_cmd, "node": wc.node_cmd, "js": wc.node_cmd}
-    )
     from pocketos import VM
+    from pocketos.wasm import cache
 
     out: list[Result] = []
     n = 10 if quick else 50

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pocketos._loop import run_sync
+from pocketos.assembly import CommandSpec, command_table, default_names
 from pocketos.errors import LimitExceeded, PocketOSError, fs_error
 from pocketos.kernel.audit import AuditEvent
 from pocketos.kernel.base import HOSTNAME, base_layer
@@ -225,6 +226,7 @@ class AsyncVM:
         toolkits: Iterable[Any] | None = None,
         network: Mapping[str, Any] | Any | None = None,
         store: Any = None,
+        commands: CommandSpec | None = None,
         _lowers: list[Backend] | None = None,
         _upper: MemoryBackend | None = None,
     ) -> None:
@@ -241,7 +243,7 @@ class AsyncVM:
         lim = self.limits
         lowers = _lowers
         if lowers is None:
-            lowers = [base_layer()]
+            lowers = [base_layer(default_names())]
             if snapshots:
                 from pocketos.snapshot import Snapshot
 
@@ -265,7 +267,14 @@ class AsyncVM:
                 root_readonly=(root == "read-only"),
             )
 
-        self.kernel = Kernel(make_vfs, policy=pol, limits=lim, env=base_env, name=name)
+        self.kernel = Kernel(
+            make_vfs,
+            policy=pol,
+            limits=lim,
+            env=base_env,
+            name=name,
+            commands=command_table(commands),
+        )
         self.vfs = self.kernel.vfs
         self.closed = False
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -688,12 +697,16 @@ class AsyncVM:
         )
         upper.bytes_used, upper.inodes_used = self._root.upper.usage()
         kwargs: dict[str, Any] = dict(
-            policy=self.kernel.policy, limits=self.limits, env=dict(self.kernel.env), cwd=self.cwd
+            policy=self.kernel.policy,
+            limits=self.limits,
+            env=dict(self.kernel.env),
+            cwd=self.cwd,
+            commands=self.kernel.commands,
         )
         if self.kernel.tools is not None:
             kwargs["toolkits"] = list(self.kernel.tools.kits.values())
         if self.kernel.network is not None:
-            kwargs["network"] = getattr(self.kernel.network, "options", None)
+            kwargs["network"] = self.kernel.network.options
         kwargs.update(options)
         child = type(self)(_lowers=lowers, _upper=upper, **kwargs)
         for m in self.vfs.mounts:

@@ -7,7 +7,6 @@ from collections.abc import Iterator
 import pytest
 
 from pocketos import VM
-from pocketos.commands import command
 from pocketos.kernel.process import Context
 
 TREE = {
@@ -22,7 +21,6 @@ TREE = {
 }
 
 
-@command("ptest-grep-yes")
 async def _yes(ctx: Context) -> int:
     """Endless ``y`` lines (test helper for streaming)."""
     while True:
@@ -33,6 +31,7 @@ async def _yes(ctx: Context) -> int:
 @pytest.fixture(scope="module")
 def vm() -> Iterator[VM]:
     with VM() as v:
+        v.kernel.commands.add("ptest-grep-yes", _yes)
         for path, data in TREE.items():
             v.write_file("/work/" + path, data, parents=True)
         yield v

@@ -7,11 +7,9 @@ from collections.abc import Iterator
 import pytest
 
 from pocketos import VM
-from pocketos.commands import command
 from pocketos.kernel.process import Context
 
 
-@command("ptest-sed-yes")
 async def _yes(ctx: Context) -> int:
     """Endless ``y`` lines (test helper for streaming)."""
     while True:
@@ -22,6 +20,7 @@ async def _yes(ctx: Context) -> int:
 @pytest.fixture()
 def vm() -> Iterator[VM]:
     with VM() as v:
+        v.kernel.commands.add("ptest-sed-yes", _yes)
         v.write_file("/work/a.txt", b"one\ntwo\nthree\n", parents=True)
         v.write_file("/work/b.txt", b"alpha\nbeta\n", parents=True)
         yield v

@@ -356,8 +356,6 @@ def test_sed_compat(case: Case) -> None:
 
 
 def _have_shell() -> bool:
-    try:
-        from pocketos.commands import get_command
-    except ImportError:
-        return False
+    from pocketos.assembly import get_command
+
     return get_command("sh") is not None

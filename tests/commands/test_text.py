@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from pocketos.commands import get_command
+from pocketos.assembly import get_command
 from pocketos.kernel.process import Context
 from pocketos.kernel.streams import BytesSink, InputStream, Pipe
 

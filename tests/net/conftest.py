@@ -13,15 +13,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-import pocketos.net.commands as net_commands
 from pocketos import VM
-from pocketos.commands import REGISTRY, load_all
 from pocketos.kernel.permissions import DEFAULT_POLICY
 from pocketos.net import install
-
-load_all()
-REGISTRY["curl"] = net_commands.curl
-REGISTRY["wget"] = net_commands.wget
 
 
 @dataclass

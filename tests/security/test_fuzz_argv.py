@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pocketos import VM
-from pocketos.commands import load_all
+from pocketos.assembly import load_all
 from tests.security._util import CRASH_WORDS
 
 #: runtimes whose start-up cost dwarfs the rest; they are covered by their own suites

@@ -1,4 +1,4 @@
-"""Fixtures for the wasm runtimes: the commands registered, one VM per module."""
+"""Fixtures for the wasm runtimes: one VM per module."""
 
 from __future__ import annotations
 
@@ -6,36 +6,6 @@ import os
 from collections.abc import Iterator
 
 import pytest
-
-from pocketos.commands import REGISTRY, load_all
-
-NAMES = ("python", "python3", "node", "js", "pip", "pip3")
-
-
-def register() -> None:
-    load_all()
-    from pocketos.wasm import commands as wc
-
-    for name in ("python", "python3"):
-        REGISTRY[name] = wc.python_cmd
-    for name in ("node", "js"):
-        REGISTRY[name] = wc.node_cmd
-    for name in ("pip", "pip3"):
-        REGISTRY[name] = wc.pip_cmd
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _wasm_commands() -> Iterator[None]:
-    """The wasm commands in the registry for this module, the previous entries back after."""
-    load_all()
-    saved = {n: REGISTRY.get(n) for n in NAMES}
-    register()
-    yield
-    for n, fn in saved.items():
-        if fn is None:
-            REGISTRY.pop(n, None)
-        else:
-            REGISTRY[n] = fn
 
 
 def need_python() -> None:
@@ -67,7 +37,6 @@ DENY_SECRET = {
 
 @pytest.fixture(scope="module")
 def vm() -> Iterator[object]:
-    register()
     from pocketos import VM
 
     with VM() as v:
@@ -78,7 +47,6 @@ def vm() -> Iterator[object]:
 @pytest.fixture(scope="module")
 def secret_vm() -> Iterator[object]:
     """A VM whose policy denies /secret/** (the file is put there behind the policy's back)."""
-    register()
     from pocketos import VM
 
     with VM(policy=DENY_SECRET) as v:

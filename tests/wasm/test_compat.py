@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.compat import Case, assert_same, have
-from tests.wasm.conftest import need_js, need_python, register
+from tests.wasm.conftest import need_js, need_python
 
 PY_CASES = [
     Case(["python3", "-c", "print(sum(range(10)))"]),
@@ -50,7 +50,6 @@ JS_CASES = [
 @pytest.mark.parametrize("case", PY_CASES, ids=lambda c: c.name())
 def test_python_compat(case: Case) -> None:
     need_python()
-    register()
     assert_same(case)
 
 
@@ -58,5 +57,4 @@ def test_python_compat(case: Case) -> None:
 @pytest.mark.parametrize("case", JS_CASES, ids=lambda c: c.name())
 def test_node_compat(case: Case) -> None:
     need_js()
-    register()
     assert_same(case)

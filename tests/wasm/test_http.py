@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from pocketos.kernel.permissions import DEFAULT_POLICY
-from tests.wasm.conftest import need_js, need_python, register
+from tests.wasm.conftest import need_js, need_python
 
 SECRET = "Bearer s3cr3t-token"
 
@@ -77,7 +77,6 @@ def server() -> Iterator[tuple[str, int]]:
 
 
 def _vm(port: int, *, allow: bool = True, **kw: Any) -> Any:
-    register()
     from pocketos import VM
 
     pol = dict(DEFAULT_POLICY)

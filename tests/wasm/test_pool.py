@@ -9,14 +9,13 @@ from typing import Any
 
 import pytest
 
-from tests.wasm.conftest import need_python, register
+from tests.wasm.conftest import need_python
 
 need_python()
 
 
 @pytest.fixture()
 def two_vms() -> Iterator[tuple[Any, Any]]:
-    register()
     from pocketos import VM
 
     with VM() as a, VM() as b:

@@ -72,9 +72,7 @@ async def sleep(ctx: Context) -> int:
         if total > left:
             # sleeping past the exec deadline: wake at the deadline and let the budget fire
             await asyncio.sleep(max(left, 0))
-            check = getattr(ctx.budget, "check_time", None)
-            if callable(check):
-                check()
+            ctx.budget.check_time()
             total -= max(left, 0)
     step = 0.5
     remaining = total
@@ -153,8 +151,7 @@ async def timeout(ctx: Context) -> int:
         await ctx.err(f"sending signal {signal_name(signum)} to command {q(argv[0])}")
     # deliver the signal to the child processes, then stop the child's task
     kernel = ctx.kernel
-    procs = getattr(kernel, "procs", {})
-    for info in list(procs.values()):
+    for info in list(kernel.procs.values()):
         if info.ppid == ctx.pid and info.status == "running":
             with contextlib.suppress(ProcessLookupError, ValueError):
                 kernel.kill(info.pid, signum)

@@ -5,6 +5,7 @@ nothing."""
 from __future__ import annotations
 
 import stat as S
+from collections.abc import Iterable
 
 from pocketos.kernel.fs.memory import DEV_FULL, DEV_NULL, DEV_URANDOM, DEV_ZERO, MemoryBackend
 
@@ -101,13 +102,12 @@ def build_base(commands: list[str]) -> MemoryBackend:
     return fs.freeze()
 
 
-def base_layer() -> MemoryBackend:
-    """The process-wide base layer (built on first use with every registered command)."""
+def base_layer(commands: Iterable[str] = ()) -> MemoryBackend:
+    """The process-wide base layer, built on first use with a ``/bin`` stub for each of
+    ``commands`` (the facade passes the names of its default command table)."""
     global _BASE, _BASE_COMMANDS
     if _BASE is None:
-        from pocketos.commands import load_all
-
-        names = sorted(load_all())
+        names = sorted(set(commands))
         _BASE = build_base(names)
         _BASE_COMMANDS = frozenset(names)
     return _BASE

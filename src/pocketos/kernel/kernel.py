@@ -10,16 +10,17 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from pocketos.commands import REGISTRY, CommandFunc, load_all
 from pocketos.errors import LimitExceeded, fs_error, permission_denied
 from pocketos.kernel.audit import AuditLog
 from pocketos.kernel.base import STUB_PREFIX
 from pocketos.kernel.budget import Budget, MemoryPool, current_budget, reset_budget, use_budget
+from pocketos.kernel.commands import CommandFunc, CommandTable
 from pocketos.kernel.fs.vfs import VFS
 from pocketos.kernel.fsguard import FsGuard
 from pocketos.kernel.limits import Limits
 from pocketos.kernel.permissions import PermissionRequest, Policy
 from pocketos.kernel.process import Context, ProcessInfo, ProcessKilled, signal_number
+from pocketos.kernel.services import NetworkService, ToolService
 from pocketos.kernel.streams import InputStream, OutputStream
 
 __all__ = ["Kernel"]
@@ -57,6 +58,7 @@ class Kernel:
         env: dict[str, str],
         name: str | None = None,
         audit_maxlen: int = 10_000,
+        commands: CommandTable | None = None,
     ) -> None:
         self.id = name or f"vm-{next(_vm_ids)}"
         self.policy = policy
@@ -70,10 +72,12 @@ class Kernel:
         self.vfs = vfs_factory(self)
         #: memory held by the buffers of all running execs (``max_vm_memory``)
         self.memory = MemoryPool(limits.max_vm_memory)
-        self.extra_commands: dict[str, CommandFunc] = {}
-        self.tools: Any = None
-        self.network: Any = None
-        load_all()
+        #: what each command name runs (built by the facade from its providers)
+        self.commands = commands if commands is not None else CommandTable()
+        #: host tools of this VM (set by ``pocketos.tools.install``)
+        self.tools: ToolService | None = None
+        #: network gateway of this VM (set by ``pocketos.net.install``)
+        self.network: NetworkService | None = None
 
     # --- audit ---------------------------------------------------------------------------
     @property
@@ -164,11 +168,13 @@ class Kernel:
         return {k: v for k, v in env.items() if self.policy.decide("env", "read", k) == "allow"}
 
     # --- commands ------------------------------------------------------------------------
+    @property
+    def extra_commands(self) -> dict[str, CommandFunc]:
+        """The commands of this VM alone (``commands.extra``)."""
+        return self.commands.extra
+
     def lookup_command(self, name: str, env: dict[str, str] | None = None) -> CommandFunc | None:
-        fn = self.extra_commands.get(name)
-        if fn is not None:
-            return fn
-        return REGISTRY.get(name)
+        return self.commands.resolve(name)
 
     def find_command(
         self, name: str, env: dict[str, str] | None = None, cwd: str = "/"

@@ -98,7 +98,7 @@ def get_gateway(kernel: Kernel) -> Gateway:
     still decides, and it denies the network by default)."""
     from pocketos.net.gateway import Gateway
 
-    gw = getattr(kernel, "network", None)
+    gw = kernel.network
     if isinstance(gw, Gateway):
         return gw
     return install(kernel, None)

@@ -74,10 +74,7 @@ def host_tool_reference(vm: Any) -> str:
 
 def os_instructions(vm: Any, *, cwd: str = "/home/user", extra: str | None = None) -> str:
     """Markdown instructions describing the VM to an agent."""
-    from pocketos.commands import REGISTRY, load_all
-
-    load_all()
-    names = sorted(set(REGISTRY) | set(getattr(vm.kernel, "extra_commands", {}) or {}))
+    names = sorted(vm.kernel.commands.names())
     env = getattr(vm, "env", {}) or {}
     out = [
         "# Your environment: a pocketos VM",

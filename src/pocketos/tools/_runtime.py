@@ -207,7 +207,7 @@ class ToolHost:
 
 
 def get_host(kernel: Kernel) -> ToolHost | None:
-    host = getattr(kernel, "tools", None)
+    host = kernel.tools
     return host if isinstance(host, ToolHost) else None
 
 
@@ -232,6 +232,6 @@ def install(kernel: Kernel, toolkits: Iterable[Toolkit]) -> ToolHost:
         host.add(kit)
     kernel.tools = host
     for kit in kits:
-        kernel.extra_commands[f"pocketos-{kit.name}"] = kit_command(kit.name)
-    kernel.extra_commands["pocketos"] = master_command
+        kernel.commands.add(f"pocketos-{kit.name}", kit_command(kit.name))
+    kernel.commands.add("pocketos", master_command)
     return host

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 def get_host(kernel: Kernel) -> ToolHost | None:
     # pydantic and the tool machinery load only when a VM has toolkits
-    if getattr(kernel, "tools", None) is None:
+    if kernel.tools is None:
         return None
     from pocketos.tools._runtime import get_host as real
 
