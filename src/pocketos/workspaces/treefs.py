@@ -37,25 +37,42 @@ class TreeBackend(Backend):
         self.objects = objects
         self.readonly = True
         self.dev = next(_dev_counter)
-        children: dict[str, list[str]] = {}
-        inos: dict[str, int] = {}
-        groups: dict[str, int] = {}
-        links: dict[int, int] = {}
-        for i, (p, e) in enumerate(tree.items(), start=2):
-            if p:
-                head, _, name = p.rpartition("/")
-                lst = children.get(head)
-                if lst is None:
-                    children[head] = [name]
-                else:
-                    lst.append(name)
-            h = e.get("h")
-            ino = groups.setdefault(h, i) if h else i
-            inos[p] = ino
-            links[ino] = links.get(ino, 0) + 1
-        self._children = children
-        self._inos = inos
-        self._links = links
+        # indexes are built on first need, so opening costs nothing per entry
+        self._children_index: dict[str, list[str]] | None = None
+        self._groups: dict[str, int] | None = None
+
+    @property
+    def _children(self) -> dict[str, list[str]]:
+        index = self._children_index
+        if index is None:
+            index = {}
+            for p in self.tree:
+                if p:
+                    head, _, name = p.rpartition("/")
+                    lst = index.get(head)
+                    if lst is None:
+                        index[head] = [name]
+                    else:
+                        lst.append(name)
+            self._children_index = index
+        return index
+
+    def _ino(self, rel: str, e: Entry) -> int:
+        """A stable inode number: the names of one hard-linked file share it."""
+        return (hash(e.get("h") or rel) & 0x7FFFFFFFFFFF) | 2
+
+    def _nlink(self, e: Entry) -> int:
+        h = e.get("h")
+        if not h:
+            return 1
+        if self._groups is None:
+            groups: dict[str, int] = {}
+            for x in self.tree.values():
+                g = x.get("h")
+                if g:
+                    groups[g] = groups.get(g, 0) + 1
+            self._groups = groups
+        return self._groups.get(h, 1)
 
     def _entry(self, path: str) -> tuple[str, Entry]:
         rel = _rel(path)
@@ -77,11 +94,11 @@ class TreeBackend(Backend):
         t = e["t"]
         if t == "w":
             mode = S.S_IFCHR
-            return StatResult(mode, self._inos[rel], self.dev, 1, 0, 0, 0, 0, 0, 0, 0, 0)
+            return StatResult(mode, self._ino(rel, e), self.dev, 1, 0, 0, 0, 0, 0, 0, 0, 0)
         mt = int(e.get("mt", 0))
         if t == "f":
             size = int(e["s"])
-            nlink = self._links.get(self._inos[rel], 1)
+            nlink = self._nlink(e)
         elif t == "l":
             size = len(e["l"].encode("utf-8", "surrogateescape"))
             nlink = 1
@@ -94,7 +111,7 @@ class TreeBackend(Backend):
             size, nlink = 0, 1
         return StatResult(
             _TYPE[t] | int(e.get("m", 0)),
-            self._inos[rel],
+            self._ino(rel, e),
             self.dev,
             nlink,
             int(e.get("u", 0)),
