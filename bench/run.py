@@ -24,6 +24,7 @@ GROUPS = [
     "isolation",
     "paperclip",
     "git",
+    "sandbox",
 ]
 
 
