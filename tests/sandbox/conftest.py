@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -14,6 +15,8 @@ from pocketos.kernel.permissions import DEFAULT_POLICY
 from pocketos.sandbox import unavailable_reason
 
 REASON = unavailable_reason()
+if REASON is None and not os.path.exists("/usr/bin/python3"):
+    REASON = "the host has no /usr/bin/python3 (the tests' programs use it)"
 needs_sandbox = pytest.mark.skipif(REASON is not None, reason=f"sandbox: {REASON}")
 
 
