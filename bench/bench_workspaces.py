@@ -220,6 +220,68 @@ def run(quick: bool = False) -> list[Result]:
                 note=note,
             )
         )
+        out.extend(_depth(work, quick))
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    return out
+
+
+def _depth(work: Path, quick: bool) -> list[Result]:
+    """Lookups after many committed runs (a durable VM) and after many forks, against a
+    fresh VM holding the same files."""
+    from pocketos import VM
+    from pocketos.workspaces import WorkspaceStore
+
+    k = 100 if quick else 1000
+    n = 20 if quick else 50
+    big = b"".join(b"line %d\n" % i for i in range(100_000))
+    scripts = {
+        "ls /usr/bin | wc -l": "ls /usr/bin | wc -l",
+        "cat big | wc -l": "cat /tmp/big | wc -l",
+    }
+    out: list[Result] = []
+
+    def measure(vm: VM, base: VM, note: str) -> None:
+        # interleaved, so a change in the machine's load hits both alike
+        for name, script in scripts.items():
+            a: list[float] = []
+            b: list[float] = []
+            for _ in range(2):
+                vm.exec(script)
+                base.exec(script)
+            for _ in range(n):
+                t = time.perf_counter()
+                vm.exec(script)
+                a.append(time.perf_counter() - t)
+                t = time.perf_counter()
+                base.exec(script)
+                b.append(time.perf_counter() - t)
+            out.append(Result("workspaces", f"{name}, {note}", "pocketos", "s", a))
+            out.append(Result("workspaces", f"{name}, {note}", "fresh VM", "s", b))
+
+    fresh = VM()
+    fresh.write_file("/tmp/big", big)
+    store = WorkspaceStore(work / "durable", fsync=False)
+    vm = VM.open("deep", store=store, autosave=False)
+    vm.write_file("/tmp/big", big)
+    vm.save("big")
+    for i in range(k):
+        vm.write_file(f"/home/user/run{i % 50}", f"{i}\n")
+        vm.save(f"run {i}")
+    vm.close()
+    reopened = VM.open("deep", store=WorkspaceStore(work / "durable", fsync=False), autosave=False)
+    note = f"after {k} committed runs"
+    measure(reopened, fresh, note)
+    reopened.close()
+    parent = VM()
+    parent.write_file("/tmp/big", big)
+    children = []
+    for _ in range(k):
+        children.append(parent.fork())
+    note = f"in the parent after {k} forks"
+    measure(parent, fresh, note)
+    for c in children:
+        c.close()
+    parent.close()
+    fresh.close()
     return out
