@@ -350,3 +350,17 @@ def test_forked_vm_commits_both_layers(store: WorkspaceStore) -> None:
         run = co.commit("both")
         assert run is not None
     assert sorted(p for p in store.tree("w") if p) == ["after"]
+
+
+def test_hard_links_stay_links_after_open(store: WorkspaceStore) -> None:
+    with VM() as vm:
+        vm.exec("mkdir -p /seed && echo one > /seed/a && ln /seed/a /seed/b")
+        store.create_base("hl", vm=vm, path="/seed")
+    store.create("w", base="hl")
+    with VM() as vm:
+        co = store.open("w", vm, "/w")
+        assert vm.exec("stat -c %h /w/a; echo two >> /w/b; cat /w/a").stdout == "2\none\ntwo\n"
+        co.commit("append through one name")
+    with VM() as vm:
+        store.open("w", vm, "/w")
+        assert vm.exec("cat /w/a; stat -c %h /w/b").stdout == "one\ntwo\n2\n"

@@ -74,6 +74,14 @@ class TreeBackend(Backend):
             self._groups = groups
         return self._groups.get(h, 1)
 
+    def aliases(self, ino: int) -> list[str]:
+        """Every path naming the hard-linked file with inode ``ino`` (for overlay copy-up)."""
+        return [
+            "/" + p
+            for p, e in self.tree.items()
+            if e.get("h") and e["t"] == "f" and self._ino(p, e) == ino
+        ]
+
     def _entry(self, path: str) -> tuple[str, Entry]:
         rel = _rel(path)
         e = self.tree.get(rel)

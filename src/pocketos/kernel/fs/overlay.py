@@ -446,6 +446,9 @@ _ALIASES: weakref.WeakKeyDictionary[Backend, dict[int, list[str]]] = weakref.Wea
 
 
 def _aliases(layer: Backend, ino: int) -> list[str]:
+    own = getattr(layer, "aliases", None)
+    if own is not None:
+        return list(own(ino))  # a layer that indexes its own hard links (workspace trees)
     if not (isinstance(layer, MemoryBackend) and layer.readonly):
         return []  # only frozen memory layers are known never to change
     index = _ALIASES.get(layer)
