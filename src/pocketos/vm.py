@@ -709,7 +709,7 @@ class AsyncVM:
             kwargs["network"] = self.kernel.network.options
         kwargs.update(options)
         child = type(self)(_lowers=lowers, _upper=upper, **kwargs)
-        for m in self.vfs.mounts:
+        for m in list(self.vfs.mounts):  # the loop remounts in the parent
             if m.path == "/":
                 continue
             b = m.backend

@@ -74,3 +74,16 @@ def test_closing_a_fork_keeps_the_parents_host_mounts(tmp_path: Path, mode: str)
         with parent.fork() as other:
             parent.unmount("/h")
             assert other.read_text("/h/f") == "host\n"
+
+
+def test_fork_of_a_vm_with_a_memory_mount() -> None:
+    with VM() as parent:
+        parent.mount("/m", memory=True)
+        parent.mount("/n", memory=True)
+        parent.write_file("/m/f", b"1")
+        with parent.fork() as child:
+            assert [m["path"] for m in child.mounts()] == ["/", "/m", "/n"]
+            child.write_file("/m/f", b"child")
+            assert parent.read_file("/m/f") == b"1"
+            with child.fork() as grandchild:
+                assert grandchild.read_file("/m/f") == b"child"
