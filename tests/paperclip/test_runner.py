@@ -366,3 +366,26 @@ def test_cancel_through_node_stops_the_run_and_saves_the_workspace(
         res = rec["result"]
         assert res["errorCode"] == "cancelled" and res["exitCode"] == 1, res
         assert res["resultJson"]["workspace"]["files"] == 1
+
+
+def test_an_acp_agent_command_runs_instead_of_the_built_in_agent(tmp_path: Path) -> None:
+    scripted = Path(__file__).resolve().parents[1] / "fixtures" / "scripted_agent.py"
+    cfg = {"agent": "acp", "acpCommand": [sys.executable, str(scripted)]}
+    with FakeModel([]) as fm, FakeAPI(issues={"i1": {"id": "i1"}}) as api:
+        ctx = {"wakeReason": "", "paperclipIssue": {"id": "i1", "description": "echo hi acp"}}
+        lines, p = run(envelope(fm, api, tmp_path, config=cfg, context=ctx))
+        res = lines[-1]
+        assert res["exitCode"] == 0, (res, p.stderr[-2000:])
+        assert res["summary"] == "hi acp" and res["provider"] == "acp"
+        assert of(lines, "assistant")[-1]["text"] == "hi acp"
+        assert fm.requests == []  # the built-in agent's model was not used
+
+
+def test_secrets_stay_out_of_the_vm(tmp_path: Path) -> None:
+    rules = [Rule("Write hello.txt", [tool("bash", {"command": "env; echo END"})], done="ok")]
+    with FakeModel(rules) as fm, FakeAPI(issues={"i1": {"id": "i1"}}) as api:
+        lines, _ = run(envelope(fm, api, tmp_path))
+        out = of(lines, "tool_result")[0]["content"]
+        assert out.endswith("END\n[exit status 0]") and "PATH=" in out
+        for secret in ("model-key", api.token, "POCKETOS_", "PAPERCLIP"):
+            assert secret not in out
