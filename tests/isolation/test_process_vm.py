@@ -16,6 +16,8 @@ from pocketos.errors import PocketOSError
 from pocketos.isolation import AsyncProcessVM, WorkerLimits, WorkerPool
 from pocketos.isolation import state as vmstate
 from pocketos.kernel.fs.memory import MemoryBackend
+from tests.net.conftest import Server, allow
+from tests.net.conftest import policy as net_policy
 
 
 def inner(vm: VM) -> AsyncProcessVM:
@@ -235,3 +237,14 @@ def test_committed_state_round_trips_links_whiteouts_and_modes() -> None:
         )
         with pytest.raises(vmstate.StateError, match="without its directory"):
             vmstate.restore(bad)
+
+
+def test_network_through_the_gateway_in_the_worker(http_server: Server) -> None:
+    pol = net_policy(allow("127.0.0.1"))
+    url = http_server.url("/hello")
+    with VM(isolation="process", policy=pol, network={}) as vm:
+        assert vm.exec(f"curl -sS {url}").stdout == "hello\n"
+    # without a network option the worker has no gateway, and Landlock refuses TCP too
+    with VM(isolation="process", policy=pol) as vm:
+        r = vm.exec(f"curl -sS {url}")
+        assert r.exit_code != 0 and r.stdout == ""

@@ -109,7 +109,11 @@ class Worker:
         import tempfile
 
         from pocketos.isolation.landlock import restrict
-        from pocketos.wasm.cache import cache_dir
+        from pocketos.wasm.cache import cache_dir, js_cache, python_cache
+
+        # made now (0700): once confined the worker could not create them
+        python_cache()
+        js_cache()
 
         reads: list[str] = []
         writes: list[str] = [str(cache_dir()), tempfile.gettempdir()]
