@@ -175,3 +175,38 @@ def test_backtracking_patterns_still_match_like_re(vm: VM) -> None:
         "grep -c 'x.*y' /tmp/m; grep -cE '(a*)*b' /tmp/m; sed -E 's/(a|b)+$/Z/' /tmp/m | tail -n2"
     )
     assert (r.exit_code, r.stdout) == (0, "1\n2\nZ\nZ\n")
+
+
+# --- sqlite3 ----------------------------------------------------------------------------------
+
+
+def test_sqlite_printf_of_a_huge_width_is_refused_at_once(vm: VM) -> None:
+    q = "select printf('%.*c', 2000000000, 'x');"
+    r, took, peak = run_traced(vm, f'sqlite3 :memory: "{q}"', timeout=30)
+    assert r.exit_code == 1  # type: ignore[attr-defined]
+    assert took < SLACK  # SQLite itself pads one character at a time for about a minute
+    assert peak < OVERHEAD
+    r = vm.exec(
+        "sqlite3 :memory: \"select printf('%5.2f|%-3s|%d%%|%.*c', 3.14159, 'ab', 7, 3, 'x')\""
+    )
+    assert (r.exit_code, r.stdout) == (0, " 3.14|ab |7%|xxx\n")
+
+
+def test_sqlite_in_memory_database_is_bounded_by_max_memory(vm: VM) -> None:
+    q = (
+        "create table t(x); with recursive c(i) as (select 1 union all select i + 1 from c) "
+        "insert into t select randomblob(1000) from c;"
+    )
+    r, took, peak = run_traced(
+        vm, f"sqlite3 :memory: '{q}'", timeout=60, limits={"max_memory": MEM}
+    )
+    assert (r.exit_code, r.limit_hit) == (13, "max_memory"), r  # type: ignore[attr-defined]
+    assert r.stderr == "Error: stepping, database or disk is full (13)\n"  # type: ignore[attr-defined]
+    assert peak < MEM + OVERHEAD
+
+
+def test_sqlite_runaway_query_ends_at_the_timeout(vm: VM) -> None:
+    q = "with recursive c(i) as (select 1 union all select i + 1 from c) select count(*) from c;"
+    r, took, peak = run_traced(vm, f"sqlite3 :memory: '{q}'", timeout=0.5)
+    assert (r.exit_code, r.limit_hit) == (124, "timeout")  # type: ignore[attr-defined]
+    assert took < 0.5 + SLACK

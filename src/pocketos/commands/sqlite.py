@@ -473,6 +473,12 @@ class _SqliteRunner:
                 self.shell.run_sql(stmt)
             except (_sqlite.Error, OverflowError, ValueError) as exc:
                 await self.shell.flush()
+                # interrupted by the progress handler at the deadline: end as a timeout
+                self.ctx.budget.check_time()
+                if getattr(exc, "sqlite_errorcode", 0) == _sqlite.SQLITE_FULL:
+                    # the in-memory database reached its share of max_memory
+                    b = self.ctx.budget
+                    b.limit_hit = b.limit_hit or "max_memory"
                 if isinstance(exc, _sqlite.Error):
                     msg, code = self.error_text(
                         exc, None if line_base is None else line_base + line - 1, stmt
@@ -886,6 +892,38 @@ def _sqlite_progress(ctx: Context) -> Callable[[], int]:
     return check
 
 
+_FMT_SPEC = re.compile(r"%([-+ 0#,!]*)(\*|\d+)?(?:\.(\*|\d+))?([a-zA-Z%])")
+
+
+def _bounded_printf(limit: int) -> Callable[..., Any]:
+    """``printf``/``format`` that refuses a width or precision past ``limit`` before SQLite's
+    own, which pads one character at a time and cannot be interrupted (2e9 takes a minute),
+    then formats with the built-in on a private connection."""
+    aux = _sqlite.connect(":memory:", check_same_thread=False)
+    aux.setlimit(_sqlite.SQLITE_LIMIT_LENGTH, limit)
+
+    def printf(fmt: Any = None, *args: Any) -> Any:
+        if isinstance(fmt, str):
+            i = 0
+            for m in _FMT_SPEC.finditer(fmt):
+                if m.group(4) == "%":
+                    continue
+                for part in (m.group(2), m.group(3)):
+                    if part == "*":
+                        v = args[i] if i < len(args) else 0
+                        i += 1
+                        n = abs(int(v)) if isinstance(v, (int, float)) else 0
+                    else:
+                        n = int(part) if part else 0
+                    if n > limit:
+                        raise _sqlite.DataError("string or blob too big")
+                i += 1
+        marks = ",".join("?" * (1 + len(args)))
+        return aux.execute(f"select printf({marks})", (fmt, *args)).fetchone()[0]
+
+    return printf
+
+
 def _deny_attach(action: int, *args: Any) -> int:
     if action == _sqlite.SQLITE_ATTACH:
         return _sqlite.SQLITE_DENY
@@ -996,6 +1034,20 @@ async def sqlite3_cmd(ctx: Context) -> int:
                 await ctx.stderr.write(_enc(f"Error: {exc}\n"))
                 return 1
         conn.setlimit(_sqlite.SQLITE_LIMIT_ATTACHED, 0)
+        # bounded by the exec's memory budget: one string or blob (printf('%.*c', 2e9, 'x')),
+        # one statement, and the database itself (pages of the in-memory file)
+        mem = ctx.limits.max_memory
+        conn.setlimit(_sqlite.SQLITE_LIMIT_LENGTH, max(1 << 20, min(mem // 4, 1_000_000_000)))
+        conn.setlimit(_sqlite.SQLITE_LIMIT_SQL_LENGTH, max(1 << 20, min(mem // 4, 1_000_000_000)))
+        bounded = _bounded_printf(max(1 << 20, min(mem // 4, 1_000_000_000)))
+        conn.create_function("printf", -1, bounded)
+        conn.create_function("format", -1, bounded)
+        try:
+            page = conn.execute("PRAGMA page_size").fetchone()[0] or 4096
+            conn.execute(f"PRAGMA max_page_count={max(16, mem // (2 * page))}")
+            conn.execute(f"PRAGMA cache_size=-{max(64, mem // 8192)}")
+        except _sqlite.Error:
+            pass  # not a database: the first statement reports it
         conn.set_authorizer(_deny_attach)
         conn.set_progress_handler(_sqlite_progress(ctx), 10000)
         conn.execute("PRAGMA temp_store=MEMORY")
