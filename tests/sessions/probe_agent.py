@@ -50,6 +50,10 @@ class ProbeAgent:
         out: list[dict[str, Any]] = []
         for method, params in calls:
             params = {"sessionId": session_id, **params}
+            if method == "session/update":  # a notification: no answer
+                await self.conn._conn.send_notification(method, params)
+                out.append({"result": None})
+                continue
             try:
                 out.append({"result": await self.conn._conn.send_request(method, params)})
             except acp.RequestError as exc:

@@ -284,3 +284,36 @@ def test_permission_requests_follow_the_policy(
         ("child_process.spawn", "rm", "policy"),
         ("fs.read", "/work/a.txt", "policy"),
     ]
+
+
+def test_permission_request_judged_by_the_earlier_tool_call(
+    probe: tuple[AsyncVM, Session], loop: asyncio.AbstractEventLoop
+) -> None:
+    # the request names only the call's id: its kind and location come from the tool_call
+    # update the agent sent before, so the policy's deny applies at the permission step
+    vm, sess = probe
+    opts = [
+        {"optionId": "y", "name": "Yes", "kind": "allow_once"},
+        {"optionId": "n", "name": "No", "kind": "reject_once"},
+    ]
+    update = {
+        "sessionUpdate": "tool_call",
+        "toolCallId": "w9",
+        "title": "Write",
+        "kind": "edit",
+        "status": "pending",
+        "locations": [{"path": "/secret/key.txt"}],
+    }
+    got = calls(
+        loop,
+        sess,
+        ("session/update", {"update": update}),
+        ("session/request_permission", {"toolCall": {"toolCallId": "w9"}, "options": opts}),
+    )
+    assert got[1] == {"result": {"outcome": {"outcome": "selected", "optionId": "n"}}}
+    answered = [e.data for e in sess.events.events if e.kind == "permission.answered"][-1]
+    assert (answered["capability"], answered["resource"], answered["source"]) == (
+        "fs.write",
+        "/secret/key.txt",
+        "policy",
+    )

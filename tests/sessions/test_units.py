@@ -156,3 +156,30 @@ def test_terminal_shell_is_policy_checked() -> None:
         "bash: Permission denied: child_process.spawn on bash\n",
         {"exitCode": 126, "signal": None},
     )
+
+
+def test_claude_code_is_told_to_switch_off_its_host_side_tools() -> None:
+    from pocketos import AsyncVM
+    from pocketos.sessions.session import CLAUDE_HOST_TOOLS, Session
+    from pocketos.store import Store
+
+    vm = AsyncVM()
+    for agent, claude in [("claude-code", True), ("codex", False), (["x/claude-code-acp"], True)]:
+        s = Session(vm, resolve_agent(agent), store=Store(":memory:"))
+        meta = s._meta()
+        if claude:
+            assert meta["claudeCode"] == {"options": {"disallowedTools": list(CLAUDE_HOST_TOOLS)}}
+            assert {"Glob", "Grep", "WebFetch", "WebSearch", "Task", "Skill"} <= set(
+                CLAUDE_HOST_TOOLS
+            )
+        else:
+            assert "claudeCode" not in meta
+    vm.close()
+
+
+def test_handshake_timeout_for_an_agent_that_never_answers() -> None:
+    from pocketos import VM
+    from pocketos.sessions import SessionError
+
+    with VM() as vm, pytest.raises(SessionError, match="did not answer initialize within 0.5 s"):
+        vm.create_session(["/bin/sh", "-c", "cat > /dev/null"], handshake_timeout=0.5, store=False)

@@ -438,11 +438,14 @@ class Session:
         store: Store,
         start_seq: int = 0,
         sandbox: Any = None,
+        handshake_timeout: float = 60.0,
     ) -> None:
         self.vm = _vm_async(vm)
         #: SandboxOptions when the agent process runs in the heavy sandbox (see docs/sandbox.md)
         self.sandbox = _sandbox_options(sandbox)
         self._sandbox: Any = None
+        #: seconds the agent has to answer ``initialize``
+        self.handshake_timeout = handshake_timeout
         self.spec = spec
         self.id = session_id or f"ses-{uuid.uuid4().hex[:16]}"
         self.cwd = cwd
@@ -472,6 +475,8 @@ class Session:
         self._agent_conn: Any = None
         self._proc: asyncio.subprocess.Process | None = None
         self._stderr = bytearray()
+        #: toolCallId -> kind, locations, rawInput, title from the agent's tool_call updates
+        self._tool_calls: dict[str, dict[str, Any]] = {}
         self._tasks: list[asyncio.Task[Any]] = []
         self._watchers: set[asyncio.Future[Any]] = set()
         self._term_bytes: dict[str, int] = {}
@@ -508,9 +513,31 @@ class Session:
                 self._last_cost = float(update["cost"].get("amount", 0.0))
             elif kind == "session_info_update" and update.get("title"):
                 self.store.update_session(self.id, title=str(update["title"]))
+            elif kind in ("tool_call", "tool_call_update") and update.get("toolCallId"):
+                self._remember_tool_call(update)
         except Exception:  # a malformed update is still recorded, just not interpreted
             pass
         self.events.emit("update", update)
+
+    def _remember_tool_call(self, update: dict[str, Any]) -> None:
+        """Keep what a tool call said about itself (kind, locations, input), so a permission
+        request that names only the call's id is still judged by what the call does."""
+        known = self._tool_calls.setdefault(str(update["toolCallId"]), {})
+        for key in ("kind", "locations", "rawInput", "title"):
+            if update.get(key):
+                known[key] = update[key]
+        while len(self._tool_calls) > 512:
+            del self._tool_calls[next(iter(self._tool_calls))]
+
+    def _with_known_tool_call(self, tool_call: dict[str, Any]) -> dict[str, Any]:
+        known = self._tool_calls.get(str(tool_call.get("toolCallId") or ""))
+        if not known:
+            return tool_call
+        merged = dict(tool_call)
+        for key, value in known.items():
+            if not merged.get(key):
+                merged[key] = value
+        return merged
 
     def _terminal_output(self, term: Terminal, data: bytes) -> None:
         # the transcript keeps at most the terminal's byte limit of output per terminal
@@ -683,7 +710,7 @@ class Session:
         self.instructions = os_instructions(self.vm, cwd=self.cwd, extra=self.extra_instructions)
 
     def _meta(self) -> dict[str, Any]:
-        return {
+        meta: dict[str, Any] = {
             "pocketos": {
                 "instructions": self.instructions,
                 "tools": host_tools(self.vm),
@@ -691,6 +718,10 @@ class Session:
                 "session": self.id,
             }
         }
+        if _is_claude_code(self.spec):
+            # its own tools act on the host: only the client's fs and terminal stay
+            meta["claudeCode"] = {"options": {"disallowedTools": list(CLAUDE_HOST_TOOLS)}}
+        return meta
 
     async def _new(self) -> None:
         resp = await self._call(
@@ -933,6 +964,7 @@ class Session:
     async def _request_permission(
         self, tool_call: dict[str, Any], options: list[dict[str, Any]]
     ) -> dict[str, Any]:
+        tool_call = self._with_known_tool_call(tool_call)
         asked = self.events.emit("permission.asked", {"toolCall": tool_call, "options": options})
         sid = self.agent_session_id or ""
         quick = self.permissions.decide_now(sid, tool_call, options)
@@ -1146,7 +1178,13 @@ class Session:
 async def _start(session: Session, load: str | None) -> Session:
     try:
         await session._connect()
-        await session._initialize()
+        try:
+            await asyncio.wait_for(session._initialize(), session.handshake_timeout)
+        except TimeoutError:
+            raise SessionError(
+                f"agent {session.agent!r} did not answer initialize within "
+                f"{session.handshake_timeout:g} s"
+            ) from None
         if load is None:
             await session._new()
         else:
@@ -1196,6 +1234,28 @@ async def _start(session: Session, load: str | None) -> Session:
     return session
 
 
+#: claude-code-acp's tools that act on the host directly (Read, Write, Edit and Bash go through
+#: the ACP client's fs and terminal)
+CLAUDE_HOST_TOOLS = (
+    "Glob",
+    "Grep",
+    "LS",
+    "NotebookEdit",
+    "NotebookRead",
+    "WebFetch",
+    "WebSearch",
+    "Task",
+    "Agent",
+    "Skill",
+)
+
+
+def _is_claude_code(spec: AgentSpec) -> bool:
+    return spec.argv is not None and any(
+        "claude-code-acp" in a.rsplit("/", 1)[-1] for a in spec.argv[:2]
+    )
+
+
 def _sandbox_options(value: Any) -> Any:
     if value is None or value is False:
         return None
@@ -1229,6 +1289,7 @@ async def create_session(
     permission_default: str = "reject",
     agent_config: Mapping[str, Any] | None = None,
     sandbox: Any = None,
+    handshake_timeout: float = 60.0,
 ) -> Session:
     """Start ``agent`` in ``vm`` and open an ACP session (initialize + session/new).
 
@@ -1259,6 +1320,7 @@ async def create_session(
         permission_default=permission_default,
         store=st,
         sandbox=sandbox,
+        handshake_timeout=handshake_timeout,
     )
     if session.sandbox is not None and spec.builtin:
         raise SessionError(
