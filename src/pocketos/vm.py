@@ -310,7 +310,8 @@ class AsyncVM:
         ``autosave=False``. See docs/workspaces.md."""
         from pocketos.workspaces.durable import open_durable
 
-        return open_durable(cls, name, store=store, autosave=autosave, **options)
+        base = base_layer(default_names())
+        return open_durable(cls, name, base=base, store=store, autosave=autosave, **options)
 
     # --- cron --------------------------------------------------------------------------------
     def schedule(self, cron: str | None = None, **options: Any) -> Any:
@@ -353,6 +354,23 @@ class AsyncVM:
         self._alive()
         if self._cron is not None:
             await self._cron.run(until=until)
+
+    @classmethod
+    def open_for_session(
+        cls, session_id: str, *, store: Any = None, workspaces: Any = None, **options: Any
+    ) -> AsyncVM:
+        """Reopen the durable VM that session ``session_id`` (in the session ``store``) ran
+        in, as it was saved at the end of its last prompt; then ``resume_session`` it.
+        ``workspaces`` overrides the workspace store recorded with the session."""
+        from pocketos.sessions.session import _coerce_store
+
+        rec = _coerce_store(store).get_session(session_id)
+        if rec is None:
+            raise PocketOSError(f"no such session: {session_id}")
+        info = (rec.get("info") or {}).get("durable_vm")
+        if not info:
+            raise PocketOSError(f"session {session_id} did not run in a durable VM")
+        return cls.open(info["name"], store=workspaces or info["store"], **options)
 
     def save(self, message: str = "") -> Any:
         """Commit a durable VM's changes as a run of its workspace (None if nothing changed)."""
@@ -1175,6 +1193,11 @@ class VM:
 
     def run_schedules(self, *, until: float | None = None) -> None:
         run_sync(self._vm.run_schedules(until=until))
+
+    @classmethod
+    def open_for_session(cls, session_id: str, **options: Any) -> VM:
+        """The durable VM a session ran in (see :meth:`AsyncVM.open_for_session`)."""
+        return cls(_async=AsyncVM.open_for_session(session_id, **options))
 
     def create_session(self, agent: Any = "pocketos", **options: Any) -> Any:
         from pocketos.sessions import SyncSession

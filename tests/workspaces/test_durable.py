@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -89,3 +90,58 @@ def test_async_vm_open(tmp_path: Path) -> None:
         return out
 
     assert asyncio.run(main()) == "hi\n"
+
+
+def test_resumed_session_finds_the_vm_it_left(tmp_path: Path) -> None:
+    from pocketos.sessions import create_session, resume_session
+    from pocketos.store import Store
+    from tests.agent.fake_llm import FakeServer, openai_text, openai_tool
+
+    db = str(tmp_path / "sessions.db")
+    ws = tmp_path / "ws"
+
+    def cfg(srv: FakeServer) -> dict[str, Any]:
+        return {"base_url": srv.url + "/v1", "api_key": "k", "model": "gpt-4.1-mini", "backoff": 0}
+
+    async def first() -> str:
+        replies = [
+            openai_tool("write", {"path": "/home/user/notes.txt", "content": "remember\n"}),
+            openai_text("Noted."),
+        ]
+        async with FakeServer(replies) as srv:
+            vm = AsyncVM.open("agentbox", store=ws, autosave=False)
+            store = Store(db)
+            s = await create_session(vm, "pocketos", store=store, agent_config=cfg(srv))
+            r = await s.prompt("Write a note.")
+            assert r.text == "Noted."
+            await s.close()
+            store.close()
+            vm.close()  # autosave is off: the prompt's end already saved the VM
+            return str(s.id)
+
+    async def second(sid: str) -> str:
+        async with FakeServer([openai_text("It says remember.")]) as srv:
+            store = Store(db)
+            assert store.get_session(sid)["info"]["durable_vm"]["run"] == 1  # type: ignore[index]
+            vm = AsyncVM.open_for_session(sid, store=store)
+            s = await resume_session(vm, sid, store=store, agent_config=cfg(srv))
+            r = await s.prompt("What does the note say?")
+            note = vm.read_text("/home/user/notes.txt")
+            await s.close()
+            store.close()
+            await vm.aclose()
+            return note + r.text
+
+    sid = asyncio.run(first())
+    assert asyncio.run(second(sid)) == "remember\nIt says remember."
+    with pytest.raises(PocketOSError, match="did not run in a durable VM"):
+        store = Store(db)
+        vm = AsyncVM()
+
+        async def plain() -> str:
+            async with FakeServer([openai_text("x")]) as srv:
+                s = await create_session(vm, "pocketos", store=store, agent_config=cfg(srv))
+                await s.close()
+                return str(s.id)
+
+        AsyncVM.open_for_session(asyncio.run(plain()), store=store)

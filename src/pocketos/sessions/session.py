@@ -852,6 +852,7 @@ class Session:
             usage = d.get("usage")
             cost = self._record_usage(n, usage)
             self.store.end_prompt(self.id, n, stop)
+            self._save_vm(n)
             self.status = "ready"
             end_ev = self.events.emit(
                 "prompt.ended", {"prompt": n, "stopReason": stop, "usage": usage, "cost": cost}
@@ -865,6 +866,21 @@ class Session:
                     if isinstance(block, dict) and block.get("type") == "text":
                         parts.append(str(block.get("text", "")))
             return PromptResult(stop, "".join(parts), n, usage, cost, evs)
+
+    def _save_vm(self, n: int) -> None:
+        """A durable VM is saved at the end of every prompt, and the session records which
+        run of its workspace holds what the agent saw (``info.durable_vm``)."""
+        durable = getattr(self.vm, "_durable", None)
+        if durable is None:
+            return
+        try:
+            run = durable.save(self.vm, f"session {self.id} prompt {n}")
+        except Exception as exc:  # the turn happened; a failed save is reported, not fatal
+            self.events.emit("vm.save_failed", {"prompt": n, "error": str(exc)})
+            return
+        rec = {"name": durable.name, "store": durable.store.url}
+        rec["run"] = run.n if run is not None else durable.checkout.runs
+        self.store.update_session(self.id, info={"durable_vm": rec})
 
     def _record_usage(self, n: int, usage: dict[str, Any] | None) -> float | None:
         if not usage:
@@ -1326,13 +1342,18 @@ async def create_session(
         raise SessionError(
             "sandbox=True runs an external agent process; 'pocketos' runs in-process"
         )
+    info: dict[str, Any] = {
+        "agent_config": {k: v for k, v in (spec.config or {}).items() if k != "api_key"}
+    }
+    durable = getattr(avm, "_durable", None)
+    if durable is not None:
+        info["durable_vm"] = {
+            "name": durable.name,
+            "store": durable.store.url,
+            "run": durable.checkout.runs,
+        }
     st.create_session(
-        session.id,
-        agent=spec.name,
-        agent_argv=spec.argv,
-        vm=avm.id,
-        cwd=cwd,
-        info={"agent_config": {k: v for k, v in (spec.config or {}).items() if k != "api_key"}},
+        session.id, agent=spec.name, agent_argv=spec.argv, vm=avm.id, cwd=cwd, info=info
     )
     return await _start(session, None)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from pocketos.kernel.base import base_layer
+from pocketos.kernel.fs.api import Backend
 from pocketos.workspaces.checkout import Checkout
 from pocketos.workspaces.store import RunInfo, WorkspaceStore
 from pocketos.workspaces.treefs import TreeBackend
@@ -57,9 +57,16 @@ class Durable:
 
 
 def open_durable(
-    cls: Any, name: str, *, store: Any = None, autosave: bool = True, **options: Any
+    cls: Any,
+    name: str,
+    *,
+    base: Backend,
+    store: Any = None,
+    autosave: bool = True,
+    **options: Any,
 ) -> Any:
-    """Build a ``cls`` (AsyncVM) over workspace ``name``, creating it if it does not exist."""
+    """Build a ``cls`` (AsyncVM) over workspace ``name`` on the base image ``base``, creating
+    the workspace if it does not exist."""
     st = coerce_store(store)
     if not st.exists(name):
         try:
@@ -84,7 +91,7 @@ def open_durable(
         opts["cwd"] = meta["cwd"]
     opts.setdefault("name", name)
     opts.update(options)
-    vm = cls(_lowers=[layer, base_layer()], **opts)
+    vm = cls(_lowers=[layer, base], **opts)
     vm._durable = Durable(Checkout(st, name, vm._root, layer, len(head["runs"])), meta, autosave)
     for job in meta.get("schedules") or []:
         kw = {k: job[k] for k in ("exec", "prompt", "overlap", "agent", "id") if job.get(k)}
