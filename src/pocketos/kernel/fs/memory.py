@@ -100,6 +100,7 @@ class MemoryBackend(Backend):
         self.root.nlink = 2
         self.bytes_used = 0
         self.inodes_used = 1
+        self.generation: int = 0
 
     # --- helpers -------------------------------------------------------------------------
     def _ro(self, path: str) -> None:
@@ -246,6 +247,7 @@ class MemoryBackend(Backend):
         node = self._new_inode(S.S_IFREG | (mode & 0o7777), path)
         node.data = bytearray()
         parent.entries[name] = node
+        self.generation += 1
         parent.mtime = parent.ctime = node.btime
 
     def write(self, path: str, data: bytes, offset: int | None = None) -> int:
@@ -299,6 +301,7 @@ class MemoryBackend(Backend):
         node.entries = {}
         node.nlink = 2
         parent.entries[name] = node
+        self.generation += 1
         parent.nlink += 1
         parent.mtime = parent.ctime = node.btime
 
@@ -314,6 +317,7 @@ class MemoryBackend(Backend):
         if node.entries:
             raise fs_error(errno.ENOTEMPTY, path)
         del parent.entries[name]
+        self.generation += 1
         parent.nlink -= 1
         parent.mtime = parent.ctime = time.time_ns()
         self.inodes_used -= 1
@@ -328,6 +332,7 @@ class MemoryBackend(Backend):
         if node.entries is not None:
             raise fs_error(errno.EISDIR, path)
         del parent.entries[name]
+        self.generation += 1
         self._drop(node)
         now = time.time_ns()
         node.ctime = now
@@ -363,7 +368,9 @@ class MemoryBackend(Backend):
                     raise fs_error(errno.EISDIR, dst)
                 self._drop(target)
         del sparent.entries[sname]
+        self.generation += 1
         dparent.entries[dname] = node
+        self.generation += 1
         if node.entries is not None and sparent is not dparent:
             sparent.nlink -= 1
             dparent.nlink += 1
@@ -380,6 +387,7 @@ class MemoryBackend(Backend):
         node = self._new_inode(S.S_IFLNK | 0o777, path)
         node.target = target
         parent.entries[name] = node
+        self.generation += 1
         parent.mtime = parent.ctime = node.btime
 
     def link(self, src: str, dst: str) -> None:
@@ -392,6 +400,7 @@ class MemoryBackend(Backend):
         if name in parent.entries:
             raise fs_error(errno.EEXIST, dst)
         parent.entries[name] = node
+        self.generation += 1
         node.nlink += 1
         now = time.time_ns()
         node.ctime = now
@@ -431,9 +440,11 @@ class MemoryBackend(Backend):
         node = self._new_inode(S.S_IFCHR | (mode & 0o7777), path)
         node.rdev = rdev
         parent.entries[name] = node
+        self.generation += 1
 
     def set_opaque(self, path: str, opaque: bool = True) -> None:
         self._get(path).opaque = opaque
+        self.generation += 1
 
     def freeze(self) -> MemoryBackend:
         """Make this backend read-only (it can then be shared as a lower layer)."""

@@ -35,6 +35,10 @@ def _join(path: str, name: str) -> str:
     return (path.rstrip("/") + "/" + name) if path != "/" else "/" + name
 
 
+#: cached lookups kept per overlay before the cache starts over
+_MAX_CACHED = 1 << 16
+
+
 class OverlayBackend(Backend):
     """``upper`` over ``lowers`` (highest first). ``readonly`` makes every write EROFS."""
 
@@ -46,19 +50,92 @@ class OverlayBackend(Backend):
         self.lowers = list(lowers)
         self.upper = upper if upper is not None else MemoryBackend()
         self.readonly = readonly
+        #: path -> (layers providing it, is a directory); valid for ``_stack_token``
+        self._stacks: dict[str, tuple[tuple[Backend, ...], bool]] = {}
+        self._stack_token: tuple[int, ...] | None = None
+        self._generation = 0
+        self._generation_token: tuple[int, ...] | None = None
 
     @property
     def layers(self) -> list[Backend]:
         return [self.upper, *self.lowers]
 
     # --- lookup ------------------------------------------------------------------------------
-    def _find(
-        self, path: str, layers: list[Backend] | None = None
-    ) -> list[tuple[Backend, StatResult]]:
-        """Layers providing ``path``: one entry for a non-directory, the merge stack for a
-        directory (top first). Raises ENOENT/ENOTDIR."""
-        if layers is None:
-            layers = [self.upper, *self.lowers]
+    # Which layers provide a path is cached per path (like a dentry cache): a lookup costs one
+    # step from the deepest cached ancestor instead of a walk of every component through every
+    # layer. The cache is valid while no layer's namespace changed: each layer's ``generation``
+    # and identity form a token checked on every lookup; a layer that cannot tell (a host
+    # directory) turns the cache off.
+
+    def _token(self) -> tuple[int, ...] | None:
+        upper = self.upper
+        gen = upper.generation
+        if gen is None:
+            return None
+        token = [id(upper), gen]
+        for layer in self.lowers:
+            g = layer.generation
+            if g is None:
+                return None
+            token.append(id(layer))
+            token.append(g)
+        return tuple(token)
+
+    @property
+    def generation(self) -> int | None:  # type: ignore[override]
+        """Changes whenever a layer's namespace (or the set of layers) does."""
+        token = self._token()
+        if token is None:
+            return None
+        if token != self._generation_token:
+            self._generation_token = token
+            self._generation += 1
+        return self._generation
+
+    def _stack(self, path: str) -> tuple[tuple[Backend, ...], bool]:
+        """The layers providing ``path`` (top first; more than one only for a merged
+        directory) and whether it is a directory. Raises ENOENT/ENOTDIR."""
+        token = self._token()
+        if token is None:
+            found = self._walk(path, [self.upper, *self.lowers])
+            return tuple(layer for layer, _ in found), S.S_ISDIR(found[0][1].st_mode)
+        cache = self._stacks
+        if token != self._stack_token:
+            cache.clear()
+            self._stack_token = token
+        hit = cache.get(path)
+        if hit is not None:
+            return hit
+        parts = [p for p in path.split("/") if p]
+        k = len(parts)
+        entry = None
+        while k > 0:  # the deepest ancestor already known
+            k -= 1
+            entry = cache.get("/" + "/".join(parts[:k]))
+            if entry is not None:
+                break
+        if entry is None:
+            found = self._walk("/", [self.upper, *self.lowers])
+            entry = (tuple(layer for layer, _ in found), True)
+            cache["/"] = entry
+            k = 0
+        if len(cache) > _MAX_CACHED:
+            cache.clear()
+        cur = "/" + "/".join(parts[:k])
+        for name in parts[k:]:
+            layers, is_dir = entry
+            if not is_dir:
+                raise fs_error(errno.ENOTDIR, path)
+            cur = _join(cur, name)
+            step = _step(cur, layers)
+            if step is None:
+                raise fs_error(errno.ENOENT, path)
+            entry = cache[cur] = step
+        return entry
+
+    def _walk(self, path: str, layers: list[Backend]) -> list[tuple[Backend, StatResult]]:
+        """Layers providing ``path`` among ``layers``, walked without the cache: one entry for
+        a non-directory, the merge stack for a directory (top first). Raises ENOENT/ENOTDIR."""
         if not layers:
             raise fs_error(errno.ENOENT, path)
         if path == "/":
@@ -103,11 +180,12 @@ class OverlayBackend(Backend):
         return result
 
     def _top(self, path: str) -> tuple[Backend, StatResult]:
-        return self._find(path)[0]
+        layer = self._stack(path)[0][0]
+        return layer, layer.lstat(path)
 
     def _exists(self, path: str) -> bool:
         try:
-            self._find(path)
+            self._stack(path)
             return True
         except OSError:
             return False
@@ -115,7 +193,7 @@ class OverlayBackend(Backend):
     def _in_lower(self, path: str) -> bool:
         """True if some lower layer would show ``path`` if the upper did not hide it."""
         try:
-            self._find(path, list(self.lowers))
+            self._walk(path, list(self.lowers))
             return True
         except OSError:
             return False
@@ -126,11 +204,11 @@ class OverlayBackend(Backend):
         return st
 
     def listdir(self, path: str) -> list[str]:
-        stack = self._find(path)
-        if not S.S_ISDIR(stack[0][1].st_mode):
+        stack, is_dir = self._stack(path)
+        if not is_dir:
             raise fs_error(errno.ENOTDIR, path)
         seen: dict[str, bool] = {}
-        for layer, _ in stack:
+        for layer in stack:
             for name in layer.listdir(path):
                 if name in seen:
                     continue
@@ -473,6 +551,32 @@ def _aliases(layer: Backend, ino: int) -> list[str]:
                     index.setdefault(st.st_ino, []).append(p)
         _ALIASES[layer] = index
     return index.get(ino, [])
+
+
+def _step(path: str, layers: tuple[Backend, ...]) -> tuple[tuple[Backend, ...], bool] | None:
+    """Which of ``layers`` (those providing the parent directory, top first) provide ``path``,
+    and whether it is a directory; None when none does."""
+    found: list[Backend] = []
+    is_dir = False
+    for layer in layers:
+        try:
+            st = layer.lstat(path)
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        if _is_whiteout(st):
+            break
+        if not S.S_ISDIR(st.st_mode):
+            if not found:
+                found.append(layer)
+            break
+        if not found:
+            is_dir = True
+        found.append(layer)
+        if _opaque(layer, path):
+            break
+    if not found:
+        return None
+    return tuple(found), is_dir
 
 
 def _opaque(layer: Backend, path: str) -> bool:

@@ -51,6 +51,10 @@ def validate_path(path: str) -> None:
         raise fs_error(errno.ENAMETOOLONG, path[:64] + "...")
 
 
+#: cached resolutions kept per VM before the cache starts over
+_MAX_RESOLVED = 1 << 16
+
+
 class VFS:
     """One VM's filesystem namespace."""
 
@@ -74,6 +78,8 @@ class VFS:
         self.readonly_dirs: tuple[str, ...] = ("/proc",)
         self.max_file_size = max_file_size
         self.max_readdir_entries = max_readdir_entries
+        self._resolved: dict[tuple[str, bool], tuple[tuple[str, ...], Mount, str, bool]] = {}
+        self._resolved_token: tuple[int, ...] | None = None
 
     # --- mount table ---------------------------------------------------------------------
     def mount(
@@ -140,11 +146,52 @@ class VFS:
         return m.path, m.kind, m.readonly
 
     # --- resolution ----------------------------------------------------------------------
+    # Resolutions are cached (path, follow) -> (parts, mount, backend path, exists) while the
+    # namespace stays the same: the token is the mount table and every mounted backend's
+    # generation, so any rename, unlink, mount or layer change starts the cache over. A backend
+    # that cannot tell when it changes (a host directory) turns the cache off. A hit still
+    # takes a fresh stat of the final component.
+
+    def _namespace_token(self) -> tuple[int, ...] | None:
+        token: list[int] = []
+        for m in self.mounts:
+            gen = m.backend.generation
+            if gen is None:
+                return None
+            token.append(id(m))
+            token.append(gen)
+        return tuple(token)
+
     def resolve(
         self, path: str, follow: bool = True, shown: str | None = None
     ) -> tuple[list[str], Mount, str, StatResult | None]:
         """Resolve absolute ``path``. Returns (resolved parts, mount, backend path, stat or None
         if the final component does not exist). Intermediate components must exist."""
+        token = self._namespace_token()
+        if token is None:
+            return self._resolve(path, follow, shown)
+        cache = self._resolved
+        if token != self._resolved_token:
+            cache.clear()
+            self._resolved_token = token
+        hit = cache.get((path, follow))
+        if hit is not None:
+            parts, m, bpath, exists = hit
+            if not exists:
+                return list(parts), m, bpath, None
+            try:
+                return list(parts), m, bpath, m.backend.lstat(bpath)
+            except OSError:
+                pass  # not a plain backend entry (a synthesized mount point): resolve again
+        result = self._resolve(path, follow, shown)
+        if len(cache) >= _MAX_RESOLVED:
+            cache.clear()
+        cache[(path, follow)] = (tuple(result[0]), result[1], result[2], result[3] is not None)
+        return result
+
+    def _resolve(
+        self, path: str, follow: bool, shown: str | None
+    ) -> tuple[list[str], Mount, str, StatResult | None]:
         validate_path(path)
         todo = [p for p in path.split("/") if p]
         todo.reverse()
