@@ -139,7 +139,46 @@ def test_probe_matches_real_git(
     assert (g.stdout, g.status) == (h.stdout, h.status), f"stderr: {g.stderr!r} vs {h.stderr!r}"
 
 
+MERGE_BASE = (
+    "git init -q; printf 'a\\nb\\nc\\nd\\ne\\n' > f; printf 'keep\\n' > k; git add .; "
+    "git commit -qm base; git switch -q -c feat; "
+)
+
 SCENARIOS: dict[str, str] = {
+    "merge_fast_forward": MERGE_BASE + "printf 'new\\n' > n; git add n; git commit -qm feat; "
+    "git switch -q master; git merge feat; git log --oneline; ls",
+    "merge_up_to_date": MERGE_BASE + "git switch -q master; git merge feat",
+    "merge_three_way_clean": MERGE_BASE + "sed -i 's/a/A/' f; git commit -qam feat; "
+    "git switch -q master; sed -i 's/e/E/' f; git commit -qam mine; git merge feat; cat f; "
+    "git log --format='%s %p' -n 1",
+    "merge_conflict": MERGE_BASE + "sed -i 's/c/C1/' f; git commit -qam feat; "
+    "git switch -q master; sed -i 's/c/C2/' f; git commit -qam mine; git merge feat; echo $?; "
+    "cat f; git status; git status -s",
+    "merge_conflict_resolved": MERGE_BASE + "sed -i 's/c/C1/' f; git commit -qam feat; "
+    "git switch -q master; sed -i 's/c/C2/' f; git commit -qam mine; git merge feat; "
+    "printf 'resolved\\n' > f; git add f; git status; git commit -q --no-edit; "
+    "git log --format='%s' -n 1; git status -s",
+    "merge_abort": MERGE_BASE + "sed -i 's/c/C1/' f; git commit -qam feat; git switch -q master; "
+    "sed -i 's/c/C2/' f; git commit -qam mine; git merge feat; git merge --abort; cat f; "
+    "git status -s",
+    "merge_no_ff": MERGE_BASE + "printf 'x\\n' > x; git add x; git commit -qm feat; "
+    "git switch -q master; git merge --no-ff feat; git log --format='%s' -n 1",
+    "merge_ff_only_refused": MERGE_BASE + "printf 'x\\n' > x; git add x; git commit -qm feat; "
+    "git switch -q master; printf 'y\\n' > y; git add y; git commit -qm mine; "
+    "git merge --ff-only feat; echo $?",
+    "merge_delete_and_add": MERGE_BASE + "git rm -q k; printf 'x\\n' > x; git add x; "
+    "git commit -qm feat; git switch -q master; printf 'z\\n' >> f; git commit -qam mine; "
+    "git merge feat; ls",
+    "merge_bad_name": MERGE_BASE + "git merge nope; echo $?",
+    "switch_with_conflicts_refused": MERGE_BASE + "sed -i 's/c/C1/' f; git commit -qam feat; "
+    "git switch -q master; sed -i 's/c/C2/' f; git commit -qam mine; git merge -q feat; "
+    "git switch feat; echo $?",
+    "clone_local": "git init -q src; cd src; printf 1 > f; git add f; git commit -qm one; "
+    "git branch side; cd ..; git clone -q src dst; cd dst; git log --oneline; git branch -a; "
+    "git remote -v; cat f; git status",
+    "remote_add_remove": "git init -q; git remote add up https://example.com/r.git; git remote; "
+    "git remote -v; git remote get-url up; git remote add up x; echo $?; git remote remove up; "
+    "git remote",
     "commit_amend": "git init -q; printf a > a; git add a; git commit -qm one; printf b > b; "
     "git add b; git commit --amend -m 'one, amended'",
     "commit_allow_empty": "git init -q; git commit --allow-empty -m empty; git log --oneline",
@@ -258,7 +297,7 @@ def test_scenario_matches_real_git(pair: tuple[Host, Guest], tmp_path: Path, nam
     exported = tmp_path / "exported"
     exported.mkdir()
     guest.export(exported)
-    for sub in ("", "sub"):
+    for sub in ("", "sub", "dst"):
         hp, gp = host.root / "w" / sub, exported / sub
         if (hp / ".git").is_dir():
             assert repo_state(gp, host.env) == repo_state(hp, host.env)

@@ -76,8 +76,10 @@ def make_commit(g: Git, repo: Repo, tree: bytes, parents: list[bytes], message: 
     return c
 
 
-def _clean_message(text: str) -> bytes:
-    lines = [line.rstrip() for line in text.split("\n") if not line.startswith("#")]
+def _clean_message(text: str, strip_comments: bool = True) -> bytes:
+    lines = [
+        line.rstrip() for line in text.split("\n") if not (strip_comments and line.startswith("#"))
+    ]
     while lines and not lines[0]:
         lines.pop(0)
     while lines and not lines[-1]:
@@ -178,6 +180,10 @@ def cmd_commit(g: Git, args: list[str]) -> int:
         message = _clean_message("\n\n".join(messages))
     elif amend:
         message = old_msg
+    elif repo.read("MERGE_MSG"):
+        # no editor: git's "whitespace" clean-up keeps the commented list of conflicts
+        merge_msg = (repo.read("MERGE_MSG") or b"").decode("utf-8", "replace")
+        message = _clean_message(merge_msg, strip_comments=False)
     else:
         raise GitError(
             "no commit message given and no editor in this VM: use 'git commit -m MESSAGE'",

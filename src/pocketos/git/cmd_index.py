@@ -417,7 +417,12 @@ def _short_branch(repo: Repo) -> str:
     name = target[11:]
     if repo.head() is None:
         return f"No commits yet on {name}"
-    return name
+    t = tracking(repo)
+    if t is None:
+        return name
+    up, ahead, behind = t
+    parts = ([f"ahead {ahead}"] if ahead else []) + ([f"behind {behind}"] if behind else [])
+    return f"{name}...{up}" + (f" [{', '.join(parts)}]" if parts else "")
 
 
 def _status_v2(
@@ -451,15 +456,85 @@ def _status_v2(
     return 0
 
 
+def tracking(repo: Repo) -> tuple[str, int, int] | None:
+    """The upstream of the current branch and how many commits each side has that the other
+    lacks: (``origin/main``, ahead, behind)."""
+    target = repo.head_target()
+    head = repo.head()
+    if target is None or head is None or not target.startswith("refs/heads/"):
+        return None
+    branch = target[11:].encode()
+    try:
+        remote = repo.config().get((b"branch", branch), b"remote").decode()
+        merge = repo.config().get((b"branch", branch), b"merge").decode()
+    except KeyError:
+        return None
+    name = f"{remote}/{merge.removeprefix('refs/heads/')}"
+    up = repo.resolve_ref(f"refs/remotes/{name}")
+    if up is None:
+        return None
+
+    def ancestors(s: bytes) -> set[bytes]:
+        seen: set[bytes] = set()
+        stack = [s]
+        while stack:
+            c = stack.pop()
+            if c not in seen:
+                seen.add(c)
+                stack.extend(repo.commit(c).parents)
+        return seen
+
+    mine, theirs = ancestors(head), ancestors(up)
+    return name, len(mine - theirs), len(theirs - mine)
+
+
+def _tracking_text(repo: Repo) -> str:
+    t = tracking(repo)
+    if t is None:
+        return ""
+    name, ahead, behind = t
+    if ahead and behind:
+        return (
+            f"Your branch and '{name}' have diverged,\n"
+            f"and have {ahead} and {behind} different commits each, respectively.\n"
+            '  (use "git pull" to merge the remote branch into yours)\n\n'
+        )
+    if ahead:
+        s = "s" if ahead > 1 else ""
+        return (
+            f"Your branch is ahead of '{name}' by {ahead} commit{s}.\n"
+            '  (use "git push" to publish your local commits)\n\n'
+        )
+    if behind:
+        s = "s" if behind > 1 else ""
+        return (
+            f"Your branch is behind '{name}' by {behind} commit{s}, and can be fast-forwarded.\n"
+            '  (use "git pull" to update your local branch)\n\n'
+        )
+    return f"Your branch is up to date with '{name}'.\n\n"
+
+
 def _status_long(
     g: Git, repo: Repo, state: State, changed: list[bytes], untr: list[bytes], shown: bool
 ) -> int:
     g.print(_branch_line(g, repo))
+    g.print(_tracking_text(repo))
     initial = repo.head() is None
     if initial:
         g.print("\nNo commits yet\n\n")
     staged = [p for p in changed if p in state.staged]
     unstaged = [p for p in changed if p in state.unstaged]
+    if repo.read("MERGE_HEAD") and state.conflicts:
+        g.print(
+            "You have unmerged paths.\n"
+            '  (fix conflicts and run "git commit")\n'
+            '  (use "git merge --abort" to abort the merge)\n\n'
+        )
+    elif repo.read("MERGE_HEAD"):
+        g.print(
+            "All conflicts fixed but you are still merging.\n"
+            '  (use "git commit" to conclude merge)\n\n'
+        )
     if state.conflicts:
         g.print('Unmerged paths:\n  (use "git add <file>..." to mark resolution)\n')
         for p in state.conflicts:
@@ -467,7 +542,9 @@ def _status_long(
         g.print("\n")
     if staged:
         hint = "git rm --cached <file>..." if initial else "git restore --staged <file>..."
-        g.print(f'Changes to be committed:\n  (use "{hint}" to unstage)\n')
+        g.print("Changes to be committed:\n")
+        if not repo.read("MERGE_HEAD"):
+            g.print(f'  (use "{hint}" to unstage)\n')
         for p in staged:
             code = state.staged[p]
             label = (_LABEL[code] + ":").ljust(12)
@@ -498,7 +575,7 @@ def _status_long(
         g.print("Untracked files not listed (use -u option to show untracked files)\n")
     if staged:
         return 0
-    if unstaged:
+    if unstaged or state.conflicts:
         g.print('no changes added to commit (use "git add" and/or "git commit -a")\n')
     elif untr:
         g.print('nothing added to commit but untracked files present (use "git add" to track)\n')

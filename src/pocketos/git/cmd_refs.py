@@ -152,8 +152,18 @@ def cmd_branch(g: Git, args: list[str]) -> int:
         else:
             g.print(f"{mark}{name}\n")
     if list_all:
-        for ref in repo.list_refs("refs/remotes/"):
-            g.print(f"  remotes/{ref[13:]}\n")
+        head_ref = repo.read_ref_raw("refs/remotes/origin/HEAD")
+        shown = dict(repo.list_refs("refs/remotes/"))
+        if head_ref is not None and head_ref.startswith(b"ref: "):
+            shown["refs/remotes/origin/HEAD"] = head_ref
+        for ref in sorted(shown):
+            raw = shown[ref]
+            if raw.startswith(b"ref: "):
+                g.print(
+                    f"  remotes/{ref[13:]} -> {raw[5:].decode().removeprefix('refs/remotes/')}\n"
+                )
+            else:
+                g.print(f"  remotes/{ref[13:]}\n")
     return 0
 
 
@@ -177,6 +187,14 @@ def move_to_tree(g: Git, repo: Repo, new_tree: bytes, force: bool = False) -> No
     old = flatten(repo, repo.commit(head).tree) if head else {}
     new = flatten(repo, new_tree)
     index = repo.index()
+    unmerged = sorted(p for p, e in index.items() if not isinstance(e, IndexEntry))
+    if unmerged and not force:
+        raise GitError(
+            "".join(f"{g.rel(p)}: needs merge\n" for p in unmerged)
+            + "error: you need to resolve your current index first",
+            1,
+            "",
+        )
     state = read_state(repo, untracked="all")
     touched = [p for p in set(old) | set(new) if old.get(p) != new.get(p)]
     if not force:
@@ -284,6 +302,10 @@ def cmd_switch(g: Git, args: list[str]) -> int:
     if not rest:
         raise GitError("missing branch or commit argument")
     repo = g.work_repo()
+    if repo.read("MERGE_HEAD"):
+        raise GitError(
+            'cannot switch branch while merging\nConsider "git merge --quit" or "git worktree add".'
+        )
     if not create and not detach and repo.resolve_ref(f"refs/heads/{rest[0]}") is None:
         try:
             resolve_commit(repo, rest[0])

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from pocketos.commands import command
+from pocketos.errors import LimitExceeded
 from pocketos.git.cmd_commit import cmd_commit, cmd_config, cmd_rev_parse
 from pocketos.git.cmd_history import cmd_diff, cmd_log, cmd_show
 from pocketos.git.cmd_index import cmd_add, cmd_init, cmd_ls_files, cmd_mv, cmd_rm, cmd_status
+from pocketos.git.cmd_merge import cmd_merge
 from pocketos.git.cmd_refs import (
     cmd_branch,
     cmd_checkout,
@@ -16,6 +18,8 @@ from pocketos.git.cmd_refs import (
     cmd_switch,
     cmd_tag,
 )
+from pocketos.git.cmd_remote import cmd_clone, cmd_fetch, cmd_pull, cmd_push, cmd_remote
+from pocketos.git.remote import HttpCall
 from pocketos.git.repo import GitError
 from pocketos.git.session import Git
 from pocketos.kernel.process import Context
@@ -41,6 +45,16 @@ SUBCOMMANDS: dict[str, Callable[[Git, list[str]], int]] = {
     "restore": cmd_restore,
     "reset": cmd_reset,
     "tag": cmd_tag,
+    "merge": cmd_merge,
+    "remote": cmd_remote,
+}
+
+#: subcommands that talk to another repository (over HTTP through the gateway, or a path)
+NETWORK: dict[str, Callable[[Git, list[str], HttpCall], Awaitable[int]]] = {
+    "clone": cmd_clone,
+    "fetch": cmd_fetch,
+    "pull": cmd_pull,
+    "push": cmd_push,
 }
 
 #: real git subcommands this VM does not implement: a clear message instead of a guess
@@ -82,8 +96,9 @@ KNOWN_UNSUPPORTED = {
 USAGE = """usage: git [-C <path>] [-c <name>=<value>] <command> [<args>]
 
 These git commands are available in this VM:
-   init, clone*, add, rm, mv, status, ls-files, commit, log, show, diff, branch,
-   switch, checkout, restore, reset, tag, rev-parse, config
+   init, clone, add, rm, mv, status, ls-files, commit, log, show, diff, branch,
+   switch, checkout, restore, reset, tag, merge, rev-parse, config, remote, fetch,
+   pull, push
 """
 
 
@@ -124,6 +139,27 @@ def split_clusters(sub: str, args: list[str]) -> list[str]:
     return out
 
 
+def _http(ctx: Context) -> HttpCall:
+    """Requests through the VM's gateway: the network policy and its header transforms apply."""
+
+    async def call(
+        method: str, url: str, headers: dict[str, str], body: bytes | None
+    ) -> tuple[int, bytes]:
+        from pocketos.net import get_gateway
+        from pocketos.net.gateway import NetworkError
+
+        hdrs = {"User-Agent": "git/2.39.5 (pocketos)", "Git-Protocol": "version=0", **headers}
+        try:
+            resp = await get_gateway(ctx.kernel).request(
+                method, url, hdrs, body, budget=ctx.budget, pid=ctx.pid, follow_redirects=True
+            )
+        except NetworkError as exc:
+            raise GitError(f"unable to access '{url}': {exc.message}") from None
+        return resp.status_code, resp.content
+
+    return call
+
+
 @command("git")
 async def git(ctx: Context) -> int:
     args = ctx.argv[1:]
@@ -160,7 +196,8 @@ async def git(ctx: Context) -> int:
         await ctx.out("git version 2.39.5 (pocketos, dulwich)\n")
         return 0
     fn = SUBCOMMANDS.get(sub)
-    if fn is None:
+    net = NETWORK.get(sub)
+    if fn is None and net is None:
         if sub in KNOWN_UNSUPPORTED:
             await ctx.err(f"'{sub}' is not supported in this VM")
         else:
@@ -170,10 +207,16 @@ async def git(ctx: Context) -> int:
         return 1
     g = Git(ctx.fs.with_cwd(cwd), cwd, env)
     try:
-        status = fn(g, split_clusters(sub, rest))
+        if net is not None:
+            status = await net(g, split_clusters(sub, rest), _http(ctx))
+        else:
+            assert fn is not None
+            status = fn(g, split_clusters(sub, rest))
     except GitError as exc:
         status = exc.status
         g.warn(f"{exc.prefix}{exc.message}\n")
+    except LimitExceeded:
+        raise
     except PermissionError as exc:
         status = 128
         g.warn(f"fatal: {exc.filename or ''}: Permission denied\n")
