@@ -210,3 +210,33 @@ def test_sqlite_runaway_query_ends_at_the_timeout(vm: VM) -> None:
     r, took, peak = run_traced(vm, f"sqlite3 :memory: '{q}'", timeout=0.5)
     assert (r.exit_code, r.limit_hit) == (124, "timeout")  # type: ignore[attr-defined]
     assert took < 0.5 + SLACK
+
+
+# --- awk, yq ----------------------------------------------------------------------------------
+
+
+def test_awk_string_doubling_stops_at_max_memory(vm: VM) -> None:
+    script = "awk 'BEGIN { s = \"x\"; while (1) s = s s }'"
+    r, took, peak = run_traced(vm, script, timeout=60, limits={"max_memory": MEM})
+    assert (r.exit_code, r.limit_hit) == (125, "max_memory"), r  # type: ignore[attr-defined]
+    assert r.stderr == "bash: awk: string: memory limit exceeded (max_memory=16 MiB)\n"  # type: ignore[attr-defined]
+    assert peak < MEM + OVERHEAD
+
+
+LAUGHS = "a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
+    f"{n}: &{n} [{', '.join(['*' + p] * 9)}]\n" for p, n in zip("abcdefgh", "bcdefghi", strict=True)
+)
+
+
+def test_yaml_alias_bomb_is_refused(vm: VM) -> None:
+    vm.write_file("/tmp/bomb.yaml", LAUGHS.encode())
+    assert len(LAUGHS) < 400
+    r, took, peak = run_traced(vm, "yq . /tmp/bomb.yaml", timeout=60)
+    assert (r.exit_code, r.limit_hit) == (1, "max_memory"), r  # type: ignore[attr-defined]
+    assert r.stderr == (  # type: ignore[attr-defined]
+        "Error: bad file '/tmp/bomb.yaml': yaml: document contains excessive aliasing\n"
+    )
+    assert peak < OVERHEAD
+    vm.write_file("/tmp/ok.yaml", b"x: &x {a: 1}\ny: *x\n")
+    r = vm.exec("yq .y.a /tmp/ok.yaml")
+    assert (r.exit_code, r.stdout) == (0, "1\n")

@@ -32,6 +32,7 @@ from pocketos.commands._awk.values import (
     strnum_value,
     truth,
 )
+from pocketos.kernel.budget import check_alloc
 from pocketos.kernel.process import Context
 
 __all__ = ["awk"]
@@ -70,6 +71,17 @@ _SPEC = [
 
 _ASSIGN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=", re.DOTALL)
 _code_cache: dict[tuple[str, bool], CompiledProgram] = {}
+
+
+def _cat(*parts: str) -> str:
+    """Concatenation; a long result is checked against the memory budget before it is made
+    (``s = s s`` doubles a string until the host runs out of memory)."""
+    n = 0
+    for p in parts:
+        n += len(p)
+    if n > 65536:
+        check_alloc(n, "awk: string")
+    return "".join(parts)
 
 
 def _div(a: float, b: float) -> float:
@@ -153,6 +165,7 @@ def _build_globals(
         "_cmp_eq": cmp_eq,
         "_cmp_ne": cmp_ne,
         "_div": _div,
+        "_cat": _cat,
         "_mod": _mod,
         "_pow": _pow,
         "_INF": math.inf,

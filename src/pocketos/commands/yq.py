@@ -37,6 +37,39 @@ Flags:
 """
 
 
+def _expanded_size(doc: Any, cap: int) -> int:
+    """Nodes of ``doc`` counting every alias as a copy (linear in the loaded graph: shared
+    nodes are measured once). Stops counting past ``cap``."""
+    memo: dict[int, int] = {}
+
+    def size(v: Any, depth: int) -> int:
+        if isinstance(v, dict):
+            items: Any = list(v.keys()) + list(v.values())
+        elif isinstance(v, list):
+            items = v
+        else:
+            return 1
+        key = id(v)
+        got = memo.get(key)
+        if got is not None:
+            return got
+        if depth > 10_000:
+            return cap + 1
+        memo[key] = cap + 1  # a cycle counts as endless
+        n = 1
+        for x in items:
+            n += size(x, depth + 1)
+            if n > cap:
+                break
+        memo[key] = n
+        return n
+
+    try:
+        return size(doc, 0)
+    except RecursionError:
+        return cap + 1
+
+
 class _YqDumper(yaml.SafeDumper):
     def increase_indent(self, flow: bool = False, indentless: bool = False) -> Any:
         return super().increase_indent(flow, False)
@@ -188,7 +221,14 @@ async def yq_cmd(ctx: Context) -> int:
                         raise ValueError(err)
                     docs.extend(json.loads(t) for t, _ in vals)
                 else:
-                    docs.extend(d for d in yaml.safe_load_all(text))
+                    loaded = list(yaml.safe_load_all(text))
+                    cap = max(10_000, ctx.limits.max_memory // 64)
+                    if any(_expanded_size(d, cap) > cap for d in loaded):
+                        # a few aliases of aliases describe billions of nodes ("billion
+                        # laughs"): refuse before anything walks or prints them
+                        ctx.budget.limit_hit = ctx.budget.limit_hit or "max_memory"
+                        raise ValueError("yaml: document contains excessive aliasing")
+                    docs.extend(loaded)
             except (yaml.YAMLError, ValueError) as exc:
                 await ctx.stderr.write(_enc(f"Error: bad file '{f}': {exc}\n"))
                 return 1

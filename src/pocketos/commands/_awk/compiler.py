@@ -432,7 +432,7 @@ class Compiler:
         return f"(0.0 if {self.cond(node[1])} else 1.0)", "num"
 
     def x_concat(self, node: Node) -> tuple[str, str]:
-        return "(" + " + ".join(self.s(p) for p in node[1]) + ")", "str"
+        return "_cat(" + ", ".join(self.s(p) for p in node[1]) + ")", "str"
 
     def x_binop(self, node: Node) -> tuple[str, str]:
         op = node[1]
