@@ -25,6 +25,7 @@ GROUPS = [
     "paperclip",
     "git",
     "sandbox",
+    "attacks",
 ]
 
 

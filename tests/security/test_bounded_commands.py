@@ -240,3 +240,12 @@ def test_yaml_alias_bomb_is_refused(vm: VM) -> None:
     vm.write_file("/tmp/ok.yaml", b"x: &x {a: 1}\ny: *x\n")
     r = vm.exec("yq .y.a /tmp/ok.yaml")
     assert (r.exit_code, r.stdout) == (0, "1\n")
+
+
+def test_deep_mkdir_meets_the_timeout(vm: VM) -> None:
+    r, took, peak = run_traced(vm, 'mkdir -p /tmp/deep/$(printf "a/%.0s" $(seq 250))', timeout=0.3)
+    assert (r.exit_code, r.limit_hit) == (124, "timeout"), r  # type: ignore[attr-defined]
+    assert took < 0.3 + SLACK
+    assert peak < OVERHEAD
+    vm.exec("rm -rf /tmp/deep")
+    usable(vm)

@@ -193,6 +193,9 @@ class VFS:
         self, path: str, follow: bool, shown: str | None
     ) -> tuple[list[str], Mount, str, StatResult | None]:
         validate_path(path)
+        # a lookup costs the square of the depth (each prefix is looked up from the root):
+        # deep trees must still meet the exec's deadline
+        check_time()
         todo = [p for p in path.split("/") if p]
         todo.reverse()
         resolved: list[str] = []
