@@ -208,6 +208,8 @@ class NetBridge:
                     tg.create_task(_pipe(ur, writer))
             finally:
                 uw.close()
+        except asyncio.CancelledError:
+            pass  # the bridge is closing: end quietly (the server's callback reads the result)
         finally:
             writer.close()
 
@@ -218,6 +220,8 @@ class NetBridge:
             await self._proxy(reader, writer)
         except (ConnectionError, OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
             pass
+        except asyncio.CancelledError:
+            pass  # the bridge is closing
         finally:
             writer.close()
 
