@@ -389,3 +389,15 @@ def test_secrets_stay_out_of_the_vm(tmp_path: Path) -> None:
         assert out.endswith("END\n[exit status 0]") and "PATH=" in out
         for secret in ("model-key", api.token, "POCKETOS_", "PAPERCLIP"):
             assert secret not in out
+
+
+def test_a_bad_agent_environment_is_a_clear_failure(tmp_path: Path) -> None:
+    with FakeModel([]) as fm, FakeAPI() as api:
+        env = envelope(fm, api, tmp_path)
+        env["config"]["env"]["POCKETOS_PROVIDER"] = "mistral"
+        lines, _ = run(env)
+        res = lines[-1]
+        assert res["exitCode"] == 1 and res["errorCode"] == "pocketos_config"
+        assert res["errorMessage"].startswith(
+            "invalid pocketos_local configuration: env: unknown provider 'mistral'"
+        )

@@ -257,7 +257,12 @@ class _Run:
 
         store = Store(str(state / "sessions.db"))
         try:
-            agent_cfg = _agent_config(cfg) if cfg.agent == "pocketos" else None
+            from pocketos.agent import ConfigError as AgentConfigError
+
+            try:
+                agent_cfg = _agent_config(cfg) if cfg.agent == "pocketos" else None
+            except AgentConfigError as exc:
+                return self.fail(f"invalid pocketos_local configuration: env: {exc}")
             agent: Any = "pocketos" if cfg.agent == "pocketos" else cfg.acp_command
             instructions = AGENT_INSTRUCTIONS + (
                 "\n\n" + cfg.instructions if cfg.instructions else ""
