@@ -248,3 +248,44 @@ def test_network_through_the_gateway_in_the_worker(http_server: Server) -> None:
     with VM(isolation="process", policy=pol) as vm:
         r = vm.exec(f"curl -sS {url}")
         assert r.exit_code != 0 and r.stdout == ""
+
+
+def test_a_change_too_big_to_commit_keeps_the_reply_and_the_last_commit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from pocketos.isolation import protocol
+    from pocketos.isolation.worker import Worker
+
+    req_r, req_w = os.pipe()
+    rep_r, rep_w = os.pipe()
+    worker = Worker(req_r, rep_w)
+    try:
+        worker.handle({"id": 1, "op": "open", "vm": "v", "options": {}})
+        assert protocol.read_frame(rep_r)["ok"]
+        worker.handle(
+            {"id": 2, "op": "call", "vm": "v", "method": "write_file", "args": ["/small", b"s"]}
+        )
+        small = protocol.read_frame(rep_r)
+        assert small["ok"] and small["state"] is not None
+        monkeypatch.setattr(protocol, "MAX_FRAME", 6_000)
+        worker.handle(
+            {
+                "id": 3,
+                "op": "call",
+                "vm": "v",
+                "method": "write_file",
+                "args": ["/big", b"b" * 8_000],
+            }
+        )
+        big = protocol.read_frame(rep_r)
+        assert big["ok"] and "state" not in big
+        assert "too big to commit" in big["commit_error"]
+        monkeypatch.setattr(protocol, "MAX_FRAME", 10**9)
+        worker.handle({"id": 4, "op": "commit", "vm": "v"})
+        later = protocol.read_frame(rep_r)
+        assert later["state"] is not None  # committed once it fits again
+    finally:
+        worker.loop.run_until_complete(worker.vms["v"].aclose())
+        worker.loop.close()
+        for fd in (req_r, req_w, rep_r, rep_w):
+            os.close(fd)

@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from pocketos import VM
-from pocketos.isolation import WorkerLimits, WorkerPool, landlock
-from pocketos.isolation.process import WorkerProcess
+from pocketos.isolation import WorkerLimits, WorkerPool, landlock, protocol
+from pocketos.isolation.process import WorkerDied, WorkerProcess
 from pocketos.wasm import python_available
 from tests.security._util import SECRET_MARKER
 
@@ -272,3 +272,25 @@ def test_landlock_confines_the_worker_to_the_mounts_it_was_opened_with(
             assert "Permission denied" in r.stderr
         else:
             assert r.stdout == SECRET_MARKER
+
+
+def test_a_worker_flooding_output_is_killed_before_it_fills_the_host() -> None:
+    w = WorkerProcess(WorkerLimits())
+    w.wait_ready()
+    # stand in for a compromised worker streaming far more than its VM may print
+    r, wr = os.pipe()
+    event = protocol.encode({"id": 1, "event": "stdout", "data": b"x" * 1000})
+    real = w.rfd
+    w.rfd = r
+    seen: list[bytes] = []
+    try:
+        os.write(wr, event * 20)  # fits in the pipe buffer
+        with pytest.raises(WorkerDied) as info:
+            w.request({"id": 1, "op": "ping"}, None, lambda _k, d: seen.append(d), 10_000)
+    finally:
+        os.close(r)
+        os.close(wr)
+        w.rfd = real
+        w.close()
+    assert info.value.limit == "crash"
+    assert sum(map(len, seen)) <= 10_000

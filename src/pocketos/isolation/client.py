@@ -145,6 +145,8 @@ class AsyncProcessVM:
         self.restarts = 0
         #: why the last worker ended, if one died
         self.last_death: WorkerDied | None = None
+        #: why the VM's latest change could not be committed (None: the commit is current)
+        self.commit_error: str | None = None
         self._id: str | None = options.get("name")
         self._worker_for_call()
 
@@ -202,6 +204,7 @@ class AsyncProcessVM:
         msg: dict[str, Any],
         timeout: float | None,
         on_event: Callable[[str, bytes], None] | None = None,
+        max_event_bytes: int | None = None,
     ) -> dict[str, Any]:
         """One request; WorkerDied if the worker dies on it."""
         self._alive()
@@ -209,7 +212,9 @@ class AsyncProcessVM:
         msg = {"id": next(self._rid), "vm": self._handle, **msg}
         try:
             with w.lock:
-                reply = w.request(msg, self._deadline(timeout, w.limits.grace), on_event)
+                reply = w.request(
+                    msg, self._deadline(timeout, w.limits.grace), on_event, max_event_bytes
+                )
         except WorkerDied as exc:
             self.last_death = exc
             self.pool.discard(w)
@@ -217,6 +222,9 @@ class AsyncProcessVM:
             raise
         if "state" in reply and reply["state"] is not None:
             self._state = reply["state"]
+            self.commit_error = None
+        if isinstance(reply.get("commit_error"), str):
+            self.commit_error = reply["commit_error"]
         return reply
 
     def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
@@ -326,7 +334,13 @@ class AsyncProcessVM:
 
         start = time.perf_counter()
         try:
-            reply = self._send({"op": "exec", **body, "stream": stream}, timeout, on_event)
+            reply = self._send(
+                {"op": "exec", **body, "stream": stream},
+                timeout,
+                on_event,
+                # both streams of the exec, with room for the VM's own limit messages
+                2 * self.limits.max_output_bytes + (1 << 20),
+            )
         except WorkerDied as exc:
             msg = f"pocketos: {exc.message}; the VM restarts from its last commit\n".encode()
             status = _LIMIT_STATUS.get(exc.limit, exc.status)

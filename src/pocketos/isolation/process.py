@@ -251,18 +251,27 @@ class WorkerProcess:
         msg: dict[str, Any],
         deadline: float | None,
         on_event: Callable[[str, bytes], None] | None = None,
+        max_event_bytes: int | None = None,
     ) -> dict[str, Any]:
-        """Send one request and return its reply; events before it go to ``on_event``."""
+        """Send one request and return its reply; events before it go to ``on_event``. A
+        worker streaming more than ``max_event_bytes`` (more than its VM may output) is
+        killed: the host does not let a worker fill its memory."""
         try:
             protocol.write_frame(self.wfd, msg)
         except (BrokenPipeError, ConnectionResetError):
             raise self.death() from None
+        streamed = 0
         while True:
             reply = self._recv(deadline)
             if "event" in reply:
                 data = reply.get("data")
-                if on_event is not None and isinstance(data, bytes):
-                    on_event(str(reply["event"]), data)
+                if isinstance(data, bytes):
+                    streamed += len(data)
+                    if max_event_bytes is not None and streamed > max_event_bytes:
+                        self.kill("protocol")
+                        raise self.death()
+                    if on_event is not None:
+                        on_event(str(reply["event"]), data)
                 continue
             if reply.get("id") != msg.get("id"):
                 self.kill("protocol")

@@ -41,6 +41,7 @@ __all__ = [
     "error_to_wire",
     "read_frame",
     "write_frame",
+    "write_raw",
 ]
 
 #: the largest frame either side accepts (a VM's committed state travels in one frame)
@@ -123,7 +124,12 @@ def read_frame(fd: int) -> dict[str, Any]:
 
 def write_frame(fd: int, message: dict[str, Any]) -> None:
     """Write one message to a blocking fd (all of it)."""
-    data = memoryview(encode(message))
+    write_raw(fd, encode(message))
+
+
+def write_raw(fd: int, frame: bytes) -> None:
+    """Write an encoded frame to a blocking fd (all of it)."""
+    data = memoryview(frame)
     while data:
         n = os.write(fd, data)
         data = data[n:]

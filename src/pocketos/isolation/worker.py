@@ -234,7 +234,7 @@ class Worker:
                     )
                 elif op == "commit":
                     reply["state"] = self.changed_state(handle, bool(msg.get("force")))
-                    self.send(reply)
+                    self.send_reply(reply, handle)
                     return
                 else:
                     raise ValueError(f"unknown operation {op!r}")
@@ -246,7 +246,21 @@ class Worker:
             st = self.changed_state(handle)
             if st is not None:
                 reply["state"] = st
-        self.send(reply)
+        self.send_reply(reply, handle)
+
+    def send_reply(self, reply: dict[str, Any], handle: str) -> None:
+        """Send a reply; a commit too big for one frame is dropped (the host keeps the
+        previous one and is told why) rather than losing the reply."""
+        try:
+            frame = protocol.encode(reply)
+        except protocol.ProtocolError as exc:
+            if reply.get("state") is None:
+                raise
+            reply.pop("state")
+            self.prints.pop(handle, None)  # try again after the next change
+            reply["commit_error"] = f"the VM's filesystem is too big to commit: {exc}"
+            frame = protocol.encode(reply)
+        protocol.write_raw(self.out_fd, frame)
 
     def serve(self) -> None:
         while True:
