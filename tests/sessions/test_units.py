@@ -183,3 +183,12 @@ def test_handshake_timeout_for_an_agent_that_never_answers() -> None:
 
     with VM() as vm, pytest.raises(SessionError, match="did not answer initialize within 0.5 s"):
         vm.create_session(["/bin/sh", "-c", "cat > /dev/null"], handshake_timeout=0.5, store=False)
+
+
+def test_known_agent_without_sandbox_needs_its_cwd_on_the_host() -> None:
+    from pocketos import VM
+    from pocketos.sessions import SessionError
+
+    with VM() as vm, pytest.raises(SessionError, match="does not exist on the host") as info:
+        vm.create_session("codex", cwd="/nonexistent-pocketos-cwd", store=False)
+    assert "sandbox=True" in str(info.value)

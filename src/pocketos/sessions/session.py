@@ -18,7 +18,7 @@ from typing import Any, cast
 
 from pocketos.errors import PocketOSError
 from pocketos.kernel.permissions import PermissionRequest
-from pocketos.sessions.agents import AgentSpec, find_executable, resolve_agent
+from pocketos.sessions.agents import KNOWN_AGENTS, AgentSpec, find_executable, resolve_agent
 from pocketos.sessions.events import Event, EventLog
 from pocketos.sessions.instructions import host_tools, os_instructions
 from pocketos.sessions.permissions import PermissionAnswer, PermissionRouter
@@ -593,6 +593,15 @@ class Session:
             self._install_fast_path(client)
             return
         assert self.spec.argv is not None
+        if self.sandbox is None and self.spec.name in KNOWN_AGENTS and not os.path.isdir(self.cwd):
+            # a real agent CLI runs on the host and looks for its cwd there: say so plainly
+            # instead of letting it fail with its own misleading error
+            raise SessionError(
+                f"session cwd {self.cwd} does not exist on the host: agent "
+                f"{self.spec.name!r} runs on the host and acts on the host's files; pass "
+                f"sandbox=True to run it over the VM's files (same paths), or a cwd that "
+                f"exists on the host"
+            )
         exe = find_executable(self.spec.argv)
         from acp.transports import default_environment
 
