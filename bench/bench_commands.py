@@ -1,4 +1,4 @@
-"""Command throughput on 10 MB inputs: grep, sed, awk, sort and jq — pocketos side by side with
+"""Command throughput on 10 MB inputs: grep, sed, awk, sort, cut, uniq and jq — pocketos side by side with
 just-bash (PyPI) and, for reference, the GNU tools through ``bash -c``. Results in MB/s (higher
 is better)."""
 
@@ -29,6 +29,9 @@ CASES: dict[str, tuple[str, str, bool]] = {
     "sed s/foo/bar/g": ("sed 's/foo/bar/g' big.txt > /dev/null", "big.txt", False),
     "awk sum of a column": ("awk '{s+=$2} END {print s}' big.txt", "big.txt", True),
     "sort": ("sort big.txt > /dev/null", "big.txt", False),
+    "cut -d' ' -f2,4": ("cut -d' ' -f2,4 big.txt | wc -l", "big.txt", True),
+    "uniq -c": ("uniq -c big.txt | wc -l", "big.txt", True),
+    "grep -E alternation": ("grep -cE 'foo|sigma[0-9]|kappa ' big.txt", "big.txt", True),
     "jq select + add": (
         "jq '[.[] | select(.name == \"foo\") | .n] | add' big.json",
         "big.json",

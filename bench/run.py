@@ -18,6 +18,7 @@ GROUPS = [
     "vm",
     "shell",
     "commands",
+    "trees",
     "wasm",
     "sessions",
     "workspaces",
