@@ -179,6 +179,7 @@ def cmd_log(g: Git, args: list[str], show: bool = False) -> int:
     oneline = False
     mode: str | None = None
     reverse = False
+    all_refs = False
     separate = False
     opts: list[str] = []
     it = iter(args)
@@ -206,6 +207,8 @@ def cmd_log(g: Git, args: list[str], show: bool = False) -> int:
             mode = _diff_mode(a)
         elif a == "--reverse":
             reverse = True
+        elif a == "--all":
+            all_refs = True
         elif a in ("--no-decorate", "--no-color", "--no-pager", "--first-parent"):
             continue
         elif a.startswith("-") and a != "--":
@@ -225,6 +228,14 @@ def cmd_log(g: Git, args: list[str], show: bool = False) -> int:
             excludes.append(resolve_commit(repo, r[1:]))
         else:
             starts.append(resolve_commit(repo, r))
+    if all_refs:
+        for sha in repo.list_refs("refs/").values():
+            tip = peel(repo, sha)
+            if isinstance(repo[tip], Commit) and tip not in starts:
+                starts.append(tip)
+        head = repo.head()
+        if head is not None and head not in starts:
+            starts.append(head)
     if not starts:
         head = repo.head()
         if head is None:

@@ -240,7 +240,7 @@ def _summary(g: Git, repo: Repo, old_tree: bytes, new_tree: bytes) -> None:
 
 
 def cmd_merge(g: Git, args: list[str]) -> int:
-    no_ff = ff_only = abort = False
+    no_ff = ff_only = abort = quiet = False
     message: str | None = None
     rest: list[str] = []
     it = iter(args)
@@ -249,7 +249,9 @@ def cmd_merge(g: Git, args: list[str]) -> int:
             no_ff = True
         elif a == "--ff-only":
             ff_only = True
-        elif a in ("--ff", "--no-edit", "-q", "--quiet"):
+        elif a in ("-q", "--quiet"):
+            quiet = True
+        elif a in ("--ff", "--no-edit"):
             continue
         elif a == "--abort":
             abort = True
@@ -287,4 +289,8 @@ def cmd_merge(g: Git, args: list[str]) -> int:
         raise GitError(f"{name} - not something we can merge", 1, "merge: ") from None
     found = lookup_ref(repo, name)
     label = name if found else name
-    return merge_into_head(g, repo, theirs, label, no_ff, ff_only, message)
+    shown = len(g.out)
+    status = merge_into_head(g, repo, theirs, label, no_ff, ff_only, message)
+    if quiet and status == 0:
+        del g.out[shown:]  # like git -q: a clean merge says nothing; conflicts still show
+    return status
