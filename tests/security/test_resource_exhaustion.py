@@ -10,6 +10,7 @@ import io
 import lzma
 import random
 import time
+import tracemalloc
 import zipfile
 from collections.abc import Iterator
 
@@ -248,15 +249,21 @@ def test_catastrophic_regex_is_stopped_by_the_timeout(vm: VM) -> None:
     assert time.monotonic() - start < 5
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="shell: no limit on the size of a variable, and the "
-    "deadline is checked every 1,024 loop iterations only, so doubling a string "
-    "23 times (8 MiB) overruns a 0.1 s timeout",
-)
 def test_string_doubling_is_stopped(vm: VM) -> None:
-    r = vm.exec("a=x; for i in $(seq 23); do a=$a$a; done; echo ${#a}", timeout=0.1)
-    assert r.limit_hit is not None
+    tracemalloc.start()
+    try:
+        r = vm.exec(
+            "a=x; for i in $(seq 60); do a=$a$a; done; echo ${#a}",
+            timeout=60,
+            limits={"max_memory": 16 * MiB},
+        )
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert (r.exit_code, r.stdout, r.limit_hit) == (125, "", "max_memory")
+    assert r.stderr == "bash: variables: memory limit exceeded (max_memory=16 MiB)\n"
+    assert peak < 3 * 16 * MiB
+    usable(vm)
 
 
 # --- long lines and binary input --------------------------------------------------------------

@@ -5,6 +5,7 @@ process (such as its recursion limit)."""
 from __future__ import annotations
 
 import sys
+import tracemalloc
 from collections.abc import Iterator
 
 import pytest
@@ -109,3 +110,55 @@ def test_background_bomb_in_subshells_leaves_nothing_running(vm: VM) -> None:
     assert [p for p in vm.list_processes() if p["status"] == "running"] == []
     r = vm.exec("echo ok")
     assert r.stdout == "ok\n"
+
+
+MiB = 1024 * 1024
+
+
+def _peak_of(vm: VM, script: str, **kw: object) -> tuple[object, int]:
+    tracemalloc.start()
+    try:
+        r = vm.exec(script, **kw)  # type: ignore[arg-type]
+        return r, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.parametrize(
+    "script",
+    [
+        "echo {1..100000000}",
+        "echo x{1..100000000}y",
+        "echo {a,b}{1..100000000}",
+        "for i in {1..100000000}; do :; done",
+        "x=({1..100000000})",
+        "echo {1..10000}{1..10000}",
+    ],
+)
+def test_huge_brace_expansion_is_refused_before_it_is_made(vm: VM, script: str) -> None:
+    r, peak = _peak_of(vm, script, timeout=60, limits={"max_memory": 64 * MiB})
+    assert_no_crash(r)
+    assert (r.exit_code, r.limit_hit) == (125, "max_memory")  # type: ignore[attr-defined]
+    assert peak < 64 * MiB
+
+
+def test_a_million_word_brace_expansion_still_works(vm: VM) -> None:
+    r = vm.exec("echo {1..1000000} | wc -c; x=(a{1..3}b); echo ${x[@]}")
+    assert (r.exit_code, r.stdout, r.stderr) == (0, "6888896\na1b a2b a3b\n", "")
+
+
+def test_an_array_of_big_values_stops_at_max_memory(vm: VM) -> None:
+    script = "a=x; for i in $(seq 20); do a=$a$a; done; for i in $(seq 1000); do b[i]=$a$i; done"
+    r, peak = _peak_of(vm, script, timeout=60, limits={"max_memory": 32 * MiB})
+    assert (r.exit_code, r.limit_hit) == (125, "max_memory")  # type: ignore[attr-defined]
+    assert peak < 3 * 32 * MiB
+
+
+def test_subshells_give_back_what_their_variables_held(vm: VM) -> None:
+    script = (
+        "a=x; for i in $(seq 20); do a=$a$a; done; "
+        "for i in $(seq 100); do (b=$a$a); c=$(d=$a$a; echo 1); echo $a | { f=$(cat)$a; }; done; "
+        "b=$a; b=; echo ok"
+    )
+    r = vm.exec(script, timeout=60, limits={"max_memory": 16 * MiB})
+    assert (r.exit_code, r.stdout, r.limit_hit) == (0, "ok\n", None)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
+from pocketos.kernel import budget as budget_mod
 from pocketos.shell import pattern as pat
 from pocketos.shell.arith import ArithError, evaluate
 from pocketos.shell.ast import DQ, ArithSub, BadSub, CmdSub, Lit, Param, Part, ProcSub, Quoted, Word
@@ -102,6 +103,44 @@ class _Fields:
 
 
 _BRACE_SEQ = re.compile(r"^(-?\d+|[A-Za-z])\.\.(-?\d+|[A-Za-z])(?:\.\.(-?\d+))?$")
+#: texts at least this long are checked against the exec's memory before they are joined
+BIG_TEXT = 1024 * 1024
+#: a word that is one brace sequence between plain text: ``a{1..9}b``
+_SIMPLE_SEQ_WORD = re.compile(r"^([^{}$,*?\[\\~'\"`]*)\{([^{}]*)\}([^{}$,*?\[\\~'\"`]*)$")
+#: host bytes one generated word costs, beyond its characters: as a plain string (fast path),
+#: and as the per-character items of the general brace expander
+_WORD_COST = 120
+_ITEM_COST = 72
+
+
+def _seq_budget(count: int, per_word: int) -> None:
+    """Refuse a brace sequence whose words would not fit in the exec's memory, before
+    making any of them (``{1..100000000}``)."""
+    if count > 4096:
+        budget_mod.check_alloc(count * per_word, "brace expansion")
+        budget_mod.check_time()
+
+
+def _grown(count: int, items: int) -> None:
+    """Nested braces multiply: check what the words made so far hold."""
+    if count > 4096:
+        budget_mod.check_alloc(count * _ITEM_COST * (items + 4), "brace expansion")
+        budget_mod.check_time()
+
+
+def simple_sequence(text: str) -> list[str] | None:
+    """``pre{a..b}post`` with plain text around it -> its words, made directly (no
+    per-character items); ``None`` for anything else."""
+    m = _SIMPLE_SEQ_WORD.match(text)
+    if m is None:
+        return None
+    pre, body, post = m.groups()
+    seq = _sequence(body, _WORD_COST + len(pre) + len(post))
+    if seq is None:
+        return None
+    if pre or post:
+        seq = [pre + x + post for x in seq]
+    return seq
 
 
 def brace_expand(parts: list[Part]) -> list[list[Part]]:
@@ -168,15 +207,16 @@ def _brace_items(items: list[tuple[str, Any]]) -> list[list[tuple[str, Any]]]:
                     start = c + 1
                 res: list[list[tuple[str, Any]]] = []
                 for a in alts:
-                    for x in _brace_items(pre + a + post):
-                        res.append(x)
+                    res.extend(_brace_items(pre + a + post))
+                    _grown(len(res), n)
                 return res
             inner = items[i + 1 : close]
             if all(k == "c" for k, _ in inner):
-                seq = _sequence("".join(v for _, v in inner))
+                seq = _sequence("".join(v for _, v in inner), _ITEM_COST * (n + 4))
                 if seq is not None:
                     res = []
                     for s in seq:
+                        _grown(len(res), n)
                         mid: list[tuple[str, Any]] = (
                             [("c", c) for c in s] if s else [("p", Quoted(""))]
                         )
@@ -189,7 +229,7 @@ def _brace_items(items: list[tuple[str, Any]]) -> list[list[tuple[str, Any]]]:
     return [items]
 
 
-def _sequence(s: str) -> list[str] | None:
+def _sequence(s: str, per_word: int = _WORD_COST) -> list[str] | None:
     m = _BRACE_SEQ.match(s)
     if not m:
         return None
@@ -205,6 +245,7 @@ def _sequence(s: str) -> list[str] | None:
         ):
             width = max(len(a), len(b))
         rng = range(x, y + 1, step) if x <= y else range(x, y - 1, -step)
+        _seq_budget(len(rng), per_word + max(len(a), len(b)))
         if width:
             return [f"{v:0{width}d}" if v >= 0 else "-" + f"{-v:0{width - 1}d}" for v in rng]
         return [str(v) for v in rng]
@@ -232,6 +273,11 @@ class Expander:
     async def expand_word(self: Shell, w: Word) -> list[str]:
         plists = [w.parts]
         if any(isinstance(p, Lit) and "{" in p.text for p in w.parts):
+            p0 = w.parts[0]
+            if len(w.parts) == 1 and isinstance(p0, Lit):
+                words = simple_sequence(p0.text)
+                if words is not None:
+                    return words
             plists = brace_expand(w.parts)
         fields: list[tuple[str, str, bool]] = []
         for parts in plists:
@@ -279,7 +325,13 @@ class Expander:
             return str(await self.arith_text(parts[0].expr))
         fb = _Fields()
         await self._expand_parts(w.parts, fb, False, assign=assign)
-        return "".join(fb.text)
+        text = fb.text
+        if len(text) > 1 and sum(map(len, text)) >= BIG_TEXT:
+            # refuse a huge concatenation (``a=$a$a``) before making it
+            budget = self.ctx.budget
+            budget.check_alloc(sum(map(len, text)), "variables")
+            budget.check_time()
+        return "".join(text)
 
     async def expand_pattern(self: Shell, w: Word) -> str:
         """Expand to a pattern: quoted characters come back escaped."""

@@ -17,7 +17,7 @@ from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 from pocketos.errors import LimitExceeded
-from pocketos.kernel.budget import check_alloc, pace
+from pocketos.kernel.budget import Held, check_alloc, pace
 from pocketos.kernel.process import SIGNALS, Context, ProcessInfo, ProcessKilled
 from pocketos.kernel.streams import (
     BytesSink,
@@ -88,6 +88,8 @@ SHELL_VERSION = "5.2.15(1)-release"
 #: nesting levels run on one Python stack before ``Shell.nested`` starts a fresh one
 HOP_EVERY = 8
 _T = TypeVar("_T")
+#: values at least this long are charged to the exec's memory budget
+BIG_VALUE = 64 * 1024
 #: longest chain of namerefs bash follows
 NAMEREF_MAX = 8
 _SIGNUMS = {k: v for k, v in SIGNALS.items() if k not in ("KILL", "STOP")}
@@ -361,6 +363,8 @@ class Shell(Expander):
         self.jobs: list[_Job] = []
         #: background jobs started by subshells (shared by every clone of this shell)
         self.orphans: list[asyncio.Task[int]] = []
+        #: memory held by big variable values (see ``charge_value``)
+        self.var_mem: Held | None = None
         self.job_counter = 0
         self.subshell_level = 0
         self.trace_level = 0
@@ -950,6 +954,7 @@ class Shell(Expander):
         except ReturnFn as r:
             return r.status
         finally:
+            sub.release_memory()
             if i < n - 1:
                 pipes[i].writer.close()
             if i > 0:
@@ -1596,6 +1601,8 @@ class Shell(Expander):
         except ShellError as e:
             await sub.report(e)
             status = _err_status(e)
+        finally:
+            sub.release_memory()
         status = await sub.run_exit_trap(status)
         self.last_status = status
         return status
@@ -2003,6 +2010,7 @@ class Shell(Expander):
         except ReturnFn as r:
             status = r.status
         status = await sub.run_exit_trap(status)
+        sub.release_memory()
         self.last_status = status
         data = sink.getvalue()
         out = data.decode("utf-8", "surrogateescape")
@@ -2255,6 +2263,8 @@ class Shell(Expander):
                 except ValueError:
                     pass
                 return
+            if len(value) >= BIG_VALUE:
+                self.charge_value(None, value)
             if index is not None:
                 self.vars[name] = Var({int(index): value}, ATTR_ARRAY)
                 return
@@ -2299,6 +2309,8 @@ class Shell(Expander):
                     raise ShellError(f"{name}[{index}]: bad array subscript")
             if append:
                 value = cur_val.get(key, "") + value
+            if len(value) >= BIG_VALUE or len(cur_val.get(key) or "") >= BIG_VALUE:
+                self.charge_value(cur_val.get(key), value)
             cur_val[key] = value
             return
         if index is not None and index != "0":
@@ -2311,9 +2323,33 @@ class Shell(Expander):
             return
         if append and cur_val is not None:
             value = cur_val + value
+        if len(value) >= BIG_VALUE or (cur_val is not None and len(cur_val) >= BIG_VALUE):
+            self.charge_value(cur_val, value)
         v.value = value
         if a & ATTR_EXPORT:
             self._env_cache = None
+
+    def charge_value(self, old: str | None, new: str) -> None:
+        """Account a big value replacing ``old`` to the exec's memory budget (and check the
+        deadline): ``a=$a$a`` ends at ``max_memory`` instead of growing the host."""
+        budget = self.ctx.budget
+        budget.check_time()
+        held = self.var_mem
+        if held is None or held.budget is not budget:
+            held = self.var_mem = budget.hold("variables")
+        delta = (len(new) if len(new) >= BIG_VALUE else 0) - (
+            len(old) if old is not None and len(old) >= BIG_VALUE else 0
+        )
+        if delta > 0:
+            held.add(delta)
+        elif delta < 0:
+            held.sub(-delta)
+
+    def release_memory(self) -> None:
+        """A subshell ends: what its own variables held goes back to the budget."""
+        if self.var_mem is not None:
+            self.var_mem.close()
+            self.var_mem = None
 
     def unset_var(self, name: str, index: str | None = None) -> None:
         v = self.vars.get(name)
@@ -2402,6 +2438,7 @@ class Shell(Expander):
         sub.frames = [dict(f) for f in self.frames]
         sub.funcnames = list(self.funcnames)
         sub.jobs = []
+        sub.var_mem = None
         Shell._bashpid_seq += 1
         sub.bashpid = self.ctx.pid * 100 + Shell._bashpid_seq
         sub.is_subshell = True

@@ -61,6 +61,9 @@ _MAYBE_GLOB = re.compile(r"[*?\[]|[+@!]\(")
 
 
 def has_glob(p: str, extglob: bool = True) -> bool:
+    # substring tests run at memchr speed; the regex only when one of them hits
+    if "*" not in p and "?" not in p and "[" not in p and "(" not in p:
+        return False
     if _MAYBE_GLOB.search(p) is None:
         return False
     if "\\" not in p and ("*" in p or "?" in p):
