@@ -133,7 +133,7 @@ def test_state_survives_the_death_of_the_worker(vm: VM) -> None:
 
 
 def test_an_exec_that_kills_its_worker_is_not_committed() -> None:
-    limits = WorkerLimits(cpu_seconds=4)
+    limits = WorkerLimits(cpu_seconds=2)
     with (
         WorkerPool(0, limits=limits) as pool,
         VM(

@@ -76,7 +76,7 @@ def test_a_crash_of_the_worker_mid_exec_is_a_result_not_an_exception(pool: Worke
 
 def test_cpu_loop_is_ended_by_the_cpu_limit() -> None:
     with (
-        WorkerPool(0, limits=WorkerLimits(cpu_seconds=3)) as pool,
+        WorkerPool(0, limits=WorkerLimits(cpu_seconds=2)) as pool,
         VM(isolation="process", pool=pool, limits=_endless()) as vm,
     ):
         r = vm.exec("while :; do :; done")

@@ -34,7 +34,8 @@ class WorkerLimits:
     """Hard limits the kernel enforces on a worker process (not on one exec).
 
     ``memory``: bytes of heap and anonymous memory (``RLIMIT_DATA``); ``cpu_seconds``: CPU time
-    over the worker's life (``RLIMIT_CPU``; the worker is replaced when it is hit);
+    over the worker's life after its start-up (``RLIMIT_CPU``; the worker is replaced when it
+    is hit);
     ``open_files``: ``RLIMIT_NOFILE``; ``file_size``: largest host file the worker may write
     (``RLIMIT_FSIZE``); ``grace``: seconds past an exec's timeout before the host kills a worker
     that has not answered (the wall-clock kill); ``start_timeout``: seconds a new worker has to

@@ -323,11 +323,12 @@ def main(argv: list[str] | None = None) -> None:
     if config.get("cache"):
         os.environ["POCKETOS_CACHE"] = str(config["cache"])
     in_fd, out_fd = _private_pipes()
-    from pocketos.isolation.sandbox import apply_base
+    from pocketos.isolation.sandbox import apply_base, apply_cpu
 
     notes = apply_base(config)
     worker = Worker(in_fd, out_fd)
     worker.warm()
+    notes += apply_cpu(config)
     if config.get("seccomp", True):
         from pocketos.isolation.seccomp import install
 
