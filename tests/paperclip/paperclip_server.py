@@ -245,6 +245,13 @@ class PaperclipServer:
             except ValueError:
                 return exc.code, raw.decode(errors="replace")
 
+    def text(self, path: str) -> tuple[int, str]:
+        try:
+            with urllib.request.urlopen(self.url + path, timeout=60) as resp:
+                return resp.status, resp.read().decode()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read().decode(errors="replace")
+
     def get(self, path: str) -> Any:
         status, body = self.call("GET", path)
         assert status == 200, (path, status, body)

@@ -121,3 +121,17 @@ def test_task_key_and_prompt() -> None:
         "# T-1: Fix\n\n## Why you are running\nThe issue was reopened with a comment."
         "\n\n## New comments\n- user: again please"
     )
+
+
+def test_state_dir_prefers_the_agent_home_over_a_project_checkout() -> None:
+    from pathlib import Path
+
+    from pocketos.paperclip import state_dir_for
+
+    cfg = parse_config({})
+    ws = {"cwd": "/repo/checkout", "agentHome": "/pc/workspaces/a1"}
+    assert state_dir_for(cfg, {"paperclipWorkspace": ws}) == Path("/pc/workspaces/a1/.pocketos")
+    assert state_dir_for(cfg, {"paperclipWorkspace": {"cwd": "/w"}}) == Path("/w/.pocketos")
+    assert state_dir_for(parse_config({"stateDir": "/s"}), {}) == Path("/s")
+    with pytest.raises(ConfigError, match="stateDir: Paperclip gave no workspace folder"):
+        state_dir_for(cfg, {"paperclipWorkspace": {"cwd": "relative"}})

@@ -112,6 +112,8 @@ def test_paperclip_runs_a_pocketos_agent(paperclip: PaperclipServer, tmp_path: P
         company = pc.post("/api/companies", {"name": "pocketos e2e"})["id"]
         schema = pc.get("/api/adapters/pocketos_local/config-schema")
         assert "policy" in [f["key"] for f in schema["fields"]]
+        status, parser = pc.text("/api/adapters/pocketos_local/ui-parser.js")
+        assert status == 200 and "exports.parseStdoutLine" in parser
         policy = {
             "fs": {
                 "default": "allow",

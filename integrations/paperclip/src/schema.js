@@ -75,7 +75,7 @@ export function getConfigSchema() {
         key: "stateDir",
         label: "State directory (host)",
         type: "text",
-        hint: "Where sessions and workspace snapshots live; default .pocketos in Paperclip's workspace folder.",
+        hint: "Where sessions and workspace snapshots live; default .pocketos in Paperclip's folder for the agent (agentHome).",
         group: "Advanced",
       },
       {

@@ -66,13 +66,15 @@ class Emitter:
 
 def state_dir_for(cfg: RunConfig, context: Mapping[str, Any]) -> Path:
     """Where the agent's sessions and workspaces live on the host: ``stateDir`` from the
-    config, else ``.pocketos`` in Paperclip's workspace folder for the agent."""
+    config, else ``.pocketos`` in Paperclip's own folder for the agent (``agentHome``, never a
+    project checkout), else in the run's workspace folder."""
     if cfg.state_dir:
         return Path(cfg.state_dir)
     ws = context.get("paperclipWorkspace")
-    cwd = ws.get("cwd") if isinstance(ws, Mapping) else None
-    if isinstance(cwd, str) and cwd.startswith("/"):
-        return Path(cwd) / ".pocketos"
+    for key in ("agentHome", "cwd"):
+        folder = ws.get(key) if isinstance(ws, Mapping) else None
+        if isinstance(folder, str) and folder.startswith("/"):
+            return Path(folder) / ".pocketos"
     raise ConfigError(
         "stateDir: Paperclip gave no workspace folder for this run; set stateDir to a host "
         "directory the Paperclip server can write"
