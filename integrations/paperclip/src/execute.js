@@ -57,7 +57,11 @@ export async function execute(ctx) {
       adapterType: "pocketos_local",
       command,
       commandArgs: args,
-      commandNotes: ["JSON envelope on stdin (run JWT included; it never enters the VM)"],
+      commandNotes: [
+        config.warmRunner === false
+          ? "JSON envelope on stdin (run JWT included; it never enters the VM)"
+          : "forked from a warm runner; JSON envelope over its private socket (run JWT included; it never enters the VM)",
+      ],
       env: redactEnv(env),
     });
   }
@@ -153,7 +157,7 @@ export async function execute(ctx) {
       errorMessage:
         timedOut || cancelled
           ? `the runner stopped before reporting a result${tail ? `: ${tail}` : ""}`
-          : `the pocketos runner exited with ${signal || code} without a result${tail ? `: ${tail}` : ""}`,
+          : `the pocketos runner ${signal || code !== null ? `exited with ${signal || code}` : "ended"} without a result${tail ? `: ${tail}` : ""}`,
       errorCode: "pocketos_runner",
     };
   }
