@@ -432,7 +432,12 @@ class Compiler:
         return f"(0.0 if {self.cond(node[1])} else 1.0)", "num"
 
     def x_concat(self, node: Node) -> tuple[str, str]:
-        return "_cat(" + ", ".join(self.s(p) for p in node[1]) + ")", "str"
+        # inline while short; a long result goes through _cat, which checks the memory budget
+        # before making it
+        parts = [self.s(p) for p in node[1]]
+        ts = [self.tmp() for _ in parts]
+        cond = " + ".join(f"len({t} := {c})" for t, c in zip(ts, parts, strict=True))
+        return f"({' + '.join(ts)} if {cond} < 65536 else _cat({', '.join(ts)}))", "str"
 
     def x_binop(self, node: Node) -> tuple[str, str]:
         op = node[1]
