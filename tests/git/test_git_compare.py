@@ -144,7 +144,25 @@ MERGE_BASE = (
     "git commit -qm base; git switch -q -c feat; "
 )
 
+STASH_BASE = (
+    "git init -q; printf 'a\\nb\\n' > f; printf 'g\\n' > g; git add .; git commit -qm base; "
+)
+
 SCENARIOS: dict[str, str] = {
+    "stash_push_pop": STASH_BASE + "printf 'c\\n' >> f; printf 'h\\n' >> g; git add g; "
+    "git stash; git status -s; git stash list; cat f; git stash pop; cat f g",
+    "stash_nothing": STASH_BASE + "git stash; echo $?; git stash list",
+    "stash_message_and_show": STASH_BASE + "printf 'c\\n' >> f; git stash push -m 'my work'; "
+    "git stash list; git stash show; git stash show -p",
+    "stash_two_and_apply": STASH_BASE + "printf 'c\\n' >> f; git stash -q; printf 'x\\n' >> g; "
+    "git stash -q; git stash list; git stash apply stash@{1}; git status -s; git stash list",
+    "stash_drop_and_clear": STASH_BASE + "printf 'c\\n' >> f; git stash -q; printf 'x\\n' >> g; "
+    "git stash -q; git stash drop; git stash list; git stash clear; git stash list; "
+    "git stash pop; echo $?",
+    "stash_new_file": STASH_BASE + "printf 'n\\n' > n; git add n; git stash -q; ls; git stash pop "
+    "-q; git status -s",
+    "stash_pop_conflict_kept": STASH_BASE + "printf 'c\\n' >> f; git stash -q; printf 'z\\n' >> f; "
+    "git commit -qam other; git stash pop; echo $?; git stash list",
     "merge_fast_forward": MERGE_BASE + "printf 'new\\n' > n; git add n; git commit -qm feat; "
     "git switch -q master; git merge feat; git log --oneline; ls",
     "merge_up_to_date": MERGE_BASE + "git switch -q master; git merge feat",

@@ -536,7 +536,10 @@ def _status_long(
             '  (use "git commit" to conclude merge)\n\n'
         )
     if state.conflicts:
-        g.print('Unmerged paths:\n  (use "git add <file>..." to mark resolution)\n')
+        g.print("Unmerged paths:\n")
+        if not repo.read("MERGE_HEAD"):
+            g.print('  (use "git restore --staged <file>..." to unstage)\n')
+        g.print('  (use "git add <file>..." to mark resolution)\n')
         for p in state.conflicts:
             g.print(f"\tboth modified:   {g.rel(p)}\n")
         g.print("\n")

@@ -19,6 +19,7 @@ from pocketos.git.cmd_refs import (
     cmd_tag,
 )
 from pocketos.git.cmd_remote import cmd_clone, cmd_fetch, cmd_pull, cmd_push, cmd_remote
+from pocketos.git.cmd_stash import cmd_stash
 from pocketos.git.remote import HttpCall
 from pocketos.git.repo import GitError
 from pocketos.git.session import Git
@@ -46,6 +47,7 @@ SUBCOMMANDS: dict[str, Callable[[Git, list[str]], int]] = {
     "reset": cmd_reset,
     "tag": cmd_tag,
     "merge": cmd_merge,
+    "stash": cmd_stash,
     "remote": cmd_remote,
 }
 
@@ -97,7 +99,7 @@ USAGE = """usage: git [-C <path>] [-c <name>=<value>] <command> [<args>]
 
 These git commands are available in this VM:
    init, clone, add, rm, mv, status, ls-files, commit, log, show, diff, branch,
-   switch, checkout, restore, reset, tag, merge, rev-parse, config, remote, fetch,
+   switch, checkout, restore, reset, tag, merge, stash, rev-parse, config, remote, fetch,
    pull, push
 """
 
