@@ -49,6 +49,63 @@ def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
         t.join()
 
 
+@pytest.fixture
+def private_server(tmp_path: Path) -> Iterator[str]:
+    """A smart-HTTP server that answers only requests carrying its token."""
+    if GIT is None:
+        pytest.skip("the real git is not installed (apt install git)")
+    src = tmp_path / "private"
+    src.mkdir()
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "GIT_CONFIG_NOSYSTEM": "1", **IDENTITY}
+    subprocess.run(
+        [
+            "bash",
+            "-c",
+            "git init -q -b main . && printf 's\\n' > s && git add s && git commit -qm s",
+        ],
+        cwd=src,
+        env=env,
+        check=True,
+    )
+    inner = make_wsgi_chain(DictBackend({"/": HostRepo(str(src))}))
+
+    def app(environ, start_response):  # type: ignore[no-untyped-def]
+        if environ.get("HTTP_AUTHORIZATION") != "Bearer s3cret-token":
+            start_response("401 Unauthorized", [("Content-Type", "text/plain")])
+            return [b"no"]
+        return inner(environ, start_response)
+
+    httpd = make_server("127.0.0.1", 0, app, handler_class=_Quiet)
+    t = threading.Thread(target=httpd.serve_forever, daemon=True)
+    t.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_port}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        t.join()
+
+
+def test_credentials_come_from_the_gateway_and_stay_invisible(private_server: str) -> None:
+    host = private_server.removeprefix("http://")
+    policy = {
+        "fs": "allow",
+        "child_process": "allow",
+        "env": "allow",
+        "network": {"default": "deny", "rules": [{"mode": "allow", "hosts": [host]}]},
+    }
+    with VM(policy=policy, env=IDENTITY) as vm:
+        r = vm.exec(f"git clone -q {private_server} /a; echo $?", timeout=60)
+        assert r.stdout == "128\n"
+        assert "error: 401" in r.stderr
+    network = {"transforms": [{"match": host, "headers": {"Authorization": "Bearer s3cret-token"}}]}
+    with VM(policy=policy, env=IDENTITY, network=network) as vm:
+        r = vm.exec(f"git clone -q {private_server} /b && cat /b/s", timeout=60)
+        assert (r.exit_code, r.stdout) == (0, "s\n"), r.stderr
+        seen = vm.exec("cat /b/.git/config; env; git -C /b remote -v").stdout
+        assert "s3cret" not in seen
+
+
 def _vm(host: str | None) -> VM:
     network: object = {"default": "deny", "rules": [{"mode": "allow", "hosts": [host]}]}
     return VM(
