@@ -401,3 +401,25 @@ def test_a_bad_agent_environment_is_a_clear_failure(tmp_path: Path) -> None:
         assert res["errorMessage"].startswith(
             "invalid pocketos_local configuration: env: unknown provider 'mistral'"
         )
+
+
+def test_the_warm_runner_leaves_nothing_behind(tmp_path: Path) -> None:
+    rules = [Rule("Write hello.txt", [], done="ok")]
+    runner_tmp = tmp_path / "tmp"
+    runner_tmp.mkdir()
+    with FakeModel(rules) as fm, FakeAPI(issues={"i1": {"id": "i1"}}) as api:
+        env = envelope(fm, api, tmp_path)
+        cfg = {**env["config"], "command": sys.executable}
+        cfg["env"] = {**cfg["env"], "PYTHONPATH": SRC}
+        ctx = {"runId": "r", "agent": env["agent"], "config": cfg, "context": env["context"]}
+        old = os.environ.get("TMPDIR")
+        os.environ["TMPDIR"] = str(runner_tmp)
+        try:
+            (rec,) = drive({"ctx": ctx, "runs": 1}, tmp_path)
+        finally:
+            if old is None:
+                del os.environ["TMPDIR"]
+            else:
+                os.environ["TMPDIR"] = old
+        assert rec["result"]["exitCode"] == 0
+        assert list(runner_tmp.iterdir()) == []

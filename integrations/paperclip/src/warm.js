@@ -72,7 +72,7 @@ export async function warmServer(command, env) {
   if (!entry || entry.dead) {
     for (const [k, e] of servers) {
       if (JSON.parse(k)[0] === command) {
-        e.child.kill("SIGTERM");
+        stop(e);
         servers.delete(k);
       }
     }
@@ -87,8 +87,14 @@ export async function warmServer(command, env) {
   }
 }
 
+function stop(entry) {
+  entry.child.kill("SIGTERM");
+  entry.dead = true;
+  rmSync(entry.dir, { recursive: true, force: true });
+}
+
 export function stopWarmServers() {
-  for (const e of servers.values()) e.child.kill("SIGTERM");
+  for (const e of servers.values()) stop(e);
   servers.clear();
 }
 
