@@ -10,6 +10,11 @@ import { join } from "node:path";
 const READY_TIMEOUT_MS = 120_000;
 const servers = new Map();
 
+// the sockets' directories go with the process that made them
+process.once("exit", () => {
+  for (const e of servers.values()) rmSync(e.dir, { recursive: true, force: true });
+});
+
 function keyOf(command, env) {
   return JSON.stringify([command, Object.entries(env).sort()]);
 }
