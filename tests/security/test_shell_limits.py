@@ -162,3 +162,31 @@ def test_subshells_give_back_what_their_variables_held(vm: VM) -> None:
     )
     r = vm.exec(script, timeout=60, limits={"max_memory": 16 * MiB})
     assert (r.exit_code, r.stdout, r.limit_hit) == (0, "ok\n", None)
+
+
+AS = "x=$(printf 'a%.0s' {1..40})\n"
+
+
+@pytest.mark.parametrize(
+    ("script", "out"),
+    [
+        ("[[ $x == *a*a*a*a*a*a*a*a*b ]]; echo $?", "1\n"),
+        ("[[ $x$x$x == *a*a*a*a*a*a*a*a*a*a*a*a*b ]]; echo $?", "1\n"),
+        ("case $x in *a*a*a*a*a*a*a*a*b) echo yes;; *) echo no;; esac", "no\n"),
+        ("shopt -s extglob\ncase $x in +(a|aa)b) echo yes;; *) echo no;; esac", "no\n"),
+        ("shopt -s extglob\n[[ $x == *(a|aa|aaa)c ]]; echo $?", "1\n"),
+        ("y=${x//*a*a*a*a*a*a*b/}; echo ${#y}", "40\n"),
+        ("y=${x#*a*a*a*a*a*a*a*b}; echo ${#y}", "40\n"),
+        ("y=${x%%*a*a*a*a*a*a*a*b}; echo ${#y}", "40\n"),
+        ("shopt -s extglob\ny=${x//+(a|aa)b/}; echo ${#y}", "40\n"),
+    ],
+)
+def test_backtracking_patterns_match_in_linear_time(vm: VM, script: str, out: str) -> None:
+    r = vm.exec(AS + script, timeout=20)
+    assert (r.exit_code, r.stdout, r.stderr, r.limit_hit) == (0, out, "", None)
+
+
+def test_pattern_substitution_on_a_long_value_is_not_quadratic(vm: VM) -> None:
+    script = "x=$(printf 'ab%.0s' {1..50000}); y=${x//?/c}; z=${x//b*([a])/}; echo ${#y} ${#z}"
+    r = vm.exec(f"shopt -s extglob\n{script}", timeout=60)
+    assert (r.exit_code, r.stdout, r.limit_hit) == (0, "100000 1\n", None)

@@ -15,6 +15,7 @@ from pocketos.kernel import budget as budget_mod
 from pocketos.shell import pattern as pat
 from pocketos.shell.arith import ArithError, evaluate
 from pocketos.shell.ast import DQ, ArithSub, BadSub, CmdSub, Lit, Param, Part, ProcSub, Quoted, Word
+from pocketos.shell.globmatch import Matcher, nodes_for
 from pocketos.shell.parser import parse_word_text
 from pocketos.shell.state import ATTR_ASSOC, FatalError, ShellError, quote_word
 
@@ -765,25 +766,18 @@ def _strip(v: str, p: str, op: str, extglob: bool = True) -> str:
         if op[0] == "#":
             return v[len(lit) :] if v.startswith(lit) else v
         return v[: len(v) - len(lit)] if lit and v.endswith(lit) else v
-    rx = pat.compile_pattern(p, extglob=extglob)
-    n = len(v)
-    if op == "#":
-        for i in range(0, n + 1):
-            if rx.fullmatch(v, 0, i):
-                return v[i:]
-    elif op == "##":
-        for i in range(n, -1, -1):
-            if rx.fullmatch(v, 0, i):
-                return v[i:]
-    elif op == "%":
-        for i in range(n, -1, -1):
-            if rx.fullmatch(v, i, n):
-                return v[:i]
-    else:
-        for i in range(0, n + 1):
-            if rx.fullmatch(v, i, n):
-                return v[:i]
-    return v
+    m = Matcher(nodes_for(p, extglob), v, tick=budget_mod.check_time)
+    if op[0] == "#":
+        ends = m.ends_from(0)
+        if not ends:
+            return v
+        i = (ends & -ends).bit_length() - 1 if op == "#" else ends.bit_length() - 1
+        return v[i:]
+    starts = m.suffix_starts()
+    if not starts:
+        return v
+    i = starts.bit_length() - 1 if op == "%" else (starts & -starts).bit_length() - 1
+    return v[:i]
 
 
 def _rep(rep: str, matched: str, amp: bool) -> str:
@@ -810,41 +804,50 @@ def _replace(v: str, p: str, rep: str, op: str, amp: bool = True, extglob: bool 
         if op == "/%":
             return v + _rep(rep, "", amp)
         return v
-    rx = pat.compile_pattern(p, extglob=extglob)
+    if not pat.has_glob(p, extglob):
+        lit = pat.unescape(p)
+        r = _rep(rep, lit, amp)
+        if op == "/#":
+            return r + v[len(lit) :] if v.startswith(lit) else v
+        if op == "/%":
+            return v[: n - len(lit)] + r if v.endswith(lit) else v
+        return v.replace(lit, r, 1 if op == "/" else -1)
+    m = Matcher(nodes_for(p, extglob), v, tick=budget_mod.check_time)
     if op == "/#":
-        for i in range(n, -1, -1):
-            if rx.fullmatch(v, 0, i):
-                return _rep(rep, v[:i], amp) + v[i:]
-        return v
+        ends = m.ends_from(0)
+        if not ends:
+            return v
+        i = ends.bit_length() - 1
+        return _rep(rep, v[:i], amp) + v[i:]
     if op == "/%":
-        for i in range(0, n + 1):
-            if rx.fullmatch(v, i, n):
-                return v[:i] + _rep(rep, v[i:], amp)
-        return v
+        starts = m.suffix_starts()
+        if not starts:
+            return v
+        i = (starts & -starts).bit_length() - 1
+        return v[:i] + _rep(rep, v[i:], amp)
+    # the leftmost match and the longest from there, then on after it; an empty match
+    # before a character replaces nothing and steps over that character, like bash
+    starts = m.match_starts()
     out: list[str] = []
-    i = 0
-    done = False
-    while i <= n:
-        if done:
-            out.append(v[i:])
+    pos = 0
+    while True:
+        cand = starts >> pos << pos
+        if not cand:
             break
-        m_end = -1
-        for j in range(n, i - 1, -1):
-            if rx.fullmatch(v, i, j):
-                m_end = j
-                break
-        if m_end > i:
-            out.append(_rep(rep, v[i:m_end], amp))
-            if m_end == i:
-                if i < n:
-                    out.append(v[i])
-                i += 1
-            else:
-                i = m_end
-            if op == "/":
-                done = True
-            continue
-        if i < n:
+        i = (cand & -cand).bit_length() - 1
+        j = m.ends_from(i).bit_length() - 1
+        if j > i:
+            out.append(v[pos:i])
+            out.append(_rep(rep, v[i:j], amp))
+            pos = j
+        elif i < n:
+            out.append(v[pos:i])
+            out.append(_rep(rep, "", amp))
             out.append(v[i])
-        i += 1
+            pos = i + 1
+        else:
+            break
+        if op == "/":
+            break
+    out.append(v[pos:])
     return "".join(out)

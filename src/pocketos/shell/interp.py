@@ -1808,7 +1808,7 @@ class Shell(Expander):
             hit = False
             for pw in item.patterns:
                 p = await self.expand_pattern(pw)
-                if pat.match(p, word, nocase):
+                if pat.match(p, word, nocase, tick=self.ctx.budget.check_time):
                     hit = True
                     break
             if not hit:
@@ -1909,7 +1909,7 @@ class Shell(Expander):
             await self._trace_cond(prefix, f"{left} {op} {await self.expand_str(e.right)}")
         if op in ("==", "=", "!="):
             p = await self.expand_pattern(e.right)
-            r = pat.match(p, left, self.shopt["nocasematch"])
+            r = pat.match(p, left, self.shopt["nocasematch"], tick=self.ctx.budget.check_time)
             return r if op != "!=" else not r
         if op == "=~":
             return await self._regex_match(left, e.right)

@@ -8,7 +8,10 @@ into escaped text, so ``"*"`` arrives as ``\\*`` and matches only a literal star
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING
+
+from pocketos.shell.globmatch import Matcher, needs_engine, nodes_for
 
 if TYPE_CHECKING:
     from pocketos.kernel.fs.view import FsView
@@ -265,11 +268,20 @@ def compile_pattern(
     return r
 
 
-def match(p: str, s: str, nocase: bool = False, extglob: bool = True) -> bool:
-    """Does the whole of ``s`` match pattern ``p``?"""
+def match(
+    p: str,
+    s: str,
+    nocase: bool = False,
+    extglob: bool = True,
+    tick: Callable[[], None] | None = None,
+) -> bool:
+    """Does the whole of ``s`` match pattern ``p``? Patterns on which a backtracking regex
+    could take exponential time run on the linear matcher of :mod:`globmatch`."""
     if not has_glob(p, extglob):
         u = unescape(p)
         return u == s if not nocase else u.lower() == s.lower()
+    if needs_engine(p):
+        return Matcher(nodes_for(p, extglob), s, nocase=nocase, tick=tick).fullmatch()
     return compile_pattern(p, nocase=nocase, extglob=extglob).fullmatch(s) is not None
 
 
@@ -339,7 +351,14 @@ def glob(
                     new.append(path)
             bases = new
             continue
-        rx = compile_pattern(comp, pathname=True, extglob=extglob, nocase=nocase)
+        if needs_engine(comp):
+            # names hold no "/", so the linear matcher's * and ? need no pathname rule
+            nodes = nodes_for(comp, extglob)
+
+            def hit(name: str, nodes: tuple[object, ...] = nodes) -> bool:
+                return Matcher(nodes, name, nocase=nocase).fullmatch()  # type: ignore[arg-type]
+        else:
+            hit = compile_pattern(comp, pathname=True, extglob=extglob, nocase=nocase).fullmatch  # type: ignore[assignment]
         explicit_dot = comp.startswith(".") or comp.startswith("\\.")
         for b in bases:
             try:
@@ -350,7 +369,7 @@ def glob(
             for nm in names:
                 if nm.startswith(".") and not explicit_dot and (not dotglob or nm in (".", "..")):
                     continue
-                if rx.fullmatch(nm):
+                if hit(nm):
                     path = _join(b, nm)
                     if last or fs.isdir(path):
                         new.append(path)
