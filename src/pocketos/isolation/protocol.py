@@ -8,7 +8,8 @@ malformed frame from a worker as a protocol violation and kills the worker.
 Messages (every request carries an ``id``; replies and events echo it):
 
 host -> worker
-  ``{"id", "op": "open", "vm": handle, "options": {...}, "state": <commit> | null}``
+  ``{"id", "op": "open", "vm": handle, "options": {...}, "state": <commit> | null,
+  "landlock": bool}`` — the reply's value lists sandbox notes added by opening
   ``{"id", "op": "call", "vm": handle, "method": name, "args": [...], "kwargs": {...}}``
   ``{"id", "op": "exec", "vm": handle, "script" | "argv", "kwargs": {...}, "stream": bool}``
   ``{"id", "op": "commit", "vm": handle, "force": bool}``
@@ -16,9 +17,11 @@ host -> worker
   ``{"id", "op": "ping"}`` and ``{"id", "op": "exit"}``
 
 worker -> host
-  first frame, unprompted: ``{"op": "hello", "pid": int, "sandbox": [notes]}``
+  first frame, unprompted: ``{"op": "hello", "pid": int, "sandbox": [notes], "environ":
+  [names it started with], "fds": {fd: target}}``
   ``{"id", "ok": true, "value": ..., "state": <commit>?}`` — the reply; ``state`` is present
-  when the VM's root filesystem changed since the last commit
+  when the VM's root filesystem changed since the last commit; ``commit_error`` replaces it
+  when the change was too big for a frame
   ``{"id", "ok": false, "error": {"type", "errno", "message", "filename", "filename2"}}``
   ``{"id", "event": "stdout" | "stderr", "data": bytes}`` — streamed output of an exec
 """
