@@ -432,6 +432,10 @@ class Expander:
                             fb.has = True
                 elif val is not None:
                     fb.quoted(val)
+                elif p.index == "@" and split and p.name != "@":  # type: ignore[union-attr]
+                    # "${unset[@]}" is no word at all, like an empty array
+                    if len(parts) > 1:
+                        fb.has = True
                 else:
                     fb.quoted("")
             elif t is CmdSub:
@@ -557,7 +561,12 @@ class Expander:
                 return str(len(val))
             return str(len(val))
         if not op:
-            if val is None and self.opt_nounset and name not in ("@", "*"):
+            if (
+                val is None
+                and self.opt_nounset
+                and name not in ("@", "*")
+                and index not in ("@", "*")
+            ):
                 raise FatalError(
                     f"{p.text[2:-1] if p.text.startswith('${') else name}: unbound variable", 127
                 )

@@ -88,6 +88,8 @@ SHELL_VERSION = "5.2.15(1)-release"
 #: nesting levels run on one Python stack before ``Shell.nested`` starts a fresh one
 HOP_EVERY = 8
 _T = TypeVar("_T")
+#: builtins whose ``name=value`` arguments are assignments
+_DECLARATION = frozenset(["local", "declare", "typeset", "export", "readonly"])
 #: values at least this long are charged to the exec's memory budget
 BIG_VALUE = 64 * 1024
 #: longest chain of namerefs bash follows
@@ -1028,7 +1030,10 @@ class Shell(Expander):
         if self.shopt["expand_aliases"] and words and self.active_aliases:
             cmd = self._expand_alias(cmd)
             words = cmd.words
-        argv = await self.expand_words(words) if words else []
+        if words and words[0].simple in _DECLARATION and len(words) > 1:
+            argv = await self._expand_declaration(words)
+        else:
+            argv = await self.expand_words(words) if words else []
         if self.warnings:
             await self.flush_warnings()
         if not argv:
@@ -1050,6 +1055,22 @@ class Shell(Expander):
                 pass
             return await self._with_env(cmd, self._call_builtin, builtin, argv)
         return await self._external(cmd, argv)
+
+    async def _expand_declaration(self, words: list[Word]) -> list[str]:
+        """Arguments of ``local``/``declare``/``export``/...: a ``name=value`` word is an
+        assignment, its value neither split nor globbed (``local v=$1``), like bash."""
+        if words[0].simple in self.functions:
+            return await self.expand_words(words)
+        argv = [words[0].simple or ""]
+        for w in words[1:]:
+            a = w.assign
+            if a is None or a.array is not None or a.value is None:
+                argv.extend(await self.expand_word(w) if w.simple is None else [w.simple])
+                continue
+            head = a.name + (f"[{a.index}]" if a.index is not None else "")
+            head += "+=" if a.append else "="
+            argv.append(head + await self.expand_str(a.value, assign=True))
+        return argv
 
     def _expand_alias(self, cmd: Simple) -> Simple:
         first = cmd.words[0].simple
@@ -1157,7 +1178,7 @@ class Shell(Expander):
                 return 1
             self.fds = saved
             _close_all(opened)
-        self.last_status = 0
+        # $? in the values is still the previous command's status (bash)
         had_sub = False
         ps4_before = self.get_str("PS4") if self.opts["xtrace"] else None
         for a in cmd.assigns:
