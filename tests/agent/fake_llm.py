@@ -15,6 +15,7 @@ class Reply:
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
     hold: asyncio.Event | None = None  # wait for this before answering
+    cut: bool = False  # promise more body than is sent, then drop the connection
 
 
 def _sse(events: list[tuple[str | None, Any]]) -> bytes:
@@ -242,7 +243,7 @@ class FakeServer:
             hdrs = {
                 "content-type": "application/json",
                 **reply.headers,
-                "content-length": str(len(reply.body)),
+                "content-length": str(len(reply.body) + (1000 if reply.cut else 0)),
                 "connection": "close",
             }
             out = (

@@ -35,10 +35,51 @@ OnText = Callable[[str], Awaitable[None]]
 RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504, 529}
 
 
+#: ``ProviderError.code`` values (stable strings, documented in docs/agent.md).
+ERROR_CODES = ("http_error", "unreachable", "timeout", "bad_response", "model_error")
+
+
 class ProviderError(Exception):
-    def __init__(self, message: str, status: int | None = None) -> None:
+    """A model request failed. ``code`` is one of :data:`ERROR_CODES`: ``http_error`` (the
+    endpoint answered 4xx/5xx), ``unreachable`` (no connection), ``timeout`` (connected, but no
+    answer in time), ``bad_response`` (an answer that is not a valid completion) or
+    ``model_error`` (the stream itself reported an error)."""
+
+    def __init__(self, message: str, status: int | None = None, code: str = "http_error") -> None:
         super().__init__(message)
         self.status = status
+        self.code = code
+
+
+class _Incomplete(ProviderError):
+    """The stream ended before the answer did (safe to retry if nothing was emitted)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, code="bad_response")
+
+
+def _snippet(raw: str | bytes, limit: int = 200) -> str:
+    if isinstance(raw, bytes):
+        raw = raw.decode("utf-8", "replace")
+    raw = " ".join(raw.split())
+    if not raw:
+        return "(empty body)"
+    return repr(raw[:limit] + ("..." if len(raw) > limit else ""))
+
+
+def _strict_json(data: str, provider: str) -> dict[str, Any]:
+    """One SSE ``data:`` payload as a JSON object, or a ``bad_response`` error naming it."""
+    try:
+        v = json.loads(data)
+    except json.JSONDecodeError:
+        raise ProviderError(
+            f"{provider} stream sent malformed JSON: {_snippet(data)}", code="bad_response"
+        ) from None
+    if not isinstance(v, dict):
+        raise ProviderError(
+            f"{provider} stream sent a non-object event: {_snippet(data)}", code="bad_response"
+        )
+    return v
 
 
 @dataclass
@@ -129,7 +170,16 @@ class Provider:
         on_text: OnText | None = None,
     ) -> Completion:
         url, headers, body = self.request(system, messages, tools, model or self.config.model)
+        emitted = False
+
+        async def emit(piece: str) -> None:
+            nonlocal emitted
+            emitted = True
+            if on_text is not None:
+                await on_text(piece)
+
         attempt = 0
+        timeouts = 0
         while True:
             try:
                 async with self.client.stream("POST", url, headers=headers, json=body) as resp:
@@ -144,13 +194,79 @@ class Provider:
                             f"{self.name} API error {resp.status_code}: {self._error_text(raw)}",
                             resp.status_code,
                         )
-                    return await self.parse(resp, on_text)
+                    ctype = resp.headers.get("content-type", "").split(";")[0].strip().lower()
+                    if ctype == "text/event-stream":
+                        return await self.parse(resp, emit)
+                    raw_body = await resp.aread()
+                    return await self._single(ctype, raw_body, url, emit)
+            except _Incomplete:
+                # a cut stream is retried only while nothing reached the caller: a retry
+                # after text was shown would show that text twice
+                if emitted or attempt >= self.config.retries:
+                    raise
+                await asyncio.sleep(self._delay(attempt, None))
+                attempt += 1
+            except httpx.TimeoutException as exc:
+                # a hung endpoint is retried once at most, so it fails within two timeouts
+                if emitted or timeouts >= min(1, self.config.retries):
+                    what = "connecting to" if isinstance(exc, httpx.ConnectTimeout) else "from"
+                    raise ProviderError(
+                        f"no answer {what} {self.name} API at {url} after "
+                        f"{self.config.request_timeout:g} s"
+                        + (" (the answer stopped mid-stream)" if emitted else ""),
+                        code="timeout",
+                    ) from exc
+                timeouts += 1
+                attempt += 1
             except (httpx.TransportError, httpx.StreamError) as exc:
+                if emitted:
+                    raise ProviderError(
+                        f"{self.name} API connection lost mid-answer at {url}: {exc}",
+                        code="unreachable",
+                    ) from exc
                 if attempt < self.config.retries:
                     await asyncio.sleep(self._delay(attempt, None))
                     attempt += 1
                     continue
-                raise ProviderError(f"{self.name} API unreachable at {url}: {exc}") from exc
+                raise ProviderError(
+                    f"{self.name} API unreachable at {url}: {exc}", code="unreachable"
+                ) from exc
+
+    async def _single(self, ctype: str, raw: bytes, url: str, emit: OnText) -> Completion:
+        """A 200 that is not an event stream: one JSON completion (some proxies and local
+        servers ignore ``stream: true``) is understood, anything else is rejected."""
+        what = ctype or "no content-type"
+        try:
+            d = json.loads(raw) if raw.strip() else None
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            d = None
+        if not isinstance(d, dict):
+            raise ProviderError(
+                f"{self.name} API at {url} answered 200 with {what}, not a completion: "
+                f"{_snippet(raw)}",
+                200,
+                code="bad_response",
+            )
+        if "error" in d:
+            raise ProviderError(
+                f"{self.name} API error: {self._error_text(raw.decode('utf-8', 'replace'))}",
+                200,
+                code="model_error",
+            )
+        out = self.parse_json(d)
+        if out is None:
+            raise ProviderError(
+                f"{self.name} API at {url} answered 200 with JSON that is not a completion: "
+                f"{_snippet(raw)}",
+                200,
+                code="bad_response",
+            )
+        if out.text:
+            await emit(out.text)
+        return out
+
+    def parse_json(self, d: dict[str, Any]) -> Completion | None:
+        raise NotImplementedError
 
     def _delay(self, attempt: int, retry_after: str | None) -> float:
         if retry_after:
@@ -236,12 +352,19 @@ class OpenAIProvider(Provider):
         calls: dict[int, dict[str, Any]] = {}
         finish = None
         text: list[str] = []
+        valid = 0
+        done = False
         async for _event, data in _sse(resp):
             if data.strip() == "[DONE]":
+                done = True
                 break
-            chunk = _loads(data)
+            chunk = _strict_json(data, self.name)
             if "error" in chunk:
-                raise ProviderError(f"openai stream error: {self._error_text(data)}")
+                raise ProviderError(
+                    f"openai stream error: {self._error_text(data)}", code="model_error"
+                )
+            if isinstance(chunk.get("choices"), list) or isinstance(chunk.get("usage"), dict):
+                valid += 1
             usage = chunk.get("usage")
             if isinstance(usage, dict):
                 out.input_tokens = int(usage.get("prompt_tokens") or 0)
@@ -268,6 +391,15 @@ class OpenAIProvider(Provider):
                         slot["arguments"] += fn["arguments"]
                 if choice.get("finish_reason"):
                     finish = choice["finish_reason"]
+        if not valid:
+            msg = f"openai stream had no completion chunks (saw [DONE]: {'yes' if done else 'no'})"
+            if done:
+                raise ProviderError(msg, code="bad_response")
+            raise _Incomplete(msg)
+        if not done and finish is None:
+            raise _Incomplete(
+                f"openai stream ended after {valid} chunk(s) without finish_reason or [DONE]"
+            )
         out.text = "".join(text)
         for i in sorted(calls):
             c = calls[i]
@@ -283,6 +415,38 @@ class OpenAIProvider(Provider):
             "content_filter": "refusal",
             "tool_calls": "tool_use",
         }.get(str(finish), "end_turn")
+        if out.tool_calls:
+            out.stop_reason = "tool_use"
+        return out
+
+    def parse_json(self, d: dict[str, Any]) -> Completion | None:
+        choices = d.get("choices")
+        if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+            return None
+        msg = choices[0].get("message")
+        if not isinstance(msg, dict):
+            return None
+        out = Completion(text=str(msg.get("content") or ""))
+        for i, tc in enumerate(msg.get("tool_calls") or []):
+            fn = tc.get("function") or {}
+            out.tool_calls.append(
+                {
+                    "id": tc.get("id") or f"call_{i}",
+                    "name": fn.get("name") or "",
+                    "arguments": _loads(fn.get("arguments") or ""),
+                }
+            )
+        usage = d.get("usage") or {}
+        out.input_tokens = int(usage.get("prompt_tokens") or 0)
+        out.output_tokens = int(usage.get("completion_tokens") or 0)
+        out.cached_tokens = int(
+            (usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0
+        )
+        out.stop_reason = {
+            "length": "max_tokens",
+            "content_filter": "refusal",
+            "tool_calls": "tool_use",
+        }.get(str(choices[0].get("finish_reason")), "end_turn")
         if out.tool_calls:
             out.stop_reason = "tool_use"
         return out
@@ -365,12 +529,18 @@ class AnthropicProvider(Provider):
         blocks: dict[int, dict[str, Any]] = {}
         text: list[str] = []
         stop = None
+        started = ended = False
+        events = 0
         async for event, data in _sse(resp):
-            d = _loads(data)
+            d = _strict_json(data, self.name)
+            events += 1
             kind = d.get("type") or event
             if kind == "error":
-                raise ProviderError(f"anthropic stream error: {self._error_text(data)}")
+                raise ProviderError(
+                    f"anthropic stream error: {self._error_text(data)}", code="model_error"
+                )
             if kind == "message_start":
+                started = True
                 usage = (d.get("message") or {}).get("usage") or {}
                 out.input_tokens = int(usage.get("input_tokens") or 0) + int(
                     usage.get("cache_read_input_tokens") or 0
@@ -401,7 +571,15 @@ class AnthropicProvider(Provider):
                 if usage.get("output_tokens") is not None:
                     out.output_tokens = int(usage["output_tokens"])
             elif kind == "message_stop":
+                ended = True
                 break
+        if not started:
+            msg = f"anthropic stream had no message_start ({events} event(s))"
+            if ended:
+                raise ProviderError(msg, code="bad_response")
+            raise _Incomplete(msg)
+        if not ended:
+            raise _Incomplete(f"anthropic stream ended after {events} event(s) before message_stop")
         out.text = "".join(text)
         for i in sorted(blocks):
             b = blocks[i]
@@ -418,6 +596,41 @@ class AnthropicProvider(Provider):
             "refusal": "refusal",
             "tool_use": "tool_use",
         }.get(str(stop), "end_turn")
+        if out.tool_calls:
+            out.stop_reason = "tool_use"
+        return out
+
+    def parse_json(self, d: dict[str, Any]) -> Completion | None:
+        blocks = d.get("content")
+        if d.get("type") != "message" or not isinstance(blocks, list):
+            return None
+        out = Completion()
+        text: list[str] = []
+        for i, b in enumerate(blocks):
+            if not isinstance(b, dict):
+                continue
+            if b.get("type") == "text":
+                text.append(str(b.get("text") or ""))
+            elif b.get("type") == "tool_use":
+                args = b.get("input")
+                out.tool_calls.append(
+                    {
+                        "id": b.get("id") or f"toolu_{i}",
+                        "name": b.get("name") or "",
+                        "arguments": args if isinstance(args, dict) else {},
+                    }
+                )
+        out.text = "".join(text)
+        usage = d.get("usage") or {}
+        cached = int(usage.get("cache_read_input_tokens") or 0)
+        out.input_tokens = int(usage.get("input_tokens") or 0) + cached
+        out.cached_tokens = cached
+        out.output_tokens = int(usage.get("output_tokens") or 0)
+        out.stop_reason = {
+            "max_tokens": "max_tokens",
+            "refusal": "refusal",
+            "tool_use": "tool_use",
+        }.get(str(d.get("stop_reason")), "end_turn")
         if out.tool_calls:
             out.stop_reason = "tool_use"
         return out
