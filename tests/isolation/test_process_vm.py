@@ -289,3 +289,21 @@ def test_a_change_too_big_to_commit_keeps_the_reply_and_the_last_commit(
         worker.loop.close()
         for fd in (req_r, req_w, rep_r, rep_w):
             os.close(fd)
+
+
+def test_a_vm_created_from_a_short_lived_thread_keeps_its_worker() -> None:
+    # a worker's parent-death signal follows the thread that started it: the pool starts
+    # every worker from its own thread, so the creating thread may end
+    import threading
+
+    with WorkerPool(0) as pool:
+        made: list[VM] = []
+        t = threading.Thread(target=lambda: made.append(VM(isolation="process", pool=pool)))
+        t.start()
+        t.join()
+        vm = made[0]
+        try:
+            assert vm.exec("echo alive").stdout == "alive\n"
+            assert inner(vm).restarts == 0
+        finally:
+            vm.close()

@@ -42,6 +42,8 @@ class WorkerPool:
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
         self._closed = False
+        self._waiting = 0
+        self._error: OSError | None = None
         self._filler = threading.Thread(target=self._fill, name="pocketos-pool", daemon=True)
         self._filler.start()
 
@@ -52,22 +54,32 @@ class WorkerPool:
         return w
 
     def _fill(self) -> None:
+        # every worker is started by this one long-lived thread: a worker's parent-death
+        # signal fires when the *thread* that started it exits, so starting one from a
+        # caller's short-lived thread would kill it when that thread ends
         while True:
             with self._lock:
-                while not self._closed and len(self._idle) >= self.size:
+                while not self._closed and len(self._idle) >= self.size + self._waiting:
                     self._wake.wait()
                 if self._closed:
                     return
             try:
                 w = self._start()
-            except OSError:
-                return
+            except OSError as exc:
+                with self._lock:
+                    self._error = exc
+                    self._wake.notify_all()
+                    # wait for a new request rather than failing in a loop
+                    while not self._closed and self._error is not None:
+                        self._wake.wait()
+                continue
             with self._lock:
                 if self._closed:
                     self._all.discard(w)
                     stray = w
                 else:
                     self._idle.append(w)
+                    self._wake.notify_all()
                     stray = None
             if stray is not None:
                 stray.close()
@@ -84,13 +96,28 @@ class WorkerPool:
                         w.vms += 1
                         return w
             w_opt = None
-            while self._idle:
-                cand = self._idle.pop(0)
-                if cand.alive:
-                    w_opt = cand
-                    break
-                self._all.discard(cand)
-        w = w_opt if w_opt is not None else self._start()
+            self._waiting += 1
+            try:
+                while w_opt is None:
+                    if self._closed:
+                        raise RuntimeError("the worker pool is closed")
+                    while self._idle and w_opt is None:
+                        cand = self._idle.pop(0)
+                        if cand.alive:
+                            w_opt = cand
+                        else:
+                            self._all.discard(cand)
+                    if w_opt is not None:
+                        break
+                    if self._error is not None:
+                        err, self._error = self._error, None
+                        self._wake.notify_all()
+                        raise err
+                    self._wake.notify_all()
+                    self._wake.wait()
+            finally:
+                self._waiting -= 1
+        w = w_opt
         w.wait_ready()
         w.vms = 1
         if self.vms_per_worker > 1:
