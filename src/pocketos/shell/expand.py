@@ -25,6 +25,14 @@ if TYPE_CHECKING:
 __all__ = ["Expander", "brace_expand"]
 
 
+class _Split(list[str]):
+    """The words of an unquoted ``${x:-word}``: split already, with their glob patterns."""
+
+    def __init__(self, fields: list[tuple[str, str, bool]]) -> None:
+        super().__init__(t for t, _, _ in fields)
+        self.fields = fields
+
+
 class _Fields:
     """Builds fields: ``text`` is the value, ``pat`` the same with quoted characters
     escaped for globbing."""
@@ -373,7 +381,17 @@ class Expander:
                 await self._expand_dq(p.parts, fb, split)  # type: ignore[union-attr]
             elif t is Param:
                 val = await self.param_value(p, False)  # type: ignore[arg-type]
-                if isinstance(val, list):
+                if type(val) is _Split and split:
+                    # the fields of ${x:-word}: already split, quotes in the word respected
+                    for k, (text, pt, g) in enumerate(val.fields):
+                        if k:
+                            fb.end(True)
+                        fb.text.append(text)
+                        fb.pat.append(pt)
+                        fb.qs.append(True)
+                        fb.has = True
+                        fb.glob = fb.glob or g
+                elif isinstance(val, list):
                     if split:
                         ifs = self.ifs()
                         for k, v in enumerate(val):
@@ -627,14 +645,15 @@ class Expander:
             if len(vals) == 1:
                 return vals[0]
             return vals if vals else ""
-        fields = []
         fb = _Fields()
-        await self._expand_parts(w.parts, fb, True)
+        ifs = self.ifs()
+        for k, part in enumerate(w.parts):
+            if type(part) is Lit and not (k == 0 and part.text.startswith("~")):
+                fb.split(part.text, ifs)  # unquoted text in the word is split too
+            else:
+                await self._expand_parts([part], fb, True)
         fb.end()
-        fields = [t for t, _, _ in fb.out]
-        if len(fields) == 1:
-            return fields[0]
-        return fields if fields else ""
+        return _Split(fb.out)
 
     async def _apply_op(self: Shell, p: Param, v: str, in_dq: bool) -> str:
         op = p.op

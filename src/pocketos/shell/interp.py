@@ -352,6 +352,8 @@ class Shell(Expander):
         self.opts: dict[str, bool] = dict(_DEFAULT_OPTS)
         self.shopt: dict[str, bool] = dict(_DEFAULT_SHOPT)
         self.fds: dict[int, Any] = {0: ctx.stdin, 1: ctx.stdout, 2: ctx.stderr}
+        #: the streams this shell was given: its caller's to close, not its own
+        self.inherited = (ctx.stdin, ctx.stdout, ctx.stderr)
         self.traps: dict[str, str] = {}
         self.frames: list[dict[str, Var | None]] = []
         self.funcnames: list[str] = []
@@ -485,7 +487,7 @@ class Shell(Expander):
     def _close_fds(self) -> None:
         """Close files that ``exec`` redirections left open."""
         for fd, stream in list(self.fds.items()):
-            if isinstance(stream, FileOut):
+            if isinstance(stream, FileOut) and stream not in self.inherited:
                 stream.close()
                 if fd > 2:
                     del self.fds[fd]
