@@ -307,3 +307,12 @@ def test_a_vm_created_from_a_short_lived_thread_keeps_its_worker() -> None:
             assert inner(vm).restarts == 0
         finally:
             vm.close()
+
+
+def test_a_worker_that_cannot_start_is_a_clear_error() -> None:
+    # 1 MiB of data segment is not enough to start a Python interpreter
+    with (
+        WorkerPool(0, limits={"memory": 1 << 20}) as pool,
+        pytest.raises(PocketOSError, match="could not start the VM's worker"),
+    ):
+        VM(isolation="process", pool=pool)

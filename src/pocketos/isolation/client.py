@@ -163,9 +163,13 @@ class AsyncProcessVM:
             self.pool.discard(w)
             self._worker = None
             self.restarts += 1
-        w = self.pool.acquire()
         opts = dict(self._options)
         opts["mounts"] = dict(self._mounts)
+        try:
+            w = self.pool.acquire()
+        except WorkerDied as exc:
+            self.last_death = exc
+            raise PocketOSError(f"could not start the VM's worker: {exc.message}") from None
         try:
             with w.lock:
                 reply = w.request(

@@ -43,7 +43,7 @@ class WorkerPool:
         self._wake = threading.Condition(self._lock)
         self._closed = False
         self._waiting = 0
-        self._error: OSError | None = None
+        self._error: Exception | None = None
         self._filler = threading.Thread(target=self._fill, name="pocketos-pool", daemon=True)
         self._filler.start()
 
@@ -65,7 +65,7 @@ class WorkerPool:
                     return
             try:
                 w = self._start()
-            except OSError as exc:
+            except Exception as exc:  # handed to the waiting acquire(), never lost
                 with self._lock:
                     self._error = exc
                     self._wake.notify_all()
