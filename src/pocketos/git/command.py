@@ -204,7 +204,9 @@ async def git(ctx: Context) -> int:
             await ctx.err(f"'{sub}' is not supported in this VM")
         else:
             await ctx.stderr.write(
-                f"git: '{sub}' is not a git command. See 'git --help'.\n".encode()
+                f"git: '{sub}' is not a git command. See 'git --help'.\n".encode(
+                    "utf-8", "surrogateescape"
+                )
             )
         return 1
     g = Git(ctx.fs.with_cwd(cwd), cwd, env)
