@@ -3,7 +3,10 @@ writes and commands it makes on its own (not through ACP's fs and terminal) are 
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -13,7 +16,21 @@ from tests.sandbox.conftest import make_vm, needs_sandbox
 
 pytestmark = needs_sandbox
 
-AGENTS = str(Path(__file__).parent / "agents")
+
+def _agents_outside_vm_dirs() -> str:
+    """The test agents, copied where the sandbox may expose them: a host path whose top-level
+    directory is not one the VM has (a checkout under /tmp or /home would be refused)."""
+    src = Path(__file__).parent / "agents"
+    for base in ("/run", "/dev/shm"):
+        if os.path.isdir(base) and os.access(base, os.W_OK):
+            dest = Path(tempfile.mkdtemp(prefix="pocketos-test-agents-", dir=base))
+            shutil.copytree(src, dest, dirs_exist_ok=True)
+            atexit.register(shutil.rmtree, dest, True)
+            return str(dest)
+    return str(src)
+
+
+AGENTS = _agents_outside_vm_dirs()
 ROGUE = ["/usr/bin/python3", f"{AGENTS}/rogue_agent.py"]
 POLICY = {
     "fs": {
