@@ -105,9 +105,10 @@ class Backend(ABC):
     """
 
     readonly: bool = False
-    #: bumped on every change of the namespace (names, file types, opaque flags) so that
-    #: lookup caches above can tell they are stale; None when the backend cannot tell (a host
-    #: directory or a remote store changes behind our back), which disables those caches
+    #: bumped when a name is removed or moved, or an opaque flag or device node changes, so
+    #: that lookup caches above can tell they are stale (added names are listed apart, see
+    #: ``MemoryBackend.additions``); None when the backend cannot tell (a host directory or a
+    #: remote store changes behind our back), which disables those caches
     generation: int | None = None
     #: a short name for messages and ``df``/``mount`` output
     kind: str = "backend"

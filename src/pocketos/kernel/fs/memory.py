@@ -68,6 +68,10 @@ class Inode:
         return 0
 
 
+#: names kept in ``MemoryBackend.additions`` before it starts over
+_MAX_ADDED = 4096
+
+
 class MemoryBackend(Backend):
     """Inode-based in-memory filesystem.
 
@@ -101,11 +105,21 @@ class MemoryBackend(Backend):
         self.bytes_used = 0
         self.inodes_used = 1
         self.generation: int = 0
+        #: names added since ``generation`` last changed (the overlay drops just those from its
+        #: lookup cache); past ``_MAX_ADDED`` the list starts over and ``generation`` moves on
+        self.additions: list[str] = []
 
     # --- helpers -------------------------------------------------------------------------
     def _ro(self, path: str) -> None:
         if self.readonly:
             raise fs_error(errno.EROFS, path)
+
+    def _added(self, path: str) -> None:
+        additions = self.additions
+        if len(additions) >= _MAX_ADDED:
+            additions.clear()
+            self.generation += 1
+        additions.append("/" + "/".join(p for p in path.split("/") if p))
 
     def _get(self, path: str) -> Inode:
         node = self.root
@@ -247,7 +261,7 @@ class MemoryBackend(Backend):
         node = self._new_inode(S.S_IFREG | (mode & 0o7777), path)
         node.data = bytearray()
         parent.entries[name] = node
-        self.generation += 1
+        self._added(path)
         parent.mtime = parent.ctime = node.btime
 
     def write(self, path: str, data: bytes, offset: int | None = None) -> int:
@@ -301,7 +315,7 @@ class MemoryBackend(Backend):
         node.entries = {}
         node.nlink = 2
         parent.entries[name] = node
-        self.generation += 1
+        self._added(path)
         parent.nlink += 1
         parent.mtime = parent.ctime = node.btime
 
@@ -387,7 +401,7 @@ class MemoryBackend(Backend):
         node = self._new_inode(S.S_IFLNK | 0o777, path)
         node.target = target
         parent.entries[name] = node
-        self.generation += 1
+        self._added(path)
         parent.mtime = parent.ctime = node.btime
 
     def link(self, src: str, dst: str) -> None:
@@ -400,7 +414,7 @@ class MemoryBackend(Backend):
         if name in parent.entries:
             raise fs_error(errno.EEXIST, dst)
         parent.entries[name] = node
-        self.generation += 1
+        self._added(dst)
         node.nlink += 1
         now = time.time_ns()
         node.ctime = now

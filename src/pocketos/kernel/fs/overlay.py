@@ -53,6 +53,7 @@ class OverlayBackend(Backend):
         #: path -> (layers providing it, is a directory); valid for ``_stack_token``
         self._stacks: dict[str, tuple[tuple[Backend, ...], bool]] = {}
         self._stack_token: tuple[int, ...] | None = None
+        self._seen_added = 0
         self._generation = 0
         self._generation_token: tuple[int, ...] | None = None
 
@@ -63,27 +64,27 @@ class OverlayBackend(Backend):
     # --- lookup ------------------------------------------------------------------------------
     # Which layers provide a path is cached per path (like a dentry cache): a lookup costs one
     # step from the deepest cached ancestor instead of a walk of every component through every
-    # layer. The cache is valid while no layer's namespace changed: each layer's ``generation``
-    # and identity form a token checked on every lookup; a layer that cannot tell (a host
-    # directory) turns the cache off.
+    # layer. The cache is valid while no layer lost or moved a name: each layer's identity and
+    # ``generation`` form a token checked on every lookup (a lower layer's additions count too).
+    # Names the upper layer gained since are dropped one by one (a new name can only change
+    # the answer for itself: a directory copied up now has the upper layer in its stack).
+    # A layer that cannot tell (a host directory, a remote store) turns the cache off.
 
     def _token(self) -> tuple[int, ...] | None:
         upper = self.upper
-        gen = upper.generation
-        if gen is None:
-            return None
-        token = [id(upper), gen]
+        token = [id(upper), upper.generation]
         for layer in self.lowers:
-            g = layer.generation
-            if g is None:
+            if not isinstance(layer, MemoryBackend):
                 return None
             token.append(id(layer))
-            token.append(g)
+            token.append(layer.generation)
+            token.append(len(layer.additions))
         return tuple(token)
 
     @property
     def generation(self) -> int | None:  # type: ignore[override]
-        """Changes whenever a layer's namespace (or the set of layers) does."""
+        """Changes whenever a layer loses or moves a name (or the set of layers changes);
+        adding a name leaves it as it is."""
         token = self._token()
         if token is None:
             return None
@@ -100,9 +101,15 @@ class OverlayBackend(Backend):
             found = self._walk(path, [self.upper, *self.lowers])
             return tuple(layer for layer, _ in found), S.S_ISDIR(found[0][1].st_mode)
         cache = self._stacks
+        added = self.upper.additions
         if token != self._stack_token:
             cache.clear()
             self._stack_token = token
+            self._seen_added = len(added)
+        elif len(added) != self._seen_added:
+            for p in added[self._seen_added :]:
+                cache.pop(p, None)
+            self._seen_added = len(added)
         hit = cache.get(path)
         if hit is not None:
             return hit

@@ -78,7 +78,7 @@ class VFS:
         self.readonly_dirs: tuple[str, ...] = ("/proc",)
         self.max_file_size = max_file_size
         self.max_readdir_entries = max_readdir_entries
-        self._resolved: dict[tuple[str, bool], tuple[tuple[str, ...], Mount, str, bool]] = {}
+        self._resolved: dict[tuple[str, bool], tuple[tuple[str, ...], Mount, str]] = {}
         self._resolved_token: tuple[int, ...] | None = None
 
     # --- mount table ---------------------------------------------------------------------
@@ -146,9 +146,10 @@ class VFS:
         return m.path, m.kind, m.readonly
 
     # --- resolution ----------------------------------------------------------------------
-    # Resolutions are cached (path, follow) -> (parts, mount, backend path, exists) while the
-    # namespace stays the same: the token is the mount table and every mounted backend's
-    # generation, so any rename, unlink, mount or layer change starts the cache over. A backend
+    # Resolutions of existing paths are cached (path, follow) -> (parts, mount, backend path)
+    # while no name was lost or moved: the token is the mount table and every mounted
+    # backend's generation, so any rename, unlink, mount or layer change starts the cache over
+    # (a new name cannot change how an existing path resolves). A backend
     # that cannot tell when it changes (a host directory) turns the cache off. A hit still
     # takes a fresh stat of the final component.
 
@@ -176,18 +177,49 @@ class VFS:
             self._resolved_token = token
         hit = cache.get((path, follow))
         if hit is not None:
-            parts, m, bpath, exists = hit
-            if not exists:
-                return list(parts), m, bpath, None
+            parts, m, bpath = hit
             try:
                 return list(parts), m, bpath, m.backend.lstat(bpath)
             except OSError:
                 pass  # not a plain backend entry (a synthesized mount point): resolve again
-        result = self._resolve(path, follow, shown)
-        if len(cache) >= _MAX_RESOLVED:
-            cache.clear()
-        cache[(path, follow)] = (tuple(result[0]), result[1], result[2], result[3] is not None)
+        result = self._resolve_last(path, follow) or self._resolve(path, follow, shown)
+        if result[3] is not None:  # only what exists: adding a name leaves the token alone
+            if len(cache) >= _MAX_RESOLVED:
+                cache.clear()
+            cache[(path, follow)] = (tuple(result[0]), result[1], result[2])
         return result
+
+    def _resolve_last(
+        self, path: str, follow: bool
+    ) -> tuple[list[str], Mount, str, StatResult | None] | None:
+        """One step from the (cached) parent directory, for a plain last name; None when the
+        full walk must decide (errors, symlinks to follow, ``.``/``..``, a trailing slash)."""
+        head, _, name = path.rpartition("/")
+        if not name or name in (".", "..") or not head or "\0" in path or len(path) > MAX_PATH:
+            return None
+        hit = self._resolved.get((head, True))
+        if hit is None:
+            return None
+        pparts, pm, pbpath = hit
+        try:
+            pst = pm.backend.lstat(pbpath)
+        except OSError:
+            return None
+        if not S.S_ISDIR(pst.st_mode):
+            return None
+        parts = [*pparts, name]
+        m, bpath = self._mount_for(parts)
+        try:
+            st = m.backend.lstat(bpath)
+        except FileNotFoundError:
+            if self._synthetic_dir(parts) is not None:
+                return None
+            return parts, m, bpath, None
+        except OSError:
+            return None
+        if follow and S.S_ISLNK(st.st_mode):
+            return None
+        return parts, m, bpath, st
 
     def _resolve(
         self, path: str, follow: bool, shown: str | None
