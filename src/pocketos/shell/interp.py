@@ -1066,7 +1066,10 @@ class Shell(Expander):
         argv = [words[0].simple or ""]
         for w in words[1:]:
             a = w.assign
-            if a is None or a.array is not None or a.value is None:
+            if a is not None and a.array is not None:
+                argv.append(w.text)  # name=(...): the builtin expands the elements itself
+                continue
+            if a is None or a.value is None:
                 argv.extend(await self.expand_word(w) if w.simple is None else [w.simple])
                 continue
             head = a.name + (f"[{a.index}]" if a.index is not None else "")
