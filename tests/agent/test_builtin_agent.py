@@ -163,8 +163,9 @@ def test_provider_error_is_reported() -> None:
         async with FakeServer([Reply(401, b'{"error": {"message": "bad key"}}')]) as srv:
             vm = AsyncVM()
             s = await create_session(vm, "pocketos", store=Store(":memory:"), agent_config=cfg(srv))
-            with pytest.raises(SessionError, match="openai API error 401: bad key"):
+            with pytest.raises(SessionError, match="openai API error 401: bad key") as info:
                 await s.prompt("hi")
+            assert info.value.code == "http_error"
             # the session survives a failed prompt
             assert s.status == "ready"
             await s.close()

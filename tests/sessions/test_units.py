@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -192,3 +193,56 @@ def test_known_agent_without_sandbox_needs_its_cwd_on_the_host() -> None:
     with VM() as vm, pytest.raises(SessionError, match="does not exist on the host") as info:
         vm.create_session("codex", cwd="/nonexistent-pocketos-cwd", store=False)
     assert "sandbox=True" in str(info.value)
+
+
+HANGS_AT_NEW = """
+import asyncio, sys
+import acp
+from acp import InitializeResponse
+from acp.schema import AgentCapabilities, Implementation
+
+class Agent:
+    def on_connect(self, conn):
+        pass
+
+    async def initialize(self, protocol_version, client_capabilities=None, client_info=None, **kw):
+        return InitializeResponse(
+            protocol_version=acp.PROTOCOL_VERSION,
+            agent_capabilities=AgentCapabilities(),
+            agent_info=Implementation(name="hang", version="1"),
+        )
+
+    async def new_session(self, cwd, mcp_servers=None, **kw):
+        print("waiting for the licence server", file=sys.stderr, flush=True)
+        await asyncio.Event().wait()
+
+asyncio.run(acp.run_agent(Agent()))
+"""
+
+
+def test_handshake_timeout_covers_session_new_and_says_what_the_agent_printed(
+    tmp_path: Path,
+) -> None:
+    import sys
+
+    from pocketos import VM
+    from pocketos.sessions import SessionError
+
+    script = tmp_path / "hang_agent.py"
+    script.write_text(HANGS_AT_NEW)
+    # the agent answers initialize, then never answers session/new
+    with VM() as vm, pytest.raises(SessionError) as info:
+        vm.create_session([sys.executable, str(script)], handshake_timeout=5, store=False)
+    assert info.value.code == "handshake_timeout"
+    assert "did not answer session/new within 5 s" in str(info.value)
+    assert "waiting for the licence server" in str(info.value)
+
+
+def test_session_error_codes_are_documented() -> None:
+    from pocketos.agent.providers import ERROR_CODES
+    from pocketos.sessions.errors import SESSION_ERROR_CODES
+
+    assert set(ERROR_CODES) <= set(SESSION_ERROR_CODES)
+    doc = (Path(__file__).parents[2] / "docs" / "sessions.md").read_text()
+    missing = [c for c in SESSION_ERROR_CODES if f"`{c}`" not in doc]
+    assert not missing, f"codes not in docs/sessions.md: {missing}"

@@ -340,7 +340,7 @@ class PocketAgent:
                 await self.conn.session_update(
                     session_id=session_id, update=update_agent_message_text(f"[error] {exc}")
                 )
-            raise RequestError.internal_error({"details": str(exc)})
+            raise RequestError.internal_error({"details": str(exc), "code": exc.code})
         finally:
             st.task = None
         self._save(st)

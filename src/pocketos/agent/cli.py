@@ -25,6 +25,15 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--model")
     ap.add_argument("--base-url")
     ap.add_argument("--max-turns", type=int)
+    ap.add_argument(
+        "--request-timeout",
+        type=float,
+        metavar="SECONDS",
+        help="fail a model request that gets no answer for this long (default 60)",
+    )
+    ap.add_argument(
+        "--retries", type=int, help="retries of a failed model request (default 4; not timeouts)"
+    )
     ap.add_argument("--cwd", default="/home/user", help="working directory in the VM")
     ap.add_argument(
         "--mount",
@@ -113,7 +122,7 @@ async def _run(args: argparse.Namespace, prompt: str, out: TextIO, err: TextIO) 
         }.get(answer, "reject_once")
 
     config: dict[str, Any] = {}
-    for key in ("provider", "model", "base_url", "max_turns"):
+    for key in ("provider", "model", "base_url", "max_turns", "request_timeout", "retries"):
         v = getattr(args, key)
         if v is not None:
             config[key] = v

@@ -41,7 +41,7 @@ class AgentConfig:
     temperature: float | None = None
     retries: int = 4
     backoff: float = 0.5
-    request_timeout: float = 300.0
+    request_timeout: float = 60.0
     context_window: int = 200_000
     models: list[str] = field(default_factory=list)
     prices: dict[str, tuple[float, float]] | None = None
@@ -82,15 +82,25 @@ class AgentConfig:
             base_url=str(cfg.get("base_url") or get("POCKETOS_BASE_URL") or DEFAULT_URLS[provider]),
             api_key=key,
         )
-        for name in ("max_turns", "max_tokens"):
-            v = cfg.get(name) or get(f"POCKETOS_{name.upper()}")
+        for name, kind in (
+            ("max_turns", int),
+            ("max_tokens", int),
+            ("retries", int),
+            ("request_timeout", float),
+        ):
+            v = cfg.get(name)
+            if v is None:
+                v = get(f"POCKETOS_{name.upper()}")
             if v is not None:
-                setattr(out, name, int(v))
+                try:
+                    setattr(out, name, kind(v))
+                except (TypeError, ValueError):
+                    raise ConfigError(
+                        f"{name} must be a number, got {v!r} (POCKETOS_{name.upper()})"
+                    ) from None
         for name in (
             "temperature",
-            "retries",
             "backoff",
-            "request_timeout",
             "context_window",
             "models",
             "prices",

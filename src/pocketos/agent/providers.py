@@ -142,7 +142,9 @@ class Provider:
     def client(self) -> httpx.AsyncClient:
         if self._client is None:
             self._client = httpx.AsyncClient(
-                timeout=httpx.Timeout(self.config.request_timeout, connect=30.0),
+                timeout=httpx.Timeout(
+                    self.config.request_timeout, connect=min(30.0, self.config.request_timeout)
+                ),
                 verify=tls_context(),
             )
         return self._client
@@ -179,7 +181,6 @@ class Provider:
                 await on_text(piece)
 
         attempt = 0
-        timeouts = 0
         while True:
             try:
                 async with self.client.stream("POST", url, headers=headers, json=body) as resp:
@@ -207,17 +208,15 @@ class Provider:
                 await asyncio.sleep(self._delay(attempt, None))
                 attempt += 1
             except httpx.TimeoutException as exc:
-                # a hung endpoint is retried once at most, so it fails within two timeouts
-                if emitted or timeouts >= min(1, self.config.retries):
-                    what = "connecting to" if isinstance(exc, httpx.ConnectTimeout) else "from"
-                    raise ProviderError(
-                        f"no answer {what} {self.name} API at {url} after "
-                        f"{self.config.request_timeout:g} s"
-                        + (" (the answer stopped mid-stream)" if emitted else ""),
-                        code="timeout",
-                    ) from exc
-                timeouts += 1
-                attempt += 1
+                # not retried: a hung endpoint fails after one request_timeout, not after
+                # (retries + 1) of them
+                what = "connecting to" if isinstance(exc, httpx.ConnectTimeout) else "from"
+                raise ProviderError(
+                    f"no answer {what} {self.name} API at {url} after "
+                    f"{self.config.request_timeout:g} s"
+                    + (" (the answer stopped mid-stream)" if emitted else ""),
+                    code="timeout",
+                ) from exc
             except (httpx.TransportError, httpx.StreamError) as exc:
                 if emitted:
                     raise ProviderError(

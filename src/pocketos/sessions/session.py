@@ -16,9 +16,9 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from pocketos.errors import PocketOSError
 from pocketos.kernel.permissions import PermissionRequest
 from pocketos.sessions.agents import KNOWN_AGENTS, AgentSpec, find_executable, resolve_agent
+from pocketos.sessions.errors import SESSION_ERROR_CODES, AgentCrashed, SessionError
 from pocketos.sessions.events import Event, EventLog
 from pocketos.sessions.instructions import host_tools, os_instructions
 from pocketos.sessions.permissions import PermissionAnswer, PermissionRouter
@@ -39,14 +39,6 @@ __all__ = [
 
 _DUMP = {"mode": "json", "by_alias": True, "exclude_none": True}
 STDERR_TAIL = 8192
-
-
-class SessionError(PocketOSError):
-    """A session could not start, or the agent answered with an error."""
-
-
-class AgentCrashed(SessionError):
-    """The agent process ended while the session was open."""
 
 
 @dataclass
@@ -600,7 +592,8 @@ class Session:
                 f"session cwd {self.cwd} does not exist on the host: agent "
                 f"{self.spec.name!r} runs on the host and acts on the host's files; pass "
                 f"sandbox=True to run it over the VM's files (same paths), or a cwd that "
-                f"exists on the host"
+                f"exists on the host",
+                "bad_request",
             )
         exe = find_executable(self.spec.argv)
         from acp.transports import default_environment
@@ -654,6 +647,11 @@ class Session:
             and callable(getattr(tracker, "session_update", None))
         ):
             inner._handler = client.handler(router, tracker)
+
+    def _last_words(self) -> str:
+        """What the agent last printed on stderr, for an error message ("" if nothing)."""
+        tail = bytes(self._stderr).decode("utf-8", "replace").strip()
+        return f"; it printed last: {tail[-500:]}" if tail else ""
 
     async def _drain_stderr(self) -> None:
         assert self._proc is not None and self._proc.stderr is not None
@@ -771,8 +769,10 @@ class Session:
             return await coro
         except RequestError as exc:
             detail = exc.data.get("details") if isinstance(exc.data, dict) else exc.data
+            code = exc.data.get("code") if isinstance(exc.data, dict) else None
             raise SessionError(
-                f"agent error {exc.code}: {exc}" + (f" ({detail})" if detail else "")
+                f"agent error {exc.code}: {exc}" + (f" ({detail})" if detail else ""),
+                code if code in SESSION_ERROR_CODES else "agent_error",
             )
         except (ConnectionError, BrokenPipeError) as exc:
             if self._proc is not None and self._crash is None:
@@ -782,7 +782,7 @@ class Session:
                     await asyncio.sleep(0)
             if self._crash is not None:
                 raise AgentCrashed(self._crash)
-            raise SessionError(f"connection to the agent closed: {exc}")
+            raise SessionError(f"connection to the agent closed: {exc}", "connection_closed")
 
     def _record(self) -> dict[str, Any]:
         return {
@@ -821,7 +821,7 @@ class Session:
         if self._crash is not None:
             raise AgentCrashed(self._crash)
         if self.status in ("closed", "crashed"):
-            raise SessionError(f"session {self.id} is {self.status}")
+            raise SessionError(f"session {self.id} is {self.status}", "not_ready")
 
     async def prompt(self, content: str | Sequence[Any]) -> PromptResult:
         """Send a prompt (text or ACP content blocks) and wait for the turn to end."""
@@ -984,7 +984,7 @@ class Session:
                 )
             )
         except SessionError as exc:
-            raise SessionError(f"agent {self.agent!r} cannot switch models: {exc}")
+            raise SessionError(f"agent {self.agent!r} cannot switch models: {exc}", exc.code)
 
     async def _request_permission(
         self, tool_call: dict[str, Any], options: list[dict[str, Any]]
@@ -1203,22 +1203,27 @@ class Session:
 async def _start(session: Session, load: str | None) -> Session:
     try:
         await session._connect()
+        step = "initialize"
         try:
             await asyncio.wait_for(session._initialize(), session.handshake_timeout)
+            if load is None:
+                step = "session/new"
+                await asyncio.wait_for(session._new(), session.handshake_timeout)
+            else:
+                if not session.spec.builtin and not session.can_load:
+                    raise SessionError(
+                        f"agent {session.agent!r} does not support session/load; "
+                        f"session {session.id} cannot be resumed",
+                        "not_resumable",
+                    )
+                step = "session/load"
+                await asyncio.wait_for(session._load(load), session.handshake_timeout)
         except TimeoutError:
             raise SessionError(
-                f"agent {session.agent!r} did not answer initialize within "
-                f"{session.handshake_timeout:g} s"
+                f"agent {session.agent!r} did not answer {step} within "
+                f"{session.handshake_timeout:g} s" + session._last_words(),
+                "handshake_timeout",
             ) from None
-        if load is None:
-            await session._new()
-        else:
-            if not session.spec.builtin and not session.can_load:
-                raise SessionError(
-                    f"agent {session.agent!r} does not support session/load; "
-                    f"session {session.id} cannot be resumed"
-                )
-            await session._load(load)
     except BaseException as exc:
         session._closing = True
         session.status = "crashed" if session._crash else "failed"
@@ -1233,8 +1238,8 @@ async def _start(session: Session, load: str | None) -> Session:
         if isinstance(exc, (SessionError, asyncio.CancelledError)):
             raise
         if isinstance(exc, FileNotFoundError):
-            raise SessionError(str(exc)) from exc
-        raise SessionError(f"cannot start agent {session.agent!r}: {exc}") from exc
+            raise SessionError(str(exc), "start_failed") from exc
+        raise SessionError(f"cannot start agent {session.agent!r}: {exc}", "start_failed") from exc
     session.status = "ready"
     session.store.update_session(
         session.id,
@@ -1330,7 +1335,7 @@ async def create_session(
     """
     avm = _vm_async(vm)
     if getattr(avm, "closed", False):
-        raise SessionError("VM is closed")
+        raise SessionError("VM is closed", "bad_request")
     spec = resolve_agent(agent, dict(agent_config) if agent_config else None)
     st = _coerce_store(store)
     session = Session(
@@ -1349,7 +1354,8 @@ async def create_session(
     )
     if session.sandbox is not None and spec.builtin:
         raise SessionError(
-            "sandbox=True runs an external agent process; 'pocketos' runs in-process"
+            "sandbox=True runs an external agent process; 'pocketos' runs in-process",
+            "bad_request",
         )
     info: dict[str, Any] = {
         "agent_config": {k: v for k, v in (spec.config or {}).items() if k != "api_key"}
@@ -1388,12 +1394,14 @@ async def resume_session(
     st = _coerce_store(store)
     rec = st.get_session(session_id)
     if rec is None:
-        raise SessionError(f"no such session: {session_id} (in {st.path})")
+        raise SessionError(f"no such session: {session_id} (in {st.path})", "not_found")
     live = _LIVE.get(avm, {}).get(session_id)
     if live is not None and live.status not in ("closed", "crashed"):
         return live
     if not rec.get("agent_session_id"):
-        raise SessionError(f"session {session_id} never started; nothing to resume")
+        raise SessionError(
+            f"session {session_id} never started; nothing to resume", "not_resumable"
+        )
     stored_cfg = dict((rec.get("info") or {}).get("agent_config") or {})
     stored_cfg.update(agent_config or {})
     spec = AgentSpec(rec["agent"], rec["agent_argv"], stored_cfg or None)
