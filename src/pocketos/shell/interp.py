@@ -1472,6 +1472,10 @@ class Shell(Expander):
         for r in redirs:
             op = r.op
             fd = r.fd
+            if r.fdvar:
+                fd = await self._fdvar_fd(r, fds)
+                if fd < 0:
+                    continue
             if r.heredoc is not None:
                 hd = r.heredoc
                 body = hd.body
@@ -1514,8 +1518,6 @@ class Shell(Expander):
                     raise ShellError(f"{target}: ambiguous redirect")
                 op = "&>"
             path = await self._redir_target(r.target)
-            if r.fdvar:
-                pass
             if op == "<":
                 stream = self._open_in(path)
                 fds[0 if fd is None else fd] = stream
@@ -1534,6 +1536,24 @@ class Shell(Expander):
                 else:
                     fds[1 if fd is None else fd] = out
         return fds
+
+    async def _fdvar_fd(self, r: Redir, fds: dict[int, Any]) -> int:
+        """``{name}>file``: the lowest free fd from 10 up, stored in ``name``; ``{name}>&-``
+        closes the fd that ``name`` holds (and returns -1: nothing more to do)."""
+        name = r.fdvar or ""
+        if r.op in (">&", "<&") and r.target is not None and r.target.simple == "-":
+            cur = self.get_str(name)
+            if cur is None or not cur.isdigit():
+                raise ShellError(f"{name}: ambiguous redirect")
+            if int(cur) not in fds:
+                raise ShellError(f"{cur}: Bad file descriptor")
+            fds.pop(int(cur), None)
+            return -1
+        fd = 10
+        while fd in fds:
+            fd += 1
+        self.assign_var(name, str(fd))
+        return fd
 
     async def _redir_target(self, w: Word) -> str:
         if w.simple is not None:

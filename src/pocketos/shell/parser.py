@@ -280,7 +280,8 @@ class Parser:
             q = p
             while q < self.n and src[q].isdigit():
                 q += 1
-            if q < self.n and src[q] in "<>":
+            if q < self.n and src[q] in "<>" and not (q + 1 < self.n and src[q + 1] == "("):
+                # ``2<(cmd)`` is the word 2 and a process substitution, not a redirection
                 for op in REDIR_OPS:
                     if src.startswith(op, q) and op[0] != "&":
                         self.pos = q + len(op)
