@@ -3,8 +3,9 @@
 Scripts come from a small grammar of shell fragments (words with every kind of expansion,
 commands, pipelines, lists, compound commands, redirections, here-documents, functions), then
 may be mutated (characters deleted, duplicated, swapped or inserted) or replaced by random
-text. Each runs in a VM with small limits. The only claims: no Python exception escapes
-``exec()``, the status is an int in 0..255, and exec returns within its time limit.
+text. Each runs in a VM with small limits. The claims: no Python exception escapes
+``exec()``, no "internal error" or Python recursion error is reported, the status is an int in
+0..255, and exec returns within its time limit.
 """
 
 from __future__ import annotations
@@ -384,6 +385,9 @@ def test_exec_never_crashes(vm: object, script: str) -> None:
     assert 0 <= r.exit_code <= 255
     assert isinstance(r.stdout_bytes, bytes) and isinstance(r.stderr_bytes, bytes)
     assert elapsed < EXEC_TIMEOUT + SLACK, f"exec took {elapsed:.1f}s for {script!r}"
+    # an interpreter bug is reported as a status 2 with this text: a failure, not a pass
+    for word in (b"internal error", b"maximum recursion depth"):
+        assert word not in r.stderr_bytes, (script, r.stderr_bytes[-300:])
 
 
 @pytest.mark.parametrize(
@@ -406,3 +410,5 @@ def test_pathological_scripts(vm: object, script: str) -> None:
     r = vm.exec(script, cwd="/home/user", timeout=EXEC_TIMEOUT)  # type: ignore[attr-defined]
     assert 0 <= r.exit_code <= 255
     assert time.monotonic() - start < EXEC_TIMEOUT + SLACK
+    for word in (b"internal error", b"maximum recursion depth"):
+        assert word not in r.stderr_bytes, (script, r.stderr_bytes[-300:])
