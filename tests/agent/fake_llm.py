@@ -197,10 +197,52 @@ def anthropic_tool(
     )
 
 
-class FakeServer:
-    """``async with FakeServer(replies) as srv``: ``srv.url``, ``srv.requests``."""
+def conversation_error(body: dict[str, Any], anthropic: bool) -> str | None:
+    """What the real APIs answer 400 for in a conversation, or None: a tool call without a
+    result before the next message (OpenAI ``messages``, Anthropic ``tool_use`` blocks), a tool
+    result for no call, and (Anthropic) roles that do not alternate."""
+    msgs = body.get("messages") or []
+    waiting: set[str] = set()
+    prev = None
+    for i, m in enumerate(msgs):
+        role = m.get("role")
+        if anthropic:
+            if role == prev:
+                return f"messages.{i}: roles must alternate between user and assistant"
+            prev = role
+            blocks = m.get("content") if isinstance(m.get("content"), list) else []
+            results = {b.get("tool_use_id") for b in blocks if b.get("type") == "tool_result"}
+            if waiting and not waiting <= results:
+                return (
+                    f"messages.{i}: tool_use ids were found without tool_result blocks "
+                    f"immediately after: {sorted(waiting - results)}"
+                )
+            if results - waiting:
+                return f"messages.{i}: unexpected tool_use_id in tool_result blocks"
+            waiting = {b["id"] for b in blocks if b.get("type") == "tool_use"}
+        else:
+            if role == "tool":
+                if m.get("tool_call_id") not in waiting:
+                    return f"messages.[{i}]: role 'tool' must answer a preceding 'tool_calls'"
+                waiting.discard(m.get("tool_call_id"))
+                continue
+            if waiting:
+                return (
+                    "An assistant message with 'tool_calls' must be followed by tool messages "
+                    f"responding to each 'tool_call_id'. Missing: {sorted(waiting)}"
+                )
+            waiting = {c["id"] for c in m.get("tool_calls") or []}
+    if waiting:
+        return f"the conversation ends with tool calls without results: {sorted(waiting)}"
+    return None
 
-    def __init__(self, replies: list[Reply]) -> None:
+
+class FakeServer:
+    """``async with FakeServer(replies) as srv``: ``srv.url``, ``srv.requests``. A ``strict``
+    server answers 400 to conversations the real APIs reject, as they do."""
+
+    def __init__(self, replies: list[Reply], *, strict: bool = False) -> None:
+        self.strict = strict
         self.replies = list(replies)
         self.requests: list[dict[str, Any]] = []
         self.received = asyncio.Event()
@@ -237,7 +279,20 @@ class FakeServer:
                 }
             )
             self.received.set()
-            reply = self.replies.pop(0) if self.replies else Reply(500, b'{"error": "no more"}')
+            problem = None
+            if self.strict:
+                req = self.requests[-1]
+                problem = conversation_error(req["json"] or {}, req["path"].endswith("/messages"))
+            if problem is not None:
+                err = {
+                    "type": "error",
+                    "error": {"type": "invalid_request_error", "message": problem},
+                }
+                reply = Reply(400, json.dumps(err).encode())
+            elif self.replies:
+                reply = self.replies.pop(0)
+            else:
+                reply = Reply(500, b'{"error": "no more"}')
             if reply.hold is not None:
                 await reply.hold.wait()
             hdrs = {

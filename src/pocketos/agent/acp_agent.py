@@ -29,6 +29,9 @@ MODES = [
 ]
 
 
+INTERRUPTED_TOOL = "interrupted: the session ended before this tool call returned"
+
+
 @dataclass
 class _State:
     id: str
@@ -211,6 +214,12 @@ class PocketAgent:
                 cached_tokens=int(saved.get("cached_tokens") or 0),
                 cost=float(saved.get("cost") or 0.0),
             )
+            # a process that ended during a tool call left calls without results; the real
+            # APIs reject such a conversation (400) on every later request, so answer them
+            n = len(st.messages)
+            self._close_dangling(st, INTERRUPTED_TOOL)
+            if len(st.messages) != n:
+                self._save(st)
             self.sessions[session_id] = st
         meta = self._meta(kw)
         if meta.get("instructions"):
@@ -319,6 +328,7 @@ class PocketAgent:
 
         st = self._state(session_id)
         st.messages.append({"role": "user", "content": self._prompt_text(prompt)})
+        self._save(st)  # the prompt survives a crash during its first model request
         before = (st.input_tokens, st.output_tokens, st.cached_tokens, st.cost)
         task: asyncio.Task[str] = asyncio.ensure_future(self._loop(st))
         st.task = task

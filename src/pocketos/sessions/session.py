@@ -9,6 +9,7 @@ import contextlib
 import copy
 import os
 import signal
+import socket
 import time
 import uuid
 import weakref
@@ -842,6 +843,10 @@ class Session:
             n = self.store.start_prompt(self.id, blocks)
             start_ev = self.events.emit("prompt.started", {"prompt": n, "content": blocks})
             self.status = "prompting"
+            self.store.update_session(self.id, status="prompting")
+            # committed before the agent works on it: a host that dies mid-prompt leaves a
+            # record that resume closes as interrupted, not a prompt that never happened
+            self._flush()
             self._last_cost = None
             try:
                 resp = await self._call(
@@ -851,6 +856,7 @@ class Session:
                 self.store.end_prompt(self.id, n, None, str(exc))
                 if self.status == "prompting":
                     self.status = "ready"
+                    self.store.update_session(self.id, status="ready")
                     self.events.emit(
                         "prompt.ended", {"prompt": n, "stopReason": None, "error": str(exc)}
                     )
@@ -863,6 +869,7 @@ class Session:
             self.store.end_prompt(self.id, n, stop)
             self._save_vm(n)
             self.status = "ready"
+            self.store.update_session(self.id, status="ready")
             end_ev = self.events.emit(
                 "prompt.ended", {"prompt": n, "stopReason": stop, "usage": usage, "cost": cost}
             )
@@ -1245,7 +1252,7 @@ async def _start(session: Session, load: str | None) -> Session:
         session.id,
         status="ready",
         agent_session_id=session.agent_session_id,
-        info=session._record(),
+        info={**session._record(), "host": _HOST, "host_pid": os.getpid()},
     )
     session.events.emit(
         "session.resumed" if load else "session.started",
@@ -1424,8 +1431,44 @@ async def resume_session(
             Event(ev["seq"], ev["time"], session_id, ev["kind"], ev["data"])
         )
     session._instructions_sent = True
+    if _host_gone(rec):
+        _close_interrupted(session, st)
     st.update_session(session_id, status="resuming", vm=avm.id)
     return await _start(session, str(rec["agent_session_id"]))
+
+
+_HOST = socket.gethostname()
+INTERRUPTED = "interrupted (the host process ended)"
+
+
+def _host_gone(rec: dict[str, Any]) -> bool:
+    """Whether the process that last ran this stored session has ended (judged only for a
+    session last run on this machine; a reused pid reads as alive)."""
+    info = rec.get("info") or {}
+    pid = info.get("host_pid")
+    if not isinstance(pid, int) or info.get("host") != _HOST:
+        return False
+    if pid == os.getpid():
+        return not any(rec["id"] in live for live in _LIVE.values())
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False
+    return False
+
+
+def _close_interrupted(session: Session, st: Store) -> None:
+    """Close the prompts a dead host left open: their record and a ``prompt.ended`` event
+    say they were interrupted, so the transcript tells what happened."""
+    for p in st.prompts(session.id):
+        if p.get("ended") is None:
+            st.end_prompt(session.id, int(p["n"]), None, INTERRUPTED)
+            session.events.emit(
+                "prompt.ended", {"prompt": int(p["n"]), "stopReason": None, "error": INTERRUPTED}
+            )
+    session._flush()
 
 
 def list_sessions(
@@ -1441,6 +1484,13 @@ def list_sessions(
         live_ids.update(sessions)
     for r in rows:
         r["live"] = r["id"] in live_ids
+        if (
+            not r["live"]
+            and r.get("status") in ("ready", "prompting", "resuming")
+            and _host_gone(r)
+        ):
+            # the store still says what the dead host last wrote: report what is true now
+            r["status"] = "interrupted" if r["status"] == "prompting" else "stopped"
     return rows
 
 

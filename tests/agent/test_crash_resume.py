@@ -1,0 +1,177 @@
+"""A host process killed with SIGKILL in the middle of a prompt (during a tool call, or while
+the model request is in flight), then the session resumed in another process against a strict
+fake model server that answers 400 to conversations the real APIs reject."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pocketos import AsyncVM
+from pocketos.sessions import list_sessions, resume_session
+from pocketos.store import Store
+from tests.agent.fake_llm import (
+    FakeServer,
+    Reply,
+    anthropic_text,
+    anthropic_tool,
+    conversation_error,
+    openai_text,
+    openai_tool,
+)
+
+CHILD = Path(__file__).with_name("crash_child.py")
+ROOT = Path(__file__).parents[2]
+
+
+def child_env() -> dict[str, str]:
+    env = dict(os.environ)
+    paths = [str(ROOT / "src"), str(ROOT)]
+    if env.get("PYTHONPATH"):
+        paths.append(env["PYTHONPATH"])
+    env["PYTHONPATH"] = os.pathsep.join(paths)
+    return env
+
+
+def base(url: str, provider: str) -> str:
+    return url + ("/v1" if provider == "openai" else "")
+
+
+def tool_results(req: dict[str, Any], provider: str) -> list[str]:
+    msgs = req["json"]["messages"]
+    if provider == "openai":
+        return [m["content"] for m in msgs if m["role"] == "tool"]
+    return [
+        b["content"]
+        for m in msgs
+        if m["role"] == "user" and isinstance(m["content"], list)
+        for b in m["content"]
+        if b["type"] == "tool_result"
+    ]
+
+
+async def crash(db: Path, provider: str, during: str) -> str:
+    """Run the child against a server until it is inside a tool call (or waiting for the
+    model), SIGKILL it, and return the session id."""
+    never = asyncio.Event()
+    if during == "tool":
+        tool = openai_tool if provider == "openai" else anthropic_tool
+        first = tool("write", {"path": "hello.txt", "content": "hi\n"}, "call_w")
+    else:
+        first = Reply(hold=never)
+    async with FakeServer([first]) as srv:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            str(CHILD),
+            str(db),
+            base(srv.url, provider),
+            provider,
+            stdout=asyncio.subprocess.PIPE,
+            env=child_env(),
+        )
+        assert proc.stdout is not None
+        try:
+            line = (await proc.stdout.readline()).decode()
+            assert line.startswith("SESSION ses-"), line
+            sid = line.split()[1]
+            if during == "tool":
+                assert (await proc.stdout.readline()).decode() == "IN TOOL\n"
+            else:
+                await srv.received.wait()  # the model request is in flight
+            proc.send_signal(signal.SIGKILL)
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+            await proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    return sid
+
+
+@pytest.mark.parametrize("during", ["tool", "stream"])
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+def test_resume_after_sigkill(tmp_path: Path, provider: str, during: str) -> None:
+    db = tmp_path / "s.db"
+
+    async def go() -> None:
+        sid = await crash(db, provider, during)
+
+        # the store still says what the dead process last wrote; list_sessions says the truth
+        store = Store(str(db))
+        (row,) = [r for r in list_sessions(store=store) if r["id"] == sid]
+        assert row["status"] == "interrupted" and not row["live"]
+        assert store.get_session(sid)["status"] == "prompting"  # type: ignore[index]
+
+        text = openai_text if provider == "openai" else anthropic_text
+        async with FakeServer([text("Resumed fine.")], strict=True) as srv:
+            vm = AsyncVM()
+            s = await resume_session(
+                vm,
+                sid,
+                store=store,
+                agent_config={"base_url": base(srv.url, provider), "api_key": "k"},
+            )
+            r = await s.prompt("go on")
+            assert r.text == "Resumed fine." and r.stop_reason == "end_turn"
+            (req,) = srv.requests
+            assert conversation_error(req["json"], provider == "anthropic") is None
+            if during == "tool":
+                (result,) = tool_results(req, provider)
+                assert "interrupted" in result
+            else:
+                assert tool_results(req, provider) == []
+            await s.close()
+            await vm.aclose()
+
+        prompts = store.prompts(sid)
+        assert [(p["n"], p["error"]) for p in prompts] == [
+            (1, "interrupted (the host process ended)"),
+            (2, None),
+        ]
+        assert prompts[0]["ended"] is not None and prompts[1]["stop_reason"] == "end_turn"
+        ended = [e["data"] for e in store.events(sid) if e["kind"] == "prompt.ended"]
+        assert ended[0] == {
+            "prompt": 1,
+            "stopReason": None,
+            "error": "interrupted (the host process ended)",
+        }
+        (row,) = [r for r in list_sessions(store=store) if r["id"] == sid]
+        assert row["status"] == "closed"
+        store.close()
+
+    asyncio.run(go())
+
+
+def test_strict_server_rejects_what_the_old_resume_sent() -> None:
+    """The fake server's rule is the real APIs' rule: a tool call without a result, followed
+    by a user message, is a 400."""
+    broken = {
+        "messages": [
+            {"role": "user", "content": "write"},
+            {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [
+                    {"id": "c1", "type": "function", "function": {"name": "w", "arguments": "{}"}}
+                ],
+            },
+            {"role": "user", "content": "go on"},
+        ]
+    }
+    assert "must be followed by tool messages" in (conversation_error(broken, False) or "")
+    anth = {
+        "messages": [
+            {"role": "user", "content": [{"type": "text", "text": "write"}]},
+            {
+                "role": "assistant",
+                "content": [{"type": "tool_use", "id": "t1", "name": "w", "input": {}}],
+            },
+            {"role": "user", "content": [{"type": "text", "text": "go on"}]},
+        ]
+    }
+    assert "without tool_result" in (conversation_error(anth, True) or "")
