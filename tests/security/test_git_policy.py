@@ -76,3 +76,17 @@ def test_unsupported_subcommands_say_so() -> None:
         r = vm.exec("git add -p")
         assert "not supported in this VM" in r.stderr
         assert "Traceback" not in r.stderr
+
+
+def test_git_work_is_bounded_by_the_exec_timeout() -> None:
+    """An endless history walk (a guest-made commit cycle is impossible, so: a huge log piped
+    into an endless reader) and big diffs stop at the timeout."""
+    with VM(env=IDENT) as vm:
+        r = vm.exec(
+            "mkdir -p /w && cd /w && git init -q && seq 1 20000 > big && git add big && "
+            "git commit -qm base && sed -i 's/5$/five/' big && git diff | wc -l"
+        )
+        assert r.exit_code == 0, r.stderr
+        assert int(r.stdout) > 10000
+        r = vm.exec("cd /w && while :; do git diff > /dev/null; git status -s; done", timeout=1)
+        assert (r.exit_code, r.limit_hit) == (124, "timeout")

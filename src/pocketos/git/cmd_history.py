@@ -23,6 +23,7 @@ from pocketos.git.repo import GitError, Repo
 from pocketos.git.revs import peel, resolve, resolve_commit, resolve_tree
 from pocketos.git.session import Git, UsageError
 from pocketos.git.worktree import blob_for, flatten, read_state
+from pocketos.kernel.budget import check_time
 
 __all__ = ["cmd_log", "cmd_show", "cmd_diff"]
 
@@ -163,6 +164,7 @@ def _walk(repo: Repo, starts: list[bytes], excludes: list[bytes]) -> list[bytes]
 
     heapq.heapify(queue)
     while queue:
+        check_time()
         _t, _n, s = heapq.heappop(queue)
         out.append(s)
         for p in repo.commit(s).parents:

@@ -17,6 +17,7 @@ from pocketos.git.worktree import (
     read_state,
     remove_file,
 )
+from pocketos.kernel.budget import check_time
 
 __all__ = ["cmd_init", "cmd_add", "cmd_rm", "cmd_mv", "cmd_status", "cmd_ls_files", "Pathspec"]
 
@@ -196,6 +197,7 @@ def cmd_add(g: Git, args: list[str]) -> int:
         raise GitError(f"pathspec '{missing[0]}' did not match any files")
     changed: list[tuple[str, bytes]] = []
     for p in sorted(set(candidates) | set(tracked)):
+        check_time()
         full = posixpath.join(repo.worktree or "/", p.decode())
         if not g.fs.lexists(full) or g.fs.isdir(full) and not g.fs.islink(full):
             if p in index:

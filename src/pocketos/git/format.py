@@ -11,6 +11,7 @@ from dulwich.objects import Commit
 
 from pocketos.commands.diff import compute_changes
 from pocketos.git.repo import Repo
+from pocketos.kernel.budget import check_time
 
 __all__ = [
     "FileDiff",
@@ -143,14 +144,9 @@ class FileDiff:
         return is_binary(self.old_data) or is_binary(self.new_data)
 
 
-def _funcname(a: list[bytes], start: int) -> bytes:
-    """git's default hunk-header context: the last line before the hunk that starts with a
-    letter, ``_`` or ``$``."""
-    for k in range(start - 1, -1, -1):
-        line = a[k]
-        if line[:1].isalpha() or line[:1] in (b"_", b"$"):
-            return b" " + line.rstrip()[:80]
-    return b""
+def _is_funcname(line: bytes) -> bool:
+    """git's default hunk-header context: a line that starts with a letter, ``_`` or ``$``."""
+    return line[:1].isalpha() or line[:1] in (b"_", b"$")
 
 
 def _hunk_range(start: int, count: int) -> str:
@@ -179,14 +175,21 @@ def unified(a_data: bytes, b_data: bytes, context: int = 3) -> bytes:
                 continue
         groups.append([c])
     out: list[bytes] = []
+    scanned = 0  # lines before this index have been searched for the hunk-header context
+    func = b""
     for grp in groups:
+        check_time()
         first, last = grp[0], grp[-1]
         s0 = max(0, first.line0 - context)
         e0 = min(len(a), last.line0 + last.deleted + context)
         s1 = first.line1 - (first.line0 - s0)
         e1 = last.line1 + last.inserted + (e0 - (last.line0 + last.deleted))
         head = f"@@ -{_hunk_range(s0, e0 - s0)} +{_hunk_range(s1, e1 - s1)} @@".encode()
-        out.append(head + _funcname(a, s0) + b"\n")
+        for k in range(scanned, s0):
+            if _is_funcname(a[k]):
+                func = b" " + a[k].rstrip()[:80]
+        scanned = max(scanned, s0)
+        out.append(head + func + b"\n")
         i = s0
         for c in grp:
             out.extend(_emit(b" ", a[k]) for k in range(i, c.line0))

@@ -13,6 +13,7 @@ from dulwich.objects import Commit, Tag, Tree
 from dulwich.pack import PackData, PackInflater, write_pack_objects
 
 from pocketos.git.repo import GitError, Repo, find_repo
+from pocketos.kernel.budget import check_time
 
 __all__ = ["Remote", "Advert", "pkt", "parse_pkts", "reachable", "copy_objects", "default_dir"]
 
@@ -85,6 +86,7 @@ def reachable(repo: Repo, tips: list[bytes], have: set[bytes]) -> list[bytes]:
         sha = stack.pop()
         if sha in seen:
             continue
+        check_time()
         seen.add(sha)
         obj = repo[sha]
         out.append(sha)

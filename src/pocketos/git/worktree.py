@@ -12,6 +12,7 @@ from dulwich.index import IndexEntry, commit_tree
 from dulwich.objects import Blob, Tree
 
 from pocketos.git.repo import GitError, Index, Repo
+from pocketos.kernel.budget import check_time
 
 __all__ = [
     "Ignore",
@@ -33,6 +34,7 @@ def flatten(repo: Repo, tree_sha: bytes | None, prefix: bytes = b"") -> Flat:
     out: Flat = {}
     if tree_sha is None:
         return out
+    check_time()
     tree = repo.tree(tree_sha)
     for entry in tree.iteritems():
         path = prefix + entry.path
@@ -224,7 +226,9 @@ def read_state(repo: Repo, untracked: str = "normal", want_ignored: bool = False
     head = flatten(repo, head_tree(repo))
     index = repo.index()
     s = State(head=head, index=index)
-    for path, e in index.items():
+    for n, (path, e) in enumerate(index.items()):
+        if n % 256 == 0:
+            check_time()
         if not isinstance(e, IndexEntry):
             s.conflicts.append(path)
             continue
@@ -265,6 +269,7 @@ def _scan_untracked(repo: Repo, index: Index, s: State, every: bool, want_ignore
     def walk(rel: str) -> tuple[list[bytes], bool]:
         """Untracked entries below ``rel``; and whether anything there is tracked."""
         full = posixpath.join(repo.worktree or "/", rel) if rel else repo.worktree or "/"
+        check_time()
         found: list[bytes] = []
         has_tracked = rel in tracked_dirs
         try:
