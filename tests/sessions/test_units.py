@@ -238,6 +238,53 @@ def test_handshake_timeout_covers_session_new_and_says_what_the_agent_printed(
     assert "waiting for the licence server" in str(info.value)
 
 
+HANGS_AT_SET_MODE = """
+import asyncio, sys, uuid
+import acp
+from acp import InitializeResponse, NewSessionResponse
+from acp.schema import AgentCapabilities, Implementation
+
+class Agent:
+    def on_connect(self, conn):
+        pass
+
+    async def initialize(self, protocol_version, client_capabilities=None, client_info=None, **kw):
+        return InitializeResponse(
+            protocol_version=acp.PROTOCOL_VERSION,
+            agent_capabilities=AgentCapabilities(),
+            agent_info=Implementation(name="hang", version="1"),
+        )
+
+    async def new_session(self, cwd, mcp_servers=None, **kw):
+        return NewSessionResponse(session_id=uuid.uuid4().hex)
+
+    async def set_session_mode(self, mode_id, session_id, **kw):
+        print("switching to " + mode_id, file=sys.stderr, flush=True)
+        await asyncio.Event().wait()
+
+asyncio.run(acp.run_agent(Agent()))
+"""
+
+
+def test_client_requests_time_out(tmp_path: Path) -> None:
+    import sys
+
+    from pocketos import VM
+    from pocketos.sessions import SessionError
+
+    script = tmp_path / "hang_agent.py"
+    script.write_text(HANGS_AT_SET_MODE)
+    with VM() as vm:
+        s = vm.create_session([sys.executable, str(script)], handshake_timeout=5, store=False)
+        with pytest.raises(SessionError) as info:
+            s.set_mode("ask")
+        assert info.value.code == "agent_timeout"
+        assert "did not answer session/set_mode within 5 s" in str(info.value)
+        assert "switching to ask" in str(info.value)
+        s.close()  # returns: the agent's process group is killed
+        assert s.status == "closed"
+
+
 def test_session_error_codes_are_documented() -> None:
     from pocketos.agent.providers import ERROR_CODES
     from pocketos.sessions.errors import SESSION_ERROR_CODES

@@ -12,6 +12,7 @@ SESSION_ERROR_CODES = (
     "agent_error",  # the agent answered a request with an error
     "agent_crashed",  # the agent process ended while the session was open
     "connection_closed",  # the connection to the agent closed without a crash
+    "agent_timeout",  # the agent did not answer a mode/model/config request in time
     "handshake_timeout",  # the agent did not answer initialize/session/new/load in time
     "start_failed",  # the agent could not be started
     "not_resumable",  # the session cannot be resumed (never started, no session/load)

@@ -762,12 +762,22 @@ class Session:
         self.modes = d.get("modes")
         self.config_options = list(d.get("configOptions") or [])
 
-    async def _call(self, coro: Any) -> Any:
-        """Await an agent request; map protocol errors and crashes to SessionError."""
+    async def _call(self, coro: Any, what: str | None = None) -> Any:
+        """Await an agent request; map protocol errors and crashes to SessionError. A request
+        named by ``what`` must be answered within ``handshake_timeout``."""
         from acp import RequestError
 
         try:
-            return await coro
+            if what is None:
+                return await coro
+            try:
+                return await asyncio.wait_for(coro, self.handshake_timeout)
+            except TimeoutError:
+                raise SessionError(
+                    f"agent {self.agent!r} did not answer {what} within "
+                    f"{self.handshake_timeout:g} s" + self._last_words(),
+                    "agent_timeout",
+                ) from None
         except RequestError as exc:
             detail = exc.data.get("details") if isinstance(exc.data, dict) else exc.data
             code = exc.data.get("code") if isinstance(exc.data, dict) else None
@@ -951,7 +961,8 @@ class Session:
     async def set_mode(self, mode_id: str) -> None:
         self._alive()
         await self._call(
-            self._conn.set_session_mode(mode_id=mode_id, session_id=self.agent_session_id)
+            self._conn.set_session_mode(mode_id=mode_id, session_id=self.agent_session_id),
+            "session/set_mode",
         )
         if self.modes is not None:
             self.modes["currentModeId"] = mode_id
@@ -969,7 +980,8 @@ class Session:
         resp = await self._call(
             self._conn.set_config_option(
                 config_id=config_id, session_id=self.agent_session_id, value=value
-            )
+            ),
+            "session/set_config_option",
         )
         d = _dump(resp) if resp is not None else {}
         if "configOptions" in d:
@@ -988,7 +1000,8 @@ class Session:
             await self._call(
                 self._conn._conn.send_request(
                     "session/set_model", {"sessionId": self.agent_session_id, "modelId": model_id}
-                )
+                ),
+                "session/set_model",
             )
         except SessionError as exc:
             raise SessionError(f"agent {self.agent!r} cannot switch models: {exc}", exc.code)
