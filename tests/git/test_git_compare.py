@@ -82,6 +82,11 @@ PROBES: list[str] = [
     "git tag",
     "git diff HEAD~1 HEAD --stat",
     "git rev-parse HEAD~1 HEAD^ HEAD^{tree}",
+    "git diff --color=always HEAD",
+    "git diff --stat --color",
+    "git log -p --color=always -n 2",
+    "git log --oneline --color=always",
+    "git show --color=never",
 ]
 
 CWD_PROBES = [
@@ -290,6 +295,10 @@ SCENARIOS: dict[str, str] = {
     "diff_new_empty": "git init -q; printf 1 > a; git add a; git commit -qm 1; touch e; "
     "git add e; git diff --cached",
     "diff_deleted": "git init -q; printf 'x\\ny\\n' > a; git add a; git commit -qm 1; rm a; git diff",
+    "diff_color_funcname": "git init -q; printf 'def f():\\n    a = 1\\n    b = 2\\n    c = 3\\n"
+    "    d = 4\\n    e = 5\\n    return a\\n' > m.py; printf 'a\\nb' > n; git add .; "
+    "git commit -qm 1; sed -i 's/e = 5/e = 6/' m.py; printf 'a\\nc' > n; printf '\\n' > z; "
+    "git add z; git diff --color=always HEAD",
     "diff_funcname": "git init -q; printf 'def f():\\n    a = 1\\n    b = 2\\n    c = 3\\n    d = 4\\n"
     "    e = 5\\n    return a\\n' > m.py; git add m.py; git commit -qm 1; "
     "sed -i 's/e = 5/e = 6/' m.py; git diff",

@@ -12,6 +12,7 @@ from pocketos.git.cmd_commit import flat_diffs, tree_diffs
 from pocketos.git.cmd_index import Pathspec
 from pocketos.git.format import (
     FileDiff,
+    colorize_patch,
     commit_header,
     format_date,
     format_patch,
@@ -50,12 +51,22 @@ def _split_revs_paths(g: Git, args: list[str]) -> tuple[list[str], list[str]]:
     return revs, paths
 
 
-def _print_diffs(g: Git, diffs: list[FileDiff], mode: str) -> None:
+def _color_option(a: str) -> bool | None:
+    """``--color[=WHEN]``/``--no-color``: True/False, or None when ``a`` is not one."""
+    if a in ("--color", "--color=always"):
+        return True
+    if a in ("--no-color", "--color=never", "--color=auto"):
+        return False
+    return None
+
+
+def _print_diffs(g: Git, diffs: list[FileDiff], mode: str, color: bool = False) -> None:
     if mode == "patch":
         for d in diffs:
-            g.print(format_patch(d))
+            patch = format_patch(d)
+            g.print(colorize_patch(patch) if color else patch)
     elif mode == "stat":
-        g.print(format_stat(diffs))
+        g.print(format_stat(diffs, color=color))
     elif mode == "name-only":
         for d in diffs:
             g.print(d.new_path.decode() + "\n")
@@ -181,6 +192,7 @@ def cmd_log(g: Git, args: list[str], show: bool = False) -> int:
     oneline = False
     mode: str | None = None
     reverse = False
+    color = False
     all_refs = False
     separate = False
     opts: list[str] = []
@@ -211,7 +223,9 @@ def cmd_log(g: Git, args: list[str], show: bool = False) -> int:
             reverse = True
         elif a == "--all":
             all_refs = True
-        elif a in ("--no-decorate", "--no-color", "--no-pager", "--first-parent"):
+        elif _color_option(a) is not None:
+            color = bool(_color_option(a))
+        elif a in ("--no-decorate", "--no-pager", "--first-parent"):
             continue
         elif a.startswith("-") and a != "--":
             raise UsageError(f"unrecognized argument: {a}")
@@ -268,7 +282,8 @@ def cmd_log(g: Git, args: list[str], show: bool = False) -> int:
     for s in shas:
         c = repo.commit(s)
         if oneline:
-            g.print(f"{short(s)} {c.message.decode('utf-8', 'replace').split(chr(10), 1)[0]}\n")
+            shown = f"\x1b[33m{short(s)}\x1b[m" if color else short(s)
+            g.print(f"{shown} {c.message.decode('utf-8', 'replace').split(chr(10), 1)[0]}\n")
         elif fmt is not None:
             if separate:
                 g.print(("" if first else "\n") + _format_placeholder(repo, s, c, fmt))
@@ -277,7 +292,7 @@ def cmd_log(g: Git, args: list[str], show: bool = False) -> int:
         else:
             if not first:
                 g.print("\n")
-            g.print(commit_header(repo, s, c))
+            g.print(commit_header(repo, s, c, color=color))
         first = False
         if mode:
             parent_tree = repo.commit(c.parents[0]).tree if c.parents else None
@@ -287,7 +302,7 @@ def cmd_log(g: Git, args: list[str], show: bool = False) -> int:
             if diffs:
                 if not oneline and fmt is None:
                     g.print("\n" if mode == "patch" else "---\n" if False else "\n")
-                _print_diffs(g, diffs, mode)
+                _print_diffs(g, diffs, mode, color)
     return 0
 
 
@@ -295,8 +310,11 @@ def cmd_show(g: Git, args: list[str]) -> int:
     mode = "patch"
     revs: list[str] = []
     fmt_args: list[str] = []
+    color = False
     for a in args:
-        if _diff_mode(a):
+        if _color_option(a) is not None:
+            color = bool(_color_option(a))
+        elif _diff_mode(a):
             mode = _diff_mode(a) or mode
         elif a in ("-s", "--no-patch"):
             mode = ""
@@ -328,14 +346,14 @@ def cmd_show(g: Git, args: list[str]) -> int:
         if fmt_args:
             cmd_log(g, [*fmt_args, "-n", "1", sha.decode()])
         else:
-            g.print(commit_header(repo, sha, obj))
+            g.print(commit_header(repo, sha, obj, color=color))
         if mode and len(obj.parents) < 2:
             parent_tree = repo.commit(obj.parents[0]).tree if obj.parents else None
             diffs = tree_diffs(repo, parent_tree, obj.tree)
             if diffs:
                 if not fmt_args:
                     g.print("\n")
-                _print_diffs(g, diffs, mode)
+                _print_diffs(g, diffs, mode, color)
     return 0
 
 
@@ -345,17 +363,19 @@ def _index_flat(repo: Repo) -> dict[bytes, tuple[int, bytes]]:
 
 def cmd_diff(g: Git, args: list[str]) -> int:
     mode = "patch"
-    cached = quiet = False
+    cached = quiet = color = False
     opts: list[str] = []
     for arg in args:
-        if _diff_mode(arg):
+        if _color_option(arg) is not None:
+            color = bool(_color_option(arg))
+        elif _diff_mode(arg):
             mode = _diff_mode(arg) or mode
         elif arg in ("--cached", "--staged"):
             cached = True
         elif arg in ("--quiet", "--exit-code"):
             quiet = arg == "--quiet"
             opts.append("--exit-code")
-        elif arg in ("--no-color", "--no-ext-diff"):
+        elif arg == "--no-ext-diff":
             continue
         elif arg.startswith("-") and arg != "--":
             raise UsageError(f"invalid option: {arg}")
@@ -388,7 +408,7 @@ def cmd_diff(g: Git, args: list[str]) -> int:
         spec = Pathspec(g, paths)
         diffs = [d for d in diffs if spec.match(d.new_path) or spec.match(d.old_path)]
     if not quiet:
-        _print_diffs(g, diffs, mode)
+        _print_diffs(g, diffs, mode, color)
     return 1 if (exit_code and diffs) else 0
 
 

@@ -241,6 +241,36 @@ def format_patch(d: FileDiff, abbrev: int = 7) -> bytes:
     return b"".join(out)
 
 
+RESET = b"\x1b[m"
+
+
+def colorize_patch(patch: bytes) -> bytes:
+    """git's default colours for a patch (``--color=always``)."""
+    out: list[bytes] = []
+    header = False
+    for line in patch.split(b"\n")[:-1] if patch.endswith(b"\n") else patch.split(b"\n"):
+        if line.startswith(b"diff --git "):
+            header = True
+        if line.startswith(b"@@"):
+            header = False
+            end = line.index(b"@@", 2) + 2
+            head, rest = line[:end], line[end:]
+            func = b" " + RESET + rest[1:] + RESET if rest else b""
+            out.append(b"\x1b[36m" + head + RESET + func)
+        elif header and line.startswith(b"Binary files "):
+            out.append(line)
+        elif header:
+            out.append(b"\x1b[1m" + line + RESET)
+        elif line.startswith(b"-"):
+            out.append(b"\x1b[31m" + line + RESET)
+        elif line.startswith(b"+"):
+            body = b"\x1b[32m" + line[1:] + RESET if len(line) > 1 else b""
+            out.append(b"\x1b[32m+" + RESET + body)
+        else:
+            out.append(line + RESET)
+    return b"".join(o + b"\n" for o in out)
+
+
 def format_summary(files: int, ins: int, dels: int) -> str:
     s = f" {files} file{'s' if files != 1 else ''} changed"
     if ins or not dels:
@@ -252,7 +282,7 @@ def format_summary(files: int, ins: int, dels: int) -> str:
     return s + "\n"
 
 
-def format_stat(diffs: list[FileDiff], width: int = 80) -> str:
+def format_stat(diffs: list[FileDiff], width: int = 80, color: bool = False) -> str:
     rows: list[tuple[str, str, int, int]] = []
     total_i = total_d = 0
     for d in diffs:
@@ -260,7 +290,10 @@ def format_stat(diffs: list[FileDiff], width: int = 80) -> str:
         if d.status == "R":
             name = rename_name(d.old_path.decode(), d.new_path.decode())
         if d.binary:
-            rows.append((name, f"Bin {len(d.old_data)} -> {len(d.new_data)} bytes", 0, 0))
+            old_n, new_n = str(len(d.old_data)), str(len(d.new_data))
+            if color:
+                old_n, new_n = f"\x1b[31m{old_n}\x1b[m", f"\x1b[32m{new_n}\x1b[m"
+            rows.append((name, f"Bin {old_n} -> {new_n} bytes", 0, 0))
             continue
         i, x = line_counts(d.old_data, d.new_data)
         total_i += i
@@ -285,7 +318,12 @@ def format_stat(diffs: list[FileDiff], width: int = 80) -> str:
             scale_d = (x * graph_w + max_change - 1) // max_change if x else 0
         else:
             scale_i, scale_d = i, x
-        graph = "+" * scale_i + "-" * scale_d
+        if color:
+            graph = (f"\x1b[32m{'+' * scale_i}\x1b[m" if scale_i else "") + (
+                f"\x1b[31m{'-' * scale_d}\x1b[m" if scale_d else ""
+            )
+        else:
+            graph = "+" * scale_i + "-" * scale_d
         lines.append(f" {name.ljust(name_w)} | {num.rjust(num_w)}{' ' + graph if graph else ''}")
     return "\n".join(lines) + "\n" + format_summary(len(rows), total_i, total_d)
 
@@ -318,8 +356,10 @@ def person(raw: bytes) -> tuple[str, str]:
     return name, rest.rstrip(">")
 
 
-def commit_header(repo: Repo, sha: bytes, c: Commit, date_style: str = "default") -> str:
-    out = f"commit {sha.decode()}\n"
+def commit_header(
+    repo: Repo, sha: bytes, c: Commit, date_style: str = "default", color: bool = False
+) -> str:
+    out = f"\x1b[33mcommit {sha.decode()}\x1b[m\n" if color else f"commit {sha.decode()}\n"
     if len(c.parents) > 1:
         out += "Merge: " + " ".join(short(p) for p in c.parents) + "\n"
     out += f"Author: {c.author.decode('utf-8', 'replace')}\n"
