@@ -90,3 +90,13 @@ def test_git_work_is_bounded_by_the_exec_timeout() -> None:
         assert int(r.stdout) > 10000
         r = vm.exec("cd /w && while :; do git diff > /dev/null; git status -s; done", timeout=1)
         assert (r.exit_code, r.limit_hit) == (124, "timeout")
+
+
+def test_undecodable_names_are_reported_not_internal_errors() -> None:
+    with VM(env=IDENT) as vm:
+        r = vm.exec("mkdir -p /w && cd /w && git init -q && git add $'\\xff'; echo $?")
+        assert r.stdout == "128\n"
+        assert "internal error" not in r.stderr
+        assert "did not match any files" in r.stderr
+        r = vm.exec("cd /w && git checkout $'\\xfe' ; git log $'\\xfd'; git branch $'\\xfc'")
+        assert "internal error" not in r.stderr

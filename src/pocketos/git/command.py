@@ -221,6 +221,9 @@ async def git(ctx: Context) -> int:
         g.warn(f"{exc.prefix}{exc.message}\n")
     except LimitExceeded:
         raise
+    except UnicodeError:
+        status = 128
+        g.warn("fatal: names that are not valid UTF-8 are not supported in this VM\n")
     except PermissionError as exc:
         status = 128
         g.warn(f"fatal: {exc.filename or ''}: Permission denied\n")

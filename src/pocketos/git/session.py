@@ -30,10 +30,11 @@ class Git:
     _repo: Repo | None = None
 
     def print(self, text: str | bytes = "") -> None:
-        self.out.append(text.encode() if isinstance(text, str) else text)
+        # names from argv or the filesystem may carry undecodable bytes as surrogates
+        self.out.append(text.encode("utf-8", "surrogateescape") if isinstance(text, str) else text)
 
     def warn(self, text: str) -> None:
-        self.err.append(text.encode())
+        self.err.append(text.encode("utf-8", "surrogateescape"))
 
     @property
     def repo(self) -> Repo:
