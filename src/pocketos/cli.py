@@ -1027,6 +1027,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_workspace_parser(sub, _Parser)
 
+    from pocketos.cli_sessions import add_sessions_parser
+
+    add_sessions_parser(sub, _Parser)
+
     p = sub.add_parser("bench", help="run the benchmark suite (source tree only)", add_help=False)
     p.add_argument("bench_args", nargs=argparse.REMAINDER)
     p.set_defaults(func=cmd_bench)

@@ -52,7 +52,9 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--diff", action="store_true", help="print the changes as a unified diff")
     ap.add_argument("--mode", choices=["default", "ask", "read-only"], default="default")
     ap.add_argument("--yes", action="store_true", help="allow every permission request")
-    ap.add_argument("--store", help="SQLite file for the transcript (default: in memory)")
+    ap.add_argument(
+        "--store", help="SQLite file for the transcript (default: $POCKETOS_STORE, else in memory)"
+    )
     ap.add_argument("--resume", metavar="SESSION_ID", help="continue a stored session")
     ap.add_argument("--json", action="store_true", help="print every event as JSON lines")
     return ap
@@ -136,7 +138,8 @@ async def _run(args: argparse.Namespace, prompt: str, out: TextIO, err: TextIO) 
             err.write(f"pocketos agent: --mount {spec!r}: {host} is not a directory\n")
             return 2
         mounts[path] = host
-    store = Store(args.store) if args.store else Store(":memory:")
+    path = args.store or os.environ.get("POCKETOS_STORE")
+    store = Store(path) if path else Store(":memory:")
     vm = AsyncVM()
     printer = _Printer(out, err, args.json)
     code = 0
