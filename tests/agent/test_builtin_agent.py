@@ -268,6 +268,9 @@ def test_edit_uniqueness_modes_and_policy() -> None:
             r = await s.prompt("write g")
             assert r.text == "refused" and not vm.exists("/home/user/g.txt")
             assert len(asked) == 1 and asked[0].detail["title"] == "write g.txt"
+            # the request names the pocketos session, and the agent's own id separately
+            assert asked[0].detail["session_id"] == s.id and s.id.startswith("ses-")
+            assert asked[0].detail["agent_session_id"] == s.agent_session_id != s.id
             await s.close()
 
     asyncio.run(go())

@@ -125,8 +125,10 @@ class PermissionRouter:
         handler: Callable[[PermissionRequest], Any] | None,
         timeout: float = 60.0,
         default: str = "reject",
+        session_id: str = "",
     ) -> None:
         self.vm = vm
+        self.session_id = session_id  # the pocketos session (``ses-…``) asking
         self.handler = handler
         self.timeout = timeout
         if default not in ("reject", "allow_once", "allow_always"):
@@ -161,7 +163,8 @@ class PermissionRouter:
             getattr(self.vm, "id", ""),
             None,
             {
-                "session_id": session_id,
+                "session_id": self.session_id or session_id,
+                "agent_session_id": session_id,
                 "tool_call": tool_call,
                 "options": options,
                 "title": tool_call.get("title"),

@@ -461,6 +461,7 @@ class Session:
             handler=permission_handler,
             timeout=permission_timeout,
             default=permission_default,
+            session_id=self.id,
         )
         self.terminals = TerminalManager(self.vm, default_cwd=cwd, on_output=self._terminal_output)
         self.instructions = ""
