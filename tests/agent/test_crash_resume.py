@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from pocketos import AsyncVM
-from pocketos.sessions import list_sessions, resume_session
+from pocketos.sessions import create_session, list_sessions, resume_session
 from pocketos.store import Store
 from tests.agent.fake_llm import (
     FakeServer,
@@ -175,3 +175,51 @@ def test_strict_server_rejects_what_the_old_resume_sent() -> None:
         ]
     }
     assert "without tool_result" in (conversation_error(anth, True) or "")
+
+
+def test_resume_after_the_agent_process_is_killed_during_a_tool_call(tmp_path: Path) -> None:
+    from pocketos.sessions import AgentCrashed
+
+    async def go() -> None:
+        store = Store(str(tmp_path / "s.db"))
+        argv = [sys.executable, "-m", "pocketos.agent", "--store", str(tmp_path / "agent.db")]
+        asking = asyncio.Event()
+        pypath = {"PYTHONPATH": child_env()["PYTHONPATH"]}  # the agent runs this tree's code
+
+        async def ask(req: Any) -> str:
+            asking.set()
+            await asyncio.Event().wait()  # the agent is killed while it waits for this
+            return "allow_once"
+
+        tool = openai_tool("write", {"path": "hello.txt", "content": "hi\n"}, "call_w")
+        async with FakeServer([tool]) as srv:
+            env = {"POCKETOS_API_KEY": "k", "POCKETOS_BASE_URL": srv.url + "/v1", **pypath}
+            vm = AsyncVM()
+            s = await create_session(
+                vm, argv, store=store, env=env, permission_handler=ask, permission_timeout=3600
+            )
+            await s.set_mode("ask")
+            task = asyncio.ensure_future(s.prompt("write hello.txt"))
+            await asking.wait()
+            assert s._proc is not None
+            s._proc.send_signal(signal.SIGKILL)
+            with pytest.raises(AgentCrashed) as info:
+                await task
+            assert info.value.code == "agent_crashed"
+            assert s.status == "crashed"
+            await s.close()
+
+        async with FakeServer([openai_text("Resumed fine.")], strict=True) as srv:
+            env = {"POCKETOS_API_KEY": "k", "POCKETOS_BASE_URL": srv.url + "/v1", **pypath}
+            s = await resume_session(vm, s.id, store=store, env=env)
+            r = await s.prompt("go on")
+            assert r.text == "Resumed fine."
+            (req,) = srv.requests
+            assert conversation_error(req["json"], False) is None
+            (result,) = tool_results(req, "openai")
+            assert "interrupted" in result
+            await s.close()
+        await vm.aclose()
+        store.close()
+
+    asyncio.run(go())
