@@ -8,7 +8,7 @@ import posixpath
 from dulwich.index import IndexEntry
 
 from pocketos.git.repo import GitError, Repo, init_repo
-from pocketos.git.session import Git, UsageError
+from pocketos.git.session import Git, UsageError, parse_options
 from pocketos.git.worktree import (
     Ignore,
     State,
@@ -130,28 +130,27 @@ def stage_path(repo: Repo, index: dict, path: bytes) -> None:  # type: ignore[ty
     index[path] = index_entry(repo, path, blob.id, mode)
 
 
+_ADD_FLAGS = {
+    "-A": "all",
+    "--all": "all",
+    "-u": "update",
+    "--update": "update",
+    "-f": "force",
+    "--force": "force",
+    "-n": "dry",
+    "--dry-run": "dry",
+    "-v": "verbose",
+    "--verbose": "verbose",
+}
+
+
 def cmd_add(g: Git, args: list[str]) -> int:
-    all_ = update = force = dry = verbose = False
-    paths: list[str] = []
     for a in args:
-        if a in ("-A", "--all"):
-            all_ = True
-        elif a in ("-u", "--update"):
-            update = True
-        elif a in ("-f", "--force"):
-            force = True
-        elif a in ("-n", "--dry-run"):
-            dry = True
-        elif a in ("-v", "--verbose"):
-            verbose = True
-        elif a == "--":
-            continue
-        elif a in ("-p", "--patch", "-i", "--interactive"):
+        if a in ("-p", "--patch", "-i", "--interactive"):
             raise GitError(f"'git add {a}' is not supported in this VM", 129)
-        elif a.startswith("-") and a != "-":
-            raise UsageError(f"unknown option `{a.lstrip('-')}'")
-        else:
-            paths.append(a)
+    opts, paths = parse_options(args, _ADD_FLAGS)
+    all_, update, force = bool(opts.get("all")), bool(opts.get("update")), bool(opts.get("force"))
+    dry, verbose = bool(opts.get("dry")), bool(opts.get("verbose"))
     repo = g.work_repo()
     if not paths and not (all_ or update):
         g.warn(
@@ -226,25 +225,19 @@ def cmd_add(g: Git, args: list[str]) -> int:
 
 
 def cmd_rm(g: Git, args: list[str]) -> int:
-    cached = recursive = force = quiet = False
-    paths: list[str] = []
-    for a in args:
-        if a == "--cached":
-            cached = True
-        elif a == "-r":
-            recursive = True
-        elif a in ("-f", "--force"):
-            force = True
-        elif a in ("-q", "--quiet"):
-            quiet = True
-        elif a in ("-rf", "-fr"):
-            recursive = force = True
-        elif a == "--":
-            continue
-        elif a.startswith("-"):
-            raise UsageError(f"unknown option `{a.lstrip('-')}'")
-        else:
-            paths.append(a)
+    opts, paths = parse_options(
+        args,
+        {
+            "--cached": "cached",
+            "-r": "recursive",
+            "-f": "force",
+            "--force": "force",
+            "-q": "quiet",
+            "--quiet": "quiet",
+        },
+    )
+    cached, recursive = bool(opts.get("cached")), bool(opts.get("recursive"))
+    force, quiet = bool(opts.get("force")), bool(opts.get("quiet"))
     if not paths:
         raise GitError("No pathspec was given. Which files should I remove?")
     repo = g.work_repo()
@@ -594,27 +587,24 @@ def _status_long(
 
 
 def cmd_ls_files(g: Git, args: list[str]) -> int:
-    stage = others = modified = deleted = exclude_std = False
-    paths: list[str] = []
-    for a in args:
-        if a in ("-s", "--stage"):
-            stage = True
-        elif a in ("-o", "--others"):
-            others = True
-        elif a in ("-m", "--modified"):
-            modified = True
-        elif a in ("-d", "--deleted"):
-            deleted = True
-        elif a in ("-c", "--cached"):
-            continue
-        elif a == "--exclude-standard":
-            exclude_std = True
-        elif a == "--":
-            continue
-        elif a.startswith("-"):
-            raise UsageError(f"unknown option `{a.lstrip('-')}'")
-        else:
-            paths.append(a)
+    opts, paths = parse_options(
+        args,
+        {
+            "-s": "stage",
+            "--stage": "stage",
+            "-o": "others",
+            "--others": "others",
+            "-m": "modified",
+            "--modified": "modified",
+            "-d": "deleted",
+            "--deleted": "deleted",
+            "--exclude-standard": "exclude_std",
+        },
+        ignored=("-c", "--cached"),
+    )
+    stage, others = bool(opts.get("stage")), bool(opts.get("others"))
+    modified, deleted = bool(opts.get("modified")), bool(opts.get("deleted"))
+    exclude_std = bool(opts.get("exclude_std"))
     repo = g.work_repo()
     spec = Pathspec(g, paths) if paths else None
     pre = g.prefix()

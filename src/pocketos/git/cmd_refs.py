@@ -12,7 +12,7 @@ from pocketos.git.cmd_index import Pathspec
 from pocketos.git.format import short
 from pocketos.git.repo import GitError, Repo
 from pocketos.git.revs import resolve, resolve_commit
-from pocketos.git.session import Git, UsageError
+from pocketos.git.session import Git, UsageError, parse_options
 from pocketos.git.worktree import (
     flatten,
     index_entry,
@@ -282,23 +282,24 @@ def _switch_to(
 
 
 def cmd_switch(g: Git, args: list[str]) -> int:
-    create = force = detach = False
-    rest: list[str] = []
-    for a in args:
-        if a in ("-c", "--create"):
-            create = True
-        elif a in ("-C", "--force-create"):
-            create = force = True
-        elif a in ("-f", "--force", "--discard-changes"):
-            force = True
-        elif a in ("-d", "--detach"):
-            detach = True
-        elif a in ("-q", "--quiet"):
-            continue
-        elif a.startswith("-"):
-            raise UsageError(f"unknown option `{a.lstrip('-')}'")
-        else:
-            rest.append(a)
+    opts, rest = parse_options(
+        args,
+        {
+            "-c": "create",
+            "--create": "create",
+            "-C": "force_create",
+            "--force-create": "force_create",
+            "-f": "force",
+            "--force": "force",
+            "--discard-changes": "force",
+            "-d": "detach",
+            "--detach": "detach",
+        },
+        ignored=("-q", "--quiet"),
+    )
+    create = bool(opts.get("create") or opts.get("force_create"))
+    force = bool(opts.get("force") or opts.get("force_create"))
+    detach = bool(opts.get("detach"))
     if not rest:
         raise GitError("missing branch or commit argument")
     repo = g.work_repo()
@@ -436,25 +437,13 @@ def _exists(repo: Repo, p: bytes) -> bool:
 
 
 def cmd_restore(g: Git, args: list[str]) -> int:
-    staged = worktree = False
-    source: str | None = None
-    paths: list[str] = []
-    it = iter(args)
-    for a in it:
-        if a in ("-S", "--staged"):
-            staged = True
-        elif a in ("-W", "--worktree"):
-            worktree = True
-        elif a in ("-s", "--source"):
-            source = next(it, None)
-        elif a.startswith("--source="):
-            source = a.split("=", 1)[1]
-        elif a == "--":
-            continue
-        elif a.startswith("-"):
-            raise UsageError(f"unknown option `{a.lstrip('-')}'")
-        else:
-            paths.append(a)
+    opts, paths = parse_options(
+        args,
+        {"-S": "staged", "--staged": "staged", "-W": "worktree", "--worktree": "worktree"},
+        {"-s": "source", "--source": "source"},
+    )
+    staged, worktree = bool(opts.get("staged")), bool(opts.get("worktree"))
+    source = str(opts["source"]) if "source" in opts else None
     if not paths:
         raise GitError("you must specify path(s) to restore")
     if not staged:
@@ -527,26 +516,22 @@ def cmd_reset(g: Git, args: list[str]) -> int:
 
 
 def cmd_tag(g: Git, args: list[str]) -> int:
-    annotate = delete = force = False
-    message: str | None = None
-    rest: list[str] = []
-    it = iter(args)
-    for a in it:
-        if a in ("-a", "--annotate"):
-            annotate = True
-        elif a in ("-m", "--message"):
-            message = next(it, None)
-            annotate = True
-        elif a in ("-d", "--delete"):
-            delete = True
-        elif a in ("-f", "--force"):
-            force = True
-        elif a in ("-l", "--list"):
-            continue
-        elif a.startswith("-"):
-            raise UsageError(f"unknown option `{a.lstrip('-')}'")
-        else:
-            rest.append(a)
+    opts, rest = parse_options(
+        args,
+        {
+            "-a": "annotate",
+            "--annotate": "annotate",
+            "-d": "delete",
+            "--delete": "delete",
+            "-f": "force",
+            "--force": "force",
+        },
+        {"-m": "message", "--message": "message"},
+        ignored=("-l", "--list"),
+    )
+    message = str(opts["message"]) if "message" in opts else None
+    annotate = bool(opts.get("annotate")) or message is not None
+    delete, force = bool(opts.get("delete")), bool(opts.get("force"))
     repo = g.repo
     if delete:
         status = 0

@@ -9,7 +9,8 @@ from datetime import UTC, datetime, timedelta, timezone
 
 from dulwich.objects import Commit
 
-from pocketos.commands.diff import compute_changes
+from pocketos.commands._diff import _hunks as diff_hunks
+from pocketos.commands._diff import compute_changes
 from pocketos.git.repo import Repo
 from pocketos.kernel.budget import check_time
 
@@ -165,25 +166,11 @@ def _emit(prefix: bytes, line: bytes) -> bytes:
 
 def unified(a_data: bytes, b_data: bytes, context: int = 3) -> bytes:
     a, b = _lines(a_data), _lines(b_data)
-    changes = compute_changes(a, b)
-    groups: list[list] = []  # type: ignore[type-arg]
-    for c in changes:
-        if groups:
-            last = groups[-1][-1]
-            if c.line0 - (last.line0 + last.deleted) <= 2 * context:
-                groups[-1].append(c)
-                continue
-        groups.append([c])
     out: list[bytes] = []
     scanned = 0  # lines before this index have been searched for the hunk-header context
     func = b""
-    for grp in groups:
+    for grp, s0, e0, s1, e1 in diff_hunks(compute_changes(a, b), context, len(a)):
         check_time()
-        first, last = grp[0], grp[-1]
-        s0 = max(0, first.line0 - context)
-        e0 = min(len(a), last.line0 + last.deleted + context)
-        s1 = first.line1 - (first.line0 - s0)
-        e1 = last.line1 + last.inserted + (e0 - (last.line0 + last.deleted))
         head = f"@@ -{_hunk_range(s0, e0 - s0)} +{_hunk_range(s1, e1 - s1)} @@".encode()
         for k in range(scanned, s0):
             if _is_funcname(a[k]):

@@ -10,7 +10,7 @@ from pocketos.git.format import now_date, parse_date
 from pocketos.git.repo import GitError, Repo, find_repo, read_global_config
 from pocketos.kernel.fs.view import FsView
 
-__all__ = ["Git", "UsageError"]
+__all__ = ["Git", "UsageError", "parse_options"]
 
 
 class UsageError(GitError):
@@ -18,6 +18,42 @@ class UsageError(GitError):
 
     def __init__(self, message: str) -> None:
         super().__init__(message, 129, "error: ")
+
+
+def parse_options(
+    args: list[str],
+    flags: dict[str, str],
+    values: dict[str, str] | None = None,
+    ignored: tuple[str, ...] = (),
+) -> tuple[dict[str, str | bool], list[str]]:
+    """Options the way git's parse-options reads them (short clusters are split before).
+
+    ``flags`` maps each spelling to a name set to True; ``values`` maps spellings of options
+    that take an argument (the next word, or ``--opt=value``); ``ignored`` are accepted and have
+    no effect here. ``--`` is skipped; other words are returned in order. An unknown option is a
+    :class:`UsageError`."""
+    values = values or {}
+    opts: dict[str, str | bool] = {}
+    rest: list[str] = []
+    it = iter(args)
+    for a in it:
+        if a in flags:
+            opts[flags[a]] = True
+        elif a in values:
+            v = next(it, None)
+            if v is None:
+                raise UsageError(f"option `{a.lstrip('-')}' requires a value")
+            opts[values[a]] = v
+        elif a.startswith("--") and a.split("=", 1)[0] in values and "=" in a:
+            key, v = a.split("=", 1)
+            opts[values[key]] = v
+        elif a in ignored or a == "--":
+            continue
+        elif a.startswith("-") and a != "-":
+            raise UsageError(f"unknown option `{a.lstrip('-')}'")
+        else:
+            rest.append(a)
+    return opts, rest
 
 
 @dataclass
