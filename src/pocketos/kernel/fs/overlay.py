@@ -55,6 +55,9 @@ class OverlayBackend(Backend):
         self._stack_token: tuple[int, ...] | None = None
         self._seen_added = 0
         self._generation = 0
+        #: the upper layer :meth:`seal` last started, and its root as it was then: a seal with
+        #: nothing written since shares the layer sealed before instead of adding an empty one
+        self._fresh: tuple[MemoryBackend, tuple[object, ...]] | None = None
         self._generation_token: tuple[int, ...] | None = None
 
     @property
@@ -511,7 +514,19 @@ class OverlayBackend(Backend):
 
     # --- layering ----------------------------------------------------------------------------
     def seal(self) -> MemoryBackend:
-        """Freeze the current upper layer and start a fresh one above it (for fork)."""
+        """Freeze the current upper layer and start a fresh one above it (for fork).
+
+        When nothing was written since the last seal, the layer sealed then is returned and no
+        layer is added, so forking again and again does not pile up empty layers."""
+        top = self.lowers[0] if self.lowers else None
+        if (
+            self._fresh is not None
+            and self._fresh[0] is self.upper
+            and isinstance(top, MemoryBackend)
+            and top.readonly
+            and _untouched(self.upper, self._fresh[1])
+        ):
+            return top
         sealed = self.upper.freeze()
         self.lowers.insert(0, sealed)
         self.upper = MemoryBackend(
@@ -522,7 +537,23 @@ class OverlayBackend(Backend):
         # usage continues from the sealed layer so limits keep counting the VM's whole data
         self.upper.bytes_used = sealed.bytes_used
         self.upper.inodes_used = sealed.inodes_used
+        self._fresh = (self.upper, _root_state(self.upper))
         return sealed
+
+
+def _root_state(layer: MemoryBackend) -> tuple[object, ...]:
+    r = layer.root
+    return (r.mode, r.uid, r.gid, r.mtime, r.ctime, r.opaque, layer.bytes_used, layer.inodes_used)
+
+
+def _untouched(layer: MemoryBackend, state: tuple[object, ...]) -> bool:
+    """Nothing was created, removed or changed in ``layer`` since ``state`` was taken."""
+    return (
+        not layer.root.entries
+        and layer.generation == 0
+        and not layer.additions
+        and _root_state(layer) == state
+    )
 
 
 #: per immutable layer: inode number -> every path naming it (built on first need; a
