@@ -1682,6 +1682,12 @@ async def b_mapfile(sh: Shell, argv: list[str]) -> int:
 
 
 # --- getopts ----------------------------------------------------------------------------------
+def _c_atoi(text: str) -> int:
+    """C's atoi: optional blanks and sign, then leading digits; anything else counts as 0."""
+    m = re.match(r"\s*([-+]?\d+)", text)
+    return int(m.group(1)) if m else 0
+
+
 @builtin("getopts")
 async def b_getopts(sh: Shell, argv: list[str]) -> int:
     if len(argv) < 3:
@@ -1689,9 +1695,11 @@ async def b_getopts(sh: Shell, argv: list[str]) -> int:
         return 2
     spec, name = argv[1], argv[2]
     args = argv[3:] if len(argv) > 3 else list(sh.positional)
-    silent = spec.startswith(":")
-    if silent:
+    quiet = spec.startswith(":")
+    if quiet:
         spec = spec[1:]
+    # OPTERR=0 turns the diagnostics off but, unlike a leading ':', keeps the '?' results
+    loud = not quiet and _c_atoi(sh.get_str("OPTERR") or "1") != 0
     try:
         optind = int(sh.get_str("OPTIND") or "1")
     except ValueError:
@@ -1728,9 +1736,9 @@ async def b_getopts(sh: Shell, argv: list[str]) -> int:
 
     idx = spec.find(c)
     if idx < 0 or c == ":":
-        if silent:
+        if quiet:
             sh.assign_var("OPTARG", c)
-        else:
+        elif loud:
             await sh.write_err(f"{sh.argv0}: illegal option -- {c}\n")
         sh.assign_var(name, "?")
         advance()
@@ -1748,11 +1756,12 @@ async def b_getopts(sh: Shell, argv: list[str]) -> int:
         else:
             optind += 1
             pos = 0
-            if silent:
+            if quiet:
                 sh.assign_var(name, ":")
                 sh.assign_var("OPTARG", c)
             else:
-                await sh.write_err(f"{sh.argv0}: option requires an argument -- {c}\n")
+                if loud:
+                    await sh.write_err(f"{sh.argv0}: option requires an argument -- {c}\n")
                 sh.assign_var(name, "?")
     else:
         sh.assign_var(name, c)

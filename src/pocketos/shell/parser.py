@@ -335,6 +335,42 @@ class Parser:
             self._maybe_assign(w, start, m)
         return w
 
+    def _spaced_subscript_assign(self, start: int) -> Word | None:
+        """``a[1 + 1]=x``: in assignment position bash reads a subscript up to its matching
+        ``]`` across blanks; the word is an assignment only if ``=`` or ``+=`` follows."""
+        src, n = self.src, self.n
+        m = ASSIGN_RE.match(src, start)
+        if m is None or not m.group(2):
+            return None
+        depth, j = 1, m.end()
+        while j < n and depth:
+            c = src[j]
+            if c == "\n":
+                return None
+            if c == "\\":
+                j += 1
+            elif c in "'\"":
+                k = src.find(c, j + 1)
+                if k < 0:
+                    return None
+                j = k
+            elif c == "[":
+                depth += 1
+            elif c == "]":
+                depth -= 1
+            j += 1
+        if depth or not (src.startswith("=", j) or src.startswith("+=", j)):
+            return None
+        # everything up to ``]`` is one literal piece of the word; the value is read as usual
+        self.pos = j
+        rest = self.read_parts()
+        text = src[start : self.pos]
+        w = _make_word([Lit(src[start:j]), *rest], text)
+        m = ASSIGN_RE.match(text)
+        assert m is not None
+        self._maybe_assign(w, start, m)
+        return w if w.assign is not None else None
+
     def _maybe_assign(self, w: Word, start: int, m: re.Match[str]) -> None:
         text = w.text
         name = m.group(1)
@@ -1450,6 +1486,12 @@ class Parser:
                 break
             w = t.word
             assert w is not None
+            if not words and w.assign is None and "[" in t.value:
+                spaced = self._spaced_subscript_assign(t.start)
+                if spaced is not None and spaced.assign is not None:
+                    self.tok = None  # the word was re-read from its start
+                    assigns.append(spaced.assign)
+                    continue
             if not words and w.assign is not None:
                 self.take()
                 assigns.append(w.assign)
