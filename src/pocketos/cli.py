@@ -911,6 +911,12 @@ def cmd_agent(args: argparse.Namespace) -> int:
         return exc.code if isinstance(exc.code, int) else 1
 
 
+def cmd_acp(args: argparse.Namespace) -> int:
+    from pocketos.agent.acp_server import main as acp_main
+
+    return acp_main(list(args.acp_args))
+
+
 # --- parser ----------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     ap = _Parser(
@@ -1039,6 +1045,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("agent_args", nargs=argparse.REMAINDER)
     p.set_defaults(func=cmd_agent)
 
+    p = sub.add_parser(
+        "acp", help="serve the sandboxed pocketos agent to an editor over ACP", add_help=False
+    )
+    p.add_argument("acp_args", nargs=argparse.REMAINDER)
+    p.set_defaults(func=cmd_acp)
+
     p = sub.add_parser("demo", help="run a short demo in a fresh VM")
     p.set_defaults(func=cmd_demo)
     p = sub.add_parser("version", help="print the version")
@@ -1110,6 +1122,10 @@ def main(argv: list[str] | None = None) -> int:
         args_list = _split_script_args(args_list)
         ap = build_parser()
         rest = [a for a in args_list if a != "--debug"]
+        if rest and rest[0] == "acp":
+            from pocketos.agent.acp_server import main as acp_main
+
+            return acp_main(args_list[args_list.index("acp") + 1 :])
         if rest and rest[0] in ("bench", "agent"):
             # everything after the name belongs to the delegate, options included
             i = args_list.index(rest[0])
