@@ -238,7 +238,7 @@ def test_ask_mode_timeout_denies() -> None:
     start = time.monotonic()
     with pytest.raises(PermissionError):
         vm.write_file("/g/a", b"1")
-    assert time.monotonic() - start < 1.5
+    assert time.monotonic() - start < 1.9  # the 0.2 s ask timeout, not the handler (2 s)
 
 
 def test_ask_without_handler_denies() -> None:
