@@ -4,6 +4,7 @@ OpenAI-compatible model server: the agent's writes stay in the VM until /apply."
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sys
 from pathlib import Path
@@ -55,7 +56,12 @@ def _env() -> dict[str, str]:
 
 
 async def _drive(
-    project: Path, extra: list[str], commands: list[str]
+    project: Path,
+    extra: list[str],
+    commands: list[str],
+    *,
+    mount: bool = True,
+    mode: str | None = None,
 ) -> tuple[_Client, Any, FakeServer]:
     replies = [
         openai_tool("write", {"path": "/src/hello.txt", "content": "hi from the vm\n"}, "c1"),
@@ -68,8 +74,7 @@ async def _drive(
             "-m",
             "pocketos",
             "acp",
-            "--mount",
-            f"{project}:/src",
+            *(["--mount", f"{project}:/src"] if mount else []),
             "--base-url",
             srv.url + "/v1",
             "--model",
@@ -83,6 +88,8 @@ async def _drive(
             assert init.agent_info is not None and init.agent_info.name == "pocketos-acp"
             new = await conn.new_session(cwd=str(project), mcp_servers=[])
             assert new.session_id.startswith("ses-")
+            if mode is not None:
+                await conn.set_session_mode(session_id=new.session_id, mode_id=mode)
             resp = await conn.prompt(
                 session_id=new.session_id, prompt=[acp.text_block("write hello.txt")]
             )
@@ -160,3 +167,52 @@ def test_acp_bad_mount_is_refused(tmp_path: Path) -> None:
 
     assert main(["--mount", f"{tmp_path / 'missing'}:/src"]) == 2
     assert main(["--mount", "relative"]) == 2
+
+
+def test_acp_policy_file_applies_to_the_agents_tools(tmp_path: Path) -> None:
+    project = tmp_path / "proj"
+    project.mkdir()
+    policy = tmp_path / "policy.json"
+    policy.write_text(
+        json.dumps(
+            {
+                "fs": "allow",
+                "env": "allow",
+                "child_process": {
+                    "default": "allow",
+                    "rules": [{"mode": "deny", "paths": ["cat"]}],
+                },
+            }
+        )
+    )
+
+    async def go() -> tuple[_Client, Any, FakeServer]:
+        return await _drive(project, ["--policy", str(policy)], [])
+
+    client, _outs, _srv = asyncio.run(go())
+    out = _tool_output(client)
+    assert "Permission denied: child_process.spawn on cat" in out
+    assert "hi from the vm" not in out
+    assert not (project / "hello.txt").exists()
+
+
+def test_acp_bad_policy_file_is_refused(tmp_path: Path) -> None:
+    from pocketos.agent.acp_server import main
+
+    assert main(["--policy", str(tmp_path / "nope.toml")]) == 2
+
+
+def test_acp_ask_mode_asks_the_editor_and_mounts_its_cwd(tmp_path: Path) -> None:
+    # no --mount: the cwd of session/new is mounted at /src
+    project = tmp_path / "proj"
+    project.mkdir()
+
+    async def go() -> tuple[_Client, Any, FakeServer]:
+        return await _drive(project, [], ["/changes"], mount=False, mode="ask")
+
+    client, (changes,), _srv = asyncio.run(go())
+    titles = [str(p.title) for p in client.permissions]
+    assert titles[:1] == ["write /src/hello.txt"]
+    assert "hi from the vm" in _tool_output(client)
+    assert "A hello.txt" in changes
+    assert not (project / "hello.txt").exists()
