@@ -17,7 +17,7 @@ from pocketos.shell.arith import ArithError, evaluate
 from pocketos.shell.ast import DQ, ArithSub, BadSub, CmdSub, Lit, Param, Part, ProcSub, Quoted, Word
 from pocketos.shell.globmatch import Matcher, nodes_for
 from pocketos.shell.parser import parse_word_text
-from pocketos.shell.state import ATTR_ASSOC, FatalError, ShellError, quote_word
+from pocketos.shell.state import ATTR_ASSOC, FatalError, ShellError, quote_word, unbound_error
 
 if TYPE_CHECKING:
     from pocketos.shell.interp import Shell
@@ -535,7 +535,7 @@ class Expander:
                 return v.value
             val = self.lookup(name, None)
             if val is None and self.opt_nounset and name not in ("@", "*"):
-                raise FatalError(f"{name}: unbound variable", 127)
+                raise unbound_error(name)
             return val
         if p.prefix_list:
             return sorted(
@@ -573,7 +573,7 @@ class Expander:
         if p.length:
             if val is None or (val == [] and name not in ("@", "*") and name not in self.vars):
                 if self.opt_nounset and name not in ("@", "*"):
-                    raise FatalError(f"{name}: unbound variable", 1 if index in ("@", "*") else 127)
+                    raise unbound_error(name, 1 if index in ("@", "*") else 127)
                 return "0"
             if isinstance(val, list):
                 return str(len(val))
@@ -585,9 +585,7 @@ class Expander:
                 and name not in ("@", "*")
                 and index not in ("@", "*")
             ):
-                raise FatalError(
-                    f"{p.text[2:-1] if p.text.startswith('${') else name}: unbound variable", 127
-                )
+                raise unbound_error(p.text[2:-1] if p.text.startswith("${") else name)
             return val
         if op in ("-", ":-", "=", ":=", "+", ":+", "?", ":?"):
             colon = op[0] == ":"
@@ -622,7 +620,7 @@ class Expander:
             if op == "@" and p.arg is not None and p.arg.simple == "a" and name in self.vars:
                 return self._attr_letters(name)
             if self.opt_nounset:
-                raise FatalError(f"{name}: unbound variable", 127)
+                raise unbound_error(name)
             return None
         if op == ":":
             return await self._substring(p, val, name, index)

@@ -79,6 +79,7 @@ from pocketos.shell.state import (
     Var,
     encode_text,
     quote_word,
+    unbound_error,
 )
 
 __all__ = ["Shell", "run_script"]
@@ -2442,7 +2443,7 @@ class Shell(Expander):
                 r = self.lookup(name, None)
                 if r is None:
                     if self.opts["nounset"]:
-                        raise FatalError(f"{name}: unbound variable", 127)
+                        raise unbound_error(name)
                     return 0
                 s = r if isinstance(r, str) else ""
         else:

@@ -22,6 +22,7 @@ __all__ = [
     "ShellError",
     "Var",
     "quote_word",
+    "unbound_error",
 ]
 
 ATTR_EXPORT = 1
@@ -84,6 +85,13 @@ class FatalError(ShellError):
     """An expansion error that ends a non-interactive shell (``${x:?}``, ``set -u``)."""
 
     sub_status: int | None = None
+
+
+def unbound_error(name: str, status: int = 127) -> FatalError:
+    """``set -u``: ends ``bash -c`` with 127 (or ``status``), a subshell with 1."""
+    err = FatalError(f"{name}: unbound variable", status)
+    err.sub_status = 1
+    return err
 
 
 class BreakLoop(Exception):
