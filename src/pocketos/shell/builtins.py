@@ -864,7 +864,7 @@ async def b_eval(sh: Shell, argv: list[str]) -> int:
     if not src.strip():
         return 0
     try:
-        script = parse(src, sh.shopt["extglob"])
+        script = parse(src, sh.shopt["extglob"], first_line=max(sh.lineno, 1))
     except ShellSyntaxError as e:
         await sh.write_err(f"{sh.argv0}: eval: line {sh.lineno}: {e.message}\n")
         if e.source_line is not None:

@@ -557,9 +557,9 @@ class Shell(Expander):
         self.jobs.clear()
 
     # --- running source -----------------------------------------------------------------------
-    async def _run_source(self, source: str, *, top: bool) -> int:
+    async def _run_source(self, source: str, *, top: bool, first_line: int = 1) -> int:
         try:
-            script = parse(source, self.shopt["extglob"])
+            script = parse(source, self.shopt["extglob"], first_line)
         except ShellSyntaxError as err:
             return await self._run_incremental(source, err)
         return await self.run_toplevel(script)
@@ -860,8 +860,10 @@ class Shell(Expander):
             return
         saved = self.last_status
         self.in_trap = True
+        # bash numbers an ERR trap's lines from the failed command's line; others from 1
+        first = max(self.lineno, 1) if name == "ERR" else 1
         try:
-            await self.nested(self._run_source(action, top=False))
+            await self.nested(self._run_source(action, top=False, first_line=first))
         finally:
             self.in_trap = False
             self.last_status = saved
@@ -1367,6 +1369,7 @@ class Shell(Expander):
         self.frames.append({})
         self.funcnames.append(func.name)
         saved_loops = self.loop_depth
+        saved_line = self.lineno
         self.loop_depth = 0
         body = func.body
         try:
@@ -1378,6 +1381,7 @@ class Shell(Expander):
             status = r.status
         finally:
             self.loop_depth = saved_loops
+            self.lineno = saved_line  # the caller's line again (an ERR trap on the call uses it)
             frame = self.frames.pop()
             for name, old in frame.items():
                 if name == "-":

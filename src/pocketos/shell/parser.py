@@ -200,8 +200,11 @@ class _Tok:
 
 
 class Parser:
-    def __init__(self, src: str, extglob: bool = True) -> None:
+    def __init__(self, src: str, extglob: bool = True, first_line: int = 1) -> None:
         self.src = src
+        #: commands' line numbers count from ``first_line`` (eval and ERR traps run text
+        #: whose lines continue the caller's); syntax errors stay relative to ``src``
+        self.line_base = first_line - 1
         #: accept extglob patterns in words (bash: only when ``shopt extglob`` was on
         #: before the line was read; always inside ``[[ ]]``)
         self.extglob = extglob
@@ -217,11 +220,11 @@ class Parser:
     def line_at(self, pos: int) -> int:
         if self._nl is None:
             self._nl = [i for i, c in enumerate(self.src) if c == "\n"]
-        return bisect.bisect_left(self._nl, pos) + 1
+        return bisect.bisect_left(self._nl, pos) + 1 + self.line_base
 
     def error(self, msg: str, pos: int | None = None, *, show: bool = True) -> ShellSyntaxError:
         p = self.pos if pos is None else pos
-        line = self.line_at(min(p, self.n))
+        line = self.line_at(min(p, self.n)) - self.line_base
         text = None
         if show:
             lines = self.src.split("\n")
@@ -1572,18 +1575,19 @@ def _split_arith_for(inner: str) -> list[str]:
     return out
 
 
-_CACHE: OrderedDict[tuple[str, bool], Script] = OrderedDict()
+_CACHE: OrderedDict[tuple[str, bool, int], Script] = OrderedDict()
 _CACHE_MAX = 512
 
 
-def parse(source: str, extglob: bool = True) -> Script:
+def parse(source: str, extglob: bool = True, first_line: int = 1) -> Script:
     """Parse a whole script (cached by source text). ``extglob``: accept extglob patterns
-    outside ``[[ ]]`` (the state of ``shopt extglob`` when the text is read)."""
-    key = (source, extglob)
+    outside ``[[ ]]`` (the state of ``shopt extglob`` when the text is read); ``first_line``:
+    the line number of the text's first line."""
+    key = (source, extglob, first_line)
     s = _CACHE.get(key)
     if s is not None:
         return s
-    p = Parser(source, extglob)
+    p = Parser(source, extglob, first_line)
     script = p.parse_list()
     t = p.peek()
     if t.kind != "eof":
