@@ -146,6 +146,14 @@ REGEX = [
     "grep -cE '(x|xx)+y' /tmp/long",
     "sed -E 's/(x|xx)+y/Z/' /tmp/long > /dev/null",
     "sed -n '/x.*x.*y/p' /tmp/long",
+    "awk '/x.*x.*y/' /tmp/long",
+    "awk '{ n += gsub(/(x|xx)+y/, \"Z\") } END { print n }' /tmp/long",
+    "awk '{ print match($0, \"x.*x.*x.*y\") }' /tmp/long",
+    "expr \"$(cat /tmp/long)\" : '.*x.*x.*y'",
+    "tac -r -s 'x.*x.*y' /tmp/long > /dev/null",
+    "nl -bp'x.*x.*y' /tmp/long > /dev/null",
+    "mkdir -p /tmp/fx/$(printf 'x%.0s' {1..200}) && "
+    "find /tmp/fx -regextype posix-extended -regex '.*(x|xx)+y'",
 ]
 
 

@@ -14,6 +14,7 @@ from pocketos.commands._fs import (
 from pocketos.commands._posixpat import bre_to_regex
 from pocketos.commands._util import _try
 from pocketos.kernel.process import Context
+from pocketos.lib import safe_regex
 
 
 class _ExprError(Exception):
@@ -197,7 +198,7 @@ class _Expr:
 
 def _expr_match(s: str, pattern: str) -> str | int:
     try:
-        rx = re.compile(bre_to_regex(pattern, "basic"), re.DOTALL)
+        rx = safe_regex.compile(bre_to_regex(pattern, "basic"), re.DOTALL)
     except re.error as exc:
         raise _ExprError(_regex_message(exc)) from None
     m = rx.match(s)

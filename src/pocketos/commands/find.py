@@ -31,6 +31,7 @@ from pocketos.commands.stat_cmd import backslash_escapes
 from pocketos.kernel.fs.api import StatResult
 from pocketos.kernel.process import Context
 from pocketos.kernel.streams import NullInput
+from pocketos.lib import safe_regex
 
 FIND_HELP = """Usage: find [-H] [-L] [-P] [path...] [expression]
 
@@ -344,7 +345,7 @@ class _Find:
                 "ed": "basic",
             }.get(self.regextype, "extended")
             try:
-                rx2 = re.compile(
+                rx2 = safe_regex.compile(
                     bre_to_regex(pat, flavor),
                     re.DOTALL | (re.IGNORECASE if tok == "-iregex" else 0),
                 )

@@ -19,6 +19,7 @@ from pocketos.commands.text_common import (
     read_all,
     usage,
 )
+from pocketos.lib import safe_regex
 
 if TYPE_CHECKING:
     from pocketos.kernel.process import Context
@@ -785,7 +786,7 @@ async def tac(ctx: Context) -> int:
             continue
         if p.flag("regex"):
             try:
-                rx = re.compile(sep)
+                rx = safe_regex.compile(sep)
             except re.error:
                 await ctx.err(f"invalid regular expression: {sep_s}")
                 return 1
@@ -811,7 +812,7 @@ def _split_plain(data: bytes, sep: bytes, before: bool) -> list[bytes]:
     return out
 
 
-def _split_regex(data: bytes, rx: re.Pattern[bytes], before: bool) -> list[bytes]:
+def _split_regex(data: bytes, rx: safe_regex.SafePattern, before: bool) -> list[bytes]:
     out: list[bytes] = []
     pos = 0
     for m in rx.finditer(data):

@@ -21,6 +21,7 @@ from pocketos.commands.text_common import (
     open_input,
     usage,
 )
+from pocketos.lib import safe_regex
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -560,7 +561,7 @@ async def nl(ctx: Context) -> int:
             "  -b STYLE -h STYLE -f STYLE -n ln|rn|rz -w N -s STR -v N -i N "
             "-l N -d CC -p",
         )
-    styles: dict[str, tuple[str, re.Pattern[bytes] | None]] = {}
+    styles: dict[str, tuple[str, safe_regex.SafePattern | None]] = {}
     for key, default in (
         ("body_numbering", "t"),
         ("header_numbering", "n"),
@@ -572,7 +573,7 @@ async def nl(ctx: Context) -> int:
             return 1
         if st.startswith("p"):
             try:
-                styles[key] = ("p", re.compile(encode(st[1:])))
+                styles[key] = ("p", safe_regex.compile(encode(st[1:])))
             except re.error:
                 await ctx.err(f"invalid regular expression: {st[1:]}")
                 return 1

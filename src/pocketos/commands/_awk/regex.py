@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import re
 
+from pocketos.lib import safe_regex
+from pocketos.lib.safe_regex import SafePattern
+
 __all__ = ["AwkRegexError", "compile_ere", "translate"]
 
 
@@ -216,15 +219,16 @@ def translate(pat: str) -> str:
     return "".join(out)
 
 
-_cache: dict[tuple[str, int], re.Pattern[str]] = {}
+_cache: dict[tuple[str, int], SafePattern] = {}
 
 
-def compile_ere(pat: str, flags: int = 0) -> re.Pattern[str]:
+def compile_ere(pat: str, flags: int = 0) -> SafePattern:
+    """Compile an awk ERE into a pattern whose matches are bounded in time (see safe_regex)."""
     key = (pat, flags)
     r = _cache.get(key)
     if r is None:
         try:
-            r = re.compile(translate(pat), re.DOTALL | flags)
+            r = safe_regex.compile(translate(pat), re.DOTALL | flags)
         except re.error as exc:
             raise AwkRegexError(str(exc))
         if len(_cache) > 2000:

@@ -27,6 +27,8 @@ from pocketos.commands._awk.values import (
     strnum_value,
 )
 from pocketos.kernel.streams import Pipe
+from pocketos.lib import safe_regex
+from pocketos.lib.safe_regex import SafePattern
 
 if TYPE_CHECKING:
     from pocketos.kernel.process import Context
@@ -314,9 +316,9 @@ class Runtime:
             return _AWK_FIELDS.findall(s)
         if para:
             if len(fs) == 1 and fs != "\\":
-                pat = re.compile(re.escape(fs) + "|\n")
+                pat = safe_regex.compile(re.escape(fs) + "|\n")
             else:
-                pat = re.compile("(?:" + self.regex_src(fs) + ")|\n", re.DOTALL)
+                pat = safe_regex.compile("(?:" + self.regex_src(fs) + ")|\n", re.DOTALL)
             return pat.split(s)
         if len(fs) == 1 and fs != "\\":
             return s.split(fs)
@@ -333,7 +335,7 @@ class Runtime:
     def regex_src(self, s: str) -> str:
         return self.regex(s).pattern
 
-    def regex(self, s: str) -> re.Pattern[str]:
+    def regex(self, s: str) -> SafePattern:
         try:
             return compile_ere(s, re.ASCII if self.byte_chars else 0)
         except AwkRegexError as exc:
@@ -864,13 +866,13 @@ class Runtime:
             seps.clear()
         if fs is None:
             fs = self.G["V_FS"]
-        if isinstance(fs, re.Pattern):
+        if isinstance(fs, SafePattern):
             if not s:
                 return 0.0
             parts = (
                 fs.split(s)
                 if fs.groups == 0
-                else re.compile("(?:" + fs.pattern + ")", fs.flags).split(s)
+                else safe_regex.compile("(?:" + fs.pattern + ")", fs.flags).split(s)
             )
             if seps is not None:
                 for i, m in enumerate(fs.finditer(s)):
@@ -900,7 +902,7 @@ class Runtime:
         return float(len(parts))
 
     def patsplit(
-        self, s: str, arr: AwkArray, pat: re.Pattern[str], seps: AwkArray | None = None
+        self, s: str, arr: AwkArray, pat: SafePattern, seps: AwkArray | None = None
     ) -> float:
         arr.clear()
         if seps is not None:
@@ -925,12 +927,12 @@ class Runtime:
     def rmatch(self, s: str, pattern: str) -> bool:
         return self.regex(pattern).search(s) is not None
 
-    def dynre(self, v: Any) -> re.Pattern[str]:
-        if isinstance(v, re.Pattern):
+    def dynre(self, v: Any) -> SafePattern:
+        if isinstance(v, SafePattern):
             return v
         return self.regex(self.tostr(v))
 
-    def subst(self, pat: re.Pattern[str], repl: str, target: str, glob: bool) -> tuple[float, str]:
+    def subst(self, pat: SafePattern, repl: str, target: str, glob: bool) -> tuple[float, str]:
         # decode the replacement once: & is the match, \& a literal &, \\ a backslash
         pieces: list[str | None] = []
         buf: list[str] = []
@@ -975,7 +977,7 @@ class Runtime:
         out.append(target[pos:])
         return float(count), "".join(out)
 
-    def gensub(self, pat: re.Pattern[str], repl: str, how: Any, target: str) -> str:
+    def gensub(self, pat: SafePattern, repl: str, how: Any, target: str) -> str:
         if how.__class__ is not float and self.tostr(how)[:1] in ("g", "G"):
             which = 0
         else:
@@ -1020,7 +1022,7 @@ class Runtime:
         out.append(target[pos:])
         return "".join(out)
 
-    def match(self, s: str, pat: re.Pattern[str], arr: AwkArray | None = None) -> float:
+    def match(self, s: str, pat: SafePattern, arr: AwkArray | None = None) -> float:
         m = pat.search(s)
         G = self.G
         if arr is not None:
