@@ -1693,7 +1693,21 @@ async def b_getopts(sh: Shell, argv: list[str]) -> int:
     if len(argv) < 3:
         await _err(sh, "getopts: usage: getopts optstring name [arg ...]")
         return 2
-    spec, name = argv[1], argv[2]
+    name = argv[2]
+    out: list[str] = []
+    status = await _getopts(sh, argv, out)
+    if out:
+        # like bash: the option is consumed (OPTIND moves) before the name is checked
+        if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name) is None:
+            await _err(sh, f"getopts: `{name}': not a valid identifier")
+            return 1
+        sh.assign_var(name, out[-1])
+    return status
+
+
+async def _getopts(sh: Shell, argv: list[str], out: list[str]) -> int:
+    """One step of getopts; the value for the name variable is appended to ``out``."""
+    spec = argv[1]
     args = argv[3:] if len(argv) > 3 else list(sh.positional)
     quiet = spec.startswith(":")
     if quiet:
@@ -1710,18 +1724,18 @@ async def b_getopts(sh: Shell, argv: list[str]) -> int:
     if optind < 1:
         optind = 1
     if optind > len(args):
-        sh.assign_var(name, "?")
+        out.append("?")
         sh.getopts_state = (optind, 0)
         return 1
     arg = args[optind - 1]
     if pos == 0:
         if arg == "--":
             sh.assign_var("OPTIND", str(optind + 1))
-            sh.assign_var(name, "?")
+            out.append("?")
             sh.getopts_state = (optind + 1, 0)
             return 1
         if not arg.startswith("-") or arg == "-":
-            sh.assign_var(name, "?")
+            out.append("?")
             return 1
         pos = 1
     c = arg[pos]
@@ -1740,31 +1754,31 @@ async def b_getopts(sh: Shell, argv: list[str]) -> int:
             sh.assign_var("OPTARG", c)
         elif loud:
             await sh.write_err(f"{sh.argv0}: illegal option -- {c}\n")
-        sh.assign_var(name, "?")
+        out.append("?")
         advance()
     elif idx + 1 < len(spec) and spec[idx + 1] == ":":
         if pos < len(arg):
             sh.assign_var("OPTARG", arg[pos:])
             optind += 1
             pos = 0
-            sh.assign_var(name, c)
+            out.append(c)
         elif optind < len(args):
             sh.assign_var("OPTARG", args[optind])
             optind += 2
             pos = 0
-            sh.assign_var(name, c)
+            out.append(c)
         else:
             optind += 1
             pos = 0
             if quiet:
-                sh.assign_var(name, ":")
+                out.append(":")
                 sh.assign_var("OPTARG", c)
             else:
                 if loud:
                     await sh.write_err(f"{sh.argv0}: option requires an argument -- {c}\n")
-                sh.assign_var(name, "?")
+                out.append("?")
     else:
-        sh.assign_var(name, c)
+        out.append(c)
         advance()
     sh.assign_var("OPTIND", str(optind))
     sh.getopts_state = (optind, pos)

@@ -554,18 +554,13 @@ class Expander:
             ref = self.lookup(name, index if index is not None else None)
             if isinstance(ref, list):
                 ref = " ".join(ref)
-            if ref is None or ref == "":
-                if p.op in ("-", ":-", "=", ":=", "+", ":+"):
-                    ref = ""
-                else:
-                    raise FatalError(f"{name}: invalid indirect expansion", 1)
-            m = re.fullmatch(r"([A-Za-z_][A-Za-z0-9_]*|[0-9]+|[@*#?$!-])(?:\[(.*)\])?", ref or "")
-            if not m and p.op not in ("-", ":-", "=", ":=", "+", ":+"):
+            # bash: an unset or malformed reference is fatal whatever the operator
+            if ref is None:
+                raise FatalError(f"{name}: invalid indirect expansion", 1)
+            m = re.fullmatch(r"([A-Za-z_][A-Za-z0-9_]*|[0-9]+|[@*#?$!-])(?:\[(.*)\])?", ref)
+            if not m:
                 raise FatalError(f"{ref}: invalid variable name", 1)
-            if m:
-                name, index = m.group(1), m.group(2)
-            else:
-                name, index = "", None
+            name, index = m.group(1), m.group(2)
         if index is not None and index not in ("@", "*"):
             index = await self.subscript_key(name, index)
         val = self.lookup(name, index) if name else None
@@ -721,10 +716,12 @@ class Expander:
             if op == "K":
                 var = self.vars.get(name)
                 if var is not None and isinstance(var.value, dict):
-                    return " ".join(
+                    text = " ".join(
                         f"{k} {_dquote(x)}"
                         for k, x in ((k, var.value[k]) for k in self._sorted_keys(var.value))
                     )
+                    # bash 5.2 ends an associative array's pairs with a space, not an indexed one's
+                    return text + " " if var.attrs & ATTR_ASSOC and text else text
             return [self._transform1(op or "", v, name) for v in val]
         return self._transform1(op or "", val, name)
 
