@@ -1454,7 +1454,7 @@ async def b_read(sh: Shell, argv: list[str]) -> int:
     del silent_
     names = args[i:]
     for n in names:
-        if not NAME_RE.match(n):
+        if not NAME_RE.match(n) and not _ELEMENT_RE.fullmatch(n):
             await _err(sh, f"read: `{n}': not a valid identifier")
             return 1
     stream = sh.fds.get(fd)
@@ -1473,6 +1473,9 @@ async def b_read(sh: Shell, argv: list[str]) -> int:
         except TimeoutError:
             return 142
     return await _read_body(sh, stream, raw, array, delim, nchars, exact, names)
+
+
+_ELEMENT_RE = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\[(.+)\]")
 
 
 async def _read_body(
@@ -1520,11 +1523,12 @@ async def _read_body(
             break
         data = bytes(parts)
     text = data.decode("utf-8", "surrogateescape")
+    lit: frozenset[int] = frozenset()
     if not raw:
-        text = _unbackslash(text)
+        text, lit = _unbackslash(text)
     ifs = sh.ifs()
     if array is not None:
-        fields = _read_split(text, ifs, 0) if text else []
+        fields = _read_split(text, ifs, 0, lit) if text else []
         sh.unset_var(array) if array in sh.vars and not sh.vars[
             array
         ].attrs & ATTR_READONLY else None
@@ -1532,10 +1536,16 @@ async def _read_body(
     elif not names:
         sh.assign_var("REPLY", text if nchars >= 0 else text)
     else:
-        fields = _read_split(text, ifs, len(names))
+        fields = _read_split(text, ifs, len(names), lit)
         for k, n in enumerate(names):
             try:
-                sh.assign_var(n, fields[k] if k < len(fields) else "")
+                value = fields[k] if k < len(fields) else ""
+                m = _ELEMENT_RE.fullmatch(n)
+                if m is not None:  # read 'a[i]' sets one element
+                    key = await sh.subscript_key(m.group(1), m.group(2))
+                    sh.assign_var(m.group(1), value, index=key)
+                else:
+                    sh.assign_var(n, value)
             except ShellError as e:
                 await _err(sh, f"read: {e.message}" if False else e.message)
                 return 1
@@ -1552,13 +1562,17 @@ def _ends_with_odd_backslash(b: bytes) -> bool:
     return n % 2 == 1
 
 
-def _unbackslash(s: str) -> str:
+def _unbackslash(s: str) -> tuple[str, frozenset[int]]:
+    """Remove ``read``'s backslashes; also return the positions of the escaped characters,
+    which word splitting must treat as ordinary text (``\\ x`` keeps its space)."""
     if "\\" not in s:
-        return s
-    out = []
+        return s, frozenset()
+    out: list[str] = []
+    lit: set[int] = set()
     i = 0
     while i < len(s):
         if s[i] == "\\" and i + 1 < len(s):
+            lit.add(len(out))
             out.append(s[i + 1])
             i += 2
         elif s[i] == "\\":
@@ -1566,44 +1580,51 @@ def _unbackslash(s: str) -> str:
         else:
             out.append(s[i])
             i += 1
-    return "".join(out)
+    return "".join(out), frozenset(lit)
 
 
-def _read_split(s: str, ifs: str, n: int) -> list[str]:
-    """Split for ``read``: ``n`` names (0: unlimited); the last gets the rest of the line."""
+def _read_split(s: str, ifs: str, n: int, lit: frozenset[int] = frozenset()) -> list[str]:
+    """Split for ``read``: ``n`` names (0: unlimited); the last gets the rest of the line.
+    Characters at the positions in ``lit`` were escaped and never separate fields."""
     if not ifs:
         return [s]
     ws = "".join(c for c in ifs if c in " \t\n")
-    s = s.strip(ws) if ws else s
+    nws = "".join(c for c in ifs if c not in " \t\n")
+
+    def is_ws(k: int) -> bool:
+        return s[k] in ws and k not in lit
+
+    def is_sep(k: int) -> bool:
+        return s[k] in ifs and k not in lit
+
+    i, L = 0, len(s)
+    while i < L and is_ws(i):
+        i += 1
+    while i < L and is_ws(L - 1):
+        L -= 1
     fields: list[str] = []
-    i = 0
-    L = len(s)
     while i < L:
         if n and len(fields) == n - 1:
-            rest = s[i:]
-            # strip trailing IFS whitespace, and one trailing non-ws delimiter if alone
-            fields.append(rest.rstrip(ws) if ws else rest)
-            last = fields[-1]
-            nws = [c for c in ifs if c not in " \t\n"]
-            if (
-                last
-                and last[-1] in nws
-                and (len(last) < 2 or last[-2] not in nws)
-                and not any(c in nws for c in last[:-1])
-            ):
-                fields[-1] = last[:-1].rstrip(ws) if ws else last[:-1]
+            # the last name takes the rest, less trailing IFS whitespace and one trailing
+            # non-whitespace delimiter when it is the only one in the rest
+            end = L
+            seps = [k for k in range(i, end) if s[k] in nws and k not in lit]
+            if seps == [end - 1]:
+                end -= 1
+                while end > i and is_ws(end - 1):
+                    end -= 1
+            fields.append(s[i:end])
             return fields
         j = i
-        while j < L and s[j] not in ifs:
+        while j < L and not is_sep(j):
             j += 1
         fields.append(s[i:j])
-        # skip delimiter
         k = j
-        while k < L and s[k] in ws:
+        while k < L and is_ws(k):
             k += 1
-        if k < L and s[k] in ifs and s[k] not in ws:
+        if k < L and is_sep(k) and not is_ws(k):
             k += 1
-            while k < L and s[k] in ws:
+            while k < L and is_ws(k):
                 k += 1
         i = k
     return fields
