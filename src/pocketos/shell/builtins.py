@@ -1177,9 +1177,10 @@ async def b_trap(sh: Shell, argv: list[str]) -> int:
     args = argv[1:]
     if args and args[0] == "--":
         args = args[1:]
+    listed = sh.traps if sh.shown_traps is None else sh.shown_traps
     if not args or args == ["-p"]:
-        for sig in sorted(sh.traps):
-            await sh.write_out(f"trap -- {_q(sh.traps[sig])} {_signame_shown(sig)}\n")
+        for sig in sorted(listed):
+            await sh.write_out(f"trap -- {_q(listed[sig])} {_signame_shown(sig)}\n")
         return 0
     if args[0] == "-l":
         await sh.write_out(" 1) SIGHUP\t 2) SIGINT\t 3) SIGQUIT\t 9) SIGKILL\t15) SIGTERM\n")
@@ -1187,8 +1188,8 @@ async def b_trap(sh: Shell, argv: list[str]) -> int:
     if args[0] == "-p":
         for s in args[1:]:
             n = _sig_name(s)
-            if n and n in sh.traps:
-                await sh.write_out(f"trap -- {_q(sh.traps[n])} {_signame_shown(n)}\n")
+            if n and n in listed:
+                await sh.write_out(f"trap -- {_q(listed[n])} {_signame_shown(n)}\n")
         return 0
     if len(args) == 1:
         action = "-"
@@ -1196,6 +1197,7 @@ async def b_trap(sh: Shell, argv: list[str]) -> int:
     else:
         action, sigs = args[0], args[1:]
     status = 0
+    sh.shown_traps = None
     for s in sigs:
         n = _sig_name(s)
         if n is None:

@@ -356,6 +356,9 @@ class Shell(Expander):
         #: the streams this shell was given: its caller's to close, not its own
         self.inherited = (ctx.stdin, ctx.stdout, ctx.stderr)
         self.traps: dict[str, str] = {}
+        #: in a subshell, the parent's traps: what ``trap``/``trap -p`` list (like bash)
+        #: until the subshell sets a trap of its own
+        self.shown_traps: dict[str, str] | None = None
         self.frames: list[dict[str, Var | None]] = []
         self.funcnames: list[str] = []
         self.call_depth = 0
@@ -2486,6 +2489,7 @@ class Shell(Expander):
         sub.shopt = dict(self.shopt)
         sub.fds = dict(self.fds)
         sub.traps = {k: v for k, v in self.traps.items() if k != "EXIT" and v == ""}
+        sub.shown_traps = dict(self.traps if self.shown_traps is None else self.shown_traps)
         sub.frames = [dict(f) for f in self.frames]
         sub.funcnames = list(self.funcnames)
         sub.jobs = []
