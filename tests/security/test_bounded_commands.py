@@ -109,6 +109,11 @@ ACCUMULATE = [
     "x=$(yes)",
     "mapfile < <(yes)",
     "diff <(yes) <(yes n)",
+    "yes | tr -d '\\n' | uniq",
+    "uniq < /dev/zero",
+    "yes | uniq -D",
+    "yes | uniq --group",
+    "seq 1 1e9 | uniq - /tmp/uniq.out",
 ]
 
 

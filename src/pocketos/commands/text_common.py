@@ -202,6 +202,7 @@ async def line_batches(
             pending += data
             if len(pending) > MAX_LINE:
                 raise OSError(errno.EFBIG, "line too long to hold in memory")
+            check_alloc(len(pending), "line")
             continue
         if pending:
             pending += data[:cut]

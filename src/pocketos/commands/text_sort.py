@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from pocketos.commands import command
 from pocketos.commands._args import Opt, UsageError, parse, report
 from pocketos.commands.text_common import (
+    LINE_OVERHEAD,
     close_input,
     decode,
     encode,
@@ -1004,6 +1005,14 @@ async def uniq(ctx: Context) -> int:
         return line if line.endswith(sep) else line + sep
 
     group_lines: list[bytes] = []
+    # -D and --group hold a whole group of lines, and OUTPUT is written at the end: both grow
+    # with the input, so they are charged to the exec's memory budget
+    held_group = ctx.budget.hold("uniq")
+
+    def keep(parts: list[bytes]) -> None:
+        ctx.charge(sum(map(len, parts)) + len(parts) * LINE_OVERHEAD, "uniq")
+        outbuf.extend(parts)
+
     group_key: bytes | None = None
     first_group = True
     out = ctx.stdout
@@ -1054,18 +1063,21 @@ async def uniq(ctx: Context) -> int:
                     if outname is None:
                         await out.write(b"".join(fout))
                     else:
-                        outbuf.extend(fout)
+                        keep(fout)
                 continue
             emit: list[bytes] = []
             for line in batch:
                 k = keyof(line)
                 if group_key is not None and k == group_key:
                     if keep_all:
+                        held_group.add(len(line) + LINE_OVERHEAD)
                         group_lines.append(line)
                     else:
                         group_count += 1
                     continue
                 emit.extend(flush_group())
+                if keep_all:
+                    held_group.set(len(line) + LINE_OVERHEAD)
                 group_lines = [line]
                 group_count = 1
                 group_key = k
@@ -1073,7 +1085,7 @@ async def uniq(ctx: Context) -> int:
                 if outname is None:
                     await out.write(b"".join(emit))
                 else:
-                    outbuf.extend(emit)
+                    keep(emit)
         tail = (
             _uniq_fast([], sep, carry, count, repeated, uniq_only, True) if fast else flush_group()
         )
@@ -1082,7 +1094,7 @@ async def uniq(ctx: Context) -> int:
         if outname is None:
             await out.write(b"".join(tail))
         else:
-            outbuf.extend(tail)
+            keep(tail)
     except BrokenPipeError:
         raise
     except OSError as exc:
@@ -1090,6 +1102,7 @@ async def uniq(ctx: Context) -> int:
         return 1
     finally:
         close_input(ctx, stream)
+        held_group.close()
     if outname is not None:
         try:
             ctx.fs.write_bytes(outname, b"".join(outbuf))
