@@ -114,6 +114,10 @@ ACCUMULATE = [
     "yes | uniq -D",
     "yes | uniq --group",
     "seq 1 1e9 | uniq - /tmp/uniq.out",
+    "(printf '\"'; yes) | jq .",
+    "yes 1 | jq -s length",
+    "yes 1 | jq -n '[inputs] | length'",
+    "yes | jq -Rs length",
 ]
 
 
@@ -125,6 +129,16 @@ def test_accumulating_command_stops_at_max_memory(vm: VM, script: str) -> None:
     assert "memory limit exceeded (max_memory=16 MiB)" in r.stderr  # type: ignore[attr-defined]
     assert peak < MEM + OVERHEAD
     usable(vm)
+
+
+def test_jq_refuses_a_document_larger_than_max_memory_before_reading_it(vm: VM) -> None:
+    vm.write_file("/tmp/big.json", b"[" + b"1," * (10 * MiB) + b"1]")
+    r, took, peak = run_traced(vm, "jq length /tmp/big.json", limits={"max_memory": MEM})
+    assert (r.exit_code, r.limit_hit) == (125, "max_memory"), r  # type: ignore[attr-defined]
+    assert "jq: input: memory limit exceeded (max_memory=16 MiB)" in r.stderr  # type: ignore[attr-defined]
+    assert peak < MEM
+    r = vm.exec("echo '[1,2]' | jq -c 'length'", limits={"max_memory": MEM})
+    assert (r.exit_code, r.stdout) == (0, "2\n")
 
 
 def test_memory_is_given_back_when_the_exec_ends(vm: VM) -> None:

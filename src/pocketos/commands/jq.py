@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from pocketos.kernel.process import Context
 
 from pocketos.commands._data import _NON_ASCII, CHUNK, _ascii_escape, _dec, _enc, format_json
+from pocketos.kernel.budget import check_alloc
 
 _JQ_VERSION = "jq-1.8.2"
 _JQ_USAGE = """Usage:\tjq [OPTIONS] FILTER [FILES...]
@@ -313,6 +314,8 @@ class _JsonSplitter:
         else:
             self.pending = b""
         self.buf += data.decode("utf-8", "replace")
+        # an unfinished document grows with the input: refuse it before it outgrows the budget
+        check_alloc(len(self.buf), "jq: input")
         if not eof and len(self.buf) < self.need:
             return [], None
         out: list[tuple[str, int]] = []
@@ -649,6 +652,7 @@ async def _jq_sources(
         try:
             if ctx.fs.isdir(f):
                 raise IsADirectoryError(21, "Is a directory", f)
+            check_alloc(ctx.fs.stat(f).st_size, "jq: input")
             data = ctx.fs.read_bytes(f)
         except OSError as exc:
             yield f, None, True, f"jq: error: Could not open {f}: {exc.strerror}"
@@ -707,6 +711,7 @@ async def _raw_lines(
     async for chunk, lab in _jq_raw_chunks(ctx, files, runner):
         label = lab
         pending += chunk
+        check_alloc(len(pending), "jq: input")
         *lines, pending = pending.split(b"\n")
         batch = []
         for ln in lines:
@@ -722,6 +727,7 @@ async def _raw_lines(
 async def _raw_all(ctx: Context, files: list[str], runner: _JqRunner) -> str:
     parts: list[bytes] = []
     async for chunk, _ in _jq_raw_chunks(ctx, files, runner):
+        ctx.charge(len(chunk), "jq: input")
         parts.append(chunk)
     return json.dumps(b"".join(parts).decode("utf-8", "replace"))
 
@@ -784,6 +790,8 @@ async def run_jq(ctx: Context, runner: _JqRunner, files: list[str]) -> int:
             if not opts.null_input or prog.uses_inputs:
                 try:
                     async for batch in batches():
+                        # each value is kept as a text and a location (~200 bytes of objects)
+                        ctx.charge(sum(len(t) + 200 for t, _ in batch), "jq: input")
                         collected.extend(batch)
                 except _StopInput:
                     pass
