@@ -118,6 +118,11 @@ ACCUMULATE = [
     "yes 1 | jq -s length",
     "yes 1 | jq -n '[inputs] | length'",
     "yes | jq -Rs length",
+    "awk 'BEGIN { while (1) a[i++] = \"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\" }'",
+    "awk 'BEGIN { while (1) a[i++] }'",
+    "yes | awk '{ a[NR] = $0 }'",
+    "awk 'BEGIN { while (1) a[i++] = sprintf(\"%100000s\", i) }'",
+    "awk 'BEGIN { s = sprintf(\"%100000s\", 1); while (1) a[i++] = s i }'",
 ]
 
 
@@ -139,6 +144,18 @@ def test_jq_refuses_a_document_larger_than_max_memory_before_reading_it(vm: VM) 
     assert peak < MEM
     r = vm.exec("echo '[1,2]' | jq -c 'length'", limits={"max_memory": MEM})
     assert (r.exit_code, r.stdout) == (0, "2\n")
+
+
+def test_awk_gives_back_its_arrays_when_it_ends(vm: VM) -> None:
+    # each awk holds about 15 MiB of array elements: the second fits only if the first's
+    # charge was released
+    prog = "awk 'BEGIN { for (i = 0; i < 100000; i++) a[i] = \"%s\"; print length(a) }'" % (
+        "x" * 30
+    )
+    r = vm.exec(f"{prog}; {prog}", limits={"max_memory": 24 * MiB})
+    assert (r.exit_code, r.stdout, r.limit_hit) == (0, "100000\n100000\n", None)
+    r = vm.exec(f"{prog} | cat; {prog}", limits={"max_memory": 12 * MiB})
+    assert (r.exit_code, r.limit_hit) == (125, "max_memory")
 
 
 def test_memory_is_given_back_when_the_exec_ends(vm: VM) -> None:

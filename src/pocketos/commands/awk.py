@@ -16,7 +16,7 @@ from pocketos.commands._args import Opt, UsageError, parse, report
 from pocketos.commands._awk.compiler import CompiledProgram, compile_program
 from pocketos.commands._awk.lexer import AwkSyntaxError, unescape
 from pocketos.commands._awk.parser import parse_program
-from pocketos.commands._awk.runtime import AwkExit, NextFile, NextRecord, Runtime
+from pocketos.commands._awk.runtime import BIG_STRING, AwkExit, NextFile, NextRecord, Runtime
 from pocketos.commands._awk.values import (
     UNINIT,
     AwkArray,
@@ -81,6 +81,9 @@ def _cat(*parts: str) -> str:
         n += len(p)
     if n > 65536:
         check_alloc(n, "awk: string")
+        note = BIG_STRING.get()
+        if note is not None:
+            note(n)
     return "".join(parts)
 
 
@@ -382,6 +385,7 @@ async def awk(ctx: Context) -> int:
         return await _execute(ctx, cp, rt, G)
     finally:
         rt.cancel_children()
+        rt.held_arrays.close()
 
 
 async def _execute(ctx: Context, cp: CompiledProgram, rt: Runtime, G: dict[str, Any]) -> int:

@@ -10,6 +10,7 @@ import random
 import re
 import time
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 from pocketos.commands._awk.format import sprintf
@@ -49,6 +50,11 @@ class AwkExit(Exception):
         super().__init__(code)
         self.code = code
 
+
+#: told of every long string the program makes (see Runtime.note_big)
+BIG_STRING: ContextVar[Callable[[int], None] | None] = ContextVar("awk_big_string", default=None)
+#: host bytes per array element beyond its key and value text (dict slot, str objects)
+_ELEMENT = 120
 
 _NOT_AWK_WS = re.compile(r"[\r\x0b\x0c\x1c-\x1f]")
 _AWK_FIELDS = re.compile(r"[^ \t\n]+")
@@ -260,6 +266,13 @@ class Runtime:
         self.prev_seed = 0.0
         self.exit_code = 0
         self.uses_rt = False
+        #: what the global arrays hold, charged to the exec's memory budget at each tick
+        self.held_arrays = ctx.budget.hold("awk: arrays")
+        self._arr_ticks = 0
+        self._arr_count = 0
+        self._arr_bytes = 0
+        self._big = 0
+        BIG_STRING.set(self.note_big)
         self.fs_cache: tuple[str, bool, Any] = ("", False, None)
         self.beginfile: Callable[[], Awaitable[None]] | None = None
         self.endfile: Callable[[], Awaitable[None]] | None = None
@@ -835,7 +848,38 @@ class Runtime:
         ctx = self.ctx
         ctx.check_killed()
         ctx.budget.check_time()
+        self.charge_arrays()
         await asyncio.sleep(0)
+
+    def note_big(self, n: int) -> None:
+        """A string of ``n`` bytes was made: after every MiB of them, measure the arrays at
+        once (``a[i++] = sprintf("%100000s", i)`` grows fast between ticks)."""
+        self._big += n
+        if self._big >= 1 << 20:
+            self._big = 0
+            self.charge_arrays(force=True)
+
+    def charge_arrays(self, force: bool = False) -> None:
+        """Charge the global arrays to the memory budget (``while (1) a[i++] = s`` grows
+        without bound). Elements are measured again whenever their number has grown by an
+        eighth, and every 64 ticks; in between the last average size per element is used,
+        so the cost stays linear in the number of elements."""
+        self._arr_ticks += 1
+        arrays = [v for v in self.G.values() if v.__class__ is AwkArray]
+        n = 0
+        for arr in arrays:
+            n += len(arr)
+        if force or n > self._arr_count + (self._arr_count >> 3) or not self._arr_ticks & 63:
+            size = 0
+            for arr in arrays:
+                for k, v in arr.items():
+                    size += _ELEMENT + len(k) + (len(v) if isinstance(v, str) else 0)
+            self._arr_count, self._arr_bytes = n, size
+        elif self._arr_count:
+            size = self._arr_bytes * n // self._arr_count
+        else:
+            size = 0
+        self.held_arrays.set(size)
 
     # --- builtins -----------------------------------------------------------------------
     def substr(self, s: str, m: float, n: float | None = None) -> str:
@@ -1045,7 +1089,10 @@ class Runtime:
         return float(m.start() + 1)
 
     def sprintf(self, fmt: Any, args: list[Any]) -> str:
-        return sprintf(self.tostr(fmt), args, self.G["V_CONVFMT"], self.byte_chars)
+        r = sprintf(self.tostr(fmt), args, self.G["V_CONVFMT"], self.byte_chars)
+        if len(r) > 65536:
+            self.note_big(len(r))
+        return r
 
     def toupper(self, s: str) -> str:
         return s.translate(_UPPER) if self.byte_chars else s.upper()
