@@ -388,6 +388,12 @@ class _Writer:
             self(full[self.written :])
 
 
+def _sigint(how: int) -> None:
+    """Block or unblock SIGINT for this thread (where the platform can)."""
+    with contextlib.suppress(AttributeError, OSError, ValueError):
+        signal.pthread_sigmask(how, {signal.SIGINT})
+
+
 def _write_bytes(stream: IO[str], data: bytes) -> None:
     out = getattr(stream, "buffer", None)
     if out is not None:
@@ -552,6 +558,8 @@ class InteractiveShell:
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.add_signal_handler(signal.SIGINT, on_sigint)
                 installed = True
+        if installed:
+            _sigint(signal.SIG_UNBLOCK)  # from here a Ctrl-C reaches on_sigint
         try:
             r = await task
             status = r.exit_code
@@ -561,6 +569,7 @@ class InteractiveShell:
             status = 130
         finally:
             if installed:
+                _sigint(signal.SIG_BLOCK)  # held until execute() is done with the loop
                 loop.remove_signal_handler(signal.SIGINT)
             if shell_info is not None:
                 shell_info.pending_signal = None
@@ -569,7 +578,17 @@ class InteractiveShell:
         return status
 
     def execute(self, source: str) -> int:
-        self.status = self.loop.run_until_complete(self._run(source))
+        # A Ctrl-C must never land in the event loop's own code (it would escape as a
+        # KeyboardInterrupt from run_until_complete and end the shell): it is held while the
+        # loop runs, except inside _run where the loop's SIGINT handler takes it.
+        held = self.interactive
+        if held:
+            _sigint(signal.SIG_BLOCK)
+        try:
+            self.status = self.loop.run_until_complete(self._run(source))
+        finally:
+            if held:
+                _sigint(signal.SIG_UNBLOCK)  # one that came meanwhile is raised now
         exited = getattr(self.session, "exited", None)
         if exited is None:
             exited = getattr(self.session.shell, "exited", False)
@@ -626,8 +645,8 @@ class InteractiveShell:
     def _interactive_loop(self) -> int:
         while True:
             buf = ""
-            prompt = self.prompt()
             try:
+                prompt = self.prompt()
                 while True:
                     line = input(prompt)
                     buf += line + "\n"
@@ -645,7 +664,12 @@ class InteractiveShell:
                 return self.status
             if not buf.strip():
                 continue
-            self.execute(buf)
+            try:
+                self.execute(buf)
+            except KeyboardInterrupt:  # a Ctrl-C that came as the command began or ended
+                sys.stdout.write("\n")
+                sys.stdout.flush()
+                self.status = 130
             if self.exited:
                 return self.status
 
