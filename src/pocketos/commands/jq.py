@@ -652,7 +652,11 @@ async def _jq_sources(
         try:
             if ctx.fs.isdir(f):
                 raise IsADirectoryError(21, "Is a directory", f)
-            check_alloc(ctx.fs.stat(f).st_size, "jq: input")
+            try:
+                size = ctx.fs.stat(f).st_size
+            except PermissionError:
+                size = 0  # the read below reports the denial, as for any command reading it
+            check_alloc(size, "jq: input")
             data = ctx.fs.read_bytes(f)
         except OSError as exc:
             yield f, None, True, f"jq: error: Could not open {f}: {exc.strerror}"
