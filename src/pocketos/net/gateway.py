@@ -409,24 +409,7 @@ class Gateway:
             self.loop = asyncio.get_running_loop()
         t = timeout if timeout is not None else self.timeout
         try:
-            if t is None:
-                return await self._request(
-                    method,
-                    url,
-                    headers,
-                    body,
-                    follow_redirects,
-                    max_redirects,
-                    max_bytes,
-                    budget,
-                    pid,
-                    operation,
-                    decode,
-                    verify,
-                    on_head,
-                    on_data,
-                )
-            async with asyncio.timeout(t):
+            async with asyncio.timeout(t):  # None: no deadline of the gateway's own
                 return await self._request(
                     method,
                     url,
