@@ -866,9 +866,31 @@ class AsyncVM:
         limits: Limits | Mapping[str, Any] | None = None,
         args: list[str] | None = None,
         argv0: str = "bash",
+        escalate: bool | Mapping[str, Any] = False,
     ) -> ExecResult:
-        """Run ``script`` in a fresh shell, like ``bash -c script argv0 args...``."""
+        """Run ``script`` in a fresh shell, like ``bash -c script argv0 args...``.
+
+        ``escalate=True`` (or a dict of sandbox options: memory, max_processes, expose, ports)
+        runs the script with the host's real ``bash`` in the heavy sandbox over this VM's
+        files instead; that needs the ``sandbox.run`` permission for ``bash``."""
         self._alive()
+        if escalate is not False:
+            if limits is not None:
+                raise ValueError(
+                    "exec(escalate=...) does not take limits=; pass sandbox options "
+                    "(memory, max_processes) in escalate={...}"
+                )
+            extra = {} if escalate is True else dict(escalate)
+            return await self.sandbox_run(
+                ["bash", "-c", script, argv0, *(args or [])],
+                cwd=cwd,
+                env=env,
+                stdin=stdin,
+                timeout=timeout,
+                on_stdout=on_stdout,
+                on_stderr=on_stderr,
+                **extra,
+            )
         from pocketos.shell.interp import Shell
 
         lim = self.limits.merged(limits)
