@@ -9,7 +9,7 @@ import stat as S
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from pocketos._loop import run_sync
 from pocketos.assembly import CommandSpec, command_table, default_names
@@ -360,17 +360,17 @@ class AsyncVM:
         cls, session_id: str, *, store: Any = None, workspaces: Any = None, **options: Any
     ) -> AsyncVM:
         """Reopen the durable VM that session ``session_id`` (in the session ``store``) ran
-        in, as it was saved at the end of its last prompt; then ``resume_session`` it.
-        ``workspaces`` overrides the workspace store recorded with the session."""
+        in, as it was saved at its last tool call or prompt end, with the policy and limits
+        it had. ``workspaces`` overrides the workspace store recorded with the session.
+        ``resume_session(None, session_id)`` does this itself."""
         from pocketos.sessions.session import _coerce_store
+        from pocketos.sessions.vmstate import reopen_vm
 
         rec = _coerce_store(store).get_session(session_id)
         if rec is None:
             raise PocketOSError(f"no such session: {session_id}")
-        info = (rec.get("info") or {}).get("durable_vm")
-        if not info:
-            raise PocketOSError(f"session {session_id} did not run in a durable VM")
-        return cls.open(info["name"], store=workspaces or info["store"], **options)
+        options.setdefault("autosave", True)
+        return cast(AsyncVM, reopen_vm(session_id, rec, workspaces=workspaces, **options))
 
     def save(self, message: str = "") -> Any:
         """Commit a durable VM's changes as a run of its workspace (None if nothing changed)."""

@@ -223,3 +223,88 @@ def test_resume_after_the_agent_process_is_killed_during_a_tool_call(tmp_path: P
         store.close()
 
     asyncio.run(go())
+
+
+CHILD_DURABLE = Path(__file__).with_name("crash_child_durable.py")
+
+
+def test_resume_reopens_the_durable_vm_the_killed_host_left(tmp_path: Path) -> None:
+    """The agent writes a file with one tool call, the host is SIGKILLed during the next
+    one; resumed in this process without passing a VM, the session reopens the durable VM as
+    the first tool call left it (with its policy), and the model's next tool call sees the
+    file."""
+    db, ws = tmp_path / "s.db", tmp_path / "ws"
+
+    async def go() -> None:
+        replies = [
+            openai_tool("write", {"path": "hello.txt", "content": "hi\n"}, "call_w"),
+            openai_tool("bash", {"command": "rm hello.txt"}, "call_rm"),
+        ]
+        async with FakeServer(replies) as srv:
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable,
+                str(CHILD_DURABLE),
+                str(db),
+                str(ws),
+                srv.url + "/v1",
+                stdout=asyncio.subprocess.PIPE,
+                env=child_env(),
+            )
+            assert proc.stdout is not None
+            try:
+                line = (await proc.stdout.readline()).decode()
+                assert line.startswith("SESSION ses-"), line
+                sid = line.split()[1]
+                assert (await proc.stdout.readline()).decode() == "IN TOOL\n"
+                proc.send_signal(signal.SIGKILL)
+            finally:
+                if proc.returncode is None:
+                    proc.kill()
+                await proc.wait()
+        assert proc.returncode == -signal.SIGKILL
+
+        store = Store(str(db))
+        replies = [
+            openai_tool("read", {"path": "hello.txt"}, "call_r"),
+            openai_text("It says hi."),
+        ]
+        async with FakeServer(replies, strict=True) as srv:
+            s = await resume_session(
+                None, sid, store=store, agent_config={"base_url": srv.url + "/v1", "api_key": "k"}
+            )
+            vm = s.vm
+            assert vm.read_text("/home/user/hello.txt") == "hi\n"
+            # the policy the VM had is restored with it
+            with pytest.raises(PermissionError):
+                vm.write_file("/secret/x", b"no")
+            r = await s.prompt("what does hello.txt say?")
+            assert r.text == "It says hi."
+            first, second = srv.requests
+            assert conversation_error(first["json"], False) is None
+            results = tool_results(first, "openai")
+            assert any("interrupted" in t for t in results), results  # the rm never ran
+            assert tool_results(second, "openai")[-1].rstrip().endswith("hi")
+            await s.close()
+        assert vm.closed  # resume opened it, close closed it
+        store.close()
+
+    asyncio.run(go())
+
+
+def test_resume_without_a_vm_needs_a_durable_one(tmp_path: Path) -> None:
+    from pocketos.sessions import SessionError
+
+    async def go() -> None:
+        store = Store(str(tmp_path / "s.db"))
+        async with FakeServer([openai_text("x")]) as srv:
+            vm = AsyncVM()
+            cfg = {"base_url": srv.url + "/v1", "api_key": "k", "backoff": 0}
+            s = await create_session(vm, "pocketos", store=store, agent_config=cfg)
+            await s.close()
+            await vm.aclose()
+        with pytest.raises(SessionError, match="did not run in a durable VM") as info:
+            await resume_session(None, s.id, store=store)
+        assert info.value.code == "not_resumable"
+        store.close()
+
+    asyncio.run(go())

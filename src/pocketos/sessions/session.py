@@ -24,6 +24,7 @@ from pocketos.sessions.events import Event, EventLog
 from pocketos.sessions.instructions import host_tools, os_instructions
 from pocketos.sessions.permissions import PermissionAnswer, PermissionRouter
 from pocketos.sessions.terminals import Terminal, TerminalManager
+from pocketos.sessions.vmstate import durable_record, reopen_vm, save_durable
 from pocketos.store import Store
 
 __all__ = [
@@ -483,6 +484,10 @@ class Session:
         self._last_cost: float | None = None
         self._python: Any = None
         self._python_lock = asyncio.Lock()
+        #: the prompt being answered (None between prompts)
+        self._prompt_n: int | None = None
+        #: the VM was opened by resume_session for this session, which closes it
+        self._owns_vm = False
 
     # --- events -------------------------------------------------------------------------
     def _flush(self) -> None:
@@ -512,6 +517,8 @@ class Session:
         except Exception:  # a malformed update is still recorded, just not interpreted
             pass
         self.events.emit("update", update)
+        if kind == "tool_call_update" and update.get("status") in ("completed", "failed"):
+            self._tool_call_ended(update)
 
     def _remember_tool_call(self, update: dict[str, Any]) -> None:
         """Keep what a tool call said about itself (kind, locations, input), so a permission
@@ -852,6 +859,7 @@ class Session:
                 sent.insert(0, {"type": "text", "text": self.instructions})
                 self._instructions_sent = True
             n = self.store.start_prompt(self.id, blocks)
+            self._prompt_n = n
             start_ev = self.events.emit("prompt.started", {"prompt": n, "content": blocks})
             self.status = "prompting"
             self.store.update_session(self.id, status="prompting")
@@ -864,6 +872,7 @@ class Session:
                     self._conn.prompt(session_id=self.agent_session_id, prompt=sent)
                 )
             except SessionError as exc:
+                self._prompt_n = None
                 self.store.end_prompt(self.id, n, None, str(exc))
                 if self.status == "prompting":
                     self.status = "ready"
@@ -873,6 +882,7 @@ class Session:
                     )
                 self._flush()
                 raise
+            self._prompt_n = None
             d = _dump(resp)
             stop = str(d.get("stopReason"))
             usage = d.get("usage")
@@ -894,20 +904,27 @@ class Session:
                         parts.append(str(block.get("text", "")))
             return PromptResult(stop, "".join(parts), n, usage, cost, evs)
 
-    def _save_vm(self, n: int) -> None:
-        """A durable VM is saved at the end of every prompt, and the session records which
-        run of its workspace holds what the agent saw (``info.durable_vm``)."""
-        durable = getattr(self.vm, "_durable", None)
-        if durable is None:
+    def _save_vm(self, n: int, what: str = "") -> None:
+        """A durable VM is saved whenever the session's record is committed (the end of each
+        tool call and of each prompt), and the session records which run of its workspace
+        holds what the agent saw (``info.durable_vm``), so a resume reopens it."""
+        if getattr(self.vm, "_durable", None) is None or self.vm.closed:
             return
         try:
-            run = durable.save(self.vm, f"session {self.id} prompt {n}")
-        except Exception as exc:  # the turn happened; a failed save is reported, not fatal
+            rec = save_durable(self.vm, f"session {self.id} prompt {n}{what}")
+        except Exception as exc:  # the work happened; a failed save is reported, not fatal
             self.events.emit("vm.save_failed", {"prompt": n, "error": str(exc)})
             return
-        rec = {"name": durable.name, "store": durable.store.url}
-        rec["run"] = run.n if run is not None else durable.checkout.runs
-        self.store.update_session(self.id, info={"durable_vm": rec})
+        if rec is not None:
+            self.store.update_session(self.id, info={"durable_vm": rec})
+
+    def _tool_call_ended(self, update: dict[str, Any]) -> None:
+        """A tool call's end commits the record so far, with the VM state it left."""
+        n = self._prompt_n
+        if n is None:
+            return
+        self._save_vm(n, f" tool call {update.get('toolCallId')}")
+        self._flush()
 
     def _record_usage(self, n: int, usage: dict[str, Any] | None) -> float | None:
         if not usage:
@@ -1201,6 +1218,9 @@ class Session:
             self.events.close()
         self._flush()
         await self._shutdown()
+        if self._owns_vm:
+            with contextlib.suppress(Exception):
+                await self.vm.aclose()
 
     async def destroy(self) -> None:
         """Close the session and delete its transcript from the store."""
@@ -1256,6 +1276,9 @@ async def _start(session: Session, load: str | None) -> Session:
         session.events.close()
         session._flush()
         await session._shutdown()
+        if session._owns_vm:
+            with contextlib.suppress(Exception):
+                await session.vm.aclose()
         if isinstance(exc, (SessionError, asyncio.CancelledError)):
             raise
         if isinstance(exc, FileNotFoundError):
@@ -1381,13 +1404,9 @@ async def create_session(
     info: dict[str, Any] = {
         "agent_config": {k: v for k, v in (spec.config or {}).items() if k != "api_key"}
     }
-    durable = getattr(avm, "_durable", None)
+    durable = durable_record(avm)
     if durable is not None:
-        info["durable_vm"] = {
-            "name": durable.name,
-            "store": durable.store.url,
-            "run": durable.checkout.runs,
-        }
+        info["durable_vm"] = durable
     st.create_session(
         session.id, agent=spec.name, agent_argv=spec.argv, vm=avm.id, cwd=cwd, info=info
     )
@@ -1395,7 +1414,7 @@ async def create_session(
 
 
 async def resume_session(
-    vm: Any,
+    vm: Any | None,
     session_id: str,
     *,
     store: Store | str | bool | None = None,
@@ -1406,23 +1425,68 @@ async def resume_session(
     permission_default: str = "reject",
     agent_config: Mapping[str, Any] | None = None,
     instructions: str | None = None,
+    vm_options: Mapping[str, Any] | None = None,
 ) -> Session:
     """Reopen a stored session after a restart: the agent is started again and asked to
     load its session (ACP session/load). The built-in agent always can; an external agent
     must advertise ``loadSession``. Event numbering continues where it stopped.
-    ``instructions`` are added to the OS instructions, as in :func:`create_session`."""
-    avm = _vm_async(vm)
+    ``instructions`` are added to the OS instructions, as in :func:`create_session`.
+
+    ``vm=None`` reopens the durable VM the session ran in, as it was at the last tool call
+    or prompt end (its policy and limits too; ``vm_options`` are passed to
+    ``AsyncVM.open``, e.g. ``permission_handler``, ``network`` or ``workspaces`` for
+    another workspace store). The session owns that VM: ``session.vm``, closed with the
+    session."""
     st = _coerce_store(store)
     rec = st.get_session(session_id)
     if rec is None:
         raise SessionError(f"no such session: {session_id} (in {st.path})", "not_found")
-    live = _LIVE.get(avm, {}).get(session_id)
+    if vm is not None:
+        live = _LIVE.get(_vm_async(vm), {}).get(session_id)
+    else:
+        live = next((s[session_id] for s in _LIVE.values() if session_id in s), None)
     if live is not None and live.status not in ("closed", "crashed"):
         return live
     if not rec.get("agent_session_id"):
         raise SessionError(
             f"session {session_id} never started; nothing to resume", "not_resumable"
         )
+    owns = vm is None
+    avm = reopen_vm(session_id, rec, **dict(vm_options or {})) if owns else _vm_async(vm)
+    try:
+        return await _resume(
+            avm,
+            owns,
+            rec,
+            st,
+            env,
+            mcp_servers,
+            permission_handler,
+            permission_timeout,
+            permission_default,
+            agent_config,
+            instructions,
+        )
+    except BaseException:
+        if owns and not avm.closed:
+            await avm.aclose()
+        raise
+
+
+async def _resume(
+    avm: Any,
+    owns: bool,
+    rec: dict[str, Any],
+    st: Store,
+    env: Mapping[str, str] | None,
+    mcp_servers: Sequence[Any] | None,
+    permission_handler: Callable[[PermissionRequest], Any] | None,
+    permission_timeout: float,
+    permission_default: str,
+    agent_config: Mapping[str, Any] | None,
+    instructions: str | None,
+) -> Session:
+    session_id = str(rec["id"])
     stored_cfg = dict((rec.get("info") or {}).get("agent_config") or {})
     stored_cfg.update(agent_config or {})
     spec = AgentSpec(rec["agent"], rec["agent_argv"], stored_cfg or None)
@@ -1445,6 +1509,7 @@ async def resume_session(
             Event(ev["seq"], ev["time"], session_id, ev["kind"], ev["data"])
         )
     session._instructions_sent = True
+    session._owns_vm = owns
     if _host_gone(rec):
         _close_interrupted(session, st)
     st.update_session(session_id, status="resuming", vm=avm.id)
