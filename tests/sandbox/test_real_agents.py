@@ -1,20 +1,26 @@
 """Real agent CLIs from npm (installed by .ci/run under AGENTS_DIR) inside the sandbox,
 against fake model servers on 127.0.0.1: each writes a file and runs a command; the file is in
-the VM and nowhere on the host."""
+the VM (its write passed the VM's policy, which the audit log shows) and nowhere on the host,
+and the command ran over the VM's tree."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
+from pocketos import VM
 from tests.sandbox.conftest import make_vm, needs_sandbox
-from tests.sandbox.fake_models import anthropic_server
+from tests.sandbox.fake_apis import fake_model_server
 
 pytestmark = needs_sandbox
 
 AGENTS_DIR = os.environ.get("POCKETOS_AGENTS_DIR", "/usr/local/lib/pocketos-agents")
 BIN = os.path.join(AGENTS_DIR, "node_modules", ".bin")
+HELLO = "/home/user/hello.txt"
+RAN = "/home/user/ran.txt"
 
 
 def _agent(name: str) -> str:
@@ -24,25 +30,60 @@ def _agent(name: str) -> str:
     return path
 
 
-def test_claude_code_acp_in_the_sandbox_writes_and_runs_in_the_vm() -> None:
-    exe = _agent("claude-code-acp")
-    with anthropic_server() as srv:
+def _claude(vm: VM, base: str) -> tuple[list[str], dict[str, str]]:
+    env = {
+        "ANTHROPIC_API_KEY": "sk-fake",
+        "ANTHROPIC_BASE_URL": base,
+        "DISABLE_TELEMETRY": "1",
+        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+    }
+    return [_agent("claude-code-acp")], env
+
+
+def _codex(vm: VM, base: str) -> tuple[list[str], dict[str, str]]:
+    # a custom provider speaking the Responses API; codex's own command sandbox is off (the
+    # heavy sandbox is the one that counts) and it never asks for approval
+    vm.mkdir("/home/user/.codex", parents=True)
+    vm.write_file(
+        "/home/user/.codex/config.toml",
+        'model = "gpt-5.1-codex"\nmodel_provider = "fake"\napproval_policy = "never"\n'
+        'sandbox_mode = "danger-full-access"\n[model_providers.fake]\nname = "fake"\n'
+        f'base_url = "{base}/v1"\nwire_api = "responses"\nenv_key = "FAKE_API_KEY"\n',
+    )
+    return [_agent("codex-acp")], {"FAKE_API_KEY": "sk-fake"}
+
+
+AGENTS: dict[str, Callable[[VM, str], tuple[list[str], dict[str, str]]]] = {
+    "claude-code-acp": _claude,
+    "codex-acp": _codex,
+}
+
+
+def _run(name: str) -> tuple[Any, list[str]]:
+    with fake_model_server() as srv:
         port = srv.server_address[1]
         pol = {
             "network": {
                 "default": "deny",
                 "rules": [{"mode": "allow", "patterns": [f"127.0.0.1:{port}"]}],
-            }
+            },
+            # every write of hello.txt asks: the VM's handler grants it and the audit log
+            # records it, so the write provably went through the VM's policy
+            "fs": {
+                "default": "allow",
+                "rules": [{"mode": "ask", "operations": ["write"], "paths": [HELLO]}],
+            },
         }
-        with make_vm(pol, network={}) as vm:
-            env = {
-                "ANTHROPIC_API_KEY": "sk-fake",
-                "ANTHROPIC_BASE_URL": f"http://127.0.0.1:{port}",
-                "DISABLE_TELEMETRY": "1",
-                "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
-            }
+        asked: list[str] = []
+
+        def grant(req: Any) -> bool:
+            asked.append(f"{req.domain}.{req.operation} {req.resource}")
+            return True
+
+        with make_vm(pol, network={}, permission_handler=grant) as vm:
+            argv, env = AGENTS[name](vm, f"http://127.0.0.1:{port}")
             s = vm.create_session(
-                [exe],
+                argv,
                 env=env,
                 sandbox={"timeout": 300},
                 store=False,
@@ -52,11 +93,30 @@ def test_claude_code_acp_in_the_sandbox_writes_and_runs_in_the_vm() -> None:
                 r = s.prompt("write hello.txt, then run a command")
             finally:
                 s.close()
-            assert (r.stop_reason, r.text.strip()) == ("end_turn", "done")
-            assert vm.read_text("/home/user/hello.txt") == "hi from the agent\n"
-            assert vm.read_text("/home/user/ran.txt") == "ran\n"
-            # the agent's own state (its config under $HOME) is in the VM too
-            assert vm.exists("/home/user/.claude")
-    assert not os.path.exists("/home/user/hello.txt")
-    assert not os.path.exists("/home/user/ran.txt")
-    assert any(p.startswith("/v1/messages") for p in srv.requests)  # type: ignore[attr-defined]
+            assert r.stop_reason == "end_turn", r
+            assert r.text.strip().endswith("done"), r.text
+            assert vm.read_text(HELLO) == "hi from the agent\n"
+            assert vm.read_text(RAN) == "ran\n"
+            audited = [
+                (e.decision, e.reason)
+                for e in vm.audit_log(kind="permission")
+                if e.capability == "fs.write" and e.resource == HELLO
+            ]
+            assert ("allow", "granted by handler") in audited
+            home = vm.exists("/home/user/.claude"), vm.exists("/home/user/.codex")
+        requests = list(srv.requests)  # type: ignore[attr-defined]
+    assert f"fs.write {HELLO}" in asked
+    assert not os.path.exists(HELLO)
+    assert not os.path.exists(RAN)
+    return home, requests
+
+
+def test_claude_code_acp_in_the_sandbox_writes_and_runs_in_the_vm() -> None:
+    (claude_home, _), requests = _run("claude-code-acp")
+    assert claude_home  # its own state under $HOME is in the VM too
+    assert any(p.startswith("/v1/messages") for p in requests)
+
+
+def test_codex_acp_in_the_sandbox_writes_and_runs_in_the_vm() -> None:
+    _, requests = _run("codex-acp")
+    assert requests.count("/v1/responses") >= 3
