@@ -59,6 +59,24 @@ def test_save_and_autosave(tmp_path: Path) -> None:
     assert [r.message for r in store.log("box")] == ["first", "autosave on close"]
 
 
+@pytest.mark.parametrize("forks", [1, 12])
+def test_a_directory_removed_and_made_again_across_forks_stays_new(
+    tmp_path: Path, forks: int
+) -> None:
+    """``rm -r /etc``, a fork (the removal is sealed in a layer), ``mkdir /etc``: the saved
+    /etc holds only what was made after (the base's files stayed hidden, not restored)."""
+    store = WorkspaceStore(tmp_path)
+    with VM.open("box", store=store) as vm:
+        vm.exec("rm -r /etc")
+        for _ in range(forks):
+            vm.fork().close()
+            vm.exec("touch /tmp/x$RANDOM")
+        vm.exec("mkdir /etc && echo mine > /etc/mine")
+        assert vm.readdir("/etc") == ["mine"]
+    with VM.open("box", store=store) as vm2:
+        assert vm2.readdir("/etc") == ["mine"]
+
+
 def test_options_override_what_was_saved(tmp_path: Path) -> None:
     with VM.open("o", store=tmp_path, env={"A": "1"}, cwd="/tmp") as vm:
         vm.exec("true")

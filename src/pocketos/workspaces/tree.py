@@ -251,8 +251,10 @@ def apply_delta(tree: Tree, delta: Tree, *, keep_whiteouts: bool) -> Tree:
             e = {k: v for k, v in e.items() if k != "o"}
         elif keep_whiteouts and e["t"] == "d" and not e.get("o"):
             prev = tree.get(p)
-            if prev is not None and prev.get("o"):
-                e = dict(e, o=True)  # still hides the base below
+            if prev is not None and (prev.get("o") or prev["t"] != "d"):
+                # still hides the base below: a directory made over an earlier layer's
+                # whiteout (or file) is not marked opaque, the layer below ended the stack
+                e = dict(e, o=True)
         new[p] = e
     return new
 
