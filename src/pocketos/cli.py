@@ -1061,6 +1061,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_sessions_parser(sub, _Parser)
 
+    from pocketos.cli_server import add_serve_parser
+
+    add_serve_parser(sub, _Parser)
+
     p = sub.add_parser("bench", help="run the benchmark suite (source tree only)", add_help=False)
     p.add_argument("bench_args", nargs=argparse.REMAINDER)
     p.set_defaults(func=cmd_bench)

@@ -1,0 +1,64 @@
+"""``pocketos serve``: VMs over HTTP and WebSocket (see docs/server.md).
+
+``create_app(config)`` builds the ASGI app; :func:`serve` runs it on uvicorn.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import TextIO
+
+from pocketos.server.app import ROUTE_MODULES, create_app
+from pocketos.server.config import ConfigError, ServerConfig, Token, is_loopback
+
+__all__ = [
+    "ServerConfig",
+    "Token",
+    "ConfigError",
+    "create_app",
+    "serve",
+    "check_bind",
+    "ROUTE_MODULES",
+]
+
+
+def check_bind(config: ServerConfig) -> str | None:
+    """Refuse to serve without tokens on anything but loopback; the note to print, if any."""
+    if config.auth:
+        return None
+    if not is_loopback(config.host):
+        raise ConfigError(
+            f"no tokens are configured, so the server only listens on loopback, not "
+            f"{config.host}: set $POCKETOS_SERVER_TOKENS or [[tokens]] in --config"
+        )
+    return (
+        f"pocketos serve: no tokens configured; serving without authentication on "
+        f"{config.host} only"
+    )
+
+
+def serve(config: ServerConfig, *, log: TextIO | None = None) -> None:
+    """Run the server until it is stopped (SIGINT/SIGTERM)."""
+    import uvicorn
+
+    out = log or sys.stderr
+    note = check_bind(config)
+    if note:
+        print(note, file=out, flush=True)
+    app = create_app(config)
+    uv = uvicorn.Config(
+        app,
+        host=config.host,
+        port=config.port,
+        log_level="warning",
+        ws_max_size=max(config.max_request_bytes, 1 << 20),
+        lifespan="on",
+    )
+    server = uvicorn.Server(uv)
+    print(
+        f"pocketos serve: listening on http://{config.host}:{config.port}"
+        + (f" (store {config.store})" if config.store else ""),
+        file=out,
+        flush=True,
+    )
+    server.run()

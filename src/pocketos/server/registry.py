@@ -1,0 +1,460 @@
+"""The VMs a server hosts: who owns each, creating them from a request, idle expiry, and
+durable VMs that come back after a restart.
+
+A durable VM (``durable: true``, or ``workspace: NAME``) lives in the server's ``--store``: its
+files in a workspace of ``STORE/workspaces`` and its record in ``STORE/vms.json``. It is saved
+when it is idle-closed, when the server stops and on ``POST /v1/vms/{id}/save``; the next server
+on that store lists it again and opens it on first use.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import itertools
+import json
+import logging
+import os
+import re
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pocketos.kernel.permissions import PermissionRequest
+from pocketos.server.auth import Principal
+from pocketos.server.config import ServerConfig
+from pocketos.server.errors import ApiError
+
+__all__ = ["Hosted", "Registry", "PendingPermissions"]
+
+log = logging.getLogger("pocketos.server")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+_CREATE_KEYS = {
+    "policy",
+    "limits",
+    "env",
+    "cwd",
+    "mounts",
+    "snapshot",
+    "workspace",
+    "durable",
+    "isolation",
+    "name",
+}
+
+
+@dataclass
+class Permission:
+    id: str
+    request: PermissionRequest
+    future: concurrent.futures.Future[str]
+    created: float
+
+    def to_dict(self) -> dict[str, Any]:
+        r = self.request
+        detail = {k: v for k, v in r.detail.items() if k in ("session_id", "title", "tool_call")}
+        return {
+            "id": self.id,
+            "capability": r.capability,
+            "domain": r.domain,
+            "operation": r.operation,
+            "resource": r.resource,
+            "pid": r.pid,
+            "created": self.created,
+            "detail": _jsonable(detail),
+        }
+
+
+def _jsonable(v: Any) -> Any:
+    try:
+        json.dumps(v)
+        return v
+    except (TypeError, ValueError):
+        return json.loads(json.dumps(v, default=str))
+
+
+class PendingPermissions:
+    """``ask`` requests of one VM waiting for an answer over the API.
+
+    The VM's permission handler parks each request here; ``answer`` settles it. The future is a
+    thread-safe one, so a check made from a worker thread waits the same way."""
+
+    def __init__(self) -> None:
+        self.items: dict[str, Permission] = {}
+        self._ids = itertools.count(1)
+        self.listeners: list[Callable[[str, Permission], None]] = []
+
+    def handler(self, request: PermissionRequest) -> Any:
+        fut: concurrent.futures.Future[str] = concurrent.futures.Future()
+        pid = f"perm-{next(self._ids)}"
+        item = Permission(pid, request, fut, time.time())
+        self.items[pid] = item
+        self._notify("pending", item)
+
+        async def wait() -> str:
+            try:
+                return await asyncio.wrap_future(fut)
+            finally:
+                if self.items.pop(pid, None) is not None and not fut.done():
+                    fut.cancel()
+                    self._notify("expired", item)
+
+        return wait()
+
+    def _notify(self, what: str, item: Permission) -> None:
+        for cb in list(self.listeners):
+            with contextlib.suppress(Exception):
+                cb(what, item)
+
+    def list(self) -> list[dict[str, Any]]:
+        return [p.to_dict() for p in self.items.values()]
+
+    def answer(self, pid: str, decision: str) -> Permission:
+        item = self.items.pop(pid, None)
+        if item is None or item.future.done():
+            raise ApiError(404, "not_found", f"no pending permission request {pid}")
+        item.future.set_result(decision)
+        self._notify("answered", item)
+        return item
+
+    def deny_all(self) -> None:
+        for pid in list(self.items):
+            with contextlib.suppress(ApiError):
+                self.answer(pid, "deny")
+
+
+@dataclass
+class Hosted:
+    """One VM the server hosts."""
+
+    id: str
+    owner: str
+    isolation: str
+    spec: dict[str, Any]
+    vm: Any = None
+    created: float = field(default_factory=time.time)
+    last_used: float = field(default_factory=time.monotonic)
+    durable: str | None = None
+    busy: int = 0
+    permissions: PendingPermissions = field(default_factory=PendingPermissions)
+    #: session id -> pocketos Session (in-process VMs)
+    sessions: dict[str, Any] = field(default_factory=dict)
+    #: per-VM objects other modules attach (terminals, ...), closed with the VM when they can be
+    extras: dict[str, Any] = field(default_factory=dict)
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    @property
+    def in_process(self) -> bool:
+        return self.isolation == "in-process"
+
+    def touch(self) -> None:
+        self.last_used = time.monotonic()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "owner": self.owner,
+            "isolation": self.isolation,
+            "durable": self.durable is not None,
+            "workspace": self.durable,
+            "created": self.created,
+            "open": self.vm is not None,
+            "idle_seconds": round(time.monotonic() - self.last_used, 3),
+            "sessions": sorted(self.sessions),
+            "pending_permissions": len(self.permissions.items),
+        }
+
+    async def call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        """A sync VM method: on the loop for an in-process VM, in a thread for a process VM
+        (each call there is a round trip to the worker)."""
+        fn = getattr(self.vm, method)
+        if self.in_process:
+            return fn(*args, **kwargs)
+        return await asyncio.to_thread(fn, *args, **kwargs)
+
+
+class Registry:
+    """All VMs of one server."""
+
+    def __init__(self, config: ServerConfig) -> None:
+        self.config = config
+        self.vms: dict[str, Hosted] = {}
+        self.store = Path(config.store) if config.store else None
+        self.snapshots: dict[tuple[str, str], bytes] = {}  # without a store
+        self._reaper: asyncio.Task[None] | None = None
+        if self.store is not None:
+            self.store.mkdir(parents=True, exist_ok=True)
+            self._load_records()
+
+    # --- durable records --------------------------------------------------------------------
+    @property
+    def _records_path(self) -> Path:
+        assert self.store is not None
+        return self.store / "vms.json"
+
+    def _load_records(self) -> None:
+        try:
+            raw = json.loads(self._records_path.read_text())
+        except FileNotFoundError:
+            return
+        except (OSError, ValueError) as exc:
+            raise ApiError(500, "store_error", f"cannot read {self._records_path}: {exc}")
+        for rec in raw.get("vms", []):
+            h = Hosted(
+                rec["id"],
+                rec["owner"],
+                "in-process",
+                rec.get("spec", {}),
+                created=rec.get("created", time.time()),
+                durable=rec["workspace"],
+            )
+            self.vms[h.id] = h
+
+    def _save_records(self) -> None:
+        if self.store is None:
+            return
+        recs = [
+            {
+                "id": h.id,
+                "owner": h.owner,
+                "workspace": h.durable,
+                "spec": h.spec,
+                "created": h.created,
+            }
+            for h in self.vms.values()
+            if h.durable is not None
+        ]
+        tmp = self._records_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"vms": recs}, indent=1))
+        os.replace(tmp, self._records_path)
+
+    @property
+    def workspaces_dir(self) -> Path:
+        if self.store is None:
+            raise ApiError(
+                422, "no_store", "durable VMs and workspaces need `pocketos serve --store DIR`"
+            )
+        return self.store / "workspaces"
+
+    def workspace_name(self, owner: str, name: str) -> str:
+        if not isinstance(name, str) or not _NAME.fullmatch(name):
+            raise ApiError(422, "invalid_request", f"bad workspace name {name!r}")
+        return f"{owner}.{name}"
+
+    # --- lookup -------------------------------------------------------------------------------
+    def visible(self, who: Principal) -> list[Hosted]:
+        return [h for h in self.vms.values() if who.admin or h.owner == who.name]
+
+    async def get(self, who: Principal, vm_id: str) -> Hosted:
+        h = self.vms.get(vm_id)
+        if h is None or not (who.admin or h.owner == who.name):
+            raise ApiError(404, "vm_not_found", f"no such VM: {vm_id}")
+        if h.vm is None:
+            async with h.lock:
+                if h.vm is None:
+                    h.vm = await asyncio.to_thread(self._build, h, h.spec)
+        h.touch()
+        return h
+
+    # --- create / delete ----------------------------------------------------------------------
+    async def create(self, who: Principal, body: dict[str, Any]) -> Hosted:
+        if not isinstance(body, dict):
+            raise ApiError(422, "invalid_request", "the body must be a JSON object")
+        unknown = sorted(set(body) - _CREATE_KEYS)
+        if unknown:
+            raise ApiError(422, "invalid_request", f"unknown field(s): {', '.join(unknown)}")
+        mine = [h for h in self.vms.values() if h.owner == who.name]
+        cap = self.config.max_vms_per_token
+        if cap and len(mine) >= cap:
+            raise ApiError(403, "too_many_vms", f"{who.name} already has {cap} VMs (the limit)")
+        isolation = body.get("isolation") or self.config.isolation
+        if isolation not in ("process", "in-process"):
+            raise ApiError(422, "invalid_request", "isolation must be 'process' or 'in-process'")
+        durable: str | None = None
+        if body.get("workspace") is not None or body.get("durable"):
+            wname = body.get("workspace") or body.get("name") or f"vm-{secrets.token_hex(4)}"
+            durable = self.workspace_name(who.name, wname)
+            if any(h.durable == durable for h in self.vms.values()):
+                raise ApiError(409, "conflict", f"workspace {wname!r} is open in another VM")
+            if isolation == "process":
+                if body.get("isolation") == "process":
+                    raise ApiError(
+                        501,
+                        "not_supported",
+                        "durable VMs run in-process for now; ask for isolation 'in-process'",
+                    )
+                isolation = "in-process"
+        vm_id = f"vm-{secrets.token_hex(6)}"
+        h = Hosted(vm_id, who.name, isolation, dict(body), durable=durable)
+        h.vm = await asyncio.to_thread(self._build, h, body)
+        self.vms[vm_id] = h
+        if durable is not None:
+            self._save_records()
+        return h
+
+    def _build(self, h: Hosted, body: dict[str, Any]) -> Any:
+        from pocketos.vm import AsyncVM
+
+        opts: dict[str, Any] = {}
+        for key in ("policy", "limits", "env", "cwd"):
+            if body.get(key) is not None:
+                opts[key] = body[key]
+        if body.get("name") is not None:
+            opts["name"] = str(body["name"])
+        mounts = self._mounts(body.get("mounts"))
+        if mounts:
+            opts["mounts"] = mounts
+        if body.get("snapshot") is not None:
+            opts["snapshots"] = [self.snapshot_bytes(h.owner, str(body["snapshot"]))]
+        if h.in_process:
+            opts["permission_handler"] = h.permissions.handler
+        if h.durable is not None:
+            store = self.workspaces_dir
+            store.mkdir(parents=True, exist_ok=True)
+            return AsyncVM.open(h.durable, store=str(store), **opts)
+        return AsyncVM(isolation=h.isolation, **opts)
+
+    def _mounts(self, value: Any) -> dict[str, Any]:
+        """``{"/vm/path": "name"}`` or ``{"/vm/path": {"name": ..., "mode": "ro"}}``: only the
+        host paths the server's config names; a mode may narrow it (rw → ro), never widen."""
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            raise ApiError(422, "invalid_request", "mounts must be an object of path -> name")
+        out: dict[str, Any] = {}
+        rank = {"ro": 0, "overlay": 1, "rw": 2}
+        for path, ref in value.items():
+            name, mode = (ref, None) if isinstance(ref, str) else (None, None)
+            if isinstance(ref, dict):
+                name, mode = ref.get("name"), ref.get("mode")
+            allowed = self.config.mounts.get(name) if isinstance(name, str) else None
+            if allowed is None:
+                raise ApiError(
+                    403,
+                    "mount_not_allowed",
+                    f"mount {path}: {name!r} is not one of the server's mounts "
+                    f"({', '.join(sorted(self.config.mounts)) or 'none configured'})",
+                )
+            mode = mode or allowed["mode"]
+            if mode not in rank or rank[mode] > rank[allowed["mode"]]:
+                raise ApiError(
+                    403,
+                    "mount_not_allowed",
+                    f"mount {path}: {name} allows mode {allowed['mode']}, not {mode}",
+                )
+            out[path] = {"host": allowed["host"], "mode": mode}
+        return out
+
+    async def delete(self, who: Principal, vm_id: str) -> None:
+        h = self.vms.get(vm_id)
+        if h is None or not (who.admin or h.owner == who.name):
+            raise ApiError(404, "vm_not_found", f"no such VM: {vm_id}")
+        del self.vms[vm_id]
+        await self._close(h, save=False)
+        if h.durable is not None:
+            self._save_records()
+
+    async def _close(self, h: Hosted, *, save: bool) -> None:
+        h.permissions.deny_all()
+        for sess in list(h.sessions.values()):
+            with contextlib.suppress(Exception):
+                await sess.close()
+        h.sessions.clear()
+        for extra in list(h.extras.values()):
+            closer = getattr(extra, "aclose", None) or getattr(extra, "close", None)
+            if closer is not None:
+                with contextlib.suppress(Exception):
+                    res = closer()
+                    if asyncio.iscoroutine(res):
+                        await res
+        h.extras.clear()
+        vm, h.vm = h.vm, None
+        if vm is None:
+            return
+        if h.durable is not None and not save:
+            vm._durable.autosave = False
+        try:
+            if h.in_process:
+                await vm.aclose()
+            else:
+                await asyncio.to_thread(vm.close)
+        except Exception:
+            log.exception("closing VM %s", h.id)
+
+    async def save(self, h: Hosted, message: str = "") -> Any:
+        if h.durable is None:
+            raise ApiError(422, "not_durable", f"VM {h.id} is not durable")
+        return await asyncio.to_thread(h.vm.save, message or "save over the API")
+
+    # --- snapshots ----------------------------------------------------------------------------
+    def _snap_path(self, owner: str, digest: str) -> Path | None:
+        if not re.fullmatch(r"[0-9a-f]{16,128}", digest):
+            raise ApiError(422, "invalid_request", f"bad snapshot digest {digest!r}")
+        if self.store is None:
+            return None
+        return self.store / "snapshots" / owner / f"{digest}.tar"
+
+    def put_snapshot(self, owner: str, digest: str, data: bytes) -> None:
+        p = self._snap_path(owner, digest)
+        if p is None:
+            self.snapshots[(owner, digest)] = data
+            return
+        p.parent.mkdir(parents=True, exist_ok=True)
+        tmp = p.with_suffix(".tmp")
+        tmp.write_bytes(data)
+        os.replace(tmp, p)
+
+    def snapshot_bytes(self, owner: str, digest: str) -> bytes:
+        p = self._snap_path(owner, digest)
+        data = self.snapshots.get((owner, digest)) if p is None else None
+        if p is not None:
+            with contextlib.suppress(FileNotFoundError):
+                data = p.read_bytes()
+        if data is None:
+            raise ApiError(404, "snapshot_not_found", f"no such snapshot: {digest}")
+        return data
+
+    def list_snapshots(self, owner: str) -> list[str]:
+        if self.store is None:
+            return sorted(d for (o, d) in self.snapshots if o == owner)
+        d = self.store / "snapshots" / owner
+        return sorted(p.stem for p in d.glob("*.tar")) if d.is_dir() else []
+
+    # --- lifetime -----------------------------------------------------------------------------
+    async def reap_idle(self) -> int:
+        """Close VMs unused for ``idle_timeout`` seconds (durable ones are saved and stay
+        listed); the number closed."""
+        limit = self.config.idle_timeout
+        if not limit:
+            return 0
+        now = time.monotonic()
+        n = 0
+        for h in list(self.vms.values()):
+            if h.vm is None or h.busy or h.sessions or now - h.last_used < limit:
+                continue
+            if h.durable is None:
+                self.vms.pop(h.id, None)
+            await self._close(h, save=True)
+            n += 1
+        return n
+
+    async def run_reaper(self) -> None:
+        limit = self.config.idle_timeout
+        if not limit:
+            return
+        period = min(30.0, max(0.05, limit / 4))
+        while True:
+            await asyncio.sleep(period)
+            try:
+                await self.reap_idle()
+            except Exception:
+                log.exception("idle reaper")
+
+    async def close(self) -> None:
+        for h in list(self.vms.values()):
+            await self._close(h, save=True)
+        self._save_records()

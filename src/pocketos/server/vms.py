@@ -1,0 +1,126 @@
+"""``/v1/vms``: create, list, get, delete, save; and the VM's pending ``ask`` permissions."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from pocketos import __version__
+from pocketos.server.auth import principal_of
+from pocketos.server.openapi import api
+from pocketos.server.state import body_of, state_of, vm_of
+
+__all__ = ["routes", "CreateVM"]
+
+
+class MountRef(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    mode: Literal["ro", "rw", "overlay"] | None = None
+
+
+class CreateVM(BaseModel):
+    """A new VM. ``mounts`` name host folders of the server's config only."""
+
+    model_config = ConfigDict(extra="forbid")
+    isolation: Literal["process", "in-process"] | None = None
+    policy: dict[str, Any] | Literal["allow", "deny"] | None = None
+    limits: dict[str, Any] | None = None
+    env: dict[str, str] | None = None
+    cwd: str | None = None
+    mounts: dict[str, str | MountRef] | None = None
+    snapshot: str | None = None
+    workspace: str | None = None
+    durable: bool | None = None
+    name: str | None = None
+
+
+class Decision(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    decision: Literal["allow", "allow_always", "deny"]
+
+
+async def health(request: Request) -> Response:
+    st = state_of(request)
+    return JSONResponse(
+        {"ok": True, "version": __version__, "auth": st.config.auth, "vms": len(st.registry.vms)}
+    )
+
+
+async def create_vm(request: Request) -> Response:
+    body = await body_of(request, CreateVM)
+    data = body.model_dump(exclude_none=True)
+    if "mounts" in data:
+        data["mounts"] = {
+            p: (m if isinstance(m, str) else {k: v for k, v in m.items() if v is not None})
+            for p, m in data["mounts"].items()
+        }
+    h = await state_of(request).registry.create(principal_of(request), data)
+    return JSONResponse(await describe(h), status_code=201)
+
+
+async def describe(h: Any) -> dict[str, Any]:
+    out = h.to_dict()
+    if h.vm is not None:
+        out["mounts"] = await h.call("mounts")
+        out["limits"] = {
+            k: getattr(h.vm.limits, k) for k in ("timeout", "max_memory", "max_output_bytes")
+        }
+    return out
+
+
+async def list_vms(request: Request) -> Response:
+    hs = state_of(request).registry.visible(principal_of(request))
+    return JSONResponse({"vms": [h.to_dict() for h in sorted(hs, key=lambda h: h.created)]})
+
+
+async def get_vm(request: Request) -> Response:
+    return JSONResponse(await describe(await vm_of(request)))
+
+
+async def delete_vm(request: Request) -> Response:
+    vm_id = request.path_params["vm_id"]
+    await state_of(request).registry.delete(principal_of(request), vm_id)
+    return JSONResponse({"id": vm_id, "deleted": True})
+
+
+async def save_vm(request: Request) -> Response:
+    h = await vm_of(request)
+    info = await state_of(request).registry.save(h)
+    run = None
+    if info is not None:
+        run = {k: v for k, v in vars(info).items() if isinstance(v, (str, int, float, type(None)))}
+    return JSONResponse({"id": h.id, "workspace": h.durable, "saved": info is not None, "run": run})
+
+
+async def list_permissions(request: Request) -> Response:
+    h = await vm_of(request)
+    return JSONResponse({"permissions": h.permissions.list()})
+
+
+async def answer_permission(request: Request) -> Response:
+    h = await vm_of(request)
+    body = await body_of(request, Decision)
+    item = h.permissions.answer(request.path_params["perm_id"], body.decision)
+    return JSONResponse({**item.to_dict(), "decision": body.decision})
+
+
+routes = [
+    api("/v1/health", health, ["GET"], "Liveness and version (no token needed)"),
+    api("/v1/vms", create_vm, ["POST"], "Create a VM", body=CreateVM, status=201),
+    api("/v1/vms", list_vms, ["GET"], "List the caller's VMs (an admin sees all)"),
+    api("/v1/vms/{vm_id}", get_vm, ["GET"], "One VM"),
+    api("/v1/vms/{vm_id}", delete_vm, ["DELETE"], "Close and forget a VM"),
+    api("/v1/vms/{vm_id}/save", save_vm, ["POST"], "Commit a durable VM to its workspace"),
+    api("/v1/vms/{vm_id}/permissions", list_permissions, ["GET"], "Pending `ask` requests"),
+    api(
+        "/v1/vms/{vm_id}/permissions/{perm_id}",
+        answer_permission,
+        ["POST"],
+        "Answer a pending `ask` request",
+        body=Decision,
+    ),
+]
