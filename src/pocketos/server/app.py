@@ -31,6 +31,7 @@ ROUTE_MODULES = [
     "pocketos.server.vms",
     "pocketos.server.exec",
     "pocketos.server.files",
+    "pocketos.server.snapshots",
     "pocketos.server.audit",
 ]
 

@@ -313,6 +313,7 @@ class Registry:
         if h.in_process:
             opts["permission_handler"] = h.permissions.handler
         if h.durable is not None:
+            opts.pop("name", None)  # the workspace's name
             store = self.workspaces_dir
             store.mkdir(parents=True, exist_ok=True)
             return AsyncVM.open(h.durable, store=str(store), **opts)

@@ -90,9 +90,7 @@ async def delete_vm(request: Request) -> Response:
 async def save_vm(request: Request) -> Response:
     h = await vm_of(request)
     info = await state_of(request).registry.save(h)
-    run = None
-    if info is not None:
-        run = {k: v for k, v in vars(info).items() if isinstance(v, (str, int, float, type(None)))}
+    run = info.to_dict() if info is not None else None
     return JSONResponse({"id": h.id, "workspace": h.durable, "saved": info is not None, "run": run})
 
 
