@@ -193,12 +193,15 @@ def test_async_facade() -> None:
 
 
 def test_unsupported_options_are_refused_clearly(pool: WorkerPool) -> None:
-    with pytest.raises(NotImplementedError, match="toolkits"):
+    with pytest.raises(TypeError, match="expected a Toolkit"):
         VM(isolation="process", pool=pool, toolkits=[object()])
     with pytest.raises(NotImplementedError, match="host= and memory="):
         VM(isolation="process", pool=pool, mounts={"/m": MemoryBackend()})
-    with VM(isolation="process", pool=pool) as vm, pytest.raises(NotImplementedError, match="fork"):
-        vm.fork()
+    with (
+        VM(isolation="process", pool=pool) as vm,
+        pytest.raises(NotImplementedError, match="sandbox"),
+    ):
+        vm.create_session("pocketos", sandbox=True)
 
 
 def test_host_mounts_cross_into_the_worker(tmp_path: Path, pool: WorkerPool) -> None:

@@ -21,7 +21,7 @@ import os
 import posixpath
 import time
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, cast
 
 from pocketos.errors import PocketOSError
 from pocketos.isolation import protocol
@@ -38,26 +38,24 @@ _ids = itertools.count(1)
 _LIMIT_STATUS = {"timeout": 124, "cpu": 125, "memory": 125}
 
 _UNSUPPORTED_OPTIONS = {
-    "permission_handler": "ask rules need a handler in the host process",
-    "toolkits": "host tools run in the host process",
-    "store": "a durable store is opened by the host process",
     "_lowers": "internal option",
     "_upper": "internal option",
 }
 
+#: ``_guest``'s default wait: the VM's own timeout
+_VM_TIMEOUT: Any = object()
 
-def _policy_spec(value: Any) -> Any:
+
+def _policy_spec(value: Any) -> tuple[Any, Any]:
+    """The policy as it crosses the pipe, and the permission handler it carries (which stays
+    in the host)."""
     if value is None or isinstance(value, str):
-        return value
+        return value, None
     if isinstance(value, Policy):
-        if value.handler is not None:
-            raise NotImplementedError(
-                "a policy with a permission handler cannot be used with isolation='process'"
-            )
-        return dict(value.spec)
+        return dict(value.spec), value.handler
     if isinstance(value, Mapping):
         Policy.coerce(value, None)  # refuse a bad policy here, with the in-process message
-        return dict(value)
+        return dict(value), None
     raise TypeError(f"policy must be a dict or Policy, not {type(value).__name__}")
 
 
@@ -100,17 +98,44 @@ class AsyncProcessVM:
     ) -> None:
         if isolation != "process":
             raise ValueError(f"AsyncProcessVM needs isolation='process', not {isolation!r}")
+        self._ctor: dict[str, Any] = dict(
+            options,
+            pool=pool,
+            worker_limits=worker_limits,
+            policy=policy,
+            permissions=permissions,
+            limits=limits,
+            snapshots=snapshots,
+            mounts=mounts,
+        )
+        state = options.pop("_state", None)
         for key, why in _UNSUPPORTED_OPTIONS.items():
             if options.get(key) is not None:
                 raise NotImplementedError(f"{key} is not available with isolation='process': {why}")
             options.pop(key, None)
+        from pocketos.isolation.host import HostServices, RemoteKernel, toolkit_specs
+        from pocketos.tools._runtime import ToolHost
+
+        toolkits = options.pop("toolkits", None)
+        handler = options.pop("permission_handler", None)
+        #: the durable store the VM's audit log is written to (it stays in the host)
+        self.store = options.pop("store", None)
+        tools: ToolHost | None = None
+        if toolkits is not None:
+            tools = ToolHost(cast(Any, None), list(toolkits))
         network = options.get("network")
         if network is not None and not isinstance(network, Mapping):
             raise NotImplementedError("with isolation='process' network must be a dict of options")
         self.limits = Limits().merged(limits) if not isinstance(limits, Limits) else limits
         opts: dict[str, Any] = dict(options)
-        opts["policy"] = _policy_spec(policy if policy is not None else permissions)
+        spec, policy_handler = _policy_spec(policy if policy is not None else permissions)
+        handler = handler if handler is not None else policy_handler
+        opts["policy"] = spec
         opts["limits"] = dataclasses.asdict(self.limits)
+        if tools is not None:
+            opts["tools"] = toolkit_specs(tools.kits.values())
+        opts["ask"] = handler is not None
+        self._policy = Policy.coerce(spec, handler)
         if snapshots:
             from pocketos.snapshot import Snapshot
 
@@ -136,7 +161,20 @@ class AsyncProcessVM:
             raise ValueError("give worker_limits to the WorkerPool, not with pool=")
         self.pool = pool
         self._handle = f"p{os.getpid()}-{next(_ids)}"
-        self._state: Any = None
+        self._state: Any = state
+        self._services = HostServices(
+            tools=tools,
+            policy=self._policy,
+            handler=handler,
+            vm_id=lambda: self.id,
+            max_callbacks=pool.limits.max_callbacks,
+            max_result=self.limits.max_output_bytes,
+        )
+        #: what host-side services read of the VM's kernel (see :mod:`.host`)
+        self.kernel = RemoteKernel(self, tools)
+        #: how many workers this VM has had (a handle on a process or interpreter belongs to one)
+        self._generation = 0
+        self._procs: dict[int, Any] = {}
         self._worker: WorkerProcess | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._rid = itertools.count(1)
@@ -195,8 +233,16 @@ class AsyncProcessVM:
         notes = reply.get("value")
         if isinstance(notes, list):
             w.sandbox.extend(str(n) for n in notes)
+        w.handlers[self._handle] = self._services.answer
         self._worker = w
+        self._generation += 1
         return w
+
+    def _generation_for_call(self) -> int:
+        """The generation of the worker the next request goes to (started if needed)."""
+        self._alive()
+        self._worker_for_call()
+        return self._generation
 
     def _deadline(self, timeout: float | None, grace: float) -> float | None:
         if timeout is None:
@@ -216,6 +262,7 @@ class AsyncProcessVM:
         msg = {"id": next(self._rid), "vm": self._handle, **msg}
         try:
             with w.lock:
+                self._services.count = 0
                 reply = w.request(
                     msg, self._deadline(timeout, w.limits.grace), on_event, max_event_bytes
                 )
@@ -229,7 +276,57 @@ class AsyncProcessVM:
             self.commit_error = None
         if isinstance(reply.get("commit_error"), str):
             self.commit_error = reply["commit_error"]
+        events = reply.get("audit")
+        if isinstance(events, list) and events:
+            self._deliver_audit([e for e in events if isinstance(e, dict)])
         return reply
+
+    def _deliver_audit(self, events: list[dict[str, Any]]) -> None:
+        """Pass the worker's audit events to the store and the host's sinks, on the loop
+        the VM is used from (sinks are not expected to be thread-safe)."""
+        if self.store is not None:
+            for e in events:
+                try:
+                    self.store.append_audit(e)
+                except Exception:
+                    pass
+        if not self.kernel.audit.sinks:
+            return
+        loop = self._services.loop
+        try:
+            here: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            here = None
+        if loop is not None and loop.is_running() and here is not loop:
+            loop.call_soon_threadsafe(self.kernel.audit.deliver, events)
+        else:
+            self.kernel.audit.deliver(events)
+
+    def _note_loop(self) -> None:
+        """Remember the event loop the VM is used from: host tools run on it."""
+        try:
+            self._services.loop = asyncio.get_running_loop()
+        except RuntimeError:
+            pass
+
+    def _guest_now(self, op: str, generation: int, wait: Any = _VM_TIMEOUT, **fields: Any) -> Any:
+        """One request about a process or interpreter of worker ``generation``: LookupError
+        when that worker is gone, WorkerDied when it dies on this request."""
+        self._alive()
+        w = self._worker
+        if generation != self._generation or w is None or not w.alive:
+            why = self.last_death.message if self.last_death is not None else "it was replaced"
+            raise LookupError(f"it ended with the VM's worker process ({why})")
+        reply = self._send(
+            {"op": op, **fields}, self.limits.timeout if wait is _VM_TIMEOUT else wait
+        )
+        if not reply.get("ok"):
+            raise protocol.error_from_wire(reply.get("error"))
+        return reply.get("value")
+
+    async def _guest(self, op: str, generation: int, wait: Any = _VM_TIMEOUT, **fields: Any) -> Any:
+        self._note_loop()
+        return await asyncio.to_thread(self._guest_now, op, generation, wait, **fields)
 
     def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
         try:
@@ -270,7 +367,8 @@ class AsyncProcessVM:
 
     @property
     def policy(self) -> Policy:
-        return Policy.coerce(self._call("policy_spec"), None)
+        """The VM's policy (the host's copy, with the host's permission handler)."""
+        return self._policy
 
     def _alive(self) -> None:
         if self.closed:
@@ -290,9 +388,12 @@ class AsyncProcessVM:
         if self.closed:
             return
         self.closed = True
+        for t in list(self._tasks):
+            t.cancel()
         w, self._worker = self._worker, None
         if w is None:
             return
+        w.handlers.pop(self._handle, None)
         if w.alive and self.pool.vms_per_worker > 1:
             try:
                 with w.lock:
@@ -305,6 +406,14 @@ class AsyncProcessVM:
         self.pool.release(w)
 
     async def aclose(self) -> None:
+        tasks = list(self._tasks)
+        for t in tasks:
+            t.cancel()
+        for t in tasks:
+            try:
+                await t
+            except BaseException:
+                pass
         self.close()
 
     async def __aenter__(self) -> AsyncProcessVM:
@@ -387,6 +496,7 @@ class AsyncProcessVM:
         self._alive()
         if not isinstance(script, str):
             raise TypeError(f"script must be str, not {type(script).__name__}")
+        self._note_loop()
         t, wire = self._timeout(timeout, limits)
         kw = dict(kwargs, timeout=timeout)
         if wire is not None:
@@ -406,6 +516,7 @@ class AsyncProcessVM:
         self._alive()
         if not argv:
             raise ValueError("argv must not be empty")
+        self._note_loop()
         t, wire = self._timeout(timeout, limits)
         kw = dict(kwargs, timeout=timeout)
         if wire is not None:
@@ -533,30 +644,104 @@ class AsyncProcessVM:
             raise PocketOSError("the VM's worker sent a malformed snapshot")
         return Snapshot.load(value["$snapshot"])
 
-    # --- not available across a process boundary ---------------------------------------------
-    def _unsupported(self, what: str) -> NotImplementedError:
-        return NotImplementedError(f"{what} is not available with isolation='process' (yet)")
+    # --- fork ------------------------------------------------------------------------------
+    def fork(self, **options: Any) -> AsyncProcessVM:
+        """A new process VM starting from this one's committed filesystem, in a worker of its
+        own (a copy, not O(1) sharing as in-process). Host mounts are mounted again in the
+        child; memory mounts start empty. ``options`` override the parent's."""
+        self._alive()
+        self.commit()
+        kw = dict(self._ctor)
+        kw["mounts"] = dict(self._mounts)
+        kw.pop("name", None)
+        if kw.get("pool") is not None:
+            kw["worker_limits"] = None
+        kw.update(options)
+        kw["_state"] = self._state
+        if "toolkits" not in options and self.kernel.tools is not None:
+            kw["toolkits"] = list(self.kernel.tools.kits.values())
+        return AsyncProcessVM(**kw)
 
-    def fork(self, **options: Any) -> Any:
-        raise self._unsupported("fork()")
+    # --- background processes and interpreters ---------------------------------------------
+    async def spawn(
+        self,
+        argv: list[str],
+        *,
+        stdin: str | bytes | None = None,
+        env: Mapping[str, str] | None = None,
+        cwd: str | None = None,
+        limits: Limits | Mapping[str, Any] | None = None,
+    ) -> Any:
+        """Start a command in the worker in the background (like ``AsyncVM.spawn``): the
+        handle's ``stdout``/``stderr`` fill as the worker is polled."""
+        from pocketos.isolation.host import RemoteProcess
 
-    async def spawn(self, argv: list[str], **kw: Any) -> Any:
-        raise self._unsupported("spawn()")
+        self._alive()
+        self._note_loop()
+        if not argv:
+            raise ValueError("argv must not be empty")
+        kw: dict[str, Any] = {"env": dict(env) if env is not None else None, "cwd": cwd}
+        if stdin is not None:
+            kw["stdin"] = (
+                stdin.encode("utf-8", "surrogateescape") if isinstance(stdin, str) else stdin
+            )
+        if limits is not None:
+            kw["limits"] = dataclasses.asdict(self.limits.merged(limits))
+        gen = await asyncio.to_thread(self._generation_for_call)
+        pid = await self._guest("spawn", gen, argv=[str(a) for a in argv], kwargs=kw)
+        proc = RemoteProcess(self, int(pid), gen, stdin is None)
+        self._procs[proc.pid] = proc
+        self._tasks.add(proc.task)
+
+        def done(t: asyncio.Task[int]) -> None:
+            self._tasks.discard(t)
+
+        proc.task.add_done_callback(done)
+        return proc
 
     async def wait(self, pid: int, timeout: float | None = None) -> int:
-        raise self._unsupported("wait()")
+        proc = self._procs.get(pid)
+        if proc is None:
+            raise ProcessLookupError(3, f"No such process: {pid}")
+        return int(await proc.wait(timeout))
 
-    def python(self, **kw: Any) -> Any:
-        raise self._unsupported("python()")
+    def python(self, *, cwd: str | None = None, env: Mapping[str, str] | None = None) -> Any:
+        """A persistent Python interpreter in the worker (``await py.run(code)``)."""
+        from pocketos.isolation.host import RemotePython
 
-    def shell(self, **kw: Any) -> Any:
-        raise self._unsupported("shell()")
+        self._alive()
+        kw: dict[str, Any] = {"cwd": cwd}
+        if env is not None:
+            kw["env"] = dict(env)
+        return RemotePython(self, kw)
 
+    def shell(self, *, env: Mapping[str, str] | None = None, cwd: str | None = None) -> Any:
+        """A persistent shell in the worker."""
+        from pocketos.isolation.host import RemoteShell
+
+        self._alive()
+        return RemoteShell(self, {"env": dict(env) if env is not None else None, "cwd": cwd})
+
+    # --- agent sessions (the session loop runs in the host; the VM's side in the worker) ----
     async def create_session(self, agent: Any = "pocketos", **options: Any) -> Any:
-        raise self._unsupported("create_session()")
+        from pocketos.sessions import create_session
+
+        self._alive()
+        if options.get("sandbox"):
+            raise NotImplementedError(
+                "sandbox=True is not available with isolation='process' (yet)"
+            )
+        self._note_loop()
+        return await create_session(self, agent, **options)
 
     async def resume_session(self, session_id: str, **options: Any) -> Any:
-        raise self._unsupported("resume_session()")
+        from pocketos.sessions import resume_session
+
+        self._alive()
+        self._note_loop()
+        return await resume_session(self, session_id, **options)
 
     def list_sessions(self, *, store: Any = None) -> list[dict[str, Any]]:
-        raise self._unsupported("list_sessions()")
+        from pocketos.sessions import list_sessions
+
+        return list_sessions(self, store=store)

@@ -40,7 +40,9 @@ class WorkerLimits:
     (``RLIMIT_FSIZE``); ``grace``: seconds past an exec's timeout before the host kills a worker
     that has not answered (the wall-clock kill); ``start_timeout``: seconds a new worker has to
     say hello; ``seccomp``: install the syscall filter; ``landlock``: restrict the
-    worker's host paths when it opens its VM (one VM per worker only). ``None``: no limit.
+    worker's host paths when it opens its VM (one VM per worker only); ``max_callbacks``: host
+    tool calls and ``ask`` questions a worker may send during one request (more are refused
+    without reaching the host's code). ``None``: no limit.
     """
 
     memory: int | None = 2048 * MiB
@@ -51,8 +53,13 @@ class WorkerLimits:
     start_timeout: float = 120.0
     seccomp: bool = True
     landlock: bool = True
+    max_callbacks: int = 10_000
 
     def __post_init__(self) -> None:
+        if type(self.max_callbacks) is not int or self.max_callbacks < 0:
+            raise ValueError(
+                f"worker limit max_callbacks must be an int >= 0, not {self.max_callbacks!r}"
+            )
         for name in ("memory", "cpu_seconds", "open_files", "file_size"):
             v = getattr(self, name)
             if v is not None and (type(v) is not int or v <= 0):
@@ -138,6 +145,8 @@ class WorkerProcess:
         self.sandbox: list[str] = []
         self.inherited_env: list[str] = []
         self.open_fds: dict[str, str] = {}
+        #: per VM handle: answers the worker's callbacks (host tools, ``ask`` decisions)
+        self.handlers: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {}
         self._hello = False
 
     # --- lifecycle -------------------------------------------------------------------
@@ -256,7 +265,11 @@ class WorkerProcess:
     ) -> dict[str, Any]:
         """Send one request and return its reply; events before it go to ``on_event``. A
         worker streaming more than ``max_event_bytes`` (more than its VM may output) is
-        killed: the host does not let a worker fill its memory."""
+        killed: the host does not let a worker fill its memory.
+
+        Callbacks the worker sends meanwhile are answered by the VM's handler in
+        :attr:`handlers`; the time the host spends answering is added to ``deadline`` (the
+        worker was waiting, not running)."""
         try:
             protocol.write_frame(self.wfd, msg)
         except (BrokenPipeError, ConnectionResetError):
@@ -264,6 +277,27 @@ class WorkerProcess:
         streamed = 0
         while True:
             reply = self._recv(deadline)
+            if "callback" in reply:
+                started = time.monotonic()
+                answer = self._answer(reply)
+                if deadline is not None:
+                    deadline += time.monotonic() - started
+                try:
+                    frame = protocol.encode(answer)
+                except (protocol.ProtocolError, TypeError, ValueError) as exc:
+                    frame = protocol.encode(
+                        {
+                            "op": "answer",
+                            "cb": answer.get("cb"),
+                            "ok": False,
+                            "error": {"type": "PocketOSError", "message": str(exc)},
+                        }
+                    )
+                try:
+                    protocol.write_raw(self.wfd, frame)
+                except (BrokenPipeError, ConnectionResetError):
+                    raise self.death() from None
+                continue
             if "event" in reply:
                 data = reply.get("data")
                 if isinstance(data, bytes):
@@ -278,3 +312,16 @@ class WorkerProcess:
                 self.kill("protocol")
                 raise self.death()
             return reply
+
+    def _answer(self, frame: dict[str, Any]) -> dict[str, Any]:
+        cid = frame.get("callback")
+        handler = self.handlers.get(str(frame.get("vm", "")))
+        out: dict[str, Any]
+        if handler is None:
+            out = {"ok": False, "error": {"type": "PocketOSError", "message": "unknown VM"}}
+        else:
+            try:
+                out = handler(frame)
+            except Exception as exc:  # a handler bug is the worker's error, not the host's
+                out = {"ok": False, "error": {"type": type(exc).__name__, "message": str(exc)}}
+        return {**out, "op": "answer", "cb": cid}

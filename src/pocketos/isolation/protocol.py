@@ -14,7 +14,13 @@ host -> worker
   ``{"id", "op": "exec", "vm": handle, "script" | "argv", "kwargs": {...}, "stream": bool}``
   ``{"id", "op": "commit", "vm": handle, "force": bool}``
   ``{"id", "op": "close", "vm": handle}``
+  ``{"id", "op": "spawn", "vm", "argv", "kwargs"}`` (value: pid), ``{"id", "op": "proc_poll",
+  "vm", "pid"}`` (value: ``{"stdout", "stderr", "exit": int | null}``), ``proc_write``
+  (``pid``, ``data``), ``proc_close_stdin`` (``pid``)
+  ``{"id", "op": "obj_open", "vm", "kind": "python" | "shell", "kwargs"}`` (value: an object
+  id), ``obj_run`` (``oid``, ``arg``, ``kwargs``), ``obj_close`` (``oid``)
   ``{"id", "op": "ping"}`` and ``{"id", "op": "exit"}``
+  ``{"op": "answer", "cb": n, "ok": bool, "value" | "error"}`` — the answer to a callback
 
 worker -> host
   first frame, unprompted: ``{"op": "hello", "pid": int, "sandbox": [notes], "environ":
@@ -24,6 +30,11 @@ worker -> host
   when the change was too big for a frame
   ``{"id", "ok": false, "error": {"type", "errno", "message", "filename", "filename2"}}``
   ``{"id", "event": "stdout" | "stderr", "data": bytes}`` — streamed output of an exec
+  ``"audit": [event, ...]`` in a reply — the VM's audit events since its last reply
+  ``{"callback": n, "vm": handle, "kind": "tool", "kit", "tool", "args"}`` or ``{"callback":
+  n, "vm", "kind": "ask", "request": {"domain", "operation", "resource", "pid", "details"}}``
+  — a question for the host, sent only while the host waits for a reply; the worker reads
+  nothing but the answer until it comes, and sends one callback at a time
 """
 
 from __future__ import annotations

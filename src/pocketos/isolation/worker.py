@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import itertools
 import json
 import os
 import sys
+import threading
 from typing import Any
 
 from pocketos.isolation import protocol
@@ -64,7 +66,27 @@ CALLS = frozenset(
         "kill",
         "env",
         "policy_spec",
+        "command_names",
+        "check",
     }
+)
+
+#: audit events one reply carries at most (the rest are counted, not sent)
+MAX_AUDIT_PER_REPLY = 10_000
+
+#: seconds one ``proc_poll`` waits for output at most (the host polls again)
+POLL_WAIT = 0.25
+
+
+#: operations on a VM's background processes and interpreters (:mod:`.guest`)
+GUEST_OPS = (
+    "spawn",
+    "proc_poll",
+    "proc_write",
+    "proc_close_stdin",
+    "obj_open",
+    "obj_run",
+    "obj_close",
 )
 
 
@@ -91,9 +113,52 @@ class Worker:
         self.prints: dict[str, str] = {}
         self.landlocked = False
         self.loop = asyncio.new_event_loop()
+        self.guests: dict[str, Any] = {}
+        self.audit_out: dict[str, list[dict[str, Any]]] = {}
+        self.audit_dropped: dict[str, int] = {}
+        # callbacks to the host: one in flight at a time, only while a request is served
+        self.write_lock = threading.Lock()
+        self.cb_lock = threading.Lock()
+        self.cb_cond = threading.Condition()
+        self.serving = False
+        self.cb_inflight = 0
+        self.cb_ids = itertools.count(1)
 
     def send(self, msg: dict[str, Any]) -> None:
-        protocol.write_frame(self.out_fd, msg)
+        frame = protocol.encode(msg)
+        with self.write_lock:
+            protocol.write_raw(self.out_fd, frame)
+
+    def call_host(self, handle: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """Ask the host something (a tool call, a permission) and wait for its answer.
+        Blocking and thread-safe; callbacks go one at a time, and only while the host waits
+        for a reply (it reads nothing else)."""
+        with self.cb_cond:
+            if not self.serving:
+                return {
+                    "ok": False,
+                    "error": {"type": "PocketOSError", "message": "the host is not listening"},
+                }
+            self.cb_inflight += 1
+        try:
+            with self.cb_lock:
+                cid = next(self.cb_ids)
+                self.send({"callback": cid, "vm": handle, **payload})
+                answer = protocol.read_frame(self.in_fd)
+                if answer.get("op") != "answer" or answer.get("cb") != cid:
+                    raise protocol.ProtocolError("the host sent something other than an answer")
+                return answer
+        finally:
+            with self.cb_cond:
+                self.cb_inflight -= 1
+                self.cb_cond.notify_all()
+
+    def _stop_serving(self) -> None:
+        """No new callbacks; wait for the ones in flight (the host answers them)."""
+        with self.cb_cond:
+            self.serving = False
+            while self.cb_inflight:
+                self.cb_cond.wait()
 
     def warm(self) -> None:
         """Do once, before any VM is asked for, what the first VM would otherwise pay for:
@@ -103,6 +168,8 @@ class Worker:
         self.changed_state("warm")
         self.loop.run_until_complete(self.vms.pop("warm").aclose())
         self.prints.pop("warm", None)
+        self.guests.pop("warm", None)
+        self.audit_out.pop("warm", None)
 
     # --- requests --------------------------------------------------------------------
     def apply_landlock(self, opts: dict[str, Any]) -> str:
@@ -147,8 +214,25 @@ class Worker:
         upper: MemoryBackend | None = None
         if state is not None:
             upper = vmstate.restore(state, **fs_limits)
+        from pocketos.isolation.guest import GuestObjects, proxy_handler, proxy_toolkits
+
+        tools = opts.pop("tools", None)
+        if tools:
+            opts["toolkits"] = proxy_toolkits(tools, handle, self.call_host)
+        if opts.pop("ask", False):
+            opts["permission_handler"] = proxy_handler(handle, self.call_host)
         vm = AsyncVM(limits=lim, snapshots=snaps or None, _upper=upper, **opts)
         self.vms[handle] = vm
+        self.guests[handle] = GuestObjects()
+
+        def forward(ev: Any) -> None:
+            out = self.audit_out.setdefault(handle, [])
+            if len(out) < MAX_AUDIT_PER_REPLY:
+                out.append(ev.to_dict())
+            else:
+                self.audit_dropped[handle] = self.audit_dropped.get(handle, 0) + 1
+
+        vm.kernel.audit.sinks.append(forward)
         self.prints[handle] = vmstate.fingerprint(vm._root.upper)
         return notes
 
@@ -169,6 +253,12 @@ class Worker:
             return dict(vm.env)
         if method == "policy_spec":
             return vm.policy.spec
+        if method == "command_names":
+            return sorted(vm.kernel.commands.names())
+        if method == "check":
+            domain, op, resource = (str(a) for a in args[:3])
+            vm.kernel.check(domain, op, resource)
+            return None
         if method == "audit_log":
             return [e.to_dict() for e in vm.audit_log(*args, **kwargs)]
         if method == "stat" or method == "lstat":
@@ -207,6 +297,8 @@ class Worker:
         op = msg.get("op")
         handle = str(msg.get("vm", ""))
         reply: dict[str, Any] = {"id": rid, "ok": True, "value": None}
+        with self.cb_cond:
+            self.serving = True
         try:
             if op == "ping":
                 reply["value"] = os.getpid()
@@ -217,8 +309,12 @@ class Worker:
             elif op == "close":
                 vm = self.vms.pop(handle, None)
                 self.prints.pop(handle, None)
+                guests = self.guests.pop(handle, None)
+                if guests is not None:
+                    self.loop.run_until_complete(guests.close())
                 if vm is not None:
                     self.loop.run_until_complete(vm.aclose())
+                self.audit_out.pop(handle, None)
             else:
                 vm = self.vms.get(handle)
                 if vm is None:
@@ -226,27 +322,66 @@ class Worker:
                 if op == "exec":
                     reply["value"] = self.exec(rid if isinstance(rid, int) else 0, vm, msg)
                 elif op == "call":
-                    reply["value"] = self.call(
-                        vm,
-                        str(msg.get("method")),
-                        list(msg.get("args") or []),
-                        dict(msg.get("kwargs") or {}),
-                    )
+                    method = str(msg.get("method"))
+                    args = list(msg.get("args") or [])
+                    kwargs = dict(msg.get("kwargs") or {})
+                    if method == "kill":  # signals a task: needs the running loop
+
+                        async def in_loop() -> Any:
+                            return self.call(vm, method, args, kwargs)
+
+                        reply["value"] = self.loop.run_until_complete(in_loop())
+                    else:
+                        reply["value"] = self.call(vm, method, args, kwargs)
                 elif op == "commit":
                     reply["state"] = self.changed_state(handle, bool(msg.get("force")))
-                    self.send_reply(reply, handle)
-                    return
+                elif op in GUEST_OPS:
+                    reply["value"] = self.loop.run_until_complete(
+                        self.guest_op(op, vm, self.guests[handle], msg)
+                    )
                 else:
                     raise ValueError(f"unknown operation {op!r}")
         except MemoryError:
             raise
         except Exception as exc:
             reply = {"id": rid, "ok": False, "error": protocol.error_to_wire(exc)}
-        if op in ("exec", "call", "open") and handle in self.vms:
+        self._stop_serving()
+        if op in ("exec", "call", "open", *GUEST_OPS) and handle in self.vms:
             st = self.changed_state(handle)
             if st is not None:
                 reply["state"] = st
+        events = self.audit_out.pop(handle, None)
+        if events:
+            reply["audit"] = events
+        dropped = self.audit_dropped.pop(handle, 0)
+        if dropped:
+            reply["audit_dropped"] = dropped
         self.send_reply(reply, handle)
+
+    async def guest_op(self, op: str, vm: Any, guests: Any, msg: dict[str, Any]) -> Any:
+        if op == "spawn":
+            return await guests.spawn(
+                vm, list(msg.get("argv") or []), dict(msg.get("kwargs") or {})
+            )
+        if op == "proc_poll":
+            return await guests.poll(msg.get("pid"), POLL_WAIT)
+        if op == "proc_write":
+            data = msg.get("data")
+            await guests.proc(msg.get("pid")).write(data if isinstance(data, bytes) else b"")
+            return None
+        if op == "proc_close_stdin":
+            guests.proc(msg.get("pid")).close_stdin()
+            return None
+        if op == "obj_open":
+            return await guests.open_object(vm, str(msg.get("kind")), dict(msg.get("kwargs") or {}))
+        if op == "obj_run":
+            return await guests.run_object(
+                msg.get("oid"), str(msg.get("arg", "")), dict(msg.get("kwargs") or {})
+            )
+        if op == "obj_close":
+            await guests.close_object(msg.get("oid"))
+            return None
+        raise ValueError(f"unknown operation {op!r}")
 
     def send_reply(self, reply: dict[str, Any], handle: str) -> None:
         """Send a reply; a commit too big for one frame is dropped (the host keeps the
@@ -260,7 +395,8 @@ class Worker:
             self.prints.pop(handle, None)  # try again after the next change
             reply["commit_error"] = f"the VM's filesystem is too big to commit: {exc}"
             frame = protocol.encode(reply)
-        protocol.write_raw(self.out_fd, frame)
+        with self.write_lock:
+            protocol.write_raw(self.out_fd, frame)
 
     def serve(self) -> None:
         while True:
