@@ -163,3 +163,32 @@ def test_resumed_session_finds_the_vm_it_left(tmp_path: Path) -> None:
                 return str(s.id)
 
         AsyncVM.open_for_session(asyncio.run(plain()), store=store)
+
+
+def test_lookups_through_the_workspace_layer_are_cached(tmp_path: Path) -> None:
+    """A durable VM's root has the workspace tree as a lower layer: it never changes, so the
+    overlay's lookup cache stays on (it used to turn off, making lookups several times
+    slower than in a fresh VM) and drops what a commit replaced."""
+    store = WorkspaceStore(tmp_path, fsync=False)
+    with VM.open("box", store=store) as vm:
+        vm.write_file("/home/user/a", "1\n")
+        vm.save()
+        layer = vm.async_vm._durable.checkout.layer
+        calls = 0
+        real = layer.lstat
+
+        def counting(path: str) -> Any:
+            nonlocal calls
+            calls += 1
+            return real(path)
+
+        layer.lstat = counting  # type: ignore[method-assign]
+        n = int(vm.exec("ls /usr/bin | wc -l").stdout)
+        assert n > 50
+        # cached: /usr is known to come from the base image alone, so the workspace layer is
+        # not asked about each of its entries
+        assert 0 < calls < 10
+        assert vm.exec("cat /home/user/a").stdout == "1\n"
+        vm.write_file("/home/user/a", "2\n")
+        vm.save()
+        assert vm.read_text("/home/user/a") == "2\n"

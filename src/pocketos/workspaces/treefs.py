@@ -31,6 +31,9 @@ class TreeBackend(Backend):
     """``tree`` served read-only; file contents come from ``objects`` on first read."""
 
     kind = "workspace"
+    #: the served tree never changes (a commit puts a new layer in its place), so overlays
+    #: above it may cache their lookups
+    immutable = True
 
     def __init__(self, tree: Tree, objects: ObjectStore) -> None:
         self.tree = tree

@@ -80,13 +80,17 @@ class OverlayBackend(Backend):
     # ``generation`` form a token checked on every lookup (a lower layer's additions count too).
     # Names the upper layer gained since are dropped one by one (a new name can only change
     # the answer for itself: a directory copied up now has the upper layer in its stack).
-    # A layer that cannot tell (a host directory, a remote store) turns the cache off.
+    # A layer that cannot tell (a host directory, a remote store) turns the cache off; a layer
+    # that never changes (``immutable = True``: a workspace tree) keeps it on.
 
     def _token(self) -> tuple[int, ...] | None:
         upper = self.upper
         token = [id(upper), upper.generation]
         for layer in self.lowers:
             if not isinstance(layer, MemoryBackend):
+                if getattr(layer, "immutable", False):
+                    token.append(id(layer))  # never changes: its identity is enough
+                    continue
                 return None
             token.append(id(layer))
             token.append(layer.generation)
