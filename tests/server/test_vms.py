@@ -61,7 +61,7 @@ def test_process_isolation_is_the_default(serve):
     assert r.json()["stdout"] == "42\n"
     # what a process VM cannot do yet is a clear error with a code
     r = c.post(f"/v1/vms/{vm['id']}/sessions", json={"agent": "pocketos"})
-    assert r.status_code in (404, 501)
+    assert (r.status_code, r.json()["error"]["code"]) == (501, "not_supported")
     in_proc = c.post("/v1/vms", json={"isolation": "in-process"}).json()
     assert in_proc["isolation"] == "in-process"
 

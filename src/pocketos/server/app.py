@@ -32,6 +32,7 @@ ROUTE_MODULES = [
     "pocketos.server.exec",
     "pocketos.server.files",
     "pocketos.server.snapshots",
+    "pocketos.server.sessions",
     "pocketos.server.audit",
 ]
 

@@ -9,6 +9,9 @@ A config file is TOML or JSON::
     idle_timeout = 900             # seconds an unused VM lives; 0 keeps VMs forever
     max_request_bytes = 16777216
     rate_limit = 50                # requests per second per token (burst = 2 x rate)
+    agents = ["pocketos"]          # the agents a session may start
+    [agent_config]                 # the built-in agent's provider settings
+    base_url = "https://api.openai.com/v1"
     [[tokens]]
     name = "alice"
     token = "s3cret"
@@ -60,6 +63,11 @@ class ServerConfig:
     tokens: list[Token] = field(default_factory=list)
     #: name -> {"host": path, "mode": ro|rw|overlay}: the mounts a create request may name
     mounts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: the agents a session may start (the built-in one, or names of docs/sessions.md)
+    agents: list[str] = field(default_factory=lambda: ["pocketos"])
+    #: the built-in agent's settings (provider, base_url, api_key, model ...); a request may
+    #: choose only ``model``, ``max_turns`` and ``max_tokens``
+    agent_config: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.isolation not in ISOLATIONS:
@@ -79,6 +87,10 @@ class ServerConfig:
             if t.name in seen:
                 raise ConfigError(f"token name {t.name!r} is given twice")
             seen.add(t.name)
+        if not isinstance(self.agents, list) or not all(isinstance(a, str) for a in self.agents):
+            raise ConfigError("agents must be a list of agent names")
+        if not isinstance(self.agent_config, dict):
+            raise ConfigError("agent_config must be a table")
         for name, spec in self.mounts.items():
             if not isinstance(spec, dict) or not isinstance(spec.get("host"), str):
                 raise ConfigError(f'mounts.{name} needs host = "/path"')

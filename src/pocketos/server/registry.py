@@ -18,6 +18,7 @@ import logging
 import os
 import re
 import secrets
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -84,11 +85,17 @@ class PendingPermissions:
     thread-safe one, so a check made from a worker thread waits the same way."""
 
     def __init__(self) -> None:
+        #: the thread of the server's event loop (where API answers arrive)
+        self.loop_thread = threading.get_ident()
         self.items: dict[str, Permission] = {}
         self._ids = itertools.count(1)
         self.listeners: list[Callable[[str, Permission], None]] = []
 
     def handler(self, request: PermissionRequest) -> Any:
+        if threading.get_ident() != self.loop_thread:
+            # a synchronous check (a command's file access in an in-process VM) waits with the
+            # server's event loop held, so no answer could ever arrive: refuse at once
+            return "deny"
         fut: concurrent.futures.Future[str] = concurrent.futures.Future()
         pid = f"perm-{next(self._ids)}"
         item = Permission(pid, request, fut, time.time())
@@ -256,6 +263,7 @@ class Registry:
         if h.vm is None:
             async with h.lock:
                 if h.vm is None:
+                    h.permissions.loop_thread = threading.get_ident()
                     h.vm = await asyncio.to_thread(self._build, h, h.spec)
         h.touch()
         return h
@@ -290,6 +298,7 @@ class Registry:
                 isolation = "in-process"
         vm_id = f"vm-{secrets.token_hex(6)}"
         h = Hosted(vm_id, who.name, isolation, dict(body), durable=durable)
+        h.permissions.loop_thread = threading.get_ident()
         h.vm = await asyncio.to_thread(self._build, h, body)
         self.vms[vm_id] = h
         if durable is not None:
