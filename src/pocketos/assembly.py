@@ -116,6 +116,7 @@ PROVIDERS: dict[str, Provider] = {
             "pocketos.commands.touch": ("touch",),
             "pocketos.commands.tput": ("clear", "tput"),
             "pocketos.commands.tree": ("tree",),
+            "pocketos.commands.tty": ("stty", "tty"),
             "pocketos.commands.truncate": ("truncate",),
             "pocketos.commands.which": ("which",),
             "pocketos.commands.xargs": ("xargs",),

@@ -1139,6 +1139,23 @@ class AsyncVM:
         self._alive()
         return ShellSession(self, env=env, cwd=cwd)
 
+    def open_shell(
+        self,
+        cols: int = 80,
+        rows: int = 24,
+        *,
+        env: Mapping[str, str] | None = None,
+        cwd: str | None = None,
+        timeout: float | None = None,
+    ) -> Any:
+        """An interactive terminal (agentOS's ``openShell``): ``write(keys)``, ``read()`` or
+        ``on_output(cb)``, ``resize(cols, rows)``, ``attach(role=...)``, ``wait()``, ``close()``.
+        See docs/terminal.md. Must be called with the VM's event loop running."""
+        from pocketos.terminal import open_terminal
+
+        self._alive()
+        return open_terminal(self, cols=cols, rows=rows, env=env, cwd=cwd, timeout=timeout)
+
 
 def _err_text(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.strerror:
@@ -1238,6 +1255,15 @@ class VM:
         from pocketos.shell.session import SyncShellSession
 
         return SyncShellSession(self._vm.shell(**kw))
+
+    def open_shell(self, cols: int = 80, rows: int = 24, **kw: Any) -> Any:
+        """A terminal driven from sync code (see :meth:`AsyncVM.open_shell`)."""
+        from pocketos.terminal.sync import SyncTerminal
+
+        return SyncTerminal(run_sync(self._open_shell(cols, rows, **kw)))
+
+    async def _open_shell(self, cols: int, rows: int, **kw: Any) -> Any:
+        return self._vm.open_shell(cols, rows, **kw)
 
 
 class SyncPython:

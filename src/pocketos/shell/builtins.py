@@ -1819,6 +1819,7 @@ async def b_test(sh: Shell, argv: list[str]) -> int:
         name=argv[0],
         is_set=sh._var_isset,
         option_on=lambda o: sh.opts.get(o, False),
+        isatty=sh.fd_isatty,
     )
     if err:
         await _err(sh, err)

@@ -398,6 +398,8 @@ class Shell(Expander):
         self.sourcing = 0
         #: a persistent (session) shell: ``run()`` keeps jobs and the EXIT trap for ``close()``
         self.keep_alive = False
+        #: a terminal's shell: a signal ends the command line, not the shell (no EXIT trap)
+        self.interactive = False
         #: ``exit`` was run
         self.exited = False
         self.bashpid = ctx.pid
@@ -468,7 +470,7 @@ class Shell(Expander):
         except ProcessKilled as pk:
             await self._cancel_jobs()
             self.last_status = (128 + pk.signum) & 0xFF
-            if not self.is_subshell and pk.signum != 9:
+            if not self.is_subshell and not self.interactive and pk.signum != 9:
                 await self._exit_trap_after_signal()
             return self.last_status
         except RecursionError:
@@ -487,6 +489,11 @@ class Shell(Expander):
             self._close_fds()
         self.last_status = status & 0xFF
         return self.last_status
+
+    def fd_isatty(self, fd: int) -> bool:
+        """``-t FD``: the descriptor is open on a terminal."""
+        stream = self.fds.get(fd)
+        return stream is not None and bool(getattr(stream, "isatty", lambda: False)())
 
     def _close_fds(self) -> None:
         """Close files that ``exec`` redirections left open."""
@@ -1952,7 +1959,7 @@ class Shell(Expander):
                 return self.opts.get(arg, False)
             from pocketos.shell.testexpr import evaluate_test
 
-            st, err = evaluate_test([op, arg], self.fs.with_cwd(self.cwd))
+            st, err = evaluate_test([op, arg], self.fs.with_cwd(self.cwd), isatty=self.fd_isatty)
             if err:
                 raise ShellError(err)
             return st == 0
