@@ -1,0 +1,286 @@
+"""pocketos.cluster on a local Ray (one Ray start for the whole module, no external cluster):
+placement, exec through a handle, a killed host and the recovery of its durable VMs, migration,
+a session resumed after its host died, capacity."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ray = pytest.importorskip("ray", reason="ray is not installed (pip install 'pocketos[ray]')")
+
+from pocketos.cluster import (  # noqa: E402
+    AsyncVMHandle,
+    Cluster,
+    ClusterError,
+    ClusterFull,
+    Interrupted,
+    VMLost,
+)
+from pocketos.snapshot import Snapshot  # noqa: E402
+from tests.agent.fake_llm import FakeServer, openai_text, openai_tool  # noqa: E402
+
+ENDLESS = "while :; do :; done"
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    store = tmp_path_factory.mktemp("cluster-store")
+    # a loaded machine can take longer than Ray's default 30 s to register the local node
+    os.environ.setdefault("RAY_raylet_start_wait_time_s", "180")
+    c = Cluster(
+        store=str(store),
+        hosts_per_node=2,
+        ray_init={"num_cpus": 2, "object_store_memory": 100 * 2**20},
+    )
+    try:
+        yield c
+    finally:
+        c.close()
+
+
+def pool(cluster: Cluster, name: str, n: int = 2, capacity: int | None = None) -> list[str]:
+    """``n`` fresh hosts labelled ``pool=name``, so a test sees only its own hosts."""
+    return [cluster.add_host(labels={"pool": name}, capacity=capacity) for _ in range(n)]
+
+
+@pytest.fixture(autouse=True)
+def _stop_new_hosts(cluster: Cluster) -> Iterator[None]:
+    """Hosts a test started (and their replacements) stop after it: each is a process."""
+    before = set(cluster._hosts)
+    yield
+    for name in set(cluster._hosts) - before:
+        cluster.remove_host(name)
+
+
+async def host_info(cluster: Cluster, name: str) -> dict[str, Any]:
+    (info,) = [h for h in await cluster.async_hosts() if h["name"] == name]
+    return info
+
+
+async def until_running(cluster: Cluster, name: str) -> None:
+    """Wait until host ``name`` reports an exec running (the exec is endless)."""
+    for _ in range(6000):
+        if (await host_info(cluster, name)).get("running"):
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"no exec started on {name}")
+
+
+def kill(cluster: Cluster, name: str) -> None:
+    ray.kill(cluster._hosts[name].actor)
+
+
+DENY_ETC = {
+    "fs": {
+        "default": "allow",
+        "rules": [{"mode": "deny", "operations": ["write"], "paths": ["/etc/**"]}],
+    },
+    "child_process": "allow",
+}
+
+
+def test_exec_and_files_through_a_handle(cluster: Cluster) -> None:
+    with cluster.vm(policy=DENY_ETC) as vm:
+        r = vm.exec("echo hello; echo oops >&2; exit 3")
+        assert (r.stdout, r.stderr, r.exit_code) == ("hello\n", "oops\n", 3)
+        vm.write_file("/home/user/a.txt", "one\ntwo\n")
+        assert vm.read_file("/home/user/a.txt") == b"one\ntwo\n"
+        assert vm.exec("wc -l < a.txt").stdout == "2\n"
+        assert vm.readdir("/home/user") == ["a.txt"]
+        assert vm.stat("/home/user/a.txt").st_size == 8
+        with pytest.raises(FileNotFoundError):
+            vm.read_file("/home/user/missing")
+        snap = vm.snapshot("/home/user")
+        assert isinstance(snap, Snapshot)
+        # the VM's policy and audit log live with it on its host
+        r = vm.exec("echo x > /etc/passwd")
+        assert (r.exit_code, r.stderr) == (1, "bash: line 1: /etc/passwd: Permission denied\n")
+        with pytest.raises(PermissionError):
+            vm.write_file("/etc/x", "no")
+        denied = [ev for ev in vm.audit_log(kind="permission") if ev.decision == "deny"]
+        assert [ev.resource for ev in denied] == ["/etc/passwd", "/etc/x"]
+        sh = vm.shell()
+        assert run_shell(sh, "x=5; cd /tmp").exit_code == 0
+        assert run_shell(sh, "echo $x $PWD").stdout == "5 /tmp\n"
+    assert vm.closed
+    with pytest.raises(Exception, match="closed"):
+        vm.exec("true")
+
+
+def run_shell(sh: Any, script: str) -> Any:
+    from pocketos._loop import run_sync
+
+    return run_sync(sh.run(script))
+
+
+def test_placement_prefers_the_host_with_fewer_vms_then_fewer_running_execs(
+    cluster: Cluster,
+) -> None:
+    async def go() -> None:
+        h1, h2 = pool(cluster, "place")
+        a = await cluster.async_vm(labels={"pool": "place"})
+        b = await cluster.async_vm(labels={"pool": "place"})
+        assert {a.host, b.host} == {h1, h2}
+        busy = asyncio.ensure_future(a.exec(ENDLESS))
+        await until_running(cluster, a.host)
+        c = await cluster.async_vm(labels={"pool": "place"})
+        assert c.host == b.host  # same VM count: the host without a running exec wins
+        pinned = await cluster.async_vm(host=a.host)
+        assert pinned.host == a.host
+        with pytest.raises(ClusterError) as info:
+            await cluster.async_vm(labels={"pool": "no-such-pool"})
+        assert info.value.code == "no_host"
+        # an ephemeral VM dies with its host, and says so
+        dead = a.host
+        kill(cluster, dead)
+        with pytest.raises(VMLost, match="not durable"):
+            await busy
+        with pytest.raises(VMLost):
+            await pinned.exec("true")
+        for h in (b, c):
+            await h.close()
+
+    asyncio.run(go())
+
+
+def test_a_killed_host_brings_its_durable_vms_back_with_their_files(cluster: Cluster) -> None:
+    async def go() -> None:
+        h1, _ = pool(cluster, "recover")
+        first = await cluster.async_vm("rec-first", host=h1, labels={"pool": "recover"})
+        other = await cluster.async_vm("rec-other", host=h1, labels={"pool": "recover"})
+        await first.write_file("/home/user/notes.txt", "kept\n")
+        await first.exec("mkdir -p /srv/data && seq 3 > /srv/data/n")
+        await other.exec("echo other > /home/user/o.txt")
+        running = asyncio.ensure_future(first.exec(ENDLESS))
+        await until_running(cluster, h1)
+        kill(cluster, h1)
+        with pytest.raises(Interrupted) as info:
+            await running
+        assert info.value.code == "interrupted"
+        assert "host-" in str(info.value) and "not repeated" in str(info.value)
+        # both durable VMs are back on another host of their pool, from their last run
+        for h in (first, other):
+            assert h.host != h1
+            assert (await host_info(cluster, h.host))["labels"]["pool"] == "recover"
+        assert await first.read_file("/home/user/notes.txt") == b"kept\n"
+        assert (await first.exec("cat /srv/data/n")).stdout == "1\n2\n3\n"
+        assert await other.read_text("/home/user/o.txt") == "other\n"
+        # a read sent to a host that dies is repeated on the recovered VM
+        kill(cluster, first.host)
+        assert await first.exists("/home/user/notes.txt")
+        await first.close()
+        await other.close()
+        # closed and committed: opening the name again finds the files
+        again = await cluster.async_vm("rec-first")
+        assert await again.read_text("/home/user/notes.txt") == "kept\n"
+        await again.close()
+
+    asyncio.run(go())
+
+
+def test_migration_moves_a_durable_vm_with_its_files(cluster: Cluster) -> None:
+    async def go() -> None:
+        h1, h2 = pool(cluster, "move")
+        vm = await cluster.async_vm("mover", host=h1)
+        await vm.exec("mkdir -p /work && cd /work && echo a > a && echo b > b && ln -s a l")
+        sh = await vm.shell()
+        assert await vm.migrate(h2) == h2
+        assert vm.host == h2
+        assert (await vm.exec("cat /work/a /work/b /work/l")).stdout == "a\nb\na\n"
+        assert await vm.migrate(h1) == h1
+        assert await vm.read_text("/work/b") == "b\n"
+        with pytest.raises(ClusterError, match="open a new shell"):
+            await sh.run("true")
+        # refused while an exec runs, and for a VM that has no workspace to move through
+        busy = asyncio.ensure_future(vm.exec(ENDLESS))
+        await until_running(cluster, h1)
+        with pytest.raises(ClusterError) as info:
+            await vm.migrate(h2)
+        assert info.value.code == "busy"
+        assert vm.host == h1
+        eph = await cluster.async_vm(host=h2)
+        with pytest.raises(ClusterError) as info:
+            await eph.migrate(h1)
+        assert info.value.code == "not_durable"
+        with pytest.raises(ClusterError, match="no host named"):
+            await vm.migrate("host-999")
+        kill(cluster, h1)  # ends the endless exec
+        with pytest.raises(Interrupted):
+            await busy
+        assert await vm.read_text("/work/a") == "a\n"
+        await vm.close()
+        await eph.close()
+
+    asyncio.run(go())
+
+
+def test_a_session_resumes_after_its_host_died(cluster: Cluster) -> None:
+    async def go() -> None:
+        h1, _ = pool(cluster, "sess")
+        replies = [
+            openai_tool("write", {"path": "plan.txt", "content": "step 1\n"}, "w1"),
+            openai_text("Wrote the plan."),
+            openai_text("The plan is still there."),
+        ]
+        async with FakeServer(replies, strict=True) as srv:
+            vm = await cluster.async_vm("agent-1", host=h1, labels={"pool": "sess"})
+            cfg = {
+                "provider": "openai",
+                "base_url": srv.url + "/v1",
+                "api_key": "k",
+                "model": "gpt-4.1-mini",
+                "backoff": 0,
+            }
+            s = await vm.create_session("pocketos", agent_config=cfg)
+            r = await s.prompt("write the plan")
+            assert r.text == "Wrote the plan."
+            kill(cluster, h1)
+            assert await vm.read_text("/home/user/plan.txt") == "step 1\n"
+            assert vm.host != h1
+            r = await s.prompt("is the plan there?")
+            assert r.text == "The plan is still there."
+            last = srv.requests[-1]["json"]["messages"]
+            said = [m.get("content") for m in last if m["role"] == "user"]
+            assert said[-2:] == ["write the plan", "is the plan there?"]
+            assert any(m["role"] == "tool" for m in last)
+            await s.close()
+            await vm.close()
+
+    asyncio.run(go())
+
+
+def test_creation_waits_for_room_then_fails_clearly(cluster: Cluster) -> None:
+    async def go() -> None:
+        pool(cluster, "tiny", n=1, capacity=1)
+        only = await cluster.async_vm(labels={"pool": "tiny"})
+        with pytest.raises(ClusterFull) as info:
+            await cluster.async_vm(labels={"pool": "tiny"}, timeout=0)
+        assert info.value.code == "capacity"
+        assert "all are full" in str(info.value)
+        waiting = asyncio.ensure_future(cluster.async_vm(labels={"pool": "tiny"}, timeout=600))
+        await only.close()
+        second = await waiting
+        assert isinstance(second, AsyncVMHandle)
+        assert (await second.exec("echo ok")).stdout == "ok\n"
+        await second.close()
+
+    asyncio.run(go())
+
+
+def test_a_durable_name_is_open_once(cluster: Cluster, tmp_path: Path) -> None:
+    async def go() -> None:
+        vm = await cluster.async_vm("only-once")
+        with pytest.raises(ClusterError) as info:
+            await cluster.async_vm("only-once")
+        assert info.value.code == "exists"
+        await vm.close()
+        again = await cluster.async_vm("only-once")
+        await again.close()
+
+    asyncio.run(go())
