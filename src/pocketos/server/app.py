@@ -34,6 +34,7 @@ ROUTE_MODULES = [
     "pocketos.server.snapshots",
     "pocketos.server.sessions",
     "pocketos.server.audit",
+    "pocketos.server.terminals",
 ]
 
 
