@@ -276,17 +276,34 @@ def test_sigterm_stops_the_agent_and_still_saves_the_workspace(tmp_path: Path) -
         assert of(lines2, "tool_result")[0]["content"] == "kept\n"
 
 
-def test_an_isolation_that_cannot_carry_the_run_is_a_clear_failure(tmp_path: Path) -> None:
-    with FakeModel([Rule("Write hello.txt", [], done="ok")]) as fm, FakeAPI() as api:
-        lines, p = run(envelope(fm, api, tmp_path, config={"isolation": "process"}))
-        res = lines[-1]
-        if res["exitCode"] == 0:  # process-isolated VMs carry sessions and host tools now
-            assert of(lines, "assistant")[-1]["text"] == "ok"
-            return
-        assert res["errorMessage"].startswith(
-            "invalid pocketos_local configuration: isolation: 'process' cannot run this agent: "
-        ), res
-        assert fm.requests == []
+@pytest.mark.parametrize("isolation", ["process", "in-process"])
+def test_both_isolations_carry_the_run(tmp_path: Path, isolation: str) -> None:
+    rules = [
+        Rule(
+            "Write hello.txt",
+            [
+                tool("write", {"path": "hello.txt", "content": "hi\n"}),
+                tool("paperclip_comment", {"body": "wrote hello.txt"}),
+            ],
+            done="ok",
+        )
+    ]
+    with FakeModel(rules) as fm, FakeAPI(issues={"i1": {"id": "i1"}}) as api:
+        lines, _ = run(envelope(fm, api, tmp_path, config={"isolation": isolation}))
+        assert lines[-1]["exitCode"] == 0, lines[-1]
+        assert of(lines, "assistant")[-1]["text"] == "ok"
+        results = [r["content"] for r in of(lines, "tool_result")]
+        assert results[0] == "wrote 3 bytes to /workspace/hello.txt"
+        assert '"ok": true' in results[1], results[1]
+        assert [c["body"] for c in api.comments.get("i1", [])] == ["wrote hello.txt"]
+
+
+def test_the_default_isolation_is_process() -> None:
+    from pocketos.paperclip.config import DEFAULT_ISOLATION, parse_config
+
+    assert DEFAULT_ISOLATION == "process"
+    assert parse_config({}).isolation == "process"
+    assert parse_config({"isolation": "in-process"}).isolation == "in-process"
 
 
 def drive(spec: dict[str, Any], tmp_path: Path) -> list[dict[str, Any]]:

@@ -90,10 +90,11 @@ export function getConfigSchema() {
         key: "isolation",
         label: "Isolation",
         type: "select",
-        default: "in-process",
+        default: "process",
+        hint: "Process: the VM runs in a sandboxed worker process with hard memory, CPU and wall-clock limits; the agent loop and the Paperclip tools stay in the runner. In-process: faster, no worker.",
         options: [
-          { label: "In-process VM", value: "in-process" },
           { label: "Process-isolated VM", value: "process" },
+          { label: "In-process VM", value: "in-process" },
         ],
         group: "Advanced",
       },
@@ -128,7 +129,10 @@ VM. The agent is told to comment on what it did and to set the issue to \`done\`
 - \`writablePaths\` — VM paths that may be written (one per line); everything else read-only.
 - \`allowedHosts\` — hosts the VM may reach (one per line); the network is closed otherwise.
 - \`agent\` — \`pocketos\` (built-in agent, default) or \`acp\` with \`acpCommand\`.
-- \`maxTurns\`, \`instructions\` (extra text for the agent), \`stateDir\`, \`isolation\`.
+- \`isolation\` — \`process\` (default): the VM runs in a sandboxed worker process with hard
+  memory, CPU and wall-clock limits, while the agent loop and the Paperclip tools stay in the
+  runner (tool calls cross the worker's pipe); \`in-process\`: the VM runs in the runner.
+- \`maxTurns\`, \`instructions\` (extra text for the agent), \`stateDir\`.
 - \`warmRunner\` — keep a runner with pocketos loaded and fork it per run (default true).
 
 ## Example policy

@@ -27,10 +27,10 @@ __all__ = [
 
 #: the VM path of the execution workspace when the config names none
 DEFAULT_WORKSPACE = "/workspace"
-#: how the runner isolates the VM; the one place to change the default. Process-isolated VMs
-#: (``VM(isolation="process")``) do not yet carry agent sessions or host tools, which every run
-#: needs; switch this to "process" when they do.
-DEFAULT_ISOLATION = "in-process"
+#: how the runner isolates the VM by default: in a worker process with hard limits (the agent
+#: session and the Paperclip tools stay in the runner; see docs/isolation.md). "in-process"
+#: stays selectable.
+DEFAULT_ISOLATION = "process"
 ISOLATIONS = ("in-process", "process")
 #: the toolkit the runner installs; its tools are allowed unless the policy says otherwise
 TOOLKIT = "paperclip"

@@ -86,16 +86,23 @@ def _make_vm(cfg: RunConfig, **options: Any) -> Any:
     (agent session, host tools) is a ConfigError naming why."""
     from pocketos import AsyncVM
 
+    pool = None
+    if cfg.isolation == "process":
+        from pocketos.isolation import WorkerPool
+
+        # a pool of the run's own, with no spare worker: the run needs one VM, and closing the
+        # pool at the end leaves no worker (or its temporary folder) behind
+        pool = options["pool"] = WorkerPool(0)
     try:
         vm = AsyncVM(isolation=cfg.isolation, **options)
     except (NotImplementedError, TypeError) as exc:
+        if pool is not None:
+            pool.close()
         raise ConfigError(f"isolation: {cfg.isolation!r} cannot run this agent: {exc}") from None
-    if not hasattr(vm, "kernel"):
-        vm.close()
-        raise ConfigError(
-            f"isolation: {cfg.isolation!r} cannot run this agent: agent sessions are not "
-            f"available in that VM yet; use 'in-process'"
-        )
+    except BaseException:
+        if pool is not None:
+            pool.close()
+        raise
     return vm
 
 
@@ -249,6 +256,8 @@ class _Run:
         finally:
             with contextlib.suppress(Exception):
                 await vm.aclose()
+            if cfg.isolation == "process":
+                await asyncio.to_thread(vm.pool.close)
             await api.aclose()
 
     async def _session(
