@@ -27,6 +27,13 @@ def add_serve_parser(sub: Any, parser_class: type[argparse.ArgumentParser]) -> N
         default=None,
         help="the default isolation of new VMs (default process)",
     )
+    p.add_argument(
+        "--cluster",
+        metavar="ADDRESS",
+        default=None,
+        help="run the VMs on a Ray cluster: auto, ray://HOST:PORT, or local to start one "
+        "(needs pocketos[ray]; docs/scale-out.md)",
+    )
     p.set_defaults(func=cmd_serve)
 
 
@@ -41,6 +48,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             port=args.port,
             store=args.store,
             isolation=args.isolation,
+            cluster=args.cluster,
         )
         check_bind(config)
     except ConfigError as exc:

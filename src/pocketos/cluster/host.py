@@ -247,8 +247,6 @@ class VMHost:
     def _commit(self, h: _Hosted, method: str, value: Any) -> Reply:
         """With ``durability="call"`` a durable VM's change is committed before the caller
         hears of it, so whatever a caller saw done survives the host."""
-        if method == "save" and value is not None:
-            value = {"n": value.n, "message": value.message}
         if (
             method in WRITES
             and method != "save"

@@ -6,6 +6,7 @@ A config file is TOML or JSON::
     port = 8731
     store = "/var/lib/pocketos"
     isolation = "process"          # the default for new VMs; "in-process" is allowed
+    cluster = "auto"               # VMs on a Ray cluster (docs/scale-out.md); "local" starts one
     idle_timeout = 900             # seconds an unused VM lives; 0 keeps VMs forever
     max_request_bytes = 16777216
     rate_limit = 50                # requests per second per token (burst = 2 x rate)
@@ -56,6 +57,9 @@ class ServerConfig:
     port: int = 8731
     store: str | None = None
     isolation: str = "process"
+    #: a Ray address ("auto", "ray://head:10001", or "local" to start one): VMs then live on
+    #: the cluster's VM hosts instead of in the server process
+    cluster: str | None = None
     idle_timeout: float = 900.0
     max_request_bytes: int = 16 << 20
     rate_limit: float = 50.0

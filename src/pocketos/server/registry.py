@@ -193,6 +193,7 @@ class Registry:
         self.store = Path(config.store) if config.store else None
         self.snapshots: dict[tuple[str, str], bytes] = {}  # without a store
         self._reaper: asyncio.Task[None] | None = None
+        self.cluster: Any = None  # a pocketos.cluster.Cluster with ``cluster`` configured
         if self.store is not None:
             self.store.mkdir(parents=True, exist_ok=True)
             self._load_records()
@@ -214,7 +215,7 @@ class Registry:
             h = Hosted(
                 rec["id"],
                 rec["owner"],
-                "in-process",
+                "cluster" if self.config.cluster else "in-process",
                 rec.get("spec", {}),
                 created=rec.get("created", time.time()),
                 durable=rec["workspace"],
@@ -282,6 +283,8 @@ class Registry:
         isolation = body.get("isolation") or self.config.isolation
         if isolation not in ("process", "in-process"):
             raise ApiError(422, "invalid_request", "isolation must be 'process' or 'in-process'")
+        if self.config.cluster:
+            isolation = "cluster"  # in-process VMs inside the cluster's host processes
         durable: str | None = None
         if body.get("workspace") is not None or body.get("durable"):
             wname = body.get("workspace") or body.get("name") or f"vm-{secrets.token_hex(4)}"
@@ -308,6 +311,9 @@ class Registry:
     def _build(self, h: Hosted, body: dict[str, Any]) -> Any:
         from pocketos.vm import AsyncVM
 
+        if self.config.cluster:
+            return self._build_on_cluster(h, body)
+
         opts: dict[str, Any] = {}
         for key in ("policy", "limits", "env", "cwd"):
             if body.get(key) is not None:
@@ -327,6 +333,27 @@ class Registry:
             store.mkdir(parents=True, exist_ok=True)
             return AsyncVM.open(h.durable, store=str(store), **opts)
         return AsyncVM(isolation=h.isolation, **opts)
+
+    def _build_on_cluster(self, h: Hosted, body: dict[str, Any]) -> Any:
+        """The VM on a host of the cluster (``serve --cluster``); durable VMs live in the
+        server's store, which the hosts must see (a shared folder or an fsspec URL)."""
+        from pocketos.server.cluster_backend import ClusterVM, open_cluster
+
+        if body.get("mounts"):
+            raise ApiError(501, "not_supported", "host mounts are not available on a cluster")
+        if self.cluster is None:
+            store = str(self.workspaces_dir) if self.store is not None else None
+            self.cluster = open_cluster(str(self.config.cluster), store)
+        opts: dict[str, Any] = {}
+        for key in ("policy", "limits", "env", "cwd"):
+            if body.get(key) is not None:
+                opts[key] = body[key]
+        if body.get("snapshot") is not None:
+            opts["snapshots"] = [self.snapshot_bytes(h.owner, str(body["snapshot"]))]
+        if h.durable is None and body.get("name") is not None:
+            opts["name"] = str(body["name"])
+        handle = self.cluster.vm(h.durable, **opts)
+        return ClusterVM(handle.async_handle, body.get("limits"))
 
     def _mounts(self, value: Any) -> dict[str, Any]:
         """``{"/vm/path": "name"}`` or ``{"/vm/path": {"name": ..., "mode": "ro"}}``: only the
@@ -468,3 +495,6 @@ class Registry:
         for h in list(self.vms.values()):
             await self._close(h, save=True)
         self._save_records()
+        if self.cluster is not None:
+            cluster, self.cluster = self.cluster, None
+            await cluster.async_close()
