@@ -11,7 +11,6 @@ import pytest
 
 from pocketos import VM
 from pocketos.workspaces import (
-    CHECKPOINT_EVERY,
     CorruptObjectError,
     WorkspaceError,
     WorkspaceExistsError,
@@ -200,8 +199,9 @@ def test_commit_cost_is_proportional_to_the_change(store: WorkspaceStore) -> Non
         vm.exec("echo changed > /w/d3/f3")
         run = co.commit("one file")
     assert run is not None
-    # one new blob plus a delta tree and a run record: far below the 200-file tree
-    assert run.stats["bytes_written"] < 2000
+    # one new blob, the manifest chunk holding the file and the manifest's root (a line per
+    # chunk), a delta and a run record: a small fraction of the 200-file tree's 200 KB
+    assert run.stats["bytes_written"] < 5000
     assert run.stats["modified"] == 1 and run.stats["files"] == 200
 
 
@@ -270,22 +270,27 @@ def test_tampered_tree_is_detected(store: WorkspaceStore) -> None:
         vm.write_file("/w/f", "x")
         co.commit("x")
     run = store.run_doc(store.head("w")["runs"][0])
-    path = store.storage.root / store.objects.key(run["delta"])  # type: ignore[attr-defined]
-    path.write_bytes(b"garbage")
-    with pytest.raises(CorruptObjectError, match=run["delta"]):
-        WorkspaceStore(store.url).tree("w")
+    chunk = store.objects.get_doc(run["manifest"])["chunks"][0][1]
+    for oid in (chunk, run["manifest"]):  # a chunk of the run's tree, then its root
+        path = store.storage.root / store.objects.key(oid)  # type: ignore[attr-defined]
+        path.write_bytes(b"garbage")
+        with pytest.raises(CorruptObjectError, match=oid):
+            WorkspaceStore(store.url).tree("w")
 
 
-def test_checkpoints_bound_the_replay(store: WorkspaceStore) -> None:
+def test_every_run_has_its_whole_tree(store: WorkspaceStore) -> None:
+    """No replay: each run names the manifest of its whole tree (sharing unchanged chunks
+    with the run before), so opening any run reads one root document."""
     store.create("w")
     with VM() as vm:
         co = store.open("w", vm, "/w")
-        for i in range(CHECKPOINT_EVERY + 2):
+        for i in range(18):
             vm.write_file(f"/w/f{i}", str(i))
             co.commit(str(i))
     runs = [store.run_doc(r) for r in store.head("w")["runs"]]
-    assert [i + 1 for i, r in enumerate(runs) if r["checkpoint"]] == [CHECKPOINT_EVERY]
-    assert len([p for p in store.tree("w") if p]) == CHECKPOINT_EVERY + 2
+    assert all(r["manifest"] and "checkpoint" not in r for r in runs)
+    assert len([p for p in store.tree("w") if p]) == 18
+    assert sorted(store.manifest("w", 5).children("")) == sorted(f"f{i}" for i in range(5))
 
 
 def test_rename_and_opaque_dirs_round_trip(store: WorkspaceStore) -> None:

@@ -23,7 +23,7 @@ from pocketos.workspaces.errors import (
 )
 from pocketos.workspaces.hostsync import HostConflictError, HostFolder
 from pocketos.workspaces.storage import FsspecStorage, LocalStorage, Storage, open_storage
-from pocketos.workspaces.store import CHECKPOINT_EVERY, FORMAT, VERSION, Change, RunInfo
+from pocketos.workspaces.store import FORMAT, VERSION, Change, RunInfo
 from pocketos.workspaces.store import WorkspaceStore as _Store
 
 __all__ = [
@@ -44,7 +44,6 @@ __all__ = [
     "CorruptObjectError",
     "FORMAT",
     "VERSION",
-    "CHECKPOINT_EVERY",
 ]
 
 
@@ -60,5 +59,5 @@ class WorkspaceStore(_Store):
         run: int | None = None,
         readonly: bool = False,
     ) -> Checkout:
-        """Mount workspace ``name`` in ``vm`` at ``path`` (lazy, O(entries) not O(bytes))."""
+        """Mount workspace ``name`` in ``vm`` at ``path`` (lazy: reads the manifest's root only)."""
         return open_workspace(self, name, vm, path, run=run, readonly=readonly)

@@ -12,6 +12,7 @@ from typing import Any
 
 from pocketos.kernel.fs.memory import MemoryBackend
 from pocketos.kernel.fs.overlay import OverlayBackend
+from pocketos.workspaces.manifest import Manifest
 from pocketos.workspaces.store import Change, RunInfo, WorkspaceStore
 from pocketos.workspaces.tree import Tree, apply_delta, capture_upper
 from pocketos.workspaces.treefs import TreeBackend
@@ -98,7 +99,7 @@ class Checkout:
             delta,
             blobs,
             expect_runs=self.runs,
-            prev=self.tree,
+            prev=self.layer.manifest,
             author=author,
             message=message,
             meta=meta,
@@ -107,7 +108,7 @@ class Checkout:
         self._rebase(tree, info.n)
         return info
 
-    def _rebase(self, tree: Tree, runs: int) -> None:
+    def _rebase(self, tree: Manifest, runs: int) -> None:
         ov = self.overlay
         idx = next(i for i, layer in enumerate(ov.lowers) if layer is self.layer)
         new_layer = TreeBackend(tree, self.store.objects)
@@ -138,8 +139,7 @@ def open_workspace(
     if head.get("kind") == "root":
         raise ValueError(f"workspace {name!r} holds a whole VM root: open it with VM.open()")
     k = store._run_index(head, run)
-    tree = store.tree(name, k, head=head)
-    layer = TreeBackend(tree, store.objects)
+    layer = TreeBackend(store.manifest(name, k, head=head), store.objects)
     lim = vm.limits
     upper = MemoryBackend(
         max_bytes=lim.max_fs_bytes, max_inodes=lim.max_fs_inodes, max_file_size=lim.max_file_size

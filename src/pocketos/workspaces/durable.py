@@ -79,7 +79,7 @@ def open_durable(
         raise ValueError(
             f"workspace {name!r} is a tree workspace; mount it with WorkspaceStore.open()"
         )
-    tree = st.tree(name, head=head)
+    tree = st.manifest(name, head=head)
     meta: dict[str, Any] = {}
     if head["runs"]:
         meta = dict(st.run_doc(head["runs"][-1]).get("meta", {}))

@@ -1,19 +1,21 @@
 """The workspace store: named bases and workspaces, each a chain of committed runs.
 
-On-disk format version 1 (see docs/workspaces.md)::
+On-disk format version 2 (see docs/workspaces.md)::
 
-    format.json                      {"format": "pocketos-workspaces", "version": 1}
-    objects/ab/cdef…                 blobs and zlib-compressed JSON trees/runs, by SHA-256
+    format.json                      {"format": "pocketos-workspaces", "version": 2}
+    objects/ab/cdef…                 blobs and zlib-compressed JSON documents, by SHA-256
     bases/NAME.json                  {"name", "tree", "created", "source"}
     workspaces/NAME/head.json        {"name", "kind", "base", "base_tree", "runs": [run ids]}
     workspaces/NAME/lock             held while a writer updates the workspace
 
-A run is an immutable object ``{"n", "time", "author", "message", "delta", "checkpoint",
-"stats", "meta"}``: ``delta`` is the tree of what the run wrote, ``checkpoint`` (every
-:data:`CHECKPOINT_EVERY` runs, and on checkout) the whole tree after it. A commit writes new
-blobs, the delta, the run object, and last replaces ``head.json`` atomically: until that rename
-(or put) nothing of the run is visible, so a writer killed at any point leaves the previous
-state intact, and what it had written is garbage for :meth:`WorkspaceStore.gc`.
+A run is an immutable object ``{"n", "time", "author", "message", "delta", "manifest",
+"stats", "meta"}``: ``delta`` is the tree of what the run wrote, ``manifest`` the whole tree
+after it, stored in chunks (:mod:`.manifest`) that it shares with the runs before except where
+the run changed something. A commit writes new blobs, the changed chunks, the delta, the run
+object, and last replaces ``head.json`` atomically: until that rename (or put) nothing of the
+run is visible, so a writer killed at any point leaves the previous state intact, and what it
+had written is garbage for :meth:`WorkspaceStore.gc`. Version 1 stores (flat trees, a
+``checkpoint`` every 16 runs and deltas in between) are read as they are.
 """
 
 from __future__ import annotations
@@ -35,6 +37,13 @@ from pocketos.workspaces.errors import (
     WorkspaceNotFoundError,
 )
 from pocketos.workspaces.lock import StoreLock
+from pocketos.workspaces.manifest import (
+    DictManifest,
+    Manifest,
+    apply_to_manifest,
+    build_manifest,
+    is_manifest,
+)
 from pocketos.workspaces.objects import ObjectStore
 from pocketos.workspaces.storage import LocalStorage, Storage, open_storage
 from pocketos.workspaces.tree import (
@@ -47,11 +56,12 @@ from pocketos.workspaces.tree import (
     unified_diff,
 )
 
-__all__ = ["WorkspaceStore", "RunInfo", "Change", "FORMAT", "VERSION", "CHECKPOINT_EVERY"]
+__all__ = ["WorkspaceStore", "RunInfo", "Change", "FORMAT", "VERSION"]
 
 FORMAT = "pocketos-workspaces"
-VERSION = 1
-CHECKPOINT_EVERY = 16
+VERSION = 2
+#: versions this code reads (a version 1 store is upgraded: its objects stay valid)
+READS = (1, 2)
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$")
 EMPTY_TREE: Tree = {"": {"t": "d", "m": 0o755, "u": 0, "g": 0, "mt": 0}}
 
@@ -136,11 +146,15 @@ class WorkspaceStore:
             raise WorkspaceError(f"{self.url}: format.json is not valid JSON") from None
         if doc.get("format") != FORMAT:
             raise WorkspaceError(f"{self.url} is not a pocketos workspace store")
-        if doc.get("version") != VERSION:
+        if doc.get("version") not in READS:
             raise WorkspaceError(
                 f"{self.url}: unsupported workspace store version {doc.get('version')} "
-                f"(this pocketos reads version {VERSION})"
+                f"(this pocketos reads versions {', '.join(map(str, READS))})"
             )
+        if doc.get("version") != VERSION:
+            # new runs are written in format 2, which a version 1 reader cannot follow:
+            # say so, so that it refuses the store instead of misreading it
+            self.storage.write("format.json", _dumps({"format": FORMAT, "version": VERSION}))
 
     # --- documents -----------------------------------------------------------------------------
     def _read_json(self, key: str, missing: str) -> dict[str, Any]:
@@ -214,7 +228,7 @@ class WorkspaceStore:
             raise ValueError("a tree needs its root entry ''")
         for d, data in (blobs or {}).items():
             self.objects.put(data, d)
-        tid = self.objects.put_doc(tree)
+        tid = build_manifest(self.objects, tree).root_id
         self.storage.barrier()
         doc = {"name": name, "tree": tid, "created": time.time(), "source": source}
         if not self.storage.create(f"bases/{name}.json", _dumps(doc)):
@@ -246,7 +260,9 @@ class WorkspaceStore:
         if kind not in ("tree", "root"):
             raise ValueError(f"kind must be 'tree' or 'root', not {kind!r}")
         base_tree = (
-            self.base(base)["tree"] if base is not None else self.objects.put_doc(EMPTY_TREE)
+            self.base(base)["tree"]
+            if base is not None
+            else build_manifest(self.objects, EMPTY_TREE).root_id
         )
         self.storage.barrier()
         head: dict[str, Any] = {
@@ -338,6 +354,9 @@ class WorkspaceStore:
         tree: Tree | None = None
         for rid in reversed(runs):
             doc = self.run_doc(rid)
+            if doc.get("manifest"):
+                tree = self._load_tree(doc["manifest"])
+                break
             if doc.get("checkpoint"):
                 tree = self._load_tree(doc["checkpoint"])
                 break
@@ -351,9 +370,32 @@ class WorkspaceStore:
 
     def _load_tree(self, tid: str, *, delta: bool = False) -> Tree:
         t = self.objects.get_doc(tid)
+        if is_manifest(t) and not delta:
+            return Manifest(self.objects, tid, t).to_dict()
         if not isinstance(t, dict) or ("" not in t and not delta):
             raise CorruptObjectError(f"object {tid} is not a tree")
         return t
+
+    def manifest(
+        self, name: str, run: int | None = None, *, head: dict[str, Any] | None = None
+    ) -> Manifest | DictManifest:
+        """The tree of ``name`` after ``run`` for lookups: a stored manifest is read chunk by
+        chunk as needed (format 1 trees are loaded whole)."""
+        head = head or self.head(name)
+        k = self._run_index(head, run)
+        if k == 0:
+            tid = head["base_tree"]
+        else:
+            doc = self.run_doc(head["runs"][k - 1])
+            tid = doc.get("manifest")
+            if not tid:
+                return DictManifest(self.tree(name, k, head=head))
+        t = self.objects.get_doc(tid)
+        if is_manifest(t):
+            return Manifest(self.objects, tid, t)
+        if not isinstance(t, dict) or "" not in t:
+            raise CorruptObjectError(f"object {tid} is not a tree")
+        return DictManifest(t)
 
     def log(self, name: str) -> builtins.list[RunInfo]:
         """The runs of ``name``, oldest first."""
@@ -384,9 +426,9 @@ class WorkspaceStore:
         message: str = "",
         meta: Mapping[str, Any] | None = None,
         full: Tree | None = None,
-        prev: Tree | None = None,
+        prev: Manifest | DictManifest | None = None,
         lock_timeout: float | None = None,
-    ) -> tuple[RunInfo, Tree]:
+    ) -> tuple[RunInfo, Manifest]:
         """Commit a run that wrote ``delta`` on top of run ``expect_runs`` (what the writer
         opened). If others committed since, the delta is applied on their work when it
         touches other paths; a path changed by both fails with a clear error. ``full`` (for
@@ -412,23 +454,25 @@ class WorkspaceStore:
                 self.objects.put(data, d)
                 self.objects.remember(d, data)
             if prev is None or expect_runs != n:
-                prev = self.tree(name, head=head)
+                prev = self.manifest(name, head=head)
+            keep = head.get("kind") == "root"
             if full is not None:
-                new_tree = full
-                changes = diff_trees(prev, new_tree)
-            else:
-                keep = head.get("kind") == "root"
-                new_tree = apply_delta(prev, delta, keep_whiteouts=keep)
-                # only what the delta touched or removed can differ
-                touched = set(delta)
-                if len(new_tree) != len(prev) + sum(1 for p in delta if p not in prev):
-                    touched |= prev.keys() - new_tree.keys()
-                changes = diff_trees(prev, new_tree, touched)
+                new = build_manifest(self.objects, full)
+                changes = diff_trees(prev.to_dict(), full)
+            elif isinstance(prev, Manifest):
+                # only the chunks the delta touches are read and written again
+                new, old_part, new_part = apply_to_manifest(prev, delta, keep_whiteouts=keep)
+                changes = diff_trees(old_part, new_part)
+            else:  # a format 1 tree: its first run stores it as a manifest
+                old_tree = prev.to_dict()
+                new_tree = apply_delta(old_tree, delta, keep_whiteouts=keep)
+                new = build_manifest(self.objects, new_tree)
+                changes = diff_trees(old_tree, new_tree)
             stats = {
                 "added": sum(1 for s, _ in changes if s == "added"),
                 "modified": sum(1 for s, _ in changes if s == "modified"),
                 "deleted": sum(1 for s, _ in changes if s == "deleted"),
-                "files": sum(1 for e in new_tree.values() if e["t"] == "f"),
+                "files": new.files,
             }
             doc: dict[str, Any] = {
                 "n": n + 1,
@@ -437,10 +481,8 @@ class WorkspaceStore:
                 "message": message,
                 "meta": dict(meta or {}),
                 "delta": self.objects.put_doc(delta),
-                "checkpoint": None,
+                "manifest": new.root_id,
             }
-            if full is not None or (n + 1) % CHECKPOINT_EVERY == 0:
-                doc["checkpoint"] = self.objects.put_doc(new_tree)
             stats["bytes_written"] = self.bytes_written - before
             doc["stats"] = stats
             rid = self.objects.put_doc(doc)
@@ -448,7 +490,7 @@ class WorkspaceStore:
             head = dict(head, runs=[*head["runs"], rid])
             self._write_head(head)  # the commit point
         info = RunInfo(n + 1, rid, doc["time"], author, message, stats, doc["meta"])
-        return info, new_tree
+        return info, new
 
     @property
     def bytes_written(self) -> int:
@@ -513,9 +555,10 @@ class WorkspaceStore:
                 runs.add(rid)
                 doc = self.run_doc(rid)
                 trees.add(doc["delta"])
-                if doc.get("checkpoint"):
-                    trees.add(doc["checkpoint"])
-        live = trees | runs | blobs_of(self._load_tree(t, delta=True) for t in trees)
+                for k in ("checkpoint", "manifest"):
+                    if doc.get(k):
+                        trees.add(doc[k])
+        live = trees | runs | self._reachable(trees)
         now = time.time()
         deleted = kept = freed = 0
         for d in self.objects.all():
@@ -542,6 +585,25 @@ class WorkspaceStore:
                     pass
         return {"live": len(live), "deleted": deleted, "bytes_freed": freed, "young": kept}
 
+    def _reachable(self, trees: set[str]) -> set[str]:
+        """The blobs and manifest chunks the trees ``trees`` (flat trees, deltas or manifest
+        roots) reference; a chunk shared by many manifests is read once."""
+        chunks: set[str] = set()
+        flat: builtins.list[Tree] = []
+        for t in trees:
+            doc = self.objects.get_doc(t)
+            if is_manifest(doc):
+                chunks.update(c[1] for c in doc["chunks"])
+            elif isinstance(doc, dict):
+                flat.append(doc)
+        out = chunks | blobs_of(flat)
+        for cid in chunks:
+            doc = self.objects.get_doc(cid)
+            for _, e in doc.get("entries", ()) if isinstance(doc, dict) else ():
+                if e.get("t") == "f":
+                    out.add(e["b"])
+        return out
+
     def _prune(self, name: str, keep: int) -> None:
         with self.lock(name):
             head = self.head(name)
@@ -549,9 +611,11 @@ class WorkspaceStore:
             if len(runs) <= keep:
                 return
             first = len(runs) - keep + 1  # 1-based number of the oldest kept run
-            tree = self.tree(name, first, head=head)
             doc = dict(self.run_doc(runs[first - 1]))
-            doc["checkpoint"] = self.objects.put_doc(tree)
+            if not doc.get("manifest"):  # a format 1 run: give it its whole tree
+                doc["manifest"] = build_manifest(
+                    self.objects, self.tree(name, first, head=head)
+                ).root_id
             rid = self.objects.put_doc(doc)
             self.storage.barrier()
             new_runs = [rid, *runs[first:]]

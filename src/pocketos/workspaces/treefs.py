@@ -1,7 +1,7 @@
 """A read-only filesystem layer serving a tree from the object store.
 
-Opening costs one pass over the tree's entries (no file content is read); a file's blob is
-fetched and digest-checked on its first read. The layer is a normal overlay lower: it may
+Opening reads nothing but the manifest's root: the chunk holding a path is read on the first
+lookup that needs it, and a file's blob is fetched and digest-checked on its first read. The layer is a normal overlay lower: it may
 carry whiteouts and opaque directories (root workspaces sit on the VM's base image).
 """
 
@@ -14,6 +14,7 @@ import stat as S
 from pocketos.errors import fs_error
 from pocketos.kernel.fs.api import Backend, StatResult
 from pocketos.workspaces.errors import CorruptObjectError
+from pocketos.workspaces.manifest import DictManifest, Manifest
 from pocketos.workspaces.objects import ObjectStore
 from pocketos.workspaces.tree import Entry, Tree
 
@@ -28,37 +29,27 @@ def _rel(path: str) -> str:
 
 
 class TreeBackend(Backend):
-    """``tree`` served read-only; file contents come from ``objects`` on first read."""
+    """``tree`` (a manifest, or a whole tree in memory) served read-only; file contents come
+    from ``objects`` on first read."""
 
     kind = "workspace"
     #: the served tree never changes (a commit puts a new layer in its place), so overlays
     #: above it may cache their lookups
     immutable = True
 
-    def __init__(self, tree: Tree, objects: ObjectStore) -> None:
-        self.tree = tree
+    def __init__(self, tree: Tree | Manifest | DictManifest, objects: ObjectStore) -> None:
+        self.manifest: Manifest | DictManifest = (
+            DictManifest(tree) if isinstance(tree, dict) else tree
+        )
         self.objects = objects
         self.readonly = True
         self.dev = next(_dev_counter)
-        # indexes are built on first need, so opening costs nothing per entry
-        self._children_index: dict[str, list[str]] | None = None
-        self._groups: dict[str, int] | None = None
+        self._inos: dict[int, str] | None = None  # inode number -> hard-link group
 
     @property
-    def _children(self) -> dict[str, list[str]]:
-        index = self._children_index
-        if index is None:
-            index = {}
-            for p in self.tree:
-                if p:
-                    head, _, name = p.rpartition("/")
-                    lst = index.get(head)
-                    if lst is None:
-                        index[head] = [name]
-                    else:
-                        lst.append(name)
-            self._children_index = index
-        return index
+    def tree(self) -> Tree:
+        """The whole tree (reads every chunk of a stored manifest)."""
+        return self.manifest.to_dict()
 
     def _ino(self, rel: str, e: Entry) -> int:
         """A stable inode number: the names of one hard-linked file share it."""
@@ -68,31 +59,24 @@ class TreeBackend(Backend):
         h = e.get("h")
         if not h:
             return 1
-        if self._groups is None:
-            groups: dict[str, int] = {}
-            for x in self.tree.values():
-                g = x.get("h")
-                if g:
-                    groups[g] = groups.get(g, 0) + 1
-            self._groups = groups
-        return self._groups.get(h, 1)
+        return max(len(self.manifest.links(h)), 1)
 
     def aliases(self, ino: int) -> list[str]:
         """Every path naming the hard-linked file with inode ``ino`` (for overlay copy-up)."""
-        return [
-            "/" + p
-            for p, e in self.tree.items()
-            if e.get("h") and e["t"] == "f" and self._ino(p, e) == ino
-        ]
+        if self._inos is None:
+            self._inos = {self._ino("", {"h": h}): h for h in self.manifest.groups()}
+        h = self._inos.get(ino)
+        return ["/" + p for p in self.manifest.links(h)] if h is not None else []
 
     def _entry(self, path: str) -> tuple[str, Entry]:
         rel = _rel(path)
-        e = self.tree.get(rel)
+        get = self.manifest.get
+        e = get(rel)
         if e is None:
             parent = rel
             while parent:
                 parent = parent.rpartition("/")[0]
-                pe = self.tree.get(parent)
+                pe = get(parent)
                 if pe is not None and pe["t"] != "d":
                     raise fs_error(errno.ENOTDIR, path)
                 if pe is not None:
@@ -115,9 +99,11 @@ class TreeBackend(Backend):
             nlink = 1
         elif t == "d":
             size = 4096
-            nlink = 2 + sum(
-                1 for n in self._children.get(rel, ()) if self.tree[_j(rel, n)]["t"] == "d"
-            )
+            nlink = 2
+            for n in self.manifest.children(rel):
+                child = self.manifest.get(_j(rel, n))
+                if child is not None and child["t"] == "d":
+                    nlink += 1
         else:
             size, nlink = 0, 1
         return StatResult(
@@ -139,7 +125,7 @@ class TreeBackend(Backend):
         rel, e = self._entry(path)
         if e["t"] != "d":
             raise fs_error(errno.ENOTDIR, path)
-        return list(self._children.get(rel, ()))
+        return self.manifest.children(rel)
 
     def readlink(self, path: str) -> str:
         _, e = self._entry(path)
@@ -166,7 +152,7 @@ class TreeBackend(Backend):
         return data[offset : (len(data) if size < 0 else offset + size)]
 
     def is_opaque(self, path: str) -> bool:
-        e = self.tree.get(_rel(path))
+        e = self.manifest.get(_rel(path))
         return bool(e is not None and e.get("o"))
 
     # --- every mutation is refused: the layer is sealed --------------------------------------

@@ -1,0 +1,292 @@
+"""Manifests: a tree stored as content-addressed chunks and read lazily (store format 2).
+
+A manifest is a small root document listing chunks; each chunk holds about :data:`AVERAGE`
+entries, sorted by ``(parent directory, name)`` so the entries of one directory are next to
+each other. Opening a workspace reads the root only; a lookup reads (and digest-checks) the
+one chunk that can hold the path, a directory listing the chunks holding that directory.
+
+Where a chunk ends depends only on the paths: a chunk ends after every path whose CRC-32 is a
+multiple of :data:`AVERAGE`. Adding or removing a path therefore changes its own chunk (and
+at most merges it with the next one), never the chunks elsewhere, so a commit writes the few
+chunks it touched and a new root: its cost follows the change, not the tree.
+
+Root document::
+
+    {"manifest": 2, "count": entries, "files": regular files,
+     "links": {hard-link group: [paths]}, "chunks": [[last path, chunk id, entries], ...]}
+
+A chunk document is ``{"entries": [[path, entry], ...]}`` (entries as in :mod:`.tree`).
+"""
+
+from __future__ import annotations
+
+import bisect
+import zlib
+from collections.abc import Iterator
+from typing import Any
+
+from pocketos.workspaces.errors import CorruptObjectError
+from pocketos.workspaces.objects import ObjectStore
+from pocketos.workspaces.tree import Entry, Tree, apply_delta
+
+__all__ = ["Manifest", "DictManifest", "build_manifest", "apply_to_manifest", "is_manifest"]
+
+#: average entries per chunk (a power of two)
+AVERAGE = 32
+
+
+def _key(path: str) -> tuple[str, str]:
+    parent, _, name = path.rpartition("/")
+    return (parent, name)
+
+
+def _ends_chunk(path: str) -> bool:
+    return zlib.crc32(path.encode("utf-8", "surrogatepass")) % AVERAGE == 0
+
+
+def _join(rel: str, name: str) -> str:
+    return f"{rel}/{name}" if rel else name
+
+
+def is_manifest(doc: Any) -> bool:
+    return isinstance(doc, dict) and doc.get("manifest") == 2 and "chunks" in doc
+
+
+class DictManifest:
+    """The manifest interface over a tree held whole in memory (format 1 trees)."""
+
+    def __init__(self, tree: Tree) -> None:
+        self.tree = tree
+        self._children: dict[str, list[str]] | None = None
+        self._links: dict[str, list[str]] | None = None
+
+    def get(self, path: str) -> Entry | None:
+        return self.tree.get(path)
+
+    def children(self, path: str) -> list[str]:
+        index = self._children
+        if index is None:
+            index = {}
+            for p in self.tree:
+                if p:
+                    head, _, name = p.rpartition("/")
+                    index.setdefault(head, []).append(name)
+            self._children = index
+        return list(index.get(path, ()))
+
+    def links(self, group: str) -> list[str]:
+        if self._links is None:
+            links: dict[str, list[str]] = {}
+            for p, e in self.tree.items():
+                if e.get("h") and e["t"] == "f":
+                    links.setdefault(e["h"], []).append(p)
+            self._links = links
+        return list(self._links.get(group, ()))
+
+    def groups(self) -> list[str]:
+        self.links("")
+        assert self._links is not None
+        return list(self._links)
+
+    def to_dict(self) -> Tree:
+        return self.tree
+
+
+class Manifest:
+    """A stored manifest, read chunk by chunk as lookups need them."""
+
+    def __init__(self, objects: ObjectStore, root_id: str, doc: dict[str, Any] | None = None):
+        self.objects = objects
+        self.root_id = root_id
+        if doc is None:
+            doc = objects.get_doc(root_id)
+        if not is_manifest(doc):
+            raise CorruptObjectError(f"object {root_id} is not a manifest")
+        self.doc = doc
+        self.chunks: list[list[Any]] = doc["chunks"]
+        self._last = [_key(c[0]) for c in self.chunks]
+        self._loaded: dict[int, dict[str, Entry]] = {}
+        self._links: dict[str, list[str]] = doc.get("links") or {}
+
+    @property
+    def count(self) -> int:
+        return int(self.doc["count"])
+
+    @property
+    def files(self) -> int:
+        return int(self.doc["files"])
+
+    def chunk(self, i: int) -> dict[str, Entry]:
+        got = self._loaded.get(i)
+        if got is None:
+            cid = self.chunks[i][1]
+            doc = self.objects.get_doc(cid)
+            if not isinstance(doc, dict) or not isinstance(doc.get("entries"), list):
+                raise CorruptObjectError(f"object {cid} is not a manifest chunk")
+            got = {p: e for p, e in doc["entries"]}
+            self._loaded[i] = got
+        return got
+
+    def _index(self, key: tuple[str, str]) -> int:
+        return bisect.bisect_left(self._last, key)
+
+    def get(self, path: str) -> Entry | None:
+        i = self._index(_key(path))
+        if i >= len(self.chunks):
+            return None
+        return self.chunk(i).get(path)
+
+    def children(self, path: str) -> list[str]:
+        out: list[str] = []
+        i = self._index((path, ""))
+        while i < len(self.chunks):
+            for p in self.chunk(i):
+                parent, name = _key(p)
+                if parent == path and p:
+                    out.append(name)
+            if self._last[i][0] > path:
+                break
+            i += 1
+        return out
+
+    def links(self, group: str) -> list[str]:
+        return list(self._links.get(group, ()))
+
+    def groups(self) -> list[str]:
+        return list(self._links)
+
+    def __iter__(self) -> Iterator[tuple[str, Entry]]:
+        for i in range(len(self.chunks)):
+            yield from self.chunk(i).items()
+
+    def to_dict(self) -> Tree:
+        return dict(self)
+
+    def chunk_ids(self) -> list[str]:
+        return [c[1] for c in self.chunks]
+
+
+# --- writing ---------------------------------------------------------------------------------
+def _split(entries: list[tuple[str, Entry]], final: bool) -> tuple[list[list[Any]], bool]:
+    """Cut sorted ``entries`` into chunks at the paths that end one. Returns the pieces and
+    whether the last one ends at such a path (else it must merge with what follows, unless
+    ``final``)."""
+    pieces: list[list[Any]] = []
+    cur: list[Any] = []
+    for p, e in entries:
+        cur.append([p, e])
+        if _ends_chunk(p):
+            pieces.append(cur)
+            cur = []
+    if cur:
+        pieces.append(cur)
+        return pieces, final
+    return pieces, True
+
+
+def _put_chunks(objects: ObjectStore, pieces: list[list[Any]]) -> list[list[Any]]:
+    return [[piece[-1][0], objects.put_doc({"entries": piece}), len(piece)] for piece in pieces]
+
+
+def _root(
+    objects: ObjectStore, chunks: list[list[Any]], count: int, files: int, links: dict[str, Any]
+) -> Manifest:
+    doc = {
+        "manifest": 2,
+        "count": count,
+        "files": files,
+        "links": {h: sorted(ps) for h, ps in sorted(links.items()) if ps},
+        "chunks": chunks,
+    }
+    return Manifest(objects, objects.put_doc(doc), doc)
+
+
+def _files(entries: Any) -> int:
+    return sum(1 for e in entries if e["t"] == "f")
+
+
+def build_manifest(objects: ObjectStore, tree: Tree) -> Manifest:
+    """Store ``tree`` whole as a manifest (a base, a checkout, a format 1 tree)."""
+    if "" not in tree:
+        raise ValueError("a tree needs its root entry ''")
+    entries = sorted(tree.items(), key=lambda pe: _key(pe[0]))
+    pieces, _ = _split(entries, True)
+    links: dict[str, list[str]] = {}
+    for p, e in entries:
+        if e.get("h") and e["t"] == "f":
+            links.setdefault(e["h"], []).append(p)
+    return _root(objects, _put_chunks(objects, pieces), len(entries), _files(tree.values()), links)
+
+
+def _descendants(m: Manifest, path: str, out: Tree) -> None:
+    for name in m.children(path):
+        child = _join(path, name)
+        e = m.get(child)
+        if e is None:
+            continue
+        out[child] = e
+        if e["t"] == "d":
+            _descendants(m, child, out)
+
+
+def apply_to_manifest(
+    m: Manifest, delta: Tree, *, keep_whiteouts: bool
+) -> tuple[Manifest, Tree, Tree]:
+    """The manifest after a run that wrote ``delta`` (as :func:`~.tree.apply_delta` would
+    make it), writing only the chunks that change. Returns it, and the old and new entries
+    of every path the run touched or removed (to compute what changed)."""
+    old: Tree = {}
+    for p, e in delta.items():
+        prev = m.get(p)
+        if prev is None:
+            continue
+        old[p] = prev
+        removes = (
+            e["t"] == "w" or (e["t"] == "d" and e.get("o")) or (e["t"] != "d" and prev["t"] == "d")
+        )
+        if removes and prev["t"] == "d":
+            _descendants(m, p, old)
+    new = apply_delta(old, delta, keep_whiteouts=keep_whiteouts)
+    changes: dict[tuple[str, str], tuple[str, Entry | None]] = {}
+    for p in old:
+        if p not in new:
+            changes[_key(p)] = (p, None)
+    for p, e in new.items():
+        if old.get(p) is not e:
+            changes[_key(p)] = (p, e)
+    # which chunk each change falls in (past the last one: the last one)
+    n = len(m.chunks)
+    by_chunk: dict[int, list[tuple[str, Entry | None]]] = {}
+    for key, pair in changes.items():
+        by_chunk.setdefault(min(m._index(key), n - 1), []).append(pair)
+    chunks: list[list[Any]] = []
+    i = 0
+    while i < n:
+        if i not in by_chunk:
+            chunks.append(m.chunks[i])
+            i += 1
+            continue
+        buf: dict[str, Entry] = {}
+        while True:  # take chunks until the changed region ends where a chunk must end
+            buf.update(m.chunk(i))
+            for p, change in by_chunk.get(i, ()):
+                if change is None:
+                    buf.pop(p, None)
+                else:
+                    buf[p] = change
+            i += 1
+            entries = sorted(buf.items(), key=lambda pe: _key(pe[0]))
+            pieces, closed = _split(entries, i >= n)
+            if (closed and i not in by_chunk) or i >= n:
+                break
+        chunks.extend(_put_chunks(m.objects, pieces))
+    links = {h: list(ps) for h, ps in m._links.items()}
+    for p, e in old.items():
+        if e.get("h") and e["t"] == "f" and p in links.get(e["h"], ()):
+            links[e["h"]].remove(p)
+    for p, e in new.items():
+        if e.get("h") and e["t"] == "f":
+            links.setdefault(e["h"], []).append(p)
+    count = m.count + len(new) - len(old)
+    files = m.files + _files(new.values()) - _files(old.values())
+    return _root(m.objects, chunks, count, files, links), old, new
