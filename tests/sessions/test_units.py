@@ -286,6 +286,62 @@ def test_client_requests_time_out(tmp_path: Path) -> None:
         assert s.status == "closed"
 
 
+HANGS_AT_LOAD = """
+import asyncio, sys, uuid
+import acp
+from acp import InitializeResponse, NewSessionResponse
+from acp.schema import AgentCapabilities, Implementation
+
+class Agent:
+    def on_connect(self, conn):
+        pass
+
+    async def initialize(self, protocol_version, client_capabilities=None, client_info=None, **kw):
+        return InitializeResponse(
+            protocol_version=acp.PROTOCOL_VERSION,
+            agent_capabilities=AgentCapabilities(load_session=True),
+            agent_info=Implementation(name="hang", version="1"),
+        )
+
+    async def new_session(self, cwd, mcp_servers=None, **kw):
+        return NewSessionResponse(session_id=uuid.uuid4().hex)
+
+    async def load_session(self, cwd, session_id, mcp_servers=None, **kw):
+        print("replaying a huge history", file=sys.stderr, flush=True)
+        await asyncio.Event().wait()
+
+asyncio.run(acp.run_agent(Agent()))
+"""
+
+
+def test_handshake_timeout_covers_session_load(tmp_path: Path) -> None:
+    import asyncio
+    import sys
+
+    from pocketos import AsyncVM
+    from pocketos.sessions import SessionError, create_session, resume_session
+    from pocketos.store import Store
+
+    script = tmp_path / "hang_agent.py"
+    script.write_text(HANGS_AT_LOAD)
+
+    async def go() -> None:
+        store = Store(str(tmp_path / "s.db"))
+        async with AsyncVM() as vm:
+            s = await create_session(vm, [sys.executable, str(script)], store=store)
+            await s.close()
+            with pytest.raises(SessionError) as info:
+                # generous: initialize must be answered in time even on a slow machine
+                await resume_session(vm, s.id, store=store, handshake_timeout=15)
+        assert info.value.code == "handshake_timeout"
+        assert "did not answer session/load within 15 s" in str(info.value)
+        assert "replaying a huge history" in str(info.value)
+        assert store.get_session(s.id)["status"] == "failed"  # type: ignore[index]
+        store.close()
+
+    asyncio.run(go())
+
+
 def test_session_error_codes_are_documented() -> None:
     from pocketos.agent.providers import ERROR_CODES
     from pocketos.sessions.errors import SESSION_ERROR_CODES

@@ -1426,6 +1426,7 @@ async def resume_session(
     agent_config: Mapping[str, Any] | None = None,
     instructions: str | None = None,
     vm_options: Mapping[str, Any] | None = None,
+    handshake_timeout: float = 60.0,
 ) -> Session:
     """Reopen a stored session after a restart: the agent is started again and asked to
     load its session (ACP session/load). The built-in agent always can; an external agent
@@ -1436,7 +1437,7 @@ async def resume_session(
     or prompt end (its policy and limits too; ``vm_options`` are passed to
     ``AsyncVM.open``, e.g. ``permission_handler``, ``network`` or ``workspaces`` for
     another workspace store). The session owns that VM: ``session.vm``, closed with the
-    session."""
+    session. ``handshake_timeout`` bounds each of ``initialize`` and ``session/load``."""
     st = _coerce_store(store)
     rec = st.get_session(session_id)
     if rec is None:
@@ -1466,6 +1467,7 @@ async def resume_session(
             permission_default,
             agent_config,
             instructions,
+            handshake_timeout,
         )
     except BaseException:
         if owns and not avm.closed:
@@ -1485,6 +1487,7 @@ async def _resume(
     permission_default: str,
     agent_config: Mapping[str, Any] | None,
     instructions: str | None,
+    handshake_timeout: float,
 ) -> Session:
     session_id = str(rec["id"])
     stored_cfg = dict((rec.get("info") or {}).get("agent_config") or {})
@@ -1503,6 +1506,7 @@ async def _resume(
         permission_default=permission_default,
         store=st,
         start_seq=st.last_seq(session_id),
+        handshake_timeout=handshake_timeout,
     )
     for ev in st.events(session_id):
         session.events.events.append(
