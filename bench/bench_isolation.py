@@ -1,4 +1,6 @@
-"""Process-isolated VMs: create from a warm pool, exec round trip, vs in-process and bash -c."""
+"""Process-isolated VMs: create from a warm pool, exec round trip, a host tool call and an
+agent session turn (the built-in agent against a fake OpenAI server on 127.0.0.1, one bash
+tool call per turn), vs in-process and bash -c."""
 
 from __future__ import annotations
 
@@ -34,6 +36,77 @@ def _timed(make: Callable[[], Any], before: Callable[[], None], n: int) -> list[
         closer = threading.Thread(target=vm.close)
         closer.start()
         closer.join()
+    return out
+
+
+def _tool_and_session_rows(quick: bool) -> list[Result]:
+    """A host tool call from the VM's shell, and one session turn (model request, a bash tool
+    call in a terminal, model request), in-process and through a worker."""
+    import asyncio
+
+    from tests.agent.fake_llm import FakeServer, openai_text, openai_tool
+
+    from pocketos import AsyncVM
+    from pocketos.isolation import WorkerPool
+    from pocketos.sessions import create_session
+    from pocketos.store import Store
+    from pocketos.tools import Toolkit
+
+    kit = Toolkit("kit", "bench tools")
+
+    @kit.tool()
+    def ping() -> str:
+        """Answer pong."""
+        return "pong"
+
+    n_tool = 50 if quick else 300
+    n_turn = 20 if quick else 100
+    policy = {"fs": "allow", "child_process": "allow", "tool": "allow", "env": "allow"}
+    out: list[Result] = []
+
+    async def measure(vm: Any, system: str) -> None:
+        pc = time.perf_counter
+        r = await vm.exec("pocketos-kit ping")
+        assert r.stdout == '{"ok": true, "result": "pong"}\n', r.stdout + r.stderr
+        samples = []
+        for _ in range(n_tool):
+            t = pc()
+            await vm.exec("pocketos-kit ping")
+            samples.append(pc() - t)
+        out.append(Result("isolation", "host tool call (exec)", system, "s", samples))
+        replies = []
+        for i in range(n_turn + 1):
+            replies += [openai_tool("bash", {"command": "echo hi"}, f"c{i}"), openai_text("ok")]
+        async with FakeServer(replies) as srv:
+            cfg = {"base_url": srv.url + "/v1", "api_key": "k", "model": "gpt-4.1-mini"}
+            s = await create_session(vm, "pocketos", store=Store(":memory:"), agent_config=cfg)
+            assert (await s.prompt("go")).text == "ok"
+            samples = []
+            for _ in range(n_turn):
+                t = pc()
+                await s.prompt("go")
+                samples.append(pc() - t)
+            await s.close()
+        out.append(
+            Result(
+                "isolation",
+                "session turn (2 model requests, 1 bash tool call)",
+                system,
+                "s",
+                samples,
+            )
+        )
+
+    async def main() -> None:
+        vm = AsyncVM(policy=policy, toolkits=[kit])
+        await measure(vm, "pocketos")
+        await vm.aclose()
+        with WorkerPool(1) as pool:
+            pvm = AsyncVM(isolation="process", pool=pool, policy=policy, toolkits=[kit])
+            await measure(pvm, PROCESS)
+            await pvm.aclose()
+
+    asyncio.run(main())
     return out
 
 
@@ -140,4 +213,5 @@ def run(quick: bool = False) -> list[Result]:
             ),
         )
     )
+    out.extend(_tool_and_session_rows(quick))
     return out
