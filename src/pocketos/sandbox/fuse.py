@@ -9,7 +9,30 @@ ever touches the VFS. Attributes, entries and file contents are never cached by 
 
 Nodes are paths: the kernel's node ids map to the VM path they were looked up at, and a
 rename moves the ids of everything under it. A file is opened afresh (through the policy) for
-each read and write, so a file unlinked while still open reads as gone.
+each read and write request, so a file unlinked while still open reads as gone.
+
+Caching. Names and attributes are never cached by the host kernel (zero timeouts: every path
+walk and stat asks the VM). File contents use the host's page cache, so a large read is a few
+big requests and a second read of an unchanged file costs no request at all, under three rules
+that keep the VM and the sandbox in agreement:
+
+- an open keeps the cached contents only when the file's inode, size, mtime and ctime are
+  those seen at the previous open of the node; otherwise the kernel drops them;
+- when the VM itself changes a file (a write, truncate, rename, unlink, link or utime made
+  outside the sandbox; see ``VFS.watchers``), the host kernel is told at once that the
+  attributes it holds are stale, so the next read of an already open file asks for them and
+  drops the cached contents when the size or mtime moved (``FUSE_AUTO_INVAL_DATA``);
+- a read of an open file asks for its attributes first (at most once per clock tick unless
+  told they are stale), and for a file opened for reading that request re-checks the VM's
+  policy: once the policy denies reading it, a later read fails with EACCES even when the
+  contents are cached.
+
+Not covered: a file held open while the VM rewrites it keeping both its size and its mtime
+(a rewrite followed by a utime back) may still be read from the cache through that open file;
+a fresh open sees the new contents.
+
+Writes are write-through (no writeback cache): each ``write(2)`` is a VM write under the VM's
+policy and audit before it returns, as without a cache.
 """
 
 from __future__ import annotations
@@ -52,8 +75,12 @@ KSTATFS = struct.Struct("<QQQQQIIII24x")
 FATTR_MODE, FATTR_UID, FATTR_GID, FATTR_SIZE = 1, 2, 4, 8
 FATTR_ATIME, FATTR_MTIME, FATTR_ATIME_NOW, FATTR_MTIME_NOW = 16, 32, 128, 256
 FUSE_BIG_WRITES = 1 << 5
+FUSE_AUTO_INVAL_DATA = 1 << 12
+FUSE_GETATTR_FH = 1
+FOPEN_KEEP_CACHE = 2
+NOTIFY_INVAL_INODE = 2
+NOTIFY_INVAL_INODE_OUT = struct.Struct("<Qqq")
 FUSE_MAX_PAGES = 1 << 22
-FOPEN_DIRECT_IO = 1
 MAX_WRITE = 1 << 20
 BUFSIZE = MAX_WRITE + 4096
 RENAME_NOREPLACE = 1
@@ -104,6 +131,12 @@ class FuseServer:
         self._next_id = 2
         self._loop: asyncio.AbstractEventLoop | None = None
         self._buf = bytearray(BUFSIZE)
+        #: open files: fh -> (node, opened for reading)
+        self._fhs: dict[int, tuple[int, bool]] = {}
+        self._next_fh = 1
+        #: node -> (inode, size, mtime, ctime) at its last open: unchanged keeps the page cache
+        self._versions: dict[int, tuple[int, int, int, int]] = {}
+        self._serving = False
         #: requests served (for tests and benchmarks)
         self.requests = 0
         self.errors: list[str] = []
@@ -131,11 +164,28 @@ class FuseServer:
             self.fd = -1
             raise OSError(err, f"cannot mount FUSE at {self.mountpoint}: {os.strerror(err)}")
         self.mounted = True
+        self._tune_readahead()
         os.set_blocking(self.fd, False)
         self._loop = asyncio.get_running_loop()
         self._loop.add_reader(self.fd, self._on_readable)
+        self.vfs.watchers.append(self._vm_changed)
+
+    def _tune_readahead(self) -> None:
+        # large sequential reads in one request each: the bdi's readahead defaults to 128 KiB
+        try:
+            with open("/proc/self/mountinfo") as fh:
+                for line in fh:
+                    f = line.split()
+                    if f[4] == self.mountpoint:
+                        with open(f"/sys/class/bdi/{f[2]}/read_ahead_kb", "w") as out:
+                            out.write(str(MAX_WRITE // 1024))
+                        break
+        except OSError:
+            pass
 
     def close(self) -> None:
+        if self._vm_changed in self.vfs.watchers:
+            self.vfs.watchers.remove(self._vm_changed)
         if self._loop is not None and self.fd >= 0:
             try:
                 self._loop.remove_reader(self.fd)
@@ -187,6 +237,7 @@ class FuseServer:
         if handler is None:
             self._reply(unique, error=errno.ENOSYS)
             return
+        self._serving = True
         try:
             body = handler(self, node, arg)
         except Exception as exc:
@@ -195,7 +246,27 @@ class FuseServer:
                 self.errors.append(f"{type(exc).__name__}: {exc}")
             self._reply(unique, error=code)
             return
+        finally:
+            self._serving = False
         self._reply(unique, body)
+
+    # --- changes made by the VM itself ---------------------------------------------------
+    def _vm_changed(self, path: str) -> None:
+        """``path`` changed outside the sandbox: tell the host kernel that the attributes it
+        holds for it are stale, so the next read of an open file asks again (and drops the
+        cached contents when the size or mtime moved)."""
+        nid = self._ids.get(path)
+        if nid is None or self._serving or self.fd < 0:
+            return  # unknown to the kernel, or the sandbox's own change (the kernel made it)
+        # attributes only (a negative offset): invalidating pages here could wait on a page
+        # locked by a read that this very thread has yet to answer
+        msg = NOTIFY_INVAL_INODE_OUT.pack(nid, -1, 0)
+        try:
+            os.write(
+                self.fd, OUT_HEADER.pack(OUT_HEADER.size + len(msg), NOTIFY_INVAL_INODE, 0) + msg
+            )
+        except OSError:
+            pass  # the kernel no longer holds the inode, or the fs is gone
 
     # --- nodes ---------------------------------------------------------------------------
     def _path(self, node: int) -> str:
@@ -265,6 +336,16 @@ class FuseServer:
         nid = self._node_for(path)
         return ENTRY_OUT.pack(nid, 0, 0, 0, 0, 0) + self._attr(st, nid)
 
+    def _open_reply(self, node: int, path: str, readable: bool) -> bytes:
+        st = self.vfs.stat(path)
+        version = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+        keep = self._versions.get(node) == version
+        self._versions[node] = version
+        fh = self._next_fh
+        self._next_fh += 1
+        self._fhs[fh] = (node, readable)
+        return OPEN_OUT.pack(fh, FOPEN_KEEP_CACHE if keep else 0, 0)
+
     def _attr_out(self, node: int) -> bytes:
         st = self.vfs.stat(self._path(node), follow_symlinks=False)
         return ATTR_OUT.pack(0, 0, 0) + self._attr(st, node)
@@ -274,9 +355,10 @@ class FuseServer:
         major, minor, readahead, flags = struct.unpack_from("<IIII", arg)
         if major != 7:
             raise OSError(errno.EPROTO, "unsupported FUSE protocol")
-        want = FUSE_BIG_WRITES | (FUSE_MAX_PAGES if minor >= 28 else 0)
+        want = FUSE_BIG_WRITES | FUSE_AUTO_INVAL_DATA | (FUSE_MAX_PAGES if minor >= 28 else 0)
+        # readahead of up to MAX_WRITE: a large sequential read is one request per MiB
         return INIT_OUT.pack(
-            7, min(minor, 31), readahead, flags & want, 16, 12, MAX_WRITE, 1, 256, 0, 0
+            7, min(minor, 31), MAX_WRITE, flags & want, 16, 12, MAX_WRITE, 1, 256, 0, 0
         )
 
     def op_destroy(self, node: int, arg: memoryview) -> bytes:
@@ -287,6 +369,14 @@ class FuseServer:
         return self._entry(self._child(node, name))
 
     def op_getattr(self, node: int, arg: memoryview) -> bytes:
+        flags, _dummy, fh = struct.unpack_from("<IIQ", arg)
+        if flags & FUSE_GETATTR_FH:
+            # asked on an open file (every read(2) asks first): a file opened for reading
+            # must still be readable under the policy, cached contents or not
+            opened = self._fhs.get(fh)
+            if opened is not None and opened[1]:
+                with self.vfs.open(self._path(node), "rb"):
+                    pass
         return self._attr_out(node)
 
     def op_setattr(self, node: int, arg: memoryview) -> bytes:
@@ -404,8 +494,14 @@ class FuseServer:
 
     def op_open(self, node: int, arg: memoryview) -> bytes:
         (flags,) = struct.unpack_from("<I", arg)
-        self._check_open(self._path(node), flags)
-        return OPEN_OUT.pack(0, FOPEN_DIRECT_IO, 0)
+        path = self._path(node)
+        self._check_open(path, flags)
+        return self._open_reply(node, path, flags & os.O_ACCMODE != os.O_WRONLY)
+
+    def op_release(self, node: int, arg: memoryview) -> bytes:
+        (fh,) = struct.unpack_from("<Q", arg)
+        self._fhs.pop(fh, None)
+        return b""
 
     def op_create(self, node: int, arg: memoryview) -> bytes:
         flags, mode, umask, _ = struct.unpack_from("<IIII", arg)
@@ -417,7 +513,8 @@ class FuseServer:
             with self.vfs.open(path, "xb"):
                 pass
             self.vfs.chmod(path, mode & 0o7777 & ~umask)
-        return self._entry(path) + OPEN_OUT.pack(0, FOPEN_DIRECT_IO, 0)
+        entry = self._entry(path)
+        return entry + self._open_reply(self._ids[path], path, flags & os.O_ACCMODE != os.O_WRONLY)
 
     def op_read(self, node: int, arg: memoryview) -> bytes:
         _fh, offset, size, _f = READ_IN.unpack_from(arg)
@@ -502,7 +599,7 @@ _HANDLERS: dict[int, Any] = {
     READ: FuseServer.op_read,
     WRITE: FuseServer.op_write,
     STATFS: FuseServer.op_statfs,
-    RELEASE: FuseServer.op_ok,
+    RELEASE: FuseServer.op_release,
     FLUSH: FuseServer.op_ok,
     FSYNC: FuseServer.op_ok,
     OPENDIR: FuseServer.op_opendir,

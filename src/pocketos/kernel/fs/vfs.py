@@ -13,7 +13,7 @@ import errno
 import os
 import stat as S
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -80,6 +80,16 @@ class VFS:
         self.max_readdir_entries = max_readdir_entries
         self._resolved: dict[tuple[str, bool], tuple[tuple[str, ...], Mount, str]] = {}
         self._resolved_token: tuple[int, ...] | None = None
+        #: called with the canonical path of every file whose contents or name change (a
+        #: write, truncate, unlink, rename, link or utime), after the change; a FUSE server
+        #: uses it to drop what the host kernel cached
+        self.watchers: list[Callable[[str], None]] = []
+
+    def _changed(self, parts: Sequence[str]) -> None:
+        if self.watchers:
+            path = "/" + "/".join(parts)
+            for w in list(self.watchers):
+                w(path)
 
     # --- mount table ---------------------------------------------------------------------
     def mount(
@@ -457,11 +467,15 @@ class VFS:
         if append:
             if data:
                 m.backend.write(bpath, bytes(data), None)
+                if self.watchers:
+                    self._changed(_parts_of(m, bpath))
             return
         if data:
             m.backend.write(bpath, bytes(data), 0)
         if st is not None and st.st_size > len(data):
             m.backend.truncate(bpath, len(data))
+        if self.watchers:
+            self._changed(_parts_of(m, bpath))
 
     def open(self, path: str, mode: str = "rb", shown: str | None = None) -> FileHandle:
         m_ = mode.replace("b", "").replace("t", "")
@@ -483,6 +497,8 @@ class VFS:
             path, shown, create=True, mode=0o644, exclusive=(m_ == "x"), truncate=(m_ == "w")
         )
         st3 = st2 if st2 is not None and S.S_ISCHR(st2.st_mode) else mt.backend.lstat(bpath)
+        if m_ == "w" and self.watchers:
+            self._changed(_parts_of(mt, bpath))
         return FileHandle(
             self,
             mt,
@@ -530,6 +546,7 @@ class VFS:
             raise fs_error(errno.EBUSY, shown or path)
         self._writable(m, shown or path, bpath)
         m.backend.rmdir(bpath)
+        self._changed(parts)
 
     def unlink(self, path: str, shown: str | None = None) -> None:
         parts, m, bpath, st = self._existing(path, "rm", False, shown)
@@ -537,6 +554,7 @@ class VFS:
             raise fs_error(errno.EISDIR, shown or path)
         self._writable(m, shown or path, bpath)
         m.backend.unlink(bpath)
+        self._changed(parts)
 
     def remove_tree(self, path: str, shown: str | None = None) -> None:
         parts, m, bpath, st = self._existing(path, "rm", False, shown)
@@ -579,6 +597,8 @@ class VFS:
             elif exc.filename == sbpath:
                 exc.filename = shown or src
             raise
+        self._changed(sparts)
+        self._changed(dparts)
 
     def symlink(self, target: str, path: str, shown: str | None = None) -> None:
         validate_path(target)
@@ -604,6 +624,7 @@ class VFS:
         if self.guard is not None:
             self.guard.check_link(sparts, dparts)
         dm.backend.link(sbpath, dbpath)
+        self._changed(dparts)
 
     def chmod(
         self, path: str, mode: int, follow_symlinks: bool = True, shown: str | None = None
@@ -632,6 +653,7 @@ class VFS:
             now = time.time_ns()
             ns = (now, now)
         m.backend.utimens(bpath, ns[0], ns[1])
+        self._changed(parts)
 
     def truncate(self, path: str, size: int, shown: str | None = None) -> None:
         parts, m, bpath, st = self._existing(path, "truncate", True, shown)
@@ -643,6 +665,7 @@ class VFS:
                 errno.EFBIG, shown or path, f"File too large (max_file_size={self.max_file_size})"
             )
         m.backend.truncate(bpath, size)
+        self._changed(parts)
 
     def usage(self) -> tuple[int, int]:
         b = i = 0
@@ -651,6 +674,10 @@ class VFS:
             b += ub
             i += ui
         return b, i
+
+
+def _parts_of(m: Mount, bpath: str) -> tuple[str, ...]:
+    return (*m.parts, *(p for p in bpath.split("/") if p))
 
 
 def _device_read(rdev: int, size: int) -> bytes:
@@ -752,11 +779,15 @@ class FileHandle:
                 raise fs_error(errno.EFBIG, self.name, f"File too large (max_file_size={lim})")
             n = backend.write(self.bpath, bytes(data), None)
             self.pos = backend.lstat(self.bpath).st_size
+            if self.vfs.watchers:
+                self.vfs._changed(_parts_of(self.mount, self.bpath))
             return n
         if lim is not None and self.pos + len(data) > lim:
             raise fs_error(errno.EFBIG, self.name, f"File too large (max_file_size={lim})")
         n = backend.write(self.bpath, bytes(data), self.pos)
         self.pos += n
+        if self.vfs.watchers:
+            self.vfs._changed(_parts_of(self.mount, self.bpath))
         return n
 
     def seek(self, offset: int, whence: int = 0) -> int:
@@ -785,6 +816,8 @@ class FileHandle:
         n = self.pos if size is None else size
         if self.rdev is None:
             self.mount.backend.truncate(self.bpath, n)
+            if self.vfs.watchers:
+                self.vfs._changed(_parts_of(self.mount, self.bpath))
         return n
 
     def close(self) -> None:
