@@ -74,6 +74,7 @@ KSTATFS = struct.Struct("<QQQQQIIII24x")
 
 FATTR_MODE, FATTR_UID, FATTR_GID, FATTR_SIZE = 1, 2, 4, 8
 FATTR_ATIME, FATTR_MTIME, FATTR_ATIME_NOW, FATTR_MTIME_NOW = 16, 32, 128, 256
+FUSE_ASYNC_READ = 1
 FUSE_BIG_WRITES = 1 << 5
 FUSE_AUTO_INVAL_DATA = 1 << 12
 FUSE_GETATTR_FH = 1
@@ -218,12 +219,13 @@ class FuseServer:
             self._handle(memoryview(self._buf)[:n])
 
     def _reply(self, unique: int, body: bytes = b"", error: int = 0) -> None:
-        if error:
-            data = OUT_HEADER.pack(OUT_HEADER.size, -error, unique)
-        else:
-            data = OUT_HEADER.pack(OUT_HEADER.size + len(body), 0, unique) + body
         try:
-            os.write(self.fd, data)
+            if error:
+                os.write(self.fd, OUT_HEADER.pack(OUT_HEADER.size, -error, unique))
+            elif len(body) > 4096:  # no copy of a large body: one writev of header and body
+                os.writev(self.fd, [OUT_HEADER.pack(OUT_HEADER.size + len(body), 0, unique), body])
+            else:
+                os.write(self.fd, OUT_HEADER.pack(OUT_HEADER.size + len(body), 0, unique) + body)
         except OSError:
             pass  # the request was interrupted or the fs unmounted: nobody waits for it
 
@@ -355,7 +357,12 @@ class FuseServer:
         major, minor, readahead, flags = struct.unpack_from("<IIII", arg)
         if major != 7:
             raise OSError(errno.EPROTO, "unsupported FUSE protocol")
-        want = FUSE_BIG_WRITES | FUSE_AUTO_INVAL_DATA | (FUSE_MAX_PAGES if minor >= 28 else 0)
+        want = (
+            FUSE_ASYNC_READ
+            | FUSE_BIG_WRITES
+            | FUSE_AUTO_INVAL_DATA
+            | (FUSE_MAX_PAGES if minor >= 28 else 0)
+        )
         # readahead of up to MAX_WRITE: a large sequential read is one request per MiB
         return INIT_OUT.pack(
             7, min(minor, 31), MAX_WRITE, flags & want, 16, 12, MAX_WRITE, 1, 256, 0, 0
