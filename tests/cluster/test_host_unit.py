@@ -60,7 +60,7 @@ def test_host_capacity_calls_and_release(tmp_path: Path) -> None:
         # a running exec is counted, and a VM with one is not released without force
         task = asyncio.ensure_future(host.call("a", "exec", ("while :; do :; done",), {}))
         while host.info()[1]["running"] == 0:
-            await asyncio.sleep(0)
+            await asyncio.sleep(0)  # counted before its process starts: release copes
         status, err = await host.release("a")
         assert status == "err" and err.code == "busy"
         assert (await host.release("a", force=True))[0] == "ok"

@@ -196,16 +196,24 @@ class VMHost:
             if shell is not None:
                 with contextlib.suppress(Exception):
                     await shell.aclose()
-        if h.running:  # forced: its execs end with SIGKILL's status (137)
-            for proc in h.vm.list_processes():
-                if proc.get("status") == "running":
-                    with contextlib.suppress(Exception):
-                        h.vm.kill(proc["pid"], "KILL")
+        await self._kill_execs(h)
         if h.vm._durable is not None:
             h.vm._durable.autosave = False
         with contextlib.suppress(Exception):
             await h.vm.aclose()
         return ("ok", run)
+
+    async def _kill_execs(self, h: _Hosted) -> None:
+        """End a VM's running execs with SIGKILL (status 137), including one whose first
+        process is not started yet: kill until none is left running (at most ~5 s)."""
+        for _ in range(5000):
+            if not h.running:
+                return
+            for proc in h.vm.list_processes():
+                if proc.get("status") == "running":
+                    with contextlib.suppress(Exception):
+                        h.vm.kill(proc["pid"], "KILL")
+            await asyncio.sleep(0.001)
 
     async def shutdown(self) -> Reply:
         for vm_id in list(self._vms):
