@@ -5,6 +5,7 @@ and the command ran over the VM's tree."""
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable
 from typing import Any
@@ -53,9 +54,38 @@ def _codex(vm: VM, base: str) -> tuple[list[str], dict[str, str]]:
     return [_agent("codex-acp")], {"FAKE_API_KEY": "sk-fake"}
 
 
+def _opencode(vm: VM, base: str) -> tuple[list[str], dict[str, str]]:
+    # an OpenAI-compatible provider (Chat Completions); no models.dev fetch, no autoupdate
+    cfg = {
+        "$schema": "https://opencode.ai/config.json",
+        "provider": {
+            "fake": {
+                "npm": "@ai-sdk/openai-compatible",
+                "name": "Fake",
+                "options": {"baseURL": f"{base}/v1", "apiKey": "sk-fake"},
+                "models": {"fake-model": {"name": "Fake", "tool_call": True}},
+            }
+        },
+        "model": "fake/fake-model",
+        "small_model": "fake/fake-model",
+        "permission": {"edit": "allow", "bash": "allow"},
+        "autoupdate": False,
+        "share": "disabled",
+    }
+    env = {
+        "OPENCODE_CONFIG_CONTENT": json.dumps(cfg),
+        "OPENCODE_DISABLE_MODELS_FETCH": "1",
+        "OPENCODE_DISABLE_AUTOUPDATE": "1",
+        "OPENCODE_DISABLE_LSP_DOWNLOAD": "1",
+        "OPENCODE_DISABLE_DEFAULT_PLUGINS": "1",
+    }
+    return [_agent("opencode"), "acp"], env
+
+
 AGENTS: dict[str, Callable[[VM, str], tuple[list[str], dict[str, str]]]] = {
     "claude-code-acp": _claude,
     "codex-acp": _codex,
+    "opencode": _opencode,
 }
 
 
@@ -87,6 +117,7 @@ def _run(name: str) -> tuple[Any, list[str]]:
                 env=env,
                 sandbox={"timeout": 300},
                 store=False,
+                handshake_timeout=240,
                 permission_handler=lambda req: True,
             )
             try:
@@ -120,3 +151,8 @@ def test_claude_code_acp_in_the_sandbox_writes_and_runs_in_the_vm() -> None:
 def test_codex_acp_in_the_sandbox_writes_and_runs_in_the_vm() -> None:
     _, requests = _run("codex-acp")
     assert requests.count("/v1/responses") >= 3
+
+
+def test_opencode_in_the_sandbox_writes_and_runs_in_the_vm() -> None:
+    _, requests = _run("opencode")
+    assert requests.count("/v1/chat/completions") >= 3
