@@ -1,16 +1,20 @@
-"""jq on the jq library, with the GNU-style command line of jq 1.7."""
+"""jq on the jq library, with the GNU-style command line of jq 1.7.
+
+Programs are evaluated in a helper process (:mod:`pocketos.commands._jq_engine`) that the exec's
+deadline can kill and whose memory is capped at what is left of the exec's budget."""
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import jq as _jq
 
 from pocketos.commands import command
+from pocketos.commands._jq_engine import JqEngine, JqEngineError
 
 if TYPE_CHECKING:
     from pocketos.kernel.process import Context
@@ -148,63 +152,15 @@ class JqProgram:
         self.args["__pocketos_inputs"] = []
         self.args["__pocketos_filename"] = None
         tail = " | _pocketos_sort" if opts.sort_keys else ""
-        wrapped = _JQ_PRELUDE + "(" + source + "\n)" + tail + " | tojson"
-        try:
-            self.prog = _compile_cached(wrapped, self.args)
-        except ValueError:
-            # compile the bare program to report the error at the user's line and column
-            try:
-                _jq.compile(source, args=self.args)
-            except ValueError as exc:
-                raise JqError(str(exc), 3) from None
-            except Exception as exc:  # pragma: no cover - defensive
-                raise JqError(f"jq: error: {exc}\njq: 1 compile error", 3) from None
-            raise JqError("jq: error: cannot compile program\njq: 1 compile error", 3) from None
+        self.text = _JQ_PRELUDE + "(" + source + "\n)" + tail + " | tojson"
 
-    def with_inputs(self, inputs: list[Any], filename: str | None) -> Any:
-        if not inputs and filename is None:
-            return self.prog
-        args = dict(self.args)
-        args["__pocketos_inputs"] = inputs
-        args["__pocketos_filename"] = filename
-        return _jq.compile(
-            _JQ_PRELUDE
-            + "("
-            + self.source
-            + "\n)"
-            + (" | _pocketos_sort" if self.opts.sort_keys else "")
-            + " | tojson",
-            args=args,
-        )
-
-
-_COMPILED: dict[str, Any] = {}
-_COMPILED_MAX = 64
-
-
-def _compile_cached(text: str, args: dict[str, Any]) -> Any:
-    """Compile once per (program, arguments): compiling pulls in jq's whole builtin library."""
-    try:
-        key = text + "\0" + json.dumps(args, sort_keys=True, separators=(",", ":"))
-    except (TypeError, ValueError):
-        return _jq.compile(text, args=args)
-    prog = _COMPILED.get(key)
-    if prog is None:
-        prog = _jq.compile(text, args=args)
-        if len(_COMPILED) >= _COMPILED_MAX:
-            _COMPILED.pop(next(iter(_COMPILED)))
-        _COMPILED[key] = prog
-    return prog
-
-
-async def _jq_slice(fn: Callable[..., Any], *args: Any) -> Any:
-    """Run one bounded slice of jq work.
-
-    libjq keeps the GIL while it evaluates, so a worker thread would not let the event loop
-    run any sooner; the work is done inline in slices (a batch of inputs, a few thousand
-    results) with the deadline and pending signals checked between slices.
-    """
-    return fn(*args)
+    async def compile(self, engine: JqEngine, inputs: list[str] | None = None) -> None:
+        """Compile in ``engine``'s helper, with ``inputs`` (JSON texts) for ``input`` and
+        ``inputs``; raises JqError with jq's message and status 3 when it does not compile."""
+        raw = {"__pocketos_inputs": "[" + ",".join(inputs) + "]"} if inputs else None
+        msg = await engine.compile(self.text, self.args, self.source, raw)
+        if msg is not None:
+            raise JqError(msg, 3)
 
 
 @dataclass
@@ -214,43 +170,26 @@ class _Event:
     code: int = 0
 
 
-def _eval(
-    prog: Any, items: list[tuple[str, str]], limit: int, state: dict[str, Any]
-) -> tuple[list[tuple[_Event, str]], bool]:
-    """Run ``prog`` over ``items`` (JSON text, location), resuming from ``state``.
-
-    Returns up to about ``limit`` events (each with its input's location) and whether all
-    items are done, so that the caller can write output and check limits in between.
-    """
-    events: list[tuple[_Event, str]] = []
-    i = state.get("i", 0)
-    it = state.get("it")
-    n = len(items)
-    while i < n and len(events) < limit:
-        text, where = items[i]
-        if it is None:
-            it = iter(prog.input_text(text))
-        while len(events) < limit:
-            try:
-                value = next(it)
-            except StopIteration:
-                it = None
-                i += 1
-                break
-            except ValueError as exc:
-                events.append((_error_event(str(exc)), where))
-                it = None
-                i += 1
-                break
-            except Exception as exc:  # defensive: the engine must not crash the command
-                events.append((_Event("err", f"{type(exc).__name__}: {exc}"), where))
-                it = None
-                i += 1
-                break
-            events.append((_Event("out", value), where))
-    state["i"] = i
-    state["it"] = it
-    return events, i >= n
+async def jq_results(
+    engine: JqEngine, items: list[tuple[str, str]], limit_check: Any
+) -> AsyncIterator[list[tuple[_Event, str]]]:
+    """Run the compiled program over ``items`` (JSON text, location): batches of events, each
+    with its input's location. ``limit_check`` runs before each batch is awaited."""
+    await engine.start([t for t, _ in items])
+    done = False
+    while not done:
+        limit_check()
+        batch, done = await engine.next()
+        events: list[tuple[_Event, str]] = []
+        for kind, i, text in batch:
+            where = items[i][1]
+            if kind == "out":
+                events.append((_Event("out", text), where))
+            elif kind == "err":
+                events.append((_error_event(text), where))
+            else:
+                events.append((_Event("err", text), where))
+        yield events
 
 
 def _error_event(msg: str) -> _Event:
@@ -554,9 +493,10 @@ async def _load_named_files(ctx: Context, opts: JqOptions) -> None:
 class _JqRunner:
     """Feeds inputs to a program and writes results; tracks the exit status."""
 
-    def __init__(self, ctx: Context, prog: JqProgram, opts: JqOptions) -> None:
+    def __init__(self, ctx: Context, prog: JqProgram, opts: JqOptions, engine: JqEngine) -> None:
         self.ctx = ctx
         self.prog = prog
+        self.engine = engine
         self.opts = opts
         self.status = 0
         self.last: str | None = None
@@ -583,22 +523,16 @@ class _JqRunner:
             return body
         return body + b"\n"
 
-    async def run_one(self, text: str, where: str, program: Any | None = None) -> None:
-        await self.run_many([(text, where)], program)
+    def _check(self) -> None:
+        self.ctx.check_killed()
+        self.ctx.budget.check_time()
 
-    async def run_many(self, items: list[tuple[str, str]], program: Any | None = None) -> None:
-        """Run the program on each input (JSON text, location) and write the results."""
+    async def run_many(self, items: list[tuple[str, str]]) -> None:
+        """Run the compiled program on each input (JSON text, location) and write the
+        results."""
         if not items or self.halted:
             return
-        prog = program if program is not None else self.prog.prog
-        state: dict[str, Any] = {}
-        done = False
-        limit = 256
-        while not done:
-            self.ctx.check_killed()
-            self.ctx.budget.check_time()
-            events, done = await _jq_slice(_eval, prog, items, limit, state)
-            limit = 8192
+        async for events in jq_results(self.engine, items, self._check):
             out: list[bytes] = []
             for ev, where in events:
                 if ev.kind == "out":
@@ -766,8 +700,17 @@ async def jq_cmd(ctx: Context) -> int:
     except JqError as exc:
         await ctx.stderr.write(_enc(exc.message + "\n"))
         return exc.status
-    runner = _JqRunner(ctx, prog, opts)
-    return await run_jq(ctx, runner, files)
+    async with JqEngine() as engine:
+        try:
+            await prog.compile(engine)
+            runner = _JqRunner(ctx, prog, opts, engine)
+            return await run_jq(ctx, runner, files)
+        except JqError as exc:
+            await ctx.stderr.write(_enc(exc.message + "\n"))
+            return exc.status
+        except JqEngineError as exc:
+            await ctx.stderr.write(_enc(str(exc) + "\n"))
+            return 5
 
 
 async def run_jq(ctx: Context, runner: _JqRunner, files: list[str]) -> int:
@@ -808,11 +751,9 @@ async def run_jq(ctx: Context, runner: _JqRunner, files: list[str]) -> int:
                 (first_text, where), rest = collected[0], collected[1:]
             else:
                 return runner.exit_code() if runner.status else _empty_status(runner)
-            program: Any = None
             if prog.uses_inputs:
-                parsed = [json.loads(t) for t, _ in rest]
-                program = await _jq_slice(prog.with_inputs, parsed, None)
-            await runner.run_many([(first_text, where)], program)
+                await prog.compile(runner.engine, [t for t, _ in rest])
+            await runner.run_many([(first_text, where)])
             return runner.exit_code()
         try:
             async for batch in batches():

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import base64 as _b64
 import json
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from pocketos.commands import command
-from pocketos.commands._args import Opt, UsageError, parse
+from pocketos.commands._args import Opt, Parsed, UsageError, parse
 
 if TYPE_CHECKING:
+    from pocketos.kernel.budget import Held
     from pocketos.kernel.process import Context
 
 from pocketos.commands._data import _enc, _read_operand, format_json
-from pocketos.commands.jq import JqError, JqOptions, JqProgram, _eval, _jq_slice, _JsonSplitter
+from pocketos.commands._jq_engine import JqEngine, JqEngineError
+from pocketos.commands.jq import JqError, JqOptions, JqProgram, _JsonSplitter, jq_results
 
 _YQ_USAGE = """Usage: yq [flags] [EXPRESSION] [FILE...]
 
@@ -239,36 +242,66 @@ async def yq_cmd(ctx: Context) -> int:
     if p.flag("null_input"):
         docs = [None]
     opts = JqOptions(named=named)
-    try:
-        prog = JqProgram(expr, opts, ctx.env)
-    except JqError as exc:
-        await ctx.stderr.write(
-            _enc("Error: " + exc.message.split("\n")[0].removeprefix("jq: error: ") + "\n")
-        )
-        return 1
-    unwrap = p.get("unwrap", True) not in ("false",)
-    results: list[list[Any]] = []
-    last: Any = _NOTHING
+    with ctx.budget.hold("yq: results") as held:
+        async with JqEngine() as engine:
+            try:
+                prog = JqProgram(expr, opts, ctx.env)
+                await prog.compile(engine)
+                results = await _evaluate(ctx, engine, docs, held)
+            except JqError as exc:
+                first = exc.message.split("\n")[0].removeprefix("jq: error: ")
+                await ctx.stderr.write(_enc("Error: " + first + "\n"))
+                return 1
+            except JqEngineError as exc:
+                await ctx.stderr.write(_enc(f"Error: {exc}\n"))
+                return 1
+        if results is None:
+            return 1
+        return await _write_results(ctx, p, results, out_fmt, indent, files)
+
+
+def _check(ctx: Context) -> Callable[[], None]:
+    def check() -> None:
+        ctx.check_killed()
+        ctx.budget.check_time()
+
+    return check
+
+
+async def _evaluate(
+    ctx: Context, engine: JqEngine, docs: list[Any], held: Held
+) -> list[list[str]] | None:
+    """The program's results for each document (None after an error, already reported)."""
+    results: list[list[str]] = []
     for doc in docs:
         ctx.check_killed()
         try:
             text = json.dumps(doc, default=_yaml_default, ensure_ascii=False)
         except ValueError as exc:
             await ctx.stderr.write(_enc(f"Error: {exc}\n"))
-            return 1
-        state: dict[str, Any] = {}
-        outs: list[Any] = []
-        done = False
-        while not done:
-            ctx.budget.check_time()
-            events, done = await _jq_slice(_eval, prog.prog, [(text, "")], 4096, state)
+            return None
+        outs: list[str] = []
+        async for events in jq_results(engine, [(text, "")], _check(ctx)):
             for ev, _ in events:
-                if ev.kind == "out":
-                    outs.append(ev.text)
-                else:
+                if ev.kind != "out":
                     await ctx.stderr.write(_enc(f"Error: {ev.text}\n"))
-                    return 1
+                    return None
+                held.add(len(ev.text) + 64)
+                outs.append(ev.text)
         results.append(outs)
+    return results
+
+
+async def _write_results(
+    ctx: Context,
+    p: Parsed,
+    results: list[list[str]],
+    out_fmt: str,
+    indent: int,
+    files: list[str],
+) -> int:
+    unwrap = p.get("unwrap", True) not in ("false",)
+    last: Any = _NOTHING
     chunks: list[str] = []
     for n_doc, outs in enumerate(results):
         for t in outs:

@@ -166,6 +166,11 @@ class Budget:
             "max_vm_memory", f"{what}: VM memory limit exceeded (max_vm_memory={_size(cap)})"
         )
 
+    def memory_error(self, what: str, exec_level: bool = True) -> LimitExceeded:
+        """The error for ``what`` having run out of the exec's (or the VM's) memory elsewhere,
+        such as in a helper process capped at what was left."""
+        return self._mem_error(what, exec_level)
+
     def check_alloc(self, n: int, what: str) -> None:
         """Refuse (``LimitExceeded``) a buffer of ``n`` more bytes that would not fit in what is
         left of the exec's and the VM's memory; nothing is charged."""

@@ -1,0 +1,458 @@
+"""Running jq programs in killable helper processes, bounded by the exec's time and memory.
+
+libjq holds the GIL while it evaluates, so an evaluation in the host could be neither stopped at
+the deadline nor kept under ``max_memory``. Each jq (or yq) command borrows a helper process
+(:mod:`pocketos.commands._jq_helper`) from a small pool of pre-started ones, compiles its
+program there and streams the results back in batches, waiting for them without blocking the
+event loop. Before each run the helper's address space is capped (``RLIMIT_AS``) at its current
+size plus what is left of the exec's and the VM's memory; a helper that runs out of it dies and
+the command ends with ``max_memory``. A command cancelled (deadline, signal) while its helper
+computes kills the helper; one that stops early between batches hands it back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import json
+import os
+import struct
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, NoReturn
+
+from pocketos.commands import _jq_helper
+from pocketos.kernel.budget import Budget, current_budget
+
+__all__ = ["HelperBusy", "JqEngine", "JqEngineError"]
+
+_HELPER = str(Path(__file__).with_name("_jq_helper.py"))
+_HEAD = struct.Struct(">cI")
+_EVENT = struct.Struct(">cII")
+_SIZES = struct.Struct(">QQ")
+
+#: idle helpers kept ready
+MAX_IDLE = 2
+#: helpers alive at once in this host process (busy ones included)
+MAX_HELPERS = 32
+#: a helper whose resident size grew past this after a run is not reused
+MAX_REUSE_RSS = 96 << 20
+
+_lock = threading.Lock()
+#: set once starting a helper is refused: evaluate in this process
+_inline_only = False
+_idle: list[_Helper] = []
+_alive = 0
+
+
+class JqEngineError(Exception):
+    """The helper failed for a reason that is not a jq error (message for the user)."""
+
+
+class HelperBusy(JqEngineError):
+    pass
+
+
+class _Died(Exception):
+    pass
+
+
+class _NoHelpers(Exception):
+    pass
+
+
+_KINDS = {b"o": "out", b"e": "err", b"x": "fail"}
+
+
+class _Inline:
+    """Evaluation in this process, for a process that may not start helpers (it is then the
+    unit that is killed at the deadline and capped in memory)."""
+
+    cache: dict[str, Any] = {}
+
+    def __init__(self) -> None:
+        self.prog: Any = None
+        self.results: Iterator[tuple[bytes, int, str]] | None = None
+
+    def compile(self, req: str) -> tuple[bool, str | None]:
+        import jq
+
+        self.prog, msg = _jq_helper._compile(jq, self.cache, json.loads(req))
+        return self.prog is not None, msg
+
+    def start(self, items: list[str]) -> None:
+        self.results = _jq_helper._results(self.prog, items)
+
+    def next(self) -> tuple[list[tuple[str, int, str]], bool]:
+        assert self.results is not None
+        events: list[tuple[str, int, str]] = []
+        size = 0
+        for kind, i, text in self.results:
+            events.append((_KINDS.get(kind, "fail"), i, text))
+            size += len(text)
+            if len(events) >= _jq_helper.BATCH_EVENTS or size >= _jq_helper.BATCH_BYTES:
+                return events, False
+        self.results = None
+        return events, True
+
+
+class _Helper:
+    """One helper process and the host's end of its pipes."""
+
+    def __init__(self) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-I", _HELPER],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            close_fds=True,
+            start_new_session=True,
+        )
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.wfd = self.proc.stdin.fileno()
+        self.rfd = self.proc.stdout.fileno()
+        os.set_blocking(self.rfd, False)
+        self.buf = bytearray()
+        self.ready = False
+        #: address-space and resident sizes the helper reported last
+        self.vsize = 0
+        self.rss = 0
+        #: "idle", "running" (computing a batch) or "waiting" (for M or S)
+        self.state = "idle"
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def send(self, op: bytes, payload: bytes = b"") -> None:
+        data = memoryview(_HEAD.pack(op, len(payload)) + payload)
+        try:
+            while data:
+                n = os.write(self.wfd, data)
+                data = data[n:]
+        except OSError:
+            raise _Died() from None
+
+    async def _fill(self, n: int, budget: Budget | None) -> None:
+        """Read until ``n`` bytes are buffered; past the exec's deadline the budget raises
+        ``LimitExceeded`` (the caller then kills the helper)."""
+        loop = asyncio.get_running_loop()
+        while len(self.buf) < n:
+            try:
+                data = os.read(self.rfd, max(1 << 16, n - len(self.buf)))
+            except BlockingIOError:
+                fut: asyncio.Future[None] = loop.create_future()
+                loop.add_reader(self.rfd, _wake, fut)
+                deadline = budget.deadline if budget is not None else None
+                try:
+                    if deadline is None:
+                        await fut
+                    else:
+                        await asyncio.wait_for(fut, max(0.0, deadline - time.monotonic()))
+                except TimeoutError:
+                    assert budget is not None
+                    budget.check_time()
+                    continue
+                finally:
+                    loop.remove_reader(self.rfd)
+                continue
+            except OSError:
+                raise _Died() from None
+            if not data:
+                raise _Died()
+            self.buf += data
+
+    async def recv(self, budget: Budget | None) -> tuple[bytes, bytes]:
+        await self._fill(_HEAD.size, budget)
+        op, size = _HEAD.unpack_from(self.buf)
+        if budget is not None:
+            budget.check_alloc(size, "jq: output")
+        await self._fill(_HEAD.size + size, budget)
+        payload = bytes(self.buf[_HEAD.size : _HEAD.size + size])
+        del self.buf[: _HEAD.size + size]
+        return op, payload
+
+    async def wait_ready(self, budget: Budget | None) -> None:
+        if not self.ready:
+            op, _ = await self.recv(budget)
+            if op != b"Y":
+                raise _Died()
+            self.ready = True
+
+    def cap_memory(self, limit: int | None) -> None:
+        """Cap the helper's address space at its size after its last answer plus ``limit``
+        bytes (no cap for None)."""
+        try:
+            import resource
+
+            cap = -1 if limit is None or not self.vsize else self.vsize + limit
+            resource.prlimit(self.proc.pid, resource.RLIMIT_AS, (cap, -1))
+        except (ImportError, OSError, ValueError, AttributeError):
+            pass  # not Linux, or the helper has just died (the next read says so)
+
+    def sizes(self, payload: bytes, at: int) -> None:
+        if len(payload) >= at + _SIZES.size:
+            self.vsize, self.rss = _SIZES.unpack_from(payload, at)
+
+    def kill(self) -> None:
+        global _alive
+        if self.proc.returncode is None:
+            try:
+                self.proc.kill()
+            except OSError:
+                pass
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:  # pragma: no cover - a SIGKILLed child
+                pass
+        for f in (self.proc.stdin, self.proc.stdout):
+            try:
+                if f is not None:
+                    f.close()
+            except OSError:
+                pass
+        with _lock:
+            _alive -= 1
+
+
+def _wake(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_result(None)
+
+
+def _spawn() -> _Helper:
+    global _alive
+    with _lock:
+        if _alive >= MAX_HELPERS:
+            raise HelperBusy(f"jq: too many jq programs running at once (at most {MAX_HELPERS})")
+        _alive += 1
+    try:
+        return _Helper()
+    except PermissionError:
+        # a process that may not start programs (the isolation worker's seccomp filter) is
+        # itself the killable, memory-capped unit: evaluate in it from now on
+        global _inline_only
+        with _lock:
+            _alive -= 1
+            _inline_only = True
+        raise _NoHelpers() from None
+    except OSError as exc:
+        with _lock:
+            _alive -= 1
+        raise JqEngineError(f"jq: cannot start the jq engine: {exc.strerror or exc}") from None
+
+
+def _take() -> _Helper:
+    """An idle helper (a fresh one if none is ready); starts a spare for the next command."""
+    helper: _Helper | None = None
+    while True:
+        with _lock:
+            if not _idle:
+                break
+            candidate = _idle.pop()
+        if candidate.alive():
+            helper = candidate
+            break
+        candidate.kill()
+    if helper is None:
+        helper = _spawn()
+    with _lock:
+        want_spare = not _idle and _alive < MAX_HELPERS
+    if want_spare:
+        try:
+            spare = _spawn()
+        except JqEngineError:
+            pass
+        else:
+            _give_back(spare)
+    return helper
+
+
+def _give_back(helper: _Helper) -> None:
+    with _lock:
+        if len(_idle) < MAX_IDLE:
+            _idle.append(helper)
+            return
+    helper.kill()
+
+
+def _close_all() -> None:
+    with _lock:
+        helpers = list(_idle)
+        _idle.clear()
+    for h in helpers:
+        h.kill()
+
+
+def _forget_after_fork() -> None:
+    # a forked child must not use (or kill) its parent's helpers
+    global _alive
+    _idle.clear()
+    _alive = 0
+
+
+atexit.register(_close_all)
+os.register_at_fork(after_in_child=_forget_after_fork)
+
+
+def _memory_left(budget: Budget | None) -> tuple[int | None, bool]:
+    """Bytes left to the exec (and the VM), and whether the exec's limit is the smaller."""
+    if budget is None:
+        return None, True
+    left = budget.limits.max_memory - budget.memory
+    pool = budget.pool
+    if pool is not None and pool.cap - pool.used < left:
+        return max(0, pool.cap - pool.used), False
+    return max(0, left), True
+
+
+class JqEngine:
+    """One command's use of a helper: compile once, then run batches of inputs."""
+
+    def __init__(self) -> None:
+        self.helper: _Helper | None = None
+        self.inline: _Inline | None = None
+        self.budget = current_budget()
+        self._exec_level = True
+
+    async def compile(
+        self, text: str, args: dict[str, Any], bare: str, raw: dict[str, str] | None = None
+    ) -> str | None:
+        """Compile ``text`` with ``args`` (and ``raw``: arguments given as JSON texts) in the
+        helper; returns None, or the compile error's message (the one for ``bare``, the
+        user's own program, when it has one)."""
+        args_json = json.dumps({k: v for k, v in args.items() if not raw or k not in raw})
+        if raw:
+            extra = ",".join(f"{json.dumps(k)}:{v}" for k, v in raw.items())
+            args_json = args_json[:-1] + ("," if len(args_json) > 2 else "") + extra + "}"
+        req = f'{{"text":{json.dumps(text)},"bare":{json.dumps(bare)},"args":{args_json}}}'
+        if self.budget is not None:
+            self.budget.check_alloc(len(req), "jq: input")
+        h = self.helper
+        if h is None and self.inline is None:
+            try:
+                h = self.helper = None if _inline_only else _take()
+            except _NoHelpers:
+                pass
+            if h is None:
+                self.inline = _Inline()
+        if h is None:
+            assert self.inline is not None
+            ok, msg = self.inline.compile(req)
+            op, payload = (b"K", b"") if ok else (b"E", json.dumps({"msg": msg}).encode())
+        else:
+            op, payload = await self._compile(h, req)
+        if op == b"K":
+            return None
+        msg = json.loads(payload).get("msg")
+        return (
+            msg
+            if isinstance(msg, str)
+            else "jq: error: cannot compile program\njq: 1 compile error"
+        )
+
+    async def _compile(self, h: _Helper, req: str) -> tuple[bytes, bytes]:
+        try:
+            await h.wait_ready(self.budget)
+            h.send(b"P", req.encode("utf-8", "surrogatepass"))
+            h.state = "running"
+            op, payload = await h.recv(self.budget)
+            h.state = "idle"
+        except _Died:
+            self._died()
+        if op == b"K":
+            h.sizes(payload, 0)
+        return op, payload
+
+    async def start(self, items: list[str]) -> None:
+        """Run the compiled program on ``items`` (JSON texts); read results with :meth:`next`."""
+        if self.inline is not None:
+            self.inline.start(items)
+            return
+        h = self.helper
+        assert h is not None and h.state == "idle"
+        left, self._exec_level = _memory_left(self.budget)
+        h.cap_memory(left)
+        try:
+            h.send(b"R", "\0".join(items).encode("utf-8", "surrogatepass"))
+        except _Died:
+            self._died()
+        h.state = "running"
+
+    async def next(self) -> tuple[list[tuple[str, int, str]], bool]:
+        """The next batch of results as (kind, input index, text), and whether the run is
+        over. Kinds: ``out`` (JSON text), ``err`` (jq's error message), ``fail``."""
+        if self.inline is not None:
+            return self.inline.next()
+        h = self.helper
+        assert h is not None
+        try:
+            if h.state == "waiting":
+                h.send(b"M")
+                h.state = "running"
+            op, payload = await h.recv(self.budget)
+        except _Died:
+            self._died()
+        if op != b"B":
+            self._died()
+        done = payload[:1] == b"\1"
+        h.state = "idle" if done else "waiting"
+        events: list[tuple[str, int, str]] = []
+        pos, end = 1, len(payload)
+        if done:
+            h.sizes(payload, 1)
+            pos += _SIZES.size
+        unpack = _EVENT.unpack_from
+        kinds = _KINDS
+        while pos < end:
+            kind, i, size = unpack(payload, pos)
+            pos += _EVENT.size
+            events.append(
+                (kinds.get(kind, "fail"), i, payload[pos : pos + size].decode("utf-8", "replace"))
+            )
+            pos += size
+        return events, done
+
+    def close(self) -> None:
+        """Hand the helper back (stopping an unfinished run) or kill it if it is computing."""
+        self.inline = None
+        h = self.helper
+        self.helper = None
+        if h is None:
+            return
+        if h.state == "waiting":
+            try:
+                h.send(b"S")
+                h.state = "idle"
+            except _Died:
+                pass
+        if h.state != "idle" or not h.alive() or h.buf or h.rss > MAX_REUSE_RSS:
+            h.kill()
+            return
+        h.cap_memory(None)
+        _give_back(h)
+
+    def _died(self) -> NoReturn:
+        """The helper went away mid-request: out of its memory cap, or killed."""
+        h = self.helper
+        self.helper = None
+        code = None
+        if h is not None:
+            try:
+                code = h.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:  # pragma: no cover
+                pass
+            h.kill()
+        b = self.budget
+        if b is not None and code in (3, -6, -11):
+            raise b.memory_error("jq", self._exec_level)
+        raise JqEngineError(f"jq: the jq engine stopped unexpectedly (status {code})")
+
+    async def __aenter__(self) -> JqEngine:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,160 @@
+"""jq and yq evaluate guest programs in libjq, which holds the GIL for as long as it computes:
+in the host, ``def f: f; f`` never returned (the exec's timeout could not stop it) and
+``[range(1e9)]`` grew the host by gigabytes. They now run in a helper process that the deadline
+kills and whose memory is capped at what is left of the exec's budget."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pocketos import VM
+from tests.security._util import assert_no_crash
+
+MiB = 1024 * 1024
+MEM = 16 * MiB
+#: what the host may grow by beyond the limit (the VM, interpreter caches)
+OVERHEAD = 48 * MiB
+SLACK = 5.0
+
+
+@pytest.fixture(scope="module")
+def vm() -> Iterator[VM]:
+    with VM() as v:
+        yield v
+
+
+def _status(pid: int) -> dict[str, str]:
+    out: dict[str, str] = {}
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            k, _, v = line.partition(":")
+            out[k] = v.strip()
+    except OSError:
+        pass
+    return out
+
+
+def _reset_peak() -> bool:
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
+
+
+def _peak_rss() -> int:
+    return int(_status(os.getpid()).get("VmHWM", "0 kB").split()[0]) * 1024
+
+
+def _helpers() -> list[tuple[int, str]]:
+    """The host's jq helper processes: (pid, state letter)."""
+    me = str(os.getpid())
+    out = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        st = _status(int(entry.name))
+        if st.get("PPid") != me:
+            continue
+        try:
+            cmd = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"_jq_helper.py" in cmd:
+            out.append((int(entry.name), st.get("State", "?")[:1]))
+    return out
+
+
+def _usable(vm: VM) -> None:
+    r = vm.exec("echo '{\"a\":[1,2]}' | jq -c '.a | map(. * 2)'")
+    assert (r.exit_code, r.stdout, r.stderr) == (0, "[2,4]\n", "")
+    assert [p for p in vm.list_processes() if p["status"] == "running"] == []
+
+
+NEVER_ENDS = [
+    "jq -n 'def f: f; f'",
+    "echo '{}' | jq 'def f: f; f'",
+    "jq -n 'last(range(infinite))' > /dev/null",
+    "jq -n 'range(infinite) | select(. < 0)'",
+    "seq 3 | jq -n '[inputs] | def f: f; f'",
+    "yq -n 'def f: f; f'",
+]
+
+
+@pytest.mark.parametrize("script", NEVER_ENDS)
+def test_endless_jq_program_meets_the_timeout(vm: VM, script: str) -> None:
+    timeout = 0.5
+    start = time.monotonic()
+    r = vm.exec(script, timeout=timeout, limits={"max_memory": MEM})
+    took = time.monotonic() - start
+    assert_no_crash(r)
+    assert (r.exit_code, r.limit_hit) == (124, "timeout"), r
+    assert took < timeout + SLACK
+    # the helper that was computing is gone; the ones left wait for work
+    assert all(state in ("S", "Z") for _, state in _helpers()), _helpers()
+    _usable(vm)
+
+
+GROWS = [
+    "jq -n '[range(1e9)]'",
+    "jq -n 'def f: [f]; f'",
+    "jq -n 'reduce range(1e9) as $i ([]; . + [$i])'",
+    "jq -n '[limit(1e9; repeat(\"xxxxxxxxxxxxxxxx\"))] | add'",
+    "echo '\"ab\"' | jq 'def f: ., (. + . | f); last(f)'",
+    "yq -n '[range(1e9)]'",
+]
+
+
+@pytest.mark.parametrize("script", GROWS)
+def test_growing_jq_program_stops_at_max_memory(vm: VM, script: str) -> None:
+    # the timeout only backs up the test: the memory limit must end the work first
+    measured = _reset_peak()
+    before = _peak_rss()
+    r = vm.exec(script, timeout=60, limits={"max_memory": MEM})
+    assert_no_crash(r)
+    assert (r.exit_code, r.limit_hit) == (125, "max_memory"), r
+    assert "jq: memory limit exceeded (max_memory=16 MiB)" in r.stderr
+    if measured:
+        assert _peak_rss() - before < MEM + OVERHEAD
+    _usable(vm)
+
+
+def test_vm_memory_cap_bounds_jq_too() -> None:
+    with VM(limits={"max_vm_memory": MEM, "max_memory": 64 * MiB}) as vm:
+        r = vm.exec("jq -n '[range(1e9)]'", timeout=60)
+        assert (r.exit_code, r.limit_hit) == (125, "max_vm_memory"), r
+        assert "jq: VM memory limit exceeded (max_vm_memory=16 MiB)" in r.stderr
+        _usable(vm)
+
+
+def test_killed_jq_stops_its_helper(vm: VM) -> None:
+    r = vm.exec("jq -n 'def f: f; f' & sleep 0.2; kill $!; wait $!; echo status=$?", timeout=30)
+    assert r.stdout.endswith("status=143\n"), r
+    assert all(state in ("S", "Z") for _, state in _helpers()), _helpers()
+    _usable(vm)
+
+
+def test_jq_stopped_early_by_its_reader_gives_correct_results_afterwards(vm: VM) -> None:
+    # head closes the pipe while jq has results pending: the next jq must not see them
+    r = vm.exec("jq -n 'range(1e9)' | head -3; jq -n '[range(3)]' -c; jq -n 'halt_error'")
+    assert (r.stdout, r.exit_code) == ("0\n1\n2\n[0,1,2]\n", 5), r
+    for _ in range(5):
+        _usable(vm)
+
+
+def test_many_jq_programs_at_once_are_bounded_and_clean(vm: VM) -> None:
+    # more than the helpers allowed at once: the extra ones are refused, none hangs
+    script = "for i in $(seq 40); do jq -n 'def f: f; f' & done; wait"
+    start = time.monotonic()
+    r = vm.exec(script, timeout=1)
+    assert time.monotonic() - start < 1 + SLACK
+    assert_no_crash(r)
+    assert r.limit_hit == "timeout", r
+    assert "jq: too many jq programs running at once (at most 32)" in r.stderr, r
+    assert len(_helpers()) <= 8, _helpers()
+    _usable(vm)
