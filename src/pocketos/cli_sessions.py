@@ -122,14 +122,35 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _open_elsewhere(row: dict[str, Any]) -> str | None:
+    """Where a stored session is still open (its store status says so and its host process
+    is not known to have ended), or None."""
+    from pocketos.sessions.session import _host_gone
+
+    if row.get("status") not in ("ready", "prompting", "resuming") or _host_gone(row):
+        return None
+    info = row.get("info") or {}
+    if info.get("host_pid") is None:
+        return None
+    return f"process {info.get('host_pid')} on {info.get('host')}"
+
+
 def cmd_rm(args: argparse.Namespace) -> int:
     store = _open(args)
     status = 0
     try:
-        known = {r["id"] for r in store.list_sessions()}
+        rows = {r["id"]: r for r in store.list_sessions()}
         for sid in args.ids:
-            if sid not in known:
+            if sid not in rows:
                 sys.stderr.write(f"pocketos: sessions rm: no such session: {sid}\n")
+                status = 1
+                continue
+            where = None if args.force else _open_elsewhere(rows[sid])
+            if where is not None:
+                sys.stderr.write(
+                    f"pocketos: sessions rm: {sid} is open in {where} "
+                    f"(status {rows[sid]['status']}); close it first, or pass --force\n"
+                )
                 status = 1
                 continue
             store.delete_session(sid)
@@ -168,4 +189,7 @@ def add_sessions_parser(sub: Any, parser_class: type[argparse.ArgumentParser]) -
     a = ssub.add_parser("rm", help="delete sessions and their transcripts", parents=[common])
     a.add_argument("ids", nargs="+", metavar="SESSION_ID")
     a.add_argument("-v", "--verbose", action="store_true", help="name each removed session")
+    a.add_argument(
+        "-f", "--force", action="store_true", help="remove sessions that are open elsewhere too"
+    )
     a.set_defaults(func=cmd_rm)

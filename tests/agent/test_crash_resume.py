@@ -308,3 +308,32 @@ def test_resume_without_a_vm_needs_a_durable_one(tmp_path: Path) -> None:
         store.close()
 
     asyncio.run(go())
+
+
+def test_a_reused_pid_is_not_taken_for_the_dead_host(tmp_path: Path) -> None:
+    """The store names the host process by pid and start time: a live process that got the
+    dead host's pid is not the host, so its session reads as interrupted."""
+    import socket
+    import subprocess
+
+    from pocketos.sessions.session import _started
+
+    store = Store(str(tmp_path / "s.db"))
+    other = subprocess.Popen(["sleep", "1000000"])
+    try:
+        started = _started(other.pid)
+        assert started is not None
+        for sid, when in (("ses-reused", started + 1), ("ses-alive", started)):
+            store.create_session(sid, agent="pocketos", agent_argv=None, vm="vm-1", cwd="/")
+            store.update_session(
+                sid,
+                status="prompting",
+                agent_session_id="pa-1",
+                info={"host": socket.gethostname(), "host_pid": other.pid, "host_started": when},
+            )
+        rows = {r["id"]: r["status"] for r in list_sessions(store=store)}
+        assert rows == {"ses-reused": "interrupted", "ses-alive": "prompting"}
+    finally:
+        other.kill()
+        other.wait()
+        store.close()

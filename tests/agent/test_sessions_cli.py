@@ -110,3 +110,34 @@ def test_sessions_without_a_store(
     code, _, err = cli(capsys, "sessions", "list", "--store", str(tmp_path / "missing.db"))
     assert code == 1 and "no such session store" in err
     assert not (tmp_path / "missing.db").exists()
+
+
+def test_sessions_rm_refuses_a_session_open_in_a_live_process(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    import socket
+    import subprocess
+
+    from pocketos.sessions.session import _started
+    from pocketos.store import Store
+
+    db = tmp_path / "s.db"
+    host = subprocess.Popen(["sleep", "1000000"])  # stands for the process the session runs in
+    try:
+        store = Store(str(db))
+        info = {"host": socket.gethostname(), "host_pid": host.pid, "host_started": None}
+        info["host_started"] = _started(host.pid)
+        for sid, status in (("ses-open", "ready"), ("ses-done", "closed")):
+            store.create_session(sid, agent="pocketos", agent_argv=None, vm="vm-1", cwd="/")
+            store.update_session(sid, status=status, agent_session_id="pa-1", info=info)
+        store.close()
+        code, out, err = cli(capsys, "sessions", "rm", "-v", "--store", str(db), "ses-open")
+        assert code == 1 and out == ""
+        assert f"ses-open is open in process {host.pid}" in err and "--force" in err
+        code, out, _ = cli(capsys, "sessions", "rm", "-v", "--store", str(db), "ses-done")
+        assert code == 0 and out == "removed ses-done\n"
+        code, out, _ = cli(capsys, "sessions", "rm", "-f", "-v", "--store", str(db), "ses-open")
+        assert code == 0 and out == "removed ses-open\n"
+    finally:
+        host.kill()
+        host.wait()

@@ -286,6 +286,48 @@ def test_client_requests_time_out(tmp_path: Path) -> None:
         assert s.status == "closed"
 
 
+def _gone(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except FileNotFoundError:
+        return True
+
+
+def test_close_kills_what_a_launcher_left_holding_the_pipes(tmp_path: Path) -> None:
+    """The agent is started by a launcher whose background child keeps the agent's stdout and
+    stderr open after the agent exits: close() still returns, and the child is killed."""
+    import os
+    import shlex
+    import signal
+    import sys
+    import time
+
+    from pocketos import VM
+
+    script = tmp_path / "agent.py"
+    script.write_text(HANGS_AT_SET_MODE)
+    pidfile = tmp_path / "child.pid"
+    launcher = (
+        f"trap '' TERM HUP; sleep 1000000 & echo $! > {shlex.quote(str(pidfile))}; "
+        f"exec {shlex.quote(sys.executable)} {shlex.quote(str(script))}"
+    )
+    with VM() as vm:
+        s = vm.create_session(["/bin/sh", "-c", launcher], store=False)
+        pid = int(pidfile.read_text())
+        try:
+            assert not _gone(pid)
+            s.close()  # returns although `sleep` still holds the pipes
+            assert s.status == "closed"
+            deadline = time.monotonic() + 60  # SIGKILL was sent; wait for the kernel to act
+            while not _gone(pid) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert _gone(pid)
+        finally:
+            if not _gone(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
 HANGS_AT_LOAD = """
 import asyncio, sys, uuid
 import acp

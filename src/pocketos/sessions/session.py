@@ -1289,7 +1289,12 @@ async def _start(session: Session, load: str | None) -> Session:
         session.id,
         status="ready",
         agent_session_id=session.agent_session_id,
-        info={**session._record(), "host": _HOST, "host_pid": os.getpid()},
+        info={
+            **session._record(),
+            "host": _HOST,
+            "host_pid": os.getpid(),
+            "host_started": _started(os.getpid()),
+        },
     )
     session.events.emit(
         "session.resumed" if load else "session.started",
@@ -1524,9 +1529,19 @@ _HOST = socket.gethostname()
 INTERRUPTED = "interrupted (the host process ended)"
 
 
+def _started(pid: int) -> int | None:
+    """When process ``pid`` started (clock ticks since boot, from /proc), None if unknown:
+    with the pid it names one process, even after the pid is reused."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return int(f.read().rsplit(b")", 1)[1].split()[19])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def _host_gone(rec: dict[str, Any]) -> bool:
     """Whether the process that last ran this stored session has ended (judged only for a
-    session last run on this machine; a reused pid reads as alive)."""
+    session last run on this machine; a pid now used by another process is not the host)."""
     info = rec.get("info") or {}
     pid = info.get("host_pid")
     if not isinstance(pid, int) or info.get("host") != _HOST:
@@ -1539,6 +1554,10 @@ def _host_gone(rec: dict[str, Any]) -> bool:
         return True
     except OSError:
         return False
+    started = info.get("host_started")
+    if isinstance(started, int):
+        now = _started(pid)
+        return now is not None and now != started
     return False
 
 
