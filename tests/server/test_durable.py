@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import tarfile
 
-from tests.server.conftest import ALICE, BOB, TOKENS
+from tests.server.harness import ALICE, BOB, TOKENS
 
 
 def test_durable_vms_come_back_after_a_restart(serve, tmp_path):

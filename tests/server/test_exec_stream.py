@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 
-from websockets.exceptions import InvalidStatus
-from websockets.sync.client import connect
+import pytest
 
-from tests.server.conftest import ALICE, BOB
+from tests.server.harness import ALICE, BOB
+
+connect = pytest.importorskip("websockets.sync.client").connect
+InvalidStatus = pytest.importorskip("websockets.exceptions").InvalidStatus
 
 
 def _frames(ws) -> list[dict]:

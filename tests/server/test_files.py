@@ -7,6 +7,8 @@ import tarfile
 
 import pytest
 
+from tests.server import harness  # noqa: F401  (skips without the server extra)
+
 
 @pytest.fixture(params=["in-process", "process"])
 def vm(request, server):

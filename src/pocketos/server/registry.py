@@ -90,6 +90,8 @@ class PendingPermissions:
         self.items: dict[str, Permission] = {}
         self._ids = itertools.count(1)
         self.listeners: list[Callable[[str, Permission], None]] = []
+        #: set while requests are pending (for ``GET /permissions?wait=N``)
+        self.changed = asyncio.Event()
 
     def handler(self, request: PermissionRequest) -> Any:
         if threading.get_ident() != self.loop_thread:
@@ -113,6 +115,10 @@ class PendingPermissions:
         return wait()
 
     def _notify(self, what: str, item: Permission) -> None:
+        if self.items:
+            self.changed.set()
+        else:
+            self.changed.clear()
         for cb in list(self.listeners):
             with contextlib.suppress(Exception):
                 cb(what, item)
@@ -266,6 +272,7 @@ class Registry:
                 if h.vm is None:
                     h.permissions.loop_thread = threading.get_ident()
                     h.vm = await asyncio.to_thread(self._build, h, h.spec)
+                    self._attach_loop(h)
         h.touch()
         return h
 
@@ -303,6 +310,7 @@ class Registry:
         h = Hosted(vm_id, who.name, isolation, dict(body), durable=durable)
         h.permissions.loop_thread = threading.get_ident()
         h.vm = await asyncio.to_thread(self._build, h, body)
+        self._attach_loop(h)
         self.vms[vm_id] = h
         if durable is not None:
             self._save_records()
@@ -325,8 +333,7 @@ class Registry:
             opts["mounts"] = mounts
         if body.get("snapshot") is not None:
             opts["snapshots"] = [self.snapshot_bytes(h.owner, str(body["snapshot"]))]
-        if h.in_process:
-            opts["permission_handler"] = h.permissions.handler
+        opts["permission_handler"] = h.permissions.handler
         if h.durable is not None:
             opts.pop("name", None)  # the workspace's name
             store = self.workspaces_dir
@@ -354,6 +361,13 @@ class Registry:
             opts["name"] = str(body["name"])
         handle = self.cluster.vm(h.durable, **opts)
         return ClusterVM(handle.async_handle, body.get("limits"))
+
+    def _attach_loop(self, h: Hosted) -> None:
+        # a process VM answers its worker's ``ask`` questions on the loop it is used from; make
+        # that the server's loop from the start, so an ask met by a file call waits for the API
+        note = getattr(h.vm, "_note_loop", None)
+        if note is not None:
+            note()
 
     def _mounts(self, value: Any) -> dict[str, Any]:
         """``{"/vm/path": "name"}`` or ``{"/vm/path": {"name": ..., "mode": "ro"}}``: only the

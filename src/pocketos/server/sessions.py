@@ -11,8 +11,7 @@
   replays the backlog after N, then follows live.
 
 Only the agents of the server's config may be started (default: the built-in one), with the
-config's provider settings: a caller picks the model, never the endpoint or the key. Sessions
-need an in-process VM until process VMs carry them.
+config's provider settings: a caller picks the model, never the endpoint or the key.
 """
 
 from __future__ import annotations
@@ -70,16 +69,6 @@ def _store(st: ServerState) -> Any:
     return cached
 
 
-def _needs_in_process(h: Hosted) -> None:
-    if not h.in_process:
-        raise ApiError(
-            501,
-            "not_supported",
-            "agent sessions need an in-process VM for now (create it with "
-            '"isolation": "in-process")',
-        )
-
-
 def _agent_config(st: ServerState, body: Any) -> dict[str, Any]:
     cfg = dict(st.config.agent_config)
     for key in ("model", "max_turns", "max_tokens"):
@@ -99,7 +88,6 @@ def _session(h: Hosted, sid: str) -> Any:
 async def create(request: Request) -> Response:
     st = state_of(request)
     h = await vm_of(request)
-    _needs_in_process(h)
     body = await body_of(request, CreateSession)
     if body.agent not in st.config.agents:
         raise ApiError(
@@ -129,19 +117,16 @@ async def create(request: Request) -> Response:
 
 async def list_sessions(request: Request) -> Response:
     h = await vm_of(request)
-    _needs_in_process(h)
     return JSONResponse({"sessions": [s.info() for s in h.sessions.values()]})
 
 
 async def get_session(request: Request) -> Response:
     h = await vm_of(request)
-    _needs_in_process(h)
     return JSONResponse(_session(h, request.path_params["sid"]).info())
 
 
 async def close_session(request: Request) -> Response:
     h = await vm_of(request)
-    _needs_in_process(h)
     s = _session(h, request.path_params["sid"])
     h.sessions.pop(s.id, None)
     await s.close()
@@ -162,7 +147,6 @@ def _result(res: Any) -> dict[str, Any]:
 async def prompt(request: Request) -> Response:
     st = state_of(request)
     h = await vm_of(request)
-    _needs_in_process(h)
     s = _session(h, request.path_params["sid"])
     body = await body_of(request, Prompt)
     if body.wait:
@@ -187,7 +171,6 @@ async def prompt(request: Request) -> Response:
 
 async def cancel(request: Request) -> Response:
     h = await vm_of(request)
-    _needs_in_process(h)
     s = _session(h, request.path_params["sid"])
     await s.cancel()
     return JSONResponse({"id": s.id, "cancelled": True})
@@ -196,7 +179,6 @@ async def cancel(request: Request) -> Response:
 async def resume(request: Request) -> Response:
     st = state_of(request)
     h = await vm_of(request)
-    _needs_in_process(h)
     sid = request.path_params["sid"]
     body = await body_of(request, Resume)
     if sid in h.sessions:
@@ -249,7 +231,6 @@ def _stored_events(s: Any, after: int, until: int) -> list[dict[str, Any]]:
 
 async def events_sse(request: Request) -> Response:
     h = await vm_of(request)
-    _needs_in_process(h)
     s = _session(h, request.path_params["sid"])
     after = _after(request)
 
@@ -267,7 +248,6 @@ async def events_sse(request: Request) -> Response:
 
 async def events_ws(websocket: WebSocket) -> None:
     h = await vm_of(websocket)
-    _needs_in_process(h)
     s = _session(h, websocket.path_params["sid"])
     after = _after(websocket)
     await websocket.accept()

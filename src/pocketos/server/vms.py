@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -10,6 +12,7 @@ from starlette.responses import JSONResponse, Response
 
 from pocketos import __version__
 from pocketos.server.auth import principal_of
+from pocketos.server.errors import ApiError
 from pocketos.server.openapi import api
 from pocketos.server.state import body_of, state_of, vm_of
 
@@ -96,6 +99,16 @@ async def save_vm(request: Request) -> Response:
 
 async def list_permissions(request: Request) -> Response:
     h = await vm_of(request)
+    raw = request.query_params.get("wait")
+    if raw:
+        try:
+            wait = float(raw)
+        except ValueError:
+            raise ApiError(422, "invalid_request", f"?wait= must be seconds, not {raw!r}")
+        if not 0 <= wait <= 300:
+            raise ApiError(422, "invalid_request", "?wait= must be between 0 and 300 seconds")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(h.permissions.changed.wait(), wait)
     return JSONResponse({"permissions": h.permissions.list()})
 
 
@@ -113,7 +126,13 @@ routes = [
     api("/v1/vms/{vm_id}", get_vm, ["GET"], "One VM"),
     api("/v1/vms/{vm_id}", delete_vm, ["DELETE"], "Close and forget a VM"),
     api("/v1/vms/{vm_id}/save", save_vm, ["POST"], "Commit a durable VM to its workspace"),
-    api("/v1/vms/{vm_id}/permissions", list_permissions, ["GET"], "Pending `ask` requests"),
+    api(
+        "/v1/vms/{vm_id}/permissions",
+        list_permissions,
+        ["GET"],
+        "Pending `ask` requests",
+        query={"wait": "seconds to wait for one to be pending (long poll)"},
+    ),
     api(
         "/v1/vms/{vm_id}/permissions/{perm_id}",
         answer_permission,
