@@ -4,4 +4,13 @@ one line saying what is missing."""
 import importlib.util
 
 if all(importlib.util.find_spec(m) for m in ("starlette", "uvicorn", "websockets")):
-    from tests.server.harness import authed, serve, server  # noqa: F401
+    from tests.server.harness import (  # noqa: F401
+        ALICE,
+        BOB,
+        ROOT,
+        TOKENS,
+        Running,
+        authed,
+        serve,
+        server,
+    )
