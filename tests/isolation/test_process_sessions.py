@@ -268,3 +268,39 @@ def test_fork_starts_from_the_parents_files(isolation: str, pool: WorkerPool) ->
         finally:
             child.close()
         assert vm.read_file("/home/user/f") == b"parent 2\n"
+
+
+def test_a_sync_call_from_the_loop_during_a_host_tool_call_does_not_deadlock(
+    pool: WorkerPool,
+) -> None:
+    """The host tool runs on the VM's loop while a poll of the worker waits for it; a sync
+    call on the VM from that loop waits for the poll. The tool call is given up (an error
+    the guest sees) instead of both waiting for ever; a kill from the loop never waits."""
+    kit = Toolkit("slow", "Slow tools")
+    started = asyncio.Event()
+
+    @kit.tool()
+    async def wait() -> str:
+        """Wait until released."""
+        started.set()
+        await asyncio.Event().wait()
+        return "never"
+
+    async def go() -> None:
+        vm = AsyncVM(isolation="process", pool=pool, toolkits=[kit], policy=POLICY)
+        vm.write_file("/home/user/f", "still readable\n")
+        p = await vm.spawn(["pocketos-slow", "wait"])
+        await started.wait()
+        assert vm.read_file("/home/user/f") == b"still readable\n"
+        assert await p.wait() == 1
+        err = await p.stderr.read()
+        assert err.startswith(b"pocketos-slow wait: interrupted: the host's event loop blocked")
+        started.clear()
+        q = await vm.spawn(["pocketos-slow", "wait"])
+        await started.wait()
+        q.kill("KILL")
+        assert await q.wait() == 137
+        assert vm.read_file("/home/user/f") == b"still readable\n"
+        await vm.aclose()
+
+    asyncio.run(go())

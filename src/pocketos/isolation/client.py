@@ -260,9 +260,21 @@ class AsyncProcessVM:
         self._alive()
         w = self._worker_for_call()
         msg = {"id": next(self._rid), "vm": self._handle, **msg}
+        services = self._services
+        try:
+            on_loop = asyncio.get_running_loop() is services.loop
+        except RuntimeError:
+            on_loop = False
+        if on_loop:
+            # a sync call from the VM's loop: callbacks answered on that loop cannot run now
+            services.loop_blocked += 1
         try:
             with w.lock:
-                self._services.count = 0
+                services.count = 0
+                pid = msg.get("pid")
+                services.polling = (
+                    pid if msg.get("op") == "proc_poll" and type(pid) is int else None
+                )
                 reply = w.request(
                     msg, self._deadline(timeout, w.limits.grace), on_event, max_event_bytes
                 )
@@ -271,6 +283,9 @@ class AsyncProcessVM:
             self.pool.discard(w)
             self._worker = w  # replaced (and counted) on the next request
             raise
+        finally:
+            if on_loop:
+                services.loop_blocked -= 1
         if "state" in reply and reply["state"] is not None:
             self._state = reply["state"]
             self.commit_error = None

@@ -48,6 +48,8 @@ def _raise_tool_error(err: Any) -> None:
 
     kind = str(err.get("type", "")) if isinstance(err, dict) else ""
     message = str(err.get("message", "")) if isinstance(err, dict) else "host tool failed"
+    if kind == "Interrupted":  # the host is killing the calling process
+        raise asyncio.CancelledError(message)
     if kind == "ToolDenied":
         raise ToolDenied(message)
     if kind == "ToolTimeout":

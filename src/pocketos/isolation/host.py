@@ -15,6 +15,8 @@ holds on things that live in the worker.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import contextlib
 import contextvars
 import functools
 import inspect
@@ -88,6 +90,12 @@ class HostServices:
         self.count = 0
         #: callbacks refused because a request made too many
         self.refused = 0
+        #: sync calls on this VM made from its event loop's thread, waiting or running now
+        self.loop_blocked = 0
+        #: the pid whose output the current request polls (None: not a poll)
+        self.polling: int | None = None
+        #: pids a kill is on its way to (a callback made while polling one is given up)
+        self.killing: set[int] = set()
         self._grants: dict[str, int] = {}
         self._always: set[str] = set()
         self._lock = threading.Lock()
@@ -106,15 +114,16 @@ class HostServices:
                 f"too many host callbacks in one request (more than {self.max_callbacks})",
             )
         kind = frame.get("kind")
+        factory: Callable[[], Coroutine[Any, Any, dict[str, Any]]]
         if kind == "tool":
-            coro: Coroutine[Any, Any, dict[str, Any]] = self._tool(frame)
+            factory = functools.partial(self._tool, frame)
         elif kind == "ask":
-            coro = self._ask(frame.get("request"))
+            factory = functools.partial(self._ask, frame.get("request"))
         else:
             return _error("PocketOSError", f"unknown callback {kind!r}")
-        return self._run(coro)
+        return self._run(factory)
 
-    def _run(self, coro: Coroutine[Any, Any, dict[str, Any]]) -> dict[str, Any]:
+    def _run(self, factory: Callable[[], Coroutine[Any, Any, dict[str, Any]]]) -> dict[str, Any]:
         loop = self.loop
         try:
             here: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
@@ -122,14 +131,54 @@ class HostServices:
             here = None
         if loop is not None and loop.is_running() and here is None:
             # the usual case: a thread waits for the worker while the host's loop runs
-            return asyncio.run_coroutine_threadsafe(coro, loop).result()
-        # the waiting thread *is* a loop (a sync call made from async code): run the answer
-        # on a loop of its own rather than deadlock
+            return self._on_loop(factory, loop)
+        return self._elsewhere(factory)
+
+    def _on_loop(
+        self,
+        factory: Callable[[], Coroutine[Any, Any, dict[str, Any]]],
+        loop: asyncio.AbstractEventLoop,
+    ) -> dict[str, Any]:
+        """Run the answer on the VM's loop. If that loop blocks in a sync call on this VM
+        (which waits for the request this answer belongs to), an answer not yet started runs
+        elsewhere and one already started is given up, rather than deadlock."""
+        started = threading.Event()
+
+        async def tracked() -> dict[str, Any]:
+            started.set()
+            return await factory()
+
+        fut = asyncio.run_coroutine_threadsafe(tracked(), loop)
+        while True:
+            try:
+                return fut.result(timeout=0.05)
+            except concurrent.futures.TimeoutError:
+                if self.polling is not None and self.polling in self.killing:
+                    # the process waiting for this answer is being killed: it ends now,
+                    # as an in-process call would be cancelled
+                    fut.cancel()
+                    return _error("Interrupted", "killed while a host tool call was running")
+                if not self.loop_blocked:
+                    continue
+            if not started.is_set() and fut.cancel():
+                return self._elsewhere(factory)
+            fut.cancel()
+            return _error(
+                "ToolFailed",
+                "interrupted: the host's event loop blocked in a call on this VM while "
+                "the callback was running",
+            )
+
+    def _elsewhere(
+        self, factory: Callable[[], Coroutine[Any, Any, dict[str, Any]]]
+    ) -> dict[str, Any]:
+        """Run the answer on a loop of its own (the waiting thread is itself a loop, or the
+        VM's loop cannot take it)."""
         box: dict[str, Any] = {}
 
         def main() -> None:
             try:
-                box["v"] = asyncio.run(coro)
+                box["v"] = asyncio.run(factory())
             except BaseException as exc:  # pragma: no cover - reported below
                 box["e"] = exc
 
@@ -365,13 +414,38 @@ class RemoteProcess:
         return self.exit_code
 
     def kill(self, sig: int | str = "KILL") -> None:
+        """Signal the process. From a running event loop the signal is sent by a background
+        request (the loop is not held while a poll of the worker finishes)."""
         if self.task.done() or self.generation != self.vm._generation:
             return
+        from pocketos.kernel.process import signal_number
+
+        signal_number(sig)  # a bad signal is still an error, at once
         try:
-            self.vm.kill(self.pid, sig)
-        except PocketOSError:
-            if not self.task.done():
-                raise
+            asyncio.get_running_loop()
+        except RuntimeError:
+            try:
+                self.vm.kill(self.pid, sig)
+            except (PocketOSError, ProcessLookupError):
+                if not self.task.done():
+                    raise
+            return
+
+        services = self.vm._services
+        services.killing.add(self.pid)
+
+        async def send() -> None:
+            try:
+                with contextlib.suppress(PocketOSError, ProcessLookupError, LookupError):
+                    await self.vm._guest(
+                        "call", self.generation, method="kill", args=[self.pid, sig]
+                    )
+            finally:
+                services.killing.discard(self.pid)
+
+        t = asyncio.ensure_future(send())
+        self.vm._tasks.add(t)
+        t.add_done_callback(self.vm._tasks.discard)
 
 
 class RemotePython:
