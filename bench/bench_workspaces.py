@@ -283,5 +283,17 @@ def _depth(work: Path, quick: bool) -> list[Result]:
     for c in children:
         c.close()
     parent.close()
+    # a write between every fork: each fork seals a layer; past a few they are merged
+    parent = VM()
+    parent.write_file("/tmp/big", big)
+    children = []
+    for i in range(k):
+        parent.write_file(f"/home/user/f{i}", f"{i}\n")
+        children.append(parent.fork())
+    measure(parent, fresh, f"in the parent after {k} forks with a write between each")
+    measure(children[-1], fresh, f"in the last child of {k} forks with a write between each")
+    for c in children:
+        c.close()
+    parent.close()
     fresh.close()
     return out

@@ -270,8 +270,8 @@ def test_tampered_tree_is_detected(store: WorkspaceStore) -> None:
         vm.write_file("/w/f", "x")
         co.commit("x")
     run = store.run_doc(store.head("w")["runs"][0])
-    chunk = store.objects.get_doc(run["manifest"])["chunks"][0][1]
-    for oid in (chunk, run["manifest"]):  # a chunk of the run's tree, then its root
+    pack = store.objects.get_doc(run["manifest"])["chunks"][0][3]
+    for oid in (pack, run["manifest"]):  # the chunks of the run's tree, then its root
         path = store.storage.root / store.objects.key(oid)  # type: ignore[attr-defined]
         path.write_bytes(b"garbage")
         with pytest.raises(CorruptObjectError, match=oid):

@@ -15,12 +15,18 @@ Root document::
     {"manifest": 2, "count": entries, "files": regular files,
      "links": {hard-link group: [paths]}, "chunks": [[last path, chunk id, entries], ...]}
 
-A chunk document is ``{"entries": [[path, entry], ...]}`` (entries as in :mod:`.tree`).
+A chunk is a list ``[[path, entry], ...]`` (entries as in :mod:`.tree`); its id is the
+SHA-256 of its JSON text. The chunks one write makes are stored together, up to
+:data:`PACK_CHUNKS` in one *pack* object ``{"chunks": {chunk id: chunk}}``, so a commit
+creates a file or two for its chunks instead of one per chunk; the root names the pack
+holding each chunk (``[last path, chunk id, entries, pack id]``).
 """
 
 from __future__ import annotations
 
 import bisect
+import hashlib
+import json
 import zlib
 from collections.abc import Iterator
 from typing import Any
@@ -33,6 +39,8 @@ __all__ = ["Manifest", "DictManifest", "build_manifest", "apply_to_manifest", "i
 
 #: average entries per chunk (a power of two)
 AVERAGE = 32
+#: chunks stored together in one pack object (a lookup reads one pack)
+PACK_CHUNKS = 16
 
 
 def _key(path: str) -> tuple[str, str]:
@@ -106,6 +114,7 @@ class Manifest:
         self.chunks: list[list[Any]] = doc["chunks"]
         self._last = [_key(c[0]) for c in self.chunks]
         self._loaded: dict[int, dict[str, Entry]] = {}
+        self._packs: dict[str, dict[str, Any]] = {}
         self._links: dict[str, list[str]] = doc.get("links") or {}
 
     @property
@@ -119,11 +128,17 @@ class Manifest:
     def chunk(self, i: int) -> dict[str, Entry]:
         got = self._loaded.get(i)
         if got is None:
-            cid = self.chunks[i][1]
-            doc = self.objects.get_doc(cid)
-            if not isinstance(doc, dict) or not isinstance(doc.get("entries"), list):
-                raise CorruptObjectError(f"object {cid} is not a manifest chunk")
-            got = {p: e for p, e in doc["entries"]}
+            c = self.chunks[i]
+            pack = self._packs.get(c[3])
+            if pack is None:
+                pack = self.objects.get_doc(c[3])
+                if not isinstance(pack, dict) or not isinstance(pack.get("chunks"), dict):
+                    raise CorruptObjectError(f"object {c[3]} is not a manifest pack")
+                self._packs[c[3]] = pack
+            entries = pack["chunks"].get(c[1])
+            if not isinstance(entries, list):
+                raise CorruptObjectError(f"manifest pack {c[3]} lacks chunk {c[1]}")
+            got = {p: e for p, e in entries}
             self._loaded[i] = got
         return got
 
@@ -162,9 +177,6 @@ class Manifest:
     def to_dict(self) -> Tree:
         return dict(self)
 
-    def chunk_ids(self) -> list[str]:
-        return [c[1] for c in self.chunks]
-
 
 # --- writing ---------------------------------------------------------------------------------
 def _split(entries: list[tuple[str, Entry]], final: bool) -> tuple[list[list[Any]], bool]:
@@ -185,7 +197,21 @@ def _split(entries: list[tuple[str, Entry]], final: bool) -> tuple[list[list[Any
 
 
 def _put_chunks(objects: ObjectStore, pieces: list[list[Any]]) -> list[list[Any]]:
-    return [[piece[-1][0], objects.put_doc({"entries": piece}), len(piece)] for piece in pieces]
+    """Store ``pieces`` in packs; their lines of the root."""
+    out: list[list[Any]] = []
+    for start in range(0, len(pieces), PACK_CHUNKS):
+        group = pieces[start : start + PACK_CHUNKS]
+        texts = {}
+        lines = []
+        for piece in group:
+            text = json.dumps(piece, sort_keys=True, separators=(",", ":"))
+            cid = hashlib.sha256(text.encode()).hexdigest()
+            texts[cid] = text
+            lines.append([piece[-1][0], cid, len(piece)])
+        body = ",".join(f'"{cid}":{text}' for cid, text in sorted(texts.items()))
+        pack = objects.put_doc_text('{"chunks":{' + body + "}}")
+        out.extend([*line, pack] for line in lines)
+    return out
 
 
 def _root(

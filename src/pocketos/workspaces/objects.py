@@ -88,6 +88,10 @@ class ObjectStore:
         raw = json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
         return self.put(zlib.compress(raw, 1))
 
+    def put_doc_text(self, text: str) -> str:
+        """Store a document already written as canonical JSON text."""
+        return self.put(zlib.compress(text.encode(), 1))
+
     def get_doc(self, digest: str) -> Any:
         data = self.get(digest)
         try:

@@ -586,22 +586,24 @@ class WorkspaceStore:
         return {"live": len(live), "deleted": deleted, "bytes_freed": freed, "young": kept}
 
     def _reachable(self, trees: set[str]) -> set[str]:
-        """The blobs and manifest chunks the trees ``trees`` (flat trees, deltas or manifest
-        roots) reference; a chunk shared by many manifests is read once."""
-        chunks: set[str] = set()
+        """The blobs and manifest packs the trees ``trees`` (flat trees, deltas or manifest
+        roots) reference; a pack shared by many manifests is read once."""
+        packs: dict[str, set[str]] = {}
         flat: builtins.list[Tree] = []
         for t in trees:
             doc = self.objects.get_doc(t)
             if is_manifest(doc):
-                chunks.update(c[1] for c in doc["chunks"])
+                for c in doc["chunks"]:
+                    packs.setdefault(c[3], set()).add(c[1])
             elif isinstance(doc, dict):
                 flat.append(doc)
-        out = chunks | blobs_of(flat)
-        for cid in chunks:
-            doc = self.objects.get_doc(cid)
-            for _, e in doc.get("entries", ()) if isinstance(doc, dict) else ():
-                if e.get("t") == "f":
-                    out.add(e["b"])
+        out = set(packs) | blobs_of(flat)
+        for pid, cids in packs.items():
+            chunks = self.objects.get_doc(pid).get("chunks", {})
+            for cid in cids:
+                for _, e in chunks.get(cid, ()):
+                    if e.get("t") == "f":
+                        out.add(e["b"])
         return out
 
     def _prune(self, name: str, keep: int) -> None:
