@@ -82,10 +82,39 @@ def _opencode(vm: VM, base: str) -> tuple[list[str], dict[str, str]]:
     return [_agent("opencode"), "acp"], env
 
 
+def _pi(vm: VM, base: str) -> tuple[list[str], dict[str, str]]:
+    # pi 1.x needs Node >= 22.19: .ci/run installs Node 22 from npm next to it, and pi-acp
+    # starts pi through a launcher written into the VM (PI_ACP_PI_COMMAND)
+    node = os.path.join(AGENTS_DIR, "node_modules", "node", "bin", "node")
+    cli = os.path.join(AGENTS_DIR, "node_modules", "@earendil-works", "pi-coding-agent")
+    cli = os.path.join(cli, "dist", "bundle", "cli.js")
+    for need in (node, cli):
+        if not os.path.exists(need):
+            pytest.skip(f"{need} is not installed (.ci/run installs node@22 and pi with npm)")
+    vm.mkdir("/home/user/.pi/agent", parents=True)
+    models = {
+        "fake": {
+            "baseUrl": f"{base}/v1",
+            "api": "openai-completions",
+            "apiKey": "sk-fake",
+            "compat": {"supportsDeveloperRole": False, "supportsReasoningEffort": False},
+            "models": [{"id": "fake-model"}],
+        }
+    }
+    vm.write_file("/home/user/.pi/agent/models.json", json.dumps({"providers": models}))
+    settings = {"defaultProvider": "fake", "defaultModel": "fake-model"}
+    vm.write_file("/home/user/.pi/agent/settings.json", json.dumps(settings))
+    vm.mkdir("/home/user/.local/bin", parents=True)
+    vm.write_file("/home/user/.local/bin/pi", f'#!/bin/sh\nexec {node} {cli} "$@"\n')
+    vm.chmod("/home/user/.local/bin/pi", 0o755)
+    return [_agent("pi-acp")], {"PI_ACP_PI_COMMAND": "/home/user/.local/bin/pi"}
+
+
 AGENTS: dict[str, Callable[[VM, str], tuple[list[str], dict[str, str]]]] = {
     "claude-code-acp": _claude,
     "codex-acp": _codex,
     "opencode": _opencode,
+    "pi-acp": _pi,
 }
 
 
@@ -155,4 +184,9 @@ def test_codex_acp_in_the_sandbox_writes_and_runs_in_the_vm() -> None:
 
 def test_opencode_in_the_sandbox_writes_and_runs_in_the_vm() -> None:
     _, requests = _run("opencode")
+    assert requests.count("/v1/chat/completions") >= 3
+
+
+def test_pi_through_pi_acp_in_the_sandbox_writes_and_runs_in_the_vm() -> None:
+    _, requests = _run("pi-acp")
     assert requests.count("/v1/chat/completions") >= 3
