@@ -33,8 +33,10 @@ from playwright.sync_api import Browser, Page, sync_playwright  # noqa: E402
 from tests.server.conftest import Running  # noqa: E402
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    # module scope, not session: Playwright's sync API keeps an event loop running in this
+    # thread while it is open, and later tests call asyncio.run()
     with sync_playwright() as pw:
         b = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
         try:
