@@ -47,6 +47,9 @@ class ExecRequest(BaseModel):
     timeout: float | None = Field(default=None, gt=0)
     limits: dict[str, Any] | None = None
     encoding: Literal["utf-8", "base64"] = "utf-8"
+    #: ``$1 ...`` and ``$0`` of the script, as in ``bash -c script argv0 args...``
+    args: list[str] | None = None
+    argv0: str | None = None
     type: Literal["exec"] | None = None
 
     def stdin_bytes(self) -> bytes | None:
@@ -91,6 +94,10 @@ async def run_exec(
                 return await h.vm.exec(script, on_stdout=on_stdout, on_stderr=on_stderr, **kw)
             return await h.vm.run(list(req.argv), **kw)
         assert req.script is not None
+        if req.args is not None:
+            kw["args"] = list(req.args)
+        if req.argv0 is not None:
+            kw["argv0"] = req.argv0
         return await h.vm.exec(req.script, on_stdout=on_stdout, on_stderr=on_stderr, **kw)
     finally:
         h.busy -= 1

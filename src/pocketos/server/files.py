@@ -59,6 +59,13 @@ def stat_dict(st: Any) -> dict[str, Any]:
         "gid": st.st_gid,
         "mtime": st.st_mtime,
         "nlink": st.st_nlink,
+        # the whole stat, for clients that rebuild a StatResult
+        "st_mode": st.st_mode,
+        "st_ino": st.st_ino,
+        "st_dev": st.st_dev,
+        "st_atime_ns": st.st_atime_ns,
+        "st_mtime_ns": st.st_mtime_ns,
+        "st_ctime_ns": st.st_ctime_ns,
     }
 
 
@@ -83,6 +90,8 @@ async def write(request: Request) -> Response:
     if _flag(request, "parents") if "parents" in request.query_params else False:
         parent = path.rsplit("/", 1)[0] or "/"
         await h.call("mkdir", parent, parents=True, exist_ok=True)
+    if "append" in request.query_params and _flag(request, "append"):
+        kw["append"] = True
     data = await request.body()
     await h.call("write_file", path, data, **kw)
     return JSONResponse({"path": path, "size": len(data)}, status_code=201)
@@ -124,7 +133,8 @@ async def mkdir(request: Request) -> Response:
     h = await vm_of(request)
     path = _path(request)
     parents = _flag(request, "parents") if "parents" in request.query_params else False
-    await h.call("mkdir", path, parents=parents, exist_ok=parents)
+    exist_ok = _flag(request, "exist_ok") if "exist_ok" in request.query_params else parents
+    await h.call("mkdir", path, parents=parents, exist_ok=exist_ok)
     return JSONResponse({"path": path, "created": True}, status_code=201)
 
 
@@ -175,7 +185,11 @@ routes = [
         ["PUT"],
         "Write a file (the body is its bytes)",
         raw_body=_BIN,
-        query={"parents": "1: make missing parent directories", "mode": "octal mode"},
+        query={
+            "parents": "1: make missing parent directories",
+            "mode": "octal mode",
+            "append": "1: append to the file",
+        },
         status=201,
     ),
     api(
@@ -192,7 +206,10 @@ routes = [
         mkdir,
         ["POST"],
         "Make a directory",
-        query={"parents": "1: make parents too, no error if it exists"},
+        query={
+            "parents": "1: make parents too, no error if it exists",
+            "exist_ok": "1: no error if it exists (default: as parents)",
+        },
         status=201,
     ),
     api(

@@ -1,0 +1,534 @@
+"""``AsyncRemoteVM``: a VM on a ``pocketos serve`` server, with the API of :class:`AsyncVM`.
+
+Change ``AsyncVM(...)`` to ``AsyncRemoteVM(url, token=..., ...)`` and the code keeps working:
+``exec``/``run`` (streamed over a WebSocket when ``on_stdout``/``on_stderr`` are given), files,
+snapshots, the audit log and agent sessions. As with a process VM, the file methods are plain
+calls (each one a request) and ``exec``, ``run`` and sessions are awaited.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import posixpath
+import stat as S
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from pocketos.kernel.audit import AuditEvent
+from pocketos.kernel.fs.api import StatResult
+from pocketos.remote.errors import RemoteError, raise_for
+
+__all__ = ["AsyncRemoteVM", "Connection"]
+
+DEFAULT_TIMEOUT = 330.0  # a little over the VM's default exec timeout
+
+
+class Connection:
+    """The HTTP side: base URL, token, a sync client and an async client per event loop."""
+
+    def __init__(self, url: str, token: str | None, timeout: float) -> None:
+        if not url.startswith(("http://", "https://")):
+            raise ValueError(f"the server URL must start with http:// or https://, not {url!r}")
+        self.url = url.rstrip("/")
+        self.token = token
+        self.timeout = timeout
+        self.headers = {"authorization": f"Bearer {token}"} if token else {}
+        self.sync = httpx.Client(base_url=self.url, headers=self.headers, timeout=timeout)
+        self._async: httpx.AsyncClient | None = None
+        self._async_loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def ws_url(self) -> str:
+        return "ws" + self.url[4:]
+
+    def aclient(self) -> httpx.AsyncClient:
+        loop = asyncio.get_running_loop()
+        if self._async is None or self._async_loop is not loop:
+            self._async = httpx.AsyncClient(
+                base_url=self.url, headers=self.headers, timeout=self.timeout
+            )
+            self._async_loop = loop
+        return self._async
+
+    def request(self, method: str, path: str, *, vm_path: str | None = None, **kw: Any) -> Any:
+        r = self.sync.request(method, path, **kw)
+        return _check(r, vm_path)
+
+    async def arequest(
+        self, method: str, path: str, *, vm_path: str | None = None, **kw: Any
+    ) -> Any:
+        r = await self.aclient().request(method, path, **kw)
+        return _check(r, vm_path)
+
+    def close(self) -> None:
+        self.sync.close()
+        client, self._async = self._async, None
+        if client is not None and self._async_loop is not None:
+            loop = self._async_loop
+            if not loop.is_closed():
+                try:
+                    running = asyncio.get_running_loop()
+                except RuntimeError:
+                    running = None
+                if running is loop:
+                    loop.create_task(client.aclose())
+                elif not loop.is_running():
+                    loop.run_until_complete(client.aclose())
+
+
+def _check(r: httpx.Response, vm_path: str | None) -> Any:
+    if r.status_code >= 400:
+        try:
+            body = r.json()
+        except ValueError:
+            body = None
+        raise_for(r.status_code, body, vm_path)
+    return r
+
+
+def _q(path: str) -> str:
+    if not isinstance(path, str):
+        raise TypeError(f"path must be str, not {type(path).__name__}")
+    if not path.startswith("/"):
+        raise ValueError(f"path must be absolute: {path!r}")
+    return quote(path.lstrip("/"), safe="/")
+
+
+def _stat(d: dict[str, Any]) -> StatResult:
+    return StatResult(
+        st_mode=int(d["st_mode"]),
+        st_ino=int(d.get("st_ino", 0)),
+        st_dev=int(d.get("st_dev", 0)),
+        st_nlink=int(d.get("nlink", 1)),
+        st_uid=int(d.get("uid", 0)),
+        st_gid=int(d.get("gid", 0)),
+        st_size=int(d.get("size", 0)),
+        st_atime_ns=int(d.get("st_atime_ns", 0)),
+        st_mtime_ns=int(d.get("st_mtime_ns", 0)),
+        st_ctime_ns=int(d.get("st_ctime_ns", 0)),
+        st_birthtime_ns=int(d.get("st_ctime_ns", 0)),
+    )
+
+
+def _exec_body(script: str | None, argv: list[str] | None, kw: Mapping[str, Any]) -> dict[str, Any]:
+    body: dict[str, Any] = {"encoding": "base64"}
+    if script is not None:
+        body["script"] = script
+    if argv is not None:
+        body["argv"] = [str(a) for a in argv]
+    stdin = kw.get("stdin")
+    if stdin is not None:
+        raw = stdin.encode("utf-8", "surrogateescape") if isinstance(stdin, str) else bytes(stdin)
+        body["stdin_base64"] = base64.b64encode(raw).decode()
+    for key in ("env", "cwd", "timeout", "args", "argv0"):
+        if kw.get(key) is not None:
+            body[key] = dict(kw[key]) if key == "env" else kw[key]
+    limits = kw.get("limits")
+    if limits is not None:
+        import dataclasses
+
+        from pocketos.kernel.limits import Limits
+
+        body["limits"] = dataclasses.asdict(limits) if isinstance(limits, Limits) else dict(limits)
+    unknown = set(kw) - {"stdin", "env", "cwd", "timeout", "args", "argv0", "limits"}
+    if unknown:
+        raise TypeError(f"exec() got an unexpected keyword argument {sorted(unknown)[0]!r}")
+    return body
+
+
+def _result(d: dict[str, Any]) -> Any:
+    from pocketos.vm import ExecResult
+
+    return ExecResult(
+        int(d["exit_code"]),
+        base64.b64decode(d.get("stdout_base64", "")),
+        base64.b64decode(d.get("stderr_base64", "")),
+        float(d.get("duration") or 0.0),
+        d.get("limit_hit"),
+    )
+
+
+class AsyncRemoteVM:
+    """A VM hosted by a pocketos server.
+
+    ``AsyncRemoteVM(url, token=..., policy=..., limits=..., isolation=...)`` creates a VM there
+    (closing it deletes it); ``AsyncRemoteVM(url, token=..., vm_id=ID)`` attaches to an existing
+    one (closing it leaves it running). Other options are those of ``POST /v1/vms``.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        token: str | None = None,
+        vm_id: str | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        **options: Any,
+    ) -> None:
+        self.conn = Connection(url, token, timeout)
+        self.closed = False
+        try:
+            if vm_id is not None:
+                if options:
+                    raise TypeError("give create options or vm_id, not both")
+                info = self.conn.request("GET", f"/v1/vms/{quote(vm_id)}").json()
+                self.owned = False
+            else:
+                body = {k: v for k, v in options.items() if v is not None}
+                info = self.conn.request("POST", "/v1/vms", json=body).json()
+                self.owned = True
+        except BaseException:
+            self.conn.close()
+            raise
+        self.info: dict[str, Any] = info
+        self._id: str = info["id"]
+        self._base = f"/v1/vms/{quote(self._id)}"
+
+    @classmethod
+    async def create(cls, url: str, **options: Any) -> AsyncRemoteVM:
+        return await asyncio.to_thread(lambda: cls(url, **options))
+
+    # --- identity and lifetime --------------------------------------------------------------
+    @property
+    def id(self) -> str:
+        return self._id
+
+    @property
+    def url(self) -> str:
+        return self.conn.url
+
+    @property
+    def isolation(self) -> str:
+        return str(self.info.get("isolation", ""))
+
+    def _alive(self) -> None:
+        if self.closed:
+            raise RemoteError(0, "closed", "VM is closed")
+
+    def close(self) -> None:
+        """Delete the VM if this object created it; close the connection."""
+        if self.closed:
+            return
+        self.closed = True
+        try:
+            if self.owned:
+                try:
+                    self.conn.request("DELETE", self._base)
+                except RemoteError as exc:
+                    if exc.status != 404:
+                        raise
+        finally:
+            self.conn.close()
+
+    async def aclose(self) -> None:
+        if self.closed:
+            return
+        if self.owned:
+            try:
+                await self.conn.arequest("DELETE", self._base)
+            except RemoteError as exc:
+                if exc.status != 404:
+                    raise
+            self.owned = False
+        self.close()
+
+    async def __aenter__(self) -> AsyncRemoteVM:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    def describe(self) -> dict[str, Any]:
+        """What the server says about this VM (mounts, limits, sessions ...)."""
+        self._alive()
+        info: dict[str, Any] = self.conn.request("GET", self._base).json()
+        self.info = info
+        return info
+
+    def save(self, message: str = "") -> Any:
+        """Commit a durable VM's changes (the run, or None when nothing changed)."""
+        self._alive()
+        return self.conn.request("POST", f"{self._base}/save").json().get("run")
+
+    # --- processes --------------------------------------------------------------------------
+    async def exec(
+        self,
+        script: str,
+        *,
+        on_stdout: Callable[[bytes], Any] | None = None,
+        on_stderr: Callable[[bytes], Any] | None = None,
+        **kw: Any,
+    ) -> Any:
+        """Run ``script`` like ``AsyncVM.exec``; with ``on_stdout``/``on_stderr`` the output
+        streams over a WebSocket as it is written."""
+        self._alive()
+        if not isinstance(script, str):
+            raise TypeError(f"script must be str, not {type(script).__name__}")
+        body = _exec_body(script, None, kw)
+        if on_stdout is not None or on_stderr is not None:
+            return await self._exec_ws(body, on_stdout, on_stderr)
+        r = await self.conn.arequest("POST", f"{self._base}/exec", json=body, vm_path=kw.get("cwd"))
+        return _result(r.json())
+
+    async def run(self, argv: list[str], **kw: Any) -> Any:
+        """Run one command without a shell, like ``AsyncVM.run``."""
+        self._alive()
+        if not argv:
+            raise ValueError("argv must not be empty")
+        body = _exec_body(None, list(argv), kw)
+        r = await self.conn.arequest("POST", f"{self._base}/exec", json=body, vm_path=kw.get("cwd"))
+        return _result(r.json())
+
+    def exec_sync(self, script: str | None, argv: list[str] | None, **kw: Any) -> Any:
+        """``exec``/``run`` without an event loop (what :class:`RemoteVM` uses)."""
+        self._alive()
+        on_out, on_err = kw.pop("on_stdout", None), kw.pop("on_stderr", None)
+        body = _exec_body(script, argv, kw)
+        if on_out is not None or on_err is not None:
+            return self._exec_ws_sync(body, on_out, on_err)
+        r = self.conn.request("POST", f"{self._base}/exec", json=body, vm_path=kw.get("cwd"))
+        return _result(r.json())
+
+    async def _exec_ws(
+        self,
+        body: dict[str, Any],
+        on_stdout: Callable[[bytes], Any] | None,
+        on_stderr: Callable[[bytes], Any] | None,
+    ) -> Any:
+        from websockets.asyncio.client import connect
+
+        start = time.perf_counter()
+        out, err = bytearray(), bytearray()
+        url = f"{self.conn.ws_url}{self._base}/exec/ws"
+        async with connect(url, additional_headers=self.conn.headers, max_size=None) as ws:
+            await ws.send(json.dumps(body))
+            while True:
+                frame = json.loads(await ws.recv())
+                done = _on_frame(frame, out, err, on_stdout, on_stderr)
+                if done is not None:
+                    return _finish(done, out, err, start)
+
+    def _exec_ws_sync(
+        self,
+        body: dict[str, Any],
+        on_stdout: Callable[[bytes], Any] | None,
+        on_stderr: Callable[[bytes], Any] | None,
+    ) -> Any:
+        from websockets.sync.client import connect
+
+        start = time.perf_counter()
+        out, err = bytearray(), bytearray()
+        url = f"{self.conn.ws_url}{self._base}/exec/ws"
+        with connect(url, additional_headers=self.conn.headers, max_size=None) as ws:
+            ws.send(json.dumps(body))
+            while True:
+                frame = json.loads(ws.recv())
+                done = _on_frame(frame, out, err, on_stdout, on_stderr)
+                if done is not None:
+                    return _finish(done, out, err, start)
+
+    # --- files ------------------------------------------------------------------------------
+    def read_file(self, path: str) -> bytes:
+        self._alive()
+        return bytes(
+            self.conn.request("GET", f"{self._base}/files/{_q(path)}", vm_path=path).content
+        )
+
+    def read_text(self, path: str) -> str:
+        return self.read_file(path).decode("utf-8", "replace")
+
+    def write_file(
+        self,
+        path: str,
+        data: str | bytes,
+        *,
+        parents: bool = False,
+        mode: int | None = None,
+        append: bool = False,
+    ) -> None:
+        self._alive()
+        if isinstance(data, str):
+            data = data.encode("utf-8", "surrogateescape")
+        elif not isinstance(data, (bytes, bytearray, memoryview)):
+            raise TypeError(f"data must be str or bytes, not {type(data).__name__}")
+        params: dict[str, str] = {}
+        if parents:
+            params["parents"] = "1"
+        if append:
+            params["append"] = "1"
+        if mode is not None:
+            params["mode"] = format(mode, "o")
+        self.conn.request(
+            "PUT",
+            f"{self._base}/files/{_q(path)}",
+            content=bytes(data),
+            params=params,
+            vm_path=path,
+        )
+
+    def mkdir(
+        self, path: str, *, parents: bool = False, exist_ok: bool = False, mode: int = 0o755
+    ) -> None:
+        self._alive()
+        params = {"parents": "1" if parents else "0", "exist_ok": "1" if exist_ok else "0"}
+        self.conn.request("POST", f"{self._base}/mkdir/{_q(path)}", params=params, vm_path=path)
+
+    def readdir(self, path: str) -> list[str]:
+        return [e["name"] for e in self.listdir(path)]
+
+    def listdir(self, path: str) -> list[dict[str, Any]]:
+        """The entries of a directory with their type, size, mode and mtime."""
+        self._alive()
+        r = self.conn.request("GET", f"{self._base}/list/{_q(path)}", vm_path=path)
+        return list(r.json()["entries"])
+
+    def lstat(self, path: str) -> StatResult:
+        self._alive()
+        r = self.conn.request("GET", f"{self._base}/stat/{_q(path)}", vm_path=path)
+        return _stat(r.json())
+
+    def stat(self, path: str) -> StatResult:
+        st = self.lstat(path)
+        if S.S_ISLNK(st.st_mode):
+            # the server's stat does not follow links: resolve one level at a time
+            for _ in range(40):
+                target = self._readlink(path)
+                path = posixpath.normpath(posixpath.join(posixpath.dirname(path), target))
+                st = self.lstat(path)
+                if not S.S_ISLNK(st.st_mode):
+                    break
+        return st
+
+    def _readlink(self, path: str) -> str:
+        res = self.exec_sync(None, ["readlink", path])
+        if res.exit_code != 0:
+            raise OSError(res.stderr.strip())
+        return str(res.stdout.rstrip("\n"))
+
+    def readlink(self, path: str) -> str:
+        return self._readlink(path)
+
+    def exists(self, path: str) -> bool:
+        try:
+            self.stat(path)
+        except FileNotFoundError:
+            return False
+        return True
+
+    def delete(self, path: str, *, recursive: bool = False) -> None:
+        self._alive()
+        params = {"recursive": "1"} if recursive else {}
+        self.conn.request("DELETE", f"{self._base}/files/{_q(path)}", params=params, vm_path=path)
+
+    def download_tar(self, path: str) -> bytes:
+        """A directory of the VM as a tar archive."""
+        self._alive()
+        return bytes(self.conn.request("GET", f"{self._base}/tar/{_q(path)}", vm_path=path).content)
+
+    def upload_tar(self, path: str, data: bytes) -> None:
+        """Unpack a tar archive into a directory of the VM (made if missing)."""
+        self._alive()
+        self.conn.request("PUT", f"{self._base}/tar/{_q(path)}", content=data, vm_path=path)
+
+    # --- snapshots, audit, permissions --------------------------------------------------------
+    def snapshot(self, path: str = "/") -> Any:
+        """A snapshot of the VM's tree at ``path`` (kept on the server too: ``.digest``)."""
+        from pocketos.snapshot import Snapshot
+
+        self._alive()
+        d = self.conn.request("POST", f"{self._base}/snapshots", json={"path": path}).json()
+        data = self.conn.request("GET", f"/v1/snapshots/{d['digest']}").content
+        return Snapshot.load(data)
+
+    def audit_log(self, since: float | None = None, kind: str | None = None) -> list[AuditEvent]:
+        self._alive()
+        params: dict[str, str] = {}
+        if since is not None:
+            params["since"] = repr(float(since))
+        if kind is not None:
+            params["kind"] = kind
+        events = self.conn.request("GET", f"{self._base}/audit", params=params).json()["events"]
+        return [AuditEvent(**e) for e in events]
+
+    def pending_permissions(self, wait: float | None = None) -> list[dict[str, Any]]:
+        """The ``ask`` requests waiting for an answer (``wait``: seconds to wait for one)."""
+        self._alive()
+        params = {"wait": repr(float(wait))} if wait else {}
+        r = self.conn.request("GET", f"{self._base}/permissions", params=params)
+        return list(r.json()["permissions"])
+
+    def answer_permission(self, perm_id: str, decision: str) -> None:
+        """Answer an ``ask`` request: ``allow``, ``allow_always`` or ``deny``."""
+        self._alive()
+        self.conn.request(
+            "POST", f"{self._base}/permissions/{quote(perm_id)}", json={"decision": decision}
+        )
+
+    # --- agent sessions -----------------------------------------------------------------------
+    async def create_session(self, agent: str = "pocketos", **options: Any) -> Any:
+        """Start an agent session on the server (``model``, ``mode``, ``cwd``, ``instructions``
+        ...; the provider settings are the server's)."""
+        from pocketos.remote.session import AsyncRemoteSession
+
+        self._alive()
+        r = await self.conn.arequest(
+            "POST", f"{self._base}/sessions", json={"agent": agent, **options}
+        )
+        return AsyncRemoteSession(self, r.json())
+
+    async def resume_session(self, session_id: str, **options: Any) -> Any:
+        from pocketos.remote.session import AsyncRemoteSession
+
+        self._alive()
+        r = await self.conn.arequest(
+            "POST", f"{self._base}/sessions/{quote(session_id)}/resume", json=options
+        )
+        return AsyncRemoteSession(self, r.json())
+
+    def list_sessions(self) -> list[dict[str, Any]]:
+        self._alive()
+        return list(self.conn.request("GET", f"{self._base}/sessions").json()["sessions"])
+
+    def __repr__(self) -> str:
+        return f"<AsyncRemoteVM {self._id} on {self.conn.url}>"
+
+
+def _on_frame(
+    frame: dict[str, Any],
+    out: bytearray,
+    err: bytearray,
+    on_stdout: Callable[[bytes], Any] | None,
+    on_stderr: Callable[[bytes], Any] | None,
+) -> dict[str, Any] | None:
+    kind = frame.get("type")
+    if kind in ("stdout", "stderr"):
+        data = base64.b64decode(frame.get("data", ""))
+        (out if kind == "stdout" else err).extend(data)
+        cb = on_stdout if kind == "stdout" else on_stderr
+        if cb is not None:
+            cb(data)
+        return None
+    if kind == "error":
+        raise_for(422, frame)
+        raise RemoteError(422, "error", "the server refused the request")
+    if kind == "exit":
+        return frame
+    return None
+
+
+def _finish(frame: dict[str, Any], out: bytearray, err: bytearray, start: float) -> Any:
+    from pocketos.vm import ExecResult
+
+    return ExecResult(
+        int(frame["exit_code"]),
+        bytes(out),
+        bytes(err),
+        float(frame.get("duration") or (time.perf_counter() - start)),
+        frame.get("limit_hit"),
+    )

@@ -1,0 +1,69 @@
+"""``RemoteVM``: the sync twin of :class:`AsyncRemoteVM` (the API of :class:`pocketos.VM`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import quote
+
+from pocketos.remote.client import AsyncRemoteVM
+from pocketos.remote.session import AsyncRemoteSession, RemoteSession
+
+__all__ = ["RemoteVM"]
+
+
+class RemoteVM:
+    """A VM on a pocketos server, used without ``await``: ``RemoteVM(url, token=...)``."""
+
+    def __init__(self, url: str, **options: Any) -> None:
+        self._vm = AsyncRemoteVM(url, **options)
+
+    @property
+    def async_vm(self) -> AsyncRemoteVM:
+        return self._vm
+
+    @property
+    def id(self) -> str:
+        return self._vm.id
+
+    @property
+    def closed(self) -> bool:
+        return self._vm.closed
+
+    def __getattr__(self, name: str) -> Any:
+        # the file, snapshot, audit and permission methods are plain calls already
+        return getattr(self._vm, name)
+
+    def __enter__(self) -> RemoteVM:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._vm.close()
+
+    def exec(self, script: str, **kw: Any) -> Any:
+        if not isinstance(script, str):
+            raise TypeError(f"script must be str, not {type(script).__name__}")
+        return self._vm.exec_sync(script, None, **kw)
+
+    def run(self, argv: Sequence[str], **kw: Any) -> Any:
+        if not argv:
+            raise ValueError("argv must not be empty")
+        return self._vm.exec_sync(None, list(argv), **kw)
+
+    def create_session(self, agent: str = "pocketos", **options: Any) -> RemoteSession:
+        r = self._vm.conn.request(
+            "POST", f"{self._vm._base}/sessions", json={"agent": agent, **options}
+        )
+        return RemoteSession(AsyncRemoteSession(self._vm, r.json()))
+
+    def resume_session(self, session_id: str, **options: Any) -> RemoteSession:
+        r = self._vm.conn.request(
+            "POST", f"{self._vm._base}/sessions/{quote(session_id)}/resume", json=options
+        )
+        return RemoteSession(AsyncRemoteSession(self._vm, r.json()))
+
+    def __repr__(self) -> str:
+        return f"<RemoteVM {self.id} on {self._vm.url}>"
