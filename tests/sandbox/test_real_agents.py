@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -110,11 +111,35 @@ def _pi(vm: VM, base: str) -> tuple[list[str], dict[str, str]]:
     return [_agent("pi-acp")], {"PI_ACP_PI_COMMAND": "/home/user/.local/bin/pi"}
 
 
+def _gemini(vm: VM, base: str) -> tuple[list[str], dict[str, str]]:
+    # the Gemini API at GOOGLE_GEMINI_BASE_URL with an API key; no telemetry, no update check
+    vm.mkdir("/home/user/.gemini", parents=True)
+    settings = {
+        "security": {"auth": {"selectedType": "gemini-api-key"}, "folderTrust": {"enabled": False}},
+        "privacy": {"usageStatisticsEnabled": False},
+        "general": {"disableAutoUpdate": True, "disableUpdateNag": True},
+        "telemetry": {"enabled": False},
+        "model": {"name": "gemini-2.5-flash"},
+    }
+    vm.write_file("/home/user/.gemini/settings.json", json.dumps(settings))
+    # gemini 0.61 reads a file through the client before writing it and takes the client's
+    # "Resource not found" answer for a failure (it only recognises it on an Error object),
+    # so through ACP it can rewrite a file but not create one: the file exists, empty
+    vm.write_file(HELLO, "")
+    env = {
+        "GEMINI_API_KEY": "fake-key",
+        "GOOGLE_GEMINI_BASE_URL": base,
+        "GEMINI_CLI_NO_RELAUNCH": "true",
+    }
+    return [_agent("gemini"), "--acp"], env
+
+
 AGENTS: dict[str, Callable[[VM, str], tuple[list[str], dict[str, str]]]] = {
     "claude-code-acp": _claude,
     "codex-acp": _codex,
     "opencode": _opencode,
     "pi-acp": _pi,
+    "gemini": _gemini,
 }
 
 
@@ -149,6 +174,8 @@ def _run(name: str) -> tuple[Any, list[str]]:
                 handshake_timeout=240,
                 permission_handler=lambda req: True,
             )
+            asked.clear()  # only what the agent does counts from here
+            started = time.time()
             try:
                 r = s.prompt("write hello.txt, then run a command")
             finally:
@@ -159,7 +186,7 @@ def _run(name: str) -> tuple[Any, list[str]]:
             assert vm.read_text(RAN) == "ran\n"
             audited = [
                 (e.decision, e.reason)
-                for e in vm.audit_log(kind="permission")
+                for e in vm.audit_log(kind="permission", since=started)
                 if e.capability == "fs.write" and e.resource == HELLO
             ]
             assert ("allow", "granted by handler") in audited
@@ -190,3 +217,8 @@ def test_opencode_in_the_sandbox_writes_and_runs_in_the_vm() -> None:
 def test_pi_through_pi_acp_in_the_sandbox_writes_and_runs_in_the_vm() -> None:
     _, requests = _run("pi-acp")
     assert requests.count("/v1/chat/completions") >= 3
+
+
+def test_gemini_in_the_sandbox_writes_and_runs_in_the_vm() -> None:
+    _, requests = _run("gemini")
+    assert sum(":streamGenerateContent" in p for p in requests) >= 3
