@@ -27,6 +27,7 @@ GROUPS = [
     "git",
     "sandbox",
     "attacks",
+    "console",
 ]
 
 
