@@ -950,6 +950,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ap.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
     ap.add_argument("--version", action="store_true", help="print the version and exit")
+    ap.add_argument(
+        "--remote",
+        metavar="URL",
+        help="run exec, shell or agent on a pocketos server (see 'pocketos --remote URL --help')",
+    )
     sub = ap.add_subparsers(dest="cmd", metavar="COMMAND", parser_class=_Parser)
 
     p = sub.add_parser(
@@ -1147,6 +1152,12 @@ def main(argv: list[str] | None = None) -> int:
         else "--debug" in args_list
     )
     try:
+        from pocketos.cli_remote import wants_remote
+
+        if wants_remote(args_list):
+            from pocketos.cli_remote import main as remote_main
+
+            return remote_main(args_list)
         args_list = _split_script_args(args_list)
         ap = build_parser()
         rest = [a for a in args_list if a != "--debug"]

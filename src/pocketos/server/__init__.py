@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from typing import TextIO
 
@@ -55,10 +56,19 @@ def serve(config: ServerConfig, *, log: TextIO | None = None) -> None:
         lifespan="on",
     )
     server = uvicorn.Server(uv)
-    print(
-        f"pocketos serve: listening on http://{config.host}:{config.port}"
-        + (f" (store {config.store})" if config.store else ""),
-        file=out,
-        flush=True,
-    )
-    server.run()
+
+    async def main() -> None:
+        async with asyncio.TaskGroup() as tg:
+            task = tg.create_task(server.serve())
+            while not server.started and not task.done():
+                await asyncio.sleep(0.01)
+            if server.started:
+                # said once the socket accepts connections, so a reader may connect at once
+                print(
+                    f"pocketos serve: listening on http://{config.host}:{config.port}"
+                    + (f" (store {config.store})" if config.store else ""),
+                    file=out,
+                    flush=True,
+                )
+
+    asyncio.run(main())
