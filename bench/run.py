@@ -28,6 +28,7 @@ GROUPS = [
     "sandbox",
     "attacks",
     "console",
+    "cluster",
 ]
 
 

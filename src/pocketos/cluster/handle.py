@@ -123,18 +123,49 @@ class AsyncVMHandle:
             try:
                 reply = await getattr(host.actor, fn).remote(*args)
             except _actor_error() as exc:
-                await self._recover(epoch, host)
-                if self.lost is not None:
-                    raise self.lost from exc
                 attempts += 1
-                if retry and attempts < 3:
-                    continue
-                raise Interrupted(
-                    f"{what or fn} was interrupted: host {host.name} died while it ran. "
-                    f"VM {self.id} came back on host {self._host.name} from run "
-                    f"{self.run_number}; the call is not repeated"
-                ) from exc
+                await self._failed(host, epoch, exc, retry and attempts < 3, what or fn)
+                continue
             return _unwrap(reply)
+
+    def _host_call_sync(
+        self, fn: str, *args: Any, retry: bool = False, what: str | None = None
+    ) -> Any:
+        """:meth:`_host_call` for sync callers: ``ray.get`` on the fast path (no event loop)."""
+        import ray
+
+        attempts = 0
+        while True:
+            self._alive()
+            host, epoch = self._host, self.epoch
+            try:
+                reply = ray.get(getattr(host.actor, fn).remote(*args))
+            except _actor_error() as exc:
+                attempts += 1
+                run_sync(self._failed(host, epoch, exc, retry and attempts < 3, what or fn))
+                continue
+            return _unwrap(reply)
+
+    async def _failed(
+        self, host: HostRef, epoch: int, exc: BaseException, retry: bool, what: str
+    ) -> None:
+        """After a call met a dead host: recover, then return (to repeat the call) or raise."""
+        await self._recover(epoch, host)
+        if self.lost is not None:
+            raise self.lost from exc
+        if retry:
+            return
+        raise Interrupted(
+            f"{what} was interrupted: host {host.name} died while it ran. "
+            f"VM {self.id} came back on host {self._host.name} from run "
+            f"{self.run_number}; the call is not repeated"
+        ) from exc
+
+    def call_sync(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        """:meth:`call` without an event loop (what :class:`VMHandle` uses)."""
+        return self._host_call_sync(
+            "call", self.id, method, args, kwargs, retry=method in READS, what=method
+        )
 
     async def call(self, method: str, *args: Any, **kwargs: Any) -> Any:
         """Call VM method ``method`` on the host (``exec``, ``read_file`` ...)."""
@@ -340,6 +371,14 @@ class VMHandle:
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
             raise AttributeError(name)
+        if name in READS or name in WRITES:
+            h = self._h
+
+            def call(*args: Any, **kwargs: Any) -> Any:
+                return h.call_sync(name, *args, **kwargs)
+
+            call.__name__ = name
+            return call
         fn = getattr(self._h, name)
 
         def method(*args: Any, **kwargs: Any) -> Any:
@@ -349,13 +388,16 @@ class VMHandle:
         return method
 
     def exec(self, script: str, **kw: Any) -> Any:
-        return run_sync(self._h.exec(script, **kw))
+        return self._h.call_sync("exec", script, **kw)
+
+    def run(self, argv: list[str], **kw: Any) -> Any:
+        return self._h.call_sync("run", argv, **kw)
 
     def read_file(self, path: str) -> bytes:
-        return run_sync(self._h.read_file(path))
+        return self._h.call_sync("read_file", path)
 
     def write_file(self, path: str, data: str | bytes, **kw: Any) -> None:
-        run_sync(self._h.write_file(path, data, **kw))
+        self._h.call_sync("write_file", path, data, **kw)
 
     def migrate(self, host: str | None = None) -> str:
         return run_sync(self._h.migrate(host))

@@ -64,7 +64,7 @@ class ClusterVM:
         return await self._exec("run", argv, on_stdout, on_stderr, **kw)
 
     def save(self, message: str = "") -> Any:
-        return run_sync(self.handle.save(message))
+        return self.handle.call_sync("save", message)
 
     async def aclose(self) -> None:
         if not self.closed:
@@ -84,7 +84,7 @@ class ClusterVM:
             handle = self.handle
 
             def call(*args: Any, **kwargs: Any) -> Any:
-                return run_sync(handle.call(name, *args, **kwargs))
+                return handle.call_sync(name, *args, **kwargs)
 
             return call
         raise ApiError(
