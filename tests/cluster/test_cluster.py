@@ -73,7 +73,16 @@ async def until_running(cluster: Cluster, name: str) -> None:
 
 
 def kill(cluster: Cluster, name: str) -> None:
-    ray.kill(cluster._hosts[name].actor)
+    """Kill host ``name`` and return once it is dead (``ray.kill`` only starts it: a call sent
+    right after may still be answered)."""
+    actor = cluster._hosts[name].actor
+    ray.kill(actor)
+    for _ in range(10000):
+        try:
+            ray.get(actor.info.remote())
+        except ray.exceptions.RayActorError:
+            return
+    raise AssertionError(f"{name} still answers after ray.kill")
 
 
 DENY_ETC = {

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pocketos._loop import run_sync
-from pocketos.cluster.errors import ClusterError, ClusterFull, VMLost
+from pocketos.cluster.errors import ClusterError, ClusterFull, Interrupted, VMLost
 from pocketos.cluster.handle import AsyncVMHandle, VMHandle
 from pocketos.cluster.host import VMHost
 from pocketos.errors import PocketOSError
@@ -167,7 +167,8 @@ class Cluster:
             if handle is None or handle._host is not host:
                 continue
             if handle.durable:
-                await self._migrate(handle, None)
+                with contextlib.suppress(Interrupted):  # it died meanwhile: recovered elsewhere
+                    await self._migrate(handle, None)
             else:
                 await handle.close()
                 handle.lost = VMLost(f"VM {hid} was closed: its host {name} was removed")
