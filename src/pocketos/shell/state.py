@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import codecs
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pocketos.kernel.budget import Held
+    from pocketos.shell.ast import FuncDef
 
 __all__ = [
     "encode_text",
@@ -20,6 +25,8 @@ __all__ = [
     "FatalError",
     "ReturnFn",
     "ShellError",
+    "ShellAttrs",
+    "_err_status",
     "Var",
     "quote_word",
     "unbound_error",
@@ -144,3 +151,40 @@ def quote_word(s: str) -> str:
                 out.append(c)
         return "$'" + "".join(out) + "'"
     return "'" + s.replace("'", "'\\''") + "'"
+
+
+def _err_status(e: ShellError) -> int:
+    """The status a shell error ends its command with."""
+    if isinstance(e, FatalError) and e.sub_status is not None:
+        return e.sub_status
+    return e.status
+
+
+class ShellAttrs:
+    """The interpreter state that the parts of :class:`~pocketos.shell.interp.Shell` (its
+    mixins: variables, simple commands, compound commands, redirections, jobs, traps,
+    substitutions) assign, declared once for the type checker. ``Shell.__init__`` sets them."""
+
+    if TYPE_CHECKING:
+        vars: dict[str, Var]
+        positional: list[str]
+        functions: dict[str, FuncDef]
+        opts: dict[str, bool]
+        fds: dict[int, Any]
+        last_status: int
+        pipestatus: list[int]
+        lineno: int
+        last_bg: str
+        last_arg: str
+        loop_depth: int
+        call_depth: int
+        nest: int
+        errexit_suppressed: int
+        job_counter: int
+        in_trap: bool
+        start_time: float
+        warnings: list[str]
+        var_mem: Held | None
+        _env_cache: dict[str, str] | None
+        _pending_psub: list[Any]
+        _keep_fds: bool

@@ -1,0 +1,253 @@
+# mypy: disable-error-code="misc"
+"""Pipelines and background jobs: stages run concurrently as tasks joined by bounded pipes, ``&`` jobs, ``time`` and job cancellation, as a mixin of the interpreter."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import TYPE_CHECKING, Any
+
+from pocketos.errors import LimitExceeded
+from pocketos.kernel.process import ProcessInfo
+from pocketos.kernel.streams import (
+    Pipe,
+)
+from pocketos.shell.ast import (
+    AndOr,
+    Pipeline,
+    Simple,
+)
+from pocketos.shell.state import (
+    BreakLoop,
+    ContinueLoop,
+    ExitShell,
+    ReturnFn,
+    ShellAttrs,
+    ShellError,
+    _err_status,
+)
+
+if TYPE_CHECKING:
+    from pocketos.shell.interp import Shell
+
+__all__ = ["Jobs"]
+
+
+class _Job:
+    __slots__ = ("id", "pid", "task", "text", "status")
+
+    def __init__(self, id: int, pid: int, task: asyncio.Task[int], text: str) -> None:
+        self.id = id
+        self.pid = pid
+        self.task = task
+        self.text = text
+        self.status: int | None = None
+
+
+def _node_text(node: AndOr) -> str:
+    def cmd_text(c: Any) -> str:
+        if isinstance(c, Simple):
+            return " ".join(w.text for w in c.words)
+        return type(c).__name__.lower()
+
+    return " | ".join(cmd_text(c) for c in node.first.cmds)
+
+
+class Jobs(ShellAttrs):
+    """Mixin for :class:`Shell`: pipelines and background jobs."""
+
+    def start_background(self: Shell, node: AndOr) -> int:
+        sub = self.clone()
+        sub.errexit_suppressed = 0
+
+        async def runner() -> int:
+            try:
+                return await sub.exec_andor(node)
+            except ExitShell as e:
+                return e.status
+            except ShellError as e:
+                await sub.report(e)
+                return e.status
+            except BrokenPipeError:
+                return 141
+            except LimitExceeded as e:
+                budget = sub.ctx.budget
+                budget.limit_hit = budget.limit_hit or e.limit
+                await sub.write_err(f"{sub.argv0}: {e.message}\n")
+                return 126
+
+        task = asyncio.ensure_future(runner())
+        self.job_counter += 1
+        pid = self.ctx.pid * 1000 + self.job_counter if self.ctx.pid else 10000 + self.job_counter
+        job_id = max(j.id for j in self.jobs) + 1 if self.jobs else 1
+        self.jobs.append(_Job(job_id, pid, task, _node_text(node)))
+        if self.is_subshell:
+            # a subshell's jobs outlive it; the top shell ends them when it ends
+            self.orphans.append(task)
+        self.last_bg = str(pid)
+        self.last_status = 0
+        return 0
+
+    async def _cancel_jobs(self: Shell) -> None:
+        if not self.is_subshell and self.orphans:
+            orphans = [t for t in self.orphans if not t.done()]
+            self.orphans.clear()
+            for t in orphans:
+                t.cancel()
+            if orphans:
+                await asyncio.wait(orphans)
+        if not self.jobs:
+            return
+        for _ in range(3):
+            if all(j.task.done() for j in self.jobs):
+                break
+            await asyncio.sleep(0)
+        for j in self.jobs:
+            if not j.task.done():
+                j.task.cancel()
+        for j in self.jobs:
+            try:
+                await j.task
+            except BaseException:
+                pass
+        self.jobs.clear()
+
+    async def exec_pipeline(self: Shell, pl: Pipeline, check: bool) -> int:
+        if pl.timed:
+            return await self._timed(pl, check)
+        cmds = pl.cmds
+        if pl.negate:
+            self.errexit_suppressed += 1
+        try:
+            if len(cmds) == 1:
+                status = await self.exec_cmd(cmds[0])
+                self.pipestatus = [status]
+            else:
+                status = await self._run_pipeline(pl)
+        finally:
+            if pl.negate:
+                self.errexit_suppressed -= 1
+        if pl.negate:
+            status = 0 if status else 1
+        self.last_status = status
+        info = self.ctx.info
+        if info is not None and (info.pending_traps or info.pending_signal is not None):
+            await self.deliver_traps()
+        if status and check and not pl.negate and self.errexit_suppressed == 0:
+            await self._failed(status)
+        return status
+
+    async def _timed(self: Shell, pl: Pipeline, check: bool) -> int:
+        start = time.perf_counter()
+        cpu = time.process_time()
+        inner = Pipeline(pl.cmds, pl.negate, pl.stderr_too, pl.line, False)
+        try:
+            return await self.exec_pipeline(inner, check)
+        finally:
+            real = time.perf_counter() - start
+            user = time.process_time() - cpu
+
+            def fmt(t: float) -> str:
+                m, sec = divmod(t, 60)
+                return f"{int(m)}m{sec:.3f}s"
+
+            await self.write_err(f"\nreal\t{fmt(real)}\nuser\t{fmt(user)}\nsys\t0m0.000s\n")
+
+    async def _run_pipeline(self: Shell, pl: Pipeline) -> int:
+        cmds = pl.cmds
+        n = len(cmds)
+        cap = self.ctx.limits.pipe_buffer
+        pipes = [Pipe(capacity=cap) for _ in range(n - 1)]
+        tasks = []
+        lastpipe = self.shopt["lastpipe"]
+        procs: list[ProcessInfo] = []
+        try:
+            for i, cmd in enumerate(cmds):
+                if lastpipe and i == n - 1:
+                    tasks.append(asyncio.ensure_future(self._last_stage(cmd, pipes[i - 1])))
+                    continue
+                sub = self.clone()
+                info = self._stage_process(cmd)
+                if info is not None:
+                    procs.append(info)
+                    sub.bashpid = info.pid
+                if i > 0:
+                    sub.fds[0] = pipes[i - 1].reader
+                if i < n - 1:
+                    sub.fds[1] = pipes[i].writer
+                    if pl.stderr_too and pl.stderr_too[i]:
+                        sub.fds[2] = pipes[i].writer
+                task = asyncio.ensure_future(self._stage(sub, cmd, i, n, pipes))
+                if info is not None:
+                    info.task = task
+                tasks.append(task)
+            results = await asyncio.gather(*tasks)
+        except (Exception, asyncio.CancelledError):
+            for t in tasks:
+                if not t.done():
+                    t.cancel()
+            if tasks:
+                await asyncio.wait(tasks)
+            raise
+        finally:
+            kernel = self.ctx.kernel
+            for info in procs:
+                kernel.end_process(info, 0)
+        self.pipestatus = list(results)
+        if self.opts["pipefail"]:
+            for s in reversed(results):
+                if s:
+                    return s
+            return 0
+        return results[-1]
+
+    def _stage_process(self: Shell, cmd: Any) -> ProcessInfo | None:
+        """A process-table entry for a pipeline stage the shell runs itself (a function,
+        a compound command: bash forks a subshell for it), so that ``max_processes`` bounds
+        recursion through pipelines. A stage that is a plain command needs none: the
+        command gets its own process."""
+        if type(cmd) is Simple:
+            words = cmd.words
+            if not words:
+                return None
+            first = words[0].simple
+            if first is not None and first not in self.functions and "=" not in first:
+                return None
+        return self.ctx.kernel.new_process(
+            ["bash"],
+            env=self.exported_env(),
+            cwd=self.cwd,
+            ppid=self.ctx.pid,
+            max_processes=self.ctx.limits.max_processes,
+        )
+
+    async def _last_stage(self: Shell, cmd: Any, pipe: Pipe) -> int:
+        saved = self.fds
+        self.fds = dict(saved)
+        self.fds[0] = pipe.reader
+        try:
+            return await self.exec_cmd(cmd)
+        finally:
+            self.fds = saved
+            pipe.reader.close()
+
+    async def _stage(self: Shell, sub: Shell, cmd: Any, i: int, n: int, pipes: list[Pipe]) -> int:
+        try:
+            return await sub.exec_cmd(cmd)
+        except ExitShell as e:
+            return e.status
+        except BrokenPipeError:
+            return 141
+        except ShellError as e:
+            await sub.report(e)
+            return _err_status(e)
+        except (BreakLoop, ContinueLoop):
+            return 0
+        except ReturnFn as r:
+            return r.status
+        finally:
+            sub.release_memory()
+            if i < n - 1:
+                pipes[i].writer.close()
+            if i > 0:
+                pipes[i - 1].reader.close()

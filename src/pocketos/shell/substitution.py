@@ -1,0 +1,159 @@
+# mypy: disable-error-code="misc"
+"""Command substitution ``$(...)`` and process substitution ``<(...)``/``>(...)``, as a mixin of the interpreter."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+from pocketos.kernel.budget import check_alloc
+from pocketos.kernel.streams import (
+    BytesSink,
+    BytesSource,
+)
+from pocketos.shell.ast import (
+    CmdSub,
+    ProcSub,
+    Simple,
+)
+from pocketos.shell.redirect import _strerror
+from pocketos.shell.state import (
+    BreakLoop,
+    ContinueLoop,
+    ExitShell,
+    ReturnFn,
+    ShellAttrs,
+    ShellError,
+    _err_status,
+)
+
+if TYPE_CHECKING:
+    from pocketos.shell.interp import Shell
+
+__all__ = ["Substitutions"]
+
+
+class _SubstSink(BytesSink):
+    """Collects command-substitution output; yields now and then so timeouts can act."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._since = 0
+
+    async def write(self, data: bytes) -> None:
+        self.buffer += data
+        self._since += len(data)
+        if self._since >= 65536:
+            self._since = 0
+            check_alloc(len(self.buffer), "command substitution")
+            await asyncio.sleep(0)
+
+
+class Substitutions(ShellAttrs):
+    """Mixin for :class:`Shell`: command and process substitution."""
+
+    async def _simple_with_psub(self: Shell, cmd: Simple) -> int:
+        outer = self._pending_psub
+        self._pending_psub = []
+        try:
+            st = await self.exec_simple(cmd)
+            await self._flush_psub()
+        finally:
+            self._pending_psub = outer
+        return st
+
+    async def _flush_psub(self: Shell) -> None:
+        """Feed what was written to each ``>( )`` file to its command."""
+        pending, self._pending_psub = self._pending_psub, []
+        for path, sub, body in pending:
+            try:
+                data = self.fs.read_bytes(path)
+            except OSError:
+                data = b""
+            sub.fds[0] = BytesSource(data)
+            try:
+                await sub.exec_script(body)
+            except (ExitShell, ShellError, BreakLoop, ContinueLoop, ReturnFn):
+                pass
+            try:
+                self.fs.unlink(path)
+            except OSError:
+                pass
+        self.last_status = self.last_status
+
+    # --- substitutions ----------------------------------------------------------------------------
+    async def command_subst(self: Shell, p: CmdSub) -> str:
+        items = p.body.items
+        if len(items) == 1 and not items[0].background and not items[0].node.rest:
+            cmds = items[0].node.first.cmds
+            c0 = cmds[0]
+            if (
+                len(cmds) == 1
+                and isinstance(c0, Simple)
+                and not c0.words
+                and not c0.assigns
+                and len(c0.redirs) == 1
+                and c0.redirs[0].op == "<"
+                and c0.redirs[0].target is not None
+            ):
+                path = await self._redir_target(c0.redirs[0].target)
+                try:
+                    stream = self._open_in(path)
+                except ShellError as e:
+                    await self.error(e.message)
+                    self.last_status = 1
+                    return ""
+                data = await stream.read()
+                self.last_status = 0
+                return data.decode("utf-8", "surrogateescape").replace("\x00", "").rstrip("\n")
+        sink = _SubstSink()
+        sub = self.clone()
+        sub.trace_level += 1
+        sub.subshell_level += 1
+        sub.fds[1] = sink
+        if not self.shopt["inherit_errexit"]:
+            sub.opts["errexit"] = False
+        try:
+            status = await sub.nested(sub.exec_script(p.body))
+        except ExitShell as e:
+            status = e.status
+        except ShellError as e:
+            await sub.report(e)
+            status = _err_status(e)
+        except (BreakLoop, ContinueLoop):
+            status = 0
+        except ReturnFn as r:
+            status = r.status
+        status = await sub.run_exit_trap(status)
+        sub.release_memory()
+        self.last_status = status
+        data = sink.getvalue()
+        out = data.decode("utf-8", "surrogateescape")
+        if "\x00" in out:
+            out = out.replace("\x00", "")
+            await self.error("warning: command substitution: ignored null byte in input")
+        return out.rstrip("\n")
+
+    async def process_subst(self: Shell, p: ProcSub) -> str:
+        self.job_counter += 1
+        path = f"/tmp/.psub-{self.ctx.pid}-{self.job_counter}-{id(p) & 0xFFFF}"
+        sub = self.clone()
+        if p.direction == "<":
+            sink = BytesSink()
+            sub.fds[1] = sink
+            try:
+                await sub.exec_script(p.body)
+            except (ExitShell, ShellError):
+                pass
+            try:
+                self.fs.write_bytes(path, sink.getvalue())
+            except OSError as exc:
+                raise ShellError(f"process substitution: {_strerror(exc)}") from None
+            return path
+        # >( ): the command reads what was written once the current command finishes
+        try:
+            self.fs.write_bytes(path, b"")
+        except OSError as exc:
+            raise ShellError(f"process substitution: {_strerror(exc)}") from None
+        self._pending_psub.append((path, sub, p.body))
+        return path
