@@ -38,7 +38,7 @@ from pocketos.workspaces.tree import Entry, Tree, apply_delta
 __all__ = ["Manifest", "DictManifest", "build_manifest", "apply_to_manifest", "is_manifest"]
 
 #: average entries per chunk (a power of two)
-AVERAGE = 32
+AVERAGE = 16
 #: chunks stored together in one pack object (a lookup reads one pack)
 PACK_CHUNKS = 16
 
