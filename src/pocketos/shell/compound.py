@@ -1,5 +1,7 @@
 # mypy: disable-error-code="misc"
-"""Compound commands: subshells, groups, ``if``, ``while``/``until``, ``for``, ``select``, arithmetic ``for``, ``case``, function definitions, ``((...))`` and ``[[...]]``, as a mixin of the interpreter."""
+"""Compound commands: subshells, groups, ``if``, ``while``/``until``, ``for``, ``select``,
+arithmetic ``for``, ``case``, function definitions, ``((...))`` and ``[[...]]``, as a mixin of the
+interpreter."""
 
 from __future__ import annotations
 
@@ -98,7 +100,8 @@ def _ere_to_py(rx: str) -> str:
 
 
 class Compound(ShellAttrs):
-    """Mixin for :class:`Shell`: compound commands (subshells, groups, if, loops, case, arithmetic and [[ ]])."""
+    """Mixin for :class:`Shell`: compound commands (subshells, groups, if, loops, case, arithmetic
+    and [[ ]])."""
 
     # --- compound commands ----------------------------------------------------------------------
     async def _exec_subshell(self: Shell, cmd: Subshell) -> int:

@@ -1,5 +1,6 @@
 # mypy: disable-error-code="misc"
-"""Pipelines and background jobs: stages run concurrently as tasks joined by bounded pipes, ``&`` jobs, ``time`` and job cancellation, as a mixin of the interpreter."""
+"""Pipelines and background jobs: stages run concurrently as tasks joined by bounded pipes, ``&``
+jobs, ``time`` and job cancellation, as a mixin of the interpreter."""
 
 from __future__ import annotations
 

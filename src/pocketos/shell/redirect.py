@@ -1,5 +1,6 @@
 # mypy: disable-error-code="misc"
-"""Redirections: opening files, here-documents, fd duplication and ``{var}`` fds for a command, as a mixin of the interpreter."""
+"""Redirections: opening files, here-documents, fd duplication and ``{var}`` fds for a command, as
+a mixin of the interpreter."""
 
 from __future__ import annotations
 

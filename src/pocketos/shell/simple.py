@@ -1,5 +1,7 @@
 # mypy: disable-error-code="misc"
-"""Simple commands: word expansion with declaration words, aliases, ``set -x`` tracing, assignments, temporary environments, builtins, shell functions and external programs, as a mixin of the interpreter."""
+"""Simple commands: word expansion with declaration words, aliases, ``set -x`` tracing,
+assignments, temporary environments, builtins, shell functions and external programs, as a mixin of
+the interpreter."""
 
 from __future__ import annotations
 
@@ -72,7 +74,8 @@ def _has_cmdsub(a: Assign) -> bool:
 
 
 class SimpleCommands(ShellAttrs):
-    """Mixin for :class:`Shell`: simple commands (expansion, aliases, xtrace, assignments, builtins, functions, external programs)."""
+    """Mixin for :class:`Shell`: simple commands (expansion, aliases, xtrace, assignments,
+    builtins, functions, external programs)."""
 
     # --- simple commands ------------------------------------------------------------------------
     async def exec_simple(self: Shell, cmd: Simple) -> int:

@@ -1,5 +1,6 @@
 # mypy: disable-error-code="misc"
-"""Command substitution ``$(...)`` and process substitution ``<(...)``/``>(...)``, as a mixin of the interpreter."""
+"""Command substitution ``$(...)`` and process substitution ``<(...)``/``>(...)``, as a mixin of
+the interpreter."""
 
 from __future__ import annotations
 

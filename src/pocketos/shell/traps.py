@@ -1,5 +1,6 @@
 # mypy: disable-error-code="misc"
-"""Traps: signals caught by ``trap`` delivered between commands, and the EXIT trap, as a mixin of the interpreter."""
+"""Traps: signals caught by ``trap`` delivered between commands, and the EXIT trap, as a mixin of
+the interpreter."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 # mypy: disable-error-code="misc"
-"""Shell variables: lookup, assignment with attributes, namerefs, local scopes, unset and the arithmetic view of variables, as a mixin of the interpreter."""
+"""Shell variables: lookup, assignment with attributes, namerefs, local scopes, unset and the
+arithmetic view of variables, as a mixin of the interpreter."""
 
 from __future__ import annotations
 
@@ -52,7 +53,8 @@ _DYNAMIC = frozenset(
 
 
 class Variables(ShellAttrs):
-    """Mixin for :class:`Shell`: shell variables (lookup, assignment with attributes, namerefs, scopes, unset, arithmetic access, the memory big values hold)."""
+    """Mixin for :class:`Shell`: shell variables (lookup, assignment with attributes, namerefs,
+    scopes, unset, arithmetic access, the memory big values hold)."""
 
     # --- variables --------------------------------------------------------------------------------
     def get_str(self: Shell, name: str) -> str | None:
