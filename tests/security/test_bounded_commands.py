@@ -207,6 +207,35 @@ def test_backtracking_regex_meets_the_timeout(vm: VM, script: str) -> None:
     usable(vm)
 
 
+def test_regex_timeout_is_not_reported_before_the_deadline(vm: VM) -> None:
+    # less time left than max_regex_time: the match still gets all of it
+    vm.write_file("/tmp/long", b"x" * 300_000 + b"\n")
+    timeout = 0.4
+    r = vm.exec("sed 's/x.*x.*y/Z/' /tmp/long", timeout=timeout)
+    assert (r.exit_code, r.limit_hit) == (124, "timeout"), r
+    assert r.duration >= timeout
+
+
+GLOBS = [
+    "find /tmp/gx -name '*a*a*a*a*a*a*a*a*a*b'",
+    "find /tmp/gx -iname '*A*A*A*A*A*A*A*A*A*B'",
+    "find /tmp/gx -path '*a*a*a*a*a*a*a*a*a*b'",
+    "find /tmp/gx -wholename '*a*/*a*a*a*a*a*a*a*a*b'",
+    "find /tmp/gx -lname '*a*a*a*a*a*a*a*a*a*b'",
+]
+
+
+@pytest.mark.parametrize("script", GLOBS)
+def test_find_globs_match_in_linear_time(vm: VM, script: str) -> None:
+    # a backtracking translation takes longer than the universe on these names
+    name = "a" * 250
+    vm.exec(f"mkdir -p /tmp/gx/{name} && touch /tmp/gx/{name}/{name} && ln -sfn {name} /tmp/gx/l")
+    r = vm.exec(script + "; echo end", timeout=30)
+    assert (r.exit_code, r.stdout, r.stderr) == (0, "end\n", "")
+    r = vm.exec(script.replace("b'", "'").replace("B'", "'") + " | wc -l")
+    assert int(r.stdout) >= 1, r
+
+
 def test_backtracking_stack_is_charged_before_the_match(vm: VM) -> None:
     vm.write_file("/tmp/long", b"x" * 1_000_000 + b"\n")
     r, took, peak = run_traced(

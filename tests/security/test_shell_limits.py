@@ -190,3 +190,33 @@ def test_pattern_substitution_on_a_long_value_is_not_quadratic(vm: VM) -> None:
     script = "x=$(printf 'ab%.0s' {1..50000}); y=${x//?/c}; z=${x//b*([a])/}; echo ${#y} ${#z}"
     r = vm.exec(f"shopt -s extglob\n{script}", timeout=60)
     assert (r.exit_code, r.stdout, r.limit_hit) == (0, "100000 1\n", None)
+
+
+# --- [[ =~ ]] --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "regex",
+    ["(a*)*b", "(a|aa)+b", "x.*x.*x.*y"],
+)
+def test_backtracking_regex_in_double_brackets_meets_the_timeout(vm: VM, regex: str) -> None:
+    # hours on Python's re; the guarded match either finds there is no match or ends at the
+    # exec's deadline
+    vm.write_file("/tmp/rx_subject", b"a" * 5000 + b"x" * 5000)
+    r = vm.exec(f"x=$(cat /tmp/rx_subject); [[ $x =~ {regex} ]]; echo $?", timeout=0.5)
+    assert_no_crash(r)
+    if r.limit_hit is None:
+        assert (r.exit_code, r.stdout) == (0, "1\n"), r
+    else:
+        assert (r.exit_code, r.limit_hit) == (124, "timeout"), r
+    r = vm.exec("[[ aab =~ (a*)*b ]] && echo ${BASH_REMATCH[0]}")
+    assert (r.exit_code, r.stdout) == (0, "aab\n")
+
+
+def test_double_bracket_regex_still_matches_like_bash(vm: VM) -> None:
+    r = vm.exec(
+        "x=$(printf 'a%.0s' {1..3000})b; [[ $x =~ (a+)+b$ ]] && echo ${#BASH_REMATCH[1]}; "
+        "[[ foo.bar =~ ^([a-z]+)\\.([a-z]+)$ ]] && echo ${BASH_REMATCH[2]} ${BASH_REMATCH[1]}; "
+        "[[ abc =~ 'a.c' ]] || echo literal; shopt -s nocasematch; [[ ABC =~ ^abc$ ]] && echo nc"
+    )
+    assert (r.exit_code, r.stdout) == (0, "3000\nbar foo\nliteral\nnc\n"), r

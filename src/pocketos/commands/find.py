@@ -28,6 +28,7 @@ from pocketos.commands._fs import (
 )
 from pocketos.commands._posixpat import bre_to_regex, glob_to_regex
 from pocketos.commands.stat_cmd import backslash_escapes
+from pocketos.kernel.budget import check_time
 from pocketos.kernel.fs.api import StatResult
 from pocketos.kernel.process import Context
 from pocketos.kernel.streams import NullInput
@@ -87,6 +88,19 @@ class _Ent:
 
 
 Pred = Callable[["_Ent"], "asyncio.Future[bool] | bool"]
+
+
+def _glob_test(pat: str, icase: bool) -> Callable[[str], bool]:
+    """fnmatch(3) of a whole name or path. Two or more stars would make the ``re``
+    translation backtrack (polynomially in the length, per star), so those patterns run on
+    the shell's linear matcher, which checks the deadline as it goes."""
+    if pat.count("*") > 1:
+        from pocketos.shell.globmatch import Matcher, nodes_for
+
+        nodes = nodes_for(pat, extglob=False)
+        return lambda s: Matcher(nodes, s, nocase=icase, tick=check_time).fullmatch()
+    rx = glob_to_regex(pat, icase=icase)
+    return lambda s: rx.match(s) is not None
 
 
 def _stat_compare(attr: str, sign: str, num: float) -> Callable[[_Ent], bool]:
@@ -314,22 +328,22 @@ class _Find:
             self.seen_non_option = tok
         if tok in ("-name", "-iname"):
             pat = self.arg(tok)
-            rx = glob_to_regex(pat, icase=tok == "-iname")
-            leaf.fn = lambda e: bool(rx.match(e.name))
+            name_ok = _glob_test(pat, icase=tok == "-iname")
+            leaf.fn = lambda e: name_ok(e.name)
         elif tok in ("-path", "-ipath", "-wholename", "-iwholename"):
             pat = self.arg(tok)
-            rx = glob_to_regex(pat, icase=tok.startswith("-i"))
-            leaf.fn = lambda e: bool(rx.match(e.path))
+            path_ok = _glob_test(pat, icase=tok.startswith("-i"))
+            leaf.fn = lambda e: path_ok(e.path)
         elif tok in ("-lname", "-ilname"):
             pat = self.arg(tok)
-            rx = glob_to_regex(pat, icase=tok == "-ilname")
+            link_ok = _glob_test(pat, icase=tok == "-ilname")
 
             def lname(e: _Ent) -> bool:
                 st = e.lstat()
                 if st is None or not st.is_symlink():
                     return False
                 try:
-                    return bool(rx.match(fs.readlink(e.path)))
+                    return link_ok(fs.readlink(e.path))
                 except OSError:
                     return False
 

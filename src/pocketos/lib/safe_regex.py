@@ -220,30 +220,38 @@ class SafePattern:
             )
             final = remaining is not None and remaining <= cap
             timeout = cap if remaining is None else min(cap, remaining)
-        try:
-            # on the loop, ask for less to stay within the cap; in a worker the exec's own
-            # timeout ends the wait on time and the thread stops soon after
-            scale = 1.0 if final and getattr(_local, "worker", False) else TIMEOUT_SCALE
-            asked = None if timeout is None else timeout * scale
-            res = getattr(self._slow, method)(*args, timeout=asked, **kw)
-            if method == "finditer":
-                res = iter(list(res))
-            return res
-        except TimeoutError:
-            if final or (deadline is not None and time.monotonic() >= deadline):
-                if budget is not None:
-                    budget.limit_hit = budget.limit_hit or "timeout"
-                    raise LimitExceeded(
-                        "timeout",
-                        f"timed out after {budget.timeout:g}s"
-                        if budget.timeout is not None
-                        else "timed out",
-                    ) from None
-                raise LimitExceeded("timeout", "timed out") from None
-            exc = RegexSliceExceeded(timeout if timeout is not None else 0.0)
-            if budget is not None and not getattr(_local, "movable", False):
-                budget.limit_hit = budget.limit_hit or exc.limit
-            raise exc from None
+        # on the loop, ask for less to stay within the cap; in a worker the exec's own
+        # timeout ends the wait on time and the thread stops soon after
+        scale = 1.0 if final and getattr(_local, "worker", False) else TIMEOUT_SCALE
+        while True:
+            try:
+                asked = None if timeout is None else timeout * scale
+                res = getattr(self._slow, method)(*args, timeout=asked, **kw)
+                if method == "finditer":
+                    res = iter(list(res))
+                return res
+            except TimeoutError:
+                left = None if deadline is None else deadline - time.monotonic()
+                if final and left is not None and left > 0:
+                    # the time left was under the cap and the shortened ask ran out before
+                    # the deadline: the match gets the rest (a timeout is not reported early)
+                    timeout = max(left, 0.001)
+                    continue
+                break
+        if final or (deadline is not None and time.monotonic() >= deadline):
+            if budget is not None:
+                budget.limit_hit = budget.limit_hit or "timeout"
+                raise LimitExceeded(
+                    "timeout",
+                    f"timed out after {budget.timeout:g}s"
+                    if budget.timeout is not None
+                    else "timed out",
+                ) from None
+            raise LimitExceeded("timeout", "timed out") from None
+        exc = RegexSliceExceeded(timeout if timeout is not None else 0.0)
+        if budget is not None and not getattr(_local, "movable", False):
+            budget.limit_hit = budget.limit_hit or exc.limit
+        raise exc from None
 
     def search(self, string: Any, pos: int = 0, endpos: int = _INF) -> Any:
         if min(endpos, len(string)) - pos <= self.safe_len:

@@ -5,7 +5,7 @@ interpreter."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pocketos.kernel.streams import (
     InputStream,
@@ -49,6 +49,24 @@ if TYPE_CHECKING:
     from pocketos.shell.interp import Shell
 
 __all__ = ["Compound"]
+
+
+_ERE_CACHE: dict[tuple[str, int], Any] = {}
+
+
+def _compile_ere(py_rx: str, flags: int) -> Any:
+    """A guarded (:mod:`pocketos.lib.safe_regex`) pattern, cached: loops test the same
+    regex again and again."""
+    key = (py_rx, flags)
+    compiled = _ERE_CACHE.get(key)
+    if compiled is None:
+        from pocketos.lib import safe_regex
+
+        compiled = safe_regex.compile(py_rx, flags)
+        if len(_ERE_CACHE) >= 256:
+            _ERE_CACHE.pop(next(iter(_ERE_CACHE)))
+        _ERE_CACHE[key] = compiled
+    return compiled
 
 
 def _ere_to_py(rx: str) -> str:
@@ -470,11 +488,19 @@ class Compound(ShellAttrs):
         for text, q in zip(fb.text, fb.qs, strict=False):
             rx_parts.append(re.escape(text) if q else text)
         rx = "".join(rx_parts)
+        from pocketos.lib import safe_regex
+
         try:
             flags = re.IGNORECASE if self.shopt["nocasematch"] else 0
-            m = re.search(_ere_to_py(rx), left, flags)
+            compiled = _compile_ere(_ere_to_py(rx), flags)
         except re.error:
             return False  # bash: status 2 for an invalid regex
+        # bounded like grep: a slice of the loop, then a worker thread until the deadline
+        try:
+            with safe_regex.movable():
+                m = compiled.search(left)
+        except safe_regex.RegexSliceExceeded:
+            m = await safe_regex.in_worker(compiled.search, left)
         if m is None:
             self.set_var_obj("BASH_REMATCH", Var({}, ATTR_ARRAY))
             return False

@@ -3,6 +3,10 @@
 wasmtime runs guests on blocking threads; the VM (filesystem, pipes) belongs to its asyncio loop.
 A guest thread never touches either directly: it hands each call to the loop and waits for the
 answer, which also gives pipes their backpressure (a guest writing into a full pipe waits).
+
+The wait ends when the guest is stopped (the bridge's ``cancel`` event, set when the command is
+cancelled) or the loop is closed, so that a guest stopped while it writes never leaves its
+thread waiting for a loop that has finished with it (which kept the host process from exiting).
 """
 
 from __future__ import annotations
@@ -15,7 +19,15 @@ from typing import Any, TypeVar
 
 from pocketos.kernel.streams import OutputStream
 
-__all__ = ["LoopBridge", "OutputSink"]
+__all__ = ["BridgeClosed", "LoopBridge", "OutputSink"]
+
+#: how often a waiting guest thread looks at the cancel event
+POLL = 0.05
+
+
+class BridgeClosed(Exception):
+    """The guest was stopped (or its loop closed) while it waited for the loop."""
+
 
 T = TypeVar("T")
 
@@ -23,9 +35,23 @@ T = TypeVar("T")
 class LoopBridge:
     """Run callables and coroutines on ``loop`` from another thread, waiting for the result."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, cancel: threading.Event | None = None
+    ) -> None:
         self.loop = loop
         self.owner = threading.get_ident()
+        #: set when the guest is stopped: waits end with BridgeClosed
+        self.cancel = cancel
+
+    def _wait(self, fut: concurrent.futures.Future[T]) -> T:
+        cancel = self.cancel
+        while True:
+            try:
+                return fut.result(timeout=POLL)
+            except concurrent.futures.TimeoutError:
+                if (cancel is not None and cancel.is_set()) or self.loop.is_closed():
+                    fut.cancel()
+                    raise BridgeClosed("the guest was stopped") from None
 
     def call(self, fn: Callable[..., T], *args: Any) -> T:
         if threading.get_ident() == self.owner:
@@ -40,11 +66,19 @@ class LoopBridge:
             except BaseException as exc:  # handed to the waiting thread
                 fut.set_exception(exc)
 
-        self.loop.call_soon_threadsafe(task)
-        return fut.result()
+        try:
+            self.loop.call_soon_threadsafe(task)
+        except RuntimeError:  # the loop is closed
+            raise BridgeClosed("the guest was stopped") from None
+        return self._wait(fut)
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
+        try:
+            fut = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        except RuntimeError:  # the loop is closed
+            coro.close()
+            raise BridgeClosed("the guest was stopped") from None
+        return self._wait(fut)
 
 
 class OutputSink:

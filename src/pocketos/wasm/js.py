@@ -352,8 +352,8 @@ async def run_js(ctx: Context) -> int:
     if not cache.js_is_cached(ctx.limits.wasm_fuel is not None):
         await ctx.err("compiling the JavaScript runtime (first use, a few seconds)...")
     loop = asyncio.get_running_loop()
-    bridge = LoopBridge(loop)
     cancel = threading.Event()
+    bridge = LoopBridge(loop, cancel)
     tail = _Tail()
     out_sink = OutputSink(bridge, ctx.stdout, on_broken=cancel.set)
     err_sink = OutputSink(bridge, ctx.stderr, on_broken=cancel.set)

