@@ -40,7 +40,7 @@ __all__ = ["Manifest", "DictManifest", "build_manifest", "apply_to_manifest", "i
 #: average entries per chunk (a power of two)
 AVERAGE = 16
 #: chunks stored together in one pack object (a lookup reads one pack)
-PACK_CHUNKS = 16
+PACK_CHUNKS = 32
 
 
 def _key(path: str) -> tuple[str, str]:
@@ -285,7 +285,8 @@ def apply_to_manifest(
     by_chunk: dict[int, list[tuple[str, Entry | None]]] = {}
     for key, pair in changes.items():
         by_chunk.setdefault(min(m._index(key), n - 1), []).append(pair)
-    chunks: list[list[Any]] = []
+    chunks: list[list[Any] | None] = []  # None: the next of the new pieces
+    new_pieces: list[list[Any]] = []
     i = 0
     while i < n:
         if i not in by_chunk:
@@ -305,7 +306,8 @@ def apply_to_manifest(
             pieces, closed = _split(entries, i >= n)
             if (closed and i not in by_chunk) or i >= n:
                 break
-        chunks.extend(_put_chunks(m.objects, pieces))
+        new_pieces.extend(pieces)
+        chunks.extend([None] * len(pieces))
     links = {h: list(ps) for h, ps in m._links.items()}
     for p, e in old.items():
         if e.get("h") and e["t"] == "f" and p in links.get(e["h"], ()):
@@ -315,4 +317,7 @@ def apply_to_manifest(
             links.setdefault(e["h"], []).append(p)
     count = m.count + len(new) - len(old)
     files = m.files + _files(new.values()) - _files(old.values())
-    return _root(m.objects, chunks, count, files, links), old, new
+    # every new chunk of the run in as few packs as possible
+    lines = iter(_put_chunks(m.objects, new_pieces))
+    root = [c if c is not None else next(lines) for c in chunks]
+    return _root(m.objects, root, count, files, links), old, new
