@@ -191,3 +191,38 @@ def test_snapshots_and_workspace_runs_with_their_diff(
     page.locator("#snapshot-rows button", has_text="Start VM").click()
     expect(page.locator("#vm-list li")).to_have_count(2, timeout=WAIT)
     expect(page.locator('#file-rows [data-name="app.py"]')).to_be_visible(timeout=WAIT)
+
+
+def test_two_browsers_on_one_terminal(serve_console, browser, page: Page, shots) -> None:
+    srv = serve_console()
+    c = srv.client()
+    vid = c.post("/v1/vms", json={}).json()["id"]
+    page.goto(f"{srv.url}/#/vm/{vid}/terminal")
+    _wait_terminal(page, "user@pocketos:~$")
+    # a second person opens the same VM: the open terminal is offered, and someone is typing
+    # there, so they watch
+    other_ctx = browser.new_context(viewport={"width": 1000, "height": 600})
+    try:
+        other = other_ctx.new_page()
+        other.goto(f"{srv.url}/#/vm/{vid}/terminal")
+        expect(other.locator("#terminal-status")).to_contain_text("watching", timeout=WAIT)
+        _wait_terminal(other, "user@pocketos:~$")
+        page.locator("#terminal .xterm-helper-textarea").focus()
+        page.keyboard.type("echo together")
+        page.keyboard.press("Enter")
+        _wait_terminal(page, "echo together\ntogether\n")
+        _wait_terminal(other, "echo together\ntogether\n")
+        # the watcher's keys do not reach the shell
+        other.locator("#terminal .xterm-helper-textarea").focus()
+        other.keyboard.type("echo intruder")
+        other.keyboard.press("Enter")
+        page.keyboard.type("echo after")
+        page.keyboard.press("Enter")
+        _wait_terminal(other, "echo after\nafter\n")
+        assert "intruder" not in _terminal_text(page)
+        shots(other, "watching")
+        terminals = c.get(f"/v1/vms/{vid}/terminals").json()["terminals"]
+        assert len(terminals) == 1
+        assert sorted(x["role"] for x in terminals[0]["clients"]) == ["viewer", "writer"]
+    finally:
+        other_ctx.close()

@@ -252,3 +252,34 @@ def test_sync_vm_terminal() -> None:
         assert out == b"echo $COLUMNS\r\n70\r\n" + PROMPT.encode()
         t.write("exit 4\r")
         assert t.wait(WAIT) == 4
+
+
+def test_closing_the_terminal_ends_the_running_command() -> None:
+    async def go() -> tuple[int, list[str]]:
+        async with AsyncVM() as vm:
+            t = vm.open_shell()
+            await t.read_until(PROMPT, WAIT)
+            await command(t, "trap 'echo bye > /tmp/bye' EXIT")
+            await type_keys(t, "cat\r")
+            await t.read_until("cat\r\n", WAIT)
+            status = await t.close()
+            left = [p["argv"][0] for p in vm.list_processes() if p["status"] == "running"]
+            assert vm.read_text("/tmp/bye") == "bye\n"
+            return status, left
+
+    status, left = asyncio.run(go())
+    assert left == []
+    assert status == 0
+
+
+def test_closing_the_vm_closes_its_terminals() -> None:
+    async def go() -> int | None:
+        vm = AsyncVM()
+        t = vm.open_shell()
+        await t.read_until(PROMPT, WAIT)
+        await t.write("cat\r")
+        await t.read_until("cat\r\n", WAIT)
+        await vm.aclose()
+        return t.exit_code
+
+    assert asyncio.run(go()) is not None

@@ -392,6 +392,11 @@ class Terminal:
             await self._emit(onlcr(f"bash: {exc.message}\n".encode()))
             code = TIMEOUT_STATUS if exc.limit == "timeout" else LIMIT_STATUS
         finally:
+            if not task.done():
+                # the terminal itself is being closed: the command line goes with it
+                task.cancel()
+                with contextlib.suppress(BaseException):
+                    await task
             b.reset_memory()
             if info is not None:
                 info.task = None

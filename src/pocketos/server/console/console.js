@@ -363,7 +363,7 @@
       if (msg.type === "hello") {
         state.termId = msg.terminal.id;
         state.termRole = msg.role;
-        status.textContent = `${msg.terminal.tty} · ${msg.role}`;
+        status.textContent = `${msg.terminal.tty} · ${msg.role === "viewer" ? "watching (read only)" : "writer"}`;
         if (msg.role === "writer" && (msg.terminal.cols !== term.cols || msg.terminal.rows !== term.rows)) {
           ws.send(JSON.stringify({ type: "resize", cols: term.cols, rows: term.rows }));
         }
@@ -387,7 +387,7 @@
     ws.onclose = () => {
       if (state.termSocket === ws) {
         state.termSocket = null;
-        if (!/exited|detached|watching/.test(status.textContent)) status.textContent = "disconnected";
+        if (!/exited|detached/.test(status.textContent)) status.textContent = "disconnected";
       }
     };
   }
@@ -470,8 +470,9 @@
         body: new TextEncoder().encode($("#file-text").value),
         headers: { "content-type": "application/octet-stream" },
       });
-      $("#files-status").textContent = `saved ${state.file}`;
-      listDir(state.cwd);
+      const saved = state.file;
+      await listDir(state.cwd);
+      $("#files-status").textContent = `saved ${saved}`;
     } catch (err) { report(err); }
   }
 
@@ -502,6 +503,7 @@
 
   async function upload(files) {
     const status = $("#files-status");
+    const done = [];
     for (const f of files) {
       const path = joinPath(state.cwd, f.name);
       status.textContent = `uploading ${f.name}…`;
@@ -510,10 +512,11 @@
           body: f,
           headers: { "content-type": "application/octet-stream" },
         });
-        status.textContent = `uploaded ${path}`;
+        done.push(f.name);
       } catch (err) { report(err); }
     }
-    listDir(state.cwd);
+    await listDir(state.cwd);
+    if (done.length) status.textContent = `uploaded ${done.join(", ")}`;
   }
 
   async function newEntry(kind) {
@@ -731,10 +734,21 @@
 
   async function answerAsk(li, decision) {
     try {
-      // the pending request of this session (the API lists a VM's open asks)
-      const data = await api("GET", `/v1/vms/${state.vm.id}/permissions`);
-      const mine = data.permissions.filter((p) => !p.detail || !p.detail.session_id || p.detail.session_id === state.session);
-      if (!mine.length) { toast("this request is no longer waiting", "info"); return; }
+      // the pending request of this session (the API lists a VM's open asks); the event can
+      // arrive a moment before the request is registered, so look again for a little while
+      $$(".actions button", li).forEach((b) => (b.disabled = true));
+      let mine = [];
+      for (let attempt = 0; attempt < 50 && !mine.length; attempt++) {
+        if (attempt) await new Promise((r) => setTimeout(r, 200));
+        if (li.querySelector('[data-testid="permission-answer"]')) return;
+        const data = await api("GET", `/v1/vms/${state.vm.id}/permissions`);
+        mine = data.permissions.filter((p) => !p.detail || !p.detail.session_id || p.detail.session_id === state.session);
+      }
+      if (!mine.length) {
+        $$(".actions button", li).forEach((b) => (b.disabled = false));
+        toast("this request is no longer waiting", "info");
+        return;
+      }
       const target = mine[0];
       $$(".actions button", li).forEach((b) => (b.disabled = true));
       await api("POST", `/v1/vms/${state.vm.id}/permissions/${target.id}`, { json: { decision } });
