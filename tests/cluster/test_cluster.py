@@ -5,7 +5,6 @@ a session resumed after its host died, capacity."""
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,24 +23,21 @@ from pocketos.cluster import (  # noqa: E402
 )
 from pocketos.snapshot import Snapshot  # noqa: E402
 from tests.agent.fake_llm import FakeServer, openai_text, openai_tool  # noqa: E402
+from tests.cluster.local_ray import start_local_ray  # noqa: E402
 
 ENDLESS = "while :; do :; done"
 
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    store = tmp_path_factory.mktemp("cluster-store")
-    # a loaded machine can take longer than Ray's default 30 s to register the local node
-    os.environ.setdefault("RAY_raylet_start_wait_time_s", "180")
-    c = Cluster(
-        store=str(store),
-        hosts_per_node=2,
-        ray_init={"num_cpus": 2, "object_store_memory": 100 * 2**20},
-    )
+    started = start_local_ray()
+    c = Cluster(store=str(tmp_path_factory.mktemp("cluster-store")), hosts_per_node=2)
     try:
         yield c
     finally:
         c.close()
+        if started:
+            ray.shutdown()
 
 
 def pool(cluster: Cluster, name: str, n: int = 2, capacity: int | None = None) -> list[str]:
@@ -115,17 +111,12 @@ def test_exec_and_files_through_a_handle(cluster: Cluster) -> None:
         denied = [ev for ev in vm.audit_log(kind="permission") if ev.decision == "deny"]
         assert [ev.resource for ev in denied] == ["/etc/passwd", "/etc/x"]
         sh = vm.shell()
-        assert run_shell(sh, "x=5; cd /tmp").exit_code == 0
-        assert run_shell(sh, "echo $x $PWD").stdout == "5 /tmp\n"
+        assert sh.run("x=5; cd /tmp").exit_code == 0
+        assert sh.run("echo $x $PWD").stdout == "5 /tmp\n"
+        sh.close()
     assert vm.closed
     with pytest.raises(Exception, match="closed"):
         vm.exec("true")
-
-
-def run_shell(sh: Any, script: str) -> Any:
-    from pocketos._loop import run_sync
-
-    return run_sync(sh.run(script))
 
 
 def test_placement_prefers_the_host_with_fewer_vms_then_fewer_running_execs(

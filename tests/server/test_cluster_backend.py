@@ -10,20 +10,13 @@ import pytest
 
 ray = pytest.importorskip("ray", reason="ray is not installed (pip install 'pocketos[ray]')")
 
+from tests.cluster.local_ray import start_local_ray  # noqa: E402
 from tests.server.conftest import ALICE, TOKENS  # noqa: E402
 
 
 @pytest.fixture(scope="module", autouse=True)
 def local_ray() -> Iterator[None]:
-    os.environ.setdefault("RAY_raylet_start_wait_time_s", "180")
-    started = not ray.is_initialized()
-    if started:
-        ray.init(
-            num_cpus=2,
-            object_store_memory=100 * 2**20,
-            include_dashboard=False,
-            log_to_driver=False,
-        )
+    started = start_local_ray()
     yield
     if started:
         ray.shutdown()

@@ -13,6 +13,7 @@ from pocketos.cluster.handle import (
     AsyncShellHandle,
     AsyncVMHandle,
     SessionHandle,
+    ShellHandle,
     VMHandle,
 )
 
@@ -25,6 +26,7 @@ __all__ = [
     "ClusterFull",
     "Interrupted",
     "SessionHandle",
+    "ShellHandle",
     "VMHandle",
     "VMLost",
     "ray_available",

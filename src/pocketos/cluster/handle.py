@@ -22,7 +22,14 @@ from pocketos.errors import PocketOSError
 if TYPE_CHECKING:
     from pocketos.cluster.cluster import Cluster, HostRef
 
-__all__ = ["AsyncVMHandle", "AsyncSessionHandle", "AsyncShellHandle", "VMHandle", "SessionHandle"]
+__all__ = [
+    "AsyncSessionHandle",
+    "AsyncShellHandle",
+    "AsyncVMHandle",
+    "SessionHandle",
+    "ShellHandle",
+    "VMHandle",
+]
 
 _RESUME_KEYS = (
     "store",
@@ -402,6 +409,9 @@ class VMHandle:
     def migrate(self, host: str | None = None) -> str:
         return run_sync(self._h.migrate(host))
 
+    def shell(self, *, env: dict[str, str] | None = None, cwd: str | None = None) -> ShellHandle:
+        return ShellHandle(run_sync(self._h.shell(env=env, cwd=cwd)))
+
     def create_session(self, agent: Any = "pocketos", **options: Any) -> SessionHandle:
         return SessionHandle(run_sync(self._h.create_session(agent, **options)))
 
@@ -410,6 +420,23 @@ class VMHandle:
 
     def close(self, *, save: bool = True) -> None:
         run_sync(self._h.close(save=save))
+
+
+class ShellHandle:
+    """The sync twin of :class:`AsyncShellHandle`."""
+
+    def __init__(self, inner: AsyncShellHandle) -> None:
+        self._s = inner
+
+    @property
+    def id(self) -> str:
+        return self._s.id
+
+    def run(self, script: str, **kw: Any) -> Any:
+        return run_sync(self._s.run(script, **kw))
+
+    def close(self) -> None:
+        run_sync(self._s.aclose())
 
 
 class SessionHandle:

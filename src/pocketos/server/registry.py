@@ -203,6 +203,11 @@ class Registry:
         if self.store is not None:
             self.store.mkdir(parents=True, exist_ok=True)
             self._load_records()
+        if config.cluster:  # joined at start (on this thread), so a bad address fails early
+            from pocketos.server.cluster_backend import open_cluster
+
+            ws = str(self.store / "workspaces") if self.store is not None else None
+            self.cluster = open_cluster(str(config.cluster), ws)
 
     # --- durable records --------------------------------------------------------------------
     @property

@@ -1,0 +1,26 @@
+"""One local Ray per test module: 2 CPUs, a small object store, no dashboard."""
+
+from __future__ import annotations
+
+import ray
+
+
+def start_local_ray() -> bool:
+    """Start Ray unless this process already has one; True when it was started here. A
+    loaded machine can make the node miss Ray's fixed start-up deadline: one retry."""
+    if ray.is_initialized():
+        return False
+    for attempt in (1, 2):
+        try:
+            ray.init(
+                num_cpus=2,
+                object_store_memory=100 * 2**20,
+                include_dashboard=False,
+                log_to_driver=False,
+            )
+            return True
+        except Exception:
+            ray.shutdown()
+            if attempt == 2:
+                raise
+    return False
