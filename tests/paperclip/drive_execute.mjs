@@ -11,6 +11,8 @@ const adapter = createServerAdapter();
 const now = () => performance.timeOrigin + performance.now();
 const runs = spec.runs || 1;
 for (let i = 0; i < runs; i++) {
+  // a pause between runs, as between heartbeats (spec.gapMs, default none)
+  if (i > 0 && spec.gapMs) await new Promise((r) => setTimeout(r, spec.gapMs));
   const log = [];
   const override = (spec.contexts || [])[i] || {};
   const ac = new AbortController();

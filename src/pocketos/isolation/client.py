@@ -218,6 +218,7 @@ class AsyncProcessVM:
                         "options": opts,
                         "state": self._state,
                         "landlock": w.limits.landlock and self.pool.vms_per_worker == 1,
+                        "tmpdir": w.private_tmpdir(),
                     },
                     time.monotonic() + w.limits.start_timeout,
                 )

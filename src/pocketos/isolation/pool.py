@@ -125,6 +125,21 @@ class WorkerPool:
                 self._shared.append(w)
         return w
 
+    def prestart(self) -> None:
+        """Start one worker now, from the calling thread, and keep it for the next
+        ``acquire`` (with ``size=0``: one worker ready, none started after it). The calling
+        thread must outlive the worker (its end sends the worker the parent-death signal)."""
+        w = self._start()
+        with self._lock:
+            if self._closed:
+                self._all.discard(w)
+                stray: WorkerProcess | None = w
+            else:
+                self._idle.append(w)
+                stray = None
+        if stray is not None:
+            stray.close()
+
     def replenish(self) -> None:
         """Start replacements for the workers handed out (called once a VM is open, so
         starting them does not slow that VM's creation down)."""

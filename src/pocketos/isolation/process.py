@@ -116,8 +116,9 @@ class WorkerProcess:
         self.kill_reason: str | None = None
         self.vms = 0
         src = str(Path(__file__).resolve().parents[2])
-        #: the worker's private temporary directory (removed when the worker is reaped)
-        self.tmpdir = tempfile.mkdtemp(prefix="pocketos-worker-")
+        #: the worker's private temporary directory, made when its first VM opens (so a
+        #: worker waiting in a pool leaves nothing on disk) and removed when it is reaped
+        self.tmpdir: str | None = None
         config = {
             "memory": limits.memory,
             "cpu_seconds": limits.cpu_seconds,
@@ -126,7 +127,6 @@ class WorkerProcess:
             "seccomp": limits.seccomp,
             "cache": str(cache_dir()),
             "host_pid": os.getpid(),
-            "tmpdir": self.tmpdir,
         }
         self.proc = subprocess.Popen(
             [sys.executable, "-I", "-X", "utf8", "-c", _BOOT, src, json.dumps(config)],
@@ -199,8 +199,15 @@ class WorkerProcess:
             self.proc.wait()
         self._cleanup()
 
+    def private_tmpdir(self) -> str:
+        """The worker's temporary directory (made on first use)."""
+        if self.tmpdir is None:
+            self.tmpdir = tempfile.mkdtemp(prefix="pocketos-worker-")
+        return self.tmpdir
+
     def _cleanup(self) -> None:
-        shutil.rmtree(self.tmpdir, ignore_errors=True)
+        if self.tmpdir is not None:
+            shutil.rmtree(self.tmpdir, ignore_errors=True)
 
     def death(self) -> WorkerDied:
         """Reap the worker and say why it ended."""

@@ -112,6 +112,7 @@ class Worker:
         self.vms: dict[str, Any] = {}
         self.prints: dict[str, str] = {}
         self.landlocked = False
+        self.tmpdir_set = False
         self.loop = asyncio.new_event_loop()
         self.guests: dict[str, Any] = {}
         self.audit_out: dict[str, list[dict[str, Any]]] = {}
@@ -163,8 +164,24 @@ class Worker:
     def warm(self) -> None:
         """Do once, before any VM is asked for, what the first VM would otherwise pay for:
         imports, the shared base layer, the first shell run and the first commit check."""
-        self.open("warm", {}, None)
-        self.loop.run_until_complete(self.vms["warm"].exec("true"))
+        # with a host tool and the network gateway, as agent runs have them: their modules
+        # (pydantic, the tool CLI, the gateway) are imported now rather than by the first VM
+        tools = [
+            {
+                "name": "warm",
+                "description": "warm-up",
+                "tools": [
+                    {
+                        "name": "up",
+                        "description": "warm-up",
+                        "timeout": None,
+                        "input_schema": {"type": "object", "properties": {"x": {"type": "string"}}},
+                    }
+                ],
+            }
+        ]
+        self.open("warm", {"tools": tools, "network": {}}, None)
+        self.loop.run_until_complete(self.vms["warm"].exec("pocketos-warm up --help >/dev/null"))
         self.changed_state("warm")
         self.loop.run_until_complete(self.vms.pop("warm").aclose())
         self.prints.pop("warm", None)
@@ -236,6 +253,14 @@ class Worker:
         self.prints[handle] = vmstate.fingerprint(vm._root.upper)
         return notes
 
+    def set_tmpdir(self, path: Any) -> None:
+        """Use the host's private temporary directory for this worker (the first one given)."""
+        import tempfile
+
+        if isinstance(path, str) and path.startswith("/") and not self.tmpdir_set:
+            os.environ["TMPDIR"] = tempfile.tempdir = path
+            self.tmpdir_set = True
+
     def changed_state(self, handle: str, force: bool = False) -> Any:
         vm = self.vms.get(handle)
         if vm is None:
@@ -303,6 +328,7 @@ class Worker:
             if op == "ping":
                 reply["value"] = os.getpid()
             elif op == "open":
+                self.set_tmpdir(msg.get("tmpdir"))
                 reply["value"] = self.open(
                     handle, msg.get("options") or {}, msg.get("state"), bool(msg.get("landlock"))
                 )

@@ -81,6 +81,25 @@ def state_dir_for(cfg: RunConfig, context: Mapping[str, Any]) -> Path:
     )
 
 
+#: a worker pool started before the run arrived (by the warm runner's spare child)
+_PRESTARTED: list[Any] = []
+
+
+def prestart_worker() -> None:
+    """Start the worker of the next run's process-isolated VM now, so the run does not wait
+    for it (called by the warm runner in the process that will take the run)."""
+    from pocketos.isolation import WorkerPool
+
+    pool = WorkerPool(0)
+    pool.prestart()
+    _PRESTARTED.append(pool)
+
+
+def discard_prestarted() -> None:
+    while _PRESTARTED:
+        _PRESTARTED.pop().close()
+
+
 def _make_vm(cfg: RunConfig, **options: Any) -> Any:
     """The run's VM, isolated as the config says; an isolation that cannot carry this run
     (agent session, host tools) is a ConfigError naming why."""
@@ -92,7 +111,9 @@ def _make_vm(cfg: RunConfig, **options: Any) -> Any:
 
         # a pool of the run's own, with no spare worker: the run needs one VM, and closing the
         # pool at the end leaves no worker (or its temporary folder) behind
-        pool = options["pool"] = WorkerPool(0)
+        pool = options["pool"] = _PRESTARTED.pop() if _PRESTARTED else WorkerPool(0)
+    else:
+        discard_prestarted()
     try:
         vm = AsyncVM(isolation=cfg.isolation, **options)
     except (NotImplementedError, TypeError) as exc:

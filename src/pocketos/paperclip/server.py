@@ -7,7 +7,12 @@ envelope plus ``"processEnv"`` (the runner's environment) and closes its sending
 child answers ``{"type": "spawn", "pid": N}`` and then exactly what ``python -m
 pocketos.paperclip`` prints (stderr goes to the same stream). The child leads its own process
 group, so the adapter cancels a run with a signal to ``-N``. The server exits when its stdin
-closes (the adapter, its parent, went away)."""
+closes (the adapter, its parent, went away).
+
+The server keeps one *spare* child forked ahead of time: it starts the worker process of the
+next run's process-isolated VM (the default isolation) and waits; a run is handed to it (the
+connection's descriptor and the envelope over a socket pair), so the run does not wait for a
+worker to start. If the spare is gone, the server forks a child for the run as before."""
 
 from __future__ import annotations
 
@@ -95,6 +100,99 @@ def _child(conn: socket.socket, envelope: dict[str, Any]) -> None:
         os._exit(code)
 
 
+def _no_parent_death_signal(sig: int) -> None:
+    """``prctl(PR_SET_PDEATHSIG, sig)`` (0: none), where the C library offers it."""
+    import ctypes
+
+    with contextlib.suppress(Exception):
+        ctypes.CDLL(None, use_errno=True).prctl(1, sig, 0, 0, 0)
+
+
+def _spare(sock: socket.socket, server_pid: int) -> None:
+    """In a spare child: start the next run's worker, wait for the run, then become its
+    runner (never returns)."""
+    envelope: Any = None
+    conn: socket.socket | None = None
+    try:
+
+        def stop(*_: Any) -> None:
+            raise SystemExit(0)
+
+        signal.signal(signal.SIGTERM, stop)
+        for sig in (signal.SIGINT, signal.SIGCHLD, signal.SIGPIPE):
+            signal.signal(sig, signal.SIG_DFL)
+        _no_parent_death_signal(signal.SIGTERM)
+        if os.getppid() != server_pid:  # the server ended before we were ready
+            os._exit(0)
+        from pocketos.paperclip.runner import prestart_worker
+
+        with contextlib.suppress(Exception):  # the run starts its own worker instead
+            prestart_worker()
+        _msg, fds, _flags, _addr = socket.recv_fds(sock, 16, 1)
+        if not fds:
+            raise SystemExit(0)
+        conn = socket.socket(fileno=fds[0])
+        envelope = json.loads(_recv_all(sock))
+        sock.close()
+        _no_parent_death_signal(0)  # a run, once started, outlives the server like any child
+        if not isinstance(envelope, dict):
+            raise ValueError("the envelope is not an object")
+    except BaseException:
+        with contextlib.suppress(BaseException):
+            from pocketos.paperclip.runner import discard_prestarted
+
+            discard_prestarted()
+        os._exit(0)
+    _child(conn, envelope)
+
+
+def _start_spare(srv: socket.socket) -> tuple[int, socket.socket] | None:
+    try:
+        mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    except OSError:
+        return None
+    server_pid = os.getpid()
+    pid = os.fork()
+    if pid == 0:
+        srv.close()
+        mine.close()
+        _spare(theirs, server_pid)
+    theirs.close()
+    return pid, mine
+
+
+def _hand_over(spare: tuple[int, socket.socket], conn: socket.socket, raw: bytes) -> bool:
+    """Give the run to the spare child; False if it cannot take it (it is gone)."""
+    pid, sock = spare
+    try:
+        socket.send_fds(sock, [b"R"], [conn.fileno()])
+        sock.sendall(raw)
+        return True
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+        return False
+    finally:
+        sock.close()
+
+
+def _end_spare(spare: tuple[int, socket.socket] | None) -> None:
+    """Let the spare child close its worker and exit (waiting a bounded time for it)."""
+    if spare is None:
+        return
+    pid, sock = spare
+    sock.close()
+    try:
+        fd = os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        return
+    try:
+        select.select([fd], [], [], 10.0)
+    finally:
+        os.close(fd)
+    _reap()
+
+
 def _reap() -> None:
     while True:
         try:
@@ -119,6 +217,12 @@ def serve(path: str) -> int:
     finally:
         os.umask(old)
     srv.listen(64)
+
+    def stop(*_: Any) -> None:
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    spare = _start_spare(srv)
     print("ready", flush=True)
     stdin = sys.stdin.fileno()
     try:
@@ -132,7 +236,8 @@ def serve(path: str) -> int:
             conn, _ = srv.accept()
             try:
                 conn.settimeout(30)
-                envelope = json.loads(_recv_all(conn))
+                raw = _recv_all(conn)
+                envelope = json.loads(raw)
                 if not isinstance(envelope, dict):
                     raise ValueError("the envelope is not an object")
                 conn.settimeout(None)
@@ -142,12 +247,19 @@ def serve(path: str) -> int:
                     conn.sendall((json.dumps(msg) + "\n").encode())
                 conn.close()
                 continue
+            if spare is not None and _hand_over(spare, conn, raw):
+                conn.close()
+                spare = _start_spare(srv)
+                continue
+            spare = None
             pid = os.fork()
             if pid == 0:
                 srv.close()
                 _child(conn, envelope)
             conn.close()
+            spare = _start_spare(srv)
     finally:
+        _end_spare(spare)
         srv.close()
         with contextlib.suppress(FileNotFoundError):
             os.unlink(path)
