@@ -283,3 +283,18 @@ def test_closing_the_vm_closes_its_terminals() -> None:
         return t.exit_code
 
     assert asyncio.run(go()) is not None
+
+
+def test_tput_and_clear_speak_xterm_on_a_terminal_only() -> None:
+    async def body(vm: AsyncVM, t: Terminal) -> tuple[str, str, str]:
+        t.resize(101, 33)
+        a = await command(t, "tput cols; tput lines; n=$(tput cols); echo n=$n")
+        await type_keys(t, "tput bold; echo B; tput sgr0; tput setaf 1; tput cup 2 3; clear\r")
+        b = (await t.read_until("\x1b[3J" + PROMPT, WAIT)).decode()
+        r = await vm.exec("tput cols; tput bold; clear; echo end")
+        return a, b, r.stdout
+
+    a, b, plain = scenario(body)
+    assert a.split("\r\n")[1:4] == ["101", "33", "n=101"]
+    assert "\x1b[1mB\r\n\x1b(B\x1b[m\x1b[31m\x1b[3;4H\x1b[H\x1b[2J\x1b[3J" in b
+    assert plain == "80\nend\n"
