@@ -113,7 +113,8 @@ class AsyncProcessVM:
             if options.get(key) is not None:
                 raise NotImplementedError(f"{key} is not available with isolation='process': {why}")
             options.pop(key, None)
-        from pocketos.isolation.host import HostServices, RemoteKernel, toolkit_specs
+        from pocketos.isolation.callbacks import HostServices, toolkit_specs
+        from pocketos.isolation.handles import RemoteKernel
         from pocketos.tools._runtime import ToolHost
 
         toolkits = options.pop("toolkits", None)
@@ -170,7 +171,7 @@ class AsyncProcessVM:
             max_callbacks=pool.limits.max_callbacks,
             max_result=self.limits.max_output_bytes,
         )
-        #: what host-side services read of the VM's kernel (see :mod:`.host`)
+        #: what host-side services read of the VM's kernel (see :mod:`.handles`)
         self.kernel = RemoteKernel(self, tools)
         #: how many workers this VM has had (a handle on a process or interpreter belongs to one)
         self._generation = 0
@@ -690,7 +691,7 @@ class AsyncProcessVM:
     ) -> Any:
         """Start a command in the worker in the background (like ``AsyncVM.spawn``): the
         handle's ``stdout``/``stderr`` fill as the worker is polled."""
-        from pocketos.isolation.host import RemoteProcess
+        from pocketos.isolation.handles import RemoteProcess
 
         self._alive()
         self._note_loop()
@@ -723,7 +724,7 @@ class AsyncProcessVM:
 
     def python(self, *, cwd: str | None = None, env: Mapping[str, str] | None = None) -> Any:
         """A persistent Python interpreter in the worker (``await py.run(code)``)."""
-        from pocketos.isolation.host import RemotePython
+        from pocketos.isolation.handles import RemotePython
 
         self._alive()
         kw: dict[str, Any] = {"cwd": cwd}
@@ -733,7 +734,7 @@ class AsyncProcessVM:
 
     def shell(self, *, env: Mapping[str, str] | None = None, cwd: str | None = None) -> Any:
         """A persistent shell in the worker."""
-        from pocketos.isolation.host import RemoteShell
+        from pocketos.isolation.handles import RemoteShell
 
         self._alive()
         return RemoteShell(self, {"env": dict(env) if env is not None else None, "cwd": cwd})
