@@ -158,3 +158,57 @@ def test_many_jq_programs_at_once_are_bounded_and_clean(vm: VM) -> None:
     assert "jq: too many jq programs running at once (at most 32)" in r.stderr, r
     assert len(_helpers()) <= 8, _helpers()
     _usable(vm)
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        b"[" + b"[]," * (2 * MiB) + b"[]]",
+        b"[" + b"{}," * (2 * MiB) + b"{}]",
+        b'{"a":[' + b"1.5," * (1 * MiB) + b"1]}",
+    ],
+    ids=["lists", "dicts", "floats"],
+)
+def test_jq_input_costing_many_times_its_size_is_refused_before_it_is_decoded(
+    vm: VM, doc: bytes
+) -> None:
+    # a few MiB of text that Python's json turns into 20-30 times as many bytes of objects
+    import tracemalloc
+
+    vm.write_file("/tmp/dense.json", doc)
+    tracemalloc.start()
+    try:
+        r = vm.exec("jq length /tmp/dense.json", limits={"max_memory": MEM})
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert (r.exit_code, r.limit_hit) == (125, "max_memory"), r
+    assert "jq: input: memory limit exceeded (max_memory=16 MiB)" in r.stderr
+    assert peak < MEM + OVERHEAD
+    vm.exec("rm /tmp/dense.json")
+    _usable(vm)
+
+
+def test_jq_input_of_ordinary_density_still_fits() -> None:
+    with VM() as vm:
+        vm.write_file("/tmp/ok.json", b"[" + b'{"name":"foo","n":1},' * 100_000 + b"{}]")
+        r = vm.exec("jq length /tmp/ok.json", limits={"max_memory": 64 * MiB})
+        assert (r.exit_code, r.stdout) == (0, "100001\n"), r
+
+
+def test_jq_stream_of_a_deep_document_is_bounded(vm: VM) -> None:
+    # every leaf's event carries its whole path: 100,000 leaves 200 deep are 20 million path
+    # elements from 400 KB of text; they are made in the helper, under the memory cap
+    depth, width = 200, 100_000
+    doc = b"[" * depth + b",".join([b"1"] * width) + b"]" * depth
+    vm.write_file("/tmp/deep.json", doc)
+    measured = _reset_peak()
+    before = _peak_rss()
+    r = vm.exec("jq -c --stream . /tmp/deep.json", limits={"max_memory": MEM}, timeout=60)
+    assert_no_crash(r)
+    assert (r.exit_code, r.limit_hit) == (125, "max_memory"), r
+    if measured:
+        assert _peak_rss() - before < MEM + OVERHEAD
+    r = vm.exec("echo '[[1,2]]' | jq -c --stream .")
+    assert r.stdout == "[[0,0],1]\n[[0,1],2]\n[[0,1]]\n[[0]]\n", r
+    _usable(vm)

@@ -32,6 +32,8 @@ __all__ = ["HelperBusy", "JqEngine", "JqEngineError"]
 
 _HELPER = str(Path(__file__).with_name("_jq_helper.py"))
 _HEAD = struct.Struct(">cI")
+#: what the helper keeps of the host's environment (enough to find its shared libraries)
+_ENV_KEPT = ("PATH", "LD_LIBRARY_PATH", "LANG", "LC_ALL", "TMPDIR")
 _EVENT = struct.Struct(">cII")
 _SIZES = struct.Struct(">QQ")
 
@@ -111,6 +113,8 @@ class _Helper:
             stderr=subprocess.DEVNULL,
             close_fds=True,
             start_new_session=True,
+            # the helper needs nothing of the host's environment (which may be large)
+            env={k: os.environ[k] for k in _ENV_KEPT if k in os.environ},
         )
         assert self.proc.stdin is not None and self.proc.stdout is not None
         self.wfd = self.proc.stdin.fileno()

@@ -221,6 +221,22 @@ def _error_event(msg: str) -> _Event:
 _WS = re.compile(r"[ \t\r\n]*")
 
 
+def decode_cost(text: str) -> int:
+    """An upper bound of the memory ``json`` takes to decode ``text`` (measured: strings up to
+    4 bytes a character plus their objects, ~100 bytes per element and key, a list or a dict
+    per bracket); a few passes at C speed."""
+    if len(text) < 4096:
+        return 64 * len(text)
+    return (
+        (1 if text.isascii() else 4) * len(text)
+        + (1 << 16)
+        + 80 * text.count(",")
+        + 64 * text.count(":")
+        + 240 * text.count("{")
+        + 72 * text.count("[")
+    )
+
+
 class _JsonSplitter:
     """Splits a byte stream into JSON texts, one per top-level value."""
 
@@ -257,6 +273,9 @@ class _JsonSplitter:
         check_alloc(len(self.buf), "jq: input")
         if not eof and len(self.buf) < self.need:
             return [], None
+        # finding where each value ends decodes it: refuse before Python's objects for the
+        # text could outgrow the budget
+        check_alloc(decode_cost(self.buf), "jq: input")
         out: list[tuple[str, int]] = []
         buf = self.buf
         pos = 0
@@ -670,10 +689,6 @@ async def _raw_all(ctx: Context, files: list[str], runner: _JqRunner) -> str:
     return json.dumps(b"".join(parts).decode("utf-8", "replace"))
 
 
-def _stream_events(text: str) -> list[str]:
-    return list(_jq.compile("tostream | tojson").input_text(text))
-
-
 @command("jq")
 async def jq_cmd(ctx: Context) -> int:
     try:
@@ -725,11 +740,19 @@ async def run_jq(ctx: Context, runner: _JqRunner, files: list[str]) -> int:
                 async for b in _raw_lines(ctx, files, runner):
                     yield b
             return
-        async for batch in _jq_value_batches(ctx, files, runner):
-            if opts.stream:
-                yield [(ev, where) for text, where in batch for ev in _stream_events(text)]
-            else:
+        if not opts.stream:
+            async for batch in _jq_value_batches(ctx, files, runner):
                 yield batch
+            return
+        # --stream: each value becomes its [path, leaf] events, computed by a helper too
+        # (a deep document has events quadratic in its size)
+        async with JqEngine() as streamer:
+            msg = await streamer.compile("tostream | tojson", {}, "tostream")
+            if msg is not None:  # pragma: no cover - a fixed program
+                raise JqError(msg, 3)
+            async for batch in _jq_value_batches(ctx, files, runner):
+                async for events in jq_results(streamer, batch, runner._check):
+                    yield [(ev.text, where) for ev, where in events if ev.kind == "out"]
 
     try:
         if opts.null_input or prog.uses_inputs or (opts.slurp and not opts.raw_input):
