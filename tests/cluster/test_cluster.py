@@ -284,3 +284,27 @@ def test_a_durable_name_is_open_once(cluster: Cluster, tmp_path: Path) -> None:
         await again.close()
 
     asyncio.run(go())
+
+
+def test_heal_recovers_idle_vms_and_remove_host_moves_them_away(cluster: Cluster) -> None:
+    async def go() -> None:
+        h1, _ = pool(cluster, "heal")
+        vm = await cluster.async_vm("healed", host=h1, labels={"pool": "heal"})
+        await vm.write_file("/home/user/f", "1\n")
+        kill(cluster, h1)
+        assert h1 in await cluster.async_heal()
+        assert vm.host != h1  # back before anyone called it
+        assert vm.epoch == 1
+        assert await vm.read_text("/home/user/f") == "1\n"
+        # removing a host moves its durable VMs away and closes the others
+        here = vm.host
+        eph = await cluster.async_vm(host=here)
+        await cluster.async_remove_host(here)
+        assert vm.host not in (here, h1)
+        assert await vm.read_text("/home/user/f") == "1\n"
+        with pytest.raises(VMLost, match="removed"):
+            await eph.exec("true")
+        assert here not in {h["name"] for h in await cluster.async_hosts()}
+        await vm.close()
+
+    asyncio.run(go())

@@ -100,10 +100,10 @@ class AsyncVMHandle:
 
     # --- the call path -------------------------------------------------------------------
     def _alive(self) -> None:
-        if self.closed:
-            raise PocketOSError(f"VM handle {self.id} is closed")
         if self.lost is not None:
             raise self.lost
+        if self.closed:
+            raise PocketOSError(f"VM handle {self.id} is closed")
 
     async def _recover(self, epoch: int, dead: HostRef) -> None:
         """The host died under a call: fence it (the cluster reopens its durable VMs), then
