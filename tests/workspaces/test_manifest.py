@@ -217,3 +217,16 @@ def test_a_format_1_store_is_read_and_upgraded(tmp_path: Path) -> None:
     with VM() as vm:
         store.open("old", vm, "/w", run=1)
         assert vm.exec("cat /w/a /w/d/x").stdout == "one\none\n"
+
+
+class _ReadOnly(LocalStorage):
+    def write(self, key: str, data: bytes) -> None:
+        raise PermissionError(13, "Permission denied", key)
+
+
+def test_a_format_1_store_that_cannot_be_written_is_still_read(tmp_path: Path) -> None:
+    _v1_store(tmp_path)
+    store = WorkspaceStore(_ReadOnly(tmp_path))
+    assert json.loads((tmp_path / "format.json").read_text())["version"] == 1
+    assert sorted(store.tree("old")) == ["", "b", "d", "d/x"]
+    assert [r.message for r in store.log("old")] == ["one", "two", "three"]

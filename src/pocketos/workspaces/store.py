@@ -21,6 +21,7 @@ had written is garbage for :meth:`WorkspaceStore.gc`. Version 1 stores (flat tre
 from __future__ import annotations
 
 import builtins
+import contextlib
 import json
 import os
 import re
@@ -153,8 +154,10 @@ class WorkspaceStore:
             )
         if doc.get("version") != VERSION:
             # new runs are written in format 2, which a version 1 reader cannot follow:
-            # say so, so that it refuses the store instead of misreading it
-            self.storage.write("format.json", _dumps({"format": FORMAT, "version": VERSION}))
+            # say so, so that it refuses the store instead of misreading it (a store this
+            # process may not write to is only read, and stays as it is)
+            with contextlib.suppress(Exception):
+                self.storage.write("format.json", _dumps({"format": FORMAT, "version": VERSION}))
 
     # --- documents -----------------------------------------------------------------------------
     def _read_json(self, key: str, missing: str) -> dict[str, Any]:
