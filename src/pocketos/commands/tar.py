@@ -523,6 +523,9 @@ async def _tar_read(
         raise _TarFatal()
     verbose_out = ctx.stdout
     dir_times: list[tuple[str, int, int]] = []
+    # directories this extraction has seen to be real directories (not symbolic links), so
+    # that each member does not look up every component of its path again
+    known_dirs: set[str] = set()
     limit = ctx.limits.max_file_size
     try:
         members = iter(tf)
@@ -579,7 +582,9 @@ async def _tar_read(
                     await ctx.stdout.write(data)
                 continue
             try:
-                await _tar_extract_member(ctx, fs, tf, ti, safe, p, err, dir_times, limit)
+                await _tar_extract_member(
+                    ctx, fs, tf, ti, safe, p, err, dir_times, limit, known_dirs
+                )
             except (tarfile.TarError, EOFError, ValueError, zlib.error) as exc:
                 await err.fail(f"{name}: Cannot extract: {exc}")
     finally:
@@ -594,19 +599,39 @@ async def _tar_read(
             await err.fail(f"{op}: Not found in archive")
 
 
-def _through_symlink(fs: Any, path: str) -> bool:
+def _through_symlink(fs: Any, path: str, known: set[str] | None = None) -> bool:
+    """Is a directory on the way to ``path`` a symbolic link? ``known`` holds directories
+    already seen to be real ones (and gains those seen now)."""
+    if known is None:
+        known = set()
     parts = path.split("/")[:-1]
     cur = ""
     for part in parts:
         if not part or part == ".":
             continue
         cur = f"{cur}/{part}" if cur else part
+        if cur in known:
+            continue
         try:
-            if fs.lstat(cur).is_symlink():
-                return True
+            st = fs.lstat(cur)
         except OSError:
             return False
+        if st.is_symlink():
+            return True
+        if st.is_dir():
+            known.add(cur)
     return False
+
+
+def _prefixes(path: str) -> list[str]:
+    out = []
+    cur = ""
+    for part in path.split("/"):
+        if not part or part == ".":
+            continue
+        cur = f"{cur}/{part}" if cur else part
+        out.append(cur)
+    return out
 
 
 async def _tar_extract_member(
@@ -619,15 +644,18 @@ async def _tar_extract_member(
     err: _TarErr,
     dir_times: list[tuple[str, int, int]],
     limit: int,
+    known: set[str],
 ) -> None:
     path = path.rstrip("/") or path
-    if _through_symlink(fs, path):
+    if _through_symlink(fs, path, known):
         await err.fail(f"{path}: Cannot open: Not a directory (refusing to follow a symbolic link)")
         return
     parent = posixpath.dirname(path)
     try:
-        if parent:
+        if parent and parent not in known:
             fs.mkdir(parent, parents=True, exist_ok=True)
+            # no component was a symbolic link (checked above), so all are directories now
+            known.update(_prefixes(parent))
     except OSError as exc:
         await err.fail(f"{path}: Cannot mkdir: {exc.strerror}")
         return
@@ -636,6 +664,9 @@ async def _tar_extract_member(
         mode &= ~0o022
     mtime_ns = int(ti.mtime) * 10**9
     exists = fs.lexists(path)
+    if ti.issym() or (exists and not ti.isdir()):
+        # what was a directory may become a file or a link: look again from now on
+        known.clear()
     if exists and p.flag("keep_old_files") and not ti.isdir():
         await err.fail(f"{path}: Cannot open: File exists")
         return
@@ -645,6 +676,7 @@ async def _tar_extract_member(
         if ti.isdir():
             if exists and not fs.isdir(path):
                 fs.unlink(path)
+                known.clear()
             fs.mkdir(path, mode=mode | 0o700, parents=True, exist_ok=True)
             try:
                 fs.chmod(path, mode)
