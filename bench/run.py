@@ -29,6 +29,7 @@ GROUPS = [
     "attacks",
     "console",
     "cluster",
+    "server",
 ]
 
 

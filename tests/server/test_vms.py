@@ -212,3 +212,16 @@ def test_idle_vms_are_closed(serve):
     s.state.registry.vms[vid].last_used -= 10
     assert s.call(s.state.registry.reap_idle()) == 1
     _error(c.get(f"/v1/vms/{vid}"), 404, "vm_not_found")
+
+
+def test_the_config_example_in_the_docs_loads(tmp_path):
+    from pathlib import Path
+
+    doc = (Path(__file__).parents[2] / "docs" / "server.md").read_text()
+    block = doc[doc.index("# server.toml\n") :]
+    block = block[: block.index("```")]
+    (tmp_path / "server.toml").write_text(block)
+    c = ServerConfig.load(tmp_path / "server.toml", env={})
+    assert [t.name for t in c.tokens] == ["alice", "ops"] and c.tokens[1].admin
+    assert c.agents == ["pocketos"] and c.agent_config["provider"] == "openai"
+    assert c.mounts["datasets"]["mode"] == "ro"
