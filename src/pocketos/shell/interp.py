@@ -34,7 +34,7 @@ from pocketos.shell.ast import (
 )
 from pocketos.shell.compound import Compound
 from pocketos.shell.expand import Expander
-from pocketos.shell.jobs import Jobs, _Job
+from pocketos.shell.jobs import JobGroup, Jobs, _Job
 from pocketos.shell.parser import Parser, ShellSyntaxError, parse
 from pocketos.shell.redirect import FileOut, FileRW, Redirections, _close_all, _strerror
 from pocketos.shell.simple import SimpleCommands
@@ -260,6 +260,8 @@ class Shell(
         self.jobs: list[_Job] = []
         #: background jobs started by subshells (shared by every clone of this shell)
         self.orphans: list[asyncio.Task[int]] = []
+        #: the task group all those jobs run in (shared by every clone of this shell)
+        self.job_group = JobGroup()
         #: memory held by big variable values (see ``charge_value``)
         self.var_mem: Held | None = None
         self.job_counter = 0
@@ -540,7 +542,7 @@ class Shell(
                 return 128 + info.pending_signal
             node = item.node
             if item.background:
-                status = self.start_background(node)
+                status = await self.start_background(node)
                 continue
             pl = node.first
             if node.rest or pl.negate or pl.timed or len(pl.cmds) != 1:
@@ -558,7 +560,7 @@ class Shell(
 
     async def exec_item(self, node: AndOr, background: bool) -> int:
         if background:
-            return self.start_background(node)
+            return await self.start_background(node)
         return await self.exec_andor(node)
 
     async def exec_andor(self, node: AndOr) -> int:

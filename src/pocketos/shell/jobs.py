@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
 from pocketos.errors import LimitExceeded
@@ -45,6 +46,62 @@ class _Job:
         self.status: int | None = None
 
 
+def _first(eg: BaseExceptionGroup[Any]) -> BaseException:
+    exc: BaseException = eg
+    while isinstance(exc, BaseExceptionGroup):
+        exc = exc.exceptions[0]
+    return exc
+
+
+class JobGroup:
+    """The background jobs of a shell and of its subshells, run as tasks of one
+    ``asyncio.TaskGroup``. The group is held by a supervisor task started with the first job
+    (a shell's jobs outlive the command that started them, so no command's frame can hold
+    the group); ``close()`` cancels the jobs still running and waits until every job and the
+    supervisor have ended, so no task outlives the shell."""
+
+    def __init__(self) -> None:
+        self._tg: asyncio.TaskGroup | None = None
+        self._stop: asyncio.Event | None = None
+        self._supervisor: asyncio.Task[None] | None = None
+        self.tasks: set[asyncio.Task[int]] = set()
+
+    async def _supervise(self, ready: asyncio.Future[None]) -> None:
+        self._stop = asyncio.Event()
+        async with asyncio.TaskGroup() as tg:
+            self._tg = tg
+            ready.set_result(None)
+            await self._stop.wait()
+
+    async def start(self, coro: Coroutine[Any, Any, int]) -> asyncio.Task[int]:
+        """Run ``coro`` as a job (it must not raise: a job's failure is its status)."""
+        if self._tg is None:
+            loop = asyncio.get_running_loop()
+            ready: asyncio.Future[None] = loop.create_future()
+            self._supervisor = loop.create_task(self._supervise(ready), name="pocketos-jobs")
+            try:
+                await ready
+            except BaseException:
+                coro.close()
+                raise
+        assert self._tg is not None
+        task = self._tg.create_task(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+        return task
+
+    async def close(self) -> None:
+        sup, self._supervisor = self._supervisor, None
+        if sup is None:
+            return
+        for t in list(self.tasks):
+            t.cancel()
+        if self._stop is not None:
+            self._stop.set()
+        self._tg = None
+        await sup
+
+
 def _node_text(node: AndOr) -> str:
     def cmd_text(c: Any) -> str:
         if isinstance(c, Simple):
@@ -57,7 +114,7 @@ def _node_text(node: AndOr) -> str:
 class Jobs(ShellAttrs):
     """Mixin for :class:`Shell`: pipelines and background jobs."""
 
-    def start_background(self: Shell, node: AndOr) -> int:
+    async def start_background(self: Shell, node: AndOr) -> int:
         sub = self.clone()
         sub.errexit_suppressed = 0
 
@@ -76,8 +133,10 @@ class Jobs(ShellAttrs):
                 budget.limit_hit = budget.limit_hit or e.limit
                 await sub.write_err(f"{sub.argv0}: {e.message}\n")
                 return 126
+            except Exception:  # a job's failure is its status, never its group's end
+                return 1
 
-        task = asyncio.ensure_future(runner())
+        task = await self.job_group.start(runner())
         self.job_counter += 1
         pid = self.ctx.pid * 1000 + self.job_counter if self.ctx.pid else 10000 + self.job_counter
         job_id = max(j.id for j in self.jobs) + 1 if self.jobs else 1
@@ -98,6 +157,8 @@ class Jobs(ShellAttrs):
             if orphans:
                 await asyncio.wait(orphans)
         if not self.jobs:
+            if not self.is_subshell:
+                await self.job_group.close()
             return
         for _ in range(3):
             if all(j.task.done() for j in self.jobs):
@@ -112,6 +173,8 @@ class Jobs(ShellAttrs):
             except BaseException:
                 pass
         self.jobs.clear()
+        if not self.is_subshell:
+            await self.job_group.close()
 
     async def exec_pipeline(self: Shell, pl: Pipeline, check: bool) -> int:
         if pl.timed:
@@ -159,41 +222,40 @@ class Jobs(ShellAttrs):
         n = len(cmds)
         cap = self.ctx.limits.pipe_buffer
         pipes = [Pipe(capacity=cap) for _ in range(n - 1)]
-        tasks = []
+        tasks: list[asyncio.Task[int]] = []
         lastpipe = self.shopt["lastpipe"]
         procs: list[ProcessInfo] = []
         try:
-            for i, cmd in enumerate(cmds):
-                if lastpipe and i == n - 1:
-                    tasks.append(asyncio.ensure_future(self._last_stage(cmd, pipes[i - 1])))
-                    continue
-                sub = self.clone()
-                info = self._stage_process(cmd)
-                if info is not None:
-                    procs.append(info)
-                    sub.bashpid = info.pid
-                if i > 0:
-                    sub.fds[0] = pipes[i - 1].reader
-                if i < n - 1:
-                    sub.fds[1] = pipes[i].writer
-                    if pl.stderr_too and pl.stderr_too[i]:
-                        sub.fds[2] = pipes[i].writer
-                task = asyncio.ensure_future(self._stage(sub, cmd, i, n, pipes))
-                if info is not None:
-                    info.task = task
-                tasks.append(task)
-            results = await asyncio.gather(*tasks)
-        except (Exception, asyncio.CancelledError):
-            for t in tasks:
-                if not t.done():
-                    t.cancel()
-            if tasks:
-                await asyncio.wait(tasks)
-            raise
+            # the stages are one task group: a stage that fails ends the others, and
+            # cancelling the pipeline cancels every stage before it returns
+            async with asyncio.TaskGroup() as tg:
+                for i, cmd in enumerate(cmds):
+                    if lastpipe and i == n - 1:
+                        tasks.append(tg.create_task(self._last_stage(cmd, pipes[i - 1])))
+                        continue
+                    sub = self.clone()
+                    info = self._stage_process(cmd)
+                    if info is not None:
+                        procs.append(info)
+                        sub.bashpid = info.pid
+                    if i > 0:
+                        sub.fds[0] = pipes[i - 1].reader
+                    if i < n - 1:
+                        sub.fds[1] = pipes[i].writer
+                        if pl.stderr_too and pl.stderr_too[i]:
+                            sub.fds[2] = pipes[i].writer
+                    task = tg.create_task(self._stage(sub, cmd, i, n, pipes))
+                    if info is not None:
+                        info.task = task
+                    tasks.append(task)
+        except BaseExceptionGroup as eg:
+            # what the first failing stage raised, as if the pipeline had raised it
+            raise _first(eg) from None
         finally:
             kernel = self.ctx.kernel
             for info in procs:
                 kernel.end_process(info, 0)
+        results = [t.result() for t in tasks]
         self.pipestatus = list(results)
         if self.opts["pipefail"]:
             for s in reversed(results):
