@@ -41,6 +41,9 @@ ATTACKS: dict[str, str] = {
     ),
     "sqlite3 printf huge width": "sqlite3 :memory: \"select printf('%.*c', 2000000000, 'x');\"",
     "mkdir -p 250 deep": 'mkdir -p /tmp/deep/$(printf "a/%.0s" $(seq 250))',
+    "jq 'def f: f; f'": "jq -n 'def f: f; f'",
+    "jq '[range(1e9)]'": "jq -n '[range(1e9)]'",
+    "[[ $x =~ (x|xx)+y ]] (300 KB)": "x=$(cat /tmp/long); [[ $x =~ (x|xx)+y ]]",
 }
 
 

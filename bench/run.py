@@ -18,6 +18,7 @@ GROUPS = [
     "vm",
     "shell",
     "commands",
+    "jq",
     "trees",
     "wasm",
     "sessions",

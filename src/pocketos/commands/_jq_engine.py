@@ -208,10 +208,8 @@ class _Helper:
                 self.proc.kill()
             except OSError:
                 pass
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:  # pragma: no cover - a SIGKILLed child
-                pass
+            # SIGKILLed: reaped at once (a wait with a timeout would poll with sleeps)
+            self.proc.wait()
         for f in (self.proc.stdin, self.proc.stdout):
             try:
                 if f is not None:
