@@ -145,3 +145,21 @@ def test_errors_map_to_the_local_exceptions(serve):
     err = error_from(403, {"error": {"code": "EACCES", "message": "Permission denied: /x"}}, "/x")
     assert isinstance(err, PermissionError) and err.filename == "/x"
     assert isinstance(error_from(502, None), RemoteError)
+
+
+def test_refused_exec_keeps_the_socket_and_a_failing_callback_drops_it(server):
+    with RemoteVM(server.url) as vm:
+        assert vm.exec("echo 1").stdout == "1\n"
+        with pytest.raises(FileNotFoundError):
+            vm.exec("true", cwd="/no/such/dir")
+        with pytest.raises(ValueError):
+            vm.exec("true", timeout=-1)
+        assert vm.exec("echo 2").stdout == "2\n"
+
+        def boom(data: bytes) -> None:
+            raise RuntimeError("callback failed")
+
+        with pytest.raises(RuntimeError, match="callback failed"):
+            vm.exec("echo a; echo b; echo c", on_stdout=boom)
+        # a fresh socket: no frames of the failed exec leak into the next one
+        assert vm.exec("echo 3").stdout == "3\n"

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import posixpath
 import stat as S
+import threading
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -187,6 +189,11 @@ class AsyncRemoteVM:
             self.conn.close()
             raise
         self.info: dict[str, Any] = info
+        self._ws: Any = None
+        self._ws_lock = threading.Lock()
+        self._aws: Any = None
+        self._aws_loop: asyncio.AbstractEventLoop | None = None
+        self._aws_lock: asyncio.Lock | None = None
         self._id: str = info["id"]
         self._base = f"/v1/vms/{quote(self._id)}"
 
@@ -216,6 +223,7 @@ class AsyncRemoteVM:
         if self.closed:
             return
         self.closed = True
+        self._close_sockets()
         try:
             if self.owned:
                 try:
@@ -229,6 +237,9 @@ class AsyncRemoteVM:
     async def aclose(self) -> None:
         if self.closed:
             return
+        aws, self._aws = self._aws, None
+        if aws is not None:
+            await _quiet_close(aws.close())
         if self.owned:
             try:
                 await self.conn.arequest("DELETE", self._base)
@@ -271,10 +282,7 @@ class AsyncRemoteVM:
         if not isinstance(script, str):
             raise TypeError(f"script must be str, not {type(script).__name__}")
         body = _exec_body(script, None, kw)
-        if on_stdout is not None or on_stderr is not None:
-            return await self._exec_ws(body, on_stdout, on_stderr)
-        r = await self.conn.arequest("POST", f"{self._base}/exec", json=body, vm_path=kw.get("cwd"))
-        return _result(r.json())
+        return await self._exec_ws(body, on_stdout, on_stderr)
 
     async def run(self, argv: list[str], **kw: Any) -> Any:
         """Run one command without a shell, like ``AsyncVM.run``."""
@@ -290,11 +298,14 @@ class AsyncRemoteVM:
         self._alive()
         on_out, on_err = kw.pop("on_stdout", None), kw.pop("on_stderr", None)
         body = _exec_body(script, argv, kw)
-        if on_out is not None or on_err is not None:
+        if script is not None:
             return self._exec_ws_sync(body, on_out, on_err)
         r = self.conn.request("POST", f"{self._base}/exec", json=body, vm_path=kw.get("cwd"))
         return _result(r.json())
 
+    # A script runs over one WebSocket kept open for the VM's lifetime (an exec is then one
+    # frame each way, cheaper than an HTTP request); a socket that breaks mid-exec is dropped
+    # and the error raised, since the script may have run.
     async def _exec_ws(
         self,
         body: dict[str, Any],
@@ -303,16 +314,30 @@ class AsyncRemoteVM:
     ) -> Any:
         from websockets.asyncio.client import connect
 
-        start = time.perf_counter()
-        out, err = bytearray(), bytearray()
-        url = f"{self.conn.ws_url}{self._base}/exec/ws"
-        async with connect(url, additional_headers=self.conn.headers, max_size=None) as ws:
-            await ws.send(json.dumps(body))
-            while True:
-                frame = json.loads(await ws.recv())
-                done = _on_frame(frame, out, err, on_stdout, on_stderr)
-                if done is not None:
-                    return _finish(done, out, err, start)
+        loop = asyncio.get_running_loop()
+        if self._aws_loop is not loop:
+            self._aws, self._aws_loop, self._aws_lock = None, loop, asyncio.Lock()
+        assert self._aws_lock is not None
+        async with self._aws_lock:
+            start = time.perf_counter()
+            out, err = bytearray(), bytearray()
+            if self._aws is None:
+                url = f"{self.conn.ws_url}{self._base}/exec/ws"
+                self._aws = await connect(url, additional_headers=self.conn.headers, max_size=None)
+            ws = self._aws
+            try:
+                await ws.send(json.dumps(body))
+                while True:
+                    frame = json.loads(await ws.recv())
+                    done = _on_frame(frame, out, err, on_stdout, on_stderr)
+                    if done is not None:
+                        return _finish(done, out, err, start)
+            except _RefusedFrame as exc:
+                raise exc.error from None
+            except BaseException:
+                self._aws = None
+                await _quiet_close(ws.close())
+                raise
 
     def _exec_ws_sync(
         self,
@@ -322,16 +347,47 @@ class AsyncRemoteVM:
     ) -> Any:
         from websockets.sync.client import connect
 
-        start = time.perf_counter()
-        out, err = bytearray(), bytearray()
-        url = f"{self.conn.ws_url}{self._base}/exec/ws"
-        with connect(url, additional_headers=self.conn.headers, max_size=None) as ws:
-            ws.send(json.dumps(body))
-            while True:
-                frame = json.loads(ws.recv())
-                done = _on_frame(frame, out, err, on_stdout, on_stderr)
-                if done is not None:
-                    return _finish(done, out, err, start)
+        with self._ws_lock:
+            start = time.perf_counter()
+            out, err = bytearray(), bytearray()
+            if self._ws is None:
+                url = f"{self.conn.ws_url}{self._base}/exec/ws"
+                # entered as a context manager (websockets wants that) and left by close()
+                self._ws = contextlib.ExitStack().enter_context(
+                    connect(url, additional_headers=self.conn.headers, max_size=None)
+                )
+            ws = self._ws
+            try:
+                ws.send(json.dumps(body))
+                while True:
+                    frame = json.loads(ws.recv())
+                    done = _on_frame(frame, out, err, on_stdout, on_stderr)
+                    if done is not None:
+                        return _finish(done, out, err, start)
+            except _RefusedFrame as exc:
+                raise exc.error from None
+            except BaseException:
+                self._ws = None
+                with contextlib.suppress(Exception):
+                    ws.close()
+                raise
+
+    def _close_sockets(self) -> None:
+        ws, self._ws = self._ws, None
+        if ws is not None:
+            with contextlib.suppress(Exception):
+                ws.close()
+        aws, self._aws = self._aws, None
+        if aws is not None:
+            loop = self._aws_loop
+            try:
+                running = asyncio.get_running_loop()
+            except RuntimeError:
+                running = None
+            if running is not None and running is loop:
+                running.create_task(_quiet_close(aws.close()))
+            elif loop is not None and not loop.is_closed() and not loop.is_running():
+                loop.run_until_complete(_quiet_close(aws.close()))
 
     # --- files ------------------------------------------------------------------------------
     def read_file(self, path: str) -> bytes:
@@ -515,11 +571,28 @@ def _on_frame(
             cb(data)
         return None
     if kind == "error":
-        raise_for(422, frame)
-        raise RemoteError(422, "error", "the server refused the request")
+        # the server refused this request and the socket stays usable
+        try:
+            raise_for(422, frame)
+        except Exception as exc:
+            raise _RefusedFrame(exc) from None
+        raise _RefusedFrame(RemoteError(422, "error", "the server refused the request"))
     if kind == "exit":
         return frame
     return None
+
+
+class _RefusedFrame(Exception):
+    """An error frame: the request was refused, the socket is fine."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+async def _quiet_close(coro: Any) -> None:
+    with contextlib.suppress(Exception):
+        await coro
 
 
 def _finish(frame: dict[str, Any], out: bytearray, err: bytearray, start: float) -> Any:
