@@ -49,3 +49,22 @@ def test_jobs_of_a_kept_shell_end_with_it() -> None:
     running, left = asyncio.run(go())
     assert running >= 2
     assert not left, left
+
+
+def test_no_task_outlives_an_exec_timed_out_at_any_moment() -> None:
+    """The timeout lands at a different point of the script's start each time (while the
+    job starts, while the shell ends its jobs ...): never is a task left behind."""
+
+    async def go() -> list[set[asyncio.Task[object]]]:
+        leftovers = []
+        async with AsyncVM() as vm:
+            for i in range(20):
+                before = asyncio.all_tasks()
+                r = await vm.exec(
+                    "sleep 100000 & yes | cat > /dev/null", timeout=0.01 + 0.02 * (i % 10)
+                )
+                assert r.exit_code == 124, r
+                leftovers.append(asyncio.all_tasks() - before)
+        return leftovers
+
+    assert not any(asyncio.run(go()))

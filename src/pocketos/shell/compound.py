@@ -207,10 +207,15 @@ class Compound(ShellAttrs):
         name = cmd.var
         self.loop_depth += 1
         try:
+            head = None
+            if self.traps and "DEBUG" in self.traps and cmd.words is not None:
+                head = f"for {name} in {' '.join(w.text for w in cmd.words)}"
             for it in items:
                 budget.loop()
                 if not budget.loop_iterations & 0xFF:
                     await self._yield()
+                if head is not None:
+                    await self.debug_trap(head)
                 self.assign_var(name, it)
                 try:
                     status = await self.exec_script(cmd.body)

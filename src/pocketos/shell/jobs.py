@@ -66,25 +66,30 @@ class JobGroup:
         self._supervisor: asyncio.Task[None] | None = None
         self.tasks: set[asyncio.Task[int]] = set()
 
-    async def _supervise(self, ready: asyncio.Future[None]) -> None:
-        self._stop = asyncio.Event()
+    async def _supervise(self, ready: asyncio.Future[None], stop: asyncio.Event) -> None:
         async with asyncio.TaskGroup() as tg:
             self._tg = tg
-            ready.set_result(None)
-            await self._stop.wait()
+            if not ready.done():
+                ready.set_result(None)
+            await stop.wait()
 
     async def start(self, coro: Coroutine[Any, Any, int]) -> asyncio.Task[int]:
         """Run ``coro`` as a job (it must not raise: a job's failure is its status)."""
         if self._tg is None:
             loop = asyncio.get_running_loop()
             ready: asyncio.Future[None] = loop.create_future()
-            self._supervisor = loop.create_task(self._supervise(ready), name="pocketos-jobs")
+            self._stop = asyncio.Event()
+            self._supervisor = loop.create_task(
+                self._supervise(ready, self._stop), name="pocketos-jobs"
+            )
             try:
                 await ready
             except BaseException:
                 coro.close()
                 raise
-        assert self._tg is not None
+        if self._tg is None:  # closed while it started
+            coro.close()
+            raise asyncio.CancelledError
         task = self._tg.create_task(coro)
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
@@ -149,6 +154,15 @@ class Jobs(ShellAttrs):
         return 0
 
     async def _cancel_jobs(self: Shell) -> None:
+        """End this shell's jobs (the top shell: those of its subshells too) and wait for
+        them; the job group is closed even when a cancellation arrives meanwhile."""
+        try:
+            await self._end_jobs()
+        finally:
+            if not self.is_subshell:
+                await self.job_group.close()
+
+    async def _end_jobs(self: Shell) -> None:
         if not self.is_subshell and self.orphans:
             orphans = [t for t in self.orphans if not t.done()]
             self.orphans.clear()
@@ -157,8 +171,6 @@ class Jobs(ShellAttrs):
             if orphans:
                 await asyncio.wait(orphans)
         if not self.jobs:
-            if not self.is_subshell:
-                await self.job_group.close()
             return
         for _ in range(3):
             if all(j.task.done() for j in self.jobs):
@@ -173,8 +185,6 @@ class Jobs(ShellAttrs):
             except BaseException:
                 pass
         self.jobs.clear()
-        if not self.is_subshell:
-            await self.job_group.close()
 
     async def exec_pipeline(self: Shell, pl: Pipeline, check: bool) -> int:
         if pl.timed:

@@ -425,6 +425,9 @@ class SimpleCommands(ShellAttrs):
         self.loop_depth = 0
         body = func.body
         try:
+            if self.opts["functrace"] and self.traps.get("DEBUG"):
+                # under set -T bash runs the DEBUG trap once more as the function starts
+                await self.debug_trap(self.get_str("BASH_COMMAND") or "")
             if type(body) is Group and not body.redirs:
                 status = await self.exec_script(body.body)
             else:

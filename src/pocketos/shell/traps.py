@@ -11,6 +11,7 @@ from pocketos.shell.state import (
     ExitShell,
     ShellAttrs,
     ShellError,
+    Var,
 )
 
 if TYPE_CHECKING:
@@ -53,6 +54,17 @@ class Traps(ShellAttrs):
                 if n == num and self.traps.get(name):
                     await self.run_trap(name)
                     break
+
+    async def debug_trap(self: Shell, text: str) -> None:
+        """bash's ``DEBUG`` trap: run before a simple command, ``(( ))`` and each ``for``
+        iteration with ``BASH_COMMAND`` set to the command's text; inside functions only
+        under ``set -T`` (functrace), never inside a trap."""
+        if self.in_trap or (self.funcnames and not self.opts["functrace"]):
+            return
+        if not self.traps.get("DEBUG"):
+            return
+        self.vars["BASH_COMMAND"] = Var(text)
+        await self.run_trap("DEBUG")
 
     async def run_trap(self: Shell, name: str) -> None:
         action = self.traps.get(name)
