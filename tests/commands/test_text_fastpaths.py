@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from pocketos.commands.text_sort import Key, make_batch, make_keyfunc, parse_keydef
+from pocketos.commands._sortkeys import Key, make_batch, make_keyfunc, parse_keydef
 from tests.compat import Case, have, run_host, run_vm
 
 LINES = [
