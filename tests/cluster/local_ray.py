@@ -1,8 +1,12 @@
-"""One local Ray per test module: 2 CPUs, a small object store, no dashboard."""
+"""One local Ray per test module: 2 CPUs, a small object store, no dashboard. Started and
+stopped through pocketos.cluster.raystart, so the test process's wasm runtimes keep their
+crash-signal handlers for the tests that run after."""
 
 from __future__ import annotations
 
 import ray
+
+from pocketos.cluster.raystart import init_ray, shutdown_ray
 
 
 def start_local_ray() -> bool:
@@ -12,7 +16,7 @@ def start_local_ray() -> bool:
         return False
     for attempt in (1, 2):
         try:
-            ray.init(
+            init_ray(
                 num_cpus=2,
                 object_store_memory=100 * 2**20,
                 include_dashboard=False,
@@ -20,7 +24,11 @@ def start_local_ray() -> bool:
             )
             return True
         except Exception:
-            ray.shutdown()
+            shutdown_ray()
             if attempt == 2:
                 raise
     return False
+
+
+def stop_local_ray() -> None:
+    shutdown_ray()

@@ -23,7 +23,7 @@ from pocketos.cluster import (  # noqa: E402
 )
 from pocketos.snapshot import Snapshot  # noqa: E402
 from tests.agent.fake_llm import FakeServer, openai_text, openai_tool  # noqa: E402
-from tests.cluster.local_ray import start_local_ray  # noqa: E402
+from tests.cluster.local_ray import start_local_ray, stop_local_ray  # noqa: E402
 
 ENDLESS = "while :; do :; done"
 
@@ -37,7 +37,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     finally:
         c.close()
         if started:
-            ray.shutdown()
+            stop_local_ray()
 
 
 def pool(cluster: Cluster, name: str, n: int = 2, capacity: int | None = None) -> list[str]:

@@ -108,3 +108,23 @@ def test_durable_vm_is_committed_after_each_change_with_durability_call(tmp_path
         await host.shutdown()
 
     asyncio.run(go())
+
+
+def test_starting_and_stopping_ray_keeps_the_wasm_signal_handlers() -> None:
+    """ray.init turns faulthandler on and ray.shutdown changes the crash-signal handlers;
+    wasmtime refuses to run once its SIGSEGV handler was replaced. A VM in the process that
+    started and stopped a cluster must still run python3."""
+    pytest.importorskip("ray", reason="ray is not installed (pip install 'pocketos[ray]')")
+    from pocketos import VM
+    from tests.cluster.local_ray import start_local_ray, stop_local_ray
+
+    vm = VM()
+    try:
+        assert vm.exec("python3 -c 'print(40)'").stdout == "40\n"  # wasmtime's handlers are in
+        started = start_local_ray()
+        assert vm.exec("python3 -c 'print(41)'").stdout == "41\n"
+        if started:
+            stop_local_ray()
+        assert vm.exec("python3 -c 'print(42)'").stdout == "42\n"
+    finally:
+        vm.close()

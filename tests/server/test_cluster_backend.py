@@ -10,7 +10,7 @@ import pytest
 
 ray = pytest.importorskip("ray", reason="ray is not installed (pip install 'pocketos[ray]')")
 
-from tests.cluster.local_ray import start_local_ray  # noqa: E402
+from tests.cluster.local_ray import start_local_ray, stop_local_ray  # noqa: E402
 from tests.server.conftest import ALICE, TOKENS  # noqa: E402
 
 
@@ -19,7 +19,7 @@ def local_ray() -> Iterator[None]:
     started = start_local_ray()
     yield
     if started:
-        ray.shutdown()
+        stop_local_ray()
 
 
 def test_serve_with_a_cluster_backend(serve, tmp_path):

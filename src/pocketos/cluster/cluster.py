@@ -21,6 +21,7 @@ from pocketos._loop import run_sync
 from pocketos.cluster.errors import ClusterError, ClusterFull, Interrupted, VMLost
 from pocketos.cluster.handle import AsyncVMHandle, VMHandle
 from pocketos.cluster.host import VMHost
+from pocketos.cluster.raystart import init_ray, shutdown_ray
 from pocketos.errors import PocketOSError
 
 __all__ = ["Cluster", "HostRef", "ray_available"]
@@ -114,7 +115,7 @@ class Cluster:
             kw = {"include_dashboard": False, "log_to_driver": False, **(ray_init or {})}
             if address is not None:
                 kw["address"] = address
-            ray.init(**kw)
+            init_ray(**kw)
             self._started_ray = True
         self._ray = ray
         self._actor_cls = ray.remote(VMHost)
@@ -432,7 +433,7 @@ class Cluster:
                     self._ray.kill(host.actor)
                 host.alive = False
         if self._started_ray:
-            self._ray.shutdown()
+            shutdown_ray()
 
     def close(self) -> None:
         run_sync(self.async_close())
