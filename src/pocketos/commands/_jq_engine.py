@@ -32,8 +32,20 @@ __all__ = ["HelperBusy", "JqEngine", "JqEngineError"]
 
 _HELPER = str(Path(__file__).with_name("_jq_helper.py"))
 _HEAD = struct.Struct(">cI")
-#: what the helper keeps of the host's environment (enough to find its shared libraries)
-_ENV_KEPT = ("PATH", "LD_LIBRARY_PATH", "LANG", "LC_ALL", "TMPDIR")
+#: what the helper keeps of the host's environment: enough to find its shared libraries and
+#: the same packages (jq) as the host
+_ENV_KEPT = (
+    "PATH",
+    "LD_LIBRARY_PATH",
+    "PYTHONPATH",
+    "PYTHONHOME",
+    "PYTHONUSERBASE",
+    "VIRTUAL_ENV",
+    "HOME",
+    "LANG",
+    "LC_ALL",
+    "TMPDIR",
+)
 _EVENT = struct.Struct(">cII")
 _SIZES = struct.Struct(">QQ")
 
@@ -107,7 +119,8 @@ class _Helper:
 
     def __init__(self) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-I", _HELPER],
+            # -P: the script's directory (pocketos/commands) is not put on sys.path
+            [sys.executable, "-P", _HELPER],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,

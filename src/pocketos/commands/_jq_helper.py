@@ -3,7 +3,7 @@
 libjq keeps the GIL for as long as it evaluates, so a program such as ``def f: f; f`` can be
 neither interrupted nor bounded inside the host process. The host runs each evaluation here
 instead, in a process it can kill at the exec's deadline and whose address space it caps at
-what is left of the exec's memory. This file is run as a script (``python -I _jq_helper.py``)
+what is left of the exec's memory. This file is run as a script (``python -P _jq_helper.py``)
 and imports only the standard library and ``jq``, so that it starts quickly and never imports
 pocketos.
 
