@@ -76,3 +76,16 @@ def test_snapshot_take_download_upload_and_start_from(server):
     assert (r.status_code, r.json()["error"]["code"]) == (422, "invalid_snapshot")
     r = c.post("/v1/vms", json={"snapshot": "ab" * 32})
     assert (r.status_code, r.json()["error"]["code"]) == (404, "snapshot_not_found")
+
+
+def test_an_idle_durable_vm_is_saved_and_reopened_on_use(serve, tmp_path):
+    s = serve(store=str(tmp_path / "store"), idle_timeout=3600)
+    c = s.client()
+    vid = c.post("/v1/vms", json={"durable": True, "name": "idle"}).json()["id"]
+    c.put(f"/v1/vms/{vid}/files/home/user/kept.txt", content=b"still here\n")
+    s.state.registry.vms[vid].last_used -= 7200
+    s.call(s.state.registry.reap_idle())
+    listed = c.get("/v1/vms").json()["vms"]
+    assert [(v["id"], v["open"]) for v in listed] == [(vid, False)]
+    assert c.get(f"/v1/vms/{vid}/files/home/user/kept.txt").content == b"still here\n"
+    assert c.get("/v1/vms").json()["vms"][0]["open"] is True
