@@ -312,3 +312,30 @@ def test_a_sync_call_from_the_loop_during_a_host_tool_call_does_not_deadlock(
         await vm.aclose()
 
     asyncio.run(go())
+
+
+def test_the_store_keeps_the_vms_audit_log(make_vm: Factory) -> None:
+    from pocketos.store import Store
+
+    store = Store(":memory:")
+    policy = {
+        "fs": {
+            "default": "allow",
+            "rules": [{"mode": "deny", "operations": ["write"], "paths": ["/etc/**"]}],
+        },
+        "child_process": "allow",
+    }
+
+    ids: list[str] = []
+
+    async def go() -> None:
+        vm = make_vm(policy=policy, store=store)
+        ids.append(vm.id)
+        assert (await vm.exec("echo x > /etc/nope")).exit_code == 1
+        await vm.aclose()
+
+    asyncio.run(go())
+    store.flush()
+    denied = [e for e in store.audit_events() if e["decision"] == "deny"]
+    assert [(e["resource"], e["capability"]) for e in denied] == [("/etc/nope", "fs.write")]
+    assert {e["vm"] for e in store.audit_events()} == set(ids)

@@ -204,6 +204,8 @@ class AsyncProcessVM:
             self.restarts += 1
         opts = dict(self._options)
         opts["mounts"] = dict(self._mounts)
+        # the worker's kernel has the host's id: audit events and the store name this VM
+        opts["name"] = self.id
         try:
             w = self.pool.acquire()
         except WorkerDied as exc:
