@@ -63,9 +63,8 @@ def main(argv: list[str]) -> int:
     opts: dict[str, Any] = {"token": token}
     if args.vm:
         opts["vm_id"] = args.vm
-    elif args.isolation or args.cmd == "shell":
-        # terminals need an in-process VM on the server
-        opts["isolation"] = args.isolation or "in-process"
+    elif args.isolation:
+        opts["isolation"] = args.isolation
     import httpx
 
     try:

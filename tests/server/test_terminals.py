@@ -110,12 +110,39 @@ def test_terminal_errors(server, serve) -> None:
         assert _json(ws)["error"]["code"] == "invalid_request"
         ws.send(b"echo still-here\r")
         assert _until(ws, b"still-here\r\n" + PROMPT).endswith(b"still-here\r\n" + PROMPT)
-    # process VMs have no terminals yet: a clear 501
-    proc = serve(isolation="process")
-    pc = proc.client()
-    pvid = pc.post("/v1/vms", json={}).json()["id"]
-    r = pc.post(f"/v1/vms/{pvid}/terminals", json={})
-    assert r.status_code == 501 and r.json()["error"]["code"] == "not_supported"
+
+
+def test_terminal_on_a_process_vm_over_websockets(serve) -> None:
+    """The server's default VMs run in worker processes: their terminals work the same way,
+    output pushed from the worker as it is produced, to every client."""
+    server = serve(isolation="process")
+    c = server.client()
+    vid = c.post("/v1/vms", json={}).json()["id"]
+    url = f"{server.ws_url}/v1/vms/{vid}/terminals/new/ws?cols=100&rows=30"
+    with connect(url) as ws:
+        hello = json.loads(ws.recv(timeout=60))
+        assert hello["type"] == "hello" and hello["role"] == "writer"
+        tid = hello["terminal"]["id"]
+        assert _until(ws, PROMPT) == PROMPT
+        for ch in b"echo hi\r":
+            ws.send(bytes([ch]))
+        assert _until(ws, b"\n" + PROMPT) == b"echo hi\r\nhi\r\n" + PROMPT
+        with connect(f"{server.ws_url}/v1/vms/{vid}/terminals/{tid}/ws?role=viewer") as view:
+            assert json.loads(view.recv(timeout=60))["role"] == "viewer"
+            assert _until(view, b"hi\r\n" + PROMPT).endswith(b"hi\r\n" + PROMPT)
+            ws.send(json.dumps({"type": "resize", "cols": 120, "rows": 40}))
+            ws.send(b"stty size\r")
+            want = b"stty size\r\n40 120\r\n" + PROMPT
+            assert _until(ws, b"\n" + PROMPT) == want
+            assert _until(view, b"\n" + PROMPT) == want
+            # a command that never ends by itself, interrupted with Ctrl-C
+            ws.send(b"while :; do :; done\r")
+            _until(ws, b"done\r\n")
+            ws.send(b"\x03")
+            assert _until(ws, PROMPT) == b"^C\r\n" + PROMPT
+            assert _until(view, b"^C\r\n" + PROMPT).endswith(b"^C\r\n" + PROMPT)
+        ws.send(b"exit 7\r")
+        assert _json(ws) == {"type": "exit", "exit_code": 7}
 
 
 def test_terminals_belong_to_the_vm_owner(authed) -> None:

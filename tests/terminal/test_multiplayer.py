@@ -11,11 +11,19 @@ from pocketos import AsyncVM
 
 WAIT = 30.0
 PROMPT = "user@pocketos:~$ "
+ISOLATION = {"isolation": "in-process"}
+
+
+@pytest.fixture(autouse=True, params=["in-process", "process"])
+def isolation(request: pytest.FixtureRequest) -> str:
+    """Every test runs on an in-process VM and on one in a worker process."""
+    ISOLATION["isolation"] = request.param
+    return str(request.param)
 
 
 def test_viewers_see_what_the_owner_sees_and_cannot_type() -> None:
     async def go() -> None:
-        async with AsyncVM() as vm:
+        async with AsyncVM(**ISOLATION) as vm:
             t = vm.open_shell()
             viewer = t.attach(role="viewer")
             assert await t.read_until(PROMPT, WAIT) == PROMPT.encode()
@@ -42,7 +50,7 @@ def test_viewers_see_what_the_owner_sees_and_cannot_type() -> None:
 
 def test_one_writer_unless_the_owner_allows_more() -> None:
     async def go() -> None:
-        async with AsyncVM() as vm:
+        async with AsyncVM(**ISOLATION) as vm:
             t = vm.open_shell()
             await t.read_until(PROMPT, WAIT)
             with pytest.raises(PermissionError, match="already has 1 writer"):
@@ -73,7 +81,7 @@ def test_one_writer_unless_the_owner_allows_more() -> None:
 
 def test_on_output_callback_sees_every_byte() -> None:
     async def go() -> bytes:
-        async with AsyncVM() as vm:
+        async with AsyncVM(**ISOLATION) as vm:
             t = vm.open_shell()
             seen = bytearray()
             stop = t.on_output(seen.extend)

@@ -14,11 +14,19 @@ from pocketos.terminal import Terminal
 
 WAIT = 30.0  # generous: a wait ends as soon as the output is there
 PROMPT = "user@pocketos:~$ "
+ISOLATION = {"isolation": "in-process"}
+
+
+@pytest.fixture(autouse=True, params=["in-process", "process"])
+def isolation(request: pytest.FixtureRequest) -> str:
+    """Every test runs on an in-process VM and on one in a worker process."""
+    ISOLATION["isolation"] = request.param
+    return str(request.param)
 
 
 def scenario(body: Callable[[AsyncVM, Terminal], Awaitable[Any]], **opts: Any) -> Any:
     async def go() -> Any:
-        async with AsyncVM() as vm:
+        async with AsyncVM(**ISOLATION) as vm:
             term = vm.open_shell(**opts)
             try:
                 await term.read_until(PROMPT, WAIT)
@@ -245,7 +253,7 @@ def test_typeahead_during_a_command_reaches_the_next_prompt() -> None:
 
 
 def test_sync_vm_terminal() -> None:
-    with VM() as vm, vm.open_shell(cols=70, rows=20) as t:
+    with VM(**ISOLATION) as vm, vm.open_shell(cols=70, rows=20) as t:
         t.read_until(PROMPT, WAIT)
         t.write("echo $COLUMNS\r")
         out = t.read_until(PROMPT, WAIT)
@@ -256,7 +264,7 @@ def test_sync_vm_terminal() -> None:
 
 def test_closing_the_terminal_ends_the_running_command() -> None:
     async def go() -> tuple[int, list[str]]:
-        async with AsyncVM() as vm:
+        async with AsyncVM(**ISOLATION) as vm:
             t = vm.open_shell()
             await t.read_until(PROMPT, WAIT)
             await command(t, "trap 'echo bye > /tmp/bye' EXIT")
@@ -274,7 +282,7 @@ def test_closing_the_terminal_ends_the_running_command() -> None:
 
 def test_closing_the_vm_closes_its_terminals() -> None:
     async def go() -> int | None:
-        vm = AsyncVM()
+        vm = AsyncVM(**ISOLATION)
         t = vm.open_shell()
         await t.read_until(PROMPT, WAIT)
         await t.write("cat\r")

@@ -734,6 +734,25 @@ class AsyncProcessVM:
             kw["env"] = dict(env)
         return RemotePython(self, kw)
 
+    def open_shell(
+        self,
+        cols: int = 80,
+        rows: int = 24,
+        *,
+        env: Mapping[str, str] | None = None,
+        cwd: str | None = None,
+        timeout: float | None = None,
+    ) -> Any:
+        """An interactive terminal whose shell runs in the worker (the API of
+        :meth:`pocketos.AsyncVM.open_shell`; docs/terminal.md). Must be called with the VM's
+        event loop running."""
+        from pocketos.isolation.remote_terminal import RemoteTerminal
+
+        self._alive()
+        self._note_loop()
+        term = RemoteTerminal(self, cols=cols, rows=rows, env=env, cwd=cwd, timeout=timeout)
+        return term.start()
+
     def shell(self, *, env: Mapping[str, str] | None = None, cwd: str | None = None) -> Any:
         """A persistent shell in the worker."""
         from pocketos.isolation.handles import RemoteShell

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import select
 import shutil
 import signal
@@ -148,6 +149,15 @@ class WorkerProcess:
         #: per VM handle: answers the worker's callbacks (host tools, ``ask`` decisions)
         self.handlers: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {}
         self._hello = False
+        #: a terminal's frames go to its handler (called from a reader thread); frames for a
+        #: terminal not registered yet wait in ``_term_early`` (the worker bounds them)
+        self._term_handlers: dict[int, Callable[[dict[str, Any]], None]] = {}
+        self._term_early: dict[int, list[dict[str, Any]]] = {}
+        self._term_lock = threading.Lock()
+        #: once a terminal is open, one thread reads every frame and passes on the others
+        self._reader: threading.Thread | None = None
+        self._frames: queue.Queue[dict[str, Any] | None] = queue.Queue()
+        self._died: WorkerDied | None = None
 
     # --- lifecycle -------------------------------------------------------------------
     def wait_ready(self) -> None:
@@ -241,7 +251,82 @@ class WorkerProcess:
             return WorkerDied("memory", "the worker ran out of memory", 125)
         return WorkerDied("crash", f"the worker exited unexpectedly (status {status})", 2)
 
+    # --- terminals -------------------------------------------------------------------
+    def start_reader(self) -> None:
+        """Read the worker's frames all the time from now on (the caller holds ``lock``):
+        terminals' output arrives between requests too."""
+        if self._reader is None:
+            self._reader = threading.Thread(
+                target=self._read_all, name=f"pocketos-worker-{self.pid}-reader", daemon=True
+            )
+            self._reader.start()
+
+    def _read_all(self) -> None:
+        while True:
+            try:
+                frame = self._recv(None)
+            except WorkerDied as exc:
+                died = exc
+                break
+            except Exception as exc:  # a closed pipe: the worker is being shut down
+                died = WorkerDied("crash", f"the worker's pipe failed: {exc}", 2)
+                break
+            if "term" in frame:
+                self._dispatch_term(frame)
+            else:
+                self._frames.put(frame)
+        with self._term_lock:
+            self._died = died
+            handlers = list(self._term_handlers.values())
+        self._frames.put(None)
+        for h in handlers:
+            h({"died": died})
+
+    def _dispatch_term(self, frame: dict[str, Any]) -> None:
+        tid = frame.get("term")
+        with self._term_lock:
+            handler = self._term_handlers.get(tid) if type(tid) is int else None
+            if handler is None:
+                if type(tid) is int:
+                    self._term_early.setdefault(tid, []).append(frame)
+                return
+        handler(frame)
+
+    def add_terminal(self, tid: int, handler: Callable[[dict[str, Any]], None]) -> None:
+        """Send terminal ``tid``'s frames to ``handler`` (those already here first)."""
+        with self._term_lock:
+            early = self._term_early.pop(tid, [])
+            died = self._died
+            if died is None:
+                self._term_handlers[tid] = handler
+        for frame in early:
+            handler(frame)
+        if died is not None:
+            handler({"died": died})
+
+    def remove_terminal(self, tid: int) -> None:
+        with self._term_lock:
+            self._term_handlers.pop(tid, None)
+            self._term_early.pop(tid, None)
+
     # --- messages --------------------------------------------------------------------
+    def _next(self, deadline: float | None) -> dict[str, Any]:
+        """The next frame that is not a terminal's."""
+        if self._reader is None:
+            return self._recv(deadline)
+        try:
+            if deadline is None:
+                frame = self._frames.get()
+            else:
+                frame = self._frames.get(timeout=max(0.0, deadline - time.monotonic()))
+        except queue.Empty:
+            self.kill("timeout")
+            raise self.death() from None
+        if frame is None:
+            self._frames.put(None)  # for any later request too
+            raise self._died if self._died is not None else self.death()
+        return frame
+
     def _recv(self, deadline: float | None) -> dict[str, Any]:
         poller = select.poll()
         poller.register(self.rfd, select.POLLIN | select.POLLHUP | select.POLLERR)
@@ -277,13 +362,18 @@ class WorkerProcess:
         Callbacks the worker sends meanwhile are answered by the VM's handler in
         :attr:`handlers`; the time the host spends answering is added to ``deadline`` (the
         worker was waiting, not running)."""
+        if msg.get("op") == "term_open":
+            self.start_reader()
         try:
             protocol.write_frame(self.wfd, msg)
         except (BrokenPipeError, ConnectionResetError):
             raise self.death() from None
         streamed = 0
         while True:
-            reply = self._recv(deadline)
+            reply = self._next(deadline)
+            if "term" in reply:
+                self._dispatch_term(reply)
+                continue
             if "callback" in reply:
                 started = time.monotonic()
                 answer = self._answer(reply)

@@ -19,6 +19,10 @@ host -> worker
   (``pid``, ``data``), ``proc_close_stdin`` (``pid``)
   ``{"id", "op": "obj_open", "vm", "kind": "python" | "shell", "kwargs"}`` (value: an object
   id), ``obj_run`` (``oid``, ``arg``, ``kwargs``), ``obj_close`` (``oid``)
+  ``{"id", "op": "term_open", "vm", "kwargs": {cols, rows, env, cwd, timeout}}`` (value:
+  ``{"tid", "name"}``), ``term_write`` (``tid``, ``data``), ``term_resize`` (``tid``, ``cols``,
+  ``rows``), ``term_ack`` (``tid``, ``n``: output bytes the host has taken), ``term_close``
+  (``tid``; value: the exit status)
   ``{"id", "op": "ping"}`` and ``{"id", "op": "exit"}``
   ``{"op": "answer", "cb": n, "ok": bool, "value" | "error"}`` — the answer to a callback
 
@@ -31,6 +35,9 @@ worker -> host
   ``{"id", "ok": false, "error": {"type", "errno", "message", "filename", "filename2"}}``
   ``{"id", "event": "stdout" | "stderr", "data": bytes}`` — streamed output of an exec
   ``"audit": [event, ...]`` in a reply — the VM's audit events since its last reply
+  ``{"term": tid, "cols", "rows", "running", "data": bytes}`` and last ``{"term": tid, ...,
+  "exit": int}`` — a terminal's output, sent unprompted whenever it is produced (at most
+  256 KiB not acknowledged by ``term_ack``), between requests too
   ``{"callback": n, "vm": handle, "kind": "tool", "kit", "tool", "args"}`` or ``{"callback":
   n, "vm", "kind": "ask", "request": {"domain", "operation", "resource", "pid", "details"}}``
   — a question for the host, sent only while the host waits for a reply; the worker reads

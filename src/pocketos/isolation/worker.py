@@ -89,6 +89,9 @@ GUEST_OPS = (
     "obj_close",
 )
 
+#: operations on a VM's terminals (:mod:`.terms`)
+TERM_OPS = ("term_open", "term_write", "term_resize", "term_ack", "term_close")
+
 
 def _wire(value: Any) -> Any:
     """Make a method's result JSON-able (dataclasses, snapshots, audit events)."""
@@ -124,6 +127,9 @@ class Worker:
         self.serving = False
         self.cb_inflight = 0
         self.cb_ids = itertools.count(1)
+        from pocketos.isolation.terms import WorkerTerminals
+
+        self.terms = WorkerTerminals(self.send)
 
     def send(self, msg: dict[str, Any]) -> None:
         frame = protocol.encode(msg)
@@ -336,6 +342,7 @@ class Worker:
                 vm = self.vms.pop(handle, None)
                 self.prints.pop(handle, None)
                 guests = self.guests.pop(handle, None)
+                self.loop.run_until_complete(self.terms.close_vm(handle))
                 if guests is not None:
                     self.loop.run_until_complete(guests.close())
                 if vm is not None:
@@ -361,6 +368,8 @@ class Worker:
                         reply["value"] = self.call(vm, method, args, kwargs)
                 elif op == "commit":
                     reply["state"] = self.changed_state(handle, bool(msg.get("force")))
+                elif op in TERM_OPS:
+                    reply["value"] = self.loop.run_until_complete(self.term_op(op, vm, handle, msg))
                 elif op in GUEST_OPS:
                     reply["value"] = self.loop.run_until_complete(
                         self.guest_op(op, vm, self.guests[handle], msg)
@@ -372,7 +381,7 @@ class Worker:
         except Exception as exc:
             reply = {"id": rid, "ok": False, "error": protocol.error_to_wire(exc)}
         self._stop_serving()
-        if op in ("exec", "call", "open", *GUEST_OPS) and handle in self.vms:
+        if op in ("exec", "call", "open", *GUEST_OPS, *TERM_OPS) and handle in self.vms:
             st = self.changed_state(handle)
             if st is not None:
                 reply["state"] = st
@@ -409,6 +418,34 @@ class Worker:
             return None
         raise ValueError(f"unknown operation {op!r}")
 
+    async def term_op(self, op: str, vm: Any, handle: str, msg: dict[str, Any]) -> Any:
+        tid = msg.get("tid")
+        if op == "term_open":
+            return await self.terms.open(vm, handle, dict(msg.get("kwargs") or {}))
+        if op == "term_write":
+            await self.terms.write(tid, handle, msg.get("data"))
+        elif op == "term_resize":
+            self.terms.resize(tid, handle, msg.get("cols"), msg.get("rows"))
+        elif op == "term_ack":
+            self.terms.ack(tid, handle, msg.get("n"))
+        elif op == "term_close":
+            return await self.terms.close(tid, handle)
+        return None
+
+    async def _readable(self) -> None:
+        """Wait until the host sends something, running the VMs' terminals meanwhile."""
+        fut: asyncio.Future[None] = self.loop.create_future()
+
+        def ready() -> None:
+            if not fut.done():
+                fut.set_result(None)
+
+        self.loop.add_reader(self.in_fd, ready)
+        try:
+            await fut
+        finally:
+            self.loop.remove_reader(self.in_fd)
+
     def send_reply(self, reply: dict[str, Any], handle: str) -> None:
         """Send a reply; a commit too big for one frame is dropped (the host keeps the
         previous one and is told why) rather than losing the reply."""
@@ -426,6 +463,9 @@ class Worker:
 
     def serve(self) -> None:
         while True:
+            if self.terms:
+                # terminals are open: their shells run while the worker waits for a request
+                self.loop.run_until_complete(self._readable())
             try:
                 msg = protocol.read_frame(self.in_fd)
             except EOFError:

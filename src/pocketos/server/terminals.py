@@ -11,7 +11,8 @@ binary frames (or text ``{"type": "input", "data": "..."}``). Control messages a
 the client sends ``{"type": "resize", "cols": C, "rows": R}``; the server sends
 ``{"type": "hello", "terminal": {...}, "role": R}`` first, ``{"type": "error", "error": {...}}``
 for a refused message (the socket stays open), and ``{"type": "exit", "exit_code": N}`` (or
-``{"type": "detached", "reason": ...}``) last. Terminals need an in-process VM.
+``{"type": "detached", "reason": ...}``) last. On a process-isolated VM the shell runs in the
+VM's worker process and its output is pushed to the server as it is produced.
 """
 
 from __future__ import annotations
@@ -81,15 +82,6 @@ def _table(h: Hosted) -> _Terminals:
     return tab
 
 
-def _needs_in_process(h: Hosted) -> None:
-    if not h.in_process:
-        raise ApiError(
-            501,
-            "not_supported",
-            'terminals need an in-process VM for now (create it with "isolation": "in-process")',
-        )
-
-
 def _info(t: Any, created: float | None = None) -> dict[str, Any]:
     return {
         "id": t.id,
@@ -105,7 +97,6 @@ def _info(t: Any, created: float | None = None) -> dict[str, Any]:
 
 
 def _open(h: Hosted, body: OpenTerminal) -> Any:
-    _needs_in_process(h)
     tab = _table(h)
     if len(tab.items) >= MAX_TERMINALS:
         raise ApiError(409, "too_many_terminals", f"VM {h.id} has {len(tab.items)} terminals open")
@@ -122,7 +113,6 @@ def _open(h: Hosted, body: OpenTerminal) -> Any:
 
 
 def _terminal(h: Hosted, tid: str) -> Any:
-    _needs_in_process(h)
     t = _table(h).items.get(tid)
     if t is None:
         raise ApiError(404, "terminal_not_found", f"no such terminal in {h.id}: {tid}")
@@ -138,7 +128,6 @@ async def create(request: Request) -> Response:
 
 async def list_terminals(request: Request) -> Response:
     h = await vm_of(request)
-    _needs_in_process(h)
     tab = _table(h)
     return JSONResponse({"terminals": [_info(t, tab.created.get(k)) for k, t in tab.items.items()]})
 
@@ -181,7 +170,6 @@ def _query_int(conn: HTTPConnection, name: str, default: int) -> int:
 
 async def terminal_ws(websocket: WebSocket) -> None:
     h = await vm_of(websocket)
-    _needs_in_process(h)
     tid = websocket.path_params["tid"]
     role = websocket.query_params.get("role", "writer")
     replay = websocket.query_params.get("replay", "1") not in ("0", "false", "no")

@@ -1,0 +1,86 @@
+"""Attacks on a terminal whose shell runs in a worker process: output nobody reads must stop
+the program (not grow the worker's or the host's memory), and a worker that dies under an open
+terminal must end the terminal with a clear status while the host carries on."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+
+from pocketos import AsyncVM
+from pocketos.isolation.terms import CHUNK, WINDOW
+from pocketos.terminal.clients import HIGH_WATER
+
+WAIT = 30.0
+PROMPT = "user@pocketos:~$ "
+#: what the host may hold for a reader that does not read: its high-water mark, the window of
+#: unacknowledged output in flight, one frame
+BOUND = HIGH_WATER + WINDOW + CHUNK
+
+
+def test_output_nobody_reads_stops_the_program_in_the_worker() -> None:
+    async def go() -> tuple[int, int, bytes]:
+        async with AsyncVM(isolation="process") as vm:
+            t = vm.open_shell()
+            await t.read_until(PROMPT, WAIT)
+            full = asyncio.Event()
+            most = 0
+
+            def watch(_: bytes) -> None:
+                nonlocal most
+                most = max(most, len(t.owner._buf))
+                if len(t.owner._buf) > HIGH_WATER:
+                    full.set()
+
+            t.on_output(watch)
+            await t.write("yes\r")  # never ends by itself
+            await asyncio.wait_for(full.wait(), WAIT)
+            # the worker's loop keeps running (each request runs it too) and `yes` would go on
+            # writing; flow control holds it, so what the host holds stays bounded
+            for _ in range(20):
+                r = await vm.exec("echo ok")
+                assert r.stdout == "ok\n"
+            held = len(t.owner._buf)
+            await t.write(b"\x03")
+            await t.read_until(PROMPT, WAIT)
+            await t.write("echo alive\r")
+            tail = await t.read_until("\n" + PROMPT, WAIT)
+            await t.close()
+            return most, held, tail
+
+    most, held, tail = asyncio.run(go())
+    assert most <= BOUND
+    assert held <= BOUND
+    assert tail.endswith(b"echo alive\r\nalive\r\n" + PROMPT.encode())
+
+
+def test_a_worker_killed_under_an_open_terminal_ends_it_clearly() -> None:
+    async def go() -> tuple[int, bytes, str, bool]:
+        async with AsyncVM(isolation="process") as vm:
+            t = vm.open_shell()
+            viewer = t.attach("viewer")
+            await t.read_until(PROMPT, WAIT)
+            await t.write("while :; do :; done\r")
+            await t.read_until("done\r\n", WAIT)
+            os.kill(vm._worker.pid, signal.SIGKILL)
+            status = await t.wait(WAIT)
+            rest = await t.read()
+            seen = b""
+            while chunk := await viewer.read():
+                seen += chunk
+            ended = True
+            try:
+                await t.write("echo more\r")
+                ended = False
+            except ConnectionError:
+                pass
+            # the host and the VM carry on: the next request starts a new worker
+            r = await vm.exec("echo back")
+            return status, rest, r.stdout, ended and seen.endswith(rest)
+
+    status, rest, back, ended = asyncio.run(go())
+    assert status == 128 + signal.SIGKILL
+    assert b"pocketos: the worker was killed (SIGKILL); the terminal has ended" in rest
+    assert back == "back\n"
+    assert ended
