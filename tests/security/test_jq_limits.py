@@ -226,3 +226,30 @@ def test_jq_stream_of_a_deep_document_is_bounded(vm: VM) -> None:
     r = vm.exec("echo '[[1,2]]' | jq -c --stream .")
     assert r.stdout == "[[0,0],1]\n[[0,1],2]\n[[0,1]]\n[[0]]\n", r
     _usable(vm)
+
+
+def test_helpers_outlive_the_thread_that_started_them() -> None:
+    # a helper is killed when the thread that started it ends (PR_SET_PDEATHSIG follows the
+    # thread): a helper one thread started and another took must not die under the second
+    import threading
+
+    started, release = threading.Event(), threading.Event()
+
+    def owner() -> None:
+        with VM() as v:
+            assert v.exec("jq -n 1").stdout == "1\n"  # starts a helper and a spare here
+        started.set()
+        release.wait(120)
+
+    t = threading.Thread(target=owner)
+    t.start()
+    assert started.wait(120)
+    timer = threading.Timer(0.2, release.set)  # the owner ends while the work below runs
+    timer.start()
+    try:
+        with VM() as vm:
+            r = vm.exec("jq -n 'reduce range(2e7) as $i (0; . + 1)'")
+    finally:
+        release.set()
+        t.join()
+    assert (r.exit_code, r.stdout, r.stderr) == (0, "20000000\n", ""), r

@@ -22,6 +22,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -233,6 +234,21 @@ class _Helper:
             _alive -= 1
 
 
+_spawn_pool: ThreadPoolExecutor | None = None
+
+
+def _spawner() -> ThreadPoolExecutor:
+    """The one thread that starts helpers. A helper asks Linux to kill it when the thread
+    that started it ends (``PR_SET_PDEATHSIG`` follows the thread, not the process), and
+    helpers move between threads through the pool: so they are all started from this
+    thread, which lives as long as the process."""
+    global _spawn_pool
+    with _lock:
+        if _spawn_pool is None:
+            _spawn_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pocketos-jq")
+        return _spawn_pool
+
+
 def _wake(fut: asyncio.Future[None]) -> None:
     if not fut.done():
         fut.set_result(None)
@@ -245,7 +261,7 @@ def _spawn() -> _Helper:
             raise HelperBusy(f"jq: too many jq programs running at once (at most {MAX_HELPERS})")
         _alive += 1
     try:
-        return _Helper()
+        return _spawner().submit(_Helper).result()
     except PermissionError:
         # a process that may not start programs (the isolation worker's seccomp filter) is
         # itself the killable, memory-capped unit: evaluate in it from now on
@@ -303,10 +319,11 @@ def _close_all() -> None:
 
 
 def _forget_after_fork() -> None:
-    # a forked child must not use (or kill) its parent's helpers
-    global _alive
+    # a forked child must not use (or kill) its parent's helpers, nor its spawning thread
+    global _alive, _spawn_pool
     _idle.clear()
     _alive = 0
+    _spawn_pool = None
 
 
 atexit.register(_close_all)
