@@ -149,6 +149,19 @@ class _StreamBuffer(OutputStream, InputStream):
             await self.event.wait()
 
 
+def _killed_status(info: ProcessInfo) -> int:
+    if info.exit_code is not None:
+        return info.exit_code
+    return 128 + (info.pending_signal or 9)
+
+
+def _killed_before_start(task: asyncio.Task[int]) -> bool:
+    """Whether a CancelledError out of awaiting ``task`` means it was killed before its first
+    step (so its body never ran) rather than that the waiter itself is being cancelled."""
+    me = asyncio.current_task()
+    return task.cancelled() and not (me is not None and me.cancelling())
+
+
 class Process:
     """A process started with ``spawn``: write its stdin, read its output, wait or kill it."""
 
@@ -179,11 +192,18 @@ class Process:
             self._stdin.writer.close()
 
     async def wait(self, timeout: float | None = None) -> int:
-        return await asyncio.wait_for(asyncio.shield(self.task), check_seconds(timeout))
+        try:
+            return await asyncio.wait_for(asyncio.shield(self.task), check_seconds(timeout))
+        except asyncio.CancelledError:
+            if not _killed_before_start(self.task):
+                raise
+        return _killed_status(self.info)
 
     @property
     def exit_code(self) -> int | None:
-        return self.task.result() if self.task.done() and not self.task.cancelled() else None
+        if not self.task.done():
+            return None
+        return _killed_status(self.info) if self.task.cancelled() else self.task.result()
 
     @property
     def returncode(self) -> int | None:
@@ -1063,10 +1083,18 @@ class AsyncVM:
                 kernel.end_process(info, code, status)
             return code
 
+        def reap_unstarted(t: asyncio.Task[int]) -> None:
+            # a task cancelled before its first step never enters main(): end it here
+            if t.cancelled() and info.status == "running":
+                out.close()
+                err.close()
+                kernel.end_process(info, _killed_status(info), "killed")
+
         task = asyncio.ensure_future(main())
         info.task = task
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(reap_unstarted)
         return Process(self, info, pipe, out, err, task)
 
     def kill(self, pid: int, sig: int | str = "TERM") -> None:
@@ -1086,7 +1114,8 @@ class AsyncVM:
             try:
                 await asyncio.wait_for(asyncio.shield(info.task), check_seconds(timeout))
             except asyncio.CancelledError:
-                pass
+                if not _killed_before_start(info.task):
+                    raise
         return info.exit_code if info.exit_code is not None else -1
 
     def list_processes(self) -> list[dict[str, Any]]:

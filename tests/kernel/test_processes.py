@@ -209,3 +209,42 @@ def test_scripts_with_shebang_and_exec_bit() -> None:
         assert r.stderr == "./noexec: Permission denied\n"
         r = vm.run(["./missing"], cwd="/home/user")
         assert r.exit_code == 127
+
+
+async def block_forever(ctx: Context) -> int:
+    await asyncio.Event().wait()  # nothing ever sets it
+    return 0
+
+
+def test_sync_spawn_kill_then_wait_returns_the_killed_status() -> None:
+    # like subprocess.Popen.kill(): callable from plain sync code, no running event loop
+    with VM() as vm:
+        _add(vm, "forever", block_forever)
+        p = vm.spawn(["forever"])
+        p.kill()
+        assert p.wait() == 128 + 9
+        assert p.exit_code == 128 + 9
+        row = {r["pid"]: r for r in vm.list_processes()}[p.pid]
+        assert (row["status"], row["exit_code"]) == ("killed", 137)
+        q = vm.spawn(["forever"])
+        vm.kill(q.pid, "TERM")
+        assert vm.wait(q.pid) == 128 + 15
+
+
+def test_kill_before_the_process_task_starts_gives_the_killed_status() -> None:
+    async def main() -> None:
+        async with AsyncVM() as vm:
+            _add(vm, "forever", block_forever)
+            p = await vm.spawn(["forever"])
+            p.kill()  # no await in between: the task has not taken its first step
+            assert await p.wait(5) == 128 + 9
+            assert p.exit_code == p.returncode == 128 + 9
+            assert await p.stdout.read() == b""  # output streams are closed, not left open
+            row = {r["pid"]: r for r in vm.list_processes()}[p.pid]
+            assert (row["status"], row["exit_code"]) == ("killed", 137)
+            q = await vm.spawn(["forever"])
+            vm.kill(q.pid, "TERM")
+            assert await vm.wait(q.pid, 5) == 128 + 15
+            assert await q.wait(5) == 128 + 15
+
+    asyncio.run(main())

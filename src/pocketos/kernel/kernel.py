@@ -424,7 +424,11 @@ class Kernel:
             except ProcessLookupError:
                 pass
         task = info.task
-        if task is not None and not task.done() and task is not asyncio.current_task():
+        try:
+            me = asyncio.current_task()
+        except RuntimeError:  # plain sync code (``VM.spawn(...).kill()``): no loop is running
+            me = None
+        if task is not None and not task.done() and task is not me:
             # a process signalling itself (or its own ancestor running in the same task) sees
             # ``pending_signal`` at its next check instead of a cancellation it would swallow
             task.cancel()
