@@ -248,3 +248,22 @@ def test_kill_before_the_process_task_starts_gives_the_killed_status() -> None:
             assert await q.wait(5) == 128 + 15
 
     asyncio.run(main())
+
+
+def test_cancelling_a_waiter_cancels_the_waiter_not_the_process() -> None:
+    async def main() -> None:
+        async with AsyncVM() as vm:
+            _add(vm, "forever", block_forever)
+            p = await vm.spawn(["forever"])
+            for waiter in (vm.wait(p.pid), p.wait()):
+                w = asyncio.ensure_future(waiter)
+                await asyncio.sleep(0)  # one step: the waiter is now blocked on the process
+                assert not w.done()
+                w.cancel()
+                with pytest.raises(asyncio.CancelledError):
+                    await w
+            assert p.info.status == "running" and p.exit_code is None
+            p.kill()
+            assert await p.wait(5) == 128 + 9
+
+    asyncio.run(main())
