@@ -84,3 +84,42 @@ def test_a_worker_killed_under_an_open_terminal_ends_it_clearly() -> None:
     assert b"pocketos: the worker was killed (SIGKILL); the terminal has ended" in rest
     assert back == "back\n"
     assert ended
+
+
+def test_a_worker_sending_more_than_its_window_is_killed() -> None:
+    """The host does not trust the worker: terminal output past the window it was given (here
+    a frame as a compromised worker would send it, put where the host's reader puts frames)
+    is a protocol violation, and the worker is killed before the host buffers it."""
+
+    async def go() -> tuple[int, bytes, str]:
+        async with AsyncVM(isolation="process") as vm:
+            t = vm.open_shell()
+            await t.read_until(PROMPT, WAIT)
+            w = vm._worker
+            w._dispatch_term({"term": 10**6, "data": b"x" * (WINDOW + CHUNK + 1)})
+            status = await t.wait(WAIT)
+            rest = await t.read()
+            r = await vm.exec("echo back")
+            return status, rest, r.stdout
+
+    status, rest, back = asyncio.run(go())
+    assert status == 2
+    assert b"the worker broke the protocol and was killed" in rest
+    assert back == "back\n"
+
+
+def test_closing_a_terminal_nobody_reads_ends_it_and_keeps_the_worker() -> None:
+    async def go() -> tuple[int, int, str]:
+        async with AsyncVM(isolation="process") as vm:
+            t = vm.open_shell()
+            await t.read_until(PROMPT, WAIT)
+            full = asyncio.Event()
+            t.on_output(lambda _: full.set() if len(t.owner._buf) > HIGH_WATER else None)
+            await t.write("yes\r")
+            await asyncio.wait_for(full.wait(), WAIT)
+            status = await asyncio.wait_for(t.close(), WAIT)
+            r = await vm.exec("echo same worker")
+            return status, vm.restarts, r.stdout
+
+    status, restarts, out = asyncio.run(go())
+    assert status == 0 and restarts == 0 and out == "same worker\n"

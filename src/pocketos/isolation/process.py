@@ -153,6 +153,7 @@ class WorkerProcess:
         #: terminal not registered yet wait in ``_term_early`` (the worker bounds them)
         self._term_handlers: dict[int, Callable[[dict[str, Any]], None]] = {}
         self._term_early: dict[int, list[dict[str, Any]]] = {}
+        self._term_unacked: dict[int, int] = {}
         self._term_lock = threading.Lock()
         #: once a terminal is open, one thread reads every frame and passes on the others
         self._reader: threading.Thread | None = None
@@ -196,6 +197,15 @@ class WorkerProcess:
                 protocol.write_frame(self.wfd, {"op": "exit"})
             except OSError:
                 pass
+        if self._reader is not None and self._reader is not threading.current_thread():
+            # the reader owns the pipe until it sees the worker's end: closing the descriptor
+            # under it could let it read whatever file reuses the number
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.kill("closed")
+                self.proc.wait()
+            self._reader.join(10)
         for f in (self.proc.stdin, self.proc.stdout):
             try:
                 if f is not None:
@@ -283,14 +293,32 @@ class WorkerProcess:
             h({"died": died})
 
     def _dispatch_term(self, frame: dict[str, Any]) -> None:
+        """Pass on a terminal's frame. The worker is not trusted: one that sends a terminal
+        more than the window it was given (or frames for too many unknown terminals) broke
+        the protocol and is killed, so the host's memory stays bounded."""
+        from pocketos.isolation.terms import CHUNK, WINDOW
+
         tid = frame.get("term")
+        if type(tid) is not int:
+            return
+        data = frame.get("data")
         with self._term_lock:
-            handler = self._term_handlers.get(tid) if type(tid) is int else None
+            held = self._term_unacked.get(tid, 0) + (len(data) if isinstance(data, bytes) else 0)
+            handler = self._term_handlers.get(tid)
+            if held > WINDOW + CHUNK or (handler is None and len(self._term_early) >= 64):
+                self.kill("protocol")
+                return
+            self._term_unacked[tid] = held
             if handler is None:
-                if type(tid) is int:
-                    self._term_early.setdefault(tid, []).append(frame)
+                self._term_early.setdefault(tid, []).append(frame)
                 return
         handler(frame)
+
+    def terminal_taken(self, tid: int, n: int) -> None:
+        """The host has taken ``n`` bytes of terminal ``tid``'s output (it acknowledges them)."""
+        with self._term_lock:
+            if tid in self._term_unacked:
+                self._term_unacked[tid] = max(0, self._term_unacked[tid] - n)
 
     def add_terminal(self, tid: int, handler: Callable[[dict[str, Any]], None]) -> None:
         """Send terminal ``tid``'s frames to ``handler`` (those already here first)."""
@@ -308,6 +336,7 @@ class WorkerProcess:
         with self._term_lock:
             self._term_handlers.pop(tid, None)
             self._term_early.pop(tid, None)
+            self._term_unacked.pop(tid, None)
 
     # --- messages --------------------------------------------------------------------
     def _next(self, deadline: float | None) -> dict[str, Any]:

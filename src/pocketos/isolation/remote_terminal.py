@@ -237,6 +237,7 @@ class RemoteTerminal:
             if self._tid is None or self.exit_code is not None:
                 return
             if n:
+                self._worker.terminal_taken(self._tid, n)
                 with contextlib.suppress(Exception):
                     await self.vm._guest("term_ack", self._generation, tid=self._tid, n=n)
 

@@ -35,7 +35,7 @@ class _Entry:
         self.sent = 0
         self.acked = 0
         self.credit = asyncio.Event()
-        #: being closed: what is left is sent without waiting for acknowledgements
+        #: being closed: what is left is sent as far as the window allows, not waited for
         self.closing = False
         self.task: asyncio.Task[None] | None = None
 
@@ -78,7 +78,10 @@ class WorkerTerminals:
                 while e.sent - e.acked >= WINDOW and not e.closing:
                     e.credit.clear()
                     await e.credit.wait()
-                data = await term.owner.read(CHUNK)
+                room = WINDOW - (e.sent - e.acked)
+                if room <= 0:
+                    break  # closed while the host is not reading: the rest is dropped
+                data = await term.owner.read(min(CHUNK, room))
                 if not data:
                     break
                 e.sent += len(data)
