@@ -97,6 +97,7 @@ def test_exec_and_files_through_a_handle(cluster: Cluster) -> None:
         vm.write_file("/home/user/a.txt", "one\ntwo\n")
         assert vm.read_file("/home/user/a.txt") == b"one\ntwo\n"
         assert vm.exec("wc -l < a.txt").stdout == "2\n"
+        assert vm.exec("python3 -c 'print(6 * 7)'").stdout == "42\n"  # wasm in a host
         assert vm.readdir("/home/user") == ["a.txt"]
         assert vm.stat("/home/user/a.txt").st_size == 8
         with pytest.raises(FileNotFoundError):
