@@ -53,7 +53,7 @@ _SIZES = struct.Struct(">QQ")
 #: idle helpers kept ready
 MAX_IDLE = 2
 #: helpers alive at once in this host process (busy ones included)
-MAX_HELPERS = 32
+MAX_HELPERS = 16
 #: a helper whose resident size grew past this after a run is not reused
 MAX_REUSE_RSS = 96 << 20
 
