@@ -123,3 +123,21 @@ def test_closing_a_terminal_nobody_reads_ends_it_and_keeps_the_worker() -> None:
 
     status, restarts, out = asyncio.run(go())
     assert status == 0 and restarts == 0 and out == "same worker\n"
+
+
+def test_files_a_terminal_wrote_survive_the_worker_once_committed() -> None:
+    """Keys are requests, and each commits the VM's filesystem: what a command line wrote
+    before the next key survives the worker's death."""
+
+    async def go() -> tuple[int, str]:
+        async with AsyncVM(isolation="process") as vm:
+            t = vm.open_shell()
+            await t.read_until(PROMPT, WAIT)
+            await t.write("echo kept > /home/user/f\r")
+            await t.read_until("\n" + PROMPT, WAIT)
+            await t.write(b"\x15")  # Ctrl-U at the prompt: a key, nothing else
+            os.kill(vm._worker.pid, signal.SIGKILL)
+            status = await t.wait(WAIT)
+            return status, vm.read_text("/home/user/f")
+
+    assert asyncio.run(go()) == (128 + signal.SIGKILL, "kept\n")

@@ -91,6 +91,8 @@ GUEST_OPS = (
 
 #: operations on a VM's terminals (:mod:`.terms`)
 TERM_OPS = ("term_open", "term_write", "term_resize", "term_ack", "term_close")
+#: the terminal operations after which the VM's filesystem is committed (keys run commands)
+TERM_COMMITS = ("term_open", "term_write", "term_close")
 
 
 def _wire(value: Any) -> Any:
@@ -381,7 +383,9 @@ class Worker:
         except Exception as exc:
             reply = {"id": rid, "ok": False, "error": protocol.error_to_wire(exc)}
         self._stop_serving()
-        if op in ("exec", "call", "open", *GUEST_OPS, *TERM_OPS) and handle in self.vms:
+        # (a terminal's acknowledgements and resizes change no files: no commit check for them,
+        # which walks the VM's filesystem)
+        if op in ("exec", "call", "open", *GUEST_OPS, *TERM_COMMITS) and handle in self.vms:
             st = self.changed_state(handle)
             if st is not None:
                 reply["state"] = st
