@@ -25,7 +25,9 @@ from pocketos.snapshot import Snapshot  # noqa: E402
 from tests.agent.fake_llm import FakeServer, openai_text, openai_tool  # noqa: E402
 from tests.cluster.local_ray import start_local_ray, stop_local_ray  # noqa: E402
 
-ENDLESS = "while :; do :; done"
+#: an exec that only the test ends: a busy loop is not one, since max_commands (10^6) ends it
+#: within seconds on a fast machine, before the test kills its host
+ENDLESS = "sleep infinity"
 
 
 @pytest.fixture(scope="module")
