@@ -54,6 +54,10 @@ class BodyLimitMiddleware:
                 except ValueError:
                     declared = -1
                 if declared > limit:
+                    if declared <= _drain_cap(limit):
+                        # read what the client is sending before answering: closing a socket
+                        # with unread data resets it, and the client may never see the 413
+                        await _drain(receive, _drain_cap(limit))
                     await _too_large(send, limit)
                     return
         seen = 0
@@ -64,10 +68,28 @@ class BodyLimitMiddleware:
             if msg["type"] == "http.request":
                 seen += len(msg.get("body", b""))
                 if seen > limit:
+                    if msg.get("more_body", False):
+                        await _drain(receive, _drain_cap(limit))
                     raise ApiError(413, "request_too_large", _too_large_text(limit))
             return msg
 
         await self.app(scope, counted, send)
+
+
+def _drain_cap(limit: int) -> int:
+    """How much of a refused body is read and thrown away so that the client gets the 413."""
+    return max(4 * limit, 1 << 20)
+
+
+async def _drain(receive: Receive, cap: int) -> None:
+    seen = 0
+    while seen <= cap:
+        msg = await receive()
+        if msg["type"] != "http.request":
+            return
+        seen += len(msg.get("body", b""))
+        if not msg.get("more_body", False):
+            return
 
 
 def _too_large_text(limit: int) -> str:
