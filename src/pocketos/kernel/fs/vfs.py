@@ -10,17 +10,16 @@ on the resolved path.
 from __future__ import annotations
 
 import errno
-import os
 import stat as S
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pocketos.errors import fs_error
 from pocketos.kernel.budget import check_time
 from pocketos.kernel.fs.api import Backend, StatResult
-from pocketos.kernel.fs.memory import DEV_FULL, DEV_URANDOM, DEV_ZERO
+from pocketos.kernel.fs.filehandle import FileHandle, _device_read, _device_write, _parts_of
 
 if TYPE_CHECKING:
     from pocketos.kernel.fsguard import FsGuard
@@ -674,158 +673,3 @@ class VFS:
             b += ub
             i += ui
         return b, i
-
-
-def _parts_of(m: Mount, bpath: str) -> tuple[str, ...]:
-    return (*m.parts, *(p for p in bpath.split("/") if p))
-
-
-def _device_read(rdev: int, size: int) -> bytes:
-    if rdev in (DEV_ZERO, DEV_FULL):
-        return b"\0" * (size if size >= 0 else 65536)
-    if rdev == DEV_URANDOM:
-        return os.urandom(size if size >= 0 else 65536)
-    return b""
-
-
-def _device_write(rdev: int, shown: str) -> None:
-    if rdev == DEV_FULL:
-        raise fs_error(errno.ENOSPC, shown)
-
-
-class FileHandle:
-    """An open file: ``read``, ``write``, ``seek``, ``tell``, ``truncate``, ``close``."""
-
-    def __init__(
-        self,
-        vfs: VFS,
-        mount: Mount,
-        bpath: str,
-        st: StatResult,
-        *,
-        readable: bool,
-        writable: bool,
-        append: bool,
-        shown: str,
-    ) -> None:
-        self.vfs = vfs
-        self.mount = mount
-        self.bpath = bpath
-        self.readable = readable
-        self.writable = writable
-        self.append = append
-        self.name = shown
-        self.pos = 0
-        self.closed = False
-        #: the process charged for this open file (see FsView.open)
-        self.owner: Any = None
-        self.rdev = st.st_rdev if S.S_ISCHR(st.st_mode) else None
-
-    def __enter__(self) -> FileHandle:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def _open(self) -> None:
-        if self.closed:
-            raise ValueError("I/O operation on closed file")
-
-    def read(self, size: int = -1) -> bytes:
-        self._open()
-        if not self.readable:
-            raise fs_error(errno.EBADF, self.name)
-        if self.rdev is not None:
-            # an endless device: a loop reading it must still meet the exec's deadline
-            check_time()
-            return _device_read(self.rdev, size)
-        data = self.mount.backend.read(self.bpath, self.pos, size)
-        self.pos += len(data)
-        return data
-
-    def readline(self) -> bytes:
-        out = bytearray()
-        while True:
-            chunk = self.read(8192)
-            if not chunk:
-                break
-            idx = chunk.find(b"\n")
-            if idx >= 0:
-                out += chunk[: idx + 1]
-                self.pos -= len(chunk) - idx - 1
-                break
-            out += chunk
-        return bytes(out)
-
-    def __iter__(self):  # type: ignore[no-untyped-def]
-        while True:
-            line = self.readline()
-            if not line:
-                return
-            yield line
-
-    def write(self, data: bytes) -> int:
-        self._open()
-        if not self.writable:
-            raise fs_error(errno.EBADF, self.name)
-        if self.rdev is not None:
-            check_time()
-            _device_write(self.rdev, self.name)
-            return len(data)
-        backend = self.mount.backend
-        lim = self.vfs.max_file_size
-        if self.append:
-            if lim is not None and backend.lstat(self.bpath).st_size + len(data) > lim:
-                raise fs_error(errno.EFBIG, self.name, f"File too large (max_file_size={lim})")
-            n = backend.write(self.bpath, bytes(data), None)
-            self.pos = backend.lstat(self.bpath).st_size
-            if self.vfs.watchers:
-                self.vfs._changed(_parts_of(self.mount, self.bpath))
-            return n
-        if lim is not None and self.pos + len(data) > lim:
-            raise fs_error(errno.EFBIG, self.name, f"File too large (max_file_size={lim})")
-        n = backend.write(self.bpath, bytes(data), self.pos)
-        self.pos += n
-        if self.vfs.watchers:
-            self.vfs._changed(_parts_of(self.mount, self.bpath))
-        return n
-
-    def seek(self, offset: int, whence: int = 0) -> int:
-        self._open()
-        if whence == 0:
-            self.pos = offset
-        elif whence == 1:
-            self.pos += offset
-        else:
-            self.pos = self.size() + offset
-        self.pos = max(0, self.pos)
-        return self.pos
-
-    def tell(self) -> int:
-        return self.pos
-
-    def size(self) -> int:
-        if self.rdev is not None:
-            return 0
-        return self.mount.backend.lstat(self.bpath).st_size
-
-    def truncate(self, size: int | None = None) -> int:
-        self._open()
-        if not self.writable:
-            raise fs_error(errno.EBADF, self.name)
-        n = self.pos if size is None else size
-        if self.rdev is None:
-            self.mount.backend.truncate(self.bpath, n)
-            if self.vfs.watchers:
-                self.vfs._changed(_parts_of(self.mount, self.bpath))
-        return n
-
-    def close(self) -> None:
-        if not self.closed and self.owner is not None:
-            self.owner.open_files -= 1
-            self.owner = None
-        self.closed = True
-
-    def __del__(self) -> None:
-        if not self.closed and self.owner is not None:
-            self.owner.open_files -= 1
