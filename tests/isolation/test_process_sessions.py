@@ -238,7 +238,7 @@ def test_spawn_wait_python_and_shell(make_vm: Factory, isolation: str) -> None:
         assert await vm.wait(p.pid) == 4
         q = await vm.spawn(["cat"], stdin=b"given\n")
         assert (await q.wait(), await q.stdout.read()) == (0, b"given\n")
-        forever = await vm.spawn(["bash", "-c", "echo started; while :; do :; done"])
+        forever = await vm.spawn(["bash", "-c", "echo started; sleep infinity"])
         assert await forever.stdout.readuntil(b"\n") == b"started\n"
         forever.kill("KILL")
         assert await forever.wait() == 137

@@ -243,7 +243,7 @@ def test_sigterm_stops_the_agent_and_still_saves_the_workspace(tmp_path: Path) -
             "Write hello.txt",
             [
                 tool("write", {"path": "kept.txt", "content": "kept\n"}),
-                tool("bash", {"command": "while :; do :; done"}),
+                tool("bash", {"command": "sleep infinity"}),
             ],
         )
     ]
@@ -262,7 +262,7 @@ def test_sigterm_stops_the_agent_and_still_saves_the_workspace(tmp_path: Path) -
         for raw in proc.stdout:
             ev = json.loads(raw)
             lines.append(ev)
-            if ev["type"] == "tool_call" and ev["input"] == {"command": "while :; do :; done"}:
+            if ev["type"] == "tool_call" and ev["input"] == {"command": "sleep infinity"}:
                 proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=120) == 1
         res = lines[-1]
@@ -363,7 +363,7 @@ def test_execute_through_node_runs_the_runner(tmp_path: Path, warm: bool) -> Non
 def test_cancel_through_node_stops_the_run_and_saves_the_workspace(
     tmp_path: Path, warm: bool
 ) -> None:
-    loop = {"command": "while :; do :; done"}
+    loop = {"command": "sleep infinity"}
     rules = [
         Rule(
             "Write hello.txt",
@@ -379,7 +379,7 @@ def test_cancel_through_node_stops_the_run_and_saves_the_workspace(
             "env": {**env["config"]["env"], "PYTHONPATH": SRC},
         }
         ctx = {"runId": "r", "agent": env["agent"], "config": cfg, "context": env["context"]}
-        (rec,) = drive({"ctx": ctx, "runs": 1, "abortOn": "while :; do :; done"}, tmp_path)
+        (rec,) = drive({"ctx": ctx, "runs": 1, "abortOn": "sleep infinity"}, tmp_path)
         res = rec["result"]
         assert res["errorCode"] == "cancelled" and res["exitCode"] == 1, res
         assert res["resultJson"]["workspace"]["files"] == 1
