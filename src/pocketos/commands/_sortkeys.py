@@ -540,6 +540,8 @@ def _pass_keys(
 
 
 def sort_lines(lines: list[bytes], plan: SortPlan, unique: bool, sep: bytes = b"\n") -> list[bytes]:
+    if not lines:
+        return []
     passes = plan.passes
     if len(passes) == 1 and not unique:
         fn, rev = passes[0]
