@@ -1,10 +1,13 @@
 """The shell: cold start (create + ``echo hello``), warm exec, a 10,000-iteration arithmetic loop,
-a 3-stage pipeline over 10 MB, and memory per VM after one command — pocketos side by side with
-just-bash (PyPI), ``bash -c`` in a subprocess and ``bash -c`` inside bubblewrap."""
+command substitution, a realistic agent-style script (bench/agent_script.sh), a 3-stage pipeline
+over 10 MB, and memory per VM after one command — pocketos side by side with just-bash (PyPI),
+``bash -c`` in a subprocess and ``bash -c`` inside bubblewrap. The substitution and agent-script
+rows run the systems interleaved in one loop, so load on the machine hits them alike."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from bench.bench_vm import staircase
 from bench.common import (
@@ -22,6 +25,15 @@ from bench.common import (
 LOOP_N = 10_000
 LOOP = f"x=0; for ((i=0;i<{LOOP_N};i++)); do x=$((x+i)); done; echo $x"
 PIPE = "cat big.txt | grep foo | wc -l"
+SUBST_N = 200
+#: command substitutions, one per iteration: a builtin, a builtin on a pipe, and a command
+#: reading a file (the loop itself is measured on its own in the loop row)
+SUBSTS = {
+    "$(echo $i)": "x=$(echo $i)",
+    "$(printf | tr)": "x=$(printf '%s' \"$i\" | tr 0-9 a-j)",
+    "$(wc -l < file)": "x=$(wc -l < f.txt)",
+}
+AGENT = Path(__file__).with_name("agent_script.sh")
 G = "shell"
 
 
@@ -114,6 +126,99 @@ def _loop(out: list[Result], quick: bool) -> None:
         assert host_bash(LOOP).decode() == expect
 
     out.append(Result(G, name, "bash -c (subprocess)", "s", per_iter(bash, reps)))
+
+
+def _interleaved(
+    out: list[Result], name: str, runs: dict[str, Callable[[], object]], reps: int, per: int
+) -> None:
+    """Run each system once per round, ``reps`` rounds, one after another; ``per`` divides each
+    sample (per-operation time)."""
+    samples: dict[str, list[float]] = {k: [] for k in runs}
+    for fn in runs.values():
+        fn()  # warm up (imports, caches)
+    for _ in range(reps):
+        for k, fn in runs.items():
+            samples[k].append(once(fn) / per)
+    for k, v in samples.items():
+        out.append(Result(G, name, k, "s", v))
+
+
+def _subst(out: list[Result], quick: bool) -> None:
+    reps = 3 if quick else 9
+    for label, body in SUBSTS.items():
+        _subst_row(out, label, body, reps)
+
+
+def _subst_row(out: list[Result], label: str, body: str, reps: int) -> None:
+    import tempfile
+
+    from pocketos import VM
+
+    script = f'for ((i=0;i<{SUBST_N};i++)); do {body}; done; echo "$x"'
+    name = f"command substitution {label}, per substitution ({SUBST_N} in a loop)"
+    data = b"a\nb\nc\n"
+    with VM(cwd="/d") as vm, tempfile.TemporaryDirectory() as d:
+        vm.write_file("/d/f.txt", data, parents=True)
+        Path(d, "f.txt").write_bytes(data)
+        expect = host_bash(script, cwd=d).decode()
+        runs: dict[str, Callable[[], object]] = {}
+
+        def pocket() -> None:
+            r = vm.exec(script)
+            assert r.stdout == expect, (r.stdout, r.stderr)
+
+        runs["pocketos"] = pocket
+        if have_just_bash():
+            b = just_bash({"/d/f.txt": data})
+            runs["just-bash"] = lambda: b.run(script, cwd="/d")
+        runs["bash -c (subprocess)"] = lambda: host_bash(script, cwd=d)
+        _interleaved(out, name, runs, reps, SUBST_N)
+
+
+def _agent(out: list[Result], quick: bool) -> None:
+    """bench/agent_script.sh (heredocs, sed -i, grep -rn, find | xargs, jq, sort | uniq -c,
+    awk, tar), each run in a fresh directory; pocketos must print what bash prints."""
+    import itertools
+    import tempfile
+
+    from pocketos import VM
+
+    script = AGENT.read_text()
+    name = f"agent-style script ({len(script.splitlines())} lines, bench/agent_script.sh)"
+    reps = 5 if quick else 15
+    n = itertools.count()
+    with tempfile.TemporaryDirectory() as root:
+        first = Path(root, "oracle")
+        first.mkdir()
+        expect = host_bash(script, cwd=str(first)).decode()
+        vm = VM()
+        runs: dict[str, Callable[[], object]] = {}
+
+        def pocket() -> None:
+            d = f"/w/{next(n)}"
+            vm.exec(f"mkdir -p {d}")
+            r = vm.exec(script, cwd=d)
+            assert r.stdout == expect and r.exit_code == 0, (r.stdout, r.stderr)
+
+        runs["pocketos"] = pocket
+        if have_just_bash():
+            b = just_bash()
+
+            def jb() -> None:
+                d = f"/w/{next(n)}"
+                b.run(f"mkdir -p {d}")
+                b.run(script, cwd=d)
+
+            runs["just-bash"] = jb
+
+        def bash() -> None:
+            d = Path(root, str(next(n)))
+            d.mkdir()
+            assert host_bash(script, cwd=str(d)).decode() == expect
+
+        runs["bash -c (subprocess)"] = bash
+        _interleaved(out, name, runs, reps, 1)
+        vm.close()
 
 
 def _pipeline(out: list[Result], quick: bool) -> None:
@@ -236,6 +341,6 @@ def _memory(out: list[Result], quick: bool) -> None:
 
 def run(quick: bool = False) -> list[Result]:
     out: list[Result] = []
-    for part in (_cold, _warm, _loop, _pipeline, _memory):
+    for part in (_cold, _warm, _loop, _subst, _agent, _pipeline, _memory):
         part(out, quick)
     return out
