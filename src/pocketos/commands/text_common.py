@@ -25,6 +25,7 @@ __all__ = [
     "read_all",
     "read_prefix",
     "split_lines",
+    "try_help",
     "usage",
 ]
 
@@ -237,3 +238,8 @@ def help_requested(ctx: Context) -> bool:
 async def usage(ctx: Context, text: str) -> int:
     await ctx.stdout.write(encode(text.rstrip("\n") + "\n"))
     return 0
+
+
+async def try_help(ctx: Context, name: str) -> None:
+    """The line GNU tools print after a usage error."""
+    await ctx.stderr.write(encode(f"Try '{name} --help' for more information.\n"))

@@ -1,0 +1,257 @@
+"""cut: print selected bytes, characters or fields of each line."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from pocketos.commands import command
+from pocketos.commands._args import Opt, UsageError, parse, report
+from pocketos.commands.text_common import (
+    CHUNK,
+    close_input,
+    encode,
+    line_batches,
+    open_input,
+    try_help,
+    usage,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+    from pocketos.kernel.process import Context
+    from pocketos.kernel.streams import InputStream
+
+
+HELP = Opt("", "help")
+
+
+def parse_list(text: str) -> list[tuple[int, int]]:
+    """``1,3-5,7-`` -> merged, sorted 1-based inclusive ranges (end 0 = to the end)."""
+    ranges: list[tuple[int, int]] = []
+    for part in text.split(","):
+        if part == "":
+            raise ValueError("fields and positions are numbered from 1")
+        m = re.fullmatch(r"(\d*)(-?)(\d*)", part)
+        if not m or (not m.group(1) and not m.group(3)):
+            if part == "-":
+                raise ValueError("invalid range with no endpoint: -")
+            raise ValueError(f"invalid field value '{part}'")
+        lo_s, dash, hi_s = m.groups()
+        if not dash:
+            n = int(lo_s)
+            if n == 0:
+                raise ValueError("fields and positions are numbered from 1")
+            ranges.append((n, n))
+            continue
+        lo = int(lo_s) if lo_s else 1
+        hi = int(hi_s) if hi_s else 0
+        if lo == 0 or (hi_s and hi == 0):
+            raise ValueError("fields and positions are numbered from 1")
+        if hi and hi < lo:
+            raise ValueError("invalid decreasing range")
+        ranges.append((lo, hi))
+    big = 1 << 62
+    norm = sorted((lo, hi if hi else big) for lo, hi in ranges)
+    merged: list[tuple[int, int]] = []
+    for lo, hi in norm:
+        if merged and lo <= merged[-1][1] + 1:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], hi))
+        else:
+            merged.append((lo, hi))
+    return merged
+
+
+def _complement(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    out: list[tuple[int, int]] = []
+    nxt = 1
+    big = 1 << 62
+    for lo, hi in ranges:
+        if lo > nxt:
+            out.append((nxt, lo - 1))
+        nxt = hi + 1
+    if nxt <= big:
+        out.append((nxt, big))
+    return out
+
+
+@command("cut")
+async def cut(ctx: Context) -> int:
+    spec = [
+        Opt("b", "bytes", "required"),
+        Opt("c", "characters", "required"),
+        Opt("d", "delimiter", "required"),
+        Opt("f", "fields", "required"),
+        Opt("n"),
+        Opt("", "complement"),
+        Opt("s", "only-delimited"),
+        Opt("", "output-delimiter", "required"),
+        Opt("z", "zero-terminated"),
+        HELP,
+    ]
+    try:
+        p = parse("cut", ctx.argv[1:], spec)
+    except UsageError as e:
+        return await report(ctx, e)
+    if p.flag("help"):
+        return await usage(
+            ctx,
+            "Usage: cut OPTION... [FILE]...\n"
+            "Print selected parts of lines from each FILE to standard output.\n"
+            "  -b LIST -c LIST -f LIST -d DELIM -s --complement "
+            "--output-delimiter=STRING -z",
+        )
+    kinds = [k for k in ("bytes", "characters", "fields") if p.get(k) is not None]
+    if len(kinds) > 1:
+        await ctx.err("only one type of list may be specified")
+        await try_help(ctx, "cut")
+        return 1
+    if not kinds:
+        await ctx.err("you must specify a list of bytes, characters, or fields")
+        await try_help(ctx, "cut")
+        return 1
+    kind = kinds[0]
+    try:
+        ranges = parse_list(p.str(kind) or "")
+    except ValueError as exc:
+        await ctx.err(str(exc))
+        await try_help(ctx, "cut")
+        return 1
+    if p.flag("complement"):
+        ranges = _complement(ranges)
+    delim_s = p.str("delimiter")
+    if kind != "fields":
+        if delim_s is not None:
+            await ctx.err("an input delimiter may be specified only when operating on fields")
+            await try_help(ctx, "cut")
+            return 1
+        if p.flag("only_delimited"):
+            await ctx.err(
+                "suppressing non-delimited lines makes sense\n\tonly when operating on fields"
+            )
+            await try_help(ctx, "cut")
+            return 1
+    delim = b"\t"
+    if delim_s is not None:
+        delim = encode(delim_s)
+        if delim == b"":
+            delim = b"\0"
+        if len(delim) != 1:
+            await ctx.err("the delimiter must be a single character")
+            await try_help(ctx, "cut")
+            return 1
+    od_s = p.str("output_delimiter")
+    outdelim: bytes | None = encode(od_s) if od_s is not None else None
+    if od_s == "":
+        outdelim = b""
+    sep = b"\0" if p.flag("zero_terminated") else b"\n"
+    only = p.flag("only_delimited")
+
+    def cut_line(body: bytes) -> bytes | None:
+        if kind == "fields":
+            if delim not in body:
+                return None if only else body
+            fields = body.split(delim)
+            nf = len(fields)
+            picked = []
+            for lo, hi in ranges:
+                if lo > nf:
+                    break
+                picked.extend(fields[lo - 1 : min(hi, nf)])
+            return (outdelim if outdelim is not None else delim).join(picked)
+        pieces = []
+        n = len(body)
+        for lo, hi in ranges:
+            if lo > n:
+                break
+            pieces.append(body[lo - 1 : min(hi, n)])
+        if outdelim is None:
+            return b"".join(pieces)
+        return outdelim.join(pieces)
+
+    fast = None
+    if len(ranges) == 1 and sep == b"\n" and not only and delim != sep:
+        fast = _cut_regex(kind, ranges[0], delim)
+    status = 0
+    for name in p.operands or ["-"]:
+        stream = await open_input(ctx, name)
+        if stream is None:
+            status = 1
+            continue
+        try:
+            if fast is not None:
+                od = outdelim if kind == "fields" and outdelim not in (None, delim) else None
+                async for block in line_blocks(stream, sep):
+                    ctx.check_killed()
+                    # one capture per line: the selected part (see _cut_regex)
+                    data = b"\n".join(fast.findall(block, 0, len(block) - 1)) + b"\n"
+                    if od is not None:
+                        data = data.replace(delim, od)
+                    await ctx.stdout.write(data)
+                continue
+            async for batch in line_batches(stream, sep):
+                ctx.check_killed()
+                out: list[bytes] = []
+                for line in batch:
+                    body = line[:-1] if line.endswith(sep) else line
+                    r = cut_line(body)
+                    if r is not None:
+                        out.append(r + sep)
+                await ctx.stdout.write(b"".join(out))
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            await ctx.err(f"{name}: {exc.strerror}")
+            status = 1
+        finally:
+            close_input(ctx, stream)
+    return status
+
+
+_MAX_FAST_REPEAT = 65535
+
+
+def _cut_regex(kind: str, rng: tuple[int, int], delim: bytes) -> re.Pattern[bytes] | None:
+    """For one range of fields or bytes: a MULTILINE expression matching once at each line
+    start, whose only group captures what cut prints for that line. None when the range is
+    too large for the expression engine.
+
+    Fields ``lo-hi``: with at least lo-1 delimiters, fields lo..hi; else, when the line has a
+    delimiter, nothing; else the whole line."""
+    lo, hi = rng
+    big = hi >= (1 << 62)
+    if lo - 1 > _MAX_FAST_REPEAT or (not big and hi - lo > _MAX_FAST_REPEAT):
+        return None
+    if kind != "fields":
+        body = rb"[^\n]*+" if big else rb"[^\n]{0,%d}+" % (hi - lo + 1)
+        return re.compile(rb"^[^\n]{0,%d}+(%s)" % (lo - 1, body), re.MULTILINE)
+    d = re.escape(delim)
+    field = rb"[^%s\n]*+" % d
+    if big:
+        body = rb"[^\n]*+"
+    else:
+        body = field + rb"(?:%s%s){0,%d}+" % (d, field, hi - lo)
+    if lo == 1:
+        return re.compile(rb"^(%s)" % body, re.MULTILINE)
+    skip = rb"(?:%s%s){%d}+" % (field, d, lo - 1)
+    return re.compile(rb"^(?:%s|(?=%s%s)[^\n]*+|)(%s)" % (skip, field, d, body), re.MULTILINE)
+
+
+async def line_blocks(stream: InputStream, sep: bytes) -> AsyncIterator[bytes]:
+    """Runs of whole lines, each run ending with ``sep`` (a missing final one is added)."""
+    rest = b""
+    while True:
+        data = await stream.read(CHUNK)
+        if not data:
+            break
+        if rest:
+            data = rest + data
+        cut = data.rfind(sep)
+        if cut < 0:
+            rest = data
+            continue
+        rest = data[cut + 1 :]
+        yield data[: cut + 1]
+    if rest:
+        yield rest + sep

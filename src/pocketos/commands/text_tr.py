@@ -1,0 +1,279 @@
+"""tr: translate, squeeze and delete bytes (sets with ranges, escapes, classes, [c*n])."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from pocketos.commands import command
+from pocketos.commands._args import Opt, UsageError, parse, report
+from pocketos.commands.text_common import (
+    encode,
+    try_help,
+    usage,
+)
+
+if TYPE_CHECKING:
+    from pocketos.kernel.process import Context
+
+
+HELP = Opt("", "help")
+
+
+_CLASSES: dict[str, bytes] = {
+    "alnum": bytes(c for c in range(256) if chr(c).isascii() and chr(c).isalnum()),
+    "alpha": bytes(c for c in range(256) if chr(c).isascii() and chr(c).isalpha()),
+    "blank": b" \t",
+    "cntrl": bytes(list(range(32)) + [127]),
+    "digit": b"0123456789",
+    "graph": bytes(range(33, 127)),
+    "lower": bytes(range(97, 123)),
+    "print": bytes(range(32, 127)),
+    "punct": bytes(c for c in range(33, 127) if not chr(c).isalnum()),
+    "space": b" \t\n\v\f\r",
+    "upper": bytes(range(65, 91)),
+    "xdigit": b"0123456789ABCDEFabcdef",
+}
+
+_ESC = {"a": 7, "b": 8, "f": 12, "n": 10, "r": 13, "t": 9, "v": 11, "\\": 92}
+
+
+class TrError(Exception):
+    pass
+
+
+def _unescape_char(s: bytes, i: int) -> tuple[int, int]:
+    """Read one (possibly escaped) char at ``i``; return (byte, next index)."""
+    c = s[i]
+    if c != 92 or i + 1 >= len(s):
+        return c, i + 1
+    n = s[i + 1]
+    ch = chr(n)
+    if ch in _ESC:
+        return _ESC[ch], i + 2
+    if 48 <= n <= 55:
+        j = i + 1
+        val = 0
+        while j < len(s) and j < i + 4 and 48 <= s[j] <= 55:
+            nv = val * 8 + (s[j] - 48)
+            if nv > 255:
+                break
+            val = nv
+            j += 1
+        return val, j
+    return n, i + 2
+
+
+def parse_set(spec: bytes, is_set2: bool) -> tuple[list[int | tuple[str, int | None]], list[str]]:
+    """Expand a tr set into a list of bytes; ``("fill", n)`` items stand for ``[c*n]`` and
+    class names used are returned as the second element."""
+    out: list[int | tuple[str, int | None]] = []
+    classes: list[str] = []
+    i = 0
+    n = len(spec)
+    while i < n:
+        if spec[i] == 91 and i + 1 < n:  # '['
+            if spec[i + 1] == 58:  # [:
+                end = spec.find(b":]", i + 2)
+                if end >= 0:
+                    name = spec[i + 2 : end].decode("latin-1")
+                    if name not in _CLASSES:
+                        raise TrError(f"invalid character class '{name}'")
+                    classes.append(name)
+                    out.extend(_CLASSES[name])
+                    i = end + 2
+                    continue
+            if spec[i + 1] == 61:  # [=
+                end = spec.find(b"=]", i + 2)
+                if end >= 0 and end > i + 2:
+                    c, _ = _unescape_char(spec, i + 2)
+                    out.append(c)
+                    i = end + 2
+                    continue
+            # [c*n]
+            if i + 2 < n:
+                c, j = _unescape_char(spec, i + 1)
+                if j < n and spec[j] == 42:  # '*'
+                    end = spec.find(b"]", j + 1)
+                    if end >= 0:
+                        num = spec[j + 1 : end].decode("latin-1")
+                        if re.fullmatch(r"\d*", num):
+                            if not is_set2:
+                                raise TrError("the [c*] repeat construct may not appear in string1")
+                            if num:
+                                cnt = int(num, 8) if num.startswith("0") else int(num)
+                            else:
+                                cnt = 0
+                            out.append(("fill", c))
+                            out.append(("count", cnt if cnt else None))
+                            i = end + 1
+                            continue
+        c, j = _unescape_char(spec, i)
+        if j < n and spec[j] == 45 and j + 1 < n:  # range a-z
+            hi, k = _unescape_char(spec, j + 1)
+            if hi < c:
+                raise TrError(
+                    f"range-endpoints of '{chr(c)}-{chr(hi)}' are in reverse collating "
+                    "sequence order"
+                )
+            out.extend(range(c, hi + 1))
+            i = k
+            continue
+        out.append(c)
+        i = j
+    return out, classes
+
+
+def _expand_fills(items: list[int | tuple[str, int | None]], target: int) -> list[int]:
+    fixed = 0
+    open_fill = None
+    k = 0
+    while k < len(items):
+        it = items[k]
+        if isinstance(it, tuple) and it[0] == "fill":
+            cnt = items[k + 1]
+            assert isinstance(cnt, tuple)
+            if cnt[1] is None and open_fill is None:
+                open_fill = k
+            else:
+                fixed += cnt[1] or 0
+            k += 2
+            continue
+        fixed += 1
+        k += 1
+    res: list[int] = []
+    k = 0
+    while k < len(items):
+        it = items[k]
+        if isinstance(it, tuple) and it[0] == "fill":
+            cnt = items[k + 1]
+            assert isinstance(cnt, tuple)
+            c = it[1]
+            assert isinstance(c, int)
+            if k == open_fill:
+                res.extend([c] * max(0, target - fixed))
+            else:
+                res.extend([c] * (cnt[1] or 0))
+            k += 2
+            continue
+        assert isinstance(it, int)
+        res.append(it)
+        k += 1
+    return res
+
+
+@command("tr")
+async def tr(ctx: Context) -> int:
+    spec = [
+        Opt("c", "complement"),
+        Opt("C", dest="complement"),
+        Opt("d", "delete"),
+        Opt("s", "squeeze-repeats"),
+        Opt("t", "truncate-set1"),
+        HELP,
+    ]
+    try:
+        p = parse("tr", ctx.argv[1:], spec)
+    except UsageError as e:
+        return await report(ctx, e)
+    if p.flag("help"):
+        return await usage(
+            ctx,
+            "Usage: tr [OPTION]... STRING1 [STRING2]\n"
+            "Translate, squeeze, and/or delete characters from standard input.\n"
+            "  -c -C -d -s -t; sets take ranges, \\NNN, [:class:], [c*n]",
+        )
+    ops = p.operands
+    delete = p.flag("delete")
+    squeeze = p.flag("squeeze_repeats")
+    comp = p.flag("complement")
+    need = 2 if (not delete and not squeeze) or (delete and squeeze) else 1
+    if len(ops) < need or not ops:
+        if not ops:
+            await ctx.err("missing operand")
+        elif need == 2 and not delete and not squeeze:
+            await ctx.err(
+                f"missing operand after '{ops[0]}'\nTwo strings must be given when translating."
+            )
+        else:
+            await ctx.err(
+                f"missing operand after '{ops[0]}'\n"
+                "Two strings must be given when both deleting and squeezing "
+                "repeats."
+            )
+        await try_help(ctx, "tr")
+        return 1
+    maxops = 2 if not delete or squeeze else 1
+    if len(ops) > maxops:
+        await ctx.err(f"extra operand '{ops[maxops]}'")
+        if delete and not squeeze:
+            await ctx.stderr.write(
+                b"Only one string may be given when deleting without squeezing repeats.\n"
+            )
+        await try_help(ctx, "tr")
+        return 1
+    try:
+        raw1, cls1 = parse_set(encode(ops[0]), False)
+        s1 = [x for x in raw1 if isinstance(x, int)]
+        s2: list[int] = []
+        cls2: list[str] = []
+        if len(ops) > 1:
+            raw2, cls2 = parse_set(encode(ops[1]), True)
+    except TrError as exc:
+        await ctx.err(str(exc))
+        return 1
+    if comp:
+        present = set(s1)
+        s1 = [c for c in range(256) if c not in present]
+    translate = len(ops) > 1 and not delete
+    table = bytes(range(256))
+    if translate:
+        s2 = _expand_fills(raw2, len(s1))
+        if not s2 and s1:
+            await ctx.err("when not truncating set1, string2 must be non-empty")
+            return 1
+        if p.flag("truncate_set1"):
+            s1 = s1[: len(s2)]
+        elif len(s2) < len(s1):
+            s2 = s2 + [s2[-1]] * (len(s1) - len(s2))
+        bad = [c for c in cls2 if c not in ("upper", "lower")]
+        if bad:
+            await ctx.err(
+                "when translating, the only character classes that may appear in\n"
+                "string2 are 'upper' and 'lower'"
+            )
+            return 1
+        tbl = list(range(256))
+        if cls2 and cls1 and not comp and len(cls1) == len(cls2):
+            pass
+        for a, b in zip(s1, s2, strict=False):
+            tbl[a] = b
+        table = bytes(tbl)
+    elif len(ops) > 1:
+        s2 = _expand_fills(raw2, 0)
+    delete_set = bytes(sorted(set(s1))) if delete else b""
+    sq_src = (s2 if (translate or delete) and len(ops) > 1 else s1) if squeeze else []
+    sq_set = set(sq_src)
+    sq_re = None
+    if sq_set:
+        cls = b"".join(re.escape(bytes([c])) for c in sorted(sq_set))
+        sq_re = re.compile(b"([" + cls + b"])\\1+")
+    last = -1
+    while True:
+        data = await ctx.stdin.read(65536)
+        if not data:
+            break
+        ctx.check_killed()
+        if delete:
+            data = data.translate(None, delete_set)
+        elif translate:
+            data = data.translate(table)
+        if sq_re is not None and data:
+            data = sq_re.sub(b"\\1", data)
+            if last >= 0 and data[0] == last:
+                data = data[1:]
+            if data:
+                last = data[-1] if data[-1] in sq_set else -1
+        if data:
+            await ctx.stdout.write(data)
+    return 0
