@@ -11,7 +11,13 @@ from pocketos.commands.text_common import close_input, line_batches, open_input
 if TYPE_CHECKING:
     from pocketos.kernel.process import Context
 
-__all__ = ["drop_front", "filter_batches", "filter_lines", "leading_number_option"]
+__all__ = [
+    "drop_front",
+    "filter_batches",
+    "filter_lines",
+    "leading_number_option",
+    "parse_size",
+]
 
 _Seq = TypeVar("_Seq", bytes, list[bytes])
 
@@ -84,3 +90,51 @@ async def filter_lines(
         open_prefix=open_prefix,
         read_errors=read_errors,
     )
+
+
+_SIZE_RE = re.compile(r"^(\d+)([A-Za-z]*)$")
+_POW = {
+    "": 0,
+    "K": 1,
+    "k": 1,
+    "M": 2,
+    "m": 2,
+    "G": 3,
+    "g": 3,
+    "T": 4,
+    "t": 4,
+    "P": 5,
+    "E": 6,
+    "Z": 7,
+    "Y": 8,
+    "R": 9,
+    "Q": 10,
+}
+
+
+def parse_size(text: str) -> int | None:
+    """``10``, ``2K``, ``1kB``, ``3MiB``, ``4b`` -> a count, or None when invalid."""
+    m = _SIZE_RE.match(text)
+    if not m:
+        return None
+    digits = m.group(1).lstrip("0")
+    # past 4,000 digits int() refuses the text; such a count is "more than anything"
+    n = int(digits or "0") if len(digits) <= 4000 else (1 << 63) - 1
+    suf = m.group(2)
+    if not suf:
+        return n
+    if suf == "b":
+        return n * 512
+    if suf in ("c", "w"):
+        return n * (1 if suf == "c" else 2)
+    letter, rest = suf[0], suf[1:]
+    if letter not in _POW:
+        return None
+    p = _POW[letter]
+    if rest == "":
+        return n * 1024**p
+    if rest == "B":
+        return n * 1000**p
+    if rest == "iB":
+        return n * 1024**p
+    return None

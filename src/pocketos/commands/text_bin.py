@@ -10,8 +10,7 @@ from typing import TYPE_CHECKING
 
 from pocketos.commands import command
 from pocketos.commands._args import Opt, Parsed, UsageError, parse, report
-from pocketos.commands._common import drop_front, leading_number_option
-from pocketos.commands.text_basic import parse_size
+from pocketos.commands._common import drop_front, leading_number_option, parse_size
 from pocketos.commands.text_common import close_input, encode, open_file, read_all, usage
 
 if TYPE_CHECKING:

@@ -1,0 +1,223 @@
+"""wc: count lines, words, characters, bytes and the longest line's width."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from pocketos.commands import command
+from pocketos.commands._args import Opt, UsageError, parse, report
+from pocketos.commands.text_common import (
+    close_input,
+    decode,
+    encode,
+    open_input,
+    usage,
+)
+
+if TYPE_CHECKING:
+    from pocketos.kernel.process import Context
+
+
+HELP = Opt("", "help")
+
+
+def _display_width(text: str) -> int:
+    """Columns for -L: tabs to the next multiple of 8; printable chars count 1."""
+    col = 0
+    for ch in text:
+        if ch == "\t":
+            col = (col // 8 + 1) * 8
+        elif ch.isprintable() and not ("\udc80" <= ch <= "\udcff"):
+            col += 1
+    return col
+
+
+_WS = b" \t\n\v\f\r"
+
+
+@command("wc")
+async def wc(ctx: Context) -> int:
+    spec = [
+        Opt("c", "bytes"),
+        Opt("m", "chars"),
+        Opt("l", "lines"),
+        Opt("w", "words"),
+        Opt("L", "max-line-length"),
+        Opt("", "total", "required"),
+        Opt("", "files0-from", "required"),
+        HELP,
+    ]
+    try:
+        p = parse("wc", ctx.argv[1:], spec)
+    except UsageError as e:
+        return await report(ctx, e)
+    if p.flag("help"):
+        return await usage(
+            ctx,
+            "Usage: wc [OPTION]... [FILE]...\n"
+            "Print newline, word, and byte counts for each FILE.\n"
+            "  -c -m -l -w -L --total=auto|always|only|never",
+        )
+    sel = [
+        p.flag("lines"),
+        p.flag("words"),
+        p.flag("chars"),
+        p.flag("bytes"),
+        p.flag("max_line_length"),
+    ]
+    if not any(sel):
+        sel = [True, True, False, True, False]
+    total_mode = p.str("total", "auto")
+    if total_mode not in ("auto", "always", "only", "never"):
+        await ctx.err(f"invalid argument '{total_mode}' for '--total'")
+        return 1
+    files = list(p.operands)
+    f0 = p.str("files0_from")
+    if f0 is not None:
+        try:
+            from pocketos.commands.text_common import read_all
+
+            raw = await read_all(ctx, f0)
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            await ctx.err(f"cannot open '{f0}' for reading: {exc.strerror}")
+            return 1
+        files = [decode(x) for x in raw.split(b"\0") if x]
+    shown_names = bool(files)
+    if not files:
+        files = ["-"]
+    # column width, as GNU computes it
+    if len(files) == 1 and sum(sel) == 1:
+        width = 1
+    else:
+        regular = 0
+        minw = 1
+        for name in files:
+            if name == "-":
+                minw = 7
+                continue
+            try:
+                st = ctx.fs.stat(name)
+            except OSError:
+                continue
+            if st.is_file():
+                regular += st.st_size
+            else:
+                minw = 7
+        width = max(len(str(regular)), minw)
+    utf8 = utf8_locale(ctx.env)
+    need_words = sel[1]
+    need_chars = sel[2] or sel[4]
+    totals = [0, 0, 0, 0, 0]
+    status = 0
+    rows: list[tuple[list[int], str | None]] = []
+
+    async def emit(vals: list[int], name: str | None) -> None:
+        cols = [str(v).rjust(width) for v, s in zip(vals, sel, strict=True) if s]
+        if total_mode == "only":
+            return
+        line = " ".join(cols)
+        if name is not None:
+            line += " " + name
+        await ctx.stdout.write(encode(line + "\n"))
+
+    for name in files:
+        stream = await open_input(ctx, name)
+        if stream is None:
+            status = 1
+            continue
+        lines = words = chars = nbytes = maxlen = 0
+        in_word = False
+        pending = b""
+        try:
+            while True:
+                data = await stream.read(65536)
+                if not data:
+                    break
+                ctx.check_killed()
+                nbytes += len(data)
+                lines += data.count(b"\n")
+                if need_words:
+                    parts = data.split()
+                    if parts:
+                        starts_ws = data[0] in _WS
+                        words += len(parts)
+                        if in_word and not starts_ws:
+                            words -= 1
+                    in_word = data[-1] not in _WS
+                if need_chars:
+                    pending += data
+                    cut = pending.rfind(b"\n")
+                    if cut >= 0:
+                        chunk, pending = pending[: cut + 1], pending[cut + 1 :]
+                        c, m = _char_stats(chunk, sel[4], utf8)
+                        chars += c
+                        maxlen = max(maxlen, m)
+        except IsADirectoryError:
+            await ctx.err(f"{name}: Is a directory")
+            status = 1
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            await ctx.err(f"{name}: {exc.strerror}")
+            status = 1
+        finally:
+            close_input(ctx, stream)
+        if pending:
+            c, m = _char_stats(pending, sel[4], utf8)
+            chars += c
+            maxlen = max(maxlen, m)
+        vals = [lines, words, chars, nbytes, maxlen]
+        for i in range(4):
+            totals[i] += vals[i]
+        totals[4] = max(totals[4], maxlen)
+        rows.append((vals, name if shown_names else None))
+        await emit(vals, name if shown_names else None)
+    if total_mode == "always" or (total_mode == "auto" and len(files) > 1):
+        await emit(totals, "total")
+    elif total_mode == "only":
+        cols = [str(v) for v, s in zip(totals, sel, strict=True) if s]
+        await ctx.stdout.write(encode(" ".join(cols) + "\n"))
+    return status
+
+
+def utf8_locale(env: dict[str, str]) -> bool:
+    """Whether the environment selects a UTF-8 locale (otherwise: the C locale, bytes)."""
+    loc = env.get("LC_ALL") or env.get("LC_CTYPE") or env.get("LANG") or "C"
+    return "utf-8" in loc.lower() or "utf8" in loc.lower()
+
+
+def _char_stats(chunk: bytes, want_len: bool, utf8: bool = True) -> tuple[int, int]:
+    """(characters, longest line width) of whole lines; invalid bytes are not characters."""
+    if not utf8:
+        best = 0
+        if want_len:
+            for line in re.split(rb"[\n\r\f]", chunk):
+                col = 0
+                for c in line:
+                    if c == 9:
+                        col = (col // 8 + 1) * 8
+                    elif 32 <= c < 127:
+                        col += 1
+                best = max(best, col)
+        return len(chunk), best
+    text = chunk.decode("utf-8", "surrogateescape")
+    chars = (
+        len(text) - sum(1 for ch in text if "\udc80" <= ch <= "\udcff")
+        if any("\udc80" <= ch <= "\udcff" for ch in text)
+        else len(text)
+    )
+    if not want_len:
+        return chars, 0
+    best = 0
+    for line in re.split(r"[\n\r\f]", text):
+        w = (
+            _display_width(line)
+            if not line.isascii() or "\t" in line
+            else sum(1 for ch in line if ch.isprintable())
+        )
+        if w > best:
+            best = w
+    return chars, best
