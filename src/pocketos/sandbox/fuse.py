@@ -4,28 +4,45 @@ The kernel's FUSE protocol is read and answered on the VM's own event loop (``ad
 on the device), so every request is a plain call into the VM's VFS made from the same thread
 as every other VM operation: the policy check, the audit record and the limits of the VFS
 apply to each lookup, read and write exactly as they do inside the VM, and no second thread
-ever touches the VFS. Attributes, entries and file contents are never cached by the kernel
-(zero timeouts, direct I/O), so the VM and a sandboxed program never disagree about a file.
+ever touches the VFS.
 
 Nodes are paths: the kernel's node ids map to the VM path they were looked up at, and a
 rename moves the ids of everything under it. A file is opened afresh (through the policy) for
-each read and write request, so a file unlinked while still open reads as gone.
+each read and write request, so a file removed while still open reads as gone (ENOENT, or
+ESTALE when the VM removed it).
 
-Caching. Names and attributes are never cached by the host kernel (zero timeouts: every path
-walk and stat asks the VM). File contents use the host's page cache, so a large read is a few
-big requests and a second read of an unchanged file costs no request at all, under three rules
-that keep the VM and the sandbox in agreement:
+Names and attributes. The host kernel keeps each name and its attributes for CACHE_TTL (one
+second), so a path walk or a ``stat`` of a name it has seen costs no request; this holds
+because the server hears of every change the VM makes itself (``VFS.watchers``) and tells
+the kernel before the VM goes on:
+
+- the attributes of the changed path and of its directory are dropped at once (a
+  ``FUSE_NOTIFY_INVAL_INODE`` for attributes only, which takes no lock a sandboxed process
+  could hold while it waits for this thread);
+- when the path is gone, or names another kind of object, the node ids at and under it are
+  retired: a name the kernel still holds for them answers ESTALE, on which the kernel walks
+  the path again with a fresh LOOKUP (a negative answer is never cached);
+- nothing is cached where a change could go unheard: a backend that changes by itself (a
+  host directory), a file with several hard links, and every path an ``ask`` rule of the fs
+  policy may cover (the handler's answer can turn to deny with no event). A static ``deny``
+  needs no care: it applies at each open, which always reaches the server.
+
+A mount or unmount made while a sandbox runs, or a layer change that bypasses the VFS, is
+seen within CACHE_TTL.
+
+File contents use the host's page cache, so a large read is a few big requests and a second
+read of an unchanged file costs no request at all, under three rules that keep the VM and the
+sandbox in agreement:
 
 - an open keeps the cached contents only when the file's inode, size, mtime and ctime are
   those seen at the previous open of the node; otherwise the kernel drops them;
-- when the VM itself changes a file (a write, truncate, rename, unlink, link or utime made
-  outside the sandbox; see ``VFS.watchers``), the host kernel is told at once that the
-  attributes it holds are stale, so the next read of an already open file asks for them and
-  drops the cached contents when the size or mtime moved (``FUSE_AUTO_INVAL_DATA``);
-- a read of an open file asks for its attributes first (at most once per clock tick unless
-  told they are stale), and for a file opened for reading that request re-checks the VM's
-  policy: once the policy denies reading it, a later read fails with EACCES even when the
-  contents are cached.
+- when the VM itself changes a file, its attributes are dropped as above, so the next read
+  of an already open file asks for them and drops the cached contents when the size or
+  mtime moved (``FUSE_AUTO_INVAL_DATA``);
+- a read of an open file whose attributes are not cached asks for them first, and for a file
+  opened for reading that request re-checks the VM's policy: under an ``ask`` rule (never
+  cached), once the answer is deny, a later read fails with EACCES even when the contents
+  are cached.
 
 Not covered: a file held open while the VM rewrites it keeping both its size and its mtime
 (a rewrite followed by a utime back) may still be read from the cache through that open file;
@@ -49,6 +66,7 @@ from typing import Any
 
 from pocketos.kernel.fs.api import StatResult
 from pocketos.kernel.fs.vfs import VFS
+from pocketos.kernel.permissions import Policy, glob_to_regex
 
 __all__ = ["FuseServer", "fuse_available"]
 
@@ -84,7 +102,13 @@ NOTIFY_INVAL_INODE_OUT = struct.Struct("<Qqq")
 FUSE_MAX_PAGES = 1 << 22
 MAX_WRITE = 1 << 20
 BUFSIZE = MAX_WRITE + 4096
+#: how far the host kernel reads ahead: several requests of MAX_WRITE in flight at once
+READAHEAD = 8 * MAX_WRITE
 RENAME_NOREPLACE = 1
+_IFMT = 0o170000
+#: seconds the host kernel may keep a name or attributes without asking again; the VM's own
+#: changes are told to it at once (``_vm_changed``), so this only bounds what nobody tells it
+CACHE_TTL = 1
 
 MS_NOSUID, MS_NODEV = 2, 4
 MNT_DETACH = 2
@@ -113,6 +137,24 @@ def _errno_of(exc: BaseException) -> int:
     return errno.EIO
 
 
+def _fs_ask_patterns(policy: Policy | None) -> list[Any]:
+    """Regexes of the paths an ``ask`` rule of the fs domain may cover: the handler's answer
+    for them can change with no event the server hears of, so they are never cached. A
+    policy whose fs default is ``ask`` covers every path."""
+    dp = policy.domains.get("fs") if policy is not None else None
+    if dp is None:
+        return []
+    if dp.default == "ask":
+        return [glob_to_regex("**")]
+    pats: list[Any] = []
+    for rule in dp.rules:
+        if rule.mode == "ask":
+            if rule.patterns is None:
+                return [glob_to_regex("**")]
+            pats.extend(glob_to_regex(p) for p in rule.patterns)
+    return pats
+
+
 def _type_bits(mode: int) -> int:
     return (mode & 0o170000) >> 12
 
@@ -120,8 +162,17 @@ def _type_bits(mode: int) -> int:
 class FuseServer:
     """Serves ``vfs`` at ``mountpoint`` (a host directory) until :meth:`close`."""
 
-    def __init__(self, vfs: VFS, mountpoint: str, *, uid: int = 1000, gid: int = 1000) -> None:
+    def __init__(
+        self,
+        vfs: VFS,
+        mountpoint: str,
+        *,
+        uid: int = 1000,
+        gid: int = 1000,
+        policy: Policy | None = None,
+    ) -> None:
         self.vfs = vfs
+        self.policy = policy
         self.mountpoint = mountpoint
         self.uid = uid
         self.gid = gid
@@ -137,6 +188,11 @@ class FuseServer:
         self._next_fh = 1
         #: node -> (inode, size, mtime, ctime) at its last open: unchanged keeps the page cache
         self._versions: dict[int, tuple[int, int, int, int]] = {}
+        #: node -> the file type (S_IFMT bits) last reported for it
+        self._types: dict[int, int] = {}
+        #: path -> whether the host kernel may cache its name and attributes
+        self._cacheable: dict[str, bool] = {}
+        self._asks = _fs_ask_patterns(policy)
         self._serving = False
         #: requests served (for tests and benchmarks)
         self.requests = 0
@@ -179,7 +235,7 @@ class FuseServer:
                     f = line.split()
                     if f[4] == self.mountpoint:
                         with open(f"/sys/class/bdi/{f[2]}/read_ahead_kb", "w") as out:
-                            out.write(str(MAX_WRITE // 1024))
+                            out.write(str(READAHEAD // 1024))
                         break
         except OSError:
             pass
@@ -254,14 +310,38 @@ class FuseServer:
 
     # --- changes made by the VM itself ---------------------------------------------------
     def _vm_changed(self, path: str) -> None:
-        """``path`` changed outside the sandbox: tell the host kernel that the attributes it
-        holds for it are stale, so the next read of an open file asks again (and drops the
-        cached contents when the size or mtime moved)."""
+        """``path`` changed outside the sandbox (its contents, attributes or name): before the
+        VM goes on, tell the host kernel that the attributes it holds for the path and its
+        directory are stale. When the path is gone or names another kind of object, the node
+        ids at and under it are retired: the kernel's cached names for them then answer ESTALE,
+        and the kernel walks the path again with a fresh LOOKUP."""
+        if self._serving or self.fd < 0:
+            return  # the sandbox's own change: the kernel made it and knows
         nid = self._ids.get(path)
-        if nid is None or self._serving or self.fd < 0:
-            return  # unknown to the kernel, or the sandbox's own change (the kernel made it)
-        # attributes only (a negative offset): invalidating pages here could wait on a page
-        # locked by a read that this very thread has yet to answer
+        parent = self._ids.get(path.rsplit("/", 1)[0] or "/")
+        if parent is not None:
+            self._inval_attrs(parent)
+        if nid is None:
+            return
+        try:
+            kind = self.vfs.stat(path, follow_symlinks=False, check=False).st_mode & _IFMT
+        except OSError:
+            kind = -1
+        self._inval_attrs(nid)
+        if kind == self._types.get(nid):
+            return
+        prefix = path + "/"
+        for p in [path, *(p for p in self._ids if p.startswith(prefix))]:
+            old = self._ids.pop(p)
+            self._paths.pop(old, None)
+            self._types.pop(old, None)
+            self._versions.pop(old, None)
+            if old != nid:
+                self._inval_attrs(old)
+
+    def _inval_attrs(self, nid: int) -> None:
+        # attributes only (a negative offset): this takes no lock a sandboxed process may
+        # hold while it waits for this very thread, unlike dropping pages or a name
         msg = NOTIFY_INVAL_INODE_OUT.pack(nid, -1, 0)
         try:
             os.write(
@@ -269,6 +349,19 @@ class FuseServer:
             )
         except OSError:
             pass  # the kernel no longer holds the inode, or the fs is gone
+
+    def _ttl(self, path: str, st: StatResult) -> int:
+        """How long the kernel may keep this name and its attributes: CACHE_TTL when every
+        change to it is one the server hears of, else 0 (ask every time)."""
+        if st.st_nlink > 1 and not S.S_ISDIR(st.st_mode):
+            return 0  # a write through another name changes this one's attributes unheard
+        ok = self._cacheable.get(path)
+        if ok is None:
+            ok = self.vfs.changes_seen(path) and not any(r.match(path) for r in self._asks)
+            if len(self._cacheable) > 65536:
+                self._cacheable.clear()
+            self._cacheable[path] = ok
+        return CACHE_TTL if ok else 0
 
     # --- nodes ---------------------------------------------------------------------------
     def _path(self, node: int) -> str:
@@ -308,11 +401,13 @@ class FuseServer:
         nid = self._ids.pop(path, None)
         if nid is not None:
             self._paths.pop(nid, None)
+            self._types.pop(nid, None)
 
     def _attr(self, st: StatResult, nid: int) -> bytes:
         mode = st.st_mode
         if S.S_ISCHR(mode):  # the VM's own devices are not devices on the host
             mode = S.S_IFREG | (mode & 0o777)
+        self._types[nid] = mode & _IFMT
         size = st.st_size
         return ATTR.pack(
             st.st_ino or nid,
@@ -336,7 +431,8 @@ class FuseServer:
     def _entry(self, path: str) -> bytes:
         st = self.vfs.stat(path, follow_symlinks=False)
         nid = self._node_for(path)
-        return ENTRY_OUT.pack(nid, 0, 0, 0, 0, 0) + self._attr(st, nid)
+        ttl = self._ttl(path, st)
+        return ENTRY_OUT.pack(nid, 0, ttl, ttl, 0, 0) + self._attr(st, nid)
 
     def _open_reply(self, node: int, path: str, readable: bool) -> bytes:
         st = self.vfs.stat(path)
@@ -349,8 +445,9 @@ class FuseServer:
         return OPEN_OUT.pack(fh, FOPEN_KEEP_CACHE if keep else 0, 0)
 
     def _attr_out(self, node: int) -> bytes:
-        st = self.vfs.stat(self._path(node), follow_symlinks=False)
-        return ATTR_OUT.pack(0, 0, 0) + self._attr(st, node)
+        path = self._path(node)
+        st = self.vfs.stat(path, follow_symlinks=False)
+        return ATTR_OUT.pack(self._ttl(path, st), 0, 0) + self._attr(st, node)
 
     # --- operations ----------------------------------------------------------------------
     def op_init(self, node: int, arg: memoryview) -> bytes:
@@ -365,7 +462,7 @@ class FuseServer:
         )
         # readahead of up to MAX_WRITE: a large sequential read is one request per MiB
         return INIT_OUT.pack(
-            7, min(minor, 31), MAX_WRITE, flags & want, 16, 12, MAX_WRITE, 1, 256, 0, 0
+            7, min(minor, 31), READAHEAD, flags & want, 16, 12, MAX_WRITE, 1, 256, 0, 0
         )
 
     def op_destroy(self, node: int, arg: memoryview) -> bytes:

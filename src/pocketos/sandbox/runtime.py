@@ -283,7 +283,9 @@ class SandboxProcess:
         hosts_file = os.path.join(workdir, "hosts")
         with open(hosts_file, "w") as fh:
             fh.write(f"127.0.0.1\tlocalhost {hostname}\n::1\tlocalhost ip6-localhost\n")
-        self._server = FuseServer(vfs, root, uid=os.geteuid(), gid=os.getegid())
+        self._server = FuseServer(
+            vfs, root, uid=os.geteuid(), gid=os.getegid(), policy=kernel.policy
+        )
         self._bridge = NetBridge(kernel, self.pid)
         info_r, info_w = os.pipe()
         block_r, block_w = os.pipe()

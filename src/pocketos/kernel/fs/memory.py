@@ -231,7 +231,8 @@ class MemoryBackend(Backend):
         if offset == 0 and size < 0:
             return bytes(n.data)
         end = len(n.data) if size < 0 else offset + size
-        return bytes(n.data[offset:end])
+        with memoryview(n.data) as view:  # one copy, not a slice and then its bytes
+            return view[offset:end].tobytes()
 
     def is_opaque(self, path: str) -> bool:
         n = self.lookup(path)

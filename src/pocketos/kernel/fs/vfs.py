@@ -154,6 +154,12 @@ class VFS:
         m, _ = self._mount_for([p for p in path.split("/") if p])
         return m.path, m.kind, m.readonly
 
+    def changes_seen(self, path: str) -> bool:
+        """Whether every change to ``path`` is made through this VFS (so the watchers hear of
+        it): false on a backend that changes by itself, such as a host directory."""
+        m, _ = self._mount_for([p for p in path.split("/") if p])
+        return m.backend.generation is not None
+
     # --- resolution ----------------------------------------------------------------------
     # Resolutions of existing paths are cached (path, follow) -> (parts, mount, backend path)
     # while no name was lost or moved: the token is the mount table and every mounted
@@ -206,7 +212,8 @@ class VFS:
         head, _, name = path.rpartition("/")
         if not name or name in (".", "..") or not head or "\0" in path or len(path) > MAX_PATH:
             return None
-        hit = self._resolved.get((head, True))
+        # a directory resolves the same followed or not (a FUSE server looks names up unfollowed)
+        hit = self._resolved.get((head, True)) or self._resolved.get((head, False))
         if hit is None:
             return None
         pparts, pm, pbpath = hit
@@ -496,7 +503,7 @@ class VFS:
             path, shown, create=True, mode=0o644, exclusive=(m_ == "x"), truncate=(m_ == "w")
         )
         st3 = st2 if st2 is not None and S.S_ISCHR(st2.st_mode) else mt.backend.lstat(bpath)
-        if m_ == "w" and self.watchers:
+        if (m_ == "w" or st2 is None) and self.watchers:
             self._changed(_parts_of(mt, bpath))
         return FileHandle(
             self,
@@ -536,6 +543,7 @@ class VFS:
         if not mount_point:
             self._writable(m, shown or path, bpath)
         m.backend.mkdir(bpath, mode)
+        self._changed(parts)
 
     def rmdir(self, path: str, shown: str | None = None) -> None:
         parts, m, bpath, st = self._existing(path, "rm", False, shown)
@@ -607,6 +615,7 @@ class VFS:
             raise fs_error(errno.EEXIST, shown or path)
         self._writable(m, shown or path, bpath)
         m.backend.symlink(target, bpath)
+        self._changed(parts)
 
     def link(self, src: str, dst: str, shown: str | None = None, shown2: str | None = None) -> None:
         sparts, sm, sbpath, sst = self._existing(src, "read", False, shown)
@@ -631,6 +640,7 @@ class VFS:
         parts, m, bpath, st = self._existing(path, "chmod", follow_symlinks, shown)
         self._writable(m, shown or path, bpath)
         m.backend.chmod(bpath, mode)
+        self._changed(parts)
 
     def chown(
         self, path: str, uid: int, gid: int, follow_symlinks: bool = True, shown: str | None = None
@@ -638,6 +648,7 @@ class VFS:
         parts, m, bpath, st = self._existing(path, "chmod", follow_symlinks, shown)
         self._writable(m, shown or path, bpath)
         m.backend.chown(bpath, uid, gid)
+        self._changed(parts)
 
     def utime(
         self,
