@@ -31,6 +31,7 @@ from pocketos.kernel.audit import AuditEvent
 from pocketos.kernel.fs.api import StatResult
 from pocketos.kernel.limits import Limits
 from pocketos.kernel.permissions import Policy
+from pocketos.vm_api import FileFront, to_bytes
 
 __all__ = ["AsyncProcessVM"]
 
@@ -76,7 +77,7 @@ def _mount_spec(path: str, spec: Any) -> dict[str, Any]:
     )
 
 
-class AsyncProcessVM:
+class AsyncProcessVM(FileFront):
     """A VM in a worker process. Options are those of :class:`~pocketos.AsyncVM` plus
     ``pool`` (a :class:`WorkerPool`; default: a shared pool) and ``worker_limits``
     (a :class:`WorkerLimits` or dict, used for the default pool)."""
@@ -562,23 +563,10 @@ class AsyncProcessVM:
             raise PocketOSError("the VM's worker sent a malformed reply")
         return data
 
-    def read_text(self, path: str) -> str:
-        return self.read_file(path).decode("utf-8", "replace")
-
-    def write_file(
-        self,
-        path: str,
-        data: str | bytes,
-        *,
-        parents: bool = False,
-        mode: int | None = None,
-        append: bool = False,
+    def _put_file(
+        self, path: str, data: str | bytes, *, parents: bool, mode: int | None, append: bool
     ) -> None:
-        if not isinstance(data, (str, bytes, bytearray, memoryview)):
-            raise TypeError(f"data must be str or bytes, not {type(data).__name__}")
-        if isinstance(data, str):
-            data = data.encode("utf-8", "surrogateescape")
-        self._call("write_file", path, bytes(data), parents=parents, mode=mode, append=append)
+        self._call("write_file", path, to_bytes(data), parents=parents, mode=mode, append=append)
 
     def write_files(
         self, files: Mapping[str, str | bytes] | Iterable[tuple[str, str | bytes]]

@@ -86,7 +86,7 @@ class RemoteProcess:
     worker dies, the process ends with the worker's status and the reason on stderr."""
 
     def __init__(self, vm: Any, pid: int, generation: int, writable: bool) -> None:
-        from pocketos.vm import _StreamBuffer
+        from pocketos.vm_processes import _StreamBuffer
 
         self.vm = vm
         self.pid = pid

@@ -25,6 +25,7 @@ import httpx
 from pocketos.kernel.audit import AuditEvent
 from pocketos.kernel.fs.api import StatResult
 from pocketos.remote.errors import RemoteError, raise_for
+from pocketos.vm_api import ExecResult, FileFront, to_bytes
 
 __all__ = ["AsyncRemoteVM", "Connection"]
 
@@ -145,8 +146,6 @@ def _exec_body(script: str | None, argv: list[str] | None, kw: Mapping[str, Any]
 
 
 def _result(d: dict[str, Any]) -> Any:
-    from pocketos.vm import ExecResult
-
     return ExecResult(
         int(d["exit_code"]),
         base64.b64decode(d.get("stdout_base64", "")),
@@ -156,7 +155,7 @@ def _result(d: dict[str, Any]) -> Any:
     )
 
 
-class AsyncRemoteVM:
+class AsyncRemoteVM(FileFront):
     """A VM hosted by a pocketos server.
 
     ``AsyncRemoteVM(url, token=..., policy=..., limits=..., isolation=...)`` creates a VM there
@@ -396,23 +395,11 @@ class AsyncRemoteVM:
             self.conn.request("GET", f"{self._base}/files/{_q(path)}", vm_path=path).content
         )
 
-    def read_text(self, path: str) -> str:
-        return self.read_file(path).decode("utf-8", "replace")
-
-    def write_file(
-        self,
-        path: str,
-        data: str | bytes,
-        *,
-        parents: bool = False,
-        mode: int | None = None,
-        append: bool = False,
+    def _put_file(
+        self, path: str, data: str | bytes, *, parents: bool, mode: int | None, append: bool
     ) -> None:
         self._alive()
-        if isinstance(data, str):
-            data = data.encode("utf-8", "surrogateescape")
-        elif not isinstance(data, (bytes, bytearray, memoryview)):
-            raise TypeError(f"data must be str or bytes, not {type(data).__name__}")
+        data = to_bytes(data)
         params: dict[str, str] = {}
         if parents:
             params["parents"] = "1"
@@ -423,7 +410,7 @@ class AsyncRemoteVM:
         self.conn.request(
             "PUT",
             f"{self._base}/files/{_q(path)}",
-            content=bytes(data),
+            content=data,
             params=params,
             vm_path=path,
         )
@@ -596,8 +583,6 @@ async def _quiet_close(coro: Any) -> None:
 
 
 def _finish(frame: dict[str, Any], out: bytearray, err: bytearray, start: float) -> Any:
-    from pocketos.vm import ExecResult
-
     return ExecResult(
         int(frame["exit_code"]),
         bytes(out),

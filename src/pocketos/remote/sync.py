@@ -8,37 +8,20 @@ from urllib.parse import quote
 
 from pocketos.remote.client import AsyncRemoteVM
 from pocketos.remote.session import AsyncRemoteSession, RemoteSession
+from pocketos.vm_api import SyncFacade
 
 __all__ = ["RemoteVM"]
 
 
-class RemoteVM:
+class RemoteVM(SyncFacade[AsyncRemoteVM]):
     """A VM on a pocketos server, used without ``await``: ``RemoteVM(url, token=...)``."""
 
     def __init__(self, url: str, **options: Any) -> None:
         self._vm = AsyncRemoteVM(url, **options)
 
-    @property
-    def async_vm(self) -> AsyncRemoteVM:
-        return self._vm
-
-    @property
-    def id(self) -> str:
-        return self._vm.id
-
-    @property
-    def closed(self) -> bool:
-        return self._vm.closed
-
     def __getattr__(self, name: str) -> Any:
         # the file, snapshot, audit and permission methods are plain calls already
         return getattr(self._vm, name)
-
-    def __enter__(self) -> RemoteVM:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def close(self) -> None:
         self._vm.close()

@@ -80,7 +80,8 @@ class ShellSession:
         on_stdout: Callable[[bytes], Any] | None = None,
         on_stderr: Callable[[bytes], Any] | None = None,
     ) -> ExecResult:
-        from pocketos.vm import ExecResult, _b
+        from pocketos.vm import ExecResult
+        from pocketos.vm_api import to_bytes as _b
 
         if self.closed:
             raise RuntimeError("shell is closed")
