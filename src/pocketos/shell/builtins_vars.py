@@ -96,7 +96,7 @@ async def _declare(sh: Shell, argv: list[str], cmd: str) -> int:
         on |= ATTR_READONLY
     if cmd == "export":
         on |= ATTR_EXPORT
-    if cmd == "local" and not sh.frames:
+    if cmd == "local" and not sh.vars.scopes:
         await _err(sh, "local: can only be used in a function")
         return 1
     if funcs or func_names:
@@ -132,10 +132,10 @@ async def _declare(sh: Shell, argv: list[str], cmd: str) -> int:
             await sh.write_out(_declare_line(n, v) + "\n")
         return status
     status = 0
-    local = (cmd in ("local", "declare", "typeset")) and bool(sh.frames) and not global_
+    local = (cmd in ("local", "declare", "typeset")) and bool(sh.vars.scopes) and not global_
     for arg in names:
         if arg == "-" and local:
-            frame = sh.frames[-1]
+            frame = sh.vars.scopes[-1]
             if "-" not in frame:
                 frame["-"] = Var(dict(sh.opts))
             continue
@@ -146,7 +146,7 @@ async def _declare(sh: Shell, argv: list[str], cmd: str) -> int:
             continue
         if local:
             sh.declare_local(name)
-        v = sh.vars.get(name)
+        v = sh.vars.own(name)
         if v is not None and v.attrs & ATTR_READONLY and (value is not None or off & ATTR_READONLY):
             await _err(
                 sh,
@@ -197,7 +197,7 @@ async def _declare(sh: Shell, argv: list[str], cmd: str) -> int:
                     status = 1
         elif v.value is None and (on & ATTR_ARRAY):
             v.value = {}
-        v = sh.vars.get(name, v)
+        v = sh.vars.own(name) or v
         if on & ATTR_READONLY:
             v.attrs |= ATTR_READONLY
         if (on | off) & ATTR_EXPORT or v.attrs & ATTR_EXPORT:
@@ -285,7 +285,7 @@ async def b_export(sh: Shell, argv: list[str]) -> int:
     args = argv[1:]
     if args and args[0] == "-n":
         for n in args[1:]:
-            v = sh.vars.get(n)
+            v = sh.vars.own(n)
             if v is not None:
                 v.attrs &= ~ATTR_EXPORT
         sh._env_cache = None

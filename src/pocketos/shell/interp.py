@@ -51,6 +51,7 @@ from pocketos.shell.state import (
 from pocketos.shell.substitution import Substitutions
 from pocketos.shell.traps import Traps
 from pocketos.shell.variables import _DYNAMIC, Variables
+from pocketos.shell.vartable import VarTable
 
 __all__ = ["Shell", "run_script", "FileOut", "FileRW", "_strerror"]
 
@@ -203,7 +204,7 @@ class Shell(
         self.cwd = ctx.cwd
         self.argv0 = argv0
         self.positional: list[str] = list(args or [])
-        self.vars: dict[str, Var] = {}
+        self.vars = VarTable()
         for k, v in ctx.env.items():
             self.vars[k] = Var(v, ATTR_EXPORT)
         self.dynamic = _DYNAMIC
@@ -248,7 +249,6 @@ class Shell(
         #: in a subshell, the parent's traps: what ``trap``/``trap -p`` list (like bash)
         #: until the subshell sets a trap of its own
         self.shown_traps: dict[str, str] | None = None
-        self.frames: list[dict[str, Var | None]] = []
         self.funcnames: list[str] = []
         self.call_depth = 0
         self.loop_depth = 0
@@ -642,7 +642,7 @@ class Shell(
     def clone(self) -> Shell:
         sub = Shell.__new__(Shell)
         sub.__dict__.update(self.__dict__)
-        sub.vars = {k: v.copy() for k, v in self.vars.items()}
+        sub.vars = self.vars.fork()
         sub.functions = dict(self.functions)
         sub.aliases = dict(self.aliases)
         sub.positional = list(self.positional)
@@ -651,7 +651,6 @@ class Shell(
         sub.fds = dict(self.fds)
         sub.traps = {k: v for k, v in self.traps.items() if k != "EXIT" and v == ""}
         sub.shown_traps = dict(self.traps if self.shown_traps is None else self.shown_traps)
-        sub.frames = [dict(f) for f in self.frames]
         sub.funcnames = list(self.funcnames)
         sub.jobs = []
         sub.var_mem = None

@@ -418,7 +418,7 @@ class SimpleCommands(ShellAttrs):
         self.ctx.budget.call_depth(self.call_depth)
         saved_pos = self.positional
         self.positional = argv[1:]
-        self.frames.append({})
+        self.vars.push_scope()
         self.funcnames.append(func.name)
         saved_loops = self.loop_depth
         saved_line = self.lineno
@@ -437,16 +437,10 @@ class SimpleCommands(ShellAttrs):
         finally:
             self.loop_depth = saved_loops
             self.lineno = saved_line  # the caller's line again (an ERR trap on the call uses it)
-            frame = self.frames.pop()
-            for name, old in frame.items():
-                if name == "-":
-                    if old is not None and isinstance(old.value, dict):
-                        self.opts = dict(old.value)
-                elif old is None:
-                    self.vars.pop(name, None)
-                else:
-                    self.vars[name] = old
-            if frame:
+            changed, saved_opts = self.vars.pop_scope()
+            if saved_opts is not None:
+                self.opts = saved_opts
+            if changed:
                 self._env_cache = None
             self.positional = saved_pos
             self.funcnames.pop()

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from pocketos.kernel.budget import Held
     from pocketos.shell.ast import FuncDef
+    from pocketos.shell.vartable import VarTable
 
 __all__ = [
     "encode_text",
@@ -46,11 +47,14 @@ class Var:
     """A shell variable. ``value`` is a str (scalar), ``dict[int, str]`` (indexed array) or
     ``dict[str, str]`` (associative array); ``None`` means declared but unset."""
 
-    __slots__ = ("value", "attrs")
+    __slots__ = ("value", "attrs", "owner")
 
     def __init__(self, value: str | dict | None, attrs: int = 0) -> None:  # type: ignore[type-arg]
         self.value = value
         self.attrs = attrs
+        #: the mark of the :class:`~pocketos.shell.vartable.VarTable` that may change this
+        #: variable in place (``None``: a new one, not yet owned)
+        self.owner: object = None
 
     def copy(self) -> Var:
         v = self.value
@@ -166,7 +170,7 @@ class ShellAttrs:
     substitutions) assign, declared once for the type checker. ``Shell.__init__`` sets them."""
 
     if TYPE_CHECKING:
-        vars: dict[str, Var]
+        vars: VarTable
         positional: list[str]
         functions: dict[str, FuncDef]
         opts: dict[str, bool]

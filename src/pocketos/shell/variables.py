@@ -30,8 +30,6 @@ __all__ = ["Variables"]
 
 #: values at least this long are charged to the exec's memory budget
 BIG_VALUE = 64 * 1024
-#: longest chain of namerefs bash follows
-NAMEREF_MAX = 8
 _DYNAMIC = frozenset(
     [
         "RANDOM",
@@ -72,21 +70,10 @@ class Variables(ShellAttrs):
     def resolve_nameref(self: Shell, name: str) -> str | None:
         """The variable a chain of namerefs starting at ``name`` ends at; ``None`` (and a
         warning for a cycle) when it loops or is longer than bash's limit of 8."""
-        seen = {name}
-        cur = name
-        for _ in range(NAMEREF_MAX + 1):
-            v = self.vars.get(cur)
-            if v is None or not v.attrs & ATTR_NAMEREF:
-                return cur
-            nxt = v.value
-            if not isinstance(nxt, str) or not nxt:
-                return cur
-            if nxt in seen:
-                self.warnings.append(f"warning: {name}: circular name reference")
-                return None
-            seen.add(nxt)
-            cur = nxt
-        return None
+        target, cycle = self.vars.resolve(name)
+        if cycle:
+            self.warnings.append(f"warning: {name}: circular name reference")
+        return target
 
     async def flush_warnings(self: Shell) -> None:
         msgs, self.warnings = self.warnings, []
@@ -262,7 +249,7 @@ class Variables(ShellAttrs):
     def assign_var(
         self: Shell, name: str, value: str, *, index: str | None = None, append: bool = False
     ) -> None:
-        v = self.vars.get(name)
+        v = self.vars.own(name)
         if v is None:
             if name in ("RANDOM",):
                 try:
@@ -365,7 +352,7 @@ class Variables(ShellAttrs):
             self.var_mem = None
 
     def unset_var(self: Shell, name: str, index: str | None = None) -> None:
-        v = self.vars.get(name)
+        v = self.vars.own(name)
         if v is None:
             return
         if v.attrs & ATTR_READONLY:
@@ -376,25 +363,18 @@ class Variables(ShellAttrs):
                 key += (max(v.value) + 1) if v.value else 0
             v.value.pop(key, None)
             return
-        if self.frames:
+        if self.vars.local_in_scope(name):
             # unset inside a function after local: keep the local slot but unset it
-            for frame in reversed(self.frames):
-                if name in frame:
-                    v.value = None
-                    if v.attrs & ATTR_EXPORT:
-                        self._env_cache = None
-                    return
+            v.value = None
+            if v.attrs & ATTR_EXPORT:
+                self._env_cache = None
+            return
         del self.vars[name]
         if v.attrs & ATTR_EXPORT:
             self._env_cache = None
 
     def declare_local(self: Shell, name: str) -> None:
-        frame = self.frames[-1]
-        if name not in frame:
-            old = self.vars.get(name)
-            frame[name] = old
-            if old is not None:
-                self.vars[name] = Var(None, old.attrs & ATTR_EXPORT)
+        if self.vars.declare_local(name):
             self._env_cache = None
 
     # arithmetic environment
