@@ -9,10 +9,10 @@ import re
 from collections.abc import Callable
 from operator import is_not
 
+from pocketos.commands._grep.matcher import Matcher, iter_selected
 from pocketos.commands._regex import RegexError, translate
 from pocketos.commands._sed.runner import Input, Runner, _may_match_empty, _template, make_replacer
 from pocketos.commands._sed.script import Cmd, SedError
-from pocketos.commands.grep import Matcher, iter_selected
 from pocketos.lib import safe_regex
 from pocketos.lib.safe_regex import SafePattern
 
