@@ -16,6 +16,7 @@ from pocketos.workspaces import WorkspaceStore, manifest
 from pocketos.workspaces.manifest import apply_to_manifest, build_manifest
 from pocketos.workspaces.objects import ObjectStore
 from pocketos.workspaces.storage import LocalStorage
+from pocketos.workspaces.store import VERSION
 from pocketos.workspaces.tree import Tree, apply_delta
 
 NAMES = ["a", "b", "c", "d"]
@@ -126,12 +127,25 @@ class _Counting(LocalStorage):
     writes: list[str]
 
     def read(self, key: str) -> bytes:
+        data = super().read(key)  # a missing key is not counted
         self.reads.append(key)
-        return super().read(key)
+        return data
+
+    def read_range(self, key: str, start: int, length: int) -> bytes:
+        # an object is read from its pack file at its offset; a pack's index at offset 0
+        self.reads.append(f"{key}@{start}" if start else f"{key}:index")
+        return super().read_range(key, start, length)
 
     def write(self, key: str, data: bytes) -> None:
         self.writes.append(key)
         super().write(key, data)
+
+    def put_object(self, key: str, data: bytes) -> bool:
+        self.writes.append(key)
+        return super().put_object(key, data)
+
+    def objects_read(self) -> list[str]:
+        return [k for k in self.reads if k.startswith("objects/") or "@" in k]
 
 
 def test_open_reads_the_root_only_and_a_commit_writes_what_changed(tmp_path: Path) -> None:
@@ -147,19 +161,19 @@ def test_open_reads_the_root_only_and_a_commit_writes_what_changed(tmp_path: Pat
     cold = WorkspaceStore(counting)
     with VM() as vm:
         co = cold.open("w", vm, "/w")
-        objects = [k for k in counting.reads if k.startswith("objects/")]
-        assert len(objects) == 1  # the manifest's root: no chunk, no file
+        assert len(counting.objects_read()) == 1  # the manifest's root: no chunk, no file
+        assert len({k for k in counting.reads if k.endswith(":index")}) == 1  # the base's pack
         assert vm.read_text("/w/d7/f3") == "7/3\n"
-        read = len([k for k in counting.reads if k.startswith("objects/")])
-        assert read <= 8  # the chunks on the way (of 65) and the blob
+        assert len(counting.objects_read()) <= 8  # the chunks on the way (of 65) and the blob
         for f in range(10):
             vm.write_file(f"/w/d{f}/f{f}", "changed\n")
         counting.writes.clear()
         run = co.commit("ten files")
         assert run is not None and run.stats["modified"] == 10 and run.stats["files"] == 2000
-        written = [k for k in counting.writes if k.startswith("objects/")]
-        # 1 blob (same content), at most 10 chunks, the root, the delta, the run
-        assert len(written) <= 14
+        # one pack file (1 blob - same content -, the chunks, the root, the delta, the run),
+        # then the head
+        assert counting.writes == [counting.writes[0], "workspaces/w/head.json"]
+        assert counting.writes[0].startswith("packs/") and counting.writes[0].endswith(".pack")
     with VM() as vm:
         WorkspaceStore(tmp_path).open("w", vm, "/w")
         assert vm.exec("cat /w/d3/f3 /w/d3/f4").stdout == "changed\n3/4\n"
@@ -201,7 +215,7 @@ def _v1_store(root: Path) -> None:
 def test_a_format_1_store_is_read_and_upgraded(tmp_path: Path) -> None:
     _v1_store(tmp_path)
     store = WorkspaceStore(tmp_path)
-    assert json.loads((tmp_path / "format.json").read_text())["version"] == 2
+    assert json.loads((tmp_path / "format.json").read_text())["version"] == VERSION
     assert sorted(store.tree("old", 0)) == ["", "a", "d"]
     assert sorted(store.tree("old", 1)) == ["", "a", "d", "d/x"]
     assert sorted(store.tree("old")) == ["", "b", "d", "d/x"]
@@ -230,3 +244,38 @@ def test_a_format_1_store_that_cannot_be_written_is_still_read(tmp_path: Path) -
     assert json.loads((tmp_path / "format.json").read_text())["version"] == 1
     assert sorted(store.tree("old")) == ["", "b", "d", "d/x"]
     assert [r.message for r in store.log("old")] == ["one", "two", "three"]
+
+
+def test_a_format_2_store_is_read_and_upgraded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Format 2 kept every object in a file of its own; format 3 adds pack files. A format 2
+    store opens, its runs read, new runs go to pack files, and gc keeps both kinds."""
+    import contextlib
+
+    with monkeypatch.context() as m:  # write as format 2 did: no pack files
+        m.setattr(ObjectStore, "batch", lambda self: contextlib.nullcontext())
+        old = WorkspaceStore(tmp_path)
+        old.create("w")
+        with VM() as vm:
+            co = old.open("w", vm, "/w")
+            vm.write_file("/w/a", "one\n")
+            co.commit("one")
+            vm.write_file("/w/b", "two\n")
+            co.commit("two")
+    (tmp_path / "format.json").write_text('{"format": "pocketos-workspaces", "version": 2}')
+    assert not (tmp_path / "packs").exists() and (tmp_path / "objects").is_dir()
+    store = WorkspaceStore(tmp_path)
+    assert json.loads((tmp_path / "format.json").read_text())["version"] == VERSION
+    assert [r.message for r in store.log("w")] == ["one", "two"]
+    with VM() as vm:
+        co = store.open("w", vm, "/w")
+        assert vm.exec("cat /w/a /w/b").stdout == "one\ntwo\n"
+        vm.write_file("/w/a", "three\n")
+        co.commit("three")
+    assert len(list((tmp_path / "packs").glob("*.pack"))) == 1
+    store.gc(grace=0)
+    for run, want in ((1, "one\n"), (2, "one\ntwo\n"), (3, "three\ntwo\n")):
+        with VM() as vm:
+            WorkspaceStore(tmp_path).open("w", vm, "/w", run=run)
+            assert vm.exec("cat /w/a /w/b 2>/dev/null").stdout == want

@@ -19,6 +19,7 @@ from pocketos.workspaces import (  # noqa: E402
     WorkspaceStore,
 )
 from tests.kernel.test_s3_mount import BUCKET, CREDENTIALS, s3_endpoint  # noqa: E402, F401
+from tests.workspaces.tampering import tamper  # noqa: E402
 
 
 def make_store(endpoint: str) -> WorkspaceStore:
@@ -89,7 +90,7 @@ def test_dedupe_and_corruption_on_s3(s3_endpoint: str) -> None:  # noqa: F811
             written.append(run.stats["bytes_written"])
     assert written[0] > len(payload) > 20 * written[1]
     digest = store.tree("a")["p"]["b"]
-    store.storage.write(store.objects.key(digest), b"tampered")
+    tamper(store, digest, b"tampered")
     with VM() as vm:
         fresh = WorkspaceStore(store.storage)  # a fresh read cache
         fresh.open("a", vm, "/w")

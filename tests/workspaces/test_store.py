@@ -4,6 +4,7 @@ delete, garbage collection, dedupe, corruption."""
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from pocketos.workspaces import (
     WorkspaceNotFoundError,
     WorkspaceStore,
 )
+from tests.workspaces.tampering import tamper
 
 
 @pytest.fixture
@@ -181,9 +183,15 @@ def test_gc_keep_runs_prunes_old_history(store: WorkspaceStore) -> None:
     assert [r.message for r in store.log("w")] == ["run 3", "run 4"]
     assert store.tree("w") == before
     assert store.head("w")["pruned"] == 3
-    # the blobs of versions 0..2 are gone; the store still opens
+    # the blobs of versions 0..2 are gone (their pack files rewritten without them) and
+    # nothing dead is left; the store still opens
+    fresh = WorkspaceStore(store.url)
+    for i in range(5):
+        digest = hashlib.sha256(f"version {i}\n".encode() * 100).hexdigest()
+        assert fresh.objects.has(digest) is (i >= 3)
+    assert store.gc(grace=0)["deleted"] == 0
     with VM() as vm:
-        store.open("w", vm, "/w")
+        fresh.open("w", vm, "/w")
         assert vm.read_text("/w/f") == "version 4\n" * 100
 
 
@@ -218,7 +226,8 @@ def test_blobs_are_shared_across_workspaces(store: WorkspaceStore) -> None:
             written.append(run.stats["bytes_written"])
     assert written[0] > len(payload)
     assert written[1] < 1024 and written[2] < 1024  # only metadata: the blob is stored once
-    sizes = [store.storage.size(store.objects.key(d)) for d in store.objects.all()]
+    stored = store.storage.keys("objects") + store.storage.keys("packs")
+    sizes = [store.storage.size(k) for k in stored]
     assert sum(sizes) < 2 * len(payload)
 
 
@@ -248,8 +257,7 @@ def test_tampered_blob_is_detected(store: WorkspaceStore) -> None:
         vm.write_file("/w/secret", b"the real content\n")
         co.commit("x")
     digest = store.tree("w")["secret"]["b"]
-    obj = store.storage.root / store.objects.key(digest)  # type: ignore[attr-defined]
-    obj.write_bytes(b"the fake content\n")
+    tamper(store, digest, b"the fake content\n")
     fresh = WorkspaceStore(store.url)
     with VM() as vm:
         fresh.open("w", vm, "/w")
@@ -272,8 +280,7 @@ def test_tampered_tree_is_detected(store: WorkspaceStore) -> None:
     run = store.run_doc(store.head("w")["runs"][0])
     pack = store.objects.get_doc(run["manifest"])["chunks"][0][3]
     for oid in (pack, run["manifest"]):  # the chunks of the run's tree, then its root
-        path = store.storage.root / store.objects.key(oid)  # type: ignore[attr-defined]
-        path.write_bytes(b"garbage")
+        tamper(store, oid, b"garbage")
         with pytest.raises(CorruptObjectError, match=oid):
             WorkspaceStore(store.url).tree("w")
 
@@ -369,3 +376,36 @@ def test_hard_links_stay_links_after_open(store: WorkspaceStore) -> None:
     with VM() as vm:
         store.open("w", vm, "/w")
         assert vm.exec("cat /w/a; stat -c %h /w/b").stdout == "one\ntwo\n2\n"
+
+
+def test_a_commit_flushes_a_constant_few_files(
+    store: WorkspaceStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """However many files a run changed, a commit flushes one pack file holding every new
+    object and its directory, then the new head and its directory — in that order."""
+    from pocketos.workspaces import storage
+
+    store.create("w")
+    synced: list[str] = []
+    real = os.fsync
+
+    def fsync(fd: int) -> None:
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real(fd)
+
+    monkeypatch.setattr(storage.os, "fsync", fsync)
+    root = str(store.storage.root)  # type: ignore[attr-defined]
+    with VM() as vm:
+        co = store.open("w", vm, "/w")
+        for n in (1, 40):
+            for i in range(n):
+                vm.write_file(f"/w/d{i % 7}/f{i}", f"{n} {i}\n", parents=True)
+            synced.clear()
+            run = co.commit(f"{n} files")
+            assert run is not None and run.stats["added"] + run.stats["modified"] >= n
+            where = [p.removeprefix(root) for p in synced]
+            assert len(where) == 4, where
+            assert where[0].startswith("/packs/.tmp-") and where[1] == "/packs"
+            assert where[2].startswith("/workspaces/w/.tmp-") and where[2].endswith("head.json")
+            assert where[3] == "/workspaces/w"
+    assert [r.message for r in store.log("w")] == ["1 files", "40 files"]

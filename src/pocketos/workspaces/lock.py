@@ -81,7 +81,7 @@ class StoreLock:
     def acquire(self) -> None:
         deadline = time.monotonic() + self.timeout
         while True:
-            if self.storage.create(self.key, self._record()):
+            if self.storage.create(self.key, self._record(), durable=False):
                 self.held = True
                 return
             holder = self._holder()

@@ -1,7 +1,9 @@
-"""Content-addressed objects: file contents ("blobs") and trees, keyed by their SHA-256.
+"""Content-addressed objects: file contents ("blobs") and documents, keyed by their SHA-256.
 
-An object is stored once however many files, runs and workspaces use it (``objects/ab/cdef…``).
-Every read checks the digest, so a corrupt or tampered object is reported, never loaded.
+An object is stored once however many files, runs and workspaces use it: either as a file of
+its own (``objects/ab/cdef…``, what format 2 stores hold) or inside a pack file with the other
+objects one write made (``packs/<id>.pack``, :mod:`.packfile`). Every read checks the digest,
+so a corrupt or tampered object is reported, never loaded.
 """
 
 from __future__ import annotations
@@ -10,14 +12,20 @@ import hashlib
 import json
 import zlib
 from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from pocketos.workspaces.errors import CorruptObjectError
+from pocketos.workspaces.packfile import HEADER, decode_index, encode_pack, index_length
 from pocketos.workspaces.storage import Storage
 
 __all__ = ["ObjectStore", "digest_of"]
 
 PREFIX = "objects"
+PACKS = "packs"
+#: a batch writes a pack file whenever the objects it holds reach this many bytes
+PACK_BYTES = 64 << 20
 
 
 def digest_of(data: bytes) -> str:
@@ -31,7 +39,7 @@ def _key(digest: str) -> str:
 
 
 class ObjectStore:
-    """Blobs and trees on a :class:`Storage`, with a bounded cache of verified reads."""
+    """Blobs and documents on a :class:`Storage`, with a bounded cache of verified reads."""
 
     def __init__(self, storage: Storage, cache_bytes: int = 64 << 20) -> None:
         self.storage = storage
@@ -41,20 +49,151 @@ class ObjectStore:
         self._known: set[str] = set()
         #: bytes of new objects this store wrote (dedupe makes it less than what was put)
         self.bytes_written = 0
+        #: object id -> (pack key, offset, length), for the pack files whose index is read
+        self._where: dict[str, tuple[str, int, int]] = {}
+        self._packs: dict[str, list[str]] = {}  # pack key -> the objects it holds
+        self._bad_packs: dict[str, str] = {}  # pack key -> why its index is unreadable
+        self._batch: dict[str, bytes] | None = None
+        self._batch_bytes = 0
 
-    # --- blobs -------------------------------------------------------------------------------
+    # --- writing -----------------------------------------------------------------------------
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Objects put inside the block are written together as one pack file when it ends
+        (and whenever they reach :data:`PACK_BYTES`); they are durable once the storage's
+        ``barrier()`` returns. Nothing is written if the block raises."""
+        if self._batch is not None:  # nested: part of the outer batch
+            yield
+            return
+        self.refresh()  # packs other writers added: their objects are not written again
+        self._batch, self._batch_bytes = {}, 0
+        ok = False
+        try:
+            yield
+            ok = True
+        finally:
+            if ok:
+                self._flush()
+            else:
+                for d in self._batch:
+                    self._known.discard(d)
+            self._batch = None
+
+    def _flush(self) -> None:
+        batch = self._batch
+        if not batch:
+            return
+        data = encode_pack(batch.items())
+        key = f"{PACKS}/{digest_of(data)}.pack"
+        self.storage.put_object(key, data)
+        self.bytes_written += len(data) - self._batch_bytes  # the header and the index
+        self._index(key, data)
+        batch.clear()
+        self._batch_bytes = 0
+
     def put(self, data: bytes, digest: str | None = None) -> str:
         """Store ``data`` (if not already there); returns its digest."""
         d = digest or digest_of(data)
         if d in self._known:
+            return d
+        if self._batch is not None:
+            if d not in self._batch and not self._stored(d):
+                self._batch[d] = data
+                self._batch_bytes += len(data)
+                self.bytes_written += len(data)
+                if self._batch_bytes >= PACK_BYTES:
+                    self._flush()
+            self._known.add(d)
+            return d
+        if self._stored(d):
+            self._known.add(d)
             return d
         if self.storage.put_object(_key(d), data):  # False: already stored - same bytes
             self.bytes_written += len(data)
         self._known.add(d)
         return d
 
+    def _stored(self, digest: str) -> bool:
+        return digest in self._where or self.storage.exists(_key(digest))
+
     def has(self, digest: str) -> bool:
-        return digest in self._known or self.storage.exists(_key(digest))
+        if digest in self._known or (self._batch is not None and digest in self._batch):
+            return True
+        return self._stored(digest) or (self.refresh() and digest in self._where)
+
+    # --- pack files --------------------------------------------------------------------------
+    def refresh(self) -> bool:
+        """Read the index of every pack file not seen yet; True if there were any."""
+        new = [k for k in self.storage.keys(PACKS) if k.endswith(".pack") and k not in self._packs]
+        for key in new:
+            self._load_index(key)
+        return bool(new)
+
+    def _load_index(self, key: str) -> None:
+        try:
+            head = self.storage.read_range(key, 0, HEADER + 16384)
+            n = index_length(head, key)
+            if HEADER + n > len(head):  # a big pack (a base): its whole index
+                head = self.storage.read_range(key, 0, HEADER + n)
+            self._index(key, head[: HEADER + n])
+        except FileNotFoundError:
+            return  # collected meanwhile
+        except CorruptObjectError as exc:
+            self._bad_packs[key] = str(exc)
+            self._packs[key] = []
+
+    def _index(self, key: str, head: bytes) -> None:
+        n = index_length(head, key)
+        where = decode_index(head[HEADER : HEADER + n], key)
+        self._packs[key] = list(where)
+        for oid, (offset, length) in where.items():
+            self._where.setdefault(oid, (key, offset, length))
+
+    def pack_contents(self) -> dict[str, list[str]]:
+        """Every pack file (after a :meth:`refresh`) and the objects it holds."""
+        self.refresh()
+        return {k: list(v) for k, v in self._packs.items() if k not in self._bad_packs}
+
+    def rewrite_pack(self, key: str, keep: set[str]) -> int:
+        """Replace pack ``key`` by one holding only its objects in ``keep`` (none: delete
+        it). The new pack is durable before the old one goes. Returns the new one's size."""
+        live = [o for o in self._packs.get(key, ()) if o in keep]
+        kept = [(o, self.get(o)) for o in live]
+        new, data = "", b""
+        for o in self._packs.pop(key, ()):
+            if self._where.get(o, ("",))[0] == key:
+                del self._where[o]
+            if o not in keep:
+                self.forget(o)
+        if kept:
+            data = encode_pack(kept)
+            new = f"{PACKS}/{digest_of(data)}.pack"
+            self.storage.put_object(new, data)
+            self.storage.barrier()
+            self._index(new, data)
+        if not kept or new != key:
+            self.storage.delete(key)
+        return len(data) if kept else 0
+
+    # --- reading -----------------------------------------------------------------------------
+    def _read(self, digest: str) -> bytes:
+        for attempt in range(2):
+            loc = self._where.get(digest)
+            if loc is not None:
+                key, offset, length = loc
+                try:
+                    return self.storage.read_range(key, offset, length)
+                except FileNotFoundError:  # repacked by garbage collection meanwhile
+                    self._packs.pop(key, None)
+                    del self._where[digest]
+            try:
+                return self.storage.read(_key(digest))
+            except FileNotFoundError:
+                pass
+            if attempt or not self.refresh():
+                break
+        bad = "".join(f"; {why}" for why in self._bad_packs.values())
+        raise CorruptObjectError(f"object {digest} is missing from the store{bad}")
 
     def get(self, digest: str) -> bytes:
         """The verified content of ``digest``."""
@@ -62,10 +201,9 @@ class ObjectStore:
         if hit is not None:
             self._cache.move_to_end(digest)
             return hit
-        try:
-            data = self.storage.read(_key(digest))
-        except FileNotFoundError:
-            raise CorruptObjectError(f"object {digest} is missing from the store") from None
+        if self._batch is not None and digest in self._batch:
+            return self._batch[digest]
+        data = self._read(digest)
         if digest_of(data) != digest:
             raise CorruptObjectError(
                 f"object {digest} is corrupt (its content does not match its digest)"
@@ -101,6 +239,7 @@ class ObjectStore:
 
     # --- enumeration (garbage collection) ----------------------------------------------------
     def all(self) -> list[str]:
+        """The objects stored as files of their own (those in packs: :meth:`pack_contents`)."""
         out = []
         for key in self.storage.keys(PREFIX):
             parts = key.split("/")
@@ -110,6 +249,12 @@ class ObjectStore:
 
     def key(self, digest: str) -> str:
         return _key(digest)
+
+    def location(self, digest: str) -> tuple[str, int, int] | None:
+        """(pack key, offset, length) of an object stored in a pack file, else None."""
+        if digest not in self._where:
+            self.refresh()
+        return self._where.get(digest)
 
     def forget(self, digest: str) -> None:
         self._known.discard(digest)

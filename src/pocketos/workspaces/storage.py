@@ -27,13 +27,19 @@ class Storage(ABC):
     def read(self, key: str) -> bytes:
         """The bytes under ``key``; ``FileNotFoundError`` if absent."""
 
+    def read_range(self, key: str, start: int, length: int) -> bytes:
+        """``length`` bytes of ``key`` from ``start`` (fewer at its end)."""
+        return self.read(key)[start : start + length]
+
     @abstractmethod
     def write(self, key: str, data: bytes) -> None:
         """Store ``data`` under ``key`` atomically (replacing any previous value)."""
 
     @abstractmethod
-    def create(self, key: str, data: bytes) -> bool:
-        """Store ``data`` only if ``key`` is absent; False if it already existed."""
+    def create(self, key: str, data: bytes, *, durable: bool = True) -> bool:
+        """Store ``data`` only if ``key`` is absent; False if it already existed.
+        ``durable=False``: exclusive but not flushed to disk (a lock: a power loss ends
+        its holder anyway)."""
 
     def put_object(self, key: str, data: bytes) -> bool:
         """Store immutable content-addressed ``data`` unless ``key`` exists. Two writers of
@@ -92,7 +98,12 @@ class LocalStorage(Storage):
     def read(self, key: str) -> bytes:
         return self._path(key).read_bytes()
 
-    def _tmp(self, path: Path, data: bytes) -> str:
+    def read_range(self, key: str, start: int, length: int) -> bytes:
+        with open(self._path(key), "rb") as f:
+            f.seek(start)
+            return f.read(length)
+
+    def _tmp(self, path: Path, data: bytes, durable: bool = True) -> str:
         self._seq += 1
         tmp = str(path.parent / f".tmp-{os.getpid()}-{self._seq}-{path.name[:16]}")
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
@@ -107,7 +118,7 @@ class LocalStorage(Storage):
         try:
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
-                if self.fsync:
+                if self.fsync and durable:
                     f.flush()
                     os.fsync(f.fileno())
         except BaseException:
@@ -131,16 +142,17 @@ class LocalStorage(Storage):
         os.replace(tmp, path)
         self._sync_dir(path.parent)
 
-    def create(self, key: str, data: bytes) -> bool:
+    def create(self, key: str, data: bytes, *, durable: bool = True) -> bool:
         path = self._path(key)
-        tmp = self._tmp(path, data)
+        tmp = self._tmp(path, data, durable)
         try:
             os.link(tmp, path)  # atomic and exclusive: fails if the key exists
         except FileExistsError:
             return False
         finally:
             os.unlink(tmp)
-        self._sync_dir(path.parent)
+        if durable:
+            self._sync_dir(path.parent)
         return True
 
     def put_object(self, key: str, data: bytes) -> bool:
@@ -208,10 +220,17 @@ class FsspecStorage(Storage):
             raise FileNotFoundError(f"{self.url}/{key}") from None
         return bytes(data)
 
+    def read_range(self, key: str, start: int, length: int) -> bytes:
+        try:
+            data = self.fs.cat_file(self._path(key), start=start, end=start + length)
+        except FileNotFoundError:
+            raise FileNotFoundError(f"{self.url}/{key}") from None
+        return bytes(data)
+
     def write(self, key: str, data: bytes) -> None:
         self.fs.pipe_file(self._path(key), data)
 
-    def create(self, key: str, data: bytes) -> bool:
+    def create(self, key: str, data: bytes, *, durable: bool = True) -> bool:
         path = self._path(key)
         try:
             with self.fs.open(path, "xb") as f:

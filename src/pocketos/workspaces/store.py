@@ -60,9 +60,9 @@ from pocketos.workspaces.tree import (
 __all__ = ["WorkspaceStore", "RunInfo", "Change", "FORMAT", "VERSION"]
 
 FORMAT = "pocketos-workspaces"
-VERSION = 2
-#: versions this code reads (a version 1 store is upgraded: its objects stay valid)
-READS = (1, 2)
+VERSION = 3
+#: versions this code reads (an older store is upgraded: its objects stay valid)
+READS = (1, 2, 3)
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$")
 EMPTY_TREE: Tree = {"": {"t": "d", "m": 0o755, "u": 0, "g": 0, "mt": 0}}
 
@@ -153,7 +153,7 @@ class WorkspaceStore:
                 f"(this pocketos reads versions {', '.join(map(str, READS))})"
             )
         if doc.get("version") != VERSION:
-            # new runs are written in format 2, which a version 1 reader cannot follow:
+            # new runs are written in this format, which an older reader cannot follow:
             # say so, so that it refuses the store instead of misreading it (a store this
             # process may not write to is only read, and stays as it is)
             with contextlib.suppress(Exception):
@@ -229,9 +229,10 @@ class WorkspaceStore:
         assert tree is not None
         if "" not in tree:
             raise ValueError("a tree needs its root entry ''")
-        for d, data in (blobs or {}).items():
-            self.objects.put(data, d)
-        tid = build_manifest(self.objects, tree).root_id
+        with self.objects.batch():
+            for d, data in (blobs or {}).items():
+                self.objects.put(data, d)
+            tid = build_manifest(self.objects, tree).root_id
         self.storage.barrier()
         doc = {"name": name, "tree": tid, "created": time.time(), "source": source}
         if not self.storage.create(f"bases/{name}.json", _dumps(doc)):
@@ -452,43 +453,44 @@ class WorkspaceStore:
                         + (" ..." if len(clash) > 5 else "")
                         + "; fork the workspace or reopen it"
                     )
-            before = self.bytes_written
-            for d, data in blobs.items():
-                self.objects.put(data, d)
-                self.objects.remember(d, data)
-            if prev is None or expect_runs != n:
-                prev = self.manifest(name, head=head)
-            keep = head.get("kind") == "root"
-            if full is not None:
-                new = build_manifest(self.objects, full)
-                changes = diff_trees(prev.to_dict(), full)
-            elif isinstance(prev, Manifest):
-                # only the chunks the delta touches are read and written again
-                new, old_part, new_part = apply_to_manifest(prev, delta, keep_whiteouts=keep)
-                changes = diff_trees(old_part, new_part)
-            else:  # a format 1 tree: its first run stores it as a manifest
-                old_tree = prev.to_dict()
-                new_tree = apply_delta(old_tree, delta, keep_whiteouts=keep)
-                new = build_manifest(self.objects, new_tree)
-                changes = diff_trees(old_tree, new_tree)
-            stats = {
-                "added": sum(1 for s, _ in changes if s == "added"),
-                "modified": sum(1 for s, _ in changes if s == "modified"),
-                "deleted": sum(1 for s, _ in changes if s == "deleted"),
-                "files": new.files,
-            }
-            doc: dict[str, Any] = {
-                "n": n + 1,
-                "time": time.time(),
-                "author": author,
-                "message": message,
-                "meta": dict(meta or {}),
-                "delta": self.objects.put_doc(delta),
-                "manifest": new.root_id,
-            }
-            stats["bytes_written"] = self.bytes_written - before
-            doc["stats"] = stats
-            rid = self.objects.put_doc(doc)
+            with self.objects.batch():
+                before = self.bytes_written
+                for d, data in blobs.items():
+                    self.objects.put(data, d)
+                    self.objects.remember(d, data)
+                if prev is None or expect_runs != n:
+                    prev = self.manifest(name, head=head)
+                keep = head.get("kind") == "root"
+                if full is not None:
+                    new = build_manifest(self.objects, full)
+                    changes = diff_trees(prev.to_dict(), full)
+                elif isinstance(prev, Manifest):
+                    # only the chunks the delta touches are read and written again
+                    new, old_part, new_part = apply_to_manifest(prev, delta, keep_whiteouts=keep)
+                    changes = diff_trees(old_part, new_part)
+                else:  # a format 1 tree: its first run stores it as a manifest
+                    old_tree = prev.to_dict()
+                    new_tree = apply_delta(old_tree, delta, keep_whiteouts=keep)
+                    new = build_manifest(self.objects, new_tree)
+                    changes = diff_trees(old_tree, new_tree)
+                stats = {
+                    "added": sum(1 for s, _ in changes if s == "added"),
+                    "modified": sum(1 for s, _ in changes if s == "modified"),
+                    "deleted": sum(1 for s, _ in changes if s == "deleted"),
+                    "files": new.files,
+                }
+                doc: dict[str, Any] = {
+                    "n": n + 1,
+                    "time": time.time(),
+                    "author": author,
+                    "message": message,
+                    "meta": dict(meta or {}),
+                    "delta": self.objects.put_doc(delta),
+                    "manifest": new.root_id,
+                }
+                stats["bytes_written"] = self.bytes_written - before
+                doc["stats"] = stats
+                rid = self.objects.put_doc(doc)
             self.storage.barrier()  # everything the head will reference is on disk
             head = dict(head, runs=[*head["runs"], rid])
             self._write_head(head)  # the commit point
@@ -579,6 +581,21 @@ class WorkspaceStore:
             self.objects.forget(d)
             deleted += 1
             freed += size
+        # pack files: one whose objects all died goes; one with dead and live objects is
+        # written again with the live ones (durably, before the old one goes)
+        for key, oids in self.objects.pack_contents().items():
+            dead = [o for o in oids if o not in live]
+            if not dead:
+                continue
+            try:
+                if now - self.storage.mtime(key) < grace:
+                    kept += len(dead)
+                    continue
+                size = self.storage.size(key)
+            except FileNotFoundError:
+                continue
+            deleted += len(dead)
+            freed += size - self.objects.rewrite_pack(key, live)
         if isinstance(self.storage, LocalStorage):
             for tmp in self.storage.temporaries():
                 try:
@@ -617,11 +634,12 @@ class WorkspaceStore:
                 return
             first = len(runs) - keep + 1  # 1-based number of the oldest kept run
             doc = dict(self.run_doc(runs[first - 1]))
-            if not doc.get("manifest"):  # a format 1 run: give it its whole tree
-                doc["manifest"] = build_manifest(
-                    self.objects, self.tree(name, first, head=head)
-                ).root_id
-            rid = self.objects.put_doc(doc)
+            with self.objects.batch():
+                if not doc.get("manifest"):  # a format 1 run: give it its whole tree
+                    doc["manifest"] = build_manifest(
+                        self.objects, self.tree(name, first, head=head)
+                    ).root_id
+                rid = self.objects.put_doc(doc)
             self.storage.barrier()
             new_runs = [rid, *runs[first:]]
             pruned = head.get("pruned", 0) + first - 1
