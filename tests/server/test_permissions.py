@@ -1,10 +1,15 @@
-"""``ask`` rules met by a command in a process VM wait for an answer given over the API."""
+"""``ask`` rules met by a command wait for an answer given over the API, in process VMs and in
+in-process VMs (whose execs then run on a thread of their own, so the server keeps serving)."""
 
 from __future__ import annotations
 
 import threading
 
+import pytest
+
 from tests.server import harness  # noqa: F401  (skips without the server extra)
+
+ISOLATIONS = ["process", "in-process"]
 
 ASK_POLICY = {
     "fs": {
@@ -25,9 +30,10 @@ def _exec_in_thread(c, vid, script):
     return t, box
 
 
-def test_process_vm_ask_allowed_over_the_api(server):
+@pytest.mark.parametrize("isolation", ISOLATIONS)
+def test_ask_allowed_over_the_api(server, isolation):
     c = server.client()
-    vid = c.post("/v1/vms", json={"isolation": "process", "policy": ASK_POLICY}).json()["id"]
+    vid = c.post("/v1/vms", json={"isolation": isolation, "policy": ASK_POLICY}).json()["id"]
     c.post(f"/v1/vms/{vid}/mkdir/home/user/asked")
     t, box = _exec_in_thread(c, vid, "echo granted > /home/user/asked/a.txt && echo wrote")
     pending = []
@@ -46,9 +52,10 @@ def test_process_vm_ask_allowed_over_the_api(server):
     assert [e["decision"] for e in audit][-2:] == ["ask", "allow"]
 
 
-def test_process_vm_ask_denied_over_the_api(server):
+@pytest.mark.parametrize("isolation", ISOLATIONS)
+def test_ask_denied_over_the_api(server, isolation):
     c = server.client()
-    vid = c.post("/v1/vms", json={"isolation": "process", "policy": ASK_POLICY}).json()["id"]
+    vid = c.post("/v1/vms", json={"isolation": isolation, "policy": ASK_POLICY}).json()["id"]
     c.post(f"/v1/vms/{vid}/mkdir/home/user/asked")
     t, box = _exec_in_thread(c, vid, "echo no > /home/user/asked/b.txt")
     pending = []
@@ -63,11 +70,41 @@ def test_process_vm_ask_denied_over_the_api(server):
     assert c.get(f"/v1/vms/{vid}/permissions?wait=x").status_code == 422
 
 
-def test_in_process_command_ask_is_refused_at_once(server):
-    # a synchronous check in an in-process VM would hold the server's loop: refused, not hung
+def test_in_process_ask_nobody_answers_is_denied_after_the_timeout(serve):
+    srv = serve(ask_timeout=0.5)
+    c = srv.client()
+    vid = c.post("/v1/vms", json={"isolation": "in-process", "policy": ASK_POLICY}).json()["id"]
+    c.post(f"/v1/vms/{vid}/mkdir/home/user/asked")
+    t, box = _exec_in_thread(c, vid, "echo x > /home/user/asked/c.txt; echo status $?")
+    pending = []
+    while not pending:  # the question is listed while it waits ...
+        pending = c.get(f"/v1/vms/{vid}/permissions?wait=60").json()["permissions"]
+    assert pending[0]["resource"] == "/home/user/asked/c.txt"
+    assert c.get("/v1/health").json()["ok"] is True  # ... and the server keeps serving
+    t.join(120)
+    r = box["r"].json()
+    assert r["stdout"] == "status 1\n"
+    assert r["stderr"].endswith("/home/user/asked/c.txt: Permission denied\n"), r["stderr"]
+    assert c.get(f"/v1/vms/{vid}/permissions?wait=0").json() == {"permissions": []}
+    assert c.get(f"/v1/vms/{vid}/stat/home/user/asked/c.txt").status_code == 404
+    audit = c.get(f"/v1/vms/{vid}/audit?capability=fs.write").json()["events"]
+    assert [e["decision"] for e in audit][-2:] == ["ask", "deny"]
+    # an answer that comes too late is refused, and nothing else changes
+    late = c.post(f"/v1/vms/{vid}/permissions/{pending[0]['id']}", json={"decision": "allow"})
+    assert late.status_code == 404
+
+
+def test_in_process_ask_waits_when_the_vm_is_deleted(server):
+    # deleting the VM while a command waits for an answer denies the question and ends it
     c = server.client()
     vid = c.post("/v1/vms", json={"isolation": "in-process", "policy": ASK_POLICY}).json()["id"]
     c.post(f"/v1/vms/{vid}/mkdir/home/user/asked")
-    r = c.post(f"/v1/vms/{vid}/exec", json={"script": "echo x > /home/user/asked/c.txt"})
-    assert r.json()["exit_code"] == 1
+    t, box = _exec_in_thread(c, vid, "echo x > /home/user/asked/d.txt")
+    pending = []
+    while not pending:
+        pending = c.get(f"/v1/vms/{vid}/permissions?wait=60").json()["permissions"]
+    assert c.delete(f"/v1/vms/{vid}").status_code in (200, 204)
+    t.join(120)
+    assert not t.is_alive()
+    assert box["r"].status_code in (200, 404)
     assert c.get("/v1/health").json()["ok"] is True

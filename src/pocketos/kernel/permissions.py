@@ -38,6 +38,7 @@ __all__ = [
     "OP_GROUPS",
     "Decision",
     "Policy",
+    "asking_thread",
     "PermissionRequest",
     "glob_to_regex",
     "match_host_pattern",
@@ -436,7 +437,10 @@ class Policy:
         if handler is None:
             return False
 
+        caller = threading.get_ident()
+
         def call() -> Any:
+            _asking.thread = caller
             res = handler(request)
             if inspect.isawaitable(res):
 
@@ -477,6 +481,15 @@ class Policy:
                 self._always.add((request.domain, request.operation, request.resource))
             return True
         return a in ("allow_once", "allow", "once", "true", "yes")
+
+
+_asking = threading.local()
+
+
+def asking_thread() -> int | None:
+    """In a handler that ``Policy.ask`` called: the thread whose synchronous check waits for
+    the answer (that thread is blocked until the handler returns), else None."""
+    return getattr(_asking, "thread", None)
 
 
 _DEFAULT: Policy | None = None

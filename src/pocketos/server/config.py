@@ -10,6 +10,7 @@ A config file is TOML or JSON::
     idle_timeout = 900             # seconds an unused VM lives; 0 keeps VMs forever
     max_request_bytes = 16777216
     rate_limit = 50                # requests per second per token (burst = 2 x rate)
+    ask_timeout = 30               # seconds an `ask` waits for its answer over the API
     agents = ["pocketos"]          # the agents a session may start
     [agent_config]                 # the built-in agent's provider settings
     base_url = "https://api.openai.com/v1"
@@ -64,6 +65,8 @@ class ServerConfig:
     max_request_bytes: int = 16 << 20
     rate_limit: float = 50.0
     max_vms_per_token: int = 64
+    #: seconds an ``ask`` question waits for its answer over the API before it is denied
+    ask_timeout: float = 30.0
     tokens: list[Token] = field(default_factory=list)
     #: name -> {"host": path, "mode": ro|rw|overlay}: the mounts a create request may name
     mounts: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -76,7 +79,7 @@ class ServerConfig:
     def __post_init__(self) -> None:
         if self.isolation not in ISOLATIONS:
             raise ConfigError(f"isolation must be one of {', '.join(ISOLATIONS)}")
-        for key in ("idle_timeout", "rate_limit"):
+        for key in ("idle_timeout", "rate_limit", "ask_timeout"):
             v = getattr(self, key)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
                 raise ConfigError(f"{key} must be a number >= 0, not {v!r}")

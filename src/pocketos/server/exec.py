@@ -91,14 +91,16 @@ async def run_exec(
                 import shlex
 
                 script = " ".join(shlex.quote(a) for a in req.argv)
-                return await h.vm.exec(script, on_stdout=on_stdout, on_stderr=on_stderr, **kw)
-            return await h.vm.run(list(req.argv), **kw)
+                return await h.run(
+                    h.vm.exec(script, on_stdout=on_stdout, on_stderr=on_stderr, **kw)
+                )
+            return await h.run(h.vm.run(list(req.argv), **kw))
         assert req.script is not None
         if req.args is not None:
             kw["args"] = list(req.args)
         if req.argv0 is not None:
             kw["argv0"] = req.argv0
-        return await h.vm.exec(req.script, on_stdout=on_stdout, on_stderr=on_stderr, **kw)
+        return await h.run(h.vm.exec(req.script, on_stdout=on_stdout, on_stderr=on_stderr, **kw))
     finally:
         h.busy -= 1
         h.touch()

@@ -143,7 +143,7 @@ async def _tar(h: Hosted, request: Request, argv: list[str], stdin: bytes | None
     limits = {"max_output_bytes": max(limit, 1 << 20)}
     h.busy += 1
     try:
-        return await h.vm.run(argv, stdin=stdin, limits=limits)
+        return await h.run(h.vm.run(argv, stdin=stdin, limits=limits))
     finally:
         h.busy -= 1
 

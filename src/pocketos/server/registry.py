@@ -20,19 +20,21 @@ import re
 import secrets
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from pocketos.kernel.permissions import PermissionRequest
+from pocketos.kernel.permissions import PermissionRequest, asking_thread
 from pocketos.server.auth import Principal
 from pocketos.server.config import ServerConfig
 from pocketos.server.errors import ApiError
+from pocketos.server.vmthread import VMThread, has_ask_rules
 
 __all__ = ["Hosted", "Registry", "PendingPermissions"]
 
 log = logging.getLogger("pocketos.server")
+T = TypeVar("T")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _CREATE_KEYS = {
     "policy",
@@ -87,17 +89,28 @@ class PendingPermissions:
     def __init__(self) -> None:
         #: the thread of the server's event loop (where API answers arrive)
         self.loop_thread = threading.get_ident()
+        self.loop: asyncio.AbstractEventLoop | None = None
+        #: seconds a question waits for its answer (the server's ``ask_timeout``)
+        self.timeout = 30.0
         self.items: dict[str, Permission] = {}
         self._ids = itertools.count(1)
         self.listeners: list[Callable[[str, Permission], None]] = []
         #: set while requests are pending (for ``GET /permissions?wait=N``)
         self.changed = asyncio.Event()
 
+    def bind(self) -> None:
+        """Answers arrive on the running loop (the server's)."""
+        self.loop_thread = threading.get_ident()
+        self.loop = asyncio.get_running_loop()
+
     def handler(self, request: PermissionRequest) -> Any:
-        if threading.get_ident() != self.loop_thread:
-            # a synchronous check (a command's file access in an in-process VM) waits with the
-            # server's event loop held, so no answer could ever arrive: refuse at once
+        if asking_thread() == self.loop_thread:
+            # a synchronous check made on the server's event loop (an in-process VM's command
+            # outside a VM thread: a session's or a terminal's): waiting would hold the loop
+            # that must carry the answer, so refuse at once
             return "deny"
+        if threading.get_ident() != self.loop_thread:
+            return self._wait_here(request)
         fut: concurrent.futures.Future[str] = concurrent.futures.Future()
         pid = f"perm-{next(self._ids)}"
         item = Permission(pid, request, fut, time.time())
@@ -113,6 +126,36 @@ class PendingPermissions:
                     self._notify("expired", item)
 
         return wait()
+
+    def _wait_here(self, request: PermissionRequest) -> str:
+        """A synchronous check on another thread (a VM thread): park the question on the loop,
+        then block this thread until it is answered, the VM closes or the time is up."""
+        loop = self.loop
+        if loop is None or loop.is_closed():
+            return "deny"
+        fut: concurrent.futures.Future[str] = concurrent.futures.Future()
+        item = Permission(f"perm-{next(self._ids)}", request, fut, time.time())
+
+        def add() -> None:
+            self.items[item.id] = item
+            self._notify("pending", item)
+
+        def drop() -> None:
+            if self.items.pop(item.id, None) is not None:
+                fut.cancel()
+                self._notify("expired", item)
+
+        try:
+            loop.call_soon_threadsafe(add)
+        except RuntimeError:
+            return "deny"
+        try:
+            return fut.result(timeout=self.timeout)
+        except (concurrent.futures.TimeoutError, concurrent.futures.CancelledError):
+            return "deny"
+        finally:
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(drop)
 
     def _notify(self, what: str, item: Permission) -> None:
         if self.items:
@@ -159,6 +202,8 @@ class Hosted:
     #: per-VM objects other modules attach (terminals, ...), closed with the VM when they can be
     extras: dict[str, Any] = field(default_factory=dict)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    #: where an in-process VM with ``ask`` rules runs its execs and file calls
+    thread: VMThread | None = None
 
     @property
     def in_process(self) -> bool:
@@ -185,9 +230,17 @@ class Hosted:
         """A sync VM method: on the loop for an in-process VM, in a thread for a process VM
         (each call there is a round trip to the worker)."""
         fn = getattr(self.vm, method)
+        if self.thread is not None:
+            return await self.thread.call(fn, *args, **kwargs)
         if self.in_process:
             return fn(*args, **kwargs)
         return await asyncio.to_thread(fn, *args, **kwargs)
+
+    async def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Await a coroutine of the VM (``exec``, ``run``) where its checks may block."""
+        if self.thread is not None:
+            return await self.thread.run(coro)
+        return await coro
 
 
 class Registry:
@@ -275,7 +328,7 @@ class Registry:
         if h.vm is None:
             async with h.lock:
                 if h.vm is None:
-                    h.permissions.loop_thread = threading.get_ident()
+                    h.permissions.bind()
                     h.vm = await asyncio.to_thread(self._build, h, h.spec)
                     self._attach_loop(h)
         h.touch()
@@ -313,7 +366,7 @@ class Registry:
                 isolation = "in-process"
         vm_id = f"vm-{secrets.token_hex(6)}"
         h = Hosted(vm_id, who.name, isolation, dict(body), durable=durable)
-        h.permissions.loop_thread = threading.get_ident()
+        h.permissions.bind()
         h.vm = await asyncio.to_thread(self._build, h, body)
         self._attach_loop(h)
         self.vms[vm_id] = h
@@ -373,6 +426,13 @@ class Registry:
         note = getattr(h.vm, "_note_loop", None)
         if note is not None:
             note()
+        h.permissions.timeout = self.config.ask_timeout
+        policy = getattr(h.vm, "policy", None) if h.in_process else None
+        if policy is not None:
+            policy.ask_timeout = self.config.ask_timeout
+            if has_ask_rules(policy):
+                # a command's check under an ``ask`` rule blocks its thread until the answer
+                h.thread = VMThread(h.id)
 
     def _mounts(self, value: Any) -> dict[str, Any]:
         """``{"/vm/path": "name"}`` or ``{"/vm/path": {"name": ..., "mode": "ro"}}``: only the
@@ -433,8 +493,14 @@ class Registry:
             return
         if h.durable is not None and not save:
             vm._durable.autosave = False
+        thread, h.thread = h.thread, None
         try:
-            if h.in_process:
+            if thread is not None:
+                try:
+                    await thread.run(vm.aclose())
+                finally:
+                    await thread.aclose()
+            elif h.in_process:
                 await vm.aclose()
             else:
                 await asyncio.to_thread(vm.close)
