@@ -1,0 +1,125 @@
+"""find's run state, and what it works on: the entries it visits, the parsed expression
+and the batches of ``-exec ... {} +``."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from pocketos.commands._fs import tz_from_env, user_maps
+from pocketos.kernel.fs.api import StatResult
+from pocketos.kernel.process import Context
+
+
+class FindError(Exception):
+    pass
+
+
+@dataclass
+class Entry:
+    path: str
+    name: str
+    depth: int
+    start: str
+    follow: bool
+    fs_view: object
+    _st: StatResult | None = None
+    _lst: StatResult | None = None
+    err: OSError | None = None
+
+    def lstat(self) -> StatResult | None:
+        if self._lst is None:
+            try:
+                self._lst = self.fs_view.lstat(self.path)  # type: ignore[attr-defined]
+            except OSError:
+                return None
+        return self._lst
+
+    def stat(self) -> StatResult | None:
+        """The stat the tests use (follows links with -L; a broken link stays a link)."""
+        if self._st is None:
+            if self.follow:
+                try:
+                    self._st = self.fs_view.stat(self.path)  # type: ignore[attr-defined]
+                except OSError:
+                    self._st = self.lstat()
+            else:
+                self._st = self.lstat()
+        return self._st
+
+
+@dataclass
+class Node:
+    kind: str  # "and" | "or" | "not" | "comma" | "leaf"
+    children: list[Node] = field(default_factory=list)
+    fn: Callable[[Entry], object] | None = None
+    is_async: bool = False
+    name: str = ""
+
+
+PRUNE = OSError("prune")
+
+
+@dataclass
+class Batch:
+    cmd: list[str]
+    in_dir: bool
+    items: list[str] = field(default_factory=list)
+    size: int = 0
+    cwd: str | None = None
+
+
+class FindState:
+    """The state of one find run: its options, the expression being parsed and what the run
+    has found so far. The parser, the tests, the actions and the walk build on it."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.fs = ctx.fs
+        self.maxdepth: int | None = None
+        self.mindepth = 0
+        self.depth_first = False
+        self.follow = "P"
+        self.status = 0
+        self.quit = False
+        self.has_action = False
+        self.regextype = "emacs"
+        self.now = time.time()
+        self.daystart = False
+        self.batches: list[Batch] = []
+        self.tz = tz_from_env(ctx.env)
+        self._maps: tuple[dict[int, str], dict[str, int], dict[int, str], dict[str, int]] | None = (
+            None
+        )
+        self.out_buf: list[bytes] = []
+        self.seen_non_option = ""
+        self.warnings: list[str] = []
+        #: the expression's tokens and the parser's place in them
+        self.args: list[str] = []
+        self.pos = 0
+
+    @property
+    def maps(self) -> tuple[dict[int, str], dict[str, int], dict[int, str], dict[str, int]]:
+        if self._maps is None:
+            self._maps = user_maps(self.fs)
+        return self._maps
+
+    async def write(self, data: str | bytes) -> None:
+        if isinstance(data, str):
+            data = data.encode("utf-8", "surrogateescape")
+        await self.ctx.stdout.write(data)
+
+    # --- the expression's tokens ----------------------------------------------------------
+    def peek(self) -> str | None:
+        return self.args[self.pos] if self.pos < len(self.args) else None
+
+    def take(self) -> str:
+        tok = self.args[self.pos]
+        self.pos += 1
+        return tok
+
+    def arg(self, pred: str) -> str:
+        if self.pos >= len(self.args):
+            raise FindError(f"missing argument to `{pred}'")
+        return self.take()
