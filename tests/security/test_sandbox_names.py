@@ -182,3 +182,54 @@ def test_a_static_deny_applies_to_a_name_the_kernel_holds() -> None:
             "show('read', lambda: read('f'))\nshow('read again', lambda: read('f'))",
         )
         assert lines == ["stat 6", "read Permission denied", "read again Permission denied"]
+
+
+def test_a_listing_shows_no_metadata_the_policy_hides() -> None:
+    # names come with their attributes in one request (READDIRPLUS); an entry whose stat the
+    # policy denies is listed by name only, and a stat of it is still denied
+    pol = {
+        "fs": {
+            "default": "allow",
+            "rules": [{"mode": "deny", "operations": ["stat"], "paths": ["/home/user/d/hidden"]}],
+        }
+    }
+    with make_vm(pol) as vm:
+        vm.mkdir("/home/user/d")
+        vm.write_file("/home/user/d/hidden", "secret")
+        vm.write_file("/home/user/d/shown", "public")
+        lines = _run(
+            vm,
+            "show('names', lambda: sorted(os.listdir('d')))",
+            lambda: None,
+            "show('shown', lambda: os.stat('d/shown').st_size)\n"
+            "show('hidden', lambda: os.stat('d/hidden').st_size)",
+        )
+        assert lines == [
+            "names ['hidden', 'shown']",
+            "shown 6",
+            "hidden Permission denied",
+        ]
+
+
+def test_listing_a_directory_asks_nobody_about_its_entries() -> None:
+    # the metadata of an entry under an ask rule is not sent with the listing (it would take
+    # asking the handler); only a program that looks at the entry itself makes the policy ask
+    asked: list[str] = []
+
+    def handler(req: Any) -> bool:
+        asked.append(req.resource)
+        return True
+
+    pol = {"fs": {"default": "allow", "rules": [{"mode": "ask", "paths": ["/home/user/d/f"]}]}}
+    with make_vm(pol, permission_handler=handler) as vm:
+        vm.mkdir("/home/user/d")
+        vm.write_file("/home/user/d/f", "x")
+        vm.write_file("/home/user/d/g", "y")
+        asked.clear()  # the write above asked
+        r = vm.sandbox_run(["/bin/ls", "/home/user/d"], timeout=120)
+        assert r.exit_code == 0, r.stderr
+        assert r.stdout.split() == ["f", "g"]
+        assert asked == []
+        r = vm.sandbox_run(["/bin/cat", "/home/user/d/f"], timeout=120)
+        assert r.stdout == "x"
+        assert "/home/user/d/f" in asked

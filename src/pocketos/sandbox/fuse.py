@@ -67,45 +67,10 @@ from typing import Any
 from pocketos.kernel.fs.api import StatResult
 from pocketos.kernel.fs.vfs import VFS
 from pocketos.kernel.permissions import Policy, glob_to_regex
+from pocketos.sandbox import fuse_wire as fw
 
 __all__ = ["FuseServer", "fuse_available"]
 
-# opcodes (linux/fuse.h)
-LOOKUP, FORGET, GETATTR, SETATTR, READLINK, SYMLINK = 1, 2, 3, 4, 5, 6
-MKNOD, MKDIR, UNLINK, RMDIR, RENAME, LINK, OPEN, READ, WRITE = 8, 9, 10, 11, 12, 13, 14, 15, 16
-STATFS, RELEASE, FSYNC, FLUSH, INIT, OPENDIR, READDIR = 17, 18, 20, 25, 26, 27, 28
-RELEASEDIR, FSYNCDIR, ACCESS, CREATE, INTERRUPT, DESTROY = 29, 30, 34, 35, 36, 38
-BATCH_FORGET, RENAME2 = 42, 45
-
-IN_HEADER = struct.Struct("<IIQQIIIHH")
-OUT_HEADER = struct.Struct("<IiQ")
-ATTR = struct.Struct("<QQQQQQIIIIIIIIII")
-ENTRY_OUT = struct.Struct("<QQQQII")
-ATTR_OUT = struct.Struct("<QII")
-OPEN_OUT = struct.Struct("<QII")
-READ_IN = struct.Struct("<QQII")
-WRITE_IN = struct.Struct("<QQIIQII")
-SETATTR_IN = struct.Struct("<IIQQQQQQIIIIIIII")
-INIT_OUT = struct.Struct("<IIIIHHIIHHI28x")
-DIRENT = struct.Struct("<QQII")
-KSTATFS = struct.Struct("<QQQQQIIII24x")
-
-FATTR_MODE, FATTR_UID, FATTR_GID, FATTR_SIZE = 1, 2, 4, 8
-FATTR_ATIME, FATTR_MTIME, FATTR_ATIME_NOW, FATTR_MTIME_NOW = 16, 32, 128, 256
-FUSE_ASYNC_READ = 1
-FUSE_BIG_WRITES = 1 << 5
-FUSE_AUTO_INVAL_DATA = 1 << 12
-FUSE_GETATTR_FH = 1
-FOPEN_KEEP_CACHE = 2
-NOTIFY_INVAL_INODE = 2
-NOTIFY_INVAL_INODE_OUT = struct.Struct("<Qqq")
-FUSE_MAX_PAGES = 1 << 22
-MAX_WRITE = 1 << 20
-BUFSIZE = MAX_WRITE + 4096
-#: how far the host kernel reads ahead: several requests of MAX_WRITE in flight at once
-READAHEAD = 8 * MAX_WRITE
-RENAME_NOREPLACE = 1
-_IFMT = 0o170000
 #: seconds the host kernel may keep a name or attributes without asking again; the VM's own
 #: changes are told to it at once (``_vm_changed``), so this only bounds what nobody tells it
 CACHE_TTL = 1
@@ -182,7 +147,7 @@ class FuseServer:
         self._ids: dict[str, int] = {"/": 1}
         self._next_id = 2
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._buf = bytearray(BUFSIZE)
+        self._buf = bytearray(fw.BUFSIZE)
         #: open files: fh -> (node, opened for reading)
         self._fhs: dict[int, tuple[int, bool]] = {}
         self._next_fh = 1
@@ -193,6 +158,13 @@ class FuseServer:
         #: path -> whether the host kernel may cache its name and attributes
         self._cacheable: dict[str, bool] = {}
         self._asks = _fs_ask_patterns(policy)
+        fs = policy.domains.get("fs") if policy is not None else None
+        #: every stat is allowed (a plain-allow fs policy): listings show all metadata
+        self._stat_all = (
+            vfs.checker is None if fs is None else fs.default == "allow" and not fs.rules
+        )
+        #: open directories: fh -> the listing being read
+        self._dirs: dict[int, list[tuple[str, StatResult | None]]] = {}
         self._serving = False
         #: requests served (for tests and benchmarks)
         self.requests = 0
@@ -205,7 +177,7 @@ class FuseServer:
             raise OSError(errno.ENODEV, f"FUSE is unavailable: {reason}")
         self.fd = os.open("/dev/fuse", os.O_RDWR | os.O_CLOEXEC)
         opts = (
-            f"fd={self.fd},rootmode=40000,user_id=0,group_id=0,allow_other,max_read={MAX_WRITE}"
+            f"fd={self.fd},rootmode=40000,user_id=0,group_id=0,allow_other,max_read={fw.MAX_WRITE}"
         ).encode()
         libc = _libc()
         rc = libc.mount(
@@ -235,7 +207,7 @@ class FuseServer:
                     f = line.split()
                     if f[4] == self.mountpoint:
                         with open(f"/sys/class/bdi/{f[2]}/read_ahead_kb", "w") as out:
-                            out.write(str(READAHEAD // 1024))
+                            out.write(str(fw.READAHEAD // 1024))
                         break
         except OSError:
             pass
@@ -277,19 +249,23 @@ class FuseServer:
     def _reply(self, unique: int, body: bytes = b"", error: int = 0) -> None:
         try:
             if error:
-                os.write(self.fd, OUT_HEADER.pack(OUT_HEADER.size, -error, unique))
+                os.write(self.fd, fw.OUT_HEADER.pack(fw.OUT_HEADER.size, -error, unique))
             elif len(body) > 4096:  # no copy of a large body: one writev of header and body
-                os.writev(self.fd, [OUT_HEADER.pack(OUT_HEADER.size + len(body), 0, unique), body])
+                os.writev(
+                    self.fd, [fw.OUT_HEADER.pack(fw.OUT_HEADER.size + len(body), 0, unique), body]
+                )
             else:
-                os.write(self.fd, OUT_HEADER.pack(OUT_HEADER.size + len(body), 0, unique) + body)
+                os.write(
+                    self.fd, fw.OUT_HEADER.pack(fw.OUT_HEADER.size + len(body), 0, unique) + body
+                )
         except OSError:
             pass  # the request was interrupted or the fs unmounted: nobody waits for it
 
     def _handle(self, req: memoryview) -> None:
-        _ln, op, unique, node, _uid, _gid, _pid, _e, _p = IN_HEADER.unpack_from(req)
-        arg = req[IN_HEADER.size :]
+        _ln, op, unique, node, _uid, _gid, _pid, _e, _p = fw.IN_HEADER.unpack_from(req)
+        arg = req[fw.IN_HEADER.size :]
         self.requests += 1
-        if op in (FORGET, BATCH_FORGET, INTERRUPT):
+        if op in (fw.FORGET, fw.BATCH_FORGET, fw.INTERRUPT):
             return  # no reply expected; node ids stay valid while their path does
         handler = _HANDLERS.get(op)
         if handler is None:
@@ -314,7 +290,7 @@ class FuseServer:
         VM goes on, tell the host kernel that the attributes it holds for the path and its
         directory are stale. When the path is gone or names another kind of object, the node
         ids at and under it are retired: the kernel's cached names for them then answer ESTALE,
-        and the kernel walks the path again with a fresh LOOKUP."""
+        and the kernel walks the path again with a fresh fw.LOOKUP."""
         if self._serving or self.fd < 0:
             return  # the sandbox's own change: the kernel made it and knows
         nid = self._ids.get(path)
@@ -324,7 +300,7 @@ class FuseServer:
         if nid is None:
             return
         try:
-            kind = self.vfs.stat(path, follow_symlinks=False, check=False).st_mode & _IFMT
+            kind = self.vfs.stat(path, follow_symlinks=False, check=False).st_mode & fw.IFMT
         except OSError:
             kind = -1
         self._inval_attrs(nid)
@@ -342,10 +318,11 @@ class FuseServer:
     def _inval_attrs(self, nid: int) -> None:
         # attributes only (a negative offset): this takes no lock a sandboxed process may
         # hold while it waits for this very thread, unlike dropping pages or a name
-        msg = NOTIFY_INVAL_INODE_OUT.pack(nid, -1, 0)
+        msg = fw.NOTIFY_INVAL_INODE_OUT.pack(nid, -1, 0)
         try:
             os.write(
-                self.fd, OUT_HEADER.pack(OUT_HEADER.size + len(msg), NOTIFY_INVAL_INODE, 0) + msg
+                self.fd,
+                fw.OUT_HEADER.pack(fw.OUT_HEADER.size + len(msg), fw.NOTIFY_INVAL_INODE, 0) + msg,
             )
         except OSError:
             pass  # the kernel no longer holds the inode, or the fs is gone
@@ -407,9 +384,9 @@ class FuseServer:
         mode = st.st_mode
         if S.S_ISCHR(mode):  # the VM's own devices are not devices on the host
             mode = S.S_IFREG | (mode & 0o777)
-        self._types[nid] = mode & _IFMT
+        self._types[nid] = mode & fw.IFMT
         size = st.st_size
-        return ATTR.pack(
+        return fw.ATTR.pack(
             st.st_ino or nid,
             size,
             (size + 511) // 512,
@@ -432,7 +409,7 @@ class FuseServer:
         st = self.vfs.stat(path, follow_symlinks=False)
         nid = self._node_for(path)
         ttl = self._ttl(path, st)
-        return ENTRY_OUT.pack(nid, 0, ttl, ttl, 0, 0) + self._attr(st, nid)
+        return fw.ENTRY_OUT.pack(nid, 0, ttl, ttl, 0, 0) + self._attr(st, nid)
 
     def _open_reply(self, node: int, path: str, readable: bool) -> bytes:
         st = self.vfs.stat(path)
@@ -442,12 +419,12 @@ class FuseServer:
         fh = self._next_fh
         self._next_fh += 1
         self._fhs[fh] = (node, readable)
-        return OPEN_OUT.pack(fh, FOPEN_KEEP_CACHE if keep else 0, 0)
+        return fw.OPEN_OUT.pack(fh, fw.FOPEN_KEEP_CACHE if keep else 0, 0)
 
     def _attr_out(self, node: int) -> bytes:
         path = self._path(node)
         st = self.vfs.stat(path, follow_symlinks=False)
-        return ATTR_OUT.pack(self._ttl(path, st), 0, 0) + self._attr(st, node)
+        return fw.ATTR_OUT.pack(self._ttl(path, st), 0, 0) + self._attr(st, node)
 
     # --- operations ----------------------------------------------------------------------
     def op_init(self, node: int, arg: memoryview) -> bytes:
@@ -455,14 +432,16 @@ class FuseServer:
         if major != 7:
             raise OSError(errno.EPROTO, "unsupported FUSE protocol")
         want = (
-            FUSE_ASYNC_READ
-            | FUSE_BIG_WRITES
-            | FUSE_AUTO_INVAL_DATA
-            | (FUSE_MAX_PAGES if minor >= 28 else 0)
+            fw.FUSE_ASYNC_READ
+            | fw.FUSE_BIG_WRITES
+            | fw.FUSE_AUTO_INVAL_DATA
+            | fw.FUSE_DO_READDIRPLUS
+            | fw.FUSE_READDIRPLUS_AUTO
+            | (fw.FUSE_MAX_PAGES if minor >= 28 else 0)
         )
-        # readahead of up to MAX_WRITE: a large sequential read is one request per MiB
-        return INIT_OUT.pack(
-            7, min(minor, 31), READAHEAD, flags & want, 16, 12, MAX_WRITE, 1, 256, 0, 0
+        # requests of up to MAX_WRITE (256 pages), READAHEAD of them in flight for a big read
+        return fw.INIT_OUT.pack(
+            7, min(minor, 31), fw.READAHEAD, flags & want, 16, 12, fw.MAX_WRITE, 1, 256, 0, 0
         )
 
     def op_destroy(self, node: int, arg: memoryview) -> bytes:
@@ -474,7 +453,7 @@ class FuseServer:
 
     def op_getattr(self, node: int, arg: memoryview) -> bytes:
         flags, _dummy, fh = struct.unpack_from("<IIQ", arg)
-        if flags & FUSE_GETATTR_FH:
+        if flags & fw.FUSE_GETATTR_FH:
             # asked on an open file (every read(2) asks first): a file opened for reading
             # must still be readable under the policy, cached contents or not
             opened = self._fhs.get(fh)
@@ -484,7 +463,7 @@ class FuseServer:
         return self._attr_out(node)
 
     def op_setattr(self, node: int, arg: memoryview) -> bytes:
-        f = SETATTR_IN.unpack_from(arg)
+        f = fw.SETATTR_IN.unpack_from(arg)
         valid, size, atime, mtime, atimens, mtimens, mode = (
             f[0],
             f[3],
@@ -496,19 +475,19 @@ class FuseServer:
         )
         path = self._path(node)
         vfs = self.vfs
-        if valid & FATTR_MODE:
+        if valid & fw.FATTR_MODE:
             vfs.chmod(path, mode & 0o7777, follow_symlinks=False)
-        if valid & FATTR_SIZE:
+        if valid & fw.FATTR_SIZE:
             vfs.truncate(path, size)
-        if valid & (FATTR_ATIME | FATTR_MTIME):
+        if valid & (fw.FATTR_ATIME | fw.FATTR_MTIME):
             now = time.time_ns()
             st = vfs.stat(path)
             a = st.st_atime_ns
             m = st.st_mtime_ns
-            if valid & FATTR_ATIME:
-                a = now if valid & FATTR_ATIME_NOW else atime * 1_000_000_000 + atimens
-            if valid & FATTR_MTIME:
-                m = now if valid & FATTR_MTIME_NOW else mtime * 1_000_000_000 + mtimens
+            if valid & fw.FATTR_ATIME:
+                a = now if valid & fw.FATTR_ATIME_NOW else atime * 1_000_000_000 + atimens
+            if valid & fw.FATTR_MTIME:
+                m = now if valid & fw.FATTR_MTIME_NOW else mtime * 1_000_000_000 + mtimens
             vfs.utime(path, (a, m))
         # uid and gid: the VM has one user; a chown is accepted and changes nothing
         return self._attr_out(node)
@@ -556,9 +535,9 @@ class FuseServer:
         old, new = names.split(b"\0")[:2]
         src = self._child(node, old)
         dst = self._child(newdir, new)
-        if flags & ~RENAME_NOREPLACE:
+        if flags & ~fw.RENAME_NOREPLACE:
             raise OSError(errno.EINVAL, "unsupported rename flags")
-        if flags & RENAME_NOREPLACE and self._exists(dst):
+        if flags & fw.RENAME_NOREPLACE and self._exists(dst):
             raise OSError(errno.EEXIST, "exists")
         self.vfs.rename(src, dst)
         self._moved(src, dst)
@@ -621,14 +600,14 @@ class FuseServer:
         return entry + self._open_reply(self._ids[path], path, flags & os.O_ACCMODE != os.O_WRONLY)
 
     def op_read(self, node: int, arg: memoryview) -> bytes:
-        _fh, offset, size, _f = READ_IN.unpack_from(arg)
+        _fh, offset, size, _f = fw.READ_IN.unpack_from(arg)
         with self.vfs.open(self._path(node), "rb") as fh:
             fh.seek(offset)
             return fh.read(size)
 
     def op_write(self, node: int, arg: memoryview) -> bytes:
-        _fh, offset, size, _wf, _lo, _fl, _pad = WRITE_IN.unpack_from(arg)
-        data = arg[WRITE_IN.size : WRITE_IN.size + size]
+        _fh, offset, size, _wf, _lo, _fl, _pad = fw.WRITE_IN.unpack_from(arg)
+        data = arg[fw.WRITE_IN.size : fw.WRITE_IN.size + size]
         with self.vfs.open(self._path(node), "r+b") as fh:
             fh.seek(offset)
             n = fh.write(bytes(data))
@@ -639,7 +618,9 @@ class FuseServer:
         total = max(used * 2, 1 << 30)
         blocks = total // 4096
         free = max(blocks - used // 4096, 0)
-        return KSTATFS.pack(blocks, free, free, inodes + 1_000_000, 1_000_000, 4096, 255, 4096, 0)
+        return fw.KSTATFS.pack(
+            blocks, free, free, inodes + 1_000_000, 1_000_000, 4096, 255, 4096, 0
+        )
 
     def op_ok(self, node: int, arg: memoryview) -> bytes:
         return b""
@@ -648,26 +629,81 @@ class FuseServer:
         st = self.vfs.stat(self._path(node))
         if not S.S_ISDIR(st.st_mode):
             raise OSError(errno.ENOTDIR, "not a directory")
-        return OPEN_OUT.pack(0, 0, 0)
+        fh = self._next_fh
+        self._next_fh += 1
+        self._dirs[fh] = []
+        return fw.OPEN_OUT.pack(fh, 0, 0)
+
+    def op_releasedir(self, node: int, arg: memoryview) -> bytes:
+        (fh,) = struct.unpack_from("<Q", arg)
+        self._dirs.pop(fh, None)
+        return b""
+
+    def _listing(self, node: int, fh: int, offset: int) -> list[tuple[str, StatResult | None]]:
+        """The entries of an open directory, listed (through the policy) at its first read
+        and again at a rewind; later reads page through the same listing."""
+        listing = self._dirs.get(fh)
+        if not listing or offset == 0:
+            entries = sorted(self.vfs.scandir(self._path(node)))
+            listing = [(".", None), ("..", None), *entries]
+            if fh in self._dirs:
+                self._dirs[fh] = listing
+        return listing
+
+    def _shown(self, path: str, st: StatResult | None) -> bool:
+        """Whether an entry's metadata may be shown with the listing: only what a stat of it
+        would show without asking anyone (never an ask, never an audit record)."""
+        if st is None:
+            return False
+        if self._stat_all or self.policy is None:
+            return self._stat_all
+        return self.policy.decide("fs", "stat", path) == "allow"
 
     def op_readdir(self, node: int, arg: memoryview) -> bytes:
-        _fh, offset, size, _f = READ_IN.unpack_from(arg)
-        path = self._path(node)
-        names = [".", "..", *sorted(self.vfs.listdir(path))]
+        fh, offset, size, _f = fw.READ_IN.unpack_from(arg)
+        listing = self._listing(node, fh, offset)
+        base = self._path(node).rstrip("/") + "/"
         out = bytearray()
-        for i in range(offset, len(names)):
-            name = names[i]
+        for i in range(offset, len(listing)):
+            name, st = listing[i]
             raw = name.encode("utf-8", "surrogateescape")
-            dtype = 4
-            if name not in (".", ".."):
-                child = (path.rstrip("/") + "/" + name) if path != "/" else "/" + name
-                try:
-                    dtype = _type_bits(self.vfs.stat(child, follow_symlinks=False).st_mode)
-                except OSError:
-                    dtype = 0
+            dtype = 4 if i < 2 else 0
+            if st is not None and self._shown(base + name, st):
+                dtype = _type_bits(st.st_mode)
                 if dtype == 2:  # a VM device reads as a regular file
                     dtype = 8
-            rec = DIRENT.pack(0xFFFFFFFF, i + 1, len(raw), dtype) + raw
+            rec = fw.DIRENT.pack(0xFFFFFFFF, i + 1, len(raw), dtype) + raw
+            rec += b"\0" * (-len(rec) % 8)
+            if len(out) + len(rec) > size:
+                break
+            out += rec
+        return bytes(out)
+
+    def op_readdirplus(self, node: int, arg: memoryview) -> bytes:
+        """READDIR with each entry's name and attributes, as a LOOKUP would answer them: a
+        listing followed by a stat of each entry (``ls -l``, ``find``) costs one request. An
+        entry whose metadata is not shown or not cached gets no attributes (node 0): the
+        kernel then looks it up, through the policy."""
+        fh, offset, size, _f = fw.READ_IN.unpack_from(arg)
+        listing = self._listing(node, fh, offset)
+        base = self._path(node).rstrip("/") + "/"
+        none = fw.ENTRY_OUT.pack(0, 0, 0, 0, 0, 0) + bytes(fw.ATTR.size)
+        out = bytearray()
+        for i in range(offset, len(listing)):
+            name, st = listing[i]
+            raw = name.encode("utf-8", "surrogateescape")
+            entry, dtype, ino = none, 4 if i < 2 else 0, 0xFFFFFFFF
+            child = base + name
+            if st is not None and self._shown(child, st):
+                dtype = _type_bits(st.st_mode)
+                if dtype == 2:
+                    dtype = 8
+                ttl = self._ttl(child, st)
+                if ttl:
+                    nid = self._node_for(child)
+                    entry = fw.ENTRY_OUT.pack(nid, 0, ttl, ttl, 0, 0) + self._attr(st, nid)
+                    ino = st.st_ino or nid
+            rec = entry + fw.DIRENT.pack(ino, i + 1, len(raw), dtype) + raw
             rec += b"\0" * (-len(rec) % 8)
             if len(out) + len(rec) > size:
                 break
@@ -684,31 +720,32 @@ class FuseServer:
 
 
 _HANDLERS: dict[int, Any] = {
-    INIT: FuseServer.op_init,
-    DESTROY: FuseServer.op_destroy,
-    LOOKUP: FuseServer.op_lookup,
-    GETATTR: FuseServer.op_getattr,
-    SETATTR: FuseServer.op_setattr,
-    READLINK: FuseServer.op_readlink,
-    SYMLINK: FuseServer.op_symlink,
-    MKNOD: FuseServer.op_mknod,
-    MKDIR: FuseServer.op_mkdir,
-    UNLINK: FuseServer.op_unlink,
-    RMDIR: FuseServer.op_rmdir,
-    RENAME: FuseServer.op_rename,
-    RENAME2: FuseServer.op_rename2,
-    LINK: FuseServer.op_link,
-    OPEN: FuseServer.op_open,
-    CREATE: FuseServer.op_create,
-    READ: FuseServer.op_read,
-    WRITE: FuseServer.op_write,
-    STATFS: FuseServer.op_statfs,
-    RELEASE: FuseServer.op_release,
-    FLUSH: FuseServer.op_ok,
-    FSYNC: FuseServer.op_ok,
-    OPENDIR: FuseServer.op_opendir,
-    READDIR: FuseServer.op_readdir,
-    RELEASEDIR: FuseServer.op_ok,
-    FSYNCDIR: FuseServer.op_ok,
-    ACCESS: FuseServer.op_access,
+    fw.INIT: FuseServer.op_init,
+    fw.DESTROY: FuseServer.op_destroy,
+    fw.LOOKUP: FuseServer.op_lookup,
+    fw.GETATTR: FuseServer.op_getattr,
+    fw.SETATTR: FuseServer.op_setattr,
+    fw.READLINK: FuseServer.op_readlink,
+    fw.SYMLINK: FuseServer.op_symlink,
+    fw.MKNOD: FuseServer.op_mknod,
+    fw.MKDIR: FuseServer.op_mkdir,
+    fw.UNLINK: FuseServer.op_unlink,
+    fw.RMDIR: FuseServer.op_rmdir,
+    fw.RENAME: FuseServer.op_rename,
+    fw.RENAME2: FuseServer.op_rename2,
+    fw.LINK: FuseServer.op_link,
+    fw.OPEN: FuseServer.op_open,
+    fw.CREATE: FuseServer.op_create,
+    fw.READ: FuseServer.op_read,
+    fw.WRITE: FuseServer.op_write,
+    fw.STATFS: FuseServer.op_statfs,
+    fw.RELEASE: FuseServer.op_release,
+    fw.FLUSH: FuseServer.op_ok,
+    fw.FSYNC: FuseServer.op_ok,
+    fw.OPENDIR: FuseServer.op_opendir,
+    fw.READDIR: FuseServer.op_readdir,
+    fw.READDIRPLUS: FuseServer.op_readdirplus,
+    fw.RELEASEDIR: FuseServer.op_releasedir,
+    fw.FSYNCDIR: FuseServer.op_ok,
+    fw.ACCESS: FuseServer.op_access,
 }

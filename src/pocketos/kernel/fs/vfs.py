@@ -376,6 +376,23 @@ class VFS:
             )
         return names
 
+    def scandir(self, path: str) -> list[tuple[str, StatResult | None]]:
+        """listdir() with each entry's lstat (None when it has none), in one call. Only the
+        listing is checked by the policy: a caller showing an entry's metadata checks it."""
+        names = self.listdir(path)
+        parts, m, bpath, _ = self.resolve(path)
+        base = bpath.rstrip("/") + "/"
+        single = len(self.mounts) == 1
+        out: list[tuple[str, StatResult | None]] = []
+        for name in names:
+            mm, b = (m, base + name) if single else self._mount_for([*parts, name])
+            try:
+                st: StatResult | None = mm.backend.lstat(b)
+            except OSError:
+                st = None if single else self._synthetic_dir([*parts, name])
+            out.append((name, st))
+        return out
+
     def readlink(self, path: str, shown: str | None = None) -> str:
         parts, m, bpath, st = self._existing(path, "readlink", False, shown)
         if not S.S_ISLNK(st.st_mode):
