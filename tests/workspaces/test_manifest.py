@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pocketos import VM
-from pocketos.workspaces import WorkspaceStore, manifest
+from pocketos.workspaces import CorruptObjectError, WorkspaceStore, manifest
 from pocketos.workspaces.manifest import apply_to_manifest, build_manifest
 from pocketos.workspaces.objects import ObjectStore
 from pocketos.workspaces.storage import LocalStorage
@@ -279,3 +279,45 @@ def test_a_format_2_store_is_read_and_upgraded(
         with VM() as vm:
             WorkspaceStore(tmp_path).open("w", vm, "/w", run=run)
             assert vm.exec("cat /w/a /w/b 2>/dev/null").stdout == want
+
+
+def test_a_commit_splices_the_root_and_the_chain_stays_short(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A commit stores the lines of the root it changed, naming the root before; past
+    MAX_DEPTH such roots the whole list is written again. Every run reads as a rebuild of
+    its tree would, and a tampered root anywhere in the chain is reported."""
+    from tests.workspaces.tampering import tamper
+
+    monkeypatch.setattr(manifest, "MAX_DEPTH", 3)
+    with VM() as vm:
+        for d in range(20):
+            for f in range(20):
+                vm.write_file(f"/seed/d{d}/f{f}", f"{d}/{f}\n", parents=True)
+        store = WorkspaceStore(tmp_path, fsync=False)
+        store.create_base("big", vm=vm, path="/seed")
+    store.create("w", base="big")
+    with VM() as vm:
+        co = store.open("w", vm, "/w")
+        for i in range(9):
+            vm.write_file(f"/w/d{i}/f{i}", f"changed {i}\n")
+            co.commit(f"run {i}")
+    runs = [store.run_doc(r) for r in store.head("w")["runs"]]
+    roots = [store.objects.get_doc(r["manifest"]) for r in runs]
+    assert [r.get("depth", 0) for r in roots] == [1, 2, 3, 0, 1, 2, 3, 0, 1]
+    assert all(("chunks" in r) == (r.get("depth", 0) == 0) for r in roots)
+    full = len(store.objects.get(runs[3]["manifest"]))
+    assert all(len(store.objects.get(r["manifest"])) * 4 < full for r in runs[4:7])
+    rebuilt = ObjectStore(LocalStorage(tmp_path / "rebuilt", fsync=False))
+    for k in range(10):
+        m = WorkspaceStore(tmp_path).manifest("w", k)
+        tree = m.to_dict()
+        assert [c[:3] for c in m.chunks] == [c[:3] for c in build_manifest(rebuilt, tree).chunks]
+        with VM() as vm:
+            WorkspaceStore(tmp_path).open("w", vm, "/w", run=k)
+            want = "".join(f"changed {i}\n" if i < k else f"{i}/{i}\n" for i in range(9))
+            assert vm.exec("cat " + " ".join(f"/w/d{i}/f{i}" for i in range(9))).stdout == want
+    tamper(store, runs[4]["manifest"], b"garbage")  # the root run 6 is spliced onto
+    with pytest.raises(CorruptObjectError, match=runs[4]["manifest"]):
+        WorkspaceStore(tmp_path).tree("w", 6)
+    assert len(WorkspaceStore(tmp_path).tree("w", 4)) == 421  # before it: unaffected

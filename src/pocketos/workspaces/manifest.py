@@ -15,6 +15,15 @@ Root document::
     {"manifest": 2, "count": entries, "files": regular files,
      "links": {hard-link group: [paths]}, "chunks": [[last path, chunk id, entries], ...]}
 
+A commit changes a few lines of the root; rather than the whole list again it stores a *spliced*
+root (store format 3) naming the root before it and the lines it replaced::
+
+    {"manifest": 3, "count", "files", "links", "prev": root id, "depth": roots in the chain,
+     "splices": [[first line replaced, lines replaced, [new lines]], ...]}
+
+Past :data:`MAX_DEPTH` spliced roots (or when a splice replaces much of the list) the whole
+list is written again, so opening reads at most that many small documents and one list.
+
 A chunk is a list ``[[path, entry], ...]`` (entries as in :mod:`.tree`); its id is the
 SHA-256 of its JSON text. The chunks one write makes are stored together, up to
 :data:`PACK_CHUNKS` in one *pack* object ``{"chunks": {chunk id: chunk}}``, so a commit
@@ -35,12 +44,22 @@ from pocketos.workspaces.errors import CorruptObjectError
 from pocketos.workspaces.objects import ObjectStore
 from pocketos.workspaces.tree import Entry, Tree, apply_delta
 
-__all__ = ["Manifest", "DictManifest", "build_manifest", "apply_to_manifest", "is_manifest"]
+__all__ = [
+    "Manifest",
+    "DictManifest",
+    "build_manifest",
+    "apply_to_manifest",
+    "is_manifest",
+    "resolve_root",
+]
 
-#: average entries per chunk (a power of two)
-AVERAGE = 16
+#: average entries per chunk (a power of two; a smaller one only adds cut points, so chunks
+#: written with a larger one read and update alike)
+AVERAGE = 4
 #: chunks stored together in one pack object (a lookup reads one pack)
 PACK_CHUNKS = 32
+#: spliced roots in a chain before a root lists every chunk again
+MAX_DEPTH = 32
 
 
 def _key(path: str) -> tuple[str, str]:
@@ -57,7 +76,66 @@ def _join(rel: str, name: str) -> str:
 
 
 def is_manifest(doc: Any) -> bool:
-    return isinstance(doc, dict) and doc.get("manifest") == 2 and "chunks" in doc
+    if not isinstance(doc, dict):
+        return False
+    if doc.get("manifest") == 2:
+        return "chunks" in doc
+    return doc.get("manifest") == 3 and "prev" in doc and "splices" in doc
+
+
+def resolve_root(
+    objects: ObjectStore,
+    root_id: str,
+    doc: dict[str, Any],
+    memo: dict[str, list[list[Any]]] | None = None,
+) -> tuple[list[list[Any]], list[str]]:
+    """The chunk lines of a root, following its chain of spliced roots, and the ids of the
+    roots in the chain (``memo`` keeps the lines of roots already resolved)."""
+    memo = {} if memo is None else memo
+    chain: list[dict[str, Any]] = []
+    ids = [root_id]
+    seen = {root_id}
+    lines: list[list[Any]] | None = None
+    while "chunks" not in doc:
+        if len(chain) > MAX_DEPTH * 4 or not isinstance(doc.get("splices"), list):
+            raise CorruptObjectError(f"manifest {root_id} has a broken chain of roots")
+        chain.append(doc)
+        prev = doc["prev"]
+        if prev in seen:
+            raise CorruptObjectError(f"manifest {root_id} has a cycle in its chain of roots")
+        seen.add(prev)
+        ids.append(prev)
+        if prev in memo:
+            lines = memo[prev]
+            break
+        doc = objects.get_doc(prev)
+        if not is_manifest(doc):
+            raise CorruptObjectError(f"object {prev} is not a manifest")
+    if lines is None:
+        lines = doc["chunks"]
+        memo[ids[-1]] = lines
+    for rid, d in zip(reversed(ids[: len(chain)]), reversed(chain), strict=True):
+        lines = _splice(lines, d["splices"], rid)
+        memo[rid] = lines
+    return lines, ids
+
+
+def _splice(lines: list[list[Any]], splices: list[Any], name: str) -> list[list[Any]]:
+    out: list[list[Any]] = []
+    pos = 0
+    for item in splices:
+        try:
+            start, removed, new = item
+            ok = pos <= start and start + removed <= len(lines) and isinstance(new, list)
+        except (TypeError, ValueError):
+            ok = False
+        if not ok:
+            raise CorruptObjectError(f"manifest {name} has an invalid splice {item!r}")
+        out.extend(lines[pos:start])
+        out.extend(new)
+        pos = start + removed
+    out.extend(lines[pos:])
+    return out
 
 
 class DictManifest:
@@ -111,7 +189,11 @@ class Manifest:
         if not is_manifest(doc):
             raise CorruptObjectError(f"object {root_id} is not a manifest")
         self.doc = doc
-        self.chunks: list[list[Any]] = doc["chunks"]
+        #: spliced roots between this one and a root that lists every chunk
+        self.depth = int(doc.get("depth", 0))
+        self.chunks: list[list[Any]] = (
+            doc["chunks"] if "chunks" in doc else resolve_root(objects, root_id, doc)[0]
+        )
         self._last = [_key(c[0]) for c in self.chunks]
         self._loaded: dict[int, dict[str, Entry]] = {}
         self._packs: dict[str, dict[str, Any]] = {}
@@ -215,15 +297,28 @@ def _put_chunks(objects: ObjectStore, pieces: list[list[Any]]) -> list[list[Any]
 
 
 def _root(
-    objects: ObjectStore, chunks: list[list[Any]], count: int, files: int, links: dict[str, Any]
+    objects: ObjectStore,
+    chunks: list[list[Any]],
+    count: int,
+    files: int,
+    links: dict[str, Any],
+    *,
+    prev: Manifest | None = None,
+    splices: list[list[Any]] | None = None,
 ) -> Manifest:
-    doc = {
+    doc: dict[str, Any] = {
         "manifest": 2,
         "count": count,
         "files": files,
         "links": {h: sorted(ps) for h, ps in sorted(links.items()) if ps},
-        "chunks": chunks,
     }
+    replaced = sum(len(new) for _, _, new in splices or ())
+    if prev is not None and prev.depth < MAX_DEPTH and replaced * 4 < len(chunks):
+        doc.update(manifest=3, prev=prev.root_id, depth=prev.depth + 1, splices=splices)
+        m = Manifest(objects, objects.put_doc(doc), {**doc, "chunks": chunks})
+        m.doc = doc
+        return m
+    doc["chunks"] = chunks
     return Manifest(objects, objects.put_doc(doc), doc)
 
 
@@ -287,12 +382,14 @@ def apply_to_manifest(
         by_chunk.setdefault(min(m._index(key), n - 1), []).append(pair)
     chunks: list[list[Any] | None] = []  # None: the next of the new pieces
     new_pieces: list[list[Any]] = []
+    regions: list[tuple[int, int, int]] = []  # first old line, old lines, new pieces
     i = 0
     while i < n:
         if i not in by_chunk:
             chunks.append(m.chunks[i])
             i += 1
             continue
+        start = i
         buf: dict[str, Entry] = {}
         while True:  # take chunks until the changed region ends where a chunk must end
             buf.update(m.chunk(i))
@@ -308,6 +405,7 @@ def apply_to_manifest(
                 break
         new_pieces.extend(pieces)
         chunks.extend([None] * len(pieces))
+        regions.append((start, i - start, len(pieces)))
     links = {h: list(ps) for h, ps in m._links.items()}
     for p, e in old.items():
         if e.get("h") and e["t"] == "f" and p in links.get(e["h"], ()):
@@ -318,6 +416,13 @@ def apply_to_manifest(
     count = m.count + len(new) - len(old)
     files = m.files + _files(new.values()) - _files(old.values())
     # every new chunk of the run in as few packs as possible
-    lines = iter(_put_chunks(m.objects, new_pieces))
+    made = _put_chunks(m.objects, new_pieces)
+    lines = iter(made)
     root = [c if c is not None else next(lines) for c in chunks]
-    return _root(m.objects, root, count, files, links), old, new
+    splices = []
+    k = 0
+    for start, removed, added in regions:
+        splices.append([start, removed, made[k : k + added]])
+        k += added
+    new_root = _root(m.objects, root, count, files, links, prev=m, splices=splices)
+    return new_root, old, new

@@ -224,11 +224,11 @@ class ObjectStore:
     # --- trees (compressed JSON documents) ---------------------------------------------------
     def put_doc(self, doc: Any) -> str:
         raw = json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
-        return self.put(zlib.compress(raw, 1))
+        return self.put(zlib.compress(raw, 9))
 
     def put_doc_text(self, text: str) -> str:
         """Store a document already written as canonical JSON text."""
-        return self.put(zlib.compress(text.encode(), 1))
+        return self.put(zlib.compress(text.encode(), 9))
 
     def get_doc(self, digest: str) -> Any:
         data = self.get(digest)

@@ -9,8 +9,8 @@ On-disk format version 2 (see docs/workspaces.md)::
     workspaces/NAME/lock             held while a writer updates the workspace
 
 A run is an immutable object ``{"n", "time", "author", "message", "delta", "manifest",
-"stats", "meta"}``: ``delta`` is the tree of what the run wrote, ``manifest`` the whole tree
-after it, stored in chunks (:mod:`.manifest`) that it shares with the runs before except where
+"stats", "meta"}``: ``delta`` is the tree of what the run wrote (format 2; ``null`` since
+format 3: it is the difference of two manifests), ``manifest`` the whole tree after it, stored in chunks (:mod:`.manifest`) that it shares with the runs before except where
 the run changed something. A commit writes new blobs, the changed chunks, the delta, the run
 object, and last replaces ``head.json`` atomically: until that rename (or put) nothing of the
 run is visible, so a writer killed at any point leaves the previous state intact, and what it
@@ -44,6 +44,7 @@ from pocketos.workspaces.manifest import (
     apply_to_manifest,
     build_manifest,
     is_manifest,
+    resolve_root,
 )
 from pocketos.workspaces.objects import ObjectStore
 from pocketos.workspaces.storage import LocalStorage, Storage, open_storage
@@ -485,7 +486,9 @@ class WorkspaceStore:
                     "author": author,
                     "message": message,
                     "meta": dict(meta or {}),
-                    "delta": self.objects.put_doc(delta),
+                    # what the run wrote is the difference of its manifest and the one
+                    # before: format 3 does not store it again
+                    "delta": None,
                     "manifest": new.root_id,
                 }
                 stats["bytes_written"] = self.bytes_written - before
@@ -559,7 +562,8 @@ class WorkspaceStore:
             for rid in h["runs"]:
                 runs.add(rid)
                 doc = self.run_doc(rid)
-                trees.add(doc["delta"])
+                if doc["delta"]:
+                    trees.add(doc["delta"])
                 for k in ("checkpoint", "manifest"):
                     if doc.get(k):
                         trees.add(doc[k])
@@ -610,14 +614,18 @@ class WorkspaceStore:
         roots) reference; a pack shared by many manifests is read once."""
         packs: dict[str, set[str]] = {}
         flat: builtins.list[Tree] = []
+        roots: set[str] = set()
+        memo: dict[str, builtins.list[Any]] = {}
         for t in trees:
             doc = self.objects.get_doc(t)
             if is_manifest(doc):
-                for c in doc["chunks"]:
+                lines, chain = resolve_root(self.objects, t, doc, memo)
+                roots.update(chain)
+                for c in lines:
                     packs.setdefault(c[3], set()).add(c[1])
             elif isinstance(doc, dict):
                 flat.append(doc)
-        out = set(packs) | blobs_of(flat)
+        out = set(packs) | roots | blobs_of(flat)
         for pid, cids in packs.items():
             chunks = self.objects.get_doc(pid).get("chunks", {})
             for cid in cids:
