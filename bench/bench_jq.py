@@ -1,7 +1,7 @@
 """jq per call: a small document through a small program, the way agents use jq, pocketos side
-by side with just-bash and GNU jq through ``bash -c``. pocketos evaluates each program in a
-pre-started helper process that the exec's deadline can kill (docs/limits.md), so this row
-shows what that costs per call.
+by side with just-bash and GNU jq through ``bash -c``. These programs and inputs pass the
+screen of ``pocketos/commands/_jq_screen.py`` and run in the host's libjq; anything larger runs
+in a pre-started helper process that the exec's deadline can kill (docs/limits.md).
 
 Run: ``python -m bench.run --only jq``."""
 

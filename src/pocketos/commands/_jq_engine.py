@@ -7,7 +7,9 @@ program there and streams the results back in batches, waiting for them without 
 event loop. Before each run the helper's address space is capped (``RLIMIT_AS``) at its current
 size plus what is left of the exec's and the VM's memory; a helper that runs out of it dies and
 the command ends with ``max_memory``. A command cancelled (deadline, signal) while its helper
-computes kills the helper; one that stops early between batches hands it back.
+computes kills the helper; one that stops early between batches hands it back. A run whose
+program passed :mod:`pocketos.commands._jq_screen` and whose bound with its input is small
+evaluates in this process instead (no round trip).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from pocketos.commands import _jq_helper
+from pocketos.commands._jq_screen import MAX_COST, UNIT_BYTES, Screen
 from pocketos.kernel.budget import Budget, current_budget
 
 __all__ = ["HelperBusy", "JqEngine", "JqEngineError"]
@@ -84,10 +87,12 @@ _KINDS = {b"o": "out", b"e": "err", b"x": "fail"}
 
 
 class _Inline:
-    """Evaluation in this process, for a process that may not start helpers (it is then the
-    unit that is killed at the deadline and capped in memory)."""
+    """Evaluation in this process: for a process that may not start helpers (it is then the
+    unit that is killed at the deadline and capped in memory), and for a run whose program
+    and input passed the screen of :mod:`pocketos.commands._jq_screen`."""
 
     cache: dict[str, Any] = {}
+    lock = threading.Lock()
 
     def __init__(self) -> None:
         self.prog: Any = None
@@ -96,7 +101,8 @@ class _Inline:
     def compile(self, req: str) -> tuple[bool, str | None]:
         import jq
 
-        self.prog, msg = _jq_helper._compile(jq, self.cache, json.loads(req))
+        with self.lock:
+            self.prog, msg = _jq_helper._compile(jq, self.cache, json.loads(req))
         return self.prog is not None, msg
 
     def start(self, items: list[str]) -> None:
@@ -349,13 +355,24 @@ class JqEngine:
         self.inline: _Inline | None = None
         self.budget = current_budget()
         self._exec_level = True
+        #: for a program compiled here that passed the screen: its cost bound, and the
+        #: request to compile it in a helper should an input be too large for this process
+        self._screen: Screen | None = None
+        self._req = ""
 
     async def compile(
-        self, text: str, args: dict[str, Any], bare: str, raw: dict[str, str] | None = None
+        self,
+        text: str,
+        args: dict[str, Any],
+        bare: str,
+        raw: dict[str, str] | None = None,
+        *,
+        screen: Screen | None = None,
     ) -> str | None:
         """Compile ``text`` with ``args`` (and ``raw``: arguments given as JSON texts) in the
         helper; returns None, or the compile error's message (the one for ``bare``, the
-        user's own program, when it has one)."""
+        user's own program, when it has one). With ``screen`` (the program passed it), the
+        program is compiled here and each run decides by its input's size where it runs."""
         args_json = json.dumps({k: v for k, v in args.items() if not raw or k not in raw})
         if raw:
             extra = ",".join(f"{json.dumps(k)}:{v}" for k, v in raw.items())
@@ -363,6 +380,11 @@ class JqEngine:
         req = f'{{"text":{json.dumps(text)},"bare":{json.dumps(bare)},"args":{args_json}}}'
         if self.budget is not None:
             self.budget.check_alloc(len(req), "jq: input")
+        if self._screen is not None:
+            # compiled here before: a program that did not pass the screen runs in a helper
+            self.inline, self._screen = None, None
+        if screen is not None and self.helper is None and self.inline is None:
+            self.inline, self._screen, self._req = _Inline(), screen, req
         h = self.helper
         if h is None and self.inline is None:
             try:
@@ -401,6 +423,8 @@ class JqEngine:
 
     async def start(self, items: list[str]) -> None:
         """Run the compiled program on ``items`` (JSON texts); read results with :meth:`next`."""
+        if self.inline is not None and self._screen is not None:
+            await self._place(sum(len(t) for t in items))
         if self.inline is not None:
             self.inline.start(items)
             return
@@ -413,6 +437,29 @@ class JqEngine:
         except _Died:
             self._died()
         h.state = "running"
+
+    async def _place(self, input_bytes: int) -> None:
+        """Keep a screened program here when this run's bound is small and fits what is left
+        of the memory budget; otherwise move it to a helper for this and later runs."""
+        assert self._screen is not None
+        cost = self._screen.cost(input_bytes)
+        left, _ = _memory_left(self.budget)
+        if cost <= MAX_COST and (left is None or cost * UNIT_BYTES <= left):
+            return
+        self.inline, self._screen = None, None
+        try:
+            h = self.helper = None if _inline_only else _take()
+        except _NoHelpers:
+            h = None
+        if h is None:
+            self.inline = _Inline()
+            ok, msg = self.inline.compile(self._req)
+            if not ok:  # pragma: no cover - it compiled here before
+                raise JqEngineError(msg or "jq: error: cannot compile program")
+            return
+        op, _ = await self._compile(h, self._req)
+        if op != b"K":  # pragma: no cover - it compiled here before
+            raise JqEngineError("jq: the jq engine could not compile the program")
 
     async def next(self) -> tuple[list[tuple[str, int, str]], bool]:
         """The next batch of results as (kind, input index, text), and whether the run is
@@ -450,7 +497,7 @@ class JqEngine:
 
     def close(self) -> None:
         """Hand the helper back (stopping an unfinished run) or kill it if it is computing."""
-        self.inline = None
+        self.inline, self._screen = None, None
         h = self.helper
         self.helper = None
         if h is None:

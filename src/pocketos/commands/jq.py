@@ -15,6 +15,7 @@ import jq as _jq
 
 from pocketos.commands import command
 from pocketos.commands._jq_engine import JqEngine, JqEngineError
+from pocketos.commands._jq_screen import screen_program
 
 if TYPE_CHECKING:
     from pocketos.kernel.process import Context
@@ -153,12 +154,15 @@ class JqProgram:
         self.args["__pocketos_filename"] = None
         tail = " | _pocketos_sort" if opts.sort_keys else ""
         self.text = _JQ_PRELUDE + "(" + source + "\n)" + tail + " | tojson"
+        #: the cost bound when the program may run in this process (None: in a helper)
+        self.screen = screen_program(source, [opts.named, opts.positional], opts.sort_keys)
 
     async def compile(self, engine: JqEngine, inputs: list[str] | None = None) -> None:
         """Compile in ``engine``'s helper, with ``inputs`` (JSON texts) for ``input`` and
         ``inputs``; raises JqError with jq's message and status 3 when it does not compile."""
         raw = {"__pocketos_inputs": "[" + ",".join(inputs) + "]"} if inputs else None
-        msg = await engine.compile(self.text, self.args, self.source, raw)
+        screen = None if raw else self.screen  # input/inputs never pass the screen anyway
+        msg = await engine.compile(self.text, self.args, self.source, raw, screen=screen)
         if msg is not None:
             raise JqError(msg, 3)
 
