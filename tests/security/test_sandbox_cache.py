@@ -123,3 +123,32 @@ def test_cached_contents_are_not_served_once_the_policy_denies_reading() -> None
             if e.resource == "/home/user/f" and e.decision == "deny"
         ]
         assert denied and denied[0].capability == "fs.read"
+
+
+def test_a_write_only_descriptor_is_seen_by_cached_readers_at_once() -> None:
+    # write-only opens bypass the page cache; a reader holding cached pages (read and mmap)
+    # sees each write at its next read, and the VM has it before the write returns
+    prog = """
+import mmap, os
+r = os.open("f", os.O_RDONLY)
+print("r1", os.pread(r, 10, 0).decode(), flush=True)
+m = mmap.mmap(r, 4, prot=mmap.PROT_READ)
+w = os.open("f", os.O_WRONLY)
+os.pwrite(w, b"bbbb", 0)
+print("r2", os.pread(r, 10, 0).decode(), m[:4].decode(), flush=True)
+os.pwrite(w, b"cc", 4)
+print("r3", os.pread(r, 10, 0).decode(), flush=True)
+"""
+    with make_vm() as vm:
+        vm.write_file("/home/user/f", "aaaa")
+        seen: list[str] = []
+
+        def on_out(data: bytes) -> None:
+            if b"r2" in data:
+                seen.append(vm.read_text("/home/user/f"))
+
+        r = vm.sandbox_run(["/usr/bin/python3", "-c", prog], on_stdout=on_out, timeout=120)
+        assert r.exit_code == 0, r.stderr
+        assert r.stdout.split("\n")[:3] == ["r1 aaaa", "r2 bbbb bbbb", "r3 bbbbcc"]
+        assert seen and seen[0].startswith("bbbb")
+        assert vm.read_text("/home/user/f") == "bbbbcc"

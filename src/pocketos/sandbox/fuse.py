@@ -55,8 +55,6 @@ policy and audit before it returns, as without a cache.
 from __future__ import annotations
 
 import asyncio
-import ctypes
-import ctypes.util
 import errno
 import os
 import stat as S
@@ -68,30 +66,13 @@ from pocketos.kernel.fs.api import StatResult
 from pocketos.kernel.fs.vfs import VFS
 from pocketos.kernel.permissions import Policy, glob_to_regex
 from pocketos.sandbox import fuse_wire as fw
+from pocketos.sandbox.fuse_mount import fuse_available, mount_fuse, tune_readahead, unmount
 
 __all__ = ["FuseServer", "fuse_available"]
 
 #: seconds the host kernel may keep a name or attributes without asking again; the VM's own
 #: changes are told to it at once (``_vm_changed``), so this only bounds what nobody tells it
 CACHE_TTL = 1
-
-MS_NOSUID, MS_NODEV = 2, 4
-MNT_DETACH = 2
-
-
-def fuse_available() -> str | None:
-    """None when this process can serve FUSE mounts, else the reason it cannot."""
-    if not os.path.exists("/dev/fuse"):
-        return "/dev/fuse is missing (load the fuse module or pass --device /dev/fuse)"
-    if os.geteuid() != 0:
-        return "serving the VM's files over FUSE needs root (CAP_SYS_ADMIN) in this version"
-    if not os.access("/dev/fuse", os.R_OK | os.W_OK):
-        return "/dev/fuse is not readable and writable"
-    return None
-
-
-def _libc() -> ctypes.CDLL:
-    return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
 
 
 def _errno_of(exc: BaseException) -> int:
@@ -118,6 +99,10 @@ def _fs_ask_patterns(policy: Policy | None) -> list[Any]:
                 return [glob_to_regex("**")]
             pats.extend(glob_to_regex(p) for p in rule.patterns)
     return pats
+
+
+#: a READDIRPLUS entry without attributes (node 0: the kernel looks the name up itself)
+_NO_ENTRY = fw.ENTRY_OUT.pack(0, 0, 0, 0, 0, 0) + bytes(fw.ATTR.size)
 
 
 def _type_bits(mode: int) -> int:
@@ -172,45 +157,13 @@ class FuseServer:
 
     # --- lifetime ------------------------------------------------------------------------
     def start(self) -> None:
-        reason = fuse_available()
-        if reason is not None:
-            raise OSError(errno.ENODEV, f"FUSE is unavailable: {reason}")
-        self.fd = os.open("/dev/fuse", os.O_RDWR | os.O_CLOEXEC)
-        opts = (
-            f"fd={self.fd},rootmode=40000,user_id=0,group_id=0,allow_other,max_read={fw.MAX_WRITE}"
-        ).encode()
-        libc = _libc()
-        rc = libc.mount(
-            b"pocketos",
-            self.mountpoint.encode(),
-            b"fuse.pocketos",
-            ctypes.c_ulong(MS_NOSUID | MS_NODEV),
-            opts,
-        )
-        if rc != 0:
-            err = ctypes.get_errno()
-            os.close(self.fd)
-            self.fd = -1
-            raise OSError(err, f"cannot mount FUSE at {self.mountpoint}: {os.strerror(err)}")
+        self.fd = mount_fuse(self.mountpoint, fw.MAX_WRITE)
         self.mounted = True
-        self._tune_readahead()
+        tune_readahead(self.mountpoint, fw.READAHEAD)
         os.set_blocking(self.fd, False)
         self._loop = asyncio.get_running_loop()
         self._loop.add_reader(self.fd, self._on_readable)
         self.vfs.watchers.append(self._vm_changed)
-
-    def _tune_readahead(self) -> None:
-        # large sequential reads in one request each: the bdi's readahead defaults to 128 KiB
-        try:
-            with open("/proc/self/mountinfo") as fh:
-                for line in fh:
-                    f = line.split()
-                    if f[4] == self.mountpoint:
-                        with open(f"/sys/class/bdi/{f[2]}/read_ahead_kb", "w") as out:
-                            out.write(str(fw.READAHEAD // 1024))
-                        break
-        except OSError:
-            pass
 
     def close(self) -> None:
         if self._vm_changed in self.vfs.watchers:
@@ -221,7 +174,7 @@ class FuseServer:
             except (ValueError, RuntimeError):
                 pass
         if self.mounted:
-            _libc().umount2(self.mountpoint.encode(), MNT_DETACH)
+            unmount(self.mountpoint)
             self.mounted = False
         if self.fd >= 0:
             os.close(self.fd)
@@ -419,7 +372,11 @@ class FuseServer:
         fh = self._next_fh
         self._next_fh += 1
         self._fhs[fh] = (node, readable)
-        return fw.OPEN_OUT.pack(fh, fw.FOPEN_KEEP_CACHE if keep else 0, 0)
+        # a write-only open bypasses the page cache: the kernel hands the program's pages to
+        # the WRITE request without first copying them into cache pages of its own (it still
+        # drops what other open files cached, as for any write)
+        flags = fw.FOPEN_KEEP_CACHE if keep else 0
+        return fw.OPEN_OUT.pack(fh, flags if readable else flags | fw.FOPEN_DIRECT_IO, 0)
 
     def _attr_out(self, node: int) -> bytes:
         path = self._path(node)
@@ -660,45 +617,30 @@ class FuseServer:
         return self.policy.decide("fs", "stat", path) == "allow"
 
     def op_readdir(self, node: int, arg: memoryview) -> bytes:
-        fh, offset, size, _f = fw.READ_IN.unpack_from(arg)
-        listing = self._listing(node, fh, offset)
-        base = self._path(node).rstrip("/") + "/"
-        out = bytearray()
-        for i in range(offset, len(listing)):
-            name, st = listing[i]
-            raw = name.encode("utf-8", "surrogateescape")
-            dtype = 4 if i < 2 else 0
-            if st is not None and self._shown(base + name, st):
-                dtype = _type_bits(st.st_mode)
-                if dtype == 2:  # a VM device reads as a regular file
-                    dtype = 8
-            rec = fw.DIRENT.pack(0xFFFFFFFF, i + 1, len(raw), dtype) + raw
-            rec += b"\0" * (-len(rec) % 8)
-            if len(out) + len(rec) > size:
-                break
-            out += rec
-        return bytes(out)
+        return self._readdir(node, arg, plus=False)
 
     def op_readdirplus(self, node: int, arg: memoryview) -> bytes:
         """READDIR with each entry's name and attributes, as a LOOKUP would answer them: a
         listing followed by a stat of each entry (``ls -l``, ``find``) costs one request. An
         entry whose metadata is not shown or not cached gets no attributes (node 0): the
         kernel then looks it up, through the policy."""
+        return self._readdir(node, arg, plus=True)
+
+    def _readdir(self, node: int, arg: memoryview, plus: bool) -> bytes:
         fh, offset, size, _f = fw.READ_IN.unpack_from(arg)
         listing = self._listing(node, fh, offset)
         base = self._path(node).rstrip("/") + "/"
-        none = fw.ENTRY_OUT.pack(0, 0, 0, 0, 0, 0) + bytes(fw.ATTR.size)
         out = bytearray()
         for i in range(offset, len(listing)):
             name, st = listing[i]
             raw = name.encode("utf-8", "surrogateescape")
-            entry, dtype, ino = none, 4 if i < 2 else 0, 0xFFFFFFFF
+            entry, dtype, ino = _NO_ENTRY if plus else b"", 4 if i < 2 else 0, 0xFFFFFFFF
             child = base + name
             if st is not None and self._shown(child, st):
                 dtype = _type_bits(st.st_mode)
-                if dtype == 2:
+                if dtype == 2:  # a VM device reads as a regular file
                     dtype = 8
-                ttl = self._ttl(child, st)
+                ttl = self._ttl(child, st) if plus else 0
                 if ttl:
                     nid = self._node_for(child)
                     entry = fw.ENTRY_OUT.pack(nid, 0, ttl, ttl, 0, 0) + self._attr(st, nid)
