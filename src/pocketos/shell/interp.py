@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import itertools
 import random
 import time
 from typing import Any
@@ -640,6 +641,9 @@ class Shell(
 
     # --- subshell state ---------------------------------------------------------------------------
     def clone(self) -> Shell:
+        if self._env_cache is None:
+            # worked out once here, not once per subshell that runs a command
+            self.exported_env()
         sub = Shell.__new__(Shell)
         sub.__dict__.update(self.__dict__)
         sub.vars = self.vars.fork()
@@ -654,15 +658,18 @@ class Shell(
         sub.funcnames = list(self.funcnames)
         sub.jobs = []
         sub.var_mem = None
-        Shell._bashpid_seq += 1
-        sub.bashpid = self.ctx.pid * 100 + Shell._bashpid_seq
+        sub.bashpid = self.ctx.pid * 100 + next(_BASHPID_SEQ)
         sub.is_subshell = True
         sub.dirstack = list(self.dirstack)
         sub._pending_psub = []
         return sub
 
     _keep_fds = False
-    _bashpid_seq = 0
+
+
+#: numbers subshells' $BASHPID apart (a module counter: writing a class attribute would
+#: invalidate the interpreter's attribute caches for every Shell method lookup)
+_BASHPID_SEQ = itertools.count(1)
 
 
 #: Python frames a deeply recursive shell function needs: about 7 per shell call level, so

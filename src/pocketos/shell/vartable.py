@@ -52,7 +52,10 @@ class VarTable(dict[str, Var]):
 
     def fork(self) -> VarTable:
         """A table for a subshell: the same variables and scopes, changed independently."""
-        child = VarTable(self, [dict(s) for s in self.scopes])
+        child = _new_table(VarTable)
+        dict.update(child, self)
+        child.scopes = [dict(s) for s in self.scopes]
+        child._token = object()
         # what this table owned is now shared with the child: a new mark makes both copy first
         self._token = object()
         return child
@@ -112,3 +115,6 @@ class VarTable(dict[str, Var]):
             seen.add(nxt)
             cur = nxt
         return None, False
+
+
+_new_table = dict.__new__
