@@ -132,6 +132,20 @@ def run(quick: bool = False) -> list[Result]:
         )
         inside.append(time.perf_counter() - t)
         inside_only.append(int(r.stderr.strip().splitlines()[-1]) / 1e9)
+    # twice in one sandbox: the second run finds the names and attributes the first looked
+    # up still cached (for CACHE_TTL, one second)
+    again = []
+    for _ in range(m):
+        r = vm.sandbox_run(
+            [
+                "/bin/sh",
+                "-c",
+                "git status --porcelain >/dev/null; s=$(date +%s%N); git status --porcelain;"
+                " e=$(date +%s%N); echo $((e - s)) >&2",
+            ],
+            cwd="/home/user/repo",
+        )
+        again.append(int(r.stderr.strip().splitlines()[-1]) / 1e9)
     host = tempfile.mkdtemp(prefix="pocketos-bench-")
     try:
         for path, text in files.items():
@@ -158,6 +172,16 @@ def run(quick: bool = False) -> list[Result]:
             "s",
             inside_only,
             note="timed inside",
+        )
+    )
+    out.append(
+        Result(
+            "sandbox",
+            "git status, 1,000 files",
+            SANDBOX + " (git only, again)",
+            "s",
+            again,
+            note="second run in one sandbox",
         )
     )
     out.append(Result("sandbox", "git status, 1,000 files", "host git", "s", outside))

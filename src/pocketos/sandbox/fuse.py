@@ -8,8 +8,7 @@ ever touches the VFS.
 
 Nodes are paths: the kernel's node ids map to the VM path they were looked up at, and a
 rename moves the ids of everything under it. A file is opened afresh (through the policy) for
-each read and write request, so a file removed while still open reads as gone (ENOENT, or
-ESTALE when the VM removed it).
+each read and write request, so a file removed while still open reads as gone (ESTALE).
 
 Names and attributes. The host kernel keeps each name and its attributes for CACHE_TTL (one
 second), so a path walk or a ``stat`` of a name it has seen costs no request; this holds
