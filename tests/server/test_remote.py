@@ -4,6 +4,7 @@ same things."""
 from __future__ import annotations
 
 import asyncio
+import errno
 
 import pytest
 
@@ -163,3 +164,102 @@ def test_refused_exec_keeps_the_socket_and_a_failing_callback_drops_it(server):
             vm.exec("echo a; echo b; echo c", on_stdout=boom)
         # a fresh socket: no frames of the failed exec leak into the next one
         assert vm.exec("echo 3").stdout == "3\n"
+
+
+def _same_handles(vm) -> list:
+    """spawn/wait/kill, a persistent shell, fork and Python, against a local or remote VM."""
+    from pocketos.wasm import cache
+
+    out = []
+    p = vm.spawn(["cat"])
+    p.write("piped\n")
+    p.close_stdin()
+    out.append((p.wait(), p.read_stdout(), p.exit_code))
+    q = vm.spawn(["sh", "-c", "echo started; sleep infinity"], cwd="/tmp")
+    out.append(q.read_stdout(8))
+    vm.kill(q.pid, "KILL")
+    out.append(vm.wait(q.pid))
+    r = vm.spawn(["sh", "-c", "echo $WHO >&2; exit 3"], env={"WHO": "env"}, stdin=b"")
+    out.append((r.wait(), r.read_stderr()))
+    for bad in (lambda: vm.kill(99999, "KILL"), lambda: vm.spawn(["no-such-command"])):
+        try:
+            bad()
+        except OSError as exc:
+            out.append((type(exc).__name__, exc.errno))
+    sh = vm.shell(cwd="/tmp")
+    assert sh.run("A=5; cd /home; f() { echo in-f $1; }").exit_code == 0
+    res = sh.run("f x; read -r l; echo $A $PWD $l; exit 2", stdin="line\n")
+    out.append((res.exit_code, res.stdout, sh.cwd))
+    sh.close()
+    vm.write_file("/tmp/shared", "parent")
+    child = vm.fork(env={"ROLE": "child"})
+    child.write_file("/tmp/shared", "child")
+    out.append((vm.read_text("/tmp/shared"), child.exec("cat /tmp/shared; echo $ROLE").stdout))
+    child.close()
+    out.append(vm.read_text("/tmp/shared"))
+    if cache.python_available():
+        with vm.python() as py:
+            assert py.run("x = 40").ok
+            r = py.run("print('p'); x + 2")
+            out.append((r.stdout, r.value, r.error))
+    return out
+
+
+def test_remote_spawn_shell_fork_python_like_a_local_vm(server):
+    with VM() as local:
+        expected = _same_handles(local)
+    with RemoteVM(server.url) as remote:
+        assert _same_handles(remote) == expected
+        # the fork was closed, so deleted: only the parent is left
+        assert [v["id"] for v in server.client().get("/v1/vms").json()["vms"]] == [remote.id]
+
+
+def test_remote_spawn_on_a_process_vm(serve):
+    s = serve(isolation="process")
+    with VM() as local, RemoteVM(s.url) as remote:
+        assert _same_handles(remote) == _same_handles(local)
+
+
+def test_async_remote_spawn_streams_output(server):
+    async def go(vm) -> tuple:
+        p = await vm.spawn(["sh", "-c", "read -r x; echo got $x; sleep infinity"])
+        await p.write("one\n")
+        line = await p.stdout.readuntil(b"\n")
+        listed = [x["pid"] for x in vm.list_processes()]
+        vm.kill(p.pid, "TERM")
+        code = await vm.wait(p.pid)
+        sh = vm.shell()
+        r = await sh.run("echo $((6 * 7))")
+        await sh.aclose()
+        return line, p.pid in listed, code, p.exit_code, r.stdout
+
+    async def both() -> None:
+        async with AsyncVM() as local:
+            expected = await go(local)
+        async with AsyncRemoteVM(server.url) as remote:
+            assert await go(remote) == expected
+
+    asyncio.run(both())
+
+
+def test_remote_mount_only_what_the_server_allows(serve, tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "a.txt").write_text("from the host\n")
+    s = serve(mounts={"data": {"host": str(data), "mode": "ro"}})
+    with RemoteVM(s.url) as vm:
+        vm.mount("/mnt/data", "data")
+        assert vm.read_text("/mnt/data/a.txt") == "from the host\n"
+        assert any(m["path"] == "/mnt/data" for m in vm.mounts())
+        with pytest.raises(OSError) as err:
+            vm.write_file("/mnt/data/b.txt", "no")
+        assert err.value.errno == errno.EROFS
+        with pytest.raises(RemoteError) as exc:
+            vm.mount("/mnt/rw", "data", mode="rw")  # narrowing only, never widening
+        assert (exc.value.status, exc.value.code) == (403, "mount_not_allowed")
+        with pytest.raises(RemoteError) as exc:
+            vm.mount("/mnt/etc", "etc")
+        assert exc.value.code == "mount_not_allowed" and "data" in exc.value.message
+        with pytest.raises(RemoteNotSupported):
+            vm.mount("/mnt/host", host="/etc")
+        assert not (data / "b.txt").exists()

@@ -24,7 +24,8 @@ import httpx
 
 from pocketos.kernel.audit import AuditEvent
 from pocketos.kernel.fs.api import StatResult
-from pocketos.remote.errors import RemoteError, raise_for
+from pocketos.remote.errors import RemoteError, RemoteNotSupported, raise_for
+from pocketos.remote.handles import HandlesMixin, exec_result
 from pocketos.vm_api import ExecResult, FileFront, to_bytes
 
 __all__ = ["AsyncRemoteVM", "Connection"]
@@ -145,17 +146,7 @@ def _exec_body(script: str | None, argv: list[str] | None, kw: Mapping[str, Any]
     return body
 
 
-def _result(d: dict[str, Any]) -> Any:
-    return ExecResult(
-        int(d["exit_code"]),
-        base64.b64decode(d.get("stdout_base64", "")),
-        base64.b64decode(d.get("stderr_base64", "")),
-        float(d.get("duration") or 0.0),
-        d.get("limit_hit"),
-    )
-
-
-class AsyncRemoteVM(FileFront):
+class AsyncRemoteVM(FileFront, HandlesMixin):
     """A VM hosted by a pocketos server.
 
     ``AsyncRemoteVM(url, token=..., policy=..., limits=..., isolation=...)`` creates a VM there
@@ -261,6 +252,33 @@ class AsyncRemoteVM(FileFront):
         self.info = info
         return info
 
+    def fork(self, **options: Any) -> AsyncRemoteVM:
+        """A new VM on the server from this one's files (``policy``, ``limits``, ``env``,
+        ``cwd`` may differ); closing it deletes it."""
+        self._alive()
+        d = self.conn.request("POST", f"{self._base}/fork", json=options).json()
+        child = AsyncRemoteVM(self.conn.url, token=self.conn.token, vm_id=d["id"])
+        child.owned = True
+        return child
+
+    def mount(
+        self, path: str, name: str | None = None, *, mode: str | None = None, **spec: Any
+    ) -> None:
+        """Mount the server's host folder ``name`` (one its config names) at ``path``; a
+        request may narrow the folder's mode, never widen it."""
+        self._alive()
+        if name is None or spec:
+            raise RemoteNotSupported(
+                501,
+                "not_supported",
+                "a remote VM mounts only the server's named host folders: mount(path, name)",
+            )
+        body = {"path": path, "name": name, **({"mode": mode} if mode else {})}
+        self.conn.request("POST", f"{self._base}/mounts", json=body, vm_path=path)
+
+    def mounts(self) -> list[dict[str, Any]]:
+        return list(self.describe().get("mounts") or [])
+
     def save(self, message: str = "") -> Any:
         """Commit a durable VM's changes (the run, or None when nothing changed)."""
         self._alive()
@@ -290,7 +308,7 @@ class AsyncRemoteVM(FileFront):
             raise ValueError("argv must not be empty")
         body = _exec_body(None, list(argv), kw)
         r = await self.conn.arequest("POST", f"{self._base}/exec", json=body, vm_path=kw.get("cwd"))
-        return _result(r.json())
+        return exec_result(r.json())
 
     def exec_sync(self, script: str | None, argv: list[str] | None, **kw: Any) -> Any:
         """``exec``/``run`` without an event loop (what :class:`RemoteVM` uses)."""
@@ -300,7 +318,7 @@ class AsyncRemoteVM(FileFront):
         if script is not None:
             return self._exec_ws_sync(body, on_out, on_err)
         r = self.conn.request("POST", f"{self._base}/exec", json=body, vm_path=kw.get("cwd"))
-        return _result(r.json())
+        return exec_result(r.json())
 
     # A script runs over one WebSocket kept open for the VM's lifetime (an exec is then one
     # frame each way, cheaper than an HTTP request); a socket that breaks mid-exec is dropped

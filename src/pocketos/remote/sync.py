@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote
 
+from pocketos._loop import run_sync
 from pocketos.remote.client import AsyncRemoteVM
 from pocketos.remote.session import AsyncRemoteSession, RemoteSession
+from pocketos.vm import SyncPython
 from pocketos.vm_api import SyncFacade
+from pocketos.vm_processes import SyncProcess
 
 __all__ = ["RemoteVM"]
 
@@ -35,6 +38,26 @@ class RemoteVM(SyncFacade[AsyncRemoteVM]):
         if not argv:
             raise ValueError("argv must not be empty")
         return self._vm.exec_sync(None, list(argv), **kw)
+
+    def spawn(self, argv: Sequence[str], **kw: Any) -> SyncProcess:
+        # the remote process has the surface of a local one
+        return SyncProcess(cast(Any, run_sync(self._vm.spawn(list(argv), **kw))))
+
+    def wait(self, pid: int, timeout: float | None = None) -> int:
+        return run_sync(self._vm.wait(pid, timeout))
+
+    def fork(self, **options: Any) -> RemoteVM:
+        child = RemoteVM.__new__(RemoteVM)
+        child._vm = self._vm.fork(**options)
+        return child
+
+    def python(self, **kw: Any) -> SyncPython:
+        return SyncPython(self._vm.python(**kw))
+
+    def shell(self, **kw: Any) -> Any:
+        from pocketos.shell.session import SyncShellSession
+
+        return SyncShellSession(self._vm.shell(**kw))  # type: ignore[arg-type]
 
     def create_session(self, agent: str = "pocketos", **options: Any) -> RemoteSession:
         r = self._vm.conn.request(

@@ -35,6 +35,7 @@ ROUTE_MODULES = [
     "pocketos.server.sessions",
     "pocketos.server.audit",
     "pocketos.server.terminals",
+    "pocketos.server.handles",
     "pocketos.server.webconsole",
 ]
 

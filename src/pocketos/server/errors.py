@@ -41,6 +41,7 @@ _HTTP_CODES = {
 #: errno -> HTTP status for the VM's OSErrors
 _ERRNO_STATUS = {
     errno.ENOENT: 404,
+    errno.ESRCH: 404,
     errno.EACCES: 403,
     errno.EPERM: 403,
     errno.EROFS: 403,

@@ -341,10 +341,7 @@ class Registry:
         unknown = sorted(set(body) - _CREATE_KEYS)
         if unknown:
             raise ApiError(422, "invalid_request", f"unknown field(s): {', '.join(unknown)}")
-        mine = [h for h in self.vms.values() if h.owner == who.name]
-        cap = self.config.max_vms_per_token
-        if cap and len(mine) >= cap:
-            raise ApiError(403, "too_many_vms", f"{who.name} already has {cap} VMs (the limit)")
+        self._room_for(who)
         isolation = body.get("isolation") or self.config.isolation
         if isolation not in ("process", "in-process"):
             raise ApiError(422, "invalid_request", "isolation must be 'process' or 'in-process'")
@@ -373,6 +370,37 @@ class Registry:
         if durable is not None:
             self._save_records()
         return h
+
+    def _room_for(self, who: Principal) -> None:
+        mine = [h for h in self.vms.values() if h.owner == who.name]
+        cap = self.config.max_vms_per_token
+        if cap and len(mine) >= cap:
+            raise ApiError(403, "too_many_vms", f"{who.name} already has {cap} VMs (the limit)")
+
+    async def fork(self, who: Principal, h: Hosted, body: dict[str, Any]) -> Hosted:
+        """A new VM of ``who`` from ``h``'s files (``VM.fork``); ``body`` may override policy,
+        limits, env and cwd. The child is not durable and has its own ``ask`` queue."""
+        if h.isolation not in ("in-process", "process"):
+            raise ApiError(501, "not_supported", "fork is not available for a VM on a cluster")
+        self._room_for(who)
+        opts = {k: body[k] for k in ("policy", "limits", "env", "cwd") if body.get(k) is not None}
+        spec = {k: v for k, v in h.spec.items() if k not in ("durable", "workspace", "name")}
+        child = Hosted(f"vm-{secrets.token_hex(6)}", who.name, h.isolation, {**spec, **opts})
+        child.permissions.bind()
+        if h.in_process and "policy" not in opts:
+            opts["policy"] = h.vm.policy.spec  # the parent's rules, not its handler
+        opts["permission_handler"] = child.permissions.handler
+        child.vm = await h.call("fork", **opts)
+        self._attach_loop(child)
+        self.vms[child.id] = child
+        return child
+
+    async def mount(self, h: Hosted, path: str, ref: Any) -> None:
+        """Mount one of the server's named host folders into a running VM."""
+        if h.isolation not in ("in-process", "process"):
+            raise ApiError(501, "not_supported", "host mounts are not available on a cluster")
+        spec = self._mounts({path: ref})[path]
+        await h.call("mount", path, host=spec["host"], mode=spec["mode"])
 
     def _build(self, h: Hosted, body: dict[str, Any]) -> Any:
         from pocketos.vm import AsyncVM

@@ -41,6 +41,25 @@ class CreateVM(BaseModel):
     name: str | None = None
 
 
+class ForkVM(BaseModel):
+    """Options of the new VM that differ from the parent's."""
+
+    model_config = ConfigDict(extra="forbid")
+    policy: dict[str, Any] | Literal["allow", "deny"] | None = None
+    limits: dict[str, Any] | None = None
+    env: dict[str, str] | None = None
+    cwd: str | None = None
+
+
+class AddMount(BaseModel):
+    """One of the server's named host folders, mounted at ``path``."""
+
+    model_config = ConfigDict(extra="forbid")
+    path: str
+    name: str
+    mode: Literal["ro", "rw", "overlay"] | None = None
+
+
 class Decision(BaseModel):
     model_config = ConfigDict(extra="forbid")
     decision: Literal["allow", "allow_always", "deny"]
@@ -97,6 +116,22 @@ async def save_vm(request: Request) -> Response:
     return JSONResponse({"id": h.id, "workspace": h.durable, "saved": info is not None, "run": run})
 
 
+async def fork_vm(request: Request) -> Response:
+    h = await vm_of(request)
+    body = await body_of(request, ForkVM)
+    reg = state_of(request).registry
+    child = await reg.fork(principal_of(request), h, body.model_dump(exclude_none=True))
+    return JSONResponse(await describe(child), status_code=201)
+
+
+async def add_mount(request: Request) -> Response:
+    h = await vm_of(request)
+    body = await body_of(request, AddMount)
+    ref = {"name": body.name, "mode": body.mode} if body.mode else body.name
+    await state_of(request).registry.mount(h, body.path, ref)
+    return JSONResponse({"mounts": await h.call("mounts")})
+
+
 async def list_permissions(request: Request) -> Response:
     h = await vm_of(request)
     raw = request.query_params.get("wait")
@@ -126,6 +161,21 @@ routes = [
     api("/v1/vms/{vm_id}", get_vm, ["GET"], "One VM"),
     api("/v1/vms/{vm_id}", delete_vm, ["DELETE"], "Close and forget a VM"),
     api("/v1/vms/{vm_id}/save", save_vm, ["POST"], "Commit a durable VM to its workspace"),
+    api(
+        "/v1/vms/{vm_id}/fork",
+        fork_vm,
+        ["POST"],
+        "A new VM from this one's files",
+        body=ForkVM,
+        status=201,
+    ),
+    api(
+        "/v1/vms/{vm_id}/mounts",
+        add_mount,
+        ["POST"],
+        "Mount one of the server's named host folders",
+        body=AddMount,
+    ),
     api(
         "/v1/vms/{vm_id}/permissions",
         list_permissions,
