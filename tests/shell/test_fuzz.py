@@ -1,26 +1,19 @@
-"""Fuzzing the shell: random and mutated scripts must never crash exec() or hang.
+"""Fuzzing the shell: generated and mutated scripts must never crash exec() or hang.
 
-Scripts come from a small grammar of shell fragments (words with every kind of expansion,
-commands, pipelines, lists, compound commands, redirections, here-documents, functions), then
-may be mutated (characters deleted, duplicated, swapped or inserted) or replaced by random
-text. Each runs in a VM with small limits. The claims: no Python exception escapes
-``exec()``, no "internal error" or Python recursion error is reported, the status is an int in
-0..255, and exec returns within its time limit.
+Scripts come from tests/shell/fuzzgen.py: a grammar of bash, and the comparison suite's cases
+mutated. Each runs in a fresh VM with small limits. A run fails on an exception out of
+``exec()``, "internal error" or a Python recursion error in its output, or a status outside
+0..255; a bash-like error with a status is fine. ``python -m bench.fuzz_shell`` runs the long
+job (100,000 scripts); the scripts it found bugs with are kept in FOUND below.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
-LIMITS = {"timeout": 2.0, "max_commands": 1000, "max_loop_iterations": 1000}
-EXEC_TIMEOUT = 2.0
-#: exec may overrun its deadline a little while it unwinds; a hang is far beyond this
-SLACK = 3.0
+from tests.shell.fuzzgen import EXEC_TIMEOUT, LIMITS, WORKDIR, problem_of, script_for
 
 
 def _have_exec() -> bool:
@@ -34,325 +27,62 @@ def _have_exec() -> bool:
 
 pytestmark = pytest.mark.skipif(not _have_exec(), reason="the VM shell is not available")
 
-# --- the grammar --------------------------------------------------------------------------------
-NAMES = [
-    "a",
-    "b",
-    "x",
-    "i",
-    "IFS",
-    "PATH",
-    "arr",
-    "m",
-    "_",
-    "1",
-    "@",
-    "*",
-    "#",
-    "?",
-    "$",
-    "!",
-    "-",
-    "0",
-    "HOME",
-    "PWD",
-    "RANDOM",
-    "LINENO",
-    "FUNCNAME",
-    "PIPESTATUS",
-]
-LITERALS = [
-    "a",
-    "b c",
-    "",
-    "-n",
-    "-e",
-    "--",
-    "*",
-    "?",
-    "[a-z]",
-    "~",
-    "~/x",
-    "f1",
-    "dir/f",
-    "1",
-    "0",
-    "-1",
-    "99",
-    "0x1f",
-    "'q'",
-    "\\n",
-    "%s",
-    "%d",
-    "=",
-    "==",
-    "!",
-    "(",
-    ")",
-    "{a,b}",
-    "{1..3}",
-    "a=b",
-    "--help",
-    "-z",
-    "\t",
-    "é",
-    "\x00",
-    "\\",
-]
-COMMANDS = [
-    "echo",
-    "printf",
-    "true",
-    "false",
-    ":",
-    "test",
-    "[",
-    "read",
-    "cat",
-    "seq",
-    "tr",
-    "wc",
-    "sort",
-    "head",
-    "tail",
-    "cut",
-    "grep",
-    "sed",
-    "set",
-    "shift",
-    "local",
-    "declare",
-    "export",
-    "unset",
-    "eval",
-    "exit",
-    "return",
-    "break",
-    "continue",
-    "cd",
-    "pwd",
-    "mkdir",
-    "touch",
-    "rm",
-    "ls",
-    "let",
-    "shopt",
-    "trap",
-    "type",
-    "command",
-    "getopts",
-    "mapfile",
-    "readonly",
-    "typeset",
-    "alias",
-    "unalias",
-    "hash",
-    "umask",
-    "source",
-    ".",
-    "exec",
-    "wait",
-    "nosuchcmd",
-    "f",
-    "g",
-]
-PARAM_OPS = [
-    ":-",
-    "-",
-    ":=",
-    "=",
-    ":+",
-    "+",
-    ":?",
-    "#",
-    "##",
-    "%",
-    "%%",
-    "/",
-    "//",
-    "/#",
-    "/%",
-    "^",
-    "^^",
-    ",",
-    ",,",
-    ":1",
-    ":1:2",
-    ": -1",
-    "@Q",
-    "@U",
-    "@A",
-]
-ARITH = [
-    "1+2",
-    "i++",
-    "++i",
-    "x=5",
-    "2**3",
-    "1/0",
-    "7%0",
-    "a?b:c",
-    "1<<63",
-    "~0",
-    "!x",
-    "arr[1]",
-    "x+=1",
-    "(1",
-    "0x10",
-    "2#101",
-    "08",
-    "i<3",
-    "a,b",
-    "-(-9223372036854775807-1)",
-]
-REDIRS = [
-    ">out",
-    ">>out",
-    "<out",
-    "2>/dev/null",
-    "2>&1",
-    ">&2",
-    "&>both",
-    "<>rw",
-    "3>f3",
-    ">&3",
-    "<&-",
-    ">|out",
-    "0<nofile",
-    "<<<word",
-    ">/dev/null",
-]
+#: the deterministic sample the unit tests run (the long job runs seeds 0..99,999)
+SAMPLE = range(300)
+
+#: scripts python -m bench.fuzz_shell found bugs with (seed: what it was), kept as they were
+FOUND = {
+    # a bracket expression with an unclosed [: looped for ever in the glob compiler (hang)
+    2150: "touch A1 b2 C3 _4; echo [[:upper:]]* [[:]]* 2>/dev/null; echo [[:alpha:]][[:digit:]]\n",
+    12494: "*%b,[[:alpha]]}mkdir d1 d2; to}uch d1/x d2/ d1 d2\n",
+    # ${a[*]=v} / ${a[@]=v}: int('*') (ValueError)
+    513: "unset x ${m[*]=} y",
+    2603: "OPTIND=x dirs ${x[@]=%s,[a-z]}} ~/",
+    # an unclosed ${ or ` inside $(( )): ShellSyntaxError at expansion time
+    496: "a=(3 1 2); s=0; for ((i = 0; i < ${#a[@];} i++)); do (( s += a[i] )); done; echo $s\n",
+    866: "[[ $b\\` -eq \\@[ab]~-0 || ( a == b ) ]]\nset -o pipefail",
+    3659: "echo $((; trap 'x=$(trap head \"$((1 , $(echo 1)))\" b' EXIT ))\n",
+    # a variable that is no number in the condition of for (( )): ArithError
+    9526: "for ((i=0; i<3; i++)); do i+=$'\\x41'; done",
+    # $'\\udc00' (a lone surrogate) in an argument: UnicodeEncodeError in a command's message
+    1449: "wc $'\\udc00' <<<\"$a b\"",
+    18079: "grep {a=b,!}0=\\+ \"[ab]\"\\ \"\" $'\\udc00'$'\\'' 3<<<three",
+}
 
 
-def _words() -> st.SearchStrategy[str]:
-    name = st.sampled_from(NAMES)
-    lit = st.sampled_from(LITERALS)
-    simple = st.one_of(
-        lit,
-        name.map(lambda n: "$" + n),
-        st.tuples(name, st.sampled_from(PARAM_OPS), lit).map(
-            lambda t: "${" + t[0] + t[1] + t[2] + "}"
-        ),
-        name.map(lambda n: "${#" + n + "}"),
-        name.map(lambda n: "${!" + n + "}"),
-        st.sampled_from(ARITH).map(lambda a: "$((" + a + "))"),
-        lit.map(lambda s: '"' + s + '"'),
-        lit.map(lambda s: "'" + s + "'"),
-        lit.map(lambda s: "$'" + s + "'"),
-        st.sampled_from(
-            [
-                "$(echo hi)",
-                "`echo x`",
-                "$(false)",
-                "$(seq 3)",
-                "<(echo p)",
-                "$(cat <<< z)",
-                "${arr[@]}",
-                "${arr[*]}",
-                '"$@"',
-                "$*",
-                "${m[k]}",
-            ]
-        ),
-    )
-    return st.lists(simple, min_size=1, max_size=3).map("".join)
+def run_checked(script: str) -> None:
+    from pocketos import VM
+
+    with VM(limits=LIMITS) as vm:
+        vm.mkdir(WORKDIR, parents=True, exist_ok=True)
+        r = vm.exec(script, cwd=WORKDIR, timeout=EXEC_TIMEOUT)
+        problem = problem_of(r.exit_code, r.stdout_bytes, r.stderr_bytes)
+    assert problem is None, f"{problem} for {script!r}"
 
 
-WORD = _words()
+def test_generator_is_deterministic() -> None:
+    assert [script_for(s) for s in range(20)] == [script_for(s) for s in range(20)]
+    assert len({script_for(s) for s in range(50)}) > 40
 
 
-def _simple_command() -> st.SearchStrategy[str]:
-    assign = st.tuples(
-        st.sampled_from(["a", "b", "x", "arr", "IFS", "i"]), st.sampled_from(["=", "+="]), WORD
-    ).map(lambda t: "".join(t))
-    array_assign = st.lists(WORD, max_size=3).map(lambda ws: "arr=(" + " ".join(ws) + ")")
-    cmd = st.tuples(
-        st.lists(st.one_of(assign, array_assign), max_size=2),
-        st.sampled_from(COMMANDS),
-        st.lists(WORD, max_size=4),
-        st.lists(st.sampled_from(REDIRS), max_size=2),
-    ).map(lambda t: " ".join([*t[0], t[1], *t[2], *t[3]]))
-    return st.one_of(
-        cmd,
-        assign,
-        array_assign,
-        st.sampled_from(ARITH).map(lambda a: "((" + a + "))"),
-        st.tuples(WORD, st.sampled_from(["==", "=~", "<", "-eq", "-nt"]), WORD).map(
-            lambda t: "[[ " + " ".join(t) + " ]]"
-        ),
-    )
+def test_check_catches_internal_errors() -> None:
+    """The check is able to fail: what a crash looks like is a failure."""
+    assert problem_of(2, b"", b"bash: internal error: ValueError: x\n")
+    assert problem_of(2, b"", b"bash: maximum recursion depth exceeded\n")
+    assert problem_of(256, b"", b"")
+    assert problem_of(1, b"", b"bash: line 1: x: unbound variable\n") is None
 
 
-SIMPLE = _simple_command()
+@pytest.mark.parametrize("seed", SAMPLE)
+def test_generated_script(seed: int) -> None:
+    run_checked(script_for(seed))
 
 
-def _compound(inner: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
-    pipeline = st.lists(inner, min_size=1, max_size=3).map(" | ".join)
-    return st.one_of(
-        pipeline,
-        st.tuples(inner, st.sampled_from(["&&", "||", ";", "&", "|&"]), inner).map(" ".join),
-        inner.map(lambda b: "! " + b),
-        inner.map(lambda b: "{ " + b + "; }"),
-        inner.map(lambda b: "( " + b + " )"),
-        st.tuples(inner, inner, inner).map(lambda t: f"if {t[0]}; then {t[1]}; else {t[2]}; fi"),
-        st.tuples(WORD, inner).map(lambda t: f"for v in {t[0]} 1 2; do {t[1]}; done"),
-        inner.map(lambda b: f"for ((i=0; i<3; i++)); do {b}; done"),
-        inner.map(lambda b: f"i=0; while [ $i -lt 3 ]; do {b}; i=$((i+1)); done"),
-        inner.map(lambda b: f"until {b}; do break; done"),
-        inner.map(lambda b: "while true; do " + b + "; done"),
-        st.tuples(WORD, inner, inner).map(
-            lambda t: f"case {t[0]} in a*|b) {t[1]};; *) {t[2]};& x) :;;& esac"
-        ),
-        inner.map(lambda b: "f() { " + b + "; }; f a b"),
-        inner.map(lambda b: "g() { local a=1; " + b + "; return 3; }; g; echo $?"),
-        inner.map(lambda b: "f() { f; }; f"),
-        inner.map(lambda b: "cat <<EOF\n$a " + b + "\nEOF"),
-        inner.map(lambda b: "cat <<-'E'\n\t" + b + "\n\tE"),
-        inner.map(lambda b: "x=$(" + b + ")"),
-        inner.map(lambda b: "eval '" + b.replace("'", "") + "'"),
-        inner.map(lambda b: "trap '" + b.replace("'", "") + "' EXIT ERR"),
-        inner.map(lambda b: "set -euo pipefail; " + b),
-        inner.map(lambda b: "shopt -s extglob nullglob globstar; " + b),
-        inner.map(lambda b: b + " &\nwait"),
-    )
+@pytest.mark.parametrize("seed", sorted(FOUND))
+def test_found_script(seed: int) -> None:
+    run_checked(FOUND[seed])
 
 
-COMMAND = st.recursive(SIMPLE, _compound, max_leaves=6)
-SCRIPT = st.lists(COMMAND, min_size=1, max_size=4).map("\n".join)
-
-
-@st.composite
-def mutated(draw: st.DrawFn) -> str:
-    text = draw(SCRIPT)
-    for _ in range(draw(st.integers(0, 4))):
-        if not text:
-            break
-        pos = draw(st.integers(0, len(text) - 1))
-        kind = draw(st.sampled_from(["delete", "dup", "insert", "swap", "cut"]))
-        if kind == "delete":
-            text = text[:pos] + text[pos + 1 :]
-        elif kind == "dup":
-            end = draw(st.integers(pos, min(len(text), pos + 8)))
-            text = text[:end] + text[pos:end] + text[end:]
-        elif kind == "insert":
-            ch = draw(st.sampled_from(list("(){}[]<>|&;$`'\"\\#!*?~=\n \t-0")))
-            text = text[:pos] + ch + text[pos:]
-        elif kind == "swap" and pos + 1 < len(text):
-            text = text[:pos] + text[pos + 1] + text[pos] + text[pos + 2 :]
-        else:
-            text = text[:pos]
-    return text
-
-
-RANDOM_TEXT = st.one_of(
-    st.text(max_size=80),
-    st.binary(max_size=80).map(lambda b: b.decode("utf-8", "surrogateescape")),
-    st.text(alphabet="(){}[]<>|&;$`'\"\\#!*?~=\n \t-0123456789abcEOFifthenfidoedone", max_size=80),
-)
-ANY_SCRIPT = st.one_of(SCRIPT, mutated(), RANDOM_TEXT)
-
-
-# --- the test -----------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def vm() -> Iterator[object]:
     from pocketos import VM
@@ -362,32 +92,6 @@ def vm() -> Iterator[object]:
         yield v
     finally:
         v.close()
-
-
-@settings(
-    max_examples=200,
-    deadline=None,
-    derandomize=True,
-    suppress_health_check=[
-        HealthCheck.too_slow,
-        HealthCheck.function_scoped_fixture,
-        HealthCheck.data_too_large,
-    ],
-)
-@given(script=ANY_SCRIPT)
-def test_exec_never_crashes(vm: object, script: str) -> None:
-    v = vm
-    v.mkdir("/home/user/work", parents=True, exist_ok=True)  # type: ignore[attr-defined]
-    start = time.monotonic()
-    r = v.exec(script, cwd="/home/user/work", timeout=EXEC_TIMEOUT)  # type: ignore[attr-defined]
-    elapsed = time.monotonic() - start
-    assert isinstance(r.exit_code, int)
-    assert 0 <= r.exit_code <= 255
-    assert isinstance(r.stdout_bytes, bytes) and isinstance(r.stderr_bytes, bytes)
-    assert elapsed < EXEC_TIMEOUT + SLACK, f"exec took {elapsed:.1f}s for {script!r}"
-    # an interpreter bug is reported as a status 2 with this text: a failure, not a pass
-    for word in (b"internal error", b"maximum recursion depth"):
-        assert word not in r.stderr_bytes, (script, r.stderr_bytes[-300:])
 
 
 @pytest.mark.parametrize(
@@ -406,9 +110,6 @@ def test_exec_never_crashes(vm: object, script: str) -> None:
     ],
 )
 def test_pathological_scripts(vm: object, script: str) -> None:
-    start = time.monotonic()
     r = vm.exec(script, cwd="/home/user", timeout=EXEC_TIMEOUT)  # type: ignore[attr-defined]
-    assert 0 <= r.exit_code <= 255
-    assert time.monotonic() - start < EXEC_TIMEOUT + SLACK
-    for word in (b"internal error", b"maximum recursion depth"):
-        assert word not in r.stderr_bytes, (script, r.stderr_bytes[-300:])
+    problem = problem_of(r.exit_code, r.stdout_bytes, r.stderr_bytes)
+    assert problem is None, f"{problem} for {script!r}"

@@ -278,6 +278,14 @@ class Compound(ShellAttrs):
         return status
 
     async def _exec_arith_for(self: Shell, cmd: ArithFor) -> int:
+        try:
+            return await self._arith_for_loop(cmd)
+        except _ForArithError as e:  # bash ends the loop with status 1 and goes on
+            await self.error(f"((: {e.message}")
+            self.last_status = 1
+            return 1
+
+    async def _arith_for_loop(self: Shell, cmd: ArithFor) -> int:
         self.lineno = cmd.line
         status = 0
         budget = self.ctx.budget
@@ -292,7 +300,7 @@ class Compound(ShellAttrs):
                     compile_expr(cond.strip() or "1"),
                     compile_expr(step),
                 )
-                f_init(self)
+                _for_arith(self, f_init)
             else:
                 await self.arith_text(init)
         except ArithError as e:
@@ -306,10 +314,7 @@ class Compound(ShellAttrs):
                 if not budget.loop_iterations & 0xFF:
                     await self._yield()
                 if plain:
-                    try:
-                        c = f_cond(self)
-                    except ZeroDivisionError:
-                        raise ShellError("division by 0") from None
+                    c = _for_arith(self, f_cond)
                 else:
                     c = await self.arith_text(cond) if cond.strip() else 1
                 if not c:
@@ -327,7 +332,7 @@ class Compound(ShellAttrs):
                         cl.n -= 1
                         raise
                 if plain:
-                    f_step(self)
+                    _for_arith(self, f_step)
                 else:
                     await self.arith_text(step)
         finally:
@@ -514,3 +519,16 @@ class Compound(ShellAttrs):
             groups[i] = g if g is not None else ""
         self.set_var_obj("BASH_REMATCH", Var(groups, ATTR_ARRAY))
         return True
+
+
+class _ForArithError(ShellError):
+    """An arithmetic error in the head of ``for (( ))``: the loop ends with status 1."""
+
+
+def _for_arith(sh: Shell, f: Any) -> int:
+    try:
+        return int(f(sh))
+    except ZeroDivisionError:
+        raise _ForArithError("division by 0") from None
+    except ArithError as e:
+        raise _ForArithError(str(e)) from None

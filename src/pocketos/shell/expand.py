@@ -16,7 +16,7 @@ from pocketos.shell import pattern as pat
 from pocketos.shell.arith import ArithError, evaluate
 from pocketos.shell.ast import DQ, ArithSub, BadSub, CmdSub, Lit, Param, Part, ProcSub, Quoted, Word
 from pocketos.shell.globmatch import Matcher, nodes_for
-from pocketos.shell.parser import parse_word_text
+from pocketos.shell.parser import ShellSyntaxError, parse_word_text
 from pocketos.shell.state import ATTR_ASSOC, FatalError, ShellError, quote_word, unbound_error
 
 if TYPE_CHECKING:
@@ -507,7 +507,11 @@ class Expander:
 
     async def arith_text(self: Shell, expr: str) -> int:
         if "$" in expr or "`" in expr:
-            expr = await self.expand_str(parse_word_text(expr))
+            try:
+                word = parse_word_text(expr)
+            except ShellSyntaxError:  # an unclosed ${, $( or ` inside $(( ))
+                raise FatalError(f"{expr}: bad substitution", 1) from None
+            expr = await self.expand_str(word)
         try:
             return evaluate(expr, self)
         except ArithError as e:
@@ -603,6 +607,11 @@ class Expander:
                 new = await self.expand_str(p.arg) if p.arg is not None else ""
                 if name in ("@", "*", "#", "?", "$", "!", "-") or name.isdigit():
                     raise FatalError(f"${name}: cannot assign in this way", 1)
+                var = self.vars.get(name)
+                if index in ("@", "*") and (var is None or not var.attrs & ATTR_ASSOC):
+                    err = FatalError(f"{name}[{index}]: bad array subscript", 1)
+                    err.sub_status = 2
+                    raise err
                 self.assign_var(name, new, index=index)
                 return new
             msg = await self.expand_str(p.arg) if p.arg is not None and p.arg.parts else ""

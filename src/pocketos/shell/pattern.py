@@ -125,8 +125,8 @@ def _bracket(p: str, i: int, end: int) -> str:
         if c == "]" and not first:
             break
         first = False
-        if c == "[" and j + 1 < end and p[j + 1] == ":":
-            k = p.find(":]", j + 2)
+        k = p.find(":]", j + 2) if c == "[" and j + 1 < end and p[j + 1] == ":" else -1
+        if 0 < k < end - 1:  # [:class:] inside this bracket; an unclosed "[:" is literal
             name = p[j + 2 : k]
             items.append(_CLASSES.get(name, ""))
             j = k + 2

@@ -136,7 +136,12 @@ def ansi_c_decode(s: str, echo_mode: bool = False) -> tuple[str, bool]:
                 out.append("\\" + d)
             else:
                 try:
-                    out.append(chr(int(s[i:k], 16)))
+                    cp = int(s[i:k], 16)
+                    if 0xD800 <= cp <= 0xDFFF:  # no character: bash writes its UTF-8 form
+                        code = bytes([0xE0 | cp >> 12, 0x80 | (cp >> 6) & 0x3F, 0x80 | cp & 0x3F])
+                        out.append(code.decode("utf-8", "surrogateescape"))
+                    else:
+                        out.append(chr(cp))
                 except (ValueError, OverflowError):
                     out.append("\\" + d + s[i:k])
             i = k
