@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+import tempfile
 import time
 
 from bench.common import Result, timeit
@@ -46,34 +48,59 @@ print(elapsed, cpu)
 """
 
 
-def _fresh_seconds(argv: list[str]) -> float:
+def _fresh_seconds(argv: list[str], env: dict[str, str] | None = None) -> float:
     t = time.perf_counter()
-    p = subprocess.run(argv, capture_output=True, text=True, timeout=600)
+    p = subprocess.run(argv, capture_output=True, text=True, timeout=600, env=env)
     elapsed = time.perf_counter() - t
     if p.returncode != 0:
         raise RuntimeError(p.stderr)
     return elapsed
 
 
+ASYNCIO_ONLY = """
+import time
+c = time.process_time()
+import asyncio
+print(0.0, time.process_time() - c)
+"""
+
+
+def _inside(code: str, env: dict[str, str]) -> tuple[float, float]:
+    p = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=600, env=env
+    )
+    if p.returncode != 0:
+        raise RuntimeError(p.stderr)
+    wall_s, cpu_s = p.stdout.strip().splitlines()[-1].split()
+    return float(wall_s), float(cpu_s)
+
+
 def first_exec(n: int) -> list[Result]:
     """A new process: ``import pocketos`` + ``VM()`` + ``exec('echo hi')`` measured inside it
-    (bytecode cached by a first run), and the whole ``pocketos exec`` process vs ``bash -c``."""
-    code = [sys.executable, "-c", FIRST_EXEC]
-    subprocess.run(code, capture_output=True, timeout=600)  # writes the bytecode cache
-    inside, cpu = [], []
-    for _ in range(n):
-        p = subprocess.run(code, capture_output=True, text=True, timeout=600)
-        if p.returncode != 0:
-            raise RuntimeError(p.stderr)
-        wall_s, cpu_s = p.stdout.strip().splitlines()[-1].split()
-        inside.append(float(wall_s))
-        cpu.append(float(cpu_s))
+    (bytecode cached by a first run), the same with no bytecode cache, and the whole
+    ``pocketos exec`` process vs ``bash -c``.
+
+    The first run must write the cache even where ``PYTHONDONTWRITEBYTECODE`` is set (as in
+    some development environments): without it every run compiles the shell's sources again,
+    which once made this row read 136 ms instead of about 65."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    _inside(FIRST_EXEC, env)  # writes the bytecode cache
+    with tempfile.TemporaryDirectory() as empty:
+        # an empty cache directory, never written: every module is compiled from source
+        cold_env = dict(env, PYTHONPYCACHEPREFIX=empty, PYTHONDONTWRITEBYTECODE="1")
+        inside, cpu, cold, base = [], [], [], []
+        for _ in range(n):  # interleaved, so load changes hit all three
+            wall_s, cpu_s = _inside(FIRST_EXEC, env)
+            inside.append(wall_s)
+            cpu.append(cpu_s)
+            cold.append(_inside(FIRST_EXEC, cold_env)[1])
+            base.append(_inside(ASYNCIO_ONLY, env)[1])
     cli = [sys.executable, "-m", "pocketos", "exec", "echo hi"]
     bash = ["bash", "-c", "echo hi"]
-    _fresh_seconds(cli)
+    _fresh_seconds(cli, env)
     whole, ref = [], []
     for _ in range(n):  # interleaved, so load changes hit both
-        whole.append(_fresh_seconds(cli))
+        whole.append(_fresh_seconds(cli, env))
         ref.append(_fresh_seconds(bash))
     return [
         Result(
@@ -85,10 +112,24 @@ def first_exec(n: int) -> list[Result]:
         ),
         Result(
             "vm",
-            "first exec in a new process, CPU time of the same (less sensitive to load)",
+            "first exec in a fresh process, CPU ms (import + VM() + exec, bytecode cached)",
             "pocketos",
             "s",
             cpu,
+        ),
+        Result(
+            "vm",
+            "first exec in a fresh process, CPU ms (import + VM() + exec, bytecode cached)",
+            "python: import asyncio alone",
+            "s",
+            base,
+        ),
+        Result(
+            "vm",
+            "first exec in a fresh process, CPU ms, no bytecode cache (all compiled)",
+            "pocketos",
+            "s",
+            cold,
         ),
         Result("vm", "`pocketos exec 'echo hi'`, whole process", "pocketos", "s", whole),
         Result("vm", "`pocketos exec 'echo hi'`, whole process", "bash -c", "s", ref),

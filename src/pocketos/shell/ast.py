@@ -3,33 +3,67 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any, TypeVar, dataclass_transform
+
+
+class Node:
+    """Equality and repr by fields, the same as a dataclass's. A dataclass generates and
+    compiles both for each class, which made importing the shell slow; here they are written
+    once. Like a dataclass with ``eq``, a node is not hashable."""
+
+    __slots__ = ()
+    __dataclass_fields__: dict[str, Any]
+
+    def _values(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, name) for name in self.__dataclass_fields__)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        assert isinstance(other, Node)
+        return self._values() == other._values()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={getattr(self, k)!r}" for k in self.__dataclass_fields__)
+        return f"{self.__class__.__qualname__}({args})"
+
+
+_N = TypeVar("_N", bound=Node)
+
+
+@dataclass_transform(field_specifiers=(field,))
+def _node(cls: type[_N]) -> type[_N]:
+    return dataclass(slots=True, eq=False, repr=False)(cls)
+
 
 # --- word parts ---------------------------------------------------------------------------
 
 
-@dataclass(slots=True)
-class Lit:
+@_node
+class Lit(Node):
     """Unquoted literal text (subject to brace expansion, tilde, globbing)."""
 
     text: str
 
 
-@dataclass(slots=True)
-class Quoted:
+@_node
+class Quoted(Node):
     """Quoted literal text ('...', $'...', backslash escape)."""
 
     text: str
 
 
-@dataclass(slots=True)
-class DQ:
+@_node
+class DQ(Node):
     """A double-quoted string."""
 
     parts: list[Part]
 
 
-@dataclass(slots=True)
-class Param:
+@_node
+class Param(Node):
     """``$name`` / ``${...}``. ``op`` is "" for a plain reference."""
 
     name: str
@@ -44,25 +78,25 @@ class Param:
     text: str = ""  # source text (for messages)
 
 
-@dataclass(slots=True)
-class CmdSub:
+@_node
+class CmdSub(Node):
     body: Script
     text: str = ""
 
 
-@dataclass(slots=True)
-class ArithSub:
+@_node
+class ArithSub(Node):
     expr: str
 
 
-@dataclass(slots=True)
-class ProcSub:
+@_node
+class ProcSub(Node):
     direction: str  # "<" or ">"
     body: Script
 
 
-@dataclass(slots=True)
-class BadSub:
+@_node
+class BadSub(Node):
     """A substitution bash rejects only when it is expanded."""
 
     text: str
@@ -71,8 +105,8 @@ class BadSub:
 Part = Lit | Quoted | DQ | Param | CmdSub | ArithSub | ProcSub | BadSub
 
 
-@dataclass(slots=True)
-class Word:
+@_node
+class Word(Node):
     parts: list[Part]
     #: the plain string when the word needs no expansion at all
     simple: str | None = None
@@ -84,8 +118,8 @@ class Word:
 # --- commands -----------------------------------------------------------------------------
 
 
-@dataclass(slots=True)
-class Assign:
+@_node
+class Assign(Node):
     name: str
     index: str | None = None
     value: Word | None = None
@@ -96,16 +130,16 @@ class Assign:
     cmdsub: bool | None = None
 
 
-@dataclass(slots=True)
-class HereDoc:
+@_node
+class HereDoc(Node):
     delimiter: str
     strip_tabs: bool
     quoted: bool
     body: Word | None = None
 
 
-@dataclass(slots=True)
-class Redir:
+@_node
+class Redir(Node):
     fd: int | None
     op: str  # < > >> >| <> <& >& &> &>> << <<- <<<
     target: Word | None = None
@@ -113,16 +147,16 @@ class Redir:
     fdvar: str | None = None
 
 
-@dataclass(slots=True)
-class Simple:
+@_node
+class Simple(Node):
     assigns: list[Assign]
     words: list[Word]
     redirs: list[Redir]
     line: int = 0
 
 
-@dataclass(slots=True)
-class Pipeline:
+@_node
+class Pipeline(Node):
     cmds: list[Command]
     negate: bool = False
     stderr_too: list[bool] = field(default_factory=list)  # |& after stage i
@@ -130,48 +164,48 @@ class Pipeline:
     timed: bool = False
 
 
-@dataclass(slots=True)
-class AndOr:
+@_node
+class AndOr(Node):
     first: Pipeline
     rest: list[tuple[str, Pipeline]]
 
 
-@dataclass(slots=True)
-class ListItem:
+@_node
+class ListItem(Node):
     node: AndOr
     background: bool = False
 
 
-@dataclass(slots=True)
-class Script:
+@_node
+class Script(Node):
     items: list[ListItem]
     warnings: list[str] = field(default_factory=list)
 
 
-@dataclass(slots=True)
-class Subshell:
+@_node
+class Subshell(Node):
     body: Script
     redirs: list[Redir] = field(default_factory=list)
     line: int = 0
 
 
-@dataclass(slots=True)
-class Group:
+@_node
+class Group(Node):
     body: Script
     redirs: list[Redir] = field(default_factory=list)
     line: int = 0
 
 
-@dataclass(slots=True)
-class If:
+@_node
+class If(Node):
     clauses: list[tuple[Script, Script]]
     orelse: Script | None
     redirs: list[Redir] = field(default_factory=list)
     line: int = 0
 
 
-@dataclass(slots=True)
-class While:
+@_node
+class While(Node):
     cond: Script
     body: Script
     until: bool = False
@@ -179,8 +213,8 @@ class While:
     line: int = 0
 
 
-@dataclass(slots=True)
-class For:
+@_node
+class For(Node):
     var: str
     words: list[Word] | None
     body: Script
@@ -189,8 +223,8 @@ class For:
     line: int = 0
 
 
-@dataclass(slots=True)
-class ArithFor:
+@_node
+class ArithFor(Node):
     init: str
     cond: str
     step: str
@@ -199,68 +233,68 @@ class ArithFor:
     line: int = 0
 
 
-@dataclass(slots=True)
-class CaseItem:
+@_node
+class CaseItem(Node):
     patterns: list[Word]
     body: Script
     term: str  # ";;" ";&" ";;&"
 
 
-@dataclass(slots=True)
-class Case:
+@_node
+class Case(Node):
     word: Word
     items: list[CaseItem]
     redirs: list[Redir] = field(default_factory=list)
     line: int = 0
 
 
-@dataclass(slots=True)
-class FuncDef:
+@_node
+class FuncDef(Node):
     name: str
     body: Command
     line: int = 0
     source: str = ""
 
 
-@dataclass(slots=True)
-class ArithCmd:
+@_node
+class ArithCmd(Node):
     expr: str
     redirs: list[Redir] = field(default_factory=list)
     line: int = 0
 
 
 # [[ ]] expressions
-@dataclass(slots=True)
-class CondWord:
+@_node
+class CondWord(Node):
     word: Word
 
 
-@dataclass(slots=True)
-class CondUnary:
+@_node
+class CondUnary(Node):
     op: str
     arg: Word
 
 
-@dataclass(slots=True)
-class CondBinary:
+@_node
+class CondBinary(Node):
     op: str
     left: Word
     right: Word
 
 
-@dataclass(slots=True)
-class CondNot:
+@_node
+class CondNot(Node):
     expr: CondExpr
 
 
-@dataclass(slots=True)
-class CondAnd:
+@_node
+class CondAnd(Node):
     left: CondExpr
     right: CondExpr
 
 
-@dataclass(slots=True)
-class CondOr:
+@_node
+class CondOr(Node):
     left: CondExpr
     right: CondExpr
 
@@ -268,8 +302,8 @@ class CondOr:
 CondExpr = CondWord | CondUnary | CondBinary | CondNot | CondAnd | CondOr
 
 
-@dataclass(slots=True)
-class CondCmd:
+@_node
+class CondCmd(Node):
     expr: CondExpr
     redirs: list[Redir] = field(default_factory=list)
     line: int = 0
