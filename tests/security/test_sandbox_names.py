@@ -11,7 +11,8 @@ from tests.sandbox.conftest import make_vm, needs_sandbox
 
 pytestmark = needs_sandbox
 
-# The program runs BEFORE (which looks names up, so the kernel caches them), says "ready",
+# The program runs BEFORE (which looks names up, so the kernel caches them: a stat, not a read,
+# which would mark the attributes stale for the access time), says "ready",
 # waits until the VM has made its change (the VM then creates "go"), and runs AFTER. Both
 # print one line per check.
 PROGRAM = """
@@ -50,7 +51,7 @@ def test_a_name_the_vm_renamed_away_is_gone_at_once() -> None:
         vm.write_file("/home/user/a", "contents")
         lines = _run(
             vm,
-            "show('before', lambda: read('a'))",
+            "show('before', lambda: os.stat('a').st_size)",
             lambda: vm.rename("/home/user/a", "/home/user/b"),
             "show('a exists', lambda: os.path.exists('a'))\n"
             "show('a stat', lambda: os.stat('a').st_size)\n"
@@ -58,7 +59,7 @@ def test_a_name_the_vm_renamed_away_is_gone_at_once() -> None:
             "show('b read', lambda: read('b'))",
         )
         assert lines == [
-            "before contents",
+            "before 8",
             "a exists False",
             "a stat No such file or directory",
             "a read No such file or directory",
@@ -108,13 +109,13 @@ def test_a_directory_the_vm_renamed_takes_its_cached_names_with_it() -> None:
         vm.write_file("/home/user/d/sub/f", "deep")
         lines = _run(
             vm,
-            "show('before', lambda: read('d/sub/f'))",
+            "show('before', lambda: os.stat('d/sub/f').st_size)",
             lambda: vm.rename("/home/user/d", "/home/user/e"),
             "show('old path', lambda: os.path.exists('d/sub/f'))\n"
             "show('old dir', lambda: os.path.exists('d'))\n"
             "show('new path', lambda: read('e/sub/f'))",
         )
-        assert lines == ["before deep", "old path False", "old dir False", "new path deep"]
+        assert lines == ["before 4", "old path False", "old dir False", "new path deep"]
 
 
 def test_attributes_the_vm_changed_are_seen_at_once() -> None:
@@ -157,12 +158,12 @@ def test_names_under_an_ask_rule_are_asked_again_once_the_answer_is_deny() -> No
         vm.write_file("/home/user/private/f", "secret")
         lines = _run(
             vm,
-            "show('before', lambda: read('private/f'))",
+            "show('before', lambda: os.stat('private/f').st_size)",
             lambda: allowed.update(yes=False),
             "show('stat', lambda: os.stat('private/f').st_size)\n"
             "show('read', lambda: read('private/f'))",
         )
-        assert lines == ["before secret", "stat Permission denied", "read Permission denied"]
+        assert lines == ["before 6", "stat Permission denied", "read Permission denied"]
 
 
 def test_a_static_deny_applies_to_a_name_the_kernel_holds() -> None:
@@ -233,3 +234,35 @@ def test_listing_a_directory_asks_nobody_about_its_entries() -> None:
         r = vm.sandbox_run(["/bin/cat", "/home/user/d/f"], timeout=120)
         assert r.stdout == "x"
         assert "/home/user/d/f" in asked
+
+
+def test_a_mount_and_an_unmount_by_the_vm_are_seen_at_once() -> None:
+    from pocketos.kernel.fs.memory import MemoryBackend
+
+    with make_vm() as vm:
+        vm.mkdir("/home/user/m")
+        vm.write_file("/home/user/m/under", "the directory's own")
+        mounted = MemoryBackend()
+        mounted.create("/over")
+        mounted.write("/over", b"the mount's", 0)
+
+        def change() -> None:
+            vm.kernel.vfs.mount("/home/user/m", mounted)
+
+        lines = _run(
+            vm,
+            "show('before', lambda: os.stat('m/under').st_size)",
+            change,
+            "show('under', lambda: os.path.exists('m/under'))\n"
+            "show('over', lambda: read('m/over'))",
+        )
+        assert lines == ["before 19", "under False", "over the mount's"]
+        vm.delete("/home/user/go")
+        lines = _run(
+            vm,
+            "show('before', lambda: os.stat('m/over').st_size)",
+            lambda: vm.kernel.vfs.unmount("/home/user/m"),
+            "show('over', lambda: os.path.exists('m/over'))\n"
+            "show('under', lambda: read('m/under'))",
+        )
+        assert lines == ["before 11", "over False", "under the directory's own"]

@@ -26,8 +26,8 @@ the kernel before the VM goes on:
   policy may cover (the handler's answer can turn to deny with no event). A static ``deny``
   needs no care: it applies at each open, which always reaches the server.
 
-A mount or unmount made while a sandbox runs, or a layer change that bypasses the VFS, is
-seen within CACHE_TTL.
+A mount or unmount in the VM retires every node under its mount point at once; a change that
+bypasses the VFS (a layer swapped in by hand) is seen within CACHE_TTL.
 
 File contents use the host's page cache, so a large read is a few big requests and a second
 read of an unchanged file costs no request at all, under three rules that keep the VM and the
@@ -142,6 +142,8 @@ class FuseServer:
         #: path -> whether the host kernel may cache its name and attributes
         self._cacheable: dict[str, bool] = {}
         self._asks = _fs_ask_patterns(policy)
+        #: the VFS's mount table as last seen (a change retires the nodes under the mount)
+        self._mounts = tuple(map(id, vfs.mounts))
         fs = policy.domains.get("fs") if policy is not None else None
         #: every stat is allowed (a plain-allow fs policy): listings show all metadata
         self._stat_all = (
@@ -242,21 +244,26 @@ class FuseServer:
         VM goes on, tell the host kernel that the attributes it holds for the path and its
         directory are stale. When the path is gone or names another kind of object, the node
         ids at and under it are retired: the kernel's cached names for them then answer ESTALE,
-        and the kernel walks the path again with a fresh fw.LOOKUP."""
+        and the kernel walks the path again with a fresh LOOKUP."""
         if self._serving or self.fd < 0:
             return  # the sandbox's own change: the kernel made it and knows
         nid = self._ids.get(path)
         parent = self._ids.get(path.rsplit("/", 1)[0] or "/")
         if parent is not None:
             self._inval_attrs(parent)
+        mounts = tuple(map(id, self.vfs.mounts))
+        remounted = mounts != self._mounts
+        if remounted:  # a mount or unmount at path: what is under it is another tree
+            self._mounts = mounts
+            self._cacheable.clear()
         if nid is None:
             return
         try:
             kind = self.vfs.stat(path, follow_symlinks=False, check=False).st_mode & fw.IFMT
-        except OSError:
+        except Exception:  # gone, or the VM's own limits: treat it as gone
             kind = -1
         self._inval_attrs(nid)
-        if kind == self._types.get(nid):
+        if kind == self._types.get(nid) and not remounted:
             return
         prefix = path + "/"
         for p in [path, *(p for p in self._ids if p.startswith(prefix))]:

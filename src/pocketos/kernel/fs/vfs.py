@@ -115,6 +115,7 @@ class VFS:
             Mount(norm, parts, backend, readonly or backend.readonly, kind or backend.kind)
         )
         self.mounts.sort(key=lambda m: len(m.parts), reverse=True)
+        self._changed(parts)
 
     def unmount(self, path: str) -> Backend:
         parts = tuple(p for p in path.split("/") if p)
@@ -124,6 +125,7 @@ class VFS:
                     if len(other.parts) > len(parts) and other.parts[: len(parts)] == parts:
                         raise fs_error(errno.EBUSY, path, "Device or resource busy (nested mount)")
                 del self.mounts[i]
+                self._changed(parts)
                 return m.backend
         raise fs_error(errno.EINVAL, path, "Invalid argument (not a mount point)")
 
