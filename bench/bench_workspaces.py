@@ -189,6 +189,18 @@ def run(quick: bool = False) -> list[Result]:
             co.commit("1%")
         vm.close()
         per_run = (_du(work / "store") - before) / n_runs
+        # opening after those runs reads a chain of spliced manifest roots
+        samples = []
+        for _ in range(n_open):
+            vm = VM()
+            fresh = WorkspaceStore(store.url)
+            t = time.perf_counter()
+            fresh.open("growth", vm, "/w")
+            samples.append(time.perf_counter() - t)
+            vm.close()
+        out.append(
+            Result("workspaces", f"open after {n_runs} runs ({label})", "pocketos", "s", samples)
+        )
         tree_bytes = files * size
         note = f"{n_runs} runs, 1% of {label} each; {100 * per_run / tree_bytes:.2f}% of the tree"
         out.append(

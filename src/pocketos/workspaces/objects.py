@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from pocketos.workspaces.errors import CorruptObjectError
-from pocketos.workspaces.packfile import HEADER, decode_index, encode_pack, index_length
+from pocketos.workspaces.packfile import HEADER, PackIndex, encode_pack, index_length
 from pocketos.workspaces.storage import Storage
 
 __all__ = ["ObjectStore", "digest_of"]
@@ -49,9 +49,9 @@ class ObjectStore:
         self._known: set[str] = set()
         #: bytes of new objects this store wrote (dedupe makes it less than what was put)
         self.bytes_written = 0
-        #: object id -> (pack key, offset, length), for the pack files whose index is read
-        self._where: dict[str, tuple[str, int, int]] = {}
-        self._packs: dict[str, list[str]] = {}  # pack key -> the objects it holds
+        #: raw object id -> the index of the pack file holding it (of those read)
+        self._owner: dict[bytes, PackIndex] = {}
+        self._packs: dict[str, PackIndex | None] = {}  # None: an unreadable index
         self._bad_packs: dict[str, str] = {}  # pack key -> why its index is unreadable
         self._batch: dict[str, bytes] | None = None
         self._batch_bytes = 0
@@ -114,12 +114,12 @@ class ObjectStore:
         return d
 
     def _stored(self, digest: str) -> bool:
-        return digest in self._where or self.storage.exists(_key(digest))
+        return self._locate(digest) is not None or self.storage.exists(_key(digest))
 
     def has(self, digest: str) -> bool:
         if digest in self._known or (self._batch is not None and digest in self._batch):
             return True
-        return self._stored(digest) or (self.refresh() and digest in self._where)
+        return self._stored(digest) or (self.refresh() and self._locate(digest) is not None)
 
     # --- pack files --------------------------------------------------------------------------
     def refresh(self) -> bool:
@@ -135,36 +135,54 @@ class ObjectStore:
             n = index_length(head, key)
             if HEADER + n > len(head):  # a big pack (a base): its whole index
                 head = self.storage.read_range(key, 0, HEADER + n)
-            self._index(key, head[: HEADER + n])
+            self._index(key, head)
         except FileNotFoundError:
             return  # collected meanwhile
         except CorruptObjectError as exc:
             self._bad_packs[key] = str(exc)
-            self._packs[key] = []
+            self._packs[key] = None
 
     def _index(self, key: str, head: bytes) -> None:
         n = index_length(head, key)
-        where = decode_index(head[HEADER : HEADER + n], key)
-        self._packs[key] = list(where)
-        for oid, (offset, length) in where.items():
-            self._where.setdefault(oid, (key, offset, length))
+        if len(head) < HEADER + n:
+            raise CorruptObjectError(f"pack file {key} is shorter than its index")
+        index = PackIndex(key, head[HEADER : HEADER + n])
+        self._packs[key] = index
+        self._owner.update(dict.fromkeys(index.ids(), index))
+
+    def _locate(self, digest: str) -> tuple[str, int, int] | None:
+        try:
+            raw = bytes.fromhex(digest)
+        except ValueError:
+            return None
+        index = self._owner.get(raw)
+        found = index.find(raw) if index is not None else None
+        return (index.key, *found) if index is not None and found is not None else None
+
+    def _drop_pack(self, key: str) -> None:
+        index = self._packs.pop(key, None)
+        if index is None:
+            return
+        for raw in index.ids():
+            if self._owner.get(raw) is index:
+                del self._owner[raw]
 
     def pack_contents(self) -> dict[str, list[str]]:
         """Every pack file (after a :meth:`refresh`) and the objects it holds."""
         self.refresh()
-        return {k: list(v) for k, v in self._packs.items() if k not in self._bad_packs}
+        return {k: [oid for oid, _, _ in p] for k, p in self._packs.items() if p is not None}
 
     def rewrite_pack(self, key: str, keep: set[str]) -> int:
         """Replace pack ``key`` by one holding only its objects in ``keep`` (none: delete
         it). The new pack is durable before the old one goes. Returns the new one's size."""
-        live = [o for o in self._packs.get(key, ()) if o in keep]
-        kept = [(o, self.get(o)) for o in live]
-        new, data = "", b""
-        for o in self._packs.pop(key, ()):
-            if self._where.get(o, ("",))[0] == key:
-                del self._where[o]
+        index = self._packs.get(key)
+        oids = [oid for oid, _, _ in index] if index is not None else []
+        kept = [(o, self.get(o)) for o in oids if o in keep]
+        self._drop_pack(key)
+        for o in oids:
             if o not in keep:
                 self.forget(o)
+        new, data = "", b""
         if kept:
             data = encode_pack(kept)
             new = f"{PACKS}/{digest_of(data)}.pack"
@@ -173,19 +191,18 @@ class ObjectStore:
             self._index(new, data)
         if not kept or new != key:
             self.storage.delete(key)
-        return len(data) if kept else 0
+        return len(data)
 
     # --- reading -----------------------------------------------------------------------------
     def _read(self, digest: str) -> bytes:
         for attempt in range(2):
-            loc = self._where.get(digest)
+            loc = self._locate(digest)
             if loc is not None:
                 key, offset, length = loc
                 try:
                     return self.storage.read_range(key, offset, length)
                 except FileNotFoundError:  # repacked by garbage collection meanwhile
-                    self._packs.pop(key, None)
-                    del self._where[digest]
+                    self._drop_pack(key)
             try:
                 return self.storage.read(_key(digest))
             except FileNotFoundError:
@@ -252,9 +269,10 @@ class ObjectStore:
 
     def location(self, digest: str) -> tuple[str, int, int] | None:
         """(pack key, offset, length) of an object stored in a pack file, else None."""
-        if digest not in self._where:
-            self.refresh()
-        return self._where.get(digest)
+        loc = self._locate(digest)
+        if loc is None and self.refresh():
+            loc = self._locate(digest)
+        return loc
 
     def forget(self, digest: str) -> None:
         self._known.discard(digest)
