@@ -33,13 +33,13 @@ from pocketos.shell.printf_numbers import (
     _DIGITS,
     _HEX,
     _LD,
-    _SPACES,
     _clamped,
     _fmt_a,
     _fmt_e,
     _fmt_f,
     _fmt_g,
     _int,
+    _lead,
     _str,
     _strtold,
 )
@@ -89,13 +89,7 @@ def _char_value(word: bytes, utf8: bool) -> int:
 def _strtoint(word: bytes) -> tuple[int, int]:
     """strtoimax(word, &end, 0) without range checks: (value, end index)."""
     n = len(word)
-    i = 0
-    while i < n and word[i] in _SPACES:
-        i += 1
-    neg = False
-    if i < n and word[i] in b"+-":
-        neg = word[i] == ord("-")
-        i += 1
+    i, neg = _lead(word)
     if (
         i + 1 < n
         and word[i] == ord("0")

@@ -78,8 +78,9 @@ def _round_ld(neg: bool, x: Fraction) -> _LD:
     return _LD(neg, value, erange)
 
 
-def _strtold(word: bytes) -> tuple[_LD, int]:
-    """strtold(word, &end): (value, end index)."""
+def _lead(word: bytes) -> tuple[int, bool]:
+    """Where a number's digits start after leading blanks and a sign, and whether it is
+    negative (strtol and strtold skip them alike)."""
     n = len(word)
     i = 0
     while i < n and word[i] in _SPACES:
@@ -88,6 +89,30 @@ def _strtold(word: bytes) -> tuple[_LD, int]:
     if i < n and word[i] in b"+-":
         neg = word[i] == ord("-")
         i += 1
+    return i, neg
+
+
+def _exponent(word: bytes, j: int) -> tuple[int, int]:
+    """The signed decimal exponent after the ``e``/``p`` at ``j`` (clamped) and where it ends;
+    ``(0, j)`` when no digits follow, so the letter is not part of the number."""
+    n = len(word)
+    k = j + 1
+    sign = 1
+    if k < n and word[k] in b"+-":
+        sign = -1 if word[k] == ord("-") else 1
+        k += 1
+    if k < n and word[k] in _DIGITS:
+        s = k
+        while k < n and word[k] in _DIGITS:
+            k += 1
+        return sign * _clamped(word[s:k], 100000), k
+    return 0, j
+
+
+def _strtold(word: bytes) -> tuple[_LD, int]:
+    """strtold(word, &end): (value, end index)."""
+    n = len(word)
+    i, neg = _lead(word)
     low = word[i:].lower()
     if low.startswith(b"inf"):
         return _LD(neg, "inf"), i + (8 if low.startswith(b"infinity") else 3)
@@ -118,17 +143,8 @@ def _strtold(word: bytes) -> tuple[_LD, int]:
                     exp -= 4
             j += 1
         if j < n and word[j] in b"pP":
-            k = j + 1
-            sign = 1
-            if k < n and word[k] in b"+-":
-                sign = -1 if word[k] == ord("-") else 1
-                k += 1
-            if k < n and word[k] in _DIGITS:
-                s = k
-                while k < n and word[k] in _DIGITS:
-                    k += 1
-                exp += sign * _clamped(word[s:k], 100000)
-                j = k
+            delta, j = _exponent(word, j)
+            exp += delta
         return _round_ld(neg, Fraction(mant) * Fraction(2) ** exp), j
     j = i
     digits = bytearray()
@@ -148,17 +164,8 @@ def _strtold(word: bytes) -> tuple[_LD, int]:
         return _LD(False, Fraction(0)), 0
     exp = -frac_digits
     if j < n and word[j] in b"eE":
-        k = j + 1
-        sign = 1
-        if k < n and word[k] in b"+-":
-            sign = -1 if word[k] == ord("-") else 1
-            k += 1
-        if k < n and word[k] in _DIGITS:
-            s = k
-            while k < n and word[k] in _DIGITS:
-                k += 1
-            exp += sign * _clamped(word[s:k], 100000)
-            j = k
+        delta, j = _exponent(word, j)
+        exp += delta
     mant = _int(digits)
     if mant == 0:
         return _LD(neg, Fraction(0)), j
