@@ -152,3 +152,29 @@ print("r3", os.pread(r, 10, 0).decode(), flush=True)
         assert r.stdout.split("\n")[:3] == ["r1 aaaa", "r2 bbbb bbbb", "r3 bbbbcc"]
         assert seen and seen[0].startswith("bbbb")
         assert vm.read_text("/home/user/f") == "bbbbcc"
+
+
+def test_appends_from_the_vm_and_the_sandbox_never_overwrite_each_other() -> None:
+    # an O_APPEND write lands at the end of the VM's file, not at the end the host kernel
+    # last heard of
+    prog = """
+import os
+fd = os.open("log", os.O_WRONLY | os.O_APPEND)
+os.write(fd, b"sandbox 1\\n")
+print("ready", flush=True)
+while not os.path.exists("go"):
+    pass
+os.write(fd, b"sandbox 2\\n")
+"""
+    with make_vm() as vm:
+        vm.write_file("/home/user/log", "")
+
+        def on_out(data: bytes) -> None:
+            if b"ready" in data and not vm.exists("/home/user/go"):
+                with vm.kernel.vfs.open("/home/user/log", "ab") as fh:
+                    fh.write(b"vm\n")
+                vm.write_file("/home/user/go", "")
+
+        r = vm.sandbox_run(["/usr/bin/python3", "-c", prog], on_stdout=on_out, timeout=120)
+        assert r.exit_code == 0, r.stderr
+        assert vm.read_text("/home/user/log") == "sandbox 1\nvm\nsandbox 2\n"

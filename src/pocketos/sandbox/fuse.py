@@ -569,10 +569,15 @@ class FuseServer:
             return fh.read(size)
 
     def op_write(self, node: int, arg: memoryview) -> bytes:
-        _fh, offset, size, _wf, _lo, _fl, _pad = fw.WRITE_IN.unpack_from(arg)
+        _fh, offset, size, _wf, _lo, flags, _pad = fw.WRITE_IN.unpack_from(arg)
         data = arg[fw.WRITE_IN.size : fw.WRITE_IN.size + size]
         with self.vfs.open(self._path(node), "r+b") as fh:
-            fh.seek(offset)
+            # an append goes to the end of the VM's file: the kernel's idea of the size can
+            # be older than a write the VM made meanwhile
+            if flags & os.O_APPEND:
+                fh.seek(0, 2)
+            else:
+                fh.seek(offset)
             n = fh.write(bytes(data))
         return struct.pack("<II", n, 0)
 
