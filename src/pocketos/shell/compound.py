@@ -34,10 +34,9 @@ from pocketos.shell.ast import (
 )
 from pocketos.shell.state import (
     ATTR_ARRAY,
-    BreakLoop,
-    ContinueLoop,
     ExitShell,
     FatalError,
+    LoopControl,
     ReturnFn,
     ShellAttrs,
     ShellError,
@@ -130,7 +129,7 @@ class Compound(ShellAttrs):
             status = await sub.exec_script(cmd.body)
         except ExitShell as e:
             status = e.status
-        except (BreakLoop, ContinueLoop):
+        except LoopControl:
             status = 0
         except ReturnFn as r:
             status = r.status
@@ -178,17 +177,12 @@ class Compound(ShellAttrs):
                     if (st == 0) == cmd.until:
                         break
                     status = await self.exec_script(cmd.body)
-                except BreakLoop as b:
-                    if b.n > 1:
-                        b.n -= 1
+                except LoopControl as lc:
+                    if not lc.here():
                         raise
-                    status = b.status
-                    break
-                except ContinueLoop as c:
-                    if c.n > 1:
-                        c.n -= 1
-                        raise
-                    continue
+                    if lc.breaks:
+                        status = lc.status
+                        break
         finally:
             self.loop_depth -= 1
         self.last_status = status
@@ -219,17 +213,12 @@ class Compound(ShellAttrs):
                 self.assign_var(name, it)
                 try:
                     status = await self.exec_script(cmd.body)
-                except BreakLoop as b:
-                    if b.n > 1:
-                        b.n -= 1
+                except LoopControl as lc:
+                    if not lc.here():
                         raise
-                    status = b.status
-                    break
-                except ContinueLoop as c:
-                    if c.n > 1:
-                        c.n -= 1
-                        raise
-                    continue
+                    if lc.breaks:
+                        status = lc.status
+                        break
         finally:
             self.loop_depth -= 1
         self.last_status = status
@@ -262,17 +251,12 @@ class Compound(ShellAttrs):
                 self.assign_var(cmd.var, choice)
                 try:
                     status = await self.exec_script(cmd.body)
-                except BreakLoop as b:
-                    if b.n > 1:
-                        b.n -= 1
+                except LoopControl as lc:
+                    if not lc.here():
                         raise
-                    status = b.status
-                    break
-                except ContinueLoop as c:
-                    if c.n > 1:
-                        c.n -= 1
-                        raise
-                    continue
+                    if lc.breaks:
+                        status = lc.status
+                        break
         finally:
             self.loop_depth -= 1
         return status
@@ -321,16 +305,12 @@ class Compound(ShellAttrs):
                     break
                 try:
                     status = await self.exec_script(cmd.body)
-                except BreakLoop as b:
-                    if b.n > 1:
-                        b.n -= 1
+                except LoopControl as lc:
+                    if not lc.here():
                         raise
-                    status = b.status
-                    break
-                except ContinueLoop as cl:
-                    if cl.n > 1:
-                        cl.n -= 1
-                        raise
+                    if lc.breaks:
+                        status = lc.status
+                        break
                 if plain:
                     _for_arith(self, f_step)
                 else:

@@ -20,9 +20,8 @@ from pocketos.shell.ast import (
     Simple,
 )
 from pocketos.shell.state import (
-    BreakLoop,
-    ContinueLoop,
     ExitShell,
+    LoopControl,
     ReturnFn,
     ShellAttrs,
     ShellError,
@@ -314,7 +313,7 @@ class Jobs(ShellAttrs):
         except ShellError as e:
             await sub.report(e)
             return _err_status(e)
-        except (BreakLoop, ContinueLoop):
+        except LoopControl:
             return 0
         except ReturnFn as r:
             return r.status

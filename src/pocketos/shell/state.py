@@ -22,6 +22,7 @@ __all__ = [
     "ATTR_UPPER",
     "BreakLoop",
     "ContinueLoop",
+    "LoopControl",
     "ExitShell",
     "FatalError",
     "ReturnFn",
@@ -105,15 +106,31 @@ def unbound_error(name: str, status: int = 127) -> FatalError:
     return err
 
 
-class BreakLoop(Exception):
+class LoopControl(Exception):
+    """``break N`` or ``continue N`` on its way out to the N-th enclosing loop. Every loop it
+    passes asks :meth:`here`; the one it is meant for stops it, the others re-raise it."""
+
+    #: ``break`` ends the loop; ``continue`` goes on with its next pass
+    breaks = False
+
     def __init__(self, n: int, status: int = 0) -> None:
         self.n = n
         self.status = status
 
+    def here(self) -> bool:
+        """True at the loop this is meant for; otherwise one loop level fewer to go."""
+        if self.n > 1:
+            self.n -= 1
+            return False
+        return True
 
-class ContinueLoop(Exception):
-    def __init__(self, n: int) -> None:
-        self.n = n
+
+class BreakLoop(LoopControl):
+    breaks = True
+
+
+class ContinueLoop(LoopControl):
+    pass
 
 
 class ReturnFn(Exception):

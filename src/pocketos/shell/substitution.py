@@ -19,9 +19,8 @@ from pocketos.shell.ast import (
 )
 from pocketos.shell.redirect import _strerror
 from pocketos.shell.state import (
-    BreakLoop,
-    ContinueLoop,
     ExitShell,
+    LoopControl,
     ReturnFn,
     ShellAttrs,
     ShellError,
@@ -74,7 +73,7 @@ class Substitutions(ShellAttrs):
             sub.fds[0] = BytesSource(data)
             try:
                 await sub.exec_script(body)
-            except (ExitShell, ShellError, BreakLoop, ContinueLoop, ReturnFn):
+            except (ExitShell, ShellError, LoopControl, ReturnFn):
                 pass
             try:
                 self.fs.unlink(path)
@@ -121,7 +120,7 @@ class Substitutions(ShellAttrs):
         except ShellError as e:
             await sub.report(e)
             status = _err_status(e)
-        except (BreakLoop, ContinueLoop):
+        except LoopControl:
             status = 0
         except ReturnFn as r:
             status = r.status
