@@ -70,6 +70,7 @@ REFUSED = [
     "halt_error",
     'include "x"; .',
     "x::y",
+    "@base32 | " * 40 + ".",
     '"\\(def f: f; f)"',
     "1" * 30,
     ".a" * 600,
@@ -86,6 +87,14 @@ def test_screen_accepts_simple_programs(program: str) -> None:
 @pytest.mark.parametrize("program", REFUSED)
 def test_screen_refuses_what_input_or_literals_could_make_unbounded(program: str) -> None:
     assert screen_program(program) is None
+
+
+def test_chains_of_encodings_cannot_grow_past_the_bound() -> None:
+    # each @base32 is 1.6 times its input: 40 of them would be 150,000 times
+    assert screen_program("@base32 | " * 40 + ".") is None
+    assert screen_program("tojson | " * 10 + ".") is None
+    one = screen_program("@base32")
+    assert one is not None and one.growth >= 2
 
 
 def test_screen_bound_grows_with_the_input_and_the_iterations() -> None:

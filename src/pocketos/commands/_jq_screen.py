@@ -131,9 +131,23 @@ _NAMES: dict[str, int] = {
         _FANOUT,
     ),
 }
-#: builtins and formats whose output may be several times their input (escaping)
-_ESCAPING = {"tostring", "tojson", "@json", "@text", "@sh", "@csv", "@tsv", "@html", "@uri"}
-_FORMATS = _ESCAPING | {"@base64", "@base32"}
+#: builtins and formats whose output may be several times their input (escaping, encoding:
+#: at most 6 bytes for one, base32 8 for 5); each multiplies the bound, so that a chain of
+#: them (``@base32 | @base32 | ...``) cannot grow a value past it
+_ESCAPING = {
+    "tostring",
+    "tojson",
+    "@json",
+    "@text",
+    "@sh",
+    "@csv",
+    "@tsv",
+    "@html",
+    "@uri",
+    "@base64",
+    "@base32",
+}
+_FORMATS = _ESCAPING
 _ESCAPE_GROWTH = 8
 
 _TOKEN = re.compile(
