@@ -299,7 +299,14 @@ class CondOr(Node):
     right: CondExpr
 
 
-CondExpr = CondWord | CondUnary | CondBinary | CondNot | CondAnd | CondOr
+@dataclass(slots=True)
+class CondParen:
+    """``( expr )`` inside ``[[ ]]``: kept so that the command prints as it was written."""
+
+    expr: CondExpr
+
+
+CondExpr = CondWord | CondUnary | CondBinary | CondNot | CondAnd | CondOr | CondParen
 
 
 @_node

@@ -22,6 +22,7 @@ from pocketos.shell.ast import (
     CondExpr,
     CondNot,
     CondOr,
+    CondParen,
     CondUnary,
     CondWord,
     For,
@@ -43,6 +44,7 @@ from pocketos.shell.state import (
     Var,
     _err_status,
 )
+from pocketos.shell.traps import arith_for_text, command_text
 
 if TYPE_CHECKING:
     from pocketos.shell.interp import Shell
@@ -195,6 +197,8 @@ class Compound(ShellAttrs):
         else:
             items = await self.expand_words(cmd.words)
         if cmd.select:
+            if self.traps and "DEBUG" in self.traps:
+                await self.debug_trap(command_text(cmd))
             return await self._exec_select(cmd, items)
         status = 0
         budget = self.ctx.budget
@@ -203,7 +207,7 @@ class Compound(ShellAttrs):
         try:
             head = None
             if self.traps and "DEBUG" in self.traps and cmd.words is not None:
-                head = f"for {name} in {' '.join(w.text for w in cmd.words)}"
+                head = command_text(cmd)
             for it in items:
                 budget.loop()
                 if not budget.loop_iterations & 0xFF:
@@ -275,7 +279,10 @@ class Compound(ShellAttrs):
         budget = self.ctx.budget
         init, cond, step = cmd.init, cmd.cond, cmd.step
         plain = "$" not in init + cond + step and "`" not in init + cond + step
+        debug = bool(self.traps) and "DEBUG" in self.traps
         try:
+            if debug:
+                await self.debug_trap(arith_for_text(init))
             if plain:
                 from pocketos.shell.arith import compile_expr
 
@@ -297,6 +304,8 @@ class Compound(ShellAttrs):
                 budget.loop()
                 if not budget.loop_iterations & 0xFF:
                     await self._yield()
+                if debug:
+                    await self.debug_trap(arith_for_text(cond))
                 if plain:
                     c = _for_arith(self, f_cond)
                 else:
@@ -311,6 +320,8 @@ class Compound(ShellAttrs):
                     if lc.breaks:
                         status = lc.status
                         break
+                if debug:
+                    await self.debug_trap(arith_for_text(step))
                 if plain:
                     _for_arith(self, f_step)
                 else:
@@ -322,6 +333,8 @@ class Compound(ShellAttrs):
 
     async def _exec_case(self: Shell, cmd: Case) -> int:
         self.lineno = cmd.line
+        if self.traps and "DEBUG" in self.traps:
+            await self.debug_trap(command_text(cmd))
         word = await self.expand_str(cmd.word)
         status = 0
         nocase = self.shopt["nocasematch"]
@@ -404,6 +417,8 @@ class Compound(ShellAttrs):
             return await self.eval_cond(e.left, prefix) or await self.eval_cond(e.right)
         if isinstance(e, CondNot):
             return not await self.eval_cond(e.expr, prefix + "! ")
+        if isinstance(e, CondParen):
+            return await self.eval_cond(e.expr, prefix)
         if isinstance(e, CondWord):
             w = await self.expand_str(e.word)
             if self.opts["xtrace"]:

@@ -11,6 +11,7 @@ from pocketos.shell.ast import (
     CondExpr,
     CondNot,
     CondOr,
+    CondParen,
     CondUnary,
     CondWord,
     Lit,
@@ -80,7 +81,7 @@ class CondParser(ParserAttrs):
             if self._cond_tok() != ")":
                 raise self.error("syntax error in conditional expression")
             self.pos += 1
-            return e
+            return CondParen(e)
         return self._cond_primary()
 
     def _cond_word(self: Parser, regex: bool = False) -> Word:

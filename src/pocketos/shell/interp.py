@@ -50,7 +50,7 @@ from pocketos.shell.state import (
     encode_text,
 )
 from pocketos.shell.substitution import Substitutions
-from pocketos.shell.traps import Traps
+from pocketos.shell.traps import Traps, command_text, simple_text
 from pocketos.shell.variables import _DYNAMIC, Variables
 from pocketos.shell.vartable import VarTable
 
@@ -608,15 +608,17 @@ class Shell(
         t = type(cmd)
         if t is Simple:
             if self.traps and "DEBUG" in self.traps:
-                await self.debug_trap(_simple_text(cmd))
+                self.lineno = cmd.line
+                await self.debug_trap(simple_text(cmd))
             if self._pending_psub:
                 return await self._simple_with_psub(cmd)
             st = await self.exec_simple(cmd)
             if self._pending_psub:
                 await self._flush_psub()
             return st
-        if t is ArithCmd and self.traps and "DEBUG" in self.traps:
-            await self.debug_trap(f"(( {cmd.expr.strip()} ))")
+        if (t is ArithCmd or t is CondCmd) and self.traps and "DEBUG" in self.traps:
+            self.lineno = cmd.line
+            await self.debug_trap(command_text(cmd))
         handler = _DISPATCH.get(t)
         if handler is None:
             raise ShellError(f"unsupported command {t.__name__}")
@@ -686,22 +688,6 @@ def _builtins() -> tuple[dict[str, Any], frozenset[str]]:
 
         _BUILTINS_CACHE = (BUILTINS, SPECIAL_BUILTINS)
     return _BUILTINS_CACHE
-
-
-def _simple_text(cmd: Simple) -> str:
-    """A simple command as ``$BASH_COMMAND`` shows it (words as written, redirections
-    spaced like bash prints them)."""
-    parts = [a.text for a in cmd.assigns] + [w.text for w in cmd.words]
-    for r in cmd.redirs:
-        target = r.target.text if r.target is not None else ""
-        if r.heredoc is not None:
-            continue
-        if r.op in (">&", "<&"):
-            fd = str(r.fd if r.fd is not None else int(r.op == ">&"))
-            parts.append(f"{fd}{r.op}{target}")
-        else:
-            parts.append(f"{'' if r.fd is None else r.fd}{r.op} {target}")
-    return " ".join(parts)
 
 
 _DISPATCH: dict[type, Any] = {

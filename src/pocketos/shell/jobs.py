@@ -27,6 +27,7 @@ from pocketos.shell.state import (
     ShellError,
     _err_status,
 )
+from pocketos.shell.traps import simple_text
 
 if TYPE_CHECKING:
     from pocketos.shell.interp import Shell
@@ -242,6 +243,11 @@ class Jobs(ShellAttrs):
                     if lastpipe and i == n - 1:
                         tasks.append(tg.create_task(self._last_stage(cmd, pipes[i - 1])))
                         continue
+                    if type(cmd) is Simple and self.traps and "DEBUG" in self.traps:
+                        # bash runs a simple command's DEBUG trap in the shell, before the
+                        # stage starts; a compound stage runs in a subshell without it
+                        self.lineno = cmd.line
+                        await self.debug_trap(simple_text(cmd))
                     sub = self.clone()
                     info = self._stage_process(cmd)
                     if info is not None:

@@ -15,6 +15,7 @@ from pocketos.shell.ast import (
     CondExpr,
     CondNot,
     CondOr,
+    CondParen,
     CondUnary,
     CondWord,
     For,
@@ -29,13 +30,18 @@ from pocketos.shell.ast import (
     While,
 )
 
-__all__ = ["format_function"]
+__all__ = ["format_cond", "format_function"]
 
 IND = "    "
 
 
 def format_function(f: FuncDef) -> str:
     return _Printer().function(f, 0)
+
+
+def format_cond(e: CondExpr) -> str:
+    """The expression of ``[[ ]]`` as bash prints it (``[[ $x ]]`` is ``-n $x``)."""
+    return _Printer().cond(e)
 
 
 class _Printer:
@@ -169,6 +175,8 @@ class _Printer:
             return f"{self.cond(e.left)} || {self.cond(e.right)}"
         if isinstance(e, CondNot):
             return f"! {self.cond(e.expr)}"
+        if isinstance(e, CondParen):
+            return f"( {self.cond(e.expr)} )"
         if isinstance(e, CondUnary):
             return f"{e.op} {e.arg.text}"
         if isinstance(e, CondBinary):

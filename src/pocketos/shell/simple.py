@@ -426,7 +426,9 @@ class SimpleCommands(ShellAttrs):
         body = func.body
         try:
             if self.opts["functrace"] and self.traps.get("DEBUG"):
-                # under set -T bash runs the DEBUG trap once more as the function starts
+                # under set -T bash runs the DEBUG trap once more as the function starts, at
+                # the line where the function was defined
+                self.lineno = func.line
                 await self.debug_trap(self.get_str("BASH_COMMAND") or "")
             if type(body) is Group and not body.redirs:
                 status = await self.exec_script(body.body)

@@ -7,6 +7,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from pocketos.kernel.process import SIGNALS, ProcessKilled
+from pocketos.shell.ast import ArithCmd, Case, CondCmd, For, Simple
+from pocketos.shell.printer import format_cond
 from pocketos.shell.state import (
     ExitShell,
     ShellAttrs,
@@ -17,7 +19,7 @@ from pocketos.shell.state import (
 if TYPE_CHECKING:
     from pocketos.shell.interp import Shell
 
-__all__ = ["Traps"]
+__all__ = ["Traps", "arith_for_text", "command_text", "simple_text"]
 
 #: trap names of the signals a trap can catch
 _SIGNUMS = {k: v for k, v in SIGNALS.items() if k not in ("KILL", "STOP")}
@@ -56,15 +58,20 @@ class Traps(ShellAttrs):
                     break
 
     async def debug_trap(self: Shell, text: str) -> None:
-        """bash's ``DEBUG`` trap: run before a simple command, ``(( ))`` and each ``for``
-        iteration with ``BASH_COMMAND`` set to the command's text; inside functions only
-        under ``set -T`` (functrace), never inside a trap."""
+        """bash's ``DEBUG`` trap: run before a simple command (a pipeline's stages too),
+        ``(( ))``, ``[[ ]]``, ``case``, each ``for`` iteration, ``select`` and the parts of
+        ``for (( ))``, with ``BASH_COMMAND`` set to the command's text and ``LINENO`` to its
+        line; inside functions only under ``set -T`` (functrace), never inside a trap."""
         if self.in_trap or (self.funcnames and not self.opts["functrace"]):
             return
         if not self.traps.get("DEBUG"):
             return
         self.vars["BASH_COMMAND"] = Var(text)
-        await self.run_trap("DEBUG")
+        line = self.lineno
+        try:
+            await self.run_trap("DEBUG")
+        finally:
+            self.lineno = line
 
     async def run_trap(self: Shell, name: str) -> None:
         action = self.traps.get(name)
@@ -72,8 +79,8 @@ class Traps(ShellAttrs):
             return
         saved = self.last_status
         self.in_trap = True
-        # bash numbers an ERR trap's lines from the failed command's line; others from 1
-        first = max(self.lineno, 1) if name == "ERR" else 1
+        # bash numbers an ERR or DEBUG trap's lines from its command's line; others from 1
+        first = max(self.lineno, 1) if name in ("ERR", "DEBUG") else 1
         try:
             await self.nested(self._run_source(action, top=False, first_line=first))
         finally:
@@ -105,3 +112,40 @@ class Traps(ShellAttrs):
         finally:
             info.pending_signal = sig
             self.last_status = status
+
+
+# --- $BASH_COMMAND as a DEBUG trap sees it -------------------------------------------------------
+def simple_text(cmd: Simple) -> str:
+    """A simple command as ``$BASH_COMMAND`` shows it (words as written, redirections
+    spaced like bash prints them)."""
+    parts = [a.text for a in cmd.assigns] + [w.text for w in cmd.words]
+    for r in cmd.redirs:
+        target = r.target.text if r.target is not None else ""
+        if r.heredoc is not None:
+            continue
+        if r.op in (">&", "<&"):
+            fd = str(r.fd if r.fd is not None else int(r.op == ">&"))
+            parts.append(f"{fd}{r.op}{target}")
+        else:
+            parts.append(f"{'' if r.fd is None else r.fd}{r.op} {target}")
+    return " ".join(parts)
+
+
+def command_text(cmd: ArithCmd | CondCmd | Case | For) -> str:
+    """``$BASH_COMMAND`` for the DEBUG trap that runs before a compound command's head, the way
+    bash prints it: ``((expr))`` as written, ``[[ -n $x ]]``, ``case $x in `` (with its space),
+    ``for v in a b`` / ``select v in a b``."""
+    if isinstance(cmd, ArithCmd):
+        return f"(({cmd.expr}))"
+    if isinstance(cmd, CondCmd):
+        return f"[[ {format_cond(cmd.expr)} ]]"
+    if isinstance(cmd, Case):
+        return f"case {cmd.word.text} in "
+    words = " ".join(w.text for w in cmd.words) if cmd.words is not None else '"$@"'
+    return f"{'select' if cmd.select else 'for'} {cmd.var} in {words}"
+
+
+def arith_for_text(expr: str) -> str:
+    """``$BASH_COMMAND`` before a part of ``for ((init; cond; step))``: ``((i<3))``, and
+    ``((1))`` for an empty part."""
+    return f"(({expr.lstrip() or '1'}))"
