@@ -21,7 +21,7 @@ from typing import Any, cast
 
 from pocketos.kernel.permissions import PermissionRequest, Policy
 
-__all__ = ["HostServices", "toolkit_specs"]
+__all__ = ["HostServices", "call_tool", "toolkit_specs"]
 
 _ALLOW = frozenset({"allow_once", "allow", "once", "true", "yes", "allow_always", "always"})
 
@@ -49,6 +49,49 @@ def toolkit_specs(kits: Iterable[Any]) -> list[dict[str, Any]]:
         }
         for kit in kits
     ]
+
+
+async def call_tool(tool: Any, args: dict[str, Any], max_result: int) -> dict[str, Any]:
+    """Validate ``args`` with the tool's real model, run it with its timeout and answer
+    ``{"ok": True, "value": JSON}`` or an error of the kind the calling side raises again.
+    The caller has decided ``tool.invoke`` already."""
+    from pydantic import ValidationError
+
+    from pocketos.tools._cli import dump_json, format_validation_error
+
+    full = tool.full_name
+    try:
+        validated = tool.validate(args)
+    except ValidationError as exc:
+        return _error("ToolArgumentsInvalid", format_validation_error(tool, exc))
+    cargs, kwargs = tool.call_args(validated)
+    try:
+        if tool.is_async:
+            pending = tool.func(*cargs, **kwargs)
+        else:
+            ctx = contextvars.copy_context()
+            call = functools.partial(ctx.run, tool.func, *cargs, **kwargs)
+            pending = asyncio.get_running_loop().run_in_executor(None, call)
+        try:
+            result = await asyncio.wait_for(pending, tool.timeout)
+            if asyncio.iscoroutine(result):
+                result = await asyncio.wait_for(result, tool.timeout)
+        except TimeoutError:
+            return _error("ToolTimeout", f"timed out after {tool.timeout:g}s")
+    except Exception as exc:
+        msg = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        return _error("ToolFailed", msg)
+    try:
+        text = dump_json(result)
+    except (TypeError, ValueError) as exc:
+        return _error("ToolFailed", f"result is not JSON-serializable: {exc}")
+    if len(text) > max_result:
+        return _error(
+            "ToolFailed",
+            f"the result of {full} is {len(text)} bytes, more than the VM may output "
+            f"(max_output_bytes={max_result})",
+        )
+    return {"ok": True, "value": text}
 
 
 class HostServices:
@@ -177,10 +220,6 @@ class HostServices:
 
     # --- tools -------------------------------------------------------------------------------
     async def _tool(self, frame: dict[str, Any]) -> dict[str, Any]:
-        from pydantic import ValidationError
-
-        from pocketos.tools._cli import dump_json, format_validation_error
-
         kit, name, args = frame.get("kit"), frame.get("tool"), frame.get("args")
         if not isinstance(kit, str) or not isinstance(name, str) or not isinstance(args, dict):
             return _error("ToolCallError", "malformed tool call")
@@ -199,38 +238,7 @@ class HostServices:
         if decision != "allow":
             why = " (not granted)" if decision == "ask" else ""
             return _error("ToolDenied", f"permission denied: tool.invoke on {full}{why}")
-        try:
-            validated = tool.validate(args)
-        except ValidationError as exc:
-            return _error("ToolArgumentsInvalid", format_validation_error(tool, exc))
-        cargs, kwargs = tool.call_args(validated)
-        try:
-            if tool.is_async:
-                pending = tool.func(*cargs, **kwargs)
-            else:
-                ctx = contextvars.copy_context()
-                call = functools.partial(ctx.run, tool.func, *cargs, **kwargs)
-                pending = asyncio.get_running_loop().run_in_executor(None, call)
-            try:
-                result = await asyncio.wait_for(pending, tool.timeout)
-                if asyncio.iscoroutine(result):
-                    result = await asyncio.wait_for(result, tool.timeout)
-            except TimeoutError:
-                return _error("ToolTimeout", f"timed out after {tool.timeout:g}s")
-        except Exception as exc:
-            msg = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-            return _error("ToolFailed", msg)
-        try:
-            text = dump_json(result)
-        except (TypeError, ValueError) as exc:
-            return _error("ToolFailed", f"result is not JSON-serializable: {exc}")
-        if len(text) > self.max_result:
-            return _error(
-                "ToolFailed",
-                f"the result of {full} is {len(text)} bytes, more than the VM may output "
-                f"(max_output_bytes={self.max_result})",
-            )
-        return {"ok": True, "value": text}
+        return await call_tool(tool, args, self.max_result)
 
     # --- permissions -------------------------------------------------------------------------
     async def _ask(self, r: Any) -> dict[str, Any]:

@@ -165,6 +165,8 @@ class AsyncRemoteVM(FileFront, HandlesMixin):
     ) -> None:
         self.conn = Connection(url, token, timeout)
         self.closed = False
+        toolkits = options.pop("toolkits", None)
+        self._tools: Any = None
         try:
             if vm_id is not None:
                 if options:
@@ -186,6 +188,27 @@ class AsyncRemoteVM(FileFront, HandlesMixin):
         self._aws_lock: asyncio.Lock | None = None
         self._id: str = info["id"]
         self._base = f"/v1/vms/{quote(self._id)}"
+        if toolkits is not None:
+            try:
+                self.add_toolkits(toolkits)
+            except BaseException:
+                self.close()
+                raise
+
+    def add_toolkits(self, toolkits: Any) -> None:
+        """Serve these host toolkits (``pocketos.tools.Toolkit``) to the VM: its commands and
+        agents call them, the server's policy deciding each call, the functions running
+        here. Calling again replaces the set served (same names keep their place)."""
+        from pocketos.remote.tools import ToolServer
+
+        self._alive()
+        kits = list(toolkits)
+        old, self._tools = self._tools, None
+        if old is not None:
+            kept = {k.name for k in kits}
+            kits += [k for k in old.kits if k.name not in kept]
+            old.close()
+        self._tools = ToolServer(self, kits)
 
     @classmethod
     async def create(cls, url: str, **options: Any) -> AsyncRemoteVM:
@@ -214,6 +237,9 @@ class AsyncRemoteVM(FileFront, HandlesMixin):
             return
         self.closed = True
         self._close_sockets()
+        tools, self._tools = self._tools, None
+        if tools is not None:
+            tools.close()
         try:
             if self.owned:
                 try:

@@ -47,6 +47,24 @@ def error_from(status: int, body: Any, path: str | None = None) -> Exception:
     return RemoteError(status, code, message)
 
 
+#: the HTTP status an error frame of a WebSocket stands for, by its code
+_FRAME_STATUS = {
+    "not_supported": 501,
+    "conflict": 409,
+    "invalid_request": 422,
+    "limit_exceeded": 413,
+    "not_found": 404,
+    "vm_not_found": 404,
+}
+
+
+def frame_status(frame: Any) -> int:
+    """The status of a WebSocket ``{"type": "error", "error": {code, message}}`` frame."""
+    err = frame.get("error") if isinstance(frame, dict) else None
+    code = err.get("code") if isinstance(err, dict) else None
+    return _FRAME_STATUS.get(str(code), 400)
+
+
 def raise_for(status: int, body: Any, path: str | None = None) -> None:
     if status >= 400:
         raise error_from(status, body, path)

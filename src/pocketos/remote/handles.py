@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import quote
 
 from pocketos._loop import run_sync
-from pocketos.remote.errors import raise_for
+from pocketos.remote.errors import frame_status, raise_for
 from pocketos.vm_api import ExecResult, to_bytes
 from pocketos.vm_processes import _StreamBuffer
 
@@ -184,7 +184,7 @@ class RemoteProcess:
             await ws.send(json.dumps(body))
             first = json.loads(await ws.recv())
             if first.get("type") != "started":
-                raise_for(422 if first.get("code") == "invalid_request" else 400, first)
+                raise_for(frame_status(first), first)
                 raise ConnectionError(f"unexpected frame from the server: {first!r}")
         except BaseException:
             await ws.close()

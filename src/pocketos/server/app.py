@@ -36,6 +36,7 @@ ROUTE_MODULES = [
     "pocketos.server.audit",
     "pocketos.server.terminals",
     "pocketos.server.handles",
+    "pocketos.server.tools",
     "pocketos.server.webconsole",
 ]
 
