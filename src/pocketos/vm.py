@@ -10,6 +10,7 @@ workspaces, cron, fork, agent sessions and interpreters.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Iterable, Mapping
 from typing import Any, cast
 
@@ -130,6 +131,10 @@ class AsyncVM(FilesMixin, ProcessesMixin):
         self._tasks: set[asyncio.Task[Any]] = set()
         self._durable: Any = None  # set by AsyncVM.open (pocketos.workspaces.durable)
         self._cron: Any = None  # a pocketos.cron.Scheduler once something is scheduled
+        #: how each mount was declared (host folder, memory), for durable VMs; None: a mount
+        #: that cannot be declared again (a backend object) or was unmounted
+        self._mount_decls: dict[str, dict[str, Any] | None] = {}
+        self._shells: dict[str, Any] = {}  # named persistent shells (saved by durable VMs)
         self.store = store
         if store is not None:
             # the audit log is persisted in the store as it is written
@@ -371,12 +376,35 @@ class AsyncVM(FilesMixin, ProcessesMixin):
         return PythonSession.for_vm(self, **kw)
 
     # --- shells --------------------------------------------------------------------------
-    def shell(self, *, env: Mapping[str, str] | None = None, cwd: str | None = None) -> Any:
-        """A persistent shell: variables, functions, cwd, traps persist across ``run()``."""
+    def shell(
+        self,
+        *,
+        env: Mapping[str, str] | None = None,
+        cwd: str | None = None,
+        name: str | None = None,
+    ) -> Any:
+        """A persistent shell: variables, functions, cwd, traps persist across ``run()``.
+
+        ``name`` names it: a durable VM saves the cwd and exported variables of its named
+        shells, and ``shell(name=...)`` after the next ``open`` starts from them (unless
+        ``env`` or ``cwd`` is given)."""
         from pocketos.shell.session import ShellSession
 
         self._alive()
-        return ShellSession(self, env=env, cwd=cwd)
+        if name is not None:
+            live = self._shells.get(name)
+            if live is not None and not live.closed:
+                raise ValueError(f"a shell named {name!r} is already open")
+            saved = self._durable.shell_state(name) if self._durable is not None else None
+            if saved is not None and env is None and cwd is None:
+                env = saved["env"]
+                with contextlib.suppress(OSError, ValueError):
+                    if self.stat(saved["cwd"]).is_dir():  # else: the default, as bash does
+                        cwd = saved["cwd"]
+        session = ShellSession(self, env=env, cwd=cwd)
+        if name is not None:
+            self._shells[name] = session
+        return session
 
     def open_shell(
         self,

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import errno
+import os
 import posixpath
 import stat as S
 from collections.abc import Iterable, Mapping
@@ -30,6 +31,7 @@ class FilesMixin(FileFront):
         vfs: VFS
         kernel: Kernel
         limits: Limits
+        _mount_decls: dict[str, dict[str, Any] | None]
 
         def _alive(self) -> None: ...
 
@@ -223,12 +225,14 @@ class FilesMixin(FileFront):
         self._alive()
         p = check_abs(path)
         kind = None
+        decl: dict[str, Any] | None = None
         if host is not None:
             from pocketos.kernel.fs.hostdir import HostDirBackend
 
             if mode not in ("ro", "rw", "overlay"):
                 raise ValueError(f"mount mode must be ro, rw or overlay, not {mode!r}")
             hb = HostDirBackend(host, writable=(mode == "rw"))
+            decl = {"host": os.path.abspath(host), "mode": mode, "readonly": readonly}
             if mode == "overlay":
                 lim = self.limits
                 backend = OverlayBackend(
@@ -245,6 +249,7 @@ class FilesMixin(FileFront):
                 kind = "hostdir"
                 readonly = readonly or mode == "ro"
         elif memory:
+            decl = {"memory": True, "readonly": readonly}
             lim = self.limits
             backend = MemoryBackend(
                 max_bytes=lim.max_fs_bytes,
@@ -259,6 +264,7 @@ class FilesMixin(FileFront):
         if backend is None:
             raise ValueError("mount needs a backend, host=, memory=True or fsspec=")
         self.vfs.mount(p, backend, readonly=readonly, kind=kind)
+        self._mount_decls[p] = decl
         self.kernel.audit.record(
             "mount",
             capability="fs.mount",
@@ -282,6 +288,7 @@ class FilesMixin(FileFront):
         self._alive()
         p = check_abs(path)
         backend = self.vfs.unmount(p)
+        self._mount_decls[p] = None
         self.kernel.audit.record("mount", capability="fs.unmount", resource=p, decision="allow")
         backend.release()
 

@@ -2,8 +2,13 @@
 
 ``AsyncVM.open(name, store=…)`` opens (or creates) workspace ``name``: the VM's root is the
 shared base image, the workspace's tree above it (lazy), and a fresh writable layer. ``save()``
-commits the writable layer as a run, with the VM's environment and working directory, which
-the next ``open`` restores; closing the VM saves it unless ``autosave=False``.
+commits the writable layer as a run, with the VM's environment and working directory, the
+declarations of its mounts (host folders, memory filesystems) and the cwd and exported
+variables of its named shells, which the next ``open`` restores; closing the VM saves it
+unless ``autosave=False``.
+
+A host folder is mounted again only when the caller asks (``host_mounts=True``): the store is
+data, and whoever can write it must not be able to hand a VM a folder of the host.
 """
 
 from __future__ import annotations
@@ -43,8 +48,29 @@ class Durable:
     def name(self) -> str:
         return self.checkout.name
 
+    def shell_state(self, name: str) -> dict[str, Any] | None:
+        """The saved cwd and exported variables of the shell named ``name``."""
+        state = (self.meta.get("shells") or {}).get(name)
+        if not isinstance(state, dict):
+            return None
+        env, cwd = state.get("env"), state.get("cwd")
+        if not isinstance(env, dict) or not isinstance(cwd, str):
+            return None
+        return {"env": {str(k): str(v) for k, v in env.items()}, "cwd": cwd}
+
     def save(self, vm: Any, message: str = "") -> RunInfo | None:
         meta: dict[str, Any] = {"env": dict(vm.kernel.env), "cwd": vm.cwd}
+        # mounts: what was saved and not undone in this session, and what this session
+        # declared (None: unmounted, or a backend that cannot be declared again)
+        mounts = {**(self.meta.get("mounts") or {}), **vm._mount_decls}
+        mounts = {p: d for p, d in sorted(mounts.items()) if d is not None}
+        if mounts:
+            meta["mounts"] = mounts
+        shells = dict(self.meta.get("shells") or {})
+        for name, sh in vm._shells.items():
+            shells[name] = {"cwd": sh.cwd, "env": sh.shell.exported_env()}
+        if shells:
+            meta["shells"] = dict(sorted(shells.items()))
         if vm._cron is not None and vm._cron.saved():
             meta["schedules"] = vm._cron.saved()
         same = meta == self.meta
@@ -63,10 +89,12 @@ def open_durable(
     base: Backend,
     store: Any = None,
     autosave: bool = True,
+    host_mounts: bool = False,
     **options: Any,
 ) -> Any:
     """Build a ``cls`` (AsyncVM) over workspace ``name`` on the base image ``base``, creating
-    the workspace if it does not exist."""
+    the workspace if it does not exist. Saved memory mounts are declared again (empty, like a
+    tmpfs after a reboot); saved host folders only with ``host_mounts=True``."""
     st = coerce_store(store)
     if not st.exists(name):
         try:
@@ -93,7 +121,34 @@ def open_durable(
     opts.update(options)
     vm = cls(_lowers=[layer, base], **opts)
     vm._durable = Durable(Checkout(st, name, vm._root, layer, len(head["runs"])), meta, autosave)
+    _restore_mounts(vm, meta.get("mounts"), host_mounts)
     for job in meta.get("schedules") or []:
         kw = {k: job[k] for k in ("exec", "prompt", "overlap", "agent", "id") if job.get(k)}
         vm.schedule(job.get("cron"), at=job.get("at"), **kw)
     return vm
+
+
+def _restore_mounts(vm: Any, saved: Any, host_mounts: bool) -> None:
+    """Declare the saved mounts again. A path mounted by the options given to ``open`` keeps
+    that mount; one that cannot be mounted (its host folder is gone) is skipped and audited,
+    and stays saved."""
+    if not isinstance(saved, dict):
+        return
+    taken = {m["path"] for m in vm.mounts()}
+    for path, decl in sorted(saved.items()):
+        if path in taken or not isinstance(decl, dict) or not isinstance(path, str):
+            continue
+        readonly = bool(decl.get("readonly"))
+        try:
+            if decl.get("memory") is True:
+                vm.mount(path, memory=True, readonly=readonly)
+            elif isinstance(decl.get("host"), str) and host_mounts:
+                if not os.path.isdir(decl["host"]):
+                    raise FileNotFoundError(f"host folder {decl['host']} is gone")
+                vm.mount(path, host=decl["host"], mode=str(decl.get("mode")), readonly=readonly)
+            else:
+                continue
+        except (OSError, ValueError) as exc:
+            vm.kernel.audit.record(
+                "mount", capability="fs.mount", resource=path, decision="error", reason=str(exc)
+            )
