@@ -13,6 +13,7 @@ import time
 from bench.common import BWRAP, Result, have_bwrap
 
 SANDBOX = "pocketos sandbox"
+LS_TIMED = "s=$(date +%s%N); ls -lR >/dev/null; e=$(date +%s%N); echo $((e - s)) >&2"
 MB = 1 << 20
 
 
@@ -154,13 +155,23 @@ def run(quick: bool = False) -> list[Result]:
             with open(p, "w") as fh:
                 fh.write(text)
         subprocess.run(["/bin/sh", "-c", setup], cwd=host, check=True)
-        outside = []
+        outside, ls_outside = [], []
         for _ in range(m):
             t = time.perf_counter()
             subprocess.run(status, cwd=host, check=True, capture_output=True)
             outside.append(time.perf_counter() - t)
+            p = subprocess.run(["/bin/sh", "-c", LS_TIMED], cwd=host, capture_output=True)
+            ls_outside.append(int(p.stderr.split()[-1]) / 1e9)
     finally:
         shutil.rmtree(host, ignore_errors=True)
+    # a listing with every entry's attributes (one READDIRPLUS per directory, no LOOKUPs)
+    ls_inside = []
+    for _ in range(m):
+        r = vm.sandbox_run(["/bin/sh", "-c", LS_TIMED], cwd="/home/user/repo")
+        ls_inside.append(int(r.stderr.strip().splitlines()[-1]) / 1e9)
+    note = "ls -lR, timed inside"
+    out.append(Result("sandbox", "list 1,000 files", SANDBOX, "s", ls_inside, note=note))
+    out.append(Result("sandbox", "list 1,000 files", "host disk", "s", ls_outside, note=note))
     out.append(
         Result("sandbox", "git status, 1,000 files", SANDBOX, "s", inside, note="with start")
     )
