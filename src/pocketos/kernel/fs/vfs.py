@@ -651,6 +651,7 @@ class VFS:
         if self.guard is not None:
             self.guard.check_link(sparts, dparts)
         dm.backend.link(sbpath, dbpath)
+        self._changed(sparts)  # its link count
         self._changed(dparts)
 
     def chmod(
