@@ -14,16 +14,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from pocketos.terminal.clients import TerminalClient
-from pocketos.terminal.terminal import MAX_CLIENTS, SCROLLBACK, _check_size
+from pocketos.terminal.shared import SharedTerminal, check_size
 
 __all__ = ["RemoteTerminal"]
 
 
-class RemoteTerminal:
+class RemoteTerminal(SharedTerminal):
     """A terminal in a worker process (see :class:`~pocketos.terminal.Terminal`)."""
 
     def __init__(
@@ -36,7 +36,7 @@ class RemoteTerminal:
         cwd: str | None = None,
         timeout: float | None = None,
     ) -> None:
-        self.cols, self.rows = _check_size(cols, rows)
+        self.cols, self.rows = check_size(cols, rows)
         self.vm = vm
         self.id = uuid.uuid4().hex[:12]
         self.name = "/dev/pts/?"
@@ -66,10 +66,6 @@ class RemoteTerminal:
         self.clients.append(self.owner)
         self._tasks: list[asyncio.Task[None]] = []
 
-    def __repr__(self) -> str:
-        state = "running" if self.exit_code is None else f"exited {self.exit_code}"
-        return f"<RemoteTerminal {self.id} {self.cols}x{self.rows} {state}>"
-
     # -- lifetime -----------------------------------------------------------------------------
     def start(self) -> RemoteTerminal:
         if not self._tasks:
@@ -80,20 +76,6 @@ class RemoteTerminal:
                 self.vm._tasks.add(t)
                 t.add_done_callback(self.vm._tasks.discard)
         return self
-
-    async def __aenter__(self) -> RemoteTerminal:
-        return self.start()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
-
-    async def wait(self, timeout: float | None = None) -> int:
-        if timeout is None:
-            await self._done.wait()
-        else:
-            await asyncio.wait_for(self._done.wait(), timeout)
-        assert self.exit_code is not None
-        return self.exit_code
 
     async def close(self) -> int:
         """End the shell in the worker (its EXIT trap runs, running commands are killed)."""
@@ -107,51 +89,8 @@ class RemoteTerminal:
             t.cancel()
         return self.exit_code if self.exit_code is not None else 0
 
-    # -- the owner's side ---------------------------------------------------------------------
-    async def write(self, data: str | bytes) -> None:
-        await self.owner.write(data)
-
-    async def read(self, n: int = -1) -> bytes:
-        return await self.owner.read(n)
-
-    async def read_until(self, marker: bytes | str, timeout: float | None = None) -> bytes:
-        return await self.owner.read_until(marker, timeout)
-
-    def on_output(self, callback: Callable[[bytes], object]) -> Callable[[], None]:
-        return self.owner.on_output(callback)
-
-    def resize(self, cols: int, rows: int) -> None:
-        self.owner.resize(cols, rows)
-
-    # -- multiplayer (the rules of the in-process terminal) -------------------------------------
-    def allow_writers(self, n: int | None = None) -> None:
-        if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
-            raise ValueError(f"writers must be a positive integer or None, not {n!r}")
-        self.max_writers = n if n is not None else 1 << 30
-
-    def attach(self, role: str = "viewer", *, replay: bool = True) -> TerminalClient:
-        if self.exit_code is not None:
-            raise ConnectionError(f"terminal {self.id} has ended (status {self.exit_code})")
-        if len(self.clients) >= MAX_CLIENTS:
-            raise ConnectionRefusedError(
-                f"terminal {self.id} has {len(self.clients)} clients (the most is {MAX_CLIENTS})"
-            )
-        client = TerminalClient(self, role)  # type: ignore[arg-type]
-        if role == "writer":
-            writers = sum(1 for c in self.clients if c.role == "writer")
-            if writers >= self.max_writers:
-                raise PermissionError(
-                    f"terminal {self.id} already has {writers} writer(s); "
-                    "the owner must allow_writers() for more"
-                )
-        if replay and self.scrollback:
-            client._deliver(bytes(self.scrollback))
-        self.clients.append(client)
-        return client
-
     def _forget(self, client: TerminalClient) -> None:
-        if client in self.clients:
-            self.clients.remove(client)
+        super()._forget(client)
         self._data.set()  # a writer that left may have been what held output back
 
     # -- input and window size (called by the clients) ------------------------------------------
@@ -163,7 +102,7 @@ class RemoteTerminal:
         await fut
 
     def _resize(self, cols: int, rows: int) -> None:
-        self.cols, self.rows = _check_size(cols, rows)
+        self.cols, self.rows = check_size(cols, rows)
         if self.exit_code is None:
             self._ops.put_nowait(("resize", {"cols": cols, "rows": rows}, None))
 
@@ -266,9 +205,7 @@ class RemoteTerminal:
             self._end(int(frame["exit"]))
 
     def _show(self, data: bytes) -> None:
-        self.scrollback += data
-        if len(self.scrollback) > SCROLLBACK:
-            del self.scrollback[: len(self.scrollback) - SCROLLBACK]
+        self._keep(data)
         for c in list(self.clients):
             c._deliver(data)
 

@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 import itertools
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from pocketos.errors import LimitExceeded
@@ -18,31 +18,20 @@ from pocketos.terminal.clients import TerminalClient
 from pocketos.terminal.completion import complete
 from pocketos.terminal.editor import LineEditor
 from pocketos.terminal.prompt import DEFAULT_PS1, expand_prompt
+from pocketos.terminal.shared import MAX_CLIENTS, SCROLLBACK, SharedTerminal, check_size
 from pocketos.terminal.tty import LineDiscipline, TtyInput, TtyOutput, onlcr
 
 if TYPE_CHECKING:
     from pocketos.vm import AsyncVM
 
-__all__ = ["Terminal", "open_terminal"]
+__all__ = ["Terminal", "open_terminal", "MAX_CLIENTS", "SCROLLBACK"]
 
 TIMEOUT_STATUS = 124  # as exec(): a command line that ran out of time
 LIMIT_STATUS = 125  # and one that hit another limit
 
-#: recent output kept for a client that attaches later
-SCROLLBACK = 64 * 1024
-MAX_COLS = MAX_ROWS = 10_000
-#: clients attached to one terminal at most
-MAX_CLIENTS = 256
 #: keys queued for the prompt at most (a client typing faster than the shell reads)
 MAX_KEYS = 1024 * 1024
 _numbers = itertools.count()
-
-
-def _check_size(cols: int, rows: int) -> tuple[int, int]:
-    for name, v, top in (("cols", cols, MAX_COLS), ("rows", rows, MAX_ROWS)):
-        if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= top:
-            raise ValueError(f"{name} must be an integer from 1 to {top}, not {v!r}")
-    return cols, rows
 
 
 def _incomplete(source: str) -> bool:
@@ -61,7 +50,7 @@ def _incomplete(source: str) -> bool:
     return False
 
 
-class Terminal:
+class Terminal(SharedTerminal):
     """A shell on a terminal (``vm.open_shell()``).
 
     The opener is the owner, a writer: ``write(keys)``, ``read()``/``on_output(cb)``,
@@ -82,7 +71,7 @@ class Terminal:
     ) -> None:
         from pocketos.shell.interp import Shell
 
-        self.cols, self.rows = _check_size(cols, rows)
+        self.cols, self.rows = check_size(cols, rows)
         self.vm = vm
         self.id = uuid.uuid4().hex[:12]
         self.number = next(_numbers)
@@ -123,10 +112,6 @@ class Terminal:
         self.clients.append(self.owner)
         self._task: asyncio.Task[None] | None = None
 
-    def __repr__(self) -> str:
-        state = "running" if self.exit_code is None else f"exited {self.exit_code}"
-        return f"<Terminal {self.id} {self.cols}x{self.rows} {state}>"
-
     # -- lifetime -----------------------------------------------------------------------------
     def start(self) -> Terminal:
         if self._task is None:
@@ -137,22 +122,6 @@ class Terminal:
                 tasks.add(self._task)
                 self._task.add_done_callback(tasks.discard)
         return self
-
-    async def __aenter__(self) -> Terminal:
-        return self.start()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
-
-    async def wait(self, timeout: float | None = None) -> int:
-        """The shell's exit status, once it ends (``exit``, Ctrl-D at an empty prompt or
-        ``close()``)."""
-        if timeout is None:
-            await self._done.wait()
-        else:
-            await asyncio.wait_for(self._done.wait(), timeout)
-        assert self.exit_code is not None
-        return self.exit_code
 
     async def close(self) -> int:
         """End the shell (its EXIT trap runs, running commands are killed)."""
@@ -170,63 +139,13 @@ class Terminal:
         """True while a command line runs (keys then go to it, not to the prompt)."""
         return self._running
 
-    # -- the owner's side (the API of agentOS's openShell) ------------------------------------
-    async def write(self, data: str | bytes) -> None:
-        await self.owner.write(data)
-
-    async def read(self, n: int = -1) -> bytes:
-        return await self.owner.read(n)
-
-    async def read_until(self, marker: bytes | str, timeout: float | None = None) -> bytes:
-        return await self.owner.read_until(marker, timeout)
-
-    def on_output(self, callback: Callable[[bytes], object]) -> Callable[[], None]:
-        return self.owner.on_output(callback)
-
-    def resize(self, cols: int, rows: int) -> None:
-        self.owner.resize(cols, rows)
-
-    # -- multiplayer ---------------------------------------------------------------------------
-    def allow_writers(self, n: int | None = None) -> None:
-        """Let ``n`` clients type at once (None: any number); 1 means only the owner."""
-        if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
-            raise ValueError(f"writers must be a positive integer or None, not {n!r}")
-        self.max_writers = n if n is not None else 1 << 30
-
-    def attach(self, role: str = "viewer", *, replay: bool = True) -> TerminalClient:
-        """A new client; it first receives the recent output (``replay``), then everything."""
-        if self.exit_code is not None:
-            raise ConnectionError(f"terminal {self.id} has ended (status {self.exit_code})")
-        if len(self.clients) >= MAX_CLIENTS:
-            raise ConnectionRefusedError(
-                f"terminal {self.id} has {len(self.clients)} clients (the most is {MAX_CLIENTS})"
-            )
-        client = TerminalClient(self, role)
-        if role == "writer":
-            writers = sum(1 for c in self.clients if c.role == "writer")
-            if writers >= self.max_writers:
-                raise PermissionError(
-                    f"terminal {self.id} already has {writers} writer(s); "
-                    "the owner must allow_writers() for more"
-                )
-        if replay and self.scrollback:
-            client._deliver(bytes(self.scrollback))
-        self.clients.append(client)
-        return client
-
-    def _forget(self, client: TerminalClient) -> None:
-        if client in self.clients:
-            self.clients.remove(client)
-
     # -- output --------------------------------------------------------------------------------
     async def _emit(self, data: bytes, *, wait: bool = True) -> None:
         """Show ``data`` to every client; a program's output (``wait``) then waits for the
         writers to keep up, the way a pty blocks a program whose reader is slow."""
         if not data:
             return
-        self.scrollback += data
-        if len(self.scrollback) > SCROLLBACK:
-            del self.scrollback[: len(self.scrollback) - SCROLLBACK]
+        self._keep(data)
         for c in list(self.clients):
             c._deliver(data, droppable=not wait)
         if wait:
@@ -280,7 +199,7 @@ class Terminal:
         return self.cols
 
     def _resize(self, cols: int, rows: int) -> None:
-        self.cols, self.rows = _check_size(cols, rows)
+        self.cols, self.rows = check_size(cols, rows)
         self._set_size_vars()
 
     def _set_size_vars(self) -> None:

@@ -14,8 +14,7 @@ import codecs
 import collections
 from collections.abc import Awaitable, Callable
 
-from pocketos.kernel.budget import check_alloc
-from pocketos.kernel.streams import InputStream, OutputStream
+from pocketos.kernel.streams import OutputStream, _BufferedInput
 
 __all__ = ["LineDiscipline", "TtyInput", "TtyOutput", "caret", "onlcr"]
 
@@ -170,7 +169,7 @@ class LineDiscipline:
         return item
 
 
-class TtyInput(InputStream):
+class TtyInput(_BufferedInput):
     """The terminal as a program's stdin: reads return cooked lines; Ctrl-D gives one EOF."""
 
     def __init__(
@@ -217,36 +216,6 @@ class TtyInput(InputStream):
                 self._buf += chunk
                 return True
             await self._wait()
-
-    async def read(self, n: int = -1) -> bytes:
-        if n is None or n < 0:
-            while await self._fill():
-                check_alloc(len(self._buf), "input")
-            data = bytes(self._buf)
-            self._buf.clear()
-            return data
-        if n == 0:
-            return b""
-        if not self._buf:
-            await self._fill()
-        data = bytes(self._buf[:n])
-        del self._buf[:n]
-        return data
-
-    async def readuntil(self, sep: bytes) -> bytes:
-        start = 0
-        while True:
-            idx = self._buf.find(sep, start)
-            if idx >= 0:
-                end = idx + len(sep)
-                data = bytes(self._buf[:end])
-                del self._buf[:end]
-                return data
-            start = max(0, len(self._buf) - len(sep) + 1)
-            if not await self._fill():
-                data = bytes(self._buf)
-                self._buf.clear()
-                return data
 
 
 class TtyOutput(OutputStream):
