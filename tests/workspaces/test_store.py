@@ -409,3 +409,26 @@ def test_a_commit_flushes_a_constant_few_files(
             assert where[2].startswith("/workspaces/w/.tmp-") and where[2].endswith("head.json")
             assert where[3] == "/workspaces/w"
     assert [r.message for r in store.log("w")] == ["1 files", "40 files"]
+
+
+def test_gc_merges_small_pack_files(store: WorkspaceStore) -> None:
+    """Each commit writes a pack file and a reader reads each one's index: gc merges small
+    ones once they pile up, and every run reads the same afterwards."""
+    store.create("w")
+    with VM() as vm:
+        co = store.open("w", vm, "/w")
+        for i in range(12):
+            vm.write_file(f"/w/f{i}", f"{i}\n")
+            co.commit(str(i))
+    packs = store.storage.root / "packs"  # type: ignore[attr-defined]
+    assert len(list(packs.glob("*.pack"))) == 12
+    before = [store.tree("w", k) for k in range(13)]
+    assert store.gc(grace=3600)["deleted"] == 0  # young: left alone
+    assert len(list(packs.glob("*.pack"))) == 12
+    res = store.gc(grace=0)
+    assert res["deleted"] == 0 and len(list(packs.glob("*.pack"))) == 1
+    fresh = WorkspaceStore(store.url)
+    assert [fresh.tree("w", k) for k in range(13)] == before
+    with VM() as vm:
+        fresh.open("w", vm, "/w", run=7)
+        assert vm.exec("cat /w/f0 /w/f6").stdout == "0\n6\n"

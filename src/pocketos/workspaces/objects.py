@@ -172,26 +172,43 @@ class ObjectStore:
         self.refresh()
         return {k: [oid for oid, _, _ in p] for k, p in self._packs.items() if p is not None}
 
-    def rewrite_pack(self, key: str, keep: set[str]) -> int:
-        """Replace pack ``key`` by one holding only its objects in ``keep`` (none: delete
-        it). The new pack is durable before the old one goes. Returns the new one's size."""
-        index = self._packs.get(key)
-        oids = [oid for oid, _, _ in index] if index is not None else []
-        kept = [(o, self.get(o)) for o in oids if o in keep]
-        self._drop_pack(key)
-        for o in oids:
-            if o not in keep:
-                self.forget(o)
-        new, data = "", b""
-        if kept:
-            data = encode_pack(kept)
-            new = f"{PACKS}/{digest_of(data)}.pack"
-            self.storage.put_object(new, data)
-            self.storage.barrier()
-            self._index(new, data)
-        if not kept or new != key:
-            self.storage.delete(key)
-        return len(data)
+    def rewrite_packs(self, keys: list[str], keep: set[str]) -> int:
+        """Replace the pack files ``keys`` by new ones holding only their objects in ``keep``
+        (cut every :data:`PACK_BYTES`). The new packs are durable before the old ones go.
+        Returns the bytes of the new packs."""
+        objects: dict[str, bytes] = {}
+        for key in keys:
+            index = self._packs.get(key)
+            for oid, _, _ in index if index is not None else ():
+                if oid in keep and oid not in objects:
+                    objects[oid] = self.get(oid)
+        for key in keys:
+            index = self._packs.get(key)
+            for oid, _, _ in index if index is not None else ():
+                if oid not in keep:
+                    self.forget(oid)
+            self._drop_pack(key)
+        written = 0
+        made: set[str] = set()
+        group: list[tuple[str, bytes]] = []
+        size = 0
+        items = list(objects.items())
+        for i, (oid, data) in enumerate(items):
+            group.append((oid, data))
+            size += len(data)
+            if size >= PACK_BYTES or i == len(items) - 1:
+                packed = encode_pack(group)
+                new = f"{PACKS}/{digest_of(packed)}.pack"
+                self.storage.put_object(new, packed)
+                self._index(new, packed)
+                made.add(new)
+                written += len(packed)
+                group, size = [], 0
+        self.storage.barrier()
+        for key in keys:
+            if key not in made:
+                self.storage.delete(key)
+        return written
 
     # --- reading -----------------------------------------------------------------------------
     def _read(self, digest: str) -> bytes:

@@ -64,6 +64,9 @@ FORMAT = "pocketos-workspaces"
 VERSION = 3
 #: versions this code reads (an older store is upgraded: its objects stay valid)
 READS = (1, 2, 3)
+#: gc merges pack files under this size once there are MERGE_PACKS of them
+SMALL_PACK_FILE = 16 << 20
+MERGE_PACKS = 8
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$")
 EMPTY_TREE: Tree = {"": {"t": "d", "m": 0o755, "u": 0, "g": 0, "mt": 0}}
 
@@ -585,12 +588,13 @@ class WorkspaceStore:
             self.objects.forget(d)
             deleted += 1
             freed += size
-        # pack files: one whose objects all died goes; one with dead and live objects is
-        # written again with the live ones (durably, before the old one goes)
+        # pack files: those holding dead objects are written again with their live ones
+        # (durably, before the old ones go), and small ones are merged once they pile up
+        # (every commit makes one; a reader reads the index of each)
+        rewrite: builtins.list[str] = []
+        small: builtins.list[str] = []
         for key, oids in self.objects.pack_contents().items():
             dead = [o for o in oids if o not in live]
-            if not dead:
-                continue
             try:
                 if now - self.storage.mtime(key) < grace:
                     kept += len(dead)
@@ -598,8 +602,17 @@ class WorkspaceStore:
                 size = self.storage.size(key)
             except FileNotFoundError:
                 continue
-            deleted += len(dead)
-            freed += size - self.objects.rewrite_pack(key, live)
+            if dead:
+                rewrite.append(key)
+                deleted += len(dead)
+                freed += size
+            elif size < SMALL_PACK_FILE:
+                small.append(key)
+        if len(small) >= MERGE_PACKS:
+            rewrite += small
+            freed += sum(self.storage.size(k) for k in small)
+        if rewrite:
+            freed -= self.objects.rewrite_packs(rewrite, live)
         if isinstance(self.storage, LocalStorage):
             for tmp in self.storage.temporaries():
                 try:
