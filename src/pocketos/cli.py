@@ -242,6 +242,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="the workspace store of --vm (default $POCKETOS_WORKSPACES or "
         "~/.local/share/pocketos/workspaces)",
     )
+    p.add_argument(
+        "--host-mounts",
+        action="store_true",
+        help="with --vm: mount again the host folders the VM had mounted (the store is "
+        "trusted to name them)",
+    )
     mode = p.add_mutually_exclusive_group()
     mode.add_argument(
         "-i",

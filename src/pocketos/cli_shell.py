@@ -242,6 +242,8 @@ def cmd_shell(args: argparse.Namespace) -> int:
             raise CLIError(f"bad VM name {args.vm!r}: use letters, digits, '.', '_' and '-'", 2)
     elif args.store:
         raise CLIError("--store needs --vm NAME", 2)
+    elif getattr(args, "host_mounts", False):
+        raise CLIError("--host-mounts needs --vm NAME", 2)
     elif args.persist:
         store = args.persist
     extra = [store] if store and os.path.exists(store) else []

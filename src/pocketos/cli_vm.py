@@ -265,6 +265,8 @@ def _make_vm(
                 kw["env"] = env
             if args.cwd:
                 kw["cwd"] = args.cwd
+            if getattr(args, "host_mounts", False):
+                kw["host_mounts"] = True  # the host folders the VM had mounted come back
             vm = AsyncVM.open(durable, store=getattr(args, "store", None), **kw)
         elif process:
             # host mounts are given at creation: the worker is confined to them

@@ -111,6 +111,10 @@ def test_no_command_prints_help() -> None:
             ["shell", "--vm", "a", "--persist", "f"],
             "pocketos: error: --vm and --persist cannot be used together\n",
         ),
+        (
+            ["shell", "--host-mounts"],
+            "pocketos: error: --host-mounts needs --vm NAME\n",
+        ),
     ],
 )
 def test_usage_errors(argv: list[str], message: str) -> None:
@@ -646,6 +650,18 @@ def test_shell_named_vm(home: Path) -> None:
     assert r.stdout == "1\n/srv\n"
     r = call(["shell", "--vm", "other"], stdin=b"cat /tmp/n\n")
     assert r.status == 1 and r.stdout == ""
+
+
+def test_shell_named_vm_mounts_host_folders_again_when_asked(home: Path, tmp_path: Path) -> None:
+    host = tmp_path / "data"
+    host.mkdir()
+    (host / "n").write_text("on the host\n")
+    r = call(["shell", "--vm", "m", "--mount", f"{host}:/data"], stdin=b"cat /data/n\n")
+    assert (r.status, r.stdout) == (0, "on the host\n")
+    r = call(["shell", "--vm", "m"], stdin=b"cat /data/n\n")
+    assert r.status == 1 and r.stdout == ""
+    r = call(["shell", "--vm", "m", "--host-mounts"], stdin=b"cat /data/n\n")
+    assert (r.status, r.stdout) == (0, "on the host\n")
 
 
 def test_shell_snapshot_out_and_options(tmp_path: Path) -> None:
