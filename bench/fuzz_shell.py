@@ -5,14 +5,18 @@ Runs N generated scripts (seeds S..S+N-1, from the grammar and the mutated compa
 tests/shell/fuzzgen.py), each in a fresh VM with small limits (2 s, 2,000 commands and loop
 iterations, 32 MiB of buffers, call depth 200), and counts internal errors (an exception out of
 ``exec()``, "internal error" or a Python recursion error in the output, a status outside
-0..255) and hangs (an exec that has not returned 5 s after its 2 s limit). Prints the figure
-for docs/benchmarks.md; each problem prints its seed and script (keep it in SEEDS of
-tests/shell/test_fuzz.py once fixed) and the run exits 1.
+0..255), hangs (an exec that has not returned 5 s after its 2 s limit) and asyncio tasks left
+pending when a VM closed (counted per run of 50 scripts, after a garbage collection). Prints the
+figure for docs/benchmarks.md; each problem prints its seed and script (keep the script in
+FOUND of tests/shell/test_fuzz.py once fixed: a seed's script changes when the comparison
+cases change) and the run exits 1.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
+import logging
 import multiprocessing
 import sys
 import threading
@@ -30,6 +34,8 @@ class Outcome:
     timeouts: int = 0
     problems: list[tuple[int, str, str]] = field(default_factory=list)
     hangs: list[tuple[int, str]] = field(default_factory=list)
+    #: (first seed, last seed, message) of chunks after which a task was found left behind
+    leaks: list[tuple[int, int, str]] = field(default_factory=list)
     slowest: tuple[float, int] = (0.0, -1)
 
 
@@ -74,10 +80,31 @@ def _run_one(seed: int, out: Outcome) -> None:
         out.problems.append((seed, script, problem))
 
 
+class _LeakLog(logging.Handler):
+    """asyncio's "Task was destroyed but it is pending!" (a task that outlived its VM)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.seen.append(record.getMessage())
+
+
+_LEAKS = _LeakLog()
+
+
 def run_chunk(seeds: range) -> Outcome:
+    if _LEAKS not in logging.getLogger("asyncio").handlers:
+        logging.getLogger("asyncio").addHandler(_LEAKS)
+        sys.unraisablehook = lambda u: _LEAKS.seen.append(f"unraisable: {u.exc_value!r}")
     out = Outcome()
     for seed in seeds:
         _run_one(seed, out)
+    gc.collect()  # a task left pending is reported when it is collected
+    if _LEAKS.seen:
+        out.leaks.append((seeds[0], seeds[-1], _LEAKS.seen[0].splitlines()[0][:200]))
+        _LEAKS.seen.clear()
     return out
 
 
@@ -110,8 +137,11 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"seed {seed}: {problem}\n  script: {script!r}", file=sys.stderr)
             for seed, script in out.hangs:
                 print(f"seed {seed}: hang\n  script: {script!r}", file=sys.stderr)
+            for first, last, msg in out.leaks:
+                print(f"seeds {first}..{last}: a task outlived its VM: {msg}", file=sys.stderr)
             total.problems += out.problems
             total.hangs += out.hangs
+            total.leaks += out.leaks
             if total.run // 5000 != (total.run - out.run) // 5000:
                 print(
                     f"... {total.run} scripts, {len(total.problems)} internal errors, "
@@ -122,10 +152,11 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"shell fuzz: {total.run} scripts (seeds {args.seed}..{args.seed + args.count - 1}), "
         f"internal errors = {len(total.problems)}, hangs = {len(total.hangs)}, "
+        f"runs of {CHUNK} that left a task behind = {len(total.leaks)}, "
         f"{total.timeouts} ended by the 2 s timeout, slowest {total.slowest[0]:.1f} s "
         f"(seed {total.slowest[1]}), {took:.0f} s with {args.workers} worker(s)"
     )
-    return 1 if total.problems or total.hangs else 0
+    return 1 if total.problems or total.hangs or total.leaks else 0
 
 
 if __name__ == "__main__":

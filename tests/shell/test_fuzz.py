@@ -47,6 +47,14 @@ FOUND = {
     # $'\\udc00' (a lone surrogate) in an argument: UnicodeEncodeError in a command's message
     1449: "wc $'\\udc00' <<<\"$a b\"",
     18079: "grep {a=b,!}0=\\+ \"[ab]\"\\ \"\" $'\\udc00'$'\\'' 3<<<three",
+    # a NUL in a word ($'\\c@', read, mapfile) reached the file system: ValueError
+    6236: "pr$'\\c@'/x; echo eh$'\\c@'<(:)*o",
+    53630: 'printf \'c\\0d\\n\' | { read y; "$y/x"; ls "$y"; cd "$y"; : > "$y"; }',
+    # mapfile -n/-s/-O/-u with no number: ValueError
+    61917: 'seq 1 10 | { mapfile -t -n [ -s 2 arr; echo "${arr[@]}"; }',
+    77797: "mapfile -s 1-t lines < /dev/null; mapfile -O x a < /dev/null; mapfile -u y a",
+    # $ before a letter that is not ASCII: AssertionError in the parser
+    92301: "( PS4+$IF4+$IFS$\u00e9{%b,\\} ); echo $\u00e9",
 }
 
 

@@ -17,6 +17,8 @@ SCRIPTS = [
     "sleep 100000 & yes | cat > /dev/null",
     # jobs started inside a function inside a command substitution
     "f() { sleep 100000 & yes > /dev/null & echo x; }; v=$(f); echo $v",
+    # pipeline stages that start the group's first jobs at the same time
+    "f() { true & wait; }; f | f | f; echo done",
 ]
 
 

@@ -305,14 +305,20 @@ async def b_mapfile(sh: Shell, argv: list[str]) -> int:
                     val = args[i] if i < len(args) else ""
                 if c == "d":
                     delim = val.encode()[:1] or b"\x00"
-                elif c == "n":
-                    count = int(val or 0)
-                elif c == "O":
-                    origin = int(val or 0)
-                elif c == "s":
-                    skip = int(val or 0)
-                elif c == "u":
-                    fd = int(val or 0)
+                elif c in "nOsu":
+                    num = _count(val)
+                    if num is None:
+                        what = _MAPFILE_NUMBERS[c]
+                        await _err(sh, f"{argv[0]}: {val}: invalid {what}")
+                        return 1
+                    if c == "n":
+                        count = num
+                    elif c == "O":
+                        origin = num
+                    elif c == "s":
+                        skip = num
+                    else:
+                        fd = num
             elif c == "t":
                 strip = True
                 if len(a) > 2:
@@ -353,3 +359,18 @@ async def b_mapfile(sh: Shell, argv: list[str]) -> int:
         d[origin + k] = line_s
     sh.set_var_obj(name, Var(d, ATTR_ARRAY | ((v.attrs & ATTR_EXPORT) if v else 0)))
     return 0
+
+
+#: what mapfile calls the number each option takes, in its error messages
+_MAPFILE_NUMBERS = {
+    "n": "line count",
+    "O": "array origin",
+    "s": "line count",
+    "u": "file descriptor specification",
+}
+
+
+def _count(val: str) -> int | None:
+    """A non-negative decimal number of a mapfile option, or None."""
+    text = val.strip()
+    return int(text) if text.isdigit() and text.isascii() else None

@@ -64,6 +64,8 @@ class JobGroup:
         self._tg: asyncio.TaskGroup | None = None
         self._stop: asyncio.Event | None = None
         self._supervisor: asyncio.Task[None] | None = None
+        #: set once the supervisor holds its group (every first job waits for the same one)
+        self._ready: asyncio.Future[None] | None = None
         self.tasks: set[asyncio.Task[int]] = set()
 
     async def _supervise(self, ready: asyncio.Future[None], stop: asyncio.Event) -> None:
@@ -76,14 +78,17 @@ class JobGroup:
     async def start(self, coro: Coroutine[Any, Any, int]) -> asyncio.Task[int]:
         """Run ``coro`` as a job (it must not raise: a job's failure is its status)."""
         if self._tg is None:
-            loop = asyncio.get_running_loop()
-            ready: asyncio.Future[None] = loop.create_future()
-            self._stop = asyncio.Event()
-            self._supervisor = loop.create_task(
-                self._supervise(ready, self._stop), name="pocketos-jobs"
-            )
+            if self._ready is None:
+                # one supervisor per group, even when two pipeline stages start their first
+                # job at once (a second one would never be stopped)
+                loop = asyncio.get_running_loop()
+                self._ready = loop.create_future()
+                self._stop = asyncio.Event()
+                self._supervisor = loop.create_task(
+                    self._supervise(self._ready, self._stop), name="pocketos-jobs"
+                )
             try:
-                await ready
+                await asyncio.shield(self._ready)
             except BaseException:
                 coro.close()
                 raise
@@ -97,6 +102,7 @@ class JobGroup:
 
     async def close(self) -> None:
         sup, self._supervisor = self._supervisor, None
+        self._ready = None
         if sup is None:
             return
         for t in list(self.tasks):

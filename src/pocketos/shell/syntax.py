@@ -100,7 +100,10 @@ def ansi_c_decode(s: str, echo_mode: bool = False) -> tuple[str, bool]:
             if echo_mode:
                 return "".join(out), True
             if i < n:
-                out.append(chr(ord(s[i]) & 0x1F))
+                ctrl = ord(s[i]) & 0x1F
+                if not ctrl:  # \c@ is a NUL, which ends the string as \0 does
+                    return "".join(out), True
+                out.append(chr(ctrl))
                 i += 1
             else:
                 out.append("\\c")

@@ -431,7 +431,7 @@ class WordReader(ParserAttrs):
             return None
         if c == "{":
             return self.read_brace_param(in_dq)
-        if c.isalpha() or c == "_":
+        if (c.isalpha() and c.isascii()) or c == "_":  # $é is no parameter: a literal $
             m = NAME_RE.match(src, p)
             assert m is not None
             self.pos = m.end()

@@ -45,7 +45,8 @@ class Mount:
 
 def validate_path(path: str) -> None:
     if "\0" in path:
-        raise ValueError(f"path contains a NUL byte: {path!r}")
+        # an OSError like any other bad path: a command reports it (the VM's API checks first)
+        raise fs_error(errno.EINVAL, path, "Invalid argument (path contains a NUL byte)")
     if len(path) > MAX_PATH:
         raise fs_error(errno.ENAMETOOLONG, path[:64] + "...")
 
