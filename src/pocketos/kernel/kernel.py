@@ -19,7 +19,13 @@ from pocketos.kernel.fs.vfs import VFS
 from pocketos.kernel.fsguard import FsGuard
 from pocketos.kernel.limits import Limits
 from pocketos.kernel.permissions import PermissionRequest, Policy
-from pocketos.kernel.process import Context, ProcessInfo, ProcessKilled, signal_number
+from pocketos.kernel.process import (
+    IGNORED_BY_DEFAULT,
+    Context,
+    ProcessInfo,
+    ProcessKilled,
+    signal_number,
+)
 from pocketos.kernel.services import NetworkService, ToolService
 from pocketos.kernel.streams import InputStream, OutputStream
 
@@ -416,6 +422,8 @@ class Kernel:
             return
         if num in info.caught and num not in (9, 19):
             info.pending_traps.append(num)
+            return
+        if num in IGNORED_BY_DEFAULT:
             return
         info.pending_signal = num
         for child in list(info.children):

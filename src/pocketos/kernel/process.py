@@ -22,7 +22,14 @@ from pocketos.kernel.streams import InputStream, NullInput, NullOutput, OutputSt
 if TYPE_CHECKING:
     from pocketos.kernel.kernel import Kernel
 
-__all__ = ["Context", "ProcessInfo", "ProcessKilled", "SIGNALS", "signal_number"]
+__all__ = [
+    "Context",
+    "IGNORED_BY_DEFAULT",
+    "ProcessInfo",
+    "ProcessKilled",
+    "SIGNALS",
+    "signal_number",
+]
 
 SIGNALS: dict[str, int] = {
     "HUP": 1,
@@ -39,7 +46,15 @@ SIGNALS: dict[str, int] = {
     "CONT": 18,
     "STOP": 19,
     "TSTP": 20,
+    "TTIN": 21,
+    "TTOU": 22,
+    "URG": 23,
+    "WINCH": 28,
 }
+
+#: signals whose default action is to do nothing (CONT continues a stopped process; no process
+#: here is ever stopped, so it too changes nothing): they never end a process
+IGNORED_BY_DEFAULT = frozenset({17, 18, 23, 28})
 
 
 def signal_number(spec: str | int) -> int:

@@ -166,7 +166,7 @@ async def b_jobs(sh: Shell, argv: list[str]) -> int:
 
 @builtin("kill")
 async def b_kill(sh: Shell, argv: list[str]) -> int:
-    from pocketos.kernel.process import SIGNALS, signal_name, signal_number
+    from pocketos.kernel.process import IGNORED_BY_DEFAULT, SIGNALS, signal_name, signal_number
 
     args = argv[1:]
     sig = 15
@@ -213,12 +213,14 @@ async def b_kill(sh: Shell, argv: list[str]) -> int:
                 if sh.traps[name]:
                     await sh.run_trap(name)
                 continue
+            if sig in IGNORED_BY_DEFAULT:
+                continue
             from pocketos.shell.state import ExitShell as _Exit
 
             raise _Exit(128 + sig)
         j = _find_job(sh, a)
         if j is not None:
-            if not j.task.done() and sig != 0:
+            if not j.task.done() and sig != 0 and sig not in IGNORED_BY_DEFAULT:
                 j.task.cancel()
             continue
         try:
