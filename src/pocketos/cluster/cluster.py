@@ -69,7 +69,9 @@ class Cluster:
     ``"auto"`` joins the cluster of this machine, ``"ray://head:10001"`` connects a client.
     ``hosts_per_node`` host actors are started on every alive node, each holding up to
     ``vms_per_host`` VMs. ``store`` is the workspace store (a shared folder or an fsspec URL
-    such as ``s3://bucket/ws``) that durable VMs live in; ``session_store`` the SQLite file of
+    such as ``s3://bucket/ws``) that durable VMs live in, ``store_options`` its fsspec options
+    (``key``, ``secret``, ``client_kwargs={"endpoint_url": ...}`` for S3), passed to every host;
+    ``session_store`` the SQLite file of
     agent sessions (default: ``sessions.db`` in a local ``store``). ``create_timeout`` is how long
     creation waits for room when every host is full. ``durability="call"`` commits a durable
     VM after every call that changes it; ``"manual"`` only on ``save()``, move and close.
@@ -83,6 +85,7 @@ class Cluster:
         hosts_per_node: int = 1,
         vms_per_host: int = 64,
         store: str | os.PathLike[str] | None = None,
+        store_options: dict[str, Any] | None = None,
         session_store: str | os.PathLike[str] | None = None,
         create_timeout: float = 30.0,
         durability: str = "call",
@@ -101,6 +104,7 @@ class Cluster:
         ray = _import_ray()
         self.vms_per_host = vms_per_host
         self.store = os.fspath(store) if store is not None else None
+        self.store_options = dict(store_options or {})
         if session_store is None and self.store is not None and "://" not in self.store:
             session_store = os.path.join(self.store, "sessions.db")
         self.session_store = os.fspath(session_store) if session_store is not None else None
@@ -139,12 +143,15 @@ class Cluster:
         labels: dict[str, str] | None = None,
         capacity: int | None = None,
         node: str | None = None,
+        options: dict[str, Any] | None = None,
     ) -> str:
-        """Start one more host actor (on Ray node ``node`` when given); returns its name."""
+        """Start one more host actor (preferably on Ray node ``node`` when given); returns its
+        name. ``options`` are Ray actor options for this host on top of ``host_options`` (such
+        as ``resources={"zone_a": 0.01}`` to require a node that has that resource)."""
         name = f"host-{next(self._seq)}"
         lab = {k: str(v) for k, v in {**self._labels, **(labels or {})}.items()}
         lab["host"] = name
-        opts = dict(self._host_options)
+        opts = {**self._host_options, **(options or {})}
         if node is not None:
             from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
@@ -325,6 +332,7 @@ class Cluster:
         spec = {
             "name": name,
             "store": store or self.store,
+            "store_options": self.store_options if store is None else {},
             "options": options,
             "durability": durability or self.durability,
         }

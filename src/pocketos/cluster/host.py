@@ -15,6 +15,7 @@ import os
 import pickle
 import resource
 import socket
+import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -76,6 +77,16 @@ def _rss() -> int:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
+def _ray_node() -> str | None:
+    """The id of the Ray node this host runs on (None outside Ray). Ray is already loaded in
+    an actor's process: it is looked up, never imported here."""
+    ray = sys.modules.get("ray")
+    try:
+        return str(ray.get_runtime_context().get_node_id()) if ray is not None else None
+    except Exception:
+        return None
+
+
 def _portable(exc: BaseException) -> BaseException:
     """``exc`` if it survives pickling, else a ClusterError that says what it was."""
     try:
@@ -114,6 +125,7 @@ class VMHost:
         self.capacity = capacity
         self.session_store = session_store
         self._vms: dict[str, _Hosted] = {}
+        self._stores: dict[str, Any] = {}  # workspace stores opened with options, by URL
         self._sessions: dict[str, tuple[str, Any]] = {}
         self._shells: dict[str, tuple[str, Any]] = {}
         self._running = 0
@@ -138,6 +150,7 @@ class VMHost:
                 "rss": _rss(),
                 "vm_bytes": vm_bytes,
                 "sessions": len(self._sessions),
+                "node": _ray_node(),
             },
         )
 
@@ -154,7 +167,8 @@ class VMHost:
         options = dict(spec.get("options") or {})
         try:
             if spec.get("name"):
-                vm = AsyncVM.open(spec["name"], store=spec.get("store"), **options)
+                store = self._store(spec.get("store"), spec.get("store_options"))
+                vm = AsyncVM.open(spec["name"], store=store, **options)
             else:
                 vm = AsyncVM(**options)
         except Exception as exc:
@@ -162,6 +176,18 @@ class VMHost:
         self._vms[vm_id] = _Hosted(vm, dict(spec))
         runs = vm._durable.checkout.runs if vm._durable is not None else None
         return ("ok", {"host": self.name, "run": runs, "kernel_id": vm.id})
+
+    def _store(self, url: Any, options: dict[str, Any] | None) -> Any:
+        """The store a durable VM opens: its URL, or (with fsspec options such as S3
+        credentials) one WorkspaceStore per URL, shared by the VMs of this host."""
+        if not options:
+            return url
+        store = self._stores.get(url)
+        if store is None:
+            from pocketos.workspaces import WorkspaceStore
+
+            store = self._stores[url] = WorkspaceStore(url, **options)
+        return store
 
     async def release(self, vm_id: str, *, save: bool = True, force: bool = False) -> Reply:
         """Close a VM here (for a move or for good). A durable VM is committed first when
