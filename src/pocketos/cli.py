@@ -34,7 +34,7 @@ from pocketos.cli_shell import _incomplete as _incomplete
 from pocketos.cli_shell import cmd_shell
 from pocketos.cli_snapshot import cmd_snapshot_export, cmd_snapshot_import, cmd_snapshot_inspect
 from pocketos.cli_vm import (
-    _add_isolation_option,
+    _add_script_arguments,
     _add_vm_options,
     cmd_exec,
     cmd_run,
@@ -274,24 +274,14 @@ def build_parser() -> argparse.ArgumentParser:
         "reads the script from stdin. stdout, stderr and the exit "
         "status pass through.",
     )
-    p.add_argument("script", metavar="SCRIPT")
-    p.add_argument("args", nargs="*", metavar="ARG")
-    p.add_argument("--json", action="store_true", help="print the result as JSON")
-    _add_vm_options(p)
-    _add_isolation_option(p)
-    p.set_defaults(func=cmd_exec)
+    _add_script_arguments(p, "script", "SCRIPT", cmd_exec)
 
     p = sub.add_parser(
         "run",
         help="run a host script file in a fresh VM",
         description="Run the host file FILE (bash) in a fresh VM with ARGs as $1...",
     )
-    p.add_argument("file", metavar="FILE")
-    p.add_argument("args", nargs="*", metavar="ARG")
-    p.add_argument("--json", action="store_true", help="print the result as JSON")
-    _add_vm_options(p)
-    _add_isolation_option(p)
-    p.set_defaults(func=cmd_run)
+    _add_script_arguments(p, "file", "FILE", cmd_run)
 
     p = sub.add_parser(
         "snapshot",

@@ -13,7 +13,7 @@ import re
 import signal
 import sys
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -219,6 +219,19 @@ def _add_isolation_option(p: argparse.ArgumentParser) -> None:
         help="run the VM in this process (default) or in a sandboxed worker process "
         "with hard memory, CPU and wall-clock limits (see docs/isolation.md)",
     )
+
+
+def _add_script_arguments(
+    p: argparse.ArgumentParser, dest: str, metavar: str, func: Callable[[argparse.Namespace], int]
+) -> None:
+    """What ``exec`` and ``run`` take: the script (or file), its ARGs, ``--json``, the VM
+    options and ``--isolation``."""
+    p.add_argument(dest, metavar=metavar)
+    p.add_argument("args", nargs="*", metavar="ARG")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    _add_vm_options(p)
+    _add_isolation_option(p)
+    p.set_defaults(func=func)
 
 
 def _make_vm(
