@@ -27,8 +27,10 @@ from pocketos.kernel.kernel import Kernel
 from pocketos.kernel.limits import Limits
 from pocketos.kernel.permissions import PermissionHandler, Policy
 from pocketos.vm_api import ExecResult, SyncFacade, check_abs
+from pocketos.vm_api import to_bytes as _b  # noqa: F401  (imported from here by name)
 from pocketos.vm_files import FilesMixin
 from pocketos.vm_processes import Process, ProcessesMixin, SyncProcess
+from pocketos.vm_processes import _StreamBuffer as _StreamBuffer
 
 __all__ = ["AsyncVM", "VM", "ExecResult", "Process", "DEFAULT_ENV"]
 
