@@ -169,13 +169,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         mod = importlib.import_module("bench.run")
     except ImportError as exc:
         raise CLIError(f"cannot load the benchmark suite from {root / 'bench'}: {exc}")
-    argv = list(args.bench_args)
-    if argv[:1] == ["--"]:
-        argv = argv[1:]
-    try:
-        return int(mod.main(argv) or 0)
-    except SystemExit as exc:
-        return exc.code if isinstance(exc.code, int) else 1
+    return _delegate(mod, list(args.bench_args))
 
 
 def cmd_agent(args: argparse.Namespace) -> int:
@@ -189,7 +183,12 @@ def cmd_agent(args: argparse.Namespace) -> int:
             "(pocketos.agent.cli is missing)"
         )
     mod = importlib.import_module("pocketos.agent.cli")
-    argv = list(args.agent_args)
+    return _delegate(mod, list(args.agent_args))
+
+
+def _delegate(mod: Any, argv: list[str]) -> int:
+    """Run ``mod.main`` on what followed the subcommand (a leading ``--`` dropped); a
+    SystemExit it raises becomes the status."""
     if argv[:1] == ["--"]:
         argv = argv[1:]
     try:
