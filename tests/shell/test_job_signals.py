@@ -36,9 +36,10 @@ def test_signals_that_do_nothing_by_default(script: str) -> None:
 def test_a_spawned_process_survives_cont_and_winch() -> None:
     with VM() as vm:
         p = vm.spawn(["sleep", "infinity"])
+        assert vm.exec("echo ok").stdout == "ok\n"
         for sig in ("CONT", "WINCH", "CHLD", "URG", 18):
             vm.kill(p.pid, sig)
-        assert p.exit_code is None and vm.exec("echo ok").stdout == "ok\n"
+        assert vm.exec("echo still").stdout == "still\n"
         assert [x["status"] for x in vm.list_processes() if x["pid"] == p.pid] == ["running"]
-        vm.kill(p.pid, "TERM")
-        assert p.wait() == 143
+        vm.kill(p.pid, "KILL")
+        assert p.wait() == 137
