@@ -432,3 +432,30 @@ def test_gc_merges_small_pack_files(store: WorkspaceStore) -> None:
     with VM() as vm:
         fresh.open("w", vm, "/w", run=7)
         assert vm.exec("cat /w/f0 /w/f6").stdout == "0\n6\n"
+
+
+def test_a_big_pack_index_is_searched_in_place(
+    store: WorkspaceStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A base's pack file indexes one object per file: it is searched where it was read, not
+    copied into a dict. Reads, dedupe against it and gc work the same."""
+    from pocketos.workspaces import objects
+
+    monkeypatch.setattr(objects, "BIG_PACK", 4)
+    with VM() as vm:
+        for i in range(30):
+            vm.write_file(f"/seed/f{i}", f"file {i}\n" * 400, parents=True)
+        store.create_base("b", vm=vm, path="/seed")
+    store.create("w", base="b")
+    fresh = WorkspaceStore(store.url)
+    with VM() as vm:
+        co = fresh.open("w", vm, "/w")
+        assert fresh.objects._big
+        assert vm.exec("cat /w/f3 /w/f29").stdout == "file 3\n" * 400 + "file 29\n" * 400
+        vm.write_file("/w/copy", "file 7\n" * 400)  # a base file's bytes: not stored again
+        run = co.commit("copy")
+        assert run is not None and run.stats["bytes_written"] < 2800
+    assert fresh.gc(grace=0)["deleted"] == 0
+    with VM() as vm:
+        WorkspaceStore(store.url).open("w", vm, "/w")
+        assert vm.exec("cat /w/copy /w/f0").stdout == "file 7\n" * 400 + "file 0\n" * 400

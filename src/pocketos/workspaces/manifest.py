@@ -36,6 +36,7 @@ from __future__ import annotations
 import bisect
 import hashlib
 import json
+import re
 import zlib
 from collections.abc import Iterator
 from typing import Any
@@ -65,6 +66,21 @@ MAX_DEPTH = 32
 def _key(path: str) -> tuple[str, str]:
     parent, _, name = path.rpartition("/")
     return (parent, name)
+
+
+_NO_SLASH = re.compile(r"^(?=[^/\n]*$)", re.M)
+_LAST_SLASH = re.compile(r"/(?=[^/\n]*$)", re.M)
+
+
+def _sort_keys(paths: list[str]) -> list[str]:
+    """``parent + "\\0" + name`` for each path: strings that sort as the ``(parent, name)``
+    tuples of :func:`_key` do (a path holds no NUL), made in a few C-level passes — a root
+    lists thousands of chunks and opening a workspace reads one."""
+    text = "\n".join(paths)
+    if text.count("\n") != max(len(paths) - 1, 0):  # a name with a newline: one by one
+        return [p.rpartition("/")[0] + "\0" + p.rpartition("/")[2] for p in paths]
+    text = _LAST_SLASH.sub("\0", _NO_SLASH.sub("\0", text))
+    return text.split("\n") if paths else []
 
 
 def _ends_chunk(path: str) -> bool:
@@ -194,7 +210,8 @@ class Manifest:
         self.chunks: list[list[Any]] = (
             doc["chunks"] if "chunks" in doc else resolve_root(objects, root_id, doc)[0]
         )
-        self._last = [_key(c[0]) for c in self.chunks]
+        #: the sort key (:func:`_sort_keys`) of each chunk's last path, for bisection
+        self._last = _sort_keys([c[0] for c in self.chunks])
         self._loaded: dict[int, dict[str, Entry]] = {}
         self._packs: dict[str, dict[str, Any]] = {}
         self._links: dict[str, list[str]] = doc.get("links") or {}
@@ -225,7 +242,7 @@ class Manifest:
         return got
 
     def _index(self, key: tuple[str, str]) -> int:
-        return bisect.bisect_left(self._last, key)
+        return bisect.bisect_left(self._last, key[0] + "\0" + key[1])
 
     def get(self, path: str) -> Entry | None:
         i = self._index(_key(path))
@@ -241,7 +258,7 @@ class Manifest:
                 parent, name = _key(p)
                 if parent == path and p:
                     out.append(name)
-            if self._last[i][0] > path:
+            if self._last[i].partition("\0")[0] > path:
                 break
             i += 1
         return out

@@ -26,6 +26,9 @@ PREFIX = "objects"
 PACKS = "packs"
 #: a batch writes a pack file whenever the objects it holds reach this many bytes
 PACK_BYTES = 64 << 20
+#: a pack file's index of more objects than this (a base's) is searched where it was read
+#: rather than copied into the dict of objects (which would make opening cost per file)
+BIG_PACK = 4096
 
 
 def digest_of(data: bytes) -> str:
@@ -52,6 +55,7 @@ class ObjectStore:
         #: raw object id -> the index of the pack file holding it (of those read)
         self._owner: dict[bytes, PackIndex] = {}
         self._packs: dict[str, PackIndex | None] = {}  # None: an unreadable index
+        self._big: list[PackIndex] = []  # indexes of more than BIG_PACK objects
         self._bad_packs: dict[str, str] = {}  # pack key -> why its index is unreadable
         self._batch: dict[str, bytes] | None = None
         self._batch_bytes = 0
@@ -148,7 +152,10 @@ class ObjectStore:
             raise CorruptObjectError(f"pack file {key} is shorter than its index")
         index = PackIndex(key, head[HEADER : HEADER + n])
         self._packs[key] = index
-        self._owner.update(dict.fromkeys(index.ids(), index))
+        if index.n > BIG_PACK:
+            self._big.append(index)  # a base's: searched in place, not copied
+        else:
+            self._owner.update(dict.fromkeys(index.ids(), index))
 
     def _locate(self, digest: str) -> tuple[str, int, int] | None:
         try:
@@ -156,12 +163,22 @@ class ObjectStore:
         except ValueError:
             return None
         index = self._owner.get(raw)
-        found = index.find(raw) if index is not None else None
-        return (index.key, *found) if index is not None and found is not None else None
+        if index is not None:
+            found = index.find(raw)
+            if found is not None:
+                return (index.key, *found)
+        for index in self._big:
+            found = index.find(raw)
+            if found is not None:
+                return (index.key, *found)
+        return None
 
     def _drop_pack(self, key: str) -> None:
         index = self._packs.pop(key, None)
         if index is None:
+            return
+        if index in self._big:
+            self._big.remove(index)
             return
         for raw in index.ids():
             if self._owner.get(raw) is index:
