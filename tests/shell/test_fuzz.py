@@ -53,6 +53,8 @@ FOUND = {
     # mapfile -n/-s/-O/-u with no number: ValueError
     61917: 'seq 1 10 | { mapfile -t -n [ -s 2 arr; echo "${arr[@]}"; }',
     77797: "mapfile -s 1-t lines < /dev/null; mapfile -O x a < /dev/null; mapfile -u y a",
+    # an unclosed $( in the key of an associative array: ShellSyntaxError at expansion time
+    39678: "declare -A m=([k]=v); echo ${#m[$((1)@)]}; echo ${m[$(echo k]}",
     # $ before a letter that is not ASCII: AssertionError in the parser
     92301: "( PS4+$IF4+$IFS$\u00e9{%b,\\} ); echo $\u00e9",
 }

@@ -282,9 +282,13 @@ class ParamExpander:
         var = self.vars.get(name)
         if var is not None and var.attrs & ATTR_ASSOC:
             if any(c in index for c in "$`\\'\""):
-                from pocketos.shell.parser import parse_subscript
+                from pocketos.shell.parser import ShellSyntaxError, parse_subscript
 
-                return await self.expand_str(parse_subscript(index))
+                try:
+                    word = parse_subscript(index)
+                except ShellSyntaxError:  # an unclosed $( or ${ in the key
+                    raise FatalError(f"{name}[{index}]: bad array subscript", 1) from None
+                return await self.expand_str(word)
             return index
         v = await self.arith_text(index)
         return str(v)
