@@ -135,8 +135,10 @@ def _at_exit() -> None:
         closers = list(_closers)
     for it in idle:
         _close_quietly(it.session)
+    # as with the filler: a close still inside wasmtime when the process exits aborts it (its
+    # runtime's worker threads panic), and on a loaded machine a close can take seconds
     for t in closers:
-        t.join(timeout=2)
+        t.join(timeout=60)
 
 
 _registered = False
