@@ -9,6 +9,7 @@ VM (the figures docs/scale-out.md's paper model uses).
 from __future__ import annotations
 
 import asyncio
+import functools
 import tempfile
 import threading
 import time
@@ -167,8 +168,80 @@ def _overhead_rows(cluster: Any, quick: bool) -> list[Result]:
             timeit(lambda: h.exec("true"), n // 2),
         )
     )
+    rows += _floor_rows(n, h)
     h.close()
     local.close()
+    return rows
+
+
+class _Bare:
+    """The floor of a handle call: a Ray actor that answers at once, with a handle call's
+    arguments and reply shape. ``_BareAsync`` is the same as an async actor (what a host is:
+    Ray then runs every method on the actor's event loop thread)."""
+
+    def call(self, vm_id: str, method: str, args: tuple[Any, ...], kw: dict[str, Any]) -> Any:
+        return ("ok", True)
+
+
+class _BareAsync:
+    async def call(self, vm_id: str, method: str, args: tuple[Any, ...], kw: dict[str, Any]) -> Any:
+        return ("ok", True)
+
+
+def _cpu_per_call(fn: Any, n: int) -> float:
+    """The caller's CPU time per call (this process, all threads): what a driver pays per
+    call whatever the machine's load does to the wall time."""
+    for _ in range(10):
+        fn()
+    t = time.process_time()
+    for _ in range(n):
+        fn()
+    return (time.process_time() - t) / n
+
+
+def _bare_call(actor: Any, args: tuple[Any, ...]) -> Any:
+    import ray
+
+    return ray.get(actor.call.remote(*args))
+
+
+def _floor_rows(n: int, handle: Any) -> list[Result]:
+    import ray
+
+    args: tuple[Any, ...] = ("vm", "exists", ("/home/user/f",), {})
+    rows = [
+        Result(
+            G,
+            "caller CPU per call: exists()",
+            "cluster handle",
+            "s",
+            value=_cpu_per_call(lambda: handle.exists("/home/user/f"), n),
+        )
+    ]
+    for label, cls in (("bare Ray actor", _Bare), ("bare async Ray actor", _BareAsync)):
+        actor: Any = ray.remote(num_cpus=0)(cls).remote()
+        ray.get(actor.call.remote(*args))
+        call = functools.partial(_bare_call, actor, args)
+        rows.append(
+            Result(
+                G,
+                "call overhead: exists()",
+                label,
+                "s",
+                timeit(call, n),
+                note="the floor: one Ray round trip, no VM",
+            )
+        )
+        rows.append(
+            Result(
+                G,
+                "caller CPU per call: exists()",
+                label,
+                "s",
+                value=_cpu_per_call(call, n),
+            )
+        )
+        ray.kill(actor)
     return rows
 
 

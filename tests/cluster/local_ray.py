@@ -17,6 +17,7 @@ def start_local_ray() -> bool:
     for attempt in (1, 2):
         try:
             init_ray(
+                address="local",  # never another process's Ray on this machine
                 num_cpus=2,
                 object_store_memory=100 * 2**20,
                 include_dashboard=False,

@@ -47,6 +47,9 @@ def multinode(s3_endpoint: str) -> Iterator[MultiNode]:  # noqa: F811
         initialize_head=True,
         head_node_args={**_NODE, "include_dashboard": False},
     )
+    # the harness writes the head's address where a bare ray.init() of any process on this
+    # machine looks for a cluster to join: take it back (this test connects by address)
+    ray._common.utils.reset_ray_address()
     cluster = None
     try:
         nodes = {zone: rc.add_node(**_NODE, resources={f"zone_{zone}": 1}) for zone in "ab"}

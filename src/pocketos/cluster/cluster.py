@@ -117,8 +117,9 @@ class Cluster:
         self._started_ray = False
         if not ray.is_initialized():
             kw = {"include_dashboard": False, "log_to_driver": False, **(ray_init or {})}
-            if address is not None:
-                kw["address"] = address
+            # None starts a Ray of this process's own ("local"): Ray's default would join
+            # whatever cluster another process on this machine last started
+            kw["address"] = "local" if address is None else address
             init_ray(**kw)
             self._started_ray = True
         self._ray = ray
