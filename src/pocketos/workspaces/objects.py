@@ -191,37 +191,44 @@ class ObjectStore:
 
     def rewrite_packs(self, keys: list[str], keep: set[str]) -> int:
         """Replace the pack files ``keys`` by new ones holding only their objects in ``keep``
-        (cut every :data:`PACK_BYTES`). The new packs are durable before the old ones go.
-        Returns the bytes of the new packs."""
-        objects: dict[str, bytes] = {}
-        for key in keys:
-            index = self._packs.get(key)
+        (cut every :data:`PACK_BYTES`, so that no more than that is held in memory). The new
+        packs are durable before the old ones go. Returns the bytes of the new packs."""
+        written = 0
+        made: set[str] = set()
+        group: dict[str, bytes] = {}
+        size = 0
+
+        def flush() -> None:
+            nonlocal written, size
+            if not group:
+                return
+            packed = encode_pack(group.items())
+            new = f"{PACKS}/{digest_of(packed)}.pack"
+            self.storage.put_object(new, packed)
+            made.add(new)
+            written += len(packed)
+            group.clear()
+            size = 0
+
+        seen: set[str] = set()
+        indexes = [(key, self._packs.get(key)) for key in keys]
+        for _pack, index in indexes:
             for oid, _, _ in index if index is not None else ():
-                if oid in keep and oid not in objects:
-                    objects[oid] = self.get(oid)
-        for key in keys:
-            index = self._packs.get(key)
+                if oid in keep and oid not in seen:
+                    seen.add(oid)
+                    group[oid] = self.get(oid)
+                    size += len(group[oid])
+                    if size >= PACK_BYTES:
+                        flush()
+        flush()
+        self.storage.barrier()
+        for key, index in indexes:
             for oid, _, _ in index if index is not None else ():
                 if oid not in keep:
                     self.forget(oid)
             self._drop_pack(key)
-        written = 0
-        made: set[str] = set()
-        group: list[tuple[str, bytes]] = []
-        size = 0
-        items = list(objects.items())
-        for i, (oid, data) in enumerate(items):
-            group.append((oid, data))
-            size += len(data)
-            if size >= PACK_BYTES or i == len(items) - 1:
-                packed = encode_pack(group)
-                new = f"{PACKS}/{digest_of(packed)}.pack"
-                self.storage.put_object(new, packed)
-                self._index(new, packed)
-                made.add(new)
-                written += len(packed)
-                group, size = [], 0
-        self.storage.barrier()
+        for new in made:
+            self._load_index(new)
         for key in keys:
             if key not in made:
                 self.storage.delete(key)
