@@ -229,6 +229,10 @@ class ProcessesMixin:
             return int(await coro)
 
         task = asyncio.ensure_future(bounded())
+        close = getattr(coro, "close", None)
+        if close is not None:
+            # a task killed before its first step never awaited the coroutine: close it quietly
+            task.add_done_callback(lambda _t: close())
         if ctx is not None and ctx.info is not None:
             ctx.info.task = task
         try:
