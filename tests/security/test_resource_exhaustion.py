@@ -266,6 +266,35 @@ def test_string_doubling_is_stopped(vm: VM) -> None:
     usable(vm)
 
 
+@pytest.mark.parametrize(
+    ("script", "what"),
+    [
+        ("awk 'BEGIN { printf \"%*d\", 1000000000, 1 }' > /dev/null", "awk: string"),
+        ("awk 'BEGIN { x = sprintf(\"%.900000000d\", 1) }'", "awk: string"),
+        ("dd if=/dev/zero of=/dev/null bs=1G count=1", "dd: buffer"),
+    ],
+)
+def test_allocation_sized_by_an_argument_is_checked_first(vm: VM, script: str, what: str) -> None:
+    tracemalloc.start()
+    try:
+        r = vm.exec(script, timeout=60, limits={"max_memory": 16 * MiB})
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert (r.exit_code, r.stdout, r.limit_hit) == (125, "", "max_memory")
+    assert r.stderr == f"bash: {what}: memory limit exceeded (max_memory=16 MiB)\n"
+    assert peak < 3 * 16 * MiB
+    usable(vm)
+
+
+def test_width_within_the_budget_still_pads(vm: VM) -> None:
+    r = vm.exec(
+        'awk \'BEGIN { printf "%*d|%.100000000s|\\n", 70000, 1, "ab" }\' | wc -c',
+        limits={"max_memory": 16 * MiB},
+    )
+    assert (r.exit_code, r.stdout, r.stderr) == (0, "70005\n", "")
+
+
 # --- long lines and binary input --------------------------------------------------------------
 
 LONG = b"x" * (10 * MiB)

@@ -9,6 +9,7 @@ import time
 from pocketos.commands import command
 from pocketos.commands._args import Opt, UsageError, report
 from pocketos.commands._fs import _parse, q, show_help, strerror
+from pocketos.kernel.budget import check_alloc
 from pocketos.kernel.process import Context
 
 DD_HELP = """Usage: dd [OPERAND]...
@@ -152,6 +153,8 @@ async def dd(ctx: Context) -> int:
     if ibs <= 0 or obs <= 0:
         await ctx.err("invalid number: '0'")
         return 1
+    # the blocks are buffers of these sizes: a bs past the memory budget is refused up front
+    check_alloc(max(ibs, obs), "dd: buffer")
     conv = set(filter(None, opts.get("conv", "").split(",")))
     iflag = set(filter(None, opts.get("iflag", "").split(",")))
     oflag = set(filter(None, opts.get("oflag", "").split(",")))

@@ -15,6 +15,7 @@ from pocketos.commands._awk.values import (
     num,
     numval,
 )
+from pocketos.kernel.budget import check_alloc
 
 __all__ = ["sprintf"]
 
@@ -106,6 +107,10 @@ def sprintf(fmt: str, args: list[Any], convfmt: str = "%.6g", byte_chars: bool =
         if conv == "%":
             out.append("%")
             continue
+        # a width (or a number's precision) is a buffer of that size: check it before it is made
+        big = max(width or 0, 0 if conv in "sc" else prec or 0)
+        if big > 65536:
+            check_alloc(big, "awk: string")
         v = take()
         spec = (
             "%"
