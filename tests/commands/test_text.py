@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -400,6 +399,7 @@ def test_pipeline_head_ends_at_once(vm: Any) -> None:
 # ------------------------------------------------------------------------------- performance
 
 
+@pytest.mark.timeout(120)
 def test_sort_ten_megabytes_quickly(vm: Any) -> None:
     rnd = random.Random(7)
     data = "".join(
@@ -407,8 +407,6 @@ def test_sort_ten_megabytes_quickly(vm: Any) -> None:
         for _ in range(200_000)
     ).encode()
     assert len(data) > 8_000_000
-    start = time.perf_counter()
+    # a quadratic sort (~2*10^10 comparisons here) never ends within the pytest timeout
     r = vm.run(["sort"], stdin=data, env={"LC_ALL": "C"})
-    elapsed = time.perf_counter() - start
     assert r.stdout_bytes == b"".join(sorted(data.splitlines(keepends=True)))
-    assert elapsed < 20.0, f"sort took {elapsed:.2f}s"  # catches a quadratic sort, not speed

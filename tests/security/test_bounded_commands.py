@@ -1,14 +1,13 @@
 """Commands are bounded by construction: every attack below used to hang the host thread past
 the exec's timeout or grow the host by gigabytes. Each now ends with the limit's status and
-name, within the timeout plus a generous margin, while the host's traced allocations stay under
+name (a per-test pytest timeout catches a hang), while the host's traced allocations stay under
 the exec's memory limit plus a fixed overhead.
 
-The margins here are deliberately loose (machines differ); bench/attacks.py measures the exact
+No test here times anything (machines differ); bench/attacks.py measures the
 "timeout + 0.5 s" claim."""
 
 from __future__ import annotations
 
-import time
 import tracemalloc
 from collections.abc import Iterator
 
@@ -24,8 +23,6 @@ MEM = 16 * MiB
 #: what the host may allocate beyond the limit: the VM itself, a copy while a buffer is
 #: checked, interpreter caches
 OVERHEAD = 48 * MiB
-#: slack on top of a timeout (a loaded CI machine); the exact bound is measured in bench/
-SLACK = 5.0
 
 
 @pytest.fixture(scope="module")
@@ -34,17 +31,15 @@ def vm() -> Iterator[VM]:
         yield v
 
 
-def run_traced(vm: VM, script: str, **kw: object) -> tuple[object, float, int]:
+def run_traced(vm: VM, script: str, **kw: object) -> tuple[object, int]:
     tracemalloc.start()
     try:
-        start = time.monotonic()
         r = vm.exec(script, **kw)  # type: ignore[arg-type]
-        took = time.monotonic() - start
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
     assert_no_crash(r)
-    return r, took, peak
+    return r, peak
 
 
 def usable(vm: VM) -> None:
@@ -69,13 +64,13 @@ ENDLESS = [
 ]
 
 
+@pytest.mark.timeout(120)
 @pytest.mark.parametrize("script", ENDLESS)
 def test_endless_command_meets_the_timeout(vm: VM, script: str) -> None:
     timeout = 0.5
-    r, took, peak = run_traced(vm, script, timeout=timeout, limits={"max_memory": MEM})
+    r, peak = run_traced(vm, script, timeout=timeout, limits={"max_memory": MEM})
     assert r.exit_code in (124, 125), r  # type: ignore[attr-defined]
     assert r.limit_hit in ("timeout", "max_memory"), r  # type: ignore[attr-defined]
-    assert took < timeout + SLACK
     assert peak < MEM + OVERHEAD
     vm.exec("rm -f /tmp/y.txt")
     usable(vm)
@@ -85,7 +80,7 @@ def test_endless_writes_to_a_file_stop_at_the_file_size_limit() -> None:
     """How much a file can grow before the timeout depends on the machine's speed, so the bound
     that holds it is the file size limit, not the exec's memory."""
     with VM(limits={"max_file_size": 4 * MiB}) as vm:
-        r, took, peak = run_traced(vm, "yes > /tmp/y.txt; echo $?", timeout=30)
+        r, peak = run_traced(vm, "yes > /tmp/y.txt; echo $?", timeout=30)
         assert (r.exit_code, r.stdout) == (0, "1\n"), r  # type: ignore[attr-defined]
         assert "File too large" in r.stderr  # type: ignore[attr-defined]
         assert vm.stat("/tmp/y.txt").st_size == 4 * MiB
@@ -129,7 +124,7 @@ ACCUMULATE = [
 @pytest.mark.parametrize("script", ACCUMULATE)
 def test_accumulating_command_stops_at_max_memory(vm: VM, script: str) -> None:
     # the timeout only backs up the test: the memory limit must end the work first
-    r, took, peak = run_traced(vm, script, timeout=60, limits={"max_memory": MEM})
+    r, peak = run_traced(vm, script, timeout=60, limits={"max_memory": MEM})
     assert (r.exit_code, r.limit_hit) == (125, "max_memory"), r  # type: ignore[attr-defined]
     assert "memory limit exceeded (max_memory=16 MiB)" in r.stderr  # type: ignore[attr-defined]
     assert peak < MEM + OVERHEAD
@@ -138,7 +133,7 @@ def test_accumulating_command_stops_at_max_memory(vm: VM, script: str) -> None:
 
 def test_jq_refuses_a_document_larger_than_max_memory_before_reading_it(vm: VM) -> None:
     vm.write_file("/tmp/big.json", b"[" + b"1," * (10 * MiB) + b"1]")
-    r, took, peak = run_traced(vm, "jq length /tmp/big.json", limits={"max_memory": MEM})
+    r, peak = run_traced(vm, "jq length /tmp/big.json", limits={"max_memory": MEM})
     assert (r.exit_code, r.limit_hit) == (125, "max_memory"), r  # type: ignore[attr-defined]
     assert "jq: input: memory limit exceeded (max_memory=16 MiB)" in r.stderr  # type: ignore[attr-defined]
     assert peak < MEM
@@ -193,16 +188,16 @@ REGEX = [
 ]
 
 
+@pytest.mark.timeout(120)
 @pytest.mark.parametrize("script", REGEX)
 def test_backtracking_regex_meets_the_timeout(vm: VM, script: str) -> None:
     # 100,000 characters: long enough to take hours on re; the backtracking stack of the
     # exponential ones stays within the budget
     vm.write_file("/tmp/long", b"x" * 100_000 + b"\n")
     timeout = 0.5
-    r, took, peak = run_traced(vm, script, timeout=timeout)
+    r, peak = run_traced(vm, script, timeout=timeout)
     assert r.limit_hit in ("timeout", "max_regex_time"), r  # type: ignore[attr-defined]
     assert r.exit_code in (124, 125)  # type: ignore[attr-defined]
-    assert took < timeout + SLACK
     assert peak < OVERHEAD
     usable(vm)
 
@@ -238,7 +233,7 @@ def test_find_globs_match_in_linear_time(vm: VM, script: str) -> None:
 
 def test_backtracking_stack_is_charged_before_the_match(vm: VM) -> None:
     vm.write_file("/tmp/long", b"x" * 1_000_000 + b"\n")
-    r, took, peak = run_traced(
+    r, peak = run_traced(
         vm, "sed -E 's/(x|xx)+y/Z/' /tmp/long", timeout=60, limits={"max_memory": MEM}
     )
     assert (r.exit_code, r.limit_hit) == (125, "max_memory"), r  # type: ignore[attr-defined]
@@ -264,11 +259,15 @@ def test_backtracking_patterns_still_match_like_re(vm: VM) -> None:
 # --- sqlite3 ----------------------------------------------------------------------------------
 
 
+@pytest.mark.timeout(120)
 def test_sqlite_printf_of_a_huge_width_is_refused_at_once(vm: VM) -> None:
     q = "select printf('%.*c', 2000000000, 'x');"
-    r, took, peak = run_traced(vm, f'sqlite3 :memory: "{q}"', timeout=30)
+    r, peak = run_traced(vm, f'sqlite3 :memory: "{q}"', timeout=30)
     assert r.exit_code == 1  # type: ignore[attr-defined]
-    assert took < SLACK  # SQLite itself pads one character at a time for about a minute
+    # refused before SQLite starts padding one character at a time (about a minute), not
+    # stopped by the timeout
+    assert r.limit_hit is None  # type: ignore[attr-defined]
+    assert r.stderr == "Error: in prepare, user-defined function raised exception\n"  # type: ignore[attr-defined]
     assert peak < OVERHEAD
     r = vm.exec(
         "sqlite3 :memory: \"select printf('%5.2f|%-3s|%d%%|%.*c', 3.14159, 'ab', 7, 3, 'x')\""
@@ -281,19 +280,17 @@ def test_sqlite_in_memory_database_is_bounded_by_max_memory(vm: VM) -> None:
         "create table t(x); with recursive c(i) as (select 1 union all select i + 1 from c) "
         "insert into t select randomblob(1000) from c;"
     )
-    r, took, peak = run_traced(
-        vm, f"sqlite3 :memory: '{q}'", timeout=60, limits={"max_memory": MEM}
-    )
+    r, peak = run_traced(vm, f"sqlite3 :memory: '{q}'", timeout=60, limits={"max_memory": MEM})
     assert (r.exit_code, r.limit_hit) == (13, "max_memory"), r  # type: ignore[attr-defined]
     assert r.stderr == "Error: stepping, database or disk is full (13)\n"  # type: ignore[attr-defined]
     assert peak < MEM + OVERHEAD
 
 
+@pytest.mark.timeout(120)
 def test_sqlite_runaway_query_ends_at_the_timeout(vm: VM) -> None:
     q = "with recursive c(i) as (select 1 union all select i + 1 from c) select count(*) from c;"
-    r, took, peak = run_traced(vm, f"sqlite3 :memory: '{q}'", timeout=0.5)
+    r, peak = run_traced(vm, f"sqlite3 :memory: '{q}'", timeout=0.5)
     assert (r.exit_code, r.limit_hit) == (124, "timeout")  # type: ignore[attr-defined]
-    assert took < 0.5 + SLACK
 
 
 # --- awk, yq ----------------------------------------------------------------------------------
@@ -301,7 +298,7 @@ def test_sqlite_runaway_query_ends_at_the_timeout(vm: VM) -> None:
 
 def test_awk_string_doubling_stops_at_max_memory(vm: VM) -> None:
     script = "awk 'BEGIN { s = \"x\"; while (1) s = s s }'"
-    r, took, peak = run_traced(vm, script, timeout=60, limits={"max_memory": MEM})
+    r, peak = run_traced(vm, script, timeout=60, limits={"max_memory": MEM})
     assert (r.exit_code, r.limit_hit) == (125, "max_memory"), r  # type: ignore[attr-defined]
     assert r.stderr == "bash: awk: string: memory limit exceeded (max_memory=16 MiB)\n"  # type: ignore[attr-defined]
     assert peak < MEM + OVERHEAD
@@ -315,7 +312,7 @@ LAUGHS = "a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
 def test_yaml_alias_bomb_is_refused(vm: VM) -> None:
     vm.write_file("/tmp/bomb.yaml", LAUGHS.encode())
     assert len(LAUGHS) < 400
-    r, took, peak = run_traced(vm, "yq . /tmp/bomb.yaml", timeout=60)
+    r, peak = run_traced(vm, "yq . /tmp/bomb.yaml", timeout=60)
     assert (r.exit_code, r.limit_hit) == (1, "max_memory"), r  # type: ignore[attr-defined]
     assert r.stderr == (  # type: ignore[attr-defined]
         "Error: bad file '/tmp/bomb.yaml': yaml: document contains excessive aliasing\n"
@@ -326,10 +323,10 @@ def test_yaml_alias_bomb_is_refused(vm: VM) -> None:
     assert (r.exit_code, r.stdout) == (0, "1\n")
 
 
+@pytest.mark.timeout(120)
 def test_deep_mkdir_meets_the_timeout(vm: VM) -> None:
-    r, took, peak = run_traced(vm, 'mkdir -p /tmp/deep/$(printf "a/%.0s" $(seq 250))', timeout=0.3)
+    r, peak = run_traced(vm, 'mkdir -p /tmp/deep/$(printf "a/%.0s" $(seq 250))', timeout=0.3)
     assert (r.exit_code, r.limit_hit) == (124, "timeout"), r  # type: ignore[attr-defined]
-    assert took < 0.3 + SLACK
     assert peak < OVERHEAD
     vm.exec("rm -rf /tmp/deep")
     usable(vm)

