@@ -118,16 +118,15 @@ def test_interactive_session(term: Term) -> None:
     term.send(b"echo n$i; done\r")
     assert term.expect(b"user@pocketos:/tmp$ ").endswith(b"n1\r\nn2\r\n")
     # Ctrl-C interrupts the running command; the shell stays, $? is 130
-    term.send(b"sleep 100\r")
-    term.expect(b"sleep 100\r\n")
-    time.sleep(0.2)  # let the command start (a Ctrl-C before that is pressed again below)
+    # the command says when it runs (a Ctrl-C before that is pressed again by interrupt())
+    term.send(b"echo started; sleep 100\r")
+    term.expect(b"echo started; sleep 100\r\nstarted\r\n")
     interrupt(term, b"user@pocketos:/tmp$ ")
     term.send(b"echo status=$?\r")
     assert term.expect(b"user@pocketos:/tmp$ ").endswith(b"status=130\r\n")
     # a shell loop is interrupted too
-    term.send(b"while :; do sleep infinity; done\r")
-    term.expect(b"while :; do sleep infinity; done\r\n")
-    time.sleep(0.2)
+    term.send(b"while :; do echo looping; sleep infinity; done\r")
+    term.expect(b"while :; do echo looping; sleep infinity; done\r\nlooping\r\n")
     interrupt(term, b"user@pocketos:/tmp$ ")
     # Ctrl-C at the prompt discards the line
     term.send(b"echo discarded")
