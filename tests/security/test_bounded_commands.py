@@ -325,7 +325,9 @@ def test_yaml_alias_bomb_is_refused(vm: VM) -> None:
 
 @pytest.mark.timeout(120)
 def test_deep_mkdir_meets_the_timeout(vm: VM) -> None:
-    r, peak = run_traced(vm, 'mkdir -p /tmp/deep/$(printf "a/%.0s" $(seq 250))', timeout=0.3)
+    # a lookup costs the square of the depth: 1,000 levels take many minutes without the
+    # deadline check (the pytest timeout fails the test then)
+    r, peak = run_traced(vm, 'mkdir -p /tmp/deep/$(printf "a/%.0s" $(seq 1000))', timeout=0.3)
     assert (r.exit_code, r.limit_hit) == (124, "timeout"), r  # type: ignore[attr-defined]
     assert peak < OVERHEAD
     vm.exec("rm -rf /tmp/deep")
