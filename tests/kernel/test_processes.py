@@ -110,14 +110,14 @@ def test_spawn_wait_kill_and_process_table() -> None:
             _add(vm, "echoargs", echo_args)
             p = await vm.spawn(["sleeper"])
             q = await vm.spawn(["echoargs", "hi"])
-            assert await q.wait(5) == 7
+            assert await q.wait() == 7
             assert await q.stdout.read() == b"hi\n"
             rows = {r["pid"]: r for r in vm.list_processes()}
             assert rows[p.pid]["status"] == "running"
             assert rows[q.pid]["status"] == "exited"
             assert rows[q.pid]["exit_code"] == 7
             p.kill("TERM")
-            assert await p.wait(5) == 128 + 15
+            assert await p.wait() == 128 + 15
             assert {r["pid"]: r for r in vm.list_processes()}[p.pid]["status"] == "killed"
             vm.kill(p.pid)  # exited but still listed: nothing to signal, no error
             with pytest.raises(ProcessLookupError):
@@ -133,7 +133,7 @@ def test_spawn_streaming_stdin() -> None:
             p = await vm.spawn(["one"])
             await p.write(b"first\nsecond\n")
             p.close_stdin()
-            assert await p.wait(5) == 0
+            assert await p.wait() == 0
             return await p.stdout.read()
 
     assert asyncio.run(main()) == b"first\n"
@@ -152,7 +152,7 @@ def test_max_processes_limit() -> None:
             assert "max_processes" in r.stderr
             for p in procs:
                 p.kill()
-                await p.wait(5)
+                await p.wait()
             r = await vm.run(["echoargs", "ok"])  # later work still runs
             assert r.exit_code == 7
 
@@ -237,15 +237,15 @@ def test_kill_before_the_process_task_starts_gives_the_killed_status() -> None:
             _add(vm, "forever", block_forever)
             p = await vm.spawn(["forever"])
             p.kill()  # no await in between: the task has not taken its first step
-            assert await p.wait(5) == 128 + 9
+            assert await p.wait() == 128 + 9
             assert p.exit_code == p.returncode == 128 + 9
             assert await p.stdout.read() == b""  # output streams are closed, not left open
             row = {r["pid"]: r for r in vm.list_processes()}[p.pid]
             assert (row["status"], row["exit_code"]) == ("killed", 137)
             q = await vm.spawn(["forever"])
             vm.kill(q.pid, "TERM")
-            assert await vm.wait(q.pid, 5) == 128 + 15
-            assert await q.wait(5) == 128 + 15
+            assert await vm.wait(q.pid) == 128 + 15
+            assert await q.wait() == 128 + 15
 
     asyncio.run(main())
 
@@ -264,6 +264,6 @@ def test_cancelling_a_waiter_cancels_the_waiter_not_the_process() -> None:
                     await w
             assert p.info.status == "running" and p.exit_code is None
             p.kill()
-            assert await p.wait(5) == 128 + 9
+            assert await p.wait() == 128 + 9
 
     asyncio.run(main())
