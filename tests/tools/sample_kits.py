@@ -59,7 +59,7 @@ def list_issues(
 @github.tool(timeout=0.2)
 async def wait_forever() -> str:
     """Never returns."""
-    await asyncio.sleep(60)
+    await asyncio.Event().wait()  # nothing sets it: only the tool's timeout ends the call
     return "unreachable"
 
 
