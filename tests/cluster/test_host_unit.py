@@ -119,12 +119,18 @@ def test_starting_and_stopping_ray_keeps_the_wasm_signal_handlers() -> None:
     from tests.cluster.local_ray import start_local_ray, stop_local_ray
 
     vm = VM()
+
+    def py(n: int) -> None:
+        r = vm.exec(f"python3 -c 'print({n})'")
+        # the whole result, so that a failure says how the guest ended
+        assert (r.exit_code, r.stdout) == (0, f"{n}\n"), (r.exit_code, r.limit_hit, r.stderr)
+
     try:
-        assert vm.exec("python3 -c 'print(40)'").stdout == "40\n"  # wasmtime's handlers are in
+        py(40)  # wasmtime's handlers are in
         started = start_local_ray()
-        assert vm.exec("python3 -c 'print(41)'").stdout == "41\n"
+        py(41)
         if started:
             stop_local_ray()
-        assert vm.exec("python3 -c 'print(42)'").stdout == "42\n"
+        py(42)
     finally:
         vm.close()
