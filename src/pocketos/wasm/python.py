@@ -25,7 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from pocketos.wasm import cache, pool
+from pocketos.wasm import cache, pool, traps
 from pocketos.wasm.bridge import LoopBridge, OutputSink
 from pocketos.wasm.door import GuestDoor
 
@@ -342,13 +342,16 @@ async def run_python(ctx: Context) -> int:
         it.door.target = door
         _tls.sinks = {"stdout": out_sink, "stderr": err_sink}
         try:
-            return it.session.run(
+            traps.keep()
+            done = it.session.run(
                 _turn_code(argv, env, it.warm, path0),
                 fuel=gl.fuel,
                 deadline_s=gl.deadline,
                 output_bytes=None,
                 cancel=cancel,
             )
+            traps.remember()
+            return done
         finally:
             _tls.sinks = None
             it.door.target = None

