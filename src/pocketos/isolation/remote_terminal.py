@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import uuid
 from collections.abc import Mapping
 from typing import Any
 
@@ -36,15 +35,8 @@ class RemoteTerminal(SharedTerminal):
         cwd: str | None = None,
         timeout: float | None = None,
     ) -> None:
-        self.cols, self.rows = check_size(cols, rows)
-        self.vm = vm
-        self.id = uuid.uuid4().hex[:12]
+        self._init_shared(vm, cols, rows, timeout)
         self.name = "/dev/pts/?"
-        self.timeout = timeout
-        self.exit_code: int | None = None
-        self.max_writers = 1
-        self.clients: list[TerminalClient] = []
-        self.scrollback = bytearray()
         self.running = False
         self._kwargs: dict[str, Any] = {
             "cols": cols,

@@ -9,6 +9,7 @@ only in how keys reach the shell and output comes back.
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -44,6 +45,18 @@ class SharedTerminal:
     scrollback: bytearray
     owner: TerminalClient
     _done: asyncio.Event
+
+    def _init_shared(self, vm: Any, cols: int, rows: int, timeout: float | None) -> None:
+        """The state every terminal starts with (the size checked first)."""
+        self.cols, self.rows = check_size(cols, rows)
+        self.vm = vm
+        self.id = uuid.uuid4().hex[:12]
+        self.timeout = timeout
+        #: the shell's exit status once it has ended, None while it runs
+        self.exit_code = None
+        self.max_writers = 1
+        self.clients = []
+        self.scrollback = bytearray()
 
     def __repr__(self) -> str:
         state = "running" if self.exit_code is None else f"exited {self.exit_code}"

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-import uuid
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -71,17 +70,9 @@ class Terminal(SharedTerminal):
     ) -> None:
         from pocketos.shell.interp import Shell
 
-        self.cols, self.rows = check_size(cols, rows)
-        self.vm = vm
-        self.id = uuid.uuid4().hex[:12]
+        self._init_shared(vm, cols, rows, timeout)
         self.number = next(_numbers)
         self.name = f"/dev/pts/{self.number}"
-        self.timeout = timeout
-        #: the shell's exit status once it has ended, None while it runs
-        self.exit_code: int | None = None
-        self.max_writers = 1
-        self.clients: list[TerminalClient] = []
-        self.scrollback = bytearray()
         self._keys = bytearray()  # keys for the prompt, not yet edited
         self._key_event = asyncio.Event()
         self._input_event = asyncio.Event()
