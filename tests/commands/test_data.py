@@ -91,6 +91,22 @@ def test_jq_sees_only_the_vm_environment(vm: VM) -> None:
     )["PATH"] != os.environ.get("PATH")
 
 
+def test_jq_program_is_compiled_once_whatever_the_environment(
+    vm: VM, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a program that does not read the environment is the same program in every directory
+    # (PWD differs), so the compile cache serves it; one that reads it still sees each change
+    from pocketos.commands import _jq_engine
+
+    monkeypatch.setattr(_jq_engine._Inline, "cache", {})
+    vm.mkdir("/a/b", parents=True)
+    r = vm.exec("for d in / /a /a/b; do cd $d && jq -n '[1, 2] | length'; done")
+    assert (r.exit_code, r.stdout) == (0, "2\n2\n2\n")
+    assert len(_jq_engine._Inline.cache) == 1
+    r = vm.exec("for d in /a /a/b; do cd $d && jq -rn '\"in \\(env.PWD) \\($ENV.PWD)\"'; done")
+    assert (r.exit_code, r.stdout) == (0, "in /a /a\nin /a/b /a/b\n")
+
+
 def test_jq_modules_are_refused(vm: VM) -> None:
     code, _, err = run(vm, ["jq", "-n", 'import "x" as y; 1'])
     assert code == 3 and b"modules are not available" in err

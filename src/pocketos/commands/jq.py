@@ -100,6 +100,8 @@ _JQ_PRELUDE = (
 )
 _INPUTS_RE = re.compile(r"(?<![.$\w])inputs?\b")
 _MODULE_RE = re.compile(r"(?<![.$\w])(import|include|modulemeta)\b")
+#: a program that may read the environment (any mention, in a string too: ``"\\(env.X)"``)
+_READS_ENV = re.compile(r"env", re.IGNORECASE)
 _STRIP_STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"|#[^\n]*')
 
 
@@ -144,7 +146,9 @@ class JqProgram:
             )
         self.uses_inputs = bool(_INPUTS_RE.search(code))
         self.args: dict[str, Any] = dict(opts.named)
-        self.args["__pocketos_env"] = dict(env)
+        # the environment only when the program can read it (``env``/``$ENV``): otherwise a
+        # changed variable (``PWD``) would make every call a new program for the compile caches
+        self.args["__pocketos_env"] = dict(env) if _READS_ENV.search(source) else {}
         self.args["__pocketos_args"] = {
             "positional": list(opts.positional),
             "named": dict(opts.named),
