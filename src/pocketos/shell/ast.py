@@ -2,20 +2,34 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, TypeVar, dataclass_transform
+from dataclasses import MISSING, Field, field
+from typing import TYPE_CHECKING, Any, TypeVar, dataclass_transform
 
 
 class Node:
-    """Equality and repr by fields, the same as a dataclass's. A dataclass generates and
-    compiles both for each class, which made importing the shell slow; here they are written
-    once. Like a dataclass with ``eq``, a node is not hashable."""
+    """A syntax-tree node: slots, ``__init__``, equality and repr by fields, like a dataclass
+    with ``slots=True``. A dataclass generates and compiles its methods for each class when the
+    module is imported, which made the first exec in a process slow; here equality and repr are
+    written once, and a class's ``__init__`` is compiled the first time the class is
+    instantiated (a script uses a few of the ~35 node types). Like a dataclass with ``eq``, a
+    node is not hashable."""
 
     __slots__ = ()
-    __dataclass_fields__: dict[str, Any]
+    #: the field names, in order (the positional order of ``__init__``)
+    _node_fields: tuple[str, ...] = ()
+    #: field name -> default value, or a ``_Factory`` for a ``field(default_factory=...)``
+    _node_defaults: dict[str, Any] = {}
+
+    if not TYPE_CHECKING:
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            cls = self.__class__
+            init = _compile_init(cls)
+            cls.__init__ = init
+            init(self, *args, **kwargs)
 
     def _values(self) -> tuple[Any, ...]:
-        return tuple(getattr(self, name) for name in self.__dataclass_fields__)
+        return tuple(getattr(self, name) for name in self._node_fields)
 
     def __eq__(self, other: object) -> bool:
         if other.__class__ is not self.__class__:
@@ -26,8 +40,41 @@ class Node:
     __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
-        args = ", ".join(f"{k}={getattr(self, k)!r}" for k in self.__dataclass_fields__)
+        args = ", ".join(f"{k}={getattr(self, k)!r}" for k in self._node_fields)
         return f"{self.__class__.__qualname__}({args})"
+
+
+class _Factory:
+    """A default made fresh for each node (``field(default_factory=...)``)."""
+
+    __slots__ = ("make",)
+
+    def __init__(self, make: Any) -> None:
+        self.make = make
+
+
+def _compile_init(cls: type[Node]) -> Any:
+    """``cls.__init__``, written for its fields like the one a dataclass generates."""
+    env: dict[str, Any] = {}
+    params, body = ["self"], []
+    for name in cls._node_fields:
+        if name not in cls._node_defaults:
+            params.append(name)
+            body.append(f"    self.{name} = {name}")
+            continue
+        default = cls._node_defaults[name]
+        env[f"_d_{name}"] = default
+        params.append(f"{name}=_d_{name}")
+        if isinstance(default, _Factory):
+            env[f"_f_{name}"] = default.make
+            body.append(f"    self.{name} = _f_{name}() if {name} is _d_{name} else {name}")
+        else:
+            body.append(f"    self.{name} = {name}")
+    src = f"def __init__({', '.join(params)}) -> None:\n" + ("\n".join(body) or "    pass")
+    exec(compile(src, f"<{cls.__qualname__}.__init__>", "exec"), env)
+    init = env["__init__"]
+    init.__qualname__ = f"{cls.__qualname__}.__init__"
+    return init
 
 
 _N = TypeVar("_N", bound=Node)
@@ -35,7 +82,31 @@ _N = TypeVar("_N", bound=Node)
 
 @dataclass_transform(field_specifiers=(field,))
 def _node(cls: type[_N]) -> type[_N]:
-    return dataclass(slots=True, eq=False, repr=False)(cls)
+    """Make ``cls`` a node: its annotated names become slots and fields, and their values in the
+    class body their defaults (``field(default_factory=f)`` for a fresh one)."""
+    ns = dict(cls.__dict__)
+    names = tuple(ns.get("__annotations__", {}))
+    defaults: dict[str, Any] = {}
+    for name in names:
+        if name in ns:
+            value = ns.pop(name)
+            if isinstance(value, Field):
+                value = (
+                    value.default
+                    if value.default_factory is MISSING
+                    else _Factory(value.default_factory)
+                )
+            defaults[name] = value
+        elif defaults:
+            raise TypeError(f"non-default field {name!r} follows a default one in {cls.__name__}")
+    ns.pop("__dict__", None)
+    ns.pop("__weakref__", None)
+    ns["__slots__"] = names
+    ns["_node_fields"] = names
+    ns["_node_defaults"] = defaults
+    new = type(cls.__name__, cls.__bases__, ns)
+    new.__qualname__ = cls.__qualname__
+    return new
 
 
 # --- word parts ---------------------------------------------------------------------------
@@ -299,8 +370,8 @@ class CondOr(Node):
     right: CondExpr
 
 
-@dataclass(slots=True)
-class CondParen:
+@_node
+class CondParen(Node):
     """``( expr )`` inside ``[[ ]]``: kept so that the command prints as it was written."""
 
     expr: CondExpr
