@@ -161,6 +161,31 @@ class BackendContract:
             backend.write("/big", chunk, i * len(chunk))
         assert backend.read("/big") == chunk * 4
 
+    def test_read_view_reads_what_read_reads(self, backend: Backend) -> None:
+        put(backend, "/f", b"0123456789")
+        for offset, size in [(0, 10), (2, 3), (8, 100), (10, 5), (50, 5), (3, 0)]:
+            view = backend.read_view("/f", offset, size)
+            try:
+                assert bytes(view) == backend.read("/f", offset, size)
+                if isinstance(view, memoryview):
+                    assert view.readonly
+            finally:
+                if isinstance(view, memoryview):
+                    view.release()
+        # once released, the file grows and shrinks again
+        backend.write("/f", b"abc", None)
+        backend.truncate("/f", 4)
+        assert backend.read("/f") == b"0123"
+
+    def test_write_copies_a_view_of_the_callers_buffer(self, backend: Backend) -> None:
+        buf = bytearray(b"..hello world..")
+        backend.create("/f")
+        with memoryview(buf) as view:
+            assert backend.write("/f", view[2:13], 0) == 11
+            assert backend.write("/f", view[2:7], None) == 5
+        buf[:] = b"X" * len(buf)  # the caller reuses its buffer
+        assert backend.read("/f") == b"hello worldhello"
+
     # --- directories ------------------------------------------------------------------------
     def test_mkdir_and_listdir(self, backend: Backend) -> None:
         backend.mkdir("/a")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 
@@ -120,6 +121,50 @@ def test_vm_and_sandbox_agree_on_contents_while_running() -> None:
             timeout=60,
         )
         assert (r.exit_code, r.stdout) == (0, "one\nready\ntwo!\n")
+
+
+BIG_PROGRAM = """
+import hashlib, os
+block = bytes(range(256)) * 4096
+with open("big", "wb") as fh:
+    for i in range(5):  # writes of odd sizes, across the server's 1 MiB requests
+        fh.write(bytes([i + 1]) * 1000 + block)
+with open("big", "rb") as fh:
+    print(hashlib.sha256(fh.read()).hexdigest(), flush=True)
+print("ready", flush=True)
+while not os.path.exists("go"):
+    pass
+with open("big", "rb") as fh:
+    print(hashlib.sha256(fh.read()).hexdigest(), flush=True)
+"""
+
+
+def test_large_files_survive_both_ways_and_stay_writable_after_a_read() -> None:
+    # large writes are taken from the server's request buffer and large reads answered with
+    # views of the VM's own bytes: contents must match both ways, and a file the program has
+    # just read must stay writable by the VM (no view of it left behind)
+    block = bytes(range(256)) * 4096
+    expected = b"".join(bytes([i + 1]) * 1000 + block for i in range(5))
+    with make_vm() as vm:
+        seen: list[bytes] = []
+
+        def on_out(data: bytes) -> None:
+            if b"ready" in data and not vm.exists("/home/user/go"):
+                seen.append(vm.read_file("/home/user/big"))
+                with vm.kernel.vfs.open("/home/user/big", "ab") as fh:
+                    fh.write(b"tail from the vm")
+                vm.write_file("/home/user/go", "")
+
+        r = vm.sandbox_run(["/usr/bin/python3", "-c", BIG_PROGRAM], on_stdout=on_out, timeout=120)
+        assert r.exit_code == 0, r.stderr
+        assert seen == [expected]
+        after = expected + b"tail from the vm"
+        assert r.stdout.split() == [
+            hashlib.sha256(expected).hexdigest(),
+            "ready",
+            hashlib.sha256(after).hexdigest(),
+        ]
+        assert vm.read_file("/home/user/big") == after
 
 
 def test_git_init_and_commit_over_the_vm_tree() -> None:

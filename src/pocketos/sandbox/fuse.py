@@ -200,7 +200,7 @@ class FuseServer:
                 return
             self._handle(memoryview(self._buf)[:n])
 
-    def _reply(self, unique: int, body: bytes = b"", error: int = 0) -> None:
+    def _reply(self, unique: int, body: bytes | memoryview = b"", error: int = 0) -> None:
         try:
             if error:
                 os.write(self.fd, fw.OUT_HEADER.pack(fw.OUT_HEADER.size, -error, unique))
@@ -210,10 +210,14 @@ class FuseServer:
                 )
             else:
                 os.write(
-                    self.fd, fw.OUT_HEADER.pack(fw.OUT_HEADER.size + len(body), 0, unique) + body
+                    self.fd,
+                    fw.OUT_HEADER.pack(fw.OUT_HEADER.size + len(body), 0, unique) + bytes(body),
                 )
         except OSError:
             pass  # the request was interrupted or the fs unmounted: nobody waits for it
+        finally:
+            if isinstance(body, memoryview):
+                body.release()  # a view of a VM file: the file may grow again
 
     def _handle(self, req: memoryview) -> None:
         _ln, op, unique, node, _uid, _gid, _pid, _e, _p = fw.IN_HEADER.unpack_from(req)
@@ -562,11 +566,12 @@ class FuseServer:
         entry = self._entry(path)
         return entry + self._open_reply(self._ids[path], path, flags & os.O_ACCMODE != os.O_WRONLY)
 
-    def op_read(self, node: int, arg: memoryview) -> bytes:
+    def op_read(self, node: int, arg: memoryview) -> bytes | memoryview:
         _fh, offset, size, _f = fw.READ_IN.unpack_from(arg)
         with self.vfs.open(self._path(node), "rb") as fh:
             fh.seek(offset)
-            return fh.read(size)
+            # a view of the VM's bytes, written to the device and released by _reply
+            return fh.read_view(size)
 
     def op_write(self, node: int, arg: memoryview) -> bytes:
         _fh, offset, size, _wf, _lo, flags, _pad = fw.WRITE_IN.unpack_from(arg)
@@ -578,7 +583,7 @@ class FuseServer:
                 fh.seek(0, 2)
             else:
                 fh.seek(offset)
-            n = fh.write(bytes(data))
+            n = fh.write(data)  # the VFS copies from the request buffer
         return struct.pack("<II", n, 0)
 
     def op_statfs(self, node: int, arg: memoryview) -> bytes:

@@ -12,7 +12,7 @@ import itertools
 import stat as S
 
 from pocketos.errors import fs_error
-from pocketos.kernel.fs.api import Backend, StatResult
+from pocketos.kernel.fs.api import Backend, BytesLike, StatResult
 from pocketos.workspaces.errors import CorruptObjectError
 from pocketos.workspaces.manifest import DictManifest, Manifest
 from pocketos.workspaces.objects import ObjectStore
@@ -164,7 +164,7 @@ class TreeBackend(Backend):
     ) -> None:
         raise self._rofs(path)
 
-    def write(self, path: str, data: bytes, offset: int | None = None) -> int:
+    def write(self, path: str, data: BytesLike, offset: int | None = None) -> int:
         raise self._rofs(path)
 
     def truncate(self, path: str, size: int) -> None:

@@ -16,7 +16,10 @@ import stat as _stat
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
-__all__ = ["Backend", "StatResult", "split_path", "join_path"]
+__all__ = ["Backend", "BytesLike", "StatResult", "split_path", "join_path"]
+
+#: what a backend's ``write`` accepts: bytes, or a view of a caller's buffer it must copy
+BytesLike = bytes | bytearray | memoryview
 
 
 @dataclass(slots=True)
@@ -130,6 +133,13 @@ class Backend(ABC):
     def read(self, path: str, offset: int = 0, size: int = -1) -> bytes:
         """Bytes of regular file ``path`` from ``offset``; ``size=-1`` to the end."""
 
+    def read_view(self, path: str, offset: int, size: int) -> bytes | memoryview:
+        """``read`` without a copy where the backend can: a read-only view of the stored
+        bytes, which the caller must release (``memoryview.release``) before the file can
+        change again (a held view of a growing file makes the write fail). The default
+        copies."""
+        return self.read(path, offset, size)
+
     # --- mutations -------------------------------------------------------------------------
     @abstractmethod
     def create(
@@ -139,9 +149,10 @@ class Backend(ABC):
         ``exclusive``, else truncate it when ``truncate``."""
 
     @abstractmethod
-    def write(self, path: str, data: bytes, offset: int | None = None) -> int:
+    def write(self, path: str, data: BytesLike, offset: int | None = None) -> int:
         """Write ``data`` into existing file ``path`` at ``offset`` (``None`` appends); returns
-        the byte count. Gaps are filled with NULs."""
+        the byte count. Gaps are filled with NULs. ``data`` may be any bytes-like object
+        (a view of a caller's buffer): the backend copies what it keeps, never the object."""
 
     @abstractmethod
     def truncate(self, path: str, size: int) -> None: ...

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from pocketos.errors import fs_error
 from pocketos.kernel.budget import check_time
-from pocketos.kernel.fs.api import StatResult
+from pocketos.kernel.fs.api import BytesLike, StatResult
 from pocketos.kernel.fs.memory import DEV_FULL, DEV_URANDOM, DEV_ZERO
 
 if TYPE_CHECKING:
@@ -84,6 +84,18 @@ class FileHandle:
         self.pos += len(data)
         return data
 
+    def read_view(self, size: int) -> bytes | memoryview:
+        """``read(size)`` without copying where the backend can: the result may be a
+        read-only view of the file's bytes, to release before the file changes again."""
+        self._open()
+        if not self.readable:
+            raise fs_error(errno.EBADF, self.name)
+        if self.rdev is not None:
+            return self.read(size)
+        data = self.mount.backend.read_view(self.bpath, self.pos, size)
+        self.pos += len(data)
+        return data
+
     def readline(self) -> bytes:
         out = bytearray()
         while True:
@@ -105,10 +117,14 @@ class FileHandle:
                 return
             yield line
 
-    def write(self, data: bytes) -> int:
+    def write(self, data: BytesLike) -> int:
+        """Write any bytes-like ``data`` (a view of a caller's buffer is not copied here:
+        the backend copies what it keeps)."""
         self._open()
         if not self.writable:
             raise fs_error(errno.EBADF, self.name)
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            data = bytes(data)
         if self.rdev is not None:
             check_time()
             _device_write(self.rdev, self.name)
@@ -118,14 +134,14 @@ class FileHandle:
         if self.append:
             if lim is not None and backend.lstat(self.bpath).st_size + len(data) > lim:
                 raise fs_error(errno.EFBIG, self.name, f"File too large (max_file_size={lim})")
-            n = backend.write(self.bpath, bytes(data), None)
+            n = backend.write(self.bpath, data, None)
             self.pos = backend.lstat(self.bpath).st_size
             if self.vfs.watchers:
                 self.vfs._changed(_parts_of(self.mount, self.bpath))
             return n
         if lim is not None and self.pos + len(data) > lim:
             raise fs_error(errno.EFBIG, self.name, f"File too large (max_file_size={lim})")
-        n = backend.write(self.bpath, bytes(data), self.pos)
+        n = backend.write(self.bpath, data, self.pos)
         self.pos += n
         if self.vfs.watchers:
             self.vfs._changed(_parts_of(self.mount, self.bpath))

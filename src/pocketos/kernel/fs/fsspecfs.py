@@ -31,7 +31,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from pocketos.errors import fs_error
-from pocketos.kernel.fs.api import Backend, StatResult
+from pocketos.kernel.fs.api import Backend, BytesLike, StatResult
 
 __all__ = ["FsspecBackend"]
 
@@ -347,7 +347,7 @@ class FsspecBackend(Backend):
         self._put(path, b"")
         self._touched(_parent_of(path))
 
-    def write(self, path: str, data: bytes, offset: int | None = None) -> int:
+    def write(self, path: str, data: BytesLike, offset: int | None = None) -> int:
         path = self._check(path)
         self._ro(path)
         if offset is not None and offset < 0:

@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from pocketos.errors import fs_error
-from pocketos.kernel.fs.api import Backend, StatResult
+from pocketos.kernel.fs.api import Backend, BytesLike, StatResult
 
 __all__ = ["HostDirBackend"]
 
@@ -306,7 +306,7 @@ class HostDirBackend(Backend):
             return
         raise fs_error(errno.EAGAIN, path)
 
-    def write(self, path: str, data: bytes, offset: int | None = None) -> int:
+    def write(self, path: str, data: BytesLike, offset: int | None = None) -> int:
         if offset is not None and offset < 0:
             raise fs_error(errno.EINVAL, path)
         fd = self._open_for_write(path)

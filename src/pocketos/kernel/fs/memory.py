@@ -13,7 +13,7 @@ import stat as S
 import time
 
 from pocketos.errors import fs_error
-from pocketos.kernel.fs.api import Backend, StatResult
+from pocketos.kernel.fs.api import Backend, BytesLike, StatResult
 
 __all__ = ["Inode", "MemoryBackend", "DEV_NULL", "DEV_ZERO", "DEV_URANDOM", "DEV_FULL"]
 
@@ -234,6 +234,13 @@ class MemoryBackend(Backend):
         with memoryview(n.data) as view:  # one copy, not a slice and then its bytes
             return view[offset:end].tobytes()
 
+    def read_view(self, path: str, offset: int, size: int) -> bytes | memoryview:
+        n = self._get(path)
+        if n.data is None:
+            return self.read(path, offset, size)
+        with memoryview(n.data) as whole:  # the slice keeps its own hold on the buffer
+            return whole[offset : offset + size].toreadonly()
+
     def is_opaque(self, path: str) -> bool:
         n = self.lookup(path)
         return bool(n is not None and n.opaque)
@@ -265,7 +272,7 @@ class MemoryBackend(Backend):
         self._added(path)
         parent.mtime = parent.ctime = node.btime
 
-    def write(self, path: str, data: bytes, offset: int | None = None) -> int:
+    def write(self, path: str, data: BytesLike, offset: int | None = None) -> int:
         self._ro(path)
         n = self._get(path)
         buf = n.data

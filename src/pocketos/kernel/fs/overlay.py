@@ -16,7 +16,7 @@ import time
 import weakref
 
 from pocketos.errors import fs_error
-from pocketos.kernel.fs.api import Backend, StatResult
+from pocketos.kernel.fs.api import Backend, BytesLike, StatResult
 from pocketos.kernel.fs.memory import Inode, MemoryBackend
 
 __all__ = ["OverlayBackend"]
@@ -252,6 +252,12 @@ class OverlayBackend(Backend):
             raise fs_error(errno.EISDIR, path)
         return layer.read(path, offset, size)
 
+    def read_view(self, path: str, offset: int, size: int) -> bytes | memoryview:
+        layer, st = self._top(path)
+        if S.S_ISDIR(st.st_mode):
+            raise fs_error(errno.EISDIR, path)
+        return layer.read_view(path, offset, size)
+
     def usage(self) -> tuple[int, int]:
         return self.upper.usage()
 
@@ -374,7 +380,7 @@ class OverlayBackend(Backend):
         self._prepare_new(path)
         self.upper.create(path, mode, exclusive=True)
 
-    def write(self, path: str, data: bytes, offset: int | None = None) -> int:
+    def write(self, path: str, data: BytesLike, offset: int | None = None) -> int:
         self._ro(path)
         layer, st = self._top(path)
         if S.S_ISCHR(st.st_mode):
