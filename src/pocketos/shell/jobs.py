@@ -5,13 +5,18 @@ jobs, ``time`` and job cancellation, as a mixin of the interpreter."""
 from __future__ import annotations
 
 import asyncio
+import re
 import time
+from collections import deque
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
 from pocketos.errors import LimitExceeded
+from pocketos.kernel.budget import check_alloc
 from pocketos.kernel.process import ProcessInfo
 from pocketos.kernel.streams import (
+    BytesSource,
+    OutputStream,
     Pipe,
 )
 from pocketos.shell.ast import (
@@ -44,6 +49,35 @@ class _Job:
         self.task = task
         self.text = text
         self.status: int | None = None
+
+
+#: first stages that only write (see ``Jobs._writes_only``), and word text that may wait
+_WRITERS = frozenset(["echo", "printf"])
+_WAITS = re.compile(r"\$\(|`|[<>]\(")
+
+
+class _Held(OutputStream):
+    """What a writer stage wrote, kept as written (no copy into one buffer)."""
+
+    def __init__(self) -> None:
+        self.chunks: deque[bytes] = deque()
+        self.size = 0
+        self._closed = False
+
+    async def write(self, data: bytes) -> None:
+        if self._closed:
+            raise ValueError("write to closed pipe end")
+        if len(data) > 4096 or self.size > 65536:
+            check_alloc(self.size + len(data), "output buffer")
+        self.chunks.append(bytes(data))
+        self.size += len(data)
+
+    def close(self) -> None:
+        self._closed = True
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
 
 
 def _first(eg: BaseExceptionGroup[Any]) -> BaseException:
@@ -237,6 +271,8 @@ class Jobs(ShellAttrs):
         cmds = pl.cmds
         n = len(cmds)
         cap = self.ctx.limits.pipe_buffer
+        if n == 2 and self._writes_only(cmds[0]) and not (pl.stderr_too and pl.stderr_too[0]):
+            return await self._writer_pipeline(pl, cap)
         pipes = [Pipe(capacity=cap) for _ in range(n - 1)]
         tasks: list[asyncio.Task[int]] = []
         lastpipe = self.shopt["lastpipe"]
@@ -265,7 +301,10 @@ class Jobs(ShellAttrs):
                         sub.fds[1] = pipes[i].writer
                         if pl.stderr_too and pl.stderr_too[i]:
                             sub.fds[2] = pipes[i].writer
-                    task = tg.create_task(self._stage(sub, cmd, i, n, pipes))
+                    ends = ([pipes[i].writer] if i < n - 1 else []) + (
+                        [pipes[i - 1].reader] if i > 0 else []
+                    )
+                    task = tg.create_task(self._stage(sub, cmd, ends))
                     if info is not None:
                         info.task = task
                     tasks.append(task)
@@ -284,6 +323,72 @@ class Jobs(ShellAttrs):
                     return s
             return 0
         return results[-1]
+
+    def _writes_only(self: Shell, cmd: Any) -> bool:
+        """Whether a first stage only writes what it computed from its words: ``echo`` or
+        ``printf`` with no substitution that could wait (nor DEBUG trap, alias, function,
+        ``lastpipe``) — its output is the same whether the next stage runs alongside or after."""
+        if type(cmd) is not Simple or cmd.assigns or not cmd.words:
+            return False
+        name = cmd.words[0].simple
+        if name not in _WRITERS or name in self.functions or self.shopt["lastpipe"]:
+            return False
+        if name in self.active_aliases and self.shopt["expand_aliases"]:
+            return False
+        if self.traps and "DEBUG" in self.traps:
+            return False
+        for w in cmd.words:
+            if w.simple is None and _WAITS.search(w.text):
+                return False
+        for r in cmd.redirs:
+            if r.heredoc is not None or r.target is None or _WAITS.search(r.target.text):
+                return False
+        return True
+
+    async def _writer_pipeline(self: Shell, pl: Pipeline, cap: int) -> int:
+        """``echo …|cmd`` / ``printf …|cmd``: the writer runs to its end first (its output
+        kept in memory), then the reader reads it, in this task when it is a plain command.
+        That is one of the ways the two could interleave with a pipe of ``cap`` bytes; when
+        the output is more than the pipe holds, it goes through a pipe to the reader's task
+        so a reader that stops early still ends the writer with SIGPIPE's status."""
+        first, second = pl.cmds
+        sub = self.clone()
+        held = _Held()
+        sub.fds[1] = held
+        st0 = await self._stage(sub, first, [])
+        reader = self.clone()
+        info = self._stage_process(second)
+        if info is None and held.size <= cap:
+            reader.fds[0] = src = BytesSource(b"".join(held.chunks))
+            st1 = await self._stage(reader, second, [src])
+        else:
+            pipe = Pipe(capacity=cap)
+            reader.fds[0] = pipe.reader
+            if info is not None:
+                reader.bashpid = info.pid
+            try:
+                async with asyncio.TaskGroup() as tg:
+                    task = tg.create_task(self._stage(reader, second, [pipe.reader]))
+                    if info is not None:
+                        info.task = task
+                    try:
+                        while held.chunks:
+                            await pipe.writer.write(held.chunks.popleft())
+                    except BrokenPipeError:
+                        st0 = 141
+                    finally:
+                        pipe.writer.close()
+            except BaseExceptionGroup as eg:
+                raise _first(eg) from None
+            finally:
+                if info is not None:
+                    self.ctx.kernel.end_process(info, 0)
+            st1 = task.result()
+        held.chunks.clear()
+        self.pipestatus = [st0, st1]
+        if self.opts["pipefail"] and st1 == 0:
+            return st0
+        return st1
 
     def _stage_process(self: Shell, cmd: Any) -> ProcessInfo | None:
         """A process-table entry for a pipeline stage the shell runs itself (a function,
@@ -315,7 +420,8 @@ class Jobs(ShellAttrs):
             self.fds = saved
             pipe.reader.close()
 
-    async def _stage(self: Shell, sub: Shell, cmd: Any, i: int, n: int, pipes: list[Pipe]) -> int:
+    async def _stage(self: Shell, sub: Shell, cmd: Any, ends: list[Any]) -> int:
+        """Run one stage in its subshell ``sub``; close its pipe ``ends`` when it is done."""
         try:
             return await sub.exec_cmd(cmd)
         except ExitShell as e:
@@ -331,7 +437,5 @@ class Jobs(ShellAttrs):
             return r.status
         finally:
             sub.release_memory()
-            if i < n - 1:
-                pipes[i].writer.close()
-            if i > 0:
-                pipes[i - 1].reader.close()
+            for end in ends:
+                end.close()
