@@ -41,6 +41,7 @@ __all__ = [
     "SafePattern",
     "compile",
     "in_worker",
+    "may_match_newline",
     "movable",
     "safe_length",
 ]
@@ -57,6 +58,8 @@ TIMEOUT_SCALE = 0.25
 TINY = 20
 
 _INF = sys.maxsize
+#: the safe length of a pattern without repetition: any subject
+UNBOUNDED = _INF
 #: re flag -> regex flag (their values differ: re.ASCII is regex.VERSION1)
 _FLAGS = (
     (re.IGNORECASE, _regex.IGNORECASE),
@@ -135,6 +138,75 @@ def safe_length(pattern: str | bytes, flags: int = 0) -> int:
     if k == 0:
         return _INF
     return max(TINY, int(STEPS ** (1.0 / (k + 1))))
+
+
+_NL = 10
+#: categories (\s, \D, \W ...) that contain the newline
+_NL_CATEGORIES = {"CATEGORY_SPACE", "CATEGORY_NOT_DIGIT", "CATEGORY_NOT_WORD", "CATEGORY_LINEBREAK"}
+_NL_CATEGORIES |= {f"CATEGORY_UNI_{c[9:]}" for c in list(_NL_CATEGORIES)}
+
+
+def _set_has_newline(items: Any) -> bool:
+    negate = False
+    found = False
+    for op, av in items:
+        name = str(op)
+        if name == "NEGATE":
+            negate = True
+        elif name == "LITERAL":
+            found |= av == _NL
+        elif name == "RANGE":
+            found |= av[0] <= _NL <= av[1]
+        elif name == "CATEGORY":
+            found |= str(av) in _NL_CATEGORIES
+        else:
+            return True  # not a shape the parser makes: assume the worst
+    return found != negate
+
+
+def _newline_in(items: Any, dotall: bool) -> bool:
+    for op, av in items:
+        name = str(op)
+        if name == "LITERAL":
+            if av == _NL:
+                return True
+        elif name == "NOT_LITERAL":
+            if av != _NL:
+                return True
+        elif name == "ANY":
+            if dotall:
+                return True
+        elif name == "IN":
+            if _set_has_newline(av):
+                return True
+        elif name in _REPEATS:
+            if _newline_in(av[2], dotall):
+                return True
+        elif name == "SUBPATTERN":
+            _group, add, remove, sub = av
+            inner = (dotall or bool(add & re.DOTALL)) and not remove & re.DOTALL
+            if _newline_in(sub, inner):
+                return True
+        elif name == "BRANCH":
+            if any(_newline_in(alt, dotall) for alt in av[1]):
+                return True
+        elif name in ("ASSERT", "ASSERT_NOT", "ATOMIC_GROUP"):
+            if _newline_in(av[1] if name != "ATOMIC_GROUP" else av, dotall):
+                return True
+        elif name not in ("AT", "GROUPREF"):
+            return True  # conditionals and anything new: assume the worst
+    return False
+
+
+def may_match_newline(pattern: str | bytes, flags: int = 0) -> bool:
+    """True unless no part of ``pattern`` can match or look at a newline character, so that
+    every match (and every lookaround) stays within one line. Back-references repeat what a
+    group matched, so they follow from the groups."""
+    try:
+        tree = re._parser.parse(pattern, flags)  # type: ignore[attr-defined]
+    except Exception:
+        return True
+    return _newline_in(tree.data, bool(tree.state.flags & re.DOTALL))
 
 
 # --- guarded patterns ----------------------------------------------------------------------------

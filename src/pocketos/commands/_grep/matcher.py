@@ -22,6 +22,27 @@ class Matcher:
         self.search = rx.search
         #: ``\``` / ``\'`` anchor to the whole subject: such patterns go line by line
         self.per_line = "\\A" in rx.pattern or "\\Z" in rx.pattern
+        self._counter: re.Pattern[str] | None = None
+        self._counter_built = False
+
+    def line_counter(self) -> re.Pattern[str] | None:
+        """A pattern matching once per selected line in a run of whole lines (from the line's
+        first hit through its newline), so ``len(findall(text))`` counts them in one C call.
+        None unless that is exact and linear: the pattern has no repetition (each try costs
+        at most its length; the possessive tail takes each character once) and nothing in it
+        can match or look at a newline (no hit spans two lines)."""
+        if not self._counter_built:
+            self._counter_built = True
+            rx = self.rx
+            ok = rx.safe_len == safe_regex.UNBOUNDED and not safe_regex.may_match_newline(
+                rx.pattern, rx.flags
+            )
+            if ok:
+                try:
+                    self._counter = re.compile(f"(?:{rx.pattern})[^\\n]*+\\n", rx.flags)
+                except re.error:  # e.g. a -P pattern with global flags inside
+                    self._counter = None
+        return self._counter
 
     def line_matches(self, line: str) -> bool:
         return self.rx.search(line) is not None

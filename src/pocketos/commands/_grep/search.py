@@ -86,6 +86,10 @@ async def _search(
     dense_ok = not per_line and not only and not cfg.byte_offset and not (listing and not cfg.count)
     dense = False
     line_search = m.rx.search
+    # -c alone: count the selected lines of a chunk in one C call when that is exact
+    counter = None
+    if cfg.count and not per_line and not (cfg.files_with or cfg.files_without or cfg.quiet):
+        counter = m.line_counter()
 
     def prefix(ln: int, off: int, sep: str) -> str:
         pre = ""
@@ -133,6 +137,15 @@ async def _search(
             if cfg.binary == "without-match":
                 return False
         text = raw.decode(ENC, ERRS)
+        if counter is not None:
+            k = len(counter.findall(text))
+            if invert:
+                k = text.count("\n") - k
+            if max_count is not None and nsel + k >= max_count:
+                nsel = max_count
+                break
+            nsel += k
+            continue
         # a pattern that could backtrack for long on a chunk this size: select its lines first,
         # moving to a worker thread if that takes more than a slice of the event loop
         risky = not per_line and len(text) > m.rx.safe_len
