@@ -10,8 +10,10 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Coroutine
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from concurrent.futures import ThreadPoolExecutor
 
 T = TypeVar("T")
 
@@ -34,5 +36,7 @@ def run_sync(coro: Coroutine[Any, Any, T]) -> T:
         return _loop().run_until_complete(coro)
     global _pool
     if _pool is None:
+        from concurrent.futures import ThreadPoolExecutor  # only when called inside a loop
+
         _pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="pocketos-sync")
     return _pool.submit(lambda: _loop().run_until_complete(coro)).result()

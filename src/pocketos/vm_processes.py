@@ -514,6 +514,8 @@ class ProcessesMixin:
 
 @dataclass
 class SyncProcess:
+    """The sync twin of :class:`Process`, returned by ``VM.spawn``."""
+
     proc: Process
     _out: bytearray = field(default_factory=bytearray)
 

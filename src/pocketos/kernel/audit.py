@@ -14,6 +14,8 @@ __all__ = ["AuditEvent", "AuditLog"]
 
 @dataclass(slots=True)
 class AuditEvent:
+    """One entry of the audit log."""
+
     seq: int
     time: float
     vm: str

@@ -36,6 +36,8 @@ def check_seconds(value: Any, name: str = "timeout") -> float | None:
 
 @dataclass(frozen=True, slots=True)
 class Limits:
+    """The limits of a VM, or of one exec/spawn (see docs/limits.md)."""
+
     #: wall-clock seconds for one exec/spawn (``None``: no limit)
     timeout: float | None = 300.0
     #: simple commands (builtins and programs) one exec may run

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import difflib
 import inspect
 import re
 import threading
@@ -22,7 +21,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
-from urllib.parse import urlsplit
 
 from pocketos.kernel.policyspec import (
     canonical_url,
@@ -202,6 +200,8 @@ def network_resource(url: str) -> tuple[str, dict[str, Any]]:
     against, by the gateway and by every other place that decides on a URL."""
     if "://" not in url:
         return url, {"host": url}
+    from urllib.parse import urlsplit  # network policies only: not at import
+
     try:
         sent = canonical_url(url)
         parts = urlsplit(sent)
@@ -217,6 +217,9 @@ def network_resource(url: str) -> tuple[str, dict[str, Any]]:
 
 @dataclass
 class Rule:
+    """One rule of a domain's policy: its mode applies to the operations and resources it
+    names (``None``: any)."""
+
     mode: str
     operations: tuple[str, ...] | None
     patterns: tuple[str, ...] | None
@@ -250,6 +253,8 @@ class Rule:
 
 @dataclass
 class DomainPolicy:
+    """One domain's policy: the default mode and the rules; the last matching rule wins."""
+
     default: str
     rules: list[Rule] = field(default_factory=list)
 
@@ -368,6 +373,8 @@ class Policy:
                 known = ("mode", "operations", "paths", "patterns", "hosts", "methods")
                 unknown = set(r) - set(known)
                 if unknown:
+                    import difflib  # only for this message
+
                     hints = [
                         f"{k!r} -> {m[0]!r}"
                         for k in sorted(map(str, unknown))

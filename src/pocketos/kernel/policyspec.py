@@ -15,8 +15,6 @@ because the server may decode it and climb out of the prefix.
 
 from __future__ import annotations
 
-from urllib.parse import unquote, urlsplit, urlunsplit
-
 __all__ = [
     "canonical_url",
     "check_fs_pattern",
@@ -180,6 +178,8 @@ def remove_dot_segments(path: str) -> str:
 
 def canonical_url(url: str) -> str:
     """``url`` as it goes on the wire (raises ValueError when it is not a URL)."""
+    from urllib.parse import urlsplit, urlunsplit  # network policies only: not at import
+
     p = urlsplit(url)
     port = p.port  # raises ValueError on a bad port
     scheme = p.scheme.lower()
@@ -196,6 +196,8 @@ def canonical_url(url: str) -> str:
 def path_prefix_matches(prefix: str, url: str) -> bool:
     """Does the path of (canonical) ``url`` lie under ``prefix``? Never when the path, once
     percent-decoded, still climbs (``%2e%2e``) or hides a separator the server may split on."""
+    from urllib.parse import unquote, urlsplit
+
     try:
         path = urlsplit(url).path or "/"
     except ValueError:

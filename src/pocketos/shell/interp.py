@@ -11,9 +11,8 @@ from __future__ import annotations
 import asyncio
 import errno
 import itertools
-import random
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pocketos.errors import LimitExceeded
 from pocketos.kernel.budget import Held
@@ -53,6 +52,9 @@ from pocketos.shell.substitution import Substitutions
 from pocketos.shell.traps import Traps, command_text, simple_text
 from pocketos.shell.variables import _DYNAMIC, Variables
 from pocketos.shell.vartable import VarTable
+
+if TYPE_CHECKING:
+    import random
 
 __all__ = ["Shell", "run_script", "FileOut", "FileRW", "_strerror"]
 
@@ -301,6 +303,8 @@ class Shell(
     @property
     def _rand(self) -> random.Random:
         if self._rand_obj is None:
+            import random  # only for $RANDOM
+
             self._rand_obj = random.Random()
         return self._rand_obj
 

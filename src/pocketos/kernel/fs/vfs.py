@@ -36,6 +36,8 @@ Checker = Callable[[str, str], None]
 
 @dataclass
 class Mount:
+    """A backend mounted at ``path`` (``parts``: its components)."""
+
     path: str
     parts: tuple[str, ...]
     backend: Backend
