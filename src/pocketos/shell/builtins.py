@@ -122,7 +122,7 @@ async def b_false(sh: Shell, argv: list[str]) -> int:
 async def b_echo(sh: Shell, argv: list[str]) -> int:
     args = argv[1:]
     newline = True
-    interp = sh.shopt["xpg_echo"]
+    interp = sh.shopt.xpg_echo
     i = 0
     while i < len(args):
         a = args[i]
@@ -318,7 +318,7 @@ async def b_test(sh: Shell, argv: list[str]) -> int:
         sh.fs.with_cwd(sh.cwd),
         name=argv[0],
         is_set=sh._var_isset,
-        option_on=lambda o: sh.opts.get(o, False),
+        option_on=lambda o: o in sh.opts and sh.opts.get(o),
         isatty=sh.fd_isatty,
     )
     if err:

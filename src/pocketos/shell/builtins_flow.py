@@ -91,7 +91,7 @@ async def b_eval(sh: Shell, argv: list[str]) -> int:
     if not src.strip():
         return 0
     try:
-        script = parse(src, sh.shopt["extglob"], first_line=max(sh.lineno, 1))
+        script = parse(src, sh.shopt.extglob, first_line=max(sh.lineno, 1))
     except ShellSyntaxError as e:
         await sh.write_err(f"{sh.argv0}: eval: line {sh.lineno}: {e.message}\n")
         if e.source_line is not None:
@@ -133,7 +133,7 @@ async def b_source(sh: Shell, argv: list[str]) -> int:
     script = None
     err = None
     try:
-        script = parse(src, sh.shopt["extglob"])
+        script = parse(src, sh.shopt.extglob)
     except ShellSyntaxError as e:
         err = e
     saved_pos = sh.positional
@@ -155,7 +155,7 @@ async def b_source(sh: Shell, argv: list[str]) -> int:
         sh.call_depth -= 1
         if len(argv) > 2:
             sh.positional = saved_pos
-    if sh.traps.get("RETURN") and not sh.in_trap and (not sh.funcnames or sh.opts["functrace"]):
+    if sh.traps.get("RETURN") and not sh.in_trap and (not sh.funcnames or sh.opts.functrace):
         await sh.run_trap("RETURN")
     return status
 

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from pocketos.shell.interp import Shell
 
 from pocketos.shell.builtins import NAME_RE, _err, _func_text, attr_letters, builtin
+from pocketos.shell.options import FLAG_LETTERS, OptionSet, shopt_line
 
 
 # --- variables --------------------------------------------------------------------------------
@@ -137,7 +138,7 @@ async def _declare(sh: Shell, argv: list[str], cmd: str) -> int:
         if arg == "-" and local:
             frame = sh.vars.scopes[-1]
             if "-" not in frame:
-                frame["-"] = Var(dict(sh.opts))
+                frame["-"] = Var(sh.opts.snapshot())
             continue
         name, idx, value, append = _split_assign(arg)
         if not NAME_RE.match(name):
@@ -384,8 +385,6 @@ async def b_shift(sh: Shell, argv: list[str]) -> int:
 # --- set / shopt ----------------------------------------------------------------------------
 @builtin("set")
 async def b_set(sh: Shell, argv: list[str]) -> int:
-    from pocketos.shell.interp import _OPTION_LETTERS
-
     args = argv[1:]
     if not args:
         for name in sorted(sh.vars):
@@ -397,6 +396,7 @@ async def b_set(sh: Shell, argv: list[str]) -> int:
             else:
                 await sh.write_out(f"{name}={quote_word(v.value) if v.value else chr(39) * 2}\n")
         return 0
+    opts = sh.own_opts()
     i = 0
     while i < len(args):
         a = args[i]
@@ -404,24 +404,20 @@ async def b_set(sh: Shell, argv: list[str]) -> int:
             sh.positional = args[i + 1 :]
             return 0
         if a == "-":
-            sh.opts["xtrace"] = False
-            sh.opts["verbose"] = False
+            opts.xtrace = False
+            opts.verbose = False
             if i + 1 < len(args):
                 sh.positional = args[i + 1 :]
             return 0
         if a in ("-o", "+o"):
             if i + 1 >= len(args):
-                for name in sorted(sh.opts):
-                    if a == "-o":
-                        await sh.write_out(f"{name:<15}\t{'on' if sh.opts[name] else 'off'}\n")
-                    else:
-                        await sh.write_out(f"set {'-' if sh.opts[name] else '+'}o {name}\n")
+                await sh.write_out(opts.print_lines(as_commands=a == "+o"))
                 return 0
             name = args[i + 1]
-            if name not in sh.opts:
+            if name not in opts:
                 await _err(sh, f"set: {name}: invalid option name")
                 return 2
-            sh.opts[name] = a == "-o"
+            opts.set(name, a == "-o")
             i += 2
             continue
         if len(a) > 1 and a[0] in "-+":
@@ -430,7 +426,7 @@ async def b_set(sh: Shell, argv: list[str]) -> int:
                 if c == "o":
                     takes_o = True
                     continue
-                oname = _OPTION_LETTERS.get(c)
+                oname = FLAG_LETTERS.get(c)
                 if oname is None:
                     await _err(sh, f"set: {a[0]}{c}: invalid option")
                     await sh.write_err(
@@ -438,13 +434,17 @@ async def b_set(sh: Shell, argv: list[str]) -> int:
                         " [--] [-] [arg ...]\n"
                     )
                     return 2
-                sh.opts[oname] = a[0] == "-"
+                opts.set(oname, a[0] == "-")
             i += 1
-            if takes_o and i < len(args):
-                if args[i] not in sh.opts:
+            if takes_o:
+                if i >= len(args):
+                    # ``set -eo``: the flags are set, then the options are listed
+                    await sh.write_out(opts.print_lines(as_commands=a[0] == "+"))
+                    return 0
+                if args[i] not in opts:
                     await _err(sh, f"set: {args[i]}: invalid option name")
                     return 2
-                sh.opts[args[i]] = a[0] == "-"
+                opts.set(args[i], a[0] == "-")
                 i += 1
             continue
         sh.positional = args[i:]
@@ -460,8 +460,14 @@ async def b_shopt(sh: Shell, argv: list[str]) -> int:
     o_mode = False
     pmode = False
     while args and args[0].startswith("-") and len(args[0]) > 1:
+        if args[0] == "--":
+            args = args[1:]
+            break
         for c in args[0][1:]:
             if c in "su":
+                if mode and mode != c:
+                    await _err(sh, "shopt: cannot set and unset shell options simultaneously")
+                    return 1
                 mode = c
             elif c == "q":
                 quiet = True
@@ -474,36 +480,42 @@ async def b_shopt(sh: Shell, argv: list[str]) -> int:
                 await sh.write_err("shopt: usage: shopt [-pqsu] [-o] [optname ...]\n")
                 return 2
         args = args[1:]
-    table = sh.opts if o_mode else sh.shopt
+    table: OptionSet = sh.opts if o_mode else sh.shopt
+    if mode:
+        table = sh.own_opts() if o_mode else sh.own_shopt()
+
+    def line(name: str, on: bool) -> str:
+        if o_mode:
+            return sh.opts.print_lines(pmode, [name])
+        return shopt_line(name, on, pmode)
+
     if not args:
-        for name in sorted(table):
-            val = table[name]
-            if mode == "s" and not val or mode == "u" and val:
+        if quiet:
+            return 0
+        out = []
+        for name, on in table.items():
+            if mode == "s" and not on or mode == "u" and on:
                 continue
-            if not quiet:
-                await sh.write_out(
-                    f"{name:<15}\t{'on' if val else 'off'}\n"
-                    if not (mode or pmode)
-                    else f"shopt -{'s' if val else 'u'} {name}\n"
-                )
+            out.append(line(name, on))
+        await sh.write_out("".join(out))
         return 0
     status = 0
     for name in args:
         if name not in table:
-            await _err(sh, f"shopt: {name}: invalid shell option name")
-            status = 1
-            continue
-        if mode == "s":
-            table[name] = True
-        elif mode == "u":
-            table[name] = False
-        else:
-            if not table[name]:
+            if o_mode:
+                await _err(sh, f"shopt: {name}: invalid option name")
+                # like bash: a bad name given to ``shopt -so``/``-uo`` does not fail it
+                status = status if mode else 1
+            else:
+                await _err(sh, f"shopt: {name}: invalid shell option name")
                 status = 1
-            if not quiet:
-                await sh.write_out(
-                    f"shopt -{'s' if table[name] else 'u'} {name}\n"
-                    if pmode
-                    else f"{name:<15}\t{'on' if table[name] else 'off'}\n"
-                )
+            continue
+        if mode:
+            table.set(name, mode == "s")
+            continue
+        on = table.get(name)
+        if not on:
+            status = 1
+        if not quiet:
+            await sh.write_out(line(name, on))
     return status

@@ -7,7 +7,8 @@ import errno
 
 from pocketos.commands import command
 from pocketos.kernel.process import Context
-from pocketos.shell.interp import _OPTION_LETTERS, Shell, _strerror
+from pocketos.shell.interp import Shell, _strerror
+from pocketos.shell.options import FLAG_LETTERS
 
 __all__ = ["bash_command"]
 
@@ -68,8 +69,8 @@ async def bash_command(ctx: Context) -> int:
                     use_c = True
                 elif c == "s":
                     read_stdin = True
-                elif c in _OPTION_LETTERS:
-                    opts[_OPTION_LETTERS[c]] = a[0] == "-"
+                elif c in FLAG_LETTERS:
+                    opts[FLAG_LETTERS[c]] = a[0] == "-"
                 elif c in "ilr":
                     pass
                 else:
@@ -114,7 +115,7 @@ async def bash_command(ctx: Context) -> int:
         sh.argv0 = name
     for k, v in opts.items():
         if k in sh.opts:
-            sh.opts[k] = v
+            sh.own_opts().set(k, v)
     if not use_c and filename is None:
         sh.script_name = None
     return await sh.run(script, filename=filename)

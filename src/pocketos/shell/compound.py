@@ -337,7 +337,7 @@ class Compound(ShellAttrs):
             await self.debug_trap(command_text(cmd))
         word = await self.expand_str(cmd.word)
         status = 0
-        nocase = self.shopt["nocasematch"]
+        nocase = self.shopt.nocasematch
         items = cmd.items
         i = 0
         n = len(items)
@@ -376,7 +376,7 @@ class Compound(ShellAttrs):
     async def _exec_arith(self: Shell, cmd: ArithCmd) -> int:
         self.ctx.budget.command()
         self.lineno = cmd.line
-        if self.opts["xtrace"]:
+        if self.opts.xtrace:
             await self.write_err(f"{self.get_str('PS4') or ''}(( {cmd.expr.strip()} ))\n")
         try:
             v = await self.arith_text(cmd.expr)
@@ -421,13 +421,13 @@ class Compound(ShellAttrs):
             return await self.eval_cond(e.expr, prefix)
         if isinstance(e, CondWord):
             w = await self.expand_str(e.word)
-            if self.opts["xtrace"]:
+            if self.opts.xtrace:
                 await self._trace_cond(prefix, w)
             return w != ""
         if isinstance(e, CondUnary):
             op = e.op
             arg = await self.expand_str(e.arg)
-            if self.opts["xtrace"]:
+            if self.opts.xtrace:
                 await self._trace_cond(prefix, f"{op} {arg}")
             if op == "-v":
                 return self._var_isset(arg)
@@ -436,7 +436,7 @@ class Compound(ShellAttrs):
             if op == "-n":
                 return arg != ""
             if op == "-o":
-                return self.opts.get(arg, False)
+                return arg in self.opts and self.opts.get(arg)
             from pocketos.shell.testexpr import evaluate_test
 
             st, err = evaluate_test([op, arg], self.fs.with_cwd(self.cwd), isatty=self.fd_isatty)
@@ -446,11 +446,11 @@ class Compound(ShellAttrs):
         assert isinstance(e, CondBinary)
         op = e.op
         left = await self.expand_str(e.left)
-        if self.opts["xtrace"]:
+        if self.opts.xtrace:
             await self._trace_cond(prefix, f"{left} {op} {await self.expand_str(e.right)}")
         if op in ("==", "=", "!="):
             p = await self.expand_pattern(e.right)
-            r = pat.match(p, left, self.shopt["nocasematch"], tick=self.ctx.budget.check_time)
+            r = pat.match(p, left, self.shopt.nocasematch, tick=self.ctx.budget.check_time)
             return r if op != "!=" else not r
         if op == "=~":
             return await self._regex_match(left, e.right)
@@ -496,7 +496,7 @@ class Compound(ShellAttrs):
         from pocketos.lib import safe_regex
 
         try:
-            flags = re.IGNORECASE if self.shopt["nocasematch"] else 0
+            flags = re.IGNORECASE if self.shopt.nocasematch else 0
             compiled = _compile_ere(_ere_to_py(rx), flags)
         except re.error:
             return False  # bash: status 2 for an invalid regex

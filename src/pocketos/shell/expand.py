@@ -61,17 +61,17 @@ class Expander(ParamExpander):
             fb.end()
             fields.extend(fb.out)
         out: list[str] = []
-        noglob = self.opt_noglob
+        noglob = self.opts.noglob
         for text, p, g in fields:
             if g and not noglob:
                 gi = self.get_str("GLOBIGNORE")
                 matches = pat.glob(
                     self.fs,
                     p,
-                    dotglob=self.shopt["dotglob"] or bool(gi),
-                    globstar=self.shopt["globstar"],
-                    extglob=self.shopt["extglob"],
-                    nocase=self.shopt["nocaseglob"],
+                    dotglob=self.shopt.dotglob or bool(gi),
+                    globstar=self.shopt.globstar,
+                    extglob=self.shopt.extglob,
+                    nocase=self.shopt.nocaseglob,
                 )
                 if gi and matches:
                     ignore = [x for x in gi.split(":") if x]
@@ -79,9 +79,9 @@ class Expander(ParamExpander):
                 if matches:
                     out.extend(matches)
                     continue
-                if self.shopt["failglob"]:
+                if self.shopt.failglob:
                     raise ShellError(f"no match: {pat.unescape(p)}")
-                if self.shopt["nullglob"]:
+                if self.shopt.nullglob:
                     continue
                 out.append(pat.unescape(p))
             else:

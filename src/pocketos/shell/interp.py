@@ -35,6 +35,7 @@ from pocketos.shell.ast import (
 from pocketos.shell.compound import Compound
 from pocketos.shell.expand import Expander
 from pocketos.shell.jobs import JobGroup, Jobs, _Job
+from pocketos.shell.options import SetOptions, Shopts
 from pocketos.shell.parser import Parser, ShellSyntaxError, parse
 from pocketos.shell.redirect import FileOut, FileRW, Redirections, _close_all, _strerror
 from pocketos.shell.simple import SimpleCommands
@@ -59,141 +60,6 @@ if TYPE_CHECKING:
 __all__ = ["Shell", "run_script", "FileOut", "FileRW", "_strerror"]
 
 SHELL_VERSION = "5.2.15(1)-release"
-_OPTION_LETTERS = {
-    "e": "errexit",
-    "u": "nounset",
-    "x": "xtrace",
-    "f": "noglob",
-    "C": "noclobber",
-    "a": "allexport",
-    "n": "noexec",
-    "v": "verbose",
-    "h": "hashall",
-    "B": "braceexpand",
-    "b": "notify",
-    "m": "monitor",
-    "E": "errtrace",
-    "T": "functrace",
-    "H": "histexpand",
-    "P": "physical",
-    "p": "privileged",
-    "k": "keyword",
-    "t": "onecmd",
-}
-
-
-_DEFAULT_OPTS: dict[str, bool] = {
-    n: False
-    for n in (
-        "errexit",
-        "nounset",
-        "xtrace",
-        "noglob",
-        "noclobber",
-        "allexport",
-        "pipefail",
-        "noexec",
-        "verbose",
-        "posix",
-        "notify",
-        "monitor",
-        "ignoreeof",
-        "nolog",
-        "functrace",
-        "errtrace",
-        "emacs",
-        "vi",
-        "onecmd",
-        "physical",
-        "privileged",
-        "keyword",
-        "histexpand",
-        "history",
-        "interactive-comments",
-    )
-}
-_DEFAULT_OPTS["hashall"] = True
-_DEFAULT_OPTS["braceexpand"] = True
-_DEFAULT_OPTS["interactive-comments"] = True
-_DEFAULT_SHOPT: dict[str, bool] = {
-    n: False
-    for n in (
-        "extglob",
-        "nullglob",
-        "dotglob",
-        "failglob",
-        "globstar",
-        "expand_aliases",
-        "nocaseglob",
-        "nocasematch",
-        "lastpipe",
-        "inherit_errexit",
-        "xpg_echo",
-        "extquote",
-        "sourcepath",
-        "globasciiranges",
-        "cdspell",
-        "checkwinsize",
-        "cmdhist",
-        "histappend",
-        "interactive_comments",
-        "promptvars",
-        "shift_verbose",
-        "login_shell",
-        "progcomp",
-        "hostcomplete",
-        "complete_fullquote",
-        "checkhash",
-        "assoc_expand_once",
-        "autocd",
-        "direxpand",
-        "dirspell",
-        "execfail",
-        "extdebug",
-        "force_fignore",
-        "gnu_errfmt",
-        "huponexit",
-        "lithist",
-        "localvar_inherit",
-        "localvar_unset",
-        "mailwarn",
-        "no_empty_cmd_completion",
-        "nocaseglob",
-        "patsub_replacement",
-        "progcomp_alias",
-        "varredir_close",
-        "checkjobs",
-        "compat31",
-        "compat32",
-        "compat40",
-        "compat41",
-        "compat42",
-        "compat43",
-        "compat44",
-        "globskipdots",
-        "noexpand_translation",
-        "histreedit",
-        "histverify",
-        "restricted_shell",
-        "cdable_vars",
-    )
-}
-for _n in (
-    "extquote",
-    "sourcepath",
-    "globasciiranges",
-    "cmdhist",
-    "checkwinsize",
-    "interactive_comments",
-    "promptvars",
-    "progcomp",
-    "hostcomplete",
-    "complete_fullquote",
-    "patsub_replacement",
-    "progcomp_alias",
-    "globskipdots",
-):
-    _DEFAULT_SHOPT[_n] = True
 
 
 class Shell(
@@ -243,8 +109,10 @@ class Shell(
         )
         self.functions: dict[str, FuncDef] = {}
         self.aliases: dict[str, str] = {}
-        self.opts: dict[str, bool] = dict(_DEFAULT_OPTS)
-        self.shopt: dict[str, bool] = dict(_DEFAULT_SHOPT)
+        self.opts = SetOptions()
+        self.shopt = Shopts()
+        #: ``opts`` and ``shopt`` are shared with a fork until one side changes them
+        self._opts_shared = False
         self.fds: dict[int, Any] = {0: ctx.stdin, 1: ctx.stdout, 2: ctx.stderr}
         #: the streams this shell was given: its caller's to close, not its own
         self.inherited = (ctx.stdin, ctx.stdout, ctx.stderr)
@@ -308,14 +176,25 @@ class Shell(
             self._rand_obj = random.Random()
         return self._rand_obj
 
-    # --- option shortcuts ---------------------------------------------------------------------
-    @property
-    def opt_nounset(self) -> bool:
-        return self.opts["nounset"]
+    # --- options ------------------------------------------------------------------------------
+    def own_opts(self) -> SetOptions:
+        """The ``set -o`` options, ready to be changed: ``opts`` may be read directly, but every
+        change goes through here, as a fork shares them with its parent until one side
+        changes them."""
+        if self._opts_shared:
+            self._unshare_opts()
+        return self.opts
 
-    @property
-    def opt_noglob(self) -> bool:
-        return self.opts["noglob"]
+    def own_shopt(self) -> Shopts:
+        """The ``shopt`` options, ready to be changed (see :meth:`own_opts`)."""
+        if self._opts_shared:
+            self._unshare_opts()
+        return self.shopt
+
+    def _unshare_opts(self) -> None:
+        self.opts = self.opts.copy()
+        self.shopt = self.shopt.copy()
+        self._opts_shared = False
 
     # --- public API ---------------------------------------------------------------------------
     def exported_env(self) -> dict[str, str]:
@@ -415,7 +294,7 @@ class Shell(
     # --- running source -----------------------------------------------------------------------
     async def _run_source(self, source: str, *, top: bool, first_line: int = 1) -> int:
         try:
-            script = parse(source, self.shopt["extglob"], first_line)
+            script = parse(source, self.shopt.extglob, first_line)
         except ShellSyntaxError as err:
             return await self._run_incremental(source, err)
         return await self.run_toplevel(script)
@@ -451,10 +330,10 @@ class Shell(
     ) -> int:
         """Run the complete commands before a syntax error, then report it (like bash,
         which reads and runs its input one command at a time)."""
-        p = Parser(source, self.shopt["extglob"])
+        p = Parser(source, self.shopt.extglob)
         status = self.last_status
         while True:
-            p.extglob = self.shopt["extglob"]
+            p.extglob = self.shopt.extglob
             try:
                 p.skip_newlines()
                 if p.peek().kind == "eof":
@@ -598,14 +477,10 @@ class Shell(
         await asyncio.sleep(0)
 
     async def _failed(self, status: int) -> None:
-        if (
-            "ERR" in self.traps
-            and not self.in_trap
-            and (not self.funcnames or self.opts["errtrace"])
-        ):
+        if "ERR" in self.traps and not self.in_trap and (not self.funcnames or self.opts.errtrace):
             await self.run_trap("ERR")
             self.last_status = status
-        if self.opts["errexit"]:
+        if self.opts.errexit:
             raise ExitShell(status)
 
     async def exec_cmd(self, cmd: Any) -> int:
@@ -656,8 +531,8 @@ class Shell(
         sub.functions = dict(self.functions)
         sub.aliases = dict(self.aliases)
         sub.positional = list(self.positional)
-        sub.opts = dict(self.opts)
-        sub.shopt = dict(self.shopt)
+        # the options are shared until either side changes them (see ``own_opts``)
+        self._opts_shared = sub._opts_shared = True
         sub.fds = dict(self.fds)
         sub.traps = {k: v for k, v in self.traps.items() if k != "EXIT" and v == ""}
         sub.shown_traps = dict(self.traps if self.shown_traps is None else self.shown_traps)

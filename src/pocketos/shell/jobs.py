@@ -275,7 +275,7 @@ class Jobs(ShellAttrs):
             return await self._writer_pipeline(pl, cap)
         pipes = [Pipe(capacity=cap) for _ in range(n - 1)]
         tasks: list[asyncio.Task[int]] = []
-        lastpipe = self.shopt["lastpipe"]
+        lastpipe = self.shopt.lastpipe
         procs: list[ProcessInfo] = []
         try:
             # the stages are one task group: a stage that fails ends the others, and
@@ -317,7 +317,7 @@ class Jobs(ShellAttrs):
                 kernel.end_process(info, 0)
         results = [t.result() for t in tasks]
         self.pipestatus = list(results)
-        if self.opts["pipefail"]:
+        if self.opts.pipefail:
             for s in reversed(results):
                 if s:
                     return s

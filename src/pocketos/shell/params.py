@@ -46,7 +46,7 @@ class ParamExpander:
             ):
                 return v.value
             val = self.lookup(name, None)
-            if val is None and self.opt_nounset and name not in ("@", "*"):
+            if val is None and self.opts.nounset and name not in ("@", "*"):
                 raise unbound_error(name)
             return val
         if p.prefix_list:
@@ -79,7 +79,7 @@ class ParamExpander:
         op = p.op
         if p.length:
             if val is None or (val == [] and name not in ("@", "*") and name not in self.vars):
-                if self.opt_nounset and name not in ("@", "*"):
+                if self.opts.nounset and name not in ("@", "*"):
                     raise unbound_error(name, 1 if index in ("@", "*") else 127)
                 return "0"
             if isinstance(val, list):
@@ -88,7 +88,7 @@ class ParamExpander:
         if not op:
             if (
                 val is None
-                and self.opt_nounset
+                and self.opts.nounset
                 and name not in ("@", "*")
                 and index not in ("@", "*")
             ):
@@ -131,7 +131,7 @@ class ParamExpander:
         if val is None:
             if op == "@" and p.arg is not None and p.arg.simple == "a" and name in self.vars:
                 return self._attr_letters(name)
-            if self.opt_nounset:
+            if self.opts.nounset:
                 raise unbound_error(name)
             return None
         if op == ":":
@@ -169,11 +169,11 @@ class ParamExpander:
         op = p.op
         if op in ("#", "##", "%", "%%"):
             pt = await self.expand_pattern(p.arg) if p.arg is not None else ""
-            return _strip(v, pt, op, self.shopt["extglob"])
+            return _strip(v, pt, op, self.shopt.extglob)
         if op in ("/", "//", "/#", "/%"):
             pt = await self.expand_pattern(p.arg) if p.arg is not None else ""
             rep = await self.expand_pattern(p.arg2) if p.arg2 is not None else ""
-            return _replace(v, pt, rep, op, self.shopt["patsub_replacement"], self.shopt["extglob"])
+            return _replace(v, pt, rep, op, self.shopt.patsub_replacement, self.shopt.extglob)
         if op in ("^", "^^", ",", ",,", "~", "~~"):
             pt = await self.expand_pattern(p.arg) if p.arg is not None and p.arg.parts else ""
             upper = op[0] == "^"

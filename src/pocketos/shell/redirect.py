@@ -254,7 +254,7 @@ class Redirections(ShellAttrs):
         if isinstance(sp, OutputStream):
             return sp
         p = self._abs(path)
-        if self.opts["noclobber"] and not append and not clobber:
+        if self.opts.noclobber and not append and not clobber:
             try:
                 st = self.fs.stat(p)
                 import stat as S

@@ -82,7 +82,7 @@ class SimpleCommands(ShellAttrs):
         self.ctx.budget.command()
         self.lineno = cmd.line
         words = cmd.words
-        if self.shopt["expand_aliases"] and words and self.active_aliases:
+        if self.shopt.expand_aliases and words and self.active_aliases:
             cmd = self._expand_alias(cmd)
             words = cmd.words
         if words and words[0].simple in _DECLARATION and len(words) > 1:
@@ -93,7 +93,7 @@ class SimpleCommands(ShellAttrs):
             await self.flush_warnings()
         if not argv:
             return await self._assign_only(cmd)
-        if self.opts["xtrace"]:
+        if self.opts.xtrace:
             await self._trace(cmd, argv)
         name = argv[0]
         self.last_arg = argv[-1]
@@ -138,7 +138,7 @@ class SimpleCommands(ShellAttrs):
             seen.add(first)
             text = aliases[first]
             try:
-                sub = parse(text + " ", self.shopt["extglob"])
+                sub = parse(text + " ", self.shopt.extglob)
             except ShellSyntaxError:
                 return cmd
             if (
@@ -171,7 +171,7 @@ class SimpleCommands(ShellAttrs):
         seen.add(w)
         text = aliases[w]
         try:
-            sub = parse(text + " ", self.shopt["extglob"])
+            sub = parse(text + " ", self.shopt.extglob)
         except ShellSyntaxError:
             return words
         if len(sub.items) != 1 or sub.items[0].node.rest or len(sub.items[0].node.first.cmds) != 1:
@@ -208,10 +208,10 @@ class SimpleCommands(ShellAttrs):
     async def _expand_ps4(self: Shell, ps4: str) -> str:
         """PS4 expanded with tracing off (a ``$(...)`` in it is not traced, and does not
         expand PS4 again); a malformed PS4 is reported and used as it is, like bash."""
-        opts = self.opts
-        if not opts["xtrace"]:
+        if not self.opts.xtrace:
             return ps4
-        opts["xtrace"] = False
+        opts = self.own_opts()
+        opts.xtrace = False
         try:
             return await self.expand_str(parse_word_text(ps4))
         except ShellSyntaxError:
@@ -219,7 +219,7 @@ class SimpleCommands(ShellAttrs):
         except ShellError:
             pass
         finally:
-            opts["xtrace"] = True
+            opts.xtrace = True
         return ps4
 
     async def _assign_only(self: Shell, cmd: Simple) -> int:
@@ -240,7 +240,7 @@ class SimpleCommands(ShellAttrs):
             _close_all(opened)
         # $? in the values is still the previous command's status (bash)
         had_sub = False
-        ps4_before = self.get_str("PS4") if self.opts["xtrace"] else None
+        ps4_before = self.get_str("PS4") if self.opts.xtrace else None
         for a in cmd.assigns:
             try:
                 cs = a.cmdsub
@@ -248,7 +248,7 @@ class SimpleCommands(ShellAttrs):
                     cs = a.cmdsub = _has_cmdsub(a)
                 had_sub = had_sub or cs
                 val = await self.do_assign(a)
-                if self.opts["xtrace"]:
+                if self.opts.xtrace:
                     traced.append(
                         f"{a.name}{'+' if a.append else ''}="
                         f"{quote_word(val) if isinstance(val, str) else val}"
@@ -425,7 +425,7 @@ class SimpleCommands(ShellAttrs):
         self.loop_depth = 0
         body = func.body
         try:
-            if self.opts["functrace"] and self.traps.get("DEBUG"):
+            if self.opts.functrace and self.traps.get("DEBUG"):
                 # under set -T bash runs the DEBUG trap once more as the function starts, at
                 # the line where the function was defined
                 self.lineno = func.line
@@ -441,7 +441,7 @@ class SimpleCommands(ShellAttrs):
             self.lineno = saved_line  # the caller's line again (an ERR trap on the call uses it)
             changed, saved_opts = self.vars.pop_scope()
             if saved_opts is not None:
-                self.opts = saved_opts
+                self.own_opts().restore(saved_opts)
             if changed:
                 self._env_cache = None
             self.positional = saved_pos
@@ -451,7 +451,7 @@ class SimpleCommands(ShellAttrs):
         if (
             action
             and not self.in_trap
-            and (self.return_trap_sets != return_trap_sets or self.opts["functrace"])
+            and (self.return_trap_sets != return_trap_sets or self.opts.functrace)
         ):
             # like bash: functions do not inherit the RETURN trap unless functrace is on
             await self.run_trap("RETURN")

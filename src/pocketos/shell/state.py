@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from pocketos.kernel.budget import Held
     from pocketos.shell.ast import FuncDef
+    from pocketos.shell.options import SetOptions, Shopts
     from pocketos.shell.vartable import VarTable
 
 __all__ = [
@@ -190,7 +191,8 @@ class ShellAttrs:
         vars: VarTable
         positional: list[str]
         functions: dict[str, FuncDef]
-        opts: dict[str, bool]
+        opts: SetOptions
+        shopt: Shopts
         fds: dict[int, Any]
         last_status: int
         pipestatus: list[int]

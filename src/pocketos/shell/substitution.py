@@ -111,8 +111,8 @@ class Substitutions(ShellAttrs):
         sub.trace_level += 1
         sub.subshell_level += 1
         sub.fds[1] = sink
-        if not self.shopt["inherit_errexit"]:
-            sub.opts["errexit"] = False
+        if self.opts.errexit and not self.shopt.inherit_errexit:
+            sub.own_opts().errexit = False
         try:
             status = await sub.nested(sub.exec_script(p.body))
         except ExitShell as e:

@@ -62,7 +62,7 @@ class Traps(ShellAttrs):
         ``(( ))``, ``[[ ]]``, ``case``, each ``for`` iteration, ``select`` and the parts of
         ``for (( ))``, with ``BASH_COMMAND`` set to the command's text and ``LINENO`` to its
         line; inside functions only under ``set -T`` (functrace), never inside a trap."""
-        if self.in_trap or (self.funcnames and not self.opts["functrace"]):
+        if self.in_trap or (self.funcnames and not self.opts.functrace):
             return
         if not self.traps.get("DEBUG"):
             return

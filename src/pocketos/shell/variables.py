@@ -38,6 +38,7 @@ _DYNAMIC = frozenset(
         "BASHPID",
         "EPOCHSECONDS",
         "SHELLOPTS",
+        "BASHOPTS",
         "BASH_SUBSHELL",
         "EPOCHREALTIME",
         "SRANDOM",
@@ -145,7 +146,9 @@ class Variables(ShellAttrs):
         if name == "BASH_SUBSHELL":
             return str(self.subshell_level)
         if name == "SHELLOPTS":
-            return ":".join(k for k in sorted(self.opts) if self.opts[k])
+            return self.opts.enabled()
+        if name == "BASHOPTS":
+            return self.shopt.enabled()
         if name == "EPOCHSECONDS":
             return str(int(time.time()))
         if name == "EPOCHREALTIME":
@@ -191,21 +194,7 @@ class Variables(ShellAttrs):
         return keys
 
     def flags_string(self: Shell) -> str:
-        s = ""
-        for letter, name in (
-            ("a", "allexport"),
-            ("e", "errexit"),
-            ("f", "noglob"),
-            ("h", "hashall"),
-            ("n", "noexec"),
-            ("u", "nounset"),
-            ("v", "verbose"),
-            ("x", "xtrace"),
-            ("B", "braceexpand"),
-            ("C", "noclobber"),
-        ):
-            if self.opts.get(name):
-                s += letter
+        s = self.opts.flags()
         return s + "c" if not self.script_name else s
 
     def _var_isset(self: Shell, arg: str) -> bool:
@@ -268,7 +257,7 @@ class Variables(ShellAttrs):
             if index is not None:
                 self.vars[name] = Var({int(index): value}, ATTR_ARRAY)
                 return
-            attrs = ATTR_EXPORT if self.opts["allexport"] else 0
+            attrs = ATTR_EXPORT if self.opts.allexport else 0
             self.vars[name] = Var(value, attrs)
             if attrs:
                 self._env_cache = None
@@ -388,7 +377,7 @@ class Variables(ShellAttrs):
             else:
                 r = self.lookup(name, None)
                 if r is None:
-                    if self.opts["nounset"]:
+                    if self.opts.nounset:
                         raise unbound_error(name)
                     return 0
                 s = r if isinstance(r, str) else ""
