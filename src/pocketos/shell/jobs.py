@@ -331,9 +331,9 @@ class Jobs(ShellAttrs):
         if type(cmd) is not Simple or cmd.assigns or not cmd.words:
             return False
         name = cmd.words[0].simple
-        if name not in _WRITERS or name in self.functions or self.shopt["lastpipe"]:
+        if name not in _WRITERS or name in self.functions or self.shopt.lastpipe:
             return False
-        if name in self.active_aliases and self.shopt["expand_aliases"]:
+        if name in self.active_aliases and self.shopt.expand_aliases:
             return False
         if self.traps and "DEBUG" in self.traps:
             return False
@@ -386,7 +386,7 @@ class Jobs(ShellAttrs):
             st1 = task.result()
         held.chunks.clear()
         self.pipestatus = [st0, st1]
-        if self.opts["pipefail"] and st1 == 0:
+        if self.opts.pipefail and st1 == 0:
             return st0
         return st1
 
