@@ -5,6 +5,8 @@ a session resumed after its host died, capacity."""
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,9 +23,11 @@ from pocketos.cluster import (  # noqa: E402
     Interrupted,
     VMLost,
 )
+from pocketos.cluster.wire import WireClient  # noqa: E402
 from pocketos.snapshot import Snapshot  # noqa: E402
 from tests.agent.fake_llm import FakeServer, openai_text, openai_tool  # noqa: E402
 from tests.cluster.local_ray import start_local_ray, stop_local_ray  # noqa: E402
+from tests.sessions.test_units import _gone  # noqa: E402
 
 #: an exec that only the test ends: a busy loop is not one, since max_commands (10^6) ends it
 #: within seconds on a fast machine, before the test kills its host
@@ -72,15 +76,20 @@ async def until_running(cluster: Cluster, name: str) -> None:
 
 def kill(cluster: Cluster, name: str) -> None:
     """Kill host ``name`` and return once it is dead (``ray.kill`` only starts it: a call sent
-    right after may still be answered)."""
+    right after may still be answered). Ray marks the actor dead a little before its process
+    is gone, and a direct connection is answered until then: wait for both."""
     actor = cluster._hosts[name].actor
+    pid = ray.get(actor.info.remote())[1]["pid"]
     ray.kill(actor)
     for _ in range(10000):
         try:
             ray.get(actor.info.remote())
         except ray.exceptions.RayActorError:
-            return
-    raise AssertionError(f"{name} still answers after ray.kill")
+            break
+    else:
+        raise AssertionError(f"{name} still answers after ray.kill")
+    while not _gone(pid):  # the per-test timeout catches a process that never exits
+        time.sleep(0.001)
 
 
 DENY_ETC = {
@@ -311,3 +320,69 @@ def test_heal_recovers_idle_vms_and_remove_host_moves_them_away(cluster: Cluster
         await vm.close()
 
     asyncio.run(go())
+
+
+def test_calls_take_the_direct_path_and_a_host_killed_under_one_is_recovered(
+    cluster: Cluster,
+) -> None:
+    """A handle's calls go over an authenticated Unix socket to a host on the driver's node;
+    a host killed during a sync call there is handled like Ray reporting its death: the call
+    raises Interrupted, the VM comes back elsewhere, and the next calls go direct to it."""
+    h1, _ = pool(cluster, "direct")
+    vm = cluster.vm("direct-1", host=h1, labels={"pool": "direct"})
+    vm.write_file("/home/user/a", "kept\n")
+    ref = cluster._hosts[h1]
+    assert ref.wire is not None and "unix" in ref.wire.address and ref.wire.connected
+    assert ref.wire_error is None
+    caught: list[BaseException] = []
+
+    def endless() -> None:
+        try:
+            vm.exec(ENDLESS)
+        except BaseException as exc:
+            caught.append(exc)
+
+    t = threading.Thread(target=endless)
+    t.start()
+    asyncio.run(until_running(cluster, h1))
+    kill(cluster, h1)
+    t.join()
+    assert len(caught) == 1 and isinstance(caught[0], Interrupted), caught
+    assert "not repeated" in str(caught[0])
+    assert vm.host != h1 and not ref.alive and ref.wire.closed  # fenced: no call goes there
+    assert vm.read_file("/home/user/a") == b"kept\n"
+    new = cluster._hosts[vm.host]
+    assert new.wire is not None and new.wire.connected
+    vm.close()
+
+
+def test_the_ray_path_is_the_fallback(cluster: Cluster) -> None:
+    """Hosts of a cluster made with direct=False, hosts whose socket the driver cannot reach,
+    and arguments only Ray can serialize all go through Ray, with the same recovery."""
+    (h1,) = pool(cluster, "fallback", n=1)
+    ref = cluster._hosts[h1]
+    ref.wire = WireClient({"unix": "\0pocketos-nobody-listens-here"}, cluster._secret)
+    vm = cluster.vm(host=h1)
+    assert vm.exec("echo one").stdout == "one\n"  # the socket never answered: Ray, from now on
+    assert ref.wire is None and "cannot connect" in (ref.wire_error or "")
+    vm.close()
+    cluster.direct = False
+    try:
+        (h2,) = pool(cluster, "fallback-ray", n=1)
+    finally:
+        cluster.direct = True
+    vm = cluster.vm("fallback-2", host=h2, labels={"pool": "fallback-ray"})
+    assert vm.exec("echo two > /home/user/t; cat /home/user/t").stdout == "two\n"
+    assert cluster._hosts[h2].wire is None and cluster._hosts[h2].secret is None
+
+    async def go() -> None:
+        h = vm.async_handle
+        running = asyncio.ensure_future(h.exec(ENDLESS))
+        await until_running(cluster, h2)
+        kill(cluster, h2)
+        with pytest.raises(Interrupted):
+            await running
+        assert await h.read_text("/home/user/t") == "two\n"
+
+    asyncio.run(go())
+    vm.close()

@@ -109,6 +109,9 @@ def test_a_durable_vm_migrates_between_nodes_through_s3(
         assert (await info(mn, on_b))["vms"] == 1 and (await info(mn, on_a))["vms"] == 0
         assert await vm.read_text("/home/user/notes.txt") == "from a\n"
         assert (await vm.exec("cat /srv/n | wc -l")).stdout == "5\n"
+        # the driver is on the head node: it reaches a host on another node over TCP
+        wire = mn.cluster._hosts[on_b].wire
+        assert wire is not None and "tcp" in wire.address and wire.connected
         await vm.exec("echo from b >> /home/user/notes.txt")
         assert await vm.migrate(on_a) == on_a
         assert await vm.read_text("/home/user/notes.txt") == "from a\nfrom b\n"

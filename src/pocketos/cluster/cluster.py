@@ -22,6 +22,7 @@ from pocketos.cluster.errors import ClusterError, ClusterFull, Interrupted, VMLo
 from pocketos.cluster.handle import AsyncVMHandle, VMHandle
 from pocketos.cluster.host import VMHost
 from pocketos.cluster.raystart import init_ray, shutdown_ray
+from pocketos.cluster.wire import HostGone, WireClient, encode_request, new_secret
 from pocketos.errors import PocketOSError
 
 __all__ = ["Cluster", "HostRef", "ray_available"]
@@ -47,7 +48,8 @@ def _import_ray() -> Any:
 
 @dataclass
 class HostRef:
-    """The client's view of one host actor."""
+    """The client's view of one host actor, and the way calls reach it: the direct connection
+    (:mod:`pocketos.cluster.wire`) when the host has one, else a Ray actor call."""
 
     name: str
     actor: Any
@@ -56,6 +58,66 @@ class HostRef:
     node: str | None = None
     alive: bool = True
     handles: set[str] = field(default_factory=set)
+    secret: bytes | None = None  # None: Ray calls only
+    client_node: str | None = None  # the driver's Ray node
+    wire: WireClient | None = None
+    wire_error: str | None = None  # why this host is reached through Ray (None: not asked yet)
+
+    def _set_wire(self, reply: tuple[str, Any]) -> None:
+        status, value = reply
+        if status == "ok":
+            self.wire = WireClient(value, self.secret or b"")
+        else:
+            self.wire_error = str(value)
+
+    def _frame(self, fn: str, args: tuple[Any, ...]) -> bytes | None:
+        if self.wire is None or self.wire.closed:
+            return None
+        return encode_request(fn, args)
+
+    def _wire_failed(self, exc: HostGone) -> bool:
+        """A direct connection to a host that never answered on it falls back to Ray (a
+        network between driver and host that does not let it through); True when so."""
+        if self.wire is not None and not self.wire.connected:
+            self.wire_error = str(exc)
+            self.wire.close()
+            self.wire = None
+            return True
+        return False
+
+    async def send(self, fn: str, args: tuple[Any, ...]) -> Any:
+        """Call host method ``fn``; raises HostGone or RayActorError when the host is dead."""
+        if self.wire is None and self.wire_error is None and self.secret is not None:
+            self._set_wire(await self.actor.endpoint.remote(self.client_node))
+        frame = self._frame(fn, args)
+        if frame is not None:
+            assert self.wire is not None
+            try:
+                return await self.wire.call(frame)
+            except HostGone as exc:
+                if not self._wire_failed(exc):
+                    raise
+        return await getattr(self.actor, fn).remote(*args)
+
+    def send_sync(self, fn: str, args: tuple[Any, ...]) -> Any:
+        """:meth:`send` without an event loop."""
+        import ray
+
+        if self.wire is None and self.wire_error is None and self.secret is not None:
+            self._set_wire(ray.get(self.actor.endpoint.remote(self.client_node)))
+        frame = self._frame(fn, args)
+        if frame is not None:
+            assert self.wire is not None
+            try:
+                return self.wire.call_sync(frame)
+            except HostGone as exc:
+                if not self._wire_failed(exc):
+                    raise
+        return ray.get(getattr(self.actor, fn).remote(*args))
+
+    def disconnect(self) -> None:
+        if self.wire is not None:
+            self.wire.close()
 
 
 def _matches(labels: dict[str, str], want: dict[str, str] | None) -> bool:
@@ -76,6 +138,8 @@ class Cluster:
     creation waits for room when every host is full. ``durability="call"`` commits a durable
     VM after every call that changes it; ``"manual"`` only on ``save()``, move and close.
     ``host_options`` are Ray actor options for the hosts (``num_cpus``, ``memory`` ...).
+    ``direct=True`` sends a handle's calls over a direct, authenticated connection to its host
+    (about ten times cheaper than a Ray actor call); ``False`` sends every call through Ray.
     """
 
     def __init__(
@@ -92,6 +156,7 @@ class Cluster:
         host_options: dict[str, Any] | None = None,
         ray_init: dict[str, Any] | None = None,
         labels: dict[str, str] | None = None,
+        direct: bool = True,
     ) -> None:
         if hosts_per_node < 0:
             raise ValueError(f"hosts_per_node must be >= 0, not {hosts_per_node}")
@@ -123,6 +188,12 @@ class Cluster:
             init_ray(**kw)
             self._started_ray = True
         self._ray = ray
+        self.direct = direct
+        self._secret = new_secret()  # what a direct connection to this cluster's hosts needs
+        try:
+            self._node: str | None = str(ray.get_runtime_context().get_node_id())
+        except Exception:  # a Ray client has no node of its own
+            self._node = None
         self._actor_cls = ray.remote(VMHost)
         self._hosts: dict[str, HostRef] = {}
         self._handles: dict[str, AsyncVMHandle] = {}
@@ -160,9 +231,21 @@ class Cluster:
             lab.setdefault("node", node)
         cap = capacity or self.vms_per_host
         actor = self._actor_cls.options(**opts).remote(
-            name, labels=lab, capacity=cap, session_store=self.session_store
+            name,
+            labels=lab,
+            capacity=cap,
+            session_store=self.session_store,
+            secret=self._secret if self.direct else None,
         )
-        self._hosts[name] = HostRef(name, actor, lab, cap, node)
+        self._hosts[name] = HostRef(
+            name,
+            actor,
+            lab,
+            cap,
+            node,
+            secret=self._secret if self.direct else None,
+            client_node=self._node,
+        )
         return name
 
     async def async_remove_host(self, name: str) -> None:
@@ -182,6 +265,7 @@ class Cluster:
                 await handle.close()
                 handle.lost = VMLost(f"VM {hid} was closed: its host {name} was removed")
         host.alive = False
+        host.disconnect()
         with contextlib.suppress(Exception):
             await host.actor.shutdown.remote()
         with contextlib.suppress(Exception):
@@ -220,6 +304,7 @@ class Cluster:
         if not host.alive:
             return
         host.alive = False
+        host.disconnect()
         with contextlib.suppress(Exception):
             self._ray.kill(host.actor)
         if not self.closed:
@@ -441,6 +526,7 @@ class Cluster:
                 with contextlib.suppress(Exception):
                     self._ray.kill(host.actor)
                 host.alive = False
+                host.disconnect()
         if self._started_ray:
             shutdown_ray()
 

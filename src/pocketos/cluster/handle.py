@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from pocketos._loop import run_sync
 from pocketos.cluster.errors import ClusterError, Interrupted
 from pocketos.cluster.host import READS, WRITES
+from pocketos.cluster.wire import HostGone
 from pocketos.errors import PocketOSError
 
 if TYPE_CHECKING:
@@ -43,10 +44,11 @@ _RESUME_KEYS = (
 )
 
 
-def _actor_error() -> type[BaseException]:
+def _actor_error() -> tuple[type[BaseException], ...]:
+    """What a call to a dead host raises: Ray's error, or a broken direct connection."""
     from ray.exceptions import RayActorError
 
-    return RayActorError
+    return (RayActorError, HostGone)
 
 
 def _unwrap(reply: tuple[str, Any]) -> Any:
@@ -128,7 +130,7 @@ class AsyncVMHandle:
             self._alive()
             host, epoch = self._host, self.epoch
             try:
-                reply = await getattr(host.actor, fn).remote(*args)
+                reply = await host.send(fn, args)
             except _actor_error() as exc:
                 attempts += 1
                 await self._failed(host, epoch, exc, retry and attempts < 3, what or fn)
@@ -138,15 +140,13 @@ class AsyncVMHandle:
     def _host_call_sync(
         self, fn: str, *args: Any, retry: bool = False, what: str | None = None
     ) -> Any:
-        """:meth:`_host_call` for sync callers: ``ray.get`` on the fast path (no event loop)."""
-        import ray
-
+        """:meth:`_host_call` for sync callers, without an event loop."""
         attempts = 0
         while True:
             self._alive()
             host, epoch = self._host, self.epoch
             try:
-                reply = ray.get(getattr(host.actor, fn).remote(*args))
+                reply = host.send_sync(fn, args)
             except _actor_error() as exc:
                 attempts += 1
                 run_sync(self._failed(host, epoch, exc, retry and attempts < 3, what or fn))

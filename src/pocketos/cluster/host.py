@@ -119,8 +119,11 @@ class VMHost:
         labels: dict[str, str] | None = None,
         capacity: int = 64,
         session_store: str | None = None,
+        secret: bytes | None = None,
     ) -> None:
         self.name = name
+        self._secret = secret
+        self._wire: Any = None
         self.labels = dict(labels or {})
         self.capacity = capacity
         self.session_store = session_store
@@ -242,9 +245,31 @@ class VMHost:
             await asyncio.sleep(0.001)
 
     async def shutdown(self) -> Reply:
+        if self._wire is not None:
+            self._wire.close()
         for vm_id in list(self._vms):
             await self.release(vm_id, force=True)
         return ("ok", None)
+
+    # --- the direct path -----------------------------------------------------------------
+    async def endpoint(self, client_node: str | None) -> Reply:
+        """Listen for direct connections (see :mod:`pocketos.cluster.wire`): a Unix socket for
+        a client on this Ray node, TCP on the node's address for one elsewhere. Answers the
+        address to use, or an error when the host was made without a secret."""
+        if self._secret is None:
+            return ("err", ClusterError(f"host {self.name} has no direct path", "no_direct"))
+        from pocketos.cluster.wire import WireServer, node_ip
+
+        if self._wire is None:
+            self._wire = WireServer(self, self._secret)
+        here = _ray_node()
+        local = client_node is not None and client_node == here
+        try:
+            addrs = await self._wire.listen(unix=local, tcp_host=None if local else node_ip())
+        except OSError as exc:
+            return ("err", ClusterError(f"host {self.name} cannot listen: {exc}", "no_direct"))
+        key = "unix" if local and "unix" in addrs else "tcp"
+        return ("ok", {key: addrs[key], "node": here})
 
     # --- calls -------------------------------------------------------------------------
     def _get(self, vm_id: str) -> _Hosted:

@@ -1,0 +1,222 @@
+"""Attacks on the direct connection to a VM host (pocketos.cluster.wire): whoever can reach the
+host's socket but does not hold the cluster's secret gets nothing run and nothing unpickled.
+
+The host class is plain Python, so it is served here in-process on an asyncio loop: no Ray."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import pickle
+import socket
+import struct
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+
+from pocketos.cluster.host import VMHost
+from pocketos.cluster.wire import (
+    MAGIC,
+    NONCE,
+    HostGone,
+    WireClient,
+    WireServer,
+    _mac,
+    encode_request,
+)
+
+SECRET = b"s" * 32
+T = TypeVar("T")
+
+
+class _Boom:
+    """A pickle that runs a command when loaded: what an attacker would send."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __reduce__(self) -> tuple[Callable[..., Any], tuple[Any, ...]]:
+        return (os.system, (f"touch {self.path}",))
+
+
+@asynccontextmanager
+async def served(**kw: Any) -> AsyncIterator[tuple[VMHost, WireServer, dict[str, Any]]]:
+    host = VMHost("h", secret=SECRET)
+    assert host.create("vm", {"options": {}})[0] == "ok"
+    server = WireServer(host, SECRET, **kw)
+    addr = await server.listen(unix=True, tcp_host="127.0.0.1")
+    try:
+        yield host, server, addr
+    finally:
+        server.close()
+        await host.shutdown()
+
+
+def raw(addr: dict[str, Any]) -> socket.socket:
+    """A plain TCP connection to the host, as anyone on the network could open."""
+    sock = socket.create_connection(tuple(addr["tcp"]))
+    sock.settimeout(60)
+    return sock
+
+
+def read_all(sock: socket.socket) -> bytes:
+    """Everything the host sends until it closes the connection."""
+    out = b""
+    while chunk := sock.recv(4096):
+        out += chunk
+    return out
+
+
+async def off_loop(fn: Callable[[], T]) -> T:
+    """Blocking client code, run while the host's loop keeps serving."""
+    return await asyncio.to_thread(fn)
+
+
+def test_the_right_secret_gets_calls_through_on_unix_and_tcp() -> None:
+    async def go() -> None:
+        async with served() as (_, _, addr):
+            for where in ({"unix": addr["unix"]}, {"tcp": addr["tcp"]}):
+                client = WireClient(where, SECRET)
+                frame = encode_request("call", ("vm", "exec", ("echo $((6*7))",), {}))
+                assert frame is not None
+                status, res = await client.call(frame)
+                assert (status, res.stdout) == ("ok", "42\n")
+                status, res = await off_loop(lambda c=client, f=frame: c.call_sync(f))
+                assert (status, res.stdout) == ("ok", "42\n")
+                client.close()
+
+    asyncio.run(go())
+
+
+def test_a_wrong_secret_is_refused_before_anything_runs() -> None:
+    async def go() -> None:
+        async with served() as (_, server, addr):
+            client = WireClient({"tcp": addr["tcp"]}, b"w" * 32)
+            frame = encode_request("call", ("vm", "exec", ("echo hi",), {}))
+            assert frame is not None
+            with pytest.raises(HostGone, match="refused"):
+                await client.call(frame)
+            assert server.refused == 1
+            assert not client.connected
+
+    asyncio.run(go())
+
+
+def test_a_pickle_sent_instead_of_the_proof_is_never_loaded(tmp_path: Path) -> None:
+    marker = tmp_path / "pwned"
+
+    def attack(addr: dict[str, Any]) -> bytes:
+        with raw(addr) as sock:
+            body = pickle.dumps(("call", (_Boom(marker),)))
+            sock.sendall(struct.pack("!I", len(body)) + body + b"\0" * 64)
+            return read_all(sock)
+
+    async def go() -> None:
+        async with served() as (_, server, addr):
+            got = await off_loop(lambda: attack(addr))
+            assert got.startswith(MAGIC) and len(got) == len(MAGIC) + NONCE  # only the challenge
+            assert server.refused == 1
+
+    asyncio.run(go())
+    assert not marker.exists()
+
+
+def test_a_replayed_proof_does_not_open_a_second_connection(tmp_path: Path) -> None:
+    """A proof seen on the wire answers one challenge only: the next connection has a fresh
+    nonce, so replaying it gets the connection dropped."""
+    marker = tmp_path / "pwned"
+
+    def attack(addr: dict[str, Any]) -> tuple[bytes, bytes]:
+        with raw(addr) as first:
+            hello = first.recv(len(MAGIC) + NONCE)
+            proof = _mac(SECRET, b"client", hello[len(MAGIC) :])  # sniffed from a real client
+            first.sendall(proof + b"n" * NONCE)
+            answered = first.recv(32)
+        with raw(addr) as second:
+            second.recv(len(MAGIC) + NONCE)
+            body = pickle.dumps(("call", (_Boom(marker),)))
+            second.sendall(proof + b"n" * NONCE + struct.pack("!I", len(body)) + body)
+            return answered, read_all(second)
+
+    async def go() -> None:
+        async with served() as (_, server, addr):
+            answered, rest = await off_loop(lambda: attack(addr))
+            assert answered == _mac(SECRET, b"host", b"n" * NONCE)
+            assert rest == b"" and server.refused == 1
+
+    asyncio.run(go())
+    assert not marker.exists()
+
+
+def test_a_silent_peer_is_dropped_after_the_auth_timeout() -> None:
+    async def go() -> None:
+        async with served(auth_timeout=0.05) as (_, server, addr):
+            got = await off_loop(lambda: read_all(raw(addr)))  # sends nothing at all
+            assert len(got) == len(MAGIC) + NONCE
+            assert server.refused == 1
+
+    asyncio.run(go())
+
+
+def test_a_peer_without_the_secret_cannot_pose_as_the_host() -> None:
+    """The client checks the host's proof too: an impostor listening at a dead host's address
+    gets no request."""
+    got: list[bytes] = []
+
+    def impostor(listener: socket.socket) -> None:
+        conn, _ = listener.accept()
+        with conn:
+            conn.sendall(MAGIC + b"x" * NONCE)
+            got.append(conn.recv(32 + NONCE))
+            conn.sendall(b"y" * 32)
+            got.append(read_all(conn))
+
+    async def go() -> None:
+        with socket.create_server(("127.0.0.1", 0)) as listener:
+            port = listener.getsockname()[1]
+            task = asyncio.create_task(off_loop(lambda: impostor(listener)))
+            client = WireClient({"tcp": ("127.0.0.1", port)}, SECRET)
+            frame = encode_request("call", ("vm", "write_file", ("/secret", "data"), {}))
+            assert frame is not None
+            with pytest.raises(HostGone, match="does not know the cluster secret"):
+                await off_loop(lambda: client.call_sync(frame))
+            await task
+        assert got[1] == b""  # the request was never sent
+
+    asyncio.run(go())
+
+
+def test_an_authenticated_client_reaches_only_the_handle_calls() -> None:
+    async def go() -> None:
+        async with served() as (host, _, addr):
+            client = WireClient({"unix": addr["unix"]}, SECRET)
+            for fn, args in (
+                ("shutdown", ()),
+                ("create", ("x", {"options": {}})),
+                ("__init__", ("h",)),
+                ("endpoint", (None,)),
+            ):
+                frame = encode_request(fn, args)
+                assert frame is not None
+                status, err = await client.call(frame)
+                assert status == "err" and isinstance(err, AttributeError), fn
+            # a malformed call is an error reply, and the host keeps serving
+            frame = encode_request("call", ("vm",))
+            assert frame is not None
+            status, err = await client.call(frame)
+            assert status == "err" and isinstance(err, TypeError)
+            assert host.info()[1]["vms"] == 1
+            frame = encode_request("call", ("vm", "exists", ("/",), {}))
+            assert frame is not None
+            assert await client.call(frame) == ("ok", True)
+            client.close()
+
+    asyncio.run(go())
+
+
+def test_arguments_only_ray_can_serialize_are_not_sent_directly() -> None:
+    assert encode_request("call", ("vm", "exec", (lambda: 1,), {})) is None
+    assert encode_request("call", ("vm", "exec", ("true",), {})) is not None
