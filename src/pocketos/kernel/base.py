@@ -33,13 +33,11 @@ def stub_for(name: str) -> bytes:
     return STUB_PREFIX + name.encode() + b"\nexec " + name.encode() + b' "$@"\n'
 
 
-def _file(
-    fs: MemoryBackend, path: str, data: str | bytes, mode: int = 0o644, uid: int = 0, gid: int = 0
-) -> None:
+def _file(fs: MemoryBackend, path: str, data: str | bytes, mode: int = 0o644) -> None:
+    """A file owned by root (the backend's owner) with exactly ``mode``: ``create`` applies no
+    umask, so no chmod or chown follows (each would walk the path again, for 130 files)."""
     fs.create(path, mode)
     fs.write(path, data.encode() if isinstance(data, str) else data, 0)
-    fs.chmod(path, mode)
-    fs.chown(path, uid, gid)
 
 
 def build_base(commands: list[str]) -> MemoryBackend:
