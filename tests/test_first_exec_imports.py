@@ -118,8 +118,9 @@ def test_the_first_exec_imports_only_the_kernel_shell_and_facade() -> None:
     assert _under(mods, THIRD_PARTY) == []
     assert _under(mods, STDLIB) == []
     assert _under(mods, LAYERS) == []
-    # echo is a builtin: no command module is loaded
+    # echo is a builtin: no command module and no other family of builtins is loaded
     assert [m for m in mods if m.startswith("pocketos.commands.")] == []
+    assert [m for m in mods if m.startswith("pocketos.shell.builtins_")] == []
 
 
 def test_importing_pocketos_loads_no_layer() -> None:

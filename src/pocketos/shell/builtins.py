@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import re
 import time
 from collections.abc import Awaitable, Callable
@@ -395,7 +396,7 @@ async def b_times(sh: Shell, argv: list[str]) -> int:
 
 @builtin("help")
 async def b_help(sh: Shell, argv: list[str]) -> int:
-    names = sorted(BUILTINS)
+    names = sorted(all_builtins())
     if len(argv) > 1:
         found = [n for n in argv[1:] if n in BUILTINS]
         if not found:
@@ -414,11 +415,78 @@ async def b_help(sh: Shell, argv: list[str]) -> int:
     return 0
 
 
-# the families register their builtins when imported (they import the helpers above)
-from pocketos.shell import (  # noqa: E402, F401
-    builtins_dirs,
-    builtins_flow,
-    builtins_jobs,
-    builtins_read,
-    builtins_vars,
+#: builtins of an interactive bash that do (almost) nothing here (``builtins_jobs.b_misc``)
+JOBS_MISC = (
+    "enable",
+    "disown",
+    "suspend",
+    "logout",
+    "fc",
+    "history",
+    "bind",
+    "complete",
+    "compgen",
+    "compopt",
+    "ulimit",
+    "caller",
+    "fg",
+    "bg",
 )
+
+#: the builtins of each family module (``pocketos.shell.builtins_<family>``), which registers
+#: them when it is imported: on the first use of one of them, so that a script loads only the
+#: families it uses
+FAMILIES: dict[str, tuple[str, ...]] = {
+    "dirs": ("pwd", "cd", "pushd", "popd", "dirs"),
+    "flow": (
+        "exit",
+        "return",
+        "break",
+        "continue",
+        "eval",
+        "source",
+        ".",
+        "exec",
+        "builtin",
+        "command",
+        "type",
+        "hash",
+        "alias",
+        "unalias",
+    ),
+    "jobs": ("trap", "wait", "jobs", "kill", *JOBS_MISC),
+    "read": ("read", "mapfile", "readarray"),
+    "vars": (
+        "declare",
+        "typeset",
+        "local",
+        "export",
+        "readonly",
+        "unset",
+        "let",
+        "shift",
+        "set",
+        "shopt",
+    ),
+}
+_FAMILY_OF = {name: family for family, names in FAMILIES.items() for name in names}
+
+
+def lookup(name: str) -> Builtin | None:
+    """The builtin ``name`` (its family is imported on first use), or None."""
+    fn = BUILTINS.get(name)
+    if fn is None and name in _FAMILY_OF:
+        importlib.import_module("pocketos.shell.builtins_" + _FAMILY_OF[name])
+        fn = BUILTINS.get(name)
+    return fn
+
+
+def is_builtin(name: str) -> bool:
+    return name in BUILTINS or name in _FAMILY_OF
+
+
+def all_builtins() -> dict[str, Builtin]:
+    """Every builtin, by name (all the families imported)."""
+    for family in FAMILIES:
+        importlib.import_module("pocketos.shell.builtins_" + family)
+    return BUILTINS

@@ -17,7 +17,7 @@ from pocketos.shell.state import (
 if TYPE_CHECKING:
     from pocketos.shell.interp import Shell
 
-from pocketos.shell.builtins import BUILTINS, KEYWORDS, _err, _func_text, _q, builtin
+from pocketos.shell.builtins import KEYWORDS, _err, _func_text, _q, builtin, is_builtin, lookup
 
 
 # --- control flow -----------------------------------------------------------------------------
@@ -192,7 +192,7 @@ async def b_exec(sh: Shell, argv: list[str]) -> int:
 async def b_builtin(sh: Shell, argv: list[str]) -> int:
     if len(argv) < 2:
         return 0
-    fn = BUILTINS.get(argv[1])
+    fn = lookup(argv[1])
     if fn is None:
         await _err(sh, f"builtin: {argv[1]}: not a shell builtin")
         return 1
@@ -233,7 +233,7 @@ async def b_command(sh: Shell, argv: list[str]) -> int:
             else:
                 await sh.write_out(_describe(name, kind, info) + "\n")
         return status
-    fn = BUILTINS.get(args[0])
+    fn = lookup(args[0])
     if fn is not None:
         return await fn(sh, args)
     from pocketos.shell.ast import Simple, Word
@@ -248,7 +248,7 @@ def _classify(sh: Shell, name: str) -> tuple[str | None, str]:
         return "keyword", ""
     if name in sh.functions:
         return "function", ""
-    if name in BUILTINS:
+    if is_builtin(name):
         return "builtin", ""
     try:
         fn = sh.ctx.kernel.find_command(name, sh.exported_env(), sh.cwd)

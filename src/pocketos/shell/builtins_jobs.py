@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from pocketos.shell.interp import Shell
 
-from pocketos.shell.builtins import _err, _q, builtin
+from pocketos.shell.builtins import JOBS_MISC, _err, _q, builtin
 
 # --- traps, jobs ------------------------------------------------------------------------------
 _SIGNAMES = {
@@ -237,22 +237,7 @@ async def b_kill(sh: Shell, argv: list[str]) -> int:
     return status
 
 
-@builtin(
-    "enable",
-    "disown",
-    "suspend",
-    "logout",
-    "fc",
-    "history",
-    "bind",
-    "complete",
-    "compgen",
-    "compopt",
-    "ulimit",
-    "caller",
-    "fg",
-    "bg",
-)
+@builtin(*JOBS_MISC)
 async def b_misc(sh: Shell, argv: list[str]) -> int:
     if argv[0] == "ulimit":
         await sh.write_out("unlimited\n")

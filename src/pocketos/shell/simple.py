@@ -26,6 +26,7 @@ from pocketos.shell.ast import (
     Simple,
     Word,
 )
+from pocketos.shell.builtins import lookup as lookup_builtin
 from pocketos.shell.parser import ShellSyntaxError, parse, parse_word_text
 from pocketos.shell.redirect import _close_all, _ClosedOut, _strerror
 from pocketos.shell.state import (
@@ -104,7 +105,7 @@ class SimpleCommands(ShellAttrs):
                 self.last_status = st
                 return st
             return await self._with_env(cmd, self.call_function, func, argv)
-        builtin = self.builtins.get(name)
+        builtin = self.builtins.get(name) or lookup_builtin(name)
         if builtin is not None:
             if name in ("command", "builtin") and len(argv) > 1:
                 pass

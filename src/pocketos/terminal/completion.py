@@ -64,9 +64,9 @@ def complete(line: str, pos: int, shell: Any) -> tuple[int, list[str]]:
 
 
 def _commands(prefix: str, shell: Any) -> list[str]:
-    from pocketos.shell.builtins import BUILTINS
+    from pocketos.shell.builtins import all_builtins
 
-    names = [n for n in BUILTINS if n.startswith(prefix) and n not in ("[", ".")]
+    names = [n for n in all_builtins() if n.startswith(prefix) and n not in ("[", ".")]
     names += [n for n in shell.functions if n.startswith(prefix)]
     names += [n for n in shell.aliases if n.startswith(prefix)]
     fs = shell.fs.with_cwd(shell.cwd)
