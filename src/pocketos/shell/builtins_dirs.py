@@ -106,10 +106,10 @@ async def b_cd(sh: Shell, argv: list[str]) -> int:
     else:
         sh.assign_var("PWD", norm)
     if pv is not None and pv.attrs & ATTR_EXPORT:
-        sh._env_cache = None
+        sh.env_changed()
     ov = sh.vars.get("OLDPWD")
     if ov is not None and ov.attrs & ATTR_EXPORT:
-        sh._env_cache = None
+        sh.env_changed()
     if print_dir:
         await sh.write_out(norm + "\n")
     return 0

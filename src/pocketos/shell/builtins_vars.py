@@ -202,7 +202,7 @@ async def _declare(sh: Shell, argv: list[str], cmd: str) -> int:
         if on & ATTR_READONLY:
             v.attrs |= ATTR_READONLY
         if (on | off) & ATTR_EXPORT or v.attrs & ATTR_EXPORT:
-            sh._env_cache = None
+            sh.env_changed()
     return status
 
 
@@ -289,7 +289,7 @@ async def b_export(sh: Shell, argv: list[str]) -> int:
             v = sh.vars.own(n)
             if v is not None:
                 v.attrs &= ~ATTR_EXPORT
-        sh._env_cache = None
+        sh.env_changed()
         return 0
     if args and args[0] == "-f":
         return 0

@@ -35,9 +35,9 @@ from pocketos.shell.ast import (
 from pocketos.shell.compound import Compound
 from pocketos.shell.expand import Expander
 from pocketos.shell.jobs import JobGroup, Jobs, _Job
-from pocketos.shell.options import SetOptions, Shopts
 from pocketos.shell.parser import Parser, ShellSyntaxError, parse
 from pocketos.shell.redirect import FileOut, FileRW, Redirections, _close_all, _strerror
+from pocketos.shell.shellstate import ShellState
 from pocketos.shell.simple import SimpleCommands
 from pocketos.shell.state import (
     ATTR_ARRAY,
@@ -52,7 +52,6 @@ from pocketos.shell.state import (
 from pocketos.shell.substitution import Substitutions
 from pocketos.shell.traps import Traps, command_text, simple_text
 from pocketos.shell.variables import _DYNAMIC, Variables
-from pocketos.shell.vartable import VarTable
 
 if TYPE_CHECKING:
     import random
@@ -63,7 +62,15 @@ SHELL_VERSION = "5.2.15(1)-release"
 
 
 class Shell(
-    Variables, SimpleCommands, Substitutions, Redirections, Compound, Jobs, Traps, Expander
+    Variables,
+    SimpleCommands,
+    Substitutions,
+    Redirections,
+    Compound,
+    Jobs,
+    Traps,
+    Expander,
+    ShellState,
 ):
     """A bash-compatible shell bound to a process context."""
 
@@ -72,10 +79,7 @@ class Shell(
         self.fs = ctx.fs
         self.cwd = ctx.cwd
         self.argv0 = argv0
-        self.positional: list[str] = list(args or [])
-        self.vars = VarTable()
-        for k, v in ctx.env.items():
-            self.vars[k] = Var(v, ATTR_EXPORT)
+        self._init_state(ctx.env, args or [])
         self.dynamic = _DYNAMIC
         home = self.vars.get("HOME")
         if home is None:
@@ -107,12 +111,6 @@ class Shell(
             {0: "5", 1: "2", 2: "15", 3: "1", 4: "release", 5: "x86_64-pc-linux-gnu"},
             ATTR_ARRAY | ATTR_READONLY,
         )
-        self.functions: dict[str, FuncDef] = {}
-        self.aliases: dict[str, str] = {}
-        self.opts = SetOptions()
-        self.shopt = Shopts()
-        #: ``opts`` and ``shopt`` are shared with a fork until one side changes them
-        self._opts_shared = False
         self.fds: dict[int, Any] = {0: ctx.stdin, 1: ctx.stdout, 2: ctx.stderr}
         #: the streams this shell was given: its caller's to close, not its own
         self.inherited = (ctx.stdin, ctx.stdout, ctx.stderr)
@@ -144,7 +142,6 @@ class Shell(
         self.last_arg = ""
         self.hash_table: dict[str, str] = {}
         self.umask_value = 0o022
-        self._env_cache: dict[str, str] | None = None
         self._rand_obj: random.Random | None = None
         self.dirstack: list[str] = []
         self.in_trap = False
@@ -176,38 +173,7 @@ class Shell(
             self._rand_obj = random.Random()
         return self._rand_obj
 
-    # --- options ------------------------------------------------------------------------------
-    def own_opts(self) -> SetOptions:
-        """The ``set -o`` options, ready to be changed: ``opts`` may be read directly, but every
-        change goes through here, as a fork shares them with its parent until one side
-        changes them."""
-        if self._opts_shared:
-            self._unshare_opts()
-        return self.opts
-
-    def own_shopt(self) -> Shopts:
-        """The ``shopt`` options, ready to be changed (see :meth:`own_opts`)."""
-        if self._opts_shared:
-            self._unshare_opts()
-        return self.shopt
-
-    def _unshare_opts(self) -> None:
-        self.opts = self.opts.copy()
-        self.shopt = self.shopt.copy()
-        self._opts_shared = False
-
     # --- public API ---------------------------------------------------------------------------
-    def exported_env(self) -> dict[str, str]:
-        env = self._env_cache
-        if env is None:
-            env = {
-                k: v.value
-                for k, v in self.vars.items()
-                if v.attrs & ATTR_EXPORT and isinstance(v.value, str)
-            }
-            self._env_cache = env
-        return env
-
     async def run(self, source: str, *, filename: str | None = None) -> int:
         """Run a script; returns its exit status. State persists across calls."""
         if len(source) > self.ctx.limits.max_source_bytes:
@@ -522,17 +488,9 @@ class Shell(
 
     # --- subshell state ---------------------------------------------------------------------------
     def clone(self) -> Shell:
-        if self._env_cache is None:
-            # worked out once here, not once per subshell that runs a command
-            self.exported_env()
         sub = Shell.__new__(Shell)
         sub.__dict__.update(self.__dict__)
-        sub.vars = self.vars.fork()
-        sub.functions = dict(self.functions)
-        sub.aliases = dict(self.aliases)
-        sub.positional = list(self.positional)
-        # the options are shared until either side changes them (see ``own_opts``)
-        self._opts_shared = sub._opts_shared = True
+        self._fork_state(sub)
         sub.fds = dict(self.fds)
         sub.traps = {k: v for k, v in self.traps.items() if k != "EXIT" and v == ""}
         sub.shown_traps = dict(self.traps if self.shown_traps is None else self.shown_traps)

@@ -346,7 +346,7 @@ class SimpleCommands(ShellAttrs):
                 old = self.vars.get(a.name)
                 attrs = (old.attrs if old is not None else 0) | ATTR_EXPORT
                 self.vars[a.name] = Var(val, attrs)
-            self._env_cache = None
+            self.env_changed()
         saved_fds = self.fds
         opened: list[Any] = []
         try:
@@ -375,7 +375,7 @@ class SimpleCommands(ShellAttrs):
                             self.vars.pop(name, None)
                         else:
                             self.vars[name] = old
-                self._env_cache = None
+                self.env_changed()
 
     async def _call_builtin(self: Shell, builtin: Any, argv: list[str]) -> int:
         try:
@@ -444,7 +444,7 @@ class SimpleCommands(ShellAttrs):
             if saved_opts is not None:
                 self.own_opts().restore(saved_opts)
             if changed:
-                self._env_cache = None
+                self.env_changed()
             self.positional = saved_pos
             self.funcnames.pop()
             self.call_depth -= 1

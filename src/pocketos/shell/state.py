@@ -7,9 +7,6 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from pocketos.kernel.budget import Held
-    from pocketos.shell.ast import FuncDef
-    from pocketos.shell.options import SetOptions, Shopts
-    from pocketos.shell.vartable import VarTable
 
 __all__ = [
     "encode_text",
@@ -188,11 +185,7 @@ class ShellAttrs:
     substitutions) assign, declared once for the type checker. ``Shell.__init__`` sets them."""
 
     if TYPE_CHECKING:
-        vars: VarTable
         positional: list[str]
-        functions: dict[str, FuncDef]
-        opts: SetOptions
-        shopt: Shopts
         fds: dict[int, Any]
         last_status: int
         pipestatus: list[int]
@@ -208,6 +201,5 @@ class ShellAttrs:
         start_time: float
         warnings: list[str]
         var_mem: Held | None
-        _env_cache: dict[str, str] | None
         _pending_psub: list[Any]
         _keep_fds: bool

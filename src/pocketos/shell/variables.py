@@ -233,7 +233,7 @@ class Variables(ShellAttrs):
             var.attrs |= ATTR_EXPORT
         self.vars[name] = var
         if var.attrs & ATTR_EXPORT:
-            self._env_cache = None
+            self.env_changed()
 
     def assign_var(
         self: Shell, name: str, value: str, *, index: str | None = None, append: bool = False
@@ -260,7 +260,7 @@ class Variables(ShellAttrs):
             attrs = ATTR_EXPORT if self.opts.allexport else 0
             self.vars[name] = Var(value, attrs)
             if attrs:
-                self._env_cache = None
+                self.env_changed()
             return
         a = v.attrs
         if a & ATTR_NAMEREF and isinstance(v.value, str) and v.value and v.value != name:
@@ -316,7 +316,7 @@ class Variables(ShellAttrs):
             self.charge_value(cur_val, value)
         v.value = value
         if a & ATTR_EXPORT:
-            self._env_cache = None
+            self.env_changed()
 
     def charge_value(self: Shell, old: str | None, new: str) -> None:
         """Account a big value replacing ``old`` to the exec's memory budget (and check the
@@ -356,15 +356,15 @@ class Variables(ShellAttrs):
             # unset inside a function after local: keep the local slot but unset it
             v.value = None
             if v.attrs & ATTR_EXPORT:
-                self._env_cache = None
+                self.env_changed()
             return
         del self.vars[name]
         if v.attrs & ATTR_EXPORT:
-            self._env_cache = None
+            self.env_changed()
 
     def declare_local(self: Shell, name: str) -> None:
         if self.vars.declare_local(name):
-            self._env_cache = None
+            self.env_changed()
 
     # arithmetic environment
     def arith_get(self: Shell, name: str, index: str | None) -> int:
