@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import errno
 import re
+from itertools import chain
 from typing import TYPE_CHECKING
 
 from pocketos.commands import command
 from pocketos.commands._args import Opt, UsageError, parse, report
 from pocketos.commands.text_common import (
     CHUNK,
+    MAX_LINE,
     close_input,
     encode,
     line_batches,
@@ -16,6 +19,7 @@ from pocketos.commands.text_common import (
     try_help,
     usage,
 )
+from pocketos.kernel.budget import check_alloc
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -144,7 +148,7 @@ async def cut(ctx: Context) -> int:
     od_s = p.str("output_delimiter")
     outdelim: bytes | None = encode(od_s) if od_s is not None else None
     if od_s == "":
-        outdelim = b""
+        outdelim = b"\0"  # as GNU: an empty output delimiter is the NUL byte
     sep = b"\0" if p.flag("zero_terminated") else b"\n"
     only = p.flag("only_delimited")
 
@@ -171,8 +175,11 @@ async def cut(ctx: Context) -> int:
         return outdelim.join(pieces)
 
     fast = None
-    if len(ranges) == 1 and sep == b"\n" and not only and delim != sep:
-        fast = _cut_regex(kind, ranges[0], delim)
+    fields_rx = None
+    if kind == "fields" and delim != sep:
+        fields_rx = _fields_regex(ranges, delim, sep, only)
+    elif kind != "fields" and len(ranges) == 1 and sep == b"\n":
+        fast = _bytes_regex(ranges[0])
     status = 0
     for name in p.operands or ["-"]:
         stream = await open_input(ctx, name)
@@ -180,14 +187,21 @@ async def cut(ctx: Context) -> int:
             status = 1
             continue
         try:
-            if fast is not None:
-                od = outdelim if kind == "fields" and outdelim not in (None, delim) else None
+            if fields_rx is not None:
+                od = outdelim if outdelim not in (None, delim) else None
                 async for block in line_blocks(stream, sep):
                     ctx.check_killed()
-                    # one capture per line: the selected part (see _cut_regex)
-                    data = b"\n".join(fast.findall(block, 0, len(block) - 1)) + b"\n"
+                    data = _cut_block(fields_rx, block, sep, only)
                     if od is not None:
+                        # the delimiters left in the output are the ones between fields
                         data = data.replace(delim, od)
+                    await ctx.stdout.write(data)
+                continue
+            if fast is not None:
+                async for block in line_blocks(stream, sep):
+                    ctx.check_killed()
+                    # one capture per line: the selected part (see _bytes_regex)
+                    data = b"\n".join(fast.findall(block, 0, len(block) - 1)) + b"\n"
                     await ctx.stdout.write(data)
                 continue
             async for batch in line_batches(stream, sep):
@@ -210,48 +224,113 @@ async def cut(ctx: Context) -> int:
 
 
 _MAX_FAST_REPEAT = 65535
+#: more ranges than this nest the expression too deep; such lists go line by line
+_MAX_FAST_RANGES = 32
+_BIG = 1 << 62
 
 
-def _cut_regex(kind: str, rng: tuple[int, int], delim: bytes) -> re.Pattern[bytes] | None:
-    """For one range of fields or bytes: a MULTILINE expression matching once at each line
-    start, whose only group captures what cut prints for that line. None when the range is
-    too large for the expression engine.
-
-    Fields ``lo-hi``: with at least lo-1 delimiters, fields lo..hi; else, when the line has a
-    delimiter, nothing; else the whole line."""
+def _bytes_regex(rng: tuple[int, int]) -> re.Pattern[bytes] | None:
+    """For one range of bytes: a MULTILINE expression matching once at each line start,
+    whose only group captures what cut prints for that line. None when the range is too large
+    for the expression engine."""
     lo, hi = rng
-    big = hi >= (1 << 62)
+    big = hi >= _BIG
     if lo - 1 > _MAX_FAST_REPEAT or (not big and hi - lo > _MAX_FAST_REPEAT):
         return None
-    if kind != "fields":
-        body = rb"[^\n]*+" if big else rb"[^\n]{0,%d}+" % (hi - lo + 1)
-        return re.compile(rb"^[^\n]{0,%d}+(%s)" % (lo - 1, body), re.MULTILINE)
+    body = rb"[^\n]*+" if big else rb"[^\n]{0,%d}+" % (hi - lo + 1)
+    return re.compile(rb"^[^\n]{0,%d}+(%s)" % (lo - 1, body), re.MULTILINE)
+
+
+def _fields_regex(
+    ranges: list[tuple[int, int]], delim: bytes, sep: bytes, only: bool
+) -> re.Pattern[bytes] | None:
+    """An expression matching each whole line (through ``sep``) whose groups, joined, are
+    what ``cut -f`` prints for it: the selected fields with the delimiters between them.
+    None when the list is too long or its numbers too large for the expression engine.
+
+    The line is walked field by field: a run of kept fields is a group, a run of skipped
+    fields is not; each run after the first begins with a delimiter and sits in an optional
+    (possessive) group inside the one before, so a line with fewer fields stops early. A line
+    without the delimiter is printed whole (an alternative tried first; not needed when field
+    1 is kept, which then is the whole line) or, with ``-s``, not at all; with ``-s`` the
+    terminator is a group too, so that such a line prints nothing."""
+    if len(ranges) > _MAX_FAST_RANGES:
+        return None
     d = re.escape(delim)
-    field = rb"[^%s\n]*+" % d
-    if big:
-        body = rb"[^\n]*+"
-    else:
-        body = field + rb"(?:%s%s){0,%d}+" % (d, field, hi - lo)
-    if lo == 1:
-        return re.compile(rb"^(%s)" % body, re.MULTILINE)
-    skip = rb"(?:%s%s){%d}+" % (field, d, lo - 1)
-    return re.compile(rb"^(?:%s|(?=%s%s)[^\n]*+|)(%s)" % (skip, field, d, body), re.MULTILINE)
+    s = re.escape(sep)
+    field = rb"[^%s%s]*+" % (d, s)
+    rest = rb"[^%s]*+" % s
+    runs: list[tuple[bool, int]] = []  # (kept, how many fields; 0 = to the end of the line)
+    nxt = 1
+    for lo, hi in ranges:
+        if lo > nxt:
+            runs.append((False, lo - nxt))
+        if hi >= _BIG:
+            runs.append((True, 0))
+            break
+        runs.append((True, hi - lo + 1))
+        nxt = hi + 1
+    if any(n > _MAX_FAST_REPEAT for _kept, n in runs):
+        return None
+    parts: list[bytes] = []
+    seen_kept = False
+    for i, (kept, n) in enumerate(runs):
+        lead = d if i else b""
+        if not kept:
+            more = n - 1 if i == 0 else n
+            skip = rb"(?:%s%s){%d}" % (d, field, more) if more else b""
+            parts.append((field if i == 0 else b"") + skip)
+            continue
+        body = rest if n == 0 else field
+        if n > 1:
+            body += rb"(?:%s%s){0,%d}+" % (d, field, n - 1)
+        parts.append(rb"(%s%s)" % (lead, body) if seen_kept else rb"%s(%s)" % (lead, body))
+        seen_kept = True
+    walk = b""
+    for part in reversed(parts):
+        walk = rb"(?:%s%s)?+" % (part, walk)
+    end = rb"(%s)" % s if only else s
+    whole = rb"%s%s" % (walk, rest) + end
+    if only:
+        return re.compile(rb"%s%s|%s" % (field, s, whole))
+    if runs and runs[0][0]:
+        return re.compile(whole)
+    return re.compile(rb"(%s)%s|%s" % (field, s, whole))
+
+
+def _cut_block(rx: re.Pattern[bytes], block: bytes, sep: bytes, only: bool) -> bytes:
+    """What cut prints for ``block`` (whole lines, each ending with ``sep``); ``rx`` from
+    :func:`_fields_regex` matches each line once, back to back."""
+    rows = rx.findall(block)
+    if rx.groups == 1:  # findall gives the group itself, not a tuple
+        return b"".join(rows) if only else sep.join(rows) + sep
+    if only:
+        return b"".join(chain.from_iterable(rows))
+    return sep.join(map(b"".join, rows)) + sep
 
 
 async def line_blocks(stream: InputStream, sep: bytes) -> AsyncIterator[bytes]:
-    """Runs of whole lines, each run ending with ``sep`` (a missing final one is added)."""
-    rest = b""
+    """Runs of whole lines, each run ending with ``sep`` (a missing final one is added). A
+    line longer than a read is gathered without quadratic copies, within the memory limit."""
+    pending = bytearray()
     while True:
         data = await stream.read(CHUNK)
         if not data:
             break
-        if rest:
-            data = rest + data
         cut = data.rfind(sep)
         if cut < 0:
-            rest = data
+            pending += data
+            if len(pending) > MAX_LINE:
+                raise OSError(errno.EFBIG, "line too long to hold in memory")
+            check_alloc(len(pending), "line")
             continue
-        rest = data[cut + 1 :]
-        yield data[: cut + 1]
-    if rest:
-        yield rest + sep
+        if pending:
+            pending += data[: cut + 1]
+            block = bytes(pending)
+            pending.clear()
+        else:
+            block = data[: cut + 1]
+        pending += data[cut + 1 :]
+        yield block
+    if pending:
+        yield bytes(pending) + sep
