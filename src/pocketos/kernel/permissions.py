@@ -28,6 +28,7 @@ from pocketos.kernel.policyspec import (
     check_network_pattern,
     path_prefix_matches,
 )
+from pocketos.kernel.record import SlotRecord
 
 __all__ = [
     "DOMAINS",
@@ -215,15 +216,23 @@ def network_resource(url: str) -> tuple[str, dict[str, Any]]:
     return host, {"host": host, "port": port, "url": sent, "scheme": scheme}
 
 
-@dataclass
-class Rule:
+class Rule(SlotRecord):
     """One rule of a domain's policy: its mode applies to the operations and resources it
     names (``None``: any)."""
 
-    mode: str
-    operations: tuple[str, ...] | None
-    patterns: tuple[str, ...] | None
-    methods: tuple[str, ...] | None = None
+    __slots__ = ("mode", "operations", "patterns", "methods")
+
+    def __init__(
+        self,
+        mode: str,
+        operations: tuple[str, ...] | None,
+        patterns: tuple[str, ...] | None,
+        methods: tuple[str, ...] | None = None,
+    ) -> None:
+        self.mode = mode
+        self.operations = operations
+        self.patterns = patterns
+        self.methods = methods
 
     def matches(self, op: str, resource: str, domain: str, extra: Mapping[str, Any]) -> bool:
         if self.operations is not None and op not in self.operations and "*" not in self.operations:
@@ -251,12 +260,15 @@ class Rule:
         return False
 
 
-@dataclass
-class DomainPolicy:
+class DomainPolicy(SlotRecord):
     """One domain's policy: the default mode and the rules; the last matching rule wins."""
 
-    default: str
-    rules: list[Rule] = field(default_factory=list)
+    __slots__ = ("default", "rules")
+    __hash__ = None  # type: ignore[assignment]
+
+    def __init__(self, default: str, rules: list[Rule] | None = None) -> None:
+        self.default = default
+        self.rules: list[Rule] = [] if rules is None else rules
 
     def decide(self, domain: str, op: str, resource: str, extra: Mapping[str, Any]) -> str:
         decision = self.default

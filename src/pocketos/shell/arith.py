@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from functools import cache
 from typing import Any, Protocol
 
 __all__ = ["ArithError", "ArithEnv", "compile_expr", "evaluate", "parse_number"]
@@ -37,16 +38,20 @@ def wrap(v: int) -> int:
     return v - (1 << 64) if v & _SIGN else v
 
 
-_TOKEN_RE = re.compile(
-    r"""
+@cache
+def _token_re() -> re.Pattern[str]:
+    """The tokenizer (compiled on first use: most scripts do no arithmetic)."""
+    return re.compile(
+        r"""
     (?P<ws>\s+)
   | (?P<num>[0-9][0-9A-Za-z_@#]*)
   | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
   | (?P<op>\*\*=|<<=|>>=|\+\+|--|\*\*|<<|>>|<=|>=|==|!=|&&|\|\||\+=|-=|\*=|/=|%=|&=|\^=|\|=
           |[-+*/%<>=!~&^|?:,()\[\]])
 """,
-    re.VERBOSE,
-)
+        re.VERBOSE,
+    )
+
 
 _DIGITS = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ@_"
 
@@ -97,8 +102,9 @@ def _tokenize(text: str) -> list[_Tok]:
     out: list[_Tok] = []
     pos = 0
     n = len(text)
+    match = _token_re().match
     while pos < n:
-        m = _TOKEN_RE.match(text, pos)
+        m = match(text, pos)
         if not m:
             raise _Syntax("syntax error: invalid arithmetic operator", pos)
         kind = m.lastgroup or ""

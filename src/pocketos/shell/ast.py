@@ -5,18 +5,18 @@ from __future__ import annotations
 from dataclasses import MISSING, Field, field
 from typing import TYPE_CHECKING, Any, TypeVar, dataclass_transform
 
+from pocketos.kernel.record import SlotRecord
 
-class Node:
+
+class Node(SlotRecord):
     """A syntax-tree node: slots, ``__init__``, equality and repr by fields, like a dataclass
     with ``slots=True``. A dataclass generates and compiles its methods for each class when the
-    module is imported, which made the first exec in a process slow; here equality and repr are
-    written once, and a class's ``__init__`` is compiled the first time the class is
+    module is imported, which made the first exec in a process slow; here equality and repr come
+    from :class:`SlotRecord`, and a class's ``__init__`` is compiled the first time the class is
     instantiated (a script uses a few of the ~35 node types). Like a dataclass with ``eq``, a
-    node is not hashable."""
+    node is not hashable. Its fields, in ``__init__``'s order, are its ``__slots__``."""
 
-    __slots__ = ()
-    #: the field names, in order (the positional order of ``__init__``)
-    _node_fields: tuple[str, ...] = ()
+    __slots__: tuple[str, ...] = ()
     #: field name -> default value, or a ``_Factory`` for a ``field(default_factory=...)``
     _node_defaults: dict[str, Any] = {}
 
@@ -28,20 +28,7 @@ class Node:
             cls.__init__ = init
             init(self, *args, **kwargs)
 
-    def _values(self) -> tuple[Any, ...]:
-        return tuple(getattr(self, name) for name in self._node_fields)
-
-    def __eq__(self, other: object) -> bool:
-        if other.__class__ is not self.__class__:
-            return NotImplemented
-        assert isinstance(other, Node)
-        return self._values() == other._values()
-
     __hash__ = None  # type: ignore[assignment]
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={getattr(self, k)!r}" for k in self._node_fields)
-        return f"{self.__class__.__qualname__}({args})"
 
 
 class _Factory:
@@ -57,7 +44,7 @@ def _compile_init(cls: type[Node]) -> Any:
     """``cls.__init__``, written for its fields like the one a dataclass generates."""
     env: dict[str, Any] = {}
     params, body = ["self"], []
-    for name in cls._node_fields:
+    for name in cls.__slots__:
         if name not in cls._node_defaults:
             params.append(name)
             body.append(f"    self.{name} = {name}")
@@ -102,7 +89,6 @@ def _node(cls: type[_N]) -> type[_N]:
     ns.pop("__dict__", None)
     ns.pop("__weakref__", None)
     ns["__slots__"] = names
-    ns["_node_fields"] = names
     ns["_node_defaults"] = defaults
     new = type(cls.__name__, cls.__bases__, ns)
     new.__qualname__ = cls.__qualname__

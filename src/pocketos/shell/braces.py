@@ -4,6 +4,7 @@ exec's memory budget before the words are made."""
 from __future__ import annotations
 
 import re
+from functools import cache
 from typing import Any
 
 from pocketos.kernel import budget as budget_mod
@@ -12,9 +13,18 @@ from pocketos.shell.ast import Lit, Part, Quoted
 __all__ = ["brace_expand", "simple_sequence"]
 
 
-_BRACE_SEQ = re.compile(r"^(-?\d+|[A-Za-z])\.\.(-?\d+|[A-Za-z])(?:\.\.(-?\d+))?$")
-#: a word that is one brace sequence between plain text: ``a{1..9}b``
-_SIMPLE_SEQ_WORD = re.compile(r"^([^{}$,*?\[\\~'\"`]*)\{([^{}]*)\}([^{}$,*?\[\\~'\"`]*)$")
+# the patterns are compiled on first use: most scripts expand no braces
+@cache
+def _brace_seq() -> re.Pattern[str]:
+    return re.compile(r"^(-?\d+|[A-Za-z])\.\.(-?\d+|[A-Za-z])(?:\.\.(-?\d+))?$")
+
+
+@cache
+def _simple_seq_word() -> re.Pattern[str]:
+    """A word that is one brace sequence between plain text: ``a{1..9}b``."""
+    return re.compile(r"^([^{}$,*?\[\\~'\"`]*)\{([^{}]*)\}([^{}$,*?\[\\~'\"`]*)$")
+
+
 #: host bytes one generated word costs, beyond its characters: as a plain string (fast path),
 #: and as the per-character items of the general brace expander
 _WORD_COST = 120
@@ -39,7 +49,7 @@ def _grown(count: int, items: int) -> None:
 def simple_sequence(text: str) -> list[str] | None:
     """``pre{a..b}post`` with plain text around it -> its words, made directly (no
     per-character items); ``None`` for anything else."""
-    m = _SIMPLE_SEQ_WORD.match(text)
+    m = _simple_seq_word().match(text)
     if m is None:
         return None
     pre, body, post = m.groups()
@@ -138,7 +148,7 @@ def _brace_items(items: list[tuple[str, Any]]) -> list[list[tuple[str, Any]]]:
 
 
 def _sequence(s: str, per_word: int = _WORD_COST) -> list[str] | None:
-    m = _BRACE_SEQ.match(s)
+    m = _brace_seq().match(s)
     if not m:
         return None
     a, b, step_s = m.group(1), m.group(2), m.group(3)

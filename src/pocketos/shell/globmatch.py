@@ -20,33 +20,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from pocketos.kernel.record import SlotRecord
+
 __all__ = ["Matcher", "compile_nodes", "needs_engine", "nodes_for"]
 
 
-class _Value:
-    """Equality, hash and repr by the slots (a frozen dataclass would compile these for each
-    class when the shell is imported, which the first exec of a process pays for)."""
-
-    __slots__: tuple[str, ...] = ()
-
-    def _key(self) -> tuple[object, ...]:
-        return tuple(getattr(self, n) for n in self.__slots__)
-
-    def __eq__(self, other: object) -> bool:
-        if other.__class__ is not self.__class__:
-            return NotImplemented
-        assert isinstance(other, _Value)
-        return self._key() == other._key()
-
-    def __hash__(self) -> int:
-        return hash((self.__class__, self._key()))
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{n}={getattr(self, n)!r}" for n in self.__slots__)
-        return f"{self.__class__.__name__}({args})"
-
-
-class _Class(_Value):
+class _Class(SlotRecord):
     """One character from a set, given as a Python regex character class."""
 
     __slots__ = ("rx",)
@@ -55,11 +34,11 @@ class _Class(_Value):
         self.rx = rx
 
 
-class _Star(_Value):
+class _Star(SlotRecord):
     __slots__ = ()
 
 
-class _Group(_Value):
+class _Group(SlotRecord):
     __slots__ = ("kind", "alts")
 
     def __init__(self, kind: str, alts: tuple[tuple[object, ...], ...]) -> None:

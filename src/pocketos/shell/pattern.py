@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from functools import cache
 from typing import TYPE_CHECKING
 
 from pocketos.shell.globmatch import Matcher, needs_engine, nodes_for
@@ -60,14 +61,16 @@ def unescape(p: str) -> str:
     return "".join(out)
 
 
-_MAYBE_GLOB = re.compile(r"[*?\[]|[+@!]\(")
+@cache
+def _maybe_glob() -> re.Pattern[str]:
+    return re.compile(r"[*?\[]|[+@!]\(")
 
 
 def has_glob(p: str, extglob: bool = True) -> bool:
     # substring tests run at memchr speed; the regex only when one of them hits
     if "*" not in p and "?" not in p and "[" not in p and "(" not in p:
         return False
-    if _MAYBE_GLOB.search(p) is None:
+    if _maybe_glob().search(p) is None:
         return False
     if "\\" not in p and ("*" in p or "?" in p):
         return True

@@ -13,13 +13,13 @@ import errno
 import stat as S
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from pocketos.errors import fs_error
 from pocketos.kernel.budget import check_time
 from pocketos.kernel.fs.api import Backend, StatResult
 from pocketos.kernel.fs.filehandle import FileHandle, _device_read, _device_write, _parts_of
+from pocketos.kernel.record import SlotRecord
 
 if TYPE_CHECKING:
     from pocketos.kernel.fsguard import FsGuard
@@ -34,15 +34,20 @@ _BAD_CHARS = {chr(c) for c in range(0, 32)} | {"\x7f"}
 Checker = Callable[[str, str], None]
 
 
-@dataclass
-class Mount:
+class Mount(SlotRecord):
     """A backend mounted at ``path`` (``parts``: its components)."""
 
-    path: str
-    parts: tuple[str, ...]
-    backend: Backend
-    readonly: bool
-    kind: str
+    __slots__ = ("path", "parts", "backend", "readonly", "kind")
+    __hash__ = None  # type: ignore[assignment]
+
+    def __init__(
+        self, path: str, parts: tuple[str, ...], backend: Backend, readonly: bool, kind: str
+    ) -> None:
+        self.path = path
+        self.parts = parts
+        self.backend = backend
+        self.readonly = readonly
+        self.kind = kind
 
 
 def validate_path(path: str) -> None:
