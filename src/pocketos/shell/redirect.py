@@ -229,9 +229,9 @@ class Redirections(ShellAttrs):
             return sp
         try:
             p = self._abs(path)
-            if self.fs.stat(p).is_chardev():
+            data = self.fs.read_regular(p)
+            if data is None:
                 return HandleInput(self.fs.open(p, "rb"))
-            data = self.fs.read_bytes(p)
         except IsADirectoryError:
             return _DirInput()
         except OSError as exc:

@@ -247,7 +247,10 @@ class OverlayBackend(Backend):
         return layer.readlink(path)
 
     def read(self, path: str, offset: int = 0, size: int = -1) -> bytes:
-        layer, st = self._top(path)
+        layer = self._stack(path)[0][0]
+        if type(layer) is MemoryBackend:
+            return layer.read(path, offset, size)  # it says EISDIR itself, with no stat
+        st = layer.lstat(path)
         if S.S_ISDIR(st.st_mode):
             raise fs_error(errno.EISDIR, path)
         return layer.read(path, offset, size)

@@ -432,6 +432,17 @@ class VFS:
             return _device_read(st.st_rdev, -1)
         return m.backend.read(bpath)
 
+    def read_regular(self, path: str, shown: str | None = None) -> bytes | None:
+        """:meth:`read_file` in one lookup, but None for a character device (which never
+        ends: its reader opens it as a stream instead)."""
+        parts, m, bpath, st = self._existing(path, "read", True, shown)
+        mode = st.st_mode
+        if S.S_ISDIR(mode):
+            raise fs_error(errno.EISDIR, shown or path)
+        if S.S_ISCHR(mode):
+            return None
+        return m.backend.read(bpath)
+
     # --- writes --------------------------------------------------------------------------
     def _prepare_write(
         self,
