@@ -140,6 +140,36 @@ def test_a_screened_program_on_a_large_input_runs_in_a_helper(
     assert no_helpers == [1]
 
 
+def test_a_program_moved_to_a_known_helper_is_sent_with_its_inputs(
+    vm: VM, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the helper's size is known from its first answer: from then on the compile request
+    # goes in the same write as the inputs (one wakeup), and the run is still capped
+    writes: list[list[bytes]] = []
+    real = _jq_engine._Helper.send
+
+    def send(self: _jq_engine._Helper, op: bytes, payload: bytes = b"", *more: bytes) -> None:
+        writes.append([op, *more[::2]])
+        real(self, op, payload, *more)
+
+    monkeypatch.setattr(_jq_engine._Helper, "send", send)
+    capped: list[int | None] = []
+    real_cap = _jq_engine._Helper.cap_memory
+
+    def cap(self: _jq_engine._Helper, limit: int | None) -> None:
+        if limit is not None:
+            capped.append(self.vsize)
+        real_cap(self, limit)
+
+    monkeypatch.setattr(_jq_engine._Helper, "cap_memory", cap)
+    vm.write_file("/data/big.json", json.dumps([{"a": i} for i in range(2000)]).encode())
+    for _ in range(3):
+        r = vm.exec("jq -c '[.[] | .a] | add' big.json")
+        assert (r.exit_code, r.stdout, r.stderr) == (0, "1999000\n", ""), r
+    assert writes[-1] == [b"P", b"R"]
+    assert capped and all(capped[-2:])
+
+
 def test_a_large_value_among_small_ones_moves_the_run_to_a_helper(
     vm: VM, no_helpers: list[int]
 ) -> None:

@@ -151,8 +151,13 @@ class _Helper:
     def alive(self) -> bool:
         return self.proc.poll() is None
 
-    def send(self, op: bytes, payload: bytes = b"") -> None:
-        data = memoryview(_HEAD.pack(op, len(payload)) + payload)
+    def send(self, op: bytes, payload: bytes = b"", *more: bytes) -> None:
+        """Send one frame, or several (``more``: op, payload, ...) in one write, which wakes
+        the helper once."""
+        frames = [_HEAD.pack(op, len(payload)), payload]
+        for i in range(0, len(more), 2):
+            frames += (_HEAD.pack(more[i], len(more[i + 1])), more[i + 1])
+        data = memoryview(b"".join(frames))
         try:
             while data:
                 n = os.write(self.wfd, data)
@@ -359,6 +364,9 @@ class JqEngine:
         #: request to compile it in a helper should an input be too large for this process
         self._screen: Screen | None = None
         self._req = ""
+        #: a compile request sent with the run's inputs (one write); its answer comes first
+        self._queued: bytes | None = None
+        self._compile_reply = False
 
     async def compile(
         self,
@@ -432,8 +440,13 @@ class JqEngine:
         assert h is not None and h.state == "idle"
         left, self._exec_level = _memory_left(self.budget)
         h.cap_memory(left)
+        run = "\0".join(items).encode("utf-8", "surrogatepass")
         try:
-            h.send(b"R", "\0".join(items).encode("utf-8", "surrogatepass"))
+            if self._queued is not None:
+                h.send(b"P", self._queued, b"R", run)
+                self._queued, self._compile_reply = None, True
+            else:
+                h.send(b"R", run)
         except _Died:
             self._died()
         h.state = "running"
@@ -457,6 +470,16 @@ class JqEngine:
             if not ok:  # pragma: no cover - it compiled here before
                 raise JqEngineError(msg or "jq: error: cannot compile program")
             return
+        if h.vsize:
+            # it compiled here, so it compiles there: the request goes with the inputs (one
+            # wakeup of the helper, not two), under the cap set for the run, which needs the
+            # helper's size from an earlier answer
+            try:
+                await h.wait_ready(self.budget)
+            except _Died:
+                self._died()
+            self._queued = self._req.encode("utf-8", "surrogatepass")
+            return
         op, _ = await self._compile(h, self._req)
         if op != b"K":  # pragma: no cover - it compiled here before
             raise JqEngineError("jq: the jq engine could not compile the program")
@@ -472,6 +495,12 @@ class JqEngine:
             if h.state == "waiting":
                 h.send(b"M")
                 h.state = "running"
+            if self._compile_reply:
+                self._compile_reply = False
+                op, payload = await h.recv(self.budget)
+                if op != b"K":  # pragma: no cover - it compiled here before
+                    raise JqEngineError("jq: the jq engine could not compile the program")
+                h.sizes(payload, 0)
             op, payload = await h.recv(self.budget)
         except _Died:
             self._died()
@@ -498,6 +527,7 @@ class JqEngine:
     def close(self) -> None:
         """Hand the helper back (stopping an unfinished run) or kill it if it is computing."""
         self.inline, self._screen = None, None
+        self._queued, self._compile_reply = None, False
         h = self.helper
         self.helper = None
         if h is None:
