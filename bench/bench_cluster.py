@@ -32,17 +32,24 @@ def _per_exec(wall: float, total: int) -> float:
     return wall / total
 
 
-async def _drive(handles: list[Any], per_vm: int, script: str, want: str) -> float:
-    """Every VM runs ``per_vm`` execs one after another, all VMs at once; the wall time."""
+async def _drive(
+    handles: list[Any], per_vm: int, script: str, want: str, cpu: list[float] | None = None
+) -> float:
+    """Every VM runs ``per_vm`` execs one after another, all VMs at once; the wall time.
+    ``cpu`` gets this process's CPU time over the same span (the driver's share)."""
 
     async def one(h: Any) -> None:
         for _ in range(per_vm):
             r = await h.exec(script)
             assert r.stdout == want, r
 
+    c = time.process_time()
     t = time.perf_counter()
     await asyncio.gather(*(one(h) for h in handles))
-    return time.perf_counter() - t
+    wall = time.perf_counter() - t
+    if cpu is not None:
+        cpu.append(time.process_time() - c)
+    return wall
 
 
 def _threads(n: int, per_vm: int, script: str) -> float:
@@ -100,23 +107,42 @@ def _throughput_rows(cluster: Any, quick: bool) -> list[Result]:
         samples = [_per_exec(_threads(n_vms, per_vm, script), total) for _ in range(reps)]
         rows.append(Result(G, name, f"pocketos, {n_vms} threads", "s", samples))
         medians = {}
+        cpus: dict[int, list[float]] = {1: [], 2: []}
+        samples_by: dict[int, list[float]] = {1: [], 2: []}
+
+        async def on_cluster(
+            n_hosts: int,
+            script: str = script,
+            want: str = want,
+            per_vm: int = per_vm,
+            cpus: dict[int, list[float]] = cpus,
+        ) -> float:
+            hs = [await cluster.async_vm(labels={"pool": f"tp{n_hosts}"}) for _ in range(n_vms)]
+            for h in hs:
+                await h.exec(script)
+            wall = await _drive(hs, per_vm, script, want, cpus[n_hosts])
+            for h in hs:
+                await h.close()
+            return wall
+
+        for _ in range(reps):  # 1 and 2 hosts interleaved: a change of load hits both
+            for n_hosts in (1, 2):
+                samples_by[n_hosts].append(_per_exec(asyncio.run(on_cluster(n_hosts)), total))
         for n_hosts in (1, 2):
-
-            async def on_cluster(
-                n_hosts: int = n_hosts, script: str = script, want: str = want, per_vm: int = per_vm
-            ) -> float:
-                hs = [await cluster.async_vm(labels={"pool": f"tp{n_hosts}"}) for _ in range(n_vms)]
-                for h in hs:
-                    await h.exec(script)
-                wall = await _drive(hs, per_vm, script, want)
-                for h in hs:
-                    await h.close()
-                return wall
-
-            samples = [_per_exec(asyncio.run(on_cluster()), total) for _ in range(reps)]
-            rows.append(Result(G, name, f"cluster, {n_hosts} host(s)", "s", samples))
+            rows.append(Result(G, name, f"cluster, {n_hosts} host(s)", "s", samples_by[n_hosts]))
             medians[n_hosts] = rows[-1].median
         rows[-1].note = f"{medians[1] / medians[2]:.2f}x the throughput of 1 host"
+        for n_hosts in (1, 2):
+            rows.append(
+                Result(
+                    G,
+                    f"{label}, driver CPU per exec ({n_vms} VMs busy)",
+                    f"cluster, {n_hosts} host(s)",
+                    "s",
+                    [c / total for c in cpus[n_hosts]],
+                    note="the calling process's CPU time (all its threads) / execs",
+                )
+            )
     for names in pools.values():
         for n in names:
             cluster.remove_host(n)
@@ -130,8 +156,11 @@ def _overhead_rows(cluster: Any, quick: bool) -> list[Result]:
     rows = []
     local = VM()
     local.write_file("/home/user/f", "x")
-    h = cluster.vm()
+    h = cluster.vm(labels={"pool": "direct"})
     h.write_file("/home/user/f", "x")
+    ray_host = cluster.add_host(labels={"pool": "ray"}, direct=False)
+    via_ray = cluster.vm(host=ray_host)
+    via_ray.write_file("/home/user/f", "x")
     rows.append(
         Result(
             G,
@@ -153,6 +182,16 @@ def _overhead_rows(cluster: Any, quick: bool) -> list[Result]:
     rows.append(
         Result(
             G,
+            "call overhead: exists()",
+            "cluster handle, Ray path",
+            "s",
+            timeit(lambda: via_ray.exists("/home/user/f"), n),
+            note="Cluster(direct=False): every call is a Ray actor call",
+        )
+    )
+    rows.append(
+        Result(
+            G,
             "call overhead: exec('true')",
             "pocketos",
             "s",
@@ -168,8 +207,19 @@ def _overhead_rows(cluster: Any, quick: bool) -> list[Result]:
             timeit(lambda: h.exec("true"), n // 2),
         )
     )
-    rows += _floor_rows(n, h)
+    rows.append(
+        Result(
+            G,
+            "call overhead: exec('true')",
+            "cluster handle, Ray path",
+            "s",
+            timeit(lambda: via_ray.exec("true"), n // 2),
+        )
+    )
+    rows += _floor_rows(n, h, via_ray)
     h.close()
+    via_ray.close()
+    cluster.remove_host(ray_host)
     local.close()
     return rows
 
@@ -205,7 +255,7 @@ def _bare_call(actor: Any, args: tuple[Any, ...]) -> Any:
     return ray.get(actor.call.remote(*args))
 
 
-def _floor_rows(n: int, handle: Any) -> list[Result]:
+def _floor_rows(n: int, handle: Any, via_ray: Any) -> list[Result]:
     import ray
 
     args: tuple[Any, ...] = ("vm", "exists", ("/home/user/f",), {})
@@ -216,7 +266,14 @@ def _floor_rows(n: int, handle: Any) -> list[Result]:
             "cluster handle",
             "s",
             value=_cpu_per_call(lambda: handle.exists("/home/user/f"), n),
-        )
+        ),
+        Result(
+            G,
+            "caller CPU per call: exists()",
+            "cluster handle, Ray path",
+            "s",
+            value=_cpu_per_call(lambda: via_ray.exists("/home/user/f"), n),
+        ),
     ]
     for label, cls in (("bare Ray actor", _Bare), ("bare async Ray actor", _BareAsync)):
         actor: Any = ray.remote(num_cpus=0)(cls).remote()
@@ -325,7 +382,7 @@ def run(quick: bool = False) -> list[Result]:
         ray_init={"num_cpus": 2, "object_store_memory": 200 * 1024 * 1024},
     )
     try:
-        cluster.add_host()  # for the overhead rows
+        cluster.add_host(labels={"pool": "direct"})  # for the overhead rows
         rows = _throughput_rows(cluster, quick)
         rows += _overhead_rows(cluster, quick)
         rows += _migration_rows(cluster, quick)

@@ -366,11 +366,7 @@ def test_the_ray_path_is_the_fallback(cluster: Cluster) -> None:
     assert vm.exec("echo one").stdout == "one\n"  # the socket never answered: Ray, from now on
     assert ref.wire is None and "cannot connect" in (ref.wire_error or "")
     vm.close()
-    cluster.direct = False
-    try:
-        (h2,) = pool(cluster, "fallback-ray", n=1)
-    finally:
-        cluster.direct = True
+    h2 = cluster.add_host(labels={"pool": "fallback-ray"}, direct=False)
     vm = cluster.vm("fallback-2", host=h2, labels={"pool": "fallback-ray"})
     assert vm.exec("echo two > /home/user/t; cat /home/user/t").stdout == "two\n"
     assert cluster._hosts[h2].wire is None and cluster._hosts[h2].secret is None

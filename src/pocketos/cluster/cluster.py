@@ -216,10 +216,13 @@ class Cluster:
         capacity: int | None = None,
         node: str | None = None,
         options: dict[str, Any] | None = None,
+        direct: bool | None = None,
     ) -> str:
         """Start one more host actor (preferably on Ray node ``node`` when given); returns its
         name. ``options`` are Ray actor options for this host on top of ``host_options`` (such
-        as ``resources={"zone_a": 0.01}`` to require a node that has that resource)."""
+        as ``resources={"zone_a": 0.01}`` to require a node that has that resource);
+        ``direct`` overrides the cluster's ``direct`` for this host."""
+        secret = self._secret if (self.direct if direct is None else direct) else None
         name = f"host-{next(self._seq)}"
         lab = {k: str(v) for k, v in {**self._labels, **(labels or {})}.items()}
         lab["host"] = name
@@ -235,7 +238,7 @@ class Cluster:
             labels=lab,
             capacity=cap,
             session_store=self.session_store,
-            secret=self._secret if self.direct else None,
+            secret=secret,
         )
         self._hosts[name] = HostRef(
             name,
@@ -243,7 +246,7 @@ class Cluster:
             lab,
             cap,
             node,
-            secret=self._secret if self.direct else None,
+            secret=secret,
             client_node=self._node,
         )
         return name
@@ -309,7 +312,7 @@ class Cluster:
             self._ray.kill(host.actor)
         if not self.closed:
             labels = {k: v for k, v in host.labels.items() if k not in ("host", "node")}
-            self.add_host(labels=labels, capacity=host.capacity)
+            self.add_host(labels=labels, capacity=host.capacity, direct=host.secret is not None)
         for hid in list(host.handles):
             handle = self._handles.get(hid)
             if handle is not None and handle._host is host:

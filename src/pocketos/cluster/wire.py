@@ -188,16 +188,45 @@ def _recv_exact(sock: socket.socket, n: int) -> bytes:
     return bytes(buf)
 
 
-async def _arecv_exact(loop: asyncio.AbstractEventLoop, sock: socket.socket, n: int) -> bytes:
-    buf = bytearray(n)
-    view = memoryview(buf)
-    got = 0
-    while got < n:
-        k = await loop.sock_recv_into(sock, view[got:])
-        if not k:
-            raise HostGone("the host closed the connection")
-        got += k
-    return bytes(buf)
+_CHUNK = 1 << 12  # a small reply in one recv; a larger buffer costs more to allocate
+
+
+def _split(first: bytes) -> tuple[int, bytes]:
+    """The length a reply frame announces, and the part of its body in ``first``."""
+    (n,) = _LEN.unpack_from(first)
+    return n, first[_LEN.size :]
+
+
+def _read_reply(sock: socket.socket) -> Any:
+    """One reply frame: usually a single recv (the header and a small body arrive together)."""
+    first = sock.recv(_CHUNK)
+    while 0 < len(first) < _LEN.size:
+        first += sock.recv(_CHUNK)
+    if not first:
+        raise HostGone("the host closed the connection")
+    n, body = _split(first)
+    if len(body) < n:
+        body += _recv_exact(sock, n - len(body))
+    return pickle.loads(body)
+
+
+async def _aread_reply(loop: asyncio.AbstractEventLoop, sock: socket.socket) -> Any:
+    first = await loop.sock_recv(sock, _CHUNK)
+    while 0 < len(first) < _LEN.size:
+        first += await loop.sock_recv(sock, _CHUNK)
+    if not first:
+        raise HostGone("the host closed the connection")
+    n, body = _split(first)
+    if len(body) < n:
+        rest = bytearray(n - len(body))
+        view, got = memoryview(rest), 0
+        while got < len(rest):
+            k = await loop.sock_recv_into(sock, view[got:])
+            if not k:
+                raise HostGone("the host closed the connection")
+            got += k
+        body += rest
+    return pickle.loads(body)
 
 
 def _broken(sock: socket.socket, exc: BaseException) -> None:
@@ -287,8 +316,7 @@ class WireClient:
             sock = self._open()
         try:
             sock.sendall(frame)
-            (n,) = _LEN.unpack(_recv_exact(sock, _LEN.size))
-            reply = pickle.loads(_recv_exact(sock, n))
+            reply = _read_reply(sock)
         except BaseException as exc:
             _broken(sock, exc)
             raise
@@ -304,8 +332,7 @@ class WireClient:
             sock.setblocking(False)
         try:
             await loop.sock_sendall(sock, frame)
-            (n,) = _LEN.unpack(await _arecv_exact(loop, sock, _LEN.size))
-            reply = pickle.loads(await _arecv_exact(loop, sock, n))
+            reply = await _aread_reply(loop, sock)
         except BaseException as exc:
             _broken(sock, exc)
             raise
