@@ -163,7 +163,7 @@ class BackendContract:
 
     def test_read_view_reads_what_read_reads(self, backend: Backend) -> None:
         put(backend, "/f", b"0123456789")
-        for offset, size in [(0, 10), (2, 3), (8, 100), (10, 5), (50, 5), (3, 0)]:
+        for offset, size in [(0, 10), (2, 3), (8, 100), (10, 5), (50, 5), (3, 0), (2, -1)]:
             view = backend.read_view("/f", offset, size)
             try:
                 assert bytes(view) == backend.read("/f", offset, size)

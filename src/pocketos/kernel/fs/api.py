@@ -134,10 +134,10 @@ class Backend(ABC):
         """Bytes of regular file ``path`` from ``offset``; ``size=-1`` to the end."""
 
     def read_view(self, path: str, offset: int, size: int) -> bytes | memoryview:
-        """``read`` without a copy where the backend can: a read-only view of the stored
-        bytes, which the caller must release (``memoryview.release``) before the file can
-        change again (a held view of a growing file makes the write fail). The default
-        copies."""
+        """``read`` (``size=-1`` to the end) without a copy where the backend can: a
+        read-only view of the stored bytes, which the caller must release
+        (``memoryview.release``) before the file can change again (a held view of a growing
+        file makes the write fail). The default copies."""
         return self.read(path, offset, size)
 
     # --- mutations -------------------------------------------------------------------------

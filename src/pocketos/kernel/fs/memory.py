@@ -238,8 +238,9 @@ class MemoryBackend(Backend):
         n = self._get(path)
         if n.data is None:
             return self.read(path, offset, size)
+        end = len(n.data) if size < 0 else offset + size
         with memoryview(n.data) as whole:  # the slice keeps its own hold on the buffer
-            return whole[offset : offset + size].toreadonly()
+            return whole[offset:end].toreadonly()
 
     def is_opaque(self, path: str) -> bool:
         n = self.lookup(path)
