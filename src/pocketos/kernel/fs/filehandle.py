@@ -123,8 +123,10 @@ class FileHandle:
         self._open()
         if not self.writable:
             raise fs_error(errno.EBADF, self.name)
-        if not isinstance(data, (bytes, bytearray, memoryview)):
-            data = bytes(data)
+        if not isinstance(data, (bytes, bytearray)) and not (
+            isinstance(data, memoryview) and data.format == "B" and data.ndim == 1
+        ):
+            data = bytes(data)  # anything else is flattened to its bytes, as before
         if self.rdev is not None:
             check_time()
             _device_write(self.rdev, self.name)
