@@ -2,375 +2,563 @@
 
 from __future__ import annotations
 
-from dataclasses import MISSING, Field, field
-from typing import TYPE_CHECKING, Any, TypeVar, dataclass_transform
-
 from pocketos.kernel.record import SlotRecord
 
 
 class Node(SlotRecord):
-    """A syntax-tree node: slots, ``__init__``, equality and repr by fields, like a dataclass
-    with ``slots=True``. A dataclass generates and compiles its methods for each class when the
-    module is imported, which made the first exec in a process slow; here equality and repr come
-    from :class:`SlotRecord`, and a class's ``__init__`` is compiled the first time the class is
-    instantiated (a script uses a few of the ~35 node types). Like a dataclass with ``eq``, a
-    node is not hashable. Its fields, in ``__init__``'s order, are its ``__slots__``."""
+    """A syntax-tree node: its fields are its ``__slots__`` (in ``__init__``'s order), with
+    equality and repr by fields from :class:`SlotRecord`. Each class writes its ``__init__``: a
+    dataclass would generate and compile the methods of each of the ~35 node classes when the
+    shell is imported, which the first exec of every process paid for. Like a dataclass with
+    ``eq``, a node is not hashable."""
 
     __slots__: tuple[str, ...] = ()
-    #: field name -> default value, or a ``_Factory`` for a ``field(default_factory=...)``
-    _node_defaults: dict[str, Any] = {}
-
-    if not TYPE_CHECKING:
-
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            cls = self.__class__
-            init = _compile_init(cls)
-            cls.__init__ = init
-            init(self, *args, **kwargs)
-
     __hash__ = None  # type: ignore[assignment]
-
-
-class _Factory:
-    """A default made fresh for each node (``field(default_factory=...)``)."""
-
-    __slots__ = ("make",)
-
-    def __init__(self, make: Any) -> None:
-        self.make = make
-
-
-def _compile_init(cls: type[Node]) -> Any:
-    """``cls.__init__``, written for its fields like the one a dataclass generates."""
-    env: dict[str, Any] = {}
-    params, body = ["self"], []
-    for name in cls.__slots__:
-        if name not in cls._node_defaults:
-            params.append(name)
-            body.append(f"    self.{name} = {name}")
-            continue
-        default = cls._node_defaults[name]
-        env[f"_d_{name}"] = default
-        params.append(f"{name}=_d_{name}")
-        if isinstance(default, _Factory):
-            env[f"_f_{name}"] = default.make
-            body.append(f"    self.{name} = _f_{name}() if {name} is _d_{name} else {name}")
-        else:
-            body.append(f"    self.{name} = {name}")
-    src = f"def __init__({', '.join(params)}) -> None:\n" + ("\n".join(body) or "    pass")
-    exec(compile(src, f"<{cls.__qualname__}.__init__>", "exec"), env)
-    init = env["__init__"]
-    init.__qualname__ = f"{cls.__qualname__}.__init__"
-    return init
-
-
-_N = TypeVar("_N", bound=Node)
-
-
-@dataclass_transform(field_specifiers=(field,))
-def _node(cls: type[_N]) -> type[_N]:
-    """Make ``cls`` a node: its annotated names become slots and fields, and their values in the
-    class body their defaults (``field(default_factory=f)`` for a fresh one)."""
-    ns = dict(cls.__dict__)
-    names = tuple(ns.get("__annotations__", {}))
-    defaults: dict[str, Any] = {}
-    for name in names:
-        if name in ns:
-            value = ns.pop(name)
-            if isinstance(value, Field):
-                value = (
-                    value.default
-                    if value.default_factory is MISSING
-                    else _Factory(value.default_factory)
-                )
-            defaults[name] = value
-        elif defaults:
-            raise TypeError(f"non-default field {name!r} follows a default one in {cls.__name__}")
-    ns.pop("__dict__", None)
-    ns.pop("__weakref__", None)
-    ns["__slots__"] = names
-    ns["_node_defaults"] = defaults
-    new = type(cls.__name__, cls.__bases__, ns)
-    new.__qualname__ = cls.__qualname__
-    return new
 
 
 # --- word parts ---------------------------------------------------------------------------
 
 
-@_node
 class Lit(Node):
     """Unquoted literal text (subject to brace expansion, tilde, globbing)."""
 
+    __slots__ = ("text",)
     text: str
 
+    def __init__(self, text: str) -> None:
+        self.text = text
 
-@_node
+
 class Quoted(Node):
     """Quoted literal text ('...', $'...', backslash escape)."""
 
+    __slots__ = ("text",)
     text: str
 
+    def __init__(self, text: str) -> None:
+        self.text = text
 
-@_node
+
 class DQ(Node):
     """A double-quoted string."""
 
+    __slots__ = ("parts",)
     parts: list[Part]
 
+    def __init__(self, parts: list[Part]) -> None:
+        self.parts = parts
 
-@_node
+
 class Param(Node):
     """``$name`` / ``${...}``. ``op`` is "" for a plain reference."""
 
+    __slots__ = (
+        "name",
+        "index",
+        "op",
+        "arg",
+        "arg2",
+        "length",
+        "indirect",
+        "prefix_list",
+        "keys",
+        "text",
+    )
     name: str
-    index: str | None = None  # raw subscript text ("@", "*", "0", "i+1" ...)
-    op: str = ""  # ":-" "#" "//" "^^" "@" ":" (substring) ...
-    arg: Word | None = None
-    arg2: Word | None = None  # replacement for / forms, length for substrings
-    length: bool = False  # ${#x}
-    indirect: bool = False  # ${!x}
-    prefix_list: str = ""  # ${!pre*} / ${!pre@}
-    keys: bool = False  # ${!a[@]}
-    text: str = ""  # source text (for messages)
+    index: str | None  # raw subscript text ("@", "*", "0", "i+1" ...)
+    op: str  # ":-" "#" "//" "^^" "@" ":" (substring) ...
+    arg: Word | None
+    arg2: Word | None  # replacement for / forms, length for substrings
+    length: bool  # ${#x}
+    indirect: bool  # ${!x}
+    prefix_list: str  # ${!pre*} / ${!pre@}
+    keys: bool  # ${!a[@]}
+    text: str  # source text (for messages)
+
+    def __init__(
+        self,
+        name: str,
+        index: str | None = None,
+        op: str = "",
+        arg: Word | None = None,
+        arg2: Word | None = None,
+        length: bool = False,
+        indirect: bool = False,
+        prefix_list: str = "",
+        keys: bool = False,
+        text: str = "",
+    ) -> None:
+        self.name = name
+        self.index = index
+        self.op = op
+        self.arg = arg
+        self.arg2 = arg2
+        self.length = length
+        self.indirect = indirect
+        self.prefix_list = prefix_list
+        self.keys = keys
+        self.text = text
 
 
-@_node
 class CmdSub(Node):
+    __slots__ = ("body", "text")
     body: Script
-    text: str = ""
+    text: str
+
+    def __init__(self, body: Script, text: str = "") -> None:
+        self.body = body
+        self.text = text
 
 
-@_node
 class ArithSub(Node):
+    __slots__ = ("expr",)
     expr: str
 
+    def __init__(self, expr: str) -> None:
+        self.expr = expr
 
-@_node
+
 class ProcSub(Node):
+    __slots__ = ("direction", "body")
     direction: str  # "<" or ">"
     body: Script
 
+    def __init__(self, direction: str, body: Script) -> None:
+        self.direction = direction
+        self.body = body
 
-@_node
+
 class BadSub(Node):
     """A substitution bash rejects only when it is expanded."""
 
+    __slots__ = ("text",)
     text: str
+
+    def __init__(self, text: str) -> None:
+        self.text = text
 
 
 Part = Lit | Quoted | DQ | Param | CmdSub | ArithSub | ProcSub | BadSub
 
 
-@_node
 class Word(Node):
+    __slots__ = ("parts", "simple", "text", "assign")
     parts: list[Part]
     #: the plain string when the word needs no expansion at all
-    simple: str | None = None
-    text: str = ""
+    simple: str | None
+    text: str
     #: set when the word has the form ``name=value`` / ``name[i]+=value`` / ``name=(...)``
-    assign: Assign | None = None
+    assign: Assign | None
+
+    def __init__(
+        self,
+        parts: list[Part],
+        simple: str | None = None,
+        text: str = "",
+        assign: Assign | None = None,
+    ) -> None:
+        self.parts = parts
+        self.simple = simple
+        self.text = text
+        self.assign = assign
 
 
 # --- commands -----------------------------------------------------------------------------
 
 
-@_node
 class Assign(Node):
+    __slots__ = ("name", "index", "value", "array", "append", "text", "cmdsub")
     name: str
-    index: str | None = None
-    value: Word | None = None
-    array: list[Word | Assign] | None = None
-    append: bool = False
-    text: str = ""
+    index: str | None
+    value: Word | None
+    array: list[Word | Assign] | None
+    append: bool
+    text: str
     #: cached: does the value contain a command substitution (sets $?)
-    cmdsub: bool | None = None
+    cmdsub: bool | None
+
+    def __init__(
+        self,
+        name: str,
+        index: str | None = None,
+        value: Word | None = None,
+        array: list[Word | Assign] | None = None,
+        append: bool = False,
+        text: str = "",
+        cmdsub: bool | None = None,
+    ) -> None:
+        self.name = name
+        self.index = index
+        self.value = value
+        self.array = array
+        self.append = append
+        self.text = text
+        self.cmdsub = cmdsub
 
 
-@_node
 class HereDoc(Node):
+    __slots__ = ("delimiter", "strip_tabs", "quoted", "body")
     delimiter: str
     strip_tabs: bool
     quoted: bool
-    body: Word | None = None
+    body: Word | None
+
+    def __init__(
+        self, delimiter: str, strip_tabs: bool, quoted: bool, body: Word | None = None
+    ) -> None:
+        self.delimiter = delimiter
+        self.strip_tabs = strip_tabs
+        self.quoted = quoted
+        self.body = body
 
 
-@_node
 class Redir(Node):
+    __slots__ = ("fd", "op", "target", "heredoc", "fdvar")
     fd: int | None
     op: str  # < > >> >| <> <& >& &> &>> << <<- <<<
-    target: Word | None = None
-    heredoc: HereDoc | None = None
-    fdvar: str | None = None
+    target: Word | None
+    heredoc: HereDoc | None
+    fdvar: str | None
+
+    def __init__(
+        self,
+        fd: int | None,
+        op: str,
+        target: Word | None = None,
+        heredoc: HereDoc | None = None,
+        fdvar: str | None = None,
+    ) -> None:
+        self.fd = fd
+        self.op = op
+        self.target = target
+        self.heredoc = heredoc
+        self.fdvar = fdvar
 
 
-@_node
 class Simple(Node):
+    __slots__ = ("assigns", "words", "redirs", "line")
     assigns: list[Assign]
     words: list[Word]
     redirs: list[Redir]
-    line: int = 0
+    line: int
+
+    def __init__(
+        self, assigns: list[Assign], words: list[Word], redirs: list[Redir], line: int = 0
+    ) -> None:
+        self.assigns = assigns
+        self.words = words
+        self.redirs = redirs
+        self.line = line
 
 
-@_node
 class Pipeline(Node):
+    __slots__ = ("cmds", "negate", "stderr_too", "line", "timed")
     cmds: list[Command]
-    negate: bool = False
-    stderr_too: list[bool] = field(default_factory=list)  # |& after stage i
-    line: int = 0
-    timed: bool = False
+    negate: bool
+    stderr_too: list[bool]  # |& after stage i
+    line: int
+    timed: bool
+
+    def __init__(
+        self,
+        cmds: list[Command],
+        negate: bool = False,
+        stderr_too: list[bool] | None = None,
+        line: int = 0,
+        timed: bool = False,
+    ) -> None:
+        self.cmds = cmds
+        self.negate = negate
+        self.stderr_too = [] if stderr_too is None else stderr_too
+        self.line = line
+        self.timed = timed
 
 
-@_node
 class AndOr(Node):
+    __slots__ = ("first", "rest")
     first: Pipeline
     rest: list[tuple[str, Pipeline]]
 
+    def __init__(self, first: Pipeline, rest: list[tuple[str, Pipeline]]) -> None:
+        self.first = first
+        self.rest = rest
 
-@_node
+
 class ListItem(Node):
+    __slots__ = ("node", "background")
     node: AndOr
-    background: bool = False
+    background: bool
+
+    def __init__(self, node: AndOr, background: bool = False) -> None:
+        self.node = node
+        self.background = background
 
 
-@_node
 class Script(Node):
+    __slots__ = ("items", "warnings")
     items: list[ListItem]
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[str]
+
+    def __init__(self, items: list[ListItem], warnings: list[str] | None = None) -> None:
+        self.items = items
+        self.warnings = [] if warnings is None else warnings
 
 
-@_node
 class Subshell(Node):
+    __slots__ = ("body", "redirs", "line")
     body: Script
-    redirs: list[Redir] = field(default_factory=list)
-    line: int = 0
+    redirs: list[Redir]
+    line: int
+
+    def __init__(self, body: Script, redirs: list[Redir] | None = None, line: int = 0) -> None:
+        self.body = body
+        self.redirs = [] if redirs is None else redirs
+        self.line = line
 
 
-@_node
 class Group(Node):
+    __slots__ = ("body", "redirs", "line")
     body: Script
-    redirs: list[Redir] = field(default_factory=list)
-    line: int = 0
+    redirs: list[Redir]
+    line: int
+
+    def __init__(self, body: Script, redirs: list[Redir] | None = None, line: int = 0) -> None:
+        self.body = body
+        self.redirs = [] if redirs is None else redirs
+        self.line = line
 
 
-@_node
 class If(Node):
+    __slots__ = ("clauses", "orelse", "redirs", "line")
     clauses: list[tuple[Script, Script]]
     orelse: Script | None
-    redirs: list[Redir] = field(default_factory=list)
-    line: int = 0
+    redirs: list[Redir]
+    line: int
+
+    def __init__(
+        self,
+        clauses: list[tuple[Script, Script]],
+        orelse: Script | None,
+        redirs: list[Redir] | None = None,
+        line: int = 0,
+    ) -> None:
+        self.clauses = clauses
+        self.orelse = orelse
+        self.redirs = [] if redirs is None else redirs
+        self.line = line
 
 
-@_node
 class While(Node):
+    __slots__ = ("cond", "body", "until", "redirs", "line")
     cond: Script
     body: Script
-    until: bool = False
-    redirs: list[Redir] = field(default_factory=list)
-    line: int = 0
+    until: bool
+    redirs: list[Redir]
+    line: int
+
+    def __init__(
+        self,
+        cond: Script,
+        body: Script,
+        until: bool = False,
+        redirs: list[Redir] | None = None,
+        line: int = 0,
+    ) -> None:
+        self.cond = cond
+        self.body = body
+        self.until = until
+        self.redirs = [] if redirs is None else redirs
+        self.line = line
 
 
-@_node
 class For(Node):
+    __slots__ = ("var", "words", "body", "select", "redirs", "line")
     var: str
     words: list[Word] | None
     body: Script
-    select: bool = False
-    redirs: list[Redir] = field(default_factory=list)
-    line: int = 0
+    select: bool
+    redirs: list[Redir]
+    line: int
+
+    def __init__(
+        self,
+        var: str,
+        words: list[Word] | None,
+        body: Script,
+        select: bool = False,
+        redirs: list[Redir] | None = None,
+        line: int = 0,
+    ) -> None:
+        self.var = var
+        self.words = words
+        self.body = body
+        self.select = select
+        self.redirs = [] if redirs is None else redirs
+        self.line = line
 
 
-@_node
 class ArithFor(Node):
+    __slots__ = ("init", "cond", "step", "body", "redirs", "line")
     init: str
     cond: str
     step: str
     body: Script
-    redirs: list[Redir] = field(default_factory=list)
-    line: int = 0
+    redirs: list[Redir]
+    line: int
+
+    def __init__(
+        self,
+        init: str,
+        cond: str,
+        step: str,
+        body: Script,
+        redirs: list[Redir] | None = None,
+        line: int = 0,
+    ) -> None:
+        self.init = init
+        self.cond = cond
+        self.step = step
+        self.body = body
+        self.redirs = [] if redirs is None else redirs
+        self.line = line
 
 
-@_node
 class CaseItem(Node):
+    __slots__ = ("patterns", "body", "term")
     patterns: list[Word]
     body: Script
     term: str  # ";;" ";&" ";;&"
 
+    def __init__(self, patterns: list[Word], body: Script, term: str) -> None:
+        self.patterns = patterns
+        self.body = body
+        self.term = term
 
-@_node
+
 class Case(Node):
+    __slots__ = ("word", "items", "redirs", "line")
     word: Word
     items: list[CaseItem]
-    redirs: list[Redir] = field(default_factory=list)
-    line: int = 0
+    redirs: list[Redir]
+    line: int
+
+    def __init__(
+        self, word: Word, items: list[CaseItem], redirs: list[Redir] | None = None, line: int = 0
+    ) -> None:
+        self.word = word
+        self.items = items
+        self.redirs = [] if redirs is None else redirs
+        self.line = line
 
 
-@_node
 class FuncDef(Node):
+    __slots__ = ("name", "body", "line", "source")
     name: str
     body: Command
-    line: int = 0
-    source: str = ""
+    line: int
+    source: str
+
+    def __init__(self, name: str, body: Command, line: int = 0, source: str = "") -> None:
+        self.name = name
+        self.body = body
+        self.line = line
+        self.source = source
 
 
-@_node
 class ArithCmd(Node):
+    __slots__ = ("expr", "redirs", "line")
     expr: str
-    redirs: list[Redir] = field(default_factory=list)
-    line: int = 0
+    redirs: list[Redir]
+    line: int
+
+    def __init__(self, expr: str, redirs: list[Redir] | None = None, line: int = 0) -> None:
+        self.expr = expr
+        self.redirs = [] if redirs is None else redirs
+        self.line = line
 
 
 # [[ ]] expressions
-@_node
 class CondWord(Node):
+    __slots__ = ("word",)
     word: Word
 
+    def __init__(self, word: Word) -> None:
+        self.word = word
 
-@_node
+
 class CondUnary(Node):
+    __slots__ = ("op", "arg")
     op: str
     arg: Word
 
+    def __init__(self, op: str, arg: Word) -> None:
+        self.op = op
+        self.arg = arg
 
-@_node
+
 class CondBinary(Node):
+    __slots__ = ("op", "left", "right")
     op: str
     left: Word
     right: Word
 
+    def __init__(self, op: str, left: Word, right: Word) -> None:
+        self.op = op
+        self.left = left
+        self.right = right
 
-@_node
+
 class CondNot(Node):
+    __slots__ = ("expr",)
     expr: CondExpr
 
+    def __init__(self, expr: CondExpr) -> None:
+        self.expr = expr
 
-@_node
+
 class CondAnd(Node):
+    __slots__ = ("left", "right")
     left: CondExpr
     right: CondExpr
 
+    def __init__(self, left: CondExpr, right: CondExpr) -> None:
+        self.left = left
+        self.right = right
 
-@_node
+
 class CondOr(Node):
+    __slots__ = ("left", "right")
     left: CondExpr
     right: CondExpr
 
+    def __init__(self, left: CondExpr, right: CondExpr) -> None:
+        self.left = left
+        self.right = right
 
-@_node
+
 class CondParen(Node):
     """``( expr )`` inside ``[[ ]]``: kept so that the command prints as it was written."""
 
+    __slots__ = ("expr",)
     expr: CondExpr
+
+    def __init__(self, expr: CondExpr) -> None:
+        self.expr = expr
 
 
 CondExpr = CondWord | CondUnary | CondBinary | CondNot | CondAnd | CondOr | CondParen
 
 
-@_node
 class CondCmd(Node):
+    __slots__ = ("expr", "redirs", "line")
     expr: CondExpr
-    redirs: list[Redir] = field(default_factory=list)
-    line: int = 0
+    redirs: list[Redir]
+    line: int
+
+    def __init__(self, expr: CondExpr, redirs: list[Redir] | None = None, line: int = 0) -> None:
+        self.expr = expr
+        self.redirs = [] if redirs is None else redirs
+        self.line = line
 
 
 Command = (
