@@ -86,6 +86,9 @@ def test_the_right_secret_gets_calls_through_on_unix_and_tcp() -> None:
                 assert (status, res.stdout) == ("ok", "42\n")
                 status, res = await off_loop(lambda c=client, f=frame: c.call_sync(f))
                 assert (status, res.stdout) == ("ok", "42\n")
+                if "tcp" in where:  # a node that vanishes without a FIN is noticed (keepalive)
+                    (sock,) = client._idle_sync
+                    assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE)
                 client.close()
 
     asyncio.run(go())

@@ -229,6 +229,25 @@ async def _aread_reply(loop: asyncio.AbstractEventLoop, sock: socket.socket) -> 
     return pickle.loads(body)
 
 
+#: TCP keepalive: a node that vanishes without closing its sockets (power, network) is
+#: noticed after about KEEPIDLE + KEEPINTVL * KEEPCNT seconds, even during a long exec
+KEEPIDLE, KEEPINTVL, KEEPCNT = 10, 5, 3
+
+
+def _tune_tcp(sock: socket.socket) -> None:
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    for name, value in (
+        ("TCP_KEEPIDLE", KEEPIDLE),
+        ("TCP_KEEPINTVL", KEEPINTVL),
+        ("TCP_KEEPCNT", KEEPCNT),
+    ):
+        opt = getattr(socket, name, None)
+        if opt is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, opt, value)
+
+
 def _broken(sock: socket.socket, exc: BaseException) -> None:
     """A call failed half-way: its connection is unusable (a reply may still be on its way).
     An OS error on it means the host is gone."""
@@ -276,7 +295,7 @@ class WireClient:
             except OSError as exc:
                 raise HostGone(f"cannot connect to the host ({self.describe()}): {exc}") from exc
             if fam != socket.AF_UNIX:
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                _tune_tcp(sock)
             self._authenticate(sock)
             sock.settimeout(None)
         except BaseException:
