@@ -6,7 +6,7 @@ import importlib
 import re
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pocketos.shell.parser import ansi_c_decode
 from pocketos.shell.state import (
@@ -20,6 +20,7 @@ from pocketos.shell.state import (
 )
 
 if TYPE_CHECKING:
+    from pocketos.shell.builtin_api import MiscShell, ShellIO
     from pocketos.shell.interp import Shell
 
 Builtin = Callable[["Shell", list[str]], Awaitable[int]]
@@ -72,8 +73,15 @@ KEYWORDS = frozenset(
 NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*$")
 
 
-def builtin(*names: str) -> Callable[[Builtin], Builtin]:
-    def deco(fn: Builtin) -> Builtin:
+#: a builtin typed against its family's interface (``builtin_api.py``)
+_Fn = TypeVar("_Fn", bound=Callable[..., Awaitable[int]])
+
+
+def builtin(*names: str) -> Callable[[_Fn], _Fn]:
+    """Register a builtin under ``names``. It keeps its own type (its family's interface,
+    which ``builtin_api._shell_fits`` checks ``Shell`` against)."""
+
+    def deco(fn: _Fn) -> _Fn:
         for n in names:
             BUILTINS[n] = fn
         return fn
@@ -85,7 +93,7 @@ def _b(s: str) -> bytes:
     return s.encode("utf-8", "surrogateescape")
 
 
-async def _err(sh: Shell, msg: str) -> None:
+async def _err(sh: ShellIO, msg: str) -> None:
     await sh.error(msg)
 
 
@@ -110,17 +118,17 @@ def attr_letters(attrs: int, value: Any) -> str:
 
 # --- trivial --------------------------------------------------------------------------------
 @builtin(":", "true")
-async def b_true(sh: Shell, argv: list[str]) -> int:
+async def b_true(sh: MiscShell, argv: list[str]) -> int:
     return 0
 
 
 @builtin("false")
-async def b_false(sh: Shell, argv: list[str]) -> int:
+async def b_false(sh: MiscShell, argv: list[str]) -> int:
     return 1
 
 
 @builtin("echo")
-async def b_echo(sh: Shell, argv: list[str]) -> int:
+async def b_echo(sh: MiscShell, argv: list[str]) -> int:
     args = argv[1:]
     newline = True
     interp = sh.shopt.xpg_echo
@@ -150,7 +158,7 @@ async def b_echo(sh: Shell, argv: list[str]) -> int:
 
 
 @builtin("printf")
-async def b_printf(sh: Shell, argv: list[str]) -> int:
+async def b_printf(sh: MiscShell, argv: list[str]) -> int:
     from pocketos.shell.printf import format_printf
 
     args = argv[1:]
@@ -213,7 +221,7 @@ def _c_atoi(text: str) -> int:
 
 
 @builtin("getopts")
-async def b_getopts(sh: Shell, argv: list[str]) -> int:
+async def b_getopts(sh: MiscShell, argv: list[str]) -> int:
     if len(argv) < 3:
         await _err(sh, "getopts: usage: getopts optstring name [arg ...]")
         return 2
@@ -229,7 +237,7 @@ async def b_getopts(sh: Shell, argv: list[str]) -> int:
     return status
 
 
-async def _getopts(sh: Shell, argv: list[str], out: list[str]) -> int:
+async def _getopts(sh: MiscShell, argv: list[str], out: list[str]) -> int:
     """One step of getopts; the value for the name variable is appended to ``out``."""
     spec = argv[1]
     args = argv[3:] if len(argv) > 3 else list(sh.positional)
@@ -311,14 +319,14 @@ async def _getopts(sh: Shell, argv: list[str], out: list[str]) -> int:
 
 # --- misc -------------------------------------------------------------------------------------
 @builtin("test", "[")
-async def b_test(sh: Shell, argv: list[str]) -> int:
+async def b_test(sh: MiscShell, argv: list[str]) -> int:
     from pocketos.shell.testexpr import evaluate_test
 
     st, err = evaluate_test(
         argv[1:],
         sh.fs.with_cwd(sh.cwd),
         name=argv[0],
-        is_set=sh._var_isset,
+        is_set=sh.var_isset,
         option_on=lambda o: o in sh.opts and sh.opts.get(o),
         isatty=sh.fd_isatty,
     )
@@ -328,7 +336,7 @@ async def b_test(sh: Shell, argv: list[str]) -> int:
 
 
 @builtin("umask")
-async def b_umask(sh: Shell, argv: list[str]) -> int:
+async def b_umask(sh: MiscShell, argv: list[str]) -> int:
     args = argv[1:]
     sym = False
     if args and args[0] == "-S":
@@ -387,7 +395,7 @@ async def b_umask(sh: Shell, argv: list[str]) -> int:
 
 
 @builtin("times")
-async def b_times(sh: Shell, argv: list[str]) -> int:
+async def b_times(sh: MiscShell, argv: list[str]) -> int:
     t = time.process_time()
     m, s = divmod(t, 60)
     await sh.write_out(f"{int(m)}m{s:.3f}s 0m0.000s\n0m0.000s 0m0.000s\n")
@@ -395,7 +403,7 @@ async def b_times(sh: Shell, argv: list[str]) -> int:
 
 
 @builtin("help")
-async def b_help(sh: Shell, argv: list[str]) -> int:
+async def b_help(sh: MiscShell, argv: list[str]) -> int:
     names = sorted(all_builtins())
     if len(argv) > 1:
         found = [n for n in argv[1:] if n in BUILTINS]

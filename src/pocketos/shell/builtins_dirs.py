@@ -11,7 +11,7 @@ from pocketos.shell.state import (
 )
 
 if TYPE_CHECKING:
-    from pocketos.shell.interp import Shell
+    from pocketos.shell.builtin_api import DirsShell
 
 from pocketos.shell.builtins import _err, builtin
 
@@ -30,7 +30,7 @@ def _normpath(p: str) -> str:
 
 
 @builtin("pwd")
-async def b_pwd(sh: Shell, argv: list[str]) -> int:
+async def b_pwd(sh: DirsShell, argv: list[str]) -> int:
     for a in argv[1:]:
         if a == "-P":
             try:
@@ -47,7 +47,7 @@ async def b_pwd(sh: Shell, argv: list[str]) -> int:
 
 
 @builtin("cd")
-async def b_cd(sh: Shell, argv: list[str]) -> int:
+async def b_cd(sh: DirsShell, argv: list[str]) -> int:
     args = [a for a in argv[1:] if a not in ("-L", "-P", "-e", "-@")]
     if args and args[0] == "--":
         args = args[1:]
@@ -116,7 +116,7 @@ async def b_cd(sh: Shell, argv: list[str]) -> int:
 
 
 @builtin("pushd")
-async def b_pushd(sh: Shell, argv: list[str]) -> int:
+async def b_pushd(sh: DirsShell, argv: list[str]) -> int:
     if len(argv) < 2:
         if not sh.dirstack:
             await _err(sh, "pushd: no other directory")
@@ -134,7 +134,7 @@ async def b_pushd(sh: Shell, argv: list[str]) -> int:
 
 
 @builtin("popd")
-async def b_popd(sh: Shell, argv: list[str]) -> int:
+async def b_popd(sh: DirsShell, argv: list[str]) -> int:
     if not sh.dirstack:
         await _err(sh, "popd: directory stack empty")
         return 1
@@ -147,6 +147,6 @@ async def b_popd(sh: Shell, argv: list[str]) -> int:
 
 
 @builtin("dirs")
-async def b_dirs(sh: Shell, argv: list[str]) -> int:
+async def b_dirs(sh: DirsShell, argv: list[str]) -> int:
     await sh.write_out(" ".join([sh.cwd] + sh.dirstack) + "\n")
     return 0

@@ -15,6 +15,7 @@ from pocketos.shell.state import (
 )
 
 if TYPE_CHECKING:
+    from pocketos.shell.builtin_api import FlowShell
     from pocketos.shell.interp import Shell
 
 from pocketos.shell.builtins import KEYWORDS, _err, _func_text, _q, builtin, is_builtin, lookup
@@ -22,7 +23,7 @@ from pocketos.shell.builtins import KEYWORDS, _err, _func_text, _q, builtin, is_
 
 # --- control flow -----------------------------------------------------------------------------
 @builtin("exit")
-async def b_exit(sh: Shell, argv: list[str]) -> int:
+async def b_exit(sh: FlowShell, argv: list[str]) -> int:
     if len(argv) > 2:
         await _err(sh, "exit: too many arguments")
         return 1
@@ -37,7 +38,7 @@ async def b_exit(sh: Shell, argv: list[str]) -> int:
 
 
 @builtin("return")
-async def b_return(sh: Shell, argv: list[str]) -> int:
+async def b_return(sh: FlowShell, argv: list[str]) -> int:
     status = sh.last_status
     if len(argv) > 1:
         try:
@@ -51,7 +52,7 @@ async def b_return(sh: Shell, argv: list[str]) -> int:
     raise ReturnFn(status)
 
 
-async def _loop_ctl(sh: Shell, argv: list[str], exc: type[Exception]) -> int:
+async def _loop_ctl(sh: FlowShell, argv: list[str], exc: type[Exception]) -> int:
     n = 1
     if len(argv) > 1:
         try:
@@ -74,17 +75,17 @@ async def _loop_ctl(sh: Shell, argv: list[str], exc: type[Exception]) -> int:
 
 
 @builtin("break")
-async def b_break(sh: Shell, argv: list[str]) -> int:
+async def b_break(sh: FlowShell, argv: list[str]) -> int:
     return await _loop_ctl(sh, argv, BreakLoop)
 
 
 @builtin("continue")
-async def b_continue(sh: Shell, argv: list[str]) -> int:
+async def b_continue(sh: FlowShell, argv: list[str]) -> int:
     return await _loop_ctl(sh, argv, ContinueLoop)
 
 
 @builtin("eval")
-async def b_eval(sh: Shell, argv: list[str]) -> int:
+async def b_eval(sh: FlowShell, argv: list[str]) -> int:
     src = " ".join(a for a in argv[1:])
     if argv[1:2] == ["--"]:
         src = " ".join(argv[2:])
@@ -106,7 +107,7 @@ async def b_eval(sh: Shell, argv: list[str]) -> int:
 
 
 @builtin("source", ".")
-async def b_source(sh: Shell, argv: list[str]) -> int:
+async def b_source(sh: FlowShell, argv: list[str]) -> int:
     if len(argv) < 2:
         await _err(sh, f"{argv[0]}: filename argument required")
         await sh.write_err(f"{argv[0]}: usage: {argv[0]} filename [arguments]\n")
@@ -117,13 +118,13 @@ async def b_source(sh: Shell, argv: list[str]) -> int:
         found = None
         for d in (sh.get_str("PATH") or "").split(":"):
             cand = (d.rstrip("/") + "/" + name) if d else name
-            absc = cand if cand.startswith("/") else sh._abs(cand)
+            absc = cand if cand.startswith("/") else sh.abs_path(cand)
             if sh.fs.isfile(absc) and not _is_stub(sh, absc):
                 found = cand
                 break
         path = found or name
     try:
-        data = sh.fs.read_bytes(sh._abs(path))
+        data = sh.fs.read_bytes(sh.abs_path(path))
     except OSError as exc:
         from pocketos.shell.interp import _strerror
 
@@ -145,7 +146,7 @@ async def b_source(sh: Shell, argv: list[str]) -> int:
         sh.ctx.budget.call_depth(sh.call_depth)
         if script is None:
             assert err is not None
-            status = await sh._run_incremental(src, err, where=name, fatal=False)
+            status = await sh.run_incremental(src, err, where=name, fatal=False)
         else:
             status = await sh.nested(sh.exec_script(script))
     except ReturnFn as r:
@@ -160,7 +161,7 @@ async def b_source(sh: Shell, argv: list[str]) -> int:
     return status
 
 
-def _is_stub(sh: Shell, path: str) -> bool:
+def _is_stub(sh: FlowShell, path: str) -> bool:
     from pocketos.kernel.base import STUB_PREFIX
 
     try:
@@ -171,7 +172,7 @@ def _is_stub(sh: Shell, path: str) -> bool:
 
 
 @builtin("exec")
-async def b_exec(sh: Shell, argv: list[str]) -> int:
+async def b_exec(sh: FlowShell, argv: list[str]) -> int:
     args = argv[1:]
     while args and args[0].startswith("-") and args[0] != "--" and len(args[0]) > 1:
         args = args[1:]
@@ -179,17 +180,18 @@ async def b_exec(sh: Shell, argv: list[str]) -> int:
         args = args[1:]
     if not args:
         # redirections persist
-        sh._keep_fds = True
+        sh.keep_fds = True
         return 0
     from pocketos.shell.ast import Simple, Word
 
     words = [Word([], a, a) for a in args]
-    status = await sh._external(Simple([], words, [], sh.lineno), args)
+    status = await sh.run_external(Simple([], words, [], sh.lineno), args)
     raise ExitShell(status)
 
 
 @builtin("builtin")
 async def b_builtin(sh: Shell, argv: list[str]) -> int:
+    # runs any builtin, so it is given the whole shell
     if len(argv) < 2:
         return 0
     fn = lookup(argv[1])
@@ -201,6 +203,7 @@ async def b_builtin(sh: Shell, argv: list[str]) -> int:
 
 @builtin("command")
 async def b_command(sh: Shell, argv: list[str]) -> int:
+    # runs any builtin or command, so it is given the whole shell
     args = argv[1:]
     mode = ""
     while args and args[0].startswith("-") and len(args[0]) > 1:
@@ -238,10 +241,10 @@ async def b_command(sh: Shell, argv: list[str]) -> int:
         return await fn(sh, args)
     from pocketos.shell.ast import Simple, Word
 
-    return await sh._external(Simple([], [Word([], a, a) for a in args], [], sh.lineno), args)
+    return await sh.run_external(Simple([], [Word([], a, a) for a in args], [], sh.lineno), args)
 
 
-def _classify(sh: Shell, name: str) -> tuple[str | None, str]:
+def _classify(sh: FlowShell, name: str) -> tuple[str | None, str]:
     if name in sh.aliases:
         return "alias", f"alias {name}={_q(sh.aliases[name])}"
     if name in KEYWORDS:
@@ -278,7 +281,7 @@ def _describe(name: str, kind: str, info: str) -> str:
 
 
 @builtin("type")
-async def b_type(sh: Shell, argv: list[str]) -> int:
+async def b_type(sh: FlowShell, argv: list[str]) -> int:
     args = argv[1:]
     flag = ""
     while args and args[0].startswith("-") and len(args[0]) > 1:
@@ -314,7 +317,7 @@ async def b_type(sh: Shell, argv: list[str]) -> int:
 
 
 @builtin("hash")
-async def b_hash(sh: Shell, argv: list[str]) -> int:
+async def b_hash(sh: FlowShell, argv: list[str]) -> int:
     args = argv[1:]
     if args and args[0] == "-r":
         sh.hash_table.clear()
@@ -336,7 +339,7 @@ async def b_hash(sh: Shell, argv: list[str]) -> int:
 
 
 @builtin("alias")
-async def b_alias(sh: Shell, argv: list[str]) -> int:
+async def b_alias(sh: FlowShell, argv: list[str]) -> int:
     args = [a for a in argv[1:] if a != "-p"]
     if not args:
         for k in sorted(sh.aliases):
@@ -356,7 +359,7 @@ async def b_alias(sh: Shell, argv: list[str]) -> int:
 
 
 @builtin("unalias")
-async def b_unalias(sh: Shell, argv: list[str]) -> int:
+async def b_unalias(sh: FlowShell, argv: list[str]) -> int:
     args = argv[1:]
     if args and args[0] == "-a":
         sh.aliases.clear()

@@ -7,7 +7,7 @@ import asyncio
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from pocketos.shell.interp import Shell
+    from pocketos.shell.builtin_api import JobsShell
 
 from pocketos.shell.builtins import JOBS_MISC, _err, _q, builtin
 
@@ -42,7 +42,7 @@ def _sig_name(s: str) -> str | None:
 
 
 @builtin("trap")
-async def b_trap(sh: Shell, argv: list[str]) -> int:
+async def b_trap(sh: JobsShell, argv: list[str]) -> int:
     args = argv[1:]
     if args and args[0] == "--":
         args = args[1:]
@@ -87,7 +87,7 @@ def _signame_shown(n: str) -> str:
     return n if n in ("EXIT", "ERR", "DEBUG", "RETURN") else "SIG" + n
 
 
-def _find_job(sh: Shell, spec: str) -> Any:
+def _find_job(sh: JobsShell, spec: str) -> Any:
     if spec.startswith("%"):
         s = spec[1:]
         if s in ("", "%", "+"):
@@ -116,7 +116,7 @@ async def _job_status(j: Any) -> int:
 
 
 @builtin("wait")
-async def b_wait(sh: Shell, argv: list[str]) -> int:
+async def b_wait(sh: JobsShell, argv: list[str]) -> int:
     args = [a for a in argv[1:] if a not in ("-f",)]
     if args and args[0] == "-n":
         pending = [j for j in sh.jobs if not j.task.done()] or sh.jobs
@@ -150,7 +150,7 @@ async def b_wait(sh: Shell, argv: list[str]) -> int:
 
 
 @builtin("jobs")
-async def b_jobs(sh: Shell, argv: list[str]) -> int:
+async def b_jobs(sh: JobsShell, argv: list[str]) -> int:
     pids_only = "-p" in argv[1:]
     n = len(sh.jobs)
     for k, j in enumerate(sh.jobs):
@@ -165,7 +165,7 @@ async def b_jobs(sh: Shell, argv: list[str]) -> int:
 
 
 @builtin("kill")
-async def b_kill(sh: Shell, argv: list[str]) -> int:
+async def b_kill(sh: JobsShell, argv: list[str]) -> int:
     from pocketos.kernel.process import IGNORED_BY_DEFAULT, SIGNALS, signal_name, signal_number
 
     args = argv[1:]
@@ -238,7 +238,7 @@ async def b_kill(sh: Shell, argv: list[str]) -> int:
 
 
 @builtin(*JOBS_MISC)
-async def b_misc(sh: Shell, argv: list[str]) -> int:
+async def b_misc(sh: JobsShell, argv: list[str]) -> int:
     if argv[0] == "ulimit":
         await sh.write_out("unlimited\n")
     elif argv[0] == "caller":

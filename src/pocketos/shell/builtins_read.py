@@ -16,14 +16,14 @@ from pocketos.shell.state import (
 )
 
 if TYPE_CHECKING:
-    from pocketos.shell.interp import Shell
+    from pocketos.shell.builtin_api import ReadShell
 
 from pocketos.shell.builtins import NAME_RE, _err, builtin
 
 
 # --- read / mapfile ---------------------------------------------------------------------------
 @builtin("read")
-async def b_read(sh: Shell, argv: list[str]) -> int:
+async def b_read(sh: ReadShell, argv: list[str]) -> int:
     args = argv[1:]
     raw = False
     array = None
@@ -132,7 +132,7 @@ _ELEMENT_RE = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\[(.+)\]")
 
 
 async def _read_body(
-    sh: Shell,
+    sh: ReadShell,
     stream: InputStream,
     raw: bool,
     array: str | None,
@@ -284,7 +284,7 @@ def _read_split(s: str, ifs: str, n: int, lit: frozenset[int] = frozenset()) -> 
 
 
 @builtin("mapfile", "readarray")
-async def b_mapfile(sh: Shell, argv: list[str]) -> int:
+async def b_mapfile(sh: ReadShell, argv: list[str]) -> int:
     args = argv[1:]
     delim = b"\n"
     strip = False

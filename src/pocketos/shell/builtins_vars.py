@@ -22,7 +22,7 @@ from pocketos.shell.state import (
 )
 
 if TYPE_CHECKING:
-    from pocketos.shell.interp import Shell
+    from pocketos.shell.builtin_api import StateShell
 
 from pocketos.shell.builtins import NAME_RE, _err, _func_text, attr_letters, builtin
 from pocketos.shell.options import FLAG_LETTERS, OptionSet, shopt_line
@@ -40,7 +40,7 @@ def _split_assign(arg: str) -> tuple[str, str | None, str | None, bool]:
     return arg, None, None, False
 
 
-async def _declare(sh: Shell, argv: list[str], cmd: str) -> int:
+async def _declare(sh: StateShell, argv: list[str], cmd: str) -> int:
     args = argv[1:]
     on = 0
     off = 0
@@ -206,7 +206,7 @@ async def _declare(sh: Shell, argv: list[str], cmd: str) -> int:
     return status
 
 
-async def _assign_array_text(sh: Shell, name: str, inner: str, append: bool) -> None:
+async def _assign_array_text(sh: StateShell, name: str, inner: str, append: bool) -> None:
     from pocketos.shell.parser import Parser
 
     p = Parser(inner + ")")
@@ -241,7 +241,7 @@ def _dq(s: str) -> str:
     )
 
 
-async def _print_vars(sh: Shell, cmd: str, on: int, print_mode: bool) -> None:
+async def _print_vars(sh: StateShell, cmd: str, on: int, print_mode: bool) -> None:
     lines = []
     for name in sorted(sh.vars):
         v = sh.vars[name]
@@ -272,17 +272,17 @@ async def _print_vars(sh: Shell, cmd: str, on: int, print_mode: bool) -> None:
 
 
 @builtin("declare", "typeset")
-async def b_declare(sh: Shell, argv: list[str]) -> int:
+async def b_declare(sh: StateShell, argv: list[str]) -> int:
     return await _declare(sh, argv, argv[0])
 
 
 @builtin("local")
-async def b_local(sh: Shell, argv: list[str]) -> int:
+async def b_local(sh: StateShell, argv: list[str]) -> int:
     return await _declare(sh, argv, "local")
 
 
 @builtin("export")
-async def b_export(sh: Shell, argv: list[str]) -> int:
+async def b_export(sh: StateShell, argv: list[str]) -> int:
     args = argv[1:]
     if args and args[0] == "-n":
         for n in args[1:]:
@@ -297,12 +297,12 @@ async def b_export(sh: Shell, argv: list[str]) -> int:
 
 
 @builtin("readonly")
-async def b_readonly(sh: Shell, argv: list[str]) -> int:
+async def b_readonly(sh: StateShell, argv: list[str]) -> int:
     return await _declare(sh, argv, "readonly")
 
 
 @builtin("unset")
-async def b_unset(sh: Shell, argv: list[str]) -> int:
+async def b_unset(sh: StateShell, argv: list[str]) -> int:
     args = argv[1:]
     mode = ""
     while args and args[0].startswith("-") and len(args[0]) > 1:
@@ -347,7 +347,7 @@ async def b_unset(sh: Shell, argv: list[str]) -> int:
 
 
 @builtin("let")
-async def b_let(sh: Shell, argv: list[str]) -> int:
+async def b_let(sh: StateShell, argv: list[str]) -> int:
     if len(argv) < 2:
         await _err(sh, "let: expression expected")
         return 1
@@ -365,7 +365,7 @@ async def b_let(sh: Shell, argv: list[str]) -> int:
 
 
 @builtin("shift")
-async def b_shift(sh: Shell, argv: list[str]) -> int:
+async def b_shift(sh: StateShell, argv: list[str]) -> int:
     n = 1
     if len(argv) > 1:
         try:
@@ -384,7 +384,7 @@ async def b_shift(sh: Shell, argv: list[str]) -> int:
 
 # --- set / shopt ----------------------------------------------------------------------------
 @builtin("set")
-async def b_set(sh: Shell, argv: list[str]) -> int:
+async def b_set(sh: StateShell, argv: list[str]) -> int:
     args = argv[1:]
     if not args:
         for name in sorted(sh.vars):
@@ -453,7 +453,7 @@ async def b_set(sh: Shell, argv: list[str]) -> int:
 
 
 @builtin("shopt")
-async def b_shopt(sh: Shell, argv: list[str]) -> int:
+async def b_shopt(sh: StateShell, argv: list[str]) -> int:
     args = argv[1:]
     mode = ""
     quiet = False

@@ -430,7 +430,7 @@ class Compound(ShellAttrs):
             if self.opts.xtrace:
                 await self._trace_cond(prefix, f"{op} {arg}")
             if op == "-v":
-                return self._var_isset(arg)
+                return self.var_isset(arg)
             if op == "-z":
                 return arg == ""
             if op == "-n":

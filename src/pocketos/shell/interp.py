@@ -262,7 +262,7 @@ class Shell(
         try:
             script = parse(source, self.shopt.extglob, first_line)
         except ShellSyntaxError as err:
-            return await self._run_incremental(source, err)
+            return await self.run_incremental(source, err)
         return await self.run_toplevel(script)
 
     async def run_toplevel(self, script: Script) -> int:
@@ -291,7 +291,7 @@ class Shell(
                 skip_line = line
         return status
 
-    async def _run_incremental(
+    async def run_incremental(
         self, source: str, err: ShellSyntaxError, where: str | None = None, fatal: bool = True
     ) -> int:
         """Run the complete commands before a syntax error, then report it (like bash,
@@ -503,7 +503,7 @@ class Shell(
         sub._pending_psub = []
         return sub
 
-    _keep_fds = False
+    keep_fds = False
 
 
 #: numbers subshells' $BASHPID apart (a module counter: writing a class attribute would

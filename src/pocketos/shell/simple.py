@@ -110,7 +110,7 @@ class SimpleCommands(ShellAttrs):
             if name in ("command", "builtin") and len(argv) > 1:
                 pass
             return await self._with_env(cmd, self._call_builtin, builtin, argv)
-        return await self._external(cmd, argv)
+        return await self.run_external(cmd, argv)
 
     async def _expand_declaration(self: Shell, words: list[Word]) -> list[str]:
         """Arguments of ``local``/``declare``/``export``/...: a ``name=value`` word is an
@@ -362,8 +362,8 @@ class SimpleCommands(ShellAttrs):
             self.last_status = status
             return status
         finally:
-            if self._keep_fds:
-                self._keep_fds = False
+            if self.keep_fds:
+                self.keep_fds = False
             else:
                 self.fds = saved_fds
                 _close_all(opened)
@@ -459,7 +459,7 @@ class SimpleCommands(ShellAttrs):
         self.last_status = status
         return status
 
-    async def _external(self: Shell, cmd: Simple, argv: list[str]) -> int:
+    async def run_external(self: Shell, cmd: Simple, argv: list[str]) -> int:
         name = argv[0]
         env = self.exported_env()
         if cmd.assigns:

@@ -202,4 +202,4 @@ class ShellAttrs:
         warnings: list[str]
         var_mem: Held | None
         _pending_psub: list[Any]
-        _keep_fds: bool
+        keep_fds: bool

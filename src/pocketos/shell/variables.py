@@ -197,7 +197,7 @@ class Variables(ShellAttrs):
         s = self.opts.flags()
         return s + "c" if not self.script_name else s
 
-    def _var_isset(self: Shell, arg: str) -> bool:
+    def var_isset(self: Shell, arg: str) -> bool:
         import re
 
         m = re.fullmatch(r"([A-Za-z_][A-Za-z0-9_]*)(?:\[(.*)\])?", arg)
