@@ -99,8 +99,9 @@ def parse(
 
     ``allow_numeric``: treat ``-5`` style words as operands (``head -5`` is handled by callers).
     """
-    shorts = {o.short: o for o in spec if o.short}
-    longs = {o.long: o for o in spec if o.long}
+    # the tables are built on first use: many command lines have no option of one kind
+    shorts: dict[str, Opt] | None = None
+    longs: dict[str, Opt] | None = None
     out = Parsed()
 
     def store(o: Opt, value: object) -> None:
@@ -128,6 +129,8 @@ def parse(
         if a.startswith("--") and len(a) > 2:
             body = a[2:]
             nm, eq, val = body.partition("=")
+            if longs is None:
+                longs = {o.long: o for o in spec if o.long}
             o = longs.get(nm)
             if o is None:
                 cands = [k for k in longs if k.startswith(nm)]
@@ -164,6 +167,8 @@ def parse(
             continue
         if a.startswith("-") and len(a) > 1 and not (allow_numeric and a[1:].isdigit()):
             j = 1
+            if shorts is None:
+                shorts = {o.short: o for o in spec if o.short}
             while j < len(a):
                 c = a[j]
                 o = shorts.get(c)

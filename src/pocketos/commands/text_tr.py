@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import re
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from pocketos.commands import command
@@ -100,10 +102,7 @@ def parse_set(spec: bytes, is_set2: bool) -> tuple[list[int | tuple[str, int | N
                         if re.fullmatch(r"\d*", num):
                             if not is_set2:
                                 raise TrError("the [c*] repeat construct may not appear in string1")
-                            if num:
-                                cnt = int(num, 8) if num.startswith("0") else int(num)
-                            else:
-                                cnt = 0
+                            cnt = _repeat_count(num) if num else 0
                             out.append(("fill", c))
                             out.append(("count", cnt if cnt else None))
                             i = end + 1
@@ -124,7 +123,27 @@ def parse_set(spec: bytes, is_set2: bool) -> tuple[list[int | tuple[str, int | N
     return out, classes
 
 
+#: GNU's largest repeat count in ``[c*n]`` (one less than the largest 64-bit number)
+_MAX_REPEAT = (1 << 64) - 2
+
+
+def _repeat_count(num: str) -> int:
+    """The ``n`` of ``[c*n]``: decimal, octal with a leading 0; GNU's error otherwise."""
+    try:
+        cnt = int(num, 8) if num.startswith("0") else int(num)
+    except ValueError:  # 8 or 9 in an octal count, or more digits than int() reads
+        cnt = -1
+    if not 0 <= cnt <= _MAX_REPEAT:
+        raise TrError(f"invalid repeat count '{num}' in [c*n] construct")
+    return cnt
+
+
 def _expand_fills(items: list[int | tuple[str, int | None]], target: int) -> list[int]:
+    """String2 with its ``[c*n]``/``[c*]`` spelled out. Only its first ``target`` bytes
+    (set1's length) can translate anything, so a repeat is spelled out to at most
+    ``target + 1`` copies (one more keeps the list longer than set1 when it was): the
+    result agrees with the whole one where it is used, and ``[b*2000000000]`` costs
+    nothing."""
     fixed = 0
     open_fill = None
     k = 0
@@ -153,13 +172,73 @@ def _expand_fills(items: list[int | tuple[str, int | None]], target: int) -> lis
             if k == open_fill:
                 res.extend([c] * max(0, target - fixed))
             else:
-                res.extend([c] * (cnt[1] or 0))
+                res.extend([c] * min(cnt[1] or 0, target + 1))
             k += 2
             continue
         assert isinstance(it, int)
         res.append(it)
         k += 1
     return res
+
+
+@dataclass(frozen=True)
+class _Plan:
+    translate: bool
+    table: bytes
+    delete_set: bytes
+    sq_re: re.Pattern[bytes] | None
+    sq_set: frozenset[int]
+
+
+def _plan(ops: tuple[str, ...], delete: bool, squeeze: bool, comp: bool, truncate: bool) -> _Plan:
+    """What ``tr`` does to each byte, worked out once per set of operands and flags (a
+    script calls the same ``tr`` again and again); raises TrError."""
+    raw1, cls1 = parse_set(encode(ops[0]), False)
+    s1 = [x for x in raw1 if isinstance(x, int)]
+    s2: list[int] = []
+    cls2: list[str] = []
+    if len(ops) > 1:
+        raw2, cls2 = parse_set(encode(ops[1]), True)
+    if comp:
+        present = set(s1)
+        s1 = [c for c in range(256) if c not in present]
+    translate = len(ops) > 1 and not delete
+    table = bytes(range(256))
+    if translate:
+        s2 = _expand_fills(raw2, len(s1))
+        if not s2 and s1:
+            raise TrError("when not truncating set1, string2 must be non-empty")
+        if truncate:
+            s1 = s1[: len(s2)]
+        elif len(s2) < len(s1):
+            s2 = s2 + [s2[-1]] * (len(s1) - len(s2))
+        bad = [c for c in cls2 if c not in ("upper", "lower")]
+        if bad:
+            raise TrError(
+                "when translating, the only character classes that may appear in\n"
+                "string2 are 'upper' and 'lower'"
+            )
+        tbl = list(range(256))
+        if cls2 and cls1 and not comp and len(cls1) == len(cls2):
+            pass
+        for a, b in zip(s1, s2, strict=False):
+            tbl[a] = b
+        table = bytes(tbl)
+    elif len(ops) > 1:
+        s2 = _expand_fills(raw2, 0)
+    delete_set = bytes(sorted(set(s1))) if delete else b""
+    sq_src = (s2 if (translate or delete) and len(ops) > 1 else s1) if squeeze else []
+    sq_set = set(sq_src)
+    sq_re = None
+    if sq_set:
+        cls = b"".join(re.escape(bytes([c])) for c in sorted(sq_set))
+        sq_re = re.compile(b"([" + cls + b"])\\1+")
+    return _Plan(translate, table, delete_set, sq_re, frozenset(sq_set))
+
+
+#: plans of short operands kept (a long operand is worked out each time, not held)
+_cached_plan = functools.lru_cache(maxsize=64)(_plan)
+_CACHED_OPERANDS = 256
 
 
 @command("tr")
@@ -213,51 +292,14 @@ async def tr(ctx: Context) -> int:
         await try_help(ctx, "tr")
         return 1
     try:
-        raw1, cls1 = parse_set(encode(ops[0]), False)
-        s1 = [x for x in raw1 if isinstance(x, int)]
-        s2: list[int] = []
-        cls2: list[str] = []
-        if len(ops) > 1:
-            raw2, cls2 = parse_set(encode(ops[1]), True)
+        key = (tuple(ops), delete, squeeze, comp, p.flag("truncate_set1"))
+        short = sum(len(o) for o in ops) <= _CACHED_OPERANDS
+        plan = _cached_plan(*key) if short else _plan(*key)
     except TrError as exc:
         await ctx.err(str(exc))
         return 1
-    if comp:
-        present = set(s1)
-        s1 = [c for c in range(256) if c not in present]
-    translate = len(ops) > 1 and not delete
-    table = bytes(range(256))
-    if translate:
-        s2 = _expand_fills(raw2, len(s1))
-        if not s2 and s1:
-            await ctx.err("when not truncating set1, string2 must be non-empty")
-            return 1
-        if p.flag("truncate_set1"):
-            s1 = s1[: len(s2)]
-        elif len(s2) < len(s1):
-            s2 = s2 + [s2[-1]] * (len(s1) - len(s2))
-        bad = [c for c in cls2 if c not in ("upper", "lower")]
-        if bad:
-            await ctx.err(
-                "when translating, the only character classes that may appear in\n"
-                "string2 are 'upper' and 'lower'"
-            )
-            return 1
-        tbl = list(range(256))
-        if cls2 and cls1 and not comp and len(cls1) == len(cls2):
-            pass
-        for a, b in zip(s1, s2, strict=False):
-            tbl[a] = b
-        table = bytes(tbl)
-    elif len(ops) > 1:
-        s2 = _expand_fills(raw2, 0)
-    delete_set = bytes(sorted(set(s1))) if delete else b""
-    sq_src = (s2 if (translate or delete) and len(ops) > 1 else s1) if squeeze else []
-    sq_set = set(sq_src)
-    sq_re = None
-    if sq_set:
-        cls = b"".join(re.escape(bytes([c])) for c in sorted(sq_set))
-        sq_re = re.compile(b"([" + cls + b"])\\1+")
+    translate = plan.translate
+    table, delete_set, sq_re, sq_set = plan.table, plan.delete_set, plan.sq_re, plan.sq_set
     last = -1
     while True:
         data = await ctx.stdin.read(65536)
