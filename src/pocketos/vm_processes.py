@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, cast
 from pocketos._loop import run_sync
 from pocketos.errors import LimitExceeded, fs_error
 from pocketos.kernel.budget import Budget, use_budget
+from pocketos.kernel.jobctl import enter_process
 from pocketos.kernel.limits import Limits, check_seconds
 from pocketos.kernel.process import Context, ProcessInfo, signal_number
 from pocketos.kernel.streams import BytesSink, BytesSource, InputStream, OutputStream, Pipe
@@ -226,6 +227,8 @@ class ProcessesMixin:
         async def bounded() -> int:
             # the shell itself and every process it starts find the budget from here
             use_budget(budget)
+            if ctx is not None and ctx.info is not None:
+                enter_process(ctx.info)
             return int(await coro)
 
         task = asyncio.ensure_future(bounded())
@@ -431,6 +434,7 @@ class ProcessesMixin:
         info_holder["i"] = info
 
         async def main() -> int:
+            enter_process(info)
             ctx = Context(
                 kernel,
                 list(argv),

@@ -79,7 +79,7 @@ async def sleep(ctx: Context) -> int:
     while remaining > 0:
         chunk = min(step, remaining) if math.isfinite(remaining) else step
         await asyncio.sleep(chunk)
-        ctx.check_killed()
+        await ctx.checkpoint()  # stopped: the rest of the sleep waits for CONT
         if math.isfinite(remaining):
             remaining -= chunk
     return 0

@@ -23,6 +23,7 @@ import time
 from contextvars import ContextVar
 
 from pocketos.errors import LimitExceeded
+from pocketos.kernel.jobctl import checkpoint, must_pause
 from pocketos.kernel.limits import Limits
 
 __all__ = [
@@ -147,6 +148,8 @@ class Budget:
             self.check_time()
         if now >= self._next_yield:
             self._next_yield = now + YIELD_INTERVAL
+            if must_pause():
+                await checkpoint()  # a stopped process pauses here
             await asyncio.sleep(0)
 
     def reset_memory(self) -> None:

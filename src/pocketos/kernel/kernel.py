@@ -17,6 +17,17 @@ from pocketos.kernel.budget import Budget, MemoryPool, current_budget, reset_bud
 from pocketos.kernel.commands import CommandFunc, CommandTable
 from pocketos.kernel.fs.vfs import VFS
 from pocketos.kernel.fsguard import FsGuard
+from pocketos.kernel.jobctl import (
+    CONT,
+    KILL,
+    STOP_SIGNALS,
+    ProcessGroup,
+    current_group,
+    reset_group,
+    reset_process,
+    use_group,
+    use_process,
+)
 from pocketos.kernel.limits import Limits
 from pocketos.kernel.permissions import PermissionRequest, Policy
 from pocketos.kernel.process import (
@@ -275,6 +286,14 @@ class Kernel:
             raise LimitExceeded("max_processes", f"too many processes (max_processes={cap})")
         pid = self._alloc_pid()
         info = ProcessInfo(pid, ppid, pid, list(argv), cwd, env)
+        # a process joins the group of the code that starts it, or leads a new one
+        group = current_group()
+        if group is None:
+            group = ProcessGroup()
+        elif group.members:
+            info.pgid = next(iter(group.members))
+        group.members[pid] = info
+        info.group = group
         self.procs[pid] = info
         self._live += 1
         parent = self.procs.get(ppid)
@@ -283,6 +302,8 @@ class Kernel:
         return info
 
     def end_process(self, info: ProcessInfo, code: int, status: str = "exited") -> None:
+        if info.group is not None:
+            info.group.members.pop(info.pid, None)
         if info.status == "running":
             self._live -= 1
             if self._audit is not None:
@@ -376,6 +397,9 @@ class Kernel:
         code = 0
         status = "exited"
         token = use_budget(bud) if current_budget() is not bud else None
+        ptoken = use_process(info)
+        group = info.group
+        gtoken = use_group(group) if group is not None and group is not current_group() else None
         try:
             code = await func(ctx)
             if not isinstance(code, int):
@@ -408,29 +432,52 @@ class Kernel:
             code = 2
         finally:
             ctx.release_memory()
+            if gtoken is not None:
+                reset_group(gtoken)
+            reset_process(ptoken)
             if token is not None:
                 reset_budget(token)
         self.end_process(info, code, status)
         return code
 
     def kill(self, pid: int, sig: int | str = "TERM") -> None:
+        """Send signal ``sig`` to process ``pid``. STOP, TSTP, TTIN and TTOU stop its process
+        group, CONT continues it; a deadly signal to a stopped process waits for CONT, except
+        KILL, which ends it at once."""
         info = self.procs.get(pid)
         if info is None or info.status != "running":
             raise ProcessLookupError(errno.ESRCH, f"No such process: {pid}")
         num = signal_number(sig)
         if num == 0:
             return
-        if num in info.caught and num not in (9, 19):
+        group = info.group
+        if num == CONT and group is not None:
+            self.continue_group(group)
+        if num in info.caught and num not in (KILL, 19):
             info.pending_traps.append(num)
+            return
+        if num in STOP_SIGNALS:
+            if group is not None:
+                group.stop(num)
             return
         if num in IGNORED_BY_DEFAULT:
             return
         info.pending_signal = num
         for child in list(info.children):
+            c = self.procs.get(child)
+            if c is not None and c.group is not group:
+                continue  # a job of its own (a shell's ``&`` or stopped job) is not signalled
             try:
                 self.kill(child, num)
             except ProcessLookupError:
                 pass
+        if group is not None and group.stop_signal is not None:
+            if num != KILL:
+                return  # delivered when the group is continued
+            group.poke()
+        self._cancel(info)
+
+    def _cancel(self, info: ProcessInfo) -> None:
         task = info.task
         try:
             me = asyncio.current_task()
@@ -440,6 +487,31 @@ class Kernel:
             # a process signalling itself (or its own ancestor running in the same task) sees
             # ``pending_signal`` at its next check instead of a cancellation it would swallow
             task.cancel()
+
+    def continue_group(self, group: ProcessGroup) -> None:
+        """CONT to a group: it runs again, and the deadly signals that came while it was
+        stopped take effect."""
+        if group.stop_signal is None:
+            return
+        group.cont()
+        for member in list(group.members.values()):
+            if member.pending_signal is not None and member.status == "running":
+                self._cancel(member)
+
+    def signal_group(self, group: ProcessGroup, sig: int | str) -> None:
+        """Send ``sig`` to every live process of ``group`` (a terminal's Ctrl-Z, ``kill``
+        of a job); a stop signal stops the group even when it has no process right now."""
+        num = signal_number(sig)
+        members = [m for m in group.members.values() if m.status == "running"]
+        if num in STOP_SIGNALS and not members:
+            group.stop(num)
+        for m in members:
+            try:
+                self.kill(m.pid, num)
+            except ProcessLookupError:
+                pass
+        if num == CONT:
+            self.continue_group(group)
 
     def process_tree(self) -> list[dict[str, Any]]:
         def node(pid: int) -> dict[str, Any]:

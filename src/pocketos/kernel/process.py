@@ -20,6 +20,7 @@ from pocketos.kernel.limits import Limits
 from pocketos.kernel.streams import InputStream, NullInput, NullOutput, OutputStream
 
 if TYPE_CHECKING:
+    from pocketos.kernel.jobctl import ProcessGroup
     from pocketos.kernel.kernel import Kernel
 
 __all__ = [
@@ -52,8 +53,8 @@ SIGNALS: dict[str, int] = {
     "WINCH": 28,
 }
 
-#: signals whose default action is to do nothing (CONT continues a stopped process; no process
-#: here is ever stopped, so it too changes nothing): they never end a process
+#: signals whose default action is to do nothing (CONT also continues a stopped process): they
+#: never end a process
 IGNORED_BY_DEFAULT = frozenset({17, 18, 23, 28})
 
 
@@ -113,6 +114,12 @@ class ProcessInfo:
     open_files: int = 0
     max_open_files: int = 1024
     budget: Any = field(default=None, repr=False)
+    #: the process group (``pocketos.kernel.jobctl``) that STOP and CONT act on
+    group: ProcessGroup | None = field(default=None, repr=False)
+
+    @property
+    def stopped(self) -> bool:
+        return self.group is not None and self.group.stop_signal is not None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -122,6 +129,7 @@ class ProcessInfo:
             "argv": list(self.argv),
             "cwd": self.cwd,
             "status": self.status,
+            "stopped": self.stopped,
             "exit_code": self.exit_code,
             "start_time": self.start_time,
             "end_time": self.end_time,
@@ -233,6 +241,17 @@ class Context:
         """Raise :class:`ProcessKilled` if a signal is pending (long loops call this)."""
         if self.info is not None and self.info.pending_signal is not None:
             raise ProcessKilled(self.info.pending_signal)
+
+    async def checkpoint(self) -> None:
+        """A safe point: pause while this process is stopped, then raise
+        :class:`ProcessKilled` if a signal is pending."""
+        info = self.info
+        if info is not None:
+            group = info.group
+            if group is not None and group.stop_signal is not None:
+                await group.wait_continued(info)
+            if info.pending_signal is not None:
+                raise ProcessKilled(info.pending_signal)
 
     async def run(
         self,

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from pocketos.kernel.budget import check_alloc, pace
+from pocketos.kernel.jobctl import checkpoint, must_pause
 
 __all__ = [
     "BytesSink",
@@ -253,6 +254,8 @@ class Pipe:
     async def _wait(self) -> None:
         self._event.clear()
         await self._event.wait()
+        if must_pause():
+            await checkpoint()  # a stopped reader or writer does not go on when woken
 
 
 class PipeReader(_BufferedInput):
@@ -263,6 +266,8 @@ class PipeReader(_BufferedInput):
 
     async def _fill(self) -> bool:
         pipe = self.pipe
+        if must_pause():
+            await checkpoint()
         while not pipe.buf:
             if pipe.writers <= 0 or self._closed:
                 return False
@@ -305,8 +310,10 @@ class PipeWriter(OutputStream):
             pipe.buf += view[:room]
             view = view[room:]
             pipe._wake()
-        # Let the reader run: keeps pipelines streaming and fair.
+        # Let the reader run: keeps pipelines streaming and fair (and a stopped writer pauses).
         await asyncio.sleep(0)
+        if must_pause():
+            await checkpoint()
 
     def close(self) -> None:
         if not self._closed:
