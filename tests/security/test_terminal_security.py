@@ -108,7 +108,8 @@ def test_keys_for_a_program_that_does_not_read_are_bounded() -> None:
                     pass
             queued = t.disc.queued + len(t.disc.line)
             await t.write(b"\x03")
-            await t.read_until("^C\r\n", WAIT)
+            # keys typed before the prompt is back would be the next line's typeahead
+            await t.read_until("^C\r\n" + PROMPT, WAIT)
             await t.write("echo alive\r")
             tail = await t.read_until("alive\r\n" + PROMPT, WAIT)
             await t.close()

@@ -160,16 +160,6 @@ def test_ctrl_c_reaches_a_trap_and_the_exit_trap_waits_for_the_end() -> None:
     assert status == 130
 
 
-def test_ctrl_z_without_job_control_leaves_the_job_running() -> None:
-    async def body(vm: AsyncVM, t: Terminal) -> str:
-        await type_keys(t, "cat\r")
-        await t.read_until("cat\r\n", WAIT)
-        await type_keys(t, b"\x1astill\r\x04")
-        return (await t.read_until(PROMPT, WAIT)).decode()
-
-    assert scenario(body) == "^Zstill\r\nstill\r\n" + PROMPT
-
-
 def test_exit_status_from_exit_and_from_ctrl_d() -> None:
     async def exit3(vm: AsyncVM, t: Terminal) -> int:
         await type_keys(t, "exit 3\r")

@@ -110,12 +110,19 @@ class JobsShell(ShellIO, Protocol):
 
     ctx: Context
     jobs: list[_Job]
+    parent_jobs: list[_Job]
+    interactive: bool
     traps: dict[str, str]
     shown_traps: dict[str, str] | None
     funcnames: list[str]
     lineno: int
     bashpid: int
     return_trap_sets: int
+
+    @property
+    def job_control(self) -> bool: ...
+
+    async def wait_foreground(self, job: _Job) -> int: ...
 
     async def run_trap(self, name: str) -> None: ...
 
@@ -162,6 +169,11 @@ class FlowShell(ShellIO, Protocol):
     sourcing: int
     in_trap: bool
     keep_fds: bool
+    interactive: bool
+    is_subshell: bool
+    jobs: list[_Job]
+    exit_warned: int
+    runs: int
 
     def get_str(self, name: str) -> str | None: ...
 

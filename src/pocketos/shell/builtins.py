@@ -437,8 +437,6 @@ JOBS_MISC = (
     "compopt",
     "ulimit",
     "caller",
-    "fg",
-    "bg",
 )
 
 #: the builtins of each family module (``pocketos.shell.builtins_<family>``), which registers
@@ -462,7 +460,7 @@ FAMILIES: dict[str, tuple[str, ...]] = {
         "alias",
         "unalias",
     ),
-    "jobs": ("trap", "wait", "jobs", "kill", *JOBS_MISC),
+    "jobs": ("trap", "wait", "jobs", "kill", "fg", "bg", *JOBS_MISC),
     "read": ("read", "mapfile", "readarray"),
     "vars": (
         "declare",

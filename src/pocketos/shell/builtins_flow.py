@@ -34,6 +34,12 @@ async def b_exit(sh: FlowShell, argv: list[str]) -> int:
         except ValueError:
             await _err(sh, f"exit: {argv[1]}: numeric argument required")
             status = 2
+    # bash warns once of stopped jobs; a second ``exit`` right after ends the shell and them
+    stopped = sh.interactive and not sh.is_subshell and any(j.stopped for j in sh.jobs)
+    if stopped and sh.exit_warned < sh.runs - 1:
+        sh.exit_warned = sh.runs
+        await sh.write_err("There are stopped jobs.\n")
+        return 1
     raise ExitShell(status)
 
 

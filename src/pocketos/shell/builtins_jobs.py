@@ -10,6 +10,7 @@ if TYPE_CHECKING:
     from pocketos.shell.builtin_api import JobsShell
 
 from pocketos.shell.builtins import JOBS_MISC, _err, _q, builtin
+from pocketos.shell.jobs import end_or_stop, job_line, job_marks, job_status
 
 # --- traps, jobs ------------------------------------------------------------------------------
 _SIGNAMES = {
@@ -87,18 +88,34 @@ def _signame_shown(n: str) -> str:
     return n if n in ("EXIT", "ERR", "DEBUG", "RETURN") else "SIG" + n
 
 
+#: what ``_find_job`` returns for ``%name`` when several jobs match
+AMBIGUOUS = object()
+
+
 def _find_job(sh: JobsShell, spec: str) -> Any:
+    """The job ``%n``, ``%+``/``%%``/``%``, ``%-``, ``%name`` (its command starts so),
+    ``%?text`` (its command contains it), or a job's pid; None when there is none."""
     if spec.startswith("%"):
         s = spec[1:]
-        if s in ("", "%", "+"):
-            return sh.jobs[-1] if sh.jobs else None
-        if s == "-":
-            return sh.jobs[-2] if len(sh.jobs) > 1 else None
+        if s in ("", "%", "+", "-"):
+            marks = job_marks(sh.jobs or sh.parent_jobs)
+            want = "-" if s == "-" else "+"
+            for j in sh.jobs:
+                if marks.get(j.id) == want:
+                    return j
+            return None
         if s.isdigit():
             for j in sh.jobs:
                 if j.id == int(s):
                     return j
-        return None
+            return None
+        if s.startswith("?"):
+            found = [j for j in sh.jobs if s[1:] in j.text]
+        else:
+            found = [j for j in sh.jobs if j.text.startswith(s)]
+        if len(found) > 1:
+            return AMBIGUOUS
+        return found[0] if found else None
     if spec.isdigit():
         for j in sh.jobs:
             if j.pid == int(spec):
@@ -106,13 +123,37 @@ def _find_job(sh: JobsShell, spec: str) -> Any:
     return None
 
 
+async def _lookup(sh: JobsShell, name: str, spec: str) -> Any:
+    """The job ``spec`` names, or None after bash's message."""
+    j = _find_job(sh, spec)
+    if j is AMBIGUOUS:
+        await _err(sh, f"{name}: {spec[1:]}: ambiguous job spec")
+        j = None
+    if j is None:
+        if spec.startswith("%"):
+            await _err(sh, f"{name}: {spec}: no such job")
+        elif name == "wait":
+            await _err(sh, f"wait: pid {spec} is not a child of this shell")
+    return j
+
+
 async def _job_status(j: Any) -> int:
     try:
-        return await j.task
+        await asyncio.wait({j.task})
     except asyncio.CancelledError:
-        return 143
-    except BaseException:
-        return 1
+        raise
+    return job_status(j)
+
+
+async def _wait_change(sh: JobsShell, j: Any) -> int | None:
+    """Wait until job ``j`` ends, or (job control) stops: its status, or None if it
+    stopped (it stays in the table)."""
+    if not sh.job_control:
+        return await _job_status(j)
+    await end_or_stop(j)
+    if j.task.done():
+        return job_status(j)
+    return None
 
 
 @builtin("wait")
@@ -126,24 +167,33 @@ async def b_wait(sh: JobsShell, argv: list[str]) -> int:
         for j in pending:
             if j.task in done:
                 sh.jobs.remove(j)
-                return await _job_status(j)
+                return job_status(j)
         return 0
     if not args:
         for j in list(sh.jobs):
-            await _job_status(j)
-        sh.jobs.clear()
+            if j.stopped:
+                await sh.write_err(f"{sh.argv0}: wait: warning: job {j.id}[{j.pid}] stopped\n")
+                continue
+            if await _wait_change(sh, j) is None:
+                continue
+            if j in sh.jobs:
+                sh.jobs.remove(j)
         return 0
     status = 0
     for a in args:
-        j = _find_job(sh, a)
+        j = await _lookup(sh, "wait", a)
         if j is None:
-            if a.startswith("%"):
-                await _err(sh, f"wait: {a}: no such job")
-            else:
-                await _err(sh, f"wait: pid {a} is not a child of this shell")
             status = 127
             continue
-        status = await _job_status(j)
+        if j.stopped:
+            await sh.write_err(f"{sh.argv0}: warning: wait_for_job: job {j.id} is stopped\n")
+        got = await _wait_change(sh, j)
+        if got is None:
+            # stopped while waited for: reported as bash does, and it stays a job
+            await sh.write_err(f"\n{job_line(j, job_marks(sh.jobs))}\n")
+            status = 128 + (j.group.stop_signal or 19)
+            continue
+        status = got
         if j in sh.jobs:
             sh.jobs.remove(j)
     return status
@@ -151,21 +201,124 @@ async def b_wait(sh: JobsShell, argv: list[str]) -> int:
 
 @builtin("jobs")
 async def b_jobs(sh: JobsShell, argv: list[str]) -> int:
-    pids_only = "-p" in argv[1:]
-    n = len(sh.jobs)
-    for k, j in enumerate(sh.jobs):
-        if pids_only:
+    opts = ""
+    specs: list[str] = []
+    for a in argv[1:]:
+        if a.startswith("-") and len(a) > 1 and not specs and a != "--":
+            for c in a[1:]:
+                if c not in "lprsn":
+                    await _err(sh, f"jobs: -{c}: invalid option")
+                    await sh.write_err(
+                        "jobs: usage: jobs [-lnprs] [jobspec ...] or jobs -x command [args]\n"
+                    )
+                    return 2
+            opts += a[1:]
+        elif a != "--" or specs:
+            specs.append(a)
+    chosen = []
+    status = 0
+    for spec in specs:
+        j = await _lookup(sh, "jobs", spec)
+        if j is None:
+            status = 1
+        else:
+            chosen.append(j)
+    if not specs:
+        chosen = list(sh.jobs or sh.parent_jobs)
+    if "s" in opts:
+        chosen = [j for j in chosen if j.stopped]
+    if "r" in opts:
+        chosen = [j for j in chosen if not j.task.done() and not j.stopped]
+    marks = job_marks(sh.jobs or sh.parent_jobs)
+    for j in chosen:
+        if "p" in opts:
             await sh.write_out(f"{j.pid}\n")
-            continue
-        mark = "+" if k == n - 1 else ("-" if k == n - 2 else " ")
-        state = "Running" if not j.task.done() else "Done"
-        await sh.write_out(f"[{j.id}]{mark}  {state:<24}{j.text} &\n")
-    sh.jobs = [j for j in sh.jobs if not j.task.done()] if not pids_only else sh.jobs
+        else:
+            await sh.write_out(job_line(j, marks, "l" in opts) + "\n")
+    if "p" not in opts:
+        # a finished job is reported once
+        sh.jobs = [j for j in sh.jobs if not (j.task.done() and j in chosen)]
+    return status
+
+
+async def signal_job(sh: JobsShell, j: Any, sig: int) -> None:
+    """``kill -SIG %n``: stop, continue or end every process of the job."""
+    from pocketos.kernel.jobctl import CONT, STOP_SIGNALS
+    from pocketos.kernel.process import IGNORED_BY_DEFAULT
+
+    if j.task.done() or sig == 0:
+        return
+    kernel = sh.ctx.kernel
+    if sig in STOP_SIGNALS:
+        kernel.signal_group(j.group, sig)
+        return
+    if sig == CONT:
+        kernel.signal_group(j.group, CONT)
+        return
+    if sig in IGNORED_BY_DEFAULT:
+        return
+    if j.group.stop_signal is not None and sig != 9 and not (sh.interactive and sig in (1, 15)):
+        # a stopped job gets it when it is continued, as on Linux
+        kernel.signal_group(j.group, sig)
+
+        def on_change(g: Any) -> None:
+            if g.stop_signal is None:
+                remove()
+                if not j.task.done():
+                    j.killed_by = sig
+                    j.task.cancel()
+
+        remove = j.group.listen(on_change)
+        return
+    # an interactive bash continues a stopped job it sends TERM or HUP to, so that it ends
+    j.killed_by = sig
+    kernel.signal_group(j.group, sig)
+    j.task.cancel()
+    kernel.continue_group(j.group)
+
+
+async def _job_arg(sh: JobsShell, name: str, argv: list[str]) -> Any:
+    if not sh.job_control:
+        await _err(sh, f"{name}: no job control")
+        return None
+    if len(argv) > 1:
+        return await _lookup(sh, name, argv[1])
+    j = _find_job(sh, "%+")
+    if j is None:
+        await _err(sh, f"{name}: current: no such job")
+    return j
+
+
+@builtin("fg")
+async def b_fg(sh: JobsShell, argv: list[str]) -> int:
+    j = await _job_arg(sh, "fg", argv)
+    if j is None:
+        return 1
+    await sh.write_out(j.text + "\n")
+    if j.task.done():
+        sh.jobs.remove(j)
+        return job_status(j)
+    sh.ctx.kernel.continue_group(j.group)
+    return await sh.wait_foreground(j)
+
+
+@builtin("bg")
+async def b_bg(sh: JobsShell, argv: list[str]) -> int:
+    j = await _job_arg(sh, "bg", argv)
+    if j is None:
+        return 1
+    if not j.stopped:
+        await _err(sh, f"bg: job {j.id} already in background")
+        return 0
+    marks = job_marks(sh.jobs or sh.parent_jobs)
+    sh.ctx.kernel.continue_group(j.group)
+    await sh.write_out(f"[{j.id}]{marks.get(j.id, ' ')} {j.text} &\n")
     return 0
 
 
 @builtin("kill")
 async def b_kill(sh: JobsShell, argv: list[str]) -> int:
+    from pocketos.kernel.jobctl import STOP_SIGNALS, checkpoint, current_group
     from pocketos.kernel.process import IGNORED_BY_DEFAULT, SIGNALS, signal_name, signal_number
 
     args = argv[1:]
@@ -213,15 +366,29 @@ async def b_kill(sh: JobsShell, argv: list[str]) -> int:
                 if sh.traps[name]:
                     await sh.run_trap(name)
                 continue
+            if sig in STOP_SIGNALS:
+                # the shell stops itself (an interactive one ignores all but STOP); it goes on
+                # when something continues it, or ends at its deadline
+                group = current_group()
+                if group is not None and not (sh.interactive and sig != 19):
+                    group.stop(sig)
+                    await checkpoint()  # stopped now, not at its next command
+                continue
             if sig in IGNORED_BY_DEFAULT:
                 continue
             from pocketos.shell.state import ExitShell as _Exit
 
             raise _Exit(128 + sig)
+        if a.startswith("%"):
+            j = await _lookup(sh, "kill", a)
+            if j is None:
+                status = 1
+            else:
+                await signal_job(sh, j, sig)
+            continue
         j = _find_job(sh, a)
         if j is not None:
-            if not j.task.done() and sig != 0 and sig not in IGNORED_BY_DEFAULT:
-                j.task.cancel()
+            await signal_job(sh, j, sig)
             continue
         try:
             pid = int(a)
@@ -245,10 +412,4 @@ async def b_misc(sh: JobsShell, argv: list[str]) -> int:
         if not sh.funcnames:
             return 1
         await sh.write_out(f"{sh.lineno} main\n")
-    elif argv[0] in ("fg", "bg"):
-        if not sh.jobs:
-            await _err(sh, f"{argv[0]}: current: no such job")
-            return 1
-        if argv[0] == "fg":
-            return await _job_status(sh.jobs.pop())
     return 0

@@ -127,6 +127,7 @@ class Shell(
         self.lineno = 0
         self.last_bg = ""
         self.jobs: list[_Job] = []
+        self.parent_jobs: list[_Job] = []
         #: background jobs started by subshells (shared by every clone of this shell)
         self.orphans: list[asyncio.Task[int]] = []
         #: the task group all those jobs run in (shared by every clone of this shell)
@@ -134,6 +135,11 @@ class Shell(
         #: memory held by big variable values (see ``charge_value``)
         self.var_mem: Held | None = None
         self.job_counter = 0
+        #: the job the shell waits for in the foreground (job control), None at the prompt
+        self.fg_job: _Job | None = None
+        #: ``run()`` calls so far, and the one whose ``exit`` warned of stopped jobs
+        self.runs = 0
+        self.exit_warned = -2
         self.subshell_level = 0
         self.trace_level = 0
         self.is_subshell = False
@@ -183,6 +189,7 @@ class Shell(
             )
         if filename is not None:
             self.script_name = filename
+        self.runs += 1
         try:
             exited = False
             try:
@@ -495,6 +502,9 @@ class Shell(
         sub.traps = {k: v for k, v in self.traps.items() if k != "EXIT" and v == ""}
         sub.shown_traps = dict(self.traps if self.shown_traps is None else self.shown_traps)
         sub.funcnames = list(self.funcnames)
+        # ``jobs | cat`` lists the shell's jobs, as bash's subshells do; they are not the
+        # subshell's own to wait for
+        sub.parent_jobs = self.jobs or self.parent_jobs
         sub.jobs = []
         sub.var_mem = None
         sub.bashpid = self.ctx.pid * 100 + next(_BASHPID_SEQ)

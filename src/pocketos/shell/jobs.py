@@ -8,12 +8,13 @@ import asyncio
 import re
 import time
 from collections import deque
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 from pocketos.errors import LimitExceeded
 from pocketos.kernel.budget import check_alloc
-from pocketos.kernel.process import ProcessInfo
+from pocketos.kernel.jobctl import ProcessGroup, use_group
+from pocketos.kernel.process import ProcessInfo, ProcessKilled
 from pocketos.kernel.streams import (
     BytesSource,
     OutputStream,
@@ -24,6 +25,7 @@ from pocketos.shell.ast import (
     Pipeline,
     Simple,
 )
+from pocketos.shell.printer import format_andor, format_pipeline
 from pocketos.shell.state import (
     ExitShell,
     LoopControl,
@@ -37,18 +39,107 @@ from pocketos.shell.traps import simple_text
 if TYPE_CHECKING:
     from pocketos.shell.interp import Shell
 
-__all__ = ["Jobs"]
+__all__ = ["Jobs", "end_or_stop", "job_line", "job_marks", "job_status"]
+
+
+_STOPPED_LONG = {19: "Stopped (signal)", 21: "Stopped (tty input)", 22: "Stopped (tty output)"}
+_KILLED_BY = {
+    1: "Hangup",
+    2: "Interrupt",
+    3: "Quit",
+    9: "Killed",
+    13: "Broken pipe",
+    15: "Terminated",
+}
 
 
 class _Job:
-    __slots__ = ("id", "pid", "task", "text", "status")
+    """One job of the shell's job table: a background job, or a foreground one that
+    stopped. Its processes form one process group, which STOP/CONT act on."""
 
-    def __init__(self, id: int, pid: int, task: asyncio.Task[int], text: str) -> None:
+    __slots__ = ("id", "pid", "task", "text", "status", "group", "killed_by", "stamp", "error")
+
+    def __init__(
+        self, id: int, pid: int, task: asyncio.Task[int], text: str, group: ProcessGroup
+    ) -> None:
         self.id = id
         self.pid = pid
         self.task = task
         self.text = text
         self.status: int | None = None
+        self.group = group
+        #: the signal ``kill`` ended it with (its status is then 128 + it)
+        self.killed_by: int | None = None
+        #: when it last went to the background or stopped (orders ``%+`` and ``%-``)
+        self.stamp = 0
+        #: what a foreground job raised, for the shell waiting for it
+        self.error: BaseException | None = None
+
+    @property
+    def stopped(self) -> bool:
+        return not self.task.done() and self.group.stop_signal is not None
+
+    def state(self, long: bool = False) -> str:
+        """The state column of ``jobs``."""
+        if not self.task.done():
+            sig = self.group.stop_signal
+            if sig is None:
+                return "Running"
+            return _STOPPED_LONG.get(sig, "Stopped") if long else "Stopped"
+        code = job_status(self)
+        if self.killed_by is not None or self.task.cancelled():
+            return _KILLED_BY.get(code - 128, f"Signal {code - 128}")
+        return "Done" if code == 0 else f"Exit {code}"
+
+
+def job_status(j: _Job) -> int:
+    """The status of a finished job."""
+    if j.killed_by is not None:
+        return 128 + j.killed_by
+    if j.task.cancelled():
+        return 143
+    try:
+        return j.task.result()
+    except BaseException:
+        return 1
+
+
+def job_marks(table: list[_Job]) -> dict[int, str]:
+    """``+`` for the current job of ``table``, ``-`` for the previous one: the most recently
+    stopped jobs first, then the most recently started."""
+    order = sorted(table, key=lambda j: (j.stopped, j.stamp), reverse=True)
+    marks = {j.id: " " for j in table}
+    if order:
+        marks[order[0].id] = "+"
+    if len(order) > 1:
+        marks[order[1].id] = "-"
+    return marks
+
+
+def job_line(j: _Job, marks: dict[int, str], long: bool = False) -> str:
+    """One line of ``jobs``: ``[1]+  Stopped                 sleep 100``."""
+    mark = marks.get(j.id, " ")
+    state = j.state(long)
+    text = j.text + (" &" if state == "Running" else "")
+    if long:
+        return f"[{j.id}]{mark} {j.pid:>5} {state:<24}{text}"
+    return f"[{j.id}]{mark}  {state:<24}{text}"
+
+
+async def end_or_stop(job: _Job) -> None:
+    """Wait until ``job`` ends or its process group stops."""
+    stopped: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+
+    def changed(g: ProcessGroup) -> None:
+        if g.stop_signal is not None and not stopped.done():
+            stopped.set_result(None)
+
+    remove = job.group.listen(changed)
+    try:
+        await asyncio.wait([job.task, stopped], return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        remove()
+        stopped.cancel()
 
 
 #: first stages that only write (see ``Jobs._writes_only``), and word text that may wait
@@ -147,23 +238,16 @@ class JobGroup:
         await sup
 
 
-def _node_text(node: AndOr) -> str:
-    def cmd_text(c: Any) -> str:
-        if isinstance(c, Simple):
-            return " ".join(w.text for w in c.words)
-        return type(c).__name__.lower()
-
-    return " | ".join(cmd_text(c) for c in node.first.cmds)
-
-
 class Jobs(ShellAttrs):
     """Mixin for :class:`Shell`: pipelines and background jobs."""
 
     async def start_background(self: Shell, node: AndOr) -> int:
         sub = self.clone()
         sub.errexit_suppressed = 0
+        group = ProcessGroup()
 
         async def runner() -> int:
+            use_group(group)  # a job of its own: stopping it never stops this shell
             try:
                 return await sub.exec_andor(node)
             except ExitShell as e:
@@ -182,16 +266,89 @@ class Jobs(ShellAttrs):
                 return 1
 
         task = await self.job_group.start(runner())
-        self.job_counter += 1
-        pid = self.ctx.pid * 1000 + self.job_counter if self.ctx.pid else 10000 + self.job_counter
-        job_id = max(j.id for j in self.jobs) + 1 if self.jobs else 1
-        self.jobs.append(_Job(job_id, pid, task, _node_text(node)))
+        job = self._add_job(task, format_andor(node), group)
         if self.is_subshell:
             # a subshell's jobs outlive it; the top shell ends them when it ends
             self.orphans.append(task)
-        self.last_bg = str(pid)
+        self.last_bg = str(job.pid)
         self.last_status = 0
         return 0
+
+    def _add_job(self: Shell, task: asyncio.Task[int], text: str, group: ProcessGroup) -> _Job:
+        self.job_counter += 1
+        pid = self.ctx.pid * 1000 + self.job_counter if self.ctx.pid else 10000 + self.job_counter
+        job_id = max(j.id for j in self.jobs) + 1 if self.jobs else 1
+        job = _Job(job_id, pid, task, text, group)
+        job.stamp = self.job_counter
+        self.jobs.append(job)
+        return job
+
+    @property
+    def job_control(self: Shell) -> bool:
+        """``set -m`` in the shell itself: foreground jobs can be stopped and resumed."""
+        return self.opts.monitor and not self.is_subshell
+
+    async def foreground(
+        self: Shell,
+        make: Callable[[], Coroutine[Any, Any, int]],
+        text: str,
+        cleanup: Callable[[], None] | None = None,
+    ) -> int:
+        """Run ``make()`` as a foreground job in a process group of its own: when the group
+        is stopped (Ctrl-Z, ``kill -STOP``), the job goes to the job table, stopped, and the
+        shell goes on with status 128+signal, as bash with job control."""
+        group = ProcessGroup()
+        job: _Job | None = None
+
+        async def body() -> int:
+            use_group(group)
+            try:
+                return await make()
+            except BaseException as exc:
+                if job is not None and job in self.jobs:
+                    # it was stopped once and is a job now: its failure is its status
+                    if isinstance(exc, ProcessKilled):
+                        return 128 + exc.signum
+                    if isinstance(exc, asyncio.CancelledError):
+                        raise
+                    return 1
+                if job is not None:
+                    job.error = exc
+                return 1
+            finally:
+                if cleanup is not None:
+                    cleanup()
+
+        task = await self.job_group.start(body())
+        job = _Job(0, 0, task, text, group)
+        return await self.wait_foreground(job)
+
+    async def wait_foreground(self: Shell, job: _Job) -> int:
+        """Wait for a foreground job to end or stop; a stopped job joins the job table."""
+        self.fg_job = job
+        try:
+            await end_or_stop(job)
+        except asyncio.CancelledError:
+            job.task.cancel()
+            await asyncio.wait({job.task})
+            raise
+        finally:
+            self.fg_job = None
+        if job.task.done():
+            if job in self.jobs:
+                self.jobs.remove(job)
+            if job.error is not None:
+                raise job.error
+            return job_status(job)
+        sig = job.group.stop_signal or 20
+        if job not in self.jobs:
+            job = self._add_job(job.task, job.text, job.group)
+            self.fg_job = None
+        else:
+            self.job_counter += 1
+            job.stamp = self.job_counter
+        await self.write_err(f"\n{job_line(job, job_marks(self.jobs))}\n")
+        return 128 + sig
 
     async def _cancel_jobs(self: Shell) -> None:
         """End this shell's jobs (the top shell: those of its subshells too) and wait for
@@ -236,6 +393,11 @@ class Jobs(ShellAttrs):
             if len(cmds) == 1:
                 status = await self.exec_cmd(cmds[0])
                 self.pipestatus = [status]
+            elif self.job_control and self.fg_job is None:
+                plain = Pipeline(pl.cmds, False, pl.stderr_too, pl.line, False)
+                status = await self.foreground(
+                    lambda: self._run_pipeline(pl), format_pipeline(plain)
+                )
             else:
                 status = await self._run_pipeline(pl)
         finally:
@@ -275,7 +437,7 @@ class Jobs(ShellAttrs):
             return await self._writer_pipeline(pl, cap)
         pipes = [Pipe(capacity=cap) for _ in range(n - 1)]
         tasks: list[asyncio.Task[int]] = []
-        lastpipe = self.shopt.lastpipe
+        lastpipe = self.shopt.lastpipe and not self.job_control  # as bash
         procs: list[ProcessInfo] = []
         try:
             # the stages are one task group: a stage that fails ends the others, and

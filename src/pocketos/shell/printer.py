@@ -30,13 +30,26 @@ from pocketos.shell.ast import (
     While,
 )
 
-__all__ = ["format_cond", "format_function"]
+__all__ = ["format_andor", "format_command", "format_cond", "format_function", "format_pipeline"]
 
 IND = "    "
 
 
 def format_function(f: FuncDef) -> str:
     return _Printer().function(f, 0)
+
+
+def format_pipeline(pl: Pipeline) -> str:
+    """A pipeline on one line, as ``jobs`` shows it."""
+    return _Printer().pipeline(pl, 0)
+
+
+def format_command(c: Any) -> str:
+    return _Printer().command(c, 0)
+
+
+def format_andor(node: AndOr) -> str:
+    return _Printer().andor(node, 0)
 
 
 def format_cond(e: CondExpr) -> str:

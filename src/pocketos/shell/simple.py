@@ -11,6 +11,7 @@ from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from pocketos.errors import LimitExceeded
+from pocketos.kernel.jobctl import checkpoint, must_pause
 from pocketos.kernel.streams import (
     InputStream,
     NullInput,
@@ -28,6 +29,7 @@ from pocketos.shell.ast import (
 )
 from pocketos.shell.builtins import lookup as lookup_builtin
 from pocketos.shell.parser import ShellSyntaxError, parse, parse_word_text
+from pocketos.shell.printer import format_command
 from pocketos.shell.redirect import _close_all, _ClosedOut, _strerror
 from pocketos.shell.state import (
     ATTR_ARRAY,
@@ -81,6 +83,8 @@ class SimpleCommands(ShellAttrs):
     # --- simple commands ------------------------------------------------------------------------
     async def exec_simple(self: Shell, cmd: Simple) -> int:
         self.ctx.budget.command()
+        if must_pause():
+            await checkpoint()  # each command of a stopped job waits for CONT
         self.lineno = cmd.line
         words = cmd.words
         if self.shopt.expand_aliases and words and self.active_aliases:
@@ -503,18 +507,29 @@ class SimpleCommands(ShellAttrs):
             stdin = fds.get(0)
             stdout = fds.get(1)
             stderr = fds.get(2)
-            status = await kernel.run_command(
-                argv,
-                stdin=stdin if isinstance(stdin, InputStream) else NullInput(),
-                stdout=stdout if isinstance(stdout, OutputStream) else _ClosedOut(),
-                stderr=stderr if isinstance(stderr, OutputStream) else NullOutput(),
-                env=env,
-                cwd=self.cwd,
-                ppid=self.ctx.pid,
-                limits=self.ctx.limits,
-                budget=self.ctx.budget,
-                func=func,
-            )
+
+            def start() -> Coroutine[Any, Any, int]:
+                return kernel.run_command(
+                    argv,
+                    stdin=stdin if isinstance(stdin, InputStream) else NullInput(),
+                    stdout=stdout if isinstance(stdout, OutputStream) else _ClosedOut(),
+                    stderr=stderr if isinstance(stderr, OutputStream) else NullOutput(),
+                    env=env,
+                    cwd=self.cwd,
+                    ppid=self.ctx.pid,
+                    limits=self.ctx.limits,
+                    budget=self.ctx.budget,
+                    func=func,
+                )
+
+            if self.job_control and self.fg_job is None:
+                # the files it writes stay open while it is a stopped job
+                files, opened = opened, []
+                status = await self.foreground(
+                    start, format_command(cmd), lambda: _close_all(files)
+                )
+            else:
+                status = await start()
         finally:
             _close_all(opened)
         self.last_status = status

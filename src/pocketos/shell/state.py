@@ -197,6 +197,10 @@ class ShellAttrs:
         nest: int
         errexit_suppressed: int
         job_counter: int
+        fg_job: Any
+        parent_jobs: list[Any]
+        exit_warned: int
+        runs: int
         in_trap: bool
         start_time: float
         warnings: list[str]

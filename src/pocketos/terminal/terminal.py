@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from pocketos.errors import LimitExceeded
 from pocketos.kernel.budget import Budget, use_budget
+from pocketos.kernel.jobctl import enter_process
 from pocketos.kernel.process import signal_number
 from pocketos.terminal.clients import TerminalClient
 from pocketos.terminal.completion import complete
@@ -97,6 +98,7 @@ class Terminal(SharedTerminal):
         self.shell = Shell(self.ctx, argv0="bash")
         self.shell.keep_alive = True
         self.shell.interactive = True
+        self.shell.opts.monitor = True  # job control, as ``bash -i``: Ctrl-Z stops a job
         self.editor = LineEditor(lambda line, pos: complete(line, pos, self.shell), self._cols)
         self._set_size_vars()
         self.owner = TerminalClient(self, "writer", owner=True)
@@ -171,9 +173,14 @@ class Terminal(SharedTerminal):
         if info is None or info.status != "running" or not self._running:
             return
         num = signal_number(name)
-        if name == "TSTP" and num not in info.caught:
-            return  # jobs cannot be stopped: Ctrl-Z reaches only a job that traps it
         kernel = self.vm.kernel
+        job = self.shell.fg_job
+        if name == "TSTP":
+            if job is not None:
+                kernel.signal_group(job.group, num)  # the foreground job stops
+            elif num in info.caught:
+                info.pending_traps.append(num)
+            return  # the interactive shell itself ignores TSTP
         with contextlib.suppress(ProcessLookupError):
             kernel.kill(info.pid, num)
         if num in info.caught:
@@ -279,6 +286,8 @@ class Terminal(SharedTerminal):
 
         async def body() -> int:
             use_budget(b)
+            if info is not None:
+                enter_process(info)
             return int(await self.shell.run(source))
 
         task = asyncio.ensure_future(body())

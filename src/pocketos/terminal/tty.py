@@ -14,6 +14,7 @@ import codecs
 import collections
 from collections.abc import Awaitable, Callable
 
+from pocketos.kernel.jobctl import checkpoint, must_pause
 from pocketos.kernel.streams import OutputStream, _BufferedInput
 
 __all__ = ["LineDiscipline", "TtyInput", "TtyOutput", "caret", "onlcr"]
@@ -209,6 +210,8 @@ class TtyInput(_BufferedInput):
 
     async def _fill(self) -> bool:
         while True:
+            if must_pause():
+                await checkpoint()  # a stopped job leaves the keys to the next reader
             chunk = self.disc.next_chunk()
             if chunk is not None:
                 if not chunk:
@@ -238,5 +241,7 @@ class TtyOutput(OutputStream):
         return self._winsize()
 
     async def write(self, data: bytes) -> None:
+        if must_pause():
+            await checkpoint()
         if data:
             await self._emit(onlcr(bytes(data)))
