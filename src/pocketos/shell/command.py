@@ -8,7 +8,7 @@ import errno
 from pocketos.commands import command
 from pocketos.kernel.process import Context
 from pocketos.shell.interp import Shell, _strerror
-from pocketos.shell.options import FLAG_LETTERS
+from pocketos.shell.options import FLAG_LETTERS, SET_OPTION_NAMES, SHOPT_NAMES
 
 __all__ = ["bash_command"]
 
@@ -27,6 +27,7 @@ async def bash_command(ctx: Context) -> int:
     use_c = False
     read_stdin = False
     opts: dict[str, bool] = {}
+    shopts: dict[str, bool] = {}
     i = 0
     while i < len(args):
         a = args[i]
@@ -56,9 +57,14 @@ async def bash_command(ctx: Context) -> int:
             await ctx.stderr.write(f"{name}: {a}: invalid option\n".encode())
             await ctx.stderr.write(USAGE.encode())
             return 2
-        if a in ("-o", "+o"):
+        if a in ("-o", "+o", "-O", "+O"):
             if i + 1 < len(args):
-                opts[args[i + 1]] = a == "-o"
+                oname = args[i + 1]
+                if oname not in (SET_OPTION_NAMES if a[1] == "o" else SHOPT_NAMES):
+                    kind = "option" if a[1] == "o" else "shell option"
+                    await ctx.stderr.write(f"{name}: {oname}: invalid {kind} name\n".encode())
+                    return 2
+                (opts if a[1] == "o" else shopts)[oname] = a[0] == "-"
                 i += 2
                 continue
             i += 1
@@ -114,8 +120,10 @@ async def bash_command(ctx: Context) -> int:
     if not use_c and filename is None:
         sh.argv0 = name
     for k, v in opts.items():
-        if k in sh.opts:
-            sh.own_opts().set(k, v)
+        sh.own_opts().set(k, v)
+    for k, v in shopts.items():
+        sh.own_shopt().set(k, v)
     if not use_c and filename is None:
         sh.script_name = None
+        sh.input_flag = "s"  # ``$-`` shows where the commands come from
     return await sh.run(script, filename=filename)

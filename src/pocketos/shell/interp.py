@@ -168,6 +168,8 @@ class Shell(
         #: ``exit`` was run
         self.exited = False
         self.bashpid = ctx.pid
+        #: the last letter of ``$-`` when no script file runs: ``c`` (``-c``), ``s`` (stdin)
+        self.input_flag = "c"
         self.builtins = _builtins()[0]
         self.special_builtins = _builtins()[1]
 

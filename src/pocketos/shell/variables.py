@@ -195,7 +195,7 @@ class Variables(ShellAttrs):
 
     def flags_string(self: Shell) -> str:
         s = self.opts.flags()
-        return s + "c" if not self.script_name else s
+        return s + self.input_flag if not self.script_name else s
 
     def var_isset(self: Shell, arg: str) -> bool:
         import re
