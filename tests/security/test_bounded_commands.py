@@ -202,6 +202,27 @@ def test_backtracking_regex_meets_the_timeout(vm: VM, script: str) -> None:
     usable(vm)
 
 
+# the expressions grep -c and cut -f build themselves must stay linear where a try fails:
+# a 4 MB line without the delimiter among lines that have it, and a long run of almost-matches
+LINEAR = [
+    ("cut -d, -f2,4 /tmp/mixed | wc -c", f"{4 * MiB + 4 * 4 + 1}\n"),
+    ("cut -d, -f1,3- /tmp/mixed | wc -l", "5\n"),
+    ("cut -d, -f2- -s /tmp/mixed | wc -l", "4\n"),
+    ("cut -z -d, -f2,4 /tmp/mixed | wc -c", "6\n"),
+    ("grep -cE 'xy|x,y|,,|b,c' /tmp/mixed", "4\n"),
+    ("grep -cvE 'xy|x,y|,,|b,c' /tmp/mixed", "1\n"),
+]
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize(("script", "out"), LINEAR, ids=[s for s, _ in LINEAR])
+def test_fast_path_expressions_are_linear(vm: VM, script: str, out: str) -> None:
+    # quadratic on this input would be about 10^13 steps: it could never end in the timeout
+    vm.write_file("/tmp/mixed", b"a,b,c,d\n" * 2 + b"x" * (4 * MiB) + b"\n" + b"a,b,c,d\n" * 2)
+    r = vm.exec(script, timeout=60)
+    assert (r.exit_code, r.stdout, r.stderr) == (0, out, "")
+
+
 def test_regex_timeout_is_not_reported_before_the_deadline(vm: VM) -> None:
     # less time left than max_regex_time: the match still gets all of it
     vm.write_file("/tmp/long", b"x" * 300_000 + b"\n")
