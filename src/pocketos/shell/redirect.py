@@ -228,7 +228,7 @@ class Redirections(ShellAttrs):
         if isinstance(sp, InputStream):
             return sp
         try:
-            p = self.abs_path(path)
+            p = self._redir_path(path)
             data = self.fs.read_regular(p)
             if data is None:
                 return HandleInput(self.fs.open(p, "rb"))
@@ -239,7 +239,7 @@ class Redirections(ShellAttrs):
         return BytesSource(data)
 
     def _open_rw(self: Shell, path: str) -> FileRW:
-        p = self.abs_path(path)
+        p = self._redir_path(path)
         try:
             if not self.fs.exists(p):
                 self.fs.write_bytes(p, b"")
@@ -253,7 +253,7 @@ class Redirections(ShellAttrs):
             return NullOutput()
         if isinstance(sp, OutputStream):
             return sp
-        p = self.abs_path(path)
+        p = self._redir_path(path)
         if self.opts.noclobber and not append and not clobber:
             try:
                 st = self.fs.stat(p)
@@ -270,6 +270,11 @@ class Redirections(ShellAttrs):
         except OSError as exc:
             raise ShellError(f"{path}: {_strerror(exc)}") from None
         return FileOut(h)
+
+    def _redir_path(self: Shell, path: str) -> str:
+        if not path:  # '< ""' names no file (not the current directory), as in bash
+            raise ShellError(": No such file or directory")
+        return self.abs_path(path)
 
     def abs_path(self: Shell, path: str) -> str:
         if path.startswith("/"):
