@@ -5,7 +5,7 @@ the interpreter."""
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pocketos.kernel.budget import check_alloc
 from pocketos.kernel.streams import (
@@ -13,10 +13,15 @@ from pocketos.kernel.streams import (
     BytesSource,
 )
 from pocketos.shell.ast import (
+    DQ,
     CmdSub,
+    Lit,
+    Param,
     ProcSub,
+    Quoted,
     Simple,
 )
+from pocketos.shell.builtins import lookup as lookup_builtin
 from pocketos.shell.redirect import _strerror
 from pocketos.shell.state import (
     ExitShell,
@@ -47,6 +52,33 @@ class _SubstSink(BytesSink):
             self._since = 0
             check_alloc(len(self.buffer), "command substitution")
             await asyncio.sleep(0)
+
+
+#: variables whose value is not the same in a subshell, or changes as it is read
+_DYNAMIC = frozenset(
+    ["RANDOM", "SRANDOM", "BASHPID", "BASH_SUBSHELL", "LINENO", "SECONDS", "BASH_COMMAND"]
+)
+
+
+def _pure(parts: list[Any]) -> bool:
+    """Whether expanding these word parts reads variables at most: literal text, quotes and
+    plain ``$name``/``${name}``/``${#name}``/``"${a[@]}"`` (no default, assignment,
+    arithmetic, substitution or dynamic variable)."""
+    for p in parts:
+        t = type(p)
+        if t is Lit or t is Quoted:
+            continue
+        if t is DQ:
+            if not _pure(p.parts):
+                return False
+            continue
+        if t is not Param:
+            return False
+        if p.op or p.indirect or p.prefix_list or p.keys or p.name in _DYNAMIC:
+            return False
+        if p.index is not None and p.index not in ("@", "*") and not p.index.isdigit():
+            return False
+    return True
 
 
 class Substitutions(ShellAttrs):
@@ -107,6 +139,22 @@ class Substitutions(ShellAttrs):
                 self.last_status = 0
                 return data.decode("utf-8", "surrogateescape").replace("\x00", "").rstrip("\n")
         sink = _SubstSink()
+        status: int | None = None
+        if len(items) == 1 and not items[0].background and not items[0].node.rest:
+            cmds = items[0].node.first.cmds
+            if len(cmds) == 1 and type(cmds[0]) is Simple:
+                status = await self._subst_program(cmds[0], sink)
+        if status is None:
+            status = await self._subst_subshell(p, sink)
+        self.last_status = status
+        data = sink.getvalue()
+        out = data.decode("utf-8", "surrogateescape")
+        if "\x00" in out:
+            out = out.replace("\x00", "")
+            await self.error("warning: command substitution: ignored null byte in input")
+        return out.rstrip("\n")
+
+    async def _subst_subshell(self: Shell, p: CmdSub, sink: _SubstSink) -> int:
         sub = self.clone()
         sub.trace_level += 1
         sub.subshell_level += 1
@@ -126,13 +174,46 @@ class Substitutions(ShellAttrs):
             status = r.status
         status = await sub.run_exit_trap(status)
         sub.release_memory()
-        self.last_status = status
-        data = sink.getvalue()
-        out = data.decode("utf-8", "surrogateescape")
-        if "\x00" in out:
-            out = out.replace("\x00", "")
-            await self.error("warning: command substitution: ignored null byte in input")
-        return out.rstrip("\n")
+        return status
+
+    async def _subst_program(self: Shell, cmd: Simple, sink: _SubstSink) -> int | None:
+        """``$(prog args < file)``: a program (no builtin, function or alias) whose words and
+        redirections expand without changing anything. The subshell bash forks for it would
+        only hand the program its environment and descriptors, so the program starts from
+        here with the same ones. None when the command does not qualify, or when expanding
+        its words fails (the subshell then runs it and reports that as bash does)."""
+        words = cmd.words
+        if not words or cmd.assigns or self.traps or self.opts.xtrace:
+            return None
+        name = words[0].simple
+        if (
+            name is None
+            or "=" in name
+            or name in self.functions
+            or (self.builtins.get(name) or lookup_builtin(name)) is not None
+            or name in self.active_aliases
+        ):
+            return None
+        for r in cmd.redirs:
+            if r.heredoc is not None or r.fdvar or r.target is None or not _pure(r.target.parts):
+                return None
+        for w in words:
+            if w.simple is None and not _pure(w.parts):
+                return None
+        try:
+            argv = await self.expand_words(words)
+        except ShellError:
+            return None
+        if self.warnings:
+            await self.flush_warnings()
+        self.ctx.budget.command()
+        saved, line = self.fds, self.lineno
+        self.fds = {**saved, 1: sink}
+        self.lineno = cmd.line
+        try:
+            return await self.run_external(cmd, argv)
+        finally:
+            self.fds, self.lineno = saved, line
 
     async def process_subst(self: Shell, p: ProcSub) -> str:
         self.job_counter += 1
