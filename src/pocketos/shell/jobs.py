@@ -514,16 +514,14 @@ class Jobs(ShellAttrs):
         the output is more than the pipe holds, it goes through a pipe to the reader's task
         so a reader that stops early still ends the writer with SIGPIPE's status."""
         first, second = pl.cmds
-        sub = self.clone()
         held = _Held()
-        sub.fds[1] = held
-        st0 = await self._stage(sub, first, [])
-        reader = self.clone()
+        st0 = await self._stage_here(first, {1: held}, True)
         info = self._stage_process(second)
         if info is None and held.size <= cap:
-            reader.fds[0] = src = BytesSource(b"".join(held.chunks))
-            st1 = await self._stage(reader, second, [src])
+            src = BytesSource(b"".join(held.chunks))
+            st1 = await self._stage_here(second, {0: src}, False)
         else:
+            reader = self.clone()
             pipe = Pipe(capacity=cap)
             reader.fds[0] = pipe.reader
             if info is not None:
@@ -551,6 +549,27 @@ class Jobs(ShellAttrs):
         if self.opts.pipefail and st1 == 0:
             return st0
         return st1
+
+    async def _stage_here(self: Shell, cmd: Any, fds: dict[int, Any], writer: bool) -> int:
+        """A stage of :meth:`_writer_pipeline` in this task: from this shell when a subshell
+        could make no difference (``run_here``), else in a subshell copy; ``fds`` are closed
+        when it ends."""
+        try:
+            try:
+                status = await self.run_here(cmd, fds, writer) if type(cmd) is Simple else None
+            except ExitShell as e:
+                status = e.status
+            except ShellError as e:
+                await self.report(e)
+                status = _err_status(e)
+            if status is None:
+                sub = self.clone()
+                sub.fds.update(fds)
+                status = await self._stage(sub, cmd, [])
+            return status
+        finally:
+            for end in fds.values():
+                end.close()
 
     def _stage_process(self: Shell, cmd: Any) -> ProcessInfo | None:
         """A process-table entry for a pipeline stage the shell runs itself (a function,

@@ -143,7 +143,7 @@ class Substitutions(ShellAttrs):
         if len(items) == 1 and not items[0].background and not items[0].node.rest:
             cmds = items[0].node.first.cmds
             if len(cmds) == 1 and type(cmds[0]) is Simple:
-                status = await self._subst_program(cmds[0], sink)
+                status = await self.run_here(cmds[0], {1: sink})
         if status is None:
             status = await self._subst_subshell(p, sink)
         self.last_status = status
@@ -176,23 +176,24 @@ class Substitutions(ShellAttrs):
         sub.release_memory()
         return status
 
-    async def _subst_program(self: Shell, cmd: Simple, sink: _SubstSink) -> int | None:
-        """``$(prog args < file)``: a program (no builtin, function or alias) whose words and
-        redirections expand without changing anything. The subshell bash forks for it would
-        only hand the program its environment and descriptors, so the program starts from
-        here with the same ones. None when the command does not qualify, or when expanding
-        its words fails (the subshell then runs it and reports that as bash does)."""
+    async def run_here(
+        self: Shell, cmd: Simple, fds: dict[int, Any], writer: bool = False
+    ) -> int | None:
+        """Run ``cmd`` from this shell with ``fds`` laid over its descriptors, where bash forks
+        a subshell for it (``$(prog args < file)``, a pipeline stage), when that subshell
+        could make no difference: a program (no builtin, function or alias) — or, with
+        ``writer``, ``echo``/``printf`` without ``-v`` — whose words and redirections only read
+        variables. The program sees the same environment and descriptors; ``$?`` is left as it
+        was. None when the command does not qualify, or when expanding its words fails (the
+        subshell then runs it and reports that as bash does)."""
         words = cmd.words
         if not words or cmd.assigns or self.traps or self.opts.xtrace:
             return None
         name = words[0].simple
-        if (
-            name is None
-            or "=" in name
-            or name in self.functions
-            or (self.builtins.get(name) or lookup_builtin(name)) is not None
-            or name in self.active_aliases
-        ):
+        if name is None or "=" in name or name in self.functions or name in self.active_aliases:
+            return None
+        builtin = self.builtins.get(name) or lookup_builtin(name)
+        if builtin is not None and not (writer and name in ("echo", "printf")):
             return None
         for r in cmd.redirs:
             if r.heredoc is not None or r.fdvar or r.target is None or not _pure(r.target.parts):
@@ -204,16 +205,20 @@ class Substitutions(ShellAttrs):
             argv = await self.expand_words(words)
         except ShellError:
             return None
+        if builtin is not None and name == "printf" and len(argv) > 1 and argv[1][:2] == "-v":
+            return None
         if self.warnings:
             await self.flush_warnings()
         self.ctx.budget.command()
-        saved, line = self.fds, self.lineno
-        self.fds = {**saved, 1: sink}
+        saved, line, status = self.fds, self.lineno, self.last_status
+        self.fds = {**saved, **fds}
         self.lineno = cmd.line
         try:
+            if builtin is not None:
+                return await self._with_env(cmd, self._call_builtin, builtin, argv)
             return await self.run_external(cmd, argv)
         finally:
-            self.fds, self.lineno = saved, line
+            self.fds, self.lineno, self.last_status = saved, line, status
 
     async def process_subst(self: Shell, p: ProcSub) -> str:
         self.job_counter += 1
