@@ -55,6 +55,26 @@ def test_flags_follow_bash_letter_order() -> None:
     )
 
 
+def test_a_shared_set_refuses_changes_and_a_copy_is_free() -> None:
+    opts = SetOptions().share()
+    with pytest.raises(RuntimeError):
+        opts.errexit = True
+    with pytest.raises(RuntimeError):
+        opts.set("nounset", True)
+    with pytest.raises(RuntimeError):
+        opts.restore({"xtrace": True})
+    mine = opts.copy()
+    mine.errexit = True
+    assert mine.errexit and not mine.shared and not opts.errexit and opts.shared
+
+
+def test_only_options_can_be_assigned() -> None:
+    opts = Shopts()
+    with pytest.raises(AttributeError):
+        opts.extglb = True  # a misspelt option is not silently added
+    assert "extglb" not in vars(opts)
+
+
 def test_copy_and_snapshot_are_independent() -> None:
     opts = SetOptions()
     saved = opts.snapshot()
@@ -89,6 +109,8 @@ def test_a_fork_shares_options_until_either_side_changes_them(vm: VM) -> None:
     parent = _shell(vm)
     child = parent.clone()
     assert child.opts is parent.opts and child.shopt is parent.shopt  # not copied
+    with pytest.raises(RuntimeError):
+        child.opts.errexit = True  # a change must go through own_opts()
     child.own_opts().errexit = True
     child.own_shopt().extglob = True
     assert (parent.opts.errexit, parent.shopt.extglob) == (False, False)

@@ -145,7 +145,12 @@ def _attr(name: str) -> str:
 
 class OptionSet:
     """A fixed set of named boolean options. Subclasses declare each option as an attribute
-    and list the bash names in ``NAMES`` (a ``-`` in a name is ``_`` in its attribute)."""
+    and list the bash names in ``NAMES`` (a ``-`` in a name is ``_`` in its attribute).
+
+    A set marked by :meth:`share` (a fork holds it too) refuses changes (``RuntimeError``):
+    its holder changes a :meth:`copy` (``ShellState.own_opts``), so a change never reaches
+    the other shell.
+    Assigning an attribute that is not an option is refused too (``AttributeError``)."""
 
     NAMES: ClassVar[tuple[str, ...]] = ()
     #: the options that start on
@@ -160,12 +165,33 @@ class OptionSet:
         d = self.__dict__
         for name, attr in self._ATTRS.items():
             d[attr] = name in self.ON
+        d["_shared"] = False
+
+    def __setattr__(self, attr: str, on: bool) -> None:
+        d = self.__dict__
+        if d["_shared"]:
+            raise RuntimeError("options shared with a fork: change a copy (own_opts())")
+        if attr not in d:
+            raise AttributeError(f"{type(self).__name__} has no option {attr!r}")
+        d[attr] = on
 
     def copy(self) -> Self:
-        """An independent copy (a subshell's options)."""
+        """An independent copy (a subshell's options), free to change."""
         new = object.__new__(type(self))
-        new.__dict__.update(self.__dict__)
+        d = new.__dict__
+        d.update(self.__dict__)
+        d["_shared"] = False
         return new
+
+    def share(self) -> Self:
+        """Mark this set as held by a fork too: from now on it refuses changes."""
+        self.__dict__["_shared"] = True
+        return self
+
+    @property
+    def shared(self) -> bool:
+        """Whether a fork holds this set too (see :meth:`share`)."""
+        return bool(self.__dict__["_shared"])
 
     def snapshot(self) -> dict[str, bool]:
         """Every option's value by bash name (what ``local -`` saves)."""
@@ -173,10 +199,9 @@ class OptionSet:
 
     def restore(self, saved: Mapping[str, bool]) -> None:
         """Put back the values of a :meth:`snapshot` (``local -`` at function return)."""
-        d = self.__dict__
         attrs = self._ATTRS
         for name, on in saved.items():
-            d[attrs[name]] = on
+            setattr(self, attrs[name], on)
 
     def __contains__(self, name: object) -> bool:
         return name in self._ATTRS
@@ -187,7 +212,7 @@ class OptionSet:
 
     def set(self, name: str, on: bool) -> None:
         """Turn the option called ``name`` on or off; KeyError for a name bash does not have."""
-        self.__dict__[self._ATTRS[name]] = on
+        setattr(self, self._ATTRS[name], on)
 
     def items(self) -> Iterator[tuple[str, bool]]:
         """Every option's bash name and value, in bash's order."""

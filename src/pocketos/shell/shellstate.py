@@ -35,15 +35,12 @@ class ShellState:
     positional: list[str]
     functions: dict[str, FuncDef]
     aliases: dict[str, str]
-    _opts_shared: bool
     _env_cache: dict[str, str] | None
 
     def _init_state(self, env: Mapping[str, str], args: list[str]) -> None:
         self.vars = VarTable((k, Var(v, ATTR_EXPORT)) for k, v in env.items())
         self.opts = SetOptions()
         self.shopt = Shopts()
-        #: ``opts`` and ``shopt`` are shared with a fork until one side changes them
-        self._opts_shared = False
         self.positional = list(args)
         self.functions = {}
         self.aliases = {}
@@ -59,29 +56,26 @@ class ShellState:
         child.functions = dict(self.functions)
         child.aliases = dict(self.aliases)
         child.positional = list(self.positional)
-        child.opts = self.opts
-        child.shopt = self.shopt
         # the options are shared until either side changes them (see ``own_opts``)
-        self._opts_shared = child._opts_shared = True
+        child.opts = self.opts.share()
+        child.shopt = self.shopt.share()
 
     # --- options ------------------------------------------------------------------------------
     def own_opts(self) -> SetOptions:
         """The ``set -o`` options, ready to be changed: a fork shares them with its parent
-        until one side changes them, so every change goes through here."""
-        if self._opts_shared:
-            self._unshare_opts()
-        return self.opts
+        until one side changes them (a shared set refuses changes), so every change goes
+        through here."""
+        opts = self.opts
+        if opts.shared:
+            opts = self.opts = opts.copy()
+        return opts
 
     def own_shopt(self) -> Shopts:
         """The ``shopt`` options, ready to be changed (see :meth:`own_opts`)."""
-        if self._opts_shared:
-            self._unshare_opts()
-        return self.shopt
-
-    def _unshare_opts(self) -> None:
-        self.opts = self.opts.copy()
-        self.shopt = self.shopt.copy()
-        self._opts_shared = False
+        shopt = self.shopt
+        if shopt.shared:
+            shopt = self.shopt = shopt.copy()
+        return shopt
 
     # --- the environment of commands ----------------------------------------------------------
     def exported_env(self) -> dict[str, str]:

@@ -215,8 +215,7 @@ class SimpleCommands(ShellAttrs):
         expand PS4 again); a malformed PS4 is reported and used as it is, like bash."""
         if not self.opts.xtrace:
             return ps4
-        opts = self.own_opts()
-        opts.xtrace = False
+        self.own_opts().xtrace = False
         try:
             return await self.expand_str(parse_word_text(ps4))
         except ShellSyntaxError:
@@ -224,7 +223,8 @@ class SimpleCommands(ShellAttrs):
         except ShellError:
             pass
         finally:
-            opts.xtrace = True
+            # a ``$(...)`` in PS4 may have forked the shell, sharing the options: own them again
+            self.own_opts().xtrace = True
         return ps4
 
     async def _assign_only(self: Shell, cmd: Simple) -> int:
