@@ -329,6 +329,15 @@ def test_calls_take_the_direct_path_and_a_host_killed_under_one_is_recovered(
     a host killed during a sync call there is handled like Ray reporting its death: the call
     raises Interrupted, the VM comes back elsewhere, and the next calls go direct to it."""
     h1, _ = pool(cluster, "direct")
+
+    async def first_calls() -> list[Any]:  # at once, on a host nobody called before
+        hs = [await cluster.async_vm(host=h1) for _ in range(3)]
+        out = await asyncio.gather(*(h.exists("/home/user") for h in hs))
+        for h in hs:
+            await h.close()
+        return out
+
+    assert asyncio.run(first_calls()) == [True, True, True]
     vm = cluster.vm("direct-1", host=h1, labels={"pool": "direct"})
     vm.write_file("/home/user/a", "kept\n")
     ref = cluster._hosts[h1]

@@ -65,6 +65,8 @@ class HostRef:
 
     def _set_wire(self, reply: tuple[str, Any]) -> None:
         status, value = reply
+        if self.wire is not None or self.wire_error is not None:
+            return  # two first calls asked at once: the first answer is kept
         if status == "ok":
             self.wire = WireClient(value, self.secret or b"")
         else:
