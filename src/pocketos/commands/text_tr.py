@@ -241,18 +241,21 @@ _cached_plan = functools.lru_cache(maxsize=64)(_plan)
 _CACHED_OPERANDS = 256
 
 
+#: tr's options (parse() only reads them: one list for every call)
+_SPEC = [
+    Opt("c", "complement"),
+    Opt("C", dest="complement"),
+    Opt("d", "delete"),
+    Opt("s", "squeeze-repeats"),
+    Opt("t", "truncate-set1"),
+    HELP,
+]
+
+
 @command("tr")
 async def tr(ctx: Context) -> int:
-    spec = [
-        Opt("c", "complement"),
-        Opt("C", dest="complement"),
-        Opt("d", "delete"),
-        Opt("s", "squeeze-repeats"),
-        Opt("t", "truncate-set1"),
-        HELP,
-    ]
     try:
-        p = parse("tr", ctx.argv[1:], spec)
+        p = parse("tr", ctx.argv[1:], _SPEC)
     except UsageError as e:
         return await report(ctx, e)
     if p.flag("help"):

@@ -36,20 +36,23 @@ def _display_width(text: str) -> int:
 _WS = b" \t\n\v\f\r"
 
 
+#: wc's options (parse() only reads them: one list for every call)
+_SPEC = [
+    Opt("c", "bytes"),
+    Opt("m", "chars"),
+    Opt("l", "lines"),
+    Opt("w", "words"),
+    Opt("L", "max-line-length"),
+    Opt("", "total", "required"),
+    Opt("", "files0-from", "required"),
+    HELP,
+]
+
+
 @command("wc")
 async def wc(ctx: Context) -> int:
-    spec = [
-        Opt("c", "bytes"),
-        Opt("m", "chars"),
-        Opt("l", "lines"),
-        Opt("w", "words"),
-        Opt("L", "max-line-length"),
-        Opt("", "total", "required"),
-        Opt("", "files0-from", "required"),
-        HELP,
-    ]
     try:
-        p = parse("wc", ctx.argv[1:], spec)
+        p = parse("wc", ctx.argv[1:], _SPEC)
     except UsageError as e:
         return await report(ctx, e)
     if p.flag("help"):
