@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from pocketos.cli_base import PROG, CLIError, _Parser
+from pocketos.cli_sandbox import add_sandbox_parser
 from pocketos.cli_shell import InteractiveShell as InteractiveShell
 from pocketos.cli_shell import _incomplete as _incomplete
 from pocketos.cli_shell import cmd_shell
@@ -342,6 +343,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("acp_args", nargs=argparse.REMAINDER)
     p.set_defaults(func=cmd_acp)
 
+    add_sandbox_parser(sub)
     p = sub.add_parser("demo", help="run a short demo in a fresh VM")
     p.set_defaults(func=cmd_demo)
     p = sub.add_parser("version", help="print the version")

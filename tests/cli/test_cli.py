@@ -55,7 +55,7 @@ def test_no_command_prints_help() -> None:
             ["frob"],
             "pocketos: error: argument COMMAND: invalid choice: 'frob' (choose from "
             "'shell', 'exec', 'run', 'snapshot', 'warmup', 'workspace', 'sessions', 'serve', 'bench', 'agent', 'acp', "
-            "'demo', 'version') (see 'pocketos --help')\n",
+            "'sandbox', 'demo', 'version') (see 'pocketos --help')\n",
         ),
         (["exec"], "pocketos: error: exec: missing SCRIPT (see 'pocketos exec --help')\n"),
         (["run"], "pocketos: error: run: missing FILE (see 'pocketos run --help')\n"),

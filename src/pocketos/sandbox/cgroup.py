@@ -4,6 +4,8 @@ cgroup v2 (the unified hierarchy with the ``memory`` and ``pids`` controllers) i
 this process may create a child group; otherwise cgroup v1's ``memory`` and ``pids``
 hierarchies; otherwise :func:`Cgroup.create` returns None and the caller falls back to
 rlimits. A group is made below this process's own group, so the host's limits still apply.
+Its name starts with ``pocketos-sandbox-`` and the owner's tag, so that a sweep can tell the
+groups of dead host processes (:mod:`pocketos.sandbox.leftovers`).
 """
 
 from __future__ import annotations
@@ -12,8 +14,9 @@ import asyncio
 import contextlib
 import itertools
 import os
+import time
 
-__all__ = ["Cgroup"]
+__all__ = ["Cgroup", "hierarchies"]
 
 ROOT = "/sys/fs/cgroup"
 _ids = itertools.count(1)
@@ -33,6 +36,13 @@ def _own_paths() -> dict[str, str]:
     return out
 
 
+def hierarchies() -> list[str]:
+    """The cgroup hierarchies a sandbox's group may be made in (that exist here)."""
+    if os.path.exists(os.path.join(ROOT, "cgroup.controllers")):
+        return [ROOT]
+    return [p for p in (os.path.join(ROOT, c) for c in ("memory", "pids")) if os.path.isdir(p)]
+
+
 def _write(path: str, value: str) -> None:
     with open(path, "w") as fh:
         fh.write(value)
@@ -44,8 +54,9 @@ class Cgroup:
         self.version = version
 
     @classmethod
-    def create(cls, name: str, memory: int | None, max_processes: int) -> Cgroup | None:
-        leaf = f"pocketos-sandbox-{os.getpid()}-{next(_ids)}-{name}"
+    def create(cls, name: str, memory: int | None, max_processes: int, owner: str) -> Cgroup | None:
+        """A new group for the sandbox ``name`` of the host process tagged ``owner``."""
+        leaf = f"pocketos-sandbox-{owner}-{next(_ids)}-{name}"
         own = _own_paths()
         made: list[str] = []
         try:
@@ -94,24 +105,43 @@ class Cgroup:
                 out += [int(x) for x in fh.read().split()]
         return out
 
+    def kill_all(self) -> None:
+        """SIGKILL every process in the group (``cgroup.kill`` where the kernel has it)."""
+        for d in self.dirs:
+            with contextlib.suppress(OSError):
+                _write(os.path.join(d, "cgroup.kill"), "1")
+        for pid in self.pids():
+            with contextlib.suppress(OSError):
+                os.kill(pid, 9)
+
+    def try_remove(self) -> bool:
+        """Remove the group's directories that are empty; True when none is left."""
+        gone = []
+        for d in self.dirs:
+            try:
+                os.rmdir(d)
+                gone.append(d)
+            except FileNotFoundError:
+                gone.append(d)
+            except OSError:
+                pass
+        self.dirs = [d for d in self.dirs if d not in gone]
+        return not self.dirs
+
+    def remove_now(self, tries: int = 100) -> bool:
+        """:meth:`remove` without an event loop (blocks up to ``tries`` * 10 ms)."""
+        for _ in range(tries):
+            self.kill_all()
+            if self.try_remove():
+                return True
+            time.sleep(0.01)
+        return False
+
     async def remove(self) -> None:
         """Kill what is left in the group and remove it (a dying namespace may take a few
         scheduler ticks to empty its group)."""
         for _ in range(200):
-            left = self.pids()
-            for pid in left:
-                with contextlib.suppress(OSError):
-                    os.kill(pid, 9)
-            gone = []
-            for d in self.dirs:
-                try:
-                    os.rmdir(d)
-                    gone.append(d)
-                except FileNotFoundError:
-                    gone.append(d)
-                except OSError:
-                    pass
-            self.dirs = [d for d in self.dirs if d not in gone]
-            if not self.dirs:
+            self.kill_all()
+            if self.try_remove():
                 return
             await asyncio.sleep(0.01)

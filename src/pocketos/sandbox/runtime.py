@@ -31,8 +31,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pocketos.kernel.streams import InputStream
+from pocketos.sandbox import hostexit
 from pocketos.sandbox.cgroup import Cgroup
 from pocketos.sandbox.fuse import FuseServer, fuse_available
+from pocketos.sandbox.leftovers import Owner, prune, remove_workdir, write_owner
 from pocketos.sandbox.netproxy import NetBridge, loopback_ports
 
 __all__ = [
@@ -68,6 +70,8 @@ VM_SKIPPED_ALWAYS = frozenset({"proc", "sys", "run"})
 SANDBOX_UID = 1000
 KILLED_STATUS = 137
 TIMEOUT_STATUS = 124
+#: whether this process has swept the leftovers of dead host processes yet
+_swept_in: int | None = None
 
 
 class SandboxUnavailable(RuntimeError):
@@ -276,8 +280,11 @@ class SandboxProcess:
             raise ValueError(f"the sandbox cannot start in {cwd}: /{top} is the host's there")
         hostname = kernel.env.get("HOSTNAME", "pocketos")
         ports = list(dict.fromkeys([*options.ports, *loopback_ports(kernel.policy)]))
+        await _sweep_once()
         self._workdir = workdir = tempfile.mkdtemp(prefix="pocketos-sandbox-")
         os.chmod(workdir, 0o700)
+        write_owner(workdir)
+        hostexit.register(id(self), self._teardown_now)
         root = os.path.join(workdir, "root")
         os.mkdir(root, 0o700)
         hosts_file = os.path.join(workdir, "hosts")
@@ -322,7 +329,9 @@ class SandboxProcess:
             info_w = -1
             self.init_pid = await _read_info(info_r)
             await self._bridge.start(self.init_pid, proxy_port, ports)
-            self._cgroup = Cgroup.create(kernel.id, options.memory, options.max_processes)
+            self._cgroup = Cgroup.create(
+                kernel.id, options.memory, options.max_processes, Owner.current().tag
+            )
             if self._cgroup is not None:
                 self._cgroup.add(self.init_pid)
             else:
@@ -361,6 +370,28 @@ class SandboxProcess:
             self._server.close()
         if self._workdir is not None:
             shutil.rmtree(self._workdir, ignore_errors=True)
+        hostexit.unregister(id(self))
+
+    def _teardown_now(self) -> None:
+        """:meth:`close` without the event loop, for a host process about to die of a
+        signal: everything is killed and removed synchronously."""
+        self.kill()
+        if self.proc is not None:
+            _kill(self.proc.pid)
+        if self._cgroup is not None:
+            self._cgroup.remove_now()
+        if self._workdir is not None:
+            remove_workdir(self._workdir)
+
+
+async def _sweep_once() -> None:
+    """Remove what sandboxes of dead host processes left behind, once per process."""
+    global _swept_in
+    if _swept_in == os.getpid():
+        return
+    _swept_in = os.getpid()
+    with contextlib.suppress(OSError):
+        await asyncio.to_thread(prune)
 
 
 async def run_sandboxed(
