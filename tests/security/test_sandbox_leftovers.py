@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from pocketos.sandbox import hostexit
 from pocketos.sandbox.cgroup import Cgroup
 from pocketos.sandbox.leftovers import Owner, owner_of_dir, prune
 from tests.sandbox.conftest import make_vm, needs_sandbox
@@ -33,6 +34,8 @@ from pocketos import VM
 from pocketos.kernel.permissions import DEFAULT_POLICY
 from pocketos.sandbox import SandboxOptions, SandboxProcess
 
+# a host that owns the default disposition, whatever the test run inherited
+signal.signal(signal.SIGTERM, signal.SIG_DFL)
 if sys.argv[1] == "own-handler":
     def app_handler(signum, frame):
         print("app handler ran", flush=True)
@@ -175,7 +178,9 @@ def test_sigkill_of_the_host_leaves_no_process_and_the_next_start_sweeps(host: H
     assert host.kill(signal.SIGKILL) == -signal.SIGKILL
     assert host.wait_for_no_survivors() == []
     # no teardown ran: the dead mount, its directory and the cgroups are still here
-    assert host.workdir in _leftovers(host)
+    assert sorted(_leftovers(host)) == sorted(
+        [host.workdir, *host.cgroups, "mount " + host.workdir]
+    )
     # the next sandbox start, in another process, removes them
     r = subprocess.run(
         [sys.executable, "-c", NEXT_HOST], env=ENV, cwd=ROOT, capture_output=True, timeout=300
@@ -248,11 +253,19 @@ def test_a_sweep_never_touches_a_live_hosts_sandbox(host: Host) -> None:
 
 @needs_sandbox
 def test_the_handler_is_the_default_again_after_the_last_sandbox() -> None:
-    before = signal.getsignal(signal.SIGTERM)
+    before = [signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGHUP)]
+    during: list[object] = []
     with make_vm() as vm:
-        assert vm.sandbox_run(["true"]).exit_code == 0
-    assert signal.getsignal(signal.SIGTERM) == before
-    assert signal.getsignal(signal.SIGHUP) == signal.SIG_DFL
+        r = vm.sandbox_run(
+            ["echo", "hi"],
+            on_stdout=lambda b: during.extend(
+                signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGHUP)
+            ),
+        )
+        assert r.exit_code == 0 and r.stdout == "hi\n"
+    # taken only where the disposition was the default, and given back
+    assert during == [hostexit._on_signal if b == signal.SIG_DFL else b for b in before]
+    assert [signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGHUP)] == before
 
 
 def _fake_sandbox_dir(base: Path, owner: Owner | None) -> Path:
@@ -300,4 +313,24 @@ def test_a_cgroup_whose_owner_pid_was_reused_is_removed() -> None:
         assert all(os.path.isdir(d) for d in mine.dirs)
     finally:
         mine.remove_now()
+        stale.remove_now()
+
+
+@needs_sandbox
+def test_processes_left_in_a_dead_owners_cgroup_are_killed() -> None:
+    me = Owner.current()
+    stale = Cgroup.create("leftover-test", None, 8, Owner(me.pid, me.start + 1, me.pidns).tag)
+    if stale is None:
+        pytest.skip("sandbox: this process cannot create cgroups")
+    dirs = list(stale.dirs)
+    orphan = subprocess.Popen(["sleep", "infinity"])
+    try:
+        stale.add(orphan.pid)
+        done = prune()
+        assert orphan.wait(timeout=120) == -signal.SIGKILL
+        assert sorted(set(done.cgroups) & set(dirs)) == sorted(dirs)
+        assert not any(os.path.exists(d) for d in dirs)
+    finally:
+        orphan.kill()
+        orphan.wait()
         stale.remove_now()

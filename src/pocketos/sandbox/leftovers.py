@@ -86,9 +86,13 @@ class Owner:
 
     @classmethod
     def current(cls) -> Owner:
+        """This process (computed once per process: a forked child is another owner)."""
+        global _current
         pid = os.getpid()
-        st = _start_time(pid)
-        return cls(pid, st[0] if st else 0, _pid_ns(), _boot_id())
+        if _current is None or _current.pid != pid:
+            st = _start_time(pid)
+            _current = cls(pid, st[0] if st else 0, _pid_ns(), _boot_id())
+        return _current
 
     @property
     def tag(self) -> str:
@@ -105,6 +109,9 @@ class Owner:
         if st is None or st[1] in ("Z", "X") or st[0] != self.start:
             return "dead"
         return "alive"
+
+
+_current: Owner | None = None
 
 
 def write_owner(workdir: str) -> None:
