@@ -72,7 +72,7 @@ def test_only_options_can_be_assigned() -> None:
     opts = Shopts()
     with pytest.raises(AttributeError):
         opts.extglb = True  # a misspelt option is not silently added
-    assert "extglb" not in vars(opts)
+    assert not hasattr(opts, "extglb")
 
 
 def test_copy_and_snapshot_are_independent() -> None:
@@ -131,3 +131,29 @@ def test_set_in_a_subshell_leaves_the_parent_alone(vm: VM) -> None:
     assert run_sync(go()) == 0
     assert not (shell.opts.errexit or shell.opts.nounset or shell.opts.noglob)
     assert not (shell.shopt.nullglob or shell.shopt.dotglob)
+
+
+def test_substitutions_under_set_e_share_one_errexit_free_set() -> None:
+    opts = SetOptions()
+    opts.errexit = True
+    off = opts.without_errexit()
+    assert off.errexit is False and off.shared and opts.errexit is True
+    assert opts.without_errexit() is off  # made once
+    opts.nounset = True  # a change makes it again from the new values
+    again = opts.without_errexit()
+    assert again is not off and again.nounset and not again.errexit
+
+
+def test_set_positional_after_a_fork_copies_no_options(vm: VM) -> None:
+    shell = _shell(vm)
+
+    async def go() -> tuple[int, SetOptions, SetOptions]:
+        await shell.run("set -e; x=$(echo a b)")
+        before = shell.opts
+        st = await shell.run('set -- $x; [ "$2" = b ]')
+        return st, before, shell.opts
+
+    status, before, after = run_sync(go())
+    assert status == 0 and after is before and before.shared  # ``set --`` changed no option
+    run_sync(shell.run("set -u"))
+    assert shell.opts is not before and shell.opts.nounset and not before.nounset

@@ -396,7 +396,8 @@ async def b_set(sh: StateShell, argv: list[str]) -> int:
             else:
                 await sh.write_out(f"{name}={quote_word(v.value) if v.value else chr(39) * 2}\n")
         return 0
-    opts = sh.own_opts()
+    # options are owned (copied if a fork shares them) only when one changes: ``set -- args``
+    # after a ``$(...)`` copies nothing
     i = 0
     while i < len(args):
         a = args[i]
@@ -404,20 +405,22 @@ async def b_set(sh: StateShell, argv: list[str]) -> int:
             sh.positional = args[i + 1 :]
             return 0
         if a == "-":
-            opts.xtrace = False
-            opts.verbose = False
+            if sh.opts.xtrace or sh.opts.verbose:
+                opts = sh.own_opts()
+                opts.xtrace = False
+                opts.verbose = False
             if i + 1 < len(args):
                 sh.positional = args[i + 1 :]
             return 0
         if a in ("-o", "+o"):
             if i + 1 >= len(args):
-                await sh.write_out(opts.print_lines(as_commands=a == "+o"))
+                await sh.write_out(sh.opts.print_lines(as_commands=a == "+o"))
                 return 0
             name = args[i + 1]
-            if name not in opts:
+            if name not in sh.opts:
                 await _err(sh, f"set: {name}: invalid option name")
                 return 2
-            opts.set(name, a == "-o")
+            sh.own_opts().set(name, a == "-o")
             i += 2
             continue
         if len(a) > 1 and a[0] in "-+":
@@ -434,17 +437,17 @@ async def b_set(sh: StateShell, argv: list[str]) -> int:
                         " [--] [-] [arg ...]\n"
                     )
                     return 2
-                opts.set(oname, a[0] == "-")
+                sh.own_opts().set(oname, a[0] == "-")
             i += 1
             if takes_o:
                 if i >= len(args):
                     # ``set -eo``: the flags are set, then the options are listed
-                    await sh.write_out(opts.print_lines(as_commands=a[0] == "+"))
+                    await sh.write_out(sh.opts.print_lines(as_commands=a[0] == "+"))
                     return 0
-                if args[i] not in opts:
+                if args[i] not in sh.opts:
                     await _err(sh, f"set: {args[i]}: invalid option name")
                     return 2
-                opts.set(args[i], a[0] == "-")
+                sh.own_opts().set(args[i], a[0] == "-")
                 i += 1
             continue
         sh.positional = args[i:]

@@ -10,8 +10,9 @@ options."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from typing import ClassVar, Self
+import operator
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, ClassVar, Self
 
 __all__ = [
     "FLAG_LETTERS",
@@ -143,55 +144,62 @@ def _attr(name: str) -> str:
     return name.replace("-", "_")
 
 
+_set = object.__setattr__
+
+
 class OptionSet:
-    """A fixed set of named boolean options. Subclasses declare each option as an attribute
-    and list the bash names in ``NAMES`` (a ``-`` in a name is ``_`` in its attribute).
+    """A fixed set of named boolean options. Subclasses list the bash names in ``NAMES`` and
+    declare each option as an attribute (a ``-`` in a name is ``_`` in its attribute) and in
+    ``__slots__`` (``_slots(NAMES)``): a slot is the fastest attribute to read, which the
+    per-command checks do.
 
     A set marked by :meth:`share` (a fork holds it too) refuses changes (``RuntimeError``):
     its holder changes a :meth:`copy` (``ShellState.own_opts``), so a change never reaches
-    the other shell.
-    Assigning an attribute that is not an option is refused too (``AttributeError``)."""
+    the other shell. Copying slots one by one costs a few µs, so sharing keeps copies off
+    the paths that fork (a ``$(...)``, a pipeline stage)."""
+
+    __slots__ = ("_shared",)
+    _shared: bool
 
     NAMES: ClassVar[tuple[str, ...]] = ()
     #: the options that start on
     ON: ClassVar[frozenset[str]] = frozenset()
     _ATTRS: ClassVar[dict[str, str]] = {}
+    _VALUES: ClassVar[Callable[[Any], tuple[bool, ...]]]
 
     def __init_subclass__(cls) -> None:
         super().__init_subclass__()
         cls._ATTRS = {n: _attr(n) for n in cls.NAMES}
+        cls._VALUES = operator.attrgetter(*cls._ATTRS.values())
 
     def __init__(self) -> None:
-        d = self.__dict__
         for name, attr in self._ATTRS.items():
-            d[attr] = name in self.ON
-        d["_shared"] = False
+            _set(self, attr, name in self.ON)
+        _set(self, "_shared", False)
 
     def __setattr__(self, attr: str, on: bool) -> None:
-        d = self.__dict__
-        if d["_shared"]:
+        if self._shared:
             raise RuntimeError("options shared with a fork: change a copy (own_opts())")
-        if attr not in d:
-            raise AttributeError(f"{type(self).__name__} has no option {attr!r}")
-        d[attr] = on
+        _set(self, attr, on)  # AttributeError for a name that is not an option (slots)
 
     def copy(self) -> Self:
         """An independent copy (a subshell's options), free to change."""
-        new = object.__new__(type(self))
-        d = new.__dict__
-        d.update(self.__dict__)
-        d["_shared"] = False
+        cls = type(self)
+        new = object.__new__(cls)
+        for attr, on in zip(self._ATTRS.values(), type(self)._VALUES(self), strict=True):
+            _set(new, attr, on)
+        _set(new, "_shared", False)
         return new
 
     def share(self) -> Self:
         """Mark this set as held by a fork too: from now on it refuses changes."""
-        self.__dict__["_shared"] = True
+        _set(self, "_shared", True)
         return self
 
     @property
     def shared(self) -> bool:
         """Whether a fork holds this set too (see :meth:`share`)."""
-        return bool(self.__dict__["_shared"])
+        return self._shared
 
     def snapshot(self) -> dict[str, bool]:
         """Every option's value by bash name (what ``local -`` saves)."""
@@ -208,7 +216,7 @@ class OptionSet:
 
     def get(self, name: str) -> bool:
         """The option called ``name`` in bash; KeyError for a name bash does not have."""
-        return bool(self.__dict__[self._ATTRS[name]])
+        return bool(getattr(self, self._ATTRS[name]))
 
     def set(self, name: str, on: bool) -> None:
         """Turn the option called ``name`` on or off; KeyError for a name bash does not have."""
@@ -216,9 +224,7 @@ class OptionSet:
 
     def items(self) -> Iterator[tuple[str, bool]]:
         """Every option's bash name and value, in bash's order."""
-        d = self.__dict__
-        for name, attr in self._ATTRS.items():
-            yield name, bool(d[attr])
+        return zip(self._ATTRS, type(self)._VALUES(self), strict=True)
 
     def enabled(self) -> str:
         """The names of the options that are on, joined by ``:`` (``$SHELLOPTS``,
@@ -230,6 +236,7 @@ class SetOptions(OptionSet):
     """``set -o`` options."""
 
     NAMES = SET_OPTION_NAMES
+    __slots__ = tuple(_attr(n) for n in SET_OPTION_NAMES) + ("_no_errexit",)
     ON = frozenset({"braceexpand", "hashall", "interactive-comments"})
 
     allexport: bool
@@ -260,6 +267,34 @@ class SetOptions(OptionSet):
     vi: bool
     xtrace: bool
 
+    #: these options with errexit off, shared (see :meth:`without_errexit`)
+    _no_errexit: SetOptions | None
+
+    def __init__(self) -> None:
+        super().__init__()
+        _set(self, "_no_errexit", None)
+
+    def __setattr__(self, attr: str, on: bool) -> None:
+        super().__setattr__(attr, on)
+        _set(self, "_no_errexit", None)  # made again from the new values when next asked
+
+    def copy(self) -> Self:
+        new = super().copy()
+        _set(new, "_no_errexit", None)
+        return new
+
+    def without_errexit(self) -> SetOptions:
+        """These options with errexit off, as a set shared with whoever asks (what a
+        ``$(...)`` runs with unless ``shopt -s inherit_errexit``): made once, kept until
+        these options change, so a substitution under ``set -e`` copies nothing."""
+        off = self._no_errexit
+        if off is None:
+            off = self.copy()
+            off.errexit = False
+            off.share()
+            _set(self, "_no_errexit", off)
+        return off
+
     def set(self, name: str, on: bool) -> None:
         super().set(name, on)
         # the two line-editing modes exclude each other, as in bash
@@ -270,8 +305,7 @@ class SetOptions(OptionSet):
 
     def flags(self) -> str:
         """The one-letter flags that are on, in ``$-``'s order (without ``c``/``s``/``i``)."""
-        d = self.__dict__
-        return "".join(c for c, name in FLAG_LETTERS.items() if d[name])
+        return "".join(c for c, name in FLAG_LETTERS.items() if getattr(self, name))
 
     def print_lines(self, as_commands: bool, names: list[str] | None = None) -> str:
         """``set -o`` (``name<TAB>on``) or, with ``as_commands``, ``set +o`` (``set -o name``)
@@ -293,6 +327,7 @@ class Shopts(OptionSet):
     """``shopt`` options."""
 
     NAMES = SHOPT_NAMES
+    __slots__ = tuple(_attr(n) for n in SHOPT_NAMES)
     ON = frozenset(
         {
             "checkwinsize",

@@ -160,7 +160,7 @@ class Substitutions(ShellAttrs):
         sub.subshell_level += 1
         sub.fds[1] = sink
         if self.opts.errexit and not self.shopt.inherit_errexit:
-            sub.own_opts().errexit = False
+            sub.opts = self.opts.without_errexit()
         try:
             status = await sub.nested(sub.exec_script(p.body))
         except ExitShell as e:
