@@ -34,8 +34,9 @@ from pocketos import VM
 from pocketos.kernel.permissions import DEFAULT_POLICY
 from pocketos.sandbox import SandboxOptions, SandboxProcess
 
-# a host that owns the default disposition, whatever the test run inherited
+# a host that owns the default dispositions, whatever the test run inherited
 signal.signal(signal.SIGTERM, signal.SIG_DFL)
+signal.signal(signal.SIGHUP, signal.SIG_DFL)
 if sys.argv[1] == "own-handler":
     def app_handler(signum, frame):
         print("app handler ran", flush=True)
@@ -217,10 +218,11 @@ def test_prune_command_removes_what_a_sigkilled_host_left(host: Host) -> None:
 
 
 @needs_sandbox
-def test_sigterm_tears_the_sandbox_down_before_the_host_dies(host: Host) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP], ids=["TERM", "HUP"])
+def test_sigterm_tears_the_sandbox_down_before_the_host_dies(host: Host, sig: int) -> None:
     assert host.info["handler"] == "_on_signal"  # the default disposition was ours to take
-    # the host dies of SIGTERM, as it would have without a sandbox
-    assert host.kill(signal.SIGTERM) == -signal.SIGTERM, host.stderr
+    # the host dies of the signal, as it would have without a sandbox
+    assert host.kill(sig) == -sig, host.stderr
     assert host.wait_for_no_survivors() == []
     assert _leftovers(host) == []  # no sweep has run: the host removed everything itself
 
@@ -294,6 +296,20 @@ def test_a_reused_pid_does_not_keep_a_dead_owners_leftovers(tmp_path: Path) -> N
     done = prune(str(tmp_path))
     assert done.dirs == [str(dead)]
     assert live.is_dir() and foreign.is_dir() and unrecorded.is_dir() and not dead.exists()
+
+
+def test_a_planted_link_is_not_followed_by_a_sweep(tmp_path: Path) -> None:
+    me = Owner.current()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    target = _fake_sandbox_dir(elsewhere, Owner(me.pid, me.start + 1, me.pidns, me.boot))
+    (target / "keep").write_text("precious")
+    base = tmp_path / "tmp"
+    base.mkdir()
+    (base / "pocketos-sandbox-planted").symlink_to(target)
+    done = prune(str(base))
+    assert done.dirs == [] and done.busy == []
+    assert (target / "keep").read_text() == "precious"
 
 
 @needs_sandbox

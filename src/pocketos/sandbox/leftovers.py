@@ -24,6 +24,7 @@ import json
 import os
 import re
 import shutil
+import stat
 import tempfile
 from dataclasses import dataclass
 
@@ -171,6 +172,16 @@ def remove_workdir(path: str) -> bool:
     return not os.path.lexists(path)
 
 
+def _is_own_dir(path: str) -> bool:
+    """A real directory (not a link someone planted in the shared temp directory) that this
+    user made."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return False
+    return stat.S_ISDIR(st.st_mode) and st.st_uid == os.geteuid()
+
+
 def _cgroup_dirs() -> list[str]:
     """Every sandbox cgroup in the hierarchies a sandbox may use."""
     found: list[str] = []
@@ -205,6 +216,8 @@ def prune(tmpdir: str | None = None, *, dry_run: bool = False) -> Pruned:
         names = []
     for name in names:
         path = os.path.join(base, name)
+        if not _is_own_dir(path):
+            continue
         owner = owner_of_dir(path)
         if owner is None or owner.state() != "dead":
             continue
