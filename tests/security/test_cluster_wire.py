@@ -19,6 +19,7 @@ import pytest
 
 from pocketos.cluster.host import VMHost
 from pocketos.cluster.wire import (
+    DIGEST,
     MAGIC,
     NONCE,
     HostGone,
@@ -90,6 +91,46 @@ def test_the_right_secret_gets_calls_through_on_unix_and_tcp() -> None:
                     (sock,) = client._idle_sync
                     assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE)
                 client.close()
+
+    asyncio.run(go())
+
+
+def test_large_replies_and_a_host_that_dies_mid_reply() -> None:
+    """A reply bigger than one recv arrives whole on both paths; a reply cut short (the host's
+    process ended half-way) is a dead host, not a hang."""
+    data = os.urandom(3 * 2**20 + 5)
+
+    def cut(listener: socket.socket, partial: bytes) -> None:
+        conn, _ = listener.accept()
+        with conn:
+            conn.sendall(MAGIC + b"x" * NONCE)
+            mine = conn.recv(DIGEST + NONCE)[DIGEST:]
+            conn.sendall(_mac(SECRET, b"host", mine))
+            conn.recv(4096)
+            conn.sendall(partial)  # then the process "dies"
+
+    async def go() -> None:
+        async with served() as (host, _, addr):
+            assert (await host.call("vm", "write_file", ("/home/user/big", data), {}))[0] == "ok"
+            client = WireClient({"unix": addr["unix"]}, SECRET)
+            frame = encode_request("call", ("vm", "read_file", ("/home/user/big",), {}))
+            assert frame is not None
+            assert await client.call(frame) == ("ok", data)
+            assert await off_loop(lambda: client.call_sync(frame)) == ("ok", data)
+            client.close()
+        partials = (struct.pack("!I", 1000) + b"\x80" * 10, b"\0\0")  # body cut, header cut
+        for sync, partial in [(s, p) for s in (True, False) for p in partials]:
+            with socket.create_server(("127.0.0.1", 0)) as listener:
+                task = asyncio.create_task(off_loop(lambda s=listener, p=partial: cut(s, p)))
+                client = WireClient({"tcp": listener.getsockname()[:2]}, SECRET)
+                frame = encode_request("call", ("vm", "exists", ("/",), {}))
+                assert frame is not None
+                with pytest.raises(HostGone, match="closed the connection"):
+                    if sync:
+                        await off_loop(lambda c=client, f=frame: c.call_sync(f))
+                    else:
+                        await client.call(frame)
+                await task
 
     asyncio.run(go())
 

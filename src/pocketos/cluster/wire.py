@@ -89,6 +89,11 @@ def _encode_reply(reply: Any) -> bytes:
 
             err = ClusterError(f"the reply could not be sent: {type(exc).__name__}: {exc}")
             body = pickle.dumps(("err", err))
+    if len(body) > _MAX_FRAME:
+        from pocketos.cluster.errors import ClusterError
+
+        err = ClusterError(f"the reply is too large to send ({len(body)} bytes; at most 4 GiB)")
+        body = pickle.dumps(("err", err))
     return _LEN.pack(len(body)) + body
 
 
@@ -191,42 +196,55 @@ def _recv_exact(sock: socket.socket, n: int) -> bytes:
 _CHUNK = 1 << 12  # a small reply in one recv; a larger buffer costs more to allocate
 
 
-def _split(first: bytes) -> tuple[int, bytes]:
-    """The length a reply frame announces, and the part of its body in ``first``."""
+def _gone() -> HostGone:
+    return HostGone("the host closed the connection")
+
+
+def _body(first: bytes) -> tuple[bytearray | bytes, int]:
+    """From the first bytes of a reply frame (at least its header): the buffer for its body,
+    and how much of it ``first`` already filled."""
     (n,) = _LEN.unpack_from(first)
-    return n, first[_LEN.size :]
+    got = len(first) - _LEN.size
+    if got >= n:
+        return first[_LEN.size :], n
+    buf = bytearray(n)  # one buffer, filled in place: a large reply is not copied again
+    buf[:got] = first[_LEN.size :]
+    return buf, got
 
 
 def _read_reply(sock: socket.socket) -> Any:
     """One reply frame: usually a single recv (the header and a small body arrive together)."""
-    first = sock.recv(_CHUNK)
-    while 0 < len(first) < _LEN.size:
-        first += sock.recv(_CHUNK)
-    if not first:
-        raise HostGone("the host closed the connection")
-    n, body = _split(first)
-    if len(body) < n:
-        body += _recv_exact(sock, n - len(body))
-    return pickle.loads(body)
+    first = b""
+    while len(first) < _LEN.size:
+        chunk = sock.recv(_CHUNK)
+        if not chunk:
+            raise _gone()
+        first += chunk
+    buf, got = _body(first)
+    view = memoryview(buf)
+    while got < len(buf):
+        k = sock.recv_into(view[got:])
+        if not k:
+            raise _gone()
+        got += k
+    return pickle.loads(buf)
 
 
 async def _aread_reply(loop: asyncio.AbstractEventLoop, sock: socket.socket) -> Any:
-    first = await loop.sock_recv(sock, _CHUNK)
-    while 0 < len(first) < _LEN.size:
-        first += await loop.sock_recv(sock, _CHUNK)
-    if not first:
-        raise HostGone("the host closed the connection")
-    n, body = _split(first)
-    if len(body) < n:
-        rest = bytearray(n - len(body))
-        view, got = memoryview(rest), 0
-        while got < len(rest):
-            k = await loop.sock_recv_into(sock, view[got:])
-            if not k:
-                raise HostGone("the host closed the connection")
-            got += k
-        body += rest
-    return pickle.loads(body)
+    first = b""
+    while len(first) < _LEN.size:
+        chunk = await loop.sock_recv(sock, _CHUNK)
+        if not chunk:
+            raise _gone()
+        first += chunk
+    buf, got = _body(first)
+    view = memoryview(buf)
+    while got < len(buf):
+        k = await loop.sock_recv_into(sock, view[got:])
+        if not k:
+            raise _gone()
+        got += k
+    return pickle.loads(buf)
 
 
 #: TCP keepalive: a node that vanishes without closing its sockets (power, network) is
