@@ -10,8 +10,12 @@ where the VM runs are written here once.
 from __future__ import annotations
 
 import posixpath
-from dataclasses import dataclass
-from typing import Any, Generic, Protocol, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, Self, TypeVar
+
+if TYPE_CHECKING:
+    from dataclasses import dataclass as record
+else:
+    from pocketos.kernel.record import record
 
 __all__ = [
     "ExecResult",
@@ -28,7 +32,7 @@ TIMEOUT_STATUS = 124
 LIMIT_STATUS = 125
 
 
-@dataclass
+@record
 class ExecResult:
     """What ``exec``/``run`` return. ``limit_hit`` names the limit that ended the work."""
 
@@ -37,6 +41,20 @@ class ExecResult:
     stderr_bytes: bytes = b""
     duration: float = 0.0
     limit_hit: str | None = None
+
+    def __init__(
+        self,
+        exit_code: int,
+        stdout_bytes: bytes = b"",
+        stderr_bytes: bytes = b"",
+        duration: float = 0.0,
+        limit_hit: str | None = None,
+    ) -> None:
+        self.exit_code = exit_code
+        self.stdout_bytes = stdout_bytes
+        self.stderr_bytes = stderr_bytes
+        self.duration = duration
+        self.limit_hit = limit_hit
 
     @property
     def stdout(self) -> str:

@@ -10,7 +10,7 @@ import errno
 import stat as S
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING, Any, cast
 
 from pocketos._loop import run_sync
@@ -23,9 +23,13 @@ from pocketos.kernel.streams import BytesSink, BytesSource, InputStream, OutputS
 from pocketos.vm_api import LIMIT_STATUS, TIMEOUT_STATUS, ExecResult, check_abs, to_bytes
 
 if TYPE_CHECKING:
+    from dataclasses import dataclass as record
+
     from pocketos.kernel.fs.vfs import VFS
     from pocketos.kernel.kernel import Kernel
     from pocketos.vm import AsyncVM
+else:
+    from pocketos.kernel.record import record
 
 __all__ = ["Process", "ProcessesMixin", "SyncProcess"]
 
@@ -516,7 +520,7 @@ class ProcessesMixin:
         return self.kernel.process_tree()
 
 
-@dataclass
+@record
 class SyncProcess:
     """The sync twin of :class:`Process`, returned by ``VM.spawn``."""
 

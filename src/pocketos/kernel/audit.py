@@ -6,13 +6,18 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import asdict, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from dataclasses import dataclass as record
+else:
+    from pocketos.kernel.record import record
 
 __all__ = ["AuditEvent", "AuditLog"]
 
 
-@dataclass(slots=True)
+@record(slots=True)
 class AuditEvent:
     """One entry of the audit log."""
 

@@ -8,8 +8,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
-from typing import Any
+from dataclasses import fields, replace
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from dataclasses import dataclass as record
+else:
+    from pocketos.kernel.record import record
 
 __all__ = ["Limits", "check_seconds"]
 
@@ -34,7 +39,7 @@ def check_seconds(value: Any, name: str = "timeout") -> float | None:
     return float(value)
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Limits:
     """The limits of a VM, or of one exec/spawn (see docs/limits.md)."""
 
@@ -82,6 +87,54 @@ class Limits:
     max_network_requests: int = 1000
     #: response bytes per exec
     max_network_bytes: int = 256 * MiB
+
+    def __init__(
+        self,
+        timeout: float | None = 300.0,
+        max_commands: int = 1_000_000,
+        max_loop_iterations: int = 10_000_000,
+        max_call_depth: int = 1000,
+        max_source_bytes: int = 4 * MiB,
+        max_output_bytes: int = 64 * MiB,
+        max_memory: int = 256 * MiB,
+        max_vm_memory: int = 512 * MiB,
+        max_regex_time: float = 1.0,
+        pipe_buffer: int = 65_536,
+        max_processes: int = 512,
+        max_open_files: int = 1024,
+        max_fs_bytes: int = 1024 * MiB,
+        max_fs_inodes: int = 1_000_000,
+        max_file_size: int = 256 * MiB,
+        max_readdir_entries: int = 100_000,
+        wasm_memory: int = 512 * MiB,
+        wasm_deadline: float | None = None,
+        wasm_fuel: int | None = None,
+        max_network_requests: int = 1000,
+        max_network_bytes: int = 256 * MiB,
+    ) -> None:
+        _set = object.__setattr__  # frozen
+        _set(self, "timeout", timeout)
+        _set(self, "max_commands", max_commands)
+        _set(self, "max_loop_iterations", max_loop_iterations)
+        _set(self, "max_call_depth", max_call_depth)
+        _set(self, "max_source_bytes", max_source_bytes)
+        _set(self, "max_output_bytes", max_output_bytes)
+        _set(self, "max_memory", max_memory)
+        _set(self, "max_vm_memory", max_vm_memory)
+        _set(self, "max_regex_time", max_regex_time)
+        _set(self, "pipe_buffer", pipe_buffer)
+        _set(self, "max_processes", max_processes)
+        _set(self, "max_open_files", max_open_files)
+        _set(self, "max_fs_bytes", max_fs_bytes)
+        _set(self, "max_fs_inodes", max_fs_inodes)
+        _set(self, "max_file_size", max_file_size)
+        _set(self, "max_readdir_entries", max_readdir_entries)
+        _set(self, "wasm_memory", wasm_memory)
+        _set(self, "wasm_deadline", wasm_deadline)
+        _set(self, "wasm_fuel", wasm_fuel)
+        _set(self, "max_network_requests", max_network_requests)
+        _set(self, "max_network_bytes", max_network_bytes)
+        self.__post_init__()
 
     def __post_init__(self) -> None:
         for f in fields(Limits):

@@ -18,9 +18,9 @@ import inspect
 import re
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pocketos.kernel.policyspec import (
     canonical_url,
@@ -29,6 +29,11 @@ from pocketos.kernel.policyspec import (
     path_prefix_matches,
 )
 from pocketos.kernel.record import SlotRecord
+
+if TYPE_CHECKING:
+    from dataclasses import dataclass as record
+else:
+    from pocketos.kernel.record import record
 
 __all__ = [
     "DOMAINS",
@@ -278,7 +283,7 @@ class DomainPolicy(SlotRecord):
         return decision
 
 
-@dataclass
+@record
 class PermissionRequest:
     """What an ``ask`` rule hands to the handler."""
 

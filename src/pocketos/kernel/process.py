@@ -11,7 +11,7 @@ import asyncio
 import signal as _signal
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING, Any
 
 from pocketos.kernel.budget import Budget, Held
@@ -20,8 +20,13 @@ from pocketos.kernel.limits import Limits
 from pocketos.kernel.streams import InputStream, NullInput, NullOutput, OutputStream
 
 if TYPE_CHECKING:
+    from dataclasses import dataclass as record
+
     from pocketos.kernel.jobctl import ProcessGroup
     from pocketos.kernel.kernel import Kernel
+else:
+    from pocketos.kernel.record import record
+
 
 __all__ = [
     "Context",
@@ -90,7 +95,7 @@ class ProcessKilled(Exception):
         self.signum = signum
 
 
-@dataclass
+@record
 class ProcessInfo:
     """One row of the process table."""
 
@@ -120,6 +125,48 @@ class ProcessInfo:
     @property
     def stopped(self) -> bool:
         return self.group is not None and self.group.stop_signal is not None
+
+    def __init__(
+        self,
+        pid: int,
+        ppid: int,
+        pgid: int,
+        argv: list[str],
+        cwd: str,
+        env: dict[str, str],
+        status: str = "running",
+        exit_code: int | None = None,
+        start_time: float | None = None,
+        end_time: float | None = None,
+        task: asyncio.Task[int] | None = None,
+        children: list[int] | None = None,
+        pending_signal: int | None = None,
+        caught: frozenset[int] = frozenset(),
+        pending_traps: list[int] | None = None,
+        open_files: int = 0,
+        max_open_files: int = 1024,
+        budget: Any = None,
+        group: ProcessGroup | None = None,
+    ) -> None:
+        self.pid = pid
+        self.ppid = ppid
+        self.pgid = pgid
+        self.argv = argv
+        self.cwd = cwd
+        self.env = env
+        self.status = status
+        self.exit_code = exit_code
+        self.start_time = time.time() if start_time is None else start_time
+        self.end_time = end_time
+        self.task = task
+        self.children = [] if children is None else children
+        self.pending_signal = pending_signal
+        self.caught = caught
+        self.pending_traps = [] if pending_traps is None else pending_traps
+        self.open_files = open_files
+        self.max_open_files = max_open_files
+        self.budget = budget
+        self.group = group
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -14,7 +14,12 @@ from __future__ import annotations
 
 import stat as _stat
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from dataclasses import dataclass as record
+else:
+    from pocketos.kernel.record import record
 
 __all__ = ["Backend", "BytesLike", "StatResult", "split_path", "join_path"]
 
@@ -22,7 +27,7 @@ __all__ = ["Backend", "BytesLike", "StatResult", "split_path", "join_path"]
 BytesLike = bytes | bytearray | memoryview
 
 
-@dataclass(slots=True)
+@record(slots=True)
 class StatResult:
     """Like ``os.stat_result``: ``st_mode`` carries the file type bits of :mod:`stat`."""
 
@@ -38,6 +43,34 @@ class StatResult:
     st_ctime_ns: int
     st_birthtime_ns: int
     st_rdev: int = 0
+
+    def __init__(
+        self,
+        st_mode: int,
+        st_ino: int,
+        st_dev: int,
+        st_nlink: int,
+        st_uid: int,
+        st_gid: int,
+        st_size: int,
+        st_atime_ns: int,
+        st_mtime_ns: int,
+        st_ctime_ns: int,
+        st_birthtime_ns: int,
+        st_rdev: int = 0,
+    ) -> None:
+        self.st_mode = st_mode
+        self.st_ino = st_ino
+        self.st_dev = st_dev
+        self.st_nlink = st_nlink
+        self.st_uid = st_uid
+        self.st_gid = st_gid
+        self.st_size = st_size
+        self.st_atime_ns = st_atime_ns
+        self.st_mtime_ns = st_mtime_ns
+        self.st_ctime_ns = st_ctime_ns
+        self.st_birthtime_ns = st_birthtime_ns
+        self.st_rdev = st_rdev
 
     @property
     def st_atime(self) -> float:
