@@ -4,6 +4,9 @@ wasmtime runs guests on blocking threads; the VM (filesystem, pipes) belongs to 
 A guest thread never touches either directly: it hands each call to the loop and waits for the
 answer, which also gives pipes their backpressure (a guest writing into a full pipe waits).
 
+A guest whose process is suspended (STOP, TSTP) pauses at these calls until CONT continues it:
+its output, its stdin and the door wait; computing without calling the host goes on.
+
 The wait ends when the guest is stopped (the bridge's ``cancel`` event, set when the command is
 cancelled) or the loop is closed, so that a guest stopped while it writes never leaves its
 thread waiting for a loop that has finished with it (which kept the host process from exiting).
@@ -17,6 +20,7 @@ import threading
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
+from pocketos.kernel.jobctl import ProcessGroup, current_group, current_process
 from pocketos.kernel.streams import OutputStream
 
 __all__ = ["BridgeClosed", "LoopBridge", "OutputSink"]
@@ -40,6 +44,10 @@ class LoopBridge:
     ) -> None:
         self.loop = loop
         self.owner = threading.get_ident()
+        #: the guest's process and group (made in the process's task): a stopped guest's
+        #: calls through ``run`` (its output, its stdin, the door) wait for CONT
+        self.group = current_group()
+        self.process = current_process()
         #: set when the guest is stopped: waits end with BridgeClosed
         self.cancel = cancel
 
@@ -73,12 +81,24 @@ class LoopBridge:
         return self._wait(fut)
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        group = self.group
+        if group is not None:
+            coro = self._after_stop(group, coro)
         try:
             fut = asyncio.run_coroutine_threadsafe(coro, self.loop)
         except RuntimeError:  # the loop is closed
             coro.close()
             raise BridgeClosed("the guest was stopped") from None
         return self._wait(fut)
+
+    async def _after_stop(self, group: ProcessGroup, coro: Coroutine[Any, Any, T]) -> T:
+        if group.stop_signal is not None:
+            try:
+                await group.wait_continued(self.process)
+            except BaseException:
+                coro.close()
+                raise
+        return await coro
 
 
 class OutputSink:
