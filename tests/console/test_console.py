@@ -34,6 +34,19 @@ def test_terminal_echo_and_upload_seen_by_ls(serve_console, page: Page, shots, t
     _wait_terminal(page, "echo hi\nhi\nuser@pocketos:~$")
     lines = _terminal_text(page).split("\n")
     assert "hi" in lines
+    # Ctrl-Z stops the foreground job, fg gives it the terminal back
+    page.keyboard.type("sh -c 'echo go; cat'")
+    page.keyboard.press("Enter")
+    _wait_terminal(page, "\ngo\n")
+    page.keyboard.press("Control+z")
+    _wait_terminal(page, "^Z\n[1]+  Stopped                 sh -c 'echo go; cat'\nuser@pocketos:~$")
+    page.keyboard.type("fg")
+    page.keyboard.press("Enter")
+    page.keyboard.type("back")
+    page.keyboard.press("Enter")
+    _wait_terminal(page, "back\nback\n")
+    page.keyboard.press("Control+d")
+    _wait_terminal(page, "back\nback\nuser@pocketos:~$")
     shots(page, "terminal")
 
     # upload a file with the file browser, then see it from the shell

@@ -167,3 +167,25 @@ def test_terminals_belong_to_the_vm_owner(authed) -> None:
         pass
     with connect(f"{authed.ws_url}/v1/vms/{vid}/terminals/{tid}/ws?token={ALICE}") as ws:
         assert json.loads(ws.recv(timeout=60))["type"] == "hello"
+
+
+def test_ctrl_z_over_a_websocket_stops_the_job_and_fg_resumes_it(server) -> None:
+    c = server.client()
+    vid = c.post("/v1/vms", json={}).json()["id"]
+    with connect(f"{server.ws_url}/v1/vms/{vid}/terminals/new/ws") as ws:
+        json.loads(ws.recv(timeout=60))
+        assert _until(ws, PROMPT) == PROMPT
+        # the job says "go" once it runs: a Ctrl-Z before that would reach the shell
+        ws.send(b"sh -c 'echo go; cat'\r")
+        _until(ws, b"go\r\n")
+        ws.send(b"\x1a")
+        stopped = _until(ws, b"\n" + PROMPT)
+        assert stopped == b"^Z\r\n[1]+  Stopped                 sh -c 'echo go; cat'\r\n" + PROMPT
+        ws.send(b"fg\r")
+        _until(ws, b"fg\r\nsh -c 'echo go; cat'\r\n")
+        ws.send(b"back\r")
+        assert _until(ws, b"back\r\nback\r\n") == b"back\r\nback\r\n"
+        ws.send(b"\x04")
+        _until(ws, PROMPT)
+        ws.send(b"echo $?; jobs\r")
+        assert _until(ws, b"\n" + PROMPT) == b"echo $?; jobs\r\n0\r\n" + PROMPT

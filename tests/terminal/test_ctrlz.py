@@ -80,3 +80,29 @@ def test_exit_with_stopped_jobs_warns_once() -> None:
     first, _, code = scenario(body)
     assert first == "exit\r\nThere are stopped jobs.\r\n" + PROMPT
     assert code == 1
+
+
+def test_a_background_job_that_reads_the_terminal_stops_with_ttin() -> None:
+    async def body(vm: AsyncVM, t: Terminal) -> list[str]:
+        shown = [await command(t, "cat & wait %1; echo $?; jobs")]
+        await type_keys(t, "fg\r")
+        await t.read_until("fg\r\ncat\r\n", WAIT)
+        await type_keys(t, "hi\r")
+        shown.append((await t.read_until("hi\r\nhi\r\n", WAIT)).decode())
+        await t.write(b"\x04")
+        await t.read_until(PROMPT, WAIT)
+        shown.append(await command(t, "echo $?"))
+        return shown
+
+    shown = scenario(body)
+    first = shown[0].split("\r\n")
+    assert first[0] == "cat & wait %1; echo $?; jobs"
+    assert first[1].startswith("[1] ") and first[1][4:].isdigit()
+    assert first[2:] == [
+        "",
+        "[1]+  Stopped                 cat",
+        "149",
+        "[1]+  Stopped                 cat",
+        PROMPT,
+    ]
+    assert shown[1:] == ["hi\r\nhi\r\n", "echo $?\r\n0\r\n" + PROMPT]

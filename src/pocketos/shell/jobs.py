@@ -272,6 +272,8 @@ class Jobs(ShellAttrs):
             self.orphans.append(task)
         self.last_bg = str(job.pid)
         self.last_status = 0
+        if self.interactive and not self.is_subshell:
+            await self.write_err(f"[{job.id}] {job.pid}\n")  # as bash -i
         return 0
 
     def _add_job(self: Shell, task: asyncio.Task[int], text: str, group: ProcessGroup) -> _Job:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from pocketos.errors import LimitExceeded
 from pocketos.kernel.budget import Budget, use_budget
-from pocketos.kernel.jobctl import enter_process
+from pocketos.kernel.jobctl import ProcessGroup, enter_process
 from pocketos.kernel.process import signal_number
 from pocketos.terminal.clients import TerminalClient
 from pocketos.terminal.completion import complete
@@ -81,7 +81,9 @@ class Terminal(SharedTerminal):
         self._done = asyncio.Event()
         self._commands = 0
         self.disc = LineDiscipline(self._signal)
-        tin = TtyInput(self.disc, self._wait_input, self._winsize, self.name, self._resize)
+        tin = TtyInput(
+            self.disc, self._wait_input, self._winsize, self.name, self._resize, self._fg_group
+        )
         tout = TtyOutput(self._emit, self._winsize, self.name)
         base_env = {"TERM": "xterm-256color", "PS1": DEFAULT_PS1}
         base_env.update(env or {})
@@ -188,6 +190,15 @@ class Terminal(SharedTerminal):
             for child in list(info.children):
                 with contextlib.suppress(ProcessLookupError):
                     kernel.kill(child, num)
+
+    def _fg_group(self) -> ProcessGroup | None:
+        """The process group the terminal belongs to: the shell's foreground job, or the
+        shell itself at the prompt and while it runs builtins."""
+        job = self.shell.fg_job
+        if job is not None:
+            return job.group  # type: ignore[no-any-return]
+        info = self.ctx.info
+        return info.group if info is not None else None
 
     # -- window size -----------------------------------------------------------------------------
     def _winsize(self) -> tuple[int, int]:

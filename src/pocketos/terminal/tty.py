@@ -14,7 +14,7 @@ import codecs
 import collections
 from collections.abc import Awaitable, Callable
 
-from pocketos.kernel.jobctl import checkpoint, must_pause
+from pocketos.kernel.jobctl import ProcessGroup, checkpoint, current_group, must_pause
 from pocketos.kernel.streams import OutputStream, _BufferedInput
 
 __all__ = ["LineDiscipline", "TtyInput", "TtyOutput", "caret", "onlcr"]
@@ -24,6 +24,7 @@ __all__ = ["LineDiscipline", "TtyInput", "TtyOutput", "caret", "onlcr"]
 MAX_INPUT = 64 * 1024
 
 _EOF = object()
+TTIN = 21
 
 
 def caret(b: int) -> bytes:
@@ -180,6 +181,7 @@ class TtyInput(_BufferedInput):
         winsize: Callable[[], tuple[int, int]],
         name: str,
         set_winsize: Callable[[int, int], None] | None = None,
+        foreground: Callable[[], ProcessGroup | None] | None = None,
     ) -> None:
         self.disc = disc
         self._wait = wait
@@ -187,6 +189,9 @@ class TtyInput(_BufferedInput):
         self._set_winsize = set_winsize
         self.name = name
         self._buf = bytearray()
+        #: the process group that owns the terminal (``tcgetpgrp``): a job of another group
+        #: that reads is stopped with TTIN, as a background job is on a real terminal
+        self._foreground = foreground
 
     def isatty(self) -> bool:
         return True
@@ -210,8 +215,13 @@ class TtyInput(_BufferedInput):
 
     async def _fill(self) -> bool:
         while True:
+            if self._foreground is not None:
+                mine, owner = current_group(), self._foreground()
+                if mine is not None and owner is not None and mine is not owner:
+                    mine.stop(TTIN)
             if must_pause():
                 await checkpoint()  # a stopped job leaves the keys to the next reader
+                continue
             chunk = self.disc.next_chunk()
             if chunk is not None:
                 if not chunk:
