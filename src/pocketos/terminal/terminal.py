@@ -100,7 +100,7 @@ class Terminal(SharedTerminal):
         self.shell = Shell(self.ctx, argv0="bash")
         self.shell.keep_alive = True
         self.shell.interactive = True
-        self.shell.opts.monitor = True  # job control, as ``bash -i``: Ctrl-Z stops a job
+        self.shell.own_opts().monitor = True  # job control, as ``bash -i``: Ctrl-Z stops a job
         self.editor = LineEditor(lambda line, pos: complete(line, pos, self.shell), self._cols)
         self._set_size_vars()
         self.owner = TerminalClient(self, "writer", owner=True)
