@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextvars
 import inspect
 import re
 import threading
@@ -476,7 +477,8 @@ class Policy:
 
         pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
         try:
-            fut = pool.submit(call)
+            # the handler sees the asker's context variables (who runs the command)
+            fut = pool.submit(contextvars.copy_context().run, call)
             answer = fut.result(timeout=self.ask_timeout)
         except concurrent.futures.TimeoutError:
             return False

@@ -80,15 +80,6 @@ async def _close(h: Hosted, obj: Any) -> None:
         await h.run(res)
 
 
-async def _sync(h: Hosted, fn: Any, *args: Any, **kwargs: Any) -> Any:
-    """A sync call on one of the VM's objects, on the thread the VM's objects live on."""
-
-    async def go() -> Any:
-        return fn(*args, **kwargs)
-
-    return await h.run(go())
-
-
 def _table(h: Hosted) -> _Handles:
     tab = h.extras.get("handles")
     if tab is None:
@@ -157,7 +148,7 @@ async def _open(request: Request, kind: str) -> tuple[str, Any]:
     body = await body_of(request, OpenHandle)
     tab = _table(h)
     _room(tab)
-    obj = await _sync(h, getattr(h.vm, kind), env=body.env, cwd=body.cwd)
+    obj = await h.sync(getattr(h.vm, kind), env=body.env, cwd=body.cwd)
     return tab.add(kind, obj), obj
 
 
@@ -283,7 +274,7 @@ async def _pump(websocket: WebSocket, h: Hosted, proc: Any) -> None:
                 await websocket.send_json({"type": kind, "data": base64.b64encode(data).decode()})
             except Exception:  # the client is gone: nobody reads this process any more
                 with contextlib.suppress(Exception):
-                    await _sync(h, proc.kill, "KILL")
+                    await h.sync(proc.kill, "KILL")
                 return
 
     async def control() -> None:
@@ -292,7 +283,7 @@ async def _pump(websocket: WebSocket, h: Hosted, proc: Any) -> None:
                 msg = json.loads(await websocket.receive_text())
             except WebSocketDisconnect:
                 with contextlib.suppress(Exception):
-                    await _sync(h, proc.kill, "KILL")
+                    await h.sync(proc.kill, "KILL")
                 return
             except ValueError:
                 continue
@@ -301,9 +292,9 @@ async def _pump(websocket: WebSocket, h: Hosted, proc: Any) -> None:
                 if kind == "stdin":
                     await h.run(proc.write(base64.b64decode(str(msg.get("data", "")))))
                 elif kind == "close_stdin":
-                    await _sync(h, proc.close_stdin)
+                    await h.sync(proc.close_stdin)
                 elif kind == "kill":
-                    await _sync(h, proc.kill, msg.get("signal") or "KILL")
+                    await h.sync(proc.kill, msg.get("signal") or "KILL")
 
     async with asyncio.TaskGroup() as tg:
         ctl = tg.create_task(control())

@@ -10,22 +10,19 @@ on that store lists it again and opens it on first use.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import contextlib
-import itertools
 import json
 import logging
 import os
 import re
 import secrets
-import threading
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pocketos.kernel.permissions import PermissionRequest, asking_thread
+from pocketos.server.asks import PendingPermissions
 from pocketos.server.auth import Principal
 from pocketos.server.config import ServerConfig
 from pocketos.server.errors import ApiError
@@ -48,139 +45,6 @@ _CREATE_KEYS = {
     "isolation",
     "name",
 }
-
-
-@dataclass
-class Permission:
-    id: str
-    request: PermissionRequest
-    future: concurrent.futures.Future[str]
-    created: float
-
-    def to_dict(self) -> dict[str, Any]:
-        r = self.request
-        detail = {k: v for k, v in r.detail.items() if k in ("session_id", "title", "tool_call")}
-        return {
-            "id": self.id,
-            "capability": r.capability,
-            "domain": r.domain,
-            "operation": r.operation,
-            "resource": r.resource,
-            "pid": r.pid,
-            "created": self.created,
-            "detail": _jsonable(detail),
-        }
-
-
-def _jsonable(v: Any) -> Any:
-    try:
-        json.dumps(v)
-        return v
-    except (TypeError, ValueError):
-        return json.loads(json.dumps(v, default=str))
-
-
-class PendingPermissions:
-    """``ask`` requests of one VM waiting for an answer over the API.
-
-    The VM's permission handler parks each request here; ``answer`` settles it. The future is a
-    thread-safe one, so a check made from a worker thread waits the same way."""
-
-    def __init__(self) -> None:
-        #: the thread of the server's event loop (where API answers arrive)
-        self.loop_thread = threading.get_ident()
-        self.loop: asyncio.AbstractEventLoop | None = None
-        #: seconds a question waits for its answer (the server's ``ask_timeout``)
-        self.timeout = 30.0
-        self.items: dict[str, Permission] = {}
-        self._ids = itertools.count(1)
-        self.listeners: list[Callable[[str, Permission], None]] = []
-        #: set while requests are pending (for ``GET /permissions?wait=N``)
-        self.changed = asyncio.Event()
-
-    def bind(self) -> None:
-        """Answers arrive on the running loop (the server's)."""
-        self.loop_thread = threading.get_ident()
-        self.loop = asyncio.get_running_loop()
-
-    def handler(self, request: PermissionRequest) -> Any:
-        if asking_thread() == self.loop_thread:
-            # a synchronous check made on the server's event loop (an in-process VM's command
-            # outside a VM thread: a session's or a terminal's): waiting would hold the loop
-            # that must carry the answer, so refuse at once
-            return "deny"
-        if threading.get_ident() != self.loop_thread:
-            return self._wait_here(request)
-        fut: concurrent.futures.Future[str] = concurrent.futures.Future()
-        pid = f"perm-{next(self._ids)}"
-        item = Permission(pid, request, fut, time.time())
-        self.items[pid] = item
-        self._notify("pending", item)
-
-        async def wait() -> str:
-            try:
-                return await asyncio.wrap_future(fut)
-            finally:
-                if self.items.pop(pid, None) is not None and not fut.done():
-                    fut.cancel()
-                    self._notify("expired", item)
-
-        return wait()
-
-    def _wait_here(self, request: PermissionRequest) -> str:
-        """A synchronous check on another thread (a VM thread): park the question on the loop,
-        then block this thread until it is answered, the VM closes or the time is up."""
-        loop = self.loop
-        if loop is None or loop.is_closed():
-            return "deny"
-        fut: concurrent.futures.Future[str] = concurrent.futures.Future()
-        item = Permission(f"perm-{next(self._ids)}", request, fut, time.time())
-
-        def add() -> None:
-            self.items[item.id] = item
-            self._notify("pending", item)
-
-        def drop() -> None:
-            if self.items.pop(item.id, None) is not None:
-                fut.cancel()
-                self._notify("expired", item)
-
-        try:
-            loop.call_soon_threadsafe(add)
-        except RuntimeError:
-            return "deny"
-        try:
-            return fut.result(timeout=self.timeout)
-        except (concurrent.futures.TimeoutError, concurrent.futures.CancelledError):
-            return "deny"
-        finally:
-            with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(drop)
-
-    def _notify(self, what: str, item: Permission) -> None:
-        if self.items:
-            self.changed.set()
-        else:
-            self.changed.clear()
-        for cb in list(self.listeners):
-            with contextlib.suppress(Exception):
-                cb(what, item)
-
-    def list(self) -> list[dict[str, Any]]:
-        return [p.to_dict() for p in self.items.values()]
-
-    def answer(self, pid: str, decision: str) -> Permission:
-        item = self.items.pop(pid, None)
-        if item is None or item.future.done():
-            raise ApiError(404, "not_found", f"no pending permission request {pid}")
-        item.future.set_result(decision)
-        self._notify("answered", item)
-        return item
-
-    def deny_all(self) -> None:
-        for pid in list(self.items):
-            with contextlib.suppress(ApiError):
-                self.answer(pid, "deny")
 
 
 @dataclass
@@ -237,10 +101,41 @@ class Hosted:
         return await asyncio.to_thread(fn, *args, **kwargs)
 
     async def run(self, coro: Coroutine[Any, Any, T]) -> T:
-        """Await a coroutine of the VM (``exec``, ``run``) where its checks may block."""
+        """Await a coroutine of the VM (``exec``, ``run``, a terminal's or a session's) on the
+        VM's loop, where its checks may block."""
         if self.thread is not None:
             return await self.thread.run(coro)
         return await coro
+
+    async def sync(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """A sync call on one of the VM's objects (a terminal, a session), on the VM's loop."""
+        if self.thread is not None:
+            return await self.thread.call(fn, *args, **kwargs)
+        return fn(*args, **kwargs)
+
+    async def iterate(self, items: AsyncIterator[T]) -> AsyncIterator[T]:
+        """An async iterator of the VM's objects (a session's events), stepped on the VM's
+        loop and closed there."""
+        if self.thread is None:
+            async for item in items:
+                yield item
+            return
+        try:
+            while True:
+                try:
+                    item = await self.thread.run(_next(items))
+                except StopAsyncIteration:
+                    return
+                yield item
+        finally:
+            closer = getattr(items, "aclose", None)
+            if closer is not None and self.thread is not None:
+                with contextlib.suppress(Exception):
+                    await self.thread.run(closer())
+
+
+async def _next(items: AsyncIterator[T]) -> T:
+    return await items.__anext__()
 
 
 class Registry:
@@ -503,10 +398,10 @@ class Registry:
             self._save_records()
 
     async def _close(self, h: Hosted, *, save: bool) -> None:
-        h.permissions.deny_all()
+        h.permissions.close()
         for sess in list(h.sessions.values()):
             with contextlib.suppress(Exception):
-                await sess.close()
+                await h.run(sess.close())
         h.sessions.clear()
         for extra in list(h.extras.values()):
             closer = getattr(extra, "aclose", None) or getattr(extra, "close", None)

@@ -12,6 +12,10 @@
 
 Only the agents of the server's config may be started (default: the built-in one), with the
 config's provider settings: a caller picks the model, never the endpoint or the key.
+
+On an in-process VM with its own thread (``ask`` rules) a session runs on that thread's loop,
+like the VM's execs and terminals; its commands wait for the API's answer to an ``ask``, and
+closing the session denies the questions it still has waiting.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from pocketos.server.asks import Origin, origin
 from pocketos.server.errors import ApiError
 from pocketos.server.openapi import api, ws
 from pocketos.server.registry import Hosted
@@ -96,23 +101,52 @@ async def create(request: Request) -> Response:
             f"agent {body.agent!r} is not one of the server's agents "
             f"({', '.join(st.config.agents) or 'none'})",
         )
-    session = await h.vm.create_session(
-        body.agent,
-        cwd=body.cwd,
-        instructions=body.instructions,
-        store=_store(st),
-        agent_config=_agent_config(st, body) if body.agent == "pocketos" else None,
-        permission_timeout=body.permission_timeout,
+    session = await _start(
+        h,
+        lambda: h.vm.create_session(
+            body.agent,
+            cwd=body.cwd,
+            instructions=body.instructions,
+            store=_store(st),
+            agent_config=_agent_config(st, body) if body.agent == "pocketos" else None,
+            permission_timeout=body.permission_timeout,
+        ),
     )
-    h.sessions[session.id] = session
     if body.mode is not None:
         try:
-            await session.set_mode(body.mode)
+            await h.run(session.set_mode(body.mode))
         except Exception:
-            h.sessions.pop(session.id, None)
-            await session.close()
+            await _close(h, session)
             raise
     return JSONResponse(session.info(), status_code=201)
+
+
+async def _start(h: Hosted, opener: Any) -> Any:
+    """A session opened by ``opener()`` on the VM's loop, its tasks carrying its origin."""
+    who = Origin("session")
+
+    async def go() -> Any:
+        with origin(who):
+            return await opener()
+
+    session = await h.run(go())
+    who.id = session.id
+    h.extras.setdefault(_ORIGINS, {})[session.id] = who
+    h.sessions[session.id] = session
+    return session
+
+
+async def _close(h: Hosted, session: Any) -> None:
+    """Close ``session``; its questions still waiting are denied first."""
+    h.sessions.pop(session.id, None)
+    who = h.extras.get(_ORIGINS, {}).pop(session.id, None)
+    if who is not None:
+        h.permissions.deny_from(who)
+    await h.run(session.close())
+
+
+#: ``Hosted.extras`` key: session id -> Origin
+_ORIGINS = "session_origins"
 
 
 async def list_sessions(request: Request) -> Response:
@@ -128,8 +162,7 @@ async def get_session(request: Request) -> Response:
 async def close_session(request: Request) -> Response:
     h = await vm_of(request)
     s = _session(h, request.path_params["sid"])
-    h.sessions.pop(s.id, None)
-    await s.close()
+    await _close(h, s)
     return JSONResponse({"id": s.id, "closed": True})
 
 
@@ -152,7 +185,7 @@ async def prompt(request: Request) -> Response:
     if body.wait:
         h.busy += 1
         try:
-            return JSONResponse(_result(await s.prompt(body.content)))
+            return JSONResponse(_result(await h.run(s.prompt(body.content))))
         finally:
             h.busy -= 1
             h.touch()
@@ -160,7 +193,7 @@ async def prompt(request: Request) -> Response:
     async def run() -> None:
         h.busy += 1
         try:
-            await s.prompt(body.content)
+            await h.run(s.prompt(body.content))
         finally:
             h.busy -= 1
             h.touch()
@@ -172,7 +205,7 @@ async def prompt(request: Request) -> Response:
 async def cancel(request: Request) -> Response:
     h = await vm_of(request)
     s = _session(h, request.path_params["sid"])
-    await s.cancel()
+    await h.run(s.cancel())
     return JSONResponse({"id": s.id, "cancelled": True})
 
 
@@ -186,13 +219,15 @@ async def resume(request: Request) -> Response:
     rec = _store(st).get_session(sid)
     if rec is None:
         raise ApiError(404, "session_not_found", f"no such session: {sid}")
-    session = await h.vm.resume_session(
-        sid,
-        store=_store(st),
-        agent_config=_agent_config(st, body) if rec.get("agent") == "pocketos" else None,
-        permission_timeout=body.permission_timeout,
+    session = await _start(
+        h,
+        lambda: h.vm.resume_session(
+            sid,
+            store=_store(st),
+            agent_config=_agent_config(st, body) if rec.get("agent") == "pocketos" else None,
+            permission_timeout=body.permission_timeout,
+        ),
     )
-    h.sessions[session.id] = session
     return JSONResponse(session.info())
 
 
@@ -207,7 +242,7 @@ def _after(conn: HTTPConnection) -> int:
     return n
 
 
-async def _events(s: Any, after: int) -> AsyncIterator[dict[str, Any]]:
+async def _events(h: Hosted, s: Any, after: int) -> AsyncIterator[dict[str, Any]]:
     # the stored backlog first (a resumed session keeps only new events in memory), then live
     seen = after
     log = s.events
@@ -216,7 +251,7 @@ async def _events(s: Any, after: int) -> AsyncIterator[dict[str, Any]]:
         for rec in await asyncio.to_thread(_stored_events, s, after, first_kept - 1):
             seen = rec["seq"]
             yield rec
-    async for ev in log.subscribe(since=seen):
+    async for ev in h.iterate(log.subscribe(since=seen)):
         yield ev.to_dict()
 
 
@@ -235,7 +270,7 @@ async def events_sse(request: Request) -> Response:
     after = _after(request)
 
     async def stream() -> AsyncIterator[bytes]:
-        async for ev in _events(s, after):
+        async for ev in _events(h, s, after):
             data = json.dumps(ev, default=str)
             yield f"id: {ev['seq']}\nevent: {ev.get('kind', 'event')}\ndata: {data}\n\n".encode()
 
@@ -260,7 +295,7 @@ async def events_ws(websocket: WebSocket) -> None:
     try:
         async with asyncio.TaskGroup() as tg:
             reader = tg.create_task(drain())
-            async for ev in _events(s, after):
+            async for ev in _events(h, s, after):
                 await websocket.send_text(json.dumps(ev, default=str))
             reader.cancel()
             await websocket.close(1000)

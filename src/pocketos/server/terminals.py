@@ -12,7 +12,9 @@ the client sends ``{"type": "resize", "cols": C, "rows": R}``; the server sends
 ``{"type": "hello", "terminal": {...}, "role": R}`` first, ``{"type": "error", "error": {...}}``
 for a refused message (the socket stays open), and ``{"type": "exit", "exit_code": N}`` (or
 ``{"type": "detached", "reason": ...}``) last. On a process-isolated VM the shell runs in the
-VM's worker process and its output is pushed to the server as it is produced.
+VM's worker process and its output is pushed to the server as it is produced. On an in-process
+VM with its own thread (``ask`` rules) the shell runs on that thread's loop like the VM's execs,
+and its commands wait for the API's answer to an ``ask``; closing the terminal denies them.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from pocketos.server.asks import Origin, origin
 from pocketos.server.errors import ApiError, as_api_error, error_body
 from pocketos.server.openapi import api, ws
 from pocketos.server.registry import Hosted
@@ -59,26 +62,40 @@ class ChangeTerminal(BaseModel):
 class _Terminals:
     """The terminals of one hosted VM (kept in ``Hosted.extras``; closed with the VM)."""
 
-    def __init__(self) -> None:
+    def __init__(self, h: Hosted) -> None:
+        self.h = h
         self.items: dict[str, Any] = {}
         self.created: dict[str, float] = {}
+        #: whose commands each terminal runs (its ``ask`` questions carry it)
+        self.origins: dict[str, Origin] = {}
+
+    async def close(self, t: Any) -> int:
+        """End ``t``'s shell; its questions still waiting are denied first."""
+        who = self.origins.pop(t.id, None)
+        if who is not None:
+            self.h.permissions.deny_from(who)
+        status: int = await self.h.run(t.close())
+        self.items.pop(t.id, None)
+        self.created.pop(t.id, None)
+        return status
 
     async def aclose(self) -> None:
         for t in list(self.items.values()):
             with contextlib.suppress(Exception):
-                await t.close()
+                await self.close(t)
         self.items.clear()
 
 
 def _table(h: Hosted) -> _Terminals:
     tab = h.extras.get(_KEY)
     if tab is None:
-        tab = h.extras[_KEY] = _Terminals()
+        tab = h.extras[_KEY] = _Terminals(h)
     assert isinstance(tab, _Terminals)
     # forget terminals whose shell has ended
     for tid, t in list(tab.items.items()):
         if t.exit_code is not None and not t.clients:
             del tab.items[tid]
+            tab.origins.pop(tid, None)
     return tab
 
 
@@ -96,16 +113,25 @@ def _info(t: Any, created: float | None = None) -> dict[str, Any]:
     }
 
 
-def _open(h: Hosted, body: OpenTerminal) -> Any:
+async def _open(h: Hosted, body: OpenTerminal) -> Any:
     tab = _table(h)
     if len(tab.items) >= MAX_TERMINALS:
         raise ApiError(409, "too_many_terminals", f"VM {h.id} has {len(tab.items)} terminals open")
+
+    def start() -> Any:
+        # the shell's task starts here, on the VM's loop, and carries the terminal's origin
+        with origin(Origin("terminal")) as who:
+            t = h.vm.open_shell(body.cols, body.rows, env=body.env, cwd=body.cwd)
+        who.id = t.id
+        tab.origins[t.id] = who
+        # the server's clients are the WebSockets: the Python-side owner client steps aside
+        t.owner.detach()
+        return t
+
     try:
-        t = h.vm.open_shell(body.cols, body.rows, env=body.env, cwd=body.cwd)
+        t = await h.sync(start)
     except ValueError as exc:
         raise ApiError(422, "invalid_request", str(exc))
-    # the server's clients are the WebSockets: the Python-side owner client steps aside
-    t.owner.detach()
     tab.items[t.id] = t
     tab.created[t.id] = time.time()
     h.touch()
@@ -122,7 +148,7 @@ def _terminal(h: Hosted, tid: str) -> Any:
 async def create(request: Request) -> Response:
     h = await vm_of(request)
     body = await body_of(request, OpenTerminal)
-    t = _open(h, body)
+    t = await _open(h, body)
     return JSONResponse(_info(t, _table(h).created.get(t.id)), status_code=201)
 
 
@@ -144,17 +170,16 @@ async def change_terminal(request: Request) -> Response:
     body = await body_of(request, ChangeTerminal)
     fields = body.model_fields_set
     if "writers" in fields:
-        t.allow_writers(body.writers)
+        await h.sync(t.allow_writers, body.writers)
     if body.cols is not None or body.rows is not None:
-        t._resize(body.cols or t.cols, body.rows or t.rows)
+        await h.sync(t._resize, body.cols or t.cols, body.rows or t.rows)
     return JSONResponse(_info(t, _table(h).created.get(t.id)))
 
 
 async def close_terminal(request: Request) -> Response:
     h = await vm_of(request)
     t = _terminal(h, request.path_params["tid"])
-    status = await t.close()
-    _table(h).items.pop(t.id, None)
+    status = await _table(h).close(t)
     return JSONResponse({"id": t.id, "closed": True, "exit_code": status})
 
 
@@ -177,13 +202,13 @@ async def terminal_ws(websocket: WebSocket) -> None:
         body = OpenTerminal(
             cols=_query_int(websocket, "cols", 80), rows=_query_int(websocket, "rows", 24)
         )
-        t = _open(h, body)
+        t = await _open(h, body)
         role = "writer"
     else:
         t = _terminal(h, tid)
     await websocket.accept()
     try:
-        client = t.attach(role, replay=replay)
+        client = await h.sync(t.attach, role, replay=replay)
     except (PermissionError, ValueError, ConnectionError) as exc:
         err = as_api_error(exc)
         code = {
@@ -197,22 +222,26 @@ async def terminal_ws(websocket: WebSocket) -> None:
     try:
         await websocket.send_json({"type": "hello", "terminal": _info(t), "role": client.role})
         async with asyncio.TaskGroup() as tg:
-            pump = tg.create_task(_pump(websocket, client))
-            keys = tg.create_task(_keys(websocket, client))
+            pump = tg.create_task(_pump(websocket, h, client))
+            keys = tg.create_task(_keys(websocket, h, client))
             # the output side ends the socket (exit, detach); the key side ends with it
             pump.add_done_callback(lambda _: keys.cancel())
     except* (WebSocketDisconnect, OSError, RuntimeError):
         pass
     finally:
-        client.detach()
+        if h.thread is None:
+            client.detach()
+        else:
+            with contextlib.suppress(Exception):  # the VM may be closing meanwhile
+                await h.sync(client.detach)
         h.busy -= 1
         h.touch()
 
 
-async def _pump(websocket: WebSocket, client: Any) -> None:
+async def _pump(websocket: WebSocket, h: Hosted, client: Any) -> None:
     """Terminal output to the socket, then the reason it ended."""
     while True:
-        data = await client.read()
+        data = await h.run(client.read())
         if not data:
             break
         await websocket.send_bytes(data)
@@ -224,7 +253,7 @@ async def _pump(websocket: WebSocket, client: Any) -> None:
     await websocket.close(1000)
 
 
-async def _keys(websocket: WebSocket, client: Any) -> None:
+async def _keys(websocket: WebSocket, h: Hosted, client: Any) -> None:
     """Keys and control messages from the socket, until it closes."""
     while True:
         msg = await websocket.receive()
@@ -234,7 +263,7 @@ async def _keys(websocket: WebSocket, client: Any) -> None:
         text = msg.get("text")
         try:
             if data is not None:
-                await client.write(data)
+                await h.run(client.write(data))
                 continue
             if text is None:
                 continue
@@ -249,10 +278,10 @@ async def _keys(websocket: WebSocket, client: Any) -> None:
                 keys = ctl.get("data")
                 if not isinstance(keys, str):
                     raise ApiError(422, "invalid_request", "input needs a string 'data'")
-                await client.write(keys.encode("utf-8", "surrogateescape"))
+                await h.run(client.write(keys.encode("utf-8", "surrogateescape")))
             elif kind == "resize":
                 cols, rows = ctl.get("cols"), ctl.get("rows")
-                client.resize(cols, rows)
+                await h.sync(client.resize, cols, rows)
             elif kind == "ping":
                 await websocket.send_json({"type": "pong"})
             else:

@@ -4,7 +4,8 @@ A command's permission check is synchronous: under an ``ask`` rule it blocks the
 on until the answer comes. On the server's event loop that would freeze every request, the one
 that carries the answer included. An in-process VM whose policy has ``ask`` rules therefore runs
 its execs and file calls here; the check then blocks only this thread while the answer arrives
-over the API (``registry.PendingPermissions``).
+over the API (``asks.PendingPermissions``). Its terminals and agent sessions run there too: one
+loop per VM, so nothing touches its files from two threads at once.
 """
 
 from __future__ import annotations
