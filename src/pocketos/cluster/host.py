@@ -16,6 +16,7 @@ import pickle
 import resource
 import socket
 import sys
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -151,6 +152,7 @@ class VMHost:
                 "capacity": self.capacity,
                 "running": self._running,
                 "rss": _rss(),
+                "cpu": time.process_time(),  # this process's CPU seconds, all its threads
                 "vm_bytes": vm_bytes,
                 "sessions": len(self._sessions),
                 "node": _ray_node(),
