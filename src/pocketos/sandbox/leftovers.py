@@ -36,6 +36,7 @@ __all__ = [
     "Owner",
     "Pruned",
     "owner_of_dir",
+    "process_state",
     "prune",
     "remove_workdir",
     "write_owner",
@@ -57,6 +58,12 @@ def _start_time(pid: int) -> tuple[int, str] | None:
     except (OSError, IndexError):
         return None
     return int(fields[19]), fields[0].decode()
+
+
+def process_state(pid: int) -> str | None:
+    """The state letter of ``pid`` (``R``, ``S``, ``Z`` …), or None if it is gone."""
+    st = _start_time(pid)
+    return None if st is None else st[1]
 
 
 def _pid_ns() -> int:

@@ -34,7 +34,7 @@ from pocketos.kernel.streams import InputStream
 from pocketos.sandbox import hostexit
 from pocketos.sandbox.cgroup import Cgroup
 from pocketos.sandbox.fuse import FuseServer, fuse_available
-from pocketos.sandbox.leftovers import Owner, prune, remove_workdir, write_owner
+from pocketos.sandbox.leftovers import Owner, process_state, prune, remove_workdir, write_owner
 from pocketos.sandbox.netproxy import NetBridge, loopback_ports
 
 __all__ = [
@@ -338,6 +338,7 @@ class SandboxProcess:
                 _rlimits(self.init_pid, options)
             os.write(block_w, b"go")  # bwrap lets the program start
             self.start_time = time.perf_counter() - t0
+            await _setup_done(self.init_pid)
         except BaseException:
             await self.close()
             raise
@@ -382,6 +383,24 @@ class SandboxProcess:
             self._cgroup.remove_now()
         if self._workdir is not None:
             remove_workdir(self._workdir)
+
+
+async def _setup_done(init_pid: int) -> None:
+    """Wait until the sandbox's init has started the program (or has ended). Until then,
+    bwrap is still dropping privileges, which clears its parent-death signal before setting
+    it again: a host killed in that window would leave the sandbox running."""
+    children = f"/proc/{init_pid}/task/{init_pid}/children"
+    while True:
+        try:
+            with open(children) as fh:
+                if fh.read().strip():
+                    return
+        except OSError:
+            return  # gone (or a kernel without the file: nothing to wait on)
+        st = process_state(init_pid)
+        if st is None or st in ("Z", "X"):
+            return
+        await asyncio.sleep(0.001)
 
 
 async def _sweep_once() -> None:
