@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 else:
     from pocketos.kernel.record import record
 
-__all__ = ["Process", "ProcessesMixin", "SyncProcess"]
+__all__ = ["Process", "ProcessesMixin", "PumpedProcess", "SyncProcess"]
 
 
 class _StreamBuffer(OutputStream, InputStream):
@@ -94,6 +94,61 @@ def _killed_before_start(task: asyncio.Task[int]) -> bool:
     step (so its body never ran) rather than that the waiter itself is being cancelled."""
     me = asyncio.current_task()
     return task.cancelled() and not (me is not None and me.cancelling())
+
+
+class PumpedProcess:
+    """A process that runs elsewhere (in a VM's worker, on a server) with the surface of
+    :class:`Process`: a task pumps its output into ``stdout``/``stderr`` here until it ends.
+
+    A subclass provides ``_pull()`` (feed the streams; the exit status), ``_input(data)``
+    (deliver stdin), ``close_stdin()`` and ``kill()``; ``_lost(exc)`` may turn a broken link
+    into an exit status (with the reason on stderr) and ``_ended()`` tidy up after the streams
+    close."""
+
+    def __init__(self, pid: int, writable: bool) -> None:
+        self.pid = pid
+        self._writable = writable
+        self.stdout = _StreamBuffer()
+        self.stderr = _StreamBuffer()
+        self.task: asyncio.Task[int] = asyncio.ensure_future(self._pump())
+
+    async def _pull(self) -> int:
+        raise NotImplementedError
+
+    async def _input(self, data: bytes) -> None:
+        raise NotImplementedError
+
+    async def _lost(self, exc: Exception) -> int:
+        raise exc
+
+    async def _ended(self) -> None:
+        return None
+
+    async def _pump(self) -> int:
+        try:
+            return await self._pull()
+        except Exception as exc:
+            return await self._lost(exc)
+        finally:
+            self.stdout.close()
+            self.stderr.close()
+            await self._ended()
+
+    async def write(self, data: str | bytes) -> None:
+        if not self._writable:
+            raise ValueError("stdin was given as a value; it is not writable")
+        await self._input(to_bytes(data))
+
+    async def wait(self, timeout: float | None = None) -> int:
+        return await asyncio.wait_for(asyncio.shield(self.task), check_seconds(timeout))
+
+    @property
+    def exit_code(self) -> int | None:
+        return self.task.result() if self.task.done() and not self.task.cancelled() else None
+
+    @property
+    def returncode(self) -> int | None:
+        return self.exit_code
 
 
 class Process:

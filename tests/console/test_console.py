@@ -8,6 +8,7 @@ import json
 from playwright.sync_api import Page, expect
 
 from tests.agent.fake_llm import FakeServer, openai_text, openai_tool
+from tests.server.harness import with_llm
 
 WAIT = 60_000
 
@@ -75,19 +76,7 @@ def test_terminal_echo_and_upload_seen_by_ls(serve_console, page: Page, shots, t
 
 
 def _llm_console(serve_console, replies):
-    llm = FakeServer(replies)
-    srv = serve_console()
-    srv.call(llm.__aenter__())
-    srv.config.agent_config.update(
-        {
-            "provider": "openai",
-            "base_url": llm.url + "/v1",
-            "api_key": "k",
-            "backoff": 0,
-            "model": "gpt-4.1-mini",
-        }
-    )
-    return srv, llm
+    return with_llm(serve_console(), FakeServer(replies))
 
 
 def test_agent_tool_calls_appear_live(serve_console, page: Page, shots) -> None:

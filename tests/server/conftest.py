@@ -11,6 +11,7 @@ if all(importlib.util.find_spec(m) for m in ("starlette", "uvicorn", "websockets
         TOKENS,
         Running,
         authed,
+        llm_server,
         serve,
         server,
     )

@@ -118,3 +118,30 @@ def server(serve: Callable[..., Running]) -> Running:
 def authed(serve: Callable[..., Running]) -> Running:
     """A server with tokens for alice, bob and an admin (root)."""
     return serve(tokens=list(TOKENS), rate_limit=0)
+
+
+@pytest.fixture
+def llm_server(serve: Callable[..., Running]) -> Callable[..., Any]:
+    """``llm_server(replies, **config)`` -> (uvicorn server, scripted fake LLM on 127.0.0.1),
+    the built-in agent pointed at it through the server's config, as in production."""
+    from tests.agent.fake_llm import FakeServer
+
+    def start(replies: list[Any], **options: Any) -> tuple[Running, Any]:
+        return with_llm(serve(**options), FakeServer(replies))
+
+    return start
+
+
+def with_llm(srv: Running, llm: Any) -> tuple[Running, Any]:
+    """Start the fake LLM ``llm`` on ``srv``'s loop and point the server's agent config at it."""
+    srv.call(llm.__aenter__())
+    srv.config.agent_config.update(
+        {
+            "provider": "openai",
+            "base_url": llm.url + "/v1",
+            "api_key": "k",
+            "backoff": 0,
+            "model": "gpt-4.1-mini",
+        }
+    )
+    return srv, llm

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from tests.agent.fake_llm import FakeServer, openai_text, openai_tool
+from tests.agent.fake_llm import openai_text, openai_tool
 from tests.server import harness  # noqa: F401  (skips without the server extra)
 
 connect = pytest.importorskip("websockets.sync.client").connect
@@ -137,26 +137,6 @@ def test_deleting_the_vm_ends_a_waiting_terminal(server) -> None:
                 ws.recv(timeout=60)
     assert c.get(f"/v1/vms/{vid}").status_code == 404
     assert c.get("/v1/health").json()["ok"] is True
-
-
-@pytest.fixture
-def llm_server(serve):
-    def start(replies, **options):
-        llm = FakeServer(replies)
-        srv = serve(**options)
-        srv.call(llm.__aenter__())
-        srv.config.agent_config.update(
-            {
-                "provider": "openai",
-                "base_url": llm.url + "/v1",
-                "api_key": "k",
-                "backoff": 0,
-                "model": "gpt-4.1-mini",
-            }
-        )
-        return srv, llm
-
-    return start
 
 
 def test_a_session_command_waits_for_the_answer(llm_server) -> None:

@@ -7,33 +7,10 @@ import json
 
 import pytest
 
-from tests.agent.fake_llm import FakeServer, openai_text, openai_tool
+from tests.agent.fake_llm import openai_text, openai_tool
 from tests.server import harness  # noqa: F401  (skips without the server extra)
 
 connect = pytest.importorskip("websockets.sync.client").connect
-
-
-@pytest.fixture
-def llm_server(serve):
-    """``llm_server(replies)`` -> (uvicorn server, fake LLM) with the agent pointed at it."""
-
-    def start(replies, **options):
-        llm = FakeServer(replies)
-        probe = serve(**options)
-        probe.call(llm.__aenter__())
-        # the provider settings come from the server's config, as in production
-        probe.config.agent_config.update(
-            {
-                "provider": "openai",
-                "base_url": llm.url + "/v1",
-                "api_key": "k",
-                "backoff": 0,
-                "model": "gpt-4.1-mini",
-            }
-        )
-        return probe, llm
-
-    return start
 
 
 def _events_ws(srv, vid, sid, after=0, until_kind="prompt.ended"):

@@ -16,6 +16,8 @@ from typing import Any, cast
 from pocketos.errors import PocketOSError
 from pocketos.kernel.audit import AuditEvent
 from pocketos.kernel.permissions import Policy
+from pocketos.shell.session import ShellElsewhere
+from pocketos.vm_processes import PumpedProcess
 
 __all__ = ["RemoteKernel", "RemoteProcess", "RemotePython", "RemoteShell"]
 
@@ -80,56 +82,43 @@ class RemoteKernel:
         self._vm._call("check", domain, op, resource)
 
 
-class RemoteProcess:
+class RemoteProcess(PumpedProcess):
     """A process started with the process VM's ``spawn``: the same surface as
     :class:`pocketos.vm.Process`. Its output is pulled from the worker by a task; if the
     worker dies, the process ends with the worker's status and the reason on stderr."""
 
     def __init__(self, vm: Any, pid: int, generation: int, writable: bool) -> None:
-        from pocketos.vm_processes import _StreamBuffer
-
         self.vm = vm
-        self.pid = pid
         self.generation = generation
-        self._writable = writable
-        self.stdout = _StreamBuffer()
-        self.stderr = _StreamBuffer()
-        self.task: asyncio.Task[int] = asyncio.ensure_future(self._pump())
+        super().__init__(pid, writable)
 
-    async def _pump(self) -> int:
+    async def _pull(self) -> int:
+        while True:
+            r = await self.vm._guest("proc_poll", self.generation, pid=self.pid)
+            if not isinstance(r, dict):
+                raise PocketOSError("the VM's worker sent a malformed reply")
+            for stream, key in ((self.stdout, "stdout"), (self.stderr, "stderr")):
+                data = r.get(key)
+                if isinstance(data, bytes) and data:
+                    await stream.write(data)
+            if type(r.get("exit")) is int:
+                return int(r["exit"])
+
+    async def _lost(self, exc: Exception) -> int:
         from pocketos.isolation.process import WorkerDied
 
-        code = 1
-        try:
-            while True:
-                r = await self.vm._guest("proc_poll", self.generation, pid=self.pid)
-                if not isinstance(r, dict):
-                    raise PocketOSError("the VM's worker sent a malformed reply")
-                for stream, key in ((self.stdout, "stdout"), (self.stderr, "stderr")):
-                    data = r.get(key)
-                    if isinstance(data, bytes) and data:
-                        await stream.write(data)
-                if type(r.get("exit")) is int:
-                    code = int(r["exit"])
-                    break
-        except WorkerDied as exc:
+        if isinstance(exc, WorkerDied):
             await self.stderr.write(
                 f"pocketos: {exc.message}; the VM restarts from its last commit\n".encode()
             )
-            code = exc.status
-        except (PocketOSError, ProcessLookupError, LookupError) as exc:
+            return exc.status
+        if isinstance(exc, (PocketOSError, ProcessLookupError, LookupError)):
             await self.stderr.write(f"pocketos: {exc}\n".encode())
-            code = 137
-        finally:
-            self.stdout.close()
-            self.stderr.close()
-        return code
+            return 137
+        raise exc
 
-    async def write(self, data: str | bytes) -> None:
-        if not self._writable:
-            raise ValueError("stdin was given as a value; it is not writable")
-        b = data.encode("utf-8", "surrogateescape") if isinstance(data, str) else bytes(data)
-        await self.vm._guest("proc_write", self.generation, pid=self.pid, data=b)
+    async def _input(self, data: bytes) -> None:
+        await self.vm._guest("proc_write", self.generation, pid=self.pid, data=data)
 
     def close_stdin(self) -> None:
         if self._writable and not self.task.done():
@@ -137,19 +126,6 @@ class RemoteProcess:
                 self.vm._guest_now("proc_close_stdin", self.generation, pid=self.pid)
             except (PocketOSError, ProcessLookupError):
                 pass
-
-    async def wait(self, timeout: float | None = None) -> int:
-        from pocketos.kernel.limits import check_seconds
-
-        return await asyncio.wait_for(asyncio.shield(self.task), check_seconds(timeout))
-
-    @property
-    def exit_code(self) -> int | None:
-        return self.task.result() if self.task.done() and not self.task.cancelled() else None
-
-    @property
-    def returncode(self) -> int | None:
-        return self.exit_code
 
     def kill(self, sig: int | str = "KILL") -> None:
         """Signal the process. From a running event loop the signal is sent by a background
@@ -262,26 +238,16 @@ class RemotePython:
         await self.close()
 
 
-class RemoteShell:
+class RemoteShell(ShellElsewhere):
     """The process VM's ``shell()``: a persistent shell in the worker (variables, functions,
     cwd and traps persist across :meth:`run`)."""
 
     def __init__(self, vm: Any, kwargs: Mapping[str, Any]) -> None:
+        super().__init__(str(kwargs.get("cwd") or vm._options.get("cwd") or "/home/user"))
         self.vm = vm
         self._kwargs = dict(kwargs)
         self._oid: int | None = None
         self._generation = -1
-        self._cwd = str(kwargs.get("cwd") or vm._options.get("cwd") or "/home/user")
-        self._exited = False
-        self.closed = False
-
-    @property
-    def cwd(self) -> str:
-        return self._cwd
-
-    @property
-    def exited(self) -> bool:
-        return self._exited
 
     async def run(
         self,
@@ -295,8 +261,7 @@ class RemoteShell:
         from pocketos.isolation.process import WorkerDied
         from pocketos.vm import ExecResult
 
-        if self.closed:
-            raise RuntimeError("shell is closed")
+        self._check_open()
         if self._oid is None:
             gen = self.vm._generation_for_call()
             oid = await self.vm._guest("obj_open", gen, kind="shell", kwargs=self._kwargs)
@@ -327,13 +292,7 @@ class RemoteShell:
         out, err = d.get("stdout_bytes"), d.get("stderr_bytes")
         out = out if isinstance(out, bytes) else b""
         err = err if isinstance(err, bytes) else b""
-        if on_stdout is not None and out:
-            on_stdout(out)
-        if on_stderr is not None and err:
-            on_stderr(err)
-        if isinstance(d.get("cwd"), str):
-            self._cwd = d["cwd"]
-        self._exited = bool(d.get("exited"))
+        self._ran(d, out, err, on_stdout, on_stderr)
         code, hit = d.get("exit_code"), d.get("limit_hit")
         dur = d.get("duration")
         return ExecResult(

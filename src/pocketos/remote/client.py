@@ -362,19 +362,16 @@ class AsyncRemoteVM(FileFront, HandlesMixin):
             self._aws, self._aws_loop, self._aws_lock = None, loop, asyncio.Lock()
         assert self._aws_lock is not None
         async with self._aws_lock:
-            start = time.perf_counter()
-            out, err = bytearray(), bytearray()
+            ex = _Exchange(body, on_stdout, on_stderr)
             if self._aws is None:
                 url = f"{self.conn.ws_url}{self._base}/exec/ws"
                 self._aws = await connect(url, additional_headers=self.conn.headers, max_size=None)
             ws = self._aws
             try:
-                await ws.send(json.dumps(body))
-                while True:
-                    frame = json.loads(await ws.recv())
-                    done = _on_frame(frame, out, err, on_stdout, on_stderr)
-                    if done is not None:
-                        return _finish(done, out, err, start)
+                await ws.send(ex.request)
+                while (res := ex.feed(await ws.recv())) is None:
+                    pass
+                return res
             except _RefusedFrame as exc:
                 raise exc.error from None
             except BaseException:
@@ -391,8 +388,7 @@ class AsyncRemoteVM(FileFront, HandlesMixin):
         from websockets.sync.client import connect
 
         with self._ws_lock:
-            start = time.perf_counter()
-            out, err = bytearray(), bytearray()
+            ex = _Exchange(body, on_stdout, on_stderr)
             if self._ws is None:
                 url = f"{self.conn.ws_url}{self._base}/exec/ws"
                 # entered as a context manager (websockets wants that) and left by close()
@@ -401,12 +397,10 @@ class AsyncRemoteVM(FileFront, HandlesMixin):
                 )
             ws = self._ws
             try:
-                ws.send(json.dumps(body))
-                while True:
-                    frame = json.loads(ws.recv())
-                    done = _on_frame(frame, out, err, on_stdout, on_stderr)
-                    if done is not None:
-                        return _finish(done, out, err, start)
+                ws.send(ex.request)
+                while (res := ex.feed(ws.recv())) is None:
+                    pass
+                return res
             except _RefusedFrame as exc:
                 raise exc.error from None
             except BaseException:
@@ -586,31 +580,48 @@ class AsyncRemoteVM(FileFront, HandlesMixin):
         return f"<AsyncRemoteVM {self._id} on {self.conn.url}>"
 
 
-def _on_frame(
-    frame: dict[str, Any],
-    out: bytearray,
-    err: bytearray,
-    on_stdout: Callable[[bytes], Any] | None,
-    on_stderr: Callable[[bytes], Any] | None,
-) -> dict[str, Any] | None:
-    kind = frame.get("type")
-    if kind in ("stdout", "stderr"):
-        data = base64.b64decode(frame.get("data", ""))
-        (out if kind == "stdout" else err).extend(data)
-        cb = on_stdout if kind == "stdout" else on_stderr
-        if cb is not None:
-            cb(data)
+class _Exchange:
+    """One exec over the exec WebSocket, whatever drives the socket (sync or async code):
+    ``request`` is the message to send, then ``feed(message)`` each frame that comes back
+    until it returns the result. An error frame raises :class:`_RefusedFrame`."""
+
+    def __init__(
+        self,
+        body: dict[str, Any],
+        on_stdout: Callable[[bytes], Any] | None,
+        on_stderr: Callable[[bytes], Any] | None,
+    ) -> None:
+        self.request = json.dumps(body)
+        self.start = time.perf_counter()
+        self.out, self.err = bytearray(), bytearray()
+        self.on_stdout, self.on_stderr = on_stdout, on_stderr
+
+    def feed(self, message: str | bytes) -> ExecResult | None:
+        frame = json.loads(message)
+        kind = frame.get("type")
+        if kind in ("stdout", "stderr"):
+            data = base64.b64decode(frame.get("data", ""))
+            (self.out if kind == "stdout" else self.err).extend(data)
+            cb = self.on_stdout if kind == "stdout" else self.on_stderr
+            if cb is not None:
+                cb(data)
+            return None
+        if kind == "error":
+            # the server refused this request and the socket stays usable
+            try:
+                raise_for(422, frame)
+            except Exception as exc:
+                raise _RefusedFrame(exc) from None
+            raise _RefusedFrame(RemoteError(422, "error", "the server refused the request"))
+        if kind == "exit":
+            return ExecResult(
+                int(frame["exit_code"]),
+                bytes(self.out),
+                bytes(self.err),
+                float(frame.get("duration") or (time.perf_counter() - self.start)),
+                frame.get("limit_hit"),
+            )
         return None
-    if kind == "error":
-        # the server refused this request and the socket stays usable
-        try:
-            raise_for(422, frame)
-        except Exception as exc:
-            raise _RefusedFrame(exc) from None
-        raise _RefusedFrame(RemoteError(422, "error", "the server refused the request"))
-    if kind == "exit":
-        return frame
-    return None
 
 
 class _RefusedFrame(Exception):
@@ -624,13 +635,3 @@ class _RefusedFrame(Exception):
 async def _quiet_close(coro: Any) -> None:
     with contextlib.suppress(Exception):
         await coro
-
-
-def _finish(frame: dict[str, Any], out: bytearray, err: bytearray, start: float) -> Any:
-    return ExecResult(
-        int(frame["exit_code"]),
-        bytes(out),
-        bytes(err),
-        float(frame.get("duration") or (time.perf_counter() - start)),
-        frame.get("limit_hit"),
-    )

@@ -18,8 +18,9 @@ from urllib.parse import quote
 
 from pocketos._loop import run_sync
 from pocketos.remote.errors import frame_status, raise_for
+from pocketos.shell.session import ShellElsewhere
 from pocketos.vm_api import ExecResult, to_bytes
-from pocketos.vm_processes import _StreamBuffer
+from pocketos.vm_processes import PumpedProcess
 
 __all__ = ["AsyncRemoteShell", "AsyncRemotePython", "HandlesMixin", "RemoteProcess"]
 
@@ -41,25 +42,15 @@ def exec_result(d: dict[str, Any]) -> ExecResult:
     )
 
 
-class AsyncRemoteShell:
+class AsyncRemoteShell(ShellElsewhere):
     """A shell kept on the server: variables, functions, cwd and traps persist across runs."""
 
     def __init__(self, vm: Any, env: Mapping[str, str] | None, cwd: str | None) -> None:
         self.vm = vm
         body = {k: v for k, v in (("env", dict(env or {}) or None), ("cwd", cwd)) if v}
         d = vm.conn.request("POST", f"{vm._base}/shells", json=body, vm_path=cwd).json()
+        super().__init__(str(d.get("cwd") or cwd or ""))
         self.id: str = d["id"]
-        self._cwd = str(d.get("cwd") or cwd or "")
-        self._exited = False
-        self.closed = False
-
-    @property
-    def cwd(self) -> str:
-        return self._cwd
-
-    @property
-    def exited(self) -> bool:
-        return self._exited
 
     async def run(
         self,
@@ -70,8 +61,7 @@ class AsyncRemoteShell:
         on_stdout: Callable[[bytes], Any] | None = None,
         on_stderr: Callable[[bytes], Any] | None = None,
     ) -> ExecResult:
-        if self.closed:
-            raise RuntimeError("shell is closed")
+        self._check_open()
         if not isinstance(script, str):
             raise TypeError(f"script must be str, not {type(script).__name__}")
         body: dict[str, Any] = {"script": script, "encoding": "base64", **_stdin_field(stdin)}
@@ -81,13 +71,9 @@ class AsyncRemoteShell:
             "POST", f"{self.vm._base}/shells/{quote(self.id)}/run", json=body
         )
         d = r.json()
-        self._cwd, self._exited = str(d.get("cwd", self._cwd)), bool(d.get("exited"))
         res = exec_result(d)
         # the output comes whole at the end (a shell run is one request)
-        if on_stdout is not None and res.stdout_bytes:
-            on_stdout(res.stdout_bytes)
-        if on_stderr is not None and res.stderr_bytes:
-            on_stderr(res.stderr_bytes)
+        self._ran(d, res.stdout_bytes, res.stderr_bytes, on_stdout, on_stderr)
         return res
 
     async def aclose(self) -> None:
@@ -142,21 +128,16 @@ class AsyncRemotePython:
         await self.close()
 
 
-class RemoteProcess:
+class RemoteProcess(PumpedProcess):
     """A process started with ``spawn`` on the server, with the surface of
     :class:`pocketos.vm.Process`: ``stdout``/``stderr`` readers, ``write``, ``close_stdin``,
     ``wait``, ``kill``, ``exit_code``."""
 
     def __init__(self, vm: Any, ws: Any, pid: int, writable: bool) -> None:
         self.vm = vm
-        self.pid = pid
         self._ws = ws
-        self._writable = writable
-        self.stdout = _StreamBuffer()
-        self.stderr = _StreamBuffer()
-        self._code: int | None = None
         self._sends: set[asyncio.Task[None]] = set()
-        self.task: asyncio.Task[int] = asyncio.ensure_future(self._pump())
+        super().__init__(pid, writable)
 
     @classmethod
     async def start(
@@ -191,30 +172,27 @@ class RemoteProcess:
             raise
         return cls(vm, ws, int(first["pid"]), stdin is None)
 
-    async def _pump(self) -> int:
-        code = 1
-        try:
-            async for raw in self._ws:
-                frame = json.loads(raw)
-                kind = frame.get("type")
-                if kind in ("stdout", "stderr"):
-                    data = base64.b64decode(frame.get("data", ""))
-                    await (self.stdout if kind == "stdout" else self.stderr).write(data)
-                elif kind == "exit":
-                    code = int(frame["exit_code"])
-                    break
-        except Exception as exc:  # the connection broke: the server kills the process
-            await self.stderr.write(f"pocketos: lost the server: {exc}\n".encode())
-            code = 137
-        finally:
-            self.stdout.close()
-            self.stderr.close()
-            for t in list(self._sends):
-                t.cancel()
-            with contextlib.suppress(Exception):
-                await self._ws.close()
-        self._code = code
-        return code
+    async def _pull(self) -> int:
+        async for raw in self._ws:
+            frame = json.loads(raw)
+            kind = frame.get("type")
+            if kind in ("stdout", "stderr"):
+                data = base64.b64decode(frame.get("data", ""))
+                await (self.stdout if kind == "stdout" else self.stderr).write(data)
+            elif kind == "exit":
+                return int(frame["exit_code"])
+        return 1
+
+    async def _lost(self, exc: Exception) -> int:
+        # the connection broke: the server kills the process
+        await self.stderr.write(f"pocketos: lost the server: {exc}\n".encode())
+        return 137
+
+    async def _ended(self) -> None:
+        for t in list(self._sends):
+            t.cancel()
+        with contextlib.suppress(Exception):
+            await self._ws.close()
 
     async def _send(self, frame: dict[str, Any]) -> None:
         if self.task.done():
@@ -222,10 +200,8 @@ class RemoteProcess:
         with contextlib.suppress(Exception):
             await self._ws.send(json.dumps(frame))
 
-    async def write(self, data: str | bytes) -> None:
-        if not self._writable:
-            raise ValueError("stdin was given as a value; it is not writable")
-        await self._send({"type": "stdin", "data": base64.b64encode(to_bytes(data)).decode()})
+    async def _input(self, data: bytes) -> None:
+        await self._send({"type": "stdin", "data": base64.b64encode(data).decode()})
 
     def close_stdin(self) -> None:
         if not self._writable:
@@ -239,17 +215,6 @@ class RemoteProcess:
         t = asyncio.ensure_future(self._send({"type": "close_stdin"}))
         self._sends.add(t)
         t.add_done_callback(self._sends.discard)
-
-    async def wait(self, timeout: float | None = None) -> int:
-        return await asyncio.wait_for(asyncio.shield(self.task), timeout)
-
-    @property
-    def exit_code(self) -> int | None:
-        return self._code
-
-    @property
-    def returncode(self) -> int | None:
-        return self._code
 
     def kill(self, sig: int | str = "KILL") -> None:
         self.vm.kill(self.pid, sig)

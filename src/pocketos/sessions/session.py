@@ -17,6 +17,7 @@ import os
 import socket
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, fields
 from typing import Any
 
 from pocketos.kernel.permissions import PermissionRequest
@@ -139,6 +140,39 @@ async def _start(session: Session, load: str | None) -> Session:
     return session
 
 
+@dataclass(frozen=True)
+class _Options:
+    """What creating a session and resuming one both hand to :class:`Session`."""
+
+    env: Mapping[str, str] | None
+    mcp_servers: Sequence[Any] | None
+    instructions: str | None
+    permission_handler: Callable[[PermissionRequest], Any] | None
+    permission_timeout: float
+    permission_default: str
+    handshake_timeout: float
+
+    @classmethod
+    def of(cls, names: Mapping[str, Any]) -> _Options:
+        """The options among ``names`` (the caller's keyword arguments)."""
+        return cls(**{f.name: names[f.name] for f in fields(cls)})
+
+    def session(self, avm: Any, spec: AgentSpec, store: Store, **more: Any) -> Session:
+        return Session(
+            avm,
+            spec,
+            env=self.env,
+            mcp_servers=self.mcp_servers,
+            instructions=self.instructions,
+            permission_handler=self.permission_handler,
+            permission_timeout=self.permission_timeout,
+            permission_default=self.permission_default,
+            handshake_timeout=self.handshake_timeout,
+            store=store,
+            **more,
+        )
+
+
 async def create_session(
     vm: Any,
     agent: str | Sequence[str] | AgentSpec = "pocketos",
@@ -172,20 +206,8 @@ async def create_session(
         raise SessionError("VM is closed", "bad_request")
     spec = resolve_agent(agent, dict(agent_config) if agent_config else None)
     st = _coerce_store(store)
-    session = Session(
-        avm,
-        spec,
-        cwd=cwd,
-        env=env,
-        mcp_servers=mcp_servers,
-        instructions=instructions,
-        permission_handler=permission_handler,
-        permission_timeout=permission_timeout,
-        permission_default=permission_default,
-        store=st,
-        sandbox=sandbox,
-        handshake_timeout=handshake_timeout,
-    )
+    opts = _Options.of(locals())
+    session = opts.session(avm, spec, st, cwd=cwd, sandbox=sandbox)
     if session.sandbox is not None and spec.builtin:
         raise SessionError(
             "sandbox=True runs an external agent process; 'pocketos' runs in-process",
@@ -245,20 +267,8 @@ async def resume_session(
     owns = vm is None
     avm = reopen_vm(session_id, rec, **dict(vm_options or {})) if owns else _vm_async(vm)
     try:
-        return await _resume(
-            avm,
-            owns,
-            rec,
-            st,
-            env,
-            mcp_servers,
-            permission_handler,
-            permission_timeout,
-            permission_default,
-            agent_config,
-            instructions,
-            handshake_timeout,
-        )
+        opts = _Options.of(locals())
+        return await _resume(avm, owns, rec, st, opts, agent_config)
     except BaseException:
         if owns and not avm.closed:
             await avm.aclose()
@@ -270,33 +280,20 @@ async def _resume(
     owns: bool,
     rec: dict[str, Any],
     st: Store,
-    env: Mapping[str, str] | None,
-    mcp_servers: Sequence[Any] | None,
-    permission_handler: Callable[[PermissionRequest], Any] | None,
-    permission_timeout: float,
-    permission_default: str,
+    opts: _Options,
     agent_config: Mapping[str, Any] | None,
-    instructions: str | None,
-    handshake_timeout: float,
 ) -> Session:
     session_id = str(rec["id"])
     stored_cfg = dict((rec.get("info") or {}).get("agent_config") or {})
     stored_cfg.update(agent_config or {})
     spec = AgentSpec(rec["agent"], rec["agent_argv"], stored_cfg or None)
-    session = Session(
+    session = opts.session(
         avm,
         spec,
+        st,
         session_id=session_id,
         cwd=rec["cwd"] or "/home/user",
-        env=env,
-        mcp_servers=mcp_servers,
-        instructions=instructions,
-        permission_handler=permission_handler,
-        permission_timeout=permission_timeout,
-        permission_default=permission_default,
-        store=st,
         start_seq=st.last_seq(session_id),
-        handshake_timeout=handshake_timeout,
     )
     for ev in st.events(session_id):
         session.events.events.append(

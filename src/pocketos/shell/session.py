@@ -14,7 +14,7 @@ from pocketos.kernel.streams import BytesSink, BytesSource, InputStream, OutputS
 if TYPE_CHECKING:
     from pocketos.vm import AsyncVM, ExecResult
 
-__all__ = ["ShellSession", "SyncShellSession"]
+__all__ = ["ShellElsewhere", "ShellSession", "SyncShellSession"]
 
 
 class _SwitchOut(OutputStream):
@@ -36,6 +36,46 @@ class _SwitchIn(InputStream):
 
     async def readuntil(self, sep: bytes) -> bytes:
         return await self.source.readuntil(sep)
+
+
+class ShellElsewhere:
+    """The host's side of a persistent shell that runs elsewhere (a VM's worker, a server),
+    with the surface of :class:`ShellSession`: its cwd and whether it exited, as of the last
+    run, whose output arrives whole when the run ends."""
+
+    def __init__(self, cwd: str) -> None:
+        self._cwd = cwd
+        self._exited = False
+        self.closed = False
+
+    @property
+    def cwd(self) -> str:
+        return self._cwd
+
+    @property
+    def exited(self) -> bool:
+        return self._exited
+
+    def _check_open(self) -> None:
+        if self.closed:
+            raise RuntimeError("shell is closed")
+
+    def _ran(
+        self,
+        reply: Mapping[str, Any],
+        out: bytes,
+        err: bytes,
+        on_stdout: Callable[[bytes], Any] | None,
+        on_stderr: Callable[[bytes], Any] | None,
+    ) -> None:
+        """After a run: hand its output to the callbacks and keep the shell's new state."""
+        if on_stdout is not None and out:
+            on_stdout(out)
+        if on_stderr is not None and err:
+            on_stderr(err)
+        if isinstance(reply.get("cwd"), str):
+            self._cwd = reply["cwd"]
+        self._exited = bool(reply.get("exited"))
 
 
 class ShellSession:
