@@ -7,8 +7,8 @@ import errno
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
-from pocketos.kernel.budget import check_alloc
-from pocketos.kernel.streams import InputStream
+from pocketos.kernel.budget import check_alloc, pace
+from pocketos.kernel.streams import BytesSource, InputStream
 
 if TYPE_CHECKING:
     from pocketos.kernel.process import Context
@@ -46,6 +46,19 @@ MAX_LINE = 256 * 1024 * 1024
 
 #: host bytes one line costs when a command keeps it as an object in a list
 LINE_OVERHEAD = 48
+
+
+class _SmallFile(BytesSource):
+    """A small regular file, read whole when opened. Its reads pace (the deadline, a stop,
+    a turn for other tasks now and then): a command reading many such files never waits."""
+
+    async def read(self, n: int = -1) -> bytes:
+        await pace()
+        return await super().read(n)
+
+    async def readuntil(self, sep: bytes) -> bytes:
+        await pace()
+        return await super().readuntil(sep)
 
 
 class FileInput(InputStream):
@@ -129,6 +142,9 @@ def open_file(ctx: Context, name: str) -> InputStream:
     st = ctx.fs.stat(name)
     if st.is_dir():
         raise IsADirectoryError(errno.EISDIR, "Is a directory", name)
+    if st.is_file() and st.st_size <= CHUNK:
+        # read whole: no handle, no yield on every read; a large file or a device streams
+        return _SmallFile(ctx.fs.read_bytes(name))
     return FileInput(ctx.fs.open(name, "rb"))
 
 
