@@ -228,3 +228,37 @@ def test_two_browsers_on_one_terminal(serve_console, browser, page: Page, shots)
         assert sorted(x["role"] for x in terminals[0]["clients"]) == ["viewer", "writer"]
     finally:
         other_ctx.close()
+
+
+ASK_POLICY = {
+    "fs": {
+        "default": "allow",
+        "rules": [{"mode": "ask", "operations": ["write"], "paths": ["/home/user/asked/*"]}],
+    }
+}
+
+
+def test_terminal_command_allowed_and_denied_with_a_click(serve_console, page: Page, shots):
+    srv = serve_console()
+    c = srv.client()
+    vid = c.post("/v1/vms", json={"isolation": "in-process", "policy": ASK_POLICY}).json()["id"]
+    c.post(f"/v1/vms/{vid}/mkdir/home/user/asked")
+    page.goto(srv.url + "/")
+    page.locator(f'#vm-list li[data-vm="{vid}"]').click()
+    _wait_terminal(page, "$")
+    for name, decision, shown in (
+        ("yes", "allow", "st=0 done"),
+        ("no", "deny", "Permission denied\nst=1 done"),
+    ):
+        page.locator("#terminal .xterm-helper-textarea").focus()
+        page.keyboard.type(f"echo x > /home/user/asked/{name}.txt; echo st=$? d''one")
+        page.keyboard.press("Enter")
+        ask = page.locator("#terminal-asks li")
+        expect(ask).to_contain_text(f"fs.write /home/user/asked/{name}.txt", timeout=WAIT)
+        if decision == "deny":
+            shots(page, "terminal-ask")
+        ask.locator(f'button[data-decision="{decision}"]').click()
+        _wait_terminal(page, shown)
+        expect(page.locator("#terminal-asks li")).to_have_count(0, timeout=WAIT)
+    assert c.get(f"/v1/vms/{vid}/files/home/user/asked/yes.txt").content == b"x\n"
+    assert c.get(f"/v1/vms/{vid}/stat/home/user/asked/no.txt").status_code == 404

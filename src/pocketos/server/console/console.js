@@ -363,6 +363,7 @@
       if (msg.type === "hello") {
         state.termId = msg.terminal.id;
         state.termRole = msg.role;
+        watchTerminalAsks(ws);
         status.textContent = `${msg.terminal.tty} · ${msg.role === "viewer" ? "watching (read only)" : "writer"}`;
         if (msg.role === "writer" && (msg.terminal.cols !== term.cols || msg.terminal.rows !== term.rows)) {
           ws.send(JSON.stringify({ type: "resize", cols: term.cols, rows: term.rows }));
@@ -396,6 +397,47 @@
     const ws = state.termSocket;
     state.termSocket = null;
     if (ws) ws.close();
+    $("#terminal-asks").replaceChildren();
+  }
+
+  // The questions this terminal's commands wait on (an ``ask`` rule): long-polled while the
+  // terminal is attached, answered with the buttons.
+  async function watchTerminalAsks(ws) {
+    const list = $("#terminal-asks");
+    while (state.termSocket === ws && state.vm) {
+      let pending = [];
+      try {
+        const data = await api("GET", `/v1/vms/${state.vm.id}/permissions?wait=20`);
+        pending = data.permissions || [];
+      } catch (_) {
+        await new Promise((r) => setTimeout(r, 2000));
+        continue;
+      }
+      if (state.termSocket !== ws) break;
+      const mine = pending.filter((p) => p.origin && p.origin.kind === "terminal" && p.origin.id === state.termId);
+      list.replaceChildren(...mine.map((p) => el("li", { "data-permission": p.id },
+        el("strong", { text: `${p.capability} ${p.resource}` }),
+        el("div", { class: "actions" },
+          el("button", { type: "button", class: "primary", "data-decision": "allow", text: "Allow", onclick: () => answerTerminalAsk(p.id, "allow") }),
+          el("button", { type: "button", class: "danger", "data-decision": "deny", text: "Deny", onclick: () => answerTerminalAsk(p.id, "deny") })))));
+      // nothing pending: the long poll returns at once, so wait for the next question
+      if (!pending.length) await new Promise((r) => setTimeout(r, 500));
+      else if (!mine.length) await new Promise((r) => setTimeout(r, 1000));
+      else await new Promise((r) => setTimeout(r, 300));
+    }
+  }
+
+  async function answerTerminalAsk(id, decision) {
+    const li = $(`#terminal-asks li[data-permission="${id}"]`);
+    if (li) $$("button", li).forEach((b) => (b.disabled = true));
+    try {
+      await api("POST", `/v1/vms/${state.vm.id}/permissions/${id}`, { json: { decision } });
+      if (li) li.remove();
+    } catch (err) {
+      if (li) li.remove();
+      report(err);
+    }
+    state.term && state.term.focus();
   }
 
   // ---------------------------------------------------------------- files
