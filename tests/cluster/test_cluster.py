@@ -365,6 +365,38 @@ def test_calls_take_the_direct_path_and_a_host_killed_under_one_is_recovered(
     vm.close()
 
 
+def test_a_host_killed_with_several_calls_in_flight_on_one_connection(cluster: Cluster) -> None:
+    """Concurrent calls of one event loop share one connection to a host; when the host dies
+    with several of them running, each one is reported as Interrupted and its VM comes back."""
+    h1, _ = pool(cluster, "mux")
+
+    async def go() -> None:
+        hs = [await cluster.async_vm(f"mux-{i}", host=h1) for i in range(3)]
+        for i, h in enumerate(hs):
+            await h.write_file("/home/user/n", f"{i}\n")
+        # replies come back to their own callers, whatever order they finish in
+        outs = await asyncio.gather(*(h.exec("cat /home/user/n") for h in hs))
+        assert [r.stdout for r in outs] == ["0\n", "1\n", "2\n"]
+        wire = cluster._hosts[h1].wire
+        assert wire is not None and len(wire._muxes) == 1
+        running = [asyncio.ensure_future(h.exec(ENDLESS)) for h in hs]
+        for _ in range(6000):
+            if (await host_info(cluster, h1)).get("running") == 3:
+                break
+            await asyncio.sleep(0.01)
+        else:
+            raise AssertionError("the three execs did not all start")
+        kill(cluster, h1)
+        caught = await asyncio.gather(*running, return_exceptions=True)
+        assert all(isinstance(c, Interrupted) for c in caught), caught
+        for i, h in enumerate(hs):
+            assert h.host != h1
+            assert await h.read_text("/home/user/n") == f"{i}\n"
+            await h.close()
+
+    asyncio.run(go())
+
+
 def test_the_ray_path_is_the_fallback(cluster: Cluster) -> None:
     """Hosts of a cluster made with direct=False, hosts whose socket the driver cannot reach,
     and arguments only Ray can serialize all go through Ray, with the same recovery."""

@@ -118,7 +118,7 @@ def test_large_replies_and_a_host_that_dies_mid_reply() -> None:
             assert await client.call(frame) == ("ok", data)
             assert await off_loop(lambda: client.call_sync(frame)) == ("ok", data)
             client.close()
-        partials = (struct.pack("!I", 1000) + b"\x80" * 10, b"\0\0")  # body cut, header cut
+        partials = (struct.pack("!II", 1000, 1) + b"\x80" * 10, b"\0\0")  # body cut, header cut
         for sync, partial in [(s, p) for s in (True, False) for p in partials]:
             with socket.create_server(("127.0.0.1", 0)) as listener:
                 task = asyncio.create_task(off_loop(lambda s=listener, p=partial: cut(s, p)))
@@ -264,3 +264,81 @@ def test_an_authenticated_client_reaches_only_the_handle_calls() -> None:
 def test_arguments_only_ray_can_serialize_are_not_sent_directly() -> None:
     assert encode_request("call", ("vm", "exec", (lambda: 1,), {})) is None
     assert encode_request("call", ("vm", "exec", ("true",), {})) is not None
+
+
+class _Gated:
+    """A host stand-in whose ``call`` waits until ``attr`` opens its gate: calls that can only
+    finish if the host runs them concurrently, and in the reverse order they were sent."""
+
+    def __init__(self) -> None:
+        self.gates: dict[int, asyncio.Event] = {}
+
+    async def call(self, n: int) -> tuple[str, int]:
+        await self.gates.setdefault(n, asyncio.Event()).wait()
+        return ("ok", n)
+
+    def attr(self, n: int) -> tuple[str, int]:
+        self.gates.setdefault(n, asyncio.Event()).set()
+        return ("ok", -n)
+
+
+def test_concurrent_calls_share_one_connection_and_get_their_own_replies() -> None:
+    async def go() -> None:
+        target = _Gated()
+        server = WireServer(target, SECRET)
+        addr = await server.listen(unix=True)
+        client = WireClient(addr, SECRET)
+        try:
+            waiting = [
+                asyncio.ensure_future(client.call(encode_request("call", (n,)) or b""))
+                for n in range(5)
+            ]
+            cancelled = asyncio.ensure_future(client.call(encode_request("call", (99,)) or b""))
+            await asyncio.sleep(0)
+            cancelled.cancel()  # its reply, if any, is dropped; the connection stays
+            for n in reversed(range(5)):  # each opened by a call on the same connection
+                assert await client.call(encode_request("attr", (n,)) or b"") == ("ok", -n)
+                assert await waiting[n] == ("ok", n)
+            assert len(client._muxes) == 1
+            with pytest.raises(asyncio.CancelledError):
+                await cancelled
+            assert await client.call(encode_request("attr", (99,)) or b"") == ("ok", -99)
+        finally:
+            client.close()
+            server.close()
+
+    asyncio.run(go())
+
+
+def test_a_host_that_dies_with_calls_in_flight_fails_each_of_them() -> None:
+    """A host process that ends while several calls of one connection run: each caller gets
+    HostGone (the handle's sign of a dead host), none hangs."""
+
+    def host(listener: socket.socket) -> None:
+        conn, _ = listener.accept()
+        with conn:
+            conn.sendall(MAGIC + b"x" * NONCE)
+            mine = conn.recv(DIGEST + NONCE)[DIGEST:]
+            conn.sendall(_mac(SECRET, b"host", mine))
+            got = b""
+            for _ in range(4):  # four requests arrive, then the process "dies"
+                while len(got) < 8 or len(got) < 8 + struct.unpack_from("!I", got)[0]:
+                    got += conn.recv(4096)
+                got = got[8 + struct.unpack_from("!I", got)[0] :]
+        listener.close()
+
+    async def go() -> None:
+        listener = socket.create_server(("127.0.0.1", 0))
+        dying = asyncio.create_task(off_loop(lambda: host(listener)))
+        client = WireClient({"tcp": listener.getsockname()[:2]}, SECRET)
+        frames = [encode_request("call", ("vm", "exec", (f"echo {n}",), {})) for n in range(4)]
+        waiting = [asyncio.ensure_future(client.call(f or b"")) for f in frames]
+        for w in waiting:
+            with pytest.raises(HostGone, match="closed the connection"):
+                await w
+        await dying
+        with pytest.raises(HostGone):  # nobody listens there any more
+            await client.call(frames[0] or b"")
+        client.close()
+
+    asyncio.run(go())

@@ -1,5 +1,5 @@
-"""The direct path between the driver and a VM host: a persistent socket per caller, skipping
-Ray's task machinery (about 1 ms a call) for the calls a handle makes.
+"""The direct path between the driver and a VM host: persistent sockets (one per event loop,
+shared by its calls), skipping Ray's task machinery (about 1 ms a call) for a handle's calls.
 
 Ray still starts, places, watches and kills the hosts; this module only carries the same
 ``(method, args)`` requests the Ray path sends, and the same ``("ok"|"err", value)`` replies.
@@ -9,10 +9,14 @@ Ray still starts, places, watches and kills the hosts; this module only carries 
 - Authentication before anything is unpickled: the host sends a random nonce, the client answers
   with HMAC-SHA256(cluster secret, nonce) and its own nonce, which the host answers the same way.
   The secret never crosses the wire; a peer without it is disconnected after 48 bytes.
-- Framing: a 4-byte big-endian length, then a pickle. One request at a time per connection: a
-  client keeps a pool of idle connections, so concurrent calls use several.
-- A connection that breaks (EOF, reset, refused) raises :class:`HostGone`: the handle treats it as
-  the host's death, the same recovery path as Ray's ``RayActorError``.
+- Framing: a 4-byte big-endian length and a 4-byte request id, then a pickle; a reply carries its
+  request's id. A coroutine caller shares one connection per event loop with every other call on
+  that loop (one reader on the loop; several replies that arrive together are read at one
+  wake-up); the host runs the calls of one connection concurrently and answers each when it is
+  done. A blocking caller uses a connection of its own for one call at a time, from a pool.
+- A connection that breaks (EOF, reset, refused) raises :class:`HostGone` in every call waiting
+  on it: the handle treats it as the host's death, the same recovery path as Ray's
+  ``RayActorError``.
 """
 
 from __future__ import annotations
@@ -29,14 +33,14 @@ import struct
 import sys
 import threading
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
 __all__ = ["HostGone", "WireClient", "WireServer", "CALLS", "encode_request"]
 
 MAGIC = b"PKOS1"
 NONCE = 16
 DIGEST = 32
-_LEN = struct.Struct("!I")
+_LEN = struct.Struct("!II")  # body length, request id
 _MAX_FRAME = 2**32 - 1
 AUTH_TIMEOUT = 10.0  # seconds a peer has to authenticate before it is dropped
 CONNECT_TIMEOUT = 10.0
@@ -73,10 +77,10 @@ def encode_request(fn: str, args: tuple[Any, ...]) -> bytes | None:
         body = pickle.dumps((fn, args), protocol=pickle.HIGHEST_PROTOCOL)
     except Exception:
         return None
-    return _LEN.pack(len(body)) + body if len(body) <= _MAX_FRAME else None
+    return _LEN.pack(len(body), 0) + body if len(body) <= _MAX_FRAME else None
 
 
-def _encode_reply(reply: Any) -> bytes:
+def _encode_reply(reply: Any, rid: int) -> bytes:
     try:
         body = pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL)
     except Exception:
@@ -94,7 +98,7 @@ def _encode_reply(reply: Any) -> bytes:
 
         err = ClusterError(f"the reply is too large to send ({len(body)} bytes; at most 4 GiB)")
         body = pickle.dumps(("err", err))
-    return _LEN.pack(len(body)) + body
+    return _LEN.pack(len(body), rid) + body
 
 
 # --- host side ------------------------------------------------------------------------------
@@ -116,12 +120,14 @@ class WireServer:
         if unix and "unix" not in self._addresses:
             if sys.platform.startswith("linux"):
                 name = "\0pocketos-host-" + secrets.token_hex(12)
-                self._servers["unix"] = await asyncio.start_unix_server(self._serve, name)
+                loop = asyncio.get_running_loop()
+                self._servers["unix"] = await loop.create_unix_server(self._connection, name)
                 self._addresses["unix"] = name
             else:  # no abstract sockets: the loopback instead
                 tcp_host = tcp_host or "127.0.0.1"
         if tcp_host is not None and "tcp" not in self._addresses:
-            srv = await asyncio.start_server(self._serve, tcp_host, 0)
+            loop = asyncio.get_running_loop()
+            srv = await loop.create_server(self._connection, tcp_host, 0)
             self._servers["tcp"] = srv
             port = srv.sockets[0].getsockname()[1]
             self._addresses["tcp"] = (tcp_host, port)
@@ -133,51 +139,121 @@ class WireServer:
         self._servers.clear()
         self._addresses.clear()
 
-    async def _handshake(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
-        nonce = secrets.token_bytes(NONCE)
-        writer.write(MAGIC + nonce)
-        try:
-            answer = await asyncio.wait_for(reader.readexactly(DIGEST + NONCE), self._auth_timeout)
-        except (TimeoutError, asyncio.IncompleteReadError, ConnectionError):
-            self.refused += 1
-            return False
-        if not hmac.compare_digest(answer[:DIGEST], _mac(self._secret, b"client", nonce)):
-            self.refused += 1
-            return False
-        writer.write(_mac(self._secret, b"host", answer[DIGEST:]))
-        return True
+    def _connection(self) -> _Served:
+        return _Served(self)
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        with contextlib.suppress(Exception):
-            sock = writer.get_extra_info("socket")
-            if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        try:
-            if not await self._handshake(reader, writer):
-                return
-            while True:
-                (n,) = _LEN.unpack(await reader.readexactly(_LEN.size))
-                fn, args = pickle.loads(await reader.readexactly(n))
-                writer.write(_encode_reply(await self._dispatch(fn, args)))
-                await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass  # the client went away: a call it was waiting for ran to its end regardless
-        finally:
-            writer.close()
-
-    async def _dispatch(self, fn: Any, args: Any) -> Any:
+    def _dispatch(self, fn: Any, args: Any) -> Any:
+        """Start a call: its reply, or an awaitable of it."""
         if fn not in CALLS or not isinstance(args, tuple):
             return ("err", AttributeError(f"a VM host has no call {fn!r}"))
         method: Callable[..., Any] = getattr(self._target, fn)
         try:
-            value = method(*args)
-            if isinstance(value, Awaitable):
-                value = await value
+            return method(*args)
         except Exception as exc:  # a bad call: the host stays up and says what was wrong
-            from pocketos.cluster.host import _portable
-
             return ("err", _portable(exc))
-        return value
+
+
+def _portable(exc: BaseException) -> BaseException:
+    from pocketos.cluster.host import _portable as portable
+
+    return portable(exc)
+
+
+class _Served(asyncio.Protocol):
+    """One client connection on the host: authenticate it, then run each request as it
+    arrives (several at once when the client sends them so) and write each reply when its call
+    is done. Nothing the peer sends is unpickled before it has proved it knows the secret."""
+
+    def __init__(self, server: WireServer) -> None:
+        self._server = server
+        self._transport: asyncio.Transport | None = None
+        self._nonce = secrets.token_bytes(NONCE)
+        self._authed = False
+        self._buf = bytearray()
+        self._timer: asyncio.TimerHandle | None = None
+        self._calls: set[asyncio.Task[None]] = set()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
+        with contextlib.suppress(Exception):
+            sock = transport.get_extra_info("socket")
+            if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._transport.write(MAGIC + self._nonce)
+        loop = asyncio.get_running_loop()
+        self._timer = loop.call_later(self._server._auth_timeout, self._refuse)
+
+    def _refuse(self) -> None:
+        if self._transport is not None and not self._transport.is_closing():
+            self._server.refused += 1
+            self._transport.abort()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        # calls still running go on to their end: their replies have nowhere to go
+        if self._timer is not None:
+            self._timer.cancel()
+        self._buf.clear()
+
+    def data_received(self, data: bytes) -> None:
+        buf = self._buf
+        buf += data
+        if not self._authed:
+            if len(buf) < DIGEST + NONCE:
+                return
+            answer = bytes(buf[: DIGEST + NONCE])
+            if self._timer is not None:
+                self._timer.cancel()
+            if not hmac.compare_digest(
+                answer[:DIGEST], _mac(self._server._secret, b"client", self._nonce)
+            ):
+                self._refuse()
+                return
+            assert self._transport is not None
+            self._transport.write(_mac(self._server._secret, b"host", answer[DIGEST:]))
+            self._authed = True
+            del buf[: DIGEST + NONCE]
+        at = 0
+        while len(buf) - at >= _LEN.size:
+            n, rid = _LEN.unpack_from(buf, at)
+            if len(buf) - at - _LEN.size < n:
+                break
+            body = memoryview(buf)[at + _LEN.size : at + _LEN.size + n]
+            try:
+                request = pickle.loads(body)
+            except Exception:  # an authenticated peer that does not speak the protocol
+                assert self._transport is not None
+                self._transport.abort()
+                return
+            finally:
+                body.release()
+            at += _LEN.size + n
+            self._start(request, rid)
+        if at:
+            del buf[:at]
+
+    def _start(self, request: Any, rid: int) -> None:
+        try:
+            fn, args = request
+        except (TypeError, ValueError):
+            fn, args = None, None
+        value = self._server._dispatch(fn, args)
+        if isinstance(value, Awaitable):
+            task = asyncio.ensure_future(self._finish(value, rid))
+            self._calls.add(task)
+            task.add_done_callback(self._calls.discard)
+        else:
+            self._reply(value, rid)
+
+    async def _finish(self, pending: Awaitable[Any], rid: int) -> None:
+        try:
+            value = await pending
+        except Exception as exc:
+            value = ("err", _portable(exc))
+        self._reply(value, rid)
+
+    def _reply(self, value: Any, rid: int) -> None:
+        if self._transport is not None and not self._transport.is_closing():
+            self._transport.write(_encode_reply(value, rid))
 
 
 # --- driver side ----------------------------------------------------------------------------
@@ -203,7 +279,7 @@ def _gone() -> HostGone:
 def _body(first: bytes) -> tuple[bytearray | bytes, int]:
     """From the first bytes of a reply frame (at least its header): the buffer for its body,
     and how much of it ``first`` already filled."""
-    (n,) = _LEN.unpack_from(first)
+    n, _ = _LEN.unpack_from(first)
     got = len(first) - _LEN.size
     if got >= n:
         return first[_LEN.size :], n
@@ -224,23 +300,6 @@ def _read_reply(sock: socket.socket) -> Any:
     view = memoryview(buf)
     while got < len(buf):
         k = sock.recv_into(view[got:])
-        if not k:
-            raise _gone()
-        got += k
-    return pickle.loads(buf)
-
-
-async def _aread_reply(loop: asyncio.AbstractEventLoop, sock: socket.socket) -> Any:
-    first = b""
-    while len(first) < _LEN.size:
-        chunk = await loop.sock_recv(sock, _CHUNK)
-        if not chunk:
-            raise _gone()
-        first += chunk
-    buf, got = _body(first)
-    view = memoryview(buf)
-    while got < len(buf):
-        k = await loop.sock_recv_into(sock, view[got:])
         if not k:
             raise _gone()
         got += k
@@ -274,18 +333,93 @@ def _broken(sock: socket.socket, exc: BaseException) -> None:
         raise HostGone(f"the connection to the host broke: {exc}") from exc
 
 
+class _Mux(asyncio.Protocol):
+    """The connection a coroutine caller shares with every other call on its event loop: each
+    request gets an id, and the one reader registered on the loop hands each reply to the call
+    that waits for it. The connection ending fails every call still waiting with HostGone."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.loop = asyncio.get_running_loop()
+        self.transport: asyncio.Transport | None = None
+        self.lost: str | None = None
+        self._pending: dict[int, asyncio.Future[Any]] = {}
+        self._next = 1
+        self._buf = bytearray()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if exc is None or isinstance(exc, HostGone):
+            self.lost = "the host closed the connection"
+        else:
+            self.lost = f"the connection to the host broke: {exc}"
+        pending, self._pending = self._pending, {}
+        for fut in pending.values():
+            if not fut.done():
+                fut.set_exception(HostGone(self.lost))
+        self._buf.clear()
+
+    def data_received(self, data: bytes) -> None:
+        buf = self._buf
+        buf += data
+        at = 0
+        while len(buf) - at >= _LEN.size:
+            n, rid = _LEN.unpack_from(buf, at)
+            if len(buf) - at - _LEN.size < n:
+                break
+            fut = self._pending.pop(rid, None)
+            if fut is not None and not fut.done():  # else: its caller was cancelled
+                body = memoryview(buf)[at + _LEN.size : at + _LEN.size + n]
+                try:
+                    fut.set_result(pickle.loads(body))
+                except Exception as exc:  # a reply this process cannot load
+                    fut.set_exception(exc)
+                finally:
+                    body.release()
+            at += _LEN.size + n
+        if at:
+            del buf[:at]
+
+    async def call(self, frame: bytes) -> Any:
+        if self.lost is not None or self.transport is None or self.transport.is_closing():
+            raise HostGone(self.lost or "the host closed the connection")
+        rid = self._next
+        self._next = rid + 1 if rid < 2**32 - 1 else 1
+        fut = self.loop.create_future()
+        self._pending[rid] = fut
+        head = _LEN.pack(len(frame) - _LEN.size, rid)
+        if len(frame) <= 1 << 16:
+            self.transport.write(head + frame[_LEN.size :])
+        else:  # no copy of a large request
+            self.transport.write(head)
+            self.transport.write(memoryview(frame)[_LEN.size :])
+        try:
+            return await fut
+        finally:
+            self._pending.pop(rid, None)
+
+    def abort(self) -> None:
+        """End the connection from any thread."""
+        if self.loop.is_closed():
+            self.sock.close()
+        elif self.transport is not None:
+            self.loop.call_soon_threadsafe(self.transport.abort)
+
+
 class WireClient:
-    """The driver's connections to one host: ``call_sync`` uses blocking sockets, ``call``
-    non-blocking ones on whichever event loop awaits it. A connection is used by one call at a
-    time and goes back to its pool after the reply; one that broke or whose call was cancelled
-    is closed instead."""
+    """The driver's connections to one host: ``call_sync`` uses blocking sockets from a pool,
+    one call at a time each (one that broke is closed); ``call`` shares one connection per event
+    loop among all its calls (a cancelled call leaves it open: its reply is dropped)."""
 
     def __init__(self, address: dict[str, Any], secret: bytes) -> None:
         self.address = dict(address)
         self._secret = secret
         self._lock = threading.Lock()
         self._idle_sync: list[socket.socket] = []
-        self._idle_async: list[socket.socket] = []
+        self._muxes: dict[asyncio.AbstractEventLoop, _Mux] = {}
+        self._connecting: dict[asyncio.AbstractEventLoop, asyncio.Lock] = {}
         self.closed = False
         self.connected = False  # a handshake has succeeded once: a refused connect is a death
 
@@ -361,28 +495,58 @@ class WireClient:
         return reply
 
     async def call(self, frame: bytes) -> Any:
-        """:meth:`call_sync` for a coroutine: waiting does not block the event loop."""
+        """:meth:`call_sync` for a coroutine: waiting does not block the event loop, and
+        concurrent calls share this loop's connection."""
         loop = asyncio.get_running_loop()
-        sock = self._take(self._idle_async)
-        if sock is None:
+        mux = self._muxes.get(loop)
+        if mux is None or mux.lost is not None:
+            mux = await self._mux(loop)
+        return await mux.call(frame)
+
+    async def _mux(self, loop: asyncio.AbstractEventLoop) -> _Mux:
+        """This loop's connection, opened by the first call that needs it."""
+        with self._lock:
+            self._forget_closed_loops()
+            gate = self._connecting.setdefault(loop, asyncio.Lock())
+        async with gate:
+            mux = self._muxes.get(loop)
+            if mux is not None and mux.lost is None:
+                return mux
             sock = await asyncio.to_thread(self._open)
-            sock.setblocking(False)
-        try:
-            await loop.sock_sendall(sock, frame)
-            reply = await _aread_reply(loop, sock)
-        except BaseException as exc:
-            _broken(sock, exc)
-            raise
-        self._give(self._idle_async, sock)
-        return reply
+            try:
+                sock.setblocking(False)
+                mux = _Mux(sock)
+                await loop.create_connection(lambda: mux, sock=sock)
+            except BaseException:
+                sock.close()
+                raise
+            with self._lock:
+                if self.closed:
+                    mux.abort()
+                    raise HostGone("the connection to this host was closed")
+                self._muxes[loop] = mux
+            return mux
+
+    def _forget_closed_loops(self) -> None:
+        """Close the connections of event loops that have ended (``asyncio.run`` returned)."""
+        for loop in [lp for lp in self._muxes if lp.is_closed()]:
+            with contextlib.suppress(OSError):
+                self._muxes.pop(loop).sock.close()
+        for loop in [lp for lp in self._connecting if lp.is_closed()]:
+            del self._connecting[loop]
 
     def close(self) -> None:
+        """Close every connection: calls still waiting on one raise HostGone."""
         with self._lock:
             self.closed = True
-            socks, self._idle_sync, self._idle_async = self._idle_sync + self._idle_async, [], []
+            socks, self._idle_sync = self._idle_sync, []
+            muxes, self._muxes = list(self._muxes.values()), {}
         for sock in socks:
             with contextlib.suppress(OSError):
                 sock.close()
+        for mux in muxes:
+            with contextlib.suppress(OSError, RuntimeError):
+                mux.abort()
 
 
 def node_ip() -> str:
