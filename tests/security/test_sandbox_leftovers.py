@@ -344,7 +344,9 @@ def test_processes_left_in_a_dead_owners_cgroup_are_killed() -> None:
         stale.add(orphan.pid)
         done = prune()
         assert orphan.wait(timeout=120) == -signal.SIGKILL
-        assert sorted(set(done.cgroups) & set(dirs)) == sorted(dirs)
+        # reaped now: on a loaded machine the group may only empty after that
+        again = prune() if set(done.busy) & set(dirs) else done
+        assert sorted(set(done.cgroups + again.cgroups) & set(dirs)) == sorted(dirs)
         assert not any(os.path.exists(d) for d in dirs)
     finally:
         orphan.kill()

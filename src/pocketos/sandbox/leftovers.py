@@ -240,6 +240,6 @@ def prune(tmpdir: str | None = None, *, dry_run: bool = False) -> Pruned:
             out.cgroups.append(path)
             continue
         # a dying namespace may take a few scheduler ticks to empty its group
-        removed = Cgroup([path], 0).remove_now(tries=50)
+        removed = Cgroup([path], 0).remove_now(tries=200)
         (out.cgroups if removed else out.busy).append(path)
     return out

@@ -379,10 +379,11 @@ class SandboxProcess:
         self.kill()
         if self.proc is not None:
             _kill(self.proc.pid)
-        if self._cgroup is not None:
-            self._cgroup.remove_now()
         if self._workdir is not None:
             remove_workdir(self._workdir)
+        if self._cgroup is not None:
+            # the host is dying anyway: give a loaded machine time to end the processes
+            self._cgroup.remove_now(tries=1000)
 
 
 async def _setup_done(init_pid: int) -> None:
