@@ -131,3 +131,28 @@ def test_ending_a_guest_paused_in_a_host_call_never_aborts_the_host(runtime: str
     assert "panic" not in err, err[-3000:]
     assert proc.returncode == 0, err[-3000:]
     assert proc.stdout.strip() == f"ROUNDS-OK {rounds * 14}", (proc.stdout, err[-3000:])
+
+
+# the loop is closed before it runs the scheduled wait: that coroutine is never awaited
+@pytest.mark.filterwarnings("ignore:coroutine .* was never awaited:RuntimeWarning")
+@pytest.mark.parametrize("close_first", [True, False])
+def test_a_door_wait_ends_when_the_vm_loop_is_closed(close_first: bool) -> None:
+    """A guest thread waiting in the door (its stdin, an HTTP request) for a loop that is
+    closed without cancelling it gives up instead of holding its thread (and so the host
+    process's exit) forever."""
+    import asyncio
+    import threading
+
+    from pocketos.wasm.bridge import LoopBridge
+    from pocketos.wasm.door import GuestStopped, wait_for
+
+    loop = asyncio.new_event_loop()
+    bridge = LoopBridge(loop, threading.Event())
+    never = asyncio.Event()  # nobody sets it: only the closed loop can end the wait
+    if close_first:
+        loop.close()
+    else:
+        threading.Thread(target=loop.close).start()
+    with pytest.raises(GuestStopped):
+        wait_for(bridge, never.wait(), bridge.cancel or threading.Event())
+    assert loop.is_closed()

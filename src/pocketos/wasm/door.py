@@ -47,13 +47,18 @@ class GuestStopped(Exception):
 
 
 def wait_for(bridge: LoopBridge, coro: Coroutine[Any, Any, T], cancel: threading.Event) -> T:
-    """Run ``coro`` on the VM's loop and wait for it, giving up when ``cancel`` is set."""
-    fut = asyncio.run_coroutine_threadsafe(coro, bridge.loop)
+    """Run ``coro`` on the VM's loop and wait for it, giving up when ``cancel`` is set or the
+    loop is closed (a guest thread never waits for a loop that has finished with it)."""
+    try:
+        fut = asyncio.run_coroutine_threadsafe(coro, bridge.loop)
+    except RuntimeError:  # the loop is closed
+        coro.close()
+        raise GuestStopped("stopped") from None
     while True:
         try:
             return fut.result(timeout=_TICK)
         except concurrent.futures.TimeoutError:
-            if cancel.is_set():
+            if cancel.is_set() or bridge.loop.is_closed():
                 fut.cancel()
                 raise GuestStopped("stopped") from None
 
