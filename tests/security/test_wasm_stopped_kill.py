@@ -156,3 +156,28 @@ def test_a_door_wait_ends_when_the_vm_loop_is_closed(close_first: bool) -> None:
     with pytest.raises(GuestStopped):
         wait_for(bridge, never.wait(), bridge.cancel or threading.Event())
     assert loop.is_closed()
+
+
+def test_concurrent_node_guests_each_report_their_own_exit() -> None:
+    """Guests ending inside a host call at the same time on different threads (proc_exit)
+    each report their own status: wasmtime-py hands a host call's exception back through one
+    process-wide slot, so the status must not be read from it."""
+    need_js()
+    import asyncio
+
+    from pocketos import AsyncVM
+
+    async def go() -> list[tuple[int, int]]:
+        async with AsyncVM(isolation="in-process") as vm:
+            got: list[tuple[int, int]] = []
+            for _ in range(8):
+                procs = [
+                    (code, await vm.spawn(["node", "-e", f"process.exit({code})"]))
+                    for code in range(1, 7)
+                ]
+                for code, p in procs:
+                    got.append((code, await p.wait(120)))
+            return got
+
+    for want, code in asyncio.run(go()):
+        assert code == want

@@ -174,6 +174,17 @@ class JsDone:
     trapped: str | None
 
 
+def _own_end(host: WasiHost) -> JsDone | None:
+    """How the guest ended inside a host call, from its own host rather than from the
+    exception wasmtime handed back (which may be another guest's)."""
+    end = host.ended
+    if isinstance(end, GuestExit):
+        return JsDone(end.code, None)
+    if isinstance(end, GuestStop):
+        return JsDone(None, "cancelled")
+    return None
+
+
 def _drive(
     engine: Any,
     module: Any,
@@ -221,18 +232,22 @@ def _drive(
                 rc = ex["qjs_init_argv"](store, len(ptrs), arr)
                 return JsDone(0 if rc == 0 else 1, None)
             except GuestExit as e:
-                return JsDone(e.code, None)
+                return _own_end(host) or JsDone(e.code, None)
             except GuestStop:
-                return JsDone(None, "cancelled")
+                return _own_end(host) or JsDone(None, "cancelled")
             except wt.ExitTrap as e:
                 return JsDone(e.code, None)
             except wt.Trap as e:
+                if (own := _own_end(host)) is not None:
+                    return own
                 if watch.reason is not None:
                     return JsDone(None, watch.reason)
                 if e.trap_code == wt.TrapCode.OUT_OF_FUEL:
                     return JsDone(None, "out of fuel")
                 return JsDone(None, (e.message or "trap").strip().splitlines()[0])
             except wt.WasmtimeError as e:
+                if (own := _own_end(host)) is not None:
+                    return own
                 if watch.reason is not None:
                     return JsDone(None, watch.reason)
                 text = str(e)

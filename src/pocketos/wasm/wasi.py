@@ -152,6 +152,10 @@ class WasiHost:
         self.err = stderr
         self.env = [f"{k}={v}".encode("utf-8", "surrogateescape") + b"\0" for k, v in env.items()]
         self.cancel = cancel
+        #: how the guest ended inside a host call (proc_exit, a stop). Kept here because
+        #: wasmtime-py hands a host call's exception back through one process-wide slot,
+        #: which a guest trapping at the same time on another thread can take.
+        self.ended: GuestExit | GuestStop | None = None
         self.fds: dict[int, _Fd] = {
             0: _Fd("stdin"),
             1: _Fd("stdout", writable=True),
@@ -202,10 +206,12 @@ class WasiHost:
     def _guard(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         def call(*args: Any) -> Any:
             if self.cancel.is_set():
-                raise GuestStop("stopped")
+                self.ended = GuestStop("stopped")
+                raise self.ended
             try:
                 return fn(*args)
-            except (GuestExit, GuestStop):
+            except (GuestExit, GuestStop) as exc:
+                self.ended = exc
                 raise
             except BaseException as exc:
                 if isinstance(exc, (KeyboardInterrupt, SystemExit)):
