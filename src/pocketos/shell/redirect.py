@@ -31,6 +31,10 @@ if TYPE_CHECKING:
 
 __all__ = ["Redirections"]
 
+# a '<' file up to this size is read whole at once; a larger one (a file on a host mount may
+# be far larger than the exec may hold) is read as a stream
+_READ_WHOLE = 1024 * 1024
+
 
 class FileOut(OutputStream):
     """Output redirected to a file in the VM filesystem."""
@@ -229,7 +233,7 @@ class Redirections(ShellAttrs):
             return sp
         try:
             p = self._redir_path(path)
-            data = self.fs.read_regular(p)
+            data = self.fs.read_regular(p, max_size=_READ_WHOLE)
             if data is None:
                 return HandleInput(self.fs.open(p, "rb"))
         except IsADirectoryError:

@@ -84,6 +84,11 @@ class VmFiles:
             if S.S_ISDIR(st.st_mode):
                 raise IsADirectoryError(errno.EISDIR, "Is a directory", path)
             if S.S_ISREG(st.st_mode):
+                # the guest holds the file whole: a file larger than the VM could hold (one on
+                # a host mount) is refused before the host reads it
+                cap = self.fs.vfs.max_file_size
+                if cap is not None and st.st_size > cap:
+                    raise OSError(errno.EFBIG, "File too large", path)
                 return self.fs.read_bytes(path)
             with self.fs.open(path, "rb") as fh:  # a device: a bounded read
                 return bytes(fh.read(DEVICE_READ_CAP))

@@ -73,6 +73,8 @@ FDF_APPEND = 1
 R_FD_READ, R_FD_SEEK, R_FD_TELL, R_FD_WRITE = 1 << 1, 1 << 2, 1 << 5, 1 << 6
 ALL_RIGHTS = (1 << 29) - 1
 LOOKUP_FOLLOW = 1
+# the most one fd_read takes from a file at once
+_MAX_FILE_READ = 1024 * 1024
 MASK32 = 0xFFFFFFFF
 
 
@@ -346,7 +348,9 @@ class WasiHost:
             elif f.kind == "door":
                 data = self._door_read(f, length)
             else:
-                data = self._fs(f.handle.read, length)
+                # a short read (as POSIX allows): a guest asking for a whole large file never
+                # makes the host hold it at once
+                data = self._fs(f.handle.read, min(length, _MAX_FILE_READ))
             self._write(ptr, data)
             total += len(data)
             if len(data) < length:

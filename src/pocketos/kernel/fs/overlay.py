@@ -16,6 +16,7 @@ import time
 import weakref
 
 from pocketos.errors import fs_error
+from pocketos.kernel.budget import check_alloc
 from pocketos.kernel.fs.api import Backend, BytesLike, StatResult
 from pocketos.kernel.fs.memory import Inode, MemoryBackend
 
@@ -306,6 +307,12 @@ class OverlayBackend(Backend):
         elif S.S_ISCHR(st.st_mode):
             self.upper.mknod(path, st.st_mode & 0o7777, st.st_rdev)
         else:
+            # the copy is one buffer: a lower file (a host folder) can be far larger than the
+            # exec may hold, so it is checked against the memory budget before it is read
+            check_alloc(st.st_size, f"copying up {path}")
+            cap = getattr(self.upper, "max_file_size", None)
+            if cap is not None and st.st_size > cap:  # it could never be written: say so first
+                raise fs_error(errno.EFBIG, path, "File too large")
             self.upper.create(path, st.st_mode & 0o7777, exclusive=True)
             data = layer.read(path)
             if data:

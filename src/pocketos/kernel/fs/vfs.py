@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from pocketos.errors import fs_error
-from pocketos.kernel.budget import check_time
+from pocketos.kernel.budget import check_alloc, check_time
 from pocketos.kernel.fs.api import Backend, StatResult
 from pocketos.kernel.fs.filehandle import FileHandle, _device_read, _device_write, _parts_of
 from pocketos.kernel.record import SlotRecord
@@ -430,17 +430,23 @@ class VFS:
             raise fs_error(errno.EISDIR, shown or path)
         if S.S_ISCHR(mode):
             return _device_read(st.st_rdev, -1)
+        # a whole file is one buffer: a file on a host mount can be far larger than the exec
+        # may hold, so it is checked against the memory budget before it is read
+        check_alloc(st.st_size, f"reading {shown or path}")
         return m.backend.read(bpath)
 
-    def read_regular(self, path: str, shown: str | None = None) -> bytes | None:
+    def read_regular(
+        self, path: str, shown: str | None = None, max_size: int | None = None
+    ) -> bytes | None:
         """:meth:`read_file` in one lookup, but None for a character device (which never
-        ends: its reader opens it as a stream instead)."""
+        ends: its reader opens it as a stream instead) and for a file over ``max_size``."""
         parts, m, bpath, st = self._existing(path, "read", True, shown)
         mode = st.st_mode
         if S.S_ISDIR(mode):
             raise fs_error(errno.EISDIR, shown or path)
-        if S.S_ISCHR(mode):
+        if S.S_ISCHR(mode) or (max_size is not None and st.st_size > max_size):
             return None
+        check_alloc(st.st_size, f"reading {shown or path}")
         return m.backend.read(bpath)
 
     # --- writes --------------------------------------------------------------------------

@@ -129,9 +129,10 @@ class FsView:
     def read_bytes(self, path: str) -> bytes:
         return self.vfs.read_file(self.abspath(path), shown=path)
 
-    def read_regular(self, path: str) -> bytes | None:
-        """The bytes of a file, or None for a character device (open it as a stream)."""
-        return self.vfs.read_regular(self.abspath(path), shown=path)
+    def read_regular(self, path: str, max_size: int | None = None) -> bytes | None:
+        """The bytes of a file, or None for a character device or a file over ``max_size``
+        (open it as a stream)."""
+        return self.vfs.read_regular(self.abspath(path), shown=path, max_size=max_size)
 
     def read_text(self, path: str) -> str:
         return self.read_bytes(path).decode("utf-8", "surrogateescape")
