@@ -508,10 +508,22 @@ class ProcessesMixin:
                 budget=budget,
             )
             code, status = 1, "exited"
+            # the wall clock bounds a spawned process as it bounds an exec: a process blocked
+            # in a read or a sleep never reaches a deadline check of its own
+            deadline = asyncio.timeout(lim.timeout)
             try:
-                code = await func(ctx)
+                async with deadline:
+                    code = await func(ctx)
                 code = (code or 0) & 0xFF
                 status = "exited"
+            except TimeoutError as exc:
+                if deadline.expired():
+                    budget.limit_hit = budget.limit_hit or "timeout"
+                    err.buf += f"{argv[0]}: timed out after {lim.timeout:g}s\n".encode()
+                    code, status = TIMEOUT_STATUS, "killed"
+                else:  # the command's own, as any other exception below
+                    err.buf += f"{argv[0]}: internal error: {exc}\n".encode()
+                    code, status = 2, "exited"
             except BrokenPipeError:
                 code, status = 141, "killed"
             except asyncio.CancelledError:
