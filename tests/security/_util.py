@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import tracemalloc
 from pathlib import Path
 from typing import Any
 
@@ -43,3 +44,15 @@ def assert_no_crash(r: Any) -> None:
     err = r.stderr_bytes.decode("utf-8", "replace")
     for word in CRASH_WORDS:
         assert word not in err, err[-2000:]
+
+
+def exec_traced(vm: Any, script: str, max_memory: int) -> tuple[Any, int]:
+    """``vm.exec(script)`` under ``max_memory``, with the host's peak Python allocation while
+    it ran (tracemalloc), to check that a guest never grew the host past its limit."""
+    tracemalloc.start()
+    try:
+        r = vm.exec(script, timeout=60, limits={"max_memory": max_memory})
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    return r, peak

@@ -5,13 +5,13 @@ whole into the host (which grew by twice the file's size before)."""
 from __future__ import annotations
 
 import os
-import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from pocketos import VM
+from tests.security._util import exec_traced
 
 MiB = 1024 * 1024
 BIG = 64 * MiB
@@ -30,12 +30,7 @@ def vm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VM]:
 
 
 def run_traced(vm: VM, script: str) -> tuple[int, str, str, int]:
-    tracemalloc.start()
-    try:
-        r = vm.exec(script, timeout=60, limits={"max_memory": 16 * MiB})
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    r, peak = exec_traced(vm, script, 16 * MiB)
     return r.exit_code, r.stdout, r.stderr, peak
 
 

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 import pytest
 
 from pocketos import VM
-from tests.security._util import assert_no_crash
+from tests.security._util import assert_no_crash, exec_traced
 
 MiB = 1024 * 1024
 
@@ -270,12 +270,7 @@ def test_string_doubling_is_stopped(vm: VM) -> None:
     ],
 )
 def test_allocation_sized_by_an_argument_is_checked_first(vm: VM, script: str, what: str) -> None:
-    tracemalloc.start()
-    try:
-        r = vm.exec(script, timeout=60, limits={"max_memory": 16 * MiB})
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    r, peak = exec_traced(vm, script, 16 * MiB)
     assert (r.exit_code, r.stdout, r.limit_hit) == (125, "", "max_memory")
     assert r.stderr == f"bash: {what}: memory limit exceeded (max_memory=16 MiB)\n"
     assert peak < 3 * 16 * MiB
