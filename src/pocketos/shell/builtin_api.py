@@ -75,6 +75,8 @@ class StateShell(_Variables, Protocol):
     shopt: Shopts
     positional: list[str]
     functions: dict[str, FuncDef]
+    #: names assigned in front of the running builtin, with the values restored when it returns
+    temp_env: dict[str, Var | None]
 
     def own_opts(self) -> SetOptions: ...
 

@@ -146,7 +146,10 @@ async def _declare(sh: StateShell, argv: list[str], cmd: str) -> int:
             status = 1
             continue
         if local:
-            sh.declare_local(name)
+            if name in sh.temp_env:
+                _local_from_temp(sh, name)
+            else:
+                sh.declare_local(name)
         v = sh.vars.own(name)
         if v is not None and v.attrs & ATTR_READONLY and (value is not None or off & ATTR_READONLY):
             await _err(
@@ -199,11 +202,28 @@ async def _declare(sh: StateShell, argv: list[str], cmd: str) -> int:
         elif v.value is None and (on & ATTR_ARRAY):
             v.value = {}
         v = sh.vars.own(name) or v
+        if on & (ATTR_EXPORT | ATTR_READONLY) and not local:
+            sh.temp_env.pop(name, None)  # ``x=1 export x`` keeps x=1
         if on & ATTR_READONLY:
             v.attrs |= ATTR_READONLY
         if (on | off) & ATTR_EXPORT or v.attrs & ATTR_EXPORT:
             sh.env_changed()
     return status
+
+
+def _local_from_temp(sh: StateShell, name: str) -> None:
+    """``x=1 local x``: the new local starts with the value assigned in front of the command,
+    and the name is no longer restored when the command ends."""
+    tmp = sh.vars.get(name)
+    old = sh.temp_env.pop(name)
+    if old is None:
+        sh.vars.pop(name, None)
+    else:
+        sh.vars[name] = old
+    sh.declare_local(name)
+    if tmp is not None:
+        sh.vars[name] = Var(tmp.value, tmp.attrs)
+    sh.env_changed()
 
 
 async def _assign_array_text(sh: StateShell, name: str, inner: str, append: bool) -> None:

@@ -172,6 +172,8 @@ class Shell(
         self.input_flag = "c"
         self.builtins = _builtins()[0]
         self.special_builtins = _builtins()[1]
+        #: names assigned in front of the running builtin or function (see ``_with_env``)
+        self.temp_env: dict[str, Var | None] = {}
 
     @property
     def _rand(self) -> random.Random:

@@ -342,10 +342,13 @@ class SimpleCommands(ShellAttrs):
 
     async def _with_env(self: Shell, cmd: Simple, fn: Any, target: Any, argv: list[str]) -> int:
         """Run a builtin/function with the command's assignments (temporary) and redirections."""
-        saved_vars: list[tuple[str, Var | None]] = []
+        saved_temp = self.temp_env
+        temp: dict[str, Var | None] = {}
+        self.temp_env = temp
         if cmd.assigns:
             for a in cmd.assigns:
-                saved_vars.append((a.name, self.vars.get(a.name)))
+                if a.name not in temp:
+                    temp[a.name] = self.vars.get(a.name)
                 val = await self.expand_str(a.value, assign=True) if a.value is not None else ""
                 old = self.vars.get(a.name)
                 attrs = (old.attrs if old is not None else 0) | ATTR_EXPORT
@@ -371,10 +374,17 @@ class SimpleCommands(ShellAttrs):
             else:
                 self.fds = saved_fds
                 _close_all(opened)
-            if saved_vars:
-                special = argv[0] in self.special_builtins and self.builtins.get(argv[0]) is target
+            self.temp_env = saved_temp
+            if cmd.assigns:
+                # POSIX special builtins keep their assignments, but only in posix mode; a
+                # declaration builtin that took a name over drops it from ``temp``, as in bash
+                special = (
+                    self.opts.posix
+                    and argv[0] in self.special_builtins
+                    and self.builtins.get(argv[0]) is target
+                )
                 if not special:
-                    for name, old in reversed(saved_vars):
+                    for name, old in temp.items():
                         if old is None:
                             self.vars.pop(name, None)
                         else:
