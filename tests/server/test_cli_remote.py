@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
-import socket
 import subprocess
 import sys
 
@@ -68,11 +68,10 @@ def test_remote_agent(serve):
 
 
 def test_pocketos_serve_process(tmp_path):
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    # --port 0: the server binds a port the kernel picks and names it (a port picked here and
+    # bound later by the server could be taken by another process in between)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "pocketos", "serve", "--port", str(port), "--store", str(tmp_path)],
+        [sys.executable, "-m", "pocketos", "serve", "--port", "0", "--store", str(tmp_path)],
         stderr=subprocess.PIPE,
         env={k: v for k, v in os.environ.items() if k != "POCKETOS_SERVER_TOKENS"},
     )
@@ -80,8 +79,10 @@ def test_pocketos_serve_process(tmp_path):
         assert proc.stderr is not None
         first = proc.stderr.readline().decode()
         assert "no tokens configured" in first and "127.0.0.1" in first
-        assert "listening on http://127.0.0.1:" in proc.stderr.readline().decode()
-        url = f"http://127.0.0.1:{port}"
+        listening = proc.stderr.readline().decode()
+        found = re.search(r"listening on http://127\.0\.0\.1:(\d+)\b", listening)
+        assert found and int(found[1]) != 0, listening
+        url = f"http://127.0.0.1:{found[1]}"
         health = httpx.get(f"{url}/v1/health", timeout=30).json()
         assert health["ok"] is True and health["auth"] is False
         r = _cli("--remote", url, "exec", "echo served")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from typing import TextIO
+from typing import Any, TextIO
 
 from pocketos.server.app import ROUTE_MODULES, create_app
 from pocketos.server.config import ConfigError, ServerConfig, Token, is_loopback
@@ -63,12 +63,22 @@ def serve(config: ServerConfig, *, log: TextIO | None = None) -> None:
             while not server.started and not task.done():
                 await asyncio.sleep(0.01)
             if server.started:
-                # said once the socket accepts connections, so a reader may connect at once
+                # said once the socket accepts connections, so a reader may connect at once;
+                # the port is the bound one (with --port 0 the kernel picked it)
+                port = _bound_port(server) or config.port
                 print(
-                    f"pocketos serve: listening on http://{config.host}:{config.port}"
+                    f"pocketos serve: listening on http://{config.host}:{port}"
                     + (f" (store {config.store})" if config.store else ""),
                     file=out,
                     flush=True,
                 )
 
     asyncio.run(main())
+
+
+def _bound_port(server: Any) -> int | None:
+    """The port uvicorn's first listening socket is bound to."""
+    for srv in getattr(server, "servers", None) or []:
+        for sock in srv.sockets:
+            return int(sock.getsockname()[1])
+    return None
