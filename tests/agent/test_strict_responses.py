@@ -189,20 +189,21 @@ def test_timeout_unreachable_and_http_error_are_distinct() -> None:
     assert "no answer from openai API at http://127.0.0.1:" in str(err)
     assert "after 0.2 s" in str(err)
 
-    # a port nobody listens on
+    # a port nobody listens on: held bound (not listening) for the whole request, so no other
+    # process can take it meanwhile and a connection is refused
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    p = provider(f"http://127.0.0.1:{port}", retries=0)
+        p = provider(f"http://127.0.0.1:{port}", retries=0)
 
-    async def go() -> None:
-        try:
-            await p.complete("", [{"role": "user", "content": "hi"}], [])
-        finally:
-            await p.aclose()
+        async def go() -> None:
+            try:
+                await p.complete("", [{"role": "user", "content": "hi"}], [])
+            finally:
+                await p.aclose()
 
-    with pytest.raises(ProviderError) as info:
-        asyncio.run(go())
+        with pytest.raises(ProviderError) as info:
+            asyncio.run(go())
     assert info.value.code == "unreachable" and "unreachable" in str(info.value)
 
     err = fails([Reply(401, b'{"error": {"message": "bad key"}}')])
