@@ -9,6 +9,8 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -44,27 +46,48 @@ def _server_command(port: int) -> list[str]:
     return [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
 
 
-@pytest.fixture(scope="module")
-def s3_endpoint() -> Iterator[str]:
-    port = _free_port()
-    env = dict(os.environ, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing")
-    proc = subprocess.Popen(
-        _server_command(port), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):  # up to ~15 s
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.05):
-                    break
-            except OSError:
+def _start_moto(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], int]:
+    """A moto_server accepting connections, and its port. moto cannot be handed a bound socket,
+    so the port is picked here and bound by moto later: another process may take it in between,
+    then moto exits and a new port is tried. The bound on the wait is one only a failure reaches
+    (moto imports a lot; a loaded machine takes many seconds)."""
+    last = ""
+    for _ in range(3):
+        port = _free_port()
+        with tempfile.TemporaryFile() as err:  # a file: moto logs every request to stderr
+            proc = subprocess.Popen(
+                _server_command(port), stdout=subprocess.DEVNULL, stderr=err, env=env
+            )
+            deadline = time.monotonic() + 180
+            while time.monotonic() < deadline:
                 try:
-                    proc.wait(timeout=0.05)
+                    with socket.create_connection(("127.0.0.1", port), timeout=1):
+                        pass
+                except OSError:
+                    pass
+                else:
+                    if proc.poll() is None:  # moto's, not another process that took the port
+                        return proc, port
+                try:
+                    proc.wait(timeout=0.1)
                 except subprocess.TimeoutExpired:
                     continue
-                pytest.fail(f"moto_server exited with status {proc.returncode}")
-        else:
-            pytest.fail("moto_server did not start")
+                break
+            else:
+                proc.kill()
+                proc.wait()
+                pytest.fail("moto_server did not accept connections within 180 s")
+            err.seek(0)
+            last = err.read().decode(errors="replace")[-2000:]
+    pytest.fail(f"moto_server exited with status {proc.returncode}: {last}")
+
+
+@pytest.fixture(scope="module")
+def s3_endpoint() -> Iterator[str]:
+    env = dict(os.environ, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing")
+    proc, port = _start_moto(env)
+    url = f"http://127.0.0.1:{port}"
+    try:
         client = boto3.client("s3", endpoint_url=url, **CREDENTIALS)
         client.create_bucket(Bucket=BUCKET)
         yield url
