@@ -64,6 +64,7 @@ from typing import Any
 from pocketos.kernel.fs.api import StatResult
 from pocketos.kernel.fs.vfs import VFS
 from pocketos.kernel.permissions import Policy, glob_to_regex
+from pocketos.sandbox import fuse_passthrough as fp
 from pocketos.sandbox import fuse_wire as fw
 from pocketos.sandbox.fuse_mount import fuse_available, mount_fuse, tune_readahead, unmount
 
@@ -119,6 +120,7 @@ class FuseServer:
         uid: int = 1000,
         gid: int = 1000,
         policy: Policy | None = None,
+        passthrough: int | None = None,
     ) -> None:
         self.vfs = vfs
         self.policy = policy
@@ -132,8 +134,12 @@ class FuseServer:
         self._next_id = 2
         self._loop: asyncio.AbstractEventLoop | None = None
         self._buf = bytearray(fw.BUFSIZE)
-        #: open files: fh -> (node, opened for reading)
-        self._fhs: dict[int, tuple[int, bool]] = {}
+        #: open files: fh -> (node, opened for reading, the passthrough copy it holds)
+        self._fhs: dict[int, tuple[int, bool, fp.Backing | None]] = {}
+        #: bytes of passthrough copies at most (None: the default, 0: no passthrough)
+        self.passthrough_budget = fp.BUDGET if passthrough is None else passthrough
+        #: the passthrough copies, once the kernel agreed to passthrough at INIT
+        self.passthrough: fp.Passthrough | None = None
         self._next_fh = 1
         #: node -> (inode, size, mtime, ctime) at its last open: unchanged keeps the page cache
         self._versions: dict[int, tuple[int, int, int, int]] = {}
@@ -177,6 +183,8 @@ class FuseServer:
         if self.mounted:
             unmount(self.mountpoint)
             self.mounted = False
+        if self.passthrough is not None:
+            self.passthrough.close()
         if self.fd >= 0:
             os.close(self.fd)
             self.fd = -1
@@ -262,6 +270,7 @@ class FuseServer:
             self._cacheable.clear()
         if nid is None:
             return
+        self._retire(nid)  # new opens get a new copy of the contents
         try:
             kind = self.vfs.stat(path, follow_symlinks=False, check=False).st_mode & fw.IFMT
         except Exception:  # gone, or the VM's own limits: treat it as gone
@@ -275,6 +284,7 @@ class FuseServer:
             self._paths.pop(old, None)
             self._types.pop(old, None)
             self._versions.pop(old, None)
+            self._retire(old)
             if old != nid:
                 self._inval_attrs(old)
 
@@ -334,6 +344,7 @@ class FuseServer:
             gone = self._ids.pop(dest, None)
             if gone is not None:
                 self._paths.pop(gone, None)
+                self._retire(gone)
             self._ids[dest] = nid
             self._paths[nid] = dest
 
@@ -342,6 +353,7 @@ class FuseServer:
         if nid is not None:
             self._paths.pop(nid, None)
             self._types.pop(nid, None)
+            self._retire(nid)
 
     def _attr(self, st: StatResult, nid: int) -> bytes:
         mode = st.st_mode
@@ -374,19 +386,70 @@ class FuseServer:
         ttl = self._ttl(path, st)
         return fw.ENTRY_OUT.pack(nid, 0, ttl, ttl, 0, 0) + self._attr(st, nid)
 
-    def _open_reply(self, node: int, path: str, readable: bool) -> bytes:
+    def _open_reply(self, node: int, path: str, flags: int) -> bytes:
         st = self.vfs.stat(path)
         version = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
         keep = self._versions.get(node) == version
         self._versions[node] = version
+        readable = flags & os.O_ACCMODE != os.O_WRONLY
         fh = self._next_fh
         self._next_fh += 1
-        self._fhs[fh] = (node, readable)
         # a write-only open bypasses the page cache: the kernel hands the program's pages to
         # the WRITE request without first copying them into cache pages of its own (it still
         # drops what other open files cached, as for any write)
-        flags = fw.FOPEN_KEEP_CACHE if keep else 0
-        return fw.OPEN_OUT.pack(fh, flags if readable else flags | fw.FOPEN_DIRECT_IO, 0)
+        oflags = fw.FOPEN_KEEP_CACHE if keep else 0
+        if not readable:
+            oflags |= fw.FOPEN_DIRECT_IO
+        backing = None
+        if self.passthrough is not None:
+            backing = self._passthrough_for(node, path, st, version, flags & os.O_ACCMODE)
+            if backing is not None:
+                current = backing is self.passthrough.current(node, version)
+                oflags = fp.FOPEN_PASSTHROUGH
+                if not (current and flags & os.O_ACCMODE == os.O_RDONLY):
+                    oflags |= fw.FOPEN_DIRECT_IO  # every read and write reaches the server
+                self.passthrough.opened(node, backing)
+        self._fhs[fh] = (node, readable, backing)
+        return fw.OPEN_OUT.pack(fh, oflags, backing.bid if backing is not None else 0)
+
+    def _passthrough_for(
+        self, node: int, path: str, st: StatResult, version: fp.Version, acc: int
+    ) -> fp.Backing | None:
+        """The copy to name in this open's reply, or None for an ordinary open
+        (``fuse_passthrough`` says when and why)."""
+        pt = self.passthrough
+        assert pt is not None
+        bound = pt.bound(node)
+        if bound is not None:  # the kernel accepts no other open of the inode meanwhile
+            if acc == os.O_RDWR:
+                # its shared writable mmap would map the copy and change it behind the VM
+                raise OSError(errno.ETXTBSY, "a reader holds a passthrough copy")
+            return bound
+        if (
+            acc != os.O_RDONLY
+            or not S.S_ISREG(st.st_mode)
+            or st.st_size < fp.MIN_SIZE
+            or any(n == node for n, _r, _b in self._fhs.values())
+            or not self._ttl(path, st)
+        ):
+            return None
+        backing = pt.current(node, version)
+        if backing is None:
+            with self.vfs.open(path, "rb") as fh:
+                view = fh.read_view(st.st_size)
+                try:
+                    data = view if isinstance(view, memoryview) else memoryview(view)
+                    if len(data) != st.st_size:
+                        return None  # changed under us: the ordinary path
+                    backing = pt.make(node, version, data)
+                finally:
+                    if isinstance(view, memoryview):
+                        view.release()
+        return backing
+
+    def _retire(self, node: int | None) -> None:
+        if self.passthrough is not None and node is not None:
+            self.passthrough.retire(node)
 
     def _attr_out(self, node: int) -> bytes:
         path = self._path(node)
@@ -398,6 +461,14 @@ class FuseServer:
         major, minor, readahead, flags = struct.unpack_from("<IIII", arg)
         if major != 7:
             raise OSError(errno.EPROTO, "unsupported FUSE protocol")
+        offered = flags
+        if flags & fp.FUSE_INIT_EXT and len(arg) >= 20:
+            offered |= struct.unpack_from("<I", arg, 16)[0] << 32
+        flags2 = stack_depth = 0
+        if offered & fp.FUSE_PASSTHROUGH and self.passthrough_budget > 0:
+            # read-only opens of large files served by the kernel from a copy (fuse_passthrough)
+            self.passthrough = fp.Passthrough(self.fd, self.passthrough_budget)
+            flags2, stack_depth = fp.FUSE_PASSTHROUGH >> 32, 1
         want = (
             fw.FUSE_ASYNC_READ
             | fw.FUSE_BIG_WRITES
@@ -407,8 +478,21 @@ class FuseServer:
             | (fw.FUSE_MAX_PAGES if minor >= 28 else 0)
         )
         # requests of up to MAX_WRITE (256 pages), READAHEAD of them in flight for a big read
+        if flags2:
+            want |= fp.FUSE_INIT_EXT
         return fw.INIT_OUT.pack(
-            7, min(minor, 31), fw.READAHEAD, flags & want, 16, 12, fw.MAX_WRITE, 1, 256, 0, 0
+            7,
+            min(minor, 31),
+            fw.READAHEAD,
+            flags & want,
+            16,
+            12,
+            fw.MAX_WRITE,
+            1,
+            256,
+            0,
+            flags2,
+            stack_depth,
         )
 
     def op_destroy(self, node: int, arg: memoryview) -> bytes:
@@ -442,6 +526,7 @@ class FuseServer:
         )
         path = self._path(node)
         vfs = self.vfs
+        self._retire(node)
         if valid & fw.FATTR_MODE:
             vfs.chmod(path, mode & 0o7777, follow_symlinks=False)
         if valid & fw.FATTR_SIZE:
@@ -541,16 +626,19 @@ class FuseServer:
             pass
         if flags & os.O_TRUNC and acc != os.O_RDONLY:
             self.vfs.truncate(path, 0)
+            self._retire(self._ids.get(path))
 
     def op_open(self, node: int, arg: memoryview) -> bytes:
         (flags,) = struct.unpack_from("<I", arg)
         path = self._path(node)
         self._check_open(path, flags)
-        return self._open_reply(node, path, flags & os.O_ACCMODE != os.O_WRONLY)
+        return self._open_reply(node, path, flags)
 
     def op_release(self, node: int, arg: memoryview) -> bytes:
         (fh,) = struct.unpack_from("<Q", arg)
-        self._fhs.pop(fh, None)
+        opened = self._fhs.pop(fh, None)
+        if opened is not None and opened[2] is not None and self.passthrough is not None:
+            self.passthrough.released(opened[0], opened[2])
         return b""
 
     def op_create(self, node: int, arg: memoryview) -> bytes:
@@ -564,7 +652,7 @@ class FuseServer:
                 pass
             self.vfs.chmod(path, mode & 0o7777 & ~umask)
         entry = self._entry(path)
-        return entry + self._open_reply(self._ids[path], path, flags & os.O_ACCMODE != os.O_WRONLY)
+        return entry + self._open_reply(self._ids[path], path, flags)
 
     def op_read(self, node: int, arg: memoryview) -> bytes | memoryview:
         _fh, offset, size, _f = fw.READ_IN.unpack_from(arg)
@@ -584,6 +672,7 @@ class FuseServer:
             else:
                 fh.seek(offset)
             n = fh.write(data)  # the VFS copies from the request buffer
+        self._retire(node)
         return struct.pack("<II", n, 0)
 
     def op_statfs(self, node: int, arg: memoryview) -> bytes:

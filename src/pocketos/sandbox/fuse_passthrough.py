@@ -1,0 +1,177 @@
+"""FUSE passthrough for large read-only opens: the host kernel serves ``read(2)`` and ``mmap``
+of such a file from a host copy of the VM file's bytes, without a request per MiB.
+
+The VM's files live in the VM's memory, so there is no host file to pass through to; the
+server makes one: a sealed memfd holding the file's bytes as they were at the open. Sealed
+(no write, no grow, no shrink, no further seals) means nothing — not the sandbox, not a
+writable ``mmap`` through a passthrough open — can change the copy, so every reader of it sees
+exactly the bytes the VM held at that version.
+
+The checked act is the ``open``: the policy decides it and the audit log records it (a
+passthrough read never reaches the server). So only files whose reads could never be refused
+later are passed through: files the server may cache (no ``ask`` rule covers them, every
+change to them is one the server hears of, one hard link), of at least ``MIN_SIZE`` bytes.
+
+A copy is made at the first such open, kept for later opens while the file's version (inode,
+size, mtime, ctime) is unchanged, and dropped when the VM changes the file; a new open then
+gets a new copy. An open file keeps the copy it was opened with, like a reader on Linux that
+holds a file which was then replaced by a rename (the bytes at its open, not later writes).
+
+The kernel ties one backing file to an inode while any passthrough open of it lasts, and
+refuses other opens of that inode meanwhile unless they name the same backing. So while a
+passthrough open of a node lasts, every other open of it (a writer, or a reader after the file
+changed) is answered with the same backing *and* direct I/O, which sends each of its reads and
+writes to the server as before: checked, audited, current. And a node that has other opens
+gets no passthrough (the kernel refuses it while cached opens last).
+
+The copies count against a budget (``budget`` bytes per server): unused copies are dropped
+oldest first to make room, and when the copies in use fill it an open falls back to the
+ordinary path.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import struct
+from dataclasses import dataclass
+
+__all__ = ["Backing", "Passthrough", "FUSE_INIT_EXT", "FUSE_PASSTHROUGH", "FOPEN_PASSTHROUGH"]
+
+FUSE_INIT_EXT = 1 << 30
+#: in the INIT flags' upper half (``flags2``)
+FUSE_PASSTHROUGH = 1 << 37
+FOPEN_PASSTHROUGH = 1 << 7
+#: ``_IOW(229, 1, struct fuse_backing_map)`` and ``_IOW(229, 2, uint32_t)`` (linux/fuse.h)
+FUSE_DEV_IOC_BACKING_OPEN = 0x4010E501
+FUSE_DEV_IOC_BACKING_CLOSE = 0x4004E502
+#: files smaller than this are served by requests (a copy would cost more than it saves)
+MIN_SIZE = 1 << 20
+#: bytes of copies one server keeps at most
+BUDGET = 512 << 20
+_SEALS = fcntl.F_SEAL_SEAL | fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_SEAL_WRITE
+
+Version = tuple[int, int, int, int]
+
+
+@dataclass(eq=False)
+class Backing:
+    """A sealed memfd copy of one version of a file, registered with the kernel as ``bid``."""
+
+    version: Version
+    fd: int
+    bid: int
+    size: int
+    #: passthrough (or same-backing direct) opens the server has not yet seen released
+    opens: int = 0
+    #: no longer the node's current copy: freed at its last release
+    retired: bool = False
+
+
+class Passthrough:
+    """The copies of one FUSE server (``devfd`` is its ``/dev/fuse`` descriptor)."""
+
+    def __init__(self, devfd: int, budget: int = BUDGET) -> None:
+        self.devfd = devfd
+        self.budget = budget
+        self.bytes = 0
+        #: node -> its current copy (in use or kept for the next open), oldest first
+        self._current: dict[int, Backing] = {}
+        #: node -> the copy the kernel has bound to the node's inode (opens > 0)
+        self._bound: dict[int, Backing] = {}
+        #: copies made (for tests and benchmarks)
+        self.made = 0
+
+    def bound(self, node: int) -> Backing | None:
+        """The copy the kernel holds for ``node`` while passthrough opens of it last."""
+        return self._bound.get(node)
+
+    def current(self, node: int, version: Version) -> Backing | None:
+        """The kept copy of ``node`` at ``version``, if there is one."""
+        b = self._current.get(node)
+        if b is None or b.version != version:
+            return None
+        self._current[node] = self._current.pop(node)  # most recently used last
+        return b
+
+    def make(self, node: int, version: Version, data: memoryview) -> Backing | None:
+        """A new copy of ``data`` (the file at ``version``) for ``node``, or None when the
+        budget has no room for it even after dropping unused copies."""
+        size = len(data)
+        self.retire(node)
+        if not self._room(size):
+            return None
+        fd = os.memfd_create("pocketos-passthrough", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
+        try:
+            done = 0
+            while done < size:
+                done += os.write(fd, data[done:])
+            fcntl.fcntl(fd, fcntl.F_ADD_SEALS, _SEALS)
+            # a mutable argument makes ioctl return the call's result: the backing id
+            arg = bytearray(struct.pack("<iIQ", fd, 0, 0))
+            bid = fcntl.ioctl(self.devfd, FUSE_DEV_IOC_BACKING_OPEN, arg, True)
+        except BaseException:
+            os.close(fd)
+            raise
+        b = Backing(version, fd, bid, size)
+        self._current[node] = b
+        self.bytes += size
+        self.made += 1
+        return b
+
+    def opened(self, node: int, b: Backing) -> None:
+        b.opens += 1
+        self._bound[node] = b
+
+    def released(self, node: int, b: Backing) -> None:
+        b.opens -= 1
+        if b.opens <= 0:
+            if self._bound.get(node) is b:
+                del self._bound[node]
+            if b.retired:
+                self._free(b)
+
+    def retire(self, node: int) -> None:
+        """``node``'s file changed or is gone: its kept copy is dropped (at once, or at the
+        release of the last open still reading it)."""
+        b = self._current.pop(node, None)
+        if b is None:
+            return
+        b.retired = True
+        if b.opens <= 0:
+            self._free(b)
+
+    def close(self) -> None:
+        for b in {*self._current.values(), *self._bound.values()}:
+            b.opens = 0
+            b.retired = True
+            self._free(b)
+        self._current.clear()
+        self._bound.clear()
+
+    def _room(self, size: int) -> bool:
+        if self.bytes + size <= self.budget:
+            return True
+        for node, b in list(self._current.items()):
+            if b.opens <= 0:
+                del self._current[node]
+                b.retired = True
+                self._free(b)
+                if self.bytes + size <= self.budget:
+                    return True
+        return False
+
+    def _free(self, b: Backing) -> None:
+        if b.fd < 0:
+            return
+        try:
+            fcntl.ioctl(
+                self.devfd, FUSE_DEV_IOC_BACKING_CLOSE, bytearray(struct.pack("<I", b.bid)), True
+            )
+        except OSError as exc:  # the device is closed: the kernel dropped it already
+            if exc.errno not in (errno.EBADF, errno.ENOENT, errno.ENOTCONN, errno.EINVAL):
+                raise
+        os.close(b.fd)
+        b.fd = -1
+        self.bytes -= b.size
