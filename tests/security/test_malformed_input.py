@@ -27,7 +27,7 @@ def vm() -> Iterator[VM]:
 
 
 def refused(vm: VM, argv: list[str], stdin: bytes = b"{}\n") -> tuple[int, str]:
-    r = vm.run(argv, stdin=stdin, cwd="/work", timeout=5)
+    r = vm.run(argv, stdin=stdin, cwd="/work", timeout=60)
     assert_no_crash(r)
     assert r.limit_hit is None
     assert r.exit_code != 0, r
@@ -144,7 +144,7 @@ def test_sed_endless_branch_times_out(vm: VM) -> None:
 
 
 def test_sed_growing_pattern_space_is_bounded(vm: VM) -> None:
-    r = vm.run(["sed", ":a;s/x*/&&/;ba"], stdin=b"x\n", timeout=10)
+    r = vm.run(["sed", ":a;s/x*/&&/;ba"], stdin=b"x\n", timeout=60)
     assert (r.exit_code, r.stdout, r.stderr) == (
         4,
         "",
@@ -230,7 +230,7 @@ def test_damaged_archive(vm: VM, name: str, label: str, argv: list[str]) -> None
     data = dict(_variants(GOOD[name]))[label]
     vm.write_file(f"/work/{name}", data)
     vm.exec("rm -rf /tmp/x; mkdir -p /tmp/x")
-    r = vm.run(argv, cwd="/work", timeout=5)
+    r = vm.run(argv, cwd="/work", timeout=60)
     assert_no_crash(r)
     assert r.limit_hit is None
     if label in ("empty", "random", "head") or (label == "half" and name != "a.tar"):
@@ -267,7 +267,7 @@ BAD_PATCHES = [
 @pytest.mark.parametrize("patch", BAD_PATCHES, ids=range(len(BAD_PATCHES)))
 def test_bad_patch(vm: VM, patch: bytes) -> None:
     vm.write_file("/work/a", b"x\n")
-    r = vm.run(["patch", "-p0", "-f", "a"], stdin=patch, cwd="/work", timeout=5)
+    r = vm.run(["patch", "-p0", "-f", "a"], stdin=patch, cwd="/work", timeout=60)
     assert_no_crash(r)
     assert r.exit_code != 0, r
     assert vm.read_file("/work/a") == b"x\n"
@@ -284,7 +284,7 @@ def test_truncated_context_patch(vm: VM) -> None:
         ["patch", "-p0", "-f", "a"],
         stdin=b"*** a\n--- b\n***************\n*** 1,3 ****\n",
         cwd="/work",
-        timeout=5,
+        timeout=60,
     )
     assert (r.exit_code, r.stderr) == (2, "patch: **** unexpected end of file in patch\n")
 
@@ -334,7 +334,7 @@ def test_huge_numeric_argument(
 ) -> None:
     vm.write_file("/work/a.txt", b"one\ntwo\n")
     r = vm.run(
-        argv, stdin=b"one\ntwo\n" if argv[0] != "uniq" else b"one\none\n", cwd="/work", timeout=5
+        argv, stdin=b"one\ntwo\n" if argv[0] != "uniq" else b"one\none\n", cwd="/work", timeout=60
     )
     assert (r.exit_code, r.stdout, r.stderr) == (status, stdout, stderr)
 
@@ -363,5 +363,5 @@ BIG_CRASHES = [
 
 @pytest.mark.parametrize("argv", BIG_CRASHES, ids=[a[0] for a in BIG_CRASHES])
 def test_five_thousand_digit_argument(vm: VM, argv: list[str]) -> None:
-    r = vm.run(argv, stdin=b"1\n", cwd="/work", timeout=5)
+    r = vm.run(argv, stdin=b"1\n", cwd="/work", timeout=60)
     assert_no_crash(r)
