@@ -467,7 +467,8 @@ class FuseServer:
         flags2 = stack_depth = 0
         if offered & fp.FUSE_PASSTHROUGH and self.passthrough_budget > 0:
             # read-only opens of large files served by the kernel from a copy (fuse_passthrough)
-            self.passthrough = fp.Passthrough(self.fd, self.passthrough_budget)
+            where = os.path.dirname(self.mountpoint.rstrip("/")) or "/"
+            self.passthrough = fp.Passthrough(self.fd, where, self.passthrough_budget)
             flags2, stack_depth = fp.FUSE_PASSTHROUGH >> 32, 1
         want = (
             fw.FUSE_ASYNC_READ
