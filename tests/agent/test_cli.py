@@ -33,7 +33,7 @@ def test_cli_streams_and_prints_usage(monkeypatch: pytest.MonkeyPatch) -> None:
 
     t = threading.Thread(target=serve, daemon=True)
     t.start()
-    ready.wait(10)
+    assert ready.wait(120)  # a bound only a failure reaches
     monkeypatch.setenv("POCKETOS_API_KEY", "k")
     out, err = io.StringIO(), io.StringIO()
     code = main(
@@ -80,7 +80,7 @@ def test_cli_request_timeout_flag_and_env(monkeypatch: pytest.MonkeyPatch) -> No
 
     t = threading.Thread(target=serve, daemon=True)
     t.start()
-    ready.wait(10)
+    assert ready.wait(120)  # a bound only a failure reaches
     monkeypatch.setenv("POCKETOS_API_KEY", "k")
     monkeypatch.setenv("POCKETOS_RETRIES", "0")
     try:

@@ -36,7 +36,7 @@ def run_agent(monkeypatch: pytest.MonkeyPatch, db: Path, prompts: list[str]) -> 
 
     t = threading.Thread(target=serve, daemon=True)
     t.start()
-    ready.wait(10)
+    assert ready.wait(120)  # a bound only a failure reaches
     monkeypatch.setenv("POCKETOS_API_KEY", "k")
     monkeypatch.setenv("POCKETOS_STORE", str(db))
     ids = []

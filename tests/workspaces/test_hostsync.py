@@ -133,7 +133,7 @@ def test_agent_cli_mount_diff_and_apply(repo: Path, monkeypatch: pytest.MonkeyPa
 
     t = threading.Thread(target=serve, daemon=True)
     t.start()
-    assert ready.wait(10)
+    assert ready.wait(120)  # a bound only a failure reaches
     monkeypatch.setenv("POCKETOS_API_KEY", "k")
     out, err = io.StringIO(), io.StringIO()
     argv = ["--base-url", result["url"] + "/v1", "--model", "gpt-4.1-mini", "--yes"]
