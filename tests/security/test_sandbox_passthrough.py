@@ -283,3 +283,18 @@ print(hashlib.sha256(a.read()).hexdigest(), hashlib.sha256(b.read()).hexdigest()
         _need_passthrough(servers)
         assert servers[-1]["made"] == 1
         assert servers[-1]["bytes"] <= fp.BUDGET
+
+
+def test_a_kernel_refusing_the_copy_leaves_the_ordinary_path(
+    servers: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # FUSE_DEV_IOC_BACKING_OPEN needs CAP_SYS_ADMIN in the initial user namespace, which a
+    # root inside a container may lack: the open must still work, read the ordinary way
+    monkeypatch.setattr(fp, "FUSE_DEV_IOC_BACKING_OPEN", 0x4010E5FF)  # no such ioctl
+    data = _bytes(10)
+    with make_vm() as vm:
+        vm.write_file("/home/user/f", data)
+        r = vm.sandbox_run(["/bin/sh", "-c", "sha256sum f; sha256sum f"], timeout=120)
+        assert r.exit_code == 0, r.stderr
+        assert [line.split()[0] for line in r.stdout.splitlines()] == [_sha(data)] * 2
+        assert all(s["made"] == 0 for s in servers)

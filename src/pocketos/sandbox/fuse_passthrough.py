@@ -90,6 +90,8 @@ class Passthrough:
         self._bound: dict[int, Backing] = {}
         #: copies made (for tests and benchmarks)
         self.made = 0
+        #: why the kernel refused a copy, after which none is tried again
+        self.refused: str | None = None
 
     def bound(self, node: int) -> Backing | None:
         """The copy the kernel holds for ``node`` while passthrough opens of it last."""
@@ -108,9 +110,12 @@ class Passthrough:
         budget has no room for it even after dropping unused copies, or the host's disk none."""
         size = len(data)
         self.retire(node)
-        if not self._room(size):
+        if self.refused is not None or not self._room(size):
             return None
-        fd = self._new_file()
+        try:
+            fd = self._new_file()
+        except OSError:
+            return None
         try:
             done = 0
             while done < size:
@@ -119,10 +124,13 @@ class Passthrough:
             arg = bytearray(struct.pack("<iIQ", fd, 0, 0))
             bid = fcntl.ioctl(self.devfd, FUSE_DEV_IOC_BACKING_OPEN, arg, True)
         except OSError as exc:
+            # the host disk is full, or the kernel refuses the copy (EPERM: no CAP_SYS_ADMIN
+            # in the initial user namespace, as in many containers): the ordinary path, and
+            # after a refusal no more copies are made
             os.close(fd)
-            if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
-                return None
-            raise
+            if exc.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+                self.refused = f"{exc.strerror or exc}"
+            return None
         except BaseException:
             os.close(fd)
             raise
@@ -189,9 +197,8 @@ class Passthrough:
             fcntl.ioctl(
                 self.devfd, FUSE_DEV_IOC_BACKING_CLOSE, bytearray(struct.pack("<I", b.bid)), True
             )
-        except OSError as exc:  # the device is closed: the kernel dropped it already
-            if exc.errno not in (errno.EBADF, errno.ENOENT, errno.ENOTCONN, errno.EINVAL):
-                raise
+        except OSError:
+            pass  # the connection is gone: the kernel dropped its ids with it
         os.close(b.fd)
         b.fd = -1
         self.bytes -= b.size
