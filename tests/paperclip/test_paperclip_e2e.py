@@ -30,7 +30,7 @@ USAGE = (40_000, 3_000)  # per model call: $0.104 at gpt-4.1 prices
 pytestmark = pytest.mark.timeout(1500)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def paperclip() -> Iterator[PaperclipServer]:
     # not pytest's tmp_path: its parents are private to root, and PostgreSQL runs unprivileged
     base = Path(tempfile.mkdtemp(prefix="pocketos-paperclip-"))
