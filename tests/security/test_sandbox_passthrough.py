@@ -298,3 +298,31 @@ def test_a_kernel_refusing_the_copy_leaves_the_ordinary_path(
         assert r.exit_code == 0, r.stderr
         assert [line.split()[0] for line in r.stdout.splitlines()] == [_sha(data)] * 2
         assert all(s["made"] == 0 for s in servers)
+
+
+def test_mmap_sendfile_and_cp_of_a_passed_through_file_read_the_vm_bytes(
+    servers: list[dict[str, Any]],
+) -> None:
+    # git maps pack files, cp uses copy_file_range or splice: each of these reaches the copy
+    # by another path than read(2)
+    prog = """
+import hashlib, mmap, os, subprocess
+with open("f", "rb") as fh, mmap.mmap(fh.fileno(), 0, prot=mmap.PROT_READ) as m:
+    print(hashlib.sha256(m).hexdigest())
+src = os.open("f", os.O_RDONLY)
+dst = os.open("g", os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+while os.sendfile(dst, src, None, 1 << 20):
+    pass
+os.close(dst)
+subprocess.run(["cp", "f", "h"], check=True)
+"""
+    data = _bytes(11)
+    with make_vm() as vm:
+        vm.write_file("/home/user/f", data)
+        r = vm.sandbox_run(["/usr/bin/python3", "-c", prog], timeout=120)
+        assert r.exit_code == 0, r.stderr
+        assert r.stdout.split() == [_sha(data)]
+        assert vm.read_file("/home/user/g") == data
+        assert vm.read_file("/home/user/h") == data
+        _need_passthrough(servers)
+        assert servers[-1]["made"] >= 1
