@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import stat as S
 from typing import TYPE_CHECKING, Any
 
 from pocketos.commands import command
@@ -21,6 +22,7 @@ from pocketos.lib import safe_regex
 
 if TYPE_CHECKING:
     from pocketos.kernel.process import Context
+    from pocketos.kernel.streams import InputStream
 
 
 HELP = Opt("", "help")
@@ -50,6 +52,29 @@ def _make_vis(show_nonprinting: bool, show_tabs: bool) -> list[bytes]:
             else:
                 table.append(b"M-^?")
     return table
+
+
+def _is_output(ctx: Context, name: str, stream: InputStream, out_file: Any) -> bool:
+    """Whether ``stream`` reads the regular file ``out_file`` writes, with bytes left to read
+    (so ``cat f > f``, which emptied f first, is fine and ``cat f >> f`` is not)."""
+    out_st = out_file.fstat()
+    if out_st is None or not S.S_ISREG(out_st.st_mode):
+        return False
+    src = stream.source_file()
+    if src is not None:
+        in_st, pos = src[0].fstat(), src[1]
+    elif name != "-":
+        try:
+            in_st, pos = ctx.fs.stat(name), 0
+        except OSError:
+            return False
+    else:
+        return False
+    return (
+        in_st is not None
+        and (in_st.st_dev, in_st.st_ino) == (out_st.st_dev, out_st.st_ino)
+        and pos < out_st.st_size
+    )
 
 
 @command("cat")
@@ -93,10 +118,17 @@ async def cat(ctx: Context) -> int:
     blank_run = 0
     lineno = 0
     out = ctx.stdout
+    out_file = out.target_file()
     for name in files:
         stream = await open_input(ctx, name)
         if stream is None:
             status = 1
+            continue
+        if out_file is not None and _is_output(ctx, name, stream, out_file):
+            # GNU cat: copying a file onto its own unread part would never end
+            await ctx.err(f"{name}: input file is output file")
+            status = 1
+            close_input(ctx, stream)
             continue
         try:
             if plain:

@@ -49,6 +49,11 @@ class InputStream:
     def close(self) -> None:
         """Close the read end (a pipe's writer then gets EPIPE)."""
 
+    def source_file(self) -> tuple[Any, int] | None:
+        """The open VM file (a ``FileHandle``) this stream reads and the offset of the next
+        byte it gives, or None when it reads no file."""
+        return None
+
     @property
     def closed(self) -> bool:
         return False
@@ -81,6 +86,10 @@ class OutputStream:
 
     def close(self) -> None:
         """Close the write end (a pipe's reader then sees EOF)."""
+
+    def target_file(self) -> Any:
+        """The open VM file (a ``FileHandle``) this stream writes, or None."""
+        return None
 
     @property
     def closed(self) -> bool:
@@ -183,6 +192,9 @@ class HandleInput(_BufferedInput):
                 self._h.close()
             except OSError:
                 pass
+
+    def source_file(self) -> tuple[Any, int] | None:
+        return self._h, self._h.tell() - len(self._buf)
 
     @property
     def closed(self) -> bool:

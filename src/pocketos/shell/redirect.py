@@ -36,12 +36,37 @@ __all__ = ["Redirections"]
 _READ_WHOLE = 1024 * 1024
 
 
+class FileIn(HandleInput):
+    """A file opened with ``<``. It is opened when the redirection is made and read when the
+    command reads it, so what happens to the file in between is what the command sees, as in
+    bash: ``cat < f > f`` reads the file the ``>`` just emptied. The first read takes up to
+    1 MiB at once (most inputs are small); the rest of a larger file streams in chunks."""
+
+    def __init__(self, handle: Any) -> None:
+        super().__init__(handle)
+        self._first = handle.rdev is None
+
+    async def _fill(self) -> bool:
+        if self._first and not self._closed:
+            self._first = False
+            await pace()
+            data = self._h.read(_READ_WHOLE)
+            if not data:
+                return False
+            self._buf += data
+            return True
+        return await super()._fill()
+
+
 class FileOut(OutputStream):
     """Output redirected to a file in the VM filesystem."""
 
     def __init__(self, handle: Any) -> None:
         self.handle = handle
         self._closed = False
+
+    def target_file(self) -> Any:
+        return self.handle
 
     async def write(self, data: bytes) -> None:
         if self._closed:
@@ -67,6 +92,9 @@ class FileRW(FileOut, InputStream):
 
     async def read(self, n: int = -1) -> bytes:
         return bytes(self.handle.read(n))
+
+    def source_file(self) -> tuple[Any, int] | None:
+        return self.handle, self.handle.tell()
 
     async def readuntil(self, sep: bytes) -> bytes:
         out = bytearray()
@@ -169,6 +197,8 @@ class Redirections(ShellAttrs):
             path = await self._redir_target(r.target)
             if op == "<":
                 stream = self._open_in(path)
+                if type(stream) is FileIn:
+                    opened.append(stream)
                 fds[0 if fd is None else fd] = stream
             elif op == "<>":
                 rw = self._open_rw(path)
@@ -225,7 +255,9 @@ class Redirections(ShellAttrs):
             return self.fds.get(int(path[8:]))
         return None
 
-    def _open_in(self: Shell, path: str) -> InputStream:
+    def _open_in(self: Shell, path: str, now: bool = False) -> InputStream:
+        """The input of ``< path``: a :class:`FileIn` (to close after the command); with
+        ``now`` (``$(< path)``, read at once) a file up to 1 MiB is read here instead."""
         sp = self._special_stream(path)
         if sp == "null":
             return NullInput()
@@ -233,14 +265,15 @@ class Redirections(ShellAttrs):
             return sp
         try:
             p = self._redir_path(path)
-            data = self.fs.read_regular(p, max_size=_READ_WHOLE)
-            if data is None:
-                return HandleInput(self.fs.open(p, "rb"))
+            if now:
+                data = self.fs.read_regular(p, max_size=_READ_WHOLE)
+                if data is not None:
+                    return BytesSource(data)
+            return FileIn(self.fs.open(p, "rb"))
         except IsADirectoryError:
             return _DirInput()
         except OSError as exc:
             raise ShellError(f"{path}: {_strerror(exc)}") from None
-        return BytesSource(data)
 
     def _open_rw(self: Shell, path: str) -> FileRW:
         p = self._redir_path(path)

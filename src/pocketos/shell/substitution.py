@@ -22,7 +22,7 @@ from pocketos.shell.ast import (
     Simple,
 )
 from pocketos.shell.builtins import lookup as lookup_builtin
-from pocketos.shell.redirect import _strerror
+from pocketos.shell.redirect import FileIn, _strerror
 from pocketos.shell.state import (
     ExitShell,
     LoopControl,
@@ -130,12 +130,16 @@ class Substitutions(ShellAttrs):
             ):
                 path = await self._redir_target(c0.redirs[0].target)
                 try:
-                    stream = self._open_in(path)
+                    stream = self._open_in(path, now=True)
                 except ShellError as e:
                     await self.error(e.message)
                     self.last_status = 1
                     return ""
-                data = await stream.read()
+                try:
+                    data = await stream.read()
+                finally:
+                    if type(stream) is FileIn:
+                        stream.close()
                 self.last_status = 0
                 return data.decode("utf-8", "surrogateescape").replace("\x00", "").rstrip("\n")
         sink = _SubstSink()

@@ -168,6 +168,17 @@ class FileHandle:
             return 0
         return self.mount.backend.lstat(self.bpath).st_size
 
+    def fstat(self) -> StatResult | None:
+        """The file's status now, as the VFS reports it (``st_dev``/``st_ino`` name the
+        file), or None for a device or a file whose path is gone."""
+        if self.rdev is not None:
+            return None
+        try:
+            path = "/" + "/".join(_parts_of(self.mount, self.bpath))
+            return self.vfs.stat(path, follow_symlinks=False, check=False)
+        except OSError:
+            return None
+
     def truncate(self, size: int | None = None) -> int:
         self._open()
         if not self.writable:
