@@ -169,16 +169,18 @@ class HandleInput(_BufferedInput):
     (``/dev/zero``, ``/dev/urandom`` as ``< /dev/zero``). Each read checks the deadline and
     lets other tasks run now and then."""
 
-    def __init__(self, handle: Any) -> None:
+    def __init__(self, handle: Any, first_read: int = READ_CHUNK) -> None:
         self._h = handle
         self._buf = bytearray()
         self._closed = False
+        self._want = first_read
 
     async def _fill(self) -> bool:
         if self._closed:
             return False
         await pace()
-        data = self._h.read(READ_CHUNK)
+        data = self._h.read(self._want)
+        self._want = READ_CHUNK
         if not data:
             return False
         self._buf += data

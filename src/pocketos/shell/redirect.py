@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from pocketos.kernel.budget import pace
 from pocketos.kernel.streams import (
+    READ_CHUNK,
     BytesSource,
     HandleInput,
     InputStream,
@@ -43,19 +44,7 @@ class FileIn(HandleInput):
     1 MiB at once (most inputs are small); the rest of a larger file streams in chunks."""
 
     def __init__(self, handle: Any) -> None:
-        super().__init__(handle)
-        self._first = handle.rdev is None
-
-    async def _fill(self) -> bool:
-        if self._first and not self._closed:
-            self._first = False
-            await pace()
-            data = self._h.read(_READ_WHOLE)
-            if not data:
-                return False
-            self._buf += data
-            return True
-        return await super()._fill()
+        super().__init__(handle, _READ_WHOLE if handle.rdev is None else READ_CHUNK)
 
 
 class FileOut(OutputStream):
