@@ -59,6 +59,8 @@ ENDLESS = [
     "gzip -c /dev/zero > /dev/null",
     "grep x /dev/zero",
     "awk 1 /dev/zero",
+    "awk '{ s += $1 } END { print s }' /dev/zero",
+    "yes 1 2 | awk '$2 > 1 { c++; s += $2 }'",
     "tr -d x < /dev/zero > /dev/null",
     "cat /dev/zero > /dev/null",
 ]

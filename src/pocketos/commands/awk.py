@@ -13,6 +13,7 @@ from typing import Any
 
 from pocketos.commands import command
 from pocketos.commands._args import Opt, UsageError, parse, report
+from pocketos.commands._awk.blocks import BlockPlan, increment
 from pocketos.commands._awk.compiler import CompiledProgram, compile_program
 from pocketos.commands._awk.lexer import AwkSyntaxError, unescape
 from pocketos.commands._awk.parser import parse_program
@@ -398,7 +399,11 @@ async def _execute(ctx: Context, cp: CompiledProgram, rt: Runtime, G: dict[str, 
                     rt.beginfile = G["_beginfile"]
                 if cp.has_endfile:
                     rt.endfile = G["_endfile"]
-                await _main_loop(ctx, rt, G)
+                plan = cp.block_plan
+                if plan is not None and _blocks_apply(plan, G):
+                    await _block_loop(rt, G, plan)
+                else:
+                    await _main_loop(ctx, rt, G)
         except AwkExit as e:
             if e.code is not None:
                 rt.exit_code = e.code
@@ -450,6 +455,49 @@ async def _fatal(rt: Runtime, G: dict[str, Any], exc: AwkFatal) -> None:
     if isinstance(fnr, float) and fnr > 0:
         where = f"(FILENAME={rt.tostr(G.get('V_FILENAME', ''))} FNR={rt.tostr(fnr)}) "
     await rt.warn(f"cmd. line:1: {where}fatal: {exc.message}")
+
+
+def _blocks_apply(plan: BlockPlan, G: dict[str, Any]) -> bool:
+    """Whether the block plan holds for the whole input: records end at newlines and fields
+    split as the plan can, and no operand assignment (``FS=: file``) can change that."""
+    if G["V_RS"] != "\n" or not plan.handles_fs(G["V_FS"]):
+        return False
+    argv = G["V_ARGV"]
+    for i in range(1, int(num(G["V_ARGC"]))):
+        v = argv.get(str(i))
+        if v is not None and v.__class__ is not AwkArray and _ASSIGN.match(str(v)):
+            return False
+    return True
+
+
+async def _block_loop(rt: Runtime, G: dict[str, Any], plan: BlockPlan) -> None:
+    """The main rule over whole blocks of records (see BlockPlan), one deadline and memory
+    check per block."""
+    fs = G["V_FS"]
+    batch_main = G["_main_batch"]
+    while True:
+        blk = await rt.next_block()
+        if blk is None:
+            return
+        r = rt.main_reader
+        assert r is not None
+        nrec = blk.count("\n") + 1
+        if plan.run(G, blk, nrec, fs):
+            G["V_NR"] = increment(num(G["V_NR"]), nrec)
+            G["V_FNR"] = increment(num(G["V_FNR"]), nrec)
+            if rt.uses_rt:
+                G["V_RT"] = r.rt
+            rt.rec = blk[blk.rfind("\n") + 1 :]
+            rt.fields = None
+            rt.dirty = False
+            rt.split_fs = fs
+        else:
+            r.batch = blk.split("\n")
+            r.bi = 0
+            await batch_main(r, r.batch, rt)
+            if rt.uses_rt:
+                G["V_RT"] = r.rt
+        await rt.tick()
 
 
 async def _main_loop(ctx: Context, rt: Runtime, G: dict[str, Any]) -> None:

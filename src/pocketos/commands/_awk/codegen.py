@@ -8,6 +8,7 @@ import math
 import re
 from typing import Any
 
+from pocketos.commands._awk.blocks import BlockPlan
 from pocketos.commands._awk.lexer import AwkSyntaxError
 from pocketos.commands._awk.parser import Node, Program
 from pocketos.commands._awk.regex import AwkRegexError, compile_ere
@@ -47,6 +48,8 @@ class CompiledProgram:
         self.has_beginfile = has_beginfile
         self.has_endfile = has_endfile
         self.warnings: list[str] = []
+        #: the main rule run over whole blocks of records, when it only accumulates fields
+        self.block_plan: BlockPlan | None = None
 
 
 def _walk(node: Any) -> Any:

@@ -4,6 +4,7 @@ helpers (names starting with ``_``)."""
 
 from __future__ import annotations
 
+from pocketos.commands._awk.blocks import block_plan
 from pocketos.commands._awk.codegen import (
     SPECIAL_SET,
     CompiledProgram,
@@ -439,6 +440,9 @@ class Compiler(BuiltinCompiler):
 
 
 def compile_program(prog: Program, byte_chars: bool = True) -> CompiledProgram:
-    cp = Compiler(prog, byte_chars).compile()
+    c = Compiler(prog, byte_chars)
+    cp = c.compile()
     cp.warnings = list(prog.warnings)
+    if not cp.uses_getline:
+        cp.block_plan = block_plan(prog, c.global_arrays)
     return cp

@@ -74,6 +74,22 @@ class Reader:
         self.rt = ""
         return r if r else None
 
+    async def block(self) -> str | None:
+        """Every newline-terminated record buffered (reading when none is) as one string,
+        newlines between them, without the last one; at end of input the unterminated last
+        record; None when the input is done. RS must be a newline."""
+        self._unbatch()
+        while True:
+            i = self.buf.rfind("\n", self.pos)
+            if i >= 0:
+                blk = self.buf[self.pos : i]
+                self.buf = self.buf[i + 1 :]
+                self.pos = 0
+                self.rt = "\n"
+                return blk
+            if not await self._fill():
+                return self._rest()
+
     async def next(self, rs: str) -> str | None:
         """The next record (None at end of input); ``self.rt`` is its terminator."""
         if rs == "\n":

@@ -41,6 +41,7 @@ _AWK_FIELDS = re.compile(r"[^ \t\n]+")
 _AWK_FIELDS_PARA = re.compile(r"[^ \t\n]+")
 _ASSIGN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=", re.DOTALL)
 _DIGITS = frozenset("0123456789.")
+_START = frozenset("0123456789.+-")
 _UPPER = {i: i - 32 for i in range(ord("a"), ord("z") + 1)}
 _LOWER = {i: i + 32 for i in range(ord("A"), ord("Z") + 1)}
 
@@ -212,7 +213,7 @@ class RecordState:
                 r = float(v)
             except ValueError:
                 return num(v)
-            if v[-1] in _DIGITS and "_" not in v:
+            if v[-1] in _DIGITS and v[0] in _START and "_" not in v and v.isascii():
                 return r
             return num(v)
         return 0.0

@@ -144,17 +144,21 @@ class StreamRuntime(RecordState):
                 await self.beginfile()
             return True
 
+    async def current_input(self) -> Reader | None:
+        """The main input being read, opening the next one when none is; None at the end."""
+        while self.main_reader is None:
+            if self.inputs_done or not await self.open_next():
+                self.inputs_done = True
+                return None
+        return self.main_reader
+
     async def next_main(self) -> str | None:
         """Read the next main-input record, advancing NR and FNR."""
         G = self.G
         while True:
-            r = self.main_reader
+            r = await self.current_input()
             if r is None:
-                if self.inputs_done or not await self.open_next():
-                    self.inputs_done = True
-                    return None
-                r = self.main_reader
-                assert r is not None
+                return None
             rec = await r.next(G["V_RS"])
             if rec is not None:
                 G["V_NR"] += 1.0
@@ -162,6 +166,18 @@ class StreamRuntime(RecordState):
                 if self.uses_rt:
                     G["V_RT"] = r.rt
                 return rec
+            await self.end_file()
+
+    async def next_block(self) -> str | None:
+        """The next block of main-input records (see Reader.block), opening the input files
+        in turn like next_main; NR and FNR are left to the caller."""
+        while True:
+            r = await self.current_input()
+            if r is None:
+                return None
+            blk = await r.block()
+            if blk is not None:
+                return blk
             await self.end_file()
 
     async def end_file(self) -> None:

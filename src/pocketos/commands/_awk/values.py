@@ -77,7 +77,8 @@ def _parse_num(s: str) -> float:
     m = _LEAD.match(s)
     if m is None:
         m2 = _SPECIAL.match(s)
-        if m2 is not None:
+        # like gawk, only the whole (blank-trimmed) text "+inf", "-nan", ... is special
+        if m2 is not None and m2.end() == len(s.rstrip(" \t\n\r\f\v")):
             v = math.inf if m2.group(2).lower() == "inf" else math.nan
             return -v if m2.group(1) == "-" else v
         return 0.0
@@ -98,7 +99,8 @@ def num(v: Any) -> float:
     except TypeError:
         return float(v)
     else:
-        if v[-1] in _DIGITS and "_" not in v:
+        # float() also takes "1_0", Unicode digits and blanks, which strtod does not
+        if v[-1] in _DIGITS and v[0] in _START and "_" not in v and v.isascii():
             return r
     try:
         return _numcache[v]
@@ -112,6 +114,7 @@ def num(v: Any) -> float:
 
 
 _DIGITS = frozenset("0123456789.")
+_START = frozenset("0123456789.+-")
 
 
 def strnum_value(s: str) -> float | None:
