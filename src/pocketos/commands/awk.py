@@ -362,6 +362,7 @@ async def awk(ctx: Context) -> int:
     )
     rt.G = G
     rt.uses_rt = cp.uses_rt
+    rt.split_limit = cp.split_limit
     exec(cp.code, G)
     try:
         fs = opts.str("F")

@@ -42,7 +42,7 @@ from pocketos.commands._awk.values import (
     numval,
 )
 
-__all__ = ["BlockPlan", "block_plan", "increment"]
+__all__ = ["BlockPlan", "block_plan", "increment", "unparen"]
 
 #: 2**53: integers below it are exact in a double
 _EXACT = 9007199254740992
@@ -213,17 +213,18 @@ def increment(n0: float, k: int) -> float:
 
 
 # --- recognising the rule ---------------------------------------------------------------------
-def _strip(node: Node) -> Node:
+def unparen(node: Node) -> Node:
+    """``node`` without the parentheses around it."""
     while node[0] == "paren":
         node = node[1]
     return node
 
 
 def _field_index(node: Node) -> int | None:
-    node = _strip(node)
+    node = unparen(node)
     if node[0] != "field":
         return None
-    idx = _strip(node[1])
+    idx = unparen(node[1])
     if idx[0] != "num":
         return None
     k = idx[1]
@@ -247,7 +248,7 @@ def block_plan(prog: Program, arrays: set[str]) -> BlockPlan | None:
     for st in action[1]:
         if st[0] != "expr":
             return None
-        e = _strip(st[1])
+        e = unparen(st[1])
         if e[0] in ("postinc", "preinc") and e[1] == "++":
             target, k = e[2], None
         elif e[0] == "assign" and e[1] == "+=":
@@ -264,7 +265,7 @@ def block_plan(prog: Program, arrays: set[str]) -> BlockPlan | None:
         return None
     test: tuple[str, int, Node] | None = None
     if pattern is not None:
-        p = _strip(pattern)
+        p = unparen(pattern)
         if p[0] != "cmp":
             return None
         op, a, b = p[1], p[2], p[3]
@@ -272,11 +273,11 @@ def block_plan(prog: Program, arrays: set[str]) -> BlockPlan | None:
         other = b
         if k is None:
             k, other, op = _field_index(b), a, _FLIP[op]
-        other = _strip(other)
+        other = unparen(other)
         if k is None:
             return None
-        if other[0] == "unary" and other[1] == "-" and _strip(other[2])[0] == "num":
-            other = ("num", -_strip(other[2])[1])
+        if other[0] == "unary" and other[1] == "-" and unparen(other[2])[0] == "num":
+            other = ("num", -unparen(other[2])[1])
         if other[0] == "var":
             if not plain(other[1]) or other[1] in names:
                 return None

@@ -8,7 +8,7 @@ import math
 import re
 from typing import Any
 
-from pocketos.commands._awk.blocks import BlockPlan
+from pocketos.commands._awk.blocks import BlockPlan, unparen
 from pocketos.commands._awk.lexer import AwkSyntaxError
 from pocketos.commands._awk.parser import Node, Program
 from pocketos.commands._awk.regex import AwkRegexError, compile_ere
@@ -48,6 +48,8 @@ class CompiledProgram:
         self.has_beginfile = has_beginfile
         self.has_endfile = has_endfile
         self.warnings: list[str] = []
+        #: fields past this one are never read (0: all may be), see field_split_limit
+        self.split_limit = 0
         #: the main rule run over whole blocks of records, when it only accumulates fields
         self.block_plan: BlockPlan | None = None
 
@@ -224,6 +226,32 @@ class CodeGen:
         if self.is_local(name):
             return "L_" + name
         return "V_" + name
+
+
+def field_split_limit(prog: Program, most: int = 64) -> int:
+    """The highest field the program reads when it only reads fields by constant index, never
+    assigns one and never uses NF (a record then needs splitting only that far); else 0."""
+    parts: list[Any] = [prog.begin, prog.end, prog.rules, prog.beginfile, prog.endfile]
+    parts += [f.body for f in prog.functions.values()]
+    k = 0
+    for n in _walk(parts):
+        kind = n[0]
+        if kind == "var" and n[1] == "NF":
+            return 0
+        if kind == "field":
+            idx = unparen(n[1])
+            if idx[0] != "num" or idx[1] != int(idx[1]) or not 0 <= idx[1] <= most:
+                return 0
+            k = max(k, int(idx[1]))
+        elif kind in ("assign", "postinc", "preinc", "getline"):
+            target = n[2]
+            if target is not None and unparen(target)[0] == "field":
+                return 0
+        elif (kind == "forin" and unparen(n[1])[0] == "field") or (
+            kind == "builtin" and n[1] in ("sub", "gsub")
+        ):
+            return 0
+    return k
 
 
 _EFFECTS = {"assign", "preinc", "postinc", "call", "getline"}

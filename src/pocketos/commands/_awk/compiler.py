@@ -12,6 +12,7 @@ from pocketos.commands._awk.codegen import (
     _fatal,
     _Scope,
     _side_effects,
+    field_split_limit,
 )
 from pocketos.commands._awk.compile_builtins import BuiltinCompiler
 from pocketos.commands._awk.lexer import AwkSyntaxError
@@ -445,4 +446,5 @@ def compile_program(prog: Program, byte_chars: bool = True) -> CompiledProgram:
     cp.warnings = list(prog.warnings)
     if not cp.uses_getline:
         cp.block_plan = block_plan(prog, c.global_arrays)
+    cp.split_limit = field_split_limit(prog)
     return cp

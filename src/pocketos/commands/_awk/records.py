@@ -58,6 +58,8 @@ class RecordState:
         self.fields: list[str] | None = None
         self.dirty = False
         self.split_fs = " "
+        #: fields past this one are never read: split no further (0: split all)
+        self.split_limit = 0
         self.para = False
         self.main_reader: Reader | None = None
         self.argi = 1
@@ -113,14 +115,15 @@ class RecordState:
     def split_record(self) -> list[str]:
         s = self.rec
         fs = self.split_fs
+        n = self.split_limit or -1
         if fs == " ":
             if s.isascii() and (s.isprintable() or _NOT_AWK_WS.search(s) is None):
-                f = s.split()
+                f = s.split(None, n)
             else:
                 f = self.split_with(s, fs, self.para)
         elif len(fs) == 1 and fs != "\\" and not self.para:
             # a single-character FS splits literally (as split_with does)
-            f = s.split(fs) if s else []
+            f = s.split(fs, n) if s else []
         else:
             f = self.split_with(s, fs, self.para)
         self.fields = f
