@@ -33,16 +33,62 @@ class AuditEvent:
     actor: str = ""
     detail: dict[str, Any] = field(default_factory=dict)
 
+    def __init__(
+        self,
+        seq: int,
+        time: float,
+        vm: str,
+        kind: str,
+        capability: str = "",
+        resource: str = "",
+        decision: str = "",
+        reason: str = "",
+        pid: int | None = None,
+        actor: str = "",
+        detail: dict[str, Any] | None = None,
+    ) -> None:
+        # written out: one is built per process start and exit, and the generic record
+        # __init__ cost four times as much
+        self.seq = seq
+        self.time = time
+        self.vm = vm
+        self.kind = kind
+        self.capability = capability
+        self.resource = resource
+        self.decision = decision
+        self.reason = reason
+        self.pid = pid
+        self.actor = actor
+        self.detail = {} if detail is None else detail
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
 class AuditLog:
+    """The last ``maxlen`` events. An event nobody is listening to (no sink) is kept as the
+    tuple of its fields and made an :class:`AuditEvent` when read: a VM records two per
+    process and most are never read."""
+
     def __init__(self, vm: str, maxlen: int = 10_000) -> None:
         self.vm = vm
-        self.events: deque[AuditEvent] = deque(maxlen=maxlen)
+        self._kept: deque[AuditEvent | tuple[Any, ...]] = deque(maxlen=maxlen)
         self.seq = 0
         self.sinks: list[Callable[[AuditEvent], None]] = []
+
+    @property
+    def events(self) -> list[AuditEvent]:
+        """The events kept, oldest first."""
+        return self._made()
+
+    def _made(self) -> list[AuditEvent]:
+        """The kept events, each made an :class:`AuditEvent` once (a later read returns the
+        same objects)."""
+        kept = self._kept
+        made = [ev if isinstance(ev, AuditEvent) else AuditEvent(*ev) for ev in kept]
+        if any(type(ev) is tuple for ev in kept):
+            self._kept = deque(made, maxlen=kept.maxlen)
+        return made
 
     def record(
         self,
@@ -55,9 +101,9 @@ class AuditLog:
         pid: int | None = None,
         actor: str = "",
         **detail: Any,
-    ) -> AuditEvent:
+    ) -> None:
         self.seq += 1
-        ev = AuditEvent(
+        fields = (
             self.seq,
             time.time(),
             self.vm,
@@ -70,17 +116,20 @@ class AuditLog:
             actor,
             detail,
         )
-        self.events.append(ev)
+        if not self.sinks:
+            self._kept.append(fields)
+            return
+        ev = AuditEvent(*fields)
+        self._kept.append(ev)
         for sink in self.sinks:
             try:
                 sink(ev)
             except Exception:  # a broken sink never breaks the VM
                 pass
-        return ev
 
     def query(self, since: float | int | None = None, kind: str | None = None) -> list[AuditEvent]:
         out = []
-        for ev in self.events:
+        for ev in self._made():
             if kind is not None and ev.kind != kind:
                 continue
             if since is not None and ev.time < since:

@@ -1,0 +1,110 @@
+"""The audit log: one spawn and one exit record per process, whichever way the shell runs the
+command (plain, from a substitution, as a pipeline stage), whether events are read at once, later
+or through a sink."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pocketos import VM
+from pocketos.kernel.audit import AuditEvent, AuditLog
+
+SCRIPT = (
+    "wc -l < /etc/passwd > /dev/null; x=$(printf 1 | tr 1 2); y=$(wc -l < /etc/passwd); "
+    "z=$(echo a | cat); echo b | cat > /dev/null"
+)
+
+
+def _rows(events: list[AuditEvent]) -> list[tuple[Any, ...]]:
+    return [(e.seq, e.kind, e.capability, e.resource, e.decision, e.pid, e.detail) for e in events]
+
+
+def _spawn(seq: int, pid: int, argv: list[str]) -> tuple[Any, ...]:
+    return (
+        seq,
+        "process",
+        "child_process.spawn",
+        argv[0],
+        "allow",
+        pid,
+        {"ppid": 1, "argv": argv},
+    )
+
+
+def _exit(seq: int, pid: int, name: str) -> tuple[Any, ...]:
+    return (seq, "process", "exit", name, "exited", pid, {"exit_code": 0})
+
+
+EXPECTED = [
+    _spawn(1, 2, ["wc", "-l"]),
+    _exit(2, 2, "wc"),
+    _spawn(3, 3, ["tr", "1", "2"]),
+    _exit(4, 3, "tr"),
+    _spawn(5, 4, ["wc", "-l"]),
+    _exit(6, 4, "wc"),
+    _spawn(7, 5, ["cat"]),
+    _exit(8, 5, "cat"),
+    _spawn(9, 6, ["cat"]),
+    _exit(10, 6, "cat"),
+    _exit(11, 1, "bash"),
+]
+
+
+def test_each_process_has_its_spawn_and_exit_record() -> None:
+    with VM() as vm:
+        r = vm.exec(SCRIPT)
+        assert r.exit_code == 0
+        events = vm.audit_log()
+    assert _rows(events) == EXPECTED
+    times = [e.time for e in events]
+    assert times == sorted(times)
+
+
+def test_a_sink_sees_the_same_events_as_the_log_when_they_are_recorded() -> None:
+    seen: list[AuditEvent] = []
+    with VM() as vm:
+        vm.kernel.audit.sinks.append(seen.append)
+        vm.exec(SCRIPT)
+        assert _rows(seen) == EXPECTED
+        assert vm.audit_log() == seen
+        assert all(a is b for a, b in zip(vm.audit_log(), seen, strict=True))
+
+
+def test_events_read_twice_are_the_same_objects_and_filters_apply() -> None:
+    with VM() as vm:
+        vm.exec("true; ls / > /dev/null")
+        first = vm.audit_log()
+        again = vm.audit_log()
+        assert len(first) == len(again) > 0
+        assert all(a is b for a, b in zip(first, again, strict=True))
+        # a record made after a read joins the ones already made
+        vm.exec("ls / > /dev/null")
+        later = vm.audit_log()
+        assert all(a is b for a, b in zip(first, later, strict=False))
+        assert len(later) == len(first) + 3  # ls's spawn and exit, the shell's exit
+        assert vm.audit_log(kind="mount") == []
+        assert vm.audit_log(since=later[-1].time) == [e for e in later if e.time >= later[-1].time]
+
+
+def test_the_log_keeps_the_last_maxlen_events() -> None:
+    log = AuditLog("vm-x", maxlen=3)
+    for i in range(5):
+        log.record("process", capability="exit", resource=f"p{i}", pid=i, exit_code=0)
+    assert [(e.seq, e.resource) for e in log.query()] == [(3, "p2"), (4, "p3"), (5, "p4")]
+    assert log.events == log.query()
+    log.record("tool", resource="t")
+    assert [e.seq for e in log.events] == [4, 5, 6]
+    assert log.events[-1].detail == {}
+    assert log.events[0].to_dict() == {
+        "seq": 4,
+        "time": log.events[0].time,
+        "vm": "vm-x",
+        "kind": "process",
+        "capability": "exit",
+        "resource": "p3",
+        "decision": "",
+        "reason": "",
+        "pid": 3,
+        "actor": "",
+        "detail": {"exit_code": 0},
+    }
