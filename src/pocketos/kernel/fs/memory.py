@@ -71,6 +71,11 @@ class Inode:
 #: names kept in ``MemoryBackend.additions`` before it starts over
 _MAX_ADDED = 4096
 
+#: bumped after any memory backend gains, loses or moves a name (its ``generation`` or
+#: ``additions`` changed): a cache keyed on the generations of some backends (the overlay's
+#: lookup token) rebuilds its key only when this moved
+changes = 0
+
 
 class MemoryBackend(Backend):
     """Inode-based in-memory filesystem.
@@ -115,11 +120,19 @@ class MemoryBackend(Backend):
             raise fs_error(errno.EROFS, path)
 
     def _added(self, path: str) -> None:
+        global changes
         additions = self.additions
         if len(additions) >= _MAX_ADDED:
             additions.clear()
             self.generation += 1
         additions.append("/" + "/".join(p for p in path.split("/") if p))
+        changes += 1
+
+    def _moved(self) -> None:
+        """A name was lost or moved: lookups cached by generation start over."""
+        global changes
+        self.generation += 1
+        changes += 1
 
     def _get(self, path: str) -> Inode:
         node = self.root
@@ -340,7 +353,7 @@ class MemoryBackend(Backend):
         if node.entries:
             raise fs_error(errno.ENOTEMPTY, path)
         del parent.entries[name]
-        self.generation += 1
+        self._moved()
         parent.nlink -= 1
         parent.mtime = parent.ctime = time.time_ns()
         self.inodes_used -= 1
@@ -355,7 +368,7 @@ class MemoryBackend(Backend):
         if node.entries is not None:
             raise fs_error(errno.EISDIR, path)
         del parent.entries[name]
-        self.generation += 1
+        self._moved()
         self._drop(node)
         now = time.time_ns()
         node.ctime = now
@@ -391,9 +404,9 @@ class MemoryBackend(Backend):
                     raise fs_error(errno.EISDIR, dst)
                 self._drop(target)
         del sparent.entries[sname]
-        self.generation += 1
+        self._moved()
         dparent.entries[dname] = node
-        self.generation += 1
+        self._moved()
         if node.entries is not None and sparent is not dparent:
             sparent.nlink -= 1
             dparent.nlink += 1
@@ -463,11 +476,11 @@ class MemoryBackend(Backend):
         node = self._new_inode(S.S_IFCHR | (mode & 0o7777), path)
         node.rdev = rdev
         parent.entries[name] = node
-        self.generation += 1
+        self._moved()
 
     def set_opaque(self, path: str, opaque: bool = True) -> None:
         self._get(path).opaque = opaque
-        self.generation += 1
+        self._moved()
 
     def freeze(self) -> MemoryBackend:
         """Make this backend read-only (it can then be shared as a lower layer)."""

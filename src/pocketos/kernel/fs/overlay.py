@@ -17,6 +17,7 @@ import weakref
 
 from pocketos.errors import fs_error
 from pocketos.kernel.budget import check_alloc
+from pocketos.kernel.fs import memory as _memory
 from pocketos.kernel.fs.api import Backend, BytesLike, StatResult
 from pocketos.kernel.fs.memory import Inode, MemoryBackend
 
@@ -69,6 +70,9 @@ class OverlayBackend(Backend):
         #: nothing written since shares the layer sealed before instead of adding an empty one
         self._fresh: tuple[MemoryBackend, tuple[object, ...]] | None = None
         self._generation_token: tuple[int, ...] | None = None
+        #: the last token, and what it was computed from (``memory.changes``, the layers)
+        self._token_of: tuple[int, MemoryBackend | None, list[Backend]] = (-1, None, [])
+        self._token_last: tuple[int, ...] | None = None
 
     @property
     def layers(self) -> list[Backend]:
@@ -85,7 +89,13 @@ class OverlayBackend(Backend):
     # that never changes (``immutable = True``: a workspace tree) keeps it on.
 
     def _token(self) -> tuple[int, ...] | None:
+        # the token only moves when some memory backend changed or the layers did: checking
+        # that is cheaper than building the token for each of a lookup's steps
         upper = self.upper
+        changes, was_upper, was_lowers = self._token_of
+        if changes == _memory.changes and upper is was_upper and self.lowers == was_lowers:
+            return self._token_last
+        changes = _memory.changes
         token = [id(upper), upper.generation]
         for layer in self.lowers:
             if not isinstance(layer, MemoryBackend):
@@ -96,7 +106,9 @@ class OverlayBackend(Backend):
             token.append(id(layer))
             token.append(layer.generation)
             token.append(len(layer.additions))
-        return tuple(token)
+        self._token_of = (changes, upper, list(self.lowers))
+        self._token_last = tuple(token)
+        return self._token_last
 
     @property
     def generation(self) -> int | None:  # type: ignore[override]

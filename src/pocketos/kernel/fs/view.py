@@ -41,6 +41,8 @@ class FsView:
             path = self.cwd.rstrip("/") + "/" + path
         if path == "/":
             return "/"
+        if "/." not in path and "//" not in path and path[-1] != "/":
+            return path  # already normal: no ".", "..", empty component or trailing slash
         norm = posixpath.normpath(path).replace("//", "/")
         # a trailing slash means "a directory": keep it so the VFS can say ENOTDIR/EISDIR
         if path.endswith("/") and norm != "/":
