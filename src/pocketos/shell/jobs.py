@@ -518,10 +518,45 @@ class Jobs(ShellAttrs):
         first, second = pl.cmds
         held = _Held()
         st0 = await self._stage_here(first, {1: held}, True)
+        assert st0 is not None
+        return await self.read_held(second, held, st0, cap)
+
+    async def writer_pipeline_here(self: Shell, pl: Pipeline, out: Any) -> int | None:
+        """``echo …|prog`` / ``printf …|prog`` run as :meth:`_writer_pipeline` would run it in
+        a subshell, but from this shell with ``out`` as its output, for a caller that would
+        fork one only to run it (a command substitution): when no subshell could make a
+        difference — both stages are commands :meth:`run_here` takes (no trap, xtrace or job
+        control) — and None, with nothing run, otherwise. ``PIPESTATUS`` is left as it was."""
+        first, second = pl.cmds
+        if (
+            self.job_control
+            or pl.negate
+            or pl.timed
+            or (pl.stderr_too and pl.stderr_too[0])
+            or type(second) is not Simple
+            or not self._writes_only(first)
+            or self.here_builtin(second, False) is not None
+        ):
+            return None
+        saved, pipestatus = self.fds, self.pipestatus
+        self.fds = {**saved, 1: out}
+        try:
+            held = _Held()
+            st0 = await self._stage_here(first, {1: held}, True, subshell=False)
+            if st0 is None:
+                return None
+            return await self.read_held(second, held, st0, self.ctx.limits.pipe_buffer)
+        finally:
+            self.fds, self.pipestatus = saved, pipestatus
+
+    async def read_held(self: Shell, second: Any, held: _Held, st0: int, cap: int) -> int:
+        """The reading stage of :meth:`_writer_pipeline`, once the writer ended with ``st0``
+        having written ``held``; sets ``PIPESTATUS`` and returns the pipeline's status."""
         info = self._stage_process(second)
         if info is None and held.size <= cap:
             src = BytesSource(b"".join(held.chunks))
             st1 = await self._stage_here(second, {0: src}, False)
+            assert st1 is not None
         else:
             reader = self.clone()
             pipe = Pipe(capacity=cap)
@@ -552,10 +587,12 @@ class Jobs(ShellAttrs):
             return st0
         return st1
 
-    async def _stage_here(self: Shell, cmd: Any, fds: dict[int, Any], writer: bool) -> int:
+    async def _stage_here(
+        self: Shell, cmd: Any, fds: dict[int, Any], writer: bool, subshell: bool = True
+    ) -> int | None:
         """A stage of :meth:`_writer_pipeline` in this task: from this shell when a subshell
-        could make no difference (``run_here``), else in a subshell copy; ``fds`` are closed
-        when it ends."""
+        could make no difference (``run_here``), else in a subshell copy — or, without
+        ``subshell``, not at all (None); ``fds`` are closed when it ends."""
         try:
             try:
                 status = await self.run_here(cmd, fds, writer) if type(cmd) is Simple else None
@@ -564,7 +601,7 @@ class Jobs(ShellAttrs):
             except ShellError as e:
                 await self.report(e)
                 status = _err_status(e)
-            if status is None:
+            if status is None and subshell:
                 sub = self.clone()
                 sub.fds.update(fds)
                 status = await self._stage(sub, cmd, [])

@@ -218,6 +218,16 @@ def format_printf(
     operand); ``-v`` and ``--`` are for the caller. Output beyond ``max_output`` bytes stops
     printf with status 1 (``output too large``).
     """
+    plain = fmt.replace("\\n", "\n") if "\\" in fmt else fmt
+    if "\\" not in plain and plain.count("%") == 1 and "%s" in plain and plain.isascii():
+        # one plain ``%s`` and no escape but ``\n`` (``'%s\n'``, ``'%s,'``): each argument
+        # between the text around it, the format reused for each as bash does
+        head, tail = plain.split("%s")
+        if not args:
+            return head + tail, [], 0
+        out_s = "".join([head + a + tail for a in args])
+        if len(out_s) <= max_output and out_s.isascii():
+            return out_s, [], 0
     fmtb = _b(fmt)
     pr = _Printer([_b(a) for a in args], utf8)
     out = bytearray()

@@ -145,9 +145,12 @@ class Substitutions(ShellAttrs):
         sink = _SubstSink()
         status: int | None = None
         if len(items) == 1 and not items[0].background and not items[0].node.rest:
-            cmds = items[0].node.first.cmds
+            pl = items[0].node.first
+            cmds = pl.cmds
             if len(cmds) == 1 and type(cmds[0]) is Simple:
                 status = await self.run_here(cmds[0], {1: sink})
+            elif len(cmds) == 2:
+                status = await self.writer_pipeline_here(pl, sink)
         if status is None:
             status = await self._subst_subshell(p, sink)
         self.last_status = status
@@ -190,21 +193,11 @@ class Substitutions(ShellAttrs):
         variables. The program sees the same environment and descriptors; ``$?`` is left as it
         was. None when the command does not qualify, or when expanding its words fails (the
         subshell then runs it and reports that as bash does)."""
+        builtin = self.here_builtin(cmd, writer)
+        if builtin is False:
+            return None
         words = cmd.words
-        if not words or cmd.assigns or self.traps or self.opts.xtrace:
-            return None
         name = words[0].simple
-        if name is None or "=" in name or name in self.functions or name in self.active_aliases:
-            return None
-        builtin = self.builtins.get(name) or lookup_builtin(name)
-        if builtin is not None and not (writer and name in ("echo", "printf")):
-            return None
-        for r in cmd.redirs:
-            if r.heredoc is not None or r.fdvar or r.target is None or not _pure(r.target.parts):
-                return None
-        for w in words:
-            if w.simple is None and not _pure(w.parts):
-                return None
         try:
             argv = await self.expand_words(words)
         except ShellError:
@@ -223,6 +216,27 @@ class Substitutions(ShellAttrs):
             return await self.run_external(cmd, argv)
         finally:
             self.fds, self.lineno, self.last_status = saved, line, status
+
+    def here_builtin(self: Shell, cmd: Simple, writer: bool) -> Any:
+        """What :meth:`run_here` can tell before it expands anything: False when ``cmd`` does
+        not qualify, else the builtin it names (``echo``/``printf``, with ``writer``) or None
+        for a program."""
+        words = cmd.words
+        if not words or cmd.assigns or self.traps or self.opts.xtrace:
+            return False
+        name = words[0].simple
+        if name is None or "=" in name or name in self.functions or name in self.active_aliases:
+            return False
+        builtin = self.builtins.get(name) or lookup_builtin(name)
+        if builtin is not None and not (writer and name in ("echo", "printf")):
+            return False
+        for r in cmd.redirs:
+            if r.heredoc is not None or r.fdvar or r.target is None or not _pure(r.target.parts):
+                return False
+        for w in words:
+            if w.simple is None and not _pure(w.parts):
+                return False
+        return builtin
 
     async def process_subst(self: Shell, p: ProcSub) -> str:
         self.job_counter += 1
