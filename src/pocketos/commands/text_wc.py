@@ -17,6 +17,7 @@ from pocketos.commands.text_common import (
 
 if TYPE_CHECKING:
     from pocketos.kernel.process import Context
+    from pocketos.kernel.streams import InputStream
 
 
 HELP = Opt("", "help")
@@ -55,6 +56,14 @@ async def wc(ctx: Context) -> int:
         p = parse("wc", ctx.argv[1:], _SPEC)
     except UsageError as e:
         return await report(ctx, e)
+    opts = p.opts
+    if len(opts) == 1 and not p.operands:
+        # the common ``... | wc -l`` (or -c, -w): one column of stdin, no name, width 1
+        col = _ONE_COLUMN.get(next(iter(opts)))
+        if col is not None:
+            vals, ok = await _count(ctx, "-", ctx.stdin, col == 1, False, False, False)
+            await ctx.stdout.write(b"%d\n" % vals[col])
+            return 0 if ok else 1
     if p.flag("help"):
         return await usage(
             ctx,
@@ -131,51 +140,12 @@ async def wc(ctx: Context) -> int:
         if stream is None:
             status = 1
             continue
-        lines = words = chars = nbytes = maxlen = 0
-        in_word = False
-        pending = b""
-        try:
-            while True:
-                data = await stream.read(65536)
-                if not data:
-                    break
-                ctx.check_killed()
-                nbytes += len(data)
-                lines += data.count(b"\n")
-                if need_words:
-                    parts = data.split()
-                    if parts:
-                        starts_ws = data[0] in _WS
-                        words += len(parts)
-                        if in_word and not starts_ws:
-                            words -= 1
-                    in_word = data[-1] not in _WS
-                if need_chars:
-                    pending += data
-                    cut = pending.rfind(b"\n")
-                    if cut >= 0:
-                        chunk, pending = pending[: cut + 1], pending[cut + 1 :]
-                        c, m = _char_stats(chunk, sel[4], utf8)
-                        chars += c
-                        maxlen = max(maxlen, m)
-        except IsADirectoryError:
-            await ctx.err(f"{name}: Is a directory")
+        vals, ok = await _count(ctx, name, stream, need_words, need_chars, sel[4], utf8)
+        if not ok:
             status = 1
-        except BrokenPipeError:
-            raise
-        except OSError as exc:
-            await ctx.err(f"{name}: {exc.strerror}")
-            status = 1
-        finally:
-            close_input(ctx, stream)
-        if pending:
-            c, m = _char_stats(pending, sel[4], utf8)
-            chars += c
-            maxlen = max(maxlen, m)
-        vals = [lines, words, chars, nbytes, maxlen]
         for i in range(4):
             totals[i] += vals[i]
-        totals[4] = max(totals[4], maxlen)
+        totals[4] = max(totals[4], vals[4])
         rows.append((vals, name if shown_names else None))
         await emit(vals, name if shown_names else None)
     if total_mode == "always" or (total_mode == "auto" and len(files) > 1):
@@ -184,6 +154,66 @@ async def wc(ctx: Context) -> int:
         cols = [str(v) for v, s in zip(totals, sel, strict=True) if s]
         await ctx.stdout.write(encode(" ".join(cols) + "\n"))
     return status
+
+
+#: the options that select one column needing no decoding, and that column's index
+_ONE_COLUMN = {"lines": 0, "words": 1, "bytes": 3}
+
+
+async def _count(
+    ctx: Context,
+    name: str,
+    stream: InputStream,
+    need_words: bool,
+    need_chars: bool,
+    want_len: bool,
+    utf8: bool,
+) -> tuple[list[int], bool]:
+    """[lines, words, chars, bytes, longest line] of ``stream`` (closed at the end unless it
+    is stdin), and False when reading it failed (reported as ``wc: NAME: reason``)."""
+    lines = words = chars = nbytes = maxlen = 0
+    in_word = False
+    pending = b""
+    ok = True
+    try:
+        while True:
+            data = await stream.read(65536)
+            if not data:
+                break
+            ctx.check_killed()
+            nbytes += len(data)
+            lines += data.count(b"\n")
+            if need_words:
+                parts = data.split()
+                if parts:
+                    starts_ws = data[0] in _WS
+                    words += len(parts)
+                    if in_word and not starts_ws:
+                        words -= 1
+                in_word = data[-1] not in _WS
+            if need_chars:
+                pending += data
+                cut = pending.rfind(b"\n")
+                if cut >= 0:
+                    chunk, pending = pending[: cut + 1], pending[cut + 1 :]
+                    c, m = _char_stats(chunk, want_len, utf8)
+                    chars += c
+                    maxlen = max(maxlen, m)
+    except IsADirectoryError:
+        await ctx.err(f"{name}: Is a directory")
+        ok = False
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        await ctx.err(f"{name}: {exc.strerror}")
+        ok = False
+    finally:
+        close_input(ctx, stream)
+    if pending:
+        c, m = _char_stats(pending, want_len, utf8)
+        chars += c
+        maxlen = max(maxlen, m)
+    return [lines, words, chars, nbytes, maxlen], ok
 
 
 def utf8_locale(env: dict[str, str]) -> bool:
