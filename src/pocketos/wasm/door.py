@@ -6,6 +6,9 @@ thread by handing the work to the VM's event loop. Frames (first byte = operatio
 
 * ``r<n>``: up to ``n`` bytes of the process's stdin (``b""`` at end of input);
 * ``s``: the source of the guest module ``pocketos_http``;
+* ``w<path>``: whether the process may open the existing file ``path`` for writing, asked when
+  a guest opens a file to append or update (the runtime learns a refusal only when it writes
+  the file back, at close); the answer is ``b""`` or the errno's name (``EROFS``, ``EACCES``);
 * ``h<json>\\n<body>``: one HTTP request ``{method, url, headers: [[k, v]...], timeout,
   follow, decode}``; the answer is ``<json>\\n<body>`` with ``{status, reason, headers, url,
   redirected}`` or ``{error, kind}``.
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import errno
 import json
 import threading
 import time
@@ -156,7 +160,24 @@ class GuestDoor:
             return guest_source("guest_http.py").encode("utf-8")
         if op == b"h":
             return http_exchange(self.ctx, self.bridge, self.cancel, rest, self._limit)
+        if op == b"w":
+            return self.may_write(rest.decode("utf-8", "surrogateescape"))
         raise ValueError("unknown door operation")
+
+    def may_write(self, path: str) -> bytes:
+        fs = self.ctx.fs
+
+        def check() -> None:
+            with fs.open(path, "r+b"):  # the policy and the mount decide, nothing is written
+                pass
+
+        try:
+            self.bridge.call(check)
+        except (FileNotFoundError, IsADirectoryError):
+            return b""  # a create (or the directory's error) is the runtime's to answer
+        except OSError as exc:
+            return errno.errorcode.get(exc.errno or 0, "EIO").encode()
+        return b""
 
     def read_stdin(self, n: int) -> bytes:
         if self.stdin_eof or n <= 0:

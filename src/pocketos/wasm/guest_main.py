@@ -31,6 +31,7 @@ class _Stdin(io.RawIOBase):
 
 
 _os_read = os.read
+_os_open = os.open
 _io_open = io.open
 
 
@@ -39,6 +40,30 @@ def _read(fd, n):  # type: ignore[no-untyped-def]
     if fd == 0 and not isinstance(fd, bool):
         return _host.call(b"r" + str(max(0, min(n, 1 << 20))).encode())
     return _os_read(fd, n)
+
+
+def _may_write(file) -> None:  # type: ignore[no-untyped-def]
+    """Ask the VM whether this process may write the existing file ``file``: the runtime
+    learns a refusal only when it writes the file back, so an open to append or update on a
+    read-only mount (or a path the policy keeps from writing) fails here, as on Linux."""
+    try:
+        path = os.fsdecode(file)
+    except TypeError:
+        return
+    answer = _host.call(b"w" + os.path.abspath(path).encode("utf-8", "surrogateescape"))
+    if answer:
+        import errno
+
+        code = getattr(errno, answer.decode("ascii", "replace"), errno.EIO)
+        raise OSError(code, os.strerror(code), path)
+
+
+def _os_open_checked(path, flags, mode=0o777, *, dir_fd=None):  # type: ignore[no-untyped-def]
+    """``os.open`` that asks first when it opens an existing file to write without truncating."""
+    acc = flags & (os.O_RDONLY | os.O_WRONLY | os.O_RDWR)  # WASI's O_RDWR is two bits
+    if dir_fd is None and acc in (os.O_WRONLY, os.O_RDWR) and not flags & os.O_TRUNC:
+        _may_write(path)
+    return _os_open(path, flags, mode, dir_fd=dir_fd)
 
 
 def _open(
@@ -65,6 +90,8 @@ def _open(
         return io.TextIOWrapper(
             io.BufferedReader(raw), encoding=encoding or "utf-8", errors=errors, newline=newline
         )
+    if type(file) is not int and opener is None and ("a" in mode or "+" in mode):
+        _may_write(file)
     return _io_open(file, mode, buffering, encoding, errors, newline, closefd, opener)
 
 
@@ -123,6 +150,7 @@ def main(argv, env, path0=None):  # type: ignore[no-untyped-def]
         io.BufferedReader(_Stdin()), encoding="utf-8", errors="surrogateescape", newline="\n"
     )
     os.read = _read
+    os.open = _os_open_checked
     io.open = _open
     import builtins
 
