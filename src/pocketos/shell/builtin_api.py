@@ -77,6 +77,8 @@ class StateShell(_Variables, Protocol):
     functions: dict[str, FuncDef]
     #: names assigned in front of the running builtin, with the values restored when it returns
     temp_env: dict[str, Var | None]
+    #: a terminal's shell (``set -n`` is stored, not obeyed)
+    interactive: bool
 
     def own_opts(self) -> SetOptions: ...
 

@@ -16,6 +16,7 @@ from pocketos.shell.state import (
     ATTR_NAMEREF,
     ATTR_READONLY,
     ATTR_UPPER,
+    NoExec,
     ShellError,
     Var,
     quote_word,
@@ -405,6 +406,13 @@ async def b_shift(sh: StateShell, argv: list[str]) -> int:
 # --- set / shopt ----------------------------------------------------------------------------
 @builtin("set")
 async def b_set(sh: StateShell, argv: list[str]) -> int:
+    status = await _set(sh, argv)
+    if sh.opts.noexec and not sh.interactive:
+        raise NoExec(status)
+    return status
+
+
+async def _set(sh: StateShell, argv: list[str]) -> int:
     args = argv[1:]
     if not args:
         for name in sorted(sh.vars):

@@ -45,6 +45,7 @@ from pocketos.shell.state import (
     ATTR_READONLY,
     ExitShell,
     FatalError,
+    NoExec,
     ShellError,
     Var,
     encode_text,
@@ -309,6 +310,7 @@ class Shell(
         which reads and runs its input one command at a time)."""
         p = Parser(source, self.shopt.extglob)
         status = self.last_status
+        stopped: NoExec | None = None  # after ``set -n`` the rest is only read
         while True:
             p.extglob = self.shopt.extglob
             try:
@@ -344,8 +346,12 @@ class Shell(
                     raise ExitShell(2) from None
                 return 2
             for node, bg in items:
+                if stopped is not None:
+                    break
                 try:
                     status = await self.exec_item(node, bg)
+                except NoExec as ne:
+                    stopped = ne
                 except FatalError as fe:
                     await self.report(fe)
                     raise ExitShell(fe.status) from None
@@ -353,6 +359,8 @@ class Shell(
                     await self.report(se)
                     status = self.last_status = se.status
                     break
+        if stopped is not None:
+            raise stopped
         return status
 
     async def syntax_error(self, e: ShellSyntaxError, where: str | None = None) -> None:

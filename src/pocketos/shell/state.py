@@ -141,6 +141,11 @@ class ExitShell(Exception):
         self.status = status
 
 
+class NoExec(ExitShell):
+    """``set -n`` in a shell that is not interactive: nothing more runs (bash reads the rest of
+    its input only for syntax errors) and the shell ends without its EXIT trap."""
+
+
 _SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-+=./:,@%^")
 
 

@@ -89,7 +89,7 @@ class Traps(ShellAttrs):
 
     async def run_exit_trap(self: Shell, status: int) -> int:
         action = self.traps.pop("EXIT", None)
-        if action:
+        if action and not (self.opts.noexec and not self.interactive):
             self.last_status = status
             try:
                 await self._run_source(action, top=False)
