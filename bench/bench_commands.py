@@ -28,6 +28,12 @@ CASES: dict[str, tuple[str, str, bool]] = {
     "grep -c foo": ("grep -c foo big.txt", "big.txt", True),
     "sed s/foo/bar/g": ("sed 's/foo/bar/g' big.txt > /dev/null", "big.txt", False),
     "awk sum of a column": ("awk '{s+=$2} END {print s}' big.txt", "big.txt", True),
+    "awk count by a comparison": (
+        "awk '$2 > 500000 {c++} END {print c}' big.txt",
+        "big.txt",
+        True,
+    ),
+    "awk print a column": ("awk '{print $3}' big.txt > /dev/null", "big.txt", False),
     "sort": ("sort big.txt > /dev/null", "big.txt", False),
     "cut -d' ' -f2,4": ("cut -d' ' -f2,4 big.txt | wc -l", "big.txt", True),
     "uniq -c": ("uniq -c big.txt | wc -l", "big.txt", True),
