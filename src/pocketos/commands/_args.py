@@ -86,6 +86,26 @@ def _try(name: str) -> str:
     return f"Try '{name} --help' for more information."
 
 
+#: option tables built lately, by the ``id`` of their spec and kind: (spec, its length, table).
+#: Most commands parse with one module-level spec, so its tables are built once; the spec is
+#: kept in the entry, so its ``id`` cannot name another list while the entry lives
+_TABLES: dict[tuple[int, bool], tuple[list[Opt], int, dict[str, Opt]]] = {}
+_MAX_TABLES = 512
+
+
+def _table(spec: list[Opt], long: bool) -> dict[str, Opt]:
+    """``{long name: Opt}`` (``long``) or ``{short letter: Opt}`` of ``spec``."""
+    key = (id(spec), long)
+    hit = _TABLES.get(key)
+    if hit is not None and hit[0] is spec and hit[1] == len(spec):
+        return hit[2]
+    table = {o.long: o for o in spec if o.long} if long else {o.short: o for o in spec if o.short}
+    if len(_TABLES) >= _MAX_TABLES:
+        _TABLES.clear()
+    _TABLES[key] = (spec, len(spec), table)
+    return table
+
+
 def parse(
     name: str,
     args: list[str],
@@ -130,7 +150,7 @@ def parse(
             body = a[2:]
             nm, eq, val = body.partition("=")
             if longs is None:
-                longs = {o.long: o for o in spec if o.long}
+                longs = _table(spec, True)
             o = longs.get(nm)
             if o is None:
                 cands = [k for k in longs if k.startswith(nm)]
@@ -168,7 +188,7 @@ def parse(
         if a.startswith("-") and len(a) > 1 and not (allow_numeric and a[1:].isdigit()):
             j = 1
             if shorts is None:
-                shorts = {o.short: o for o in spec if o.short}
+                shorts = _table(spec, False)
             while j < len(a):
                 c = a[j]
                 o = shorts.get(c)

@@ -188,18 +188,27 @@ async def _mkdirs(
     fs = ctx.fs
     comps = [c for c in path.split("/") if c]
     cur = "/" if path.startswith("/") else ""
+    #: the previous component was created here: this one cannot exist yet
+    made = False
     for i, comp in enumerate(comps):
         cur = (cur.rstrip("/") + "/" + comp) if cur else comp
-        if comp in (".", "..") or fs.isdir(cur):
+        if comp in (".", ".."):
+            made = False
             continue
         last = i == len(comps) - 1
-        if fs.lexists(cur):
-            code = errno.EEXIST if last else errno.ENOTDIR
-            raise OSError(code, os.strerror(code), cur)
+        if not made:
+            if fs.isdir(cur):
+                continue
+            if fs.lexists(cur):
+                code = errno.EEXIST if last else errno.ENOTDIR
+                raise OSError(code, os.strerror(code), cur)
         try:
             fs.mkdir(cur, mode=mode if last else 0o777 & ~UMASK | 0o300)
         except OSError as exc:
+            if made and exc.errno == errno.EEXIST and fs.isdir(cur):
+                continue  # made meanwhile by another process (while -v wrote)
             raise OSError(exc.errno, strerror(exc), cur) from None
+        made = True
         if last and mode & ~(0o777 & ~UMASK):
             fs.chmod(cur, mode)
         if verbose:

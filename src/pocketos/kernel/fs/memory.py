@@ -241,10 +241,13 @@ class MemoryBackend(Backend):
             if n.rdev:
                 return b""
             raise fs_error(errno.EINVAL, path)
-        if offset == 0 and size < 0:
-            return bytes(n.data)
-        end = len(n.data) if size < 0 else offset + size
-        with memoryview(n.data) as view:  # one copy, not a slice and then its bytes
+        data = n.data
+        if offset == 0 and (size < 0 or size >= len(data)):
+            return bytes(data)
+        if offset >= len(data):
+            return b""
+        end = len(data) if size < 0 else offset + size
+        with memoryview(data) as view:  # one copy, not a slice and then its bytes
             return view[offset:end].tobytes()
 
     def read_view(self, path: str, offset: int, size: int) -> bytes | memoryview:
