@@ -9,12 +9,20 @@ pocketos.
 
 Protocol over stdin/stdout, one frame per message: an op byte, a 4-byte big-endian length, the
 payload. The host sends ``P`` (compile: JSON ``{"text", "args", "bare"}``), ``R`` (run the
-compiled program on JSON texts joined by NUL), ``M`` (more results) and ``S`` (stop this run).
+compiled program on JSON texts joined by NUL, one value each), ``T`` (run it on one text of any
+number of values, which libjq parses itself), ``M`` (more results) and ``S`` (stop this run).
 The helper answers ``Y`` once ready, ``K`` (with its sizes) or ``E`` (a compile error, JSON
-``{"msg"}``) to ``P``, and ``B`` frames of results to ``R``/``M``: a done byte (and, when it is
-1, the helper's sizes: address space and resident bytes, 8 bytes each), then events, each a kind byte
-(``o`` output, ``e`` jq error, ``x`` other failure), a 4-byte input index, a 4-byte length and
+``{"msg"}``) to ``P``, and ``B`` frames of results to ``R``/``T``/``M``: a done byte (and, when
+it is 1, the helper's sizes: address space and resident bytes, 8 bytes each), then events, each
+a kind byte (``o`` output, ``e`` jq error, ``p`` parse error of the input, which ends it, ``x``
+other failure), a 4-byte input index (the value's position in its run), a 4-byte length and
 UTF-8 text. After a ``B`` whose done byte is 0 the helper waits for ``M`` or ``S``.
+
+Every program is compiled inside ``(try (PROGRAM) catch [.]), null``: a jq error becomes a
+one-element array holding the error value and each input's results end with ``null`` (the
+program's own results are strings: it ends in ``tojson``). So one call of libjq can parse a
+whole text of many values and still say which value each result and error belongs to; an
+exception out of that call can only be a parse error.
 """
 
 from __future__ import annotations
@@ -79,17 +87,47 @@ class _Pipe:
             data = data[n:]
 
 
+def _wrap(text: str) -> str:
+    """The program as it is compiled: errors and the end of each input become results."""
+    return "(try (" + text + "\n) catch [.]), null"
+
+
+def _error_text(value: Any) -> str:
+    # what jq.py's exception says for an error value: the string, or the value as JSON
+    return value if isinstance(value, str) else json.dumps(value)
+
+
 def _results(prog: Any, items: list[str]) -> Iterator[tuple[bytes, int, str]]:
+    """Results of a program compiled by :func:`_compile` on ``items``, one JSON value each."""
     for i, text in enumerate(items):
-        try:
-            for value in prog.input_text(text):
-                yield b"o", i, value
-        except ValueError as exc:
-            yield b"e", i, str(exc)
-        except MemoryError:
-            raise
-        except Exception as exc:  # the engine must not end the helper
-            yield b"x", i, f"{type(exc).__name__}: {exc}"
+        yield from _events(prog, text, i, b"e")
+
+
+def _text_results(prog: Any, text: str) -> Iterator[tuple[bytes, int, str]]:
+    """Results of a program compiled by :func:`_compile` on every value of ``text``, which
+    libjq parses (a parse error ends the run, as in jq)."""
+    return _events(prog, text, 0, b"p")
+
+
+def _events(
+    prog: Any, text: str, index: int, parse_error: bytes
+) -> Iterator[tuple[bytes, int, str]]:
+    """(kind, value index, text) of each result of ``text``'s values, counted from ``index``;
+    an exception out of libjq (the text does not parse) is reported as ``parse_error``."""
+    try:
+        for value in prog.input_text(text):
+            if type(value) is str:
+                yield b"o", index, value
+            elif value is None:
+                index += 1
+            else:
+                yield b"e", index, _error_text(value[0])
+    except ValueError as exc:
+        yield parse_error, index, str(exc)
+    except MemoryError:
+        raise
+    except Exception as exc:  # the engine must not end the helper
+        yield b"x", index, f"{type(exc).__name__}: {exc}"
 
 
 def _compile(jq: Any, cache: dict[str, Any], req: dict[str, Any]) -> tuple[Any, str | None]:
@@ -98,7 +136,7 @@ def _compile(jq: Any, cache: dict[str, Any], req: dict[str, Any]) -> tuple[Any, 
     if prog is not None:
         return prog, None
     try:
-        prog = jq.compile(req["text"], args=req["args"])
+        prog = jq.compile(_wrap(req["text"]), args=req["args"])
     except ValueError:
         # compile the user's own program to report the error at its line and column
         try:
@@ -135,6 +173,12 @@ def _serve(pipe: _Pipe) -> None:
             items = payload.decode("utf-8", "surrogatepass").split("\0")
             if not _run(pipe, _results(prog, items)):
                 return
+        elif (
+            op == b"T"
+            and prog is not None
+            and not _run(pipe, _text_results(prog, payload.decode("utf-8", "replace")))
+        ):
+            return
 
 
 def _sizes() -> bytes:

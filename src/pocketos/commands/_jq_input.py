@@ -15,19 +15,20 @@ __all__ = ["_JsonSplitter", "decode_cost"]
 _WS = re.compile(r"[ \t\r\n]*")
 
 
-def decode_cost(text: str) -> int:
+def decode_cost(text: str | bytes) -> int:
     """An upper bound of the memory ``json`` takes to decode ``text`` (measured: strings up to
     4 bytes a character plus their objects, ~100 bytes per element and key, a list or a dict
-    per bracket); a few passes at C speed."""
+    per bracket); a few passes at C speed. ``text`` may be the UTF-8 bytes."""
     if len(text) < 4096:
         return 64 * len(text)
+    if isinstance(text, bytes):
+        counts = [text.count(c) for c in (b",", b":", b"{", b"[")]
+    else:
+        counts = [text.count(c) for c in (",", ":", "{", "[")]
     return (
         (1 if text.isascii() else 4) * len(text)
         + (1 << 16)
-        + 80 * text.count(",")
-        + 64 * text.count(":")
-        + 240 * text.count("{")
-        + 72 * text.count("[")
+        + sum(w * n for w, n in zip((80, 64, 240, 72), counts, strict=True))
     )
 
 

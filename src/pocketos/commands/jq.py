@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pocketos.commands import command
 from pocketos.commands._jq_engine import JqEngine, JqEngineError
-from pocketos.commands._jq_input import _JsonSplitter
+from pocketos.commands._jq_input import _JsonSplitter, decode_cost
 from pocketos.commands._jq_screen import screen_program
 
 if TYPE_CHECKING:
@@ -172,7 +172,7 @@ class JqProgram:
 
 @dataclass
 class _Event:
-    kind: str  # "out" | "err" | "halt"
+    kind: str  # "out" | "err" | "halt" | "parse"
     text: str = ""
     code: int = 0
 
@@ -183,20 +183,53 @@ async def jq_results(
     """Run the compiled program over ``items`` (JSON text, location): batches of events, each
     with its input's location. ``limit_check`` runs before each batch is awaited."""
     await engine.start([t for t, _ in items])
+    async for events in _engine_events(engine, lambda i: items[i][1], limit_check):
+        yield events
+
+
+async def jq_text_results(
+    engine: JqEngine, text: _WholeText, limit_check: Any
+) -> AsyncIterator[list[tuple[_Event, str]]]:
+    """The same over every value of one input text, which libjq parses in the helper."""
+    await engine.start_text(text.data)
+    async for events in _engine_events(engine, text.where, limit_check):
+        yield events
+
+
+async def _engine_events(
+    engine: JqEngine, where: Callable[[int], str], limit_check: Any
+) -> AsyncIterator[list[tuple[_Event, str]]]:
     done = False
     while not done:
         limit_check()
         batch, done = await engine.next()
         events: list[tuple[_Event, str]] = []
         for kind, i, text in batch:
-            where = items[i][1]
             if kind == "out":
-                events.append((_Event("out", text), where))
+                events.append((_Event("out", text), ""))
             elif kind == "err":
-                events.append((_error_event(text), where))
+                events.append((_error_event(text), where(i)))
             else:
-                events.append((_Event("err", text), where))
+                events.append((_Event("parse" if kind == "parse" else "err", text), where(i)))
         yield events
+
+
+class _WholeText:
+    """One input read whole (a file): its bytes go to libjq as they are, and the locations
+    of values that fail are found only when one does."""
+
+    def __init__(self, label: str, data: bytes) -> None:
+        self.label = label
+        self.data = data
+        self._lines: list[int] | None = None
+
+    def where(self, index: int) -> str:
+        if self._lines is None:
+            vals, _ = _JsonSplitter().feed(self.data, True)
+            self._lines = [line for _, line in vals]
+        lines = self._lines
+        line = lines[index] if index < len(lines) else lines[-1] if lines else 0
+        return f"{self.label}:{line}"
 
 
 def _error_event(msg: str) -> _Event:
@@ -413,6 +446,7 @@ class _JqRunner:
         self.status = 0
         self.last: str | None = None
         self.halted = False
+        self.parse_failed = False
         self.indent = None if opts.compact else opts.indent
 
     def render(self, text: str) -> bytes:
@@ -445,27 +479,50 @@ class _JqRunner:
         if not items or self.halted:
             return
         async for events in jq_results(self.engine, items, self._check):
-            out: list[bytes] = []
-            for ev, where in events:
-                if ev.kind == "out":
-                    self.last = ev.text
-                    out.append(self.render(ev.text))
-                    continue
-                if out:
-                    await self.ctx.stdout.write(b"".join(out))
-                    out = []
-                if ev.kind == "err":
-                    note = " (not a string)" if ev.code == -1 else ""
-                    await self.ctx.stderr.write(_enc(f"jq: error (at {where}){note}: {ev.text}\n"))
-                    self.status = 5
-                else:
-                    if ev.text:
-                        await self.ctx.stderr.write(_enc(ev.text))
-                    self.status = ev.code
-                    self.halted = True
-                    return
+            if not await self._write(events):
+                return
+
+    async def run_text(self, text: _WholeText) -> None:
+        """Run the compiled program on every value of a whole input and write the results;
+        a parse error is reported and ends the input (:class:`_StopInput`)."""
+        if self.halted:
+            return
+        async for events in jq_text_results(self.engine, text, self._check):
+            if not await self._write(events):
+                break
+        if self.parse_failed:
+            raise _StopInput()
+
+    async def _write(self, events: list[tuple[_Event, str]]) -> bool:
+        """Write a batch's results and errors; False once the program halted or the input
+        failed to parse."""
+        out: list[bytes] = []
+        for ev, where in events:
+            if ev.kind == "out":
+                self.last = ev.text
+                out.append(self.render(ev.text))
+                continue
             if out:
                 await self.ctx.stdout.write(b"".join(out))
+                out = []
+            if ev.kind == "err":
+                note = " (not a string)" if ev.code == -1 else ""
+                await self.ctx.stderr.write(_enc(f"jq: error (at {where}){note}: {ev.text}\n"))
+                self.status = 5
+            elif ev.kind == "parse":
+                await self.ctx.stderr.write(_enc(ev.text + "\n"))
+                self.status = 2
+                self.parse_failed = True
+                return False
+            else:
+                if ev.text:
+                    await self.ctx.stderr.write(_enc(ev.text))
+                self.status = ev.code
+                self.halted = True
+                return False
+        if out:
+            await self.ctx.stdout.write(b"".join(out))
+        return True
 
     def exit_code(self) -> int:
         if self.halted:
@@ -528,13 +585,32 @@ async def _jq_value_batches(
 ) -> AsyncIterator[list[tuple[str, str]]]:
     """Batches of (json_text, location) as input arrives; reports read and parse errors
     (a parse error ends the input, as in jq)."""
+    async for batch in _jq_inputs(ctx, files, runner, False):
+        assert isinstance(batch, list)
+        yield batch
+
+
+async def _jq_inputs(
+    ctx: Context, files: list[str], runner: _JqRunner, whole: bool
+) -> AsyncIterator[list[tuple[str, str]] | _WholeText]:
+    """:func:`_jq_value_batches`, but with ``whole`` an input read in one piece (a file)
+    comes as a :class:`_WholeText`, for libjq to parse."""
     splitter: _JsonSplitter | None = None
     current: str | None = None
+    starting = True
     async for label, chunk, eof, error in _jq_sources(ctx, files):
         if error:
             await ctx.stderr.write(_enc(error + "\n"))
             runner.status = 2
+            starting = True
             continue
+        if whole and starting and eof:
+            data = chunk or b""
+            # what Python's objects for it would take: the bound libjq's are checked against
+            check_alloc(decode_cost(data), "jq: input")
+            yield _WholeText(label, data)
+            continue
+        starting = eof
         if label != current or splitter is None:
             splitter = _JsonSplitter()
             current = label
@@ -672,10 +748,19 @@ async def run_jq(ctx: Context, runner: _JqRunner, files: list[str]) -> int:
             await runner.run_many([(first_text, where)])
             return runner.exit_code()
         try:
-            async for batch in batches():
-                await runner.run_many(batch)
-                if runner.halted:
-                    break
+            if opts.raw_input or opts.stream:
+                async for batch in batches():
+                    await runner.run_many(batch)
+                    if runner.halted:
+                        break
+            else:
+                async for item in _jq_inputs(ctx, files, runner, True):
+                    if isinstance(item, _WholeText):
+                        await runner.run_text(item)
+                    else:
+                        await runner.run_many(item)
+                    if runner.halted:
+                        break
         except _StopInput:
             pass
         return runner.exit_code()
