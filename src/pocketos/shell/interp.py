@@ -56,6 +56,7 @@ from pocketos.shell.variables import _DYNAMIC, Variables
 
 if TYPE_CHECKING:
     import random
+    from collections.abc import Callable
 
 __all__ = ["Shell", "run_script", "FileOut", "FileRW", "_strerror"]
 
@@ -166,6 +167,8 @@ class Shell(
         self.keep_alive = False
         #: a terminal's shell: a signal ends the command line, not the shell (no EXIT trap)
         self.interactive = False
+        #: called when a job of this shell ends (a terminal shows ``set -b``'s notice with it)
+        self.on_job_end: Callable[[], None] | None = None
         #: ``exit`` was run
         self.exited = False
         self.bashpid = ctx.pid

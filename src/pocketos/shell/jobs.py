@@ -283,7 +283,21 @@ class Jobs(ShellAttrs):
         job = _Job(job_id, pid, task, text, group)
         job.stamp = self.job_counter
         self.jobs.append(job)
+        hook = self.on_job_end
+        if hook is not None and not self.is_subshell:
+            task.add_done_callback(lambda _t: hook())
         return job
+
+    def job_notices(self: Shell) -> str:
+        """What an interactive bash shows of the jobs that ended since it last looked
+        (``[1]+  Done                    sleep 1``, ``Exit 3``, ``Terminated``), each once:
+        they leave the job table. A job waited for in the foreground is not among them."""
+        ended = [j for j in self.jobs if j.task.done() and j is not self.fg_job]
+        if not ended:
+            return ""
+        marks = job_marks(self.jobs)
+        self.jobs = [j for j in self.jobs if j not in ended]
+        return "".join(job_line(j, marks) + "\n" for j in ended)
 
     @property
     def job_control(self: Shell) -> bool:
@@ -341,6 +355,11 @@ class Jobs(ShellAttrs):
                 self.jobs.remove(job)
             if job.error is not None:
                 raise job.error
+            if self.interactive and not self.is_subshell and self.jobs:
+                # bash -i reports the background jobs that ended once a foreground job ends
+                notices = self.job_notices()
+                if notices:
+                    await self.write_err(notices)
             return job_status(job)
         sig = job.group.stop_signal or 20
         if job not in self.jobs:

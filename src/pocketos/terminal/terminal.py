@@ -101,6 +101,7 @@ class Terminal(SharedTerminal):
         self.shell.keep_alive = True
         self.shell.interactive = True
         self.shell.own_opts().monitor = True  # job control, as ``bash -i``: Ctrl-Z stops a job
+        self.shell.on_job_end = self._job_ended
         self.editor = LineEditor(lambda line, pos: complete(line, pos, self.shell), self._cols)
         self._set_size_vars()
         self.owner = TerminalClient(self, "writer", owner=True)
@@ -147,6 +148,27 @@ class Terminal(SharedTerminal):
             for c in list(self.clients):
                 if c.role == "writer":
                     await c._wait_drained()
+
+    def _emit_now(self, data: bytes) -> None:
+        """Show ``data`` at once, from a callback (a job's notice under ``set -b``)."""
+        self._keep(data)
+        for c in list(self.clients):
+            c._deliver(data)
+
+    def _job_ended(self) -> None:
+        """A background job ended: under ``set -b`` its notice shows at once (at the prompt,
+        on a line of its own, and the prompt with what was typed is drawn again); otherwise
+        it waits for the next prompt."""
+        if not self.shell.opts.notify or self.exit_code is not None or self.shell.exited:
+            return
+        notices = self.shell.job_notices()
+        if not notices:
+            return
+        data = onlcr(notices.encode("utf-8", "surrogateescape"))
+        if self._running:
+            self._emit_now(data)
+        else:
+            self._emit_now(b"\r\n" + data + self.editor.begin_again())
 
     # -- input ---------------------------------------------------------------------------------
     async def _input(self, data: bytes) -> None:
@@ -244,6 +266,9 @@ class Terminal(SharedTerminal):
             pending = ""
             while True:
                 source = ""
+                notices = self.shell.job_notices()  # jobs that ended, as bash -i shows them
+                if notices:
+                    await self._emit(onlcr(notices.encode("utf-8", "surrogateescape")))
                 prompt = self._prompt("PS1")
                 action, line = await self._edit(prompt, pending)
                 pending = ""
