@@ -68,7 +68,7 @@ def test_pipe_backpressure_and_epipe() -> None:
                 finally:
                     pipe.writer.close()
 
-            a, b = await asyncio.wait_for(asyncio.gather(closing(prod), cons), 5)
+            a, b = await asyncio.wait_for(asyncio.gather(closing(prod), cons), 60)
             # the pipe never held more than its capacity
             assert len(pipe.buf) <= 4096
             return a, b, out.getvalue()
