@@ -32,7 +32,10 @@ class Running:
     def __init__(self, config: ServerConfig) -> None:
         self.config = config
         self.app = create_app(config)
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # IPPROTO_TCP named: asyncio turns Nagle off (TCP_NODELAY) only on sockets whose proto
+        # says TCP, and an accepted socket inherits the listener's 0; without it every
+        # response's body waited for the client's delayed ACK (40 ms a request)
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
@@ -90,6 +93,9 @@ def servers() -> Iterator[Callable[..., Running]]:
 
     def start(**options: Any) -> Running:
         options.setdefault("isolation", "in-process")
+        # no rate limit unless a test asks for one: how many requests a test gets through in a
+        # second depends on the machine, and a 429 would fail it (or hide the route it tried)
+        options.setdefault("rate_limit", 0)
         r = Running(ServerConfig(**options))
         started.append(r)
         return r
