@@ -103,7 +103,8 @@ class SimpleCommands(ShellAttrs):
         name = argv[0]
         self.last_arg = argv[-1]
         func = self.functions.get(name)
-        if func is not None and name not in self.special_builtins:
+        # a function hides a builtin of its name; in posix mode not a special builtin
+        if func is not None and not (self.opts.posix and name in self.special_builtins):
             if not cmd.assigns and not cmd.redirs:
                 st = await self.call_function(func, argv)
                 self.last_status = st
