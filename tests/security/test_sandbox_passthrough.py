@@ -326,3 +326,21 @@ subprocess.run(["cp", "f", "h"], check=True)
         assert vm.read_file("/home/user/h") == data
         _need_passthrough(servers)
         assert servers[-1]["made"] >= 1
+
+
+def test_memfd_copies_read_the_vm_bytes_too(
+    servers: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # where the host's temp directory cannot back a copy (no O_TMPFILE, or a file system
+    # stacked too deep: ELOOP) the copies are memfds
+    monkeypatch.setattr(fp, "MEMFD_ONLY", True)
+    old, new = _bytes(12), _bytes(13)
+    with make_vm() as vm:
+        vm.write_file("/home/user/f", old)
+        r = vm.sandbox_run(["/bin/sh", "-c", "sha256sum f"], timeout=120)
+        vm.write_file("/home/user/f", new)
+        r2 = vm.sandbox_run(["/bin/sh", "-c", "sha256sum f"], timeout=120)
+        assert r.exit_code == 0 and r2.exit_code == 0, r.stderr + r2.stderr
+        assert [r.stdout.split()[0], r2.stdout.split()[0]] == [_sha(old), _sha(new)]
+        _need_passthrough(servers)
+        assert [s["made"] for s in servers[-2:]] == [1, 1]

@@ -469,7 +469,7 @@ class FuseServer:
             # read-only opens of large files served by the kernel from a copy (fuse_passthrough)
             where = os.path.dirname(self.mountpoint.rstrip("/")) or "/"
             self.passthrough = fp.Passthrough(self.fd, where, self.passthrough_budget)
-            flags2, stack_depth = fp.FUSE_PASSTHROUGH >> 32, 1
+            flags2, stack_depth = fp.FUSE_PASSTHROUGH >> 32, fp.STACK_DEPTH
         want = (
             fw.FUSE_ASYNC_READ
             | fw.FUSE_BIG_WRITES

@@ -6,7 +6,8 @@ server makes one: an unnamed file (``O_TMPFILE``) in the sandbox's own 0700 dire
 host, holding the file's bytes as they were at the open. It is a file of the host's disk file
 system, not a memfd, because the host kernel reads those through large folios: measured here,
 a cached ext4 file reads at 17–20 GB/s and a memfd at 1–2.4 GB/s (4 KiB pages). Where the temp
-directory cannot hold unnamed files, a memfd is used.
+directory cannot hold unnamed files, or the kernel refuses one there (a file system stacked too
+deep: ELOOP), memfds are used.
 
 The checked act is the ``open``: the policy decides it and the audit log records it (a
 passthrough read never reaches the server). So only files whose reads could never be refused
@@ -57,6 +58,12 @@ FUSE_DEV_IOC_BACKING_CLOSE = 0x4004E502
 MIN_SIZE = 1 << 20
 #: bytes of copies one server keeps at most
 BUDGET = 512 << 20
+#: how deep the file systems under a copy may stack: the kernel refuses a copy whose file
+#: system is stacked as deep as the mount (ELOOP), and the host's temp directory is often on
+#: overlayfs (a container's root); 2 is the kernel's maximum (FILESYSTEM_MAX_STACK_DEPTH)
+STACK_DEPTH = 2
+#: copies in memfds only (slower to read: shmem holds 4 KiB pages), as after an ELOOP
+MEMFD_ONLY = False
 
 Version = tuple[int, int, int, int]
 
@@ -92,6 +99,8 @@ class Passthrough:
         self.made = 0
         #: why the kernel refused a copy, after which none is tried again
         self.refused: str | None = None
+        #: the directory's file system cannot back a copy: memfds only
+        self._memfd_only = MEMFD_ONLY
 
     def bound(self, node: int) -> Backing | None:
         """The copy the kernel holds for ``node`` while passthrough opens of it last."""
@@ -113,40 +122,51 @@ class Passthrough:
         if self.refused is not None or not self._room(size):
             return None
         try:
-            fd = self._new_file()
-        except OSError:
-            return None
-        try:
-            done = 0
-            while done < size:
-                done += os.write(fd, data[done:])
-            # a mutable argument makes ioctl return the call's result: the backing id
-            arg = bytearray(struct.pack("<iIQ", fd, 0, 0))
-            bid = fcntl.ioctl(self.devfd, FUSE_DEV_IOC_BACKING_OPEN, arg, True)
+            fd, bid = self._copy(data)
         except OSError as exc:
             # the host disk is full, or the kernel refuses the copy (EPERM: no CAP_SYS_ADMIN
             # in the initial user namespace, as in many containers): the ordinary path, and
             # after a refusal no more copies are made
-            os.close(fd)
             if exc.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
                 self.refused = f"{exc.strerror or exc}"
             return None
-        except BaseException:
-            os.close(fd)
-            raise
         b = Backing(version, fd, bid, size)
         self._current[node] = b
         self.bytes += size
         self.made += 1
         return b
 
-    def _new_file(self) -> int:
-        try:
-            return os.open(self.directory, os.O_TMPFILE | os.O_RDWR | os.O_CLOEXEC, 0o600)
-        except OSError as exc:
-            if exc.errno not in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL):
+    def _copy(self, data: memoryview) -> tuple[int, int]:
+        """A host file holding ``data``, registered with the kernel: (its fd, the backing id).
+        An unnamed file in ``directory`` first; a memfd where that directory cannot hold one
+        or the kernel refuses it there (a file system stacked too deep: ELOOP)."""
+        for memfd in (self._memfd_only, True):
+            if memfd:
+                fd = os.memfd_create("pocketos-passthrough", os.MFD_CLOEXEC)
+            else:
+                try:
+                    fd = os.open(self.directory, os.O_TMPFILE | os.O_RDWR | os.O_CLOEXEC, 0o600)
+                except OSError as exc:
+                    if exc.errno not in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL):
+                        raise
+                    self._memfd_only = True
+                    continue
+            try:
+                done = 0
+                while done < len(data):
+                    done += os.write(fd, data[done:])
+                # a mutable argument makes ioctl return the call's result: the backing id
+                arg = bytearray(struct.pack("<iIQ", fd, 0, 0))
+                return fd, fcntl.ioctl(self.devfd, FUSE_DEV_IOC_BACKING_OPEN, arg, True)
+            except OSError as exc:
+                os.close(fd)
+                if memfd or exc.errno != errno.ELOOP:
+                    raise
+                self._memfd_only = True
+            except BaseException:
+                os.close(fd)
                 raise
-        return os.memfd_create("pocketos-passthrough", os.MFD_CLOEXEC)
+        raise AssertionError("unreachable: the memfd pass returns or raises")
 
     def opened(self, node: int, b: Backing) -> None:
         b.opens += 1
