@@ -1,6 +1,7 @@
 """awk's whole-block path for rules that only accumulate numeric fields (``{s += $2}``,
-``{s += $2; n++}``, ``$3 > x {c++}``) against GNU awk: random lines of odd numeric text under
-random field separators, and inputs spanning several reads."""
+``{s += $2; n++}``, ``$3 > x {c++}``) or print fields (``{print $1, $3}``) against GNU awk:
+random lines of odd numeric text under random field separators, and inputs spanning several
+reads."""
 
 from __future__ import annotations
 
@@ -47,9 +48,14 @@ def _plan(src: str) -> Any:
         "{s += $0}",
         "{n++}",
         'BEGIN { FS = "," } { s += $2 } END { print s }',
+        "{print $3}",
+        "{print $1, $3}",
+        "{print}",
+        "{print $0}",
+        "{ print $(2), $2 } END { print NR }",
     ],
 )
-def test_accumulating_rules_get_a_block_plan(src: str) -> None:
+def test_block_rules_get_a_block_plan(src: str) -> None:
     assert _plan(src) is not None
 
 
@@ -72,6 +78,12 @@ def test_accumulating_rules_get_a_block_plan(src: str) -> None:
         'BEGINFILE { FS = "," } { s += $2 }',
         "{s -= $2}",
         "{s += $100}",
+        "{print $1 $2}",
+        "{print $1, $0}",
+        '{print $1 > "f"}',
+        "NR > 1 {print $1}",
+        "{print $NF}",
+        "{print $1; print $2}",
     ],
 )
 def test_other_rules_run_record_by_record(src: str) -> None:
@@ -170,6 +182,44 @@ def test_block_rules_same_as_gawk(
     ), (src, fs, text)
 
 
+@needs_gawk
+@settings(
+    max_examples=100,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(
+    data=_input(),
+    fields=st.one_of(
+        st.just(""),
+        st.just("$0"),
+        st.lists(st.integers(min_value=1, max_value=5), min_size=1, max_size=3).map(
+            lambda ks: ", ".join(f"${k}" for k in ks)
+        ),
+    ),
+    ofs=st.sampled_from([" ", "-", ""]),
+    ors=st.sampled_from(["\n", "|", "", "\n\n"]),
+)
+def test_print_rules_same_as_gawk(
+    data: tuple[str, bytes], fields: str, ofs: str, ors: str, vm: Any
+) -> None:
+    fs, text = data
+    src = f"{{print {fields}}}"
+    assert _plan(src) is not None, src
+    argv = [f"-F{fs}" if fs != " " else "-F ", "-v", f"OFS={ofs}", "-v", f"ORS={ors}", src]
+    want = subprocess.run(
+        ["gawk", *argv, "/dev/stdin"], input=text, capture_output=True, env=HOST_ENV, timeout=20
+    )
+    vm.write_file("/tmp/in.txt", text)
+    got = vm.exec(" ".join(shlex.quote(a) for a in ["awk", *argv, "/tmp/in.txt"]))
+    assert (got.exit_code, got.stdout_bytes, got.stderr) == (
+        want.returncode,
+        want.stdout,
+        want.stderr.decode(),
+    ), (src, fs, text)
+
+
 def _rows(n: int) -> bytes:
     out = []
     for i in range(n):
@@ -198,6 +248,10 @@ BIG_CASES = [
     A("{s += $2} END {print s, NR}", "rows", "FS=,", "rows"),
     A("-F", "[, ]", "{s += $2} END {print s, NR}", "rows"),
     A("{s += $2} END {print RT, s}", "nonl"),
+    A("{print $2}", "rows", "nonl", "more"),
+    A("-F,", "-v", "OFS=|", "{print $3, $1}", "rows"),
+    A("-v", "ORS=;", "{print} END {print NR, $0}", "rows", "nonl"),
+    A("{print $1, $5} END {print NR}", "rows"),
 ]
 
 

@@ -61,6 +61,7 @@ ENDLESS = [
     "awk 1 /dev/zero",
     "awk '{ s += $1 } END { print s }' /dev/zero",
     "yes 1 2 | awk '$2 > 1 { c++; s += $2 }'",
+    "yes a b | awk '{ print $2 }' > /dev/null",
     "tr -d x < /dev/zero > /dev/null",
     "cat /dev/zero > /dev/null",
 ]

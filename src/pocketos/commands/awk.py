@@ -483,7 +483,7 @@ async def _block_loop(rt: Runtime, G: dict[str, Any], plan: BlockPlan) -> None:
         r = rt.main_reader
         assert r is not None
         nrec = blk.count("\n") + 1
-        if plan.run(G, blk, nrec, fs):
+        if plan.run(G, blk, nrec, fs, rt.ob):
             G["V_NR"] = increment(num(G["V_NR"]), nrec)
             G["V_FNR"] = increment(num(G["V_FNR"]), nrec)
             if rt.uses_rt:
@@ -498,6 +498,8 @@ async def _block_loop(rt: Runtime, G: dict[str, Any], plan: BlockPlan) -> None:
             await batch_main(r, r.batch, rt)
             if rt.uses_rt:
                 G["V_RT"] = r.rt
+        if rt.ob:
+            await rt.flush()
         await rt.tick()
 
 

@@ -95,16 +95,24 @@ class BlockPlan:
     """What the main rule does to one record: an optional test ``$k OP value`` and the
     accumulations of its action (``var += $k`` or ``var++``), in statement order."""
 
-    __slots__ = ("test", "accums", "fields", "_extractors")
+    __slots__ = ("test", "accums", "prints", "fields", "_extractors", "_splitters")
 
-    def __init__(self, test: tuple[str, int, Node] | None, accums: list[tuple[str, int | None]]):
+    def __init__(
+        self,
+        test: tuple[str, int, Node] | None,
+        accums: list[tuple[str, int | None]],
+        prints: tuple[int, ...] | None = None,
+    ):
         self.test = test
         self.accums = accums
+        #: the rule is ``{print $i, $j, ...}`` (``(0,)``: ``{print}``)
+        self.prints = prints
         needed = {k for _, k in accums if k is not None}
         if test is not None:
             needed.add(test[1])
         self.fields = sorted(needed)
         self._extractors: dict[tuple[str, int], re.Pattern[str]] = {}
+        self._splitters: dict[tuple[str, tuple[int, ...]], re.Pattern[str]] = {}
 
     # --- fields ---------------------------------------------------------------------------
     @staticmethod
@@ -132,10 +140,50 @@ class BlockPlan:
             found = list(filter(None, found))
         return found
 
+    def _splitter(self, fs: str, fields: tuple[int, ...]) -> re.Pattern[str]:
+        """One match per line start: its group is field k ("" when missing) for one field
+        k, else the groups are fields 1..max."""
+        pat = self._splitters.get((fs, fields))
+        if pat is None:
+            if fs == " ":
+                lead, sep, fld = r"[ \t]*+", r"[ \t]++", r"[^ \t\n]++"
+            else:
+                lead, sep, fld = "", re.escape(fs), r"[^%s\n]*+" % re.escape(fs)  # noqa: UP031
+            if len(fields) == 1:
+                skip = "(?:%s%s){%d}" % (fld, sep, fields[0] - 1)  # noqa: UP031
+                src = "(?:%s%s(%s))?" % (lead, skip, fld)  # noqa: UP031
+            else:
+                src = ""
+                for i in range(max(fields), 0, -1):
+                    src = "(?:%s(%s)%s)?" % (sep if i > 1 else "", fld, src)  # noqa: UP031
+                src = lead + src
+            # the rest of the line is consumed so that the search goes on from its end
+            pat = self._splitters[(fs, fields)] = re.compile("(?m)^" + src + r"[^\n]*+")
+        return pat
+
+    def printed(self, G: dict[str, Any], blk: str, fs: str) -> str:
+        """What ``{print $i, $j, ...}`` writes for the records of ``blk``."""
+        prints = self.prints
+        assert prints is not None
+        ors = G["V_ORS"]
+        if prints == (0,):
+            return (blk.replace("\n", ors) if ors != "\n" else blk) + ors
+        pat = self._splitter(fs, prints)
+        rows = pat.findall(blk)
+        if len(prints) > 1:
+            pick = operator.itemgetter(*(i - 1 for i in prints))
+            # findall gives strings, not tuples, for a pattern of one group ({print $1, $1})
+            rows = list(map(G["V_OFS"].join, map(pick, zip(rows) if pat.groups == 1 else rows)))
+        return ors.join(rows) + ors
+
     # --- a block ----------------------------------------------------------------------------
-    def run(self, G: dict[str, Any], blk: str, nrec: int, fs: str) -> bool:
-        """Apply the rule to the ``nrec`` records of ``blk`` (lines without their newlines).
-        False, changing nothing, when this block needs the record-by-record loop."""
+    def run(self, G: dict[str, Any], blk: str, nrec: int, fs: str, out: list[str]) -> bool:
+        """Apply the rule to the ``nrec`` records of ``blk`` (lines without their newlines),
+        appending what it prints to ``out``. False, changing nothing, when this block needs
+        the record-by-record loop."""
+        if self.prints is not None:
+            out.append(self.printed(G, blk, fs))
+            return True
         starts: list[float] = []
         for name, k in self.accums:
             s0 = num(G["V_" + name])
@@ -244,8 +292,14 @@ def block_plan(prog: Program, arrays: set[str]) -> BlockPlan | None:
     def plain(name: str) -> bool:
         return name not in _NOT_PLAIN and name not in arrays and name not in prog.functions
 
+    body = action[1]
+    if pattern is None and len(body) == 1 and body[0][0] == "print" and body[0][2] is None:
+        idx = [_field_index(a) for a in body[0][1]] or [0]
+        if idx == [0] or all(i for i in idx):
+            return BlockPlan(None, [], tuple(i or 0 for i in idx))
+        return None
     accums: list[tuple[str, int | None]] = []
-    for st in action[1]:
+    for st in body:
         if st[0] != "expr":
             return None
         e = unparen(st[1])
