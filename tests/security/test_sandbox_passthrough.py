@@ -37,7 +37,12 @@ def servers(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     def recording_close(self: FuseServer) -> None:
         pt = self.passthrough
         seen.append(
-            {"on": pt is not None, "made": pt.made if pt else 0, "bytes": pt.bytes if pt else 0}
+            {
+                "on": pt is not None,
+                "made": pt.made if pt else 0,
+                "bytes": pt.bytes if pt else 0,
+                "refused": pt.refused if pt else None,
+            }
         )
         close(self)
 
@@ -48,6 +53,8 @@ def servers(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
 def _need_passthrough(seen: list[dict[str, Any]]) -> None:
     if not seen or not seen[-1]["on"]:
         pytest.skip("this kernel offers no FUSE passthrough: the ordinary path was checked")
+    if seen[-1]["refused"] is not None:
+        pytest.skip(f"the kernel refused passthrough copies ({seen[-1]['refused']}): ordinary path")
 
 
 def _copies() -> int:
