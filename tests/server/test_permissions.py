@@ -3,6 +3,7 @@ in-process VMs (whose execs then run on a thread of their own, so the server kee
 
 from __future__ import annotations
 
+import socket
 import threading
 
 import pytest
@@ -110,3 +111,19 @@ def test_in_process_ask_waits_when_the_vm_is_deleted(server):
     assert not t.is_alive()
     assert box["r"].status_code in (200, 404)
     assert c.get("/v1/health").json()["ok"] is True
+
+
+def test_a_long_poll_ends_when_its_client_goes_away(serve):
+    # a client (a closed browser tab) that left a long poll open must not hold the server: the
+    # handler ends when the connection does, so the server stops at once instead of after the
+    # poll's ?wait= (up to 300 s)
+    srv = serve()
+    c = srv.client()
+    vid = c.post("/v1/vms", json={"isolation": "in-process", "policy": ASK_POLICY}).json()["id"]
+    tasks = srv.server.server_state.tasks
+    with socket.create_connection(("127.0.0.1", srv.port)) as sock:
+        sock.sendall(f"GET /v1/vms/{vid}/permissions?wait=300 HTTP/1.1\r\nhost: x\r\n\r\n".encode())
+        while not tasks:  # the poll is being served (the per-test timeout bounds a failure)
+            threading.Event().wait(0.01)
+    srv.stop()
+    assert not srv.thread.is_alive()

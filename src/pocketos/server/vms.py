@@ -142,9 +142,24 @@ async def list_permissions(request: Request) -> Response:
             raise ApiError(422, "invalid_request", f"?wait= must be seconds, not {raw!r}")
         if not 0 <= wait <= 300:
             raise ApiError(422, "invalid_request", "?wait= must be between 0 and 300 seconds")
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(h.permissions.changed.wait(), wait)
+        await _long_poll(request, h.permissions.changed, wait)
     return JSONResponse({"permissions": h.permissions.list()})
+
+
+async def _long_poll(request: Request, event: asyncio.Event, seconds: float) -> None:
+    """Wait until ``event`` is set, ``seconds`` pass or the client goes away: a poll whose
+    client left (a closed browser tab) would otherwise hold the server until its time is up,
+    and a server that is stopping waits for every request it is serving."""
+
+    async def disconnected() -> None:
+        while (await request.receive())["type"] != "http.disconnect":
+            pass
+
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(seconds), asyncio.TaskGroup() as tg:
+            waits = [tg.create_task(event.wait()), tg.create_task(disconnected())]
+            for w in waits:  # the first to end ends the other
+                w.add_done_callback(lambda _: [x.cancel() for x in waits])
 
 
 async def answer_permission(request: Request) -> Response:
