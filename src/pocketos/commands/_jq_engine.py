@@ -32,7 +32,7 @@ from pocketos.commands import _jq_helper
 from pocketos.commands._jq_screen import MAX_COST, UNIT_BYTES, Screen
 from pocketos.kernel.budget import Budget, current_budget
 
-__all__ = ["HelperBusy", "JqEngine", "JqEngineError"]
+__all__ = ["HelperBusy", "JqCompileError", "JqEngine", "JqEngineError"]
 
 _HELPER = str(Path(__file__).with_name("_jq_helper.py"))
 _HEAD = struct.Struct(">cI")
@@ -75,6 +75,10 @@ class JqEngineError(Exception):
 
 class HelperBusy(JqEngineError):
     pass
+
+
+class JqCompileError(JqEngineError):
+    """The program does not compile; the message is jq's."""
 
 
 class _Died(Exception):
@@ -212,9 +216,10 @@ class _Helper:
 
     async def wait_ready(self, budget: Budget | None) -> None:
         if not self.ready:
-            op, _ = await self.recv(budget)
+            op, payload = await self.recv(budget)
             if op != b"Y":
                 raise _Died()
+            self.sizes(payload, 0)
             self.ready = True
 
     def cap_memory(self, limit: int | None) -> None:
@@ -366,6 +371,13 @@ atexit.register(_close_all)
 os.register_at_fork(after_in_child=_forget_after_fork)
 
 
+def _compile_message(payload: bytes) -> str:
+    msg = json.loads(payload).get("msg")
+    if isinstance(msg, str):
+        return msg
+    return "jq: error: cannot compile program\njq: 1 compile error"
+
+
 def _memory_left(budget: Budget | None) -> tuple[int | None, bool]:
     """Bytes left to the exec (and the VM), and whether the exec's limit is the smaller."""
     if budget is None:
@@ -401,11 +413,15 @@ class JqEngine:
         raw: dict[str, str] | None = None,
         *,
         screen: Screen | None = None,
+        defer: bool = False,
     ) -> str | None:
         """Compile ``text`` with ``args`` (and ``raw``: arguments given as JSON texts) in the
         helper; returns None, or the compile error's message (the one for ``bare``, the
         user's own program, when it has one). With ``screen`` (the program passed it), the
-        program is compiled here and each run decides by its input's size where it runs."""
+        program is compiled here and each run decides by its input's size where it runs.
+        With ``defer``, a helper's compile request waits to go in the same write as the first
+        run's inputs (one round trip, not two); its error is then raised as
+        :class:`JqCompileError` by :meth:`next` or :meth:`flush`."""
         args_json = json.dumps({k: v for k, v in args.items() if not raw or k not in raw})
         if raw:
             extra = ",".join(f"{json.dumps(k)}:{v}" for k, v in raw.items())
@@ -430,21 +446,39 @@ class JqEngine:
             assert self.inline is not None
             ok, msg = self.inline.compile(req)
             op, payload = (b"K", b"") if ok else (b"E", json.dumps({"msg": msg}).encode())
+        elif defer and await self._queue(h, req):
+            return None
         else:
             op, payload = await self._compile(h, req)
-        if op == b"K":
-            return None
-        msg = json.loads(payload).get("msg")
-        return (
-            msg
-            if isinstance(msg, str)
-            else "jq: error: cannot compile program\njq: 1 compile error"
-        )
+        return None if op == b"K" else _compile_message(payload)
 
-    async def _compile(self, h: _Helper, req: str) -> tuple[bytes, bytes]:
+    async def _queue(self, h: _Helper, req: str) -> bool:
+        """Keep ``req`` to send with the first run's inputs, under the cap set for the run,
+        which needs the helper's size (told when it is ready): False if it is not known."""
         try:
             await h.wait_ready(self.budget)
-            h.send(b"P", req.encode("utf-8", "surrogatepass"))
+        except _Died:
+            self._died()
+        if not h.vsize:
+            return False
+        self._queued = req.encode("utf-8", "surrogatepass")
+        return True
+
+    async def flush(self) -> None:
+        """Send a compile request still waiting for a run (none came: the inputs were empty,
+        or one failed to read), so that a compile error is reported first, as jq does."""
+        h = self.helper
+        if self._queued is None or h is None:
+            return
+        req, self._queued = self._queued, None
+        op, payload = await self._compile(h, req)
+        if op != b"K":
+            raise JqCompileError(_compile_message(payload))
+
+    async def _compile(self, h: _Helper, req: str | bytes) -> tuple[bytes, bytes]:
+        try:
+            await h.wait_ready(self.budget)
+            h.send(b"P", req if isinstance(req, bytes) else req.encode("utf-8", "surrogatepass"))
             h.state = "running"
             op, payload = await h.recv(self.budget)
             h.state = "idle"
@@ -507,15 +541,8 @@ class JqEngine:
             if not ok:  # pragma: no cover - it compiled here before
                 raise JqEngineError(msg or "jq: error: cannot compile program")
             return
-        if h.vsize:
-            # it compiled here, so it compiles there: the request goes with the inputs (one
-            # wakeup of the helper, not two), under the cap set for the run, which needs the
-            # helper's size from an earlier answer
-            try:
-                await h.wait_ready(self.budget)
-            except _Died:
-                self._died()
-            self._queued = self._req.encode("utf-8", "surrogatepass")
+        if await self._queue(h, self._req):
+            # it compiled here, so it compiles there: the request goes with the inputs
             return
         op, _ = await self._compile(h, self._req)
         if op != b"K":  # pragma: no cover - it compiled here before
@@ -536,8 +563,12 @@ class JqEngine:
             if self._compile_reply:
                 self._compile_reply = False
                 op, payload = await h.recv(self.budget)
-                if op != b"K":  # pragma: no cover - it compiled here before
-                    raise JqEngineError("jq: the jq engine could not compile the program")
+                if op == b"E":
+                    # the helper drops the run that came with a program that did not compile
+                    h.state = "idle"
+                    raise JqCompileError(_compile_message(payload))
+                if op != b"K":
+                    self._died()
                 h.sizes(payload, 0)
             op, payload = await h.recv(self.budget)
         except _Died:

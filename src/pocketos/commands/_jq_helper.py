@@ -11,7 +11,7 @@ Protocol over stdin/stdout, one frame per message: an op byte, a 4-byte big-endi
 payload. The host sends ``P`` (compile: JSON ``{"text", "args", "bare"}``), ``R`` (run the
 compiled program on JSON texts joined by NUL, one value each), ``T`` (run it on one text of any
 number of values, which libjq parses itself), ``M`` (more results) and ``S`` (stop this run).
-The helper answers ``Y`` once ready, ``K`` (with its sizes) or ``E`` (a compile error, JSON
+The helper answers ``Y`` once ready and ``K`` (both with its sizes) or ``E`` (a compile error, JSON
 ``{"msg"}``) to ``P``, and ``B`` frames of results to ``R``/``T``/``M``: a done byte (and, when
 it is 1, the helper's sizes: address space and resident bytes, 8 bytes each), then events, each
 a kind byte (``o`` output, ``e`` jq error, ``p`` parse error of the input, which ends it, ``x``
@@ -60,22 +60,25 @@ class _Pipe:
         self.rfd = sys.stdin.fileno()
         self.wfd = sys.stdout.fileno()
 
-    def read_exact(self, n: int) -> bytes | None:
-        parts: list[bytes] = []
-        while n:
-            data = os.read(self.rfd, min(n, 1 << 20))
-            if not data:
+    def read_exact(self, n: int) -> bytearray | None:
+        # into one buffer: a large input is held once, not in parts and then joined
+        buf = bytearray(n)
+        view = memoryview(buf)
+        pos = 0
+        while pos < n:
+            got = os.readv(self.rfd, [view[pos : pos + (1 << 20)]])
+            if not got:
                 return None
-            parts.append(data)
-            n -= len(data)
-        return b"".join(parts)
+            pos += got
+        view.release()
+        return buf
 
-    def recv(self) -> tuple[bytes, bytes] | None:
+    def recv(self) -> tuple[bytes, bytearray] | None:
         head = self.read_exact(_HEAD.size)
         if head is None:
             return None
         op, size = _HEAD.unpack(head)
-        payload = self.read_exact(size) if size else b""
+        payload = self.read_exact(size)
         if payload is None:
             return None
         return op, payload
@@ -157,12 +160,13 @@ def _serve(pipe: _Pipe) -> None:
 
     cache: dict[str, Any] = {}
     prog: Any = None
-    pipe.send(b"Y")
+    pipe.send(b"Y", _sizes())
     while True:
         msg = pipe.recv()
         if msg is None:
             return
         op, payload = msg
+        del msg
         if op == b"P":
             prog, err = _compile(jq, cache, json.loads(payload))
             if prog is None:
@@ -171,14 +175,14 @@ def _serve(pipe: _Pipe) -> None:
                 pipe.send(b"K", _sizes())
         elif op == b"R" and prog is not None:
             items = payload.decode("utf-8", "surrogatepass").split("\0")
+            del payload  # the input is held once while it is evaluated
             if not _run(pipe, _results(prog, items)):
                 return
-        elif (
-            op == b"T"
-            and prog is not None
-            and not _run(pipe, _text_results(prog, payload.decode("utf-8", "replace")))
-        ):
-            return
+        elif op == b"T" and prog is not None:
+            text = payload.decode("utf-8", "replace")
+            del payload
+            if not _run(pipe, _text_results(prog, text)):
+                return
 
 
 def _sizes() -> bytes:

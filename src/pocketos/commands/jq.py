@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pocketos.commands import command
-from pocketos.commands._jq_engine import JqEngine, JqEngineError
+from pocketos.commands._jq_engine import JqCompileError, JqEngine, JqEngineError
 from pocketos.commands._jq_input import _JsonSplitter, decode_cost
 from pocketos.commands._jq_screen import screen_program
 
@@ -160,12 +160,17 @@ class JqProgram:
         #: the cost bound when the program may run in this process (None: in a helper)
         self.screen = screen_program(source, [opts.named, opts.positional], opts.sort_keys)
 
-    async def compile(self, engine: JqEngine, inputs: list[str] | None = None) -> None:
+    async def compile(
+        self, engine: JqEngine, inputs: list[str] | None = None, defer: bool = False
+    ) -> None:
         """Compile in ``engine``'s helper, with ``inputs`` (JSON texts) for ``input`` and
-        ``inputs``; raises JqError with jq's message and status 3 when it does not compile."""
+        ``inputs``; raises JqError with jq's message and status 3 when it does not compile.
+        ``defer``: see :meth:`JqEngine.compile`."""
         raw = {"__pocketos_inputs": "[" + ",".join(inputs) + "]"} if inputs else None
         screen = None if raw else self.screen  # input/inputs never pass the screen anyway
-        msg = await engine.compile(self.text, self.args, self.source, raw, screen=screen)
+        msg = await engine.compile(
+            self.text, self.args, self.source, raw, screen=screen, defer=defer
+        )
         if msg is not None:
             raise JqError(msg, 3)
 
@@ -600,6 +605,7 @@ async def _jq_inputs(
     starting = True
     async for label, chunk, eof, error in _jq_sources(ctx, files):
         if error:
+            await runner.engine.flush()  # a compile error comes first
             await ctx.stderr.write(_enc(error + "\n"))
             runner.status = 2
             starting = True
@@ -618,6 +624,7 @@ async def _jq_inputs(
         if vals:
             yield [(text, f"{label}:{line}") for text, line in vals]
         if err:
+            await runner.engine.flush()
             await ctx.stderr.write(_enc(err + "\n"))
             runner.status = 2
             raise _StopInput()
@@ -686,12 +693,19 @@ async def jq_cmd(ctx: Context) -> int:
         return exc.status
     async with JqEngine() as engine:
         try:
-            await prog.compile(engine)
+            # one value at a time from each input: the compile request can wait for the
+            # first run (one round trip to the helper instead of two)
+            await prog.compile(engine, defer=_one_by_one(opts, prog))
             runner = _JqRunner(ctx, prog, opts, engine)
-            return await run_jq(ctx, runner, files)
+            status = await run_jq(ctx, runner, files)
+            await engine.flush()
+            return status
         except JqError as exc:
             await ctx.stderr.write(_enc(exc.message + "\n"))
             return exc.status
+        except JqCompileError as exc:
+            await ctx.stderr.write(_enc(str(exc) + "\n"))
+            return 3
         except JqEngineError as exc:
             await ctx.stderr.write(_enc(str(exc) + "\n"))
             return 5
@@ -767,6 +781,12 @@ async def run_jq(ctx: Context, runner: _JqRunner, files: list[str]) -> int:
     except ValueError as exc:
         await ctx.stderr.write(_enc(f"jq: error: {exc}\n"))
         return 2
+
+
+def _one_by_one(opts: JqOptions, prog: JqProgram) -> bool:
+    """Does the program run on each JSON value of the inputs in turn (no -n, -s, -R,
+    --stream, input or inputs)?"""
+    return not (opts.null_input or prog.uses_inputs or opts.slurp or opts.raw_input or opts.stream)
 
 
 def _empty_status(runner: _JqRunner) -> int:
