@@ -307,14 +307,7 @@ class Kernel:
         if info.status == "running":
             self._live -= 1
             if self._audit is not None:
-                self._audit.record(
-                    "process",
-                    capability="exit",
-                    resource=info.argv[0] if info.argv else "",
-                    decision=status,
-                    pid=info.pid,
-                    exit_code=code,
-                )
+                self._audit.process_ended(info.pid, info.argv[0] if info.argv else "", status, code)
         info.status = status
         info.exit_code = code
         info.end_time = time.time()
@@ -370,16 +363,7 @@ class Kernel:
                 bud.limit_hit = exc.limit
             await stderr.write(f"{name}: cannot start process: {exc.message}\n".encode())
             return 126
-        audit = self.audit
-        audit.record(
-            "process",
-            capability="child_process.spawn",
-            resource=name,
-            decision="allow",
-            pid=info.pid,
-            ppid=ppid,
-            argv=list(argv[:16]),
-        )
+        self.audit.process_started(info.pid, ppid, name, argv)
         ctx = Context(
             self,
             list(argv),
