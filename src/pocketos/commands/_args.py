@@ -14,7 +14,8 @@ Errors raise :class:`UsageError` carrying the exact GNU message, e.g.::
 from __future__ import annotations
 
 import builtins
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import partial
 
 __all__ = ["Opt", "Parsed", "UsageError", "parse"]
 
@@ -48,12 +49,31 @@ class Opt:
         return self.short
 
 
-@dataclass
 class Parsed:
-    opts: dict[str, object] = field(default_factory=dict)
-    operands: list[str] = field(default_factory=list)
-    #: options in command-line order as (key, value) — for commands where order matters
-    order: list[tuple[str, object]] = field(default_factory=list)
+    """What :func:`parse` found: ``opts`` by key, ``operands``, and ``order``, the options in
+    command-line order as (key, value) — for commands where order matters."""
+
+    __slots__ = ("opts", "operands", "order")
+
+    def __init__(
+        self,
+        opts: dict[str, object] | None = None,
+        operands: list[str] | None = None,
+        order: list[tuple[str, object]] | None = None,
+    ) -> None:
+        self.opts: dict[str, object] = {} if opts is None else opts
+        self.operands: list[str] = [] if operands is None else operands
+        self.order: list[tuple[str, object]] = [] if order is None else order
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not Parsed:
+            return NotImplemented
+        return (self.opts, self.operands, self.order) == (other.opts, other.operands, other.order)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Parsed(opts={self.opts!r}, operands={self.operands!r}, order={self.order!r})"
 
     def get(self, key: str, default: object = None) -> object:
         return self.opts.get(key, default)
@@ -80,6 +100,23 @@ class Parsed:
         if isinstance(v, list):
             return [str(x) for x in v]
         return [str(v)]
+
+
+def _store(out: Parsed, o: Opt, value: object) -> None:
+    """Record option ``o`` with ``value`` (True for a flag: flags count their repeats)."""
+    k = o.key()
+    if o.arg == "none":
+        prev = out.opts.get(k, 0)
+        out.opts[k] = (prev + 1) if isinstance(prev, int) and not isinstance(prev, bool) else 1
+        if value is not True:
+            out.opts[k] = value
+    elif o.multiple:
+        lst = out.opts.setdefault(k, [])
+        assert isinstance(lst, list)
+        lst.append(value)
+    else:
+        out.opts[k] = value
+    out.order.append((k, value))
 
 
 def _try(name: str) -> str:
@@ -123,21 +160,7 @@ def parse(
     shorts: dict[str, Opt] | None = None
     longs: dict[str, Opt] | None = None
     out = Parsed()
-
-    def store(o: Opt, value: object) -> None:
-        k = o.key()
-        if o.arg == "none":
-            prev = out.opts.get(k, 0)
-            out.opts[k] = (prev + 1) if isinstance(prev, int) and not isinstance(prev, bool) else 1
-            if value is not True:
-                out.opts[k] = value
-        elif o.multiple:
-            lst = out.opts.setdefault(k, [])
-            assert isinstance(lst, list)
-            lst.append(value)
-        else:
-            out.opts[k] = value
-        out.order.append((k, value))
+    store = partial(_store, out)
 
     i = 0
     n = len(args)
