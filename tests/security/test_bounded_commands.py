@@ -23,6 +23,12 @@ MEM = 16 * MiB
 #: what the host may allocate beyond the limit: the VM itself, a copy while a buffer is
 #: checked, interpreter caches
 OVERHEAD = 48 * MiB
+#: the exec timeout behind a test whose work another limit must end: only a failure reaches it.
+#: tracemalloc makes the host many times slower, so on a slow machine 60 s could end the work
+#: before the limit under test did
+BACKSTOP = 600
+
+pytestmark = pytest.mark.timeout(BACKSTOP + 120)
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +89,7 @@ def test_endless_writes_to_a_file_stop_at_the_file_size_limit() -> None:
     """How much a file can grow before the timeout depends on the machine's speed, so the bound
     that holds it is the file size limit, not the exec's memory."""
     with VM(limits={"max_file_size": 4 * MiB}) as vm:
-        r, peak = run_traced(vm, "yes > /tmp/y.txt; echo $?", timeout=30)
+        r, peak = run_traced(vm, "yes > /tmp/y.txt; echo $?", timeout=BACKSTOP)
         assert (r.exit_code, r.stdout) == (0, "1\n"), r  # type: ignore[attr-defined]
         assert "File too large" in r.stderr  # type: ignore[attr-defined]
         assert vm.stat("/tmp/y.txt").st_size == 4 * MiB
@@ -127,7 +133,7 @@ ACCUMULATE = [
 @pytest.mark.parametrize("script", ACCUMULATE)
 def test_accumulating_command_stops_at_max_memory(vm: VM, script: str) -> None:
     # the timeout only backs up the test: the memory limit must end the work first
-    r, peak = run_traced(vm, script, timeout=60, limits={"max_memory": MEM})
+    r, peak = run_traced(vm, script, timeout=BACKSTOP, limits={"max_memory": MEM})
     assert (r.exit_code, r.limit_hit) == (125, "max_memory"), r  # type: ignore[attr-defined]
     assert "memory limit exceeded (max_memory=16 MiB)" in r.stderr  # type: ignore[attr-defined]
     assert peak < MEM + OVERHEAD
@@ -258,7 +264,7 @@ def test_find_globs_match_in_linear_time(vm: VM, script: str) -> None:
 def test_backtracking_stack_is_charged_before_the_match(vm: VM) -> None:
     vm.write_file("/tmp/long", b"x" * 1_000_000 + b"\n")
     r, peak = run_traced(
-        vm, "sed -E 's/(x|xx)+y/Z/' /tmp/long", timeout=60, limits={"max_memory": MEM}
+        vm, "sed -E 's/(x|xx)+y/Z/' /tmp/long", timeout=BACKSTOP, limits={"max_memory": MEM}
     )
     assert (r.exit_code, r.limit_hit) == (125, "max_memory"), r  # type: ignore[attr-defined]
     assert "regex: memory limit exceeded" in r.stderr  # type: ignore[attr-defined]
@@ -304,7 +310,9 @@ def test_sqlite_in_memory_database_is_bounded_by_max_memory(vm: VM) -> None:
         "create table t(x); with recursive c(i) as (select 1 union all select i + 1 from c) "
         "insert into t select randomblob(1000) from c;"
     )
-    r, peak = run_traced(vm, f"sqlite3 :memory: '{q}'", timeout=60, limits={"max_memory": MEM})
+    r, peak = run_traced(
+        vm, f"sqlite3 :memory: '{q}'", timeout=BACKSTOP, limits={"max_memory": MEM}
+    )
     assert (r.exit_code, r.limit_hit) == (13, "max_memory"), r  # type: ignore[attr-defined]
     assert r.stderr == "Error: stepping, database or disk is full (13)\n"  # type: ignore[attr-defined]
     assert peak < MEM + OVERHEAD
@@ -322,7 +330,7 @@ def test_sqlite_runaway_query_ends_at_the_timeout(vm: VM) -> None:
 
 def test_awk_string_doubling_stops_at_max_memory(vm: VM) -> None:
     script = "awk 'BEGIN { s = \"x\"; while (1) s = s s }'"
-    r, peak = run_traced(vm, script, timeout=60, limits={"max_memory": MEM})
+    r, peak = run_traced(vm, script, timeout=BACKSTOP, limits={"max_memory": MEM})
     assert (r.exit_code, r.limit_hit) == (125, "max_memory"), r  # type: ignore[attr-defined]
     assert r.stderr == "bash: awk: string: memory limit exceeded (max_memory=16 MiB)\n"  # type: ignore[attr-defined]
     assert peak < MEM + OVERHEAD
@@ -336,7 +344,7 @@ LAUGHS = "a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
 def test_yaml_alias_bomb_is_refused(vm: VM) -> None:
     vm.write_file("/tmp/bomb.yaml", LAUGHS.encode())
     assert len(LAUGHS) < 400
-    r, peak = run_traced(vm, "yq . /tmp/bomb.yaml", timeout=60)
+    r, peak = run_traced(vm, "yq . /tmp/bomb.yaml", timeout=BACKSTOP)
     assert (r.exit_code, r.limit_hit) == (1, "max_memory"), r  # type: ignore[attr-defined]
     assert r.stderr == (  # type: ignore[attr-defined]
         "Error: bad file '/tmp/bomb.yaml': yaml: document contains excessive aliasing\n"
