@@ -165,9 +165,9 @@ class NullInput(BytesSource):
 
 
 class HandleInput(_BufferedInput):
-    """An input stream over an open file handle read in chunks, for files that never end
-    (``/dev/zero``, ``/dev/urandom`` as ``< /dev/zero``). Each read checks the deadline and
-    lets other tasks run now and then."""
+    """An input stream over an open file handle read in chunks (the first one may be larger:
+    ``first_read``), which works for files that never end too (``/dev/zero``, ``/dev/urandom``
+    as ``< /dev/zero``). Each read checks the deadline and lets other tasks run now and then."""
 
     def __init__(self, handle: Any, first_read: int = READ_CHUNK) -> None:
         self._h = handle
