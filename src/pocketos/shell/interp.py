@@ -278,6 +278,8 @@ class Shell(
             script = parse(source, self.shopt.extglob, first_line)
         except ShellSyntaxError as err:
             return await self.run_incremental(source, err)
+        if self.opts.noexec and not self.interactive:  # ``bash -n``: read, not run
+            raise NoExec(self.last_status)
         return await self.run_toplevel(script)
 
     async def run_toplevel(self, script: Script) -> int:
@@ -313,7 +315,8 @@ class Shell(
         which reads and runs its input one command at a time)."""
         p = Parser(source, self.shopt.extglob)
         status = self.last_status
-        stopped: NoExec | None = None  # after ``set -n`` the rest is only read
+        # after ``set -n`` (or under ``bash -n``) the rest is only read
+        stopped = NoExec(status) if self.opts.noexec and not self.interactive else None
         while True:
             p.extglob = self.shopt.extglob
             try:
