@@ -195,29 +195,33 @@ def test_known_agent_without_sandbox_needs_its_cwd_on_the_host() -> None:
     assert "sandbox=True" in str(info.value)
 
 
-HANGS_AT_NEW = """
-import asyncio, sys
-import acp
-from acp import InitializeResponse
-from acp.schema import AgentCapabilities, Implementation
-
-class Agent:
-    def on_connect(self, conn):
-        pass
-
-    async def initialize(self, protocol_version, client_capabilities=None, client_info=None, **kw):
-        return InitializeResponse(
-            protocol_version=acp.PROTOCOL_VERSION,
-            agent_capabilities=AgentCapabilities(),
-            agent_info=Implementation(name="hang", version="1"),
-        )
-
-    async def new_session(self, cwd, mcp_servers=None, **kw):
-        print("waiting for the licence server", file=sys.stderr, flush=True)
-        await asyncio.Event().wait()
-
-asyncio.run(acp.run_agent(Agent()))
+#: an ACP agent speaking JSON-RPC by hand (json and sys only: it answers initialize within
+#: milliseconds, where importing the acp package took seconds on a loaded machine and ate
+#: into the handshake timeout the test is about); it never answers HANG[0], after saying HANG[1]
+RAW_AGENT = """
+import json, sys, uuid
+HANG = {hang!r}
+CAPS = {caps!r}
+for line in sys.stdin:
+    msg = json.loads(line)
+    method, mid = msg.get("method"), msg.get("id")
+    if mid is None:
+        continue
+    if method == HANG[0]:
+        print(HANG[1], file=sys.stderr, flush=True)
+        continue
+    if method == "initialize":
+        info = {{"name": "hang", "version": "1"}}
+        result = {{"protocolVersion": 1, "agentCapabilities": CAPS, "agentInfo": info}}
+    elif method == "session/new":
+        result = {{"sessionId": uuid.uuid4().hex}}
+    else:
+        result = {{}}
+    sys.stdout.write(json.dumps({{"jsonrpc": "2.0", "id": mid, "result": result}}) + "\\n")
+    sys.stdout.flush()
 """
+
+HANGS_AT_NEW = RAW_AGENT.format(hang=("session/new", "waiting for the licence server"), caps={})
 
 
 def test_handshake_timeout_covers_session_new_and_says_what_the_agent_printed(
@@ -328,32 +332,9 @@ def test_close_kills_what_a_launcher_left_holding_the_pipes(tmp_path: Path) -> N
                 os.kill(pid, signal.SIGKILL)
 
 
-HANGS_AT_LOAD = """
-import asyncio, sys, uuid
-import acp
-from acp import InitializeResponse, NewSessionResponse
-from acp.schema import AgentCapabilities, Implementation
-
-class Agent:
-    def on_connect(self, conn):
-        pass
-
-    async def initialize(self, protocol_version, client_capabilities=None, client_info=None, **kw):
-        return InitializeResponse(
-            protocol_version=acp.PROTOCOL_VERSION,
-            agent_capabilities=AgentCapabilities(load_session=True),
-            agent_info=Implementation(name="hang", version="1"),
-        )
-
-    async def new_session(self, cwd, mcp_servers=None, **kw):
-        return NewSessionResponse(session_id=uuid.uuid4().hex)
-
-    async def load_session(self, cwd, session_id, mcp_servers=None, **kw):
-        print("replaying a huge history", file=sys.stderr, flush=True)
-        await asyncio.Event().wait()
-
-asyncio.run(acp.run_agent(Agent()))
-"""
+HANGS_AT_LOAD = RAW_AGENT.format(
+    hang=("session/load", "replaying a huge history"), caps={"loadSession": True}
+)
 
 
 def test_handshake_timeout_covers_session_load(tmp_path: Path) -> None:
