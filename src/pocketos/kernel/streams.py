@@ -180,6 +180,9 @@ class HandleInput(_BufferedInput):
             return False
         await pace()
         data = self._h.read(self._want)
+        if len(data) > READ_CHUNK:
+            # a first read larger than a chunk is held whole, as a whole-file read would be
+            check_alloc(len(data), f"reading {getattr(self._h, 'name', 'a file')}")
         self._want = READ_CHUNK
         if not data:
             return False
