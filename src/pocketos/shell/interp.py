@@ -497,7 +497,7 @@ class Shell(
             saved = self.fds
             opened: list[Any] = []
             try:
-                self.fds = await self.apply_redirs(redirs, dict(saved), opened)
+                self.fds = await self.apply_redirs(redirs, dict(saved), opened, hold=True)
             except ShellError as e:
                 self.fds = saved
                 _close_all(opened)

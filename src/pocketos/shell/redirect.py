@@ -47,6 +47,31 @@ class FileIn(HandleInput):
         super().__init__(handle, _READ_WHOLE if handle.rdev is None else READ_CHUNK)
 
 
+class HeldFileIn(FileIn):
+    """A ``<`` file of a command that runs more commands before it reads (a group, a loop, a
+    function, ``exec 3< f``). Those may truncate or append to the file, which is then read as
+    it is; or remove, rename or replace it, and then what it held when it was opened is read,
+    as from bash's open file (a copy of a file up to 1 MiB is kept for that)."""
+
+    def __init__(self, handle: Any, copy: bytes, ident: tuple[int, int]) -> None:
+        super().__init__(handle)
+        self._copy: bytes | None = copy
+        self._ident = ident
+        self._gone = False
+
+    async def _fill(self) -> bool:
+        if self._gone:
+            return False
+        copy, self._copy = self._copy, None
+        if copy is not None:
+            st = self._h.fstat()
+            if st is None or (st.st_dev, st.st_ino) != self._ident:
+                self._gone = True  # not the file that was opened any more: its copy is read
+                self._buf += copy
+                return bool(copy)
+        return await super()._fill()
+
+
 class FileOut(OutputStream):
     """Output redirected to a file in the VM filesystem."""
 
@@ -133,8 +158,14 @@ class Redirections(ShellAttrs):
 
     # --- redirections ---------------------------------------------------------------------------
     async def apply_redirs(
-        self: Shell, redirs: list[Redir], fds: dict[int, Any], opened: list[Any]
+        self: Shell,
+        redirs: list[Redir],
+        fds: dict[int, Any],
+        opened: list[Any],
+        hold: bool = False,
     ) -> dict[int, Any]:
+        """Apply ``redirs`` in order to ``fds``; ``hold`` for a command that runs others before
+        it reads (a compound command, a function, ``exec``): see :class:`HeldFileIn`."""
         for r in redirs:
             op = r.op
             fd = r.fd
@@ -185,8 +216,8 @@ class Redirections(ShellAttrs):
                 op = "&>"
             path = await self._redir_target(r.target)
             if op == "<":
-                stream = self._open_in(path)
-                if type(stream) is FileIn:
+                stream = self._open_in(path, hold=hold)
+                if isinstance(stream, FileIn):
                     opened.append(stream)
                 fds[0 if fd is None else fd] = stream
             elif op == "<>":
@@ -244,9 +275,10 @@ class Redirections(ShellAttrs):
             return self.fds.get(int(path[8:]))
         return None
 
-    def _open_in(self: Shell, path: str, now: bool = False) -> InputStream:
-        """The input of ``< path``: a :class:`FileIn` (to close after the command); with
-        ``now`` (``$(< path)``, read at once) a file up to 1 MiB is read here instead."""
+    def _open_in(self: Shell, path: str, now: bool = False, hold: bool = False) -> InputStream:
+        """The input of ``< path``: a :class:`FileIn` (to close after the command), or with
+        ``hold`` a :class:`HeldFileIn`; with ``now`` (``$(< path)``, read at once) a file up to
+        1 MiB is read here instead."""
         sp = self._special_stream(path)
         if sp == "null":
             return NullInput()
@@ -258,7 +290,13 @@ class Redirections(ShellAttrs):
                 data = self.fs.read_regular(p, max_size=_READ_WHOLE)
                 if data is not None:
                     return BytesSource(data)
-            return FileIn(self.fs.open(p, "rb"))
+            handle = self.fs.open(p, "rb")
+            if hold and handle.rdev is None:
+                st = handle.fstat()
+                copy = self.fs.read_regular(p, max_size=_READ_WHOLE) if st is not None else None
+                if st is not None and copy is not None:
+                    return HeldFileIn(handle, copy, (st.st_dev, st.st_ino))
+            return FileIn(handle)
         except IsADirectoryError:
             return _DirInput()
         except OSError as exc:

@@ -360,7 +360,11 @@ class SimpleCommands(ShellAttrs):
         try:
             if cmd.redirs:
                 try:
-                    self.fds = await self.apply_redirs(cmd.redirs, dict(saved_fds), opened)
+                    # a function or ``exec`` runs other commands before its input is read
+                    hold = fn is not self._call_builtin or argv[0] == "exec"
+                    self.fds = await self.apply_redirs(
+                        cmd.redirs, dict(saved_fds), opened, hold=hold
+                    )
                 except ShellError as e:
                     self.fds = saved_fds
                     await self.error(e.message)
