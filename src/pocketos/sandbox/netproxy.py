@@ -88,7 +88,10 @@ def open_in_netns(
 
 
 def _listen(port: int) -> socket.socket:
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # IPPROTO_TCP named: asyncio turns Nagle off only on sockets whose proto says TCP, and an
+    # accepted socket inherits the listener's (0 otherwise), so a reply written in two parts
+    # would wait for the peer's delayed ACK (40 ms)
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     s.bind(("127.0.0.1", port))
     s.listen(64)
