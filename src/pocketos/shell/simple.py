@@ -58,6 +58,7 @@ HOP_EVERY = 8
 _T = TypeVar("_T")
 #: builtins whose ``name=value`` arguments are assignments
 _DECLARATION = frozenset(["local", "declare", "typeset", "export", "readonly"])
+_HOLDS_INPUT = frozenset(["exec", "eval", "source", "."])
 
 
 def _has_cmdsub(a: Assign) -> bool:
@@ -360,8 +361,9 @@ class SimpleCommands(ShellAttrs):
         try:
             if cmd.redirs:
                 try:
-                    # a function or ``exec`` runs other commands before its input is read
-                    hold = fn is not self._call_builtin or argv[0] == "exec"
+                    # a function, ``exec``, ``eval`` or ``source`` runs other commands
+                    # before its input is read
+                    hold = fn is not self._call_builtin or argv[0] in _HOLDS_INPUT
                     self.fds = await self.apply_redirs(
                         cmd.redirs, dict(saved_fds), opened, hold=hold
                     )
