@@ -27,7 +27,9 @@ def _run_child(guest: str) -> subprocess.CompletedProcess[str]:
         f"""
         from pocketos import VM
         with VM() as vm:
-            r = vm.exec({guest!r}, timeout=1)
+            # the timeout must be what stops the guest: at 16 MB/s seen under load, a faster
+            # machine could print the default 64 MiB output limit within the second
+            r = vm.exec({guest!r}, timeout=1, limits={{"max_output_bytes": 1 << 30}})
             print(r.exit_code, r.limit_hit, flush=True)
         print("closed", flush=True)
         """
