@@ -14,7 +14,7 @@ import acp
 from acp.schema import AllowedOutcome, RequestPermissionResponse
 
 from tests.agent.fake_llm import FakeServer, openai_text, openai_tool
-from tests.agent.test_acp_server import _Client, _env, _tool_output
+from tests.agent.test_acp_server import SHUTDOWN, _Client, _env, _tool_output
 
 
 class _Editor(_Client):
@@ -60,7 +60,12 @@ def test_acp_session_load_replays_the_conversation_and_reopens_the_vm(tmp_path: 
         async with FakeServer(replies) as srv:
             client = _Client()
             async with acp.spawn_agent_process(
-                cast(Any, client), sys.executable, *_argv(srv, *store), env=_env(), cwd=str(project)
+                cast(Any, client),
+                sys.executable,
+                *_argv(srv, *store),
+                env=_env(),
+                cwd=str(project),
+                transport_kwargs=SHUTDOWN,
             ) as (conn, _proc):
                 init = await conn.initialize(protocol_version=acp.PROTOCOL_VERSION)
                 assert init.agent_capabilities is not None
@@ -80,7 +85,12 @@ def test_acp_session_load_replays_the_conversation_and_reopens_the_vm(tmp_path: 
         async with FakeServer(replies, strict=True) as srv:
             client = _Client()
             async with acp.spawn_agent_process(
-                cast(Any, client), sys.executable, *_argv(srv, *store), env=_env(), cwd=str(project)
+                cast(Any, client),
+                sys.executable,
+                *_argv(srv, *store),
+                env=_env(),
+                cwd=str(project),
+                transport_kwargs=SHUTDOWN,
             ) as (conn, _proc):
                 await conn.initialize(protocol_version=acp.PROTOCOL_VERSION)
                 await conn.load_session(cwd=str(project), session_id=sid, mcp_servers=[])
@@ -113,7 +123,12 @@ def test_acp_session_load_without_a_store_is_refused(tmp_path: Path) -> None:
         async with FakeServer([]) as srv:
             client = _Client()
             async with acp.spawn_agent_process(
-                cast(Any, client), sys.executable, *_argv(srv), env=_env(), cwd=str(tmp_path)
+                cast(Any, client),
+                sys.executable,
+                *_argv(srv),
+                env=_env(),
+                cwd=str(tmp_path),
+                transport_kwargs=SHUTDOWN,
             ) as (conn, _proc):
                 init = await conn.initialize(protocol_version=acp.PROTOCOL_VERSION)
                 assert init.agent_capabilities is not None
@@ -162,7 +177,12 @@ def _ask_run(tmp_path: Path, answer: str) -> _Editor:
             client = _Editor(answer)
             argv = _argv(srv, "--policy", str(policy), "--mount", f"{project}:/src")
             async with acp.spawn_agent_process(
-                cast(Any, client), sys.executable, *argv, env=_env(), cwd=str(project)
+                cast(Any, client),
+                sys.executable,
+                *argv,
+                env=_env(),
+                cwd=str(project),
+                transport_kwargs=SHUTDOWN,
             ) as (conn, _proc):
                 await conn.initialize(protocol_version=acp.PROTOCOL_VERSION)
                 new = await conn.new_session(cwd=str(project), mcp_servers=[])

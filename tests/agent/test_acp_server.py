@@ -16,6 +16,9 @@ from acp.schema import AllowedOutcome, RequestPermissionResponse
 from tests.agent.fake_llm import FakeServer, openai_text, openai_tool
 
 SRC = str(Path(__file__).resolve().parents[2] / "src")
+#: the agent gets this long to exit after its stdin closes before the acp library signals it
+#: (its default, 2 s, is shorter than a loaded machine may need to end the VM and write the store)
+SHUTDOWN = {"shutdown_timeout": 120.0}
 
 
 class _Client:
@@ -82,7 +85,12 @@ async def _drive(
             *extra,
         ]
         async with acp.spawn_agent_process(
-            cast(Any, client), sys.executable, *argv, env=_env(), cwd=str(project)
+            cast(Any, client),
+            sys.executable,
+            *argv,
+            env=_env(),
+            cwd=str(project),
+            transport_kwargs=SHUTDOWN,
         ) as (conn, _proc):
             init = await conn.initialize(protocol_version=acp.PROTOCOL_VERSION)
             assert init.agent_info is not None and init.agent_info.name == "pocketos-acp"
