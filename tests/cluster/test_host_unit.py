@@ -134,3 +134,20 @@ def test_starting_and_stopping_ray_keeps_the_wasm_signal_handlers() -> None:
         py(42)
     finally:
         vm.close()
+
+
+def test_a_host_outside_ray_reports_no_node_and_starts_no_ray() -> None:
+    """A host used directly (over the wire, in a test) in a process that imported Ray but never
+    joined a cluster reports no node: asking Ray's runtime context for one started a whole local
+    Ray (head, raylet, dashboard) that ran until the process ended."""
+    ray = pytest.importorskip("ray", reason="ray is not installed (pip install 'pocketos[ray]')")
+    from pocketos.cluster.raystart import shutdown_ray
+
+    if ray.is_initialized():
+        shutdown_ray()
+    try:
+        assert VMHost("h").info()[1]["node"] is None
+        assert not ray.is_initialized()
+    finally:
+        if ray.is_initialized():
+            shutdown_ray()

@@ -80,10 +80,13 @@ def _rss() -> int:
 
 def _ray_node() -> str | None:
     """The id of the Ray node this host runs on (None outside Ray). Ray is already loaded in
-    an actor's process: it is looked up, never imported here."""
+    an actor's process: it is looked up, never imported here. A process that imported Ray
+    without joining a cluster is outside it: its runtime context would start a local Ray."""
     ray = sys.modules.get("ray")
     try:
-        return str(ray.get_runtime_context().get_node_id()) if ray is not None else None
+        if ray is None or not ray.is_initialized():
+            return None
+        return str(ray.get_runtime_context().get_node_id())
     except Exception:
         return None
 
