@@ -9,7 +9,9 @@ host keeps it. If the worker dies (a limit, a crash, a kill), the request that w
 returns a clear result (``exit_code`` 124/125/128+signal and ``limit_hit`` ``timeout``,
 ``cpu``, ``memory``, ``crash`` or ``killed``) and the next request starts a new worker from
 the last commit. Mounts are replayed from their specs (host directories keep their own state;
-memory mounts start empty); the audit log and process table start over.
+memory mounts start empty); the audit log and process table start over. A Landlocked worker
+cannot change its domain, so a host mount added or removed after the start moves the VM to a
+new worker the same way (refused while that would lose background processes or memory mounts).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from pocketos.errors import PocketOSError
 from pocketos.isolation import protocol
 from pocketos.isolation.pool import WorkerPool, default_pool
 from pocketos.isolation.process import WorkerDied, WorkerLimits, WorkerProcess
+from pocketos.isolation.remount import check_movable, is_landlocked
 from pocketos.kernel.audit import AuditEvent
 from pocketos.kernel.fs.api import StatResult
 from pocketos.kernel.limits import Limits
@@ -633,12 +636,37 @@ class AsyncProcessVM(FileFront):
         if backend is not None:
             raise NotImplementedError("only host= and memory= mounts cross into a worker process")
         s = _mount_spec(path, spec)
+        move = isinstance(s.get("host"), str) and self._landlocked()
+        if move:
+            check_movable(f"mount {path}", self._procs, self._mounts, self.commit_error)
         self._call("mount", path, **s)
         self._mounts[posixpath.normpath(path)] = s
+        if move:
+            self._move_to_new_worker()
 
     def unmount(self, path: str) -> None:
+        key = posixpath.normpath(path)
+        old = self._mounts.get(key)
+        move = old is not None and isinstance(old.get("host"), str) and self._landlocked()
+        if move:
+            check_movable(f"unmount {path}", self._procs, self._mounts, self.commit_error)
         self._call("unmount", path)
-        self._mounts.pop(posixpath.normpath(path), None)
+        self._mounts.pop(key, None)
+        if move:
+            self._move_to_new_worker()
+
+    def _landlocked(self) -> bool:
+        self._alive()
+        return is_landlocked(self._worker_for_call().sandbox)
+
+    def _move_to_new_worker(self) -> None:
+        """Commit, end the worker, open the VM in a new one (see :mod:`.remount`)."""
+        self.commit()
+        w, self._worker = self._worker, None
+        if w is not None:
+            w.handlers.pop(self._handle, None)
+            self.pool.release(w)
+        self._worker_for_call()
 
     def mounts(self) -> list[dict[str, Any]]:
         return list(self._call("mounts"))
