@@ -17,6 +17,7 @@ from pocketos import VM
 from pocketos.errors import PocketOSError
 from pocketos.isolation import WorkerPool, landlock
 from pocketos.isolation.client import AsyncProcessVM
+from pocketos.isolation.remount import check_movable
 from pocketos.wasm import python_available
 from tests.security._util import SECRET_MARKER
 
@@ -146,3 +147,20 @@ def test_a_move_is_refused_while_a_background_process_runs(pool: WorkerPool, hos
         assert proc.wait() != 0
         vm.mount("/late", host=str(hostdir))
         assert vm.exec("cat /late/f").stdout == "from host\n"
+
+
+def test_a_shell_opened_before_the_move_says_why_it_ended(pool: WorkerPool, hostdir: Path) -> None:
+    with VM(isolation="process", pool=pool) as vm:
+        sh = vm.shell()
+        assert sh.run("echo one > /a").exit_code == 0
+        vm.mount("/late", host=str(hostdir))
+        with pytest.raises(RuntimeError, match="replaced to change the VM's host mounts"):
+            sh.run("cat /late/f")
+        assert vm.exec("cat /a /late/f").stdout == "one\nfrom host\n"
+
+
+def test_a_move_is_refused_when_the_last_commit_failed() -> None:
+    # a layer too big for one frame (512 MiB) is not committed; moving would drop it
+    with pytest.raises(PocketOSError, match="last commit could not keep"):
+        check_movable("mount /late", {}, {}, "the layer is too big")
+    check_movable("mount /late", {}, {"/h": {"host": "/x"}}, None)

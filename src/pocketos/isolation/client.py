@@ -179,6 +179,8 @@ class AsyncProcessVM(FileFront):
         self.kernel = RemoteKernel(self, tools)
         #: how many workers this VM has had (a handle on a process or interpreter belongs to one)
         self._generation = 0
+        #: the generations whose worker ended to change the host mounts (see :mod:`.remount`)
+        self._moved: set[int] = set()
         self._procs: dict[int, Any] = {}
         self._worker: WorkerProcess | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -338,7 +340,9 @@ class AsyncProcessVM(FileFront):
         self._alive()
         w = self._worker
         if generation != self._generation or w is None or not w.alive:
-            why = self.last_death.message if self.last_death is not None else "it was replaced"
+            why = "it was replaced to change the VM's host mounts"
+            if generation not in self._moved and self.last_death is not None:
+                why = self.last_death.message
             raise LookupError(f"it ended with the VM's worker process ({why})")
         reply = self._send(
             {"op": op, **fields}, self.limits.timeout if wait is _VM_TIMEOUT else wait
@@ -662,6 +666,7 @@ class AsyncProcessVM(FileFront):
     def _move_to_new_worker(self) -> None:
         """Commit, end the worker, open the VM in a new one (see :mod:`.remount`)."""
         self.commit()
+        self._moved.add(self._generation)
         w, self._worker = self._worker, None
         if w is not None:
             w.handlers.pop(self._handle, None)
