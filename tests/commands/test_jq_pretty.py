@@ -1,5 +1,5 @@
-"""jq's pretty output (``--indent n``, ``--tab``, ``-S``) is laid out by libjq's own printer in
-the helper; the host's jq binary is the oracle for the layout.
+"""jq's pretty output (``--indent n``, ``--tab``, ``-S``, ``-a``): the layout of libjq's compact
+results, checked against the host's jq binary.
 
 The values are the ones on which the bundled libjq and the host's jq agree whatever the layout:
 libjq keeps number literals as written (``1.0``, ``1E+2``) and escapes DEL, where jq 1.6 prints
@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pocketos import VM
-from pocketos.commands import _jq_helper
+from pocketos.commands._data import format_json
 
 pytestmark = pytest.mark.skipif(shutil.which("jq") is None, reason="the host has no jq binary")
 
@@ -92,7 +92,7 @@ def test_pretty_output_is_jqs(
 
 @pytest.mark.parametrize("program", PROGRAMS[:2])
 def test_a_computed_number_keeps_jqs_form(vm: VM, program: str, tmp_path: Any) -> None:
-    # a double libjq computed is printed as such (1e-07), never as a parsed literal (1E-7)
+    # a double libjq computed keeps its printed form (1e-07)
     (tmp_path / "n.json").write_text('{"a": [1, 2]}')
     vm.write_file("/tmp/n.json", b'{"a": [1, 2]}')
     prog = f"{program} | [pow(10; -7), 1.5e300 * 1, 0.1 + 0.2, {{b: (.a[0] / 3)}}]"
@@ -101,22 +101,14 @@ def test_a_computed_number_keeps_jqs_form(vm: VM, program: str, tmp_path: Any) -
     assert b"1e-07" in r.stdout_bytes
 
 
-def test_without_libjqs_printer_the_host_lays_out(vm: VM, monkeypatch: pytest.MonkeyPatch) -> None:
-    # a jq package that does not export the printer: results come compact, laid out here
-    monkeypatch.setattr(_jq_helper, "_printer", None)
-    vm.write_file("/tmp/p.json", b'{"a": [1, {"b": []}], "c": {}}')
-    r = vm.exec("jq --indent 3 . /tmp/p.json")  # small and screened: runs in this process
-    assert (
-        r.stdout
-        == '{\n   "a": [\n      1,\n      {\n         "b": []\n      }\n   ],\n   "c": {}\n}\n'
-    )
-
-
-def test_libjqs_printer_lays_out_like_jq() -> None:
-    show = _jq_helper.printer()
-    assert show is not None
-    text = '{"a":[1,{"b":[]}],"c":{},"d":"\\u0001é"}'
-    assert show(text, _jq_helper.print_flags("\t")) == (
-        '{\n\t"a": [\n\t\t1,\n\t\t{\n\t\t\t"b": []\n\t\t}\n\t],\n\t"c": {},\n\t"d": "\\u0001é"\n}'
-    )
-    assert show(text, _jq_helper.print_flags(" ")).startswith('{\n "a": [\n  1,')
+@pytest.mark.parametrize(
+    ("compact", "indent", "laid_out"),
+    [
+        ("[]", "  ", "[]"),
+        ('{"a":{},"b":[[]]}', "  ", '{\n  "a": {},\n  "b": [\n    []\n  ]\n}'),
+        ('["[]{},:\\"",{"k,":":"}]', "\t", '[\n\t"[]{},:\\"",\n\t{\n\t\t"k,": ":"\n\t}\n]'),
+        ("[1,-0,1.5e+300,null]", " ", "[\n 1,\n -0,\n 1.5e+300,\n null\n]"),
+    ],
+)
+def test_format_json_lays_out_like_jq(compact: str, indent: str, laid_out: str) -> None:
+    assert format_json(compact, indent) == laid_out

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
+from itertools import accumulate, repeat
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -49,7 +50,6 @@ async def _iter_operand(ctx: Context, name: str) -> AsyncIterator[bytes]:
             ctx.check_killed()
 
 
-_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[{}\[\]:,]|[^{}\[\]:,"]+')
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")
 
 
@@ -61,37 +61,33 @@ def _ascii_escape(m: re.Match[str]) -> str:
     return f"\\u{0xD800 + (cp >> 10):04x}\\u{0xDC00 + (cp & 0x3FF):04x}"
 
 
+#: a token of compact JSON: a string, an empty array or object, a structural character, or a
+#: number or literal
+_TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|\[\]|\{\}|[{}\[\]:,]|[^{}\[\]:,"]+')
+_DEPTH_STEP = {"{": 1, "[": 1, "}": -1, "]": -1}
+
+
 def format_json(compact: str, indent: str | None, ascii_only: bool = False) -> str:
     """Re-indent jq's compact JSON text like jq does (``indent`` None: compact)."""
     if ascii_only:
         compact = _NON_ASCII.sub(_ascii_escape, compact)
-    if indent is None or len(compact) < 2 or compact[0] not in "[{":
+    if indent is None or len(compact) < 3 or compact[0] not in "[{":
         return compact
+    # every step runs in C: the tokens, the depth after each token (a running sum), then each
+    # structural token and its depth looked up in a table of laid-out pieces (any other token
+    # is its own piece)
     toks = _TOKEN.findall(compact)
-    out: list[str] = []
-    depth = 0
-    i = 0
-    n = len(toks)
-    while i < n:
-        t = toks[i]
-        if t == "{" or t == "[":
-            if i + 1 < n and toks[i + 1] == ("}" if t == "{" else "]"):
-                out.append(t + toks[i + 1])
-                i += 2
-                continue
-            depth += 1
-            out.append(t + "\n" + indent * depth)
-        elif t == "}" or t == "]":
-            depth -= 1
-            out.append("\n" + indent * depth + t)
-        elif t == ",":
-            out.append(",\n" + indent * depth)
-        elif t == ":":
-            out.append(": ")
-        else:
-            out.append(t)
-        i += 1
-    return "".join(out)
+    depths = list(accumulate(map(_DEPTH_STEP.get, toks, repeat(0))))
+    lines = ["\n" + indent * d for d in range(max(depths) + 1)]
+    table: dict[tuple[str, int], str] = {}
+    for d, nl in enumerate(lines):
+        table["{", d] = "{" + nl
+        table["[", d] = "[" + nl
+        table["}", d] = nl + "}"
+        table["]", d] = nl + "]"
+        table[",", d] = "," + nl
+        table[":", d] = ": "
+    return "".join(map(table.get, zip(toks, depths, strict=True), toks))
 
 
 __all__ = ["format_json"]

@@ -414,7 +414,6 @@ class JqEngine:
         *,
         screen: Screen | None = None,
         defer: bool = False,
-        dump: int = 0,
     ) -> str | None:
         """Compile ``text`` with ``args`` (and ``raw``: arguments given as JSON texts) in the
         helper; returns None, or the compile error's message (the one for ``bare``, the
@@ -422,14 +421,12 @@ class JqEngine:
         program is compiled here and each run decides by its input's size where it runs.
         With ``defer``, a helper's compile request waits to go in the same write as the first
         run's inputs (one round trip, not two); its error is then raised as
-        :class:`JqCompileError` by :meth:`next` or :meth:`flush`. ``dump``: libjq's print
-        flags for the results (see :func:`pocketos.commands._jq_helper.print_flags`)."""
+        :class:`JqCompileError` by :meth:`next` or :meth:`flush`."""
         args_json = json.dumps({k: v for k, v in args.items() if not raw or k not in raw})
         if raw:
             extra = ",".join(f"{json.dumps(k)}:{v}" for k, v in raw.items())
             args_json = args_json[:-1] + ("," if len(args_json) > 2 else "") + extra + "}"
-        req = f'{{"text":{json.dumps(text)},"bare":{json.dumps(bare)},"args":{args_json}'
-        req += f',"dump":{int(dump)}}}' if dump else "}"
+        req = f'{{"text":{json.dumps(text)},"bare":{json.dumps(bare)},"args":{args_json}}}'
         if self.budget is not None:
             self.budget.check_alloc(len(req), "jq: input")
         if self._screen is not None:

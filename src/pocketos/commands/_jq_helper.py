@@ -11,8 +11,6 @@ Protocol over stdin/stdout, one frame per message: an op byte, a 4-byte big-endi
 payload. The host sends ``P`` (compile: JSON ``{"text", "args", "bare"}``), ``R`` (run the
 compiled program on JSON texts joined by NUL, one value each), ``T`` (run it on one text of any
 number of values, which libjq parses itself), ``M`` (more results) and ``S`` (stop this run).
-A compile request may carry ``"dump"``: libjq's print flags (:func:`print_flags`); each result is
-then printed by libjq's own printer with them (jq's pretty layout) rather than left compact.
 The helper answers ``Y`` once ready and ``K`` (both with its sizes) or ``E`` (a compile error, JSON
 ``{"msg"}``) to ``P``, and ``B`` frames of results to ``R``/``T``/``M``: a done byte (and, when
 it is 1, the helper's sizes: address space and resident bytes, 8 bytes each), then events, each
@@ -31,7 +29,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import struct
 import sys
 from collections.abc import Iterator
@@ -44,8 +41,6 @@ _SIZES = struct.Struct(">QQ")
 BATCH_EVENTS = 8192
 BATCH_BYTES = 1 << 20
 _CACHE_MAX = 32
-#: a number in exponent form as libjq prints a double (may also match inside a string)
-_EXPONENT = re.compile(r"[0-9]e[-+]")
 
 
 def _die_with_parent() -> None:
@@ -138,127 +133,7 @@ def _events(
         yield b"x", index, f"{type(exc).__name__}: {exc}"
 
 
-class _Printer:
-    """libjq's printer (``jv_parse_sized`` and ``jv_dump_string`` of the library the ``jq``
-    package is built with), called through ctypes: it lays JSON text out exactly as jq prints
-    it, in C."""
-
-    def __init__(self, path: str) -> None:
-        import ctypes
-
-        class Jv(ctypes.Structure):
-            # the union of a pointer and a double is passed like a pointer
-            _fields_ = [
-                ("kind_flags", ctypes.c_ubyte),
-                ("pad", ctypes.c_ubyte),
-                ("offset", ctypes.c_ushort),
-                ("size", ctypes.c_int),
-                ("u", ctypes.c_void_p),
-            ]
-
-        lib = ctypes.CDLL(path)
-        self.parse = lib.jv_parse_sized
-        self.parse.argtypes = [ctypes.c_char_p, ctypes.c_int]
-        self.parse.restype = Jv
-        self.kind = lib.jv_get_kind
-        self.kind.argtypes = [Jv]
-        self.kind.restype = ctypes.c_int
-        self.dump = lib.jv_dump_string
-        self.dump.argtypes = [Jv, ctypes.c_int]
-        self.dump.restype = Jv
-        self.value = lib.jv_string_value
-        self.value.argtypes = [Jv]
-        self.value.restype = ctypes.c_void_p
-        self.length = lib.jv_string_length_bytes
-        self.length.argtypes = [Jv]
-        self.length.restype = ctypes.c_int
-        self.copy = lib.jv_copy
-        self.copy.argtypes = [Jv]
-        self.copy.restype = Jv
-        self.free = lib.jv_free
-        self.free.argtypes = [Jv]
-        self.free.restype = None
-        self.string_at = ctypes.string_at
-
-    def __call__(self, text: str, flags: int) -> str:
-        data = text.encode("utf-8", "surrogatepass")
-        if len(data) >= 1 << 31:
-            return text
-        value = self.parse(data, len(data))
-        del data
-        if self.kind(value) == 0:  # invalid: cannot happen for libjq's own output
-            self.free(value)
-            return text
-        out = self.dump(value, flags)  # consumes value
-        try:
-            n = self.length(self.copy(out))  # consumes its argument
-            raw = self.string_at(self.value(out), n)
-        finally:
-            self.free(out)
-        return raw.decode("utf-8", "surrogatepass")
-
-
-_printer: _Printer | None | bool = False
-
-
-def printer() -> _Printer | None:
-    """libjq's printer, or None when the ``jq`` package does not export it (results then
-    stay compact and the host lays them out)."""
-    global _printer
-    if _printer is False:
-        try:
-            import jq
-
-            _printer = _Printer(jq.__file__)
-        except (ImportError, OSError, AttributeError, TypeError):
-            _printer = None
-    assert _printer is not True
-    return _printer
-
-
-def print_flags(indent: str | None) -> int:
-    """libjq's print flags for jq's ``--indent n`` / ``--tab`` (``indent``: the indent string,
-    None for compact output)."""
-    if indent is None or indent == "":
-        return 0
-    if indent == "\t":
-        return 64 | 1  # JV_PRINT_TAB | JV_PRINT_PRETTY
-    return min(len(indent), 7) << 8 | 1  # JV_PRINT_SPACE* | JV_PRINT_PRETTY
-
-
-class _Printed:
-    """A compiled program whose string results (compact JSON) are laid out by libjq's printer
-    with ``flags``."""
-
-    def __init__(self, prog: Any, printer: _Printer, flags: int) -> None:
-        self.prog = prog
-        self.printer = printer
-        self.flags = flags
-
-    def input_text(self, text: str) -> Iterator[Any]:
-        show = self.printer
-        flags = self.flags
-        exponent = _EXPONENT.search
-        for value in self.prog.input_text(text):
-            # a number libjq computed is printed as a double (``1e-07``); parsed again it
-            # would become a literal, printed in decimal-number form (``1E-7``): such a
-            # result is left compact, for the host to lay out
-            if type(value) is str and value[:1] in ("[", "{") and not exponent(value):
-                yield show(value, flags)
-            else:
-                yield value
-
-
 def _compile(jq: Any, cache: dict[str, Any], req: dict[str, Any]) -> tuple[Any, str | None]:
-    prog, msg = _compile_program(jq, cache, req)
-    flags = req.get("dump", 0)
-    if prog is None or not flags:
-        return prog, msg
-    show = printer()
-    return (prog if show is None else _Printed(prog, show, flags)), msg
-
-
-def _compile_program(jq: Any, cache: dict[str, Any], req: dict[str, Any]) -> tuple[Any, str | None]:
     key = req["text"] + "\0" + json.dumps(req["args"], sort_keys=True)
     prog = cache.get(key)
     if prog is not None:

@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 
 from pocketos.commands import command
 from pocketos.commands._jq_engine import JqCompileError, JqEngine, JqEngineError
-from pocketos.commands._jq_helper import print_flags
 from pocketos.commands._jq_input import _JsonSplitter, decode_cost
 from pocketos.commands._jq_screen import screen_program
 
@@ -158,8 +157,6 @@ class JqProgram:
         self.args["__pocketos_filename"] = None
         tail = " | _pocketos_sort" if opts.sort_keys else ""
         self.text = _JQ_PRELUDE + "(" + source + "\n)" + tail + " | tojson"
-        #: libjq's print flags when its printer lays the results out (0: they stay compact)
-        self.dump = 0
         #: the cost bound when the program may run in this process (None: in a helper)
         self.screen = screen_program(source, [opts.named, opts.positional], opts.sort_keys)
 
@@ -172,7 +169,7 @@ class JqProgram:
         raw = {"__pocketos_inputs": "[" + ",".join(inputs) + "]"} if inputs else None
         screen = None if raw else self.screen  # input/inputs never pass the screen anyway
         msg = await engine.compile(
-            self.text, self.args, self.source, raw, screen=screen, defer=defer, dump=self.dump
+            self.text, self.args, self.source, raw, screen=screen, defer=defer
         )
         if msg is not None:
             raise JqError(msg, 3)
@@ -467,11 +464,6 @@ class _JqRunner:
             if o.ascii:
                 s = _NON_ASCII.sub(_ascii_escape, s)
             body = s.encode("utf-8", "replace")
-        elif self.prog.dump and text[1:2] in ("\n", "]", "}", ""):
-            # laid out by libjq (or a scalar, or an empty array or object)
-            if o.ascii:
-                text = _NON_ASCII.sub(_ascii_escape, text)
-            body = text.encode("utf-8", "replace")
         else:
             body = format_json(text, self.indent, o.ascii).encode("utf-8", "replace")
         if o.seq:
@@ -696,10 +688,6 @@ async def jq_cmd(ctx: Context) -> int:
             program = "."
         await _load_named_files(ctx, opts)
         prog = JqProgram(program, opts, ctx.env)
-        if not opts.compact:
-            # libjq lays out the results in the helper, as jq does (a result it leaves
-            # compact is laid out here)
-            prog.dump = print_flags(opts.indent)
     except JqError as exc:
         await ctx.stderr.write(_enc(exc.message + "\n"))
         return exc.status
