@@ -43,6 +43,7 @@ CASES: dict[str, tuple[str, str, bool]] = {
         "big.json",
         True,
     ),
+    "jq . (pretty output)": ("jq . big.json > /dev/null", "big.json", False),
 }
 
 
