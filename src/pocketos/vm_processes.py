@@ -297,12 +297,14 @@ class ProcessesMixin:
             task.add_done_callback(lambda _t: close())
         if ctx is not None and ctx.info is not None:
             ctx.info.task = task
+        code: int | None = None
+        status = "exited"  # the shell's end, as its process-ended audit record says
         try:
             code = await asyncio.wait_for(task, timeout) if timeout is not None else await task
         except TimeoutError:
             budget.limit_hit = budget.limit_hit or "timeout"
             stderr.buffer += f"{who}: timed out after {timeout:g}s\n".encode()
-            code = TIMEOUT_STATUS
+            code, status = TIMEOUT_STATUS, "killed"
         except asyncio.CancelledError:
             # the guest's process was killed by a signal (``kill``): a status, not an exception
             # for our caller, unless our caller itself is being cancelled
@@ -310,16 +312,19 @@ class ProcessesMixin:
             info = ctx.info if ctx is not None else None
             if (me is not None and me.cancelling()) or info is None or not task.cancelled():
                 raise
-            code = 128 + (info.pending_signal or 9)
+            code, status = 128 + (info.pending_signal or 9), "killed"
         except LimitExceeded as exc:
             stderr.buffer += f"{who}: {exc.message}\n".encode()
             code = TIMEOUT_STATUS if exc.limit == "timeout" else LIMIT_STATUS
+            status = "killed"
             if budget.limit_hit is None:
                 budget.limit_hit = exc.limit
         finally:
             budget.reset_memory()
             if ctx is not None and ctx.info is not None and ctx.info.status == "running":
-                self.kernel.end_process(ctx.info, 0)
+                if code is None:  # our caller was cancelled, or the shell raised
+                    code, status = _killed_status(ctx.info), "killed"
+                self.kernel.end_process(ctx.info, code, status)
         return code, budget.limit_hit
 
     async def exec(

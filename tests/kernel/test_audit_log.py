@@ -108,3 +108,45 @@ def test_the_log_keeps_the_last_maxlen_events() -> None:
         "actor": "",
         "detail": {"exit_code": 0},
     }
+
+
+def _shell_exits(vm: VM) -> list[tuple[Any, ...]]:
+    return [
+        (e.decision, e.detail["exit_code"])
+        for e in vm.audit_log(kind="process")
+        if e.capability == "exit" and e.resource == "bash"
+    ]
+
+
+def test_the_shells_exit_record_has_its_real_exit_status() -> None:
+    with VM() as vm:
+        vm.audit_log()  # the log starts when first used
+        for script, kw in [
+            ("false", {}),
+            ("exit 3", {}),
+            ("sleep infinity", {"timeout": 0.5}),
+            ("kill -TERM $$; echo unreached", {}),
+            ("kill -KILL $$", {}),
+            ("true", {}),
+        ]:
+            vm.exec(script, **kw)  # type: ignore[arg-type]
+        assert _shell_exits(vm) == [
+            ("exited", 1),
+            ("exited", 3),
+            ("killed", 124),
+            ("exited", 143),
+            ("exited", 137),
+            ("exited", 0),
+        ]
+        assert [r.exit_code for r in map(vm.exec, ["false", "exit 7"])] == [1, 7]
+        assert _shell_exits(vm)[-2:] == [("exited", 1), ("exited", 7)]
+
+
+def test_a_shell_sessions_exit_record_has_its_exit_status() -> None:
+    with VM() as vm:
+        vm.audit_log()
+        with vm.shell() as sh:
+            assert sh.run("false").exit_code == 1
+        with vm.shell() as sh:
+            sh.run("trap 'exit 5' EXIT")
+        assert _shell_exits(vm) == [("exited", 1), ("exited", 5)]

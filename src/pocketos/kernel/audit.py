@@ -169,7 +169,8 @@ class AuditLog:
 
     def process_ended(self, pid: int, name: str, status: str, code: int) -> None:
         """``record("process", capability="exit", resource=name, decision=status, pid=pid,
-        exit_code=code)``."""
+        exit_code=code)``: ``status`` is ``exited`` or ``killed``, ``code`` the exit status
+        (124 for a timeout, 128+N for signal N), for a shell as for any command."""
         self.seq += 1
         self._keep((_EXIT, self.seq, time.time(), pid, name, status, code))
 

@@ -191,6 +191,8 @@ class JobGroup:
         self._supervisor: asyncio.Task[None] | None = None
         #: set once the supervisor holds its group (every first job waits for the same one)
         self._ready: asyncio.Future[None] | None = None
+        #: ``close()`` is running: a job a cancelled one starts meanwhile is refused
+        self._closing = False
         self.tasks: set[asyncio.Task[int]] = set()
 
     async def _supervise(self, ready: asyncio.Future[None], stop: asyncio.Event) -> None:
@@ -202,6 +204,11 @@ class JobGroup:
 
     async def start(self, coro: Coroutine[Any, Any, int]) -> asyncio.Task[int]:
         """Run ``coro`` as a job (it must not raise: a job's failure is its status)."""
+        if self._closing:
+            # a job ending under ``close()`` must not start another: its supervisor would
+            # outlive the shell
+            coro.close()
+            raise asyncio.CancelledError
         if self._tg is None:
             if self._ready is None:
                 # one supervisor per group, even when two pipeline stages start their first
@@ -226,16 +233,33 @@ class JobGroup:
         return task
 
     async def close(self) -> None:
+        """Cancel the jobs and wait until they and the supervisor have ended. A cancellation
+        of the caller meanwhile cancels the jobs again but does not cut the wait short (the
+        supervisor would outlive its shell); it is raised once they have ended."""
         sup, self._supervisor = self._supervisor, None
         self._ready = None
         if sup is None:
             return
-        for t in list(self.tasks):
-            t.cancel()
-        if self._stop is not None:
-            self._stop.set()
-        self._tg = None
-        await sup
+        self._closing = True
+        cancelled = False
+        try:
+            for t in list(self.tasks):
+                t.cancel()
+            if self._stop is not None:
+                self._stop.set()
+            self._tg = None
+            while not sup.done():
+                try:
+                    await asyncio.wait({sup})
+                except asyncio.CancelledError:
+                    cancelled = True
+                    for t in list(self.tasks):
+                        t.cancel()
+        finally:
+            self._closing = False
+        if cancelled:
+            raise asyncio.CancelledError
+        sup.result()
 
 
 class Jobs(ShellAttrs):

@@ -146,12 +146,13 @@ class ShellSession:
         if self.closed:
             return
         self.closed = True
+        status = self.shell.last_status
         try:
-            await self.shell.close()
+            status = await self.shell.close()
         finally:
             info = self.ctx.info
             if info is not None and info.status == "running":
-                self.vm.kernel.end_process(info, 0)
+                self.vm.kernel.end_process(info, status)
 
     def close(self) -> None:
         run_sync(self.aclose())
