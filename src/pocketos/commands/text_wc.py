@@ -52,18 +52,19 @@ _SPEC = [
 
 @command("wc")
 async def wc(ctx: Context) -> int:
+    argv = ctx.argv
+    if len(argv) == 2 and argv[1] in _SHORT_ONE_COLUMN:
+        # the common ``... | wc -l``, ``$(wc -l < f)`` (or -c, -w) needs no option parser
+        return await _one_column(ctx, _SHORT_ONE_COLUMN[argv[1]])
     try:
-        p = parse("wc", ctx.argv[1:], _SPEC)
+        p = parse("wc", argv[1:], _SPEC)
     except UsageError as e:
         return await report(ctx, e)
     opts = p.opts
     if len(opts) == 1 and not p.operands:
-        # the common ``... | wc -l`` (or -c, -w): one column of stdin, no name, width 1
         col = _ONE_COLUMN.get(next(iter(opts)))
         if col is not None:
-            vals, ok = await _count(ctx, "-", ctx.stdin, col == 1, False, False, False)
-            await ctx.stdout.write(b"%d\n" % vals[col])
-            return 0 if ok else 1
+            return await _one_column(ctx, col)
     if p.flag("help"):
         return await usage(
             ctx,
@@ -158,6 +159,15 @@ async def wc(ctx: Context) -> int:
 
 #: the options that select one column needing no decoding, and that column's index
 _ONE_COLUMN = {"lines": 0, "words": 1, "bytes": 3}
+#: the same, as the one short option of a command line
+_SHORT_ONE_COLUMN = {"-l": 0, "-w": 1, "-c": 3}
+
+
+async def _one_column(ctx: Context, col: int) -> int:
+    """One column of stdin, no name, width 1 (``wc -l``, ``-c`` or ``-w`` alone)."""
+    vals, ok = await _count(ctx, "-", ctx.stdin, col == 1, False, False, False)
+    await ctx.stdout.write(b"%d\n" % vals[col])
+    return 0 if ok else 1
 
 
 async def _count(

@@ -173,6 +173,12 @@ class Backend(ABC):
         file makes the write fail). The default copies."""
         return self.read(path, offset, size)
 
+    def change_token(self) -> object:
+        """A value equal to a later call's only if nothing this backend shows changed in
+        between (no byte of a file, no name); None when the backend cannot tell (a host
+        directory or a remote store changes behind our back). The default cannot tell."""
+        return None
+
     # --- mutations -------------------------------------------------------------------------
     @abstractmethod
     def create(

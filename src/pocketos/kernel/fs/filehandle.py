@@ -61,6 +61,9 @@ class FileHandle:
         #: the process charged for this open file (see FsView.open)
         self.owner: Any = None
         self.rdev = st.st_rdev if S.S_ISCHR(st.st_mode) else None
+        #: where a read last reached the end of the file, and the backend's change token then:
+        #: while neither moved, a read there returns nothing without asking the backend
+        self._end: tuple[int, object] | None = None
 
     def __enter__(self) -> FileHandle:
         return self
@@ -80,8 +83,20 @@ class FileHandle:
             # an endless device: a loop reading it must still meet the exec's deadline
             check_time()
             return _device_read(self.rdev, size)
-        data = self.mount.backend.read(self.bpath, self.pos, size)
+        backend = self.mount.backend
+        end = self._end
+        if end is not None and end[0] == self.pos and size != 0:
+            if backend.change_token() == end[1]:
+                return b""
+            self._end = None
+        data = backend.read(self.bpath, self.pos, size)
         self.pos += len(data)
+        if size < 0 or len(data) < size:
+            # the end of the file: the next read there finds nothing new unless the
+            # backend changed (a backend that cannot tell gives None, and is asked again)
+            token = backend.change_token()
+            if token is not None:
+                self._end = (self.pos, token)
         return data
 
     def read_view(self, size: int) -> bytes | memoryview:

@@ -76,6 +76,10 @@ _MAX_ADDED = 4096
 #: lookup token) rebuilds its key only when this moved
 changes = 0
 
+#: bumped after the bytes of a file in any memory backend change (a write, a truncation):
+#: with ``changes`` it proves that nothing a memory backend holds changed in between
+writes = 0
+
 
 class MemoryBackend(Backend):
     """Inode-based in-memory filesystem.
@@ -265,6 +269,11 @@ class MemoryBackend(Backend):
     def usage(self) -> tuple[int, int]:
         return (self.bytes_used, self.inodes_used)
 
+    def change_token(self) -> object:
+        # every memory backend counts into the same two counters: cheaper to check than a
+        # counter per backend, and only too cautious
+        return (changes, writes)
+
     # --- mutations -----------------------------------------------------------------------
     def create(
         self, path: str, mode: int = 0o644, exclusive: bool = False, truncate: bool = True
@@ -282,6 +291,8 @@ class MemoryBackend(Backend):
                 self.bytes_used -= len(existing.data)
                 existing.data = bytearray()
                 existing.mtime = existing.ctime = time.time_ns()
+                global writes
+                writes += 1
             return
         node = self._new_inode(S.S_IFREG | (mode & 0o7777), path)
         node.data = bytearray()
@@ -312,6 +323,8 @@ class MemoryBackend(Backend):
             buf[offset:end] = data
         self.bytes_used += len(buf) - old
         n.mtime = n.ctime = time.time_ns()
+        global writes
+        writes += 1
         return len(data)
 
     def truncate(self, path: str, size: int) -> None:
@@ -329,6 +342,8 @@ class MemoryBackend(Backend):
             n.data += b"\0" * (size - old)
         self.bytes_used += size - old
         n.mtime = n.ctime = time.time_ns()
+        global writes
+        writes += 1
 
     def mkdir(self, path: str, mode: int = 0o755) -> None:
         self._ro(path)

@@ -277,6 +277,13 @@ class OverlayBackend(Backend):
     def usage(self) -> tuple[int, int]:
         return self.upper.usage()
 
+    def change_token(self) -> object:
+        # the layers' token covers which layers there are and that each is one that can tell
+        token = self._token()
+        if token is None:
+            return None
+        return (token, _memory.changes, _memory.writes)
+
     # --- copy-up -----------------------------------------------------------------------------
     def _ro(self, path: str) -> None:
         if self.readonly:
