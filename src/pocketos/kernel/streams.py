@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from pocketos.kernel.budget import check_alloc, pace
+from pocketos.kernel.fs.filehandle import FileHandle
 from pocketos.kernel.jobctl import checkpoint, must_pause
 
 __all__ = [
@@ -119,6 +120,10 @@ class _BufferedInput(InputStream):
             return b""
         if not self._buf:
             await self._fill()
+            if len(self._buf) <= n:  # all of it: no slice to copy first
+                data = bytes(self._buf)
+                self._buf.clear()
+                return data
         data = bytes(self._buf[:n])
         del self._buf[:n]
         return data
@@ -178,8 +183,11 @@ class HandleInput(_BufferedInput):
     async def _fill(self) -> bool:
         if self._closed:
             return False
+        h = self._h
+        if type(h) is FileHandle and h.at_end():
+            return False  # read to its end and unchanged since: no read, nothing to wait for
         await pace()
-        data = self._h.read(self._want)
+        data = h.read(self._want)
         if len(data) > READ_CHUNK:
             # a first read larger than a chunk is held whole, as a whole-file read would be
             check_alloc(len(data), f"reading {getattr(self._h, 'name', 'a file')}")

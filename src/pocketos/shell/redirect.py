@@ -263,6 +263,8 @@ class Redirections(ShellAttrs):
         return fields[0]
 
     def _special_stream(self: Shell, path: str) -> Any:
+        if not path.startswith("/dev/"):
+            return None
         if path == "/dev/null":
             return "null"
         if path in ("/dev/stdin", "/dev/fd/0"):

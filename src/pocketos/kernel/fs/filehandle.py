@@ -83,12 +83,9 @@ class FileHandle:
             # an endless device: a loop reading it must still meet the exec's deadline
             check_time()
             return _device_read(self.rdev, size)
+        if size != 0 and self._end is not None and self.at_end():
+            return b""
         backend = self.mount.backend
-        end = self._end
-        if end is not None and end[0] == self.pos and size != 0:
-            if backend.change_token() == end[1]:
-                return b""
-            self._end = None
         data = backend.read(self.bpath, self.pos, size)
         self.pos += len(data)
         if size < 0 or len(data) < size:
@@ -98,6 +95,17 @@ class FileHandle:
             if token is not None:
                 self._end = (self.pos, token)
         return data
+
+    def at_end(self) -> bool:
+        """Whether a read now is known to find nothing without asking the backend: the last
+        read reached the end of the file here and nothing changed since."""
+        end = self._end
+        if end is None:
+            return False
+        if end[0] == self.pos and self.mount.backend.change_token() == end[1]:
+            return True
+        self._end = None
+        return False
 
     def read_view(self, size: int) -> bytes | memoryview:
         """``read(size)`` without copying where the backend can: the result may be a

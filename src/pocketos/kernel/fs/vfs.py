@@ -528,9 +528,12 @@ class VFS:
             self._changed(_parts_of(m, bpath))
 
     def open(self, path: str, mode: str = "rb", shown: str | None = None) -> FileHandle:
-        m_ = mode.replace("b", "").replace("t", "")
-        plus = "+" in m_
-        m_ = m_.replace("+", "")
+        if mode == "rb":  # the common case, without taking the mode apart
+            m_, plus = "r", False
+        else:
+            m_ = mode.replace("b", "").replace("t", "")
+            plus = "+" in m_
+            m_ = m_.replace("+", "")
         if m_ not in ("r", "w", "a", "x"):
             raise ValueError(f"invalid mode: {mode!r}")
         if m_ == "r":
