@@ -315,6 +315,11 @@ class Kernel:
             exited = [p for p, i in self.procs.items() if i.status != "running"]
             for p in exited[:-MAX_EXITED_KEPT]:
                 del self.procs[p]
+            # a parent lists only children the table still has (a shell running commands for
+            # hours would otherwise keep one entry per command it ever ran)
+            for i in self.procs.values():
+                if i.children:
+                    i.children[:] = [c for c in i.children if c in self.procs]
 
     async def run_command(
         self,
