@@ -30,6 +30,7 @@ from pocketos.isolation import protocol
 from pocketos.isolation.pool import WorkerPool, default_pool
 from pocketos.isolation.process import WorkerDied, WorkerLimits, WorkerProcess
 from pocketos.isolation.remount import check_movable, is_landlocked
+from pocketos.isolation.specs import mount_spec, policy_spec
 from pocketos.kernel.audit import AuditEvent
 from pocketos.kernel.fs.api import StatResult
 from pocketos.kernel.limits import Limits
@@ -48,36 +49,6 @@ _UNSUPPORTED_OPTIONS = {
 
 #: ``_guest``'s default wait: the VM's own timeout
 _VM_TIMEOUT: Any = object()
-
-
-def _policy_spec(value: Any) -> tuple[Any, Any]:
-    """The policy as it crosses the pipe, and the permission handler it carries (which stays
-    in the host)."""
-    if value is None or isinstance(value, str):
-        return value, None
-    if isinstance(value, Policy):
-        return dict(value.spec), value.handler
-    if isinstance(value, Mapping):
-        Policy.coerce(value, None)  # refuse a bad policy here, with the in-process message
-        return dict(value), None
-    raise TypeError(f"policy must be a dict or Policy, not {type(value).__name__}")
-
-
-def _mount_spec(path: str, spec: Any) -> dict[str, Any]:
-    if isinstance(spec, str):
-        return {"host": os.path.abspath(spec)}
-    if isinstance(spec, Mapping):
-        out = dict(spec)
-        if "backend" in out or "fsspec" in out:
-            raise NotImplementedError(
-                f"mount {path}: only host= and memory= mounts cross into a worker process"
-            )
-        if isinstance(out.get("host"), str):
-            out["host"] = os.path.abspath(out["host"])
-        return out
-    raise NotImplementedError(
-        f"mount {path}: only host= and memory= mounts cross into a worker process"
-    )
 
 
 class AsyncProcessVM(FileFront):
@@ -133,7 +104,7 @@ class AsyncProcessVM(FileFront):
             raise NotImplementedError("with isolation='process' network must be a dict of options")
         self.limits = Limits().merged(limits) if not isinstance(limits, Limits) else limits
         opts: dict[str, Any] = dict(options)
-        spec, policy_handler = _policy_spec(policy if policy is not None else permissions)
+        spec, policy_handler = policy_spec(policy if policy is not None else permissions)
         handler = handler if handler is not None else policy_handler
         opts["policy"] = spec
         opts["limits"] = dataclasses.asdict(self.limits)
@@ -151,7 +122,7 @@ class AsyncProcessVM(FileFront):
                 )
             opts["snapshots"] = blobs
         self._mounts: dict[str, dict[str, Any]] = {
-            p: _mount_spec(p, spec) for p, spec in (mounts or {}).items()
+            p: mount_spec(p, spec) for p, spec in (mounts or {}).items()
         }
         opts["mounts"] = dict(self._mounts)
         self._options = opts
@@ -639,7 +610,7 @@ class AsyncProcessVM(FileFront):
         (``memory=True``); other backends cannot cross into a worker."""
         if backend is not None:
             raise NotImplementedError("only host= and memory= mounts cross into a worker process")
-        s = _mount_spec(path, spec)
+        s = mount_spec(path, spec)
         move = isinstance(s.get("host"), str) and self._landlocked()
         if move:
             check_movable(f"mount {path}", self._procs, self._mounts, self.commit_error)
