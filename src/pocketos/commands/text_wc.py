@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import stat as S
 from typing import TYPE_CHECKING
 
 from pocketos.commands import command
@@ -11,11 +12,12 @@ from pocketos.commands.text_common import (
     close_input,
     decode,
     encode,
-    open_input,
+    open_file,
     usage,
 )
 
 if TYPE_CHECKING:
+    from pocketos.kernel.fs.api import StatResult
     from pocketos.kernel.process import Context
     from pocketos.kernel.streams import InputStream
 
@@ -86,6 +88,7 @@ async def wc(ctx: Context) -> int:
         await ctx.err(f"invalid argument '{total_mode}' for '--total'")
         return 1
     files = list(p.operands)
+    names_from_stream = False
     f0 = p.str("files0_from")
     if f0 is not None:
         try:
@@ -98,28 +101,13 @@ async def wc(ctx: Context) -> int:
             await ctx.err(f"cannot open '{f0}' for reading: {exc.strerror}")
             return 1
         files = [decode(x) for x in raw.split(b"\0") if x]
+        # GNU stats the names it read whole from a regular file; names from a pipe are
+        # counted as they come, with no width worked out ahead
+        names_from_stream = not _is_regular(ctx, f0)
     shown_names = bool(files)
     if not files:
         files = ["-"]
-    # column width, as GNU computes it
-    if len(files) == 1 and sum(sel) == 1:
-        width = 1
-    else:
-        regular = 0
-        minw = 1
-        for name in files:
-            if name == "-":
-                minw = 7
-                continue
-            try:
-                st = ctx.fs.stat(name)
-            except OSError:
-                continue
-            if st.is_file():
-                regular += st.st_size
-            else:
-                minw = 7
-        width = max(len(str(regular)), minw)
+    width = _number_width(ctx, files, sum(sel), names_from_stream)
     utf8 = utf8_locale(ctx.env)
     need_words = sel[1]
     need_chars = sel[2] or sel[4]
@@ -137,11 +125,22 @@ async def wc(ctx: Context) -> int:
         await ctx.stdout.write(encode(line + "\n"))
 
     for name in files:
-        stream = await open_input(ctx, name)
-        if stream is None:
+        try:
+            stream: InputStream | None = open_file(ctx, name)
+        except BrokenPipeError:
+            raise
+        except IsADirectoryError:
+            # GNU opens a directory, fails to read it and still prints its row of zeros
+            await ctx.err(f"{name}: Is a directory")
+            stream = None
+        except OSError as exc:
+            await ctx.err(f"{name}: {exc.strerror or exc}")
             status = 1
             continue
-        vals, ok = await _count(ctx, name, stream, need_words, need_chars, sel[4], utf8)
+        if stream is None:
+            vals, ok = [0, 0, 0, 0, 0], False
+        else:
+            vals, ok = await _count(ctx, name, stream, need_words, need_chars, sel[4], utf8)
         if not ok:
             status = 1
         for i in range(4):
@@ -155,6 +154,46 @@ async def wc(ctx: Context) -> int:
         cols = [str(v) for v, s in zip(totals, sel, strict=True) if s]
         await ctx.stdout.write(encode(" ".join(cols) + "\n"))
     return status
+
+
+def _is_regular(ctx: Context, name: str) -> bool:
+    """Whether ``name`` (``-``: stdin) is a regular file, following symlinks."""
+    st = _stat(ctx, name)
+    return st is not None and S.S_ISREG(st.st_mode)
+
+
+def _stat(ctx: Context, name: str) -> StatResult | None:
+    """The stat of ``name`` (``-``: of the file stdin reads), or None when it cannot be had
+    (stdin is a pipe, a value or a device with no VM file behind it)."""
+    if name == "-":
+        src = ctx.stdin.source_file()
+        return src[0].fstat() if src is not None else None
+    try:
+        return ctx.fs.stat(name)
+    except OSError:
+        return None
+
+
+def _number_width(ctx: Context, files: list[str], ncols: int, names_from_stream: bool) -> int:
+    """The width of every count column, as GNU wc works it out before reading anything: 1 for
+    one count of one file (or names read from a pipe); otherwise the digits of the regular
+    files' total size, and at least 7 when any operand is not a regular file (stdin on a pipe,
+    a directory, a device). A name that cannot be stat'ed adds nothing."""
+    if names_from_stream or (len(files) == 1 and ncols == 1):
+        return 1
+    regular = 0
+    minw = 1
+    for name in files:
+        st = _stat(ctx, name)
+        if st is None:
+            if name == "-":
+                minw = 7  # stdin with no file behind it: a pipe or a device
+            continue
+        if S.S_ISREG(st.st_mode):
+            regular += st.st_size
+        else:
+            minw = 7
+    return max(len(str(regular)), minw)
 
 
 #: the options that select one column needing no decoding, and that column's index
