@@ -525,6 +525,7 @@ class Shell(
         sub.parent_jobs = self.jobs or self.parent_jobs
         sub.jobs = []
         sub.var_mem = None
+        sub._rand_obj = None  # a subshell's $RANDOM is seeded anew, as bash's is
         sub.bashpid = self.ctx.pid * 100 + next(_BASHPID_SEQ)
         sub.is_subshell = True
         sub.dirstack = list(self.dirstack)

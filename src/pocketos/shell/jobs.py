@@ -24,6 +24,7 @@ from pocketos.shell.ast import (
     AndOr,
     Pipeline,
     Simple,
+    Subshell,
 )
 from pocketos.shell.printer import format_andor, format_pipeline
 from pocketos.shell.state import (
@@ -268,6 +269,8 @@ class Jobs(ShellAttrs):
     async def start_background(self: Shell, node: AndOr) -> int:
         sub = self.clone()
         sub.errexit_suppressed = 0
+        if not _lone_subshell(node):
+            sub.subshell_level += 1
         group = ProcessGroup()
 
         async def runner() -> int:
@@ -502,6 +505,8 @@ class Jobs(ShellAttrs):
                     if info is not None:
                         procs.append(info)
                         sub.bashpid = info.pid
+                        if type(cmd) is not Subshell:
+                            sub.subshell_level += 1
                     if i > 0:
                         sub.fds[0] = pipes[i - 1].reader
                     if i < n - 1:
@@ -606,6 +611,8 @@ class Jobs(ShellAttrs):
             reader.fds[0] = pipe.reader
             if info is not None:
                 reader.bashpid = info.pid
+                if type(second) is not Subshell:
+                    reader.subshell_level += 1
             try:
                 async with asyncio.TaskGroup() as tg:
                     task = tg.create_task(self._stage(reader, second, [pipe.reader]))
@@ -647,24 +654,33 @@ class Jobs(ShellAttrs):
             if status is None and subshell:
                 sub = self.clone()
                 sub.fds.update(fds)
+                if type(cmd) is not Subshell and self._runs_itself(cmd):
+                    sub.subshell_level += 1
                 status = await self._stage(sub, cmd, [])
             return status
         finally:
             for end in fds.values():
                 end.close()
 
-    def _stage_process(self: Shell, cmd: Any) -> ProcessInfo | None:
-        """A process-table entry for a pipeline stage the shell runs itself (a function,
-        a compound command: bash forks a subshell for it), so that ``max_processes`` bounds
-        recursion through pipelines. A stage that is a plain command needs none: the
-        command gets its own process."""
+    def _runs_itself(self: Shell, cmd: Any) -> bool:
+        """Whether the shell runs this pipeline stage itself (a function, a compound
+        command: bash forks a subshell for it, one ``BASH_SUBSHELL`` level down) rather than
+        as a plain command."""
         if type(cmd) is Simple:
             words = cmd.words
             if not words:
-                return None
+                return False
             first = words[0].simple
             if first is not None and first not in self.functions and "=" not in first:
-                return None
+                return False
+        return True
+
+    def _stage_process(self: Shell, cmd: Any) -> ProcessInfo | None:
+        """A process-table entry for a pipeline stage the shell runs itself, so that
+        ``max_processes`` bounds recursion through pipelines. A stage that is a plain
+        command needs none: the command gets its own process."""
+        if not self._runs_itself(cmd):
+            return None
         return self.ctx.kernel.new_process(
             ["bash"],
             env=self.exported_env(),
@@ -702,3 +718,12 @@ class Jobs(ShellAttrs):
             sub.release_memory()
             for end in ends:
                 end.close()
+
+
+def _lone_subshell(node: AndOr) -> bool:
+    """Whether a background job is one ``( … )`` and nothing else: bash's forked job runs it
+    in place, so it is one ``BASH_SUBSHELL`` level down, not two."""
+    if node.rest:
+        return False
+    cmds = node.first.cmds
+    return len(cmds) == 1 and type(cmds[0]) is Subshell

@@ -242,6 +242,7 @@ class Substitutions(ShellAttrs):
         self.job_counter += 1
         path = f"/tmp/.psub-{self.ctx.pid}-{self.job_counter}-{id(p) & 0xFFFF}"
         sub = self.clone()
+        sub.subshell_level += 1
         if p.direction == "<":
             sink = BytesSink()
             sub.fds[1] = sink
