@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from itertools import accumulate, repeat
 from typing import TYPE_CHECKING
 
@@ -67,27 +67,90 @@ _TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|\[\]|\{\}|[{}\[\]:,]|[^{}\[\]:,"]
 _DEPTH_STEP = {"{": 1, "[": 1, "}": -1, "]": -1}
 
 
+#: levels whose pieces are laid out once per value and looked up per token
+_TABLE_DEPTH = 64
+#: tokens laid out at once: at most 64 levels of 7 columns each, a piece stays near 2 MB
+_SLICE = 4096
+
+
 def format_json(compact: str, indent: str | None, ascii_only: bool = False) -> str:
     """Re-indent jq's compact JSON text like jq does (``indent`` None: compact)."""
+    return "".join(iter_json(compact, indent, ascii_only))
+
+
+def iter_json(compact: str, indent: str | None, ascii_only: bool = False) -> Iterator[str]:
+    """:func:`format_json`'s text in pieces of bounded size. The layout grows with the square
+    of the depth (each line is indented by its level): 16 KB nested 4,000 deep lay out as 32 MB,
+    so it is never held whole, and no level's indentation is kept past the slice using it."""
     if ascii_only:
         compact = _NON_ASCII.sub(_ascii_escape, compact)
     if indent is None or len(compact) < 3 or compact[0] not in "[{":
-        return compact
+        yield compact
+        return
     # every step runs in C: the tokens, the depth after each token (a running sum), then each
     # structural token and its depth looked up in a table of laid-out pieces (any other token
     # is its own piece)
     toks = _TOKEN.findall(compact)
     depths = list(accumulate(map(_DEPTH_STEP.get, toks, repeat(0))))
-    lines = ["\n" + indent * d for d in range(max(depths) + 1)]
+    deepest = max(depths)
+    get = _piece_table(indent, min(deepest, _TABLE_DEPTH)).get
+    if deepest <= _TABLE_DEPTH and len(toks) <= _SLICE:
+        yield "".join(map(get, zip(toks, depths, strict=True), toks))
+        return
+    for i in range(0, len(toks), _SLICE):
+        ts, ds = toks[i : i + _SLICE], depths[i : i + _SLICE]
+        if max(ds) <= _TABLE_DEPTH:
+            yield "".join(map(get, zip(ts, ds, strict=True), ts))
+        else:
+            yield from _deep_pieces(ts, ds, get, indent)
+
+
+def _piece_table(indent: str, deepest: int) -> dict[tuple[str, int], str]:
+    """Each structural token at each level up to ``deepest`` -> its laid-out text."""
     table: dict[tuple[str, int], str] = {}
-    for d, nl in enumerate(lines):
+    for d in range(deepest + 1):
+        nl = "\n" + indent * d
         table["{", d] = "{" + nl
         table["[", d] = "[" + nl
         table["}", d] = nl + "}"
         table["]", d] = nl + "]"
         table[",", d] = "," + nl
         table[":", d] = ": "
-    return "".join(map(table.get, zip(toks, depths, strict=True), toks))
+    return table
 
 
-__all__ = ["format_json"]
+def _deep_pieces(
+    toks: list[str], depths: list[int], get: Callable[[tuple[str, int]], str | None], indent: str
+) -> Iterator[str]:
+    """The layout of tokens some of which lie deeper than the table: about ``CHUNK``
+    characters at a time, each deep piece made when it is needed."""
+    buf: list[str] = []
+    size = 0
+    for tok, d in zip(toks, depths, strict=True):
+        piece = get((tok, d))
+        if piece is None:
+            if tok in _OPENING:
+                piece = tok + "\n" + indent * d
+            elif tok in _CLOSING:
+                piece = "\n" + indent * d + tok
+            elif tok == ",":
+                piece = ",\n" + indent * d
+            elif tok == ":":
+                piece = ": "
+            else:
+                piece = tok
+        buf.append(piece)
+        size += len(piece)
+        if size >= CHUNK:
+            yield "".join(buf)
+            buf = []
+            size = 0
+    if buf:
+        yield "".join(buf)
+
+
+_OPENING = ("[", "{")
+_CLOSING = ("]", "}")
+
+
+__all__ = ["format_json", "iter_json"]

@@ -86,7 +86,8 @@ class _JsonSplitter:
                 break
             try:
                 _, end = decode(buf, pos)
-            except ValueError:
+            except (ValueError, RecursionError):
+                # RecursionError: nested deeper than Python decodes (libjq takes 10,000 levels)
                 if not eof:
                     self.need = (n - pos) * 2
                     break

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -19,7 +19,7 @@ from pocketos.commands._jq_screen import screen_program
 if TYPE_CHECKING:
     from pocketos.kernel.process import Context
 
-from pocketos.commands._data import _NON_ASCII, CHUNK, _ascii_escape, _dec, _enc, format_json
+from pocketos.commands._data import _NON_ASCII, CHUNK, _ascii_escape, _dec, _enc, iter_json
 from pocketos.kernel.budget import check_alloc
 
 _JQ_VERSION = "jq-1.8.2"
@@ -454,8 +454,12 @@ class _JqRunner:
         self.parse_failed = False
         self.indent = None if opts.compact else opts.indent
 
-    def render(self, text: str) -> bytes:
+    def render(self, text: str) -> Iterator[bytes]:
+        """The output of one result, in pieces of bounded size (a deep value's layout is
+        many times its compact text)."""
         o = self.opts
+        if o.seq:
+            yield b"\x1e"
         if o.raw and text.startswith('"'):
             try:
                 s = json.loads(text)
@@ -463,16 +467,14 @@ class _JqRunner:
                 s = text
             if o.ascii:
                 s = _NON_ASCII.sub(_ascii_escape, s)
-            body = s.encode("utf-8", "replace")
+            yield s.encode("utf-8", "replace")
         else:
-            body = format_json(text, self.indent, o.ascii).encode("utf-8", "replace")
-        if o.seq:
-            body = b"\x1e" + body
+            for piece in iter_json(text, self.indent, o.ascii):
+                yield piece.encode("utf-8", "replace")
         if o.nul:
-            return body + b"\0"
-        if o.join:
-            return body
-        return body + b"\n"
+            yield b"\0"
+        elif not o.join:
+            yield b"\n"
 
     def _check(self) -> None:
         self.ctx.check_killed()
@@ -502,14 +504,23 @@ class _JqRunner:
         """Write a batch's results and errors; False once the program halted or the input
         failed to parse."""
         out: list[bytes] = []
+        size = 0
         for ev, where in events:
             if ev.kind == "out":
                 self.last = ev.text
-                out.append(self.render(ev.text))
+                for piece in self.render(ev.text):
+                    out.append(piece)
+                    size += len(piece)
+                    if size >= CHUNK:
+                        # written as it is laid out: never a whole batch's output at once
+                        await self.ctx.stdout.write(b"".join(out))
+                        out = []
+                        size = 0
                 continue
             if out:
                 await self.ctx.stdout.write(b"".join(out))
                 out = []
+                size = 0
             if ev.kind == "err":
                 note = " (not a string)" if ev.code == -1 else ""
                 await self.ctx.stderr.write(_enc(f"jq: error (at {where}){note}: {ev.text}\n"))
