@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from pocketos.kernel.fs import spill
 from pocketos.sandbox import fuse_passthrough as fp
 from pocketos.sandbox.fuse import FuseServer
 from tests.sandbox.conftest import make_vm, needs_sandbox
@@ -18,6 +19,13 @@ from tests.sandbox.conftest import make_vm, needs_sandbox
 pytestmark = needs_sandbox
 
 MB = 1 << 20
+
+
+@pytest.fixture(autouse=True, params=["in memory", "in a host file"])
+def storage(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each case with the VM's large files kept in memory, and in host files
+    (``kernel/fs/spill.py``: then a copy is made by the host kernel from that file)."""
+    monkeypatch.setattr(spill, "THRESHOLD", MB if request.param == "in a host file" else None)
 
 
 def _bytes(seed: int, size: int = 3 * MB) -> bytes:

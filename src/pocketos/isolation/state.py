@@ -20,7 +20,7 @@ import hashlib
 import stat as S
 from typing import Any
 
-from pocketos.kernel.fs.memory import Inode, MemoryBackend
+from pocketos.kernel.fs.memory import Inode, MemoryBackend, file_data
 
 __all__ = ["capture", "fingerprint", "restore", "StateError"]
 
@@ -164,7 +164,7 @@ def restore(state: Any, **limits: Any) -> MemoryBackend:
             idx = _int(extra, "data index")
             if idx >= len(data) or not isinstance(data[idx], bytes):
                 raise StateError(f"file {path!r} has no data")
-            node.data = bytearray(data[idx])
+            node.data = file_data(data[idx])
             size += len(node.data)
         elif kind == "l":
             if not isinstance(extra, str):

@@ -45,6 +45,8 @@ import os
 import struct
 from dataclasses import dataclass
 
+from pocketos.kernel.fs.spill import copy_fd
+
 __all__ = ["Backing", "Passthrough", "FUSE_INIT_EXT", "FUSE_PASSTHROUGH", "FOPEN_PASSTHROUGH"]
 
 FUSE_INIT_EXT = 1 << 30
@@ -114,10 +116,13 @@ class Passthrough:
         self._current[node] = self._current.pop(node)  # most recently used last
         return b
 
-    def make(self, node: int, version: Version, data: memoryview) -> Backing | None:
-        """A new copy of ``data`` (the file at ``version``) for ``node``, or None when the
-        budget has no room for it even after dropping unused copies, or the host's disk none."""
-        size = len(data)
+    def make(
+        self, node: int, version: Version, data: memoryview | tuple[int, int]
+    ) -> Backing | None:
+        """A new copy of ``data`` (the file at ``version``: its bytes, or a host file's
+        descriptor and size) for ``node``, or None when the budget has no room for it even
+        after dropping unused copies, or the host's disk none."""
+        size = data[1] if isinstance(data, tuple) else len(data)
         self.retire(node)
         if self.refused is not None or not self._room(size):
             return None
@@ -136,7 +141,7 @@ class Passthrough:
         self.made += 1
         return b
 
-    def _copy(self, data: memoryview) -> tuple[int, int]:
+    def _copy(self, data: memoryview | tuple[int, int]) -> tuple[int, int]:
         """A host file holding ``data``, registered with the kernel: (its fd, the backing id).
         An unnamed file in ``directory`` first; a memfd where that directory cannot hold one
         or the kernel refuses it there (a file system stacked too deep: ELOOP)."""
@@ -152,9 +157,12 @@ class Passthrough:
                     self._memfd_only = True
                     continue
             try:
-                done = 0
-                while done < len(data):
-                    done += os.write(fd, data[done:])
+                if isinstance(data, tuple):
+                    copy_fd(data[0], fd, data[1])  # in the kernel, page cache to page cache
+                else:
+                    done = 0
+                    while done < len(data):
+                        done += os.write(fd, data[done:])
                 # a mutable argument makes ioctl return the call's result: the backing id
                 arg = bytearray(struct.pack("<iIQ", fd, 0, 0))
                 return fd, fcntl.ioctl(self.devfd, FUSE_DEV_IOC_BACKING_OPEN, arg, True)

@@ -173,6 +173,13 @@ class Backend(ABC):
         file makes the write fail). The default copies."""
         return self.read(path, offset, size)
 
+    def host_file(self, path: str) -> tuple[int, int] | None:
+        """``(descriptor, size)`` of a host file the backend keeps ``path``'s bytes in, for
+        a copy the host kernel makes itself (``copy_file_range``); valid until the file next
+        changes, and never to be written or closed by the caller. None (the default): the
+        bytes are elsewhere; read them."""
+        return None
+
     def change_token(self) -> object:
         """A value equal to a later call's only if nothing this backend shows changed in
         between (no byte of a file, no name); None when the backend cannot tell (a host

@@ -107,6 +107,16 @@ class FileHandle:
         self._end = None
         return False
 
+    def host_file(self) -> tuple[int, int] | None:
+        """``(descriptor, size)`` of a host file holding this file's bytes, for a copy the
+        host kernel makes itself, or None (see ``Backend.host_file``)."""
+        self._open()
+        if not self.readable:
+            raise fs_error(errno.EBADF, self.name)
+        if self.rdev is not None:
+            return None
+        return self.mount.backend.host_file(self.bpath)
+
     def read_view(self, size: int) -> bytes | memoryview:
         """``read(size)`` without copying where the backend can: the result may be a
         read-only view of the file's bytes, to release before the file changes again."""

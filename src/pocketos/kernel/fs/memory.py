@@ -13,9 +13,23 @@ import stat as S
 import time
 
 from pocketos.errors import fs_error
+from pocketos.kernel.fs import spill as _spill
 from pocketos.kernel.fs.api import Backend, BytesLike, StatResult
+from pocketos.kernel.fs.spill import SpillFile
 
-__all__ = ["Inode", "MemoryBackend", "DEV_NULL", "DEV_ZERO", "DEV_URANDOM", "DEV_FULL"]
+__all__ = [
+    "Inode",
+    "MemoryBackend",
+    "FileData",
+    "file_data",
+    "DEV_NULL",
+    "DEV_ZERO",
+    "DEV_URANDOM",
+    "DEV_FULL",
+]
+
+#: a regular file's bytes: in memory, or past ``spill.THRESHOLD`` in an unnamed host file
+FileData = bytearray | SpillFile
 
 _ino_counter = itertools.count(2)
 _dev_counter = itertools.count(100)
@@ -52,7 +66,7 @@ class Inode:
         self.gid = gid
         self.nlink = 1
         self.atime = self.mtime = self.ctime = self.btime = t
-        self.data: bytearray | None = None
+        self.data: FileData | None = None
         self.entries: dict[str, Inode] | None = None
         self.target: str | None = None
         self.rdev = 0
@@ -66,6 +80,25 @@ class Inode:
         if self.entries is not None:
             return 4096
         return 0
+
+
+def _large(size: int) -> bool:
+    limit = _spill.THRESHOLD
+    return limit is not None and size >= limit
+
+
+def _to_host(data: bytearray) -> FileData:
+    moved = _spill.spill(data)
+    return data if moved is None else moved
+
+
+def file_data(data: BytesLike) -> FileData:
+    """Storage for a file's bytes: a host file past ``spill.THRESHOLD``, else memory."""
+    if _large(len(data)):
+        f = _spill.spill(data)
+        if f is not None:
+            return f
+    return bytearray(data)
 
 
 #: names kept in ``MemoryBackend.additions`` before it starts over
@@ -246,6 +279,8 @@ class MemoryBackend(Backend):
                 return b""
             raise fs_error(errno.EINVAL, path)
         data = n.data
+        if isinstance(data, SpillFile):
+            return data.pread(offset, data.size if size < 0 else size)
         if offset == 0 and (size < 0 or size >= len(data)):
             return bytes(data)
         if offset >= len(data):
@@ -256,11 +291,16 @@ class MemoryBackend(Backend):
 
     def read_view(self, path: str, offset: int, size: int) -> bytes | memoryview:
         n = self._get(path)
-        if n.data is None:
-            return self.read(path, offset, size)
-        end = len(n.data) if size < 0 else offset + size
-        with memoryview(n.data) as whole:  # the slice keeps its own hold on the buffer
+        data = n.data
+        if data is None or isinstance(data, SpillFile):
+            return self.read(path, offset, size)  # a host file's bytes: one copy
+        end = len(data) if size < 0 else offset + size
+        with memoryview(data) as whole:  # the slice keeps its own hold on the buffer
             return whole[offset:end].toreadonly()
+
+    def host_file(self, path: str) -> tuple[int, int] | None:
+        data = self._get(path).data
+        return (data.fd, data.size) if isinstance(data, SpillFile) else None
 
     def is_opaque(self, path: str) -> bool:
         n = self.lookup(path)
@@ -311,17 +351,23 @@ class MemoryBackend(Backend):
                 return len(data)
             raise fs_error(errno.EINVAL, path)
         old = len(buf)
-        if offset is None or offset == old:
-            self._grow(len(data), path, old + len(data))
+        if offset is None:
+            offset = old
+        end = offset + len(data)
+        new = max(old, end)
+        self._grow(new - old, path, new)
+        if not isinstance(buf, SpillFile) and new > old and _large(new):
+            # a file growing past the threshold moves to a host file (spill.py says why)
+            buf = n.data = _to_host(buf)
+        if isinstance(buf, SpillFile):
+            buf.pwrite(offset, data)
+        elif offset == old:
             buf += data
         else:
-            end = offset + len(data)
-            new = max(old, end)
-            self._grow(new - old, path, new)
             if offset > old:
                 buf += b"\0" * (offset - old)
             buf[offset:end] = data
-        self.bytes_used += len(buf) - old
+        self.bytes_used += new - old
         n.mtime = n.ctime = time.time_ns()
         global writes
         writes += 1
@@ -336,10 +382,16 @@ class MemoryBackend(Backend):
             raise fs_error(errno.EISDIR if n.entries is not None else errno.EINVAL, path)
         old = len(n.data)
         self._grow(size - old, path, size)
-        if size < old:
-            del n.data[size:]
+        data = n.data
+        if not isinstance(data, SpillFile) and size > old and _large(size):
+            # to a host file: the new bytes are a hole there, not zeroed memory
+            data = n.data = _to_host(data)
+        if isinstance(data, SpillFile):
+            data.truncate(size)
+        elif size < old:
+            del data[size:]
         else:
-            n.data += b"\0" * (size - old)
+            data += b"\0" * (size - old)
         self.bytes_used += size - old
         n.mtime = n.ctime = time.time_ns()
         global writes

@@ -274,6 +274,10 @@ class OverlayBackend(Backend):
             raise fs_error(errno.EISDIR, path)
         return layer.read_view(path, offset, size)
 
+    def host_file(self, path: str) -> tuple[int, int] | None:
+        layer, st = self._top(path)
+        return None if S.S_ISDIR(st.st_mode) else layer.host_file(path)
+
     def usage(self) -> tuple[int, int]:
         return self.upper.usage()
 

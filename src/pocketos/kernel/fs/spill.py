@@ -1,0 +1,163 @@
+"""Large files of the memory backend kept in unnamed host files instead of Python memory.
+
+A file that grows past ``THRESHOLD`` bytes moves its bytes into an unnamed file (``O_TMPFILE``)
+in the host's temp directory: the host kernel keeps them in its page cache, in large folios,
+where a growing ``bytearray`` takes a zeroed 4 KiB page and a page fault per 4 KiB. Measured on
+the development machine, storing 128 MiB in 1 MiB pieces costs about 28 ms of CPU into such a
+file against 60-70 ms into a ``bytearray`` (docs/sandbox.md). The file stays the VM's: nothing
+names it, only this process holds it (close-on-exec), and it is closed when the inode that owns
+it is dropped. The backend still charges its bytes to ``max_bytes`` and checks
+``max_file_size`` before each write, exactly as for bytes in memory.
+
+Files stay in memory when:
+
+- the process runs under a memory limit (a finite ``RLIMIT_DATA``, as a VM worker does): the
+  page cache is not charged to it, so spilling would let a VM's files escape that limit;
+- ``MAX_FILES`` spilled files are open already (each holds a descriptor);
+- the temp directory cannot hold unnamed files, or refuses one (full, ``RLIMIT_FSIZE``,
+  Landlock): the write that would have moved the file keeps it in memory instead.
+
+Set ``THRESHOLD`` to ``None`` to keep every file in memory (the bytes of a spilled file can
+reach the host's disk blocks when the kernel writes its page cache back; with the temp
+directory on tmpfs they stay in memory or swap).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import resource
+import tempfile
+import weakref
+
+from pocketos.errors import fs_error
+
+__all__ = ["SpillFile", "THRESHOLD", "MAX_FILES", "spill", "copy_fd"]
+
+#: a file reaching this many bytes moves to a host file (None: never)
+THRESHOLD: int | None = 4 << 20
+#: spilled files open at once in this process at most (each holds a descriptor)
+MAX_FILES = 256
+#: bytes per ``pwrite``/``pread`` when a copy cannot stay in the kernel
+_CHUNK = 1 << 20
+
+_open_files = 0
+
+
+def _memory_limited() -> bool:
+    soft, _hard = resource.getrlimit(resource.RLIMIT_DATA)
+    return soft != resource.RLIM_INFINITY
+
+
+def _closed(fd: int) -> None:
+    global _open_files
+    _open_files -= 1
+    try:
+        os.close(fd)
+    except OSError:
+        pass
+
+
+def copy_fd(src: int, dst: int, size: int, src_offset: int = 0, dst_offset: int = 0) -> None:
+    """Copy ``size`` bytes from ``src`` to ``dst`` at the given offsets, in the kernel where it
+    can (``copy_file_range``), else through a buffer."""
+    done = 0
+    try:
+        while done < size:
+            n = os.copy_file_range(src, dst, size - done, src_offset + done, dst_offset + done)
+            if n == 0:
+                raise fs_error(errno.EIO, "", "short copy")
+            done += n
+        return
+    except OSError as exc:
+        if exc.errno not in (errno.EXDEV, errno.EINVAL, errno.EOPNOTSUPP, errno.ENOSYS):
+            raise
+    buf = bytearray(min(_CHUNK, size - done))
+    while done < size:
+        with memoryview(buf) as view:
+            n = os.preadv(src, [view[: min(len(buf), size - done)]], src_offset + done)
+            if n == 0:
+                raise fs_error(errno.EIO, "", "short copy")
+            _write_all(dst, view[:n], dst_offset + done)
+        done += n
+
+
+def _write_all(fd: int, data: bytes | bytearray | memoryview, offset: int) -> None:
+    with memoryview(data) as view:
+        done = 0
+        while done < len(view):
+            done += os.pwrite(fd, view[done:], offset + done)
+
+
+class SpillFile:
+    """The bytes of one file, in an unnamed host file. ``len()`` is the file's size."""
+
+    __slots__ = ("fd", "size", "__weakref__")
+
+    def __init__(self, fd: int) -> None:
+        global _open_files
+        _open_files += 1
+        self.fd = fd
+        self.size = 0
+        weakref.finalize(self, _closed, fd)
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __bytes__(self) -> bytes:
+        return self.pread(0, self.size)
+
+    def pread(self, offset: int, size: int) -> bytes:
+        """Up to ``size`` bytes at ``offset`` (fewer at the end of the file)."""
+        size = max(0, min(size, self.size - offset))
+        if size == 0:
+            return b""
+        out = os.pread(self.fd, size, offset)
+        while len(out) < size:  # a read of a regular file returns less only at its end
+            more = os.pread(self.fd, size - len(out), offset + len(out))
+            if not more:
+                raise fs_error(errno.EIO, "", "spilled file shorter than its size")
+            out += more
+        return out
+
+    def pwrite(self, offset: int, data: bytes | bytearray | memoryview) -> None:
+        """Store ``data`` at ``offset`` (a hole before it reads as zeros). On failure (the
+        host's disk full) the file keeps its old size and the error is ENOSPC."""
+        try:
+            _write_all(self.fd, data, offset)
+        except OSError as exc:
+            try:
+                os.ftruncate(self.fd, self.size)
+            except OSError:
+                pass
+            raise fs_error(errno.ENOSPC, "", f"No space left on device (host: {exc})") from exc
+        self.size = max(self.size, offset + len(data))
+
+    def truncate(self, size: int) -> None:
+        try:
+            os.ftruncate(self.fd, size)
+        except OSError as exc:
+            raise fs_error(errno.ENOSPC, "", f"No space left on device (host: {exc})") from exc
+        self.size = size
+
+
+def _new_fd() -> int | None:
+    if _open_files >= MAX_FILES or _memory_limited():
+        return None
+    try:
+        return os.open(tempfile.gettempdir(), os.O_TMPFILE | os.O_RDWR | os.O_CLOEXEC, 0o600)
+    except OSError:
+        return None
+
+
+def spill(data: bytes | bytearray | memoryview) -> SpillFile | None:
+    """A host file holding ``data``, or None when files stay in memory (see the module)."""
+    fd = _new_fd()
+    if fd is None:
+        return None
+    f = SpillFile(fd)
+    try:
+        f.pwrite(0, data)
+    except OSError:
+        return None  # dropping ``f`` closes its descriptor
+    return f
