@@ -4,8 +4,10 @@ memory. Each test compares against a plain ``bytearray`` model of the file."""
 
 from __future__ import annotations
 
+import copy
 import errno
 import os
+import pickle
 import random
 import subprocess
 import sys
@@ -266,3 +268,13 @@ def test_a_worker_vm_keeps_large_files_whole() -> None:
         assert r.exit_code == 0, r.stderr
         assert r.stdout.strip() == str(6 * MiB)
         assert vm.read_file("/home/user/twice") == big + big
+
+
+def test_a_pickle_or_deepcopy_of_a_file_in_a_host_file_holds_its_bytes() -> None:
+    fs = MemoryBackend()
+    fs.create("/f")
+    data = os.urandom(2 * MiB)
+    fs.write("/f", data)
+    f = _host_file(fs, "/f")
+    for other in (pickle.loads(pickle.dumps(f)), copy.deepcopy(f)):
+        assert isinstance(other, bytearray) and other == data

@@ -107,6 +107,10 @@ class SpillFile:
     def __bytes__(self) -> bytes:
         return self.pread(0, self.size)
 
+    def __reduce__(self) -> tuple[type[bytearray], tuple[bytes]]:
+        # a descriptor means nothing in another process: a pickle or deepcopy holds the bytes
+        return (bytearray, (bytes(self),))
+
     def pread(self, offset: int, size: int) -> bytes:
         """Up to ``size`` bytes at ``offset`` (fewer at the end of the file)."""
         size = max(0, min(size, self.size - offset))
