@@ -254,8 +254,12 @@ _SPEC = [
 
 @command("tr")
 async def tr(ctx: Context) -> int:
+    argv = ctx.argv
+    if len(argv) == 3 and argv[1][:1] != "-" and argv[2][:1] != "-":
+        # the common ``tr SET1 SET2`` (no option) needs no option parser
+        return await _translate(ctx, argv[1:], False, False, False, False)
     try:
-        p = parse("tr", ctx.argv[1:], _SPEC)
+        p = parse("tr", argv[1:], _SPEC)
     except UsageError as e:
         return await report(ctx, e)
     if p.flag("help"):
@@ -294,8 +298,15 @@ async def tr(ctx: Context) -> int:
             )
         await try_help(ctx, "tr")
         return 1
+    return await _translate(ctx, ops, delete, squeeze, comp, p.flag("truncate_set1"))
+
+
+async def _translate(
+    ctx: Context, ops: list[str], delete: bool, squeeze: bool, comp: bool, truncate: bool
+) -> int:
+    """Copy stdin to stdout through the sets ``ops`` (their number already checked)."""
     try:
-        key = (tuple(ops), delete, squeeze, comp, p.flag("truncate_set1"))
+        key = (tuple(ops), delete, squeeze, comp, truncate)
         short = sum(len(o) for o in ops) <= _CACHED_OPERANDS
         plan = _cached_plan(*key) if short else _plan(*key)
     except TrError as exc:

@@ -46,7 +46,19 @@ class Expander(ParamExpander):
         return out
 
     async def expand_word(self: Shell, w: Word) -> list[str]:
-        plists = [w.parts]
+        parts = w.parts
+        if len(parts) == 1 and type(parts[0]) is DQ:
+            # ``"text"``, ``"$x"``, ``"${x:-y}"``, ``"$@"``: no splitting, globbing or braces
+            inner = parts[0].parts
+            if not inner:
+                return [""]
+            if len(inner) == 1:
+                p0 = inner[0]
+                if type(p0) is Quoted:
+                    return [p0.text]
+                if type(p0) is Param:
+                    return self._quoted_fields(p0, await self.param_value(p0, True))
+        plists = [parts]
         if any(isinstance(p, Lit) and "{" in p.text for p in w.parts):
             p0 = w.parts[0]
             if len(w.parts) == 1 and isinstance(p0, Lit):
@@ -87,6 +99,19 @@ class Expander(ParamExpander):
             else:
                 out.append(text)
         return out
+
+    def _quoted_fields(self: Shell, p: Param, val: str | list[str] | None) -> list[str]:
+        """The fields of a word that is one double-quoted parameter with value ``val``, as
+        :meth:`_expand_dq` gives them."""
+        if type(val) is str:
+            return [val]
+        if isinstance(val, list):
+            if p.name == "*" or p.index == "*":
+                return [self.ifs()[:1].join(val)]
+            return list(val)
+        if val is None and p.index == "@" and p.name != "@":
+            return []  # "${unset[@]}" is no word at all, like an empty array
+        return [""]
 
     async def expand_str(self: Shell, w: Word, *, assign: bool = False) -> str:
         """Expand without splitting or globbing (assignments, here-strings, case words)."""

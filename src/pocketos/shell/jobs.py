@@ -26,6 +26,7 @@ from pocketos.shell.ast import (
     Simple,
     Subshell,
 )
+from pocketos.shell.nodememo import NodeMemo
 from pocketos.shell.printer import format_andor, format_pipeline
 from pocketos.shell.state import (
     ExitShell,
@@ -146,6 +147,26 @@ async def end_or_stop(job: _Job) -> None:
 #: first stages that only write (see ``Jobs._writes_only``), and word text that may wait
 _WRITERS = frozenset(["echo", "printf"])
 _WAITS = re.compile(r"\$\(|`|[<>]\(")
+
+
+def _writer(cmd: Simple) -> str | None:
+    """``echo`` or ``printf`` when that is what ``cmd`` runs, with no assignment and no
+    substitution that could wait in its words or redirections (by its text); else None."""
+    if cmd.assigns or not cmd.words:
+        return None
+    name = cmd.words[0].simple
+    if name not in _WRITERS:
+        return None
+    for w in cmd.words:
+        if w.simple is None and _WAITS.search(w.text):
+            return None
+    for r in cmd.redirs:
+        if r.heredoc is not None or r.target is None or _WAITS.search(r.target.text):
+            return None
+    return name
+
+
+_writer_memo: NodeMemo[Simple, str | None] = NodeMemo(_writer)
 
 
 class _Held(OutputStream):
@@ -540,22 +561,14 @@ class Jobs(ShellAttrs):
         """Whether a first stage only writes what it computed from its words: ``echo`` or
         ``printf`` with no substitution that could wait (nor DEBUG trap, alias, function,
         ``lastpipe``) — its output is the same whether the next stage runs alongside or after."""
-        if type(cmd) is not Simple or cmd.assigns or not cmd.words:
+        if type(cmd) is not Simple:
             return False
-        name = cmd.words[0].simple
-        if name not in _WRITERS or name in self.functions or self.shopt.lastpipe:
+        name = _writer_memo(cmd)
+        if name is None or name in self.functions or self.shopt.lastpipe:
             return False
         if name in self.active_aliases and self.shopt.expand_aliases:
             return False
-        if self.traps and "DEBUG" in self.traps:
-            return False
-        for w in cmd.words:
-            if w.simple is None and _WAITS.search(w.text):
-                return False
-        for r in cmd.redirs:
-            if r.heredoc is not None or r.target is None or _WAITS.search(r.target.text):
-                return False
-        return True
+        return not (self.traps and "DEBUG" in self.traps)
 
     async def _writer_pipeline(self: Shell, pl: Pipeline, cap: int) -> int:
         """``echo …|cmd`` / ``printf …|cmd``: the writer runs to its end first (its output

@@ -22,6 +22,7 @@ from pocketos.shell.ast import (
     Simple,
 )
 from pocketos.shell.builtins import lookup as lookup_builtin
+from pocketos.shell.nodememo import NodeMemo
 from pocketos.shell.redirect import FileIn, _strerror
 from pocketos.shell.state import (
     ExitShell,
@@ -79,6 +80,28 @@ def _pure(parts: list[Any]) -> bool:
         if p.index is not None and p.index not in ("@", "*") and not p.index.isdigit():
             return False
     return True
+
+
+def _reads_only(cmd: Simple) -> str | None:
+    """The name ``cmd`` runs when its text alone lets it run without a subshell (see
+    :meth:`Substitutions.run_here`): no assignment, a plain name, and words and
+    redirections that only read variables; else None."""
+    words = cmd.words
+    if not words or cmd.assigns:
+        return None
+    name = words[0].simple
+    if name is None or "=" in name:
+        return None
+    for r in cmd.redirs:
+        if r.heredoc is not None or r.fdvar or r.target is None or not _pure(r.target.parts):
+            return None
+    for w in words:
+        if w.simple is None and not _pure(w.parts):
+            return None
+    return name
+
+
+_reads_only_memo: NodeMemo[Simple, str | None] = NodeMemo(_reads_only)
 
 
 class Substitutions(ShellAttrs):
@@ -221,21 +244,14 @@ class Substitutions(ShellAttrs):
         """What :meth:`run_here` can tell before it expands anything: False when ``cmd`` does
         not qualify, else the builtin it names (``echo``/``printf``, with ``writer``) or None
         for a program."""
-        words = cmd.words
-        if not words or cmd.assigns or self.traps or self.opts.xtrace:
+        if self.traps or self.opts.xtrace:
             return False
-        name = words[0].simple
-        if name is None or "=" in name or name in self.functions or name in self.active_aliases:
+        name = _reads_only_memo(cmd)
+        if name is None or name in self.functions or name in self.active_aliases:
             return False
         builtin = self.builtins.get(name) or lookup_builtin(name)
         if builtin is not None and not (writer and name in ("echo", "printf")):
             return False
-        for r in cmd.redirs:
-            if r.heredoc is not None or r.fdvar or r.target is None or not _pure(r.target.parts):
-                return False
-        for w in words:
-            if w.simple is None and not _pure(w.parts):
-                return False
         return builtin
 
     async def process_subst(self: Shell, p: ProcSub) -> str:
