@@ -22,6 +22,10 @@ from pocketos.kernel.fs.spill import SpillFile
 
 MiB = 1 << 20
 
+#: where the temp directory holds no unnamed files, or under a memory limit, files stay in memory
+NO_HOST_FILES = "large VM files stay in memory here (no O_TMPFILE in the temp dir, or RLIMIT_DATA)"
+pytestmark = pytest.mark.skipif(not spill.available(), reason=NO_HOST_FILES)
+
 
 @pytest.fixture(autouse=True)
 def _small_threshold(monkeypatch: pytest.MonkeyPatch) -> None:

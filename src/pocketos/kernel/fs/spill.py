@@ -32,7 +32,7 @@ import weakref
 
 from pocketos.errors import fs_error
 
-__all__ = ["SpillFile", "THRESHOLD", "MAX_FILES", "spill", "copy_fd"]
+__all__ = ["SpillFile", "THRESHOLD", "MAX_FILES", "available", "spill", "copy_fd"]
 
 #: a file reaching this many bytes moves to a host file (None: never)
 THRESHOLD: int | None = 4 << 20
@@ -152,6 +152,11 @@ def _new_fd() -> int | None:
         return os.open(tempfile.gettempdir(), os.O_TMPFILE | os.O_RDWR | os.O_CLOEXEC, 0o600)
     except OSError:
         return None
+
+
+def available() -> bool:
+    """Whether a file reaching ``THRESHOLD`` would move to a host file here and now."""
+    return THRESHOLD is not None and spill(b"") is not None
 
 
 def spill(data: bytes | bytearray | memoryview) -> SpillFile | None:
