@@ -92,6 +92,11 @@ def _to_host(data: bytearray) -> FileData:
     return data if moved is None else moved
 
 
+def _to_memory(data: SpillFile) -> bytearray:
+    _spill.refused()
+    return bytearray(bytes(data))
+
+
 def file_data(data: BytesLike) -> FileData:
     """Storage for a file's bytes: a host file past ``spill.THRESHOLD``, else memory."""
     if _large(len(data)):
@@ -360,13 +365,17 @@ class MemoryBackend(Backend):
             # a file growing past the threshold moves to a host file (spill.py says why)
             buf = n.data = _to_host(buf)
         if isinstance(buf, SpillFile):
-            buf.pwrite(offset, data)
-        elif offset == old:
-            buf += data
-        else:
-            if offset > old:
-                buf += b"\0" * (offset - old)
-            buf[offset:end] = data
+            try:
+                buf.pwrite(offset, data)
+            except OSError:
+                buf = n.data = _to_memory(buf)  # the host refused: the write is made in memory
+        if not isinstance(buf, SpillFile):
+            if offset == old:
+                buf += data
+            else:
+                if offset > old:
+                    buf += b"\0" * (offset - old)
+                buf[offset:end] = data
         self.bytes_used += new - old
         n.mtime = n.ctime = time.time_ns()
         global writes
@@ -387,11 +396,15 @@ class MemoryBackend(Backend):
             # to a host file: the new bytes are a hole there, not zeroed memory
             data = n.data = _to_host(data)
         if isinstance(data, SpillFile):
-            data.truncate(size)
-        elif size < old:
-            del data[size:]
-        else:
-            data += b"\0" * (size - old)
+            try:
+                data.truncate(size)
+            except OSError:
+                data = n.data = _to_memory(data)
+        if not isinstance(data, SpillFile):
+            if size < old:
+                del data[size:]
+            else:
+                data += b"\0" * (size - old)
         self.bytes_used += size - old
         n.mtime = n.ctime = time.time_ns()
         global writes

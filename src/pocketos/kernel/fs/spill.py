@@ -13,9 +13,14 @@ Files stay in memory when:
 
 - the process runs under a memory limit (a finite ``RLIMIT_DATA``, as a VM worker does): the
   page cache is not charged to it, so spilling would let a VM's files escape that limit;
-- ``MAX_FILES`` spilled files are open already (each holds a descriptor);
-- the temp directory cannot hold unnamed files, or refuses one (full, ``RLIMIT_FSIZE``,
-  Landlock): the write that would have moved the file keeps it in memory instead.
+- ``MAX_FILES`` spilled files are open already, or a quarter of ``RLIMIT_NOFILE`` (each holds
+  a descriptor);
+- the temp directory cannot hold unnamed files, has less than the file and 64 MiB free, or
+  refuses one (full, ``RLIMIT_FSIZE``, Landlock): the write that would have moved the file
+  keeps it in memory instead, and no file moves for ``BACKOFF`` seconds after a refusal.
+
+A write or truncate the host file then refuses moves that file back into memory and is made
+there: the VM sees no error its own limits do not make.
 
 Set ``THRESHOLD`` to ``None`` to keep every file in memory (the bytes of a spilled file can
 reach the host's disk blocks when the kernel writes its page cache back; with the temp
@@ -28,6 +33,7 @@ import errno
 import os
 import resource
 import tempfile
+import time
 import weakref
 
 from pocketos.errors import fs_error
@@ -38,10 +44,15 @@ __all__ = ["SpillFile", "THRESHOLD", "MAX_FILES", "available", "spill", "copy_fd
 THRESHOLD: int | None = 4 << 20
 #: spilled files open at once in this process at most (each holds a descriptor)
 MAX_FILES = 256
+#: seconds without new host files after the host refused one's bytes
+BACKOFF = 5.0
+#: bytes the temp directory's file system keeps free beyond a new host file
+_HEADROOM = 64 << 20
 #: bytes per ``pwrite``/``pread`` when a copy cannot stay in the kernel
 _CHUNK = 1 << 20
 
 _open_files = 0
+_refused_until = 0.0
 
 
 def _memory_limited() -> bool:
@@ -145,13 +156,30 @@ class SpillFile:
         self.size = size
 
 
-def _new_fd() -> int | None:
-    if _open_files >= MAX_FILES or _memory_limited():
+def _max_files() -> int:
+    # never more than a quarter of the descriptors this process may open
+    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return MAX_FILES if soft == resource.RLIM_INFINITY else min(MAX_FILES, soft // 4)
+
+
+def _new_fd(size: int) -> int | None:
+    if _open_files >= _max_files() or _memory_limited() or time.monotonic() < _refused_until:
         return None
+    where = tempfile.gettempdir()
     try:
-        return os.open(tempfile.gettempdir(), os.O_TMPFILE | os.O_RDWR | os.O_CLOEXEC, 0o600)
+        st = os.statvfs(where)
+        if st.f_bavail * st.f_frsize < size + _HEADROOM:
+            return None
+        return os.open(where, os.O_TMPFILE | os.O_RDWR | os.O_CLOEXEC, 0o600)
     except OSError:
         return None
+
+
+def refused() -> None:
+    """The host refused a spilled file's bytes: no new host files for ``BACKOFF`` seconds
+    (each move copies the whole file, so retrying every write would cost quadratic time)."""
+    global _refused_until
+    _refused_until = time.monotonic() + BACKOFF
 
 
 def available() -> bool:
@@ -161,12 +189,13 @@ def available() -> bool:
 
 def spill(data: bytes | bytearray | memoryview) -> SpillFile | None:
     """A host file holding ``data``, or None when files stay in memory (see the module)."""
-    fd = _new_fd()
+    fd = _new_fd(len(data))
     if fd is None:
         return None
     f = SpillFile(fd)
     try:
         f.pwrite(0, data)
     except OSError:
+        refused()
         return None  # dropping ``f`` closes its descriptor
     return f
