@@ -125,8 +125,38 @@ def _has_variable(items: Any) -> bool:
     return False
 
 
+#: patterns up to this length have their shape remembered (commands compile the same few
+#: patterns again and again: parsing one costs more than compiling it, which ``re`` caches)
+_SHAPE_CACHED_LEN = 512
+_SHAPE_CACHE_SIZE = 1024
+_safe_lengths: dict[tuple[type, str | bytes, int], int] = {}
+_newlines: dict[tuple[type, str | bytes, int], bool] = {}
+
+
+def _remembered(
+    cache: dict[tuple[type, str | bytes, int], T],
+    analyse: Callable[[str | bytes, int], T],
+    pattern: str | bytes,
+    flags: int,
+) -> T:
+    """``analyse(pattern, flags)``, remembered in ``cache`` for short patterns."""
+    if not isinstance(pattern, (str, bytes)) or len(pattern) > _SHAPE_CACHED_LEN:
+        return analyse(pattern, flags)
+    key = (type(pattern), pattern, int(flags))
+    hit = cache.get(key)
+    if hit is None:
+        if len(cache) >= _SHAPE_CACHE_SIZE:
+            cache.clear()
+        hit = cache[key] = analyse(pattern, flags)
+    return hit
+
+
 def safe_length(pattern: str | bytes, flags: int = 0) -> int:
     """The longest subject ``re`` may search with ``pattern`` within :data:`STEPS`."""
+    return _remembered(_safe_lengths, _safe_length, pattern, flags)
+
+
+def _safe_length(pattern: str | bytes, flags: int) -> int:
     try:
         tree = re._parser.parse(pattern, flags)  # type: ignore[attr-defined]
     except Exception:
@@ -202,6 +232,10 @@ def may_match_newline(pattern: str | bytes, flags: int = 0) -> bool:
     """True unless no part of ``pattern`` can match or look at a newline character, so that
     every match (and every lookaround) stays within one line. Back-references repeat what a
     group matched, so they follow from the groups."""
+    return _remembered(_newlines, _may_match_newline, pattern, flags)
+
+
+def _may_match_newline(pattern: str | bytes, flags: int) -> bool:
     try:
         tree = re._parser.parse(pattern, flags)  # type: ignore[attr-defined]
     except Exception:
