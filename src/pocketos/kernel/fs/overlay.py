@@ -63,6 +63,9 @@ class OverlayBackend(Backend):
         self.readonly = readonly
         #: path -> (layers providing it, is a directory); valid for ``_stack_token``
         self._stacks: dict[str, tuple[tuple[Backend, ...], bool]] = {}
+        #: path -> the inode its top layer (a memory backend) holds there; cleared and pruned
+        #: with ``_stacks``, so it is valid exactly when the path's stack is
+        self._nodes: dict[str, tuple[MemoryBackend, Inode]] = {}
         self._stack_token: tuple[int, ...] | None = None
         self._seen_added = 0
         self._generation = 0
@@ -127,17 +130,24 @@ class OverlayBackend(Backend):
         directory) and whether it is a directory. Raises ENOENT/ENOTDIR."""
         token = self._token()
         if token is None:
+            if self._stack_token is not None:
+                self._stacks.clear()
+                self._nodes.clear()
+                self._stack_token = None
             found = self._walk(path, [self.upper, *self.lowers])
             return tuple(layer for layer, _ in found), S.S_ISDIR(found[0][1].st_mode)
         cache = self._stacks
         added = self.upper.additions
         if token != self._stack_token:
             cache.clear()
+            self._nodes.clear()
             self._stack_token = token
             self._seen_added = len(added)
         elif len(added) != self._seen_added:
+            nodes = self._nodes
             for p in added[self._seen_added :]:
                 cache.pop(p, None)
+                nodes.pop(p, None)
             self._seen_added = len(added)
         hit = cache.get(path)
         if hit is not None:
@@ -157,6 +167,7 @@ class OverlayBackend(Backend):
             k = 0
         if len(cache) > _MAX_CACHED:
             cache.clear()
+            self._nodes.clear()
         cur = "/" + "/".join(parts[:k])
         for name in parts[k:]:
             layers, is_dir = entry
@@ -236,8 +247,18 @@ class OverlayBackend(Backend):
 
     # --- queries -----------------------------------------------------------------------------
     def lstat(self, path: str) -> StatResult:
-        layer, st = self._top(path)
-        return st
+        layer = self._stack(path)[0][0]
+        if type(layer) is not MemoryBackend or self._stack_token is None:
+            return layer.lstat(path)
+        # the inode a memory layer holds at a path stays while the path's stack is cached
+        # (losing or moving a name changes the token, gaining one drops that path)
+        hit = self._nodes.get(path)
+        if hit is None or hit[0] is not layer:
+            node = layer._get(path)
+            self._nodes[path] = (layer, node)
+        else:
+            node = hit[1]
+        return layer.stat_of(node, layer.dev)
 
     def listdir(self, path: str) -> list[str]:
         stack, is_dir = self._stack(path)

@@ -85,7 +85,8 @@ class VFS:
         self.readonly_dirs: tuple[str, ...] = ("/proc",)
         self.max_file_size = max_file_size
         self.max_readdir_entries = max_readdir_entries
-        self._resolved: dict[tuple[str, bool], tuple[tuple[str, ...], Mount, str]] = {}
+        #: (path, follow) -> (resolved parts, mount, backend path, is a directory)
+        self._resolved: dict[tuple[str, bool], tuple[tuple[str, ...], Mount, str, bool]] = {}
         self._resolved_token: tuple[int, ...] | None = None
         #: called with the canonical path of every file whose contents or name change (a
         #: write, truncate, unlink, rename, link or utime), after the change; a FUSE server
@@ -202,7 +203,7 @@ class VFS:
             self._resolved_token = token
         hit = cache.get((path, follow))
         if hit is not None:
-            parts, m, bpath = hit
+            parts, m, bpath, _ = hit
             try:
                 return list(parts), m, bpath, m.backend.lstat(bpath)
             except OSError:
@@ -211,7 +212,8 @@ class VFS:
         if result[3] is not None:  # only what exists: adding a name leaves the token alone
             if len(cache) >= _MAX_RESOLVED:
                 cache.clear()
-            cache[(path, follow)] = (tuple(result[0]), result[1], result[2])
+            is_dir = S.S_ISDIR(result[3].st_mode)
+            cache[(path, follow)] = (tuple(result[0]), result[1], result[2], is_dir)
         return result
 
     def _resolve_last(
@@ -226,12 +228,10 @@ class VFS:
         hit = self._resolved.get((head, True)) or self._resolved.get((head, False))
         if hit is None:
             return None
-        pparts, pm, pbpath = hit
-        try:
-            pst = pm.backend.lstat(pbpath)
-        except OSError:
-            return None
-        if not S.S_ISDIR(pst.st_mode):
+        pparts, pm, pbpath, pdir = hit
+        # a cached directory is still one: turning it into anything else loses or moves a name,
+        # which started the cache over
+        if not pdir:
             return None
         parts = [*pparts, name]
         m, bpath = self._mount_for(parts)
