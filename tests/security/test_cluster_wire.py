@@ -6,10 +6,14 @@ The host class is plain Python, so it is served here in-process on an asyncio lo
 from __future__ import annotations
 
 import asyncio
+import functools
+import gc
 import os
 import pickle
 import socket
 import struct
+import threading
+import warnings
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -198,7 +202,8 @@ def test_a_replayed_proof_does_not_open_a_second_connection(tmp_path: Path) -> N
 def test_a_silent_peer_is_dropped_after_the_auth_timeout() -> None:
     async def go() -> None:
         async with served(auth_timeout=0.05) as (_, server, addr):
-            got = await off_loop(lambda: read_all(raw(addr)))  # sends nothing at all
+            with raw(addr) as sock:
+                got = await off_loop(lambda: read_all(sock))  # sends nothing at all
             assert len(got) == len(MAGIC) + NONCE
             assert server.refused == 1
 
@@ -342,3 +347,96 @@ def test_a_host_that_dies_with_calls_in_flight_fails_each_of_them() -> None:
         client.close()
 
     asyncio.run(go())
+
+
+def test_idle_unauthenticated_peers_are_capped() -> None:
+    """Peers that connect and never authenticate cannot pile up sockets on the host: past
+    ``max_unauthenticated`` the oldest is dropped, and a client with the secret still gets in
+    while the newest ones are held open (their auth timeout is far away)."""
+    cap, flood = 8, 40
+    hello = len(MAGIC) + NONCE
+
+    async def go() -> None:
+        async with served(max_unauthenticated=cap, auth_timeout=600) as (_, server, addr):
+
+            def connect_all() -> list[socket.socket]:
+                socks = [raw(addr) for _ in range(flood)]
+                for s in socks:  # every one was accepted: each got the host's hello
+                    got = b""
+                    while len(got) < hello:
+                        chunk = s.recv(hello - len(got))
+                        assert chunk, "the host closed a connection before its hello"
+                        got += chunk
+                return socks
+
+            socks = await off_loop(connect_all)
+            try:
+                assert (server.unauthenticated, server.refused) == (cap, flood - cap)
+                # the oldest were dropped (accepted in the order they connected) ...
+                for s in socks[: flood - cap]:
+                    assert await off_loop(functools.partial(_read_to_end, s)) == b""
+                # ... the newest are still open, and a real client gets through
+                for s in socks[flood - cap :]:
+                    s.setblocking(False)
+                    with pytest.raises(BlockingIOError):
+                        s.recv(1)
+                client = WireClient({"tcp": addr["tcp"]}, SECRET)
+                frame = encode_request("call", ("vm", "exists", ("/",), {}))
+                assert frame is not None
+                assert await client.call(frame) == ("ok", True)
+                assert await off_loop(lambda: client.call_sync(frame)) == ("ok", True)
+                client.close()
+                # the first client connection displaced the oldest idle peer on arrival; once it
+                # had authenticated, the second found a free slot
+                assert (server.unauthenticated, server.refused) == (cap - 1, flood - cap + 1)
+            finally:
+                for s in socks:
+                    s.close()
+
+    asyncio.run(go())
+
+
+def _read_to_end(sock: socket.socket) -> bytes:
+    """What arrives until the host ends the connection (a reset counts as the end)."""
+    try:
+        return read_all(sock)
+    except ConnectionResetError:
+        return b""
+
+
+def test_an_unauthenticated_cap_below_one_is_refused() -> None:
+    with pytest.raises(ValueError, match="max_unauthenticated"):
+        WireServer(_Gated(), SECRET, max_unauthenticated=0)
+
+
+def test_a_loop_that_ends_closes_its_connection_without_a_resource_warning() -> None:
+    """A coroutine caller's connection belongs to its event loop: when ``asyncio.run`` returns
+    the connection is closed with the loop, not left as a transport collected unclosed."""
+    loop = asyncio.new_event_loop()
+    server = WireServer(_Gated(), SECRET)
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    try:
+        addr = asyncio.run_coroutine_threadsafe(server.listen(unix=True), loop).result(60)
+        client = WireClient(addr, SECRET)
+        frame = encode_request("attr", (3,))
+        assert frame is not None
+
+        async def one() -> Any:
+            return await client.call(frame)
+
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            assert asyncio.run(one()) == ("ok", -3)
+            (mux,) = client._muxes.values()
+            assert mux.lost is not None  # closed as its loop shut down
+            assert asyncio.run(one()) == ("ok", -3)  # a new loop, a new connection
+            client.close()
+            del mux
+            gc.collect()
+        assert [str(w.message) for w in caught if w.category is ResourceWarning] == []
+    finally:
+        loop.call_soon_threadsafe(server.close)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(60)
+        loop.close()

@@ -32,7 +32,7 @@ import socket
 import struct
 import sys
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Any, cast
 
 __all__ = ["HostGone", "WireClient", "WireServer", "CALLS", "encode_request"]
@@ -43,6 +43,9 @@ DIGEST = 32
 _LEN = struct.Struct("!II")  # body length, request id
 _MAX_FRAME = 2**32 - 1
 AUTH_TIMEOUT = 10.0  # seconds a peer has to authenticate before it is dropped
+#: connections a host holds at once before they authenticate; past it the oldest is dropped
+#: (a legitimate handshake takes one round trip, so only a flood of idle peers loses its slot)
+MAX_UNAUTHENTICATED = 128
 CONNECT_TIMEOUT = 10.0
 
 #: host methods a client may call over the wire (the handle's calls, not placement)
@@ -105,15 +108,40 @@ def _encode_reply(reply: Any, rid: int) -> bytes:
 class WireServer:
     """Serves ``target``'s :data:`CALLS` to authenticated clients, on the running event loop."""
 
-    def __init__(self, target: Any, secret: bytes, *, auth_timeout: float = AUTH_TIMEOUT) -> None:
+    def __init__(
+        self,
+        target: Any,
+        secret: bytes,
+        *,
+        auth_timeout: float = AUTH_TIMEOUT,
+        max_unauthenticated: int = MAX_UNAUTHENTICATED,
+    ) -> None:
         if len(secret) < 16:
             raise ValueError("the cluster secret must have at least 16 bytes")
+        if max_unauthenticated < 1:
+            raise ValueError("max_unauthenticated must be at least 1")
         self._target = target
         self._secret = secret
         self._auth_timeout = auth_timeout
+        self._max_unauthenticated = max_unauthenticated
         self._servers: dict[str, asyncio.AbstractServer] = {}
         self._addresses: dict[str, Any] = {}
-        self.refused = 0  # connections dropped for failing authentication
+        #: connections that have not authenticated yet, oldest first
+        self._unauthenticated: dict[_Served, None] = {}
+        self.refused = 0  # connections dropped for failing authentication (or for a newer one)
+
+    @property
+    def unauthenticated(self) -> int:
+        """How many connections are waiting to authenticate."""
+        return len(self._unauthenticated)
+
+    def _admit(self, conn: _Served) -> None:
+        """Count a new connection as unauthenticated, dropping the oldest such one past the
+        cap: idle peers cannot pile up sockets (descriptors) on the host."""
+        waiting = self._unauthenticated
+        waiting[conn] = None
+        while len(waiting) > self._max_unauthenticated:
+            next(iter(waiting))._refuse()
 
     async def listen(self, *, unix: bool = True, tcp_host: str | None = None) -> dict[str, Any]:
         """Start the listeners asked for (idempotent); returns every address listened on."""
@@ -182,14 +210,19 @@ class _Served(asyncio.Protocol):
         self._transport.write(MAGIC + self._nonce)
         loop = asyncio.get_running_loop()
         self._timer = loop.call_later(self._server._auth_timeout, self._refuse)
+        self._server._admit(self)
 
     def _refuse(self) -> None:
+        self._server._unauthenticated.pop(self, None)
+        if self._timer is not None:
+            self._timer.cancel()
         if self._transport is not None and not self._transport.is_closing():
             self._server.refused += 1
             self._transport.abort()
 
     def connection_lost(self, exc: Exception | None) -> None:
         # calls still running go on to their end: their replies have nowhere to go
+        self._server._unauthenticated.pop(self, None)
         if self._timer is not None:
             self._timer.cancel()
         self._buf.clear()
@@ -201,13 +234,14 @@ class _Served(asyncio.Protocol):
             if len(buf) < DIGEST + NONCE:
                 return
             answer = bytes(buf[: DIGEST + NONCE])
-            if self._timer is not None:
-                self._timer.cancel()
             if not hmac.compare_digest(
                 answer[:DIGEST], _mac(self._server._secret, b"client", self._nonce)
             ):
                 self._refuse()
                 return
+            if self._timer is not None:
+                self._timer.cancel()
+            self._server._unauthenticated.pop(self, None)
             assert self._transport is not None
             self._transport.write(_mac(self._server._secret, b"host", answer[DIGEST:]))
             self._authed = True
@@ -346,9 +380,26 @@ class _Mux(asyncio.Protocol):
         self._pending: dict[int, asyncio.Future[Any]] = {}
         self._next = 1
         self._buf = bytearray()
+        self._closer: AsyncGenerator[None, None] | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
+
+    async def close_with_loop(self) -> None:
+        """Close the connection when the loop shuts down (``asyncio.run`` returning), while
+        the loop can still run the transport's close: once the loop has ended, closing only
+        the socket leaves the transport to be collected unclosed (a ResourceWarning)."""
+
+        async def closer() -> AsyncGenerator[None, None]:
+            try:
+                yield
+            finally:
+                if self.transport is not None:
+                    self.transport.abort()
+
+        # a suspended async generator is one the loop finalizes in shutdown_asyncgens()
+        self._closer = closer()
+        await self._closer.__anext__()
 
     def connection_lost(self, exc: Exception | None) -> None:
         if exc is None or isinstance(exc, HostGone):
@@ -517,6 +568,7 @@ class WireClient:
                 sock.setblocking(False)
                 mux = _Mux(sock)
                 await loop.create_connection(lambda: mux, sock=sock)
+                await mux.close_with_loop()
             except BaseException:
                 sock.close()
                 raise
