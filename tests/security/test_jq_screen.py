@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from pocketos import VM
-from pocketos.commands import _jq_engine
+from pocketos.commands import _jq_engine, _jq_fast
 from pocketos.commands._jq_screen import MAX_COST, screen_program
 from tests.security._util import assert_no_crash
 
@@ -110,6 +110,13 @@ def vm() -> Iterator[VM]:
     with VM(cwd="/data") as v:
         v.write_file("/data/s.json", (DOC + "\n").encode(), parents=True)
         yield v
+
+
+@pytest.fixture(autouse=True)
+def libjq_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These attacks are on where libjq runs: the Python path for a subset of programs
+    (``_jq_fast``) would answer some of them first."""
+    monkeypatch.setattr(_jq_fast, "ENABLED", False)
 
 
 @pytest.fixture

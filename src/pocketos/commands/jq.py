@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from pocketos.commands import command
 from pocketos.commands._jq_engine import JqCompileError, JqEngine, JqEngineError
+from pocketos.commands._jq_fast import compile_fast
 from pocketos.commands._jq_input import _JsonSplitter, decode_cost
 from pocketos.commands._jq_screen import screen_program
 
@@ -223,9 +224,8 @@ class _WholeText:
     """One input read whole (a file): its bytes go to libjq as they are, and the locations
     of values that fail are found only when one does."""
 
-    def __init__(self, label: str, data: bytes) -> None:
-        self.label = label
-        self.data = data
+    def __init__(self, label: str, data: bytes, cost: int) -> None:
+        self.label, self.data, self.cost = label, data, cost
         self._lines: list[int] | None = None
 
     def where(self, index: int) -> str:
@@ -453,6 +453,7 @@ class _JqRunner:
         self.halted = False
         self.parse_failed = False
         self.indent = None if opts.compact else opts.indent
+        self.fast = compile_fast(prog.source, opts)
 
     def render(self, text: str) -> Iterator[bytes]:
         """The output of one result, in pieces of bounded size (a deep value's layout is
@@ -493,6 +494,12 @@ class _JqRunner:
         """Run the compiled program on every value of a whole input and write the results;
         a parse error is reported and ends the input (:class:`_StopInput`)."""
         if self.halted:
+            return
+        done = self.fast and self.fast.run(text.data, text.cost, self._check)
+        if done:  # the program's output (None: libjq's turn)
+            for chunk in done[0]:
+                await self.ctx.stdout.write(chunk)
+            self.last = done[1]
             return
         async for events in jq_text_results(self.engine, text, self._check):
             if not await self._write(events):
@@ -624,8 +631,8 @@ async def _jq_inputs(
         if whole and starting and eof:
             data = chunk or b""
             # what Python's objects for it would take: the bound libjq's are checked against
-            check_alloc(decode_cost(data), "jq: input")
-            yield _WholeText(label, data)
+            check_alloc(cost := decode_cost(data), "jq: input")
+            yield _WholeText(label, data, cost)
             continue
         starting = eof
         if label != current or splitter is None:
