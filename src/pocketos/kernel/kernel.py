@@ -282,9 +282,10 @@ class Kernel:
         cap = self.limits.max_processes
         if max_processes is not None and max_processes < cap:
             cap = max_processes
-        if self.live_processes() >= cap:
+        if self._live >= cap:
             raise LimitExceeded("max_processes", f"too many processes (max_processes={cap})")
-        pid = self._alloc_pid()
+        pid = self._next_pid
+        self._next_pid = pid + 1
         info = ProcessInfo(pid, ppid, pid, list(argv), cwd, env)
         # a process joins the group of the code that starts it, or leads a new one
         group = current_group()
@@ -368,7 +369,7 @@ class Kernel:
                 bud.limit_hit = exc.limit
             await stderr.write(f"{name}: cannot start process: {exc.message}\n".encode())
             return 126
-        self.audit.process_started(info.pid, ppid, name, argv)
+        (self._audit or self.audit).process_started(info.pid, ppid, name, argv)
         ctx = Context(
             self,
             list(argv),

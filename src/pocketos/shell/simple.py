@@ -509,9 +509,10 @@ class SimpleCommands(ShellAttrs):
             msg = f"{name}: {_strerror(exc)}"
             status = 126 if exc.errno in (errno.EACCES, errno.EISDIR) else 127
         else:
-            msg = f"{name}: command not found"
-            status = 127
+            msg = ""
         if func is None:
+            if not msg:
+                msg, status = f"{name}: command not found", 127
             self.fds = fds
             try:
                 await self.error(msg)
@@ -524,22 +525,29 @@ class SimpleCommands(ShellAttrs):
             stdin = fds.get(0)
             stdout = fds.get(1)
             stderr = fds.get(2)
+            if not isinstance(stdin, InputStream):
+                stdin = NullInput()
+            if not isinstance(stdout, OutputStream):
+                stdout = _ClosedOut()
+            if not isinstance(stderr, OutputStream):
+                stderr = NullOutput()
+            ctx = self.ctx
 
             def start() -> Coroutine[Any, Any, int]:
                 return kernel.run_command(
                     argv,
-                    stdin=stdin if isinstance(stdin, InputStream) else NullInput(),
-                    stdout=stdout if isinstance(stdout, OutputStream) else _ClosedOut(),
-                    stderr=stderr if isinstance(stderr, OutputStream) else NullOutput(),
+                    stdin=stdin,
+                    stdout=stdout,
+                    stderr=stderr,
                     env=env,
                     cwd=self.cwd,
-                    ppid=self.ctx.pid,
-                    limits=self.ctx.limits,
-                    budget=self.ctx.budget,
+                    ppid=ctx.pid,
+                    limits=ctx.limits,
+                    budget=ctx.budget,
                     func=func,
                 )
 
-            if self.job_control and self.fg_job is None:
+            if self.opts.monitor and not self.is_subshell and self.fg_job is None:
                 # the files it writes stay open while it is a stopped job
                 files, opened = opened, []
                 status = await self.foreground(
@@ -548,8 +556,7 @@ class SimpleCommands(ShellAttrs):
             else:
                 status = await start()
         finally:
-            _close_all(opened)
+            if opened:
+                _close_all(opened)
         self.last_status = status
-        if status == 141 and self.fds.get(1) is not None:
-            pass
         return status

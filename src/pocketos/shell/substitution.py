@@ -103,6 +103,39 @@ def _reads_only(cmd: Simple) -> str | None:
 
 _reads_only_memo: NodeMemo[Simple, str | None] = NodeMemo(_reads_only)
 
+#: the shapes of a ``$( )`` body that :meth:`Substitutions.command_subst` may run without a
+#: subshell: ``$(< file)``, one simple command, a two-stage pipeline; anything else
+_READ, _ONE, _TWO, _OTHER = "read", "one", "two", "other"
+
+
+def _shape(p: CmdSub) -> tuple[str, Any]:
+    """The shape of ``p``'s body, with the node it is run from: the ``<`` target word, the
+    simple command, the pipeline (or None)."""
+    items = p.body.items
+    if len(items) != 1 or items[0].background or items[0].node.rest:
+        return _OTHER, None
+    pl = items[0].node.first
+    cmds = pl.cmds
+    c0 = cmds[0]
+    if len(cmds) == 1 and type(c0) is Simple:
+        if (
+            not c0.words
+            and not c0.assigns
+            and len(c0.redirs) == 1
+            and c0.redirs[0].op == "<"
+            and c0.redirs[0].target is not None
+        ):
+            return _READ, c0.redirs[0].target  # bash reads the file even under ``!``
+        if pl.negate or pl.timed:
+            return _OTHER, None
+        return _ONE, c0
+    if len(cmds) == 2:
+        return _TWO, pl
+    return _OTHER, None
+
+
+_shape_memo: NodeMemo[CmdSub, tuple[str, Any]] = NodeMemo(_shape)
+
 
 class Substitutions(ShellAttrs):
     """Mixin for :class:`Shell`: command and process substitution."""
@@ -138,42 +171,28 @@ class Substitutions(ShellAttrs):
 
     # --- substitutions ----------------------------------------------------------------------------
     async def command_subst(self: Shell, p: CmdSub) -> str:
-        items = p.body.items
-        if len(items) == 1 and not items[0].background and not items[0].node.rest:
-            cmds = items[0].node.first.cmds
-            c0 = cmds[0]
-            if (
-                len(cmds) == 1
-                and isinstance(c0, Simple)
-                and not c0.words
-                and not c0.assigns
-                and len(c0.redirs) == 1
-                and c0.redirs[0].op == "<"
-                and c0.redirs[0].target is not None
-            ):
-                path = await self._redir_target(c0.redirs[0].target)
-                try:
-                    stream = self._open_in(path, now=True)
-                except ShellError as e:
-                    await self.error(e.message)
-                    self.last_status = 1
-                    return ""
-                try:
-                    data = await stream.read()
-                finally:
-                    if type(stream) is FileIn:
-                        stream.close()
-                self.last_status = 0
-                return data.decode("utf-8", "surrogateescape").replace("\x00", "").rstrip("\n")
+        shape, node = _shape_memo(p)
+        if shape is _READ:
+            path = await self._redir_target(node)
+            try:
+                stream = self._open_in(path, now=True)
+            except ShellError as e:
+                await self.error(e.message)
+                self.last_status = 1
+                return ""
+            try:
+                data = await stream.read()
+            finally:
+                if type(stream) is FileIn:
+                    stream.close()
+            self.last_status = 0
+            return data.decode("utf-8", "surrogateescape").replace("\x00", "").rstrip("\n")
         sink = _SubstSink()
         status: int | None = None
-        if len(items) == 1 and not items[0].background and not items[0].node.rest:
-            pl = items[0].node.first
-            cmds = pl.cmds
-            if len(cmds) == 1 and type(cmds[0]) is Simple:
-                status = await self.run_here(cmds[0], {1: sink})
-            elif len(cmds) == 2:
-                status = await self.writer_pipeline_here(pl, sink)
+        if shape is _ONE:
+            status = await self.run_here(node, {1: sink})
+        elif shape is _TWO:
+            status = await self.writer_pipeline_here(node, sink)
         if status is None:
             status = await self._subst_subshell(p, sink)
         self.last_status = status
