@@ -4,6 +4,8 @@ at once by the next ``stat`` of the same path."""
 
 from __future__ import annotations
 
+import pytest
+
 from pocketos import VM
 from pocketos.kernel.fs.memory import MemoryBackend
 from pocketos.kernel.fs.overlay import OverlayBackend
@@ -142,3 +144,31 @@ def test_a_copied_up_file_in_a_vm_base_image() -> None:
         vm.exec("echo 'extra:x:9:9::/:/bin/sh' >> /etc/passwd")
         after = vm.exec("stat -c '%i %s' /etc/passwd").stdout.split()
         assert int(after[1]) == int(before[1]) + len("extra:x:9:9::/:/bin/sh\n")
+
+
+def test_whiteouts_and_opaque_directories_in_memory_layers() -> None:
+    # a sealed layer (as a fork leaves) holds a whiteout and an opaque directory: listings and
+    # lookups read them from the inodes and must hide what they hide
+    base = MemoryBackend()
+    base.mkdir("/d")
+    for name in ("gone", "kept"):
+        base.create(f"/d/{name}")
+    base.mkdir("/o")
+    base.create("/o/hidden")
+    mid = MemoryBackend()
+    mid.mkdir("/d")
+    mid.mknod("/d/gone", 0, 0)
+    mid.mkdir("/o")
+    mid.create("/o/new")
+    mid.set_opaque("/o")
+    ov = OverlayBackend([mid.freeze(), base.freeze()], MemoryBackend())
+    assert sorted(ov.listdir("/d")) == ["kept"]
+    assert sorted(ov.listdir("/o")) == ["new"]
+    for path in ("/d/gone", "/o/hidden"):
+        with pytest.raises(FileNotFoundError):
+            ov.lstat(path)
+    ov.create("/d/gone")  # a new file over the whiteout
+    assert sorted(ov.listdir("/d")) == ["gone", "kept"]
+    assert ov.lstat("/d/gone").st_size == 0
+    ov.unlink("/d/kept")
+    assert sorted(ov.listdir("/d")) == ["gone"]

@@ -193,10 +193,18 @@ class MemoryBackend(Backend):
         return node
 
     def lookup(self, path: str) -> Inode | None:
-        try:
-            return self._get(path)
-        except OSError:
-            return None
+        """The inode at ``path``, or None (missing, or under a non-directory)."""
+        node = self.root
+        for part in path.split("/"):
+            if part:
+                entries = node.entries
+                if entries is None:
+                    return None
+                child = entries.get(part)
+                if child is None:
+                    return None
+                node = child
+        return node
 
     def _parent(self, path: str) -> tuple[Inode, str]:
         head, _, name = path.rstrip("/").rpartition("/")

@@ -228,7 +228,17 @@ class OverlayBackend(Backend):
 
     def _top(self, path: str) -> tuple[Backend, StatResult]:
         layer = self._stack(path)[0][0]
-        return layer, layer.lstat(path)
+        if type(layer) is not MemoryBackend or self._stack_token is None:
+            return layer, layer.lstat(path)
+        # the inode a memory layer holds at a path stays while the path's stack is cached
+        # (losing or moving a name changes the token, gaining one drops that path)
+        hit = self._nodes.get(path)
+        if hit is None or hit[0] is not layer:
+            node = layer._get(path)
+            self._nodes[path] = (layer, node)
+        else:
+            node = hit[1]
+        return layer, layer.stat_of(node, layer.dev)
 
     def _exists(self, path: str) -> bool:
         try:
@@ -247,18 +257,7 @@ class OverlayBackend(Backend):
 
     # --- queries -----------------------------------------------------------------------------
     def lstat(self, path: str) -> StatResult:
-        layer = self._stack(path)[0][0]
-        if type(layer) is not MemoryBackend or self._stack_token is None:
-            return layer.lstat(path)
-        # the inode a memory layer holds at a path stays while the path's stack is cached
-        # (losing or moving a name changes the token, gaining one drops that path)
-        hit = self._nodes.get(path)
-        if hit is None or hit[0] is not layer:
-            node = layer._get(path)
-            self._nodes[path] = (layer, node)
-        else:
-            node = hit[1]
-        return layer.stat_of(node, layer.dev)
+        return self._top(path)[1]
 
     def listdir(self, path: str) -> list[str]:
         stack, is_dir = self._stack(path)
@@ -266,6 +265,13 @@ class OverlayBackend(Backend):
             raise fs_error(errno.ENOTDIR, path)
         seen: dict[str, bool] = {}
         for layer in stack:
+            node = layer.lookup(path) if type(layer) is MemoryBackend else None
+            if node is not None and node.entries is not None:
+                # a memory layer's entries carry their inodes: no lookup per name
+                for name, child in node.entries.items():
+                    if name not in seen:
+                        seen[name] = not (S.S_ISCHR(child.mode) and child.rdev == 0)
+                continue
             for name in layer.listdir(path):
                 if name in seen:
                     continue
@@ -767,20 +773,28 @@ def _step(path: str, layers: tuple[Backend, ...]) -> tuple[tuple[Backend, ...], 
     found: list[Backend] = []
     is_dir = False
     for layer in layers:
-        try:
-            st = layer.lstat(path)
-        except (FileNotFoundError, NotADirectoryError):
-            continue
-        if _is_whiteout(st):
+        if type(layer) is MemoryBackend:
+            # the inode tells all three (type, whiteout, opaque) without an exception per miss
+            node = layer.lookup(path)
+            if node is None:
+                continue
+            mode, rdev, opaque = node.mode, node.rdev, node.opaque
+        else:
+            try:
+                st = layer.lstat(path)
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            mode, rdev, opaque = st.st_mode, st.st_rdev, False
+        if S.S_ISCHR(mode) and rdev == 0:  # a whiteout
             break
-        if not S.S_ISDIR(st.st_mode):
+        if not S.S_ISDIR(mode):
             if not found:
                 found.append(layer)
             break
         if not found:
             is_dir = True
         found.append(layer)
-        if _opaque(layer, path):
+        if opaque or (type(layer) is not MemoryBackend and _opaque(layer, path)):
             break
     if not found:
         return None
