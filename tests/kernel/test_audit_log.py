@@ -127,6 +127,9 @@ def test_the_shells_exit_record_has_its_real_exit_status() -> None:
             ("sleep infinity", {"timeout": 0.5}),
             ("kill -TERM $$; echo unreached", {}),
             ("kill -KILL $$", {}),
+            # a shell that handles TERM itself ends as its trap says
+            ("trap 'exit 4' TERM; kill -TERM $$; echo unreached", {}),
+            ("trap 'echo caught' TERM; kill -TERM $$; exit 143", {}),
             ("true", {}),
         ]:
             vm.exec(script, **kw)  # type: ignore[arg-type]
@@ -134,8 +137,10 @@ def test_the_shells_exit_record_has_its_real_exit_status() -> None:
             ("exited", 1),
             ("exited", 3),
             ("killed", 124),
+            ("killed", 143),
+            ("killed", 137),
+            ("exited", 4),
             ("exited", 143),
-            ("exited", 137),
             ("exited", 0),
         ]
         assert [r.exit_code for r in map(vm.exec, ["false", "exit 7"])] == [1, 7]
@@ -150,3 +155,32 @@ def test_a_shell_sessions_exit_record_has_its_exit_status() -> None:
         with vm.shell() as sh:
             sh.run("trap 'exit 5' EXIT")
         assert _shell_exits(vm) == [("exited", 1), ("exited", 5)]
+
+
+def test_a_process_ended_by_a_signal_is_killed_with_its_number() -> None:
+    """``killed`` and 128+N for a process that signal N ended (its default action); ``exited``
+    and its own status for one that caught the signal and then ended itself."""
+    with VM() as vm:
+        vm.audit_log()
+        p = vm.spawn(["bash", "-c", "cat | cat"])
+        p.write(b"x\n")
+        assert p.read_stdout(2) == b"x\n"  # both stages are running
+        vm.kill(p.pid, "TERM")
+        assert p.wait(timeout=60) == 143
+        p = vm.spawn(["bash", "-c", "trap 'echo caught; exit 3' TERM; read x; echo $x; read y"])
+        p.write(b"x\n")
+        assert p.read_stdout(2) == b"x\n"
+        vm.kill(p.pid, "TERM")
+        p.close_stdin()
+        assert p.wait(timeout=60) == 3
+        exits = [
+            (e.resource, e.decision, e.detail["exit_code"])
+            for e in vm.audit_log(kind="process")
+            if e.capability == "exit"
+        ]
+    assert exits == [
+        ("cat", "killed", 143),
+        ("cat", "killed", 143),
+        ("bash", "killed", 143),
+        ("bash", "exited", 3),
+    ]

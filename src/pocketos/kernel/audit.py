@@ -169,8 +169,10 @@ class AuditLog:
 
     def process_ended(self, pid: int, name: str, status: str, code: int) -> None:
         """``record("process", capability="exit", resource=name, decision=status, pid=pid,
-        exit_code=code)``: ``status`` is ``exited`` or ``killed``, ``code`` the exit status
-        (124 for a timeout, 128+N for signal N), for a shell as for any command."""
+        exit_code=code)``: ``status`` is ``killed`` when a signal's default action (128+N for
+        signal N), a timeout (124) or a limit ended it, ``exited`` when it ended itself (one
+        that caught the signal with a trap and then exited included), for a shell as for any
+        command; ``code`` is the exit status."""
         self.seq += 1
         self._keep((_EXIT, self.seq, time.time(), pid, name, status, code))
 

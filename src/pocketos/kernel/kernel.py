@@ -303,6 +303,12 @@ class Kernel:
         return info
 
     def end_process(self, info: ProcessInfo, code: int, status: str = "exited") -> None:
+        sig = info.pending_signal
+        if status == "exited" and sig is not None and code == 128 + sig:
+            # it ended with the status of a signal it did not catch (a shell that stops on
+            # ``kill -TERM $$`` returns 143 itself): the signal killed it. A process that caught
+            # the signal (a trap) and then exited has no signal pending: it exited.
+            status = "killed"
         if info.group is not None:
             info.group.members.pop(info.pid, None)
         if info.status == "running":
@@ -400,7 +406,8 @@ class Kernel:
         except ProcessKilled as exc:
             code, status = 128 + exc.signum, "killed"
         except (LimitExceeded, asyncio.CancelledError):
-            self.end_process(info, 137, "killed")
+            # a signal's number when one ended it; a limit or the exec's timeout kills (137)
+            self.end_process(info, 128 + (info.pending_signal or 9), "killed")
             raise
         except OSError as exc:
             try:

@@ -378,7 +378,7 @@ async def b_kill(sh: JobsShell, argv: list[str]) -> int:
                 continue
             from pocketos.shell.state import ExitShell as _Exit
 
-            raise _Exit(128 + sig)
+            raise _Exit(128 + sig, sig)
         if a.startswith("%"):
             j = await _lookup(sh, "kill", a)
             if j is None:

@@ -200,14 +200,21 @@ class Shell(
         self.runs += 1
         try:
             exited = False
+            killed_by: int | None = None
             try:
                 status = await self._run_source(source, top=True)
             except ExitShell as e:
                 status = e.status
                 exited = True
+                killed_by = e.signal
             if exited or not self.keep_alive:
                 status = await self.run_exit_trap(status)
                 self.exited = self.exited or exited
+            info = self.ctx.info
+            if killed_by is not None and info is not None and status == 128 + killed_by:
+                # the signal it sent itself ended it (its EXIT trap has run): its process's
+                # end is recorded as killed by it, as for a signal from another process
+                info.pending_signal = killed_by
         except LimitExceeded:
             await self._cancel_jobs()
             raise

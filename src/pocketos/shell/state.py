@@ -137,8 +137,10 @@ class ReturnFn(Exception):
 
 
 class ExitShell(Exception):
-    def __init__(self, status: int) -> None:
+    def __init__(self, status: int, signal: int | None = None) -> None:
         self.status = status
+        #: the signal ending the shell (``kill -TERM $$`` with no trap for it), None for ``exit``
+        self.signal = signal
 
 
 class NoExec(ExitShell):
