@@ -296,6 +296,17 @@ def _index(n: int) -> Fn:
 # ---- nodes -----------------------------------------------------------------------------
 
 
+def _sliced(apply: Apply, xs: list[Any], env: _Env) -> list[Any]:
+    """``apply(xs)``, a slice at a time with the deadline's check between slices."""
+    if len(xs) <= _SLICE:
+        return apply(xs)
+    out: list[Any] = []
+    for i in range(0, len(xs), _SLICE):
+        env.check()
+        out.extend(apply(xs[i : i + _SLICE]))
+    return out
+
+
 def _fanout(n: int) -> int:
     if n > _MAX_FANOUT:
         raise Unsupported
@@ -310,14 +321,7 @@ def _pipe(a: _Node, b: _Node, env: _Env) -> _Node:
     apply_a, apply_b = a.apply, b.apply
 
     def apply(xs: list[Any]) -> list[Any]:
-        mid = apply_a(xs)
-        if len(mid) <= _SLICE:
-            return apply_b(mid)
-        out: list[Any] = []
-        for i in range(0, len(mid), _SLICE):
-            env.check()
-            out.extend(apply_b(mid[i : i + _SLICE]))
-        return out
+        return _sliced(apply_b, apply_a(xs), env)
 
     return _Node(apply, None, copies, fanout)
 
@@ -366,7 +370,7 @@ def _map(f: _Node, env: _Env) -> _Node:
 
     def one(x: Any) -> Any:
         env.made += 1
-        return apply(_iterate(x))
+        return _sliced(apply, _iterate(x), env)
 
     return _singular(one, f.copies)
 

@@ -1,0 +1,118 @@
+"""jq's Python path (``_jq_fast``) runs in the host process, where libjq's helper no longer
+bounds it: its evaluation must stop at the deadline between slices of a large input, refuse
+programs whose output can grow faster than their input, and keep what it holds (the parsed
+input, the values it makes, its output) within the exec's memory, handing over to libjq
+rather than going past it."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pocketos import VM
+from pocketos.commands import _jq_fast
+from pocketos.commands.jq import JqOptions
+
+MiB = 1024 * 1024
+#: what the host may grow by beyond the limit (the VM, interpreter caches)
+OVERHEAD = 48 * MiB
+
+
+class _Stop(Exception):
+    pass
+
+
+def _compiled(program: str, **opts: Any) -> _jq_fast.FastJq:
+    fast = _jq_fast.compile_fast(program, JqOptions(**opts))
+    assert fast is not None, program
+    return fast
+
+
+@pytest.mark.parametrize(
+    ("program", "opts"),
+    [
+        ("[.[] | {a: ., b: [.]}] | length", {"compact": True}),
+        (".[] | select(.n > 1) | .n", {"compact": True}),
+        ("map(.n)", {"compact": True}),
+        (".", {}),  # the two-space layout, a slice at a time
+    ],
+)
+def test_the_evaluation_stops_at_the_deadline_midway(program: str, opts: Any) -> None:
+    """The deadline's check runs between slices: one that fires on its third call ends the
+    run long before the 100,000 elements are done."""
+    doc = json.dumps([{"n": i} for i in range(100_000)]).encode()
+    calls: list[int] = []
+
+    def check() -> None:
+        calls.append(1)
+        if len(calls) >= 3:
+            raise _Stop
+
+    fast = _compiled(program, **opts)
+    with pytest.raises(_Stop):
+        fast.run(doc, 64 * len(doc), check)
+    assert len(calls) == 3
+
+
+@pytest.mark.parametrize(
+    "program",
+    [
+        "[(.,.) | (.,.) | (.,.) | (.,.) | (.,.)]",
+        "{a: ., b: .} | {a: ., b: .} | {a: ., b: .}",
+        "[.[] | (1,1) | (1,1) | (1,1) | (1,1) | (1,1)]",
+        "{a: .[], b: .}",
+        "select(.[])",
+    ],
+)
+def test_programs_whose_output_outgrows_their_input_go_to_libjq(program: str) -> None:
+    assert _jq_fast.compile_fast(program, JqOptions(compact=True)) is None
+
+
+@pytest.fixture(scope="module")
+def vm() -> Iterator[VM]:
+    with VM() as v:
+        yield v
+
+
+def _peak_rss() -> int:
+    for line in Path(f"/proc/{os.getpid()}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def _reset_peak() -> bool:
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("flags", ["", "-c"])
+def test_a_large_output_stays_within_the_memory_limit(vm: VM, flags: str) -> None:
+    """Four copies of a 10 MB input, pretty or compact, under a 32 MiB limit: the Python path
+    hands over to libjq (whose helper stops at the limit) or answers within it; the host
+    grows by no more than the limit and its overhead."""
+    if not _reset_peak():
+        pytest.skip("cannot reset the peak RSS here")
+    doc = json.dumps(["x" * 1000 + str(i) for i in range(10_000)]).encode()
+    vm.write_file("/tmp/strings.json", doc)
+    base = _peak_rss()
+    r = vm.exec(
+        f"jq {flags} '[.[] | {{a: ., b: ., c: {{d: ., e: .}}}}]' /tmp/strings.json | wc -c",
+        limits={"max_memory": 32 * MiB},
+        timeout=120,
+    )
+    grown = _peak_rss() - base
+    assert r.exit_code in (0, 125), r
+    if r.exit_code == 125:
+        assert r.limit_hit == "max_memory", r
+    else:
+        assert int(r.stdout) > 40_000_000
+    assert grown < 32 * MiB + OVERHEAD, grown
