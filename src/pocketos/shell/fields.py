@@ -56,7 +56,10 @@ class _Fields:
     def split(self, s: str, ifs: str) -> None:
         if not s:
             return
-        if not ifs:
+        for c in ifs:
+            if c in s:
+                break
+        else:  # nothing to split at (this is also the case of an empty IFS)
             self.lit(s)
             return
         ws = "".join(c for c in ifs if c in " \t\n")
