@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tracemalloc
 from pathlib import Path
 from typing import Any
+
+from tests._own_process import peak_while
 
 #: text that must never appear in anything a VM prints
 HOST_MARKER = "HOSTMARK-7c1e9a52"
@@ -47,13 +48,8 @@ def assert_no_crash(r: Any) -> None:
 
 
 def exec_traced(vm: Any, script: str, max_memory: int) -> tuple[Any, int]:
-    """``vm.exec(script)`` under ``max_memory``, with the host's peak Python allocation while
-    it ran (tracemalloc), to check that a guest never grew the host past its limit."""
-    tracemalloc.start()
-    try:
-        # the timeout only backs up a failure: tracemalloc makes the host many times slower
-        r = vm.exec(script, timeout=600, limits={"max_memory": max_memory})
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-    return r, peak
+    """``vm.exec(script)`` under ``max_memory``, with how far the host's traced Python
+    allocations grew while it ran, to check that a guest never grew the host past its limit.
+    The test must be marked ``own_process`` (tests/_own_process.py)."""
+    # the timeout only backs up a failure: tracemalloc makes the host many times slower
+    return peak_while(lambda: vm.exec(script, timeout=600, limits={"max_memory": max_memory}))

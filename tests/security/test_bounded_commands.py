@@ -8,12 +8,12 @@ No test here times anything (machines differ); bench/attacks.py measures the
 
 from __future__ import annotations
 
-import tracemalloc
 from collections.abc import Iterator
 
 import pytest
 
 from pocketos import VM
+from tests._own_process import peak_while
 from tests.security._util import assert_no_crash
 
 MiB = 1024 * 1024
@@ -38,12 +38,7 @@ def vm() -> Iterator[VM]:
 
 
 def run_traced(vm: VM, script: str, **kw: object) -> tuple[object, int]:
-    tracemalloc.start()
-    try:
-        r = vm.exec(script, **kw)  # type: ignore[arg-type]
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    r, peak = peak_while(lambda: vm.exec(script, **kw))  # type: ignore[arg-type]
     assert_no_crash(r)
     return r, peak
 
@@ -73,6 +68,7 @@ ENDLESS = [
 ]
 
 
+@pytest.mark.own_process
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("script", ENDLESS)
 def test_endless_command_meets_the_timeout(vm: VM, script: str) -> None:
@@ -85,6 +81,7 @@ def test_endless_command_meets_the_timeout(vm: VM, script: str) -> None:
     usable(vm)
 
 
+@pytest.mark.own_process
 def test_endless_writes_to_a_file_stop_at_the_file_size_limit() -> None:
     """How much a file can grow before the timeout depends on the machine's speed, so the bound
     that holds it is the file size limit, not the exec's memory."""
@@ -130,6 +127,7 @@ ACCUMULATE = [
 ]
 
 
+@pytest.mark.own_process
 @pytest.mark.parametrize("script", ACCUMULATE)
 def test_accumulating_command_stops_at_max_memory(vm: VM, script: str) -> None:
     # the timeout only backs up the test: the memory limit must end the work first
@@ -140,6 +138,7 @@ def test_accumulating_command_stops_at_max_memory(vm: VM, script: str) -> None:
     usable(vm)
 
 
+@pytest.mark.own_process
 def test_jq_refuses_a_document_larger_than_max_memory_before_reading_it(vm: VM) -> None:
     vm.write_file("/tmp/big.json", b"[" + b"1," * (10 * MiB) + b"1]")
     r, peak = run_traced(vm, "jq length /tmp/big.json", limits={"max_memory": MEM})
@@ -197,6 +196,7 @@ REGEX = [
 ]
 
 
+@pytest.mark.own_process
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("script", REGEX)
 def test_backtracking_regex_meets_the_timeout(vm: VM, script: str) -> None:
@@ -261,6 +261,7 @@ def test_find_globs_match_in_linear_time(vm: VM, script: str) -> None:
     assert int(r.stdout) >= 1, r
 
 
+@pytest.mark.own_process
 def test_backtracking_stack_is_charged_before_the_match(vm: VM) -> None:
     vm.write_file("/tmp/long", b"x" * 1_000_000 + b"\n")
     r, peak = run_traced(
@@ -289,6 +290,7 @@ def test_backtracking_patterns_still_match_like_re(vm: VM) -> None:
 # --- sqlite3 ----------------------------------------------------------------------------------
 
 
+@pytest.mark.own_process
 @pytest.mark.timeout(120)
 def test_sqlite_printf_of_a_huge_width_is_refused_at_once(vm: VM) -> None:
     q = "select printf('%.*c', 2000000000, 'x');"
@@ -305,6 +307,7 @@ def test_sqlite_printf_of_a_huge_width_is_refused_at_once(vm: VM) -> None:
     assert (r.exit_code, r.stdout) == (0, " 3.14|ab |7%|xxx\n")
 
 
+@pytest.mark.own_process
 def test_sqlite_in_memory_database_is_bounded_by_max_memory(vm: VM) -> None:
     q = (
         "create table t(x); with recursive c(i) as (select 1 union all select i + 1 from c) "
@@ -318,6 +321,7 @@ def test_sqlite_in_memory_database_is_bounded_by_max_memory(vm: VM) -> None:
     assert peak < MEM + OVERHEAD
 
 
+@pytest.mark.own_process
 @pytest.mark.timeout(120)
 def test_sqlite_runaway_query_ends_at_the_timeout(vm: VM) -> None:
     q = "with recursive c(i) as (select 1 union all select i + 1 from c) select count(*) from c;"
@@ -328,6 +332,7 @@ def test_sqlite_runaway_query_ends_at_the_timeout(vm: VM) -> None:
 # --- awk, yq ----------------------------------------------------------------------------------
 
 
+@pytest.mark.own_process
 def test_awk_string_doubling_stops_at_max_memory(vm: VM) -> None:
     script = "awk 'BEGIN { s = \"x\"; while (1) s = s s }'"
     r, peak = run_traced(vm, script, timeout=BACKSTOP, limits={"max_memory": MEM})
@@ -341,6 +346,7 @@ LAUGHS = "a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
 )
 
 
+@pytest.mark.own_process
 def test_yaml_alias_bomb_is_refused(vm: VM) -> None:
     vm.write_file("/tmp/bomb.yaml", LAUGHS.encode())
     assert len(LAUGHS) < 400
@@ -355,6 +361,7 @@ def test_yaml_alias_bomb_is_refused(vm: VM) -> None:
     assert (r.exit_code, r.stdout) == (0, "1\n")
 
 
+@pytest.mark.own_process
 @pytest.mark.timeout(120)
 def test_deep_mkdir_meets_the_timeout(vm: VM) -> None:
     # a lookup costs the square of the depth: 1,000 levels take many minutes without the

@@ -16,6 +16,9 @@ from tests.security._util import exec_traced
 MiB = 1024 * 1024
 BIG = 64 * MiB
 
+# every test measures the host's allocations (tests/_own_process.py)
+pytestmark = pytest.mark.own_process
+
 
 @pytest.fixture(scope="module")
 def vm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VM]:

@@ -9,13 +9,13 @@ import gzip
 import io
 import lzma
 import random
-import tracemalloc
 import zipfile
 from collections.abc import Iterator
 
 import pytest
 
 from pocketos import VM
+from tests._own_process import peak_while
 from tests.security._util import assert_no_crash, exec_traced
 
 MiB = 1024 * 1024
@@ -244,23 +244,22 @@ def test_catastrophic_regex_is_stopped_by_the_timeout(vm: VM) -> None:
     assert (r.exit_code, r.limit_hit) == (124, "timeout")
 
 
+@pytest.mark.own_process
 def test_string_doubling_is_stopped(vm: VM) -> None:
-    tracemalloc.start()
-    try:
-        r = vm.exec(
+    r, peak = peak_while(
+        lambda: vm.exec(
             "a=x; for i in $(seq 60); do a=$a$a; done; echo ${#a}",
             timeout=60,
             limits={"max_memory": 16 * MiB},
         )
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    )
     assert (r.exit_code, r.stdout, r.limit_hit) == (125, "", "max_memory")
     assert r.stderr == "bash: variables: memory limit exceeded (max_memory=16 MiB)\n"
     assert peak < 3 * 16 * MiB
     usable(vm)
 
 
+@pytest.mark.own_process
 @pytest.mark.parametrize(
     ("script", "what"),
     [
@@ -277,6 +276,7 @@ def test_allocation_sized_by_an_argument_is_checked_first(vm: VM, script: str, w
     usable(vm)
 
 
+@pytest.mark.own_process
 @pytest.mark.parametrize(
     ("script", "out", "err"),
     [
@@ -301,12 +301,7 @@ def test_allocation_sized_by_an_argument_is_checked_first(vm: VM, script: str, w
 def test_tr_repeat_count_is_not_spelled_out(vm: VM, script: str, out: str, err: str) -> None:
     # tr's [c*n] in string2 stood for n copies of c, built as a list: [b*2000000000] grew
     # the host by 16 GB; only what set1 can reach is built now (GNU's output, GNU's errors)
-    tracemalloc.start()
-    try:
-        r = vm.exec(script, timeout=60)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    r, peak = peak_while(lambda: vm.exec(script, timeout=60))
     assert (r.stdout, r.stderr) == (out, err)
     assert peak < 16 * MiB
 

@@ -5,12 +5,12 @@ process (such as its recursion limit)."""
 from __future__ import annotations
 
 import sys
-import tracemalloc
 from collections.abc import Iterator
 
 import pytest
 
 from pocketos import VM
+from tests._own_process import peak_while
 from tests.security._util import assert_no_crash
 
 
@@ -116,14 +116,10 @@ MiB = 1024 * 1024
 
 
 def _peak_of(vm: VM, script: str, **kw: object) -> tuple[object, int]:
-    tracemalloc.start()
-    try:
-        r = vm.exec(script, **kw)  # type: ignore[arg-type]
-        return r, tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    return peak_while(lambda: vm.exec(script, **kw))  # type: ignore[arg-type]
 
 
+@pytest.mark.own_process
 @pytest.mark.parametrize(
     "script",
     [
@@ -147,6 +143,7 @@ def test_a_million_word_brace_expansion_still_works(vm: VM) -> None:
     assert (r.exit_code, r.stdout, r.stderr) == (0, "6888896\na1b a2b a3b\n", "")
 
 
+@pytest.mark.own_process
 def test_an_array_of_big_values_stops_at_max_memory(vm: VM) -> None:
     script = "a=x; for i in $(seq 20); do a=$a$a; done; for i in $(seq 1000); do b[i]=$a$i; done"
     r, peak = _peak_of(vm, script, timeout=60, limits={"max_memory": 32 * MiB})
