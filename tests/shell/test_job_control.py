@@ -100,3 +100,25 @@ def test_the_pipeline_stops_as_one_job_and_fg_finishes_it() -> None:
     text = "{ \n    sh -c 'kill -TSTP $$';\n    echo a;\n    echo b\n} | sort -r"
     assert out == f"s=148\n{text}\nb\na\nfg=0\n"
     assert err == f"\n[1]+  Stopped                 {text}\n"
+
+
+def test_a_job_that_traps_the_signal_ends_as_its_trap_says() -> None:
+    """``kill -TERM $!`` to a job whose process traps TERM runs the trap: ``wait`` reports the
+    status the trap exits with (3 here, as in bash), not 128+15; a job without a trap for it is
+    still killed (143)."""
+    with VM() as vm:
+        p = vm.spawn(
+            [
+                "bash",
+                "-c",
+                'bash -c \'trap "echo got; exit 3" TERM; echo ready; '
+                "while :; do read -t 1 x; done' & read r; kill -TERM $!; wait $!; echo st=$?; "
+                "jobs",
+            ]
+        )
+        assert p.read_stdout(6) == b"ready\n"  # the job's trap is set
+        p.write(b"go\n")
+        assert p.wait(timeout=60) == 0
+        assert p.read_stdout() == b"got\nst=3\n"
+        r = vm.exec("sleep infinity & kill -TERM $!; wait $!; echo st=$?")
+        assert r.stdout == "st=143\n"

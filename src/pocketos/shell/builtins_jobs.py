@@ -270,6 +270,11 @@ async def signal_job(sh: JobsShell, j: Any, sig: int) -> None:
 
         remove = j.group.listen(on_change)
         return
+    live = [m for m in j.group.members.values() if m.status == "running"]
+    if live and sig != 9 and all(sig in m.caught for m in live):
+        # every process of the job handles it (a trap): the job ends as its handlers decide
+        kernel.signal_group(j.group, sig)
+        return
     # an interactive bash continues a stopped job it sends TERM or HUP to, so that it ends
     j.killed_by = sig
     kernel.signal_group(j.group, sig)
