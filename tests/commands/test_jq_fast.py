@@ -243,10 +243,11 @@ def _deep(n: int) -> str:
         json.dumps({"😀": ["\u2028", "日本語", {"": []}, {}]}),
     ],
 )
-def test_pretty_output_of_deep_wide_and_unicode_inputs(vm: VM, doc: str) -> None:
-    for program in (".", "[.]", "{a: .}"):
-        fast, slow = _both(vm, program, doc)
-        assert fast == slow, program
+def test_output_of_deep_wide_and_unicode_inputs(vm: VM, doc: str) -> None:
+    for program in (".", "[.]", "{a: .}", ".[]"):
+        for flags in ("", "-c"):
+            fast, slow = _both(vm, program, doc, flags)
+            assert fast == slow, (program, flags)
 
 
 def test_several_files_and_exit_statuses(vm: VM) -> None:

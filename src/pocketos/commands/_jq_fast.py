@@ -691,47 +691,45 @@ def parse_input(data: bytes) -> Any:
         raise Unsupported from None
 
 
-def _compact(value: Any) -> bytes:
-    if _orjson is not None:
-        try:
-            out: bytes = _orjson.dumps(value)
-        except (TypeError, ValueError):
-            raise Unsupported from None
-    else:
-        try:
-            text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-        except (ValueError, RecursionError):
-            raise Unsupported from None
-        out = text.encode("utf-8")
-    return out.replace(b"\x7f", b"\\u007f")
-
-
-def _pretty(value: Any, held: _Held, check: Callable[[], None]) -> list[bytes]:
-    """jq's two-space layout of ``value`` (the elements of a long array or object laid out
-    a slice at a time, each slice counted against the memory left)."""
-    assert _orjson is not None
-    option = _orjson.OPT_INDENT_2
-    t = type(value)
+def _dump(value: Any, pretty: bool) -> bytes:
+    """``value`` as jq prints it, before DEL is escaped."""
     try:
-        if (t is not list and t is not dict) or len(value) <= _SLICE:
-            out = [_orjson.dumps(value, option=option)]
-            held.add(len(out[0]))
+        if pretty:
+            out: bytes = _orjson.dumps(value, option=_orjson.OPT_INDENT_2)
+        elif _orjson is not None:
+            out = _orjson.dumps(value)
         else:
-            out = [b"[\n" if t is list else b"{\n"]
-            items = iter(value) if t is list else iter(value.items())
-            while True:
-                check()
-                part: Any = list(islice(items, _SLICE))
-                if not part:
-                    break
-                text = _orjson.dumps(part if t is list else dict(part), option=option)
-                if len(out) > 1:
-                    out.append(b",\n")
-                out.append(text[2:-2])
-                held.add(len(text))
-            out.append(b"\n]" if t is list else b"\n}")
-    except (TypeError, ValueError):
+            out = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+        return out
+    except (TypeError, ValueError, RecursionError):  # orjson: nested past 255
         raise Unsupported from None
+
+
+def _laid_out(value: Any, pretty: bool, held: _Held, check: Callable[[], None]) -> list[bytes]:
+    """``value`` printed compact or in jq's two-space layout; the elements of a long array
+    or object a slice at a time, each slice counted against the memory left."""
+    t = type(value)
+    if (t is not list and t is not dict) or len(value) <= _SLICE:
+        out = [_dump(value, pretty)]
+        held.add(len(out[0]))
+    else:
+        start, end = (b"[", b"]") if t is list else (b"{", b"}")
+        sep, cut = b",", 1  # a slice's text is its elements between "[" and "]"
+        if pretty:
+            start, end, sep, cut = start + b"\n", b"\n" + end, b",\n", 2
+        out = [start]
+        items = iter(value) if t is list else iter(value.items())
+        while True:
+            check()
+            part: Any = list(islice(items, _SLICE))
+            if not part:
+                break
+            text = _dump(part if t is list else dict(part), pretty)
+            if len(out) > 1:
+                out.append(sep)
+            out.append(text[cut:-cut])
+            held.add(len(text))
+        out.append(end)
     return [piece.replace(b"\x7f", b"\\u007f") for piece in out]
 
 
@@ -812,11 +810,9 @@ class FastJq:
                     pieces = [value.encode("utf-8")]
                 except UnicodeEncodeError:
                     raise Unsupported from None
-            elif self.pretty:
-                pieces = _pretty(value, held, check)
             else:
-                pieces = [_compact(value)]
-            if not self.pretty or self.raw and type(value) is str:
+                pieces = _laid_out(value, self.pretty, held, check)
+            if self.raw and type(value) is str:
                 held.add(len(pieces[0]))
             if end:
                 pieces.append(end)
