@@ -15,6 +15,9 @@ import pytest
 from pocketos import VM
 from tests.security._util import assert_no_crash, exec_traced
 
+# the attacks measure the host's allocations (tests/_own_process.py)
+pytestmark = pytest.mark.own_process
+
 MiB = 1024 * 1024
 MEM = 16 * MiB
 
