@@ -116,3 +116,28 @@ def test_a_large_output_stays_within_the_memory_limit(vm: VM, flags: str) -> Non
     else:
         assert int(r.stdout) > 40_000_000
     assert grown < 32 * MiB + OVERHEAD, grown
+
+
+def test_an_input_the_parse_could_not_finish_before_the_deadline_goes_to_libjq(vm: VM) -> None:
+    """The parse cannot stop at the deadline: with less time left than a slow machine's parse
+    of the input would take, libjq's helper (which the deadline kills) gets it."""
+    doc = json.dumps([{"n": i, "s": "x" * 40} for i in range(120_000)]).encode()
+    assert len(doc) / _jq_fast.PARSE_RATE > 0.3
+    vm.write_file("/tmp/big.json", doc)
+    answers: list[bool] = []
+    real = _jq_fast.FastJq.run
+
+    def run(self: _jq_fast.FastJq, *args: Any) -> Any:
+        out = real(self, *args)
+        answers.append(out is not None)
+        return out
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(_jq_fast.FastJq, "run", run)
+        r = vm.exec("jq -c 'map(.n) | add' /tmp/big.json", timeout=0.3)
+        # (on a loaded machine the deadline may pass before jq reads its input at all)
+        assert True not in answers, (answers, r)
+        answers.clear()
+        r = vm.exec("jq -c 'map(.n) | add' /tmp/big.json", timeout=300)
+    assert answers == [True]
+    assert (r.exit_code, r.stdout) == (0, f"{sum(range(120_000))}\n")

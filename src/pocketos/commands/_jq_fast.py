@@ -23,6 +23,7 @@ from __future__ import annotations
 import gc
 import json
 import re
+import time
 from collections.abc import Callable
 from functools import reduce
 from itertools import islice
@@ -70,6 +71,9 @@ _CONTAINER = 256
 #: the largest input parsed here: the parse cannot stop at the deadline (10 MB take about
 #: 0.3 s); a larger one goes to libjq in a helper the deadline kills
 MAX_INPUT = 16 << 20
+#: a slow machine's parse rate (bytes a second): an input the parse could not finish before
+#: the deadline at this rate goes to libjq's helper, which the deadline can stop
+PARSE_RATE = 20 << 20
 
 
 def _nothing() -> None:
@@ -776,6 +780,10 @@ class FastJq:
         decoding takes) and the last value printed for ``-e`` (``null``, ``false``, any other
         text; None when none), or None when libjq must do it."""
         if len(data) > MAX_INPUT:
+            return None
+        budget = current_budget()
+        deadline = None if budget is None else budget.deadline
+        if deadline is not None and time.monotonic() + len(data) / PARSE_RATE > deadline:
             return None
         held = _Held()
         self.env.deadline, self.env.held, self.env.made = check, held, 0
