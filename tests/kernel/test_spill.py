@@ -293,3 +293,35 @@ def test_a_pickle_or_deepcopy_of_a_file_in_a_host_file_holds_its_bytes() -> None
     f = _host_file(fs, "/f")
     for other in (pickle.loads(pickle.dumps(f)), copy.deepcopy(f)):
         assert isinstance(other, bytearray) and other == data
+
+
+def test_copy_up_of_a_file_in_a_host_file_is_a_host_copy_under_the_upper_limits() -> None:
+    from pocketos.kernel.fs.overlay import OverlayBackend
+
+    big = os.urandom(3 * MiB)
+    lower = MemoryBackend()
+    lower.create("/big")
+    lower.write("/big", big)
+    lower.freeze()
+    ov = OverlayBackend([lower])
+    real_read = lower.read
+
+    def no_read(path: str, offset: int = 0, size: int = -1) -> bytes:
+        raise AssertionError("the copy-up read the file into memory")
+
+    lower.read = no_read  # type: ignore[method-assign]
+    ov.write("/big", b"XYZ", MiB)
+    lower.read = real_read  # type: ignore[method-assign]
+    want = bytearray(big)
+    want[MiB : MiB + 3] = b"XYZ"
+    assert ov.read("/big") == bytes(want)
+    assert lower.read("/big") == big
+    assert _host_file(ov.upper, "/big").fd != _host_file(lower, "/big").fd
+    assert ov.upper.usage()[0] == 3 * MiB
+    # an upper with no room: the copy-up fails whole and the lower file stays visible
+    small = OverlayBackend([lower], MemoryBackend(max_bytes=2 * MiB))
+    with pytest.raises(OSError) as e:
+        small.write("/big", b"XYZ", MiB)
+    assert e.value.errno == errno.ENOSPC
+    assert small.read("/big") == big
+    assert small.upper.lookup("/big") is None and small.upper.usage()[0] == 0

@@ -390,6 +390,25 @@ class MemoryBackend(Backend):
         writes += 1
         return len(data)
 
+    def copy_from_host(self, path: str, fd: int, size: int) -> bool:
+        """Fill the empty file ``path`` with the first ``size`` bytes of host file ``fd`` (a
+        copy the host kernel makes, into a host file of its own), under the same limits as a
+        write; False, changing nothing, when the file would stay in memory (then write it)."""
+        self._ro(path)
+        n = self._get(path)
+        if n.data is None or len(n.data) or not _large(size):
+            return False
+        self._grow(size, path, size)
+        f = _spill.spill_copy(fd, size)
+        if f is None:
+            return False
+        n.data = f
+        self.bytes_used += size
+        n.mtime = n.ctime = time.time_ns()
+        global writes
+        writes += 1
+        return True
+
     def truncate(self, path: str, size: int) -> None:
         self._ro(path)
         if size < 0:

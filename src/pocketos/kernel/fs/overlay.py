@@ -364,13 +364,16 @@ class OverlayBackend(Backend):
             if cap is not None and st.st_size > cap:  # it could never be written: say so first
                 raise fs_error(errno.EFBIG, path, "File too large")
             self.upper.create(path, st.st_mode & 0o7777, exclusive=True)
-            data = layer.read(path)
-            if data:
-                try:
-                    self.upper.write(path, data, 0)
-                except OSError:
-                    self.upper.unlink(path)  # a failed copy-up leaves the lower visible
-                    raise
+            try:
+                # a lower file kept in a host file is copied by the host kernel, not read
+                host = layer.host_file(path) if st.st_size else None
+                if host is None or not self.upper.copy_from_host(path, *host):
+                    data = layer.read(path)
+                    if data:
+                        self.upper.write(path, data, 0)
+            except OSError:
+                self.upper.unlink(path)  # a failed copy-up leaves the lower visible
+                raise
         if not S.S_ISLNK(st.st_mode):
             self.upper.chmod(path, st.st_mode & 0o7777)
         self.upper.chown(path, st.st_uid, st.st_gid)

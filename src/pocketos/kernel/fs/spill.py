@@ -38,7 +38,7 @@ import weakref
 
 from pocketos.errors import fs_error
 
-__all__ = ["SpillFile", "THRESHOLD", "MAX_FILES", "available", "spill", "copy_fd"]
+__all__ = ["SpillFile", "THRESHOLD", "MAX_FILES", "available", "spill", "spill_copy", "copy_fd"]
 
 #: a file reaching this many bytes moves to a host file (None: never)
 THRESHOLD: int | None = 4 << 20
@@ -180,6 +180,22 @@ def refused() -> None:
     (each move copies the whole file, so retrying every write would cost quadratic time)."""
     global _refused_until
     _refused_until = time.monotonic() + BACKOFF
+
+
+def spill_copy(src: int, size: int) -> SpillFile | None:
+    """A host file holding the first ``size`` bytes of host file ``src``, copied by the host
+    kernel, or None when files stay in memory (see the module)."""
+    fd = _new_fd(size)
+    if fd is None:
+        return None
+    f = SpillFile(fd)
+    try:
+        copy_fd(src, fd, size)
+    except OSError:
+        refused()
+        return None
+    f.size = size
+    return f
 
 
 def available() -> bool:
