@@ -321,8 +321,12 @@ class OverlayBackend(Backend):
             raise fs_error(errno.EROFS, path)
 
     def _upper_has(self, path: str) -> StatResult | None:
+        upper = self.upper
+        if type(upper) is MemoryBackend:  # no exception for the usual answer, "not there"
+            node = upper.lookup(path)
+            return None if node is None else upper.stat_of(node, upper.dev)
         try:
-            return self.upper.lstat(path)
+            return upper.lstat(path)
         except OSError:
             return None
 
