@@ -172,3 +172,32 @@ def test_whiteouts_and_opaque_directories_in_memory_layers() -> None:
     assert ov.lstat("/d/gone").st_size == 0
     ov.unlink("/d/kept")
     assert sorted(ov.listdir("/d")) == ["gone"]
+
+
+def test_names_below_a_parent_resolved_on_its_own() -> None:
+    # a lookup resolves and caches the parent directory first: errors must still name the
+    # whole path, and a parent that changes kind must be seen
+    with VM() as vm:
+        vm.exec("mkdir -p /p/a/b && echo x > /p/a/b/f && ln -s a /p/l && echo y > /p/file")
+        r = vm.exec("cat /p/a/b/f /p/l/b/f; cat /p/file/x; cat /p/none/x; echo z > /p/none/x")
+        assert r.stdout == "x\nx\n"
+        assert r.stderr == (
+            "cat: /p/file/x: Not a directory\n"
+            "cat: /p/none/x: No such file or directory\n"
+            "bash: line 1: /p/none/x: No such file or directory\n"
+        )
+        vm.exec("rm -r /p/a && mkdir /p/a && echo new > /p/a/b")
+        r = vm.exec("cat /p/a/b; cat /p/a/b/f; cat /p/l/b")
+        assert (r.stdout, r.stderr) == ("new\nnew\n", "cat: /p/a/b/f: Not a directory\n")
+        vm.exec("rm /p/l && ln -s file /p/l")
+        r = vm.exec("cat /p/l; cat /p/l/b")
+        assert (r.stdout, r.stderr) == ("y\n", "cat: /p/l/b: Not a directory\n")
+
+
+def test_a_path_deeper_than_the_parent_cache_still_resolves() -> None:
+    deep = "/".join(f"d{i}" for i in range(80))
+    with VM() as vm:
+        r = vm.exec(f"mkdir -p /t/{deep} && echo deep > /t/{deep}/f && cat /t/{deep}/f")
+        assert (r.exit_code, r.stdout, r.stderr) == (0, "deep\n", "")
+        r = vm.exec(f"cat /t/{deep}/nothing/f")
+        assert r.stderr == f"cat: /t/{deep}/nothing/f: No such file or directory\n"

@@ -60,6 +60,9 @@ def validate_path(path: str) -> None:
 
 #: cached resolutions kept per VM before the cache starts over
 _MAX_RESOLVED = 1 << 16
+#: deepest parent resolved (and cached) on its own before a name in it; deeper paths are
+#: walked whole (each level is a Python call)
+_MAX_PARENT_DEPTH = 32
 
 
 class VFS:
@@ -227,7 +230,18 @@ class VFS:
         # a directory resolves the same followed or not (a FUSE server looks names up unfollowed)
         hit = self._resolved.get((head, True)) or self._resolved.get((head, False))
         if hit is None:
-            return None
+            # resolve (and so cache) the parent first: the next name looked up in the same
+            # directory, and the directory's own subdirectories, then take one step each
+            if head.count("/") > _MAX_PARENT_DEPTH:
+                return None
+            try:
+                if self.resolve(head, True)[3] is None:
+                    return None
+            except OSError:
+                return None  # the full walk reports it, naming the whole path
+            hit = self._resolved.get((head, True))
+            if hit is None:
+                return None
         pparts, pm, pbpath, pdir = hit
         # a cached directory is still one: turning it into anything else loses or moves a name,
         # which started the cache over
