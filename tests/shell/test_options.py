@@ -148,7 +148,7 @@ def test_set_positional_after_a_fork_copies_no_options(vm: VM) -> None:
     shell = _shell(vm)
 
     async def go() -> tuple[int, SetOptions, SetOptions]:
-        await shell.run("set -e; x=$(echo a b)")
+        await shell.run("set -e; x=$(echo a; echo b)")  # a subshell: a fork
         before = shell.opts
         st = await shell.run('set -- $x; [ "$2" = b ]')
         return st, before, shell.opts

@@ -55,9 +55,10 @@ class _SubstSink(BytesSink):
             await asyncio.sleep(0)
 
 
-#: variables whose value is not the same in a subshell, or changes as it is read
+#: variables whose value is not the same in a subshell, or changes as it is read (``$-``
+#: loses ``e`` in a command substitution without ``inherit_errexit``)
 _DYNAMIC = frozenset(
-    ["RANDOM", "SRANDOM", "BASHPID", "BASH_SUBSHELL", "LINENO", "SECONDS", "BASH_COMMAND"]
+    ["RANDOM", "SRANDOM", "BASHPID", "BASH_SUBSHELL", "LINENO", "SECONDS", "BASH_COMMAND", "-"]
 )
 
 
@@ -190,7 +191,7 @@ class Substitutions(ShellAttrs):
         sink = _SubstSink()
         status: int | None = None
         if shape is _ONE:
-            status = await self.run_here(node, {1: sink})
+            status = await self.run_here(node, {1: sink}, True)
         elif shape is _TWO:
             status = await self.writer_pipeline_here(node, sink)
         if status is None:
