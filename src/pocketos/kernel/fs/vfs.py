@@ -183,8 +183,13 @@ class VFS:
     # takes a fresh stat of the final component.
 
     def _namespace_token(self) -> tuple[int, ...] | None:
+        mounts = self.mounts
+        if len(mounts) == 1:  # the usual case: the root alone
+            m = mounts[0]
+            gen = m.backend.generation
+            return None if gen is None else (id(m), gen)
         token: list[int] = []
-        for m in self.mounts:
+        for m in mounts:
             gen = m.backend.generation
             if gen is None:
                 return None
