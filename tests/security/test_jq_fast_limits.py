@@ -141,3 +141,24 @@ def test_an_input_the_parse_could_not_finish_before_the_deadline_goes_to_libjq(v
         r = vm.exec("jq -c 'map(.n) | add' /tmp/big.json", timeout=300)
     assert answers == [True]
     assert (r.exit_code, r.stdout) == (0, f"{sum(range(120_000))}\n")
+
+
+@pytest.mark.own_process
+@pytest.mark.parametrize("flags", ["", "-c"])
+def test_a_wrapped_large_value_is_laid_out_within_the_limit(vm: VM, flags: str) -> None:
+    """100,000 values 60 arrays down (200 KB in, 12 MB of indented output): the Python path
+    lays the wrappers out one by one and the inner array a slice at a time, each piece
+    counted, so the host's allocations stay under the limit whichever path prints it."""
+    from tests.security._util import exec_traced
+
+    depth, width = 60, 100_000
+    vm.write_file("/tmp/wide.json", b"[" * depth + b",".join([b"1"] * width) + b"]" * depth)
+    expected = vm.exec(f"jq {flags} . /tmp/wide.json | sha256sum").stdout
+    r, peak = exec_traced(vm, f"jq {flags} . /tmp/wide.json | sha256sum", 16 * MiB)
+    assert (r.exit_code, r.stderr, r.stdout) == (0, "", expected), r
+    assert peak < 16 * MiB, peak
+    _jq_fast.ENABLED = False
+    try:
+        assert vm.exec(f"jq {flags} 'def f: .; f' /tmp/wide.json | sha256sum").stdout == expected
+    finally:
+        _jq_fast.ENABLED = True

@@ -66,6 +66,9 @@ _MAX_COPIES = 4
 _MAX_FANOUT = 16
 _SLICE = 8192
 _PIECE = 1 << 20
+#: an array or object of at most this many elements, some of them arrays or objects, is
+#: laid out element by element (it may be a wrapper around a large value)
+_WRAPPER = 16
 #: what an array or object the program makes may take (a dict of a few keys: ~230 bytes)
 _CONTAINER = 256
 #: the largest input parsed here: the parse cannot stop at the deadline (10 MB take about
@@ -709,19 +712,37 @@ def _dump(value: Any, pretty: bool) -> bytes:
         raise Unsupported from None
 
 
-def _laid_out(value: Any, pretty: bool, held: _Held, check: Callable[[], None]) -> list[bytes]:
-    """``value`` printed compact or in jq's two-space layout; the elements of a long array
-    or object a slice at a time, each slice counted against the memory left."""
+def _laid_out(
+    value: Any, pretty: bool, held: _Held, check: Callable[[], None], depth: int = 0
+) -> list[bytes]:
+    """``value`` printed compact or in jq's two-space layout, ``depth`` levels down: the
+    elements of a long array or object a slice at a time, and those of a short one holding
+    arrays or objects (``[[[…100,000 values…]]]``) one by one, so that no piece is made whole
+    before it is counted against the memory left."""
     t = type(value)
-    if (t is not list and t is not dict) or len(value) <= _SLICE:
-        out = [_dump(value, pretty)]
-        held.add(len(out[0]))
+    shift = b"\n" + b"  " * depth
+    if (t is not list and t is not dict) or not value:
+        pieces = [_dump(value, pretty)]
+    elif len(value) <= _WRAPPER and any(type(v) in (list, dict) and v for v in _values(value)):
+        start, end, sep = _brackets(t, pretty, shift)
+        pieces = [start]
+        for k, v in value.items() if t is dict else enumerate(value):
+            if len(pieces) > 1:
+                pieces.append(sep)
+            if t is dict:
+                key = _dump(k, False).replace(b"\x7f", b"\\u007f")
+                pieces.append(key + (b": " if pretty else b":"))
+            pieces.extend(_laid_out(v, pretty, held, check, depth + 1))
+        pieces.append(end)
+        return pieces
+    elif len(value) <= _SLICE:
+        pieces = [_dump(value, pretty)]
     else:
-        start, end = (b"[", b"]") if t is list else (b"{", b"}")
-        sep, cut = b",", 1  # a slice's text is its elements between "[" and "]"
+        # a slice's text holds its elements' own indentation: "[\n  a,\n  b\n]"
+        start, end, sep = _brackets(t, pretty, shift)
         if pretty:
-            start, end, sep, cut = start + b"\n", b"\n" + end, b",\n", 2
-        out = [start]
+            start, sep = start[:2], b",\n"
+        pieces = [start]
         items = iter(value) if t is list else iter(value.items())
         while True:
             check()
@@ -729,12 +750,32 @@ def _laid_out(value: Any, pretty: bool, held: _Held, check: Callable[[], None]) 
             if not part:
                 break
             text = _dump(part if t is list else dict(part), pretty)
-            if len(out) > 1:
-                out.append(sep)
-            out.append(text[cut:-cut])
-            held.add(len(text))
-        out.append(end)
-    return [piece.replace(b"\x7f", b"\\u007f") for piece in out]
+            if len(pieces) > 1:
+                pieces.append(sep)
+            # a slice's elements, between "[\n" and "\n]" (compact: "[" and "]")
+            text = text[2:-2] if pretty else text[1:-1]
+            pieces.append(shift[1:] + text.replace(b"\n", shift) if pretty and depth else text)
+            held.add(len(pieces[-1]))
+        pieces.append(end)
+        return [piece.replace(b"\x7f", b"\\u007f") for piece in pieces]
+    if pretty and depth:
+        pieces = [pieces[0].replace(b"\n", shift)]
+    held.add(len(pieces[0]))
+    return [pieces[0].replace(b"\x7f", b"\\u007f")]
+
+
+def _values(value: Any) -> Any:
+    return value.values() if type(value) is dict else value
+
+
+def _brackets(t: type, pretty: bool, shift: bytes) -> tuple[bytes, bytes, bytes]:
+    """The opening, closing and separating texts of an array or object laid out with its
+    elements one level below ``shift`` (a newline and the indentation of its own line)."""
+    start, end = (b"[", b"]") if t is list else (b"{", b"}")
+    if not pretty:
+        return start, end, b","
+    inner = shift + b"  "
+    return start + inner, shift + end, b"," + inner
 
 
 class _Held:
