@@ -81,6 +81,17 @@ def test_many_leaves_deep_down_pretty_print_within_the_limit(vm: VM) -> None:
     assert peak < MEM, peak
 
 
+def test_a_long_flat_result_is_split_into_tokens_a_slice_at_a_time(vm: VM) -> None:
+    # 900 KB of result text, 600,000 tokens: a list of all of them (and of their depths) took
+    # 29 MB of host allocations (traced); the layout now tokenizes a slice at a time
+    n = 300_000
+    r, peak = exec_traced(vm, f"jq 'def f: .; [range({n}) | 12] | f' -n | sha256sum", MEM)
+    assert_no_crash(r)
+    assert (r.exit_code, r.stderr) == (0, ""), r
+    assert r.stdout == _sha_line(iter(["[\n  " + ",\n  ".join(["12"] * n) + "\n]\n"]))
+    assert peak < MEM, peak
+
+
 def test_document_deeper_than_libjq_parses_is_a_clean_error(vm: VM) -> None:
     depth = 10_001
     vm.write_file("/tmp/deeper.json", b"[" * depth + b"]" * depth)

@@ -71,6 +71,8 @@ _DEPTH_STEP = {"{": 1, "[": 1, "}": -1, "]": -1}
 _TABLE_DEPTH = 64
 #: tokens laid out at once: at most 64 levels of 7 columns each, a piece stays near 2 MB
 _SLICE = 4096
+#: up to a slice of whole tokens from a position (where the next slice starts)
+_RUN = re.compile(f"(?:{_TOKEN.pattern}){{1,{_SLICE}}}")
 
 
 def format_json(compact: str, indent: str | None, ascii_only: bool = False) -> str:
@@ -81,7 +83,8 @@ def format_json(compact: str, indent: str | None, ascii_only: bool = False) -> s
 def iter_json(compact: str, indent: str | None, ascii_only: bool = False) -> Iterator[str]:
     """:func:`format_json`'s text in pieces of bounded size. The layout grows with the square
     of the depth (each line is indented by its level): 16 KB nested 4,000 deep lay out as 32 MB,
-    so it is never held whole, and no level's indentation is kept past the slice using it."""
+    so it is never held whole; and the text is split into tokens a slice at a time (a list of
+    every token of ``[12,12,…]`` takes some 25 times the text)."""
     if ascii_only:
         compact = _NON_ASCII.sub(_ascii_escape, compact)
     if indent is None or len(compact) < 3 or compact[0] not in "[{":
@@ -90,19 +93,30 @@ def iter_json(compact: str, indent: str | None, ascii_only: bool = False) -> Ite
     # every step runs in C: the tokens, the depth after each token (a running sum), then each
     # structural token and its depth looked up in a table of laid-out pieces (any other token
     # is its own piece)
-    toks = _TOKEN.findall(compact)
-    depths = list(accumulate(map(_DEPTH_STEP.get, toks, repeat(0))))
-    deepest = max(depths)
-    get = _piece_table(indent, min(deepest, _TABLE_DEPTH)).get
-    if deepest <= _TABLE_DEPTH and len(toks) <= _SLICE:
-        yield "".join(map(get, zip(toks, depths, strict=True), toks))
-        return
-    for i in range(0, len(toks), _SLICE):
-        ts, ds = toks[i : i + _SLICE], depths[i : i + _SLICE]
-        if max(ds) <= _TABLE_DEPTH:
+    get = _piece_table(indent, 0).get
+    built = 0
+    depth = 0
+    pos = 0
+    n = len(compact)
+    while pos < n:
+        m = _RUN.match(compact, pos)
+        if m is None:  # not text libjq prints (an unterminated string): the rest as it is
+            yield compact[pos:]
+            return
+        end = m.end()
+        ts = _TOKEN.findall(compact, pos, end)
+        ds = list(accumulate(map(_DEPTH_STEP.get, ts, repeat(0)), initial=depth))
+        del ds[0]
+        depth = ds[-1]
+        deepest = max(ds)
+        if deepest > built and built < _TABLE_DEPTH:
+            built = min(deepest, _TABLE_DEPTH)
+            get = _piece_table(indent, built).get
+        if deepest <= _TABLE_DEPTH:
             yield "".join(map(get, zip(ts, ds, strict=True), ts))
         else:
             yield from _deep_pieces(ts, ds, get, indent)
+        pos = end
 
 
 def _piece_table(indent: str, deepest: int) -> dict[tuple[str, int], str]:
