@@ -93,23 +93,26 @@ def iter_json(compact: str, indent: str | None, ascii_only: bool = False) -> Ite
     # every step runs in C: the tokens, the depth after each token (a running sum), then each
     # structural token and its depth looked up in a table of laid-out pieces (any other token
     # is its own piece)
-    get = _piece_table(indent, 0).get
-    built = 0
+    get = None
+    built = -1
     depth = 0
     pos = 0
     n = len(compact)
     while pos < n:
-        m = _RUN.match(compact, pos)
-        if m is None:  # not text libjq prints (an unterminated string): the rest as it is
-            yield compact[pos:]
-            return
-        end = m.end()
+        if n <= _SLICE:  # at most a slice of tokens (each is a character or more)
+            end = n
+        else:
+            m = _RUN.match(compact, pos)
+            if m is None:  # not text libjq prints (an unterminated string): the rest as is
+                yield compact[pos:]
+                return
+            end = m.end()
         ts = _TOKEN.findall(compact, pos, end)
         ds = list(accumulate(map(_DEPTH_STEP.get, ts, repeat(0)), initial=depth))
         del ds[0]
         depth = ds[-1]
         deepest = max(ds)
-        if deepest > built and built < _TABLE_DEPTH:
+        if get is None or (deepest > built and built < _TABLE_DEPTH):
             built = min(deepest, _TABLE_DEPTH)
             get = _piece_table(indent, built).get
         if deepest <= _TABLE_DEPTH:
