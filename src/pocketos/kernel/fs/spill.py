@@ -32,7 +32,6 @@ from __future__ import annotations
 import errno
 import os
 import resource
-import tempfile
 import time
 import weakref
 
@@ -165,6 +164,9 @@ def _max_files() -> int:
 def _new_fd(size: int) -> int | None:
     if _open_files >= _max_files() or _memory_limited() or time.monotonic() < _refused_until:
         return None
+    # imported here: tempfile brings random and shutil, which the first exec does not need
+    import tempfile
+
     where = tempfile.gettempdir()
     try:
         st = os.statvfs(where)
