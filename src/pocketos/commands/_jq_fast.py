@@ -26,25 +26,24 @@ import re
 import time
 from collections.abc import Callable
 from functools import reduce
-from itertools import islice
 from typing import Any
 
-from pocketos.kernel.budget import LimitExceeded, current_budget
-
-_orjson: Any
-try:  # pragma: no cover - which branch depends on the environment
-    import orjson as _orjson
-except ImportError:  # pragma: no cover
-    _orjson = None
+from pocketos.commands._jq_fast_io import (
+    _PIECE,
+    _SLICE,
+    Unsupported,
+    _Held,
+    _laid_out,
+    _last_text,
+    _orjson,
+    parse_input,
+)
+from pocketos.kernel.budget import current_budget
 
 __all__ = ["FastJq", "Unsupported", "compile_fast"]
 
 #: switched off by the tests that compare this path with libjq's
 ENABLED = True
-
-
-class Unsupported(Exception):
-    """Not for this path: libjq evaluates the input instead."""
 
 
 Fn = Callable[[Any], Any]
@@ -64,11 +63,6 @@ _LIMIT = 1 << 53
 #: many values one input may give at most, counting ``.[]`` as one
 _MAX_COPIES = 4
 _MAX_FANOUT = 16
-_SLICE = 8192
-_PIECE = 1 << 20
-#: an array or object of at most this many elements, some of them arrays or objects, is
-#: laid out element by element (it may be a wrapper around a large value)
-_WRAPPER = 16
 #: what an array or object the program makes may take (a dict of a few keys: ~230 bytes)
 _CONTAINER = 256
 #: the largest input parsed here: the parse cannot stop at the deadline (10 MB take about
@@ -658,150 +652,6 @@ def _integer(token: str) -> int:
     if len(token) > 15 or (len(token) > 1 and token[0] == "0"):
         raise Unsupported
     return int(token)
-
-
-# ---- input and output ------------------------------------------------------------------
-
-#: ``-0`` (Python's json reads 0) and escapes of surrogates (jq refuses lone ones); both
-#: searches start from a literal prefix, so they run at C speed
-_MINUS_ZERO = re.compile(rb"-0(?![.0-9])")
-_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")
-#: an escape of a high surrogate with no low one after it, or of a low one alone
-_LONE_SURROGATE = re.compile(
-    rb"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F])"
-    rb"|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F]"
-)
-
-
-def _float(text: str) -> float:
-    value = float(text)
-    if repr(value) != text or "e" in text:
-        raise Unsupported
-    return value
-
-
-def _refuse(_text: str) -> Any:
-    raise Unsupported
-
-
-def parse_input(data: bytes) -> Any:
-    """The one JSON value of ``data``, or :class:`Unsupported`."""
-    if _MINUS_ZERO.search(data):
-        raise Unsupported
-    # pairs are fine; with an escaped backslash about, ``\\uD83D`` could pass for an escape
-    if _SURROGATE.search(data) and (b"\\\\" in data or _LONE_SURROGATE.search(data)):
-        raise Unsupported
-    try:
-        text = data.decode("utf-8")
-        return json.loads(text, parse_float=_float, parse_constant=_refuse)
-    except (ValueError, RecursionError):
-        raise Unsupported from None
-
-
-def _dump(value: Any, pretty: bool) -> bytes:
-    """``value`` as jq prints it, before DEL is escaped."""
-    try:
-        if pretty:
-            out: bytes = _orjson.dumps(value, option=_orjson.OPT_INDENT_2)
-        elif _orjson is not None:
-            out = _orjson.dumps(value)
-        else:
-            out = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
-        return out
-    except (TypeError, ValueError, RecursionError):  # orjson: nested past 255
-        raise Unsupported from None
-
-
-def _laid_out(
-    value: Any, pretty: bool, held: _Held, check: Callable[[], None], depth: int = 0
-) -> list[bytes]:
-    """``value`` printed compact or in jq's two-space layout, ``depth`` levels down: the
-    elements of a long array or object a slice at a time, and those of a short one holding
-    arrays or objects (``[[[…100,000 values…]]]``) one by one, so that no piece is made whole
-    before it is counted against the memory left."""
-    t = type(value)
-    shift = b"\n" + b"  " * depth
-    if (t is not list and t is not dict) or not value:
-        pieces = [_dump(value, pretty)]
-    elif len(value) <= _WRAPPER and any(type(v) in (list, dict) and v for v in _values(value)):
-        start, end, sep = _brackets(t, pretty, shift)
-        pieces = [start]
-        for k, v in value.items() if t is dict else enumerate(value):
-            if len(pieces) > 1:
-                pieces.append(sep)
-            if t is dict:
-                key = _dump(k, False).replace(b"\x7f", b"\\u007f")
-                pieces.append(key + (b": " if pretty else b":"))
-            pieces.extend(_laid_out(v, pretty, held, check, depth + 1))
-        pieces.append(end)
-        return pieces
-    elif len(value) <= _SLICE:
-        pieces = [_dump(value, pretty)]
-    else:
-        # a slice's text holds its elements' own indentation: "[\n  a,\n  b\n]"
-        start, end, sep = _brackets(t, pretty, shift)
-        if pretty:
-            start, sep = start[:2], b",\n"
-        pieces = [start]
-        items = iter(value) if t is list else iter(value.items())
-        while True:
-            check()
-            part: Any = list(islice(items, _SLICE))
-            if not part:
-                break
-            text = _dump(part if t is list else dict(part), pretty)
-            if len(pieces) > 1:
-                pieces.append(sep)
-            # a slice's elements, between "[\n" and "\n]" (compact: "[" and "]")
-            text = text[2:-2] if pretty else text[1:-1]
-            pieces.append(shift[1:] + text.replace(b"\n", shift) if pretty and depth else text)
-            held.add(len(pieces[-1]))
-        pieces.append(end)
-        return [piece.replace(b"\x7f", b"\\u007f") for piece in pieces]
-    if pretty and depth:
-        pieces = [pieces[0].replace(b"\n", shift)]
-    held.add(len(pieces[0]))
-    return [pieces[0].replace(b"\x7f", b"\\u007f")]
-
-
-def _values(value: Any) -> Any:
-    return value.values() if type(value) is dict else value
-
-
-def _brackets(t: type, pretty: bool, shift: bytes) -> tuple[bytes, bytes, bytes]:
-    """The opening, closing and separating texts of an array or object laid out with its
-    elements one level below ``shift`` (a newline and the indentation of its own line)."""
-    start, end = (b"[", b"]") if t is list else (b"{", b"}")
-    if not pretty:
-        return start, end, b","
-    inner = shift + b"  "
-    return start + inner, shift + end, b"," + inner
-
-
-class _Held:
-    """Memory this path holds, refused (:class:`Unsupported`) rather than over the budget."""
-
-    def __init__(self) -> None:
-        self.budget = current_budget()
-        self.n = 0
-
-    def add(self, n: int) -> None:
-        if self.budget is None:
-            return
-        try:
-            self.budget.charge(n, "jq: input")
-        except LimitExceeded:
-            raise Unsupported from None
-        self.n += n
-
-    def close(self) -> None:
-        if self.budget is not None and self.n:
-            self.budget.release(self.n)
-            self.n = 0
-
-
-def _last_text(value: Any) -> str:
-    return "null" if value is None else "false" if value is False else "value"
 
 
 class FastJq:
