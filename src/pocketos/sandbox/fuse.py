@@ -75,14 +75,6 @@ __all__ = ["FuseServer", "fuse_available"]
 CACHE_TTL = 1
 
 
-def _errno_of(exc: BaseException) -> int:
-    if isinstance(exc, OSError) and exc.errno:
-        return exc.errno
-    if isinstance(exc, ValueError):
-        return errno.EINVAL
-    return errno.EIO
-
-
 def _fs_ask_patterns(policy: Policy | None) -> list[Any]:
     """Regexes of the paths an ``ask`` rule of the fs domain may cover: the handler's answer
     for them can change with no event the server hears of, so they are never cached. A
@@ -99,14 +91,6 @@ def _fs_ask_patterns(policy: Policy | None) -> list[Any]:
                 return [glob_to_regex("**")]
             pats.extend(glob_to_regex(p) for p in rule.patterns)
     return pats
-
-
-#: a READDIRPLUS entry without attributes (node 0: the kernel looks the name up itself)
-_NO_ENTRY = fw.ENTRY_OUT.pack(0, 0, 0, 0, 0, 0) + bytes(fw.ATTR.size)
-
-
-def _type_bits(mode: int) -> int:
-    return (mode & 0o170000) >> 12
 
 
 class FuseServer:
@@ -241,7 +225,7 @@ class FuseServer:
         try:
             body = handler(self, node, arg)
         except Exception as exc:
-            code = _errno_of(exc)
+            code = fw.errno_of(exc)
             if code == errno.EIO:
                 self.errors.append(f"{type(exc).__name__}: {exc}")
             self._reply(unique, error=code)
@@ -743,10 +727,10 @@ class FuseServer:
         for i in range(offset, len(listing)):
             name, st = listing[i]
             raw = name.encode("utf-8", "surrogateescape")
-            entry, dtype, ino = _NO_ENTRY if plus else b"", 4 if i < 2 else 0, 0xFFFFFFFF
+            entry, dtype, ino = fw.NO_ENTRY if plus else b"", 4 if i < 2 else 0, 0xFFFFFFFF
             child = base + name
             if st is not None and self._shown(child, st):
-                dtype = _type_bits(st.st_mode)
+                dtype = fw.type_bits(st.st_mode)
                 if dtype == 2:  # a VM device reads as a regular file
                     dtype = 8
                 ttl = self._ttl(child, st) if plus else 0

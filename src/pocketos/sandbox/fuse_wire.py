@@ -3,6 +3,7 @@ opcodes, the request and reply structures, the negotiated flags and the sizes of
 
 from __future__ import annotations
 
+import errno
 import struct
 
 # opcodes (linux/fuse.h)
@@ -44,3 +45,19 @@ BUFSIZE = MAX_WRITE + 4096
 READAHEAD = 8 * MAX_WRITE
 RENAME_NOREPLACE = 1
 IFMT = 0o170000
+#: a READDIRPLUS entry without attributes (node 0: the kernel looks the name up itself)
+NO_ENTRY = ENTRY_OUT.pack(0, 0, 0, 0, 0, 0) + bytes(ATTR.size)
+
+
+def type_bits(mode: int) -> int:
+    """The file type of ``mode`` as a directory entry's type field."""
+    return (mode & IFMT) >> 12
+
+
+def errno_of(exc: BaseException) -> int:
+    """The errno a failed request answers with."""
+    if isinstance(exc, OSError) and exc.errno:
+        return exc.errno
+    if isinstance(exc, ValueError):
+        return errno.EINVAL
+    return errno.EIO
