@@ -329,6 +329,42 @@ def test_sqlite_runaway_query_ends_at_the_timeout(vm: VM) -> None:
     assert (r.exit_code, r.limit_hit) == (124, "timeout")  # type: ignore[attr-defined]
 
 
+# --- walkers over symlink loops ---------------------------------------------------------------
+
+#: two loops (``b/l`` back to ``a``, ``up`` to the parent): the paths through them multiply
+#: at each level, so a walker that follows links meets the timeout or the 40-link limit
+#: (``Too many levels of symbolic links``) rather than ending; ``find -L`` and ``grep -R``
+#: name the loop and go on, as GNU's do
+LOOP_WALKERS = [
+    "tar -ch /tmp/loops/a | wc -c",
+    "zip -qr - /tmp/loops/a | wc -c",
+    "cp -rL /tmp/loops/a /tmp/loopcopy",
+    "tree -l /tmp/loops/a | wc -l",
+    "du -L /tmp/loops/a | wc -l",
+    "ls -RL /tmp/loops/a | wc -l",
+    "find -L /tmp/loops/a | wc -l",
+    "grep -R x /tmp/loops/a",
+]
+
+
+@pytest.mark.own_process
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("script", LOOP_WALKERS)
+def test_a_walker_over_symlink_loops_meets_the_timeout(vm: VM, script: str) -> None:
+    vm.exec(
+        "rm -rf /tmp/loops /tmp/loopcopy && mkdir -p /tmp/loops/a/b && "
+        "ln -s /tmp/loops/a /tmp/loops/a/b/l && ln -s .. /tmp/loops/a/up"
+    )
+    r, peak = run_traced(vm, script, timeout=0.5, limits={"max_memory": MEM})
+    code = r.exit_code  # type: ignore[attr-defined]
+    assert code in (0, 1, 2, 124, 125), r
+    if code >= 124:
+        assert r.limit_hit in ("timeout", "max_memory"), r  # type: ignore[attr-defined]
+    assert peak < MEM + OVERHEAD
+    vm.exec("rm -rf /tmp/loops /tmp/loopcopy")
+    usable(vm)
+
+
 # --- awk, yq ----------------------------------------------------------------------------------
 
 
