@@ -53,3 +53,20 @@ def exec_traced(vm: Any, script: str, max_memory: int) -> tuple[Any, int]:
     The test must be marked ``own_process`` (tests/_own_process.py)."""
     # the timeout only backs up a failure: tracemalloc makes the host many times slower
     return peak_while(lambda: vm.exec(script, timeout=600, limits={"max_memory": max_memory}))
+
+
+def reset_peak_rss() -> bool:
+    """Reset this process's peak resident size (``VmHWM``); False where the kernel refuses."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
+
+
+def peak_rss() -> int:
+    """This process's peak resident size in bytes since it started or was last reset."""
+    for line in Path(f"/proc/{os.getpid()}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    return 0

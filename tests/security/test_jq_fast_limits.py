@@ -7,9 +7,7 @@ rather than going past it."""
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,6 +15,7 @@ import pytest
 from pocketos import VM
 from pocketos.commands import _jq_fast
 from pocketos.commands.jq import JqOptions
+from tests.security._util import peak_rss, reset_peak_rss
 
 MiB = 1024 * 1024
 #: what the host may grow by beyond the limit (the VM, interpreter caches, the piece being laid
@@ -80,38 +79,23 @@ def vm() -> Iterator[VM]:
         yield v
 
 
-def _peak_rss() -> int:
-    for line in Path(f"/proc/{os.getpid()}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) * 1024
-    return 0
-
-
-def _reset_peak() -> bool:
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-    except OSError:
-        return False
-    return True
-
-
 @pytest.mark.own_process  # the peak RSS of a process with no other test's threads
 @pytest.mark.parametrize("flags", ["", "-c"])
 def test_a_large_output_stays_within_the_memory_limit(vm: VM, flags: str) -> None:
     """Four copies of a 10 MB input, pretty or compact, under a 32 MiB limit: the Python path
     hands over to libjq (whose helper stops at the limit) or answers within it; the host
     grows by no more than the limit and its overhead."""
-    if not _reset_peak():
+    if not reset_peak_rss():
         pytest.skip("cannot reset the peak RSS here")
     doc = json.dumps(["x" * 1000 + str(i) for i in range(10_000)]).encode()
     vm.write_file("/tmp/strings.json", doc)
-    base = _peak_rss()
+    base = peak_rss()
     r = vm.exec(
         f"jq {flags} '[.[] | {{a: ., b: ., c: {{d: ., e: .}}}}]' /tmp/strings.json | wc -c",
         limits={"max_memory": 32 * MiB},
         timeout=120,
     )
-    grown = _peak_rss() - base
+    grown = peak_rss() - base
     assert r.exit_code in (0, 125), r
     if r.exit_code == 125:
         assert r.limit_hit == "max_memory", r

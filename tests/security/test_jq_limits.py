@@ -14,7 +14,7 @@ import pytest
 
 from pocketos import VM
 from tests._own_process import peak_while
-from tests.security._util import assert_no_crash
+from tests.security._util import assert_no_crash, peak_rss, reset_peak_rss
 
 MiB = 1024 * 1024
 MEM = 16 * MiB
@@ -37,18 +37,6 @@ def _status(pid: int) -> dict[str, str]:
     except OSError:
         pass
     return out
-
-
-def _reset_peak() -> bool:
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-    except OSError:
-        return False
-    return True
-
-
-def _peak_rss() -> int:
-    return int(_status(os.getpid()).get("VmHWM", "0 kB").split()[0]) * 1024
 
 
 def _helpers() -> list[tuple[int, str]]:
@@ -124,14 +112,14 @@ GROWS = [
 @pytest.mark.parametrize("script", GROWS)
 def test_growing_jq_program_stops_at_max_memory(vm: VM, script: str) -> None:
     # the timeout only backs up the test: the memory limit must end the work first
-    measured = _reset_peak()
-    before = _peak_rss()
+    measured = reset_peak_rss()
+    before = peak_rss()
     r = vm.exec(script, timeout=60, limits={"max_memory": MEM})
     assert_no_crash(r)
     assert (r.exit_code, r.limit_hit) == (125, "max_memory"), r
     assert "jq: memory limit exceeded (max_memory=16 MiB)" in r.stderr
     if measured:
-        assert _peak_rss() - before < MEM + OVERHEAD
+        assert peak_rss() - before < MEM + OVERHEAD
     _usable(vm)
 
 
@@ -208,14 +196,14 @@ def test_jq_stream_of_a_deep_document_is_bounded(vm: VM) -> None:
     depth, width = 200, 100_000
     doc = b"[" * depth + b",".join([b"1"] * width) + b"]" * depth
     vm.write_file("/tmp/deep.json", doc)
-    measured = _reset_peak()
-    before = _peak_rss()
+    measured = reset_peak_rss()
+    before = peak_rss()
     # the memory cap must end it; the timeout only backs up a failure (30 s went by under load)
     r = vm.exec("jq -c --stream . /tmp/deep.json", limits={"max_memory": MEM}, timeout=600)
     assert_no_crash(r)
     assert (r.exit_code, r.limit_hit) == (125, "max_memory"), r
     if measured:
-        assert _peak_rss() - before < MEM + OVERHEAD
+        assert peak_rss() - before < MEM + OVERHEAD
     r = vm.exec("echo '[[1,2]]' | jq -c --stream .")
     assert r.stdout == "[[0,0],1]\n[[0,1],2]\n[[0,1]]\n[[0]]\n", r
     _usable(vm)
