@@ -1,7 +1,7 @@
 """Agent sessions: create + ACP handshake, a prompt round trip with 7 client callbacks
 (scripted agent subprocess; wall time and this process's CPU time, store in a WAL file),
 the same prompt against a no-op client (the transport floor), memory per idle session
-(built-in agent, in-process).
+(built-in agent, in-process; its allocations traced in a child process).
 
 Measured on the 2-CPU development machine while other work was running; medians of 5
 interleaved runs of 500 prompts each, store in a SQLite file (details in docs/sessions.md):
@@ -26,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import Result
+from bench.common import Result, traced_in_child, traced_now
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPTED = [sys.executable, str(ROOT / "tests" / "fixtures" / "scripted_agent.py")]
@@ -118,22 +118,10 @@ async def _measure(quick: bool) -> list[Result]:
         )
     )
 
-    # memory per idle session (built-in agent)
-    # (traced allocations, not RSS: this heap is warm from the runs above, so freed memory
-    # would be reused and an RSS delta would read as zero)
-    import tracemalloc
-
+    await vm.aclose()
+    # memory per idle session (built-in agent), traced in a child process
     count = 50 if quick else 200
-    gc.collect()
-    tracemalloc.start()
-    before = tracemalloc.get_traced_memory()[0]
-    keep = [
-        await create_session(vm, "pocketos", store=store, agent_config=BUILTIN_CFG)
-        for _ in range(count)
-    ]
-    gc.collect()
-    per = (tracemalloc.get_traced_memory()[0] - before) / count
-    tracemalloc.stop()
+    per = traced_in_child("bench.bench_sessions:idle_session_bytes", count)
     out.append(
         Result(
             "sessions",
@@ -144,10 +132,40 @@ async def _measure(quick: bool) -> list[Result]:
             note=f"traced allocations over {count} sessions",
         )
     )
+    return out
+
+
+def idle_session_bytes(count: int) -> float:
+    """Traced allocations per idle built-in-agent session, over ``count`` sessions held open
+    (run through ``traced_in_child``). Traced allocations, not RSS: a warm heap reuses freed
+    memory, so an RSS delta would read as zero; a few sessions made and closed first keep lazy
+    imports and first-use caches out of the count."""
+    return asyncio.run(_idle_session_bytes(count))
+
+
+async def _idle_session_bytes(count: int) -> float:
+    from pocketos import AsyncVM
+    from pocketos.sessions import create_session
+    from pocketos.store import Store
+
+    vm = AsyncVM()
+    vm.mkdir("/work")
+    store = Store(":memory:")
+    for _ in range(5):
+        s = await create_session(vm, "pocketos", store=store, agent_config=BUILTIN_CFG)
+        await s.close()
+    gc.collect()
+    before = traced_now()
+    keep = [
+        await create_session(vm, "pocketos", store=store, agent_config=BUILTIN_CFG)
+        for _ in range(count)
+    ]
+    gc.collect()
+    per = (traced_now() - before) / count
     for k in keep:
         await k.close()
     await vm.aclose()
-    return out
+    return per
 
 
 async def _bare_acp(n: int) -> list[float]:

@@ -1,12 +1,17 @@
-"""Shared helpers for the benchmarks: timing with percentiles, RSS from /proc, result tables."""
+"""Shared helpers for the benchmarks: timing with percentiles, RSS from /proc, traced
+allocations in a child process, result tables."""
 
 from __future__ import annotations
 
 import gc
+import json
 import os
 import platform
 import statistics
+import subprocess
+import sys
 import time
+import tracemalloc
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -79,6 +84,67 @@ def rss_bytes() -> int:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) * 1024
     return 0
+
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+#: the child of :func:`traced_in_child`: tracing starts before anything (and any thread of
+#: wasmtime's) exists, and ``os._exit`` ends it so that Python's shutdown never stops it
+_TRACED_CHILD = """
+import tracemalloc
+tracemalloc.start()
+import importlib, json, os, sys
+sys.path.insert(0, sys.argv[1])
+module, _, name = sys.argv[2].partition(":")
+result = getattr(importlib.import_module(module), name)(*json.loads(sys.argv[3]))
+sys.stdout.write("\\n" + json.dumps(result))
+sys.stdout.flush()
+sys.stderr.flush()
+os._exit(0)
+"""
+
+
+def traced_in_child(target: str, *args: Any, timeout: float = 1800) -> Any:
+    """``module:function(*args)`` run in a child Python process that traces its allocations
+    from its first line and never stops tracing; returns the function's JSON result.
+
+    Why not here: on CPython 3.11 ``tracemalloc.stop()`` can crash the process when one of
+    wasmtime's threads enters a Python callback at the same moment (python/cpython#128679), so
+    no benchmark starts or stops tracemalloc in the process that runs the others. The function
+    measures with :func:`traced_peak` and :func:`traced_now`; its arguments and result are
+    JSON."""
+    p = subprocess.run(
+        [sys.executable, "-c", _TRACED_CHILD, ROOT, target, json.dumps(list(args))],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+        stdin=subprocess.DEVNULL,
+    )
+    if p.returncode != 0:
+        raise RuntimeError(f"{target} ended with status {p.returncode}:\n{p.stderr[-4000:]}")
+    return json.loads(p.stdout.rsplit("\n", 1)[-1])
+
+
+def _tracing() -> None:
+    if not tracemalloc.is_tracing():
+        raise RuntimeError("call this inside traced_in_child(): tracemalloc is not tracing")
+
+
+def traced_now() -> int:
+    """The bytes of Python allocations traced now (inside :func:`traced_in_child`)."""
+    _tracing()
+    return tracemalloc.get_traced_memory()[0]
+
+
+def traced_peak(fn: Callable[[], Any]) -> int:
+    """The most the traced allocations grew above their level before ``fn()`` while it ran
+    (inside :func:`traced_in_child`)."""
+    _tracing()
+    before = tracemalloc.get_traced_memory()[0]
+    tracemalloc.reset_peak()
+    fn()
+    return max(0, tracemalloc.get_traced_memory()[1] - before)
 
 
 def machine() -> str:
