@@ -378,6 +378,31 @@ def test_leftover_jobs_are_cancelled(vm: VM) -> None:
     assert sh(vm, "sleep infinity & echo started")[1] == "started\n"
 
 
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize(
+    "job",
+    [
+        "sleep infinity > log 2>&1",
+        "sleep infinity &>/dev/null",
+        "{ sleep infinity; } >/dev/null 2>&1",
+        "sleep infinity 2>&1 >&- | cat >/dev/null 2>&1",
+    ],
+)
+def test_command_substitution_ends_without_jobs_writing_elsewhere(vm: VM, job: str) -> None:
+    """``pid=$(server > log 2>&1 & echo $!)`` returns at once in bash: the substitution
+    waits only for background jobs that may still write to its output."""
+    script = f'x=$({job} & echo started); echo "[$x]"'
+    assert sh(vm, script, timeout=60) == (0, "[started]\n", "")
+
+
+def test_command_substitution_waits_for_jobs_writing_to_it(vm: VM) -> None:
+    assert sh(vm, "x=$(echo a &); y=$( (sleep 0; echo b) & echo c); echo $x ${#y}") == (
+        0,
+        "a 3\n",
+        "",
+    )
+
+
 def test_set_x_trace(vm: VM) -> None:
     assert sh(vm, "set -x; echo 'a b' c; y=$(echo hi); PS4='> '; : $y") == (
         0,

@@ -107,7 +107,7 @@ async def b_eval(sh: FlowShell, argv: list[str]) -> int:
     sh.call_depth += 1
     try:
         sh.ctx.budget.call_depth(sh.call_depth)
-        return await sh.nested(sh.exec_script(script))
+        return await sh.nested(sh.exec_read(script))
     finally:
         sh.call_depth -= 1
 
@@ -154,7 +154,7 @@ async def b_source(sh: FlowShell, argv: list[str]) -> int:
             assert err is not None
             status = await sh.run_incremental(src, err, where=name, fatal=False)
         else:
-            status = await sh.nested(sh.exec_script(script))
+            status = await sh.nested(sh.exec_read(script))
     except ReturnFn as r:
         status = r.status
     finally:

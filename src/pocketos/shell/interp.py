@@ -162,6 +162,8 @@ class Shell(
         self.getopts_state = (0, 0)
         self._pending_psub: list[Any] = []
         self.active_aliases: dict[str, str] = {}
+        #: in a command substitution: its output, and the background jobs that may hold it
+        self.subst_out: tuple[Any, list[asyncio.Task[int]]] | None = None
         self.sourcing = 0
         #: a persistent (session) shell: ``run()`` keeps jobs and the EXIT trap for ``close()``
         self.keep_alive = False
@@ -439,6 +441,28 @@ class Shell(
             if status and self.errexit_suppressed == 0:
                 await self._failed(status)
         return status
+
+    async def exec_read(self, script: Script) -> int:
+        """Run text read while the script runs (``eval``'s words, ``source``'s file, the body
+        of a ``$( )``, backquotes or ``<( )``). Bash reads such text a line at a time as it
+        runs it, so each line sees the aliases defined when it is read
+        (``alias e=echo; x=$(e hi)``), while the line that read it keeps its own."""
+        saved = self.active_aliases
+        items = script.items
+        try:
+            if not items or items[0].node.first.line == items[-1].node.first.line:
+                self.active_aliases = dict(self.aliases) if self.aliases else {}
+                return await self.exec_script(script)
+            status = self.last_status
+            start = 0
+            for i in range(1, len(items) + 1):
+                if i == len(items) or items[i].node.first.line != items[start].node.first.line:
+                    self.active_aliases = dict(self.aliases) if self.aliases else {}
+                    status = await self.exec_script(Script(items[start:i]))
+                    start = i
+            return status
+        finally:
+            self.active_aliases = saved
 
     async def exec_item(self, node: AndOr, background: bool) -> int:
         if background:

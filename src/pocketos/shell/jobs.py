@@ -315,6 +315,8 @@ class Jobs(ShellAttrs):
 
         task = await self.job_group.start(runner())
         job = self._add_job(task, format_andor(node), group)
+        if self.subst_out is not None:
+            self.note_background(node, task)
         if self.is_subshell:
             # a subshell's jobs outlive it; the top shell ends them when it ends
             self.orphans.append(task)

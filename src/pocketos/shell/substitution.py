@@ -14,6 +14,7 @@ from pocketos.kernel.streams import (
 )
 from pocketos.shell.ast import (
     DQ,
+    AndOr,
     CmdSub,
     Lit,
     Param,
@@ -138,6 +139,53 @@ def _shape(p: CmdSub) -> tuple[str, Any]:
 _shape_memo: NodeMemo[CmdSub, tuple[str, Any]] = NodeMemo(_shape)
 
 
+def _after_redirs(redirs: list[Any], fds: dict[int, bool]) -> None:
+    """Apply ``redirs`` to ``fds`` (descriptor: whether it is the output looked for), as far
+    as their text tells: a file, or a descriptor named by a word not known before it runs,
+    is taken for something else."""
+    for r in redirs:
+        op = r.op
+        if r.fdvar is not None:
+            continue  # a descriptor of its own, from 10 up
+        fd = r.fd if r.fd is not None else (0 if op[0] == "<" else 1)
+        if op in (">&", "<&"):
+            t = r.target.simple if r.target is not None else None
+            if t == "-":
+                fds.pop(fd, None)
+                continue
+            if t is not None and t.endswith("-") and t[:-1].isdigit():
+                fds[fd] = fds.pop(int(t[:-1]), False)
+                continue
+            if t is not None and t.isdigit():
+                fds[fd] = fds.get(int(t), False)
+                continue
+            if op == ">&" and r.fd is None:
+                op = "&>"
+        if op in ("&>", "&>>"):
+            fds[1] = fds[2] = False
+        else:
+            fds[fd] = False
+
+
+def _keeps_output(node: AndOr, held: frozenset[int]) -> bool:
+    """Whether a background job running ``node``, started with the descriptors ``held``
+    open on a command substitution's output, may keep that output open: each stage's
+    stderr, and the last stage's stdout, unless the stage's redirections point them
+    elsewhere (``cmd > log 2>&1 &``)."""
+    for pl in [node.first, *(pl for _, pl in node.rest)]:
+        last = len(pl.cmds) - 1
+        for i, cmd in enumerate(pl.cmds):
+            fds = {fd: True for fd in held}
+            if i < last:
+                fds[1] = False  # the pipe to the next stage
+                if pl.stderr_too[i]:
+                    fds[2] = False
+            _after_redirs(getattr(cmd, "redirs", []), fds)
+            if any(fds.values()):
+                return True
+    return False
+
+
 class Substitutions(ShellAttrs):
     """Mixin for :class:`Shell`: command and process substitution."""
 
@@ -161,7 +209,7 @@ class Substitutions(ShellAttrs):
                 data = b""
             sub.fds[0] = BytesSource(data)
             try:
-                await sub.exec_script(body)
+                await sub.exec_read(body)
             except (ExitShell, ShellError, LoopControl, ReturnFn):
                 pass
             try:
@@ -172,6 +220,8 @@ class Substitutions(ShellAttrs):
 
     # --- substitutions ----------------------------------------------------------------------------
     async def command_subst(self: Shell, p: CmdSub) -> str:
+        if (self.aliases or self.active_aliases) and self.active_aliases != self.aliases:
+            return await self._subst_reading_aliases(p)
         shape, node = _shape_memo(p)
         if shape is _READ:
             path = await self._redir_target(node)
@@ -204,15 +254,26 @@ class Substitutions(ShellAttrs):
             await self.error("warning: command substitution: ignored null byte in input")
         return out.rstrip("\n")
 
+    async def _subst_reading_aliases(self: Shell, p: CmdSub) -> str:
+        """``$( )`` with the aliases defined now: bash reads its body when it runs it."""
+        saved = self.active_aliases
+        self.active_aliases = dict(self.aliases)
+        try:
+            return await self.command_subst(p)
+        finally:
+            self.active_aliases = saved
+
     async def _subst_subshell(self: Shell, p: CmdSub, sink: _SubstSink) -> int:
         sub = self.clone()
         sub.trace_level += 1
         sub.subshell_level += 1
         sub.fds[1] = sink
+        holders: list[asyncio.Task[int]] = []
+        sub.subst_out = (sink, holders)
         if self.opts.errexit and not self.shopt.inherit_errexit:
             sub.opts = self.opts.without_errexit()
         try:
-            status = await sub.nested(sub.exec_script(p.body))
+            status = await sub.nested(sub.exec_read(p.body))
         except ExitShell as e:
             status = e.status
         except ShellError as e:
@@ -223,6 +284,11 @@ class Substitutions(ShellAttrs):
         except ReturnFn as r:
             status = r.status
         status = await sub.run_exit_trap(status)
+        # bash reads until every writer has closed the output: background jobs still holding
+        # it (``$(echo hi &)``) are waited for, not those writing elsewhere (``$(cmd >log &)``)
+        while holders:
+            pending, holders[:] = list(holders), []
+            await asyncio.wait(pending)
         sub.release_memory()
         return status
 
@@ -274,6 +340,15 @@ class Substitutions(ShellAttrs):
             return False
         return builtin
 
+    def note_background(self: Shell, node: AndOr, task: asyncio.Task[int]) -> None:
+        """In a command substitution, a background job that may write to its output: the
+        substitution waits for it."""
+        assert self.subst_out is not None
+        sink, holders = self.subst_out
+        held = frozenset(fd for fd, f in self.fds.items() if f is sink)
+        if held and _keeps_output(node, held):
+            holders.append(task)
+
     async def process_subst(self: Shell, p: ProcSub) -> str:
         self.job_counter += 1
         path = f"/tmp/.psub-{self.ctx.pid}-{self.job_counter}-{id(p) & 0xFFFF}"
@@ -283,7 +358,7 @@ class Substitutions(ShellAttrs):
             sink = BytesSink()
             sub.fds[1] = sink
             try:
-                await sub.exec_script(p.body)
+                await sub.exec_read(p.body)
             except (ExitShell, ShellError):
                 pass
             try:
