@@ -161,20 +161,41 @@ class AuditLog:
             )
         )
 
-    def process_started(self, pid: int, ppid: int, name: str, argv: list[str]) -> None:
+    def process_started(
+        self, pid: int, ppid: int, name: str, argv: list[str], t: float | None = None
+    ) -> None:
         """``record("process", capability="child_process.spawn", resource=name,
-        decision="allow", pid=pid, ppid=ppid, argv=argv[:16])``."""
+        decision="allow", pid=pid, ppid=ppid, argv=argv[:16])``, at time ``t`` (default:
+        now; the kernel gives the process's start time)."""
         self.seq += 1
-        self._keep((_SPAWN, self.seq, time.time(), pid, ppid, name, tuple(argv[:16])))
+        kept = (
+            _SPAWN,
+            self.seq,
+            time.time() if t is None else t,
+            pid,
+            ppid,
+            name,
+            tuple(argv[:16]),
+        )
+        if self.sinks:
+            self._keep(kept)
+        else:
+            self._kept.append(kept)
 
-    def process_ended(self, pid: int, name: str, status: str, code: int) -> None:
+    def process_ended(
+        self, pid: int, name: str, status: str, code: int, t: float | None = None
+    ) -> None:
         """``record("process", capability="exit", resource=name, decision=status, pid=pid,
         exit_code=code)``: ``status`` is ``killed`` when a signal's default action (128+N for
         signal N), a timeout (124) or a limit ended it, ``exited`` when it ended itself (one
         that caught the signal with a trap and then exited included), for a shell as for any
-        command; ``code`` is the exit status."""
+        command; ``code`` is the exit status; ``t`` is when (default: now)."""
         self.seq += 1
-        self._keep((_EXIT, self.seq, time.time(), pid, name, status, code))
+        kept = (_EXIT, self.seq, time.time() if t is None else t, pid, name, status, code)
+        if self.sinks:
+            self._keep(kept)
+        else:
+            self._kept.append(kept)
 
     def query(self, since: float | int | None = None, kind: str | None = None) -> list[AuditEvent]:
         out = []

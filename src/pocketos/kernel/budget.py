@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from contextvars import ContextVar
+from collections.abc import Callable
+from contextvars import ContextVar, Token
 
 from pocketos.errors import LimitExceeded
 from pocketos.kernel.jobctl import checkpoint, must_pause
@@ -244,18 +245,12 @@ class Held:
 _current: ContextVar[Budget | None] = ContextVar("pocketos_budget", default=None)
 
 
-def current_budget() -> Budget | None:
-    """The budget of the process running in this task (``None`` outside any exec)."""
-    return _current.get()
-
-
-def use_budget(budget: Budget) -> object:
-    """Make ``budget`` current in this task; returns a token for ``_current.reset``."""
-    return _current.set(budget)
-
-
-def reset_budget(token: object) -> None:
-    _current.reset(token)  # type: ignore[arg-type]
+# the context variable's own methods (no Python frame on every command's entry and exit)
+#: the budget of the process running in this task (``None`` outside any exec)
+current_budget: Callable[[], Budget | None] = _current.get
+#: make a budget current in this task; returns a token for :func:`reset_budget`
+use_budget: Callable[[Budget], Token[Budget | None]] = _current.set
+reset_budget: Callable[[Token[Budget | None]], None] = _current.reset
 
 
 async def pace() -> None:

@@ -83,11 +83,14 @@ class CommandTable:
     """The commands of one VM: per-VM commands first, then the sources, the last source
     that provides a name winning."""
 
-    __slots__ = ("_sources", "_index", "extra")
+    __slots__ = ("_sources", "_index", "_found", "extra")
 
     def __init__(self, sources: Iterable[CommandSource] = ()) -> None:
         self._sources = tuple(sources)
         self._index: dict[str, int] | None = None
+        #: what the sources gave for each name asked so far (a source's command, once loaded,
+        #: stays what the name runs: its names are fixed up front)
+        self._found: dict[str, CommandFunc] = {}
         #: commands of this VM alone (host tools install theirs here)
         self.extra: dict[str, CommandFunc] = {}
 
@@ -99,6 +102,15 @@ class CommandTable:
         fn = self.extra.get(name)
         if fn is not None:
             return fn
+        fn = self._found.get(name)
+        if fn is not None:
+            return fn
+        fn = self._from_sources(name)
+        if fn is not None:
+            self._found[name] = fn
+        return fn
+
+    def _from_sources(self, name: str) -> CommandFunc | None:
         idx = self._index
         if idx is None:
             idx = self._index = _index(self._sources)

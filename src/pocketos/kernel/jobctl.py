@@ -24,7 +24,7 @@ import asyncio
 import itertools
 import time
 from collections.abc import Callable
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -143,30 +143,17 @@ _group: ContextVar[ProcessGroup | None] = ContextVar("pocketos_group", default=N
 _process: ContextVar[ProcessInfo | None] = ContextVar("pocketos_process", default=None)
 
 
-def current_group() -> ProcessGroup | None:
-    """The process group of the code running in this task."""
-    return _group.get()
+# The accessors are the context variables' own methods (no Python frame on the hot path of
+# every command a VM runs).
 
-
-def use_group(group: ProcessGroup) -> object:
-    return _group.set(group)
-
-
-def reset_group(token: object) -> None:
-    _group.reset(token)  # type: ignore[arg-type]
-
-
-def current_process() -> ProcessInfo | None:
-    """The process whose command runs in this task (None outside a command)."""
-    return _process.get()
-
-
-def use_process(info: ProcessInfo) -> object:
-    return _process.set(info)
-
-
-def reset_process(token: object) -> None:
-    _process.reset(token)  # type: ignore[arg-type]
+#: the process group of the code running in this task
+current_group: Callable[[], ProcessGroup | None] = _group.get
+use_group: Callable[[ProcessGroup], Token[ProcessGroup | None]] = _group.set
+reset_group: Callable[[Token[ProcessGroup | None]], None] = _group.reset
+#: the process whose command runs in this task (None outside a command)
+current_process: Callable[[], ProcessInfo | None] = _process.get
+use_process: Callable[[ProcessInfo], Token[ProcessInfo | None]] = _process.set
+reset_process: Callable[[Token[ProcessInfo | None]], None] = _process.reset
 
 
 def must_pause() -> bool:

@@ -201,7 +201,7 @@ class Kernel:
         if "/" in name:
             path = name if name.startswith("/") else cwd.rstrip("/") + "/" + name
             return self._command_from_file(path, name)
-        fn = self.lookup_command(name, env)
+        fn = self.commands.resolve(name)
         if fn is not None:
             return fn
         path_var = (env or {}).get("PATH", "/usr/local/bin:/usr/bin:/bin")
@@ -286,7 +286,7 @@ class Kernel:
             raise LimitExceeded("max_processes", f"too many processes (max_processes={cap})")
         pid = self._next_pid
         self._next_pid = pid + 1
-        info = ProcessInfo(pid, ppid, pid, list(argv), cwd, env)
+        info = ProcessInfo.started(pid, ppid, list(argv), cwd, env)
         # a process joins the group of the code that starts it, or leads a new one
         group = current_group()
         if group is None:
@@ -311,13 +311,16 @@ class Kernel:
             status = "killed"
         if info.group is not None:
             info.group.members.pop(info.pid, None)
+        now = time.time()
         if info.status == "running":
             self._live -= 1
             if self._audit is not None:
-                self._audit.process_ended(info.pid, info.argv[0] if info.argv else "", status, code)
+                self._audit.process_ended(
+                    info.pid, info.argv[0] if info.argv else "", status, code, now
+                )
         info.status = status
         info.exit_code = code
-        info.end_time = time.time()
+        info.end_time = now
         if len(self.procs) > MAX_EXITED_KEPT * 2:
             exited = [p for p, i in self.procs.items() if i.status != "running"]
             for p in exited[:-MAX_EXITED_KEPT]:
@@ -375,21 +378,8 @@ class Kernel:
                 bud.limit_hit = exc.limit
             await stderr.write(f"{name}: cannot start process: {exc.message}\n".encode())
             return 126
-        (self._audit or self.audit).process_started(info.pid, ppid, name, argv)
-        ctx = Context(
-            self,
-            list(argv),
-            env=dict(env),
-            cwd=cwd,
-            stdin=stdin,
-            stdout=stdout,
-            stderr=stderr,
-            pid=info.pid,
-            ppid=ppid,
-            limits=lim,
-            info=info,
-            budget=bud,
-        )
+        (self._audit or self.audit).process_started(info.pid, ppid, name, argv, info.start_time)
+        ctx = Context.of_process(self, info, stdin, stdout, stderr, lim, bud)
         code = 0
         status = "exited"
         token = use_budget(bud) if current_budget() is not bud else None

@@ -168,6 +168,25 @@ class ProcessInfo:
         self.budget = budget
         self.group = group
 
+    @classmethod
+    def started(
+        cls, pid: int, ppid: int, argv: list[str], cwd: str, env: dict[str, str]
+    ) -> ProcessInfo:
+        """A process running from now, in a group of its own (``pgid`` is ``pid``) until the
+        kernel puts it in one: the kernel's constructor, one per command a VM runs. The
+        fields left out read their defaults from the class until something sets them."""
+        self = object.__new__(cls)
+        self.pid = pid
+        self.ppid = ppid
+        self.pgid = pid
+        self.argv = argv
+        self.cwd = cwd
+        self.env = env
+        self.start_time = time.time()
+        self.children = []
+        self.pending_traps = []
+        return self
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "pid": self.pid,
@@ -198,7 +217,7 @@ class Context:
         "stdin",
         "stdout",
         "stderr",
-        "fs",
+        "_fs",
         "pid",
         "ppid",
         "kernel",
@@ -241,11 +260,58 @@ class Context:
         if info is not None:
             info.max_open_files = self.limits.max_open_files
             info.budget = self.budget
-        self.fs = FsView(kernel.vfs, cwd, info)
+        self._fs: FsView | None = None
         #: free slot for the shell (the interpreter keeps its state here for subprocesses)
         self.shell_state: Any = None
         #: memory this process holds (released by the kernel when the process ends)
         self.held: Held | None = None
+
+    @classmethod
+    def of_process(
+        cls,
+        kernel: Kernel,
+        info: ProcessInfo,
+        stdin: InputStream,
+        stdout: OutputStream,
+        stderr: OutputStream,
+        limits: Limits,
+        budget: Budget,
+    ) -> Context:
+        """What the kernel gives the command of the process ``info`` (the same as
+        ``Context(...)`` with its argv, env, cwd, pid and ppid): its own copies of argv and
+        env, the streams, the exec's limits and budget."""
+        self = object.__new__(cls)
+        self.kernel = kernel
+        self.argv = list(info.argv)
+        self.env = dict(info.env)
+        self.cwd = info.cwd
+        self.stdin = stdin
+        self.stdout = stdout
+        self.stderr = stderr
+        self.pid = info.pid
+        self.ppid = info.ppid
+        self.limits = limits
+        self.info = info
+        self.budget = budget
+        info.max_open_files = limits.max_open_files
+        info.budget = budget
+        self._fs = None
+        self.shell_state = None
+        self.held = None
+        return self
+
+    @property
+    def fs(self) -> FsView:
+        """The process's view of the filesystem (relative paths resolve against ``cwd``), made
+        when first used: most commands never open a file by name."""
+        fs = self._fs
+        if fs is None:
+            fs = self._fs = FsView(self.kernel.vfs, self.cwd, self.info)
+        return fs
+
+    @fs.setter
+    def fs(self, view: FsView) -> None:
+        self._fs = view
 
     def charge(self, n: int, what: str | None = None) -> None:
         """Charge ``n`` bytes this process keeps (input it holds, lines it sorts ...) to the

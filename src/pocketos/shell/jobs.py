@@ -36,6 +36,7 @@ from pocketos.shell.state import (
     ShellError,
     _err_status,
 )
+from pocketos.shell.substitution import NOT_ASKED
 from pocketos.shell.traps import simple_text
 
 if TYPE_CHECKING:
@@ -601,6 +602,7 @@ class Jobs(ShellAttrs):
             or self.here_builtin(second, False) is not None
         ):
             return None
+        # the writer changes nothing here_builtin reads: its answer for the reader holds
         saved, pipestatus = self.fds, self.pipestatus
         self.fds = {**saved, 1: out}
         try:
@@ -608,17 +610,20 @@ class Jobs(ShellAttrs):
             st0 = await self._stage_here(first, {1: held}, True, subshell=False)
             if st0 is None:
                 return None
-            return await self.read_held(second, held, st0, self.ctx.limits.pipe_buffer)
+            return await self.read_held(second, held, st0, self.ctx.limits.pipe_buffer, None)
         finally:
             self.fds, self.pipestatus = saved, pipestatus
 
-    async def read_held(self: Shell, second: Any, held: _Held, st0: int, cap: int) -> int:
+    async def read_held(
+        self: Shell, second: Any, held: _Held, st0: int, cap: int, builtin: Any = NOT_ASKED
+    ) -> int:
         """The reading stage of :meth:`_writer_pipeline`, once the writer ended with ``st0``
-        having written ``held``; sets ``PIPESTATUS`` and returns the pipeline's status."""
+        having written ``held``; sets ``PIPESTATUS`` and returns the pipeline's status.
+        ``builtin``: :meth:`here_builtin`'s answer for ``second``, when known."""
         info = self._stage_process(second)
         if info is None and held.size <= cap:
             src = BytesSource(b"".join(held.chunks))
-            st1 = await self._stage_here(second, {0: src}, False)
+            st1 = await self._stage_here(second, {0: src}, False, builtin=builtin)
             assert st1 is not None
         else:
             reader = self.clone()
@@ -653,14 +658,21 @@ class Jobs(ShellAttrs):
         return st1
 
     async def _stage_here(
-        self: Shell, cmd: Any, fds: dict[int, Any], writer: bool, subshell: bool = True
+        self: Shell,
+        cmd: Any,
+        fds: dict[int, Any],
+        writer: bool,
+        subshell: bool = True,
+        builtin: Any = NOT_ASKED,
     ) -> int | None:
         """A stage of :meth:`_writer_pipeline` in this task: from this shell when a subshell
-        could make no difference (``run_here``), else in a subshell copy — or, without
-        ``subshell``, not at all (None); ``fds`` are closed when it ends."""
+        could make no difference (``run_here``, given ``builtin``), else in a subshell copy —
+        or, without ``subshell``, not at all (None); ``fds`` are closed when it ends."""
         try:
             try:
-                status = await self.run_here(cmd, fds, writer) if type(cmd) is Simple else None
+                status = (
+                    await self.run_here(cmd, fds, writer, builtin) if type(cmd) is Simple else None
+                )
             except ExitShell as e:
                 status = e.status
             except ShellError as e:

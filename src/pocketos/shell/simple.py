@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import inspect
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -532,29 +533,30 @@ class SimpleCommands(ShellAttrs):
             if not isinstance(stderr, OutputStream):
                 stderr = NullOutput()
             ctx = self.ctx
-
-            def start() -> Coroutine[Any, Any, int]:
-                return kernel.run_command(
-                    argv,
-                    stdin=stdin,
-                    stdout=stdout,
-                    stderr=stderr,
-                    env=env,
-                    cwd=self.cwd,
-                    ppid=ctx.pid,
-                    limits=ctx.limits,
-                    budget=ctx.budget,
-                    func=func,
-                )
-
+            run = kernel.run_command(
+                argv,
+                stdin=stdin,
+                stdout=stdout,
+                stderr=stderr,
+                env=env,
+                cwd=self.cwd,
+                ppid=ctx.pid,
+                limits=ctx.limits,
+                budget=ctx.budget,
+                func=func,
+            )
             if self.opts.monitor and not self.is_subshell and self.fg_job is None:
                 # the files it writes stay open while it is a stopped job
                 files, opened = opened, []
-                status = await self.foreground(
-                    start, format_command(cmd), lambda: _close_all(files)
-                )
+                try:
+                    status = await self.foreground(
+                        lambda: run, format_command(cmd), lambda: _close_all(files)
+                    )
+                finally:
+                    if inspect.getcoroutinestate(run) == inspect.CORO_CREATED:
+                        run.close()  # the job never started: no "never awaited" warning
             else:
-                status = await start()
+                status = await run
         finally:
             if opened:
                 _close_all(opened)

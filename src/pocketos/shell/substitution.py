@@ -37,7 +37,7 @@ from pocketos.shell.state import (
 if TYPE_CHECKING:
     from pocketos.shell.interp import Shell
 
-__all__ = ["Substitutions"]
+__all__ = ["NOT_ASKED", "Substitutions"]
 
 
 class _SubstSink(BytesSink):
@@ -137,6 +137,10 @@ def _shape(p: CmdSub) -> tuple[str, Any]:
 
 
 _shape_memo: NodeMemo[CmdSub, tuple[str, Any]] = NodeMemo(_shape)
+
+#: :meth:`Substitutions.run_here`'s ``builtin`` when its caller did not ask
+#: :meth:`Substitutions.here_builtin`
+NOT_ASKED: Any = object()
 
 
 def _after_redirs(redirs: list[Any], fds: dict[int, bool]) -> None:
@@ -293,7 +297,11 @@ class Substitutions(ShellAttrs):
         return status
 
     async def run_here(
-        self: Shell, cmd: Simple, fds: dict[int, Any], writer: bool = False
+        self: Shell,
+        cmd: Simple,
+        fds: dict[int, Any],
+        writer: bool = False,
+        builtin: Any = NOT_ASKED,
     ) -> int | None:
         """Run ``cmd`` from this shell with ``fds`` laid over its descriptors, where bash forks
         a subshell for it (``$(prog args < file)``, a pipeline stage), when that subshell
@@ -301,8 +309,10 @@ class Substitutions(ShellAttrs):
         ``writer``, ``echo``/``printf`` without ``-v`` — whose words and redirections only read
         variables. The program sees the same environment and descriptors; ``$?`` is left as it
         was. None when the command does not qualify, or when expanding its words fails (the
-        subshell then runs it and reports that as bash does)."""
-        builtin = self.here_builtin(cmd, writer)
+        subshell then runs it and reports that as bash does). ``builtin`` is what
+        :meth:`here_builtin` answered, when the caller asked it already."""
+        if builtin is NOT_ASKED:
+            builtin = self.here_builtin(cmd, writer)
         if builtin is False:
             return None
         words = cmd.words
