@@ -55,6 +55,8 @@ FOUND = {
     77797: "mapfile -s 1-t lines < /dev/null; mapfile -O x a < /dev/null; mapfile -u y a",
     # an unclosed $( in the key of an associative array: ShellSyntaxError at expansion time
     39678: "declare -A m=([k]=v); echo ${#m[$((1)@)]}; echo ${m[$(echo k]}",
+    # an invalid option of bash/sh that is not UTF-8 ($'\\777'): UnicodeEncodeError
+    74447: "trap 'echo t' TERM; f() { sh -c$'\\777'%q,\\} \"kill -TERM $$\"; echo inf; }; f; echo z\n",
     # $ before a letter that is not ASCII: AssertionError in the parser
     92301: "( PS4+$IF4+$IFS$\u00e9{%b,\\} ); echo $\u00e9",
 }

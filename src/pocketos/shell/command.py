@@ -54,7 +54,9 @@ async def bash_command(ctx: Context) -> int:
             i += 1
             continue
         if a.startswith("--"):
-            await ctx.stderr.write(f"{name}: {a}: invalid option\n".encode())
+            await ctx.stderr.write(
+                f"{name}: {a}: invalid option\n".encode("utf-8", "surrogateescape")
+            )
             await ctx.stderr.write(USAGE.encode())
             return 2
         if a in ("-o", "+o", "-O", "+O"):
@@ -62,7 +64,9 @@ async def bash_command(ctx: Context) -> int:
                 oname = args[i + 1]
                 if oname not in (SET_OPTION_NAMES if a[1] == "o" else SHOPT_NAMES):
                     kind = "option" if a[1] == "o" else "shell option"
-                    await ctx.stderr.write(f"{name}: {oname}: invalid {kind} name\n".encode())
+                    await ctx.stderr.write(
+                        f"{name}: {oname}: invalid {kind} name\n".encode("utf-8", "surrogateescape")
+                    )
                     return 2
                 (opts if a[1] == "o" else shopts)[oname] = a[0] == "-"
                 i += 2
@@ -80,7 +84,9 @@ async def bash_command(ctx: Context) -> int:
                 elif c in "ilr":
                     pass
                 else:
-                    await ctx.stderr.write(f"{name}: -{c}: invalid option\n".encode())
+                    await ctx.stderr.write(
+                        f"{name}: -{c}: invalid option\n".encode("utf-8", "surrogateescape")
+                    )
                     await ctx.stderr.write(USAGE.encode())
                     return 2
             i += 1
@@ -91,7 +97,9 @@ async def bash_command(ctx: Context) -> int:
     argv0 = name
     if use_c:
         if not rest:
-            await ctx.stderr.write(f"{name}: -c: option requires an argument\n".encode())
+            await ctx.stderr.write(
+                f"{name}: -c: option requires an argument\n".encode("utf-8", "surrogateescape")
+            )
             return 2
         script = rest[0]
         if len(rest) > 1:

@@ -95,7 +95,7 @@ class Expander(ParamExpander):
                     raise ShellError(f"no match: {pat.unescape(p)}")
                 if self.shopt.nullglob:
                     continue
-                out.append(pat.unescape(p))
+                out.append(text)
             else:
                 out.append(text)
         return out

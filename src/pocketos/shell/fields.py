@@ -46,7 +46,10 @@ class _Fields:
 
     def end(self, force: bool = False) -> None:
         if self.has or force or self.text and any(self.text):
-            self.out.append(("".join(self.text), "".join(self.pat), self.glob))
+            p = "".join(self.pat)
+            # a bracket may open in one part and close in another (``[$x]``)
+            glob = self.glob or ("[" in p and len(self.pat) > 1 and pat.has_glob(p))
+            self.out.append(("".join(self.text), p, glob))
         self.text = []
         self.pat = []
         self.qs = []

@@ -162,6 +162,8 @@ class Shell(
         self.getopts_state = (0, 0)
         self._pending_psub: list[Any] = []
         self.active_aliases: dict[str, str] = {}
+        #: a compound command's own redirection failed (see ``failed_here``)
+        self.redir_failed = False
         #: in a command substitution: its output, and the background jobs that may hold it
         self.subst_out: tuple[Any, list[asyncio.Task[int]]] | None = None
         self.sourcing = 0
@@ -433,12 +435,13 @@ class Shell(
                 status = await self.exec_andor(node)
                 continue
             # the common case: one command, no pipeline, no && / ||
-            status = await self.exec_cmd(pl.cmds[0])
+            cmd = pl.cmds[0]
+            status = await self.exec_cmd(cmd)
             self.pipestatus = [status]
             self.last_status = status
             if info is not None and (info.pending_traps or info.pending_signal is not None):
                 await self.deliver_traps()
-            if status and self.errexit_suppressed == 0:
+            if status and self.failed_here(cmd) and self.errexit_suppressed == 0:
                 await self._failed(status)
         return status
 
@@ -498,6 +501,18 @@ class Shell(
         self.ctx.check_killed()
         await asyncio.sleep(0)
 
+    def failed_here(self, cmd: Any) -> bool:
+        """Whether the failure of ``cmd`` (its status is not 0) is for ERR and ``set -e`` to
+        act on. A compound command's failure is that of a command inside it, which they have
+        acted on already, or ignored (``for …; do false && :; done``); only a redirection
+        of its own failing is its own. A subshell is a command of its own."""
+        if type(cmd) not in _FAILS_INSIDE:
+            return True
+        if self.redir_failed:
+            self.redir_failed = False
+            return True
+        return False
+
     async def _failed(self, status: int) -> None:
         if "ERR" in self.traps and not self.in_trap and (not self.funcnames or self.opts.errtrace):
             await self.run_trap("ERR")
@@ -534,6 +549,7 @@ class Shell(
                 _close_all(opened)
                 await self.error(e.message)
                 self.last_status = 1
+                self.redir_failed = t in _FAILS_INSIDE
                 return 1
             try:
                 return await handler(self, cmd)
@@ -599,6 +615,9 @@ _DISPATCH: dict[type, Any] = {
     ArithCmd: Shell._exec_arith,
     CondCmd: Shell._exec_cond,
 }
+
+#: compound commands that fail only by a command inside them (see ``Shell.failed_here``)
+_FAILS_INSIDE = frozenset([Group, If, While, For, ArithFor, Case])
 
 
 async def run_script(

@@ -481,7 +481,13 @@ class Jobs(ShellAttrs):
         info = self.ctx.info
         if info is not None and (info.pending_traps or info.pending_signal is not None):
             await self.deliver_traps()
-        if status and check and not pl.negate and self.errexit_suppressed == 0:
+        if (
+            status
+            and check
+            and not pl.negate
+            and (len(cmds) > 1 or self.failed_here(cmds[0]))
+            and self.errexit_suppressed == 0
+        ):
             await self._failed(status)
         return status
 
