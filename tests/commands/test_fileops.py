@@ -289,6 +289,23 @@ def test_du(vm: VM) -> None:
     assert run(vm, "du", "-cb", "a.txt", "b.log") == (0, "12\ta.txt\n2\tb.log\n14\ttotal\n", "")
 
 
+def test_du_counts_a_directory_reached_twice_once(vm: VM) -> None:
+    # with -L (or several operands) GNU's du counts every file and directory once: l1/up leads
+    # to /work, where l1, l2 and sub are met again; l2 and sub/deep add nothing, print nothing
+    # (GNU's figures for the same files; it prints l1/up first, in on-disk order)
+    vm.exec("cd /work && ln -s sub l1 && ln -s sub l2 && ln -s .. sub/up")
+    assert run(vm, "du", "-Lb", "l1", "l2", "sub/deep") == (
+        0,
+        "4100\tl1/deep\n4110\tl1/up\n12308\tl1\n",
+        "",
+    )
+    assert run(vm, "du", "-b", "sub", "sub/deep", "sub") == (
+        0,
+        "4100\tsub/deep\n8200\tsub\n",
+        "",
+    )
+
+
 def test_df(vm: VM) -> None:
     vm.mount("/mnt/m", memory=True)
     code, out, _ = run(vm, "df")

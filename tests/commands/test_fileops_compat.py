@@ -42,16 +42,31 @@ def shared_vm() -> VM:
     return _VM
 
 
-def check(case: Case, *, sort: bool = False, sep: bytes = b"\n") -> None:
+def check(
+    case: Case,
+    *,
+    sort: bool = False,
+    sep: bytes = b"\n",
+    stderr_lines: bool = False,
+    nbsp: bool = False,
+) -> None:
     """Like :func:`tests.compat.assert_same` on a shared VM; ``sort`` compares the lines
     (records split on ``sep``) as sorted lists, for commands whose order is the host's
-    directory order."""
+    directory order; ``stderr_lines`` compares every line of stderr (as sorted lists: GNU's
+    cp walks a directory in inode order); ``nbsp``: the host's no-break spaces read as
+    spaces."""
     fut = _HOST.pop(id(case), None)
     host = fut.result() if fut is not None else run_host(case)
     vm = shared_vm()
     vm.run(["rm", "-rf", "/work"], cwd="/")
     got = run_vm(case, vm)
     hs, vs = host.stdout, got.stdout
+    if nbsp:
+        hs = hs.replace("\xa0".encode(), b" ")
+    if stderr_lines:
+        assert sorted(got.stderr.splitlines()) == sorted(host.stderr.splitlines()), (
+            f"stderr differs for {case.argv!r}\nhost: {host.stderr!r}\nvm: {got.stderr!r}"
+        )
     if sort:
         hs = sep.join(sorted(hs.split(sep)))
         vs = sep.join(sorted(vs.split(sep)))
@@ -537,3 +552,63 @@ def test_coreutils_compat(case: Case) -> None:
 @pytest.mark.parametrize("case", FILE, ids=lambda c: c.name())
 def test_file_compat(case: Case) -> None:
     check(case)
+
+
+# --- walkers over symlink cycles -------------------------------------------------------------
+
+#: ``a/b/up`` and ``a/b/c/back`` lead back to directories the walker is inside, ``a/b/top`` to
+#: the directory holding ``a``: a walker that follows links meets a cycle on each. Where a
+#: result depends on the host's directory order (du counts a directory reached twice once,
+#: whichever way comes first), the cases hold only cycles back to an ancestor.
+LOOPS = (
+    "mkdir -p w/a/b/c && echo x > w/a/f && echo y > w/a/b/c/g && ln -s .. w/a/b/up && "
+    "ln -s ../.. w/a/b/top && ln -s ../../b w/a/b/c/back"
+)
+#: and ``a/l1``, ``a/l2`` both lead to ``t``, which is no ancestor: listed (ls, cp) each time,
+#: shown once by tree
+TWICE = LOOPS + " && mkdir w/t && echo z > w/t/z && ln -s ../t w/a/l1 && ln -s ../t w/a/l2"
+
+
+def S(script: str) -> Case:
+    return Case(["sh", "-c", script], {}, id=script.rsplit("&& ", 1)[-1])
+
+
+CYCLES = [
+    S(LOOPS + " && ls -RL w/a"),
+    S(TWICE + " && ls -RL w/a"),
+    S(TWICE + " && ls -RLa w/a/b"),
+    S(TWICE + " && cd w/a && ls -RL"),
+    S(TWICE + " && ls -R w/a"),
+    S(LOOPS + " && du -L w/a | cut -f2 | sort"),
+    S(LOOPS + " && du -Lab w/a/f w/a/b/up w/a/b/c w/a | cut -f2 | sort"),
+    S(LOOPS + " && du -Ls w/a | cut -f2"),
+    S(TWICE + " && cp -rL w/a x; echo status $?; find x | sort"),
+    S(TWICE + " && cp -rLv w/a/b x | sort"),
+    S(LOOPS + " && cp -rL w/a/b/up x; echo status $?; find x | sort"),
+    S(TWICE + " && cp -r w/a x && find x | sort"),
+    S(TWICE + " && find -L w/a > o; echo status $?; sort o"),
+    S(TWICE + " && find -L w/a/b/up -name z | sort"),
+]
+#: (LC_ALL=C would make GNU's tree draw with ASCII; ours always draws with box characters)
+TREE_CYCLES = [
+    S(TWICE + " && LC_ALL=C.UTF-8 tree -l --noreport w/a"),
+    S(TWICE + " && LC_ALL=C.UTF-8 tree -l --noreport -L 2 w/a"),
+    S(TWICE + " && LC_ALL=C.UTF-8 tree -ld --noreport w"),
+    S(TWICE + " && LC_ALL=C.UTF-8 tree -lr --noreport w/a/b"),
+    S(TWICE + " && LC_ALL=C.UTF-8 tree --noreport w/a"),
+]
+prefetch(CYCLES)
+if have("tree"):
+    prefetch(TREE_CYCLES)
+
+
+@pytest.mark.parametrize("case", CYCLES, ids=lambda c: c.name())
+def test_walkers_notice_symlink_cycles(case: Case) -> None:
+    check(case, stderr_lines=True)
+
+
+@pytest.mark.skipif(not have("tree"), reason="tree is not installed on the host")
+@pytest.mark.parametrize("case", TREE_CYCLES, ids=lambda c: c.name())
+def test_tree_notices_symlink_cycles(case: Case) -> None:
+    # tree draws "│\xa0\xa0 " in UTF-8; ours draws plain spaces
+    check(case, stderr_lines=True, nbsp=True)

@@ -332,18 +332,29 @@ def test_sqlite_runaway_query_ends_at_the_timeout(vm: VM) -> None:
 # --- walkers over symlink loops ---------------------------------------------------------------
 
 #: two loops (``b/l`` back to ``a``, ``up`` to the parent): the paths through them multiply
-#: at each level, so a walker that follows links meets the timeout or the 40-link limit
-#: (``Too many levels of symbolic links``) rather than ending; ``find -L`` and ``grep -R``
-#: name the loop and go on, as GNU's do
+#: at each level, so a walker that follows links without noticing a directory it is inside
+#: meets the timeout or the 40-link limit (``Too many levels of symbolic links``) rather than
+#: ending
+LOOPS = (
+    "rm -rf /tmp/loops /tmp/loopcopy && mkdir -p /tmp/loops/a/b && "
+    "ln -s /tmp/loops/a /tmp/loops/a/b/l && ln -s .. /tmp/loops/a/up"
+)
+
+#: tar -h and zip -r follow the links until a limit ends them
 LOOP_WALKERS = [
     "tar -ch /tmp/loops/a | wc -c",
     "zip -qr - /tmp/loops/a | wc -c",
-    "cp -rL /tmp/loops/a /tmp/loopcopy",
-    "tree -l /tmp/loops/a | wc -l",
-    "du -L /tmp/loops/a | wc -l",
-    "ls -RL /tmp/loops/a | wc -l",
-    "find -L /tmp/loops/a | wc -l",
-    "grep -R x /tmp/loops/a",
+]
+
+#: the others notice the loops as GNU's tools do and go on, so they end by themselves:
+#: (script, status, stdout, what stderr holds); the figures are GNU's for the same tree
+LOOP_NOTICERS = [
+    ("cp -rL /tmp/loops/a /tmp/loopcopy", 1, "", "cannot copy cyclic symbolic link"),
+    ("tree -l /tmp/loops/a | grep -c 'recursive, not followed'", 0, "3\n", ""),
+    ("du -L /tmp/loops/a | wc -l", 0, "3\n", ""),
+    ("ls -RL /tmp/loops/a | wc -l", 0, "9\n", "not listing already-listed directory"),
+    ("find -L /tmp/loops/a | wc -l", 0, "3\n", "File system loop detected"),
+    ("grep -R x /tmp/loops/a", 1, "", "recursive directory loop"),
 ]
 
 
@@ -351,15 +362,27 @@ LOOP_WALKERS = [
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("script", LOOP_WALKERS)
 def test_a_walker_over_symlink_loops_meets_the_timeout(vm: VM, script: str) -> None:
-    vm.exec(
-        "rm -rf /tmp/loops /tmp/loopcopy && mkdir -p /tmp/loops/a/b && "
-        "ln -s /tmp/loops/a /tmp/loops/a/b/l && ln -s .. /tmp/loops/a/up"
-    )
+    vm.exec(LOOPS)
     r, peak = run_traced(vm, script, timeout=0.5, limits={"max_memory": MEM})
     code = r.exit_code  # type: ignore[attr-defined]
     assert code in (0, 1, 2, 124, 125), r
     if code >= 124:
         assert r.limit_hit in ("timeout", "max_memory"), r  # type: ignore[attr-defined]
+    assert peak < MEM + OVERHEAD
+    vm.exec("rm -rf /tmp/loops /tmp/loopcopy")
+    usable(vm)
+
+
+@pytest.mark.own_process
+@pytest.mark.parametrize(("script", "status", "out", "err"), LOOP_NOTICERS)
+def test_a_walker_over_symlink_loops_notices_them(
+    vm: VM, script: str, status: int, out: str, err: str
+) -> None:
+    vm.exec(LOOPS)
+    # the backstop timeout is reached only if the walker follows the loops again
+    r, peak = run_traced(vm, script, timeout=BACKSTOP, limits={"max_memory": MEM})
+    assert (r.exit_code, r.limit_hit, r.stdout) == (status, None, out), r  # type: ignore[attr-defined]
+    assert err in r.stderr and bool(err) == bool(r.stderr), r  # type: ignore[attr-defined]
     assert peak < MEM + OVERHEAD
     vm.exec("rm -rf /tmp/loops /tmp/loopcopy")
     usable(vm)

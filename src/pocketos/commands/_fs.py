@@ -30,6 +30,18 @@ def q(s: str) -> str:
     return "'" + s + "'"
 
 
+#: characters that make coreutils quote a name in a "name: message" line (quotef)
+_QF_SPECIAL = frozenset(" \t\n!\"$&'()*:;<=>?[\\]^`{|}")
+
+
+def qf(s: str) -> str:
+    """Quote a file name only where a shell would need it, as coreutils' ``quotef`` does for
+    the name that starts a message ("ls: a b: ..." becomes "ls: 'a b': ...")."""
+    if s and s[0] not in "#~" and s.isprintable() and not _QF_SPECIAL.intersection(s):
+        return s
+    return q(s)
+
+
 def strerror(exc: OSError) -> str:
     if exc.errno is not None and (not exc.strerror or exc.strerror.startswith("[")):
         return os.strerror(exc.errno)

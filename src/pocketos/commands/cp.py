@@ -92,6 +92,9 @@ class _Copier:
         self.verbose = verbose and not quiet_verbose
         self.update = update
         self.status = 0
+        #: (device, inode) of the source directories being copied: one met again through a
+        #: link (-L) is a cycle, which GNU refuses rather than copy without end
+        self.ancestors: set[tuple[int, int]] = set()
 
     async def fail(self, msg: str) -> bool:
         await self.ctx.err(msg)
@@ -145,6 +148,9 @@ class _Copier:
                 return await self.fail(
                     f"cannot overwrite non-directory {q(dst)} with directory {q(src)}"
                 )
+            key = (st.st_dev, st.st_ino)
+            if key in self.ancestors:
+                return await self.fail(f"cannot copy cyclic symbolic link {q(src)}")
             if dst_st is None:
                 try:
                     fs.mkdir(dst, mode=(st.st_mode & 0o7777) & ~UMASK | 0o700)
@@ -157,11 +163,13 @@ class _Copier:
             except OSError as exc:
                 return await self.fail(f"cannot access {q(src)}: {strerror(exc)}")
             ok = True
+            self.ancestors.add(key)
             for n in names:
                 ok = (
                     await self.copy(posixpath.join(src, n), posixpath.join(dst, n), top=False)
                     and ok
                 )
+            self.ancestors.discard(key)
             if self.preserve:
                 self._attrs(st, dst)
             return ok

@@ -88,6 +88,11 @@ async def du(ctx: Context) -> int:
         max_depth = 0
     end = "\0" if p.flag("0") else "\n"
     show_all = p.flag("a")
+    operands = p.operands or ["."]
+    # what is counted once: GNU's du counts every file and directory once when it follows
+    # links (-L: a link back to a directory it is inside, or to one it walked already, is
+    # skipped without a word) or has several operands; otherwise only files with hard links
+    once_all = p.flag("L") or len(operands) > 1
     seen: set[tuple[int, int]] = set()
     status = 0
 
@@ -109,7 +114,7 @@ async def du(ctx: Context) -> int:
             status = 1
             return 0
         key = (st.st_dev, st.st_ino)
-        if st.st_nlink > 1 and not st.is_dir():
+        if once_all or (st.st_nlink > 1 and not st.is_dir()):
             if key in seen:
                 return 0
             seen.add(key)
@@ -128,7 +133,7 @@ async def du(ctx: Context) -> int:
         return total
 
     grand = 0
-    for path in p.operands or ["."]:
+    for path in operands:
         grand += await walk(path, 0, True)
     if p.flag("c"):
         await ctx.out(f"{fmt(grand)}\ttotal{end}")

@@ -68,8 +68,9 @@ class _Find(Parser):
                 return
         st = e.stat()
         is_dir = st is not None and st.is_dir()
-        if is_dir and follow and lst is not None and lst.is_symlink():
-            # loop detection for -L: compare with ancestors
+        if is_dir and follow:
+            # loop detection for -L: compare with ancestors (the directory met again need not
+            # be a link itself: ``up -> ..`` leads to the parent, whose child is an ancestor)
             key = (st.st_dev, st.st_ino) if st else None
             if key in self._ancestors:
                 await self.ctx.err(

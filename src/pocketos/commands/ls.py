@@ -15,6 +15,7 @@ from pocketos.commands._fs import (
     human_size,
     mode_string,
     q,
+    qf,
     split_major_minor,
     strerror,
     tz_from_env,
@@ -125,6 +126,8 @@ class _Ls:
             None
         )
         self.first = True
+        #: (device, inode) of the directories -R is inside, to notice a cycle through links
+        self.listing: set[tuple[int, int]] = set()
 
     @property
     def maps(self) -> tuple[dict[int, str], dict[str, int], dict[int, str], dict[str, int]]:
@@ -242,13 +245,19 @@ class _Ls:
         if out:
             await self.ctx.out("".join(s + "\n" for s in out))
 
-    async def list_dir(self, path: str, shown: str, header: bool) -> None:
+    async def list_dir(self, path: str, shown: str, header: bool, st: StatResult) -> None:
         self.ctx.check_killed()
         try:
             names = self.fs.listdir(path)
         except OSError as exc:
             await self.ctx.err(f"cannot open directory {q(shown)}: {strerror(exc)}")
             self.status = max(self.status, 1 if not self.first_level else 2)
+            return
+        key = (st.st_dev, st.st_ino)
+        if self.recursive and key in self.listing:
+            # a link (-L) back to a directory this walk is inside: GNU names it and goes on
+            await self.ctx.err(f"{qf(shown)}: not listing already-listed directory")
+            self.status = 2
             return
         if header:
             await self.ctx.out(("" if self.first else "\n") + shown + ":\n")
@@ -280,13 +289,15 @@ class _Ls:
         await self.emit(ents, True)
         if self.recursive:
             self.first_level = False
+            self.listing.add(key)
             for e in ents:
                 if e.name in (".", "..") or not e.st.is_dir():
                     continue
                 sub_shown = (shown.rstrip("/") + "/" + e.name) if shown != "/" else "/" + e.name
                 if shown.endswith("/") and shown != "/":
                     sub_shown = shown + e.name
-                await self.list_dir(e.path, sub_shown, True)
+                await self.list_dir(e.path, sub_shown, True, e.st)
+            self.listing.discard(key)
 
     first_level = True
 
@@ -324,7 +335,7 @@ class _Ls:
         header = self.recursive or len(operands) > 1
         for d in dirs:
             self.first_level = True
-            await self.list_dir(d.path, d.name, header)
+            await self.list_dir(d.path, d.name, header, d.st)
         return self.status
 
 

@@ -53,6 +53,10 @@ async def tree(ctx: Context) -> int:
     nfiles = 0
     lines: list[str] = []
     status = 0
+    # (device, inode) of every directory met so far: with -l, a link to one of them is shown
+    # "[recursive, not followed]" (a directory met twice through links, not only a cycle, as
+    # tree does)
+    met: set[tuple[int, int]] = set()
 
     def matches(pats: list[str], name: str) -> bool:
         return any(fnmatch.fnmatchcase(name, alt) for pat in pats for alt in pat.split("|"))
@@ -84,11 +88,11 @@ async def tree(ctx: Context) -> int:
                 continue
             if pattern and not is_dir and not matches(pattern, n):
                 continue
-            ents.append((n, child, lst, is_dir))
+            ents.append((n, child, lst, st, is_dir))
         ents.sort(key=lambda e: C_key(e[0]), reverse=p.flag("r"))
         if p.flag("dirsfirst"):
-            ents.sort(key=lambda e: not e[3])
-        for i, (n, child, lst, is_dir) in enumerate(ents):
+            ents.sort(key=lambda e: not e[4])
+        for i, (n, child, lst, st, is_dir) in enumerate(ents):
             last = i == len(ents) - 1
             shown = child if p.flag("f") else n
             if lst.is_symlink():
@@ -96,10 +100,17 @@ async def tree(ctx: Context) -> int:
                     shown += " -> " + fs.readlink(child)
                 except OSError:
                     pass
+            follow = is_dir and (not lst.is_symlink() or p.flag("l"))
+            if is_dir:
+                key = (st.st_dev, st.st_ino)
+                if lst.is_symlink() and p.flag("l") and key in met:
+                    shown += "  [recursive, not followed]"
+                    follow = False
+                met.add(key)
             lines.append(prefix + ("└── " if last else "├── ") + shown)
             if is_dir:
                 ndirs += 1
-                if (not lst.is_symlink() or p.flag("l")) and (level is None or depth + 1 < level):
+                if follow and (level is None or depth + 1 < level):
                     walk(child, prefix + ("    " if last else "│   "), depth + 1)
             else:
                 nfiles += 1
@@ -117,6 +128,7 @@ async def tree(ctx: Context) -> int:
                 nfiles += 1
             continue
         lines.append(top)
+        met.add((st.st_dev, st.st_ino))
         walk(top, "", 0)
     if not p.flag("noreport"):
         lines.append("")
