@@ -579,6 +579,7 @@ CYCLES = [
     S(TWICE + " && ls -RLa w/a/b"),
     S(TWICE + " && cd w/a && ls -RL"),
     S(TWICE + " && ls -R w/a"),
+    S("mkdir -p 'w/a b' w/c && ln -s .. 'w/a b/up' && ln -s ../c w/c/d:e && ls -RL w"),
     S(LOOPS + " && du -L w/a | cut -f2 | sort"),
     S(LOOPS + " && du -Lab w/a/f w/a/b/up w/a/b/c w/a | cut -f2 | sort"),
     S(LOOPS + " && du -Ls w/a | cut -f2"),
