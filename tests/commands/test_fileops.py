@@ -306,6 +306,16 @@ def test_du_counts_a_directory_reached_twice_once(vm: VM) -> None:
     )
 
 
+def test_directories_without_an_inode_are_not_met_twice(vm: VM) -> None:
+    # mount points below a read-only mount are made up by the VFS with inode 0: two of them
+    # are not one directory met twice (du with several operands counts each file once)
+    vm.mount("/ro", memory=True, readonly=True)
+    vm.mount("/ro/a/x", memory=True)
+    vm.mount("/ro/b/y", memory=True)
+    assert run(vm, "stat", "-c", "%i", "/ro/a", "/ro/b")[1] == "0\n0\n"
+    assert run(vm, "du", "-b", "/ro/a", "/ro/b")[1] == "4096\t/ro/a\n4096\t/ro/b\n"
+
+
 def test_df(vm: VM) -> None:
     vm.mount("/mnt/m", memory=True)
     code, out, _ = run(vm, "df")

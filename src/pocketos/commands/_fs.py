@@ -42,6 +42,13 @@ def qf(s: str) -> str:
     return q(s)
 
 
+def file_key(st: StatResult) -> tuple[int, int] | None:
+    """(device, inode) naming a file for the walkers that notice a directory met again;
+    ``None`` where the file system gives no inode (a directory made up above a mount point),
+    which then never counts as met."""
+    return (st.st_dev, st.st_ino) if st.st_ino else None
+
+
 def strerror(exc: OSError) -> str:
     if exc.errno is not None and (not exc.strerror or exc.strerror.startswith("[")):
         return os.strerror(exc.errno)

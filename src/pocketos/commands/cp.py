@@ -12,6 +12,7 @@ from pocketos.commands._fs import (
     C_key,
     _start,
     apply_mode,
+    file_key,
     missing_operand,
     prompt_yes,
     q,
@@ -148,7 +149,7 @@ class _Copier:
                 return await self.fail(
                     f"cannot overwrite non-directory {q(dst)} with directory {q(src)}"
                 )
-            key = (st.st_dev, st.st_ino)
+            key = file_key(st)
             if key in self.ancestors:
                 return await self.fail(f"cannot copy cyclic symbolic link {q(src)}")
             if dst_st is None:
@@ -163,7 +164,8 @@ class _Copier:
             except OSError as exc:
                 return await self.fail(f"cannot access {q(src)}: {strerror(exc)}")
             ok = True
-            self.ancestors.add(key)
+            if key is not None:
+                self.ancestors.add(key)
             for n in names:
                 ok = (
                     await self.copy(posixpath.join(src, n), posixpath.join(dst, n), top=False)

@@ -7,6 +7,7 @@ from pocketos.commands._args import Opt
 from pocketos.commands._fs import (
     _start,
     child_path,
+    file_key,
     human_size,
     parse_size,
     q,
@@ -113,8 +114,8 @@ async def du(ctx: Context) -> int:
             await ctx.err(f"cannot access {q(path)}: {strerror(exc)}")
             status = 1
             return 0
-        key = (st.st_dev, st.st_ino)
-        if once_all or (st.st_nlink > 1 and not st.is_dir()):
+        key = file_key(st)
+        if key is not None and (once_all or (st.st_nlink > 1 and not st.is_dir())):
             if key in seen:
                 return 0
             seen.add(key)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pocketos.commands import command
 from pocketos.commands._find.parser import Parser
 from pocketos.commands._find.state import PRUNE, Entry, FindError, Node
-from pocketos.commands._fs import C_key, q, strerror
+from pocketos.commands._fs import C_key, file_key, q, strerror
 from pocketos.kernel.process import Context
 
 FIND_HELP = """Usage: find [-H] [-L] [-P] [path...] [expression]
@@ -71,8 +71,8 @@ class _Find(Parser):
         if is_dir and follow:
             # loop detection for -L: compare with ancestors (the directory met again need not
             # be a link itself: ``up -> ..`` leads to the parent, whose child is an ancestor)
-            key = (st.st_dev, st.st_ino) if st else None
-            if key in self._ancestors:
+            key = file_key(st) if st else None
+            if key is not None and key in self._ancestors:
                 await self.ctx.err(
                     f"File system loop detected; {q(path)} is part of the same "
                     "file system loop as "
@@ -93,14 +93,16 @@ class _Find(Parser):
                 await self.ctx.err(f"{q(path)}: {strerror(exc)}")
                 self.status = 1
                 names = []
-            key2 = (st.st_dev, st.st_ino) if st else (0, 0)
-            self._ancestors[key2] = path
+            key2 = file_key(st) if st else None
+            if key2 is not None:
+                self._ancestors[key2] = path
             for n in names:
                 child = path + n if path.endswith("/") else path + "/" + n
                 await self.visit(node, child, n, depth + 1, start, self.follow == "L")
                 if self.quit:
                     break
-            self._ancestors.pop(key2, None)
+            if key2 is not None:
+                self._ancestors.pop(key2, None)
         if in_range and self.depth_first and not self.quit:
             await self.evaluate(node, e)
 

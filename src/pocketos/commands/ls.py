@@ -12,6 +12,7 @@ from pocketos.commands._fs import (
     C_key,
     _start,
     child_path,
+    file_key,
     human_size,
     mode_string,
     q,
@@ -253,7 +254,7 @@ class _Ls:
             await self.ctx.err(f"cannot open directory {q(shown)}: {strerror(exc)}")
             self.status = max(self.status, 1 if not self.first_level else 2)
             return
-        key = (st.st_dev, st.st_ino)
+        key = file_key(st)
         if self.recursive and key in self.listing:
             # a link (-L) back to a directory this walk is inside: GNU names it and goes on
             await self.ctx.err(f"{qf(shown)}: not listing already-listed directory")
@@ -289,7 +290,8 @@ class _Ls:
         await self.emit(ents, True)
         if self.recursive:
             self.first_level = False
-            self.listing.add(key)
+            if key is not None:
+                self.listing.add(key)
             for e in ents:
                 if e.name in (".", "..") or not e.st.is_dir():
                     continue

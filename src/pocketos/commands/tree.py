@@ -6,7 +6,7 @@ import fnmatch
 
 from pocketos.commands import command
 from pocketos.commands._args import Opt
-from pocketos.commands._fs import C_key, _start, child_path
+from pocketos.commands._fs import C_key, _start, child_path, file_key
 from pocketos.kernel.process import Context
 
 TREE_HELP = """usage: tree [-adfC] [-L level] [--noreport] [--dirsfirst] [<directory list>]
@@ -102,11 +102,12 @@ async def tree(ctx: Context) -> int:
                     pass
             follow = is_dir and (not lst.is_symlink() or p.flag("l"))
             if is_dir:
-                key = (st.st_dev, st.st_ino)
+                key = file_key(st)
                 if lst.is_symlink() and p.flag("l") and key in met:
                     shown += "  [recursive, not followed]"
                     follow = False
-                met.add(key)
+                if key is not None:
+                    met.add(key)
             lines.append(prefix + ("└── " if last else "├── ") + shown)
             if is_dir:
                 ndirs += 1
@@ -128,7 +129,8 @@ async def tree(ctx: Context) -> int:
                 nfiles += 1
             continue
         lines.append(top)
-        met.add((st.st_dev, st.st_ino))
+        if (key := file_key(st)) is not None:
+            met.add(key)
         walk(top, "", 0)
     if not p.flag("noreport"):
         lines.append("")
