@@ -54,8 +54,8 @@ MUTATIONS = [
     'echo() { builtin echo "fn[$*]"; }', "unset -f echo", "printf() { builtin echo P; }",
     "unset -f printf", 'tr() { builtin echo "tr-fn $*"; }', "unset -f tr",
     "wc() { builtin echo wc-fn; }", "unset -f wc", "alias echo='echo alias'",
-    "unalias echo 2>/dev/null", "alias tr='tr -d a'", "unalias -a", "PATH=/usr/bin:/bin",
-    "hash -r", "hash tr", "IFS=:", "IFS=' '", "unset IFS", "IFS=", "set -e", "set +e",
+    "unalias echo 2>/dev/null", "alias tr='tr -d a'", "unalias -a", "enable -n echo",
+    "enable echo", "enable -n printf", "enable printf", "PATH=/usr/bin:/bin", "hash -r", "hash tr", "IFS=:", "IFS=' '", "unset IFS", "IFS=", "set -e", "set +e",
     "set +u", "set -o pipefail", "set +o pipefail", "shopt -s xpg_echo",
     "shopt -u xpg_echo", "trap 'echo err-trap' ERR", "trap - ERR",
     "trap - DEBUG", "f() { echo \"f1 $*\"; }",
@@ -68,12 +68,12 @@ MUTATIONS = [
 ]
 
 #: changes that still make the VM differ from bash (differences found and not fixed yet):
-#: the VM finds its commands whatever ``PATH`` says; ``enable -n`` does nothing; under
-#: ``set -u``, ``(( ${#x} ))`` of an unset ``x`` is not fatal; a ``DEBUG`` trap set inside a
-#: function does not run there; assigning a readonly loop variable ends the script; with
-#: ``nullglob``, ``[]`` (from ``[$(false)]``) is not taken for a pattern
+#: the VM finds its commands whatever ``PATH`` says; under ``set -u``, ``(( ${#x} ))`` of an
+#: unset ``x`` is not fatal; a ``DEBUG`` trap set inside a function does not run there;
+#: assigning a readonly loop variable ends the script; with ``nullglob``, ``[]`` (from
+#: ``[$(false)]``) is not taken for a pattern
 OPEN = [
-    "PATH=/nowhere", "enable -n echo", "enable -n printf", "set -u", "trap 'echo dbg' DEBUG",
+    "PATH=/nowhere", "set -u", "trap 'echo dbg' DEBUG",
     "readonly v 2>/dev/null", "shopt -s nullglob",
 ]
 

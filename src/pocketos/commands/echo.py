@@ -29,11 +29,35 @@ async def printf_cmd(ctx: Context) -> int:
         args = args[1:]
     if not args:
         return await report(ctx, UsageError(f"printf: missing operand\n{_try('printf')}"))
-    out, errors, status = format_printf(args[0], args[1:])
+    fmt, rest = args[0], args[1:]
+    stop = _stop_at(fmt)
+    excess: str | None = None
+    if stop >= 0:
+        # GNU printf ends all output at a ``\c`` of the format (bash's builtin does not)
+        fmt = fmt[:stop]
+        rest = rest[: len(_CONVERSION.findall(fmt.replace("%%", "")))]
+    elif rest and "%" not in fmt.replace("%%", ""):
+        excess = rest[0]  # a format that takes no argument: GNU printf says what it left out
+    out, errors, status = format_printf(fmt, rest)
     await ctx.out(out)
+    if excess is not None:
+        errors = [*errors, f"warning: ignoring excess arguments, starting with '{excess}'"]
     for e in errors:
         await ctx.stderr.write(f"printf: {e}\n".encode("utf-8", "surrogateescape"))
     return status
+
+
+_CONVERSION = re.compile(r"%[-+ #0'0-9.*]*[a-zA-Z]")
+
+
+def _stop_at(fmt: str) -> int:
+    """Where the first ``\\c`` of a printf format is (-1: none)."""
+    i = fmt.find("\\")
+    while 0 <= i < len(fmt) - 1:
+        if fmt[i + 1] == "c":
+            return i
+        i = fmt.find("\\", i + 2)
+    return -1
 
 
 _ECHO_ESC = {

@@ -163,6 +163,7 @@ class FlowShell(ShellIO, Protocol):
     positional: list[str]
     functions: dict[str, FuncDef]
     aliases: dict[str, str]
+    disabled_builtins: frozenset[str]
     hash_table: dict[str, str]
     traps: dict[str, str]
     funcnames: list[str]

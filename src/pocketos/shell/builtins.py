@@ -425,7 +425,6 @@ async def b_help(sh: MiscShell, argv: list[str]) -> int:
 
 #: builtins of an interactive bash that do (almost) nothing here (``builtins_jobs.b_misc``)
 JOBS_MISC = (
-    "enable",
     "disown",
     "suspend",
     "logout",
@@ -459,6 +458,7 @@ FAMILIES: dict[str, tuple[str, ...]] = {
         "hash",
         "alias",
         "unalias",
+        "enable",
     ),
     "jobs": ("trap", "wait", "jobs", "kill", "fg", "bg", *JOBS_MISC),
     "read": ("read", "mapfile", "readarray"),

@@ -201,7 +201,7 @@ async def b_builtin(sh: Shell, argv: list[str]) -> int:
     if len(argv) < 2:
         return 0
     fn = lookup(argv[1])
-    if fn is None:
+    if fn is None or argv[1] in sh.disabled_builtins:
         await _err(sh, f"builtin: {argv[1]}: not a shell builtin")
         return 1
     return await fn(sh, argv[1:])
@@ -243,7 +243,7 @@ async def b_command(sh: Shell, argv: list[str]) -> int:
                 await sh.write_out(_describe(name, kind, info) + "\n")
         return status
     fn = lookup(args[0])
-    if fn is not None:
+    if fn is not None and args[0] not in sh.disabled_builtins:
         return await fn(sh, args)
     from pocketos.shell.ast import Simple, Word
 
@@ -257,7 +257,7 @@ def _classify(sh: FlowShell, name: str) -> tuple[str | None, str]:
         return "keyword", ""
     if name in sh.functions:
         return "function", ""
-    if is_builtin(name):
+    if is_builtin(name) and name not in sh.disabled_builtins:
         return "builtin", ""
     try:
         fn = sh.ctx.kernel.find_command(name, sh.exported_env(), sh.cwd)
@@ -376,3 +376,66 @@ async def b_unalias(sh: FlowShell, argv: list[str]) -> int:
             await _err(sh, f"unalias: {a}: not found")
             status = 1
     return status
+
+
+@builtin("enable")
+async def b_enable(sh: FlowShell, argv: list[str]) -> int:
+    """``enable -n name``: ``name`` runs the program of that name, not the builtin;
+    ``enable name`` turns it back on; with no name, the list (``-n`` the disabled ones, ``-a``
+    all, ``-s`` the special ones). Loadable builtins (``-f``, ``-d``) do not exist here."""
+    from pocketos.shell.builtins import SPECIAL_BUILTINS, all_builtins
+
+    args = argv[1:]
+    flags = ""
+    while args and args[0].startswith("-") and len(args[0]) > 1:
+        a = args.pop(0)
+        if a == "--":
+            break
+        for c in a[1:]:
+            if c not in "adnpsf":
+                await _err(sh, f"enable: -{c}: invalid option")
+                await sh.write_err("enable: usage: enable [-a] [-dnps] [-f filename] [name ...]\n")
+                return 2
+            if c == "f":
+                if not args:
+                    await _err(sh, "enable: -f: option requires an argument")
+                    return 2
+                f = args.pop(0)
+                await _err(
+                    sh,
+                    f"enable: cannot open shared object {f}: {f}: cannot open shared object "
+                    "file: No such file or directory",
+                )
+                return 1
+            flags += c
+    if not args:
+        names = sorted(all_builtins(), key=_bash_order)
+        if "s" in flags:
+            names = [n for n in names if n in SPECIAL_BUILTINS]
+        off = sh.disabled_builtins
+        for n in names:
+            if n in off and ("n" in flags or "a" in flags):
+                await sh.write_out(f"enable -n {n}\n")
+            elif n not in off and "n" not in flags:
+                await sh.write_out(f"enable {n}\n")
+        return 0
+    status = 0
+    off_now = set(sh.disabled_builtins)
+    for n in args:
+        if not is_builtin(n):
+            await _err(sh, f"enable: {n}: not a shell builtin")
+            status = 1
+        elif "d" in flags:
+            await _err(sh, f"enable: {n}: not dynamically loaded")
+            status = 1
+        elif "n" in flags:
+            off_now.add(n)
+        else:
+            off_now.discard(n)
+    sh.disabled_builtins = frozenset(off_now)
+    return status
+
+
+def _bash_order(name: str) -> tuple[bool, str]:
+    """bash lists ``.``, ``:`` and ``[`` first, then the others by name."""
+    return name[0].isalpha(), name

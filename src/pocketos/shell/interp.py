@@ -162,6 +162,8 @@ class Shell(
         self.getopts_state = (0, 0)
         self._pending_psub: list[Any] = []
         self.active_aliases: dict[str, str] = {}
+        #: builtins turned off by ``enable -n`` (a new set each time: subshells share it)
+        self.disabled_builtins: frozenset[str] = frozenset()
         #: a compound command's own redirection failed (see ``failed_here``)
         self.redir_failed = False
         #: in a command substitution: its output, and the background jobs that may hold it

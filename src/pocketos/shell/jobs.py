@@ -575,6 +575,8 @@ class Jobs(ShellAttrs):
         name = _writer_memo(cmd)
         if name is None or name in self.functions or self.shopt.lastpipe:
             return False
+        if name in self.disabled_builtins:
+            return False
         if name in self.active_aliases and self.shopt.expand_aliases:
             return False
         return not (self.traps and "DEBUG" in self.traps)

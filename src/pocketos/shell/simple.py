@@ -113,7 +113,7 @@ class SimpleCommands(ShellAttrs):
                 return st
             return await self._with_env(cmd, self.call_function, func, argv)
         builtin = self.builtins.get(name) or lookup_builtin(name)
-        if builtin is not None:
+        if builtin is not None and not (self.disabled_builtins and name in self.disabled_builtins):
             if name in ("command", "builtin") and len(argv) > 1:
                 pass
             return await self._with_env(cmd, self._call_builtin, builtin, argv)

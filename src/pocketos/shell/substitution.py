@@ -346,6 +346,8 @@ class Substitutions(ShellAttrs):
         if name is None or name in self.functions or name in self.active_aliases:
             return False
         builtin = self.builtins.get(name) or lookup_builtin(name)
+        if builtin is not None and name in self.disabled_builtins:
+            builtin = None  # ``enable -n``: the program of that name
         if builtin is not None and not (writer and name in ("echo", "printf")):
             return False
         return builtin
