@@ -4,11 +4,15 @@ at once by the next ``stat`` of the same path."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from pocketos import VM
+from pocketos.kernel.fs.filehandle import FileHandle
 from pocketos.kernel.fs.memory import MemoryBackend
 from pocketos.kernel.fs.overlay import OverlayBackend
+from pocketos.kernel.streams import HandleInput
 
 STAT = "stat -c '%i %s %F' /p/d/f"
 
@@ -201,3 +205,137 @@ def test_a_path_deeper_than_the_parent_cache_still_resolves() -> None:
         assert (r.exit_code, r.stdout, r.stderr) == (0, "deep\n", "")
         r = vm.exec(f"cat /t/{deep}/nothing/f")
         assert r.stderr == f"cat: /t/{deep}/nothing/f: No such file or directory\n"
+
+
+# --- an open file's inode -------------------------------------------------------------------
+# A file opened for reading takes its bytes from the inode its path named at the open while no
+# name changed anywhere; after any change it reads through its path, as it always did.
+
+
+def _open_cached(vm: VM, path: str) -> FileHandle:
+    vfs = vm.kernel.vfs
+    vfs.stat(path)  # resolved and remembered: the open takes the inode from there
+    fh = vfs.open(path, "rb")
+    assert fh._node is not None
+    return fh
+
+
+def test_an_open_file_reads_a_file_renamed_over_its_name() -> None:
+    with VM() as vm:
+        vm.exec("mkdir -p /p && printf old-bytes > /p/f && printf NEW-BYTES > /p/g")
+        with _open_cached(vm, "/p/f") as fh:
+            assert fh.read(3) == b"old"
+            vm.exec("mv /p/g /p/f")
+            assert fh.read() == b"-BYTES"
+
+
+def test_an_open_file_after_the_api_and_another_shell_change_it() -> None:
+    with VM() as vm:
+        vm.write_file("/p/f", b"0123456789", parents=True)
+        sh = vm.shell()
+        try:
+            with _open_cached(vm, "/p/f") as fh:
+                assert fh.read(2) == b"01"
+                vm.delete("/p/f")
+                vm.write_file("/p/f", b"abcdefghij")
+                assert fh.read(2) == b"cd"
+                sh.run("printf ABCDEFGHIJ > /p/g && mv /p/g /p/f")
+                assert fh.read(2) == b"EF"
+                sh.run("printf xyz >> /p/f")
+                assert fh.read() == b"GHIJxyz"
+                assert fh.read() == b""
+        finally:
+            sh.close()
+
+
+def test_an_open_file_of_a_fork_sees_its_copy_up() -> None:
+    with VM() as vm:
+        vm.write_file("/p/f", b"lower\n", parents=True)
+        with vm.fork() as child, _open_cached(child, "/p/f") as fh:
+            assert fh.read() == b"lower\n"
+            child.exec("echo upper >> /p/f")  # copied up into the child's own layer
+            assert fh.read() == b"upper\n"
+            assert vm.read_file("/p/f") == b"lower\n"
+
+
+def test_an_open_file_when_the_layers_change_underneath() -> None:
+    with VM() as vm:
+        vm.write_file("/p/f", b"in a lower layer", parents=True)
+        with vm.fork() as child:
+            root = child.kernel.vfs.root
+            assert isinstance(root, OverlayBackend)
+            top = MemoryBackend()
+            top.mkdir("/p")
+            top.create("/p/f")
+            top.write("/p/f", b"ON TOP OF IT ALL", 0)
+            with _open_cached(child, "/p/f") as fh:
+                assert fh.read(3) == b"in "
+                root.lowers.insert(0, top.freeze())  # straight into the list of layers
+                assert fh.read() == b"TOP OF IT ALL"
+            assert child.exec("cat /p/f").stdout == "ON TOP OF IT ALL"
+            root.write("/p/f", b"written", 0)
+            with _open_cached(child, "/p/f") as fh:
+                root.upper = MemoryBackend()  # a new upper layer: the lower's file shows
+                assert fh.read() == b"ON TOP OF IT ALL"
+                del root.lowers[0]
+                fh.seek(0)
+                assert fh.read() == b"in a lower layer"
+            assert child.exec("cat /p/f").stdout == "in a lower layer"
+
+
+def test_a_memory_mount_shared_by_two_vms() -> None:
+    # a change through the other VM's VFS makes no lookup here: only the shared counter tells
+    shared = MemoryBackend()
+    with VM() as a, VM() as b:
+        a.mount("/s", shared)
+        b.mount("/s", shared)
+        a.exec("echo one > /s/f && echo twotwo > /s/g && mkdir /s/d && echo x > /s/d/h")
+        with _open_cached(a, "/s/f") as fh:
+            assert a.exec("wc -c < /s/f; stat -c %s /s/d/h").stdout == "4\n2\n"
+            b.exec("mv /s/g /s/f && rm -r /s/d && echo file > /s/d")
+            assert a.exec("wc -c < /s/f").stdout == "7\n"
+            assert fh.read() == b"twotwo\n"
+            r = a.exec("stat -c %s /s/d/h")
+            assert "Not a directory" in r.stderr
+
+
+def test_a_worker_vm_reads_what_another_name_changed() -> None:
+    with VM(isolation="process") as vm:
+        r = vm.exec(
+            "mkdir -p /p && echo one > /p/f && echo twotwo > /p/g; "
+            "for i in 1 2; do wc -c < /p/f; done; mv /p/g /p/f; wc -c < /p/f"
+        )
+        assert (r.stdout, r.stderr) == ("4\n4\n7\n", "")
+        vm.write_file("/p/f", b"123")
+        assert vm.exec("wc -c < /p/f").stdout == "3\n"
+
+
+def test_a_stream_over_an_open_file_reads_what_its_name_names_now() -> None:
+    async def main() -> None:
+        with VM() as vm:
+            vm.exec("mkdir -p /p && printf old-bytes > /p/f && printf NEW-BYTES > /p/g")
+            stream = HandleInput(_open_cached(vm, "/p/f"))
+            vm.exec("mv /p/g /p/f")
+            assert await stream.read(100) == b"NEW-BYTES"
+            assert await stream.read(100) == b""
+            vm.exec("printf more >> /p/f")
+            assert await stream.read(100) == b"more"
+            stream.close()
+
+    asyncio.run(main())
+
+
+def test_the_inode_an_overlay_gives_for_a_path_changed_in_its_layer() -> None:
+    upper = MemoryBackend()
+    ov = OverlayBackend([], upper)
+    ov.create("/f")
+    ov.write("/f", b"abc", 0)
+    first = ov.node_of("/f")
+    assert first is not None and first.data == b"abc"
+    upper.unlink("/f")  # straight into the layer, not through the overlay
+    upper.create("/f")
+    upper.write("/f", b"new one", 0)
+    again = ov.node_of("/f")
+    assert again is not first and again is not None and again.data == b"new one"
+    upper.unlink("/f")
+    assert ov.node_of("/f") is None

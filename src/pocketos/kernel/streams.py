@@ -174,20 +174,45 @@ class HandleInput(_BufferedInput):
     ``first_read``), which works for files that never end too (``/dev/zero``, ``/dev/urandom``
     as ``< /dev/zero``). Each read checks the deadline and lets other tasks run now and then."""
 
+    #: whether a read may take a short file's rest straight from the handle: not for a
+    #: subclass with its own ``_fill``, which decides what a read gives
+    _direct = True
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._direct = cls._fill is HandleInput._fill
+
     def __init__(self, handle: Any, first_read: int = READ_CHUNK) -> None:
         self._h = handle
         self._buf = bytearray()
         self._closed = False
         self._want = first_read
 
+    async def read(self, n: int = -1) -> bytes:
+        h = self._h
+        if n > 0 and not self._buf and type(h) is FileHandle and self._direct and not self._closed:
+            # the rest of a file known to be short is one read, with no buffer between
+            data = h.read_rest(n)
+            if data is not None:
+                self._want = READ_CHUNK
+                return data
+        return await _BufferedInput.read(self, n)
+
     async def _fill(self) -> bool:
         if self._closed:
             return False
         h = self._h
-        if type(h) is FileHandle and h.at_end():
-            return False  # read to its end and unchanged since: no read, nothing to wait for
-        await pace()
-        data = h.read(self._want)
+        if type(h) is FileHandle:
+            # a read that takes the rest of a short file is bounded: it needs no pace
+            data = h.read_rest(self._want)
+            if data is None:
+                if h.at_end():
+                    return False  # read to its end and unchanged since: nothing to wait for
+                await pace()
+                data = h.read(self._want)
+        else:
+            await pace()
+            data = h.read(self._want)
         if len(data) > READ_CHUNK:
             # a first read larger than a chunk is held whole, as a whole-file read would be
             check_alloc(len(data), f"reading {getattr(self._h, 'name', 'a file')}")

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import stat as _stat
 from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from dataclasses import dataclass as record
@@ -178,6 +178,13 @@ class Backend(ABC):
         a copy the host kernel makes itself (``copy_file_range``); valid until the file next
         changes, and never to be written or closed by the caller. None (the default): the
         bytes are elsewhere; read them."""
+        return None
+
+    def node_of(self, path: str) -> Any:
+        """The memory inode (``memory.Inode``) whose ``data`` holds the bytes of ``path``, for
+        an open file to read directly while ``memory.changes`` stays as it was when this was
+        asked (then ``path`` still names that inode); None (the default): read through the
+        backend."""
         return None
 
     def change_token(self) -> object:

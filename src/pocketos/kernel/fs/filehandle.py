@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from pocketos.errors import fs_error
 from pocketos.kernel.budget import check_time
+from pocketos.kernel.fs import memory as _memory
 from pocketos.kernel.fs.api import BytesLike, StatResult
 from pocketos.kernel.fs.memory import DEV_FULL, DEV_URANDOM, DEV_ZERO
 
@@ -35,19 +36,33 @@ def _device_write(rdev: int, shown: str) -> None:
 
 
 class FileHandle:
-    """An open file: ``read``, ``write``, ``seek``, ``tell``, ``truncate``, ``close``."""
+    """An open file: ``read``, ``write``, ``seek``, ``tell``, ``truncate``, ``close``.
+
+    A file opened for reading only may hold the memory inode its path named at the open
+    (``node``): while no name changed anywhere since (``memory.changes``), the path still
+    names that inode, so reads take its bytes directly and its size tells where the file ends.
+    After any change of names, reads go through the backend by path, as for any other file."""
+
+    #: the process charged for this open file (see FsView.open)
+    owner: Any = None
+    pos = 0
+    closed = False
+    #: where a read last reached the end of the file, and the backend's change token then:
+    #: while neither moved, a read there returns nothing without asking the backend
+    _end: tuple[int, object] | None = None
 
     def __init__(
         self,
         vfs: VFS,
         mount: Mount,
         bpath: str,
-        st: StatResult,
+        st: StatResult | None,
         *,
-        readable: bool,
-        writable: bool,
-        append: bool,
+        readable: bool = True,
+        writable: bool = False,
+        append: bool = False,
         shown: str,
+        node: Any = None,
     ) -> None:
         self.vfs = vfs
         self.mount = mount
@@ -56,14 +71,15 @@ class FileHandle:
         self.writable = writable
         self.append = append
         self.name = shown
-        self.pos = 0
-        self.closed = False
-        #: the process charged for this open file (see FsView.open)
-        self.owner: Any = None
-        self.rdev = st.st_rdev if S.S_ISCHR(st.st_mode) else None
-        #: where a read last reached the end of the file, and the backend's change token then:
-        #: while neither moved, a read there returns nothing without asking the backend
-        self._end: tuple[int, object] | None = None
+        if node is not None:
+            self.rdev = node.rdev if S.S_ISCHR(node.mode) else None
+            # a regular file's inode (a device's has no bytes to take)
+            self._node = node if node.data is not None and not writable else None
+            self._epoch = _memory.changes
+        else:
+            assert st is not None
+            self.rdev = st.st_rdev if S.S_ISCHR(st.st_mode) else None
+            self._node = None
 
     def __enter__(self) -> FileHandle:
         return self
@@ -76,6 +92,20 @@ class FileHandle:
             raise ValueError("I/O operation on closed file")
 
     def read(self, size: int = -1) -> bytes:
+        node = self._node
+        if node is not None and self._epoch == _memory.changes and not self.closed:
+            data = node.data
+            if type(data) is bytearray:
+                pos = self.pos
+                n = len(data)
+                if pos >= n:
+                    return b""
+                end = n if size < 0 or pos + size >= n else pos + size
+                self.pos = end
+                if pos == 0 and end == n:
+                    return bytes(data)
+                with memoryview(data) as view:  # one copy, not a slice and then its bytes
+                    return view[pos:end].tobytes()
         self._open()
         if not self.readable:
             raise fs_error(errno.EBADF, self.name)
@@ -96,9 +126,36 @@ class FileHandle:
                 self._end = (self.pos, token)
         return data
 
+    def read_rest(self, limit: int) -> bytes | None:
+        """The rest of the file in one read when it is known to be at most ``limit`` bytes
+        (``b""`` at its end), from the inode the file was opened on; None when that is not
+        known (read it with :meth:`read`)."""
+        node = self._node
+        if node is None or self._epoch != _memory.changes or self.closed:
+            return None
+        data = node.data
+        if type(data) is not bytearray:
+            return None
+        pos = self.pos
+        n = len(data)
+        if n - pos > limit:
+            return None
+        if pos >= n:
+            return b""
+        self.pos = n
+        if pos == 0:
+            return bytes(data)
+        with memoryview(data) as view:
+            return view[pos:].tobytes()
+
     def at_end(self) -> bool:
         """Whether a read now is known to find nothing without asking the backend: the last
         read reached the end of the file here and nothing changed since."""
+        node = self._node
+        if node is not None and self._epoch == _memory.changes:
+            data = node.data
+            if type(data) is bytearray:
+                return self.pos >= len(data)
         end = self._end
         if end is None:
             return False

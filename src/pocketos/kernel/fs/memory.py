@@ -110,9 +110,20 @@ def file_data(data: BytesLike) -> FileData:
 _MAX_ADDED = 4096
 
 #: bumped after any memory backend gains, loses or moves a name (its ``generation`` or
-#: ``additions`` changed): a cache keyed on the generations of some backends (the overlay's
-#: lookup token) rebuilds its key only when this moved
+#: ``additions`` changed), and after any change of an overlay's layers or of a VFS's mounts
+#: (:func:`namespace_changed`): while it stays the same, every path of the memory backends,
+#: overlays over them and VFSs over those names the inode it named before, so a cache keyed
+#: on it needs no other check (the VFS's resolutions, the overlay's lookups, an open file's
+#: inode)
 changes = 0
+
+
+def namespace_changed() -> None:
+    """Count a change of names made outside a memory backend (an overlay's layers, a VFS's
+    mount table) in ``changes``, so caches keyed on it start over."""
+    global changes
+    changes += 1
+
 
 #: bumped after the bytes of a file in any memory backend change (a write, a truncation):
 #: with ``changes`` it proves that nothing a memory backend holds changed in between
@@ -314,6 +325,9 @@ class MemoryBackend(Backend):
     def host_file(self, path: str) -> tuple[int, int] | None:
         data = self._get(path).data
         return (data.fd, data.size) if isinstance(data, SpillFile) else None
+
+    def node_of(self, path: str) -> Inode | None:
+        return self.lookup(path)
 
     def is_opaque(self, path: str) -> bool:
         n = self.lookup(path)

@@ -20,6 +20,7 @@ from pocketos.kernel.budget import check_alloc
 from pocketos.kernel.fs import memory as _memory
 from pocketos.kernel.fs.api import Backend, BytesLike, StatResult
 from pocketos.kernel.fs.layer_merge import merge_layers
+from pocketos.kernel.fs.layers import Layers
 from pocketos.kernel.fs.memory import Inode, MemoryBackend
 
 __all__ = ["OverlayBackend"]
@@ -59,8 +60,8 @@ class OverlayBackend(Backend):
     def __init__(
         self, lowers: list[Backend], upper: MemoryBackend | None = None, *, readonly: bool = False
     ) -> None:
-        self.lowers = list(lowers)
-        self.upper = upper if upper is not None else MemoryBackend()
+        self._lowers = Layers(lowers)
+        self._upper = upper if upper is not None else MemoryBackend()
         self.readonly = readonly
         #: path -> (layers providing it, is a directory); valid for ``_stack_token``
         self._stacks: dict[str, tuple[tuple[Backend, ...], bool]] = {}
@@ -70,38 +71,54 @@ class OverlayBackend(Backend):
         self._stack_token: tuple[int, ...] | None = None
         self._seen_added = 0
         self._generation = 0
+        #: ``memory.changes`` when the caches were last brought up to date, and whether they
+        #: are on (every layer can tell when it changes)
+        self._seen = -1
+        self._caching = False
         #: the upper layer :meth:`seal` last started, and its root as it was then: a seal with
         #: nothing written since shares the layer sealed before instead of adding an empty one
         self._fresh: tuple[MemoryBackend, tuple[object, ...]] | None = None
-        self._generation_token: tuple[int, ...] | None = None
-        #: the last token, and what it was computed from (``memory.changes``, the layers)
-        self._token_of: tuple[int, MemoryBackend | None, list[Backend]] = (-1, None, [])
-        self._token_last: tuple[int, ...] | None = None
+
+    @property
+    def upper(self) -> MemoryBackend:
+        return self._upper
+
+    @upper.setter
+    def upper(self, layer: MemoryBackend) -> None:
+        self._upper = layer
+        _memory.namespace_changed()
+
+    @property
+    def lowers(self) -> list[Backend]:
+        """The lower layers, highest first. Changing the list (or assigning a new one) counts
+        as a change of names, as the lookup caches above need."""
+        return self._lowers
+
+    @lowers.setter
+    def lowers(self, layers: list[Backend]) -> None:
+        self._lowers = Layers(layers)
+        _memory.namespace_changed()
 
     @property
     def layers(self) -> list[Backend]:
-        return [self.upper, *self.lowers]
+        return [self._upper, *self._lowers]
 
     # --- lookup ------------------------------------------------------------------------------
     # Which layers provide a path is cached per path (like a dentry cache): a lookup costs one
     # step from the deepest cached ancestor instead of a walk of every component through every
     # layer. The cache is valid while no layer lost or moved a name: each layer's identity and
-    # ``generation`` form a token checked on every lookup (a lower layer's additions count too).
+    # ``generation`` form a token (a lower layer's additions count too). The token can only
+    # move when ``memory.changes`` did (any memory backend gaining, losing or moving a name,
+    # and any change of an overlay's layers, count there), so a lookup compares that one
+    # number and builds the token only after it moved.
     # Names the upper layer gained since are dropped one by one (a new name can only change
     # the answer for itself: a directory copied up now has the upper layer in its stack).
     # A layer that cannot tell (a host directory, a remote store) turns the cache off; a layer
     # that never changes (``immutable = True``: a workspace tree) keeps it on.
 
     def _token(self) -> tuple[int, ...] | None:
-        # the token only moves when some memory backend changed or the layers did: checking
-        # that is cheaper than building the token for each of a lookup's steps
-        upper = self.upper
-        changes, was_upper, was_lowers = self._token_of
-        if changes == _memory.changes and upper is was_upper and self.lowers == was_lowers:
-            return self._token_last
-        changes = _memory.changes
-        token = [id(upper), upper.generation]
-        for layer in self.lowers:
+        token = [id(self._upper), self._upper.generation]
+        for layer in self._lowers:
             if not isinstance(layer, MemoryBackend):
                 if getattr(layer, "immutable", False):
                     token.append(id(layer))  # never changes: its identity is enough
@@ -110,46 +127,51 @@ class OverlayBackend(Backend):
             token.append(id(layer))
             token.append(layer.generation)
             token.append(len(layer.additions))
-        self._token_of = (changes, upper, list(self.lowers))
-        self._token_last = tuple(token)
-        return self._token_last
+        return tuple(token)
 
-    @property
-    def generation(self) -> int | None:  # type: ignore[override]
-        """Changes whenever a layer loses or moves a name (or the set of layers changes);
-        adding a name leaves it as it is."""
-        token = self._token()
-        if token is None:
-            return None
-        if token != self._generation_token:
-            self._generation_token = token
-            self._generation += 1
-        return self._generation
-
-    def _stack(self, path: str) -> tuple[tuple[Backend, ...], bool]:
-        """The layers providing ``path`` (top first; more than one only for a merged
-        directory) and whether it is a directory. Raises ENOENT/ENOTDIR."""
+    def _up_to_date(self) -> bool:
+        """Bring the lookup caches up to date with the layers; False when they are off."""
+        if self._seen == _memory.changes:
+            return self._caching
+        now = _memory.changes
         token = self._token()
         if token is None:
             if self._stack_token is not None:
                 self._stacks.clear()
                 self._nodes.clear()
                 self._stack_token = None
-            found = self._walk(path, [self.upper, *self.lowers])
+            self._caching = False
+        else:
+            added = self._upper.additions
+            if token != self._stack_token:
+                self._stacks.clear()
+                self._nodes.clear()
+                self._stack_token = token
+                self._seen_added = len(added)
+                self._generation += 1
+            elif len(added) != self._seen_added:
+                cache, nodes = self._stacks, self._nodes
+                for p in added[self._seen_added :]:
+                    cache.pop(p, None)
+                    nodes.pop(p, None)
+                self._seen_added = len(added)
+            self._caching = True
+        self._seen = now
+        return self._caching
+
+    @property
+    def generation(self) -> int | None:  # type: ignore[override]
+        """Changes whenever a layer loses or moves a name (or the set of layers changes);
+        adding a name leaves it as it is."""
+        return self._generation if self._up_to_date() else None
+
+    def _stack(self, path: str) -> tuple[tuple[Backend, ...], bool]:
+        """The layers providing ``path`` (top first; more than one only for a merged
+        directory) and whether it is a directory. Raises ENOENT/ENOTDIR."""
+        if not self._up_to_date():
+            found = self._walk(path, [self._upper, *self._lowers])
             return tuple(layer for layer, _ in found), S.S_ISDIR(found[0][1].st_mode)
         cache = self._stacks
-        added = self.upper.additions
-        if token != self._stack_token:
-            cache.clear()
-            self._nodes.clear()
-            self._stack_token = token
-            self._seen_added = len(added)
-        elif len(added) != self._seen_added:
-            nodes = self._nodes
-            for p in added[self._seen_added :]:
-                cache.pop(p, None)
-                nodes.pop(p, None)
-            self._seen_added = len(added)
         hit = cache.get(path)
         if hit is not None:
             return hit
@@ -162,7 +184,7 @@ class OverlayBackend(Backend):
             if entry is not None:
                 break
         if entry is None:
-            found = self._walk("/", [self.upper, *self.lowers])
+            found = self._walk("/", [self._upper, *self._lowers])
             entry = (tuple(layer for layer, _ in found), True)
             cache["/"] = entry
             k = 0
@@ -251,7 +273,7 @@ class OverlayBackend(Backend):
     def _in_lower(self, path: str) -> bool:
         """True if some lower layer would show ``path`` if the upper did not hide it."""
         try:
-            self._walk(path, list(self.lowers))
+            self._walk(path, list(self._lowers))
             return True
         except OSError:
             return False
@@ -307,14 +329,30 @@ class OverlayBackend(Backend):
         return None if S.S_ISDIR(st.st_mode) else layer.host_file(path)
 
     def usage(self) -> tuple[int, int]:
-        return self.upper.usage()
+        return self._upper.usage()
 
     def change_token(self) -> object:
-        # the layers' token covers which layers there are and that each is one that can tell
-        token = self._token()
-        if token is None:
+        # any change of the layers counts in ``memory.changes``; None when a layer cannot tell
+        if not self._up_to_date():
             return None
-        return (token, _memory.changes, _memory.writes)
+        return (_memory.changes, _memory.writes)
+
+    def node_of(self, path: str) -> Inode | None:
+        # the top layer's inode, as ``_top`` remembers it (valid while the caches are)
+        if self._seen == _memory.changes:
+            hit = self._nodes.get(path)
+            if hit is not None:
+                return hit[1]
+        try:
+            layer = self._stack(path)[0][0]
+        except OSError:
+            return None
+        if type(layer) is not MemoryBackend or self._stack_token is None:
+            return None
+        node = layer.lookup(path)
+        if node is not None:
+            self._nodes[path] = (layer, node)
+        return node
 
     # --- copy-up -----------------------------------------------------------------------------
     def _ro(self, path: str) -> None:
@@ -322,7 +360,7 @@ class OverlayBackend(Backend):
             raise fs_error(errno.EROFS, path)
 
     def _upper_has(self, path: str) -> StatResult | None:
-        upper = self.upper
+        upper = self._upper
         if type(upper) is MemoryBackend:  # no exception for the usual answer, "not there"
             node = upper.lookup(path)
             return None if node is None else upper.stat_of(node, upper.dev)
@@ -343,50 +381,50 @@ class OverlayBackend(Backend):
             raise fs_error(errno.ENOTDIR, path)
         self._copy_up_dir(_parent_of(path))
         if st is not None:  # a whiteout sits there (cannot happen if visible) - replace
-            self.upper.unlink(path)
-        self.upper.mkdir(path, vst.st_mode & 0o7777)
-        self.upper.chown(path, vst.st_uid, vst.st_gid)
-        self.upper.utimens(path, vst.st_atime_ns, vst.st_mtime_ns)
+            self._upper.unlink(path)
+        self._upper.mkdir(path, vst.st_mode & 0o7777)
+        self._upper.chown(path, vst.st_uid, vst.st_gid)
+        self._upper.utimens(path, vst.st_atime_ns, vst.st_mtime_ns)
 
     def _copy_up(self, path: str) -> StatResult:
         """Bring ``path`` into the upper layer; returns its stat."""
         layer, st = self._top(path)
-        if layer is self.upper:
+        if layer is self._upper:
             return st
         if S.S_ISDIR(st.st_mode):
             self._copy_up_dir(path)
-            return self.upper.lstat(path)
+            return self._upper.lstat(path)
         self._copy_up_dir(_parent_of(path))
         if S.S_ISLNK(st.st_mode):
-            self.upper.symlink(layer.readlink(path), path)
+            self._upper.symlink(layer.readlink(path), path)
         elif S.S_ISCHR(st.st_mode):
-            self.upper.mknod(path, st.st_mode & 0o7777, st.st_rdev)
+            self._upper.mknod(path, st.st_mode & 0o7777, st.st_rdev)
         else:
             # the copy is one buffer: a lower file (a host folder) can be far larger than the
             # exec may hold, so it is checked against the memory budget before it is read
             check_alloc(st.st_size, f"copying up {path}")
-            cap = getattr(self.upper, "max_file_size", None)
+            cap = getattr(self._upper, "max_file_size", None)
             if cap is not None and st.st_size > cap:  # it could never be written: say so first
                 raise fs_error(errno.EFBIG, path, "File too large")
-            self.upper.create(path, st.st_mode & 0o7777, exclusive=True)
+            self._upper.create(path, st.st_mode & 0o7777, exclusive=True)
             try:
                 # a lower file kept in a host file is copied by the host kernel, not read
                 host = layer.host_file(path) if st.st_size else None
-                if host is None or not self.upper.copy_from_host(path, *host):
+                if host is None or not self._upper.copy_from_host(path, *host):
                     data = layer.read(path)
                     if data:
-                        self.upper.write(path, data, 0)
+                        self._upper.write(path, data, 0)
             except OSError:
-                self.upper.unlink(path)  # a failed copy-up leaves the lower visible
+                self._upper.unlink(path)  # a failed copy-up leaves the lower visible
                 raise
         if not S.S_ISLNK(st.st_mode):
-            self.upper.chmod(path, st.st_mode & 0o7777)
-        self.upper.chown(path, st.st_uid, st.st_gid)
+            self._upper.chmod(path, st.st_mode & 0o7777)
+        self._upper.chown(path, st.st_uid, st.st_gid)
         if not S.S_ISLNK(st.st_mode):
-            self.upper.utimens(path, st.st_atime_ns, st.st_mtime_ns)
+            self._upper.utimens(path, st.st_atime_ns, st.st_mtime_ns)
         if S.S_ISREG(st.st_mode) and st.st_nlink > 1:
             self._copy_up_aliases(layer, st.st_ino, path)
-        return self.upper.lstat(path)
+        return self._upper.lstat(path)
 
     def _copy_up_aliases(self, layer: Backend, ino: int, path: str) -> None:
         """The other names of a hard-linked file come up with it, as links to the one new
@@ -402,7 +440,7 @@ class OverlayBackend(Backend):
             if olayer is not layer or ost.st_ino != ino:
                 continue
             self._copy_up_dir(_parent_of(other))
-            self.upper.link(path, other)
+            self._upper.link(path, other)
 
     def _prepare_new(self, path: str) -> bool:
         """Get the parent into the upper layer and clear a whiteout at ``path``. Returns True
@@ -419,12 +457,12 @@ class OverlayBackend(Backend):
         self._copy_up_dir(parent)
         st = self._upper_has(path)
         if st is not None and _is_whiteout(st):
-            self.upper.unlink(path)
+            self._upper.unlink(path)
             return True
         return False
 
     def _whiteout(self, path: str) -> None:
-        self.upper.mknod(path, 0, 0)
+        self._upper.mknod(path, 0, 0)
 
     # --- mutations ---------------------------------------------------------------------------
     def create(
@@ -438,35 +476,35 @@ class OverlayBackend(Backend):
             if S.S_ISDIR(st.st_mode):
                 raise fs_error(errno.EISDIR, path)
             if truncate and st.st_size:
-                if layer is not self.upper:
+                if layer is not self._upper:
                     self._copy_up_dir(_parent_of(path))
-                    self.upper.create(path, st.st_mode & 0o7777, exclusive=True)
-                    self.upper.chown(path, st.st_uid, st.st_gid)
+                    self._upper.create(path, st.st_mode & 0o7777, exclusive=True)
+                    self._upper.chown(path, st.st_uid, st.st_gid)
                 else:
-                    self.upper.truncate(path, 0)
+                    self._upper.truncate(path, 0)
             return
         self._prepare_new(path)
-        self.upper.create(path, mode, exclusive=True)
+        self._upper.create(path, mode, exclusive=True)
 
     def write(self, path: str, data: BytesLike, offset: int | None = None) -> int:
         self._ro(path)
         layer, st = self._top(path)
         if S.S_ISCHR(st.st_mode):
-            return layer.write(path, data, offset) if layer is self.upper else len(data)
+            return layer.write(path, data, offset) if layer is self._upper else len(data)
         self._copy_up(path)
-        return self.upper.write(path, data, offset)
+        return self._upper.write(path, data, offset)
 
     def truncate(self, path: str, size: int) -> None:
         self._ro(path)
         self._copy_up(path)
-        self.upper.truncate(path, size)
+        self._upper.truncate(path, size)
 
     def mkdir(self, path: str, mode: int = 0o755) -> None:
         self._ro(path)
         was_whiteout = self._prepare_new(path)
-        self.upper.mkdir(path, mode)
+        self._upper.mkdir(path, mode)
         if was_whiteout:
-            self.upper.set_opaque(path, True)
+            self._upper.set_opaque(path, True)
 
     def rmdir(self, path: str) -> None:
         self._ro(path)
@@ -483,13 +521,13 @@ class OverlayBackend(Backend):
             self._whiteout(path)
 
     def _remove_upper_tree(self, path: str) -> None:
-        st = self.upper.lstat(path)
+        st = self._upper.lstat(path)
         if S.S_ISDIR(st.st_mode):
-            for name in self.upper.listdir(path):
+            for name in self._upper.listdir(path):
                 self._remove_upper_tree(_join(path, name))
-            self.upper.rmdir(path)
+            self._upper.rmdir(path)
         else:
-            self.upper.unlink(path)
+            self._upper.unlink(path)
 
     def unlink(self, path: str) -> None:
         self._ro(path)
@@ -497,8 +535,8 @@ class OverlayBackend(Backend):
         if S.S_ISDIR(st.st_mode):
             raise fs_error(errno.EISDIR, path)
         lower = self._in_lower(path)
-        if layer is self.upper:
-            self.upper.unlink(path)
+        if layer is self._upper:
+            self._upper.unlink(path)
         if lower:
             self._copy_up_dir(_parent_of(path))
             self._whiteout(path)
@@ -530,10 +568,10 @@ class OverlayBackend(Backend):
             if not S.S_ISDIR(pst.st_mode):
                 raise fs_error(errno.ENOTDIR, dst)
         src_lower = self._in_lower(src)
-        if is_dir and (src_lower or layer is not self.upper):
+        if is_dir and (src_lower or layer is not self._upper):
             # a directory with lower parts: copy the merged tree into the upper at dst
             self._copy_tree_up(src)
-            self.upper.set_opaque(src, True)
+            self._upper.set_opaque(src, True)
         else:
             self._copy_up(src)
         # clear the destination in the upper layer
@@ -548,9 +586,9 @@ class OverlayBackend(Backend):
             and is_dir
         ):
             self._remove_upper_tree(dst)
-        self.upper.rename(src, dst)
+        self._upper.rename(src, dst)
         if is_dir and dst_lower:
-            self.upper.set_opaque(dst, True)
+            self._upper.set_opaque(dst, True)
         if src_lower:
             self._whiteout(src)
 
@@ -563,7 +601,7 @@ class OverlayBackend(Backend):
     def symlink(self, target: str, path: str) -> None:
         self._ro(path)
         self._prepare_new(path)
-        self.upper.symlink(target, path)
+        self._upper.symlink(target, path)
 
     def link(self, src: str, dst: str) -> None:
         self._ro(dst)
@@ -572,32 +610,32 @@ class OverlayBackend(Backend):
             raise fs_error(errno.EPERM, src, path2=dst)
         self._prepare_new(dst)
         self._copy_up(src)
-        self.upper.link(src, dst)
+        self._upper.link(src, dst)
 
     def chmod(self, path: str, mode: int) -> None:
         self._ro(path)
         self._copy_up(path)
-        self.upper.chmod(path, mode)
+        self._upper.chmod(path, mode)
 
     def chown(self, path: str, uid: int, gid: int) -> None:
         self._ro(path)
         self._copy_up(path)
-        self.upper.chown(path, uid, gid)
+        self._upper.chown(path, uid, gid)
 
     def utimens(self, path: str, atime_ns: int | None, mtime_ns: int | None) -> None:
         self._ro(path)
         self._copy_up(path)
-        self.upper.utimens(path, atime_ns, mtime_ns)
+        self._upper.utimens(path, atime_ns, mtime_ns)
 
     def mknod(self, path: str, mode: int, rdev: int) -> None:
         self._ro(path)
         self._prepare_new(path)
-        self.upper.mknod(path, mode, rdev)
+        self._upper.mknod(path, mode, rdev)
 
     def close(self) -> None:
-        for layer in self.lowers:
+        for layer in self._lowers:
             layer.release()
-        self.upper.release()
+        self._upper.release()
 
     # --- layering ----------------------------------------------------------------------------
     def seal(self) -> MemoryBackend:
@@ -605,18 +643,18 @@ class OverlayBackend(Backend):
 
         When nothing was written since the last seal, the layer sealed then is returned and no
         layer is added, so forking again and again does not pile up empty layers."""
-        top = self.lowers[0] if self.lowers else None
+        top = self._lowers[0] if self._lowers else None
         if (
             self._fresh is not None
-            and self._fresh[0] is self.upper
+            and self._fresh[0] is self._upper
             and isinstance(top, MemoryBackend)
             and top.readonly
-            and _untouched(self.upper, self._fresh[1])
+            and _untouched(self._upper, self._fresh[1])
         ):
             return top
-        sealed = self.upper.freeze()
+        sealed = self._upper.freeze()
         _SEALED.add(sealed)
-        self.lowers.insert(0, sealed)
+        self._lowers.insert(0, sealed)
         self._squash()
         self.upper = MemoryBackend(
             max_bytes=sealed.max_bytes,
@@ -624,10 +662,10 @@ class OverlayBackend(Backend):
             max_file_size=sealed.max_file_size,
         )
         # usage continues from the sealed layer so limits keep counting the VM's whole data
-        self.upper.bytes_used = sealed.bytes_used
-        self.upper.inodes_used = sealed.inodes_used
-        self._fresh = (self.upper, _root_state(self.upper))
-        top = self.lowers[0]
+        self._upper.bytes_used = sealed.bytes_used
+        self._upper.inodes_used = sealed.inodes_used
+        self._fresh = (self._upper, _root_state(self._upper))
+        top = self._lowers[0]
         assert isinstance(top, MemoryBackend)
         return top
 
@@ -639,16 +677,16 @@ class OverlayBackend(Backend):
         and hard links included) and shares every file inode with the old layers, which stay
         untouched for the VMs forked earlier."""
         n = 0
-        for layer in self.lowers:
+        for layer in self._lowers:
             if layer not in _SEALED:
                 break
             n += 1
         if n <= self.max_sealed:
             return
-        old = self.lowers[:n]
+        old = self._lowers[:n]
         merged = merge_layers(old)  # type: ignore[arg-type]
         _SEALED.add(merged)
-        self.lowers[:n] = [merged]
+        self._lowers[:n] = [merged]
         for layer in old:
             layer.release()
 

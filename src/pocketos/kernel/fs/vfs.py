@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from pocketos.errors import fs_error
 from pocketos.kernel.budget import check_alloc, check_time
+from pocketos.kernel.fs import memory as _memory
 from pocketos.kernel.fs.api import Backend, StatResult
 from pocketos.kernel.fs.filehandle import FileHandle, _device_read, _device_write, _parts_of
 from pocketos.kernel.record import SlotRecord
@@ -91,6 +92,9 @@ class VFS:
         #: (path, follow) -> (resolved parts, mount, backend path, is a directory)
         self._resolved: dict[tuple[str, bool], tuple[tuple[str, ...], Mount, str, bool]] = {}
         self._resolved_token: tuple[int, ...] | None = None
+        #: ``memory.changes`` when the token was last found to be ``_resolved_token`` (-1:
+        #: never, or the cache is off): while it is the same, so is the token
+        self._epoch = -1
         #: called with the canonical path of every file whose contents or name change (a
         #: write, truncate, unlink, rename, link or utime), after the change; a FUSE server
         #: uses it to drop what the host kernel cached
@@ -127,6 +131,7 @@ class VFS:
             Mount(norm, parts, backend, readonly or backend.readonly, kind or backend.kind)
         )
         self.mounts.sort(key=lambda m: len(m.parts), reverse=True)
+        _memory.namespace_changed()
         self._changed(parts)
 
     def unmount(self, path: str) -> Backend:
@@ -137,6 +142,7 @@ class VFS:
                     if len(other.parts) > len(parts) and other.parts[: len(parts)] == parts:
                         raise fs_error(errno.EBUSY, path, "Device or resource busy (nested mount)")
                 del self.mounts[i]
+                _memory.namespace_changed()
                 self._changed(parts)
                 return m.backend
         raise fs_error(errno.EINVAL, path, "Invalid argument (not a mount point)")
@@ -197,18 +203,30 @@ class VFS:
             token.append(gen)
         return tuple(token)
 
+    def _cache_on(self) -> bool:
+        """Whether the resolution cache may be used (it is started over first if the
+        namespace changed since it was filled)."""
+        now = _memory.changes
+        if self._epoch == now:
+            return True
+        token = self._namespace_token()
+        if token is None:
+            self._epoch = -1
+            return False
+        if token != self._resolved_token:
+            self._resolved.clear()
+            self._resolved_token = token
+        self._epoch = now
+        return True
+
     def resolve(
         self, path: str, follow: bool = True, shown: str | None = None
     ) -> tuple[list[str], Mount, str, StatResult | None]:
         """Resolve absolute ``path``. Returns (resolved parts, mount, backend path, stat or None
         if the final component does not exist). Intermediate components must exist."""
-        token = self._namespace_token()
-        if token is None:
+        if self._epoch != _memory.changes and not self._cache_on():
             return self._resolve(path, follow, shown)
         cache = self._resolved
-        if token != self._resolved_token:
-            cache.clear()
-            self._resolved_token = token
         hit = cache.get((path, follow))
         if hit is not None:
             parts, m, bpath, _ = hit
@@ -556,15 +574,18 @@ class VFS:
         if m_ not in ("r", "w", "a", "x"):
             raise ValueError(f"invalid mode: {mode!r}")
         if m_ == "r":
+            if not plus:
+                handle = self._open_cached(path, shown)
+                if handle is not None:
+                    return handle
             parts, m, bpath, st = self._existing(path, "read", True, shown)
             if plus:
                 self._check("write", parts)
                 self._writable(m, shown or path, bpath)
             if S.S_ISDIR(st.st_mode):
                 raise fs_error(errno.EISDIR, shown or path)
-            return FileHandle(
-                self, m, bpath, st, readable=True, writable=plus, append=False, shown=shown or path
-            )
+            node = None if plus else m.backend.node_of(bpath)
+            return FileHandle(self, m, bpath, st, writable=plus, shown=shown or path, node=node)
         mt, bpath, st2 = self._prepare_write(
             path, shown, create=True, mode=0o644, exclusive=(m_ == "x"), truncate=(m_ == "w")
         )
@@ -581,6 +602,25 @@ class VFS:
             append=(m_ == "a"),
             shown=shown or path,
         )
+
+    def _open_cached(self, path: str, shown: str | None) -> FileHandle | None:
+        """``open(path, "rb")`` from a cached resolution and the inode the backend holds
+        there, with no lookup and no stat; None when either is not at hand. The policy is
+        asked as on every open."""
+        if self._epoch != _memory.changes and not self._cache_on():
+            return None
+        hit = self._resolved.get((path, True))
+        if hit is None:
+            return None
+        parts, m, bpath, _ = hit
+        node = m.backend.node_of(bpath)
+        if node is None:
+            return None
+        if self.checker is not None:
+            self.checker("read", "/" + "/".join(parts))
+        if node.entries is not None:
+            raise fs_error(errno.EISDIR, shown or path)
+        return FileHandle(self, m, bpath, None, node=node, shown=shown or path)
 
     def mkdir(
         self,
