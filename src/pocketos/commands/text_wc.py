@@ -224,30 +224,34 @@ async def _count(
     in_word = False
     pending = b""
     ok = True
+    read = stream.read
     try:
-        while True:
-            data = await stream.read(65536)
-            if not data:
-                break
-            ctx.check_killed()
-            nbytes += len(data)
-            lines += data.count(b"\n")
-            if need_words:
-                parts = data.split()
-                if parts:
-                    starts_ws = data[0] in _WS
-                    words += len(parts)
-                    if in_word and not starts_ws:
-                        words -= 1
-                in_word = data[-1] not in _WS
-            if need_chars:
-                pending += data
-                cut = pending.rfind(b"\n")
-                if cut >= 0:
-                    chunk, pending = pending[: cut + 1], pending[cut + 1 :]
-                    c, m = _char_stats(chunk, want_len, utf8)
-                    chars += c
-                    maxlen = max(maxlen, m)
+        if not (need_words or need_chars):  # lines and bytes: one count per chunk
+            while data := await read(65536):
+                ctx.check_killed()
+                nbytes += len(data)
+                lines += data.count(b"\n")
+        else:
+            while data := await read(65536):
+                ctx.check_killed()
+                nbytes += len(data)
+                lines += data.count(b"\n")
+                if need_words:
+                    parts = data.split()
+                    if parts:
+                        starts_ws = data[0] in _WS
+                        words += len(parts)
+                        if in_word and not starts_ws:
+                            words -= 1
+                    in_word = data[-1] not in _WS
+                if need_chars:
+                    pending += data
+                    cut = pending.rfind(b"\n")
+                    if cut >= 0:
+                        chunk, pending = pending[: cut + 1], pending[cut + 1 :]
+                        c, m = _char_stats(chunk, want_len, utf8)
+                        chars += c
+                        maxlen = max(maxlen, m)
     except IsADirectoryError:
         await ctx.err(f"{name}: Is a directory")
         ok = False
