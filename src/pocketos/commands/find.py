@@ -10,6 +10,7 @@ from pocketos.commands import command
 from pocketos.commands._find.parser import Parser
 from pocketos.commands._find.state import PRUNE, Entry, FindError, Node
 from pocketos.commands._fs import C_key, file_key, q, strerror
+from pocketos.kernel.fs.api import StatResult
 from pocketos.kernel.process import Context
 
 FIND_HELP = """Usage: find [-H] [-L] [-P] [path...] [expression]
@@ -26,6 +27,10 @@ Tests:     -name -iname -path -ipath -wholename -iwholename -regex -iregex -lnam
 Actions:   -print -print0 -printf FORMAT -ls -fprint -delete -prune -quit
            -exec CMD {} ; -exec CMD {} + -execdir CMD {} ; -execdir CMD {} + -ok CMD ;
 """
+
+
+def _entry_key(entry: tuple[str, object]) -> bytes:
+    return C_key(entry[0])
 
 
 class _Find(Parser):
@@ -52,12 +57,24 @@ class _Find(Parser):
         return await self.evaluate(node.children[1], e)
 
     async def visit(
-        self, node: Node, path: str, name: str, depth: int, start: str, follow: bool
+        self,
+        node: Node,
+        path: str,
+        name: str,
+        depth: int,
+        start: str,
+        follow: bool,
+        listed: StatResult | OSError | None = None,
     ) -> None:
+        """Walk ``path``; ``listed`` is its lstat (or the error) from the parent's listing."""
         if self.quit:
             return
         self.ctx.check_killed()
         e = Entry(path, name, depth, start, follow, self.fs)
+        if isinstance(listed, OSError):
+            e.lstat_failed = True
+        elif listed is not None:
+            e._lst = listed
         lst = e.lstat()
         if lst is None:
             try:
@@ -87,18 +104,23 @@ class _Find(Parser):
                 return
         pruned = e.err is PRUNE
         if is_dir and not pruned and (self.maxdepth is None or depth < self.maxdepth):
+            entries: list[tuple[str, StatResult | OSError | None]]
             try:
-                names = sorted(self.fs.listdir(path), key=C_key)
+                if self.mutates:
+                    entries = [(n, None) for n in sorted(self.fs.listdir(path), key=C_key)]
+                else:
+                    entries = sorted(self.fs.lstat_entries(path), key=_entry_key)
             except OSError as exc:
                 await self.ctx.err(f"{q(path)}: {strerror(exc)}")
                 self.status = 1
-                names = []
+                entries = []
             key2 = file_key(st) if st else None
             if key2 is not None:
                 self._ancestors[key2] = path
-            for n in names:
+            follow_child = self.follow == "L"
+            for n, listed in entries:
                 child = path + n if path.endswith("/") else path + "/" + n
-                await self.visit(node, child, n, depth + 1, start, self.follow == "L")
+                await self.visit(node, child, n, depth + 1, start, follow_child, listed)
                 if self.quit:
                     break
             if key2 is not None:

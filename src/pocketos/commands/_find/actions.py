@@ -8,6 +8,9 @@ from pocketos.commands._find.state import PRUNE, Batch, Entry, FindError, Node
 from pocketos.commands._fs import q, strerror
 from pocketos.kernel.streams import NullInput
 
+#: actions that change nothing in the tree being walked
+_READ_ONLY = frozenset(("-print", "-print0", "-printf", "-ls", "-prune", "-quit"))
+
 
 class Actions(Formatter):
     """The actions (``-print``, ``-printf``, ``-ls``, ``-delete``, ``-prune``, ``-quit``,
@@ -17,6 +20,8 @@ class Actions(Formatter):
         """Make ``leaf`` the action ``tok``, reading its arguments; False when ``tok`` is not
         an action."""
         fs = self.fs
+        if tok not in _READ_ONLY:
+            self.mutates = True
         if tok in ("-print", "-print0", "-fprint", "-fprint0"):
             self.has_action = True
             if tok.startswith("-fprint"):

@@ -27,9 +27,13 @@ class Entry:
     _st: StatResult | None = None
     _lst: StatResult | None = None
     err: OSError | None = None
+    #: the lstat already failed (the walker's listing said so): do not ask again
+    lstat_failed: bool = False
 
     def lstat(self) -> StatResult | None:
         if self._lst is None:
+            if self.lstat_failed:
+                return None
             try:
                 self._lst = self.fs_view.lstat(self.path)  # type: ignore[attr-defined]
             except OSError:
@@ -84,6 +88,9 @@ class FindState:
         self.status = 0
         self.quit = False
         self.has_action = False
+        #: an action may change the tree (``-delete``, ``-exec``, ``-fprint``...): each entry
+        #: is then looked up when it is visited, never taken from its directory's listing
+        self.mutates = False
         self.regextype = "emacs"
         self.now = time.time()
         self.daystart = False

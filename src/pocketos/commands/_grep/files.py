@@ -123,16 +123,19 @@ def walk_files(
             yield top, OSError(40, "warning: recursive directory loop", top)
             return
         seen = seen | {key}
-        names = sorted(ctx.fs.listdir(top))
+        entries = sorted(ctx.fs.lstat_entries(top))
     except OSError as exc:
         yield top, exc
         return
-    for nm in names:
+    for nm, listed in entries:
         if cfg.rg and not cfg.hidden and nm.startswith("."):
             continue
         path = nm if top == "\0" else (top + nm if top.endswith("/") else f"{top}/{nm}")
+        if isinstance(listed, OSError):
+            yield path, listed
+            continue
         try:
-            lst = ctx.fs.lstat(path)
+            lst = ctx.fs.lstat(path) if listed is None else listed
         except OSError as exc:
             yield path, exc
             continue

@@ -313,6 +313,13 @@ async def _search(
 
 
 async def _file_chunks(ctx: Context, path: str) -> AsyncGenerator[bytes, None]:
+    # a small regular file in one read (checked by the policy as an open is); a large one,
+    # or a device, streams
+    data = ctx.fs.read_regular(path, max_size=CHUNK)
+    if data is not None:
+        if data:
+            yield data
+        return
     fh = ctx.fs.open(path, "rb")
     try:
         while True:

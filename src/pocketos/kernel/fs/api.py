@@ -158,6 +158,12 @@ class Backend(ABC):
     def listdir(self, path: str) -> list[str]:
         """Names in directory ``path`` (no ``.``/``..``), in a stable order."""
 
+    def lstat_entries(self, path: str) -> dict[str, StatResult] | None:
+        """Each entry of directory ``path`` with what ``lstat`` gives for it, where the
+        backend holds them at hand (one call instead of a lookup per name); None where it
+        does not (the caller then lstats each name)."""
+        return None
+
     @abstractmethod
     def readlink(self, path: str) -> str:
         """Target of symlink ``path`` (EINVAL if not a symlink)."""

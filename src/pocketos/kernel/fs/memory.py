@@ -288,6 +288,13 @@ class MemoryBackend(Backend):
             raise fs_error(errno.ENOTDIR, path)
         return list(n.entries)
 
+    def lstat_entries(self, path: str) -> dict[str, StatResult] | None:
+        node = self.lookup(path)
+        if node is None or node.entries is None:
+            return None
+        dev = self.dev
+        return {name: self.stat_of(child, dev) for name, child in node.entries.items()}
+
     def readlink(self, path: str) -> str:
         n = self._get(path)
         if n.target is None:

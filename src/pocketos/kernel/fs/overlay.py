@@ -305,6 +305,31 @@ class OverlayBackend(Backend):
                 seen[name] = not _is_whiteout(st)
         return [n for n, visible in seen.items() if visible]
 
+    def lstat_entries(self, path: str) -> dict[str, StatResult] | None:
+        # each name's top layer is the first of the directory's stack that has it (a whiteout
+        # there hides it), as a lookup of the name finds it; memory layers only
+        try:
+            stack, is_dir = self._stack(path)
+        except OSError:
+            return None
+        if not is_dir:
+            return None
+        tops: dict[str, tuple[MemoryBackend, Inode]] = {}
+        for layer in stack:
+            if type(layer) is not MemoryBackend:
+                return None
+            node = layer.lookup(path)
+            if node is None or node.entries is None:
+                return None
+            for name, child in node.entries.items():
+                if name not in tops:
+                    tops[name] = (layer, child)
+        return {
+            name: layer.stat_of(child, layer.dev)
+            for name, (layer, child) in tops.items()
+            if not (S.S_ISCHR(child.mode) and child.rdev == 0)
+        }
+
     def readlink(self, path: str) -> str:
         layer, st = self._top(path)
         return layer.readlink(path)

@@ -13,7 +13,7 @@ import errno
 import stat as S
 import time
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from pocketos.errors import fs_error
 from pocketos.kernel.budget import check_alloc, check_time
@@ -400,10 +400,20 @@ class VFS:
         return st
 
     def listdir(self, path: str, shown: str | None = None) -> list[str]:
+        return self._listing(path, shown, False)[0]
+
+    def _listing(
+        self, path: str, shown: str | None, with_stats: bool
+    ) -> tuple[list[str], list[str], Mount, str, dict[str, StatResult] | None]:
+        """listdir()'s names, with the directory's resolved parts, mount and backend path,
+        and (``with_stats``, where the backend has them at hand) each name's lstat."""
         parts, m, bpath, st = self._existing(path, "readdir", True, shown)
         if not S.S_ISDIR(st.st_mode):
             raise fs_error(errno.ENOTDIR, shown or path)
-        names = m.backend.listdir(bpath)
+        known = None
+        if with_stats and len(self.mounts) == 1:
+            known = m.backend.lstat_entries(bpath)
+        names = m.backend.listdir(bpath) if known is None else list(known)
         # mount points appear in their parent directory
         if len(self.mounts) > 1:
             n = len(parts)
@@ -421,13 +431,19 @@ class VFS:
                 shown or path,
                 f"Too many directory entries (max_readdir_entries={lim})",
             )
-        return names
+        return names, parts, m, bpath, known
 
-    def scandir(self, path: str) -> list[tuple[str, StatResult | None]]:
+    def scandir(self, path: str, shown: str | None = None) -> list[tuple[str, StatResult | None]]:
         """listdir() with each entry's lstat (None when it has none), in one call. Only the
         listing is checked by the policy: a caller showing an entry's metadata checks it."""
-        names = self.listdir(path)
-        parts, m, bpath, _ = self.resolve(path)
+        return self._scan(path, shown)[0]
+
+    def _scan(
+        self, path: str, shown: str | None
+    ) -> tuple[list[tuple[str, StatResult | None]], list[str]]:
+        names, parts, m, bpath, known = self._listing(path, shown, True)
+        if known is not None:
+            return list(known.items()), parts
         base = bpath.rstrip("/") + "/"
         single = len(self.mounts) == 1
         out: list[tuple[str, StatResult | None]] = []
@@ -437,6 +453,32 @@ class VFS:
                 st: StatResult | None = mm.backend.lstat(b)
             except OSError:
                 st = None if single else self._synthetic_dir([*parts, name])
+            out.append((name, st))
+        return out, parts
+
+    def lstat_entries(
+        self, path: str, shown: str | None = None
+    ) -> list[tuple[str, StatResult | OSError | None]]:
+        """scandir() for a walker: each entry is checked by the policy as ``lstat(path/name)``
+        checks it (a denied one carries the PermissionError that lstat would raise); None
+        where the walker must lstat the entry itself."""
+        entries, parts = self._scan(path, shown)
+        checker = self.checker
+        if checker is None:
+            return cast(list[tuple[str, StatResult | OSError | None]], entries)
+        head = "/" + "/".join(parts)
+        if head != "/":
+            head += "/"
+        out: list[tuple[str, StatResult | OSError | None]] = []
+        for name, st in entries:
+            if st is None:
+                out.append((name, None))
+                continue
+            try:
+                checker("stat", head + name)
+            except PermissionError as exc:
+                out.append((name, exc))
+                continue
             out.append((name, st))
         return out
 

@@ -95,6 +95,11 @@ class FsView:
         """Entry names (no ``.``/``..``), in backend order: sort them yourself."""
         return self.vfs.listdir(self.abspath(path), shown=path)
 
+    def lstat_entries(self, path: str = ".") -> list[tuple[str, StatResult | OSError | None]]:
+        """listdir() with each entry's lstat for a walker (see ``VFS.lstat_entries``): the
+        StatResult, the error lstat would raise, or None where the walker must lstat itself."""
+        return self.vfs.lstat_entries(self.abspath(path), shown=path)
+
     def readlink(self, path: str) -> str:
         return self.vfs.readlink(self.abspath(path), shown=path)
 
