@@ -7,6 +7,7 @@ import errno
 import itertools
 import stat as S
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -84,6 +85,8 @@ class Kernel:
         self._audit: AuditLog | None = None
         self._audit_maxlen = audit_maxlen
         self.procs: dict[int, ProcessInfo] = {}
+        #: the rows of ended processes the table still has, oldest first
+        self._ended: deque[ProcessInfo] = deque()
         self._next_pid = 1
         self._live = 0
         self.vfs = vfs_factory(self)
@@ -279,6 +282,18 @@ class Kernel:
     ) -> ProcessInfo:
         """A new row in the process table; ``max_processes`` (an exec's own limit) can only
         lower the VM's."""
+        return self._add_process(argv, env, cwd, ppid, max_processes, current_group())
+
+    def _add_process(
+        self,
+        argv: list[str],
+        env: dict[str, str],
+        cwd: str,
+        ppid: int,
+        max_processes: int | None,
+        group: ProcessGroup | None,
+    ) -> ProcessInfo:
+        """:meth:`new_process`, in ``group`` (the current one)."""
         cap = self.limits.max_processes
         if max_processes is not None and max_processes < cap:
             cap = max_processes
@@ -288,7 +303,6 @@ class Kernel:
         self._next_pid = pid + 1
         info = ProcessInfo.started(pid, ppid, list(argv), cwd, env)
         # a process joins the group of the code that starts it, or leads a new one
-        group = current_group()
         if group is None:
             group = ProcessGroup()
         elif group.members:
@@ -318,18 +332,30 @@ class Kernel:
                 self._audit.process_ended(
                     info.pid, info.argv[0] if info.argv else "", status, code, now
                 )
+            ended = self._ended
+            ended.append(info)
+            if len(ended) > MAX_EXITED_KEPT * 2:
+                self._forget(ended)
         info.status = status
         info.exit_code = code
         info.end_time = now
-        if len(self.procs) > MAX_EXITED_KEPT * 2:
-            exited = [p for p, i in self.procs.items() if i.status != "running"]
-            for p in exited[:-MAX_EXITED_KEPT]:
-                del self.procs[p]
-            # a parent lists only children the table still has (a shell running commands for
-            # hours would otherwise keep one entry per command it ever ran)
-            for i in self.procs.values():
-                if i.children:
-                    i.children[:] = [c for c in i.children if c in self.procs]
+
+    def _forget(self, ended: deque[ProcessInfo]) -> None:
+        """Drop the rows of the processes that ended first, keeping the last
+        ``MAX_EXITED_KEPT``, and their pids from their parents' lists of children (a shell
+        running commands for hours would otherwise keep one entry per command it ever ran)."""
+        procs = self.procs
+        while len(ended) > MAX_EXITED_KEPT:
+            old = ended.popleft()
+            if procs.get(old.pid) is not old:
+                continue
+            del procs[old.pid]
+            parent = procs.get(old.ppid)
+            if parent is not None:
+                try:
+                    parent.children.remove(old.pid)
+                except ValueError:
+                    pass
 
     async def run_command(
         self,
@@ -369,10 +395,9 @@ class Kernel:
             except PermissionError as exc:
                 await stderr.write(f"{name}: {exc.strerror}\n".encode())
                 return 126
+        current = current_group()
         try:
-            info = self.new_process(
-                argv, env=env, cwd=cwd, ppid=ppid, max_processes=lim.max_processes
-            )
+            info = self._add_process(argv, env, cwd, ppid, lim.max_processes, current)
         except LimitExceeded as exc:
             if bud.limit_hit is None:
                 bud.limit_hit = exc.limit
@@ -385,7 +410,7 @@ class Kernel:
         token = use_budget(bud) if current_budget() is not bud else None
         ptoken = use_process(info)
         group = info.group
-        gtoken = use_group(group) if group is not None and group is not current_group() else None
+        gtoken = use_group(group) if group is not None and group is not current else None
         try:
             code = await func(ctx)
             if not isinstance(code, int):
@@ -418,7 +443,8 @@ class Kernel:
                 pass
             code = 2
         finally:
-            ctx.release_memory()
+            if ctx.held is not None:
+                ctx.held.close()  # ctx.release_memory()
             if gtoken is not None:
                 reset_group(gtoken)
             reset_process(ptoken)
