@@ -85,8 +85,8 @@ class Kernel:
         self._audit: AuditLog | None = None
         self._audit_maxlen = audit_maxlen
         self.procs: dict[int, ProcessInfo] = {}
-        #: the rows of ended processes the table still has, oldest first
-        self._ended: deque[ProcessInfo] = deque()
+        #: the pids of the ended processes whose rows the table still has, oldest first
+        self._ended: deque[int] = deque()
         self._next_pid = 1
         self._live = 0
         self.vfs = vfs_factory(self)
@@ -333,29 +333,27 @@ class Kernel:
                     info.pid, info.argv[0] if info.argv else "", status, code, now
                 )
             ended = self._ended
-            ended.append(info)
+            ended.append(info.pid)
             if len(ended) > MAX_EXITED_KEPT * 2:
                 self._forget(ended)
         info.status = status
         info.exit_code = code
         info.end_time = now
 
-    def _forget(self, ended: deque[ProcessInfo]) -> None:
+    def _forget(self, ended: deque[int]) -> None:
         """Drop the rows of the processes that ended first, keeping the last
         ``MAX_EXITED_KEPT``, and their pids from their parents' lists of children (a shell
-        running commands for hours would otherwise keep one entry per command it ever ran)."""
+        running commands for hours would otherwise keep one entry per command it ever ran).
+        Pids are never reused."""
+        n = len(ended) - MAX_EXITED_KEPT
+        gone = set(itertools.islice(ended, n))
+        self._ended = deque(itertools.islice(ended, n, None))
         procs = self.procs
-        while len(ended) > MAX_EXITED_KEPT:
-            old = ended.popleft()
-            if procs.get(old.pid) is not old:
-                continue
-            del procs[old.pid]
-            parent = procs.get(old.ppid)
+        rows = [procs.pop(pid, None) for pid in gone]
+        for ppid in {row.ppid for row in rows if row is not None}:
+            parent = procs.get(ppid)
             if parent is not None:
-                try:
-                    parent.children.remove(old.pid)
-                except ValueError:
-                    pass
+                parent.children[:] = itertools.filterfalse(gone.__contains__, parent.children)
 
     async def run_command(
         self,

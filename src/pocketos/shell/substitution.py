@@ -43,9 +43,8 @@ __all__ = ["NOT_ASKED", "Substitutions"]
 class _SubstSink(BytesSink):
     """Collects command-substitution output; yields now and then so timeouts can act."""
 
-    def __init__(self) -> None:
-        super().__init__()
-        self._since = 0
+    #: bytes written since the last yield (an instance's own once it writes)
+    _since = 0
 
     async def write(self, data: bytes) -> None:
         self.buffer += data
@@ -251,8 +250,7 @@ class Substitutions(ShellAttrs):
         if status is None:
             status = await self._subst_subshell(p, sink)
         self.last_status = status
-        data = sink.getvalue()
-        out = data.decode("utf-8", "surrogateescape")
+        out = sink.buffer.decode("utf-8", "surrogateescape")
         if "\x00" in out:
             out = out.replace("\x00", "")
             await self.error("warning: command substitution: ignored null byte in input")
