@@ -63,23 +63,19 @@ MUTATIONS = [
     "cd d 2>/dev/null || cd ..", "rm -f f; printf 'new\\n' > f", "echo more >> f", "x=$i$i",
     "v='VAL'", "v=", "shopt -u nullglob", "set -f", "set +f",
     "shopt -s expand_aliases", "shopt -u expand_aliases", "set -- p q r", "shift",
-    "unset x", "local x=1 2>/dev/null", "((i == 2)) && break",
+    "unset x", "local x=1 2>/dev/null", "set -u", "trap 'echo dbg' DEBUG",
+    "readonly v 2>/dev/null", "((i == 2)) && break",
     "((i == 2)) && continue", "return 2>/dev/null", "(exit 5)", "false", "true",
 ]
 
 #: changes that still make the VM differ from bash (differences found and not fixed yet):
-#: the VM finds its commands whatever ``PATH`` says; under ``set -u``, ``(( ${#x} ))`` of an
-#: unset ``x`` is not fatal; a ``DEBUG`` trap set inside a function does not run there;
-#: assigning a readonly loop variable ends the script; with ``nullglob``, ``[]`` (from
+#: the VM finds its commands whatever ``PATH`` says; with ``nullglob``, ``[]`` (from
 #: ``[$(false)]``) is not taken for a pattern
-OPEN = [
-    "PATH=/nowhere", "set -u", "trap 'echo dbg' DEBUG",
-    "readonly v 2>/dev/null", "shopt -s nullglob",
-]
+OPEN = ["PATH=/nowhere", "shopt -s nullglob"]
 
 PRELUDES = [
     "shopt -s expand_aliases", "set -- a b", "trap 'echo bye $?' EXIT", "set -e",
-    "f() { echo \"f $*\"; }", "g() { echo g; }", "alias e=echo", "IFS=:",
+    "f() { echo \"f $*\"; }", "g() { echo g; }", "alias e=echo", "IFS=:", "set -u",
     "shopt -s inherit_errexit", "set -o pipefail", "x=pre",
 ]
 # fmt: on

@@ -403,6 +403,20 @@ def test_command_substitution_waits_for_jobs_writing_to_it(vm: VM) -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("script", "err"),
+    [
+        ("set -u\nf() {\n  echo $x\n}\nf\necho after", "bash: line 3: x: unbound variable\n"),
+        ("set -u\nf() {\n  g\n}\ng() {\n  : $z\n}\nf", "bash: line 6: z: unbound variable\n"),
+        ("f() {\n  (( ${y:?no} ))\n}\n\nf", "bash: line 2: y: no\n"),
+    ],
+)
+def test_fatal_expansion_error_in_function_names_its_line(vm: VM, script: str, err: str) -> None:
+    """bash reports the line of the failing command, not of the call (bash 5.2 itself names
+    the script ``environment`` there, which is why this is not a comparison case)."""
+    assert sh(vm, script) == (127, "", err)
+
+
 def test_set_x_trace(vm: VM) -> None:
     assert sh(vm, "set -x; echo 'a b' c; y=$(echo hi); PS4='> '; : $y") == (
         0,

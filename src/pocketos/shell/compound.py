@@ -206,15 +206,18 @@ class Compound(ShellAttrs):
         self.loop_depth += 1
         try:
             head = None
-            if self.traps and "DEBUG" in self.traps and cmd.words is not None:
-                head = command_text(cmd)
             for it in items:
                 budget.loop()
                 if not budget.loop_iterations & 0xFF:
                     await self._yield()
-                if head is not None:
+                # the trap may be set by the loop's body: looked for at each iteration
+                if self.traps and "DEBUG" in self.traps and cmd.words is not None:
+                    if head is None:
+                        head = command_text(cmd)
                     await self.debug_trap(head)
-                self.assign_var(name, it)
+                if not await self._set_loop_var(cmd, name, it):
+                    status = 1
+                    break
                 try:
                     status = await self.exec_script(cmd.body)
                 except LoopControl as lc:
@@ -227,6 +230,20 @@ class Compound(ShellAttrs):
             self.loop_depth -= 1
         self.last_status = status
         return status
+
+    async def _set_loop_var(self: Shell, cmd: For, name: str, value: str) -> bool:
+        """Assign a ``for``/``select`` variable; False when it is readonly: the loop fails
+        (a failure of its own, for ``set -e``) and the script goes on, as in bash."""
+        try:
+            self.assign_var(name, value)
+        except ShellError as e:
+            if isinstance(e, FatalError):
+                raise
+            self.lineno = cmd.line
+            await self.error(e.message)
+            self.failed_itself = True
+            return False
+        return True
 
     async def _exec_select(self: Shell, cmd: For, items: list[str]) -> int:
         status = 0
@@ -252,7 +269,9 @@ class Compound(ShellAttrs):
                     choice = items[k - 1] if 1 <= k <= len(items) else ""
                 except ValueError:
                     choice = ""
-                self.assign_var(cmd.var, choice)
+                if not await self._set_loop_var(cmd, cmd.var, choice):
+                    status = 1
+                    break
                 try:
                     status = await self.exec_script(cmd.body)
                 except LoopControl as lc:
@@ -279,9 +298,8 @@ class Compound(ShellAttrs):
         budget = self.ctx.budget
         init, cond, step = cmd.init, cmd.cond, cmd.step
         plain = "$" not in init + cond + step and "`" not in init + cond + step
-        debug = bool(self.traps) and "DEBUG" in self.traps
         try:
-            if debug:
+            if self.traps and "DEBUG" in self.traps:
                 await self.debug_trap(arith_for_text(init))
             if plain:
                 from pocketos.shell.arith import compile_expr
@@ -304,7 +322,7 @@ class Compound(ShellAttrs):
                 budget.loop()
                 if not budget.loop_iterations & 0xFF:
                     await self._yield()
-                if debug:
+                if self.traps and "DEBUG" in self.traps:
                     await self.debug_trap(arith_for_text(cond))
                 if plain:
                     c = _for_arith(self, f_cond)
@@ -320,7 +338,7 @@ class Compound(ShellAttrs):
                     if lc.breaks:
                         status = lc.status
                         break
-                if debug:
+                if self.traps and "DEBUG" in self.traps:
                     await self.debug_trap(arith_for_text(step))
                 if plain:
                     _for_arith(self, f_step)
@@ -381,6 +399,8 @@ class Compound(ShellAttrs):
         try:
             v = await self.arith_text(cmd.expr)
         except ShellError as e:
+            if isinstance(e, FatalError):
+                raise  # ``set -u``, ``${x:?}``: the shell ends, as for any expansion
             await self.write_err(f"{self.prefix()}((: {e.message}\n")
             self.last_status = 1
             return 1

@@ -164,8 +164,9 @@ class Shell(
         self.active_aliases: dict[str, str] = {}
         #: builtins turned off by ``enable -n`` (a new set each time: subshells share it)
         self.disabled_builtins: frozenset[str] = frozenset()
-        #: a compound command's own redirection failed (see ``failed_here``)
-        self.redir_failed = False
+        #: a compound command failed itself: its redirection, its loop variable (see
+        #: ``failed_here``)
+        self.failed_itself = False
         #: in a command substitution: its output, and the background jobs that may hold it
         self.subst_out: tuple[Any, list[asyncio.Task[int]]] | None = None
         self.sourcing = 0
@@ -397,6 +398,9 @@ class Shell(
     async def report(self, e: ShellError) -> None:
         if e.message.startswith("command substitution:"):
             await self.write_err(f"{self.argv0}: {e.message}\n")
+        elif isinstance(e, FatalError) and e.line is not None:
+            name = self.script_name if self.script_name else self.argv0
+            await self.write_err(f"{name}: line {e.line}: {e.message}\n")
         else:
             await self.write_err(f"{self.prefix()}{e.message}\n")
 
@@ -506,12 +510,13 @@ class Shell(
     def failed_here(self, cmd: Any) -> bool:
         """Whether the failure of ``cmd`` (its status is not 0) is for ERR and ``set -e`` to
         act on. A compound command's failure is that of a command inside it, which they have
-        acted on already, or ignored (``for …; do false && :; done``); only a redirection
-        of its own failing is its own. A subshell is a command of its own."""
+        acted on already, or ignored (``for …; do false && :; done``), unless it failed
+        itself (its redirection, a readonly loop variable). A subshell is a command of its
+        own."""
         if type(cmd) not in _FAILS_INSIDE:
             return True
-        if self.redir_failed:
-            self.redir_failed = False
+        if self.failed_itself:
+            self.failed_itself = False
             return True
         return False
 
@@ -551,7 +556,7 @@ class Shell(
                 _close_all(opened)
                 await self.error(e.message)
                 self.last_status = 1
-                self.redir_failed = t in _FAILS_INSIDE
+                self.failed_itself = t in _FAILS_INSIDE
                 return 1
             try:
                 return await handler(self, cmd)

@@ -447,6 +447,11 @@ class SimpleCommands(ShellAttrs):
         saved_line = self.lineno
         self.loop_depth = 0
         body = func.body
+        # like bash, a function does not inherit the DEBUG trap (unless functrace): it is
+        # off while the function runs, and back when it returns unless the function set one
+        debug = None
+        if self.traps and not self.opts.functrace and self.traps.get("DEBUG"):
+            debug = self.traps.pop("DEBUG")
         try:
             if self.opts.functrace and self.traps.get("DEBUG"):
                 # under set -T bash runs the DEBUG trap once more as the function starts, at
@@ -459,6 +464,10 @@ class SimpleCommands(ShellAttrs):
                 status = await self.exec_cmd(body)
         except ReturnFn as r:
             status = r.status
+        except FatalError as e:
+            if e.line is None:
+                e.line = self.lineno  # bash reports it at its own line, not the caller's
+            raise
         finally:
             self.loop_depth = saved_loops
             self.lineno = saved_line  # the caller's line again (an ERR trap on the call uses it)
@@ -470,6 +479,8 @@ class SimpleCommands(ShellAttrs):
             self.positional = saved_pos
             self.funcnames.pop()
             self.call_depth -= 1
+            if debug is not None and not self.traps.get("DEBUG"):
+                self.traps["DEBUG"] = debug
         action = self.traps.get("RETURN")
         if (
             action

@@ -95,6 +95,8 @@ class FatalError(ShellError):
     """An expansion error that ends a non-interactive shell (``${x:?}``, ``set -u``)."""
 
     sub_status: int | None = None
+    #: the line it happened at, when a function it ends has returned to its caller's line
+    line: int | None = None
 
 
 def unbound_error(name: str, status: int = 127) -> FatalError:

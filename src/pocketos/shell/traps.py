@@ -61,8 +61,9 @@ class Traps(ShellAttrs):
         """bash's ``DEBUG`` trap: run before a simple command (a pipeline's stages too),
         ``(( ))``, ``[[ ]]``, ``case``, each ``for`` iteration, ``select`` and the parts of
         ``for (( ))``, with ``BASH_COMMAND`` set to the command's text and ``LINENO`` to its
-        line; inside functions only under ``set -T`` (functrace), never inside a trap."""
-        if self.in_trap or (self.funcnames and not self.opts.functrace):
+        line; never inside a trap. A function called without ``set -T`` (functrace) runs
+        without the trap of its caller (see ``_call_function``), but with one it sets."""
+        if self.in_trap:
             return
         if not self.traps.get("DEBUG"):
             return
