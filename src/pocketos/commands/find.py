@@ -80,7 +80,7 @@ class _Find(Parser):
             try:
                 self.fs.lstat(path)
             except OSError as exc:
-                await self.ctx.err(f"{q(path)}: {strerror(exc)}")
+                await self.err(f"{q(path)}: {strerror(exc)}")
                 self.status = 1
                 return
         st = e.stat()
@@ -90,7 +90,7 @@ class _Find(Parser):
             # be a link itself: ``up -> ..`` leads to the parent, whose child is an ancestor)
             key = file_key(st) if st else None
             if key is not None and key in self._ancestors:
-                await self.ctx.err(
+                await self.err(
                     f"File system loop detected; {q(path)} is part of the same "
                     "file system loop as "
                     f"{q(self._ancestors[key])}."
@@ -111,7 +111,7 @@ class _Find(Parser):
                 else:
                     entries = sorted(self.fs.lstat_entries(path), key=_entry_key)
             except OSError as exc:
-                await self.ctx.err(f"{q(path)}: {strerror(exc)}")
+                await self.err(f"{q(path)}: {strerror(exc)}")
                 self.status = 1
                 entries = []
             key2 = file_key(st) if st else None
@@ -150,7 +150,7 @@ class _Find(Parser):
         try:
             node = self.parse(expr)
         except FindError as exc:
-            await self.ctx.err(str(exc))
+            await self.err(str(exc))
             return 1
         for w in self.warnings:
             # GNU warns about misplaced global options only when stdin is a terminal (never
@@ -173,13 +173,14 @@ class _Find(Parser):
             if self.quit:
                 break
             if p == "":
-                await self.ctx.err("'': No such file or directory")
+                await self.err("'': No such file or directory")
                 self.status = 1
                 continue
             self._ancestors = {}
             follow_top = self.follow in ("L", "H")
             name = p.rstrip("/").rsplit("/", 1)[-1] or "/"
             await self.visit(node, p, name, 0, p, follow_top)
+        await self.flush()
         for b in self.batches:
             await self.flush_batch(b)
         return self.status

@@ -64,6 +64,9 @@ class Node:
 
 PRUNE = OSError("prune")
 
+#: output held before it is written
+OUT_BUFFER = 16384
+
 
 @dataclass
 class Batch:
@@ -100,6 +103,7 @@ class FindState:
             None
         )
         self.out_buf: list[bytes] = []
+        self.out_size = 0
         self.seen_non_option = ""
         self.warnings: list[str] = []
         #: the expression's tokens and the parser's place in them
@@ -113,9 +117,29 @@ class FindState:
         return self._maps
 
     async def write(self, data: str | bytes) -> None:
+        """Output, held in a buffer (as GNU find's stdio holds it) unless an action may run
+        a command or change the tree: a write to a pipe wakes its reader each time."""
         if isinstance(data, str):
             data = data.encode("utf-8", "surrogateescape")
-        await self.ctx.stdout.write(data)
+        if self.mutates:
+            await self.ctx.stdout.write(data)
+            return
+        self.out_buf.append(data)
+        self.out_size += len(data)
+        if self.out_size >= OUT_BUFFER:
+            await self.flush()
+
+    async def flush(self) -> None:
+        if self.out_buf:
+            data = b"".join(self.out_buf)
+            self.out_buf.clear()
+            self.out_size = 0
+            await self.ctx.stdout.write(data)
+
+    async def err(self, message: str) -> None:
+        """An error message, after the output that came before it."""
+        await self.flush()
+        await self.ctx.err(message)
 
     # --- the expression's tokens ----------------------------------------------------------
     def peek(self) -> str | None:
