@@ -204,6 +204,11 @@ _SHORT_ONE_COLUMN = {"-l": 0, "-w": 1, "-c": 3}
 
 async def _one_column(ctx: Context, col: int) -> int:
     """One column of stdin, no name, width 1 (``wc -l``, ``-c`` or ``-w`` alone)."""
+    data = ctx.stdin.read_rest(65536)
+    if data is not None:  # a short file or value, whole: one count
+        n = data.count(b"\n") if col == 0 else len(data.split()) if col == 1 else len(data)
+        await ctx.stdout.write(b"%d\n" % n)
+        return 0
     vals, ok = await _count(ctx, "-", ctx.stdin, col == 1, False, False, False)
     await ctx.stdout.write(b"%d\n" % vals[col])
     return 0 if ok else 1

@@ -50,6 +50,12 @@ class InputStream:
     def close(self) -> None:
         """Close the read end (a pipe's writer then gets EPIPE)."""
 
+    def read_rest(self, limit: int) -> bytes | None:
+        """Everything the stream has left when that is known now to be at most ``limit``
+        bytes (a short file, a value): one call, no waiting, and the stream is then at its
+        end. None when it is not known (read on with :meth:`read`)."""
+        return None
+
     def source_file(self) -> tuple[Any, int] | None:
         """The open VM file (a ``FileHandle``) this stream reads and the offset of the next
         byte it gives, or None when it reads no file."""
@@ -156,6 +162,13 @@ class BytesSource(_BufferedInput):
     async def _fill(self) -> bool:
         return False
 
+    def read_rest(self, limit: int) -> bytes | None:
+        if len(self._buf) > limit:
+            return None
+        data = bytes(self._buf)
+        self._buf.clear()
+        return data
+
     def close(self) -> None:
         self._closed = True
         self._buf.clear()
@@ -188,13 +201,18 @@ class HandleInput(_BufferedInput):
         self._closed = False
         self._want = first_read
 
+    def read_rest(self, limit: int) -> bytes | None:
+        h = self._h
+        if self._buf or not self._direct or type(h) is not FileHandle:
+            return None
+        return h.read_rest(limit)
+
     async def read(self, n: int = -1) -> bytes:
         h = self._h
-        if n > 0 and not self._buf and type(h) is FileHandle and self._direct and not self._closed:
+        if n > 0 and not self._buf and self._direct and type(h) is FileHandle:
             # the rest of a file known to be short is one read, with no buffer between
             data = h.read_rest(n)
             if data is not None:
-                self._want = READ_CHUNK
                 return data
         return await _BufferedInput.read(self, n)
 
@@ -225,6 +243,7 @@ class HandleInput(_BufferedInput):
     def close(self) -> None:
         if not self._closed:
             self._closed = True
+            self._direct = False
             self._buf.clear()
             try:
                 self._h.close()

@@ -50,6 +50,10 @@ class FileHandle:
     #: where a read last reached the end of the file, and the backend's change token then:
     #: while neither moved, a read there returns nothing without asking the backend
     _end: tuple[int, object] | None = None
+    #: the inode the file was opened on (None: read through the backend; always None once
+    #: closed), and ``memory.changes`` then
+    _node: Any = None
+    _epoch = -1
 
     def __init__(
         self,
@@ -73,13 +77,27 @@ class FileHandle:
         self.name = shown
         if node is not None:
             self.rdev = node.rdev if S.S_ISCHR(node.mode) else None
-            # a regular file's inode (a device's has no bytes to take)
-            self._node = node if node.data is not None and not writable else None
-            self._epoch = _memory.changes
+            if node.data is not None and not writable:  # a device's inode has no bytes
+                self._node = node
+                self._epoch = _memory.changes
         else:
             assert st is not None
             self.rdev = st.st_rdev if S.S_ISCHR(st.st_mode) else None
-            self._node = None
+
+    @classmethod
+    def reading(cls, vfs: VFS, mount: Mount, bpath: str, node: Any, shown: str) -> FileHandle:
+        """A file opened for reading only on the regular file's ``node`` (see the class)."""
+        fh = cls.__new__(cls)
+        fh.vfs = vfs
+        fh.mount = mount
+        fh.bpath = bpath
+        fh.readable = True
+        fh.writable = fh.append = False
+        fh.name = shown
+        fh.rdev = None
+        fh._node = node
+        fh._epoch = _memory.changes
+        return fh
 
     def __enter__(self) -> FileHandle:
         return self
@@ -93,7 +111,7 @@ class FileHandle:
 
     def read(self, size: int = -1) -> bytes:
         node = self._node
-        if node is not None and self._epoch == _memory.changes and not self.closed:
+        if node is not None and self._epoch == _memory.changes:
             data = node.data
             if type(data) is bytearray:
                 pos = self.pos
@@ -131,20 +149,18 @@ class FileHandle:
         (``b""`` at its end), from the inode the file was opened on; None when that is not
         known (read it with :meth:`read`)."""
         node = self._node
-        if node is None or self._epoch != _memory.changes or self.closed:
+        if node is None or self._epoch != _memory.changes:
             return None
         data = node.data
-        if type(data) is not bytearray:
-            return None
         pos = self.pos
-        n = len(data)
-        if n - pos > limit:
+        if type(data) is not bytearray or len(data) - pos > limit:
             return None
-        if pos >= n:
-            return b""
-        self.pos = n
-        if pos == 0:
+        if not pos:
+            self.pos = len(data)
             return bytes(data)
+        if pos >= len(data):
+            return b""
+        self.pos = len(data)
         with memoryview(data) as view:
             return view[pos:].tobytes()
 
@@ -285,6 +301,7 @@ class FileHandle:
             self.owner.open_files -= 1
             self.owner = None
         self.closed = True
+        self._node = None
 
     def __del__(self) -> None:
         if not self.closed and self.owner is not None:

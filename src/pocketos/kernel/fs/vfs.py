@@ -608,6 +608,9 @@ class VFS:
 
     def open(self, path: str, mode: str = "rb", shown: str | None = None) -> FileHandle:
         if mode == "rb":  # the common case, without taking the mode apart
+            handle = self._open_cached(path, shown)
+            if handle is not None:
+                return handle
             m_, plus = "r", False
         else:
             m_ = mode.replace("b", "").replace("t", "")
@@ -616,10 +619,6 @@ class VFS:
         if m_ not in ("r", "w", "a", "x"):
             raise ValueError(f"invalid mode: {mode!r}")
         if m_ == "r":
-            if not plus:
-                handle = self._open_cached(path, shown)
-                if handle is not None:
-                    return handle
             parts, m, bpath, st = self._existing(path, "read", True, shown)
             if plus:
                 self._check("write", parts)
@@ -662,7 +661,9 @@ class VFS:
             self.checker("read", "/" + "/".join(parts))
         if node.entries is not None:
             raise fs_error(errno.EISDIR, shown or path)
-        return FileHandle(self, m, bpath, None, node=node, shown=shown or path)
+        if node.data is None:  # a device: its reads take the device's way
+            return FileHandle(self, m, bpath, None, node=node, shown=shown or path)
+        return FileHandle.reading(self, m, bpath, node, shown or path)
 
     def mkdir(
         self,
