@@ -122,15 +122,15 @@ class Expander(ParamExpander):
             return s
         parts = w.parts
         if len(parts) == 1:
+            # ``x=$((…))``, ``x=$(cmd)``, ``x="$(cmd)"``: the value is the substitution's
             p0 = parts[0]
-            if type(p0) is DQ and len(p0.parts) == 1 and type(p0.parts[0]) is CmdSub:
-                p0 = p0.parts[0]
+            if type(p0) is ArithSub:
+                return str(await self.arith_text(p0.expr))
             t = type(p0)
-            # ``x=$(cmd)``, ``x="$(cmd)"``, ``x=$((…))``: the value is the substitution's
             if t is CmdSub:
                 return await self.command_subst(p0)  # type: ignore[arg-type]
-            if t is ArithSub:
-                return str(await self.arith_text(p0.expr))  # type: ignore[union-attr]
+            if t is DQ and len(p0.parts) == 1 and type(p0.parts[0]) is CmdSub:  # type: ignore[union-attr]
+                return await self.command_subst(p0.parts[0])  # type: ignore[union-attr]
         fb = _Fields()
         await self._expand_parts(w.parts, fb, False, assign=assign)
         text = fb.text
