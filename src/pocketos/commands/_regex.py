@@ -187,6 +187,13 @@ def _bracket(p: str, i: int, multiline: bool, escapes: bool) -> tuple[str, int]:
     return "[" + body + "]", j
 
 
+#: translations already made: (pattern and options) -> (Python pattern, warnings). A
+#: translation depends on nothing but its arguments; long patterns are not kept
+_MEMO: dict[tuple[str, bool, bool, bool, bool, int], tuple[str, tuple[str, ...]]] = {}
+_MEMO_MAX = 256
+_MEMO_LONGEST = 1024
+
+
 def translate(
     pattern: str,
     *,
@@ -205,6 +212,31 @@ def translate(
     patterns joined after others that have groups). ``warnings`` collects GNU grep's
     warnings (``* at start of expression``). Raises :class:`RegexError` on invalid input.
     """
+    key = (pattern, ere, icase, multiline, escapes, group_offset)
+    hit = _MEMO.get(key)
+    if hit is None:
+        found: list[str] = []
+        text = _translate(pattern, ere, icase, multiline, escapes, group_offset, found)
+        hit = (text, tuple(found))
+        if len(pattern) <= _MEMO_LONGEST:
+            if len(_MEMO) >= _MEMO_MAX:
+                _MEMO.clear()
+            _MEMO[key] = hit
+    if warnings is not None:
+        warnings.extend(hit[1])
+    return hit[0]
+
+
+def _translate(
+    pattern: str,
+    ere: bool,
+    icase: bool,
+    multiline: bool,
+    escapes: bool,
+    group_offset: int,
+    warnings: list[str],
+) -> str:
+    """:func:`translate` without the memo."""
     p = pattern
     n = len(p)
     out: list[str] = []
