@@ -417,6 +417,26 @@ def test_fatal_expansion_error_in_function_names_its_line(vm: VM, script: str, e
     assert sh(vm, script) == (127, "", err)
 
 
+@pytest.mark.parametrize(
+    ("script", "line", "quote"),
+    [
+        ("echo a\necho 'b\n\nc\nd", 2, "'"),
+        ('echo a\necho "b\n\nc\nd', 2, '"'),
+        ("echo a\necho `b\n\nc\nd", 2, "`"),
+        ("echo a\necho $'b\n\nc\nd", 2, "'"),
+        ("echo a\nx=$(echo 'q\n\nc)\nd", 2, "'"),
+        ('f() {\n echo "x\n}\n', 2, '"'),
+    ],
+)
+def test_unclosed_quote_names_the_line_it_opened_at(
+    vm: VM, script: str, line: int, quote: str
+) -> None:
+    """As bash: ``bash: -c: line 2: unexpected EOF while looking for matching `''``."""
+    msg = f"bash: -c: line {line}: unexpected EOF while looking for matching `{quote}'\n"
+    status, out, err = sh(vm, script)
+    assert (status, err) == (2, msg)
+
+
 def test_set_x_trace(vm: VM) -> None:
     assert sh(vm, "set -x; echo 'a b' c; y=$(echo hi); PS4='> '; : $y") == (
         0,

@@ -215,7 +215,10 @@ class Compound(ShellAttrs):
                     if head is None:
                         head = command_text(cmd)
                     await self.debug_trap(head)
-                if not await self._set_loop_var(cmd, name, it):
+                try:
+                    self.assign_var(name, it)
+                except ShellError as e:
+                    await self._loop_var_failed(cmd, e)
                     status = 1
                     break
                 try:
@@ -231,19 +234,14 @@ class Compound(ShellAttrs):
         self.last_status = status
         return status
 
-    async def _set_loop_var(self: Shell, cmd: For, name: str, value: str) -> bool:
-        """Assign a ``for``/``select`` variable; False when it is readonly: the loop fails
-        (a failure of its own, for ``set -e``) and the script goes on, as in bash."""
-        try:
-            self.assign_var(name, value)
-        except ShellError as e:
-            if isinstance(e, FatalError):
-                raise
-            self.lineno = cmd.line
-            await self.error(e.message)
-            self.failed_itself = True
-            return False
-        return True
+    async def _loop_var_failed(self: Shell, cmd: For, e: ShellError) -> None:
+        """A ``for``/``select`` variable could not be assigned (it is readonly): the loop
+        fails (a failure of its own, for ``set -e``) and the script goes on, as in bash."""
+        if isinstance(e, FatalError):
+            raise e
+        self.lineno = cmd.line
+        await self.error(e.message)
+        self.failed_itself = True
 
     async def _exec_select(self: Shell, cmd: For, items: list[str]) -> int:
         status = 0
@@ -269,7 +267,10 @@ class Compound(ShellAttrs):
                     choice = items[k - 1] if 1 <= k <= len(items) else ""
                 except ValueError:
                     choice = ""
-                if not await self._set_loop_var(cmd, cmd.var, choice):
+                try:
+                    self.assign_var(cmd.var, choice)
+                except ShellError as e:
+                    await self._loop_var_failed(cmd, e)
                     status = 1
                     break
                 try:

@@ -277,7 +277,9 @@ class WordReader(ParserAttrs):
             if c == "'":
                 end = src.find("'", self.pos + 1)
                 if end < 0:
-                    raise self.error("unexpected EOF while looking for matching `''", n, show=False)
+                    raise self.error(
+                        "unexpected EOF while looking for matching `''", self.pos, show=False
+                    )
                 _flush(buf, parts)
                 parts.append(Quoted(src[self.pos + 1 : end]))
                 self.pos = end + 1
@@ -320,6 +322,7 @@ class WordReader(ParserAttrs):
 
     def _find_ansi_end(self: Parser, p: int) -> int:
         src, n = self.src, self.n
+        start = p
         while p < n:
             c = src[p]
             if c == "\\":
@@ -328,7 +331,7 @@ class WordReader(ParserAttrs):
             if c == "'":
                 return p
             p += 1
-        raise self.error("unexpected EOF while looking for matching `''", n, show=False)
+        raise self.error("unexpected EOF while looking for matching `''", start - 2, show=False)
 
     def read_dq(self: Parser, *, heredoc: bool = False, stop: str = '"') -> list[Part]:
         """Parts of a double-quoted string; ``pos`` is after the opening quote."""
@@ -336,11 +339,14 @@ class WordReader(ParserAttrs):
         parts: list[Part] = []
         buf: list[str] = []
         special = "\\$`" if heredoc else '\\$`"'
+        start = self.pos - 1  # bash names the line the quote opened at
         while True:
             if self.pos >= n:
                 if heredoc:
                     break
-                raise self.error("unexpected EOF while looking for matching `\"'", n, show=False)
+                raise self.error(
+                    "unexpected EOF while looking for matching `\"'", start, show=False
+                )
             c = src[self.pos]
             if c == stop and not heredoc:
                 self.pos += 1
@@ -387,7 +393,9 @@ class WordReader(ParserAttrs):
         out: list[str] = []
         while True:
             if p >= n:
-                raise self.error("unexpected EOF while looking for matching ``'", n, show=False)
+                raise self.error(
+                    "unexpected EOF while looking for matching ``'", self.pos, show=False
+                )
             c = src[p]
             if c == "\\" and p + 1 < n and src[p + 1] in "$`\\":
                 out.append(src[p + 1])
@@ -669,7 +677,9 @@ class WordReader(ParserAttrs):
             if c == "'" and (not in_dq or pattern):
                 end = src.find("'", self.pos + 1)
                 if end < 0:
-                    raise self.error("unexpected EOF while looking for matching `''", n, show=False)
+                    raise self.error(
+                        "unexpected EOF while looking for matching `''", self.pos, show=False
+                    )
                 _flush(buf, parts, in_dq and not pattern)
                 parts.append(Quoted(src[self.pos + 1 : end]))
                 self.pos = end + 1
