@@ -102,6 +102,12 @@ def _programs(draw: st.DrawFn, depth: int = 0) -> str:
         sub.map(lambda p: f"[{p}] | add"),
         st.tuples(_paths(), _paths()).map(lambda t: f'{{a: {t[0]}, "b": {t[1]}, name}}'),
         sub.map(lambda p: f"({p}) | length"),
+        # string interpolation and computed keys (libjq answers a float, an array or an
+        # object inside a string, and a key that is not a string)
+        st.tuples(_paths(), _paths()).map(lambda t: f'"\\({t[0]}) x\\t\\({t[1]})\\\\(y"'),
+        st.tuples(sub, _paths()).map(lambda t: f'"<\\(({t[0]}))>"'),
+        st.tuples(_paths(), sub).map(lambda t: f'{{({t[0]}): ({t[1]}), "k": 1, ("k"): 2}}'),
+        st.tuples(_paths(), _paths()).map(lambda t: f"{{({t[0]} | tostring?): 1, ({t[1]}): 2}}"),
     ]
     return draw(st.one_of(*options))
 
@@ -186,6 +192,29 @@ def test_the_property_test_takes_the_python_path(vm: VM, counted: list[bool]) ->
                 fast, slow = _both(vm, program, doc, flags)
                 assert fast == slow, (program, doc, flags)
     assert counted.count(True) >= len(counted) * 2 // 3, counted
+
+
+USERS = """[
+  {"id": 1, "name": "ada", "role": "admin", "active": true, "logins": 42},
+  {"id": 2, "name": "bob", "role": "dev", "active": false, "logins": 7}
+]"""
+
+
+@pytest.mark.parametrize(
+    ("program", "flags"),
+    [
+        ('.[] | select(.active) | "\\(.name) \\(.role) \\(.logins)"', "-r"),
+        ('.[] | "\\(.id): \\(.active) \\(null) \\\\ \\t\\u00e9"', ""),
+        ("map({(.name): .logins}) | add", "-c"),
+        ('{(.[0].role): .[0].id, "x": 1, (.[1].name): .[1].logins}', ""),
+    ],
+)
+def test_interpolation_and_computed_keys_take_the_python_path(
+    vm: VM, counted: list[bool], program: str, flags: str
+) -> None:
+    fast, slow = _both(vm, program, USERS, flags)
+    assert fast == slow
+    assert counted[:1] == [True]  # the Python path answered
 
 
 AWKWARD = [

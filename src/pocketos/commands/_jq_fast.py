@@ -8,7 +8,8 @@ this path is unsure of, falls back to libjq before a byte is written (:class:`Un
 - programs: ``.``, ``.a``, ``."a"``, ``.[]``, ``.[n]``, ``.["a"]`` and their chains, ``|``,
   ``,``, ``( )``, ``[ ]``, ``{a: f, "b": g, c}``, ``select(f)``, ``map(f)``, ``add``,
   ``length``, ``keys``, ``not``, ``==``, ``!=``, ``<``, ``<=``, ``>``, ``>=``, ``and``,
-  ``or``, string literals, integers, ``true``, ``false``, ``null``;
+  ``or``, string literals, integers, ``true``, ``false``, ``null``; string interpolation
+  (``"\\(f) x"``, of strings, integers, booleans and null) and computed keys (``{(f): g}``);
 - options: ``-c``, the default two-space layout, ``-r``, ``-j``, ``-e``;
 - inputs: one JSON value per file, valid UTF-8, no NaN/Infinity, no ``\\uD800``-style
   escapes, numbers whose text is what both printers print for them (``1.5``, not ``1.50``,
@@ -37,6 +38,7 @@ from pocketos.commands._jq_fast_io import (
     _last_text,
     _orjson,
     parse_input,
+    split_interpolation,
 )
 from pocketos.kernel.budget import current_budget
 
@@ -376,14 +378,53 @@ def _map(f: _Node, env: _Env) -> _Node:
     return _singular(one, f.copies)
 
 
-def _object(pairs: list[tuple[str, _Node]], env: _Env) -> _Node:
-    fns = [(k, _need_one(v)) for k, v in pairs]
+def _object(pairs: list[tuple[str | _Node, _Node]], env: _Env) -> _Node:
+    fns = [(k if isinstance(k, str) else _need_one(k), _need_one(v)) for k, v in pairs]
 
     def one(x: Any) -> Any:
         env.made += 1
-        return {k: f(x) for k, f in fns}
+        return {(k if type(k) is str else _key(k(x))): f(x) for k, f in fns}  # type: ignore[operator]
 
     return _singular(one, sum(v.copies for _, v in pairs))
+
+
+def _key(k: Any) -> str:
+    """A computed key (``{(f): g}``) is a string, else jq's error (libjq's to report)."""
+    if type(k) is not str:
+        raise Unsupported
+    return k  # type: ignore[no-any-return]
+
+
+def _text(v: Any) -> str:
+    """A value inside a string interpolation; floats, arrays and objects go to libjq."""
+    t = type(v)
+    if t is str:
+        return v  # type: ignore[no-any-return]
+    if t is int:
+        return str(_exact(v))
+    if v is None:
+        return "null"
+    if t is bool:
+        return "true" if v else "false"
+    raise Unsupported
+
+
+def _interpolation(token: str, env: _Env) -> _Node:
+    """``"a \\(f) b"`` whose parts each give one value."""
+    pieces, sources = split_interpolation(token[1:-1])
+    texts = [_string('"' + piece + '"') for piece in pieces]
+    parts = [_Parser(src, env).program() for src in sources]
+    fns = [_need_one(p) for p in parts]
+    first, rest = texts[0], texts[1:]
+
+    def one(x: Any) -> str:
+        out = [first]
+        for f, text in zip(fns, rest, strict=True):
+            out.append(_text(f(x)))
+            out.append(text)
+        return "".join(out)
+
+    return _singular(one, max(1, sum(p.copies for p in parts)))
 
 
 def _need_one(node: _Node) -> Fn:
@@ -559,6 +600,8 @@ class _Parser:
         if kind == "field":
             return _field_node(text[1:])
         if kind == "str":
+            if "\\(" in text:
+                return _interpolation(text, self.env)
             return _constant(_string(text))
         if kind == "num":
             return _constant(_integer(text))
@@ -591,10 +634,16 @@ class _Parser:
         raise Unsupported
 
     def _object(self) -> _Node:
-        pairs: list[tuple[str, _Node]] = []
+        pairs: list[tuple[str | _Node, _Node]] = []
         while not self.at("}"):
             kind, text = self.take()
-            if kind == "str":
+            key: str | _Node
+            if kind == "op" and text == "(":
+                key = self.pipe()
+                self.take(")")
+                if not self.at(":"):
+                    raise Unsupported
+            elif kind == "str":
                 key = _string(text)
             elif kind == "ident" and text not in _KEYWORDS and text not in _CONSTANTS:
                 key = text
@@ -606,7 +655,7 @@ class _Parser:
                 while self.at("|"):
                     self.take()
                     value = _pipe(value, self.postfix(), self.env)
-            elif kind == "ident":
+            elif kind == "ident" and isinstance(key, str):
                 value = _field_node(key)
             else:
                 raise Unsupported

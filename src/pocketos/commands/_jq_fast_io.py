@@ -173,3 +173,33 @@ class _Held:
 
 def _last_text(value: Any) -> str:
     return "null" if value is None else "false" if value is False else "value"
+
+
+def split_interpolation(body: str) -> tuple[list[str], list[str]]:
+    """A string literal's body (between its quotes) cut at each ``\\( )``: the texts around
+    them (still escaped) and the programs inside. A program holding a quote or a backslash is
+    unsupported: the tokens would not have split it right."""
+    pieces: list[str] = []
+    sources: list[str] = []
+    i = start = 0
+    while i < len(body):
+        if body[i] != "\\":
+            i += 1
+            continue
+        if body[i + 1 : i + 2] != "(":
+            i += 2
+            continue
+        pieces.append(body[start:i])
+        depth, j = 1, i + 2
+        while j < len(body) and depth:
+            c = body[j]
+            if c in '"\\':
+                raise Unsupported
+            depth += 1 if c == "(" else -1 if c == ")" else 0
+            j += 1
+        if depth:
+            raise Unsupported
+        sources.append(body[i + 2 : j - 1])
+        i = start = j
+    pieces.append(body[start:])
+    return pieces, sources
