@@ -292,7 +292,7 @@ async def tr(ctx: Context) -> int:
     maxops = 2 if not delete or squeeze else 1
     if len(ops) > maxops:
         await ctx.err(f"extra operand '{ops[maxops]}'")
-        if delete and not squeeze:
+        if delete and not squeeze and len(ops) == 2:  # GNU says it for two operands only
             await ctx.stderr.write(
                 b"Only one string may be given when deleting without squeezing repeats.\n"
             )

@@ -251,7 +251,8 @@ async def b_command(sh: Shell, argv: list[str]) -> int:
 
 
 def _classify(sh: FlowShell, name: str) -> tuple[str | None, str]:
-    if name in sh.aliases:
+    # bash's type and command -v see aliases only where they are expanded
+    if name in sh.aliases and sh.shopt.expand_aliases:
         return "alias", f"alias {name}={_q(sh.aliases[name])}"
     if name in KEYWORDS:
         return "keyword", ""

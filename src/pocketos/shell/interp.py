@@ -313,14 +313,19 @@ class Shell(
                 status = await self.exec_item(item.node, item.background)
             except FatalError as e:
                 await self.report(e)
-                raise ExitShell(
-                    e.sub_status if self.is_subshell and e.sub_status is not None else e.status
-                ) from None
+                raise ExitShell(self._fatal_status(e)) from None
             except ShellError as e:
                 await self.report(e)
                 status = self.last_status = e.status
                 skip_line = line
         return status
+
+    def _fatal_status(self, e: FatalError) -> int:
+        """The status an expansion error ends the shell with: 127 for ``bash -c`` (1 in a
+        subshell), and 1 under ``set -e``, as bash does."""
+        if self.is_subshell and e.sub_status is not None:
+            return e.sub_status
+        return 1 if self.opts.errexit and e.status == 127 else e.status
 
     async def run_incremental(
         self, source: str, err: ShellSyntaxError, where: str | None = None, fatal: bool = True
@@ -374,7 +379,7 @@ class Shell(
                     stopped = ne
                 except FatalError as fe:
                     await self.report(fe)
-                    raise ExitShell(fe.status) from None
+                    raise ExitShell(self._fatal_status(fe)) from None
                 except ShellError as se:
                     await self.report(se)
                     status = self.last_status = se.status
