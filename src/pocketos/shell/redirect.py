@@ -62,14 +62,22 @@ class HeldFileIn(FileIn):
     async def _fill(self) -> bool:
         if self._gone:
             return False
-        copy, self._copy = self._copy, None
+        copy = self._copy
         if copy is not None:
             st = self._h.fstat()
             if st is None or (st.st_dev, st.st_ino) != self._ident:
-                self._gone = True  # not the file that was opened any more: its copy is read
-                self._buf += copy
-                return bool(copy)
+                # not the file that was opened any more: the rest of its copy is read (the
+                # part already read, before the name changed, came from the file itself)
+                self._gone = True
+                self._copy = None
+                rest = copy[self._h.tell() :]
+                self._buf += rest
+                return bool(rest)
         return await super()._fill()
+
+    def close(self) -> None:
+        self._copy = None
+        super().close()
 
 
 class FileOut(OutputStream):
