@@ -46,6 +46,7 @@ from pocketos.shell.state import (
     ExitShell,
     FatalError,
     NoExec,
+    ReportedError,
     ShellError,
     Var,
     encode_text,
@@ -401,6 +402,8 @@ class Shell(
         return f"{name}: line {self.lineno}: "
 
     async def report(self, e: ShellError) -> None:
+        if isinstance(e, ReportedError):
+            return
         if e.message.startswith("command substitution:"):
             await self.write_err(f"{self.argv0}: {e.message}\n")
         elif isinstance(e, FatalError) and e.line is not None:

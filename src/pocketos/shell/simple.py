@@ -42,6 +42,7 @@ from pocketos.shell.state import (
     ATTR_UPPER,
     ExitShell,
     FatalError,
+    ReportedError,
     ReturnFn,
     ShellAttrs,
     ShellError,
@@ -266,7 +267,9 @@ class SimpleCommands(ShellAttrs):
                     raise
                 await self.error(e.message)
                 self.last_status = 1
-                raise ExitShell(1) from None
+                if self.opts.errexit:
+                    raise ExitShell(1) from None
+                raise ReportedError(e.message, 1) from None
         if traced:
             await self._trace(None, [], traced, ps4_before)
         if had_sub:

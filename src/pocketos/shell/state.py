@@ -91,6 +91,11 @@ class ShellError(Exception):
         self.status = status
 
 
+class ReportedError(ShellError):
+    """An error already reported where it happened (assigning a readonly variable): like
+    bash, the shell abandons the command it is running and goes on with the next line."""
+
+
 class FatalError(ShellError):
     """An expansion error that ends a non-interactive shell (``${x:?}``, ``set -u``)."""
 
