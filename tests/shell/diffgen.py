@@ -71,7 +71,7 @@ MUTATIONS = [
 #: changes that still make the VM differ from bash (differences found and not fixed yet):
 #: the VM finds its commands whatever ``PATH`` says; with ``nullglob``, ``[]`` (from
 #: ``[$(false)]``) is not taken for a pattern; an ``ERR`` trap set inside a function does not
-#: run there, and one runs when a readonly loop variable ends a loop (bash's does not)
+#: run there
 OPEN = ["PATH=/nowhere", "shopt -s nullglob", "trap 'echo err-trap' ERR"]
 
 PRELUDES = [

@@ -236,12 +236,14 @@ class Compound(ShellAttrs):
 
     async def _loop_var_failed(self: Shell, cmd: For, e: ShellError) -> None:
         """A ``for``/``select`` variable could not be assigned (it is readonly): the loop
-        fails (a failure of its own, for ``set -e``) and the script goes on, as in bash."""
+        fails and the script goes on, as in bash, which runs no ERR trap for it but ends
+        under ``set -e``."""
         if isinstance(e, FatalError):
             raise e
         self.lineno = cmd.line
         await self.error(e.message)
-        self.failed_itself = True
+        if self.opts.errexit:  # even where set -e is ignored (an ``if`` test, ``||``)
+            raise ExitShell(1)
 
     async def _exec_select(self: Shell, cmd: For, items: list[str]) -> int:
         status = 0

@@ -165,7 +165,7 @@ class Shell(
         self.active_aliases: dict[str, str] = {}
         #: builtins turned off by ``enable -n`` (a new set each time: subshells share it)
         self.disabled_builtins: frozenset[str] = frozenset()
-        #: a compound command failed itself: its redirection, its loop variable (see
+        #: a compound command failed itself: its own redirection (see
         #: ``failed_here``)
         self.failed_itself = False
         #: in a command substitution: its output, and the background jobs that may hold it
@@ -519,7 +519,7 @@ class Shell(
         """Whether the failure of ``cmd`` (its status is not 0) is for ERR and ``set -e`` to
         act on. A compound command's failure is that of a command inside it, which they have
         acted on already, or ignored (``for …; do false && :; done``), unless it failed
-        itself (its redirection, a readonly loop variable). A subshell is a command of its
+        itself (its own redirection). A subshell is a command of its
         own."""
         if type(cmd) not in _FAILS_INSIDE:
             return True
