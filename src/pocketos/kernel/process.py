@@ -173,8 +173,9 @@ class ProcessInfo:
         cls, pid: int, ppid: int, argv: list[str], cwd: str, env: dict[str, str]
     ) -> ProcessInfo:
         """A process running from now, in a group of its own (``pgid`` is ``pid``) until the
-        kernel puts it in one: the kernel's constructor, one per command a VM runs. The
-        fields left out read their defaults from the class until something sets them."""
+        kernel puts it in one: the kernel's constructor, one per command a VM runs. Every
+        field is the row's own (a field read from the class instead would make each read of
+        it slower, and a shell reads some for every command it runs)."""
         self = object.__new__(cls)
         self.pid = pid
         self.ppid = ppid
@@ -182,9 +183,19 @@ class ProcessInfo:
         self.argv = argv
         self.cwd = cwd
         self.env = env
+        self.status = "running"
+        self.exit_code = None
         self.start_time = time.time()
+        self.end_time = None
+        self.task = None
         self.children = []
+        self.pending_signal = None
+        self.caught = frozenset()
         self.pending_traps = []
+        self.open_files = 0
+        self.max_open_files = 1024
+        self.budget = None
+        self.group = None
         return self
 
     def to_dict(self) -> dict[str, Any]:
