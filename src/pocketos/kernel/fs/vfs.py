@@ -13,10 +13,11 @@ import errno
 import stat as S
 import time
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 from pocketos.errors import fs_error
 from pocketos.kernel.budget import check_alloc, check_time
+from pocketos.kernel.fs import listing as _listing
 from pocketos.kernel.fs import memory as _memory
 from pocketos.kernel.fs.api import Backend, StatResult
 from pocketos.kernel.fs.filehandle import FileHandle, _device_read, _device_write, _parts_of
@@ -29,7 +30,6 @@ __all__ = ["VFS", "FileHandle", "Mount", "MAX_SYMLINKS"]
 
 MAX_SYMLINKS = 40
 MAX_PATH = 4096
-_BAD_CHARS = {chr(c) for c in range(0, 32)} | {"\x7f"}
 
 #: check(operation, resolved_path) -> None or raise PermissionError
 Checker = Callable[[str, str], None]
@@ -400,61 +400,12 @@ class VFS:
         return st
 
     def listdir(self, path: str, shown: str | None = None) -> list[str]:
-        return self._listing(path, shown, False)[0]
-
-    def _listing(
-        self, path: str, shown: str | None, with_stats: bool
-    ) -> tuple[list[str], list[str], Mount, str, dict[str, StatResult] | None]:
-        """listdir()'s names, with the directory's resolved parts, mount and backend path,
-        and (``with_stats``, where the backend has them at hand) each name's lstat."""
-        parts, m, bpath, st = self._existing(path, "readdir", True, shown)
-        if not S.S_ISDIR(st.st_mode):
-            raise fs_error(errno.ENOTDIR, shown or path)
-        known = None
-        if with_stats and len(self.mounts) == 1:
-            known = m.backend.lstat_entries(bpath)
-        names = m.backend.listdir(bpath) if known is None else list(known)
-        # mount points appear in their parent directory
-        if len(self.mounts) > 1:
-            n = len(parts)
-            for mt in self.mounts:
-                if (
-                    len(mt.parts) == n + 1
-                    and list(mt.parts[:n]) == parts
-                    and mt.parts[-1] not in names
-                ):
-                    names.append(mt.parts[-1])
-        lim = self.max_readdir_entries
-        if lim is not None and len(names) > lim:
-            raise fs_error(
-                errno.EOVERFLOW,
-                shown or path,
-                f"Too many directory entries (max_readdir_entries={lim})",
-            )
-        return names, parts, m, bpath, known
+        return _listing.names(self, path, shown, False)[0]
 
     def scandir(self, path: str, shown: str | None = None) -> list[tuple[str, StatResult | None]]:
         """listdir() with each entry's lstat (None when it has none), in one call. Only the
         listing is checked by the policy: a caller showing an entry's metadata checks it."""
-        return self._scan(path, shown)[0]
-
-    def _scan(
-        self, path: str, shown: str | None
-    ) -> tuple[list[tuple[str, StatResult | None]], list[str]]:
-        names, parts, m, bpath, known = self._listing(path, shown, True)
-        if known is not None:
-            return list(known.items()), parts
-        base = bpath.rstrip("/") + "/"
-        single = len(self.mounts) == 1
-        out: list[tuple[str, StatResult | None]] = []
-        for name in names:
-            mm, b = (m, base + name) if single else self._mount_for([*parts, name])
-            try:
-                st: StatResult | None = mm.backend.lstat(b)
-            except OSError:
-                st = None if single else self._synthetic_dir([*parts, name])
-            out.append((name, st))
-        return out, parts
+        return _listing.scan(self, path, shown)[0]
 
     def lstat_entries(
         self, path: str, shown: str | None = None
@@ -462,25 +413,7 @@ class VFS:
         """scandir() for a walker: each entry is checked by the policy as ``lstat(path/name)``
         checks it (a denied one carries the PermissionError that lstat would raise); None
         where the walker must lstat the entry itself."""
-        entries, parts = self._scan(path, shown)
-        checker = self.checker
-        if checker is None:
-            return cast(list[tuple[str, StatResult | OSError | None]], entries)
-        head = "/" + "/".join(parts)
-        if head != "/":
-            head += "/"
-        out: list[tuple[str, StatResult | OSError | None]] = []
-        for name, st in entries:
-            if st is None:
-                out.append((name, None))
-                continue
-            try:
-                checker("stat", head + name)
-            except PermissionError as exc:
-                out.append((name, exc))
-                continue
-            out.append((name, st))
-        return out
+        return _listing.checked(self, path, shown)
 
     def readlink(self, path: str, shown: str | None = None) -> str:
         parts, m, bpath, st = self._existing(path, "readlink", False, shown)
