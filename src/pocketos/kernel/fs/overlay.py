@@ -12,13 +12,17 @@ from __future__ import annotations
 
 import errno
 import stat as S
-import time
 import weakref
 
 from pocketos.errors import fs_error
 from pocketos.kernel.budget import check_alloc
 from pocketos.kernel.fs import memory as _memory
 from pocketos.kernel.fs.api import Backend, BytesLike, StatResult
+from pocketos.kernel.fs.layer_aliases import aliases as _aliases
+from pocketos.kernel.fs.layer_lookup import is_opaque as _opaque
+from pocketos.kernel.fs.layer_lookup import is_whiteout as _is_whiteout
+from pocketos.kernel.fs.layer_lookup import join as _join
+from pocketos.kernel.fs.layer_lookup import step as _step
 from pocketos.kernel.fs.layer_merge import merge_layers
 from pocketos.kernel.fs.layers import Layers
 from pocketos.kernel.fs.memory import Inode, MemoryBackend
@@ -26,17 +30,9 @@ from pocketos.kernel.fs.memory import Inode, MemoryBackend
 __all__ = ["OverlayBackend"]
 
 
-def _is_whiteout(st: StatResult) -> bool:
-    return S.S_ISCHR(st.st_mode) and st.st_rdev == 0
-
-
 def _parent_of(path: str) -> str:
     head = path.rstrip("/").rpartition("/")[0]
     return head or "/"
-
-
-def _join(path: str, name: str) -> str:
-    return (path.rstrip("/") + "/" + name) if path != "/" else "/" + name
 
 
 #: cached lookups kept per overlay before the cache starts over
@@ -729,80 +725,3 @@ def _untouched(layer: MemoryBackend, state: tuple[object, ...]) -> bool:
         and not layer.additions
         and _root_state(layer) == state
     )
-
-
-#: per immutable layer: inode number -> every path naming it (built on first need; a
-#: read-only layer never changes, so the index stays true)
-_ALIASES: weakref.WeakKeyDictionary[Backend, dict[int, list[str]]] = weakref.WeakKeyDictionary()
-
-
-def _aliases(layer: Backend, ino: int) -> list[str]:
-    own = getattr(layer, "aliases", None)
-    if own is not None:
-        return list(own(ino))  # a layer that indexes its own hard links (workspace trees)
-    if not (isinstance(layer, MemoryBackend) and layer.readonly):
-        return []  # only frozen memory layers are known never to change
-    index = _ALIASES.get(layer)
-    if index is None:
-        index = {}
-        stack = ["/"]
-        while stack:
-            d = stack.pop()
-            try:
-                names = layer.listdir(d)
-            except OSError:
-                continue
-            for name in names:
-                p = _join(d, name)
-                try:
-                    st = layer.lstat(p)
-                except OSError:
-                    continue
-                if S.S_ISDIR(st.st_mode):
-                    stack.append(p)
-                elif S.S_ISREG(st.st_mode) and st.st_nlink > 1:
-                    index.setdefault(st.st_ino, []).append(p)
-        _ALIASES[layer] = index
-    return index.get(ino, [])
-
-
-def _step(path: str, layers: tuple[Backend, ...]) -> tuple[tuple[Backend, ...], bool] | None:
-    """Which of ``layers`` (those providing the parent directory, top first) provide ``path``,
-    and whether it is a directory; None when none does."""
-    found: list[Backend] = []
-    is_dir = False
-    for layer in layers:
-        if type(layer) is MemoryBackend:
-            # the inode tells all three (type, whiteout, opaque) without an exception per miss
-            node = layer.lookup(path)
-            if node is None:
-                continue
-            mode, rdev, opaque = node.mode, node.rdev, node.opaque
-        else:
-            try:
-                st = layer.lstat(path)
-            except (FileNotFoundError, NotADirectoryError):
-                continue
-            mode, rdev, opaque = st.st_mode, st.st_rdev, False
-        if S.S_ISCHR(mode) and rdev == 0:  # a whiteout
-            break
-        if not S.S_ISDIR(mode):
-            if not found:
-                found.append(layer)
-            break
-        if not found:
-            is_dir = True
-        found.append(layer)
-        if opaque or (type(layer) is not MemoryBackend and _opaque(layer, path)):
-            break
-    if not found:
-        return None
-    return tuple(found), is_dir
-
-
-def _opaque(layer: Backend, path: str) -> bool:
-    fn = getattr(layer, "is_opaque", None)
-    return bool(fn(path)) if fn is not None else False
-
-
-_ = time
